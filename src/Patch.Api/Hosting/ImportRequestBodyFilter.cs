@@ -1,0 +1,46 @@
+using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.SwaggerGen;
+
+namespace Patch.Api.Hosting;
+
+/// <summary>
+/// Documents the catalog import body (raw file or multipart field 'file'). Declaring it with Accepts() would make
+/// ASP.NET refuse other content types with 415, and the importer reads any body as the file.
+/// </summary>
+public sealed class ImportRequestBodyFilter : IOperationFilter
+{
+    public void Apply(OpenApiOperation operation, OperationFilterContext context)
+    {
+        if (operation.OperationId != "ImportCatalog") return;
+        var file = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" };
+        operation.RequestBody = new OpenApiRequestBody
+        {
+            Required = true,
+            Description = "The catalog file: the whole body, or the multipart form field 'file'.",
+            Content = new Dictionary<string, IOpenApiMediaType>
+            {
+                ["application/xml"] = new OpenApiMediaType { Schema = file },
+                ["application/json"] = new OpenApiMediaType { Schema = file },
+                ["application/octet-stream"] = new OpenApiMediaType { Schema = file },
+                ["multipart/form-data"] = new OpenApiMediaType
+                {
+                    Schema = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Object,
+                        Properties = new Dictionary<string, IOpenApiSchema> { ["file"] = file },
+                        Required = new HashSet<string> { "file" },
+                    },
+                },
+            },
+        };
+        operation.Parameters ??= [];
+        operation.Parameters.Add(new OpenApiParameter
+        {
+            Name = "format",
+            In = ParameterLocation.Query,
+            Required = true,
+            Description = "cvrf | mssecure | patch | kev",
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = ["cvrf", "mssecure", "patch", "kev"] },
+        });
+    }
+}

@@ -1,0 +1,69 @@
+using JasperFx;
+using JasperFx.CodeGeneration;
+using JasperFx.Events;
+using JasperFx.Events.Daemon;
+using Marten;
+using Npgsql;
+using Patch.Application.Bulletins;
+using Patch.Application.Catalog;
+using Patch.Application.Common;
+using Patch.Application.Hosting;
+using Patch.Projections;
+using Weasel.Core;
+using Wolverine;
+using Wolverine.Marten;
+
+namespace Patch.Api.Hosting;
+
+/// <summary>The composition root: Marten, Wolverine and the application services (ADR 0001–0005).</summary>
+public static class PatchServices
+{
+    public static WebApplicationBuilder AddPatch(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => PatchDatabase.Open(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger("Patch.Database")));
+        services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<PatchDatabase>().ConnectionString));
+        services.AddSingleton(sp =>
+        {
+            var options = new CatalogImportOptions();
+            sp.GetRequiredService<IConfiguration>().GetSection("Patch:Import").Bind(options);
+            return options;
+        });
+        services.AddTransient<CatalogImporter>();
+        services.AddTransient<ListBulletins>();
+        services.AddTransient<GetBulletin>();
+
+        services.AddMarten(sp => ConfigureStore(sp.GetRequiredService<PatchDatabase>().ConnectionString))
+            .UseLightweightSessions()
+            .ApplyAllDatabaseChangesOnStartup()
+            .AddAsyncDaemon(DaemonMode.Solo)
+            .IntegrateWithWolverine();
+
+        builder.Host.UseWolverine(opts =>
+        {
+            // Under a test host Wolverine would adopt the test assembly and find no handlers (DESIGN.md trap 3).
+            opts.ApplicationAssembly = typeof(Program).Assembly;
+            opts.Discovery.IncludeAssembly(typeof(ImportCatalog).Assembly);
+            opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Dynamic;
+            opts.UseRuntimeCompilation();
+        });
+        return builder;
+    }
+
+    public static StoreOptions ConfigureStore(string connectionString)
+    {
+        var opts = new StoreOptions();
+        opts.Connection(connectionString);
+        opts.DatabaseSchemaName = PatchStore.Schema;
+        opts.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
+        opts.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);
+        opts.Events.StreamIdentity = StreamIdentity.AsString;
+        opts.Events.MetadataConfig.HeadersEnabled = true;
+        opts.Events.MetadataConfig.CausationIdEnabled = true;
+        opts.Events.MetadataConfig.CorrelationIdEnabled = true;
+        opts.Events.MetadataConfig.UserNameEnabled = true;
+        PatchProjections.Configure(opts);
+        return opts;
+    }
+}

@@ -1,0 +1,72 @@
+using System.Reflection;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Patch.Api.Hosting;
+using Patch.Application.Bulletins;
+using Patch.Application.Catalog;
+using Patch.Application.Hosting;
+using Patch.Application.ServerTasks;
+using Patch.Application.Settings;
+
+var import = ImportCommand.IsImport(args) ? ImportCommand.Parse(args) : default;
+if (import.Error is not null)
+{
+    Console.Error.WriteLine(import.Error);
+    return 2;
+}
+
+var builder = WebApplication.CreateBuilder(import.File is null ? args : import.HostArgs);
+builder.AddPatch();
+builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
+builder.Services.AddHealthChecks().AddCheck<ReadinessCheck>("database", tags: ["ready"]);
+builder.Services.AddHostedService<DemoCatalog>();
+builder.Services.AddEndpointsApiExplorer();
+builder.Services.AddSwaggerGen(o =>
+{
+    o.SwaggerDoc("v1", new() { Title = "Patch", Version = "v1", Description = "Patch management server for fleets of Windows computers: catalog import, Patch Remediation Center, custom severities, server tasks, history." });
+    foreach (var assembly in new[] { typeof(Program).Assembly, typeof(ImportCatalog).Assembly })
+    {
+        var xml = Path.Combine(AppContext.BaseDirectory, $"{assembly.GetName().Name}.xml");
+        if (File.Exists(xml)) o.IncludeXmlComments(xml);
+    }
+    o.CustomSchemaIds(t => t.FullName!.Replace("Patch.", "").Replace('+', '.'));
+    o.OperationFilter<ImportRequestBodyFilter>();
+});
+
+WebApplication app;
+try
+{
+    app = builder.Build();
+    // Opening the database here (not lazily on the first request) turns a missing PostgreSQL into a clear message at start.
+    app.Services.GetRequiredService<PatchDatabase>();
+}
+catch (InvalidOperationException e) when (e.Message.Contains("PostgreSQL", StringComparison.Ordinal))
+{
+    Console.Error.WriteLine(e.Message);
+    return 3;
+}
+
+if (import.File is not null) return await ImportCommand.RunAsync(app, import.File, import.Format!);
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseSwagger();
+app.UseSwaggerUI(o => o.DocumentTitle = "Patch API");
+app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription();
+app.MapCatalogImport();
+app.MapBulletins();
+app.MapCustomSeverities();
+app.MapCoreSettings();
+app.MapServerTasks();
+await app.RunAsync();
+return 0;
+
+/// <summary>The Patch server.</summary>
+public partial class Program
+{
+    public static string Version => typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
+}

@@ -1,0 +1,45 @@
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Patch.Application.Common;
+using Patch.Projections.Catalog;
+
+namespace Patch.Application.Bulletins;
+
+public static class BulletinEndpoints
+{
+    public static void MapBulletins(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/bulletins").WithTags("Patch Remediation Center");
+
+        group.MapGet("", async ([AsParameters] BulletinListParameters _, HttpContext http, ListBulletins list, CancellationToken ct) =>
+            {
+                var (query, error) = BulletinQuery.Parse(http.Request.Query);
+                if (query is null) return Problems.Invalid("Invalid query", error!);
+                var csv = string.Equals(http.Request.Query["format"], "csv", StringComparison.OrdinalIgnoreCase)
+                          || http.Request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase);
+                var page = await list.ExecuteAsync(query, ct);
+                return csv ? Results.Text(ListBulletins.ToCsv(page.Items), "text/csv; charset=utf-8") : Results.Ok(page);
+            })
+            .WithName("ListBulletins")
+            .WithSummary("The Patch Remediation Center: software bulletins with filters, sort, paging, group counts and CSV (\"Save As\").")
+            .Produces<BulletinPage>().Produces(StatusCodes.Status200OK, contentType: "text/csv").ProducesProblem(StatusCodes.Status400BadRequest);
+
+        group.MapGet("{id}", async (string id, GetBulletin get, CancellationToken ct) =>
+                await get.ExecuteAsync(id, ct) is { } details ? Results.Ok(details) : Problems.NotFound($"No bulletin '{id}'."))
+            .WithName("GetBulletin")
+            .WithSummary("One bulletin with its software updates, CVEs (known-exploited marked) and supersedence both ways. Id: 'microsoft:KB5034441' or 'KB5034441'.")
+            .Produces<BulletinDetails>().ProducesProblem(StatusCodes.Status404NotFound);
+
+        group.MapGet("{id}/history", async (string id, IQuerySession session, CancellationToken ct) =>
+            {
+                var streamId = await GetBulletin.ResolveIdAsync(session, id, ct);
+                var history = streamId is null ? [] : await StreamHistory.ReadAsync(session, streamId, ct);
+                return history.Count == 0 ? Problems.NotFound($"No bulletin '{id}'.") : Results.Ok(history);
+            })
+            .WithName("GetBulletinHistory")
+            .WithSummary("Every event of the bulletin's stream with its time, actor, actor kind, correlation and causation ids.")
+            .Produces<IReadOnlyList<HistoryEntry>>().ProducesProblem(StatusCodes.Status404NotFound);
+    }
+}

@@ -1,0 +1,233 @@
+using System.Text;
+using Marten;
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Domain;
+using Patch.Domain.Catalog;
+using Patch.Domain.Settings;
+using Patch.Projections;
+
+namespace Patch.Application.Bulletins;
+
+public sealed record BulletinListItem(
+    string Id,
+    string Bulletin,
+    string Vendor,
+    string Severity,
+    string? CustomSeverityId,
+    string? CustomSeverity,
+    bool Staged,
+    int Policies,
+    int Updates,
+    int Downloaded,
+    int ExcludedUpdates,
+    DateTimeOffset? Released,
+    DateTimeOffset? Revised,
+    string Title,
+    string? Description,
+    int CveCount,
+    bool KnownExploited,
+    DateOnly? KnownExploitedDueDate,
+    IReadOnlyList<string> SupersededBy);
+
+public sealed record GroupCount(string? Key, long Count);
+
+public sealed record BulletinPage(IReadOnlyList<BulletinListItem> Items, long Total, int Page, int PageSize, IReadOnlyList<GroupCount>? Groups);
+
+/// <summary>
+/// The Patch Remediation Center list (C2): one SQL statement over the inline bulletin rows, joined with the
+/// known-exploited CVEs and the rows that supersede each bulletin, so derived columns are always current.
+/// </summary>
+public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, TimeProvider time)
+{
+    private const string Schema = PatchStore.Schema;
+
+    private static readonly Dictionary<string, string> ColumnSql = new()
+    {
+        ["bulletin"] = "bulletin", ["vendor"] = "vendor", ["severity"] = "severity", ["customSeverity"] = "custom_rank",
+        ["staged"] = "staged", ["policies"] = "policies", ["updates"] = "updates", ["downloaded"] = "downloaded",
+        ["released"] = "released", ["revised"] = "revised", ["title"] = "title", ["cveCount"] = "cve_count",
+        ["knownExploited"] = "known_exploited", ["superseded"] = "superseded",
+    };
+
+    private static readonly string Rows = $"""
+        with levels as (select coalesce(array(select jsonb_array_elements(l.data->'levels')->>'id' from {Schema}.mt_doc_custom_severity_levels l), array[]::text[]) as ids),
+        r as (
+          select d.id, d.data->>'number' as bulletin, d.data->>'vendor' as vendor, (d.data->>'severityRank')::int as severity,
+                 d.data->>'customSeverityId' as custom_severity, array_position((select ids from levels), d.data->>'customSeverityId') as custom_rank,
+                 (d.data->>'staged')::boolean as staged, (d.data->>'policies')::int as policies, (d.data->>'updates')::int as updates,
+                 (d.data->>'downloaded')::int as downloaded, (d.data->>'excludedUpdates')::int as excluded_updates,
+                 (d.data->>'released')::timestamptz as released, (d.data->>'revised')::timestamptz as revised,
+                 d.data->>'title' as title, d.data->>'description' as description, d.data->'cves' as cves, (d.data->>'cveCount')::int as cve_count,
+                 coalesce(kev.listed, false) as known_exploited, kev.due as kev_due,
+                 coalesce(sb.ids, array[]::text[]) as superseded_by, sb.ids is not null as superseded
+          from {Schema}.{PatchProjections.BulletinRowTable} d
+          left join lateral (
+            select true as listed, min((k.data->'facts'->>'dueDate')::date) as due
+            from jsonb_array_elements_text(d.data->'cves') c(cve)
+            join {Schema}.{PatchProjections.KnownExploitedTable} k on k.id = 'cve:' || upper(c.cve)
+            having count(*) > 0) kev on true
+          left join lateral (
+            select array_agg(s.data->>'number' order by s.data->>'number') as ids
+            from {Schema}.{PatchProjections.BulletinRowTable} s
+            where s.data @> jsonb_build_object('supersedes', jsonb_build_array(d.data->>'number'), 'vendor', d.data->>'vendor')
+            having count(*) > 0) sb on true
+        )
+        """;
+
+    public async Task<BulletinPage> ExecuteAsync(BulletinQuery query, CancellationToken ct)
+    {
+        var levels = await session.LoadAsync<CustomSeverityLevels>(StreamIds.CustomSeverityLevels, ct) ?? CustomSeverityLevels.Empty;
+        var names = levels.Levels.ToDictionary(l => l.Id, l => l.Name);
+        await using var conn = await db.OpenConnectionAsync(ct);
+        var (where, parameters) = Where(query, levels);
+
+        long total;
+        await using (var count = Command(conn, $"{Rows} select count(*) from r where {where}", parameters))
+            total = (long)(await count.ExecuteScalarAsync(ct))!;
+
+        var order = $"{ColumnSql[query.Sort]} {(query.Descending ? "desc" : "asc")} nulls last, bulletin asc";
+        var limit = query.Paged ? $" limit {query.PageSize} offset {(long)(query.Page - 1) * query.PageSize}" : "";
+        var items = new List<BulletinListItem>();
+        await using (var select = Command(conn, $"{Rows} select id, bulletin, vendor, severity, custom_severity, staged, policies, updates, downloaded, excluded_updates, released, revised, title, description, cve_count, known_exploited, kev_due, superseded_by from r where {where} order by {order}{limit}", parameters))
+        await using (var reader = await select.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                var customId = reader.IsDBNull(4) ? null : reader.GetString(4);
+                items.Add(new BulletinListItem(
+                    reader.GetString(0), reader.GetString(1), reader.GetString(2), ((Severity)reader.GetInt32(3)).ToString(),
+                    customId, customId is null ? null : names.GetValueOrDefault(customId), reader.GetBoolean(5), reader.GetInt32(6),
+                    reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9),
+                    reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10), reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11),
+                    reader.GetString(12), reader.IsDBNull(13) ? null : reader.GetString(13), reader.GetInt32(14), reader.GetBoolean(15),
+                    reader.IsDBNull(16) ? null : reader.GetFieldValue<DateOnly>(16), reader.GetFieldValue<string[]>(17)));
+            }
+        }
+
+        List<GroupCount>? groups = null;
+        if (query.GroupBy is { } groupBy)
+        {
+            groups = [];
+            var column = ColumnSql[groupBy == "customSeverity" ? "customSeverity" : groupBy];
+            var keySql = groupBy == "customSeverity" ? "custom_severity" : column;
+            await using var group = Command(conn, $"{Rows} select {keySql}::text, count(*) from r where {where} group by {keySql} order by count(*) desc, {keySql}::text", parameters);
+            await using var reader = await group.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var key = reader.IsDBNull(0) ? null : reader.GetString(0);
+                groups.Add(new GroupCount(DisplayKey(groupBy, key, names), reader.GetInt64(1)));
+            }
+        }
+
+        return new BulletinPage(items, total, query.Page, query.Paged ? query.PageSize : items.Count, groups);
+    }
+
+    private static string? DisplayKey(string groupBy, string? key, Dictionary<string, string> names) => groupBy switch
+    {
+        "severity" when int.TryParse(key, out var rank) => ((Severity)rank).ToString(),
+        "customSeverity" when key is not null => names.GetValueOrDefault(key, key),
+        _ => key,
+    };
+
+    private (string Where, List<NpgsqlParameter> Parameters) Where(BulletinQuery q, CustomSeverityLevels levels)
+    {
+        var clauses = new List<string> { "true" };
+        var ps = new List<NpgsqlParameter>();
+        void Add(string clause, string name, object value) { clauses.Add(clause); ps.Add(new NpgsqlParameter(name, value)); }
+
+        if (q.Q is { } text)
+        {
+            var like = "%" + text.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + "%";
+            Add("(bulletin ilike @q or title ilike @q or description ilike @q or cves ? upper(@qexact))", "q", like);
+            ps.Add(new NpgsqlParameter("qexact", text));
+        }
+        if (q.Vendors.Count > 0) Add("lower(vendor) = any(@vendors)", "vendors", q.Vendors.Select(v => v.ToLowerInvariant()).ToArray());
+        if (q.Severities.Count > 0) Add("severity = any(@severities)", "severities", q.Severities.Select(s => (int)s).ToArray());
+        if (q.CustomSeverities.Count > 0)
+        {
+            // Accept level ids or names; "none" selects bulletins without a custom severity.
+            var ids = q.CustomSeverities.Select(c => levels.Levels.FirstOrDefault(l => l.Id == c || string.Equals(l.Name, c, StringComparison.OrdinalIgnoreCase))?.Id ?? c).ToArray();
+            Add(ids.Contains("none") ? "(custom_severity = any(@custom) or custom_severity is null)" : "custom_severity = any(@custom)", "custom", ids);
+        }
+        if (q.Staged is { } staged) Add("staged = @staged", "staged", staged);
+        if (q.KnownExploited is { } kev) Add("known_exploited = @kev", "kev", kev);
+        if (q.Superseded is { } superseded) Add("superseded = @superseded", "superseded", superseded);
+        if (q.ReleasedFrom is { } rf) Add("released >= @rf", "rf", rf);
+        if (q.ReleasedTo is { } rt) Add("released <= @rt", "rt", rt);
+        if (q.RevisedFrom is { } vf) Add("revised >= @vf", "vf", vf);
+        if (q.RevisedTo is { } vt) Add("revised <= @vt", "vt", vt);
+        if (q.View == "latest") clauses.Add("released >= (select date_trunc('month', max(released), 'UTC') from r)");
+        if (q.View == "lastMonth")
+        {
+            var now = time.GetUtcNow();
+            var thisMonth = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero);
+            Add("released >= @lm_from and released < @lm_to", "lm_from", thisMonth.AddMonths(-1));
+            ps.Add(new NpgsqlParameter("lm_to", thisMonth));
+        }
+        return (string.Join(" and ", clauses), ps);
+    }
+
+    private static NpgsqlCommand Command(NpgsqlConnection conn, string sql, List<NpgsqlParameter> parameters)
+    {
+        var cmd = new NpgsqlCommand(sql, conn);
+        foreach (var p in parameters) cmd.Parameters.Add(p.Clone());
+        return cmd;
+    }
+
+    public static string ToCsv(IEnumerable<BulletinListItem> items)
+    {
+        var sb = new StringBuilder();
+        sb.Append("id,bulletin,vendor,severity,customSeverity,staged,policies,updates,downloaded,released,revised,title,cveCount,knownExploited,knownExploitedDueDate,supersededBy,description\r\n");
+        foreach (var i in items)
+        {
+            string[] cells =
+            [
+                i.Id, i.Bulletin, i.Vendor, i.Severity, i.CustomSeverity ?? "", i.Staged ? "true" : "false", i.Policies.ToString(), i.Updates.ToString(),
+                i.Downloaded.ToString(), i.Released?.ToString("yyyy-MM-dd") ?? "", i.Revised?.ToString("yyyy-MM-dd") ?? "", i.Title, i.CveCount.ToString(),
+                i.KnownExploited ? "true" : "false", i.KnownExploitedDueDate?.ToString("yyyy-MM-dd") ?? "", string.Join(" ", i.SupersededBy), i.Description ?? "",
+            ];
+            sb.AppendJoin(',', cells.Select(Csv.Cell)).Append("\r\n");
+        }
+        return sb.ToString();
+    }
+}
+
+/// <summary>Query parameters of GET /api/bulletins (all optional).</summary>
+public sealed class BulletinListParameters
+{
+    /// <summary>Keyword: matches bulletin number, title, description, or an exact CVE id.</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "q")] public string? Q { get; init; }
+    /// <summary>Vendor name(s), comma separated.</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "vendor")] public string? Vendor { get; init; }
+    /// <summary>Vendor severity: Critical, Important, Moderate, Low, None (comma separated).</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "severity")] public string? Severity { get; init; }
+    /// <summary>Custom severity level id(s) or name(s); "none" for bulletins without one.</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "customSeverity")] public string? CustomSeverity { get; init; }
+    /// <summary>true / false: only (un)staged bulletins.</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "staged")] public string? Staged { get; init; }
+    /// <summary>true / false: bulletins fixing a CVE in CISA's Known Exploited Vulnerabilities catalog.</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "knownExploited")] public string? KnownExploited { get; init; }
+    /// <summary>true / false: bulletins superseded by another imported bulletin.</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "superseded")] public string? Superseded { get; init; }
+    /// <summary>Released on or after (ISO 8601).</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "releasedFrom")] public string? ReleasedFrom { get; init; }
+    /// <summary>Released on or before (ISO 8601).</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "releasedTo")] public string? ReleasedTo { get; init; }
+    /// <summary>Revised on or after (ISO 8601).</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "revisedFrom")] public string? RevisedFrom { get; init; }
+    /// <summary>Revised on or before (ISO 8601).</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "revisedTo")] public string? RevisedTo { get; init; }
+    /// <summary>"latest": released in the month of the newest release; "lastMonth": released in the previous calendar month.</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "view")] public string? View { get; init; }
+    /// <summary>Column to sort on, '-' prefix for descending (default -released): bulletin, vendor, severity, customSeverity, staged, policies, updates, downloaded, released, revised, title, cveCount, knownExploited, superseded.</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "sort")] public string? Sort { get; init; }
+    /// <summary>1-based page number (default 1).</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "page")] public string? Page { get; init; }
+    /// <summary>Rows per page, 1–1000 (default 50). CSV without page/pageSize returns every matching row.</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "pageSize")] public string? PageSize { get; init; }
+    /// <summary>Also return row counts grouped by this column.</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "groupBy")] public string? GroupBy { get; init; }
+    /// <summary>"csv" for CSV (same as Accept: text/csv).</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "format")] public string? Format { get; init; }
+}

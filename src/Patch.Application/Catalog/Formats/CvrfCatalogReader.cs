@@ -1,0 +1,178 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+using Patch.Domain.Catalog;
+using Patch.Domain.Settings;
+
+namespace Patch.Application.Catalog.Formats;
+
+/// <summary>
+/// Reads a Microsoft Security Update Guide CVRF 1.1 document: one bulletin per KB article named by a
+/// "Vendor Fix" remediation, one software update per (KB, product). See docs/catalog-formats.md.
+/// </summary>
+public static partial class CvrfCatalogReader
+{
+    private static readonly XNamespace Cvrf = "http://www.icasi.org/CVRF/schema/cvrf/1.1";
+    private static readonly XNamespace Vuln = "http://www.icasi.org/CVRF/schema/vuln/1.1";
+    private static readonly XNamespace Prod = "http://www.icasi.org/CVRF/schema/prod/1.1";
+
+    public const string Vendor = "Microsoft";
+
+    public static CatalogDocument Read(Stream stream)
+    {
+        var doc = SafeXml.Load(stream);
+        SafeXml.ExpectRoot(doc, Cvrf + "cvrfdoc", "CVRF 1.1");
+        var root = doc.Root!;
+        var tracking = root.Element(Cvrf + "DocumentTracking")
+            ?? throw new CatalogFormatException("Missing field", "cvrf:DocumentTracking is required.", SafeXml.Place(root));
+        var documentId = tracking.Element(Cvrf + "Identification")?.Element(Cvrf + "ID")?.Value.Trim();
+        if (string.IsNullOrEmpty(documentId))
+            throw new CatalogFormatException("Missing field", "cvrf:DocumentTracking/cvrf:Identification/cvrf:ID is required.", SafeXml.Place(tracking));
+        var released = Date(tracking.Element(Cvrf + "InitialReleaseDate"));
+        var revised = Date(tracking.Element(Cvrf + "CurrentReleaseDate"));
+        var title = root.Element(Cvrf + "DocumentTitle")?.Value.Trim() ?? documentId;
+
+        var products = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var p in root.Element(Prod + "ProductTree")?.Descendants(Prod + "FullProductName") ?? [])
+        {
+            var id = (string?)p.Attribute("ProductID");
+            if (!string.IsNullOrWhiteSpace(id)) products.TryAdd(id.Trim(), p.Value.Trim());
+        }
+
+        var kbs = new SortedDictionary<string, KbAccumulator>(StringComparer.Ordinal);
+        var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var v in root.Elements(Vuln + "Vulnerability"))
+        {
+            var cve = v.Element(Vuln + "CVE")?.Value.Trim();
+            if (string.IsNullOrEmpty(cve))
+                throw new CatalogFormatException("Missing field", "vuln:Vulnerability has no vuln:CVE.", SafeXml.Place(v));
+            var cveTitle = v.Element(Vuln + "Title")?.Value.Trim();
+            var severities = v.Element(Vuln + "Threats")?.Elements(Vuln + "Threat")
+                .Where(t => (string?)t.Attribute("Type") == "Severity")
+                .SelectMany(t => t.Elements(Vuln + "ProductID").Select(pid => (Product: pid.Value.Trim(), Severity: SeverityNames.Parse(t.Element(Vuln + "Description")?.Value))))
+                .ToList() ?? [];
+
+            foreach (var r in v.Element(Vuln + "Remediations")?.Elements(Vuln + "Remediation") ?? [])
+            {
+                if ((string?)r.Attribute("Type") != "Vendor Fix") continue;
+                var description = r.Element(Vuln + "Description")?.Value.Trim() ?? "";
+                var match = KbNumber().Match(description);
+                if (!match.Success)
+                {
+                    var key = description.Length == 0 ? "(empty description)" : description;
+                    skipped[key] = skipped.GetValueOrDefault(key) + 1;
+                    continue;
+                }
+
+                var kb = "KB" + match.Groups[1].Value;
+                if (!kbs.TryGetValue(kb, out var acc)) kbs[kb] = acc = new KbAccumulator(kb);
+                acc.Add(cve, cveTitle, severities, r);
+            }
+        }
+
+        var bulletins = kbs.Values.Select(a => a.ToBulletin(documentId, title, released, revised, products)).ToList();
+        var skippedEntries = skipped.OrderBy(s => s.Key, StringComparer.Ordinal)
+            .Select(s => new SkippedEntry("vendor fix is not a KB article", s.Key, s.Value)).ToList();
+        return new CatalogDocument("cvrf", documentId, bulletins, skippedEntries);
+    }
+
+    private static DateTimeOffset? Date(XElement? element)
+    {
+        var text = element?.Value.Trim();
+        if (string.IsNullOrEmpty(text)) return null;
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var value)) return value;
+        throw new CatalogFormatException("Invalid date", $"'{text}' is not a date.", SafeXml.Place(element!));
+    }
+
+    internal static IEnumerable<string> SupersededKbs(string text) => SupersededNumber().Matches(text).Select(m => "KB" + m.Groups[1].Value);
+
+    internal static IEnumerable<string> SupersededText(string text) =>
+        text.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(token => !KbNumber().IsMatch(token));
+
+    [GeneratedRegex(@"^(?:KB)?(\d{6,8})$", RegexOptions.IgnoreCase)]
+    private static partial Regex KbNumber();
+
+    [GeneratedRegex(@"(?<!\d)(\d{6,8})(?!\d)")]
+    private static partial Regex SupersededNumber();
+
+    private static RestartBehavior Restart(string? text) => text?.Trim().ToLowerInvariant() switch
+    {
+        "yes" => RestartBehavior.Required,
+        "no" => RestartBehavior.NotRequired,
+        "maybe" => RestartBehavior.Maybe,
+        _ => RestartBehavior.Unknown,
+    };
+
+    /// <summary>Everything the document says about one KB, gathered over every CVE that names it.</summary>
+    private sealed class KbAccumulator(string kb)
+    {
+        private readonly SortedSet<string> _cves = new(StringComparer.Ordinal);
+        private readonly List<string> _cveTitles = [];
+        private readonly List<(string Product, Severity Severity)> _severities = [];
+        private readonly SortedDictionary<string, ProductFix> _products = new(StringComparer.Ordinal);
+        private readonly SortedSet<string> _supersedes = new(StringComparer.Ordinal);
+        private readonly List<string> _supersedesText = [];
+
+        public void Add(string cve, string? cveTitle, List<(string Product, Severity Severity)> severities, XElement remediation)
+        {
+            if (_cves.Add(cve)) _cveTitles.Add(string.IsNullOrEmpty(cveTitle) ? cve : $"{cve} ({cveTitle})");
+            _severities.AddRange(severities);
+            var url = remediation.Element(Vuln + "URL")?.Value.Trim();
+            var restart = Restart(remediation.Element(Vuln + "RestartRequired")?.Value);
+            var subType = remediation.Element(Vuln + "SubType")?.Value.Trim();
+            var fixedBuild = remediation.Element(Vuln + "FixedBuild")?.Value.Trim();
+            var superseded = remediation.Elements(Vuln + "Supercedence").Select(s => s.Value).ToList();
+            foreach (var text in superseded)
+            {
+                foreach (var s in SupersededKbs(text)) _supersedes.Add(s);
+                foreach (var t in SupersededText(text)) if (!_supersedesText.Contains(t)) _supersedesText.Add(t);
+            }
+
+            foreach (var pid in remediation.Elements(Vuln + "ProductID").Select(p => p.Value.Trim()).Where(p => p.Length > 0))
+            {
+                if (!_products.TryGetValue(pid, out var fix)) _products[pid] = fix = new ProductFix();
+                fix.Merge(url, restart, subType, fixedBuild, superseded.SelectMany(SupersededKbs));
+            }
+        }
+
+        public ImportedBulletin ToBulletin(string documentId, string documentTitle, DateTimeOffset? released, DateTimeOffset? revised, Dictionary<string, string> names)
+        {
+            var severity = _severities.Where(s => _products.ContainsKey(s.Product)).Select(s => s.Severity).DefaultIfEmpty(Severity.None).Max();
+            var subTypes = _products.Values.Select(p => p.SubType).Where(s => !string.IsNullOrEmpty(s)).Distinct().ToList();
+            var title = $"{(subTypes.Count > 0 ? string.Join(" / ", subTypes) : "Update")} {kb} ({documentTitle})";
+            var description = $"{documentTitle} ({documentId}): fixes {_cves.Count} vulnerabilit{(_cves.Count == 1 ? "y" : "ies")}: {string.Join("; ", _cveTitles)}";
+            var facts = new BulletinFacts(Vendor, kb, title, severity, released, revised, description,
+                $"https://support.microsoft.com/help/{kb[2..]}", _cves.ToList(), _supersedes.Where(s => s != kb).ToList(), _supersedesText);
+            var updates = _products.Select(p => new UpdateFacts(
+                $"{kb}-{p.Key}", names.GetValueOrDefault(p.Key, $"Microsoft product {p.Key}"), p.Key, CoreSettings.Neutral,
+                null, p.Value.Url, null, null, p.Value.Restart, null, p.Value.SubType, p.Value.FixedBuild, null, null,
+                p.Value.Supersedes.Where(s => s != kb).ToList(), null)).ToList();
+            return new ImportedBulletin(facts, updates);
+        }
+    }
+
+    private sealed class ProductFix
+    {
+        public string? Url { get; private set; }
+        public RestartBehavior Restart { get; private set; }
+        public string? SubType { get; private set; }
+        public string? FixedBuild { get; private set; }
+        public SortedSet<string> Supersedes { get; } = new(StringComparer.Ordinal);
+
+        public void Merge(string? url, RestartBehavior restart, string? subType, string? fixedBuild, IEnumerable<string> supersedes)
+        {
+            if (string.IsNullOrEmpty(Url) && !string.IsNullOrEmpty(url)) Url = url;
+            if (string.IsNullOrEmpty(SubType) && !string.IsNullOrEmpty(subType)) SubType = subType;
+            if (string.IsNullOrEmpty(FixedBuild) && !string.IsNullOrEmpty(fixedBuild)) FixedBuild = fixedBuild;
+            if (Rank(restart) > Rank(Restart)) Restart = restart;
+            foreach (var s in supersedes) Supersedes.Add(s);
+        }
+
+        // Required beats Maybe beats NotRequired beats Unknown: the most cautious statement wins.
+        private static int Rank(RestartBehavior r) => r switch
+        {
+            RestartBehavior.Required => 3, RestartBehavior.Maybe => 2, RestartBehavior.NotRequired => 1, _ => 0,
+        };
+    }
+}

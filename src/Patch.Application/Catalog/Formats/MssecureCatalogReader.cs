@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Xml.Linq;
+using Patch.Domain.Catalog;
+using Patch.Domain.Settings;
+
+namespace Patch.Application.Catalog.Formats;
+
+/// <summary>
+/// Reads the legacy MBSA/HFNetChk "mssecure.xml" bulletin datastore: one bulletin per Bulletin element, one
+/// software update per (patch, affected product), NoReboot honoured, supersedence from SupercededBys.
+/// </summary>
+public static class MssecureCatalogReader
+{
+    public const string Vendor = "Microsoft";
+
+    public static CatalogDocument Read(Stream stream)
+    {
+        var doc = SafeXml.Load(stream);
+        SafeXml.ExpectRoot(doc, "BulletinDatastore", "mssecure.xml");
+        var root = doc.Root!;
+        var products = Lookup(root, "Products", "Product", "ProductID", "Name");
+        var locations = Lookup(root, "Locations", "Location", "LocationID", "Path");
+
+        // SBID → the bulletins (and their patches) that supersede a patch naming that SBID.
+        var supersededBy = new Dictionary<string, List<(string Bulletin, HashSet<string> Patches)>>(StringComparer.Ordinal);
+        foreach (var sb in root.Element("SupercededBys")?.Elements("SupercededBy") ?? [])
+        {
+            var sbid = Attr(sb, "SBID");
+            if (sbid is null) continue;
+            supersededBy[sbid] = sb.Element("SupercededBulletins")?.Elements("SupercededBulletin")
+                .Select(b => (Attr(b, "BulletinID") ?? "", b.Descendants("SupercededPatch").Select(p => Attr(p, "PatchName") ?? "").ToHashSet(StringComparer.OrdinalIgnoreCase)))
+                .Where(b => b.Item1.Length > 0).ToList() ?? [];
+        }
+
+        var bulletinElements = root.Element("Bulletins")?.Elements("Bulletin").ToList()
+            ?? throw new CatalogFormatException("Missing field", "BulletinDatastore/Bulletins is required.", SafeXml.Place(root));
+        var ids = new Dictionary<string, XElement>(StringComparer.OrdinalIgnoreCase);
+        foreach (var b in bulletinElements)
+        {
+            var id = Attr(b, "BulletinID") ?? throw new CatalogFormatException("Missing field", "Bulletin has no BulletinID.", SafeXml.Place(b));
+            if (!ids.TryAdd(id, b))
+                throw new CatalogFormatException("Duplicate id", $"Bulletin '{id}' appears twice (first at {SafeXml.Place(ids[id])}).", SafeXml.Place(b));
+        }
+
+        // Who supersedes whom: bulletin B supersedes bulletin A when one of A's patches names an SBID that lists B.
+        var supersedes = new Dictionary<string, SortedSet<string>>(StringComparer.OrdinalIgnoreCase);
+        var updateSupersedes = new Dictionary<(string Bulletin, string Patch), SortedSet<string>>();
+        var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (aId, a) in ids)
+        {
+            foreach (var patch in a.Element("Patches")?.Elements("Patch") ?? [])
+            {
+                var sbid = Attr(patch, "SBID");
+                if (sbid is null or "0" || !supersededBy.TryGetValue(sbid, out var superseding)) continue;
+                foreach (var (bId, patches) in superseding)
+                {
+                    if (string.Equals(bId, aId, StringComparison.OrdinalIgnoreCase)) continue;
+                    if (!ids.ContainsKey(bId))
+                    {
+                        var key = $"superseding bulletin {bId} is not in the file";
+                        skipped[key] = skipped.GetValueOrDefault(key) + 1;
+                        continue;
+                    }
+                    Add(supersedes, bId, aId);
+                    foreach (var p in patches) Add(updateSupersedes, (bId.ToUpperInvariant(), p.ToUpperInvariant()), aId);
+                }
+            }
+        }
+
+        var bulletins = ids.Values.Select(b => ToBulletin(b, products, locations, supersedes, updateSupersedes, skipped)).ToList();
+        var skippedEntries = skipped.Select(s => new SkippedEntry("not imported", s.Key, s.Value)).ToList();
+        var version = Attr(root, "DataVersion");
+        return new CatalogDocument("mssecure", version is null ? null : $"mssecure-{version}", bulletins, skippedEntries);
+    }
+
+    private static ImportedBulletin ToBulletin(XElement b, Dictionary<string, string> products, Dictionary<string, string> locations,
+        Dictionary<string, SortedSet<string>> supersedes, Dictionary<(string, string), SortedSet<string>> updateSupersedes, Dictionary<string, int> skipped)
+    {
+        var id = Attr(b, "BulletinID")!.ToUpperInvariant();
+        var summary = Attr(b, "Summary");
+        var issue = Attr(b, "Issue");
+        var facts = new BulletinFacts(Vendor, id, Attr(b, "Title") ?? id, Severity.None, Date(b, "DatePosted"), Date(b, "DateRevised"),
+            string.IsNullOrEmpty(summary) ? issue : summary, $"https://learn.microsoft.com/security-updates/securitybulletins/{id[2..4]}/{id.ToLowerInvariant()}",
+            [], supersedes.TryGetValue(id, out var s) ? s.ToList() : [], []);
+
+        var updates = new List<UpdateFacts>();
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var patch in b.Element("Patches")?.Elements("Patch") ?? [])
+        {
+            var name = Attr(patch, "PatchName") ?? throw new CatalogFormatException("Missing field", "Patch has no PatchName.", SafeXml.Place(patch));
+            var location = Attr(patch, "PatchLocationID") is { } loc ? locations.GetValueOrDefault(loc) : null;
+            var url = location is not null && Uri.TryCreate(location, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" or "ftp" ? location : null;
+            var restart = Attr(patch, "NoReboot") == "1" ? RestartBehavior.NotRequired : RestartBehavior.Required;
+            var patchSupersedes = updateSupersedes.TryGetValue((id, name.ToUpperInvariant()), out var ps) ? ps.ToList() : [];
+            foreach (var affected in patch.Elements("AffectedProduct"))
+            {
+                var productId = Attr(affected, "ProductID") ?? throw new CatalogFormatException("Missing field", "AffectedProduct has no ProductID.", SafeXml.Place(affected));
+                var updateId = $"{id}-{name}-{productId}";
+                if (!seen.Add(updateId))
+                {
+                    var key = $"patch {name} listed twice for product {productId} in {id}";
+                    skipped[key] = skipped.GetValueOrDefault(key) + 1;
+                    continue;
+                }
+                var fixedInSp = Attr(affected, "FixedInSP");
+                updates.Add(new UpdateFacts(updateId, products.GetValueOrDefault(productId, $"Microsoft product {productId}"), productId,
+                    CoreSettings.Neutral, name, url, null, null, restart, null, "Security Update",
+                    fixedInSp is null or "0" ? null : $"service pack {fixedInSp}", null, null, patchSupersedes, null));
+            }
+        }
+        return new ImportedBulletin(facts, updates);
+    }
+
+    private static Dictionary<string, string> Lookup(XElement root, string table, string row, string key, string value)
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var e in root.Element(table)?.Elements(row) ?? [])
+            if (Attr(e, key) is { } k && Attr(e, value) is { } v) map.TryAdd(k, v);
+        return map;
+    }
+
+    private static void Add<TKey>(Dictionary<TKey, SortedSet<string>> map, TKey key, string value) where TKey : notnull
+    {
+        if (!map.TryGetValue(key, out var set)) map[key] = set = new SortedSet<string>(StringComparer.Ordinal);
+        set.Add(value.ToUpperInvariant());
+    }
+
+    private static string? Attr(XElement e, string name)
+    {
+        var value = ((string?)e.Attribute(name))?.Trim();
+        return string.IsNullOrEmpty(value) ? null : value;
+    }
+
+    private static DateTimeOffset? Date(XElement e, string name)
+    {
+        var text = Attr(e, name);
+        if (text is null) return null;
+        if (DateTime.TryParseExact(text, ["yyyy/MM/dd", "yyyy/M/d", "M/d/yyyy"], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var d))
+            return new DateTimeOffset(d, TimeSpan.Zero);
+        throw new CatalogFormatException("Invalid date", $"{name}='{text}' is not a date (yyyy/MM/dd).", SafeXml.Place(e));
+    }
+}

@@ -1,0 +1,200 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Patch.Domain.Catalog;
+using Patch.Domain.Rules;
+using Patch.Domain.Settings;
+
+namespace Patch.Application.Catalog.Formats;
+
+/// <summary>
+/// Reads Patch's own versioned JSON catalog (docs/catalog-formats.md, docs/schemas/patch-catalog-1.0.schema.json).
+/// Every error names its JSON path.
+/// </summary>
+public static partial class PatchCatalogReader
+{
+    public static readonly string[] SupportedSchemaVersions = ["1.0"];
+
+    public static CatalogDocument Read(Stream stream)
+    {
+        JsonDocument json;
+        try
+        {
+            json = JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 64, CommentHandling = JsonCommentHandling.Disallow });
+        }
+        catch (JsonException e)
+        {
+            throw new CatalogFormatException("Malformed JSON", e.Message.Split(" Path:")[0], $"line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}");
+        }
+
+        using (json)
+        {
+            try
+            {
+                return Read(json.RootElement);
+            }
+            catch (FormatException e)
+            {
+                var (place, detail) = Split(e.Message);
+                throw new CatalogFormatException("Invalid Patch catalog", detail, place);
+            }
+        }
+    }
+
+    private static (string Place, string Detail) Split(string message)
+    {
+        var i = message.IndexOf(": ", StringComparison.Ordinal);
+        return i < 0 ? ("$", message) : (message[..i], message[(i + 2)..]);
+    }
+
+    private static CatalogDocument Read(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object) throw new FormatException("$: the catalog must be a JSON object");
+        var version = Str(root, "schemaVersion", "$", required: true)!;
+        if (!SupportedSchemaVersions.Contains(version))
+            throw new FormatException($"$.schemaVersion: unknown schema version '{version}' (supported: {string.Join(", ", SupportedSchemaVersions)})");
+        var catalogId = Str(root, "catalogId", "$", required: true)!;
+
+        var vendors = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        ForEach(root, "vendors", "$", (v, path) =>
+        {
+            var id = Str(v, "id", path, required: true)!;
+            if (!vendors.TryAdd(id, Str(v, "name", path, required: true)!)) throw new FormatException($"{path}.id: duplicate vendor id '{id}'");
+        });
+
+        var products = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        ForEach(root, "products", "$", (p, path) =>
+        {
+            var id = Str(p, "id", path, required: true)!;
+            var vendor = Str(p, "vendor", path, required: true)!;
+            if (!vendors.ContainsKey(vendor)) throw new FormatException($"{path}.vendor: unknown vendor '{vendor}'");
+            if (!products.TryAdd(id, Str(p, "name", path, required: true)!)) throw new FormatException($"{path}.id: duplicate product id '{id}'");
+        });
+
+        var bulletins = new List<ImportedBulletin>();
+        var bulletinIds = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var updateIds = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        ForEach(root, "bulletins", "$", (b, path) =>
+        {
+            var bulletin = ReadBulletin(b, path, vendors, products, updateIds);
+            if (!bulletinIds.TryAdd(bulletin.StreamId, path))
+                throw new FormatException($"{path}.id: duplicate bulletin '{bulletin.Facts.Number}' (also at {bulletinIds[bulletin.StreamId]})");
+            bulletins.Add(bulletin);
+        }, required: true);
+        return new CatalogDocument("patch", catalogId, bulletins, []);
+    }
+
+    private static ImportedBulletin ReadBulletin(JsonElement b, string path, Dictionary<string, string> vendors, Dictionary<string, string> products, Dictionary<string, string> updateIds)
+    {
+        var number = Str(b, "id", path, required: true)!;
+        var vendorId = Str(b, "vendor", path, required: true)!;
+        if (!vendors.TryGetValue(vendorId, out var vendor)) throw new FormatException($"{path}.vendor: unknown vendor '{vendorId}'");
+        var severityText = Str(b, "severity", path, required: false);
+        var severity = Severity.None;
+        if (severityText is not null && !SeverityNames.TryParseStrict(severityText, out severity))
+            throw new FormatException($"{path}.severity: '{severityText}' is not one of Critical, Important, Moderate, Low, None");
+        var cves = Strings(b, "cves", path);
+        foreach (var (cve, i) in cves.Select((c, i) => (c, i)))
+            if (!CveId().IsMatch(cve)) throw new FormatException($"{path}.cves[{i}]: '{cve}' is not a CVE id like CVE-2024-20666");
+        var facts = new BulletinFacts(vendor, number, Str(b, "title", path, required: true)!, severity,
+            Date(b, "released", path), Date(b, "revised", path), Str(b, "description", path, false), Str(b, "url", path, false),
+            cves, Strings(b, "supersedes", path), []);
+
+        var updates = new List<UpdateFacts>();
+        ForEach(b, "updates", path, (u, upath) =>
+        {
+            var update = ReadUpdate(u, upath, products);
+            if (!updateIds.TryAdd(update.UpdateId, upath))
+                throw new FormatException($"{upath}.id: duplicate update '{update.UpdateId}' (also at {updateIds[update.UpdateId]})");
+            updates.Add(update);
+        });
+        return new ImportedBulletin(facts, updates);
+    }
+
+    private static UpdateFacts ReadUpdate(JsonElement u, string path, Dictionary<string, string> products)
+    {
+        var productId = Str(u, "product", path, required: true)!;
+        if (!products.TryGetValue(productId, out var product)) throw new FormatException($"{path}.product: unknown product '{productId}'");
+        var sha = Str(u, "sha256", path, false);
+        if (sha is not null && !Sha256().IsMatch(sha)) throw new FormatException($"{path}.sha256: must be 64 hexadecimal characters");
+        long? size = null;
+        if (u.TryGetProperty("size", out var s) && s.ValueKind != JsonValueKind.Null)
+        {
+            if (s.ValueKind != JsonValueKind.Number || !s.TryGetInt64(out var n) || n < 0) throw new FormatException($"{path}.size: must be a non-negative integer (bytes)");
+            size = n;
+        }
+        var url = Str(u, "downloadUrl", path, false);
+        if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "file")))
+            throw new FormatException($"{path}.downloadUrl: '{url}' is not an absolute http, https or file URL");
+        var restartText = Str(u, "restart", path, false) ?? "unknown";
+        var restart = restartText.ToLowerInvariant() switch
+        {
+            "required" => RestartBehavior.Required, "notrequired" => RestartBehavior.NotRequired, "maybe" => RestartBehavior.Maybe, "unknown" => RestartBehavior.Unknown,
+            _ => throw new FormatException($"{path}.restart: '{restartText}' is not one of required, notRequired, maybe, unknown"),
+        };
+        return new UpdateFacts(Str(u, "id", path, true)!, product, productId, Str(u, "culture", path, false) ?? CoreSettings.Neutral,
+            Str(u, "fileName", path, false), url, size, sha?.ToLowerInvariant(), restart, Str(u, "commandLine", path, false),
+            Str(u, "subType", path, false), Str(u, "fixedBuild", path, false), Rule(u, "applicability", path), Rule(u, "installed", path),
+            Strings(u, "supersedes", path), null);
+    }
+
+    private static string? Rule(JsonElement e, string name, string path) =>
+        e.TryGetProperty(name, out var r) && r.ValueKind != JsonValueKind.Null ? RuleSyntax.Canonical(r, $"{path}.{name}") : null;
+
+    private static void ForEach(JsonElement e, string name, string path, Action<JsonElement, string> each, bool required = false)
+    {
+        if (!e.TryGetProperty(name, out var array) || array.ValueKind == JsonValueKind.Null)
+        {
+            if (required) throw new FormatException($"{path}.{name}: required field is missing");
+            return;
+        }
+        if (array.ValueKind != JsonValueKind.Array) throw new FormatException($"{path}.{name}: must be an array");
+        var i = 0;
+        foreach (var item in array.EnumerateArray())
+        {
+            var itemPath = $"{path}.{name}[{i++}]";
+            if (item.ValueKind != JsonValueKind.Object) throw new FormatException($"{itemPath}: must be an object");
+            each(item, itemPath);
+        }
+    }
+
+    private static string? Str(JsonElement e, string name, string path, bool required)
+    {
+        if (!e.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
+            return required ? throw new FormatException($"{path}.{name}: required field is missing") : null;
+        if (v.ValueKind != JsonValueKind.String) throw new FormatException($"{path}.{name}: must be a string");
+        var s = v.GetString()!.Trim();
+        if (s.Length == 0) return required ? throw new FormatException($"{path}.{name}: must not be empty") : null;
+        return s;
+    }
+
+    private static IReadOnlyList<string> Strings(JsonElement e, string name, string path)
+    {
+        if (!e.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return [];
+        if (v.ValueKind != JsonValueKind.Array) throw new FormatException($"{path}.{name}: must be an array of strings");
+        var list = new List<string>();
+        var i = 0;
+        foreach (var item in v.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(item.GetString()))
+                throw new FormatException($"{path}.{name}[{i}]: must be a non-empty string");
+            list.Add(item.GetString()!.Trim());
+            i++;
+        }
+        return list;
+    }
+
+    private static DateTimeOffset? Date(JsonElement e, string name, string path)
+    {
+        var text = Str(e, name, path, false);
+        if (text is null) return null;
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var d)) return d;
+        throw new FormatException($"{path}.{name}: '{text}' is not an ISO 8601 date");
+    }
+
+    [GeneratedRegex("^[0-9a-fA-F]{64}$")]
+    private static partial Regex Sha256();
+
+    [GeneratedRegex(@"^CVE-\d{4}-\d{4,}$")]
+    private static partial Regex CveId();
+}

@@ -1,0 +1,195 @@
+using Marten;
+using Patch.Application.Catalog.Formats;
+using Patch.Application.Common;
+using Patch.Domain;
+using Patch.Domain.Catalog;
+using Patch.Domain.ServerTasks;
+using Patch.Domain.Settings;
+using Patch.Domain.Vulnerabilities;
+
+namespace Patch.Application.Catalog;
+
+/// <summary>Import one vendor catalog file (C1). Run as a server task with its own history.</summary>
+public sealed record ImportCatalog(byte[] Content, string Format, string Trigger, Actor Actor, string? FileName = null);
+
+/// <summary>What an import did. <c>Status</c> is completed, unchanged or failed.</summary>
+public sealed record CatalogImportResult(
+    string RunId,
+    string Status,
+    string Format,
+    string? DocumentId,
+    int BulletinsAdded,
+    int BulletinsRevised,
+    int BulletinsUnchanged,
+    int UpdatesAdded,
+    int UpdatesRevised,
+    int UpdatesExcluded,
+    int VulnerabilitiesAdded,
+    int VulnerabilitiesRevised,
+    int VulnerabilitiesUnchanged,
+    int EventsAppended,
+    IReadOnlyList<SkippedEntry> Skipped,
+    string? Error = null,
+    string? ErrorTitle = null,
+    string? Place = null);
+
+public sealed class CatalogImportOptions
+{
+    /// <summary>Largest catalog file accepted, in bytes (Patch:Import:MaxBytes).</summary>
+    public long MaxBytes { get; set; } = 64L * 1024 * 1024;
+}
+
+public static class CatalogFormats
+{
+    public static readonly string[] All = ["cvrf", "mssecure", "patch", "kev"];
+}
+
+/// <summary>The Wolverine handler: every caller (HTTP, CLI, schedule, demo) imports through the bus.</summary>
+public static class ImportCatalogHandler
+{
+    public static Task<CatalogImportResult> Handle(ImportCatalog command, CatalogImporter importer, CancellationToken ct) =>
+        importer.ImportAsync(command, ct);
+}
+
+public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, CatalogImportOptions options)
+{
+    public const string TaskName = "catalog-import";
+
+    public async Task<CatalogImportResult> ImportAsync(ImportCatalog command, CancellationToken ct)
+    {
+        var runGuid = Guid.NewGuid();
+        var runId = StreamIds.ServerTaskRun(runGuid);
+        var format = command.Format.Trim().ToLowerInvariant();
+        await using (var start = store.OpenSession(command.Actor))
+        {
+            var parameters = new Dictionary<string, string> { ["format"] = format, ["bytes"] = command.Content.Length.ToString() };
+            if (command.FileName is not null) parameters["fileName"] = command.FileName;
+            start.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, command.Trigger, parameters, time.GetUtcNow()));
+            await start.SaveChangesAsync(ct);
+        }
+
+        try
+        {
+            var result = await ImportContentAsync(runId, format, command, ct);
+            return result;
+        }
+        catch (CatalogFormatException e)
+        {
+            await FailAsync(command.Actor, runId, e.Message, ct);
+            return Failed(runId, format, e.Title, e.Detail, e.Place);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            await FailAsync(command.Actor, runId, $"{e.GetType().Name}: {e.Message}", ct);
+            throw;
+        }
+    }
+
+    private async Task<CatalogImportResult> ImportContentAsync(string runId, string format, ImportCatalog command, CancellationToken ct)
+    {
+        if (!CatalogFormats.All.Contains(format))
+            throw new CatalogFormatException("Unknown format", $"Format '{command.Format}' is not one of {string.Join(", ", CatalogFormats.All)}.", "format");
+        if (command.Content.Length == 0) throw new CatalogFormatException("Empty file", "The catalog file is empty.", "body");
+        if (command.Content.Length > options.MaxBytes)
+            throw new CatalogFormatException("Catalog file too large",
+                $"The file has {command.Content.Length} bytes; the limit (Patch:Import:MaxBytes) is {options.MaxBytes}.", "body");
+
+        using var stream = new MemoryStream(command.Content, writable: false);
+        if (format == "kev") return await ImportKevAsync(runId, KevCatalogReader.Read(stream), command.Actor, ct);
+        var document = format switch
+        {
+            "cvrf" => CvrfCatalogReader.Read(stream),
+            "mssecure" => MssecureCatalogReader.Read(stream),
+            _ => PatchCatalogReader.Read(stream),
+        };
+        return await ImportBulletinsAsync(runId, document, command.Actor, ct);
+    }
+
+    private async Task<CatalogImportResult> ImportBulletinsAsync(string runId, CatalogDocument document, Actor actor, CancellationToken ct)
+    {
+        await using var session = store.OpenSession(actor, runId);
+        var settings = await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
+        var source = $"{document.Format}:{document.DocumentId}";
+        int added = 0, revised = 0, unchanged = 0, updatesAdded = 0, updatesRevised = 0, excluded = 0, events = 0;
+        foreach (var incoming in document.Bulletins)
+        {
+            var stream = await session.Events.FetchForWriting<Bulletin>(incoming.StreamId, ct);
+            var decision = CatalogImport.Decide(stream.Aggregate, incoming, settings, source);
+            stream.AppendMany(decision.Events);
+            events += decision.Events.Count;
+            updatesAdded += decision.UpdatesAdded;
+            updatesRevised += decision.UpdatesRevised;
+            excluded += decision.UpdatesExcluded;
+            switch (decision.Kind)
+            {
+                case BulletinImportKind.Added: added++; break;
+                case BulletinImportKind.Revised: revised++; break;
+                default: unchanged++; break;
+            }
+        }
+
+        var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
+        var result = new CatalogImportResult(runId, status, document.Format, document.DocumentId, added, revised, unchanged,
+            updatesAdded, updatesRevised, excluded, 0, 0, 0, events, document.Skipped);
+        AppendCompleted(session, result);
+        await session.SaveChangesAsync(ct);
+        return result;
+    }
+
+    private async Task<CatalogImportResult> ImportKevAsync(string runId, KevDocument document, Actor actor, CancellationToken ct)
+    {
+        await using var session = store.OpenSession(actor, runId);
+        var ids = document.Vulnerabilities.Select(v => StreamIds.KnownExploited(v.Cve)).ToArray();
+        var known = (await session.LoadManyAsync<KnownExploitedVulnerability>(ct, ids)).ToDictionary(k => k.Id);
+        int added = 0, revised = 0, unchanged = 0, events = 0;
+        foreach (var facts in document.Vulnerabilities)
+        {
+            var id = StreamIds.KnownExploited(facts.Cve);
+            var current = known.GetValueOrDefault(id);
+            var decided = KnownExploitedVulnerability.Decide(current, facts, document.CatalogVersion);
+            if (decided.Count == 0) { unchanged++; continue; }
+            if (current is null)
+            {
+                session.Events.StartStream<KnownExploitedVulnerability>(id, decided.ToArray());
+                added++;
+            }
+            else
+            {
+                // The inline snapshot was loaded in this transaction's snapshot of the store: append expecting its version.
+                var stream = await session.Events.FetchForWriting<KnownExploitedVulnerability>(id, ct);
+                stream.AppendMany(decided);
+                revised++;
+            }
+            events += decided.Count;
+        }
+
+        var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
+        var result = new CatalogImportResult(runId, status, "kev", document.CatalogVersion, 0, 0, 0, 0, 0, 0, added, revised, unchanged, events, []);
+        AppendCompleted(session, result);
+        await session.SaveChangesAsync(ct);
+        return result;
+    }
+
+    private void AppendCompleted(IDocumentSession session, CatalogImportResult r)
+    {
+        var counts = new Dictionary<string, int>
+        {
+            ["bulletinsAdded"] = r.BulletinsAdded, ["bulletinsRevised"] = r.BulletinsRevised, ["bulletinsUnchanged"] = r.BulletinsUnchanged,
+            ["updatesAdded"] = r.UpdatesAdded, ["updatesRevised"] = r.UpdatesRevised, ["updatesExcluded"] = r.UpdatesExcluded,
+            ["vulnerabilitiesAdded"] = r.VulnerabilitiesAdded, ["vulnerabilitiesRevised"] = r.VulnerabilitiesRevised,
+            ["vulnerabilitiesUnchanged"] = r.VulnerabilitiesUnchanged, ["eventsAppended"] = r.EventsAppended,
+            ["skipped"] = r.Skipped.Sum(s => s.Count),
+        };
+        session.Events.Append(r.RunId, new ServerTaskCompleted(r.RunId, r.Status, counts, time.GetUtcNow()));
+    }
+
+    private async Task FailAsync(Actor actor, string runId, string error, CancellationToken ct)
+    {
+        await using var session = store.OpenSession(actor, runId);
+        session.Events.Append(runId, new ServerTaskFailed(runId, error, time.GetUtcNow()));
+        await session.SaveChangesAsync(ct);
+    }
+
+    private static CatalogImportResult Failed(string runId, string format, string title, string detail, string? place) =>
+        new(runId, ServerTaskStatus.Failed, format, null, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, [], detail, title, place);
+}

@@ -1,0 +1,70 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Patch.Application.Common;
+using Patch.Domain.ServerTasks;
+using Wolverine;
+
+namespace Patch.Application.Catalog;
+
+public static class ImportCatalogEndpoint
+{
+    public static void MapCatalogImport(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/catalog/imports", async (HttpContext http, IMessageBus bus, CatalogImportOptions options, CancellationToken ct) =>
+            {
+                var format = http.Request.Query["format"].ToString();
+                if (string.IsNullOrWhiteSpace(format))
+                    return Problems.Invalid("Missing format", $"Query parameter 'format' is required: one of {string.Join(", ", CatalogFormats.All)}.");
+                var (content, fileName) = await ReadBodyAsync(http, options.MaxBytes, ct);
+                if (content is null) return Problems.Invalid("Missing file", "Send the catalog file as the request body, or as the multipart form field 'file'.");
+                var result = await bus.InvokeAsync<CatalogImportResult>(
+                    new ImportCatalog(content, format, "on demand", Actor.From(http), fileName), ct, TimeSpan.FromMinutes(30));
+                if (result.Status != ServerTaskStatus.Failed) return Results.Ok(result);
+                return Problems.Invalid(result.ErrorTitle ?? "Import failed", result.Error ?? "",
+                    new Dictionary<string, object?> { ["status"] = "failed", ["runId"] = result.RunId, ["place"] = result.Place, ["format"] = result.Format });
+            })
+            .WithTags("Catalog import")
+            .WithName("ImportCatalog")
+            .WithSummary("Import a vendor catalog file (C1): format=cvrf (MSRC CVRF 1.1 XML), mssecure (MBSA mssecure.xml), patch (Patch catalog JSON 1.0) or kev (CISA KEV JSON).")
+            .WithDescription("The file is the request body, or the multipart form field 'file'. Idempotent: the same content again appends nothing and answers status 'unchanged'. " +
+                             "Bad input (malformed, wrong root, unknown format or schema version, missing fields, duplicate ids, DTDs, too large) answers 400 naming the place and imports nothing.")
+            .Produces<CatalogImportResult>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
+            .DisableAntiforgery();
+    }
+
+    /// <summary>Reads at most maxBytes + 1 bytes: enough to know a file is too large without holding all of it.</summary>
+    private static async Task<(byte[]? Content, string? FileName)> ReadBodyAsync(HttpContext http, long maxBytes, CancellationToken ct)
+    {
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = null;
+        Stream source;
+        string? fileName = null;
+        var multipart = http.Request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) == true;
+        if (multipart)
+        {
+            var form = await http.Request.ReadFormAsync(ct);
+            var file = form.Files["file"] ?? form.Files.FirstOrDefault();
+            if (file is null) return (null, null);
+            source = file.OpenReadStream();
+            fileName = Path.GetFileName(file.FileName);
+        }
+        else
+        {
+            source = http.Request.Body;
+        }
+
+        await using (source)
+        {
+            using var buffer = new MemoryStream();
+            var chunk = new byte[81920];
+            int read;
+            while ((read = await source.ReadAsync(chunk, ct)) > 0)
+            {
+                buffer.Write(chunk, 0, read);
+                if (buffer.Length > maxBytes) break;
+            }
+            return buffer.Length == 0 && !multipart ? (null, null) : (buffer.ToArray(), fileName);
+        }
+    }
+}

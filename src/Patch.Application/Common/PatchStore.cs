@@ -1,0 +1,7 @@
+namespace Patch.Application.Common;
+
+public static class PatchStore
+{
+    /// <summary>The PostgreSQL schema holding Patch's events and read models.</summary>
+    public const string Schema = "patch";
+}

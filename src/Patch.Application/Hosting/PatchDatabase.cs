@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Patch.Application.Hosting;
+
+/// <summary>
+/// Where Patch's PostgreSQL is: ConnectionStrings:Patch when configured, otherwise a private cluster under
+/// Patch:DataDirectory that this process starts (and stops on shutdown only if it started it).
+/// </summary>
+public sealed class PatchDatabase : IAsyncDisposable
+{
+    private readonly EmbeddedPostgres? _embedded;
+
+    private PatchDatabase(string connectionString, EmbeddedPostgres? embedded)
+    {
+        ConnectionString = connectionString;
+        _embedded = embedded;
+    }
+
+    public string ConnectionString { get; }
+
+    public bool IsEmbedded => _embedded is not null;
+
+    public static PatchDatabase Open(IConfiguration config, ILogger logger)
+    {
+        var configured = config.GetConnectionString("Patch");
+        if (!string.IsNullOrWhiteSpace(configured)) return new PatchDatabase(configured, null);
+
+        var dataDirectory = config["Patch:DataDirectory"] is { Length: > 0 } d ? d : EmbeddedPostgres.DefaultDataDirectory();
+        logger.LogInformation("No ConnectionStrings:Patch configured: using the embedded PostgreSQL under {DataDirectory}", dataDirectory);
+        var embedded = EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions
+        {
+            DataDirectory = dataDirectory,
+            BinDirectory = config["Patch:PostgresBinDirectory"],
+        }, message => logger.LogInformation("{Message}", message)).GetAwaiter().GetResult();
+        return new PatchDatabase(embedded.ConnectionString, embedded);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_embedded is not null) await _embedded.DisposeAsync();
+    }
+}

@@ -1,0 +1,52 @@
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Patch.Application.Catalog;
+using Patch.Application.Common;
+using Patch.Domain.ServerTasks;
+
+namespace Patch.Application.ServerTasks;
+
+public sealed record ServerTaskRunPage(IReadOnlyList<ServerTaskRun> Items, int Total, int Page, int PageSize);
+
+/// <summary>Server task run history (C8): start, end, result, counts, error.</summary>
+public static class ServerTaskEndpoints
+{
+    public static void MapServerTasks(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api").WithTags("Server tasks");
+
+        group.MapGet("server-tasks/runs", (string? task, int? page, int? pageSize, IQuerySession session, CancellationToken ct) =>
+                ListAsync(session, task, page, pageSize, ct))
+            .WithName("ListServerTaskRuns").WithSummary("Runs of server tasks, newest first; filter with task=catalog-import.")
+            .Produces<ServerTaskRunPage>().ProducesProblem(400);
+
+        group.MapGet("catalog/imports", (int? page, int? pageSize, IQuerySession session, CancellationToken ct) =>
+                ListAsync(session, CatalogImporter.TaskName, page, pageSize, ct))
+            .WithName("ListCatalogImports").WithSummary("The catalog import runs, newest first.")
+            .Produces<ServerTaskRunPage>().ProducesProblem(400);
+
+        group.MapGet("server-tasks/runs/{runId}", async (string runId, IQuerySession session, CancellationToken ct) =>
+                await session.LoadAsync<ServerTaskRun>(runId, ct) is { } run ? Results.Ok(run) : Problems.NotFound($"No server task run '{runId}'."))
+            .WithName("GetServerTaskRun").WithSummary("One run (id 'task-run:…').")
+            .Produces<ServerTaskRun>().ProducesProblem(404);
+
+        group.MapGet("history/{streamId}", async (string streamId, IQuerySession session, CancellationToken ct) =>
+                await StreamHistory.ReadAsync(session, streamId, ct) is { Count: > 0 } history ? Results.Ok(history) : Problems.NotFound($"No stream '{streamId}'."))
+            .WithTags("History").WithName("GetStreamHistory")
+            .WithSummary("Any stream's events (bulletin 'microsoft:KB5034441', settings 'settings:core', run 'task-run:…') with actor and correlation ids.")
+            .Produces<IReadOnlyList<HistoryEntry>>().ProducesProblem(404);
+    }
+
+    private static async Task<IResult> ListAsync(IQuerySession session, string? task, int? page, int? pageSize, CancellationToken ct)
+    {
+        var p = page ?? 1;
+        var size = pageSize ?? 50;
+        if (p < 1 || size is < 1 or > 1000) return Problems.Invalid("Invalid paging", "page must be ≥ 1 and pageSize from 1 to 1000.");
+        var query = session.Query<ServerTaskRun>().Where(r => task == null || r.Task == task);
+        var total = await query.CountAsync(ct);
+        var items = await query.OrderByDescending(r => r.Started).Skip((p - 1) * size).Take(size).ToListAsync(ct);
+        return Results.Ok(new ServerTaskRunPage(items, total, p, size));
+    }
+}

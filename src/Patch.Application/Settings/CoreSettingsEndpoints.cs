@@ -1,0 +1,44 @@
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Patch.Application.Common;
+using Patch.Domain;
+using Patch.Domain.Settings;
+
+namespace Patch.Application.Settings;
+
+public sealed record CoreSettingsView(IReadOnlyList<string> ManagedCultures, IReadOnlyList<string> ExcludedSoftwareReleases);
+
+public sealed record CoreSettingsRequest(IReadOnlyList<string>? ManagedCultures, IReadOnlyList<string>? ExcludedSoftwareReleases);
+
+/// <summary>Core settings: managed languages and excluded software releases; they apply to the next import.</summary>
+public static class CoreSettingsEndpoints
+{
+    public static void MapCoreSettings(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/settings/core").WithTags("Settings");
+
+        group.MapGet("", async (IQuerySession session, CancellationToken ct) =>
+            {
+                var s = await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
+                return Results.Ok(new CoreSettingsView(s.ManagedCultures, s.ExcludedSoftwareReleases));
+            })
+            .WithName("GetCoreSettings").WithSummary("Managed cultures (languages; 'neutral' updates are always managed) and excluded software releases.")
+            .Produces<CoreSettingsView>();
+
+        group.MapPut("", async (CoreSettingsRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+            {
+                await using var session = store.OpenSession(Actor.From(http));
+                var stream = await session.Events.FetchForWriting<CoreSettings>(StreamIds.CoreSettings, ct);
+                var outcome = CoreSettings.Decide(stream.Aggregate, body.ManagedCultures, body.ExcludedSoftwareReleases);
+                if (outcome.Rejection is { } rejection) return Problems.From(rejection);
+                stream.AppendMany(outcome.Events);
+                await session.SaveChangesAsync(ct);
+                var s = await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
+                return Results.Ok(new CoreSettingsView(s.ManagedCultures, s.ExcludedSoftwareReleases));
+            })
+            .WithName("ChangeCoreSettings").WithSummary("Replace the managed cultures and excluded software releases. Updates they exclude are imported marked excluded, not dropped.")
+            .Produces<CoreSettingsView>().ProducesProblem(400);
+    }
+}

@@ -1,0 +1,38 @@
+namespace Patch.Domain.Catalog;
+
+public sealed record BulletinImported(string BulletinId, BulletinFacts Facts, string Source);
+
+public sealed record BulletinRevised(string BulletinId, BulletinFacts Facts, IReadOnlyList<FieldChange> Changes, string Source);
+
+public sealed record SoftwareUpdateAdded(string BulletinId, UpdateFacts Update, string Source);
+
+public sealed record SoftwareUpdateRevised(string BulletinId, UpdateFacts Update, IReadOnlyList<FieldChange> Changes, string Source);
+
+public sealed record CustomSeverityAssigned(string BulletinId, string LevelId);
+
+public sealed record CustomSeverityCleared(string BulletinId, string LevelId);
+
+/// <summary>
+/// A software bulletin with its software updates: the state of one bulletin stream. Immutable; every change
+/// is a new instance built from an event.
+/// </summary>
+public sealed record Bulletin(string Id, BulletinFacts Facts, IReadOnlyList<UpdateFacts> Updates, string? CustomSeverityId, string Source)
+{
+    /// <summary>Updates that are neither excluded by core settings nor withdrawn: the ones staging must download.</summary>
+    public int UpdateCount => Updates.Count(u => u.Excluded is null);
+
+    public int ExcludedUpdateCount => Updates.Count(u => u.Excluded is not null);
+
+    public static Bulletin Create(BulletinImported e) => new(e.BulletinId, e.Facts, [], null, e.Source);
+
+    public static Bulletin Apply(BulletinRevised e, Bulletin b) => b with { Facts = e.Facts, Source = e.Source };
+
+    public static Bulletin Apply(SoftwareUpdateAdded e, Bulletin b) => b with { Updates = [.. b.Updates, e.Update] };
+
+    public static Bulletin Apply(SoftwareUpdateRevised e, Bulletin b) =>
+        b with { Updates = b.Updates.Select(u => u.UpdateId == e.Update.UpdateId ? e.Update : u).ToList() };
+
+    public static Bulletin Apply(CustomSeverityAssigned e, Bulletin b) => b with { CustomSeverityId = e.LevelId };
+
+    public static Bulletin Apply(CustomSeverityCleared e, Bulletin b) => b with { CustomSeverityId = null };
+}

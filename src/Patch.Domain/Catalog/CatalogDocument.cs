@@ -1,0 +1,13 @@
+namespace Patch.Domain.Catalog;
+
+/// <summary>One bulletin as an importer read it from a vendor file, with its updates.</summary>
+public sealed record ImportedBulletin(BulletinFacts Facts, IReadOnlyList<UpdateFacts> Updates)
+{
+    public string StreamId => StreamIds.Bulletin(Facts.Vendor, Facts.Number);
+}
+
+/// <summary>Something in a vendor file that was deliberately not imported, and why.</summary>
+public sealed record SkippedEntry(string Reason, string Item, int Count);
+
+/// <summary>A parsed vendor catalog: every bulletin in it and what was skipped.</summary>
+public sealed record CatalogDocument(string Format, string? DocumentId, IReadOnlyList<ImportedBulletin> Bulletins, IReadOnlyList<SkippedEntry> Skipped);

@@ -1,0 +1,54 @@
+using Patch.Domain.Settings;
+
+namespace Patch.Domain.Catalog;
+
+public enum BulletinImportKind { Added, Revised, Unchanged }
+
+/// <summary>What importing one bulletin does to its stream.</summary>
+public sealed record BulletinImportDecision(BulletinImportKind Kind, IReadOnlyList<object> Events, int UpdatesAdded, int UpdatesRevised, int UpdatesExcluded);
+
+public static class CatalogImport
+{
+    /// <summary>
+    /// Compares what a vendor file says with what the stream already holds. Nothing new → no events, so importing
+    /// the same content twice appends nothing. Updates that core settings exclude are kept, marked excluded.
+    /// Updates are never removed by an import: a later document that omits one says nothing about it.
+    /// </summary>
+    public static BulletinImportDecision Decide(Bulletin? current, ImportedBulletin incoming, CoreSettings settings, string source)
+    {
+        var id = incoming.StreamId;
+        var events = new List<object>();
+        var updates = incoming.Updates.Select(u => u with { Excluded = settings.ExclusionReason(u) }).ToList();
+        var excluded = updates.Count(u => u.Excluded is not null);
+
+        if (current is null)
+        {
+            events.Add(new BulletinImported(id, incoming.Facts, source));
+            events.AddRange(updates.Select(u => new SoftwareUpdateAdded(id, u, source)));
+            return new BulletinImportDecision(BulletinImportKind.Added, events, updates.Count, 0, excluded);
+        }
+
+        var bulletinChanges = FactChanges.Between(current.Facts, incoming.Facts);
+        if (bulletinChanges.Count > 0) events.Add(new BulletinRevised(id, incoming.Facts, bulletinChanges, source));
+
+        var known = current.Updates.ToDictionary(u => u.UpdateId, StringComparer.Ordinal);
+        int added = 0, revised = 0;
+        foreach (var update in updates)
+        {
+            if (!known.TryGetValue(update.UpdateId, out var before))
+            {
+                events.Add(new SoftwareUpdateAdded(id, update, source));
+                added++;
+                continue;
+            }
+
+            var changes = FactChanges.Between(before, update);
+            if (changes.Count == 0) continue;
+            events.Add(new SoftwareUpdateRevised(id, update, changes, source));
+            revised++;
+        }
+
+        var kind = events.Count == 0 ? BulletinImportKind.Unchanged : BulletinImportKind.Revised;
+        return new BulletinImportDecision(kind, events, added, revised, excluded);
+    }
+}

@@ -1,0 +1,39 @@
+using JasperFx.Events.Projections;
+using Marten;
+using Patch.Domain.Catalog;
+using Patch.Domain.ServerTasks;
+using Patch.Domain.Settings;
+using Patch.Domain.Vulnerabilities;
+using Patch.Projections.Catalog;
+
+namespace Patch.Projections;
+
+/// <summary>Registers every read model. Table names are stable aliases because report SQL names them.</summary>
+public static class PatchProjections
+{
+    public const string BulletinRowTable = "mt_doc_bulletin_row";
+    public const string BulletinTable = "mt_doc_bulletin";
+    public const string KnownExploitedTable = "mt_doc_known_exploited";
+    public const string ServerTaskRunTable = "mt_doc_server_task_run";
+
+    public static void Configure(StoreOptions opts)
+    {
+        opts.Projections.Snapshot<Bulletin>(SnapshotLifecycle.Inline);
+        opts.Schema.For<Bulletin>().DocumentAlias("bulletin");
+
+        opts.Projections.Snapshot<BulletinRow>(SnapshotLifecycle.Inline);
+        opts.Schema.For<BulletinRow>().DocumentAlias("bulletin_row").GinIndexJsonData();
+
+        opts.Projections.Snapshot<KnownExploitedVulnerability>(SnapshotLifecycle.Inline);
+        opts.Schema.For<KnownExploitedVulnerability>().DocumentAlias("known_exploited");
+
+        opts.Projections.Snapshot<CustomSeverityLevels>(SnapshotLifecycle.Inline);
+        opts.Schema.For<CustomSeverityLevels>().DocumentAlias("custom_severity_levels");
+
+        opts.Projections.Snapshot<CoreSettings>(SnapshotLifecycle.Inline);
+        opts.Schema.For<CoreSettings>().DocumentAlias("core_settings");
+
+        opts.Projections.Snapshot<ServerTaskRun>(SnapshotLifecycle.Inline);
+        opts.Schema.For<ServerTaskRun>().DocumentAlias("server_task_run");
+    }
+}
