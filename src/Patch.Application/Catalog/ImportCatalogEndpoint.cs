@@ -23,7 +23,7 @@ public static class ImportCatalogEndpoint
                     new ImportCatalog(content, format, "on demand", Actor.From(http), fileName), ct, TimeSpan.FromMinutes(30));
                 if (result.Status != ServerTaskStatus.Failed) return Results.Ok(result);
                 return Problems.Invalid(result.ErrorTitle ?? "Import failed", result.Error ?? "",
-                    new Dictionary<string, object?> { ["status"] = "failed", ["runId"] = result.RunId, ["place"] = result.Place, ["format"] = result.Format });
+                    new Dictionary<string, object?> { ["result"] = "failed", ["runId"] = result.RunId, ["place"] = result.Place, ["format"] = result.Format });
             })
             .WithTags("Catalog import")
             .WithName("ImportCatalog")

@@ -20,6 +20,7 @@ public static class MssecureCatalogReader
         var root = doc.Root!;
         var products = Lookup(root, "Products", "Product", "ProductID", "Name");
         var locations = Lookup(root, "Locations", "Location", "LocationID", "Path");
+        var servicePacks = Lookup(root, "ServicePacks", "ServicePack", "ServicePackID", "Name");
 
         // SBID → the bulletins (and their patches) that supersede a patch naming that SBID.
         var supersededBy = new Dictionary<string, List<(string Bulletin, HashSet<string> Patches)>>(StringComparer.Ordinal);
@@ -67,13 +68,13 @@ public static class MssecureCatalogReader
             }
         }
 
-        var bulletins = ids.Values.Select(b => ToBulletin(b, products, locations, supersedes, updateSupersedes, skipped)).ToList();
+        var bulletins = ids.Values.Select(b => ToBulletin(b, products, locations, servicePacks, supersedes, updateSupersedes, skipped)).ToList();
         var skippedEntries = skipped.Select(s => new SkippedEntry("not imported", s.Key, s.Value)).ToList();
         var version = Attr(root, "DataVersion");
         return new CatalogDocument("mssecure", version is null ? null : $"mssecure-{version}", bulletins, skippedEntries);
     }
 
-    private static ImportedBulletin ToBulletin(XElement b, Dictionary<string, string> products, Dictionary<string, string> locations,
+    private static ImportedBulletin ToBulletin(XElement b, Dictionary<string, string> products, Dictionary<string, string> locations, Dictionary<string, string> servicePacks,
         Dictionary<string, SortedSet<string>> supersedes, Dictionary<(string, string), SortedSet<string>> updateSupersedes, Dictionary<string, int> skipped)
     {
         var id = Attr(b, "BulletinID")!.ToUpperInvariant();
@@ -95,7 +96,9 @@ public static class MssecureCatalogReader
             foreach (var affected in patch.Elements("AffectedProduct"))
             {
                 var productId = Attr(affected, "ProductID") ?? throw new CatalogFormatException("Missing field", "AffectedProduct has no ProductID.", SafeXml.Place(affected));
+                // A bulletin may list one file for one product twice, for different service packs: those are two updates.
                 var updateId = $"{id}-{name}-{productId}";
+                if (seen.Contains(updateId)) updateId += "-sp" + string.Join('.', affected.Elements("AffectedServicePack").Select(sp => Attr(sp, "ServicePackID")));
                 if (!seen.Add(updateId))
                 {
                     var key = $"patch {name} listed twice for product {productId} in {id}";
@@ -105,7 +108,7 @@ public static class MssecureCatalogReader
                 var fixedInSp = Attr(affected, "FixedInSP");
                 updates.Add(new UpdateFacts(updateId, products.GetValueOrDefault(productId, $"Microsoft product {productId}"), productId,
                     CoreSettings.Neutral, name, url, null, null, restart, null, "Security Update",
-                    fixedInSp is null or "0" ? null : $"service pack {fixedInSp}", null, null, patchSupersedes, null));
+                    fixedInSp is null or "0" ? null : servicePacks.GetValueOrDefault(fixedInSp, $"service pack {fixedInSp}"), null, null, patchSupersedes, null));
             }
         }
         return new ImportedBulletin(facts, updates);

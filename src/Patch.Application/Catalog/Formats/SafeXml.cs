@@ -16,20 +16,36 @@ public static class SafeXml
             IgnoreProcessingInstructions = true,
             CloseInput = false,
         };
+        using var reader = XmlReader.Create(stream, settings);
         try
         {
-            using var reader = XmlReader.Create(stream, settings);
             return XDocument.Load(reader, LoadOptions.SetLineInfo);
-        }
-        catch (XmlException e) when (e.Message.Contains("DTD", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new CatalogFormatException("XML with a DTD is refused",
-                "The file declares a DTD (<!DOCTYPE>); DTDs and entities are never processed (XXE, entity expansion).", $"line {e.LineNumber}, column {e.LinePosition}");
         }
         catch (XmlException e)
         {
-            throw new CatalogFormatException("Malformed XML", e.Message, $"line {e.LineNumber}, column {e.LinePosition}");
+            // Some XmlExceptions (a prohibited DTD) carry no position: the reader still knows where it stopped.
+            var info = (IXmlLineInfo)reader;
+            var place = e.LineNumber > 0 ? $"line {e.LineNumber}, column {e.LinePosition}" : $"line {info.LineNumber}, column {info.LinePosition}";
+            if (e.Message.Contains("DTD", StringComparison.OrdinalIgnoreCase))
+                throw new CatalogFormatException("XML with a DTD is refused",
+                    "The file declares a DTD (<!DOCTYPE>); DTDs and entities are never processed (XXE, entity expansion).", DoctypePlace(stream) ?? place);
+            throw new CatalogFormatException("Malformed XML", e.Message, place);
         }
+    }
+
+    /// <summary>Where "&lt;!DOCTYPE" starts, for the error message (the reader refuses it before it counts lines).</summary>
+    private static string? DoctypePlace(Stream stream)
+    {
+        if (!stream.CanSeek) return null;
+        stream.Position = 0;
+        using var text = new StreamReader(stream, leaveOpen: true);
+        var line = 1;
+        for (var l = text.ReadLine(); l is not null; l = text.ReadLine(), line++)
+        {
+            var column = l.IndexOf("<!DOCTYPE", StringComparison.OrdinalIgnoreCase);
+            if (column >= 0) return $"line {line}, column {column + 1}";
+        }
+        return null;
     }
 
     public static string Place(XObject node) =>

@@ -1,0 +1,142 @@
+using System.Text;
+using Patch.Application.Catalog.Formats;
+
+namespace Patch.Api.Tests.Catalog;
+
+/// <summary>Every kind of bad file is refused with an error that names the problem and the place.</summary>
+public class when_a_catalog_file_is_bad
+{
+    private static CatalogFormatException Refused(Func<Stream, object> read, string content) =>
+        Assert.Throws<CatalogFormatException>(() => read(new MemoryStream(Encoding.UTF8.GetBytes(content))));
+
+    private const string CvrfNs = "http://www.icasi.org/CVRF/schema/cvrf/1.1";
+
+    [Fact]
+    public void malformed_xml_names_line_and_column()
+    {
+        var e = Refused(CvrfCatalogReader.Read, $"<cvrfdoc xmlns=\"{CvrfNs}\">\n  <DocumentTitle>x</DocumentTit>\n</cvrfdoc>");
+        Assert.Equal("Malformed XML", e.Title);
+        Assert.Equal("line 2, column 21", e.Place);
+    }
+
+    [Fact]
+    public void a_wrong_root_element_is_refused()
+    {
+        var e = Refused(CvrfCatalogReader.Read, "<rss version=\"2.0\"><channel/></rss>");
+        Assert.Equal("Not a CVRF 1.1 document", e.Title);
+        Assert.Contains("'rss'", e.Detail);
+    }
+
+    [Fact]
+    public void the_right_root_in_the_wrong_namespace_is_refused()
+    {
+        var e = Refused(CvrfCatalogReader.Read, "<cvrfdoc xmlns=\"http://docs.oasis-open.org/csaf/ns/csaf-cvrf/v1.2/cvrf\"/>");
+        Assert.Contains("namespace 'http://docs.oasis-open.org/csaf/ns/csaf-cvrf/v1.2/cvrf'", e.Detail);
+    }
+
+    [Fact]
+    public void a_document_without_an_id_is_refused()
+    {
+        var e = Refused(CvrfCatalogReader.Read, $"<cvrfdoc xmlns=\"{CvrfNs}\"><DocumentTracking><Identification/></DocumentTracking></cvrfdoc>");
+        Assert.Equal("Missing field", e.Title);
+        Assert.Contains("cvrf:ID", e.Detail);
+    }
+
+    [Fact]
+    public void an_external_entity_is_never_resolved()
+    {
+        var xxe = "<?xml version=\"1.0\"?>\n<!DOCTYPE foo [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n<BulletinDatastore>&xxe;</BulletinDatastore>";
+        var e = Refused(MssecureCatalogReader.Read, xxe);
+        Assert.Equal("XML with a DTD is refused", e.Title);
+        Assert.Equal("line 2, column 1", e.Place);
+    }
+
+    [Fact]
+    public void a_billion_laughs_bomb_is_refused_before_expansion()
+    {
+        var bomb = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">" +
+                   "<!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">]><BulletinDatastore>&lol3;</BulletinDatastore>";
+        Assert.Equal("XML with a DTD is refused", Refused(MssecureCatalogReader.Read, bomb).Title);
+    }
+
+    [Fact]
+    public void a_duplicate_mssecure_bulletin_is_refused()
+    {
+        var e = Refused(MssecureCatalogReader.Read, "<BulletinDatastore><Bulletins><Bulletin BulletinID=\"MS01-001\"/>\n<Bulletin BulletinID=\"MS01-001\"/></Bulletins></BulletinDatastore>");
+        Assert.Equal("Duplicate id", e.Title);
+        Assert.StartsWith("line 2", e.Place);
+    }
+
+    private static string Catalog(string bulletins, string schemaVersion = "1.0") => $$"""
+        { "schemaVersion": "{{schemaVersion}}", "catalogId": "t",
+          "vendors": [{ "id": "microsoft", "name": "Microsoft" }],
+          "products": [{ "id": "w10", "name": "Windows 10 Version 22H2 for x64-based Systems", "vendor": "microsoft" }],
+          "bulletins": [{{bulletins}}] }
+        """;
+
+    private const string Update = """{ "id": "KB1-w10", "product": "w10", "culture": "en-US" }""";
+
+    [Theory]
+    [InlineData("{ \"schemaVersion\": \"1.0\", ", "Malformed JSON", "line 1, byte")]
+    [InlineData("[]", "Invalid Patch catalog", "$")]
+    public void malformed_json_is_refused(string json, string title, string place)
+    {
+        var e = Refused(PatchCatalogReader.Read, json);
+        Assert.Equal(title, e.Title);
+        Assert.StartsWith(place, e.Place);
+    }
+
+    [Fact]
+    public void an_unknown_schema_version_is_refused() =>
+        Assert.Equal("$.schemaVersion", Refused(PatchCatalogReader.Read, Catalog("", "2.0")).Place);
+
+    [Theory]
+    [InlineData("""{ "vendor": "microsoft", "title": "t" }""", "$.bulletins[0].id", "required field is missing")]
+    [InlineData("""{ "id": "KB1", "vendor": "contoso", "title": "t" }""", "$.bulletins[0].vendor", "unknown vendor 'contoso'")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "severity": "Urgent" }""", "$.bulletins[0].severity", "'Urgent'")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "cves": ["CVE-24-1"] }""", "$.bulletins[0].cves[0]", "not a CVE id")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w11" }] }""", "$.bulletins[0].updates[0].product", "unknown product 'w11'")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w10", "sha256": "abc" }] }""", "$.bulletins[0].updates[0].sha256", "64 hexadecimal")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w10", "size": -1 }] }""", "$.bulletins[0].updates[0].size", "non-negative")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w10", "downloadUrl": "ftp://x/y" }] }""", "$.bulletins[0].updates[0].downloadUrl", "http, https or file")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w10", "applicability": { "product": "a", "kbInstalled": "b" } }] }""", "$.bulletins[0].updates[0].applicability", "exactly one key")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w10", "installed": { "all": [{ "registryKey": "x" }] } }] }""", "$.bulletins[0].updates[0].installed.all[0].registryKey", "unknown rule")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w10", "installed": { "osBuildAtLeast": "22H2" } }] }""", "$.bulletins[0].updates[0].installed.osBuildAtLeast", "build number")]
+    public void a_missing_or_wrong_field_is_named_by_its_json_path(string bulletin, string place, string detail)
+    {
+        var e = Refused(PatchCatalogReader.Read, Catalog(bulletin));
+        Assert.Equal(place, e.Place);
+        Assert.Contains(detail, e.Detail);
+    }
+
+    [Fact]
+    public void duplicate_bulletin_ids_are_refused_naming_both_places()
+    {
+        var b = """{ "id": "KB1", "vendor": "microsoft", "title": "t" }""";
+        var e = Refused(PatchCatalogReader.Read, Catalog($"{b}, {b}"));
+        Assert.Equal("$.bulletins[1].id", e.Place);
+        Assert.Contains("also at $.bulletins[0]", e.Detail);
+    }
+
+    [Fact]
+    public void duplicate_update_ids_are_refused_even_across_bulletins()
+    {
+        var e = Refused(PatchCatalogReader.Read, Catalog($$"""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{{Update}}] }, { "id": "KB2", "vendor": "microsoft", "title": "t", "updates": [{{Update}}] }"""));
+        Assert.Equal("$.bulletins[1].updates[0].id", e.Place);
+    }
+
+    [Theory]
+    [InlineData("""{ "catalogVersion": "1", "vulnerabilities": [{ "vendorProject": "x" }] }""", "$.vulnerabilities[0].cveID")]
+    [InlineData("""{ "catalogVersion": "1", "vulnerabilities": [{ "cveID": "CVE-2024-0001", "vendorProject": "x", "product": "p", "vulnerabilityName": "n", "dateAdded": "13/02/2024" }] }""", "$.vulnerabilities[0].dateAdded")]
+    [InlineData("""{ "vulnerabilities": [] }""", "$.catalogVersion")]
+    public void a_bad_kev_entry_is_named_by_its_json_path(string json, string place) =>
+        Assert.Equal(place, Refused(KevCatalogReader.Read, json).Place);
+
+    [Fact]
+    public void a_duplicate_kev_cve_is_refused()
+    {
+        var v = """{ "cveID": "CVE-2024-0001", "vendorProject": "x", "product": "p", "vulnerabilityName": "n", "dateAdded": "2024-02-13" }""";
+        var e = Refused(KevCatalogReader.Read, $$"""{ "catalogVersion": "1", "vulnerabilities": [{{v}}, {{v}}] }""");
+        Assert.Contains("duplicate CVE", e.Detail);
+    }
+}

@@ -1,0 +1,219 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Xml.Linq;
+using Marten;
+using Patch.Api.Tests.Infrastructure;
+using Patch.Domain.Catalog;
+
+namespace Patch.Api.Tests.Catalog;
+
+public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(app)
+{
+    [Fact]
+    public async Task the_2023_cvrf_document_imports_39_bulletins_and_111_updates_then_is_unchanged()
+    {
+        var first = await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
+        Assert.Equal("completed", first.GetProperty("status").GetString());
+        Assert.Equal(39, first.GetProperty("bulletinsAdded").GetInt32());
+        Assert.Equal(111, first.GetProperty("updatesAdded").GetInt32());
+        Assert.Equal(0, first.GetProperty("bulletinsRevised").GetInt32());
+        Assert.Contains(first.GetProperty("skipped").EnumerateArray(), s => s.GetProperty("item").GetString() == "CBL-Mariner Releases");
+        var events = await App.CatalogEventCountAsync();
+        Assert.Equal(39 + 111, events);
+
+        var again = await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
+        Assert.Equal("unchanged", again.GetProperty("status").GetString());
+        Assert.Equal(39, again.GetProperty("bulletinsUnchanged").GetInt32());
+        Assert.Equal(0, again.GetProperty("bulletinsAdded").GetInt32());
+        Assert.Equal(events, await App.CatalogEventCountAsync());
+    }
+
+    [Fact]
+    public async Task a_revised_cvrf_copy_yields_exactly_the_revision_events()
+    {
+        await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
+        var doc = XDocument.Load(SharedData.PathOf(SharedData.Cvrf2023));
+        XNamespace vuln = "http://www.icasi.org/CVRF/schema/vuln/1.1";
+        var remediations = doc.Descendants(vuln + "Remediation").Where(r => r.Element(vuln + "Description")?.Value == "5022282").ToList();
+        foreach (var r in remediations) r.SetElementValue(vuln + "FixedBuild", "10.0.17763.9999");
+        var before = await App.CatalogEventCountAsync();
+
+        var result = await App.ImportAsync("cvrf", Encoding.UTF8.GetBytes(doc.ToString()));
+
+        Assert.Equal("completed", result.GetProperty("status").GetString());
+        Assert.Equal(1, result.GetProperty("bulletinsRevised").GetInt32());
+        Assert.Equal(38, result.GetProperty("bulletinsUnchanged").GetInt32());
+        Assert.Equal(8, result.GetProperty("updatesRevised").GetInt32());
+        Assert.Equal(before + 8, await App.CatalogEventCountAsync());
+        await using var session = App.Store.QuerySession();
+        var events = await session.Events.FetchStreamAsync("microsoft:KB5022282");
+        var revisions = events.Select(e => e.Data).OfType<SoftwareUpdateRevised>().ToList();
+        Assert.Equal(8, revisions.Count);
+        Assert.All(revisions, r => Assert.Equal(["fixedBuild"], r.Changes.Select(c => c.Field)));
+        Assert.All(revisions, r => Assert.Equal("10.0.17763.9999", r.Update.FixedBuild));
+    }
+
+    [Fact]
+    public async Task a_changed_bulletin_field_in_a_patch_catalog_appends_one_revision_saying_what_changed()
+    {
+        var demo = File.ReadAllBytes(SharedData.RepoFile("demo/patch-demo-catalog.json"));
+        await App.ImportAsync("patch", demo);
+        var node = JsonNode.Parse(demo)!;
+        node["bulletins"]![0]!["title"] = "Renamed by the vendor";
+        node["bulletins"]![0]!["updates"]![0]!["commandLine"] = "wusa.exe x.msu /quiet";
+
+        var result = await App.ImportAsync("patch", Encoding.UTF8.GetBytes(node.ToJsonString()));
+
+        Assert.Equal(1, result.GetProperty("bulletinsRevised").GetInt32());
+        Assert.Equal(1, result.GetProperty("updatesRevised").GetInt32());
+        Assert.Equal(2, result.GetProperty("eventsAppended").GetInt32());
+        var history = await GetJsonAsync("/api/bulletins/KB5022282/history");
+        var revised = history.EnumerateArray().Single(e => e.GetProperty("type").GetString() == "bulletin_revised");
+        var change = revised.GetProperty("data").GetProperty("changes")[0];
+        Assert.Equal("title", change.GetProperty("field").GetString());
+        Assert.Equal("Renamed by the vendor", change.GetProperty("after").GetString());
+    }
+
+    [Fact]
+    public async Task the_mssecure_datastore_imports_231_bulletins()
+    {
+        var result = await App.ImportAsync("mssecure", SharedData.Bytes(SharedData.Mssecure));
+        Assert.Equal(231, result.GetProperty("bulletinsAdded").GetInt32());
+        Assert.Equal(815, result.GetProperty("updatesAdded").GetInt32());
+        var superseded = await GetJsonAsync("/api/bulletins/MS00-090");
+        Assert.Contains("MS01-029", superseded.GetProperty("supersededBy").EnumerateArray().Select(s => s.GetString()));
+    }
+
+    [Fact]
+    public async Task supersedence_is_a_chain_across_imports_and_is_derived()
+    {
+        await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
+        Assert.Empty((await GetJsonAsync("/api/bulletins/KB5022282")).GetProperty("supersededBy").EnumerateArray());
+
+        // A later catalog says KB5022999 supersedes KB5022282, which was imported long before.
+        var later = $$"""
+            { "schemaVersion": "1.0", "catalogId": "later", "vendors": [{ "id": "ms", "name": "Microsoft" }], "products": [],
+              "bulletins": [{ "id": "KB5022999", "vendor": "ms", "title": "Later", "severity": "Important", "supersedes": ["KB5022282"] }] }
+            """;
+        await App.ImportAsync("patch", Encoding.UTF8.GetBytes(later));
+
+        var old = await GetJsonAsync("/api/bulletins/KB5022282");
+        Assert.Equal(["KB5022999"], old.GetProperty("supersededBy").EnumerateArray().Select(s => s.GetString()));
+        var list = await GetJsonAsync("/api/bulletins?superseded=true&pageSize=100");
+        Assert.Contains(list.GetProperty("items").EnumerateArray(), i => i.GetProperty("bulletin").GetString() == "KB5022282");
+        Assert.DoesNotContain(list.GetProperty("items").EnumerateArray(), i => i.GetProperty("bulletin").GetString() == "KB5022999");
+    }
+
+    [Fact]
+    public async Task updates_of_unmanaged_cultures_and_excluded_releases_are_recorded_as_excluded()
+    {
+        using var client = App.Client();
+        var put = await client.PutAsync("/api/settings/core", Json(new { managedCultures = new[] { "en-US" }, excludedSoftwareReleases = new[] { "Windows 10 Version 21H2 for x64-based Systems" } }));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        var catalog = $$"""
+            { "schemaVersion": "1.0", "catalogId": "cultures", "vendors": [{ "id": "ms", "name": "Microsoft" }],
+              "products": [{ "id": "w22", "name": "Windows 10 Version 22H2 for x64-based Systems", "vendor": "ms" },
+                           { "id": "w21", "name": "Windows 10 Version 21H2 for x64-based Systems", "vendor": "ms" }],
+              "bulletins": [{ "id": "KB5000001", "vendor": "ms", "title": "Language pack fix", "updates": [
+                { "id": "u-en", "product": "w22", "culture": "en-US" }, { "id": "u-de", "product": "w22", "culture": "de-DE" },
+                { "id": "u-neutral", "product": "w22" }, { "id": "u-21h2", "product": "w21" } ] }] }
+            """;
+        var result = await App.ImportAsync("patch", Encoding.UTF8.GetBytes(catalog));
+        Assert.Equal(4, result.GetProperty("updatesAdded").GetInt32());
+        Assert.Equal(2, result.GetProperty("updatesExcluded").GetInt32());
+
+        var bulletin = await GetJsonAsync("/api/bulletins/KB5000001");
+        var reasons = bulletin.GetProperty("updates").EnumerateArray().ToDictionary(u => u.GetProperty("updateId").GetString()!, u => u.GetProperty("excluded").GetString());
+        Assert.Null(reasons["u-en"]);
+        Assert.Null(reasons["u-neutral"]);
+        Assert.Equal("culture 'de-DE' is not a managed language", reasons["u-de"]);
+        Assert.Contains("is excluded in core settings", reasons["u-21h2"]);
+        var row = (await GetJsonAsync("/api/bulletins?q=KB5000001")).GetProperty("items")[0];
+        Assert.Equal(2, row.GetProperty("updates").GetInt32());
+        Assert.Equal(2, row.GetProperty("excludedUpdates").GetInt32());
+
+        // Managing German later and importing again turns the exclusion into a revision, never a silent change.
+        await client.PutAsync("/api/settings/core", Json(new { managedCultures = new[] { "en-US", "de-DE" }, excludedSoftwareReleases = Array.Empty<string>() }));
+        var again = await App.ImportAsync("patch", Encoding.UTF8.GetBytes(catalog));
+        Assert.Equal(2, again.GetProperty("updatesRevised").GetInt32());
+        row = (await GetJsonAsync("/api/bulletins?q=KB5000001")).GetProperty("items")[0];
+        Assert.Equal(4, row.GetProperty("updates").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("cvrf", "<cvrfdoc xmlns=\"http://www.icasi.org/CVRF/schema/cvrf/1.1\"><oops></cvrfdoc>", "Malformed XML", "line 1")]
+    [InlineData("cvrf", "<BulletinDatastore/>", "Not a CVRF 1.1 document", "line 1, column 2")]
+    [InlineData("mssecure", "<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><BulletinDatastore>&e;</BulletinDatastore>", "XML with a DTD is refused", "line 1")]
+    [InlineData("patch", "{\"schemaVersion\":\"9.9\",\"catalogId\":\"x\",\"bulletins\":[]}", "Invalid Patch catalog", "$.schemaVersion")]
+    [InlineData("kev", "{\"catalogVersion\":\"1\",\"vulnerabilities\":[{}]}", "Invalid KEV catalog", "$.vulnerabilities[0].cveID")]
+    [InlineData("csaf", "{}", "Unknown format", "format")]
+    public async Task bad_input_is_a_400_problem_naming_the_place_and_imports_nothing(string format, string content, string title, string place)
+    {
+        await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
+        var before = await App.CatalogEventCountAsync();
+
+        var problem = await App.ImportAsync(format, Encoding.UTF8.GetBytes(content), HttpStatusCodeExpectation.Any);
+
+        Assert.Equal(400, problem.GetProperty("status").GetInt32());
+        Assert.Equal("failed", problem.GetProperty("result").GetString());
+        Assert.Equal(title, problem.GetProperty("title").GetString());
+        Assert.StartsWith(place, problem.GetProperty("place").GetString());
+        Assert.Equal(before, await App.CatalogEventCountAsync());
+        var runs = await GetJsonAsync("/api/catalog/imports");
+        var failed = runs.GetProperty("items")[0];
+        Assert.Equal("failed", failed.GetProperty("status").GetString());
+        Assert.Contains(title, failed.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task a_bad_bulletin_late_in_a_file_imports_nothing_of_the_file()
+    {
+        var node = JsonNode.Parse(File.ReadAllBytes(SharedData.RepoFile("demo/patch-demo-catalog.json")))!;
+        node["bulletins"]![6]!["updates"]![0]!["sha256"] = "not-a-hash";
+        var problem = await App.ImportAsync("patch", Encoding.UTF8.GetBytes(node.ToJsonString()), HttpStatusCodeExpectation.Any);
+        Assert.Equal("$.bulletins[6].updates[0].sha256", problem.GetProperty("place").GetString());
+        Assert.Equal(0, await App.CatalogEventCountAsync());
+    }
+
+    [Fact]
+    public async Task a_body_over_the_configured_size_is_refused()
+    {
+        var big = new byte[AppFixture.MaxImportBytes + 10];
+        var problem = await App.ImportAsync("cvrf", big, HttpStatusCodeExpectation.Any);
+        Assert.Equal(400, problem.GetProperty("status").GetInt32());
+        Assert.Equal("Catalog file too large", problem.GetProperty("title").GetString());
+        Assert.Equal(0, await App.CatalogEventCountAsync());
+    }
+
+    [Fact]
+    public async Task a_multipart_upload_and_the_kev_catalog_mark_known_exploited_bulletins()
+    {
+        await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
+        using var client = App.Client();
+        using var form = new MultipartFormDataContent();
+        var file = new ByteArrayContent(SharedData.Bytes(SharedData.Kev));
+        file.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        form.Add(file, "file", "known_exploited_vulnerabilities.json");
+        var response = await client.PostAsync("/api/catalog/imports?format=kev", form);
+        var result = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1404, result.GetProperty("vulnerabilitiesAdded").GetInt32());
+
+        var kb = await GetJsonAsync("/api/bulletins/KB5022282");
+        var alpc = kb.GetProperty("cves").EnumerateArray().Single(c => c.GetProperty("cve").GetString() == "CVE-2023-21674");
+        Assert.True(alpc.GetProperty("knownExploited").GetBoolean());
+        Assert.Equal("2023-01-31", alpc.GetProperty("dueDate").GetString());
+        var exploited = await GetJsonAsync("/api/bulletins?knownExploited=true&pageSize=100");
+        Assert.Contains(exploited.GetProperty("items").EnumerateArray(), i => i.GetProperty("bulletin").GetString() == "KB5022282");
+        Assert.All(exploited.GetProperty("items").EnumerateArray(), i => Assert.True(i.GetProperty("knownExploited").GetBoolean()));
+
+        var again = await App.ImportAsync("kev", SharedData.Bytes(SharedData.Kev));
+        Assert.Equal("unchanged", again.GetProperty("status").GetString());
+        Assert.Equal(1404, again.GetProperty("vulnerabilitiesUnchanged").GetInt32());
+    }
+
+    private static StringContent Json(object value) => new(JsonSerializer.Serialize(value), Encoding.UTF8, "application/json");
+}

@@ -1,0 +1,90 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Alba;
+using Marten;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Patch.Api.Tests.Infrastructure;
+
+/// <summary>One Patch host for every whole-app test (they share the "app" collection, so they run one at a time).</summary>
+public sealed class AppFixture : IAsyncLifetime
+{
+    public const int MaxImportBytes = 8 * 1024 * 1024;
+
+    public IAlbaHost Host { get; private set; } = null!;
+
+    public IDocumentStore Store => Host.Services.GetRequiredService<IDocumentStore>();
+
+    public async ValueTask InitializeAsync()
+    {
+        var connectionString = await TestDatabase.ConnectionStringAsync();
+        Host = await AlbaHost.For<Program>(b =>
+        {
+            b.UseSetting("ConnectionStrings:Patch", connectionString);
+            b.UseSetting("Patch:Import:MaxBytes", MaxImportBytes.ToString());
+        });
+    }
+
+    public async ValueTask DisposeAsync() => await Host.DisposeAsync();
+
+    public HttpClient Client(string user = "tester")
+    {
+        var client = Host.Server.CreateClient();
+        client.DefaultRequestHeaders.Add("X-Patch-User", user);
+        return client;
+    }
+
+    /// <summary>Every test starts from an empty store.</summary>
+    public async Task ResetAsync()
+    {
+        await Store.Advanced.Clean.DeleteAllEventDataAsync();
+        await Store.Advanced.Clean.DeleteAllDocumentsAsync();
+    }
+
+    /// <summary>Events in the store outside server-task-run streams: the catalog, settings, vulnerabilities.</summary>
+    public async Task<long> CatalogEventCountAsync()
+    {
+        await using var cmd = Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>()
+            .CreateCommand("select count(*) from patch.mt_events where stream_id not like 'task-run:%'");
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    public async Task<JsonElement> ImportAsync(string format, byte[] content, HttpStatusCodeExpectation expect = HttpStatusCodeExpectation.Ok)
+    {
+        using var client = Client();
+        using var body = new ByteArrayContent(content);
+        body.Headers.ContentType = new MediaTypeHeaderValue(format is "cvrf" or "mssecure" ? "application/xml" : "application/json");
+        var response = await client.PostAsync($"/api/catalog/imports?format={format}", body);
+        var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+        if (expect == HttpStatusCodeExpectation.Ok && !response.IsSuccessStatusCode)
+            throw new Xunit.Sdk.XunitException($"Import failed with {(int)response.StatusCode}: {json}");
+        return json;
+    }
+}
+
+public enum HttpStatusCodeExpectation { Ok, Any }
+
+[CollectionDefinition("app")]
+public sealed class AppCollection : ICollectionFixture<AppFixture>;
+
+/// <summary>Base class of whole-app tests: resets the store before each test.</summary>
+[Collection("app")]
+public abstract class AppTest(AppFixture app) : IAsyncLifetime
+{
+    protected AppFixture App { get; } = app;
+
+    public virtual async ValueTask InitializeAsync() => await App.ResetAsync();
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    protected async Task<JsonElement> GetJsonAsync(string url, int expectedStatus = 200)
+    {
+        using var client = App.Client();
+        var response = await client.GetAsync(url);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == expectedStatus, $"GET {url}: expected {expectedStatus}, got {(int)response.StatusCode}: {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+}
