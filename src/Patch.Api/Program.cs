@@ -26,13 +26,15 @@ builder.Services.AddEndpointsApiExplorer();
 builder.Services.AddSwaggerGen(o =>
 {
     o.SwaggerDoc("v1", new() { Title = "Patch", Version = "v1", Description = "Patch management server for fleets of Windows computers: catalog import, Patch Remediation Center, custom severities, server tasks, history." });
-    foreach (var assembly in new[] { typeof(Program).Assembly, typeof(ImportCatalog).Assembly })
+    foreach (var assembly in new[] { typeof(Program).Assembly, typeof(ImportCatalog).Assembly, typeof(Patch.Domain.StreamIds).Assembly, typeof(Patch.Projections.PatchProjections).Assembly })
     {
         var xml = Path.Combine(AppContext.BaseDirectory, $"{assembly.GetName().Name}.xml");
         if (File.Exists(xml)) o.IncludeXmlComments(xml);
     }
-    o.CustomSchemaIds(t => t.FullName!.Replace("Patch.", "").Replace('+', '.'));
-    o.OperationFilter<ImportRequestBodyFilter>();
+    o.CustomSchemaIds(t => t.Name);
+    o.SupportNonNullableReferenceTypes();
+    o.NonNullableReferenceTypesAsRequired();
+    o.OperationFilter<PatchOperationFilter>();
 });
 
 WebApplication app;

@@ -24,7 +24,7 @@ public static class BulletinEndpoints
             })
             .WithName("ListBulletins")
             .WithSummary("The Patch Remediation Center: software bulletins with filters, sort, paging, group counts and CSV (\"Save As\").")
-            .Produces<BulletinPage>().Produces(StatusCodes.Status200OK, contentType: "text/csv").ProducesProblem(StatusCodes.Status400BadRequest);
+            .Produces<BulletinPage>(StatusCodes.Status200OK, "application/json", "text/csv").ProducesProblem(StatusCodes.Status400BadRequest);
 
         group.MapGet("{id}", async (string id, GetBulletin get, CancellationToken ct) =>
                 await get.ExecuteAsync(id, ct) is { } details ? Results.Ok(details) : Problems.NotFound($"No bulletin '{id}'."))

@@ -4,13 +4,15 @@ using Swashbuckle.AspNetCore.SwaggerGen;
 namespace Patch.Api.Hosting;
 
 /// <summary>
-/// Documents the catalog import body (raw file or multipart field 'file'). Declaring it with Accepts() would make
-/// ASP.NET refuse other content types with 415, and the importer reads any body as the file.
+/// What endpoint metadata cannot say: the catalog import body (raw file or multipart field 'file': declaring it
+/// with Accepts() would make ASP.NET refuse other content types with 415) and the CSV form of the bulletin list.
 /// </summary>
-public sealed class ImportRequestBodyFilter : IOperationFilter
+public sealed class PatchOperationFilter : IOperationFilter
 {
     public void Apply(OpenApiOperation operation, OperationFilterContext context)
     {
+        if (operation.OperationId == "ListBulletins" && operation.Responses?["200"].Content is { } content && content.ContainsKey("text/csv"))
+            content["text/csv"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = "RFC 4180 CSV with a header row" } };
         if (operation.OperationId != "ImportCatalog") return;
         var file = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" };
         operation.RequestBody = new OpenApiRequestBody

@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Patch.Api.Tests.Infrastructure;
+using Patch.Application.Hosting;
+using Snapshooter.Xunit3;
+
+namespace Patch.Api.Tests.Hosting;
+
+public class when_the_server_runs(AppFixture app) : AppTest(app)
+{
+    [Fact]
+    public async Task health_endpoints_answer()
+    {
+        using var client = App.Client();
+        Assert.Equal("Healthy", await client.GetStringAsync("/health/live"));
+        Assert.Equal("Healthy", await client.GetStringAsync("/health/ready"));
+    }
+
+    [Fact]
+    public async Task the_openapi_document_matches_its_snapshot()
+    {
+        using var client = App.Client();
+        var json = await client.GetStringAsync("/swagger/v1/swagger.json");
+        using var doc = JsonDocument.Parse(json);
+        Assert.Equal("3.0.4", doc.RootElement.GetProperty("openapi").GetString());
+        Snapshot.Match(json);
+    }
+}
+
+public class when_patch_runs_its_own_postgresql
+{
+    [Fact]
+    public async Task a_cluster_left_running_after_a_kill_is_reused_and_not_stopped_by_the_reuser()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"patch-embedded-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        if (OperatingSystem.IsLinux()) File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        var options = new EmbeddedPostgresOptions { DataDirectory = dir, FsyncOff = true };
+        var first = await EmbeddedPostgres.StartAsync(options);
+        try
+        {
+            Assert.True(first.StartedByThisProcess);
+            // The first owner "dies" without stopping the cluster (kill -9): the next start finds it running.
+            var second = await EmbeddedPostgres.StartAsync(options);
+            Assert.False(second.StartedByThisProcess);
+            Assert.Equal(first.ConnectionString, second.ConnectionString);
+            await second.DisposeAsync();
+            await using var conn = new Npgsql.NpgsqlConnection(first.ConnectionString);
+            await conn.OpenAsync(TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            await first.StopAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task missing_binaries_give_a_message_saying_what_to_install()
+    {
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { DataDirectory = Path.GetTempPath(), BinDirectory = "/nonexistent/bin" }));
+        Assert.Contains("apt-get install postgresql", e.Message);
+        Assert.Contains("ConnectionStrings:Patch", e.Message);
+    }
+}
+
+public class when_importing_from_the_command_line(AppFixture app) : AppTest(app)
+{
+    [Fact]
+    public async Task the_import_verb_imports_a_file_and_prints_the_result()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Patch.Api.dll");
+        var psi = new ProcessStartInfo("dotnet", $"\"{dll}\" import \"{SharedData.PathOf(SharedData.Cvrf2024)}\" --format cvrf")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        psi.Environment["ConnectionStrings__Patch"] = await TestDatabase.ConnectionStringAsync();
+        using var process = Process.Start(psi)!;
+        var output = await process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var error = await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+
+        Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {error}\n{output}");
+        using var result = JsonDocument.Parse(output);
+        Assert.Equal("completed", result.RootElement.GetProperty("status").GetString());
+        Assert.Equal(37, result.RootElement.GetProperty("bulletinsAdded").GetInt32());
+        Assert.Equal(125, result.RootElement.GetProperty("updatesAdded").GetInt32());
+        Assert.Equal(37, (await GetJsonAsync("/api/bulletins")).GetProperty("total").GetInt32());
+    }
+}
