@@ -44,7 +44,7 @@ try
     // Opening the database here (not lazily on the first request) turns a missing PostgreSQL into a clear message at start.
     app.Services.GetRequiredService<PatchDatabase>();
 }
-catch (InvalidOperationException e) when (e.Message.Contains("PostgreSQL", StringComparison.Ordinal))
+catch (PatchDatabaseException e)
 {
     Console.Error.WriteLine(e.Message);
     return 3;

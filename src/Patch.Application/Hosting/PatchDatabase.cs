@@ -28,12 +28,19 @@ public sealed class PatchDatabase : IAsyncDisposable
 
         var dataDirectory = config["Patch:DataDirectory"] is { Length: > 0 } d ? d : EmbeddedPostgres.DefaultDataDirectory();
         logger.LogInformation("No ConnectionStrings:Patch configured: using the embedded PostgreSQL under {DataDirectory}", dataDirectory);
-        var embedded = EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions
+        try
         {
-            DataDirectory = dataDirectory,
-            BinDirectory = config["Patch:PostgresBinDirectory"],
-        }, message => logger.LogInformation("{Message}", message)).GetAwaiter().GetResult();
-        return new PatchDatabase(embedded.ConnectionString, embedded);
+            var embedded = EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions
+            {
+                DataDirectory = dataDirectory,
+                BinDirectory = config["Patch:PostgresBinDirectory"],
+            }, message => logger.LogInformation("{Message}", message)).GetAwaiter().GetResult();
+            return new PatchDatabase(embedded.ConnectionString, embedded);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+        {
+            throw new PatchDatabaseException($"The embedded PostgreSQL could not be started: {e.Message}", e);
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -41,3 +48,6 @@ public sealed class PatchDatabase : IAsyncDisposable
         if (_embedded is not null) await _embedded.DisposeAsync();
     }
 }
+
+/// <summary>Patch's database could not be reached or started; the message says what to do.</summary>
+public sealed class PatchDatabaseException(string message, Exception inner) : Exception(message, inner);
