@@ -31,8 +31,11 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     private readonly bool _asPostgresUser;
     private int _port;
 
-    /// <summary>False when an already running cluster was reused (e.g. after kill -9, or the CLI beside a running server).</summary>
-    public bool StartedByThisProcess { get; private set; }
+    /// <summary>
+    /// True when this process started the cluster, or adopted one whose owner is gone (Patch was killed with -9);
+    /// false when another live Patch process owns it (the CLI beside a running server). Only the owner stops it.
+    /// </summary>
+    public bool OwnsCluster { get; private set; }
 
     private EmbeddedPostgres(EmbeddedPostgresOptions options, string bin)
     {
@@ -84,9 +87,14 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         }
 
         _port = File.Exists(portFile) && int.TryParse(File.ReadAllText(portFile).Trim(), out var p) ? p : 0;
+        var ownerFile = Path.Combine(_clusterDir, "patch.owner");
         if (_port > 0 && await IsRunningAsync() && await CanConnectAsync())
         {
-            log($"Reusing the PostgreSQL cluster already running on port {_port}");
+            var owner = File.Exists(ownerFile) && int.TryParse(File.ReadAllText(ownerFile).Trim(), out var pid) ? pid : 0;
+            OwnsCluster = owner == 0 || owner == Environment.ProcessId || !IsAlive(owner);
+            log(OwnsCluster
+                ? $"Reusing the PostgreSQL cluster already running on port {_port} (its previous owner is gone; this process stops it on shutdown)"
+                : $"Reusing the PostgreSQL cluster running on port {_port}, owned by the running Patch process {owner}");
         }
         else
         {
@@ -95,8 +103,10 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
             var settings = $"-p {_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{_clusterDir}'" + (_options.FsyncOff ? " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" : "");
             log($"Starting PostgreSQL on 127.0.0.1:{_port}");
             await RunAsync("pg_ctl", $"-D \"{_clusterDir}\" -l \"{Path.Combine(_clusterDir, "server.log")}\" -o \"{settings}\" -w -t 60 start");
-            StartedByThisProcess = true;
+            OwnsCluster = true;
         }
+
+        if (OwnsCluster) await WriteOwnedAsync(ownerFile, Environment.ProcessId.ToString());
 
         await EnsureDatabaseAsync();
     }
@@ -111,7 +121,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     {
         try
         {
-            await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = _port, Username = "postgres", Database = "postgres", Timeout = 5 }.ConnectionString);
+            await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = _port, Username = "postgres", Database = "postgres", Timeout = 5, Pooling = false }.ConnectionString);
             await conn.OpenAsync();
             return true;
         }
@@ -123,7 +133,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
 
     private async Task EnsureDatabaseAsync()
     {
-        await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = _port, Username = "postgres", Database = "postgres" }.ConnectionString);
+        await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = _port, Username = "postgres", Database = "postgres", Pooling = false }.ConnectionString);
         await conn.OpenAsync();
         await using var exists = new NpgsqlCommand("select 1 from pg_database where datname = @name", conn);
         exists.Parameters.AddWithValue("name", _options.Database);
@@ -137,10 +147,27 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     /// <summary>Stops the cluster (fast shutdown). Data stays for the next start.</summary>
     public async Task StopAsync() => await RunAsync("pg_ctl", $"-D \"{_clusterDir}\" -m fast -w stop", throwOnError: false);
 
-    /// <summary>Stops the cluster only if this process started it: a reused cluster may serve another Patch process.</summary>
+    /// <summary>Stops the cluster only if this process owns it: a reused cluster may serve another Patch process.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (StartedByThisProcess) await StopAsync();
+        if (OwnsCluster) await StopAsync();
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private async Task<(int Code, string Output)> RunAsync(string tool, string arguments, bool throwOnError = true)

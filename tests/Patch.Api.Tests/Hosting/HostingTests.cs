@@ -30,7 +30,7 @@ public class when_the_server_runs(AppFixture app) : AppTest(app)
 public class when_patch_runs_its_own_postgresql
 {
     [Fact]
-    public async Task a_cluster_left_running_after_a_kill_is_reused_and_not_stopped_by_the_reuser()
+    public async Task a_running_cluster_is_reused_and_only_its_owner_stops_it()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"patch-embedded-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
@@ -39,14 +39,34 @@ public class when_patch_runs_its_own_postgresql
         var first = await EmbeddedPostgres.StartAsync(options);
         try
         {
-            Assert.True(first.StartedByThisProcess);
-            // The first owner "dies" without stopping the cluster (kill -9): the next start finds it running.
-            var second = await EmbeddedPostgres.StartAsync(options);
-            Assert.False(second.StartedByThisProcess);
-            Assert.Equal(first.ConnectionString, second.ConnectionString);
-            await second.DisposeAsync();
-            await using var conn = new Npgsql.NpgsqlConnection(first.ConnectionString);
-            await conn.OpenAsync(TestContext.Current.CancellationToken);
+            Assert.True(first.OwnsCluster);
+            var ownerFile = Path.Combine(first.ClusterDirectory, "patch.owner");
+            Assert.Equal(Environment.ProcessId.ToString(), File.ReadAllText(ownerFile));
+
+            // Another live Patch process owns the cluster (the CLI beside a running server): reuse it, never stop it.
+            using var other = Process.Start(new ProcessStartInfo("sleep", "30"))!;
+            File.WriteAllText(ownerFile, other.Id.ToString());
+            var beside = await EmbeddedPostgres.StartAsync(options);
+            Assert.False(beside.OwnsCluster);
+            Assert.Equal(first.ConnectionString, beside.ConnectionString);
+            await beside.DisposeAsync();
+            await using (var conn = new Npgsql.NpgsqlConnection(first.ConnectionString))
+                await conn.OpenAsync(TestContext.Current.CancellationToken);
+
+            // The owner was killed with -9: the cluster still runs; the next start adopts it and stops it on shutdown.
+            other.Kill();
+            await other.WaitForExitAsync(TestContext.Current.CancellationToken);
+            var adopter = await EmbeddedPostgres.StartAsync(options);
+            Assert.True(adopter.OwnsCluster);
+            Assert.Equal(first.ConnectionString, adopter.ConnectionString);
+            await adopter.DisposeAsync();
+            await using var stopped = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(first.ConnectionString) { Pooling = false }.ConnectionString);
+            await Assert.ThrowsAnyAsync<Exception>(() => stopped.OpenAsync(TestContext.Current.CancellationToken));
+
+            // And a stopped cluster is started again on the same port with its data.
+            var again = await EmbeddedPostgres.StartAsync(options);
+            Assert.True(again.OwnsCluster);
+            Assert.Equal(first.ConnectionString, again.ConnectionString);
         }
         finally
         {
