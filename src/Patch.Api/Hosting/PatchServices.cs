@@ -30,6 +30,16 @@ public static class PatchServices
             sp.GetRequiredService<IConfiguration>().GetSection("Patch:Import").Bind(options);
             return options;
         });
+        services.AddSingleton(sp =>
+        {
+            var options = new CatalogScheduleOptions();
+            sp.GetRequiredService<IConfiguration>().GetSection("Patch:CatalogImport").Bind(options);
+            options.Validate();
+            return options;
+        });
+        services.AddHttpClient("catalog-sources", c => c.Timeout = TimeSpan.FromMinutes(10));
+        services.AddTransient<CatalogSourcePoller>();
+        services.AddHostedService<ScheduledCatalogImport>();
         services.AddTransient<CatalogImporter>();
         services.AddTransient<ListBulletins>();
         services.AddTransient<GetBulletin>();

@@ -10,7 +10,8 @@ using Patch.Domain.Vulnerabilities;
 namespace Patch.Application.Catalog;
 
 /// <summary>Import one vendor catalog file (C1). Run as a server task with its own history.</summary>
-public sealed record ImportCatalog(byte[] Content, string Format, string Trigger, Actor Actor, string? FileName = null);
+public sealed record ImportCatalog(byte[] Content, string Format, string Trigger, Actor Actor, string? FileName = null,
+    IReadOnlyDictionary<string, string>? Source = null);
 
 /// <summary>What an import did. <c>Status</c> is completed, unchanged or failed.</summary>
 public sealed record CatalogImportResult(
@@ -64,6 +65,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         {
             var parameters = new Dictionary<string, string> { ["format"] = format, ["bytes"] = command.Content.Length.ToString() };
             if (command.FileName is not null) parameters["fileName"] = command.FileName;
+            foreach (var (key, value) in command.Source ?? new Dictionary<string, string>()) parameters[key] = value;
             start.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, command.Trigger, parameters, time.GetUtcNow()));
             await start.SaveChangesAsync(ct);
         }

@@ -8,6 +8,8 @@ using Wolverine;
 
 namespace Patch.Application.Catalog;
 
+public sealed record CatalogScheduleView(IReadOnlyList<CatalogSource> Sources, TimeSpan Interval);
+
 public static class ImportCatalogEndpoint
 {
     public static void MapCatalogImport(this IEndpointRouteBuilder app)
@@ -32,6 +34,17 @@ public static class ImportCatalogEndpoint
                              "Bad input (malformed, wrong root, unknown format or schema version, missing fields, duplicate ids, DTDs, too large) answers 400 naming the place and imports nothing.")
             .Produces<CatalogImportResult>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
             .DisableAntiforgery();
+
+        app.MapGet("/api/catalog/sources", (CatalogScheduleOptions options) => Results.Ok(new CatalogScheduleView(options.Sources, options.Interval)))
+            .WithTags("Catalog import").WithName("ListCatalogSources")
+            .WithSummary("The catalog sources the scheduled import task fetches (Patch:CatalogImport:Sources) and its interval.")
+            .Produces<CatalogScheduleView>();
+
+        app.MapPost("/api/catalog/sources/run", async (CatalogScheduleOptions options, CatalogSourcePoller poller, CancellationToken ct) =>
+                Results.Ok(await poller.RunAsync(options.Sources, ct)))
+            .WithTags("Catalog import").WithName("RunCatalogSources")
+            .WithSummary("Run the scheduled catalog import now: each source is fetched and imported only if modified (ETag / Last-Modified / content hash).")
+            .Produces<IReadOnlyList<CatalogImportResult>>();
     }
 
     /// <summary>Reads at most maxBytes + 1 bytes: enough to know a file is too large without holding all of it.</summary>

@@ -217,3 +217,25 @@ public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(a
 
     private static StringContent Json(object value) => new(JsonSerializer.Serialize(value), Encoding.UTF8, "application/json");
 }
+
+public class when_two_imports_race(AppFixture app) : AppTest(app)
+{
+    [Fact]
+    public async Task the_loser_gets_a_409_and_the_store_holds_each_fact_once()
+    {
+        var content = SharedData.Bytes(SharedData.Cvrf2023);
+        async Task<int> Import()
+        {
+            using var client = App.Client();
+            var response = await client.PostAsync("/api/catalog/imports?format=cvrf", new ByteArrayContent(content));
+            return (int)response.StatusCode;
+        }
+
+        var statuses = await Task.WhenAll(Import(), Import(), Import());
+
+        Assert.All(statuses, s => Assert.Contains(s, new[] { 200, 409 }));
+        Assert.Contains(200, statuses);
+        Assert.Equal(39 + 111, await App.CatalogEventCountAsync());
+        Assert.Equal(39, (await GetJsonAsync("/api/bulletins")).GetProperty("total").GetInt32());
+    }
+}
