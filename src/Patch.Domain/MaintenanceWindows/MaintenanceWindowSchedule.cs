@@ -1,0 +1,61 @@
+namespace Patch.Domain.MaintenanceWindows;
+
+public enum RecurrenceKind { Daily, Weekly, Monthly, MonthlyNthWeekday }
+
+/// <summary>
+/// When a window recurs, on the local calendar of its time zone. <c>Weekly</c> uses <see cref="Days"/>;
+/// <c>Monthly</c> uses <see cref="DayOfMonth"/> (31 means the month's last day in shorter months);
+/// <c>MonthlyNthWeekday</c> is "the <see cref="Week"/>-th <see cref="Weekday"/> of the month plus <see cref="OffsetDays"/>"
+/// (week 5 = the last one), e.g. second Tuesday + 2 days.
+/// </summary>
+public sealed record Recurrence(
+    RecurrenceKind Kind,
+    IReadOnlyList<DayOfWeek>? Days = null,
+    int? DayOfMonth = null,
+    int? Week = null,
+    DayOfWeek? Weekday = null,
+    int OffsetDays = 0);
+
+/// <summary>A window's timing: it opens at <see cref="Start"/> local time on each matching day and lasts <see cref="Duration"/> of elapsed time.</summary>
+public sealed record MaintenanceWindowSchedule(string TimeZone, TimeOnly Start, TimeSpan Duration, Recurrence Recurrence)
+{
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromDays(7);
+
+    /// <summary>Every reason the schedule cannot work, as "field: problem" lines; empty when valid.</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        if (!TryZone(TimeZone, out _)) problems.Add($"timeZone: '{TimeZone}' is not a known time zone (use an IANA id such as Europe/Berlin)");
+        if (Duration <= TimeSpan.Zero || Duration > MaxDuration) problems.Add("duration: must be more than 0 and at most 7 days");
+        var r = Recurrence;
+        switch (r.Kind)
+        {
+            case RecurrenceKind.Weekly when r.Days is not { Count: > 0 }:
+                problems.Add("recurrence.days: a weekly window needs at least one day");
+                break;
+            case RecurrenceKind.Monthly when r.DayOfMonth is not (>= 1 and <= 31):
+                problems.Add("recurrence.dayOfMonth: must be 1 to 31");
+                break;
+            case RecurrenceKind.MonthlyNthWeekday:
+                if (r.Week is not (>= 1 and <= 5)) problems.Add("recurrence.week: must be 1 to 5 (5 = last)");
+                if (r.Weekday is null) problems.Add("recurrence.weekday: required");
+                if (r.OffsetDays is < -27 or > 27) problems.Add("recurrence.offsetDays: must be -27 to 27");
+                break;
+        }
+        return problems;
+    }
+
+    public static bool TryZone(string id, out TimeZoneInfo zone)
+    {
+        try
+        {
+            zone = TimeZoneInfo.FindSystemTimeZoneById(id);
+            return true;
+        }
+        catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException or ArgumentException)
+        {
+            zone = TimeZoneInfo.Utc;
+            return false;
+        }
+    }
+}
