@@ -6,6 +6,7 @@ using Patch.Application.Catalog;
 using Patch.Application.Hosting;
 using Patch.Application.ServerTasks;
 using Patch.Application.Settings;
+using Patch.Application.Staging;
 
 var import = ImportCommand.IsImport(args) ? ImportCommand.Parse(args) : default;
 if (import.Error is not null)
@@ -63,7 +64,9 @@ app.MapCatalogImport();
 app.MapBulletins();
 app.MapCustomSeverities();
 app.MapCoreSettings();
+app.MapVendorSettings();
 app.MapServerTasks();
+app.MapStaging();
 await app.RunAsync();
 return 0;
 

@@ -33,6 +33,9 @@ public static class PatchProjections
         opts.Projections.Snapshot<CoreSettings>(SnapshotLifecycle.Inline);
         opts.Schema.For<CoreSettings>().DocumentAlias("core_settings");
 
+        opts.Projections.Snapshot<VendorSettings>(SnapshotLifecycle.Inline);
+        opts.Schema.For<VendorSettings>().DocumentAlias("vendor_settings");
+
         opts.Projections.Snapshot<ServerTaskRun>(SnapshotLifecycle.Inline);
         opts.Schema.For<ServerTaskRun>().DocumentAlias("server_task_run");
     }

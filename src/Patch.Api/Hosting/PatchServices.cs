@@ -8,6 +8,7 @@ using Patch.Application.Bulletins;
 using Patch.Application.Catalog;
 using Patch.Application.Common;
 using Patch.Application.Hosting;
+using Patch.Application.Staging;
 using Patch.Projections;
 using Weasel.Core;
 using Wolverine;
@@ -41,6 +42,19 @@ public static class PatchServices
         services.AddTransient<CatalogSourcePoller>();
         services.AddHostedService<ScheduledCatalogImport>();
         services.AddTransient<CatalogImporter>();
+        services.AddSingleton(sp =>
+        {
+            var config = sp.GetRequiredService<IConfiguration>();
+            var options = new StagingOptions();
+            config.GetSection("Patch:Staging").Bind(options);
+            options.PackageDirectory ??= Path.Combine(config["Patch:DataDirectory"] is { Length: > 0 } d ? d : EmbeddedPostgres.DefaultDataDirectory(), "packages");
+            return options;
+        });
+        services.AddSingleton(sp => new PackageStore(sp.GetRequiredService<StagingOptions>().PackageDirectory!));
+        services.AddSingleton<StagingProgress>();
+        services.AddSingleton<PackageDownloader>();
+        services.AddSingleton<BulletinStager>();
+        services.AddHttpClient("staging", c => c.Timeout = TimeSpan.FromHours(2));
         services.AddTransient<ListBulletins>();
         services.AddTransient<GetBulletin>();
 
@@ -57,6 +71,8 @@ public static class PatchServices
             opts.Discovery.IncludeAssembly(typeof(ImportCatalog).Assembly);
             opts.CodeGeneration.TypeLoadMode = TypeLoadMode.Dynamic;
             opts.UseRuntimeCompilation();
+            // Staging jobs and other server tasks survive a restart: queued messages are kept in PostgreSQL.
+            opts.Policies.UseDurableLocalQueues();
         });
         return builder;
     }

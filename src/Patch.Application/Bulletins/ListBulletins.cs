@@ -21,6 +21,7 @@ public sealed record BulletinListItem(
     int Updates,
     int Downloaded,
     int ExcludedUpdates,
+    int FailedDownloads,
     DateTimeOffset? Released,
     DateTimeOffset? Revised,
     string Title,
@@ -55,8 +56,9 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
         r as (
           select d.id, d.data->>'number' as bulletin, d.data->>'vendor' as vendor, (d.data->>'severityRank')::int as severity,
                  d.data->>'customSeverityId' as custom_severity, array_position((select ids from levels), d.data->>'customSeverityId') as custom_rank,
-                 (d.data->>'staged')::boolean as staged, (d.data->>'policies')::int as policies, (d.data->>'updates')::int as updates,
+                 (d.data->>'staged')::boolean as staged, 0 as policies, (d.data->>'updates')::int as updates,
                  (d.data->>'downloaded')::int as downloaded, (d.data->>'excludedUpdates')::int as excluded_updates,
+                 (d.data->>'failedDownloads')::int as failed_downloads,
                  (d.data->>'released')::timestamptz as released, (d.data->>'revised')::timestamptz as revised,
                  d.data->>'title' as title, d.data->>'description' as description, d.data->'cves' as cves, (d.data->>'cveCount')::int as cve_count,
                  coalesce(kev.listed, false) as known_exploited, kev.due as kev_due,
@@ -89,7 +91,7 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
         var order = $"{ColumnSql[query.Sort]} {(query.Descending ? "desc" : "asc")} nulls last, bulletin asc";
         var limit = query.Paged ? $" limit {query.PageSize} offset {(long)(query.Page - 1) * query.PageSize}" : "";
         var items = new List<BulletinListItem>();
-        await using (var select = Command(conn, $"{Rows} select id, bulletin, vendor, severity, custom_severity, staged, policies, updates, downloaded, excluded_updates, released, revised, title, description, cve_count, known_exploited, kev_due, superseded_by from r where {where} order by {order}{limit}", parameters))
+        await using (var select = Command(conn, $"{Rows} select id, bulletin, vendor, severity, custom_severity, staged, policies, updates, downloaded, excluded_updates, failed_downloads, released, revised, title, description, cve_count, known_exploited, kev_due, superseded_by from r where {where} order by {order}{limit}", parameters))
         await using (var reader = await select.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
@@ -98,10 +100,10 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
                 items.Add(new BulletinListItem(
                     reader.GetString(0), reader.GetString(1), reader.GetString(2), ((Severity)reader.GetInt32(3)).ToString(),
                     customId, customId is null ? null : names.GetValueOrDefault(customId), reader.GetBoolean(5), reader.GetInt32(6),
-                    reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9),
-                    reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10), reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11),
-                    reader.GetString(12), reader.IsDBNull(13) ? null : reader.GetString(13), reader.GetInt32(14), reader.GetBoolean(15),
-                    reader.IsDBNull(16) ? null : reader.GetFieldValue<DateOnly>(16), reader.GetFieldValue<string[]>(17)));
+                    reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9), reader.GetInt32(10),
+                    reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11), reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12),
+                    reader.GetString(13), reader.IsDBNull(14) ? null : reader.GetString(14), reader.GetInt32(15), reader.GetBoolean(16),
+                    reader.IsDBNull(17) ? null : reader.GetFieldValue<DateOnly>(17), reader.GetFieldValue<string[]>(18)));
             }
         }
 

@@ -18,6 +18,11 @@ public sealed record CustomSeverityCleared(string BulletinId, string LevelId);
 /// </summary>
 public sealed record Bulletin(string Id, BulletinFacts Facts, IReadOnlyList<UpdateFacts> Updates, string? CustomSeverityId, string Source)
 {
+    /// <summary>Download state per update id; an update missing here was never staged.</summary>
+    public IReadOnlyDictionary<string, UpdateDownload> Downloads { get; init; } = new Dictionary<string, UpdateDownload>();
+
+    public UpdateDownload? DownloadOf(string updateId) => Downloads.GetValueOrDefault(updateId);
+
     /// <summary>Updates that are neither excluded by core settings nor withdrawn: the ones staging must download.</summary>
     public int UpdateCount => Updates.Count(u => u.Excluded is null);
 
@@ -29,8 +34,26 @@ public sealed record Bulletin(string Id, BulletinFacts Facts, IReadOnlyList<Upda
 
     public static Bulletin Apply(SoftwareUpdateAdded e, Bulletin b) => b with { Updates = [.. b.Updates, e.Update] };
 
-    public static Bulletin Apply(SoftwareUpdateRevised e, Bulletin b) =>
-        b with { Updates = b.Updates.Select(u => u.UpdateId == e.Update.UpdateId ? e.Update : u).ToList() };
+    /// <summary>A revised package (hash, URL, file, size) makes the downloaded one stale: it must be staged again.</summary>
+    public static Bulletin Apply(SoftwareUpdateRevised e, Bulletin b) => b with
+    {
+        Updates = b.Updates.Select(u => u.UpdateId == e.Update.UpdateId ? e.Update : u).ToList(),
+        Downloads = e.Changes.Any(c => StagingRules.PackageFields.Contains(c.Field)) ? Without(b.Downloads, e.Update.UpdateId) : b.Downloads,
+    };
+
+    public static Bulletin Apply(UpdateDownloaded e, Bulletin b) =>
+        b with { Downloads = With(b.Downloads, e.UpdateId, new UpdateDownload(DownloadStatus.Downloaded, e.Sha256, e.Size, e.Source, e.Verified, null, e.Attempts, e.At)) };
+
+    public static Bulletin Apply(UpdateDownloadFailed e, Bulletin b) =>
+        b with { Downloads = With(b.Downloads, e.UpdateId, new UpdateDownload(DownloadStatus.Failed, null, null, e.Source, false, e.Reason, e.Attempts, e.At)) };
+
+    public static Bulletin Apply(UpdatePackageRemoved e, Bulletin b) => b with { Downloads = Without(b.Downloads, e.UpdateId) };
+
+    private static Dictionary<string, UpdateDownload> With(IReadOnlyDictionary<string, UpdateDownload> d, string key, UpdateDownload value) =>
+        new(d) { [key] = value };
+
+    private static Dictionary<string, UpdateDownload> Without(IReadOnlyDictionary<string, UpdateDownload> d, string key) =>
+        d.Where(p => p.Key != key).ToDictionary(p => p.Key, p => p.Value);
 
     public static Bulletin Apply(CustomSeverityAssigned e, Bulletin b) => b with { CustomSeverityId = e.LevelId };
 

@@ -19,44 +19,69 @@ public sealed record BulletinRow(
     string? Description,
     IReadOnlyList<string> Cves,
     IReadOnlyList<string> Supersedes,
-    int Updates,
-    int ExcludedUpdates,
-    int Downloaded,
-    int Policies)
+    IReadOnlyList<string> UpdateIds,
+    IReadOnlyList<string> ExcludedUpdateIds,
+    IReadOnlyList<string> DownloadedUpdateIds,
+    IReadOnlyList<string> FailedUpdateIds)
 {
     public int SeverityRank => (int)Severity;
 
     public int CveCount => Cves.Count;
 
-    /// <summary>Staged = every enabled, non-excluded update downloaded.</summary>
-    public bool Staged => Updates > 0 && Downloaded >= Updates;
+    /// <summary>Updates staging must download: neither excluded by core settings.</summary>
+    public int Updates => UpdateIds.Count;
 
-    public static BulletinRow Create(BulletinImported e) => From(e.BulletinId, e.Facts, null, 0, 0);
+    public int ExcludedUpdates => ExcludedUpdateIds.Count;
 
-    public static BulletinRow Apply(BulletinRevised e, BulletinRow row) =>
-        From(row.Id, e.Facts, row.CustomSeverityId, row.Updates, row.ExcludedUpdates) with { Downloaded = row.Downloaded, Policies = row.Policies };
+    public int Downloaded => DownloadedUpdateIds.Count(UpdateIds.Contains);
+
+    public int FailedDownloads => FailedUpdateIds.Count(UpdateIds.Contains);
+
+    /// <summary>Staged = every non-excluded update downloaded.</summary>
+    public bool Staged => Updates > 0 && Downloaded == Updates;
+
+    public static BulletinRow Create(BulletinImported e) =>
+        With(new BulletinRow(e.BulletinId, "", "", "", Severity.None, null, null, null, null, [], [], [], [], [], []), e.Facts);
+
+    public static BulletinRow Apply(BulletinRevised e, BulletinRow row) => With(row, e.Facts);
 
     public static BulletinRow Apply(SoftwareUpdateAdded e, BulletinRow row) => e.Update.Excluded is null
-        ? row with { Updates = row.Updates + 1 }
-        : row with { ExcludedUpdates = row.ExcludedUpdates + 1 };
+        ? row with { UpdateIds = Add(row.UpdateIds, e.Update.UpdateId) }
+        : row with { ExcludedUpdateIds = Add(row.ExcludedUpdateIds, e.Update.UpdateId) };
 
     public static BulletinRow Apply(SoftwareUpdateRevised e, BulletinRow row)
     {
-        var exclusion = e.Changes.FirstOrDefault(c => c.Field == "excluded");
-        if (exclusion is null || (exclusion.Before is null) == (exclusion.After is null)) return row;
-        var nowExcluded = exclusion.After is not null;
-        return row with
+        var id = e.Update.UpdateId;
+        var excluded = e.Update.Excluded is not null;
+        row = row with
         {
-            Updates = row.Updates + (nowExcluded ? -1 : 1),
-            ExcludedUpdates = row.ExcludedUpdates + (nowExcluded ? 1 : -1),
+            UpdateIds = excluded ? Remove(row.UpdateIds, id) : Add(row.UpdateIds, id),
+            ExcludedUpdateIds = excluded ? Add(row.ExcludedUpdateIds, id) : Remove(row.ExcludedUpdateIds, id),
         };
+        return e.Changes.Any(c => StagingRules.PackageFields.Contains(c.Field))
+            ? row with { DownloadedUpdateIds = Remove(row.DownloadedUpdateIds, id), FailedUpdateIds = Remove(row.FailedUpdateIds, id) }
+            : row;
     }
+
+    public static BulletinRow Apply(UpdateDownloaded e, BulletinRow row) =>
+        row with { DownloadedUpdateIds = Add(row.DownloadedUpdateIds, e.UpdateId), FailedUpdateIds = Remove(row.FailedUpdateIds, e.UpdateId) };
+
+    public static BulletinRow Apply(UpdateDownloadFailed e, BulletinRow row) =>
+        row with { FailedUpdateIds = Add(row.FailedUpdateIds, e.UpdateId), DownloadedUpdateIds = Remove(row.DownloadedUpdateIds, e.UpdateId) };
+
+    public static BulletinRow Apply(UpdatePackageRemoved e, BulletinRow row) => row with { DownloadedUpdateIds = Remove(row.DownloadedUpdateIds, e.UpdateId) };
 
     public static BulletinRow Apply(CustomSeverityAssigned e, BulletinRow row) => row with { CustomSeverityId = e.LevelId };
 
     public static BulletinRow Apply(CustomSeverityCleared e, BulletinRow row) => row with { CustomSeverityId = null };
 
-    private static BulletinRow From(string id, BulletinFacts f, string? customSeverityId, int updates, int excluded) =>
-        new(id, f.Number, f.Vendor, f.Title, f.Severity, customSeverityId, f.Released, f.Revised, f.Description, f.Cves, f.Supersedes,
-            updates, excluded, 0, 0);
+    private static BulletinRow With(BulletinRow row, BulletinFacts f) => row with
+    {
+        Number = f.Number, Vendor = f.Vendor, Title = f.Title, Severity = f.Severity, Released = f.Released, Revised = f.Revised,
+        Description = f.Description, Cves = f.Cves, Supersedes = f.Supersedes,
+    };
+
+    private static IReadOnlyList<string> Add(IReadOnlyList<string> list, string id) => list.Contains(id) ? list : [.. list, id];
+
+    private static IReadOnlyList<string> Remove(IReadOnlyList<string> list, string id) => list.Contains(id) ? list.Where(x => x != id).ToList() : list;
 }

@@ -15,6 +15,11 @@ public sealed class AppFixture : IAsyncLifetime
 
     public IAlbaHost Host { get; private set; } = null!;
 
+    /// <summary>The package store and the staging location (mirror) of the test host: fresh folders per run.</summary>
+    public string PackageDirectory { get; } = Path.Combine(Path.GetTempPath(), $"patch-packages-{Guid.NewGuid():N}");
+
+    public string MirrorDirectory { get; } = Path.Combine(Path.GetTempPath(), $"patch-mirror-{Guid.NewGuid():N}");
+
     public IDocumentStore Store => Host.Services.GetRequiredService<IDocumentStore>();
 
     public async ValueTask InitializeAsync()
@@ -24,10 +29,19 @@ public sealed class AppFixture : IAsyncLifetime
         {
             b.UseSetting("ConnectionStrings:Patch", connectionString);
             b.UseSetting("Patch:Import:MaxBytes", MaxImportBytes.ToString());
+            b.UseSetting("Patch:Staging:PackageDirectory", PackageDirectory);
+            b.UseSetting("Patch:Staging:StagingLocation", MirrorDirectory);
+            b.UseSetting("Patch:Staging:RetryDelay", "00:00:00.050");
+            b.UseSetting("Patch:Staging:MaxPackageBytes", (64 * 1024 * 1024).ToString());
         });
     }
 
-    public async ValueTask DisposeAsync() => await Host.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        foreach (var dir in new[] { PackageDirectory, MirrorDirectory })
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+    }
 
     public HttpClient Client(string user = "tester")
     {
@@ -41,6 +55,13 @@ public sealed class AppFixture : IAsyncLifetime
     {
         await Store.Advanced.Clean.DeleteAllEventDataAsync();
         await Store.Advanced.Clean.DeleteAllDocumentsAsync();
+        foreach (var dir in new[] { PackageDirectory, MirrorDirectory })
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            Directory.CreateDirectory(dir);
+        }
+        Directory.CreateDirectory(Path.Combine(PackageDirectory, "sha256"));
+        Directory.CreateDirectory(Path.Combine(PackageDirectory, "partial"));
     }
 
     /// <summary>Events in the store outside server-task-run streams: the catalog, settings, vulnerabilities.</summary>

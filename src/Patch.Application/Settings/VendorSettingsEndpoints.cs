@@ -1,0 +1,38 @@
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Patch.Application.Common;
+using Patch.Domain.Settings;
+
+namespace Patch.Application.Settings;
+
+/// <summary>Vendor settings (C9, the seed's Microsoft settings): defaults for new packages and policies.</summary>
+public static class VendorSettingsEndpoints
+{
+    public static void MapVendorSettings(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/settings/vendors/{vendor}").WithTags("Settings");
+
+        group.MapGet("", async (string vendor, IQuerySession session, CancellationToken ct) =>
+                Results.Ok((await session.LoadAsync<VendorSettings>(VendorSettings.StreamId(vendor), ct))?.Values ?? VendorSettingsValues.Defaults))
+            .WithName("GetVendorSettings")
+            .WithSummary("A vendor's settings (e.g. 'microsoft'); the seed's defaults until changed: verify authenticity on, target 'builtin:requiring-updates', delete unused packages after 7 days, run as System whether or not a user is logged on, terminate after 60 minutes, agent events on.")
+            .Produces<VendorSettingsValues>();
+
+        group.MapPut("", async (string vendor, VendorSettingsValues? body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+            {
+                if (string.IsNullOrWhiteSpace(vendor) || vendor.Length > 64) return Problems.Invalid("Invalid vendor", "The vendor name must be 1 to 64 characters.");
+                await using var session = store.OpenSession(Actor.From(http));
+                var stream = await session.Events.FetchForWriting<VendorSettings>(VendorSettings.StreamId(vendor), ct);
+                var outcome = VendorSettings.Decide(stream.Aggregate, vendor, body);
+                if (outcome.Rejection is { } rejection) return Problems.From(rejection);
+                stream.AppendMany(outcome.Events);
+                await session.SaveChangesAsync(ct);
+                return Results.Ok(body);
+            })
+            .WithName("ChangeVendorSettings")
+            .WithSummary("Replace a vendor's settings. New packages and policies take them; existing policies keep the values they were created with.")
+            .Produces<VendorSettingsValues>().ProducesProblem(400);
+    }
+}

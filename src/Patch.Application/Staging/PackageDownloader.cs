@@ -1,0 +1,155 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Logging;
+using Patch.Domain.Catalog;
+
+namespace Patch.Application.Staging;
+
+public sealed record DownloadOutcome(bool Success, string? Sha256, long Size, string? Source, bool Verified, string? Reason, int Attempts);
+
+/// <summary>Bytes received so far per update, for the staging status API (live, not history: the outcome is an event).</summary>
+public sealed class StagingProgress
+{
+    private readonly ConcurrentDictionary<string, (long Received, long? Total)> _progress = new();
+
+    public void Report(string updateKey, long received, long? total) => _progress[updateKey] = (received, total);
+
+    public void Done(string updateKey) => _progress.TryRemove(updateKey, out _);
+
+    public (long Received, long? Total)? Of(string updateKey) => _progress.TryGetValue(updateKey, out var p) ? p : null;
+}
+
+/// <summary>
+/// Downloads one update's package: each source in order, transient failures retried with exponential backoff and
+/// resumed with a Range request, the hash verified against the catalog when "Verify authenticity" is on, and the
+/// file committed to the store under its SHA-256. A bounded number of downloads run at once.
+/// </summary>
+public sealed class PackageDownloader(IHttpClientFactory http, PackageStore store, StagingOptions options, StagingProgress progress, ILogger<PackageDownloader> logger)
+{
+    // A singleton: this bounds downloads over all staging jobs at once.
+    private readonly SemaphoreSlim _slots = new(Math.Max(1, options.MaxConcurrentDownloads));
+
+    public async Task<DownloadOutcome> DownloadAsync(string updateKey, string bulletinNumber, UpdateFacts update, bool verify, string? stagingLocation, CancellationToken ct)
+    {
+        if (StagingRules.RefuseBeforeDownload(update, verify) is { } refusal) return new DownloadOutcome(false, null, 0, null, false, refusal, 0);
+        if (update.Sha256 is { } known && store.Has(known))
+            return new DownloadOutcome(true, known, new FileInfo(store.PathOf(known)).Length, "package store", verify, null, 0);
+        var sources = DownloadSources.For(bulletinNumber, update, stagingLocation);
+        if (sources.Count == 0)
+            return new DownloadOutcome(false, null, 0, update.DownloadUrl, false,
+                update.DownloadUrl is null ? "no download URL and no staging location to find the file in"
+                    : $"the vendor URL is not a file ({update.DownloadUrl}) and the staging location has no matching file", 0);
+
+        await _slots.WaitAsync(ct);
+        try
+        {
+            var reasons = new List<string>();
+            var attempts = 0;
+            foreach (var source in sources)
+            {
+                var (outcome, tries) = await FromSourceAsync(updateKey, source, update, verify, ct);
+                attempts += tries;
+                if (outcome.Success) return outcome with { Attempts = tries };
+                reasons.Add($"{source}: {outcome.Reason}");
+            }
+            // The last source is the vendor's (or the mirror's only candidate): its answer leads; the others follow.
+            var reason = reasons[^1] + (reasons.Count > 1 ? $" (also tried {string.Join("; ", reasons[..^1])})" : "");
+            return new DownloadOutcome(false, null, 0, sources[^1].ToString(), false, reason, attempts);
+        }
+        finally
+        {
+            progress.Done(updateKey);
+            _slots.Release();
+        }
+    }
+
+    private async Task<(DownloadOutcome Outcome, int Attempts)> FromSourceAsync(string updateKey, Uri source, UpdateFacts update, bool verify, CancellationToken ct)
+    {
+        var partial = store.PartialPath(updateKey + "|" + source);
+        var delay = options.RetryDelay;
+        string reason = "not tried";
+        for (var attempt = 1; attempt <= Math.Max(1, options.Attempts); attempt++)
+        {
+            try
+            {
+                var failure = await FetchAsync(updateKey, source, partial, update.Size, ct);
+                if (failure is not null)
+                {
+                    File.Delete(partial);
+                    return (new DownloadOutcome(false, null, 0, source.ToString(), false, failure, 0), attempt);
+                }
+
+                var sha = await PackageStore.HashAsync(partial, ct);
+                var size = new FileInfo(partial).Length;
+                if (verify && update.Sha256 is { } expected && !string.Equals(expected, sha, StringComparison.OrdinalIgnoreCase))
+                {
+                    File.Delete(partial);
+                    return (new DownloadOutcome(false, null, 0, source.ToString(), false, $"hash mismatch: the catalog says {expected}, the file is {sha}; the file was discarded", 0), attempt);
+                }
+                store.Commit(partial, sha);
+                return (new DownloadOutcome(true, sha, size, source.ToString(), string.Equals(update.Sha256, sha, StringComparison.OrdinalIgnoreCase), null, 0), attempt);
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException && !ct.IsCancellationRequested)
+            {
+                reason = e is TaskCanceledException ? "timed out" : e.Message;
+                logger.LogInformation("Download of {Update} from {Source} failed (attempt {Attempt}): {Reason}", update.UpdateId, source, attempt, reason);
+                if (attempt < options.Attempts) await Task.Delay(delay, ct);
+                delay *= 2;
+            }
+        }
+        return (new DownloadOutcome(false, null, 0, source.ToString(), false, $"gave up after {options.Attempts} attempts: {reason}", 0), options.Attempts);
+    }
+
+    /// <summary>Fetches into the partial file, resuming from its length. Returns a permanent failure's reason, or null when complete.</summary>
+    private async Task<string?> FetchAsync(string updateKey, Uri source, string partial, long? expectedSize, CancellationToken ct)
+    {
+        if (source.IsFile)
+        {
+            var file = new FileInfo(source.LocalPath);
+            if (!file.Exists) return "not found";
+            if (TooLarge(file.Length, expectedSize) is { } tooLarge) return tooLarge;
+            File.Copy(file.FullName, partial, overwrite: true);
+            return null;
+        }
+
+        var existing = File.Exists(partial) ? new FileInfo(partial).Length : 0;
+        using var request = new HttpRequestMessage(HttpMethod.Get, source);
+        if (existing > 0) request.Headers.Range = new RangeHeaderValue(existing, null);
+        using var client = http.CreateClient("staging");
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable && existing > 0)
+        {
+            File.Delete(partial);
+            throw new IOException("the server refused to resume; starting over");
+        }
+        if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Gone or HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
+            return $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}";
+        if (!response.IsSuccessStatusCode) throw new HttpRequestException($"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+
+        var resumed = response.StatusCode == HttpStatusCode.PartialContent && existing > 0;
+        var total = resumed ? response.Content.Headers.ContentRange?.Length : response.Content.Headers.ContentLength;
+        if (TooLarge(total ?? 0, expectedSize) is { } large) return large;
+        await using var body = await response.Content.ReadAsStreamAsync(ct);
+        await using var output = new FileStream(partial, resumed ? FileMode.Append : FileMode.Create, FileAccess.Write);
+        var buffer = new byte[81920];
+        long received = resumed ? existing : 0;
+        int read;
+        while ((read = await body.ReadAsync(buffer, ct)) > 0)
+        {
+            await output.WriteAsync(buffer.AsMemory(0, read), ct);
+            received += read;
+            progress.Report(updateKey, received, total);
+            if (TooLarge(received, expectedSize) is { } grew) return grew;
+        }
+        if (total is { } t && received < t) throw new IOException($"connection closed after {received} of {t} bytes");
+        return null;
+    }
+
+    private string? TooLarge(long size, long? expected)
+    {
+        if (size > options.MaxPackageBytes) return $"too large: {size} bytes, the limit (Patch:Staging:MaxPackageBytes) is {options.MaxPackageBytes}";
+        if (expected is { } e && size > e) return $"too large: {size} bytes where the catalog says {e}";
+        return null;
+    }
+}

@@ -1,0 +1,57 @@
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+
+namespace Patch.Application.Staging;
+
+/// <summary>
+/// The content-addressed package store: <c>{root}/sha256/ab/abcdef…</c>. A package's name is its hash, so nothing
+/// a request sends can name any other file; partial downloads wait in <c>{root}/partial</c> until verified.
+/// </summary>
+public sealed partial class PackageStore
+{
+    public PackageStore(string root)
+    {
+        Root = Path.GetFullPath(root);
+        Directory.CreateDirectory(Path.Combine(Root, "sha256"));
+        Directory.CreateDirectory(Path.Combine(Root, "partial"));
+    }
+
+    public string Root { get; }
+
+    public static bool IsSha256(string? value) => value is not null && Sha256Pattern().IsMatch(value);
+
+    public string PathOf(string sha256)
+    {
+        if (!IsSha256(sha256)) throw new ArgumentException($"'{sha256}' is not a lower-case SHA-256.", nameof(sha256));
+        return Path.Combine(Root, "sha256", sha256[..2], sha256);
+    }
+
+    public bool Has(string sha256) => IsSha256(sha256) && File.Exists(PathOf(sha256));
+
+    /// <summary>Where the partial download of one update from one source waits; kept between attempts for Range resumes.</summary>
+    public string PartialPath(string updateKey) =>
+        Path.Combine(Root, "partial", Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(updateKey)))[..32] + ".part");
+
+    /// <summary>Moves a verified file into the store under its hash (replacing nothing that is already there).</summary>
+    public string Commit(string partialPath, string sha256)
+    {
+        var target = PathOf(sha256);
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        if (File.Exists(target)) File.Delete(partialPath);
+        else File.Move(partialPath, target);
+        return target;
+    }
+
+    public IEnumerable<(string Sha256, FileInfo File)> All() =>
+        Directory.EnumerateFiles(Path.Combine(Root, "sha256"), "*", SearchOption.AllDirectories)
+            .Select(f => new FileInfo(f)).Where(f => IsSha256(f.Name)).Select(f => (f.Name, f));
+
+    public static async Task<string> HashAsync(string path, CancellationToken ct)
+    {
+        await using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct));
+    }
+
+    [GeneratedRegex("^[0-9a-f]{64}$")]
+    private static partial Regex Sha256Pattern();
+}

@@ -1,0 +1,111 @@
+using Marten;
+using Microsoft.Extensions.Logging;
+using Patch.Application.Common;
+using Patch.Domain;
+using Patch.Domain.Catalog;
+using Patch.Domain.ServerTasks;
+using Patch.Domain.Settings;
+
+namespace Patch.Application.Staging;
+
+/// <summary>Download every missing (non-excluded, not yet downloaded) update of these bulletins: a background server task.</summary>
+public sealed record StageBulletins(string RunId, IReadOnlyList<string> BulletinIds, Actor Actor);
+
+public static class StageBulletinsHandler
+{
+    public static Task Handle(StageBulletins command, BulletinStager stager, CancellationToken ct) => stager.RunAsync(command, ct);
+}
+
+public sealed class BulletinStager(IDocumentStore store, PackageDownloader downloader, StagingOptions options, TimeProvider time, ILogger<BulletinStager> logger)
+{
+    public const string TaskName = "staging";
+
+    // One writer per bulletin stream in this process: parallel downloads of one bulletin append one after another.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _streamLocks = new();
+
+    /// <summary>Records the run before the job is queued, so the caller can poll it at once.</summary>
+    public async Task<string> StartRunAsync(IReadOnlyList<string> bulletinIds, Actor actor, CancellationToken ct)
+    {
+        var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
+        await using var session = store.OpenSession(actor);
+        session.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, "on demand",
+            new Dictionary<string, string> { ["bulletins"] = string.Join(",", bulletinIds) }, time.GetUtcNow()));
+        await session.SaveChangesAsync(ct);
+        return runId;
+    }
+
+    public async Task RunAsync(StageBulletins command, CancellationToken ct)
+    {
+        int downloaded = 0, failed = 0, alreadyStaged = 0;
+        try
+        {
+            var work = new List<Task<bool>>();
+            foreach (var bulletinId in command.BulletinIds)
+            {
+                await using var query = store.QuerySession();
+                var bulletin = await query.LoadAsync<Bulletin>(bulletinId, ct);
+                if (bulletin is null) continue;
+                var settings = await query.LoadAsync<VendorSettings>(VendorSettings.StreamId(bulletin.Facts.Vendor), ct);
+                var verify = (settings?.Values ?? VendorSettingsValues.Defaults).VerifyAuthenticity;
+                var missing = StagingRules.Missing(bulletin);
+                if (missing.Count == 0) alreadyStaged++;
+                work.AddRange(missing.Select(u => StageOneAsync(command, bulletin, u, verify, ct)));
+            }
+
+            foreach (var ok in await Task.WhenAll(work))
+                if (ok) downloaded++; else failed++;
+            await CompleteAsync(command, new ServerTaskCompleted(command.RunId, ServerTaskStatus.Completed,
+                new Dictionary<string, int> { ["downloaded"] = downloaded, ["failed"] = failed, ["alreadyStaged"] = alreadyStaged }, time.GetUtcNow()), ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogError(e, "Staging run {RunId} failed", command.RunId);
+            await CompleteAsync(command, new ServerTaskFailed(command.RunId, $"{e.GetType().Name}: {e.Message}", time.GetUtcNow()), CancellationToken.None);
+        }
+    }
+
+    private async Task<bool> StageOneAsync(StageBulletins command, Bulletin bulletin, UpdateFacts update, bool verify, CancellationToken ct)
+    {
+        var outcome = await downloader.DownloadAsync($"{bulletin.Id}/{update.UpdateId}", bulletin.Facts.Number, update, verify, options.StagingLocation, ct);
+        object e = outcome.Success
+            ? new UpdateDownloaded(bulletin.Id, update.UpdateId, outcome.Sha256!, outcome.Size, outcome.Source!, outcome.Verified, outcome.Attempts, time.GetUtcNow())
+            : new UpdateDownloadFailed(bulletin.Id, update.UpdateId, outcome.Reason!, outcome.Source, outcome.Attempts, time.GetUtcNow());
+        // Each outcome is its own small transaction, so the Remediation Center's counts move while the job runs.
+        var streamLock = _streamLocks.GetOrAdd(bulletin.Id, _ => new SemaphoreSlim(1));
+        await streamLock.WaitAsync(ct);
+        try
+        {
+            return await AppendAsync(command, bulletin.Id, e, outcome.Success, ct);
+        }
+        finally
+        {
+            streamLock.Release();
+        }
+    }
+
+    private async Task<bool> AppendAsync(StageBulletins command, string bulletinId, object e, bool success, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var session = store.OpenSession(command.Actor, command.RunId);
+                var stream = await session.Events.FetchForWriting<Bulletin>(bulletinId, ct);
+                stream.AppendOne(e);
+                await session.SaveChangesAsync(ct);
+                return success;
+            }
+            catch (Exception ex) when (attempt < 5 && ex is JasperFx.ConcurrencyException or JasperFx.Events.EventStreamUnexpectedMaxEventIdException)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50 * attempt), ct);
+            }
+        }
+    }
+
+    private async Task CompleteAsync(StageBulletins command, object e, CancellationToken ct)
+    {
+        await using var session = store.OpenSession(command.Actor, command.RunId);
+        session.Events.Append(command.RunId, e);
+        await session.SaveChangesAsync(ct);
+    }
+}

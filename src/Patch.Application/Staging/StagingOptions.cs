@@ -1,0 +1,23 @@
+namespace Patch.Application.Staging;
+
+/// <summary>Patch:Staging settings.</summary>
+public sealed class StagingOptions
+{
+    /// <summary>Package store folder; default {Patch:DataDirectory}/packages.</summary>
+    public string? PackageDirectory { get; set; }
+
+    /// <summary>"Download from staging location": a folder or http(s)/file URL tried before the vendor URL. Null = vendor only.</summary>
+    public string? StagingLocation { get; set; }
+
+    /// <summary>Downloads running at once, over all staging jobs.</summary>
+    public int MaxConcurrentDownloads { get; set; } = 4;
+
+    /// <summary>Attempts per source for transient failures (connection lost, 5xx, timeouts), resuming with Range.</summary>
+    public int Attempts { get; set; } = 4;
+
+    /// <summary>First retry delay; doubles each attempt.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Largest package accepted, in bytes (a larger one is refused as "too large").</summary>
+    public long MaxPackageBytes { get; set; } = 8L * 1024 * 1024 * 1024;
+}

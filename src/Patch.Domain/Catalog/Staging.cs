@@ -1,0 +1,34 @@
+namespace Patch.Domain.Catalog;
+
+/// <summary>An update's package is in the package store (content-addressed by its SHA-256).</summary>
+public sealed record UpdateDownloaded(string BulletinId, string UpdateId, string Sha256, long Size, string Source, bool Verified, int Attempts, DateTimeOffset At);
+
+/// <summary>Downloading an update's package failed; the reason names what happened (404, host gone, hash mismatch, too large, no hash known).</summary>
+public sealed record UpdateDownloadFailed(string BulletinId, string UpdateId, string Reason, string? Source, int Attempts, DateTimeOffset At);
+
+/// <summary>The package left the store (deletion interval, or the vendor changed the package); the update must be staged again.</summary>
+public sealed record UpdatePackageRemoved(string BulletinId, string UpdateId, string Sha256, string Reason, DateTimeOffset At);
+
+public enum DownloadStatus { Downloaded, Failed }
+
+/// <summary>Where an update's package stands in the package store.</summary>
+public sealed record UpdateDownload(DownloadStatus Status, string? Sha256, long? Size, string? Source, bool Verified, string? Reason, int Attempts, DateTimeOffset At);
+
+public static class StagingRules
+{
+    /// <summary>Package fields whose revision makes a downloaded package stale.</summary>
+    public static readonly string[] PackageFields = ["sha256", "downloadUrl", "fileName", "size"];
+
+    /// <summary>The updates staging must (still) download: not excluded and not downloaded. Re-staging retries only these.</summary>
+    public static IReadOnlyList<UpdateFacts> Missing(Bulletin bulletin) =>
+        bulletin.Updates.Where(u => u.Excluded is null && bulletin.DownloadOf(u.UpdateId)?.Status != DownloadStatus.Downloaded).ToList();
+
+    /// <summary>Staged = every non-excluded update downloaded (and there is at least one).</summary>
+    public static bool IsStaged(Bulletin bulletin) => bulletin.UpdateCount > 0 && Missing(bulletin).Count == 0;
+
+    /// <summary>"Verify authenticity": an update with no known hash can only be staged with verification off.</summary>
+    public static string? RefuseBeforeDownload(UpdateFacts update, bool verifyAuthenticity) =>
+        verifyAuthenticity && update.Sha256 is null
+            ? "no SHA-256 is known for this update, so its authenticity cannot be verified: stage it with 'Verify authenticity' off"
+            : null;
+}

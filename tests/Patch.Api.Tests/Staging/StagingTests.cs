@@ -1,0 +1,199 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Patch.Api.Tests.Infrastructure;
+
+namespace Patch.Api.Tests.Staging;
+
+public class when_staging_bulletins(AppFixture app) : AppTest(app)
+{
+    private static object Update(string id, (string Url, string Sha256, long Size) file, string product = "w10", bool withHash = true, string? fileName = null) => new
+    {
+        id, product, fileName = fileName ?? id + ".msu", downloadUrl = file.Url, size = file.Size, sha256 = withHash ? file.Sha256 : null, restart = "required",
+        commandLine = $"wusa.exe {id}.msu /quiet /norestart",
+    };
+
+    private static byte[] Catalog(params (string Id, object[] Updates)[] bulletins) => Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new
+    {
+        schemaVersion = "1.0", catalogId = "staging-test",
+        vendors = new[] { new { id = "ms", name = "Microsoft" } },
+        products = new[] { new { id = "w10", name = "Windows 10 Version 22H2 for x64-based Systems", vendor = "ms" } },
+        bulletins = bulletins.Select(b => new { id = b.Id, vendor = "ms", title = b.Id, severity = "Critical", updates = b.Updates }),
+    }));
+
+    private async Task<JsonElement> StageAndWaitAsync(params string[] bulletinIds)
+    {
+        using var client = App.Client();
+        var response = bulletinIds.Length == 1
+            ? await client.PostAsync($"/api/bulletins/{bulletinIds[0]}/stage", null)
+            : await client.PostAsync("/api/bulletins/stage", new StringContent(JsonSerializer.Serialize(new { bulletinIds }), Encoding.UTF8, "application/json"));
+        var started = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, started.ToString());
+        var statusUrl = started.GetProperty("statusUrl").GetString()!;
+        for (var i = 0; i < 300; i++)
+        {
+            var status = await GetJsonAsync(statusUrl);
+            if (status.GetProperty("run").GetProperty("status").GetString() != "running") return status;
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        throw new TimeoutException($"staging run {statusUrl} did not finish");
+    }
+
+    private async Task<JsonElement> RowAsync(string bulletin) => (await GetJsonAsync($"/api/bulletins?q={bulletin}")).GetProperty("items")[0];
+
+    private static JsonElement UpdateStatus(JsonElement status, string updateId) =>
+        status.GetProperty("bulletins").EnumerateArray().SelectMany(b => b.GetProperty("updateStatus").EnumerateArray()).Single(u => u.GetProperty("updateId").GetString() == updateId);
+
+    [Fact]
+    public async Task good_large_missing_corrupt_and_interrupted_downloads_each_end_as_they_should()
+    {
+        await using var server = await ContentServer.StartAsync();
+        var good = server.Add("good.msu", ContentServer.Bytes(300_000, 1));
+        var large = server.Add("large.msu", ContentServer.Bytes(24 * 1024 * 1024, 2));
+        var missing = ($"{server.BaseUrl}/files/missing.msu", ContentServer.Sha([1, 2, 3]), 3L);
+        var wrong = server.Add("wrong.msu", ContentServer.Bytes(50_000, 3));
+        var flaky = server.Add("flaky.msu", ContentServer.Bytes(2_000_000, 4), dropHalfwayOnce: true);
+        await App.ImportAsync("patch", Catalog(
+            ("KB9000001", [Update("good", good), Update("large", large)]),
+            ("KB9000002", [Update("missing", missing)]),
+            ("KB9000003", [Update("wrong", wrong with { Sha256 = ContentServer.Sha([9]) })]),
+            ("KB9000004", [Update("flaky", flaky)])));
+        Assert.Equal(0, (await RowAsync("KB9000001")).GetProperty("downloaded").GetInt32());
+
+        var status = await StageAndWaitAsync("KB9000001", "KB9000002", "KB9000003", "KB9000004");
+
+        var run = status.GetProperty("run");
+        Assert.Equal("completed", run.GetProperty("status").GetString());
+        Assert.Equal(3, run.GetProperty("counts").GetProperty("downloaded").GetInt32());
+        Assert.Equal(2, run.GetProperty("counts").GetProperty("failed").GetInt32());
+
+        var row1 = await RowAsync("KB9000001");
+        Assert.Equal(2, row1.GetProperty("updates").GetInt32());
+        Assert.Equal(2, row1.GetProperty("downloaded").GetInt32());
+        Assert.True(row1.GetProperty("staged").GetBoolean());
+        Assert.True(UpdateStatus(status, "large").GetProperty("verified").GetBoolean());
+        Assert.Equal(large.Size, UpdateStatus(status, "large").GetProperty("size").GetInt64());
+
+        var notFound = UpdateStatus(status, "missing");
+        Assert.Equal("failed", notFound.GetProperty("state").GetString());
+        Assert.StartsWith($"{missing.Item1}: HTTP 404", notFound.GetProperty("reason").GetString());
+        var row2 = await RowAsync("KB9000002");
+        Assert.False(row2.GetProperty("staged").GetBoolean());
+        Assert.Equal(0, row2.GetProperty("downloaded").GetInt32());
+        Assert.Equal(1, row2.GetProperty("failedDownloads").GetInt32());
+
+        var corrupt = UpdateStatus(status, "wrong");
+        Assert.StartsWith($"{wrong.Url}: hash mismatch", corrupt.GetProperty("reason").GetString());
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(App.PackageDirectory, "sha256"), wrong.Sha256, SearchOption.AllDirectories));
+
+        var resumed = UpdateStatus(status, "flaky");
+        Assert.Equal("downloaded", resumed.GetProperty("state").GetString());
+        Assert.Equal(2, resumed.GetProperty("attempts").GetInt32());
+        Assert.True(server.RangeRequests >= 1, "the second attempt resumes with a Range request");
+        Assert.True((await RowAsync("KB9000004")).GetProperty("staged").GetBoolean());
+
+        // The packages are served by hash, with Range.
+        using var client = App.Client();
+        var bytes = await client.GetByteArrayAsync($"/agent/v1/packages/{good.Sha256}");
+        Assert.Equal(good.Sha256, ContentServer.Sha(bytes));
+        var range = new HttpRequestMessage(HttpMethod.Get, $"/agent/v1/packages/{good.Sha256}");
+        range.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(100, 199);
+        var partial = await client.SendAsync(range);
+        Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+        Assert.Equal(100, (await partial.Content.ReadAsByteArrayAsync()).Length);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/agent/v1/packages/..%2F..%2Fetc%2Fpasswd")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/agent/v1/packages/{missing.Item2}")).StatusCode);
+
+        // Re-staging retries only what is missing: the vendor fixed the 404.
+        var requestsBefore = server.Requests;
+        server.Add("missing.msu", [1, 2, 3]);
+        var again = await StageAndWaitAsync("KB9000001", "KB9000002");
+        Assert.Equal(1, again.GetProperty("run").GetProperty("counts").GetProperty("downloaded").GetInt32());
+        Assert.Equal(1, again.GetProperty("run").GetProperty("counts").GetProperty("alreadyStaged").GetInt32());
+        Assert.Equal(requestsBefore + 1, server.Requests);
+        Assert.True((await RowAsync("KB9000002")).GetProperty("staged").GetBoolean());
+
+        var history = await GetJsonAsync("/api/bulletins/KB9000002/history");
+        Assert.Equal(["bulletin_imported", "software_update_added", "update_download_failed", "update_downloaded"], history.EnumerateArray().Select(e => e.GetProperty("type").GetString()));
+    }
+
+    [Fact]
+    public async Task an_update_without_a_hash_needs_verification_off_and_the_record_says_so()
+    {
+        await using var server = await ContentServer.StartAsync();
+        var file = server.Add("nohash.msu", ContentServer.Bytes(10_000, 5));
+        await App.ImportAsync("patch", Catalog(("KB9000005", [Update("nohash", file, withHash: false)])));
+
+        var refused = UpdateStatus(await StageAndWaitAsync("KB9000005"), "nohash");
+        Assert.Equal("failed", refused.GetProperty("state").GetString());
+        Assert.Contains("Verify authenticity", refused.GetProperty("reason").GetString());
+        Assert.Equal(0, server.Requests);
+
+        using var client = App.Client();
+        var settings = JsonNode.Parse((await GetJsonAsync("/api/settings/vendors/microsoft")).GetRawText())!;
+        settings["verifyAuthenticity"] = false;
+        var put = await client.PutAsync("/api/settings/vendors/microsoft", new StringContent(settings.ToJsonString(), Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+
+        var staged = UpdateStatus(await StageAndWaitAsync("KB9000005"), "nohash");
+        Assert.Equal("downloaded", staged.GetProperty("state").GetString());
+        Assert.False(staged.GetProperty("verified").GetBoolean());
+        Assert.Equal(file.Sha256, staged.GetProperty("sha256").GetString());
+    }
+
+    [Fact]
+    public async Task the_staging_location_is_tried_before_the_vendor_and_finds_cvrf_files_by_kb_and_architecture()
+    {
+        // A CVRF update: no file name, no hash, the vendor URL is a Microsoft Update Catalog search page.
+        await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
+        var kb = await GetJsonAsync("/api/bulletins/KB5034129");
+        var update = kb.GetProperty("updates")[0];
+        Assert.Contains("catalog.update.microsoft.com", update.GetProperty("downloadUrl").GetString());
+        Assert.Equal("Windows Server 2022", update.GetProperty("product").GetString());
+
+        var noMirror = UpdateStatus(await StageAndWaitAsync("KB5034129"), update.GetProperty("updateId").GetString()!);
+        Assert.Contains("no SHA-256", noMirror.GetProperty("reason").GetString());
+
+        using var client = App.Client();
+        var settings = JsonNode.Parse((await GetJsonAsync("/api/settings/vendors/microsoft")).GetRawText())!;
+        settings["verifyAuthenticity"] = false;
+        await client.PutAsync("/api/settings/vendors/microsoft", new StringContent(settings.ToJsonString(), Encoding.UTF8, "application/json"));
+        var content = ContentServer.Bytes(40_000, 6);
+        File.WriteAllBytes(Path.Combine(App.MirrorDirectory, "windows10.0-kb5034129-x64_4a1b2c3d.msu"), content);
+        File.WriteAllBytes(Path.Combine(App.MirrorDirectory, "windows10.0-kb5034129-arm64_9f8e7d6c.msu"), ContentServer.Bytes(10, 7));
+
+        var status = await StageAndWaitAsync("KB5034129");
+        var servers = status.GetProperty("bulletins")[0].GetProperty("updateStatus").EnumerateArray().ToList();
+        Assert.All(servers, s => Assert.Equal("downloaded", s.GetProperty("state").GetString()));
+        Assert.All(servers, s => Assert.EndsWith("windows10.0-kb5034129-x64_4a1b2c3d.msu", s.GetProperty("source").GetString()));
+        Assert.Equal(ContentServer.Sha(content), servers[0].GetProperty("sha256").GetString());
+        Assert.True((await RowAsync("KB5034129")).GetProperty("staged").GetBoolean());
+    }
+
+    [Fact]
+    public async Task the_mirror_is_tried_first_by_file_name_and_the_vendor_is_the_fallback()
+    {
+        await using var server = await ContentServer.StartAsync();
+        var vendorOnly = server.Add("vendor-only.msu", ContentServer.Bytes(5_000, 8));
+        var mirrored = server.Add("mirrored.msu", ContentServer.Bytes(5_000, 9));
+        File.WriteAllBytes(Path.Combine(App.MirrorDirectory, "mirrored.msu"), ContentServer.Bytes(5_000, 9));
+        await App.ImportAsync("patch", Catalog(("KB9000007", [Update("vendor-only", vendorOnly), Update("mirrored", mirrored)])));
+
+        var status = await StageAndWaitAsync("KB9000007");
+
+        Assert.StartsWith("file://", UpdateStatus(status, "mirrored").GetProperty("source").GetString());
+        Assert.StartsWith("http://127.0.0.1", UpdateStatus(status, "vendor-only").GetProperty("source").GetString());
+        Assert.Equal(1, server.Requests);
+    }
+
+    [Fact]
+    public async Task staging_an_unknown_bulletin_starts_nothing()
+    {
+        await App.ImportAsync("patch", Catalog(("KB9000008", [])));
+        using var client = App.Client();
+        var response = await client.PostAsync("/api/bulletins/stage", new StringContent("""{"bulletinIds":["KB9000008","KB0000000"]}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal(0, (await GetJsonAsync("/api/server-tasks/runs?task=staging")).GetProperty("total").GetInt32());
+    }
+}
