@@ -7,6 +7,10 @@ using Patch.Application.Hosting;
 using Patch.Application.ServerTasks;
 using Patch.Application.Settings;
 using Patch.Application.Staging;
+using Patch.Application.Computers;
+using Patch.Application.Targets;
+using Patch.Application.Policies;
+using Patch.Application.MaintenanceWindows;
 
 var import = ImportCommand.IsImport(args) ? ImportCommand.Parse(args) : default;
 if (import.Error is not null)
@@ -67,6 +71,11 @@ app.MapCoreSettings();
 app.MapVendorSettings();
 app.MapServerTasks();
 app.MapStaging();
+app.MapComputers();
+app.MapTargets();
+app.MapPolicies();
+app.MapMaintenanceWindows();
+PackageCleanup.Map(app);
 await app.RunAsync();
 return 0;
 

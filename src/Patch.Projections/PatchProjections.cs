@@ -1,6 +1,10 @@
 using JasperFx.Events.Projections;
 using Marten;
 using Patch.Domain.Catalog;
+using Patch.Domain.Computers;
+using Patch.Domain.MaintenanceWindows;
+using Patch.Domain.Policies;
+using Patch.Domain.Targets;
 using Patch.Domain.ServerTasks;
 using Patch.Domain.Settings;
 using Patch.Domain.Vulnerabilities;
@@ -15,6 +19,7 @@ public static class PatchProjections
     public const string BulletinTable = "mt_doc_bulletin";
     public const string KnownExploitedTable = "mt_doc_known_exploited";
     public const string ServerTaskRunTable = "mt_doc_server_task_run";
+    public const string PolicyTable = "mt_doc_software_update_policy";
 
     public static void Configure(StoreOptions opts)
     {
@@ -35,6 +40,18 @@ public static class PatchProjections
 
         opts.Projections.Snapshot<VendorSettings>(SnapshotLifecycle.Inline);
         opts.Schema.For<VendorSettings>().DocumentAlias("vendor_settings");
+
+        opts.Projections.Snapshot<Computer>(SnapshotLifecycle.Inline);
+        opts.Schema.For<Computer>().DocumentAlias("computer");
+
+        opts.Projections.Snapshot<Target>(SnapshotLifecycle.Inline);
+        opts.Schema.For<Target>().DocumentAlias("target");
+
+        opts.Projections.Snapshot<MaintenanceWindow>(SnapshotLifecycle.Inline);
+        opts.Schema.For<MaintenanceWindow>().DocumentAlias("maintenance_window");
+
+        opts.Projections.Snapshot<SoftwareUpdatePolicy>(SnapshotLifecycle.Inline);
+        opts.Schema.For<SoftwareUpdatePolicy>().DocumentAlias("software_update_policy").GinIndexJsonData();
 
         opts.Projections.Snapshot<ServerTaskRun>(SnapshotLifecycle.Inline);
         opts.Schema.For<ServerTaskRun>().DocumentAlias("server_task_run");

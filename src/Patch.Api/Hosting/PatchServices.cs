@@ -54,6 +54,8 @@ public static class PatchServices
         services.AddSingleton<StagingProgress>();
         services.AddSingleton<PackageDownloader>();
         services.AddSingleton<BulletinStager>();
+        services.AddTransient<PackageCleanup>();
+        services.AddHostedService<ScheduledPackageCleanup>();
         services.AddHttpClient("staging", c => c.Timeout = TimeSpan.FromHours(2));
         services.AddTransient<ListBulletins>();
         services.AddTransient<GetBulletin>();

@@ -56,7 +56,8 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
         r as (
           select d.id, d.data->>'number' as bulletin, d.data->>'vendor' as vendor, (d.data->>'severityRank')::int as severity,
                  d.data->>'customSeverityId' as custom_severity, array_position((select ids from levels), d.data->>'customSeverityId') as custom_rank,
-                 (d.data->>'staged')::boolean as staged, 0 as policies, (d.data->>'updates')::int as updates,
+                 (d.data->>'staged')::boolean as staged,
+                 (select count(*)::int from {Schema}.{PatchProjections.PolicyTable} p where p.data @> jsonb_build_object('bulletins', jsonb_build_array(d.id), 'status', 'Active')) as policies, (d.data->>'updates')::int as updates,
                  (d.data->>'downloaded')::int as downloaded, (d.data->>'excludedUpdates')::int as excluded_updates,
                  (d.data->>'failedDownloads')::int as failed_downloads,
                  (d.data->>'released')::timestamptz as released, (d.data->>'revised')::timestamptz as revised,

@@ -32,3 +32,14 @@ public static class StagingRules
             ? "no SHA-256 is known for this update, so its authenticity cannot be verified: stage it with 'Verify authenticity' off"
             : null;
 }
+
+/// <summary>The package deletion interval as a pure rule.</summary>
+public static class PackageRetention
+{
+    /// <summary>
+    /// A package may leave the store when no enabled policy needs it, deletion is on (days &gt; 0), and its newest download
+    /// is older than the interval.
+    /// </summary>
+    public static bool Expired(string sha256, ISet<string> neededByEnabledPolicies, int deleteUnusedAfterDays, DateTimeOffset newestDownload, DateTimeOffset now) =>
+        !neededByEnabledPolicies.Contains(sha256) && deleteUnusedAfterDays > 0 && now - newestDownload >= TimeSpan.FromDays(deleteUnusedAfterDays);
+}

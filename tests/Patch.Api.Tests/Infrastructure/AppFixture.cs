@@ -15,6 +15,9 @@ public sealed class AppFixture : IAsyncLifetime
 
     public IAlbaHost Host { get; private set; } = null!;
 
+    /// <summary>The host's clock: real time, which a test may shift forward (and must shift back).</summary>
+    public ShiftedClock Clock { get; } = new();
+
     /// <summary>The package store and the staging location (mirror) of the test host: fresh folders per run.</summary>
     public string PackageDirectory { get; } = Path.Combine(Path.GetTempPath(), $"patch-packages-{Guid.NewGuid():N}");
 
@@ -28,6 +31,7 @@ public sealed class AppFixture : IAsyncLifetime
         Host = await AlbaHost.For<Program>(b =>
         {
             b.UseSetting("ConnectionStrings:Patch", connectionString);
+            b.ConfigureServices(s => s.AddSingleton<TimeProvider>(Clock));
             b.UseSetting("Patch:Import:MaxBytes", MaxImportBytes.ToString());
             b.UseSetting("Patch:Staging:PackageDirectory", PackageDirectory);
             b.UseSetting("Patch:Staging:StagingLocation", MirrorDirectory);
@@ -53,6 +57,7 @@ public sealed class AppFixture : IAsyncLifetime
     /// <summary>Every test starts from an empty store.</summary>
     public async Task ResetAsync()
     {
+        Clock.Shift = TimeSpan.Zero;
         await Store.Advanced.Clean.DeleteAllEventDataAsync();
         await Store.Advanced.Clean.DeleteAllDocumentsAsync();
         foreach (var dir in new[] { PackageDirectory, MirrorDirectory })
@@ -98,7 +103,7 @@ public abstract class AppTest(AppFixture app) : IAsyncLifetime
 
     public virtual async ValueTask InitializeAsync() => await App.ResetAsync();
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     protected async Task<JsonElement> GetJsonAsync(string url, int expectedStatus = 200)
     {
@@ -108,4 +113,11 @@ public abstract class AppTest(AppFixture app) : IAsyncLifetime
         Assert.True((int)response.StatusCode == expectedStatus, $"GET {url}: expected {expectedStatus}, got {(int)response.StatusCode}: {text}");
         return JsonDocument.Parse(text).RootElement.Clone();
     }
+}
+
+public sealed class ShiftedClock : TimeProvider
+{
+    public TimeSpan Shift { get; set; }
+
+    public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + Shift;
 }

@@ -1,0 +1,86 @@
+using System.Text;
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Patch.Application.Common;
+using Patch.Domain;
+using Patch.Domain.Computers;
+
+namespace Patch.Application.Computers;
+
+public sealed record RegisterComputer(string? Name, string? Domain, string? OperatingSystem, string? MacAddress);
+
+public sealed record ComputerImportResult(int Added, int Changed, int Unchanged);
+
+/// <summary>Computers known before they have an agent ("discovered"): registered one by one or imported from CSV.</summary>
+public static class ComputerEndpoints
+{
+    public static void MapComputers(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/computers").WithTags("Computers");
+
+        group.MapGet("", async (IQuerySession session, CancellationToken ct) =>
+                Results.Ok(await session.Query<Computer>().OrderBy(c => c.Name).ToListAsync(ct)))
+            .WithName("ListComputers").WithSummary("Every known computer.").Produces<IReadOnlyList<Computer>>();
+
+        group.MapPost("", async (RegisterComputer body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+            {
+                var result = await RegisterAsync(store, Actor.From(http), [body], ct, csv: false);
+                return result.Rejection is { } r ? Problems.From(r) : Results.Ok(result.Counts);
+            })
+            .WithName("RegisterComputer").WithSummary("Register (or update) a discovered computer: name, domain, operating system, MAC address.")
+            .Produces<ComputerImportResult>().ProducesProblem(400);
+
+        group.MapPost("import", async (HttpContext http, IDocumentStore store, CancellationToken ct) =>
+            {
+                using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
+                var text = await reader.ReadToEndAsync(ct);
+                var (rows, error) = ParseCsv(text);
+                if (error is not null) return Problems.Invalid("Invalid CSV", error);
+                var result = await RegisterAsync(store, Actor.From(http), rows, ct, csv: true);
+                return result.Rejection is { } r ? Problems.From(r) : Results.Ok(result.Counts);
+            })
+            .WithName("ImportComputers").WithSummary("Import discovered computers from CSV with a header row: name,domain,os,mac (all or nothing).")
+            .Produces<ComputerImportResult>().ProducesProblem(400);
+    }
+
+    public static (IReadOnlyList<RegisterComputer> Rows, string? Error) ParseCsv(string text)
+    {
+        var lines = text.Replace("\r\n", "\n").Split('\n').Where(l => l.Trim().Length > 0).ToList();
+        if (lines.Count == 0) return ([], "the file is empty");
+        var header = lines[0].Split(',').Select(h => h.Trim().ToLowerInvariant()).ToList();
+        var name = header.IndexOf("name");
+        if (name < 0) return ([], "line 1: the header needs a 'name' column (and optionally domain, os, mac)");
+        int Col(string c) => header.IndexOf(c);
+        var rows = new List<RegisterComputer>();
+        for (var i = 1; i < lines.Count; i++)
+        {
+            var cells = lines[i].Split(',').Select(c => c.Trim()).ToArray();
+            if (cells.Length != header.Count) return ([], $"line {i + 1}: {cells.Length} cells where the header has {header.Count}");
+            string? Cell(int c) => c >= 0 && cells[c].Length > 0 ? cells[c] : null;
+            rows.Add(new RegisterComputer(cells[name], Cell(Col("domain")), Cell(Col("os")), Cell(Col("mac"))));
+        }
+        return (rows, null);
+    }
+
+    private static async Task<(ComputerImportResult Counts, Rejection? Rejection)> RegisterAsync(IDocumentStore store, Actor actor, IReadOnlyList<RegisterComputer> rows, CancellationToken ct, bool csv)
+    {
+        await using var session = store.OpenSession(actor);
+        int added = 0, changed = 0, unchanged = 0;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = rows[i];
+            var id = Computer.StreamId(row.Name ?? "");
+            var stream = await session.Events.FetchForWriting<Computer>(id, ct);
+            var outcome = Computer.Decide(stream.Aggregate, row.Name ?? "", row.Domain, row.OperatingSystem, row.MacAddress);
+            if (outcome.Rejection is { } r) return (new(0, 0, 0), r with { Detail = csv ? $"row {i + 1}: {r.Detail}" : r.Detail });
+            if (outcome.Events.Count == 0) unchanged++;
+            else if (stream.Aggregate is null) added++;
+            else changed++;
+            stream.AppendMany(outcome.Events);
+        }
+        await session.SaveChangesAsync(ct);
+        return (new ComputerImportResult(added, changed, unchanged), null);
+    }
+}

@@ -1,0 +1,80 @@
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Patch.Application.Common;
+using Patch.Application.Targets;
+using Patch.Domain.Computers;
+using Patch.Domain.MaintenanceWindows;
+
+namespace Patch.Application.MaintenanceWindows;
+
+public sealed record MaintenanceWindowRequest(string? Name, MaintenanceWindowSchedule? Schedule, IReadOnlyList<string>? Targets);
+
+public sealed record WindowCheck(string Computer, DateTimeOffset At, bool Inside, DateTimeOffset? OpenUntil, DateTimeOffset? NextStart, IReadOnlyList<string> Windows);
+
+/// <summary>Maintenance windows: named, recurring, time-zone aware, with targets; the calendar answers for a computer.</summary>
+public static class MaintenanceWindowEndpoints
+{
+    public static void MapMaintenanceWindows(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/maintenance-windows").WithTags("Maintenance windows");
+
+        group.MapGet("", async (IQuerySession session, CancellationToken ct) =>
+                Results.Ok(await session.Query<MaintenanceWindow>().Where(w => !w.Deleted).OrderBy(w => w.Name).ToListAsync(ct)))
+            .WithName("ListMaintenanceWindows").WithSummary("The maintenance windows.").Produces<IReadOnlyList<MaintenanceWindow>>();
+
+        group.MapPost("", (MaintenanceWindowRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+                SaveAsync(MaintenanceWindow.StreamId(Guid.NewGuid()), body, http, store, ct, created: true))
+            .WithName("CreateMaintenanceWindow")
+            .WithSummary("A window: schedule { timeZone (IANA), start (HH:mm), duration (hh:mm:ss), recurrence { kind: Daily | Weekly (days) | Monthly (dayOfMonth) | MonthlyNthWeekday (week 1-5, weekday, offsetDays) } } and targets.")
+            .Produces<MaintenanceWindow>(StatusCodes.Status201Created).ProducesProblem(400);
+
+        group.MapPut("{id}", (string id, MaintenanceWindowRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+                SaveAsync(id, body, http, store, ct, created: false))
+            .WithName("ChangeMaintenanceWindow").WithSummary("Replace a window's name, schedule and targets.").Produces<MaintenanceWindow>().ProducesProblem(400).ProducesProblem(404);
+
+        group.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+            {
+                await using var session = store.OpenSession(Actor.From(http));
+                var stream = await session.Events.FetchForWriting<MaintenanceWindow>(id, ct);
+                if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No maintenance window '{id}'.");
+                stream.AppendOne(new MaintenanceWindowDeleted(id));
+                await session.SaveChangesAsync(ct);
+                return Results.NoContent();
+            })
+            .WithName("DeleteMaintenanceWindow").WithSummary("Delete a window.").Produces(204).ProducesProblem(404);
+
+        group.MapGet("check", async (string computer, DateTimeOffset? at, IQuerySession session, IConfiguration config, TimeProvider time, CancellationToken ct) =>
+            {
+                var target = await session.LoadAsync<Computer>(Computer.StreamId(computer), ct);
+                if (target is null) return Problems.NotFound($"No computer '{computer}'.");
+                var instant = at ?? time.GetUtcNow();
+                var custom = await TargetEndpoints.CustomTargetsAsync(session, ct);
+                var windows = new List<MaintenanceWindow>();
+                foreach (var w in await session.Query<MaintenanceWindow>().Where(w => !w.Deleted).ToListAsync(ct))
+                    if ((await TargetEndpoints.MembersAsync(session, config, w.Targets, [], custom, ct)).Contains(target.Name, StringComparer.OrdinalIgnoreCase)) windows.Add(w);
+                var open = windows.Select(w => MaintenanceWindowCalendar.Containing(w.Schedule, instant)).Where(c => c is not null).Select(c => c!.Value.End).DefaultIfEmpty().Max();
+                return Results.Ok(new WindowCheck(target.Name, instant, open != default, open == default ? null : open,
+                    MaintenanceWindowCalendar.NextStartOfAny(windows.Select(w => w.Schedule), instant), windows.Select(w => w.Name).ToList()));
+            })
+            .WithName("CheckMaintenanceWindows")
+            .WithSummary("For one computer: is 'at' (default now) inside one of its windows, until when, and when does the next one start.")
+            .Produces<WindowCheck>().ProducesProblem(404);
+    }
+
+    private static async Task<IResult> SaveAsync(string id, MaintenanceWindowRequest body, HttpContext http, IDocumentStore store, CancellationToken ct, bool created)
+    {
+        await using var session = store.OpenSession(Actor.From(http));
+        var stream = await session.Events.FetchForWriting<MaintenanceWindow>(id, ct);
+        if (!created && stream.Aggregate is null) return Problems.NotFound($"No maintenance window '{id}'.");
+        var known = (await TargetEndpoints.CustomTargetsAsync(session, ct)).Keys.ToHashSet();
+        var outcome = MaintenanceWindow.Decide(stream.Aggregate, id, body.Name, body.Schedule, body.Targets, known);
+        if (outcome.Rejection is { } r) return Problems.From(r);
+        stream.AppendMany(outcome.Events);
+        await session.SaveChangesAsync(ct);
+        var window = await session.LoadAsync<MaintenanceWindow>(id, ct);
+        return created ? Results.Created($"/api/maintenance-windows/{id}", window) : Results.Ok(window);
+    }
+}

@@ -1,0 +1,123 @@
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Patch.Application.Bulletins;
+using Patch.Application.Common;
+using Patch.Application.Targets;
+using Patch.Domain;
+using Patch.Domain.Catalog;
+using Patch.Domain.Policies;
+using Patch.Domain.Settings;
+
+namespace Patch.Application.Policies;
+
+public sealed record CreatePolicyRequest(
+    IReadOnlyList<string>? BulletinIds,
+    string? BulletinId,
+    string? UpdateId,
+    string? Name,
+    string? Description,
+    bool? Enabled,
+    PackageOptions? Options,
+    IReadOnlyList<string>? Targets,
+    IReadOnlyList<PolicyUpdateChoice>? Updates);
+
+public sealed record PolicyPage(IReadOnlyList<SoftwareUpdatePolicy> Items, int Total);
+
+/// <summary>Software Update policies (C5): the wizard, edits, enable/disable, delete or retire, targets' members.</summary>
+public static class PolicyEndpoints
+{
+    public static void MapPolicies(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/policies").WithTags("Software Update policies");
+
+        group.MapPost("", CreateAsync)
+            .WithName("CreatePolicy")
+            .WithSummary("Create a Software Update policy from staged bulletins ('bulletinIds': every non-excluded update of each) or one downloaded update ('bulletinId' + 'updateId'). " +
+                         "Name defaults from the bulletins, description from the vendor, command lines from the catalog (or the package kind), options and target from the vendor settings. " +
+                         "A bulletin not fully staged is refused (409) with the missing downloads listed.")
+            .Produces<SoftwareUpdatePolicy>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
+
+        group.MapGet("", async (string? bulletin, bool? enabled, string? status, IQuerySession session, CancellationToken ct) =>
+            {
+                var all = await session.Query<SoftwareUpdatePolicy>().ToListAsync(ct);
+                var statusFilter = status is null ? PolicyStatus.Active : Enum.TryParse<PolicyStatus>(status, true, out var s) ? s : (PolicyStatus?)null;
+                if (statusFilter is null) return Problems.Invalid("Invalid query", $"status: '{status}' is not one of Active, Deleted, Retired");
+                var streamId = bulletin is null ? null : await GetBulletin.ResolveIdAsync(session, bulletin, ct) ?? bulletin;
+                var items = all.Where(p => p.Status == statusFilter && (enabled is null || p.Enabled == enabled) && (streamId is null || p.Bulletins.Contains(streamId)))
+                    .OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase).ToList();
+                return Results.Ok(new PolicyPage(items, items.Count));
+            })
+            .WithName("ListPolicies").WithSummary("Policies (default: active ones); filter by bulletin, enabled, status.").Produces<PolicyPage>().ProducesProblem(400);
+
+        group.MapGet("{id}", async (string id, IQuerySession session, CancellationToken ct) =>
+                await session.LoadAsync<SoftwareUpdatePolicy>(id, ct) is { } p ? Results.Ok(p) : Problems.NotFound($"No Software Update policy '{id}'."))
+            .WithName("GetPolicy").WithSummary("One policy ('policy:…'); its history is GET /api/history/{id}.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404);
+
+        group.MapPut("{id}", (string id, EditPolicy body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+                ChangeAsync(id, http, store, ct, (p, known) => PolicyDecisions.Edit(p, id, body, known)))
+            .WithName("EditPolicy").WithSummary("Edit name, description, package options, targets, or per update 'enabled' and 'commandLine'. Each edit is an event naming what changed.")
+            .Produces<SoftwareUpdatePolicy>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
+
+        group.MapPost("{id}/enable", (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+                ChangeAsync(id, http, store, ct, (p, _) => PolicyDecisions.SetEnabled(p, id, true)))
+            .WithName("EnablePolicy").WithSummary("Enable: agents get it at their next poll.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
+
+        group.MapPost("{id}/disable", (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+                ChangeAsync(id, http, store, ct, (p, _) => PolicyDecisions.SetEnabled(p, id, false)))
+            .WithName("DisablePolicy").WithSummary("Disable: agents stop installing it at their next poll.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
+
+        group.MapDelete("{id}", (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+                ChangeAsync(id, http, store, ct, (p, _) => PolicyDecisions.Delete(p, id)))
+            .WithName("DeletePolicy").WithSummary("Delete a policy; one that was ever delivered is retired instead (kept with its history, distributing nothing).")
+            .Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
+
+        group.MapGet("{id}/members", async (string id, IQuerySession session, IConfiguration config, CancellationToken ct) =>
+            {
+                if (await session.LoadAsync<SoftwareUpdatePolicy>(id, ct) is not { } policy) return Problems.NotFound($"No Software Update policy '{id}'.");
+                var custom = await TargetEndpoints.CustomTargetsAsync(session, ct);
+                var members = await TargetEndpoints.MembersAsync(session, config, policy.Targets, policy.Updates.Where(u => u.Enabled).Select(u => u.UpdateId).ToList(), custom, ct);
+                return Results.Ok(new TargetMembers(id, members.Count, members));
+            })
+            .WithName("GetPolicyMembers").WithSummary("The computers the policy's targets reach now, less resource exclusions.").Produces<TargetMembers>().ProducesProblem(404);
+    }
+
+    private static async Task<IResult> CreateAsync(CreatePolicyRequest body, HttpContext http, IDocumentStore store, CancellationToken ct)
+    {
+        await using var session = store.OpenSession(Actor.From(http));
+        var ids = body.UpdateId is not null ? (body.BulletinId is null ? [] : [body.BulletinId]) : body.BulletinIds ?? [];
+        if (body.UpdateId is not null && body.BulletinId is null) return Problems.Invalid("Missing field", "'bulletinId' is required with 'updateId'.");
+        var bulletins = new List<Bulletin>();
+        foreach (var id in ids.Distinct())
+        {
+            var streamId = await GetBulletin.ResolveIdAsync(session, id, ct);
+            if (streamId is null || await session.LoadAsync<Bulletin>(streamId, ct) is not { } b) return Problems.NotFound($"No bulletin '{id}'.");
+            bulletins.Add(b);
+        }
+        var vendors = bulletins.Select(b => b.Facts.Vendor).Distinct().ToList();
+        if (vendors.Count > 1) return Problems.Invalid("Mixed vendors", $"A policy distributes one vendor's updates; these bulletins are from {string.Join(", ", vendors)}.");
+        var vendor = vendors.Count == 0 ? null : await session.LoadAsync<VendorSettings>(VendorSettings.StreamId(vendors[0]), ct);
+        var known = (await TargetEndpoints.CustomTargetsAsync(session, ct)).Keys.ToHashSet();
+        var policyId = SoftwareUpdatePolicy.StreamId(Guid.NewGuid());
+        var command = new CreatePolicy(ids, body.UpdateId, body.Name, body.Description, body.Enabled ?? true, body.Options, body.Targets, body.Updates);
+        var outcome = PolicyDecisions.Create(policyId, command, bulletins, vendor?.Values ?? VendorSettingsValues.Defaults, known);
+        if (outcome.Rejection is { } r) return Problems.From(r);
+        session.Events.StartStream<SoftwareUpdatePolicy>(policyId, outcome.Events.ToArray());
+        await session.SaveChangesAsync(ct);
+        return Results.Created($"/api/policies/{policyId}", await session.LoadAsync<SoftwareUpdatePolicy>(policyId, ct));
+    }
+
+    private static async Task<IResult> ChangeAsync(string id, HttpContext http, IDocumentStore store, CancellationToken ct, Func<SoftwareUpdatePolicy?, ISet<string>, Outcome> decide)
+    {
+        await using var session = store.OpenSession(Actor.From(http));
+        var stream = await session.Events.FetchForWriting<SoftwareUpdatePolicy>(id, ct);
+        var known = (await TargetEndpoints.CustomTargetsAsync(session, ct)).Keys.ToHashSet();
+        var outcome = decide(stream.Aggregate, known);
+        if (outcome.Rejection is { } r) return Problems.From(r);
+        stream.AppendMany(outcome.Events);
+        await session.SaveChangesAsync(ct);
+        return Results.Ok(await session.LoadAsync<SoftwareUpdatePolicy>(id, ct));
+    }
+}

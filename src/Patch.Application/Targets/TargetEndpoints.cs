@@ -1,0 +1,99 @@
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Patch.Application.Common;
+using Patch.Domain.Computers;
+using Patch.Domain.MaintenanceWindows;
+using Patch.Domain.Policies;
+using Patch.Domain.Settings;
+using Patch.Domain.Targets;
+
+namespace Patch.Application.Targets;
+
+public sealed record TargetRequest(string? Name, IReadOnlyList<TargetRule>? Include, IReadOnlyList<TargetRule>? Exclude);
+
+public sealed record TargetView(string Id, string Name, bool BuiltIn, IReadOnlyList<TargetRule> Include, IReadOnlyList<TargetRule> Exclude);
+
+public sealed record TargetMembers(string TargetId, int Count, IReadOnlyList<string> Computers);
+
+/// <summary>Targets (filters): built-in dynamic ones and custom rules with exclusions; membership is always computed.</summary>
+public static class TargetEndpoints
+{
+    public static void MapTargets(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/targets").WithTags("Targets");
+
+        group.MapGet("", async (IQuerySession session, CancellationToken ct) =>
+            {
+                var custom = await session.Query<Target>().Where(t => !t.Deleted).OrderBy(t => t.Name).ToListAsync(ct);
+                return Results.Ok(Patch.Domain.Targets.Targets.BuiltIn.Select(b => new TargetView(b.Key, b.Value, true, [], []))
+                    .Concat(custom.Select(t => new TargetView(t.Id, t.Name, false, t.Include, t.Exclude))).ToList());
+            })
+            .WithName("ListTargets").WithSummary("Built-in dynamic targets and custom targets.").Produces<IReadOnlyList<TargetView>>();
+
+        group.MapPost("", (TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+                SaveAsync($"target:{Guid.NewGuid():N}", body, http, store, ct, created: true))
+            .WithName("CreateTarget").WithSummary("A custom target: computers matching any include rule (OS text, product, name pattern with * and ?, explicit names) and no exclude rule.")
+            .Produces<TargetView>(StatusCodes.Status201Created).ProducesProblem(400);
+
+        group.MapPut("{id}", (string id, TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+                id.StartsWith("target:", StringComparison.Ordinal) ? SaveAsync(id, body, http, store, ct, created: false) : Task.FromResult(Problems.NotFound($"No custom target '{id}'.")))
+            .WithName("ChangeTarget").WithSummary("Replace a custom target's name and rules.").Produces<TargetView>().ProducesProblem(400).ProducesProblem(404);
+
+        group.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+            {
+                await using var session = store.OpenSession(Actor.From(http));
+                var stream = await session.Events.FetchForWriting<Target>(id, ct);
+                if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No custom target '{id}'.");
+                var users = await session.Query<SoftwareUpdatePolicy>().Where(p => p.Status == PolicyStatus.Active && p.Targets.Contains(id)).Select(p => p.Name).ToListAsync(ct);
+                var windows = await session.Query<MaintenanceWindow>().Where(w => !w.Deleted && w.Targets.Contains(id)).Select(w => w.Name).ToListAsync(ct);
+                if (users.Count + windows.Count > 0)
+                    return Problems.From(new Domain.Rejection(Domain.RejectionKind.Conflict, "Target in use", $"Target '{id}' is used by: {string.Join(", ", users.Concat(windows))}."));
+                stream.AppendOne(new TargetDeleted(id));
+                await session.SaveChangesAsync(ct);
+                return Results.NoContent();
+            })
+            .WithName("DeleteTarget").WithSummary("Delete a custom target (refused while a policy or maintenance window uses it).")
+            .Produces(204).ProducesProblem(404).ProducesProblem(409);
+
+        group.MapGet("{id}/members", async (string id, IQuerySession session, IConfiguration config, CancellationToken ct) =>
+            {
+                var custom = await CustomTargetsAsync(session, ct);
+                if (!Patch.Domain.Targets.Targets.IsBuiltIn(id) && !custom.ContainsKey(id)) return Problems.NotFound($"No target '{id}'.");
+                var members = await MembersAsync(session, config, [id], [], custom, ct);
+                return Results.Ok(new TargetMembers(id, members.Count, members));
+            })
+            .WithName("GetTargetMembers").WithSummary("The computers in a target now (computed from the computers' facts).")
+            .Produces<TargetMembers>().ProducesProblem(404);
+    }
+
+    public static async Task<Dictionary<string, Target>> CustomTargetsAsync(IQuerySession session, CancellationToken ct) =>
+        (await session.Query<Target>().Where(t => !t.Deleted).ToListAsync(ct)).ToDictionary(t => t.Id);
+
+    /// <summary>Members of the targets, less the vendor's resource exclusions.</summary>
+    public static async Task<IReadOnlyList<string>> MembersAsync(IQuerySession session, IConfiguration config, IReadOnlyList<string> targetIds,
+        IReadOnlyCollection<string> policyUpdateIds, Dictionary<string, Target> custom, CancellationToken ct)
+    {
+        var computers = await session.Query<Computer>().ToListAsync(ct);
+        var vendor = await session.LoadAsync<VendorSettings>(VendorSettings.StreamId("Microsoft"), ct);
+        var agentVersion = config["Patch:Agent:CurrentVersion"] ?? typeof(TargetEndpoints).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+        return Patch.Domain.Targets.Targets.Members(targetIds, custom, computers, policyUpdateIds, agentVersion,
+            (vendor?.Values ?? VendorSettingsValues.Defaults).ResourceExclusions).Select(c => c.Name).ToList();
+    }
+
+    private static async Task<IResult> SaveAsync(string id, TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct, bool created)
+    {
+        await using var session = store.OpenSession(Actor.From(http));
+        var stream = await session.Events.FetchForWriting<Target>(id, ct);
+        if (!created && stream.Aggregate is null) return Problems.NotFound($"No custom target '{id}'.");
+        var outcome = Target.DecideDefine(stream.Aggregate, id, body.Name, body.Include, body.Exclude);
+        if (outcome.Rejection is { } r) return Problems.From(r);
+        stream.AppendMany(outcome.Events);
+        await session.SaveChangesAsync(ct);
+        var t = (await session.LoadAsync<Target>(id, ct))!;
+        var view = new TargetView(t.Id, t.Name, false, t.Include, t.Exclude);
+        return created ? Results.Created($"/api/targets/{id}", view) : Results.Ok(view);
+    }
+}

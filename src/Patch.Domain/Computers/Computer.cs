@@ -1,0 +1,33 @@
+namespace Patch.Domain.Computers;
+
+/// <summary>A computer known before it has an agent: registered through the API or imported from a CSV (seed: discovered resources).</summary>
+public sealed record ComputerDiscovered(string ComputerId, string Name, string? Domain, string? OperatingSystem, string? MacAddress);
+
+public sealed record ComputerDetailsChanged(string ComputerId, string? Domain, string? OperatingSystem, string? MacAddress);
+
+/// <summary>What targets are evaluated on. Agent and inventory facts join with the agent issue.</summary>
+public sealed record Computer(string Id, string Name, string? Domain, string? OperatingSystem, string? MacAddress, bool AgentInstalled, string? AgentVersion,
+    IReadOnlyList<string> Products, IReadOnlyList<string> RequiredUpdateIds)
+{
+    public static string StreamId(string name) => $"computer:{name.Trim().ToLowerInvariant()}";
+
+    public static Computer Create(ComputerDiscovered e) => new(e.ComputerId, e.Name, e.Domain, e.OperatingSystem, e.MacAddress, false, null, [], []);
+
+    public static Computer Apply(ComputerDetailsChanged e, Computer c) => c with { Domain = e.Domain, OperatingSystem = e.OperatingSystem, MacAddress = e.MacAddress };
+
+    public static Outcome Decide(Computer? current, string name, string? domain, string? os, string? mac)
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(name) || name.Trim().Length > 63 || name.Trim().Any(c => !(char.IsLetterOrDigit(c) || c is '-' or '_' or '.')))
+            problems.Add("name: 1 to 63 letters, digits, '-', '_' or '.'");
+        if (mac is not null && !System.Text.RegularExpressions.Regex.IsMatch(mac.Trim(), "^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$"))
+            problems.Add($"macAddress: '{mac}' is not a MAC address like 00:1A:2B:3C:4D:5E");
+        if (domain?.Length > 255 || os?.Length > 255) problems.Add("domain and operatingSystem: at most 255 characters");
+        if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid computer", string.Join("; ", problems));
+        var normalizedMac = mac?.Trim().ToUpperInvariant().Replace('-', ':');
+        if (current is null) return Outcome.Append(new ComputerDiscovered(StreamId(name), name.Trim(), domain?.Trim(), os?.Trim(), normalizedMac));
+        return current.Domain == domain?.Trim() && current.OperatingSystem == os?.Trim() && current.MacAddress == normalizedMac
+            ? Outcome.Nothing
+            : Outcome.Append(new ComputerDetailsChanged(current.Id, domain?.Trim(), os?.Trim(), normalizedMac));
+    }
+}

@@ -1,0 +1,71 @@
+using Patch.Domain.Catalog;
+using Patch.Domain.MaintenanceWindows;
+using Patch.Domain.Settings;
+
+namespace Patch.Domain.Policies;
+
+public enum ScheduleMode { AgentDefault, Own }
+
+public enum PolicyStatus { Active, Deleted, Retired }
+
+/// <summary>The policy's own run schedule: at <see cref="Start"/> local time on the days of <see cref="Recurrence"/>.</summary>
+public sealed record PolicySchedule(string TimeZone, TimeOnly Start, Recurrence Recurrence);
+
+/// <summary>Package options of the wizard.</summary>
+public sealed record PackageOptions(ScheduleMode Schedule, PolicySchedule? OwnSchedule, bool WakeOnLan, bool OverrideMaintenanceWindows, bool Multicast)
+{
+    public static PackageOptions From(VendorSettingsValues vendor) => new(ScheduleMode.AgentDefault, null, false, false, vendor.Package.UseMulticast);
+
+    public IReadOnlyList<string> Problems()
+    {
+        if (Schedule == ScheduleMode.AgentDefault) return OwnSchedule is null ? [] : ["options.ownSchedule: only with schedule 'Own'"];
+        if (OwnSchedule is null) return ["options.ownSchedule: required with schedule 'Own'"];
+        return new MaintenanceWindowSchedule(OwnSchedule.TimeZone, OwnSchedule.Start, TimeSpan.FromHours(1), OwnSchedule.Recurrence).Problems()
+            .Where(p => !p.StartsWith("duration", StringComparison.Ordinal)).Select(p => "options.ownSchedule." + p).ToList();
+    }
+}
+
+/// <summary>One software update distributed by a policy, with the package and command line it was given.</summary>
+public sealed record PolicyUpdate(string BulletinId, string UpdateId, string Product, string Culture, bool Enabled, string PackageSha256, long PackageSize, string? FileName,
+    string CommandLine, RestartBehavior Restart);
+
+public sealed record SoftwareUpdatePolicyCreated(string PolicyId, string Name, string? Description, bool Enabled, IReadOnlyList<string> Bulletins,
+    IReadOnlyList<PolicyUpdate> Updates, PackageOptions Options, IReadOnlyList<string> Targets, ProgramDefaults Program);
+
+public sealed record SoftwareUpdatePolicyEdited(string PolicyId, string Name, string? Description, IReadOnlyList<PolicyUpdate> Updates, PackageOptions Options,
+    IReadOnlyList<string> Targets, IReadOnlyList<FieldChange> Changes);
+
+public sealed record SoftwareUpdatePolicyEnabled(string PolicyId);
+
+public sealed record SoftwareUpdatePolicyDisabled(string PolicyId);
+
+public sealed record SoftwareUpdatePolicyDeleted(string PolicyId);
+
+/// <summary>A policy that was ever delivered is retired, not erased: its history stays, it distributes nothing.</summary>
+public sealed record SoftwareUpdatePolicyRetired(string PolicyId);
+
+/// <summary>A Software Update policy (C5): what distributes the updates of staged bulletins to its targets.</summary>
+public sealed record SoftwareUpdatePolicy(string Id, string Name, string? Description, bool Enabled, IReadOnlyList<string> Bulletins, IReadOnlyList<PolicyUpdate> Updates,
+    PackageOptions Options, IReadOnlyList<string> Targets, ProgramDefaults Program, PolicyStatus Status, bool EverDelivered)
+{
+    public const int MaxNameLength = 200;
+
+    public static string StreamId(Guid id) => $"policy:{id:N}";
+
+    /// <summary>Active and enabled: agents receive it at their next poll.</summary>
+    public bool Distributes => Status == PolicyStatus.Active && Enabled;
+
+    public static SoftwareUpdatePolicy Create(SoftwareUpdatePolicyCreated e) =>
+        new(e.PolicyId, e.Name, e.Description, e.Enabled, e.Bulletins, e.Updates, e.Options, e.Targets, e.Program, PolicyStatus.Active, false);
+
+    public static SoftwareUpdatePolicy Apply(SoftwareUpdatePolicyEdited e, SoftwareUpdatePolicy p) =>
+        p with { Name = e.Name, Description = e.Description, Updates = e.Updates, Options = e.Options, Targets = e.Targets };
+
+    public static SoftwareUpdatePolicy Apply(SoftwareUpdatePolicyEnabled e, SoftwareUpdatePolicy p) => p with { Enabled = true };
+
+    public static SoftwareUpdatePolicy Apply(SoftwareUpdatePolicyDisabled e, SoftwareUpdatePolicy p) => p with { Enabled = false };
+
+    public static SoftwareUpdatePolicy Apply(SoftwareUpdatePolicyDeleted e, SoftwareUpdatePolicy p) => p with { Status = PolicyStatus.Deleted, Enabled = false };
+
+    public static SoftwareUpdatePolicy Apply(SoftwareUpdatePolicyRetired e, SoftwareUpdatePolicy p) => p with { Status = PolicyStatus.Retired, Enabled = false };
+}

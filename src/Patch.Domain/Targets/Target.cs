@@ -1,0 +1,88 @@
+using System.Text.RegularExpressions;
+using Patch.Domain.Computers;
+
+namespace Patch.Domain.Targets;
+
+/// <summary>One rule of a custom target: every criterion given must hold (OS text, installed product, name pattern with * and ?, explicit names).</summary>
+public sealed record TargetRule(string? OperatingSystemContains = null, string? Product = null, string? NamePattern = null, IReadOnlyList<string>? Computers = null)
+{
+    public bool Matches(Computer c) =>
+        (OperatingSystemContains is null || c.OperatingSystem?.Contains(OperatingSystemContains, StringComparison.OrdinalIgnoreCase) == true)
+        && (Product is null || c.Products.Contains(Product, StringComparer.OrdinalIgnoreCase))
+        && (NamePattern is null || Glob(NamePattern).IsMatch(c.Name))
+        && (Computers is null || Computers.Contains(c.Name, StringComparer.OrdinalIgnoreCase));
+
+    public bool IsEmpty => OperatingSystemContains is null && Product is null && NamePattern is null && Computers is null;
+
+    private static Regex Glob(string pattern) =>
+        new("^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+}
+
+public sealed record TargetDefined(string TargetId, string Name, IReadOnlyList<TargetRule> Include, IReadOnlyList<TargetRule> Exclude);
+
+public sealed record TargetChanged(string TargetId, string Name, IReadOnlyList<TargetRule> Include, IReadOnlyList<TargetRule> Exclude);
+
+public sealed record TargetDeleted(string TargetId);
+
+/// <summary>A custom target (filter): computers matching any include rule and no exclude rule. Membership is computed, never stored.</summary>
+public sealed record Target(string Id, string Name, IReadOnlyList<TargetRule> Include, IReadOnlyList<TargetRule> Exclude, bool Deleted)
+{
+    public static Target Create(TargetDefined e) => new(e.TargetId, e.Name, e.Include, e.Exclude, false);
+
+    public static Target Apply(TargetChanged e, Target t) => t with { Name = e.Name, Include = e.Include, Exclude = e.Exclude };
+
+    public static Target Apply(TargetDeleted e, Target t) => t with { Deleted = true };
+
+    public static Outcome DecideDefine(Target? current, string targetId, string? name, IReadOnlyList<TargetRule>? include, IReadOnlyList<TargetRule>? exclude)
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 128) problems.Add("name: 1 to 128 characters");
+        if (include is not { Count: > 0 }) problems.Add("include: at least one rule");
+        if ((include ?? []).Concat(exclude ?? []).Any(r => r.IsEmpty)) problems.Add("include/exclude: a rule needs at least one criterion");
+        if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid target", string.Join("; ", problems));
+        if (current is { Deleted: true }) return Outcome.Refuse(RejectionKind.NotFound, "Target deleted", $"Target '{targetId}' was deleted.");
+        if (current is null) return Outcome.Append(new TargetDefined(targetId, name!.Trim(), include!, exclude ?? []));
+        return Outcome.Append(new TargetChanged(targetId, name!.Trim(), include!, exclude ?? []));
+    }
+}
+
+/// <summary>The built-in dynamic targets and the membership rule for every target.</summary>
+public static class Targets
+{
+    public const string AllWithAgent = "builtin:all-with-agent";
+    public const string WithoutAgent = "builtin:without-agent";
+    public const string AgentNeedsUpgrade = "builtin:agent-needs-upgrade";
+    public const string RequiringUpdates = Settings.VendorSettingsValues.RequiringUpdatesTarget;
+    public const string RequiringUpdatePrefix = "builtin:requiring-update:";
+
+    public static readonly IReadOnlyDictionary<string, string> BuiltIn = new Dictionary<string, string>
+    {
+        [AllWithAgent] = "All computers with the Software Update Agent installed",
+        [WithoutAgent] = "Computers without the Software Update Agent",
+        [AgentNeedsUpgrade] = "Computers with an agent that needs upgrading",
+        [RequiringUpdates] = "Computers requiring the policy's updates",
+    };
+
+    public static bool IsBuiltIn(string id) => BuiltIn.ContainsKey(id) || id.StartsWith(RequiringUpdatePrefix, StringComparison.Ordinal);
+
+    /// <summary>
+    /// Whether a computer is in a target. <paramref name="policyUpdateIds"/> gives "requiring the policy's updates" its
+    /// meaning; <paramref name="currentAgentVersion"/> decides "needs upgrade".
+    /// </summary>
+    public static bool Contains(string targetId, Target? custom, Computer c, IReadOnlyCollection<string> policyUpdateIds, string currentAgentVersion) => targetId switch
+    {
+        AllWithAgent => c.AgentInstalled,
+        WithoutAgent => !c.AgentInstalled,
+        AgentNeedsUpgrade => c.AgentInstalled && Version.TryParse(c.AgentVersion, out var v) && Version.TryParse(currentAgentVersion, out var current) && v < current,
+        RequiringUpdates => c.RequiredUpdateIds.Any(policyUpdateIds.Contains),
+        _ when targetId.StartsWith(RequiringUpdatePrefix, StringComparison.Ordinal) => c.RequiredUpdateIds.Contains(targetId[RequiringUpdatePrefix.Length..]),
+        _ => custom is { Deleted: false } && custom.Include.Any(r => r.Matches(c)) && !custom.Exclude.Any(r => r.Matches(c)),
+    };
+
+    /// <summary>The computers a set of targets reaches, less the resource exclusions (computer names).</summary>
+    public static IReadOnlyList<Computer> Members(IReadOnlyList<string> targetIds, IReadOnlyDictionary<string, Target> custom, IEnumerable<Computer> computers,
+        IReadOnlyCollection<string> policyUpdateIds, string currentAgentVersion, IReadOnlyCollection<string> exclusions) =>
+        computers.Where(c => !exclusions.Contains(c.Name, StringComparer.OrdinalIgnoreCase)
+                             && targetIds.Any(t => Contains(t, custom.GetValueOrDefault(t), c, policyUpdateIds, currentAgentVersion)))
+            .OrderBy(c => c.Name, StringComparer.OrdinalIgnoreCase).ToList();
+}

@@ -1,0 +1,244 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Patch.Api.Tests.Infrastructure;
+using Patch.Api.Tests.Staging;
+
+namespace Patch.Api.Tests.Policies;
+
+public class when_creating_software_update_policies(AppFixture app) : AppTest(app)
+{
+    private ContentServer _server = null!;
+
+    public override async ValueTask InitializeAsync()
+    {
+        await base.InitializeAsync();
+        _server = await ContentServer.StartAsync();
+        var a = _server.Add("a.msu", ContentServer.Bytes(20_000, 11));
+        var b = _server.Add("b.msi", ContentServer.Bytes(20_000, 12));
+        var catalog = new
+        {
+            schemaVersion = "1.0", catalogId = "policy-test",
+            vendors = new[] { new { id = "ms", name = "Microsoft" } },
+            products = new[] { new { id = "w10", name = "Windows 10 Version 22H2 for x64-based Systems", vendor = "ms" }, new { id = "w11", name = "Windows 11 Version 23H2 for x64-based Systems", vendor = "ms" } },
+            bulletins = new object[]
+            {
+                new { id = "KB9100001", vendor = "ms", title = "January update", description = "Fixes things.", severity = "Critical", updates = new object[]
+                {
+                    new { id = "u10", product = "w10", fileName = "a.msu", downloadUrl = a.Url, sha256 = a.Sha256, size = a.Size, restart = "required", commandLine = "wusa.exe a.msu /quiet /norestart" },
+                    new { id = "u11", product = "w11", fileName = "b.msi", downloadUrl = b.Url, sha256 = b.Sha256, size = b.Size, restart = "notRequired" },
+                } },
+                new { id = "KB9100002", vendor = "ms", title = "Gone update", severity = "Important", updates = new object[]
+                {
+                    new { id = "gone", product = "w10", fileName = "gone.msu", downloadUrl = $"{_server.BaseUrl}/files/gone.msu", sha256 = ContentServer.Sha([7]), size = 1 },
+                } },
+            },
+        };
+        await App.ImportAsync("patch", Encoding.UTF8.GetBytes(JsonSerializer.Serialize(catalog)));
+        await StageAsync("KB9100001");
+        await StageAsync("KB9100002");
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        await base.DisposeAsync();
+    }
+
+    private async Task StageAsync(string bulletin)
+    {
+        using var client = App.Client();
+        var started = JsonDocument.Parse(await (await client.PostAsync($"/api/bulletins/{bulletin}/stage", null)).Content.ReadAsStringAsync()).RootElement;
+        for (var i = 0; i < 200; i++)
+        {
+            var status = await GetJsonAsync(started.GetProperty("statusUrl").GetString()!);
+            if (status.GetProperty("run").GetProperty("status").GetString() != "running") return;
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+        throw new TimeoutException();
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string url, object? body = null)
+    {
+        using var client = App.Client("dana");
+        var request = new HttpRequestMessage(method, url);
+        if (body is not null) request.Content = new StringContent(body as string ?? JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
+        var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    [Fact]
+    public async Task a_bulletin_that_is_not_fully_staged_is_refused_with_its_missing_downloads()
+    {
+        var (status, problem) = await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinIds = new[] { "KB9100001", "KB9100002" } });
+        Assert.Equal(HttpStatusCode.Conflict, status);
+        Assert.Equal("Bulletin not fully staged", problem.GetProperty("title").GetString());
+        Assert.Contains("KB9100002/gone (Windows 10 Version 22H2 for x64-based Systems): download failed:", problem.GetProperty("detail").GetString());
+        Assert.Contains("HTTP 404", problem.GetProperty("detail").GetString());
+        Assert.Equal(0, (await GetJsonAsync("/api/policies")).GetProperty("total").GetInt32());
+    }
+
+    [Fact]
+    public async Task a_policy_takes_the_bulletins_updates_and_the_vendor_defaults_and_is_edited_disabled_and_deleted_with_history()
+    {
+        var (status, policy) = await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinIds = new[] { "KB9100001" } });
+        Assert.Equal(HttpStatusCode.Created, status);
+        var id = policy.GetProperty("id").GetString()!;
+        Assert.StartsWith("policy:", id);
+        Assert.Equal("KB9100001", policy.GetProperty("name").GetString());
+        Assert.Equal("Fixes things.", policy.GetProperty("description").GetString());
+        Assert.True(policy.GetProperty("enabled").GetBoolean());
+        Assert.Equal(["builtin:requiring-updates"], policy.GetProperty("targets").EnumerateArray().Select(t => t.GetString()));
+        var updates = policy.GetProperty("updates").EnumerateArray().ToDictionary(u => u.GetProperty("updateId").GetString()!);
+        Assert.Equal("wusa.exe a.msu /quiet /norestart", updates["u10"].GetProperty("commandLine").GetString());
+        Assert.Equal("msiexec.exe /i \"b.msi\" /qn /norestart", updates["u11"].GetProperty("commandLine").GetString());
+        Assert.Equal(64, updates["u10"].GetProperty("packageSha256").GetString()!.Length);
+        Assert.Equal("AgentDefault", policy.GetProperty("options").GetProperty("schedule").GetString());
+        Assert.Equal(60, policy.GetProperty("program").GetProperty("terminateAfterMinutes").GetInt32());
+        Assert.Equal(1, (await GetJsonAsync("/api/bulletins?q=KB9100001")).GetProperty("items")[0].GetProperty("policies").GetInt32());
+
+        // New vendor defaults do not rewrite the existing policy.
+        var vendor = JsonNode.Parse((await GetJsonAsync("/api/settings/vendors/microsoft")).GetRawText())!;
+        vendor["program"]!["terminateAfterMinutes"] = 15;
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, "/api/settings/vendors/microsoft", vendor.ToJsonString())).Status);
+        Assert.Equal(60, (await GetJsonAsync($"/api/policies/{id}")).GetProperty("program").GetProperty("terminateAfterMinutes").GetInt32());
+
+        var (bad, badProblem) = await SendAsync(HttpMethod.Put, $"/api/policies/{id}", new { options = new { schedule = "Own", wakeOnLan = true, overrideMaintenanceWindows = false, multicast = false } });
+        Assert.Equal(HttpStatusCode.BadRequest, bad);
+        Assert.Contains("options.ownSchedule: required", badProblem.GetProperty("detail").GetString());
+
+        var edit = new
+        {
+            name = "January rollout",
+            options = new { schedule = "Own", ownSchedule = new { timeZone = "Europe/Berlin", start = "22:00:00", recurrence = new { kind = "Weekly", days = new[] { "Saturday" } } }, wakeOnLan = true, overrideMaintenanceWindows = false, multicast = false },
+            updates = new[] { new { updateId = "u11", enabled = false, commandLine = "msiexec.exe /i \"b.msi\" /qn" } },
+        };
+        var (edited, after) = await SendAsync(HttpMethod.Put, $"/api/policies/{id}", edit);
+        Assert.Equal(HttpStatusCode.OK, edited);
+        Assert.Equal("January rollout", after.GetProperty("name").GetString());
+        Assert.True(after.GetProperty("options").GetProperty("wakeOnLan").GetBoolean());
+        Assert.False(after.GetProperty("updates").EnumerateArray().Single(u => u.GetProperty("updateId").GetString() == "u11").GetProperty("enabled").GetBoolean());
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, $"/api/policies/{id}", edit)).Status);
+
+        Assert.False((await SendAsync(HttpMethod.Post, $"/api/policies/{id}/disable")).Body.GetProperty("enabled").GetBoolean());
+        Assert.Equal(1, (await GetJsonAsync("/api/policies?enabled=false")).GetProperty("total").GetInt32());
+        Assert.True((await SendAsync(HttpMethod.Post, $"/api/policies/{id}/enable")).Body.GetProperty("enabled").GetBoolean());
+
+        var (deleted, gone) = await SendAsync(HttpMethod.Delete, $"/api/policies/{id}");
+        Assert.Equal(HttpStatusCode.OK, deleted);
+        Assert.Equal("Deleted", gone.GetProperty("status").GetString());
+        Assert.Equal(0, (await GetJsonAsync("/api/bulletins?q=KB9100001")).GetProperty("items")[0].GetProperty("policies").GetInt32());
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Post, $"/api/policies/{id}/enable")).Status);
+        Assert.Equal(1, (await GetJsonAsync("/api/policies?status=Deleted")).GetProperty("total").GetInt32());
+
+        var history = await GetJsonAsync($"/api/history/{id}");
+        Assert.Equal(["software_update_policy_created", "software_update_policy_edited", "software_update_policy_disabled", "software_update_policy_enabled", "software_update_policy_deleted"],
+            history.EnumerateArray().Select(e => e.GetProperty("type").GetString()));
+        Assert.All(history.EnumerateArray(), e => Assert.Equal("dana", e.GetProperty("actor").GetString()));
+        var changes = history[1].GetProperty("data").GetProperty("changes").EnumerateArray().Select(c => c.GetProperty("field").GetString()).ToList();
+        Assert.Equal(["name", "options", "updates[u11].enabled", "updates[u11].commandLine"], changes);
+    }
+
+    [Fact]
+    public async Task a_policy_can_hold_a_single_downloaded_update()
+    {
+        var (status, policy) = await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinId = "KB9100001", updateId = "u11", enabled = false });
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.Equal("KB9100001: Windows 11 Version 23H2 for x64-based Systems", policy.GetProperty("name").GetString());
+        Assert.Single(policy.GetProperty("updates").EnumerateArray());
+        Assert.False(policy.GetProperty("enabled").GetBoolean());
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinId = "KB9100001", updateId = "nope" })).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Post, "/api/policies", new { updateId = "u11" })).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinIds = new[] { "KB9100001" }, targets = new[] { "target:nope" } })).Status);
+    }
+
+    [Fact]
+    public async Task targets_are_computed_from_the_computers_and_honour_exclusions()
+    {
+        using (var client = App.Client())
+        {
+            var csv = "name,domain,os,mac\nWS-001,corp,Windows 10 Enterprise,00:1A:2B:3C:4D:01\nWS-002,corp,Windows 10 Enterprise,00:1A:2B:3C:4D:02\nWS-003,corp,Windows 11 Pro,\nSRV-01,corp,Windows Server 2022,00-1A-2B-3C-4D-04\n";
+            var imported = await client.PostAsync("/api/computers/import", new StringContent(csv, Encoding.UTF8, "text/csv"));
+            Assert.Equal("""{"added":4,"changed":0,"unchanged":0}""", await imported.Content.ReadAsStringAsync());
+            var bad = await client.PostAsync("/api/computers/import", new StringContent("name,mac\nWS-9,zz\n", Encoding.UTF8, "text/csv"));
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            Assert.Contains("row 1: macAddress: 'zz'", await bad.Content.ReadAsStringAsync());
+        }
+        Assert.Equal(4, (await GetJsonAsync("/api/computers")).GetArrayLength());
+
+        var (created, target) = await SendAsync(HttpMethod.Post, "/api/targets", new
+        {
+            name = "Workstations", include = new object[] { new { namePattern = "WS-*" } }, exclude = new object[] { new { computers = new[] { "WS-003" } } },
+        });
+        Assert.Equal(HttpStatusCode.Created, created);
+        var targetId = target.GetProperty("id").GetString()!;
+        Assert.Equal(["WS-001", "WS-002"], (await GetJsonAsync($"/api/targets/{targetId}/members")).GetProperty("computers").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal(["WS-003"], (await SendAsync(HttpMethod.Post, "/api/targets", new { name = "Windows 11", include = new object[] { new { operatingSystemContains = "Windows 11" } } })) is var (_, w11)
+            ? (await GetJsonAsync($"/api/targets/{w11.GetProperty("id").GetString()}/members")).GetProperty("computers").EnumerateArray().Select(c => c.GetString()) : []);
+        Assert.Equal(4, (await GetJsonAsync("/api/targets/builtin:without-agent/members")).GetProperty("count").GetInt32());
+        Assert.Equal(0, (await GetJsonAsync("/api/targets/builtin:all-with-agent/members")).GetProperty("count").GetInt32());
+        Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Post, "/api/targets", new { name = "Empty", include = new object[] { new { } } })).Status);
+
+        var (_, policy) = await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinIds = new[] { "KB9100001" }, targets = new[] { targetId, "builtin:requiring-updates" } });
+        var policyId = policy.GetProperty("id").GetString();
+        Assert.Equal(["WS-001", "WS-002"], (await GetJsonAsync($"/api/policies/{policyId}/members")).GetProperty("computers").EnumerateArray().Select(c => c.GetString()));
+
+        // Resource exclusions (vendor settings) take computers out of every distribution.
+        var vendor = JsonNode.Parse((await GetJsonAsync("/api/settings/vendors/microsoft")).GetRawText())!;
+        vendor["resourceExclusions"] = new JsonArray("WS-002");
+        await SendAsync(HttpMethod.Put, "/api/settings/vendors/microsoft", vendor.ToJsonString());
+        Assert.Equal(["WS-001"], (await GetJsonAsync($"/api/policies/{policyId}/members")).GetProperty("computers").EnumerateArray().Select(c => c.GetString()));
+
+        var (inUse, problem) = await SendAsync(HttpMethod.Delete, $"/api/targets/{targetId}");
+        Assert.Equal(HttpStatusCode.Conflict, inUse);
+        Assert.Contains("KB9100001", problem.GetProperty("detail").GetString());
+
+        // Maintenance windows: a Berlin evening window for the workstations.
+        var (windowStatus, window) = await SendAsync(HttpMethod.Post, "/api/maintenance-windows", new
+        {
+            name = "Weeknights", targets = new[] { targetId },
+            schedule = new { timeZone = "Europe/Berlin", start = "22:00:00", duration = "03:00:00", recurrence = new { kind = "Weekly", days = new[] { "Monday", "Tuesday", "Wednesday", "Thursday", "Friday" } } },
+        });
+        Assert.Equal(HttpStatusCode.Created, windowStatus);
+        var inside = await GetJsonAsync("/api/maintenance-windows/check?computer=WS-001&at=2024-03-05T22:30:00Z");
+        Assert.True(inside.GetProperty("inside").GetBoolean());
+        Assert.Equal(DateTimeOffset.Parse("2024-03-06T00:00:00Z"), inside.GetProperty("openUntil").GetDateTimeOffset());
+        var outside = await GetJsonAsync("/api/maintenance-windows/check?computer=WS-001&at=2024-03-09T12:00:00Z");
+        Assert.False(outside.GetProperty("inside").GetBoolean());
+        Assert.Equal(DateTimeOffset.Parse("2024-03-11T21:00:00Z"), outside.GetProperty("nextStart").GetDateTimeOffset());
+        Assert.Empty((await GetJsonAsync("/api/maintenance-windows/check?computer=SRV-01&at=2024-03-05T22:30:00Z")).GetProperty("windows").EnumerateArray());
+        var (invalid, invalidProblem) = await SendAsync(HttpMethod.Post, "/api/maintenance-windows", new
+        {
+            name = "Broken", schedule = new { timeZone = "Mars/Base", start = "22:00:00", duration = "00:00:00", recurrence = new { kind = "Weekly" } },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, invalid);
+        Assert.Contains("schedule.timeZone", invalidProblem.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Delete, $"/api/maintenance-windows/{window.GetProperty("id").GetString()}")).Status);
+    }
+
+    [Fact]
+    public async Task the_package_deletion_interval_removes_only_packages_no_enabled_policy_needs()
+    {
+        var (_, policy) = await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinId = "KB9100001", updateId = "u10" });
+        var kept = await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run");
+        Assert.Equal(0, kept.Body.GetProperty("counts").GetProperty("packagesRemoved").GetInt32());
+
+        App.Clock.Shift = TimeSpan.FromDays(8);
+        var run = (await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run")).Body;
+        Assert.Equal("completed", run.GetProperty("status").GetString());
+        Assert.Equal(1, run.GetProperty("counts").GetProperty("packagesRemoved").GetInt32());
+        var staging = await GetJsonAsync("/api/bulletins/KB9100001/staging");
+        var states = staging.GetProperty("updateStatus").EnumerateArray().ToDictionary(u => u.GetProperty("updateId").GetString()!, u => u.GetProperty("state").GetString());
+        Assert.Equal("downloaded", states["u10"]);
+        Assert.Equal("pending", states["u11"]);
+        Assert.False((await GetJsonAsync("/api/bulletins?q=KB9100001")).GetProperty("items")[0].GetProperty("staged").GetBoolean());
+
+        // Disabling the policy frees its package too.
+        await SendAsync(HttpMethod.Post, $"/api/policies/{policy.GetProperty("id").GetString()}/disable");
+        run = (await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run")).Body;
+        Assert.Equal(1, run.GetProperty("counts").GetProperty("packagesRemoved").GetInt32());
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(App.PackageDirectory, "sha256"), "*", SearchOption.AllDirectories));
+    }
+}
