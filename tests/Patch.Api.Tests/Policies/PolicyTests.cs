@@ -241,4 +241,40 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
         Assert.Equal(1, run.GetProperty("counts").GetProperty("packagesRemoved").GetInt32());
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(App.PackageDirectory, "sha256"), "*", SearchOption.AllDirectories));
     }
+
+    [Fact]
+    public async Task every_projection_rebuilt_from_the_event_log_equals_the_live_one()
+    {
+        using (var client = App.Client())
+            await client.PostAsync("/api/computers/import", new StringContent("name,os\nWS-001,Windows 10\nWS-002,Windows 11\n", Encoding.UTF8, "text/csv"));
+        var (_, target) = await SendAsync(HttpMethod.Post, "/api/targets", new { name = "All WS", include = new object[] { new { namePattern = "WS-*" } } });
+        var (_, policy) = await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinIds = new[] { "KB9100001" }, targets = new[] { target.GetProperty("id").GetString() } });
+        await SendAsync(HttpMethod.Post, $"/api/policies/{policy.GetProperty("id").GetString()}/disable");
+        await SendAsync(HttpMethod.Post, "/api/maintenance-windows", new
+        {
+            name = "Nights", targets = new[] { target.GetProperty("id").GetString() },
+            schedule = new { timeZone = "UTC", start = "01:00:00", duration = "02:00:00", recurrence = new { kind = "MonthlyNthWeekday", week = 2, weekday = "Tuesday", offsetDays = 1 } },
+        });
+        var vendor = JsonNode.Parse((await GetJsonAsync("/api/settings/vendors/microsoft")).GetRawText())!;
+        vendor["verifyAuthenticity"] = false;
+        await SendAsync(HttpMethod.Put, "/api/settings/vendors/microsoft", vendor.ToJsonString());
+
+        string[] views =
+        [
+            "/api/bulletins?pageSize=1000&sort=bulletin", "/api/bulletins/KB9100001", "/api/bulletins/KB9100002/staging", "/api/policies?status=Active",
+            "/api/targets", "/api/maintenance-windows", "/api/computers", "/api/settings/vendors/microsoft", "/api/server-tasks/runs?pageSize=1000",
+            $"/api/policies/{policy.GetProperty("id").GetString()}/members",
+        ];
+        using var http = App.Client();
+        var live = new List<string>();
+        foreach (var v in views) live.Add(await http.GetStringAsync(v));
+
+        using (var daemon = await App.Store.BuildProjectionDaemonAsync())
+        {
+            foreach (var projection in new[] { "Bulletin", "BulletinRow", "SoftwareUpdatePolicy", "Target", "MaintenanceWindow", "Computer", "VendorSettings", "ServerTaskRun", "KnownExploitedVulnerability", "CustomSeverityLevels", "CoreSettings" })
+                await daemon.RebuildProjectionAsync(projection, TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
+        }
+
+        for (var i = 0; i < views.Length; i++) Assert.Equal(live[i], await http.GetStringAsync(views[i]));
+    }
 }
