@@ -3,7 +3,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Patch.Application.Common;
+using Patch.Domain.MaintenanceWindows;
 using Patch.Domain.Settings;
+using Patch.Domain.Targets;
 
 namespace Patch.Application.Settings;
 
@@ -24,6 +26,10 @@ public static class VendorSettingsEndpoints
             {
                 if (string.IsNullOrWhiteSpace(vendor) || vendor.Length > 64) return Problems.Invalid("Invalid vendor", "The vendor name must be 1 to 64 characters.");
                 await using var session = store.OpenSession(Actor.From(http));
+                if (body?.DefaultMaintenanceWindowId is { } windowId && await session.LoadAsync<MaintenanceWindow>(windowId, ct) is not { Deleted: false })
+                    return Problems.Invalid("Invalid vendor settings", $"defaultMaintenanceWindowId: no maintenance window '{windowId}'");
+                if (body?.DefaultTargetId is { } targetId && !Patch.Domain.Targets.Targets.IsBuiltIn(targetId) && await session.LoadAsync<Target>(targetId, ct) is not { Deleted: false })
+                    return Problems.Invalid("Invalid vendor settings", $"defaultTargetId: no target '{targetId}'");
                 var stream = await session.Events.FetchForWriting<VendorSettings>(VendorSettings.StreamId(vendor), ct);
                 var outcome = VendorSettings.Decide(stream.Aggregate, vendor, body);
                 if (outcome.Rejection is { } rejection) return Problems.From(rejection);

@@ -188,6 +188,28 @@ public class when_staging_bulletins(AppFixture app) : AppTest(app)
     }
 
     [Fact]
+    public async Task a_file_larger_than_the_catalog_says_and_a_host_that_is_gone_are_recorded_failures()
+    {
+        await using var server = await ContentServer.StartAsync();
+        var big = server.Add("big.msu", ContentServer.Bytes(100_000, 10));
+        var closedPort = System.Net.Sockets.TcpListener.Create(0);
+        closedPort.Start();
+        var deadUrl = $"http://127.0.0.1:{((IPEndPoint)closedPort.LocalEndpoint).Port}/files/x.msu";
+        closedPort.Stop();
+        await App.ImportAsync("patch", Catalog(("KB9000009", [Update("big", big with { Size = 1_000 }), Update("dead", (deadUrl, ContentServer.Sha([1]), 1L))])));
+
+        var status = await StageAndWaitAsync("KB9000009");
+
+        Assert.Contains("too large: ", UpdateStatus(status, "big").GetProperty("reason").GetString());
+        Assert.Contains("where the catalog says 1000", UpdateStatus(status, "big").GetProperty("reason").GetString());
+        var dead = UpdateStatus(status, "dead");
+        Assert.Equal("failed", dead.GetProperty("state").GetString());
+        Assert.StartsWith($"{deadUrl}: gave up after 4 attempts", dead.GetProperty("reason").GetString());
+        Assert.Equal(4 + 2, dead.GetProperty("attempts").GetInt32()); // four tries at the vendor after two mirror look-ups
+        Assert.Equal(2, (await RowAsync("KB9000009")).GetProperty("failedDownloads").GetInt32());
+    }
+
+    [Fact]
     public async Task staging_an_unknown_bulletin_starts_nothing()
     {
         await App.ImportAsync("patch", Catalog(("KB9000008", [])));
