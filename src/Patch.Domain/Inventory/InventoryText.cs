@@ -1,0 +1,50 @@
+using System.Text;
+
+namespace Patch.Domain.Inventory;
+
+/// <summary>
+/// Decodes the text files Windows tools write: UTF-16 (with or without BOM, also after an ASCII preamble, as a
+/// redirected <c>wmic</c> does), UTF-8 (with or without BOM), or a legacy code page (read as Latin-1: the fields
+/// Patch needs — versions, KB numbers, architectures — are ASCII in every language).
+/// </summary>
+public static class InventoryText
+{
+    public static string Decode(byte[] bytes)
+    {
+        if (bytes.Length >= 2 && bytes[0] == 0xFF && bytes[1] == 0xFE) return Encoding.Unicode.GetString(bytes, 2, bytes.Length - 2);
+        if (bytes.Length >= 2 && bytes[0] == 0xFE && bytes[1] == 0xFF) return Encoding.BigEndianUnicode.GetString(bytes, 2, bytes.Length - 2);
+        if (bytes.Length >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF) return Encoding.UTF8.GetString(bytes, 3, bytes.Length - 3);
+
+        // UTF-16LE without a BOM, possibly after an ASCII preamble: from the first "x\0y\0" run on, decode as UTF-16.
+        var start = Utf16Start(bytes);
+        if (start >= 0)
+        {
+            var head = Encoding.Latin1.GetString(bytes, 0, start);
+            var tail = bytes.AsSpan(start);
+            if (tail.Length >= 2 && tail[0] == 0xFF && tail[1] == 0xFE) tail = tail[2..];
+            return head + Encoding.Unicode.GetString(tail[..(tail.Length & ~1)]);
+        }
+
+        try
+        {
+            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            return Encoding.Latin1.GetString(bytes);
+        }
+    }
+
+    private static int Utf16Start(byte[] bytes)
+    {
+        for (var i = 0; i + 7 < bytes.Length; i++)
+        {
+            if (bytes[i] == 0xFF && bytes[i + 1] == 0xFE && bytes[i + 3] == 0) return i;
+            if (bytes[i] != 0 && bytes[i + 1] == 0 && bytes[i + 2] != 0 && bytes[i + 3] == 0 && bytes[i + 4] != 0 && bytes[i + 5] == 0 && bytes[i + 7] == 0)
+                return i;
+        }
+        return -1;
+    }
+
+    public static IEnumerable<string> Lines(string text) => text.Replace("\r\n", "\n").Replace('\r', '\n').Replace('\u0085', '\n').Split('\n');
+}

@@ -1,0 +1,133 @@
+using System.Text.RegularExpressions;
+
+namespace Patch.Domain.Inventory;
+
+/// <summary>What Windows says about itself: the operating system and its installed updates.</summary>
+public sealed record OsInventory(
+    string? HostName,
+    string? Caption,
+    string Version,
+    int Build,
+    int ServicePack,
+    string Architecture,
+    bool IsServer,
+    string? SystemLocale,
+    IReadOnlyList<string> InstalledKbs,
+    int? DeclaredHotfixCount);
+
+/// <summary>
+/// Parses <c>systeminfo</c> output in any display language. Labels are translated, so fields are found by what their
+/// values look like (the OS version <c>6.1.7601 …</c>, the system type <c>x64-based PC</c>, the locale <c>de;Deutsch</c>,
+/// the hotfix block of <c>[01]: KB…</c> lines), which stays the same in every language.
+/// </summary>
+public static partial class SystemInfoParser
+{
+    private sealed record Field(string Label, string Value, List<string> More);
+
+    public static OsInventory Parse(byte[] bytes) => Parse(InventoryText.Decode(bytes));
+
+    public static OsInventory Parse(string text)
+    {
+        var fields = Fields(text);
+        var versionIndex = fields.FindIndex(f => OsVersion().IsMatch(f.Value));
+        if (versionIndex < 0) throw new FormatException("not systeminfo output: no OS version line (like '10.0.19045 N/A Build 19045') was found");
+        var versionMatch = OsVersion().Match(fields[versionIndex].Value);
+        var version = versionMatch.Groups[1].Value;
+        var build = int.Parse(version.Split('.')[2]);
+        var sp = ServicePackNumber().Match(fields[versionIndex].Value) is { Success: true } m ? int.Parse(m.Groups[1].Value) : 0;
+        var caption = versionIndex > 0 ? fields[versionIndex - 1].Value.Trim() : null;
+        var host = fields.Count > 0 && versionIndex >= 2 ? fields[0].Value.Trim() : null;
+        var configuration = versionIndex + 2 < fields.Count ? fields[versionIndex + 2].Value : "";
+
+        var arch = fields.Select(f => SystemType().Match(f.Value)).FirstOrDefault(x => x.Success)?.Groups[1].Value.ToLowerInvariant() switch
+        {
+            "x64" or "amd64" => "x64",
+            "x86" => "x86",
+            "arm64" => "arm64",
+            "itanium" or "ia64" => "ia64",
+            _ => throw new FormatException("not systeminfo output: no system type (like 'x64-based PC') was found"),
+        };
+
+        var locale = fields.Select(f => Locale().Match(f.Value)).FirstOrDefault(x => x.Success)?.Groups[1].Value.ToLowerInvariant();
+        var hotfixes = fields.FirstOrDefault(f => f.More.Any(l => HotfixLine().IsMatch(l)));
+        var kbs = hotfixes?.More.Select(l => HotfixLine().Match(l)).Where(x => x.Success).Select(x => Normalize(x.Groups[1].Value)).Distinct().ToList() ?? [];
+        var declared = hotfixes is not null && LeadingNumber().Match(hotfixes.Value) is { Success: true } n ? int.Parse(n.Value) : (int?)null;
+
+        return new OsInventory(host, caption, version, build, sp, arch, IsServer(caption, configuration, version), locale, kbs, declared);
+    }
+
+    /// <summary>KB4486553 stays; Q147222 stays (pre-2003 numbering); "KB958690-v2" keeps its KB number.</summary>
+    public static string Normalize(string hotfix)
+    {
+        var kb = KbNumber().Match(hotfix);
+        return kb.Success ? "KB" + kb.Groups[1].Value : hotfix.Trim().ToUpperInvariant();
+    }
+
+    private static bool IsServer(string? caption, string configuration, string version)
+    {
+        var name = caption ?? "";
+        if (ServerWord().IsMatch(name) || ServerWord().IsMatch(configuration)) return true;
+        // Localized captions may drop "Server"; a domain controller is a server in every language.
+        return DomainController().IsMatch(configuration) || (version == "5.2.3790" && !name.Contains("XP", StringComparison.OrdinalIgnoreCase));
+    }
+
+    private static List<Field> Fields(string text)
+    {
+        var fields = new List<Field>();
+        foreach (var raw in InventoryText.Lines(text))
+        {
+            var line = raw.TrimEnd();
+            if (line.Trim().Length == 0) continue;
+            if (char.IsWhiteSpace(line[0]) && fields.Count > 0)
+            {
+                fields[^1].More.Add(line.Trim());
+                continue;
+            }
+            var colon = LabelEnd(line);
+            if (colon < 0)
+            {
+                if (fields.Count > 0) fields[^1].More.Add(line.Trim());
+                continue;
+            }
+            fields.Add(new Field(line[..colon].Trim(), line[(colon + 1)..].Trim(), []));
+        }
+        return fields;
+    }
+
+    /// <summary>The label ends at the first ':' followed by spaces (labels such as "Virtual Memory: Max Size:" hold a ':' too).</summary>
+    private static int LabelEnd(string line)
+    {
+        var m = LabelColon().Match(line);
+        return m.Success ? m.Index : (line.EndsWith(':') ? line.Length - 1 : -1);
+    }
+
+    [GeneratedRegex(@"^(\d+\.\d+\.\d{3,5})\b")]
+    private static partial Regex OsVersion();
+
+    [GeneratedRegex(@"Service Pack (\d+)", RegexOptions.IgnoreCase)]
+    private static partial Regex ServicePackNumber();
+
+    [GeneratedRegex(@"\b(x64|x86|amd64|arm64|itanium|ia64)-based", RegexOptions.IgnoreCase)]
+    private static partial Regex SystemType();
+
+    [GeneratedRegex(@"^([a-z]{2,3}(?:-[a-z]{2,4})?);", RegexOptions.IgnoreCase)]
+    private static partial Regex Locale();
+
+    [GeneratedRegex(@"^\[\d+\]:\s*((?:KB|Q)\d+\S*)", RegexOptions.IgnoreCase)]
+    private static partial Regex HotfixLine();
+
+    [GeneratedRegex(@"KB(\d+)", RegexOptions.IgnoreCase)]
+    private static partial Regex KbNumber();
+
+    [GeneratedRegex(@"\d+")]
+    private static partial Regex LeadingNumber();
+
+    [GeneratedRegex(@":\s{2,}|:\s*$|:\s(?=\S)")]
+    private static partial Regex LabelColon();
+
+    [GeneratedRegex(@"\bServer\b|\bServeur\b|\bServidor\b|Сервер|伺服器|服务器", RegexOptions.IgnoreCase)]
+    private static partial Regex ServerWord();
+
+    [GeneratedRegex(@"domain controller|Domänencontroller|contrôleur de domaine|controlador de dominio|controller di dominio|контроллер домена", RegexOptions.IgnoreCase)]
+    private static partial Regex DomainController();
+}

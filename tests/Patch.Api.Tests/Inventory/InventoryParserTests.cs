@@ -1,0 +1,126 @@
+using Patch.Api.Tests.Infrastructure;
+using Patch.Domain.Inventory;
+
+namespace Patch.Api.Tests.Inventory;
+
+/// <summary>The parsers and the product map on every real capture of ../shared/data/windows-inventory (wesng-validation).</summary>
+public class when_reading_real_windows_inventory
+{
+    private const string Folder = "windows-inventory/wesng-validation/";
+
+    [Theory]
+    [InlineData("10_1803_x64_education_en-us_systeminfo.txt", "10.0.17134", "x64", false, 5, "Windows 10 Version 1803 for x64-based Systems")]
+    [InlineData("10_1803_x64_enterprise_es-ar_20190307_systeminfo.txt", "10.0.17134", "x64", false, 6, "Windows 10 Version 1803 for x64-based Systems")]
+    [InlineData("10_1803_x64_pro_it_systeminfo.txt", "10.0.17134", "x64", false, 10, "Windows 10 Version 1803 for x64-based Systems")]
+    [InlineData("10_1803_x64_proforworkstations_en-us_A_20190305_systeminfo.txt", "10.0.17134", "x64", false, 4, "Windows 10 Version 1803 for x64-based Systems")]
+    [InlineData("10_1803_x64_proforworkstations_en-us_B_20190306_systeminfo.txt", "10.0.17134", "x64", false, 0, "Windows 10 Version 1803 for x64-based Systems")]
+    [InlineData("10_1803_x64_proforworkstations_en-us_systeminfo.txt", "10.0.17134", "x64", false, 0, "Windows 10 Version 1803 for x64-based Systems")]
+    [InlineData("10_1803_x86_enterprise_nl_systeminfo.txt", "10.0.17134", "x86", false, 4, "Windows 10 Version 1803 for 32-bit Systems")]
+    [InlineData("10_1809_x64_education_en-us_systeminfo.txt", "10.0.17763", "x64", false, 6, "Windows 10 Version 1809 for x64-based Systems")]
+    [InlineData("10_1809_x64_education_es_systeminfo.txt", "10.0.17763", "x64", false, 9, "Windows 10 Version 1809 for x64-based Systems")]
+    [InlineData("10_1809_x64_enterprise_zh-cn_systeminfo.txt", "10.0.17763", "x64", false, 1, "Windows 10 Version 1809 for x64-based Systems")]
+    [InlineData("10_1809_x64_pro_en-us_20190307_systeminfo.txt", "10.0.17763", "x64", false, 5, "Windows 10 Version 1809 for x64-based Systems")]
+    [InlineData("10_21H1_x64_enterprise_systeminfo.txt", "10.0.19043", "x64", false, 4, "Windows 10 Version 21H1 for x64-based Systems")]
+    [InlineData("10_21H2_x64_pro_systeminfo.txt", "10.0.19044", "x64", false, 7, "Windows 10 Version 21H2 for x64-based Systems")]
+    [InlineData("10_22H2_x64_enterprise_en-us_systeminfo.txt", "10.0.19045", "x64", false, 1, "Windows 10 Version 22H2 for x64-based Systems")]
+    [InlineData("10_rtm_x64_pro_en-us_systeminfo.txt", "10.0.10240", "x64", false, 2, "Windows 10 for x64-based Systems")]
+    [InlineData("11_21H2_x64_enterprise_systeminfo.txt", "10.0.22000", "x64", false, 4, "Windows 11 version 21H2 for x64-based Systems")]
+    [InlineData("11_22H2_x64_home-single-language_systeminfo.txt", "10.0.22621", "x64", false, 1, "Windows 11 Version 22H2 for x64-based Systems")]
+    [InlineData("11_23H2_x64_enterprise_systeminfo.txt", "10.0.22631", "x64", false, 4, "Windows 11 Version 23H2 for x64-based Systems")]
+    [InlineData("7_sp1_x64_enterprise_en-us_20190305_systeminfo.txt", "6.1.7601", "x64", false, 245, "Windows 7 for x64-based Systems Service Pack 1")]
+    [InlineData("7_sp1_x64_enterprise_en-us_A_systeminfo.txt", "6.1.7601", "x64", false, 219, "Windows 7 for x64-based Systems Service Pack 1")]
+    [InlineData("7_sp1_x64_enterprise_en-us_B_systeminfo.txt", "6.1.7601", "x64", false, 245, "Windows 7 for x64-based Systems Service Pack 1")]
+    [InlineData("7_sp1_x64_enterprise_fr_systeminfo_cmd.txt", "6.1.7601", "x64", false, 73, "Windows 7 for x64-based Systems Service Pack 1")]
+    [InlineData("7_sp1_x64_ultimaten_de_systeminfo.txt", "6.1.7601", "x64", false, 242, "Windows 7 for x64-based Systems Service Pack 1")]
+    [InlineData("7_sp1_x86_enterprise_en-us_systeminfo.txt", "6.1.7601", "x86", false, 2, "Windows 7 for 32-bit Systems Service Pack 1")]
+    [InlineData("8.1_u1_x64_enterprise_en-us_systeminfo.txt", "6.3.9600", "x64", false, 6, "Windows 8.1 for x64-based systems")]
+    [InlineData("srv_2003_rtm_x86_standard_en-us_systeminfo.txt", "5.2.3790", "x86", true, 2, "Windows Server 2003")]
+    [InlineData("srv_2003_sp1_x64_standard_en-us_systeminfo.txt", "5.2.3790", "x64", true, 1, "Windows Server 2003 x64 Edition Service Pack 1")]
+    [InlineData("srv_2003r2_sp2_rtm_x64_standard_en-us_systeminfo.txt", "5.2.3790", "x64", true, 1, "Windows Server 2003 x64 Edition Service Pack 2")]
+    [InlineData("srv_2003r2_sp2_x86_standard_en-us_systeminfo.txt", "5.2.3790", "x86", true, 69, "Windows Server 2003 Service Pack 2")]
+    [InlineData("srv_2008_rtm_x64_standard_en-us_systeminfo.txt", "6.0.6001", "x64", true, 1, "Windows Server 2008 for x64-based Systems")]
+    [InlineData("srv_2008_rtm_x86_standard_en-us_systeminfo.txt", "6.0.6001", "x86", true, 1, "Windows Server 2008 for 32-bit Systems")]
+    [InlineData("srv_2008r2_sp1_x64_standard_en-us_systeminfo.txt", "6.1.7601", "x64", true, 2, "Windows Server 2008 R2 for x64-based Systems Service Pack 1")]
+    [InlineData("srv_2012r2_u1_systeminfo.txt", "6.3.9600", "x64", true, 154, "Windows Server 2012 R2")]
+    [InlineData("srv_2012r2_x64_standard_ru_systeminfo.txt", "6.3.9600", "x64", true, 7, "Windows Server 2012 R2")]
+    [InlineData("srv_2016_1607_datacenter_en-us_systeminfo.txt", "10.0.14393", "x64", true, 5, "Windows Server 2016")]
+    [InlineData("srv_2019_rtm_datacenter_en-us_systeminfo.txt", "10.0.17763", "x64", true, 5, "Windows Server 2019")]
+    [InlineData("vista_x64_sp0_systeminfo.txt", "6.0.6000", "x64", false, 103, "Windows Vista x64 Edition")]
+    [InlineData("vista_x64_sp1_systeminfo.txt", "6.0.6001", "x64", false, 171, "Windows Vista x64 Edition Service Pack 1")]
+    [InlineData("vista_x64_sp2_systeminfo.txt", "6.0.6002", "x64", false, 172, "Windows Vista x64 Edition Service Pack 2")]
+    [InlineData("xp_rtm_x86_professional_en-us_systeminfo.txt", "5.1.2600", "x86", false, 2, "Windows XP")]
+    [InlineData("xp_sp1_x86_systeminfo.txt", "5.1.2600", "x86", false, 2, "Windows XP Service Pack 1")]
+    [InlineData("xp_sp2_x64_systeminfo.txt", "5.2.3790", "x64", false, 83, "Windows XP Professional x64 Edition Service Pack 2")]
+    [InlineData("xp_sp2_x86_systeminfo.txt", "5.1.2600", "x86", false, 1, "Windows XP Service Pack 2")]
+    [InlineData("xp_sp3_x86_professional_en-us_systeminfo.txt", "5.1.2600", "x86", false, 93, "Windows XP Service Pack 3")]
+    public void systeminfo_in_any_language_gives_the_os_its_kbs_and_its_software_release(string file, string version, string arch, bool server, int kbs, string release)
+    {
+        var os = SystemInfoParser.Parse(SharedData.Bytes(Folder + file));
+
+        Assert.Equal(version, os.Version);
+        Assert.Equal(arch, os.Architecture);
+        Assert.Equal(server, os.IsServer);
+        Assert.Equal(kbs, os.InstalledKbs.Count);
+        Assert.All(os.InstalledKbs, kb => Assert.Matches("^(KB|Q)[0-9]+$", kb));
+        Assert.Equal([release], ProductMap.SoftwareReleases(os));
+    }
+
+    [Fact]
+    public void the_reference_capture_lists_5_kbs_on_build_17763()
+    {
+        var os = SystemInfoParser.Parse(SharedData.Bytes(Folder + "10_1809_x64_pro_en-us_20190307_systeminfo.txt"));
+        Assert.Equal("DESKTOP-LOQ9L09", os.HostName);
+        Assert.Equal("Microsoft Windows 10 Pro", os.Caption);
+        Assert.Equal(17763, os.Build);
+        Assert.Equal("en-us", os.SystemLocale);
+        Assert.Equal(["KB4486553", "KB4470788", "KB4480056", "KB4487038", "KB4482887"], os.InstalledKbs);
+        Assert.Equal(5, os.DeclaredHotfixCount);
+    }
+
+    [Fact]
+    public void every_systeminfo_capture_in_the_folder_is_covered_above()
+    {
+        var files = Directory.GetFiles(Path.Combine(SharedData.Root, Folder), "*systeminfo*.txt").Select(f => Path.GetFileName(f)).Order().ToList();
+        var covered = typeof(when_reading_real_windows_inventory).GetMethod(nameof(systeminfo_in_any_language_gives_the_os_its_kbs_and_its_software_release))!
+            .GetCustomAttributes(typeof(InlineDataAttribute), false).Cast<InlineDataAttribute>().Select(a => (string)a.Data[0]!).Order().ToList();
+        Assert.Equal(files, covered);
+    }
+
+    [Theory]
+    [InlineData("10_1803_x64_proforworkstations_en-us_A_20190305_qfe.txt", 4)]
+    [InlineData("10_1803_x64_proforworkstations_en-us_B_20190306_qfe.txt", 0)]
+    [InlineData("10_1809_x64_pro_en-us_20190307_qfe.txt", 5)]
+    [InlineData("7_sp1_x64_enterprise_en-us_20190305_qfe.txt", 276)]
+    [InlineData("7_sp1_x64_enterprise_en-us_B_qfe.txt", 271)]
+    [InlineData("srv_2012r2_u1_qfe.txt", 154)]
+    [InlineData("srv_2012r2_x64_standard_ru_qfe.txt", 7)]
+    [InlineData("vista_x64_sp1_qfe.txt", 171)]
+    [InlineData("vista_x64_sp2_qfe.txt", 172)]
+    [InlineData("xp_rtm_x86_professional_en-us_qfe.txt", 2)]
+    [InlineData("xp_sp1_x86_qfe.txt", 2)]
+    [InlineData("xp_sp2_x64_qfe.txt", 150)]
+    [InlineData("xp_sp2_x86_qfe.txt", 1)]
+    [InlineData("xp_sp3_x86_professional_en-us_qfe.txt", 135)]
+    public void wmic_qfe_output_in_utf16_with_and_without_bom_gives_its_hotfix_ids(string file, int count)
+    {
+        var ids = QfeParser.Parse(SharedData.Bytes(Folder + file));
+        Assert.Equal(count, ids.Count);
+        Assert.All(ids, id => Assert.Matches("^(KB|Q)[0-9]+$", id));
+    }
+
+    [Fact]
+    public void the_7_sp1_qfe_capture_lists_276_distinct_kbs_and_agrees_with_its_systeminfo()
+    {
+        var qfe = QfeParser.Parse(SharedData.Bytes(Folder + "7_sp1_x64_enterprise_en-us_20190305_qfe.txt"));
+        var systeminfo = SystemInfoParser.Parse(SharedData.Bytes(Folder + "7_sp1_x64_enterprise_en-us_20190305_systeminfo.txt"));
+        Assert.Equal(276, qfe.Count(id => id.StartsWith("KB", StringComparison.Ordinal)));
+        Assert.Empty(systeminfo.InstalledKbs.Except(qfe));
+    }
+
+    [Fact]
+    public void text_that_is_not_systeminfo_or_qfe_is_refused()
+    {
+        Assert.Throws<FormatException>(() => SystemInfoParser.Parse("hello: world"));
+        Assert.Throws<FormatException>(() => QfeParser.Parse("Caption  Description\nx  y"));
+    }
+}
