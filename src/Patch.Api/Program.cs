@@ -55,7 +55,10 @@ catch (PatchDatabaseException e)
     return 3;
 }
 
-if (import.File is not null) return await ImportCommand.RunAsync(app, import.File, import.Format!);
+if (import.File is not null)
+{
+    await using (app) return await ImportCommand.RunAsync(app, import.File, import.Format!);
+}
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();

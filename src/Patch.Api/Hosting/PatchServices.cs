@@ -75,6 +75,8 @@ public static class PatchServices
             opts.UseRuntimeCompilation();
             // Staging jobs and other server tasks survive a restart: queued messages are kept in PostgreSQL.
             opts.Policies.UseDurableLocalQueues();
+            // Server tasks (a staging job downloading gigabytes) run far longer than a message's default 60 s.
+            opts.DefaultExecutionTimeout = TimeSpan.FromHours(12);
         });
         return builder;
     }

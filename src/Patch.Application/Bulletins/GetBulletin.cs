@@ -33,9 +33,14 @@ public sealed class GetBulletin(IQuerySession session)
     /// <summary>Accepts a stream id ('microsoft:KB5034441') or a bare bulletin number ('KB5034441').</summary>
     public static async Task<string?> ResolveIdAsync(IQuerySession session, string id, CancellationToken ct)
     {
-        if (id.Contains(':')) return id.Trim();
-        var number = id.Trim().ToUpperInvariant();
-        return await session.Query<BulletinRow>().Where(r => r.Number == number).Select(r => r.Id).FirstOrDefaultAsync(ct);
+        if (id.Contains(':'))
+        {
+            var (vendor, number) = (id[..id.IndexOf(':')], id[(id.IndexOf(':') + 1)..]);
+            var streamId = StreamIds.Bulletin(vendor, number);
+            return await session.LoadAsync<BulletinRow>(streamId, ct) is null ? null : streamId;
+        }
+        var bare = id.Trim().ToUpperInvariant();
+        return await session.Query<BulletinRow>().Where(r => r.Number == bare).Select(r => r.Id).FirstOrDefaultAsync(ct);
     }
 
     public async Task<BulletinDetails?> ExecuteAsync(string id, CancellationToken ct)

@@ -112,7 +112,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         await using var session = store.OpenSession(actor, runId);
         var settings = await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
         var source = $"{document.Format}:{document.DocumentId}";
-        int added = 0, revised = 0, unchanged = 0, updatesAdded = 0, updatesRevised = 0, excluded = 0, events = 0;
+        int added = 0, revised = 0, unchanged = 0, updatesAdded = 0, updatesRevised = 0, excluded = 0, events = 0, older = 0;
         foreach (var incoming in document.Bulletins)
         {
             var stream = await session.Events.FetchForWriting<Bulletin>(incoming.StreamId, ct);
@@ -122,6 +122,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             updatesAdded += decision.UpdatesAdded;
             updatesRevised += decision.UpdatesRevised;
             excluded += decision.UpdatesExcluded;
+            if (decision.Older) older++;
             switch (decision.Kind)
             {
                 case BulletinImportKind.Added: added++; break;
@@ -131,8 +132,10 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         }
 
         var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
+        var skipped = older == 0 ? document.Skipped
+            : [.. document.Skipped, new SkippedEntry("the store holds a newer revision of these bulletins; their facts were kept", "older bulletin facts", older)];
         var result = new CatalogImportResult(runId, status, document.Format, document.DocumentId, added, revised, unchanged,
-            updatesAdded, updatesRevised, excluded, 0, 0, 0, events, document.Skipped);
+            updatesAdded, updatesRevised, excluded, 0, 0, 0, events, skipped);
         AppendCompleted(session, result);
         await session.SaveChangesAsync(ct);
         return result;

@@ -19,7 +19,17 @@ public static class ImportCatalogEndpoint
                 var format = http.Request.Query["format"].ToString();
                 if (string.IsNullOrWhiteSpace(format))
                     return Problems.Invalid("Missing format", $"Query parameter 'format' is required: one of {string.Join(", ", CatalogFormats.All)}.");
-                var (content, fileName) = await ReadBodyAsync(http, options.MaxBytes, ct);
+                byte[]? content;
+                string? fileName;
+                try
+                {
+                    (content, fileName) = await ReadBodyAsync(http, options.MaxBytes, ct);
+                }
+                catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
+                {
+                    return Problems.Invalid("Unreadable upload", $"The multipart body could not be read: {e.Message}",
+                        new Dictionary<string, object?> { ["result"] = "failed", ["place"] = "body" });
+                }
                 if (content is null) return Problems.Invalid("Missing file", "Send the catalog file as the request body, or as the multipart form field 'file'.");
                 var result = await bus.InvokeAsync<CatalogImportResult>(
                     new ImportCatalog(content, format, "on demand", Actor.From(http), fileName), ct, TimeSpan.FromMinutes(30));
@@ -56,7 +66,7 @@ public static class ImportCatalogEndpoint
         var multipart = http.Request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) == true;
         if (multipart)
         {
-            var form = await http.Request.ReadFormAsync(ct);
+            var form = await http.Request.ReadFormAsync(new FormOptions { MultipartBodyLengthLimit = maxBytes + 1024 * 1024, BufferBody = false }, ct);
             var file = form.Files["file"] ?? form.Files.FirstOrDefault();
             if (file is null) return (null, null);
             source = file.OpenReadStream();

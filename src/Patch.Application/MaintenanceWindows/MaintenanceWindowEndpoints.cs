@@ -7,6 +7,7 @@ using Patch.Application.Common;
 using Patch.Application.Targets;
 using Patch.Domain.Computers;
 using Patch.Domain.MaintenanceWindows;
+using Patch.Domain.Settings;
 
 namespace Patch.Application.MaintenanceWindows;
 
@@ -40,11 +41,15 @@ public static class MaintenanceWindowEndpoints
                 await using var session = store.OpenSession(Actor.From(http));
                 var stream = await session.Events.FetchForWriting<MaintenanceWindow>(id, ct);
                 if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No maintenance window '{id}'.");
+                var vendors = await session.Query<VendorSettings>().Where(v => v.Values.DefaultMaintenanceWindowId == id).Select(v => v.Vendor).ToListAsync(ct);
+                if (vendors.Count > 0)
+                    return Problems.From(new Domain.Rejection(Domain.RejectionKind.Conflict, "Maintenance window in use",
+                        $"Window '{id}' is the default maintenance window of the {string.Join(", ", vendors)} vendor settings."));
                 stream.AppendOne(new MaintenanceWindowDeleted(id));
                 await session.SaveChangesAsync(ct);
                 return Results.NoContent();
             })
-            .WithName("DeleteMaintenanceWindow").WithSummary("Delete a window.").Produces(204).ProducesProblem(404);
+            .WithName("DeleteMaintenanceWindow").WithSummary("Delete a window (refused while it is a vendor's default window).").Produces(204).ProducesProblem(404).ProducesProblem(409);
 
         group.MapGet("check", async (string computer, DateTimeOffset? at, IQuerySession session, IConfiguration config, TimeProvider time, CancellationToken ct) =>
             {

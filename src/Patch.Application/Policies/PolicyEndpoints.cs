@@ -78,7 +78,8 @@ public static class PolicyEndpoints
             {
                 if (await session.LoadAsync<SoftwareUpdatePolicy>(id, ct) is not { } policy) return Problems.NotFound($"No Software Update policy '{id}'.");
                 var custom = await TargetEndpoints.CustomTargetsAsync(session, ct);
-                var members = await TargetEndpoints.MembersAsync(session, config, policy.Targets, policy.Updates.Where(u => u.Enabled).Select(u => u.UpdateId).ToList(), custom, ct);
+                var vendorSlug = policy.Bulletins.FirstOrDefault()?.Split(':')[0];
+                var members = await TargetEndpoints.MembersAsync(session, config, policy.Targets, policy.Updates.Where(u => u.Enabled).Select(u => u.UpdateId).ToList(), custom, ct, vendorSlug);
                 return Results.Ok(new TargetMembers(id, members.Count, members));
             })
             .WithName("GetPolicyMembers").WithSummary("The computers the policy's targets reach now, less resource exclusions.").Produces<TargetMembers>().ProducesProblem(404);
@@ -89,13 +90,21 @@ public static class PolicyEndpoints
         await using var session = store.OpenSession(Actor.From(http));
         var ids = body.UpdateId is not null ? (body.BulletinId is null ? [] : [body.BulletinId]) : body.BulletinIds ?? [];
         if (body.UpdateId is not null && body.BulletinId is null) return Problems.Invalid("Missing field", "'bulletinId' is required with 'updateId'.");
-        var bulletins = new List<Bulletin>();
+        if (ids.Any(string.IsNullOrWhiteSpace)) return Problems.Invalid("Invalid field", "'bulletinIds' must not hold empty entries.");
+        var streamIds = new List<string>();
         foreach (var id in ids.Distinct())
         {
             var streamId = await GetBulletin.ResolveIdAsync(session, id, ct);
-            if (streamId is null || await session.LoadAsync<Bulletin>(streamId, ct) is not { } b) return Problems.NotFound($"No bulletin '{id}'.");
-            bulletins.Add(b);
+            if (streamId is null) return Problems.NotFound($"No bulletin '{id}'.");
+            if (!streamIds.Contains(streamId)) streamIds.Add(streamId);
         }
+        // The bulletins' download state is read under their stream locks (taken in stream order, as the package cleanup
+        // does): a package cannot leave the store between this check and the policy's commit.
+        var locked = new Dictionary<string, Bulletin>();
+        foreach (var streamId in streamIds.Order(StringComparer.Ordinal))
+            if ((await session.Events.FetchForExclusiveWriting<Bulletin>(streamId, ct)).Aggregate is { } b) locked[streamId] = b;
+        var bulletins = streamIds.Where(locked.ContainsKey).Select(s => locked[s]).ToList();
+        if (bulletins.Count != streamIds.Count) return Problems.NotFound($"No bulletin '{streamIds.First(s => !locked.ContainsKey(s))}'.");
         var vendors = bulletins.Select(b => b.Facts.Vendor).Distinct().ToList();
         if (vendors.Count > 1) return Problems.Invalid("Mixed vendors", $"A policy distributes one vendor's updates; these bulletins are from {string.Join(", ", vendors)}.");
         var vendor = vendors.Count == 0 ? null : await session.LoadAsync<VendorSettings>(VendorSettings.StreamId(vendors[0]), ct);

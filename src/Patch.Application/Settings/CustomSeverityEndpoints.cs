@@ -44,9 +44,15 @@ public static class CustomSeverityEndpoints
 
         levels.MapDelete("{levelId}", async (string levelId, HttpContext http, IDocumentStore store, CancellationToken ct) =>
             {
-                await using var query = store.QuerySession();
-                var assigned = await query.Query<BulletinRow>().CountAsync(r => r.CustomSeverityId == levelId, ct);
-                return await ChangeLevelsAsync(store, http, current => CustomSeverityLevels.DecideDelete(current, levelId, assigned), ct);
+                // Counted under the levels stream's lock, which assignments take too: no assignment can slip in between.
+                await using var session = store.OpenSession(Actor.From(http));
+                var stream = await session.Events.FetchForExclusiveWriting<CustomSeverityLevels>(StreamIds.CustomSeverityLevels, ct);
+                var assigned = await session.Query<BulletinRow>().CountAsync(r => r.CustomSeverityId == levelId, ct);
+                var outcome = CustomSeverityLevels.DecideDelete(stream.Aggregate, levelId, assigned);
+                if (outcome.Rejection is { } rejection) return Problems.From(rejection);
+                stream.AppendMany(outcome.Events);
+                await session.SaveChangesAsync(ct);
+                return Results.Ok(await ViewAsync(session, ct));
             })
             .WithName("DeleteCustomSeverityLevel").WithSummary("Delete a level. Refused (409) while any bulletin carries it: unassign it first.")
             .Produces<IReadOnlyList<CustomSeverityLevelView>>().ProducesProblem(404).ProducesProblem(409);
@@ -69,8 +75,8 @@ public static class CustomSeverityEndpoints
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(404);
 
         bulletins.MapPost("custom-severity", (BulkAssignRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
-                body.BulletinIds is not { Count: > 0 }
-                    ? Task.FromResult(Problems.Invalid("Missing field", "'bulletinIds' must list at least one bulletin."))
+                body.BulletinIds is not { Count: > 0 } || body.BulletinIds.Any(string.IsNullOrWhiteSpace)
+                    ? Task.FromResult(Problems.Invalid("Missing field", "'bulletinIds' must list at least one bulletin, none empty."))
                     : AssignAsync(store, http, body.BulletinIds, body.LevelId, ct))
             .WithName("AssignCustomSeverityInBulk").WithSummary("Assign (or with levelId null, clear) a custom severity on many bulletins: all or nothing.")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(400).ProducesProblem(404);
@@ -99,7 +105,7 @@ public static class CustomSeverityEndpoints
     private static async Task<IResult> AssignAsync(IDocumentStore store, HttpContext http, IReadOnlyList<string> ids, string? levelId, CancellationToken ct)
     {
         await using var session = store.OpenSession(Actor.From(http));
-        var levels = await session.LoadAsync<CustomSeverityLevels>(StreamIds.CustomSeverityLevels, ct) ?? CustomSeverityLevels.Empty;
+        var levels = (await session.Events.FetchForExclusiveWriting<CustomSeverityLevels>(StreamIds.CustomSeverityLevels, ct)).Aggregate ?? CustomSeverityLevels.Empty;
         foreach (var id in ids.Distinct())
         {
             var streamId = await GetBulletin.ResolveIdAsync(session, id, ct) ?? id;

@@ -27,48 +27,90 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
     {
         var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
         var now = time.GetUtcNow();
-        await using var session = store.OpenSession(actor, runId);
-        session.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, trigger, new Dictionary<string, string>(), now));
+        var deletedFiles = new List<string>();
+        await using (var start = store.OpenSession(actor, runId))
+        {
+            start.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, trigger, new Dictionary<string, string>(), now));
+            await start.SaveChangesAsync(ct);
+        }
+
         try
         {
-            var needed = (await session.Query<SoftwareUpdatePolicy>().Where(p => p.Status == PolicyStatus.Active && p.Enabled).ToListAsync(ct))
-                .SelectMany(p => p.Updates.Where(u => u.Enabled).Select(u => u.PackageSha256)).ToHashSet();
-            var vendors = (await session.Query<VendorSettings>().ToListAsync(ct)).ToDictionary(v => v.Vendor, v => v.Values, StringComparer.OrdinalIgnoreCase);
-            var downloaded = (await session.Query<Bulletin>().ToListAsync(ct))
-                .SelectMany(b => b.Downloads.Where(d => d.Value.Status == DownloadStatus.Downloaded).Select(d => (Bulletin: b, UpdateId: d.Key, Download: d.Value)))
-                .ToList();
-
-            int removed = 0, kept = 0;
-            var deletedFiles = new HashSet<string>();
-            foreach (var group in downloaded.GroupBy(x => x.Download.Sha256!))
+            var (removed, kept) = await RemoveExpiredAsync(runId, actor, now, deletedFiles, ct);
+            // Files go only after the events are committed, and only if no bulletin still records the package.
+            await using var query = store.QuerySession();
+            var stillRecorded = (await query.Query<Bulletin>().ToListAsync(ct))
+                .SelectMany(b => b.Downloads.Values.Where(d => d.Status == DownloadStatus.Downloaded).Select(d => d.Sha256!)).ToHashSet();
+            var failedDeletes = 0;
+            foreach (var sha in deletedFiles.Where(sha => !stillRecorded.Contains(sha)))
             {
-                var days = group.Select(x => (vendors.GetValueOrDefault(x.Bulletin.Facts.Vendor) ?? VendorSettingsValues.Defaults).Package.DeleteUnusedAfterDays).Min();
-                var newest = group.Max(x => x.Download.At);
-                if (!PackageRetention.Expired(group.Key, needed, days, newest, now)) { kept++; continue; }
-                foreach (var (bulletin, updateId, download) in group)
+                try
                 {
-                    var stream = await session.Events.FetchForWriting<Bulletin>(bulletin.Id, ct);
-                    stream.AppendOne(new UpdatePackageRemoved(bulletin.Id, updateId, group.Key, $"unused by any enabled policy for {days} days (package deletion interval)", now));
+                    if (packages.Has(sha)) File.Delete(packages.PathOf(sha));
                 }
-                deletedFiles.Add(group.Key);
-                removed++;
+                catch (IOException e)
+                {
+                    failedDeletes++;
+                    logger.LogWarning(e, "Package {Sha256} could not be deleted", sha);
+                }
             }
-            session.Events.Append(runId, new ServerTaskCompleted(runId, ServerTaskStatus.Completed,
-                new Dictionary<string, int> { ["packagesRemoved"] = removed, ["packagesKept"] = kept }, time.GetUtcNow()));
-            await session.SaveChangesAsync(ct);
-            // Files go only after the events are committed: a failed commit leaves every package in place.
-            foreach (var sha in deletedFiles) File.Delete(packages.PathOf(sha));
+            await AppendAsync(actor, runId, new ServerTaskCompleted(runId, ServerTaskStatus.Completed,
+                new Dictionary<string, int> { ["packagesRemoved"] = removed, ["packagesKept"] = kept, ["filesNotDeleted"] = failedDeletes }, time.GetUtcNow()), ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             logger.LogError(e, "Package cleanup failed");
-            await using var failure = store.OpenSession(actor, runId);
-            failure.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, trigger, new Dictionary<string, string>(), now),
-                new ServerTaskFailed(runId, $"{e.GetType().Name}: {e.Message}", time.GetUtcNow()));
-            await failure.SaveChangesAsync(ct);
+            await AppendAsync(actor, runId, new ServerTaskFailed(runId, $"{e.GetType().Name}: {e.Message}", time.GetUtcNow()), CancellationToken.None);
         }
-        await using var query = store.QuerySession();
-        return (await query.LoadAsync<ServerTaskRun>(runId, ct))!;
+        await using var read = store.QuerySession();
+        return (await read.LoadAsync<ServerTaskRun>(runId, ct))!;
+    }
+
+    /// <summary>
+    /// Locks the bulletin streams holding expired packages (in stream order, as policy creation does), then reads which
+    /// packages enabled policies need inside that transaction: a policy created meanwhile either committed first (and
+    /// its package is kept) or waits and then finds the package gone.
+    /// </summary>
+    private async Task<(int Removed, int Kept)> RemoveExpiredAsync(string runId, Actor actor, DateTimeOffset now, List<string> deletedFiles, CancellationToken ct)
+    {
+        await using var session = store.OpenSession(actor, runId);
+        var vendors = (await session.Query<VendorSettings>().ToListAsync(ct)).ToDictionary(v => v.Vendor, v => v.Values, StringComparer.OrdinalIgnoreCase);
+        int DaysOf(Bulletin b, UpdateDownload d) =>
+            (d.Package ?? (vendors.GetValueOrDefault(b.Facts.Vendor) ?? VendorSettingsValues.Defaults).Package).DeleteUnusedAfterDays;
+        var candidates = (await session.Query<Bulletin>().ToListAsync(ct))
+            .SelectMany(b => b.Downloads.Where(d => d.Value.Status == DownloadStatus.Downloaded).Select(d => (Bulletin: b, UpdateId: d.Key, Download: d.Value)))
+            .ToList();
+        var expiredHashes = candidates.GroupBy(x => x.Download.Sha256!)
+            .Where(g => PackageRetention.Expired(g.Key, new HashSet<string>(), g.Min(x => DaysOf(x.Bulletin, x.Download)), g.Max(x => x.Download.At), now))
+            .Select(g => g.Key).ToHashSet();
+        var streams = new Dictionary<string, JasperFx.Events.IEventStream<Bulletin>>();
+        foreach (var id in candidates.Where(x => expiredHashes.Contains(x.Download.Sha256!)).Select(x => x.Bulletin.Id).Distinct().Order(StringComparer.Ordinal))
+            streams[id] = await session.Events.FetchForExclusiveWriting<Bulletin>(id, ct);
+
+        var needed = (await session.Query<SoftwareUpdatePolicy>().Where(p => p.Status == PolicyStatus.Active && p.Enabled).ToListAsync(ct))
+            .SelectMany(p => p.Updates.Where(u => u.Enabled).Select(u => u.PackageSha256)).ToHashSet();
+        var locked = streams.Values.Select(s => s.Aggregate).OfType<Bulletin>()
+            .SelectMany(b => b.Downloads.Where(d => d.Value.Status == DownloadStatus.Downloaded).Select(d => (Bulletin: b, UpdateId: d.Key, Download: d.Value)))
+            .GroupBy(x => x.Download.Sha256!).ToList();
+        int removed = 0;
+        foreach (var group in locked)
+        {
+            var days = group.Min(x => DaysOf(x.Bulletin, x.Download));
+            if (!PackageRetention.Expired(group.Key, needed, days, group.Max(x => x.Download.At), now)) continue;
+            foreach (var (bulletin, updateId, _) in group)
+                streams[bulletin.Id].AppendOne(new UpdatePackageRemoved(bulletin.Id, updateId, group.Key, $"unused by any enabled policy for {days} days (package deletion interval)", now));
+            deletedFiles.Add(group.Key);
+            removed++;
+        }
+        await session.SaveChangesAsync(ct);
+        return (removed, candidates.Select(x => x.Download.Sha256).Distinct().Count() - removed);
+    }
+
+    private async Task AppendAsync(Actor actor, string runId, object e, CancellationToken ct)
+    {
+        await using var session = store.OpenSession(actor, runId);
+        session.Events.Append(runId, e);
+        await session.SaveChangesAsync(ct);
     }
 
     public static void Map(IEndpointRouteBuilder app) =>

@@ -35,7 +35,11 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
         if (StagingRules.RefuseBeforeDownload(update, verify) is { } refusal) return new DownloadOutcome(false, null, 0, null, false, refusal, 0);
         if (update.Sha256 is { } known && store.Has(known))
             return new DownloadOutcome(true, known, new FileInfo(store.PathOf(known)).Length, "package store", verify, null, 0);
-        var sources = DownloadSources.For(bulletinNumber, update, stagingLocation);
+        var candidates = DownloadSources.For(bulletinNumber, update, stagingLocation);
+        var sources = candidates.Where(s => !s.IsFile || FileAllowed(s, stagingLocation)).ToList();
+        var refused = candidates.Except(sources)
+            .Select(s => $"{s}: a file outside the staging location and Patch:Staging:AllowedFileFolders (the server does not read its own files for a catalog)").ToList();
+        if (sources.Count == 0 && refused.Count > 0) return new DownloadOutcome(false, null, 0, update.DownloadUrl, false, refused[^1], 0);
         if (sources.Count == 0)
             return new DownloadOutcome(false, null, 0, update.DownloadUrl, false,
                 update.DownloadUrl is null ? "no download URL and no staging location to find the file in"
@@ -53,6 +57,7 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
                 if (outcome.Success) return outcome with { Attempts = tries };
                 reasons.Add($"{source}: {outcome.Reason}");
             }
+            reasons.AddRange(refused);
             // The last source is the vendor's (or the mirror's only candidate): its answer leads; the others follow.
             var reason = reasons[^1] + (reasons.Count > 1 ? $" (also tried {string.Join("; ", reasons[..^1])})" : "");
             return new DownloadOutcome(false, null, 0, sources[^1].ToString(), false, reason, attempts);
@@ -144,6 +149,18 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
         }
         if (total is { } t && received < t) throw new IOException($"connection closed after {received} of {t} bytes");
         return null;
+    }
+
+    /// <summary>A file URL must lie under the staging location or a configured folder, never anywhere on the server.</summary>
+    private bool FileAllowed(Uri source, string? stagingLocation)
+    {
+        var path = Path.GetFullPath(source.LocalPath);
+        var roots = options.AllowedFileFolders.AsEnumerable();
+        if (stagingLocation is not null)
+            roots = roots.Append(Uri.TryCreate(stagingLocation, UriKind.Absolute, out var u) && u.IsFile ? u.LocalPath : stagingLocation);
+        return roots.Where(r => !string.IsNullOrWhiteSpace(r) && !(Uri.TryCreate(r, UriKind.Absolute, out var x) && !x.IsFile))
+            .Select(r => Path.GetFullPath(r).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar)
+            .Any(root => path.StartsWith(root, StringComparison.Ordinal));
     }
 
     private string? TooLarge(long size, long? expected)

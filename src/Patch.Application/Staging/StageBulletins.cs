@@ -1,4 +1,5 @@
 using Marten;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Patch.Application.Common;
 using Patch.Domain;
@@ -13,7 +14,12 @@ public sealed record StageBulletins(string RunId, IReadOnlyList<string> Bulletin
 
 public static class StageBulletinsHandler
 {
-    public static Task Handle(StageBulletins command, BulletinStager stager, CancellationToken ct) => stager.RunAsync(command, ct);
+    /// <summary>
+    /// Downloads take as long as they take: the job runs on the application's lifetime, not on Wolverine's message
+    /// timeout (60 s by default), and a shutdown records the run as interrupted.
+    /// </summary>
+    public static Task Handle(StageBulletins command, BulletinStager stager, IHostApplicationLifetime lifetime) =>
+        stager.RunAsync(command, lifetime.ApplicationStopping);
 }
 
 public sealed class BulletinStager(IDocumentStore store, PackageDownloader downloader, StagingOptions options, TimeProvider time, ILogger<BulletinStager> logger)
@@ -22,6 +28,9 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
 
     // One writer per bulletin stream in this process: parallel downloads of one bulletin append one after another.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _streamLocks = new();
+
+    // Updates being downloaded by some job now: a second job (a double click) leaves them to the first.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _inFlight = new();
 
     /// <summary>Records the run before the job is queued, so the caller can poll it at once.</summary>
     public async Task<string> StartRunAsync(IReadOnlyList<string> bulletinIds, Actor actor, CancellationToken ct)
@@ -36,7 +45,7 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
 
     public async Task RunAsync(StageBulletins command, CancellationToken ct)
     {
-        int downloaded = 0, failed = 0, alreadyStaged = 0;
+        int downloaded = 0, failed = 0, alreadyStaged = 0, elsewhere = 0;
         try
         {
             var work = new List<Task<bool>>();
@@ -46,29 +55,51 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
                 var bulletin = await query.LoadAsync<Bulletin>(bulletinId, ct);
                 if (bulletin is null) continue;
                 var settings = await query.LoadAsync<VendorSettings>(VendorSettings.StreamId(bulletin.Facts.Vendor), ct);
-                var verify = (settings?.Values ?? VendorSettingsValues.Defaults).VerifyAuthenticity;
+                var vendor = settings?.Values ?? VendorSettingsValues.Defaults;
                 var missing = StagingRules.Missing(bulletin);
                 if (missing.Count == 0) alreadyStaged++;
-                work.AddRange(missing.Select(u => StageOneAsync(command, bulletin, u, verify, ct)));
+                foreach (var update in missing)
+                {
+                    if (_inFlight.TryAdd($"{bulletin.Id}/{update.UpdateId}", command.RunId)) work.Add(StageOneAsync(command, bulletin, update, vendor, ct));
+                    else elsewhere++;
+                }
             }
 
             foreach (var ok in await Task.WhenAll(work))
                 if (ok) downloaded++; else failed++;
             await CompleteAsync(command, new ServerTaskCompleted(command.RunId, ServerTaskStatus.Completed,
-                new Dictionary<string, int> { ["downloaded"] = downloaded, ["failed"] = failed, ["alreadyStaged"] = alreadyStaged }, time.GetUtcNow()), ct);
+                new Dictionary<string, int> { ["downloaded"] = downloaded, ["failed"] = failed, ["alreadyStaged"] = alreadyStaged, ["downloadingInAnotherRun"] = elsewhere },
+                time.GetUtcNow()), ct);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await CompleteAsync(command, new ServerTaskFailed(command.RunId, "interrupted by a server shutdown; stage the bulletins again to finish", time.GetUtcNow()), CancellationToken.None);
+        }
+        catch (Exception e)
         {
             logger.LogError(e, "Staging run {RunId} failed", command.RunId);
             await CompleteAsync(command, new ServerTaskFailed(command.RunId, $"{e.GetType().Name}: {e.Message}", time.GetUtcNow()), CancellationToken.None);
         }
     }
 
-    private async Task<bool> StageOneAsync(StageBulletins command, Bulletin bulletin, UpdateFacts update, bool verify, CancellationToken ct)
+    private async Task<bool> StageOneAsync(StageBulletins command, Bulletin bulletin, UpdateFacts update, VendorSettingsValues vendor, CancellationToken ct)
     {
-        var outcome = await downloader.DownloadAsync($"{bulletin.Id}/{update.UpdateId}", bulletin.Facts.Number, update, verify, options.StagingLocation, ct);
+        var key = $"{bulletin.Id}/{update.UpdateId}";
+        try
+        {
+            return await DownloadAndRecordAsync(command, bulletin, update, vendor, key, ct);
+        }
+        finally
+        {
+            _inFlight.TryRemove(key, out _);
+        }
+    }
+
+    private async Task<bool> DownloadAndRecordAsync(StageBulletins command, Bulletin bulletin, UpdateFacts update, VendorSettingsValues vendor, string key, CancellationToken ct)
+    {
+        var outcome = await downloader.DownloadAsync(key, bulletin.Facts.Number, update, vendor.VerifyAuthenticity, options.StagingLocation, ct);
         object e = outcome.Success
-            ? new UpdateDownloaded(bulletin.Id, update.UpdateId, outcome.Sha256!, outcome.Size, outcome.Source!, outcome.Verified, outcome.Attempts, time.GetUtcNow())
+            ? new UpdateDownloaded(bulletin.Id, update.UpdateId, outcome.Sha256!, outcome.Size, outcome.Source!, outcome.Verified, outcome.Attempts, time.GetUtcNow(), vendor.Package)
             : new UpdateDownloadFailed(bulletin.Id, update.UpdateId, outcome.Reason!, outcome.Source, outcome.Attempts, time.GetUtcNow());
         // Each outcome is its own small transaction, so the Remediation Center's counts move while the job runs.
         var streamLock = _streamLocks.GetOrAdd(bulletin.Id, _ => new SemaphoreSlim(1));

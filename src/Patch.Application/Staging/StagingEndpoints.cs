@@ -35,8 +35,8 @@ public static class StagingEndpoints
             .Produces<StagingStarted>(StatusCodes.Status202Accepted).ProducesProblem(404);
 
         bulletins.MapPost("stage", (StageRequest body, HttpContext http, IDocumentStore store, BulletinStager stager, IMessageBus bus, CancellationToken ct) =>
-                body.BulletinIds is not { Count: > 0 }
-                    ? Task.FromResult(Problems.Invalid("Missing field", "'bulletinIds' must list at least one bulletin."))
+                body.BulletinIds is not { Count: > 0 } || body.BulletinIds.Any(string.IsNullOrWhiteSpace)
+                    ? Task.FromResult(Problems.Invalid("Missing field", "'bulletinIds' must list at least one bulletin, none empty."))
                     : StartAsync(body.BulletinIds, http, store, stager, bus, ct))
             .WithName("StageBulletins")
             .WithSummary("Stage several bulletins (e.g. the Remediation Center's selection) in one background job; unknown ids refuse the whole request.")
@@ -83,7 +83,7 @@ public static class StagingEndpoints
             {
                 var streamId = await GetBulletin.ResolveIdAsync(query, id, ct);
                 if (streamId is null || await query.LoadAsync<Bulletin>(streamId, ct) is null) return Problems.NotFound($"No bulletin '{id}'; nothing was staged.");
-                resolved.Add(streamId);
+                if (!resolved.Contains(streamId)) resolved.Add(streamId);
             }
         }
         var actor = Actor.From(http);

@@ -18,6 +18,12 @@ public sealed class StagingOptions
     /// <summary>First retry delay; doubles each attempt.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Folders a catalog's file:// download URL may point into. Empty (the default): a catalog cannot make the server
+    /// read its own files; the staging location is always allowed.
+    /// </summary>
+    public List<string> AllowedFileFolders { get; set; } = [];
+
     /// <summary>Largest package accepted, in bytes (a larger one is refused as "too large").</summary>
     public long MaxPackageBytes { get; set; } = 8L * 1024 * 1024 * 1024;
 }

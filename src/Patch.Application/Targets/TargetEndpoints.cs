@@ -49,8 +49,10 @@ public static class TargetEndpoints
                 if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No custom target '{id}'.");
                 var users = await session.Query<SoftwareUpdatePolicy>().Where(p => p.Status == PolicyStatus.Active && p.Targets.Contains(id)).Select(p => p.Name).ToListAsync(ct);
                 var windows = await session.Query<MaintenanceWindow>().Where(w => !w.Deleted && w.Targets.Contains(id)).Select(w => w.Name).ToListAsync(ct);
-                if (users.Count + windows.Count > 0)
-                    return Problems.From(new Domain.Rejection(Domain.RejectionKind.Conflict, "Target in use", $"Target '{id}' is used by: {string.Join(", ", users.Concat(windows))}."));
+                var vendors = await session.Query<VendorSettings>().Where(v => v.Values.DefaultTargetId == id).Select(v => v.Vendor).ToListAsync(ct);
+                var usedBy = users.Concat(windows).Concat(vendors.Select(v => $"{v} vendor settings (default target)")).ToList();
+                if (usedBy.Count > 0)
+                    return Problems.From(new Domain.Rejection(Domain.RejectionKind.Conflict, "Target in use", $"Target '{id}' is used by: {string.Join(", ", usedBy)}."));
                 stream.AppendOne(new TargetDeleted(id));
                 await session.SaveChangesAsync(ct);
                 return Results.NoContent();
@@ -72,15 +74,15 @@ public static class TargetEndpoints
     public static async Task<Dictionary<string, Target>> CustomTargetsAsync(IQuerySession session, CancellationToken ct) =>
         (await session.Query<Target>().Where(t => !t.Deleted).ToListAsync(ct)).ToDictionary(t => t.Id);
 
-    /// <summary>Members of the targets, less the vendor's resource exclusions.</summary>
+    /// <summary>Members of the targets, less the resource exclusions of the vendor whose updates are distributed (if any).</summary>
     public static async Task<IReadOnlyList<string>> MembersAsync(IQuerySession session, IConfiguration config, IReadOnlyList<string> targetIds,
-        IReadOnlyCollection<string> policyUpdateIds, Dictionary<string, Target> custom, CancellationToken ct)
+        IReadOnlyCollection<string> policyUpdateIds, Dictionary<string, Target> custom, CancellationToken ct, string? vendorSlug = null)
     {
         var computers = await session.Query<Computer>().ToListAsync(ct);
-        var vendor = await session.LoadAsync<VendorSettings>(VendorSettings.StreamId("Microsoft"), ct);
+        var vendor = vendorSlug is null ? null : await session.LoadAsync<VendorSettings>(VendorSettings.StreamId(vendorSlug), ct);
+        var exclusions = vendorSlug is null ? [] : (vendor?.Values ?? VendorSettingsValues.Defaults).ResourceExclusions;
         var agentVersion = config["Patch:Agent:CurrentVersion"] ?? typeof(TargetEndpoints).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
-        return Patch.Domain.Targets.Targets.Members(targetIds, custom, computers, policyUpdateIds, agentVersion,
-            (vendor?.Values ?? VendorSettingsValues.Defaults).ResourceExclusions).Select(c => c.Name).ToList();
+        return Patch.Domain.Targets.Targets.Members(targetIds, custom, computers, policyUpdateIds, agentVersion, exclusions).Select(c => c.Name).ToList();
     }
 
     private static async Task<IResult> SaveAsync(string id, TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct, bool created)

@@ -42,7 +42,7 @@ public sealed record Bulletin(string Id, BulletinFacts Facts, IReadOnlyList<Upda
     };
 
     public static Bulletin Apply(UpdateDownloaded e, Bulletin b) =>
-        b with { Downloads = With(b.Downloads, e.UpdateId, new UpdateDownload(DownloadStatus.Downloaded, e.Sha256, e.Size, e.Source, e.Verified, null, e.Attempts, e.At)) };
+        b with { Downloads = With(b.Downloads, e.UpdateId, new UpdateDownload(DownloadStatus.Downloaded, e.Sha256, e.Size, e.Source, e.Verified, null, e.Attempts, e.At, e.Package)) };
 
     public static Bulletin Apply(UpdateDownloadFailed e, Bulletin b) =>
         b with { Downloads = With(b.Downloads, e.UpdateId, new UpdateDownload(DownloadStatus.Failed, null, null, e.Source, false, e.Reason, e.Attempts, e.At)) };

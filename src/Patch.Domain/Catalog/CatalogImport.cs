@@ -5,7 +5,8 @@ namespace Patch.Domain.Catalog;
 public enum BulletinImportKind { Added, Revised, Unchanged }
 
 /// <summary>What importing one bulletin does to its stream.</summary>
-public sealed record BulletinImportDecision(BulletinImportKind Kind, IReadOnlyList<object> Events, int UpdatesAdded, int UpdatesRevised, int UpdatesExcluded);
+/// <summary><c>UpdatesExcluded</c> counts the excluded updates among those added or revised; <c>Older</c>: the document predates the stream's facts.</summary>
+public sealed record BulletinImportDecision(BulletinImportKind Kind, IReadOnlyList<object> Events, int UpdatesAdded, int UpdatesRevised, int UpdatesExcluded, bool Older = false);
 
 public static class CatalogImport
 {
@@ -28,27 +29,33 @@ public static class CatalogImport
             return new BulletinImportDecision(BulletinImportKind.Added, events, updates.Count, 0, excluded);
         }
 
-        var bulletinChanges = FactChanges.Between(current.Facts, incoming.Facts);
+        // A document older than what the stream holds (its revised date is earlier) never rolls the bulletin back;
+        // it may still add updates the stream has not seen.
+        var older = incoming.Facts.Revised is { } incomingRevised && current.Facts.Revised is { } currentRevised && incomingRevised < currentRevised;
+        var bulletinChanges = older ? [] : FactChanges.Between(current.Facts, incoming.Facts);
         if (bulletinChanges.Count > 0) events.Add(new BulletinRevised(id, incoming.Facts, bulletinChanges, source));
 
         var known = current.Updates.ToDictionary(u => u.UpdateId, StringComparer.Ordinal);
         int added = 0, revised = 0;
+        excluded = 0;
         foreach (var update in updates)
         {
             if (!known.TryGetValue(update.UpdateId, out var before))
             {
                 events.Add(new SoftwareUpdateAdded(id, update, source));
                 added++;
+                if (update.Excluded is not null) excluded++;
                 continue;
             }
 
-            var changes = FactChanges.Between(before, update);
+            var changes = older ? [] : FactChanges.Between(before, update);
             if (changes.Count == 0) continue;
             events.Add(new SoftwareUpdateRevised(id, update, changes, source));
             revised++;
+            if (update.Excluded is not null) excluded++;
         }
 
         var kind = events.Count == 0 ? BulletinImportKind.Unchanged : BulletinImportKind.Revised;
-        return new BulletinImportDecision(kind, events, added, revised, excluded);
+        return new BulletinImportDecision(kind, events, added, revised, excluded, older);
     }
 }

@@ -1,7 +1,12 @@
 namespace Patch.Domain.Catalog;
 
-/// <summary>An update's package is in the package store (content-addressed by its SHA-256).</summary>
-public sealed record UpdateDownloaded(string BulletinId, string UpdateId, string Sha256, long Size, string Source, bool Verified, int Attempts, DateTimeOffset At);
+/// <summary>
+/// An update's package is in the package store (content-addressed by its SHA-256). <c>Package</c> is the vendor's package
+/// defaults when it was downloaded (deletion interval, multicast, distribution, alternate locations): the package keeps
+/// them when the vendor settings change later.
+/// </summary>
+public sealed record UpdateDownloaded(string BulletinId, string UpdateId, string Sha256, long Size, string Source, bool Verified, int Attempts, DateTimeOffset At,
+    Settings.PackageDefaults? Package = null);
 
 /// <summary>Downloading an update's package failed; the reason names what happened (404, host gone, hash mismatch, too large, no hash known).</summary>
 public sealed record UpdateDownloadFailed(string BulletinId, string UpdateId, string Reason, string? Source, int Attempts, DateTimeOffset At);
@@ -12,7 +17,8 @@ public sealed record UpdatePackageRemoved(string BulletinId, string UpdateId, st
 public enum DownloadStatus { Downloaded, Failed }
 
 /// <summary>Where an update's package stands in the package store.</summary>
-public sealed record UpdateDownload(DownloadStatus Status, string? Sha256, long? Size, string? Source, bool Verified, string? Reason, int Attempts, DateTimeOffset At);
+public sealed record UpdateDownload(DownloadStatus Status, string? Sha256, long? Size, string? Source, bool Verified, string? Reason, int Attempts, DateTimeOffset At,
+    Settings.PackageDefaults? Package = null);
 
 public static class StagingRules
 {

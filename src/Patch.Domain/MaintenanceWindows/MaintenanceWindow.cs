@@ -24,7 +24,8 @@ public sealed record MaintenanceWindow(string Id, string Name, MaintenanceWindow
         if (string.IsNullOrWhiteSpace(name) || name.Length > 128) problems.Add("name: 1 to 128 characters");
         if (schedule is null) problems.Add("schedule: required");
         else problems.AddRange(schedule.Problems().Select(p => "schedule." + p));
-        problems.AddRange((targets ?? []).Where(t => !Patch.Domain.Targets.Targets.IsBuiltIn(t) && !knownTargets.Contains(t)).Select(t => $"targets: unknown target '{t}'"));
+        problems.AddRange((targets ?? []).Where(t => !Patch.Domain.Targets.Targets.IsBuiltIn(t) && (t is null || !knownTargets.Contains(t)))
+            .Select(t => t is null ? "targets: an entry is null" : $"targets: unknown target '{t}'"));
         if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid maintenance window", string.Join("; ", problems));
         var list = (targets ?? []).Distinct().ToList();
         if (current is null) return Outcome.Append(new MaintenanceWindowDefined(windowId, name!.Trim(), schedule!, list));

@@ -25,9 +25,12 @@ public sealed record MaintenanceWindowSchedule(string TimeZone, TimeOnly Start, 
     public IReadOnlyList<string> Problems()
     {
         var problems = new List<string>();
+        if (Recurrence is null) problems.Add("recurrence: required");
+        if (TimeZone is null) return [.. problems, "timeZone: required"];
         if (!TryZone(TimeZone, out _)) problems.Add($"timeZone: '{TimeZone}' is not a known time zone (use an IANA id such as Europe/Berlin)");
         if (Duration <= TimeSpan.Zero || Duration > MaxDuration) problems.Add("duration: must be more than 0 and at most 7 days");
         var r = Recurrence;
+        if (r is null) return problems;
         switch (r.Kind)
         {
             case RecurrenceKind.Weekly when r.Days is not { Count: > 0 }:

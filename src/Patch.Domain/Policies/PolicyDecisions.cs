@@ -139,6 +139,7 @@ public static class PolicyDecisions
     private static (IReadOnlyList<PolicyUpdate>, Outcome?) ApplyChoices(IReadOnlyList<PolicyUpdate> updates, IReadOnlyList<PolicyUpdateChoice>? choices)
     {
         if (choices is null) return (updates, null);
+        if (choices.Any(c => c?.UpdateId is null)) return (updates, Outcome.Refuse(RejectionKind.Invalid, "Invalid update choice", "updates[].updateId: required"));
         var unknown = choices.Select(c => c.UpdateId).Where(id => updates.All(u => u.UpdateId != id)).ToList();
         if (unknown.Count > 0) return (updates, Outcome.Refuse(RejectionKind.Invalid, "Unknown update", $"updates: not in this policy: {string.Join(", ", unknown)}."));
         var bad = choices.Where(c => c.CommandLine is { } cl && (cl.Trim().Length == 0 || cl.Length > 1024 || cl.Any(char.IsControl))).Select(c => c.UpdateId).ToList();
@@ -152,7 +153,7 @@ public static class PolicyDecisions
     }
 
     private static IEnumerable<string> TargetProblems(IReadOnlyList<string> targets, ISet<string> knownTargets) =>
-        targets.Where(t => !Targets.Targets.IsBuiltIn(t) && !knownTargets.Contains(t)).Select(t => $"targets: unknown target '{t}'");
+        targets.Where(t => !Targets.Targets.IsBuiltIn(t) && (t is null || !knownTargets.Contains(t))).Select(t => t is null ? "targets: an entry is null" : $"targets: unknown target '{t}'");
 
     private static Outcome? Gone(SoftwareUpdatePolicy? policy, string policyId) => policy switch
     {

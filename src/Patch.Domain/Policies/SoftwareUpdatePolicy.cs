@@ -20,6 +20,7 @@ public sealed record PackageOptions(ScheduleMode Schedule, PolicySchedule? OwnSc
     {
         if (Schedule == ScheduleMode.AgentDefault) return OwnSchedule is null ? [] : ["options.ownSchedule: only with schedule 'Own'"];
         if (OwnSchedule is null) return ["options.ownSchedule: required with schedule 'Own'"];
+        if (OwnSchedule.Recurrence is null || OwnSchedule.TimeZone is null) return ["options.ownSchedule: timeZone, start and recurrence are required"];
         return new MaintenanceWindowSchedule(OwnSchedule.TimeZone, OwnSchedule.Start, TimeSpan.FromHours(1), OwnSchedule.Recurrence).Problems()
             .Where(p => !p.StartsWith("duration", StringComparison.Ordinal)).Select(p => "options.ownSchedule." + p).ToList();
     }

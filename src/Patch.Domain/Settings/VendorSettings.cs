@@ -45,15 +45,20 @@ public sealed record VendorSettingsValues(
     public IReadOnlyList<string> Problems()
     {
         var problems = new List<string>();
+        // A JSON body can leave any of these out: name each missing part instead of failing on it.
+        if (ResourceExclusions is null) problems.Add("resourceExclusions: required (use [] for none)");
+        if (Package is null) problems.Add("package: required");
+        if (Program is null) problems.Add("program: required");
+        if (problems.Count > 0) return problems;
         if (string.IsNullOrWhiteSpace(DefaultTargetId)) problems.Add("defaultTargetId: required");
-        if (ResourceExclusions.Any(string.IsNullOrWhiteSpace)) problems.Add("resourceExclusions: names must not be empty");
-        if (Package.DeleteUnusedAfterDays is < 0 or > 3650) problems.Add("package.deleteUnusedAfterDays: must be 0 (never) to 3650");
-        if (Program.TerminateAfterMinutes is < 1 or > 1440) problems.Add("program.terminateAfterMinutes: must be 1 to 1440");
-        if (Program.RunWith == RunWithRights.SpecifiedUser && (string.IsNullOrWhiteSpace(Program.UserName) || string.IsNullOrWhiteSpace(Program.UserDomain)))
+        if (ResourceExclusions!.Any(string.IsNullOrWhiteSpace)) problems.Add("resourceExclusions: names must not be empty");
+        if (Package!.DeleteUnusedAfterDays is < 0 or > 3650) problems.Add("package.deleteUnusedAfterDays: must be 0 (never) to 3650");
+        if (Program!.TerminateAfterMinutes is < 1 or > 1440) problems.Add("program.terminateAfterMinutes: must be 1 to 1440");
+        if (Program!.RunWith == RunWithRights.SpecifiedUser && (string.IsNullOrWhiteSpace(Program!.UserName) || string.IsNullOrWhiteSpace(Program!.UserDomain)))
             problems.Add("program.userName and program.userDomain: required when runWith is SpecifiedUser");
-        if (Program.RunWith != RunWithRights.SpecifiedUser && (Program.UserName is not null || Program.UserDomain is not null))
+        if (Program!.RunWith != RunWithRights.SpecifiedUser && (Program!.UserName is not null || Program!.UserDomain is not null))
             problems.Add("program.userName and program.userDomain: only for runWith SpecifiedUser");
-        foreach (var (name, value) in new[] { ("package.packageServerLocation", Package.PackageServerLocation), ("package.clientLocation", Package.ClientLocation) })
+        foreach (var (name, value) in new[] { ("package.packageServerLocation", Package!.PackageServerLocation), ("package.clientLocation", Package!.ClientLocation) })
             if (value is not null && (value.Length > 260 || value.Any(char.IsControl))) problems.Add($"{name}: at most 260 printable characters");
         return problems;
     }

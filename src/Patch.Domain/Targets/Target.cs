@@ -9,10 +9,22 @@ public sealed record TargetRule(string? OperatingSystemContains = null, string? 
     public bool Matches(Computer c) =>
         (OperatingSystemContains is null || c.OperatingSystem?.Contains(OperatingSystemContains, StringComparison.OrdinalIgnoreCase) == true)
         && (Product is null || c.Products.Contains(Product, StringComparer.OrdinalIgnoreCase))
-        && (NamePattern is null || Glob(NamePattern).IsMatch(c.Name))
+        && (NamePattern is null || GlobMatches(NamePattern, c.Name))
         && (Computers is null || Computers.Contains(c.Name, StringComparer.OrdinalIgnoreCase));
 
     public bool IsEmpty => OperatingSystemContains is null && Product is null && NamePattern is null && Computers is null;
+
+    private static bool GlobMatches(string pattern, string name)
+    {
+        try
+        {
+            return Glob(pattern).IsMatch(name);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            return false;
+        }
+    }
 
     private static Regex Glob(string pattern) =>
         new("^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
@@ -38,11 +50,17 @@ public sealed record Target(string Id, string Name, IReadOnlyList<TargetRule> In
         var problems = new List<string>();
         if (string.IsNullOrWhiteSpace(name) || name.Length > 128) problems.Add("name: 1 to 128 characters");
         if (include is not { Count: > 0 }) problems.Add("include: at least one rule");
-        if ((include ?? []).Concat(exclude ?? []).Any(r => r.IsEmpty)) problems.Add("include/exclude: a rule needs at least one criterion");
+        var rules = (include ?? []).Concat(exclude ?? []).ToList();
+        if (rules.Any(r => r is null || r.IsEmpty)) problems.Add("include/exclude: a rule needs at least one criterion");
+        foreach (var pattern in rules.Where(r => r?.NamePattern is not null).Select(r => r.NamePattern!))
+            if (pattern.Length > 128 || !pattern.All(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' or '*' or '?'))
+                problems.Add($"namePattern: '{pattern}' may hold letters, digits, '-', '_', '.', '*' and '?' (at most 128)");
+        if (rules.Any(r => r?.Computers is { } names && names.Any(string.IsNullOrWhiteSpace))) problems.Add("computers: names must not be empty");
         if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid target", string.Join("; ", problems));
         if (current is { Deleted: true }) return Outcome.Refuse(RejectionKind.NotFound, "Target deleted", $"Target '{targetId}' was deleted.");
         if (current is null) return Outcome.Append(new TargetDefined(targetId, name!.Trim(), include!, exclude ?? []));
-        return Outcome.Append(new TargetChanged(targetId, name!.Trim(), include!, exclude ?? []));
+        if (current.Name == name!.Trim() && ValueEquality.Same(current.Include, include) && ValueEquality.Same(current.Exclude, exclude ?? [])) return Outcome.Nothing;
+        return Outcome.Append(new TargetChanged(targetId, name.Trim(), include!, exclude ?? []));
     }
 }
 
@@ -63,7 +81,7 @@ public static class Targets
         [RequiringUpdates] = "Computers requiring the policy's updates",
     };
 
-    public static bool IsBuiltIn(string id) => BuiltIn.ContainsKey(id) || id.StartsWith(RequiringUpdatePrefix, StringComparison.Ordinal);
+    public static bool IsBuiltIn(string? id) => id is not null && (BuiltIn.ContainsKey(id) || id.StartsWith(RequiringUpdatePrefix, StringComparison.Ordinal));
 
     /// <summary>
     /// Whether a computer is in a target. <paramref name="policyUpdateIds"/> gives "requiring the policy's updates" its

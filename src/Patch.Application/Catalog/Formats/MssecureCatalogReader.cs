@@ -81,7 +81,7 @@ public static class MssecureCatalogReader
         var summary = Attr(b, "Summary");
         var issue = Attr(b, "Issue");
         var facts = new BulletinFacts(Vendor, id, Attr(b, "Title") ?? id, Severity.None, Date(b, "DatePosted"), Date(b, "DateRevised"),
-            string.IsNullOrEmpty(summary) ? issue : summary, $"https://learn.microsoft.com/security-updates/securitybulletins/{id[2..4]}/{id.ToLowerInvariant()}",
+            string.IsNullOrEmpty(summary) ? issue : summary, BulletinUrl(id),
             [], supersedes.TryGetValue(id, out var s) ? s.ToList() : [], []);
 
         var updates = new List<UpdateFacts>();
@@ -113,6 +113,10 @@ public static class MssecureCatalogReader
         }
         return new ImportedBulletin(facts, updates);
     }
+
+    /// <summary>Microsoft's page for an MSyy-nnn bulletin; other ids have none.</summary>
+    private static string? BulletinUrl(string id) =>
+        System.Text.RegularExpressions.Regex.IsMatch(id, @"^MS\d{2}-\d{3}$") ? $"https://learn.microsoft.com/security-updates/securitybulletins/{(int.Parse(id[2..4]) >= 90 ? "19" : "20")}{id[2..4]}/{id.ToLowerInvariant()}" : null;
 
     private static Dictionary<string, string> Lookup(XElement root, string table, string row, string key, string value)
     {

@@ -86,7 +86,8 @@ public static partial class PatchCatalogReader
 
     private static ImportedBulletin ReadBulletin(JsonElement b, string path, Dictionary<string, string> vendors, Dictionary<string, string> products, Dictionary<string, string> updateIds)
     {
-        var number = Str(b, "id", path, required: true)!;
+        // Bulletin numbers are upper case everywhere (stream ids, supersedence), whatever case a file uses.
+        var number = Str(b, "id", path, required: true)!.ToUpperInvariant();
         var vendorId = Str(b, "vendor", path, required: true)!;
         if (!vendors.TryGetValue(vendorId, out var vendor)) throw new FormatException($"{path}.vendor: unknown vendor '{vendorId}'");
         var severityText = Str(b, "severity", path, required: false);
@@ -95,10 +96,10 @@ public static partial class PatchCatalogReader
             throw new FormatException($"{path}.severity: '{severityText}' is not one of Critical, Important, Moderate, Low, None");
         var cves = Strings(b, "cves", path);
         foreach (var (cve, i) in cves.Select((c, i) => (c, i)))
-            if (!CveId().IsMatch(cve)) throw new FormatException($"{path}.cves[{i}]: '{cve}' is not a CVE id like CVE-2024-20666");
+            if (!CveId().IsMatch(cve.ToUpperInvariant())) throw new FormatException($"{path}.cves[{i}]: '{cve}' is not a CVE id like CVE-2024-20666");
         var facts = new BulletinFacts(vendor, number, Str(b, "title", path, required: true)!, severity,
             Date(b, "released", path), Date(b, "revised", path), Str(b, "description", path, false), Str(b, "url", path, false),
-            cves, Strings(b, "supersedes", path), []);
+            cves.Select(c => c.ToUpperInvariant()).ToList(), Strings(b, "supersedes", path).Select(s => s.ToUpperInvariant()).Distinct().ToList(), []);
 
         var updates = new List<UpdateFacts>();
         ForEach(b, "updates", path, (u, upath) =>
@@ -135,7 +136,7 @@ public static partial class PatchCatalogReader
         return new UpdateFacts(Str(u, "id", path, true)!, product, productId, Str(u, "culture", path, false) ?? CoreSettings.Neutral,
             Str(u, "fileName", path, false), url, size, sha?.ToLowerInvariant(), restart, Str(u, "commandLine", path, false),
             Str(u, "subType", path, false), Str(u, "fixedBuild", path, false), Rule(u, "applicability", path), Rule(u, "installed", path),
-            Strings(u, "supersedes", path), null);
+            Strings(u, "supersedes", path).Select(s => s.ToUpperInvariant()).Distinct().ToList(), null);
     }
 
     private static string? Rule(JsonElement e, string name, string path) =>
