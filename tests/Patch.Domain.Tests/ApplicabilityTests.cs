@@ -1,0 +1,91 @@
+using Patch.Domain.Applicability;
+using Patch.Domain.Catalog;
+
+namespace Patch.Domain.Tests;
+
+public class when_analysing_a_computer
+{
+    private const string Win10 = "Windows 10 Version 22H2 for x64-based Systems";
+
+    private static CatalogUpdate Cu(string kb, string fixedBuild, string? supersedes = null, string product = Win10, string culture = "neutral", string? applicability = null, string? installed = null) =>
+        new($"microsoft:{kb}", kb, new UpdateFacts($"{kb}-x64", product, null, culture, null, null, null, null, RestartBehavior.Required, null, "Security Update",
+            fixedBuild, applicability, installed, supersedes is null ? [] : [supersedes], null));
+
+    private static ComputerFacts Pc(string version = "10.0.19045", string[]? kbs = null, string[]? releases = null, string[]? cultures = null) =>
+        new(version, "x64", cultures ?? ["en-US"], releases ?? [Win10], (kbs ?? []).ToHashSet());
+
+    private static readonly CatalogUpdate Dec = Cu("KB5033372", "10.0.19045.3803");
+    private static readonly CatalogUpdate Jan = Cu("KB5034122", "10.0.19045.3930", "KB5033372");
+    private static readonly CatalogUpdate Feb = Cu("KB5034763", "10.0.19045.4046", "KB5034122");
+    private static readonly CatalogUpdate Server = Cu("KB5034129", "10.0.20348.2227", product: "Windows Server 2022");
+
+    private static Dictionary<string, UpdateState> States(ComputerFacts pc, params CatalogUpdate[] catalog) =>
+        UpdateStates.For(catalog, pc).ToDictionary(p => p.Key.BulletinNumber, p => p.Value);
+
+    [Fact]
+    public void only_the_newest_of_a_chain_is_missing_and_other_products_do_not_apply()
+    {
+        var states = States(Pc(), Dec, Jan, Feb, Server);
+        Assert.Equal(UpdateState.Superseded, states["KB5033372"]);
+        Assert.Equal(UpdateState.Superseded, states["KB5034122"]);
+        Assert.Equal(UpdateState.Missing, states["KB5034763"]);
+        Assert.Equal(UpdateState.NotApplicable, states["KB5034129"]);
+    }
+
+    [Fact]
+    public void the_chain_holds_through_a_link_that_was_never_imported_by_build()
+    {
+        // January is not in the catalog: February's chain names it, not December. The later fixed build still tells.
+        var states = States(Pc(), Dec, Feb);
+        Assert.Equal(UpdateState.Superseded, states["KB5033372"]);
+        Assert.Equal(UpdateState.Missing, states["KB5034763"]);
+    }
+
+    [Fact]
+    public void a_kb_in_the_inventory_or_a_build_at_the_fixed_build_is_installed()
+    {
+        var withJan = States(Pc(kbs: ["KB5034122"]), Dec, Jan, Feb);
+        Assert.Equal(UpdateState.Installed, withJan["KB5034122"]);
+        Assert.Equal(UpdateState.Superseded, withJan["KB5033372"]);
+        Assert.Equal(UpdateState.Missing, withJan["KB5034763"]);
+
+        var atFeb = States(Pc(version: "10.0.19045.4046"), Dec, Jan, Feb);
+        Assert.All(atFeb.Values, s => Assert.Equal(UpdateState.Installed, s));
+
+        // Without the revision the build alone cannot say: not installed, never guessed.
+        Assert.Equal(UpdateState.Missing, States(Pc(version: "10.0.19045"), Feb)["KB5034763"]);
+        // A later build of the same major version decides without a revision.
+        Assert.Equal(UpdateState.Installed, States(Pc(version: "10.0.19046"), Feb)["KB5034763"]);
+    }
+
+    [Fact]
+    public void cultures_and_rules_of_patch_catalogs_decide_applicability_and_installation()
+    {
+        var german = Cu("KB1000001", "", culture: "de-DE");
+        Assert.Equal(UpdateState.NotApplicable, States(Pc(), german)["KB1000001"]);
+        Assert.Equal(UpdateState.Missing, States(Pc(cultures: ["en-US", "de-DE"]), german)["KB1000001"]);
+
+        var office = Cu("KB1000002", "", product: "Microsoft Office 2016", applicability: """{"all":[{"product":"Microsoft Office 2016"},{"architecture":"x64"}]}""",
+            installed: """{"any":[{"kbInstalled":"KB1000002"},{"kbInstalled":"KB1000009"}]}""");
+        Assert.Equal(UpdateState.NotApplicable, States(Pc(), office)["KB1000002"]);
+        Assert.Equal(UpdateState.Missing, States(Pc(releases: [Win10, "Microsoft Office 2016"]), office)["KB1000002"]);
+        Assert.Equal(UpdateState.Installed, States(Pc(releases: [Win10, "Microsoft Office 2016"], kbs: ["KB1000009"]), office)["KB1000002"]);
+    }
+
+    [Fact]
+    public void an_excluded_update_never_applies()
+    {
+        var excluded = Jan with { Update = Jan.Update with { Excluded = "culture 'de-DE' is not a managed language" } };
+        Assert.Equal(UpdateState.NotApplicable, States(Pc(), excluded)["KB5034122"]);
+    }
+
+    [Fact]
+    public void rules_compare_builds_only_as_far_as_the_facts_know()
+    {
+        Assert.Equal(1, RuleEngine.Compare(Pc(version: "10.0.22631"), "10.0.19045.4046"));
+        Assert.Null(RuleEngine.Compare(Pc(version: "10.0.19045"), "10.0.19045.4046"));
+        Assert.Equal(-1, RuleEngine.Compare(Pc(version: "10.0.19045.3930"), "10.0.19045.4046"));
+        Assert.True(RuleEngine.Evaluate("""{"not":{"osBuildAtLeast":"10.0.19045.4046"}}""", Pc(version: "10.0.19045.3930")));
+        Assert.False(RuleEngine.Evaluate("""{"osBuildBelow":"10.0.19045.4046"}""", Pc(version: "10.0.19045")));
+    }
+}
