@@ -11,6 +11,7 @@ using Patch.Application.Computers;
 using Patch.Application.Targets;
 using Patch.Application.Policies;
 using Patch.Application.MaintenanceWindows;
+using Patch.Application.Agents;
 
 var import = ImportCommand.IsImport(args) ? ImportCommand.Parse(args) : default;
 if (import.Error is not null)
@@ -79,6 +80,8 @@ app.MapTargets();
 app.MapPolicies();
 app.MapMaintenanceWindows();
 PackageCleanup.Map(app);
+app.MapAgents();
+app.MapComputerUpdates();
 await app.RunAsync();
 return 0;
 

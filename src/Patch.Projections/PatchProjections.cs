@@ -1,5 +1,6 @@
 using JasperFx.Events.Projections;
 using Marten;
+using Patch.Domain.Agents;
 using Patch.Domain.Catalog;
 using Patch.Domain.Computers;
 using Patch.Domain.MaintenanceWindows;
@@ -42,7 +43,7 @@ public static class PatchProjections
         opts.Schema.For<VendorSettings>().DocumentAlias("vendor_settings");
 
         opts.Projections.Snapshot<Computer>(SnapshotLifecycle.Inline);
-        opts.Schema.For<Computer>().DocumentAlias("computer");
+        opts.Schema.For<Computer>().DocumentAlias("computer").Index(c => c.AgentId);
 
         opts.Projections.Snapshot<Target>(SnapshotLifecycle.Inline);
         opts.Schema.For<Target>().DocumentAlias("target");
@@ -52,6 +53,9 @@ public static class PatchProjections
 
         opts.Projections.Snapshot<SoftwareUpdatePolicy>(SnapshotLifecycle.Inline);
         opts.Schema.For<SoftwareUpdatePolicy>().DocumentAlias("software_update_policy").GinIndexJsonData();
+
+        opts.Projections.Snapshot<EnrolmentToken>(SnapshotLifecycle.Inline);
+        opts.Schema.For<EnrolmentToken>().DocumentAlias("enrolment_token");
 
         opts.Projections.Snapshot<ServerTaskRun>(SnapshotLifecycle.Inline);
         opts.Schema.For<ServerTaskRun>().DocumentAlias("server_task_run");

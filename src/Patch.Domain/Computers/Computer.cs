@@ -5,10 +5,43 @@ public sealed record ComputerDiscovered(string ComputerId, string Name, string? 
 
 public sealed record ComputerDetailsChanged(string ComputerId, string? Domain, string? OperatingSystem, string? MacAddress);
 
+/// <summary>An agent enrolled for this computer; a new enrolment replaces the previous credential.</summary>
+public sealed record AgentEnrolled(string ComputerId, string AgentId, string CredentialSha256, string AgentVersion, string EnrolmentTokenId, DateTimeOffset At);
+
+/// <summary>The agent reported an inventory that differs from the last one.</summary>
+public sealed record InventoryReported(string ComputerId, Agents.AgentInventory Inventory, DateTimeOffset At);
+
+/// <summary>The agent resent the inventory the server already has: only the time of the report is new.</summary>
+public sealed record InventoryConfirmed(string ComputerId, DateTimeOffset At);
+
 /// <summary>What targets are evaluated on. Agent and inventory facts join with the agent issue.</summary>
 public sealed record Computer(string Id, string Name, string? Domain, string? OperatingSystem, string? MacAddress, bool AgentInstalled, string? AgentVersion,
     IReadOnlyList<string> Products, IReadOnlyList<string> RequiredUpdateIds)
 {
+    public string? AgentId { get; init; }
+
+    /// <summary>SHA-256 of the agent's credential secret; never the secret itself.</summary>
+    public string? CredentialSha256 { get; init; }
+
+    public DateTimeOffset? EnrolledAt { get; init; }
+
+    public Agents.AgentInventory? Inventory { get; init; }
+
+    public DateTimeOffset? LastInventoryAt { get; init; }
+
+    public static Computer Apply(AgentEnrolled e, Computer c) => c with
+    {
+        AgentInstalled = true, AgentVersion = e.AgentVersion, AgentId = e.AgentId, CredentialSha256 = e.CredentialSha256, EnrolledAt = e.At,
+    };
+
+    public static Computer Apply(InventoryReported e, Computer c) => c with
+    {
+        Inventory = e.Inventory, LastInventoryAt = e.At, AgentVersion = e.Inventory.AgentVersion, Products = Agents.InventoryFacts.SoftwareReleases(e.Inventory),
+        OperatingSystem = e.Inventory.OsCaption,
+    };
+
+    public static Computer Apply(InventoryConfirmed e, Computer c) => c with { LastInventoryAt = e.At };
+
     public static string StreamId(string name) => $"computer:{name.Trim().ToLowerInvariant()}";
 
     public static Computer Create(ComputerDiscovered e) => new(e.ComputerId, e.Name, e.Domain, e.OperatingSystem, e.MacAddress, false, null, [], []);

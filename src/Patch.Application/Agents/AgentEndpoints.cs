@@ -1,0 +1,152 @@
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Patch.Application.Common;
+using Patch.Domain;
+using Patch.Domain.Agents;
+using Patch.Domain.Computers;
+
+namespace Patch.Application.Agents;
+
+public sealed record CreateEnrolmentToken(string? Name, DateTimeOffset? ExpiresAt, int? MaxUses);
+
+/// <summary>The token is shown once, at creation; the server keeps only its hash.</summary>
+public sealed record EnrolmentTokenIssued(string TokenId, string Token, DateTimeOffset ExpiresAt, int MaxUses);
+
+public sealed record EnrolmentTokenView(string TokenId, string Name, DateTimeOffset ExpiresAt, int MaxUses, int Uses, bool Revoked);
+
+public sealed record EnrolRequest(string? Token, string? ComputerName, string? Domain, string? MacAddress, string? AgentVersion);
+
+/// <summary>The agent's own credential ("agentId.secret"), shown once; every later call sends it as a Bearer token.</summary>
+public sealed record Enrolled(string ComputerId, string AgentId, string Credential);
+
+public sealed record InventoryAccepted(string ComputerId, bool Changed, DateTimeOffset At);
+
+public sealed record AgentSelf(string ComputerId, string Name, string? AgentVersion, DateTimeOffset? EnrolledAt, DateTimeOffset? LastInventoryAt, AgentInventory? Inventory);
+
+/// <summary>Enrolment tokens (admin) and the agent protocol: enrol, report inventory, read itself (C6).</summary>
+public static class AgentEndpoints
+{
+    public const string ComputerItem = "patch.computer";
+
+    public static void MapAgents(this IEndpointRouteBuilder app)
+    {
+        var tokens = app.MapGroup("/api/enrolment-tokens").WithTags("Agents");
+
+        tokens.MapPost("", async (CreateEnrolmentToken body, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>
+            {
+                var now = time.GetUtcNow();
+                var id = EnrolmentToken.StreamId(Guid.NewGuid());
+                var secret = Secrets.New();
+                var expires = body.ExpiresAt ?? now.AddDays(7);
+                var outcome = EnrolmentToken.DecideCreate(id, body.Name, expires, body.MaxUses ?? 1, Secrets.Hash(secret), now);
+                if (outcome.Rejection is { } r) return Problems.From(r);
+                await using var session = store.OpenSession(Actor.From(http));
+                session.Events.StartStream<EnrolmentToken>(id, outcome.Events.ToArray());
+                await session.SaveChangesAsync(ct);
+                return Results.Created($"/api/enrolment-tokens/{id}", new EnrolmentTokenIssued(id, $"{id}.{secret}", expires, body.MaxUses ?? 1));
+            })
+            .WithName("CreateEnrolmentToken").WithSummary("An enrolment token for agents: name, expiry (default 7 days), number of uses (default 1). The token is shown only in this answer.")
+            .Produces<EnrolmentTokenIssued>(StatusCodes.Status201Created).ProducesProblem(400);
+
+        tokens.MapGet("", async (IQuerySession session, CancellationToken ct) =>
+                Results.Ok((await session.Query<EnrolmentToken>().ToListAsync(ct)).Select(t => new EnrolmentTokenView(t.Id, t.Name, t.ExpiresAt, t.MaxUses, t.Uses, t.Revoked)).ToList()))
+            .WithName("ListEnrolmentTokens").WithSummary("Enrolment tokens with their uses (never their secrets).").Produces<IReadOnlyList<EnrolmentTokenView>>();
+
+        tokens.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>
+            {
+                await using var session = store.OpenSession(Actor.From(http));
+                var stream = await session.Events.FetchForWriting<EnrolmentToken>(id, ct);
+                if (stream.Aggregate is null) return Problems.NotFound($"No enrolment token '{id}'.");
+                if (!stream.Aggregate.Revoked) stream.AppendOne(new EnrolmentTokenRevoked(id, time.GetUtcNow()));
+                await session.SaveChangesAsync(ct);
+                return Results.NoContent();
+            })
+            .WithName("RevokeEnrolmentToken").WithSummary("Revoke a token: agents can no longer enrol with it.").Produces(204).ProducesProblem(404);
+
+        var agent = app.MapGroup("/agent/v1").WithTags("Agent");
+
+        agent.MapPost("enrol", EnrolAsync)
+            .WithName("Enrol").WithSummary("An agent enrols with an enrolment token and receives its own credential. A computer already known (discovered) by that name is joined.")
+            .Produces<Enrolled>().ProducesProblem(400).ProducesProblem(401);
+
+        var authenticated = agent.MapGroup("").AddEndpointFilter<AgentAuthentication>();
+
+        authenticated.MapPost("inventory", async (AgentInventory? body, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>
+            {
+                if (body is null) return Problems.Invalid("Missing body", "Send the inventory.");
+                var problems = body.Problems();
+                if (problems.Count > 0) return Problems.Invalid("Invalid inventory", string.Join("; ", problems));
+                var computer = (Computer)http.Items[ComputerItem]!;
+                var inventory = body.Normalized();
+                var now = time.GetUtcNow();
+                await using var session = store.OpenSession(new Actor("agent", computer.Name, http.TraceIdentifier));
+                var stream = await session.Events.FetchForWriting<Computer>(computer.Id, ct);
+                var changed = stream.Aggregate?.Inventory is not { } known || !ValueEquality.Same(known, inventory);
+                stream.AppendOne(changed ? new InventoryReported(computer.Id, inventory, now) : new InventoryConfirmed(computer.Id, now));
+                await session.SaveChangesAsync(ct);
+                return Results.Ok(new InventoryAccepted(computer.Id, changed, now));
+            })
+            .WithName("ReportInventory").WithSummary("The agent's inventory: OS caption, version (with the update build revision when known), architecture, service pack, server or not, cultures, software releases, installed KBs, agent version. A resend of the same inventory only records the time.")
+            .Produces<InventoryAccepted>().ProducesProblem(400).ProducesProblem(401);
+
+        authenticated.MapGet("me", (HttpContext http) =>
+            {
+                var c = (Computer)http.Items[ComputerItem]!;
+                return Results.Ok(new AgentSelf(c.Id, c.Name, c.AgentVersion, c.EnrolledAt, c.LastInventoryAt, c.Inventory));
+            })
+            .WithName("GetAgentSelf").WithSummary("What the server knows of this agent's own computer (and of no other).").Produces<AgentSelf>().ProducesProblem(401);
+    }
+
+    private static async Task<IResult> EnrolAsync(EnrolRequest body, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct)
+    {
+        if (Secrets.Split(body.Token) is not var (tokenId, secret)) return Unauthorized("the enrolment token is missing or malformed");
+        var agentVersion = body.AgentVersion ?? "0.0.0";
+        if (!Version.TryParse(agentVersion, out _)) return Problems.Invalid("Invalid agent version", $"agentVersion: '{agentVersion}' is not a version");
+        var now = time.GetUtcNow();
+        await using var session = store.OpenSession(new Actor("agent", body.ComputerName ?? "unknown", http.TraceIdentifier));
+        // The token's stream is locked: two agents racing for its last use cannot both win.
+        var token = await session.Events.FetchForExclusiveWriting<EnrolmentToken>(tokenId, ct);
+        if (token.Aggregate is null) return Unauthorized("the enrolment token is not valid");
+        if (token.Aggregate.RefusalFor(secret, now) is { } refusal) return Unauthorized(refusal);
+
+        var computerId = Computer.StreamId(body.ComputerName ?? "");
+        var computer = await session.Events.FetchForWriting<Computer>(computerId, ct);
+        var discovered = Computer.Decide(computer.Aggregate, body.ComputerName ?? "", body.Domain ?? computer.Aggregate?.Domain,
+            computer.Aggregate?.OperatingSystem, body.MacAddress ?? computer.Aggregate?.MacAddress);
+        if (discovered.Rejection is { } r) return Problems.From(r);
+        computer.AppendMany(discovered.Events);
+        var agentId = $"agent-{Guid.NewGuid():N}";
+        var credential = Secrets.New();
+        computer.AppendOne(new AgentEnrolled(computerId, agentId, Secrets.Hash(credential), agentVersion, tokenId, now));
+        token.AppendOne(new EnrolmentTokenUsed(tokenId, computerId, now));
+        await session.SaveChangesAsync(ct);
+        return Results.Ok(new Enrolled(computerId, agentId, $"{agentId}.{credential}"));
+    }
+
+    private static IResult Unauthorized(string detail) => Results.Problem(title: "Enrolment refused", detail: detail, statusCode: StatusCodes.Status401Unauthorized);
+}
+
+/// <summary>
+/// Every agent call after enrolment carries "Authorization: Bearer agentId.secret"; the call acts for that agent's
+/// computer only (the handlers read the computer from the request, never from a parameter).
+/// </summary>
+public sealed class AgentAuthentication : IEndpointFilter
+{
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var header = http.Request.Headers.Authorization.ToString();
+        var credential = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? Secrets.Split(header[7..]) : null;
+        if (credential is not var (agentId, secret))
+            return Results.Problem(title: "Agent credential required", detail: "Send 'Authorization: Bearer <agent credential>' as received at enrolment.", statusCode: 401);
+        var session = http.RequestServices.GetRequiredService<IQuerySession>();
+        var computer = await session.Query<Computer>().Where(c => c.AgentId == agentId).FirstOrDefaultAsync(http.RequestAborted);
+        if (computer?.CredentialSha256 is not { } hash || !Secrets.Matches(secret, hash))
+            return Results.Problem(title: "Agent credential refused", detail: "The credential is not valid (unknown, replaced by a newer enrolment, or wrong).", statusCode: 401);
+        http.Items[AgentEndpoints.ComputerItem] = computer;
+        return await next(context);
+    }
+}

@@ -1,0 +1,54 @@
+namespace Patch.Domain.Agents;
+
+/// <summary>What an agent reports about its computer.</summary>
+public sealed record AgentInventory(
+    string OsCaption,
+    string OsVersion,
+    string Architecture,
+    int ServicePack,
+    bool IsServer,
+    IReadOnlyList<string> Cultures,
+    IReadOnlyList<string> SoftwareReleases,
+    IReadOnlyList<string> InstalledKbs,
+    string AgentVersion)
+{
+    /// <summary>Every problem with a reported inventory, as "field: problem".</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(OsCaption) || OsCaption.Length > 256) problems.Add("osCaption: 1 to 256 characters");
+        if (!Version.TryParse(OsVersion, out var v) || v.Build < 0) problems.Add($"osVersion: '{OsVersion}' is not a version like 10.0.19045 or 10.0.19045.3930");
+        if (Architecture is not ("x64" or "x86" or "arm64" or "ia64")) problems.Add($"architecture: '{Architecture}' is not one of x64, x86, arm64, ia64");
+        if (ServicePack is < 0 or > 9) problems.Add("servicePack: 0 to 9");
+        if (Cultures is null || Cultures.Any(c => string.IsNullOrWhiteSpace(c) || c.Length > 20)) problems.Add("cultures: names like en-US");
+        if (SoftwareReleases is null || SoftwareReleases.Count > 5000 || SoftwareReleases.Any(r => string.IsNullOrWhiteSpace(r) || r.Length > 256)) problems.Add("softwareReleases: up to 5000 names of at most 256 characters");
+        if (InstalledKbs is null || InstalledKbs.Count > 20000 || InstalledKbs.Any(k => k is null || !System.Text.RegularExpressions.Regex.IsMatch(k, "^(KB|Q)[0-9]{4,8}$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)))
+            problems.Add("installedKbs: up to 20000 ids like KB5034441");
+        if (!Version.TryParse(AgentVersion, out _)) problems.Add($"agentVersion: '{AgentVersion}' is not a version");
+        return problems;
+    }
+
+    /// <summary>The same inventory in a canonical order, so a resend compares equal.</summary>
+    public AgentInventory Normalized() => this with
+    {
+        OsCaption = OsCaption.Trim(),
+        Cultures = Cultures.Select(c => c.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).ToList(),
+        SoftwareReleases = SoftwareReleases.Select(r => r.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).ToList(),
+        InstalledKbs = InstalledKbs.Select(k => k.Trim().ToUpperInvariant()).Distinct().Order(StringComparer.Ordinal).ToList(),
+    };
+}
+
+public static class InventoryFacts
+{
+    /// <summary>The software releases a computer has: those the agent reports plus its operating system's, mapped by <see cref="Inventory.ProductMap"/>.</summary>
+    public static IReadOnlyList<string> SoftwareReleases(AgentInventory inventory)
+    {
+        var version = Version.TryParse(inventory.OsVersion, out var v) ? v : new Version(0, 0, 0);
+        var os = new Inventory.OsInventory(null, inventory.OsCaption, $"{version.Major}.{version.Minor}.{Math.Max(version.Build, 0)}", Math.Max(version.Build, 0),
+            inventory.ServicePack, inventory.Architecture, inventory.IsServer, null, inventory.InstalledKbs, null);
+        return inventory.SoftwareReleases.Concat(Inventory.ProductMap.SoftwareReleases(os)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+    }
+
+    public static Applicability.ComputerFacts Of(AgentInventory inventory) =>
+        new(inventory.OsVersion, inventory.Architecture, inventory.Cultures, SoftwareReleases(inventory), inventory.InstalledKbs.ToHashSet(StringComparer.OrdinalIgnoreCase));
+}

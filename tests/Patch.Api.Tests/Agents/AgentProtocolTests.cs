@@ -1,0 +1,152 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Patch.Api.Tests.Infrastructure;
+using Patch.Domain.Inventory;
+
+namespace Patch.Api.Tests.Agents;
+
+public class when_agents_enrol_and_report(AppFixture app) : AppTest(app)
+{
+    private async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string url, object? body = null, string? bearer = null)
+    {
+        using var client = App.Client();
+        var request = new HttpRequestMessage(method, url) { Content = body is null ? null : new StringContent(body as string ?? JsonSerializer.Serialize(body), Encoding.UTF8, "application/json") };
+        if (bearer is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    private async Task<string> TokenAsync(int maxUses = 5, DateTimeOffset? expires = null)
+    {
+        var (status, token) = await SendAsync(HttpMethod.Post, "/api/enrolment-tokens", new { name = "rollout", maxUses, expiresAt = expires });
+        Assert.Equal(HttpStatusCode.Created, status);
+        return token.GetProperty("token").GetString()!;
+    }
+
+    private async Task<string> EnrolAsync(string token, string name)
+    {
+        var (status, enrolled) = await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token, computerName = name, agentVersion = "0.1.0" });
+        Assert.True(status == HttpStatusCode.OK, enrolled.ToString());
+        return enrolled.GetProperty("credential").GetString()!;
+    }
+
+    private static object InventoryOf(string capture)
+    {
+        var os = SystemInfoParser.Parse(SharedData.Bytes("windows-inventory/wesng-validation/" + capture));
+        return new
+        {
+            osCaption = os.Caption, osVersion = os.Version, architecture = os.Architecture, servicePack = os.ServicePack, isServer = os.IsServer,
+            cultures = new[] { os.SystemLocale ?? "en-us" }, softwareReleases = Array.Empty<string>(), installedKbs = os.InstalledKbs, agentVersion = "0.1.0",
+        };
+    }
+
+    [Fact]
+    public async Task an_agent_enrols_with_a_token_reports_inventory_and_sees_only_its_own_computer()
+    {
+        using (var client = App.Client())
+            await client.PostAsync("/api/computers", new StringContent("""{"name":"SRV-2019","domain":"corp","macAddress":"00:1A:2B:3C:4D:5E"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(1, (await GetJsonAsync("/api/targets/builtin:without-agent/members")).GetProperty("count").GetInt32());
+
+        var token = await TokenAsync();
+        var server = await EnrolAsync(token, "SRV-2019");
+        var laptop = await EnrolAsync(token, "LAPTOP-7");
+        Assert.Equal(["LAPTOP-7", "SRV-2019"], (await GetJsonAsync("/api/targets/builtin:all-with-agent/members")).GetProperty("computers").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal(0, (await GetJsonAsync("/api/targets/builtin:without-agent/members")).GetProperty("count").GetInt32());
+
+        var (status, accepted) = await SendAsync(HttpMethod.Post, "/agent/v1/inventory", InventoryOf("srv_2019_rtm_datacenter_en-us_systeminfo.txt"), server);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.True(accepted.GetProperty("changed").GetBoolean());
+        var resend = await SendAsync(HttpMethod.Post, "/agent/v1/inventory", InventoryOf("srv_2019_rtm_datacenter_en-us_systeminfo.txt"), server);
+        Assert.False(resend.Body.GetProperty("changed").GetBoolean());
+
+        // Each credential reads its own computer only; the discovered computer kept its MAC address.
+        var me = (await SendAsync(HttpMethod.Get, "/agent/v1/me", bearer: server)).Body;
+        Assert.Equal("SRV-2019", me.GetProperty("name").GetString());
+        Assert.Equal("10.0.17763", me.GetProperty("inventory").GetProperty("osVersion").GetString());
+        Assert.Equal("LAPTOP-7", (await SendAsync(HttpMethod.Get, "/agent/v1/me", bearer: laptop)).Body.GetProperty("name").GetString());
+        var computers = await GetJsonAsync("/api/computers");
+        var srv = computers.EnumerateArray().Single(c => c.GetProperty("name").GetString() == "SRV-2019");
+        Assert.Equal("00:1A:2B:3C:4D:5E", srv.GetProperty("macAddress").GetString());
+        Assert.Contains("Windows Server 2019", srv.GetProperty("products").EnumerateArray().Select(p => p.GetString()));
+        Assert.DoesNotContain(server.Split('.')[1], computers.GetRawText());
+
+        // Credentials are required and checked; a forged secret for a real agent id is refused.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Get, "/agent/v1/me")).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Get, "/agent/v1/me", bearer: server.Split('.')[0] + ".forged")).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Post, "/agent/v1/inventory", InventoryOf("11_23H2_x64_enterprise_systeminfo.txt"), laptop.Split('.')[0] + "." + server.Split('.')[1])).Status);
+
+        // The history of the computer shows the agent as the actor.
+        var history = await GetJsonAsync("/api/history/computer:srv-2019");
+        Assert.Equal(["computer_discovered", "agent_enrolled", "inventory_reported", "inventory_confirmed"], history.EnumerateArray().Select(e => e.GetProperty("type").GetString()));
+        Assert.Equal("agent", history[3].GetProperty("actorKind").GetString());
+    }
+
+    [Fact]
+    public async Task tokens_expire_run_out_are_revoked_and_are_stored_hashed()
+    {
+        var once = await TokenAsync(maxUses: 1);
+        await EnrolAsync(once, "PC-1");
+        var (spent, problem) = await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token = once, computerName = "PC-2" });
+        Assert.Equal(HttpStatusCode.Unauthorized, spent);
+        Assert.Contains("used 1 of 1 times", problem.GetProperty("detail").GetString());
+
+        var expiring = await TokenAsync(expires: DateTimeOffset.UtcNow.AddHours(1));
+        App.Clock.Shift = TimeSpan.FromHours(2);
+        Assert.Contains("expired", (await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token = expiring, computerName = "PC-3" })).Body.GetProperty("detail").GetString());
+        App.Clock.Shift = TimeSpan.Zero;
+
+        var revoked = await TokenAsync();
+        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Delete, $"/api/enrolment-tokens/{revoked.Split('.')[0]}")).Status);
+        Assert.Contains("revoked", (await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token = revoked, computerName = "PC-4" })).Body.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token = "garbage", computerName = "PC-5" })).Status);
+
+        var stored = await GetJsonAsync("/api/history/" + once.Split('.')[0]);
+        Assert.DoesNotContain(once.Split('.')[1], stored.GetRawText());
+        Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Post, "/api/enrolment-tokens", new { name = "", maxUses = 0 })).Status);
+    }
+
+    [Fact]
+    public async Task a_bad_inventory_is_refused_naming_the_field()
+    {
+        var credential = await EnrolAsync(await TokenAsync(), "PC-9");
+        var (status, problem) = await SendAsync(HttpMethod.Post, "/agent/v1/inventory", new
+        {
+            osCaption = "Windows", osVersion = "ten", architecture = "sparc", servicePack = 0, isServer = false,
+            cultures = new[] { "en-US" }, softwareReleases = Array.Empty<string>(), installedKbs = new[] { "KB1x" }, agentVersion = "0.1.0",
+        }, credential);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var detail = problem.GetProperty("detail").GetString();
+        Assert.Contains("osVersion: 'ten'", detail);
+        Assert.Contains("architecture: 'sparc'", detail);
+        Assert.Contains("installedKbs", detail);
+    }
+
+    [Fact]
+    public async Task a_computer_s_updates_follow_its_inventory_and_the_catalog()
+    {
+        await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
+        await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
+        var credential = await EnrolAsync(await TokenAsync(), "SRV-2019");
+        await SendAsync(HttpMethod.Post, "/agent/v1/inventory", InventoryOf("srv_2019_rtm_datacenter_en-us_systeminfo.txt"), credential);
+
+        var compliance = await GetJsonAsync("/api/computers/SRV-2019/updates");
+        Assert.True(compliance.GetProperty("missing").GetInt32() > 0);
+        Assert.True(compliance.GetProperty("superseded").GetInt32() > 0);
+        var rows = compliance.GetProperty("updates").EnumerateArray().ToList();
+        Assert.All(rows, r => Assert.StartsWith("Windows Server 2019", r.GetProperty("product").GetString()));
+        Assert.Contains(rows, r => r.GetProperty("bulletin").GetString() == "KB5034127" && r.GetProperty("state").GetString() == "Missing");
+        Assert.Contains(rows, r => r.GetProperty("bulletin").GetString() == "KB5022286" && r.GetProperty("state").GetString() == "Superseded");
+
+        // Installing the January 2024 cumulative update (reported by the agent) makes it Installed.
+        var inventory = JsonSerializer.SerializeToNode(InventoryOf("srv_2019_rtm_datacenter_en-us_systeminfo.txt"))!;
+        inventory["installedKbs"]!.AsArray().Add("KB5034127");
+        await SendAsync(HttpMethod.Post, "/agent/v1/inventory", inventory.ToJsonString(), credential);
+        var after = await GetJsonAsync("/api/computers/SRV-2019/updates?state=Installed");
+        Assert.Contains(after.GetProperty("updates").EnumerateArray(), r => r.GetProperty("bulletin").GetString() == "KB5034127");
+        await GetJsonAsync("/api/computers/SRV-2019/updates?state=Broken", 400);
+        await GetJsonAsync("/api/computers/NOPE/updates", 404);
+    }
+}
