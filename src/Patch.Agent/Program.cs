@@ -1,32 +1,137 @@
 using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
 using Patch.Agent;
+using Patch.Agent.Inventory;
+using Patch.Agent.Simulation;
 
-// The Software Update Agent. This first slice is the skeleton: the worker host (systemd / Windows Service) and
-// the CLI entry; enrolment, inventory and the install cycle arrive with their issues.
+// The Patch Software Update Agent: a service (systemd / Windows Service) and a CLI.
 var version = typeof(AgentWorker).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
-if (args is ["--version"] or ["version"])
+var command = args.Length == 0 ? "run" : args[0];
+var options = Options(args.Skip(1).ToArray());
+var stateDir = options.GetValueOrDefault("state") ?? AgentState.DefaultDirectory();
+var json = new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+try
 {
-    Console.WriteLine($"Patch.Agent {version}");
-    return 0;
+    switch (command)
+    {
+        case "--version" or "version":
+            Console.WriteLine($"Patch.Agent {version}");
+            return 0;
+        case "--help" or "-h" or "help":
+            Console.WriteLine("""
+                Patch.Agent — the Patch Software Update Agent
+                  --version                                   print the agent version
+                  enrol --server URL --token TOKEN [--name NAME] [--domain DOMAIN]
+                                                              enrol with an enrolment token; the credential is kept in --state
+                  inventory [--systeminfo FILE [--qfe FILE]] [--send] [--force]
+                                                              print the inventory (the live system on Windows, else the files);
+                                                              --send reports it when it changed since the last report (--force: always)
+                  status [--state-filter Missing]             the "Software updates for this computer" table from the server
+                  simulate --server URL --token TOKEN --count N [--templates DIR] [--concurrency 16] [--prefix SIM]
+                                                              N simulated agents from real captures (load tests)
+                  run                                         the service: reports the inventory every Agent:InventoryInterval
+                  common: --state DIR (default /var/lib/patch-agent as root, else ~/.local/share/patch-agent)
+                """);
+            return 0;
+        case "enrol":
+        {
+            var server = Required(options, "server");
+            var client = Client(server);
+            var name = options.GetValueOrDefault("name") ?? Environment.MachineName;
+            var enrolled = await client.EnrolAsync(Required(options, "token"), name, options.GetValueOrDefault("domain"), AgentVersion.Current, CancellationToken.None);
+            new AgentState(server, enrolled.ComputerId, enrolled.AgentId, enrolled.Credential).Save(stateDir);
+            Console.WriteLine($"Enrolled {name} as {enrolled.ComputerId} (agent {enrolled.AgentId}); credential saved in {Path.Combine(stateDir, "agent.json")}");
+            return 0;
+        }
+        case "inventory":
+        {
+            var inventory = Source(options).Read();
+            var text = JsonSerializer.Serialize(inventory, json);
+            if (!options.ContainsKey("send"))
+            {
+                Console.WriteLine(text);
+                return 0;
+            }
+            var state = AgentState.Load(stateDir) ?? throw new AgentException($"Not enrolled: run 'enrol' first (no {Path.Combine(stateDir, "agent.json")}).");
+            var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+            if (hash == state.LastInventorySha256 && !options.ContainsKey("force"))
+            {
+                Console.WriteLine("Inventory unchanged since the last report; nothing sent (--force to resend).");
+                return 0;
+            }
+            var result = await Client(state.Server).SendInventoryAsync(state.Credential, inventory, CancellationToken.None);
+            (state with { LastInventorySha256 = hash }).Save(stateDir);
+            Console.WriteLine(result.Changed ? "Inventory reported." : "Inventory resent; the server already had it.");
+            return 0;
+        }
+        case "status":
+        {
+            var state = AgentState.Load(stateDir) ?? throw new AgentException("Not enrolled: run 'enrol' first.");
+            var updates = await Client(state.Server).UpdatesAsync(state.Credential, options.GetValueOrDefault("state-filter"), CancellationToken.None);
+            Console.WriteLine($"Software updates for this computer ({updates.Name}): {updates.Applicable} applicable, {updates.Installed} installed, {updates.Missing} missing, {updates.Superseded} superseded");
+            Console.WriteLine($"{"Status",-12} {"Bulletin",-12} {"Severity",-10} {"Update",-28} Product");
+            foreach (var u in updates.Updates)
+                Console.WriteLine($"{u.State,-12} {u.Bulletin,-12} {u.Severity,-10} {u.UpdateId,-28} {u.Product}");
+            return 0;
+        }
+        case "simulate":
+        {
+            var server = Required(options, "server");
+            var templates = FleetSimulator.Templates(options.GetValueOrDefault("templates") ?? Path.Combine("..", "shared", "data", "windows-inventory", "wesng-validation"));
+            var count = int.TryParse(Required(options, "count"), out var n) && n > 0 ? n : throw new AgentException("--count must be a positive number");
+            var concurrency = int.TryParse(options.GetValueOrDefault("concurrency"), out var c) && c > 0 ? c : 16;
+            var shared = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency }) { BaseAddress = BaseAddress(server), Timeout = TimeSpan.FromMinutes(2) };
+            var report = await new FleetSimulator(() => new AgentClient(shared)).RunAsync(Required(options, "token"), count, templates, options.GetValueOrDefault("prefix") ?? "SIM", concurrency, CancellationToken.None);
+            Console.WriteLine(JsonSerializer.Serialize(report, json));
+            return report.Failed == 0 ? 0 : 1;
+        }
+        case "run":
+        {
+            var builder = Host.CreateApplicationBuilder(args.Skip(1).ToArray());
+            builder.Services.AddSystemd();
+            builder.Services.AddWindowsService(o => o.ServiceName = "Patch Agent");
+            builder.Services.AddSingleton(new AgentWorkerOptions(stateDir, builder.Configuration.GetValue("Agent:InventoryInterval", TimeSpan.FromHours(1))));
+            builder.Services.AddHostedService<AgentWorker>();
+            await builder.Build().RunAsync();
+            return 0;
+        }
+        default:
+            Console.Error.WriteLine($"Unknown command '{command}'. Try --help.");
+            return 2;
+    }
 }
-if (args is ["--help"] or ["-h"] or ["help"])
+catch (Exception e) when (e is AgentException or HttpRequestException or IOException or FormatException or UnauthorizedAccessException)
 {
-    Console.WriteLine("""
-        Patch.Agent — the Patch Software Update Agent
-          --version    print the agent version
-          run          run as a service (systemd or Windows Service); the default
-        """);
-    return 0;
-}
-if (args.Length > 0 && args[0] != "run")
-{
-    Console.Error.WriteLine($"Unknown command '{args[0]}'. Try --help.");
-    return 2;
+    Console.Error.WriteLine(e.Message);
+    return 1;
 }
 
-var builder = Host.CreateApplicationBuilder(args.Skip(1).ToArray());
-builder.Services.AddSystemd();
-builder.Services.AddWindowsService(o => o.ServiceName = "Patch Agent");
-builder.Services.AddHostedService<AgentWorker>();
-await builder.Build().RunAsync();
-return 0;
+static Dictionary<string, string?> Options(string[] args)
+{
+    var result = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+    for (var i = 0; i < args.Length; i++)
+    {
+        if (!args[i].StartsWith("--", StringComparison.Ordinal)) throw new AgentException($"Unexpected argument '{args[i]}'. Try --help.");
+        var key = args[i][2..];
+        result[key] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null;
+    }
+    return result;
+}
+
+static string Required(Dictionary<string, string?> options, string name) =>
+    options.GetValueOrDefault(name) is { Length: > 0 } value ? value : throw new AgentException($"--{name} is required. Try --help.");
+
+static Uri BaseAddress(string server) =>
+    Uri.TryCreate(server.TrimEnd('/') + "/", UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? uri : throw new AgentException($"--server '{server}' is not an http(s) URL");
+
+static AgentClient Client(string server) => new(new HttpClient { BaseAddress = BaseAddress(server), Timeout = TimeSpan.FromMinutes(2) });
+
+static IInventorySource Source(Dictionary<string, string?> options)
+{
+    if (options.GetValueOrDefault("systeminfo") is { } file) return new FileInventorySource(file, options.GetValueOrDefault("qfe"));
+    if (OperatingSystem.IsWindows()) return new WindowsInventorySource();
+    throw new AgentException("Not on Windows: give --systeminfo FILE (systeminfo output) and optionally --qfe FILE (wmic qfe output).");
+}

@@ -92,6 +92,13 @@ public static class AgentEndpoints
             .WithName("ReportInventory").WithSummary("The agent's inventory: OS caption, version (with the update build revision when known), architecture, service pack, server or not, cultures, software releases, installed KBs, agent version. A resend of the same inventory only records the time.")
             .Produces<InventoryAccepted>().ProducesProblem(400).ProducesProblem(401);
 
+        authenticated.MapGet("updates", async (string? state, HttpContext http, IQuerySession session, CancellationToken ct) =>
+                Computers.ComputerUpdates.TryState(state, out var filter)
+                    ? Results.Ok(await Computers.ComputerUpdates.ComputeAsync(session, (Computer)http.Items[ComputerItem]!, filter, ct))
+                    : Problems.Invalid("Invalid query", $"state: '{state}' is not one of Installed, Missing, Superseded, NotApplicable"))
+            .WithName("GetAgentUpdates").WithSummary("This computer's applicable updates and their state, as the server's vulnerability analysis sees them.")
+            .Produces<Computers.ComputerCompliance>().ProducesProblem(400).ProducesProblem(401);
+
         authenticated.MapGet("me", (HttpContext http) =>
             {
                 var c = (Computer)http.Items[ComputerItem]!;

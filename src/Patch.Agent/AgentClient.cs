@@ -1,0 +1,63 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Patch.Domain.Agents;
+
+namespace Patch.Agent;
+
+public sealed record EnrolResult(string ComputerId, string AgentId, string Credential);
+
+public sealed record InventoryResult(string ComputerId, bool Changed, DateTimeOffset At);
+
+public sealed record UpdateRow(string BulletinId, string Bulletin, string Severity, string UpdateId, string Product, string State);
+
+public sealed record UpdatesResult(string ComputerId, string Name, DateTimeOffset? InventoryAt, int Applicable, int Installed, int Missing, int Superseded, IReadOnlyList<UpdateRow> Updates);
+
+/// <summary>The agent side of /agent/v1. Errors from the server surface with its ProblemDetails text.</summary>
+public sealed class AgentClient(HttpClient http)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public async Task<EnrolResult> EnrolAsync(string token, string computerName, string? domain, string agentVersion, CancellationToken ct)
+    {
+        using var response = await http.PostAsJsonAsync("agent/v1/enrol", new { token, computerName, domain, agentVersion }, Json, ct);
+        return await ReadAsync<EnrolResult>(response, ct);
+    }
+
+    public async Task<InventoryResult> SendInventoryAsync(string credential, AgentInventory inventory, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "agent/v1/inventory") { Content = JsonContent.Create(inventory, options: Json) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+        using var response = await http.SendAsync(request, ct);
+        return await ReadAsync<InventoryResult>(response, ct);
+    }
+
+    public async Task<UpdatesResult> UpdatesAsync(string credential, string? state, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "agent/v1/updates" + (state is null ? "" : $"?state={Uri.EscapeDataString(state)}"));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+        using var response = await http.SendAsync(request, ct);
+        return await ReadAsync<UpdatesResult>(response, ct);
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (!response.IsSuccessStatusCode)
+        {
+            var body = await response.Content.ReadAsStringAsync(ct);
+            var detail = body;
+            try
+            {
+                using var problem = JsonDocument.Parse(body);
+                detail = $"{problem.RootElement.GetProperty("title").GetString()}: {(problem.RootElement.TryGetProperty("detail", out var d) ? d.GetString() : "")}";
+            }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+            }
+            throw new AgentException($"The server answered {(int)response.StatusCode}: {detail}");
+        }
+        return (await response.Content.ReadFromJsonAsync<T>(Json, ct))!;
+    }
+}
+
+public sealed class AgentException(string message) : Exception(message);

@@ -1,0 +1,30 @@
+using System.Text.Json;
+
+namespace Patch.Agent;
+
+/// <summary>What the agent keeps between runs: its server, identity and credential, and the hash of the last inventory sent.</summary>
+public sealed record AgentState(string Server, string ComputerId, string AgentId, string Credential, string? LastInventorySha256 = null)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    /// <summary>/var/lib/patch-agent as root, else ~/.local/share/patch-agent (PATCH_AGENT_STATE overrides).</summary>
+    public static string DefaultDirectory() =>
+        Environment.GetEnvironmentVariable("PATCH_AGENT_STATE") is { Length: > 0 } configured ? configured
+        : OperatingSystem.IsWindows() ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.CommonApplicationData), "Patch", "Agent")
+        : Environment.UserName == "root" ? "/var/lib/patch-agent"
+        : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share", "patch-agent");
+
+    public static AgentState? Load(string directory)
+    {
+        var file = Path.Combine(directory, "agent.json");
+        return File.Exists(file) ? JsonSerializer.Deserialize<AgentState>(File.ReadAllText(file), Json) : null;
+    }
+
+    public void Save(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        var file = Path.Combine(directory, "agent.json");
+        File.WriteAllText(file, JsonSerializer.Serialize(this, Json));
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+}

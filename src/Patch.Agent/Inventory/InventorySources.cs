@@ -1,0 +1,63 @@
+using System.Reflection;
+using System.Runtime.Versioning;
+using Microsoft.Win32;
+using Patch.Domain.Agents;
+using Patch.Domain.Inventory;
+
+namespace Patch.Agent.Inventory;
+
+/// <summary>Where the agent's inventory comes from: the live Windows system, or files (systeminfo / wmic qfe captures).</summary>
+public interface IInventorySource
+{
+    AgentInventory Read();
+}
+
+public static class AgentVersion
+{
+    public static string Current => typeof(AgentVersion).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+}
+
+/// <summary>Inventory from a systeminfo capture (any language), with the KBs of an optional wmic qfe capture added.</summary>
+public sealed class FileInventorySource(string systeminfoPath, string? qfePath = null, IReadOnlyList<string>? softwareReleases = null) : IInventorySource
+{
+    public AgentInventory Read() => From(SystemInfoParser.Parse(File.ReadAllBytes(systeminfoPath)), qfePath is null ? [] : QfeParser.Parse(File.ReadAllBytes(qfePath)), softwareReleases ?? []);
+
+    public static AgentInventory From(OsInventory os, IReadOnlyList<string> qfe, IReadOnlyList<string> softwareReleases) =>
+        new AgentInventory(os.Caption ?? "Windows", os.Version, os.Architecture, os.ServicePack, os.IsServer,
+            os.SystemLocale is null ? [] : [os.SystemLocale], softwareReleases, os.InstalledKbs.Concat(qfe).Distinct().ToList(), AgentVersion.Current).Normalized();
+}
+
+/// <summary>The live system on Windows: Win32_OperatingSystem, the update build revision, Win32_QuickFixEngineering and installed products.</summary>
+[SupportedOSPlatform("windows")]
+public sealed class WindowsInventorySource : IInventorySource
+{
+    public AgentInventory Read()
+    {
+        using var osSearcher = new System.Management.ManagementObjectSearcher("SELECT Caption, Version, ServicePackMajorVersion, ProductType, OSArchitecture FROM Win32_OperatingSystem");
+        var os = osSearcher.Get().Cast<System.Management.ManagementObject>().First();
+        var version = (string)os["Version"];
+        using var current = Registry.LocalMachine.OpenSubKey(@"SOFTWARE\Microsoft\Windows NT\CurrentVersion");
+        if (current?.GetValue("UBR") is int ubr) version = $"{version}.{ubr}";
+        var arch = ((string?)os["OSArchitecture"] ?? "").Contains("ARM", StringComparison.OrdinalIgnoreCase) ? "arm64"
+            : ((string?)os["OSArchitecture"] ?? "").Contains("64", StringComparison.Ordinal) ? "x64" : "x86";
+
+        using var qfeSearcher = new System.Management.ManagementObjectSearcher("SELECT HotFixID FROM Win32_QuickFixEngineering");
+        var kbs = qfeSearcher.Get().Cast<System.Management.ManagementObject>().Select(q => SystemInfoParser.Normalize((string?)q["HotFixID"] ?? ""))
+            .Where(id => id.StartsWith("KB", StringComparison.Ordinal)).ToList();
+
+        var products = new List<string>();
+        foreach (var view in new[] { RegistryView.Registry64, RegistryView.Registry32 })
+        {
+            using var root = RegistryKey.OpenBaseKey(RegistryHive.LocalMachine, view);
+            using var uninstall = root.OpenSubKey(@"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall");
+            foreach (var name in uninstall?.GetSubKeyNames() ?? [])
+            {
+                using var key = uninstall!.OpenSubKey(name);
+                if (key?.GetValue("DisplayName") is string display && key.GetValue("SystemComponent") is not 1) products.Add(display);
+            }
+        }
+
+        return new AgentInventory((string)os["Caption"], version, arch, Convert.ToInt32(os["ServicePackMajorVersion"]), Convert.ToInt32(os["ProductType"]) != 1,
+            [System.Globalization.CultureInfo.InstalledUICulture.Name], products, kbs, AgentVersion.Current).Normalized();
+    }
+}
