@@ -12,6 +12,7 @@ using Patch.Application.Targets;
 using Patch.Application.Policies;
 using Patch.Application.MaintenanceWindows;
 using Patch.Application.Agents;
+using Patch.Application.Compliance;
 
 var import = ImportCommand.IsImport(args) ? ImportCommand.Parse(args) : default;
 if (import.Error is not null)
@@ -82,6 +83,9 @@ app.MapMaintenanceWindows();
 PackageCleanup.Map(app);
 app.MapAgents();
 app.MapComputerUpdates();
+FleetAnalysisTask.Map(app);
+app.MapComplianceReports();
+app.MapFleetReports();
 await app.RunAsync();
 return 0;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Patch.Application.Catalog;
+using Compliance = Patch.Application.Compliance;
 using Patch.Application.Common;
 using Patch.Domain.ServerTasks;
 
@@ -54,6 +55,11 @@ public static class ImportCommand
         var importer = scope.ServiceProvider.GetRequiredService<CatalogImporter>();
         var result = await importer.ImportAsync(new ImportCatalog(content, format, "command line", new Actor("user", Environment.UserName, Guid.NewGuid().ToString("N")), Path.GetFileName(file)), CancellationToken.None);
         Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
+        if (result.EventsAppended > 0 && result.Format != "kev")
+        {
+            await Compliance.ComplianceTables.EnsureAsync(scope.ServiceProvider.GetRequiredService<Npgsql.NpgsqlDataSource>(), CancellationToken.None);
+            await scope.ServiceProvider.GetRequiredService<Compliance.FleetAnalysisTask>().RunAsync("catalog import (command line)", Actor.ServerTask(Compliance.FleetAnalysisTask.TaskName), CancellationToken.None);
+        }
         return result.Status == ServerTaskStatus.Failed ? 1 : 0;
     }
 }

@@ -7,6 +7,7 @@ using Npgsql;
 using Patch.Application.Bulletins;
 using Patch.Application.Catalog;
 using Patch.Application.Common;
+using Patch.Application.Compliance;
 using Patch.Application.Hosting;
 using Patch.Application.Staging;
 using Patch.Projections;
@@ -55,6 +56,10 @@ public static class PatchServices
         services.AddSingleton<PackageDownloader>();
         services.AddSingleton<BulletinStager>();
         services.AddTransient<PackageCleanup>();
+        services.AddSingleton<CatalogCache>();
+        services.AddTransient<VulnerabilityAnalysis>();
+        services.AddTransient<FleetAnalysisTask>();
+        services.AddHostedService<ComplianceSchema>();
         services.AddHostedService<ScheduledPackageCleanup>();
         services.AddHttpClient("staging", c => c.Timeout = TimeSpan.FromHours(2));
         services.AddTransient<ListBulletins>();

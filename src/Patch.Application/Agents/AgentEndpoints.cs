@@ -74,7 +74,7 @@ public static class AgentEndpoints
 
         var authenticated = agent.MapGroup("").AddEndpointFilter<AgentAuthentication>();
 
-        authenticated.MapPost("inventory", async (AgentInventory? body, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>
+        authenticated.MapPost("inventory", async (AgentInventory? body, HttpContext http, IDocumentStore store, TimeProvider time, Compliance.VulnerabilityAnalysis analysis, CancellationToken ct) =>
             {
                 if (body is null) return Problems.Invalid("Missing body", "Send the inventory.");
                 var problems = body.Problems();
@@ -87,6 +87,7 @@ public static class AgentEndpoints
                 var changed = stream.Aggregate?.Inventory is not { } known || !ValueEquality.Same(known, inventory);
                 stream.AppendOne(changed ? new InventoryReported(computer.Id, inventory, now) : new InventoryConfirmed(computer.Id, now));
                 await session.SaveChangesAsync(ct);
+                if (changed && await session.LoadAsync<Computer>(computer.Id, ct) is { } updated) await analysis.RecomputeComputerAsync(updated, ct);
                 return Results.Ok(new InventoryAccepted(computer.Id, changed, now));
             })
             .WithName("ReportInventory").WithSummary("The agent's inventory: OS caption, version (with the update build revision when known), architecture, service pack, server or not, cultures, software releases, installed KBs, agent version. A resend of the same inventory only records the time.")

@@ -1,4 +1,5 @@
 using Marten;
+using Wolverine;
 using Patch.Application.Catalog.Formats;
 using Patch.Application.Common;
 using Patch.Domain;
@@ -48,8 +49,17 @@ public static class CatalogFormats
 /// <summary>The Wolverine handler: every caller (HTTP, CLI, schedule, demo) imports through the bus.</summary>
 public static class ImportCatalogHandler
 {
-    public static Task<CatalogImportResult> Handle(ImportCatalog command, CatalogImporter importer, CancellationToken ct) =>
-        importer.ImportAsync(command, ct);
+    /// <summary>An import that changed the catalog queues the vulnerability analysis of every computer.</summary>
+    public static async Task<CatalogImportResult> Handle(ImportCatalog command, CatalogImporter importer, Compliance.CatalogCache catalog, IMessageBus bus, CancellationToken ct)
+    {
+        var result = await importer.ImportAsync(command, ct);
+        if (result.EventsAppended > 0 && result.Format != "kev")
+        {
+            catalog.Invalidate();
+            await bus.PublishAsync(new Compliance.AnalyseFleet($"catalog import {result.RunId}"));
+        }
+        return result;
+    }
 }
 
 public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, CatalogImportOptions options)

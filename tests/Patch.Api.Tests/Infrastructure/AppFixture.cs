@@ -60,6 +60,9 @@ public sealed class AppFixture : IAsyncLifetime
         Clock.Shift = TimeSpan.Zero;
         await Store.Advanced.Clean.DeleteAllEventDataAsync();
         await Store.Advanced.Clean.DeleteAllDocumentsAsync();
+        await using (var conn = await Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().OpenConnectionAsync())
+            await Patch.Application.Compliance.ComplianceTables.TruncateAsync(conn, null, CancellationToken.None);
+        Host.Services.GetRequiredService<Patch.Application.Compliance.CatalogCache>().Invalidate();
         foreach (var dir in new[] { PackageDirectory, MirrorDirectory })
         {
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);

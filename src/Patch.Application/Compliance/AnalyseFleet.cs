@@ -1,0 +1,69 @@
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Domain;
+using Patch.Domain.ServerTasks;
+
+namespace Patch.Application.Compliance;
+
+/// <summary>Recompute every computer's updates: queued after a catalog import changed the catalog (C8 "Vulnerability analysis").</summary>
+public sealed record AnalyseFleet(string Trigger);
+
+public static class AnalyseFleetHandler
+{
+    public static Task Handle(AnalyseFleet command, FleetAnalysisTask task, IHostApplicationLifetime lifetime) =>
+        task.RunAsync(command.Trigger, Actor.ServerTask(FleetAnalysisTask.TaskName), lifetime.ApplicationStopping);
+}
+
+/// <summary>The vulnerability analysis server task: a run with history around <see cref="VulnerabilityAnalysis.RecomputeAllAsync"/>.</summary>
+public sealed class FleetAnalysisTask(IDocumentStore store, VulnerabilityAnalysis analysis, TimeProvider time)
+{
+    public const string TaskName = "vulnerability-analysis";
+
+    public async Task<ServerTaskRun> RunAsync(string trigger, Actor actor, CancellationToken ct)
+    {
+        var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
+        await using (var start = store.OpenSession(actor, runId))
+        {
+            start.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, trigger, new Dictionary<string, string>(), time.GetUtcNow()));
+            await start.SaveChangesAsync(ct);
+        }
+        object end;
+        try
+        {
+            var result = await analysis.RecomputeAllAsync(ct);
+            end = new ServerTaskCompleted(runId, ServerTaskStatus.Completed,
+                new Dictionary<string, int> { ["computers"] = result.Computers, ["rows"] = (int)Math.Min(int.MaxValue, result.Rows), ["milliseconds"] = (int)(result.Seconds * 1000) }, time.GetUtcNow());
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or OperationCanceledException)
+        {
+            end = new ServerTaskFailed(runId, $"{e.GetType().Name}: {e.Message}", time.GetUtcNow());
+        }
+        await using (var finish = store.OpenSession(actor, runId))
+        {
+            finish.Events.Append(runId, end);
+            await finish.SaveChangesAsync(CancellationToken.None);
+        }
+        await using var read = store.QuerySession();
+        return (await read.LoadAsync<ServerTaskRun>(runId, CancellationToken.None))!;
+    }
+
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapPost("/api/server-tasks/vulnerability-analysis/run", async (HttpContext http, FleetAnalysisTask task, CancellationToken ct) =>
+                Results.Ok(await task.RunAsync("on demand", Actor.From(http), ct)))
+            .WithTags("Server tasks").WithName("RunVulnerabilityAnalysis")
+            .WithSummary("Recompute every computer's applicable, installed, missing and superseded updates now (it also runs after every catalog import that changed the catalog).")
+            .Produces<ServerTaskRun>();
+}
+
+/// <summary>Creates the compliance tables at start.</summary>
+public sealed class ComplianceSchema(NpgsqlDataSource db) : IHostedService
+{
+    public Task StartAsync(CancellationToken ct) => ComplianceTables.EnsureAsync(db, ct);
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+}

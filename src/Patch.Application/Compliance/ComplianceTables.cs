@@ -1,0 +1,48 @@
+using Npgsql;
+using Patch.Application.Common;
+
+namespace Patch.Application.Compliance;
+
+/// <summary>
+/// The fleet-scale read model of vulnerability analysis (ADR 0010): one row per (computer, applicable update) and
+/// counters per bulletin, update and computer kept with every change, so a report page reads a few rows instead of
+/// grouping millions. Derived data: <see cref="VulnerabilityAnalysis.RecomputeAllAsync"/> rebuilds it from the
+/// computers' inventories and the catalog.
+/// </summary>
+public static class ComplianceTables
+{
+    public const string Schema = PatchStore.Schema;
+
+    public static readonly string Ddl = $"""
+        create schema if not exists {Schema};
+        create table if not exists {Schema}.compliance_state (
+            computer_id text not null, update_key text not null, bulletin_id text not null, update_id text not null,
+            product text not null, state smallint not null, primary key (computer_id, update_key));
+        create index if not exists ix_compliance_state_bulletin on {Schema}.compliance_state (bulletin_id, state);
+        create index if not exists ix_compliance_state_update on {Schema}.compliance_state (update_key, state);
+        create table if not exists {Schema}.compliance_bulletin (
+            bulletin_id text primary key, applicable int not null, installed int not null, missing int not null, superseded int not null);
+        create index if not exists ix_compliance_bulletin_missing on {Schema}.compliance_bulletin (missing desc, bulletin_id);
+        create table if not exists {Schema}.compliance_update (
+            update_key text primary key, bulletin_id text not null, update_id text not null, product text not null,
+            applicable int not null, installed int not null, missing int not null, superseded int not null);
+        create index if not exists ix_compliance_update_missing on {Schema}.compliance_update (missing desc, update_key);
+        create table if not exists {Schema}.compliance_computer (
+            computer_id text primary key, name text not null, applicable int not null, installed int not null, missing int not null,
+            superseded int not null, missing_critical int not null, missing_important int not null, analysed_at timestamptz not null);
+        create index if not exists ix_compliance_computer_missing on {Schema}.compliance_computer (missing desc, name);
+        """;
+
+    public static async Task EnsureAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(Ddl);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public static async Task TruncateAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            $"truncate {Schema}.compliance_state, {Schema}.compliance_bulletin, {Schema}.compliance_update, {Schema}.compliance_computer", conn, tx);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}
