@@ -23,6 +23,8 @@ if (import.Error is not null)
 
 var builder = WebApplication.CreateBuilder(import.File is null ? args : import.HostArgs);
 builder.AddPatch();
+// The import command prints its result as JSON on stdout: everything the host logs goes to stderr then.
+if (import.File is not null) builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -38,7 +40,7 @@ builder.Services.AddSwaggerGen(o =>
         var xml = Path.Combine(AppContext.BaseDirectory, $"{assembly.GetName().Name}.xml");
         if (File.Exists(xml)) o.IncludeXmlComments(xml);
     }
-    o.CustomSchemaIds(t => t.Name);
+    o.CustomSchemaIds(t => t.IsGenericType ? t.Name[..t.Name.IndexOf('`')] + "Of" + string.Concat(t.GetGenericArguments().Select(a => a.Name)) : t.Name);
     o.SupportNonNullableReferenceTypes();
     o.NonNullableReferenceTypesAsRequired();
     o.OperationFilter<PatchOperationFilter>();
