@@ -79,10 +79,25 @@ public static class TargetEndpoints
         IReadOnlyCollection<string> policyUpdateIds, Dictionary<string, Target> custom, CancellationToken ct, string? vendorSlug = null)
     {
         var computers = await session.Query<Computer>().ToListAsync(ct);
+        if (targetIds.Any(t => t == Patch.Domain.Targets.Targets.RequiringUpdates || t.StartsWith(Patch.Domain.Targets.Targets.RequiringUpdatePrefix, StringComparison.Ordinal)))
+        {
+            // "Requiring" targets read the vulnerability analysis: the updates each computer is missing.
+            var wanted = targetIds.Where(t => t.StartsWith(Patch.Domain.Targets.Targets.RequiringUpdatePrefix, StringComparison.Ordinal))
+                .Select(t => t[Patch.Domain.Targets.Targets.RequiringUpdatePrefix.Length..]).Concat(policyUpdateIds).Distinct().ToArray();
+            var missing = await MissingUpdatesAsync(session, wanted, ct);
+            computers = computers.Select(c => c with { RequiredUpdateIds = missing.GetValueOrDefault(c.Id) ?? [] }).ToList();
+        }
         var vendor = vendorSlug is null ? null : await session.LoadAsync<VendorSettings>(VendorSettings.StreamId(vendorSlug), ct);
         var exclusions = vendorSlug is null ? [] : (vendor?.Values ?? VendorSettingsValues.Defaults).ResourceExclusions;
         var agentVersion = config["Patch:Agent:CurrentVersion"] ?? typeof(TargetEndpoints).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
         return Patch.Domain.Targets.Targets.Members(targetIds, custom, computers, policyUpdateIds, agentVersion, exclusions).Select(c => c.Name).ToList();
+    }
+
+    private static async Task<Dictionary<string, IReadOnlyList<string>>> MissingUpdatesAsync(IQuerySession session, string[] updateIds, CancellationToken ct)
+    {
+        var rows = await session.AdvancedSql.QueryAsync<string>(
+            $"select computer_id || chr(9) || update_id from {Compliance.ComplianceTables.Schema}.compliance_state where state = {Compliance.VulnerabilityAnalysis.Missing} and update_id = any(?)", ct, updateIds);
+        return rows.Select(r => r.Split('\t', 2)).GroupBy(r => r[0]).ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(r => r[1]).ToList());
     }
 
     private static async Task<IResult> SaveAsync(string id, TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct, bool created)

@@ -107,6 +107,12 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
         App.Clock.Shift = TimeSpan.Zero;
         await GetJsonAsync("/api/reports/computers-not-reporting?days=0", 400);
 
+        // The dynamic target "computers requiring X" is filled by the analysis.
+        Assert.Equal(["PC-A", "PC-B"], (await GetJsonAsync("/api/targets/builtin:requiring-update:KB5034763-win10-22h2-x64/members"))
+            .GetProperty("computers").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal(["PC-D"], (await GetJsonAsync("/api/targets/builtin:requiring-update:KB5034123-win11-23h2-x64/members"))
+            .GetProperty("computers").EnumerateArray().Select(c => c.GetString()));
+
         var versions = await GetJsonAsync("/api/reports/agent-versions");
         Assert.Equal(4, versions.EnumerateArray().Single(v => v.GetProperty("version").GetString() == "0.1.0").GetProperty("computers").GetInt32());
 
