@@ -96,7 +96,7 @@ public static class TargetEndpoints
     private static async Task<Dictionary<string, IReadOnlyList<string>>> MissingUpdatesAsync(IQuerySession session, string[] updateIds, CancellationToken ct)
     {
         var rows = await session.AdvancedSql.QueryAsync<string>(
-            $"select computer_id || chr(9) || update_id from {Compliance.ComplianceTables.Schema}.compliance_state where state = {Compliance.VulnerabilityAnalysis.Missing} and update_id = any(?)", ct, updateIds);
+            $"select computer_id || chr(9) || update_id from {Compliance.ComplianceTables.Schema}.compliance_state where state = {Compliance.VulnerabilityAnalysis.Missing} and update_id = any(?)", ct, new object[] { updateIds });
         return rows.Select(r => r.Split('\t', 2)).GroupBy(r => r[0]).ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(r => r[1]).ToList());
     }
 
