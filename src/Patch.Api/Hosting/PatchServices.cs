@@ -60,6 +60,8 @@ public static class PatchServices
         services.AddTransient<VulnerabilityAnalysis>();
         services.AddTransient<FleetAnalysisTask>();
         services.AddHostedService<ComplianceSchema>();
+        services.AddSingleton<Patch.Application.Agents.AgentEventIngest>();
+        services.AddHostedService(sp => sp.GetRequiredService<Patch.Application.Agents.AgentEventIngest>());
         services.AddHostedService<ScheduledPackageCleanup>();
         services.AddHttpClient("staging", c => c.Timeout = TimeSpan.FromHours(2));
         services.AddTransient<ListBulletins>();

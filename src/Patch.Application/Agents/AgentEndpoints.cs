@@ -100,6 +100,27 @@ public static class AgentEndpoints
             .WithName("GetAgentUpdates").WithSummary("This computer's applicable updates and their state, as the server's vulnerability analysis sees them.")
             .Produces<Computers.ComputerCompliance>().ProducesProblem(400).ProducesProblem(401);
 
+        authenticated.MapPost("events", async (AgentEventBatch? body, HttpContext http, AgentEventIngest ingest, TimeProvider time, CancellationToken ct) =>
+            {
+                if (body?.Events is not { Count: > 0 } events) return Problems.Invalid("Missing events", "Send { \"events\": [ … ] } with 1 to 1000 events.");
+                if (events.Count > AgentEventIngest.MaxBatch) return Problems.Invalid("Batch too large", $"At most {AgentEventIngest.MaxBatch} events per batch; this one has {events.Count}.");
+                var latest = time.GetUtcNow().AddDays(1);
+                var problems = events.Select((e, i) => e switch
+                {
+                    null => $"events[{i}]: missing",
+                    { Id: var id } when id == Guid.Empty => $"events[{i}].id: a non-empty GUID the agent chose",
+                    { Status: var s } when s is null || !AgentStatuses.All.Contains(s) => $"events[{i}].status: '{e.Status}' is not one of {string.Join(", ", AgentStatuses.All)}",
+                    { OccurredAt: var at } when at == default || at > latest => $"events[{i}].occurredAt: required, not in the future",
+                    { Detail: { Length: > 2000 } } => $"events[{i}].detail: at most 2000 characters",
+                    _ => null,
+                }).OfType<string>().ToList();
+                if (problems.Count > 0) return Problems.Invalid("Invalid events", string.Join("; ", problems.Take(20)));
+                return Results.Ok(await ingest.SubmitAsync((Computer)http.Items[ComputerItem]!, events, ct));
+            })
+            .WithName("ReportAgentEvents")
+            .WithSummary("A batch of status events (each with the agent's own GUID and time). Answered after the events are durable; a retried batch is accepted and appends nothing; events from many agents share one transaction.")
+            .Produces<AgentEventsAccepted>().ProducesProblem(400).ProducesProblem(401);
+
         authenticated.MapGet("me", (HttpContext http) =>
             {
                 var c = (Computer)http.Items[ComputerItem]!;

@@ -64,3 +64,20 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
             : Outcome.Append(new ComputerDetailsChanged(current.Id, domain?.Trim(), os?.Trim(), normalizedMac));
     }
 }
+
+/// <summary>
+/// One status change the agent reported (the seed's statuses: Pending, Not Applicable, Download required, Retry,
+/// Installation Scheduled, Installed, Installation Failed - Rescheduled, Failed to Install, Superseded, Installed by
+/// user). <c>EventId</c> is the agent's own id, so a retried batch changes nothing; <c>OccurredAt</c> is the agent's
+/// time, so late arrivals sort where they happened.
+/// </summary>
+public sealed record AgentStatusReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Status, string? Bulletin, string? UpdateId, string? Detail);
+
+public static class AgentStatuses
+{
+    public static readonly string[] All =
+    [
+        "Pending", "Not Applicable", "Download required", "Retry", "Installation Scheduled", "Installed",
+        "Installation Failed - Rescheduled", "Failed to Install", "Superseded", "Installed by user",
+    ];
+}

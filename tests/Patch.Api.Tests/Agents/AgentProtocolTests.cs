@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Patch.Api.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Patch.Domain.Inventory;
 
 namespace Patch.Api.Tests.Agents;
@@ -148,5 +149,83 @@ public class when_agents_enrol_and_report(AppFixture app) : AppTest(app)
         Assert.Contains(after.GetProperty("updates").EnumerateArray(), r => r.GetProperty("bulletin").GetString() == "KB5034127");
         await GetJsonAsync("/api/computers/SRV-2019/updates?state=Broken", 400);
         await GetJsonAsync("/api/computers/NOPE/updates", 404);
+    }
+}
+
+public class when_agents_post_status_events(AppFixture app) : AppTest(app)
+{
+    private async Task<string> EnrolAsync(string token, string name)
+    {
+        using var client = App.Client();
+        var response = await client.PostAsync("/agent/v1/enrol", new StringContent(JsonSerializer.Serialize(new { token, computerName = name, agentVersion = "0.1.0" }), Encoding.UTF8, "application/json"));
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("credential").GetString()!;
+    }
+
+    private async Task<(HttpStatusCode, JsonElement)> PostAsync(string credential, object events)
+    {
+        using var client = App.Client();
+        var request = new HttpRequestMessage(HttpMethod.Post, "/agent/v1/events") { Content = new StringContent(JsonSerializer.Serialize(new { events }), Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+        var response = await client.SendAsync(request);
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    private async Task<string> TokenAsync()
+    {
+        using var client = App.Client();
+        var response = await client.PostAsync("/api/enrolment-tokens", new StringContent("""{"name":"events","maxUses":50}""", Encoding.UTF8, "application/json"));
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("token").GetString()!;
+    }
+
+    [Fact]
+    public async Task a_retried_batch_appends_nothing_and_late_events_keep_their_own_time()
+    {
+        var credential = await EnrolAsync(await TokenAsync(), "PC-E");
+        var t0 = DateTimeOffset.UtcNow.AddMinutes(-30);
+        var events = new object[]
+        {
+            new { id = Guid.NewGuid(), occurredAt = t0.AddMinutes(2), status = "Installed", bulletin = "KB5034763", updateId = "u1" },
+            new { id = Guid.NewGuid(), occurredAt = t0, status = "Pending", bulletin = "KB5034763", updateId = "u1" },
+            new { id = Guid.NewGuid(), occurredAt = t0.AddMinutes(1), status = "Download required", bulletin = "KB5034763", updateId = "u1" },
+        };
+        var (status, first) = await PostAsync(credential, events);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(3, first.GetProperty("new").GetInt32());
+        var (_, again) = await PostAsync(credential, events);
+        Assert.Equal(0, again.GetProperty("new").GetInt32());
+        Assert.Equal(3, again.GetProperty("duplicates").GetInt32());
+
+        var reported = (await GetJsonAsync("/api/history/computer:pc-e")).EnumerateArray().Where(e => e.GetProperty("type").GetString() == "agent_status_reported").ToList();
+        Assert.Equal(3, reported.Count);
+        Assert.Equal(["Pending", "Download required", "Installed"],
+            reported.OrderBy(e => e.GetProperty("data").GetProperty("occurredAt").GetDateTimeOffset()).Select(e => e.GetProperty("data").GetProperty("status").GetString()));
+    }
+
+    [Fact]
+    public async Task many_agents_posting_at_once_are_all_acknowledged_and_stored_once()
+    {
+        var token = await TokenAsync();
+        var credentials = new List<string>();
+        for (var i = 0; i < 20; i++) credentials.Add(await EnrolAsync(token, $"PC-{i:D2}"));
+        var results = await Task.WhenAll(credentials.Select(c => PostAsync(c, Enumerable.Range(0, 25).Select(n => new { id = Guid.NewGuid(), occurredAt = DateTimeOffset.UtcNow, status = "Pending", bulletin = "KB1", updateId = $"u{n}" }).ToArray())));
+        Assert.All(results, r => Assert.Equal(25, r.Item2.GetProperty("new").GetInt32()));
+        await using var conn = await App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().OpenConnectionAsync(TestContext.Current.CancellationToken);
+        await using var count = new Npgsql.NpgsqlCommand("select count(*) from patch.mt_events where type = 'agent_status_reported'", conn);
+        Assert.Equal(500L, (long)(await count.ExecuteScalarAsync(TestContext.Current.CancellationToken))!);
+    }
+
+    [Fact]
+    public async Task a_bad_event_is_refused_naming_it()
+    {
+        var credential = await EnrolAsync(await TokenAsync(), "PC-X");
+        var (status, problem) = await PostAsync(credential, new object[]
+        {
+            new { id = Guid.NewGuid(), occurredAt = DateTimeOffset.UtcNow, status = "Installed" },
+            new { id = Guid.Empty, occurredAt = DateTimeOffset.UtcNow, status = "Installed" },
+            new { id = Guid.NewGuid(), occurredAt = DateTimeOffset.UtcNow, status = "Exploded" },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("events[1].id", problem.GetProperty("detail").GetString());
+        Assert.Contains("events[2].status: 'Exploded'", problem.GetProperty("detail").GetString());
     }
 }

@@ -61,7 +61,11 @@ public sealed class AppFixture : IAsyncLifetime
         await Store.Advanced.Clean.DeleteAllEventDataAsync();
         await Store.Advanced.Clean.DeleteAllDocumentsAsync();
         await using (var conn = await Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().OpenConnectionAsync())
+        {
             await Patch.Application.Compliance.ComplianceTables.TruncateAsync(conn, null, CancellationToken.None);
+            await using var receipts = new Npgsql.NpgsqlCommand("truncate patch.agent_event_receipts", conn);
+            await receipts.ExecuteNonQueryAsync();
+        }
         Host.Services.GetRequiredService<Patch.Application.Compliance.CatalogCache>().Invalidate();
         foreach (var dir in new[] { PackageDirectory, MirrorDirectory })
         {

@@ -1,0 +1,115 @@
+using System.Threading.Channels;
+using Marten;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Domain.Computers;
+
+namespace Patch.Application.Agents;
+
+public sealed record AgentEventInput(Guid Id, DateTimeOffset OccurredAt, string? Status, string? Bulletin, string? UpdateId, string? Detail);
+
+public sealed record AgentEventBatch(IReadOnlyList<AgentEventInput>? Events);
+
+public sealed record AgentEventsAccepted(int Received, int New, int Duplicates);
+
+/// <summary>
+/// Agent status events at fleet scale (ADR 0011): many agents' batches are appended in one transaction (collected for
+/// up to a few milliseconds or 200 batches), and each request is answered only after that transaction committed.
+/// Event ids already received are dropped, so a retried batch appends nothing.
+/// </summary>
+public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, ILogger<AgentEventIngest> logger) : BackgroundService
+{
+    public const int MaxBatch = 1000;
+    private const int MaxBatchesPerTransaction = 200;
+    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
+
+    private sealed record Pending(Computer Computer, IReadOnlyList<AgentEventInput> Events, TaskCompletionSource<AgentEventsAccepted> Done);
+
+    private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.Wait });
+
+    public static readonly string Ddl = $"""
+        create table if not exists {PatchStore.Schema}.agent_event_receipts (event_id uuid primary key, computer_id text not null, received_at timestamptz not null default now());
+        """;
+
+    public async Task<AgentEventsAccepted> SubmitAsync(Computer computer, IReadOnlyList<AgentEventInput> events, CancellationToken ct)
+    {
+        var done = new TaskCompletionSource<AgentEventsAccepted>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await _queue.Writer.WriteAsync(new Pending(computer, events, done), ct);
+        return await done.Task.WaitAsync(ct);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await using (var cmd = db.CreateCommand(Ddl)) await cmd.ExecuteNonQueryAsync(stoppingToken);
+        var batch = new List<Pending>();
+        while (await _queue.Reader.WaitToReadAsync(stoppingToken))
+        {
+            batch.Clear();
+            using var linger = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            linger.CancelAfter(Linger);
+            try
+            {
+                while (batch.Count < MaxBatchesPerTransaction)
+                {
+                    if (_queue.Reader.TryRead(out var next)) batch.Add(next);
+                    else if (!await _queue.Reader.WaitToReadAsync(linger.Token)) break;
+                }
+            }
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            {
+            }
+
+            try
+            {
+                await AppendAsync(batch, stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // One bad or racing batch must not fail the others: retry them one by one.
+                logger.LogWarning(e, "Combined append of {Count} agent batches failed; appending them one by one", batch.Count);
+                foreach (var one in batch)
+                {
+                    try
+                    {
+                        await AppendAsync([one], stoppingToken);
+                    }
+                    catch (Exception inner) when (inner is not OperationCanceledException)
+                    {
+                        one.Done.TrySetException(inner);
+                    }
+                }
+            }
+        }
+    }
+
+    private async Task AppendAsync(IReadOnlyList<Pending> batches, CancellationToken ct)
+    {
+        var ids = batches.SelectMany(b => b.Events.Select(e => e.Id)).Distinct().ToArray();
+        var known = new HashSet<Guid>();
+        await using (var cmd = db.CreateCommand($"select event_id from {PatchStore.Schema}.agent_event_receipts where event_id = any(@ids)"))
+        {
+            cmd.Parameters.AddWithValue("ids", ids);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) known.Add(reader.GetGuid(0));
+        }
+
+        await using var session = store.LightweightSession();
+        session.SetHeader("actorKind", "agent");
+        session.LastModifiedBy = batches.Count == 1 ? batches[0].Computer.Name : $"{batches.Count} agents (batched)";
+        var results = new List<(Pending Batch, AgentEventsAccepted Result)>();
+        foreach (var b in batches)
+        {
+            var fresh = b.Events.Where(e => known.Add(e.Id)).ToList();
+            foreach (var e in fresh)
+            {
+                session.Events.Append(b.Computer.Id, new AgentStatusReported(b.Computer.Id, e.Id, e.OccurredAt, e.Status!, e.Bulletin, e.UpdateId, e.Detail));
+                session.QueueSqlCommand($"insert into {PatchStore.Schema}.agent_event_receipts (event_id, computer_id) values (?, ?)", e.Id, b.Computer.Id);
+            }
+            results.Add((b, new AgentEventsAccepted(b.Events.Count, fresh.Count, b.Events.Count - fresh.Count)));
+        }
+        await session.SaveChangesAsync(ct);
+        foreach (var (b, result) in results) b.Done.TrySetResult(result);
+    }
+}
