@@ -1,0 +1,19 @@
+using Patch.Bench;
+
+// Benchmarks, run by command (never by the test suite):
+//   dotnet run -c Release --project bench/Patch.Bench                     catalog import (ImportBench)
+//   dotnet run -c Release --project bench/Patch.Bench -- fleet [--computers 10000,100000] [--http 2000]
+return args.FirstOrDefault() == "fleet" ? await FleetBench.RunAsync(args[1..]) : await ImportBench.RunAsync(args);
+
+namespace Patch.Bench
+{
+    public static class Bench
+    {
+        public static string FindShared()
+        {
+            for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+                if (File.Exists(Path.Combine(d.FullName, "Patch.slnx"))) return Path.GetFullPath(Path.Combine(d.FullName, "..", "shared", "data"));
+            throw new DirectoryNotFoundException("pass the path of shared/data as the first argument");
+        }
+    }
+}

@@ -1,0 +1,200 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Marten;
+using Npgsql;
+using NpgsqlTypes;
+using Patch.Agent;
+using Patch.Agent.Simulation;
+using Patch.Api.Hosting;
+using Patch.Application.Hosting;
+using Patch.Domain.Agents;
+using Patch.Domain.Computers;
+
+namespace Patch.Bench;
+
+/// <summary>
+/// The fleet benchmark (issue: computers and agents §5). A real Patch server process on a private PostgreSQL, the two
+/// shared CVRF catalogs imported, then for each fleet size: agents seeded (a sample over real HTTP for check-ins per
+/// second, the rest appended in batches next to a raw binary COPY of the same rows), the full vulnerability analysis
+/// timed, and p50/p95 of the compliance queries measured.
+/// </summary>
+public static class FleetBench
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var sizes = Option(args, "--computers", "10000,100000").Split(',').Select(int.Parse).Order().ToList();
+        var httpAgents = int.Parse(Option(args, "--http", "2000"));
+        var shared = Option(args, "--shared", Bench.FindShared());
+        var dir = Path.Combine(Path.GetTempPath(), $"patch-fleet-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        if (OperatingSystem.IsLinux()) File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { DataDirectory = dir, Database = "patch_fleet", FsyncOff = args.Contains("--fsync-off") });
+        Process? server = null;
+        try
+        {
+            var port = FreePort();
+            server = StartServer(pg.ConnectionString, port, dir);
+            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(30) };
+            await WaitReadyAsync(http);
+            await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
+            await using (var v = db.CreateCommand("show server_version"))
+                Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, PostgreSQL {await v.ExecuteScalarAsync()}, fsync {(args.Contains("--fsync-off") ? "off" : "on")}");
+
+            foreach (var file in new[] { "msrc-cvrf/2023-Jan.xml", "msrc-cvrf/2024-Jan.xml" })
+                (await http.PostAsync("api/catalog/imports?format=cvrf", new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(shared, file))))).EnsureSuccessStatusCode();
+            var templates = FleetSimulator.Templates(Path.Combine(shared, "windows-inventory", "wesng-validation"));
+
+            // Check-ins over real HTTP: enrolment + inventory (which runs the computer's analysis before it answers).
+            var token = await TokenAsync(http, httpAgents);
+            var sim = await new FleetSimulator(() => new AgentClient(http)).RunAsync(token, httpAgents, templates, "HTTP", 32, CancellationToken.None);
+            Console.WriteLine($"HTTP check-ins: {sim.Agents} agents, {sim.Failed} failed, {sim.Agents / sim.Seconds:F0} agents/s (enrol + inventory); " +
+                              $"enrol p50/p95 {sim.EnrolP50Ms:F1}/{sim.EnrolP95Ms:F1} ms; inventory (with its analysis) p50/p95 {sim.InventoryP50Ms:F1}/{sim.InventoryP95Ms:F1} ms");
+
+            await using var store = new DocumentStore(PatchServices.ConfigureStore(pg.ConnectionString));
+            var seeded = httpAgents;
+            Console.WriteLine($"{"computers",10} {"events/s",9} {"COPY rows/s",12} {"analysis s",11} {"rows",10} {"bulletins p50/p95 ms",21} {"computer p50/p95 ms",20} {"updates p50/p95 ms",19}");
+            foreach (var size in sizes)
+            {
+                var (eventsPerSecond, copyPerSecond) = await SeedAsync(store, db, templates, seeded, size);
+                seeded = Math.Max(seeded, size);
+                var analysis = Stopwatch.StartNew();
+                var run = await (await http.PostAsync("api/server-tasks/vulnerability-analysis/run", null)).Content.ReadFromJsonAsync<JsonElement>(Json);
+                var analysisSeconds = analysis.Elapsed.TotalSeconds;
+                var rows = run.GetProperty("counts").GetProperty("rows").GetInt32();
+                var random = new Random(size);
+                var bulletins = await LatencyAsync(http, _ => "api/reports/compliance/bulletins?page=1&pageSize=50");
+                var computer = await LatencyAsync(http, _ => $"api/reports/compliance/computers/BULK-{random.Next(httpAgents + 1, size + 1):D6}/updates");
+                var updates = await LatencyAsync(http, _ => "api/reports/compliance/updates?page=1&pageSize=50");
+                Console.WriteLine($"{size,10} {eventsPerSecond,9:F0} {copyPerSecond,12:F0} {analysisSeconds,11:F1} {rows,10} {bulletins.P50,10:F1}/{bulletins.P95,-10:F1} {computer.P50,9:F1}/{computer.P95,-10:F1} {updates.P50,8:F1}/{updates.P95,-10:F1}");
+            }
+            return 0;
+        }
+        finally
+        {
+            if (server is { HasExited: false })
+            {
+                server.Kill(entireProcessTree: true);
+                await server.WaitForExitAsync();
+            }
+            await pg.StopAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>Appends computers HTTP..size through Marten in batches of 1,000 (one transaction each), then COPYs the same event rows raw for comparison.</summary>
+    private static async Task<(double EventsPerSecond, double CopyRowsPerSecond)> SeedAsync(DocumentStore store, NpgsqlDataSource db, IReadOnlyList<AgentInventory> templates, int from, int to)
+    {
+        if (to <= from) return (0, 0);
+        var now = DateTimeOffset.UtcNow;
+        var payloads = new List<(string Stream, object Event)>();
+        for (var i = from + 1; i <= to; i++)
+        {
+            var id = Computer.StreamId($"BULK-{i:D6}");
+            var inventory = FleetSimulator.Vary(templates[i % templates.Count], i);
+            payloads.Add((id, new ComputerDiscovered(id, $"BULK-{i:D6}", "bench.example", inventory.OsCaption, null)));
+            payloads.Add((id, new AgentEnrolled(id, $"agent-bulk-{i}", Secrets.Hash($"bulk-{i}"), "0.1.0", "enrolment-token:bench", now)));
+            payloads.Add((id, new InventoryReported(id, inventory, now)));
+        }
+
+        var clock = Stopwatch.StartNew();
+        foreach (var chunk in payloads.Chunk(3000))
+        {
+            await using var session = store.LightweightSession();
+            foreach (var stream in chunk.GroupBy(p => p.Stream)) session.Events.StartStream<Computer>(stream.Key, stream.Select(p => p.Event).ToArray());
+            await session.SaveChangesAsync();
+        }
+        var eventsPerSecond = payloads.Count / clock.Elapsed.TotalSeconds;
+
+        await using (var create = db.CreateCommand("drop table if exists bench_copy; create unlogged table bench_copy (stream_id text, type text, data jsonb)")) await create.ExecuteNonQueryAsync();
+        clock.Restart();
+        await using (var conn = await db.OpenConnectionAsync())
+        await using (var copy = await conn.BeginBinaryImportAsync("copy bench_copy (stream_id, type, data) from stdin (format binary)"))
+        {
+            foreach (var (stream, e) in payloads)
+            {
+                await copy.StartRowAsync();
+                await copy.WriteAsync(stream, NpgsqlDbType.Text);
+                await copy.WriteAsync(e.GetType().Name, NpgsqlDbType.Text);
+                await copy.WriteAsync(JsonSerializer.Serialize(e, e.GetType(), Json), NpgsqlDbType.Jsonb);
+            }
+            await copy.CompleteAsync();
+        }
+        var copyPerSecond = payloads.Count / clock.Elapsed.TotalSeconds;
+        return (eventsPerSecond, copyPerSecond);
+    }
+
+    private static async Task<(double P50, double P95)> LatencyAsync(HttpClient http, Func<int, string> url)
+    {
+        for (var i = 0; i < 10; i++) (await http.GetAsync(url(i))).EnsureSuccessStatusCode();
+        var times = new List<double>();
+        for (var i = 0; i < 200; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            using var response = await http.GetAsync(url(i));
+            await response.Content.ReadAsByteArrayAsync();
+            times.Add(sw.Elapsed.TotalMilliseconds);
+            response.EnsureSuccessStatusCode();
+        }
+        times.Sort();
+        return (times[(int)(0.5 * times.Count) - 1], times[(int)(0.95 * times.Count) - 1]);
+    }
+
+    private static async Task<string> TokenAsync(HttpClient http, int uses)
+    {
+        var response = await http.PostAsJsonAsync("api/enrolment-tokens", new { name = "bench", maxUses = Math.Max(1, uses) });
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>(Json)).GetProperty("token").GetString()!;
+    }
+
+    private static Process StartServer(string connectionString, int port, string dataDirectory)
+    {
+        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Patch.Api.dll"));
+        psi.ArgumentList.Add("--urls");
+        psi.ArgumentList.Add($"http://127.0.0.1:{port}");
+        psi.Environment["ConnectionStrings__Patch"] = connectionString;
+        psi.Environment["Patch__DataDirectory"] = dataDirectory;
+        psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        var process = Process.Start(psi)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"server: {e.Data}"); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static async Task WaitReadyAsync(HttpClient http)
+    {
+        for (var i = 0; i < 120; i++)
+        {
+            try
+            {
+                if ((await http.GetAsync("health/ready")).IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(500);
+        }
+        throw new TimeoutException("the Patch server did not become ready");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string Option(string[] args, string name, string fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+    }
+}

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Xml;
+using Marten;
+using Npgsql;
+using Patch.Api.Hosting;
+using Patch.Application.Catalog;
+using Patch.Application.Catalog.Formats;
+using Patch.Application.Common;
+using Patch.Application.Hosting;
+
+
+namespace Patch.Bench;
+
+public static class ImportBench
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        // Catalog import benchmark (issue: foundation §6). For each shared file: a bare XmlReader pass over the same bytes
+        // (the baseline, best of 5), the parse alone, a first import into an empty store and an unchanged re-import; the
+        // ratio import / XmlReader is the figure that survives a noisy machine.
+        var shared = args.FirstOrDefault(a => !a.StartsWith("--")) ?? Bench.FindShared();
+        var fsyncOff = args.Contains("--fsync-off");
+        var files = new[] { ("msrc-cvrf/2023-Jan.xml", "cvrf"), ("msrc-cvrf/2024-Jan.xml", "cvrf"), ("mbsa-mssecure/mssecure.xml", "mssecure") };
+
+        var dir = Path.Combine(Path.GetTempPath(), $"patch-bench-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        if (OperatingSystem.IsLinux()) File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { DataDirectory = dir, Database = "patch_bench", FsyncOff = fsyncOff });
+        try
+        {
+            await using var store = new DocumentStore(PatchServices.ConfigureStore(pg.ConnectionString));
+            await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+            var importer = new CatalogImporter(store, TimeProvider.System, new CatalogImportOptions());
+            await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
+            await using var version = db.CreateCommand("show server_version");
+            Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, PostgreSQL {await version.ExecuteScalarAsync()}, fsync {(fsyncOff ? "off" : "on")}");
+            Console.WriteLine($"{"file",-30} {"MB",6} {"XmlReader ms",13} {"parse ms",9} {"import ms",10} {"ratio",6} {"events",7} {"events/s",9} {"re-import ms",13}");
+
+            foreach (var (file, format) in files)
+            {
+                var bytes = await File.ReadAllBytesAsync(Path.Combine(shared, file));
+                var baseline = Best(5, () => XmlPass(bytes));
+                var parse = Best(5, () => format == "cvrf" ? CvrfCatalogReader.Read(new MemoryStream(bytes)).Bulletins.Count : MssecureCatalogReader.Read(new MemoryStream(bytes)).Bulletins.Count);
+
+                // Best of 3 rounds (the first also warms up the code paths): empty store → import → unchanged re-import.
+                double import = double.MaxValue, reimport = double.MaxValue;
+                CatalogImportResult result = null!;
+                for (var round = 0; round < 3; round++)
+                {
+                    await store.Advanced.Clean.DeleteAllEventDataAsync();
+                    await store.Advanced.Clean.DeleteAllDocumentsAsync();
+                    var actor = Actor.ServerTask("benchmark");
+                    var sw = Stopwatch.StartNew();
+                    result = await importer.ImportAsync(new ImportCatalog(bytes, format, "benchmark", actor), CancellationToken.None);
+                    import = Math.Min(import, sw.Elapsed.TotalMilliseconds);
+                    sw.Restart();
+                    var again = await importer.ImportAsync(new ImportCatalog(bytes, format, "benchmark", actor), CancellationToken.None);
+                    reimport = Math.Min(reimport, sw.Elapsed.TotalMilliseconds);
+                    if (result.Status != "completed" || again.Status != "unchanged") throw new InvalidOperationException($"{file}: {result.Status}/{again.Status} {result.Error}");
+                }
+
+                Console.WriteLine($"{file,-30} {bytes.Length / 1048576.0,6:F2} {baseline,13:F1} {parse,9:F1} {import,10:F1} {import / baseline,6:F1} {result.EventsAppended,7} {result.EventsAppended / (import / 1000),9:F0} {reimport,13:F1}");
+            }
+        }
+        finally
+        {
+            await pg.StopAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+        return 0;
+    }
+
+    private static double Best(int runs, Func<int> action)
+    {
+        var best = double.MaxValue;
+        for (var i = 0; i < runs; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            action();
+            best = Math.Min(best, sw.Elapsed.TotalMilliseconds);
+        }
+        return best;
+    }
+
+    private static int XmlPass(byte[] bytes)
+    {
+        using var reader = XmlReader.Create(new MemoryStream(bytes), new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null });
+        var nodes = 0;
+        while (reader.Read()) nodes++;
+        return nodes;
+    }
+}
