@@ -29,24 +29,30 @@ public static class UpdateStates
         || (c.Update.FixedBuild is { } fixedBuild && RuleEngine.Compare(facts, fixedBuild) is >= 0)
         || (c.Update.InstalledRule is { } rule && RuleEngine.Evaluate(rule, facts));
 
-    public static IReadOnlyDictionary<CatalogUpdate, UpdateState> For(IReadOnlyList<CatalogUpdate> catalog, ComputerFacts facts)
-    {
-        var applicable = catalog.Where(c => IsApplicable(c.Update, facts)).ToHashSet();
-        // Per software release: bulletin number → the updates that supersede it. The chain runs through updates that
-        // do not apply to this computer too (KB3 supersedes KB2 supersedes KB1 makes KB1 superseded by KB3).
-        var supersedersOf = catalog
-            .SelectMany(s => s.Update.Supersedes.Select(number => (Key: (s.Update.Product.ToUpperInvariant(), number.ToUpperInvariant()), Superseder: s)))
-            .ToLookup(x => x.Key, x => x.Superseder);
+    public static IReadOnlyDictionary<CatalogUpdate, UpdateState> For(IReadOnlyList<CatalogUpdate> catalog, ComputerFacts facts) =>
+        For(new PreparedCatalog(catalog), facts);
 
-        var states = new Dictionary<CatalogUpdate, UpdateState>();
-        foreach (var c in catalog)
-        {
-            states[c] = !applicable.Contains(c) ? UpdateState.NotApplicable
-                : IsInstalled(c, facts) ? UpdateState.Installed
-                : SupersededByApplicable(c, supersedersOf, applicable) || SupersededByLaterBuild(c, applicable) ? UpdateState.Superseded
-                : UpdateState.Missing;
-        }
+    /// <summary>The states of every update of the catalog for one computer.</summary>
+    public static IReadOnlyDictionary<CatalogUpdate, UpdateState> For(PreparedCatalog catalog, ComputerFacts facts)
+    {
+        var states = new Dictionary<CatalogUpdate, UpdateState>(catalog.Updates.Count);
+        foreach (var c in catalog.Updates) states[c] = UpdateState.NotApplicable;
+        foreach (var (c, state) in Applicable(catalog, facts)) states[c] = state;
         return states;
+    }
+
+    /// <summary>Only the updates that apply to the computer, with their state: what the compliance tables store.</summary>
+    public static IEnumerable<(CatalogUpdate Update, UpdateState State)> Applicable(PreparedCatalog catalog, ComputerFacts facts)
+    {
+        // Only updates of the computer's software releases can apply: look those up instead of scanning the catalog.
+        var applicable = facts.SoftwareReleases.SelectMany(catalog.OfRelease).Where(c => IsApplicable(c.Update, facts)).ToHashSet();
+        foreach (var c in applicable)
+        {
+            var state = IsInstalled(c, facts) ? UpdateState.Installed
+                : SupersededByApplicable(c, catalog.SupersedersOf, applicable) || SupersededByLaterBuild(c, applicable) ? UpdateState.Superseded
+                : UpdateState.Missing;
+            yield return (c, state);
+        }
     }
 
     /// <summary>
@@ -78,4 +84,29 @@ public static class UpdateStates
         }
         return false;
     }
+}
+
+/// <summary>
+/// A catalog indexed once for many computers: updates by software release, and per release who supersedes each
+/// bulletin number. The chain runs through updates that do not apply to a computer too (KB3 supersedes KB2
+/// supersedes KB1 makes KB1 superseded by KB3).
+/// </summary>
+public sealed class PreparedCatalog
+{
+    private readonly ILookup<string, CatalogUpdate> _byRelease;
+
+    public PreparedCatalog(IReadOnlyList<CatalogUpdate> updates)
+    {
+        Updates = updates;
+        _byRelease = updates.ToLookup(u => u.Update.Product, StringComparer.OrdinalIgnoreCase);
+        SupersedersOf = updates
+            .SelectMany(s => s.Update.Supersedes.Select(number => (Key: (s.Update.Product.ToUpperInvariant(), number.ToUpperInvariant()), Superseder: s)))
+            .ToLookup(x => x.Key, x => x.Superseder);
+    }
+
+    public IReadOnlyList<CatalogUpdate> Updates { get; }
+
+    public ILookup<(string, string), CatalogUpdate> SupersedersOf { get; }
+
+    public IEnumerable<CatalogUpdate> OfRelease(string release) => _byRelease[release];
 }
