@@ -34,9 +34,10 @@ public static class FleetReports
     {
         var group = app.MapGroup("/api/reports").WithTags("Reports");
 
-        group.MapGet("vulnerabilities", async (NpgsqlDataSource db, CancellationToken ct) => Results.Ok(await VulnerabilitiesAsync(db, ct)))
-            .WithName("VulnerabilitiesToAddress").WithSummary("Missing applicable updates by vendor severity: bulletins with a missing install, missing installs, computers missing one.")
-            .Produces<IReadOnlyList<SeverityVulnerabilities>>();
+        group.MapGet("vulnerabilities", async (HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
+                Csv(http) ? Results.Text(ReportQuery.ToCsv(await VulnerabilitiesAsync(db, ct)), "text/csv; charset=utf-8") : Results.Ok(await VulnerabilitiesAsync(db, ct)))
+            .WithName("VulnerabilitiesToAddress").WithSummary("Missing applicable updates by vendor severity (most severe first): bulletins with a missing install, missing installs, computers missing one. CSV with format=csv.")
+            .Produces<IReadOnlyList<SeverityVulnerabilities>>(200, "application/json", "text/csv");
 
         group.MapGet("computers-not-reporting", async (int? days, HttpContext http, IQuerySession session, TimeProvider time, CancellationToken ct) =>
             {
@@ -58,10 +59,10 @@ public static class FleetReports
                 var computers = await session.Query<Computer>().Where(c => c.AgentInstalled).ToListAsync(ct);
                 var rows = computers.GroupBy(c => c.AgentVersion ?? "unknown").OrderBy(g => g.Key)
                     .Select(g => new AgentVersionCount(g.Key, g.Count(), Version.TryParse(g.Key, out var v) && v < Version.Parse(current))).ToList();
-                return Results.Ok(rows);
+                return Csv(http) ? Results.Text(ReportQuery.ToCsv(rows), "text/csv; charset=utf-8") : Results.Ok(rows);
             })
-            .WithName("AgentVersions").WithSummary("Agent rollout status: computers per agent version and whether that version needs upgrading (Patch:Agent:CurrentVersion).")
-            .Produces<IReadOnlyList<AgentVersionCount>>();
+            .WithName("AgentVersions").WithSummary("Agent rollout status: computers per agent version and whether that version needs upgrading (Patch:Agent:CurrentVersion). CSV with format=csv.")
+            .Produces<IReadOnlyList<AgentVersionCount>>(200, "application/json", "text/csv");
 
         app.MapGet("/api/home", async (NpgsqlDataSource db, IQuerySession session, IConfiguration config, TimeProvider time, CancellationToken ct) =>
             {
@@ -94,6 +95,9 @@ public static class FleetReports
             .WithSummary("The home page in one answer: configuration summary, bulletin summary, vulnerabilities by severity and the bulletins missing most.")
             .Produces<HomeSummary>();
     }
+
+    private static bool Csv(HttpContext http) =>
+        string.Equals(http.Request.Query["format"], "csv", StringComparison.OrdinalIgnoreCase) || http.Request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase);
 
     public static string CurrentAgentVersion(IConfiguration config) =>
         config["Patch:Agent:CurrentVersion"] ?? typeof(FleetReports).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";

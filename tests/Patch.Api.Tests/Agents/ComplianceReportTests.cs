@@ -158,4 +158,31 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
 
     // analysedAt is the time of the analysis, not a fact about compliance.
     private static string Strip(string json) => System.Text.RegularExpressions.Regex.Replace(json, "\"analysedAt\":\"[^\"]*\"", "");
+
+    [Fact]
+    public async Task every_fleet_report_is_the_same_after_rebuilding_its_projections_and_the_analysis()
+    {
+        using var client = App.Client();
+        string[] views =
+        [
+            "/api/reports/compliance/bulletins?pageSize=1000", "/api/reports/compliance/computers", "/api/reports/compliance/updates?pageSize=1000",
+            "/api/reports/vulnerabilities", "/api/reports/computers-not-reporting?days=1", "/api/reports/agent-versions", "/api/home",
+            "/api/computers", "/api/enrolment-tokens", "/api/reports/compliance/computers/PC-B/updates",
+        ];
+        var live = new List<string>();
+        foreach (var v in views) live.Add(Strip(await client.GetStringAsync(v)));
+
+        using (var daemon = await App.Store.BuildProjectionDaemonAsync())
+        {
+            foreach (var projection in new[] { "Computer", "EnrolmentToken", "Bulletin", "BulletinRow", "KnownExploitedVulnerability", "ServerTaskRun" })
+                await daemon.RebuildProjectionAsync(projection, TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
+        }
+        await client.PostAsync("/api/server-tasks/vulnerability-analysis/run", null);
+
+        for (var i = 0; i < views.Length; i++)
+        {
+            Assert.Equal(live[i], Strip(await client.GetStringAsync(views[i])));
+        }
+        Assert.StartsWith("severity,bulletins,missingInstalls,computers", await client.GetStringAsync("/api/reports/vulnerabilities?format=csv"));
+    }
 }
