@@ -53,8 +53,13 @@ public static class FleetBench
             // Check-ins over real HTTP: enrolment + inventory (which runs the computer's analysis before it answers).
             var token = await TokenAsync(http, httpAgents);
             var sim = await new FleetSimulator(() => new AgentClient(http)).RunAsync(token, httpAgents, templates, "HTTP", 32, CancellationToken.None);
-            Console.WriteLine($"HTTP check-ins: {sim.Agents} agents, {sim.Failed} failed, {sim.Agents / sim.Seconds:F0} agents/s (enrol + inventory); " +
-                              $"enrol p50/p95 {sim.EnrolP50Ms:F1}/{sim.EnrolP95Ms:F1} ms; inventory (with its analysis) p50/p95 {sim.InventoryP50Ms:F1}/{sim.InventoryP95Ms:F1} ms");
+            Console.WriteLine($"HTTP check-ins: {sim.Agents} agents, {sim.Failed} failed, {sim.Agents / sim.Seconds:F0} agents/s (enrol + inventory + a batch of 10 status events); " +
+                              $"enrol p50/p95 {sim.EnrolP50Ms:F1}/{sim.EnrolP95Ms:F1} ms; inventory (with its analysis) p50/p95 {sim.InventoryP50Ms:F1}/{sim.InventoryP95Ms:F1} ms; " +
+                              $"status batch p50/p95 {sim.EventsP50Ms:F1}/{sim.EventsP95Ms:F1} ms");
+
+            // Status events alone, many agents at once: the ingest queue's throughput next to a raw COPY of the same rows.
+            var ingest = await EventThroughputAsync(http, token2: await TokenAsync(http, 200), templates, db);
+            Console.WriteLine($"status events over HTTP: {ingest.Http:F0} events/s acknowledged durable (200 agents × 25 batches × 100 events, 64 at once); raw COPY of the same rows into a logged table: {ingest.Copy:F0} rows/s");
 
             await using var store = new DocumentStore(PatchServices.ConfigureStore(pg.ConnectionString));
             var seeded = httpAgents;
@@ -111,7 +116,7 @@ public static class FleetBench
         }
         var eventsPerSecond = payloads.Count / clock.Elapsed.TotalSeconds;
 
-        await using (var create = db.CreateCommand("drop table if exists bench_copy; create unlogged table bench_copy (stream_id text, type text, data jsonb)")) await create.ExecuteNonQueryAsync();
+        await using (var create = db.CreateCommand("drop table if exists bench_copy; create table bench_copy (stream_id text, type text, data jsonb)")) await create.ExecuteNonQueryAsync();
         clock.Restart();
         await using (var conn = await db.OpenConnectionAsync())
         await using (var copy = await conn.BeginBinaryImportAsync("copy bench_copy (stream_id, type, data) from stdin (format binary)"))
@@ -127,6 +132,37 @@ public static class FleetBench
         }
         var copyPerSecond = payloads.Count / clock.Elapsed.TotalSeconds;
         return (eventsPerSecond, copyPerSecond);
+    }
+
+    private static async Task<(double Http, double Copy)> EventThroughputAsync(HttpClient http, string token2, IReadOnlyList<AgentInventory> templates, NpgsqlDataSource db)
+    {
+        var client = new AgentClient(http);
+        var agents = new List<string>();
+        for (var i = 0; i < 200; i++) agents.Add((await client.EnrolAsync(token2, $"EVT-{i:D4}", null, "0.1.0", CancellationToken.None)).Credential);
+        var batches = agents.SelectMany(a => Enumerable.Range(0, 25).Select(_ => (Agent: a, Events: Enumerable.Range(0, 100)
+            .Select(n => new AgentEvent(Guid.NewGuid(), DateTimeOffset.UtcNow, "Pending", "KB5034441", $"u{n}")).ToList()))).ToList();
+        var clock = Stopwatch.StartNew();
+        await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (b, ct) => await client.SendEventsAsync(b.Agent, b.Events, ct));
+        var httpRate = batches.Sum(b => b.Events.Count) / clock.Elapsed.TotalSeconds;
+
+        await using (var create = db.CreateCommand("drop table if exists bench_events; create table bench_events (computer_id text, event_id uuid, data jsonb)")) await create.ExecuteNonQueryAsync();
+        clock.Restart();
+        await using (var conn = await db.OpenConnectionAsync())
+        await using (var copy = await conn.BeginBinaryImportAsync("copy bench_events (computer_id, event_id, data) from stdin (format binary)"))
+        {
+            foreach (var (agent, events) in batches)
+            {
+                foreach (var e in events)
+                {
+                    await copy.StartRowAsync();
+                    await copy.WriteAsync(agent[..agent.IndexOf('.')], NpgsqlDbType.Text);
+                    await copy.WriteAsync(e.Id, NpgsqlDbType.Uuid);
+                    await copy.WriteAsync(JsonSerializer.Serialize(e, Json), NpgsqlDbType.Jsonb);
+                }
+            }
+            await copy.CompleteAsync();
+        }
+        return (httpRate, batches.Sum(b => b.Events.Count) / clock.Elapsed.TotalSeconds);
     }
 
     private static async Task<(double P50, double P95)> LatencyAsync(HttpClient http, Func<int, string> url)

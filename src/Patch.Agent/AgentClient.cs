@@ -9,6 +9,11 @@ public sealed record EnrolResult(string ComputerId, string AgentId, string Crede
 
 public sealed record InventoryResult(string ComputerId, bool Changed, DateTimeOffset At);
 
+/// <summary>One status change, with the agent's own id (a retry resends the same id) and time.</summary>
+public sealed record AgentEvent(Guid Id, DateTimeOffset OccurredAt, string Status, string? Bulletin, string? UpdateId, string? Detail = null);
+
+public sealed record EventsResult(int Received, int New, int Duplicates);
+
 public sealed record UpdateRow(string BulletinId, string Bulletin, string Severity, string UpdateId, string Product, string State);
 
 public sealed record UpdatesResult(string ComputerId, string Name, DateTimeOffset? InventoryAt, int Applicable, int Installed, int Missing, int Superseded, IReadOnlyList<UpdateRow> Updates);
@@ -30,6 +35,14 @@ public sealed class AgentClient(HttpClient http)
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
         using var response = await http.SendAsync(request, ct);
         return await ReadAsync<InventoryResult>(response, ct);
+    }
+
+    public async Task<EventsResult> SendEventsAsync(string credential, IReadOnlyList<AgentEvent> events, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "agent/v1/events") { Content = JsonContent.Create(new { events }, options: Json) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+        using var response = await http.SendAsync(request, ct);
+        return await ReadAsync<EventsResult>(response, ct);
     }
 
     public async Task<UpdatesResult> UpdatesAsync(string credential, string? state, CancellationToken ct)

@@ -93,7 +93,8 @@ try
             var builder = Host.CreateApplicationBuilder(args.Skip(1).ToArray());
             builder.Services.AddSystemd();
             builder.Services.AddWindowsService(o => o.ServiceName = "Patch Agent");
-            builder.Services.AddSingleton(new AgentWorkerOptions(stateDir, builder.Configuration.GetValue("Agent:InventoryInterval", TimeSpan.FromHours(1))));
+            builder.Services.AddSingleton(new AgentWorkerOptions(stateDir, builder.Configuration.GetValue("Agent:InventoryInterval", TimeSpan.FromHours(1)),
+                builder.Configuration["Agent:SystemInfoFile"], builder.Configuration["Agent:QfeFile"]));
             builder.Services.AddHostedService<AgentWorker>();
             await builder.Build().RunAsync();
             return 0;

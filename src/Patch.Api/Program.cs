@@ -44,6 +44,11 @@ builder.Services.AddSwaggerGen(o =>
     o.SupportNonNullableReferenceTypes();
     o.NonNullableReferenceTypesAsRequired();
     o.OperationFilter<PatchOperationFilter>();
+    o.AddSecurityDefinition("agent", new Microsoft.OpenApi.OpenApiSecurityScheme
+    {
+        Type = Microsoft.OpenApi.SecuritySchemeType.Http, Scheme = "bearer",
+        Description = "The agent credential ('agentId.secret') received from POST /agent/v1/enrol.",
+    });
 });
 
 WebApplication app;
@@ -66,6 +71,7 @@ if (import.File is not null)
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseWhen(Patch.Application.Agents.AgentAuthentication.Applies, agentApi => agentApi.Use(Patch.Application.Agents.AgentAuthentication.InvokeAsync));
 app.UseSwagger();
 app.UseSwaggerUI(o => o.DocumentTitle = "Patch API");
 app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });

@@ -87,5 +87,32 @@ public class when_analysing_a_computer
         Assert.Equal(-1, RuleEngine.Compare(Pc(version: "10.0.19045.3930"), "10.0.19045.4046"));
         Assert.True(RuleEngine.Evaluate("""{"not":{"osBuildAtLeast":"10.0.19045.4046"}}""", Pc(version: "10.0.19045.3930")));
         Assert.False(RuleEngine.Evaluate("""{"osBuildBelow":"10.0.19045.4046"}""", Pc(version: "10.0.19045")));
+        // Not of an undecidable comparison stays undecided: never "installed" by a guess.
+        Assert.False(RuleEngine.Evaluate("""{"not":{"osBuildBelow":"10.0.19045.3803"}}""", Pc(version: "10.0.19045")));
+        Assert.True(RuleEngine.Evaluate("""{"any":[{"osBuildBelow":"10.0.19045.3803"},{"kbInstalled":"KB1"}]}""", Pc(version: "10.0.19045", kbs: ["KB1"])));
+        Assert.False(RuleEngine.Evaluate("""{"all":[{"osBuildBelow":"10.0.19045.3803"},{"kbInstalled":"KB1"}]}""", Pc(version: "10.0.19045", kbs: ["KB1"])));
+    }
+
+    [Fact]
+    public void an_update_installed_under_its_own_number_is_installed()
+    {
+        var hotfix = Cu("MS01-050", "", product: Win10) with { Update = Cu("MS01-050", "", product: Win10).Update with { Kb = "Q305999" } };
+        Assert.Equal(UpdateState.Installed, States(Pc(kbs: ["Q305999"]), hotfix)["MS01-050"]);
+        Assert.Equal(UpdateState.Missing, States(Pc(kbs: ["MS01-050"]), hotfix)["MS01-050"]);
+    }
+}
+
+public class when_mapping_server_installations
+{
+    private static Agents.AgentInventory Server(string version, string? installation) =>
+        new("Microsoft Windows Server", version, "x64", 0, true, ["en-US"], [], [], "0.1.0", installation);
+
+    [Fact]
+    public void a_server_core_installation_maps_to_the_core_release_and_23h2_is_core_only()
+    {
+        Assert.Contains("Windows Server 2019", Agents.InventoryFacts.SoftwareReleases(Server("10.0.17763.5329", null)));
+        Assert.Contains("Windows Server 2019 (Server Core installation)", Agents.InventoryFacts.SoftwareReleases(Server("10.0.17763.5329", "Server Core")));
+        Assert.DoesNotContain("Windows Server 2019", Agents.InventoryFacts.SoftwareReleases(Server("10.0.17763.5329", "Server Core")));
+        Assert.Equal(["Windows Server 2022, 23H2 Edition (Server Core installation)"], Agents.InventoryFacts.SoftwareReleases(Server("10.0.25398.643", "Server Core")));
     }
 }

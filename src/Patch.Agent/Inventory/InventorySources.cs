@@ -58,6 +58,6 @@ public sealed class WindowsInventorySource : IInventorySource
         }
 
         return new AgentInventory((string)os["Caption"], version, arch, Convert.ToInt32(os["ServicePackMajorVersion"]), Convert.ToInt32(os["ProductType"]) != 1,
-            [System.Globalization.CultureInfo.InstalledUICulture.Name], products, kbs, AgentVersion.Current).Normalized();
+            [System.Globalization.CultureInfo.InstalledUICulture.Name], products, kbs, AgentVersion.Current, current?.GetValue("InstallationType") as string).Normalized();
     }
 }

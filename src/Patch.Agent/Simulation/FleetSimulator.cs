@@ -6,7 +6,7 @@ using Patch.Domain.Inventory;
 namespace Patch.Agent.Simulation;
 
 public sealed record SimulationReport(int Agents, int Failed, double Seconds, double EnrolmentsPerSecond, double InventoriesPerSecond,
-    double EnrolP50Ms, double EnrolP95Ms, double InventoryP50Ms, double InventoryP95Ms);
+    double EnrolP50Ms, double EnrolP95Ms, double InventoryP50Ms, double InventoryP95Ms, int StatusEvents, double EventsP50Ms, double EventsP95Ms);
 
 /// <summary>
 /// Many simulated agents in one process: each enrols and reports an inventory built from a real Windows capture
@@ -26,11 +26,14 @@ public sealed class FleetSimulator(Func<AgentClient> clients)
         return template with { InstalledKbs = template.InstalledKbs.Where(_ => random.NextDouble() < keep).ToList() };
     }
 
-    public async Task<SimulationReport> RunAsync(string token, int count, IReadOnlyList<AgentInventory> templates, string prefix, int concurrency, CancellationToken ct)
+    /// <summary>Each agent enrols, reports its inventory, then posts one batch of <paramref name="eventsPerAgent"/> status events.</summary>
+    public async Task<SimulationReport> RunAsync(string token, int count, IReadOnlyList<AgentInventory> templates, string prefix, int concurrency, CancellationToken ct,
+        int eventsPerAgent = 10)
     {
         if (templates.Count == 0) throw new ArgumentException("no inventory templates", nameof(templates));
         var enrolTimes = new double[count];
         var inventoryTimes = new double[count];
+        var eventTimes = new double[count];
         var failed = 0;
         var total = Stopwatch.StartNew();
         await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = ct }, async (i, token2) =>
@@ -44,6 +47,15 @@ public sealed class FleetSimulator(Func<AgentClient> clients)
                 sw.Restart();
                 await client.SendInventoryAsync(enrolled.Credential, Vary(templates[i % templates.Count], i), token2);
                 inventoryTimes[i] = sw.Elapsed.TotalMilliseconds;
+                if (eventsPerAgent > 0)
+                {
+                    sw.Restart();
+                    var statuses = new[] { "Pending", "Download required", "Installation Scheduled", "Installed" };
+                    var events = Enumerable.Range(0, eventsPerAgent).Select(n => new AgentEvent(Guid.NewGuid(), DateTimeOffset.UtcNow.AddSeconds(n), statuses[n % statuses.Length],
+                        "KB5034441", $"sim-update-{n / statuses.Length}")).ToList();
+                    await client.SendEventsAsync(enrolled.Credential, events, token2);
+                    eventTimes[i] = sw.Elapsed.TotalMilliseconds;
+                }
             }
             catch (Exception e) when (e is AgentException or HttpRequestException)
             {
@@ -52,7 +64,8 @@ public sealed class FleetSimulator(Func<AgentClient> clients)
         });
         var seconds = total.Elapsed.TotalSeconds;
         return new SimulationReport(count, failed, seconds, count / seconds, count / seconds,
-            Percentile(enrolTimes, 0.5), Percentile(enrolTimes, 0.95), Percentile(inventoryTimes, 0.5), Percentile(inventoryTimes, 0.95));
+            Percentile(enrolTimes, 0.5), Percentile(enrolTimes, 0.95), Percentile(inventoryTimes, 0.5), Percentile(inventoryTimes, 0.95),
+            (count - failed) * eventsPerAgent, Percentile(eventTimes, 0.5), Percentile(eventTimes, 0.95));
     }
 
     private static double Percentile(double[] values, double p)

@@ -11,6 +11,12 @@ public sealed class PatchOperationFilter : IOperationFilter
 {
     public void Apply(OpenApiOperation operation, OperationFilterContext context)
     {
+        var path = "/" + (context.ApiDescription.RelativePath ?? "");
+        if (path.StartsWith("/agent/v1/", StringComparison.Ordinal) && !path.StartsWith("/agent/v1/enrol", StringComparison.Ordinal))
+        {
+            operation.Security ??= [];
+            operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("agent", context.Document)] = [] });
+        }
         if (operation.OperationId == "ListBulletins" && operation.Responses?["200"].Content is { } content && content.ContainsKey("text/csv"))
             content["text/csv"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = "RFC 4180 CSV with a header row" } };
         if (operation.OperationId != "ImportCatalog") return;

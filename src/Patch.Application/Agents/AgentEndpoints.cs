@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using Patch.Application.Common;
 using Patch.Domain;
 using Patch.Domain.Agents;
@@ -66,13 +67,27 @@ public static class AgentEndpoints
             })
             .WithName("RevokeEnrolmentToken").WithSummary("Revoke a token: agents can no longer enrol with it.").Produces(204).ProducesProblem(404);
 
+        app.MapDelete("/api/computers/{name}/agent", async (string name, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>
+            {
+                await using var session = store.OpenSession(Actor.From(http));
+                var stream = await session.Events.FetchForWriting<Computer>(Computer.StreamId(name), ct);
+                if (stream.Aggregate is null) return Problems.NotFound($"No computer '{name}'.");
+                if (stream.Aggregate.AgentId is null) return Results.NoContent();
+                stream.AppendOne(new AgentReset(stream.Aggregate.Id, stream.Aggregate.AgentId, time.GetUtcNow()));
+                await session.SaveChangesAsync(ct);
+                return Results.NoContent();
+            })
+            .WithTags("Agents").WithName("ResetAgent")
+            .WithSummary("Revoke a computer's agent credential (a reinstalled or replaced machine): its next enrolment is accepted.")
+            .Produces(204).ProducesProblem(404);
+
         var agent = app.MapGroup("/agent/v1").WithTags("Agent");
 
         agent.MapPost("enrol", EnrolAsync)
-            .WithName("Enrol").WithSummary("An agent enrols with an enrolment token and receives its own credential. A computer already known (discovered) by that name is joined.")
-            .Produces<Enrolled>().ProducesProblem(400).ProducesProblem(401);
+            .WithName("Enrol").WithSummary("An agent enrols with an enrolment token and receives its own credential. A computer already known (discovered) by that name is joined; one that already has an agent is refused (409) until an administrator resets it.")
+            .Produces<Enrolled>().ProducesProblem(400).ProducesProblem(401).ProducesProblem(409);
 
-        var authenticated = agent.MapGroup("").AddEndpointFilter<AgentAuthentication>();
+        var authenticated = agent.MapGroup("");
 
         authenticated.MapPost("inventory", async (AgentInventory? body, HttpContext http, IDocumentStore store, TimeProvider time, Compliance.VulnerabilityAnalysis analysis, CancellationToken ct) =>
             {
@@ -87,16 +102,17 @@ public static class AgentEndpoints
                 var changed = stream.Aggregate?.Inventory is not { } known || !ValueEquality.Same(known, inventory);
                 stream.AppendOne(changed ? new InventoryReported(computer.Id, inventory, now) : new InventoryConfirmed(computer.Id, now));
                 await session.SaveChangesAsync(ct);
-                if (changed && await session.LoadAsync<Computer>(computer.Id, ct) is { } updated) await analysis.RecomputeComputerAsync(updated, ct);
+                // Every report (a resend too) recomputes the computer, so an analysis that failed once is repaired by the agent's retry.
+                if (await session.LoadAsync<Computer>(computer.Id, ct) is { } updated) await analysis.RecomputeComputerAsync(updated, ct);
                 return Results.Ok(new InventoryAccepted(computer.Id, changed, now));
             })
             .WithName("ReportInventory").WithSummary("The agent's inventory: OS caption, version (with the update build revision when known), architecture, service pack, server or not, cultures, software releases, installed KBs, agent version. A resend of the same inventory only records the time.")
             .Produces<InventoryAccepted>().ProducesProblem(400).ProducesProblem(401);
 
-        authenticated.MapGet("updates", async (string? state, HttpContext http, IQuerySession session, CancellationToken ct) =>
+        authenticated.MapGet("updates", async (string? state, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
                 Computers.ComputerUpdates.TryState(state, out var filter)
-                    ? Results.Ok(await Computers.ComputerUpdates.ComputeAsync(session, (Computer)http.Items[ComputerItem]!, filter, ct))
-                    : Problems.Invalid("Invalid query", $"state: '{state}' is not one of Installed, Missing, Superseded, NotApplicable"))
+                    ? Results.Ok(await Computers.ComputerUpdates.ComputeAsync(db, (Computer)http.Items[ComputerItem]!, filter, ct))
+                    : Problems.Invalid("Invalid query", $"state: '{state}' is not one of Installed, Missing, Superseded"))
             .WithName("GetAgentUpdates").WithSummary("This computer's applicable updates and their state, as the server's vulnerability analysis sees them.")
             .Produces<Computers.ComputerCompliance>().ProducesProblem(400).ProducesProblem(401);
 
@@ -111,7 +127,9 @@ public static class AgentEndpoints
                     { Id: var id } when id == Guid.Empty => $"events[{i}].id: a non-empty GUID the agent chose",
                     { Status: var s } when s is null || !AgentStatuses.All.Contains(s) => $"events[{i}].status: '{e.Status}' is not one of {string.Join(", ", AgentStatuses.All)}",
                     { OccurredAt: var at } when at == default || at > latest => $"events[{i}].occurredAt: required, not in the future",
+                    { OccurredAt: var at } when at < new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero) => $"events[{i}].occurredAt: not before 2000",
                     { Detail: { Length: > 2000 } } => $"events[{i}].detail: at most 2000 characters",
+                    { Bulletin: { Length: > 128 } } or { UpdateId: { Length: > 256 } } => $"events[{i}]: bulletin at most 128 and updateId at most 256 characters",
                     _ => null,
                 }).OfType<string>().ToList();
                 if (problems.Count > 0) return Problems.Invalid("Invalid events", string.Join("; ", problems.Take(20)));
@@ -143,8 +161,14 @@ public static class AgentEndpoints
 
         var computerId = Computer.StreamId(body.ComputerName ?? "");
         var computer = await session.Events.FetchForWriting<Computer>(computerId, ct);
-        var discovered = Computer.Decide(computer.Aggregate, body.ComputerName ?? "", body.Domain ?? computer.Aggregate?.Domain,
-            computer.Aggregate?.OperatingSystem, body.MacAddress ?? computer.Aggregate?.MacAddress);
+        // An enrolment token never takes over a computer that has an agent: an administrator resets it first.
+        if (computer.Aggregate?.AgentId is not null)
+            return Results.Problem(title: "Computer already enrolled",
+                detail: $"'{computer.Aggregate.Name}' has an enrolled agent. An administrator must reset it (DELETE /api/computers/{computer.Aggregate.Name}/agent) before another agent can enrol under this name.",
+                statusCode: StatusCodes.Status409Conflict);
+        // A discovered computer keeps what the administrator registered; the agent fills only what is missing.
+        var discovered = Computer.Decide(computer.Aggregate, body.ComputerName ?? "", computer.Aggregate?.Domain ?? body.Domain,
+            computer.Aggregate?.OperatingSystem, computer.Aggregate?.MacAddress ?? body.MacAddress);
         if (discovered.Rejection is { } r) return Problems.From(r);
         computer.AppendMany(discovered.Events);
         var agentId = $"agent-{Guid.NewGuid():N}";
@@ -159,23 +183,32 @@ public static class AgentEndpoints
 }
 
 /// <summary>
-/// Every agent call after enrolment carries "Authorization: Bearer agentId.secret"; the call acts for that agent's
-/// computer only (the handlers read the computer from the request, never from a parameter).
+/// Every agent call after enrolment carries "Authorization: Bearer agentId.secret". This middleware runs before any
+/// endpoint reads the request, resolves the agent's computer and hands handlers that computer only (no agent endpoint
+/// takes a computer from the request), so an unauthenticated call is a 401 whatever it sends.
 /// </summary>
-public sealed class AgentAuthentication : IEndpointFilter
+public static class AgentAuthentication
 {
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    public static bool Applies(HttpContext http) =>
+        http.Request.Path.StartsWithSegments("/agent/v1") && !http.Request.Path.StartsWithSegments("/agent/v1/enrol");
+
+    public static async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
-        var http = context.HttpContext;
         var header = http.Request.Headers.Authorization.ToString();
         var credential = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? Secrets.Split(header[7..]) : null;
         if (credential is not var (agentId, secret))
-            return Results.Problem(title: "Agent credential required", detail: "Send 'Authorization: Bearer <agent credential>' as received at enrolment.", statusCode: 401);
+        {
+            await Results.Problem(title: "Agent credential required", detail: "Send 'Authorization: Bearer <agent credential>' as received at enrolment.", statusCode: 401).ExecuteAsync(http);
+            return;
+        }
         var session = http.RequestServices.GetRequiredService<IQuerySession>();
         var computer = await session.Query<Computer>().Where(c => c.AgentId == agentId).FirstOrDefaultAsync(http.RequestAborted);
         if (computer?.CredentialSha256 is not { } hash || !Secrets.Matches(secret, hash))
-            return Results.Problem(title: "Agent credential refused", detail: "The credential is not valid (unknown, replaced by a newer enrolment, or wrong).", statusCode: 401);
+        {
+            await Results.Problem(title: "Agent credential refused", detail: "The credential is not valid (unknown, reset, replaced by a newer enrolment, or wrong).", statusCode: 401).ExecuteAsync(http);
+            return;
+        }
         http.Items[AgentEndpoints.ComputerItem] = computer;
-        return await next(context);
+        await next(http);
     }
 }

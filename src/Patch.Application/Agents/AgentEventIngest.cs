@@ -30,7 +30,8 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
     private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.Wait });
 
     public static readonly string Ddl = $"""
-        create table if not exists {PatchStore.Schema}.agent_event_receipts (event_id uuid primary key, computer_id text not null, received_at timestamptz not null default now());
+        create table if not exists {PatchStore.Schema}.agent_event_receipts (computer_id text not null, event_id uuid not null, received_at timestamptz not null default now(),
+            primary key (computer_id, event_id));
         """;
 
     public async Task<AgentEventsAccepted> SubmitAsync(Computer computer, IReadOnlyList<AgentEventInput> events, CancellationToken ct)
@@ -86,13 +87,15 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
 
     private async Task AppendAsync(IReadOnlyList<Pending> batches, CancellationToken ct)
     {
-        var ids = batches.SelectMany(b => b.Events.Select(e => e.Id)).Distinct().ToArray();
-        var known = new HashSet<Guid>();
-        await using (var cmd = db.CreateCommand($"select event_id from {PatchStore.Schema}.agent_event_receipts where event_id = any(@ids)"))
+        // Event ids are the agents' own: they are unique per computer, so one agent can never shadow another's events.
+        var keys = batches.SelectMany(b => b.Events.Select(e => (b.Computer.Id, e.Id))).Distinct().ToList();
+        var known = new HashSet<(string, Guid)>();
+        await using (var cmd = db.CreateCommand($"select computer_id, event_id from {PatchStore.Schema}.agent_event_receipts r join unnest(@computers, @ids) k(c, e) on r.computer_id = k.c and r.event_id = k.e"))
         {
-            cmd.Parameters.AddWithValue("ids", ids);
+            cmd.Parameters.AddWithValue("computers", keys.Select(k => k.Item1).ToArray());
+            cmd.Parameters.AddWithValue("ids", keys.Select(k => k.Item2).ToArray());
             await using var reader = await cmd.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct)) known.Add(reader.GetGuid(0));
+            while (await reader.ReadAsync(ct)) known.Add((reader.GetString(0), reader.GetGuid(1)));
         }
 
         await using var session = store.LightweightSession();
@@ -101,11 +104,12 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
         var results = new List<(Pending Batch, AgentEventsAccepted Result)>();
         foreach (var b in batches)
         {
-            var fresh = b.Events.Where(e => known.Add(e.Id)).ToList();
+            var fresh = b.Events.Where(e => known.Add((b.Computer.Id, e.Id))).ToList();
             foreach (var e in fresh)
             {
-                session.Events.Append(b.Computer.Id, new AgentStatusReported(b.Computer.Id, e.Id, e.OccurredAt, e.Status!, e.Bulletin, e.UpdateId, e.Detail));
-                session.QueueSqlCommand($"insert into {PatchStore.Schema}.agent_event_receipts (event_id, computer_id) values (?, ?)", e.Id, b.Computer.Id);
+                // Status events have a stream per computer of their own, so they never contend with its inventory.
+                session.Events.Append(AgentStatusReported.StreamId(b.Computer.Name), new AgentStatusReported(b.Computer.Id, e.Id, e.OccurredAt, e.Status!, e.Bulletin, e.UpdateId, e.Detail));
+                session.QueueSqlCommand($"insert into {PatchStore.Schema}.agent_event_receipts (computer_id, event_id) values (?, ?)", b.Computer.Id, e.Id);
             }
             results.Add((b, new AgentEventsAccepted(b.Events.Count, fresh.Count, b.Events.Count - fresh.Count)));
         }

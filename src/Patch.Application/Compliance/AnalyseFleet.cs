@@ -39,8 +39,9 @@ public sealed class FleetAnalysisTask(IDocumentStore store, VulnerabilityAnalysi
             end = new ServerTaskCompleted(runId, ServerTaskStatus.Completed,
                 new Dictionary<string, int> { ["computers"] = result.Computers, ["rows"] = (int)Math.Min(int.MaxValue, result.Rows), ["milliseconds"] = (int)(result.Seconds * 1000) }, time.GetUtcNow());
         }
-        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or OperationCanceledException)
+        catch (Exception e)
         {
+            // Whatever went wrong (a bad inventory, the database, a shutdown), the run ends with the reason.
             end = new ServerTaskFailed(runId, $"{e.GetType().Name}: {e.Message}", time.GetUtcNow());
         }
         await using (var finish = store.OpenSession(actor, runId))

@@ -75,7 +75,7 @@ public static class ComplianceReports
                            coalesce(k.listed, false), k.due
                     from {from} order by {query!.OrderBy(BulletinSort, "c.bulletin_id")} limit {query.PageSize} offset {query.Offset}
                     """;
-                return query.Answer(await PageAsync(db, $"select count(*) from {from}", sql, ps, r => new BulletinCompliance(r.GetString(0), r.GetString(1), r.GetString(2),
+                return query.Answer(await ReportSql.PageAsync(db, $"select count(*) from {from}", sql, ps, r => new BulletinCompliance(r.GetString(0), r.GetString(1), r.GetString(2),
                     ((Severity)r.GetInt32(3)).ToString(), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8), r.GetBoolean(9),
                     r.IsDBNull(10) ? null : r.GetFieldValue<DateOnly>(10)), query, ct));
             })
@@ -98,7 +98,7 @@ public static class ComplianceReports
                     select computer_id, name, applicable, installed, missing, superseded, missing_critical, missing_important, {Compliance} as compliance, analysed_at
                     from {S}.compliance_computer where {where} order by {query!.OrderBy(ComputerSort, "name")} limit {query.PageSize} offset {query.Offset}
                     """;
-                return query.Answer(await PageAsync(db, $"select count(*) from {S}.compliance_computer where {where}", sql, ps, r => new ComputerComplianceRow(r.GetString(0), r.GetString(1),
+                return query.Answer(await ReportSql.PageAsync(db, $"select count(*) from {S}.compliance_computer where {where}", sql, ps, r => new ComputerComplianceRow(r.GetString(0), r.GetString(1),
                     r.GetInt32(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8), r.GetFieldValue<DateTimeOffset>(9)), query, ct));
             })
             .WithName("ComplianceByComputer").WithSummary("Per computer: applicable, installed, missing (of which critical, important), superseded, compliance %.")
@@ -121,7 +121,7 @@ public static class ComplianceReports
                     select update_key, bulletin_id, update_id, product, applicable, installed, missing, superseded, {Compliance} as compliance
                     from {S}.compliance_update where {where} and applicable > 0 order by {query!.OrderBy(UpdateSort, "update_key")} limit {query.PageSize} offset {query.Offset}
                     """;
-                return query.Answer(await PageAsync(db, $"select count(*) from {S}.compliance_update where {where} and applicable > 0", sql, ps, r => new UpdateCompliance(r.GetString(0),
+                return query.Answer(await ReportSql.PageAsync(db, $"select count(*) from {S}.compliance_update where {where} and applicable > 0", sql, ps, r => new UpdateCompliance(r.GetString(0),
                     r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8)), query, ct));
             })
             .WithName("ComplianceByUpdate").WithSummary("Per software update (bulletin and product): applicable, installed, missing, superseded, compliance %.")
@@ -152,11 +152,14 @@ public static class ComplianceReports
         if (code is not null) ps.Add(new("state", code.Value));
         var from = $"{S}.compliance_state s join {S}.compliance_computer c on c.computer_id = s.computer_id where {where}";
         var sql = $"select s.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.state from {from} order by {query!.OrderBy(StateSort, "s.computer_id, s.update_key")} limit {query.PageSize} offset {query.Offset}";
-        return query.Answer(await PageAsync(db, $"select count(*) from {from}", sql, ps, r => new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
+        return query.Answer(await ReportSql.PageAsync(db, $"select count(*) from {from}", sql, ps, r => new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
             r.GetString(4), r.GetInt16(5) switch { 1 => "Installed", 2 => "Missing", _ => "Superseded" }), query, ct));
     }
+}
 
-    private static async Task<ReportPage<T>> PageAsync<T>(NpgsqlDataSource db, string countSql, string sql, List<NpgsqlParameter> ps, Func<NpgsqlDataReader, T> map, ReportQuery query, CancellationToken ct)
+public static class ReportSql
+{
+    public static async Task<ReportPage<T>> PageAsync<T>(NpgsqlDataSource db, string countSql, string sql, List<NpgsqlParameter> ps, Func<NpgsqlDataReader, T> map, ReportQuery query, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         long total;

@@ -39,6 +39,17 @@ public static class ComplianceTables
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>
+    /// Empties the tables inside the rebuild's transaction with DELETE: readers keep seeing the previous rows until it
+    /// commits (TRUNCATE would lock every report out for the whole rebuild).
+    /// </summary>
+    public static async Task ClearAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            $"delete from {Schema}.compliance_state; delete from {Schema}.compliance_bulletin; delete from {Schema}.compliance_update; delete from {Schema}.compliance_computer", conn, tx);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     public static async Task TruncateAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(

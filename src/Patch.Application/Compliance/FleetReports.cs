@@ -6,7 +6,6 @@ using Microsoft.Extensions.Configuration;
 using Npgsql;
 using Patch.Application.Common;
 using Patch.Domain.Catalog;
-using Patch.Domain.Computers;
 using Patch.Domain.ServerTasks;
 using Patch.Projections;
 
@@ -25,10 +24,15 @@ public sealed record BulletinSummary(int Available, int Staged, int WithPolicies
 
 public sealed record HomeSummary(ConfigurationSummary Configuration, BulletinSummary Bulletins, IReadOnlyList<SeverityVulnerabilities> Vulnerabilities, IReadOnlyList<BulletinCompliance> TopMissing);
 
-/// <summary>Diagnostics and summaries (C11): vulnerabilities to address, computers not reporting, agent versions, and the home page's parts.</summary>
+/// <summary>
+/// Diagnostics and summaries (C11): vulnerabilities to address, computers not reporting, agent versions, and the home
+/// page's parts. All of it is SQL over the computer documents' columns and the compliance tables: no request loads the
+/// fleet's documents.
+/// </summary>
 public static class FleetReports
 {
     private const string S = ComplianceTables.Schema;
+    private const string ComputerTable = "mt_doc_computer";
 
     public static void MapFleetReports(this IEndpointRouteBuilder app)
     {
@@ -39,40 +43,65 @@ public static class FleetReports
             .WithName("VulnerabilitiesToAddress").WithSummary("Missing applicable updates by vendor severity (most severe first): bulletins with a missing install, missing installs, computers missing one. CSV with format=csv.")
             .Produces<IReadOnlyList<SeverityVulnerabilities>>(200, "application/json", "text/csv");
 
-        group.MapGet("computers-not-reporting", async (int? days, HttpContext http, IQuerySession session, TimeProvider time, CancellationToken ct) =>
+        group.MapGet("computers-not-reporting", async (int? days, HttpContext http, NpgsqlDataSource db, TimeProvider time, CancellationToken ct) =>
             {
                 var n = days ?? 7;
                 if (n is < 1 or > 3650) return Problems.Invalid("Invalid query", "days: 1 to 3650");
-                var (query, problem) = ReportQuery.Parse(http, new Dictionary<string, string> { ["name"] = "", ["lastInventoryAt"] = "" }, "name");
+                var sorts = new Dictionary<string, string> { ["name"] = "name", ["lastInventoryAt"] = "last" };
+                var (query, problem) = ReportQuery.Parse(http, sorts, "name");
                 if (problem is not null) return problem;
-                var rows = await NotReportingAsync(session, n, time.GetUtcNow(), ct);
-                rows = (query!.Sort == "name" ? rows.OrderBy(r => r.Name, StringComparer.OrdinalIgnoreCase) : rows.OrderBy(r => r.LastInventoryAt)).ToList();
-                if (query.Descending) rows.Reverse();
-                return query.Answer(new ReportPage<NotReportingComputer>(rows.Skip(query.Offset).Take(query.PageSize).ToList(), rows.Count, query.Page, query.PageSize));
+                var now = time.GetUtcNow();
+                var from = $"""
+                    (select id, data->>'name' as name, data->>'agentVersion' as version, (data->>'lastInventoryAt')::timestamptz as last
+                     from {S}.{ComputerTable} where (data->>'agentInstalled')::boolean) c
+                    where c.last is null or c.last < @since
+                    """;
+                List<NpgsqlParameter> ps = [new("since", now.AddDays(-n))];
+                var page = await ReportSql.PageAsync(db, $"select count(*) from {from}",
+                    $"select id, name, version, last from {from} order by {query!.OrderBy(sorts, "id")} limit {query.PageSize} offset {query.Offset}", ps,
+                    r => new NotReportingComputer(r.GetString(0), r.GetString(1), true, r.IsDBNull(2) ? null : r.GetString(2),
+                        r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3), r.IsDBNull(3) ? null : Math.Round((now - r.GetFieldValue<DateTimeOffset>(3)).TotalDays, 1)), query, ct);
+                return query.Answer(page);
             })
             .WithName("ComputersNotReporting").WithSummary("Computers whose agent has not reported inventory for 'days' (default 7), or never did.")
             .Produces<ReportPage<NotReportingComputer>>(200, "application/json", "text/csv").ProducesProblem(400);
 
-        group.MapGet("agent-versions", async (HttpContext http, IQuerySession session, IConfiguration config, CancellationToken ct) =>
+        group.MapGet("agent-versions", async (HttpContext http, NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
             {
                 var current = CurrentAgentVersion(config);
-                var computers = await session.Query<Computer>().Where(c => c.AgentInstalled).ToListAsync(ct);
-                var rows = computers.GroupBy(c => c.AgentVersion ?? "unknown").OrderBy(g => g.Key)
-                    .Select(g => new AgentVersionCount(g.Key, g.Count(), Version.TryParse(g.Key, out var v) && v < Version.Parse(current))).ToList();
+                var rows = new List<AgentVersionCount>();
+                await using (var cmd = db.CreateCommand($"select coalesce(data->>'agentVersion', 'unknown'), count(*)::int from {S}.{ComputerTable} where (data->>'agentInstalled')::boolean group by 1 order by 1"))
+                await using (var reader = await cmd.ExecuteReaderAsync(ct))
+                {
+                    while (await reader.ReadAsync(ct))
+                    {
+                        var version = reader.GetString(0);
+                        rows.Add(new AgentVersionCount(version, reader.GetInt32(1), Version.TryParse(version, out var v) && Version.TryParse(current, out var c) && v < c));
+                    }
+                }
                 return Csv(http) ? Results.Text(ReportQuery.ToCsv(rows), "text/csv; charset=utf-8") : Results.Ok(rows);
             })
             .WithName("AgentVersions").WithSummary("Agent rollout status: computers per agent version and whether that version needs upgrading (Patch:Agent:CurrentVersion). CSV with format=csv.")
             .Produces<IReadOnlyList<AgentVersionCount>>(200, "application/json", "text/csv");
 
-        app.MapGet("/api/home", async (NpgsqlDataSource db, IQuerySession session, IConfiguration config, TimeProvider time, CancellationToken ct) =>
+        app.MapGet("/api/home", async (NpgsqlDataSource db, IQuerySession session, TimeProvider time, CancellationToken ct) =>
             {
                 var now = time.GetUtcNow();
-                var computers = await session.Query<Computer>().ToListAsync(ct);
-                var notReporting = await NotReportingAsync(session, 7, now, ct);
                 var lastImport = await session.Query<ServerTaskRun>().Where(r => r.Task == Catalog.CatalogImporter.TaskName).OrderByDescending(r => r.Started).FirstOrDefaultAsync(ct);
-                var configuration = new ConfigurationSummary(computers.Count, computers.Count(c => c.AgentInstalled), computers.Count(c => !c.AgentInstalled),
-                    notReporting.Count, 7, lastImport?.Ended ?? lastImport?.Started, lastImport?.Status);
                 await using var conn = await db.OpenConnectionAsync(ct);
+                ConfigurationSummary configuration;
+                await using (var counts = new NpgsqlCommand($"""
+                    select count(*)::int, count(*) filter (where (data->>'agentInstalled')::boolean)::int,
+                      count(*) filter (where (data->>'agentInstalled')::boolean and (data->>'lastInventoryAt' is null or (data->>'lastInventoryAt')::timestamptz < @since))::int
+                    from {S}.{ComputerTable}
+                    """, conn))
+                {
+                    counts.Parameters.AddWithValue("since", now.AddDays(-7));
+                    await using var r = await counts.ExecuteReaderAsync(ct);
+                    await r.ReadAsync(ct);
+                    configuration = new ConfigurationSummary(r.GetInt32(0), r.GetInt32(1), r.GetInt32(0) - r.GetInt32(1), r.GetInt32(2), 7,
+                        lastImport?.Ended ?? lastImport?.Started, lastImport?.Status);
+                }
                 await using var cmd = new NpgsqlCommand($"""
                     with rows as (select d.id, (d.data->>'staged')::boolean staged, (d.data->>'released')::timestamptz released, d.data->'cves' cves, d.data->>'number' number, d.data->>'vendor' vendor from {S}.{PatchProjections.BulletinRowTable} d)
                     select count(*)::int, count(*) filter (where staged)::int,
@@ -102,15 +131,6 @@ public static class FleetReports
     public static string CurrentAgentVersion(IConfiguration config) =>
         config["Patch:Agent:CurrentVersion"] ?? typeof(FleetReports).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
-    private static async Task<List<NotReportingComputer>> NotReportingAsync(IQuerySession session, int days, DateTimeOffset now, CancellationToken ct)
-    {
-        var since = now.AddDays(-days);
-        var computers = await session.Query<Computer>().Where(c => c.AgentInstalled).ToListAsync(ct);
-        return computers.Where(c => c.LastInventoryAt is null || c.LastInventoryAt < since)
-            .Select(c => new NotReportingComputer(c.Id, c.Name, c.AgentInstalled, c.AgentVersion, c.LastInventoryAt,
-                c.LastInventoryAt is { } at ? Math.Round((now - at).TotalDays, 1) : null)).ToList();
-    }
-
     private static async Task<IReadOnlyList<SeverityVulnerabilities>> VulnerabilitiesAsync(NpgsqlDataSource db, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
@@ -137,8 +157,11 @@ public static class FleetReports
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var cmd = new NpgsqlCommand($"""
-            select c.bulletin_id, r.data->>'number', r.data->>'title', (r.data->>'severityRank')::int, c.applicable, c.installed, c.missing, c.superseded
+            select c.bulletin_id, r.data->>'number', r.data->>'title', (r.data->>'severityRank')::int, c.applicable, c.installed, c.missing, c.superseded,
+                   coalesce(k.listed, false), k.due
             from {S}.compliance_bulletin c join {S}.{PatchProjections.BulletinRowTable} r on r.id = c.bulletin_id
+            left join lateral (select true as listed, min((x.data->'facts'->>'dueDate')::date) as due from jsonb_array_elements_text(r.data->'cves') v(cve)
+              join {S}.{PatchProjections.KnownExploitedTable} x on x.id = 'cve:' || upper(v.cve) having count(*) > 0) k on true
             where c.missing > 0 order by c.missing desc, c.bulletin_id limit 10
             """, conn);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -147,7 +170,8 @@ public static class FleetReports
         {
             var applicable = reader.GetInt32(4);
             rows.Add(new BulletinCompliance(reader.GetString(0), reader.GetString(1), reader.GetString(2), ((Severity)reader.GetInt32(3)).ToString(), applicable,
-                reader.GetInt32(5), reader.GetInt32(6), reader.GetInt32(7), applicable == 0 ? 100 : Math.Round(100.0 * (reader.GetInt32(5) + reader.GetInt32(7)) / applicable, 1), false, null));
+                reader.GetInt32(5), reader.GetInt32(6), reader.GetInt32(7), applicable == 0 ? 100 : Math.Round(100.0 * (reader.GetInt32(5) + reader.GetInt32(7)) / applicable, 1),
+                reader.GetBoolean(8), reader.IsDBNull(9) ? null : reader.GetFieldValue<DateOnly>(9)));
         }
         return rows;
     }

@@ -11,7 +11,7 @@ public sealed record ReportPage<T>(IReadOnlyList<T> Items, long Total, int Page,
 /// <summary>Paging, sorting and CSV shared by the reports: unknown values are 400s that name the parameter.</summary>
 public sealed record ReportQuery(int Page, int PageSize, string Sort, bool Descending, bool Csv)
 {
-    public int Offset => (Page - 1) * PageSize;
+    public long Offset => (long)(Page - 1) * PageSize;
 
     public static (ReportQuery? Query, IResult? Problem) Parse(HttpContext http, IReadOnlyDictionary<string, string> sortColumns, string defaultSort)
     {

@@ -13,6 +13,14 @@ public sealed record RegisterComputer(string? Name, string? Domain, string? Oper
 
 public sealed record ComputerImportResult(int Added, int Changed, int Unchanged);
 
+/// <summary>A computer as administrators see it: never its agent's credential hash.</summary>
+public sealed record ComputerView(string Id, string Name, string? Domain, string? OperatingSystem, string? MacAddress, bool AgentInstalled, string? AgentVersion,
+    string? OsVersion, IReadOnlyList<string> Products, DateTimeOffset? EnrolledAt, DateTimeOffset? LastInventoryAt, int InstalledKbs)
+{
+    public static ComputerView Of(Computer c) => new(c.Id, c.Name, c.Domain, c.OperatingSystem, c.MacAddress, c.AgentInstalled, c.AgentVersion,
+        c.Inventory?.OsVersion, c.Products, c.EnrolledAt, c.LastInventoryAt, c.Inventory?.InstalledKbs.Count ?? 0);
+}
+
 /// <summary>Computers known before they have an agent ("discovered"): registered one by one or imported from CSV.</summary>
 public static class ComputerEndpoints
 {
@@ -20,9 +28,18 @@ public static class ComputerEndpoints
     {
         var group = app.MapGroup("/api/computers").WithTags("Computers");
 
-        group.MapGet("", async (IQuerySession session, CancellationToken ct) =>
-                Results.Ok(await session.Query<Computer>().OrderBy(c => c.Name).ToListAsync(ct)))
-            .WithName("ListComputers").WithSummary("Every known computer.").Produces<IReadOnlyList<Computer>>();
+        group.MapGet("", async (string? q, int? page, int? pageSize, IQuerySession session, CancellationToken ct) =>
+            {
+                var p = page ?? 1;
+                var size = pageSize ?? 100;
+                if (p < 1 || size is < 1 or > 1000) return Problems.Invalid("Invalid paging", "page must be ≥ 1 and pageSize from 1 to 1000.");
+                IQueryable<Computer> query = session.Query<Computer>();
+                if (!string.IsNullOrWhiteSpace(q)) query = query.Where(c => c.Name.Contains(q, StringComparison.OrdinalIgnoreCase));
+                var total = await query.CountAsync(ct);
+                var items = await query.OrderBy(c => c.Name).Skip((p - 1) * size).Take(size).ToListAsync(ct);
+                return Results.Ok(new Compliance.ReportPage<ComputerView>(items.Select(ComputerView.Of).ToList(), total, p, size));
+            })
+            .WithName("ListComputers").WithSummary("Known computers (q matches the name), paged.").Produces<Compliance.ReportPage<ComputerView>>().ProducesProblem(400);
 
         group.MapPost("", async (RegisterComputer body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
             {

@@ -2,11 +2,12 @@ using Marten;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Npgsql;
 using Patch.Application.Common;
-using Patch.Domain.Agents;
-using Patch.Domain.Applicability;
+using Patch.Application.Compliance;
 using Patch.Domain.Catalog;
 using Patch.Domain.Computers;
+using Patch.Projections;
 
 namespace Patch.Application.Computers;
 
@@ -15,46 +16,49 @@ public sealed record ComputerUpdateRow(string BulletinId, string Bulletin, strin
 public sealed record ComputerCompliance(string ComputerId, string Name, DateTimeOffset? InventoryAt, int Applicable, int Installed, int Missing, int Superseded,
     IReadOnlyList<ComputerUpdateRow> Updates);
 
-/// <summary>
-/// One computer's updates: the rule engine run on its last inventory against the whole catalog, at read time. The
-/// fleet-wide compliance reports (a projected computer × update table with counters) build on the same engine.
-/// </summary>
+/// <summary>One computer's applicable updates as the vulnerability analysis stored them (the same rows the reports count).</summary>
 public static class ComputerUpdates
 {
+    private static readonly string[] States = ["Installed", "Missing", "Superseded"];
+
     public static void MapComputerUpdates(this IEndpointRouteBuilder app) =>
-        app.MapGet("/api/computers/{name}/updates", async (string name, string? state, IQuerySession session, CancellationToken ct) =>
+        app.MapGet("/api/computers/{name}/updates", async (string name, string? state, IQuerySession session, NpgsqlDataSource db, CancellationToken ct) =>
             {
                 if (await session.LoadAsync<Computer>(Computer.StreamId(name), ct) is not { } computer) return Problems.NotFound($"No computer '{name}'.");
-                if (!TryState(state, out var filter)) return Problems.Invalid("Invalid query", $"state: '{state}' is not one of {string.Join(", ", Enum.GetNames<UpdateState>())}");
-                return Results.Ok(await ComputeAsync(session, computer, filter, ct));
+                if (!TryState(state, out var filter)) return Problems.Invalid("Invalid query", $"state: '{state}' is not one of {string.Join(", ", States)}");
+                return Results.Ok(await ComputeAsync(db, computer, filter, ct));
             })
             .WithTags("Computers").WithName("GetComputerUpdates")
             .WithSummary("The applicable updates of one computer from its last inventory: Installed, Missing, Superseded (whole supersedence chain), with counts; filter with state=.")
             .Produces<ComputerCompliance>().ProducesProblem(400).ProducesProblem(404);
 
-    public static bool TryState(string? text, out UpdateState? state)
+    public static bool TryState(string? text, out short? state)
     {
         state = null;
         if (text is null) return true;
-        if (!Enum.TryParse<UpdateState>(text, true, out var parsed)) return false;
-        state = parsed;
+        var index = Array.FindIndex(States, s => string.Equals(s, text, StringComparison.OrdinalIgnoreCase));
+        if (index < 0) return false;
+        state = (short)(index + 1);
         return true;
     }
 
-    public static async Task<ComputerCompliance> ComputeAsync(IQuerySession session, Computer computer, UpdateState? filter, CancellationToken ct)
+    public static async Task<ComputerCompliance> ComputeAsync(NpgsqlDataSource db, Computer computer, short? filter, CancellationToken ct)
     {
-        if (computer.Inventory is not { } inventory) return new ComputerCompliance(computer.Id, computer.Name, null, 0, 0, 0, 0, []);
-        var bulletins = await session.Query<Bulletin>().ToListAsync(ct);
-        var catalog = bulletins.SelectMany(b => b.Updates.Select(u => new CatalogUpdate(b.Id, b.Facts.Number, u))).ToList();
-        var severities = bulletins.ToDictionary(b => b.Id, b => b.Facts.Severity.ToString());
-        var states = UpdateStates.For(catalog, InventoryFacts.Of(inventory));
-        var applicable = states.Where(s => s.Value != UpdateState.NotApplicable).ToList();
-        var rows = applicable.Where(s => filter is null || s.Value == filter)
-            .OrderBy(s => s.Value).ThenBy(s => s.Key.BulletinNumber, StringComparer.Ordinal)
-            .Select(s => new ComputerUpdateRow(s.Key.BulletinId, s.Key.BulletinNumber, severities[s.Key.BulletinId], s.Key.Update.UpdateId, s.Key.Update.Product, s.Value.ToString()))
-            .ToList();
-        return new ComputerCompliance(computer.Id, computer.Name, computer.LastInventoryAt, applicable.Count,
-            applicable.Count(s => s.Value == UpdateState.Installed), applicable.Count(s => s.Value == UpdateState.Missing),
-            applicable.Count(s => s.Value == UpdateState.Superseded), rows);
+        var rows = new List<ComputerUpdateRow>();
+        await using var cmd = db.CreateCommand($"""
+            select s.bulletin_id, r.data->>'number', (r.data->>'severityRank')::int, s.update_id, s.product, s.state
+            from {ComplianceTables.Schema}.compliance_state s join {ComplianceTables.Schema}.{PatchProjections.BulletinRowTable} r on r.id = s.bulletin_id
+            where s.computer_id = @c order by s.state, r.data->>'number', s.update_id
+            """);
+        cmd.Parameters.AddWithValue("c", computer.Id);
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+                rows.Add(new ComputerUpdateRow(reader.GetString(0), reader.GetString(1), ((Severity)reader.GetInt32(2)).ToString(), reader.GetString(3), reader.GetString(4),
+                    States[reader.GetInt16(5) - 1]));
+        }
+        return new ComputerCompliance(computer.Id, computer.Name, computer.LastInventoryAt, rows.Count,
+            rows.Count(r => r.State == "Installed"), rows.Count(r => r.State == "Missing"), rows.Count(r => r.State == "Superseded"),
+            filter is null ? rows : rows.Where(r => r.State == States[filter.Value - 1]).ToList());
     }
 }

@@ -10,7 +10,8 @@ public sealed record AgentInventory(
     IReadOnlyList<string> Cultures,
     IReadOnlyList<string> SoftwareReleases,
     IReadOnlyList<string> InstalledKbs,
-    string AgentVersion)
+    string AgentVersion,
+    string? InstallationType = null)
 {
     /// <summary>Every problem with a reported inventory, as "field: problem".</summary>
     public IReadOnlyList<string> Problems()
@@ -20,7 +21,7 @@ public sealed record AgentInventory(
         if (!Version.TryParse(OsVersion, out var v) || v.Build < 0) problems.Add($"osVersion: '{OsVersion}' is not a version like 10.0.19045 or 10.0.19045.3930");
         if (Architecture is not ("x64" or "x86" or "arm64" or "ia64")) problems.Add($"architecture: '{Architecture}' is not one of x64, x86, arm64, ia64");
         if (ServicePack is < 0 or > 9) problems.Add("servicePack: 0 to 9");
-        if (Cultures is null || Cultures.Any(c => string.IsNullOrWhiteSpace(c) || c.Length > 20)) problems.Add("cultures: names like en-US");
+        if (Cultures is null || Cultures.Count > 50 || Cultures.Any(c => string.IsNullOrWhiteSpace(c) || c.Length > 20)) problems.Add("cultures: up to 50 names like en-US");
         if (SoftwareReleases is null || SoftwareReleases.Count > 5000 || SoftwareReleases.Any(r => string.IsNullOrWhiteSpace(r) || r.Length > 256)) problems.Add("softwareReleases: up to 5000 names of at most 256 characters");
         if (InstalledKbs is null || InstalledKbs.Count > 20000 || InstalledKbs.Any(k => k is null || !System.Text.RegularExpressions.Regex.IsMatch(k, "^(KB|Q)[0-9]{4,8}$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)))
             problems.Add("installedKbs: up to 20000 ids like KB5034441");
@@ -46,7 +47,11 @@ public static class InventoryFacts
         var version = Version.TryParse(inventory.OsVersion, out var v) ? v : new Version(0, 0, 0);
         var os = new Inventory.OsInventory(null, inventory.OsCaption, $"{version.Major}.{version.Minor}.{Math.Max(version.Build, 0)}", Math.Max(version.Build, 0),
             inventory.ServicePack, inventory.Architecture, inventory.IsServer, null, inventory.InstalledKbs, null);
-        return inventory.SoftwareReleases.Concat(Inventory.ProductMap.SoftwareReleases(os)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        var mapped = Inventory.ProductMap.SoftwareReleases(os);
+        // A Server Core installation is its own software release in Microsoft's catalogs.
+        if (inventory.IsServer && string.Equals(inventory.InstallationType, "Server Core", StringComparison.OrdinalIgnoreCase))
+            mapped = mapped.Select(Inventory.ProductMap.ServerCore).ToList();
+        return inventory.SoftwareReleases.Concat(mapped).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
     }
 
     public static Applicability.ComputerFacts Of(AgentInventory inventory) =>

@@ -25,7 +25,7 @@ public static class UpdateStates
         && (u.ApplicabilityRule is null || RuleEngine.Evaluate(u.ApplicabilityRule, facts));
 
     public static bool IsInstalled(CatalogUpdate c, ComputerFacts facts) =>
-        facts.HasKb(c.BulletinNumber)
+        facts.HasKb(c.Update.InstalledAs(c.BulletinNumber))
         || (c.Update.FixedBuild is { } fixedBuild && RuleEngine.Compare(facts, fixedBuild) is >= 0)
         || (c.Update.InstalledRule is { } rule && RuleEngine.Evaluate(rule, facts));
 

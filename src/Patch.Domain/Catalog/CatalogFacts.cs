@@ -31,7 +31,12 @@ public sealed record UpdateFacts(
     string? ApplicabilityRule,
     string? InstalledRule,
     IReadOnlyList<string> Supersedes,
-    string? Excluded);
+    string? Excluded,
+    string? Kb = null)
+{
+    /// <summary>The KB (or Q) number an installed copy shows in the inventory: the update's own, else its bulletin's.</summary>
+    public string InstalledAs(string bulletinNumber) => Kb ?? bulletinNumber;
+}
 
 /// <summary>One field a revision changed, rendered as text for auditors.</summary>
 public sealed record FieldChange(string Field, string? Before, string? After);
@@ -73,6 +78,7 @@ public static class FactChanges
         Compare(changes, "installedRule", before.InstalledRule, after.InstalledRule);
         Compare(changes, "supersedes", before.Supersedes, after.Supersedes);
         Compare(changes, "excluded", before.Excluded, after.Excluded);
+        Compare(changes, "kb", before.Kb, after.Kb);
         return changes;
     }
 

@@ -5,7 +5,10 @@ public sealed record ComputerDiscovered(string ComputerId, string Name, string? 
 
 public sealed record ComputerDetailsChanged(string ComputerId, string? Domain, string? OperatingSystem, string? MacAddress);
 
-/// <summary>An agent enrolled for this computer; a new enrolment replaces the previous credential.</summary>
+/// <summary>An administrator revoked the computer's agent credential; a new enrolment may follow.</summary>
+public sealed record AgentReset(string ComputerId, string AgentId, DateTimeOffset At);
+
+/// <summary>An agent enrolled for this computer (one without an agent, or after <see cref="AgentReset"/>).</summary>
 public sealed record AgentEnrolled(string ComputerId, string AgentId, string CredentialSha256, string AgentVersion, string EnrolmentTokenId, DateTimeOffset At);
 
 /// <summary>The agent reported an inventory that differs from the last one.</summary>
@@ -42,6 +45,8 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 
     public static Computer Apply(InventoryConfirmed e, Computer c) => c with { LastInventoryAt = e.At };
 
+    public static Computer Apply(AgentReset e, Computer c) => c with { AgentInstalled = false, AgentId = null, CredentialSha256 = null };
+
     public static string StreamId(string name) => $"computer:{name.Trim().ToLowerInvariant()}";
 
     public static Computer Create(ComputerDiscovered e) => new(e.ComputerId, e.Name, e.Domain, e.OperatingSystem, e.MacAddress, false, null, [], []);
@@ -71,7 +76,11 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 /// user). <c>EventId</c> is the agent's own id, so a retried batch changes nothing; <c>OccurredAt</c> is the agent's
 /// time, so late arrivals sort where they happened.
 /// </summary>
-public sealed record AgentStatusReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Status, string? Bulletin, string? UpdateId, string? Detail);
+public sealed record AgentStatusReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Status, string? Bulletin, string? UpdateId, string? Detail)
+{
+    /// <summary>A computer's status events: a stream beside its own, so a busy agent never makes its inventory writes conflict.</summary>
+    public static string StreamId(string computerName) => $"agent-events:{computerName.Trim().ToLowerInvariant()}";
+}
 
 public static class AgentStatuses
 {

@@ -18,7 +18,8 @@ public static class ProductMap
     private static readonly Dictionary<int, string> Servers10 = new()
     {
         [14393] = "Windows Server 2016", [17763] = "Windows Server 2019", [20348] = "Windows Server 2022",
-        [25398] = "Windows Server 2022, 23H2 Edition", [26100] = "Windows Server 2025",
+        // 23H2 exists only as Server Core.
+        [25398] = "Windows Server 2022, 23H2 Edition (Server Core installation)", [26100] = "Windows Server 2025",
     };
 
     public static IReadOnlyList<string> SoftwareReleases(OsInventory os)
@@ -47,4 +48,9 @@ public static class ProductMap
     }
 
     private static string ServicePack(int sp) => sp > 0 ? $" Service Pack {sp}" : "";
+
+    /// <summary>The Server Core release of a server release name ("Windows Server 2019 (Server Core installation)").</summary>
+    public static string ServerCore(string release) =>
+        release.StartsWith("Windows Server", StringComparison.Ordinal) && !release.EndsWith("(Server Core installation)", StringComparison.Ordinal)
+            ? release + " (Server Core installation)" : release;
 }

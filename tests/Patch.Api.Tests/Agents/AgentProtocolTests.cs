@@ -69,10 +69,11 @@ public class when_agents_enrol_and_report(AppFixture app) : AppTest(app)
         Assert.Equal("10.0.17763", me.GetProperty("inventory").GetProperty("osVersion").GetString());
         Assert.Equal("LAPTOP-7", (await SendAsync(HttpMethod.Get, "/agent/v1/me", bearer: laptop)).Body.GetProperty("name").GetString());
         var computers = await GetJsonAsync("/api/computers");
-        var srv = computers.EnumerateArray().Single(c => c.GetProperty("name").GetString() == "SRV-2019");
+        var srv = computers.GetProperty("items").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "SRV-2019");
         Assert.Equal("00:1A:2B:3C:4D:5E", srv.GetProperty("macAddress").GetString());
         Assert.Contains("Windows Server 2019", srv.GetProperty("products").EnumerateArray().Select(p => p.GetString()));
         Assert.DoesNotContain(server.Split('.')[1], computers.GetRawText());
+        Assert.DoesNotContain("credential", computers.GetRawText(), StringComparison.OrdinalIgnoreCase);
 
         // Credentials are required and checked; a forged secret for a real agent id is refused.
         Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Get, "/agent/v1/me")).Status);
@@ -83,6 +84,22 @@ public class when_agents_enrol_and_report(AppFixture app) : AppTest(app)
         var history = await GetJsonAsync("/api/history/computer:srv-2019");
         Assert.Equal(["computer_discovered", "agent_enrolled", "inventory_reported", "inventory_confirmed"], history.EnumerateArray().Select(e => e.GetProperty("type").GetString()));
         Assert.Equal("agent", history[3].GetProperty("actorKind").GetString());
+    }
+
+    [Fact]
+    public async Task a_token_cannot_take_over_a_computer_that_has_an_agent_until_it_is_reset()
+    {
+        var token = await TokenAsync();
+        var original = await EnrolAsync(token, "SRV-X");
+        var (status, problem) = await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token, computerName = "SRV-X", agentVersion = "0.1.0" });
+        Assert.Equal(HttpStatusCode.Conflict, status);
+        Assert.Contains("reset it", problem.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, "/agent/v1/me", bearer: original)).Status);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Delete, "/api/computers/SRV-X/agent")).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Get, "/agent/v1/me", bearer: original)).Status);
+        var replacement = await EnrolAsync(token, "SRV-X");
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, "/agent/v1/me", bearer: replacement)).Status);
     }
 
     [Fact]
@@ -195,10 +212,15 @@ public class when_agents_post_status_events(AppFixture app) : AppTest(app)
         Assert.Equal(0, again.GetProperty("new").GetInt32());
         Assert.Equal(3, again.GetProperty("duplicates").GetInt32());
 
-        var reported = (await GetJsonAsync("/api/history/computer:pc-e")).EnumerateArray().Where(e => e.GetProperty("type").GetString() == "agent_status_reported").ToList();
+        var reported = (await GetJsonAsync("/api/history/agent-events:pc-e")).EnumerateArray().Where(e => e.GetProperty("type").GetString() == "agent_status_reported").ToList();
         Assert.Equal(3, reported.Count);
         Assert.Equal(["Pending", "Download required", "Installed"],
             reported.OrderBy(e => e.GetProperty("data").GetProperty("occurredAt").GetDateTimeOffset()).Select(e => e.GetProperty("data").GetProperty("status").GetString()));
+
+        // Another agent using the same event ids loses nothing: ids are unique per computer.
+        var other = await EnrolAsync(await TokenAsync(), "PC-F");
+        var (_, theirs) = await PostAsync(other, events);
+        Assert.Equal(3, theirs.GetProperty("new").GetInt32());
     }
 
     [Fact]

@@ -93,8 +93,14 @@ public class when_staging_bulletins(AppFixture app) : AppTest(app)
         Assert.True(server.RangeRequests >= 1, "the second attempt resumes with a Range request");
         Assert.True((await RowAsync("KB9000004")).GetProperty("staged").GetBoolean());
 
-        // The packages are served by hash, with Range.
+        // The packages are served by hash, with Range, to enrolled agents only.
         using var client = App.Client();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync($"/agent/v1/packages/{good.Sha256}")).StatusCode);
+        var token = JsonDocument.Parse(await (await client.PostAsync("/api/enrolment-tokens", new StringContent("""{"name":"pkg"}""", Encoding.UTF8, "application/json"))).Content.ReadAsStringAsync())
+            .RootElement.GetProperty("token").GetString();
+        var enrolled = JsonDocument.Parse(await (await client.PostAsync("/agent/v1/enrol", new StringContent(JsonSerializer.Serialize(new { token, computerName = "PKG-1" }), Encoding.UTF8, "application/json")))
+            .Content.ReadAsStringAsync()).RootElement;
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", enrolled.GetProperty("credential").GetString());
         var bytes = await client.GetByteArrayAsync($"/agent/v1/packages/{good.Sha256}");
         Assert.Equal(good.Sha256, ContentServer.Sha(bytes));
         var range = new HttpRequestMessage(HttpMethod.Get, $"/agent/v1/packages/{good.Sha256}");

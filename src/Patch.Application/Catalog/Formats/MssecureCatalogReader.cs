@@ -105,10 +105,14 @@ public static class MssecureCatalogReader
                     skipped[key] = skipped.GetValueOrDefault(key) + 1;
                     continue;
                 }
+                // The patch's Q number is what an installed copy shows (hotfix lists of that era); a service pack that
+                // contains the fix is named in the sub type, never as a build.
                 var fixedInSp = Attr(affected, "FixedInSP");
+                var qNumber = Attr(patch, "SQNumber")?.ToUpperInvariant();
                 updates.Add(new UpdateFacts(updateId, products.GetValueOrDefault(productId, $"Microsoft product {productId}"), productId,
-                    CoreSettings.Neutral, name, url, null, null, restart, null, "Security Update",
-                    fixedInSp is null or "0" ? null : servicePacks.GetValueOrDefault(fixedInSp, $"service pack {fixedInSp}"), null, null, patchSupersedes, null));
+                    CoreSettings.Neutral, name, url, null, null, restart, null,
+                    fixedInSp is null or "0" ? "Security Update" : $"Security Update (fixed in {servicePacks.GetValueOrDefault(fixedInSp, $"service pack {fixedInSp}")})",
+                    null, null, null, patchSupersedes, null, qNumber));
             }
         }
         return new ImportedBulletin(facts, updates);

@@ -136,7 +136,7 @@ public static partial class PatchCatalogReader
         return new UpdateFacts(Str(u, "id", path, true)!, product, productId, Str(u, "culture", path, false) ?? CoreSettings.Neutral,
             Str(u, "fileName", path, false), url, size, sha?.ToLowerInvariant(), restart, Str(u, "commandLine", path, false),
             Str(u, "subType", path, false), Str(u, "fixedBuild", path, false), Rule(u, "applicability", path), Rule(u, "installed", path),
-            Strings(u, "supersedes", path).Select(s => s.ToUpperInvariant()).Distinct().ToList(), null);
+            Strings(u, "supersedes", path).Select(s => s.ToUpperInvariant()).Distinct().ToList(), null, Str(u, "kb", path, false)?.ToUpperInvariant());
     }
 
     private static string? Rule(JsonElement e, string name, string path) =>
