@@ -17,8 +17,7 @@ public static class BulletinEndpoints
             {
                 var (query, error) = BulletinQuery.Parse(http.Request.Query);
                 if (query is null) return Problems.Invalid("Invalid query", error!);
-                var csv = string.Equals(http.Request.Query["format"], "csv", StringComparison.OrdinalIgnoreCase)
-                          || http.Request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase);
+                var csv = ReadSql.CsvRequested(http);
                 // JSON is always paged (50 rows by default); "Save As" CSV exports every matching row unless a page is asked for.
                 var page = await list.ExecuteAsync(csv ? query : query with { Paged = true }, ct);
                 return csv ? Results.Text(ListBulletins.ToCsv(page.Items), "text/csv; charset=utf-8") : Results.Ok(page);

@@ -65,11 +65,7 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
                  coalesce(kev.listed, false) as known_exploited, kev.due as kev_due,
                  coalesce(sb.ids, array[]::text[]) as superseded_by, sb.ids is not null as superseded
           from {Schema}.{PatchProjections.BulletinRowTable} d
-          left join lateral (
-            select true as listed, min((k.data->'facts'->>'dueDate')::date) as due
-            from jsonb_array_elements_text(d.data->'cves') c(cve)
-            join {Schema}.{PatchProjections.KnownExploitedTable} k on k.id = 'cve:' || upper(c.cve)
-            having count(*) > 0) kev on true
+          {ReadSql.KnownExploited("d", "kev")}
           left join lateral (
             select array_agg(s.data->>'number' order by s.data->>'number') as ids
             from {Schema}.{PatchProjections.BulletinRowTable} s

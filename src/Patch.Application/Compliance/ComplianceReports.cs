@@ -65,8 +65,7 @@ public static class ComplianceReports
                 if (knownExploited is { } kev) { where += " and coalesce(k.listed, false) = @kev"; ps.Add(new("kev", kev)); }
                 var from = $"""
                     {S}.compliance_bulletin c join {S}.{PatchProjections.BulletinRowTable} r on r.id = c.bulletin_id
-                    left join lateral (select true as listed, min((x.data->'facts'->>'dueDate')::date) as due from jsonb_array_elements_text(r.data->'cves') v(cve)
-                      join {S}.{PatchProjections.KnownExploitedTable} x on x.id = 'cve:' || upper(v.cve) having count(*) > 0) k on true
+                    {ReadSql.KnownExploited("r", "k")}
                     where {where} and c.applicable > 0
                     """;
                 var sql = $"""

@@ -39,7 +39,7 @@ public static class FleetReports
         var group = app.MapGroup("/api/reports").WithTags("Reports");
 
         group.MapGet("vulnerabilities", async (HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
-                Csv(http) ? Results.Text(ReportQuery.ToCsv(await VulnerabilitiesAsync(db, ct)), "text/csv; charset=utf-8") : Results.Ok(await VulnerabilitiesAsync(db, ct)))
+                ReadSql.CsvRequested(http) ? Results.Text(ReportQuery.ToCsv(await VulnerabilitiesAsync(db, ct)), "text/csv; charset=utf-8") : Results.Ok(await VulnerabilitiesAsync(db, ct)))
             .WithName("VulnerabilitiesToAddress").WithSummary("Missing applicable updates by vendor severity (most severe first): bulletins with a missing install, missing installs, computers missing one. CSV with format=csv.")
             .Produces<IReadOnlyList<SeverityVulnerabilities>>(200, "application/json", "text/csv");
 
@@ -79,7 +79,7 @@ public static class FleetReports
                         rows.Add(new AgentVersionCount(version, reader.GetInt32(1), Version.TryParse(version, out var v) && Version.TryParse(current, out var c) && v < c));
                     }
                 }
-                return Csv(http) ? Results.Text(ReportQuery.ToCsv(rows), "text/csv; charset=utf-8") : Results.Ok(rows);
+                return ReadSql.CsvRequested(http) ? Results.Text(ReportQuery.ToCsv(rows), "text/csv; charset=utf-8") : Results.Ok(rows);
             })
             .WithName("AgentVersions").WithSummary("Agent rollout status: computers per agent version and whether that version needs upgrading (Patch:Agent:CurrentVersion). CSV with format=csv.")
             .Produces<IReadOnlyList<AgentVersionCount>>(200, "application/json", "text/csv");
@@ -125,9 +125,6 @@ public static class FleetReports
             .Produces<HomeSummary>();
     }
 
-    private static bool Csv(HttpContext http) =>
-        string.Equals(http.Request.Query["format"], "csv", StringComparison.OrdinalIgnoreCase) || http.Request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase);
-
     public static string CurrentAgentVersion(IConfiguration config) =>
         config["Patch:Agent:CurrentVersion"] ?? typeof(FleetReports).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
@@ -160,8 +157,7 @@ public static class FleetReports
             select c.bulletin_id, r.data->>'number', r.data->>'title', (r.data->>'severityRank')::int, c.applicable, c.installed, c.missing, c.superseded,
                    coalesce(k.listed, false), k.due
             from {S}.compliance_bulletin c join {S}.{PatchProjections.BulletinRowTable} r on r.id = c.bulletin_id
-            left join lateral (select true as listed, min((x.data->'facts'->>'dueDate')::date) as due from jsonb_array_elements_text(r.data->'cves') v(cve)
-              join {S}.{PatchProjections.KnownExploitedTable} x on x.id = 'cve:' || upper(v.cve) having count(*) > 0) k on true
+            {ReadSql.KnownExploited("r", "k")}
             where c.missing > 0 order by c.missing desc, c.bulletin_id limit 10
             """, conn);
         await using var reader = await cmd.ExecuteReaderAsync(ct);

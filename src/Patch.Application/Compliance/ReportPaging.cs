@@ -16,7 +16,7 @@ public sealed record ReportQuery(int Page, int PageSize, string Sort, bool Desce
     public static (ReportQuery? Query, IResult? Problem) Parse(HttpContext http, IReadOnlyDictionary<string, string> sortColumns, string defaultSort)
     {
         var q = http.Request.Query;
-        var csv = string.Equals(q["format"], "csv", StringComparison.OrdinalIgnoreCase) || http.Request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase);
+        var csv = ReadSql.CsvRequested(http);
         int Int(string name, int fallback, int max, List<string> errors)
         {
             var text = q[name].ToString();

@@ -1,3 +1,5 @@
+using System.Text;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -127,6 +129,25 @@ public abstract class AppTest(AppFixture app) : IAsyncLifetime
     public virtual async ValueTask InitializeAsync() => await App.ResetAsync();
 
     public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <summary>Stages the bulletins (one or many) and waits until the staging run is no longer running; returns its status.</summary>
+    protected async Task<JsonElement> StageAndWaitAsync(params string[] bulletinIds)
+    {
+        using var client = App.Client();
+        var response = bulletinIds.Length == 1
+            ? await client.PostAsync($"/api/bulletins/{bulletinIds[0]}/stage", null)
+            : await client.PostAsync("/api/bulletins/stage", new StringContent(JsonSerializer.Serialize(new { bulletinIds }), Encoding.UTF8, "application/json"));
+        var started = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, started.ToString());
+        var statusUrl = started.GetProperty("statusUrl").GetString()!;
+        for (var i = 0; i < 300; i++)
+        {
+            var status = await GetJsonAsync(statusUrl);
+            if (status.GetProperty("run").GetProperty("status").GetString() != "running") return status;
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        throw new TimeoutException($"staging run {statusUrl} did not finish");
+    }
 
     protected async Task<JsonElement> GetJsonAsync(string url, int expectedStatus = 200)
     {

@@ -36,27 +36,14 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
             },
         };
         await App.ImportAsync("patch", Encoding.UTF8.GetBytes(JsonSerializer.Serialize(catalog)));
-        await StageAsync("KB9100001");
-        await StageAsync("KB9100002");
+        await StageAndWaitAsync("KB9100001");
+        await StageAndWaitAsync("KB9100002");
     }
 
     public override async ValueTask DisposeAsync()
     {
         await _server.DisposeAsync();
         await base.DisposeAsync();
-    }
-
-    private async Task StageAsync(string bulletin)
-    {
-        using var client = App.Client();
-        var started = JsonDocument.Parse(await (await client.PostAsync($"/api/bulletins/{bulletin}/stage", null)).Content.ReadAsStringAsync()).RootElement;
-        for (var i = 0; i < 200; i++)
-        {
-            var status = await GetJsonAsync(started.GetProperty("statusUrl").GetString()!);
-            if (status.GetProperty("run").GetProperty("status").GetString() != "running") return;
-            await Task.Delay(50, TestContext.Current.CancellationToken);
-        }
-        throw new TimeoutException();
     }
 
     private async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string url, object? body = null)

@@ -93,15 +93,7 @@ public class when_requests_are_incomplete_or_hostile(AppFixture app) : AppTest(a
                 bulletins = new[] { new { id = "KB9999990", vendor = "ms", title = "t", updates = new[] { new { id = "u", product = "p", downloadUrl = new Uri(secret).AbsoluteUri, sha256 = ContentServer.Sha(Encoding.UTF8.GetBytes("not for agents")) } } } },
             });
             await App.ImportAsync("patch", Encoding.UTF8.GetBytes(catalog));
-            using var client = App.Client();
-            var started = JsonDocument.Parse(await (await client.PostAsync("/api/bulletins/KB9999990/stage", null)).Content.ReadAsStringAsync()).RootElement;
-            JsonElement status = default;
-            for (var i = 0; i < 100; i++)
-            {
-                status = await GetJsonAsync(started.GetProperty("statusUrl").GetString()!);
-                if (status.GetProperty("run").GetProperty("status").GetString() != "running") break;
-                await Task.Delay(50, TestContext.Current.CancellationToken);
-            }
+            var status = await StageAndWaitAsync("KB9999990");
             var update = status.GetProperty("bulletins")[0].GetProperty("updateStatus")[0];
             Assert.Equal("failed", update.GetProperty("state").GetString());
             Assert.Contains("outside the staging location", update.GetProperty("reason").GetString());

@@ -22,24 +22,6 @@ public class when_staging_bulletins(AppFixture app) : AppTest(app)
         bulletins = bulletins.Select(b => new { id = b.Id, vendor = "ms", title = b.Id, severity = "Critical", updates = b.Updates }),
     }));
 
-    private async Task<JsonElement> StageAndWaitAsync(params string[] bulletinIds)
-    {
-        using var client = App.Client();
-        var response = bulletinIds.Length == 1
-            ? await client.PostAsync($"/api/bulletins/{bulletinIds[0]}/stage", null)
-            : await client.PostAsync("/api/bulletins/stage", new StringContent(JsonSerializer.Serialize(new { bulletinIds }), Encoding.UTF8, "application/json"));
-        var started = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
-        Assert.True(response.StatusCode == HttpStatusCode.Accepted, started.ToString());
-        var statusUrl = started.GetProperty("statusUrl").GetString()!;
-        for (var i = 0; i < 300; i++)
-        {
-            var status = await GetJsonAsync(statusUrl);
-            if (status.GetProperty("run").GetProperty("status").GetString() != "running") return status;
-            await Task.Delay(100, TestContext.Current.CancellationToken);
-        }
-        throw new TimeoutException($"staging run {statusUrl} did not finish");
-    }
-
     private async Task<JsonElement> RowAsync(string bulletin) => (await GetJsonAsync($"/api/bulletins?q={bulletin}")).GetProperty("items")[0];
 
     private static JsonElement UpdateStatus(JsonElement status, string updateId) =>

@@ -1,0 +1,25 @@
+using Microsoft.AspNetCore.Http;
+using Patch.Projections;
+
+namespace Patch.Application.Common;
+
+/// <summary>Pieces the read-side queries share.</summary>
+public static class ReadSql
+{
+    /// <summary>
+    /// A lateral join that marks a bulletin row known-exploited (CISA KEV) with the earliest due date of its CVEs:
+    /// <c>{alias}.listed</c> (null when none is listed) and <c>{alias}.due</c>.
+    /// </summary>
+    public static string KnownExploited(string rowAlias, string alias) => $"""
+        left join lateral (
+          select true as listed, min((kev_doc.data->'facts'->>'dueDate')::date) as due
+          from jsonb_array_elements_text({rowAlias}.data->'cves') kev_cve(cve)
+          join {PatchStore.Schema}.{PatchProjections.KnownExploitedTable} kev_doc on kev_doc.id = 'cve:' || upper(kev_cve.cve)
+          having count(*) > 0) {alias} on true
+        """;
+
+    /// <summary>"Save As": CSV when asked with format=csv or Accept: text/csv.</summary>
+    public static bool CsvRequested(HttpContext http) =>
+        string.Equals(http.Request.Query["format"], "csv", StringComparison.OrdinalIgnoreCase)
+        || http.Request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase);
+}
