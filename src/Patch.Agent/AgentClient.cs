@@ -9,8 +9,15 @@ public sealed record EnrolResult(string ComputerId, string AgentId, string Crede
 
 public sealed record InventoryResult(string ComputerId, bool Changed, DateTimeOffset At);
 
-/// <summary>One status change, with the agent's own id (a retry resends the same id) and time.</summary>
-public sealed record AgentEvent(Guid Id, DateTimeOffset OccurredAt, string Status, string? Bulletin, string? UpdateId, string? Detail = null);
+/// <summary>
+/// One event, with the agent's own id (a retry resends the same id) and time: an update's status (kind null or "status",
+/// with its policy), a restart (restartPending / restartDeferred / restarted, <see cref="At"/> = when) or a cycle (cycleStarted / …).
+/// </summary>
+public sealed record AgentEvent(Guid Id, DateTimeOffset OccurredAt, string? Status, string? Bulletin, string? UpdateId, string? Detail = null,
+    string? Kind = null, string? PolicyId = null, DateTimeOffset? LastApplied = null, DateTimeOffset? At = null, string? Trigger = null);
+
+/// <summary>The assignments, or (when the server answered 304 to the ETag sent) null with the same ETag.</summary>
+public sealed record AssignmentsResult(Patch.Domain.Cycle.Assignments? Assignments, string? ETag, bool NotModified);
 
 public sealed record EventsResult(int Received, int New, int Duplicates);
 
@@ -51,6 +58,44 @@ public sealed class AgentClient(HttpClient http)
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
         using var response = await http.SendAsync(request, ct);
         return await ReadAsync<UpdatesResult>(response, ct);
+    }
+
+    public async Task<AssignmentsResult> AssignmentsAsync(string credential, string? etag, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "agent/v1/assignments");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+        if (etag is not null) request.Headers.TryAddWithoutValidation("If-None-Match", etag);
+        using var response = await http.SendAsync(request, ct);
+        var tag = response.Headers.ETag?.ToString();
+        if (response.StatusCode == System.Net.HttpStatusCode.NotModified) return new AssignmentsResult(null, tag ?? etag, true);
+        return new AssignmentsResult(await ReadAsync<Patch.Domain.Cycle.Assignments>(response, ct), tag, false);
+    }
+
+    /// <summary>Downloads a package to <paramref name="destination"/>, resuming a partial file with Range, reporting bytes as they arrive.</summary>
+    public async Task DownloadAsync(string credential, string url, string destination, IProgress<long>? progress, CancellationToken ct)
+    {
+        var partial = destination + ".partial";
+        var have = File.Exists(partial) ? new FileInfo(partial).Length : 0;
+        using var request = new HttpRequestMessage(HttpMethod.Get, url.TrimStart('/'));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+        if (have > 0) request.Headers.Range = new RangeHeaderValue(have, null);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        if (!response.IsSuccessStatusCode) await ReadAsync<object>(response, ct);
+        var append = have > 0 && response.StatusCode == System.Net.HttpStatusCode.PartialContent;
+        await using (var file = new FileStream(partial, append ? FileMode.Append : FileMode.Create, FileAccess.Write))
+        await using (var body = await response.Content.ReadAsStreamAsync(ct))
+        {
+            var buffer = new byte[81920];
+            long total = append ? have : 0;
+            int read;
+            while ((read = await body.ReadAsync(buffer, ct)) > 0)
+            {
+                await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                total += read;
+                progress?.Report(total);
+            }
+        }
+        File.Move(partial, destination, overwrite: true);
     }
 
     private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)

@@ -21,22 +21,5 @@ public sealed record AgentState(string Server, string ComputerId, string AgentId
     }
 
     /// <summary>Written private from the start on Linux (folder 0700, file 0600): the credential is never readable by others, not even briefly.</summary>
-    public void Save(string directory)
-    {
-        var file = Path.Combine(directory, "agent.json");
-        var temp = file + ".tmp";
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(directory);
-            File.WriteAllText(temp, JsonSerializer.Serialize(this, Json));
-        }
-        else
-        {
-            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            using (var stream = new FileStream(temp, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
-            using (var writer = new StreamWriter(stream))
-                writer.Write(JsonSerializer.Serialize(this, Json));
-        }
-        File.Move(temp, file, overwrite: true);
-    }
+    public void Save(string directory) => Cycle.PrivateFile.Write(Path.Combine(directory, "agent.json"), JsonSerializer.Serialize(this, Json));
 }

@@ -13,6 +13,8 @@ using Patch.Application.Policies;
 using Patch.Application.MaintenanceWindows;
 using Patch.Application.Agents;
 using Patch.Application.Compliance;
+using Patch.Application.AgentConfigurations;
+using Patch.Application.Delivery;
 
 var import = ImportCommand.IsImport(args) ? ImportCommand.Parse(args) : default;
 if (import.Error is not null)
@@ -94,6 +96,9 @@ app.MapComputerUpdates();
 FleetAnalysisTask.Map(app);
 app.MapComplianceReports();
 app.MapFleetReports();
+app.MapAgentConfigurations();
+app.MapDeliveryReports();
+WakeOnLanTask.Map(app);
 await app.RunAsync();
 return 0;
 

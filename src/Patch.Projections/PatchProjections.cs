@@ -59,5 +59,8 @@ public static class PatchProjections
 
         opts.Projections.Snapshot<ServerTaskRun>(SnapshotLifecycle.Inline);
         opts.Schema.For<ServerTaskRun>().DocumentAlias("server_task_run");
+
+        opts.Projections.Snapshot<Domain.AgentConfigurations.AgentConfiguration>(SnapshotLifecycle.Inline);
+        opts.Schema.For<Domain.AgentConfigurations.AgentConfiguration>().DocumentAlias("agent_configuration");
     }
 }

@@ -97,8 +97,8 @@ public class when_staging_and_making_policies
         Assert.True(PolicyDecisions.Edit(policy, "policy:1", new EditPolicy(null, null, null, null, [new PolicyUpdateChoice("a", Enabled: false)]), new HashSet<string>()).IsRejected);
         Assert.Empty(PolicyDecisions.Edit(policy, "policy:1", new EditPolicy(policy.Name, null, null, null, null), new HashSet<string>()).Events);
         Assert.Empty(PolicyDecisions.SetEnabled(policy, "policy:1", true).Events);
-        Assert.IsType<SoftwareUpdatePolicyDeleted>(Assert.Single(PolicyDecisions.Delete(policy, "policy:1").Events));
-        Assert.IsType<SoftwareUpdatePolicyRetired>(Assert.Single(PolicyDecisions.Delete(policy with { EverDelivered = true }, "policy:1").Events));
+        Assert.IsType<SoftwareUpdatePolicyDeleted>(Assert.Single(PolicyDecisions.Delete(policy, "policy:1", everDelivered: false).Events));
+        Assert.IsType<SoftwareUpdatePolicyRetired>(Assert.Single(PolicyDecisions.Delete(policy, "policy:1", everDelivered: true).Events));
         var deleted = SoftwareUpdatePolicy.Apply(new SoftwareUpdatePolicyDeleted("policy:1"), policy);
         Assert.False(deleted.Distributes);
         Assert.Equal(RejectionKind.NotFound, PolicyDecisions.SetEnabled(deleted, "policy:1", true).Rejection!.Kind);

@@ -61,3 +61,29 @@ public sealed class WindowsInventorySource : IInventorySource
             [System.Globalization.CultureInfo.InstalledUICulture.Name], products, kbs, AgentVersion.Current, current?.GetValue("InstallationType") as string).Normalized();
     }
 }
+
+/// <summary>An inventory written as JSON (the shape POST /agent/v1/inventory takes): simulated computers and tests.</summary>
+public sealed class JsonInventorySource(string path) : IInventorySource
+{
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new(System.Text.Json.JsonSerializerDefaults.Web);
+
+    public AgentInventory Read()
+    {
+        var inventory = System.Text.Json.JsonSerializer.Deserialize<AgentInventory>(File.ReadAllText(path), Json)
+            ?? throw new FormatException($"{path}: not an inventory");
+        var problems = inventory.Problems();
+        return problems.Count == 0 ? inventory.Normalized() : throw new FormatException($"{path}: {string.Join("; ", problems)}");
+    }
+}
+
+/// <summary>The simulated computer's inventory: the base one, plus the KBs the simulation installed, less those it removed.</summary>
+public sealed class SimulatedInventorySource(IInventorySource baseSource, string stateDirectory) : IInventorySource
+{
+    public AgentInventory Read()
+    {
+        var inventory = baseSource.Read();
+        var simulation = Cycle.SimulationState.Load(stateDirectory);
+        var kbs = inventory.InstalledKbs.Concat(simulation.Installed).Except(simulation.Removed, StringComparer.OrdinalIgnoreCase).ToList();
+        return (inventory with { InstalledKbs = kbs }).Normalized();
+    }
+}

@@ -63,6 +63,9 @@ public static class PatchServices
         services.AddSingleton<Patch.Application.Agents.AgentEventIngest>();
         services.AddHostedService(sp => sp.GetRequiredService<Patch.Application.Agents.AgentEventIngest>());
         services.AddHostedService<ScheduledPackageCleanup>();
+        services.AddSingleton<Patch.Application.Delivery.WakeOnLanTask>();
+        services.AddSingleton<Patch.Application.Delivery.ScheduledWakeOnLan>();
+        services.AddHostedService(sp => sp.GetRequiredService<Patch.Application.Delivery.ScheduledWakeOnLan>());
         services.AddHttpClient("staging", c => c.Timeout = TimeSpan.FromHours(2));
         services.AddTransient<ListBulletins>();
         services.AddTransient<GetBulletin>();

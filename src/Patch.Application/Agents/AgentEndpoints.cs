@@ -125,7 +125,10 @@ public static class AgentEndpoints
                 {
                     null => $"events[{i}]: missing",
                     { Id: var id } when id == Guid.Empty => $"events[{i}].id: a non-empty GUID the agent chose",
-                    { Status: var s } when s is null || !AgentStatuses.All.Contains(s) => $"events[{i}].status: '{e.Status}' is not one of {string.Join(", ", AgentStatuses.All)}",
+                    { Kind: var k } when k is not null && !AgentEventInput.Kinds.Contains(k) => $"events[{i}].kind: '{k}' is not one of {string.Join(", ", AgentEventInput.Kinds)}",
+                    { IsStatus: true, Status: var s } when s is null || !AgentStatuses.All.Contains(s) => $"events[{i}].status: '{e.Status}' is not one of {string.Join(", ", AgentStatuses.All)}",
+                    { IsStatus: false, Status: not null } => $"events[{i}].status: only for kind 'status'",
+                    { PolicyId: { Length: > 128 } } or { Trigger: { Length: > 64 } } => $"events[{i}]: policyId at most 128 and trigger at most 64 characters",
                     { OccurredAt: var at } when at == default || at > latest => $"events[{i}].occurredAt: required, not in the future",
                     { OccurredAt: var at } when at < new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero) => $"events[{i}].occurredAt: not before 2000",
                     { Detail: { Length: > 2000 } } => $"events[{i}].detail: at most 2000 characters",
@@ -136,8 +139,23 @@ public static class AgentEndpoints
                 return Results.Ok(await ingest.SubmitAsync((Computer)http.Items[ComputerItem]!, events, ct));
             })
             .WithName("ReportAgentEvents")
-            .WithSummary("A batch of status events (each with the agent's own GUID and time). Answered after the events are durable; a retried batch is accepted and appends nothing; events from many agents share one transaction.")
+            .WithSummary("A batch of events (each with the agent's own GUID and time): update statuses (kind 'status', with the policy that assigned the update), restarts (restartPending, restartDeferred, restarted) and cycles (cycleStarted, cycleCompleted, cycleStopped). Answered after the events are durable; a retried batch is accepted and appends nothing; events from many agents share one transaction.")
             .Produces<AgentEventsAccepted>().ProducesProblem(400).ProducesProblem(401);
+
+        authenticated.MapGet("assignments", async (HttpContext http, IQuerySession session, NpgsqlDataSource db, Microsoft.Extensions.Configuration.IConfiguration config,
+                Compliance.CatalogCache catalog, CancellationToken ct) =>
+            {
+                var assignments = await AssignmentBuilder.ForAsync(session, db, config, catalog, (Computer)http.Items[ComputerItem]!, ct);
+                var etag = AssignmentBuilder.ETag(assignments);
+                http.Response.Headers.ETag = etag;
+                http.Response.Headers.CacheControl = "no-cache";
+                return AssignmentBuilder.Matches(http.Request, etag) ? Results.StatusCode(StatusCodes.Status304NotModified) : Results.Ok(assignments);
+            })
+            .WithName("GetAgentAssignments")
+            .WithSummary("What this computer is assigned: the enabled Software Update policies whose targets contain it (enabled updates with their rules, package hash, size and URL, " +
+                         "command line; run schedule; program rights, run condition and terminate-after), the maintenance windows that apply, and the effective agent configuration. " +
+                         "Send the ETag back in If-None-Match: an unchanged answer is a 304 without a body.")
+            .Produces<Domain.Cycle.Assignments>().Produces(StatusCodes.Status304NotModified).ProducesProblem(401);
 
         authenticated.MapGet("me", (HttpContext http) =>
             {

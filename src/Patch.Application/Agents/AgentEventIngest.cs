@@ -8,7 +8,26 @@ using Patch.Domain.Computers;
 
 namespace Patch.Application.Agents;
 
-public sealed record AgentEventInput(Guid Id, DateTimeOffset OccurredAt, string? Status, string? Bulletin, string? UpdateId, string? Detail);
+/// <summary>
+/// One event of an agent. <see cref="Kind"/> is "status" (the default: an update's status, with the policy that assigned it),
+/// "restartPending" / "restartDeferred" / "restarted" (with <see cref="At"/>: when the restart is planned or deferred to),
+/// or "cycleStarted" / "cycleCompleted" / "cycleStopped" (with the cycle's <see cref="Trigger"/>).
+/// </summary>
+public sealed record AgentEventInput(Guid Id, DateTimeOffset OccurredAt, string? Status, string? Bulletin, string? UpdateId, string? Detail,
+    string? Kind = null, string? PolicyId = null, DateTimeOffset? LastApplied = null, DateTimeOffset? At = null, string? Trigger = null)
+{
+    public const string StatusKind = "status";
+
+    public static readonly string[] Kinds =
+    [
+        StatusKind, AgentRestartReported.Pending, AgentRestartReported.Deferred, AgentRestartReported.Restarted,
+        AgentCycleReported.Started, AgentCycleReported.Completed, AgentCycleReported.Stopped,
+    ];
+
+    public bool IsStatus => Kind is null or StatusKind;
+
+    public bool IsRestart => Kind is AgentRestartReported.Pending or AgentRestartReported.Deferred or AgentRestartReported.Restarted;
+}
 
 public sealed record AgentEventBatch(IReadOnlyList<AgentEventInput>? Events);
 
@@ -30,9 +49,18 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
     private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.Wait });
 
     public static readonly string Ddl = $"""
+        create schema if not exists {PatchStore.Schema};
         create table if not exists {PatchStore.Schema}.agent_event_receipts (computer_id text not null, event_id uuid not null, received_at timestamptz not null default now(),
             primary key (computer_id, event_id));
         """;
+
+    /// <summary>The receipts and the delivery tables exist before the first request is served.</summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await using (var cmd = db.CreateCommand(Ddl)) await cmd.ExecuteNonQueryAsync(cancellationToken);
+        await Delivery.DeliveryTables.EnsureAsync(db, cancellationToken);
+        await base.StartAsync(cancellationToken);
+    }
 
     public async Task<AgentEventsAccepted> SubmitAsync(Computer computer, IReadOnlyList<AgentEventInput> events, CancellationToken ct)
     {
@@ -43,7 +71,6 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await using (var cmd = db.CreateCommand(Ddl)) await cmd.ExecuteNonQueryAsync(stoppingToken);
         var batch = new List<Pending>();
         while (await _queue.Reader.WaitToReadAsync(stoppingToken))
         {
@@ -108,7 +135,23 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
             foreach (var e in fresh)
             {
                 // Status events have a stream per computer of their own, so they never contend with its inventory.
-                session.Events.Append(AgentStatusReported.StreamId(b.Computer.Name), new AgentStatusReported(b.Computer.Id, e.Id, e.OccurredAt, e.Status!, e.Bulletin, e.UpdateId, e.Detail));
+                var stream = AgentStatusReported.StreamId(b.Computer.Name);
+                if (e.IsStatus)
+                {
+                    session.Events.Append(stream, new AgentStatusReported(b.Computer.Id, e.Id, e.OccurredAt, e.Status!, e.Bulletin, e.UpdateId, e.Detail, e.PolicyId, e.LastApplied));
+                    if (e.PolicyId is not null && e.UpdateId is not null)
+                        session.QueueSqlCommand(Delivery.DeliveryTables.InsertStatus, b.Computer.Id, e.Id, e.PolicyId, (object?)e.Bulletin ?? DBNull.Value, e.UpdateId, e.Status!,
+                            e.OccurredAt, (object?)e.LastApplied ?? DBNull.Value, (object?)e.Detail ?? DBNull.Value);
+                }
+                else if (e.IsRestart)
+                {
+                    session.Events.Append(stream, new AgentRestartReported(b.Computer.Id, e.Id, e.OccurredAt, e.Kind!, e.At, e.Detail));
+                    session.QueueSqlCommand(Delivery.DeliveryTables.UpsertRestart(e.Kind!), b.Computer.Id, e.OccurredAt, (object?)e.At ?? DBNull.Value);
+                }
+                else
+                {
+                    session.Events.Append(stream, new AgentCycleReported(b.Computer.Id, e.Id, e.OccurredAt, e.Kind!, e.Trigger, e.Detail));
+                }
                 session.QueueSqlCommand($"insert into {PatchStore.Schema}.agent_event_receipts (computer_id, event_id) values (?, ?)", b.Computer.Id, e.Id);
             }
             results.Add((b, new AgentEventsAccepted(b.Events.Count, fresh.Count, b.Events.Count - fresh.Count)));

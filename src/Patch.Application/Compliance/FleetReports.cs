@@ -22,7 +22,8 @@ public sealed record ConfigurationSummary(int Computers, int ComputersWithAgent,
 
 public sealed record BulletinSummary(int Available, int Staged, int WithPolicies, int NewInLast30Days, int Superseded, int KnownExploited);
 
-public sealed record HomeSummary(ConfigurationSummary Configuration, BulletinSummary Bulletins, IReadOnlyList<SeverityVulnerabilities> Vulnerabilities, IReadOnlyList<BulletinCompliance> TopMissing);
+public sealed record HomeSummary(ConfigurationSummary Configuration, BulletinSummary Bulletins, IReadOnlyList<SeverityVulnerabilities> Vulnerabilities, IReadOnlyList<BulletinCompliance> TopMissing,
+    Delivery.DeliveryTotals Delivery, long PendingRestarts);
 
 /// <summary>
 /// Diagnostics and summaries (C11): vulnerabilities to address, computers not reporting, agent versions, and the home
@@ -118,10 +119,11 @@ public static class FleetReports
                     await reader.ReadAsync(ct);
                     bulletins = new BulletinSummary(reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4), reader.GetInt32(5));
                 }
-                return Results.Ok(new HomeSummary(configuration, bulletins, await VulnerabilitiesAsync(db, ct), await TopMissingAsync(db, ct)));
+                return Results.Ok(new HomeSummary(configuration, bulletins, await VulnerabilitiesAsync(db, ct), await TopMissingAsync(db, ct),
+                    await Delivery.DeliveryReports.TotalsAsync(db, now.AddDays(-30), now, ct), await Delivery.DeliveryReports.PendingRestartsAsync(db, ct)));
             })
             .WithTags("Reports").WithName("HomeSummary")
-            .WithSummary("The home page in one answer: configuration summary, bulletin summary, vulnerabilities by severity and the bulletins missing most.")
+            .WithSummary("The home page in one answer: configuration summary, bulletin summary, vulnerabilities by severity, the bulletins missing most, the software update delivery summary of the last 30 days and the computers with a pending restart.")
             .Produces<HomeSummary>();
     }
 

@@ -69,8 +69,14 @@ public static class PolicyEndpoints
                 ChangeAsync(id, http, store, ct, (p, _) => PolicyDecisions.SetEnabled(p, id, false)))
             .WithName("DisablePolicy").WithSummary("Disable: agents stop installing it at their next poll.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
 
-        group.MapDelete("{id}", (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
-                ChangeAsync(id, http, store, ct, (p, _) => PolicyDecisions.Delete(p, id)))
+        group.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, Npgsql.NpgsqlDataSource db, CancellationToken ct) =>
+            {
+                // Delivered = an agent reported a status for one of its updates (the delivery summary's rows).
+                await using var cmd = db.CreateCommand($"select exists (select 1 from {Common.PatchStore.Schema}.delivery_status where policy_id = $1)");
+                cmd.Parameters.Add(new Npgsql.NpgsqlParameter { Value = id });
+                var delivered = (bool)(await cmd.ExecuteScalarAsync(ct))!;
+                return await ChangeAsync(id, http, store, ct, (p, _) => PolicyDecisions.Delete(p, id, delivered));
+            })
             .WithName("DeletePolicy").WithSummary("Delete a policy; one that was ever delivered is retired instead (kept with its history, distributing nothing).")
             .Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
 

@@ -32,7 +32,9 @@ public sealed record UpdateFacts(
     string? InstalledRule,
     IReadOnlyList<string> Supersedes,
     string? Excluded,
-    string? Kb = null)
+    string? Kb = null,
+    int Revision = 1,
+    bool ReinstallOnRevision = false)
 {
     /// <summary>The KB (or Q) number an installed copy shows in the inventory: the update's own, else its bulletin's.</summary>
     public string InstalledAs(string bulletinNumber) => Kb ?? bulletinNumber;
@@ -79,6 +81,8 @@ public static class FactChanges
         Compare(changes, "supersedes", before.Supersedes, after.Supersedes);
         Compare(changes, "excluded", before.Excluded, after.Excluded);
         Compare(changes, "kb", before.Kb, after.Kb);
+        Compare(changes, "revision", before.Revision.ToString(), after.Revision.ToString());
+        Compare(changes, "reinstallOnRevision", before.ReinstallOnRevision.ToString(), after.ReinstallOnRevision.ToString());
         return changes;
     }
 

@@ -76,7 +76,8 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 /// user). <c>EventId</c> is the agent's own id, so a retried batch changes nothing; <c>OccurredAt</c> is the agent's
 /// time, so late arrivals sort where they happened.
 /// </summary>
-public sealed record AgentStatusReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Status, string? Bulletin, string? UpdateId, string? Detail)
+public sealed record AgentStatusReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Status, string? Bulletin, string? UpdateId, string? Detail,
+    string? PolicyId = null, DateTimeOffset? LastApplied = null)
 {
     /// <summary>A computer's status events: a stream beside its own, so a busy agent never makes its inventory writes conflict.</summary>
     public static string StreamId(string computerName) => $"agent-events:{computerName.Trim().ToLowerInvariant()}";
@@ -84,9 +85,24 @@ public sealed record AgentStatusReported(string ComputerId, Guid EventId, DateTi
 
 public static class AgentStatuses
 {
-    public static readonly string[] All =
-    [
-        "Pending", "Not Applicable", "Download required", "Retry", "Installation Scheduled", "Installed",
-        "Installation Failed - Rescheduled", "Failed to Install", "Superseded", "Installed by user",
-    ];
+    public static readonly string[] All = Cycle.UpdateStatus.All;
+}
+
+/// <summary>
+/// A restart the install cycle needs: pending (with the time it is planned for, or none when the configuration never
+/// restarts), deferred by the person at the computer (until when), or done.
+/// </summary>
+public sealed record AgentRestartReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Kind, DateTimeOffset? At, string? Detail)
+{
+    public const string Pending = "restartPending";
+    public const string Deferred = "restartDeferred";
+    public const string Restarted = "restarted";
+}
+
+/// <summary>A Software Update cycle started, completed, or was stopped (e.g. by a failed pre-install command), and why it ran.</summary>
+public sealed record AgentCycleReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Kind, string? Trigger, string? Detail)
+{
+    public const string Started = "cycleStarted";
+    public const string Completed = "cycleCompleted";
+    public const string Stopped = "cycleStopped";
 }

@@ -54,7 +54,7 @@ public static class PolicyDecisions
 
         var policyUpdates = updates.Select(x => new PolicyUpdate(x.Bulletin.Id, x.Update.UpdateId, x.Update.Product, x.Update.Culture, true,
             x.Bulletin.DownloadOf(x.Update.UpdateId)!.Sha256!, x.Bulletin.DownloadOf(x.Update.UpdateId)!.Size ?? 0, x.Update.FileName,
-            x.Update.CommandLine ?? DefaultCommandLine(x.Update.FileName), x.Update.Restart)).ToList();
+            x.Update.CommandLine ?? DefaultCommandLine(x.Update.FileName), x.Update.Restart, x.Update.Revision, x.Update.ReinstallOnRevision)).ToList();
         var (chosen, choiceProblem) = ApplyChoices(policyUpdates, command.Updates);
         if (choiceProblem is not null) return choiceProblem;
 
@@ -104,11 +104,11 @@ public static class PolicyDecisions
         return enabled ? Outcome.Append(new SoftwareUpdatePolicyEnabled(policyId)) : Outcome.Append(new SoftwareUpdatePolicyDisabled(policyId));
     }
 
-    /// <summary>Deleting a policy that was ever delivered retires it instead.</summary>
-    public static Outcome Delete(SoftwareUpdatePolicy? policy, string policyId)
+    /// <summary>Deleting a policy that was ever delivered (an agent reported a status for it) retires it instead.</summary>
+    public static Outcome Delete(SoftwareUpdatePolicy? policy, string policyId, bool everDelivered)
     {
         if (Gone(policy, policyId) is { } gone) return gone;
-        return policy!.EverDelivered ? Outcome.Append(new SoftwareUpdatePolicyRetired(policyId)) : Outcome.Append(new SoftwareUpdatePolicyDeleted(policyId));
+        return everDelivered ? Outcome.Append(new SoftwareUpdatePolicyRetired(policyId)) : Outcome.Append(new SoftwareUpdatePolicyDeleted(policyId));
     }
 
     /// <summary>The vendor's default command line for a package by its kind (msu, msi, msp, exe).</summary>

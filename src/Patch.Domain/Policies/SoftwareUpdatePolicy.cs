@@ -28,7 +28,7 @@ public sealed record PackageOptions(ScheduleMode Schedule, PolicySchedule? OwnSc
 
 /// <summary>One software update distributed by a policy, with the package and command line it was given.</summary>
 public sealed record PolicyUpdate(string BulletinId, string UpdateId, string Product, string Culture, bool Enabled, string PackageSha256, long PackageSize, string? FileName,
-    string CommandLine, RestartBehavior Restart);
+    string CommandLine, RestartBehavior Restart, int Revision = 1, bool ReinstallOnRevision = false);
 
 public sealed record SoftwareUpdatePolicyCreated(string PolicyId, string Name, string? Description, bool Enabled, IReadOnlyList<string> Bulletins,
     IReadOnlyList<PolicyUpdate> Updates, PackageOptions Options, IReadOnlyList<string> Targets, ProgramDefaults Program);
@@ -47,7 +47,7 @@ public sealed record SoftwareUpdatePolicyRetired(string PolicyId);
 
 /// <summary>A Software Update policy (C5): what distributes the updates of staged bulletins to its targets.</summary>
 public sealed record SoftwareUpdatePolicy(string Id, string Name, string? Description, bool Enabled, IReadOnlyList<string> Bulletins, IReadOnlyList<PolicyUpdate> Updates,
-    PackageOptions Options, IReadOnlyList<string> Targets, ProgramDefaults Program, PolicyStatus Status, bool EverDelivered)
+    PackageOptions Options, IReadOnlyList<string> Targets, ProgramDefaults Program, PolicyStatus Status)
 {
     public const int MaxNameLength = 200;
 
@@ -57,7 +57,7 @@ public sealed record SoftwareUpdatePolicy(string Id, string Name, string? Descri
     public bool Distributes => Status == PolicyStatus.Active && Enabled;
 
     public static SoftwareUpdatePolicy Create(SoftwareUpdatePolicyCreated e) =>
-        new(e.PolicyId, e.Name, e.Description, e.Enabled, e.Bulletins, e.Updates, e.Options, e.Targets, e.Program, PolicyStatus.Active, false);
+        new(e.PolicyId, e.Name, e.Description, e.Enabled, e.Bulletins, e.Updates, e.Options, e.Targets, e.Program, PolicyStatus.Active);
 
     public static SoftwareUpdatePolicy Apply(SoftwareUpdatePolicyEdited e, SoftwareUpdatePolicy p) =>
         p with { Name = e.Name, Description = e.Description, Updates = e.Updates, Options = e.Options, Targets = e.Targets };

@@ -133,10 +133,21 @@ public static partial class PatchCatalogReader
             "required" => RestartBehavior.Required, "notrequired" => RestartBehavior.NotRequired, "maybe" => RestartBehavior.Maybe, "unknown" => RestartBehavior.Unknown,
             _ => throw new FormatException($"{path}.restart: '{restartText}' is not one of required, notRequired, maybe, unknown"),
         };
+        var revision = 1;
+        if (u.TryGetProperty("revision", out var r) && r.ValueKind != JsonValueKind.Null)
+        {
+            if (r.ValueKind != JsonValueKind.Number || !r.TryGetInt32(out revision) || revision < 1) throw new FormatException($"{path}.revision: must be a positive integer");
+        }
+        var reinstall = false;
+        if (u.TryGetProperty("reinstallOnRevision", out var ri) && ri.ValueKind != JsonValueKind.Null)
+        {
+            if (ri.ValueKind is not (JsonValueKind.True or JsonValueKind.False)) throw new FormatException($"{path}.reinstallOnRevision: must be true or false");
+            reinstall = ri.GetBoolean();
+        }
         return new UpdateFacts(Str(u, "id", path, true)!, product, productId, Str(u, "culture", path, false) ?? CoreSettings.Neutral,
             Str(u, "fileName", path, false), url, size, sha?.ToLowerInvariant(), restart, Str(u, "commandLine", path, false),
             Str(u, "subType", path, false), Str(u, "fixedBuild", path, false), Rule(u, "applicability", path), Rule(u, "installed", path),
-            Strings(u, "supersedes", path).Select(s => s.ToUpperInvariant()).Distinct().ToList(), null, Str(u, "kb", path, false)?.ToUpperInvariant());
+            Strings(u, "supersedes", path).Select(s => s.ToUpperInvariant()).Distinct().ToList(), null, Str(u, "kb", path, false)?.ToUpperInvariant(), revision, reinstall);
     }
 
     private static string? Rule(JsonElement e, string name, string path) =>

@@ -1,0 +1,303 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Patch.Agent.Inventory;
+using Patch.Domain.Agents;
+using Patch.Domain.Computers;
+using Patch.Domain.Cycle;
+using Patch.Domain.MaintenanceWindows;
+
+namespace Patch.Agent.Cycle;
+
+/// <summary>What the agent needs for a cycle: its state folder, the computer (inventory, installer, restarter), the server and a clock.</summary>
+public sealed record CycleContext(string StateDirectory, AgentClient Client, IInventorySource Inventory, IInstaller Installer, IRestarter Restarter, TimeProvider Time,
+    Action<string>? Log = null);
+
+public sealed record CycleItem(string PolicyId, string Bulletin, string UpdateId, string Status, string LastApplied, string? Detail);
+
+/// <summary>What one cycle did: every update's status afterwards, what it installed and failed, what waits for a window, and the restart.</summary>
+public sealed record CycleReport(string Trigger, bool Ran, string? StoppedBecause, IReadOnlyList<CycleItem> Updates, IReadOnlyList<string> Installed,
+    IReadOnlyList<string> Failed, IReadOnlyList<string> Waiting, DateTimeOffset? WaitingUntil, PendingRestart? Restart, bool Restarted);
+
+/// <summary>
+/// The Software Update cycle on the agent (C7): fetch assignments (ETag) → evaluate with the shared rule engine → download
+/// and verify each package → chain (no restart first) → pre-install command → install inside a maintenance window → one
+/// restart at the end, when the configuration and the windows allow → every status change reported to the server.
+/// </summary>
+public sealed class CycleRunner(CycleContext context)
+{
+    private const int DownloadAttempts = 3;
+
+    private AgentLedger _ledger = AgentLedger.Empty;
+
+    private DateTimeOffset Now => context.Time.GetUtcNow();
+
+    private string PackageDirectory => Path.Combine(context.StateDirectory, "packages");
+
+    /// <summary>Runs a cycle. <paramref name="install"/> false only re-evaluates and reports (the poll between schedules).</summary>
+    public async Task<CycleReport> RunAsync(CycleTrigger trigger, string? policyId, bool install, CancellationToken ct)
+    {
+        var state = AgentState.Load(context.StateDirectory) ?? throw new AgentException($"Not enrolled: run 'enrol' first (no {Path.Combine(context.StateDirectory, "agent.json")}).");
+        _ledger = AgentLedger.Load(context.StateDirectory);
+        await FlushAsync(state, ct);
+        var assignments = await FetchAssignmentsAsync(state, ct);
+        var configuration = assignments.Configuration;
+        if (trigger == CycleTrigger.User && install && !configuration.AllowUserToInitiate)
+            throw new AgentException("Starting a Software Update cycle from this computer is not allowed by its agent configuration (allow user to initiate is off).");
+        var triggerText = trigger switch { CycleTrigger.User => "user", CycleTrigger.PolicySchedule => $"policy schedule ({policyId})", _ => "schedule" };
+        if (install) Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, null, AgentCycleReported.Started, Trigger: triggerText));
+
+        var inventory = context.Inventory.Read();
+        var evaluations = InstallCycle.Evaluate(assignments, InventoryFacts.Of(inventory), _ledger.Entries);
+        foreach (var e in evaluations) Record(e.Policy.PolicyId, e.Update, e.Status, e.LastApplied, e.Failures, e.InstalledRevision,
+            e.Status == UpdateStatus.Installed && e.LastApplied is null ? "Last Applied: Never (installed by another source)" : null);
+
+        var installed = new List<string>();
+        var failed = new List<string>();
+        var waiting = new List<string>();
+        DateTimeOffset? waitingUntil = null;
+        string? stopped = null;
+        var restartNeeded = false;
+        var restartInitiated = false;
+        var windows = assignments.MaintenanceWindows.Select(w => w.Schedule).ToList();
+        if (install)
+        {
+            var chain = InstallCycle.Chain(evaluations.Where(e => e.NeedsInstall && InstallCycle.InScope(e, trigger, policyId)));
+            var now = Now;
+            var ready = new List<(Evaluation Item, string Package)>();
+            foreach (var e in chain)
+            {
+                if (!InstallCycle.MayInstall(now, windows, configuration.OverrideMaintenanceWindows || e.Policy.OverrideMaintenanceWindows))
+                {
+                    waiting.Add(e.Update.UpdateId);
+                    waitingUntil = InstallCycle.NextInstallChance(now, windows);
+                    Record(e.Policy.PolicyId, e.Update, Entry(e.Update.UpdateId)?.Status ?? UpdateStatus.InstallationScheduled, null, null, null,
+                        $"waiting for a maintenance window (next opens {waitingUntil:yyyy-MM-dd HH:mm} UTC)", force: false);
+                    continue;
+                }
+                if (await DownloadAsync(state, e, ct) is { } package) ready.Add((e, package));
+            }
+            if (ready.Count > 0 && configuration.PreInstallCommand is { } hook)
+            {
+                var result = await ProcessRunner.RunAsync(hook, context.StateDirectory, TimeSpan.FromMinutes(60), ct);
+                if (result.ExitCode != 0 || result.TimedOut)
+                {
+                    stopped = $"the pre-install command failed ({(result.TimedOut ? result.Output : $"exit code {result.ExitCode}")}): no update was installed";
+                    ready.Clear();
+                }
+            }
+            foreach (var (e, package) in ready)
+            {
+                context.Log?.Invoke($"Installing {e.Update.Bulletin} {e.Update.UpdateId}");
+                var result = await context.Installer.InstallAsync(new InstallRequest(e.Update, package, e.Policy.Program), ct);
+                var known = Entry(e.Update.UpdateId)!;
+                if (result.Outcome == InstallOutcome.Failed)
+                {
+                    var failures = known.Failures + 1;
+                    var status = InstallCycle.StatusAfterFailure(failures, configuration.ReinstallationAttempts);
+                    Record(e.Policy.PolicyId, e.Update, status, known.LastApplied, failures, known.InstalledRevision, $"{result.Detail}; attempt {failures} of {configuration.ReinstallationAttempts + 1}");
+                    failed.Add(e.Update.UpdateId);
+                    continue;
+                }
+                // Already installed when the agent came to install it: another source did, so Last Applied stays "Never".
+                var lastApplied = result.Outcome == InstallOutcome.AlreadyInstalled ? known.LastApplied : Now;
+                Record(e.Policy.PolicyId, e.Update, UpdateStatus.Installed, lastApplied, 0, e.Update.Revision, result.Detail);
+                installed.Add(e.Update.UpdateId);
+                restartNeeded |= result.Outcome is InstallOutcome.RestartRequired or InstallOutcome.RestartInitiated;
+                restartInitiated |= result.Outcome == InstallOutcome.RestartInitiated;
+            }
+            if (installed.Count > 0) await SendInventoryIfChangedAsync(state, ct);
+        }
+
+        var restarted = false;
+        if (restartNeeded)
+        {
+            var overrideWindows = configuration.OverrideMaintenanceWindows;
+            var at = restartInitiated ? Now : InstallCycle.RestartAt(Now, configuration.Reboot, windows, overrideWindows);
+            _ledger = _ledger with { Restart = new PendingRestart(_ledger.Restart?.Since ?? Now, at, _ledger.Restart?.Deferrals ?? 0, null) };
+            Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, at is null ? "the configuration never restarts automatically: restart pending until someone restarts" : null,
+                AgentRestartReported.Pending, At: at));
+        }
+        restarted = await RestartIfDueAsync(ct, save: false);
+        if (install)
+            Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, stopped, stopped is null ? AgentCycleReported.Completed : AgentCycleReported.Stopped, Trigger: triggerText));
+        _ledger.Save(context.StateDirectory);
+        await FlushAsync(state, ct);
+
+        var items = _ledger.Entries.Values.OrderBy(e => e.Bulletin, StringComparer.OrdinalIgnoreCase).ThenBy(e => e.UpdateId, StringComparer.Ordinal)
+            .Select(e => new CycleItem(e.PolicyId, e.Bulletin, e.UpdateId, e.Status, e.LastAppliedText, null)).ToList();
+        return new CycleReport(triggerText, install, stopped, items, installed, failed, waiting, waitingUntil, _ledger.Restart, restarted);
+    }
+
+    /// <summary>Restarts when the pending restart's time has come (and it is not deferred past now).</summary>
+    public async Task<bool> RestartIfDueAsync(CancellationToken ct, bool save = true)
+    {
+        if (save) _ledger = AgentLedger.Load(context.StateDirectory);
+        if (_ledger.Restart is not { PlannedAt: { } planned } pending || planned > Now || pending.DeferredUntil > Now) return false;
+        if (!await context.Restarter.RestartAsync("software updates need a restart", ct)) return false;
+        _ledger = _ledger with { Restart = null };
+        Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, null, AgentRestartReported.Restarted));
+        if (save)
+        {
+            _ledger.Save(context.StateDirectory);
+            if (AgentState.Load(context.StateDirectory) is { } state) await FlushAsync(state, ct);
+        }
+        return true;
+    }
+
+    /// <summary>A person defers the pending restart by one of the configuration's choices, at most its number of times.</summary>
+    public async Task<PendingRestart> DeferAsync(int minutes, CancellationToken ct)
+    {
+        var state = AgentState.Load(context.StateDirectory) ?? throw new AgentException("Not enrolled: run 'enrol' first.");
+        _ledger = AgentLedger.Load(context.StateDirectory);
+        if (_ledger.Restart is not { } pending) throw new AgentException("No restart is pending.");
+        var notifications = (_ledger.Assignments ?? throw new AgentException("No assignments yet: run a cycle first.")).Configuration.Notifications;
+        if (InstallCycle.RefuseDeferral(notifications, minutes, pending.Deferrals) is { } refusal) throw new AgentException($"{refusal.Title}: {refusal.Detail}");
+        var until = Now.AddMinutes(minutes);
+        var deferred = pending with { Deferrals = pending.Deferrals + 1, DeferredUntil = until, PlannedAt = pending.PlannedAt is null ? null : until };
+        _ledger = _ledger with { Restart = deferred };
+        Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, $"deferred {minutes} minutes by the user", AgentRestartReported.Deferred, At: until));
+        _ledger.Save(context.StateDirectory);
+        await FlushAsync(state, ct);
+        return deferred;
+    }
+
+    /// <summary>The local table without talking to the server.</summary>
+    public static AgentLedger Read(string stateDirectory) => AgentLedger.Load(stateDirectory);
+
+    private LedgerEntry? Entry(string updateId) => _ledger.Entries.GetValueOrDefault(updateId);
+
+    private void Record(string policyId, AssignedUpdate u, string status, DateTimeOffset? lastApplied, int? failures, int? installedRevision, string? detail, bool force = true)
+    {
+        var known = Entry(u.UpdateId);
+        var entry = new LedgerEntry(u.UpdateId, u.BulletinId, u.Bulletin, policyId, status, lastApplied ?? known?.LastApplied, failures ?? known?.Failures ?? 0, u.Revision,
+            installedRevision ?? known?.InstalledRevision, known?.Status == status ? known.Since : Now);
+        if (status != UpdateStatus.Installed && lastApplied is null && known is not null && known.Status == UpdateStatus.Installed && status == UpdateStatus.InstallationScheduled)
+            entry = entry with { LastApplied = known.LastApplied };
+        _ledger.Entries[u.UpdateId] = entry;
+        // Only a change is an event; a failure is one even when the status repeats (another attempt failed).
+        if (known is null || known.Status != status || (force && status == UpdateStatus.FailedRescheduled && known.Failures != entry.Failures))
+            Emit(new AgentEvent(Guid.NewGuid(), default, status, u.Bulletin, u.UpdateId, detail, PolicyId: policyId, LastApplied: entry.LastApplied));
+    }
+
+    private void Emit(AgentEvent e)
+    {
+        var at = _ledger.NextEventTime(Now);
+        _ledger.Outbox.Add(e with { OccurredAt = at });
+        _ledger = _ledger with { LastEventAt = at };
+    }
+
+    private async Task FlushAsync(AgentState state, CancellationToken ct)
+    {
+        while (_ledger.Outbox.Count > 0)
+        {
+            var batch = _ledger.Outbox.Take(500).ToList();
+            try
+            {
+                await context.Client.SendEventsAsync(state.Credential, batch, ct);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or AgentException && !ct.IsCancellationRequested)
+            {
+                // The server is away: the events stay on disk and go with the next cycle, under the same ids.
+                context.Log?.Invoke($"Events kept for later: {e.Message}");
+                _ledger.Save(context.StateDirectory);
+                return;
+            }
+            _ledger.Outbox.RemoveRange(0, batch.Count);
+            _ledger.Save(context.StateDirectory);
+        }
+    }
+
+    private async Task<Assignments> FetchAssignmentsAsync(AgentState state, CancellationToken ct)
+    {
+        try
+        {
+            var result = await context.Client.AssignmentsAsync(state.Credential, _ledger.Assignments is null ? null : _ledger.AssignmentsETag, ct);
+            if (!result.NotModified) _ledger = _ledger with { Assignments = result.Assignments, AssignmentsETag = result.ETag };
+        }
+        catch (HttpRequestException e) when (_ledger.Assignments is not null)
+        {
+            context.Log?.Invoke($"Server unreachable ({e.Message}); using the last assignments");
+        }
+        return _ledger.Assignments ?? throw new AgentException("No assignments from the server yet.");
+    }
+
+    /// <summary>The package in the agent's cache, verified by SHA-256; "Download required" while it is fetched, "Retry" after a failed attempt.</summary>
+    private async Task<string?> DownloadAsync(AgentState state, Evaluation e, CancellationToken ct)
+    {
+        var u = e.Update;
+        var folder = Path.Combine(PackageDirectory, u.Sha256);
+        var file = Path.Combine(folder, SafeName(u.FileName) ?? u.Sha256);
+        if (File.Exists(file) && await HashAsync(file, ct) == u.Sha256) return file;
+        Directory.CreateDirectory(folder);
+        var status = Entry(u.UpdateId)?.Status;
+        Record(e.Policy.PolicyId, u, UpdateStatus.DownloadRequired, null, null, null, $"{u.Size:N0} bytes to download");
+        for (var attempt = 1; attempt <= DownloadAttempts; attempt++)
+        {
+            string problem;
+            try
+            {
+                var lastShown = 0L;
+                var progress = new Progress<long>(bytes =>
+                {
+                    if (context.Log is null || u.Size <= 0 || bytes - lastShown < u.Size / 10 && bytes < u.Size) return;
+                    lastShown = bytes;
+                    context.Log($"  {u.UpdateId}: {bytes:N0} of {u.Size:N0} bytes ({100.0 * bytes / u.Size:0}%)");
+                });
+                await context.Client.DownloadAsync(state.Credential, u.PackageUrl, file, progress, ct);
+                if (await HashAsync(file, ct) == u.Sha256)
+                {
+                    Record(e.Policy.PolicyId, u, status == UpdateStatus.FailedRescheduled ? UpdateStatus.FailedRescheduled : UpdateStatus.InstallationScheduled, null, null, null, "package downloaded and verified");
+                    return file;
+                }
+                File.Delete(file);
+                problem = "the package's SHA-256 does not match the policy's";
+            }
+            catch (Exception ex) when (ex is HttpRequestException or AgentException or IOException && !ct.IsCancellationRequested)
+            {
+                problem = ex.Message;
+            }
+            if (attempt < DownloadAttempts) Record(e.Policy.PolicyId, u, UpdateStatus.Retry, null, null, null, $"download attempt {attempt} failed: {problem}");
+            else Record(e.Policy.PolicyId, u, UpdateStatus.DownloadRequired, null, null, null, $"download failed {DownloadAttempts} times: {problem}; tried again next cycle");
+        }
+        return null;
+    }
+
+    private async Task SendInventoryIfChangedAsync(AgentState state, CancellationToken ct)
+    {
+        var inventory = context.Inventory.Read();
+        var text = JsonSerializer.Serialize(inventory, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true });
+        var hash = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+        if (hash == state.LastInventorySha256) return;
+        try
+        {
+            await context.Client.SendInventoryAsync(state.Credential, inventory, ct);
+            (state with { LastInventorySha256 = hash }).Save(context.StateDirectory);
+        }
+        catch (Exception e) when (e is HttpRequestException or AgentException && !ct.IsCancellationRequested)
+        {
+            context.Log?.Invoke($"Inventory not sent ({e.Message}); the service sends it at its next interval");
+        }
+    }
+
+    private static string? SafeName(string? fileName) =>
+        fileName is null ? null : Path.GetFileName(fileName) is { Length: > 0 } name && name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0 ? name : null;
+
+    private static async Task<string> HashAsync(string file, CancellationToken ct)
+    {
+        await using var stream = File.OpenRead(file);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct));
+    }
+
+    /// <summary>For the status table: when an update to install runs next (its policy's own schedule, else the configuration's install schedules).</summary>
+    public static string ScheduleText(AgentLedger ledger, LedgerEntry entry, DateTimeOffset now)
+    {
+        if (entry.Status is not (UpdateStatus.InstallationScheduled or UpdateStatus.FailedRescheduled or UpdateStatus.DownloadRequired or UpdateStatus.Retry)
+            || ledger.Assignments is not { } a) return "Not scheduled";
+        var policy = a.Policies.FirstOrDefault(p => p.PolicyId == entry.PolicyId);
+        var schedules = policy is { Schedule: Domain.Policies.ScheduleMode.Own, OwnSchedule: { } own } ? [own] : a.Configuration.InstallSchedules;
+        var next = schedules.Select(s => InstallCycle.NextRun(s, now)).Where(t => t is not null).Min();
+        return next is null ? "Not scheduled" : $"{next:yyyy-MM-dd HH:mm} UTC";
+    }
+
+    public static IReadOnlyList<MaintenanceWindowSchedule> Windows(AgentLedger ledger) => ledger.Assignments?.MaintenanceWindows.Select(w => w.Schedule).ToList() ?? [];
+}

@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Patch.Domain.Cycle;
+using Patch.Domain.Settings;
+
+namespace Patch.Agent.Cycle;
+
+/// <summary>One install: the package file, the policy's command line (the package's file name resolves in its folder), rights, run condition and timeout.</summary>
+public sealed record InstallRequest(AssignedUpdate Update, string PackagePath, AssignedProgram Program);
+
+public sealed record InstallResult(int ExitCode, InstallOutcome Outcome, string Detail);
+
+public interface IInstaller
+{
+    Task<InstallResult> InstallAsync(InstallRequest request, CancellationToken ct);
+}
+
+/// <summary>Restarts the computer when the cycle's restart is due.</summary>
+public interface IRestarter
+{
+    /// <summary>True when the computer restarted (simulation) or the restart was handed to the system.</summary>
+    Task<bool> RestartAsync(string reason, CancellationToken ct);
+}
+
+public sealed record ProcessResult(int ExitCode, bool TimedOut, string Output);
+
+/// <summary>
+/// Runs a command line as a real process: through cmd.exe on Windows, /bin/sh elsewhere, in the package's folder, with
+/// its output captured; a process that outlives the timeout is killed with its whole tree.
+/// </summary>
+public static class ProcessRunner
+{
+    public static async Task<ProcessResult> RunAsync(string commandLine, string workingDirectory, TimeSpan timeout, CancellationToken ct)
+    {
+        var psi = OperatingSystem.IsWindows()
+            ? new ProcessStartInfo("cmd.exe") { ArgumentList = { "/d", "/s", "/c", commandLine } }
+            : new ProcessStartInfo("/bin/sh") { ArgumentList = { "-c", commandLine } };
+        psi.WorkingDirectory = workingDirectory;
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.UseShellExecute = false;
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start '{commandLine}'");
+        var output = process.StandardOutput.ReadToEndAsync(ct);
+        var errors = process.StandardError.ReadToEndAsync(ct);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+            return new ProcessResult(-1, true, $"terminated after {timeout.TotalMinutes:0.##} minute(s)");
+        }
+        var text = (await output + await errors).Trim();
+        return new ProcessResult(process.ExitCode, false, text.Length > 500 ? text[..500] : text);
+    }
+}
+
+/// <summary>
+/// The real installer: runs the package's command line with the policy's terminate-after timeout and maps the exit code.
+/// Rights: "System" runs as the agent's service account (LocalSystem on Windows); running as the logged-in or a
+/// specified user needs the Windows session APIs and is refused elsewhere with a clear reason.
+/// </summary>
+public sealed class ProcessInstaller : IInstaller
+{
+    public async Task<InstallResult> InstallAsync(InstallRequest request, CancellationToken ct)
+    {
+        if (request.Program.RunWith != RunWithRights.System && !OperatingSystem.IsWindows())
+            return new InstallResult(-1, InstallOutcome.Failed, $"run with rights '{request.Program.RunWith}' needs Windows; this agent runs programs as its own account (System) only");
+        var result = await ProcessRunner.RunAsync(request.Update.CommandLine, Path.GetDirectoryName(request.PackagePath)!, TimeSpan.FromMinutes(request.Program.TerminateAfterMinutes), ct);
+        if (result.TimedOut) return new InstallResult(-1, InstallOutcome.Failed, result.Output);
+        var outcome = InstallerExitCodes.Classify(result.ExitCode);
+        return new InstallResult(result.ExitCode, outcome, $"exit code {result.ExitCode} (0x{result.ExitCode:X8}){(result.Output.Length > 0 ? ": " + result.Output : "")}");
+    }
+}
+
+/// <summary>How the simulation installer treats one update (matched by update id, KB or bulletin number).</summary>
+public sealed record SimulatedInstall(int FailTimes = 0, int FailExitCode = 1603, int? ExitCode = null, double Seconds = 0);
+
+/// <summary>The simulated computer: KBs installed by the simulation, KBs removed from it, installs and restarts it recorded, and how installs behave.</summary>
+public sealed record SimulationState(List<string> Installed, List<string> Removed, List<string> Attempts, List<DateTimeOffset> Restarts, Dictionary<string, SimulatedInstall> Plan)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    public static string PathIn(string directory) => Path.Combine(directory, "simulation.json");
+
+    public static SimulationState Load(string directory)
+    {
+        var file = PathIn(directory);
+        var state = File.Exists(file) ? JsonSerializer.Deserialize<SimulationState>(File.ReadAllText(file), Json) : null;
+        return state is null ? new SimulationState([], [], [], [], new Dictionary<string, SimulatedInstall>(StringComparer.OrdinalIgnoreCase))
+            : state with { Plan = new Dictionary<string, SimulatedInstall>(state.Plan ?? [], StringComparer.OrdinalIgnoreCase) };
+    }
+
+    public void Save(string directory) => PrivateFile.Write(PathIn(directory), JsonSerializer.Serialize(this, Json));
+}
+
+/// <summary>
+/// The simulation installer: records instead of installing. It can be told (simulation.json "plan") to fail N times, to
+/// exit with a given code (3010 restart required, 1641 restart initiated, 0x00240006 already installed) or to take time;
+/// an update that needs a restart exits 3010 by default. A successful install adds the update's KB to the simulated inventory.
+/// </summary>
+public sealed class SimulationInstaller(string stateDirectory, TimeProvider time) : IInstaller
+{
+    public async Task<InstallResult> InstallAsync(InstallRequest request, CancellationToken ct)
+    {
+        var state = SimulationState.Load(stateDirectory);
+        var u = request.Update;
+        var kb = (u.Kb ?? u.Bulletin).ToUpperInvariant();
+        var plan = state.Plan.GetValueOrDefault(u.UpdateId) ?? state.Plan.GetValueOrDefault(kb) ?? state.Plan.GetValueOrDefault(u.Bulletin) ?? new SimulatedInstall();
+        if (plan.Seconds > 0) await Task.Delay(TimeSpan.FromSeconds(plan.Seconds), time, ct);
+        var attempt = state.Attempts.Count(a => a == u.UpdateId) + 1;
+        state.Attempts.Add(u.UpdateId);
+        var exit = attempt <= plan.FailTimes ? plan.FailExitCode
+            : plan.ExitCode ?? (u.Restart == Patch.Domain.Catalog.RestartBehavior.Required ? InstallerExitCodes.RestartRequired : InstallerExitCodes.Success);
+        var outcome = InstallerExitCodes.Classify(exit);
+        if (outcome != InstallOutcome.Failed)
+        {
+            if (!state.Installed.Contains(kb)) state.Installed.Add(kb);
+            state.Removed.Remove(kb);
+        }
+        state.Save(stateDirectory);
+        return new InstallResult(exit, outcome, $"simulated: exit code {exit} (0x{exit:X8}), attempt {attempt}");
+    }
+}
+
+/// <summary>Records the restart in the simulation and reports it done.</summary>
+public sealed class SimulationRestarter(string stateDirectory, TimeProvider time) : IRestarter
+{
+    public Task<bool> RestartAsync(string reason, CancellationToken ct)
+    {
+        var state = SimulationState.Load(stateDirectory);
+        state.Restarts.Add(time.GetUtcNow());
+        state.Save(stateDirectory);
+        return Task.FromResult(true);
+    }
+}
+
+/// <summary>Hands the restart to Windows (shutdown /r with a one-minute notice); elsewhere the agent never restarts the machine it runs on.</summary>
+public sealed class SystemRestarter : IRestarter
+{
+    public async Task<bool> RestartAsync(string reason, CancellationToken ct)
+    {
+        if (!OperatingSystem.IsWindows()) return false;
+        var result = await ProcessRunner.RunAsync($"shutdown.exe /r /t 60 /c \"Patch: {reason.Replace("\"", "'")}\"", Environment.SystemDirectory, TimeSpan.FromMinutes(1), ct);
+        return result.ExitCode == 0;
+    }
+}

@@ -1,0 +1,101 @@
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Npgsql;
+using Patch.Application.Agents;
+using Patch.Application.Common;
+using Patch.Application.Targets;
+using Patch.Domain;
+using Patch.Domain.AgentConfigurations;
+using Patch.Domain.Computers;
+
+namespace Patch.Application.AgentConfigurations;
+
+public sealed record AgentConfigurationRequest(string? Name, AgentConfigurationSettings? Settings, IReadOnlyList<string>? Targets, int? Priority);
+
+public sealed record EffectiveConfiguration(string Computer, AgentConfiguration Configuration, string Reason);
+
+/// <summary>Agent configuration policies (C7): the default one, its clones with their own targets, and which one a computer gets.</summary>
+public static class AgentConfigurationEndpoints
+{
+    public static void MapAgentConfigurations(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/agent-configurations").WithTags("Agent configuration");
+
+        group.MapGet("", async (IQuerySession session, CancellationToken ct) => Results.Ok(await AllAsync(session, ct)))
+            .WithName("ListAgentConfigurations")
+            .WithSummary("The default agent configuration policy (always present) and its clones, in the order they win: lowest priority first.")
+            .Produces<IReadOnlyList<AgentConfiguration>>();
+
+        group.MapGet("{id}", async (string id, IQuerySession session, CancellationToken ct) =>
+                await LoadAsync(session, id, ct) is { Deleted: false } c ? Results.Ok(c) : Problems.NotFound($"No agent configuration policy '{id}'."))
+            .WithName("GetAgentConfiguration").WithSummary("One agent configuration policy ('agent-config:default' is the default one).")
+            .Produces<AgentConfiguration>().ProducesProblem(404);
+
+        group.MapPut("{id}", (string id, AgentConfigurationRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+                ChangeAsync(id, http, store, ct, (current, known) => AgentConfiguration.DecideEdit(current, id, body.Name, body.Settings, body.Targets, body.Priority, known)))
+            .WithName("EditAgentConfiguration")
+            .WithSummary("Edit settings (install schedules, reinstallation attempts, allow user to initiate, reboot defaults, override maintenance windows, " +
+                         "notifications with a custom message of at most 128 characters, poll interval, pre-install command), and for a clone its name, targets and priority. " +
+                         "The default policy cannot be retargeted: clone it. Each edit is an event naming what changed.")
+            .Produces<AgentConfiguration>().ProducesProblem(400).ProducesProblem(404);
+
+        group.MapPost("{id}/clone", async (string id, AgentConfigurationRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+            {
+                await using var session = store.OpenSession(Actor.From(http));
+                var source = await LoadAsync(session, id, ct);
+                var known = (await TargetEndpoints.CustomTargetsAsync(session, ct)).Keys.ToHashSet();
+                var newId = AgentConfiguration.StreamId(Guid.NewGuid());
+                var outcome = AgentConfiguration.DecideClone(source, id, newId, body.Name, body.Settings, body.Targets, body.Priority, known);
+                if (outcome.Rejection is { } r) return Problems.From(r);
+                session.Events.StartStream<AgentConfiguration>(newId, outcome.Events.ToArray());
+                await session.SaveChangesAsync(ct);
+                return Results.Created($"/api/agent-configurations/{newId}", await session.LoadAsync<AgentConfiguration>(newId, ct));
+            })
+            .WithName("CloneAgentConfiguration")
+            .WithSummary("Clone a policy (the default one included) with targets, a priority (lower wins; default 100) and optionally other settings.")
+            .Produces<AgentConfiguration>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(404);
+
+        group.MapDelete("{id}", (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
+                ChangeAsync(id, http, store, ct, (current, _) => AgentConfiguration.DecideDelete(current, id)))
+            .WithName("DeleteAgentConfiguration").WithSummary("Delete a clone; its computers fall back to the next one that targets them, or the default. The default cannot be deleted.")
+            .Produces<AgentConfiguration>().ProducesProblem(404).ProducesProblem(409);
+
+        app.MapGet("/api/computers/{name}/agent-configuration", async (string name, IQuerySession session, NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
+            {
+                if (await session.LoadAsync<Computer>(Computer.StreamId(name), ct) is not { } computer) return Problems.NotFound($"No computer '{name}'.");
+                var membership = await ComputerMembership.ForAsync(session, db, config, computer, ct);
+                var effective = AgentConfiguration.EffectiveFor(await AllAsync(session, ct), t => membership.IsIn(t, []));
+                var reason = effective.IsDefault
+                    ? "No clone targets this computer: the default policy applies."
+                    : $"Targeted by {string.Join(", ", effective.Targets.Where(t => membership.IsIn(t, [])))}; the lowest priority ({effective.Priority}) of the clones that target it.";
+                return Results.Ok(new EffectiveConfiguration(computer.Name, effective, reason));
+            })
+            .WithTags("Agent configuration").WithName("GetEffectiveAgentConfiguration")
+            .WithSummary("The agent configuration a computer gets, and why.").Produces<EffectiveConfiguration>().ProducesProblem(404);
+    }
+
+    public static async Task<IReadOnlyList<AgentConfiguration>> AllAsync(IQuerySession session, CancellationToken ct)
+    {
+        var stored = (await session.Query<AgentConfiguration>().ToListAsync(ct)).Where(c => !c.Deleted).ToList();
+        if (!stored.Any(c => c.IsDefault)) stored.Add(AgentConfiguration.Default);
+        return stored.OrderBy(c => c.Priority).ThenBy(c => c.Name, StringComparer.Ordinal).ThenBy(c => c.Id, StringComparer.Ordinal).ToList();
+    }
+
+    private static async Task<AgentConfiguration?> LoadAsync(IQuerySession session, string id, CancellationToken ct) =>
+        await session.LoadAsync<AgentConfiguration>(id, ct) ?? (id == AgentConfiguration.DefaultId ? AgentConfiguration.Default : null);
+
+    private static async Task<IResult> ChangeAsync(string id, HttpContext http, IDocumentStore store, CancellationToken ct, Func<AgentConfiguration?, ISet<string>, Outcome> decide)
+    {
+        await using var session = store.OpenSession(Actor.From(http));
+        var stream = await session.Events.FetchForWriting<AgentConfiguration>(id, ct);
+        var known = (await TargetEndpoints.CustomTargetsAsync(session, ct)).Keys.ToHashSet();
+        var outcome = decide(stream.Aggregate, known);
+        if (outcome.Rejection is { } r) return Problems.From(r);
+        stream.AppendMany(outcome.Events);
+        await session.SaveChangesAsync(ct);
+        return Results.Ok(await LoadAsync(session, id, ct));
+    }
+}

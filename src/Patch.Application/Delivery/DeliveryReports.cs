@@ -1,0 +1,180 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Application.Compliance;
+using Patch.Domain.Cycle;
+using Patch.Projections;
+
+namespace Patch.Application.Delivery;
+
+public sealed record DeliveryTotals(DateTimeOffset From, DateTimeOffset To, long Executed, long Succeeded, long Failed, long NotCompleted);
+
+public sealed record PolicyDelivery(string PolicyId, string? Policy, long Updates, long Computers, long Executed, long Succeeded, long Failed, long NotCompleted);
+
+public sealed record UpdateDelivery(string PolicyId, string UpdateId, string? Bulletin, long Computers, long Executed, long Succeeded, long Failed, long NotCompleted);
+
+public sealed record ComputerDelivery(string PolicyId, string UpdateId, string? Bulletin, string ComputerId, string? Computer, string Status, string Outcome,
+    DateTimeOffset At, DateTimeOffset? LastApplied, string? Detail);
+
+public sealed record RebootStatusRow(string ComputerId, string? Computer, bool Pending, DateTimeOffset? PendingSince, DateTimeOffset? PlannedAt, int Deferrals,
+    DateTimeOffset? DeferredUntil, DateTimeOffset? LastRestartAt);
+
+/// <summary>
+/// Remediation status (C11): the Software Update Delivery Summary and Reboot Status. A delivery is one (policy, update,
+/// computer) and counts by the last status its agent reported inside the time range: succeeded (Installed, Installed by
+/// user), failed (Failed to Install), not yet completed (Download required, Retry, Installation Scheduled, Installation
+/// Failed - Rescheduled); executed is their sum. Not Applicable, Superseded and Pending are not deliveries.
+/// </summary>
+public static class DeliveryReports
+{
+    private const string S = PatchStore.Schema;
+
+    private static readonly string Succeeded = $"status in ('{UpdateStatus.Installed}', '{UpdateStatus.InstalledByUser}')";
+    private static readonly string Failed = $"status = '{UpdateStatus.FailedToInstall}'";
+    private static readonly string NotDelivery = $"('{UpdateStatus.NotApplicable}', '{UpdateStatus.Superseded}', '{UpdateStatus.Pending}')";
+
+    public static void MapDeliveryReports(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/reports").WithTags("Reports");
+
+        group.MapGet("delivery-summary", async (string? policy, string? update, string? computer, HttpContext http, NpgsqlDataSource db, TimeProvider time, CancellationToken ct) =>
+            {
+                if (Range(http, time) is not { } range) return Problems.Invalid("Invalid query", RangeProblem(http));
+                if (update is not null && policy is null) return Problems.Invalid("Invalid query", "update: give the policy too (policy=…&update=…)");
+                var where = "occurred_at >= @from and occurred_at < @to";
+                var ps = new List<NpgsqlParameter> { new("from", range.From), new("to", range.To) };
+                if (policy is not null) { where += " and policy_id = @policy"; ps.Add(new("policy", policy)); }
+                if (update is not null) { where += " and update_id = @update"; ps.Add(new("update", update)); }
+                if (computer is not null) { where += " and computer_id = @computer"; ps.Add(new("computer", Domain.Computers.Computer.StreamId(computer))); }
+                var last = $"""
+                    with last as (
+                        select distinct on (policy_id, update_id, computer_id) policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail
+                        from {S}.delivery_status where {where} order by policy_id, update_id, computer_id, occurred_at desc, seq desc),
+                    d as (select * from last where status not in {NotDelivery})
+                    """;
+                var counts = $"count(*) filter (where {Succeeded}), count(*) filter (where {Failed}), count(*) filter (where not ({Succeeded}) and not ({Failed}))";
+
+                if (policy is null)
+                {
+                    var sorts = new Dictionary<string, string> { ["policy"] = "2", ["executed"] = "5", ["succeeded"] = "6", ["failed"] = "7", ["notCompleted"] = "8" };
+                    var (q, problem) = ReportQuery.Parse(http, sorts, "policy");
+                    if (problem is not null) return problem;
+                    var sql = $"""
+                        {last}
+                        select d.policy_id, p.data->>'name', count(distinct update_id), count(distinct computer_id), count(*), {counts}, count(*) over ()
+                        from d left join {S}.{PatchProjections.PolicyTable} p on p.id = d.policy_id
+                        group by d.policy_id, p.data->>'name' order by {q!.OrderBy(sorts, "1")} limit {q.PageSize} offset {q.Offset}
+                        """;
+                    return q.Answer(await PageAsync(db, sql, ps, q, r => new PolicyDelivery(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetInt64(2), r.GetInt64(3),
+                        r.GetInt64(4), r.GetInt64(5), r.GetInt64(6), r.GetInt64(7)), 8, ct));
+                }
+                if (update is null)
+                {
+                    var sorts = new Dictionary<string, string> { ["bulletin"] = "3", ["update"] = "2", ["executed"] = "5", ["succeeded"] = "6", ["failed"] = "7", ["notCompleted"] = "8" };
+                    var (q, problem) = ReportQuery.Parse(http, sorts, "bulletin");
+                    if (problem is not null) return problem;
+                    var sql = $"""
+                        {last}
+                        select policy_id, update_id, max(bulletin), count(distinct computer_id), count(*), {counts}, count(*) over ()
+                        from d group by policy_id, update_id order by {q!.OrderBy(sorts, "2")} limit {q.PageSize} offset {q.Offset}
+                        """;
+                    return q.Answer(await PageAsync(db, sql, ps, q, r => new UpdateDelivery(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetInt64(3),
+                        r.GetInt64(4), r.GetInt64(5), r.GetInt64(6), r.GetInt64(7)), 8, ct));
+                }
+                {
+                    var sorts = new Dictionary<string, string> { ["computer"] = "5", ["status"] = "6", ["at"] = "8" };
+                    var (q, problem) = ReportQuery.Parse(http, sorts, "computer");
+                    if (problem is not null) return problem;
+                    var sql = $"""
+                        {last}
+                        select d.policy_id, d.update_id, d.bulletin, d.computer_id, c.data->>'name', d.status,
+                               case when {Succeeded} then 'succeeded' when {Failed} then 'failed' else 'notCompleted' end, d.occurred_at, d.last_applied, d.detail, count(*) over ()
+                        from d left join {S}.mt_doc_computer c on c.id = d.computer_id
+                        order by {q!.OrderBy(sorts, "4")} limit {q.PageSize} offset {q.Offset}
+                        """;
+                    return q.Answer(await PageAsync(db, sql, ps, q, r => new ComputerDelivery(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetString(3),
+                        r.IsDBNull(4) ? null : r.GetString(4), r.GetString(5), r.GetString(6), r.GetFieldValue<DateTimeOffset>(7),
+                        r.IsDBNull(8) ? null : r.GetFieldValue<DateTimeOffset>(8), r.IsDBNull(9) ? null : r.GetString(9)), 10, ct));
+                }
+            })
+            .WithName("DeliverySummary")
+            .WithSummary("Software Update Delivery Summary over a time range (from/to, default the last 30 days; asOf=T is to=T): per policy; with policy=… per update; " +
+                         "with policy=…&update=… per computer (drill-down). Executed, succeeded, failed, not yet completed count (policy, update, computer) deliveries by their last status in the range. " +
+                         "computer=NAME narrows any level. Paging, sort, CSV with format=csv.")
+            .Produces<ReportPage<PolicyDelivery>>(200, "application/json", "text/csv").ProducesProblem(400);
+
+        group.MapGet("reboot-status", async (bool? pendingOnly, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
+            {
+                var sorts = new Dictionary<string, string> { ["pendingSince"] = "pending_since", ["computer"] = "2", ["deferrals"] = "deferrals", ["lastRestartAt"] = "last_restart_at" };
+                var (q, problem) = ReportQuery.Parse(http, sorts, "pendingSince");
+                if (problem is not null) return problem;
+                var sql = $"""
+                    select r.computer_id, c.data->>'name', r.pending, r.pending_since, r.planned_at, r.deferrals, r.deferred_until, r.last_restart_at, count(*) over ()
+                    from {S}.restart_state r left join {S}.mt_doc_computer c on c.id = r.computer_id
+                    where @all or r.pending
+                    order by {q!.OrderBy(sorts, "1")} limit {q.PageSize} offset {q.Offset}
+                    """;
+                return q.Answer(await PageAsync(db, sql, [new("all", pendingOnly == false)], q, r => new RebootStatusRow(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetBoolean(2),
+                    r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3), r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4), r.GetInt32(5),
+                    r.IsDBNull(6) ? null : r.GetFieldValue<DateTimeOffset>(6), r.IsDBNull(7) ? null : r.GetFieldValue<DateTimeOffset>(7)), 8, ct));
+            })
+            .WithName("RebootStatus")
+            .WithSummary("Reboot Status: computers with a pending restart (pendingOnly=false: every computer that ever needed one), since when, when it is planned, deferrals and until when. Paging, sort, CSV.")
+            .Produces<ReportPage<RebootStatusRow>>(200, "application/json", "text/csv").ProducesProblem(400);
+    }
+
+    /// <summary>The home page's delivery summary: every delivery of the range, all policies together.</summary>
+    public static async Task<DeliveryTotals> TotalsAsync(NpgsqlDataSource db, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand($"""
+            with last as (
+                select distinct on (policy_id, update_id, computer_id) status from {S}.delivery_status where occurred_at >= $1 and occurred_at < $2
+                order by policy_id, update_id, computer_id, occurred_at desc, seq desc),
+            d as (select * from last where status not in {NotDelivery})
+            select count(*), count(*) filter (where {Succeeded}), count(*) filter (where {Failed}), count(*) filter (where not ({Succeeded}) and not ({Failed})) from d
+            """);
+        cmd.Parameters.Add(new NpgsqlParameter { Value = from });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = to });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        await r.ReadAsync(ct);
+        return new DeliveryTotals(from, to, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3));
+    }
+
+    public static async Task<long> PendingRestartsAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand($"select count(*) from {S}.restart_state where pending");
+        return (long)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
+    private static (DateTimeOffset From, DateTimeOffset To)? Range(HttpContext http, TimeProvider time)
+    {
+        var q = http.Request.Query;
+        static DateTimeOffset? Parse(string text) =>
+            text.Length == 0 ? null : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : DateTimeOffset.MinValue;
+        var to = Parse(q["to"].ToString()) ?? Parse(q["asOf"].ToString()) ?? time.GetUtcNow();
+        var from = Parse(q["from"].ToString()) ?? to.AddDays(-30);
+        if (to == DateTimeOffset.MinValue || from == DateTimeOffset.MinValue || from >= to) return null;
+        return (from, to);
+    }
+
+    private static string RangeProblem(HttpContext http) =>
+        $"from/to/asOf: dates like 2026-11-01 or 2026-11-01T00:00:00Z, with from before to (got from '{http.Request.Query["from"]}', to '{http.Request.Query["to"]}', asOf '{http.Request.Query["asOf"]}')";
+
+    private static async Task<ReportPage<T>> PageAsync<T>(NpgsqlDataSource db, string sql, IEnumerable<NpgsqlParameter> ps, ReportQuery q, Func<NpgsqlDataReader, T> read, int totalColumn, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(sql);
+        cmd.Parameters.AddRange(ps.ToArray());
+        var items = new List<T>();
+        long total = 0;
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+        {
+            items.Add(read(r));
+            total = r.GetInt64(totalColumn);
+        }
+        return new ReportPage<T>(items, total, q.Page, q.PageSize);
+    }
+}

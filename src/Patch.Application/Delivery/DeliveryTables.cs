@@ -1,0 +1,112 @@
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Domain.Computers;
+
+namespace Patch.Application.Delivery;
+
+/// <summary>
+/// Read models of the install cycle (ADR 0013), written in the same transaction as the agents' events and rebuilt from
+/// the event log by <see cref="RebuildAsync"/>: <c>delivery_status</c> (one row per status event that names a policy —
+/// the Software Update Delivery Summary groups them over a time range) and <c>restart_state</c> (one row per computer
+/// that ever needed a restart — the Reboot Status report).
+/// </summary>
+public static class DeliveryTables
+{
+    private const string S = PatchStore.Schema;
+
+    public static readonly string Ddl = $"""
+        create schema if not exists {S};
+        create table if not exists {S}.delivery_status (
+            computer_id text not null, event_id uuid not null, policy_id text not null, bulletin text, update_id text not null,
+            status text not null, occurred_at timestamptz not null, last_applied timestamptz, detail text, seq bigint generated always as identity,
+            primary key (computer_id, event_id));
+        create index if not exists ix_delivery_status_policy on {S}.delivery_status (policy_id, update_id, computer_id, occurred_at desc);
+        create index if not exists ix_delivery_status_time on {S}.delivery_status (occurred_at);
+        create table if not exists {S}.restart_state (
+            computer_id text primary key, pending boolean not null, pending_since timestamptz, planned_at timestamptz, deferrals int not null,
+            deferred_until timestamptz, last_restart_at timestamptz, updated_at timestamptz not null);
+        """;
+
+    public static async Task EnsureAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(Ddl);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public static readonly string InsertStatus = $"""
+        insert into {S}.delivery_status (computer_id, event_id, policy_id, bulletin, update_id, status, occurred_at, last_applied, detail)
+        values (?, ?, ?, ?, ?, ?, ?::timestamptz, ?::timestamptz, ?) on conflict do nothing
+        """;
+
+    /// <summary>
+    /// The restart state after one restart event (parameters: computer, occurred at, at). Pending keeps the time it first
+    /// became pending; each deferral counts until the computer restarts; an event older than the row's last one changes nothing.
+    /// </summary>
+    public static string UpsertRestart(string kind)
+    {
+        var (pending, deferred, restarted) = kind switch
+        {
+            AgentRestartReported.Pending => ("true", "false", "false"),
+            AgentRestartReported.Deferred => ("true", "true", "false"),
+            AgentRestartReported.Restarted => ("false", "false", "true"),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a restart event kind"),
+        };
+        return $"""
+            insert into {S}.restart_state as r (computer_id, pending, pending_since, planned_at, deferrals, deferred_until, last_restart_at, updated_at)
+            select k.c, {pending}, case when {pending} then k.t end, case when {pending} and not {deferred} then k.at end, case when {deferred} then 1 else 0 end,
+                   case when {deferred} then k.at end, case when {restarted} then k.t end, k.t
+            from (select ?::text c, ?::timestamptz t, ?::timestamptz at) k
+            on conflict (computer_id) do update set
+                pending = {pending},
+                pending_since = case when not {pending} then null when r.pending then r.pending_since else excluded.updated_at end,
+                planned_at = case when {restarted} then null when {deferred} then r.planned_at else excluded.planned_at end,
+                deferrals = case when {restarted} then 0 when {deferred} then (case when r.pending then r.deferrals else 0 end) + 1 when r.pending then r.deferrals else 0 end,
+                deferred_until = case when {deferred} then excluded.deferred_until when {restarted} then null when r.pending then r.deferred_until end,
+                last_restart_at = coalesce(excluded.last_restart_at, r.last_restart_at),
+                updated_at = excluded.updated_at
+            where r.updated_at <= excluded.updated_at
+            """;
+    }
+
+    /// <summary>Rebuilds both tables from the event log in one transaction; readers see the old rows until it commits.</summary>
+    public static async Task RebuildAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var cmd = new NpgsqlCommand($"""
+            delete from {S}.delivery_status;
+            insert into {S}.delivery_status (computer_id, event_id, policy_id, bulletin, update_id, status, occurred_at, last_applied, detail)
+            select data->>'computerId', (data->>'eventId')::uuid, data->>'policyId', data->>'bulletin', data->>'updateId', data->>'status',
+                   (data->>'occurredAt')::timestamptz, (data->>'lastApplied')::timestamptz, data->>'detail'
+            from {S}.mt_events where type = 'agent_status_reported' and data->>'policyId' is not null and data->>'updateId' is not null
+            order by seq_id
+            on conflict do nothing;
+            delete from {S}.restart_state;
+            """, conn, tx))
+            await cmd.ExecuteNonQueryAsync(ct);
+
+        var restarts = new List<(string Computer, DateTimeOffset At, DateTimeOffset? When, string Kind)>();
+        await using (var cmd = new NpgsqlCommand($"""
+            select data->>'computerId', (data->>'occurredAt')::timestamptz, (data->>'at')::timestamptz, data->>'kind'
+            from {S}.mt_events where type = 'agent_restart_reported' order by (data->>'occurredAt')::timestamptz, seq_id
+            """, conn, tx))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+            while (await reader.ReadAsync(ct))
+                restarts.Add((reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3)));
+        foreach (var r in restarts)
+        {
+            await using var cmd = new NpgsqlCommand(UpsertRestart(r.Kind).Replace("?::text", "$1::text").Replace("?::timestamptz t", "$2::timestamptz t").Replace("?::timestamptz at", "$3::timestamptz at"), conn, tx);
+            cmd.Parameters.Add(new NpgsqlParameter { Value = r.Computer });
+            cmd.Parameters.Add(new NpgsqlParameter { Value = r.At });
+            cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)r.When ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+    }
+
+    public static async Task TruncateAsync(NpgsqlConnection conn, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"truncate {S}.delivery_status, {S}.restart_state", conn);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}

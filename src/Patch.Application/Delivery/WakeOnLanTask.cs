@@ -1,0 +1,126 @@
+using System.Net;
+using System.Net.Sockets;
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Patch.Application.AgentConfigurations;
+using Patch.Application.Common;
+using Patch.Application.Targets;
+using Patch.Domain;
+using Patch.Domain.Computers;
+using Patch.Domain.Cycle;
+using Patch.Domain.Policies;
+using Patch.Domain.ServerTasks;
+
+namespace Patch.Application.Delivery;
+
+/// <summary>
+/// Wake-on-LAN before a policy run (C11): the magic packet for each member computer's MAC address, sent to the configured
+/// broadcast address (Patch:WakeOnLan:Broadcast, default 255.255.255.255:9). Every send is a server-task run with its counts.
+/// </summary>
+public sealed class WakeOnLanTask(IDocumentStore store, IConfiguration config, TimeProvider time)
+{
+    public const string TaskName = "wake-on-lan";
+
+    public IPEndPoint Broadcast => IPEndPoint.TryParse(config["Patch:WakeOnLan:Broadcast"] ?? "255.255.255.255:9", out var ep)
+        ? (ep.Port == 0 ? new IPEndPoint(ep.Address, 9) : ep)
+        : throw new InvalidOperationException($"Patch:WakeOnLan:Broadcast '{config["Patch:WakeOnLan:Broadcast"]}' is not an address like 192.168.1.255:9");
+
+    public async Task<ServerTaskRun> RunAsync(SoftwareUpdatePolicy policy, string trigger, Actor actor, CancellationToken ct)
+    {
+        var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
+        await using (var start = store.OpenSession(actor, runId))
+        {
+            start.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, trigger, new Dictionary<string, string> { ["policy"] = policy.Id, ["broadcast"] = Broadcast.ToString() }, time.GetUtcNow()));
+            await start.SaveChangesAsync(ct);
+        }
+        object end;
+        try
+        {
+            await using var session = store.QuerySession();
+            var custom = await TargetEndpoints.CustomTargetsAsync(session, ct);
+            var names = await TargetEndpoints.MembersAsync(session, config, policy.Targets, policy.Updates.Where(u => u.Enabled).Select(u => u.UpdateId).ToList(), custom, ct,
+                policy.Bulletins.FirstOrDefault()?.Split(':')[0]);
+            var computers = names.Count == 0 ? [] : await session.LoadManyAsync<Computer>(ct, names.Select(Computer.StreamId).ToArray());
+            var macs = computers.Select(c => c.MacAddress).OfType<string>().Distinct().ToList();
+            using var udp = new UdpClient(Broadcast.AddressFamily) { EnableBroadcast = true };
+            foreach (var mac in macs) await udp.SendAsync(WakeOnLan.MagicPacket(mac), Broadcast, ct);
+            end = new ServerTaskCompleted(runId, ServerTaskStatus.Completed,
+                new Dictionary<string, int> { ["computers"] = names.Count, ["packetsSent"] = macs.Count, ["withoutMacAddress"] = computers.Count(c => c.MacAddress is null) }, time.GetUtcNow());
+        }
+        catch (Exception e) when (e is SocketException or InvalidOperationException or FormatException)
+        {
+            end = new ServerTaskFailed(runId, $"{e.GetType().Name}: {e.Message}", time.GetUtcNow());
+        }
+        await using (var finish = store.OpenSession(actor, runId))
+        {
+            finish.Events.Append(runId, end);
+            await finish.SaveChangesAsync(CancellationToken.None);
+        }
+        await using var read = store.QuerySession();
+        return (await read.LoadAsync<ServerTaskRun>(runId, CancellationToken.None))!;
+    }
+
+    /// <summary>When a policy runs: its own schedule, else the install schedules of the agent configurations (its computers run on those).</summary>
+    public static async Task<IReadOnlyList<PolicySchedule>> RunSchedulesAsync(IQuerySession session, SoftwareUpdatePolicy policy, CancellationToken ct) =>
+        policy.Options is { Schedule: ScheduleMode.Own, OwnSchedule: { } own }
+            ? [own]
+            : (await AgentConfigurationEndpoints.AllAsync(session, ct)).SelectMany(c => c.Settings.InstallSchedules).Distinct().ToList();
+
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapPost("/api/policies/{id}/wake", async (string id, HttpContext http, IQuerySession session, WakeOnLanTask task, CancellationToken ct) =>
+                await session.LoadAsync<SoftwareUpdatePolicy>(id, ct) is { Status: PolicyStatus.Active } policy
+                    ? Results.Ok(await task.RunAsync(policy, "on demand", Actor.From(http), ct))
+                    : Problems.NotFound($"No active Software Update policy '{id}'."))
+            .WithTags("Software Update policies").WithName("WakePolicyComputers")
+            .WithSummary("Send the Wake-on-LAN magic packet to every member computer with a MAC address now (policies with the option set are woken automatically before each run). The answer is the server-task run with its counts.")
+            .Produces<ServerTaskRun>().ProducesProblem(404);
+}
+
+/// <summary>
+/// Wakes the computers of each enabled policy with Wake-on-LAN set, once per run, Patch:WakeOnLan:LeadMinutes (default 10)
+/// before it starts; checks every Patch:WakeOnLan:CheckSeconds (default 60).
+/// </summary>
+public sealed class ScheduledWakeOnLan(IDocumentStore store, WakeOnLanTask task, IConfiguration config, TimeProvider time, ILogger<ScheduledWakeOnLan> logger) : BackgroundService
+{
+    private readonly HashSet<(string Policy, DateTimeOffset Run)> _woken = [];
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var every = TimeSpan.FromSeconds(config.GetValue("Patch:WakeOnLan:CheckSeconds", 60));
+        using var timer = new PeriodicTimer(every, time);
+        do
+        {
+            try
+            {
+                await CheckAsync(stoppingToken);
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(e, "Wake-on-LAN check failed; trying again at the next one");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    /// <summary>One check: wakes what is due, returns the runs it woke computers for.</summary>
+    public async Task<IReadOnlyList<(string Policy, DateTimeOffset Run)>> CheckAsync(CancellationToken ct)
+    {
+        var lead = TimeSpan.FromMinutes(config.GetValue("Patch:WakeOnLan:LeadMinutes", 10));
+        var now = time.GetUtcNow();
+        var woken = new List<(string, DateTimeOffset)>();
+        await using var session = store.QuerySession();
+        foreach (var policy in (await session.Query<SoftwareUpdatePolicy>().ToListAsync(ct)).Where(p => p.Distributes && p.Options.WakeOnLan))
+        {
+            if (WakeOnLan.RunToWakeFor(await WakeOnLanTask.RunSchedulesAsync(session, policy, ct), now, lead) is not { } run || !_woken.Add((policy.Id, run))) continue;
+            await task.RunAsync(policy, $"before the run at {run:O}", Actor.ServerTask(WakeOnLanTask.TaskName), ct);
+            woken.Add((policy.Id, run));
+        }
+        _woken.RemoveWhere(w => w.Run < now);
+        return woken;
+    }
+}

@@ -1,0 +1,62 @@
+using Patch.Domain.AgentConfigurations;
+using Patch.Domain.Applicability;
+using Patch.Domain.Catalog;
+using Patch.Domain.MaintenanceWindows;
+using Patch.Domain.Policies;
+using Patch.Domain.Settings;
+
+namespace Patch.Domain.Cycle;
+
+/// <summary>
+/// One update a policy distributes to this computer, with everything the agent needs to decide and install it: the
+/// catalog's rules (evaluated by the shared rule engine), the package (hash, size, URL on the server) and the command line.
+/// </summary>
+public sealed record AssignedUpdate(
+    string BulletinId,
+    string Bulletin,
+    string UpdateId,
+    string Product,
+    string Culture,
+    string? Kb,
+    RestartBehavior Restart,
+    string Sha256,
+    long Size,
+    string? FileName,
+    string PackageUrl,
+    string CommandLine,
+    string? FixedBuild,
+    string? ApplicabilityRule,
+    string? InstalledRule,
+    IReadOnlyList<string> Supersedes,
+    int Revision = 1,
+    bool ReinstallOnRevision = false)
+{
+    public CatalogUpdate ToCatalogUpdate() => new(BulletinId, Bulletin, new UpdateFacts(UpdateId, Product, null, Culture, FileName, null, Size, Sha256, Restart,
+        CommandLine, null, FixedBuild, ApplicabilityRule, InstalledRule, Supersedes, null, Kb));
+}
+
+/// <summary>An update of the catalog that supersedes an assigned one (directly or down the chain): the agent needs it to decide "Superseded".</summary>
+public sealed record SupersedingUpdate(string BulletinId, string Bulletin, string UpdateId, string Product, string Culture, string? Kb, string? FixedBuild,
+    string? ApplicabilityRule, string? InstalledRule, IReadOnlyList<string> Supersedes)
+{
+    public CatalogUpdate ToCatalogUpdate() => new(BulletinId, Bulletin, new UpdateFacts(UpdateId, Product, null, Culture, null, null, null, null, RestartBehavior.Unknown,
+        null, null, FixedBuild, ApplicabilityRule, InstalledRule, Supersedes, null, Kb));
+}
+
+/// <summary>How the program runs (from the vendor's program defaults the policy was created with).</summary>
+public sealed record AssignedProgram(RunWithRights RunWith, string? UserName, string? UserDomain, ProgramCanRun CanRun, int TerminateAfterMinutes);
+
+public sealed record AssignedPolicy(string PolicyId, string Name, ScheduleMode Schedule, PolicySchedule? OwnSchedule, bool OverrideMaintenanceWindows,
+    AssignedProgram Program, IReadOnlyList<AssignedUpdate> Updates);
+
+public sealed record AssignedWindow(string WindowId, string Name, MaintenanceWindowSchedule Schedule);
+
+/// <summary>What GET /agent/v1/assignments answers: the effective agent configuration, the computer's maintenance windows and the policies that reach it.</summary>
+public sealed record Assignments(
+    string ComputerId,
+    string ConfigurationId,
+    string ConfigurationName,
+    AgentConfigurationSettings Configuration,
+    IReadOnlyList<AssignedWindow> MaintenanceWindows,
+    IReadOnlyList<AssignedPolicy> Policies,
+    IReadOnlyList<SupersedingUpdate> Superseders);
