@@ -28,7 +28,7 @@ public sealed record UpdatesResult(string ComputerId, string Name, DateTimeOffse
 /// <summary>The agent side of /agent/v1. Errors from the server surface with its ProblemDetails text.</summary>
 public sealed class AgentClient(HttpClient http)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
     public async Task<EnrolResult> EnrolAsync(string token, string computerName, string? domain, string agentVersion, CancellationToken ct)
     {

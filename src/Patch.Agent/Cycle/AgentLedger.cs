@@ -19,7 +19,7 @@ public sealed record AgentLedger(
     DateTimeOffset? LastScheduleCheck,
     DateTimeOffset? LastEventAt)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
     public static AgentLedger Empty => new(new Dictionary<string, LedgerEntry>(), [], null, null, null, null, null);
 

@@ -83,7 +83,7 @@ public sealed record SimulatedInstall(int FailTimes = 0, int FailExitCode = 1603
 /// <summary>The simulated computer: KBs installed by the simulation, KBs removed from it, installs and restarts it recorded, and how installs behave.</summary>
 public sealed record SimulationState(List<string> Installed, List<string> Removed, List<string> Attempts, List<DateTimeOffset> Restarts, Dictionary<string, SimulatedInstall> Plan)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
     public static string PathIn(string directory) => Path.Combine(directory, "simulation.json");
 
