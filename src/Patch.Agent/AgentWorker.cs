@@ -1,28 +1,45 @@
 using System.Text.Json;
+using Patch.Agent.Cycle;
 using Patch.Agent.Inventory;
+using Patch.Domain.Cycle;
+using Patch.Domain.Policies;
 
 namespace Patch.Agent;
 
-/// <summary>Where the service reads its inventory: the live system on Windows; elsewhere the captures named in Agent:SystemInfoFile / Agent:QfeFile.</summary>
-public sealed record AgentWorkerOptions(string StateDirectory, TimeSpan InventoryInterval, string? SystemInfoFile = null, string? QfeFile = null);
+/// <summary>
+/// Where the service reads its inventory (the live system on Windows; elsewhere Agent:InventoryFile or the captures in
+/// Agent:SystemInfoFile / Agent:QfeFile) and whether it installs for real or records (Agent:Simulate).
+/// </summary>
+public sealed record AgentWorkerOptions(string StateDirectory, TimeSpan InventoryInterval, string? SystemInfoFile = null, string? QfeFile = null,
+    string? InventoryFile = null, bool Simulate = false);
 
-/// <summary>The agent service: reports the inventory on its interval, only when it changed; a failed round is retried at the next one.</summary>
+/// <summary>
+/// The agent service: reports the inventory on its interval (only when it changed); polls its assignments at the
+/// configuration's interval and re-evaluates them (an update removed since it was installed shows as scheduled again);
+/// runs a cycle when an install schedule (or a policy's own schedule) comes round; restarts when a pending restart is due.
+/// A failed round is retried at the next one.
+/// </summary>
 public sealed class AgentWorker(AgentWorkerOptions options, ILogger<AgentWorker> logger) : BackgroundService
 {
+    private static readonly TimeSpan Tick = TimeSpan.FromMinutes(1);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         IInventorySource source;
-        if (OperatingSystem.IsWindows()) source = new WindowsInventorySource();
+        if (options.InventoryFile is { } json) source = new JsonInventorySource(json);
+        else if (OperatingSystem.IsWindows()) source = new WindowsInventorySource();
         else if (options.SystemInfoFile is { } file) source = new FileInventorySource(file, options.QfeFile);
         else
         {
-            logger.LogError("Not on Windows and no Agent:SystemInfoFile configured: the service has no inventory to report");
+            logger.LogError("Not on Windows and neither Agent:InventoryFile nor Agent:SystemInfoFile configured: the service has no inventory to report");
             return;
         }
+        if (options.Simulate) source = new SimulatedInventorySource(source, options.StateDirectory);
 
-        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
-        using var timer = new PeriodicTimer(options.InventoryInterval);
-        string? last = null;
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(30) };
+        using var timer = new PeriodicTimer(Tick);
+        string? lastInventory = null;
+        DateTimeOffset lastInventoryAt = default, lastPoll = default;
         do
         {
             try
@@ -33,18 +50,48 @@ public sealed class AgentWorker(AgentWorkerOptions options, ILogger<AgentWorker>
                     logger.LogWarning("Not enrolled: run 'Patch.Agent enrol --server URL --token TOKEN'");
                     continue;
                 }
-                var inventory = source.Read();
-                var text = JsonSerializer.Serialize(inventory);
-                if (text == last) continue;
                 http.BaseAddress ??= new Uri(state.Server.TrimEnd('/') + "/");
-                await new AgentClient(http).SendInventoryAsync(state.Credential, inventory, stoppingToken);
-                last = text;
-                logger.LogInformation("Inventory reported");
+                var client = new AgentClient(http);
+                var now = DateTimeOffset.UtcNow;
+                if (now - lastInventoryAt >= options.InventoryInterval)
+                {
+                    var inventory = source.Read();
+                    var text = JsonSerializer.Serialize(inventory);
+                    if (text != lastInventory)
+                    {
+                        await client.SendInventoryAsync(state.Credential, inventory, stoppingToken);
+                        lastInventory = text;
+                        logger.LogInformation("Inventory reported");
+                    }
+                    lastInventoryAt = now;
+                }
+
+                var runner = new CycleRunner(new CycleContext(options.StateDirectory, client, source,
+                    options.Simulate ? new SimulationInstaller(options.StateDirectory, TimeProvider.System) : new ProcessInstaller(),
+                    options.Simulate ? new SimulationRestarter(options.StateDirectory, TimeProvider.System) : new SystemRestarter(), TimeProvider.System,
+                    m => logger.LogInformation("{Message}", m)));
+                var ledger = AgentLedger.Load(options.StateDirectory);
+                var since = ledger.LastScheduleCheck ?? now;
+                var configuration = ledger.Assignments?.Configuration;
+                if (configuration is null || now - lastPoll >= TimeSpan.FromMinutes(configuration.PollIntervalMinutes))
+                {
+                    await runner.RunAsync(CycleTrigger.Scheduled, null, install: false, stoppingToken);
+                    lastPoll = now;
+                    ledger = AgentLedger.Load(options.StateDirectory);
+                    configuration = ledger.Assignments?.Configuration;
+                }
+                if (configuration is not null && InstallCycle.IsDue(configuration.InstallSchedules, since, now))
+                    await runner.RunAsync(CycleTrigger.Scheduled, null, install: true, stoppingToken);
+                foreach (var policy in ledger.Assignments?.Policies.Where(p => p is { Schedule: ScheduleMode.Own, OwnSchedule: not null }) ?? [])
+                    if (InstallCycle.IsDue([policy.OwnSchedule!], since, now))
+                        await runner.RunAsync(CycleTrigger.PolicySchedule, policy.PolicyId, install: true, stoppingToken);
+                await runner.RestartIfDueAsync(stoppingToken);
+                (AgentLedger.Load(options.StateDirectory) with { LastScheduleCheck = now }).Save(options.StateDirectory);
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
                 // A timeout, WMI, a corrupt state file, the server away: the service lives on and tries again.
-                logger.LogWarning(e, "Inventory report failed; retrying at the next interval");
+                logger.LogWarning(e, "Agent round failed; retrying at the next one");
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));

@@ -3,6 +3,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Patch.Agent;
+using Patch.Agent.Cycle;
+using Patch.Domain.Cycle;
 using Patch.Agent.Inventory;
 using Patch.Agent.Simulation;
 
@@ -29,10 +31,19 @@ try
                   inventory [--systeminfo FILE [--qfe FILE]] [--send] [--force]
                                                               print the inventory (the live system on Windows, else the files);
                                                               --send reports it when it changed since the last report (--force: always)
-                  status [--state-filter Missing]             the "Software updates for this computer" table from the server
+                  status [--show STATUSES | --hide STATUSES]  the "Software updates for this computer" table (status, bulletin, update,
+                                                              last applied, schedule); STATUSES like "Not Applicable,Superseded"
+                  updates [--state-filter Missing]            the server's vulnerability analysis of this computer
+                  cycle [--inventory FILE | --systeminfo FILE [--qfe FILE]] [--simulate]
+                                                              Start Software Update Cycle now (updates on the default schedule only;
+                                                              refused unless the configuration allows the user to initiate);
+                                                              --simulate: the recording installer and restarter, no real installs
+                  defer --minutes N                           defer the pending restart by one of the configuration's choices
                   simulate --server URL --token TOKEN --count N [--templates DIR] [--concurrency 16] [--prefix SIM]
                                                               N simulated agents from real captures (load tests)
-                  run                                         the service: reports the inventory every Agent:InventoryInterval
+                  run                                         the service: reports the inventory every Agent:InventoryInterval, polls its
+                                                              assignments at the configuration's interval, runs cycles on the schedules,
+                                                              restarts when due (Agent:Simulate=true: recording installer)
                   common: --state DIR (default /var/lib/patch-agent as root, else ~/.local/share/patch-agent)
                 """);
             return 0;
@@ -67,14 +78,38 @@ try
             Console.WriteLine(result.Changed ? "Inventory reported." : "Inventory resent; the server already had it.");
             return 0;
         }
-        case "status":
+        case "updates":
         {
             var state = AgentState.Load(stateDir) ?? throw new AgentException("Not enrolled: run 'enrol' first.");
             var updates = await Client(state.Server).UpdatesAsync(state.Credential, options.GetValueOrDefault("state-filter"), CancellationToken.None);
-            Console.WriteLine($"Software updates for this computer ({updates.Name}): {updates.Applicable} applicable, {updates.Installed} installed, {updates.Missing} missing, {updates.Superseded} superseded");
-            Console.WriteLine($"{"Status",-12} {"Bulletin",-12} {"Severity",-10} {"Update",-28} Product");
+            Console.WriteLine($"Vulnerability analysis of {updates.Name}: {updates.Applicable} applicable, {updates.Installed} installed, {updates.Missing} missing, {updates.Superseded} superseded");
+            Console.WriteLine($"{"State",-12} {"Bulletin",-12} {"Severity",-10} {"Update",-28} Product");
             foreach (var u in updates.Updates)
                 Console.WriteLine($"{u.State,-12} {u.Bulletin,-12} {u.Severity,-10} {u.UpdateId,-28} {u.Product}");
+            return 0;
+        }
+        case "status":
+        {
+            _ = AgentState.Load(stateDir) ?? throw new AgentException("Not enrolled: run 'enrol' first.");
+            Console.Write(StatusTable.Render(AgentLedger.Load(stateDir), DateTimeOffset.UtcNow, List(options.GetValueOrDefault("show")), List(options.GetValueOrDefault("hide"))));
+            return 0;
+        }
+        case "cycle":
+        {
+            var state = AgentState.Load(stateDir) ?? throw new AgentException("Not enrolled: run 'enrol' first.");
+            var runner = Runner(state, options, stateDir, options.ContainsKey("simulate"));
+            var report = await runner.RunAsync(CycleTrigger.User, null, install: true, CancellationToken.None);
+            Console.WriteLine(report.StoppedBecause is { } why ? $"Cycle stopped: {why}" : $"Cycle completed: {report.Installed.Count} installed, {report.Failed.Count} failed, {report.Waiting.Count} waiting for a maintenance window{(report.WaitingUntil is { } w ? $" (opens {w:yyyy-MM-dd HH:mm} UTC)" : "")}.");
+            if (report.Restart is { } restart) Console.WriteLine(restart.PlannedAt is { } at ? $"Restart pending: planned {at:yyyy-MM-dd HH:mm} UTC." : "Restart pending: restart the computer when you can.");
+            Console.Write(StatusTable.Render(AgentLedger.Load(stateDir), DateTimeOffset.UtcNow, [], []));
+            return report.Failed.Count == 0 && report.StoppedBecause is null ? 0 : 1;
+        }
+        case "defer":
+        {
+            var state = AgentState.Load(stateDir) ?? throw new AgentException("Not enrolled: run 'enrol' first.");
+            var minutes = int.TryParse(Required(options, "minutes"), out var m) ? m : throw new AgentException("--minutes must be a number");
+            var deferred = await Runner(state, options, stateDir, simulate: true).DeferAsync(minutes, CancellationToken.None);
+            Console.WriteLine($"Restart deferred until {deferred.DeferredUntil:yyyy-MM-dd HH:mm} UTC ({deferred.Deferrals} deferral(s) so far).");
             return 0;
         }
         case "simulate":
@@ -94,7 +129,8 @@ try
             builder.Services.AddSystemd();
             builder.Services.AddWindowsService(o => o.ServiceName = "Patch Agent");
             builder.Services.AddSingleton(new AgentWorkerOptions(stateDir, builder.Configuration.GetValue("Agent:InventoryInterval", TimeSpan.FromHours(1)),
-                builder.Configuration["Agent:SystemInfoFile"], builder.Configuration["Agent:QfeFile"]));
+                builder.Configuration["Agent:SystemInfoFile"], builder.Configuration["Agent:QfeFile"], builder.Configuration["Agent:InventoryFile"],
+                builder.Configuration.GetValue("Agent:Simulate", false)));
             builder.Services.AddHostedService<AgentWorker>();
             await builder.Build().RunAsync();
             return 0;
@@ -130,9 +166,20 @@ static Uri BaseAddress(string server) =>
 
 static AgentClient Client(string server) => new(new HttpClient { BaseAddress = BaseAddress(server), Timeout = TimeSpan.FromMinutes(2) });
 
+static IReadOnlyList<string> List(string? text) => text is null ? [] : text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+static CycleRunner Runner(AgentState state, Dictionary<string, string?> options, string stateDir, bool simulate)
+{
+    var source = Source(options);
+    return new CycleRunner(new CycleContext(stateDir, Client(state.Server), simulate ? new SimulatedInventorySource(source, stateDir) : source,
+        simulate ? new SimulationInstaller(stateDir, TimeProvider.System) : new ProcessInstaller(),
+        simulate ? new SimulationRestarter(stateDir, TimeProvider.System) : new SystemRestarter(), TimeProvider.System, Console.WriteLine));
+}
+
 static IInventorySource Source(Dictionary<string, string?> options)
 {
+    if (options.GetValueOrDefault("inventory") is { } json) return new JsonInventorySource(json);
     if (options.GetValueOrDefault("systeminfo") is { } file) return new FileInventorySource(file, options.GetValueOrDefault("qfe"));
     if (OperatingSystem.IsWindows()) return new WindowsInventorySource();
-    throw new AgentException("Not on Windows: give --systeminfo FILE (systeminfo output) and optionally --qfe FILE (wmic qfe output).");
+    throw new AgentException("Not on Windows: give --inventory FILE (inventory JSON) or --systeminfo FILE (systeminfo output) and optionally --qfe FILE (wmic qfe output).");
 }

@@ -27,6 +27,9 @@ public sealed class AppFixture : IAsyncLifetime
 
     public IDocumentStore Store => Host.Services.GetRequiredService<IDocumentStore>();
 
+    /// <summary>Where the test host sends Wake-on-LAN packets: a loopback UDP listener, never a real broadcast.</summary>
+    public System.Net.Sockets.UdpClient WakeListener { get; } = new(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+
     public async ValueTask InitializeAsync()
     {
         var connectionString = await TestDatabase.ConnectionStringAsync();
@@ -39,12 +42,16 @@ public sealed class AppFixture : IAsyncLifetime
             b.UseSetting("Patch:Staging:StagingLocation", MirrorDirectory);
             b.UseSetting("Patch:Staging:RetryDelay", "00:00:00.050");
             b.UseSetting("Patch:Staging:MaxPackageBytes", (64 * 1024 * 1024).ToString());
+            b.UseSetting("Patch:WakeOnLan:Broadcast", WakeListener.Client.LocalEndPoint!.ToString());
+            // Tests call the scheduled Wake-on-LAN check themselves.
+            b.UseSetting("Patch:WakeOnLan:CheckSeconds", "86400");
         });
     }
 
     public async ValueTask DisposeAsync()
     {
         await Host.DisposeAsync();
+        WakeListener.Dispose();
         foreach (var dir in new[] { PackageDirectory, MirrorDirectory })
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
     }
@@ -80,6 +87,7 @@ public sealed class AppFixture : IAsyncLifetime
             await Patch.Application.Compliance.ComplianceTables.TruncateAsync(conn, null, CancellationToken.None);
             await using var receipts = new Npgsql.NpgsqlCommand("truncate patch.agent_event_receipts", conn);
             await receipts.ExecuteNonQueryAsync();
+            await Patch.Application.Delivery.DeliveryTables.TruncateAsync(conn, CancellationToken.None);
         }
         Host.Services.GetRequiredService<Patch.Application.Compliance.CatalogCache>().Invalidate();
         foreach (var dir in new[] { PackageDirectory, MirrorDirectory })
