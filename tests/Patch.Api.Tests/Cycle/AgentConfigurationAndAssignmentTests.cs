@@ -234,4 +234,48 @@ public class when_configuring_agents_and_polling_assignments(AppFixture app) : C
         Assert.Empty(await scheduler.CheckAsync(CancellationToken.None));
         for (var i = 0; i < 2; i++) Assert.Equal(102, (await App.WakeListener.ReceiveAsync(TestContext.Current.CancellationToken)).Buffer.Length);
     }
+
+    [Fact]
+    public async Task the_status_command_prints_the_software_updates_table_with_show_updates_filters()
+    {
+        await CreatePolicyAsync();
+        var a = Agent("CLI-A", new ManualClock(DateTimeOffset.UtcNow));
+        await a.EnrolAsync(await TokenAsync(), Inventory(), new() { ["u-flaky"] = new SimulatedInstall(FailTimes: 9) });
+        await a.CycleAsync();
+
+        var dll = Path.Combine(AppContext.BaseDirectory, "Patch.Agent.dll");
+        async Task<(int Code, string Out)> Run(params string[] args)
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            psi.ArgumentList.Add(dll);
+            foreach (var arg in args) psi.ArgumentList.Add(arg);
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            var output = await p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken) + await p.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+            await p.WaitForExitAsync(TestContext.Current.CancellationToken);
+            return (p.ExitCode, output);
+        }
+
+        var (code, table) = await Run("status", "--state", a.Directory);
+        Assert.Equal(0, code);
+        Assert.Contains("Software updates for this computer", table);
+        Assert.Contains("Software update installation: next", table);
+        var lines = table.Split('\n').Select(l => l.TrimEnd()).ToList();
+        Assert.Contains(lines, l => l.StartsWith(Installed, StringComparison.Ordinal) && l.Contains("KB9200002") && l.Contains("u-reboot"));
+        Assert.Contains(lines, l => l.StartsWith(FailedRescheduled, StringComparison.Ordinal) && l.Contains("u-flaky") && l.Contains("Never") && l.EndsWith("UTC"));
+        var (_, onlyFailed) = await Run("status", "--state", a.Directory, "--show", "Installation Failed - Rescheduled");
+        Assert.DoesNotContain("u-reboot", onlyFailed);
+        Assert.Contains("u-flaky", onlyFailed);
+        var (_, hidden) = await Run("status", "--state", a.Directory, "--hide", "Installed");
+        Assert.DoesNotContain("u-reboot", hidden);
+        var (bad, message) = await Run("status", "--state", a.Directory, "--show", "Bogus");
+        Assert.Equal(1, bad);
+        Assert.Contains("Unknown status 'Bogus'", message);
+        var (offline, offlineMessage) = await Run("cycle", "--state", a.Directory, "--inventory", Path.Combine(a.Directory, "inventory.json"), "--simulate");
+        // The server is away (nothing listens at the state's address): the cycle runs on the last assignments, and its
+        // events wait on disk for the next cycle. The flaky update failed again, so the exit code is 1.
+        Assert.Equal(1, offline);
+        Assert.Contains("using the last assignments", offlineMessage);
+        Assert.Contains("Events kept for later", offlineMessage);
+        Assert.NotEmpty(a.Ledger.Outbox);
+    }
 }
