@@ -229,6 +229,14 @@ public sealed class CycleRunner(CycleContext context)
         var file = Path.Combine(folder, SafeName(u.FileName) ?? u.Sha256);
         if (File.Exists(file) && await HashAsync(file, ct) == u.Sha256) return file;
         Directory.CreateDirectory(folder);
+        // The vendor's alternate download location on the client: used when it holds the file with the right hash.
+        if (e.Policy.AlternateLocation is { Length: > 0 } alternate && SafeName(u.FileName) is { } name && File.Exists(Path.Combine(alternate, name))
+            && await HashAsync(Path.Combine(alternate, name), ct) == u.Sha256)
+        {
+            File.Copy(Path.Combine(alternate, name), file, overwrite: true);
+            context.Log?.Invoke($"  {u.UpdateId}: taken from the alternate location {alternate}");
+            return file;
+        }
         var status = Entry(u.UpdateId)?.Status;
         Record(e.Policy.PolicyId, u, UpdateStatus.DownloadRequired, null, null, null, $"{u.Size:N0} bytes to download");
         for (var attempt = 1; attempt <= DownloadAttempts; attempt++)

@@ -72,7 +72,7 @@ public static class AssignmentBuilder
             var updates = enabled.Select(u => Assign(u, bulletins.GetValueOrDefault(u.BulletinId))).ToList();
             var program = policy.Program;
             assigned.Add(new AssignedPolicy(policy.Id, policy.Name, policy.Options.Schedule, policy.Options.OwnSchedule, policy.Options.OverrideMaintenanceWindows,
-                new AssignedProgram(program.RunWith, program.UserName, program.UserDomain, program.CanRun, program.TerminateAfterMinutes), updates));
+                new AssignedProgram(program.RunWith, program.UserName, program.UserDomain, program.CanRun, program.TerminateAfterMinutes), updates, vendor.Package.ClientLocation));
         }
 
         var windows = (await session.Query<MaintenanceWindow>().ToListAsync(ct)).Where(w => !w.Deleted).ToList();

@@ -46,8 +46,9 @@ public sealed record SupersedingUpdate(string BulletinId, string Bulletin, strin
 /// <summary>How the program runs (from the vendor's program defaults the policy was created with).</summary>
 public sealed record AssignedProgram(RunWithRights RunWith, string? UserName, string? UserDomain, ProgramCanRun CanRun, int TerminateAfterMinutes);
 
+/// <summary>A policy that reaches this computer. <see cref="AlternateLocation"/> is the vendor's "alternate download location on the client": a folder the agent looks in (by file name, hash verified) before it downloads from the server.</summary>
 public sealed record AssignedPolicy(string PolicyId, string Name, ScheduleMode Schedule, PolicySchedule? OwnSchedule, bool OverrideMaintenanceWindows,
-    AssignedProgram Program, IReadOnlyList<AssignedUpdate> Updates);
+    AssignedProgram Program, IReadOnlyList<AssignedUpdate> Updates, string? AlternateLocation = null);
 
 public sealed record AssignedWindow(string WindowId, string Name, MaintenanceWindowSchedule Schedule);
 

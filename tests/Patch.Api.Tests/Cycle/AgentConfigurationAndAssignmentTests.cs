@@ -278,4 +278,39 @@ public class when_configuring_agents_and_polling_assignments(AppFixture app) : C
         Assert.Contains("Events kept for later", offlineMessage);
         Assert.NotEmpty(a.Ledger.Outbox);
     }
+
+    [Fact]
+    public async Task the_vendors_default_window_and_alternate_download_location_reach_the_agent()
+    {
+        var alternate = Directory.CreateTempSubdirectory("patch-alternate-").FullName;
+        try
+        {
+            // The alternate location holds one package with the right content and one with the wrong content.
+            await File.WriteAllBytesAsync(Path.Combine(alternate, "noreboot.msu"), Patch.Api.Tests.Staging.ContentServer.Bytes(30_000, 41));
+            await File.WriteAllBytesAsync(Path.Combine(alternate, "reboot.msu"), new byte[30_000]);
+            var (_, window) = await SendAsync(HttpMethod.Post, "/api/maintenance-windows", new
+            {
+                name = "Vendor default", schedule = new { timeZone = "UTC", start = "00:00:00", duration = "23:59:00", recurrence = new { kind = "Daily" } },
+            });
+            var vendor = System.Text.Json.Nodes.JsonNode.Parse((await GetJsonAsync("/api/settings/vendors/microsoft")).GetRawText())!;
+            vendor["defaultMaintenanceWindowId"] = window.GetProperty("id").GetString();
+            vendor["package"]!["clientLocation"] = alternate;
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, "/api/settings/vendors/microsoft", vendor.ToJsonString())).Status);
+            await CreatePolicyAsync();
+            var a = Agent("ALT-A", new ManualClock(DateTimeOffset.UtcNow.Date.AddHours(12)));
+            await a.EnrolAsync(await TokenAsync(), Inventory());
+
+            var report = await a.CycleAsync();
+            Assert.Equal("Vendor default", Assert.Single(a.Ledger.Assignments!.MaintenanceWindows).Name);
+            Assert.Equal(3, report.Installed.Count);
+            Assert.Contains(a.Log, l => l.Contains("u-noreboot: taken from the alternate location"));
+            Assert.DoesNotContain(a.Log, l => l.Contains("u-reboot: taken from the alternate location"));
+            Assert.Equal([InstallationScheduled, Installed], await StatusesAsync("ALT-A", "u-noreboot"));
+            Assert.Equal([InstallationScheduled, DownloadRequired, InstallationScheduled, Installed], await StatusesAsync("ALT-A", "u-reboot"));
+        }
+        finally
+        {
+            Directory.Delete(alternate, recursive: true);
+        }
+    }
 }
