@@ -2,7 +2,7 @@ using Patch.Bench;
 
 // Benchmarks, run by command (never by the test suite):
 //   dotnet run -c Release --project bench/Patch.Bench                     catalog import (ImportBench)
-//   dotnet run -c Release --project bench/Patch.Bench -- fleet [--computers 10000,100000] [--http 2000]
+//   dotnet run -c Release --project bench/Patch.Bench -- fleet [--computers 10000,100000] [--http 2000] [--cycles 500] [--delivery-rows 3000000]
 return args.FirstOrDefault() == "fleet" ? await FleetBench.RunAsync(args[1..]) : await ImportBench.RunAsync(args);
 
 namespace Patch.Bench

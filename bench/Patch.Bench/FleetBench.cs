@@ -39,6 +39,7 @@ public static class FleetBench
         try
         {
             var port = FreePort();
+            Directory.CreateDirectory(DeliveryBench.PackageSource(dir));
             server = StartServer(pg.ConnectionString, port, dir);
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(30) };
             await WaitReadyAsync(http);
@@ -60,6 +61,9 @@ public static class FleetBench
             // Status events alone, many agents at once: the ingest queue's throughput next to a raw COPY of the same rows.
             var ingest = await EventThroughputAsync(http, token2: await TokenAsync(http, 200), templates, db);
             Console.WriteLine($"status events over HTTP: {ingest.Http:F0} events/s acknowledged durable (200 agents × 25 batches × 100 events, 64 at once); raw COPY of the same rows into a logged table: {ingest.Copy:F0} rows/s");
+
+            // The install cycle: assignments polling, whole simulated cycles, the delivery summary over many rows.
+            await DeliveryBench.RunAsync(http, db, dir, int.Parse(Option(args, "--cycles", "500")), long.Parse(Option(args, "--delivery-rows", "3000000")));
 
             await using var store = new DocumentStore(PatchServices.ConfigureStore(pg.ConnectionString));
             var seeded = httpAgents;
@@ -197,6 +201,7 @@ public static class FleetBench
         psi.Environment["ConnectionStrings__Patch"] = connectionString;
         psi.Environment["Patch__DataDirectory"] = dataDirectory;
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        psi.Environment["Patch__Staging__AllowedFileFolders__0"] = DeliveryBench.PackageSource(dataDirectory);
         var process = Process.Start(psi)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"server: {e.Data}"); };

@@ -129,6 +129,7 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
         session.SetHeader("actorKind", "agent");
         session.LastModifiedBy = batches.Count == 1 ? batches[0].Computer.Name : $"{batches.Count} agents (batched)";
         var results = new List<(Pending Batch, AgentEventsAccepted Result)>();
+        var deliveries = new List<(string Computer, AgentEventInput Event)>();
         foreach (var b in batches)
         {
             var fresh = b.Events.Where(e => known.Add((b.Computer.Id, e.Id))).ToList();
@@ -139,9 +140,7 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
                 if (e.IsStatus)
                 {
                     session.Events.Append(stream, new AgentStatusReported(b.Computer.Id, e.Id, e.OccurredAt, e.Status!, e.Bulletin, e.UpdateId, e.Detail, e.PolicyId, e.LastApplied));
-                    if (e.PolicyId is not null && e.UpdateId is not null)
-                        session.QueueSqlCommand(Delivery.DeliveryTables.InsertStatus, b.Computer.Id, e.Id, e.PolicyId, (object?)e.Bulletin ?? DBNull.Value, e.UpdateId, e.Status!,
-                            e.OccurredAt, (object?)e.LastApplied ?? DBNull.Value, (object?)e.Detail ?? DBNull.Value);
+                    if (e.PolicyId is not null && e.UpdateId is not null) deliveries.Add((b.Computer.Id, e));
                 }
                 else if (e.IsRestart)
                 {
@@ -156,6 +155,12 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
             }
             results.Add((b, new AgentEventsAccepted(b.Events.Count, fresh.Count, b.Events.Count - fresh.Count)));
         }
+        if (deliveries.Count > 0)
+            session.QueueSqlCommand(Delivery.DeliveryTables.InsertStatuses,
+                deliveries.Select(d => d.Computer).ToArray(), deliveries.Select(d => d.Event.Id).ToArray(), deliveries.Select(d => d.Event.PolicyId!).ToArray(),
+                deliveries.Select(d => d.Event.Bulletin).ToArray(), deliveries.Select(d => d.Event.UpdateId!).ToArray(), deliveries.Select(d => d.Event.Status!).ToArray(),
+                deliveries.Select(d => d.Event.OccurredAt).ToArray(), deliveries.Select(d => d.Event.LastApplied?.ToString("O")).ToArray(),
+                deliveries.Select(d => d.Event.Detail).ToArray());
         await session.SaveChangesAsync(ct);
         foreach (var (b, result) in results) b.Done.TrySetResult(result);
     }

@@ -12,9 +12,9 @@ namespace Patch.Application.Delivery;
 
 public sealed record DeliveryTotals(DateTimeOffset From, DateTimeOffset To, long Executed, long Succeeded, long Failed, long NotCompleted);
 
-public sealed record PolicyDelivery(string PolicyId, string? Policy, long Updates, long Computers, long Executed, long Succeeded, long Failed, long NotCompleted);
+public sealed record PolicyDelivery(string PolicyId, string? Policy, long Updates, long Executed, long Succeeded, long Failed, long NotCompleted);
 
-public sealed record UpdateDelivery(string PolicyId, string UpdateId, string? Bulletin, long Computers, long Executed, long Succeeded, long Failed, long NotCompleted);
+public sealed record UpdateDelivery(string PolicyId, string UpdateId, string? Bulletin, long Executed, long Succeeded, long Failed, long NotCompleted);
 
 public sealed record ComputerDelivery(string PolicyId, string UpdateId, string? Bulletin, string ComputerId, string? Computer, string Status, string Outcome,
     DateTimeOffset At, DateTimeOffset? LastApplied, string? Detail);
@@ -26,7 +26,8 @@ public sealed record RebootStatusRow(string ComputerId, string? Computer, bool P
 /// Remediation status (C11): the Software Update Delivery Summary and Reboot Status. A delivery is one (policy, update,
 /// computer) and counts by the last status its agent reported inside the time range: succeeded (Installed, Installed by
 /// user), failed (Failed to Install), not yet completed (Download required, Retry, Installation Scheduled, Installation
-/// Failed - Rescheduled); executed is their sum. Not Applicable, Superseded and Pending are not deliveries.
+/// Failed - Rescheduled); executed is their sum. Not Applicable, Superseded and Pending are not deliveries. Up to now the
+/// counts come from per-day counters of each delivery's latest status (ADR 0013); a range ending in the past reads the history.
 /// </summary>
 public static class DeliveryReports
 {
@@ -44,55 +45,67 @@ public static class DeliveryReports
             {
                 if (Range(http, time) is not { } range) return Problems.Invalid("Invalid query", RangeProblem(http));
                 if (update is not null && policy is null) return Problems.Invalid("Invalid query", "update: give the policy too (policy=…&update=…)");
-                var where = "occurred_at >= @from and occurred_at < @to";
                 var ps = new List<NpgsqlParameter> { new("from", range.From), new("to", range.To) };
-                if (policy is not null) { where += " and policy_id = @policy"; ps.Add(new("policy", policy)); }
-                if (update is not null) { where += " and update_id = @update"; ps.Add(new("update", update)); }
-                if (computer is not null) { where += " and computer_id = @computer"; ps.Add(new("computer", Domain.Computers.Computer.StreamId(computer))); }
-                var last = $"""
-                    with last as (
-                        select distinct on (policy_id, update_id, computer_id) policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail
-                        from {S}.delivery_status where {where} order by policy_id, update_id, computer_id, occurred_at desc, seq desc),
-                    d as (select * from last where status not in {NotDelivery})
-                    """;
-                var counts = $"count(*) filter (where {Succeeded}), count(*) filter (where {Failed}), count(*) filter (where not ({Succeeded}) and not ({Failed}))";
+                var filters = "";
+                if (policy is not null) { filters += " and policy_id = @policy"; ps.Add(new("policy", policy)); }
+                if (update is not null) { filters += " and update_id = @update"; ps.Add(new("update", update)); }
+                if (computer is not null) { filters += " and computer_id = @computer"; ps.Add(new("computer", Domain.Computers.Computer.StreamId(computer))); }
+                // Up to now, each delivery's latest status is in delivery_latest (and counted per day in delivery_counts);
+                // a range that ends in the past is answered from the history.
+                var deliveries = range.UpToNow
+                    ? $"select policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail from {S}.delivery_latest where occurred_at >= @from{filters}"
+                    : $"""
+                      select distinct on (policy_id, update_id, computer_id) policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail
+                      from {S}.delivery_status where occurred_at >= @from and occurred_at < @to{filters} order by policy_id, update_id, computer_id, occurred_at desc, seq desc
+                      """;
+                var counted = range.UpToNow && computer is null
+                    ? $"""
+                      select policy_id, update_id, status, sum(deliveries)::bigint n from {S}.delivery_counts where day > (@from at time zone 'UTC')::date{filters} group by 1, 2, 3
+                      union all
+                      select policy_id, update_id, status, count(*) from {S}.delivery_latest
+                      where occurred_at >= @from and occurred_at < ((@from at time zone 'UTC')::date + 1)::timestamp at time zone 'UTC'{filters} group by 1, 2, 3
+                      """
+                    : $"select policy_id, update_id, status, count(*) n from ({deliveries}) x group by 1, 2, 3";
+                var g = $"with g as (select * from ({counted}) c where n > 0 and status not in {NotDelivery})";
+                var counts = $"sum(n), coalesce(sum(n) filter (where {Succeeded}), 0), coalesce(sum(n) filter (where {Failed}), 0), coalesce(sum(n) filter (where not ({Succeeded}) and not ({Failed})), 0)";
 
                 if (policy is null)
                 {
-                    var sorts = new Dictionary<string, string> { ["policy"] = "2", ["executed"] = "5", ["succeeded"] = "6", ["failed"] = "7", ["notCompleted"] = "8" };
+                    var sorts = new Dictionary<string, string> { ["policy"] = "2", ["executed"] = "4", ["succeeded"] = "5", ["failed"] = "6", ["notCompleted"] = "7" };
                     var (q, problem) = ReportQuery.Parse(http, sorts, "policy");
                     if (problem is not null) return problem;
                     var sql = $"""
-                        {last}
-                        select d.policy_id, p.data->>'name', count(distinct update_id), count(distinct computer_id), count(*), {counts}, count(*) over ()
-                        from d left join {S}.{PatchProjections.PolicyTable} p on p.id = d.policy_id
-                        group by d.policy_id, p.data->>'name' order by {q!.OrderBy(sorts, "1")} limit {q.PageSize} offset {q.Offset}
+                        {g}
+                        select g.policy_id, p.data->>'name', count(distinct g.update_id), {counts}, count(*) over ()
+                        from g left join {S}.{PatchProjections.PolicyTable} p on p.id = g.policy_id
+                        group by g.policy_id, p.data->>'name' order by {q!.OrderBy(sorts, "1")} limit {q.PageSize} offset {q.Offset}
                         """;
-                    return q.Answer(await PageAsync(db, sql, ps, q, r => new PolicyDelivery(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetInt64(2), r.GetInt64(3),
-                        r.GetInt64(4), r.GetInt64(5), r.GetInt64(6), r.GetInt64(7)), 8, ct));
+                    return q.Answer(await PageAsync(db, sql, ps, q, r => new PolicyDelivery(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetInt64(2),
+                        r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6)), 7, ct));
                 }
                 if (update is null)
                 {
-                    var sorts = new Dictionary<string, string> { ["bulletin"] = "3", ["update"] = "2", ["executed"] = "5", ["succeeded"] = "6", ["failed"] = "7", ["notCompleted"] = "8" };
+                    var sorts = new Dictionary<string, string> { ["bulletin"] = "3", ["update"] = "2", ["executed"] = "4", ["succeeded"] = "5", ["failed"] = "6", ["notCompleted"] = "7" };
                     var (q, problem) = ReportQuery.Parse(http, sorts, "bulletin");
                     if (problem is not null) return problem;
                     var sql = $"""
-                        {last}
-                        select policy_id, update_id, max(bulletin), count(distinct computer_id), count(*), {counts}, count(*) over ()
-                        from d group by policy_id, update_id order by {q!.OrderBy(sorts, "2")} limit {q.PageSize} offset {q.Offset}
+                        {g}
+                        select g.policy_id, g.update_id, (select l.bulletin from {S}.delivery_status l where l.policy_id = g.policy_id and l.update_id = g.update_id limit 1), {counts}, count(*) over ()
+                        from g group by g.policy_id, g.update_id order by {q!.OrderBy(sorts, "2")} limit {q.PageSize} offset {q.Offset}
                         """;
-                    return q.Answer(await PageAsync(db, sql, ps, q, r => new UpdateDelivery(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetInt64(3),
-                        r.GetInt64(4), r.GetInt64(5), r.GetInt64(6), r.GetInt64(7)), 8, ct));
+                    return q.Answer(await PageAsync(db, sql, ps, q, r => new UpdateDelivery(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2),
+                        r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6)), 7, ct));
                 }
                 {
                     var sorts = new Dictionary<string, string> { ["computer"] = "5", ["status"] = "6", ["at"] = "8" };
                     var (q, problem) = ReportQuery.Parse(http, sorts, "computer");
                     if (problem is not null) return problem;
                     var sql = $"""
-                        {last}
+                        with d as ({deliveries})
                         select d.policy_id, d.update_id, d.bulletin, d.computer_id, c.data->>'name', d.status,
                                case when {Succeeded} then 'succeeded' when {Failed} then 'failed' else 'notCompleted' end, d.occurred_at, d.last_applied, d.detail, count(*) over ()
                         from d left join {S}.mt_doc_computer c on c.id = d.computer_id
+                        where d.status not in {NotDelivery}
                         order by {q!.OrderBy(sorts, "4")} limit {q.PageSize} offset {q.Offset}
                         """;
                     return q.Answer(await PageAsync(db, sql, ps, q, r => new ComputerDelivery(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetString(3),
@@ -101,8 +114,8 @@ public static class DeliveryReports
                 }
             })
             .WithName("DeliverySummary")
-            .WithSummary("Software Update Delivery Summary over a time range (from/to, default the last 30 days; asOf=T is to=T): per policy; with policy=… per update; " +
-                         "with policy=…&update=… per computer (drill-down). Executed, succeeded, failed, not yet completed count (policy, update, computer) deliveries by their last status in the range. " +
+            .WithSummary("Software Update Delivery Summary over a time range (from, default 30 days before to; to or asOf, default now): per policy; with policy=… per update; " +
+                         "with policy=…&update=… per computer (drill-down). Executed, succeeded, failed and not yet completed count (policy, update, computer) deliveries by their last status in the range. " +
                          "computer=NAME narrows any level. Paging, sort, CSV with format=csv.")
             .Produces<ReportPage<PolicyDelivery>>(200, "application/json", "text/csv").ProducesProblem(400);
 
@@ -130,14 +143,15 @@ public static class DeliveryReports
     public static async Task<DeliveryTotals> TotalsAsync(NpgsqlDataSource db, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand($"""
-            with last as (
-                select distinct on (policy_id, update_id, computer_id) status from {S}.delivery_status where occurred_at >= $1 and occurred_at < $2
-                order by policy_id, update_id, computer_id, occurred_at desc, seq desc),
-            d as (select * from last where status not in {NotDelivery})
-            select count(*), count(*) filter (where {Succeeded}), count(*) filter (where {Failed}), count(*) filter (where not ({Succeeded}) and not ({Failed})) from d
+            with g as (
+                select status, sum(deliveries)::bigint n from {S}.delivery_counts where day > ($1 at time zone 'UTC')::date group by 1
+                union all
+                select status, count(*) from {S}.delivery_latest where occurred_at >= $1 and occurred_at < (($1 at time zone 'UTC')::date + 1)::timestamp at time zone 'UTC' group by 1)
+            select coalesce(sum(n), 0)::bigint, coalesce(sum(n) filter (where {Succeeded}), 0)::bigint, coalesce(sum(n) filter (where {Failed}), 0)::bigint,
+                   coalesce(sum(n) filter (where not ({Succeeded}) and not ({Failed})), 0)::bigint
+            from g where status not in {NotDelivery}
             """);
         cmd.Parameters.Add(new NpgsqlParameter { Value = from });
-        cmd.Parameters.Add(new NpgsqlParameter { Value = to });
         await using var r = await cmd.ExecuteReaderAsync(ct);
         await r.ReadAsync(ct);
         return new DeliveryTotals(from, to, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3));
@@ -149,15 +163,17 @@ public static class DeliveryReports
         return (long)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
-    private static (DateTimeOffset From, DateTimeOffset To)? Range(HttpContext http, TimeProvider time)
+    /// <summary>The report's range; <c>UpToNow</c> when no end was asked for (the fast path over each delivery's latest status).</summary>
+    private static (DateTimeOffset From, DateTimeOffset To, bool UpToNow)? Range(HttpContext http, TimeProvider time)
     {
         var q = http.Request.Query;
         static DateTimeOffset? Parse(string text) =>
             text.Length == 0 ? null : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : DateTimeOffset.MinValue;
-        var to = Parse(q["to"].ToString()) ?? Parse(q["asOf"].ToString()) ?? time.GetUtcNow();
+        var asked = Parse(q["to"].ToString()) ?? Parse(q["asOf"].ToString());
+        var to = asked ?? time.GetUtcNow();
         var from = Parse(q["from"].ToString()) ?? to.AddDays(-30);
         if (to == DateTimeOffset.MinValue || from == DateTimeOffset.MinValue || from >= to) return null;
-        return (from, to);
+        return (from, to, asked is null);
     }
 
     private static string RangeProblem(HttpContext http) =>

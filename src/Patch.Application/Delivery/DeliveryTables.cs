@@ -7,8 +7,10 @@ namespace Patch.Application.Delivery;
 /// <summary>
 /// Read models of the install cycle (ADR 0013), written in the same transaction as the agents' events and rebuilt from
 /// the event log by <see cref="RebuildAsync"/>: <c>delivery_status</c> (one row per status event that names a policy —
-/// the Software Update Delivery Summary groups them over a time range) and <c>restart_state</c> (one row per computer
-/// that ever needed a restart — the Reboot Status report).
+/// the history a time range in the past is answered from), kept by triggers in the same transaction:
+/// <c>delivery_latest</c> (each delivery's latest status) and <c>delivery_counts</c> (latest statuses counted per
+/// policy, update, day and status — the summary up to now reads these few rows); and <c>restart_state</c> (one row per
+/// computer that ever needed a restart — the Reboot Status report).
 /// </summary>
 public static class DeliveryTables
 {
@@ -22,6 +24,56 @@ public static class DeliveryTables
             primary key (computer_id, event_id));
         create index if not exists ix_delivery_status_policy on {S}.delivery_status (policy_id, update_id, computer_id, occurred_at desc);
         create index if not exists ix_delivery_status_time on {S}.delivery_status (occurred_at);
+        create table if not exists {S}.delivery_latest (
+            policy_id text not null, update_id text not null, computer_id text not null, bulletin text, status text not null, occurred_at timestamptz not null,
+            last_applied timestamptz, detail text, seq bigint not null, primary key (policy_id, update_id, computer_id));
+        create index if not exists ix_delivery_latest_time on {S}.delivery_latest (occurred_at);
+        create index if not exists ix_delivery_latest_computer on {S}.delivery_latest (computer_id);
+        create table if not exists {S}.delivery_counts (
+            policy_id text not null, update_id text not null, day date not null, status text not null, deliveries int not null,
+            primary key (policy_id, update_id, day, status));
+        create or replace function {S}.delivery_status_to_latest() returns trigger language plpgsql as $$
+        begin
+            insert into {S}.delivery_latest as l (policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail, seq)
+            select distinct on (policy_id, update_id, computer_id) policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail, seq
+            from new_rows order by policy_id, update_id, computer_id, occurred_at desc, seq desc
+            on conflict (policy_id, update_id, computer_id) do update set bulletin = excluded.bulletin, status = excluded.status, occurred_at = excluded.occurred_at,
+                last_applied = excluded.last_applied, detail = excluded.detail, seq = excluded.seq
+            where (l.occurred_at, l.seq) < (excluded.occurred_at, excluded.seq);
+            return null;
+        end $$;
+        create or replace trigger tr_delivery_status_to_latest after insert on {S}.delivery_status
+            referencing new table as new_rows for each statement execute function {S}.delivery_status_to_latest();
+        create or replace function {S}.delivery_counts_add() returns trigger language plpgsql as $$
+        begin
+            insert into {S}.delivery_counts as c (policy_id, update_id, day, status, deliveries)
+            select policy_id, update_id, (occurred_at at time zone 'UTC')::date, status, count(*) from new_rows group by 1, 2, 3, 4
+            on conflict (policy_id, update_id, day, status) do update set deliveries = c.deliveries + excluded.deliveries;
+            return null;
+        end $$;
+        create or replace function {S}.delivery_counts_remove() returns trigger language plpgsql as $$
+        begin
+            update {S}.delivery_counts c set deliveries = c.deliveries - o.n
+            from (select policy_id, update_id, (occurred_at at time zone 'UTC')::date as day, status, count(*) n from old_rows group by 1, 2, 3, 4) o
+            where c.policy_id = o.policy_id and c.update_id = o.update_id and c.day = o.day and c.status = o.status;
+            return null;
+        end $$;
+        create or replace function {S}.delivery_counts_move() returns trigger language plpgsql as $$
+        begin
+            update {S}.delivery_counts c set deliveries = c.deliveries - o.n
+            from (select policy_id, update_id, (occurred_at at time zone 'UTC')::date as day, status, count(*) n from old_rows group by 1, 2, 3, 4) o
+            where c.policy_id = o.policy_id and c.update_id = o.update_id and c.day = o.day and c.status = o.status;
+            insert into {S}.delivery_counts as c (policy_id, update_id, day, status, deliveries)
+            select policy_id, update_id, (occurred_at at time zone 'UTC')::date, status, count(*) from new_rows group by 1, 2, 3, 4
+            on conflict (policy_id, update_id, day, status) do update set deliveries = c.deliveries + excluded.deliveries;
+            return null;
+        end $$;
+        create or replace trigger tr_delivery_latest_insert after insert on {S}.delivery_latest
+            referencing new table as new_rows for each statement execute function {S}.delivery_counts_add();
+        create or replace trigger tr_delivery_latest_update after update on {S}.delivery_latest
+            referencing old table as old_rows new table as new_rows for each statement execute function {S}.delivery_counts_move();
+        create or replace trigger tr_delivery_latest_delete after delete on {S}.delivery_latest
+            referencing old table as old_rows for each statement execute function {S}.delivery_counts_remove();
         create table if not exists {S}.restart_state (
             computer_id text primary key, pending boolean not null, pending_since timestamptz, planned_at timestamptz, deferrals int not null,
             deferred_until timestamptz, last_restart_at timestamptz, updated_at timestamptz not null);
@@ -33,9 +85,11 @@ public static class DeliveryTables
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    public static readonly string InsertStatus = $"""
+    /// <summary>One statement for all the status rows of an ingest transaction (parallel arrays), so the triggers run once per batch.</summary>
+    public static readonly string InsertStatuses = $"""
         insert into {S}.delivery_status (computer_id, event_id, policy_id, bulletin, update_id, status, occurred_at, last_applied, detail)
-        values (?, ?, ?, ?, ?, ?, ?::timestamptz, ?::timestamptz, ?) on conflict do nothing
+        select * from unnest(?::text[], ?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[]::timestamptz[], ?::text[])
+        on conflict do nothing
         """;
 
     /// <summary>
@@ -74,6 +128,8 @@ public static class DeliveryTables
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         await using (var cmd = new NpgsqlCommand($"""
+            delete from {S}.delivery_latest;
+            delete from {S}.delivery_counts;
             delete from {S}.delivery_status;
             insert into {S}.delivery_status (computer_id, event_id, policy_id, bulletin, update_id, status, occurred_at, last_applied, detail)
             select data->>'computerId', (data->>'eventId')::uuid, data->>'policyId', data->>'bulletin', data->>'updateId', data->>'status',
@@ -106,7 +162,7 @@ public static class DeliveryTables
 
     public static async Task TruncateAsync(NpgsqlConnection conn, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand($"truncate {S}.delivery_status, {S}.restart_state", conn);
+        await using var cmd = new NpgsqlCommand($"truncate {S}.delivery_status, {S}.delivery_latest, {S}.delivery_counts, {S}.restart_state", conn);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 }
