@@ -80,6 +80,13 @@ public sealed class AgentClient(HttpClient http)
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
         if (have > 0) request.Headers.Range = new RangeHeaderValue(have, null);
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        if (response.StatusCode == System.Net.HttpStatusCode.RequestedRangeNotSatisfiable && have > 0)
+        {
+            // The partial file is already whole (the agent stopped before renaming it) or longer than the package: start over.
+            File.Delete(partial);
+            await DownloadAsync(credential, url, destination, progress, ct);
+            return;
+        }
         if (!response.IsSuccessStatusCode) await ReadAsync<object>(response, ct);
         var append = have > 0 && response.StatusCode == System.Net.HttpStatusCode.PartialContent;
         await using (var file = new FileStream(partial, append ? FileMode.Append : FileMode.Create, FileAccess.Write))
@@ -112,10 +119,14 @@ public sealed class AgentClient(HttpClient http)
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
             {
             }
-            throw new AgentException($"The server answered {(int)response.StatusCode}: {detail}");
+            throw new AgentException($"The server answered {(int)response.StatusCode}: {detail}", (int)response.StatusCode);
         }
         return (await response.Content.ReadFromJsonAsync<T>(Json, ct))!;
     }
 }
 
-public sealed class AgentException(string message) : Exception(message);
+public sealed class AgentException(string message, int? statusCode = null) : Exception(message)
+{
+    /// <summary>The server's HTTP status when the server answered with an error; null for the agent's own refusals.</summary>
+    public int? StatusCode { get; } = statusCode;
+}

@@ -2,7 +2,6 @@ using System.Text.Json;
 using Patch.Agent.Cycle;
 using Patch.Agent.Inventory;
 using Patch.Domain.Cycle;
-using Patch.Domain.Policies;
 
 namespace Patch.Agent;
 
@@ -16,7 +15,8 @@ public sealed record AgentWorkerOptions(string StateDirectory, TimeSpan Inventor
 /// <summary>
 /// The agent service: reports the inventory on its interval (only when it changed); polls its assignments at the
 /// configuration's interval and re-evaluates them (an update removed since it was installed shows as scheduled again);
-/// runs a cycle when an install schedule (or a policy's own schedule) comes round; restarts when a pending restart is due.
+/// runs a cycle when an install schedule or a policy's own schedule comes round, and again when a maintenance window
+/// opens for installs that waited for it; restarts when a pending restart is due and notices when the computer started.
 /// A failed round is retried at the next one.
 /// </summary>
 public sealed class AgentWorker(AgentWorkerOptions options, ILogger<AgentWorker> logger) : BackgroundService
@@ -71,22 +71,17 @@ public sealed class AgentWorker(AgentWorkerOptions options, ILogger<AgentWorker>
                     options.Simulate ? new SimulationRestarter(options.StateDirectory, TimeProvider.System) : new SystemRestarter(), TimeProvider.System,
                     m => logger.LogInformation("{Message}", m)));
                 var ledger = AgentLedger.Load(options.StateDirectory);
-                var since = ledger.LastScheduleCheck ?? now;
                 var configuration = ledger.Assignments?.Configuration;
                 if (configuration is null || now - lastPoll >= TimeSpan.FromMinutes(configuration.PollIntervalMinutes))
                 {
                     await runner.RunAsync(CycleTrigger.Scheduled, null, install: false, stoppingToken);
                     lastPoll = now;
                     ledger = AgentLedger.Load(options.StateDirectory);
-                    configuration = ledger.Assignments?.Configuration;
                 }
-                if (configuration is not null && InstallCycle.IsDue(configuration.InstallSchedules, since, now))
-                    await runner.RunAsync(CycleTrigger.Scheduled, null, install: true, stoppingToken);
-                foreach (var policy in ledger.Assignments?.Policies.Where(p => p is { Schedule: ScheduleMode.Own, OwnSchedule: not null }) ?? [])
-                    if (InstallCycle.IsDue([policy.OwnSchedule!], since, now))
-                        await runner.RunAsync(CycleTrigger.PolicySchedule, policy.PolicyId, install: true, stoppingToken);
+                foreach (var (trigger, policyId) in CycleRunner.DueCycles(ledger, now))
+                    await runner.RunAsync(trigger, policyId, install: true, stoppingToken);
                 await runner.RestartIfDueAsync(stoppingToken);
-                (AgentLedger.Load(options.StateDirectory) with { LastScheduleCheck = now }).Save(options.StateDirectory);
+                await runner.MarkScheduleCheckedAsync(now, stoppingToken);
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {

@@ -38,7 +38,7 @@ try
                                                               Start Software Update Cycle now (updates on the default schedule only;
                                                               refused unless the configuration allows the user to initiate);
                                                               --simulate: the recording installer and restarter, no real installs
-                  defer --minutes N                           defer the pending restart by one of the configuration's choices
+                  defer --minutes N [--simulate]              defer the pending restart by one of the configuration's choices
                   simulate --server URL --token TOKEN --count N [--templates DIR] [--concurrency 16] [--prefix SIM]
                                                               N simulated agents from real captures (load tests)
                   run                                         the service: reports the inventory every Agent:InventoryInterval, polls its
@@ -108,7 +108,7 @@ try
         {
             var state = AgentState.Load(stateDir) ?? throw new AgentException("Not enrolled: run 'enrol' first.");
             var minutes = int.TryParse(Required(options, "minutes"), out var m) ? m : throw new AgentException("--minutes must be a number");
-            var deferred = await Runner(state, options, stateDir, simulate: true).DeferAsync(minutes, CancellationToken.None);
+            var deferred = await Runner(state, options, stateDir, options.ContainsKey("simulate"), needsInventory: false).DeferAsync(minutes, CancellationToken.None);
             Console.WriteLine($"Restart deferred until {deferred.DeferredUntil:yyyy-MM-dd HH:mm} UTC ({deferred.Deferrals} deferral(s) so far).");
             return 0;
         }
@@ -168,9 +168,9 @@ static AgentClient Client(string server) => new(new HttpClient { BaseAddress = B
 
 static IReadOnlyList<string> List(string? text) => text is null ? [] : text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
-static CycleRunner Runner(AgentState state, Dictionary<string, string?> options, string stateDir, bool simulate)
+static CycleRunner Runner(AgentState state, Dictionary<string, string?> options, string stateDir, bool simulate, bool needsInventory = true)
 {
-    var source = Source(options);
+    var source = needsInventory ? Source(options) : new NoInventorySource();
     return new CycleRunner(new CycleContext(stateDir, Client(state.Server), simulate ? new SimulatedInventorySource(source, stateDir) : source,
         simulate ? new SimulationInstaller(stateDir, TimeProvider.System) : new ProcessInstaller(),
         simulate ? new SimulationRestarter(stateDir, TimeProvider.System) : new SystemRestarter(), TimeProvider.System, Console.WriteLine));

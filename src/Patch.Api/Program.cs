@@ -30,7 +30,7 @@ if (import.File is not null) builder.Logging.AddConsole(o => o.LogToStandardErro
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(allowIntegerValues: false)));
 builder.Services.AddHealthChecks().AddCheck<ReadinessCheck>("database", tags: ["ready"]);
 builder.Services.AddHostedService<DemoCatalog>();
 builder.Services.AddEndpointsApiExplorer();
@@ -99,6 +99,7 @@ app.MapFleetReports();
 app.MapAgentConfigurations();
 app.MapDeliveryReports();
 WakeOnLanTask.Map(app);
+DeliveryTables.Map(app);
 await app.RunAsync();
 return 0;
 

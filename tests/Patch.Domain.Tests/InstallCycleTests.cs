@@ -245,3 +245,23 @@ public class when_deciding_agent_configurations
         Assert.Equal(AgentConfiguration.DefaultId, clone.ClonedFrom);
     }
 }
+
+public class when_a_revision_reinstall_keeps_failing
+{
+    [Fact]
+    public void it_follows_the_same_retry_limit_as_any_install()
+    {
+        var update = new AssignedUpdate("ms:KB100", "KB100", "u", "Windows 10 Version 22H2 for x64-based Systems", "neutral", null, RestartBehavior.NotRequired, new string('a', 64), 1,
+            "a.msu", "/x", "wusa a.msu", null, null, null, [], Revision: 2, ReinstallOnRevision: true);
+        var assignments = new Assignments("computer:a", AgentConfiguration.DefaultId, AgentConfiguration.DefaultName, AgentConfigurationSettings.Defaults, [],
+            [new AssignedPolicy("policy:1", "P", ScheduleMode.AgentDefault, null, false, new AssignedProgram(RunWithRights.System, null, null, ProgramCanRun.WhetherOrNotUserLoggedOn, 60), [update])], []);
+        var facts = new ComputerFacts("10.0.19045.3930", "x64", ["en-US"], ["Windows 10 Version 22H2 for x64-based Systems"], new HashSet<string> { "KB100" });
+        LedgerEntry Entry(string status, int failures) => new("u", "ms:KB100", "KB100", "policy:1", status, DateTimeOffset.UnixEpoch, failures, 2, 1, DateTimeOffset.UnixEpoch);
+        var rescheduled = Assert.Single(InstallCycle.Evaluate(assignments, facts, new Dictionary<string, LedgerEntry> { ["u"] = Entry(FailedRescheduled, 1) }));
+        Assert.True(rescheduled.NeedsInstall);
+        Assert.Equal(1, rescheduled.Failures);
+        var spent = Assert.Single(InstallCycle.Evaluate(assignments, facts, new Dictionary<string, LedgerEntry> { ["u"] = Entry(FailedToInstall, 4) }));
+        Assert.False(spent.NeedsInstall);
+        Assert.Equal(FailedToInstall, spent.Status);
+    }
+}

@@ -1,10 +1,18 @@
 using System.Text.Json;
 using Patch.Domain.Cycle;
 
+
 namespace Patch.Agent.Cycle;
 
-/// <summary>A restart the cycle needs: since when, when it is planned (null: never automatically), how often it was deferred.</summary>
-public sealed record PendingRestart(DateTimeOffset Since, DateTimeOffset? PlannedAt, int Deferrals, DateTimeOffset? DeferredUntil);
+/// <summary>
+/// A restart the cycle needs: since when, when it is planned (null: never automatically), how often it was deferred,
+/// and whether it was already handed to the system (an installer that initiated it, or the agent's shutdown request).
+/// It is over when the computer has booted since.
+/// </summary>
+public sealed record PendingRestart(DateTimeOffset Since, DateTimeOffset? PlannedAt, int Deferrals, DateTimeOffset? DeferredUntil, bool HandedToSystem = false);
+
+/// <summary>Installs held back by the maintenance windows: the cycle to run again when the next window opens.</summary>
+public sealed record WaitingRun(CycleTrigger Trigger, string? PolicyId, DateTimeOffset Until);
 
 /// <summary>
 /// What the agent keeps between cycles (updates.json beside agent.json, private like it): each update's status, Last
@@ -17,24 +25,31 @@ public sealed record AgentLedger(
     string? AssignmentsETag,
     PendingRestart? Restart,
     DateTimeOffset? LastScheduleCheck,
-    DateTimeOffset? LastEventAt)
+    DateTimeOffset? LastEventAt,
+    List<WaitingRun>? Waiting = null)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
-    public static AgentLedger Empty => new(new Dictionary<string, LedgerEntry>(), [], null, null, null, null, null);
+    public static AgentLedger Empty => new(new Dictionary<string, LedgerEntry>(), [], null, null, null, null, null, []);
 
     public static string PathIn(string directory) => Path.Combine(directory, "updates.json");
 
     public static AgentLedger Load(string directory)
     {
         var file = PathIn(directory);
-        return File.Exists(file) ? JsonSerializer.Deserialize<AgentLedger>(File.ReadAllText(file), Json) ?? Empty : Empty;
+        var ledger = File.Exists(file) ? JsonSerializer.Deserialize<AgentLedger>(File.ReadAllText(file), Json) ?? Empty : Empty;
+        return ledger with { Waiting = ledger.Waiting ?? [] };
     }
 
     public void Save(string directory) => PrivateFile.Write(PathIn(directory), JsonSerializer.Serialize(this, Json));
 
-    /// <summary>The next event time: the clock, but always after the previous event, so the server orders one agent's events as they happened.</summary>
-    public DateTimeOffset NextEventTime(DateTimeOffset now) => LastEventAt is { } last && now <= last ? last.AddMilliseconds(1) : now;
+    /// <summary>
+    /// The next event time: the clock, but after the previous event, so the server orders one agent's events as they
+    /// happened. A previous time far ahead of the clock (the clock was set back) is not followed: events are never
+    /// dated into the future.
+    /// </summary>
+    public DateTimeOffset NextEventTime(DateTimeOffset now) =>
+        LastEventAt is { } last && now <= last && last - now < TimeSpan.FromMinutes(1) ? last.AddMilliseconds(1) : now;
 }
 
 /// <summary>Writes a file that only the agent's account can read (0600 on Linux from the start), replacing it atomically.</summary>
@@ -58,4 +73,36 @@ public static class PrivateFile
         }
         File.Move(temp, file, overwrite: true);
     }
+}
+
+/// <summary>One agent process at a time works on a state folder (the service and the CLI share it): an exclusive lock file.</summary>
+public sealed class AgentLock : IDisposable
+{
+    private readonly FileStream _file;
+
+    private AgentLock(FileStream file) => _file = file;
+
+    public static async Task<AgentLock> AcquireAsync(string directory, TimeSpan wait, CancellationToken ct)
+    {
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, "agent.lock");
+        var deadline = DateTime.UtcNow + wait;
+        while (true)
+        {
+            try
+            {
+                return new AgentLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200, ct);
+            }
+            catch (IOException)
+            {
+                throw new AgentException($"Another agent process is working on {directory} (the service running a cycle?); try again when it is done.");
+            }
+        }
+    }
+
+    public void Dispose() => _file.Dispose();
 }

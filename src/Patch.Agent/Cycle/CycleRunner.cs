@@ -3,6 +3,7 @@ using System.Text.Json;
 using Patch.Agent.Inventory;
 using Patch.Domain.Agents;
 using Patch.Domain.Computers;
+using Patch.Domain.AgentConfigurations;
 using Patch.Domain.Cycle;
 using Patch.Domain.MaintenanceWindows;
 
@@ -36,9 +37,11 @@ public sealed class CycleRunner(CycleContext context)
     /// <summary>Runs a cycle. <paramref name="install"/> false only re-evaluates and reports (the poll between schedules).</summary>
     public async Task<CycleReport> RunAsync(CycleTrigger trigger, string? policyId, bool install, CancellationToken ct)
     {
+        using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, TimeSpan.FromSeconds(30), ct);
         var state = AgentState.Load(context.StateDirectory) ?? throw new AgentException($"Not enrolled: run 'enrol' first (no {Path.Combine(context.StateDirectory, "agent.json")}).");
         _ledger = AgentLedger.Load(context.StateDirectory);
         await FlushAsync(state, ct);
+        NoticeBoot();
         var assignments = await FetchAssignmentsAsync(state, ct);
         var configuration = assignments.Configuration;
         if (trigger == CycleTrigger.User && install && !configuration.AllowUserToInitiate)
@@ -46,35 +49,59 @@ public sealed class CycleRunner(CycleContext context)
         var triggerText = trigger switch { CycleTrigger.User => "user", CycleTrigger.PolicySchedule => $"policy schedule ({policyId})", _ => "schedule" };
         if (install) Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, null, AgentCycleReported.Started, Trigger: triggerText));
 
-        var inventory = context.Inventory.Read();
+        // Updates no longer assigned leave the table, unless the agent installed them (that history stays).
+        var assignedIds = assignments.Policies.SelectMany(p => p.Updates).Select(u => u.UpdateId).ToHashSet();
+        foreach (var gone in _ledger.Entries.Values.Where(e => !assignedIds.Contains(e.UpdateId) && e.Status is not (UpdateStatus.Installed or UpdateStatus.InstalledByUser)).ToList())
+            _ledger.Entries.Remove(gone.UpdateId);
+
+        Domain.Agents.AgentInventory inventory;
+        try
+        {
+            inventory = context.Inventory.Read();
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or InvalidOperationException or System.Runtime.InteropServices.COMException)
+        {
+            // The rules cannot be evaluated without the computer's facts: new updates stay Pending, nothing is installed.
+            foreach (var p in assignments.Policies)
+                foreach (var u in p.Updates.Where(u => Entry(u.UpdateId) is null))
+                    Record(p.PolicyId, u, UpdateStatus.Pending, null, 0, null, "not evaluated: the inventory could not be read");
+            var why = $"the inventory could not be read ({e.Message}): nothing was evaluated or installed";
+            if (install) Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, why, AgentCycleReported.Stopped, Trigger: triggerText));
+            Save();
+            await FlushAsync(state, ct);
+            return Report(triggerText, install, why, [], [], [], null, false);
+        }
         var evaluations = InstallCycle.Evaluate(assignments, InventoryFacts.Of(inventory), _ledger.Entries);
         foreach (var e in evaluations) Record(e.Policy.PolicyId, e.Update, e.Status, e.LastApplied, e.Failures, e.InstalledRevision,
             e.Status == UpdateStatus.Installed && e.LastApplied is null ? "Last Applied: Never (installed by another source)" : null);
+        Save();
 
         var installed = new List<string>();
         var failed = new List<string>();
         var waiting = new List<string>();
         DateTimeOffset? waitingUntil = null;
         string? stopped = null;
-        var restartNeeded = false;
+        DateTimeOffset? restartSince = null;
         var restartInitiated = false;
+        var restartOverride = configuration.OverrideMaintenanceWindows;
         var windows = assignments.MaintenanceWindows.Select(w => w.Schedule).ToList();
         if (install)
         {
+            _ledger.Waiting!.RemoveAll(w => w.Trigger == trigger && w.PolicyId == policyId);
             var chain = InstallCycle.Chain(evaluations.Where(e => e.NeedsInstall && InstallCycle.InScope(e, trigger, policyId)));
-            var now = Now;
+            bool MayInstallNow(Evaluation e) => InstallCycle.MayInstall(Now, windows, configuration.OverrideMaintenanceWindows || e.Policy.OverrideMaintenanceWindows);
+            void Wait(Evaluation e)
+            {
+                waiting.Add(e.Update.UpdateId);
+                waitingUntil = InstallCycle.NextInstallChance(Now, windows);
+                Record(e.Policy.PolicyId, e.Update, Entry(e.Update.UpdateId)?.Status ?? UpdateStatus.InstallationScheduled, null, null, null,
+                    $"waiting for a maintenance window (next opens {waitingUntil:yyyy-MM-dd HH:mm} UTC)");
+            }
             var ready = new List<(Evaluation Item, string Package)>();
             foreach (var e in chain)
             {
-                if (!InstallCycle.MayInstall(now, windows, configuration.OverrideMaintenanceWindows || e.Policy.OverrideMaintenanceWindows))
-                {
-                    waiting.Add(e.Update.UpdateId);
-                    waitingUntil = InstallCycle.NextInstallChance(now, windows);
-                    Record(e.Policy.PolicyId, e.Update, Entry(e.Update.UpdateId)?.Status ?? UpdateStatus.InstallationScheduled, null, null, null,
-                        $"waiting for a maintenance window (next opens {waitingUntil:yyyy-MM-dd HH:mm} UTC)", force: false);
-                    continue;
-                }
-                if (await DownloadAsync(state, e, ct) is { } package) ready.Add((e, package));
+                if (!MayInstallNow(e)) Wait(e);
+                else if (await DownloadAsync(state, e, ct) is { } package) ready.Add((e, package));
             }
             if (ready.Count > 0 && configuration.PreInstallCommand is { } hook)
             {
@@ -87,8 +114,23 @@ public sealed class CycleRunner(CycleContext context)
             }
             foreach (var (e, package) in ready)
             {
+                // The window is checked again before each install: one that overruns it completes, the next waits.
+                if (!MayInstallNow(e))
+                {
+                    Wait(e);
+                    continue;
+                }
                 context.Log?.Invoke($"Installing {e.Update.Bulletin} {e.Update.UpdateId}");
-                var result = await context.Installer.InstallAsync(new InstallRequest(e.Update, package, e.Policy.Program), ct);
+                var startedAt = Now;
+                InstallResult result;
+                try
+                {
+                    result = await context.Installer.InstallAsync(new InstallRequest(e.Update, package, e.Policy.Program), ct);
+                }
+                catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or IOException or UnauthorizedAccessException or InvalidOperationException)
+                {
+                    result = new InstallResult(-1, InstallOutcome.Failed, $"the installer could not run: {ex.Message}");
+                }
                 var known = Entry(e.Update.UpdateId)!;
                 if (result.Outcome == InstallOutcome.Failed)
                 {
@@ -96,69 +138,129 @@ public sealed class CycleRunner(CycleContext context)
                     var status = InstallCycle.StatusAfterFailure(failures, configuration.ReinstallationAttempts);
                     Record(e.Policy.PolicyId, e.Update, status, known.LastApplied, failures, known.InstalledRevision, $"{result.Detail}; attempt {failures} of {configuration.ReinstallationAttempts + 1}");
                     failed.Add(e.Update.UpdateId);
+                    Save();
                     continue;
                 }
                 // Already installed when the agent came to install it: another source did, so Last Applied stays "Never".
                 var lastApplied = result.Outcome == InstallOutcome.AlreadyInstalled ? known.LastApplied : Now;
-                Record(e.Policy.PolicyId, e.Update, UpdateStatus.Installed, lastApplied, 0, e.Update.Revision, result.Detail);
+                var installedStatus = trigger == CycleTrigger.User ? UpdateStatus.InstalledByUser : UpdateStatus.Installed;
+                Record(e.Policy.PolicyId, e.Update, installedStatus, lastApplied, 0, e.Update.Revision, result.Detail);
                 installed.Add(e.Update.UpdateId);
-                restartNeeded |= result.Outcome is InstallOutcome.RestartRequired or InstallOutcome.RestartInitiated;
+                if (result.Outcome is InstallOutcome.RestartRequired or InstallOutcome.RestartInitiated)
+                {
+                    restartSince ??= result.Outcome == InstallOutcome.RestartInitiated ? startedAt : Now;
+                    restartOverride |= e.Policy.OverrideMaintenanceWindows;
+                }
                 restartInitiated |= result.Outcome == InstallOutcome.RestartInitiated;
+                Save();
             }
+            if (waitingUntil is { } until) _ledger.Waiting!.Add(new WaitingRun(trigger, policyId, until));
             if (installed.Count > 0) await SendInventoryIfChangedAsync(state, ct);
         }
 
-        var restarted = false;
-        if (restartNeeded)
+        if (restartSince is { } since)
         {
-            var overrideWindows = configuration.OverrideMaintenanceWindows;
-            var at = restartInitiated ? Now : InstallCycle.RestartAt(Now, configuration.Reboot, windows, overrideWindows);
-            _ledger = _ledger with { Restart = new PendingRestart(_ledger.Restart?.Since ?? Now, at, _ledger.Restart?.Deferrals ?? 0, null) };
-            Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, at is null ? "the configuration never restarts automatically: restart pending until someone restarts" : null,
+            var previous = _ledger.Restart;
+            // An installer that returned 1641 restarted the computer itself: the agent does not ask for another.
+            var at = restartInitiated ? since : InstallCycle.RestartAt(Now, configuration.Reboot, windows, restartOverride);
+            // A person's deferral still holds.
+            if (at is { } a && previous?.DeferredUntil is { } deferred && deferred > a) at = deferred;
+            _ledger = _ledger with { Restart = new PendingRestart(previous?.Since ?? since, at, previous?.Deferrals ?? 0, previous?.DeferredUntil, restartInitiated) };
+            Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null,
+                restartInitiated ? "an installer initiated the restart (exit code 1641)"
+                : at is null ? "the configuration never restarts automatically: restart pending until someone restarts" : null,
                 AgentRestartReported.Pending, At: at));
+            Save();
         }
-        restarted = await RestartIfDueAsync(ct, save: false);
+        NoticeBoot();
+        var restarted = await RestartIfDueCoreAsync(ct);
         if (install)
             Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, stopped, stopped is null ? AgentCycleReported.Completed : AgentCycleReported.Stopped, Trigger: triggerText));
-        _ledger.Save(context.StateDirectory);
+        Save();
         await FlushAsync(state, ct);
+        return Report(triggerText, install, stopped, installed, failed, waiting, waitingUntil, restarted);
+    }
 
+    private CycleReport Report(string trigger, bool ran, string? stopped, List<string> installed, List<string> failed, List<string> waiting, DateTimeOffset? waitingUntil, bool restarted)
+    {
         var items = _ledger.Entries.Values.OrderBy(e => e.Bulletin, StringComparer.OrdinalIgnoreCase).ThenBy(e => e.UpdateId, StringComparer.Ordinal)
             .Select(e => new CycleItem(e.PolicyId, e.Bulletin, e.UpdateId, e.Status, e.LastAppliedText, null)).ToList();
-        return new CycleReport(triggerText, install, stopped, items, installed, failed, waiting, waitingUntil, _ledger.Restart, restarted);
+        return new CycleReport(trigger, ran, stopped, items, installed, failed, waiting, waitingUntil, _ledger.Restart, restarted);
     }
 
     /// <summary>Restarts when the pending restart's time has come (and it is not deferred past now).</summary>
-    public async Task<bool> RestartIfDueAsync(CancellationToken ct, bool save = true)
+    public async Task<bool> RestartIfDueAsync(CancellationToken ct)
     {
-        if (save) _ledger = AgentLedger.Load(context.StateDirectory);
-        if (_ledger.Restart is not { PlannedAt: { } planned } pending || planned > Now || pending.DeferredUntil > Now) return false;
+        using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, TimeSpan.FromSeconds(30), ct);
+        _ledger = AgentLedger.Load(context.StateDirectory);
+        NoticeBoot();
+        var restarted = await RestartIfDueCoreAsync(ct);
+        Save();
+        if (AgentState.Load(context.StateDirectory) is { } state) await FlushAsync(state, ct);
+        return restarted;
+    }
+
+    private async Task<bool> RestartIfDueCoreAsync(CancellationToken ct)
+    {
+        if (_ledger.Restart is not { PlannedAt: { } planned, HandedToSystem: false } pending || planned > Now || pending.DeferredUntil > Now) return false;
         if (!await context.Restarter.RestartAsync("software updates need a restart", ct)) return false;
-        _ledger = _ledger with { Restart = null };
-        Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, null, AgentRestartReported.Restarted));
-        if (save)
-        {
-            _ledger.Save(context.StateDirectory);
-            if (AgentState.Load(context.StateDirectory) is { } state) await FlushAsync(state, ct);
-        }
+        _ledger = _ledger with { Restart = pending with { HandedToSystem = true } };
+        Save();
+        NoticeBoot();
         return true;
     }
 
-    /// <summary>A person defers the pending restart by one of the configuration's choices, at most its number of times.</summary>
+    /// <summary>A pending restart is over once the computer has started since it became pending: then it is reported.</summary>
+    private void NoticeBoot()
+    {
+        if (_ledger.Restart is not { } pending || context.Restarter.LastBoot is not { } boot || boot < pending.Since) return;
+        _ledger = _ledger with { Restart = null };
+        Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, null, AgentRestartReported.Restarted));
+    }
+
+    /// <summary>A person defers the pending restart by one of the configuration's choices, at most its number of times; the new time still honours the windows.</summary>
     public async Task<PendingRestart> DeferAsync(int minutes, CancellationToken ct)
     {
+        using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, TimeSpan.FromSeconds(30), ct);
         var state = AgentState.Load(context.StateDirectory) ?? throw new AgentException("Not enrolled: run 'enrol' first.");
         _ledger = AgentLedger.Load(context.StateDirectory);
+        NoticeBoot();
         if (_ledger.Restart is not { } pending) throw new AgentException("No restart is pending.");
-        var notifications = (_ledger.Assignments ?? throw new AgentException("No assignments yet: run a cycle first.")).Configuration.Notifications;
-        if (InstallCycle.RefuseDeferral(notifications, minutes, pending.Deferrals) is { } refusal) throw new AgentException($"{refusal.Title}: {refusal.Detail}");
+        var assignments = _ledger.Assignments ?? throw new AgentException("No assignments yet: run a cycle first.");
+        if (InstallCycle.RefuseDeferral(assignments.Configuration.Notifications, minutes, pending.Deferrals) is { } refusal) throw new AgentException($"{refusal.Title}: {refusal.Detail}");
         var until = Now.AddMinutes(minutes);
-        var deferred = pending with { Deferrals = pending.Deferrals + 1, DeferredUntil = until, PlannedAt = pending.PlannedAt is null ? null : until };
+        var planned = pending.PlannedAt is null ? null
+            : InstallCycle.RestartAt(until, assignments.Configuration.Reboot with { Mode = RebootMode.EndOfCycle }, Windows(_ledger), assignments.Configuration.OverrideMaintenanceWindows);
+        var deferred = pending with { Deferrals = pending.Deferrals + 1, DeferredUntil = until, PlannedAt = planned };
         _ledger = _ledger with { Restart = deferred };
-        Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, $"deferred {minutes} minutes by the user", AgentRestartReported.Deferred, At: until));
-        _ledger.Save(context.StateDirectory);
+        Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, $"deferred {minutes} minutes by the user", AgentRestartReported.Deferred, At: planned ?? until));
+        Save();
         await FlushAsync(state, ct);
         return deferred;
+    }
+
+    /// <summary>Remembers when the service last looked at the schedules (so a run that came round while it was stopped is not lost, nor run twice).</summary>
+    public async Task MarkScheduleCheckedAsync(DateTimeOffset at, CancellationToken ct)
+    {
+        using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, TimeSpan.FromSeconds(30), ct);
+        (AgentLedger.Load(context.StateDirectory) with { LastScheduleCheck = at }).Save(context.StateDirectory);
+    }
+
+    /// <summary>
+    /// The cycles the service must run now: the install schedules (updates on the default schedule), each policy's own
+    /// schedule, and installs that waited for a maintenance window that has opened since.
+    /// </summary>
+    public static IReadOnlyList<(CycleTrigger Trigger, string? PolicyId)> DueCycles(AgentLedger ledger, DateTimeOffset now)
+    {
+        var due = new List<(CycleTrigger, string?)>();
+        if (ledger.Assignments is not { } a) return due;
+        var since = ledger.LastScheduleCheck ?? now;
+        if (InstallCycle.IsDue(a.Configuration.InstallSchedules, since, now)) due.Add((CycleTrigger.Scheduled, null));
+        foreach (var p in a.Policies.Where(p => p is { Schedule: Domain.Policies.ScheduleMode.Own, OwnSchedule: not null }))
+            if (InstallCycle.IsDue([p.OwnSchedule!], since, now)) due.Add((CycleTrigger.PolicySchedule, p.PolicyId));
+        foreach (var w in ledger.Waiting ?? [])
+            if (w.Until <= now && !due.Contains((w.Trigger, w.PolicyId))) due.Add((w.Trigger, w.PolicyId));
+        return due;
     }
 
     /// <summary>The local table without talking to the server.</summary>
@@ -166,7 +268,9 @@ public sealed class CycleRunner(CycleContext context)
 
     private LedgerEntry? Entry(string updateId) => _ledger.Entries.GetValueOrDefault(updateId);
 
-    private void Record(string policyId, AssignedUpdate u, string status, DateTimeOffset? lastApplied, int? failures, int? installedRevision, string? detail, bool force = true)
+    private void Save() => _ledger.Save(context.StateDirectory);
+
+    private void Record(string policyId, AssignedUpdate u, string status, DateTimeOffset? lastApplied, int? failures, int? installedRevision, string? detail)
     {
         var known = Entry(u.UpdateId);
         var entry = new LedgerEntry(u.UpdateId, u.BulletinId, u.Bulletin, policyId, status, lastApplied ?? known?.LastApplied, failures ?? known?.Failures ?? 0, u.Revision,
@@ -175,7 +279,7 @@ public sealed class CycleRunner(CycleContext context)
             entry = entry with { LastApplied = known.LastApplied };
         _ledger.Entries[u.UpdateId] = entry;
         // Only a change is an event; a failure is one even when the status repeats (another attempt failed).
-        if (known is null || known.Status != status || (force && status == UpdateStatus.FailedRescheduled && known.Failures != entry.Failures))
+        if (known is null || known.Status != status || (status == UpdateStatus.FailedRescheduled && known.Failures != entry.Failures))
             Emit(new AgentEvent(Guid.NewGuid(), default, status, u.Bulletin, u.UpdateId, detail, PolicyId: policyId, LastApplied: entry.LastApplied));
     }
 
@@ -195,15 +299,31 @@ public sealed class CycleRunner(CycleContext context)
             {
                 await context.Client.SendEventsAsync(state.Credential, batch, ct);
             }
+            catch (AgentException e) when (e.StatusCode == 400)
+            {
+                // The server refuses something in the batch: send the events one by one and set aside only those it refuses,
+                // so one bad event never holds back the rest.
+                foreach (var one in batch)
+                {
+                    try
+                    {
+                        await context.Client.SendEventsAsync(state.Credential, [one], ct);
+                    }
+                    catch (AgentException refused) when (refused.StatusCode == 400)
+                    {
+                        context.Log?.Invoke($"Event {one.Id} refused by the server and dropped: {refused.Message}");
+                    }
+                }
+            }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or AgentException && !ct.IsCancellationRequested)
             {
                 // The server is away: the events stay on disk and go with the next cycle, under the same ids.
                 context.Log?.Invoke($"Events kept for later: {e.Message}");
-                _ledger.Save(context.StateDirectory);
+                Save();
                 return;
             }
             _ledger.Outbox.RemoveRange(0, batch.Count);
-            _ledger.Save(context.StateDirectory);
+            Save();
         }
     }
 
@@ -214,7 +334,7 @@ public sealed class CycleRunner(CycleContext context)
             var result = await context.Client.AssignmentsAsync(state.Credential, _ledger.Assignments is null ? null : _ledger.AssignmentsETag, ct);
             if (!result.NotModified) _ledger = _ledger with { Assignments = result.Assignments, AssignmentsETag = result.ETag };
         }
-        catch (HttpRequestException e) when (_ledger.Assignments is not null)
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or AgentException { StatusCode: >= 500 } && _ledger.Assignments is not null && !ct.IsCancellationRequested)
         {
             context.Log?.Invoke($"Server unreachable ({e.Message}); using the last assignments");
         }
@@ -260,7 +380,7 @@ public sealed class CycleRunner(CycleContext context)
                 File.Delete(file);
                 problem = "the package's SHA-256 does not match the policy's";
             }
-            catch (Exception ex) when (ex is HttpRequestException or AgentException or IOException && !ct.IsCancellationRequested)
+            catch (Exception ex) when (ex is HttpRequestException or AgentException or IOException or UnauthorizedAccessException or TaskCanceledException && !ct.IsCancellationRequested)
             {
                 problem = ex.Message;
             }

@@ -15,11 +15,14 @@ public interface IInstaller
     Task<InstallResult> InstallAsync(InstallRequest request, CancellationToken ct);
 }
 
-/// <summary>Restarts the computer when the cycle's restart is due.</summary>
+/// <summary>Restarts the computer when the cycle's restart is due, and knows when it last started.</summary>
 public interface IRestarter
 {
-    /// <summary>True when the computer restarted (simulation) or the restart was handed to the system.</summary>
+    /// <summary>True when the restart was handed to the system (or, simulated, done).</summary>
     Task<bool> RestartAsync(string reason, CancellationToken ct);
+
+    /// <summary>When the computer last started: a pending restart older than this is over.</summary>
+    DateTimeOffset? LastBoot { get; }
 }
 
 public sealed record ProcessResult(int ExitCode, bool TimedOut, string Output);
@@ -40,36 +43,54 @@ public static class ProcessRunner
         psi.RedirectStandardError = true;
         psi.UseShellExecute = false;
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start '{commandLine}'");
-        var output = process.StandardOutput.ReadToEndAsync(ct);
-        var errors = process.StandardError.ReadToEndAsync(ct);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(timeout);
+        var output = process.StandardOutput.ReadToEndAsync(deadline.Token);
+        var errors = process.StandardError.ReadToEndAsync(deadline.Token);
         try
         {
+            // The output counts too: a child that inherited the pipes and lives on must not hold the agent past the deadline.
             await process.WaitForExitAsync(deadline.Token);
+            var text = string.Concat(await Task.WhenAll(output, errors)).Trim();
+            return new ProcessResult(process.ExitCode, false, text.Length > 500 ? text[..500] : text);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync(CancellationToken.None);
+            try
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // It ended on its own meanwhile.
+            }
             return new ProcessResult(-1, true, $"terminated after {timeout.TotalMinutes:0.##} minute(s)");
         }
-        var text = (await output + await errors).Trim();
-        return new ProcessResult(process.ExitCode, false, text.Length > 500 ? text[..500] : text);
     }
 }
 
 /// <summary>
 /// The real installer: runs the package's command line with the policy's terminate-after timeout and maps the exit code.
-/// Rights: "System" runs as the agent's service account (LocalSystem on Windows); running as the logged-in or a
-/// specified user needs the Windows session APIs and is refused elsewhere with a clear reason.
+/// Rights: "System" runs as the agent's service account (LocalSystem on Windows). Running as the logged-in or a specified
+/// user needs the Windows session and logon APIs, which this agent does not have yet: such programs are refused with
+/// that reason, as are run conditions it cannot check (a logged-on user is detected on Windows only).
 /// </summary>
 public sealed class ProcessInstaller : IInstaller
 {
     public async Task<InstallResult> InstallAsync(InstallRequest request, CancellationToken ct)
     {
-        if (request.Program.RunWith != RunWithRights.System && !OperatingSystem.IsWindows())
-            return new InstallResult(-1, InstallOutcome.Failed, $"run with rights '{request.Program.RunWith}' needs Windows; this agent runs programs as its own account (System) only");
+        if (request.Program.RunWith != RunWithRights.System)
+            return new InstallResult(-1, InstallOutcome.Failed, $"run with rights '{request.Program.RunWith}' is not supported by this agent yet; it runs programs as its own account (System) only");
+        if (request.Program.CanRun != ProgramCanRun.WhetherOrNotUserLoggedOn)
+        {
+            if (!OperatingSystem.IsWindows())
+                return new InstallResult(-1, InstallOutcome.Failed, $"run condition '{request.Program.CanRun}' needs Windows to tell whether a user is logged on");
+            var userLoggedOn = Process.GetProcessesByName("explorer").Length > 0;
+            if (request.Program.CanRun == ProgramCanRun.OnlyWhenUserLoggedOn && !userLoggedOn)
+                return new InstallResult(-1, InstallOutcome.Failed, "run condition: only when a user is logged on, and none is");
+            if (request.Program.CanRun == ProgramCanRun.OnlyWhenNoUserLoggedOn && userLoggedOn)
+                return new InstallResult(-1, InstallOutcome.Failed, "run condition: only when no user is logged on, and one is");
+        }
         var result = await ProcessRunner.RunAsync(request.Update.CommandLine, Path.GetDirectoryName(request.PackagePath)!, TimeSpan.FromMinutes(request.Program.TerminateAfterMinutes), ct);
         if (result.TimedOut) return new InstallResult(-1, InstallOutcome.Failed, result.Output);
         var outcome = InstallerExitCodes.Classify(result.ExitCode);
@@ -122,14 +143,18 @@ public sealed class SimulationInstaller(string stateDirectory, TimeProvider time
             if (!state.Installed.Contains(kb)) state.Installed.Add(kb);
             state.Removed.Remove(kb);
         }
+        // 1641: the installer restarted the computer itself.
+        if (outcome == InstallOutcome.RestartInitiated) state.Restarts.Add(time.GetUtcNow());
         state.Save(stateDirectory);
         return new InstallResult(exit, outcome, $"simulated: exit code {exit} (0x{exit:X8}), attempt {attempt}");
     }
 }
 
-/// <summary>Records the restart in the simulation and reports it done.</summary>
+/// <summary>Records the restart in the simulation and reports it done; the simulated computer last started at its last recorded restart.</summary>
 public sealed class SimulationRestarter(string stateDirectory, TimeProvider time) : IRestarter
 {
+    public DateTimeOffset? LastBoot => SimulationState.Load(stateDirectory).Restarts.Count is > 0 and var n ? SimulationState.Load(stateDirectory).Restarts[n - 1] : null;
+
     public Task<bool> RestartAsync(string reason, CancellationToken ct)
     {
         var state = SimulationState.Load(stateDirectory);
@@ -142,6 +167,8 @@ public sealed class SimulationRestarter(string stateDirectory, TimeProvider time
 /// <summary>Hands the restart to Windows (shutdown /r with a one-minute notice); elsewhere the agent never restarts the machine it runs on.</summary>
 public sealed class SystemRestarter : IRestarter
 {
+    public DateTimeOffset? LastBoot => DateTimeOffset.UtcNow - TimeSpan.FromMilliseconds(Environment.TickCount64);
+
     public async Task<bool> RestartAsync(string reason, CancellationToken ct)
     {
         if (!OperatingSystem.IsWindows()) return false;

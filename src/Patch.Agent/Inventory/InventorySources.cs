@@ -87,3 +87,9 @@ public sealed class SimulatedInventorySource(IInventorySource baseSource, string
         return (inventory with { InstalledKbs = kbs }).Normalized();
     }
 }
+
+/// <summary>For commands that need no inventory (defer): reading it is a mistake.</summary>
+public sealed class NoInventorySource : IInventorySource
+{
+    public AgentInventory Read() => throw new InvalidOperationException("this command does not read the inventory");
+}

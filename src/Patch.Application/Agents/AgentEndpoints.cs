@@ -116,7 +116,7 @@ public static class AgentEndpoints
             .WithName("GetAgentUpdates").WithSummary("This computer's applicable updates and their state, as the server's vulnerability analysis sees them.")
             .Produces<Computers.ComputerCompliance>().ProducesProblem(400).ProducesProblem(401);
 
-        authenticated.MapPost("events", async (AgentEventBatch? body, HttpContext http, AgentEventIngest ingest, TimeProvider time, CancellationToken ct) =>
+        authenticated.MapPost("events", async (AgentEventBatch? body, HttpContext http, AgentEventIngest ingest, IQuerySession session, TimeProvider time, CancellationToken ct) =>
             {
                 if (body?.Events is not { Count: > 0 } events) return Problems.Invalid("Missing events", "Send { \"events\": [ … ] } with 1 to 1000 events.");
                 if (events.Count > AgentEventIngest.MaxBatch) return Problems.Invalid("Batch too large", $"At most {AgentEventIngest.MaxBatch} events per batch; this one has {events.Count}.");
@@ -136,7 +136,17 @@ public static class AgentEndpoints
                     _ => null,
                 }).OfType<string>().ToList();
                 if (problems.Count > 0) return Problems.Invalid("Invalid events", string.Join("; ", problems.Take(20)));
-                return Results.Ok(await ingest.SubmitAsync((Computer)http.Items[ComputerItem]!, events, ct));
+                // A status names a policy the server has (an agent cannot invent deliveries for others to read).
+                var policyIds = events.Select(e => e.PolicyId).OfType<string>().Distinct().ToArray();
+                if (policyIds.Length > 0)
+                {
+                    var known = (await session.Query<Domain.Policies.SoftwareUpdatePolicy>().Where(p => p.Id.IsOneOf(policyIds)).Select(p => p.Id).ToListAsync(ct)).ToHashSet();
+                    var unknown = policyIds.Where(id => !known.Contains(id)).ToList();
+                    if (unknown.Count > 0) return Problems.Invalid("Invalid events", $"policyId: no Software Update policy {string.Join(", ", unknown.Select(u => $"'{u}'"))}");
+                }
+                // Times are kept in UTC whatever offset the agent wrote them with.
+                var normalized = events.Select(e => e with { OccurredAt = e.OccurredAt.ToUniversalTime(), LastApplied = e.LastApplied?.ToUniversalTime(), At = e.At?.ToUniversalTime() }).ToList();
+                return Results.Ok(await ingest.SubmitAsync((Computer)http.Items[ComputerItem]!, normalized, ct));
             })
             .WithName("ReportAgentEvents")
             .WithSummary("A batch of events (each with the agent's own GUID and time): update statuses (kind 'status', with the policy that assigned the update), restarts (restartPending, restartDeferred, restarted) and cycles (cycleStarted, cycleCompleted, cycleStopped). Answered after the events are durable; a retried batch is accepted and appends nothing; events from many agents share one transaction.")

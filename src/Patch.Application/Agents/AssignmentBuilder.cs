@@ -59,6 +59,7 @@ public static class AssignmentBuilder
         var policies = (await session.Query<SoftwareUpdatePolicy>().ToListAsync(ct)).Where(p => p.Distributes).OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase).ThenBy(p => p.Id).ToList();
         var vendorSettings = new Dictionary<string, VendorSettingsValues>();
         var assigned = new List<AssignedPolicy>();
+        var assignedVendors = new HashSet<string>();
         var bulletinIds = policies.SelectMany(p => p.Bulletins).Distinct().ToList();
         var bulletins = bulletinIds.Count == 0 ? new Dictionary<string, Bulletin>() : (await session.LoadManyAsync<Bulletin>(ct, bulletinIds)).ToDictionary(b => b.Id);
         foreach (var policy in policies)
@@ -70,13 +71,15 @@ public static class AssignmentBuilder
             var enabled = policy.Updates.Where(u => u.Enabled).ToList();
             if (enabled.Count == 0 || !policy.Targets.Any(t => membership.IsIn(t, enabled.Select(u => u.UpdateId).ToList()))) continue;
             var updates = enabled.Select(u => Assign(u, bulletins.GetValueOrDefault(u.BulletinId))).ToList();
+            assignedVendors.Add(vendorSlug);
             var program = policy.Program;
             assigned.Add(new AssignedPolicy(policy.Id, policy.Name, policy.Options.Schedule, policy.Options.OwnSchedule, policy.Options.OverrideMaintenanceWindows,
                 new AssignedProgram(program.RunWith, program.UserName, program.UserDomain, program.CanRun, program.TerminateAfterMinutes), updates, vendor.Package.ClientLocation));
         }
 
         var windows = (await session.Query<MaintenanceWindow>().ToListAsync(ct)).Where(w => !w.Deleted).ToList();
-        var defaultWindows = assigned.Count == 0 ? [] : vendorSettings.Values.Select(v => v.DefaultMaintenanceWindowId).OfType<string>().ToHashSet();
+        // A vendor's default window applies to the computers its policies reach.
+        var defaultWindows = assignedVendors.Select(v => vendorSettings[v].DefaultMaintenanceWindowId).OfType<string>().ToHashSet();
         var applying = windows.Where(w => defaultWindows.Contains(w.Id) || w.Targets.Any(t => membership.IsIn(t, [])))
             .OrderBy(w => w.Id, StringComparer.Ordinal).Select(w => new AssignedWindow(w.Id, w.Name, w.Schedule)).ToList();
 
@@ -94,11 +97,14 @@ public static class AssignmentBuilder
 
     private static AssignedUpdate Assign(PolicyUpdate u, Bulletin? bulletin)
     {
-        // The catalog's current rules decide applicability; the package and command line are the policy's.
+        // The catalog's current rules decide applicability; the package and command line are the policy's. A newer
+        // revision of the same package (the vendor re-released it) carries its reinstall mark to the agents; a revision
+        // with another package reaches them through a policy that distributes that package.
         var facts = bulletin?.Updates.FirstOrDefault(x => x.UpdateId == u.UpdateId);
+        var samePackage = facts?.Sha256 is { } sha && string.Equals(sha, u.PackageSha256, StringComparison.OrdinalIgnoreCase) && facts.Revision > u.Revision;
         return new AssignedUpdate(u.BulletinId, bulletin?.Facts.Number ?? u.BulletinId.Split(':').Last(), u.UpdateId, u.Product, u.Culture, facts?.Kb, u.Restart,
             u.PackageSha256, u.PackageSize, u.FileName, $"/agent/v1/packages/{u.PackageSha256}", u.CommandLine, facts?.FixedBuild, facts?.ApplicabilityRule,
-            facts?.InstalledRule, facts?.Supersedes ?? [], u.Revision, u.ReinstallOnRevision);
+            facts?.InstalledRule, facts?.Supersedes ?? [], samePackage ? facts!.Revision : u.Revision, samePackage ? facts!.ReinstallOnRevision : u.ReinstallOnRevision);
     }
 
     /// <summary>Every catalog update that supersedes an assigned one, down the whole chain, or contains it as a later cumulative build of the same release.</summary>

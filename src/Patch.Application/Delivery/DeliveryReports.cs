@@ -168,11 +168,15 @@ public static class DeliveryReports
     {
         var q = http.Request.Query;
         static DateTimeOffset? Parse(string text) =>
-            text.Length == 0 ? null : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : DateTimeOffset.MinValue;
+            text.Length == 0 ? null
+            : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t) ? t
+            : DateTimeOffset.MinValue;
         var asked = Parse(q["to"].ToString()) ?? Parse(q["asOf"].ToString());
+        var fromAsked = Parse(q["from"].ToString());
+        if (asked == DateTimeOffset.MinValue || fromAsked == DateTimeOffset.MinValue) return null;
         var to = asked ?? time.GetUtcNow();
-        var from = Parse(q["from"].ToString()) ?? to.AddDays(-30);
-        if (to == DateTimeOffset.MinValue || from == DateTimeOffset.MinValue || from >= to) return null;
+        var from = fromAsked ?? (to > DateTimeOffset.MinValue.AddDays(30) ? to.AddDays(-30) : DateTimeOffset.MinValue);
+        if (from >= to) return null;
         return (from, to, asked is null);
     }
 

@@ -1,8 +1,12 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Npgsql;
 using Patch.Application.Common;
 using Patch.Domain.Computers;
 
 namespace Patch.Application.Delivery;
+
+public sealed record DeliveryRebuilt(long StatusEvents, long Deliveries, long ComputersWithRestarts, double Seconds);
 
 /// <summary>
 /// Read models of the install cycle (ADR 0013), written in the same transaction as the agents' events and rebuilt from
@@ -83,7 +87,30 @@ public static class DeliveryTables
     {
         await using var cmd = db.CreateCommand(Ddl);
         await cmd.ExecuteNonQueryAsync(ct);
+        // A database from before the latest/counts tables existed: fill them once from the history (the triggers count).
+        await using var backfill = db.CreateCommand($"""
+            insert into {S}.delivery_latest (policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail, seq)
+            select distinct on (policy_id, update_id, computer_id) policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail, seq
+            from {S}.delivery_status where not exists (select 1 from {S}.delivery_latest)
+            order by policy_id, update_id, computer_id, occurred_at desc, seq desc
+            """);
+        await backfill.ExecuteNonQueryAsync(ct);
     }
+
+    /// <summary>The rebuild as a server task: POST /api/server-tasks/delivery-reports/rebuild.</summary>
+    public static void Map(Microsoft.AspNetCore.Routing.IEndpointRouteBuilder app) =>
+        Microsoft.AspNetCore.Builder.EndpointRouteBuilderExtensions.MapPost(app, "/api/server-tasks/delivery-reports/rebuild", async (NpgsqlDataSource db, CancellationToken ct) =>
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                await RebuildAsync(db, ct);
+                await using var count = db.CreateCommand($"select (select count(*) from {S}.delivery_status), (select count(*) from {S}.delivery_latest), (select count(*) from {S}.restart_state)");
+                await using var r = await count.ExecuteReaderAsync(ct);
+                await r.ReadAsync(ct);
+                return Microsoft.AspNetCore.Http.Results.Ok(new DeliveryRebuilt(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), clock.Elapsed.TotalSeconds));
+            })
+            .WithTags("Server tasks").WithName("RebuildDeliveryReports")
+            .WithSummary("Rebuild the delivery summary and reboot status tables from the event log (the agents' status and restart events), in one transaction: reports keep answering from the old rows until it commits.")
+            .Produces<DeliveryRebuilt>();
 
     /// <summary>One statement for all the status rows of an ingest transaction (parallel arrays), so the triggers run once per batch.</summary>
     public static readonly string InsertStatuses = $"""
@@ -113,7 +140,7 @@ public static class DeliveryTables
             on conflict (computer_id) do update set
                 pending = {pending},
                 pending_since = case when not {pending} then null when r.pending then r.pending_since else excluded.updated_at end,
-                planned_at = case when {restarted} then null when {deferred} then r.planned_at else excluded.planned_at end,
+                planned_at = case when {restarted} then null when {deferred} then (case when r.planned_at is null then null else excluded.deferred_until end) else excluded.planned_at end,
                 deferrals = case when {restarted} then 0 when {deferred} then (case when r.pending then r.deferrals else 0 end) + 1 when r.pending then r.deferrals else 0 end,
                 deferred_until = case when {deferred} then excluded.deferred_until when {restarted} then null when r.pending then r.deferred_until end,
                 last_restart_at = coalesce(excluded.last_restart_at, r.last_restart_at),

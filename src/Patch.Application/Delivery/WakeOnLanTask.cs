@@ -26,34 +26,37 @@ public sealed class WakeOnLanTask(IDocumentStore store, IConfiguration config, T
 {
     public const string TaskName = "wake-on-lan";
 
-    public IPEndPoint Broadcast => IPEndPoint.TryParse(config["Patch:WakeOnLan:Broadcast"] ?? "255.255.255.255:9", out var ep)
+    /// <summary>The configured broadcast address (port 9 when none is given); null when the setting is not an address.</summary>
+    public IPEndPoint? Broadcast => IPEndPoint.TryParse(config["Patch:WakeOnLan:Broadcast"] ?? "255.255.255.255:9", out var ep)
         ? (ep.Port == 0 ? new IPEndPoint(ep.Address, 9) : ep)
-        : throw new InvalidOperationException($"Patch:WakeOnLan:Broadcast '{config["Patch:WakeOnLan:Broadcast"]}' is not an address like 192.168.1.255:9");
+        : null;
 
     public async Task<ServerTaskRun> RunAsync(SoftwareUpdatePolicy policy, string trigger, Actor actor, CancellationToken ct)
     {
         var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
         await using (var start = store.OpenSession(actor, runId))
         {
-            start.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, trigger, new Dictionary<string, string> { ["policy"] = policy.Id, ["broadcast"] = Broadcast.ToString() }, time.GetUtcNow()));
+            start.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, trigger, new Dictionary<string, string> { ["policy"] = policy.Id, ["broadcast"] = config["Patch:WakeOnLan:Broadcast"] ?? "255.255.255.255:9" }, time.GetUtcNow()));
             await start.SaveChangesAsync(ct);
         }
         object end;
         try
         {
+            var broadcast = Broadcast ?? throw new FormatException($"Patch:WakeOnLan:Broadcast '{config["Patch:WakeOnLan:Broadcast"]}' is not an address like 192.168.1.255:9");
             await using var session = store.QuerySession();
             var custom = await TargetEndpoints.CustomTargetsAsync(session, ct);
             var names = await TargetEndpoints.MembersAsync(session, config, policy.Targets, policy.Updates.Where(u => u.Enabled).Select(u => u.UpdateId).ToList(), custom, ct,
                 policy.Bulletins.FirstOrDefault()?.Split(':')[0]);
             var computers = names.Count == 0 ? [] : await session.LoadManyAsync<Computer>(ct, names.Select(Computer.StreamId).ToArray());
             var macs = computers.Select(c => c.MacAddress).OfType<string>().Distinct().ToList();
-            using var udp = new UdpClient(Broadcast.AddressFamily) { EnableBroadcast = true };
-            foreach (var mac in macs) await udp.SendAsync(WakeOnLan.MagicPacket(mac), Broadcast, ct);
+            using var udp = new UdpClient(broadcast.AddressFamily) { EnableBroadcast = true };
+            foreach (var mac in macs) await udp.SendAsync(WakeOnLan.MagicPacket(mac), broadcast, ct);
             end = new ServerTaskCompleted(runId, ServerTaskStatus.Completed,
                 new Dictionary<string, int> { ["computers"] = names.Count, ["packetsSent"] = macs.Count, ["withoutMacAddress"] = computers.Count(c => c.MacAddress is null) }, time.GetUtcNow());
         }
-        catch (Exception e) when (e is SocketException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
+            // Whatever went wrong (the setting, the network, the database), the run ends with the reason.
             end = new ServerTaskFailed(runId, $"{e.GetType().Name}: {e.Message}", time.GetUtcNow());
         }
         await using (var finish = store.OpenSession(actor, runId))

@@ -50,7 +50,9 @@ public static class TargetEndpoints
                 var users = await session.Query<SoftwareUpdatePolicy>().Where(p => p.Status == PolicyStatus.Active && p.Targets.Contains(id)).Select(p => p.Name).ToListAsync(ct);
                 var windows = await session.Query<MaintenanceWindow>().Where(w => !w.Deleted && w.Targets.Contains(id)).Select(w => w.Name).ToListAsync(ct);
                 var vendors = await session.Query<VendorSettings>().Where(v => v.Values.DefaultTargetId == id).Select(v => v.Vendor).ToListAsync(ct);
-                var usedBy = users.Concat(windows).Concat(vendors.Select(v => $"{v} vendor settings (default target)")).ToList();
+                var configurations = await session.Query<Domain.AgentConfigurations.AgentConfiguration>().Where(c => !c.Deleted && c.Targets.Contains(id)).Select(c => c.Name).ToListAsync(ct);
+                var usedBy = users.Concat(windows).Concat(vendors.Select(v => $"{v} vendor settings (default target)"))
+                    .Concat(configurations.Select(c => $"agent configuration '{c}'")).ToList();
                 if (usedBy.Count > 0)
                     return Problems.From(new Domain.Rejection(Domain.RejectionKind.Conflict, "Target in use", $"Target '{id}' is used by: {string.Join(", ", usedBy)}."));
                 stream.AppendOne(new TargetDeleted(id));

@@ -63,6 +63,7 @@ public sealed record AgentConfigurationSettings(
             problems.AddRange(ScheduleProblems(InstallSchedules[i], $"installSchedules[{i}]"));
         if (ReinstallationAttempts is < 0 or > 10) problems.Add("reinstallationAttempts: 0 to 10");
         if (PollIntervalMinutes is < 1 or > 1440) problems.Add("pollIntervalMinutes: 1 to 1440");
+        if (!Enum.IsDefined(Reboot!.Mode)) problems.Add($"reboot.mode: '{(int)Reboot.Mode}' is not one of {string.Join(", ", Enum.GetNames<RebootMode>())}");
         if (Reboot!.Mode == RebootMode.Scheduled) problems.AddRange(Reboot.Schedule is null ? ["reboot.schedule: required with mode Scheduled"] : ScheduleProblems(Reboot.Schedule, "reboot.schedule"));
         else if (Reboot.Schedule is not null) problems.Add("reboot.schedule: only with mode Scheduled");
         var n = Notifications!;
@@ -160,6 +161,7 @@ public sealed record AgentConfiguration(string Id, string Name, bool IsDefault, 
         var newPriority = existing.IsDefault ? int.MaxValue : priority ?? existing.Priority;
         var problems = Validate(newName, newSettings, newTargets, newPriority, existing.IsDefault, knownTargets);
         if (existing.IsDefault && newName != DefaultName) problems.Add("name: the default policy keeps its name");
+        if (existing.IsDefault && priority is not null) problems.Add("priority: the default policy has none (it applies when no clone does)");
         if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid agent configuration", string.Join("; ", problems));
 
         var changes = existing.Settings.ChangesTo(newSettings).ToList();
@@ -203,6 +205,8 @@ public sealed record AgentConfiguration(string Id, string Name, bool IsDefault, 
             if (targets.Count == 0) problems.Add("targets: a clone needs at least one target (the default policy covers every other computer)");
             problems.AddRange(targets.Where(t => !Domain.Targets.Targets.IsBuiltIn(t) && (t is null || !knownTargets.Contains(t)))
                 .Select(t => t is null ? "targets: an entry is null" : $"targets: unknown target '{t}'"));
+            if (targets.Contains(Domain.Targets.Targets.RequiringUpdates))
+                problems.Add($"targets: '{Domain.Targets.Targets.RequiringUpdates}' means the computers requiring a Software Update policy's updates; it has no meaning for an agent configuration");
             if (priority is < 0 or > 10000) problems.Add("priority: 0 to 10000 (lower wins when several clones target a computer)");
         }
         return problems;

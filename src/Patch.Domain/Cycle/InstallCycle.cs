@@ -77,29 +77,32 @@ public static class InstallCycle
             var lastApplied = known?.LastApplied;
             var failures = known?.Failures ?? 0;
             var revision = known?.InstalledRevision;
-            Evaluation Show(string status, bool install = false, int? rev = null) => new(policy, update, status, install, lastApplied, failures, rev ?? revision);
-            result.Add(states.GetValueOrDefault(update.UpdateId, UpdateState.NotApplicable) switch
+            Evaluation Show(string status, bool install = false, int? rev = null, int? fails = null) => new(policy, update, status, install, lastApplied, fails ?? failures, rev ?? revision);
+            var state = states.GetValueOrDefault(update.UpdateId, UpdateState.NotApplicable);
+            // Installed, unless the catalog marks a newer revision than the one installed for reinstall.
+            var revisionToInstall = state == UpdateState.Installed && update.ReinstallOnRevision && (revision ?? update.Revision) < update.Revision;
+            result.Add(state switch
             {
                 UpdateState.NotApplicable => Show(UpdateStatus.NotApplicable),
                 UpdateState.Superseded => Show(UpdateStatus.Superseded),
-                UpdateState.Installed when update.ReinstallOnRevision && (revision ?? update.Revision) < update.Revision =>
-                    Show(UpdateStatus.InstallationScheduled, install: true),
-                UpdateState.Installed => Show(known?.Status == UpdateStatus.InstalledByUser ? UpdateStatus.InstalledByUser : UpdateStatus.Installed,
-                    rev: revision ?? update.Revision),
-                // Missing: retries spent stay failed until the catalog revises the update; a rescheduled one is tried again.
+                UpdateState.Installed when !revisionToInstall =>
+                    Show(known?.Status == UpdateStatus.InstalledByUser ? UpdateStatus.InstalledByUser : UpdateStatus.Installed, rev: revision ?? update.Revision),
+                // To install (missing, or a revision to reinstall): retries spent stay failed until the catalog revises the
+                // update again; a rescheduled one is tried again with its count of failures.
                 _ when known is { Status: UpdateStatus.FailedToInstall } && known.Revision >= update.Revision => Show(UpdateStatus.FailedToInstall),
                 _ when known is { Status: UpdateStatus.FailedRescheduled } && known.Revision >= update.Revision => Show(UpdateStatus.FailedRescheduled, install: true),
                 // New, removed after install (installed again), or revised: a fresh count of attempts.
-                _ => new Evaluation(policy, update, UpdateStatus.InstallationScheduled, true, lastApplied,
-                    known is null || known.Revision < update.Revision || known.Status is UpdateStatus.Installed or UpdateStatus.InstalledByUser ? 0 : failures, revision),
+                _ => Show(UpdateStatus.InstallationScheduled, install: true,
+                    fails: known is null || known.Revision < update.Revision || known.Status is UpdateStatus.Installed or UpdateStatus.InstalledByUser ? 0 : failures),
             });
         }
         return result;
     }
 
     /// <summary>
-    /// Chaining: updates that need no restart first, then those that may, then those that require one, so one restart at the
-    /// end of the cycle covers them all. Within a group the policies' order, then bulletin and update, decide.
+    /// Chaining: updates that need no restart first, then those whose need is unknown, then those that may, then those that
+    /// require one, so one restart at the end of the cycle covers them all. Within a group the order they were assigned in
+    /// (policy by policy, each policy's updates in its order) stays.
     /// </summary>
     public static IReadOnlyList<Evaluation> Chain(IEnumerable<Evaluation> toInstall) =>
         toInstall.Select((e, i) => (e, i)).OrderBy(x => RestartRank(x.e.Update.Restart)).ThenBy(x => x.i).Select(x => x.e).ToList();

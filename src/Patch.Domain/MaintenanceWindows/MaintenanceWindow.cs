@@ -26,6 +26,8 @@ public sealed record MaintenanceWindow(string Id, string Name, MaintenanceWindow
         else problems.AddRange(schedule.Problems().Select(p => "schedule." + p));
         problems.AddRange((targets ?? []).Where(t => !Patch.Domain.Targets.Targets.IsBuiltIn(t) && (t is null || !knownTargets.Contains(t)))
             .Select(t => t is null ? "targets: an entry is null" : $"targets: unknown target '{t}'"));
+        if ((targets ?? []).Contains(Patch.Domain.Targets.Targets.RequiringUpdates))
+            problems.Add($"targets: '{Patch.Domain.Targets.Targets.RequiringUpdates}' means the computers requiring a Software Update policy's updates; it has no meaning for a window");
         if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid maintenance window", string.Join("; ", problems));
         var list = (targets ?? []).Distinct().ToList();
         if (current is null) return Outcome.Append(new MaintenanceWindowDefined(windowId, name!.Trim(), schedule!, list));

@@ -31,6 +31,8 @@ public sealed record MaintenanceWindowSchedule(string TimeZone, TimeOnly Start, 
         if (Duration <= TimeSpan.Zero || Duration > MaxDuration) problems.Add("duration: must be more than 0 and at most 7 days");
         var r = Recurrence;
         if (r is null) return problems;
+        if (!Enum.IsDefined(r.Kind)) return [.. problems, $"recurrence.kind: not one of {string.Join(", ", Enum.GetNames<RecurrenceKind>())}"];
+        if (r.Days?.Any(d => !Enum.IsDefined(d)) == true || r.Weekday is { } w && !Enum.IsDefined(w)) problems.Add("recurrence: a day is not a day of the week");
         switch (r.Kind)
         {
             case RecurrenceKind.Weekly when r.Days is not { Count: > 0 }:

@@ -121,6 +121,7 @@ public class when_configuring_agents_and_polling_assignments(AppFixture app) : C
         Assert.Empty(report.Installed);
         Assert.Empty(a.Simulation.Attempts);
         Assert.Empty(a.Ledger.Assignments!.Policies);
+        Assert.Empty(a.Ledger.Entries);
 
         // Enabled again: installed; then removed from the computer: the next evaluation schedules it again and the cycle reinstalls it.
         await SendAsync(HttpMethod.Post, $"/api/policies/{policyId}/enable");
@@ -131,7 +132,9 @@ public class when_configuring_agents_and_polling_assignments(AppFixture app) : C
         await a.Client.SendInventoryAsync(credential, new Patch.Agent.Inventory.SimulatedInventorySource(new Patch.Agent.Inventory.JsonInventorySource(Path.Combine(a.Directory, "inventory.json")), a.Directory).Read(), CancellationToken.None);
         var reinstall = await a.CycleAsync();
         Assert.Equal(["u-noreboot"], reinstall.Installed);
-        Assert.Equal([InstallationScheduled, DownloadRequired, InstallationScheduled, Installed, InstallationScheduled, Installed], await StatusesAsync("ASG-A", "u-noreboot"));
+        // Scheduled at the first poll; gone from the table while the policy was disabled; scheduled again, installed; removed, installed again.
+        Assert.Equal([InstallationScheduled, InstallationScheduled, DownloadRequired, InstallationScheduled, Installed, InstallationScheduled, Installed],
+            await StatusesAsync("ASG-A", "u-noreboot"));
     }
 
     [Fact]

@@ -17,13 +17,13 @@ public sealed class when_the_installer_runs_package_command_lines : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private InstallRequest Request(string script, string commandLine, RunWithRights rights = RunWithRights.System, int minutes = 1)
+    private InstallRequest Request(string script, string commandLine, RunWithRights rights = RunWithRights.System, int minutes = 1, ProgramCanRun canRun = ProgramCanRun.WhetherOrNotUserLoggedOn)
     {
         var package = Path.Combine(_dir, "package.sh");
         File.WriteAllText(package, script);
         var update = new AssignedUpdate("ms:KB1", "KB1", "u1", "W", "neutral", null, RestartBehavior.NotRequired, new string('a', 64), 1, "package.sh", "/x", commandLine,
             null, null, null, []);
-        return new InstallRequest(update, package, new AssignedProgram(rights, null, null, ProgramCanRun.WhetherOrNotUserLoggedOn, minutes));
+        return new InstallRequest(update, package, new AssignedProgram(rights, null, null, canRun, minutes));
     }
 
     [Fact]
@@ -56,12 +56,26 @@ public sealed class when_the_installer_runs_package_command_lines : IDisposable
     }
 
     [Fact]
-    public async Task other_rights_than_system_need_windows_and_say_so()
+    public async Task other_rights_than_system_are_refused_with_the_reason()
     {
-        if (OperatingSystem.IsWindows()) return;
         var result = await new ProcessInstaller().InstallAsync(Request("exit 0", "sh ./package.sh", RunWithRights.LoggedInUser), CancellationToken.None);
         Assert.Equal(InstallOutcome.Failed, result.Outcome);
-        Assert.Contains("needs Windows", result.Detail);
+        Assert.Contains("run with rights 'LoggedInUser' is not supported by this agent yet", result.Detail);
         Assert.False(File.Exists(Path.Combine(_dir, "marker.txt")));
+        if (OperatingSystem.IsWindows()) return;
+        var condition = await new ProcessInstaller().InstallAsync(Request("echo x > marker.txt", "sh ./package.sh", canRun: ProgramCanRun.OnlyWhenUserLoggedOn), CancellationToken.None);
+        Assert.Equal(InstallOutcome.Failed, condition.Outcome);
+        Assert.Contains("needs Windows to tell whether a user is logged on", condition.Detail);
+        Assert.False(File.Exists(Path.Combine(_dir, "marker.txt")));
+    }
+
+    [Fact]
+    public async Task a_child_that_keeps_the_output_open_does_not_hold_the_runner_past_its_timeout()
+    {
+        var watch = Stopwatch.StartNew();
+        // The shell exits at once; its background child keeps stdout open for 30 s.
+        var result = await ProcessRunner.RunAsync("(sleep 30) & echo started", _dir, TimeSpan.FromMilliseconds(500), CancellationToken.None);
+        Assert.True(result.TimedOut);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20));
     }
 }
