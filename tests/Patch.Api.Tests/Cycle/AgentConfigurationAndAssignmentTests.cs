@@ -204,8 +204,13 @@ public class when_configuring_agents_and_polling_assignments(AppFixture app) : C
             Assert.Equal(["cycleStarted", "cycleStopped"], cycle);
         }
 
+        // A command that succeeds lets the cycle go on; a cycle a person started marks its installs "Installed by user".
         await SendAsync(HttpMethod.Put, "/api/agent-configurations/agent-config:default", new { settings = Settings(preInstall: "test -d .") });
-        Assert.Equal(3, (await a.CycleAsync()).Installed.Count);
+        var byUser = await a.CycleAsync(CycleTrigger.User);
+        Assert.Equal(3, byUser.Installed.Count);
+        Assert.All(byUser.Updates, u => Assert.Equal(InstalledByUser, u.Status));
+        var delivered = Assert.Single((await GetJsonAsync("/api/reports/delivery-summary")).GetProperty("items").EnumerateArray());
+        Assert.Equal(3, delivered.GetProperty("succeeded").GetInt32());
     }
 
     [Fact]
