@@ -42,6 +42,19 @@ public sealed class CycleRunner(CycleContext context)
         _ledger = AgentLedger.Load(context.StateDirectory);
         await FlushAsync(state, ct);
         NoticeBoot();
+        // The computer's facts first: sent when they changed, so the server's targets ("requiring the policy's updates")
+        // are current when it answers with the assignments.
+        Domain.Agents.AgentInventory? inventory = null;
+        Exception? unreadable = null;
+        try
+        {
+            inventory = context.Inventory.Read();
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or InvalidOperationException or System.Runtime.InteropServices.COMException)
+        {
+            unreadable = e;
+        }
+        if (inventory is not null && install) await SendInventoryIfChangedAsync(state, inventory, ct);
         var assignments = await FetchAssignmentsAsync(state, ct);
         var configuration = assignments.Configuration;
         if (trigger == CycleTrigger.User && install && !configuration.AllowUserToInitiate)
@@ -54,18 +67,13 @@ public sealed class CycleRunner(CycleContext context)
         foreach (var gone in _ledger.Entries.Values.Where(e => !assignedIds.Contains(e.UpdateId) && e.Status is not (UpdateStatus.Installed or UpdateStatus.InstalledByUser)).ToList())
             _ledger.Entries.Remove(gone.UpdateId);
 
-        Domain.Agents.AgentInventory inventory;
-        try
-        {
-            inventory = context.Inventory.Read();
-        }
-        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or InvalidOperationException or System.Runtime.InteropServices.COMException)
+        if (inventory is null)
         {
             // The rules cannot be evaluated without the computer's facts: new updates stay Pending, nothing is installed.
             foreach (var p in assignments.Policies)
                 foreach (var u in p.Updates.Where(u => Entry(u.UpdateId) is null))
                     Record(p.PolicyId, u, UpdateStatus.Pending, null, 0, null, "not evaluated: the inventory could not be read");
-            var why = $"the inventory could not be read ({e.Message}): nothing was evaluated or installed";
+            var why = $"the inventory could not be read ({unreadable!.Message}): nothing was evaluated or installed";
             if (install) Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, why, AgentCycleReported.Stopped, Trigger: triggerText));
             Save();
             await FlushAsync(state, ct);
@@ -155,7 +163,7 @@ public sealed class CycleRunner(CycleContext context)
                 Save();
             }
             if (waitingUntil is { } until) _ledger.Waiting!.Add(new WaitingRun(trigger, policyId, until));
-            if (installed.Count > 0) await SendInventoryIfChangedAsync(state, ct);
+            if (installed.Count > 0) await SendInventoryIfChangedAsync(AgentState.Load(context.StateDirectory) ?? state, context.Inventory.Read(), ct);
         }
 
         if (restartSince is { } since)
@@ -390,9 +398,8 @@ public sealed class CycleRunner(CycleContext context)
         return null;
     }
 
-    private async Task SendInventoryIfChangedAsync(AgentState state, CancellationToken ct)
+    private async Task SendInventoryIfChangedAsync(AgentState state, Domain.Agents.AgentInventory inventory, CancellationToken ct)
     {
-        var inventory = context.Inventory.Read();
         var text = JsonSerializer.Serialize(inventory, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true });
         var hash = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
         if (hash == state.LastInventorySha256) return;
@@ -401,9 +408,9 @@ public sealed class CycleRunner(CycleContext context)
             await context.Client.SendInventoryAsync(state.Credential, inventory, ct);
             (state with { LastInventorySha256 = hash }).Save(context.StateDirectory);
         }
-        catch (Exception e) when (e is HttpRequestException or AgentException && !ct.IsCancellationRequested)
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or AgentException && !ct.IsCancellationRequested)
         {
-            context.Log?.Invoke($"Inventory not sent ({e.Message}); the service sends it at its next interval");
+            context.Log?.Invoke($"Inventory not sent ({e.Message}); it goes with the next cycle or the service's next interval");
         }
     }
 
