@@ -30,9 +30,9 @@ public sealed class AgentClient(HttpClient http)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
-    public async Task<EnrolResult> EnrolAsync(string token, string computerName, string? domain, string agentVersion, CancellationToken ct)
+    public async Task<EnrolResult> EnrolAsync(string token, string computerName, string? domain, string agentVersion, CancellationToken ct, string? macAddress = null)
     {
-        using var response = await http.PostAsJsonAsync("agent/v1/enrol", new { token, computerName, domain, agentVersion }, Json, ct);
+        using var response = await http.PostAsJsonAsync("agent/v1/enrol", new { token, computerName, domain, agentVersion, macAddress }, Json, ct);
         return await ReadAsync<EnrolResult>(response, ct);
     }
 
@@ -129,4 +129,25 @@ public sealed class AgentException(string message, int? statusCode = null) : Exc
 {
     /// <summary>The server's HTTP status when the server answered with an error; null for the agent's own refusals.</summary>
     public int? StatusCode { get; } = statusCode;
+}
+
+/// <summary>The computer's MAC address for Wake-on-LAN: the first adapter that is up, not loopback or a tunnel, with a hardware address.</summary>
+public static class MacAddress
+{
+    public static string? Primary()
+    {
+        try
+        {
+            var nic = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+                .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up
+                            && n.NetworkInterfaceType is not (System.Net.NetworkInformation.NetworkInterfaceType.Loopback or System.Net.NetworkInformation.NetworkInterfaceType.Tunnel))
+                .Select(n => n.GetPhysicalAddress().GetAddressBytes())
+                .FirstOrDefault(b => b.Length == 6 && b.Any(x => x != 0));
+            return nic is null ? null : string.Join(":", nic.Select(b => b.ToString("X2")));
+        }
+        catch (System.Net.NetworkInformation.NetworkInformationException)
+        {
+            return null;
+        }
+    }
 }

@@ -55,15 +55,23 @@ public sealed class AgentWorker(AgentWorkerOptions options, ILogger<AgentWorker>
                 var now = DateTimeOffset.UtcNow;
                 if (now - lastInventoryAt >= options.InventoryInterval)
                 {
-                    var inventory = source.Read();
-                    var text = JsonSerializer.Serialize(inventory);
-                    if (text != lastInventory)
-                    {
-                        await client.SendInventoryAsync(state.Credential, inventory, stoppingToken);
-                        lastInventory = text;
-                        logger.LogInformation("Inventory reported");
-                    }
+                    // Its own step: WMI or the server failing here must not stop the cycles, the restarts or boot detection.
                     lastInventoryAt = now;
+                    try
+                    {
+                        var inventory = source.Read();
+                        var text = JsonSerializer.Serialize(inventory);
+                        if (text != lastInventory)
+                        {
+                            await client.SendInventoryAsync(state.Credential, inventory, stoppingToken);
+                            lastInventory = text;
+                            logger.LogInformation("Inventory reported");
+                        }
+                    }
+                    catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+                    {
+                        logger.LogWarning(e, "Inventory report failed; retrying at the next interval");
+                    }
                 }
 
                 var runner = new CycleRunner(new CycleContext(options.StateDirectory, client, source,
@@ -74,14 +82,33 @@ public sealed class AgentWorker(AgentWorkerOptions options, ILogger<AgentWorker>
                 var configuration = ledger.Assignments?.Configuration;
                 if (configuration is null || now - lastPoll >= TimeSpan.FromMinutes(configuration.PollIntervalMinutes))
                 {
-                    await runner.RunAsync(CycleTrigger.Scheduled, null, install: false, stoppingToken);
                     lastPoll = now;
+                    try
+                    {
+                        await runner.RunAsync(CycleTrigger.Scheduled, null, install: false, stoppingToken);
+                    }
+                    catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+                    {
+                        logger.LogWarning(e, "Assignments poll failed; the last assignments stay in force");
+                    }
                     ledger = AgentLedger.Load(options.StateDirectory);
                 }
-                foreach (var (trigger, policyId) in CycleRunner.DueCycles(ledger, now))
-                    await runner.RunAsync(trigger, policyId, install: true, stoppingToken);
-                await runner.RestartIfDueAsync(stoppingToken);
+                // Each due run once: a run that fails is tried again in a quarter of an hour, never every minute.
+                var due = CycleRunner.DueCycles(ledger, now);
                 await runner.MarkScheduleCheckedAsync(now, stoppingToken);
+                foreach (var (trigger, policyId) in due)
+                {
+                    try
+                    {
+                        await runner.RunAsync(trigger, policyId, install: true, stoppingToken);
+                    }
+                    catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+                    {
+                        logger.LogWarning(e, "Software Update cycle ({Trigger} {Policy}) failed; trying again in 15 minutes", trigger, policyId);
+                        await runner.RetryLaterAsync(trigger, policyId, stoppingToken);
+                    }
+                }
+                await runner.RestartIfDueAsync(stoppingToken);
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {

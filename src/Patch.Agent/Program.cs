@@ -26,8 +26,9 @@ try
             Console.WriteLine("""
                 Patch.Agent — the Patch Software Update Agent
                   --version                                   print the agent version
-                  enrol --server URL --token TOKEN [--name NAME] [--domain DOMAIN]
-                                                              enrol with an enrolment token; the credential is kept in --state
+                  enrol --server URL --token TOKEN [--name NAME] [--domain DOMAIN] [--mac MAC]
+                                                              enrol with an enrolment token (the MAC address, for Wake-on-LAN, is the
+                                                              first active network adapter's unless given); the credential is kept in --state
                   inventory [--systeminfo FILE [--qfe FILE]] [--send] [--force]
                                                               print the inventory (the live system on Windows, else the files);
                                                               --send reports it when it changed since the last report (--force: always)
@@ -52,7 +53,9 @@ try
             var server = Required(options, "server");
             var client = Client(server);
             var name = options.GetValueOrDefault("name") ?? Environment.MachineName;
-            var enrolled = await client.EnrolAsync(Required(options, "token"), name, options.GetValueOrDefault("domain"), AgentVersion.Current, CancellationToken.None);
+            using var exclusive = await AgentLock.AcquireAsync(stateDir, TimeSpan.FromSeconds(30), CancellationToken.None);
+            var mac = options.GetValueOrDefault("mac") ?? MacAddress.Primary();
+            var enrolled = await client.EnrolAsync(Required(options, "token"), name, options.GetValueOrDefault("domain"), AgentVersion.Current, CancellationToken.None, mac);
             new AgentState(server, enrolled.ComputerId, enrolled.AgentId, enrolled.Credential).Save(stateDir);
             Console.WriteLine($"Enrolled {name} as {enrolled.ComputerId} (agent {enrolled.AgentId}); credential saved in {Path.Combine(stateDir, "agent.json")}");
             return 0;
@@ -66,6 +69,7 @@ try
                 Console.WriteLine(text);
                 return 0;
             }
+            using var exclusive = await AgentLock.AcquireAsync(stateDir, TimeSpan.FromSeconds(30), CancellationToken.None);
             var state = AgentState.Load(stateDir) ?? throw new AgentException($"Not enrolled: run 'enrol' first (no {Path.Combine(stateDir, "agent.json")}).");
             var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
             if (hash == state.LastInventorySha256 && !options.ContainsKey("force"))

@@ -7,9 +7,11 @@ namespace Patch.Agent.Cycle;
 /// <summary>
 /// A restart the cycle needs: since when, when it is planned (null: never automatically), how often it was deferred,
 /// and whether it was already handed to the system (an installer that initiated it, or the agent's shutdown request).
-/// It is over when the computer has booted since.
+/// It is kept as soon as an install needs it (<see cref="NeedsPlan"/> until the cycle ends and plans its time) and is
+/// over when the computer has booted since (<see cref="UptimeMark"/>: the computer's uptime before the install).
 /// </summary>
-public sealed record PendingRestart(DateTimeOffset Since, DateTimeOffset? PlannedAt, int Deferrals, DateTimeOffset? DeferredUntil, bool HandedToSystem = false);
+public sealed record PendingRestart(DateTimeOffset Since, DateTimeOffset? PlannedAt, int Deferrals, DateTimeOffset? DeferredUntil, bool HandedToSystem = false,
+    long? UptimeMark = null, bool NeedsPlan = false, bool OverrideWindows = false, DateTimeOffset? HandedAt = null);
 
 /// <summary>Installs held back by the maintenance windows: the cycle to run again when the next window opens.</summary>
 public sealed record WaitingRun(CycleTrigger Trigger, string? PolicyId, DateTimeOffset Until);
@@ -45,11 +47,11 @@ public sealed record AgentLedger(
 
     /// <summary>
     /// The next event time: the clock, but after the previous event, so the server orders one agent's events as they
-    /// happened. A previous time far ahead of the clock (the clock was set back) is not followed: events are never
-    /// dated into the future.
+    /// happened even when the clock is set back (by less than an hour: the events then run a little ahead of it). A
+    /// previous time more than an hour ahead is not followed: events are not dated far into the future.
     /// </summary>
     public DateTimeOffset NextEventTime(DateTimeOffset now) =>
-        LastEventAt is { } last && now <= last && last - now < TimeSpan.FromMinutes(1) ? last.AddMilliseconds(1) : now;
+        LastEventAt is { } last && now <= last && last - now < TimeSpan.FromHours(1) ? last.AddMilliseconds(1) : now;
 }
 
 /// <summary>Writes a file that only the agent's account can read (0600 on Linux from the start), replacing it atomically.</summary>

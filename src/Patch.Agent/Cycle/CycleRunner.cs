@@ -2,8 +2,8 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Patch.Agent.Inventory;
 using Patch.Domain.Agents;
-using Patch.Domain.Computers;
 using Patch.Domain.AgentConfigurations;
+using Patch.Domain.Computers;
 using Patch.Domain.Cycle;
 using Patch.Domain.MaintenanceWindows;
 
@@ -20,13 +20,18 @@ public sealed record CycleReport(string Trigger, bool Ran, string? StoppedBecaus
     IReadOnlyList<string> Failed, IReadOnlyList<string> Waiting, DateTimeOffset? WaitingUntil, PendingRestart? Restart, bool Restarted);
 
 /// <summary>
-/// The Software Update cycle on the agent (C7): fetch assignments (ETag) → evaluate with the shared rule engine → download
-/// and verify each package → chain (no restart first) → pre-install command → install inside a maintenance window → one
-/// restart at the end, when the configuration and the windows allow → every status change reported to the server.
+/// The Software Update cycle on the agent (C7): report a changed inventory → fetch assignments (ETag) → evaluate with the
+/// shared rule engine → download and verify each package → chain (no restart first) → pre-install command → install
+/// inside a maintenance window → one restart at the end, when the configuration and the windows allow → every status
+/// change reported to the server. The ledger is saved after every step that matters, so a crash or a restart mid-cycle
+/// loses neither a status nor a needed restart.
 /// </summary>
 public sealed class CycleRunner(CycleContext context)
 {
     private const int DownloadAttempts = 3;
+    private const int MaxDetail = 2000;
+    private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan RestartRetry = TimeSpan.FromMinutes(30);
 
     private AgentLedger _ledger = AgentLedger.Empty;
 
@@ -37,31 +42,51 @@ public sealed class CycleRunner(CycleContext context)
     /// <summary>Runs a cycle. <paramref name="install"/> false only re-evaluates and reports (the poll between schedules).</summary>
     public async Task<CycleReport> RunAsync(CycleTrigger trigger, string? policyId, bool install, CancellationToken ct)
     {
-        using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, TimeSpan.FromSeconds(30), ct);
+        using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, LockWait, ct);
         var state = AgentState.Load(context.StateDirectory) ?? throw new AgentException($"Not enrolled: run 'enrol' first (no {Path.Combine(context.StateDirectory, "agent.json")}).");
         _ledger = AgentLedger.Load(context.StateDirectory);
         await FlushAsync(state, ct);
         NoticeBoot();
+
         // The computer's facts first: sent when they changed, so the server's targets ("requiring the policy's updates")
         // are current when it answers with the assignments.
-        Domain.Agents.AgentInventory? inventory = null;
+        AgentInventory? inventory = null;
         Exception? unreadable = null;
         try
         {
             inventory = context.Inventory.Read();
         }
-        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or InvalidOperationException or System.Runtime.InteropServices.COMException)
+        catch (Exception e) when (IsInventoryProblem(e))
         {
             unreadable = e;
         }
-        if (inventory is not null && install) await SendInventoryIfChangedAsync(state, inventory, ct);
+        if (inventory is not null && install) await SendInventoryIfChangedAsync(inventory, ct);
         var assignments = await FetchAssignmentsAsync(state, ct);
         var configuration = assignments.Configuration;
         if (trigger == CycleTrigger.User && install && !configuration.AllowUserToInitiate)
             throw new AgentException("Starting a Software Update cycle from this computer is not allowed by its agent configuration (allow user to initiate is off).");
         var triggerText = trigger switch { CycleTrigger.User => "user", CycleTrigger.PolicySchedule => $"policy schedule ({policyId})", _ => "schedule" };
         if (install) Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, null, AgentCycleReported.Started, Trigger: triggerText));
+        PlanRestart(configuration, Windows(_ledger));
 
+        try
+        {
+            return await CycleAsync(state, assignments, inventory, unreadable, trigger, triggerText, policyId, install, ct);
+        }
+        catch (Exception e) when (install && e is not AgentException)
+        {
+            // Whatever broke the cycle (the disk, a process, a shutdown), its start gets an end with the reason.
+            Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, $"the cycle broke off: {e.GetType().Name}: {e.Message}", AgentCycleReported.Stopped, Trigger: triggerText));
+            Save();
+            if (!ct.IsCancellationRequested) await FlushAsync(state, CancellationToken.None);
+            throw;
+        }
+    }
+
+    private async Task<CycleReport> CycleAsync(AgentState state, Assignments assignments, AgentInventory? inventory, Exception? unreadable, CycleTrigger trigger,
+        string triggerText, string? policyId, bool install, CancellationToken ct)
+    {
+        var configuration = assignments.Configuration;
         // Updates no longer assigned leave the table, unless the agent installed them (that history stays).
         var assignedIds = assignments.Policies.SelectMany(p => p.Updates).Select(u => u.UpdateId).ToHashSet();
         foreach (var gone in _ledger.Entries.Values.Where(e => !assignedIds.Contains(e.UpdateId) && e.Status is not (UpdateStatus.Installed or UpdateStatus.InstalledByUser)).ToList())
@@ -89,13 +114,10 @@ public sealed class CycleRunner(CycleContext context)
         var waiting = new List<string>();
         DateTimeOffset? waitingUntil = null;
         string? stopped = null;
-        DateTimeOffset? restartSince = null;
-        var restartInitiated = false;
-        var restartOverride = configuration.OverrideMaintenanceWindows;
         var windows = assignments.MaintenanceWindows.Select(w => w.Schedule).ToList();
         if (install)
         {
-            _ledger.Waiting!.RemoveAll(w => w.Trigger == trigger && w.PolicyId == policyId);
+            _ledger.Waiting!.RemoveAll(w => w.Trigger == Waitable(trigger) && w.PolicyId == policyId);
             var chain = InstallCycle.Chain(evaluations.Where(e => e.NeedsInstall && InstallCycle.InScope(e, trigger, policyId)));
             bool MayInstallNow(Evaluation e) => InstallCycle.MayInstall(Now, windows, configuration.OverrideMaintenanceWindows || e.Policy.OverrideMaintenanceWindows);
             void Wait(Evaluation e)
@@ -110,18 +132,30 @@ public sealed class CycleRunner(CycleContext context)
             {
                 if (!MayInstallNow(e)) Wait(e);
                 else if (await DownloadAsync(state, e, ct) is { } package) ready.Add((e, package));
+                Save();
             }
             if (ready.Count > 0 && configuration.PreInstallCommand is { } hook)
             {
-                var result = await ProcessRunner.RunAsync(hook, context.StateDirectory, TimeSpan.FromMinutes(60), ct);
-                if (result.ExitCode != 0 || result.TimedOut)
+                string? problem;
+                try
                 {
-                    stopped = $"the pre-install command failed ({(result.TimedOut ? result.Output : $"exit code {result.ExitCode}")}): no update was installed";
+                    var result = await ProcessRunner.RunAsync(hook, context.StateDirectory, TimeSpan.FromMinutes(60), ct);
+                    problem = result.TimedOut ? result.Output : result.ExitCode != 0 ? $"exit code {result.ExitCode}" : null;
+                }
+                catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or IOException or InvalidOperationException)
+                {
+                    problem = $"it could not run: {ex.Message}";
+                }
+                if (problem is not null)
+                {
+                    stopped = $"the pre-install command failed ({problem}): no update was installed";
                     ready.Clear();
                 }
             }
-            foreach (var (e, package) in ready)
+            var restartOverride = configuration.OverrideMaintenanceWindows;
+            for (var i = 0; i < ready.Count; i++)
             {
+                var (e, package) = ready[i];
                 // The window is checked again before each install: one that overruns it completes, the next waits.
                 if (!MayInstallNow(e))
                 {
@@ -130,6 +164,7 @@ public sealed class CycleRunner(CycleContext context)
                 }
                 context.Log?.Invoke($"Installing {e.Update.Bulletin} {e.Update.UpdateId}");
                 var startedAt = Now;
+                var uptimeBefore = context.Restarter.UptimeMark;
                 InstallResult result;
                 try
                 {
@@ -156,30 +191,40 @@ public sealed class CycleRunner(CycleContext context)
                 installed.Add(e.Update.UpdateId);
                 if (result.Outcome is InstallOutcome.RestartRequired or InstallOutcome.RestartInitiated)
                 {
-                    restartSince ??= result.Outcome == InstallOutcome.RestartInitiated ? startedAt : Now;
+                    // The need is kept at once; when the restart happens is planned when the cycle ends.
                     restartOverride |= e.Policy.OverrideMaintenanceWindows;
+                    var previous = _ledger.Restart;
+                    var initiated = result.Outcome == InstallOutcome.RestartInitiated;
+                    _ledger = _ledger with
+                    {
+                        Restart = new PendingRestart(previous?.Since ?? (initiated ? startedAt : Now), previous?.PlannedAt, previous?.Deferrals ?? 0, previous?.DeferredUntil,
+                            previous?.HandedToSystem == true || initiated, previous?.UptimeMark ?? uptimeBefore, NeedsPlan: previous is null || previous.NeedsPlan || initiated,
+                            OverrideWindows: previous?.OverrideWindows == true || restartOverride, HandedAt: initiated ? Now : previous?.HandedAt),
+                    };
                 }
-                restartInitiated |= result.Outcome == InstallOutcome.RestartInitiated;
                 Save();
+                if (result.Outcome == InstallOutcome.RestartInitiated)
+                {
+                    // The installer is restarting the computer: the rest of the chain waits for the next cycle.
+                    context.Log?.Invoke("The installer initiated a restart: the remaining updates install at the next cycle");
+                    break;
+                }
             }
-            if (waitingUntil is { } until) _ledger.Waiting!.Add(new WaitingRun(trigger, policyId, until));
-            if (installed.Count > 0) await SendInventoryIfChangedAsync(AgentState.Load(context.StateDirectory) ?? state, context.Inventory.Read(), ct);
+            if (waitingUntil is { } until) _ledger.Waiting!.Add(new WaitingRun(Waitable(trigger), policyId, until));
+            if (installed.Count > 0)
+            {
+                try
+                {
+                    await SendInventoryIfChangedAsync(context.Inventory.Read(), ct);
+                }
+                catch (Exception e) when (IsInventoryProblem(e))
+                {
+                    context.Log?.Invoke($"Inventory not read after the installs ({e.Message}); it goes at the service's next interval");
+                }
+            }
         }
 
-        if (restartSince is { } since)
-        {
-            var previous = _ledger.Restart;
-            // An installer that returned 1641 restarted the computer itself: the agent does not ask for another.
-            var at = restartInitiated ? since : InstallCycle.RestartAt(Now, configuration.Reboot, windows, restartOverride);
-            // A person's deferral still holds.
-            if (at is { } a && previous?.DeferredUntil is { } deferred && deferred > a) at = deferred;
-            _ledger = _ledger with { Restart = new PendingRestart(previous?.Since ?? since, at, previous?.Deferrals ?? 0, previous?.DeferredUntil, restartInitiated) };
-            Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null,
-                restartInitiated ? "an installer initiated the restart (exit code 1641)"
-                : at is null ? "the configuration never restarts automatically: restart pending until someone restarts" : null,
-                AgentRestartReported.Pending, At: at));
-            Save();
-        }
+        PlanRestart(configuration, windows);
         NoticeBoot();
         var restarted = await RestartIfDueCoreAsync(ct);
         if (install)
@@ -189,6 +234,30 @@ public sealed class CycleRunner(CycleContext context)
         return Report(triggerText, install, stopped, installed, failed, waiting, waitingUntil, restarted);
     }
 
+    /// <summary>A run that waits for a window is the service's to run when it opens: a person's cycle becomes a scheduled one.</summary>
+    private static CycleTrigger Waitable(CycleTrigger trigger) => trigger == CycleTrigger.User ? CycleTrigger.Scheduled : trigger;
+
+    private static bool IsInventoryProblem(Exception e) =>
+        e is IOException or FormatException or JsonException or UnauthorizedAccessException or InvalidOperationException or System.Runtime.InteropServices.COMException;
+
+    /// <summary>
+    /// When the restart a cycle needs happens (<see cref="InstallCycle.RestartAt"/>); a person's deferral still holds. An
+    /// installer that returned 1641 restarted the computer itself: nothing is planned. Reported once planned.
+    /// </summary>
+    private void PlanRestart(AgentConfigurationSettings configuration, IReadOnlyList<MaintenanceWindowSchedule> windows)
+    {
+        if (_ledger.Restart is not { NeedsPlan: true } pending) return;
+        var at = pending.HandedToSystem ? pending.Since
+            : InstallCycle.RestartAt(Now, configuration.Reboot, windows, configuration.OverrideMaintenanceWindows || pending.OverrideWindows);
+        if (at is { } a && pending.DeferredUntil is { } deferred && deferred > a) at = deferred;
+        _ledger = _ledger with { Restart = pending with { PlannedAt = at, NeedsPlan = false } };
+        Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null,
+            pending.HandedToSystem ? "an installer initiated the restart (exit code 1641)"
+            : at is null ? "the configuration never restarts automatically: restart pending until someone restarts" : null,
+            AgentRestartReported.Pending, At: at));
+        Save();
+    }
+
     private CycleReport Report(string trigger, bool ran, string? stopped, List<string> installed, List<string> failed, List<string> waiting, DateTimeOffset? waitingUntil, bool restarted)
     {
         var items = _ledger.Entries.Values.OrderBy(e => e.Bulletin, StringComparer.OrdinalIgnoreCase).ThenBy(e => e.UpdateId, StringComparer.Ordinal)
@@ -196,12 +265,13 @@ public sealed class CycleRunner(CycleContext context)
         return new CycleReport(trigger, ran, stopped, items, installed, failed, waiting, waitingUntil, _ledger.Restart, restarted);
     }
 
-    /// <summary>Restarts when the pending restart's time has come (and it is not deferred past now).</summary>
+    /// <summary>Restarts when the pending restart's time has come (and it is not deferred past now); notices a restart that happened.</summary>
     public async Task<bool> RestartIfDueAsync(CancellationToken ct)
     {
-        using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, TimeSpan.FromSeconds(30), ct);
+        using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, LockWait, ct);
         _ledger = AgentLedger.Load(context.StateDirectory);
         NoticeBoot();
+        if (_ledger.Assignments is { } a) PlanRestart(a.Configuration, Windows(_ledger));
         var restarted = await RestartIfDueCoreAsync(ct);
         Save();
         if (AgentState.Load(context.StateDirectory) is { } state) await FlushAsync(state, ct);
@@ -210,9 +280,11 @@ public sealed class CycleRunner(CycleContext context)
 
     private async Task<bool> RestartIfDueCoreAsync(CancellationToken ct)
     {
-        if (_ledger.Restart is not { PlannedAt: { } planned, HandedToSystem: false } pending || planned > Now || pending.DeferredUntil > Now) return false;
+        if (_ledger.Restart is not { PlannedAt: { } planned, NeedsPlan: false } pending || planned > Now || pending.DeferredUntil > Now) return false;
+        // Handed to the system and no boot seen for a while (the shutdown was cancelled, the installer did not restart): ask again.
+        if (pending.HandedToSystem && pending.HandedAt is { } handed && Now - handed < RestartRetry) return false;
         if (!await context.Restarter.RestartAsync("software updates need a restart", ct)) return false;
-        _ledger = _ledger with { Restart = pending with { HandedToSystem = true } };
+        _ledger = _ledger with { Restart = pending with { HandedToSystem = true, HandedAt = Now } };
         Save();
         NoticeBoot();
         return true;
@@ -221,24 +293,27 @@ public sealed class CycleRunner(CycleContext context)
     /// <summary>A pending restart is over once the computer has started since it became pending: then it is reported.</summary>
     private void NoticeBoot()
     {
-        if (_ledger.Restart is not { } pending || context.Restarter.LastBoot is not { } boot || boot < pending.Since) return;
+        if (_ledger.Restart is not { } pending || !context.Restarter.BootedSince(pending.Since, pending.UptimeMark)) return;
         _ledger = _ledger with { Restart = null };
         Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, null, AgentRestartReported.Restarted));
+        Save();
     }
 
     /// <summary>A person defers the pending restart by one of the configuration's choices, at most its number of times; the new time still honours the windows.</summary>
     public async Task<PendingRestart> DeferAsync(int minutes, CancellationToken ct)
     {
-        using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, TimeSpan.FromSeconds(30), ct);
+        using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, LockWait, ct);
         var state = AgentState.Load(context.StateDirectory) ?? throw new AgentException("Not enrolled: run 'enrol' first.");
         _ledger = AgentLedger.Load(context.StateDirectory);
         NoticeBoot();
         if (_ledger.Restart is not { } pending) throw new AgentException("No restart is pending.");
+        if (pending.HandedToSystem) throw new AgentException("The restart is already under way: it can no longer be deferred.");
         var assignments = _ledger.Assignments ?? throw new AgentException("No assignments yet: run a cycle first.");
         if (InstallCycle.RefuseDeferral(assignments.Configuration.Notifications, minutes, pending.Deferrals) is { } refusal) throw new AgentException($"{refusal.Title}: {refusal.Detail}");
         var until = Now.AddMinutes(minutes);
         var planned = pending.PlannedAt is null ? null
-            : InstallCycle.RestartAt(until, assignments.Configuration.Reboot with { Mode = RebootMode.EndOfCycle }, Windows(_ledger), assignments.Configuration.OverrideMaintenanceWindows);
+            : InstallCycle.RestartAt(until, assignments.Configuration.Reboot with { Mode = RebootMode.EndOfCycle }, Windows(_ledger),
+                assignments.Configuration.OverrideMaintenanceWindows || pending.OverrideWindows);
         var deferred = pending with { Deferrals = pending.Deferrals + 1, DeferredUntil = until, PlannedAt = planned };
         _ledger = _ledger with { Restart = deferred };
         Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, $"deferred {minutes} minutes by the user", AgentRestartReported.Deferred, At: planned ?? until));
@@ -250,13 +325,23 @@ public sealed class CycleRunner(CycleContext context)
     /// <summary>Remembers when the service last looked at the schedules (so a run that came round while it was stopped is not lost, nor run twice).</summary>
     public async Task MarkScheduleCheckedAsync(DateTimeOffset at, CancellationToken ct)
     {
-        using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, TimeSpan.FromSeconds(30), ct);
+        using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, LockWait, ct);
         (AgentLedger.Load(context.StateDirectory) with { LastScheduleCheck = at }).Save(context.StateDirectory);
+    }
+
+    /// <summary>A run that failed for a reason outside the updates (the server away, the disk): tried again in a quarter of an hour.</summary>
+    public async Task RetryLaterAsync(CycleTrigger trigger, string? policyId, CancellationToken ct)
+    {
+        using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, LockWait, ct);
+        var ledger = AgentLedger.Load(context.StateDirectory);
+        ledger.Waiting!.RemoveAll(w => w.Trigger == Waitable(trigger) && w.PolicyId == policyId);
+        ledger.Waiting!.Add(new WaitingRun(Waitable(trigger), policyId, Now.AddMinutes(15)));
+        ledger.Save(context.StateDirectory);
     }
 
     /// <summary>
     /// The cycles the service must run now: the install schedules (updates on the default schedule), each policy's own
-    /// schedule, and installs that waited for a maintenance window that has opened since.
+    /// schedule, and runs waiting for a maintenance window that has opened (or a retry that is due).
     /// </summary>
     public static IReadOnlyList<(CycleTrigger Trigger, string? PolicyId)> DueCycles(AgentLedger ledger, DateTimeOffset now)
     {
@@ -283,18 +368,18 @@ public sealed class CycleRunner(CycleContext context)
         var known = Entry(u.UpdateId);
         var entry = new LedgerEntry(u.UpdateId, u.BulletinId, u.Bulletin, policyId, status, lastApplied ?? known?.LastApplied, failures ?? known?.Failures ?? 0, u.Revision,
             installedRevision ?? known?.InstalledRevision, known?.Status == status ? known.Since : Now);
-        if (status != UpdateStatus.Installed && lastApplied is null && known is not null && known.Status == UpdateStatus.Installed && status == UpdateStatus.InstallationScheduled)
-            entry = entry with { LastApplied = known.LastApplied };
         _ledger.Entries[u.UpdateId] = entry;
-        // Only a change is an event; a failure is one even when the status repeats (another attempt failed).
-        if (known is null || known.Status != status || (status == UpdateStatus.FailedRescheduled && known.Failures != entry.Failures))
+        // Only a change is an event: another status, another policy delivering it, or another failed attempt.
+        if (known is null || known.Status != status || known.PolicyId != policyId || (status == UpdateStatus.FailedRescheduled && known.Failures != entry.Failures))
             Emit(new AgentEvent(Guid.NewGuid(), default, status, u.Bulletin, u.UpdateId, detail, PolicyId: policyId, LastApplied: entry.LastApplied));
     }
 
+    /// <summary>Queues an event: its time after the previous one's, its text free of control characters and within the server's limit.</summary>
     private void Emit(AgentEvent e)
     {
         var at = _ledger.NextEventTime(Now);
-        _ledger.Outbox.Add(e with { OccurredAt = at });
+        var detail = e.Detail is null ? null : ProcessRunner.Clean(e.Detail) is var clean && clean.Length > MaxDetail ? clean[..MaxDetail] : ProcessRunner.Clean(e.Detail);
+        _ledger.Outbox.Add(e with { OccurredAt = at, Detail = detail });
         _ledger = _ledger with { LastEventAt = at };
     }
 
@@ -305,27 +390,31 @@ public sealed class CycleRunner(CycleContext context)
             var batch = _ledger.Outbox.Take(500).ToList();
             try
             {
-                await context.Client.SendEventsAsync(state.Credential, batch, ct);
-            }
-            catch (AgentException e) when (e.StatusCode == 400)
-            {
-                // The server refuses something in the batch: send the events one by one and set aside only those it refuses,
-                // so one bad event never holds back the rest.
-                foreach (var one in batch)
+                try
                 {
-                    try
+                    await context.Client.SendEventsAsync(state.Credential, batch, ct);
+                }
+                catch (AgentException e) when (e.StatusCode is 400 or >= 500 && batch.Count > 1)
+                {
+                    // The server refuses (400) or fails on (5xx) something in the batch: the events go one by one, and only one
+                    // it refuses is set aside, so one bad event never holds back the rest.
+                    foreach (var one in batch)
                     {
-                        await context.Client.SendEventsAsync(state.Credential, [one], ct);
-                    }
-                    catch (AgentException refused) when (refused.StatusCode == 400)
-                    {
-                        context.Log?.Invoke($"Event {one.Id} refused by the server and dropped: {refused.Message}");
+                        try
+                        {
+                            await context.Client.SendEventsAsync(state.Credential, [one], ct);
+                        }
+                        catch (AgentException refused) when (refused.StatusCode == 400)
+                        {
+                            context.Log?.Invoke($"Event {one.Id} refused by the server and dropped: {refused.Message}");
+                        }
                     }
                 }
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or AgentException && !ct.IsCancellationRequested)
             {
-                // The server is away: the events stay on disk and go with the next cycle, under the same ids.
+                // The server is away: the events stay on disk and go with the next cycle, under the same ids (the server
+                // drops those it already has).
                 context.Log?.Invoke($"Events kept for later: {e.Message}");
                 Save();
                 return;
@@ -398,10 +487,12 @@ public sealed class CycleRunner(CycleContext context)
         return null;
     }
 
-    private async Task SendInventoryIfChangedAsync(AgentState state, Domain.Agents.AgentInventory inventory, CancellationToken ct)
+    private async Task SendInventoryIfChangedAsync(AgentInventory inventory, CancellationToken ct)
     {
         var text = JsonSerializer.Serialize(inventory, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true });
         var hash = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+        // The state is read again here: an enrolment since the cycle began must not be overwritten with an old copy.
+        var state = AgentState.Load(context.StateDirectory) ?? throw new AgentException("Not enrolled.");
         if (hash == state.LastInventorySha256) return;
         try
         {

@@ -21,8 +21,11 @@ public interface IRestarter
     /// <summary>True when the restart was handed to the system (or, simulated, done).</summary>
     Task<bool> RestartAsync(string reason, CancellationToken ct);
 
-    /// <summary>When the computer last started: a pending restart older than this is over.</summary>
-    DateTimeOffset? LastBoot { get; }
+    /// <summary>A mark of the computer's current run, kept with a pending restart (the uptime in milliseconds).</summary>
+    long UptimeMark { get; }
+
+    /// <summary>Whether the computer has started since a restart became pending at <paramref name="since"/> (uptime then: <paramref name="uptimeMark"/>).</summary>
+    bool BootedSince(DateTimeOffset since, long? uptimeMark);
 }
 
 public sealed record ProcessResult(int ExitCode, bool TimedOut, string Output);
@@ -35,24 +38,39 @@ public static class ProcessRunner
 {
     public static async Task<ProcessResult> RunAsync(string commandLine, string workingDirectory, TimeSpan timeout, CancellationToken ct)
     {
-        var psi = OperatingSystem.IsWindows()
-            ? new ProcessStartInfo("cmd.exe") { ArgumentList = { "/d", "/s", "/c", commandLine } }
-            : new ProcessStartInfo("/bin/sh") { ArgumentList = { "-c", commandLine } };
+        ProcessStartInfo psi;
+        if (OperatingSystem.IsWindows())
+        {
+            // cmd.exe does not read C-runtime escapes: the command line goes in verbatim, inside the quotes /s strips.
+            psi = new ProcessStartInfo("cmd.exe") { Arguments = $"/d /s /c \"{commandLine}\"" };
+        }
+        else psi = new ProcessStartInfo("/bin/sh") { ArgumentList = { "-c", commandLine } };
+        return await RunAsync(psi, workingDirectory, timeout, ct);
+    }
+
+    /// <summary>Runs a program (no shell) with its arguments.</summary>
+    public static Task<ProcessResult> RunProgramAsync(string program, IEnumerable<string> arguments, string workingDirectory, TimeSpan timeout, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo(program);
+        foreach (var a in arguments) psi.ArgumentList.Add(a);
+        return RunAsync(psi, workingDirectory, timeout, ct);
+    }
+
+    private static async Task<ProcessResult> RunAsync(ProcessStartInfo psi, string workingDirectory, TimeSpan timeout, CancellationToken ct)
+    {
         psi.WorkingDirectory = workingDirectory;
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         psi.UseShellExecute = false;
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start '{commandLine}'");
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start '{psi.FileName}'");
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(timeout);
-        var output = process.StandardOutput.ReadToEndAsync(deadline.Token);
-        var errors = process.StandardError.ReadToEndAsync(deadline.Token);
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var output = process.StandardOutput.ReadToEndAsync(reading.Token);
+        var errors = process.StandardError.ReadToEndAsync(reading.Token);
         try
         {
-            // The output counts too: a child that inherited the pipes and lives on must not hold the agent past the deadline.
             await process.WaitForExitAsync(deadline.Token);
-            var text = string.Concat(await Task.WhenAll(output, errors)).Trim();
-            return new ProcessResult(process.ExitCode, false, text.Length > 500 ? text[..500] : text);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -64,9 +82,26 @@ public static class ProcessRunner
             {
                 // It ended on its own meanwhile.
             }
+            reading.Cancel();
             return new ProcessResult(-1, true, $"terminated after {timeout.TotalMinutes:0.##} minute(s)");
         }
+        // The process has exited: its exit code stands. A child that inherited the pipes may keep them open, so the
+        // output gets a few seconds, not the rest of the deadline.
+        string text;
+        try
+        {
+            text = string.Concat(await Task.WhenAll(output, errors).WaitAsync(TimeSpan.FromSeconds(5), ct)).Trim();
+        }
+        catch (TimeoutException)
+        {
+            reading.Cancel();
+            text = "(output still open in a child process; not read)";
+        }
+        return new ProcessResult(process.ExitCode, false, Clean(text.Length > 500 ? text[..500] : text));
     }
+
+    /// <summary>Installer output can hold NULs (UTF-16 written to a pipe) and other control characters: they go.</summary>
+    public static string Clean(string text) => new(text.Where(c => !char.IsControl(c) || c is '\n' or '\t').ToArray());
 }
 
 /// <summary>
@@ -153,7 +188,9 @@ public sealed class SimulationInstaller(string stateDirectory, TimeProvider time
 /// <summary>Records the restart in the simulation and reports it done; the simulated computer last started at its last recorded restart.</summary>
 public sealed class SimulationRestarter(string stateDirectory, TimeProvider time) : IRestarter
 {
-    public DateTimeOffset? LastBoot => SimulationState.Load(stateDirectory).Restarts.Count is > 0 and var n ? SimulationState.Load(stateDirectory).Restarts[n - 1] : null;
+    public long UptimeMark => (long)(time.GetUtcNow() - (SimulationState.Load(stateDirectory).Restarts.LastOrDefault() is { } last && last != default ? last : DateTimeOffset.UnixEpoch)).TotalMilliseconds;
+
+    public bool BootedSince(DateTimeOffset since, long? uptimeMark) => SimulationState.Load(stateDirectory).Restarts.Any(r => r >= since);
 
     public Task<bool> RestartAsync(string reason, CancellationToken ct)
     {
@@ -167,12 +204,21 @@ public sealed class SimulationRestarter(string stateDirectory, TimeProvider time
 /// <summary>Hands the restart to Windows (shutdown /r with a one-minute notice); elsewhere the agent never restarts the machine it runs on.</summary>
 public sealed class SystemRestarter : IRestarter
 {
-    public DateTimeOffset? LastBoot => DateTimeOffset.UtcNow - TimeSpan.FromMilliseconds(Environment.TickCount64);
+    public long UptimeMark => Environment.TickCount64;
+
+    /// <summary>
+    /// The uptime counter starts again at boot: lower than when the restart became pending means a boot since. A check
+    /// long after the boot falls back to the boot time (now − uptime), with a margin against clock steps.
+    /// </summary>
+    public bool BootedSince(DateTimeOffset since, long? uptimeMark) =>
+        (uptimeMark is { } mark && Environment.TickCount64 < mark)
+        || DateTimeOffset.UtcNow - TimeSpan.FromMilliseconds(Environment.TickCount64) > since + TimeSpan.FromMinutes(5);
 
     public async Task<bool> RestartAsync(string reason, CancellationToken ct)
     {
         if (!OperatingSystem.IsWindows()) return false;
-        var result = await ProcessRunner.RunAsync($"shutdown.exe /r /t 60 /c \"Patch: {reason.Replace("\"", "'")}\"", Environment.SystemDirectory, TimeSpan.FromMinutes(1), ct);
+        var result = await ProcessRunner.RunProgramAsync(Path.Combine(Environment.SystemDirectory, "shutdown.exe"), ["/r", "/t", "60", "/c", $"Patch: {reason}"],
+            Environment.SystemDirectory, TimeSpan.FromMinutes(1), ct);
         return result.ExitCode == 0;
     }
 }

@@ -133,6 +133,9 @@ public static class AgentEndpoints
                     { OccurredAt: var at } when at < new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero) => $"events[{i}].occurredAt: not before 2000",
                     { Detail: { Length: > 2000 } } => $"events[{i}].detail: at most 2000 characters",
                     { Bulletin: { Length: > 128 } } or { UpdateId: { Length: > 256 } } => $"events[{i}]: bulletin at most 128 and updateId at most 256 characters",
+                    _ when new[] { e.Detail, e.Bulletin, e.UpdateId, e.PolicyId, e.Trigger, e.Status }.Any(HasControl) =>
+                        $"events[{i}]: text may not hold control characters (NUL and the like) other than tab and line breaks",
+                    { Kind: AgentRestartReported.Deferred, At: null } => $"events[{i}].at: required for restartDeferred (the time the restart was deferred to)",
                     _ => null,
                 }).OfType<string>().ToList();
                 if (problems.Count > 0) return Problems.Invalid("Invalid events", string.Join("; ", problems.Take(20)));
@@ -206,6 +209,8 @@ public static class AgentEndpoints
         await session.SaveChangesAsync(ct);
         return Results.Ok(new Enrolled(computerId, agentId, $"{agentId}.{credential}"));
     }
+
+    private static bool HasControl(string? text) => text is not null && text.Any(c => char.IsControl(c) && c is not ('\t' or '\n' or '\r'));
 
     private static IResult Unauthorized(string detail) => Results.Problem(title: "Enrolment refused", detail: detail, statusCode: StatusCodes.Status401Unauthorized);
 }

@@ -85,16 +85,20 @@ public static class DeliveryTables
 
     public static async Task EnsureAsync(NpgsqlDataSource db, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand(Ddl);
-        await cmd.ExecuteNonQueryAsync(ct);
+        // Two servers starting on one database must not replace the functions and triggers at the same moment.
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var cmd = new NpgsqlCommand($"select pg_advisory_xact_lock(hashtext('patch.delivery_tables'));\n{Ddl}", conn, tx))
+            await cmd.ExecuteNonQueryAsync(ct);
         // A database from before the latest/counts tables existed: fill them once from the history (the triggers count).
-        await using var backfill = db.CreateCommand($"""
+        await using var backfill = new NpgsqlCommand($"""
             insert into {S}.delivery_latest (policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail, seq)
             select distinct on (policy_id, update_id, computer_id) policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail, seq
             from {S}.delivery_status where not exists (select 1 from {S}.delivery_latest)
             order by policy_id, update_id, computer_id, occurred_at desc, seq desc
-            """);
+            """, conn, tx);
         await backfill.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
     }
 
     /// <summary>The rebuild as a server task: POST /api/server-tasks/delivery-reports/rebuild.</summary>
@@ -134,7 +138,7 @@ public static class DeliveryTables
         };
         return $"""
             insert into {S}.restart_state as r (computer_id, pending, pending_since, planned_at, deferrals, deferred_until, last_restart_at, updated_at)
-            select k.c, {pending}, case when {pending} then k.t end, case when {pending} and not {deferred} then k.at end, case when {deferred} then 1 else 0 end,
+            select k.c, {pending}, case when {pending} then k.t end, case when {pending} then k.at end, case when {deferred} then 1 else 0 end,
                    case when {deferred} then k.at end, case when {restarted} then k.t end, k.t
             from (select ?::text c, ?::timestamptz t, ?::timestamptz at) k
             on conflict (computer_id) do update set
@@ -154,7 +158,9 @@ public static class DeliveryTables
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
+        // The agents' ingest waits while the tables are rebuilt (its inserts conflict with this lock); readers do not.
         await using (var cmd = new NpgsqlCommand($"""
+            lock table {S}.delivery_status, {S}.delivery_latest, {S}.delivery_counts, {S}.restart_state in share row exclusive mode;
             delete from {S}.delivery_latest;
             delete from {S}.delivery_counts;
             delete from {S}.delivery_status;

@@ -111,14 +111,16 @@ public class when_the_cycle_meets_edge_cases(AppFixture app) : CycleTestBase(app
         Assert.Empty((await GetJsonAsync("/api/reports/reboot-status")).GetProperty("items").EnumerateArray());
         Assert.Equal(["restartPending", "restarted"], await RestartKindsAsync("RST-A"));
 
-        // 1641: the installer restarted the computer itself; the agent records it and asks for no other restart.
+        // 1641: the installer restarted the computer itself; the agent asks for no other restart, and the rest of the
+        // chain waits for the next cycle.
         var b = Agent("RST-B", new ManualClock(DateTimeOffset.UtcNow));
-        await b.EnrolAsync(await TokenAsync(), Inventory(), new() { ["u-reboot"] = new SimulatedInstall(ExitCode: InstallerExitCodes.RestartInitiated) });
+        await b.EnrolAsync(await TokenAsync(), Inventory(), new() { ["u-noreboot"] = new SimulatedInstall(ExitCode: InstallerExitCodes.RestartInitiated) });
         var initiated = await b.CycleAsync();
+        Assert.Equal(["u-noreboot"], initiated.Installed);
         Assert.Single(b.Simulation.Restarts);
         Assert.Null(b.Ledger.Restart);
         Assert.Equal(["restartPending", "restarted"], await RestartKindsAsync("RST-B"));
-        Assert.Equal(3, initiated.Installed.Count);
+        Assert.Equal(["u-flaky", "u-reboot"], (await b.CycleAsync()).Installed);
     }
 
     [Fact]
@@ -132,6 +134,12 @@ public class when_the_cycle_meets_edge_cases(AppFixture app) : CycleTestBase(app
         var unknown = await PostEventsAsync(credential, $$"""{"events":[{"id":"{{Guid.NewGuid()}}","occurredAt":"{{DateTimeOffset.UtcNow:O}}","status":"Installed","updateId":"u-reboot","policyId":"policy:nope"}]}""");
         Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
         Assert.Contains("no Software Update policy 'policy:nope'", await unknown.Content.ReadAsStringAsync());
+
+        var nul = await PostEventsAsync(credential, $$"""{"events":[{"id":"{{Guid.NewGuid()}}","occurredAt":"{{DateTimeOffset.UtcNow:O}}","status":"Installed","updateId":"u-reboot","policyId":"{{policyId}}","detail":"exit\u0000code"}]}""");
+        Assert.Equal(HttpStatusCode.BadRequest, nul.StatusCode);
+        Assert.Contains("control characters", await nul.Content.ReadAsStringAsync());
+        var noAt = await PostEventsAsync(credential, $$"""{"events":[{"id":"{{Guid.NewGuid()}}","occurredAt":"{{DateTimeOffset.UtcNow:O}}","kind":"restartDeferred"}]}""");
+        Assert.Equal(HttpStatusCode.BadRequest, noAt.StatusCode);
 
         var local = DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(2));
         var offset = await PostEventsAsync(credential, $$"""{"events":[{"id":"{{Guid.NewGuid()}}","occurredAt":"{{local:O}}","status":"Installation Scheduled","bulletin":"KB9200002","updateId":"u-reboot","policyId":"{{policyId}}","lastApplied":"{{local:O}}"},{"id":"{{Guid.NewGuid()}}","occurredAt":"{{local:O}}","kind":"restartPending","at":"{{local.AddHours(1):O}}"}]}""");

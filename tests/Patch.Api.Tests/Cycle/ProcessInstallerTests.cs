@@ -70,12 +70,15 @@ public sealed class when_the_installer_runs_package_command_lines : IDisposable
     }
 
     [Fact]
-    public async Task a_child_that_keeps_the_output_open_does_not_hold_the_runner_past_its_timeout()
+    public async Task a_child_that_keeps_the_output_open_does_not_hold_the_runner_and_the_exit_code_stands()
     {
         var watch = Stopwatch.StartNew();
-        // The shell exits at once; its background child keeps stdout open for 30 s.
-        var result = await ProcessRunner.RunAsync("(sleep 30) & echo started", _dir, TimeSpan.FromMilliseconds(500), CancellationToken.None);
-        Assert.True(result.TimedOut);
+        // The shell exits at once with 3; its background child keeps stdout open for 30 s.
+        var result = await ProcessRunner.RunAsync("(sleep 30) & exit 3", _dir, TimeSpan.FromMinutes(1), CancellationToken.None);
+        Assert.False(result.TimedOut);
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains("output still open", result.Output);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20));
+        Assert.Equal("a\tb\nc", ProcessRunner.Clean("a\tb\nc\0\u0001"));
     }
 }
