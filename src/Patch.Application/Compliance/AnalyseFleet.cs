@@ -24,34 +24,12 @@ public sealed class FleetAnalysisTask(IDocumentStore store, VulnerabilityAnalysi
 {
     public const string TaskName = "vulnerability-analysis";
 
-    public async Task<ServerTaskRun> RunAsync(string trigger, Actor actor, CancellationToken ct)
-    {
-        var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
-        await using (var start = store.OpenSession(actor, runId))
+    public Task<ServerTaskRun> RunAsync(string trigger, Actor actor, CancellationToken ct) =>
+        ServerTaskRecorder.RunAsync(store, time, actor, TaskName, trigger, new Dictionary<string, string>(), async (_, token) =>
         {
-            start.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, trigger, new Dictionary<string, string>(), time.GetUtcNow()));
-            await start.SaveChangesAsync(ct);
-        }
-        object end;
-        try
-        {
-            var result = await analysis.RecomputeAllAsync(ct);
-            end = new ServerTaskCompleted(runId, ServerTaskStatus.Completed,
-                new Dictionary<string, int> { ["computers"] = result.Computers, ["rows"] = (int)Math.Min(int.MaxValue, result.Rows), ["milliseconds"] = (int)(result.Seconds * 1000) }, time.GetUtcNow());
-        }
-        catch (Exception e)
-        {
-            // Whatever went wrong (a bad inventory, the database, a shutdown), the run ends with the reason.
-            end = new ServerTaskFailed(runId, $"{e.GetType().Name}: {e.Message}", time.GetUtcNow());
-        }
-        await using (var finish = store.OpenSession(actor, runId))
-        {
-            finish.Events.Append(runId, end);
-            await finish.SaveChangesAsync(CancellationToken.None);
-        }
-        await using var read = store.QuerySession();
-        return (await read.LoadAsync<ServerTaskRun>(runId, CancellationToken.None))!;
-    }
+            var result = await analysis.RecomputeAllAsync(token);
+            return new Dictionary<string, int> { ["computers"] = result.Computers, ["rows"] = (int)Math.Min(int.MaxValue, result.Rows), ["milliseconds"] = (int)(result.Seconds * 1000) };
+        }, ct);
 
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapPost("/api/server-tasks/vulnerability-analysis/run", async (HttpContext http, FleetAnalysisTask task, CancellationToken ct) =>

@@ -20,6 +20,19 @@ public static class DeliveryTables
 {
     private const string S = PatchStore.Schema;
 
+    // The counters' two moves, shared by the insert, update and delete triggers of delivery_latest.
+    private static readonly string RemoveOld = $"""
+                    update {S}.delivery_counts c set deliveries = c.deliveries - o.n
+                    from (select policy_id, update_id, (occurred_at at time zone 'UTC')::date as day, status, count(*) n from old_rows group by 1, 2, 3, 4) o
+                    where c.policy_id = o.policy_id and c.update_id = o.update_id and c.day = o.day and c.status = o.status;
+        """;
+
+    private static readonly string AddNew = $"""
+                    insert into {S}.delivery_counts as c (policy_id, update_id, day, status, deliveries)
+                    select policy_id, update_id, (occurred_at at time zone 'UTC')::date, status, count(*) from new_rows group by 1, 2, 3, 4
+                    on conflict (policy_id, update_id, day, status) do update set deliveries = c.deliveries + excluded.deliveries;
+        """;
+
     public static readonly string Ddl = $"""
         create schema if not exists {S};
         create table if not exists {S}.delivery_status (
@@ -50,26 +63,18 @@ public static class DeliveryTables
             referencing new table as new_rows for each statement execute function {S}.delivery_status_to_latest();
         create or replace function {S}.delivery_counts_add() returns trigger language plpgsql as $$
         begin
-            insert into {S}.delivery_counts as c (policy_id, update_id, day, status, deliveries)
-            select policy_id, update_id, (occurred_at at time zone 'UTC')::date, status, count(*) from new_rows group by 1, 2, 3, 4
-            on conflict (policy_id, update_id, day, status) do update set deliveries = c.deliveries + excluded.deliveries;
+            {AddNew}
             return null;
         end $$;
         create or replace function {S}.delivery_counts_remove() returns trigger language plpgsql as $$
         begin
-            update {S}.delivery_counts c set deliveries = c.deliveries - o.n
-            from (select policy_id, update_id, (occurred_at at time zone 'UTC')::date as day, status, count(*) n from old_rows group by 1, 2, 3, 4) o
-            where c.policy_id = o.policy_id and c.update_id = o.update_id and c.day = o.day and c.status = o.status;
+            {RemoveOld}
             return null;
         end $$;
         create or replace function {S}.delivery_counts_move() returns trigger language plpgsql as $$
         begin
-            update {S}.delivery_counts c set deliveries = c.deliveries - o.n
-            from (select policy_id, update_id, (occurred_at at time zone 'UTC')::date as day, status, count(*) n from old_rows group by 1, 2, 3, 4) o
-            where c.policy_id = o.policy_id and c.update_id = o.update_id and c.day = o.day and c.status = o.status;
-            insert into {S}.delivery_counts as c (policy_id, update_id, day, status, deliveries)
-            select policy_id, update_id, (occurred_at at time zone 'UTC')::date, status, count(*) from new_rows group by 1, 2, 3, 4
-            on conflict (policy_id, update_id, day, status) do update set deliveries = c.deliveries + excluded.deliveries;
+            {RemoveOld}
+            {AddNew}
             return null;
         end $$;
         create or replace trigger tr_delivery_latest_insert after insert on {S}.delivery_latest

@@ -31,42 +31,21 @@ public sealed class WakeOnLanTask(IDocumentStore store, IConfiguration config, T
         ? (ep.Port == 0 ? new IPEndPoint(ep.Address, 9) : ep)
         : null;
 
-    public async Task<ServerTaskRun> RunAsync(SoftwareUpdatePolicy policy, string trigger, Actor actor, CancellationToken ct)
-    {
-        var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
-        await using (var start = store.OpenSession(actor, runId))
-        {
-            start.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, trigger, new Dictionary<string, string> { ["policy"] = policy.Id, ["broadcast"] = config["Patch:WakeOnLan:Broadcast"] ?? "255.255.255.255:9" }, time.GetUtcNow()));
-            await start.SaveChangesAsync(ct);
-        }
-        object end;
-        try
-        {
-            var broadcast = Broadcast ?? throw new FormatException($"Patch:WakeOnLan:Broadcast '{config["Patch:WakeOnLan:Broadcast"]}' is not an address like 192.168.1.255:9");
-            await using var session = store.QuerySession();
-            var custom = await TargetEndpoints.CustomTargetsAsync(session, ct);
-            var names = await TargetEndpoints.MembersAsync(session, config, policy.Targets, policy.Updates.Where(u => u.Enabled).Select(u => u.UpdateId).ToList(), custom, ct,
-                policy.Bulletins.FirstOrDefault()?.Split(':')[0]);
-            var computers = names.Count == 0 ? [] : await session.LoadManyAsync<Computer>(ct, names.Select(Computer.StreamId).ToArray());
-            var macs = computers.Select(c => c.MacAddress).OfType<string>().Distinct().ToList();
-            using var udp = new UdpClient(broadcast.AddressFamily) { EnableBroadcast = true };
-            foreach (var mac in macs) await udp.SendAsync(WakeOnLan.MagicPacket(mac), broadcast, ct);
-            end = new ServerTaskCompleted(runId, ServerTaskStatus.Completed,
-                new Dictionary<string, int> { ["computers"] = names.Count, ["packetsSent"] = macs.Count, ["withoutMacAddress"] = computers.Count(c => c.MacAddress is null) }, time.GetUtcNow());
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // Whatever went wrong (the setting, the network, the database), the run ends with the reason.
-            end = new ServerTaskFailed(runId, $"{e.GetType().Name}: {e.Message}", time.GetUtcNow());
-        }
-        await using (var finish = store.OpenSession(actor, runId))
-        {
-            finish.Events.Append(runId, end);
-            await finish.SaveChangesAsync(CancellationToken.None);
-        }
-        await using var read = store.QuerySession();
-        return (await read.LoadAsync<ServerTaskRun>(runId, CancellationToken.None))!;
-    }
+    public Task<ServerTaskRun> RunAsync(SoftwareUpdatePolicy policy, string trigger, Actor actor, CancellationToken ct) =>
+        ServerTaskRecorder.RunAsync(store, time, actor, TaskName, trigger,
+            new Dictionary<string, string> { ["policy"] = policy.Id, ["broadcast"] = config["Patch:WakeOnLan:Broadcast"] ?? "255.255.255.255:9" }, async (_, token) =>
+            {
+                var broadcast = Broadcast ?? throw new FormatException($"Patch:WakeOnLan:Broadcast '{config["Patch:WakeOnLan:Broadcast"]}' is not an address like 192.168.1.255:9");
+                await using var session = store.QuerySession();
+                var custom = await TargetEndpoints.CustomTargetsAsync(session, token);
+                var names = await TargetEndpoints.MembersAsync(session, config, policy.Targets, policy.Updates.Where(u => u.Enabled).Select(u => u.UpdateId).ToList(), custom, token,
+                    policy.Bulletins.FirstOrDefault()?.Split(':')[0]);
+                var computers = names.Count == 0 ? [] : await session.LoadManyAsync<Computer>(token, names.Select(Computer.StreamId).ToArray());
+                var macs = computers.Select(c => c.MacAddress).OfType<string>().Distinct().ToList();
+                using var udp = new UdpClient(broadcast.AddressFamily) { EnableBroadcast = true };
+                foreach (var mac in macs) await udp.SendAsync(WakeOnLan.MagicPacket(mac), broadcast, token);
+                return new Dictionary<string, int> { ["computers"] = names.Count, ["packetsSent"] = macs.Count, ["withoutMacAddress"] = computers.Count(c => c.MacAddress is null) };
+            }, ct);
 
     /// <summary>When a policy runs: its own schedule, else the install schedules of the agent configurations (its computers run on those).</summary>
     public static async Task<IReadOnlyList<PolicySchedule>> RunSchedulesAsync(IQuerySession session, SoftwareUpdatePolicy policy, CancellationToken ct) =>

@@ -23,23 +23,14 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
 {
     public const string TaskName = "package-cleanup";
 
-    public async Task<ServerTaskRun> RunAsync(string trigger, Actor actor, CancellationToken ct)
-    {
-        var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
-        var now = time.GetUtcNow();
-        var deletedFiles = new List<string>();
-        await using (var start = store.OpenSession(actor, runId))
+    public Task<ServerTaskRun> RunAsync(string trigger, Actor actor, CancellationToken ct) =>
+        ServerTaskRecorder.RunAsync(store, time, actor, TaskName, trigger, new Dictionary<string, string>(), async (runId, token) =>
         {
-            start.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, trigger, new Dictionary<string, string>(), now));
-            await start.SaveChangesAsync(ct);
-        }
-
-        try
-        {
-            var (removed, kept) = await RemoveExpiredAsync(runId, actor, now, deletedFiles, ct);
+            var deletedFiles = new List<string>();
+            var (removed, kept) = await RemoveExpiredAsync(runId, actor, time.GetUtcNow(), deletedFiles, token);
             // Files go only after the events are committed, and only if no bulletin still records the package.
             await using var query = store.QuerySession();
-            var stillRecorded = (await query.Query<Bulletin>().ToListAsync(ct))
+            var stillRecorded = (await query.Query<Bulletin>().ToListAsync(token))
                 .SelectMany(b => b.Downloads.Values.Where(d => d.Status == DownloadStatus.Downloaded).Select(d => d.Sha256!)).ToHashSet();
             var failedDeletes = 0;
             foreach (var sha in deletedFiles.Where(sha => !stillRecorded.Contains(sha)))
@@ -54,17 +45,8 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
                     logger.LogWarning(e, "Package {Sha256} could not be deleted", sha);
                 }
             }
-            await AppendAsync(actor, runId, new ServerTaskCompleted(runId, ServerTaskStatus.Completed,
-                new Dictionary<string, int> { ["packagesRemoved"] = removed, ["packagesKept"] = kept, ["filesNotDeleted"] = failedDeletes }, time.GetUtcNow()), ct);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            logger.LogError(e, "Package cleanup failed");
-            await AppendAsync(actor, runId, new ServerTaskFailed(runId, $"{e.GetType().Name}: {e.Message}", time.GetUtcNow()), CancellationToken.None);
-        }
-        await using var read = store.QuerySession();
-        return (await read.LoadAsync<ServerTaskRun>(runId, ct))!;
-    }
+            return new Dictionary<string, int> { ["packagesRemoved"] = removed, ["packagesKept"] = kept, ["filesNotDeleted"] = failedDeletes };
+        }, ct, e => logger.LogError(e, "Package cleanup failed"));
 
     /// <summary>
     /// Locks the bulletin streams holding expired packages (in stream order, as policy creation does), then reads which

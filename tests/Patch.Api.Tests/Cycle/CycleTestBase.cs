@@ -116,16 +116,6 @@ public abstract class CycleTestBase(AppFixture app) : AppTest(app)
         return token.GetProperty("token").GetString()!;
     }
 
-    protected async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string url, object? body = null)
-    {
-        using var client = App.Client("dana");
-        var request = new HttpRequestMessage(method, url);
-        if (body is not null) request.Content = new StringContent(body as string ?? JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
-        var response = await client.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
-    }
-
     protected async Task<string> CreatePolicyAsync(object? options = null, string[]? targets = null)
     {
         var (status, policy) = await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinIds = new[] { "KB9200001", "KB9200002", "KB9200003" }, name = "January", options, targets });

@@ -157,6 +157,17 @@ public abstract class AppTest(AppFixture app) : IAsyncLifetime
         throw new TimeoutException($"staging run {statusUrl} did not finish");
     }
 
+    /// <summary>Sends a request as user "dana" (a JSON body from an object, or a string as is); the answer's status and JSON.</summary>
+    protected async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string url, object? body = null)
+    {
+        using var client = App.Client("dana");
+        var request = new HttpRequestMessage(method, url);
+        if (body is not null) request.Content = new StringContent(body as string ?? JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
+        var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
     protected async Task<JsonElement> GetJsonAsync(string url, int expectedStatus = 200)
     {
         using var client = App.Client();

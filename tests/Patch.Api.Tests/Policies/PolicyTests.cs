@@ -46,16 +46,6 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
         await base.DisposeAsync();
     }
 
-    private async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpMethod method, string url, object? body = null)
-    {
-        using var client = App.Client("dana");
-        var request = new HttpRequestMessage(method, url);
-        if (body is not null) request.Content = new StringContent(body as string ?? JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
-        var response = await client.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
-    }
-
     [Fact]
     public async Task a_bulletin_that_is_not_fully_staged_is_refused_with_its_missing_downloads()
     {
