@@ -356,9 +356,6 @@ public sealed class CycleRunner(CycleContext context)
         return due;
     }
 
-    /// <summary>The local table without talking to the server.</summary>
-    public static AgentLedger Read(string stateDirectory) => AgentLedger.Load(stateDirectory);
-
     private LedgerEntry? Entry(string updateId) => _ledger.Entries.GetValueOrDefault(updateId);
 
     private void Save() => _ledger.Save(context.StateDirectory);
