@@ -265,3 +265,18 @@ public class when_a_revision_reinstall_keeps_failing
         Assert.Equal(FailedToInstall, spent.Status);
     }
 }
+
+public class when_a_restart_is_announced
+{
+    [Fact]
+    public void the_pending_restart_warning_delays_it_by_its_minutes_and_the_windows_still_hold()
+    {
+        var noon = new DateTimeOffset(2024, 3, 5, 12, 0, 0, TimeSpan.Zero);
+        var settings = AgentConfigurationSettings.Defaults;   // end of cycle, warn 15 minutes before
+        Assert.Equal(noon.AddMinutes(15), InstallCycle.RestartAfterWarning(noon, settings, [], false));
+        Assert.Equal(noon, InstallCycle.RestartAfterWarning(noon, settings with { Notifications = settings.Notifications with { PendingRestartWarningMinutes = null } }, [], false));
+        // A window that closes in ten minutes: the warned restart waits for the next one.
+        var window = new MaintenanceWindowSchedule("UTC", new TimeOnly(11, 10), TimeSpan.FromHours(1), new Recurrence(RecurrenceKind.Daily));
+        Assert.Equal(noon.AddHours(23).AddMinutes(10), InstallCycle.RestartAfterWarning(noon, settings, [window], false));
+    }
+}

@@ -152,6 +152,7 @@ public sealed class CycleRunner(CycleContext context)
                     ready.Clear();
                 }
             }
+            if (ready.Count > 0 && configuration.Notifications.NotifyUser) context.Log?.Invoke($"Notice: {configuration.Notifications.Message}");
             var restartOverride = configuration.OverrideMaintenanceWindows;
             for (var i = 0; i < ready.Count; i++)
             {
@@ -248,7 +249,7 @@ public sealed class CycleRunner(CycleContext context)
     {
         if (_ledger.Restart is not { NeedsPlan: true } pending) return;
         var at = pending.HandedToSystem ? pending.Since
-            : InstallCycle.RestartAt(Now, configuration.Reboot, windows, configuration.OverrideMaintenanceWindows || pending.OverrideWindows);
+            : InstallCycle.RestartAfterWarning(Now, configuration, windows, configuration.OverrideMaintenanceWindows || pending.OverrideWindows);
         if (at is { } a && pending.DeferredUntil is { } deferred && deferred > a) at = deferred;
         _ledger = _ledger with { Restart = pending with { PlannedAt = at, NeedsPlan = false } };
         Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null,
@@ -452,6 +453,7 @@ public sealed class CycleRunner(CycleContext context)
             return file;
         }
         var status = Entry(u.UpdateId)?.Status;
+        var showProgress = _ledger.Assignments?.Configuration.Notifications.ShowProgress != false;
         Record(e.Policy.PolicyId, u, UpdateStatus.DownloadRequired, null, null, null, $"{u.Size:N0} bytes to download");
         for (var attempt = 1; attempt <= DownloadAttempts; attempt++)
         {
@@ -461,7 +463,7 @@ public sealed class CycleRunner(CycleContext context)
                 var lastShown = 0L;
                 var progress = new Progress<long>(bytes =>
                 {
-                    if (context.Log is null || u.Size <= 0 || bytes - lastShown < u.Size / 10 && bytes < u.Size) return;
+                    if (context.Log is null || !showProgress || u.Size <= 0 || bytes - lastShown < u.Size / 10 && bytes < u.Size) return;
                     lastShown = bytes;
                     context.Log($"  {u.UpdateId}: {bytes:N0} of {u.Size:N0} bytes ({100.0 * bytes / u.Size:0}%)");
                 });

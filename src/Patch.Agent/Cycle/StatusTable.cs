@@ -24,6 +24,7 @@ public static class StatusTable
         else sb.AppendLine("  (no assignments yet: the agent has not run a cycle)");
         if (ledger.Restart is { } r)
             sb.AppendLine($"  Restart pending since {r.Since:yyyy-MM-dd HH:mm} UTC: {(r.PlannedAt is { } at ? $"planned {at:yyyy-MM-dd HH:mm} UTC" : "not planned (restart when you can)")}{(r.Deferrals > 0 ? $", deferred {r.Deferrals} time(s)" : "")}");
+        foreach (var notice in Notices(ledger, now)) sb.AppendLine($"  {notice}");
         sb.AppendLine();
         sb.AppendLine("Software updates for this computer");
         var rows = ledger.Entries.Values
@@ -34,5 +35,24 @@ public static class StatusTable
             sb.AppendLine($"{e.Status,-34} {e.Bulletin,-12} {e.UpdateId,-28} {e.LastAppliedText,-17} {CycleRunner.ScheduleText(ledger, e, now)}");
         if (rows.Count == 0) sb.AppendLine("(none)");
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// The notices of the agent configuration (seed table 5-2) as they stand now: the installation notice while updates
+    /// wait to install, the pending-restart warning inside its minutes before the restart, the reminder while a restart
+    /// nobody planned is pending.
+    /// </summary>
+    public static IReadOnlyList<string> Notices(AgentLedger ledger, DateTimeOffset now)
+    {
+        if (ledger.Assignments?.Configuration.Notifications is not { } n) return [];
+        var notices = new List<string>();
+        if (n.NotifyUser && ledger.Entries.Values.Any(e => e.Status is UpdateStatus.InstallationScheduled or UpdateStatus.FailedRescheduled or UpdateStatus.DownloadRequired or UpdateStatus.Retry))
+            notices.Add($"Notice: {n.Message}");
+        if (ledger.Restart is { PlannedAt: { } at } r && n.PendingRestartWarningMinutes is { } warn && at - now <= TimeSpan.FromMinutes(warn))
+            notices.Add($"Warning: the computer restarts at {at:HH:mm} UTC to finish installing software updates. Save your work." +
+                        (n.AllowDefer && r.Deferrals < n.MaxDeferrals && !r.HandedToSystem ? $" Defer: Patch.Agent defer --minutes {string.Join("|", n.DeferralChoicesMinutes)}" : ""));
+        if (ledger.Restart is { PlannedAt: null } && n.ReminderMinutes is not null)
+            notices.Add("Reminder: a restart is needed to finish installing software updates.");
+        return notices;
     }
 }

@@ -152,6 +152,13 @@ public static class InstallCycle
             : MaintenanceWindowCalendar.NextStartOfAny(windows, candidate.Value);
     }
 
+    /// <summary>
+    /// The restart after a cycle with the configuration's notices: when a pending-restart warning is configured, the
+    /// restart comes no earlier than that many minutes after the cycle, so the person at the computer is warned in time.
+    /// </summary>
+    public static DateTimeOffset? RestartAfterWarning(DateTimeOffset cycleEnded, AgentConfigurationSettings configuration, IReadOnlyList<MaintenanceWindowSchedule> windows, bool overrideWindows) =>
+        RestartAt(cycleEnded + TimeSpan.FromMinutes(configuration.Notifications.PendingRestartWarningMinutes ?? 0), configuration.Reboot, windows, overrideWindows);
+
     /// <summary>The first run of a schedule at or after <paramref name="after"/> (DST-correct, as maintenance windows are).</summary>
     public static DateTimeOffset? NextRun(PolicySchedule schedule, DateTimeOffset after) =>
         MaintenanceWindowCalendar.NextStart(new MaintenanceWindowSchedule(schedule.TimeZone, schedule.Start, TimeSpan.FromMinutes(1), schedule.Recurrence), after);

@@ -267,6 +267,8 @@ public class when_configuring_agents_and_polling_assignments(AppFixture app) : C
         Assert.Equal(0, code);
         Assert.Contains("Software updates for this computer", table);
         Assert.Contains("Software update installation: next", table);
+        Assert.Contains("Notice: New software update/s ready to apply", table);
+        Assert.Contains("Warning: the computer restarts at", table);
         var lines = table.Split('\n').Select(l => l.TrimEnd()).ToList();
         Assert.Contains(lines, l => l.StartsWith(Installed, StringComparison.Ordinal) && l.Contains("KB9200002") && l.Contains("u-reboot"));
         Assert.Contains(lines, l => l.StartsWith(FailedRescheduled, StringComparison.Ordinal) && l.Contains("u-flaky") && l.Contains("Never") && l.EndsWith("UTC"));

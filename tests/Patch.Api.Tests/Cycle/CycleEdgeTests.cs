@@ -79,8 +79,13 @@ public class when_the_cycle_meets_edge_cases(AppFixture app) : CycleTestBase(app
         var due = Assert.Single(CycleRunner.DueCycles(a.Ledger, clock.Now));
         var third = await runner.RunAsync(due.Trigger, due.PolicyId, install: true, CancellationToken.None);
         Assert.Equal(["u-reboot"], third.Installed);
-        Assert.True(third.Restarted);
         Assert.Empty(a.Ledger.Waiting!);
+        // The default configuration warns 15 minutes before a restart: it is planned that far after the cycle, still inside the window.
+        Assert.False(third.Restarted);
+        Assert.Equal(t0.AddHours(26).AddMinutes(15), third.Restart!.PlannedAt);
+        Assert.Contains(StatusTable.Notices(a.Ledger, clock.Now), n => n.StartsWith("Warning: the computer restarts at", StringComparison.Ordinal));
+        clock.Now = clock.Now.AddMinutes(15);
+        Assert.True(await runner.RestartIfDueAsync(CancellationToken.None));
     }
 
     [Fact]

@@ -12,14 +12,14 @@ public class when_three_simulated_agents_run_the_install_cycle(AppFixture app) :
     [Fact]
     public async Task every_status_sequence_the_compliance_reports_and_the_delivery_summary_come_out_exactly()
     {
-        // Two reinstallation attempts after a failure: three tries in all. Restart at the end of the cycle.
+        // Two reinstallation attempts after a failure: three tries in all. Restart at the end of the cycle (no warning first).
         var (edited, config) = await SendAsync(HttpMethod.Put, "/api/agent-configurations/agent-config:default", new
         {
             settings = new
             {
                 installSchedules = Array.Empty<object>(), reinstallationAttempts = 2, allowUserToInitiate = true,
                 reboot = new { allowReboot = true, mode = "EndOfCycle" }, overrideMaintenanceWindows = false,
-                notifications = new { notifyUser = true, customMessage = "Updates install in 10 minutes. Save your work.", showProgress = true, pendingRestartWarningMinutes = 15,
+                notifications = new { notifyUser = true, customMessage = "Updates install in 10 minutes. Save your work.", showProgress = true, pendingRestartWarningMinutes = (int?)null,
                     reminderMinutes = 60, allowDefer = true, deferralChoicesMinutes = new[] { 15, 60 }, maxDeferrals = 2 },
                 pollIntervalMinutes = 30,
             },
