@@ -87,15 +87,6 @@ public static class AgentConfigurationEndpoints
     private static async Task<AgentConfiguration?> LoadAsync(IQuerySession session, string id, CancellationToken ct) =>
         await session.LoadAsync<AgentConfiguration>(id, ct) ?? (id == AgentConfiguration.DefaultId ? AgentConfiguration.Default : null);
 
-    private static async Task<IResult> ChangeAsync(string id, HttpContext http, IDocumentStore store, CancellationToken ct, Func<AgentConfiguration?, ISet<string>, Outcome> decide)
-    {
-        await using var session = store.OpenSession(Actor.From(http));
-        var stream = await session.Events.FetchForWriting<AgentConfiguration>(id, ct);
-        var known = (await TargetEndpoints.CustomTargetsAsync(session, ct)).Keys.ToHashSet();
-        var outcome = decide(stream.Aggregate, known);
-        if (outcome.Rejection is { } r) return Problems.From(r);
-        stream.AppendMany(outcome.Events);
-        await session.SaveChangesAsync(ct);
-        return Results.Ok(await LoadAsync(session, id, ct));
-    }
+    private static Task<IResult> ChangeAsync(string id, HttpContext http, IDocumentStore store, CancellationToken ct, Func<AgentConfiguration?, ISet<string>, Outcome> decide) =>
+        TargetEndpoints.ChangeAsync(store, http, id, decide, async session => await LoadAsync(session, id, ct), ct);
 }

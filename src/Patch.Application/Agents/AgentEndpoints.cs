@@ -126,7 +126,7 @@ public static class AgentEndpoints
                     null => $"events[{i}]: missing",
                     { Id: var id } when id == Guid.Empty => $"events[{i}].id: a non-empty GUID the agent chose",
                     { Kind: var k } when k is not null && !AgentEventInput.Kinds.Contains(k) => $"events[{i}].kind: '{k}' is not one of {string.Join(", ", AgentEventInput.Kinds)}",
-                    { IsStatus: true, Status: var s } when s is null || !AgentStatuses.All.Contains(s) => $"events[{i}].status: '{e.Status}' is not one of {string.Join(", ", AgentStatuses.All)}",
+                    { IsStatus: true, Status: var s } when s is null || !Domain.Cycle.UpdateStatus.All.Contains(s) => $"events[{i}].status: '{e.Status}' is not one of {string.Join(", ", Domain.Cycle.UpdateStatus.All)}",
                     { IsStatus: false, Status: not null } => $"events[{i}].status: only for kind 'status'",
                     { PolicyId: { Length: > 128 } } or { Trigger: { Length: > 64 } } => $"events[{i}]: policyId at most 128 and trigger at most 64 characters",
                     { OccurredAt: var at } when at == default || at > latest => $"events[{i}].occurredAt: required, not in the future",

@@ -76,12 +76,12 @@ public static class DeliveryReports
                     if (problem is not null) return problem;
                     var sql = $"""
                         {g}
-                        select g.policy_id, p.data->>'name', count(distinct g.update_id), {counts}, count(*) over ()
+                        select g.policy_id, p.data->>'name', count(distinct g.update_id), {counts}
                         from g left join {S}.{PatchProjections.PolicyTable} p on p.id = g.policy_id
                         group by g.policy_id, p.data->>'name' order by {q!.OrderBy(sorts, "1")} limit {q.PageSize} offset {q.Offset}
                         """;
-                    return q.Answer(await PageAsync(db, sql, ps, q, r => new PolicyDelivery(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetInt64(2),
-                        r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6)), 7, ct));
+                    return q.Answer(await ReportSql.PageAsync(db, $"{g} select count(distinct policy_id) from g", sql, ps, r => new PolicyDelivery(r.GetString(0),
+                        r.IsDBNull(1) ? null : r.GetString(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6)), q, ct));
                 }
                 if (update is null)
                 {
@@ -90,11 +90,11 @@ public static class DeliveryReports
                     if (problem is not null) return problem;
                     var sql = $"""
                         {g}
-                        select g.policy_id, g.update_id, (select l.bulletin from {S}.delivery_status l where l.policy_id = g.policy_id and l.update_id = g.update_id limit 1), {counts}, count(*) over ()
+                        select g.policy_id, g.update_id, (select l.bulletin from {S}.delivery_status l where l.policy_id = g.policy_id and l.update_id = g.update_id limit 1), {counts}
                         from g group by g.policy_id, g.update_id order by {q!.OrderBy(sorts, "2")} limit {q.PageSize} offset {q.Offset}
                         """;
-                    return q.Answer(await PageAsync(db, sql, ps, q, r => new UpdateDelivery(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2),
-                        r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6)), 7, ct));
+                    return q.Answer(await ReportSql.PageAsync(db, $"{g} select count(*) from (select distinct policy_id, update_id from g) u", sql, ps,
+                        r => new UpdateDelivery(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6)), q, ct));
                 }
                 {
                     var sorts = new Dictionary<string, string> { ["computer"] = "5", ["status"] = "6", ["at"] = "8" };
@@ -103,14 +103,14 @@ public static class DeliveryReports
                     var sql = $"""
                         with d as ({deliveries})
                         select d.policy_id, d.update_id, d.bulletin, d.computer_id, c.data->>'name', d.status,
-                               case when {Succeeded} then 'succeeded' when {Failed} then 'failed' else 'notCompleted' end, d.occurred_at, d.last_applied, d.detail, count(*) over ()
+                               case when {Succeeded} then 'succeeded' when {Failed} then 'failed' else 'notCompleted' end, d.occurred_at, d.last_applied, d.detail
                         from d left join {S}.mt_doc_computer c on c.id = d.computer_id
                         where d.status not in {NotDelivery}
                         order by {q!.OrderBy(sorts, "4")} limit {q.PageSize} offset {q.Offset}
                         """;
-                    return q.Answer(await PageAsync(db, sql, ps, q, r => new ComputerDelivery(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetString(3),
+                    return q.Answer(await ReportSql.PageAsync(db, $"with d as ({deliveries}) select count(*) from d where status not in {NotDelivery}", sql, ps, r => new ComputerDelivery(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetString(3),
                         r.IsDBNull(4) ? null : r.GetString(4), r.GetString(5), r.GetString(6), r.GetFieldValue<DateTimeOffset>(7),
-                        r.IsDBNull(8) ? null : r.GetFieldValue<DateTimeOffset>(8), r.IsDBNull(9) ? null : r.GetString(9)), 10, ct));
+                        r.IsDBNull(8) ? null : r.GetFieldValue<DateTimeOffset>(8), r.IsDBNull(9) ? null : r.GetString(9)), q, ct));
                 }
             })
             .WithName("DeliverySummary")
@@ -125,14 +125,14 @@ public static class DeliveryReports
                 var (q, problem) = ReportQuery.Parse(http, sorts, "pendingSince");
                 if (problem is not null) return problem;
                 var sql = $"""
-                    select r.computer_id, c.data->>'name', r.pending, r.pending_since, r.planned_at, r.deferrals, r.deferred_until, r.last_restart_at, count(*) over ()
+                    select r.computer_id, c.data->>'name', r.pending, r.pending_since, r.planned_at, r.deferrals, r.deferred_until, r.last_restart_at
                     from {S}.restart_state r left join {S}.mt_doc_computer c on c.id = r.computer_id
                     where @all or r.pending
                     order by {q!.OrderBy(sorts, "1")} limit {q.PageSize} offset {q.Offset}
                     """;
-                return q.Answer(await PageAsync(db, sql, [new("all", pendingOnly == false)], q, r => new RebootStatusRow(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetBoolean(2),
+                return q.Answer(await ReportSql.PageAsync(db, $"select count(*) from {S}.restart_state r where @all or r.pending", sql, [new("all", pendingOnly == false)], r => new RebootStatusRow(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetBoolean(2),
                     r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3), r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4), r.GetInt32(5),
-                    r.IsDBNull(6) ? null : r.GetFieldValue<DateTimeOffset>(6), r.IsDBNull(7) ? null : r.GetFieldValue<DateTimeOffset>(7)), 8, ct));
+                    r.IsDBNull(6) ? null : r.GetFieldValue<DateTimeOffset>(6), r.IsDBNull(7) ? null : r.GetFieldValue<DateTimeOffset>(7)), q, ct));
             })
             .WithName("RebootStatus")
             .WithSummary("Reboot Status: computers with a pending restart (pendingOnly=false: every computer that ever needed one), since when, when it is planned, deferrals and until when. Paging, sort, CSV.")
@@ -182,19 +182,4 @@ public static class DeliveryReports
 
     private static string RangeProblem(HttpContext http) =>
         $"from/to/asOf: dates like 2026-11-01 or 2026-11-01T00:00:00Z, with from before to (got from '{http.Request.Query["from"]}', to '{http.Request.Query["to"]}', asOf '{http.Request.Query["asOf"]}')";
-
-    private static async Task<ReportPage<T>> PageAsync<T>(NpgsqlDataSource db, string sql, IEnumerable<NpgsqlParameter> ps, ReportQuery q, Func<NpgsqlDataReader, T> read, int totalColumn, CancellationToken ct)
-    {
-        await using var cmd = db.CreateCommand(sql);
-        cmd.Parameters.AddRange(ps.ToArray());
-        var items = new List<T>();
-        long total = 0;
-        await using var r = await cmd.ExecuteReaderAsync(ct);
-        while (await r.ReadAsync(ct))
-        {
-            items.Add(read(r));
-            total = r.GetInt64(totalColumn);
-        }
-        return new ReportPage<T>(items, total, q.Page, q.PageSize);
-    }
 }

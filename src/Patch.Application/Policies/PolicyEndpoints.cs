@@ -124,15 +124,6 @@ public static class PolicyEndpoints
         return Results.Created($"/api/policies/{policyId}", await session.LoadAsync<SoftwareUpdatePolicy>(policyId, ct));
     }
 
-    private static async Task<IResult> ChangeAsync(string id, HttpContext http, IDocumentStore store, CancellationToken ct, Func<SoftwareUpdatePolicy?, ISet<string>, Outcome> decide)
-    {
-        await using var session = store.OpenSession(Actor.From(http));
-        var stream = await session.Events.FetchForWriting<SoftwareUpdatePolicy>(id, ct);
-        var known = (await TargetEndpoints.CustomTargetsAsync(session, ct)).Keys.ToHashSet();
-        var outcome = decide(stream.Aggregate, known);
-        if (outcome.Rejection is { } r) return Problems.From(r);
-        stream.AppendMany(outcome.Events);
-        await session.SaveChangesAsync(ct);
-        return Results.Ok(await session.LoadAsync<SoftwareUpdatePolicy>(id, ct));
-    }
+    private static Task<IResult> ChangeAsync(string id, HttpContext http, IDocumentStore store, CancellationToken ct, Func<SoftwareUpdatePolicy?, ISet<string>, Outcome> decide) =>
+        TargetEndpoints.ChangeAsync(store, http, id, decide, async session => await session.LoadAsync<SoftwareUpdatePolicy>(id, ct), ct);
 }

@@ -8,6 +8,7 @@ using Patch.Domain.Computers;
 using Patch.Domain.MaintenanceWindows;
 using Patch.Domain.Policies;
 using Patch.Domain.Settings;
+using Patch.Domain;
 using Patch.Domain.Targets;
 
 namespace Patch.Application.Targets;
@@ -71,6 +72,23 @@ public static class TargetEndpoints
             })
             .WithName("GetTargetMembers").WithSummary("The computers in a target now (computed from the computers' facts).")
             .Produces<TargetMembers>().ProducesProblem(404);
+    }
+
+    /// <summary>
+    /// One change to a stream whose decision checks target ids (policies, agent configurations): fetch it for writing,
+    /// decide with the known custom targets, append, save, and answer with the document <paramref name="read"/> gives.
+    /// </summary>
+    public static async Task<IResult> ChangeAsync<T>(IDocumentStore store, HttpContext http, string id, Func<T?, ISet<string>, Outcome> decide,
+        Func<IQuerySession, Task<object?>> read, CancellationToken ct) where T : class
+    {
+        await using var session = store.OpenSession(Actor.From(http));
+        var stream = await session.Events.FetchForWriting<T>(id, ct);
+        var known = (await CustomTargetsAsync(session, ct)).Keys.ToHashSet();
+        var outcome = decide(stream.Aggregate, known);
+        if (outcome.Rejection is { } r) return Problems.From(r);
+        stream.AppendMany(outcome.Events);
+        await session.SaveChangesAsync(ct);
+        return Results.Ok(await read(session));
     }
 
     public static async Task<Dictionary<string, Target>> CustomTargetsAsync(IQuerySession session, CancellationToken ct) =>

@@ -83,11 +83,6 @@ public sealed record AgentStatusReported(string ComputerId, Guid EventId, DateTi
     public static string StreamId(string computerName) => $"agent-events:{computerName.Trim().ToLowerInvariant()}";
 }
 
-public static class AgentStatuses
-{
-    public static readonly string[] All = Cycle.UpdateStatus.All;
-}
-
 /// <summary>
 /// A restart the install cycle needs: pending (with the time it is planned for, or none when the configuration never
 /// restarts), deferred by the person at the computer (until when), or done.
