@@ -43,6 +43,8 @@ public static class FleetBench
             server = StartServer(pg.ConnectionString, port, dir);
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(30) };
             await WaitReadyAsync(http);
+            // An administrator and a token through the server's own bootstrap commands, as an operator would.
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", await AdminTokenAsync(pg.ConnectionString));
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
             await using (var v = db.CreateCommand("show server_version"))
                 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, PostgreSQL {await v.ExecuteScalarAsync()}, fsync {(args.Contains("--fsync-off") ? "off" : "on")}");
@@ -208,6 +210,28 @@ public static class FleetBench
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
+    }
+
+    /// <summary>`users add bench --role administrator --password-stdin`, then `tokens create --user bench`: the token is the last line.</summary>
+    public static async Task<string> AdminTokenAsync(string connectionString)
+    {
+        async Task<string> RunAsync(string stdin, params string[] arguments)
+        {
+            var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Patch.Api.dll"));
+            foreach (var a in arguments) psi.ArgumentList.Add(a);
+            psi.Environment["ConnectionStrings__Patch"] = connectionString;
+            using var process = Process.Start(psi)!;
+            await process.StandardInput.WriteLineAsync(stdin);
+            process.StandardInput.Close();
+            var output = process.StandardOutput.ReadToEndAsync();
+            var error = await process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            if (process.ExitCode != 0) throw new InvalidOperationException($"Patch.Api {string.Join(' ', arguments)}: exit {process.ExitCode}: {error}");
+            return await output;
+        }
+        await RunAsync("bench administrator passphrase", "users", "add", "bench", "--role", "administrator", "--password-stdin");
+        return (await RunAsync("", "tokens", "create", "--user", "bench", "--name", "bench", "--expires", "7d")).TrimEnd().Split('\n')[^1].Trim();
     }
 
     private static async Task WaitReadyAsync(HttpClient http)

@@ -21,6 +21,8 @@ public sealed record AssignmentsResult(Patch.Domain.Cycle.Assignments? Assignmen
 
 public sealed record EventsResult(int Received, int New, int Duplicates);
 
+public sealed record CredentialRotated(string AgentId, string Credential, DateTimeOffset PreviousValidUntil);
+
 public sealed record UpdateRow(string BulletinId, string Bulletin, string Severity, string UpdateId, string Product, string State);
 
 public sealed record UpdatesResult(string ComputerId, string Name, DateTimeOffset? InventoryAt, int Applicable, int Installed, int Missing, int Superseded, IReadOnlyList<UpdateRow> Updates);
@@ -50,6 +52,15 @@ public sealed class AgentClient(HttpClient http)
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
         using var response = await http.SendAsync(request, ct);
         return await ReadAsync<EventsResult>(response, ct);
+    }
+
+    /// <summary>A new credential secret for this agent; the old one keeps working for the server's grace period.</summary>
+    public async Task<CredentialRotated> RotateCredentialAsync(string credential, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "agent/v1/credential");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+        using var response = await http.SendAsync(request, ct);
+        return await ReadAsync<CredentialRotated>(response, ct);
     }
 
     public async Task<UpdatesResult> UpdatesAsync(string credential, string? state, CancellationToken ct)

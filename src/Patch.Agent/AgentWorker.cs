@@ -10,7 +10,7 @@ namespace Patch.Agent;
 /// Agent:SystemInfoFile / Agent:QfeFile) and whether it installs for real or records (Agent:Simulate).
 /// </summary>
 public sealed record AgentWorkerOptions(string StateDirectory, TimeSpan InventoryInterval, string? SystemInfoFile = null, string? QfeFile = null,
-    string? InventoryFile = null, bool Simulate = false);
+    string? InventoryFile = null, bool Simulate = false, TimeSpan? CredentialRotation = null);
 
 /// <summary>
 /// The agent service: reports the inventory on its interval (only when it changed); polls its assignments at the
@@ -53,6 +53,7 @@ public sealed class AgentWorker(AgentWorkerOptions options, ILogger<AgentWorker>
                 http.BaseAddress ??= new Uri(state.Server.TrimEnd('/') + "/");
                 var client = new AgentClient(http);
                 var now = DateTimeOffset.UtcNow;
+                state = await RotateIfDueAsync(client, state, now, stoppingToken);
                 if (now - lastInventoryAt >= options.InventoryInterval)
                 {
                     // Its own step: WMI or the server failing here must not stop the cycles, the restarts or boot detection.
@@ -117,5 +118,25 @@ public sealed class AgentWorker(AgentWorkerOptions options, ILogger<AgentWorker>
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    /// <summary>Agent:CredentialRotation (default 30 days) after the credential was issued, the service replaces it (the old one works a few minutes more).</summary>
+    private async Task<AgentState> RotateIfDueAsync(AgentClient client, AgentState state, DateTimeOffset now, CancellationToken ct)
+    {
+        var issued = state.CredentialIssuedAt ?? File.GetLastWriteTimeUtc(Path.Combine(options.StateDirectory, "agent.json"));
+        if (options.CredentialRotation is not { } every || now - issued < every) return state;
+        try
+        {
+            using var exclusive = await AgentLock.AcquireAsync(options.StateDirectory, TimeSpan.FromSeconds(30), ct);
+            var rotated = await client.RotateCredentialAsync(state.Credential, ct);
+            state = state with { Credential = rotated.Credential, CredentialIssuedAt = now };
+            state.Save(options.StateDirectory);
+            logger.LogInformation("Agent credential replaced (the old one works until {Until:u})", rotated.PreviousValidUntil);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            logger.LogWarning(e, "Credential rotation failed; trying again at the next round");
+        }
+        return state;
     }
 }

@@ -34,6 +34,7 @@ try
                                                               --send reports it when it changed since the last report (--force: always)
                   status [--show STATUSES | --hide STATUSES]  the "Software updates for this computer" table (status, bulletin, update,
                                                               last applied, schedule); STATUSES like "Not Applicable,Superseded"
+                  rotate-credential                           replace this agent's credential secret (the old one works a few minutes more)
                   updates [--state-filter Missing]            the server's vulnerability analysis of this computer
                   cycle [--inventory FILE | --systeminfo FILE [--qfe FILE]] [--simulate]
                                                               Start Software Update Cycle now (updates on the default schedule only;
@@ -56,7 +57,7 @@ try
             using var exclusive = await AgentLock.AcquireAsync(stateDir, TimeSpan.FromSeconds(30), CancellationToken.None);
             var mac = options.GetValueOrDefault("mac") ?? MacAddress.Primary();
             var enrolled = await client.EnrolAsync(Required(options, "token"), name, options.GetValueOrDefault("domain"), AgentVersion.Current, CancellationToken.None, mac);
-            new AgentState(server, enrolled.ComputerId, enrolled.AgentId, enrolled.Credential).Save(stateDir);
+            new AgentState(server, enrolled.ComputerId, enrolled.AgentId, enrolled.Credential, CredentialIssuedAt: DateTimeOffset.UtcNow).Save(stateDir);
             Console.WriteLine($"Enrolled {name} as {enrolled.ComputerId} (agent {enrolled.AgentId}); credential saved in {Path.Combine(stateDir, "agent.json")}");
             return 0;
         }
@@ -80,6 +81,15 @@ try
             var result = await Client(state.Server).SendInventoryAsync(state.Credential, inventory, CancellationToken.None);
             (state with { LastInventorySha256 = hash }).Save(stateDir);
             Console.WriteLine(result.Changed ? "Inventory reported." : "Inventory resent; the server already had it.");
+            return 0;
+        }
+        case "rotate-credential":
+        {
+            using var exclusive = await AgentLock.AcquireAsync(stateDir, TimeSpan.FromSeconds(30), CancellationToken.None);
+            var state = AgentState.Load(stateDir) ?? throw new AgentException("Not enrolled: run 'enrol' first.");
+            var rotated = await Client(state.Server).RotateCredentialAsync(state.Credential, CancellationToken.None);
+            (state with { Credential = rotated.Credential, CredentialIssuedAt = DateTimeOffset.UtcNow }).Save(stateDir);
+            Console.WriteLine($"New credential saved in {Path.Combine(stateDir, "agent.json")}; the old one works until {rotated.PreviousValidUntil:u}.");
             return 0;
         }
         case "updates":
@@ -134,7 +144,7 @@ try
             builder.Services.AddWindowsService(o => o.ServiceName = "Patch Agent");
             builder.Services.AddSingleton(new AgentWorkerOptions(stateDir, builder.Configuration.GetValue("Agent:InventoryInterval", TimeSpan.FromHours(1)),
                 builder.Configuration["Agent:SystemInfoFile"], builder.Configuration["Agent:QfeFile"], builder.Configuration["Agent:InventoryFile"],
-                builder.Configuration.GetValue("Agent:Simulate", false)));
+                builder.Configuration.GetValue("Agent:Simulate", false), builder.Configuration.GetValue("Agent:CredentialRotation", TimeSpan.FromDays(30))));
             builder.Services.AddHostedService<AgentWorker>();
             await builder.Build().RunAsync();
             return 0;

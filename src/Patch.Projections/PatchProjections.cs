@@ -60,6 +60,12 @@ public static class PatchProjections
         opts.Projections.Snapshot<ServerTaskRun>(SnapshotLifecycle.Inline);
         opts.Schema.For<ServerTaskRun>().DocumentAlias("server_task_run");
 
+        opts.Projections.Snapshot<Domain.Users.User>(SnapshotLifecycle.Inline);
+        opts.Schema.For<Domain.Users.User>().DocumentAlias("user");
+
+        opts.Projections.Add<Security.AccessTokenProjection>(ProjectionLifecycle.Inline);
+        opts.Schema.For<Security.AccessToken>().DocumentAlias("access_token").UniqueIndex(t => t.SecretSha256);
+
         opts.Projections.Snapshot<Domain.AgentConfigurations.AgentConfiguration>(SnapshotLifecycle.Inline);
         opts.Schema.For<Domain.AgentConfigurations.AgentConfiguration>().DocumentAlias("agent_configuration");
     }

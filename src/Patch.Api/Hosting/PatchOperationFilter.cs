@@ -1,25 +1,102 @@
+using System.Text.Json.Nodes;
 using Microsoft.OpenApi;
+using Patch.Application.Common;
+using Patch.Application.Security;
 using Swashbuckle.AspNetCore.SwaggerGen;
 
 namespace Patch.Api.Hosting;
 
 /// <summary>
-/// What endpoint metadata cannot say: the catalog import body (raw file or multipart field 'file': declaring it
-/// with Accepts() would make ASP.NET refuse other content types with 415) and the CSV form of the bulletin list.
+/// What endpoint metadata cannot say by itself: each operation's security (from its <see cref="EndpointAccess"/>) with
+/// its 401/403 answers, the query parameters an endpoint reads itself (<see cref="QueryParametersMetadata"/>) with
+/// their real types, the catalog import body (raw file or multipart field 'file': declaring it with Accepts() would
+/// make ASP.NET refuse other content types with 415) and the CSV form of the lists.
 /// </summary>
 public sealed class PatchOperationFilter : IOperationFilter
 {
+    /// <summary>Parameters parsed by hand from a string (for better messages), documented with the type they take.</summary>
+    private static readonly Dictionary<string, Func<OpenApiSchema>> Typed = new()
+    {
+        ["page"] = () => new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "1" },
+        ["pageSize"] = () => new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "1", Maximum = "1000" },
+        ["staged"] = () => new OpenApiSchema { Type = JsonSchemaType.Boolean },
+        ["knownExploited"] = () => new OpenApiSchema { Type = JsonSchemaType.Boolean },
+        ["superseded"] = () => new OpenApiSchema { Type = JsonSchemaType.Boolean },
+        ["releasedFrom"] = () => new OpenApiSchema { Type = JsonSchemaType.String, Format = "date-time" },
+        ["releasedTo"] = () => new OpenApiSchema { Type = JsonSchemaType.String, Format = "date-time" },
+        ["revisedFrom"] = () => new OpenApiSchema { Type = JsonSchemaType.String, Format = "date-time" },
+        ["revisedTo"] = () => new OpenApiSchema { Type = JsonSchemaType.String, Format = "date-time" },
+        ["format"] = () => new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("csv"), JsonValue.Create("json")] },
+        ["view"] = () => new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("latest"), JsonValue.Create("lastMonth")] },
+    };
+
     public void Apply(OpenApiOperation operation, OperationFilterContext context)
     {
-        var path = "/" + (context.ApiDescription.RelativePath ?? "");
-        if (path.StartsWith("/agent/v1/", StringComparison.Ordinal) && !path.StartsWith("/agent/v1/enrol", StringComparison.Ordinal))
-        {
-            operation.Security ??= [];
-            operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("agent", context.Document)] = [] });
-        }
-        if (operation.OperationId == "ListBulletins" && operation.Responses?["200"].Content is { } content && content.ContainsKey("text/csv"))
+        var metadata = context.ApiDescription.ActionDescriptor.EndpointMetadata;
+        Secure(operation, context, metadata.OfType<EndpointAccess>().LastOrDefault());
+        operation.Parameters ??= [];
+        foreach (var p in operation.Parameters.OfType<OpenApiParameter>())
+            if (p.In == ParameterLocation.Query && Typed.TryGetValue(p.Name!, out var schema) && p.Schema is OpenApiSchema { Format: null } s && s.Type == JsonSchemaType.String && s.Enum is not { Count: > 0 })
+                p.Schema = schema();
+        foreach (var q in metadata.OfType<QueryParametersMetadata>().SelectMany(m => m.Parameters))
+            if (operation.Parameters.All(p => p.Name != q.Name))
+                operation.Parameters.Add(new OpenApiParameter { Name = q.Name, In = ParameterLocation.Query, Description = q.Description, Schema = SchemaOf(q), Required = q.Required });
+
+        if (operation.Responses?.TryGetValue("200", out var ok) == true && ok.Content is { } content && content.ContainsKey("text/csv"))
             content["text/csv"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = "RFC 4180 CSV with a header row" } };
-        if (operation.OperationId != "ImportCatalog") return;
+        if (operation.OperationId == "ImportCatalog") ImportBody(operation);
+        if (operation.OperationId == "ImportComputers")
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = true,
+                Description = "RFC 4180 CSV with the header row name,domain,os,mac (UTF-8).",
+                Content = new Dictionary<string, IOpenApiMediaType> { ["text/csv"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String } } },
+            };
+    }
+
+    private static OpenApiSchema SchemaOf(QueryParameter q) => new()
+    {
+        Type = q.Type switch { "integer" => JsonSchemaType.Integer, "boolean" => JsonSchemaType.Boolean, _ => JsonSchemaType.String },
+        Format = q.Format ?? (q.Type == "integer" ? "int32" : null),
+        Minimum = q.Minimum?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        Maximum = q.Maximum?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        Enum = q.Enum?.Select(v => (JsonNode)JsonValue.Create(v)).ToList(),
+    };
+
+    private static void Secure(OpenApiOperation operation, OperationFilterContext context, EndpointAccess? access)
+    {
+        operation.Security ??= [];
+        operation.Responses ??= new OpenApiResponses();
+        if (access is null or { Kind: EndpointAccess.Anonymous })
+        {
+            // No credential: an explicit empty requirement says so.
+            operation.Security.Clear();
+            return;
+        }
+        var problem = new OpenApiMediaType { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) };
+        operation.Responses.TryAdd("401", new OpenApiResponse
+        {
+            Description = access.Kind == EndpointAccess.Agent ? "No valid agent credential." : "No valid credential (token, OIDC access token or session cookie).",
+            Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = problem },
+        });
+        if (access.Kind == EndpointAccess.Agent)
+        {
+            operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(PatchOpenApi.Agent, context.Document)] = [] });
+            return;
+        }
+        operation.Responses.TryAdd("403", new OpenApiResponse
+        {
+            Description = access.Role is { } role ? $"The signed-in user's role is below {role}." : "The credential does not allow this.",
+            Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = problem },
+        });
+        if (access.Role is { } r)
+            operation.Description = (operation.Description is { Length: > 0 } d ? d + "\n\n" : "") + $"Role: {r} or above.";
+        operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(PatchOpenApi.Bearer, context.Document)] = [] });
+        operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(PatchOpenApi.Cookie, context.Document)] = [] });
+    }
+
+    private static void ImportBody(OpenApiOperation operation)
+    {
         var file = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" };
         operation.RequestBody = new OpenApiRequestBody
         {
@@ -41,14 +118,42 @@ public sealed class PatchOperationFilter : IOperationFilter
                 },
             },
         };
-        operation.Parameters ??= [];
-        operation.Parameters.Add(new OpenApiParameter
+    }
+}
+
+/// <summary>The document's servers entry (the server that serves it) and what each group of operations is for.</summary>
+public sealed class PatchDocumentFilter : IDocumentFilter
+{
+    private static readonly Dictionary<string, string> Tags = new()
+    {
+        ["Agent"] = "The agent protocol: enrolment, inventory, status events, assignments, packages (agent credential).",
+        ["Agent configuration"] = "Agent configuration policies: the default one and clones with targets and priority (C7).",
+        ["Agents"] = "Enrolment tokens and the administration of computers' agents (reset, revoke).",
+        ["Catalog import"] = "Vendor catalogs (CVRF, mssecure, Patch JSON, CISA KEV) imported on demand and on a schedule (C1).",
+        ["Computers"] = "Computers known before and after they have an agent, and their updates.",
+        ["Custom severity levels"] = "Custom severity levels and their assignment to bulletins (C3).",
+        ["History"] = "Any stream's events with who or what caused each (C12).",
+        ["Maintenance windows"] = "Time spans in which installs and restarts may happen (C7).",
+        ["Patch Remediation Center"] = "Software bulletins: search, filters, views, CSV, details, history (C2).",
+        ["Reports"] = "Compliance, vulnerabilities, delivery, reboot status and the home page (C11).",
+        ["Server tasks"] = "Server task runs and on-demand runs (C8).",
+        ["Settings"] = "Core and vendor settings (C1, C9).",
+        ["Sign-in"] = "Sign-in, sign-out, who the caller is, the caller's password and personal access tokens (C14).",
+        ["Software Update policies"] = "Policies that distribute staged updates to targets (C5).",
+        ["Staging"] = "Downloading bulletins' updates into the package store (C4).",
+        ["Targets"] = "Built-in and custom targets and their members.",
+        ["Users"] = "Local users and their roles (administrators).",
+    };
+
+    public void Apply(OpenApiDocument document, DocumentFilterContext context)
+    {
+        document.Servers = [new OpenApiServer { Url = "/", Description = "This Patch server" }];
+        var used = document.Paths.Values.SelectMany(p => p.Operations?.Values.AsEnumerable() ?? []).SelectMany(o => o.Tags ?? new HashSet<OpenApiTagReference>())
+            .Select(t => t.Name).OfType<string>().Distinct().Order(StringComparer.Ordinal);
+        document.Tags = new HashSet<OpenApiTag>(used.Select(name => new OpenApiTag
         {
-            Name = "format",
-            In = ParameterLocation.Query,
-            Required = true,
-            Description = "cvrf | mssecure | patch | kev",
-            Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = ["cvrf", "mssecure", "patch", "kev"] },
-        });
+            Name = name,
+            Description = Tags.TryGetValue(name, out var d) ? d : throw new InvalidOperationException($"OpenAPI tag '{name}' has no description in PatchDocumentFilter"),
+        }));
     }
 }

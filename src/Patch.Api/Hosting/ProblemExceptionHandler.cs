@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
 using JasperFx;
 using JasperFx.Events;
 using Microsoft.AspNetCore.Diagnostics;
@@ -5,8 +7,11 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace Patch.Api.Hosting;
 
-/// <summary>Every error is a ProblemDetails: lost optimistic-concurrency races are 409, unreadable requests 400.</summary>
-public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+/// <summary>
+/// Every error is a ProblemDetails without stack traces or internal type names: lost optimistic-concurrency races are
+/// 409, unreadable requests 400 with what was wrong and where (the field, the JSON path, line and position).
+/// </summary>
+public sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
     {
@@ -14,7 +19,7 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
         {
             ConcurrencyException or EventStreamUnexpectedMaxEventIdException or ExistingStreamIdCollisionException or Marten.Exceptions.ExistingStreamIdCollisionException =>
                 (StatusCodes.Status409Conflict, "Concurrent change", "Another change to the same data was saved first; read it again and retry."),
-            BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
+            BadHttpRequestException bad => (bad.StatusCode, "Bad request", Describe(bad)),
             _ => (StatusCodes.Status500InternalServerError, "Unexpected error", "The server failed to handle the request; see the server log."),
         };
         if (status >= 500) logger.LogError(exception, "Unhandled exception for {Path}", http.Request.Path);
@@ -22,8 +27,53 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILo
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = http,
-            Exception = exception,
             ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
         });
     }
+
+    /// <summary>What the framework's binding message says, in the API's words (no parameter types, no internal names).</summary>
+    public static string Describe(BadHttpRequestException bad)
+    {
+        if (bad.InnerException is JsonException json)
+        {
+            var where = json.Path is { Length: > 0 } path ? $" at {path}" : "";
+            if (json.LineNumber is { } line) where += $" (line {line + 1}, position {json.BytePositionInLine + 1})";
+            return json.Message.Contains("could not be converted", StringComparison.Ordinal)
+                ? $"The request body has a value of the wrong type{where}."
+                : $"The request body is not valid JSON{where}.";
+        }
+        var message = bad.Message;
+        if (BindFailure().Match(message) is { Success: true } b)
+            return $"{b.Groups["name"].Value}: '{Domain.Users.UserDecisions.Printable(b.Groups["value"].Value)}' is not {Friendly(b.Groups["type"].Value)}.";
+        if (Missing().Match(message) is { Success: true } m) return $"{m.Groups["name"].Value}: required.";
+        if (message.StartsWith("Implicit body inferred", StringComparison.Ordinal) || message.Contains("no body was provided", StringComparison.Ordinal))
+            return "This operation needs a JSON request body.";
+        if (message.StartsWith("Expected a supported JSON media type", StringComparison.Ordinal))
+            return $"Send the body as application/json (got '{http(message)}').";
+        if (message.StartsWith("Failed to read parameter", StringComparison.Ordinal)) return "The request body is not valid JSON for this operation.";
+        if (message.Contains("too large", StringComparison.OrdinalIgnoreCase)) return "The request body is too large.";
+        return "The request could not be read.";
+
+        static string http(string m) => ContentType().Match(m) is { Success: true } c ? c.Groups[1].Value : "";
+    }
+
+    private static string Friendly(string type) => (type.StartsWith("Nullable<", StringComparison.Ordinal) ? type[9..].TrimEnd('>') : type).TrimEnd('?') switch
+    {
+        "int" or "Int32" or "long" or "Int64" => "a whole number",
+        "bool" or "Boolean" => "true or false",
+        "DateTimeOffset" or "DateTime" => "a date and time like 2026-11-01T00:00:00Z",
+        "DateOnly" => "a date like 2026-11-01",
+        "Guid" => "a GUID",
+        "double" or "decimal" => "a number",
+        _ => "a valid value",
+    };
+
+    [GeneratedRegex("""^Failed to bind parameter "(?<type>\S+) (?<name>[^"]+)" from "(?<value>.*)"\.$""", RegexOptions.Singleline)]
+    private static partial Regex BindFailure();
+
+    [GeneratedRegex("""^Required parameter "(?<type>\S+) (?<name>[^"]+)" was not provided""")]
+    private static partial Regex Missing();
+
+    [GeneratedRegex("but got \"([^\"]*)\"")]
+    private static partial Regex ContentType();
 }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Npgsql;
 using Patch.Application.Agents;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Application.Targets;
 using Patch.Domain;
 using Patch.Domain.AgentConfigurations;
@@ -25,18 +26,18 @@ public static class AgentConfigurationEndpoints
         var group = app.MapGroup("/api/agent-configurations").WithTags("Agent configuration");
 
         group.MapGet("", async (IQuerySession session, CancellationToken ct) => Results.Ok(await AllAsync(session, ct)))
-            .WithName("ListAgentConfigurations")
+            .ForAuditor().WithName("ListAgentConfigurations")
             .WithSummary("The default agent configuration policy (always present) and its clones, in the order they win: lowest priority first.")
             .Produces<IReadOnlyList<AgentConfiguration>>();
 
         group.MapGet("{id}", async (string id, IQuerySession session, CancellationToken ct) =>
                 await LoadAsync(session, id, ct) is { Deleted: false } c ? Results.Ok(c) : Problems.NotFound($"No agent configuration policy '{id}'."))
-            .WithName("GetAgentConfiguration").WithSummary("One agent configuration policy ('agent-config:default' is the default one).")
+            .ForAuditor().WithName("GetAgentConfiguration").WithSummary("One agent configuration policy ('agent-config:default' is the default one).")
             .Produces<AgentConfiguration>().ProducesProblem(404);
 
         group.MapPut("{id}", (string id, AgentConfigurationRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 ChangeAsync(id, http, store, ct, (current, known) => AgentConfiguration.DecideEdit(current, id, body.Name, body.Settings, body.Targets, body.Priority, known)))
-            .WithName("EditAgentConfiguration")
+            .ForOperator().WithName("EditAgentConfiguration")
             .WithSummary("Edit settings (install schedules, reinstallation attempts, allow user to initiate, reboot defaults, override maintenance windows, " +
                          "notifications with a custom message of at most 128 characters, poll interval, pre-install command), and for a clone its name, targets and priority. " +
                          "The default policy cannot be retargeted: clone it. Each edit is an event naming what changed.")
@@ -54,13 +55,13 @@ public static class AgentConfigurationEndpoints
                 await session.SaveChangesAsync(ct);
                 return Results.Created($"/api/agent-configurations/{newId}", await session.LoadAsync<AgentConfiguration>(newId, ct));
             })
-            .WithName("CloneAgentConfiguration")
+            .ForOperator().WithName("CloneAgentConfiguration")
             .WithSummary("Clone a policy (the default one included) with targets, a priority (lower wins; default 100) and optionally other settings.")
             .Produces<AgentConfiguration>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(404);
 
         group.MapDelete("{id}", (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 ChangeAsync(id, http, store, ct, (current, _) => AgentConfiguration.DecideDelete(current, id)))
-            .WithName("DeleteAgentConfiguration").WithSummary("Delete a clone; its computers fall back to the next one that targets them, or the default. The default cannot be deleted.")
+            .ForAdministrator().WithName("DeleteAgentConfiguration").WithSummary("Delete a clone; its computers fall back to the next one that targets them, or the default. The default cannot be deleted.")
             .Produces<AgentConfiguration>().ProducesProblem(404).ProducesProblem(409);
 
         app.MapGet("/api/computers/{name}/agent-configuration", async (string name, IQuerySession session, NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
@@ -73,7 +74,7 @@ public static class AgentConfigurationEndpoints
                     : $"Targeted by {string.Join(", ", effective.Targets.Where(t => membership.IsIn(t, [])))}; the lowest priority ({effective.Priority}) of the clones that target it.";
                 return Results.Ok(new EffectiveConfiguration(computer.Name, effective, reason));
             })
-            .WithTags("Agent configuration").WithName("GetEffectiveAgentConfiguration")
+            .WithTags("Agent configuration").ForAuditor().WithName("GetEffectiveAgentConfiguration")
             .WithSummary("The agent configuration a computer gets, and why.").Produces<EffectiveConfiguration>().ProducesProblem(404);
     }
 

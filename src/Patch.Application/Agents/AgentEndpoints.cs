@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Domain;
 using Patch.Domain.Agents;
 using Patch.Domain.Computers;
@@ -34,60 +35,17 @@ public static class AgentEndpoints
 
     public static void MapAgents(this IEndpointRouteBuilder app)
     {
-        var tokens = app.MapGroup("/api/enrolment-tokens").WithTags("Agents");
-
-        tokens.MapPost("", async (CreateEnrolmentToken body, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>
-            {
-                var now = time.GetUtcNow();
-                var id = EnrolmentToken.StreamId(Guid.NewGuid());
-                var secret = Secrets.New();
-                var expires = body.ExpiresAt ?? now.AddDays(7);
-                var outcome = EnrolmentToken.DecideCreate(id, body.Name, expires, body.MaxUses ?? 1, Secrets.Hash(secret), now);
-                if (outcome.Rejection is { } r) return Problems.From(r);
-                await using var session = store.OpenSession(Actor.From(http));
-                session.Events.StartStream<EnrolmentToken>(id, outcome.Events.ToArray());
-                await session.SaveChangesAsync(ct);
-                return Results.Created($"/api/enrolment-tokens/{id}", new EnrolmentTokenIssued(id, $"{id}.{secret}", expires, body.MaxUses ?? 1));
-            })
-            .WithName("CreateEnrolmentToken").WithSummary("An enrolment token for agents: name, expiry (default 7 days), number of uses (default 1). The token is shown only in this answer.")
-            .Produces<EnrolmentTokenIssued>(StatusCodes.Status201Created).ProducesProblem(400);
-
-        tokens.MapGet("", async (IQuerySession session, CancellationToken ct) =>
-                Results.Ok((await session.Query<EnrolmentToken>().ToListAsync(ct)).Select(t => new EnrolmentTokenView(t.Id, t.Name, t.ExpiresAt, t.MaxUses, t.Uses, t.Revoked)).ToList()))
-            .WithName("ListEnrolmentTokens").WithSummary("Enrolment tokens with their uses (never their secrets).").Produces<IReadOnlyList<EnrolmentTokenView>>();
-
-        tokens.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>
-            {
-                await using var session = store.OpenSession(Actor.From(http));
-                var stream = await session.Events.FetchForWriting<EnrolmentToken>(id, ct);
-                if (stream.Aggregate is null) return Problems.NotFound($"No enrolment token '{id}'.");
-                if (!stream.Aggregate.Revoked) stream.AppendOne(new EnrolmentTokenRevoked(id, time.GetUtcNow()));
-                await session.SaveChangesAsync(ct);
-                return Results.NoContent();
-            })
-            .WithName("RevokeEnrolmentToken").WithSummary("Revoke a token: agents can no longer enrol with it.").Produces(204).ProducesProblem(404);
-
-        app.MapDelete("/api/computers/{name}/agent", async (string name, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>
-            {
-                await using var session = store.OpenSession(Actor.From(http));
-                var stream = await session.Events.FetchForWriting<Computer>(Computer.StreamId(name), ct);
-                if (stream.Aggregate is null) return Problems.NotFound($"No computer '{name}'.");
-                if (stream.Aggregate.AgentId is null) return Results.NoContent();
-                stream.AppendOne(new AgentReset(stream.Aggregate.Id, stream.Aggregate.AgentId, time.GetUtcNow()));
-                await session.SaveChangesAsync(ct);
-                return Results.NoContent();
-            })
-            .WithTags("Agents").WithName("ResetAgent")
-            .WithSummary("Revoke a computer's agent credential (a reinstalled or replaced machine): its next enrolment is accepted.")
-            .Produces(204).ProducesProblem(404);
-
+        app.MapEnrolmentTokens();
+        app.MapAgentAdministration();
+        app.MapRotateAgentCredential();
         var agent = app.MapGroup("/agent/v1").WithTags("Agent");
 
         agent.MapPost("enrol", EnrolAsync)
+            .Anonymous("the enrolment token in the body guards it")
             .WithName("Enrol").WithSummary("An agent enrols with an enrolment token and receives its own credential. A computer already known (discovered) by that name is joined; one that already has an agent is refused (409) until an administrator resets it.")
             .Produces<Enrolled>().ProducesProblem(400).ProducesProblem(401).ProducesProblem(409);
 
-        var authenticated = agent.MapGroup("");
+        var authenticated = agent.MapGroup("").ForAgent();
 
         authenticated.MapPost("inventory", async (AgentInventory? body, HttpContext http, IDocumentStore store, TimeProvider time, Compliance.VulnerabilityAnalysis analysis, CancellationToken ct) =>
             {
@@ -193,6 +151,10 @@ public static class AgentEndpoints
         var computerId = Computer.StreamId(body.ComputerName ?? "");
         var computer = await session.Events.FetchForWriting<Computer>(computerId, ct);
         // An enrolment token never takes over a computer that has an agent: an administrator resets it first.
+        if (computer.Aggregate is { AgentRevoked: true })
+            return Results.Problem(title: "Agent revoked",
+                detail: $"The agent of '{computer.Aggregate.Name}' was revoked. An administrator must reset it (DELETE /api/computers/{computer.Aggregate.Name}/agent) before another agent can enrol under this name.",
+                statusCode: StatusCodes.Status409Conflict);
         if (computer.Aggregate?.AgentId is not null)
             return Results.Problem(title: "Computer already enrolled",
                 detail: $"'{computer.Aggregate.Name}' has an enrolled agent. An administrator must reset it (DELETE /api/computers/{computer.Aggregate.Name}/agent) before another agent can enrol under this name.",
@@ -213,35 +175,4 @@ public static class AgentEndpoints
     private static bool HasControl(string? text) => text is not null && text.Any(c => char.IsControl(c) && c is not ('\t' or '\n' or '\r'));
 
     private static IResult Unauthorized(string detail) => Results.Problem(title: "Enrolment refused", detail: detail, statusCode: StatusCodes.Status401Unauthorized);
-}
-
-/// <summary>
-/// Every agent call after enrolment carries "Authorization: Bearer agentId.secret". This middleware runs before any
-/// endpoint reads the request, resolves the agent's computer and hands handlers that computer only (no agent endpoint
-/// takes a computer from the request), so an unauthenticated call is a 401 whatever it sends.
-/// </summary>
-public static class AgentAuthentication
-{
-    public static bool Applies(HttpContext http) =>
-        http.Request.Path.StartsWithSegments("/agent/v1") && !http.Request.Path.StartsWithSegments("/agent/v1/enrol");
-
-    public static async Task InvokeAsync(HttpContext http, RequestDelegate next)
-    {
-        var header = http.Request.Headers.Authorization.ToString();
-        var credential = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? Secrets.Split(header[7..]) : null;
-        if (credential is not var (agentId, secret))
-        {
-            await Results.Problem(title: "Agent credential required", detail: "Send 'Authorization: Bearer <agent credential>' as received at enrolment.", statusCode: 401).ExecuteAsync(http);
-            return;
-        }
-        var session = http.RequestServices.GetRequiredService<IQuerySession>();
-        var computer = await session.Query<Computer>().Where(c => c.AgentId == agentId).FirstOrDefaultAsync(http.RequestAborted);
-        if (computer?.CredentialSha256 is not { } hash || !Secrets.Matches(secret, hash))
-        {
-            await Results.Problem(title: "Agent credential refused", detail: "The credential is not valid (unknown, reset, replaced by a newer enrolment, or wrong).", statusCode: 401).ExecuteAsync(http);
-            return;
-        }
-        http.Items[AgentEndpoints.ComputerItem] = computer;
-        await next(http);
-    }
 }

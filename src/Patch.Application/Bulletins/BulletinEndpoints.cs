@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Projections.Catalog;
 
 namespace Patch.Application.Bulletins;
@@ -22,13 +23,13 @@ public static class BulletinEndpoints
                 var page = await list.ExecuteAsync(csv ? query : query with { Paged = true }, ct);
                 return csv ? Results.Text(ListBulletins.ToCsv(page.Items), "text/csv; charset=utf-8") : Results.Ok(page);
             })
-            .WithName("ListBulletins")
+            .ForAuditor().WithName("ListBulletins")
             .WithSummary("The Patch Remediation Center: software bulletins with filters, sort, paging, group counts and CSV (\"Save As\").")
             .Produces<BulletinPage>(StatusCodes.Status200OK, "application/json", "text/csv").ProducesProblem(StatusCodes.Status400BadRequest);
 
         group.MapGet("{id}", async (string id, GetBulletin get, CancellationToken ct) =>
                 await get.ExecuteAsync(id, ct) is { } details ? Results.Ok(details) : Problems.NotFound($"No bulletin '{id}'."))
-            .WithName("GetBulletin")
+            .ForAuditor().WithName("GetBulletin")
             .WithSummary("One bulletin with its software updates, CVEs (known-exploited marked) and supersedence both ways. Id: 'microsoft:KB5034441' or 'KB5034441'.")
             .Produces<BulletinDetails>().ProducesProblem(StatusCodes.Status404NotFound);
 
@@ -38,7 +39,7 @@ public static class BulletinEndpoints
                 var history = streamId is null ? [] : await StreamHistory.ReadAsync(session, streamId, ct);
                 return history.Count == 0 ? Problems.NotFound($"No bulletin '{id}'.") : Results.Ok(history);
             })
-            .WithName("GetBulletinHistory")
+            .ForAuditor().WithName("GetBulletinHistory")
             .WithSummary("Every event of the bulletin's stream with its time, actor, actor kind, correlation and causation ids.")
             .Produces<IReadOnlyList<HistoryEntry>>().ProducesProblem(StatusCodes.Status404NotFound);
     }

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Domain.ServerTasks;
 using Wolverine;
 
@@ -38,7 +39,8 @@ public static class ImportCatalogEndpoint
                     new Dictionary<string, object?> { ["result"] = "failed", ["runId"] = result.RunId, ["place"] = result.Place, ["format"] = result.Format });
             })
             .WithTags("Catalog import")
-            .WithName("ImportCatalog")
+            .ForOperator().WithName("ImportCatalog")
+            .WithQuery(new QueryParameter("format", "string", "The catalog's format: cvrf, mssecure, patch or kev.", CatalogFormats.All, Required: true))
             .WithSummary("Import a vendor catalog file (C1): format=cvrf (MSRC CVRF 1.1 XML), mssecure (MBSA mssecure.xml), patch (Patch catalog JSON 1.0) or kev (CISA KEV JSON).")
             .WithDescription("The file is the request body, or the multipart form field 'file'. Idempotent: the same content again appends nothing and answers status 'unchanged'. " +
                              "Bad input (malformed, wrong root, unknown format or schema version, missing fields, duplicate ids, DTDs, too large) answers 400 naming the place and imports nothing.")
@@ -46,13 +48,13 @@ public static class ImportCatalogEndpoint
             .DisableAntiforgery();
 
         app.MapGet("/api/catalog/sources", (CatalogScheduleOptions options) => Results.Ok(new CatalogScheduleView(options.Sources, options.Interval)))
-            .WithTags("Catalog import").WithName("ListCatalogSources")
+            .WithTags("Catalog import").ForAuditor().WithName("ListCatalogSources")
             .WithSummary("The catalog sources the scheduled import task fetches (Patch:CatalogImport:Sources) and its interval.")
             .Produces<CatalogScheduleView>();
 
         app.MapPost("/api/catalog/sources/run", async (CatalogScheduleOptions options, CatalogSourcePoller poller, CancellationToken ct) =>
                 Results.Ok(await poller.RunAsync(options.Sources, ct)))
-            .WithTags("Catalog import").WithName("RunCatalogSources")
+            .WithTags("Catalog import").ForOperator().WithName("RunCatalogSources")
             .WithSummary("Run the scheduled catalog import now: each source is fetched and imported only if modified (ETag / Last-Modified / content hash).")
             .Produces<IReadOnlyList<CatalogImportResult>>();
     }

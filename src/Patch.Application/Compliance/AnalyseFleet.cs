@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Domain;
 using Patch.Domain.ServerTasks;
 
@@ -34,7 +35,7 @@ public sealed class FleetAnalysisTask(IDocumentStore store, VulnerabilityAnalysi
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapPost("/api/server-tasks/vulnerability-analysis/run", async (HttpContext http, FleetAnalysisTask task, CancellationToken ct) =>
                 Results.Ok(await task.RunAsync("on demand", Actor.From(http), ct)))
-            .WithTags("Server tasks").WithName("RunVulnerabilityAnalysis")
+            .WithTags("Server tasks").ForOperator().WithName("RunVulnerabilityAnalysis")
             .WithSummary("Recompute every computer's applicable, installed, missing and superseded updates now (it also runs after every catalog import that changed the catalog).")
             .Produces<ServerTaskRun>();
 }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Npgsql;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Domain.Catalog;
 using Patch.Projections;
 
@@ -78,13 +79,13 @@ public static class ComplianceReports
                     ((Severity)r.GetInt32(3)).ToString(), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8), r.GetBoolean(9),
                     r.IsDBNull(10) ? null : r.GetFieldValue<DateOnly>(10)), query, ct));
             })
-            .WithName("ComplianceByBulletin")
+            .ForAuditor().WithQuery(QueryParameters.Report(BulletinSort.Keys, "-missing")).WithName("ComplianceByBulletin")
             .WithSummary("Per bulletin: computers it applies to, installed, missing, superseded, compliance % and known-exploited (KEV) with due date. Sort: missing (default, descending), applicable, installed, superseded, compliance, bulletin, severity.")
             .Produces<ReportPage<BulletinCompliance>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapGet("bulletins/{id}/computers", (string id, string? state, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
                 StatesAsync(http, db, session, "s.bulletin_id = @key", id, state, bulletin: true, ct))
-            .WithName("ComplianceBulletinComputers").WithSummary("Drill-down: the computers a bulletin applies to, filter with state=Missing|Installed|Superseded.")
+            .ForAuditor().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceBulletinComputers").WithSummary("Drill-down: the computers a bulletin applies to, filter with state=Missing|Installed|Superseded.")
             .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400).ProducesProblem(404);
 
         group.MapGet("computers", async (string? q, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
@@ -100,12 +101,12 @@ public static class ComplianceReports
                 return query.Answer(await ReportSql.PageAsync(db, $"select count(*) from {S}.compliance_computer where {where}", sql, ps, r => new ComputerComplianceRow(r.GetString(0), r.GetString(1),
                     r.GetInt32(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8), r.GetFieldValue<DateTimeOffset>(9)), query, ct));
             })
-            .WithName("ComplianceByComputer").WithSummary("Per computer: applicable, installed, missing (of which critical, important), superseded, compliance %.")
+            .ForAuditor().WithQuery(QueryParameters.Report(ComputerSort.Keys, "-missing")).WithName("ComplianceByComputer").WithSummary("Per computer: applicable, installed, missing (of which critical, important), superseded, compliance %.")
             .Produces<ReportPage<ComputerComplianceRow>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapGet("computers/{name}/updates", (string name, string? state, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
                 StatesAsync(http, db, session, "s.computer_id = @key", Domain.Computers.Computer.StreamId(name), state, bulletin: false, ct))
-            .WithName("ComplianceComputerUpdates").WithSummary("Drill-down: one computer's applicable updates with their state (then to each bulletin's computers).")
+            .ForAuditor().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceComputerUpdates").WithSummary("Drill-down: one computer's applicable updates with their state (then to each bulletin's computers).")
             .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapGet("updates", async (string? bulletin, string? product, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
@@ -123,12 +124,12 @@ public static class ComplianceReports
                 return query.Answer(await ReportSql.PageAsync(db, $"select count(*) from {S}.compliance_update where {where} and applicable > 0", sql, ps, r => new UpdateCompliance(r.GetString(0),
                     r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8)), query, ct));
             })
-            .WithName("ComplianceByUpdate").WithSummary("Per software update (bulletin and product): applicable, installed, missing, superseded, compliance %.")
+            .ForAuditor().WithQuery(QueryParameters.Report(UpdateSort.Keys, "-missing")).WithName("ComplianceByUpdate").WithSummary("Per software update (bulletin and product): applicable, installed, missing, superseded, compliance %.")
             .Produces<ReportPage<UpdateCompliance>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapGet("updates/{updateKey}/computers", (string updateKey, string? state, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
                 StatesAsync(http, db, session, "s.update_key = @key", updateKey, state, bulletin: false, ct))
-            .WithName("ComplianceUpdateComputers").WithSummary("Drill-down: the computers one update ('microsoft:KB…|updateId') applies to, by state.")
+            .ForAuditor().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceUpdateComputers").WithSummary("Drill-down: the computers one update ('microsoft:KB…|updateId') applies to, by state.")
             .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400);
     }
 

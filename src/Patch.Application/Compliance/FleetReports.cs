@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Npgsql;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Domain.Catalog;
 using Patch.Domain.ServerTasks;
 using Patch.Projections;
@@ -35,21 +36,22 @@ public static class FleetReports
     private const string S = ComplianceTables.Schema;
     private const string ComputerTable = "mt_doc_computer";
 
+    private static readonly Dictionary<string, string> NotReportingSort = new() { ["name"] = "name", ["lastInventoryAt"] = "last" };
+
     public static void MapFleetReports(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/reports").WithTags("Reports");
 
         group.MapGet("vulnerabilities", async (HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
                 ReadSql.CsvRequested(http) ? Results.Text(ReportQuery.ToCsv(await VulnerabilitiesAsync(db, ct)), "text/csv; charset=utf-8") : Results.Ok(await VulnerabilitiesAsync(db, ct)))
-            .WithName("VulnerabilitiesToAddress").WithSummary("Missing applicable updates by vendor severity (most severe first): bulletins with a missing install, missing installs, computers missing one. CSV with format=csv.")
+            .ForAuditor().WithQuery(QueryParameters.Format).WithName("VulnerabilitiesToAddress").WithSummary("Missing applicable updates by vendor severity (most severe first): bulletins with a missing install, missing installs, computers missing one. CSV with format=csv.")
             .Produces<IReadOnlyList<SeverityVulnerabilities>>(200, "application/json", "text/csv");
 
         group.MapGet("computers-not-reporting", async (int? days, HttpContext http, NpgsqlDataSource db, TimeProvider time, CancellationToken ct) =>
             {
                 var n = days ?? 7;
                 if (n is < 1 or > 3650) return Problems.Invalid("Invalid query", "days: 1 to 3650");
-                var sorts = new Dictionary<string, string> { ["name"] = "name", ["lastInventoryAt"] = "last" };
-                var (query, problem) = ReportQuery.Parse(http, sorts, "name");
+                var (query, problem) = ReportQuery.Parse(http, NotReportingSort, "name");
                 if (problem is not null) return problem;
                 var now = time.GetUtcNow();
                 var from = $"""
@@ -59,12 +61,12 @@ public static class FleetReports
                     """;
                 List<NpgsqlParameter> ps = [new("since", now.AddDays(-n))];
                 var page = await ReportSql.PageAsync(db, $"select count(*) from {from}",
-                    $"select id, name, version, last from {from} order by {query!.OrderBy(sorts, "id")} limit {query.PageSize} offset {query.Offset}", ps,
+                    $"select id, name, version, last from {from} order by {query!.OrderBy(NotReportingSort, "id")} limit {query.PageSize} offset {query.Offset}", ps,
                     r => new NotReportingComputer(r.GetString(0), r.GetString(1), true, r.IsDBNull(2) ? null : r.GetString(2),
                         r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3), r.IsDBNull(3) ? null : Math.Round((now - r.GetFieldValue<DateTimeOffset>(3)).TotalDays, 1)), query, ct);
                 return query.Answer(page);
             })
-            .WithName("ComputersNotReporting").WithSummary("Computers whose agent has not reported inventory for 'days' (default 7), or never did.")
+            .ForAuditor().WithQuery(QueryParameters.Report(NotReportingSort.Keys, "name")).WithName("ComputersNotReporting").WithSummary("Computers whose agent has not reported inventory for 'days' (default 7), or never did.")
             .Produces<ReportPage<NotReportingComputer>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapGet("agent-versions", async (HttpContext http, NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
@@ -82,7 +84,7 @@ public static class FleetReports
                 }
                 return ReadSql.CsvRequested(http) ? Results.Text(ReportQuery.ToCsv(rows), "text/csv; charset=utf-8") : Results.Ok(rows);
             })
-            .WithName("AgentVersions").WithSummary("Agent rollout status: computers per agent version and whether that version needs upgrading (Patch:Agent:CurrentVersion). CSV with format=csv.")
+            .ForAuditor().WithQuery(QueryParameters.Format).WithName("AgentVersions").WithSummary("Agent rollout status: computers per agent version and whether that version needs upgrading (Patch:Agent:CurrentVersion). CSV with format=csv.")
             .Produces<IReadOnlyList<AgentVersionCount>>(200, "application/json", "text/csv");
 
         app.MapGet("/api/home", async (NpgsqlDataSource db, IQuerySession session, TimeProvider time, CancellationToken ct) =>
@@ -122,7 +124,7 @@ public static class FleetReports
                 return Results.Ok(new HomeSummary(configuration, bulletins, await VulnerabilitiesAsync(db, ct), await TopMissingAsync(db, ct),
                     await Delivery.DeliveryReports.TotalsAsync(db, now.AddDays(-30), now, ct), await Delivery.DeliveryReports.PendingRestartsAsync(db, ct)));
             })
-            .WithTags("Reports").WithName("HomeSummary")
+            .WithTags("Reports").ForAuditor().WithName("HomeSummary")
             .WithSummary("The home page in one answer: configuration summary, bulletin summary, vulnerabilities by severity, the bulletins missing most, the software update delivery summary of the last 30 days and the computers with a pending restart.")
             .Produces<HomeSummary>();
     }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Domain;
 using Patch.Domain.Computers;
 
@@ -39,14 +40,14 @@ public static class ComputerEndpoints
                 var items = await query.OrderBy(c => c.Name).Skip((p - 1) * size).Take(size).ToListAsync(ct);
                 return Results.Ok(new Compliance.ReportPage<ComputerView>(items.Select(ComputerView.Of).ToList(), total, p, size));
             })
-            .WithName("ListComputers").WithSummary("Known computers (q matches the name), paged.").Produces<Compliance.ReportPage<ComputerView>>().ProducesProblem(400);
+            .ForAuditor().WithName("ListComputers").WithSummary("Known computers (q matches the name), paged.").Produces<Compliance.ReportPage<ComputerView>>().ProducesProblem(400);
 
         group.MapPost("", async (RegisterComputer body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
             {
                 var result = await RegisterAsync(store, Actor.From(http), [body], ct, csv: false);
                 return result.Rejection is { } r ? Problems.From(r) : Results.Ok(result.Counts);
             })
-            .WithName("RegisterComputer").WithSummary("Register (or update) a discovered computer: name, domain, operating system, MAC address.")
+            .ForOperator().WithName("RegisterComputer").WithSummary("Register (or update) a discovered computer: name, domain, operating system, MAC address.")
             .Produces<ComputerImportResult>().ProducesProblem(400);
 
         group.MapPost("import", async (HttpContext http, IDocumentStore store, CancellationToken ct) =>
@@ -58,7 +59,7 @@ public static class ComputerEndpoints
                 var result = await RegisterAsync(store, Actor.From(http), rows, ct, csv: true);
                 return result.Rejection is { } r ? Problems.From(r) : Results.Ok(result.Counts);
             })
-            .WithName("ImportComputers").WithSummary("Import discovered computers from CSV with a header row: name,domain,os,mac (all or nothing).")
+            .ForOperator().WithName("ImportComputers").WithSummary("Import discovered computers from CSV with a header row: name,domain,os,mac (all or nothing).")
             .Produces<ComputerImportResult>().ProducesProblem(400);
     }
 

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Npgsql;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Application.Compliance;
 using Patch.Domain.Catalog;
 using Patch.Domain.Computers;
@@ -28,7 +29,7 @@ public static class ComputerUpdates
                 if (!TryState(state, out var filter)) return Problems.Invalid("Invalid query", $"state: '{state}' is not one of {string.Join(", ", States)}");
                 return Results.Ok(await ComputeAsync(db, computer, filter, ct));
             })
-            .WithTags("Computers").WithName("GetComputerUpdates")
+            .WithTags("Computers").ForAuditor().WithName("GetComputerUpdates")
             .WithSummary("The applicable updates of one computer from its last inventory: Installed, Missing, Superseded (whole supersedence chain), with counts; filter with state=.")
             .Produces<ComputerCompliance>().ProducesProblem(400).ProducesProblem(404);
 

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Npgsql;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Application.Compliance;
 using Patch.Domain.Cycle;
 using Patch.Projections;
@@ -32,6 +33,10 @@ public sealed record RebootStatusRow(string ComputerId, string? Computer, bool P
 public static class DeliveryReports
 {
     private const string S = PatchStore.Schema;
+
+    private static readonly Dictionary<string, string> RebootSort = new() { ["pendingSince"] = "pending_since", ["computer"] = "2", ["deferrals"] = "deferrals", ["lastRestartAt"] = "last_restart_at" };
+
+    private static readonly string[] DeliverySortColumns = ["policy", "bulletin", "update", "computer", "status", "at", "executed", "succeeded", "failed", "notCompleted"];
 
     private static readonly string Succeeded = $"status in ('{UpdateStatus.Installed}', '{UpdateStatus.InstalledByUser}')";
     private static readonly string Failed = $"status = '{UpdateStatus.FailedToInstall}'";
@@ -113,7 +118,9 @@ public static class DeliveryReports
                         r.IsDBNull(8) ? null : r.GetFieldValue<DateTimeOffset>(8), r.IsDBNull(9) ? null : r.GetString(9)), q, ct));
                 }
             })
-            .WithName("DeliverySummary")
+            .ForAuditor().WithQuery([.. QueryParameters.Report(DeliverySortColumns, "policy, bulletin or computer by level"),
+                QueryParameters.DateTime("from", "Start of the range (default 30 days before its end)."),
+                QueryParameters.DateTime("to", "End of the range (default now)."), QueryParameters.DateTime("asOf", "Same as to: the report as it stood at that instant.")]).WithName("DeliverySummary")
             .WithSummary("Software Update Delivery Summary over a time range (from, default 30 days before to; to or asOf, default now): per policy; with policy=… per update; " +
                          "with policy=…&update=… per computer (drill-down). Executed, succeeded, failed and not yet completed count (policy, update, computer) deliveries by their last status in the range. " +
                          "computer=NAME narrows any level. Paging, sort, CSV with format=csv.")
@@ -121,7 +128,7 @@ public static class DeliveryReports
 
         group.MapGet("reboot-status", async (bool? pendingOnly, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
             {
-                var sorts = new Dictionary<string, string> { ["pendingSince"] = "pending_since", ["computer"] = "2", ["deferrals"] = "deferrals", ["lastRestartAt"] = "last_restart_at" };
+                var sorts = RebootSort;
                 var (q, problem) = ReportQuery.Parse(http, sorts, "pendingSince");
                 if (problem is not null) return problem;
                 var sql = $"""
@@ -134,7 +141,7 @@ public static class DeliveryReports
                     r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3), r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4), r.GetInt32(5),
                     r.IsDBNull(6) ? null : r.GetFieldValue<DateTimeOffset>(6), r.IsDBNull(7) ? null : r.GetFieldValue<DateTimeOffset>(7)), q, ct));
             })
-            .WithName("RebootStatus")
+            .ForAuditor().WithQuery(QueryParameters.Report(RebootSort.Keys, "pendingSince")).WithName("RebootStatus")
             .WithSummary("Reboot Status: computers with a pending restart (pendingOnly=false: every computer that ever needed one), since when, when it is planned, deferrals and until when. Paging, sort, CSV.")
             .Produces<ReportPage<RebootStatusRow>>(200, "application/json", "text/csv").ProducesProblem(400);
     }

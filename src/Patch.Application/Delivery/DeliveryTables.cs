@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Npgsql;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Domain.Computers;
 
 namespace Patch.Application.Delivery;
@@ -117,7 +118,7 @@ public static class DeliveryTables
                 await r.ReadAsync(ct);
                 return Microsoft.AspNetCore.Http.Results.Ok(new DeliveryRebuilt(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), clock.Elapsed.TotalSeconds));
             })
-            .WithTags("Server tasks").WithName("RebuildDeliveryReports")
+            .WithTags("Server tasks").ForOperator().WithName("RebuildDeliveryReports")
             .WithSummary("Rebuild the delivery summary and reboot status tables from the event log (the agents' status and restart events), in one transaction: reports keep answering from the old rows until it commits.")
             .Produces<DeliveryRebuilt>();
 

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Patch.Application.AgentConfigurations;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Application.Targets;
 using Patch.Domain;
 using Patch.Domain.Computers;
@@ -58,7 +59,7 @@ public sealed class WakeOnLanTask(IDocumentStore store, IConfiguration config, T
                 await session.LoadAsync<SoftwareUpdatePolicy>(id, ct) is { Status: PolicyStatus.Active } policy
                     ? Results.Ok(await task.RunAsync(policy, "on demand", Actor.From(http), ct))
                     : Problems.NotFound($"No active Software Update policy '{id}'."))
-            .WithTags("Software Update policies").WithName("WakePolicyComputers")
+            .WithTags("Software Update policies").ForOperator().WithName("WakePolicyComputers")
             .WithSummary("Send the Wake-on-LAN magic packet to every member computer with a MAC address now (policies with the option set are woken automatically before each run). The answer is the server-task run with its counts.")
             .Produces<ServerTaskRun>().ProducesProblem(404);
 }

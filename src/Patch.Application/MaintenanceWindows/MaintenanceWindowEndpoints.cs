@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Application.Targets;
 using Patch.Domain.Computers;
 using Patch.Domain.MaintenanceWindows;
@@ -24,17 +25,17 @@ public static class MaintenanceWindowEndpoints
 
         group.MapGet("", async (IQuerySession session, CancellationToken ct) =>
                 Results.Ok(await session.Query<MaintenanceWindow>().Where(w => !w.Deleted).OrderBy(w => w.Name).ToListAsync(ct)))
-            .WithName("ListMaintenanceWindows").WithSummary("The maintenance windows.").Produces<IReadOnlyList<MaintenanceWindow>>();
+            .ForAuditor().WithName("ListMaintenanceWindows").WithSummary("The maintenance windows.").Produces<IReadOnlyList<MaintenanceWindow>>();
 
         group.MapPost("", (MaintenanceWindowRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 SaveAsync(MaintenanceWindow.StreamId(Guid.NewGuid()), body, http, store, ct, created: true))
-            .WithName("CreateMaintenanceWindow")
+            .ForOperator().WithName("CreateMaintenanceWindow")
             .WithSummary("A window: schedule { timeZone (IANA), start (HH:mm), duration (hh:mm:ss), recurrence { kind: Daily | Weekly (days) | Monthly (dayOfMonth) | MonthlyNthWeekday (week 1-5, weekday, offsetDays) } } and targets.")
             .Produces<MaintenanceWindow>(StatusCodes.Status201Created).ProducesProblem(400);
 
         group.MapPut("{id}", (string id, MaintenanceWindowRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 SaveAsync(id, body, http, store, ct, created: false))
-            .WithName("ChangeMaintenanceWindow").WithSummary("Replace a window's name, schedule and targets.").Produces<MaintenanceWindow>().ProducesProblem(400).ProducesProblem(404);
+            .ForOperator().WithName("ChangeMaintenanceWindow").WithSummary("Replace a window's name, schedule and targets.").Produces<MaintenanceWindow>().ProducesProblem(400).ProducesProblem(404);
 
         group.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
             {
@@ -49,7 +50,7 @@ public static class MaintenanceWindowEndpoints
                 await session.SaveChangesAsync(ct);
                 return Results.NoContent();
             })
-            .WithName("DeleteMaintenanceWindow").WithSummary("Delete a window (refused while it is a vendor's default window).").Produces(204).ProducesProblem(404).ProducesProblem(409);
+            .ForAdministrator().WithName("DeleteMaintenanceWindow").WithSummary("Delete a window (refused while it is a vendor's default window).").Produces(204).ProducesProblem(404).ProducesProblem(409);
 
         group.MapGet("check", async (string computer, DateTimeOffset? at, IQuerySession session, IConfiguration config, TimeProvider time, CancellationToken ct) =>
             {
@@ -64,7 +65,7 @@ public static class MaintenanceWindowEndpoints
                 return Results.Ok(new WindowCheck(target.Name, instant, open != default, open == default ? null : open,
                     MaintenanceWindowCalendar.NextStartOfAny(windows.Select(w => w.Schedule), instant), windows.Select(w => w.Name).ToList()));
             })
-            .WithName("CheckMaintenanceWindows")
+            .ForAuditor().WithName("CheckMaintenanceWindows")
             .WithSummary("For one computer: is 'at' (default now) inside one of its windows, until when, and when does the next one start.")
             .Produces<WindowCheck>().ProducesProblem(404);
     }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Patch.Application.Bulletins;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Application.Targets;
 using Patch.Domain;
 using Patch.Domain.Catalog;
@@ -34,7 +35,7 @@ public static class PolicyEndpoints
         var group = app.MapGroup("/api/policies").WithTags("Software Update policies");
 
         group.MapPost("", CreateAsync)
-            .WithName("CreatePolicy")
+            .ForOperator().WithName("CreatePolicy")
             .WithSummary("Create a Software Update policy from staged bulletins ('bulletinIds': every non-excluded update of each) or one downloaded update ('bulletinId' + 'updateId'). " +
                          "Name defaults from the bulletins, description from the vendor, command lines from the catalog (or the package kind), options and target from the vendor settings. " +
                          "A bulletin not fully staged is refused (409) with the missing downloads listed.")
@@ -50,24 +51,24 @@ public static class PolicyEndpoints
                     .OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase).ToList();
                 return Results.Ok(new PolicyPage(items, items.Count));
             })
-            .WithName("ListPolicies").WithSummary("Policies (default: active ones); filter by bulletin, enabled, status.").Produces<PolicyPage>().ProducesProblem(400);
+            .ForAuditor().WithName("ListPolicies").WithSummary("Policies (default: active ones); filter by bulletin, enabled, status.").Produces<PolicyPage>().ProducesProblem(400);
 
         group.MapGet("{id}", async (string id, IQuerySession session, CancellationToken ct) =>
                 await session.LoadAsync<SoftwareUpdatePolicy>(id, ct) is { } p ? Results.Ok(p) : Problems.NotFound($"No Software Update policy '{id}'."))
-            .WithName("GetPolicy").WithSummary("One policy ('policy:…'); its history is GET /api/history/{id}.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404);
+            .ForAuditor().WithName("GetPolicy").WithSummary("One policy ('policy:…'); its history is GET /api/history/{id}.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404);
 
         group.MapPut("{id}", (string id, EditPolicy body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 ChangeAsync(id, http, store, ct, (p, known) => PolicyDecisions.Edit(p, id, body, known)))
-            .WithName("EditPolicy").WithSummary("Edit name, description, package options, targets, or per update 'enabled' and 'commandLine'. Each edit is an event naming what changed.")
+            .ForOperator().WithName("EditPolicy").WithSummary("Edit name, description, package options, targets, or per update 'enabled' and 'commandLine'. Each edit is an event naming what changed.")
             .Produces<SoftwareUpdatePolicy>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
 
         group.MapPost("{id}/enable", (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 ChangeAsync(id, http, store, ct, (p, _) => PolicyDecisions.SetEnabled(p, id, true)))
-            .WithName("EnablePolicy").WithSummary("Enable: agents get it at their next poll.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
+            .ForOperator().WithName("EnablePolicy").WithSummary("Enable: agents get it at their next poll.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
 
         group.MapPost("{id}/disable", (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 ChangeAsync(id, http, store, ct, (p, _) => PolicyDecisions.SetEnabled(p, id, false)))
-            .WithName("DisablePolicy").WithSummary("Disable: agents stop installing it at their next poll.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
+            .ForOperator().WithName("DisablePolicy").WithSummary("Disable: agents stop installing it at their next poll.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
 
         group.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, Npgsql.NpgsqlDataSource db, CancellationToken ct) =>
             {
@@ -77,7 +78,7 @@ public static class PolicyEndpoints
                 var delivered = (bool)(await cmd.ExecuteScalarAsync(ct))!;
                 return await ChangeAsync(id, http, store, ct, (p, _) => PolicyDecisions.Delete(p, id, delivered));
             })
-            .WithName("DeletePolicy").WithSummary("Delete a policy; one that was ever delivered is retired instead (kept with its history, distributing nothing).")
+            .ForAdministrator().WithName("DeletePolicy").WithSummary("Delete a policy; one that was ever delivered is retired instead (kept with its history, distributing nothing).")
             .Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
 
         group.MapGet("{id}/members", async (string id, IQuerySession session, IConfiguration config, CancellationToken ct) =>
@@ -88,7 +89,7 @@ public static class PolicyEndpoints
                 var members = await TargetEndpoints.MembersAsync(session, config, policy.Targets, policy.Updates.Where(u => u.Enabled).Select(u => u.UpdateId).ToList(), custom, ct, vendorSlug);
                 return Results.Ok(new TargetMembers(id, members.Count, members));
             })
-            .WithName("GetPolicyMembers").WithSummary("The computers the policy's targets reach now, less resource exclusions.").Produces<TargetMembers>().ProducesProblem(404);
+            .ForAuditor().WithName("GetPolicyMembers").WithSummary("The computers the policy's targets reach now, less resource exclusions.").Produces<TargetMembers>().ProducesProblem(404);
     }
 
     private static async Task<IResult> CreateAsync(CreatePolicyRequest body, HttpContext http, IDocumentStore store, CancellationToken ct)

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Patch.Application.Catalog;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Domain.ServerTasks;
 
 namespace Patch.Application.ServerTasks;
@@ -19,22 +20,22 @@ public static class ServerTaskEndpoints
 
         group.MapGet("server-tasks/runs", (string? task, int? page, int? pageSize, IQuerySession session, CancellationToken ct) =>
                 ListAsync(session, task, page, pageSize, ct))
-            .WithName("ListServerTaskRuns").WithSummary("Runs of server tasks, newest first; filter with task=catalog-import.")
+            .ForAuditor().WithName("ListServerTaskRuns").WithSummary("Runs of server tasks, newest first; filter with task=catalog-import.")
             .Produces<ServerTaskRunPage>().ProducesProblem(400);
 
         group.MapGet("catalog/imports", (int? page, int? pageSize, IQuerySession session, CancellationToken ct) =>
                 ListAsync(session, CatalogImporter.TaskName, page, pageSize, ct))
-            .WithName("ListCatalogImports").WithSummary("The catalog import runs, newest first.")
+            .ForAuditor().WithName("ListCatalogImports").WithSummary("The catalog import runs, newest first.")
             .Produces<ServerTaskRunPage>().ProducesProblem(400);
 
         group.MapGet("server-tasks/runs/{runId}", async (string runId, IQuerySession session, CancellationToken ct) =>
                 await session.LoadAsync<ServerTaskRun>(runId, ct) is { } run ? Results.Ok(run) : Problems.NotFound($"No server task run '{runId}'."))
-            .WithName("GetServerTaskRun").WithSummary("One run (id 'task-run:…').")
+            .ForAuditor().WithName("GetServerTaskRun").WithSummary("One run (id 'task-run:…').")
             .Produces<ServerTaskRun>().ProducesProblem(404);
 
         group.MapGet("history/{streamId}", async (string streamId, IQuerySession session, CancellationToken ct) =>
                 await StreamHistory.ReadAsync(session, streamId, ct) is { Count: > 0 } history ? Results.Ok(history) : Problems.NotFound($"No stream '{streamId}'."))
-            .WithTags("History").WithName("GetStreamHistory")
+            .WithTags("History").ForAuditor().WithName("GetStreamHistory")
             .WithSummary("Any stream's events (bulletin 'microsoft:KB5034441', settings 'settings:core', run 'task-run:…') with actor and correlation ids.")
             .Produces<IReadOnlyList<HistoryEntry>>().ProducesProblem(404);
     }

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Domain;
 using Patch.Domain.Settings;
 
@@ -24,7 +25,7 @@ public static class CoreSettingsEndpoints
                 var s = await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
                 return Results.Ok(new CoreSettingsView(s.ManagedCultures, s.ExcludedSoftwareReleases));
             })
-            .WithName("GetCoreSettings").WithSummary("Managed cultures (languages; 'neutral' updates are always managed) and excluded software releases.")
+            .ForAuditor().WithName("GetCoreSettings").WithSummary("Managed cultures (languages; 'neutral' updates are always managed) and excluded software releases.")
             .Produces<CoreSettingsView>();
 
         group.MapPut("", async (CoreSettingsRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
@@ -38,7 +39,7 @@ public static class CoreSettingsEndpoints
                 var s = await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
                 return Results.Ok(new CoreSettingsView(s.ManagedCultures, s.ExcludedSoftwareReleases));
             })
-            .WithName("ChangeCoreSettings").WithSummary("Replace the managed cultures and excluded software releases. Updates they exclude are imported marked excluded, not dropped.")
+            .ForAdministrator().WithName("ChangeCoreSettings").WithSummary("Replace the managed cultures and excluded software releases. Updates they exclude are imported marked excluded, not dropped.")
             .Produces<CoreSettingsView>().ProducesProblem(400);
     }
 }

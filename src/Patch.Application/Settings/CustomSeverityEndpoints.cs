@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Patch.Application.Bulletins;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Domain;
 using Patch.Domain.Catalog;
 using Patch.Domain.Settings;
@@ -29,17 +30,17 @@ public static class CustomSeverityEndpoints
         var levels = app.MapGroup("/api/custom-severities").WithTags("Custom severity levels");
 
         levels.MapGet("", async (IQuerySession session, CancellationToken ct) => Results.Ok(await ViewAsync(session, ct)))
-            .WithName("ListCustomSeverityLevels").WithSummary("The custom severity levels in display order, with how many bulletins carry each.")
+            .ForAuditor().WithName("ListCustomSeverityLevels").WithSummary("The custom severity levels in display order, with how many bulletins carry each.")
             .Produces<IReadOnlyList<CustomSeverityLevelView>>();
 
         levels.MapPost("", (NameRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 ChangeLevelsAsync(store, http, current => CustomSeverityLevels.DecideCreate(current, Guid.NewGuid().ToString("N")[..12], body.Name), ct, StatusCodes.Status201Created))
-            .WithName("CreateCustomSeverityLevel").WithSummary("Create a level (name required, unique, at most 64 characters); it is appended at the end.")
+            .ForAdministrator().WithName("CreateCustomSeverityLevel").WithSummary("Create a level (name required, unique, at most 64 characters); it is appended at the end.")
             .Produces<IReadOnlyList<CustomSeverityLevelView>>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(409);
 
         levels.MapPut("{levelId}", (string levelId, NameRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 ChangeLevelsAsync(store, http, current => CustomSeverityLevels.DecideRename(current, levelId, body.Name), ct))
-            .WithName("RenameCustomSeverityLevel").WithSummary("Rename a level.")
+            .ForAdministrator().WithName("RenameCustomSeverityLevel").WithSummary("Rename a level.")
             .Produces<IReadOnlyList<CustomSeverityLevelView>>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
 
         levels.MapDelete("{levelId}", async (string levelId, HttpContext http, IDocumentStore store, CancellationToken ct) =>
@@ -54,31 +55,31 @@ public static class CustomSeverityEndpoints
                 await session.SaveChangesAsync(ct);
                 return Results.Ok(await ViewAsync(session, ct));
             })
-            .WithName("DeleteCustomSeverityLevel").WithSummary("Delete a level. Refused (409) while any bulletin carries it: unassign it first.")
+            .ForAdministrator().WithName("DeleteCustomSeverityLevel").WithSummary("Delete a level. Refused (409) while any bulletin carries it: unassign it first.")
             .Produces<IReadOnlyList<CustomSeverityLevelView>>().ProducesProblem(404).ProducesProblem(409);
 
         levels.MapPut("order", (ReorderRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 ChangeLevelsAsync(store, http, current => CustomSeverityLevels.DecideReorder(current, body.LevelIds), ct))
-            .WithName("ReorderCustomSeverityLevels").WithSummary("Set the display order: every existing level id exactly once.")
+            .ForAdministrator().WithName("ReorderCustomSeverityLevels").WithSummary("Set the display order: every existing level id exactly once.")
             .Produces<IReadOnlyList<CustomSeverityLevelView>>().ProducesProblem(400);
 
         var bulletins = app.MapGroup("/api/bulletins").WithTags("Patch Remediation Center");
 
         bulletins.MapPut("{id}/custom-severity", (string id, AssignRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 AssignAsync(store, http, [id], body.LevelId, ct))
-            .WithName("AssignCustomSeverity").WithSummary("Assign a custom severity level to a bulletin (vendor severity is never editable); levelId null clears it.")
+            .ForOperator().WithName("AssignCustomSeverity").WithSummary("Assign a custom severity level to a bulletin (vendor severity is never editable); levelId null clears it.")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(400).ProducesProblem(404);
 
         bulletins.MapDelete("{id}/custom-severity", (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 AssignAsync(store, http, [id], null, ct))
-            .WithName("ClearCustomSeverity").WithSummary("Remove the custom severity of a bulletin.")
+            .ForOperator().WithName("ClearCustomSeverity").WithSummary("Remove the custom severity of a bulletin.")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(404);
 
         bulletins.MapPost("custom-severity", (BulkAssignRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 body.BulletinIds is not { Count: > 0 } || body.BulletinIds.Any(string.IsNullOrWhiteSpace)
                     ? Task.FromResult(Problems.Invalid("Missing field", "'bulletinIds' must list at least one bulletin, none empty."))
                     : AssignAsync(store, http, body.BulletinIds, body.LevelId, ct))
-            .WithName("AssignCustomSeverityInBulk").WithSummary("Assign (or with levelId null, clear) a custom severity on many bulletins: all or nothing.")
+            .ForOperator().WithName("AssignCustomSeverityInBulk").WithSummary("Assign (or with levelId null, clear) a custom severity on many bulletins: all or nothing.")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(400).ProducesProblem(404);
     }
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Domain.MaintenanceWindows;
 using Patch.Domain.Settings;
 using Patch.Domain.Targets;
@@ -18,7 +19,7 @@ public static class VendorSettingsEndpoints
 
         group.MapGet("", async (string vendor, IQuerySession session, CancellationToken ct) =>
                 Results.Ok((await session.LoadAsync<VendorSettings>(VendorSettings.StreamId(vendor), ct))?.Values ?? VendorSettingsValues.Defaults))
-            .WithName("GetVendorSettings")
+            .ForAuditor().WithName("GetVendorSettings")
             .WithSummary("A vendor's settings (e.g. 'microsoft'); the seed's defaults until changed: verify authenticity on, target 'builtin:requiring-updates', delete unused packages after 7 days, run as System whether or not a user is logged on, terminate after 60 minutes, agent events on.")
             .Produces<VendorSettingsValues>();
 
@@ -37,7 +38,7 @@ public static class VendorSettingsEndpoints
                 await session.SaveChangesAsync(ct);
                 return Results.Ok(body);
             })
-            .WithName("ChangeVendorSettings")
+            .ForAdministrator().WithName("ChangeVendorSettings")
             .WithSummary("Replace a vendor's settings. New packages and policies take them; existing policies keep the values they were created with.")
             .Produces<VendorSettingsValues>().ProducesProblem(400);
     }

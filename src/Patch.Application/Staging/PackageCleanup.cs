@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Domain;
 using Patch.Domain.Catalog;
 using Patch.Domain.Policies;
@@ -98,7 +99,7 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapPost("/api/server-tasks/package-cleanup/run", async (HttpContext http, PackageCleanup cleanup, CancellationToken ct) =>
                 Results.Ok(await cleanup.RunAsync("on demand", Actor.From(http), ct)))
-            .WithTags("Server tasks").WithName("RunPackageCleanup")
+            .WithTags("Server tasks").ForOperator().WithName("RunPackageCleanup")
             .WithSummary("Run the package deletion task now (it also runs daily): removes packages no enabled policy needs, older than the vendor's deletion interval.")
             .Produces<ServerTaskRun>();
 }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Patch.Application.Bulletins;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Domain.Catalog;
 using Patch.Domain.ServerTasks;
 using Wolverine;
@@ -30,7 +31,7 @@ public static class StagingEndpoints
 
         bulletins.MapPost("{id}/stage", (string id, HttpContext http, IDocumentStore store, BulletinStager stager, IMessageBus bus, CancellationToken ct) =>
                 StartAsync([id], http, store, stager, bus, ct))
-            .WithName("StageBulletin")
+            .ForOperator().WithName("StageBulletin")
             .WithSummary("Stage a bulletin: download every non-excluded update not yet downloaded into the package store, in the background. Answers 202 with the run to follow.")
             .Produces<StagingStarted>(StatusCodes.Status202Accepted).ProducesProblem(404);
 
@@ -38,7 +39,7 @@ public static class StagingEndpoints
                 body.BulletinIds is not { Count: > 0 } || body.BulletinIds.Any(string.IsNullOrWhiteSpace)
                     ? Task.FromResult(Problems.Invalid("Missing field", "'bulletinIds' must list at least one bulletin, none empty."))
                     : StartAsync(body.BulletinIds, http, store, stager, bus, ct))
-            .WithName("StageBulletins")
+            .ForOperator().WithName("StageBulletins")
             .WithSummary("Stage several bulletins (e.g. the Remediation Center's selection) in one background job; unknown ids refuse the whole request.")
             .Produces<StagingStarted>(StatusCodes.Status202Accepted).ProducesProblem(400).ProducesProblem(404);
 
@@ -51,7 +52,7 @@ public static class StagingEndpoints
                 foreach (var bulletin in await session.LoadManyAsync<Bulletin>(ct, ids)) statuses.Add(Status(bulletin, progress));
                 return Results.Ok(new StagingRunStatus(run, statuses));
             })
-            .WithTags("Staging").WithName("GetStagingRun")
+            .WithTags("Staging").ForAuditor().WithName("GetStagingRun")
             .WithSummary("A staging job: its run (running / completed with counts) and, per update, downloaded / failed (with the reason) / downloading (bytes) / pending / excluded.")
             .Produces<StagingRunStatus>().ProducesProblem(404);
 
@@ -61,18 +62,25 @@ public static class StagingEndpoints
                 var bulletin = streamId is null ? null : await session.LoadAsync<Bulletin>(streamId, ct);
                 return bulletin is null ? Problems.NotFound($"No bulletin '{id}'.") : Results.Ok(Status(bulletin, progress));
             })
-            .WithTags("Staging").WithName("GetBulletinStaging")
+            .WithTags("Staging").ForAuditor().WithName("GetBulletinStaging")
             .WithSummary("Per update of one bulletin: where its package stands in the package store.")
             .Produces<BulletinStagingStatus>().ProducesProblem(404);
 
-        app.MapMethods("/agent/v1/packages/{sha256}", ["GET", "HEAD"], (string sha256, PackageStore store) =>
-                PackageStore.IsSha256(sha256) && store.Has(sha256)
-                    ? Results.File(store.PathOf(sha256), "application/octet-stream", sha256, enableRangeProcessing: true)
-                    : Problems.NotFound($"No package '{sha256}' in the package store."))
-            .WithTags("Agent").WithName("GetPackage")
+        app.MapGet("/agent/v1/packages/{sha256}", Package)
+            .ForAgent().WithTags("Agent").WithName("GetPackage")
             .WithSummary("A staged package by its SHA-256 (lower-case hex), with Range support for resumed downloads.")
-            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").Produces(StatusCodes.Status206PartialContent).ProducesProblem(404);
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").Produces(StatusCodes.Status206PartialContent).ProducesProblem(401).ProducesProblem(404);
+
+        app.MapMethods("/agent/v1/packages/{sha256}", ["HEAD"], Package)
+            .ForAgent().WithTags("Agent").WithName("GetPackageHeaders")
+            .WithSummary("The headers of a staged package (length, ETag, Accept-Ranges) without its bytes: whether it exists and how large it is.")
+            .Produces(StatusCodes.Status200OK).ProducesProblem(401).ProducesProblem(404);
     }
+
+    private static IResult Package(string sha256, PackageStore store) =>
+        PackageStore.IsSha256(sha256) && store.Has(sha256)
+            ? Results.File(store.PathOf(sha256), "application/octet-stream", sha256, enableRangeProcessing: true)
+            : Problems.NotFound($"No package '{sha256}' in the package store.");
 
     private static async Task<IResult> StartAsync(IReadOnlyList<string> ids, HttpContext http, IDocumentStore store, BulletinStager stager, IMessageBus bus, CancellationToken ct)
     {

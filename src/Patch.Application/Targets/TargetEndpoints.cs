@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Patch.Application.Common;
+using Patch.Application.Security;
 using Patch.Domain.Computers;
 using Patch.Domain.MaintenanceWindows;
 using Patch.Domain.Policies;
@@ -32,16 +33,16 @@ public static class TargetEndpoints
                 return Results.Ok(Patch.Domain.Targets.Targets.BuiltIn.Select(b => new TargetView(b.Key, b.Value, true, [], []))
                     .Concat(custom.Select(t => new TargetView(t.Id, t.Name, false, t.Include, t.Exclude))).ToList());
             })
-            .WithName("ListTargets").WithSummary("Built-in dynamic targets and custom targets.").Produces<IReadOnlyList<TargetView>>();
+            .ForAuditor().WithName("ListTargets").WithSummary("Built-in dynamic targets and custom targets.").Produces<IReadOnlyList<TargetView>>();
 
         group.MapPost("", (TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 SaveAsync($"target:{Guid.NewGuid():N}", body, http, store, ct, created: true))
-            .WithName("CreateTarget").WithSummary("A custom target: computers matching any include rule (OS text, product, name pattern with * and ?, explicit names) and no exclude rule.")
+            .ForOperator().WithName("CreateTarget").WithSummary("A custom target: computers matching any include rule (OS text, product, name pattern with * and ?, explicit names) and no exclude rule.")
             .Produces<TargetView>(StatusCodes.Status201Created).ProducesProblem(400);
 
         group.MapPut("{id}", (string id, TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 id.StartsWith("target:", StringComparison.Ordinal) ? SaveAsync(id, body, http, store, ct, created: false) : Task.FromResult(Problems.NotFound($"No custom target '{id}'.")))
-            .WithName("ChangeTarget").WithSummary("Replace a custom target's name and rules.").Produces<TargetView>().ProducesProblem(400).ProducesProblem(404);
+            .ForOperator().WithName("ChangeTarget").WithSummary("Replace a custom target's name and rules.").Produces<TargetView>().ProducesProblem(400).ProducesProblem(404);
 
         group.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
             {
@@ -60,7 +61,7 @@ public static class TargetEndpoints
                 await session.SaveChangesAsync(ct);
                 return Results.NoContent();
             })
-            .WithName("DeleteTarget").WithSummary("Delete a custom target (refused while a policy or maintenance window uses it).")
+            .ForAdministrator().WithName("DeleteTarget").WithSummary("Delete a custom target (refused while a policy or maintenance window uses it).")
             .Produces(204).ProducesProblem(404).ProducesProblem(409);
 
         group.MapGet("{id}/members", async (string id, IQuerySession session, IConfiguration config, CancellationToken ct) =>
@@ -70,7 +71,7 @@ public static class TargetEndpoints
                 var members = await MembersAsync(session, config, [id], [], custom, ct);
                 return Results.Ok(new TargetMembers(id, members.Count, members));
             })
-            .WithName("GetTargetMembers").WithSummary("The computers in a target now (computed from the computers' facts).")
+            .ForAuditor().WithName("GetTargetMembers").WithSummary("The computers in a target now (computed from the computers' facts).")
             .Produces<TargetMembers>().ProducesProblem(404);
     }
 

@@ -8,6 +8,19 @@ public sealed record ComputerDetailsChanged(string ComputerId, string? Domain, s
 /// <summary>An administrator revoked the computer's agent credential; a new enrolment may follow.</summary>
 public sealed record AgentReset(string ComputerId, string AgentId, DateTimeOffset At);
 
+/// <summary>
+/// The agent replaced its credential secret. The previous one keeps working until <c>PreviousValidUntil</c> (a short
+/// grace period, so a request already in flight or an answer lost on the way does not lock the agent out).
+/// </summary>
+public sealed record AgentCredentialRotated(string ComputerId, string AgentId, string CredentialSha256, string PreviousCredentialSha256, DateTimeOffset PreviousValidUntil,
+    DateTimeOffset At);
+
+/// <summary>
+/// An administrator revoked the computer's agent (a stolen or compromised machine): its credential stops at once, and
+/// no new enrolment under this name is accepted until an administrator resets the agent.
+/// </summary>
+public sealed record AgentRevoked(string ComputerId, string AgentId, DateTimeOffset At);
+
 /// <summary>An agent enrolled for this computer (one without an agent, or after <see cref="AgentReset"/>).</summary>
 public sealed record AgentEnrolled(string ComputerId, string AgentId, string CredentialSha256, string AgentVersion, string EnrolmentTokenId, DateTimeOffset At);
 
@@ -28,6 +41,14 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 
     public DateTimeOffset? EnrolledAt { get; init; }
 
+    /// <summary>The credential before the last rotation, accepted until <see cref="PreviousCredentialValidUntil"/>.</summary>
+    public string? PreviousCredentialSha256 { get; init; }
+
+    public DateTimeOffset? PreviousCredentialValidUntil { get; init; }
+
+    /// <summary>The agent was revoked: no credential works and a new enrolment waits for a reset.</summary>
+    public bool AgentRevoked { get; init; }
+
     public Agents.AgentInventory? Inventory { get; init; }
 
     public DateTimeOffset? LastInventoryAt { get; init; }
@@ -35,6 +56,17 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
     public static Computer Apply(AgentEnrolled e, Computer c) => c with
     {
         AgentInstalled = true, AgentVersion = e.AgentVersion, AgentId = e.AgentId, CredentialSha256 = e.CredentialSha256, EnrolledAt = e.At,
+        PreviousCredentialSha256 = null, PreviousCredentialValidUntil = null, AgentRevoked = false,
+    };
+
+    public static Computer Apply(AgentCredentialRotated e, Computer c) => c with
+    {
+        CredentialSha256 = e.CredentialSha256, PreviousCredentialSha256 = e.PreviousCredentialSha256, PreviousCredentialValidUntil = e.PreviousValidUntil,
+    };
+
+    public static Computer Apply(AgentRevoked e, Computer c) => c with
+    {
+        CredentialSha256 = null, PreviousCredentialSha256 = null, PreviousCredentialValidUntil = null, AgentRevoked = true,
     };
 
     public static Computer Apply(InventoryReported e, Computer c) => c with
@@ -45,7 +77,15 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 
     public static Computer Apply(InventoryConfirmed e, Computer c) => c with { LastInventoryAt = e.At };
 
-    public static Computer Apply(AgentReset e, Computer c) => c with { AgentInstalled = false, AgentId = null, CredentialSha256 = null };
+    public static Computer Apply(AgentReset e, Computer c) => c with
+    {
+        AgentInstalled = false, AgentId = null, CredentialSha256 = null, PreviousCredentialSha256 = null, PreviousCredentialValidUntil = null, AgentRevoked = false,
+    };
+
+    /// <summary>Whether the secret is this agent's current credential, or its previous one still inside the grace period.</summary>
+    public bool AcceptsCredential(string secret, DateTimeOffset now) =>
+        !AgentRevoked && (CredentialSha256 is { } current && Agents.Secrets.Matches(secret, current)
+            || PreviousCredentialSha256 is { } previous && PreviousCredentialValidUntil > now && Agents.Secrets.Matches(secret, previous));
 
     public static string StreamId(string name) => $"computer:{name.Trim().ToLowerInvariant()}";
 

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using Patch.Api.Tests.Infrastructure;
 using Patch.Application.Hosting;
-using Snapshooter.Xunit3;
 
 namespace Patch.Api.Tests.Hosting;
 
@@ -16,14 +15,23 @@ public class when_the_server_runs(AppFixture app) : AppTest(app)
         Assert.Equal("Healthy", await client.GetStringAsync("/health/ready"));
     }
 
+    /// <summary>
+    /// docs/openapi.json is the committed document (.ci/run lints it with Redocly): the served one must equal it.
+    /// PATCH_UPDATE_OPENAPI=1 rewrites the file after a reviewed change of the API.
+    /// </summary>
     [Fact]
-    public async Task the_openapi_document_matches_its_snapshot()
+    public async Task the_openapi_document_matches_the_committed_one()
     {
-        using var client = App.Client();
+        using var client = App.AnonymousClient();
         var json = await client.GetStringAsync("/swagger/v1/swagger.json");
         using var doc = JsonDocument.Parse(json);
         Assert.Equal("3.0.4", doc.RootElement.GetProperty("openapi").GetString());
-        Snapshot.Match(json);
+        var served = JsonSerializer.Serialize(doc.RootElement, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
+        var committed = SharedData.RepoFile("docs/openapi.json");
+        if (Environment.GetEnvironmentVariable("PATCH_UPDATE_OPENAPI") == "1") await File.WriteAllTextAsync(committed, served, TestContext.Current.CancellationToken);
+        Assert.True(File.Exists(committed), "docs/openapi.json is missing: run the tests once with PATCH_UPDATE_OPENAPI=1");
+        var expected = await File.ReadAllTextAsync(committed, TestContext.Current.CancellationToken);
+        Assert.True(expected == served, "The served OpenAPI document differs from docs/openapi.json: review the change, then run the tests with PATCH_UPDATE_OPENAPI=1.");
     }
 }
 

@@ -7,6 +7,7 @@ using Alba;
 using Marten;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Patch.Domain.Users;
 
 namespace Patch.Api.Tests.Infrastructure;
 
@@ -27,6 +28,9 @@ public sealed class AppFixture : IAsyncLifetime
 
     public IDocumentStore Store => Host.Services.GetRequiredService<IDocumentStore>();
 
+    /// <summary>The test identity provider whose keys the host trusts.</summary>
+    public TestIdentityProvider Oidc { get; } = new();
+
     /// <summary>Where the test host sends Wake-on-LAN packets: a loopback UDP listener, never a real broadcast.</summary>
     public System.Net.Sockets.UdpClient WakeListener { get; } = new(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
 
@@ -45,6 +49,15 @@ public sealed class AppFixture : IAsyncLifetime
             b.UseSetting("Patch:WakeOnLan:Broadcast", WakeListener.Client.LocalEndPoint!.ToString());
             // Tests call the scheduled Wake-on-LAN check themselves.
             b.UseSetting("Patch:WakeOnLan:CheckSeconds", "86400");
+            // Sign-in tests sign in many times a minute; the rate limit has its own host (SignInLimitTests).
+            b.UseSetting("Patch:Auth:SignIn:AttemptsPerMinute", "10000");
+            // Single sign-on with a test identity provider: a static JWKS file, no discovery request.
+            b.UseSetting("Patch:Auth:Oidc:Issuer", Oidc.Issuer);
+            b.UseSetting("Patch:Auth:Oidc:Audience", Oidc.Audience);
+            b.UseSetting("Patch:Auth:Oidc:SigningKeysFile", Oidc.JwksFile);
+            b.UseSetting("Patch:Auth:Oidc:RoleClaim", "roles, realm_access.roles, groups");
+            b.UseSetting("Patch:Auth:Oidc:RoleMap:/patch-admins", "administrator");
+            b.UseSetting("Patch:Auth:Oidc:RoleMap:patch-operators", "operator");
         });
     }
 
@@ -52,21 +65,54 @@ public sealed class AppFixture : IAsyncLifetime
     {
         await Host.DisposeAsync();
         WakeListener.Dispose();
+        Oidc.Dispose();
         foreach (var dir in new[] { PackageDirectory, MirrorDirectory })
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
     }
 
-    public HttpClient Client(string user = "tester")
+    /// <summary>A client signed in as this user (created on first use after each reset) with a personal access token of its role.</summary>
+    public HttpClient Client(string user = "tester", string role = Roles.Administrator)
     {
         var client = Host.Server.CreateClient();
-        client.DefaultRequestHeaders.Add("X-Patch-User", user);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TokenFor(user, role));
         return client;
+    }
+
+    /// <summary>A client with no credential at all.</summary>
+    public HttpClient AnonymousClient() => Host.Server.CreateClient();
+
+    public const string TestPassword = "test password of twelve+";
+
+    private static readonly Lazy<string> TestPasswordHash = new(() => Patch.Application.Security.Passwords.Hash(TestPassword));
+    private readonly Dictionary<(string, string), string> _tokens = new();
+
+    /// <summary>The user's token, creating the user (password <see cref="TestPassword"/>) and the token by appending their events directly (no slow hashing per test).</summary>
+    public string TokenFor(string user, string role = Roles.Administrator)
+    {
+        lock (_tokens)
+        {
+            if (_tokens.TryGetValue((user, role), out var known)) return known;
+            var token = Patch.Application.Security.PatchAuth.TokenPrefix + Patch.Domain.Agents.Secrets.New();
+            var now = DateTimeOffset.UtcNow;
+            var id = User.StreamId(user);
+            using var session = Store.LightweightSession();
+            session.SetHeader("actorKind", "command-line");
+            var existing = session.LoadAsync<User>(id).GetAwaiter().GetResult();
+            if (existing is null) session.Events.Append(id, new UserCreated(id, user, user, role, TestPasswordHash.Value, false, now));
+            else if (existing.Role != role && Roles.Rank(existing.Role) < Roles.Rank(role))
+                session.Events.Append(id, new UserChanged(id, user, role, false, ["role"], now));
+            session.Events.Append(id, new PersonalAccessTokenCreated(id, $"pat-{Guid.NewGuid():N}", "tests", role, Patch.Domain.Agents.Secrets.Hash(token), now.AddYears(10), now));
+            session.SaveChangesAsync().GetAwaiter().GetResult();
+            _tokens[(user, role)] = token;
+            return token;
+        }
     }
 
     /// <summary>Every test starts from an empty store.</summary>
     public async Task ResetAsync()
     {
         Clock.Shift = TimeSpan.Zero;
+        lock (_tokens) _tokens.Clear();
         // A vulnerability analysis queued by the previous test's import may still be writing: a deadlock with the
         // clean-up is that race, not a fault of the test about to run, so the clean-up is tried again.
         for (var attempt = 1; ; attempt++)
@@ -102,11 +148,11 @@ public sealed class AppFixture : IAsyncLifetime
     private static bool IsDeadlock(Exception? e) =>
         e is not null && (e is Npgsql.PostgresException { SqlState: "40P01" } || IsDeadlock(e.InnerException));
 
-    /// <summary>Events in the store outside server-task-run streams: the catalog, settings, vulnerabilities.</summary>
+    /// <summary>Events in the store outside server-task-run, user and token-use streams: the catalog, settings, vulnerabilities.</summary>
     public async Task<long> CatalogEventCountAsync()
     {
         await using var cmd = Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>()
-            .CreateCommand("select count(*) from patch.mt_events where stream_id not like 'task-run:%'");
+            .CreateCommand("select count(*) from patch.mt_events where stream_id not like 'task-run:%' and stream_id not like 'user:%' and stream_id not like 'token-use:%'");
         return (long)(await cmd.ExecuteScalarAsync())!;
     }
 

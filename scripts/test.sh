@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine of this kind too (the README's second command; .ci/run calls it):
+#   1. installs what the suite needs and the machine lacks,
+#   2. runs every test (`dotnet test`: unit, whole-app on a throwaway PostgreSQL it starts itself, browser),
+#   3. lints the committed OpenAPI document (docs/openapi.json) with Redocly's recommended rules: any error fails,
+# then prints the one plain line CI reads: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+log=$(mktemp)
+dotnet test 2>&1 | tee "$log"
+code=${PIPESTATUS[0]}
+
+num() { grep -E "^\s+$1: [0-9]+" "$log" | tail -n 1 | grep -oE '[0-9]+' || true; }
+total=$(num total); failed=$(num failed); passed=$(num succeeded)
+
+echo "Linting docs/openapi.json (Redocly recommended rules)"
+if ! npx --yes @redocly/cli@2.77.0 lint docs/openapi.json --format=stylish; then
+  echo "The OpenAPI document has lint errors."
+  code=1; failed=$(( ${failed:-0} + 1 ))
+fi
+
+if [ -z "$total" ]; then
+  echo "The test run produced no summary (build failure?)."
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+echo "${passed:-0} passed, ${failed:-0} failed"
+[ "$code" -eq 0 ] && [ "${failed:-0}" -eq 0 ] || exit 1
+exit 0

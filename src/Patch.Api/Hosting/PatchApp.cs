@@ -1,0 +1,88 @@
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Patch.Application.AgentConfigurations;
+using Patch.Application.Agents;
+using Patch.Application.Bulletins;
+using Patch.Application.Catalog;
+using Patch.Application.Common;
+using Patch.Application.Compliance;
+using Patch.Application.Computers;
+using Patch.Application.Delivery;
+using Patch.Application.MaintenanceWindows;
+using Patch.Application.Policies;
+using Patch.Application.Security;
+using Patch.Application.ServerTasks;
+using Patch.Application.Settings;
+using Patch.Application.Staging;
+using Patch.Application.Targets;
+using Patch.Application.Users;
+
+namespace Patch.Api.Hosting;
+
+/// <summary>The server's composition: services (for the web server and the command line alike) and the HTTP pipeline.</summary>
+public static class PatchApp
+{
+    public static WebApplicationBuilder CreateBuilder(string[] args, bool logToStandardError = false)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.AddPatch();
+        // Commands print their result on stdout: everything the host logs goes to stderr then.
+        if (logToStandardError) builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        var services = builder.Services;
+        services.AddProblemDetails();
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(allowIntegerValues: false)));
+        services.AddHealthChecks().AddCheck<ReadinessCheck>("database", tags: ["ready"]);
+        services.AddHostedService<DemoCatalog>();
+        services.AddPatchSecurity(builder.Configuration);
+        services.AddTransient<UserAccounts>();
+        services.AddTransient<SignIn>();
+        services.AddPatchOpenApi();
+        services.AddPatchHttps(builder.Configuration);
+        return builder;
+    }
+
+    public static void UsePatch(this WebApplication app)
+    {
+        app.UsePatchHttps();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.Use(SecurityHeaders.InvokeAsync);
+        app.UseSwagger();
+        app.UseSwaggerUI(o => o.DocumentTitle = "Patch API");
+        app.UseRouting();
+        app.UseRateLimiter();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.Use(CookieAntiforgery.InvokeAsync);
+        app.Use(QueryParameters.InvokeAsync);
+
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).Anonymous("liveness probe");
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).Anonymous("readiness probe");
+        app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription().Anonymous("the console's front door");
+        app.MapSignIn();
+        app.MapMyAccount();
+        app.MapUsers();
+        app.MapCatalogImport();
+        app.MapBulletins();
+        app.MapCustomSeverities();
+        app.MapCoreSettings();
+        app.MapVendorSettings();
+        app.MapServerTasks();
+        app.MapStaging();
+        app.MapComputers();
+        app.MapTargets();
+        app.MapPolicies();
+        app.MapMaintenanceWindows();
+        PackageCleanup.Map(app);
+        app.MapAgents();
+        app.MapComputerUpdates();
+        FleetAnalysisTask.Map(app);
+        app.MapComplianceReports();
+        app.MapFleetReports();
+        app.MapAgentConfigurations();
+        app.MapDeliveryReports();
+        WakeOnLanTask.Map(app);
+        DeliveryTables.Map(app);
+    }
+}

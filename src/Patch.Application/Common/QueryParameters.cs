@@ -1,0 +1,75 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc.ApiExplorer;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Patch.Application.Common;
+
+/// <summary>A query parameter an endpoint reads itself (paging, sort, CSV, time ranges): declared so it is documented with its type and accepted.</summary>
+public sealed record QueryParameter(string Name, string Type, string Description, IReadOnlyList<string>? Enum = null, string? Format = null, int? Minimum = null,
+    int? Maximum = null, bool Required = false);
+
+public sealed record QueryParametersMetadata(IReadOnlyList<QueryParameter> Parameters);
+
+/// <summary>
+/// A parameter nobody reads must not be silently ignored (a report that drops <c>asOf</c> answers a question nobody
+/// asked): any query parameter an operation does not take is a 400 that names it and lists the ones it takes. What an
+/// operation takes is what its handler binds (as the OpenAPI document shows) plus what it declares with
+/// <see cref="WithQuery{TBuilder}"/>.
+/// </summary>
+public static class QueryParameters
+{
+    private static readonly ConcurrentDictionary<Endpoint, IReadOnlySet<string>> Known = new();
+
+    public static QueryParameter Page => new("page", "integer", "1-based page number (default 1).", Minimum: 1);
+
+    public static QueryParameter PageSize(int max = 1000) =>
+        new("pageSize", "integer", $"Rows per page, 1 to {max} (default 50; CSV without paging exports every row).", Minimum: 1, Maximum: max);
+
+    public static QueryParameter Sort(IEnumerable<string> columns, string defaultSort) => new("sort", "string",
+        $"Column to sort on, '-' before it for descending (default {defaultSort}).", columns.SelectMany(c => new[] { c, "-" + c }).ToList());
+
+    public static QueryParameter Format => new("format", "string", "'csv' for CSV (\"Save As\"), same as Accept: text/csv.", ["csv", "json"]);
+
+    public static QueryParameter DateTime(string name, string description) => new(name, "string", description, Format: "date-time");
+
+    /// <summary>Paging, sort and CSV, as <c>ReportQuery</c> reads them.</summary>
+    public static QueryParameter[] Report(IEnumerable<string> sortColumns, string defaultSort) =>
+        [Page, PageSize(), Sort(sortColumns, defaultSort), Format];
+
+    public static TBuilder WithQuery<TBuilder>(this TBuilder builder, params QueryParameter[] parameters) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new QueryParametersMetadata(parameters));
+
+    public static async Task InvokeAsync(HttpContext http, RequestDelegate next)
+    {
+        if (http.Request.QueryString.HasValue && http.GetEndpoint() is { } endpoint && endpoint.Metadata.GetMetadata<IEndpointNameMetadata>() is not null)
+        {
+            var known = Known.GetOrAdd(endpoint, e => Compute(e, http.RequestServices));
+            var unknown = http.Request.Query.Keys.Where(k => !known.Contains(k)).ToList();
+            if (unknown.Count > 0)
+            {
+                var takes = known.Count == 0 ? "no query parameters" : string.Join(", ", known.Order(StringComparer.Ordinal));
+                await Results.Problem(title: "Unknown query parameter",
+                    detail: $"{string.Join(", ", unknown.Select(u => $"'{Domain.Users.UserDecisions.Printable(u)}'"))}: not a parameter of this operation, which takes {takes}.",
+                    statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
+                return;
+            }
+        }
+        await next(http);
+    }
+
+    private static IReadOnlySet<string> Compute(Endpoint endpoint, IServiceProvider services)
+    {
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var metadata in endpoint.Metadata.GetOrderedMetadata<QueryParametersMetadata>())
+            foreach (var p in metadata.Parameters) names.Add(p.Name);
+        var name = endpoint.Metadata.GetMetadata<IEndpointNameMetadata>()!.EndpointName;
+        var descriptions = services.GetRequiredService<IApiDescriptionGroupCollectionProvider>().ApiDescriptionGroups.Items.SelectMany(g => g.Items);
+        foreach (var d in descriptions.Where(d => d.ActionDescriptor.EndpointMetadata.OfType<IEndpointNameMetadata>().Any(n => n.EndpointName == name)))
+            foreach (var p in d.ParameterDescriptions.Where(p => p.Source == Microsoft.AspNetCore.Mvc.ModelBinding.BindingSource.Query))
+                names.Add(p.Name);
+        return names;
+    }
+}

@@ -1,0 +1,42 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
+using Microsoft.AspNetCore.Http;
+using Patch.Domain.Users;
+
+namespace Patch.Application.Security;
+
+/// <summary>
+/// Refusals of the API and agent routes are ProblemDetails that say what is needed: 401 when no valid credential came
+/// (what kind the route takes), 403 when the signed-in user's role is too low (which role it needs). Console pages
+/// keep the cookie's behaviour (to the sign-in page).
+/// </summary>
+public sealed class AuthorizationProblems : IAuthorizationMiddlewareResultHandler
+{
+    private readonly AuthorizationMiddlewareResultHandler _default = new();
+
+    public async Task HandleAsync(RequestDelegate next, HttpContext http, AuthorizationPolicy policy, PolicyAuthorizationResult result)
+    {
+        if (result.Succeeded || !CookieSessions.IsApiRequest(http.Request))
+        {
+            await _default.HandleAsync(next, http, policy, result);
+            return;
+        }
+        var access = http.GetEndpoint()?.Access();
+        if (result.Challenged)
+        {
+            foreach (var scheme in policy.AuthenticationSchemes.DefaultIfEmpty(PatchAuth.Scheme)) await http.ChallengeAsync(scheme);
+            var detail = access?.Kind == EndpointAccess.Agent
+                ? "Send 'Authorization: Bearer <agent credential>' as received at enrolment."
+                : "Sign in (POST /api/auth/sign-in) or send 'Authorization: Bearer <personal access token or OIDC access token>'.";
+            await Results.Problem(title: "Authentication required", detail: detail, statusCode: StatusCodes.Status401Unauthorized).ExecuteAsync(http);
+            return;
+        }
+        var forbidden = http.User.MustChangePassword()
+            ? "An administrator requires a new password: change it first (PUT /api/auth/me/password)."
+            : access?.Role is { } role
+                ? $"This needs the {role} role{(Roles.Rank(role) < Roles.Rank(Roles.Administrator) ? " or above" : "")}; you are signed in as {http.User.UserName()} with role {http.User.Role() ?? "none (your identity provider gave no Patch role)"}."
+                : "Your credential does not allow this.";
+        await Results.Problem(title: "Forbidden", detail: forbidden, statusCode: StatusCodes.Status403Forbidden).ExecuteAsync(http);
+    }
+}
