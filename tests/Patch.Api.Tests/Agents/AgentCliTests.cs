@@ -34,6 +34,12 @@ public class when_simulated_agents_talk_to_the_server(AppFixture app) : AppTest(
         Assert.NotEmpty(own.Updates);
         Assert.All(own.Updates, u => Assert.Equal("Missing", u.State));
         await Assert.ThrowsAsync<AgentException>(() => agent.UpdatesAsync(enrolled.Credential + "x", null, TestContext.Current.CancellationToken));
+
+        // The agent replaces its credential; both work during the grace period.
+        var rotated = await agent.RotateCredentialAsync(enrolled.Credential, TestContext.Current.CancellationToken);
+        Assert.Equal(enrolled.AgentId, rotated.AgentId);
+        Assert.NotEmpty((await agent.UpdatesAsync(rotated.Credential, "Missing", TestContext.Current.CancellationToken)).Updates);
+        Assert.NotEmpty((await agent.UpdatesAsync(enrolled.Credential, "Missing", TestContext.Current.CancellationToken)).Updates);
     }
 
     [Fact]
