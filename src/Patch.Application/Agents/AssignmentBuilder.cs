@@ -38,7 +38,7 @@ public sealed class ComputerMembership(Computer computer, IReadOnlyDictionary<st
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct)) missing.Add(reader.GetString(0));
         }
-        return new ComputerMembership(computer with { RequiredUpdateIds = missing }, custom, FleetReports.CurrentAgentVersion(config));
+        return new ComputerMembership(computer with { RequiredUpdateIds = missing }, custom, FleetQueries.CurrentAgentVersion(config));
     }
 }
 

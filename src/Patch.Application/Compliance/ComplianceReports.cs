@@ -5,174 +5,49 @@ using Microsoft.AspNetCore.Routing;
 using Npgsql;
 using Patch.Application.Common;
 using Patch.Application.Security;
-using Patch.Domain.Catalog;
-using Patch.Projections;
+using static Patch.Application.Compliance.ComplianceQueries;
 
 namespace Patch.Application.Compliance;
 
-public sealed record BulletinCompliance(string BulletinId, string Bulletin, string Title, string Severity, int Applicable, int Installed, int Missing, int Superseded,
-    double CompliancePercent, bool KnownExploited, DateOnly? KnownExploitedDueDate);
-
-public sealed record ComputerComplianceRow(string ComputerId, string Name, int Applicable, int Installed, int Missing, int Superseded, int MissingCritical,
-    int MissingImportant, double CompliancePercent, DateTimeOffset AnalysedAt);
-
-public sealed record UpdateCompliance(string UpdateKey, string BulletinId, string UpdateId, string Product, int Applicable, int Installed, int Missing, int Superseded,
-    double CompliancePercent);
-
-public sealed record ComputerStateRow(string ComputerId, string Name, string BulletinId, string UpdateId, string Product, string State);
-
 /// <summary>
-/// Compliance by bulletin, by computer and by update (C11) over the compliance tables, with drill-down between them:
-/// bulletin → its computers (by state) → a computer's bulletins → … CSV with format=csv or Accept: text/csv.
+/// Compliance by bulletin, by computer and by update (C11) with drill-down between them: bulletin → its computers (by
+/// state) → a computer's updates → … CSV with format=csv or Accept: text/csv. The queries are <see cref="ComplianceQueries"/>.
 /// </summary>
 public static class ComplianceReports
 {
-    private const string S = ComplianceTables.Schema;
-
-    private static readonly Dictionary<string, string> BulletinSort = new()
-    {
-        ["missing"] = "c.missing", ["applicable"] = "c.applicable", ["installed"] = "c.installed", ["superseded"] = "c.superseded",
-        ["compliance"] = "compliance", ["bulletin"] = "r.data->>'number'", ["severity"] = "(r.data->>'severityRank')::int",
-    };
-
-    private static readonly Dictionary<string, string> ComputerSort = new()
-    {
-        ["missing"] = "missing", ["name"] = "name", ["applicable"] = "applicable", ["installed"] = "installed", ["missingCritical"] = "missing_critical",
-        ["compliance"] = "compliance",
-    };
-
-    private static readonly Dictionary<string, string> UpdateSort = new()
-    {
-        ["missing"] = "missing", ["applicable"] = "applicable", ["installed"] = "installed", ["update"] = "update_key", ["product"] = "product", ["compliance"] = "compliance",
-    };
-
-    private static readonly Dictionary<string, string> StateSort = new() { ["name"] = "c.name", ["state"] = "s.state", ["bulletin"] = "s.bulletin_id" };
-
-    private const string Compliance = "case when applicable = 0 then 100.0 else round(100.0 * (installed + superseded) / applicable, 1) end";
-
     public static void MapComplianceReports(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/reports/compliance").WithTags("Reports");
 
         group.MapGet("bulletins", async (string? severity, bool? knownExploited, string? q, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
-            {
-                var (query, problem) = ReportQuery.Parse(http, BulletinSort, "-missing");
-                if (problem is not null) return problem;
-                if (severity is not null && !SeverityNames.TryParseStrict(severity, out _)) return Problems.Invalid("Invalid query", $"severity: '{severity}' is not one of Critical, Important, Moderate, Low, None");
-                var where = "true";
-                var ps = new List<NpgsqlParameter>();
-                if (severity is not null) { where += " and (r.data->>'severityRank')::int = @sev"; ps.Add(new("sev", (int)SeverityNames.Parse(severity))); }
-                if (q is not null) { where += " and (r.data->>'number' ilike @q or r.data->>'title' ilike @q)"; ps.Add(new("q", $"%{q}%")); }
-                if (knownExploited is { } kev) { where += " and coalesce(k.listed, false) = @kev"; ps.Add(new("kev", kev)); }
-                var from = $"""
-                    {S}.compliance_bulletin c join {S}.{PatchProjections.BulletinRowTable} r on r.id = c.bulletin_id
-                    {ReadSql.KnownExploited("r", "k")}
-                    where {where} and c.applicable > 0
-                    """;
-                var sql = $"""
-                    select c.bulletin_id, r.data->>'number', r.data->>'title', (r.data->>'severityRank')::int, c.applicable, c.installed, c.missing, c.superseded,
-                           {Compliance.Replace("applicable", "c.applicable").Replace("installed", "c.installed").Replace("superseded", "c.superseded")} as compliance,
-                           coalesce(k.listed, false), k.due
-                    from {from} order by {query!.OrderBy(BulletinSort, "c.bulletin_id")} limit {query.PageSize} offset {query.Offset}
-                    """;
-                return query.Answer(await ReportSql.PageAsync(db, $"select count(*) from {from}", sql, ps, r => new BulletinCompliance(r.GetString(0), r.GetString(1), r.GetString(2),
-                    ((Severity)r.GetInt32(3)).ToString(), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8), r.GetBoolean(9),
-                    r.IsDBNull(10) ? null : r.GetFieldValue<DateOnly>(10)), query, ct));
-            })
+                ReportQuery.Answer(await ByBulletinAsync(db, http.Request.Query, ReadSql.CsvRequested(http), severity, knownExploited, q, ct), http))
             .ForAuditor().WithQuery(QueryParameters.Report(BulletinSort.Keys, "-missing")).WithName("ComplianceByBulletin")
             .WithSummary("Per bulletin: computers it applies to, installed, missing, superseded, compliance % and known-exploited (KEV) with due date. Sort: missing (default, descending), applicable, installed, superseded, compliance, bulletin, severity.")
             .Produces<ReportPage<BulletinCompliance>>(200, "application/json", "text/csv").ProducesProblem(400);
 
-        group.MapGet("bulletins/{id}/computers", (string id, string? state, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
-                StatesAsync(http, db, session, "s.bulletin_id = @key", id, state, bulletin: true, ct))
+        group.MapGet("bulletins/{id}/computers", async (string id, string? state, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
+                ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Bulletin, id, state, ct), http))
             .ForAuditor().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceBulletinComputers").WithSummary("Drill-down: the computers a bulletin applies to, filter with state=Missing|Installed|Superseded.")
             .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400).ProducesProblem(404);
 
         group.MapGet("computers", async (string? q, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
-            {
-                var (query, problem) = ReportQuery.Parse(http, ComputerSort, "-missing");
-                if (problem is not null) return problem;
-                var where = q is null ? "true" : "name ilike @q";
-                List<NpgsqlParameter> ps = q is null ? [] : [new("q", $"%{q}%")];
-                var sql = $"""
-                    select computer_id, name, applicable, installed, missing, superseded, missing_critical, missing_important, {Compliance} as compliance, analysed_at
-                    from {S}.compliance_computer where {where} order by {query!.OrderBy(ComputerSort, "name")} limit {query.PageSize} offset {query.Offset}
-                    """;
-                return query.Answer(await ReportSql.PageAsync(db, $"select count(*) from {S}.compliance_computer where {where}", sql, ps, r => new ComputerComplianceRow(r.GetString(0), r.GetString(1),
-                    r.GetInt32(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8), r.GetFieldValue<DateTimeOffset>(9)), query, ct));
-            })
+                ReportQuery.Answer(await ByComputerAsync(db, http.Request.Query, ReadSql.CsvRequested(http), q, ct), http))
             .ForAuditor().WithQuery(QueryParameters.Report(ComputerSort.Keys, "-missing")).WithName("ComplianceByComputer").WithSummary("Per computer: applicable, installed, missing (of which critical, important), superseded, compliance %.")
             .Produces<ReportPage<ComputerComplianceRow>>(200, "application/json", "text/csv").ProducesProblem(400);
 
-        group.MapGet("computers/{name}/updates", (string name, string? state, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
-                StatesAsync(http, db, session, "s.computer_id = @key", Domain.Computers.Computer.StreamId(name), state, bulletin: false, ct))
+        group.MapGet("computers/{name}/updates", async (string name, string? state, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
+                ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Computer, name, state, ct), http))
             .ForAuditor().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceComputerUpdates").WithSummary("Drill-down: one computer's applicable updates with their state (then to each bulletin's computers).")
             .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapGet("updates", async (string? bulletin, string? product, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
-            {
-                var (query, problem) = ReportQuery.Parse(http, UpdateSort, "-missing");
-                if (problem is not null) return problem;
-                var where = "true";
-                var ps = new List<NpgsqlParameter>();
-                if (bulletin is not null) { where += " and (bulletin_id = @b or bulletin_id like '%:' || upper(@b))"; ps.Add(new("b", bulletin)); }
-                if (product is not null) { where += " and product ilike @p"; ps.Add(new("p", $"%{product}%")); }
-                var sql = $"""
-                    select update_key, bulletin_id, update_id, product, applicable, installed, missing, superseded, {Compliance} as compliance
-                    from {S}.compliance_update where {where} and applicable > 0 order by {query!.OrderBy(UpdateSort, "update_key")} limit {query.PageSize} offset {query.Offset}
-                    """;
-                return query.Answer(await ReportSql.PageAsync(db, $"select count(*) from {S}.compliance_update where {where} and applicable > 0", sql, ps, r => new UpdateCompliance(r.GetString(0),
-                    r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8)), query, ct));
-            })
+                ReportQuery.Answer(await ByUpdateAsync(db, http.Request.Query, ReadSql.CsvRequested(http), bulletin, product, ct), http))
             .ForAuditor().WithQuery(QueryParameters.Report(UpdateSort.Keys, "-missing")).WithName("ComplianceByUpdate").WithSummary("Per software update (bulletin and product): applicable, installed, missing, superseded, compliance %.")
             .Produces<ReportPage<UpdateCompliance>>(200, "application/json", "text/csv").ProducesProblem(400);
 
-        group.MapGet("updates/{updateKey}/computers", (string updateKey, string? state, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
-                StatesAsync(http, db, session, "s.update_key = @key", updateKey, state, bulletin: false, ct))
+        group.MapGet("updates/{updateKey}/computers", async (string updateKey, string? state, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
+                ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Update, updateKey, state, ct), http))
             .ForAuditor().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceUpdateComputers").WithSummary("Drill-down: the computers one update ('microsoft:KB…|updateId') applies to, by state.")
             .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400);
-    }
-
-    private static async Task<IResult> StatesAsync(HttpContext http, NpgsqlDataSource db, IQuerySession session, string filter, string key, string? state, bool bulletin, CancellationToken ct)
-    {
-        var (query, problem) = ReportQuery.Parse(http, StateSort, "name");
-        if (problem is not null) return problem;
-        short? code = state?.ToLowerInvariant() switch
-        {
-            null => null, "installed" => VulnerabilityAnalysis.Installed, "missing" => VulnerabilityAnalysis.Missing, "superseded" => VulnerabilityAnalysis.Superseded, _ => -1,
-        };
-        if (code == -1) return Problems.Invalid("Invalid query", $"state: '{state}' is not one of Installed, Missing, Superseded");
-        if (bulletin)
-        {
-            key = await Bulletins.GetBulletin.ResolveIdAsync(session, key, ct) ?? "";
-            if (key.Length == 0) return Problems.NotFound("No such bulletin.");
-        }
-        var where = filter + (code is null ? "" : " and s.state = @state");
-        var ps = new List<NpgsqlParameter> { new("key", key) };
-        if (code is not null) ps.Add(new("state", code.Value));
-        var from = $"{S}.compliance_state s join {S}.compliance_computer c on c.computer_id = s.computer_id where {where}";
-        var sql = $"select s.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.state from {from} order by {query!.OrderBy(StateSort, "s.computer_id, s.update_key")} limit {query.PageSize} offset {query.Offset}";
-        return query.Answer(await ReportSql.PageAsync(db, $"select count(*) from {from}", sql, ps, r => new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
-            r.GetString(4), r.GetInt16(5) switch { 1 => "Installed", 2 => "Missing", _ => "Superseded" }), query, ct));
-    }
-}
-
-public static class ReportSql
-{
-    public static async Task<ReportPage<T>> PageAsync<T>(NpgsqlDataSource db, string countSql, string sql, List<NpgsqlParameter> ps, Func<NpgsqlDataReader, T> map, ReportQuery query, CancellationToken ct)
-    {
-        await using var conn = await db.OpenConnectionAsync(ct);
-        long total;
-        await using (var count = new NpgsqlCommand(countSql, conn))
-        {
-            foreach (var p in ps) count.Parameters.Add(p.Clone());
-            total = (long)(await count.ExecuteScalarAsync(ct))!;
-        }
-        var items = new List<T>();
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        foreach (var p in ps) cmd.Parameters.Add(p.Clone());
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct)) items.Add(map(reader));
-        return new ReportPage<T>(items, total, query.Page, query.PageSize);
     }
 }

@@ -6,7 +6,30 @@ using Patch.Application.Common;
 
 namespace Patch.Application.Compliance;
 
-public sealed record ReportPage<T>(IReadOnlyList<T> Items, long Total, int Page, int PageSize);
+public sealed record ReportPage<T>(IReadOnlyList<T> Items, long Total, int Page, int PageSize)
+{
+    public long Pages => Total == 0 ? 1 : (Total + PageSize - 1) / PageSize;
+}
+
+/// <summary>
+/// A read's answer: the value, or the problem with the request (400), or what was not found (404). The API answers it
+/// as JSON, CSV or ProblemDetails; the console renders it; both ran the same query.
+/// </summary>
+public sealed record QueryAnswer<T>(T? Value, string? Problem, bool NotFound = false)
+{
+    public static QueryAnswer<T> Ok(T value) => new(value, null);
+
+    public static QueryAnswer<T> Invalid(string problem) => new(default, problem);
+
+    public static QueryAnswer<T> Missing(string what) => new(default, what, NotFound: true);
+
+    public static implicit operator QueryAnswer<T>(T value) => Ok(value);
+
+    public QueryAnswer<TOther> Fail<TOther>() => new(default, Problem, NotFound);
+
+    public IResult ToResult(Func<T, IResult> ok) =>
+        Problem is null ? ok(Value!) : NotFound ? Common.Problems.NotFound(Problem) : Common.Problems.Invalid("Invalid query", Problem);
+}
 
 /// <summary>Paging, sorting and CSV shared by the reports: unknown values are 400s that name the parameter.</summary>
 public sealed record ReportQuery(int Page, int PageSize, string Sort, bool Descending, bool Csv)
@@ -15,8 +38,13 @@ public sealed record ReportQuery(int Page, int PageSize, string Sort, bool Desce
 
     public static (ReportQuery? Query, IResult? Problem) Parse(HttpContext http, IReadOnlyDictionary<string, string> sortColumns, string defaultSort)
     {
-        var q = http.Request.Query;
-        var csv = ReadSql.CsvRequested(http);
+        var (query, problem) = Parse(http.Request.Query, ReadSql.CsvRequested(http), sortColumns, defaultSort);
+        return (query, problem is null ? null : Problems.Invalid("Invalid query", problem));
+    }
+
+    /// <summary>Paging and sort from a query string (the API's or the console's); CSV exports take bigger pages.</summary>
+    public static (ReportQuery? Query, string? Problem) Parse(IQueryCollection q, bool csv, IReadOnlyDictionary<string, string> sortColumns, string defaultSort)
+    {
         int Int(string name, int fallback, int max, List<string> errors)
         {
             var text = q[name].ToString();
@@ -33,15 +61,20 @@ public sealed record ReportQuery(int Page, int PageSize, string Sort, bool Desce
         var descending = sortText.StartsWith('-');
         var sort = sortText.TrimStart('-', '+');
         if (!sortColumns.ContainsKey(sort)) errors.Add($"sort: '{sort}' is not one of {string.Join(", ", sortColumns.Keys)} ('-' for descending)");
-        return errors.Count > 0
-            ? (null, Problems.Invalid("Invalid query", string.Join("; ", errors)))
-            : (new ReportQuery(page, pageSize, sort, descending, csv), null);
+        return errors.Count > 0 ? (null, string.Join("; ", errors)) : (new ReportQuery(page, pageSize, sort, descending, csv), null);
     }
 
     public string OrderBy(IReadOnlyDictionary<string, string> sortColumns, string tieBreak) =>
         $"{sortColumns[Sort]} {(Descending ? "desc" : "asc")} nulls last, {tieBreak}";
 
     public IResult Answer<T>(ReportPage<T> page) => Csv ? Results.Text(ToCsv(page.Items), "text/csv; charset=utf-8") : Results.Ok(page);
+
+    /// <summary>A report page as JSON, or CSV when asked for ("Save As").</summary>
+    public static IResult Answer<T>(QueryAnswer<ReportPage<T>> answer, HttpContext http) =>
+        answer.ToResult(page => ReadSql.CsvRequested(http) ? Results.Text(ToCsv(page.Items), "text/csv; charset=utf-8") : Results.Ok(page));
+
+    public static IResult Answer<T>(QueryAnswer<IReadOnlyList<T>> answer, HttpContext http) =>
+        answer.ToResult(rows => ReadSql.CsvRequested(http) ? Results.Text(ToCsv(rows), "text/csv; charset=utf-8") : Results.Ok(rows));
 
     public static string ToCsv<T>(IEnumerable<T> rows)
     {

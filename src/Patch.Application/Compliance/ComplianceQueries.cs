@@ -1,0 +1,156 @@
+using Marten;
+using Microsoft.AspNetCore.Http;
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Domain.Catalog;
+using Patch.Projections;
+
+namespace Patch.Application.Compliance;
+
+public sealed record BulletinCompliance(string BulletinId, string Bulletin, string Title, string Severity, int Applicable, int Installed, int Missing, int Superseded,
+    double CompliancePercent, bool KnownExploited, DateOnly? KnownExploitedDueDate);
+
+public sealed record ComputerComplianceRow(string ComputerId, string Name, int Applicable, int Installed, int Missing, int Superseded, int MissingCritical,
+    int MissingImportant, double CompliancePercent, DateTimeOffset AnalysedAt);
+
+public sealed record UpdateCompliance(string UpdateKey, string BulletinId, string UpdateId, string Product, int Applicable, int Installed, int Missing, int Superseded,
+    double CompliancePercent);
+
+public sealed record ComputerStateRow(string ComputerId, string Name, string BulletinId, string UpdateId, string Product, string State);
+
+/// <summary>
+/// Compliance by bulletin, by computer and by update (C11) over the compliance tables, and the drill-downs between them
+/// (a bulletin's or an update's computers, a computer's updates). The API and the console ask these same queries.
+/// </summary>
+public static class ComplianceQueries
+{
+    private const string S = ComplianceTables.Schema;
+
+    public static readonly Dictionary<string, string> BulletinSort = new()
+    {
+        ["missing"] = "c.missing", ["applicable"] = "c.applicable", ["installed"] = "c.installed", ["superseded"] = "c.superseded",
+        ["compliance"] = "compliance", ["bulletin"] = "r.data->>'number'", ["severity"] = "(r.data->>'severityRank')::int",
+    };
+
+    public static readonly Dictionary<string, string> ComputerSort = new()
+    {
+        ["missing"] = "missing", ["name"] = "name", ["applicable"] = "applicable", ["installed"] = "installed", ["missingCritical"] = "missing_critical",
+        ["compliance"] = "compliance",
+    };
+
+    public static readonly Dictionary<string, string> UpdateSort = new()
+    {
+        ["missing"] = "missing", ["applicable"] = "applicable", ["installed"] = "installed", ["update"] = "update_key", ["product"] = "product", ["compliance"] = "compliance",
+    };
+
+    public static readonly Dictionary<string, string> StateSort = new() { ["name"] = "c.name", ["state"] = "s.state", ["bulletin"] = "s.bulletin_id" };
+
+    public static readonly string[] States = ["Installed", "Missing", "Superseded"];
+
+    private const string Compliance = "case when applicable = 0 then 100.0 else round(100.0 * (installed + superseded) / applicable, 1) end";
+
+    public static async Task<QueryAnswer<ReportPage<BulletinCompliance>>> ByBulletinAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? severity,
+        bool? knownExploited, string? q, CancellationToken ct)
+    {
+        var (query, problem) = ReportQuery.Parse(paging, csv, BulletinSort, "-missing");
+        if (problem is not null) return QueryAnswer<ReportPage<BulletinCompliance>>.Invalid(problem);
+        if (severity is not null && !SeverityNames.TryParseStrict(severity, out _))
+            return QueryAnswer<ReportPage<BulletinCompliance>>.Invalid($"severity: '{severity}' is not one of Critical, Important, Moderate, Low, None");
+        var where = "true";
+        var ps = new List<NpgsqlParameter>();
+        if (severity is not null) { where += " and (r.data->>'severityRank')::int = @sev"; ps.Add(new("sev", (int)SeverityNames.Parse(severity))); }
+        if (q is not null) { where += " and (r.data->>'number' ilike @q or r.data->>'title' ilike @q)"; ps.Add(new("q", $"%{q}%")); }
+        if (knownExploited is { } kev) { where += " and coalesce(k.listed, false) = @kev"; ps.Add(new("kev", kev)); }
+        var from = $"""
+            {S}.compliance_bulletin c join {S}.{PatchProjections.BulletinRowTable} r on r.id = c.bulletin_id
+            {ReadSql.KnownExploited("r", "k")}
+            where {where} and c.applicable > 0
+            """;
+        var sql = $"""
+            select c.bulletin_id, r.data->>'number', r.data->>'title', (r.data->>'severityRank')::int, c.applicable, c.installed, c.missing, c.superseded,
+                   {Compliance.Replace("applicable", "c.applicable").Replace("installed", "c.installed").Replace("superseded", "c.superseded")} as compliance,
+                   coalesce(k.listed, false), k.due
+            from {from} order by {query!.OrderBy(BulletinSort, "c.bulletin_id")} limit {query.PageSize} offset {query.Offset}
+            """;
+        return await ReportSql.PageAsync(db, $"select count(*) from {from}", sql, ps, r => new BulletinCompliance(r.GetString(0), r.GetString(1), r.GetString(2),
+            ((Severity)r.GetInt32(3)).ToString(), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8), r.GetBoolean(9),
+            r.IsDBNull(10) ? null : r.GetFieldValue<DateOnly>(10)), query, ct);
+    }
+
+    public static async Task<QueryAnswer<ReportPage<ComputerComplianceRow>>> ByComputerAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? q, CancellationToken ct)
+    {
+        var (query, problem) = ReportQuery.Parse(paging, csv, ComputerSort, "-missing");
+        if (problem is not null) return QueryAnswer<ReportPage<ComputerComplianceRow>>.Invalid(problem);
+        var where = q is null ? "true" : "name ilike @q";
+        List<NpgsqlParameter> ps = q is null ? [] : [new("q", $"%{q}%")];
+        var sql = $"""
+            select computer_id, name, applicable, installed, missing, superseded, missing_critical, missing_important, {Compliance} as compliance, analysed_at
+            from {S}.compliance_computer where {where} order by {query!.OrderBy(ComputerSort, "name")} limit {query.PageSize} offset {query.Offset}
+            """;
+        return await ReportSql.PageAsync(db, $"select count(*) from {S}.compliance_computer where {where}", sql, ps, r => new ComputerComplianceRow(r.GetString(0), r.GetString(1),
+            r.GetInt32(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8), r.GetFieldValue<DateTimeOffset>(9)), query, ct);
+    }
+
+    public static async Task<QueryAnswer<ReportPage<UpdateCompliance>>> ByUpdateAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? bulletin, string? product,
+        CancellationToken ct)
+    {
+        var (query, problem) = ReportQuery.Parse(paging, csv, UpdateSort, "-missing");
+        if (problem is not null) return QueryAnswer<ReportPage<UpdateCompliance>>.Invalid(problem);
+        var where = "true";
+        var ps = new List<NpgsqlParameter>();
+        if (bulletin is not null) { where += " and (bulletin_id = @b or bulletin_id like '%:' || upper(@b))"; ps.Add(new("b", bulletin)); }
+        if (product is not null) { where += " and product ilike @p"; ps.Add(new("p", $"%{product}%")); }
+        var sql = $"""
+            select update_key, bulletin_id, update_id, product, applicable, installed, missing, superseded, {Compliance} as compliance
+            from {S}.compliance_update where {where} and applicable > 0 order by {query!.OrderBy(UpdateSort, "update_key")} limit {query.PageSize} offset {query.Offset}
+            """;
+        return await ReportSql.PageAsync(db, $"select count(*) from {S}.compliance_update where {where} and applicable > 0", sql, ps, r => new UpdateCompliance(r.GetString(0),
+            r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8)), query, ct);
+    }
+
+    public enum DrillDown { Bulletin, Computer, Update }
+
+    /// <summary>The computer × update states behind one bulletin, one computer or one update, filtered by state.</summary>
+    public static async Task<QueryAnswer<ReportPage<ComputerStateRow>>> StatesAsync(NpgsqlDataSource db, IQuerySession session, IQueryCollection paging, bool csv,
+        DrillDown by, string key, string? state, CancellationToken ct)
+    {
+        var (query, problem) = ReportQuery.Parse(paging, csv, StateSort, "name");
+        if (problem is not null) return QueryAnswer<ReportPage<ComputerStateRow>>.Invalid(problem);
+        short? code = state is null ? null : (short)(Array.FindIndex(States, s => string.Equals(s, state, StringComparison.OrdinalIgnoreCase)) + 1);
+        if (code == 0) return QueryAnswer<ReportPage<ComputerStateRow>>.Invalid($"state: '{state}' is not one of {string.Join(", ", States)}");
+        var filter = by switch { DrillDown.Bulletin => "s.bulletin_id = @key", DrillDown.Computer => "s.computer_id = @key", _ => "s.update_key = @key" };
+        if (by == DrillDown.Bulletin)
+        {
+            key = await Bulletins.GetBulletin.ResolveIdAsync(session, key, ct) ?? "";
+            if (key.Length == 0) return QueryAnswer<ReportPage<ComputerStateRow>>.Missing("No such bulletin.");
+        }
+        if (by == DrillDown.Computer) key = Domain.Computers.Computer.StreamId(key);
+        var where = filter + (code is null ? "" : " and s.state = @state");
+        var ps = new List<NpgsqlParameter> { new("key", key) };
+        if (code is not null) ps.Add(new("state", code.Value));
+        var from = $"{S}.compliance_state s join {S}.compliance_computer c on c.computer_id = s.computer_id where {where}";
+        var sql = $"select s.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.state from {from} order by {query!.OrderBy(StateSort, "s.computer_id, s.update_key")} limit {query.PageSize} offset {query.Offset}";
+        return await ReportSql.PageAsync(db, $"select count(*) from {from}", sql, ps, r => new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
+            r.GetString(4), States[r.GetInt16(5) - 1]), query, ct);
+    }
+}
+
+public static class ReportSql
+{
+    public static async Task<ReportPage<T>> PageAsync<T>(NpgsqlDataSource db, string countSql, string sql, List<NpgsqlParameter> ps, Func<NpgsqlDataReader, T> map, ReportQuery query, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        long total;
+        await using (var count = new NpgsqlCommand(countSql, conn))
+        {
+            foreach (var p in ps) count.Parameters.Add(p.Clone());
+            total = (long)(await count.ExecuteScalarAsync(ct))!;
+        }
+        var items = new List<T>();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        foreach (var p in ps) cmd.Parameters.Add(p.Clone());
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) items.Add(map(reader));
+        return new ReportPage<T>(items, total, query.Page, query.PageSize);
+    }
+}

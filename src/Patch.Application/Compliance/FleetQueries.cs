@@ -1,0 +1,159 @@
+using Marten;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Domain.Catalog;
+using Patch.Domain.ServerTasks;
+using Patch.Projections;
+
+namespace Patch.Application.Compliance;
+
+public sealed record SeverityVulnerabilities(string Severity, int Bulletins, long MissingInstalls, int Computers);
+
+public sealed record NotReportingComputer(string ComputerId, string Name, bool AgentInstalled, string? AgentVersion, DateTimeOffset? LastInventoryAt, double? DaysSilent);
+
+public sealed record AgentVersionCount(string Version, int Computers, bool NeedsUpgrade);
+
+public sealed record ConfigurationSummary(int Computers, int ComputersWithAgent, int ComputersWithoutAgent, int NotReportingInventory, int NotReportingDays,
+    DateTimeOffset? LastCatalogImport, string? LastCatalogImportResult);
+
+public sealed record BulletinSummary(int Available, int Staged, int WithPolicies, int NewInLast30Days, int Superseded, int KnownExploited);
+
+public sealed record HomeSummary(ConfigurationSummary Configuration, BulletinSummary Bulletins, IReadOnlyList<SeverityVulnerabilities> Vulnerabilities, IReadOnlyList<BulletinCompliance> TopMissing,
+    Delivery.DeliveryTotals Delivery, long PendingRestarts);
+
+/// <summary>
+/// Diagnostics and summaries (C11): vulnerabilities to address, computers not reporting, agent versions, and the home
+/// page's parts. All of it is SQL over the computer documents' columns and the compliance tables: no request loads the
+/// fleet's documents. The API and the console ask these same queries.
+/// </summary>
+public static class FleetQueries
+{
+    private const string S = ComplianceTables.Schema;
+    private const string ComputerTable = "mt_doc_computer";
+
+    public static readonly Dictionary<string, string> NotReportingSort = new() { ["name"] = "name", ["lastInventoryAt"] = "last" };
+
+    public static async Task<QueryAnswer<ReportPage<NotReportingComputer>>> NotReportingAsync(NpgsqlDataSource db, TimeProvider time, IQueryCollection paging, bool csv, int? days,
+        CancellationToken ct)
+    {
+        var n = days ?? 7;
+        if (n is < 1 or > 3650) return QueryAnswer<ReportPage<NotReportingComputer>>.Invalid("days: 1 to 3650");
+        var (query, problem) = ReportQuery.Parse(paging, csv, NotReportingSort, "name");
+        if (problem is not null) return QueryAnswer<ReportPage<NotReportingComputer>>.Invalid(problem);
+        var now = time.GetUtcNow();
+        var from = $"""
+            (select id, data->>'name' as name, data->>'agentVersion' as version, (data->>'lastInventoryAt')::timestamptz as last
+             from {S}.{ComputerTable} where (data->>'agentInstalled')::boolean) c
+            where c.last is null or c.last < @since
+            """;
+        List<NpgsqlParameter> ps = [new("since", now.AddDays(-n))];
+        var page = await ReportSql.PageAsync(db, $"select count(*) from {from}",
+            $"select id, name, version, last from {from} order by {query!.OrderBy(NotReportingSort, "id")} limit {query.PageSize} offset {query.Offset}", ps,
+            r => new NotReportingComputer(r.GetString(0), r.GetString(1), true, r.IsDBNull(2) ? null : r.GetString(2),
+                r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3), r.IsDBNull(3) ? null : Math.Round((now - r.GetFieldValue<DateTimeOffset>(3)).TotalDays, 1)), query, ct);
+        return page;
+    }
+
+    public static async Task<IReadOnlyList<AgentVersionCount>> AgentVersionsAsync(NpgsqlDataSource db, IConfiguration config, CancellationToken ct)
+    {
+        var current = CurrentAgentVersion(config);
+        var rows = new List<AgentVersionCount>();
+        await using (var cmd = db.CreateCommand($"select coalesce(data->>'agentVersion', 'unknown'), count(*)::int from {S}.{ComputerTable} where (data->>'agentInstalled')::boolean group by 1 order by 1"))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                var version = reader.GetString(0);
+                rows.Add(new AgentVersionCount(version, reader.GetInt32(1), Version.TryParse(version, out var v) && Version.TryParse(current, out var c) && v < c));
+            }
+        }
+        return rows;
+    }
+
+    public static async Task<HomeSummary> HomeAsync(NpgsqlDataSource db, IQuerySession session, TimeProvider time, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var lastImport = await session.Query<ServerTaskRun>().Where(r => r.Task == Catalog.CatalogImporter.TaskName).OrderByDescending(r => r.Started).FirstOrDefaultAsync(ct);
+        await using var conn = await db.OpenConnectionAsync(ct);
+        ConfigurationSummary configuration;
+        await using (var counts = new NpgsqlCommand($"""
+            select count(*)::int, count(*) filter (where (data->>'agentInstalled')::boolean)::int,
+              count(*) filter (where (data->>'agentInstalled')::boolean and (data->>'lastInventoryAt' is null or (data->>'lastInventoryAt')::timestamptz < @since))::int
+            from {S}.{ComputerTable}
+            """, conn))
+        {
+            counts.Parameters.AddWithValue("since", now.AddDays(-7));
+            await using var r = await counts.ExecuteReaderAsync(ct);
+            await r.ReadAsync(ct);
+            configuration = new ConfigurationSummary(r.GetInt32(0), r.GetInt32(1), r.GetInt32(0) - r.GetInt32(1), r.GetInt32(2), 7,
+                lastImport?.Ended ?? lastImport?.Started, lastImport?.Status);
+        }
+        await using var cmd = new NpgsqlCommand($"""
+            with rows as (select d.id, (d.data->>'staged')::boolean staged, (d.data->>'released')::timestamptz released, d.data->'cves' cves, d.data->>'number' number, d.data->>'vendor' vendor from {S}.{PatchProjections.BulletinRowTable} d)
+            select count(*)::int, count(*) filter (where staged)::int,
+              count(*) filter (where exists (select 1 from {S}.{PatchProjections.PolicyTable} p where p.data @> jsonb_build_object('bulletins', jsonb_build_array(rows.id), 'status', 'Active')))::int,
+              count(*) filter (where released >= @since)::int,
+              count(*) filter (where exists (select 1 from {S}.{PatchProjections.BulletinRowTable} s where s.data @> jsonb_build_object('supersedes', jsonb_build_array(rows.number), 'vendor', rows.vendor)))::int,
+              count(*) filter (where exists (select 1 from jsonb_array_elements_text(rows.cves) c(cve) join {S}.{PatchProjections.KnownExploitedTable} k on k.id = 'cve:' || upper(c.cve)))::int
+            from rows
+            """, conn);
+        cmd.Parameters.AddWithValue("since", now.AddDays(-30));
+        BulletinSummary bulletins;
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            await reader.ReadAsync(ct);
+            bulletins = new BulletinSummary(reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4), reader.GetInt32(5));
+        }
+        return new HomeSummary(configuration, bulletins, await VulnerabilitiesAsync(db, ct), await TopMissingAsync(db, ct),
+            await Delivery.DeliveryQueries.TotalsAsync(db, now.AddDays(-30), now, ct), await Delivery.DeliveryQueries.PendingRestartsAsync(db, ct));
+    }
+
+    public static string CurrentAgentVersion(IConfiguration config) =>
+        config["Patch:Agent:CurrentVersion"] ?? typeof(FleetReports).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    public static async Task<IReadOnlyList<SeverityVulnerabilities>> VulnerabilitiesAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var cmd = new NpgsqlCommand($"""
+            with per_bulletin as (
+              select (r.data->>'severityRank')::int as severity, c.bulletin_id, c.missing
+              from {S}.compliance_bulletin c join {S}.{PatchProjections.BulletinRowTable} r on r.id = c.bulletin_id),
+            per_severity as (
+              select severity, count(*) filter (where missing > 0)::int as bulletins, coalesce(sum(missing), 0)::bigint as installs from per_bulletin group by severity),
+            computers as (
+              select p.severity, count(distinct s.computer_id)::int as computers
+              from {S}.compliance_state s join per_bulletin p on p.bulletin_id = s.bulletin_id where s.state = 2 group by p.severity)
+            select v.severity, v.bulletins, v.installs, coalesce(c.computers, 0) from per_severity v left join computers c on c.severity = v.severity
+            order by v.severity desc
+            """, conn);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var rows = new List<SeverityVulnerabilities>();
+        while (await reader.ReadAsync(ct))
+            rows.Add(new SeverityVulnerabilities(((Severity)reader.GetInt32(0)).ToString(), reader.GetInt32(1), reader.GetInt64(2), reader.GetInt32(3)));
+        return rows;
+    }
+
+    private static async Task<IReadOnlyList<BulletinCompliance>> TopMissingAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var cmd = new NpgsqlCommand($"""
+            select c.bulletin_id, r.data->>'number', r.data->>'title', (r.data->>'severityRank')::int, c.applicable, c.installed, c.missing, c.superseded,
+                   coalesce(k.listed, false), k.due
+            from {S}.compliance_bulletin c join {S}.{PatchProjections.BulletinRowTable} r on r.id = c.bulletin_id
+            {ReadSql.KnownExploited("r", "k")}
+            where c.missing > 0 order by c.missing desc, c.bulletin_id limit 10
+            """, conn);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var rows = new List<BulletinCompliance>();
+        while (await reader.ReadAsync(ct))
+        {
+            var applicable = reader.GetInt32(4);
+            rows.Add(new BulletinCompliance(reader.GetString(0), reader.GetString(1), reader.GetString(2), ((Severity)reader.GetInt32(3)).ToString(), applicable,
+                reader.GetInt32(5), reader.GetInt32(6), reader.GetInt32(7), applicable == 0 ? 100 : Math.Round(100.0 * (reader.GetInt32(5) + reader.GetInt32(7)) / applicable, 1),
+                reader.GetBoolean(8), reader.IsDBNull(9) ? null : reader.GetFieldValue<DateOnly>(9)));
+        }
+        return rows;
+    }
+}

@@ -1,0 +1,178 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http;
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Application.Compliance;
+using Patch.Domain.Cycle;
+using Patch.Projections;
+
+namespace Patch.Application.Delivery;
+
+public sealed record DeliveryTotals(DateTimeOffset From, DateTimeOffset To, long Executed, long Succeeded, long Failed, long NotCompleted);
+
+public sealed record PolicyDelivery(string PolicyId, string? Policy, long Updates, long Executed, long Succeeded, long Failed, long NotCompleted);
+
+public sealed record UpdateDelivery(string PolicyId, string UpdateId, string? Bulletin, long Executed, long Succeeded, long Failed, long NotCompleted);
+
+public sealed record ComputerDelivery(string PolicyId, string UpdateId, string? Bulletin, string ComputerId, string? Computer, string Status, string Outcome,
+    DateTimeOffset At, DateTimeOffset? LastApplied, string? Detail);
+
+/// <summary>The delivery summary at one level: per policy, per update of a policy, or per computer of a policy's update.</summary>
+public sealed record DeliverySummary(DateTimeOffset From, DateTimeOffset To, ReportPage<PolicyDelivery>? Policies, ReportPage<UpdateDelivery>? Updates,
+    ReportPage<ComputerDelivery>? Computers);
+
+public sealed record RebootStatusRow(string ComputerId, string? Computer, bool Pending, DateTimeOffset? PendingSince, DateTimeOffset? PlannedAt, int Deferrals,
+    DateTimeOffset? DeferredUntil, DateTimeOffset? LastRestartAt);
+
+/// <summary>
+/// Remediation status (C11): the Software Update Delivery Summary and Reboot Status. A delivery is one (policy, update,
+/// computer) and counts by the last status its agent reported inside the time range: succeeded (Installed, Installed by
+/// user), failed (Failed to Install), not yet completed (Download required, Retry, Installation Scheduled, Installation
+/// Failed - Rescheduled); executed is their sum. Not Applicable, Superseded and Pending are not deliveries. Up to now the
+/// counts come from per-day counters of each delivery's latest status (ADR 0013); a range ending in the past reads the history.
+/// </summary>
+public static class DeliveryQueries
+{
+    private const string S = PatchStore.Schema;
+
+    public static readonly Dictionary<string, string> RebootSort = new() { ["pendingSince"] = "pending_since", ["computer"] = "2", ["deferrals"] = "deferrals", ["lastRestartAt"] = "last_restart_at" };
+
+    public static readonly string[] DeliverySortColumns = ["policy", "bulletin", "update", "computer", "status", "at", "executed", "succeeded", "failed", "notCompleted"];
+
+    private static readonly string Succeeded = $"status in ('{UpdateStatus.Installed}', '{UpdateStatus.InstalledByUser}')";
+    private static readonly string Failed = $"status = '{UpdateStatus.FailedToInstall}'";
+    private static readonly string NotDelivery = $"('{UpdateStatus.NotApplicable}', '{UpdateStatus.Superseded}', '{UpdateStatus.Pending}')";
+
+    public static async Task<QueryAnswer<DeliverySummary>> SummaryAsync(NpgsqlDataSource db, TimeProvider time, IQueryCollection query, bool csv, string? policy, string? update,
+        string? computer, CancellationToken ct)
+    {
+        if (Range(query, time) is not { } range) return QueryAnswer<DeliverySummary>.Invalid(RangeProblem(query));
+        if (update is not null && policy is null) return QueryAnswer<DeliverySummary>.Invalid("update: give the policy too (policy=…&update=…)");
+        var ps = new List<NpgsqlParameter> { new("from", range.From), new("to", range.To) };
+        var filters = "";
+        if (policy is not null) { filters += " and policy_id = @policy"; ps.Add(new("policy", policy)); }
+        if (update is not null) { filters += " and update_id = @update"; ps.Add(new("update", update)); }
+        if (computer is not null) { filters += " and computer_id = @computer"; ps.Add(new("computer", Domain.Computers.Computer.StreamId(computer))); }
+        // Up to now, each delivery's latest status is in delivery_latest (and counted per day in delivery_counts);
+        // a range that ends in the past is answered from the history.
+        var deliveries = range.UpToNow
+            ? $"select policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail from {S}.delivery_latest where occurred_at >= @from{filters}"
+            : $"""
+              select distinct on (policy_id, update_id, computer_id) policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail
+              from {S}.delivery_status where occurred_at >= @from and occurred_at < @to{filters} order by policy_id, update_id, computer_id, occurred_at desc, seq desc
+              """;
+        var counted = range.UpToNow && computer is null
+            ? $"""
+              select policy_id, update_id, status, sum(deliveries)::bigint n from {S}.delivery_counts where day > (@from at time zone 'UTC')::date{filters} group by 1, 2, 3
+              union all
+              select policy_id, update_id, status, count(*) from {S}.delivery_latest
+              where occurred_at >= @from and occurred_at < ((@from at time zone 'UTC')::date + 1)::timestamp at time zone 'UTC'{filters} group by 1, 2, 3
+              """
+            : $"select policy_id, update_id, status, count(*) n from ({deliveries}) x group by 1, 2, 3";
+        var g = $"with g as (select * from ({counted}) c where n > 0 and status not in {NotDelivery})";
+        var counts = $"sum(n), coalesce(sum(n) filter (where {Succeeded}), 0), coalesce(sum(n) filter (where {Failed}), 0), coalesce(sum(n) filter (where not ({Succeeded}) and not ({Failed})), 0)";
+
+        if (policy is null)
+        {
+            var sorts = new Dictionary<string, string> { ["policy"] = "2", ["executed"] = "4", ["succeeded"] = "5", ["failed"] = "6", ["notCompleted"] = "7" };
+            var (q, problem) = ReportQuery.Parse(query, csv, sorts, "policy");
+            if (problem is not null) return QueryAnswer<DeliverySummary>.Invalid(problem);
+            var sql = $"""
+                {g}
+                select g.policy_id, p.data->>'name', count(distinct g.update_id), {counts}
+                from g left join {S}.{PatchProjections.PolicyTable} p on p.id = g.policy_id
+                group by g.policy_id, p.data->>'name' order by {q!.OrderBy(sorts, "1")} limit {q.PageSize} offset {q.Offset}
+                """;
+            return new DeliverySummary(range.From, range.To, await ReportSql.PageAsync(db, $"{g} select count(distinct policy_id) from g", sql, ps, r => new PolicyDelivery(r.GetString(0),
+                r.IsDBNull(1) ? null : r.GetString(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6)), q, ct), null, null);
+        }
+        if (update is null)
+        {
+            var sorts = new Dictionary<string, string> { ["bulletin"] = "3", ["update"] = "2", ["executed"] = "4", ["succeeded"] = "5", ["failed"] = "6", ["notCompleted"] = "7" };
+            var (q, problem) = ReportQuery.Parse(query, csv, sorts, "bulletin");
+            if (problem is not null) return QueryAnswer<DeliverySummary>.Invalid(problem);
+            var sql = $"""
+                {g}
+                select g.policy_id, g.update_id, (select l.bulletin from {S}.delivery_status l where l.policy_id = g.policy_id and l.update_id = g.update_id limit 1), {counts}
+                from g group by g.policy_id, g.update_id order by {q!.OrderBy(sorts, "2")} limit {q.PageSize} offset {q.Offset}
+                """;
+            return new DeliverySummary(range.From, range.To, null, await ReportSql.PageAsync(db, $"{g} select count(*) from (select distinct policy_id, update_id from g) u", sql, ps,
+                r => new UpdateDelivery(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6)), q, ct), null);
+        }
+        {
+            var sorts = new Dictionary<string, string> { ["computer"] = "5", ["status"] = "6", ["at"] = "8" };
+            var (q, problem) = ReportQuery.Parse(query, csv, sorts, "computer");
+            if (problem is not null) return QueryAnswer<DeliverySummary>.Invalid(problem);
+            var sql = $"""
+                with d as ({deliveries})
+                select d.policy_id, d.update_id, d.bulletin, d.computer_id, c.data->>'name', d.status,
+                       case when {Succeeded} then 'succeeded' when {Failed} then 'failed' else 'notCompleted' end, d.occurred_at, d.last_applied, d.detail
+                from d left join {S}.mt_doc_computer c on c.id = d.computer_id
+                where d.status not in {NotDelivery}
+                order by {q!.OrderBy(sorts, "4")} limit {q.PageSize} offset {q.Offset}
+                """;
+            return new DeliverySummary(range.From, range.To, null, null, await ReportSql.PageAsync(db, $"with d as ({deliveries}) select count(*) from d where status not in {NotDelivery}", sql, ps, r => new ComputerDelivery(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetString(3),
+                r.IsDBNull(4) ? null : r.GetString(4), r.GetString(5), r.GetString(6), r.GetFieldValue<DateTimeOffset>(7),
+                r.IsDBNull(8) ? null : r.GetFieldValue<DateTimeOffset>(8), r.IsDBNull(9) ? null : r.GetString(9)), q, ct));
+        }
+    }
+
+    public static async Task<QueryAnswer<ReportPage<RebootStatusRow>>> RebootStatusAsync(NpgsqlDataSource db, IQueryCollection query, bool csv, bool? pendingOnly, CancellationToken ct)
+    {
+        var sorts = RebootSort;
+        var (q, problem) = ReportQuery.Parse(query, csv, sorts, "pendingSince");
+        if (problem is not null) return QueryAnswer<ReportPage<RebootStatusRow>>.Invalid(problem);
+        var sql = $"""
+            select r.computer_id, c.data->>'name', r.pending, r.pending_since, r.planned_at, r.deferrals, r.deferred_until, r.last_restart_at
+            from {S}.restart_state r left join {S}.mt_doc_computer c on c.id = r.computer_id
+            where @all or r.pending
+            order by {q!.OrderBy(sorts, "1")} limit {q.PageSize} offset {q.Offset}
+            """;
+        return await ReportSql.PageAsync(db, $"select count(*) from {S}.restart_state r where @all or r.pending", sql, [new("all", pendingOnly == false)], r => new RebootStatusRow(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetBoolean(2),
+            r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3), r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4), r.GetInt32(5),
+            r.IsDBNull(6) ? null : r.GetFieldValue<DateTimeOffset>(6), r.IsDBNull(7) ? null : r.GetFieldValue<DateTimeOffset>(7)), q, ct);
+    }
+
+    /// <summary>The home page's delivery summary: every delivery of the range, all policies together.</summary>
+    public static async Task<DeliveryTotals> TotalsAsync(NpgsqlDataSource db, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand($"""
+            with g as (
+                select status, sum(deliveries)::bigint n from {S}.delivery_counts where day > ($1 at time zone 'UTC')::date group by 1
+                union all
+                select status, count(*) from {S}.delivery_latest where occurred_at >= $1 and occurred_at < (($1 at time zone 'UTC')::date + 1)::timestamp at time zone 'UTC' group by 1)
+            select coalesce(sum(n), 0)::bigint, coalesce(sum(n) filter (where {Succeeded}), 0)::bigint, coalesce(sum(n) filter (where {Failed}), 0)::bigint,
+                   coalesce(sum(n) filter (where not ({Succeeded}) and not ({Failed})), 0)::bigint
+            from g where status not in {NotDelivery}
+            """);
+        cmd.Parameters.Add(new NpgsqlParameter { Value = from });
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        await r.ReadAsync(ct);
+        return new DeliveryTotals(from, to, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3));
+    }
+
+    public static async Task<long> PendingRestartsAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand($"select count(*) from {S}.restart_state where pending");
+        return (long)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
+    /// <summary>The report's range; <c>UpToNow</c> when no end was asked for (the fast path over each delivery's latest status).</summary>
+    private static (DateTimeOffset From, DateTimeOffset To, bool UpToNow)? Range(IQueryCollection q, TimeProvider time)
+    {
+        static DateTimeOffset? Parse(string text) =>
+            text.Length == 0 ? null
+            : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t) ? t
+            : DateTimeOffset.MinValue;
+        var asked = Parse(q["to"].ToString()) ?? Parse(q["asOf"].ToString());
+        var fromAsked = Parse(q["from"].ToString());
+        if (asked == DateTimeOffset.MinValue || fromAsked == DateTimeOffset.MinValue) return null;
+        var to = asked ?? time.GetUtcNow();
+        var from = fromAsked ?? (to > DateTimeOffset.MinValue.AddDays(30) ? to.AddDays(-30) : DateTimeOffset.MinValue);
+        if (from >= to) return null;
+        return (from, to, asked is null);
+    }
+
+    private static string RangeProblem(IQueryCollection q) =>
+        $"from/to/asOf: dates like 2026-11-01 or 2026-11-01T00:00:00Z, with from before to (got from '{q["from"]}', to '{q["to"]}', asOf '{q["asOf"]}')";
+}
