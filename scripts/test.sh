@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine of this kind too (the README's second command; .ci/run calls it):
-#   1. installs what the suite needs and the machine lacks,
+#   1. installs what the suite needs and the machine lacks (Debian's chromium for the browser tests, as root),
 #   2. runs every test (`dotnet test`: unit, whole-app on a throwaway PostgreSQL it starts itself, browser),
 #   3. lints the committed OpenAPI document (docs/openapi.json) with Redocly's recommended rules: any error fails,
 # then prints the one plain line CI reads: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+# The console's browser tests drive Debian's Chromium (never a browser a test tool downloads).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing Debian's chromium for the browser tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+      || { apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; } \
+      || { echo "Installing chromium failed: run 'apt-get update && apt-get install -y chromium' as root, then this script again."; exit 1; }
+  else
+    echo "The browser tests need Debian's Chromium at /usr/bin/chromium. Run as root: apt-get update && apt-get install -y chromium"
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+fi
 
 log=$(mktemp)
 dotnet test 2>&1 | tee "$log"

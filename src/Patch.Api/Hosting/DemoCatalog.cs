@@ -7,18 +7,38 @@ using Wolverine;
 
 namespace Patch.Api.Hosting;
 
+/// <summary>When the demo data is loaded (at once without Patch:Demo); tests wait for it.</summary>
+public sealed class DemoStatus
+{
+    public TaskCompletionSource Loaded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
 /// <summary>
 /// With Patch:Demo=true: a demo administrator whose generated password is printed in the log (demo only: a server
 /// without Patch:Demo never has a default password), and the demo catalog the project ships (idempotent: unchanged
 /// on the next start).
 /// </summary>
-public sealed class DemoCatalog(IConfiguration config, IServiceProvider services, ILogger<DemoCatalog> logger) : BackgroundService
+public sealed class DemoCatalog(IConfiguration config, IServiceProvider services, IHostApplicationLifetime lifetime, DemoStatus status, ILogger<DemoCatalog> logger) : BackgroundService
 {
     public const string AdministratorName = "admin";
 
     public static string DemoFolder => Path.Combine(AppContext.BaseDirectory, "demo");
 
     protected override async Task ExecuteAsync(CancellationToken ct)
+    {
+        try
+        {
+            await LoadAsync(ct);
+            status.Loaded.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            status.Loaded.TrySetException(e);
+            throw;
+        }
+    }
+
+    private async Task LoadAsync(CancellationToken ct)
     {
         if (!config.GetValue<bool>("Patch:Demo")) return;
         await DemoAdministratorAsync(ct);
@@ -32,6 +52,21 @@ public sealed class DemoCatalog(IConfiguration config, IServiceProvider services
                 new ImportCatalog(await File.ReadAllBytesAsync(path, ct), format, "demo", Actor.ServerTask("demo"), file), ct, TimeSpan.FromMinutes(5));
             logger.LogInformation("Demo {File}: {Status}, {Added} bulletins added, {Updates} updates added, {Cves} known-exploited CVEs added",
                 file, result.Status, result.BulletinsAdded, result.UpdatesAdded, result.VulnerabilitiesAdded);
+        }
+        if (!config.GetValue("Patch:Demo:Fleet", true)) return;
+        // The fleet calls the server's own API: it waits until the server listens.
+        var started = new TaskCompletionSource();
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+            await started.Task.WaitAsync(ct);
+        try
+        {
+            await services.GetRequiredService<DemoFleet>().LoadAsync(ct);
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            // The server goes on without the fleet; whoever waits for the demo learns why.
+            logger.LogError(e, "The demo fleet could not be loaded");
+            status.Loaded.TrySetException(e);
         }
     }
 

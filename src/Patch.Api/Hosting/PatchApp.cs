@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Patch.Api.Ui;
 using Patch.Application.AgentConfigurations;
 using Patch.Application.Agents;
 using Patch.Application.Bulletins;
@@ -34,11 +35,14 @@ public static class PatchApp
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(allowIntegerValues: false)));
         services.AddHealthChecks().AddCheck<ReadinessCheck>("database", tags: ["ready"]);
         services.AddHostedService<DemoCatalog>();
+        services.AddTransient<DemoFleet>();
+        services.AddSingleton<DemoStatus>();
         services.AddPatchSecurity(builder.Configuration);
         services.AddTransient<UserAccounts>();
         services.AddTransient<SignIn>();
         services.AddPatchOpenApi();
         services.AddPatchHttps(builder.Configuration);
+        services.AddPatchConsole();
         return builder;
     }
 
@@ -46,20 +50,25 @@ public static class PatchApp
     {
         app.UsePatchHttps();
         app.UseExceptionHandler();
-        app.UseStatusCodePages();
+        // An error status without a body: ProblemDetails for the API, the console's "not found" page for a person.
+        app.UseWhen(http => CookieSessions.IsApiRequest(http.Request) || http.Request.Path.StartsWithSegments("/swagger"), api => api.UseStatusCodePages());
+        app.UseWhen(http => !CookieSessions.IsApiRequest(http.Request) && !http.Request.Path.StartsWithSegments("/swagger"),
+            console => console.UseStatusCodePagesWithReExecute("/not-found"));
         app.Use(SecurityHeaders.InvokeAsync);
+        app.UseConsoleFiles();
         app.UseSwagger();
         app.UseSwaggerUI(o => o.DocumentTitle = "Patch API");
         app.UseRouting();
         app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseAntiforgery();
         app.Use(CookieAntiforgery.InvokeAsync);
         app.Use(QueryParameters.InvokeAsync);
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).Anonymous("liveness probe");
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).Anonymous("readiness probe");
-        app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription().Anonymous("the console's front door");
+        app.MapConsole();
         app.MapSignIn();
         app.MapMyAccount();
         app.MapUsers();

@@ -48,7 +48,10 @@ public static class PatchServices
             var config = sp.GetRequiredService<IConfiguration>();
             var options = new StagingOptions();
             config.GetSection("Patch:Staging").Bind(options);
-            options.PackageDirectory ??= Path.Combine(config["Patch:DataDirectory"] is { Length: > 0 } d ? d : EmbeddedPostgres.DefaultDataDirectory(), "packages");
+            var data = config["Patch:DataDirectory"] is { Length: > 0 } d ? d : EmbeddedPostgres.DefaultDataDirectory();
+            options.PackageDirectory ??= Path.Combine(data, "packages");
+            // The demo stages from a mirror of placeholder packages it writes itself (nothing is downloaded from the internet).
+            if (config.GetValue<bool>("Patch:Demo")) options.StagingLocation ??= Path.Combine(data, "demo-mirror");
             return options;
         });
         services.AddSingleton(sp => new PackageStore(sp.GetRequiredService<StagingOptions>().PackageDirectory!));

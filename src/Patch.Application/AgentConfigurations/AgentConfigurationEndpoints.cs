@@ -65,17 +65,22 @@ public static class AgentConfigurationEndpoints
             .Produces<AgentConfiguration>().ProducesProblem(404).ProducesProblem(409);
 
         app.MapGet("/api/computers/{name}/agent-configuration", async (string name, IQuerySession session, NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
-            {
-                if (await session.LoadAsync<Computer>(Computer.StreamId(name), ct) is not { } computer) return Problems.NotFound($"No computer '{name}'.");
-                var membership = await ComputerMembership.ForAsync(session, db, config, computer, ct);
-                var effective = AgentConfiguration.EffectiveFor(await AllAsync(session, ct), t => membership.IsIn(t, []));
-                var reason = effective.IsDefault
-                    ? "No clone targets this computer: the default policy applies."
-                    : $"Targeted by {string.Join(", ", effective.Targets.Where(t => membership.IsIn(t, [])))}; the lowest priority ({effective.Priority}) of the clones that target it.";
-                return Results.Ok(new EffectiveConfiguration(computer.Name, effective, reason));
-            })
+                await session.LoadAsync<Computer>(Computer.StreamId(name), ct) is { } computer
+                    ? Results.Ok(await EffectiveAsync(session, db, config, computer, ct))
+                    : Problems.NotFound($"No computer '{name}'."))
             .WithTags("Agent configuration").ForAuditor().WithName("GetEffectiveAgentConfiguration")
             .WithSummary("The agent configuration a computer gets, and why.").Produces<EffectiveConfiguration>().ProducesProblem(404);
+    }
+
+    /// <summary>The configuration a computer gets, and why: the lowest-priority clone that targets it, else the default.</summary>
+    public static async Task<EffectiveConfiguration> EffectiveAsync(IQuerySession session, NpgsqlDataSource db, IConfiguration config, Computer computer, CancellationToken ct)
+    {
+        var membership = await ComputerMembership.ForAsync(session, db, config, computer, ct);
+        var effective = AgentConfiguration.EffectiveFor(await AllAsync(session, ct), t => membership.IsIn(t, []));
+        var reason = effective.IsDefault
+            ? "No clone targets this computer: the default policy applies."
+            : $"Targeted by {string.Join(", ", effective.Targets.Where(t => membership.IsIn(t, [])))}; the lowest priority ({effective.Priority}) of the clones that target it.";
+        return new EffectiveConfiguration(computer.Name, effective, reason);
     }
 
     public static async Task<IReadOnlyList<AgentConfiguration>> AllAsync(IQuerySession session, CancellationToken ct)

@@ -11,6 +11,11 @@ namespace Patch.Application.Agents;
 /// <summary>Enrolment tokens: an operator creates one (shown once), agents present it once to enrol, it can be revoked.</summary>
 public static class EnrolmentTokenEndpoints
 {
+    /// <summary>The tokens, newest expiry first, never their secrets.</summary>
+    public static async Task<IReadOnlyList<EnrolmentTokenView>> ListAsync(IQuerySession session, CancellationToken ct) =>
+        (await session.Query<EnrolmentToken>().ToListAsync(ct)).OrderByDescending(t => t.ExpiresAt)
+            .Select(t => new EnrolmentTokenView(t.Id, t.Name, t.ExpiresAt, t.MaxUses, t.Uses, t.Revoked)).ToList();
+
     public static void MapEnrolmentTokens(this IEndpointRouteBuilder app)
     {
         var tokens = app.MapGroup("/api/enrolment-tokens").WithTags("Agents");
@@ -31,8 +36,7 @@ public static class EnrolmentTokenEndpoints
             .ForOperator().WithName("CreateEnrolmentToken").WithSummary("An enrolment token for agents: name, expiry (default 7 days), number of uses (default 1). The token is shown only in this answer.")
             .Produces<EnrolmentTokenIssued>(StatusCodes.Status201Created).ProducesProblem(400);
 
-        tokens.MapGet("", async (IQuerySession session, CancellationToken ct) =>
-                Results.Ok((await session.Query<EnrolmentToken>().ToListAsync(ct)).Select(t => new EnrolmentTokenView(t.Id, t.Name, t.ExpiresAt, t.MaxUses, t.Uses, t.Revoked)).ToList()))
+        tokens.MapGet("", async (IQuerySession session, CancellationToken ct) => Results.Ok(await ListAsync(session, ct)))
             .ForAuditor().WithName("ListEnrolmentTokens").WithSummary("Enrolment tokens with their uses (never their secrets).").Produces<IReadOnlyList<EnrolmentTokenView>>();
 
         tokens.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>

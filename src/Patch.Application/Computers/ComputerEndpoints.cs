@@ -29,18 +29,12 @@ public static class ComputerEndpoints
     {
         var group = app.MapGroup("/api/computers").WithTags("Computers");
 
-        group.MapGet("", async (string? q, int? page, int? pageSize, IQuerySession session, CancellationToken ct) =>
-            {
-                var p = page ?? 1;
-                var size = pageSize ?? 100;
-                if (p < 1 || size is < 1 or > 1000) return Problems.Invalid("Invalid paging", "page must be ≥ 1 and pageSize from 1 to 1000.");
-                IQueryable<Computer> query = session.Query<Computer>();
-                if (!string.IsNullOrWhiteSpace(q)) query = query.Where(c => c.Name.Contains(q, StringComparison.OrdinalIgnoreCase));
-                var total = await query.CountAsync(ct);
-                var items = await query.OrderBy(c => c.Name).Skip((p - 1) * size).Take(size).ToListAsync(ct);
-                return Results.Ok(new Compliance.ReportPage<ComputerView>(items.Select(ComputerView.Of).ToList(), total, p, size));
-            })
-            .ForAuditor().WithName("ListComputers").WithSummary("Known computers (q matches the name), paged.").Produces<Compliance.ReportPage<ComputerView>>().ProducesProblem(400);
+        group.MapGet("", async (string? q, string? os, string? agentVersion, int? notReportingDays, HttpContext http, Npgsql.NpgsqlDataSource db, TimeProvider time,
+                CancellationToken ct) =>
+                Compliance.ReportQuery.Answer(await ComputerQueries.ListAsync(db, time, http.Request.Query, ReadSql.CsvRequested(http), q, os, agentVersion, notReportingDays, ct), http))
+            .ForAuditor().WithQuery(QueryParameters.Report(ComputerQueries.Sort.Keys, "name")).WithName("ListComputers")
+            .WithSummary("Known computers, paged: q matches the name, os the operating system, agentVersion the agent's version; notReportingDays keeps the agents silent that long. CSV with format=csv.")
+            .Produces<Compliance.ReportPage<ComputerView>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapPost("", async (RegisterComputer body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
             {

@@ -21,6 +21,10 @@ public sealed record ComputerDelivery(string PolicyId, string UpdateId, string? 
 public sealed record DeliverySummary(DateTimeOffset From, DateTimeOffset To, ReportPage<PolicyDelivery>? Policies, ReportPage<UpdateDelivery>? Updates,
     ReportPage<ComputerDelivery>? Computers);
 
+/// <summary>One delivery of one computer: the latest status its agent reported for an update of a policy.</summary>
+public sealed record ComputerDeliveryRow(string PolicyId, string? Policy, string UpdateId, string? Bulletin, string Status, DateTimeOffset At, DateTimeOffset? LastApplied,
+    string? Detail);
+
 public sealed record RebootStatusRow(string ComputerId, string? Computer, bool Pending, DateTimeOffset? PendingSince, DateTimeOffset? PlannedAt, int Deferrals,
     DateTimeOffset? DeferredUntil, DateTimeOffset? LastRestartAt);
 
@@ -117,7 +121,25 @@ public static class DeliveryQueries
         }
     }
 
-    public static async Task<QueryAnswer<ReportPage<RebootStatusRow>>> RebootStatusAsync(NpgsqlDataSource db, IQueryCollection query, bool csv, bool? pendingOnly, CancellationToken ct)
+    /// <summary>A computer's deliveries: the latest status of each (policy, update), newest first.</summary>
+    public static async Task<IReadOnlyList<ComputerDeliveryRow>> ForComputerAsync(NpgsqlDataSource db, string computerId, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand($"""
+            select l.policy_id, p.data->>'name', l.update_id, l.bulletin, l.status, l.occurred_at, l.last_applied, l.detail
+            from {S}.delivery_latest l left join {S}.{PatchProjections.PolicyTable} p on p.id = l.policy_id
+            where l.computer_id = $1 order by l.occurred_at desc, l.update_id limit 500
+            """);
+        cmd.Parameters.Add(new NpgsqlParameter { Value = computerId });
+        var rows = new List<ComputerDeliveryRow>();
+        await using var r = await cmd.ExecuteReaderAsync(ct);
+        while (await r.ReadAsync(ct))
+            rows.Add(new ComputerDeliveryRow(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.GetString(4),
+                r.GetFieldValue<DateTimeOffset>(5), r.IsDBNull(6) ? null : r.GetFieldValue<DateTimeOffset>(6), r.IsDBNull(7) ? null : r.GetString(7)));
+        return rows;
+    }
+
+    public static async Task<QueryAnswer<ReportPage<RebootStatusRow>>> RebootStatusAsync(NpgsqlDataSource db, IQueryCollection query, bool csv, bool? pendingOnly, CancellationToken ct,
+        string? computer = null)
     {
         var sorts = RebootSort;
         var (q, problem) = ReportQuery.Parse(query, csv, sorts, "pendingSince");
@@ -125,10 +147,16 @@ public static class DeliveryQueries
         var sql = $"""
             select r.computer_id, c.data->>'name', r.pending, r.pending_since, r.planned_at, r.deferrals, r.deferred_until, r.last_restart_at
             from {S}.restart_state r left join {S}.mt_doc_computer c on c.id = r.computer_id
-            where @all or r.pending
+            where (@all or r.pending) and (@computer::text is null or r.computer_id = @computer)
             order by {q!.OrderBy(sorts, "1")} limit {q.PageSize} offset {q.Offset}
             """;
-        return await ReportSql.PageAsync(db, $"select count(*) from {S}.restart_state r where @all or r.pending", sql, [new("all", pendingOnly == false)], r => new RebootStatusRow(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetBoolean(2),
+        List<NpgsqlParameter> ps =
+        [
+            new("all", pendingOnly == false || computer is not null),
+            new("computer", NpgsqlTypes.NpgsqlDbType.Text) { Value = computer is null ? DBNull.Value : Domain.Computers.Computer.StreamId(computer) },
+        ];
+        return await ReportSql.PageAsync(db, $"select count(*) from {S}.restart_state r where (@all or r.pending) and (@computer::text is null or r.computer_id = @computer)", sql,
+            ps, r => new RebootStatusRow(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetBoolean(2),
             r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3), r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4), r.GetInt32(5),
             r.IsDBNull(6) ? null : r.GetFieldValue<DateTimeOffset>(6), r.IsDBNull(7) ? null : r.GetFieldValue<DateTimeOffset>(7)), q, ct);
     }

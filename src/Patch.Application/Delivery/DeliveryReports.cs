@@ -1,3 +1,4 @@
+using Marten;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -29,10 +30,18 @@ public static class DeliveryReports
                          "computer=NAME narrows any level. Paging, sort, CSV with format=csv.")
             .Produces<ReportPage<PolicyDelivery>>(200, "application/json", "text/csv").ProducesProblem(400);
 
-        group.MapGet("reboot-status", async (bool? pendingOnly, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
-                ReportQuery.Answer(await RebootStatusAsync(db, http.Request.Query, ReadSql.CsvRequested(http), pendingOnly, ct), http))
+        group.MapGet("reboot-status", async (bool? pendingOnly, string? computer, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
+                ReportQuery.Answer(await RebootStatusAsync(db, http.Request.Query, ReadSql.CsvRequested(http), pendingOnly, ct, computer), http))
             .ForAuditor().WithQuery(QueryParameters.Report(RebootSort.Keys, "pendingSince")).WithName("RebootStatus")
             .WithSummary("Reboot Status: computers with a pending restart (pendingOnly=false: every computer that ever needed one), since when, when it is planned, deferrals and until when. Paging, sort, CSV.")
             .Produces<ReportPage<RebootStatusRow>>(200, "application/json", "text/csv").ProducesProblem(400);
+
+        app.MapGet("/api/computers/{name}/deliveries", async (string name, IQuerySession session, NpgsqlDataSource db, CancellationToken ct) =>
+                await session.LoadAsync<Domain.Computers.Computer>(Domain.Computers.Computer.StreamId(name), ct) is { } computer
+                    ? Results.Ok(await ForComputerAsync(db, computer.Id, ct))
+                    : Problems.NotFound($"No computer '{name}'."))
+            .WithTags("Computers").ForAuditor().WithName("GetComputerDeliveries")
+            .WithSummary("One computer's deliveries: the latest status its agent reported for each update of each policy, newest first (at most 500).")
+            .Produces<IReadOnlyList<ComputerDeliveryRow>>().ProducesProblem(404);
     }
 }

@@ -23,7 +23,7 @@ namespace Patch.Application.Delivery;
 /// Wake-on-LAN before a policy run (C11): the magic packet for each member computer's MAC address, sent to the configured
 /// broadcast address (Patch:WakeOnLan:Broadcast, default 255.255.255.255:9). Every send is a server-task run with its counts.
 /// </summary>
-public sealed class WakeOnLanTask(IDocumentStore store, IConfiguration config, TimeProvider time)
+public sealed class WakeOnLanTask(IDocumentStore store, Npgsql.NpgsqlDataSource db, IConfiguration config, TimeProvider time)
 {
     public const string TaskName = "wake-on-lan";
 
@@ -39,8 +39,8 @@ public sealed class WakeOnLanTask(IDocumentStore store, IConfiguration config, T
                 var broadcast = Broadcast ?? throw new FormatException($"Patch:WakeOnLan:Broadcast '{config["Patch:WakeOnLan:Broadcast"]}' is not an address like 192.168.1.255:9");
                 await using var session = store.QuerySession();
                 var custom = await TargetEndpoints.CustomTargetsAsync(session, token);
-                var names = await TargetEndpoints.MembersAsync(session, config, policy.Targets, policy.Updates.Where(u => u.Enabled).Select(u => u.UpdateId).ToList(), custom, token,
-                    policy.Bulletins.FirstOrDefault()?.Split(':')[0]);
+                var (_, names) = await TargetEndpoints.MembersAsync(session, db, config, policy.Targets, policy.Updates.Where(u => u.Enabled).Select(u => u.UpdateId).ToList(),
+                    custom, token, policy.Bulletins.FirstOrDefault()?.Split(':')[0]);
                 var computers = names.Count == 0 ? [] : await session.LoadManyAsync<Computer>(token, names.Select(Computer.StreamId).ToArray());
                 var macs = computers.Select(c => c.MacAddress).OfType<string>().Distinct().ToList();
                 using var udp = new UdpClient(broadcast.AddressFamily) { EnableBroadcast = true };

@@ -19,12 +19,14 @@ public sealed record WindowCheck(string Computer, DateTimeOffset At, bool Inside
 /// <summary>Maintenance windows: named, recurring, time-zone aware, with targets; the calendar answers for a computer.</summary>
 public static class MaintenanceWindowEndpoints
 {
+    public static async Task<IReadOnlyList<MaintenanceWindow>> ListAsync(IQuerySession session, CancellationToken ct) =>
+        await session.Query<MaintenanceWindow>().Where(w => !w.Deleted).OrderBy(w => w.Name).ToListAsync(ct);
+
     public static void MapMaintenanceWindows(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/maintenance-windows").WithTags("Maintenance windows");
 
-        group.MapGet("", async (IQuerySession session, CancellationToken ct) =>
-                Results.Ok(await session.Query<MaintenanceWindow>().Where(w => !w.Deleted).OrderBy(w => w.Name).ToListAsync(ct)))
+        group.MapGet("", async (IQuerySession session, CancellationToken ct) => Results.Ok(await ListAsync(session, ct)))
             .ForAuditor().WithName("ListMaintenanceWindows").WithSummary("The maintenance windows.").Produces<IReadOnlyList<MaintenanceWindow>>();
 
         group.MapPost("", (MaintenanceWindowRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
@@ -52,15 +54,13 @@ public static class MaintenanceWindowEndpoints
             })
             .ForAdministrator().WithName("DeleteMaintenanceWindow").WithSummary("Delete a window (refused while it is a vendor's default window).").Produces(204).ProducesProblem(404).ProducesProblem(409);
 
-        group.MapGet("check", async (string computer, DateTimeOffset? at, IQuerySession session, IConfiguration config, TimeProvider time, CancellationToken ct) =>
+        group.MapGet("check", async (string computer, DateTimeOffset? at, IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, TimeProvider time, CancellationToken ct) =>
             {
                 var target = await session.LoadAsync<Computer>(Computer.StreamId(computer), ct);
                 if (target is null) return Problems.NotFound($"No computer '{computer}'.");
                 var instant = at ?? time.GetUtcNow();
-                var custom = await TargetEndpoints.CustomTargetsAsync(session, ct);
-                var windows = new List<MaintenanceWindow>();
-                foreach (var w in await session.Query<MaintenanceWindow>().Where(w => !w.Deleted).ToListAsync(ct))
-                    if ((await TargetEndpoints.MembersAsync(session, config, w.Targets, [], custom, ct)).Contains(target.Name, StringComparer.OrdinalIgnoreCase)) windows.Add(w);
+                var membership = await Agents.ComputerMembership.ForAsync(session, db, config, target, ct);
+                var windows = (await session.Query<MaintenanceWindow>().Where(w => !w.Deleted).ToListAsync(ct)).Where(w => w.Targets.Any(t => membership.IsIn(t, []))).ToList();
                 var open = windows.Select(w => MaintenanceWindowCalendar.Containing(w.Schedule, instant)).Where(c => c is not null).Select(c => c!.Value.End).DefaultIfEmpty().Max();
                 return Results.Ok(new WindowCheck(target.Name, instant, open != default, open == default ? null : open,
                     MaintenanceWindowCalendar.NextStartOfAny(windows.Select(w => w.Schedule), instant), windows.Select(w => w.Name).ToList()));

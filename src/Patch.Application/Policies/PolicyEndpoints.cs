@@ -30,6 +30,29 @@ public sealed record PolicyPage(IReadOnlyList<SoftwareUpdatePolicy> Items, int T
 /// <summary>Software Update policies (C5): the wizard, edits, enable/disable, delete or retire, targets' members.</summary>
 public static class PolicyEndpoints
 {
+    /// <summary>The policies (default: active ones), filtered by bulletin, enabled and status, by name.</summary>
+    public static async Task<Compliance.QueryAnswer<PolicyPage>> ListAsync(IQuerySession session, string? bulletin, bool? enabled, string? status, CancellationToken ct)
+    {
+        var statusFilter = status is null ? PolicyStatus.Active : Enum.TryParse<PolicyStatus>(status, true, out var s) && Enum.IsDefined(s) ? s : (PolicyStatus?)null;
+        if (statusFilter is null) return Compliance.QueryAnswer<PolicyPage>.Invalid($"status: '{status}' is not one of Active, Deleted, Retired");
+        var all = await session.Query<SoftwareUpdatePolicy>().ToListAsync(ct);
+        var streamId = bulletin is null ? null : await GetBulletin.ResolveIdAsync(session, bulletin, ct) ?? bulletin;
+        var items = all.Where(p => p.Status == statusFilter && (enabled is null || p.Enabled == enabled) && (streamId is null || p.Bulletins.Contains(streamId)))
+            .OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase).ToList();
+        return new PolicyPage(items, items.Count);
+    }
+
+    /// <summary>The computers a policy's targets reach now (its enabled updates give "requiring the updates" its meaning), less resource exclusions.</summary>
+    public static async Task<TargetMembers> MembersAsync(IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, SoftwareUpdatePolicy policy, int? limit,
+        CancellationToken ct)
+    {
+        var custom = await TargetEndpoints.CustomTargetsAsync(session, ct);
+        var vendorSlug = policy.Bulletins.FirstOrDefault()?.Split(':')[0];
+        var (total, names) = await TargetEndpoints.MembersAsync(session, db, config, policy.Targets, policy.Updates.Where(u => u.Enabled).Select(u => u.UpdateId).ToList(),
+            custom, ct, vendorSlug, limit);
+        return new TargetMembers(policy.Id, (int)total, names);
+    }
+
     public static void MapPolicies(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/policies").WithTags("Software Update policies");
@@ -42,15 +65,7 @@ public static class PolicyEndpoints
             .Produces<SoftwareUpdatePolicy>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
 
         group.MapGet("", async (string? bulletin, bool? enabled, string? status, IQuerySession session, CancellationToken ct) =>
-            {
-                var all = await session.Query<SoftwareUpdatePolicy>().ToListAsync(ct);
-                var statusFilter = status is null ? PolicyStatus.Active : Enum.TryParse<PolicyStatus>(status, true, out var s) ? s : (PolicyStatus?)null;
-                if (statusFilter is null) return Problems.Invalid("Invalid query", $"status: '{status}' is not one of Active, Deleted, Retired");
-                var streamId = bulletin is null ? null : await GetBulletin.ResolveIdAsync(session, bulletin, ct) ?? bulletin;
-                var items = all.Where(p => p.Status == statusFilter && (enabled is null || p.Enabled == enabled) && (streamId is null || p.Bulletins.Contains(streamId)))
-                    .OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase).ToList();
-                return Results.Ok(new PolicyPage(items, items.Count));
-            })
+                (await ListAsync(session, bulletin, enabled, status, ct)).ToResult(Results.Ok))
             .ForAuditor().WithName("ListPolicies").WithSummary("Policies (default: active ones); filter by bulletin, enabled, status.").Produces<PolicyPage>().ProducesProblem(400);
 
         group.MapGet("{id}", async (string id, IQuerySession session, CancellationToken ct) =>
@@ -81,14 +96,10 @@ public static class PolicyEndpoints
             .ForAdministrator().WithName("DeletePolicy").WithSummary("Delete a policy; one that was ever delivered is retired instead (kept with its history, distributing nothing).")
             .Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
 
-        group.MapGet("{id}/members", async (string id, IQuerySession session, IConfiguration config, CancellationToken ct) =>
-            {
-                if (await session.LoadAsync<SoftwareUpdatePolicy>(id, ct) is not { } policy) return Problems.NotFound($"No Software Update policy '{id}'.");
-                var custom = await TargetEndpoints.CustomTargetsAsync(session, ct);
-                var vendorSlug = policy.Bulletins.FirstOrDefault()?.Split(':')[0];
-                var members = await TargetEndpoints.MembersAsync(session, config, policy.Targets, policy.Updates.Where(u => u.Enabled).Select(u => u.UpdateId).ToList(), custom, ct, vendorSlug);
-                return Results.Ok(new TargetMembers(id, members.Count, members));
-            })
+        group.MapGet("{id}/members", async (string id, IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
+                await session.LoadAsync<SoftwareUpdatePolicy>(id, ct) is { } policy
+                    ? Results.Ok(await MembersAsync(session, db, config, policy, null, ct))
+                    : Problems.NotFound($"No Software Update policy '{id}'."))
             .ForAuditor().WithName("GetPolicyMembers").WithSummary("The computers the policy's targets reach now, less resource exclusions.").Produces<TargetMembers>().ProducesProblem(404);
     }
 

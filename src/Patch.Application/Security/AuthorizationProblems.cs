@@ -17,6 +17,12 @@ public sealed class AuthorizationProblems : IAuthorizationMiddlewareResultHandle
 
     public async Task HandleAsync(RequestDelegate next, HttpContext http, AuthorizationPolicy policy, PolicyAuthorizationResult result)
     {
+        if (!result.Succeeded && result.Forbidden && !CookieSessions.IsApiRequest(http.Request) && http.User.MustChangePassword())
+        {
+            // The console's way to the one thing such a user may do.
+            http.Response.Redirect("/account");
+            return;
+        }
         if (result.Succeeded || !CookieSessions.IsApiRequest(http.Request))
         {
             await _default.HandleAsync(next, http, policy, result);

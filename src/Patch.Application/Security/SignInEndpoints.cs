@@ -26,8 +26,9 @@ public static class SignInEndpoints
 
         group.MapPost("sign-in", async (SignInRequest body, HttpContext http, SignIn signIn, CancellationToken ct) =>
             {
-                var (user, problem) = await signIn.CheckAsync(body.UserName, body.Password, http, ct);
-                if (problem is not null) return problem;
+                var (user, status, problem) = await signIn.CheckAsync(body.UserName, body.Password, http, ct);
+                if (problem is not null)
+                    return Results.Problem(title: status == 400 ? "Invalid sign-in" : "Sign-in refused", detail: problem, statusCode: status);
                 await http.SignInAsync(PatchAuth.CookieScheme, UserPrincipal.ForSession(user!, signIn.Now));
                 return Results.Ok(new Me(user!.Id, user.UserName, user.DisplayName, user.Role, "password", user.MustChangePassword, null));
             })
@@ -75,20 +76,19 @@ public sealed class SignIn(IDocumentStore store, TimeProvider time, SignInOption
 {
     public DateTimeOffset Now => time.GetUtcNow();
 
-    /// <summary>The signed-in user, or the problem to answer (400 for a malformed request, the same 401 for every refusal).</summary>
-    public async Task<(User? User, IResult? Problem)> CheckAsync(string? userName, string? password, HttpContext http, CancellationToken ct)
+    /// <summary>The signed-in user, or the status and problem to answer (400 for a malformed request, the same 401 for every refusal).</summary>
+    public async Task<(User? User, int Status, string? Problem)> CheckAsync(string? userName, string? password, HttpContext http, CancellationToken ct)
     {
-        if (string.IsNullOrWhiteSpace(userName) || string.IsNullOrEmpty(password))
-            return (null, Problems.Invalid("Invalid sign-in", "userName and password are required."));
+        if (string.IsNullOrWhiteSpace(userName) || string.IsNullOrEmpty(password)) return (null, 400, "userName and password are required.");
         if (userName.Length > 256 || password.Length > UserDecisions.MaxPasswordLength || userName.Any(char.IsControl) || password.Any(char.IsControl))
-            return (null, Problems.Invalid("Invalid sign-in", "userName or password is too long or holds control characters."));
+            return (null, 400, "userName or password is too long or holds control characters.");
         var remote = http.Connection.RemoteIpAddress?.ToString();
-        if (UserDecisions.UserNameProblem(userName) is not null) return (null, Refuse(password));
+        if (UserDecisions.UserNameProblem(userName) is not null) return Refuse(password);
         var attempt = new Actor("anonymous", "anonymous", http.TraceIdentifier);
         await using var session = store.OpenSession(attempt);
         // Attempts on one user are serialized, so failures in a row are counted exactly.
         var stream = await session.Events.FetchForExclusiveWriting<User>(User.StreamId(userName), ct);
-        if (stream.Aggregate is not { Deleted: false } user) return (null, Refuse(password));
+        if (stream.Aggregate is not { Deleted: false } user) return Refuse(password);
         var now = time.GetUtcNow();
         var open = user.CanSignIn && !(user.LockedUntil > now);
         var matches = open ? Passwords.Verify(user, password) : Passwords.VerifyDecoy(password);
@@ -101,12 +101,12 @@ public sealed class SignIn(IDocumentStore store, TimeProvider time, SignInOption
         }
         stream.AppendMany(outcome.Events);
         await session.SaveChangesAsync(ct);
-        return accepted ? ((await session.LoadAsync<User>(user.Id, ct))!, null) : (null, Refuse(null));
+        return accepted ? ((await session.LoadAsync<User>(user.Id, ct))!, 200, null) : Refuse(null);
     }
 
-    private static IResult Refuse(string? password)
+    private static (User?, int, string?) Refuse(string? password)
     {
         if (password is not null) Passwords.VerifyDecoy(password);
-        return Results.Problem(title: "Sign-in refused", detail: SignInEndpoints.Refused, statusCode: StatusCodes.Status401Unauthorized);
+        return (null, StatusCodes.Status401Unauthorized, SignInEndpoints.Refused);
     }
 }

@@ -40,14 +40,18 @@ public static class ServerTaskEndpoints
             .Produces<IReadOnlyList<HistoryEntry>>().ProducesProblem(404);
     }
 
-    private static async Task<IResult> ListAsync(IQuerySession session, string? task, int? page, int? pageSize, CancellationToken ct)
+    private static async Task<IResult> ListAsync(IQuerySession session, string? task, int? page, int? pageSize, CancellationToken ct) =>
+        (await RunsAsync(session, task, page, pageSize, ct)).ToResult(Results.Ok);
+
+    /// <summary>Runs of one task (or all), newest first, paged.</summary>
+    public static async Task<Compliance.QueryAnswer<ServerTaskRunPage>> RunsAsync(IQuerySession session, string? task, int? page, int? pageSize, CancellationToken ct)
     {
         var p = page ?? 1;
         var size = pageSize ?? 50;
-        if (p < 1 || size is < 1 or > 1000) return Problems.Invalid("Invalid paging", "page must be ≥ 1 and pageSize from 1 to 1000.");
+        if (p < 1 || size is < 1 or > 1000) return Compliance.QueryAnswer<ServerTaskRunPage>.Invalid("page must be ≥ 1 and pageSize from 1 to 1000.");
         var query = session.Query<ServerTaskRun>().Where(r => task == null || r.Task == task);
         var total = await query.CountAsync(ct);
         var items = await query.OrderByDescending(r => r.Started).Skip((p - 1) * size).Take(size).ToListAsync(ct);
-        return Results.Ok(new ServerTaskRunPage(items, total, p, size));
+        return new ServerTaskRunPage(items, total, p, size);
     }
 }

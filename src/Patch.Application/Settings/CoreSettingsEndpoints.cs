@@ -16,13 +16,17 @@ public sealed record CoreSettingsRequest(IReadOnlyList<string>? ManagedCultures,
 /// <summary>Core settings: managed languages and excluded software releases; they apply to the next import.</summary>
 public static class CoreSettingsEndpoints
 {
+    /// <summary>The core settings: the defaults (en-US, nothing excluded) until an administrator changes them.</summary>
+    public static async Task<CoreSettings> CurrentAsync(IQuerySession session, CancellationToken ct) =>
+        await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
+
     public static void MapCoreSettings(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/settings/core").WithTags("Settings");
 
         group.MapGet("", async (IQuerySession session, CancellationToken ct) =>
             {
-                var s = await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
+                var s = await CurrentAsync(session, ct);
                 return Results.Ok(new CoreSettingsView(s.ManagedCultures, s.ExcludedSoftwareReleases));
             })
             .ForAuditor().WithName("GetCoreSettings").WithSummary("Managed cultures (languages; 'neutral' updates are always managed) and excluded software releases.")

@@ -83,7 +83,7 @@ public static class CustomSeverityEndpoints
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(400).ProducesProblem(404);
     }
 
-    private static async Task<IReadOnlyList<CustomSeverityLevelView>> ViewAsync(IQuerySession session, CancellationToken ct)
+    public static async Task<IReadOnlyList<CustomSeverityLevelView>> ViewAsync(IQuerySession session, CancellationToken ct)
     {
         var levels = await session.LoadAsync<CustomSeverityLevels>(StreamIds.CustomSeverityLevels, ct) ?? CustomSeverityLevels.Empty;
         var rows = await session.Query<BulletinRow>().Where(r => r.CustomSeverityId != null).ToListAsync(ct);

@@ -13,12 +13,15 @@ namespace Patch.Application.Settings;
 /// <summary>Vendor settings (C9, the seed's Microsoft settings): defaults for new packages and policies.</summary>
 public static class VendorSettingsEndpoints
 {
+    /// <summary>A vendor's settings: the seed's defaults until an administrator changes them.</summary>
+    public static async Task<VendorSettingsValues> ValuesAsync(IQuerySession session, string vendor, CancellationToken ct) =>
+        (await session.LoadAsync<VendorSettings>(VendorSettings.StreamId(vendor), ct))?.Values ?? VendorSettingsValues.Defaults;
+
     public static void MapVendorSettings(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/settings/vendors/{vendor}").WithTags("Settings");
 
-        group.MapGet("", async (string vendor, IQuerySession session, CancellationToken ct) =>
-                Results.Ok((await session.LoadAsync<VendorSettings>(VendorSettings.StreamId(vendor), ct))?.Values ?? VendorSettingsValues.Defaults))
+        group.MapGet("", async (string vendor, IQuerySession session, CancellationToken ct) => Results.Ok(await ValuesAsync(session, vendor, ct)))
             .ForAuditor().WithName("GetVendorSettings")
             .WithSummary("A vendor's settings (e.g. 'microsoft'); the seed's defaults until changed: verify authenticity on, target 'builtin:requiring-updates', delete unused packages after 7 days, run as System whether or not a user is logged on, terminate after 60 minutes, agent events on.")
             .Produces<VendorSettingsValues>();

@@ -100,7 +100,7 @@ public static class StagingEndpoints
         return Results.Accepted($"/api/staging/{runId}", new StagingStarted(runId, ServerTaskStatus.Running, $"/api/staging/{runId}", resolved));
     }
 
-    private static BulletinStagingStatus Status(Bulletin bulletin, StagingProgress progress)
+    public static BulletinStagingStatus Status(Bulletin bulletin, StagingProgress progress)
     {
         var updates = bulletin.Updates.Select(u =>
         {

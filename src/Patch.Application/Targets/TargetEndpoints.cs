@@ -23,16 +23,19 @@ public sealed record TargetMembers(string TargetId, int Count, IReadOnlyList<str
 /// <summary>Targets (filters): built-in dynamic ones and custom rules with exclusions; membership is always computed.</summary>
 public static class TargetEndpoints
 {
+    /// <summary>The built-in targets, then the custom ones by name.</summary>
+    public static async Task<IReadOnlyList<TargetView>> ListAsync(IQuerySession session, CancellationToken ct)
+    {
+        var custom = await session.Query<Target>().Where(t => !t.Deleted).OrderBy(t => t.Name).ToListAsync(ct);
+        return Patch.Domain.Targets.Targets.BuiltIn.Select(b => new TargetView(b.Key, b.Value, true, [], []))
+            .Concat(custom.Select(t => new TargetView(t.Id, t.Name, false, t.Include, t.Exclude))).ToList();
+    }
+
     public static void MapTargets(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/targets").WithTags("Targets");
 
-        group.MapGet("", async (IQuerySession session, CancellationToken ct) =>
-            {
-                var custom = await session.Query<Target>().Where(t => !t.Deleted).OrderBy(t => t.Name).ToListAsync(ct);
-                return Results.Ok(Patch.Domain.Targets.Targets.BuiltIn.Select(b => new TargetView(b.Key, b.Value, true, [], []))
-                    .Concat(custom.Select(t => new TargetView(t.Id, t.Name, false, t.Include, t.Exclude))).ToList());
-            })
+        group.MapGet("", async (IQuerySession session, CancellationToken ct) => Results.Ok(await ListAsync(session, ct)))
             .ForAuditor().WithName("ListTargets").WithSummary("Built-in dynamic targets and custom targets.").Produces<IReadOnlyList<TargetView>>();
 
         group.MapPost("", (TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
@@ -64,12 +67,26 @@ public static class TargetEndpoints
             .ForAdministrator().WithName("DeleteTarget").WithSummary("Delete a custom target (refused while a policy or maintenance window uses it).")
             .Produces(204).ProducesProblem(404).ProducesProblem(409);
 
-        group.MapGet("{id}/members", async (string id, IQuerySession session, IConfiguration config, CancellationToken ct) =>
+        group.MapPost("preview", async (TargetRequest body, IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
+            {
+                const string id = "target:preview";
+                var outcome = Target.DecideDefine(null, id, body.Name ?? "preview", body.Include, body.Exclude);
+                if (outcome.Rejection is { } r) return Problems.From(r);
+                var custom = await CustomTargetsAsync(session, ct);
+                custom[id] = Target.Create((TargetDefined)outcome.Events[0]);
+                var (total, names) = await MembersAsync(session, db, config, [id], [], custom, ct, limit: 100);
+                return Results.Ok(new TargetMembers(id, (int)total, names));
+            })
+            .ForOperator().WithName("PreviewTargetMembers")
+            .WithSummary("The computers a custom target with these rules would have now (the first 100 by name, and how many in all), without saving it.")
+            .Produces<TargetMembers>().ProducesProblem(400);
+
+        group.MapGet("{id}/members", async (string id, IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
             {
                 var custom = await CustomTargetsAsync(session, ct);
                 if (!Patch.Domain.Targets.Targets.IsBuiltIn(id) && !custom.ContainsKey(id)) return Problems.NotFound($"No target '{id}'.");
-                var members = await MembersAsync(session, config, [id], [], custom, ct);
-                return Results.Ok(new TargetMembers(id, members.Count, members));
+                var (total, names) = await MembersAsync(session, db, config, [id], [], custom, ct);
+                return Results.Ok(new TargetMembers(id, (int)total, names));
             })
             .ForAuditor().WithName("GetTargetMembers").WithSummary("The computers in a target now (computed from the computers' facts).")
             .Produces<TargetMembers>().ProducesProblem(404);
@@ -96,29 +113,14 @@ public static class TargetEndpoints
         (await session.Query<Target>().Where(t => !t.Deleted).ToListAsync(ct)).ToDictionary(t => t.Id);
 
     /// <summary>Members of the targets, less the resource exclusions of the vendor whose updates are distributed (if any).</summary>
-    public static async Task<IReadOnlyList<string>> MembersAsync(IQuerySession session, IConfiguration config, IReadOnlyList<string> targetIds,
-        IReadOnlyCollection<string> policyUpdateIds, Dictionary<string, Target> custom, CancellationToken ct, string? vendorSlug = null)
+    /// <summary>The computers a set of targets reaches now, less the vendor's resource exclusions: their number and (up to <paramref name="limit"/>) their names.</summary>
+    public static async Task<(long Total, IReadOnlyList<string> Names)> MembersAsync(IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config,
+        IReadOnlyList<string> targetIds, IReadOnlyCollection<string> policyUpdateIds, Dictionary<string, Target> custom, CancellationToken ct, string? vendorSlug = null,
+        int? limit = null)
     {
-        var computers = await session.Query<Computer>().ToListAsync(ct);
-        if (targetIds.Any(t => t == Patch.Domain.Targets.Targets.RequiringUpdates || t.StartsWith(Patch.Domain.Targets.Targets.RequiringUpdatePrefix, StringComparison.Ordinal)))
-        {
-            // "Requiring" targets read the vulnerability analysis: the updates each computer is missing.
-            var wanted = targetIds.Where(t => t.StartsWith(Patch.Domain.Targets.Targets.RequiringUpdatePrefix, StringComparison.Ordinal))
-                .Select(t => t[Patch.Domain.Targets.Targets.RequiringUpdatePrefix.Length..]).Concat(policyUpdateIds).Distinct().ToArray();
-            var missing = await MissingUpdatesAsync(session, wanted, ct);
-            computers = computers.Select(c => c with { RequiredUpdateIds = missing.GetValueOrDefault(c.Id) ?? [] }).ToList();
-        }
         var vendor = vendorSlug is null ? null : await session.LoadAsync<VendorSettings>(VendorSettings.StreamId(vendorSlug), ct);
         var exclusions = vendorSlug is null ? [] : (vendor?.Values ?? VendorSettingsValues.Defaults).ResourceExclusions;
-        var agentVersion = config["Patch:Agent:CurrentVersion"] ?? typeof(TargetEndpoints).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
-        return Patch.Domain.Targets.Targets.Members(targetIds, custom, computers, policyUpdateIds, agentVersion, exclusions).Select(c => c.Name).ToList();
-    }
-
-    private static async Task<Dictionary<string, IReadOnlyList<string>>> MissingUpdatesAsync(IQuerySession session, string[] updateIds, CancellationToken ct)
-    {
-        var rows = await session.AdvancedSql.QueryAsync<string>(
-            $"select computer_id || chr(9) || update_id from {Compliance.ComplianceTables.Schema}.compliance_state where state = {Compliance.VulnerabilityAnalysis.Missing} and update_id = any(?)", ct, new object[] { updateIds });
-        return rows.Select(r => r.Split('\t', 2)).GroupBy(r => r[0]).ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(r => r[1]).ToList());
+        return await TargetSql.MembersAsync(db, targetIds, custom, policyUpdateIds, Compliance.FleetQueries.CurrentAgentVersion(config), exclusions, limit, ct);
     }
 
     private static async Task<IResult> SaveAsync(string id, TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct, bool created)

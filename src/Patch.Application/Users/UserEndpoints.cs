@@ -18,15 +18,14 @@ public sealed record SetPasswordRequest(string? Password, bool? MustChangePasswo
 /// <summary>Local users and their roles, managed by administrators (C14). Every change is an event on the user's stream (<c>user:NAME</c>).</summary>
 public static class UserEndpoints
 {
+    public static async Task<IReadOnlyList<UserView>> ListAsync(IQuerySession session, TimeProvider time, CancellationToken ct) =>
+        (await session.Query<User>().Where(u => !u.Deleted).OrderBy(u => u.UserName).ToListAsync(ct)).Select(u => UserView.Of(u, time.GetUtcNow())).ToList();
+
     public static void MapUsers(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/users").WithTags("Users");
 
-        group.MapGet("", async (IQuerySession session, TimeProvider time, CancellationToken ct) =>
-            {
-                var users = await session.Query<User>().Where(u => !u.Deleted).OrderBy(u => u.UserName).ToListAsync(ct);
-                return Results.Ok(users.Select(u => UserView.Of(u, time.GetUtcNow())).ToList());
-            })
+        group.MapGet("", async (IQuerySession session, TimeProvider time, CancellationToken ct) => Results.Ok(await ListAsync(session, time, ct)))
             .ForAuditor().WithName("ListUsers").WithSummary("Local users with their role, state, last sign-in and number of active tokens.")
             .Produces<IReadOnlyList<UserView>>();
 

@@ -161,6 +161,13 @@ public class when_configuring_agents_and_polling_assignments(AppFixture app) : C
 
         var pending = Assert.Single((await GetJsonAsync("/api/reports/reboot-status")).GetProperty("items").EnumerateArray());
         Assert.Equal("RBT-A", pending.GetProperty("computer").GetString());
+        Assert.Single((await GetJsonAsync("/api/reports/reboot-status?computer=RBT-A")).GetProperty("items").EnumerateArray());
+        Assert.Empty((await GetJsonAsync("/api/reports/reboot-status?computer=NOBODY")).GetProperty("items").EnumerateArray());
+        // The computer's deliveries: the latest status of each update of the policy.
+        var deliveries = (await GetJsonAsync("/api/computers/RBT-A/deliveries")).EnumerateArray().ToList();
+        Assert.Equal(3, deliveries.Count);
+        Assert.All(deliveries, d => Assert.Equal("Installed", d.GetProperty("status").GetString()));
+        await GetJsonAsync("/api/computers/NOBODY/deliveries", 404);
         Assert.True(pending.GetProperty("pending").GetBoolean());
         Assert.Equal(0, pending.GetProperty("deferrals").GetInt32());
         Assert.Equal(1, (await GetJsonAsync("/api/home")).GetProperty("pendingRestarts").GetInt32());

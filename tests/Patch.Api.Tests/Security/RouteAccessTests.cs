@@ -30,7 +30,8 @@ public partial class when_any_route_is_called(AppFixture app) : AppTest(app)
     public void the_route_table_and_docs_security_md_agree()
     {
         var routes = RouteTable();
-        var table = string.Join("\n", routes.Select(r => $"| {r.Method} | `{r.Pattern}` | {r.Access} |"));
+        string Rows(IEnumerable<Route> rs) => string.Join("\n", rs.Select(r => $"| {r.Method} | `{r.Pattern}` | {r.Access} |"));
+        var table = "API and agent routes:\n" + Rows(routes.Where(r => IsApi(r.Pattern))) + "\n\nConsole pages:\n" + Rows(routes.Where(r => !IsApi(r.Pattern)));
         Assert.True(routes.All(r => r.Access != "UNCLASSIFIED"), $"Routes nobody classified (add ForAuditor/ForOperator/ForAdministrator/ForAgent/Anonymous):\n{table}");
         var documented = File.ReadAllLines(SharedData.RepoFile("docs/security.md"))
             .Select(l => DocRow().Match(l)).Where(m => m.Success)
@@ -71,9 +72,12 @@ public partial class when_any_route_is_called(AppFixture app) : AppTest(app)
                 var authRefused = status == HttpStatusCode.Forbidden
                     || status == HttpStatusCode.Unauthorized && (await response.Content.ReadAsStringAsync()).Contains("\"Authentication required\"");
                 var expected = Expected(route.Access, who);
+                // A console page sends a person without a session to the sign-in page.
+                if (!IsApi(route.Pattern) && expected == HttpStatusCode.Unauthorized && who == "none") expected = HttpStatusCode.Redirect;
                 var ok = expected switch
                 {
                     HttpStatusCode.OK => !authRefused,
+                    HttpStatusCode.Redirect => status == HttpStatusCode.Redirect && response.Headers.Location?.ToString().Contains("/sign-in") == true,
                     _ => status == expected,
                 };
                 if (!ok) failures.Add($"{route.Method} {url} as {who}: {(int)status}, expected {(expected == HttpStatusCode.OK ? "allowed" : ((int)expected).ToString())}");
@@ -81,6 +85,8 @@ public partial class when_any_route_is_called(AppFixture app) : AppTest(app)
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
+
+    private static bool IsApi(string pattern) => pattern.StartsWith("/api/") || pattern.StartsWith("/agent/") || pattern.StartsWith("/health/");
 
     /// <summary>OK stands for "allowed" (any answer but 401 and 403).</summary>
     private static HttpStatusCode Expected(string access, string who) => access switch

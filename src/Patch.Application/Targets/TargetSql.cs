@@ -1,0 +1,94 @@
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Domain.Targets;
+using BuiltIn = Patch.Domain.Targets.Targets;
+
+namespace Patch.Application.Targets;
+
+/// <summary>
+/// Target membership over the whole fleet as one SQL query on the computer documents (the domain's
+/// <see cref="BuiltIn.Contains"/> decides for one computer, as agents' assignments do). Each criterion translates the
+/// domain rule exactly: OS text contains (any case), an installed product (any case), a name pattern with * and ?,
+/// explicit names, agent installed or not, agent version below the current one, requiring updates (from the
+/// vulnerability analysis). A test compares both on a varied fleet.
+/// </summary>
+public sealed class TargetSql
+{
+    private const string Computers = $"{PatchStore.Schema}.mt_doc_computer";
+    private readonly List<NpgsqlParameter> _parameters = [];
+
+    private string Parameter(object value)
+    {
+        var name = $"p{_parameters.Count}";
+        _parameters.Add(new NpgsqlParameter(name, value));
+        return "@" + name;
+    }
+
+    /// <summary>The names of the computers the targets reach, less the exclusions, by name; <paramref name="limit"/> caps the list, <c>Total</c> counts them all.</summary>
+    public static async Task<(long Total, IReadOnlyList<string> Names)> MembersAsync(NpgsqlDataSource db, IReadOnlyList<string> targetIds, IReadOnlyDictionary<string, Target> custom,
+        IReadOnlyCollection<string> policyUpdateIds, string currentAgentVersion, IReadOnlyCollection<string> exclusions, int? limit, CancellationToken ct)
+    {
+        var sql = new TargetSql();
+        var where = sql.Where(targetIds, custom, policyUpdateIds, currentAgentVersion, exclusions);
+        await using var conn = await db.OpenConnectionAsync(ct);
+        long total;
+        await using (var count = new NpgsqlCommand($"select count(*) from {Computers} c where {where}", conn))
+        {
+            foreach (var p in sql._parameters) count.Parameters.Add(p.Clone());
+            total = (long)(await count.ExecuteScalarAsync(ct))!;
+        }
+        var names = new List<string>();
+        await using var cmd = new NpgsqlCommand($"select c.data->>'name' from {Computers} c where {where} order by lower(c.data->>'name'), c.data->>'name'{(limit is { } n ? $" limit {n}" : "")}", conn);
+        foreach (var p in sql._parameters) cmd.Parameters.Add(p.Clone());
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) names.Add(reader.GetString(0));
+        return (total, names);
+    }
+
+    private string Where(IReadOnlyList<string> targetIds, IReadOnlyDictionary<string, Target> custom, IReadOnlyCollection<string> policyUpdateIds, string currentAgentVersion,
+        IReadOnlyCollection<string> exclusions)
+    {
+        var any = targetIds.Select(t => Target(t, custom.GetValueOrDefault(t), policyUpdateIds, currentAgentVersion)).ToList();
+        var reach = any.Count == 0 ? "false" : "(" + string.Join(" or ", any) + ")";
+        return exclusions.Count == 0 ? reach : $"{reach} and lower(c.data->>'name') <> all({Parameter(exclusions.Select(e => e.ToLowerInvariant()).ToArray())})";
+    }
+
+    private string Target(string targetId, Target? custom, IReadOnlyCollection<string> policyUpdateIds, string currentAgentVersion) => targetId switch
+    {
+        BuiltIn.AllWithAgent => AgentInstalled,
+        BuiltIn.WithoutAgent => $"not {AgentInstalled}",
+        BuiltIn.AgentNeedsUpgrade when System.Version.TryParse(currentAgentVersion, out var current) =>
+            $"{AgentInstalled} and coalesce(c.data->>'agentVersion', '') ~ '^[0-9]+(\\.[0-9]+){{1,3}}$' " +
+            $"and {VersionArray("c.data->>'agentVersion'")} < {VersionArray(Parameter(current.ToString()))}",
+        BuiltIn.AgentNeedsUpgrade => "false",
+        BuiltIn.RequiringUpdates => Requiring(policyUpdateIds.ToArray()),
+        _ when targetId.StartsWith(BuiltIn.RequiringUpdatePrefix, StringComparison.Ordinal) => Requiring([targetId[BuiltIn.RequiringUpdatePrefix.Length..]]),
+        _ when custom is { Deleted: false } c => $"({Any(c.Include)}) and not ({Any(c.Exclude)})",
+        _ => "false",
+    };
+
+    private const string AgentInstalled = "coalesce((c.data->>'agentInstalled')::boolean, false)";
+
+    /// <summary>A dotted version as an int array, padded so 0.1 compares as 0.1.0.0 would not: like System.Version, a missing part sorts first.</summary>
+    private static string VersionArray(string text) => $"(string_to_array({text}, '.')::int[] || array[-1, -1, -1])[1:4]";
+
+    private string Requiring(string[] updateIds) => updateIds.Length == 0
+        ? "false"
+        : $"exists (select 1 from {PatchStore.Schema}.compliance_state s where s.computer_id = c.id and s.state = {Compliance.VulnerabilityAnalysis.Missing} and s.update_id = any({Parameter(updateIds)}))";
+
+    private string Any(IReadOnlyList<TargetRule> rules) => rules.Count == 0 ? "false" : string.Join(" or ", rules.Select(Rule));
+
+    private string Rule(TargetRule rule)
+    {
+        var all = new List<string>();
+        if (rule.OperatingSystemContains is { } os) all.Add($"coalesce(c.data->>'operatingSystem', '') ilike {Parameter("%" + Like(os) + "%")}");
+        if (rule.Product is { } product)
+            all.Add($"exists (select 1 from jsonb_array_elements_text(c.data->'products') p(name) where lower(p.name) = {Parameter(product.ToLowerInvariant())})");
+        if (rule.NamePattern is { } pattern) all.Add($"c.data->>'name' ilike {Parameter(Like(pattern).Replace('*', '%').Replace('?', '_'))}");
+        if (rule.Computers is { } names) all.Add($"lower(c.data->>'name') = any({Parameter(names.Select(n => n.ToLowerInvariant()).ToArray())})");
+        return all.Count == 0 ? "false" : "(" + string.Join(" and ", all) + ")";
+    }
+
+    /// <summary>Escapes LIKE's own wildcards (the default escape character is the backslash).</summary>
+    private static string Like(string text) => text.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_");
+}
