@@ -3,7 +3,13 @@ using Patch.Bench;
 // Benchmarks, run by command (never by the test suite):
 //   dotnet run -c Release --project bench/Patch.Bench                     catalog import (ImportBench)
 //   dotnet run -c Release --project bench/Patch.Bench -- fleet [--computers 10000,100000] [--http 2000] [--cycles 500] [--delivery-rows 3000000]
-return args.FirstOrDefault() == "fleet" ? await FleetBench.RunAsync(args[1..]) : await ImportBench.RunAsync(args);
+//   dotnet run -c Release --project bench/Patch.Bench -- console [--computers 100000] [--runs 20]
+return args.FirstOrDefault() switch
+{
+    "fleet" => await FleetBench.RunAsync(args[1..]),
+    "console" => await ConsoleBench.RunAsync(args[1..]),
+    _ => await ImportBench.RunAsync(args),
+};
 
 namespace Patch.Bench
 {

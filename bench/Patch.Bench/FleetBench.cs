@@ -99,7 +99,7 @@ public static class FleetBench
     }
 
     /// <summary>Appends computers HTTP..size through Marten in batches of 1,000 (one transaction each), then COPYs the same event rows raw for comparison.</summary>
-    private static async Task<(double EventsPerSecond, double CopyRowsPerSecond)> SeedAsync(DocumentStore store, NpgsqlDataSource db, IReadOnlyList<AgentInventory> templates, int from, int to)
+    internal static async Task<(double EventsPerSecond, double CopyRowsPerSecond)> SeedAsync(DocumentStore store, NpgsqlDataSource db, IReadOnlyList<AgentInventory> templates, int from, int to)
     {
         if (to <= from) return (0, 0);
         var now = DateTimeOffset.UtcNow;
@@ -194,7 +194,7 @@ public static class FleetBench
         return (await response.Content.ReadFromJsonAsync<JsonElement>(Json)).GetProperty("token").GetString()!;
     }
 
-    private static Process StartServer(string connectionString, int port, string dataDirectory)
+    internal static Process StartServer(string connectionString, int port, string dataDirectory, params string[] settings)
     {
         var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Patch.Api.dll"));
@@ -204,6 +204,7 @@ public static class FleetBench
         psi.Environment["Patch__DataDirectory"] = dataDirectory;
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
         psi.Environment["Patch__Staging__AllowedFileFolders__0"] = DeliveryBench.PackageSource(dataDirectory);
+        foreach (var setting in settings) psi.ArgumentList.Add(setting);
         var process = Process.Start(psi)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"server: {e.Data}"); };
@@ -211,6 +212,8 @@ public static class FleetBench
         process.BeginErrorReadLine();
         return process;
     }
+
+    public const string BenchPassword = "bench administrator passphrase";
 
     /// <summary>`users add bench --role administrator --password-stdin`, then `tokens create --user bench`: the token is the last line.</summary>
     public static async Task<string> AdminTokenAsync(string connectionString)
@@ -230,11 +233,11 @@ public static class FleetBench
             if (process.ExitCode != 0) throw new InvalidOperationException($"Patch.Api {string.Join(' ', arguments)}: exit {process.ExitCode}: {error}");
             return await output;
         }
-        await RunAsync("bench administrator passphrase", "users", "add", "bench", "--role", "administrator", "--password-stdin");
+        await RunAsync(BenchPassword, "users", "add", "bench", "--role", "administrator", "--password-stdin");
         return (await RunAsync("", "tokens", "create", "--user", "bench", "--name", "bench", "--expires", "7d")).TrimEnd().Split('\n')[^1].Trim();
     }
 
-    private static async Task WaitReadyAsync(HttpClient http)
+    internal static async Task WaitReadyAsync(HttpClient http)
     {
         for (var i = 0; i < 120; i++)
         {
@@ -250,14 +253,14 @@ public static class FleetBench
         throw new TimeoutException("the Patch server did not become ready");
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static string Option(string[] args, string name, string fallback)
+    internal static string Option(string[] args, string name, string fallback)
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;

@@ -21,6 +21,7 @@ public static class PatchProjections
     public const string KnownExploitedTable = "mt_doc_known_exploited";
     public const string ServerTaskRunTable = "mt_doc_server_task_run";
     public const string PolicyTable = "mt_doc_software_update_policy";
+    public const string ComputerRowTable = "mt_doc_computer_row";
 
     public static void Configure(StoreOptions opts)
     {
@@ -44,6 +45,14 @@ public static class PatchProjections
 
         opts.Projections.Snapshot<Computer>(SnapshotLifecycle.Inline);
         opts.Schema.For<Computer>().DocumentAlias("computer").Index(c => c.AgentId);
+
+        // The narrow list row of each computer: indexed columns for what lists sort and filter on.
+        opts.Projections.Snapshot<Computers.ComputerRow>(SnapshotLifecycle.Inline);
+        opts.Schema.For<Computers.ComputerRow>().DocumentAlias("computer_row")
+            .Duplicate(r => r.NameLower, pgType: "text").Duplicate(r => r.LastInventoryAt!, pgType: "timestamptz")
+            .Duplicate(r => r.AgentVersion!, pgType: "text").Duplicate(r => r.AgentInstalled, pgType: "boolean")
+            .Duplicate(r => r.OperatingSystem!, pgType: "text")
+            .Duplicate(r => r.OperatingSystemLower!, pgType: "text");
 
         opts.Projections.Snapshot<Target>(SnapshotLifecycle.Inline);
         opts.Schema.For<Target>().DocumentAlias("target");

@@ -63,6 +63,7 @@ public static class PatchServices
         services.AddTransient<VulnerabilityAnalysis>();
         services.AddTransient<FleetAnalysisTask>();
         services.AddHostedService<ComplianceSchema>();
+        services.AddHostedService<ReadModelBackfill>();
         services.AddSingleton<Patch.Application.Agents.AgentEventIngest>();
         services.AddHostedService(sp => sp.GetRequiredService<Patch.Application.Agents.AgentEventIngest>());
         services.AddHostedService<ScheduledPackageCleanup>();

@@ -31,7 +31,7 @@ public sealed record HomeSummary(ConfigurationSummary Configuration, BulletinSum
 public static class FleetQueries
 {
     private const string S = ComplianceTables.Schema;
-    private const string ComputerTable = "mt_doc_computer";
+    private const string ComputerTable = PatchProjections.ComputerRowTable;
 
     public static readonly Dictionary<string, string> NotReportingSort = new() { ["name"] = "name", ["lastInventoryAt"] = "last" };
 
@@ -44,8 +44,8 @@ public static class FleetQueries
         if (problem is not null) return QueryAnswer<ReportPage<NotReportingComputer>>.Invalid(problem);
         var now = time.GetUtcNow();
         var from = $"""
-            (select id, data->>'name' as name, data->>'agentVersion' as version, (data->>'lastInventoryAt')::timestamptz as last
-             from {S}.{ComputerTable} where (data->>'agentInstalled')::boolean) c
+            (select id, data->>'name' as name, agent_version as version, last_inventory_at as last
+             from {S}.{ComputerTable} where agent_installed) c
             where c.last is null or c.last < @since
             """;
         List<NpgsqlParameter> ps = [new("since", now.AddDays(-n))];
@@ -60,7 +60,7 @@ public static class FleetQueries
     {
         var current = CurrentAgentVersion(config);
         var rows = new List<AgentVersionCount>();
-        await using (var cmd = db.CreateCommand($"select coalesce(data->>'agentVersion', 'unknown'), count(*)::int from {S}.{ComputerTable} where (data->>'agentInstalled')::boolean group by 1 order by 1"))
+        await using (var cmd = db.CreateCommand($"select coalesce(agent_version, 'unknown'), count(*)::int from {S}.{ComputerTable} where agent_installed group by 1 order by 1"))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
@@ -79,8 +79,8 @@ public static class FleetQueries
         await using var conn = await db.OpenConnectionAsync(ct);
         ConfigurationSummary configuration;
         await using (var counts = new NpgsqlCommand($"""
-            select count(*)::int, count(*) filter (where (data->>'agentInstalled')::boolean)::int,
-              count(*) filter (where (data->>'agentInstalled')::boolean and (data->>'lastInventoryAt' is null or (data->>'lastInventoryAt')::timestamptz < @since))::int
+            select count(*)::int, count(*) filter (where agent_installed)::int,
+              count(*) filter (where agent_installed and (last_inventory_at is null or last_inventory_at < @since))::int
             from {S}.{ComputerTable}
             """, conn))
         {

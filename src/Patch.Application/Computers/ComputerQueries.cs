@@ -5,15 +5,15 @@ using Patch.Application.Compliance;
 
 namespace Patch.Application.Computers;
 
-/// <summary>The computer list (API and console): SQL over the computer documents' fields, never their whole inventories.</summary>
+/// <summary>The computer list (API and console): SQL over the narrow computer rows (<c>ComputerRow</c>), never the computers' whole inventories.</summary>
 public static class ComputerQueries
 {
-    private const string Computers = $"{PatchStore.Schema}.mt_doc_computer";
+    private const string Computers = $"{PatchStore.Schema}.{Projections.PatchProjections.ComputerRowTable}";
 
     public static readonly Dictionary<string, string> Sort = new()
     {
-        ["name"] = "lower(data->>'name')", ["operatingSystem"] = "data->>'operatingSystem'", ["agentVersion"] = "data->>'agentVersion'",
-        ["lastInventoryAt"] = "(data->>'lastInventoryAt')::timestamptz", ["enrolledAt"] = "(data->>'enrolledAt')::timestamptz",
+        ["name"] = "name_lower", ["operatingSystem"] = "operating_system", ["agentVersion"] = "agent_version",
+        ["lastInventoryAt"] = "last_inventory_at", ["enrolledAt"] = "(data->>'enrolledAt')::timestamptz",
     };
 
     public static async Task<QueryAnswer<ReportPage<ComputerView>>> ListAsync(NpgsqlDataSource db, TimeProvider time, IQueryCollection paging, bool csv, string? q, string? os,
@@ -24,19 +24,19 @@ public static class ComputerQueries
         if (notReportingDays is < 1 or > 3650) return QueryAnswer<ReportPage<ComputerView>>.Invalid("notReportingDays: 1 to 3650");
         var where = new List<string> { "true" };
         var ps = new List<NpgsqlParameter>();
-        if (!string.IsNullOrWhiteSpace(q)) { where.Add("data->>'name' ilike @q"); ps.Add(new("q", $"%{Like(q.Trim())}%")); }
-        if (!string.IsNullOrWhiteSpace(os)) { where.Add("coalesce(data->>'operatingSystem', '') ilike @os"); ps.Add(new("os", $"%{Like(os.Trim())}%")); }
-        if (!string.IsNullOrWhiteSpace(agentVersion)) { where.Add("data->>'agentVersion' = @version"); ps.Add(new("version", agentVersion.Trim())); }
+        if (!string.IsNullOrWhiteSpace(q)) { where.Add("name_lower like @q"); ps.Add(new("q", $"%{Like(q.Trim().ToLowerInvariant())}%")); }
+        if (!string.IsNullOrWhiteSpace(os)) { where.Add("operating_system_lower like @os"); ps.Add(new("os", $"%{Like(os.Trim().ToLowerInvariant())}%")); }
+        if (!string.IsNullOrWhiteSpace(agentVersion)) { where.Add("agent_version = @version"); ps.Add(new("version", agentVersion.Trim())); }
         if (notReportingDays is { } days)
         {
-            where.Add("coalesce((data->>'agentInstalled')::boolean, false) and (data->>'lastInventoryAt' is null or (data->>'lastInventoryAt')::timestamptz < @since)");
+            where.Add("agent_installed and (last_inventory_at is null or last_inventory_at < @since)");
             ps.Add(new("since", time.GetUtcNow().AddDays(-days)));
         }
         var filter = string.Join(" and ", where);
         var sql = $"""
-            select id, data->>'name', data->>'domain', data->>'operatingSystem', data->>'macAddress', coalesce((data->>'agentInstalled')::boolean, false), data->>'agentVersion',
-                   data->'inventory'->>'osVersion', coalesce(array(select jsonb_array_elements_text(data->'products')), array[]::text[]),
-                   (data->>'enrolledAt')::timestamptz, (data->>'lastInventoryAt')::timestamptz, coalesce(jsonb_array_length(data->'inventory'->'installedKbs'), 0)
+            select id, data->>'name', data->>'domain', operating_system, data->>'macAddress', coalesce(agent_installed, false), agent_version,
+                   data->>'osVersion', coalesce(array(select jsonb_array_elements_text(data->'products')), array[]::text[]),
+                   (data->>'enrolledAt')::timestamptz, last_inventory_at, coalesce((data->>'installedKbs')::int, 0)
             from {Computers} where {filter}
             order by {query!.OrderBy(Sort, "id")} limit {query.PageSize} offset {query.Offset}
             """;

@@ -111,7 +111,7 @@ public static class DeliveryQueries
                 with d as ({deliveries})
                 select d.policy_id, d.update_id, d.bulletin, d.computer_id, c.data->>'name', d.status,
                        case when {Succeeded} then 'succeeded' when {Failed} then 'failed' else 'notCompleted' end, d.occurred_at, d.last_applied, d.detail
-                from d left join {S}.mt_doc_computer c on c.id = d.computer_id
+                from d left join {S}.{PatchProjections.ComputerRowTable} c on c.id = d.computer_id
                 where d.status not in {NotDelivery}
                 order by {q!.OrderBy(sorts, "4")} limit {q.PageSize} offset {q.Offset}
                 """;
@@ -146,7 +146,7 @@ public static class DeliveryQueries
         if (problem is not null) return QueryAnswer<ReportPage<RebootStatusRow>>.Invalid(problem);
         var sql = $"""
             select r.computer_id, c.data->>'name', r.pending, r.pending_since, r.planned_at, r.deferrals, r.deferred_until, r.last_restart_at
-            from {S}.restart_state r left join {S}.mt_doc_computer c on c.id = r.computer_id
+            from {S}.restart_state r left join {S}.{PatchProjections.ComputerRowTable} c on c.id = r.computer_id
             where (@all or r.pending) and (@computer::text is null or r.computer_id = @computer)
             order by {q!.OrderBy(sorts, "1")} limit {q.PageSize} offset {q.Offset}
             """;

@@ -6,7 +6,7 @@ using BuiltIn = Patch.Domain.Targets.Targets;
 namespace Patch.Application.Targets;
 
 /// <summary>
-/// Target membership over the whole fleet as one SQL query on the computer documents (the domain's
+/// Target membership over the whole fleet as one SQL query on the narrow computer rows (the domain's
 /// <see cref="BuiltIn.Contains"/> decides for one computer, as agents' assignments do). Each criterion translates the
 /// domain rule exactly: OS text contains (any case), an installed product (any case), a name pattern with * and ?,
 /// explicit names, agent installed or not, agent version below the current one, requiring updates (from the
@@ -14,7 +14,7 @@ namespace Patch.Application.Targets;
 /// </summary>
 public sealed class TargetSql
 {
-    private const string Computers = $"{PatchStore.Schema}.mt_doc_computer";
+    private const string Computers = $"{PatchStore.Schema}.{Projections.PatchProjections.ComputerRowTable}";
     private readonly List<NpgsqlParameter> _parameters = [];
 
     private string Parameter(object value)
@@ -38,7 +38,7 @@ public sealed class TargetSql
             total = (long)(await count.ExecuteScalarAsync(ct))!;
         }
         var names = new List<string>();
-        await using var cmd = new NpgsqlCommand($"select c.data->>'name' from {Computers} c where {where} order by lower(c.data->>'name'), c.data->>'name'{(limit is { } n ? $" limit {n}" : "")}", conn);
+        await using var cmd = new NpgsqlCommand($"select c.data->>'name' from {Computers} c where {where} order by c.name_lower, c.data->>'name'{(limit is { } n ? $" limit {n}" : "")}", conn);
         foreach (var p in sql._parameters) cmd.Parameters.Add(p.Clone());
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct)) names.Add(reader.GetString(0));
@@ -50,7 +50,7 @@ public sealed class TargetSql
     {
         var any = targetIds.Select(t => Target(t, custom.GetValueOrDefault(t), policyUpdateIds, currentAgentVersion)).ToList();
         var reach = any.Count == 0 ? "false" : "(" + string.Join(" or ", any) + ")";
-        return exclusions.Count == 0 ? reach : $"{reach} and lower(c.data->>'name') <> all({Parameter(exclusions.Select(e => e.ToLowerInvariant()).ToArray())})";
+        return exclusions.Count == 0 ? reach : $"{reach} and c.name_lower <> all({Parameter(exclusions.Select(e => e.ToLowerInvariant()).ToArray())})";
     }
 
     private string Target(string targetId, Target? custom, IReadOnlyCollection<string> policyUpdateIds, string currentAgentVersion) => targetId switch
@@ -58,8 +58,8 @@ public sealed class TargetSql
         BuiltIn.AllWithAgent => AgentInstalled,
         BuiltIn.WithoutAgent => $"not {AgentInstalled}",
         BuiltIn.AgentNeedsUpgrade when System.Version.TryParse(currentAgentVersion, out var current) =>
-            $"{AgentInstalled} and coalesce(c.data->>'agentVersion', '') ~ '^[0-9]+(\\.[0-9]+){{1,3}}$' " +
-            $"and {VersionArray("c.data->>'agentVersion'")} < {VersionArray(Parameter(current.ToString()))}",
+            $"{AgentInstalled} and coalesce(c.agent_version, '') ~ '^[0-9]+(\\.[0-9]+){{1,3}}$' " +
+            $"and {VersionArray("c.agent_version")} < {VersionArray(Parameter(current.ToString()))}",
         BuiltIn.AgentNeedsUpgrade => "false",
         BuiltIn.RequiringUpdates => Requiring(policyUpdateIds.ToArray()),
         _ when targetId.StartsWith(BuiltIn.RequiringUpdatePrefix, StringComparison.Ordinal) => Requiring([targetId[BuiltIn.RequiringUpdatePrefix.Length..]]),
@@ -67,7 +67,7 @@ public sealed class TargetSql
         _ => "false",
     };
 
-    private const string AgentInstalled = "coalesce((c.data->>'agentInstalled')::boolean, false)";
+    private const string AgentInstalled = "coalesce(c.agent_installed, false)";
 
     /// <summary>A dotted version as an int array, padded so 0.1 compares as 0.1.0.0 would not: like System.Version, a missing part sorts first.</summary>
     private static string VersionArray(string text) => $"(string_to_array({text}, '.')::int[] || array[-1, -1, -1])[1:4]";
@@ -81,11 +81,11 @@ public sealed class TargetSql
     private string Rule(TargetRule rule)
     {
         var all = new List<string>();
-        if (rule.OperatingSystemContains is { } os) all.Add($"coalesce(c.data->>'operatingSystem', '') ilike {Parameter("%" + Like(os) + "%")}");
+        if (rule.OperatingSystemContains is { } os) all.Add($"c.operating_system_lower like {Parameter("%" + Like(os.ToLowerInvariant()) + "%")}");
         if (rule.Product is { } product)
             all.Add($"exists (select 1 from jsonb_array_elements_text(c.data->'products') p(name) where lower(p.name) = {Parameter(product.ToLowerInvariant())})");
-        if (rule.NamePattern is { } pattern) all.Add($"c.data->>'name' ilike {Parameter(Like(pattern).Replace('*', '%').Replace('?', '_'))}");
-        if (rule.Computers is { } names) all.Add($"lower(c.data->>'name') = any({Parameter(names.Select(n => n.ToLowerInvariant()).ToArray())})");
+        if (rule.NamePattern is { } pattern) all.Add($"c.name_lower like {Parameter(Like(pattern.ToLowerInvariant()).Replace('*', '%').Replace('?', '_'))}");
+        if (rule.Computers is { } names) all.Add($"c.name_lower = any({Parameter(names.Select(n => n.ToLowerInvariant()).ToArray())})");
         return all.Count == 0 ? "false" : "(" + string.Join(" and ", all) + ")";
     }
 

@@ -99,3 +99,22 @@ public class when_targets_are_computed_for_the_fleet(AppFixture app) : AppTest(a
         Assert.Equal(5, csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Length);
     }
 }
+
+public class when_the_computer_list_was_added_after_the_computers(AppFixture app) : AppTest(app)
+{
+    [Fact]
+    public async Task its_rows_are_rebuilt_from_the_event_log_at_start()
+    {
+        foreach (var name in new[] { "OLD-1", "OLD-2", "OLD-3" }) await SendAsync(HttpMethod.Post, "/api/computers", new { name, operatingSystem = "Windows 10" });
+        var db = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+        await using (var wipe = db.CreateCommand("delete from patch.mt_doc_computer_row")) await wipe.ExecuteNonQueryAsync();
+        Assert.Equal(0, (await GetJsonAsync("/api/computers")).GetProperty("total").GetInt32());
+
+        var backfill = ActivatorUtilities.CreateInstance<Patch.Application.Hosting.ReadModelBackfill>(App.Host.Services);
+        await backfill.StartAsync(CancellationToken.None);
+        await backfill.ExecuteTask!;
+        var list = await GetJsonAsync("/api/computers?sort=name");
+        Assert.Equal(["OLD-1", "OLD-2", "OLD-3"], list.GetProperty("items").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
+        Assert.Equal("Windows 10", list.GetProperty("items")[0].GetProperty("operatingSystem").GetString());
+    }
+}
