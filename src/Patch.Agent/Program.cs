@@ -29,14 +29,15 @@ try
                   enrol --server URL --token TOKEN [--name NAME] [--domain DOMAIN] [--mac MAC]
                                                               enrol with an enrolment token (the MAC address, for Wake-on-LAN, is the
                                                               first active network adapter's unless given); the credential is kept in --state
-                  inventory [--systeminfo FILE [--qfe FILE]] [--send] [--force]
-                                                              print the inventory (the live system on Windows, else the files);
+                  inventory [--systeminfo FILE [--qfe FILE] [--registry FILE,FILE…]] [--send] [--force]
+                                                              print the inventory (the live system on Windows, else the files;
+                                                              --registry: "reg export" files of the product keys, docs/products.md);
                                                               --send reports it when it changed since the last report (--force: always)
                   status [--show STATUSES | --hide STATUSES]  the "Software updates for this computer" table (status, bulletin, update,
                                                               last applied, schedule); STATUSES like "Not Applicable,Superseded"
                   rotate-credential                           replace this agent's credential secret (the old one works a few minutes more)
                   updates [--state-filter Missing]            the server's vulnerability analysis of this computer
-                  cycle [--inventory FILE | --systeminfo FILE [--qfe FILE]] [--simulate]
+                  cycle [--inventory FILE | --systeminfo FILE [--qfe FILE] [--registry FILE,…]] [--simulate]
                                                               Start Software Update Cycle now (updates on the default schedule only;
                                                               refused unless the configuration allows the user to initiate);
                                                               --simulate: the recording installer and restarter, no real installs
@@ -193,7 +194,7 @@ static CycleRunner Runner(AgentState state, Dictionary<string, string?> options,
 static IInventorySource Source(Dictionary<string, string?> options)
 {
     if (options.GetValueOrDefault("inventory") is { } json) return new JsonInventorySource(json);
-    if (options.GetValueOrDefault("systeminfo") is { } file) return new FileInventorySource(file, options.GetValueOrDefault("qfe"));
+    if (options.GetValueOrDefault("systeminfo") is { } file) return new FileInventorySource(file, options.GetValueOrDefault("qfe"), registryPaths: List(options.GetValueOrDefault("registry")));
     if (OperatingSystem.IsWindows()) return new WindowsInventorySource();
-    throw new AgentException("Not on Windows: give --inventory FILE (inventory JSON) or --systeminfo FILE (systeminfo output) and optionally --qfe FILE (wmic qfe output).");
+    throw new AgentException("Not on Windows: give --inventory FILE (inventory JSON) or --systeminfo FILE (systeminfo output) and optionally --qfe FILE (wmic qfe output) and --registry FILE,… (reg export files).");
 }

@@ -3,6 +3,7 @@ using System.Runtime.Versioning;
 using Microsoft.Win32;
 using Patch.Domain.Agents;
 using Patch.Domain.Inventory;
+using Patch.Domain.Inventory.Products;
 
 namespace Patch.Agent.Inventory;
 
@@ -17,17 +18,34 @@ public static class AgentVersion
     public static string Current => typeof(AgentVersion).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 }
 
-/// <summary>Inventory from a systeminfo capture (any language), with the KBs of an optional wmic qfe capture added.</summary>
-public sealed class FileInventorySource(string systeminfoPath, string? qfePath = null, IReadOnlyList<string>? softwareReleases = null) : IInventorySource
+/// <summary>
+/// Inventory from a systeminfo capture (any language), with the KBs of an optional wmic qfe capture added, and the
+/// products and installed updates of optional registry exports (<c>reg export</c> of <see cref="RegistryProducts.Roots"/>).
+/// Without registry exports, the products that ship with the OS are inferred from its build.
+/// </summary>
+public sealed class FileInventorySource(string systeminfoPath, string? qfePath = null, IReadOnlyList<string>? softwareReleases = null,
+    IReadOnlyList<string>? registryPaths = null) : IInventorySource
 {
-    public AgentInventory Read() => From(SystemInfoParser.Parse(File.ReadAllBytes(systeminfoPath)), qfePath is null ? [] : QfeParser.Parse(File.ReadAllBytes(qfePath)), softwareReleases ?? []);
+    public AgentInventory Read()
+    {
+        var os = SystemInfoParser.Parse(File.ReadAllBytes(systeminfoPath));
+        var registry = registryPaths is { Count: > 0 } paths
+            ? RegistryProducts.Read(paths.Select(p => RegistryExport.Parse(File.ReadAllBytes(p), p)).Aggregate((a, b) => a.Merge(b)), os.Architecture)
+            : null;
+        return From(os, qfePath is null ? [] : QfeParser.Parse(File.ReadAllBytes(qfePath)), softwareReleases ?? [], registry);
+    }
 
-    public static AgentInventory From(OsInventory os, IReadOnlyList<string> qfe, IReadOnlyList<string> softwareReleases) =>
+    public static AgentInventory From(OsInventory os, IReadOnlyList<string> qfe, IReadOnlyList<string> softwareReleases, RegistryProducts.Result? registry = null) =>
         new AgentInventory(os.Caption ?? "Windows", os.Version, os.Architecture, os.ServicePack, os.IsServer,
-            os.SystemLocale is null ? [] : [os.SystemLocale], softwareReleases, os.InstalledKbs.Concat(qfe).Distinct().ToList(), AgentVersion.Current).Normalized();
+            os.SystemLocale is null ? [] : [os.SystemLocale], softwareReleases, os.InstalledKbs.Concat(qfe).Concat(registry?.InstalledKbs ?? []).Distinct().ToList(),
+            AgentVersion.Current, Products: registry?.Products).Normalized();
 }
 
-/// <summary>The live system on Windows: Win32_OperatingSystem, the update build revision, Win32_QuickFixEngineering and installed products.</summary>
+/// <summary>
+/// The live system on Windows: Win32_OperatingSystem, the update build revision, Win32_QuickFixEngineering, the
+/// Uninstall entries' names, and the Microsoft products and servicing packages of <see cref="RegistryProducts.Roots"/>,
+/// exported with <c>reg export</c> and read by the same code the tests run on authored exports.
+/// </summary>
 [SupportedOSPlatform("windows")]
 public sealed class WindowsInventorySource : IInventorySource
 {
@@ -57,8 +75,33 @@ public sealed class WindowsInventorySource : IInventorySource
             }
         }
 
+        var registry = RegistryProducts.Read(Export(), arch);
         return new AgentInventory((string)os["Caption"], version, arch, Convert.ToInt32(os["ServicePackMajorVersion"]), Convert.ToInt32(os["ProductType"]) != 1,
-            [System.Globalization.CultureInfo.InstalledUICulture.Name], products, kbs, AgentVersion.Current, current?.GetValue("InstallationType") as string).Normalized();
+            [System.Globalization.CultureInfo.InstalledUICulture.Name], products, kbs.Concat(registry.InstalledKbs).ToList(), AgentVersion.Current,
+            current?.GetValue("InstallationType") as string, registry.Products).Normalized();
+    }
+
+    /// <summary>Every root key exported with reg.exe (64-bit view) into one export; a key the computer lacks is skipped.</summary>
+    private static RegistryExport Export()
+    {
+        var merged = new RegistryExport();
+        var file = Path.Combine(Path.GetTempPath(), $"patch-agent-{Guid.NewGuid():N}.reg");
+        try
+        {
+            foreach (var root in RegistryProducts.Roots)
+            {
+                var start = new System.Diagnostics.ProcessStartInfo("reg.exe") { UseShellExecute = false, CreateNoWindow = true, RedirectStandardError = true, RedirectStandardOutput = true };
+                foreach (var a in new[] { "export", root, file, "/y", "/reg:64" }) start.ArgumentList.Add(a);
+                using var process = System.Diagnostics.Process.Start(start)!;
+                process.WaitForExit(60_000);
+                if (process.HasExited && process.ExitCode == 0 && File.Exists(file)) merged.Merge(RegistryExport.Parse(File.ReadAllBytes(file), root));
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+        return merged;
     }
 }
 

@@ -104,10 +104,11 @@ public static class AssignmentBuilder
         var samePackage = facts?.Sha256 is { } sha && string.Equals(sha, u.PackageSha256, StringComparison.OrdinalIgnoreCase) && facts.Revision > u.Revision;
         return new AssignedUpdate(u.BulletinId, bulletin?.Facts.Number ?? u.BulletinId.Split(':').Last(), u.UpdateId, u.Product, u.Culture, facts?.Kb, u.Restart,
             u.PackageSha256, u.PackageSize, u.FileName, $"/agent/v1/packages/{u.PackageSha256}", u.CommandLine, facts?.FixedBuild, facts?.ApplicabilityRule,
-            facts?.InstalledRule, facts?.Supersedes ?? [], samePackage ? facts!.Revision : u.Revision, samePackage ? facts!.ReinstallOnRevision : u.ReinstallOnRevision);
+            facts?.InstalledRule, facts?.Supersedes ?? [], samePackage ? facts!.Revision : u.Revision, samePackage ? facts!.ReinstallOnRevision : u.ReinstallOnRevision,
+            facts?.SubType, bulletin?.Facts.Released);
     }
 
-    /// <summary>Every catalog update that supersedes an assigned one, down the whole chain, or contains it as a later cumulative build of the same release.</summary>
+    /// <summary>Every catalog update that supersedes an assigned one, down the whole chain, or contains it as a later cumulative update of the same product.</summary>
     private static IReadOnlyList<SupersedingUpdate> Superseders(PreparedCatalog catalog, IReadOnlyList<AssignedUpdate> updates)
     {
         var found = new Dictionary<string, CatalogUpdate>();
@@ -122,15 +123,11 @@ public static class AssignmentBuilder
                     found.TryAdd(s.Update.UpdateId, s);
                     if (seen.Add(s.BulletinNumber.ToUpperInvariant())) queue.Enqueue(s.BulletinNumber.ToUpperInvariant());
                 }
-            if (Version.TryParse(u.FixedBuild, out var mine) && mine.Revision >= 0)
-                foreach (var s in catalog.OfRelease(u.Product))
-                    if (Version.TryParse(s.Update.FixedBuild, out var theirs) && theirs.Revision >= 0 && theirs.Major == mine.Major && theirs.Minor == mine.Minor
-                        && theirs.Build == mine.Build && theirs > mine)
-                        found.TryAdd(s.Update.UpdateId, s);
+            foreach (var s in catalog.ContainersOf(u.ToCatalogUpdate())) found.TryAdd(s.Update.UpdateId, s);
         }
         var assignedIds = updates.Select(u => u.UpdateId).ToHashSet();
         return found.Values.Where(c => !assignedIds.Contains(c.Update.UpdateId)).OrderBy(c => c.Update.UpdateId, StringComparer.Ordinal)
             .Select(c => new SupersedingUpdate(c.BulletinId, c.BulletinNumber, c.Update.UpdateId, c.Update.Product, c.Update.Culture, c.Update.Kb, c.Update.FixedBuild,
-                c.Update.ApplicabilityRule, c.Update.InstalledRule, c.Update.Supersedes)).ToList();
+                c.Update.ApplicabilityRule, c.Update.InstalledRule, c.Update.Supersedes, c.Update.SubType, c.Released)).ToList();
     }
 }

@@ -11,7 +11,8 @@ public sealed record AgentInventory(
     IReadOnlyList<string> SoftwareReleases,
     IReadOnlyList<string> InstalledKbs,
     string AgentVersion,
-    string? InstallationType = null)
+    string? InstallationType = null,
+    IReadOnlyList<Inventory.Products.InstalledProduct>? Products = null)
 {
     /// <summary>Every problem with a reported inventory, as "field: problem".</summary>
     public IReadOnlyList<string> Problems()
@@ -26,6 +27,9 @@ public sealed record AgentInventory(
         if (InstalledKbs is null || InstalledKbs.Count > 20000 || InstalledKbs.Any(k => k is null || !System.Text.RegularExpressions.Regex.IsMatch(k, "^(KB|Q)[0-9]{4,8}$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)))
             problems.Add("installedKbs: up to 20000 ids like KB5034441");
         if (!Version.TryParse(AgentVersion, out _)) problems.Add($"agentVersion: '{AgentVersion}' is not a version");
+        if (Products is { Count: > Inventory.Products.InstalledProduct.MaxProducts }) problems.Add($"products: at most {Inventory.Products.InstalledProduct.MaxProducts}");
+        else if (Products is not null)
+            problems.AddRange(Products.SelectMany((p, i) => p is null ? [$"products[{i}]: null"] : p.Problems(i)).Take(20));
         return problems;
     }
 
@@ -36,24 +40,40 @@ public sealed record AgentInventory(
         Cultures = Cultures.Select(c => c.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).ToList(),
         SoftwareReleases = SoftwareReleases.Select(r => r.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).ToList(),
         InstalledKbs = InstalledKbs.Select(k => k.Trim().ToUpperInvariant()).Distinct().Order(StringComparer.Ordinal).ToList(),
+        Products = Products is null ? null
+            : Products.Select(p => p with { Name = p.Name.Trim(), Version = p.Version?.Trim(), Source = p.Source.Trim() }).Distinct()
+                .OrderBy(p => p.Family, StringComparer.Ordinal).ThenBy(p => p.Name, StringComparer.OrdinalIgnoreCase).ThenBy(p => p.Version, StringComparer.Ordinal)
+                .ThenBy(p => p.Source, StringComparer.Ordinal).ToList(),
     };
 }
 
 public static class InventoryFacts
 {
     /// <summary>The software releases a computer has: those the agent reports plus its operating system's, mapped by <see cref="Inventory.ProductMap"/>.</summary>
-    public static IReadOnlyList<string> SoftwareReleases(AgentInventory inventory)
+    public static IReadOnlyList<string> SoftwareReleases(AgentInventory inventory) =>
+        inventory.SoftwareReleases.Concat(OsReleases(inventory)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+
+    /// <summary>The operating system's release names (the Server Core release on a Server Core installation).</summary>
+    public static IReadOnlyList<string> OsReleases(AgentInventory inventory)
     {
         var version = Version.TryParse(inventory.OsVersion, out var v) ? v : new Version(0, 0, 0);
         var os = new Inventory.OsInventory(null, inventory.OsCaption, $"{version.Major}.{version.Minor}.{Math.Max(version.Build, 0)}", Math.Max(version.Build, 0),
             inventory.ServicePack, inventory.Architecture, inventory.IsServer, null, inventory.InstalledKbs, null);
         var mapped = Inventory.ProductMap.SoftwareReleases(os);
         // A Server Core installation is its own software release in Microsoft's catalogs.
-        if (inventory.IsServer && string.Equals(inventory.InstallationType, "Server Core", StringComparison.OrdinalIgnoreCase))
-            mapped = mapped.Select(Inventory.ProductMap.ServerCore).ToList();
-        return inventory.SoftwareReleases.Concat(mapped).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        return inventory.IsServer && string.Equals(inventory.InstallationType, "Server Core", StringComparison.OrdinalIgnoreCase)
+            ? mapped.Select(Inventory.ProductMap.ServerCore).ToList() : mapped;
     }
 
+    /// <summary>The Microsoft products of the computer: those the agent read, plus those inferred from the OS build (<see cref="Inventory.Products.InferredProducts"/>).</summary>
+    public static IReadOnlyList<Inventory.Products.InstalledProduct> Products(AgentInventory inventory) =>
+        [.. inventory.Products ?? [], .. Inventory.Products.InferredProducts.For(inventory)];
+
+    /// <summary>What lists and targets show as the computer's products: its releases and the names of its products.</summary>
+    public static IReadOnlyList<string> ProductNames(AgentInventory inventory) =>
+        SoftwareReleases(inventory).Concat(Products(inventory).Select(p => p.Name)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+
     public static Applicability.ComputerFacts Of(AgentInventory inventory) =>
-        new(inventory.OsVersion, inventory.Architecture, inventory.Cultures, SoftwareReleases(inventory), inventory.InstalledKbs.ToHashSet(StringComparer.OrdinalIgnoreCase));
+        new(inventory.OsVersion, inventory.Architecture, inventory.Cultures, SoftwareReleases(inventory), inventory.InstalledKbs.ToHashSet(StringComparer.OrdinalIgnoreCase),
+            Products(inventory));
 }

@@ -25,7 +25,7 @@ public static class RuleEngine
             "all" => All(p.Value.EnumerateArray().Select(r => Evaluate(r, facts))),
             "any" => Any(p.Value.EnumerateArray().Select(r => Evaluate(r, facts))),
             "not" => Evaluate(p.Value, facts) is { } inner ? !inner : null,
-            "product" => facts.SoftwareReleases.Contains(p.Value.GetString()!, StringComparer.OrdinalIgnoreCase),
+            "product" => facts.HasProduct(p.Value.GetString()!),
             "kbInstalled" => facts.HasKb(p.Value.GetString()!),
             "osBuildAtLeast" => Compare(facts, p.Value.GetString()!) is { } c1 ? c1 >= 0 : null,
             "osBuildBelow" => Compare(facts, p.Value.GetString()!) is { } c2 ? c2 < 0 : null,

@@ -1,33 +1,55 @@
 using Patch.Domain.Catalog;
+using Patch.Domain.Inventory.Products;
 using Patch.Domain.Settings;
 
 namespace Patch.Domain.Applicability;
 
 public enum UpdateState { NotApplicable, Installed, Missing, Superseded }
 
-/// <summary>One update of the catalog as the engine sees it: with the number of the bulletin that ships it.</summary>
-public sealed record CatalogUpdate(string BulletinId, string BulletinNumber, UpdateFacts Update);
+/// <summary>One update of the catalog as the engine sees it: with the number of the bulletin that ships it and when the bulletin was released.</summary>
+public sealed record CatalogUpdate(string BulletinId, string BulletinNumber, UpdateFacts Update, DateTimeOffset? Released = null);
 
 /// <summary>
 /// Vulnerability analysis for one computer: which updates apply, which are installed, and which are superseded.
 /// An update is applicable when the computer has its software release (and culture) and its applicability rule holds;
-/// installed when its KB is in the inventory, the OS is at or past its fixed build, or its installed rule holds.
+/// installed when its KB is in the inventory, the computer is at or past its fixed build (the OS build, or for a
+/// product whose version is its patch level, that product's version), or its installed rule holds.
 /// Supersedence follows the whole chain: an applicable update that a later applicable update (of any depth) supersedes,
-/// or that a cumulative update of the same release with a later fixed build contains, is
+/// or that a later cumulative update of the same product contains (<see cref="PreparedCatalog.ContainersOf"/>), is
 /// <see cref="UpdateState.Superseded"/>, never missing.
 /// </summary>
 public static class UpdateStates
 {
     public static bool IsApplicable(UpdateFacts u, ComputerFacts facts) =>
         u.Excluded is null
-        && facts.SoftwareReleases.Contains(u.Product, StringComparer.OrdinalIgnoreCase)
+        && facts.HasProduct(u.Product)
         && (string.Equals(u.Culture, CoreSettings.Neutral, StringComparison.OrdinalIgnoreCase) || facts.Cultures.Contains(u.Culture, StringComparer.OrdinalIgnoreCase))
         && (u.ApplicabilityRule is null || RuleEngine.Evaluate(u.ApplicabilityRule, facts));
 
     public static bool IsInstalled(CatalogUpdate c, ComputerFacts facts) =>
         facts.HasKb(c.Update.InstalledAs(c.BulletinNumber))
-        || (c.Update.FixedBuild is { } fixedBuild && RuleEngine.Compare(facts, fixedBuild) is >= 0)
+        || (c.Update.FixedBuild is { } fixedBuild && FixedBuildReached(c.Update.Product, fixedBuild, facts))
         || (c.Update.InstalledRule is { } rule && RuleEngine.Evaluate(rule, facts));
+
+    /// <summary>
+    /// Whether the computer is at or past a fixed build. A Windows update's build is the OS's. Another product's build
+    /// is compared with that product's version when the version is its patch level (SQL Server, Edge…) and of the same
+    /// major version; a build naming the OS's own major.minor.build (.NET Framework on Windows 10 1607 ships in the OS)
+    /// is compared with the OS. Anything else cannot be decided, so it is not "installed".
+    /// </summary>
+    public static bool FixedBuildReached(string product, string fixedBuild, ComputerFacts facts)
+    {
+        var family = ProductFamilies.Of(product);
+        if (family == ProductFamilies.Windows || family == ProductFamilies.Other) return RuleEngine.Compare(facts, fixedBuild) is >= 0;
+        if (InstalledProduct.ParseVersion(fixedBuild) is not { } fixedVersion) return false;
+        var os = facts.Version;
+        if (fixedVersion.Major == os.Major && fixedVersion.Minor == os.Minor && fixedVersion.Build == os.Build) return RuleEngine.Compare(facts, fixedBuild) is >= 0;
+        // A version less precise than the fixed build (Visual Studio's "17.10" against "17.10.12") cannot decide.
+        return family.VersionIsPatchLevel && facts.ProductFor(product) is { } installed && InstalledProduct.ParseVersion(installed.Version) is { } have
+            && have.Major == fixedVersion.Major && Precision(have) >= Precision(fixedVersion) && have >= fixedVersion;
+    }
+
+    private static int Precision(Version v) => v.Revision >= 0 ? 4 : v.Build >= 0 ? 3 : 2;
 
     public static IReadOnlyDictionary<CatalogUpdate, UpdateState> For(IReadOnlyList<CatalogUpdate> catalog, ComputerFacts facts) =>
         For(new PreparedCatalog(catalog), facts);
@@ -44,29 +66,15 @@ public static class UpdateStates
     /// <summary>Only the updates that apply to the computer, with their state: what the compliance tables store.</summary>
     public static IEnumerable<(CatalogUpdate Update, UpdateState State)> Applicable(PreparedCatalog catalog, ComputerFacts facts)
     {
-        // Only updates of the computer's software releases can apply: look those up instead of scanning the catalog.
-        var applicable = facts.SoftwareReleases.SelectMany(catalog.OfRelease).Where(c => IsApplicable(c.Update, facts)).ToHashSet();
+        // Only updates of the computer's products can apply: look those up instead of scanning the catalog.
+        var applicable = facts.Keys.Keys.SelectMany(catalog.OfKey).Where(c => IsApplicable(c.Update, facts)).ToHashSet();
         foreach (var c in applicable)
         {
             var state = IsInstalled(c, facts) ? UpdateState.Installed
-                : SupersededByApplicable(c, catalog.SupersedersOf, applicable) || SupersededByLaterBuild(c, applicable) ? UpdateState.Superseded
+                : SupersededByApplicable(c, catalog.SupersedersOf, applicable) || catalog.ContainersOf(c).Any(applicable.Contains) ? UpdateState.Superseded
                 : UpdateState.Missing;
             yield return (c, state);
         }
-    }
-
-    /// <summary>
-    /// Cumulative OS updates of one release supersede each other by build even when the months between were never
-    /// imported: an applicable update of the same release whose fixed build is later (same major.minor.build, higher
-    /// revision) contains this one.
-    /// </summary>
-    private static bool SupersededByLaterBuild(CatalogUpdate update, HashSet<CatalogUpdate> applicable)
-    {
-        if (!Version.TryParse(update.Update.FixedBuild, out var mine) || mine.Revision < 0) return false;
-        return applicable.Any(s => s != update
-            && string.Equals(s.Update.Product, update.Update.Product, StringComparison.OrdinalIgnoreCase)
-            && Version.TryParse(s.Update.FixedBuild, out var theirs) && theirs.Revision >= 0
-            && theirs.Major == mine.Major && theirs.Minor == mine.Minor && theirs.Build == mine.Build && theirs > mine);
     }
 
     private static bool SupersededByApplicable(CatalogUpdate update, ILookup<(string, string), CatalogUpdate> supersedersOf, HashSet<CatalogUpdate> applicable)
@@ -87,18 +95,20 @@ public static class UpdateStates
 }
 
 /// <summary>
-/// A catalog indexed once for many computers: updates by software release, and per release who supersedes each
-/// bulletin number. The chain runs through updates that do not apply to a computer too (KB3 supersedes KB2
-/// supersedes KB1 makes KB1 superseded by KB3).
+/// A catalog indexed once for many computers: updates by product key, and per release who supersedes each bulletin
+/// number. The chain runs through updates that do not apply to a computer too (KB3 supersedes KB2 supersedes KB1
+/// makes KB1 superseded by KB3).
 /// </summary>
 public sealed class PreparedCatalog
 {
-    private readonly ILookup<string, CatalogUpdate> _byRelease;
+    private readonly ILookup<string, CatalogUpdate> _byKey;
+    private readonly ILookup<string, CatalogUpdate> _byName;
 
     public PreparedCatalog(IReadOnlyList<CatalogUpdate> updates)
     {
         Updates = updates;
-        _byRelease = updates.ToLookup(u => u.Update.Product, StringComparer.OrdinalIgnoreCase);
+        _byKey = updates.SelectMany(u => CatalogKeys.Of(u.Update.Product).Select(k => (Key: k, Update: u))).Distinct().ToLookup(x => x.Key, x => x.Update, StringComparer.Ordinal);
+        _byName = updates.ToLookup(u => ProductKeys.Normalize(u.Update.Product), StringComparer.Ordinal);
         SupersedersOf = updates
             .SelectMany(s => s.Update.Supersedes.Select(number => (Key: (s.Update.Product.ToUpperInvariant(), number.ToUpperInvariant()), Superseder: s)))
             .ToLookup(x => x.Key, x => x.Superseder);
@@ -108,5 +118,43 @@ public sealed class PreparedCatalog
 
     public ILookup<(string, string), CatalogUpdate> SupersedersOf { get; }
 
-    public IEnumerable<CatalogUpdate> OfRelease(string release) => _byRelease[release];
+    /// <summary>The updates whose product has this key (see <see cref="ProductKeys"/>).</summary>
+    public IEnumerable<CatalogUpdate> OfKey(string key) => _byKey[key];
+
+    /// <summary>The updates of one catalog product name (compared without case or repeated spaces).</summary>
+    public IEnumerable<CatalogUpdate> OfRelease(string release) => _byName[ProductKeys.Normalize(release)];
+
+    /// <summary>
+    /// The later cumulative updates of the same product that contain this one, even when the catalog's supersedence
+    /// field says nothing (docs/applicability.md):
+    /// <list type="bullet">
+    /// <item>an OS update with a fixed build (major.minor.build.revision): one of the same release with the same
+    /// major.minor.build and a higher revision;</item>
+    /// <item>a .NET Framework cumulative update (every sub type but "Security Only"): one of the same product name
+    /// released later (the catalogs leave .NET's supersedence empty);</item>
+    /// <item>a SQL Server update: one of the same release, service pack, architecture and branch with a higher fixed
+    /// build of the same major.minor (a CU or GDR package holds every earlier fix of its branch).</item>
+    /// </list>
+    /// Release dates and builds decide, never the order in which documents were imported.
+    /// </summary>
+    public IEnumerable<CatalogUpdate> ContainersOf(CatalogUpdate update)
+    {
+        var family = ProductFamilies.Of(update.Update.Product);
+        if (family == ProductFamilies.NetFramework)
+        {
+            if (SecurityOnly(update) || update.Released is not { } released) return [];
+            return OfRelease(update.Update.Product).Where(s => s != update && !SecurityOnly(s) && s.Released > released);
+        }
+        if (family == ProductFamilies.SqlServer)
+        {
+            if (InstalledProduct.ParseVersion(update.Update.FixedBuild) is not { } build) return [];
+            return CatalogKeys.Of(update.Update.Product).SelectMany(OfKey).Where(s => s != update && InstalledProduct.ParseVersion(s.Update.FixedBuild) is { } theirs
+                && theirs.Major == build.Major && theirs.Minor == build.Minor && theirs > build).Distinct();
+        }
+        if (!Version.TryParse(update.Update.FixedBuild, out var mine) || mine.Revision < 0) return [];
+        return OfRelease(update.Update.Product).Where(s => s != update && Version.TryParse(s.Update.FixedBuild, out var theirs) && theirs.Revision >= 0
+            && theirs.Major == mine.Major && theirs.Minor == mine.Minor && theirs.Build == mine.Build && theirs > mine);
+    }
+
+    private static bool SecurityOnly(CatalogUpdate u) => u.Update.SubType?.Contains("Security Only", StringComparison.OrdinalIgnoreCase) == true;
 }

@@ -30,10 +30,13 @@ public static class CatalogImport
         }
 
         // A document older than what the stream holds (its revised date is earlier) never rolls the bulletin back;
-        // it may still add updates the stream has not seen.
+        // it may still add updates the stream has not seen. The release date is the earliest any document gives (a KB
+        // listed again in a later month was still released first): release order then never depends on import order.
         var older = incoming.Facts.Revised is { } incomingRevised && current.Facts.Revised is { } currentRevised && incomingRevised < currentRevised;
-        var bulletinChanges = older ? [] : FactChanges.Between(current.Facts, incoming.Facts);
-        if (bulletinChanges.Count > 0) events.Add(new BulletinRevised(id, incoming.Facts, bulletinChanges, source));
+        var released = Earliest(current.Facts.Released, incoming.Facts.Released);
+        var facts = (older ? current.Facts : incoming.Facts) with { Released = released };
+        var bulletinChanges = FactChanges.Between(current.Facts, facts);
+        if (bulletinChanges.Count > 0) events.Add(new BulletinRevised(id, facts, bulletinChanges, source));
 
         var known = current.Updates.ToDictionary(u => u.UpdateId, StringComparer.Ordinal);
         int added = 0, revised = 0;
@@ -58,4 +61,6 @@ public static class CatalogImport
         var kind = events.Count == 0 ? BulletinImportKind.Unchanged : BulletinImportKind.Revised;
         return new BulletinImportDecision(kind, events, added, revised, excluded, older);
     }
+
+    private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a < b ? a : b;
 }

@@ -71,7 +71,7 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 
     public static Computer Apply(InventoryReported e, Computer c) => c with
     {
-        Inventory = e.Inventory, LastInventoryAt = e.At, AgentVersion = e.Inventory.AgentVersion, Products = Agents.InventoryFacts.SoftwareReleases(e.Inventory),
+        Inventory = e.Inventory, LastInventoryAt = e.At, AgentVersion = e.Inventory.AgentVersion, Products = Agents.InventoryFacts.ProductNames(e.Inventory),
         OperatingSystem = e.Inventory.OsCaption,
     };
 

@@ -29,18 +29,20 @@ public sealed record AssignedUpdate(
     string? InstalledRule,
     IReadOnlyList<string> Supersedes,
     int Revision = 1,
-    bool ReinstallOnRevision = false)
+    bool ReinstallOnRevision = false,
+    string? SubType = null,
+    DateTimeOffset? Released = null)
 {
     public CatalogUpdate ToCatalogUpdate() => new(BulletinId, Bulletin, new UpdateFacts(UpdateId, Product, null, Culture, FileName, null, Size, Sha256, Restart,
-        CommandLine, null, FixedBuild, ApplicabilityRule, InstalledRule, Supersedes, null, Kb));
+        CommandLine, SubType, FixedBuild, ApplicabilityRule, InstalledRule, Supersedes, null, Kb), Released);
 }
 
 /// <summary>An update of the catalog that supersedes an assigned one (directly or down the chain): the agent needs it to decide "Superseded".</summary>
 public sealed record SupersedingUpdate(string BulletinId, string Bulletin, string UpdateId, string Product, string Culture, string? Kb, string? FixedBuild,
-    string? ApplicabilityRule, string? InstalledRule, IReadOnlyList<string> Supersedes)
+    string? ApplicabilityRule, string? InstalledRule, IReadOnlyList<string> Supersedes, string? SubType = null, DateTimeOffset? Released = null)
 {
     public CatalogUpdate ToCatalogUpdate() => new(BulletinId, Bulletin, new UpdateFacts(UpdateId, Product, null, Culture, null, null, null, null, RestartBehavior.Unknown,
-        null, null, FixedBuild, ApplicabilityRule, InstalledRule, Supersedes, null, Kb));
+        null, SubType, FixedBuild, ApplicabilityRule, InstalledRule, Supersedes, null, Kb), Released);
 }
 
 /// <summary>How the program runs (from the vendor's program defaults the policy was created with).</summary>

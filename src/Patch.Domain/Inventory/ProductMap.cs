@@ -13,7 +13,7 @@ public static class ProductMap
         [18362] = "1903", [18363] = "1909", [19041] = "2004", [19042] = "20H2", [19043] = "21H1", [19044] = "21H2", [19045] = "22H2",
     };
 
-    private static readonly Dictionary<int, string> Windows11 = new() { [22000] = "21H2", [22621] = "22H2", [22631] = "23H2", [26100] = "24H2", [26200] = "25H2" };
+    private static readonly Dictionary<int, string> Windows11 = new() { [22000] = "21H2", [22621] = "22H2", [22631] = "23H2", [26100] = "24H2", [26200] = "25H2", [28000] = "26H1" };
 
     private static readonly Dictionary<int, string> Servers10 = new()
     {
@@ -21,6 +21,18 @@ public static class ProductMap
         // 23H2 exists only as Server Core.
         [25398] = "Windows Server 2022, 23H2 Edition (Server Core installation)", [26100] = "Windows Server 2025",
     };
+
+    /// <summary>
+    /// Semi-Annual Channel server releases: Server Core only, named by version. Build 17763 is Windows Server 2019 (the
+    /// catalogs never name a "version 1809" server).
+    /// </summary>
+    private static readonly Dictionary<int, string> SemiAnnualServers = new()
+    {
+        [16299] = "1709", [17134] = "1803", [18362] = "1903", [18363] = "1909", [19041] = "2004", [19042] = "20H2",
+    };
+
+    /// <summary>Every Windows 10/11/Server build the table names (for the coverage report).</summary>
+    public static IEnumerable<int> KnownBuilds => Windows10.Keys.Concat(Windows11.Keys).Concat(Servers10.Keys).Concat(SemiAnnualServers.Keys).Distinct().Order();
 
     public static IReadOnlyList<string> SoftwareReleases(OsInventory os)
     {
@@ -30,7 +42,9 @@ public static class ProductMap
             ("10.0", false) when os.Build >= 22000 => Windows11.TryGetValue(os.Build, out var v11)
                 ? $"Windows 11 {(os.Build == 22000 ? "version" : "Version")} {v11} for {arch}" : null,
             ("10.0", false) => Windows10.TryGetValue(os.Build, out var v10) ? (v10.Length == 0 ? $"Windows 10 for {arch}" : $"Windows 10 Version {v10} for {arch}") : null,
+            ("10.0", true) when SemiAnnualServers.TryGetValue(os.Build, out var sac) => $"Windows Server, version {sac} (Server Core installation)",
             ("10.0", true) => Servers10.GetValueOrDefault(os.Build),
+            ("6.3", false) when os.Architecture == "arm64" => "Windows RT 8.1",
             ("6.3", false) => $"Windows 8.1 for {arch.Replace("Systems", "systems")}",
             ("6.3", true) => "Windows Server 2012 R2",
             ("6.2", false) => $"Windows 8 for {arch}",
@@ -44,6 +58,8 @@ public static class ProductMap
             ("5.1", _) => "Windows XP" + ServicePack(os.ServicePack),
             _ => null,
         };
+        // The first Windows 11 release was named without its version in the catalogs of late 2021.
+        if (name is not null && os.Build == 22000 && !os.IsServer) return [name, $"Windows 11 for {arch}"];
         return name is null ? [] : [name];
     }
 

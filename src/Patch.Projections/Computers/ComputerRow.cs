@@ -37,7 +37,7 @@ public sealed record ComputerRow(
     public static ComputerRow Apply(InventoryReported e, ComputerRow r) => r with
     {
         OperatingSystem = e.Inventory.OsCaption, OsVersion = e.Inventory.OsVersion, AgentVersion = e.Inventory.AgentVersion, InstalledKbs = e.Inventory.InstalledKbs.Count,
-        Products = InventoryFacts.SoftwareReleases(e.Inventory), LastInventoryAt = e.At,
+        Products = InventoryFacts.ProductNames(e.Inventory), LastInventoryAt = e.At,
     };
 
     public static ComputerRow Apply(InventoryConfirmed e, ComputerRow r) => r with { LastInventoryAt = e.At };

@@ -154,7 +154,9 @@ public class when_agents_enrol_and_report(AppFixture app) : AppTest(app)
         Assert.True(compliance.GetProperty("missing").GetInt32() > 0);
         Assert.True(compliance.GetProperty("superseded").GetInt32() > 0);
         var rows = compliance.GetProperty("updates").EnumerateArray().ToList();
-        Assert.All(rows, r => Assert.StartsWith("Windows Server 2019", r.GetProperty("product").GetString()));
+        // The OS's own updates and those of the .NET Framework it ships with (4.7.2, inferred from the build).
+        Assert.All(rows, r => Assert.Matches(@"^(Windows Server 2019|Microsoft \.NET Framework [0-9./ AND]+ on Windows Server 2019)", r.GetProperty("product").GetString()));
+        Assert.Contains(rows, r => r.GetProperty("product").GetString() == "Microsoft .NET Framework 3.5 AND 4.7.2 on Windows Server 2019");
         Assert.Contains(rows, r => r.GetProperty("bulletin").GetString() == "KB5034127" && r.GetProperty("state").GetString() == "Missing");
         Assert.Contains(rows, r => r.GetProperty("bulletin").GetString() == "KB5022286" && r.GetProperty("state").GetString() == "Superseded");
 

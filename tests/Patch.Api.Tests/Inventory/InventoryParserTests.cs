@@ -62,7 +62,8 @@ public class when_reading_real_windows_inventory
         Assert.Equal(server, os.IsServer);
         Assert.Equal(kbs, os.InstalledKbs.Count);
         Assert.All(os.InstalledKbs, kb => Assert.Matches("^(KB|Q)[0-9]+$", kb));
-        Assert.Equal([release], ProductMap.SoftwareReleases(os));
+        // The first Windows 11 release also goes by its version-less name of late 2021's catalogs.
+        Assert.Equal(os.Build == 22000 ? [release, "Windows 11 for x64-based Systems"] : [release], ProductMap.SoftwareReleases(os));
     }
 
     [Fact]

@@ -1,0 +1,136 @@
+using Patch.Agent.Inventory;
+using Patch.Api.Tests.Infrastructure;
+using Patch.Domain.Agents;
+using Patch.Domain.Applicability;
+using Patch.Domain.Inventory;
+using Patch.Domain.Inventory.Products;
+
+namespace Patch.Api.Tests.Inventory;
+
+/// <summary>
+/// Registry exports authored in <c>reg export</c> format (UTF-16LE, tests/Patch.Api.Tests/Inventory/registry/), one per
+/// product family, read beside a real Windows 11 23H2 systeminfo capture: the products, versions and sources they show,
+/// and the real catalog names those products answer to.
+/// </summary>
+public class when_reading_products_from_registry_exports
+{
+    private const string Win11 = "11_23H2_x64_enterprise_systeminfo.txt";
+
+    private static AgentInventory Read(params string[] exports) =>
+        new FileInventorySource(SharedData.PathOf("windows-inventory/wesng-validation/" + Win11), registryPaths:
+            exports.Select(e => SharedData.RepoFile($"tests/Patch.Api.Tests/Inventory/registry/{e}")).ToList()).Read();
+
+    private static InstalledProduct Product(AgentInventory inventory, string name) =>
+        Assert.Single(inventory.Products!, p => p.Name == name);
+
+    [Fact]
+    public void dotnet_framework_comes_from_the_NDP_keys_and_replaces_the_inferred_version()
+    {
+        var inventory = Read("netfx.reg");
+        var v4 = Product(inventory, "Microsoft .NET Framework 4.8.1");
+        Assert.Equal("4.8.1", v4.Version);
+        Assert.False(v4.Inferred);
+        Assert.Equal(@"registry HKLM\SOFTWARE\Microsoft\NET Framework Setup\NDP\v4\Full (Release 533320)", v4.Source);
+        Product(inventory, "Microsoft .NET Framework 3.5");
+        Assert.DoesNotContain(InventoryFacts.Products(inventory), p => p.Inferred && p.Family == ProductFamilies.NetFramework.Id);
+        var facts = InventoryFacts.Of(inventory);
+        Assert.True(facts.HasProduct("Microsoft .NET Framework 3.5 AND 4.8.1 on Windows 11 Version 23H2 for x64-based Systems"));
+        Assert.False(facts.HasProduct("Microsoft .NET Framework 3.5 AND 4.8.1 on Windows 11 Version 22H2 for x64-based Systems"));
+    }
+
+    [Fact]
+    public void click_to_run_office_is_microsoft_365_apps_with_its_build_and_channel()
+    {
+        var inventory = Read("office-click-to-run.reg");
+        var apps = Product(inventory, "Microsoft 365 Apps for Enterprise for 64-bit Systems");
+        Assert.Equal("16.0.17928.20156", apps.Version);
+        Assert.Contains("O365ProPlusRetail", apps.Detail, StringComparison.Ordinal);
+        Assert.Contains("492350f6-3a01-4f97-b9c0-c7c6ddf67d60", apps.Detail, StringComparison.Ordinal);
+        Assert.True(InventoryFacts.Of(inventory).HasProduct("Office 365 ProPlus for 64-bit Systems"));
+    }
+
+    [Fact]
+    public void an_msi_office_suite_answers_for_itself_and_each_application_and_its_patches_are_installed_kbs()
+    {
+        var inventory = Read("office-msi.reg");
+        var facts = InventoryFacts.Of(inventory);
+        foreach (var name in new[] { "Microsoft Office 2016 (32-bit edition)", "Microsoft Excel 2016 (32-bit edition)", "Microsoft Word 2016 (32-bit edition)",
+                     "Microsoft Outlook 2016 (32-bit edition)", "Microsoft Access 2016 (32-bit edition)", "Microsoft Publisher 2016 (32-bit edition)" })
+            Assert.True(facts.HasProduct(name), name);
+        Assert.False(facts.HasProduct("Microsoft Excel 2016 (64-bit edition)"));
+        Assert.Contains("KB5002700", inventory.InstalledKbs);
+    }
+
+    [Fact]
+    public void each_sql_server_instance_is_keyed_by_release_and_branch_from_its_patch_level()
+    {
+        var inventory = Read("sqlserver.reg");
+        Assert.Equal("16.0.4135.4", Product(inventory, "Microsoft SQL Server 2022 (MSSQLSERVER)").Version);
+        var facts = InventoryFacts.Of(inventory);
+        Assert.True(facts.HasProduct("Microsoft SQL Server 2022 for x64-based Systems (CU 15)"));
+        Assert.False(facts.HasProduct("Microsoft SQL Server 2022 for x64-based Systems (GDR)"));
+        Assert.True(facts.HasProduct("Microsoft SQL Server 2019 for x64-based Systems (GDR)"));
+        Assert.False(facts.HasProduct("Microsoft SQL Server 2019 for x64-based Systems (CU 28)"));
+    }
+
+    [Fact]
+    public void exchange_sharepoint_and_visual_studio_come_from_their_uninstall_entries()
+    {
+        var inventory = Read("exchange.reg", "sharepoint.reg", "visualstudio.reg");
+        var facts = InventoryFacts.Of(inventory);
+        Assert.True(facts.HasProduct("Microsoft Exchange Server 2019 Cumulative Update 14"));
+        Assert.True(facts.HasProduct("Microsoft Exchange Server 2019"));
+        Assert.False(facts.HasProduct("Microsoft Exchange Server 2019 Cumulative Update 15"));
+        Assert.Contains("KB5049233", inventory.InstalledKbs);
+        Assert.True(facts.HasProduct("Microsoft SharePoint Server 2019"));
+        Assert.Equal("17.10", Product(inventory, "Microsoft Visual Studio 2022 version 17.10").Version);
+        Assert.True(facts.HasProduct("Microsoft Visual Studio 2022 version 17.10"));
+        Assert.False(facts.HasProduct("Microsoft Visual Studio 2022 version 17.12"));
+        Assert.False(facts.HasProduct("Microsoft Visual Studio 2019 version 16.11 (includes 16.0 - 16.10)"));
+        Assert.True(facts.HasProduct("Microsoft Visual Studio 2015 Update 3"));
+    }
+
+    [Fact]
+    public void edge_dotnet_runtimes_powershell_and_defender_carry_their_versions()
+    {
+        var inventory = Read("edge-runtimes-powershell-defender.reg");
+        Assert.Equal("126.0.2592.56", Product(inventory, "Microsoft Edge (Chromium-based)").Version);
+        Assert.Equal("8.0.6", Product(inventory, ".NET 8.0").Version);
+        Assert.Equal("6.0.31", Product(inventory, ".NET 6.0").Version);
+        Assert.Equal("8.0.6", Product(inventory, "ASP.NET Core 8.0").Version);
+        Assert.Equal("7.4.2", Product(inventory, "PowerShell 7.4").Version);
+        Assert.Equal("4.18.24090.11", Product(inventory, "Microsoft Defender Antimalware Platform").Version);
+        Assert.Equal("1.1.24090.11", Product(inventory, "Microsoft Malware Protection Engine").Version);
+        var facts = InventoryFacts.Of(inventory);
+        Assert.True(facts.HasProduct(".NET 8.0 installed on Windows"));
+        Assert.True(facts.HasProduct("Microsoft Edge (Chromium-based) in IE Mode on Windows 11 Version 23H2 for x64-based Systems"));
+    }
+
+    [Fact]
+    public void installed_servicing_packages_are_installed_kbs_and_staged_ones_are_not()
+    {
+        var inventory = Read("servicing-packages.reg");
+        Assert.Contains("KB5034441", inventory.InstalledKbs);
+        Assert.Contains("KB5036892", inventory.InstalledKbs);
+        Assert.DoesNotContain("KB5011048", inventory.InstalledKbs);
+    }
+
+    [Fact]
+    public void every_family_of_the_inventory_is_covered_by_some_export() =>
+        Assert.Equal(ProductFamilies.All.Where(f => f != ProductFamilies.Windows && f != ProductFamilies.Other).Select(f => f.Id).Order(),
+            Read(Directory.GetFiles(SharedData.RepoFile("tests/Patch.Api.Tests/Inventory/registry"), "*.reg").Select(Path.GetFileName).OfType<string>().ToArray())
+                .Products!.Select(p => p.Family).Distinct().Order());
+
+    [Theory]
+    [InlineData("REGEDIT5\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE]\r\n", "line 1")]
+    [InlineData("Windows Registry Editor Version 5.00\r\n\r\n\"Orphan\"=\"x\"\r\n", "line 3: a value outside any [key]")]
+    [InlineData("Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n\"Release\"=dword:zz\r\n", "line 4")]
+    [InlineData("Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n\"Name\"=\"unclosed\r\n", "not closed")]
+    [InlineData("Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\r\n\"Name\"=\"a\0b\"\r\n", "NUL")]
+    public void a_malformed_export_is_refused_naming_the_line(string text, string expected)
+    {
+        var e = Assert.Throws<FormatException>(() => RegistryExport.Parse(System.Text.Encoding.Unicode.GetPreamble().Concat(System.Text.Encoding.Unicode.GetBytes(text)).ToArray(), "x.reg"));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+        Assert.StartsWith("x.reg", e.Message, StringComparison.Ordinal);
+    }
+}
