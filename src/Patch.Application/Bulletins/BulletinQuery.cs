@@ -23,7 +23,8 @@ public sealed record BulletinQuery(
     int Page,
     int PageSize,
     bool Paged,
-    string? GroupBy)
+    string? GroupBy,
+    IReadOnlyList<string>? Families = null)
 {
     public const int MaxPageSize = 1000;
 
@@ -53,6 +54,10 @@ public sealed record BulletinQuery(
         var view = q["view"].ToString().Trim();
         if (view.Length > 0 && view is not ("latest" or "lastMonth")) errors.Add($"view: '{view}' is not one of latest, lastMonth");
 
+        var families = List(q, "family");
+        foreach (var f in families.Where(f => !Domain.Inventory.Products.ProductFamilies.IsKnown(f)))
+            errors.Add($"family: '{f}' is not one of {string.Join(", ", Domain.Inventory.Products.ProductFamilies.All.Select(x => x.Id))}");
+
         var paged = q.ContainsKey("page") || q.ContainsKey("pageSize");
         var page = Int(q, "page", 1, 1, int.MaxValue, errors);
         var pageSize = Int(q, "pageSize", 50, 1, MaxPageSize, errors);
@@ -60,7 +65,7 @@ public sealed record BulletinQuery(
             NullIfEmpty(q["q"].ToString()), List(q, "vendor"), severities, List(q, "customSeverity"),
             Bool(q, "staged", errors), Bool(q, "knownExploited", errors), Bool(q, "superseded", errors),
             Date(q, "releasedFrom", errors), Date(q, "releasedTo", errors), Date(q, "revisedFrom", errors), Date(q, "revisedTo", errors),
-            NullIfEmpty(view), sort, descending, page, pageSize, paged, NullIfEmpty(groupBy));
+            NullIfEmpty(view), sort, descending, page, pageSize, paged, NullIfEmpty(groupBy), families);
         return errors.Count == 0 ? (query, null) : (null, string.Join("; ", errors));
     }
 

@@ -29,7 +29,8 @@ public sealed record BulletinListItem(
     int CveCount,
     bool KnownExploited,
     DateOnly? KnownExploitedDueDate,
-    IReadOnlyList<string> SupersededBy);
+    IReadOnlyList<string> SupersededBy,
+    IReadOnlyList<string>? Families = null);
 
 public sealed record GroupCount(string? Key, long Count);
 
@@ -63,7 +64,8 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
                  (d.data->>'released')::timestamptz as released, (d.data->>'revised')::timestamptz as revised,
                  d.data->>'title' as title, d.data->>'description' as description, d.data->'cves' as cves, (d.data->>'cveCount')::int as cve_count,
                  coalesce(kev.listed, false) as known_exploited, kev.due as kev_due,
-                 coalesce(sb.ids, array[]::text[]) as superseded_by, sb.ids is not null as superseded
+                 coalesce(sb.ids, array[]::text[]) as superseded_by, sb.ids is not null as superseded,
+                 coalesce(array(select jsonb_array_elements_text(d.data->'families')), array[]::text[]) as families
           from {Schema}.{PatchProjections.BulletinRowTable} d
           {ReadSql.KnownExploited("d", "kev")}
           left join lateral (
@@ -88,7 +90,7 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
         var order = $"{ColumnSql[query.Sort]} {(query.Descending ? "desc" : "asc")} nulls last, bulletin asc";
         var limit = query.Paged ? $" limit {query.PageSize} offset {(long)(query.Page - 1) * query.PageSize}" : "";
         var items = new List<BulletinListItem>();
-        await using (var select = Command(conn, $"{Rows} select id, bulletin, vendor, severity, custom_severity, staged, policies, updates, downloaded, excluded_updates, failed_downloads, released, revised, title, description, cve_count, known_exploited, kev_due, superseded_by from r where {where} order by {order}{limit}", parameters))
+        await using (var select = Command(conn, $"{Rows} select id, bulletin, vendor, severity, custom_severity, staged, policies, updates, downloaded, excluded_updates, failed_downloads, released, revised, title, description, cve_count, known_exploited, kev_due, superseded_by, families from r where {where} order by {order}{limit}", parameters))
         await using (var reader = await select.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
@@ -100,7 +102,7 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
                     reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9), reader.GetInt32(10),
                     reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11), reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12),
                     reader.GetString(13), reader.IsDBNull(14) ? null : reader.GetString(14), reader.GetInt32(15), reader.GetBoolean(16),
-                    reader.IsDBNull(17) ? null : reader.GetFieldValue<DateOnly>(17), reader.GetFieldValue<string[]>(18)));
+                    reader.IsDBNull(17) ? null : reader.GetFieldValue<DateOnly>(17), reader.GetFieldValue<string[]>(18), reader.GetFieldValue<string[]>(19)));
             }
         }
 
@@ -143,6 +145,7 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
         }
         if (q.Vendors.Count > 0) Add("lower(vendor) = any(@vendors)", "vendors", q.Vendors.Select(v => v.ToLowerInvariant()).ToArray());
         if (q.Severities.Count > 0) Add("severity = any(@severities)", "severities", q.Severities.Select(s => (int)s).ToArray());
+        if (q.Families is { Count: > 0 } families) Add("families && @families", "families", families.ToArray());
         if (q.CustomSeverities.Count > 0)
         {
             // Accept level ids or names; "none" selects bulletins without a custom severity.
@@ -177,14 +180,15 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
     public static string ToCsv(IEnumerable<BulletinListItem> items)
     {
         var sb = new StringBuilder();
-        sb.Append("id,bulletin,vendor,severity,customSeverity,staged,policies,updates,downloaded,released,revised,title,cveCount,knownExploited,knownExploitedDueDate,supersededBy,description\r\n");
+        sb.Append("id,bulletin,vendor,severity,customSeverity,staged,policies,updates,downloaded,released,revised,title,cveCount,knownExploited,knownExploitedDueDate,supersededBy,families,description\r\n");
         foreach (var i in items)
         {
             string[] cells =
             [
                 i.Id, i.Bulletin, i.Vendor, i.Severity, i.CustomSeverity ?? "", i.Staged ? "true" : "false", i.Policies.ToString(), i.Updates.ToString(),
                 i.Downloaded.ToString(), i.Released?.ToString("yyyy-MM-dd") ?? "", i.Revised?.ToString("yyyy-MM-dd") ?? "", i.Title, i.CveCount.ToString(),
-                i.KnownExploited ? "true" : "false", i.KnownExploitedDueDate?.ToString("yyyy-MM-dd") ?? "", string.Join(" ", i.SupersededBy), i.Description ?? "",
+                i.KnownExploited ? "true" : "false", i.KnownExploitedDueDate?.ToString("yyyy-MM-dd") ?? "", string.Join(" ", i.SupersededBy),
+                string.Join(" ", i.Families ?? []), i.Description ?? "",
             ];
             sb.AppendJoin(',', cells.Select(Csv.Cell)).Append("\r\n");
         }
@@ -201,6 +205,8 @@ public sealed class BulletinListParameters
     [Microsoft.AspNetCore.Mvc.FromQuery(Name = "vendor")] public string? Vendor { get; init; }
     /// <summary>Vendor severity: Critical, Important, Moderate, Low, None (comma separated).</summary>
     [Microsoft.AspNetCore.Mvc.FromQuery(Name = "severity")] public string? Severity { get; init; }
+    /// <summary>Product family id(s) of the bulletin's updates, comma separated: windows, netfx, office, sqlserver, exchange, sharepoint, visualstudio, edge, dotnet, powershell, defender, other.</summary>
+    [Microsoft.AspNetCore.Mvc.FromQuery(Name = "family")] public string? Family { get; init; }
     /// <summary>Custom severity level id(s) or name(s); "none" for bulletins without one.</summary>
     [Microsoft.AspNetCore.Mvc.FromQuery(Name = "customSeverity")] public string? CustomSeverity { get; init; }
     /// <summary>true / false: only (un)staged bulletins.</summary>

@@ -3,20 +3,22 @@ using Microsoft.AspNetCore.Http;
 using Npgsql;
 using Patch.Application.Common;
 using Patch.Domain.Catalog;
+using Patch.Domain.Inventory.Products;
 using Patch.Projections;
 
 namespace Patch.Application.Compliance;
 
+/// <summary><c>Families</c>: the product families (ids, <see cref="ProductFamilies"/>) of the bulletin's applicable updates.</summary>
 public sealed record BulletinCompliance(string BulletinId, string Bulletin, string Title, string Severity, int Applicable, int Installed, int Missing, int Superseded,
-    double CompliancePercent, bool KnownExploited, DateOnly? KnownExploitedDueDate);
+    double CompliancePercent, bool KnownExploited, DateOnly? KnownExploitedDueDate, IReadOnlyList<string>? Families = null);
 
 public sealed record ComputerComplianceRow(string ComputerId, string Name, int Applicable, int Installed, int Missing, int Superseded, int MissingCritical,
     int MissingImportant, double CompliancePercent, DateTimeOffset AnalysedAt);
 
-public sealed record UpdateCompliance(string UpdateKey, string BulletinId, string UpdateId, string Product, int Applicable, int Installed, int Missing, int Superseded,
-    double CompliancePercent);
+public sealed record UpdateCompliance(string UpdateKey, string BulletinId, string UpdateId, string Product, string Family, int Applicable, int Installed, int Missing,
+    int Superseded, double CompliancePercent);
 
-public sealed record ComputerStateRow(string ComputerId, string Name, string BulletinId, string UpdateId, string Product, string State);
+public sealed record ComputerStateRow(string ComputerId, string Name, string BulletinId, string UpdateId, string Product, string Family, string State);
 
 /// <summary>
 /// Compliance by bulletin, by computer and by update (C11) over the compliance tables, and the drill-downs between them
@@ -40,19 +42,25 @@ public static class ComplianceQueries
 
     public static readonly Dictionary<string, string> UpdateSort = new()
     {
-        ["missing"] = "missing", ["applicable"] = "applicable", ["installed"] = "installed", ["update"] = "update_key", ["product"] = "product", ["compliance"] = "compliance",
+        ["missing"] = "missing", ["applicable"] = "applicable", ["installed"] = "installed", ["update"] = "update_key", ["product"] = "product", ["family"] = "family",
+        ["compliance"] = "compliance",
     };
 
-    public static readonly Dictionary<string, string> StateSort = new() { ["name"] = "c.name", ["state"] = "s.state", ["bulletin"] = "s.bulletin_id" };
+    public static readonly Dictionary<string, string> StateSort = new() { ["name"] = "c.name", ["state"] = "s.state", ["bulletin"] = "s.bulletin_id", ["family"] = "s.family" };
 
     public static readonly string[] States = ["Installed", "Missing", "Superseded"];
 
     private const string Compliance = "case when applicable = 0 then 100.0 else round(100.0 * (installed + superseded) / applicable, 1) end";
 
+    /// <summary>The problem with a <c>family</c> parameter, or null when it is absent or a known family id.</summary>
+    public static string? FamilyProblem(string? family) => family is null || ProductFamilies.IsKnown(family) ? null
+        : $"family: '{Domain.Users.UserDecisions.Printable(family)}' is not one of {string.Join(", ", ProductFamilies.All.Select(f => f.Id))}";
+
     public static async Task<QueryAnswer<ReportPage<BulletinCompliance>>> ByBulletinAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? severity,
-        bool? knownExploited, string? q, CancellationToken ct)
+        bool? knownExploited, string? q, CancellationToken ct, string? family = null)
     {
         var (query, problem) = ReportQuery.Parse(paging, csv, BulletinSort, "-missing");
+        problem ??= FamilyProblem(family);
         if (problem is not null) return QueryAnswer<ReportPage<BulletinCompliance>>.Invalid(problem);
         if (severity is not null && !SeverityNames.TryParseStrict(severity, out _))
             return QueryAnswer<ReportPage<BulletinCompliance>>.Invalid($"severity: '{severity}' is not one of Critical, Important, Moderate, Low, None");
@@ -61,6 +69,11 @@ public static class ComplianceQueries
         if (severity is not null) { where += " and (r.data->>'severityRank')::int = @sev"; ps.Add(new("sev", (int)SeverityNames.Parse(severity))); }
         if (q is not null) { where += " and (r.data->>'number' ilike @q or r.data->>'title' ilike @q)"; ps.Add(new("q", $"%{q}%")); }
         if (knownExploited is { } kev) { where += " and coalesce(k.listed, false) = @kev"; ps.Add(new("kev", kev)); }
+        if (family is not null)
+        {
+            where += $" and exists (select 1 from {S}.compliance_update f where f.bulletin_id = c.bulletin_id and f.family = @family and f.applicable > 0)";
+            ps.Add(new("family", family));
+        }
         var from = $"""
             {S}.compliance_bulletin c join {S}.{PatchProjections.BulletinRowTable} r on r.id = c.bulletin_id
             {ReadSql.KnownExploited("r", "k")}
@@ -69,52 +82,75 @@ public static class ComplianceQueries
         var sql = $"""
             select c.bulletin_id, r.data->>'number', r.data->>'title', (r.data->>'severityRank')::int, c.applicable, c.installed, c.missing, c.superseded,
                    {Compliance.Replace("applicable", "c.applicable").Replace("installed", "c.installed").Replace("superseded", "c.superseded")} as compliance,
-                   coalesce(k.listed, false), k.due
+                   coalesce(k.listed, false), k.due, {FamiliesOf("c.bulletin_id")}
             from {from} order by {query!.OrderBy(BulletinSort, "c.bulletin_id")} limit {query.PageSize} offset {query.Offset}
             """;
         return await ReportSql.PageAsync(db, $"select count(*) from {from}", sql, ps, r => new BulletinCompliance(r.GetString(0), r.GetString(1), r.GetString(2),
             ((Severity)r.GetInt32(3)).ToString(), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8), r.GetBoolean(9),
-            r.IsDBNull(10) ? null : r.GetFieldValue<DateOnly>(10)), query, ct);
+            r.IsDBNull(10) ? null : r.GetFieldValue<DateOnly>(10), r.GetFieldValue<string[]>(11)), query, ct);
     }
 
-    public static async Task<QueryAnswer<ReportPage<ComputerComplianceRow>>> ByComputerAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? q, CancellationToken ct)
+    /// <summary>The product families of a bulletin's applicable updates, as a SQL expression (text[]).</summary>
+    public static string FamiliesOf(string bulletinColumn) =>
+        $"array(select distinct f.family from {S}.compliance_update f where f.bulletin_id = {bulletinColumn} and f.applicable > 0 order by f.family)";
+
+    /// <summary>Per computer; with a family, the counts are those of the family's updates only, and computers without one are left out.</summary>
+    public static async Task<QueryAnswer<ReportPage<ComputerComplianceRow>>> ByComputerAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? q, CancellationToken ct,
+        string? family = null)
     {
         var (query, problem) = ReportQuery.Parse(paging, csv, ComputerSort, "-missing");
+        problem ??= FamilyProblem(family);
         if (problem is not null) return QueryAnswer<ReportPage<ComputerComplianceRow>>.Invalid(problem);
         var where = q is null ? "true" : "name ilike @q";
         List<NpgsqlParameter> ps = q is null ? [] : [new("q", $"%{q}%")];
+        var table = $"{S}.compliance_computer";
+        if (family is not null)
+        {
+            ps.Add(new("family", family));
+            table = $"""
+                (select s.computer_id, c.name, count(*)::int as applicable, count(*) filter (where s.state = 1)::int as installed,
+                        count(*) filter (where s.state = 2)::int as missing, count(*) filter (where s.state = 3)::int as superseded,
+                        count(*) filter (where s.state = 2 and (r.data->>'severityRank')::int = {(int)Severity.Critical})::int as missing_critical,
+                        count(*) filter (where s.state = 2 and (r.data->>'severityRank')::int = {(int)Severity.Important})::int as missing_important, c.analysed_at
+                 from {S}.compliance_state s join {S}.compliance_computer c on c.computer_id = s.computer_id join {S}.{PatchProjections.BulletinRowTable} r on r.id = s.bulletin_id
+                 where s.family = @family group by s.computer_id, c.name, c.analysed_at) as family_rows
+                """;
+        }
         var sql = $"""
             select computer_id, name, applicable, installed, missing, superseded, missing_critical, missing_important, {Compliance} as compliance, analysed_at
-            from {S}.compliance_computer where {where} order by {query!.OrderBy(ComputerSort, "name")} limit {query.PageSize} offset {query.Offset}
+            from {table} where {where} order by {query!.OrderBy(ComputerSort, "name")} limit {query.PageSize} offset {query.Offset}
             """;
-        return await ReportSql.PageAsync(db, $"select count(*) from {S}.compliance_computer where {where}", sql, ps, r => new ComputerComplianceRow(r.GetString(0), r.GetString(1),
+        return await ReportSql.PageAsync(db, $"select count(*) from {table} where {where}", sql, ps, r => new ComputerComplianceRow(r.GetString(0), r.GetString(1),
             r.GetInt32(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8), r.GetFieldValue<DateTimeOffset>(9)), query, ct);
     }
 
     public static async Task<QueryAnswer<ReportPage<UpdateCompliance>>> ByUpdateAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? bulletin, string? product,
-        CancellationToken ct)
+        CancellationToken ct, string? family = null)
     {
         var (query, problem) = ReportQuery.Parse(paging, csv, UpdateSort, "-missing");
+        problem ??= FamilyProblem(family);
         if (problem is not null) return QueryAnswer<ReportPage<UpdateCompliance>>.Invalid(problem);
         var where = "true";
         var ps = new List<NpgsqlParameter>();
         if (bulletin is not null) { where += " and (bulletin_id = @b or bulletin_id like '%:' || upper(@b))"; ps.Add(new("b", bulletin)); }
         if (product is not null) { where += " and product ilike @p"; ps.Add(new("p", $"%{product}%")); }
+        if (family is not null) { where += " and family = @family"; ps.Add(new("family", family)); }
         var sql = $"""
-            select update_key, bulletin_id, update_id, product, applicable, installed, missing, superseded, {Compliance} as compliance
+            select update_key, bulletin_id, update_id, product, family, applicable, installed, missing, superseded, {Compliance} as compliance
             from {S}.compliance_update where {where} and applicable > 0 order by {query!.OrderBy(UpdateSort, "update_key")} limit {query.PageSize} offset {query.Offset}
             """;
         return await ReportSql.PageAsync(db, $"select count(*) from {S}.compliance_update where {where} and applicable > 0", sql, ps, r => new UpdateCompliance(r.GetString(0),
-            r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8)), query, ct);
+            r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), r.GetInt32(8), (double)r.GetDecimal(9)), query, ct);
     }
 
     public enum DrillDown { Bulletin, Computer, Update }
 
     /// <summary>The computer × update states behind one bulletin, one computer or one update, filtered by state.</summary>
     public static async Task<QueryAnswer<ReportPage<ComputerStateRow>>> StatesAsync(NpgsqlDataSource db, IQuerySession session, IQueryCollection paging, bool csv,
-        DrillDown by, string key, string? state, CancellationToken ct)
+        DrillDown by, string key, string? state, CancellationToken ct, string? family = null)
     {
         var (query, problem) = ReportQuery.Parse(paging, csv, StateSort, "name");
+        problem ??= FamilyProblem(family);
         if (problem is not null) return QueryAnswer<ReportPage<ComputerStateRow>>.Invalid(problem);
         short? code = state is null ? null : (short)(Array.FindIndex(States, s => string.Equals(s, state, StringComparison.OrdinalIgnoreCase)) + 1);
         if (code == 0) return QueryAnswer<ReportPage<ComputerStateRow>>.Invalid($"state: '{state}' is not one of {string.Join(", ", States)}");
@@ -125,13 +161,14 @@ public static class ComplianceQueries
             if (key.Length == 0) return QueryAnswer<ReportPage<ComputerStateRow>>.Missing("No such bulletin.");
         }
         if (by == DrillDown.Computer) key = Domain.Computers.Computer.StreamId(key);
-        var where = filter + (code is null ? "" : " and s.state = @state");
+        var where = filter + (code is null ? "" : " and s.state = @state") + (family is null ? "" : " and s.family = @family");
         var ps = new List<NpgsqlParameter> { new("key", key) };
         if (code is not null) ps.Add(new("state", code.Value));
+        if (family is not null) ps.Add(new("family", family));
         var from = $"{S}.compliance_state s join {S}.compliance_computer c on c.computer_id = s.computer_id where {where}";
-        var sql = $"select s.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.state from {from} order by {query!.OrderBy(StateSort, "s.computer_id, s.update_key")} limit {query.PageSize} offset {query.Offset}";
+        var sql = $"select s.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.family, s.state from {from} order by {query!.OrderBy(StateSort, "s.computer_id, s.update_key")} limit {query.PageSize} offset {query.Offset}";
         return await ReportSql.PageAsync(db, $"select count(*) from {from}", sql, ps, r => new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
-            r.GetString(4), States[r.GetInt16(5) - 1]), query, ct);
+            r.GetString(4), r.GetString(5), States[r.GetInt16(6) - 1]), query, ct);
     }
 }
 

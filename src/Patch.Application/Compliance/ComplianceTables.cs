@@ -1,5 +1,6 @@
 using Npgsql;
 using Patch.Application.Common;
+using Patch.Domain.Inventory.Products;
 
 namespace Patch.Application.Compliance;
 
@@ -31,12 +32,33 @@ public static class ComplianceTables
             computer_id text primary key, name text not null, applicable int not null, installed int not null, missing int not null,
             superseded int not null, missing_critical int not null, missing_important int not null, analysed_at timestamptz not null);
         create index if not exists ix_compliance_computer_missing on {Schema}.compliance_computer (missing desc, name);
+        alter table {Schema}.compliance_state add column if not exists family text not null default '';
+        alter table {Schema}.compliance_update add column if not exists family text not null default '';
+        create index if not exists ix_compliance_state_family on {Schema}.compliance_state (family, computer_id, state);
+        create index if not exists ix_compliance_update_bulletin on {Schema}.compliance_update (bulletin_id, family);
         """;
 
+    /// <summary>
+    /// Creates the tables, and fills the product family of rows written before it existed (an empty family): the
+    /// family is a function of the product name (<see cref="ProductFamilies.Of"/>), so each distinct product is
+    /// classified once and its rows updated, without a full analysis.
+    /// </summary>
     public static async Task EnsureAsync(NpgsqlDataSource db, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand(Ddl);
-        await cmd.ExecuteNonQueryAsync(ct);
+        await using (var cmd = db.CreateCommand(Ddl)) await cmd.ExecuteNonQueryAsync(ct);
+        var products = new List<string>();
+        await using (var cmd = db.CreateCommand($"select distinct product from {Schema}.compliance_update where family = ''"))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+            while (await reader.ReadAsync(ct)) products.Add(reader.GetString(0));
+        if (products.Count == 0) return;
+        await using var fill = db.CreateCommand($"""
+            update {Schema}.compliance_update u set family = t.family from unnest(@products, @families) as t(product, family) where u.product = t.product and u.family = '';
+            update {Schema}.compliance_state s set family = t.family from unnest(@products, @families) as t(product, family) where s.product = t.product and s.family = '';
+            """);
+        fill.Parameters.AddWithValue("products", products.ToArray());
+        fill.Parameters.AddWithValue("families", products.Select(p => ProductFamilies.Of(p).Id).ToArray());
+        fill.CommandTimeout = 0;
+        await fill.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>

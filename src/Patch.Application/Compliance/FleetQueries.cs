@@ -11,6 +11,9 @@ namespace Patch.Application.Compliance;
 
 public sealed record SeverityVulnerabilities(string Severity, int Bulletins, long MissingInstalls, int Computers);
 
+/// <summary>Missing installs of one product family (<see cref="Domain.Inventory.Products.ProductFamilies"/>).</summary>
+public sealed record FamilyVulnerabilities(string Family, string DisplayName, int Updates, long MissingInstalls, int Computers);
+
 public sealed record NotReportingComputer(string ComputerId, string Name, bool AgentInstalled, string? AgentVersion, DateTimeOffset? LastInventoryAt, double? DaysSilent);
 
 public sealed record AgentVersionCount(string Version, int Computers, bool NeedsUpgrade);
@@ -113,25 +116,49 @@ public static class FleetQueries
     public static string CurrentAgentVersion(IConfiguration config) =>
         config["Patch:Agent:CurrentVersion"] ?? typeof(FleetReports).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
-    public static async Task<IReadOnlyList<SeverityVulnerabilities>> VulnerabilitiesAsync(NpgsqlDataSource db, CancellationToken ct)
+    /// <summary>Missing installs by severity; with a family, of that product family's updates only.</summary>
+    public static async Task<IReadOnlyList<SeverityVulnerabilities>> VulnerabilitiesAsync(NpgsqlDataSource db, CancellationToken ct, string? family = null)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
+        var perBulletin = family is null
+            ? $"select (r.data->>'severityRank')::int as severity, c.bulletin_id, c.missing from {S}.compliance_bulletin c join {S}.{PatchProjections.BulletinRowTable} r on r.id = c.bulletin_id"
+            : $"""
+              select (r.data->>'severityRank')::int as severity, u.bulletin_id, sum(u.missing)::int as missing
+              from {S}.compliance_update u join {S}.{PatchProjections.BulletinRowTable} r on r.id = u.bulletin_id where u.family = @family group by 1, 2
+              """;
         await using var cmd = new NpgsqlCommand($"""
-            with per_bulletin as (
-              select (r.data->>'severityRank')::int as severity, c.bulletin_id, c.missing
-              from {S}.compliance_bulletin c join {S}.{PatchProjections.BulletinRowTable} r on r.id = c.bulletin_id),
+            with per_bulletin as ({perBulletin}),
             per_severity as (
               select severity, count(*) filter (where missing > 0)::int as bulletins, coalesce(sum(missing), 0)::bigint as installs from per_bulletin group by severity),
             computers as (
               select p.severity, count(distinct s.computer_id)::int as computers
-              from {S}.compliance_state s join per_bulletin p on p.bulletin_id = s.bulletin_id where s.state = 2 group by p.severity)
+              from {S}.compliance_state s join per_bulletin p on p.bulletin_id = s.bulletin_id where s.state = 2 {(family is null ? "" : "and s.family = @family")} group by p.severity)
             select v.severity, v.bulletins, v.installs, coalesce(c.computers, 0) from per_severity v left join computers c on c.severity = v.severity
             order by v.severity desc
             """, conn);
+        if (family is not null) cmd.Parameters.AddWithValue("family", family);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var rows = new List<SeverityVulnerabilities>();
         while (await reader.ReadAsync(ct))
             rows.Add(new SeverityVulnerabilities(((Severity)reader.GetInt32(0)).ToString(), reader.GetInt32(1), reader.GetInt64(2), reader.GetInt32(3)));
+        return rows;
+    }
+
+    /// <summary>Missing installs per product family: the families with an applicable update, most missing first.</summary>
+    public static async Task<IReadOnlyList<FamilyVulnerabilities>> FamiliesAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var cmd = new NpgsqlCommand($"""
+            with per_family as (
+              select family, count(*) filter (where missing > 0)::int as updates, coalesce(sum(missing), 0)::bigint as installs from {S}.compliance_update where applicable > 0 group by family),
+            computers as (select family, count(distinct computer_id)::int as computers from {S}.compliance_state where state = 2 group by family)
+            select f.family, f.updates, f.installs, coalesce(c.computers, 0) from per_family f left join computers c on c.family = f.family order by f.installs desc, f.family
+            """, conn);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var rows = new List<FamilyVulnerabilities>();
+        while (await reader.ReadAsync(ct))
+            rows.Add(new FamilyVulnerabilities(reader.GetString(0), Domain.Inventory.Products.ProductFamilies.Get(reader.GetString(0)).DisplayName, reader.GetInt32(1),
+                reader.GetInt64(2), reader.GetInt32(3)));
         return rows;
     }
 

@@ -17,10 +17,16 @@ public static class FleetReports
     {
         var group = app.MapGroup("/api/reports").WithTags("Reports");
 
-        group.MapGet("vulnerabilities", async (HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
-                ReportQuery.Answer(QueryAnswer<IReadOnlyList<SeverityVulnerabilities>>.Ok(await VulnerabilitiesAsync(db, ct)), http))
-            .ForAuditor().WithQuery(QueryParameters.Format).WithName("VulnerabilitiesToAddress").WithSummary("Missing applicable updates by vendor severity (most severe first): bulletins with a missing install, missing installs, computers missing one. CSV with format=csv.")
-            .Produces<IReadOnlyList<SeverityVulnerabilities>>(200, "application/json", "text/csv");
+        group.MapGet("vulnerabilities", async (string? family, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
+                ReportQuery.Answer(ComplianceQueries.FamilyProblem(family) is { } problem ? QueryAnswer<IReadOnlyList<SeverityVulnerabilities>>.Invalid(problem)
+                    : QueryAnswer<IReadOnlyList<SeverityVulnerabilities>>.Ok(await VulnerabilitiesAsync(db, ct, family)), http))
+            .ForAuditor().WithQuery(QueryParameters.Format).WithName("VulnerabilitiesToAddress").WithSummary("Missing applicable updates by vendor severity (most severe first): bulletins with a missing install, missing installs, computers missing one; family= for one product family only. CSV with format=csv.")
+            .Produces<IReadOnlyList<SeverityVulnerabilities>>(200, "application/json", "text/csv").ProducesProblem(400);
+
+        group.MapGet("vulnerabilities/families", async (HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
+                ReportQuery.Answer(QueryAnswer<IReadOnlyList<FamilyVulnerabilities>>.Ok(await FamiliesAsync(db, ct)), http))
+            .ForAuditor().WithQuery(QueryParameters.Format).WithName("VulnerabilitiesByFamily").WithSummary("Missing applicable updates by product family (Windows, .NET Framework, Office, SQL Server…): updates with a missing install, missing installs, computers missing one. CSV with format=csv.")
+            .Produces<IReadOnlyList<FamilyVulnerabilities>>(200, "application/json", "text/csv");
 
         group.MapGet("computers-not-reporting", async (int? days, HttpContext http, NpgsqlDataSource db, TimeProvider time, CancellationToken ct) =>
                 ReportQuery.Answer(await NotReportingAsync(db, time, http.Request.Query, ReadSql.CsvRequested(http), days, ct), http))

@@ -12,7 +12,10 @@ using Patch.Projections;
 
 namespace Patch.Application.Computers;
 
-public sealed record ComputerUpdateRow(string BulletinId, string Bulletin, string Severity, string UpdateId, string Product, string State);
+public sealed record ComputerUpdateRow(string BulletinId, string Bulletin, string Severity, string UpdateId, string Product, string Family, string State);
+
+/// <summary>One Microsoft product of a computer: its family, version and where it was read (or that it was inferred from the OS build).</summary>
+public sealed record ComputerProduct(string Family, string FamilyName, string Name, string? Version, string Source, bool Inferred, string? Architecture, string? Detail);
 
 public sealed record ComputerCompliance(string ComputerId, string Name, DateTimeOffset? InventoryAt, int Applicable, int Installed, int Missing, int Superseded,
     IReadOnlyList<ComputerUpdateRow> Updates);
@@ -22,7 +25,14 @@ public static class ComputerUpdates
 {
     private static readonly string[] States = ["Installed", "Missing", "Superseded"];
 
-    public static void MapComputerUpdates(this IEndpointRouteBuilder app) =>
+    public static void MapComputerUpdates(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/computers/{name}/products", async (string name, IQuerySession session, CancellationToken ct) =>
+                await session.LoadAsync<Computer>(Computer.StreamId(name), ct) is { } computer ? Results.Ok(Products(computer)) : Problems.NotFound($"No computer '{name}'."))
+            .WithTags("Computers").ForAuditor().WithName("GetComputerProducts")
+            .WithSummary("The Microsoft products of one computer from its last inventory: family, version, where each was read (registry key) or that it was inferred from the OS build.")
+            .Produces<IReadOnlyList<ComputerProduct>>().ProducesProblem(404);
+
         app.MapGet("/api/computers/{name}/updates", async (string name, string? state, IQuerySession session, NpgsqlDataSource db, CancellationToken ct) =>
             {
                 if (await session.LoadAsync<Computer>(Computer.StreamId(name), ct) is not { } computer) return Problems.NotFound($"No computer '{name}'.");
@@ -32,6 +42,12 @@ public static class ComputerUpdates
             .WithTags("Computers").ForAuditor().WithName("GetComputerUpdates")
             .WithSummary("The applicable updates of one computer from its last inventory: Installed, Missing, Superseded (whole supersedence chain), with counts; filter with state=.")
             .Produces<ComputerCompliance>().ProducesProblem(400).ProducesProblem(404);
+    }
+
+    public static IReadOnlyList<ComputerProduct> Products(Computer computer) => computer.Inventory is not { } inventory ? []
+        : Domain.Agents.InventoryFacts.Products(inventory)
+            .Select(p => new ComputerProduct(p.Family, Domain.Inventory.Products.ProductFamilies.Get(p.Family).DisplayName, p.Name, p.Version, p.Source, p.Inferred, p.Architecture, p.Detail))
+            .OrderBy(p => p.FamilyName, StringComparer.Ordinal).ThenBy(p => p.Name, StringComparer.Ordinal).ToList();
 
     public static bool TryState(string? text, out short? state)
     {
@@ -47,7 +63,7 @@ public static class ComputerUpdates
     {
         var rows = new List<ComputerUpdateRow>();
         await using var cmd = db.CreateCommand($"""
-            select s.bulletin_id, r.data->>'number', (r.data->>'severityRank')::int, s.update_id, s.product, s.state
+            select s.bulletin_id, r.data->>'number', (r.data->>'severityRank')::int, s.update_id, s.product, s.family, s.state
             from {ComplianceTables.Schema}.compliance_state s join {ComplianceTables.Schema}.{PatchProjections.BulletinRowTable} r on r.id = s.bulletin_id
             where s.computer_id = @c order by s.state, r.data->>'number', s.update_id
             """);
@@ -56,7 +72,7 @@ public static class ComputerUpdates
         {
             while (await reader.ReadAsync(ct))
                 rows.Add(new ComputerUpdateRow(reader.GetString(0), reader.GetString(1), ((Severity)reader.GetInt32(2)).ToString(), reader.GetString(3), reader.GetString(4),
-                    States[reader.GetInt16(5) - 1]));
+                    reader.GetString(5), States[reader.GetInt16(6) - 1]));
         }
         return new ComputerCompliance(computer.Id, computer.Name, computer.LastInventoryAt, rows.Count,
             rows.Count(r => r.State == "Installed"), rows.Count(r => r.State == "Missing"), rows.Count(r => r.State == "Superseded"),

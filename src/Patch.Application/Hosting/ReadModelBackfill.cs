@@ -10,9 +10,9 @@ using Patch.Projections.Computers;
 namespace Patch.Application.Hosting;
 
 /// <summary>
-/// A read model added in a later version starts empty on a store that already has events: at start, when the
-/// computer list rows are fewer than the computers, they are rebuilt from the event log (the same projection code that
-/// keeps them current).
+/// A read model added (or given a new field) in a later version starts empty on a store that already has events: at
+/// start, when the computer list rows are fewer than the computers, or a bulletin row lacks its update families, they
+/// are rebuilt from the event log (the same projection code that keeps them current).
 /// </summary>
 public sealed class ReadModelBackfill(IDocumentStore store, NpgsqlDataSource db, ILogger<ReadModelBackfill> logger) : BackgroundService
 {
@@ -32,10 +32,18 @@ public sealed class ReadModelBackfill(IDocumentStore store, NpgsqlDataSource db,
         {
             return;
         }
+        await using (var families = db.CreateCommand($"select exists (select 1 from {PatchStore.Schema}.{PatchProjections.BulletinRowTable} where not data ? 'updateFamilies')"))
+        {
+            if ((bool)(await families.ExecuteScalarAsync(ct))!)
+            {
+                logger.LogWarning("Bulletin rows lack their product families: rebuilding them from the event log");
+                using var daemon = await store.BuildProjectionDaemonAsync();
+                await daemon.RebuildProjectionAsync<Patch.Projections.Catalog.BulletinRow>(ct);
+            }
+        }
         if (rows >= computers) return;
         logger.LogWarning("The computer list holds {Rows} of {Computers} computers: rebuilding it from the event log", rows, computers);
-        using var daemon = await store.BuildProjectionDaemonAsync();
-        await daemon.RebuildProjectionAsync<ComputerRow>(ct);
+        using (var daemon = await store.BuildProjectionDaemonAsync()) await daemon.RebuildProjectionAsync<ComputerRow>(ct);
         logger.LogInformation("The computer list was rebuilt");
     }
 }

@@ -1,3 +1,4 @@
+using Patch.Domain.Inventory.Products;
 using Patch.Domain.Catalog;
 
 namespace Patch.Projections.Catalog;
@@ -26,6 +27,12 @@ public sealed record BulletinRow(
 {
     public int SeverityRank => (int)Severity;
 
+    /// <summary>The product family of each update (<see cref="ProductFamilies"/>), by update id.</summary>
+    public IReadOnlyDictionary<string, string> UpdateFamilies { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The product families of the bulletin's updates (the Remediation Center's family column and filter).</summary>
+    public IReadOnlyList<string> Families => UpdateFamilies.Values.Distinct().Order(StringComparer.Ordinal).ToList();
+
     public int CveCount => Cves.Count;
 
     /// <summary>Updates staging must download: neither excluded by core settings.</summary>
@@ -45,15 +52,15 @@ public sealed record BulletinRow(
 
     public static BulletinRow Apply(BulletinRevised e, BulletinRow row) => With(row, e.Facts);
 
-    public static BulletinRow Apply(SoftwareUpdateAdded e, BulletinRow row) => e.Update.Excluded is null
+    public static BulletinRow Apply(SoftwareUpdateAdded e, BulletinRow row) => WithFamily(e.Update.Excluded is null
         ? row with { UpdateIds = Add(row.UpdateIds, e.Update.UpdateId) }
-        : row with { ExcludedUpdateIds = Add(row.ExcludedUpdateIds, e.Update.UpdateId) };
+        : row with { ExcludedUpdateIds = Add(row.ExcludedUpdateIds, e.Update.UpdateId) }, e.Update);
 
     public static BulletinRow Apply(SoftwareUpdateRevised e, BulletinRow row)
     {
         var id = e.Update.UpdateId;
         var excluded = e.Update.Excluded is not null;
-        row = row with
+        row = WithFamily(row, e.Update) with
         {
             UpdateIds = excluded ? Remove(row.UpdateIds, id) : Add(row.UpdateIds, id),
             ExcludedUpdateIds = excluded ? Add(row.ExcludedUpdateIds, id) : Remove(row.ExcludedUpdateIds, id),
@@ -80,6 +87,9 @@ public sealed record BulletinRow(
         Number = f.Number, Vendor = f.Vendor, Title = f.Title, Severity = f.Severity, Released = f.Released, Revised = f.Revised,
         Description = f.Description, Cves = f.Cves, Supersedes = f.Supersedes,
     };
+
+    private static BulletinRow WithFamily(BulletinRow row, UpdateFacts update) =>
+        row with { UpdateFamilies = new Dictionary<string, string>(row.UpdateFamilies) { [update.UpdateId] = ProductFamilies.Of(update.Product).Id } };
 
     private static IReadOnlyList<string> Add(IReadOnlyList<string> list, string id) => list.Contains(id) ? list : [.. list, id];
 
