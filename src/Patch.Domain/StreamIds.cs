@@ -13,6 +13,9 @@ public static class StreamIds
 
     public static string KnownExploited(string cve) => $"cve:{cve.Trim().ToUpperInvariant()}";
 
+    /// <summary>One CVE in one product without a KB: "vuln:CVE-2025-1234:microsoft edge (chromium-based)".</summary>
+    public static string ProductVulnerability(string cve, string product) => $"vuln:{cve.Trim().ToUpperInvariant()}:{Inventory.Products.ProductKeys.Normalize(product)}";
+
     public static string ServerTaskRun(Guid runId) => $"task-run:{runId:N}";
 
     public static string Slug(string vendor)

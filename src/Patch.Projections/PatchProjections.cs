@@ -19,6 +19,7 @@ public static class PatchProjections
     public const string BulletinRowTable = "mt_doc_bulletin_row";
     public const string BulletinTable = "mt_doc_bulletin";
     public const string KnownExploitedTable = "mt_doc_known_exploited";
+    public const string ProductVulnerabilityTable = "mt_doc_product_vulnerability";
     public const string ServerTaskRunTable = "mt_doc_server_task_run";
     public const string PolicyTable = "mt_doc_software_update_policy";
     public const string ComputerRowTable = "mt_doc_computer_row";
@@ -32,6 +33,8 @@ public static class PatchProjections
         opts.Schema.For<BulletinRow>().DocumentAlias("bulletin_row").GinIndexJsonData();
 
         opts.Projections.Snapshot<KnownExploitedVulnerability>(SnapshotLifecycle.Inline);
+        opts.Projections.Snapshot<ProductVulnerability>(SnapshotLifecycle.Inline);
+        opts.Schema.For<ProductVulnerability>().DocumentAlias("product_vulnerability");
         opts.Schema.For<KnownExploitedVulnerability>().DocumentAlias("known_exploited");
 
         opts.Projections.Snapshot<CustomSeverityLevels>(SnapshotLifecycle.Inline);

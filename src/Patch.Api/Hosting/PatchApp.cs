@@ -88,6 +88,7 @@ public static class PatchApp
         app.MapComputerUpdates();
         FleetAnalysisTask.Map(app);
         app.MapComplianceReports();
+        app.MapProductVulnerabilityReports();
         app.MapFleetReports();
         app.MapAgentConfigurations();
         app.MapDeliveryReports();

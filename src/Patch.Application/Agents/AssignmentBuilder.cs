@@ -83,7 +83,7 @@ public static class AssignmentBuilder
         var applying = windows.Where(w => defaultWindows.Contains(w.Id) || w.Targets.Any(t => membership.IsIn(t, [])))
             .OrderBy(w => w.Id, StringComparer.Ordinal).Select(w => new AssignedWindow(w.Id, w.Name, w.Schedule)).ToList();
 
-        var (catalog, _) = await catalogCache.GetAsync(ct);
+        var catalog = (await catalogCache.GetAsync(ct)).Updates;
         var superseders = Superseders(catalog, assigned.SelectMany(p => p.Updates).ToList());
         return new Assignments(computer.Id, configuration.Id, configuration.Name, configuration.Settings, applying, assigned, superseders);
     }

@@ -141,14 +141,38 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             }
         }
 
+        var (factsAdded, factsRevised, factsUnchanged, factEvents) = await ImportProductVulnerabilitiesAsync(session, document, source, ct);
+        events += factEvents;
         var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
         var skipped = older == 0 ? document.Skipped
             : [.. document.Skipped, new SkippedEntry("the store holds a newer revision of these bulletins; their facts were kept", "older bulletin facts", older)];
         var result = new CatalogImportResult(runId, status, document.Format, document.DocumentId, added, revised, unchanged,
-            updatesAdded, updatesRevised, excluded, 0, 0, 0, events, skipped);
+            updatesAdded, updatesRevised, excluded, factsAdded, factsRevised, factsUnchanged, events, skipped);
         AppendCompleted(session, result);
         await session.SaveChangesAsync(ct);
         return result;
+    }
+
+    /// <summary>The vulnerabilities of products fixed without a KB: facts of their own streams, never bulletins.</summary>
+    private static async Task<(int Added, int Revised, int Unchanged, int Events)> ImportProductVulnerabilitiesAsync(IDocumentSession session, CatalogDocument document,
+        string source, CancellationToken ct)
+    {
+        var incoming = document.ProductVulnerabilities ?? [];
+        if (incoming.Count == 0) return (0, 0, 0, 0);
+        var ids = incoming.Select(f => StreamIds.ProductVulnerability(f.Cve, f.Product)).Distinct().ToArray();
+        var known = (await session.LoadManyAsync<ProductVulnerability>(ct, ids)).ToDictionary(v => v.Id);
+        int added = 0, revised = 0, unchanged = 0, events = 0;
+        foreach (var facts in incoming)
+        {
+            var id = StreamIds.ProductVulnerability(facts.Cve, facts.Product);
+            var current = known.GetValueOrDefault(id);
+            var decided = ProductVulnerability.Decide(current, facts, source);
+            if (decided.Count == 0) { unchanged++; continue; }
+            if (current is null) { session.Events.StartStream<ProductVulnerability>(id, decided.ToArray()); added++; }
+            else { (await session.Events.FetchForWriting<ProductVulnerability>(id, ct)).AppendMany(decided); revised++; }
+            events += decided.Count;
+        }
+        return (added, revised, unchanged, events);
     }
 
     private async Task<CatalogImportResult> ImportKevAsync(string runId, KevDocument document, Actor actor, CancellationToken ct)

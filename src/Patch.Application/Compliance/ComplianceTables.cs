@@ -36,6 +36,11 @@ public static class ComplianceTables
         alter table {Schema}.compliance_update add column if not exists family text not null default '';
         create index if not exists ix_compliance_state_family on {Schema}.compliance_state (family, computer_id, state);
         create index if not exists ix_compliance_update_bulletin on {Schema}.compliance_update (bulletin_id, family);
+        create table if not exists {Schema}.compliance_vulnerability (
+            computer_id text not null, vulnerability_id text not null, cve text not null, product text not null, family text not null,
+            installed_version text, fixed_build text, severity smallint not null, state smallint not null, reason text not null,
+            primary key (computer_id, vulnerability_id));
+        create index if not exists ix_compliance_vulnerability_state on {Schema}.compliance_vulnerability (state, family, cve);
         """;
 
     /// <summary>
@@ -68,14 +73,14 @@ public static class ComplianceTables
     public static async Task ClearAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
-            $"delete from {Schema}.compliance_state; delete from {Schema}.compliance_bulletin; delete from {Schema}.compliance_update; delete from {Schema}.compliance_computer", conn, tx);
+            $"delete from {Schema}.compliance_state; delete from {Schema}.compliance_bulletin; delete from {Schema}.compliance_update; delete from {Schema}.compliance_computer; delete from {Schema}.compliance_vulnerability", conn, tx);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
     public static async Task TruncateAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
-            $"truncate {Schema}.compliance_state, {Schema}.compliance_bulletin, {Schema}.compliance_update, {Schema}.compliance_computer", conn, tx);
+            $"truncate {Schema}.compliance_state, {Schema}.compliance_bulletin, {Schema}.compliance_update, {Schema}.compliance_computer, {Schema}.compliance_vulnerability", conn, tx);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 }

@@ -70,11 +70,17 @@ public class when_reading_the_real_msrc_cvrf_documents
         Assert.Equal(count, Read(file).Bulletins.Count(b => b.Facts.Supersedes.Count > 0));
 
     [Fact]
-    public void non_kb_vendor_fixes_are_counted_as_skipped_not_imported()
+    public void non_kb_vendor_fixes_of_windows_products_are_vulnerability_facts_and_the_rest_are_skipped_never_bulletins()
     {
         var doc = Read(SharedData.Cvrf2023);
         Assert.Contains(doc.Skipped, s => s.Item == "CBL-Mariner Releases" && s.Count > 0);
-        Assert.Contains(doc.Skipped, s => s.Item == "Click to Run");
+        Assert.DoesNotContain(doc.Skipped, s => s.Item == "Click to Run");
+        var clickToRun = doc.ProductVulnerabilities!.Where(f => f.Kind == "Click to Run").ToList();
+        Assert.NotEmpty(clickToRun);
+        Assert.Contains(clickToRun, f => f.Product == "Microsoft 365 Apps for Enterprise for 64-bit Systems");
+        Assert.All(doc.ProductVulnerabilities!, f => Assert.Matches("^CVE-[0-9]{4}-[0-9]+$", f.Cve));
+        Assert.DoesNotContain(doc.ProductVulnerabilities!, f => f.Product.Contains("Mariner", StringComparison.Ordinal));
         Assert.DoesNotContain(doc.Bulletins, b => b.Facts.Number.Contains("Mariner", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(doc.Bulletins, b => b.Facts.Number.Contains("Click", StringComparison.OrdinalIgnoreCase));
     }
 }

@@ -2,13 +2,17 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using Patch.Domain.Catalog;
+using Patch.Domain.Inventory.Products;
 using Patch.Domain.Settings;
+using Patch.Domain.Vulnerabilities;
 
 namespace Patch.Application.Catalog.Formats;
 
 /// <summary>
 /// Reads a Microsoft Security Update Guide CVRF 1.1 document: one bulletin per KB article named by a
-/// "Vendor Fix" remediation, one software update per (KB, product). See docs/catalog-formats.md.
+/// "Vendor Fix" remediation, one software update per (KB, product). A vendor fix without a KB ("Click to Run", "Release
+/// Notes") of a product Patch can inventory becomes a product vulnerability fact (CVE, product, fixed build), never a
+/// bulletin; one of a product no Windows inventory has (Linux packages…) is counted as skipped. See docs/catalog-formats.md.
 /// </summary>
 public static partial class CvrfCatalogReader
 {
@@ -41,6 +45,7 @@ public static partial class CvrfCatalogReader
 
         var kbs = new SortedDictionary<string, KbAccumulator>(StringComparer.Ordinal);
         var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
+        var facts = new SortedDictionary<(string Cve, string Product), ProductVulnerabilityFacts>();
         foreach (var v in root.Elements(Vuln + "Vulnerability"))
         {
             var cve = v.Element(Vuln + "CVE")?.Value.Trim();
@@ -59,8 +64,11 @@ public static partial class CvrfCatalogReader
                 var match = KbNumber().Match(description);
                 if (!match.Success)
                 {
-                    var key = description.Length == 0 ? "(empty description)" : description;
-                    skipped[key] = skipped.GetValueOrDefault(key) + 1;
+                    if (!AddFacts(facts, cve, cveTitle, severities, r, description, products, released, revised))
+                    {
+                        var key = description.Length == 0 ? "(empty description)" : description;
+                        skipped[key] = skipped.GetValueOrDefault(key) + 1;
+                    }
                     continue;
                 }
 
@@ -73,7 +81,33 @@ public static partial class CvrfCatalogReader
         var bulletins = kbs.Values.Select(a => a.ToBulletin(documentId, title, released, revised, products)).ToList();
         var skippedEntries = skipped.OrderBy(s => s.Key, StringComparer.Ordinal)
             .Select(s => new SkippedEntry("vendor fix is not a KB article", s.Key, s.Value)).ToList();
-        return new CatalogDocument("cvrf", documentId, bulletins, skippedEntries);
+        return new CatalogDocument("cvrf", documentId, bulletins, skippedEntries, facts.Values.ToList());
+    }
+
+    /// <summary>
+    /// The facts of a vendor fix without a KB, one per product of a family Patch can inventory; false when none of its
+    /// products is one (the fix is then skipped).
+    /// </summary>
+    private static bool AddFacts(SortedDictionary<(string, string), ProductVulnerabilityFacts> facts, string cve, string? cveTitle,
+        List<(string Product, Severity Severity)> severities, XElement remediation, string description, Dictionary<string, string> products,
+        DateTimeOffset? released, DateTimeOffset? revised)
+    {
+        var any = false;
+        var url = remediation.Element(Vuln + "URL")?.Value.Trim();
+        var fixedBuild = remediation.Element(Vuln + "FixedBuild")?.Value.Trim();
+        foreach (var pid in remediation.Elements(Vuln + "ProductID").Select(p => p.Value.Trim()).Where(p => p.Length > 0))
+        {
+            if (!products.TryGetValue(pid, out var name) || ProductFamilies.Of(name) == ProductFamilies.Other) continue;
+            any = true;
+            var severity = severities.Where(s => s.Product == pid).Select(s => s.Severity).DefaultIfEmpty(Severity.None).Max();
+            var key = (cve, ProductKeys.Normalize(name));
+            var fact = new ProductVulnerabilityFacts(Vendor, cve, string.IsNullOrEmpty(cveTitle) ? null : cveTitle, name, pid, severity,
+                string.IsNullOrEmpty(fixedBuild) ? null : fixedBuild, description.Length == 0 ? "Vendor Fix" : description, string.IsNullOrEmpty(url) ? null : url, released, revised);
+            facts[key] = facts.TryGetValue(key, out var known)
+                ? known with { FixedBuild = known.FixedBuild ?? fact.FixedBuild, Url = known.Url ?? fact.Url, Severity = (Severity)Math.Max((int)known.Severity, (int)severity) }
+                : fact;
+        }
+        return any;
     }
 
     private static DateTimeOffset? Date(XElement? element)

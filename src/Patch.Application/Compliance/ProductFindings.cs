@@ -1,0 +1,52 @@
+using Npgsql;
+using NpgsqlTypes;
+using Patch.Domain.Agents;
+using Patch.Domain.Applicability;
+using Patch.Domain.Inventory.Products;
+
+namespace Patch.Application.Compliance;
+
+/// <summary>
+/// The compliance table of products without a KB (compliance_vulnerability): one row per (computer, CVE of a product it
+/// has), fixed, vulnerable or undecided with the reason. Written with the update rows, in the same transaction.
+/// </summary>
+public static class ProductFindings
+{
+    private const string S = ComplianceTables.Schema;
+
+    public static List<VulnerabilityFinding> Of(AgentInventory? inventory, PreparedVulnerabilities vulnerabilities) =>
+        inventory is null || vulnerabilities.Facts.Count == 0 ? [] : vulnerabilities.For(InventoryFacts.Of(inventory)).ToList();
+
+    public static async Task ReplaceAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string computerId, List<VulnerabilityFinding> findings, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"""
+            delete from {S}.compliance_vulnerability where computer_id = @c;
+            insert into {S}.compliance_vulnerability (computer_id, vulnerability_id, cve, product, family, installed_version, fixed_build, severity, state, reason)
+              select @c, i, cve, p, f, v, fb, sev, st, r from unnest(@ids, @cves, @products, @families, @versions, @fixed, @severities, @states, @reasons)
+              as t(i, cve, p, f, v, fb, sev, st, r);
+            """, conn, tx);
+        cmd.Parameters.AddWithValue("c", computerId);
+        cmd.Parameters.AddWithValue("ids", findings.Select(f => f.VulnerabilityId).ToArray());
+        cmd.Parameters.AddWithValue("cves", findings.Select(f => f.Facts.Cve).ToArray());
+        cmd.Parameters.AddWithValue("products", findings.Select(f => f.Facts.Product).ToArray());
+        cmd.Parameters.AddWithValue("families", findings.Select(f => ProductFamilies.Of(f.Facts.Product).Id).ToArray());
+        cmd.Parameters.Add(new NpgsqlParameter("versions", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = findings.Select(f => (object?)f.Product.Version ?? DBNull.Value).ToArray() });
+        cmd.Parameters.Add(new NpgsqlParameter("fixed", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = findings.Select(f => (object?)f.Facts.FixedBuild ?? DBNull.Value).ToArray() });
+        cmd.Parameters.AddWithValue("severities", findings.Select(f => (short)f.Facts.Severity).ToArray());
+        cmd.Parameters.AddWithValue("states", findings.Select(f => (short)f.State).ToArray());
+        cmd.Parameters.AddWithValue("reasons", findings.Select(f => f.Reason).ToArray());
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Every computer's findings, after the tables were cleared in the same transaction.</summary>
+    public static async Task CopyAllAsync(NpgsqlConnection conn, IEnumerable<(string ComputerId, List<VulnerabilityFinding> Findings)> all, CancellationToken ct)
+    {
+        await using var copy = await conn.BeginBinaryImportAsync(
+            $"copy {S}.compliance_vulnerability (computer_id, vulnerability_id, cve, product, family, installed_version, fixed_build, severity, state, reason) from stdin (format binary)", ct);
+        foreach (var (computerId, findings) in all)
+            foreach (var f in findings)
+                await copy.WriteRowAsync(ct, computerId, f.VulnerabilityId, f.Facts.Cve, f.Facts.Product, ProductFamilies.Of(f.Facts.Product).Id,
+                    (object?)f.Product.Version ?? DBNull.Value, (object?)f.Facts.FixedBuild ?? DBNull.Value, (short)f.Facts.Severity, (short)f.State, f.Reason);
+        await copy.CompleteAsync(ct);
+    }
+}
