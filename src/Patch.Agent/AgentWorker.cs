@@ -7,10 +7,11 @@ namespace Patch.Agent;
 
 /// <summary>
 /// Where the service reads its inventory (the live system on Windows; elsewhere Agent:InventoryFile or the captures in
-/// Agent:SystemInfoFile / Agent:QfeFile) and whether it installs for real or records (Agent:Simulate).
+/// Agent:SystemInfoFile / Agent:QfeFile / Agent:RegistryFiles, comma separated "reg export" files) and whether it installs
+/// for real or records (Agent:Simulate).
 /// </summary>
 public sealed record AgentWorkerOptions(string StateDirectory, TimeSpan InventoryInterval, string? SystemInfoFile = null, string? QfeFile = null,
-    string? InventoryFile = null, bool Simulate = false, TimeSpan? CredentialRotation = null);
+    string? InventoryFile = null, bool Simulate = false, TimeSpan? CredentialRotation = null, string? RegistryFiles = null);
 
 /// <summary>
 /// The agent service: reports the inventory on its interval (only when it changed); polls its assignments at the
@@ -28,7 +29,8 @@ public sealed class AgentWorker(AgentWorkerOptions options, ILogger<AgentWorker>
         IInventorySource source;
         if (options.InventoryFile is { } json) source = new JsonInventorySource(json);
         else if (OperatingSystem.IsWindows()) source = new WindowsInventorySource();
-        else if (options.SystemInfoFile is { } file) source = new FileInventorySource(file, options.QfeFile);
+        else if (options.SystemInfoFile is { } file) source = new FileInventorySource(file, options.QfeFile, registryPaths:
+            options.RegistryFiles?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
         else
         {
             logger.LogError("Not on Windows and neither Agent:InventoryFile nor Agent:SystemInfoFile configured: the service has no inventory to report");

@@ -145,7 +145,8 @@ try
             builder.Services.AddWindowsService(o => o.ServiceName = "Patch Agent");
             builder.Services.AddSingleton(new AgentWorkerOptions(stateDir, builder.Configuration.GetValue("Agent:InventoryInterval", TimeSpan.FromHours(1)),
                 builder.Configuration["Agent:SystemInfoFile"], builder.Configuration["Agent:QfeFile"], builder.Configuration["Agent:InventoryFile"],
-                builder.Configuration.GetValue("Agent:Simulate", false), builder.Configuration.GetValue("Agent:CredentialRotation", TimeSpan.FromDays(30))));
+                builder.Configuration.GetValue("Agent:Simulate", false), builder.Configuration.GetValue("Agent:CredentialRotation", TimeSpan.FromDays(30)),
+                builder.Configuration["Agent:RegistryFiles"]));
             builder.Services.AddHostedService<AgentWorker>();
             await builder.Build().RunAsync();
             return 0;

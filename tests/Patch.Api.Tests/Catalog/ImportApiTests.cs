@@ -21,13 +21,16 @@ public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(a
         Assert.Equal(111, first.GetProperty("updatesAdded").GetInt32());
         Assert.Equal(0, first.GetProperty("bulletinsRevised").GetInt32());
         Assert.Contains(first.GetProperty("skipped").EnumerateArray(), s => s.GetProperty("item").GetString() == "CBL-Mariner Releases");
+        // The non-KB fixes of Windows products (Click to Run, Release Notes) are 54 vulnerability facts, not bulletins.
+        Assert.Equal(54, first.GetProperty("vulnerabilitiesAdded").GetInt32());
         var events = await App.CatalogEventCountAsync();
-        Assert.Equal(39 + 111, events);
+        Assert.Equal(39 + 111 + 54, events);
 
         var again = await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
         Assert.Equal("unchanged", again.GetProperty("status").GetString());
         Assert.Equal(39, again.GetProperty("bulletinsUnchanged").GetInt32());
         Assert.Equal(0, again.GetProperty("bulletinsAdded").GetInt32());
+        Assert.Equal(54, again.GetProperty("vulnerabilitiesUnchanged").GetInt32());
         Assert.Equal(events, await App.CatalogEventCountAsync());
     }
 
@@ -235,7 +238,7 @@ public class when_two_imports_race(AppFixture app) : AppTest(app)
 
         Assert.All(statuses, s => Assert.Contains(s, new[] { 200, 409 }));
         Assert.Contains(200, statuses);
-        Assert.Equal(39 + 111, await App.CatalogEventCountAsync());
+        Assert.Equal(39 + 111 + 54, await App.CatalogEventCountAsync());
         Assert.Equal(39, (await GetJsonAsync("/api/bulletins")).GetProperty("total").GetInt32());
     }
 }

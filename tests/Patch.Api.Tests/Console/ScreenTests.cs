@@ -43,6 +43,7 @@ public class when_every_screen_is_opened(ConsoleFixture console)
             ["/reports/compliance/updates"] = "reports/compliance/updates",
             ["/reports/compliance/updates/{Key}"] = $"/reports/compliance/updates/{Uri.EscapeDataString(ids["update"])}",
             ["/reports/vulnerabilities"] = "reports/vulnerabilities",
+            ["/reports/vulnerabilities/products"] = "reports/vulnerabilities/products",
             ["/reports/delivery-summary"] = "reports/delivery-summary",
             ["/reports/reboot-status"] = "reports/reboot-status",
             ["/reports/computers-not-reporting"] = "reports/computers-not-reporting",
@@ -118,6 +119,11 @@ public class when_every_screen_is_opened(ConsoleFixture console)
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Servers: Sunday night" })).ToBeVisibleAsync();
             await page.GotoAsync("/remediation-center?staged=true");
             await Expect(page.GetByRole(AriaRole.Link, new() { Name = "KB5034763", Exact = true })).ToBeVisibleAsync();
+            // Products beyond Windows: read from the registry on a Server 2022, inferred from the build on a Windows 10.
+            await page.GotoAsync("/computers/SRV-010");
+            await Expect(page.Locator("#products ~ .table-wrap tbody tr", new() { HasText = "Microsoft SQL Server 2022 (MSSQLSERVER)" })).ToContainTextAsync("16.0.4095.4");
+            await page.GotoAsync("/computers/WS-001");
+            await Expect(page.Locator("#products ~ .table-wrap tbody tr", new() { HasText = ".NET Framework" })).ToContainTextAsync("inferred");
         }
         finally
         {
