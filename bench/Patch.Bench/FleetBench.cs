@@ -83,6 +83,10 @@ public static class FleetBench
                 var computer = await LatencyAsync(http, _ => $"api/reports/compliance/computers/BULK-{random.Next(httpAgents + 1, size + 1):D6}/updates");
                 var updates = await LatencyAsync(http, _ => "api/reports/compliance/updates?page=1&pageSize=50");
                 Console.WriteLine($"{size,10} {eventsPerSecond,9:F0} {copyPerSecond,12:F0} {analysisSeconds,11:F1} {rows,10} {bulletins.P50,10:F1}/{bulletins.P95,-10:F1} {computer.P50,9:F1}/{computer.P95,-10:F1} {updates.P50,8:F1}/{updates.P95,-10:F1}");
+                // Products beyond the OS: the reports filtered by product family (.NET Framework, inferred from every capture's build).
+                var byFamily = await LatencyAsync(http, _ => "api/reports/compliance/computers?family=netfx&page=1&pageSize=50");
+                var families = await LatencyAsync(http, _ => "api/reports/vulnerabilities/families");
+                Console.WriteLine($"{"",10} family filter: computers?family=netfx p50/p95 {byFamily.P50:F1}/{byFamily.P95:F1} ms; vulnerabilities by family p50/p95 {families.P50:F1}/{families.P95:F1} ms");
             }
             return 0;
         }

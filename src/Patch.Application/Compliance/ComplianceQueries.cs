@@ -94,7 +94,7 @@ public static class ComplianceQueries
     public static string FamiliesOf(string bulletinColumn) =>
         $"array(select distinct f.family from {S}.compliance_update f where f.bulletin_id = {bulletinColumn} and f.applicable > 0 order by f.family)";
 
-    /// <summary>Per computer; with a family, the counts are those of the family's updates only, and computers without one are left out.</summary>
+    /// <summary>Per computer; with a family, the counts are those of the family's updates only (<see cref="ComputerFamilyCounts"/>), and computers without one are left out.</summary>
     public static async Task<QueryAnswer<ReportPage<ComputerComplianceRow>>> ByComputerAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? q, CancellationToken ct,
         string? family = null)
     {
@@ -107,14 +107,8 @@ public static class ComplianceQueries
         if (family is not null)
         {
             ps.Add(new("family", family));
-            table = $"""
-                (select s.computer_id, c.name, count(*)::int as applicable, count(*) filter (where s.state = 1)::int as installed,
-                        count(*) filter (where s.state = 2)::int as missing, count(*) filter (where s.state = 3)::int as superseded,
-                        count(*) filter (where s.state = 2 and (r.data->>'severityRank')::int = {(int)Severity.Critical})::int as missing_critical,
-                        count(*) filter (where s.state = 2 and (r.data->>'severityRank')::int = {(int)Severity.Important})::int as missing_important, c.analysed_at
-                 from {S}.compliance_state s join {S}.compliance_computer c on c.computer_id = s.computer_id join {S}.{PatchProjections.BulletinRowTable} r on r.id = s.bulletin_id
-                 where s.family = @family group by s.computer_id, c.name, c.analysed_at) as family_rows
-                """;
+            table = $"{S}.compliance_computer_family";
+            where += " and family = @family";
         }
         var sql = $"""
             select computer_id, name, applicable, installed, missing, superseded, missing_critical, missing_important, {Compliance} as compliance, analysed_at

@@ -34,13 +34,13 @@ public static class ComplianceTables
         create index if not exists ix_compliance_computer_missing on {Schema}.compliance_computer (missing desc, name);
         alter table {Schema}.compliance_state add column if not exists family text not null default '';
         alter table {Schema}.compliance_update add column if not exists family text not null default '';
-        create index if not exists ix_compliance_state_family on {Schema}.compliance_state (family, computer_id, state);
         create index if not exists ix_compliance_update_bulletin on {Schema}.compliance_update (bulletin_id, family);
         create table if not exists {Schema}.compliance_vulnerability (
             computer_id text not null, vulnerability_id text not null, cve text not null, product text not null, family text not null,
             installed_version text, fixed_build text, severity smallint not null, state smallint not null, reason text not null,
             primary key (computer_id, vulnerability_id));
         create index if not exists ix_compliance_vulnerability_state on {Schema}.compliance_vulnerability (state, family, cve);
+        {ComputerFamilyCounts.Ddl}
         """;
 
     /// <summary>
@@ -51,6 +51,12 @@ public static class ComplianceTables
     public static async Task EnsureAsync(NpgsqlDataSource db, CancellationToken ct)
     {
         await using (var cmd = db.CreateCommand(Ddl)) await cmd.ExecuteNonQueryAsync(ct);
+        await FillFamiliesAsync(db, ct);
+        await ComputerFamilyCounts.FillAsync(db, ct);
+    }
+
+    private static async Task FillFamiliesAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
         var products = new List<string>();
         await using (var cmd = db.CreateCommand($"select distinct product from {Schema}.compliance_update where family = ''"))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
@@ -73,14 +79,14 @@ public static class ComplianceTables
     public static async Task ClearAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
-            $"delete from {Schema}.compliance_state; delete from {Schema}.compliance_bulletin; delete from {Schema}.compliance_update; delete from {Schema}.compliance_computer; delete from {Schema}.compliance_vulnerability", conn, tx);
+            $"delete from {Schema}.compliance_state; delete from {Schema}.compliance_bulletin; delete from {Schema}.compliance_update; delete from {Schema}.compliance_computer; delete from {Schema}.compliance_vulnerability; delete from {Schema}.compliance_computer_family", conn, tx);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
     public static async Task TruncateAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
-            $"truncate {Schema}.compliance_state, {Schema}.compliance_bulletin, {Schema}.compliance_update, {Schema}.compliance_computer, {Schema}.compliance_vulnerability", conn, tx);
+            $"truncate {Schema}.compliance_state, {Schema}.compliance_bulletin, {Schema}.compliance_update, {Schema}.compliance_computer, {Schema}.compliance_vulnerability, {Schema}.compliance_computer_family", conn, tx);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 }

@@ -132,7 +132,9 @@ public static class FleetQueries
               select severity, count(*) filter (where missing > 0)::int as bulletins, coalesce(sum(missing), 0)::bigint as installs from per_bulletin group by severity),
             computers as (
               select p.severity, count(distinct s.computer_id)::int as computers
-              from {S}.compliance_state s join per_bulletin p on p.bulletin_id = s.bulletin_id where s.state = 2 {(family is null ? "" : "and s.family = @family")} group by p.severity)
+              from {S}.compliance_state s join per_bulletin p on p.bulletin_id = s.bulletin_id
+              {(family is null ? "" : $"join {S}.compliance_update fu on fu.update_key = s.update_key and fu.family = @family")}
+              where s.state = 2 group by p.severity)
             select v.severity, v.bulletins, v.installs, coalesce(c.computers, 0) from per_severity v left join computers c on c.severity = v.severity
             order by v.severity desc
             """, conn);
@@ -151,7 +153,7 @@ public static class FleetQueries
         await using var cmd = new NpgsqlCommand($"""
             with per_family as (
               select family, count(*) filter (where missing > 0)::int as updates, coalesce(sum(missing), 0)::bigint as installs from {S}.compliance_update where applicable > 0 group by family),
-            computers as (select family, count(distinct computer_id)::int as computers from {S}.compliance_state where state = 2 group by family)
+            computers as (select family, count(*)::int as computers from {S}.compliance_computer_family where missing > 0 group by family)
             select f.family, f.updates, f.installs, coalesce(c.computers, 0) from per_family f left join computers c on c.family = f.family order by f.installs desc, f.family
             """, conn);
         await using var reader = await cmd.ExecuteReaderAsync(ct);

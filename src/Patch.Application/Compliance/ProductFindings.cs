@@ -1,6 +1,5 @@
 using Npgsql;
 using NpgsqlTypes;
-using Patch.Domain.Agents;
 using Patch.Domain.Applicability;
 using Patch.Domain.Inventory.Products;
 
@@ -14,8 +13,8 @@ public static class ProductFindings
 {
     private const string S = ComplianceTables.Schema;
 
-    public static List<VulnerabilityFinding> Of(AgentInventory? inventory, PreparedVulnerabilities vulnerabilities) =>
-        inventory is null || vulnerabilities.Facts.Count == 0 ? [] : vulnerabilities.For(InventoryFacts.Of(inventory)).ToList();
+    public static List<VulnerabilityFinding> Of(ComputerFacts? facts, PreparedVulnerabilities vulnerabilities) =>
+        facts is null || vulnerabilities.Facts.Count == 0 ? [] : vulnerabilities.For(facts).ToList();
 
     public static async Task ReplaceAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string computerId, List<VulnerabilityFinding> findings, CancellationToken ct)
     {

@@ -118,6 +118,9 @@ public sealed class PreparedCatalog
 
     public ILookup<(string, string), CatalogUpdate> SupersedersOf { get; }
 
+    // Containers depend on the catalog only: found once per update and shared by every computer (by reference).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<CatalogUpdate, CatalogUpdate[]> _containers = new(ReferenceEqualityComparer.Instance);
+
     /// <summary>The updates whose product has this key (see <see cref="ProductKeys"/>).</summary>
     public IEnumerable<CatalogUpdate> OfKey(string key) => _byKey[key];
 
@@ -137,7 +140,9 @@ public sealed class PreparedCatalog
     /// </list>
     /// Release dates and builds decide, never the order in which documents were imported.
     /// </summary>
-    public IEnumerable<CatalogUpdate> ContainersOf(CatalogUpdate update)
+    public IReadOnlyList<CatalogUpdate> ContainersOf(CatalogUpdate update) => _containers.GetOrAdd(update, u => FindContainers(u).ToArray());
+
+    private IEnumerable<CatalogUpdate> FindContainers(CatalogUpdate update)
     {
         var family = ProductFamilies.Of(update.Update.Product);
         if (family == ProductFamilies.NetFramework)

@@ -94,6 +94,26 @@ public class when_reports_show_product_families(AppFixture app) : AppTest(app)
         Assert.All(center, b => Assert.Contains("netfx", b.GetProperty("families").EnumerateArray().Select(f => f.GetString())));
     }
 
+    [Fact]
+    public async Task rows_analysed_before_families_existed_get_them_at_start_without_a_new_analysis()
+    {
+        await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
+        Assert.Equal(HttpStatusCode.OK, (await AgentAsync("/agent/v1/inventory", Inventory([Sql]), await EnrolAsync("SRV-OLD"))).Status);
+        var before = (await GetJsonAsync("/api/reports/compliance/computers?family=netfx")).GetProperty("items")[0].GetRawText();
+        var source = (Npgsql.NpgsqlDataSource)App.Host.Services.GetService(typeof(Npgsql.NpgsqlDataSource))!;
+        await using (var cmd = source.CreateCommand("update patch.compliance_state set family = ''; update patch.compliance_update set family = ''; delete from patch.compliance_computer_family"))
+            await cmd.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        Assert.Empty((await GetJsonAsync("/api/reports/compliance/updates?family=netfx")).GetProperty("items").EnumerateArray());
+
+        await Patch.Application.Compliance.ComplianceTables.EnsureAsync(source, TestContext.Current.CancellationToken);
+
+        Assert.NotEmpty((await GetJsonAsync("/api/reports/compliance/updates?family=netfx")).GetProperty("items").EnumerateArray());
+        var after = (await GetJsonAsync("/api/reports/compliance/computers?family=netfx")).GetProperty("items")[0];
+        var expected = JsonDocument.Parse(before).RootElement;
+        foreach (var field in new[] { "computerId", "applicable", "installed", "missing", "superseded", "missingCritical", "missingImportant" })
+            Assert.Equal(expected.GetProperty(field).ToString(), after.GetProperty(field).ToString());
+    }
+
     [Theory]
     [InlineData("/api/reports/compliance/updates?family=dotnetfx")]
     [InlineData("/api/reports/compliance/bulletins?family=Windows")]

@@ -45,7 +45,7 @@ public class when_reading_products_from_registry_exports
         var apps = Product(inventory, "Microsoft 365 Apps for Enterprise for 64-bit Systems");
         Assert.Equal("16.0.17928.20156", apps.Version);
         Assert.Contains("O365ProPlusRetail", apps.Detail, StringComparison.Ordinal);
-        Assert.Contains("492350f6-3a01-4f97-b9c0-c7c6ddf67d60", apps.Detail, StringComparison.Ordinal);
+        Assert.Contains("channel Current Channel", apps.Detail, StringComparison.Ordinal);
         Assert.True(InventoryFacts.Of(inventory).HasProduct("Office 365 ProPlus for 64-bit Systems"));
     }
 
@@ -65,7 +65,10 @@ public class when_reading_products_from_registry_exports
     public void each_sql_server_instance_is_keyed_by_release_and_branch_from_its_patch_level()
     {
         var inventory = Read("sqlserver.reg");
-        Assert.Equal("16.0.4135.4", Product(inventory, "Microsoft SQL Server 2022 (MSSQLSERVER)").Version);
+        var instance = Product(inventory, "Microsoft SQL Server 2022 (MSSQLSERVER)");
+        Assert.Equal("16.0.4135.4", instance.Version);
+        Assert.Equal("Developer Edition, SQL Server 2022 RTM, CU branch", instance.Detail);
+        Assert.Equal("Standard Edition, SQL Server 2019 RTM, GDR branch", Product(inventory, "Microsoft SQL Server 2019 (LEGACY)").Detail);
         var facts = InventoryFacts.Of(inventory);
         Assert.True(facts.HasProduct("Microsoft SQL Server 2022 for x64-based Systems (CU 15)"));
         Assert.False(facts.HasProduct("Microsoft SQL Server 2022 for x64-based Systems (GDR)"));

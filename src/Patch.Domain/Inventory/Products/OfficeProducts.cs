@@ -110,6 +110,26 @@ public static partial class OfficeProducts
             : [];
     }
 
+    /// <summary>
+    /// The update channel a Click-to-Run install follows, from the GUID at the end of its UpdateChannel / CDNBaseUrl
+    /// (Microsoft Learn, "Change the Microsoft 365 Apps update channel"); an unknown GUID is shown as the URL.
+    /// </summary>
+    public static string? Channel(string? url)
+    {
+        if (string.IsNullOrWhiteSpace(url)) return null;
+        var guid = url.TrimEnd('/').Split('/').Last().ToLowerInvariant();
+        return guid switch
+        {
+            "492350f6-3a01-4f97-b9c0-c7c6ddf67d60" => "Current Channel",
+            "64256afe-f5d9-4f86-8936-8840a6a4f5be" => "Current Channel (Preview)",
+            "55336b82-a18d-4dd6-b5f6-9e5095c314a6" => "Monthly Enterprise Channel",
+            "7ffbc6bf-bc32-4f92-8982-f9dd17fd3114" => "Semi-Annual Enterprise Channel",
+            "b8f9b850-328d-4355-9145-c59439a0c4cf" => "Semi-Annual Enterprise Channel (Preview)",
+            "5440fd1f-7ecb-4221-8110-145efaa6372f" => "Beta Channel",
+            _ => url.Trim(),
+        };
+    }
+
     private static string SpacedEdition(string id)
     {
         var edition = Regex.Replace(id, "(Retail|Volume)$", "");

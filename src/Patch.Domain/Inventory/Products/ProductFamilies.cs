@@ -34,8 +34,12 @@ public static class ProductFamilies
 
     public static ProductFamily Get(string id) => All.FirstOrDefault(f => f.Id == id) ?? Other;
 
-    /// <summary>The family of a catalog product name ("Microsoft SQL Server 2022 for x64-based Systems (CU 15)" → SQL Server).</summary>
-    public static ProductFamily Of(string catalogName)
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, ProductFamily> Known = new(StringComparer.Ordinal);
+
+    /// <summary>The family of a catalog product name ("Microsoft SQL Server 2022 for x64-based Systems (CU 15)" → SQL Server), classified once per name.</summary>
+    public static ProductFamily Of(string catalogName) => Known.Count < 100_000 ? Known.GetOrAdd(catalogName, Classify) : Classify(catalogName);
+
+    private static ProductFamily Classify(string catalogName)
     {
         var n = ProductKeys.Normalize(catalogName);
         if (System.Text.RegularExpressions.Regex.IsMatch(n, @"\b(for mac|mac os|macos|for android|for ios|for iphone|universal|mobile|sharepoint online|for linux|on linux|hlk|hololens)\b")) return Other;

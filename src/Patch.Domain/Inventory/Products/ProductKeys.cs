@@ -12,8 +12,19 @@ namespace Patch.Domain.Inventory.Products;
 /// </summary>
 public static partial class ProductKeys
 {
-    /// <summary>Lower case, one space between words, en dashes as hyphens.</summary>
-    public static string Normalize(string name) => Spaces().Replace(name.Replace('\u2013', '-').Replace('\u00a0', ' '), " ").Trim().ToLowerInvariant();
+    /// <summary>Lower case, one space between words, en dashes as hyphens (a plain loop: it runs for every computer's releases).</summary>
+    public static string Normalize(string name)
+    {
+        var sb = new System.Text.StringBuilder(name.Length);
+        var space = false;
+        foreach (var ch in name)
+        {
+            if (char.IsWhiteSpace(ch)) { space = sb.Length > 0; continue; }
+            if (space) { sb.Append(' '); space = false; }
+            sb.Append(ch == '\u2013' ? '-' : char.ToLowerInvariant(ch));
+        }
+        return sb.ToString();
+    }
 
     /// <summary>The keys of one catalog product name.</summary>
     public static IReadOnlyList<string> OfCatalogName(string name)
@@ -35,9 +46,6 @@ public static partial class ProductKeys
         "dotnet" => [Normalize(product.Name), Normalize(product.Name + " installed on Windows")],
         _ => [Normalize(product.Name)],
     };
-
-    [GeneratedRegex(@"\s+")]
-    private static partial Regex Spaces();
 
     [GeneratedRegex(@"\s+(Cumulative Update \d+|Service Pack \d+( Update Rollup \d+)?|RTM)$", RegexOptions.IgnoreCase)]
     private static partial Regex ExchangeBase();

@@ -65,7 +65,7 @@ public static partial class RegistryProducts
         if (reg.String(ClickToRun, "ProductReleaseIds") is not { } ids) return;
         var platform = reg.String(ClickToRun, "Platform") is "x64" ? "x64" : "x86";
         var version = reg.String(ClickToRun, "VersionToReport");
-        var channel = reg.String(ClickToRun, "UpdateChannel") ?? reg.String(ClickToRun, "CDNBaseUrl");
+        var channel = OfficeProducts.Channel(reg.String(ClickToRun, "UpdateChannel") ?? reg.String(ClickToRun, "CDNBaseUrl"));
         foreach (var id in ids.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             foreach (var name in OfficeProducts.FromClickToRun(id, platform))
                 products.Add(new InstalledProduct(ProductFamilies.Office.Id, name, version, Source(ClickToRun, $"ProductReleaseIds {id}"), Architecture: platform,
@@ -84,7 +84,7 @@ public static partial class RegistryProducts
             var edition = reg.String(setup, "Edition");
             var arch = edition?.Contains("64-bit", StringComparison.OrdinalIgnoreCase) == true || !instanceId.Contains("WOW", StringComparison.OrdinalIgnoreCase) ? "x64" : "x86";
             products.Add(new InstalledProduct(ProductFamilies.SqlServer.Id, $"Microsoft SQL Server {year.ToUpperInvariant()} ({instance})", patchLevel,
-                Source(setup, $"PatchLevel {patchLevel}"), Architecture: arch, Detail: edition));
+                Source(setup, $"PatchLevel {patchLevel}"), Architecture: arch, Detail: string.Join(", ", new[] { edition, SqlServerProducts.Describe(v) }.OfType<string>())));
         }
     }
 

@@ -42,16 +42,29 @@ public static partial class SqlServerProducts
     /// <summary>The release name ("2022") of an instance version, or null.</summary>
     public static string? Release(Version v) => Releases.GetValueOrDefault((v.Major, v.Minor));
 
-    internal static IReadOnlyList<string> InstalledKeys(InstalledProduct product)
+    internal static IReadOnlyList<string> InstalledKeys(InstalledProduct product) =>
+        InstalledProduct.ParseVersion(product.Version) is { } v && Level(v) is { } level
+            ? [Key(level.Year, level.ServicePack.ToString(System.Globalization.CultureInfo.InvariantCulture), product.Architecture ?? "x64", level.Branch)]
+            : [];
+
+    /// <summary>The release, service pack and servicing branch (gdr, cu, qfe, acfp) of an instance build, or null for a build the table does not know.</summary>
+    public static (string Year, int ServicePack, string Branch)? Level(Version v)
     {
-        if (InstalledProduct.ParseVersion(product.Version) is not { } v || Release(v) is not { } year) return [];
+        if (Release(v) is not { } year) return null;
         var level = Levels.Where(l => l.Major == v.Major && l.Minor == v.Minor && v.Build >= l.FirstBuild).OrderByDescending(l => l.FirstBuild).FirstOrDefault();
-        if (level == default) return [];
+        if (level == default) return null;
         var branch = level.QfeOnly ? "qfe"
             : v.Major == 13 && level.ServicePack == 3 ? (v.Build >= 7000 ? "acfp" : "gdr")
             : v.Build >= level.FirstCuBuild ? "cu" : "gdr";
-        return [Key(year, level.ServicePack.ToString(System.Globalization.CultureInfo.InvariantCulture), product.Architecture ?? "x64", branch)];
+        return (year, level.ServicePack, branch);
     }
+
+    /// <summary>How an instance build reads: "SQL Server 2022 RTM, CU branch", "SQL Server 2016 SP3, Azure Connect Feature Pack".</summary>
+    public static string? Describe(Version v) => Level(v) is not { } l ? null
+        : $"SQL Server {l.Year.ToUpperInvariant()} {(l.ServicePack == 0 ? "RTM" : $"SP{l.ServicePack}")}, " + l.Branch switch
+        {
+            "gdr" => "GDR branch", "cu" => "CU branch", "qfe" => "QFE branch", _ => "Azure Connect Feature Pack",
+        };
 
     /// <summary>Every key an instance of some build can have, for the coverage report.</summary>
     public static IEnumerable<InstalledProduct> Examples() =>

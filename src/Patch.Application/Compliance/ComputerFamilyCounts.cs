@@ -1,0 +1,80 @@
+using Npgsql;
+using Patch.Domain.Catalog;
+
+namespace Patch.Application.Compliance;
+
+/// <summary>
+/// Per computer and product family, the counters of compliance by computer (compliance_computer_family), kept with the
+/// computer's rows in the same transaction: "compliance by computer" filtered by a family reads a page of them instead
+/// of grouping the family's state rows at every request.
+/// </summary>
+public static class ComputerFamilyCounts
+{
+    private const string S = ComplianceTables.Schema;
+
+    public const string Ddl = $"""
+        create table if not exists {S}.compliance_computer_family (
+            computer_id text not null, family text not null, name text not null, applicable int not null, installed int not null, missing int not null,
+            superseded int not null, missing_critical int not null, missing_important int not null, analysed_at timestamptz not null,
+            primary key (computer_id, family));
+        create index if not exists ix_compliance_computer_family_missing on {S}.compliance_computer_family (family, missing desc, name);
+        """;
+
+    private sealed record Counts(string Family, int Applicable, int Installed, int Missing, int Superseded, int Critical, int Important);
+
+    private static IEnumerable<Counts> Of(IEnumerable<(string Family, short State, Severity Severity)> rows) =>
+        rows.GroupBy(r => r.Family).Select(g => new Counts(g.Key, g.Count(), g.Count(r => r.State == VulnerabilityAnalysis.Installed),
+            g.Count(r => r.State == VulnerabilityAnalysis.Missing), g.Count(r => r.State == VulnerabilityAnalysis.Superseded),
+            g.Count(r => r.State == VulnerabilityAnalysis.Missing && r.Severity == Severity.Critical),
+            g.Count(r => r.State == VulnerabilityAnalysis.Missing && r.Severity == Severity.Important)));
+
+    public static async Task ReplaceAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string computerId, string name, IEnumerable<(string, short, Severity)> rows,
+        DateTimeOffset at, CancellationToken ct)
+    {
+        var counts = Of(rows).ToList();
+        await using var cmd = new NpgsqlCommand($"""
+            delete from {S}.compliance_computer_family where computer_id = @c;
+            insert into {S}.compliance_computer_family (computer_id, family, name, applicable, installed, missing, superseded, missing_critical, missing_important, analysed_at)
+              select @c, f, @name, a, i, m, x, cr, im, @at from unnest(@families, @a, @i, @m, @x, @cr, @im) as t(f, a, i, m, x, cr, im);
+            """, conn, tx);
+        cmd.Parameters.AddWithValue("c", computerId);
+        cmd.Parameters.AddWithValue("name", name);
+        cmd.Parameters.AddWithValue("at", at);
+        cmd.Parameters.AddWithValue("families", counts.Select(c => c.Family).ToArray());
+        cmd.Parameters.AddWithValue("a", counts.Select(c => c.Applicable).ToArray());
+        cmd.Parameters.AddWithValue("i", counts.Select(c => c.Installed).ToArray());
+        cmd.Parameters.AddWithValue("m", counts.Select(c => c.Missing).ToArray());
+        cmd.Parameters.AddWithValue("x", counts.Select(c => c.Superseded).ToArray());
+        cmd.Parameters.AddWithValue("cr", counts.Select(c => c.Critical).ToArray());
+        cmd.Parameters.AddWithValue("im", counts.Select(c => c.Important).ToArray());
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Every computer's counters, after the tables were cleared in the same transaction.</summary>
+    public static async Task CopyAllAsync(NpgsqlConnection conn, IEnumerable<(string ComputerId, string Name, IEnumerable<(string, short, Severity)> Rows)> all, DateTimeOffset at,
+        CancellationToken ct)
+    {
+        await using var copy = await conn.BeginBinaryImportAsync(
+            $"copy {S}.compliance_computer_family (computer_id, family, name, applicable, installed, missing, superseded, missing_critical, missing_important, analysed_at) from stdin (format binary)", ct);
+        foreach (var (computerId, name, rows) in all)
+            foreach (var c in Of(rows))
+                await copy.WriteRowAsync(ct, computerId, c.Family, name, c.Applicable, c.Installed, c.Missing, c.Superseded, c.Critical, c.Important, at);
+        await copy.CompleteAsync(ct);
+    }
+
+    /// <summary>Fills the counters of a store analysed before they existed, from its state rows (once: the table is empty and rows are not).</summary>
+    public static async Task FillAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand($"""
+            insert into {S}.compliance_computer_family (computer_id, family, name, applicable, installed, missing, superseded, missing_critical, missing_important, analysed_at)
+            select s.computer_id, s.family, c.name, count(*), count(*) filter (where s.state = 1), count(*) filter (where s.state = 2), count(*) filter (where s.state = 3),
+                   count(*) filter (where s.state = 2 and (r.data->>'severityRank')::int = {(int)Severity.Critical}),
+                   count(*) filter (where s.state = 2 and (r.data->>'severityRank')::int = {(int)Severity.Important}), c.analysed_at
+            from {S}.compliance_state s join {S}.compliance_computer c on c.computer_id = s.computer_id join {S}.{Projections.PatchProjections.BulletinRowTable} r on r.id = s.bulletin_id
+            where not exists (select 1 from {S}.compliance_computer_family) and s.family <> ''
+            group by s.computer_id, s.family, c.name, c.analysed_at
+            """);
+        cmd.CommandTimeout = 0;
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}
