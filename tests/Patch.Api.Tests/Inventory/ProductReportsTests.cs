@@ -137,5 +137,10 @@ public class when_reports_show_product_families(AppFixture app) : AppTest(app)
         Assert.Contains("products[1].family: 'databases'", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Contains("products[1].name", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Empty((await GetJsonAsync("/api/computers/SRV-BAD/products")).EnumerateArray());
+
+        var nul = new { family = "edge", name = "Microsoft Edge\u0000", version = "1.0", source = "registry" };
+        (status, problem) = await AgentAsync("/agent/v1/inventory", Inventory([nul]), credential);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("products[0].name: control characters", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 }

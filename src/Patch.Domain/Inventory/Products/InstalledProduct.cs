@@ -28,6 +28,8 @@ public sealed record InstalledProduct(
         if (string.IsNullOrWhiteSpace(Source) || Source.Length > 512) yield return $"{at}.source: 1 to 512 characters (where the product was read)";
         if (Architecture is not (null or "x64" or "x86" or "arm64")) yield return $"{at}.architecture: '{Architecture}' is not one of x64, x86, arm64";
         if (Detail is { Length: > 256 }) yield return $"{at}.detail: at most 256 characters";
+        foreach (var (field, text) in new[] { ("name", Name), ("version", Version), ("source", Source), ("detail", Detail) })
+            if (text?.Any(char.IsControl) == true) yield return $"{at}.{field}: control characters (NUL and the like) are not allowed";
     }
 
     /// <summary>The version as a comparable <see cref="System.Version"/> (leading zeros and a "v" prefix tolerated), or null.</summary>
