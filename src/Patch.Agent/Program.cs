@@ -29,9 +29,10 @@ try
                   enrol --server URL --token TOKEN [--name NAME] [--domain DOMAIN] [--mac MAC]
                                                               enrol with an enrolment token (the MAC address, for Wake-on-LAN, is the
                                                               first active network adapter's unless given); the credential is kept in --state
-                  inventory [--systeminfo FILE [--qfe FILE] [--registry FILE,FILE…]] [--send] [--force]
+                  inventory [--systeminfo FILE [--qfe FILE] [--registry FILE,FILE…] [--vswhere FILE]] [--send] [--force]
                                                               print the inventory (the live system on Windows, else the files;
-                                                              --registry: "reg export" files of the product keys, docs/products.md);
+                                                              --registry: "reg export" files of the product keys, --vswhere:
+                                                              "vswhere -all -format json" output, docs/products.md);
                                                               --send reports it when it changed since the last report (--force: always)
                   status [--show STATUSES | --hide STATUSES]  the "Software updates for this computer" table (status, bulletin, update,
                                                               last applied, schedule); STATUSES like "Not Applicable,Superseded"
@@ -195,7 +196,8 @@ static CycleRunner Runner(AgentState state, Dictionary<string, string?> options,
 static IInventorySource Source(Dictionary<string, string?> options)
 {
     if (options.GetValueOrDefault("inventory") is { } json) return new JsonInventorySource(json);
-    if (options.GetValueOrDefault("systeminfo") is { } file) return new FileInventorySource(file, options.GetValueOrDefault("qfe"), registryPaths: List(options.GetValueOrDefault("registry")));
+    if (options.GetValueOrDefault("systeminfo") is { } file) return new FileInventorySource(file, options.GetValueOrDefault("qfe"), registryPaths: List(options.GetValueOrDefault("registry")),
+        vswherePath: options.GetValueOrDefault("vswhere"));
     if (OperatingSystem.IsWindows()) return new WindowsInventorySource();
     throw new AgentException("Not on Windows: give --inventory FILE (inventory JSON) or --systeminfo FILE (systeminfo output) and optionally --qfe FILE (wmic qfe output) and --registry FILE,… (reg export files).");
 }

@@ -24,7 +24,7 @@ public static class AgentVersion
 /// Without registry exports, the products that ship with the OS are inferred from its build.
 /// </summary>
 public sealed class FileInventorySource(string systeminfoPath, string? qfePath = null, IReadOnlyList<string>? softwareReleases = null,
-    IReadOnlyList<string>? registryPaths = null) : IInventorySource
+    IReadOnlyList<string>? registryPaths = null, string? vswherePath = null) : IInventorySource
 {
     public AgentInventory Read()
     {
@@ -32,6 +32,8 @@ public sealed class FileInventorySource(string systeminfoPath, string? qfePath =
         var registry = registryPaths is { Count: > 0 } paths
             ? RegistryProducts.Read(paths.Select(p => RegistryExport.Parse(File.ReadAllBytes(p), p)).Aggregate((a, b) => a.Merge(b)), os.Architecture)
             : null;
+        if (vswherePath is not null)
+            registry = RegistryProducts.WithVisualStudio(registry ?? new RegistryProducts.Result([], []), VisualStudioInstances.Parse(File.ReadAllText(vswherePath), vswherePath));
         return From(os, qfePath is null ? [] : QfeParser.Parse(File.ReadAllBytes(qfePath)), softwareReleases ?? [], registry);
     }
 
@@ -75,10 +77,23 @@ public sealed class WindowsInventorySource : IInventorySource
             }
         }
 
-        var registry = RegistryProducts.Read(Export(), arch);
+        var registry = RegistryProducts.WithVisualStudio(RegistryProducts.Read(Export(), arch), VisualStudio());
         return new AgentInventory((string)os["Caption"], version, arch, Convert.ToInt32(os["ServicePackMajorVersion"]), Convert.ToInt32(os["ProductType"]) != 1,
             [System.Globalization.CultureInfo.InstalledUICulture.Name], products, kbs.Concat(registry.InstalledKbs).ToList(), AgentVersion.Current,
             current?.GetValue("InstallationType") as string, registry.Products).Normalized();
+    }
+
+    /// <summary>Visual Studio 2017+ instances from vswhere (installed with Visual Studio), or none when it is absent.</summary>
+    private static IReadOnlyList<InstalledProduct> VisualStudio()
+    {
+        var vswhere = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.ProgramFilesX86), "Microsoft Visual Studio", "Installer", "vswhere.exe");
+        if (!File.Exists(vswhere)) return [];
+        var start = new System.Diagnostics.ProcessStartInfo(vswhere) { UseShellExecute = false, CreateNoWindow = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { "-all", "-products", "*", "-format", "json", "-utf8" }) start.ArgumentList.Add(a);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var json = process.StandardOutput.ReadToEnd();
+        process.WaitForExit(60_000);
+        return process.ExitCode == 0 ? VisualStudioInstances.Parse(json, "vswhere") : [];
     }
 
     /// <summary>Every root key exported with reg.exe (64-bit view) into one export; a key the computer lacks is skipped.</summary>

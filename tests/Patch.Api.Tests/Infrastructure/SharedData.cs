@@ -29,6 +29,20 @@ public static class SharedData
 
     public static Stream Open(string relative) => File.OpenRead(PathOf(relative));
 
+    /// <summary>Every real CVRF document: the two raw ones and the archive's .xml.gz (181 in all), in name order.</summary>
+    public static IReadOnlyList<string> CvrfFiles()
+    {
+        var dir = Path.Combine(Root, "msrc-cvrf");
+        return Directory.GetFiles(dir, "*.xml").Concat(Directory.GetFiles(Path.Combine(dir, "archive"), "*.xml.gz")).Order(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>A CVRF document's XML, decompressed when it is an archive's .xml.gz.</summary>
+    public static Stream OpenCvrf(string path)
+    {
+        var raw = File.OpenRead(Path.IsPathRooted(path) ? path : PathOf(path));
+        return path.EndsWith(".gz", StringComparison.Ordinal) ? new System.IO.Compression.GZipStream(raw, System.IO.Compression.CompressionMode.Decompress) : raw;
+    }
+
     public static string Cvrf2023 => "msrc-cvrf/2023-Jan.xml";
     public static string Cvrf2024 => "msrc-cvrf/2024-Jan.xml";
     public static string Mssecure => "mbsa-mssecure/mssecure.xml";

@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Xml;
 using Patch.Api.Tests.Infrastructure;
 using Patch.Domain.Inventory.Products;
@@ -23,14 +22,12 @@ public class when_measuring_product_coverage_over_the_real_catalogs(ITestOutputH
 
     public static IReadOnlyList<string> CatalogProductNames()
     {
-        var dir = Path.Combine(SharedData.Root, "msrc-cvrf");
-        var files = Directory.GetFiles(dir, "*.xml").Concat(Directory.GetFiles(Path.Combine(dir, "archive"), "*.xml.gz")).Order(StringComparer.Ordinal).ToList();
+        var files = SharedData.CvrfFiles();
         Assert.Equal(181, files.Count);
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var file in files)
         {
-            using var raw = File.OpenRead(file);
-            using var stream = file.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(raw, CompressionMode.Decompress) : (Stream)raw;
+            using var stream = SharedData.OpenCvrf(file);
             using var reader = XmlReader.Create(stream, new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit });
             while (reader.ReadToFollowing("FullProductName", "http://www.icasi.org/CVRF/schema/prod/1.1"))
                 names.Add(reader.ReadElementContentAsString().Trim());

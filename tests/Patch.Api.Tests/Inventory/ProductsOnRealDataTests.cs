@@ -19,12 +19,9 @@ public class when_analysing_real_captures_for_products_beyond_the_os
 {
     private static readonly Lazy<IReadOnlyList<CatalogDocument>> Documents = new(() =>
     {
-        var dir = Path.Combine(SharedData.Root, "msrc-cvrf");
-        var files = Directory.GetFiles(dir, "*.xml").Concat(Directory.GetFiles(Path.Combine(dir, "archive"), "*.xml.gz")).Order(StringComparer.Ordinal).ToList();
-        return files.AsParallel().AsOrdered().Select(file =>
+        return SharedData.CvrfFiles().AsParallel().AsOrdered().Select(file =>
         {
-            using var raw = File.OpenRead(file);
-            using var stream = file.EndsWith(".gz", StringComparison.Ordinal) ? new System.IO.Compression.GZipStream(raw, System.IO.Compression.CompressionMode.Decompress) : (Stream)raw;
+            using var stream = SharedData.OpenCvrf(file);
             return CvrfCatalogReader.Read(stream);
         }).ToList();
     });

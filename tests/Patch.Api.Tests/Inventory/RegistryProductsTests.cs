@@ -94,6 +94,26 @@ public class when_reading_products_from_registry_exports
     }
 
     [Fact]
+    public void vswhere_gives_visual_studio_its_patch_level_so_a_fixed_build_can_be_decided()
+    {
+        var inventory = new FileInventorySource(SharedData.PathOf("windows-inventory/wesng-validation/" + Win11),
+            registryPaths: [SharedData.RepoFile("tests/Patch.Api.Tests/Inventory/registry/visualstudio.reg")],
+            vswherePath: SharedData.RepoFile("tests/Patch.Api.Tests/Inventory/registry/vswhere.json")).Read();
+        var vs2022 = Product(inventory, "Microsoft Visual Studio 2022 version 17.10");
+        Assert.Equal("17.10.4", vs2022.Version);
+        Assert.StartsWith("vswhere", vs2022.Source, StringComparison.Ordinal);
+        Assert.Equal("16.11.39", Product(inventory, "Microsoft Visual Studio 2019 version 16.11").Version);
+        var facts = InventoryFacts.Of(inventory);
+        Assert.True(facts.HasProduct("Microsoft Visual Studio 2019 version 16.11 (includes 16.0 - 16.10)"));
+        var fix = new Domain.Vulnerabilities.ProductVulnerabilityFacts("Microsoft", "CVE-2025-55240", null, "Microsoft Visual Studio 2022 version 17.10", "1", Domain.Catalog.Severity.Important,
+            "17.10.20", "Release Notes", null, null, null);
+        var finding = Assert.Single(new PreparedVulnerabilities([fix]).For(facts));
+        Assert.Equal(FindingState.Vulnerable, finding.State);
+        Assert.Equal("build 17.10.4 is below the fixed build 17.10.20 for CVE-2025-55240", finding.Reason);
+        Assert.Throws<FormatException>(() => VisualStudioInstances.Parse("{\"not\": \"an array\"}"));
+    }
+
+    [Fact]
     public void edge_dotnet_runtimes_powershell_and_defender_carry_their_versions()
     {
         var inventory = Read("edge-runtimes-powershell-defender.reg");

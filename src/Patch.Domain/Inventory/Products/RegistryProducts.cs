@@ -25,6 +25,13 @@ public static partial class RegistryProducts
     /// <summary>What an export shows: products, and KBs installed beyond Win32_QuickFixEngineering (servicing packages, MSI patches).</summary>
     public sealed record Result(IReadOnlyList<InstalledProduct> Products, IReadOnlyList<string> InstalledKbs);
 
+    /// <summary>
+    /// The result with the Visual Studio instances vswhere listed: they carry the patch level, so they replace the
+    /// Uninstall entries' major.minor-only products of the same name.
+    /// </summary>
+    public static Result WithVisualStudio(Result result, IReadOnlyList<InstalledProduct> instances) => instances.Count == 0 ? result
+        : result with { Products = [.. result.Products.Where(p => p.Family != ProductFamilies.VisualStudio.Id || !instances.Any(i => i.Name == p.Name)), .. instances] };
+
     public static Result Read(RegistryExport reg, string osArchitecture)
     {
         var products = new List<InstalledProduct>();
