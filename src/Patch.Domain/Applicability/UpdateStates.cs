@@ -107,6 +107,7 @@ public sealed class PreparedCatalog
     public PreparedCatalog(IReadOnlyList<CatalogUpdate> updates)
     {
         Updates = updates;
+        _own = new HashSet<CatalogUpdate>(updates, ReferenceEqualityComparer.Instance);
         _byKey = updates.SelectMany(u => CatalogKeys.Of(u.Update.Product).Select(k => (Key: k, Update: u))).Distinct().ToLookup(x => x.Key, x => x.Update, StringComparer.Ordinal);
         _byName = updates.ToLookup(u => ProductKeys.Normalize(u.Update.Product), StringComparer.Ordinal);
         SupersedersOf = updates
@@ -118,8 +119,10 @@ public sealed class PreparedCatalog
 
     public ILookup<(string, string), CatalogUpdate> SupersedersOf { get; }
 
-    // Containers depend on the catalog only: found once per update and shared by every computer (by reference).
+    // Containers depend on the catalog only: found once per update of this catalog and shared by every computer (by
+    // reference). An update from elsewhere (an agent's assignment) is answered without being kept.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<CatalogUpdate, CatalogUpdate[]> _containers = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<CatalogUpdate> _own;
 
     /// <summary>The updates whose product has this key (see <see cref="ProductKeys"/>).</summary>
     public IEnumerable<CatalogUpdate> OfKey(string key) => _byKey[key];
@@ -129,7 +132,7 @@ public sealed class PreparedCatalog
 
     /// <summary>
     /// The later cumulative updates of the same product that contain this one, even when the catalog's supersedence
-    /// field says nothing (docs/applicability.md):
+    /// field says nothing (docs/products.md):
     /// <list type="bullet">
     /// <item>an OS update with a fixed build (major.minor.build.revision): one of the same release with the same
     /// major.minor.build and a higher revision;</item>
@@ -140,7 +143,8 @@ public sealed class PreparedCatalog
     /// </list>
     /// Release dates and builds decide, never the order in which documents were imported.
     /// </summary>
-    public IReadOnlyList<CatalogUpdate> ContainersOf(CatalogUpdate update) => _containers.GetOrAdd(update, u => FindContainers(u).ToArray());
+    public IReadOnlyList<CatalogUpdate> ContainersOf(CatalogUpdate update) =>
+        _own.Contains(update) ? _containers.GetOrAdd(update, u => FindContainers(u).ToArray()) : FindContainers(update).ToArray();
 
     private IEnumerable<CatalogUpdate> FindContainers(CatalogUpdate update)
     {
