@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Patch.Api.Ui;
 using Patch.Application.AgentConfigurations;
+using Patch.Application.Audit;
 using Patch.Application.Agents;
 using Patch.Application.Bulletins;
 using Patch.Application.Catalog;
@@ -89,6 +90,7 @@ public static class PatchApp
         FleetAnalysisTask.Map(app);
         app.MapComplianceReports();
         app.MapProductVulnerabilityReports();
+        app.MapAudit();
         app.MapFleetReports();
         app.MapAgentConfigurations();
         app.MapDeliveryReports();

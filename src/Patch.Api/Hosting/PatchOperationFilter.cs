@@ -136,6 +136,7 @@ public sealed class PatchDocumentFilter : IDocumentFilter
         ["Maintenance windows"] = "Time spans in which installs and restarts may happen (C7).",
         ["Patch Remediation Center"] = "Software bulletins: search, filters, views, CSV, details, history (C2).",
         ["Reports"] = "Compliance, vulnerabilities, delivery, reboot status and the home page (C11).",
+        ["Audit"] = "Every event of every stream: who changed what, when, and from what to what (C12).",
         ["Server tasks"] = "Server task runs and on-demand runs (C8).",
         ["Settings"] = "Core and vendor settings (C1, C9).",
         ["Sign-in"] = "Sign-in, sign-out, who the caller is, the caller's password and personal access tokens (C14).",

@@ -50,6 +50,7 @@ public class when_every_screen_is_opened(ConsoleFixture console)
             ["/reports/agent-versions"] = "reports/agent-versions",
             ["/reports/superseded-bulletins"] = "reports/superseded-bulletins",
             ["/server-tasks"] = "server-tasks",
+            ["/audit"] = "audit",
             ["/server-tasks/runs/{Id}"] = $"/server-tasks/runs/{ids["run"]}",
             ["/server-tasks/catalog-import"] = "server-tasks/catalog-import",
             ["/settings/vendors/{Vendor}"] = "/settings/vendors/microsoft",

@@ -1,0 +1,65 @@
+using System.Net;
+using Patch.Api.Tests.Infrastructure;
+
+namespace Patch.Api.Tests.Audit;
+
+/// <summary>The audit (C12): every event, filtered by actor, kind, time, stream, type and correlation id, with what changed.</summary>
+public class when_an_auditor_reads_the_log(AppFixture app) : AppTest(app)
+{
+    [Fact]
+    public async Task settings_changes_show_who_changed_what_from_what_to_what()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, "/api/settings/core", new { managedCultures = new[] { "en-US" }, excludedSoftwareReleases = new[] { "Windows 7 for 32-bit Systems" } })).Status);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, "/api/settings/core", new { managedCultures = new[] { "en-US", "de-DE" }, excludedSoftwareReleases = new[] { "Windows 7 for 32-bit Systems" } })).Status);
+
+        var page = await GetJsonAsync("/api/audit?type=CoreSettingsChanged");
+        var rows = page.GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(2, rows.Count);
+        var latest = rows[0];
+        Assert.True(latest.GetProperty("sequence").GetInt64() > rows[1].GetProperty("sequence").GetInt64(), "newest first");
+        Assert.Equal("settings:core", latest.GetProperty("streamId").GetString());
+        Assert.Equal("dana", latest.GetProperty("actor").GetString());
+        Assert.Equal("user", latest.GetProperty("actorKind").GetString());
+        var change = Assert.Single(latest.GetProperty("changes").EnumerateArray());
+        Assert.Equal("managedCultures", change.GetProperty("field").GetString());
+        Assert.Equal("[\"en-US\"]", change.GetProperty("before").GetString());
+        Assert.Equal("[\"en-US\",\"de-DE\"]", change.GetProperty("after").GetString());
+        Assert.Equal("/api/history/settings%3Acore", latest.GetProperty("history").GetString());
+        // The first change sets both fields from nothing.
+        Assert.Equal(2, rows[1].GetProperty("changes").GetArrayLength());
+
+        var correlation = latest.GetProperty("correlationId").GetString();
+        Assert.Equal(1, (await GetJsonAsync($"/api/audit?correlationId={correlation}")).GetProperty("total").GetInt64());
+        Assert.Equal(2, (await GetJsonAsync("/api/audit?stream=settings:core&actor=dana")).GetProperty("total").GetInt64());
+        Assert.Equal(2, (await GetJsonAsync("/api/audit?stream=settings:*&actorKind=user")).GetProperty("total").GetInt64());
+        Assert.Equal(0, (await GetJsonAsync("/api/audit?actor=nobody")).GetProperty("total").GetInt64());
+        Assert.Equal(0, (await GetJsonAsync($"/api/audit?from={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddDays(1).ToString("O"))}")).GetProperty("total").GetInt64());
+        Assert.Equal(2, (await GetJsonAsync($"/api/audit?type=core_settings_changed&to={Uri.EscapeDataString(DateTimeOffset.UtcNow.AddMinutes(1).ToString("O"))}")).GetProperty("total").GetInt64());
+
+        using var client = App.Client();
+        var csv = await client.GetStringAsync("/api/audit?type=CoreSettingsChanged&format=csv", TestContext.Current.CancellationToken);
+        Assert.StartsWith("sequence,timestamp,streamId,version,type,actor,actorKind,correlationId,causationId,changed,data,history", csv, StringComparison.Ordinal);
+        Assert.Contains("managedCultures: [\"\"en-US\"\"] → [\"\"en-US\"\",\"\"de-DE\"\"]", csv, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task stored_secret_hashes_never_show()
+    {
+        await SendAsync(HttpMethod.Post, "/api/enrolment-tokens", new { name = "audit", maxUses = 1 });
+        var rows = (await GetJsonAsync("/api/audit?stream=enrolment-token:*")).GetProperty("items").EnumerateArray().ToList();
+        Assert.NotEmpty(rows);
+        Assert.Contains(rows, r => r.GetProperty("data").TryGetProperty("secretSha256", out var hash) && hash.GetString() == "redacted");
+        Assert.All(rows, r => Assert.DoesNotContain(r.GetProperty("data").EnumerateObject(), p => p.Name.EndsWith("Sha256", StringComparison.OrdinalIgnoreCase) && p.Value.GetString() != "redacted"));
+    }
+
+    [Theory]
+    [InlineData("/api/audit?from=yesterday", "from: 'yesterday'")]
+    [InlineData("/api/audit?from=2026-10-02T00:00:00Z&to=2026-10-01T00:00:00Z", "is after to")]
+    [InlineData("/api/audit?sort=actor", "sort: 'actor'")]
+    [InlineData("/api/audit?asOf=2026-10-01T00:00:00Z", "'asOf': not a parameter")]
+    public async Task a_bad_filter_is_refused_naming_it(string url, string expected)
+    {
+        var problem = await GetJsonAsync(url, 400);
+        Assert.Contains(expected, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+}
