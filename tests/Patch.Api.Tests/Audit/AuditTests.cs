@@ -43,6 +43,25 @@ public class when_an_auditor_reads_the_log(AppFixture app) : AppTest(app)
     }
 
     [Fact]
+    public async Task a_target_edit_shows_the_fields_it_changed_and_only_those()
+    {
+        var (status, created) = await SendAsync(HttpMethod.Post, "/api/targets", new { name = "Servers", include = new[] { new { operatingSystemContains = "Server" } } });
+        Assert.True(status is HttpStatusCode.OK or HttpStatusCode.Created, created.ToString());
+        var id = created.GetProperty("id").GetString()!;
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, $"/api/targets/{id}", new { name = "All servers", include = new[] { new { operatingSystemContains = "Server" } } })).Status);
+
+        var rows = (await GetJsonAsync("/api/audit?stream=target:*")).GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(2, rows.Count);
+        var edit = rows[0];
+        Assert.Equal(id, edit.GetProperty("streamId").GetString());
+        var change = Assert.Single(edit.GetProperty("changes").EnumerateArray());
+        Assert.Equal("name", change.GetProperty("field").GetString());
+        Assert.Equal("Servers", change.GetProperty("before").GetString());
+        Assert.Equal("All servers", change.GetProperty("after").GetString());
+        Assert.Equal("name: Servers → All servers", edit.GetProperty("changed").GetString());
+    }
+
+    [Fact]
     public async Task stored_secret_hashes_never_show()
     {
         await SendAsync(HttpMethod.Post, "/api/enrolment-tokens", new { name = "audit", maxUses = 1 });
