@@ -11,9 +11,38 @@ using Patch.Agent.Simulation;
 // The Patch Software Update Agent: a service (systemd / Windows Service) and a CLI.
 var version = typeof(AgentWorker).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
 var command = args.Length == 0 ? "run" : args[0];
-var options = Options(args.Skip(1).ToArray());
+Dictionary<string, string?> options;
+try
+{
+    options = Options(args.Skip(1).ToArray());
+}
+catch (AgentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}
 var stateDir = options.GetValueOrDefault("state") ?? AgentState.DefaultDirectory();
 var json = new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+// An option a command does not take is refused, never ignored ("run" passes its arguments to the host's configuration).
+string[]? takes = command switch
+{
+    "enrol" => ["server", "token", "name", "domain", "mac"],
+    "inventory" => ["inventory", "systeminfo", "qfe", "registry", "vswhere", "send", "force"],
+    "rotate-credential" => [],
+    "updates" => ["state-filter"],
+    "status" => ["show", "hide"],
+    "cycle" => ["inventory", "systeminfo", "qfe", "registry", "vswhere", "simulate"],
+    "defer" => ["minutes", "simulate"],
+    "simulate" => ["server", "token", "count", "templates", "concurrency", "prefix"],
+    _ => null,
+};
+if (takes is not null && options.Keys.Where(k => k != "state" && !takes.Contains(k)).ToList() is { Count: > 0 } unknownOptions)
+{
+    Console.Error.WriteLine($"Unknown option{(unknownOptions.Count > 1 ? "s" : "")} {string.Join(", ", unknownOptions.Select(o => "--" + o))} for '{command}', which takes " +
+        $"{string.Join(", ", takes.Append("state").Select(o => "--" + o))}. Try --help.");
+    return 2;
+}
 
 try
 {

@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using Patch.Api.Tests.Infrastructure;
+
+namespace Patch.Api.Tests.Agents;
+
+/// <summary>The agent's command line refuses what it does not understand, and reads products from registry exports.</summary>
+public class when_the_agent_command_line_is_used
+{
+    private static async Task<(int Code, string Out, string Error)> RunAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Patch.Agent.dll"));
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+        return (process.ExitCode, await output, await error);
+    }
+
+    [Theory]
+    [InlineData("inventory --systeminfo x.txt --bogus 1", "Unknown option --bogus for 'inventory'")]
+    [InlineData("status --show Installed --asOf 2026-01-01", "Unknown option --asOf for 'status'")]
+    [InlineData("inventory stray", "Unexpected argument 'stray'")]
+    public async Task an_option_a_command_does_not_take_is_refused_naming_it(string args, string expected)
+    {
+        var (code, _, error) = await RunAsync(args.Split(' '));
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task inventory_reads_products_from_registry_exports()
+    {
+        var state = Directory.CreateTempSubdirectory("patch-agent-cli-").FullName;
+        var (code, output, error) = await RunAsync("inventory", "--systeminfo", SharedData.PathOf("windows-inventory/wesng-validation/11_23H2_x64_enterprise_systeminfo.txt"),
+            "--registry", SharedData.RepoFile("tests/Patch.Api.Tests/Inventory/registry/sqlserver.reg"), "--state", state);
+        Assert.True(code == 0, error);
+        Assert.Contains("\"name\": \"Microsoft SQL Server 2022 (MSSQLSERVER)\"", output, StringComparison.Ordinal);
+        var (badCode, _, badError) = await RunAsync("inventory", "--systeminfo", SharedData.PathOf("windows-inventory/wesng-validation/11_23H2_x64_enterprise_systeminfo.txt"),
+            "--registry", SharedData.PathOf("windows-inventory/wesng-validation/11_23H2_x64_enterprise_systeminfo.txt"), "--state", state);
+        Assert.Equal(1, badCode);
+        Assert.Contains("is not the header of a registry export", badError, StringComparison.Ordinal);
+    }
+}
