@@ -3,6 +3,28 @@ using Patch.Domain.Catalog;
 
 namespace Patch.Application.Compliance;
 
+/// <summary>The counters of compliance by computer over some of a computer's rows: one pass, the same for the whole computer and for one family.</summary>
+public sealed record ComplianceCounts(int Applicable, int Installed, int Missing, int Superseded, int Critical, int Important)
+{
+    public static ComplianceCounts Of(IEnumerable<(short State, Severity Severity)> rows)
+    {
+        int applicable = 0, installed = 0, missing = 0, superseded = 0, critical = 0, important = 0;
+        foreach (var (state, severity) in rows)
+        {
+            applicable++;
+            if (state == VulnerabilityAnalysis.Installed) installed++;
+            else if (state == VulnerabilityAnalysis.Superseded) superseded++;
+            else if (state == VulnerabilityAnalysis.Missing)
+            {
+                missing++;
+                if (severity == Severity.Critical) critical++;
+                else if (severity == Severity.Important) important++;
+            }
+        }
+        return new(applicable, installed, missing, superseded, critical, important);
+    }
+}
+
 /// <summary>
 /// Per computer and product family, the counters of compliance by computer (compliance_computer_family), kept with the
 /// computer's rows in the same transaction: "compliance by computer" filtered by a family reads a page of them instead
@@ -20,13 +42,8 @@ public static class ComputerFamilyCounts
         create index if not exists ix_compliance_computer_family_missing on {S}.compliance_computer_family (family, missing desc, name);
         """;
 
-    private sealed record Counts(string Family, int Applicable, int Installed, int Missing, int Superseded, int Critical, int Important);
-
-    private static IEnumerable<Counts> Of(IEnumerable<(string Family, short State, Severity Severity)> rows) =>
-        rows.GroupBy(r => r.Family).Select(g => new Counts(g.Key, g.Count(), g.Count(r => r.State == VulnerabilityAnalysis.Installed),
-            g.Count(r => r.State == VulnerabilityAnalysis.Missing), g.Count(r => r.State == VulnerabilityAnalysis.Superseded),
-            g.Count(r => r.State == VulnerabilityAnalysis.Missing && r.Severity == Severity.Critical),
-            g.Count(r => r.State == VulnerabilityAnalysis.Missing && r.Severity == Severity.Important)));
+    private static IEnumerable<(string Family, ComplianceCounts Counts)> Of(IEnumerable<(string Family, short State, Severity Severity)> rows) =>
+        rows.GroupBy(r => r.Family).Select(g => (g.Key, ComplianceCounts.Of(g.Select(r => (r.State, r.Severity)))));
 
     public static async Task ReplaceAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string computerId, string name, IEnumerable<(string, short, Severity)> rows,
         DateTimeOffset at, CancellationToken ct)
@@ -41,12 +58,12 @@ public static class ComputerFamilyCounts
         cmd.Parameters.AddWithValue("name", name);
         cmd.Parameters.AddWithValue("at", at);
         cmd.Parameters.AddWithValue("families", counts.Select(c => c.Family).ToArray());
-        cmd.Parameters.AddWithValue("a", counts.Select(c => c.Applicable).ToArray());
-        cmd.Parameters.AddWithValue("i", counts.Select(c => c.Installed).ToArray());
-        cmd.Parameters.AddWithValue("m", counts.Select(c => c.Missing).ToArray());
-        cmd.Parameters.AddWithValue("x", counts.Select(c => c.Superseded).ToArray());
-        cmd.Parameters.AddWithValue("cr", counts.Select(c => c.Critical).ToArray());
-        cmd.Parameters.AddWithValue("im", counts.Select(c => c.Important).ToArray());
+        cmd.Parameters.AddWithValue("a", counts.Select(c => c.Counts.Applicable).ToArray());
+        cmd.Parameters.AddWithValue("i", counts.Select(c => c.Counts.Installed).ToArray());
+        cmd.Parameters.AddWithValue("m", counts.Select(c => c.Counts.Missing).ToArray());
+        cmd.Parameters.AddWithValue("x", counts.Select(c => c.Counts.Superseded).ToArray());
+        cmd.Parameters.AddWithValue("cr", counts.Select(c => c.Counts.Critical).ToArray());
+        cmd.Parameters.AddWithValue("im", counts.Select(c => c.Counts.Important).ToArray());
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
@@ -57,8 +74,8 @@ public static class ComputerFamilyCounts
         await using var copy = await conn.BeginBinaryImportAsync(
             $"copy {S}.compliance_computer_family (computer_id, family, name, applicable, installed, missing, superseded, missing_critical, missing_important, analysed_at) from stdin (format binary)", ct);
         foreach (var (computerId, name, rows) in all)
-            foreach (var c in Of(rows))
-                await copy.WriteRowAsync(ct, computerId, c.Family, name, c.Applicable, c.Installed, c.Missing, c.Superseded, c.Critical, c.Important, at);
+            foreach (var (family, c) in Of(rows))
+                await copy.WriteRowAsync(ct, computerId, family, name, c.Applicable, c.Installed, c.Missing, c.Superseded, c.Critical, c.Important, at);
         await copy.CompleteAsync(ct);
     }
 

@@ -15,8 +15,6 @@ public sealed class RegistryExport
 {
     private readonly Dictionary<string, Dictionary<string, object>> _keys = new(StringComparer.OrdinalIgnoreCase);
 
-    public IEnumerable<string> KeyPaths => _keys.Keys;
-
     /// <summary>The values of a key (name → string, long, string[] or byte[]; "" is the default value), or null if the export lacks it.</summary>
     public IReadOnlyDictionary<string, object>? Key(string path) => _keys.GetValueOrDefault(Abbreviate(path));
 
