@@ -23,6 +23,7 @@ public static class PatchProjections
     public const string ServerTaskRunTable = "mt_doc_server_task_run";
     public const string PolicyTable = "mt_doc_software_update_policy";
     public const string ComputerRowTable = "mt_doc_computer_row";
+    public const string TargetTable = "mt_doc_target";
 
     public static void Configure(StoreOptions opts)
     {

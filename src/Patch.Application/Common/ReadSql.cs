@@ -8,13 +8,13 @@ public static class ReadSql
 {
     /// <summary>
     /// A lateral join that marks a bulletin row known-exploited (CISA KEV) with the earliest due date of its CVEs:
-    /// <c>{alias}.listed</c> (null when none is listed) and <c>{alias}.due</c>.
+    /// <c>{alias}.listed</c> (null when none is listed) and <c>{alias}.due</c>; as it stood at <c>@asOf</c> when asked.
     /// </summary>
-    public static string KnownExploited(string rowAlias, string alias) => $"""
+    public static string KnownExploited(string rowAlias, string alias, bool asOf = false) => $"""
         left join lateral (
           select true as listed, min((kev_doc.data->'facts'->>'dueDate')::date) as due
           from jsonb_array_elements_text({rowAlias}.data->'cves') kev_cve(cve)
-          join {PatchStore.Schema}.{PatchProjections.KnownExploitedTable} kev_doc on kev_doc.id = 'cve:' || upper(kev_cve.cve)
+          join {Projections.History.ReadModelHistory.Relation(PatchProjections.KnownExploitedTable, asOf)} kev_doc on kev_doc.id = 'cve:' || upper(kev_cve.cve)
           having count(*) > 0) {alias} on true
         """;
 

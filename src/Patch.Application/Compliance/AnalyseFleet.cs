@@ -40,10 +40,18 @@ public sealed class FleetAnalysisTask(IDocumentStore store, VulnerabilityAnalysi
             .Produces<ServerTaskRun>();
 }
 
-/// <summary>Creates the compliance tables at start.</summary>
-public sealed class ComplianceSchema(NpgsqlDataSource db) : IHostedService
+/// <summary>
+/// Creates the compliance tables at start, then the history of every versioned read model (ADR 0019), once Marten's
+/// document tables exist too.
+/// </summary>
+public sealed class ComplianceSchema(NpgsqlDataSource db, IDocumentStore store) : IHostedService
 {
-    public Task StartAsync(CancellationToken ct) => ComplianceTables.EnsureAsync(db, ct);
+    public async Task StartAsync(CancellationToken ct)
+    {
+        await ComplianceTables.EnsureAsync(db, ct);
+        await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+        await Patch.Projections.History.ReadModelHistory.EnsureAsync(db, ct);
+    }
 
     public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
 }

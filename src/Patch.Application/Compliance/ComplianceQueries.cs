@@ -5,6 +5,7 @@ using Patch.Application.Common;
 using Patch.Domain.Catalog;
 using Patch.Domain.Inventory.Products;
 using Patch.Projections;
+using Patch.Projections.History;
 
 namespace Patch.Application.Compliance;
 
@@ -26,8 +27,6 @@ public sealed record ComputerStateRow(string ComputerId, string Name, string Bul
 /// </summary>
 public static class ComplianceQueries
 {
-    private const string S = ComplianceTables.Schema;
-
     public static readonly Dictionary<string, string> BulletinSort = new()
     {
         ["missing"] = "c.missing", ["applicable"] = "c.applicable", ["installed"] = "c.installed", ["superseded"] = "c.superseded",
@@ -56,8 +55,13 @@ public static class ComplianceQueries
     public static string? FamilyProblem(string? family) => family is null || ProductFamilies.IsKnown(family) ? null
         : $"family: '{Domain.Users.UserDecisions.Printable(family)}' is not one of {string.Join(", ", ProductFamilies.All.Select(f => f.Id))}";
 
+    /// <summary>A compliance table, or its rows as they stood at <c>@asOf</c> (ADR 0019).</summary>
+    private static string At(string table, DateTimeOffset? asOf) => ReadModelHistory.Relation(table, asOf is not null);
+
+    private static List<NpgsqlParameter> Parameters(DateTimeOffset? asOf) => asOf is { } at ? [new("asOf", at)] : [];
+
     public static async Task<QueryAnswer<ReportPage<BulletinCompliance>>> ByBulletinAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? severity,
-        bool? knownExploited, string? q, CancellationToken ct, string? family = null)
+        bool? knownExploited, string? q, CancellationToken ct, string? family = null, DateTimeOffset? asOf = null)
     {
         var (query, problem) = ReportQuery.Parse(paging, csv, BulletinSort, "-missing");
         problem ??= FamilyProblem(family);
@@ -65,24 +69,24 @@ public static class ComplianceQueries
         if (severity is not null && !SeverityNames.TryParseStrict(severity, out _))
             return QueryAnswer<ReportPage<BulletinCompliance>>.Invalid($"severity: '{severity}' is not one of Critical, Important, Moderate, Low, None");
         var where = "true";
-        var ps = new List<NpgsqlParameter>();
+        var ps = Parameters(asOf);
         if (severity is not null) { where += " and (r.data->>'severityRank')::int = @sev"; ps.Add(new("sev", (int)SeverityNames.Parse(severity))); }
         if (q is not null) { where += " and (r.data->>'number' ilike @q or r.data->>'title' ilike @q)"; ps.Add(new("q", $"%{q}%")); }
         if (knownExploited is { } kev) { where += " and coalesce(k.listed, false) = @kev"; ps.Add(new("kev", kev)); }
         if (family is not null)
         {
-            where += $" and exists (select 1 from {S}.compliance_update f where f.bulletin_id = c.bulletin_id and f.family = @family and f.applicable > 0)";
+            where += $" and exists (select 1 from {At("compliance_update", asOf)} f where f.bulletin_id = c.bulletin_id and f.family = @family and f.applicable > 0)";
             ps.Add(new("family", family));
         }
         var from = $"""
-            {S}.compliance_bulletin c join {S}.{PatchProjections.BulletinRowTable} r on r.id = c.bulletin_id
-            {ReadSql.KnownExploited("r", "k")}
+            {At("compliance_bulletin", asOf)} c join {At(PatchProjections.BulletinRowTable, asOf)} r on r.id = c.bulletin_id
+            {ReadSql.KnownExploited("r", "k", asOf is not null)}
             where {where} and c.applicable > 0
             """;
         var sql = $"""
             select c.bulletin_id, r.data->>'number', r.data->>'title', (r.data->>'severityRank')::int, c.applicable, c.installed, c.missing, c.superseded,
                    {Compliance.Replace("applicable", "c.applicable").Replace("installed", "c.installed").Replace("superseded", "c.superseded")} as compliance,
-                   coalesce(k.listed, false), k.due, {FamiliesOf("c.bulletin_id")}
+                   coalesce(k.listed, false), k.due, {FamiliesOf("c.bulletin_id", asOf)}
             from {from} order by {query!.OrderBy(BulletinSort, "c.bulletin_id")} limit {query.PageSize} offset {query.Offset}
             """;
         return await ReportSql.PageAsync(db, $"select count(*) from {from}", sql, ps, r => new BulletinCompliance(r.GetString(0), r.GetString(1), r.GetString(2),
@@ -91,23 +95,24 @@ public static class ComplianceQueries
     }
 
     /// <summary>The product families of a bulletin's applicable updates, as a SQL expression (text[]).</summary>
-    public static string FamiliesOf(string bulletinColumn) =>
-        $"array(select distinct f.family from {S}.compliance_update f where f.bulletin_id = {bulletinColumn} and f.applicable > 0 order by f.family)";
+    public static string FamiliesOf(string bulletinColumn, DateTimeOffset? asOf = null) =>
+        $"array(select distinct f.family from {At("compliance_update", asOf)} f where f.bulletin_id = {bulletinColumn} and f.applicable > 0 order by f.family)";
 
     /// <summary>Per computer; with a family, the counts are those of the family's updates only (<see cref="ComputerFamilyCounts"/>), and computers without one are left out.</summary>
     public static async Task<QueryAnswer<ReportPage<ComputerComplianceRow>>> ByComputerAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? q, CancellationToken ct,
-        string? family = null)
+        string? family = null, DateTimeOffset? asOf = null)
     {
         var (query, problem) = ReportQuery.Parse(paging, csv, ComputerSort, "-missing");
         problem ??= FamilyProblem(family);
         if (problem is not null) return QueryAnswer<ReportPage<ComputerComplianceRow>>.Invalid(problem);
         var where = q is null ? "true" : "name ilike @q";
-        List<NpgsqlParameter> ps = q is null ? [] : [new("q", $"%{q}%")];
-        var table = $"{S}.compliance_computer";
+        var ps = Parameters(asOf);
+        if (q is not null) ps.Add(new("q", $"%{q}%"));
+        var table = $"{At("compliance_computer", asOf)} c";
         if (family is not null)
         {
             ps.Add(new("family", family));
-            table = $"{S}.compliance_computer_family";
+            table = $"{At("compliance_computer_family", asOf)} c";
             where += " and family = @family";
         }
         var sql = $"""
@@ -119,21 +124,21 @@ public static class ComplianceQueries
     }
 
     public static async Task<QueryAnswer<ReportPage<UpdateCompliance>>> ByUpdateAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? bulletin, string? product,
-        CancellationToken ct, string? family = null)
+        CancellationToken ct, string? family = null, DateTimeOffset? asOf = null)
     {
         var (query, problem) = ReportQuery.Parse(paging, csv, UpdateSort, "-missing");
         problem ??= FamilyProblem(family);
         if (problem is not null) return QueryAnswer<ReportPage<UpdateCompliance>>.Invalid(problem);
         var where = "true";
-        var ps = new List<NpgsqlParameter>();
+        var ps = Parameters(asOf);
         if (bulletin is not null) { where += " and (bulletin_id = @b or bulletin_id like '%:' || upper(@b))"; ps.Add(new("b", bulletin)); }
         if (product is not null) { where += " and product ilike @p"; ps.Add(new("p", $"%{product}%")); }
         if (family is not null) { where += " and family = @family"; ps.Add(new("family", family)); }
         var sql = $"""
             select update_key, bulletin_id, update_id, product, family, applicable, installed, missing, superseded, {Compliance} as compliance
-            from {S}.compliance_update where {where} and applicable > 0 order by {query!.OrderBy(UpdateSort, "update_key")} limit {query.PageSize} offset {query.Offset}
+            from {At("compliance_update", asOf)} c where {where} and applicable > 0 order by {query!.OrderBy(UpdateSort, "update_key")} limit {query.PageSize} offset {query.Offset}
             """;
-        return await ReportSql.PageAsync(db, $"select count(*) from {S}.compliance_update where {where} and applicable > 0", sql, ps, r => new UpdateCompliance(r.GetString(0),
+        return await ReportSql.PageAsync(db, $"select count(*) from {At("compliance_update", asOf)} c where {where} and applicable > 0", sql, ps, r => new UpdateCompliance(r.GetString(0),
             r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), r.GetInt32(8), (double)r.GetDecimal(9)), query, ct);
     }
 
@@ -141,7 +146,7 @@ public static class ComplianceQueries
 
     /// <summary>The computer × update states behind one bulletin, one computer or one update, filtered by state.</summary>
     public static async Task<QueryAnswer<ReportPage<ComputerStateRow>>> StatesAsync(NpgsqlDataSource db, IQuerySession session, IQueryCollection paging, bool csv,
-        DrillDown by, string key, string? state, CancellationToken ct, string? family = null)
+        DrillDown by, string key, string? state, CancellationToken ct, string? family = null, DateTimeOffset? asOf = null)
     {
         var (query, problem) = ReportQuery.Parse(paging, csv, StateSort, "name");
         problem ??= FamilyProblem(family);
@@ -156,10 +161,11 @@ public static class ComplianceQueries
         }
         if (by == DrillDown.Computer) key = Domain.Computers.Computer.StreamId(key);
         var where = filter + (code is null ? "" : " and s.state = @state") + (family is null ? "" : " and s.family = @family");
-        var ps = new List<NpgsqlParameter> { new("key", key) };
+        var ps = Parameters(asOf);
+        ps.Add(new("key", key));
         if (code is not null) ps.Add(new("state", code.Value));
         if (family is not null) ps.Add(new("family", family));
-        var from = $"{S}.compliance_state s join {S}.compliance_computer c on c.computer_id = s.computer_id where {where}";
+        var from = $"{At("compliance_state", asOf)} s join {At("compliance_computer", asOf)} c on c.computer_id = s.computer_id where {where}";
         var sql = $"select s.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.family, s.state from {from} order by {query!.OrderBy(StateSort, "s.computer_id, s.update_key")} limit {query.PageSize} offset {query.Offset}";
         return await ReportSql.PageAsync(db, $"select count(*) from {from}", sql, ps, r => new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
             r.GetString(4), r.GetString(5), States[r.GetInt16(6) - 1]), query, ct);

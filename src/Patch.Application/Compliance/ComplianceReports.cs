@@ -20,34 +20,34 @@ public static class ComplianceReports
         var group = app.MapGroup("/api/reports/compliance").WithTags("Reports");
 
         group.MapGet("bulletins", async (string? severity, bool? knownExploited, string? q, string? family, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
-                ReportQuery.Answer(await ByBulletinAsync(db, http.Request.Query, ReadSql.CsvRequested(http), severity, knownExploited, q, ct, family), http))
-            .ForAuditor().WithQuery(QueryParameters.Report(BulletinSort.Keys, "-missing")).WithName("ComplianceByBulletin")
+                ReportQuery.Answer(await ByBulletinAsync(db, http.Request.Query, ReadSql.CsvRequested(http), severity, knownExploited, q, ct, family, AsOf.Of(http)), http))
+            .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(BulletinSort.Keys, "-missing")).WithName("ComplianceByBulletin")
             .WithSummary("Per bulletin: computers it applies to, installed, missing, superseded, compliance %, known-exploited (KEV) with due date and the product families of its updates; family= keeps the bulletins with an applicable update of that family. Sort: missing (default, descending), applicable, installed, superseded, compliance, bulletin, severity.")
             .Produces<ReportPage<BulletinCompliance>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapGet("bulletins/{id}/computers", async (string id, string? state, string? family, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
-                ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Bulletin, id, state, ct, family), http))
-            .ForAuditor().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceBulletinComputers").WithSummary("Drill-down: the computers a bulletin applies to, filter with state=Missing|Installed|Superseded.")
+                ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Bulletin, id, state, ct, family, AsOf.Of(http)), http))
+            .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceBulletinComputers").WithSummary("Drill-down: the computers a bulletin applies to, filter with state=Missing|Installed|Superseded.")
             .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400).ProducesProblem(404);
 
         group.MapGet("computers", async (string? q, string? family, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
-                ReportQuery.Answer(await ByComputerAsync(db, http.Request.Query, ReadSql.CsvRequested(http), q, ct, family), http))
-            .ForAuditor().WithQuery(QueryParameters.Report(ComputerSort.Keys, "-missing")).WithName("ComplianceByComputer").WithSummary("Per computer: applicable, installed, missing (of which critical, important), superseded, compliance %; with family=, of that product family's updates only.")
+                ReportQuery.Answer(await ByComputerAsync(db, http.Request.Query, ReadSql.CsvRequested(http), q, ct, family, AsOf.Of(http)), http))
+            .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(ComputerSort.Keys, "-missing")).WithName("ComplianceByComputer").WithSummary("Per computer: applicable, installed, missing (of which critical, important), superseded, compliance %; with family=, of that product family's updates only.")
             .Produces<ReportPage<ComputerComplianceRow>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapGet("computers/{name}/updates", async (string name, string? state, string? family, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
-                ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Computer, name, state, ct, family), http))
-            .ForAuditor().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceComputerUpdates").WithSummary("Drill-down: one computer's applicable updates with their state (then to each bulletin's computers).")
+                ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Computer, name, state, ct, family, AsOf.Of(http)), http))
+            .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceComputerUpdates").WithSummary("Drill-down: one computer's applicable updates with their state (then to each bulletin's computers).")
             .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapGet("updates", async (string? bulletin, string? product, string? family, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
-                ReportQuery.Answer(await ByUpdateAsync(db, http.Request.Query, ReadSql.CsvRequested(http), bulletin, product, ct, family), http))
-            .ForAuditor().WithQuery(QueryParameters.Report(UpdateSort.Keys, "-missing")).WithName("ComplianceByUpdate").WithSummary("Per software update (bulletin and product, with its product family): applicable, installed, missing, superseded, compliance %; filter with family=.")
+                ReportQuery.Answer(await ByUpdateAsync(db, http.Request.Query, ReadSql.CsvRequested(http), bulletin, product, ct, family, AsOf.Of(http)), http))
+            .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(UpdateSort.Keys, "-missing")).WithName("ComplianceByUpdate").WithSummary("Per software update (bulletin and product, with its product family): applicable, installed, missing, superseded, compliance %; filter with family=.")
             .Produces<ReportPage<UpdateCompliance>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapGet("updates/{updateKey}/computers", async (string updateKey, string? state, string? family, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
-                ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Update, updateKey, state, ct, family), http))
-            .ForAuditor().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceUpdateComputers").WithSummary("Drill-down: the computers one update ('microsoft:KB…|updateId') applies to, by state.")
+                ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Update, updateKey, state, ct, family, AsOf.Of(http)), http))
+            .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceUpdateComputers").WithSummary("Drill-down: the computers one update ('microsoft:KB…|updateId') applies to, by state.")
             .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400);
     }
 }

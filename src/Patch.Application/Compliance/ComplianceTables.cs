@@ -8,7 +8,7 @@ namespace Patch.Application.Compliance;
 /// The fleet-scale read model of vulnerability analysis (ADR 0010): one row per (computer, applicable update) and
 /// counters per bulletin, update and computer kept with every change, so a report page reads a few rows instead of
 /// grouping millions. Derived data: <see cref="VulnerabilityAnalysis.RecomputeAllAsync"/> rebuilds it from the
-/// computers' inventories and the catalog.
+/// computers' inventories and the catalog. Every version of every row is kept (ADR 0019) for <c>asOf</c>.
 /// </summary>
 public static class ComplianceTables
 {
@@ -70,17 +70,6 @@ public static class ComplianceTables
         fill.Parameters.AddWithValue("families", products.Select(p => ProductFamilies.Of(p).Id).ToArray());
         fill.CommandTimeout = 0;
         await fill.ExecuteNonQueryAsync(ct);
-    }
-
-    /// <summary>
-    /// Empties the tables inside the rebuild's transaction with DELETE: readers keep seeing the previous rows until it
-    /// commits (TRUNCATE would lock every report out for the whole rebuild).
-    /// </summary>
-    public static async Task ClearAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(
-            $"delete from {Schema}.compliance_state; delete from {Schema}.compliance_bulletin; delete from {Schema}.compliance_update; delete from {Schema}.compliance_computer; delete from {Schema}.compliance_vulnerability; delete from {Schema}.compliance_computer_family", conn, tx);
-        await cmd.ExecuteNonQueryAsync(ct);
     }
 
     public static async Task TruncateAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, CancellationToken ct)

@@ -45,15 +45,17 @@ public static class ComputerFamilyCounts
     private static IEnumerable<(string Family, ComplianceCounts Counts)> Of(IEnumerable<(string Family, short State, Severity Severity)> rows) =>
         rows.GroupBy(r => r.Family).Select(g => (g.Key, ComplianceCounts.Of(g.Select(r => (r.State, r.Severity)))));
 
+    public static readonly string[] Values = ["name", "applicable", "installed", "missing", "superseded", "missing_critical", "missing_important", "analysed_at"];
+
+    /// <summary>One computer's counters, written as differences (ADR 0019).</summary>
     public static async Task ReplaceAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string computerId, string name, IEnumerable<(string, short, Severity)> rows,
         DateTimeOffset at, CancellationToken ct)
     {
         var counts = Of(rows).ToList();
-        await using var cmd = new NpgsqlCommand($"""
-            delete from {S}.compliance_computer_family where computer_id = @c;
-            insert into {S}.compliance_computer_family (computer_id, family, name, applicable, installed, missing, superseded, missing_critical, missing_important, analysed_at)
-              select @c, f, @name, a, i, m, x, cr, im, @at from unnest(@families, @a, @i, @m, @x, @cr, @im) as t(f, a, i, m, x, cr, im);
-            """, conn, tx);
+        await using var cmd = new NpgsqlCommand(ComplianceMerge.Replace("compliance_computer_family", ["computer_id", "family"], Values, """
+            (select @c::text computer_id, f family, @name::text name, a applicable, i installed, m missing, x superseded, cr missing_critical, im missing_important,
+                    @at::timestamptz analysed_at from unnest(@families, @a, @i, @m, @x, @cr, @im) as t(f, a, i, m, x, cr, im))
+            """, "t.computer_id = @c"), conn, tx);
         cmd.Parameters.AddWithValue("c", computerId);
         cmd.Parameters.AddWithValue("name", name);
         cmd.Parameters.AddWithValue("at", at);
@@ -67,13 +69,13 @@ public static class ComputerFamilyCounts
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>Every computer's counters, after the tables were cleared in the same transaction.</summary>
-    public static async Task CopyAllAsync(NpgsqlConnection conn, IEnumerable<(string ComputerId, string Name, IEnumerable<(string, short, Severity)> Rows)> all, DateTimeOffset at,
-        CancellationToken ct)
+    /// <summary>Every computer's counters into <paramref name="table"/> (the full analysis's staging table).</summary>
+    public static async Task CopyAllAsync(NpgsqlConnection conn, string table,
+        IEnumerable<(string ComputerId, string Name, DateTimeOffset At, IEnumerable<(string, short, Severity)> Rows)> all, CancellationToken ct)
     {
         await using var copy = await conn.BeginBinaryImportAsync(
-            $"copy {S}.compliance_computer_family (computer_id, family, name, applicable, installed, missing, superseded, missing_critical, missing_important, analysed_at) from stdin (format binary)", ct);
-        foreach (var (computerId, name, rows) in all)
+            $"copy {table} (computer_id, family, name, applicable, installed, missing, superseded, missing_critical, missing_important, analysed_at) from stdin (format binary)", ct);
+        foreach (var (computerId, name, at, rows) in all)
             foreach (var (family, c) in Of(rows))
                 await copy.WriteRowAsync(ct, computerId, family, name, c.Applicable, c.Installed, c.Missing, c.Superseded, c.Critical, c.Important, at);
         await copy.CompleteAsync(ct);

@@ -16,14 +16,15 @@ public static class ProductFindings
     public static List<VulnerabilityFinding> Of(ComputerFacts? facts, PreparedVulnerabilities vulnerabilities) =>
         facts is null || vulnerabilities.Facts.Count == 0 ? [] : vulnerabilities.For(facts).ToList();
 
+    public static readonly string[] Values = ["cve", "product", "family", "installed_version", "fixed_build", "severity", "state", "reason"];
+
+    /// <summary>One computer's findings, written as differences (ADR 0019).</summary>
     public static async Task ReplaceAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string computerId, List<VulnerabilityFinding> findings, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand($"""
-            delete from {S}.compliance_vulnerability where computer_id = @c;
-            insert into {S}.compliance_vulnerability (computer_id, vulnerability_id, cve, product, family, installed_version, fixed_build, severity, state, reason)
-              select @c, i, cve, p, f, v, fb, sev, st, r from unnest(@ids, @cves, @products, @families, @versions, @fixed, @severities, @states, @reasons)
-              as t(i, cve, p, f, v, fb, sev, st, r);
-            """, conn, tx);
+        await using var cmd = new NpgsqlCommand(ComplianceMerge.Replace("compliance_vulnerability", ["computer_id", "vulnerability_id"], Values, """
+            (select @c::text computer_id, i vulnerability_id, cve, p product, f family, v installed_version, fb fixed_build, sev severity, st state, r reason
+             from unnest(@ids, @cves, @products, @families, @versions, @fixed, @severities, @states, @reasons) as t(i, cve, p, f, v, fb, sev, st, r))
+            """, "t.computer_id = @c"), conn, tx);
         cmd.Parameters.AddWithValue("c", computerId);
         cmd.Parameters.AddWithValue("ids", findings.Select(f => f.VulnerabilityId).ToArray());
         cmd.Parameters.AddWithValue("cves", findings.Select(f => f.Facts.Cve).ToArray());
@@ -37,11 +38,11 @@ public static class ProductFindings
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>Every computer's findings, after the tables were cleared in the same transaction.</summary>
-    public static async Task CopyAllAsync(NpgsqlConnection conn, IEnumerable<(string ComputerId, List<VulnerabilityFinding> Findings)> all, CancellationToken ct)
+    /// <summary>Every computer's findings into <paramref name="table"/> (the full analysis's staging table).</summary>
+    public static async Task CopyAllAsync(NpgsqlConnection conn, string table, IEnumerable<(string ComputerId, List<VulnerabilityFinding> Findings)> all, CancellationToken ct)
     {
         await using var copy = await conn.BeginBinaryImportAsync(
-            $"copy {S}.compliance_vulnerability (computer_id, vulnerability_id, cve, product, family, installed_version, fixed_build, severity, state, reason) from stdin (format binary)", ct);
+            $"copy {table} (computer_id, vulnerability_id, cve, product, family, installed_version, fixed_build, severity, state, reason) from stdin (format binary)", ct);
         foreach (var (computerId, findings) in all)
             foreach (var f in findings)
                 await copy.WriteRowAsync(ct, computerId, f.VulnerabilityId, f.Facts.Cve, f.Facts.Product, ProductFamilies.Of(f.Facts.Product).Id,

@@ -134,6 +134,7 @@ public sealed class AppFixture : IAsyncLifetime
             await using var receipts = new Npgsql.NpgsqlCommand("truncate patch.agent_event_receipts", conn);
             await receipts.ExecuteNonQueryAsync();
             await Patch.Application.Delivery.DeliveryTables.TruncateAsync(conn, CancellationToken.None);
+            await Patch.Projections.History.ReadModelHistory.TruncateAsync(conn, CancellationToken.None);
         }
         Host.Services.GetRequiredService<Patch.Application.Compliance.CatalogCache>().Invalidate();
         foreach (var dir in new[] { PackageDirectory, MirrorDirectory })

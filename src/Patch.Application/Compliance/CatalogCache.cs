@@ -1,0 +1,67 @@
+using Marten;
+using Npgsql;
+using Patch.Domain.Applicability;
+using Patch.Domain.Catalog;
+using Patch.Projections;
+
+namespace Patch.Application.Compliance;
+
+/// <summary>
+/// The catalog as the engine needs it: its updates, each bulletin's severity, and the vulnerabilities of products without a
+/// KB. <c>Stamp</c>: when the latest catalog fact it holds was recorded (null for an empty
+/// catalog); analyses derived from it are true from then.
+/// </summary>
+public sealed record LoadedCatalog(PreparedCatalog Updates, IReadOnlyDictionary<string, Severity> Severities, PreparedVulnerabilities Vulnerabilities, DateTimeOffset? Stamp);
+
+/// <summary>
+/// The catalog as the rule engine needs it, loaded once and dropped when an import changes it. A load that raced an
+/// invalidation is not kept (generation check), so an old catalog never outlives the import that replaced it.
+/// </summary>
+public sealed class CatalogCache(IDocumentStore store, NpgsqlDataSource db)
+{
+    private readonly object _gate = new();
+    private LoadedCatalog? _catalog;
+    private long _generation;
+
+    public void Invalidate()
+    {
+        lock (_gate)
+        {
+            _generation++;
+            _catalog = null;
+        }
+    }
+
+    public async Task<LoadedCatalog> GetAsync(CancellationToken ct)
+    {
+        long generation;
+        lock (_gate)
+        {
+            if (_catalog is { } cached) return cached;
+            generation = _generation;
+        }
+        var loaded = await LoadAsync(ct);
+        lock (_gate)
+        {
+            if (generation == _generation) _catalog = loaded;
+        }
+        return loaded;
+    }
+
+    /// <summary>Always reads the store (the full analysis uses this, never a cached catalog).</summary>
+    public async Task<LoadedCatalog> LoadAsync(CancellationToken ct)
+    {
+        await using var session = store.QuerySession();
+        var bulletins = await session.Query<Bulletin>().ToListAsync(ct);
+        var vulnerabilities = await session.Query<Domain.Vulnerabilities.ProductVulnerability>().ToListAsync(ct);
+        // Read after the documents: the stamp is never older than a fact the analysis used (an inline projection's
+        // modification time is its events' transaction time).
+        await using var stamp = db.CreateCommand($"""
+            select greatest((select max(mt_last_modified) from {ComplianceTables.Schema}.{PatchProjections.BulletinTable}),
+                            (select max(mt_last_modified) from {ComplianceTables.Schema}.{PatchProjections.ProductVulnerabilityTable}))
+            """);
+        var at = await stamp.ExecuteScalarAsync(ct) is DateTime t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : (DateTimeOffset?)null;
+        return new LoadedCatalog(new PreparedCatalog(bulletins.SelectMany(b => b.Updates.Select(u => new CatalogUpdate(b.Id, b.Facts.Number, u, b.Facts.Released))).ToList()),
+            bulletins.ToDictionary(b => b.Id, b => b.Facts.Severity), new PreparedVulnerabilities(vulnerabilities.Select(v => v.Facts).ToList()), at);
+    }
+}

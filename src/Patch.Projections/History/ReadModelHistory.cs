@@ -1,0 +1,156 @@
+using Npgsql;
+
+namespace Patch.Projections.History;
+
+/// <summary>
+/// One read-model table whose every version is kept (ADR 0019): its name, the columns that identify a row, and the
+/// columns that change on every write without changing what a report shows (Marten's bookkeeping).
+/// </summary>
+public sealed record HistoryTable(string Name, IReadOnlyList<string> Keys, IReadOnlyList<string>? Ignored = null)
+{
+    /// <summary>A Marten document table: keyed by id; its version and modification time are bookkeeping.</summary>
+    public static HistoryTable Document(string name) => new(name, ["id"], ["mt_last_modified", "mt_version", "mt_dotnet_type"]);
+
+    public string HistoryName => Name + "_history";
+}
+
+/// <summary>
+/// Validity intervals for read models (ADR 0019). Every table named here gets a twin <c>{table}_history</c> holding each
+/// version of each row with <c>valid_from</c> and <c>valid_to</c> ('infinity' while current), written by row triggers in
+/// the same statement — so the history is exactly what the table held, whichever code wrote it. A report asked
+/// <c>asOf</c> T reads <see cref="Relation"/> instead of the table: the same columns, the versions valid at T.
+/// <para>
+/// The instant a version starts is the instant of the events it reflects: Marten writes inline projections in the
+/// events' own transaction, whose timestamps are <c>now() at time zone 'utc'</c>, the expression the triggers use. A
+/// writer that derives rows from earlier events (the vulnerability analysis, after the agent's request committed its
+/// inventory) sets <see cref="StampSetting"/> to those events' time for its transaction (<see cref="StampAsync"/>).
+/// A version never starts before the one it replaces (a late writer with an older stamp is clamped).
+/// </para>
+/// </summary>
+public static class ReadModelHistory
+{
+    public const string Schema = "patch";
+
+    /// <summary>The transaction-local setting naming the instant the rows written now became true.</summary>
+    public const string StampSetting = "patch.valid_from";
+
+    private const string Stamp = $"coalesce(nullif(current_setting('{StampSetting}', true), '')::timestamptz, (now() at time zone 'utc'))";
+
+    /// <summary>Every versioned read model: the compliance tables and the Marten documents reports list.</summary>
+    public static readonly HistoryTable[] Tables =
+    [
+        new("compliance_state", ["computer_id", "update_key"]),
+        new("compliance_bulletin", ["bulletin_id"]),
+        new("compliance_update", ["update_key"]),
+        new("compliance_computer", ["computer_id"]),
+        new("compliance_computer_family", ["computer_id", "family"]),
+        new("compliance_vulnerability", ["computer_id", "vulnerability_id"]),
+        HistoryTable.Document(PatchProjections.BulletinRowTable),
+        HistoryTable.Document(PatchProjections.KnownExploitedTable),
+        HistoryTable.Document(PatchProjections.ComputerRowTable),
+        HistoryTable.Document(PatchProjections.ServerTaskRunTable),
+        HistoryTable.Document(PatchProjections.PolicyTable),
+        HistoryTable.Document(PatchProjections.TargetTable),
+    ];
+
+    /// <summary>
+    /// The rows of <paramref name="table"/> as they stood at the instant in parameter <paramref name="parameter"/>, as a
+    /// parenthesised relation with the table's own columns (give it an alias); the table itself when there is no instant.
+    /// </summary>
+    public static string Relation(string table, bool asOf, string parameter = "asOf") => !asOf ? $"{Schema}.{table}"
+        : $"(select * from {Schema}.{table}_history where valid_from <= @{parameter} and valid_to > @{parameter})";
+
+    /// <summary>Marks the rows this transaction writes as true from <paramref name="at"/> (the events they were derived from).</summary>
+    public static async Task StampAsync(NpgsqlConnection conn, NpgsqlTransaction tx, DateTimeOffset at, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"select set_config('{StampSetting}', @at, true)", conn, tx);
+        cmd.Parameters.AddWithValue("at", at.UtcDateTime.ToString("O"));
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Creates or brings up to date every history table and its triggers (idempotent; at start, after the tables exist).</summary>
+    public static async Task EnsureAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        foreach (var table in Tables) await EnsureAsync(db, table, ct);
+    }
+
+    public static async Task EnsureAsync(NpgsqlDataSource db, HistoryTable table, CancellationToken ct)
+    {
+        var columns = new List<(string Name, string Type)>();
+        await using (var cmd = db.CreateCommand("""
+            select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a
+            where a.attrelid = to_regclass(@table) and a.attnum > 0 and not a.attisdropped order by a.attnum
+            """))
+        {
+            cmd.Parameters.AddWithValue("table", $"{Schema}.{table.Name}");
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) columns.Add((reader.GetString(0), reader.GetString(1)));
+        }
+        if (columns.Count == 0) throw new InvalidOperationException($"Read model table {Schema}.{table.Name} does not exist.");
+        await using var ddl = db.CreateCommand(Ddl(table, columns));
+        await ddl.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// The instant from which every versioned read model has its history: a store that had rows before history was
+    /// kept (an upgrade) starts its history then, with the rows it held; a new store, at its first start.
+    /// </summary>
+    public static async Task<DateTimeOffset?> KeptSinceAsync(NpgsqlConnection conn, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"select max(kept_since) from {Schema}.read_model_history", conn);
+        return await cmd.ExecuteScalarAsync(ct) is DateTime at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null;
+    }
+
+    /// <summary>Empties every history (tests reset the store between cases).</summary>
+    public static async Task TruncateAsync(NpgsqlConnection conn, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(string.Join(";", Tables.Select(t => $"truncate {Schema}.{t.HistoryName}")), conn);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private static string Ddl(HistoryTable t, List<(string Name, string Type)> columns)
+    {
+        var h = $"{Schema}.{t.HistoryName}";
+        var names = columns.Select(c => c.Name).ToList();
+        var list = string.Join(", ", names);
+        var compared = names.Where(n => !(t.Ignored ?? []).Contains(n)).ToList();
+        var keyMatch = string.Join(" and ", t.Keys.Select(k => $"{k} = OLD.{k}"));
+        var open = $"{keyMatch} and valid_to = 'infinity'";
+        var function = $"{Schema}.{t.Name}_keep_history";
+        var addColumns = string.Concat(columns.Select(c => $"alter table {h} add column if not exists {c.Name} {c.Type};\n"));
+        return $"""
+            create table if not exists {Schema}.read_model_history (table_name text primary key, kept_since timestamptz not null);
+            create table if not exists {h} (valid_from timestamptz not null, valid_to timestamptz not null default 'infinity');
+            {addColumns}
+            create index if not exists ix_{t.HistoryName}_valid on {h} (valid_to, valid_from);
+            create index if not exists ix_{t.HistoryName}_key on {h} ({string.Join(", ", t.Keys)}, valid_to);
+            create or replace function {function}() returns trigger language plpgsql as $$
+            declare
+              at timestamptz := {Stamp};
+              closed timestamptz;
+            begin
+              if TG_OP = 'TRUNCATE' then
+                update {h} set valid_to = greatest(at, valid_from) where valid_to = 'infinity';
+                return null;
+              end if;
+              if TG_OP = 'UPDATE' and ({string.Join(", ", compared.Select(c => "NEW." + c))}) is not distinct from ({string.Join(", ", compared.Select(c => "OLD." + c))}) then
+                return null;
+              end if;
+              if TG_OP in ('UPDATE', 'DELETE') then
+                update {h} set valid_to = greatest(at, valid_from) where {open} returning valid_to into closed;
+              end if;
+              if TG_OP in ('INSERT', 'UPDATE') then
+                insert into {h} ({list}, valid_from) values ({string.Join(", ", names.Select(n => "NEW." + n))}, coalesce(closed, at));
+              end if;
+              return null;
+            end $$;
+            drop trigger if exists {t.Name}_history on {Schema}.{t.Name};
+            create trigger {t.Name}_history after insert or update or delete on {Schema}.{t.Name} for each row execute function {function}();
+            drop trigger if exists {t.Name}_history_truncate on {Schema}.{t.Name};
+            create trigger {t.Name}_history_truncate after truncate on {Schema}.{t.Name} for each statement execute function {function}();
+            insert into {Schema}.read_model_history (table_name, kept_since) values ('{t.Name}', {Stamp}) on conflict do nothing;
+            insert into {h} ({list}, valid_from)
+              select {list}, {Stamp} from {Schema}.{t.Name} where not exists (select 1 from {h});
+            """;
+    }
+}
