@@ -24,6 +24,7 @@ public static class PatchProjections
     public const string PolicyTable = "mt_doc_software_update_policy";
     public const string ComputerRowTable = "mt_doc_computer_row";
     public const string TargetTable = "mt_doc_target";
+    public const string CustomSeverityLevelsTable = "mt_doc_custom_severity_levels";
 
     public static void Configure(StoreOptions opts)
     {

@@ -20,17 +20,17 @@ public static class BulletinEndpoints
                 if (query is null) return Problems.Invalid("Invalid query", error!);
                 var csv = ReadSql.CsvRequested(http);
                 // JSON is always paged (50 rows by default); "Save As" CSV exports every matching row unless a page is asked for.
-                var page = await list.ExecuteAsync(csv ? query : query with { Paged = true }, ct);
+                var page = await list.ExecuteAsync(csv ? query : query with { Paged = true }, ct, AsOf.Of(http));
                 return csv ? Results.Text(ListBulletins.ToCsv(page.Items), "text/csv; charset=utf-8") : Results.Ok(page);
             })
-            .ForAuditor().WithName("ListBulletins")
+            .ForAuditor().WithAsOf().WithName("ListBulletins")
             .WithSummary("The Patch Remediation Center: software bulletins with filters, sort, paging, group counts and CSV (\"Save As\").")
             .Produces<BulletinPage>(StatusCodes.Status200OK, "application/json", "text/csv").ProducesProblem(StatusCodes.Status400BadRequest);
 
-        group.MapGet("{id}", async (string id, GetBulletin get, CancellationToken ct) =>
-                await get.ExecuteAsync(id, ct) is { } details ? Results.Ok(details) : Problems.NotFound($"No bulletin '{id}'."))
-            .ForAuditor().WithName("GetBulletin")
-            .WithSummary("One bulletin with its software updates, CVEs (known-exploited marked) and supersedence both ways. Id: 'microsoft:KB5034441' or 'KB5034441'.")
+        group.MapGet("{id}", async (string id, HttpContext http, GetBulletin get, CancellationToken ct) =>
+                await get.ExecuteAsync(id, ct, AsOf.Of(http)) is { } details ? Results.Ok(details) : Problems.NotFound($"No bulletin '{id}'."))
+            .ForAuditor().WithAsOf().WithName("GetBulletin")
+            .WithSummary("One bulletin with its software updates, CVEs (known-exploited marked) and supersedence both ways, now or as it stood at asOf. Id: 'microsoft:KB5034441' or 'KB5034441'.")
             .Produces<BulletinDetails>().ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapGet("{id}/history", async (string id, IQuerySession session, CancellationToken ct) =>

@@ -28,7 +28,7 @@ public sealed record BulletinDetails(
     IReadOnlyList<string> SupersededBy,
     IReadOnlyList<UpdateFacts> Updates);
 
-public sealed class GetBulletin(IQuerySession session)
+public sealed class GetBulletin(IQuerySession session, Npgsql.NpgsqlDataSource db)
 {
     /// <summary>Accepts a stream id ('microsoft:KB5034441') or a bare bulletin number ('KB5034441').</summary>
     public static async Task<string?> ResolveIdAsync(IQuerySession session, string id, CancellationToken ct)
@@ -43,23 +43,47 @@ public sealed class GetBulletin(IQuerySession session)
         return await session.Query<BulletinRow>().Where(r => r.Number == bare).Select(r => r.Id).FirstOrDefaultAsync(ct);
     }
 
-    public async Task<BulletinDetails?> ExecuteAsync(string id, CancellationToken ct)
+    /// <summary>The bulletin now, or as it stood at <paramref name="asOf"/>: its streams folded up to then (null if it did not exist yet).</summary>
+    public async Task<BulletinDetails?> ExecuteAsync(string id, CancellationToken ct, DateTimeOffset? asOf = null)
     {
         var streamId = await ResolveIdAsync(session, id, ct);
         if (streamId is null) return null;
-        var bulletin = await session.LoadAsync<Bulletin>(streamId, ct);
+        var bulletin = await LoadAsync<Bulletin>(streamId, asOf, ct);
         if (bulletin is null) return null;
         var f = bulletin.Facts;
-        var kev = (await session.LoadManyAsync<KnownExploitedVulnerability>(ct, f.Cves.Select(StreamIds.KnownExploited).ToArray()))
-            .ToDictionary(k => k.Facts.Cve, StringComparer.OrdinalIgnoreCase);
-        var supersededBy = await session.Query<BulletinRow>()
-            .Where(r => r.Vendor == f.Vendor && r.Supersedes.Contains(f.Number)).OrderBy(r => r.Number).Select(r => r.Number).ToListAsync(ct);
-        var levels = await session.LoadAsync<CustomSeverityLevels>(StreamIds.CustomSeverityLevels, ct) ?? CustomSeverityLevels.Empty;
+        var kev = new Dictionary<string, KnownExploitedVulnerability>(StringComparer.OrdinalIgnoreCase);
+        var listed = asOf is null ? (await session.LoadManyAsync<KnownExploitedVulnerability>(ct, f.Cves.Select(StreamIds.KnownExploited).ToArray())).ToList()
+            : [];
+        foreach (var cve in asOf is null ? [] : f.Cves)
+            if (await LoadAsync<KnownExploitedVulnerability>(StreamIds.KnownExploited(cve), asOf, ct) is { } k) listed.Add(k);
+        foreach (var k in listed) kev[k.Facts.Cve] = k;
+        var supersededBy = asOf is null
+            ? await session.Query<BulletinRow>().Where(r => r.Vendor == f.Vendor && r.Supersedes.Contains(f.Number)).OrderBy(r => r.Number).Select(r => r.Number).ToListAsync(ct)
+            : await SupersededByAsync(f, asOf.Value, ct);
+        var levels = await LoadAsync<CustomSeverityLevels>(StreamIds.CustomSeverityLevels, asOf, ct) ?? CustomSeverityLevels.Empty;
         var cves = f.Cves.Select(c => kev.TryGetValue(c, out var k)
             ? new CveDetails(c, true, k.Facts.DueDate, k.Facts.Name)
             : new CveDetails(c, false, null, null)).ToList();
         return new BulletinDetails(bulletin.Id, f.Number, f.Vendor, f.Title, f.Severity.ToString(), bulletin.CustomSeverityId,
             bulletin.CustomSeverityId is null ? null : levels.Find(bulletin.CustomSeverityId)?.Name, f.Released, f.Revised, f.Description, f.Url,
             bulletin.Source, cves, f.Supersedes, f.SupersedesText, supersededBy, bulletin.Updates);
+    }
+
+    private Task<T?> LoadAsync<T>(string id, DateTimeOffset? asOf, CancellationToken ct) where T : class =>
+        asOf is { } at ? session.Events.AggregateStreamAsync<T>(id, timestamp: at, token: ct) : session.LoadAsync<T>(id, ct);
+
+    private async Task<List<string>> SupersededByAsync(BulletinFacts f, DateTimeOffset asOf, CancellationToken ct)
+    {
+        var numbers = new List<string>();
+        await using var cmd = db.CreateCommand($"""
+            select s.data->>'number' from {Common.ReadSql.At(Projections.PatchProjections.BulletinRowTable, asOf)} s
+            where s.data @> jsonb_build_object('supersedes', jsonb_build_array(@number::text), 'vendor', @vendor::text) order by 1
+            """);
+        cmd.Parameters.AddWithValue("number", f.Number);
+        cmd.Parameters.AddWithValue("vendor", f.Vendor);
+        cmd.Parameters.AddRange(Common.ReadSql.AsOfParameters(asOf).ToArray());
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) numbers.Add(reader.GetString(0));
+        return numbers;
     }
 }

@@ -52,13 +52,17 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
         ["knownExploited"] = "known_exploited", ["superseded"] = "superseded",
     };
 
-    private static readonly string Rows = $"""
-        with levels as (select coalesce(array(select jsonb_array_elements(l.data->'levels')->>'id' from {Schema}.mt_doc_custom_severity_levels l), array[]::text[]) as ids),
+    /// <summary>The rows now, or (<paramref name="asOf"/>) every read model they join as it stood at <c>@asOf</c>.</summary>
+    private static string Rows(bool asOf)
+    {
+        string At(string table) => Projections.History.ReadModelHistory.Relation(table, asOf);
+        return $"""
+        with levels as (select coalesce(array(select jsonb_array_elements(l.data->'levels')->>'id' from {At(PatchProjections.CustomSeverityLevelsTable)} l), array[]::text[]) as ids),
         r as (
           select d.id, d.data->>'number' as bulletin, d.data->>'vendor' as vendor, (d.data->>'severityRank')::int as severity,
                  d.data->>'customSeverityId' as custom_severity, array_position((select ids from levels), d.data->>'customSeverityId') as custom_rank,
                  (d.data->>'staged')::boolean as staged,
-                 (select count(*)::int from {Schema}.{PatchProjections.PolicyTable} p where p.data @> jsonb_build_object('bulletins', jsonb_build_array(d.id), 'status', 'Active')) as policies, (d.data->>'updates')::int as updates,
+                 (select count(*)::int from {At(PatchProjections.PolicyTable)} p where p.data @> jsonb_build_object('bulletins', jsonb_build_array(d.id), 'status', 'Active')) as policies, (d.data->>'updates')::int as updates,
                  (d.data->>'downloaded')::int as downloaded, (d.data->>'excludedUpdates')::int as excluded_updates,
                  (d.data->>'failedDownloads')::int as failed_downloads,
                  (d.data->>'released')::timestamptz as released, (d.data->>'revised')::timestamptz as revised,
@@ -66,31 +70,36 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
                  coalesce(kev.listed, false) as known_exploited, kev.due as kev_due,
                  coalesce(sb.ids, array[]::text[]) as superseded_by, sb.ids is not null as superseded,
                  coalesce(array(select jsonb_array_elements_text(d.data->'families')), array[]::text[]) as families
-          from {Schema}.{PatchProjections.BulletinRowTable} d
-          {ReadSql.KnownExploited("d", "kev")}
+          from {At(PatchProjections.BulletinRowTable)} d
+          {ReadSql.KnownExploited("d", "kev", asOf)}
           left join lateral (
             select array_agg(s.data->>'number' order by s.data->>'number') as ids
-            from {Schema}.{PatchProjections.BulletinRowTable} s
+            from {At(PatchProjections.BulletinRowTable)} s
             where s.data @> jsonb_build_object('supersedes', jsonb_build_array(d.data->>'number'), 'vendor', d.data->>'vendor')
             having count(*) > 0) sb on true
         )
         """;
+    }
 
-    public async Task<BulletinPage> ExecuteAsync(BulletinQuery query, CancellationToken ct)
+    public async Task<BulletinPage> ExecuteAsync(BulletinQuery query, CancellationToken ct, DateTimeOffset? asOf = null)
     {
-        var levels = await session.LoadAsync<CustomSeverityLevels>(StreamIds.CustomSeverityLevels, ct) ?? CustomSeverityLevels.Empty;
+        var levels = (asOf is { } at
+            ? await session.Events.AggregateStreamAsync<CustomSeverityLevels>(StreamIds.CustomSeverityLevels, timestamp: at, token: ct)
+            : await session.LoadAsync<CustomSeverityLevels>(StreamIds.CustomSeverityLevels, ct)) ?? CustomSeverityLevels.Empty;
         var names = levels.Levels.ToDictionary(l => l.Id, l => l.Name);
         await using var conn = await db.OpenConnectionAsync(ct);
-        var (where, parameters) = Where(query, levels);
+        var (where, parameters) = Where(query, levels, asOf ?? time.GetUtcNow());
+        parameters.AddRange(ReadSql.AsOfParameters(asOf));
+        var rows = Rows(asOf is not null);
 
         long total;
-        await using (var count = Command(conn, $"{Rows} select count(*) from r where {where}", parameters))
+        await using (var count = Command(conn, $"{rows} select count(*) from r where {where}", parameters))
             total = (long)(await count.ExecuteScalarAsync(ct))!;
 
         var order = $"{ColumnSql[query.Sort]} {(query.Descending ? "desc" : "asc")} nulls last, bulletin asc";
         var limit = query.Paged ? $" limit {query.PageSize} offset {(long)(query.Page - 1) * query.PageSize}" : "";
         var items = new List<BulletinListItem>();
-        await using (var select = Command(conn, $"{Rows} select id, bulletin, vendor, severity, custom_severity, staged, policies, updates, downloaded, excluded_updates, failed_downloads, released, revised, title, description, cve_count, known_exploited, kev_due, superseded_by, families from r where {where} order by {order}{limit}", parameters))
+        await using (var select = Command(conn, $"{rows} select id, bulletin, vendor, severity, custom_severity, staged, policies, updates, downloaded, excluded_updates, failed_downloads, released, revised, title, description, cve_count, known_exploited, kev_due, superseded_by, families from r where {where} order by {order}{limit}", parameters))
         await using (var reader = await select.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
@@ -112,7 +121,7 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
             groups = [];
             var column = ColumnSql[groupBy == "customSeverity" ? "customSeverity" : groupBy];
             var keySql = groupBy == "customSeverity" ? "custom_severity" : column;
-            await using var group = Command(conn, $"{Rows} select {keySql}::text, count(*) from r where {where} group by {keySql} order by count(*) desc, {keySql}::text", parameters);
+            await using var group = Command(conn, $"{rows} select {keySql}::text, count(*) from r where {where} group by {keySql} order by count(*) desc, {keySql}::text", parameters);
             await using var reader = await group.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
@@ -131,7 +140,7 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
         _ => key,
     };
 
-    private (string Where, List<NpgsqlParameter> Parameters) Where(BulletinQuery q, CustomSeverityLevels levels)
+    private static (string Where, List<NpgsqlParameter> Parameters) Where(BulletinQuery q, CustomSeverityLevels levels, DateTimeOffset now)
     {
         var clauses = new List<string> { "true" };
         var ps = new List<NpgsqlParameter>();
@@ -162,7 +171,6 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
         if (q.View == "latest") clauses.Add("released >= (select date_trunc('month', max(released), 'UTC') from r)");
         if (q.View == "lastMonth")
         {
-            var now = time.GetUtcNow();
             var thisMonth = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero);
             Add("released >= @lm_from and released < @lm_to", "lm_from", thisMonth.AddMonths(-1));
             ps.Add(new NpgsqlParameter("lm_to", thisMonth));

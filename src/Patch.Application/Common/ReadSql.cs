@@ -18,6 +18,12 @@ public static class ReadSql
           having count(*) > 0) {alias} on true
         """;
 
+    /// <summary>A read-model table (in schema patch), or its rows as they stood at <c>@asOf</c> (ADR 0019): give it an alias.</summary>
+    public static string At(string table, DateTimeOffset? asOf) => Projections.History.ReadModelHistory.Relation(table, asOf is not null);
+
+    /// <summary>The <c>@asOf</c> parameter when asked, else none.</summary>
+    public static List<Npgsql.NpgsqlParameter> AsOfParameters(DateTimeOffset? asOf) => asOf is { } at ? [new("asOf", at)] : [];
+
     /// <summary>"Save As": CSV when asked with format=csv or Accept: text/csv.</summary>
     public static bool CsvRequested(HttpContext http) =>
         string.Equals(http.Request.Query["format"], "csv", StringComparison.OrdinalIgnoreCase)

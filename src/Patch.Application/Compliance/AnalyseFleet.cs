@@ -41,7 +41,7 @@ public sealed class FleetAnalysisTask(IDocumentStore store, VulnerabilityAnalysi
 }
 
 /// <summary>
-/// Creates the compliance tables at start, then the history of every versioned read model (ADR 0019), once Marten's
+/// Creates the compliance and delivery tables at start, then the history of every versioned read model (ADR 0019), once Marten's
 /// document tables exist too.
 /// </summary>
 public sealed class ComplianceSchema(NpgsqlDataSource db, IDocumentStore store) : IHostedService
@@ -49,6 +49,7 @@ public sealed class ComplianceSchema(NpgsqlDataSource db, IDocumentStore store) 
     public async Task StartAsync(CancellationToken ct)
     {
         await ComplianceTables.EnsureAsync(db, ct);
+        await Delivery.DeliveryTables.EnsureAsync(db, ct);
         await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
         await Patch.Projections.History.ReadModelHistory.EnsureAsync(db, ct);
     }

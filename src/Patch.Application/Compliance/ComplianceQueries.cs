@@ -5,7 +5,6 @@ using Patch.Application.Common;
 using Patch.Domain.Catalog;
 using Patch.Domain.Inventory.Products;
 using Patch.Projections;
-using Patch.Projections.History;
 
 namespace Patch.Application.Compliance;
 
@@ -55,11 +54,6 @@ public static class ComplianceQueries
     public static string? FamilyProblem(string? family) => family is null || ProductFamilies.IsKnown(family) ? null
         : $"family: '{Domain.Users.UserDecisions.Printable(family)}' is not one of {string.Join(", ", ProductFamilies.All.Select(f => f.Id))}";
 
-    /// <summary>A compliance table, or its rows as they stood at <c>@asOf</c> (ADR 0019).</summary>
-    private static string At(string table, DateTimeOffset? asOf) => ReadModelHistory.Relation(table, asOf is not null);
-
-    private static List<NpgsqlParameter> Parameters(DateTimeOffset? asOf) => asOf is { } at ? [new("asOf", at)] : [];
-
     public static async Task<QueryAnswer<ReportPage<BulletinCompliance>>> ByBulletinAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? severity,
         bool? knownExploited, string? q, CancellationToken ct, string? family = null, DateTimeOffset? asOf = null)
     {
@@ -69,17 +63,17 @@ public static class ComplianceQueries
         if (severity is not null && !SeverityNames.TryParseStrict(severity, out _))
             return QueryAnswer<ReportPage<BulletinCompliance>>.Invalid($"severity: '{severity}' is not one of Critical, Important, Moderate, Low, None");
         var where = "true";
-        var ps = Parameters(asOf);
+        var ps = ReadSql.AsOfParameters(asOf);
         if (severity is not null) { where += " and (r.data->>'severityRank')::int = @sev"; ps.Add(new("sev", (int)SeverityNames.Parse(severity))); }
         if (q is not null) { where += " and (r.data->>'number' ilike @q or r.data->>'title' ilike @q)"; ps.Add(new("q", $"%{q}%")); }
         if (knownExploited is { } kev) { where += " and coalesce(k.listed, false) = @kev"; ps.Add(new("kev", kev)); }
         if (family is not null)
         {
-            where += $" and exists (select 1 from {At("compliance_update", asOf)} f where f.bulletin_id = c.bulletin_id and f.family = @family and f.applicable > 0)";
+            where += $" and exists (select 1 from {ReadSql.At("compliance_update", asOf)} f where f.bulletin_id = c.bulletin_id and f.family = @family and f.applicable > 0)";
             ps.Add(new("family", family));
         }
         var from = $"""
-            {At("compliance_bulletin", asOf)} c join {At(PatchProjections.BulletinRowTable, asOf)} r on r.id = c.bulletin_id
+            {ReadSql.At("compliance_bulletin", asOf)} c join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = c.bulletin_id
             {ReadSql.KnownExploited("r", "k", asOf is not null)}
             where {where} and c.applicable > 0
             """;
@@ -96,7 +90,7 @@ public static class ComplianceQueries
 
     /// <summary>The product families of a bulletin's applicable updates, as a SQL expression (text[]).</summary>
     public static string FamiliesOf(string bulletinColumn, DateTimeOffset? asOf = null) =>
-        $"array(select distinct f.family from {At("compliance_update", asOf)} f where f.bulletin_id = {bulletinColumn} and f.applicable > 0 order by f.family)";
+        $"array(select distinct f.family from {ReadSql.At("compliance_update", asOf)} f where f.bulletin_id = {bulletinColumn} and f.applicable > 0 order by f.family)";
 
     /// <summary>Per computer; with a family, the counts are those of the family's updates only (<see cref="ComputerFamilyCounts"/>), and computers without one are left out.</summary>
     public static async Task<QueryAnswer<ReportPage<ComputerComplianceRow>>> ByComputerAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? q, CancellationToken ct,
@@ -106,13 +100,13 @@ public static class ComplianceQueries
         problem ??= FamilyProblem(family);
         if (problem is not null) return QueryAnswer<ReportPage<ComputerComplianceRow>>.Invalid(problem);
         var where = q is null ? "true" : "name ilike @q";
-        var ps = Parameters(asOf);
+        var ps = ReadSql.AsOfParameters(asOf);
         if (q is not null) ps.Add(new("q", $"%{q}%"));
-        var table = $"{At("compliance_computer", asOf)} c";
+        var table = $"{ReadSql.At("compliance_computer", asOf)} c";
         if (family is not null)
         {
             ps.Add(new("family", family));
-            table = $"{At("compliance_computer_family", asOf)} c";
+            table = $"{ReadSql.At("compliance_computer_family", asOf)} c";
             where += " and family = @family";
         }
         var sql = $"""
@@ -130,15 +124,15 @@ public static class ComplianceQueries
         problem ??= FamilyProblem(family);
         if (problem is not null) return QueryAnswer<ReportPage<UpdateCompliance>>.Invalid(problem);
         var where = "true";
-        var ps = Parameters(asOf);
+        var ps = ReadSql.AsOfParameters(asOf);
         if (bulletin is not null) { where += " and (bulletin_id = @b or bulletin_id like '%:' || upper(@b))"; ps.Add(new("b", bulletin)); }
         if (product is not null) { where += " and product ilike @p"; ps.Add(new("p", $"%{product}%")); }
         if (family is not null) { where += " and family = @family"; ps.Add(new("family", family)); }
         var sql = $"""
             select update_key, bulletin_id, update_id, product, family, applicable, installed, missing, superseded, {Compliance} as compliance
-            from {At("compliance_update", asOf)} c where {where} and applicable > 0 order by {query!.OrderBy(UpdateSort, "update_key")} limit {query.PageSize} offset {query.Offset}
+            from {ReadSql.At("compliance_update", asOf)} c where {where} and applicable > 0 order by {query!.OrderBy(UpdateSort, "update_key")} limit {query.PageSize} offset {query.Offset}
             """;
-        return await ReportSql.PageAsync(db, $"select count(*) from {At("compliance_update", asOf)} c where {where} and applicable > 0", sql, ps, r => new UpdateCompliance(r.GetString(0),
+        return await ReportSql.PageAsync(db, $"select count(*) from {ReadSql.At("compliance_update", asOf)} c where {where} and applicable > 0", sql, ps, r => new UpdateCompliance(r.GetString(0),
             r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), r.GetInt32(8), (double)r.GetDecimal(9)), query, ct);
     }
 
@@ -161,11 +155,11 @@ public static class ComplianceQueries
         }
         if (by == DrillDown.Computer) key = Domain.Computers.Computer.StreamId(key);
         var where = filter + (code is null ? "" : " and s.state = @state") + (family is null ? "" : " and s.family = @family");
-        var ps = Parameters(asOf);
+        var ps = ReadSql.AsOfParameters(asOf);
         ps.Add(new("key", key));
         if (code is not null) ps.Add(new("state", code.Value));
         if (family is not null) ps.Add(new("family", family));
-        var from = $"{At("compliance_state", asOf)} s join {At("compliance_computer", asOf)} c on c.computer_id = s.computer_id where {where}";
+        var from = $"{ReadSql.At("compliance_state", asOf)} s join {ReadSql.At("compliance_computer", asOf)} c on c.computer_id = s.computer_id where {where}";
         var sql = $"select s.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.family, s.state from {from} order by {query!.OrderBy(StateSort, "s.computer_id, s.update_key")} limit {query.PageSize} offset {query.Offset}";
         return await ReportSql.PageAsync(db, $"select count(*) from {from}", sql, ps, r => new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
             r.GetString(4), r.GetString(5), States[r.GetInt16(6) - 1]), query, ct);

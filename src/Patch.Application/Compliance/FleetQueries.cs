@@ -33,25 +33,26 @@ public sealed record HomeSummary(ConfigurationSummary Configuration, BulletinSum
 /// </summary>
 public static class FleetQueries
 {
-    private const string S = ComplianceTables.Schema;
     private const string ComputerTable = PatchProjections.ComputerRowTable;
 
     public static readonly Dictionary<string, string> NotReportingSort = new() { ["name"] = "name", ["lastInventoryAt"] = "last" };
 
+    /// <summary>Agents silent for <paramref name="days"/> days before now, or before <paramref name="asOf"/> as the fleet stood then.</summary>
     public static async Task<QueryAnswer<ReportPage<NotReportingComputer>>> NotReportingAsync(NpgsqlDataSource db, TimeProvider time, IQueryCollection paging, bool csv, int? days,
-        CancellationToken ct)
+        CancellationToken ct, DateTimeOffset? asOf = null)
     {
         var n = days ?? 7;
         if (n is < 1 or > 3650) return QueryAnswer<ReportPage<NotReportingComputer>>.Invalid("days: 1 to 3650");
         var (query, problem) = ReportQuery.Parse(paging, csv, NotReportingSort, "name");
         if (problem is not null) return QueryAnswer<ReportPage<NotReportingComputer>>.Invalid(problem);
-        var now = time.GetUtcNow();
+        var now = asOf ?? time.GetUtcNow();
         var from = $"""
             (select id, data->>'name' as name, agent_version as version, last_inventory_at as last
-             from {S}.{ComputerTable} where agent_installed) c
+             from {ReadSql.At(ComputerTable, asOf)} r where agent_installed) c
             where c.last is null or c.last < @since
             """;
-        List<NpgsqlParameter> ps = [new("since", now.AddDays(-n))];
+        var ps = ReadSql.AsOfParameters(asOf);
+        ps.Add(new("since", now.AddDays(-n)));
         var page = await ReportSql.PageAsync(db, $"select count(*) from {from}",
             $"select id, name, version, last from {from} order by {query!.OrderBy(NotReportingSort, "id")} limit {query.PageSize} offset {query.Offset}", ps,
             r => new NotReportingComputer(r.GetString(0), r.GetString(1), true, r.IsDBNull(2) ? null : r.GetString(2),
@@ -59,11 +60,12 @@ public static class FleetQueries
         return page;
     }
 
-    public static async Task<IReadOnlyList<AgentVersionCount>> AgentVersionsAsync(NpgsqlDataSource db, IConfiguration config, CancellationToken ct)
+    public static async Task<IReadOnlyList<AgentVersionCount>> AgentVersionsAsync(NpgsqlDataSource db, IConfiguration config, CancellationToken ct, DateTimeOffset? asOf = null)
     {
         var current = CurrentAgentVersion(config);
         var rows = new List<AgentVersionCount>();
-        await using (var cmd = db.CreateCommand($"select coalesce(agent_version, 'unknown'), count(*)::int from {S}.{ComputerTable} where agent_installed group by 1 order by 1"))
+        await using var cmd = db.CreateCommand($"select coalesce(agent_version, 'unknown'), count(*)::int from {ReadSql.At(ComputerTable, asOf)} r where agent_installed group by 1 order by 1");
+        cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
@@ -75,56 +77,69 @@ public static class FleetQueries
         return rows;
     }
 
-    public static async Task<HomeSummary> HomeAsync(NpgsqlDataSource db, IQuerySession session, TimeProvider time, CancellationToken ct)
+    /// <summary>The home page's figures now, or as they stood at <paramref name="asOf"/> ("the last 30 days" then counted back from it).</summary>
+    public static async Task<HomeSummary> HomeAsync(NpgsqlDataSource db, TimeProvider time, CancellationToken ct, DateTimeOffset? asOf = null)
     {
-        var now = time.GetUtcNow();
-        var lastImport = await session.Query<ServerTaskRun>().Where(r => r.Task == Catalog.CatalogImporter.TaskName).OrderByDescending(r => r.Started).FirstOrDefaultAsync(ct);
+        var now = asOf ?? time.GetUtcNow();
         await using var conn = await db.OpenConnectionAsync(ct);
+        (DateTimeOffset? At, string? Status) lastImport = default;
+        await using (var import = new NpgsqlCommand($"""
+            select coalesce(data->>'ended', data->>'started'), data->>'status' from {ReadSql.At(PatchProjections.ServerTaskRunTable, asOf)} r
+            where data->>'task' = @task order by (data->>'started')::timestamptz desc limit 1
+            """, conn))
+        {
+            import.Parameters.AddWithValue("task", Catalog.CatalogImporter.TaskName);
+            import.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
+            await using var r = await import.ExecuteReaderAsync(ct);
+            if (await r.ReadAsync(ct)) lastImport = (DateTimeOffset.Parse(r.GetString(0), System.Globalization.CultureInfo.InvariantCulture), r.GetString(1));
+        }
         ConfigurationSummary configuration;
         await using (var counts = new NpgsqlCommand($"""
             select count(*)::int, count(*) filter (where agent_installed)::int,
               count(*) filter (where agent_installed and (last_inventory_at is null or last_inventory_at < @since))::int
-            from {S}.{ComputerTable}
+            from {ReadSql.At(ComputerTable, asOf)} r
             """, conn))
         {
             counts.Parameters.AddWithValue("since", now.AddDays(-7));
+            counts.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
             await using var r = await counts.ExecuteReaderAsync(ct);
             await r.ReadAsync(ct);
             configuration = new ConfigurationSummary(r.GetInt32(0), r.GetInt32(1), r.GetInt32(0) - r.GetInt32(1), r.GetInt32(2), 7,
-                lastImport?.Ended ?? lastImport?.Started, lastImport?.Status);
+                lastImport.At, lastImport.Status);
         }
         await using var cmd = new NpgsqlCommand($"""
-            with rows as (select d.id, (d.data->>'staged')::boolean staged, (d.data->>'released')::timestamptz released, d.data->'cves' cves, d.data->>'number' number, d.data->>'vendor' vendor from {S}.{PatchProjections.BulletinRowTable} d)
+            with rows as (select d.id, (d.data->>'staged')::boolean staged, (d.data->>'released')::timestamptz released, d.data->'cves' cves, d.data->>'number' number, d.data->>'vendor' vendor from {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} d)
             select count(*)::int, count(*) filter (where staged)::int,
-              count(*) filter (where exists (select 1 from {S}.{PatchProjections.PolicyTable} p where p.data @> jsonb_build_object('bulletins', jsonb_build_array(rows.id), 'status', 'Active')))::int,
+              count(*) filter (where exists (select 1 from {ReadSql.At(PatchProjections.PolicyTable, asOf)} p where p.data @> jsonb_build_object('bulletins', jsonb_build_array(rows.id), 'status', 'Active')))::int,
               count(*) filter (where released >= @since)::int,
-              count(*) filter (where exists (select 1 from {S}.{PatchProjections.BulletinRowTable} s where s.data @> jsonb_build_object('supersedes', jsonb_build_array(rows.number), 'vendor', rows.vendor)))::int,
-              count(*) filter (where exists (select 1 from jsonb_array_elements_text(rows.cves) c(cve) join {S}.{PatchProjections.KnownExploitedTable} k on k.id = 'cve:' || upper(c.cve)))::int
+              count(*) filter (where exists (select 1 from {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} s where s.data @> jsonb_build_object('supersedes', jsonb_build_array(rows.number), 'vendor', rows.vendor)))::int,
+              count(*) filter (where exists (select 1 from jsonb_array_elements_text(rows.cves) c(cve) join {ReadSql.At(PatchProjections.KnownExploitedTable, asOf)} k on k.id = 'cve:' || upper(c.cve)))::int
             from rows
             """, conn);
         cmd.Parameters.AddWithValue("since", now.AddDays(-30));
+        cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
         BulletinSummary bulletins;
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             await reader.ReadAsync(ct);
             bulletins = new BulletinSummary(reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4), reader.GetInt32(5));
         }
-        return new HomeSummary(configuration, bulletins, await VulnerabilitiesAsync(db, ct), await TopMissingAsync(db, ct),
-            await Delivery.DeliveryQueries.TotalsAsync(db, now.AddDays(-30), now, ct), await Delivery.DeliveryQueries.PendingRestartsAsync(db, ct));
+        return new HomeSummary(configuration, bulletins, await VulnerabilitiesAsync(db, ct, asOf: asOf), await TopMissingAsync(db, ct, asOf),
+            await Delivery.DeliveryQueries.TotalsAsync(db, now.AddDays(-30), now, ct, asOf), await Delivery.DeliveryQueries.PendingRestartsAsync(db, ct, asOf));
     }
 
     public static string CurrentAgentVersion(IConfiguration config) =>
         config["Patch:Agent:CurrentVersion"] ?? typeof(FleetReports).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// <summary>Missing installs by severity; with a family, of that product family's updates only.</summary>
-    public static async Task<IReadOnlyList<SeverityVulnerabilities>> VulnerabilitiesAsync(NpgsqlDataSource db, CancellationToken ct, string? family = null)
+    public static async Task<IReadOnlyList<SeverityVulnerabilities>> VulnerabilitiesAsync(NpgsqlDataSource db, CancellationToken ct, string? family = null, DateTimeOffset? asOf = null)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         var perBulletin = family is null
-            ? $"select (r.data->>'severityRank')::int as severity, c.bulletin_id, c.missing from {S}.compliance_bulletin c join {S}.{PatchProjections.BulletinRowTable} r on r.id = c.bulletin_id"
+            ? $"select (r.data->>'severityRank')::int as severity, c.bulletin_id, c.missing from {ReadSql.At("compliance_bulletin", asOf)} c join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = c.bulletin_id"
             : $"""
               select (r.data->>'severityRank')::int as severity, u.bulletin_id, sum(u.missing)::int as missing
-              from {S}.compliance_update u join {S}.{PatchProjections.BulletinRowTable} r on r.id = u.bulletin_id where u.family = @family group by 1, 2
+              from {ReadSql.At("compliance_update", asOf)} u join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = u.bulletin_id where u.family = @family group by 1, 2
               """;
         await using var cmd = new NpgsqlCommand($"""
             with per_bulletin as ({perBulletin}),
@@ -132,13 +147,14 @@ public static class FleetQueries
               select severity, count(*) filter (where missing > 0)::int as bulletins, coalesce(sum(missing), 0)::bigint as installs from per_bulletin group by severity),
             computers as (
               select p.severity, count(distinct s.computer_id)::int as computers
-              from {S}.compliance_state s join per_bulletin p on p.bulletin_id = s.bulletin_id
-              {(family is null ? "" : $"join {S}.compliance_update fu on fu.update_key = s.update_key and fu.family = @family")}
+              from {ReadSql.At("compliance_state", asOf)} s join per_bulletin p on p.bulletin_id = s.bulletin_id
+              {(family is null ? "" : $"join {ReadSql.At("compliance_update", asOf)} fu on fu.update_key = s.update_key and fu.family = @family")}
               where s.state = 2 group by p.severity)
             select v.severity, v.bulletins, v.installs, coalesce(c.computers, 0) from per_severity v left join computers c on c.severity = v.severity
             order by v.severity desc
             """, conn);
         if (family is not null) cmd.Parameters.AddWithValue("family", family);
+        cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var rows = new List<SeverityVulnerabilities>();
         while (await reader.ReadAsync(ct))
@@ -147,15 +163,16 @@ public static class FleetQueries
     }
 
     /// <summary>Missing installs per product family: the families with an applicable update, most missing first.</summary>
-    public static async Task<IReadOnlyList<FamilyVulnerabilities>> FamiliesAsync(NpgsqlDataSource db, CancellationToken ct)
+    public static async Task<IReadOnlyList<FamilyVulnerabilities>> FamiliesAsync(NpgsqlDataSource db, CancellationToken ct, DateTimeOffset? asOf = null)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var cmd = new NpgsqlCommand($"""
             with per_family as (
-              select family, count(*) filter (where missing > 0)::int as updates, coalesce(sum(missing), 0)::bigint as installs from {S}.compliance_update where applicable > 0 group by family),
-            computers as (select family, count(*)::int as computers from {S}.compliance_computer_family where missing > 0 group by family)
+              select family, count(*) filter (where missing > 0)::int as updates, coalesce(sum(missing), 0)::bigint as installs from {ReadSql.At("compliance_update", asOf)} u where applicable > 0 group by family),
+            computers as (select family, count(*)::int as computers from {ReadSql.At("compliance_computer_family", asOf)} c where missing > 0 group by family)
             select f.family, f.updates, f.installs, coalesce(c.computers, 0) from per_family f left join computers c on c.family = f.family order by f.installs desc, f.family
             """, conn);
+        cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var rows = new List<FamilyVulnerabilities>();
         while (await reader.ReadAsync(ct))
@@ -164,16 +181,17 @@ public static class FleetQueries
         return rows;
     }
 
-    private static async Task<IReadOnlyList<BulletinCompliance>> TopMissingAsync(NpgsqlDataSource db, CancellationToken ct)
+    private static async Task<IReadOnlyList<BulletinCompliance>> TopMissingAsync(NpgsqlDataSource db, CancellationToken ct, DateTimeOffset? asOf)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var cmd = new NpgsqlCommand($"""
             select c.bulletin_id, r.data->>'number', r.data->>'title', (r.data->>'severityRank')::int, c.applicable, c.installed, c.missing, c.superseded,
                    coalesce(k.listed, false), k.due
-            from {S}.compliance_bulletin c join {S}.{PatchProjections.BulletinRowTable} r on r.id = c.bulletin_id
-            {ReadSql.KnownExploited("r", "k")}
+            from {ReadSql.At("compliance_bulletin", asOf)} c join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = c.bulletin_id
+            {ReadSql.KnownExploited("r", "k", asOf is not null)}
             where c.missing > 0 order by c.missing desc, c.bulletin_id limit 10
             """, conn);
+        cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var rows = new List<BulletinCompliance>();
         while (await reader.ReadAsync(ct))

@@ -8,7 +8,6 @@ namespace Patch.Application.Computers;
 /// <summary>The computer list (API and console): SQL over the narrow computer rows (<c>ComputerRow</c>), never the computers' whole inventories.</summary>
 public static class ComputerQueries
 {
-    private const string Computers = $"{PatchStore.Schema}.{Projections.PatchProjections.ComputerRowTable}";
 
     public static readonly Dictionary<string, string> Sort = new()
     {
@@ -17,30 +16,31 @@ public static class ComputerQueries
     };
 
     public static async Task<QueryAnswer<ReportPage<ComputerView>>> ListAsync(NpgsqlDataSource db, TimeProvider time, IQueryCollection paging, bool csv, string? q, string? os,
-        string? agentVersion, int? notReportingDays, CancellationToken ct)
+        string? agentVersion, int? notReportingDays, CancellationToken ct, DateTimeOffset? asOf = null)
     {
+        var computers = $"{ReadSql.At(Projections.PatchProjections.ComputerRowTable, asOf)} c";
         var (query, problem) = ReportQuery.Parse(paging, csv, Sort, "name");
         if (problem is not null) return QueryAnswer<ReportPage<ComputerView>>.Invalid(problem);
         if (notReportingDays is < 1 or > 3650) return QueryAnswer<ReportPage<ComputerView>>.Invalid("notReportingDays: 1 to 3650");
         var where = new List<string> { "true" };
-        var ps = new List<NpgsqlParameter>();
+        var ps = ReadSql.AsOfParameters(asOf);
         if (!string.IsNullOrWhiteSpace(q)) { where.Add("name_lower like @q"); ps.Add(new("q", $"%{Like(q.Trim().ToLowerInvariant())}%")); }
         if (!string.IsNullOrWhiteSpace(os)) { where.Add("operating_system_lower like @os"); ps.Add(new("os", $"%{Like(os.Trim().ToLowerInvariant())}%")); }
         if (!string.IsNullOrWhiteSpace(agentVersion)) { where.Add("agent_version = @version"); ps.Add(new("version", agentVersion.Trim())); }
         if (notReportingDays is { } days)
         {
             where.Add("agent_installed and (last_inventory_at is null or last_inventory_at < @since)");
-            ps.Add(new("since", time.GetUtcNow().AddDays(-days)));
+            ps.Add(new("since", (asOf ?? time.GetUtcNow()).AddDays(-days)));
         }
         var filter = string.Join(" and ", where);
         var sql = $"""
             select id, data->>'name', data->>'domain', operating_system, data->>'macAddress', coalesce(agent_installed, false), agent_version,
                    data->>'osVersion', coalesce(array(select jsonb_array_elements_text(data->'products')), array[]::text[]),
                    (data->>'enrolledAt')::timestamptz, last_inventory_at, coalesce((data->>'installedKbs')::int, 0)
-            from {Computers} where {filter}
+            from {computers} where {filter}
             order by {query!.OrderBy(Sort, "id")} limit {query.PageSize} offset {query.Offset}
             """;
-        return await ReportSql.PageAsync(db, $"select count(*) from {Computers} where {filter}", sql, ps, r => new ComputerView(r.GetString(0), r.GetString(1),
+        return await ReportSql.PageAsync(db, $"select count(*) from {computers} where {filter}", sql, ps, r => new ComputerView(r.GetString(0), r.GetString(1),
             r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4), r.GetBoolean(5),
             r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetFieldValue<string[]>(8),
             r.IsDBNull(9) ? null : r.GetFieldValue<DateTimeOffset>(9), r.IsDBNull(10) ? null : r.GetFieldValue<DateTimeOffset>(10), r.GetInt32(11)), query, ct);

@@ -27,20 +27,21 @@ public static class ComputerUpdates
 
     public static void MapComputerUpdates(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/computers/{name}/products", async (string name, IQuerySession session, CancellationToken ct) =>
-                await session.LoadAsync<Computer>(Computer.StreamId(name), ct) is { } computer ? Results.Ok(Products(computer)) : Problems.NotFound($"No computer '{name}'."))
-            .WithTags("Computers").ForAuditor().WithName("GetComputerProducts")
+        app.MapGet("/api/computers/{name}/products", async (string name, HttpContext http, IQuerySession session, CancellationToken ct) =>
+                await Historical.LoadAsync<Computer>(session, Computer.StreamId(name), AsOf.Of(http), ct) is { } computer ? Results.Ok(Products(computer)) : Problems.NotFound($"No computer '{name}'."))
+            .WithTags("Computers").ForAuditor().WithAsOf().WithName("GetComputerProducts")
             .WithSummary("The Microsoft products of one computer from its last inventory: family, version, where each was read (registry key) or that it was inferred from the OS build.")
             .Produces<IReadOnlyList<ComputerProduct>>().ProducesProblem(404);
 
-        app.MapGet("/api/computers/{name}/updates", async (string name, string? state, IQuerySession session, NpgsqlDataSource db, CancellationToken ct) =>
+        app.MapGet("/api/computers/{name}/updates", async (string name, string? state, HttpContext http, IQuerySession session, NpgsqlDataSource db, CancellationToken ct) =>
             {
-                if (await session.LoadAsync<Computer>(Computer.StreamId(name), ct) is not { } computer) return Problems.NotFound($"No computer '{name}'.");
+                var asOf = AsOf.Of(http);
+                if (await Historical.LoadAsync<Computer>(session, Computer.StreamId(name), asOf, ct) is not { } computer) return Problems.NotFound($"No computer '{name}'.");
                 if (!TryState(state, out var filter)) return Problems.Invalid("Invalid query", $"state: '{state}' is not one of {string.Join(", ", States)}");
-                return Results.Ok(await ComputeAsync(db, computer, filter, ct));
+                return Results.Ok(await ComputeAsync(db, computer, filter, ct, asOf));
             })
-            .WithTags("Computers").ForAuditor().WithName("GetComputerUpdates")
-            .WithSummary("The applicable updates of one computer from its last inventory: Installed, Missing, Superseded (whole supersedence chain), with counts; filter with state=.")
+            .WithTags("Computers").ForAuditor().WithAsOf().WithName("GetComputerUpdates")
+            .WithSummary("The applicable updates of one computer from its last inventory: Installed, Missing, Superseded (whole supersedence chain), with counts; filter with state=; asOf for how they stood then.")
             .Produces<ComputerCompliance>().ProducesProblem(400).ProducesProblem(404);
     }
 
@@ -59,15 +60,16 @@ public static class ComputerUpdates
         return true;
     }
 
-    public static async Task<ComputerCompliance> ComputeAsync(NpgsqlDataSource db, Computer computer, short? filter, CancellationToken ct)
+    public static async Task<ComputerCompliance> ComputeAsync(NpgsqlDataSource db, Computer computer, short? filter, CancellationToken ct, DateTimeOffset? asOf = null)
     {
         var rows = new List<ComputerUpdateRow>();
         await using var cmd = db.CreateCommand($"""
             select s.bulletin_id, r.data->>'number', (r.data->>'severityRank')::int, s.update_id, s.product, s.family, s.state
-            from {ComplianceTables.Schema}.compliance_state s join {ComplianceTables.Schema}.{PatchProjections.BulletinRowTable} r on r.id = s.bulletin_id
+            from {ReadSql.At("compliance_state", asOf)} s join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = s.bulletin_id
             where s.computer_id = @c order by s.state, r.data->>'number', s.update_id
             """);
         cmd.Parameters.AddWithValue("c", computer.Id);
+        cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))

@@ -48,24 +48,24 @@ public static class DeliveryQueries
     private static readonly string NotDelivery = $"('{UpdateStatus.NotApplicable}', '{UpdateStatus.Superseded}', '{UpdateStatus.Pending}')";
 
     public static async Task<QueryAnswer<DeliverySummary>> SummaryAsync(NpgsqlDataSource db, TimeProvider time, IQueryCollection query, bool csv, string? policy, string? update,
-        string? computer, CancellationToken ct)
+        string? computer, CancellationToken ct, DateTimeOffset? asOf = null)
     {
-        if (Range(query, time) is not { } range) return QueryAnswer<DeliverySummary>.Invalid(RangeProblem(query));
+        if (Range(query, time, asOf) is not { } range) return QueryAnswer<DeliverySummary>.Invalid(RangeProblem(query));
         if (update is not null && policy is null) return QueryAnswer<DeliverySummary>.Invalid("update: give the policy too (policy=…&update=…)");
-        var ps = new List<NpgsqlParameter> { new("from", range.From), new("to", range.To) };
+        var ps = ReadSql.AsOfParameters(asOf);
+        ps.Add(new("from", range.From));
+        ps.Add(new("to", range.To));
         var filters = "";
         if (policy is not null) { filters += " and policy_id = @policy"; ps.Add(new("policy", policy)); }
         if (update is not null) { filters += " and update_id = @update"; ps.Add(new("update", update)); }
         if (computer is not null) { filters += " and computer_id = @computer"; ps.Add(new("computer", Domain.Computers.Computer.StreamId(computer))); }
         // Up to now, each delivery's latest status is in delivery_latest (and counted per day in delivery_counts);
-        // a range that ends in the past is answered from the history.
-        var deliveries = range.UpToNow
+        // a range that ends in the past, or a report as it stood at an earlier instant, is answered from the history.
+        var live = range.UpToNow && asOf is null;
+        var deliveries = live
             ? $"select policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail from {S}.delivery_latest where occurred_at >= @from{filters}"
-            : $"""
-              select distinct on (policy_id, update_id, computer_id) policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail
-              from {S}.delivery_status where occurred_at >= @from and occurred_at < @to{filters} order by policy_id, update_id, computer_id, occurred_at desc, seq desc
-              """;
-        var counted = range.UpToNow && computer is null
+            : Latest($"occurred_at >= @from{(range.UpToNow ? "" : " and occurred_at < @to")}{filters}", asOf);
+        var counted = live && computer is null
             ? $"""
               select policy_id, update_id, status, sum(deliveries)::bigint n from {S}.delivery_counts where day > (@from at time zone 'UTC')::date{filters} group by 1, 2, 3
               union all
@@ -84,7 +84,7 @@ public static class DeliveryQueries
             var sql = $"""
                 {g}
                 select g.policy_id, p.data->>'name', count(distinct g.update_id), {counts}
-                from g left join {S}.{PatchProjections.PolicyTable} p on p.id = g.policy_id
+                from g left join {ReadSql.At(PatchProjections.PolicyTable, asOf)} p on p.id = g.policy_id
                 group by g.policy_id, p.data->>'name' order by {q!.OrderBy(sorts, "1")} limit {q.PageSize} offset {q.Offset}
                 """;
             return new DeliverySummary(range.From, range.To, await ReportSql.PageAsync(db, $"{g} select count(distinct policy_id) from g", sql, ps, r => new PolicyDelivery(r.GetString(0),
@@ -111,7 +111,7 @@ public static class DeliveryQueries
                 with d as ({deliveries})
                 select d.policy_id, d.update_id, d.bulletin, d.computer_id, c.data->>'name', d.status,
                        case when {Succeeded} then 'succeeded' when {Failed} then 'failed' else 'notCompleted' end, d.occurred_at, d.last_applied, d.detail
-                from d left join {S}.{PatchProjections.ComputerRowTable} c on c.id = d.computer_id
+                from d left join {ReadSql.At(PatchProjections.ComputerRowTable, asOf)} c on c.id = d.computer_id
                 where d.status not in {NotDelivery}
                 order by {q!.OrderBy(sorts, "4")} limit {q.PageSize} offset {q.Offset}
                 """;
@@ -122,14 +122,16 @@ public static class DeliveryQueries
     }
 
     /// <summary>A computer's deliveries: the latest status of each (policy, update), newest first.</summary>
-    public static async Task<IReadOnlyList<ComputerDeliveryRow>> ForComputerAsync(NpgsqlDataSource db, string computerId, CancellationToken ct)
+    public static async Task<IReadOnlyList<ComputerDeliveryRow>> ForComputerAsync(NpgsqlDataSource db, string computerId, CancellationToken ct, DateTimeOffset? asOf = null)
     {
+        var latest = asOf is null ? $"{S}.delivery_latest" : $"({Latest("computer_id = @computer", asOf)})";
         await using var cmd = db.CreateCommand($"""
             select l.policy_id, p.data->>'name', l.update_id, l.bulletin, l.status, l.occurred_at, l.last_applied, l.detail
-            from {S}.delivery_latest l left join {S}.{PatchProjections.PolicyTable} p on p.id = l.policy_id
-            where l.computer_id = $1 order by l.occurred_at desc, l.update_id limit 500
+            from {latest} l left join {ReadSql.At(PatchProjections.PolicyTable, asOf)} p on p.id = l.policy_id
+            where l.computer_id = @computer order by l.occurred_at desc, l.update_id limit 500
             """);
-        cmd.Parameters.Add(new NpgsqlParameter { Value = computerId });
+        cmd.Parameters.AddWithValue("computer", computerId);
+        cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
         var rows = new List<ComputerDeliveryRow>();
         await using var r = await cmd.ExecuteReaderAsync(ct);
         while (await r.ReadAsync(ct))
@@ -139,68 +141,82 @@ public static class DeliveryQueries
     }
 
     public static async Task<QueryAnswer<ReportPage<RebootStatusRow>>> RebootStatusAsync(NpgsqlDataSource db, IQueryCollection query, bool csv, bool? pendingOnly, CancellationToken ct,
-        string? computer = null)
+        string? computer = null, DateTimeOffset? asOf = null)
     {
         var sorts = RebootSort;
         var (q, problem) = ReportQuery.Parse(query, csv, sorts, "pendingSince");
         if (problem is not null) return QueryAnswer<ReportPage<RebootStatusRow>>.Invalid(problem);
         var sql = $"""
             select r.computer_id, c.data->>'name', r.pending, r.pending_since, r.planned_at, r.deferrals, r.deferred_until, r.last_restart_at
-            from {S}.restart_state r left join {S}.{PatchProjections.ComputerRowTable} c on c.id = r.computer_id
+            from {ReadSql.At("restart_state", asOf)} r left join {ReadSql.At(PatchProjections.ComputerRowTable, asOf)} c on c.id = r.computer_id
             where (@all or r.pending) and (@computer::text is null or r.computer_id = @computer)
             order by {q!.OrderBy(sorts, "1")} limit {q.PageSize} offset {q.Offset}
             """;
-        List<NpgsqlParameter> ps =
-        [
-            new("all", pendingOnly == false || computer is not null),
-            new("computer", NpgsqlTypes.NpgsqlDbType.Text) { Value = computer is null ? DBNull.Value : Domain.Computers.Computer.StreamId(computer) },
-        ];
-        return await ReportSql.PageAsync(db, $"select count(*) from {S}.restart_state r where (@all or r.pending) and (@computer::text is null or r.computer_id = @computer)", sql,
+        var ps = ReadSql.AsOfParameters(asOf);
+        ps.Add(new("all", pendingOnly == false || computer is not null));
+        ps.Add(new("computer", NpgsqlTypes.NpgsqlDbType.Text) { Value = computer is null ? DBNull.Value : Domain.Computers.Computer.StreamId(computer) });
+        return await ReportSql.PageAsync(db, $"select count(*) from {ReadSql.At("restart_state", asOf)} r where (@all or r.pending) and (@computer::text is null or r.computer_id = @computer)", sql,
             ps, r => new RebootStatusRow(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetBoolean(2),
             r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3), r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4), r.GetInt32(5),
             r.IsDBNull(6) ? null : r.GetFieldValue<DateTimeOffset>(6), r.IsDBNull(7) ? null : r.GetFieldValue<DateTimeOffset>(7)), q, ct);
     }
 
     /// <summary>The home page's delivery summary: every delivery of the range, all policies together.</summary>
-    public static async Task<DeliveryTotals> TotalsAsync(NpgsqlDataSource db, DateTimeOffset from, DateTimeOffset to, CancellationToken ct)
+    public static async Task<DeliveryTotals> TotalsAsync(NpgsqlDataSource db, DateTimeOffset from, DateTimeOffset to, CancellationToken ct, DateTimeOffset? asOf = null)
     {
+        var g = asOf is null ? $"""
+            select status, sum(deliveries)::bigint n from {S}.delivery_counts where day > (@from at time zone 'UTC')::date group by 1
+            union all
+            select status, count(*) from {S}.delivery_latest where occurred_at >= @from and occurred_at < ((@from at time zone 'UTC')::date + 1)::timestamp at time zone 'UTC' group by 1
+            """ : $"select status, count(*) n from ({Latest("occurred_at >= @from", asOf)}) l group by 1";
         await using var cmd = db.CreateCommand($"""
-            with g as (
-                select status, sum(deliveries)::bigint n from {S}.delivery_counts where day > ($1 at time zone 'UTC')::date group by 1
-                union all
-                select status, count(*) from {S}.delivery_latest where occurred_at >= $1 and occurred_at < (($1 at time zone 'UTC')::date + 1)::timestamp at time zone 'UTC' group by 1)
+            with g as ({g})
             select coalesce(sum(n), 0)::bigint, coalesce(sum(n) filter (where {Succeeded}), 0)::bigint, coalesce(sum(n) filter (where {Failed}), 0)::bigint,
                    coalesce(sum(n) filter (where not ({Succeeded}) and not ({Failed})), 0)::bigint
             from g where status not in {NotDelivery}
             """);
-        cmd.Parameters.Add(new NpgsqlParameter { Value = from });
+        cmd.Parameters.AddWithValue("from", from);
+        cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
         await using var r = await cmd.ExecuteReaderAsync(ct);
         await r.ReadAsync(ct);
         return new DeliveryTotals(from, to, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3));
     }
 
-    public static async Task<long> PendingRestartsAsync(NpgsqlDataSource db, CancellationToken ct)
+    public static async Task<long> PendingRestartsAsync(NpgsqlDataSource db, CancellationToken ct, DateTimeOffset? asOf = null)
     {
-        await using var cmd = db.CreateCommand($"select count(*) from {S}.restart_state where pending");
+        await using var cmd = db.CreateCommand($"select count(*) from {ReadSql.At("restart_state", asOf)} r where pending");
+        cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
         return (long)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
-    /// <summary>The report's range; <c>UpToNow</c> when no end was asked for (the fast path over each delivery's latest status).</summary>
-    private static (DateTimeOffset From, DateTimeOffset To, bool UpToNow)? Range(IQueryCollection q, TimeProvider time)
+    /// <summary>
+    /// Each delivery's latest status among the rows matching <paramref name="where"/>, from the history: what
+    /// delivery_latest held — or, with <c>@asOf</c>, what it held then (rows recorded by then; the same order decides).
+    /// </summary>
+    private static string Latest(string where, DateTimeOffset? asOf) => $"""
+        select distinct on (policy_id, update_id, computer_id) policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail
+        from {S}.delivery_status where {where}{(asOf is null ? "" : " and recorded_at <= @asOf")} order by policy_id, update_id, computer_id, occurred_at desc, seq desc
+        """;
+
+    /// <summary>
+    /// The report's range; <c>UpToNow</c> when no end was asked for (every status up to now, or up to <c>asOf</c>, counts —
+    /// an agent whose clock runs ahead too). Without <c>from</c>, the 30 days before the end.
+    /// </summary>
+    private static (DateTimeOffset From, DateTimeOffset To, bool UpToNow)? Range(IQueryCollection q, TimeProvider time, DateTimeOffset? asOf)
     {
         static DateTimeOffset? Parse(string text) =>
             text.Length == 0 ? null
             : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t) ? t
             : DateTimeOffset.MinValue;
-        var asked = Parse(q["to"].ToString()) ?? Parse(q["asOf"].ToString());
+        var asked = Parse(q["to"].ToString());
         var fromAsked = Parse(q["from"].ToString());
         if (asked == DateTimeOffset.MinValue || fromAsked == DateTimeOffset.MinValue) return null;
-        var to = asked ?? time.GetUtcNow();
+        var to = asked ?? asOf ?? time.GetUtcNow();
         var from = fromAsked ?? (to > DateTimeOffset.MinValue.AddDays(30) ? to.AddDays(-30) : DateTimeOffset.MinValue);
         if (from >= to) return null;
         return (from, to, asked is null);
     }
 
     private static string RangeProblem(IQueryCollection q) =>
-        $"from/to/asOf: dates like 2026-11-01 or 2026-11-01T00:00:00Z, with from before to (got from '{q["from"]}', to '{q["to"]}', asOf '{q["asOf"]}')";
+        $"from/to: dates like 2026-11-01 or 2026-11-01T00:00:00Z, with from before to (got from '{q["from"]}', to '{q["to"]}')";
 }

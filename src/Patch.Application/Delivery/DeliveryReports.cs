@@ -18,29 +18,29 @@ public static class DeliveryReports
         var group = app.MapGroup("/api/reports").WithTags("Reports");
 
         group.MapGet("delivery-summary", async (string? policy, string? update, string? computer, HttpContext http, NpgsqlDataSource db, TimeProvider time, CancellationToken ct) =>
-                (await SummaryAsync(db, time, http.Request.Query, ReadSql.CsvRequested(http), policy, update, computer, ct)).ToResult(s =>
+                (await SummaryAsync(db, time, http.Request.Query, ReadSql.CsvRequested(http), policy, update, computer, ct, AsOf.Of(http))).ToResult(s =>
                     s.Policies is { } p ? ReportQuery.Answer(QueryAnswer<ReportPage<PolicyDelivery>>.Ok(p), http)
                     : s.Updates is { } u ? ReportQuery.Answer(QueryAnswer<ReportPage<UpdateDelivery>>.Ok(u), http)
                     : ReportQuery.Answer(QueryAnswer<ReportPage<ComputerDelivery>>.Ok(s.Computers!), http)))
-            .ForAuditor().WithQuery([.. QueryParameters.Report(DeliverySortColumns, "policy, bulletin or computer by level"),
-                QueryParameters.DateTime("from", "Start of the range (default 30 days before its end)."),
-                QueryParameters.DateTime("to", "End of the range (default now)."), QueryParameters.DateTime("asOf", "Same as to: the report as it stood at that instant.")]).WithName("DeliverySummary")
-            .WithSummary("Software Update Delivery Summary over a time range (from, default 30 days before to; to or asOf, default now): per policy; with policy=… per update; " +
+            .ForAuditor().WithAsOf().WithQuery([.. QueryParameters.Report(DeliverySortColumns, "policy, bulletin or computer by level"),
+                QueryParameters.DateTime("from", "Start of the range in the agents' time of the status changes (default 30 days before its end)."),
+                QueryParameters.DateTime("to", "End of the range in the agents' time (default: now, or asOf).")]).WithName("DeliverySummary")
+            .WithSummary("Software Update Delivery Summary over a time range of the agents' status changes (from, default 30 days before to; to, default now), as it stands now or as it stood at asOf (what the server had recorded then): per policy; with policy=… per update; " +
                          "with policy=…&update=… per computer (drill-down). Executed, succeeded, failed and not yet completed count (policy, update, computer) deliveries by their last status in the range. " +
                          "computer=NAME narrows any level. Paging, sort, CSV with format=csv.")
             .Produces<ReportPage<PolicyDelivery>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapGet("reboot-status", async (bool? pendingOnly, string? computer, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
-                ReportQuery.Answer(await RebootStatusAsync(db, http.Request.Query, ReadSql.CsvRequested(http), pendingOnly, ct, computer), http))
-            .ForAuditor().WithQuery(QueryParameters.Report(RebootSort.Keys, "pendingSince")).WithName("RebootStatus")
+                ReportQuery.Answer(await RebootStatusAsync(db, http.Request.Query, ReadSql.CsvRequested(http), pendingOnly, ct, computer, AsOf.Of(http)), http))
+            .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(RebootSort.Keys, "pendingSince")).WithName("RebootStatus")
             .WithSummary("Reboot Status: computers with a pending restart (pendingOnly=false: every computer that ever needed one), since when, when it is planned, deferrals and until when. Paging, sort, CSV.")
             .Produces<ReportPage<RebootStatusRow>>(200, "application/json", "text/csv").ProducesProblem(400);
 
-        app.MapGet("/api/computers/{name}/deliveries", async (string name, IQuerySession session, NpgsqlDataSource db, CancellationToken ct) =>
+        app.MapGet("/api/computers/{name}/deliveries", async (string name, HttpContext http, IQuerySession session, NpgsqlDataSource db, CancellationToken ct) =>
                 await session.LoadAsync<Domain.Computers.Computer>(Domain.Computers.Computer.StreamId(name), ct) is { } computer
-                    ? Results.Ok(await ForComputerAsync(db, computer.Id, ct))
+                    ? Results.Ok(await ForComputerAsync(db, computer.Id, ct, AsOf.Of(http)))
                     : Problems.NotFound($"No computer '{name}'."))
-            .WithTags("Computers").ForAuditor().WithName("GetComputerDeliveries")
+            .WithTags("Computers").ForAuditor().WithAsOf().WithName("GetComputerDeliveries")
             .WithSummary("One computer's deliveries: the latest status its agent reported for each update of each policy, newest first (at most 500).")
             .Produces<IReadOnlyList<ComputerDeliveryRow>>().ProducesProblem(404);
     }

@@ -15,7 +15,9 @@ public sealed record DeliveryRebuilt(long StatusEvents, long Deliveries, long Co
 /// the history a time range in the past is answered from), kept by triggers in the same transaction:
 /// <c>delivery_latest</c> (each delivery's latest status) and <c>delivery_counts</c> (latest statuses counted per
 /// policy, update, day and status — the summary up to now reads these few rows); and <c>restart_state</c> (one row per
-/// computer that ever needed a restart — the Reboot Status report).
+/// computer that ever needed a restart — the Reboot Status report). <c>delivery_status.recorded_at</c> is when the server
+/// recorded the status (its event's time): a report asked <c>asOf</c> reads the rows recorded by then, and
+/// <c>restart_state</c> keeps every version (ADR 0019).
 /// </summary>
 public static class DeliveryTables
 {
@@ -84,6 +86,7 @@ public static class DeliveryTables
             referencing old table as old_rows new table as new_rows for each statement execute function {S}.delivery_counts_move();
         create or replace trigger tr_delivery_latest_delete after delete on {S}.delivery_latest
             referencing old table as old_rows for each statement execute function {S}.delivery_counts_remove();
+        alter table {S}.delivery_status add column if not exists recorded_at timestamptz not null default (now() at time zone 'utc');
         create table if not exists {S}.restart_state (
             computer_id text primary key, pending boolean not null, pending_since timestamptz, planned_at timestamptz, deferrals int not null,
             deferred_until timestamptz, last_restart_at timestamptz, updated_at timestamptz not null);
@@ -170,26 +173,31 @@ public static class DeliveryTables
             delete from {S}.delivery_latest;
             delete from {S}.delivery_counts;
             delete from {S}.delivery_status;
-            insert into {S}.delivery_status (computer_id, event_id, policy_id, bulletin, update_id, status, occurred_at, last_applied, detail)
+            insert into {S}.delivery_status (computer_id, event_id, policy_id, bulletin, update_id, status, occurred_at, last_applied, detail, recorded_at)
             select data->>'computerId', (data->>'eventId')::uuid, data->>'policyId', data->>'bulletin', data->>'updateId', data->>'status',
-                   (data->>'occurredAt')::timestamptz, (data->>'lastApplied')::timestamptz, data->>'detail'
+                   (data->>'occurredAt')::timestamptz, (data->>'lastApplied')::timestamptz, data->>'detail', timestamp
             from {S}.mt_events where type = 'agent_status_reported' and data->>'policyId' is not null and data->>'updateId' is not null
             order by seq_id
             on conflict do nothing;
             delete from {S}.restart_state;
+            truncate {S}.restart_state_history;
             """, conn, tx))
             await cmd.ExecuteNonQueryAsync(ct);
 
-        var restarts = new List<(string Computer, DateTimeOffset At, DateTimeOffset? When, string Kind)>();
+        // Each restart event is applied in the order and as of the instant it was recorded, as the ingest did, so the rebuilt
+        // history is the one kept live (an event older than the row's last one changes nothing either way).
+        var restarts = new List<(string Computer, DateTimeOffset At, DateTimeOffset? When, string Kind, DateTimeOffset Recorded)>();
         await using (var cmd = new NpgsqlCommand($"""
-            select data->>'computerId', (data->>'occurredAt')::timestamptz, (data->>'at')::timestamptz, data->>'kind'
-            from {S}.mt_events where type = 'agent_restart_reported' order by (data->>'occurredAt')::timestamptz, seq_id
+            select data->>'computerId', (data->>'occurredAt')::timestamptz, (data->>'at')::timestamptz, data->>'kind', timestamp
+            from {S}.mt_events where type = 'agent_restart_reported' order by seq_id
             """, conn, tx))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
             while (await reader.ReadAsync(ct))
-                restarts.Add((reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3)));
+                restarts.Add((reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3),
+                    reader.GetFieldValue<DateTimeOffset>(4)));
         foreach (var r in restarts)
         {
+            await Projections.History.ReadModelHistory.StampAsync(conn, tx, r.Recorded, ct);
             await using var cmd = new NpgsqlCommand(UpsertRestart(r.Kind).Replace("?::text", "$1::text").Replace("?::timestamptz t", "$2::timestamptz t").Replace("?::timestamptz at", "$3::timestamptz at"), conn, tx);
             cmd.Parameters.Add(new NpgsqlParameter { Value = r.Computer });
             cmd.Parameters.Add(new NpgsqlParameter { Value = r.At });

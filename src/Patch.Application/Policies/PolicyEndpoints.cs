@@ -31,11 +31,13 @@ public sealed record PolicyPage(IReadOnlyList<SoftwareUpdatePolicy> Items, int T
 public static class PolicyEndpoints
 {
     /// <summary>The policies (default: active ones), filtered by bulletin, enabled and status, by name.</summary>
-    public static async Task<Compliance.QueryAnswer<PolicyPage>> ListAsync(IQuerySession session, string? bulletin, bool? enabled, string? status, CancellationToken ct)
+    public static async Task<Compliance.QueryAnswer<PolicyPage>> ListAsync(IQuerySession session, string? bulletin, bool? enabled, string? status, CancellationToken ct,
+        Npgsql.NpgsqlDataSource? db = null, DateTimeOffset? asOf = null)
     {
         var statusFilter = status is null ? PolicyStatus.Active : Enum.TryParse<PolicyStatus>(status, true, out var s) && Enum.IsDefined(s) ? s : (PolicyStatus?)null;
         if (statusFilter is null) return Compliance.QueryAnswer<PolicyPage>.Invalid($"status: '{status}' is not one of Active, Deleted, Retired");
-        var all = await session.Query<SoftwareUpdatePolicy>().ToListAsync(ct);
+        var all = asOf is { } at ? await Historical.AllAsync<SoftwareUpdatePolicy>(session, db!, Projections.PatchProjections.PolicyTable, at, ct)
+            : await session.Query<SoftwareUpdatePolicy>().ToListAsync(ct);
         var streamId = bulletin is null ? null : await GetBulletin.ResolveIdAsync(session, bulletin, ct) ?? bulletin;
         var items = all.Where(p => p.Status == statusFilter && (enabled is null || p.Enabled == enabled) && (streamId is null || p.Bulletins.Contains(streamId)))
             .OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase).ToList();
@@ -44,12 +46,12 @@ public static class PolicyEndpoints
 
     /// <summary>The computers a policy's targets reach now (its enabled updates give "requiring the updates" its meaning), less resource exclusions.</summary>
     public static async Task<TargetMembers> MembersAsync(IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, SoftwareUpdatePolicy policy, int? limit,
-        CancellationToken ct)
+        CancellationToken ct, DateTimeOffset? asOf = null)
     {
-        var custom = await TargetEndpoints.CustomTargetsAsync(session, ct);
+        var custom = await TargetEndpoints.CustomTargetsAsync(session, ct, db, asOf);
         var vendorSlug = policy.Bulletins.FirstOrDefault()?.Split(':')[0];
         var (total, names) = await TargetEndpoints.MembersAsync(session, db, config, policy.Targets, policy.Updates.Where(u => u.Enabled).Select(u => u.UpdateId).ToList(),
-            custom, ct, vendorSlug, limit);
+            custom, ct, vendorSlug, limit, asOf);
         return new TargetMembers(policy.Id, (int)total, names);
     }
 
@@ -64,13 +66,13 @@ public static class PolicyEndpoints
                          "A bulletin not fully staged is refused (409) with the missing downloads listed.")
             .Produces<SoftwareUpdatePolicy>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
 
-        group.MapGet("", async (string? bulletin, bool? enabled, string? status, IQuerySession session, CancellationToken ct) =>
-                (await ListAsync(session, bulletin, enabled, status, ct)).ToResult(Results.Ok))
-            .ForAuditor().WithName("ListPolicies").WithSummary("Policies (default: active ones); filter by bulletin, enabled, status.").Produces<PolicyPage>().ProducesProblem(400);
+        group.MapGet("", async (string? bulletin, bool? enabled, string? status, HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, CancellationToken ct) =>
+                (await ListAsync(session, bulletin, enabled, status, ct, db, AsOf.Of(http))).ToResult(Results.Ok))
+            .ForAuditor().WithAsOf().WithName("ListPolicies").WithSummary("Policies (default: active ones), now or as they stood at asOf; filter by bulletin, enabled, status.").Produces<PolicyPage>().ProducesProblem(400);
 
-        group.MapGet("{id}", async (string id, IQuerySession session, CancellationToken ct) =>
-                await session.LoadAsync<SoftwareUpdatePolicy>(id, ct) is { } p ? Results.Ok(p) : Problems.NotFound($"No Software Update policy '{id}'."))
-            .ForAuditor().WithName("GetPolicy").WithSummary("One policy ('policy:…'); its history is GET /api/history/{id}.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404);
+        group.MapGet("{id}", async (string id, HttpContext http, IQuerySession session, CancellationToken ct) =>
+                await Historical.LoadAsync<SoftwareUpdatePolicy>(session, id, AsOf.Of(http), ct) is { } p ? Results.Ok(p) : Problems.NotFound($"No Software Update policy '{id}'."))
+            .ForAuditor().WithAsOf().WithName("GetPolicy").WithSummary("One policy ('policy:…'), now or as it stood at asOf; its history is GET /api/history/{id}.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404);
 
         group.MapPut("{id}", (string id, EditPolicy body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 ChangeAsync(id, http, store, ct, (p, known) => PolicyDecisions.Edit(p, id, body, known)))
@@ -96,11 +98,11 @@ public static class PolicyEndpoints
             .ForAdministrator().WithName("DeletePolicy").WithSummary("Delete a policy; one that was ever delivered is retired instead (kept with its history, distributing nothing).")
             .Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
 
-        group.MapGet("{id}/members", async (string id, IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
-                await session.LoadAsync<SoftwareUpdatePolicy>(id, ct) is { } policy
-                    ? Results.Ok(await MembersAsync(session, db, config, policy, null, ct))
+        group.MapGet("{id}/members", async (string id, HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
+                await Historical.LoadAsync<SoftwareUpdatePolicy>(session, id, AsOf.Of(http), ct) is { } policy
+                    ? Results.Ok(await MembersAsync(session, db, config, policy, null, ct, AsOf.Of(http)))
                     : Problems.NotFound($"No Software Update policy '{id}'."))
-            .ForAuditor().WithName("GetPolicyMembers").WithSummary("The computers the policy's targets reach now, less resource exclusions.").Produces<TargetMembers>().ProducesProblem(404);
+            .ForAuditor().WithAsOf().WithName("GetPolicyMembers").WithSummary("The computers the policy's targets reach now (or reached at asOf), less resource exclusions.").Produces<TargetMembers>().ProducesProblem(404);
     }
 
     private static async Task<IResult> CreateAsync(CreatePolicyRequest body, HttpContext http, IDocumentStore store, CancellationToken ct)

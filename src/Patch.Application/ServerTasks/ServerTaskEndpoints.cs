@@ -18,19 +18,19 @@ public static class ServerTaskEndpoints
     {
         var group = app.MapGroup("/api").WithTags("Server tasks");
 
-        group.MapGet("server-tasks/runs", (string? task, int? page, int? pageSize, IQuerySession session, CancellationToken ct) =>
-                ListAsync(session, task, page, pageSize, ct))
-            .ForAuditor().WithName("ListServerTaskRuns").WithSummary("Runs of server tasks, newest first; filter with task=catalog-import.")
+        group.MapGet("server-tasks/runs", (string? task, int? page, int? pageSize, HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, CancellationToken ct) =>
+                ListAsync(session, task, page, pageSize, ct, db, AsOf.Of(http)))
+            .ForAuditor().WithAsOf().WithName("ListServerTaskRuns").WithSummary("Runs of server tasks, newest first (as they stood at asOf when asked); filter with task=catalog-import.")
             .Produces<ServerTaskRunPage>().ProducesProblem(400);
 
-        group.MapGet("catalog/imports", (int? page, int? pageSize, IQuerySession session, CancellationToken ct) =>
-                ListAsync(session, CatalogImporter.TaskName, page, pageSize, ct))
-            .ForAuditor().WithName("ListCatalogImports").WithSummary("The catalog import runs, newest first.")
+        group.MapGet("catalog/imports", (int? page, int? pageSize, HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, CancellationToken ct) =>
+                ListAsync(session, CatalogImporter.TaskName, page, pageSize, ct, db, AsOf.Of(http)))
+            .ForAuditor().WithAsOf().WithName("ListCatalogImports").WithSummary("The catalog import runs, newest first (as they stood at asOf when asked).")
             .Produces<ServerTaskRunPage>().ProducesProblem(400);
 
-        group.MapGet("server-tasks/runs/{runId}", async (string runId, IQuerySession session, CancellationToken ct) =>
-                await session.LoadAsync<ServerTaskRun>(runId, ct) is { } run ? Results.Ok(run) : Problems.NotFound($"No server task run '{runId}'."))
-            .ForAuditor().WithName("GetServerTaskRun").WithSummary("One run (id 'task-run:…').")
+        group.MapGet("server-tasks/runs/{runId}", async (string runId, HttpContext http, IQuerySession session, CancellationToken ct) =>
+                await Historical.LoadAsync<ServerTaskRun>(session, runId, AsOf.Of(http), ct) is { } run ? Results.Ok(run) : Problems.NotFound($"No server task run '{runId}'."))
+            .ForAuditor().WithAsOf().WithName("GetServerTaskRun").WithSummary("One run (id 'task-run:…'), now or as it stood at asOf.")
             .Produces<ServerTaskRun>().ProducesProblem(404);
 
         group.MapGet("history/{streamId}", async (string streamId, IQuerySession session, CancellationToken ct) =>
@@ -40,15 +40,23 @@ public static class ServerTaskEndpoints
             .Produces<IReadOnlyList<HistoryEntry>>().ProducesProblem(404);
     }
 
-    private static async Task<IResult> ListAsync(IQuerySession session, string? task, int? page, int? pageSize, CancellationToken ct) =>
-        (await RunsAsync(session, task, page, pageSize, ct)).ToResult(Results.Ok);
+    private static async Task<IResult> ListAsync(IQuerySession session, string? task, int? page, int? pageSize, CancellationToken ct, Npgsql.NpgsqlDataSource db,
+        DateTimeOffset? asOf) =>
+        (await RunsAsync(session, task, page, pageSize, ct, db, asOf)).ToResult(Results.Ok);
 
     /// <summary>Runs of one task (or all), newest first, paged.</summary>
-    public static async Task<Compliance.QueryAnswer<ServerTaskRunPage>> RunsAsync(IQuerySession session, string? task, int? page, int? pageSize, CancellationToken ct)
+    public static async Task<Compliance.QueryAnswer<ServerTaskRunPage>> RunsAsync(IQuerySession session, string? task, int? page, int? pageSize, CancellationToken ct,
+        Npgsql.NpgsqlDataSource? db = null, DateTimeOffset? asOf = null)
     {
         var p = page ?? 1;
         var size = pageSize ?? 50;
         if (p < 1 || size is < 1 or > 1000) return Compliance.QueryAnswer<ServerTaskRunPage>.Invalid("page must be ≥ 1 and pageSize from 1 to 1000.");
+        if (asOf is { } at)
+        {
+            var runs = (await Historical.AllAsync<ServerTaskRun>(session, db!, Projections.PatchProjections.ServerTaskRunTable, at, ct, "(d.data->>'started')::timestamptz desc"))
+                .Where(r => task == null || r.Task == task).ToList();
+            return new ServerTaskRunPage(runs.Skip((p - 1) * size).Take(size).ToList(), runs.Count, p, size);
+        }
         var query = session.Query<ServerTaskRun>().Where(r => task == null || r.Task == task);
         var total = await query.CountAsync(ct);
         var items = await query.OrderByDescending(r => r.Started).Skip((p - 1) * size).Take(size).ToListAsync(ct);

@@ -24,9 +24,11 @@ public sealed record TargetMembers(string TargetId, int Count, IReadOnlyList<str
 public static class TargetEndpoints
 {
     /// <summary>The built-in targets, then the custom ones by name.</summary>
-    public static async Task<IReadOnlyList<TargetView>> ListAsync(IQuerySession session, CancellationToken ct)
+    public static async Task<IReadOnlyList<TargetView>> ListAsync(IQuerySession session, CancellationToken ct, Npgsql.NpgsqlDataSource? db = null, DateTimeOffset? asOf = null)
     {
-        var custom = await session.Query<Target>().Where(t => !t.Deleted).OrderBy(t => t.Name).ToListAsync(ct);
+        var custom = asOf is { } at
+            ? (await Historical.AllAsync<Target>(session, db!, Projections.PatchProjections.TargetTable, at, ct, "d.data->>'name'")).Where(t => !t.Deleted).ToList()
+            : await session.Query<Target>().Where(t => !t.Deleted).OrderBy(t => t.Name).ToListAsync(ct);
         return Patch.Domain.Targets.Targets.BuiltIn.Select(b => new TargetView(b.Key, b.Value, true, [], []))
             .Concat(custom.Select(t => new TargetView(t.Id, t.Name, false, t.Include, t.Exclude))).ToList();
     }
@@ -35,8 +37,8 @@ public static class TargetEndpoints
     {
         var group = app.MapGroup("/api/targets").WithTags("Targets");
 
-        group.MapGet("", async (IQuerySession session, CancellationToken ct) => Results.Ok(await ListAsync(session, ct)))
-            .ForAuditor().WithName("ListTargets").WithSummary("Built-in dynamic targets and custom targets.").Produces<IReadOnlyList<TargetView>>();
+        group.MapGet("", async (HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, CancellationToken ct) => Results.Ok(await ListAsync(session, ct, db, AsOf.Of(http))))
+            .ForAuditor().WithAsOf().WithName("ListTargets").WithSummary("Built-in dynamic targets and custom targets.").Produces<IReadOnlyList<TargetView>>();
 
         group.MapPost("", (TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 SaveAsync($"target:{Guid.NewGuid():N}", body, http, store, ct, created: true))
@@ -81,14 +83,15 @@ public static class TargetEndpoints
             .WithSummary("The computers a custom target with these rules would have now (the first 100 by name, and how many in all), without saving it.")
             .Produces<TargetMembers>().ProducesProblem(400);
 
-        group.MapGet("{id}/members", async (string id, IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
+        group.MapGet("{id}/members", async (string id, HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
             {
-                var custom = await CustomTargetsAsync(session, ct);
+                var asOf = AsOf.Of(http);
+                var custom = await CustomTargetsAsync(session, ct, db, asOf);
                 if (!Patch.Domain.Targets.Targets.IsBuiltIn(id) && !custom.ContainsKey(id)) return Problems.NotFound($"No target '{id}'.");
-                var (total, names) = await MembersAsync(session, db, config, [id], [], custom, ct);
+                var (total, names) = await MembersAsync(session, db, config, [id], [], custom, ct, asOf: asOf);
                 return Results.Ok(new TargetMembers(id, (int)total, names));
             })
-            .ForAuditor().WithName("GetTargetMembers").WithSummary("The computers in a target now (computed from the computers' facts).")
+            .ForAuditor().WithAsOf().WithName("GetTargetMembers").WithSummary("The computers in a target now, or as it stood at asOf (computed from the computers' facts and the analysis of then).")
             .Produces<TargetMembers>().ProducesProblem(404);
     }
 
@@ -109,18 +112,20 @@ public static class TargetEndpoints
         return Results.Ok(await read(session));
     }
 
-    public static async Task<Dictionary<string, Target>> CustomTargetsAsync(IQuerySession session, CancellationToken ct) =>
-        (await session.Query<Target>().Where(t => !t.Deleted).ToListAsync(ct)).ToDictionary(t => t.Id);
+    public static async Task<Dictionary<string, Target>> CustomTargetsAsync(IQuerySession session, CancellationToken ct, Npgsql.NpgsqlDataSource? db = null,
+        DateTimeOffset? asOf = null) =>
+        (asOf is { } at ? await Historical.AllAsync<Target>(session, db!, Projections.PatchProjections.TargetTable, at, ct) : await session.Query<Target>().ToListAsync(ct))
+        .Where(t => !t.Deleted).ToDictionary(t => t.Id);
 
     /// <summary>Members of the targets, less the resource exclusions of the vendor whose updates are distributed (if any).</summary>
     /// <summary>The computers a set of targets reaches now, less the vendor's resource exclusions: their number and (up to <paramref name="limit"/>) their names.</summary>
     public static async Task<(long Total, IReadOnlyList<string> Names)> MembersAsync(IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config,
         IReadOnlyList<string> targetIds, IReadOnlyCollection<string> policyUpdateIds, Dictionary<string, Target> custom, CancellationToken ct, string? vendorSlug = null,
-        int? limit = null)
+        int? limit = null, DateTimeOffset? asOf = null)
     {
-        var vendor = vendorSlug is null ? null : await session.LoadAsync<VendorSettings>(VendorSettings.StreamId(vendorSlug), ct);
+        var vendor = vendorSlug is null ? null : await Historical.LoadAsync<VendorSettings>(session, VendorSettings.StreamId(vendorSlug), asOf, ct);
         var exclusions = vendorSlug is null ? [] : (vendor?.Values ?? VendorSettingsValues.Defaults).ResourceExclusions;
-        return await TargetSql.MembersAsync(db, targetIds, custom, policyUpdateIds, Compliance.FleetQueries.CurrentAgentVersion(config), exclusions, limit, ct);
+        return await TargetSql.MembersAsync(db, targetIds, custom, policyUpdateIds, Compliance.FleetQueries.CurrentAgentVersion(config), exclusions, limit, ct, asOf);
     }
 
     private static async Task<IResult> SaveAsync(string id, TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct, bool created)

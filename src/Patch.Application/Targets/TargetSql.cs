@@ -14,8 +14,14 @@ namespace Patch.Application.Targets;
 /// </summary>
 public sealed class TargetSql
 {
-    private const string Computers = $"{PatchStore.Schema}.{Projections.PatchProjections.ComputerRowTable}";
     private readonly List<NpgsqlParameter> _parameters = [];
+    private readonly DateTimeOffset? _asOf;
+
+    private TargetSql(DateTimeOffset? asOf)
+    {
+        _asOf = asOf;
+        if (asOf is { } at) _parameters.Add(new NpgsqlParameter("asOf", at));
+    }
 
     private string Parameter(object value)
     {
@@ -24,12 +30,16 @@ public sealed class TargetSql
         return "@" + name;
     }
 
-    /// <summary>The names of the computers the targets reach, less the exclusions, by name; <paramref name="limit"/> caps the list, <c>Total</c> counts them all.</summary>
+    /// <summary>
+    /// The names of the computers the targets reach, less the exclusions, by name; <paramref name="limit"/> caps the list,
+    /// <c>Total</c> counts them all. With <paramref name="asOf"/>, over the computers and the analysis as they stood then.
+    /// </summary>
     public static async Task<(long Total, IReadOnlyList<string> Names)> MembersAsync(NpgsqlDataSource db, IReadOnlyList<string> targetIds, IReadOnlyDictionary<string, Target> custom,
-        IReadOnlyCollection<string> policyUpdateIds, string currentAgentVersion, IReadOnlyCollection<string> exclusions, int? limit, CancellationToken ct)
+        IReadOnlyCollection<string> policyUpdateIds, string currentAgentVersion, IReadOnlyCollection<string> exclusions, int? limit, CancellationToken ct, DateTimeOffset? asOf = null)
     {
-        var sql = new TargetSql();
+        var sql = new TargetSql(asOf);
         var where = sql.Where(targetIds, custom, policyUpdateIds, currentAgentVersion, exclusions);
+        var Computers = ReadSql.At(Projections.PatchProjections.ComputerRowTable, asOf);
         await using var conn = await db.OpenConnectionAsync(ct);
         long total;
         await using (var count = new NpgsqlCommand($"select count(*) from {Computers} c where {where}", conn))
@@ -74,7 +84,7 @@ public sealed class TargetSql
 
     private string Requiring(string[] updateIds) => updateIds.Length == 0
         ? "false"
-        : $"exists (select 1 from {PatchStore.Schema}.compliance_state s where s.computer_id = c.id and s.state = {Compliance.VulnerabilityAnalysis.Missing} and s.update_id = any({Parameter(updateIds)}))";
+        : $"exists (select 1 from {ReadSql.At("compliance_state", _asOf)} s where s.computer_id = c.id and s.state = {Compliance.VulnerabilityAnalysis.Missing} and s.update_id = any({Parameter(updateIds)}))";
 
     private string Any(IReadOnlyList<TargetRule> rules) => rules.Count == 0 ? "false" : string.Join(" or ", rules.Select(Rule));
 

@@ -45,12 +45,14 @@ public static class ReadModelHistory
         new("compliance_computer", ["computer_id"]),
         new("compliance_computer_family", ["computer_id", "family"]),
         new("compliance_vulnerability", ["computer_id", "vulnerability_id"]),
+        new("restart_state", ["computer_id"]),
         HistoryTable.Document(PatchProjections.BulletinRowTable),
         HistoryTable.Document(PatchProjections.KnownExploitedTable),
         HistoryTable.Document(PatchProjections.ComputerRowTable),
         HistoryTable.Document(PatchProjections.ServerTaskRunTable),
         HistoryTable.Document(PatchProjections.PolicyTable),
         HistoryTable.Document(PatchProjections.TargetTable),
+        HistoryTable.Document(PatchProjections.CustomSeverityLevelsTable),
     ];
 
     /// <summary>

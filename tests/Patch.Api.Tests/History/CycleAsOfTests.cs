@@ -1,0 +1,106 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Patch.Api.Tests.Cycle;
+using Patch.Api.Tests.Infrastructure;
+
+namespace Patch.Api.Tests.History;
+
+/// <summary>
+/// The install cycle asked about the past: policies edited, targets changed, custom severities assigned, agents install
+/// and restart — and every report, list and drill-down answers each earlier instant exactly as it answered live then.
+/// </summary>
+public class when_the_install_cycle_is_asked_about_the_past(AppFixture app) : CycleTestBase(app)
+{
+    private async Task<string> NowAsync()
+    {
+        await using var cmd = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("select now()");
+        return new DateTimeOffset(DateTime.SpecifyKind((DateTime)(await cmd.ExecuteScalarAsync())!, DateTimeKind.Utc)).ToString("O");
+    }
+
+    private async Task<string> RawAsync(string url)
+    {
+        using var client = App.Client();
+        var response = await client.GetAsync(url);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET {url}: {(int)response.StatusCode} {text}");
+        // The home page's delivery window is counted back from the moment asked: now live, the instant asOf.
+        if (url.StartsWith("/api/home", StringComparison.Ordinal))
+        {
+            var home = JsonNode.Parse(text)!;
+            home["delivery"]!.AsObject().Remove("from");
+            home["delivery"]!.AsObject().Remove("to");
+            return home.ToJsonString();
+        }
+        return text;
+    }
+
+    private static string WithAsOf(string url, string at) => url + (url.Contains('?') ? '&' : '?') + "asOf=" + Uri.EscapeDataString(at);
+
+    private async Task<(string At, Dictionary<string, string> Answers)> SnapshotAsync(IEnumerable<string> reports)
+    {
+        var answers = new Dictionary<string, string>();
+        foreach (var url in reports) answers[url] = await RawAsync(url);
+        await Task.Delay(20, TestContext.Current.CancellationToken);
+        var at = await NowAsync();
+        await Task.Delay(20, TestContext.Current.CancellationToken);
+        return (at, answers);
+    }
+
+    [Fact]
+    public async Task every_report_list_and_drill_down_answers_each_past_instant_as_it_did_live()
+    {
+        var policyId = await CreatePolicyAsync();
+        var (_, target) = await SendAsync(HttpMethod.Post, "/api/targets", new { name = "A only", include = new[] { new { computers = new[] { "CYC-A" } } } });
+        var targetId = target.GetProperty("id").GetString()!;
+        var (_, levels) = await SendAsync(HttpMethod.Post, "/api/custom-severities", new { name = "Patch now" });
+        var levelId = levels[0].GetProperty("id").GetString()!;
+        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Put, "/api/bulletins/KB9200001/custom-severity", new { levelId })).Status);
+        var t0 = new DateTimeOffset(DateTimeOffset.UtcNow.AddDays(-2).Date, TimeSpan.Zero);
+        var token = await TokenAsync();
+        var a = Agent("CYC-A", new ManualClock(t0));
+        var b = Agent("CYC-B", new ManualClock(t0));
+        await a.EnrolAsync(token, Inventory("KB5034122"));
+        await b.EnrolAsync(token, Inventory(), new() { ["u-flaky"] = new Patch.Agent.Cycle.SimulatedInstall(FailTimes: 1) });
+
+        string[] reports =
+        [
+            "/api/bulletins", "/api/bulletins?groupBy=customSeverity&sort=bulletin", "/api/bulletins/KB9200002", "/api/bulletins/KB9200001",
+            "/api/reports/compliance/bulletins", "/api/reports/compliance/computers", "/api/reports/compliance/updates",
+            "/api/reports/compliance/computers/CYC-B/updates", "/api/reports/compliance/bulletins/KB9200003/computers",
+            "/api/reports/vulnerabilities", "/api/reports/vulnerabilities/families", "/api/reports/vulnerabilities/products",
+            "/api/reports/computers-not-reporting", "/api/reports/agent-versions", "/api/home",
+            "/api/reports/delivery-summary", $"/api/reports/delivery-summary?policy={policyId}", $"/api/reports/delivery-summary?policy={policyId}&update=u-flaky",
+            "/api/reports/reboot-status?pendingOnly=false", "/api/reports/reboot-status",
+            "/api/policies", $"/api/policies/{policyId}", $"/api/policies/{policyId}/members",
+            "/api/targets", $"/api/targets/{targetId}/members", "/api/targets/builtin:requiring-update:u-flaky/members",
+            "/api/computers", "/api/computers/CYC-B/updates", "/api/computers/CYC-B/products", "/api/computers/CYC-B/deliveries",
+            "/api/server-tasks/runs", "/api/catalog/imports",
+        ];
+        var snapshots = new List<(string At, Dictionary<string, string> Answers)> { await SnapshotAsync(reports) };
+
+        // B installs (the flaky update fails once) and restarts; the level is renamed.
+        await b.CycleAsync();
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, $"/api/custom-severities/{levelId}", new { name = "Urgent" })).Status);
+        snapshots.Add(await SnapshotAsync(reports));
+
+        // The policy is disabled and reaches A's target only; A reports a new inventory; the severity moves to another bulletin.
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, $"/api/policies/{policyId}/disable")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, $"/api/policies/{policyId}", new { targets = new[] { targetId } })).Status);
+        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Delete, "/api/bulletins/KB9200001/custom-severity")).Status);
+        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Put, "/api/bulletins/KB9200003/custom-severity", new { levelId })).Status);
+        b.Clock.Now = t0.AddHours(5);
+        await b.CycleAsync();
+        snapshots.Add(await SnapshotAsync(reports));
+
+        Assert.NotEqual(snapshots[0].Answers["/api/reports/reboot-status?pendingOnly=false"], snapshots[1].Answers["/api/reports/reboot-status?pendingOnly=false"]);
+        Assert.NotEqual(snapshots[1].Answers[$"/api/policies/{policyId}"], snapshots[2].Answers[$"/api/policies/{policyId}"]);
+        Assert.NotEqual(snapshots[0].Answers["/api/reports/delivery-summary"], snapshots[1].Answers["/api/reports/delivery-summary"]);
+        foreach (var (at, answers) in snapshots)
+            foreach (var url in reports)
+            {
+                var past = await RawAsync(WithAsOf(url, at));
+                Assert.True(answers[url] == past, $"{url} as of {at}:\nlive: {answers[url]}\nasOf: {past}");
+            }
+    }
+}
