@@ -87,6 +87,7 @@ public static class FleetBench
                 var byFamily = await LatencyAsync(http, _ => "api/reports/compliance/computers?family=netfx&page=1&pageSize=50");
                 var families = await LatencyAsync(http, _ => "api/reports/vulnerabilities/families");
                 Console.WriteLine($"{"",10} family filter: computers?family=netfx p50/p95 {byFamily.P50:F1}/{byFamily.P95:F1} ms; vulnerabilities by family p50/p95 {families.P50:F1}/{families.P95:F1} ms");
+                await AsOfAsync(http, db, httpAgents, size);
             }
             return 0;
         }
@@ -173,6 +174,33 @@ public static class FleetBench
             await copy.CompleteAsync();
         }
         return (httpRate, batches.Sum(b => b.Events.Count) / clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// History (ADR 0019): each report live and asked asOf an instant just past (every version the fleet's seeding and
+    /// analyses wrote is in the history tables), p50/p95 side by side.
+    /// </summary>
+    private static async Task AsOfAsync(HttpClient http, NpgsqlDataSource db, int httpAgents, int size)
+    {
+        await using (var now = db.CreateCommand("select now()"))
+        {
+            var at = Uri.EscapeDataString(new DateTimeOffset(DateTime.SpecifyKind((DateTime)(await now.ExecuteScalarAsync())!, DateTimeKind.Utc)).ToString("O"));
+            await Task.Delay(50);
+            var random = new Random(size);
+            string[] reports =
+            [
+                "api/reports/compliance/bulletins?page=1&pageSize=50", "api/reports/compliance/computers?page=1&pageSize=50",
+                "api/reports/compliance/updates?page=1&pageSize=50", "api/reports/compliance/computers/BULK-{0}/updates", "api/bulletins?page=1&pageSize=50",
+                "api/reports/computers-not-reporting?page=1&pageSize=50", "api/computers?page=1&pageSize=50", "api/home",
+            ];
+            foreach (var report in reports)
+            {
+                string Url(bool past) => string.Format(report, random.Next(httpAgents + 1, size + 1).ToString("D6")) + (report.Contains('?') ? "&" : "?") + (past ? $"asOf={at}" : "");
+                var live = await LatencyAsync(http, _ => Url(false).TrimEnd('&', '?'));
+                var past = await LatencyAsync(http, _ => Url(true));
+                Console.WriteLine($"{"",10} asOf {report.Split('?')[0],-48} live p50/p95 {live.P50,6:F1}/{live.P95,-6:F1} ms  asOf p50/p95 {past.P50,6:F1}/{past.P95,-6:F1} ms  ({past.P50 / Math.Max(0.01, live.P50):F1}×)");
+            }
+        }
     }
 
     private static async Task<(double P50, double P95)> LatencyAsync(HttpClient http, Func<int, string> url)

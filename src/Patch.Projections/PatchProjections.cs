@@ -25,6 +25,8 @@ public static class PatchProjections
     public const string ComputerRowTable = "mt_doc_computer_row";
     public const string TargetTable = "mt_doc_target";
     public const string CustomSeverityLevelsTable = "mt_doc_custom_severity_levels";
+    public const string MaintenanceWindowTable = "mt_doc_maintenance_window";
+    public const string AgentConfigurationTable = "mt_doc_agent_configuration";
 
     public static void Configure(StoreOptions opts)
     {

@@ -25,14 +25,14 @@ public static class AgentConfigurationEndpoints
     {
         var group = app.MapGroup("/api/agent-configurations").WithTags("Agent configuration");
 
-        group.MapGet("", async (IQuerySession session, CancellationToken ct) => Results.Ok(await AllAsync(session, ct)))
-            .ForAuditor().WithName("ListAgentConfigurations")
-            .WithSummary("The default agent configuration policy (always present) and its clones, in the order they win: lowest priority first.")
+        group.MapGet("", async (HttpContext http, IQuerySession session, NpgsqlDataSource db, CancellationToken ct) => Results.Ok(await AllAsync(session, ct, db, AsOf.Of(http))))
+            .ForAuditor().WithAsOf().WithName("ListAgentConfigurations")
+            .WithSummary("The default agent configuration policy (always present) and its clones, in the order they win: lowest priority first (as they stood at asOf when asked).")
             .Produces<IReadOnlyList<AgentConfiguration>>();
 
-        group.MapGet("{id}", async (string id, IQuerySession session, CancellationToken ct) =>
-                await LoadAsync(session, id, ct) is { Deleted: false } c ? Results.Ok(c) : Problems.NotFound($"No agent configuration policy '{id}'."))
-            .ForAuditor().WithName("GetAgentConfiguration").WithSummary("One agent configuration policy ('agent-config:default' is the default one).")
+        group.MapGet("{id}", async (string id, HttpContext http, IQuerySession session, CancellationToken ct) =>
+                await LoadAsync(session, id, ct, AsOf.Of(http)) is { Deleted: false } c ? Results.Ok(c) : Problems.NotFound($"No agent configuration policy '{id}'."))
+            .ForAuditor().WithAsOf().WithName("GetAgentConfiguration").WithSummary("One agent configuration policy ('agent-config:default' is the default one), now or as it stood at asOf.")
             .Produces<AgentConfiguration>().ProducesProblem(404);
 
         group.MapPut("{id}", (string id, AgentConfigurationRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
@@ -83,15 +83,16 @@ public static class AgentConfigurationEndpoints
         return new EffectiveConfiguration(computer.Name, effective, reason);
     }
 
-    public static async Task<IReadOnlyList<AgentConfiguration>> AllAsync(IQuerySession session, CancellationToken ct)
+    public static async Task<IReadOnlyList<AgentConfiguration>> AllAsync(IQuerySession session, CancellationToken ct, NpgsqlDataSource? db = null, DateTimeOffset? asOf = null)
     {
-        var stored = (await session.Query<AgentConfiguration>().ToListAsync(ct)).Where(c => !c.Deleted).ToList();
+        var stored = (asOf is { } at ? await Historical.AllAsync<AgentConfiguration>(session, db!, Projections.PatchProjections.AgentConfigurationTable, at, ct)
+            : await session.Query<AgentConfiguration>().ToListAsync(ct)).Where(c => !c.Deleted).ToList();
         if (!stored.Any(c => c.IsDefault)) stored.Add(AgentConfiguration.Default);
         return stored.OrderBy(c => c.Priority).ThenBy(c => c.Name, StringComparer.Ordinal).ThenBy(c => c.Id, StringComparer.Ordinal).ToList();
     }
 
-    private static async Task<AgentConfiguration?> LoadAsync(IQuerySession session, string id, CancellationToken ct) =>
-        await session.LoadAsync<AgentConfiguration>(id, ct) ?? (id == AgentConfiguration.DefaultId ? AgentConfiguration.Default : null);
+    private static async Task<AgentConfiguration?> LoadAsync(IQuerySession session, string id, CancellationToken ct, DateTimeOffset? asOf = null) =>
+        await Historical.LoadAsync<AgentConfiguration>(session, id, asOf, ct) ?? (id == AgentConfiguration.DefaultId ? AgentConfiguration.Default : null);
 
     private static Task<IResult> ChangeAsync(string id, HttpContext http, IDocumentStore store, CancellationToken ct, Func<AgentConfiguration?, ISet<string>, Outcome> decide) =>
         TargetEndpoints.ChangeAsync(store, http, id, decide, async session => await LoadAsync(session, id, ct), ct);

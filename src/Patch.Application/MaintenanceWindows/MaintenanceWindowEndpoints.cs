@@ -19,15 +19,17 @@ public sealed record WindowCheck(string Computer, DateTimeOffset At, bool Inside
 /// <summary>Maintenance windows: named, recurring, time-zone aware, with targets; the calendar answers for a computer.</summary>
 public static class MaintenanceWindowEndpoints
 {
-    public static async Task<IReadOnlyList<MaintenanceWindow>> ListAsync(IQuerySession session, CancellationToken ct) =>
-        await session.Query<MaintenanceWindow>().Where(w => !w.Deleted).OrderBy(w => w.Name).ToListAsync(ct);
+    public static async Task<IReadOnlyList<MaintenanceWindow>> ListAsync(IQuerySession session, CancellationToken ct, Npgsql.NpgsqlDataSource? db = null, DateTimeOffset? asOf = null) =>
+        asOf is { } at
+            ? (await Historical.AllAsync<MaintenanceWindow>(session, db!, Projections.PatchProjections.MaintenanceWindowTable, at, ct, "d.data->>'name'")).Where(w => !w.Deleted).ToList()
+            : await session.Query<MaintenanceWindow>().Where(w => !w.Deleted).OrderBy(w => w.Name).ToListAsync(ct);
 
     public static void MapMaintenanceWindows(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/maintenance-windows").WithTags("Maintenance windows");
 
-        group.MapGet("", async (IQuerySession session, CancellationToken ct) => Results.Ok(await ListAsync(session, ct)))
-            .ForAuditor().WithName("ListMaintenanceWindows").WithSummary("The maintenance windows.").Produces<IReadOnlyList<MaintenanceWindow>>();
+        group.MapGet("", async (HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, CancellationToken ct) => Results.Ok(await ListAsync(session, ct, db, AsOf.Of(http))))
+            .ForAuditor().WithAsOf().WithName("ListMaintenanceWindows").WithSummary("The maintenance windows (as they stood at asOf when asked).").Produces<IReadOnlyList<MaintenanceWindow>>();
 
         group.MapPost("", (MaintenanceWindowRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 SaveAsync(MaintenanceWindow.StreamId(Guid.NewGuid()), body, http, store, ct, created: true))

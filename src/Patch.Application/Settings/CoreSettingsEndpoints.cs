@@ -17,19 +17,19 @@ public sealed record CoreSettingsRequest(IReadOnlyList<string>? ManagedCultures,
 public static class CoreSettingsEndpoints
 {
     /// <summary>The core settings: the defaults (en-US, nothing excluded) until an administrator changes them.</summary>
-    public static async Task<CoreSettings> CurrentAsync(IQuerySession session, CancellationToken ct) =>
-        await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
+    public static async Task<CoreSettings> CurrentAsync(IQuerySession session, CancellationToken ct, DateTimeOffset? asOf = null) =>
+        await Historical.LoadAsync<CoreSettings>(session, StreamIds.CoreSettings, asOf, ct) ?? CoreSettings.Default;
 
     public static void MapCoreSettings(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/settings/core").WithTags("Settings");
 
-        group.MapGet("", async (IQuerySession session, CancellationToken ct) =>
+        group.MapGet("", async (HttpContext http, IQuerySession session, CancellationToken ct) =>
             {
-                var s = await CurrentAsync(session, ct);
+                var s = await CurrentAsync(session, ct, AsOf.Of(http));
                 return Results.Ok(new CoreSettingsView(s.ManagedCultures, s.ExcludedSoftwareReleases));
             })
-            .ForAuditor().WithName("GetCoreSettings").WithSummary("Managed cultures (languages; 'neutral' updates are always managed) and excluded software releases.")
+            .ForAuditor().WithAsOf().WithName("GetCoreSettings").WithSummary("Managed cultures (languages; 'neutral' updates are always managed) and excluded software releases, now or as they stood at asOf.")
             .Produces<CoreSettingsView>();
 
         group.MapPut("", async (CoreSettingsRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>

@@ -29,8 +29,8 @@ public static class CustomSeverityEndpoints
     {
         var levels = app.MapGroup("/api/custom-severities").WithTags("Custom severity levels");
 
-        levels.MapGet("", async (IQuerySession session, CancellationToken ct) => Results.Ok(await ViewAsync(session, ct)))
-            .ForAuditor().WithName("ListCustomSeverityLevels").WithSummary("The custom severity levels in display order, with how many bulletins carry each.")
+        levels.MapGet("", async (HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, CancellationToken ct) => Results.Ok(await ViewAsync(session, ct, db, AsOf.Of(http))))
+            .ForAuditor().WithAsOf().WithName("ListCustomSeverityLevels").WithSummary("The custom severity levels in display order, with how many bulletins carry each (as they stood at asOf when asked).")
             .Produces<IReadOnlyList<CustomSeverityLevelView>>();
 
         levels.MapPost("", (NameRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
@@ -83,10 +83,12 @@ public static class CustomSeverityEndpoints
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(400).ProducesProblem(404);
     }
 
-    public static async Task<IReadOnlyList<CustomSeverityLevelView>> ViewAsync(IQuerySession session, CancellationToken ct)
+    public static async Task<IReadOnlyList<CustomSeverityLevelView>> ViewAsync(IQuerySession session, CancellationToken ct, Npgsql.NpgsqlDataSource? db = null,
+        DateTimeOffset? asOf = null)
     {
-        var levels = await session.LoadAsync<CustomSeverityLevels>(StreamIds.CustomSeverityLevels, ct) ?? CustomSeverityLevels.Empty;
-        var rows = await session.Query<BulletinRow>().Where(r => r.CustomSeverityId != null).ToListAsync(ct);
+        var levels = await Historical.LoadAsync<CustomSeverityLevels>(session, StreamIds.CustomSeverityLevels, asOf, ct) ?? CustomSeverityLevels.Empty;
+        var rows = asOf is { } at ? (await Historical.AllAsync<BulletinRow>(session, db!, Projections.PatchProjections.BulletinRowTable, at, ct)).Where(r => r.CustomSeverityId != null).ToList()
+            : await session.Query<BulletinRow>().Where(r => r.CustomSeverityId != null).ToListAsync(ct);
         var counts = rows.GroupBy(r => r.CustomSeverityId!).ToDictionary(g => g.Key, g => g.Count());
         return levels.Levels.Select((l, i) => new CustomSeverityLevelView(l.Id, l.Name, i + 1, counts.GetValueOrDefault(l.Id))).ToList();
     }

@@ -14,16 +14,16 @@ namespace Patch.Application.Settings;
 public static class VendorSettingsEndpoints
 {
     /// <summary>A vendor's settings: the seed's defaults until an administrator changes them.</summary>
-    public static async Task<VendorSettingsValues> ValuesAsync(IQuerySession session, string vendor, CancellationToken ct) =>
-        (await session.LoadAsync<VendorSettings>(VendorSettings.StreamId(vendor), ct))?.Values ?? VendorSettingsValues.Defaults;
+    public static async Task<VendorSettingsValues> ValuesAsync(IQuerySession session, string vendor, CancellationToken ct, DateTimeOffset? asOf = null) =>
+        (await Historical.LoadAsync<VendorSettings>(session, VendorSettings.StreamId(vendor), asOf, ct))?.Values ?? VendorSettingsValues.Defaults;
 
     public static void MapVendorSettings(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/settings/vendors/{vendor}").WithTags("Settings");
 
-        group.MapGet("", async (string vendor, IQuerySession session, CancellationToken ct) => Results.Ok(await ValuesAsync(session, vendor, ct)))
-            .ForAuditor().WithName("GetVendorSettings")
-            .WithSummary("A vendor's settings (e.g. 'microsoft'); the seed's defaults until changed: verify authenticity on, target 'builtin:requiring-updates', delete unused packages after 7 days, run as System whether or not a user is logged on, terminate after 60 minutes, agent events on.")
+        group.MapGet("", async (string vendor, HttpContext http, IQuerySession session, CancellationToken ct) => Results.Ok(await ValuesAsync(session, vendor, ct, AsOf.Of(http))))
+            .ForAuditor().WithAsOf().WithName("GetVendorSettings")
+            .WithSummary("A vendor's settings (e.g. 'microsoft'), now or as they stood at asOf; the seed's defaults until changed: verify authenticity on, target 'builtin:requiring-updates', delete unused packages after 7 days, run as System whether or not a user is logged on, terminate after 60 minutes, agent events on.")
             .Produces<VendorSettingsValues>();
 
         group.MapPut("", async (string vendor, VendorSettingsValues? body, HttpContext http, IDocumentStore store, CancellationToken ct) =>

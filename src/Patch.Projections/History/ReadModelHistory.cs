@@ -53,6 +53,8 @@ public static class ReadModelHistory
         HistoryTable.Document(PatchProjections.PolicyTable),
         HistoryTable.Document(PatchProjections.TargetTable),
         HistoryTable.Document(PatchProjections.CustomSeverityLevelsTable),
+        HistoryTable.Document(PatchProjections.MaintenanceWindowTable),
+        HistoryTable.Document(PatchProjections.AgentConfigurationTable),
     ];
 
     /// <summary>
@@ -89,8 +91,32 @@ public static class ReadModelHistory
             while (await reader.ReadAsync(ct)) columns.Add((reader.GetString(0), reader.GetString(1)));
         }
         if (columns.Count == 0) throw new InvalidOperationException($"Read model table {Schema}.{table.Name} does not exist.");
-        await using var ddl = db.CreateCommand(Ddl(table, columns));
-        await ddl.ExecuteNonQueryAsync(ct);
+        await using (var ddl = db.CreateCommand(Ddl(table, columns))) await ddl.ExecuteNonQueryAsync(ct);
+        await using (var indexes = db.CreateCommand(await MirroredIndexesAsync(db, table, ct))) await indexes.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// The live table's indexes (not unique) on its history too: a report asked <c>asOf</c> sorts and filters on the same
+    /// columns, so it gets the same access paths, with the validity test on each row it walks.
+    /// </summary>
+    private static async Task<string> MirroredIndexesAsync(NpgsqlDataSource db, HistoryTable table, CancellationToken ct)
+    {
+        var statements = new List<string> { "select 1" };
+        await using var cmd = db.CreateCommand("select indexname, indexdef from pg_indexes where schemaname = @schema and tablename = @table");
+        cmd.Parameters.AddWithValue("schema", Schema);
+        cmd.Parameters.AddWithValue("table", table.Name);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            var (name, definition) = (reader.GetString(0), reader.GetString(1));
+            var on = $" ON {Schema}.{table.Name} ";
+            if (!definition.Contains(on, StringComparison.Ordinal)) continue;
+            var mirrored = name.Length <= 61 ? "h_" + name
+                : "h_" + name[..50] + "_" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(name)))[..10].ToLowerInvariant();
+            var body = definition[(definition.IndexOf(on, StringComparison.Ordinal) + on.Length)..];
+            statements.Add($"create index if not exists {mirrored} on {Schema}.{table.HistoryName} {body}");
+        }
+        return string.Join(";\n", statements);
     }
 
     /// <summary>

@@ -75,13 +75,19 @@ public class when_the_install_cycle_is_asked_about_the_past(AppFixture app) : Cy
             "/api/policies", $"/api/policies/{policyId}", $"/api/policies/{policyId}/members",
             "/api/targets", $"/api/targets/{targetId}/members", "/api/targets/builtin:requiring-update:u-flaky/members",
             "/api/computers", "/api/computers/CYC-B/updates", "/api/computers/CYC-B/products", "/api/computers/CYC-B/deliveries",
-            "/api/server-tasks/runs", "/api/catalog/imports",
+            "/api/server-tasks/runs", "/api/catalog/imports", "/api/custom-severities", "/api/maintenance-windows", "/api/agent-configurations",
+            "/api/agent-configurations/agent-config:default", "/api/settings/core", "/api/settings/vendors/ms",
         ];
         var snapshots = new List<(string At, Dictionary<string, string> Answers)> { await SnapshotAsync(reports) };
 
         // B installs (the flaky update fails once) and restarts; the level is renamed.
         await b.CycleAsync();
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, $"/api/custom-severities/{levelId}", new { name = "Urgent" })).Status);
+        Assert.Equal(HttpStatusCode.Created, (await SendAsync(HttpMethod.Post, "/api/maintenance-windows", new
+        {
+            name = "Nightly", targets = new[] { targetId }, schedule = new { timeZone = "UTC", start = "01:00:00", duration = "02:00:00", recurrence = new { kind = "Daily" } },
+        })).Status);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, "/api/settings/core", new { managedCultures = new[] { "en-US", "de-DE" }, excludedSoftwareReleases = Array.Empty<string>() })).Status);
         snapshots.Add(await SnapshotAsync(reports));
 
         // The policy is disabled and reaches A's target only; A reports a new inventory; the severity moves to another bulletin.

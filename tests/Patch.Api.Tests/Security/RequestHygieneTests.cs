@@ -7,7 +7,7 @@ namespace Patch.Api.Tests.Security;
 public class when_requests_are_malformed(AppFixture app) : SecurityTestBase(app)
 {
     [Theory]
-    [InlineData("/api/reports/compliance/bulletins?asOf=2020-01-01T00:00:00Z", "asOf")]
+    [InlineData("/api/catalog/sources?asOf=2020-01-01T00:00:00Z", "asOf")]
     [InlineData("/api/bulletins?severity=Critical&colour=red", "colour")]
     [InlineData("/api/reports/vulnerabilities?page=2", "page")]
     [InlineData("/api/settings/core?x=1", "x")]
