@@ -1,3 +1,4 @@
+using Patch.Projections.Delivery;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Patch.Api.Ui;
 using Patch.Application.AgentConfigurations;
@@ -95,6 +96,6 @@ public static class PatchApp
         app.MapAgentConfigurations();
         app.MapDeliveryReports();
         WakeOnLanTask.Map(app);
-        DeliveryTables.Map(app);
+        Patch.Application.Delivery.RebuildDeliveryReports.Map(app);
     }
 }

@@ -1,3 +1,4 @@
+using Patch.Projections.Compliance;
 using JasperFx;
 using JasperFx.CodeGeneration;
 using JasperFx.Events;

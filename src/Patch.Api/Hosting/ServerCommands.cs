@@ -58,7 +58,8 @@ public static class ServerCommands
             Console.WriteLine(JsonSerializer.Serialize(imported, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
             if (imported.EventsAppended > 0 && imported.Format != "kev")
             {
-                await Compliance.ComplianceTables.EnsureAsync(scope.ServiceProvider.GetRequiredService<Npgsql.NpgsqlDataSource>(), ct);
+                await Patch.Projections.ReadModelSchema.EnsureAsync(scope.ServiceProvider.GetRequiredService<Npgsql.NpgsqlDataSource>(),
+                    scope.ServiceProvider.GetRequiredService<Marten.IDocumentStore>(), ct);
                 await scope.ServiceProvider.GetRequiredService<Compliance.FleetAnalysisTask>()
                     .RunAsync("catalog import (command line)", Actor.ServerTask(Compliance.FleetAnalysisTask.TaskName), ct);
             }

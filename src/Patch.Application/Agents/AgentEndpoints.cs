@@ -47,7 +47,7 @@ public static class AgentEndpoints
 
         var authenticated = agent.MapGroup("").ForAgent();
 
-        authenticated.MapPost("inventory", async (AgentInventory? body, HttpContext http, IDocumentStore store, TimeProvider time, Compliance.VulnerabilityAnalysis analysis, CancellationToken ct) =>
+        authenticated.MapPost("inventory", async (AgentInventory? body, HttpContext http, IDocumentStore store, TimeProvider time, Projections.Compliance.VulnerabilityAnalysis analysis, CancellationToken ct) =>
             {
                 if (body is null) return Problems.Invalid("Missing body", "Send the inventory.");
                 var problems = body.Problems();
@@ -114,7 +114,7 @@ public static class AgentEndpoints
             .Produces<AgentEventsAccepted>().ProducesProblem(400).ProducesProblem(401);
 
         authenticated.MapGet("assignments", async (HttpContext http, IQuerySession session, NpgsqlDataSource db, Microsoft.Extensions.Configuration.IConfiguration config,
-                Compliance.CatalogCache catalog, CancellationToken ct) =>
+                Projections.Compliance.CatalogCache catalog, CancellationToken ct) =>
             {
                 var assignments = await AssignmentBuilder.ForAsync(session, db, config, catalog, (Computer)http.Items[ComputerItem]!, ct);
                 var etag = AssignmentBuilder.ETag(assignments);

@@ -54,11 +54,10 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
             primary key (computer_id, event_id));
         """;
 
-    /// <summary>The receipts and the delivery tables exist before the first request is served.</summary>
+    /// <summary>The receipts exist before the first request is served (the read models' tables: <see cref="Projections.ReadModelSchema"/>, started before).</summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await using (var cmd = db.CreateCommand(Ddl)) await cmd.ExecuteNonQueryAsync(cancellationToken);
-        await Delivery.DeliveryTables.EnsureAsync(db, cancellationToken);
         await base.StartAsync(cancellationToken);
     }
 
@@ -145,7 +144,7 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
                 else if (e.IsRestart)
                 {
                     session.Events.Append(stream, new AgentRestartReported(b.Computer.Id, e.Id, e.OccurredAt, e.Kind!, e.At, e.Detail));
-                    session.QueueSqlCommand(Delivery.DeliveryTables.UpsertRestart(e.Kind!), b.Computer.Id, e.OccurredAt, (object?)e.At ?? DBNull.Value);
+                    session.QueueSqlCommand(Projections.Delivery.DeliveryTables.UpsertRestart(e.Kind!), b.Computer.Id, e.OccurredAt, (object?)e.At ?? DBNull.Value);
                 }
                 else
                 {
@@ -156,7 +155,7 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
             results.Add((b, new AgentEventsAccepted(b.Events.Count, fresh.Count, b.Events.Count - fresh.Count)));
         }
         if (deliveries.Count > 0)
-            session.QueueSqlCommand(Delivery.DeliveryTables.InsertStatuses,
+            session.QueueSqlCommand(Projections.Delivery.DeliveryTables.InsertStatuses,
                 deliveries.Select(d => d.Computer).ToArray(), deliveries.Select(d => d.Event.Id).ToArray(), deliveries.Select(d => d.Event.PolicyId!).ToArray(),
                 deliveries.Select(d => d.Event.Bulletin).ToArray(), deliveries.Select(d => d.Event.UpdateId!).ToArray(), deliveries.Select(d => d.Event.Status!).ToArray(),
                 deliveries.Select(d => d.Event.OccurredAt).ToArray(), deliveries.Select(d => d.Event.LastApplied?.ToString("O")).ToArray(),

@@ -1,3 +1,5 @@
+using Patch.Projections.Compliance;
+using Patch.Projections;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Marten;
@@ -32,7 +34,7 @@ public sealed class ComputerMembership(Computer computer, IReadOnlyDictionary<st
     {
         var custom = await TargetEndpoints.CustomTargetsAsync(session, ct);
         var missing = new List<string>();
-        await using (var cmd = db.CreateCommand($"select update_id from {ComplianceTables.Schema}.compliance_state where computer_id = $1 and state = {VulnerabilityAnalysis.Missing}"))
+        await using (var cmd = db.CreateCommand($"select update_id from {ComplianceTables.Schema}.{ReadModels.ComplianceState} where computer_id = $1 and state = {VulnerabilityAnalysis.Missing}"))
         {
             cmd.Parameters.Add(new NpgsqlParameter { Value = computer.Id });
             await using var reader = await cmd.ExecuteReaderAsync(ct);

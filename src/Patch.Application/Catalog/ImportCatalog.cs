@@ -50,7 +50,7 @@ public static class CatalogFormats
 public static class ImportCatalogHandler
 {
     /// <summary>An import that changed the catalog queues the vulnerability analysis of every computer.</summary>
-    public static async Task<CatalogImportResult> Handle(ImportCatalog command, CatalogImporter importer, Compliance.CatalogCache catalog, IMessageBus bus, CancellationToken ct)
+    public static async Task<CatalogImportResult> Handle(ImportCatalog command, CatalogImporter importer, Projections.Compliance.CatalogCache catalog, IMessageBus bus, CancellationToken ct)
     {
         var result = await importer.ImportAsync(command, ct);
         if (result.EventsAppended > 0 && result.Format != "kev")

@@ -1,3 +1,4 @@
+using Patch.Projections.Compliance;
 using Marten;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -40,19 +41,10 @@ public sealed class FleetAnalysisTask(IDocumentStore store, VulnerabilityAnalysi
             .Produces<ServerTaskRun>();
 }
 
-/// <summary>
-/// Creates the compliance and delivery tables at start, then the history of every versioned read model (ADR 0019), once Marten's
-/// document tables exist too.
-/// </summary>
+/// <summary>Creates and migrates every read model's schema at start (<see cref="Projections.ReadModelSchema"/>).</summary>
 public sealed class ComplianceSchema(NpgsqlDataSource db, IDocumentStore store) : IHostedService
 {
-    public async Task StartAsync(CancellationToken ct)
-    {
-        await ComplianceTables.EnsureAsync(db, ct);
-        await Delivery.DeliveryTables.EnsureAsync(db, ct);
-        await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
-        await Patch.Projections.History.ReadModelHistory.EnsureAsync(db, ct);
-    }
+    public Task StartAsync(CancellationToken ct) => Projections.ReadModelSchema.EnsureAsync(db, store, ct);
 
     public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
 }

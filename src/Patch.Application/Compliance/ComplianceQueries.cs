@@ -1,3 +1,4 @@
+using Patch.Projections.Compliance;
 using Marten;
 using Microsoft.AspNetCore.Http;
 using Npgsql;
@@ -69,11 +70,11 @@ public static class ComplianceQueries
         if (knownExploited is { } kev) { where += " and coalesce(k.listed, false) = @kev"; ps.Add(new("kev", kev)); }
         if (family is not null)
         {
-            where += $" and exists (select 1 from {ReadSql.At("compliance_update", asOf)} f where f.bulletin_id = c.bulletin_id and f.family = @family and f.applicable > 0)";
+            where += $" and exists (select 1 from {ReadSql.At(ReadModels.ComplianceUpdate, asOf)} f where f.bulletin_id = c.bulletin_id and f.family = @family and f.applicable > 0)";
             ps.Add(new("family", family));
         }
         var from = $"""
-            {ReadSql.At("compliance_bulletin", asOf)} c join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = c.bulletin_id
+            {ReadSql.At(ReadModels.ComplianceBulletin, asOf)} c join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = c.bulletin_id
             {ReadSql.KnownExploited("r", "k", asOf is not null)}
             where {where} and c.applicable > 0
             """;
@@ -90,7 +91,7 @@ public static class ComplianceQueries
 
     /// <summary>The product families of a bulletin's applicable updates, as a SQL expression (text[]).</summary>
     public static string FamiliesOf(string bulletinColumn, DateTimeOffset? asOf = null) =>
-        $"array(select distinct f.family from {ReadSql.At("compliance_update", asOf)} f where f.bulletin_id = {bulletinColumn} and f.applicable > 0 order by f.family)";
+        $"array(select distinct f.family from {ReadSql.At(ReadModels.ComplianceUpdate, asOf)} f where f.bulletin_id = {bulletinColumn} and f.applicable > 0 order by f.family)";
 
     /// <summary>Per computer; with a family, the counts are those of the family's updates only (<see cref="ComputerFamilyCounts"/>), and computers without one are left out.</summary>
     public static async Task<QueryAnswer<ReportPage<ComputerComplianceRow>>> ByComputerAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? q, CancellationToken ct,
@@ -102,11 +103,11 @@ public static class ComplianceQueries
         var where = q is null ? "true" : "name ilike @q";
         var ps = ReadSql.AsOfParameters(asOf);
         if (q is not null) ps.Add(new("q", $"%{q}%"));
-        var table = $"{ReadSql.At("compliance_computer", asOf)} c";
+        var table = $"{ReadSql.At(ReadModels.ComplianceComputer, asOf)} c";
         if (family is not null)
         {
             ps.Add(new("family", family));
-            table = $"{ReadSql.At("compliance_computer_family", asOf)} c";
+            table = $"{ReadSql.At(ReadModels.ComplianceComputerFamily, asOf)} c";
             where += " and family = @family";
         }
         var sql = $"""
@@ -130,9 +131,9 @@ public static class ComplianceQueries
         if (family is not null) { where += " and family = @family"; ps.Add(new("family", family)); }
         var sql = $"""
             select update_key, bulletin_id, update_id, product, family, applicable, installed, missing, superseded, {Compliance} as compliance
-            from {ReadSql.At("compliance_update", asOf)} c where {where} and applicable > 0 order by {query!.OrderBy(UpdateSort, "update_key")} limit {query.PageSize} offset {query.Offset}
+            from {ReadSql.At(ReadModels.ComplianceUpdate, asOf)} c where {where} and applicable > 0 order by {query!.OrderBy(UpdateSort, "update_key")} limit {query.PageSize} offset {query.Offset}
             """;
-        return await ReportSql.PageAsync(db, $"select count(*) from {ReadSql.At("compliance_update", asOf)} c where {where} and applicable > 0", sql, ps, r => new UpdateCompliance(r.GetString(0),
+        return await ReportSql.PageAsync(db, $"select count(*) from {ReadSql.At(ReadModels.ComplianceUpdate, asOf)} c where {where} and applicable > 0", sql, ps, r => new UpdateCompliance(r.GetString(0),
             r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), r.GetInt32(8), (double)r.GetDecimal(9)), query, ct);
     }
 
@@ -159,7 +160,7 @@ public static class ComplianceQueries
         ps.Add(new("key", key));
         if (code is not null) ps.Add(new("state", code.Value));
         if (family is not null) ps.Add(new("family", family));
-        var from = $"{ReadSql.At("compliance_state", asOf)} s join {ReadSql.At("compliance_computer", asOf)} c on c.computer_id = s.computer_id where {where}";
+        var from = $"{ReadSql.At(ReadModels.ComplianceState, asOf)} s join {ReadSql.At(ReadModels.ComplianceComputer, asOf)} c on c.computer_id = s.computer_id where {where}";
         var sql = $"select s.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.family, s.state from {from} order by {query!.OrderBy(StateSort, "s.computer_id, s.update_key")} limit {query.PageSize} offset {query.Offset}";
         return await ReportSql.PageAsync(db, $"select count(*) from {from}", sql, ps, r => new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
             r.GetString(4), r.GetString(5), States[r.GetInt16(6) - 1]), query, ct);

@@ -136,10 +136,10 @@ public static class FleetQueries
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         var perBulletin = family is null
-            ? $"select (r.data->>'severityRank')::int as severity, c.bulletin_id, c.missing from {ReadSql.At("compliance_bulletin", asOf)} c join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = c.bulletin_id"
+            ? $"select (r.data->>'severityRank')::int as severity, c.bulletin_id, c.missing from {ReadSql.At(ReadModels.ComplianceBulletin, asOf)} c join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = c.bulletin_id"
             : $"""
               select (r.data->>'severityRank')::int as severity, u.bulletin_id, sum(u.missing)::int as missing
-              from {ReadSql.At("compliance_update", asOf)} u join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = u.bulletin_id where u.family = @family group by 1, 2
+              from {ReadSql.At(ReadModels.ComplianceUpdate, asOf)} u join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = u.bulletin_id where u.family = @family group by 1, 2
               """;
         await using var cmd = new NpgsqlCommand($"""
             with per_bulletin as ({perBulletin}),
@@ -147,8 +147,8 @@ public static class FleetQueries
               select severity, count(*) filter (where missing > 0)::int as bulletins, coalesce(sum(missing), 0)::bigint as installs from per_bulletin group by severity),
             computers as (
               select p.severity, count(distinct s.computer_id)::int as computers
-              from {ReadSql.At("compliance_state", asOf)} s join per_bulletin p on p.bulletin_id = s.bulletin_id
-              {(family is null ? "" : $"join {ReadSql.At("compliance_update", asOf)} fu on fu.update_key = s.update_key and fu.family = @family")}
+              from {ReadSql.At(ReadModels.ComplianceState, asOf)} s join per_bulletin p on p.bulletin_id = s.bulletin_id
+              {(family is null ? "" : $"join {ReadSql.At(ReadModels.ComplianceUpdate, asOf)} fu on fu.update_key = s.update_key and fu.family = @family")}
               where s.state = 2 group by p.severity)
             select v.severity, v.bulletins, v.installs, coalesce(c.computers, 0) from per_severity v left join computers c on c.severity = v.severity
             order by v.severity desc
@@ -168,8 +168,8 @@ public static class FleetQueries
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var cmd = new NpgsqlCommand($"""
             with per_family as (
-              select family, count(*) filter (where missing > 0)::int as updates, coalesce(sum(missing), 0)::bigint as installs from {ReadSql.At("compliance_update", asOf)} u where applicable > 0 group by family),
-            computers as (select family, count(*)::int as computers from {ReadSql.At("compliance_computer_family", asOf)} c where missing > 0 group by family)
+              select family, count(*) filter (where missing > 0)::int as updates, coalesce(sum(missing), 0)::bigint as installs from {ReadSql.At(ReadModels.ComplianceUpdate, asOf)} u where applicable > 0 group by family),
+            computers as (select family, count(*)::int as computers from {ReadSql.At(ReadModels.ComplianceComputerFamily, asOf)} c where missing > 0 group by family)
             select f.family, f.updates, f.installs, coalesce(c.computers, 0) from per_family f left join computers c on c.family = f.family order by f.installs desc, f.family
             """, conn);
         cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
@@ -187,7 +187,7 @@ public static class FleetQueries
         await using var cmd = new NpgsqlCommand($"""
             select c.bulletin_id, r.data->>'number', r.data->>'title', (r.data->>'severityRank')::int, c.applicable, c.installed, c.missing, c.superseded,
                    coalesce(k.listed, false), k.due
-            from {ReadSql.At("compliance_bulletin", asOf)} c join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = c.bulletin_id
+            from {ReadSql.At(ReadModels.ComplianceBulletin, asOf)} c join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = c.bulletin_id
             {ReadSql.KnownExploited("r", "k", asOf is not null)}
             where c.missing > 0 order by c.missing desc, c.bulletin_id limit 10
             """, conn);

@@ -65,7 +65,7 @@ public static class ComputerUpdates
         var rows = new List<ComputerUpdateRow>();
         await using var cmd = db.CreateCommand($"""
             select s.bulletin_id, r.data->>'number', (r.data->>'severityRank')::int, s.update_id, s.product, s.family, s.state
-            from {ReadSql.At("compliance_state", asOf)} s join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = s.bulletin_id
+            from {ReadSql.At(ReadModels.ComplianceState, asOf)} s join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = s.bulletin_id
             where s.computer_id = @c order by s.state, r.data->>'number', s.update_id
             """);
         cmd.Parameters.AddWithValue("c", computer.Id);

@@ -59,17 +59,18 @@ public static class DeliveryQueries
         if (policy is not null) { filters += " and policy_id = @policy"; ps.Add(new("policy", policy)); }
         if (update is not null) { filters += " and update_id = @update"; ps.Add(new("update", update)); }
         if (computer is not null) { filters += " and computer_id = @computer"; ps.Add(new("computer", Domain.Computers.Computer.StreamId(computer))); }
-        // Up to now, each delivery's latest status is in delivery_latest (and counted per day in delivery_counts);
-        // a range that ends in the past, or a report as it stood at an earlier instant, is answered from the history.
-        var live = range.UpToNow && asOf is null;
-        var deliveries = live
-            ? $"select policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail from {S}.delivery_latest where occurred_at >= @from{filters}"
-            : Latest($"occurred_at >= @from{(range.UpToNow ? "" : " and occurred_at < @to")}{filters}", asOf);
-        var counted = live && computer is null
+        // Up to now (or up to asOf), each delivery's latest status is in delivery_latest (and counted per day in
+        // delivery_counts) — as they stood at asOf when asked; a range that ends in the past is answered from the history
+        // of status rows (those recorded by asOf, when asked).
+        var latest = ReadSql.At(ReadModels.DeliveryLatest, asOf);
+        var deliveries = range.UpToNow
+            ? $"select policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail from {latest} l where occurred_at >= @from{filters}"
+            : Latest($"occurred_at >= @from and occurred_at < @to{filters}", asOf);
+        var counted = range.UpToNow && computer is null
             ? $"""
-              select policy_id, update_id, status, sum(deliveries)::bigint n from {S}.delivery_counts where day > (@from at time zone 'UTC')::date{filters} group by 1, 2, 3
+              select policy_id, update_id, status, sum(deliveries)::bigint n from {ReadSql.At(ReadModels.DeliveryCounts, asOf)} c where day > (@from at time zone 'UTC')::date{filters} group by 1, 2, 3
               union all
-              select policy_id, update_id, status, count(*) from {S}.delivery_latest
+              select policy_id, update_id, status, count(*) from {latest} l
               where occurred_at >= @from and occurred_at < ((@from at time zone 'UTC')::date + 1)::timestamp at time zone 'UTC'{filters} group by 1, 2, 3
               """
             : $"select policy_id, update_id, status, count(*) n from ({deliveries}) x group by 1, 2, 3";
@@ -97,7 +98,7 @@ public static class DeliveryQueries
             if (problem is not null) return QueryAnswer<DeliverySummary>.Invalid(problem);
             var sql = $"""
                 {g}
-                select g.policy_id, g.update_id, (select l.bulletin from {S}.delivery_status l where l.policy_id = g.policy_id and l.update_id = g.update_id limit 1), {counts}
+                select g.policy_id, g.update_id, (select l.bulletin from {S}.{ReadModels.DeliveryStatus} l where l.policy_id = g.policy_id and l.update_id = g.update_id limit 1), {counts}
                 from g group by g.policy_id, g.update_id order by {q!.OrderBy(sorts, "2")} limit {q.PageSize} offset {q.Offset}
                 """;
             return new DeliverySummary(range.From, range.To, null, await ReportSql.PageAsync(db, $"{g} select count(*) from (select distinct policy_id, update_id from g) u", sql, ps,
@@ -124,7 +125,7 @@ public static class DeliveryQueries
     /// <summary>A computer's deliveries: the latest status of each (policy, update), newest first.</summary>
     public static async Task<IReadOnlyList<ComputerDeliveryRow>> ForComputerAsync(NpgsqlDataSource db, string computerId, CancellationToken ct, DateTimeOffset? asOf = null)
     {
-        var latest = asOf is null ? $"{S}.delivery_latest" : $"({Latest("computer_id = @computer", asOf)})";
+        var latest = ReadSql.At(ReadModels.DeliveryLatest, asOf);
         await using var cmd = db.CreateCommand($"""
             select l.policy_id, p.data->>'name', l.update_id, l.bulletin, l.status, l.occurred_at, l.last_applied, l.detail
             from {latest} l left join {ReadSql.At(PatchProjections.PolicyTable, asOf)} p on p.id = l.policy_id
@@ -148,14 +149,14 @@ public static class DeliveryQueries
         if (problem is not null) return QueryAnswer<ReportPage<RebootStatusRow>>.Invalid(problem);
         var sql = $"""
             select r.computer_id, c.data->>'name', r.pending, r.pending_since, r.planned_at, r.deferrals, r.deferred_until, r.last_restart_at
-            from {ReadSql.At("restart_state", asOf)} r left join {ReadSql.At(PatchProjections.ComputerRowTable, asOf)} c on c.id = r.computer_id
+            from {ReadSql.At(ReadModels.RestartState, asOf)} r left join {ReadSql.At(PatchProjections.ComputerRowTable, asOf)} c on c.id = r.computer_id
             where (@all or r.pending) and (@computer::text is null or r.computer_id = @computer)
             order by {q!.OrderBy(sorts, "1")} limit {q.PageSize} offset {q.Offset}
             """;
         var ps = ReadSql.AsOfParameters(asOf);
         ps.Add(new("all", pendingOnly == false || computer is not null));
         ps.Add(new("computer", NpgsqlTypes.NpgsqlDbType.Text) { Value = computer is null ? DBNull.Value : Domain.Computers.Computer.StreamId(computer) });
-        return await ReportSql.PageAsync(db, $"select count(*) from {ReadSql.At("restart_state", asOf)} r where (@all or r.pending) and (@computer::text is null or r.computer_id = @computer)", sql,
+        return await ReportSql.PageAsync(db, $"select count(*) from {ReadSql.At(ReadModels.RestartState, asOf)} r where (@all or r.pending) and (@computer::text is null or r.computer_id = @computer)", sql,
             ps, r => new RebootStatusRow(r.GetString(0), r.IsDBNull(1) ? null : r.GetString(1), r.GetBoolean(2),
             r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3), r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4), r.GetInt32(5),
             r.IsDBNull(6) ? null : r.GetFieldValue<DateTimeOffset>(6), r.IsDBNull(7) ? null : r.GetFieldValue<DateTimeOffset>(7)), q, ct);
@@ -164,11 +165,11 @@ public static class DeliveryQueries
     /// <summary>The home page's delivery summary: every delivery of the range, all policies together.</summary>
     public static async Task<DeliveryTotals> TotalsAsync(NpgsqlDataSource db, DateTimeOffset from, DateTimeOffset to, CancellationToken ct, DateTimeOffset? asOf = null)
     {
-        var g = asOf is null ? $"""
-            select status, sum(deliveries)::bigint n from {S}.delivery_counts where day > (@from at time zone 'UTC')::date group by 1
+        var g = $"""
+            select status, sum(deliveries)::bigint n from {ReadSql.At(ReadModels.DeliveryCounts, asOf)} c where day > (@from at time zone 'UTC')::date group by 1
             union all
-            select status, count(*) from {S}.delivery_latest where occurred_at >= @from and occurred_at < ((@from at time zone 'UTC')::date + 1)::timestamp at time zone 'UTC' group by 1
-            """ : $"select status, count(*) n from ({Latest("occurred_at >= @from", asOf)}) l group by 1";
+            select status, count(*) from {ReadSql.At(ReadModels.DeliveryLatest, asOf)} l where occurred_at >= @from and occurred_at < ((@from at time zone 'UTC')::date + 1)::timestamp at time zone 'UTC' group by 1
+            """;
         await using var cmd = db.CreateCommand($"""
             with g as ({g})
             select coalesce(sum(n), 0)::bigint, coalesce(sum(n) filter (where {Succeeded}), 0)::bigint, coalesce(sum(n) filter (where {Failed}), 0)::bigint,
@@ -184,18 +185,18 @@ public static class DeliveryQueries
 
     public static async Task<long> PendingRestartsAsync(NpgsqlDataSource db, CancellationToken ct, DateTimeOffset? asOf = null)
     {
-        await using var cmd = db.CreateCommand($"select count(*) from {ReadSql.At("restart_state", asOf)} r where pending");
+        await using var cmd = db.CreateCommand($"select count(*) from {ReadSql.At(ReadModels.RestartState, asOf)} r where pending");
         cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
         return (long)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
     /// <summary>
-    /// Each delivery's latest status among the rows matching <paramref name="where"/>, from the history: what
-    /// delivery_latest held — or, with <c>@asOf</c>, what it held then (rows recorded by then; the same order decides).
+    /// Each delivery's latest status among the status rows matching <paramref name="where"/> (a range ending in the past) —
+    /// with <c>@asOf</c>, among the rows recorded by then; the same order as delivery_latest decides.
     /// </summary>
     private static string Latest(string where, DateTimeOffset? asOf) => $"""
         select distinct on (policy_id, update_id, computer_id) policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail
-        from {S}.delivery_status where {where}{(asOf is null ? "" : " and recorded_at <= @asOf")} order by policy_id, update_id, computer_id, occurred_at desc, seq desc
+        from {S}.{ReadModels.DeliveryStatus} where {where}{(asOf is null ? "" : " and recorded_at <= @asOf")} order by policy_id, update_id, computer_id, occurred_at desc, seq desc
         """;
 
     /// <summary>

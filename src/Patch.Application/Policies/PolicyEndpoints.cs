@@ -1,3 +1,4 @@
+using Patch.Projections;
 using Marten;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -90,7 +91,7 @@ public static class PolicyEndpoints
         group.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, Npgsql.NpgsqlDataSource db, CancellationToken ct) =>
             {
                 // Delivered = an agent reported a status for one of its updates (the delivery summary's rows).
-                await using var cmd = db.CreateCommand($"select exists (select 1 from {Common.PatchStore.Schema}.delivery_status where policy_id = $1)");
+                await using var cmd = db.CreateCommand($"select exists (select 1 from {Common.PatchStore.Schema}.{ReadModels.DeliveryStatus} where policy_id = $1)");
                 cmd.Parameters.Add(new Npgsql.NpgsqlParameter { Value = id });
                 var delivered = (bool)(await cmd.ExecuteScalarAsync(ct))!;
                 return await ChangeAsync(id, http, store, ct, (p, _) => PolicyDecisions.Delete(p, id, delivered));

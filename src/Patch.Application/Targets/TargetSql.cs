@@ -1,3 +1,4 @@
+using Patch.Projections;
 using Npgsql;
 using Patch.Application.Common;
 using Patch.Domain.Targets;
@@ -84,7 +85,7 @@ public sealed class TargetSql
 
     private string Requiring(string[] updateIds) => updateIds.Length == 0
         ? "false"
-        : $"exists (select 1 from {ReadSql.At("compliance_state", _asOf)} s where s.computer_id = c.id and s.state = {Compliance.VulnerabilityAnalysis.Missing} and s.update_id = any({Parameter(updateIds)}))";
+        : $"exists (select 1 from {ReadSql.At(ReadModels.ComplianceState, _asOf)} s where s.computer_id = c.id and s.state = {Projections.Compliance.VulnerabilityAnalysis.Missing} and s.update_id = any({Parameter(updateIds)}))";
 
     private string Any(IReadOnlyList<TargetRule> rules) => rules.Count == 0 ? "false" : string.Join(" or ", rules.Select(Rule));
 

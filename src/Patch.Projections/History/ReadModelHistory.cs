@@ -16,7 +16,7 @@ public sealed record HistoryTable(string Name, IReadOnlyList<string> Keys, IRead
 
 /// <summary>
 /// Validity intervals for read models (ADR 0019). Every table named here gets a twin <c>{table}_history</c> holding each
-/// version of each row with <c>valid_from</c> and <c>valid_to</c> ('infinity' while current), written by row triggers in
+/// version of each row with <c>valid_from</c> and <c>valid_to</c> ('infinity' while current), written by statement triggers in
 /// the same statement — so the history is exactly what the table held, whichever code wrote it. A report asked
 /// <c>asOf</c> T reads <see cref="Relation"/> instead of the table: the same columns, the versions valid at T.
 /// <para>
@@ -29,7 +29,7 @@ public sealed record HistoryTable(string Name, IReadOnlyList<string> Keys, IRead
 /// </summary>
 public static class ReadModelHistory
 {
-    public const string Schema = "patch";
+    public const string Schema = ReadModels.Schema;
 
     /// <summary>The transaction-local setting naming the instant the rows written now became true.</summary>
     public const string StampSetting = "patch.valid_from";
@@ -39,13 +39,15 @@ public static class ReadModelHistory
     /// <summary>Every versioned read model: the compliance tables and the Marten documents reports list.</summary>
     public static readonly HistoryTable[] Tables =
     [
-        new("compliance_state", ["computer_id", "update_key"]),
-        new("compliance_bulletin", ["bulletin_id"]),
-        new("compliance_update", ["update_key"]),
-        new("compliance_computer", ["computer_id"]),
-        new("compliance_computer_family", ["computer_id", "family"]),
-        new("compliance_vulnerability", ["computer_id", "vulnerability_id"]),
-        new("restart_state", ["computer_id"]),
+        new(ReadModels.ComplianceState, ["computer_id", "update_key"]),
+        new(ReadModels.ComplianceBulletin, ["bulletin_id"]),
+        new(ReadModels.ComplianceUpdate, ["update_key"]),
+        new(ReadModels.ComplianceComputer, ["computer_id"]),
+        new(ReadModels.ComplianceComputerFamily, ["computer_id", "family"]),
+        new(ReadModels.ComplianceVulnerability, ["computer_id", "vulnerability_id"]),
+        new(ReadModels.RestartState, ["computer_id"]),
+        new(ReadModels.DeliveryLatest, ["policy_id", "update_id", "computer_id"]),
+        new(ReadModels.DeliveryCounts, ["policy_id", "update_id", "day", "status"]),
         HistoryTable.Document(PatchProjections.BulletinRowTable),
         HistoryTable.Document(PatchProjections.KnownExploitedTable),
         HistoryTable.Document(PatchProjections.ComputerRowTable),
@@ -142,10 +144,12 @@ public static class ReadModelHistory
         var names = columns.Select(c => c.Name).ToList();
         var list = string.Join(", ", names);
         var compared = names.Where(n => !(t.Ignored ?? []).Contains(n)).ToList();
-        var keyMatch = string.Join(" and ", t.Keys.Select(k => $"{k} = OLD.{k}"));
-        var open = $"{keyMatch} and valid_to = 'infinity'";
+        string Keys(string a, string b) => string.Join(" and ", t.Keys.Select(k => $"{a}.{k} = {b}.{k}"));
+        string Row(string alias) => string.Join(", ", compared.Select(c => $"{alias}.{c}"));
         var function = $"{Schema}.{t.Name}_keep_history";
         var addColumns = string.Concat(columns.Select(c => $"alter table {h} add column if not exists {c.Name} {c.Type};\n"));
+        // Statement triggers with transition tables: one set-based write per statement, however many rows it touched.
+        // An update that changes no compared column writes no version; a version never starts before the one it closes.
         return $"""
             create table if not exists {Schema}.read_model_history (table_name text primary key, kept_since timestamptz not null);
             create table if not exists {h} (valid_from timestamptz not null, valid_to timestamptz not null default 'infinity');
@@ -155,25 +159,32 @@ public static class ReadModelHistory
             create or replace function {function}() returns trigger language plpgsql as $$
             declare
               at timestamptz := {Stamp};
-              closed timestamptz;
             begin
               if TG_OP = 'TRUNCATE' then
                 update {h} set valid_to = greatest(at, valid_from) where valid_to = 'infinity';
-                return null;
-              end if;
-              if TG_OP = 'UPDATE' and ({string.Join(", ", compared.Select(c => "NEW." + c))}) is not distinct from ({string.Join(", ", compared.Select(c => "OLD." + c))}) then
-                return null;
-              end if;
-              if TG_OP in ('UPDATE', 'DELETE') then
-                update {h} set valid_to = greatest(at, valid_from) where {open} returning valid_to into closed;
-              end if;
-              if TG_OP in ('INSERT', 'UPDATE') then
-                insert into {h} ({list}, valid_from) values ({string.Join(", ", names.Select(n => "NEW." + n))}, coalesce(closed, at));
+              elsif TG_OP = 'INSERT' then
+                insert into {h} ({list}, valid_from) select {list}, at from new_rows;
+              elsif TG_OP = 'DELETE' then
+                update {h} h set valid_to = greatest(at, h.valid_from) from old_rows o where {Keys("h", "o")} and h.valid_to = 'infinity';
+              else
+                with changed as (
+                       select n.* from new_rows n join old_rows o on {Keys("n", "o")} where ({Row("n")}) is distinct from ({Row("o")})),
+                     closed as (
+                       update {h} h set valid_to = greatest(at, h.valid_from) from changed c where {Keys("h", "c")} and h.valid_to = 'infinity'
+                       returning {string.Join(", ", t.Keys.Select(k => "h." + k))}, h.valid_to)
+                insert into {h} ({list}, valid_from)
+                  select {string.Join(", ", names.Select(n => "c." + n))}, coalesce(x.valid_to, at) from changed c left join closed x on {Keys("x", "c")};
               end if;
               return null;
             end $$;
             drop trigger if exists {t.Name}_history on {Schema}.{t.Name};
-            create trigger {t.Name}_history after insert or update or delete on {Schema}.{t.Name} for each row execute function {function}();
+            drop trigger if exists {t.Name}_history_insert on {Schema}.{t.Name};
+            create trigger {t.Name}_history_insert after insert on {Schema}.{t.Name} referencing new table as new_rows for each statement execute function {function}();
+            drop trigger if exists {t.Name}_history_update on {Schema}.{t.Name};
+            create trigger {t.Name}_history_update after update on {Schema}.{t.Name} referencing old table as old_rows new table as new_rows
+              for each statement execute function {function}();
+            drop trigger if exists {t.Name}_history_delete on {Schema}.{t.Name};
+            create trigger {t.Name}_history_delete after delete on {Schema}.{t.Name} referencing old table as old_rows for each statement execute function {function}();
             drop trigger if exists {t.Name}_history_truncate on {Schema}.{t.Name};
             create trigger {t.Name}_history_truncate after truncate on {Schema}.{t.Name} for each statement execute function {function}();
             insert into {Schema}.read_model_history (table_name, kept_since) values ('{t.Name}', {Stamp}) on conflict do nothing;

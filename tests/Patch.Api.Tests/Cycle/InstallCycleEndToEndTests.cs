@@ -142,7 +142,7 @@ public class when_three_simulated_agents_run_the_install_cycle(AppFixture app) :
         Assert.Empty(ledger.Outbox);
 
         // Rebuilt from the event log, the delivery tables give the same report.
-        await Patch.Application.Delivery.DeliveryTables.RebuildAsync(App.Host.Services.GetService(typeof(Npgsql.NpgsqlDataSource)) as Npgsql.NpgsqlDataSource ?? throw new InvalidOperationException(), CancellationToken.None);
+        await Patch.Projections.Delivery.DeliveryTables.RebuildAsync(App.Host.Services.GetService(typeof(Npgsql.NpgsqlDataSource)) as Npgsql.NpgsqlDataSource ?? throw new InvalidOperationException(), CancellationToken.None);
         Assert.Equal((9, 8, 1, 0), Counts(Assert.Single((await GetJsonAsync("/api/reports/delivery-summary")).GetProperty("items").EnumerateArray())));
 
         // A policy that was delivered is retired, not deleted; agents stop receiving it.

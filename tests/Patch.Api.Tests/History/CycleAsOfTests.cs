@@ -102,11 +102,20 @@ public class when_the_install_cycle_is_asked_about_the_past(AppFixture app) : Cy
         Assert.NotEqual(snapshots[0].Answers["/api/reports/reboot-status?pendingOnly=false"], snapshots[1].Answers["/api/reports/reboot-status?pendingOnly=false"]);
         Assert.NotEqual(snapshots[1].Answers[$"/api/policies/{policyId}"], snapshots[2].Answers[$"/api/policies/{policyId}"]);
         Assert.NotEqual(snapshots[0].Answers["/api/reports/delivery-summary"], snapshots[1].Answers["/api/reports/delivery-summary"]);
+        await AssertPastAsync(reports, snapshots, "");
+
+        // Rebuilt from the event log, the delivery and reboot read models keep the same past.
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, "/api/server-tasks/delivery-reports/rebuild")).Status);
+        await AssertPastAsync(reports, snapshots, " after the delivery rebuild");
+    }
+
+    private async Task AssertPastAsync(string[] reports, List<(string At, Dictionary<string, string> Answers)> snapshots, string when)
+    {
         foreach (var (at, answers) in snapshots)
             foreach (var url in reports)
             {
                 var past = await RawAsync(WithAsOf(url, at));
-                Assert.True(answers[url] == past, $"{url} as of {at}:\nlive: {answers[url]}\nasOf: {past}");
+                Assert.True(answers[url] == past, $"{url} as of {at}{when}:\nlive: {answers[url]}\nasOf: {past}");
             }
     }
 }

@@ -130,13 +130,13 @@ public sealed class AppFixture : IAsyncLifetime
         }
         await using (var conn = await Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().OpenConnectionAsync())
         {
-            await Patch.Application.Compliance.ComplianceTables.TruncateAsync(conn, null, CancellationToken.None);
+            await Patch.Projections.Compliance.ComplianceTables.TruncateAsync(conn, null, CancellationToken.None);
             await using var receipts = new Npgsql.NpgsqlCommand("truncate patch.agent_event_receipts", conn);
             await receipts.ExecuteNonQueryAsync();
-            await Patch.Application.Delivery.DeliveryTables.TruncateAsync(conn, CancellationToken.None);
+            await Patch.Projections.Delivery.DeliveryTables.TruncateAsync(conn, CancellationToken.None);
             await Patch.Projections.History.ReadModelHistory.TruncateAsync(conn, CancellationToken.None);
         }
-        Host.Services.GetRequiredService<Patch.Application.Compliance.CatalogCache>().Invalidate();
+        Host.Services.GetRequiredService<Patch.Projections.Compliance.CatalogCache>().Invalidate();
         foreach (var dir in new[] { PackageDirectory, MirrorDirectory })
         {
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);

@@ -112,7 +112,7 @@ public class when_reports_show_product_families(AppFixture app) : AppTest(app)
             await cmd.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
         Assert.Empty((await GetJsonAsync("/api/reports/compliance/updates?family=netfx")).GetProperty("items").EnumerateArray());
 
-        await Patch.Application.Compliance.ComplianceTables.EnsureAsync(source, TestContext.Current.CancellationToken);
+        await Patch.Projections.Compliance.ComplianceTables.EnsureAsync(source, TestContext.Current.CancellationToken);
 
         Assert.NotEmpty((await GetJsonAsync("/api/reports/compliance/updates?family=netfx")).GetProperty("items").EnumerateArray());
         var after = (await GetJsonAsync("/api/reports/compliance/computers?family=netfx")).GetProperty("items")[0];

@@ -1,8 +1,7 @@
 using Npgsql;
-using Patch.Application.Common;
 using Patch.Domain.Inventory.Products;
 
-namespace Patch.Application.Compliance;
+namespace Patch.Projections.Compliance;
 
 /// <summary>
 /// The fleet-scale read model of vulnerability analysis (ADR 0010): one row per (computer, applicable update) and
@@ -12,34 +11,34 @@ namespace Patch.Application.Compliance;
 /// </summary>
 public static class ComplianceTables
 {
-    public const string Schema = PatchStore.Schema;
+    public const string Schema = ReadModels.Schema;
 
     public static readonly string Ddl = $"""
         create schema if not exists {Schema};
-        create table if not exists {Schema}.compliance_state (
+        create table if not exists {Schema}.{ReadModels.ComplianceState} (
             computer_id text not null, update_key text not null, bulletin_id text not null, update_id text not null,
             product text not null, state smallint not null, primary key (computer_id, update_key));
-        create index if not exists ix_compliance_state_bulletin on {Schema}.compliance_state (bulletin_id, state);
-        create index if not exists ix_compliance_state_update on {Schema}.compliance_state (update_key, state);
-        create table if not exists {Schema}.compliance_bulletin (
+        create index if not exists ix_compliance_state_bulletin on {Schema}.{ReadModels.ComplianceState} (bulletin_id, state);
+        create index if not exists ix_compliance_state_update on {Schema}.{ReadModels.ComplianceState} (update_key, state);
+        create table if not exists {Schema}.{ReadModels.ComplianceBulletin} (
             bulletin_id text primary key, applicable int not null, installed int not null, missing int not null, superseded int not null);
-        create index if not exists ix_compliance_bulletin_missing on {Schema}.compliance_bulletin (missing desc, bulletin_id);
-        create table if not exists {Schema}.compliance_update (
+        create index if not exists ix_compliance_bulletin_missing on {Schema}.{ReadModels.ComplianceBulletin} (missing desc, bulletin_id);
+        create table if not exists {Schema}.{ReadModels.ComplianceUpdate} (
             update_key text primary key, bulletin_id text not null, update_id text not null, product text not null,
             applicable int not null, installed int not null, missing int not null, superseded int not null);
-        create index if not exists ix_compliance_update_missing on {Schema}.compliance_update (missing desc, update_key);
-        create table if not exists {Schema}.compliance_computer (
+        create index if not exists ix_compliance_update_missing on {Schema}.{ReadModels.ComplianceUpdate} (missing desc, update_key);
+        create table if not exists {Schema}.{ReadModels.ComplianceComputer} (
             computer_id text primary key, name text not null, applicable int not null, installed int not null, missing int not null,
             superseded int not null, missing_critical int not null, missing_important int not null, analysed_at timestamptz not null);
-        create index if not exists ix_compliance_computer_missing on {Schema}.compliance_computer (missing desc, name);
-        alter table {Schema}.compliance_state add column if not exists family text not null default '';
-        alter table {Schema}.compliance_update add column if not exists family text not null default '';
-        create index if not exists ix_compliance_update_bulletin on {Schema}.compliance_update (bulletin_id, family);
-        create table if not exists {Schema}.compliance_vulnerability (
+        create index if not exists ix_compliance_computer_missing on {Schema}.{ReadModels.ComplianceComputer} (missing desc, name);
+        alter table {Schema}.{ReadModels.ComplianceState} add column if not exists family text not null default '';
+        alter table {Schema}.{ReadModels.ComplianceUpdate} add column if not exists family text not null default '';
+        create index if not exists ix_compliance_update_bulletin on {Schema}.{ReadModels.ComplianceUpdate} (bulletin_id, family);
+        create table if not exists {Schema}.{ReadModels.ComplianceVulnerability} (
             computer_id text not null, vulnerability_id text not null, cve text not null, product text not null, family text not null,
             installed_version text, fixed_build text, severity smallint not null, state smallint not null, reason text not null,
             primary key (computer_id, vulnerability_id));
-        create index if not exists ix_compliance_vulnerability_state on {Schema}.compliance_vulnerability (state, family, cve);
+        create index if not exists ix_compliance_vulnerability_state on {Schema}.{ReadModels.ComplianceVulnerability} (state, family, cve);
         {ComputerFamilyCounts.Ddl}
         """;
 
@@ -58,13 +57,13 @@ public static class ComplianceTables
     private static async Task FillFamiliesAsync(NpgsqlDataSource db, CancellationToken ct)
     {
         var products = new List<string>();
-        await using (var cmd = db.CreateCommand($"select distinct product from {Schema}.compliance_update where family = ''"))
+        await using (var cmd = db.CreateCommand($"select distinct product from {Schema}.{ReadModels.ComplianceUpdate} where family = ''"))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
             while (await reader.ReadAsync(ct)) products.Add(reader.GetString(0));
         if (products.Count == 0) return;
         await using var fill = db.CreateCommand($"""
-            update {Schema}.compliance_update u set family = t.family from unnest(@products, @families) as t(product, family) where u.product = t.product and u.family = '';
-            update {Schema}.compliance_state s set family = t.family from unnest(@products, @families) as t(product, family) where s.product = t.product and s.family = '';
+            update {Schema}.{ReadModels.ComplianceUpdate} u set family = t.family from unnest(@products, @families) as t(product, family) where u.product = t.product and u.family = '';
+            update {Schema}.{ReadModels.ComplianceState} s set family = t.family from unnest(@products, @families) as t(product, family) where s.product = t.product and s.family = '';
             """);
         fill.Parameters.AddWithValue("products", products.ToArray());
         fill.Parameters.AddWithValue("families", products.Select(p => ProductFamilies.Of(p).Id).ToArray());
@@ -75,7 +74,7 @@ public static class ComplianceTables
     public static async Task TruncateAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
-            $"truncate {Schema}.compliance_state, {Schema}.compliance_bulletin, {Schema}.compliance_update, {Schema}.compliance_computer, {Schema}.compliance_vulnerability, {Schema}.compliance_computer_family", conn, tx);
+            $"truncate {Schema}.{ReadModels.ComplianceState}, {Schema}.{ReadModels.ComplianceBulletin}, {Schema}.{ReadModels.ComplianceUpdate}, {Schema}.{ReadModels.ComplianceComputer}, {Schema}.{ReadModels.ComplianceVulnerability}, {Schema}.{ReadModels.ComplianceComputerFamily}", conn, tx);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 }

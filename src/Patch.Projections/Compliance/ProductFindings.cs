@@ -3,7 +3,7 @@ using NpgsqlTypes;
 using Patch.Domain.Applicability;
 using Patch.Domain.Inventory.Products;
 
-namespace Patch.Application.Compliance;
+namespace Patch.Projections.Compliance;
 
 /// <summary>
 /// The compliance table of products without a KB (compliance_vulnerability): one row per (computer, CVE of a product it
@@ -21,7 +21,7 @@ public static class ProductFindings
     /// <summary>One computer's findings, written as differences (ADR 0019).</summary>
     public static async Task ReplaceAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string computerId, List<VulnerabilityFinding> findings, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand(ComplianceMerge.Replace("compliance_vulnerability", ["computer_id", "vulnerability_id"], Values, """
+        await using var cmd = new NpgsqlCommand(ComplianceMerge.Replace(ReadModels.ComplianceVulnerability, ["computer_id", "vulnerability_id"], Values, """
             (select @c::text computer_id, i vulnerability_id, cve, p product, f family, v installed_version, fb fixed_build, sev severity, st state, r reason
              from unnest(@ids, @cves, @products, @families, @versions, @fixed, @severities, @states, @reasons) as t(i, cve, p, f, v, fb, sev, st, r))
             """, "t.computer_id = @c"), conn, tx);

@@ -1,7 +1,7 @@
 using Npgsql;
 using Patch.Domain.Catalog;
 
-namespace Patch.Application.Compliance;
+namespace Patch.Projections.Compliance;
 
 /// <summary>The counters of compliance by computer over some of a computer's rows: one pass, the same for the whole computer and for one family.</summary>
 public sealed record ComplianceCounts(int Applicable, int Installed, int Missing, int Superseded, int Critical, int Important)
@@ -35,11 +35,11 @@ public static class ComputerFamilyCounts
     private const string S = ComplianceTables.Schema;
 
     public const string Ddl = $"""
-        create table if not exists {S}.compliance_computer_family (
+        create table if not exists {S}.{ReadModels.ComplianceComputerFamily} (
             computer_id text not null, family text not null, name text not null, applicable int not null, installed int not null, missing int not null,
             superseded int not null, missing_critical int not null, missing_important int not null, analysed_at timestamptz not null,
             primary key (computer_id, family));
-        create index if not exists ix_compliance_computer_family_missing on {S}.compliance_computer_family (family, missing desc, name);
+        create index if not exists ix_compliance_computer_family_missing on {S}.{ReadModels.ComplianceComputerFamily} (family, missing desc, name);
         """;
 
     private static IEnumerable<(string Family, ComplianceCounts Counts)> Of(IEnumerable<(string Family, short State, Severity Severity)> rows) =>
@@ -52,7 +52,7 @@ public static class ComputerFamilyCounts
         DateTimeOffset at, CancellationToken ct)
     {
         var counts = Of(rows).ToList();
-        await using var cmd = new NpgsqlCommand(ComplianceMerge.Replace("compliance_computer_family", ["computer_id", "family"], Values, """
+        await using var cmd = new NpgsqlCommand(ComplianceMerge.Replace(ReadModels.ComplianceComputerFamily, ["computer_id", "family"], Values, """
             (select @c::text computer_id, f family, @name::text name, a applicable, i installed, m missing, x superseded, cr missing_critical, im missing_important,
                     @at::timestamptz analysed_at from unnest(@families, @a, @i, @m, @x, @cr, @im) as t(f, a, i, m, x, cr, im))
             """, "t.computer_id = @c"), conn, tx);
@@ -85,12 +85,12 @@ public static class ComputerFamilyCounts
     public static async Task FillAsync(NpgsqlDataSource db, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand($"""
-            insert into {S}.compliance_computer_family (computer_id, family, name, applicable, installed, missing, superseded, missing_critical, missing_important, analysed_at)
+            insert into {S}.{ReadModels.ComplianceComputerFamily} (computer_id, family, name, applicable, installed, missing, superseded, missing_critical, missing_important, analysed_at)
             select s.computer_id, s.family, c.name, count(*), count(*) filter (where s.state = 1), count(*) filter (where s.state = 2), count(*) filter (where s.state = 3),
                    count(*) filter (where s.state = 2 and (r.data->>'severityRank')::int = {(int)Severity.Critical}),
                    count(*) filter (where s.state = 2 and (r.data->>'severityRank')::int = {(int)Severity.Important}), c.analysed_at
-            from {S}.compliance_state s join {S}.compliance_computer c on c.computer_id = s.computer_id join {S}.{Projections.PatchProjections.BulletinRowTable} r on r.id = s.bulletin_id
-            where not exists (select 1 from {S}.compliance_computer_family) and s.family <> ''
+            from {S}.{ReadModels.ComplianceState} s join {S}.{ReadModels.ComplianceComputer} c on c.computer_id = s.computer_id join {S}.{Projections.PatchProjections.BulletinRowTable} r on r.id = s.bulletin_id
+            where not exists (select 1 from {S}.{ReadModels.ComplianceComputerFamily}) and s.family <> ''
             group by s.computer_id, s.family, c.name, c.analysed_at
             """);
         cmd.CommandTimeout = 0;

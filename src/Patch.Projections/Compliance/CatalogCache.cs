@@ -2,9 +2,8 @@ using Marten;
 using Npgsql;
 using Patch.Domain.Applicability;
 using Patch.Domain.Catalog;
-using Patch.Projections;
 
-namespace Patch.Application.Compliance;
+namespace Patch.Projections.Compliance;
 
 /// <summary>
 /// The catalog as the engine needs it: its updates, each bulletin's severity, and the vulnerabilities of products without a

@@ -1,4 +1,4 @@
-namespace Patch.Application.Compliance;
+namespace Patch.Projections.Compliance;
 
 /// <summary>
 /// Writes of the compliance tables as differences: a row that did not change is not touched, so its version in the
@@ -33,7 +33,7 @@ public static class ComplianceMerge
     /// extra columns), before the state rows are replaced: only counters that change are written.
     /// </summary>
     public static string MoveCounters(string table, string key, string newRows, (string Column, string Source)[] extra) => $"""
-        with o as (select {key} k, {Counts} from (select {key}, state st from {S}.compliance_state where computer_id = @c) s group by {key}),
+        with o as (select {key} k, {Counts} from (select {key}, state st from {S}.{ReadModels.ComplianceState} where computer_id = @c) s group by {key}),
              n as (select k, {Counts} from {newRows} group by k),
              d as (select coalesce(n.k, o.k) k, coalesce(n.a, 0) - coalesce(o.a, 0) a, coalesce(n.i, 0) - coalesce(o.i, 0) i,
                           coalesce(n.m, 0) - coalesce(o.m, 0) m, coalesce(n.x, 0) - coalesce(o.x, 0) x from o full join n on n.k = o.k)
@@ -46,13 +46,13 @@ public static class ComplianceMerge
 
     /// <summary>Every counter of bulletins and updates from the state rows (the full analysis, after they were replaced).</summary>
     public static readonly string AllCounters =
-        Replace("compliance_bulletin", ["bulletin_id"], ["applicable", "installed", "missing", "superseded"], $"""
+        Replace(ReadModels.ComplianceBulletin, ["bulletin_id"], ["applicable", "installed", "missing", "superseded"], $"""
             (select bulletin_id, count(*)::int applicable, (count(*) filter (where state = 1))::int installed, (count(*) filter (where state = 2))::int missing,
-                    (count(*) filter (where state = 3))::int superseded from {S}.compliance_state group by bulletin_id)
+                    (count(*) filter (where state = 3))::int superseded from {S}.{ReadModels.ComplianceState} group by bulletin_id)
             """, "true") +
-        Replace("compliance_update", ["update_key"], ["bulletin_id", "update_id", "product", "family", "applicable", "installed", "missing", "superseded"], $"""
+        Replace(ReadModels.ComplianceUpdate, ["update_key"], ["bulletin_id", "update_id", "product", "family", "applicable", "installed", "missing", "superseded"], $"""
             (select update_key, min(bulletin_id) bulletin_id, min(update_id) update_id, min(product) product, min(family) family, count(*)::int applicable,
                     (count(*) filter (where state = 1))::int installed, (count(*) filter (where state = 2))::int missing, (count(*) filter (where state = 3))::int superseded
-             from {S}.compliance_state group by update_key)
+             from {S}.{ReadModels.ComplianceState} group by update_key)
             """, "true");
 }

@@ -1,13 +1,7 @@
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Npgsql;
-using Patch.Application.Common;
-using Patch.Application.Security;
 using Patch.Domain.Computers;
 
-namespace Patch.Application.Delivery;
-
-public sealed record DeliveryRebuilt(long StatusEvents, long Deliveries, long ComputersWithRestarts, double Seconds);
+namespace Patch.Projections.Delivery;
 
 /// <summary>
 /// Read models of the install cycle (ADR 0013), written in the same transaction as the agents' events and rebuilt from
@@ -21,40 +15,40 @@ public sealed record DeliveryRebuilt(long StatusEvents, long Deliveries, long Co
 /// </summary>
 public static class DeliveryTables
 {
-    private const string S = PatchStore.Schema;
+    private const string S = ReadModels.Schema;
 
     // The counters' two moves, shared by the insert, update and delete triggers of delivery_latest.
     private static readonly string RemoveOld = $"""
-                    update {S}.delivery_counts c set deliveries = c.deliveries - o.n
+                    update {S}.{ReadModels.DeliveryCounts} c set deliveries = c.deliveries - o.n
                     from (select policy_id, update_id, (occurred_at at time zone 'UTC')::date as day, status, count(*) n from old_rows group by 1, 2, 3, 4) o
                     where c.policy_id = o.policy_id and c.update_id = o.update_id and c.day = o.day and c.status = o.status;
         """;
 
     private static readonly string AddNew = $"""
-                    insert into {S}.delivery_counts as c (policy_id, update_id, day, status, deliveries)
+                    insert into {S}.{ReadModels.DeliveryCounts} as c (policy_id, update_id, day, status, deliveries)
                     select policy_id, update_id, (occurred_at at time zone 'UTC')::date, status, count(*) from new_rows group by 1, 2, 3, 4
                     on conflict (policy_id, update_id, day, status) do update set deliveries = c.deliveries + excluded.deliveries;
         """;
 
     public static readonly string Ddl = $"""
         create schema if not exists {S};
-        create table if not exists {S}.delivery_status (
+        create table if not exists {S}.{ReadModels.DeliveryStatus} (
             computer_id text not null, event_id uuid not null, policy_id text not null, bulletin text, update_id text not null,
             status text not null, occurred_at timestamptz not null, last_applied timestamptz, detail text, seq bigint generated always as identity,
             primary key (computer_id, event_id));
-        create index if not exists ix_delivery_status_policy on {S}.delivery_status (policy_id, update_id, computer_id, occurred_at desc);
-        create index if not exists ix_delivery_status_time on {S}.delivery_status (occurred_at);
-        create table if not exists {S}.delivery_latest (
+        create index if not exists ix_delivery_status_policy on {S}.{ReadModels.DeliveryStatus} (policy_id, update_id, computer_id, occurred_at desc);
+        create index if not exists ix_delivery_status_time on {S}.{ReadModels.DeliveryStatus} (occurred_at);
+        create table if not exists {S}.{ReadModels.DeliveryLatest} (
             policy_id text not null, update_id text not null, computer_id text not null, bulletin text, status text not null, occurred_at timestamptz not null,
             last_applied timestamptz, detail text, seq bigint not null, primary key (policy_id, update_id, computer_id));
-        create index if not exists ix_delivery_latest_time on {S}.delivery_latest (occurred_at);
-        create index if not exists ix_delivery_latest_computer on {S}.delivery_latest (computer_id);
-        create table if not exists {S}.delivery_counts (
+        create index if not exists ix_delivery_latest_time on {S}.{ReadModels.DeliveryLatest} (occurred_at);
+        create index if not exists ix_delivery_latest_computer on {S}.{ReadModels.DeliveryLatest} (computer_id);
+        create table if not exists {S}.{ReadModels.DeliveryCounts} (
             policy_id text not null, update_id text not null, day date not null, status text not null, deliveries int not null,
             primary key (policy_id, update_id, day, status));
         create or replace function {S}.delivery_status_to_latest() returns trigger language plpgsql as $$
         begin
-            insert into {S}.delivery_latest as l (policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail, seq)
+            insert into {S}.{ReadModels.DeliveryLatest} as l (policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail, seq)
             select distinct on (policy_id, update_id, computer_id) policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail, seq
             from new_rows order by policy_id, update_id, computer_id, occurred_at desc, seq desc
             on conflict (policy_id, update_id, computer_id) do update set bulletin = excluded.bulletin, status = excluded.status, occurred_at = excluded.occurred_at,
@@ -62,7 +56,7 @@ public static class DeliveryTables
             where (l.occurred_at, l.seq) < (excluded.occurred_at, excluded.seq);
             return null;
         end $$;
-        create or replace trigger tr_delivery_status_to_latest after insert on {S}.delivery_status
+        create or replace trigger tr_delivery_status_to_latest after insert on {S}.{ReadModels.DeliveryStatus}
             referencing new table as new_rows for each statement execute function {S}.delivery_status_to_latest();
         create or replace function {S}.delivery_counts_add() returns trigger language plpgsql as $$
         begin
@@ -80,14 +74,14 @@ public static class DeliveryTables
             {AddNew}
             return null;
         end $$;
-        create or replace trigger tr_delivery_latest_insert after insert on {S}.delivery_latest
+        create or replace trigger tr_delivery_latest_insert after insert on {S}.{ReadModels.DeliveryLatest}
             referencing new table as new_rows for each statement execute function {S}.delivery_counts_add();
-        create or replace trigger tr_delivery_latest_update after update on {S}.delivery_latest
+        create or replace trigger tr_delivery_latest_update after update on {S}.{ReadModels.DeliveryLatest}
             referencing old table as old_rows new table as new_rows for each statement execute function {S}.delivery_counts_move();
-        create or replace trigger tr_delivery_latest_delete after delete on {S}.delivery_latest
+        create or replace trigger tr_delivery_latest_delete after delete on {S}.{ReadModels.DeliveryLatest}
             referencing old table as old_rows for each statement execute function {S}.delivery_counts_remove();
-        alter table {S}.delivery_status add column if not exists recorded_at timestamptz not null default (now() at time zone 'utc');
-        create table if not exists {S}.restart_state (
+        alter table {S}.{ReadModels.DeliveryStatus} add column if not exists recorded_at timestamptz not null default (now() at time zone 'utc');
+        create table if not exists {S}.{ReadModels.RestartState} (
             computer_id text primary key, pending boolean not null, pending_since timestamptz, planned_at timestamptz, deferrals int not null,
             deferred_until timestamptz, last_restart_at timestamptz, updated_at timestamptz not null);
         """;
@@ -101,33 +95,18 @@ public static class DeliveryTables
             await cmd.ExecuteNonQueryAsync(ct);
         // A database from before the latest/counts tables existed: fill them once from the history (the triggers count).
         await using var backfill = new NpgsqlCommand($"""
-            insert into {S}.delivery_latest (policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail, seq)
+            insert into {S}.{ReadModels.DeliveryLatest} (policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail, seq)
             select distinct on (policy_id, update_id, computer_id) policy_id, update_id, computer_id, bulletin, status, occurred_at, last_applied, detail, seq
-            from {S}.delivery_status where not exists (select 1 from {S}.delivery_latest)
+            from {S}.{ReadModels.DeliveryStatus} where not exists (select 1 from {S}.{ReadModels.DeliveryLatest})
             order by policy_id, update_id, computer_id, occurred_at desc, seq desc
             """, conn, tx);
         await backfill.ExecuteNonQueryAsync(ct);
         await tx.CommitAsync(ct);
     }
 
-    /// <summary>The rebuild as a server task: POST /api/server-tasks/delivery-reports/rebuild.</summary>
-    public static void Map(Microsoft.AspNetCore.Routing.IEndpointRouteBuilder app) =>
-        Microsoft.AspNetCore.Builder.EndpointRouteBuilderExtensions.MapPost(app, "/api/server-tasks/delivery-reports/rebuild", async (NpgsqlDataSource db, CancellationToken ct) =>
-            {
-                var clock = System.Diagnostics.Stopwatch.StartNew();
-                await RebuildAsync(db, ct);
-                await using var count = db.CreateCommand($"select (select count(*) from {S}.delivery_status), (select count(*) from {S}.delivery_latest), (select count(*) from {S}.restart_state)");
-                await using var r = await count.ExecuteReaderAsync(ct);
-                await r.ReadAsync(ct);
-                return Microsoft.AspNetCore.Http.Results.Ok(new DeliveryRebuilt(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), clock.Elapsed.TotalSeconds));
-            })
-            .WithTags("Server tasks").ForOperator().WithName("RebuildDeliveryReports")
-            .WithSummary("Rebuild the delivery summary and reboot status tables from the event log (the agents' status and restart events), in one transaction: reports keep answering from the old rows until it commits.")
-            .Produces<DeliveryRebuilt>();
-
     /// <summary>One statement for all the status rows of an ingest transaction (parallel arrays), so the triggers run once per batch.</summary>
     public static readonly string InsertStatuses = $"""
-        insert into {S}.delivery_status (computer_id, event_id, policy_id, bulletin, update_id, status, occurred_at, last_applied, detail)
+        insert into {S}.{ReadModels.DeliveryStatus} (computer_id, event_id, policy_id, bulletin, update_id, status, occurred_at, last_applied, detail)
         select * from unnest(?::text[], ?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[]::timestamptz[], ?::text[])
         on conflict do nothing
         """;
@@ -146,7 +125,7 @@ public static class DeliveryTables
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a restart event kind"),
         };
         return $"""
-            insert into {S}.restart_state as r (computer_id, pending, pending_since, planned_at, deferrals, deferred_until, last_restart_at, updated_at)
+            insert into {S}.{ReadModels.RestartState} as r (computer_id, pending, pending_since, planned_at, deferrals, deferred_until, last_restart_at, updated_at)
             select k.c, {pending}, case when {pending} then k.t end, case when {pending} then k.at end, case when {deferred} then 1 else 0 end,
                    case when {deferred} then k.at end, case when {restarted} then k.t end, k.t
             from (select ?::text c, ?::timestamptz t, ?::timestamptz at) k
@@ -169,20 +148,15 @@ public static class DeliveryTables
         await using var tx = await conn.BeginTransactionAsync(ct);
         // The agents' ingest waits while the tables are rebuilt (its inserts conflict with this lock); readers do not.
         await using (var cmd = new NpgsqlCommand($"""
-            lock table {S}.delivery_status, {S}.delivery_latest, {S}.delivery_counts, {S}.restart_state in share row exclusive mode;
-            delete from {S}.delivery_latest;
-            delete from {S}.delivery_counts;
-            delete from {S}.delivery_status;
-            insert into {S}.delivery_status (computer_id, event_id, policy_id, bulletin, update_id, status, occurred_at, last_applied, detail, recorded_at)
-            select data->>'computerId', (data->>'eventId')::uuid, data->>'policyId', data->>'bulletin', data->>'updateId', data->>'status',
-                   (data->>'occurredAt')::timestamptz, (data->>'lastApplied')::timestamptz, data->>'detail', timestamp
-            from {S}.mt_events where type = 'agent_status_reported' and data->>'policyId' is not null and data->>'updateId' is not null
-            order by seq_id
-            on conflict do nothing;
-            delete from {S}.restart_state;
-            truncate {S}.restart_state_history;
+            lock table {S}.{ReadModels.DeliveryStatus}, {S}.{ReadModels.DeliveryLatest}, {S}.{ReadModels.DeliveryCounts}, {S}.{ReadModels.RestartState} in share row exclusive mode;
+            delete from {S}.{ReadModels.DeliveryLatest};
+            delete from {S}.{ReadModels.DeliveryCounts};
+            delete from {S}.{ReadModels.DeliveryStatus};
+            delete from {S}.{ReadModels.RestartState};
+            truncate {S}.{ReadModels.DeliveryLatest}_history, {S}.{ReadModels.DeliveryCounts}_history, {S}.{ReadModels.RestartState}_history;
             """, conn, tx))
             await cmd.ExecuteNonQueryAsync(ct);
+        await ReplayStatusesAsync(db, conn, tx, ct);
 
         // Each restart event is applied in the order and as of the instant it was recorded, as the ingest did, so the rebuilt
         // history is the one kept live (an event older than the row's last one changes nothing either way).
@@ -207,9 +181,57 @@ public static class DeliveryTables
         await tx.CommitAsync(ct);
     }
 
+    /// <summary>
+    /// The status events again, one insert per ingest transaction (the events it recorded share its timestamp), each as
+    /// of that instant: the triggers rebuild delivery_latest and delivery_counts with the versions they had live.
+    /// </summary>
+    private static async Task ReplayStatusesAsync(NpgsqlDataSource db, NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)
+    {
+        var batch = new List<object?[]>();
+        DateTimeOffset? at = null;
+        await using var read = await db.OpenConnectionAsync(ct);
+        async Task FlushAsync()
+        {
+            if (batch.Count == 0) return;
+            await Projections.History.ReadModelHistory.StampAsync(conn, tx, at!.Value, ct);
+            await using var insert = new NpgsqlCommand($"""
+                insert into {S}.{ReadModels.DeliveryStatus} (computer_id, event_id, policy_id, bulletin, update_id, status, occurred_at, last_applied, detail, recorded_at)
+                select c, e, p, b, u, s, o, l, d, @at from unnest(@c, @e, @p, @b, @u, @s, @o, @l, @d) as t(c, e, p, b, u, s, o, l, d) on conflict do nothing
+                """, conn, tx);
+            insert.Parameters.AddWithValue("at", at!.Value);
+            string[] names = ["c", "e", "p", "b", "u", "s", "o", "l", "d"];
+            NpgsqlTypes.NpgsqlDbType[] types = [NpgsqlTypes.NpgsqlDbType.Text, NpgsqlTypes.NpgsqlDbType.Uuid, NpgsqlTypes.NpgsqlDbType.Text, NpgsqlTypes.NpgsqlDbType.Text,
+                NpgsqlTypes.NpgsqlDbType.Text, NpgsqlTypes.NpgsqlDbType.Text, NpgsqlTypes.NpgsqlDbType.TimestampTz, NpgsqlTypes.NpgsqlDbType.TimestampTz, NpgsqlTypes.NpgsqlDbType.Text];
+            for (var i = 0; i < names.Length; i++)
+                insert.Parameters.Add(new NpgsqlParameter(names[i], NpgsqlTypes.NpgsqlDbType.Array | types[i]) { Value = batch.Select(r => r[i] ?? DBNull.Value).ToArray() });
+            await insert.ExecuteNonQueryAsync(ct);
+            batch.Clear();
+        }
+        // Read on a second connection: the replay writes while it reads (the rows are committed events, the lock holds the tables).
+        await using (var cmd = new NpgsqlCommand($"""
+            select data->>'computerId', (data->>'eventId')::uuid, data->>'policyId', data->>'bulletin', data->>'updateId', data->>'status',
+                   (data->>'occurredAt')::timestamptz, (data->>'lastApplied')::timestamptz, data->>'detail', timestamp
+            from {S}.mt_events where type = 'agent_status_reported' and data->>'policyId' is not null and data->>'updateId' is not null
+            order by seq_id
+            """, read))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                var recorded = reader.GetFieldValue<DateTimeOffset>(9);
+                if (at != recorded || batch.Count >= 10_000) await FlushAsync();
+                at = recorded;
+                batch.Add([reader.GetString(0), reader.GetGuid(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetString(4),
+                    reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6), reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
+                    reader.IsDBNull(8) ? null : reader.GetString(8)]);
+            }
+        }
+        await FlushAsync();
+    }
+
     public static async Task TruncateAsync(NpgsqlConnection conn, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand($"truncate {S}.delivery_status, {S}.delivery_latest, {S}.delivery_counts, {S}.restart_state", conn);
+        await using var cmd = new NpgsqlCommand($"truncate {S}.{ReadModels.DeliveryStatus}, {S}.{ReadModels.DeliveryLatest}, {S}.{ReadModels.DeliveryCounts}, {S}.{ReadModels.RestartState}", conn);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 }
