@@ -19,4 +19,14 @@ public static class ReadModels
     public const string DeliveryLatest = "delivery_latest";
     public const string DeliveryCounts = "delivery_counts";
     public const string RestartState = "restart_state";
+
+    /// <summary>One row: when the catalog's facts last changed (the transaction of the import that changed them).</summary>
+    public const string CatalogStamp = "catalog_stamp";
+
+    /// <summary>
+    /// The statement an import runs in its own transaction when it appended catalog facts: the analyses derived from the
+    /// new catalog are true from then (<c>now()</c> is the events' own timestamp).
+    /// </summary>
+    public const string MarkCatalogChanged =
+        $"insert into {Schema}.{CatalogStamp} (id, at) values (1, now()) on conflict (id) do update set at = excluded.at";
 }

@@ -97,5 +97,6 @@ public static class PatchApp
         app.MapDeliveryReports();
         WakeOnLanTask.Map(app);
         Patch.Application.Delivery.RebuildDeliveryReports.Map(app);
+        Patch.Application.ServerTasks.ReadModelRebuilder.Map(app);
     }
 }

@@ -63,6 +63,8 @@ public static class PatchServices
         services.AddSingleton<CatalogCache>();
         services.AddTransient<VulnerabilityAnalysis>();
         services.AddTransient<FleetAnalysisTask>();
+        services.AddSingleton<Patch.Application.ServerTasks.RebuildProgressBoard>();
+        services.AddTransient<Patch.Application.ServerTasks.ReadModelRebuilder>();
         services.AddHostedService<ComplianceSchema>();
         services.AddHostedService<ReadModelBackfill>();
         services.AddSingleton<Patch.Application.Agents.AgentEventIngest>();

@@ -149,6 +149,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         var result = new CatalogImportResult(runId, status, document.Format, document.DocumentId, added, revised, unchanged,
             updatesAdded, updatesRevised, excluded, factsAdded, factsRevised, factsUnchanged, events, skipped);
         AppendCompleted(session, result);
+        if (events > 0) session.QueueSqlCommand(Projections.ReadModels.MarkCatalogChanged);
         await session.SaveChangesAsync(ct);
         return result;
     }

@@ -13,7 +13,9 @@ public sealed class PatchDatabase : IAsyncDisposable
 
     private PatchDatabase(string connectionString, EmbeddedPostgres? embedded)
     {
-        ConnectionString = connectionString;
+        // Sessions in UTC: a timestamp PostgreSQL prints or Marten's own SQL derives with "at time zone 'utc'" is then the instant
+        // itself, whatever the server's time zone.
+        ConnectionString = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Timezone = "UTC" }.ConnectionString;
         _embedded = embedded;
     }
 

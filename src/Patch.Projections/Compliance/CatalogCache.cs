@@ -7,7 +7,7 @@ namespace Patch.Projections.Compliance;
 
 /// <summary>
 /// The catalog as the engine needs it: its updates, each bulletin's severity, and the vulnerabilities of products without a
-/// KB. <c>Stamp</c>: when the latest catalog fact it holds was recorded (null for an empty
+/// KB. <c>Stamp</c>: when the catalog's facts last changed (<see cref="ReadModels.CatalogStamp"/>) (null for an empty
 /// catalog); analyses derived from it are true from then.
 /// </summary>
 public sealed record LoadedCatalog(PreparedCatalog Updates, IReadOnlyDictionary<string, Severity> Severities, PreparedVulnerabilities Vulnerabilities, DateTimeOffset? Stamp);
@@ -53,12 +53,8 @@ public sealed class CatalogCache(IDocumentStore store, NpgsqlDataSource db)
         await using var session = store.QuerySession();
         var bulletins = await session.Query<Bulletin>().ToListAsync(ct);
         var vulnerabilities = await session.Query<Domain.Vulnerabilities.ProductVulnerability>().ToListAsync(ct);
-        // Read after the documents: the stamp is never older than a fact the analysis used (an inline projection's
-        // modification time is its events' transaction time).
-        await using var stamp = db.CreateCommand($"""
-            select greatest((select max(mt_last_modified) from {ComplianceTables.Schema}.{PatchProjections.BulletinTable}),
-                            (select max(mt_last_modified) from {ComplianceTables.Schema}.{PatchProjections.ProductVulnerabilityTable}))
-            """);
+        // Read after the documents: the stamp is never older than a fact the analysis used.
+        await using var stamp = db.CreateCommand($"select at from {ReadModels.Schema}.{ReadModels.CatalogStamp}");
         var at = await stamp.ExecuteScalarAsync(ct) is DateTime t ? new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)) : (DateTimeOffset?)null;
         return new LoadedCatalog(new PreparedCatalog(bulletins.SelectMany(b => b.Updates.Select(u => new CatalogUpdate(b.Id, b.Facts.Number, u, b.Facts.Released))).ToList()),
             bulletins.ToDictionary(b => b.Id, b => b.Facts.Severity), new PreparedVulnerabilities(vulnerabilities.Select(v => v.Facts).ToList()), at);

@@ -28,12 +28,12 @@ public static class ComplianceMerge
     private const string Counts = "count(*) a, count(*) filter (where st = 1) i, count(*) filter (where st = 2) m, count(*) filter (where st = 3) x";
 
     /// <summary>
-    /// Moves the counters of <paramref name="table"/> (keyed by <paramref name="key"/>) by the difference between one
-    /// computer's current state rows and its new ones (<paramref name="newRows"/>: a relation with columns k, st and the
+    /// Moves the counters of <paramref name="table"/> (keyed by <paramref name="key"/>) by the difference between some
+    /// computers' (<c>@computers</c>) current state rows and their new ones (<paramref name="newRows"/>: a relation with columns k, st and the
     /// extra columns), before the state rows are replaced: only counters that change are written.
     /// </summary>
     public static string MoveCounters(string table, string key, string newRows, (string Column, string Source)[] extra) => $"""
-        with o as (select {key} k, {Counts} from (select {key}, state st from {S}.{ReadModels.ComplianceState} where computer_id = @c) s group by {key}),
+        with o as (select {key} k, {Counts} from (select {key}, state st from {S}.{ReadModels.ComplianceState} where computer_id = any(@computers)) s group by {key}),
              n as (select k, {Counts} from {newRows} group by k),
              d as (select coalesce(n.k, o.k) k, coalesce(n.a, 0) - coalesce(o.a, 0) a, coalesce(n.i, 0) - coalesce(o.i, 0) i,
                           coalesce(n.m, 0) - coalesce(o.m, 0) m, coalesce(n.x, 0) - coalesce(o.x, 0) x from o full join n on n.k = o.k)

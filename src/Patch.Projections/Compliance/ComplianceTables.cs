@@ -40,6 +40,7 @@ public static class ComplianceTables
             primary key (computer_id, vulnerability_id));
         create index if not exists ix_compliance_vulnerability_state on {Schema}.{ReadModels.ComplianceVulnerability} (state, family, cve);
         {ComputerFamilyCounts.Ddl}
+        create table if not exists {Schema}.{ReadModels.CatalogStamp} (id int primary key check (id = 1), at timestamptz not null);
         """;
 
     /// <summary>

@@ -42,32 +42,10 @@ public static class ComputerFamilyCounts
         create index if not exists ix_compliance_computer_family_missing on {S}.{ReadModels.ComplianceComputerFamily} (family, missing desc, name);
         """;
 
-    private static IEnumerable<(string Family, ComplianceCounts Counts)> Of(IEnumerable<(string Family, short State, Severity Severity)> rows) =>
+    public static IEnumerable<(string Family, ComplianceCounts Counts)> Of(IEnumerable<(string Family, short State, Severity Severity)> rows) =>
         rows.GroupBy(r => r.Family).Select(g => (g.Key, ComplianceCounts.Of(g.Select(r => (r.State, r.Severity)))));
 
     public static readonly string[] Values = ["name", "applicable", "installed", "missing", "superseded", "missing_critical", "missing_important", "analysed_at"];
-
-    /// <summary>One computer's counters, written as differences (ADR 0019).</summary>
-    public static async Task ReplaceAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string computerId, string name, IEnumerable<(string, short, Severity)> rows,
-        DateTimeOffset at, CancellationToken ct)
-    {
-        var counts = Of(rows).ToList();
-        await using var cmd = new NpgsqlCommand(ComplianceMerge.Replace(ReadModels.ComplianceComputerFamily, ["computer_id", "family"], Values, """
-            (select @c::text computer_id, f family, @name::text name, a applicable, i installed, m missing, x superseded, cr missing_critical, im missing_important,
-                    @at::timestamptz analysed_at from unnest(@families, @a, @i, @m, @x, @cr, @im) as t(f, a, i, m, x, cr, im))
-            """, "t.computer_id = @c"), conn, tx);
-        cmd.Parameters.AddWithValue("c", computerId);
-        cmd.Parameters.AddWithValue("name", name);
-        cmd.Parameters.AddWithValue("at", at);
-        cmd.Parameters.AddWithValue("families", counts.Select(c => c.Family).ToArray());
-        cmd.Parameters.AddWithValue("a", counts.Select(c => c.Counts.Applicable).ToArray());
-        cmd.Parameters.AddWithValue("i", counts.Select(c => c.Counts.Installed).ToArray());
-        cmd.Parameters.AddWithValue("m", counts.Select(c => c.Counts.Missing).ToArray());
-        cmd.Parameters.AddWithValue("x", counts.Select(c => c.Counts.Superseded).ToArray());
-        cmd.Parameters.AddWithValue("cr", counts.Select(c => c.Counts.Critical).ToArray());
-        cmd.Parameters.AddWithValue("im", counts.Select(c => c.Counts.Important).ToArray());
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
 
     /// <summary>Every computer's counters into <paramref name="table"/> (the full analysis's staging table).</summary>
     public static async Task CopyAllAsync(NpgsqlConnection conn, string table,

@@ -80,7 +80,7 @@ public static class DeliveryTables
             referencing old table as old_rows new table as new_rows for each statement execute function {S}.delivery_counts_move();
         create or replace trigger tr_delivery_latest_delete after delete on {S}.{ReadModels.DeliveryLatest}
             referencing old table as old_rows for each statement execute function {S}.delivery_counts_remove();
-        alter table {S}.{ReadModels.DeliveryStatus} add column if not exists recorded_at timestamptz not null default (now() at time zone 'utc');
+        alter table {S}.{ReadModels.DeliveryStatus} add column if not exists recorded_at timestamptz not null default now();
         create table if not exists {S}.{ReadModels.RestartState} (
             computer_id text primary key, pending boolean not null, pending_since timestamptz, planned_at timestamptz, deferrals int not null,
             deferred_until timestamptz, last_restart_at timestamptz, updated_at timestamptz not null);

@@ -21,7 +21,7 @@ public sealed record HistoryTable(string Name, IReadOnlyList<string> Keys, IRead
 /// <c>asOf</c> T reads <see cref="Relation"/> instead of the table: the same columns, the versions valid at T.
 /// <para>
 /// The instant a version starts is the instant of the events it reflects: Marten writes inline projections in the
-/// events' own transaction, whose timestamps are <c>now() at time zone 'utc'</c>, the expression the triggers use. A
+/// events' own transaction, and every event is recorded at its transaction's <c>now()</c> (<see cref="EventTimeDdl"/>). A
 /// writer that derives rows from earlier events (the vulnerability analysis, after the agent's request committed its
 /// inventory) sets <see cref="StampSetting"/> to those events' time for its transaction (<see cref="StampAsync"/>).
 /// A version never starts before the one it replaces (a late writer with an older stamp is clamped).
@@ -34,7 +34,7 @@ public static class ReadModelHistory
     /// <summary>The transaction-local setting naming the instant the rows written now became true.</summary>
     public const string StampSetting = "patch.valid_from";
 
-    private const string Stamp = $"coalesce(nullif(current_setting('{StampSetting}', true), '')::timestamptz, (now() at time zone 'utc'))";
+    private const string Stamp = $"coalesce(nullif(current_setting('{StampSetting}', true), '')::timestamptz, now())";
 
     /// <summary>Every versioned read model: the compliance tables and the Marten documents reports list.</summary>
     public static readonly HistoryTable[] Tables =
@@ -74,9 +74,25 @@ public static class ReadModelHistory
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>
+    /// Every event is recorded at its transaction's instant, PostgreSQL's <c>now()</c> (Marten would stamp each stream
+    /// with the application's clock as it prepares it): the events of one transaction share one instant, the same one
+    /// the history's versions start at, so <c>asOf</c> sees a transaction whole or not at all.
+    /// </summary>
+    public static readonly string EventTimeDdl = $"""
+        create or replace function {Schema}.mt_events_recorded_at() returns trigger language plpgsql as $$
+        begin
+          NEW.timestamp := now();
+          return NEW;
+        end $$;
+        drop trigger if exists mt_events_recorded_at on {Schema}.mt_events;
+        create trigger mt_events_recorded_at before insert on {Schema}.mt_events for each row execute function {Schema}.mt_events_recorded_at();
+        """;
+
     /// <summary>Creates or brings up to date every history table and its triggers (idempotent; at start, after the tables exist).</summary>
     public static async Task EnsureAsync(NpgsqlDataSource db, CancellationToken ct)
     {
+        await using (var events = db.CreateCommand(EventTimeDdl)) await events.ExecuteNonQueryAsync(ct);
         foreach (var table in Tables) await EnsureAsync(db, table, ct);
     }
 

@@ -1,0 +1,137 @@
+using System.Collections.Concurrent;
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Application.Security;
+using Patch.Domain.ServerTasks;
+using Patch.Projections.Compliance;
+using Patch.Projections.Delivery;
+using Wolverine;
+
+namespace Patch.Application.ServerTasks;
+
+/// <summary>Rebuild read models from the event log: a background server task (C8, C12).</summary>
+public sealed record RebuildReadModels(string RunId, string Model, Actor Actor);
+
+public sealed record RebuildStarted(string RunId, string Status, string StatusUrl, string ProgressUrl);
+
+/// <summary>Where a running rebuild stands: which read model, events processed of total.</summary>
+public sealed record RebuildProgress(string RunId, string Phase, long Processed, long Total);
+
+/// <summary>Progress of the rebuilds running in this process (a finished run's counts are on its run record).</summary>
+public sealed class RebuildProgressBoard
+{
+    private readonly ConcurrentDictionary<string, RebuildProgress> _runs = new();
+
+    public void Report(RebuildProgress progress) => _runs[progress.RunId] = progress;
+
+    public void Done(string runId) => _runs.TryRemove(runId, out _);
+
+    public RebuildProgress? Of(string runId) => _runs.TryGetValue(runId, out var p) ? p : null;
+}
+
+public static class RebuildReadModelsHandler
+{
+    public static Task Handle(RebuildReadModels command, ReadModelRebuilder rebuilder, IHostApplicationLifetime lifetime) =>
+        rebuilder.RunAsync(command, lifetime.ApplicationStopping);
+}
+
+/// <summary>
+/// Rebuilds one read model or all of them from the events, as a run with progress. The API keeps answering: the
+/// compliance and delivery tables are replaced in one transaction each (reports read the previous rows until it
+/// commits; agents' inventories and status batches wait for it), documents are replayed by Marten's projection daemon
+/// (lists may be incomplete while a document rebuild runs). Histories: compliance and delivery are re-derived from the
+/// events; a document's past versions are kept and its rebuilt version starts at the rebuild (ADR 0019).
+/// </summary>
+public sealed class ReadModelRebuilder(IDocumentStore store, NpgsqlDataSource db, TimeProvider time, RebuildProgressBoard board, CatalogCache catalog)
+{
+    public const string TaskName = "read-model-rebuild";
+    public static readonly string[] Models = ["all", "compliance", "delivery", "documents"];
+
+    /// <summary>The document read models (inline snapshots) in the order a rebuild replays them.</summary>
+    private static readonly (string Name, Func<JasperFx.Events.Daemon.IProjectionDaemon, CancellationToken, Task> Rebuild)[] Documents =
+    [
+        ("bulletin rows", (d, ct) => d.RebuildProjectionAsync<Projections.Catalog.BulletinRow>(ct)),
+        ("computer rows", (d, ct) => d.RebuildProjectionAsync<Projections.Computers.ComputerRow>(ct)),
+        ("policies", (d, ct) => d.RebuildProjectionAsync<Domain.Policies.SoftwareUpdatePolicy>(ct)),
+        ("targets", (d, ct) => d.RebuildProjectionAsync<Domain.Targets.Target>(ct)),
+        ("maintenance windows", (d, ct) => d.RebuildProjectionAsync<Domain.MaintenanceWindows.MaintenanceWindow>(ct)),
+        ("agent configurations", (d, ct) => d.RebuildProjectionAsync<Domain.AgentConfigurations.AgentConfiguration>(ct)),
+    ];
+
+    public async Task<RebuildStarted> StartAsync(string model, Actor actor, IMessageBus bus, CancellationToken ct)
+    {
+        var runId = await ServerTaskRecorder.StartAsync(store, time, actor, TaskName, "on demand", new Dictionary<string, string> { ["model"] = model }, ct);
+        board.Report(new RebuildProgress(runId, "queued", 0, 0));
+        await bus.PublishAsync(new RebuildReadModels(runId, model, actor));
+        return new RebuildStarted(runId, ServerTaskStatus.Running, $"/api/server-tasks/runs/{runId}", $"/api/server-tasks/runs/{runId}/progress");
+    }
+
+    public Task<ServerTaskRun> RunAsync(RebuildReadModels command, CancellationToken ct) =>
+        ServerTaskRecorder.RunAsync(store, time, command.Actor, TaskName, "on demand", new Dictionary<string, string> { ["model"] = command.Model }, async (runId, token) =>
+        {
+            var counts = new Dictionary<string, int>();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            try
+            {
+                if (command.Model is "all" or "documents")
+                {
+                    using var daemon = await store.BuildProjectionDaemonAsync();
+                    for (var i = 0; i < Documents.Length; i++)
+                    {
+                        board.Report(new RebuildProgress(runId, $"documents: {Documents[i].Name}", i, Documents.Length));
+                        await Documents[i].Rebuild(daemon, token);
+                    }
+                    counts["documentModels"] = Documents.Length;
+                }
+                if (command.Model is "all" or "delivery")
+                {
+                    board.Report(new RebuildProgress(runId, "delivery and reboot status", 0, 0));
+                    await DeliveryTables.RebuildAsync(db, token);
+                    counts["delivery"] = 1;
+                }
+                if (command.Model is "all" or "compliance")
+                {
+                    var result = await new ComplianceRebuild(store, db).RunAsync(
+                        new Progress<(long Done, long Total)>(p => board.Report(new RebuildProgress(runId, "compliance", p.Done, p.Total))), token);
+                    catalog.Invalidate();
+                    counts["events"] = (int)Math.Min(int.MaxValue, result.Events);
+                    counts["computers"] = result.Computers;
+                    counts["analyses"] = result.Analyses;
+                    counts["fleetAnalyses"] = result.FleetAnalyses;
+                }
+                counts["milliseconds"] = (int)clock.ElapsedMilliseconds;
+                return counts;
+            }
+            finally
+            {
+                board.Done(runId);
+            }
+        }, ct, startedRunId: command.RunId);
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/server-tasks/read-model-rebuild/run", async (string? model, HttpContext http, ReadModelRebuilder rebuilder, IMessageBus bus, CancellationToken ct) =>
+            {
+                var chosen = model ?? "all";
+                if (!Models.Contains(chosen)) return Problems.Invalid("Invalid query", $"model: '{UserDecisionsPrintable(chosen)}' is not one of {string.Join(", ", Models)}");
+                var started = await rebuilder.StartAsync(chosen, Actor.From(http), bus, ct);
+                return Results.Accepted(started.StatusUrl, started);
+            })
+            .WithTags("Server tasks").ForAdministrator().WithName("RebuildReadModels")
+            .WithSummary("Rebuild read models from the event log in the background: model=all (default), compliance (re-derived from the inventories and catalog events in order, with its history), delivery (delivery summary and reboot status, with their history) or documents (Remediation Center rows, computer rows, policies, targets, windows, agent configurations). Answers 202 with the run; its progress: …/runs/{runId}/progress.")
+            .Produces<RebuildStarted>(StatusCodes.Status202Accepted).ProducesProblem(400);
+
+        app.MapGet("/api/server-tasks/runs/{runId}/progress", (string runId, RebuildProgressBoard board) =>
+                board.Of(runId) is { } progress ? Results.Ok(progress) : Problems.NotFound($"No rebuild '{runId}' is running (its run record has the outcome)."))
+            .WithTags("Server tasks").ForAuditor().WithName("GetRebuildProgress")
+            .WithSummary("A running rebuild's progress: the read model being rebuilt and the events processed of the total.")
+            .Produces<RebuildProgress>().ProducesProblem(404);
+    }
+
+    private static string UserDecisionsPrintable(string text) => Domain.Users.UserDecisions.Printable(text);
+}
