@@ -28,7 +28,7 @@ public sealed record UpdateRow(string BulletinId, string Bulletin, string Severi
 public sealed record UpdatesResult(string ComputerId, string Name, DateTimeOffset? InventoryAt, int Applicable, int Installed, int Missing, int Superseded, IReadOnlyList<UpdateRow> Updates);
 
 /// <summary>The agent side of /agent/v1. Errors from the server surface with its ProblemDetails text.</summary>
-public sealed class AgentClient(HttpClient http)
+public sealed class AgentClient(HttpClient http) : IAgentServer
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 

@@ -5,18 +5,6 @@ using Patch.Domain.Cycle;
 namespace Patch.Agent.Cycle;
 
 /// <summary>
-/// A restart the cycle needs: since when, when it is planned (null: never automatically), how often it was deferred,
-/// and whether it was already handed to the system (an installer that initiated it, or the agent's shutdown request).
-/// It is kept as soon as an install needs it (<see cref="NeedsPlan"/> until the cycle ends and plans its time) and is
-/// over when the computer has booted since (<see cref="UptimeMark"/>: the computer's uptime before the install).
-/// </summary>
-public sealed record PendingRestart(DateTimeOffset Since, DateTimeOffset? PlannedAt, int Deferrals, DateTimeOffset? DeferredUntil, bool HandedToSystem = false,
-    long? UptimeMark = null, bool NeedsPlan = false, bool OverrideWindows = false, DateTimeOffset? HandedAt = null);
-
-/// <summary>Installs held back by the maintenance windows: the cycle to run again when the next window opens.</summary>
-public sealed record WaitingRun(CycleTrigger Trigger, string? PolicyId, DateTimeOffset Until);
-
-/// <summary>
 /// What the agent keeps between cycles (updates.json beside agent.json, private like it): each update's status, Last
 /// Applied and failures; the last assignments and their ETag; a pending restart; events waiting for the server.
 /// </summary>

@@ -96,7 +96,7 @@ public sealed class DemoFleet(IServiceProvider services, IServer server, IConfig
         var token = (await SendAsync(http, HttpMethod.Post, "api/enrolment-tokens",
             new { name = "Demo fleet", maxUses = templates.Sum(t => t.Count), expiresAt = DateTimeOffset.UtcNow.AddHours(1) }, ct))["token"]!.GetValue<string>();
         var client = new AgentClient(http);
-        var root = Path.Combine(config["Patch:DataDirectory"] is { Length: > 0 } d ? d : Application.Hosting.EmbeddedPostgres.DefaultDataDirectory(), "demo-agents");
+        var root = Path.Combine(config["Patch:DataDirectory"] is { Length: > 0 } d ? d : EmbeddedPostgres.DefaultDataDirectory(), "demo-agents");
         var agents = new List<DemoAgent>();
         var numbers = new Dictionary<string, int>();
         foreach (var template in templates)

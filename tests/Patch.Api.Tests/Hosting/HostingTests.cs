@@ -1,3 +1,4 @@
+using Patch.Api.Hosting;
 using System.Diagnostics;
 using System.Text.Json;
 using Patch.Api.Tests.Infrastructure;

@@ -1,3 +1,4 @@
+using Patch.Api.Hosting;
 using Patch.Application.Hosting;
 
 namespace Patch.Api.Tests.Infrastructure;

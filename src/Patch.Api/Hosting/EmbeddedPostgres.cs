@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Npgsql;
 
-namespace Patch.Application.Hosting;
+namespace Patch.Api.Hosting;
 
 public sealed class EmbeddedPostgresOptions
 {

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
-namespace Patch.Application.Hosting;
+namespace Patch.Api.Hosting;
 
 /// <summary>
 /// Where Patch's PostgreSQL is: ConnectionStrings:Patch when configured, otherwise a private cluster under

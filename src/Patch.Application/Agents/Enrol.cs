@@ -1,0 +1,66 @@
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Application.Security;
+using Patch.Domain;
+using Patch.Domain.Agents;
+using Patch.Domain.Computers;
+
+namespace Patch.Application.Agents;
+
+public sealed record EnrolRequest(string? Token, string? ComputerName, string? Domain, string? MacAddress, string? AgentVersion);
+
+/// <summary>The agent's own credential ("agentId.secret"), shown once; every later call sends it as a Bearer token.</summary>
+public sealed record Enrolled(string ComputerId, string AgentId, string Credential);
+
+/// <summary>An agent enrols with an enrolment token and receives its own credential (C6).</summary>
+public static class Enrol
+{
+    public static void Map(RouteGroupBuilder agent) =>
+        agent.MapPost("enrol", EnrolAsync)
+            .Anonymous("the enrolment token in the body guards it")
+            .WithName("Enrol").WithSummary("An agent enrols with an enrolment token and receives its own credential. A computer already known (discovered) by that name is joined; one that already has an agent is refused (409) until an administrator resets it.")
+            .Produces<Enrolled>().ProducesProblem(400).ProducesProblem(401).ProducesProblem(409);
+
+    private static async Task<IResult> EnrolAsync(EnrolRequest body, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct)
+    {
+        if (Secrets.Split(body.Token) is not var (tokenId, secret)) return Unauthorized("the enrolment token is missing or malformed");
+        var agentVersion = body.AgentVersion ?? "0.0.0";
+        if (!Version.TryParse(agentVersion, out _)) return Problems.Invalid("Invalid agent version", $"agentVersion: '{agentVersion}' is not a version");
+        var now = time.GetUtcNow();
+        await using var session = store.OpenSession(new Actor("agent", body.ComputerName ?? "unknown", http.TraceIdentifier));
+        // The token's stream is locked: two agents racing for its last use cannot both win.
+        var token = await session.Events.FetchForExclusiveWriting<EnrolmentToken>(tokenId, ct);
+        if (token.Aggregate is null) return Unauthorized("the enrolment token is not valid");
+        if (token.Aggregate.RefusalFor(secret, now) is { } refusal) return Unauthorized(refusal);
+
+        var computerId = Computer.StreamId(body.ComputerName ?? "");
+        var computer = await session.Events.FetchForWriting<Computer>(computerId, ct);
+        // An enrolment token never takes over a computer that has an agent: an administrator resets it first.
+        if (computer.Aggregate is { AgentRevoked: true })
+            return Results.Problem(title: "Agent revoked",
+                detail: $"The agent of '{computer.Aggregate.Name}' was revoked. An administrator must reset it (DELETE /api/computers/{computer.Aggregate.Name}/agent) before another agent can enrol under this name.",
+                statusCode: StatusCodes.Status409Conflict);
+        if (computer.Aggregate?.AgentId is not null)
+            return Results.Problem(title: "Computer already enrolled",
+                detail: $"'{computer.Aggregate.Name}' has an enrolled agent. An administrator must reset it (DELETE /api/computers/{computer.Aggregate.Name}/agent) before another agent can enrol under this name.",
+                statusCode: StatusCodes.Status409Conflict);
+        // A discovered computer keeps what the administrator registered; the agent fills only what is missing.
+        var discovered = Computer.Decide(computer.Aggregate, body.ComputerName ?? "", computer.Aggregate?.Domain ?? body.Domain,
+            computer.Aggregate?.OperatingSystem, computer.Aggregate?.MacAddress ?? body.MacAddress);
+        if (discovered.Rejection is { } r) return Problems.From(r);
+        computer.AppendMany(discovered.Events);
+        var agentId = $"agent-{Guid.NewGuid():N}";
+        var credential = Secrets.New();
+        computer.AppendOne(new AgentEnrolled(computerId, agentId, Secrets.Hash(credential), agentVersion, tokenId, now));
+        token.AppendOne(new EnrolmentTokenUsed(tokenId, computerId, now));
+        await session.SaveChangesAsync(ct);
+        return Results.Ok(new Enrolled(computerId, agentId, $"{agentId}.{credential}"));
+    }
+
+    private static IResult Unauthorized(string detail) => Results.Problem(title: "Enrolment refused", detail: detail, statusCode: StatusCodes.Status401Unauthorized);
+}

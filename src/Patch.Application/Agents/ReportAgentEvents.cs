@@ -1,0 +1,61 @@
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Application.Security;
+using Patch.Domain;
+using Patch.Domain.Agents;
+using Patch.Domain.Computers;
+
+namespace Patch.Application.Agents;
+
+/// <summary>The agent reports a batch of events (statuses, restarts, cycles): validated whole, made durable, then answered.</summary>
+public static class ReportAgentEvents
+{
+    public static void Map(RouteGroupBuilder authenticated)
+    {
+        authenticated.MapPost("events", async (AgentEventBatch? body, HttpContext http, AgentEventIngest ingest, IQuerySession session, TimeProvider time, CancellationToken ct) =>
+            {
+                if (body?.Events is not { Count: > 0 } events) return Problems.Invalid("Missing events", "Send { \"events\": [ … ] } with 1 to 1000 events.");
+                if (events.Count > AgentEventIngest.MaxBatch) return Problems.Invalid("Batch too large", $"At most {AgentEventIngest.MaxBatch} events per batch; this one has {events.Count}.");
+                var latest = time.GetUtcNow().AddDays(1);
+                var problems = events.Select((e, i) => e switch
+                {
+                    null => $"events[{i}]: missing",
+                    { Id: var id } when id == Guid.Empty => $"events[{i}].id: a non-empty GUID the agent chose",
+                    { Kind: var k } when k is not null && !AgentEventInput.Kinds.Contains(k) => $"events[{i}].kind: '{k}' is not one of {string.Join(", ", AgentEventInput.Kinds)}",
+                    { IsStatus: true, Status: var s } when s is null || !Domain.Cycle.UpdateStatus.All.Contains(s) => $"events[{i}].status: '{e.Status}' is not one of {string.Join(", ", Domain.Cycle.UpdateStatus.All)}",
+                    { IsStatus: false, Status: not null } => $"events[{i}].status: only for kind 'status'",
+                    { PolicyId: { Length: > 128 } } or { Trigger: { Length: > 64 } } => $"events[{i}]: policyId at most 128 and trigger at most 64 characters",
+                    { OccurredAt: var at } when at == default || at > latest => $"events[{i}].occurredAt: required, not in the future",
+                    { OccurredAt: var at } when at < new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero) => $"events[{i}].occurredAt: not before 2000",
+                    { Detail: { Length: > 2000 } } => $"events[{i}].detail: at most 2000 characters",
+                    { Bulletin: { Length: > 128 } } or { UpdateId: { Length: > 256 } } => $"events[{i}]: bulletin at most 128 and updateId at most 256 characters",
+                    _ when new[] { e.Detail, e.Bulletin, e.UpdateId, e.PolicyId, e.Trigger, e.Status }.Any(HasControl) =>
+                        $"events[{i}]: text may not hold control characters (NUL and the like) other than tab and line breaks",
+                    { Kind: AgentRestartReported.Deferred, At: null } => $"events[{i}].at: required for restartDeferred (the time the restart was deferred to)",
+                    _ => null,
+                }).OfType<string>().ToList();
+                if (problems.Count > 0) return Problems.Invalid("Invalid events", string.Join("; ", problems.Take(20)));
+                // A status names a policy the server has (an agent cannot invent deliveries for others to read).
+                var policyIds = events.Select(e => e.PolicyId).OfType<string>().Distinct().ToArray();
+                if (policyIds.Length > 0)
+                {
+                    var known = (await session.Query<Domain.Policies.SoftwareUpdatePolicy>().Where(p => p.Id.IsOneOf(policyIds)).Select(p => p.Id).ToListAsync(ct)).ToHashSet();
+                    var unknown = policyIds.Where(id => !known.Contains(id)).ToList();
+                    if (unknown.Count > 0) return Problems.Invalid("Invalid events", $"policyId: no Software Update policy {string.Join(", ", unknown.Select(u => $"'{u}'"))}");
+                }
+                // Times are kept in UTC whatever offset the agent wrote them with.
+                var normalized = events.Select(e => e with { OccurredAt = e.OccurredAt.ToUniversalTime(), LastApplied = e.LastApplied?.ToUniversalTime(), At = e.At?.ToUniversalTime() }).ToList();
+                return Results.Ok(await ingest.SubmitAsync((Computer)http.Items[AgentEndpoints.ComputerItem]!, normalized, ct));
+            })
+            .WithName("ReportAgentEvents")
+            .WithSummary("A batch of events (each with the agent's own GUID and time): update statuses (kind 'status', with the policy that assigned the update), restarts (restartPending, restartDeferred, restarted) and cycles (cycleStarted, cycleCompleted, cycleStopped). Answered after the events are durable; a retried batch is accepted and appends nothing; events from many agents share one transaction.")
+            .Produces<AgentEventsAccepted>().ProducesProblem(400).ProducesProblem(401);
+    }
+
+    private static bool HasControl(string? text) => text is not null && text.Any(c => char.IsControl(c) && c is not ('\t' or '\n' or '\r'));
+}

@@ -1,0 +1,92 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Patch.Api.Tests.Infrastructure;
+
+namespace Patch.Api.Tests.History;
+
+/// <summary>A report's answers at instants, and the checks that asOf gives them back: live, after a rebuild, row for row.</summary>
+public sealed record Snapshot(string At, Dictionary<string, string> Answers);
+
+public static class PastAnswers
+{
+    public static async Task<string> NowAsync(AppFixture app)
+    {
+        await using var cmd = app.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("select now()");
+        return new DateTimeOffset(DateTime.SpecifyKind((DateTime)(await cmd.ExecuteScalarAsync())!, DateTimeKind.Utc)).ToString("O");
+    }
+
+    /// <summary>A report's answer; the home page's delivery window is counted back from the moment asked (now live, the instant asOf), so it is left out.</summary>
+    public static async Task<string> RawAsync(AppFixture app, string url, int status = 200)
+    {
+        using var client = app.Client();
+        var response = await client.GetAsync(url);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == status, $"GET {url}: expected {status}, got {(int)response.StatusCode}: {text}");
+        if (status != 200 || !url.StartsWith("/api/home", StringComparison.Ordinal)) return text;
+        var home = JsonNode.Parse(text)!;
+        home["delivery"]!.AsObject().Remove("from");
+        home["delivery"]!.AsObject().Remove("to");
+        return home.ToJsonString();
+    }
+
+    public static string WithAsOf(string url, string at) => url + (url.Contains('?') ? '&' : '?') + "asOf=" + Uri.EscapeDataString(at);
+
+    /// <summary>Every report live, then the instant just after (nothing is written in between).</summary>
+    public static async Task<Snapshot> TakeAsync(AppFixture app, IEnumerable<string> reports)
+    {
+        var answers = new Dictionary<string, string>();
+        foreach (var url in reports) answers[url] = await RawAsync(app, url);
+        await Task.Delay(20, TestContext.Current.CancellationToken);
+        var at = await NowAsync(app);
+        await Task.Delay(20, TestContext.Current.CancellationToken);
+        return new Snapshot(at, answers);
+    }
+
+    public static async Task AssertSameAsync(AppFixture app, IEnumerable<Snapshot> snapshots, string when)
+    {
+        foreach (var (at, answers) in snapshots)
+            foreach (var (url, live) in answers)
+            {
+                var past = await RawAsync(app, WithAsOf(url, at));
+                Assert.True(live == past, $"{url} as of {at}{when}:\nlive: {live}\nasOf: {past}");
+            }
+    }
+
+    /// <summary>Every row of the compliance, delivery and reboot read models and of their histories (delivery_latest's sequence number aside: a rebuild renumbers it).</summary>
+    public static async Task<Dictionary<string, string>> DumpAsync(AppFixture app)
+    {
+        var tables = new[] { "compliance_state", "compliance_bulletin", "compliance_update", "compliance_computer", "compliance_computer_family", "compliance_vulnerability",
+            "delivery_latest", "delivery_counts", "restart_state", "catalog_stamp" };
+        var dump = new Dictionary<string, string>();
+        foreach (var table in tables.Concat(tables.Where(t => t != "catalog_stamp").Select(t => t + "_history")))
+        {
+            await using var cmd = app.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(
+                $"select coalesce(jsonb_agg(r order by r::text), '[]')::text from (select to_jsonb(t) - 'seq' r from patch.{table} t) x");
+            dump[table] = (string)(await cmd.ExecuteScalarAsync())!;
+        }
+        return dump;
+    }
+
+    /// <summary>Rebuilds every read model from the events as the server task does it, and checks the rows and versions came out the same.</summary>
+    public static async Task RebuildAndCompareAsync(AppFixture app)
+    {
+        var before = await DumpAsync(app);
+        using var client = app.Client();
+        var response = await client.PostAsync("/api/server-tasks/read-model-rebuild/run?model=all", null);
+        var started = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, started.ToString());
+        JsonElement run = default;
+        for (var i = 0; i < 1200; i++)
+        {
+            run = JsonDocument.Parse(await client.GetStringAsync(started.GetProperty("statusUrl").GetString())).RootElement.Clone();
+            if (run.GetProperty("status").GetString() != "running") break;
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        Assert.True(run.GetProperty("status").GetString() == "completed", run.ToString());
+        Assert.True(run.GetProperty("counts").GetProperty("events").GetInt32() > 0, run.ToString());
+        var after = await DumpAsync(app);
+        foreach (var table in before.Keys) Assert.True(before[table] == after[table], $"{table} after the rebuild:\nlive:    {before[table]}\nrebuilt: {after[table]}");
+    }
+}
