@@ -181,12 +181,23 @@ public static class FleetBench
     /// History (ADR 0019): each report live and asked asOf an instant just past (every version the fleet's seeding and
     /// analyses wrote is in the history tables), p50/p95 side by side.
     /// </summary>
+    private static string? _earlier;
+
     private static async Task AsOfAsync(HttpClient http, NpgsqlDataSource db, int httpAgents, int size)
     {
-        await using (var now = db.CreateCommand("select now()"))
+        await using var now = db.CreateCommand("select now()");
+        var at = Uri.EscapeDataString(new DateTimeOffset(DateTime.SpecifyKind((DateTime)(await now.ExecuteScalarAsync())!, DateTimeKind.Utc)).ToString("O"));
+        await Task.Delay(50);
+        await AsOfAsync(http, httpAgents, size, at, "just past");
+        // An instant before the previous size was seeded: most versions in the history tables came after it.
+        if (_earlier is { } earlier) await AsOfAsync(http, httpAgents, size, earlier, "the previous size");
+        _earlier = at;
+    }
+
+    private static async Task AsOfAsync(HttpClient http, int httpAgents, int size, string at, string label)
+    {
+        Console.WriteLine($"{"",10} asOf {label}:");
         {
-            var at = Uri.EscapeDataString(new DateTimeOffset(DateTime.SpecifyKind((DateTime)(await now.ExecuteScalarAsync())!, DateTimeKind.Utc)).ToString("O"));
-            await Task.Delay(50);
             var random = new Random(size);
             string[] reports =
             [

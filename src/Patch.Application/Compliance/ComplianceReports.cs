@@ -45,6 +45,20 @@ public static class ComplianceReports
             .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(UpdateSort.Keys, "-missing")).WithName("ComplianceByUpdate").WithSummary("Per software update (bulletin and product, with its product family): applicable, installed, missing, superseded, compliance %; filter with family=.")
             .Produces<ReportPage<UpdateCompliance>>(200, "application/json", "text/csv").ProducesProblem(400);
 
+        group.MapGet("trend", async (string? from, string? to, string? target, HttpContext http, NpgsqlDataSource db, IQuerySession session,
+                Microsoft.Extensions.Configuration.IConfiguration config, TimeProvider time, CancellationToken ct) =>
+                ReportQuery.Answer(await ComplianceTrends.TrendAsync(db, session, config, time, from, to, target, ct), http))
+            .ForAuditor().WithQuery(QueryParameters.Format).WithName("ComplianceTrend")
+            .WithSummary("Compliance per day over a range (from, to: dates, default the last 30 days, at most 366): for each day's end, applicable installs and compliant ones (installed or superseded) for All, each vendor severity and KnownExploited; target= for one target's members of that day. CSV with format=csv.")
+            .Produces<IReadOnlyList<TrendPoint>>(200, "application/json", "text/csv").ProducesProblem(400).ProducesProblem(404);
+
+        group.MapGet("time-to-remediate", async (string? from, string? to, string? target, string? start, HttpContext http, NpgsqlDataSource db, IQuerySession session,
+                Microsoft.Extensions.Configuration.IConfiguration config, TimeProvider time, CancellationToken ct) =>
+                ReportQuery.Answer(await ComplianceTrends.TimeToRemediateAsync(db, session, config, time, from, to, target, start, ct), http))
+            .ForAuditor().WithQuery(QueryParameters.Format).WithName("TimeToRemediate")
+            .WithSummary("Time to remediate, p50/p90/p99 in days, for All, each vendor severity and KnownExploited: from the moment a computer first needed an update (start=needed, default) or from the bulletin's release (start=released) to its install (or supersedence), for needs that began in the range (from, to: dates, default the last 90 days). Needs still open are counted as censored (Kaplan–Meier), not dropped: a percentile the open items keep out of reach is null. target= for one target's members. CSV with format=csv.")
+            .Produces<IReadOnlyList<RemediationRow>>(200, "application/json", "text/csv").ProducesProblem(400).ProducesProblem(404);
+
         group.MapGet("updates/{updateKey}/computers", async (string updateKey, string? state, string? family, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
                 ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Update, updateKey, state, ct, family, AsOf.Of(http)), http))
             .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceUpdateComputers").WithSummary("Drill-down: the computers one update ('microsoft:KB…|updateId') applies to, by state.")

@@ -56,6 +56,20 @@ public sealed class TargetSql
         return (total, names);
     }
 
+    /// <summary>The ids of the computers a target reached (at <paramref name="asOf"/>, or now): for reports over its members.</summary>
+    public static async Task<string[]> MemberIdsAsync(NpgsqlDataSource db, string targetId, IReadOnlyDictionary<string, Target> custom, string currentAgentVersion,
+        CancellationToken ct, DateTimeOffset? asOf = null)
+    {
+        var sql = new TargetSql(asOf);
+        var where = sql.Where([targetId], custom, [], currentAgentVersion, []);
+        await using var cmd = db.CreateCommand($"select c.id from {ReadSql.At(Projections.PatchProjections.ComputerRowTable, asOf)} c where {where}");
+        foreach (var p in sql._parameters) cmd.Parameters.Add(p.Clone());
+        var ids = new List<string>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) ids.Add(reader.GetString(0));
+        return [.. ids];
+    }
+
     private string Where(IReadOnlyList<string> targetIds, IReadOnlyDictionary<string, Target> custom, IReadOnlyCollection<string> policyUpdateIds, string currentAgentVersion,
         IReadOnlyCollection<string> exclusions)
     {

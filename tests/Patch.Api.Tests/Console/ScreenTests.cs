@@ -41,6 +41,7 @@ public class when_every_screen_is_opened(ConsoleFixture console)
             ["/reports/compliance/computers"] = "reports/compliance/computers",
             ["/reports/compliance/computers/{Key}"] = "/reports/compliance/computers/WS-060",
             ["/reports/compliance/updates"] = "reports/compliance/updates",
+            ["/reports/compliance/trend"] = "reports/compliance/trend",
             ["/reports/compliance/updates/{Key}"] = $"/reports/compliance/updates/{Uri.EscapeDataString(ids["update"])}",
             ["/reports/vulnerabilities"] = "reports/vulnerabilities",
             ["/reports/vulnerabilities/products"] = "reports/vulnerabilities/products",
