@@ -28,6 +28,14 @@ public static class PatchProjections
     public const string MaintenanceWindowTable = "mt_doc_maintenance_window";
     public const string AgentConfigurationTable = "mt_doc_agent_configuration";
 
+    /// <summary>Every inline projection (by the document it writes, or its own type): what a rebuild of the documents replays.</summary>
+    public static readonly Type[] Documents =
+    [
+        typeof(Bulletin), typeof(BulletinRow), typeof(KnownExploitedVulnerability), typeof(ProductVulnerability), typeof(CustomSeverityLevels), typeof(CoreSettings),
+        typeof(VendorSettings), typeof(Computer), typeof(Computers.ComputerRow), typeof(Target), typeof(MaintenanceWindow), typeof(SoftwareUpdatePolicy),
+        typeof(EnrolmentToken), typeof(ServerTaskRun), typeof(Domain.Users.User), typeof(Security.AccessTokenProjection), typeof(Domain.AgentConfigurations.AgentConfiguration),
+    ];
+
     public static void Configure(StoreOptions opts)
     {
         opts.Projections.Snapshot<Bulletin>(SnapshotLifecycle.Inline);

@@ -19,7 +19,7 @@ namespace Patch.Api.Hosting;
 /// </summary>
 public static class ServerCommands
 {
-    private static readonly string[] Verbs = ["import", "users", "tokens"];
+    private static readonly string[] Verbs = ["import", "users", "tokens", "export", "import-store"];
 
     public static bool IsCommand(string[] args) => args.Length > 0 && Verbs.Contains(args[0]);
 
@@ -29,6 +29,8 @@ public static class ServerCommands
         root.Subcommands.Add(ImportCommand());
         root.Subcommands.Add(UsersCommand());
         root.Subcommands.Add(TokensCommand());
+        root.Subcommands.Add(ExportCommand());
+        root.Subcommands.Add(ImportStoreCommand());
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))
         {
@@ -64,6 +66,51 @@ public static class ServerCommands
                     .RunAsync("catalog import (command line)", Actor.ServerTask(Compliance.FleetAnalysisTask.TaskName), ct);
             }
             return imported.Status == ServerTaskStatus.Failed ? 1 : 0;
+        });
+        return command;
+    }
+
+    private static Command ExportCommand()
+    {
+        var file = new Argument<FileInfo>("FILE") { Description = "The archive to write (gzip-compressed JSON lines)" };
+        var packages = new Option<bool>("--packages") { Description = "Also carry the package store's files (by their SHA-256)" };
+        var withoutSecrets = new Option<bool>("--without-secrets") { Description = "Leave out password, token and agent credential hashes and the Data Protection key ring" };
+        var command = new Command("export", "Write the whole store (every event with its metadata and order, the key ring, optionally the packages) to a portable archive.")
+            { file, packages, withoutSecrets };
+        Host(command, async (app, result, ct) =>
+        {
+            var path = result.GetValue(file)!;
+            var store = app.Services.GetRequiredService<Patch.Application.Staging.StagingOptions>();
+            await Patch.Projections.ReadModelSchema.EnsureAsync(app.Services.GetRequiredService<Npgsql.NpgsqlDataSource>(), app.Services.GetRequiredService<IDocumentStore>(), ct);
+            var counts = await StoreArchive.ExportAsync(app.Services.GetRequiredService<Npgsql.NpgsqlDataSource>(), path.FullName, !result.GetValue(withoutSecrets),
+                result.GetValue(packages) ? store.PackageDirectory : null, ct);
+            Console.WriteLine(JsonSerializer.Serialize(new { file = path.FullName, counts.Streams, counts.Events, counts.Keys, counts.Packages, sensitive = counts.Secrets },
+                new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command ImportStoreCommand()
+    {
+        var file = new Argument<FileInfo>("FILE") { Description = "An archive written by 'export'" };
+        var command = new Command("import-store", "Load an exported archive into an empty server, verified against its manifest, and rebuild every read model from it.") { file };
+        Host(command, async (app, result, ct) =>
+        {
+            var path = result.GetValue(file)!;
+            if (!path.Exists) return Fail(2, $"File not found: {path.FullName}");
+            try
+            {
+                var counts = await StoreImport.ImportAsync(app.Services.GetRequiredService<Npgsql.NpgsqlDataSource>(), app.Services.GetRequiredService<IDocumentStore>(),
+                    path.FullName, app.Services.GetRequiredService<Patch.Application.Staging.StagingOptions>().PackageDirectory, ct);
+                Console.WriteLine(JsonSerializer.Serialize(new { file = path.FullName, counts.Streams, counts.Events, counts.Keys, counts.Packages, sensitive = counts.Secrets },
+                    new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
+                return 0;
+            }
+            catch (StoreArchiveException e)
+            {
+                return Fail(1, e.Message);
+            }
         });
         return command;
     }

@@ -62,7 +62,7 @@ public static partial class AsOf
         if (first is null) return (null, $"asOf: the store has no events yet, so there is no past to ask about");
         if (at < first) return (null, $"asOf: {shown} is before the store began (its first event was recorded at {first.Value.ToUniversalTime():O})");
         if (since is { } kept && at < kept)
-            return (null, $"asOf: {shown} is before this server kept the history of its reports (from {kept:O}, when it was upgraded)");
+            return (null, $"asOf: {shown} is before this server kept the history of its reports (from {kept:O}, when it was upgraded or its store imported)");
         return (at, null);
     }
 }

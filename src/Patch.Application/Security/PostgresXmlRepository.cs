@@ -15,7 +15,7 @@ public sealed class PostgresXmlRepository(NpgsqlDataSource db) : IXmlRepository
 {
     public const string Table = $"{PatchStore.Schema}.data_protection_keys";
 
-    private const string Ddl = $"""
+    public const string Ddl = $"""
         create schema if not exists {PatchStore.Schema};
         create table if not exists {Table} (id bigint generated always as identity primary key, friendly_name text not null, xml text not null,
             created_at timestamptz not null default now());

@@ -82,7 +82,10 @@ public static class ReadModelHistory
     public static readonly string EventTimeDdl = $"""
         create or replace function {Schema}.mt_events_recorded_at() returns trigger language plpgsql as $$
         begin
-          NEW.timestamp := now();
+          -- An imported store keeps the instants its events were recorded at (docs/store-archive.md).
+          if current_setting('patch.importing', true) is distinct from 'on' then
+            NEW.timestamp := now();
+          end if;
           return NEW;
         end $$;
         drop trigger if exists mt_events_recorded_at on {Schema}.mt_events;

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Alba;
+using Microsoft.Extensions.DependencyInjection;
+using Patch.Api.Tests.Infrastructure;
+
+namespace Patch.Api.Tests.History;
+
+/// <summary>
+/// The seed's migration: the whole store exported to an archive by the server's own command, imported into a new empty
+/// server — every stream, its history and every report the same there; damaged, newer or misplaced archives refused
+/// with the reason and nothing written.
+/// </summary>
+public class when_the_store_moves_to_another_server(AppFixture app) : AppTest(app)
+{
+    private static async Task<(int Exit, string Output, string Error)> CommandAsync(string connectionString, string packages, params string[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Patch.Api.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["ConnectionStrings__Patch"] = connectionString;
+        psi.Environment["Patch__Staging__PackageDirectory"] = packages;
+        using var process = Process.Start(psi)!;
+        var output = await process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var error = await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+        return (process.ExitCode, output, error);
+    }
+
+    private static async Task<string> GetAsync(HttpClient client, string url)
+    {
+        var response = await client.GetAsync(url);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"GET {url}: {(int)response.StatusCode} {text}");
+        return text;
+    }
+
+    private static void Rewrite(string from, string to, Func<List<string>, List<string>> change)
+    {
+        List<string> lines;
+        using (var reader = new StreamReader(new GZipStream(File.OpenRead(from), CompressionMode.Decompress))) lines = reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+        using var writer = new GZipStream(File.Create(to), CompressionLevel.Fastest);
+        writer.Write(Encoding.UTF8.GetBytes(string.Join("\n", change(lines)) + "\n"));
+    }
+
+    [Fact]
+    public async Task an_exported_store_imports_whole_into_an_empty_server_and_a_bad_archive_is_refused()
+    {
+        await App.ImportAsync("patch", File.ReadAllBytes(SharedData.RepoFile("demo/patch-demo-catalog.json")));
+        await App.ImportAsync("kev", File.ReadAllBytes(SharedData.RepoFile("demo/kev-demo.json")));
+        var (_, issued) = await SendAsync(HttpMethod.Post, "/api/enrolment-tokens", new { name = "move", maxUses = 5 });
+        using (var client = App.Client())
+            foreach (var (name, version, kbs) in new[] { ("PC-A", "10.0.19045.3930", new[] { "KB5034122" }), ("PC-B", "10.0.19045", Array.Empty<string>()) })
+            {
+                var enrol = await client.PostAsync("/agent/v1/enrol", new StringContent(JsonSerializer.Serialize(new { token = issued.GetProperty("token").GetString(), computerName = name, agentVersion = "0.1.0" }),
+                    Encoding.UTF8, "application/json"));
+                var credential = JsonDocument.Parse(await enrol.Content.ReadAsStringAsync()).RootElement.GetProperty("credential").GetString();
+                var request = new HttpRequestMessage(HttpMethod.Post, "/agent/v1/inventory")
+                {
+                    Content = new StringContent(JsonSerializer.Serialize(new { osCaption = "Microsoft Windows", osVersion = version, architecture = "x64", servicePack = 0, isServer = false,
+                        cultures = new[] { "en-US" }, softwareReleases = Array.Empty<string>(), installedKbs = kbs, agentVersion = "0.1.0" }), Encoding.UTF8, "application/json"),
+                };
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+                Assert.True((await client.SendAsync(request)).IsSuccessStatusCode);
+            }
+        var (_, levels) = await SendAsync(HttpMethod.Post, "/api/custom-severities", new { name = "Now" });
+        await SendAsync(HttpMethod.Put, "/api/bulletins/KB5034763/custom-severity", new { levelId = levels[0].GetProperty("id").GetString() });
+        File.WriteAllBytes(Path.Combine(App.PackageDirectory, "sha256", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("a package"u8))), "a package"u8.ToArray());
+
+        string[] reports =
+        [
+            "/api/bulletins", "/api/bulletins/KB5034763", "/api/history/microsoft:KB5034763", "/api/reports/compliance/bulletins", "/api/reports/compliance/computers",
+            "/api/reports/compliance/computers/PC-A/updates", "/api/reports/vulnerabilities", "/api/computers", "/api/custom-severities", "/api/catalog/imports",
+            "/api/history/computer:pc-b", "/api/reports/agent-versions",
+        ];
+        var source = new Dictionary<string, string>();
+        using (var client = App.Client()) foreach (var url in reports) source[url] = await GetAsync(client, url);
+
+        var dir = Directory.CreateTempSubdirectory("patch-archive-").FullName;
+        var archive = Path.Combine(dir, "store.patch.gz");
+        var main = await TestDatabase.ConnectionStringAsync();
+        var exported = await CommandAsync(main, App.PackageDirectory, "export", archive, "--packages");
+        Assert.True(exported.Exit == 0, exported.Error + exported.Output);
+        Assert.Contains("\"packages\": 1", exported.Output);
+
+        // Refused, nothing written: a non-empty target (this very store), a newer format, a damaged line, a truncated archive.
+        var refusedHere = await CommandAsync(main, App.PackageDirectory, "import-store", archive);
+        Assert.Equal(1, refusedHere.Exit);
+        Assert.Contains("not empty", refusedHere.Error);
+        var target = await TestDatabase.ConnectionStringAsync($"import_{Guid.NewGuid():N}"[..20]);
+        var packages = Path.Combine(dir, "packages");
+        Rewrite(archive, Path.Combine(dir, "newer.gz"), l => [l[0].Replace("\"version\":1", "\"version\":99"), .. l.Skip(1)]);
+        var newer = await CommandAsync(target, packages, "import-store", Path.Combine(dir, "newer.gz"));
+        Assert.True(newer.Error.Contains("newer"), newer.Error);
+        Rewrite(archive, Path.Combine(dir, "altered.gz"), l => l.Select(x => x.Contains("\"KB5034763\"") ? x.Replace("KB5034763", "KB5034764") : x).ToList());
+        var altered = await CommandAsync(target, packages, "import-store", Path.Combine(dir, "altered.gz"));
+        Assert.True(altered.Error.Contains("Checksum mismatch"), altered.Error);
+        Rewrite(archive, Path.Combine(dir, "truncated.gz"), l => l.Take(l.Count / 2).ToList());
+        Assert.Contains("truncated", (await CommandAsync(target, packages, "import-store", Path.Combine(dir, "truncated.gz"))).Error);
+
+        var imported = await CommandAsync(target, packages, "import-store", archive);
+        Assert.True(imported.Exit == 0, imported.Error + imported.Output);
+        Assert.True(File.Exists(Path.Combine(packages, "sha256", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("a package"u8)))));
+
+        // The imported server answers the same, to the same personal access token (its hash came along).
+        await using var moved = await AlbaHost.For<Program>(b =>
+        {
+            b.UseSetting("ConnectionStrings:Patch", target);
+            b.UseSetting("Patch:Staging:PackageDirectory", packages);
+        });
+        using var there = moved.Server.CreateClient();
+        there.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", App.TokenFor("tester"));
+        foreach (var url in reports) Assert.True(source[url] == await GetAsync(there, url), $"{url} differs after the move");
+        Directory.Delete(dir, recursive: true);
+    }
+}
