@@ -54,7 +54,10 @@ public static class PastAnswers
             }
     }
 
-    /// <summary>Every row of the compliance, delivery and reboot read models and of their histories (delivery_latest's sequence number aside: a rebuild renumbers it).</summary>
+    /// <summary>
+    /// Every row of the compliance, delivery and reboot read models and of their histories (delivery_latest's sequence
+    /// number aside: a rebuild renumbers it), and every document the reports read.
+    /// </summary>
     public static async Task<Dictionary<string, string>> DumpAsync(AppFixture app)
     {
         var tables = new[] { "compliance_state", "compliance_bulletin", "compliance_update", "compliance_computer", "compliance_computer_family", "compliance_vulnerability",
@@ -64,6 +67,16 @@ public static class PastAnswers
         {
             await using var cmd = app.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(
                 $"select coalesce(jsonb_agg(r order by r::text), '[]')::text from (select to_jsonb(t) - 'seq' r from patch.{table} t) x");
+            dump[table] = (string)(await cmd.ExecuteScalarAsync())!;
+        }
+        // The documents the projections rebuilt: their content (Marten's version and modification time are bookkeeping).
+        foreach (var table in new[] { "mt_doc_bulletin", "mt_doc_bulletin_row", "mt_doc_known_exploited", "mt_doc_computer", "mt_doc_computer_row", "mt_doc_software_update_policy",
+                     "mt_doc_target", "mt_doc_maintenance_window", "mt_doc_agent_configuration", "mt_doc_custom_severity_levels", "mt_doc_server_task_run" })
+        {
+            await using var cmd = app.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(
+                $"select coalesce(jsonb_agg(jsonb_build_object('id', id, 'data', data) order by id), '[]')::text from patch.{table}" +
+                // The rebuild's own run is the one document it adds.
+                (table == "mt_doc_server_task_run" ? " where data->>'task' <> 'read-model-rebuild'" : ""));
             dump[table] = (string)(await cmd.ExecuteScalarAsync())!;
         }
         return dump;

@@ -87,6 +87,16 @@ public class when_the_store_moves_to_another_server(AppFixture app) : AppTest(ap
         Assert.True(exported.Exit == 0, exported.Error + exported.Output);
         Assert.Contains("\"packages\": 1", exported.Output);
 
+        // Without secrets: no key ring, and every password, token and credential hash emptied.
+        var bare = Path.Combine(dir, "bare.patch.gz");
+        Assert.Equal(0, (await CommandAsync(main, App.PackageDirectory, "export", bare, "--without-secrets")).Exit);
+        string bareText;
+        using (var reader = new StreamReader(new GZipStream(File.OpenRead(bare), CompressionMode.Decompress))) bareText = await reader.ReadToEndAsync(TestContext.Current.CancellationToken);
+        Assert.DoesNotContain("\"kind\":\"key\"", bareText);
+        Assert.Contains("\"sensitive\":false", bareText);
+        Assert.Matches("\"passwordHash\":\"\"", bareText);
+        Assert.DoesNotMatch("\"(passwordHash|secretSha256|credentialSha256)\":\"[^\"]", bareText);
+
         // Refused, nothing written: a non-empty target (this very store), a newer format, a damaged line, a truncated archive.
         var refusedHere = await CommandAsync(main, App.PackageDirectory, "import-store", archive);
         Assert.Equal(1, refusedHere.Exit);
