@@ -36,6 +36,13 @@ public static class PatchProjections
         typeof(EnrolmentToken), typeof(ServerTaskRun), typeof(Domain.Users.User), typeof(Security.AccessTokenProjection), typeof(Domain.AgentConfigurations.AgentConfiguration),
     ];
 
+    /// <summary>
+    /// The documents a rebuild may replay while the server answers: all but those every request authenticates with
+    /// (computers for agents, users and tokens for people), which a daemon rebuild would empty for its duration.
+    /// </summary>
+    public static readonly Type[] OnlineDocuments =
+        Documents.Except([typeof(Computer), typeof(Domain.Users.User), typeof(Security.AccessTokenProjection), typeof(EnrolmentToken)]).ToArray();
+
     public static void Configure(StoreOptions opts)
     {
         opts.Projections.Snapshot<Bulletin>(SnapshotLifecycle.Inline);

@@ -52,17 +52,6 @@ public sealed class ReadModelRebuilder(IDocumentStore store, NpgsqlDataSource db
     public const string TaskName = "read-model-rebuild";
     public static readonly string[] Models = ["all", "compliance", "delivery", "documents"];
 
-    /// <summary>The document read models (inline snapshots) in the order a rebuild replays them.</summary>
-    private static readonly (string Name, Func<JasperFx.Events.Daemon.IProjectionDaemon, CancellationToken, Task> Rebuild)[] Documents =
-    [
-        ("bulletin rows", (d, ct) => d.RebuildProjectionAsync<Projections.Catalog.BulletinRow>(ct)),
-        ("computer rows", (d, ct) => d.RebuildProjectionAsync<Projections.Computers.ComputerRow>(ct)),
-        ("policies", (d, ct) => d.RebuildProjectionAsync<Domain.Policies.SoftwareUpdatePolicy>(ct)),
-        ("targets", (d, ct) => d.RebuildProjectionAsync<Domain.Targets.Target>(ct)),
-        ("maintenance windows", (d, ct) => d.RebuildProjectionAsync<Domain.MaintenanceWindows.MaintenanceWindow>(ct)),
-        ("agent configurations", (d, ct) => d.RebuildProjectionAsync<Domain.AgentConfigurations.AgentConfiguration>(ct)),
-    ];
-
     public async Task<RebuildStarted> StartAsync(string model, Actor actor, IMessageBus bus, CancellationToken ct)
     {
         var runId = await ServerTaskRecorder.StartAsync(store, time, actor, TaskName, "on demand", new Dictionary<string, string> { ["model"] = model }, ct);
@@ -81,12 +70,13 @@ public sealed class ReadModelRebuilder(IDocumentStore store, NpgsqlDataSource db
                 if (command.Model is "all" or "documents")
                 {
                     using var daemon = await store.BuildProjectionDaemonAsync();
-                    for (var i = 0; i < Documents.Length; i++)
+                    var documents = Projections.PatchProjections.OnlineDocuments;
+                    for (var i = 0; i < documents.Length; i++)
                     {
-                        board.Report(new RebuildProgress(runId, $"documents: {Documents[i].Name}", i, Documents.Length));
-                        await Documents[i].Rebuild(daemon, token);
+                        board.Report(new RebuildProgress(runId, $"documents: {documents[i].Name}", i, documents.Length));
+                        await daemon.RebuildProjectionAsync(documents[i], token);
                     }
-                    counts["documentModels"] = Documents.Length;
+                    counts["documentModels"] = documents.Length;
                 }
                 if (command.Model is "all" or "delivery")
                 {
@@ -123,7 +113,7 @@ public sealed class ReadModelRebuilder(IDocumentStore store, NpgsqlDataSource db
                 return Results.Accepted(started.StatusUrl, started);
             })
             .WithTags("Server tasks").ForAdministrator().WithName("RebuildReadModels")
-            .WithSummary("Rebuild read models from the event log in the background: model=all (default), compliance (re-derived from the inventories and catalog events in order, with its history), delivery (delivery summary and reboot status, with their history) or documents (Remediation Center rows, computer rows, policies, targets, windows, agent configurations). Answers 202 with the run; its progress: …/runs/{runId}/progress.")
+            .WithSummary("Rebuild read models from the event log in the background: model=all (default), compliance (re-derived from the inventories and catalog events in order, with its history), delivery (delivery summary and reboot status, with their history) or documents (bulletins and their Remediation Center rows, KEV entries, computer list rows, policies, targets, windows, settings, agent configurations, runs — not the documents requests authenticate with: computers, users, tokens, rebuilt on import). Answers 202 with the run; its progress: …/runs/{runId}/progress.")
             .Produces<RebuildStarted>(StatusCodes.Status202Accepted).ProducesProblem(400);
 
         app.MapGet("/api/server-tasks/runs/{runId}/progress", (string runId, RebuildProgressBoard board) =>
