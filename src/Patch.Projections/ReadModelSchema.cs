@@ -15,9 +15,20 @@ public static class ReadModelSchema
 {
     public static async Task EnsureAsync(NpgsqlDataSource db, IDocumentStore store, CancellationToken ct)
     {
-        await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
-        await ComplianceTables.EnsureAsync(db, ct);
-        await DeliveryTables.EnsureAsync(db, ct);
-        await ReadModelHistory.EnsureAsync(db, ct);
+        // Two servers starting on one database take turns: functions and triggers are replaced by one at a time.
+        await using var gate = await db.OpenConnectionAsync(ct);
+        await using (var take = new NpgsqlCommand("select pg_advisory_lock(hashtext('patch.read_model_schema'))", gate)) await take.ExecuteNonQueryAsync(ct);
+        try
+        {
+            await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+            await ComplianceTables.EnsureAsync(db, ct);
+            await DeliveryTables.EnsureAsync(db, ct);
+            await ReadModelHistory.EnsureAsync(db, ct);
+        }
+        finally
+        {
+            await using var release = new NpgsqlCommand("select pg_advisory_unlock(hashtext('patch.read_model_schema'))", gate);
+            await release.ExecuteNonQueryAsync(CancellationToken.None);
+        }
     }
 }

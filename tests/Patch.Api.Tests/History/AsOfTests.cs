@@ -1,7 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
 using Patch.Api.Tests.Infrastructure;
 
 namespace Patch.Api.Tests.History;
@@ -51,41 +50,22 @@ public class when_asking_reports_about_the_past(AppFixture app) : AppTest(app)
         Assert.True((await client.SendAsync(request)).IsSuccessStatusCode);
     }
 
-    private async Task<string> NowAsync()
-    {
-        await using var cmd = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("select now()");
-        var now = (DateTime)(await cmd.ExecuteScalarAsync())!;
-        return new DateTimeOffset(DateTime.SpecifyKind(now, DateTimeKind.Utc)).ToString("O");
-    }
-
-    private async Task<string> RawAsync(string url, int status = 200)
-    {
-        using var client = App.Client();
-        var response = await client.GetAsync(url);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True((int)response.StatusCode == status, $"GET {url}: expected {status}, got {(int)response.StatusCode}: {text}");
-        return text;
-    }
-
-    /// <summary>Every report live, then the instant just after (nothing is written in between).</summary>
-    private async Task<(string At, Dictionary<string, string> Answers)> SnapshotAsync()
+    /// <summary>Every report live after the fleet analysis, then the instant just after.</summary>
+    private async Task<Snapshot> SnapshotAsync()
     {
         using var client = App.Client();
         Assert.True((await client.PostAsync("/api/server-tasks/vulnerability-analysis/run", null)).IsSuccessStatusCode);
-        var answers = new Dictionary<string, string>();
-        foreach (var url in Reports) answers[url] = await RawAsync(url);
-        await Task.Delay(20, TestContext.Current.CancellationToken);
-        var at = await NowAsync();
-        await Task.Delay(20, TestContext.Current.CancellationToken);
-        return (at, answers);
+        return await PastAnswers.TakeAsync(App, Reports);
     }
 
-    private static string WithAsOf(string url, string at) => url + (url.Contains('?') ? '&' : '?') + "asOf=" + Uri.EscapeDataString(at);
+    private Task<string> RawAsync(string url, int status = 200) => PastAnswers.RawAsync(App, url, status);
+
+    private static string WithAsOf(string url, string at) => PastAnswers.WithAsOf(url, at);
 
     [Fact]
     public async Task each_report_asked_about_a_past_instant_answers_what_it_answered_then()
     {
-        var beforeTheStore = await NowAsync();
+        var beforeTheStore = await PastAnswers.NowAsync(App);
         await Task.Delay(20, TestContext.Current.CancellationToken);
         await App.ImportAsync("patch", File.ReadAllBytes(SharedData.RepoFile("demo/patch-demo-catalog.json")));
         using (var client = App.Client())
@@ -109,9 +89,7 @@ public class when_asking_reports_about_the_past(AppFixture app) : AppTest(app)
         var third = await SnapshotAsync();
 
         Assert.NotEqual(first.Answers[Reports[0]], third.Answers[Reports[0]]);
-        foreach (var (at, answers) in new[] { first, second, third })
-            foreach (var url in Reports)
-                Assert.True(answers[url] == await RawAsync(WithAsOf(url, at)), $"{url} as of {at}:\nlive: {answers[url]}\nasOf: {await RawAsync(WithAsOf(url, at))}");
+        await PastAnswers.AssertSameAsync(App, [first, second, third], "");
 
         // CSV answers asOf the same way.
         var csv = await RawAsync(WithAsOf("/api/reports/compliance/computers?format=csv", first.At));
