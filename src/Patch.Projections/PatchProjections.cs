@@ -38,10 +38,11 @@ public static class PatchProjections
 
     /// <summary>
     /// The documents a rebuild may replay while the server answers: all but those every request authenticates with
-    /// (computers for agents, users and tokens for people), which a daemon rebuild would empty for its duration.
+    /// (computers for agents, users and tokens for people) and the server task runs (the rebuild's own run is polled
+    /// while it works), which a daemon rebuild would empty for its duration.
     /// </summary>
     public static readonly Type[] OnlineDocuments =
-        Documents.Except([typeof(Computer), typeof(Domain.Users.User), typeof(Security.AccessTokenProjection), typeof(EnrolmentToken)]).ToArray();
+        Documents.Except([typeof(Computer), typeof(Domain.Users.User), typeof(Security.AccessTokenProjection), typeof(EnrolmentToken), typeof(ServerTaskRun)]).ToArray();
 
     public static void Configure(StoreOptions opts)
     {

@@ -107,13 +107,19 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
                 $"The file has {command.Content.Length} bytes; the limit (Patch:Import:MaxBytes) is {options.MaxBytes}.", "body");
 
         using var stream = new MemoryStream(command.Content, writable: false);
-        if (format == "kev") return await ImportKevAsync(runId, KevCatalogReader.Read(stream), command.Actor, ct);
+        if (format == "kev")
+        {
+            var kev = KevCatalogReader.Read(stream);
+            CatalogText.Check(kev);
+            return await ImportKevAsync(runId, kev, command.Actor, ct);
+        }
         var document = format switch
         {
             "cvrf" => CvrfCatalogReader.Read(stream),
             "mssecure" => MssecureCatalogReader.Read(stream),
             _ => PatchCatalogReader.Read(stream),
         };
+        CatalogText.Check(document);
         return await ImportBulletinsAsync(runId, document, command.Actor, ct);
     }
 
@@ -223,10 +229,12 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         session.Events.Append(r.RunId, new ServerTaskCompleted(r.RunId, r.Status, counts, time.GetUtcNow()));
     }
 
+    /// <summary>Records the run as failed; the reason loses any control character, so the record is kept whatever the failure quoted.</summary>
     private async Task FailAsync(Actor actor, string runId, string error, CancellationToken ct)
     {
         await using var session = store.OpenSession(actor, runId);
-        session.Events.Append(runId, new ServerTaskFailed(runId, error, time.GetUtcNow()));
+        var printable = new string(error.Select(c => char.IsControl(c) && c is not ('\t' or '\r' or '\n') ? '?' : c).ToArray());
+        session.Events.Append(runId, new ServerTaskFailed(runId, printable, time.GetUtcNow()));
         await session.SaveChangesAsync(ct);
     }
 

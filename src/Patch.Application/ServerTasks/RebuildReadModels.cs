@@ -113,7 +113,7 @@ public sealed class ReadModelRebuilder(IDocumentStore store, NpgsqlDataSource db
                 return Results.Accepted(started.StatusUrl, started);
             })
             .WithTags("Server tasks").ForAdministrator().WithName("RebuildReadModels")
-            .WithSummary("Rebuild read models from the event log in the background: model=all (default), compliance (re-derived from the inventories and catalog events in order, with its history), delivery (delivery summary and reboot status, with their history) or documents (bulletins and their Remediation Center rows, KEV entries, computer list rows, policies, targets, windows, settings, agent configurations, runs — not the documents requests authenticate with: computers, users, tokens, rebuilt on import). Answers 202 with the run; its progress: …/runs/{runId}/progress.")
+            .WithSummary("Rebuild read models from the event log in the background: model=all (default), compliance (re-derived from the inventories and catalog events in order, with its history), delivery (delivery summary and reboot status, with their history) or documents (bulletins and their Remediation Center rows, KEV entries, computer list rows, policies, targets, windows, settings, agent configurations — not the documents requests authenticate with (computers, users, tokens) nor the runs (the rebuild's own is polled), rebuilt on import). Answers 202 with the run; its progress: …/runs/{runId}/progress.")
             .Produces<RebuildStarted>(StatusCodes.Status202Accepted).ProducesProblem(400);
 
         app.MapGet("/api/server-tasks/runs/{runId}/progress", (string runId, RebuildProgressBoard board) =>

@@ -242,3 +242,24 @@ public class when_two_imports_race(AppFixture app) : AppTest(app)
         Assert.Equal(39, (await GetJsonAsync("/api/bulletins")).GetProperty("total").GetInt32());
     }
 }
+
+/// <summary>A control character in any text of a JSON catalog: a 400 naming the field, the failed run recorded, nothing imported.</summary>
+public class when_a_catalog_text_holds_a_control_character(AppFixture app) : AppTest(app)
+{
+    [Theory]
+    [InlineData("patch", "demo/patch-demo-catalog.json", "\"title\": \"January 10, 2023", "\"title\": \"January\\u0000 10, 2023", "title", "U+0000")]
+    [InlineData("kev", "demo/kev-demo.json", "\"vulnerabilityName\": \"Microsoft Windows Internet Shortcut", "\"vulnerabilityName\": \"Microsoft\\u0007 Windows Internet Shortcut", "name", "U+0007")]
+    public async Task the_import_is_refused_naming_the_field_and_its_run_is_kept(string format, string file, string find, string replace, string field, string character)
+    {
+        var text = (await File.ReadAllTextAsync(SharedData.RepoFile(file))).Replace(find, replace);
+        Assert.Contains("\\u00", text);
+        var before = await App.CatalogEventCountAsync();
+        var result = await App.ImportAsync(format, System.Text.Encoding.UTF8.GetBytes(text), HttpStatusCodeExpectation.Any);
+        Assert.Equal("Control character in text", result.GetProperty("title").GetString());
+        Assert.Contains(character, result.GetProperty("detail").GetString());
+        Assert.Contains(field, result.GetProperty("detail").GetString()!, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(before, await App.CatalogEventCountAsync());
+        var runs = await GetJsonAsync("/api/catalog/imports");
+        Assert.Equal("failed", runs.GetProperty("items")[0].GetProperty("status").GetString());
+    }
+}
