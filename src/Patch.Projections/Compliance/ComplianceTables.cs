@@ -51,6 +51,12 @@ public static class ComplianceTables
     public static async Task EnsureAsync(NpgsqlDataSource db, CancellationToken ct)
     {
         await using (var cmd = db.CreateCommand(Ddl)) await cmd.ExecuteNonQueryAsync(ct);
+        // A store from before the catalog's stamp was kept: the last change of a bulletin stands for it, once.
+        await using (var stamp = db.CreateCommand($"""
+            insert into {Schema}.{ReadModels.CatalogStamp} (id, at)
+            select 1, max(mt_last_modified) from {Schema}.{PatchProjections.BulletinTable}
+            where not exists (select 1 from {Schema}.{ReadModels.CatalogStamp}) having count(*) > 0
+            """)) await stamp.ExecuteNonQueryAsync(ct);
         await FillFamiliesAsync(db, ct);
         await ComputerFamilyCounts.FillAsync(db, ct);
     }
@@ -75,7 +81,7 @@ public static class ComplianceTables
     public static async Task TruncateAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(
-            $"truncate {Schema}.{ReadModels.ComplianceState}, {Schema}.{ReadModels.ComplianceBulletin}, {Schema}.{ReadModels.ComplianceUpdate}, {Schema}.{ReadModels.ComplianceComputer}, {Schema}.{ReadModels.ComplianceVulnerability}, {Schema}.{ReadModels.ComplianceComputerFamily}", conn, tx);
+            $"truncate {Schema}.{ReadModels.ComplianceState}, {Schema}.{ReadModels.ComplianceBulletin}, {Schema}.{ReadModels.ComplianceUpdate}, {Schema}.{ReadModels.ComplianceComputer}, {Schema}.{ReadModels.ComplianceVulnerability}, {Schema}.{ReadModels.ComplianceComputerFamily}, {Schema}.{ReadModels.CatalogStamp}", conn, tx);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 }
