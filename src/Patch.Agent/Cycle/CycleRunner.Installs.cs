@@ -1,11 +1,4 @@
-using System.Security.Cryptography;
-using System.Text.Json;
-using Patch.Agent.Inventory;
-using Patch.Domain.Agents;
-using Patch.Domain.AgentConfigurations;
-using Patch.Domain.Computers;
 using Patch.Domain.Cycle;
-using Patch.Domain.MaintenanceWindows;
 
 namespace Patch.Agent.Cycle;
 

@@ -1,10 +1,5 @@
 using System.Security.Cryptography;
-using System.Text.Json;
-using Patch.Domain.Agents;
-using Patch.Domain.AgentConfigurations;
-using Patch.Domain.Computers;
 using Patch.Domain.Cycle;
-using Patch.Domain.MaintenanceWindows;
 
 namespace Patch.Agent.Cycle;
 

@@ -1,6 +1,3 @@
-using System.Security.Cryptography;
-using System.Text.Json;
-using Patch.Domain.Agents;
 using Patch.Domain.AgentConfigurations;
 using Patch.Domain.Computers;
 using Patch.Domain.Cycle;

@@ -219,7 +219,7 @@ public static class StoreImport
             foreach (var type in PatchProjections.Documents) await daemon.RebuildProjectionAsync(type, ct);
         await Projections.Delivery.DeliveryTables.RebuildAsync(db, ct);
         await new Projections.Compliance.ComplianceRebuild(store, db).RunAsync(null, ct);
-        await using var kept = db.CreateCommand($"update {S}.read_model_history set kept_since = now()");
+        await using var kept = db.CreateCommand($"update {S}.{Projections.History.ReadModelHistory.KeptSinceTable} set kept_since = now()");
         await kept.ExecuteNonQueryAsync(ct);
     }
 }

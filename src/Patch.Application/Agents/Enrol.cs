@@ -2,11 +2,8 @@ using Marten;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 using Patch.Application.Common;
 using Patch.Application.Security;
-using Patch.Domain;
 using Patch.Domain.Agents;
 using Patch.Domain.Computers;
 

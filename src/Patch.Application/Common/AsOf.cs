@@ -47,16 +47,20 @@ public static partial class AsOf
         if (!Iso8601().IsMatch(text) || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
             return (null, $"asOf: '{Domain.Users.UserDecisions.Printable(text)}' is not an ISO 8601 date or instant with its offset (e.g. 2026-10-01 or 2026-10-01T12:00:00Z)");
         await using var conn = await db.OpenConnectionAsync(ct);
+        // One query: the database's clock, the store's first event, and when the read models' history began.
         DateTimeOffset now;
-        DateTimeOffset? first;
-        await using (var cmd = new NpgsqlCommand($"select now(), (select timestamp from {PatchStore.Schema}.mt_events order by seq_id limit 1)", conn))
+        DateTimeOffset? first, since;
+        await using (var cmd = new NpgsqlCommand($"""
+            select now(), (select timestamp from {PatchStore.Schema}.mt_events order by seq_id limit 1),
+                   (select max(kept_since) from {PatchStore.Schema}.{ReadModelHistory.KeptSinceTable})
+            """, conn))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             await reader.ReadAsync(ct);
             now = reader.GetFieldValue<DateTimeOffset>(0);
             first = reader.IsDBNull(1) ? null : reader.GetFieldValue<DateTimeOffset>(1);
+            since = reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2);
         }
-        var since = await ReadModelHistory.KeptSinceAsync(conn, ct);
         var shown = at.ToString("O", CultureInfo.InvariantCulture);
         if (at > now) return (null, $"asOf: {shown} is in the future (the server's time is {now.ToUniversalTime():O})");
         if (first is null) return (null, $"asOf: the store has no events yet, so there is no past to ask about");

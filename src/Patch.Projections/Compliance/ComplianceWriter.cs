@@ -31,7 +31,6 @@ public static class ComplianceWriter
     public static async Task WriteAsync(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<ComputerAnalysis> batch, DateTimeOffset stamp, CancellationToken ct)
     {
         if (batch.Count == 0) return;
-        await History.ReadModelHistory.StampAsync(conn, tx, stamp, ct);
         const string news = "unnest(@computers_of_rows, @keys, @states, @bulletins, @updates, @products, @families) as t(c, k, st, b, u, p, f)";
         const string scope = "t.computer_id = any(@computers)";
         await using var cmd = new NpgsqlCommand(
@@ -53,6 +52,7 @@ public static class ComplianceWriter
                 (select c computer_id, f family, n name, a applicable, i installed, m missing, x superseded, cr missing_critical, im missing_important, at analysed_at
                  from unnest(@f_computers, @f_families, @f_names, @f_a, @f_i, @f_m, @f_x, @f_cr, @f_im, @f_at) as t(c, f, n, a, i, m, x, cr, im, at))
                 """, scope), conn, tx);
+        History.ReadModelHistory.Stamp(cmd, stamp);
         var rows = batch.SelectMany(a => a.Rows.Select(r => (a.Id, Row: r))).ToList();
         cmd.Parameters.AddWithValue("computers", batch.Select(a => a.Id).ToArray());
         cmd.Parameters.AddWithValue("computers_of_rows", rows.Select(r => r.Id).ToArray());
@@ -101,13 +101,16 @@ public static class ComplianceWriter
     /// </summary>
     public static async Task<long> WriteAllAsync(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<ComputerAnalysis> all, DateTimeOffset? stamp, CancellationToken ct)
     {
-        if (stamp is { } at) await History.ReadModelHistory.StampAsync(conn, tx, at, ct);
         await using (var temp = new NpgsqlCommand($"""
             create temp table new_state (like {S}.{ReadModels.ComplianceState}) on commit drop;
             create temp table new_computer (like {S}.{ReadModels.ComplianceComputer}) on commit drop;
             create temp table new_vulnerability (like {S}.{ReadModels.ComplianceVulnerability}) on commit drop;
             create temp table new_family (like {S}.{ReadModels.ComplianceComputerFamily}) on commit drop;
-            """, conn, tx)) await temp.ExecuteNonQueryAsync(ct);
+            """, conn, tx))
+        {
+            if (stamp is { } at) History.ReadModelHistory.Stamp(temp, at);
+            await temp.ExecuteNonQueryAsync(ct);
+        }
         long rows = 0;
         await using (var copy = await conn.BeginBinaryImportAsync($"copy new_state (computer_id, update_key, {StateValues}) from stdin (format binary)", ct))
         {

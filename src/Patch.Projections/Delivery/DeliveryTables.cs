@@ -193,11 +193,11 @@ public static class DeliveryTables
         async Task FlushAsync()
         {
             if (batch.Count == 0) return;
-            await Projections.History.ReadModelHistory.StampAsync(conn, tx, at!.Value, ct);
             await using var insert = new NpgsqlCommand($"""
                 insert into {S}.{ReadModels.DeliveryStatus} (computer_id, event_id, policy_id, bulletin, update_id, status, occurred_at, last_applied, detail, recorded_at)
                 select c, e, p, b, u, s, o, l, d, @at from unnest(@c, @e, @p, @b, @u, @s, @o, @l, @d) as t(c, e, p, b, u, s, o, l, d) on conflict do nothing
                 """, conn, tx);
+            Projections.History.ReadModelHistory.Stamp(insert, at!.Value);
             insert.Parameters.AddWithValue("at", at!.Value);
             string[] names = ["c", "e", "p", "b", "u", "s", "o", "l", "d"];
             NpgsqlTypes.NpgsqlDbType[] types = [NpgsqlTypes.NpgsqlDbType.Text, NpgsqlTypes.NpgsqlDbType.Uuid, NpgsqlTypes.NpgsqlDbType.Text, NpgsqlTypes.NpgsqlDbType.Text,

@@ -23,7 +23,7 @@ public sealed record HistoryTable(string Name, IReadOnlyList<string> Keys, IRead
 /// The instant a version starts is the instant of the events it reflects: Marten writes inline projections in the
 /// events' own transaction, and every event is recorded at its transaction's <c>now()</c> (<see cref="EventTimeDdl"/>). A
 /// writer that derives rows from earlier events (the vulnerability analysis, after the agent's request committed its
-/// inventory) sets <see cref="StampSetting"/> to those events' time for its transaction (<see cref="StampAsync"/>).
+/// inventory) sets <see cref="StampSetting"/> to those events' time for its transaction (<see cref="Stamp"/>).
 /// A version never starts before the one it replaces (a late writer with an older stamp is clamped).
 /// </para>
 /// </summary>
@@ -34,7 +34,7 @@ public static class ReadModelHistory
     /// <summary>The transaction-local setting naming the instant the rows written now became true.</summary>
     public const string StampSetting = "patch.valid_from";
 
-    private const string Stamp = $"coalesce(nullif(current_setting('{StampSetting}', true), '')::timestamptz, now())";
+    private const string StampExpression = $"coalesce(nullif(current_setting('{StampSetting}', true), '')::timestamptz, now())";
 
     /// <summary>Every versioned read model: the compliance tables and the Marten documents reports list.</summary>
     public static readonly HistoryTable[] Tables =
@@ -66,11 +66,21 @@ public static class ReadModelHistory
     public static string Relation(string table, bool asOf, string parameter = "asOf") => !asOf ? $"{Schema}.{table}"
         : $"(select * from {Schema}.{table}_history where valid_from <= @{parameter} and valid_to > @{parameter})";
 
-    /// <summary>Marks the rows this transaction writes as true from <paramref name="at"/> (the events they were derived from).</summary>
+    /// <summary>
+    /// Marks the rows the command writes as true from <paramref name="at"/> (the events they were derived from): the
+    /// setting is made by the command's first statement, in the same round trip as the writes.
+    /// </summary>
+    public static NpgsqlCommand Stamp(NpgsqlCommand cmd, DateTimeOffset at)
+    {
+        cmd.CommandText = $"select set_config('{StampSetting}', @valid_from, true);\n" + cmd.CommandText;
+        cmd.Parameters.AddWithValue("valid_from", at.UtcDateTime.ToString("O"));
+        return cmd;
+    }
+
+    /// <summary>The same on its own, before a statement that takes positional parameters (which cannot share a command).</summary>
     public static async Task StampAsync(NpgsqlConnection conn, NpgsqlTransaction tx, DateTimeOffset at, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand($"select set_config('{StampSetting}', @at, true)", conn, tx);
-        cmd.Parameters.AddWithValue("at", at.UtcDateTime.ToString("O"));
+        await using var cmd = Stamp(new NpgsqlCommand("", conn, tx), at);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
@@ -141,14 +151,10 @@ public static class ReadModelHistory
     }
 
     /// <summary>
-    /// The instant from which every versioned read model has its history: a store that had rows before history was
-    /// kept (an upgrade) starts its history then, with the rows it held; a new store, at its first start.
+    /// Per versioned table, the instant its history begins: a store that had rows before history was kept (an upgrade, an
+    /// import) starts it then, with the rows it held; a new store, at its first start.
     /// </summary>
-    public static async Task<DateTimeOffset?> KeptSinceAsync(NpgsqlConnection conn, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand($"select max(kept_since) from {Schema}.read_model_history", conn);
-        return await cmd.ExecuteScalarAsync(ct) is DateTime at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null;
-    }
+    public const string KeptSinceTable = "read_model_history";
 
     /// <summary>Empties every history (tests reset the store between cases).</summary>
     public static async Task TruncateAsync(NpgsqlConnection conn, CancellationToken ct)
@@ -170,14 +176,14 @@ public static class ReadModelHistory
         // Statement triggers with transition tables: one set-based write per statement, however many rows it touched.
         // An update that changes no compared column writes no version; a version never starts before the one it closes.
         return $"""
-            create table if not exists {Schema}.read_model_history (table_name text primary key, kept_since timestamptz not null);
+            create table if not exists {Schema}.{KeptSinceTable} (table_name text primary key, kept_since timestamptz not null);
             create table if not exists {h} (valid_from timestamptz not null, valid_to timestamptz not null default 'infinity');
             {addColumns}
             create index if not exists ix_{t.HistoryName}_valid on {h} (valid_to, valid_from);
             create index if not exists ix_{t.HistoryName}_key on {h} ({string.Join(", ", t.Keys)}, valid_to);
             create or replace function {function}() returns trigger language plpgsql as $$
             declare
-              at timestamptz := {Stamp};
+              at timestamptz := {StampExpression};
             begin
               if TG_OP = 'TRUNCATE' then
                 update {h} set valid_to = greatest(at, valid_from) where valid_to = 'infinity';
@@ -206,9 +212,9 @@ public static class ReadModelHistory
             create trigger {t.Name}_history_delete after delete on {Schema}.{t.Name} referencing old table as old_rows for each statement execute function {function}();
             drop trigger if exists {t.Name}_history_truncate on {Schema}.{t.Name};
             create trigger {t.Name}_history_truncate after truncate on {Schema}.{t.Name} for each statement execute function {function}();
-            insert into {Schema}.read_model_history (table_name, kept_since) values ('{t.Name}', {Stamp}) on conflict do nothing;
+            insert into {Schema}.{KeptSinceTable} (table_name, kept_since) values ('{t.Name}', {StampExpression}) on conflict do nothing;
             insert into {h} ({list}, valid_from)
-              select {list}, {Stamp} from {Schema}.{t.Name} where not exists (select 1 from {h});
+              select {list}, {StampExpression} from {Schema}.{t.Name} where not exists (select 1 from {h});
             """;
     }
 }
