@@ -51,7 +51,7 @@ public static class ConsoleBench
             await using (var store = new DocumentStore(PatchServices.ConfigureStore(pg.ConnectionString)))
                 await FleetBench.SeedAsync(store, db, templates, 0, computers);
             var analysis = Stopwatch.StartNew();
-            (await http.PostAsync("api/server-tasks/vulnerability-analysis/run", null)).EnsureSuccessStatusCode();
+            (await http.PostAsync("api/server-tasks/vulnerability-analysis/run?wait=true", null)).EnsureSuccessStatusCode();
             Console.WriteLine($"fleet: {computers:N0} computers seeded and {200:N0} demo computers, full analysis {analysis.Elapsed.TotalSeconds:F1} s");
 
             var screens = await ScreensAsync(http);

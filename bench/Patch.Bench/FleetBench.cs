@@ -75,7 +75,7 @@ public static class FleetBench
                 var (eventsPerSecond, copyPerSecond) = await SeedAsync(store, db, templates, seeded, size);
                 seeded = Math.Max(seeded, size);
                 var analysis = Stopwatch.StartNew();
-                var run = await (await http.PostAsync("api/server-tasks/vulnerability-analysis/run", null)).Content.ReadFromJsonAsync<JsonElement>(Json);
+                var run = await (await http.PostAsync("api/server-tasks/vulnerability-analysis/run?wait=true", null)).Content.ReadFromJsonAsync<JsonElement>(Json);
                 var analysisSeconds = analysis.Elapsed.TotalSeconds;
                 var rows = run.GetProperty("counts").GetProperty("rows").GetInt32();
                 var random = new Random(size);

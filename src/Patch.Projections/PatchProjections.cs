@@ -34,6 +34,7 @@ public static class PatchProjections
         typeof(Bulletin), typeof(BulletinRow), typeof(KnownExploitedVulnerability), typeof(ProductVulnerability), typeof(CustomSeverityLevels), typeof(CoreSettings),
         typeof(VendorSettings), typeof(Computer), typeof(Computers.ComputerRow), typeof(Target), typeof(MaintenanceWindow), typeof(SoftwareUpdatePolicy),
         typeof(EnrolmentToken), typeof(ServerTaskRun), typeof(Domain.Users.User), typeof(Security.AccessTokenProjection), typeof(Domain.AgentConfigurations.AgentConfiguration),
+        typeof(ServerTaskSchedule),
     ];
 
     /// <summary>
@@ -91,6 +92,8 @@ public static class PatchProjections
 
         opts.Projections.Snapshot<ServerTaskRun>(SnapshotLifecycle.Inline);
         opts.Schema.For<ServerTaskRun>().DocumentAlias("server_task_run");
+        opts.Projections.Snapshot<ServerTaskSchedule>(SnapshotLifecycle.Inline);
+        opts.Schema.For<ServerTaskSchedule>().DocumentAlias("server_task_schedule");
 
         opts.Projections.Snapshot<Domain.Users.User>(SnapshotLifecycle.Inline);
         opts.Schema.For<Domain.Users.User>().DocumentAlias("user");

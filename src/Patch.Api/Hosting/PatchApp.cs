@@ -80,15 +80,14 @@ public static class PatchApp
         app.MapCoreSettings();
         app.MapVendorSettings();
         app.MapServerTasks();
+        Patch.Application.ServerTasks.ServerTaskRunEndpoints.MapServerTaskRunner(app);
         app.MapStaging();
         app.MapComputers();
         app.MapTargets();
         app.MapPolicies();
         app.MapMaintenanceWindows();
-        PackageCleanup.Map(app);
         app.MapAgents();
         app.MapComputerUpdates();
-        FleetAnalysisTask.Map(app);
         app.MapComplianceReports();
         app.MapProductVulnerabilityReports();
         app.MapAudit();
@@ -96,7 +95,6 @@ public static class PatchApp
         app.MapAgentConfigurations();
         app.MapDeliveryReports();
         WakeOnLanTask.Map(app);
-        Patch.Application.Delivery.RebuildDeliveryReports.Map(app);
         Patch.Application.ServerTasks.ReadModelRebuilder.Map(app);
     }
 }

@@ -10,6 +10,7 @@ using Patch.Application.Catalog;
 using Patch.Application.Common;
 using Patch.Application.Compliance;
 using Patch.Application.Hosting;
+using Patch.Application.ServerTasks;
 using Patch.Application.Staging;
 using Patch.Projections;
 using Weasel.Core;
@@ -36,13 +37,28 @@ public static class PatchServices
         services.AddSingleton(sp =>
         {
             var options = new CatalogScheduleOptions();
-            sp.GetRequiredService<IConfiguration>().GetSection("Patch:CatalogImport").Bind(options);
+            var config = sp.GetRequiredService<IConfiguration>();
+            foreach (var gone in new[] { "Interval", "RunOnStart" })
+                if (config[$"Patch:CatalogImport:{gone}"] is not null)
+                    throw new InvalidOperationException($"Patch:CatalogImport:{gone} is no longer read: the catalog-sources task runs on a cron schedule " +
+                                                        "(Patch:ServerTasks:catalog-sources:Cron, or PUT /api/server-tasks/catalog-sources/schedule).");
+            config.GetSection("Patch:CatalogImport").Bind(options);
+            options.Validate();
+            return options;
+        });
+        services.AddSingleton(sp =>
+        {
+            var config = sp.GetRequiredService<IConfiguration>();
+            var options = new MicrosoftFeedOptions();
+            config.GetSection("Patch:Microsoft").Bind(options);
+            if (config["Patch:Cisa:KevUrl"] is { Length: > 0 } kev) options.KevUrl = kev;
             options.Validate();
             return options;
         });
         services.AddHttpClient("catalog-sources", c => c.Timeout = TimeSpan.FromMinutes(10));
         services.AddTransient<CatalogSourcePoller>();
-        services.AddHostedService<ScheduledCatalogImport>();
+        services.AddTransient<MicrosoftCvrfFeed>();
+        services.AddServerTasks(builder.Configuration);
         services.AddTransient<CatalogImporter>();
         services.AddSingleton(sp =>
         {
@@ -69,7 +85,6 @@ public static class PatchServices
         services.AddHostedService<ReadModelBackfill>();
         services.AddSingleton<Patch.Application.Agents.AgentEventIngest>();
         services.AddHostedService(sp => sp.GetRequiredService<Patch.Application.Agents.AgentEventIngest>());
-        services.AddHostedService<ScheduledPackageCleanup>();
         services.AddSingleton<Patch.Application.Delivery.WakeOnLanTask>();
         services.AddSingleton<Patch.Application.Delivery.ScheduledWakeOnLan>();
         services.AddHostedService(sp => sp.GetRequiredService<Patch.Application.Delivery.ScheduledWakeOnLan>());

@@ -8,6 +8,7 @@ using Patch.Application.Users;
 using Patch.Domain.ServerTasks;
 using Patch.Domain.Users;
 using Compliance = Patch.Application.Compliance;
+using ServerTasks = Patch.Application.ServerTasks;
 
 namespace Patch.Api.Hosting;
 
@@ -62,8 +63,10 @@ public static class ServerCommands
             {
                 await Patch.Projections.ReadModelSchema.EnsureAsync(scope.ServiceProvider.GetRequiredService<Npgsql.NpgsqlDataSource>(),
                     scope.ServiceProvider.GetRequiredService<Marten.IDocumentStore>(), ct);
-                await scope.ServiceProvider.GetRequiredService<Compliance.FleetAnalysisTask>()
-                    .RunAsync("catalog import (command line)", Actor.ServerTask(Compliance.FleetAnalysisTask.TaskName), ct);
+                var runner = scope.ServiceProvider.GetRequiredService<ServerTasks.ServerTaskRunner>();
+                var analysis = await runner.StartAsync(Compliance.FleetAnalysisTask.TaskName, "catalog import (command line)",
+                    Actor.ServerTask(Compliance.FleetAnalysisTask.TaskName), new Dictionary<string, string>(), ct);
+                await runner.WaitAsync(analysis!.RunId, ct);
             }
             return imported.Status == ServerTaskStatus.Failed ? 1 : 0;
         });

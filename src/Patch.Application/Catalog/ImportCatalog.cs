@@ -68,17 +68,11 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
 
     public async Task<CatalogImportResult> ImportAsync(ImportCatalog command, CancellationToken ct)
     {
-        var runGuid = Guid.NewGuid();
-        var runId = StreamIds.ServerTaskRun(runGuid);
         var format = command.Format.Trim().ToLowerInvariant();
-        await using (var start = store.OpenSession(command.Actor))
-        {
-            var parameters = new Dictionary<string, string> { ["format"] = format, ["bytes"] = command.Content.Length.ToString() };
-            if (command.FileName is not null) parameters["fileName"] = command.FileName;
-            foreach (var (key, value) in command.Source ?? new Dictionary<string, string>()) parameters[key] = value;
-            start.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, command.Trigger, parameters, time.GetUtcNow()));
-            await start.SaveChangesAsync(ct);
-        }
+        var parameters = new Dictionary<string, string> { ["format"] = format, ["bytes"] = command.Content.Length.ToString() };
+        if (command.FileName is not null) parameters["fileName"] = ServerTaskRecorder.Printable(command.FileName);
+        foreach (var (key, value) in command.Source ?? new Dictionary<string, string>()) parameters[key] = value;
+        var runId = await ServerTaskRecorder.StartAsync(store, time, command.Actor, TaskName, command.Trigger, parameters, ct);
 
         try
         {
@@ -87,12 +81,12 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         }
         catch (CatalogFormatException e)
         {
-            await FailAsync(command.Actor, runId, e.Message, ct);
+            await ServerTaskRecorder.FailAsync(store, time, command.Actor, runId, e.Message);
             return Failed(runId, format, e.Title, e.Detail, e.Place);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            await FailAsync(command.Actor, runId, $"{e.GetType().Name}: {e.Message}", ct);
+            await ServerTaskRecorder.FailAsync(store, time, command.Actor, runId, $"{e.GetType().Name}: {e.Message}");
             throw;
         }
     }
@@ -226,16 +220,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             ["vulnerabilitiesUnchanged"] = r.VulnerabilitiesUnchanged, ["eventsAppended"] = r.EventsAppended,
             ["skipped"] = r.Skipped.Sum(s => s.Count),
         };
-        session.Events.Append(r.RunId, new ServerTaskCompleted(r.RunId, r.Status, counts, time.GetUtcNow()));
-    }
-
-    /// <summary>Records the run as failed; the reason loses any control character, so the record is kept whatever the failure quoted.</summary>
-    private async Task FailAsync(Actor actor, string runId, string error, CancellationToken ct)
-    {
-        await using var session = store.OpenSession(actor, runId);
-        var printable = new string(error.Select(c => char.IsControl(c) && c is not ('\t' or '\r' or '\n') ? '?' : c).ToArray());
-        session.Events.Append(runId, new ServerTaskFailed(runId, printable, time.GetUtcNow()));
-        await session.SaveChangesAsync(ct);
+        session.Events.Append(r.RunId, ServerTaskRecorder.Completed(r.RunId, new TaskOutcome(counts, r.Status), time));
     }
 
     private static CatalogImportResult Failed(string runId, string format, string title, string detail, string? place) =>

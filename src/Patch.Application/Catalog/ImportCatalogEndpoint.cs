@@ -9,7 +9,8 @@ using Wolverine;
 
 namespace Patch.Application.Catalog;
 
-public sealed record CatalogScheduleView(IReadOnlyList<CatalogSource> Sources, TimeSpan Interval);
+/// <summary>The configured sources; the task that fetches them (its schedule: GET /api/server-tasks).</summary>
+public sealed record CatalogScheduleView(IReadOnlyList<CatalogSource> Sources, string Task);
 
 public static class ImportCatalogEndpoint
 {
@@ -47,16 +48,10 @@ public static class ImportCatalogEndpoint
             .Produces<CatalogImportResult>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
             .DisableAntiforgery();
 
-        app.MapGet("/api/catalog/sources", (CatalogScheduleOptions options) => Results.Ok(new CatalogScheduleView(options.Sources, options.Interval)))
+        app.MapGet("/api/catalog/sources", (CatalogScheduleOptions options) => Results.Ok(new CatalogScheduleView(options.Sources, ServerTasks.CatalogSourcesTask.TaskName)))
             .WithTags("Catalog import").ForAuditor().WithName("ListCatalogSources")
-            .WithSummary("The catalog sources the scheduled import task fetches (Patch:CatalogImport:Sources) and its interval.")
+            .WithSummary("The catalog sources (Patch:CatalogImport:Sources) the catalog-sources server task fetches; its schedule and runs are under /api/server-tasks.")
             .Produces<CatalogScheduleView>();
-
-        app.MapPost("/api/catalog/sources/run", async (CatalogScheduleOptions options, CatalogSourcePoller poller, CancellationToken ct) =>
-                Results.Ok(await poller.RunAsync(options.Sources, ct)))
-            .WithTags("Catalog import").ForOperator().WithName("RunCatalogSources")
-            .WithSummary("Run the scheduled catalog import now: each source is fetched and imported only if modified (ETag / Last-Modified / content hash).")
-            .Produces<IReadOnlyList<CatalogImportResult>>();
     }
 
     /// <summary>Reads at most maxBytes + 1 bytes: enough to know a file is too large without holding all of it.</summary>

@@ -4,10 +4,13 @@ using Patch.Domain.ServerTasks;
 
 namespace Patch.Application.Common;
 
+/// <summary>What a piece of work under a run reports: its counts and result (completed, or unchanged when it found nothing to do).</summary>
+public sealed record TaskOutcome(IReadOnlyDictionary<string, int> Counts, string Status = ServerTaskStatus.Completed);
+
 /// <summary>
-/// A server-task run around a piece of work (C8 run history): started, then completed with the work's counts or failed
-/// with the reason — a shutdown included, so no run is left "running". A run started beforehand (<see cref="StartAsync"/>)
-/// is finished by the same work.
+/// The one recorder of server-task runs (C8 run history): every task — the runner's, a catalog import, a staging job, a
+/// Wake-on-LAN send — starts, completes and fails its run here, with trigger, actor, counts and error. A failure's
+/// reason loses its control characters, so the record is kept whatever the failure quoted.
 /// </summary>
 public static class ServerTaskRecorder
 {
@@ -16,20 +19,14 @@ public static class ServerTaskRecorder
         Action<Exception>? onFailure = null, string? startedRunId = null)
     {
         var runId = startedRunId ?? await StartAsync(store, time, actor, task, trigger, parameters, ct);
-        object end;
         try
         {
-            end = new ServerTaskCompleted(runId, ServerTaskStatus.Completed, await work(runId, ct), time.GetUtcNow());
+            await CompleteAsync(store, time, actor, runId, new TaskOutcome(await work(runId, ct)));
         }
         catch (Exception e)
         {
             onFailure?.Invoke(e);
-            end = new ServerTaskFailed(runId, $"{e.GetType().Name}: {e.Message}", time.GetUtcNow());
-        }
-        await using (var finish = store.OpenSession(actor, runId))
-        {
-            finish.Events.Append(runId, end);
-            await finish.SaveChangesAsync(CancellationToken.None);
+            await FailAsync(store, time, actor, runId, $"{e.GetType().Name}: {e.Message}");
         }
         await using var read = store.QuerySession();
         return (await read.LoadAsync<ServerTaskRun>(runId, CancellationToken.None))!;
@@ -41,8 +38,37 @@ public static class ServerTaskRecorder
     {
         var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
         await using var start = store.OpenSession(actor, runId);
-        start.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, task, trigger, parameters, time.GetUtcNow()));
+        start.Events.StartStream<ServerTaskRun>(runId, Started(runId, task, trigger, parameters, actor, time));
         await start.SaveChangesAsync(ct);
         return runId;
+    }
+
+    public static ServerTaskStarted Started(string runId, string task, string trigger, IReadOnlyDictionary<string, string> parameters, Actor actor, TimeProvider time) =>
+        new(runId, task, trigger, parameters, time.GetUtcNow(), $"{actor.Kind}:{actor.Name}");
+
+    /// <summary>The end of a run, for work that appends it in its own transaction (a catalog import commits its facts and its end together).</summary>
+    public static ServerTaskCompleted Completed(string runId, TaskOutcome outcome, TimeProvider time) =>
+        new(runId, outcome.Status, outcome.Counts, time.GetUtcNow());
+
+    public static async Task CompleteAsync(IDocumentStore store, TimeProvider time, Actor actor, string runId, TaskOutcome outcome)
+    {
+        await using var session = store.OpenSession(actor, runId);
+        session.Events.Append(runId, Completed(runId, outcome, time));
+        await session.SaveChangesAsync(CancellationToken.None);
+    }
+
+    /// <summary>Records the run as failed (never cancelled by the caller's token: the record must be kept).</summary>
+    public static async Task FailAsync(IDocumentStore store, TimeProvider time, Actor actor, string runId, string error)
+    {
+        await using var session = store.OpenSession(actor, runId);
+        session.Events.Append(runId, new ServerTaskFailed(runId, Printable(error), time.GetUtcNow()));
+        await session.SaveChangesAsync(CancellationToken.None);
+    }
+
+    /// <summary>The text with every control character but tab, CR and LF replaced by '?', and at most 4,000 characters.</summary>
+    public static string Printable(string text)
+    {
+        var printable = new string(text.Select(c => char.IsControl(c) && c is not ('\t' or '\r' or '\n') ? '?' : c).ToArray());
+        return printable.Length > 4000 ? printable[..4000] + "…" : printable;
     }
 }

@@ -1,14 +1,8 @@
 using Patch.Projections.Compliance;
 using Marten;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Patch.Application.Common;
-using Patch.Application.Security;
-using Patch.Domain;
-using Patch.Domain.ServerTasks;
 
 namespace Patch.Application.Compliance;
 
@@ -17,28 +11,34 @@ public sealed record AnalyseFleet(string Trigger);
 
 public static class AnalyseFleetHandler
 {
-    public static Task Handle(AnalyseFleet command, FleetAnalysisTask task, IHostApplicationLifetime lifetime) =>
-        task.RunAsync(command.Trigger, Actor.ServerTask(FleetAnalysisTask.TaskName), lifetime.ApplicationStopping);
+    /// <summary>
+    /// Runs the analysis through the runner. One already running may have read the catalog before this change: it is
+    /// waited for, and a fresh run follows.
+    /// </summary>
+    public static async Task Handle(AnalyseFleet command, ServerTasks.ServerTaskRunner runner, IHostApplicationLifetime lifetime)
+    {
+        var ct = lifetime.ApplicationStopping;
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            var start = await runner.StartAsync(FleetAnalysisTask.TaskName, command.Trigger, Actor.ServerTask(FleetAnalysisTask.TaskName), new Dictionary<string, string>(), ct);
+            if (start is null) return;
+            await runner.WaitAsync(start.RunId, ct);
+            if (!start.AlreadyRunning) return;
+        }
+    }
 }
 
-/// <summary>The vulnerability analysis server task: a run with history around <see cref="VulnerabilityAnalysis.RecomputeAllAsync"/>.</summary>
-public sealed class FleetAnalysisTask(IDocumentStore store, VulnerabilityAnalysis analysis, TimeProvider time)
+/// <summary>The vulnerability analysis server task: <see cref="VulnerabilityAnalysis.RecomputeAllAsync"/> under a run of the runner.</summary>
+public sealed class FleetAnalysisTask(VulnerabilityAnalysis analysis)
 {
     public const string TaskName = "vulnerability-analysis";
 
-    public Task<ServerTaskRun> RunAsync(string trigger, Actor actor, CancellationToken ct) =>
-        ServerTaskRecorder.RunAsync(store, time, actor, TaskName, trigger, new Dictionary<string, string>(), async (_, token) =>
-        {
-            var result = await analysis.RecomputeAllAsync(token);
-            return new Dictionary<string, int> { ["computers"] = result.Computers, ["rows"] = (int)Math.Min(int.MaxValue, result.Rows), ["milliseconds"] = (int)(result.Seconds * 1000) };
-        }, ct);
-
-    public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/server-tasks/vulnerability-analysis/run", async (HttpContext http, FleetAnalysisTask task, CancellationToken ct) =>
-                Results.Ok(await task.RunAsync("on demand", Actor.From(http), ct)))
-            .WithTags("Server tasks").ForOperator().WithName("RunVulnerabilityAnalysis")
-            .WithSummary("Recompute every computer's applicable, installed, missing and superseded updates now (it also runs after every catalog import that changed the catalog).")
-            .Produces<ServerTaskRun>();
+    public async Task<TaskOutcome> WorkAsync(CancellationToken ct)
+    {
+        var result = await analysis.RecomputeAllAsync(ct);
+        return new TaskOutcome(new Dictionary<string, int>
+            { ["computers"] = result.Computers, ["rows"] = (int)Math.Min(int.MaxValue, result.Rows), ["milliseconds"] = (int)(result.Seconds * 1000) });
+    }
 }
 
 /// <summary>Creates and migrates every read model's schema at start (<see cref="Projections.ReadModelSchema"/>).</summary>

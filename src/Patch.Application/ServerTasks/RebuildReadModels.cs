@@ -8,16 +8,12 @@ using Npgsql;
 using Patch.Application.Common;
 using Patch.Application.Security;
 using Patch.Domain.ServerTasks;
+using Patch.Projections;
 using Patch.Projections.Compliance;
 using Patch.Projections.Delivery;
 using Wolverine;
 
 namespace Patch.Application.ServerTasks;
-
-/// <summary>Rebuild read models from the event log: a background server task (C8, C12).</summary>
-public sealed record RebuildReadModels(string RunId, string Model, Actor Actor);
-
-public sealed record RebuildStarted(string RunId, string Status, string StatusUrl, string ProgressUrl);
 
 /// <summary>Where a running rebuild stands: which read model, events processed of total.</summary>
 public sealed record RebuildProgress(string RunId, string Phase, long Processed, long Total);
@@ -34,12 +30,6 @@ public sealed class RebuildProgressBoard
     public RebuildProgress? Of(string runId) => _runs.TryGetValue(runId, out var p) ? p : null;
 }
 
-public static class RebuildReadModelsHandler
-{
-    public static Task Handle(RebuildReadModels command, ReadModelRebuilder rebuilder, IHostApplicationLifetime lifetime) =>
-        rebuilder.RunAsync(command, lifetime.ApplicationStopping);
-}
-
 /// <summary>
 /// Rebuilds one read model or all of them from the events, as a run with progress. The API keeps answering: the
 /// compliance and delivery tables are replaced in one transaction each (reports read the previous rows until it
@@ -47,74 +37,65 @@ public static class RebuildReadModelsHandler
 /// (lists may be incomplete while a document rebuild runs). Histories: compliance and delivery are re-derived from the
 /// events; a document's past versions are kept and its rebuilt version starts at the rebuild (ADR 0019).
 /// </summary>
-public sealed class ReadModelRebuilder(IDocumentStore store, NpgsqlDataSource db, TimeProvider time, RebuildProgressBoard board, CatalogCache catalog)
+public sealed class ReadModelRebuilder(IDocumentStore store, NpgsqlDataSource db, RebuildProgressBoard board, CatalogCache catalog)
 {
     public const string TaskName = "read-model-rebuild";
     public static readonly string[] Models = ["all", "compliance", "delivery", "documents"];
 
-    public async Task<RebuildStarted> StartAsync(string model, Actor actor, IMessageBus bus, CancellationToken ct)
+    public async Task<TaskOutcome> WorkAsync(string runId, string model, CancellationToken token)
     {
-        var runId = await ServerTaskRecorder.StartAsync(store, time, actor, TaskName, "on demand", new Dictionary<string, string> { ["model"] = model }, ct);
-        board.Report(new RebuildProgress(runId, "queued", 0, 0));
-        await bus.PublishAsync(new RebuildReadModels(runId, model, actor));
-        return new RebuildStarted(runId, ServerTaskStatus.Running, $"/api/server-tasks/runs/{runId}", $"/api/server-tasks/runs/{runId}/progress");
-    }
-
-    public Task<ServerTaskRun> RunAsync(RebuildReadModels command, CancellationToken ct) =>
-        ServerTaskRecorder.RunAsync(store, time, command.Actor, TaskName, "on demand", new Dictionary<string, string> { ["model"] = command.Model }, async (runId, token) =>
+        board.Report(new RebuildProgress(runId, "starting", 0, 0));
+        var counts = new Dictionary<string, int>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        try
         {
-            var counts = new Dictionary<string, int>();
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            try
+            if (model is "all" or "documents")
             {
-                if (command.Model is "all" or "documents")
+                using var daemon = await store.BuildProjectionDaemonAsync();
+                var documents = Projections.PatchProjections.OnlineDocuments;
+                for (var i = 0; i < documents.Length; i++)
                 {
-                    using var daemon = await store.BuildProjectionDaemonAsync();
-                    var documents = Projections.PatchProjections.OnlineDocuments;
-                    for (var i = 0; i < documents.Length; i++)
-                    {
-                        board.Report(new RebuildProgress(runId, $"documents: {documents[i].Name}", i, documents.Length));
-                        await daemon.RebuildProjectionAsync(documents[i], token);
-                    }
-                    counts["documentModels"] = documents.Length;
+                    board.Report(new RebuildProgress(runId, $"documents: {documents[i].Name}", i, documents.Length));
+                    await daemon.RebuildProjectionAsync(documents[i], token);
                 }
-                if (command.Model is "all" or "delivery")
-                {
-                    board.Report(new RebuildProgress(runId, "delivery and reboot status", 0, 0));
-                    await DeliveryTables.RebuildAsync(db, token);
-                    counts["delivery"] = 1;
-                }
-                if (command.Model is "all" or "compliance")
-                {
-                    var result = await new ComplianceRebuild(store, db).RunAsync(
-                        new Progress<(long Done, long Total)>(p => board.Report(new RebuildProgress(runId, "compliance", p.Done, p.Total))), token);
-                    catalog.Invalidate();
-                    counts["events"] = (int)Math.Min(int.MaxValue, result.Events);
-                    counts["computers"] = result.Computers;
-                    counts["analyses"] = result.Analyses;
-                    counts["fleetAnalyses"] = result.FleetAnalyses;
-                }
-                counts["milliseconds"] = (int)clock.ElapsedMilliseconds;
-                return counts;
+                counts["documentModels"] = documents.Length;
             }
-            finally
+            if (model is "all" or "delivery")
             {
-                board.Done(runId);
+                board.Report(new RebuildProgress(runId, "delivery and reboot status", 0, 0));
+                await DeliveryTables.RebuildAsync(db, token);
+                counts["delivery"] = 1;
             }
-        }, ct, startedRunId: command.RunId);
+            if (model is "all" or "compliance")
+            {
+                var result = await new ComplianceRebuild(store, db).RunAsync(
+                    new Progress<(long Done, long Total)>(p => board.Report(new RebuildProgress(runId, "compliance", p.Done, p.Total))), token);
+                catalog.Invalidate();
+                counts["events"] = (int)Math.Min(int.MaxValue, result.Events);
+                counts["computers"] = result.Computers;
+                counts["analyses"] = result.Analyses;
+                counts["fleetAnalyses"] = result.FleetAnalyses;
+            }
+            counts["milliseconds"] = (int)clock.ElapsedMilliseconds;
+            return new TaskOutcome(counts);
+        }
+        finally
+        {
+            board.Done(runId);
+        }
+    }
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/server-tasks/read-model-rebuild/run", async (string? model, HttpContext http, ReadModelRebuilder rebuilder, IMessageBus bus, CancellationToken ct) =>
+        app.MapPost("/api/server-tasks/read-model-rebuild/run", async (string? model, bool? wait, HttpContext http, ServerTaskRunner runner, CancellationToken ct) =>
             {
                 var chosen = model ?? "all";
                 if (!Models.Contains(chosen)) return Problems.Invalid("Invalid query", $"model: '{UserDecisionsPrintable(chosen)}' is not one of {string.Join(", ", Models)}");
-                var started = await rebuilder.StartAsync(chosen, Actor.From(http), bus, ct);
-                return Results.Accepted(started.StatusUrl, started);
+                return await ServerTaskRunEndpoints.StartAsync(runner, TaskName, new Dictionary<string, string> { ["model"] = chosen }, wait == true, http, ct);
             })
             .WithTags("Server tasks").ForAdministrator().WithName("RebuildReadModels")
             .WithSummary("Rebuild read models from the event log in the background: model=all (default), compliance (re-derived from the inventories and catalog events in order, with its history), delivery (delivery summary and reboot status, with their history) or documents (bulletins and their Remediation Center rows, KEV entries, computer list rows, policies, targets, windows, settings, agent configurations — not the documents requests authenticate with (computers, users, tokens) nor the runs (the rebuild's own is polled), rebuilt on import). Answers 202 with the run; its progress: …/runs/{runId}/progress.")
-            .Produces<RebuildStarted>(StatusCodes.Status202Accepted).ProducesProblem(400);
+            .Produces<RunStarted>(StatusCodes.Status202Accepted).Produces<ServerTaskRun>().ProducesProblem(400);
 
         app.MapGet("/api/server-tasks/runs/{runId}/progress", (string runId, RebuildProgressBoard board) =>
                 board.Of(runId) is { } progress ? Results.Ok(progress) : Problems.NotFound($"No rebuild '{runId}' is running (its run record has the outcome)."))

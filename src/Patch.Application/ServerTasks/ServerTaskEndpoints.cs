@@ -11,6 +11,14 @@ namespace Patch.Application.ServerTasks;
 
 public sealed record ServerTaskRunPage(IReadOnlyList<ServerTaskRun> Items, int Total, int Page, int PageSize);
 
+/// <summary>A run as a CSV row (counts and parameters as name=value pairs separated by '; ').</summary>
+public sealed record ServerTaskRunRow(string Id, string Task, string Trigger, string? By, string Status, DateTimeOffset Started, DateTimeOffset? Ended, string Counts,
+    string Parameters, string? Error)
+{
+    public static ServerTaskRunRow Of(ServerTaskRun r) => new(r.Id, r.Task, r.Trigger, r.By, r.Status, r.Started, r.Ended,
+        string.Join("; ", r.Counts.Select(c => $"{c.Key}={c.Value}")), string.Join("; ", r.Parameters.Select(p => $"{p.Key}={p.Value}")), r.Error);
+}
+
 /// <summary>Server task run history (C8): start, end, result, counts, error.</summary>
 public static class ServerTaskEndpoints
 {
@@ -19,9 +27,10 @@ public static class ServerTaskEndpoints
         var group = app.MapGroup("/api").WithTags("Server tasks");
 
         group.MapGet("server-tasks/runs", (string? task, int? page, int? pageSize, HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, CancellationToken ct) =>
-                ListAsync(session, task, page, pageSize, ct, db, AsOf.Of(http)))
-            .ForAuditor().WithAsOf().WithName("ListServerTaskRuns").WithSummary("Runs of server tasks, newest first (as they stood at asOf when asked); filter with task=catalog-import.")
-            .Produces<ServerTaskRunPage>().ProducesProblem(400);
+                ListAsync(session, task, page, pageSize, ct, db, AsOf.Of(http), http))
+            .ForAuditor().WithAsOf().WithName("ListServerTaskRuns").WithQuery(QueryParameters.Format)
+            .WithSummary("Runs of server tasks, newest first (as they stood at asOf when asked); filter with task=catalog-import; format=csv (or Accept: text/csv) for CSV, every run unless paged.")
+            .Produces<ServerTaskRunPage>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapGet("catalog/imports", (int? page, int? pageSize, HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, CancellationToken ct) =>
                 ListAsync(session, CatalogImporter.TaskName, page, pageSize, ct, db, AsOf.Of(http)))
@@ -41,8 +50,13 @@ public static class ServerTaskEndpoints
     }
 
     private static async Task<IResult> ListAsync(IQuerySession session, string? task, int? page, int? pageSize, CancellationToken ct, Npgsql.NpgsqlDataSource db,
-        DateTimeOffset? asOf) =>
-        (await RunsAsync(session, task, page, pageSize, ct, db, asOf)).ToResult(Results.Ok);
+        DateTimeOffset? asOf, HttpContext? http = null)
+    {
+        var csv = http is not null && ReadSql.CsvRequested(http);
+        if (csv && page is null && pageSize is null) pageSize = int.MaxValue;
+        return (await RunsAsync(session, task, page, pageSize, ct, db, asOf)).ToResult(p =>
+            csv ? Results.Text(Compliance.ReportQuery.ToCsv(p.Items.Select(ServerTaskRunRow.Of)), "text/csv; charset=utf-8") : Results.Ok(p));
+    }
 
     /// <summary>Runs of one task (or all), newest first, paged.</summary>
     public static async Task<Compliance.QueryAnswer<ServerTaskRunPage>> RunsAsync(IQuerySession session, string? task, int? page, int? pageSize, CancellationToken ct,
@@ -50,7 +64,7 @@ public static class ServerTaskEndpoints
     {
         var p = page ?? 1;
         var size = pageSize ?? 50;
-        if (p < 1 || size is < 1 or > 1000) return Compliance.QueryAnswer<ServerTaskRunPage>.Invalid("page must be ≥ 1 and pageSize from 1 to 1000.");
+        if (p < 1 || (size is < 1 or > 1000 && size != int.MaxValue)) return Compliance.QueryAnswer<ServerTaskRunPage>.Invalid("page must be ≥ 1 and pageSize from 1 to 1000.");
         if (asOf is { } at)
         {
             var runs = (await Historical.AllAsync<ServerTaskRun>(session, db!, Projections.PatchProjections.ServerTaskRunTable, at, ct, "(d.data->>'started')::timestamptz desc"))

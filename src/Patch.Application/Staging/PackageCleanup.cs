@@ -1,12 +1,6 @@
 using Marten;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Patch.Application.Common;
-using Patch.Application.Security;
 using Patch.Domain;
 using Patch.Domain.Catalog;
 using Patch.Domain.Policies;
@@ -24,9 +18,9 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
 {
     public const string TaskName = "package-cleanup";
 
-    public Task<ServerTaskRun> RunAsync(string trigger, Actor actor, CancellationToken ct) =>
-        ServerTaskRecorder.RunAsync(store, time, actor, TaskName, trigger, new Dictionary<string, string>(), async (runId, token) =>
-        {
+    /// <summary>The task's work under its run (the server-task runner records it).</summary>
+    public async Task<TaskOutcome> WorkAsync(string runId, Actor actor, CancellationToken token)
+    {
             var deletedFiles = new List<string>();
             var (removed, kept) = await RemoveExpiredAsync(runId, actor, time.GetUtcNow(), deletedFiles, token);
             // Files go only after the events are committed, and only if no bulletin still records the package.
@@ -46,8 +40,8 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
                     logger.LogWarning(e, "Package {Sha256} could not be deleted", sha);
                 }
             }
-            return new Dictionary<string, int> { ["packagesRemoved"] = removed, ["packagesKept"] = kept, ["filesNotDeleted"] = failedDeletes };
-        }, ct, e => logger.LogError(e, "Package cleanup failed"));
+            return new TaskOutcome(new Dictionary<string, int> { ["packagesRemoved"] = removed, ["packagesKept"] = kept, ["filesNotDeleted"] = failedDeletes });
+    }
 
     /// <summary>
     /// Locks the bulletin streams holding expired packages (in stream order, as policy creation does), then reads which
@@ -87,40 +81,5 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
         }
         await session.SaveChangesAsync(ct);
         return (removed, candidates.Select(x => x.Download.Sha256).Distinct().Count() - removed);
-    }
-
-    private async Task AppendAsync(Actor actor, string runId, object e, CancellationToken ct)
-    {
-        await using var session = store.OpenSession(actor, runId);
-        session.Events.Append(runId, e);
-        await session.SaveChangesAsync(ct);
-    }
-
-    public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/api/server-tasks/package-cleanup/run", async (HttpContext http, PackageCleanup cleanup, CancellationToken ct) =>
-                Results.Ok(await cleanup.RunAsync("on demand", Actor.From(http), ct)))
-            .WithTags("Server tasks").ForOperator().WithName("RunPackageCleanup")
-            .WithSummary("Run the package deletion task now (it also runs daily): removes packages no enabled policy needs, older than the vendor's deletion interval.")
-            .Produces<ServerTaskRun>();
-}
-
-/// <summary>Runs the package deletion task daily.</summary>
-public sealed class ScheduledPackageCleanup(IServiceProvider services, TimeProvider time, ILogger<ScheduledPackageCleanup> logger) : BackgroundService
-{
-    protected override async Task ExecuteAsync(CancellationToken ct)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromDays(1), time);
-        while (await timer.WaitForNextTickAsync(ct))
-        {
-            try
-            {
-                await using var scope = services.CreateAsyncScope();
-                await scope.ServiceProvider.GetRequiredService<PackageCleanup>().RunAsync("schedule", Actor.ServerTask(PackageCleanup.TaskName), ct);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                logger.LogError(e, "Scheduled package cleanup failed");
-            }
-        }
     }
 }

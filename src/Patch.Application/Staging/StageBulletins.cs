@@ -33,15 +33,8 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _inFlight = new();
 
     /// <summary>Records the run before the job is queued, so the caller can poll it at once.</summary>
-    public async Task<string> StartRunAsync(IReadOnlyList<string> bulletinIds, Actor actor, CancellationToken ct)
-    {
-        var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
-        await using var session = store.OpenSession(actor);
-        session.Events.StartStream<ServerTaskRun>(runId, new ServerTaskStarted(runId, TaskName, "on demand",
-            new Dictionary<string, string> { ["bulletins"] = string.Join(",", bulletinIds) }, time.GetUtcNow()));
-        await session.SaveChangesAsync(ct);
-        return runId;
-    }
+    public Task<string> StartRunAsync(IReadOnlyList<string> bulletinIds, Actor actor, CancellationToken ct) =>
+        ServerTaskRecorder.StartAsync(store, time, actor, TaskName, "on demand", new Dictionary<string, string> { ["bulletins"] = string.Join(",", bulletinIds) }, ct);
 
     public async Task RunAsync(StageBulletins command, CancellationToken ct)
     {
@@ -67,18 +60,17 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
 
             foreach (var ok in await Task.WhenAll(work))
                 if (ok) downloaded++; else failed++;
-            await CompleteAsync(command, new ServerTaskCompleted(command.RunId, ServerTaskStatus.Completed,
-                new Dictionary<string, int> { ["downloaded"] = downloaded, ["failed"] = failed, ["alreadyStaged"] = alreadyStaged, ["downloadingInAnotherRun"] = elsewhere },
-                time.GetUtcNow()), ct);
+            await ServerTaskRecorder.CompleteAsync(store, time, command.Actor, command.RunId, new TaskOutcome(
+                new Dictionary<string, int> { ["downloaded"] = downloaded, ["failed"] = failed, ["alreadyStaged"] = alreadyStaged, ["downloadingInAnotherRun"] = elsewhere }));
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            await CompleteAsync(command, new ServerTaskFailed(command.RunId, "interrupted by a server shutdown; stage the bulletins again to finish", time.GetUtcNow()), CancellationToken.None);
+            await ServerTaskRecorder.FailAsync(store, time, command.Actor, command.RunId, "interrupted by a server shutdown; stage the bulletins again to finish");
         }
         catch (Exception e)
         {
             logger.LogError(e, "Staging run {RunId} failed", command.RunId);
-            await CompleteAsync(command, new ServerTaskFailed(command.RunId, $"{e.GetType().Name}: {e.Message}", time.GetUtcNow()), CancellationToken.None);
+            await ServerTaskRecorder.FailAsync(store, time, command.Actor, command.RunId, $"{e.GetType().Name}: {e.Message}");
         }
     }
 
@@ -131,12 +123,5 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
                 await Task.Delay(TimeSpan.FromMilliseconds(50 * attempt), ct);
             }
         }
-    }
-
-    private async Task CompleteAsync(StageBulletins command, object e, CancellationToken ct)
-    {
-        await using var session = store.OpenSession(command.Actor, command.RunId);
-        session.Events.Append(command.RunId, e);
-        await session.SaveChangesAsync(ct);
     }
 }

@@ -133,7 +133,7 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
         var live = new List<string>();
         foreach (var v in views) live.Add(await client.GetStringAsync(v));
 
-        var run = JsonDocument.Parse(await (await client.PostAsync("/api/server-tasks/vulnerability-analysis/run", null)).Content.ReadAsStringAsync()).RootElement;
+        var run = JsonDocument.Parse(await (await client.PostAsync("/api/server-tasks/vulnerability-analysis/run?wait=true", null)).Content.ReadAsStringAsync()).RootElement;
         Assert.Equal("completed", run.GetProperty("status").GetString());
         Assert.Equal(4, run.GetProperty("counts").GetProperty("computers").GetInt32());
         Assert.Equal(4 + 4 + 1 + 1, run.GetProperty("counts").GetProperty("rows").GetInt32());
@@ -177,7 +177,7 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
             foreach (var projection in new[] { "Computer", "EnrolmentToken", "Bulletin", "BulletinRow", "KnownExploitedVulnerability", "ServerTaskRun" })
                 await daemon.RebuildProjectionAsync(projection, TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
         }
-        await client.PostAsync("/api/server-tasks/vulnerability-analysis/run", null);
+        await client.PostAsync("/api/server-tasks/vulnerability-analysis/run?wait=true", null);
 
         for (var i = 0; i < views.Length; i++)
         {

@@ -203,8 +203,10 @@ public class when_the_cycle_meets_edge_cases(AppFixture app) : CycleTestBase(app
         await a.EnrolAsync(await TokenAsync(), Inventory(), new() { ["u-flaky"] = new SimulatedInstall(FailTimes: 1) });
         await a.CycleAsync();
         var before = (await GetJsonAsync($"/api/reports/delivery-summary?policy={policyId}")).GetRawText();
-        var (status, rebuilt) = await SendAsync(HttpMethod.Post, "/api/server-tasks/delivery-reports/rebuild");
+        var (status, run) = await SendAsync(HttpMethod.Post, "/api/server-tasks/read-model-rebuild/run?model=delivery&wait=true");
         Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("completed", run.GetProperty("status").GetString());
+        var rebuilt = run.GetProperty("counts");
         Assert.Equal(3, rebuilt.GetProperty("deliveries").GetInt64());
         Assert.True(rebuilt.GetProperty("statusEvents").GetInt64() >= 9);
         Assert.Equal(1, rebuilt.GetProperty("computersWithRestarts").GetInt64());

@@ -54,7 +54,7 @@ public class when_asking_reports_about_the_past(AppFixture app) : AppTest(app)
     private async Task<Snapshot> SnapshotAsync()
     {
         using var client = App.Client();
-        Assert.True((await client.PostAsync("/api/server-tasks/vulnerability-analysis/run", null)).IsSuccessStatusCode);
+        Assert.True((await client.PostAsync("/api/server-tasks/vulnerability-analysis/run?wait=true", null)).IsSuccessStatusCode);
         return await PastAnswers.TakeAsync(App, Reports);
     }
 

@@ -68,7 +68,7 @@ public class when_the_install_cycle_is_asked_about_the_past(AppFixture app) : Cy
         await PastAnswers.AssertSameAsync(App, snapshots, "");
 
         // Rebuilt from the event log, the delivery and reboot read models keep the same past.
-        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, "/api/server-tasks/delivery-reports/rebuild")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, "/api/server-tasks/read-model-rebuild/run?model=delivery&wait=true")).Status);
         await PastAnswers.AssertSameAsync(App, snapshots, " after the delivery rebuild");
 
         // Every read model rebuilt from the events as a server task: the same rows and the same versions, row for row.

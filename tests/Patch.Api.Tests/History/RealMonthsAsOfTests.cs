@@ -38,7 +38,7 @@ public class when_real_months_arrive_one_after_another(AppFixture app) : AppTest
             credentials[name] = enrolled.Credential;
             await agents.SendInventoryAsync(enrolled.Credential, Capture(capture), CancellationToken.None);
         }
-        using (var client = App.Client()) Assert.True((await client.PostAsync("/api/server-tasks/vulnerability-analysis/run", null)).IsSuccessStatusCode);
+        using (var client = App.Client()) Assert.True((await client.PostAsync("/api/server-tasks/vulnerability-analysis/run?wait=true", null)).IsSuccessStatusCode);
         string[] reports =
         [
             "/api/reports/compliance/bulletins?pageSize=100", "/api/reports/compliance/computers", "/api/reports/compliance/updates?pageSize=200",
@@ -50,7 +50,7 @@ public class when_real_months_arrive_one_after_another(AppFixture app) : AppTest
 
         // February arrives (its fleet analysis runs on its own after the import), and gets a custom severity.
         await App.ImportAsync("cvrf", Month("msrc-cvrf/archive/2024-Feb.xml.gz"));
-        using (var client = App.Client()) Assert.True((await client.PostAsync("/api/server-tasks/vulnerability-analysis/run", null)).IsSuccessStatusCode);
+        using (var client = App.Client()) Assert.True((await client.PostAsync("/api/server-tasks/vulnerability-analysis/run?wait=true", null)).IsSuccessStatusCode);
         var (_, levels) = await SendAsync(HttpMethod.Post, "/api/custom-severities", new { name = "This month" });
         Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Put, "/api/bulletins/KB5034763/custom-severity", new { levelId = levels[0].GetProperty("id").GetString() })).Status);
         snapshots.Add(await PastAnswers.TakeAsync(App, reports));

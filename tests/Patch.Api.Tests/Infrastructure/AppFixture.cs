@@ -40,7 +40,11 @@ public sealed class AppFixture : IAsyncLifetime
         Host = await AlbaHost.For<Program>(b =>
         {
             b.UseSetting("ConnectionStrings:Patch", connectionString);
-            b.ConfigureServices(s => s.AddSingleton<TimeProvider>(Clock));
+            b.ConfigureServices(s =>
+            {
+                s.AddSingleton<TimeProvider>(Clock);
+                s.AddSingleton(ServerTasks.TestTasks.WaitTask);
+            });
             b.UseSetting("Patch:Import:MaxBytes", MaxImportBytes.ToString());
             b.UseSetting("Patch:Staging:PackageDirectory", PackageDirectory);
             b.UseSetting("Patch:Staging:StagingLocation", MirrorDirectory);

@@ -199,11 +199,11 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
     public async Task the_package_deletion_interval_removes_only_packages_no_enabled_policy_needs()
     {
         var (_, policy) = await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinId = "KB9100001", updateId = "u10" });
-        var kept = await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run");
+        var kept = await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run?wait=true");
         Assert.Equal(0, kept.Body.GetProperty("counts").GetProperty("packagesRemoved").GetInt32());
 
         App.Clock.Shift = TimeSpan.FromDays(8);
-        var run = (await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run")).Body;
+        var run = (await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run?wait=true")).Body;
         Assert.Equal("completed", run.GetProperty("status").GetString());
         Assert.Equal(1, run.GetProperty("counts").GetProperty("packagesRemoved").GetInt32());
         var staging = await GetJsonAsync("/api/bulletins/KB9100001/staging");
@@ -214,7 +214,7 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
 
         // Disabling the policy frees its package too.
         await SendAsync(HttpMethod.Post, $"/api/policies/{policy.GetProperty("id").GetString()}/disable");
-        run = (await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run")).Body;
+        run = (await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run?wait=true")).Body;
         Assert.Equal(1, run.GetProperty("counts").GetProperty("packagesRemoved").GetInt32());
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(App.PackageDirectory, "sha256"), "*", SearchOption.AllDirectories));
     }

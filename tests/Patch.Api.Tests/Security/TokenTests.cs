@@ -32,7 +32,7 @@ public class when_scripts_use_personal_access_tokens(AppFixture app) : SecurityT
         var me = await Send(script, HttpMethod.Get, "/api/auth/me", bearer: token);
         Assert.Equal(("sam", "token", tokenId), (me.Body.GetProperty("userName").GetString(), me.Body.GetProperty("method").GetString(), me.Body.GetProperty("tokenId").GetString()));
         // A bearer credential needs no antiforgery token.
-        Assert.Equal(HttpStatusCode.OK, (await Send(script, HttpMethod.Post, "/api/server-tasks/vulnerability-analysis/run", bearer: token)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Send(script, HttpMethod.Post, "/api/server-tasks/vulnerability-analysis/run?wait=true", bearer: token)).Status);
         Assert.Equal(HttpStatusCode.Forbidden, (await Send(script, HttpMethod.Put, "/api/settings/core", new { managedCultures = new[] { "en-US" }, excludedSoftwareReleases = Array.Empty<string>() }, bearer: token)).Status);
 
         // Listed without its secret, with its last use; the history never shows the hash.
@@ -46,7 +46,7 @@ public class when_scripts_use_personal_access_tokens(AppFixture app) : SecurityT
         // Lowering the user's role lowers the token at once.
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, "/api/users/sam", new { role = "auditor" })).Status);
         Assert.Equal("auditor", (await Send(script, HttpMethod.Get, "/api/auth/me", bearer: token)).Body.GetProperty("role").GetString());
-        Assert.Equal(HttpStatusCode.Forbidden, (await Send(script, HttpMethod.Post, "/api/server-tasks/vulnerability-analysis/run", bearer: token)).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(script, HttpMethod.Post, "/api/server-tasks/vulnerability-analysis/run?wait=true", bearer: token)).Status);
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, "/api/users/sam", new { role = "operator" })).Status);
 
         // Revoked: the next request is a 401.

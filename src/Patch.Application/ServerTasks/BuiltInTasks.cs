@@ -1,0 +1,100 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Patch.Application.Catalog;
+using Patch.Application.Common;
+using Patch.Application.Compliance;
+using Patch.Application.Delivery;
+using Patch.Application.Staging;
+using Patch.Domain.ServerTasks;
+
+namespace Patch.Application.ServerTasks;
+
+/// <summary>The catalog-sources task: the configured vendor catalogs (Patch:CatalogImport:Sources), each fetched only if modified.</summary>
+public static class CatalogSourcesTask
+{
+    public const string TaskName = "catalog-sources";
+}
+
+/// <summary>Every task the runner knows, with its default schedule (ADR 0023).</summary>
+public static class BuiltInTasks
+{
+    public static IServiceCollection AddServerTasks(this IServiceCollection services, IConfiguration config)
+    {
+        var demo = config.GetValue<bool>("Patch:Demo");
+        var hasSources = config.GetSection("Patch:CatalogImport:Sources").GetChildren().Any();
+
+        services.AddSingleton(new ServerTaskDefinition(CatalogSourcesTask.TaskName,
+            "Fetches each configured vendor catalog (Patch:CatalogImport:Sources) with its ETag / Last-Modified and imports it when its content changed; each source is its own catalog-import run.",
+            "0 2 * * *", hasSources, async (run, ct) =>
+            {
+                var sources = run.Services.GetRequiredService<CatalogScheduleOptions>().Sources;
+                var results = await run.Services.GetRequiredService<CatalogSourcePoller>().RunAsync(sources, ct, run.RunId);
+                return ImportCounts(results.Select(r => r.Status).ToList());
+            }));
+
+        services.AddSingleton(new ServerTaskDefinition(MicrosoftCvrfFeed.TaskName,
+            "The Security Update Guide: reads the MSRC CVRF API's updates index and imports, oldest first, every document new or revised since its last import (Patch:Microsoft:*).",
+            "30 18 * * *", config.GetValue("Patch:Microsoft:CvrfImport:Enabled", !demo),
+            (run, ct) => run.Services.GetRequiredService<MicrosoftCvrfFeed>().RunAsync(run.RunId, ct)) { RunWhenNeverRun = true });
+
+        services.AddSingleton(new ServerTaskDefinition(KevFeed.TaskName,
+            "The CISA Known Exploited Vulnerabilities catalog (Patch:Cisa:KevUrl), imported when it changed.",
+            "0 19 * * *", config.GetValue("Patch:Cisa:KevImport:Enabled", !demo), async (run, ct) =>
+            {
+                var url = run.Services.GetRequiredService<MicrosoftFeedOptions>().KevUrl;
+                var result = await run.Services.GetRequiredService<CatalogSourcePoller>().RunOneAsync(new CatalogSource { Url = url, Format = "kev" }, KevFeed.TaskName, ct, run.RunId);
+                return ImportCounts([result.Status]);
+            }) { RunWhenNeverRun = true });
+
+        services.AddSingleton(new ServerTaskDefinition(FleetAnalysisTask.TaskName,
+            "Recomputes every computer's applicable, installed, missing and superseded updates (it also runs after every catalog import that changed the catalog).",
+            null, false, (_, ct) => Resolve<FleetAnalysisTask>(_).WorkAsync(ct)));
+
+        services.AddSingleton(new ServerTaskDefinition(PackageCleanup.TaskName,
+            "Removes staged packages that no enabled policy needs, older than the vendor's package deletion interval.",
+            "0 1 * * *", true, (run, ct) => Resolve<PackageCleanup>(run).WorkAsync(run.RunId, run.Actor, ct)));
+
+        services.AddSingleton(new ServerTaskDefinition(ReadModelRebuilder.TaskName,
+            "Rebuilds read models (and their history) from the event log: model=all, compliance, delivery (delivery summary and reboot status) or documents.",
+            null, false, (run, ct) => Resolve<ReadModelRebuilder>(run).WorkAsync(run.RunId, run.Parameters.GetValueOrDefault("model") ?? "all", ct))
+        {
+            Role = Domain.Users.Roles.Administrator,
+            Parameters = new Dictionary<string, string> { ["model"] = "all (default), compliance, delivery or documents" },
+            Validate = p => p.GetValueOrDefault("model") is { } m && !ReadModelRebuilder.Models.Contains(m) ? $"model: '{m}' is not one of {string.Join(", ", ReadModelRebuilder.Models)}" : null,
+        });
+
+        services.AddSingleton(new ServerTaskDefinition(WakeOnLanTask.TaskName,
+            "Sends the Wake-on-LAN magic packet to the computers of a policy (before each run of policies that ask for it, or on demand).",
+            null, false, (run, ct) => Resolve<WakeOnLanTask>(run).WorkAsync(run.Parameters, ct))
+        {
+            Parameters = new Dictionary<string, string> { ["policy"] = "the policy whose member computers are woken (required)" },
+            Validate = p => p.ContainsKey("policy") ? null : "policy: required (the policy whose computers are woken).",
+        });
+
+        services.AddSingleton<ServerTaskRunner>();
+        services.AddHostedService(sp => sp.GetRequiredService<ServerTaskRunner>());
+        services.AddHostedService<ServerTaskScheduler>();
+        return services;
+    }
+
+    private static T Resolve<T>(TaskContext run) where T : notnull => run.Services.GetRequiredService<T>();
+
+    /// <summary>A feed's counts from its documents' import results.</summary>
+    private static TaskOutcome ImportCounts(IReadOnlyList<string> statuses)
+    {
+        var counts = new Dictionary<string, int>
+        {
+            ["documents"] = statuses.Count,
+            ["imported"] = statuses.Count(s => s == ServerTaskStatus.Completed),
+            ["unchanged"] = statuses.Count(s => s == ServerTaskStatus.Unchanged),
+            ["failed"] = statuses.Count(s => s == ServerTaskStatus.Failed),
+        };
+        return new TaskOutcome(counts, counts["imported"] == 0 && counts["failed"] == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed);
+    }
+}
+
+/// <summary>The cisa-kev-import task's name.</summary>
+public static class KevFeed
+{
+    public const string TaskName = "cisa-kev-import";
+}

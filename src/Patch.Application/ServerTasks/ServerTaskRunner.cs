@@ -1,0 +1,243 @@
+using System.Collections.Concurrent;
+using Marten;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Domain.ServerTasks;
+
+namespace Patch.Application.ServerTasks;
+
+/// <summary>A run the runner started (<c>AlreadyRunning</c>: the id is of the run that was already going).</summary>
+public sealed record TaskStart(string RunId, bool AlreadyRunning);
+
+/// <summary>
+/// The one way server tasks run (C8): a run record around the work (<see cref="ServerTaskRecorder"/>), never two runs of
+/// one task at once — also across API nodes, by a PostgreSQL advisory lock held for the run — cancellation on request
+/// (whichever node runs it notices within a second), and, at start, runs left "running" by a node that stopped are
+/// recorded as interrupted.
+/// </summary>
+public sealed class ServerTaskRunner(IEnumerable<ServerTaskDefinition> definitions, IServiceProvider services, IDocumentStore store, NpgsqlDataSource db,
+    TimeProvider time, IConfiguration config, ILogger<ServerTaskRunner> logger) : IHostedService
+{
+    private readonly Dictionary<string, ServerTaskDefinition> _tasks = definitions.ToDictionary(d => d.Name);
+    private readonly ConcurrentDictionary<string, Running> _running = new();
+    private readonly CancellationTokenSource _stopping = new();
+
+    /// <summary>When this process started: the baseline of schedules of tasks that never ran.</summary>
+    public DateTimeOffset StartedAt { get; } = time.GetUtcNow();
+
+    public IReadOnlyCollection<ServerTaskDefinition> Tasks => _tasks.Values;
+
+    public ServerTaskDefinition? Find(string name) => _tasks.GetValueOrDefault(name);
+
+    /// <summary>The schedule an administrator set, else Patch:ServerTasks:{name}:Cron / TimeZone / Enabled, else the task's default.</summary>
+    public async Task<EffectiveSchedule> ScheduleOfAsync(IQuerySession session, ServerTaskDefinition task, CancellationToken ct)
+    {
+        if (await session.LoadAsync<ServerTaskSchedule>(ServerTaskSchedule.StreamId(task.Name), ct) is { } set)
+            return new EffectiveSchedule(set.Cron, set.TimeZone, set.Enabled, set.Changed);
+        var section = config.GetSection($"Patch:ServerTasks:{task.Name}");
+        var cron = section["Cron"] is { } c ? (c.Trim().Length == 0 ? null : c.Trim()) : task.DefaultCron;
+        return new EffectiveSchedule(cron, section["TimeZone"] ?? task.DefaultTimeZone, section.GetValue("Enabled", task.DefaultEnabled), null);
+    }
+
+    /// <summary>
+    /// When the task is next due: at the first start for a task that fills a fresh server and never ran, else the first
+    /// cron occurrence after its last run (or after the schedule was set, or this process started). Null when off.
+    /// </summary>
+    public DateTimeOffset? NextRun(ServerTaskDefinition task, EffectiveSchedule schedule, ServerTaskRun? last)
+    {
+        if (!schedule.Enabled) return null;
+        if (last is null && task.RunWhenNeverRun) return StartedAt;
+        if (schedule.Cron is not { } cron || TaskSchedules.Problem(cron, schedule.TimeZone) is not null) return null;
+        var baseline = last?.Started is { } l && (schedule.Since is not { } s || l > s) ? l : schedule.Since ?? StartedAt;
+        return TaskSchedules.Next(cron, schedule.TimeZone, baseline);
+    }
+
+    /// <summary>When the task's latest run started (any trigger), or null if it never ran.</summary>
+    public async Task<ServerTaskRun?> LastRunAsync(string task, CancellationToken ct)
+    {
+        await using var session = store.QuerySession();
+        return await session.Query<ServerTaskRun>().Where(r => r.Task == task).OrderByDescending(r => r.Started).FirstOrDefaultAsync(ct);
+    }
+
+    /// <summary>
+    /// Starts a run in the background and returns its id, or the id of the run already going. For a scheduled run,
+    /// <paramref name="occurrence"/> is the instant it is due for: if a run started since (another node's), none starts (null).
+    /// </summary>
+    public async Task<TaskStart?> StartAsync(string name, string trigger, Actor actor, IReadOnlyDictionary<string, string> parameters, CancellationToken ct,
+        DateTimeOffset? occurrence = null)
+    {
+        var task = _tasks.GetValueOrDefault(name) ?? throw new ArgumentException($"No server task '{name}'.", nameof(name));
+        var gate = await db.OpenConnectionAsync(ct);
+        try
+        {
+            if (!await LockAsync(gate, "pg_try_advisory_lock", name, ct))
+            {
+                await gate.DisposeAsync();
+                return occurrence is null ? new TaskStart(await RunningRunIdAsync(name, ct), true) : null;
+            }
+            if (occurrence is { } due && await LastRunAsync(name, ct) is { } last && last.Started >= due)
+            {
+                await ReleaseAsync(gate, name);
+                return null;
+            }
+            var runId = await ServerTaskRecorder.StartAsync(store, time, actor, name, trigger, parameters, ct);
+            var running = new Running(CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token));
+            _running[runId] = running;
+            running.Work = Task.Run(() => ExecuteAsync(task, new TaskContext(runId, trigger, actor, parameters, services), gate, running), CancellationToken.None);
+            return new TaskStart(runId, false);
+        }
+        catch
+        {
+            await ReleaseAsync(gate, name);
+            throw;
+        }
+    }
+
+    /// <summary>Waits for a run to end (in this process or another node's) and returns its record.</summary>
+    public async Task<ServerTaskRun?> WaitAsync(string runId, CancellationToken ct)
+    {
+        if (_running.TryGetValue(runId, out var local) && local.Work is { } work) await work.WaitAsync(ct);
+        while (true)
+        {
+            await using var session = store.QuerySession();
+            var run = await session.LoadAsync<ServerTaskRun>(runId, ct);
+            if (run is null || run.Status != ServerTaskStatus.Running) return run;
+            await Task.Delay(250, ct);
+        }
+    }
+
+    /// <summary>Asks a running run to stop (recorded as an event); false when it is not running.</summary>
+    public async Task<bool> CancelAsync(string runId, Actor actor, CancellationToken ct)
+    {
+        await using var session = store.OpenSession(actor, runId);
+        var stream = await session.Events.FetchForWriting<ServerTaskRun>(runId, ct);
+        if (stream.Aggregate is not { Status: ServerTaskStatus.Running } run || !_tasks.ContainsKey(run.Task)) return false;
+        stream.AppendOne(new ServerTaskCancelRequested(runId, $"{actor.Kind}:{actor.Name}", time.GetUtcNow()));
+        await session.SaveChangesAsync(ct);
+        if (_running.TryGetValue(runId, out var local)) await local.Cancel.CancelAsync();
+        return true;
+    }
+
+    private async Task ExecuteAsync(ServerTaskDefinition task, TaskContext context, NpgsqlConnection gate, Running running)
+    {
+        using var watch = new CancellationTokenSource();
+        var watcher = WatchForCancelAsync(context.RunId, running, watch.Token);
+        try
+        {
+            await using var scope = services.CreateAsyncScope();
+            var outcome = await task.Work(context with { Services = scope.ServiceProvider }, running.Cancel.Token);
+            await ServerTaskRecorder.CompleteAsync(store, time, context.Actor, context.RunId, outcome);
+        }
+        catch (OperationCanceledException) when (running.Cancel.IsCancellationRequested)
+        {
+            if (_stopping.IsCancellationRequested)
+                await ServerTaskRecorder.FailAsync(store, time, context.Actor, context.RunId, "interrupted by a server shutdown");
+            else
+                await ServerTaskRecorder.CompleteAsync(store, time, context.Actor, context.RunId, new TaskOutcome(new Dictionary<string, int>(), ServerTaskStatus.Cancelled));
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Server task {Task} run {RunId} failed", task.Name, context.RunId);
+            await ServerTaskRecorder.FailAsync(store, time, context.Actor, context.RunId, $"{e.GetType().Name}: {e.Message}");
+        }
+        finally
+        {
+            await watch.CancelAsync();
+            await watcher;
+            await ReleaseAsync(gate, task.Name);
+            _running.TryRemove(context.RunId, out _);
+            running.Cancel.Dispose();
+        }
+    }
+
+    /// <summary>A cancellation asked on another node reaches this one through the run's record.</summary>
+    private async Task WatchForCancelAsync(string runId, Running running, CancellationToken stop)
+    {
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), stop);
+                await using var session = store.QuerySession();
+                if ((await session.LoadAsync<ServerTaskRun>(runId, stop))?.CancelRequestedBy is not null)
+                {
+                    await running.Cancel.CancelAsync();
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+        catch (Exception e) when (e is NpgsqlException or ObjectDisposedException)
+        {
+            logger.LogWarning(e, "Watching run {RunId} for a cancellation failed", runId);
+        }
+    }
+
+    private async Task<string> RunningRunIdAsync(string name, CancellationToken ct)
+    {
+        // The lock holder records its run right after taking the lock: wait a moment for it.
+        for (var attempt = 0; ; attempt++)
+        {
+            await using var session = store.QuerySession();
+            var run = await session.Query<ServerTaskRun>().Where(r => r.Task == name && r.Status == ServerTaskStatus.Running)
+                .OrderByDescending(r => r.Started).FirstOrDefaultAsync(ct);
+            if (run is not null || attempt == 20) return run?.Id ?? "";
+            await Task.Delay(100, ct);
+        }
+    }
+
+    private static async Task<bool> LockAsync(NpgsqlConnection gate, string function, string name, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand($"select {function}(hashtext('patch.server-task'), hashtext(@name))", gate);
+        command.Parameters.AddWithValue("name", name);
+        return (bool)(await command.ExecuteScalarAsync(ct))!;
+    }
+
+    private async Task ReleaseAsync(NpgsqlConnection gate, string name)
+    {
+        try
+        {
+            if (gate.State == System.Data.ConnectionState.Open) await LockAsync(gate, "pg_advisory_unlock", name, CancellationToken.None);
+        }
+        catch (NpgsqlException e)
+        {
+            logger.LogWarning(e, "Releasing the lock of {Task} failed; closing its connection releases it", name);
+        }
+        await gate.DisposeAsync();
+    }
+
+    /// <summary>Runs of the runner's tasks left "running" with no node holding their lock were interrupted: recorded so.</summary>
+    public async Task StartAsync(CancellationToken ct)
+    {
+        await using var session = store.QuerySession();
+        var stale = (await session.Query<ServerTaskRun>().Where(r => r.Status == ServerTaskStatus.Running).ToListAsync(ct))
+            .Where(r => _tasks.ContainsKey(r.Task) && !_running.ContainsKey(r.Id)).GroupBy(r => r.Task);
+        foreach (var runs in stale)
+        {
+            var gate = await db.OpenConnectionAsync(ct);
+            if (!await LockAsync(gate, "pg_try_advisory_lock", runs.Key, ct)) { await gate.DisposeAsync(); continue; }
+            foreach (var run in runs)
+                await ServerTaskRecorder.FailAsync(store, time, Actor.ServerTask(run.Task), run.Id, "interrupted: the server stopped while it ran");
+            await ReleaseAsync(gate, runs.Key);
+        }
+    }
+
+    /// <summary>Stops every run of this process (each is recorded as interrupted by the shutdown).</summary>
+    public async Task StopAsync(CancellationToken ct)
+    {
+        await _stopping.CancelAsync();
+        var works = _running.Values.Select(r => r.Work).OfType<Task>().ToArray();
+        try { await Task.WhenAll(works).WaitAsync(TimeSpan.FromSeconds(30), ct); }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException) { logger.LogWarning("Server tasks still running at shutdown: {Count}", works.Count(w => !w.IsCompleted)); }
+    }
+
+    private sealed class Running(CancellationTokenSource cancel)
+    {
+        public CancellationTokenSource Cancel { get; } = cancel;
+        public Task? Work { get; set; }
+    }
+}

@@ -1,0 +1,50 @@
+using Cronos;
+
+namespace Patch.Domain.ServerTasks;
+
+/// <summary>An administrator set when a server task runs by itself: a cron expression in a time zone, or no schedule.</summary>
+public sealed record ServerTaskScheduleSet(string Id, string Task, string? Cron, string TimeZone, bool Enabled, DateTimeOffset At);
+
+/// <summary>A task's schedule as set (stream <c>server-task:{name}</c>); a task never set runs on its configured default.</summary>
+public sealed record ServerTaskSchedule(string Id, string Task, string? Cron, string TimeZone, bool Enabled, DateTimeOffset Changed)
+{
+    public static string StreamId(string task) => $"server-task:{task}";
+
+    public static ServerTaskSchedule Create(ServerTaskScheduleSet e) => new(e.Id, e.Task, e.Cron, e.TimeZone, e.Enabled, e.At);
+
+    public static ServerTaskSchedule Apply(ServerTaskScheduleSet e, ServerTaskSchedule _) => Create(e);
+}
+
+/// <summary>Cron arithmetic for task schedules (Cronos): five fields, or six with seconds first; occurrences in the schedule's zone.</summary>
+public static class TaskSchedules
+{
+    /// <summary>Null when the cron expression and time zone are usable, else what is wrong with them.</summary>
+    public static string? Problem(string? cron, string timeZone)
+    {
+        if (cron is not null)
+        {
+            try { Parse(cron); }
+            catch (CronFormatException e) { return $"cron '{cron}' is not a cron expression: {e.Message}"; }
+        }
+        return Zone(timeZone) is null ? $"time zone '{timeZone}' is not a known IANA or Windows time zone id" : null;
+    }
+
+    public static TimeZoneInfo? Zone(string id) => TimeZoneInfo.TryFindSystemTimeZoneById(id, out var zone) ? zone : null;
+
+    /// <summary>The first occurrence strictly after <paramref name="after"/>.</summary>
+    public static DateTimeOffset? Next(string cron, string timeZone, DateTimeOffset after) =>
+        Parse(cron).GetNextOccurrence(after, Zone(timeZone) ?? TimeZoneInfo.Utc);
+
+    /// <summary>
+    /// The occurrence a run is due for: the first one after the baseline (the last run, or since when the schedule holds)
+    /// if it has come. Runs missed while the server was down collapse into this one run.
+    /// </summary>
+    public static DateTimeOffset? Due(string cron, string timeZone, DateTimeOffset baseline, DateTimeOffset now) =>
+        Next(cron, timeZone, baseline) is { } next && next <= now ? next : null;
+
+    private static CronExpression Parse(string cron)
+    {
+        var fields = cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+        return CronExpression.Parse(cron.Trim(), fields == 6 ? CronFormat.IncludeSeconds : CronFormat.Standard);
+    }
+}

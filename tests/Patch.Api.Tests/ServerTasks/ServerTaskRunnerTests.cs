@@ -1,0 +1,164 @@
+using System.Net;
+using Marten;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Patch.Api.Tests.Infrastructure;
+using Patch.Application.Common;
+using Patch.Application.ServerTasks;
+using Patch.Domain.ServerTasks;
+
+namespace Patch.Api.Tests.ServerTasks;
+
+public class when_server_tasks_run(AppFixture app) : AppTest(app)
+{
+    private ServerTaskRunner Runner => App.Host.Services.GetRequiredService<ServerTaskRunner>();
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>A second API node on the same database: its own runner, the same definitions.</summary>
+    private ServerTaskRunner OtherNode() => new(App.Host.Services.GetServices<ServerTaskDefinition>(), App.Host.Services, App.Store,
+        App.Host.Services.GetRequiredService<NpgsqlDataSource>(), App.Clock, App.Host.Services.GetRequiredService<IConfiguration>(), NullLogger<ServerTaskRunner>.Instance);
+
+    [Fact]
+    public async Task every_task_is_listed_with_its_schedule_next_and_last_run()
+    {
+        var tasks = await GetJsonAsync("/api/server-tasks");
+        var names = tasks.EnumerateArray().Select(t => t.GetProperty("name").GetString()).ToList();
+        foreach (var name in new[] { "catalog-sources", "cisa-kev-import", "microsoft-cvrf-import", "package-cleanup", "read-model-rebuild", "vulnerability-analysis", "wake-on-lan" })
+            Assert.Contains(name, names);
+        var cleanup = tasks.EnumerateArray().Single(t => t.GetProperty("name").GetString() == "package-cleanup");
+        Assert.Equal("0 1 * * *", cleanup.GetProperty("cron").GetString());
+        Assert.True(cleanup.GetProperty("enabled").GetBoolean());
+        var next = cleanup.GetProperty("nextRun").GetDateTimeOffset();
+        Assert.Equal(1, next.UtcDateTime.Hour);
+        Assert.True(next > App.Clock.GetUtcNow());
+        // The test host turns the public feeds off, as CI must.
+        Assert.False(tasks.EnumerateArray().Single(t => t.GetProperty("name").GetString() == "microsoft-cvrf-import").GetProperty("enabled").GetBoolean());
+    }
+
+    [Fact]
+    public async Task a_run_on_demand_answers_202_and_a_second_request_gets_the_run_already_going()
+    {
+        var (status, first) = await SendAsync(HttpMethod.Post, $"/api/server-tasks/{TestTasks.Wait}/run");
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.False(first.GetProperty("alreadyRunning").GetBoolean());
+        var runId = first.GetProperty("runId").GetString()!;
+
+        var (again, second) = await SendAsync(HttpMethod.Post, $"/api/server-tasks/{TestTasks.Wait}/run");
+        Assert.Equal(HttpStatusCode.Accepted, again);
+        Assert.True(second.GetProperty("alreadyRunning").GetBoolean());
+        Assert.Equal(runId, second.GetProperty("runId").GetString());
+
+        // Another API node on the same database does not start a second run either.
+        var other = await OtherNode().StartAsync(TestTasks.Wait, "on demand", Actor.ServerTask("test"), new Dictionary<string, string>(), Ct);
+        Assert.Equal(new TaskStart(runId, true), other);
+
+        TestTasks.Gate.Release();
+        var run = await Runner.WaitAsync(runId, Ct);
+        Assert.Equal("completed", run!.Status);
+        Assert.Equal(1, run.Counts["waited"]);
+        Assert.StartsWith("user:", run.By);
+        Assert.Equal("on demand", run.Trigger);
+    }
+
+    [Fact]
+    public async Task a_run_is_cancelled_from_another_node_and_recorded_so()
+    {
+        var start = await Runner.StartAsync(TestTasks.Wait, "on demand", Actor.ServerTask("test"), new Dictionary<string, string>(), Ct);
+        Assert.True(await OtherNode().CancelAsync(start!.RunId, Actor.ServerTask("other"), Ct));
+        var run = await Runner.WaitAsync(start.RunId, Ct);
+        Assert.Equal("cancelled", run!.Status);
+        Assert.Equal("server-task:other", run.CancelRequestedBy);
+
+        var (status, problem) = await SendAsync(HttpMethod.Post, $"/api/server-tasks/runs/{start.RunId}/cancel");
+        Assert.Equal(HttpStatusCode.Conflict, status);
+        Assert.Contains("has ended (cancelled)", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task a_bad_schedule_is_refused_naming_the_problem_and_a_good_one_is_an_event()
+    {
+        var (status, problem) = await SendAsync(HttpMethod.Put, "/api/server-tasks/package-cleanup/schedule", new { cron = "61 * * * *", timeZone = "UTC", enabled = true });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("cron '61 * * * *'", problem.GetProperty("detail").GetString());
+        (status, problem) = await SendAsync(HttpMethod.Put, "/api/server-tasks/package-cleanup/schedule", new { cron = "0 3 * * *", timeZone = "Mars/Olympus", enabled = true });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("time zone 'Mars/Olympus'", problem.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Put, "/api/server-tasks/no-such-task/schedule", new { cron = "0 3 * * *", enabled = true })).Status);
+
+        (status, _) = await SendAsync(HttpMethod.Put, "/api/server-tasks/package-cleanup/schedule", new { cron = "30 3 * * 1", timeZone = "Europe/Berlin", enabled = true });
+        Assert.Equal(HttpStatusCode.OK, status);
+        var cleanup = (await GetJsonAsync("/api/server-tasks")).EnumerateArray().Single(t => t.GetProperty("name").GetString() == "package-cleanup");
+        Assert.Equal("30 3 * * 1", cleanup.GetProperty("cron").GetString());
+        var next = cleanup.GetProperty("nextRun").GetDateTimeOffset();
+        Assert.Equal(DayOfWeek.Monday, TimeZoneInfo.ConvertTime(next, TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin")).DayOfWeek);
+        Assert.Equal(3, TimeZoneInfo.ConvertTime(next, TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin")).Hour);
+        var history = await GetJsonAsync("/api/history/server-task:package-cleanup");
+        Assert.Equal("server_task_schedule_set", history[0].GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task the_scheduler_runs_a_due_task_once_and_runs_missed_occurrences_once()
+    {
+        var scheduler = App.Host.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<ServerTaskScheduler>().Single();
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, "/api/server-tasks/package-cleanup/schedule", new { cron = "0 * * * *", timeZone = "UTC", enabled = true })).Status);
+        Assert.Empty(await scheduler.TickAsync(Ct));
+
+        // Three days pass with the server "down": 72 occurrences were missed, and one run catches up.
+        App.Clock.Shift = TimeSpan.FromDays(3);
+        var started = Assert.Single(await scheduler.TickAsync(Ct));
+        var run = await Runner.WaitAsync(started.RunId, Ct);
+        Assert.Equal("schedule", run!.Trigger);
+        Assert.Equal("package-cleanup", run.Task);
+        Assert.True(run.Parameters.ContainsKey("scheduledFor"));
+        Assert.Empty(await scheduler.TickAsync(Ct));
+
+        // Switched off, it does not run when due.
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, "/api/server-tasks/package-cleanup/schedule", new { cron = "0 * * * *", timeZone = "UTC", enabled = false })).Status);
+        App.Clock.Shift = TimeSpan.FromDays(4);
+        Assert.Empty(await scheduler.TickAsync(Ct));
+    }
+
+    [Fact]
+    public async Task a_run_left_running_by_a_stopped_node_is_recorded_as_interrupted()
+    {
+        var runId = await ServerTaskRecorder.StartAsync(App.Store, App.Clock, Actor.ServerTask("test"), "package-cleanup", "schedule", new Dictionary<string, string>(), Ct);
+        await OtherNode().StartAsync(Ct);
+        var run = await GetJsonAsync($"/api/server-tasks/runs/{runId}");
+        Assert.Equal("failed", run.GetProperty("status").GetString());
+        Assert.Contains("interrupted", run.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task run_history_is_paged_and_exported_as_csv_and_unknown_parameters_are_refused()
+    {
+        for (var i = 0; i < 3; i++)
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run?wait=true")).Status);
+        var page = await GetJsonAsync("/api/server-tasks/runs?task=package-cleanup&pageSize=2");
+        Assert.Equal(3, page.GetProperty("total").GetInt32());
+        Assert.Equal(2, page.GetProperty("items").GetArrayLength());
+        using var client = App.Client();
+        var csv = await client.GetStringAsync("/api/server-tasks/runs?task=package-cleanup&format=csv", Ct);
+        var lines = csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("id,task,trigger,by,status,started,ended,counts,parameters,error", lines[0]);
+        Assert.Equal(4, lines.Length);
+        Assert.Contains("packagesRemoved=0", lines[1]);
+
+        var (status, problem) = await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run?model=all");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("'model': not a parameter of package-cleanup", problem.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Post, "/api/server-tasks/read-model-rebuild/run?model=most")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Post, "/api/server-tasks/no-such-task/run")).Status);
+    }
+
+    [Fact]
+    public async Task an_operator_cannot_run_an_administrators_task()
+    {
+        using var client = App.Client("op", Patch.Domain.Users.Roles.Operator);
+        var response = await client.PostAsync("/api/server-tasks/read-model-rebuild/run", null, Ct);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        response = await client.PostAsync("/api/server-tasks/package-cleanup/run?wait=true", null, Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+}
