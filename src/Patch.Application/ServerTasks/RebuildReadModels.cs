@@ -64,7 +64,13 @@ public sealed class ReadModelRebuilder(IDocumentStore store, NpgsqlDataSource db
             {
                 board.Report(new RebuildProgress(runId, "delivery and reboot status", 0, 0));
                 await DeliveryTables.RebuildAsync(db, token);
-                counts["delivery"] = 1;
+                await using var count = db.CreateCommand($"select (select count(*) from {ReadModels.Schema}.{ReadModels.DeliveryStatus}), " +
+                    $"(select count(*) from {ReadModels.Schema}.{ReadModels.DeliveryLatest}), (select count(*) from {ReadModels.Schema}.{ReadModels.RestartState})");
+                await using var rows = await count.ExecuteReaderAsync(token);
+                await rows.ReadAsync(token);
+                counts["statusEvents"] = (int)rows.GetInt64(0);
+                counts["deliveries"] = (int)rows.GetInt64(1);
+                counts["computersWithRestarts"] = (int)rows.GetInt64(2);
             }
             if (model is "all" or "compliance")
             {

@@ -110,6 +110,13 @@ public sealed class ServerTaskRunner(IEnumerable<ServerTaskDefinition> definitio
         }
     }
 
+    /// <summary>Waits until no run of this process is going (runs started meanwhile included).</summary>
+    public async Task WhenIdleAsync(CancellationToken ct)
+    {
+        while (_running.Values.Select(r => r.Work).OfType<Task>().ToArray() is { Length: > 0 } works)
+            await Task.WhenAll(works).WaitAsync(ct).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+    }
+
     /// <summary>Asks a running run to stop (recorded as an event); false when it is not running.</summary>
     public async Task<bool> CancelAsync(string runId, Actor actor, CancellationToken ct)
     {

@@ -262,4 +262,24 @@ public class when_a_catalog_text_holds_a_control_character(AppFixture app) : App
         var runs = await GetJsonAsync("/api/catalog/imports");
         Assert.Equal("failed", runs.GetProperty("items")[0].GetProperty("status").GetString());
     }
+
+    /// <summary>XML formats: a control character, as a character reference or a raw byte, is malformed XML (XML 1.0 allows only tab, CR and LF) — a 400 with the line and column.</summary>
+    [Theory]
+    [InlineData("mssecure", "mbsa-mssecure/mssecure.xml", "Title=\"Disabling Creation", "Title=\"Disabling&#x0; Creation")]
+    [InlineData("mssecure", "mbsa-mssecure/mssecure.xml", "Title=\"Disabling Creation", "Title=\"Disabling\0 Creation")]
+    [InlineData("mssecure", "mbsa-mssecure/mssecure.xml", "Title=\"Disabling Creation", "Title=\"Disabling&#x1B; Creation")]
+    [InlineData("cvrf", "msrc-cvrf/2024-Jan.xml", "<vuln:Title>Kernel: information", "<vuln:Title>Kernel:&#x7; information")]
+    [InlineData("cvrf", "msrc-cvrf/2024-Jan.xml", "<vuln:Title>Kernel: information", "<vuln:Title>Kernel:\u0001 information")]
+    public async Task an_xml_catalog_with_a_control_character_is_refused_with_its_place_and_its_run_is_kept(string format, string file, string find, string replace)
+    {
+        var text = (await File.ReadAllTextAsync(SharedData.PathOf(file))).Replace(find, replace);
+        Assert.Contains(replace, text);
+        var before = await App.CatalogEventCountAsync();
+        var result = await App.ImportAsync(format, System.Text.Encoding.UTF8.GetBytes(text), HttpStatusCodeExpectation.Any);
+        Assert.Contains(result.GetProperty("title").GetString(), new[] { "Malformed XML", "Control character in text" });
+        Assert.Matches("line [0-9]+|title", result.GetProperty("detail").GetString() + " " + result.GetProperty("place").GetString());
+        Assert.Equal(before, await App.CatalogEventCountAsync());
+        var runs = await GetJsonAsync("/api/catalog/imports");
+        Assert.Equal("failed", runs.GetProperty("items")[0].GetProperty("status").GetString());
+    }
 }
