@@ -34,16 +34,17 @@ public static class PatchProjections
         typeof(Bulletin), typeof(BulletinRow), typeof(KnownExploitedVulnerability), typeof(ProductVulnerability), typeof(CustomSeverityLevels), typeof(CoreSettings),
         typeof(VendorSettings), typeof(Computer), typeof(Computers.ComputerRow), typeof(Target), typeof(MaintenanceWindow), typeof(SoftwareUpdatePolicy),
         typeof(EnrolmentToken), typeof(ServerTaskRun), typeof(Domain.Users.User), typeof(Security.AccessTokenProjection), typeof(Domain.AgentConfigurations.AgentConfiguration),
-        typeof(ServerTaskSchedule),
+        typeof(ServerTaskSchedule), typeof(Domain.Notifications.WebhookSubscription), typeof(Domain.Notifications.WebhookDelivery),
     ];
 
     /// <summary>
     /// The documents a rebuild may replay while the server answers: all but those every request authenticates with
-    /// (computers for agents, users and tokens for people) and the server task runs (the rebuild's own run is polled
-    /// while it works), which a daemon rebuild would empty for its duration.
+    /// (computers for agents, users and tokens for people), the server task runs (the rebuild's own run is polled
+    /// while it works) and the webhooks (deliveries in flight read them), which a daemon rebuild would empty for its duration.
     /// </summary>
     public static readonly Type[] OnlineDocuments =
-        Documents.Except([typeof(Computer), typeof(Domain.Users.User), typeof(Security.AccessTokenProjection), typeof(EnrolmentToken), typeof(ServerTaskRun)]).ToArray();
+        Documents.Except([typeof(Computer), typeof(Domain.Users.User), typeof(Security.AccessTokenProjection), typeof(EnrolmentToken), typeof(ServerTaskRun),
+            typeof(Domain.Notifications.WebhookSubscription), typeof(Domain.Notifications.WebhookDelivery)]).ToArray();
 
     public static void Configure(StoreOptions opts)
     {
@@ -94,6 +95,10 @@ public static class PatchProjections
         opts.Schema.For<ServerTaskRun>().DocumentAlias("server_task_run");
         opts.Projections.Snapshot<ServerTaskSchedule>(SnapshotLifecycle.Inline);
         opts.Schema.For<ServerTaskSchedule>().DocumentAlias("server_task_schedule");
+        opts.Projections.Snapshot<Domain.Notifications.WebhookSubscription>(SnapshotLifecycle.Inline);
+        opts.Schema.For<Domain.Notifications.WebhookSubscription>().DocumentAlias("webhook_subscription");
+        opts.Projections.Snapshot<Domain.Notifications.WebhookDelivery>(SnapshotLifecycle.Inline);
+        opts.Schema.For<Domain.Notifications.WebhookDelivery>().DocumentAlias("webhook_delivery").Index(d => d.SubscriptionId);
 
         opts.Projections.Snapshot<Domain.Users.User>(SnapshotLifecycle.Inline);
         opts.Schema.For<Domain.Users.User>().DocumentAlias("user");

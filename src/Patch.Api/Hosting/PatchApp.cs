@@ -81,6 +81,7 @@ public static class PatchApp
         app.MapVendorSettings();
         app.MapServerTasks();
         Patch.Application.ServerTasks.ServerTaskRunEndpoints.MapServerTaskRunner(app);
+        Patch.Application.Notifications.WebhookEndpoints.MapWebhooks(app);
         app.MapStaging();
         app.MapComputers();
         app.MapTargets();

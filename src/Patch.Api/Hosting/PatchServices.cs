@@ -59,6 +59,8 @@ public static class PatchServices
         services.AddTransient<CatalogSourcePoller>();
         services.AddTransient<MicrosoftCvrfFeed>();
         services.AddServerTasks(builder.Configuration);
+        services.AddSingleton<Patch.Application.Notifications.Notifier>();
+        services.AddHttpClient("webhooks", c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddTransient<CatalogImporter>();
         services.AddSingleton(sp =>
         {

@@ -33,7 +33,8 @@ public sealed record CatalogImportResult(
     IReadOnlyList<SkippedEntry> Skipped,
     string? Error = null,
     string? ErrorTitle = null,
-    string? Place = null);
+    string? Place = null,
+    IReadOnlyList<string>? KnownExploitedAdded = null);
 
 public sealed class CatalogImportOptions
 {
@@ -50,13 +51,33 @@ public static class CatalogFormats
 public static class ImportCatalogHandler
 {
     /// <summary>An import that changed the catalog queues the vulnerability analysis of every computer.</summary>
-    public static async Task<CatalogImportResult> Handle(ImportCatalog command, CatalogImporter importer, Projections.Compliance.CatalogCache catalog, IMessageBus bus, CancellationToken ct)
+    public static async Task<CatalogImportResult> Handle(ImportCatalog command, CatalogImporter importer, Projections.Compliance.CatalogCache catalog, IMessageBus bus,
+        Notifications.Notifier notifier, IDocumentStore store, CancellationToken ct)
     {
-        var result = await importer.ImportAsync(command, ct);
+        CatalogImportResult result;
+        try
+        {
+            result = await importer.ImportAsync(command, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportFailed, new { format = command.Format, trigger = command.Trigger, error = e.Message }, ct);
+            throw;
+        }
         if (result.EventsAppended > 0 && result.Format != "kev")
         {
             catalog.Invalidate();
             await bus.PublishAsync(new Compliance.AnalyseFleet($"catalog import {result.RunId}"));
+        }
+        if (result.Status == ServerTaskStatus.Failed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportFailed, result, ct);
+        else if (result.Status == ServerTaskStatus.Completed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportCompleted, result, ct);
+        if (result.KnownExploitedAdded is { Count: > 0 } cves)
+        {
+            await using var query = store.QuerySession();
+            var wanted = cves.ToHashSet(StringComparer.OrdinalIgnoreCase);
+            var bulletins = (await query.Query<Projections.Catalog.BulletinRow>().ToListAsync(ct)).Where(b => b.Cves.Any(wanted.Contains)).Select(b => b.Id).ToList();
+            if (bulletins.Count > 0)
+                await notifier.PublishAsync(Domain.Notifications.NotificationKinds.KnownExploitedAdded, new { cves, bulletins, run = result.RunId }, ct);
         }
         return result;
     }
@@ -182,6 +203,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         var ids = document.Vulnerabilities.Select(v => StreamIds.KnownExploited(v.Cve)).ToArray();
         var known = (await session.LoadManyAsync<KnownExploitedVulnerability>(ct, ids)).ToDictionary(k => k.Id);
         int added = 0, revised = 0, unchanged = 0, events = 0;
+        var addedCves = new List<string>();
         foreach (var facts in document.Vulnerabilities)
         {
             var id = StreamIds.KnownExploited(facts.Cve);
@@ -191,6 +213,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             if (current is null)
             {
                 session.Events.StartStream<KnownExploitedVulnerability>(id, decided.ToArray());
+                addedCves.Add(facts.Cve);
                 added++;
             }
             else
@@ -204,7 +227,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         }
 
         var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
-        var result = new CatalogImportResult(runId, status, "kev", document.CatalogVersion, 0, 0, 0, 0, 0, 0, added, revised, unchanged, events, []);
+        var result = new CatalogImportResult(runId, status, "kev", document.CatalogVersion, 0, 0, 0, 0, 0, 0, added, revised, unchanged, events, [], KnownExploitedAdded: addedCves);
         AppendCompleted(session, result);
         await session.SaveChangesAsync(ct);
         return result;

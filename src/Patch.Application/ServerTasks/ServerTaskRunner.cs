@@ -150,6 +150,8 @@ public sealed class ServerTaskRunner(IEnumerable<ServerTaskDefinition> definitio
         {
             logger.LogError(e, "Server task {Task} run {RunId} failed", task.Name, context.RunId);
             await ServerTaskRecorder.FailAsync(store, time, context.Actor, context.RunId, $"{e.GetType().Name}: {e.Message}");
+            await services.GetRequiredService<Notifications.Notifier>().PublishAsync(Domain.Notifications.NotificationKinds.TaskFailed,
+                new { task = task.Name, run = context.RunId, trigger = context.Trigger, error = ServerTaskRecorder.Printable(e.Message) });
         }
         finally
         {

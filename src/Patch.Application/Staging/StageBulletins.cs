@@ -22,7 +22,8 @@ public static class StageBulletinsHandler
         stager.RunAsync(command, lifetime.ApplicationStopping);
 }
 
-public sealed class BulletinStager(IDocumentStore store, PackageDownloader downloader, StagingOptions options, TimeProvider time, ILogger<BulletinStager> logger)
+public sealed class BulletinStager(IDocumentStore store, PackageDownloader downloader, StagingOptions options, TimeProvider time, Notifications.Notifier notifier,
+    ILogger<BulletinStager> logger)
 {
     public const string TaskName = "staging";
 
@@ -62,6 +63,9 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
                 if (ok) downloaded++; else failed++;
             await ServerTaskRecorder.CompleteAsync(store, time, command.Actor, command.RunId, new TaskOutcome(
                 new Dictionary<string, int> { ["downloaded"] = downloaded, ["failed"] = failed, ["alreadyStaged"] = alreadyStaged, ["downloadingInAnotherRun"] = elsewhere }));
+            if (failed > 0)
+                await notifier.PublishAsync(Domain.Notifications.NotificationKinds.StagingFailed,
+                    new { run = command.RunId, bulletins = command.BulletinIds, downloaded, failed }, CancellationToken.None);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
