@@ -93,6 +93,7 @@ public static class PatchApp
         app.MapProductVulnerabilityReports();
         app.MapAudit();
         app.MapFleetReports();
+        Patch.Application.Agents.SeatUsage.MapSeatUsage(app);
         app.MapAgentConfigurations();
         app.MapDeliveryReports();
         WakeOnLanTask.Map(app);

@@ -77,6 +77,7 @@ public static class PatchServices
         services.AddSingleton<StagingProgress>();
         services.AddSingleton<PackageDownloader>();
         services.AddSingleton<BulletinStager>();
+        services.AddTransient<Patch.Application.Policies.PolicyMaintenanceTasks>();
         services.AddTransient<PackageCleanup>();
         services.AddSingleton<CatalogCache>();
         services.AddTransient<VulnerabilityAnalysis>();

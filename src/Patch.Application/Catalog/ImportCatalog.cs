@@ -52,7 +52,7 @@ public static class ImportCatalogHandler
 {
     /// <summary>An import that changed the catalog queues the vulnerability analysis of every computer.</summary>
     public static async Task<CatalogImportResult> Handle(ImportCatalog command, CatalogImporter importer, Projections.Compliance.CatalogCache catalog, IMessageBus bus,
-        Notifications.Notifier notifier, IDocumentStore store, CancellationToken ct)
+        Notifications.Notifier notifier, IDocumentStore store, ServerTasks.ServerTaskRunner runner, Microsoft.Extensions.Configuration.IConfiguration config, CancellationToken ct)
     {
         CatalogImportResult result;
         try
@@ -68,6 +68,7 @@ public static class ImportCatalogHandler
         {
             catalog.Invalidate();
             await bus.PublishAsync(new Compliance.AnalyseFleet($"catalog import {result.RunId}"));
+            await Policies.PolicyMaintenanceTriggers.AfterCatalogChangeAsync(runner, config, $"after catalog import {result.RunId}", import: true, ct);
         }
         if (result.Status == ServerTaskStatus.Failed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportFailed, result, ct);
         else if (result.Status == ServerTaskStatus.Completed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportCompleted, result, ct);

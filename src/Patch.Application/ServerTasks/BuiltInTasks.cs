@@ -4,6 +4,7 @@ using Patch.Application.Catalog;
 using Patch.Application.Common;
 using Patch.Application.Compliance;
 using Patch.Application.Delivery;
+using Patch.Application.Policies;
 using Patch.Application.Staging;
 using Patch.Domain.ServerTasks;
 
@@ -71,6 +72,18 @@ public static class BuiltInTasks
             Validate = p => p.ContainsKey("policy") ? null : "policy: required (the policy whose computers are woken).",
         });
 
+        services.AddSingleton(new ServerTaskDefinition(PolicyMaintenanceTasks.Revise,
+            "Revise Software Updates: applies new catalog data to policies — revised packages and command lines, and newly added updates of their bulletins where the policy enables them. Runs after each catalog import and staging run (Patch:Policies:ReviseAfterImport).",
+            null, false, (run, ct) => Resolve<PolicyMaintenanceTasks>(run).ReviseAsync(Info(run), alignProgram: false, ct)));
+
+        services.AddSingleton(new ServerTaskDefinition(PolicyMaintenanceTasks.DisableSuperseded,
+            "Disable Superseded Software Update Advertisements: where an enabled policy distributes the superseding update to the same targets, the superseded update's advertisement is disabled. After each catalog import when Patch:Policies:DisableSupersededAfterImport is on.",
+            "0 3 * * *", false, (run, ct) => Resolve<PolicyMaintenanceTasks>(run).DisableSupersededAsync(Info(run), ct)));
+
+        services.AddSingleton(new ServerTaskDefinition(PolicyMaintenanceTasks.Integrity,
+            "Check Software Update Package Integrity: re-hashes every staged package, stages missing or corrupt ones again, and brings policies' programs in line with the vendor settings.",
+            "0 4 * * 0", true, (run, ct) => Resolve<PolicyMaintenanceTasks>(run).CheckIntegrityAsync(Info(run), ct)));
+
         services.AddSingleton<ServerTaskRunner>();
         services.AddHostedService(sp => sp.GetRequiredService<ServerTaskRunner>());
         services.AddHostedService<ServerTaskScheduler>();
@@ -78,6 +91,8 @@ public static class BuiltInTasks
     }
 
     private static T Resolve<T>(TaskContext run) where T : notnull => run.Services.GetRequiredService<T>();
+
+    private static TaskContextInfo Info(TaskContext run) => new(run.RunId, run.Trigger, run.Actor);
 
     /// <summary>A feed's counts from its documents' import results.</summary>
     private static TaskOutcome ImportCounts(IReadOnlyList<string> statuses)

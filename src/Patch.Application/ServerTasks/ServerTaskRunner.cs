@@ -71,29 +71,37 @@ public sealed class ServerTaskRunner(IEnumerable<ServerTaskDefinition> definitio
         DateTimeOffset? occurrence = null)
     {
         var task = _tasks.GetValueOrDefault(name) ?? throw new ArgumentException($"No server task '{name}'.", nameof(name));
-        var gate = await db.OpenConnectionAsync(ct);
-        try
+        for (var attempt = 0; ; attempt++)
         {
-            if (!await LockAsync(gate, "pg_try_advisory_lock", name, ct))
+            var gate = await db.OpenConnectionAsync(ct);
+            try
             {
-                await gate.DisposeAsync();
-                return occurrence is null ? new TaskStart(await RunningRunIdAsync(name, ct), true) : null;
+                if (!await LockAsync(gate, "pg_try_advisory_lock", name, ct))
+                {
+                    await gate.DisposeAsync();
+                    if (occurrence is not null) return null;
+                    // The holder records its run right after it takes the lock, and may end it at any moment: ask again until one or the other is seen.
+                    if (await RunningRunIdAsync(name, ct) is { } holder) return new TaskStart(holder, true);
+                    if (attempt == 100) throw new InvalidOperationException($"Server task {name} is locked by a run that cannot be found.");
+                    await Task.Delay(50, ct);
+                    continue;
+                }
+                if (occurrence is { } due && await LastRunAsync(name, ct) is { } last && last.Started >= due)
+                {
+                    await ReleaseAsync(gate, name);
+                    return null;
+                }
+                var runId = await ServerTaskRecorder.StartAsync(store, time, actor, name, trigger, parameters, ct);
+                var running = new Running(CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token));
+                _running[runId] = running;
+                running.Work = Task.Run(() => ExecuteAsync(task, new TaskContext(runId, trigger, actor, parameters, services), gate, running), CancellationToken.None);
+                return new TaskStart(runId, false);
             }
-            if (occurrence is { } due && await LastRunAsync(name, ct) is { } last && last.Started >= due)
+            catch
             {
                 await ReleaseAsync(gate, name);
-                return null;
+                throw;
             }
-            var runId = await ServerTaskRecorder.StartAsync(store, time, actor, name, trigger, parameters, ct);
-            var running = new Running(CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token));
-            _running[runId] = running;
-            running.Work = Task.Run(() => ExecuteAsync(task, new TaskContext(runId, trigger, actor, parameters, services), gate, running), CancellationToken.None);
-            return new TaskStart(runId, false);
-        }
-        catch
-        {
-            await ReleaseAsync(gate, name);
-            throw;
         }
     }
 
@@ -186,17 +194,11 @@ public sealed class ServerTaskRunner(IEnumerable<ServerTaskDefinition> definitio
         }
     }
 
-    private async Task<string> RunningRunIdAsync(string name, CancellationToken ct)
+    private async Task<string?> RunningRunIdAsync(string name, CancellationToken ct)
     {
-        // The lock holder records its run right after taking the lock: wait a moment for it.
-        for (var attempt = 0; ; attempt++)
-        {
-            await using var session = store.QuerySession();
-            var run = await session.Query<ServerTaskRun>().Where(r => r.Task == name && r.Status == ServerTaskStatus.Running)
-                .OrderByDescending(r => r.Started).FirstOrDefaultAsync(ct);
-            if (run is not null || attempt == 20) return run?.Id ?? "";
-            await Task.Delay(100, ct);
-        }
+        await using var session = store.QuerySession();
+        return (await session.Query<ServerTaskRun>().Where(r => r.Task == name && r.Status == ServerTaskStatus.Running)
+            .OrderByDescending(r => r.Started).FirstOrDefaultAsync(ct))?.Id;
     }
 
     private static async Task<bool> LockAsync(NpgsqlConnection gate, string function, string name, CancellationToken ct)

@@ -23,7 +23,7 @@ public static class StageBulletinsHandler
 }
 
 public sealed class BulletinStager(IDocumentStore store, PackageDownloader downloader, StagingOptions options, TimeProvider time, Notifications.Notifier notifier,
-    ILogger<BulletinStager> logger)
+    ServerTasks.ServerTaskRunner runner, Microsoft.Extensions.Configuration.IConfiguration config, ILogger<BulletinStager> logger)
 {
     public const string TaskName = "staging";
 
@@ -63,6 +63,8 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
                 if (ok) downloaded++; else failed++;
             await ServerTaskRecorder.CompleteAsync(store, time, command.Actor, command.RunId, new TaskOutcome(
                 new Dictionary<string, int> { ["downloaded"] = downloaded, ["failed"] = failed, ["alreadyStaged"] = alreadyStaged, ["downloadingInAnotherRun"] = elsewhere }));
+            if (downloaded > 0)
+                await Policies.PolicyMaintenanceTriggers.AfterCatalogChangeAsync(runner, config, $"after staging run {command.RunId}", import: false, CancellationToken.None);
             if (failed > 0)
                 await notifier.PublishAsync(Domain.Notifications.NotificationKinds.StagingFailed,
                     new { run = command.RunId, bulletins = command.BulletinIds, downloaded, failed }, CancellationToken.None);

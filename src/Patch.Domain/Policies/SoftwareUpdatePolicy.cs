@@ -11,8 +11,9 @@ public enum PolicyStatus { Active, Deleted, Retired }
 /// <summary>The policy's own run schedule: at <see cref="Start"/> local time on the days of <see cref="Recurrence"/>.</summary>
 public sealed record PolicySchedule(string TimeZone, TimeOnly Start, Recurrence Recurrence);
 
-/// <summary>Package options of the wizard.</summary>
-public sealed record PackageOptions(ScheduleMode Schedule, PolicySchedule? OwnSchedule, bool WakeOnLan, bool OverrideMaintenanceWindows, bool Multicast)
+/// <summary>Package options of the wizard; <c>DistributeNewUpdates</c> is the seed's "enable distribution of newly added updates" (the Revise task adds them).</summary>
+public sealed record PackageOptions(ScheduleMode Schedule, PolicySchedule? OwnSchedule, bool WakeOnLan, bool OverrideMaintenanceWindows, bool Multicast,
+    bool DistributeNewUpdates = false)
 {
     public static PackageOptions From(VendorSettingsValues vendor) => new(ScheduleMode.AgentDefault, null, false, false, vendor.Package.UseMulticast);
 
@@ -35,6 +36,12 @@ public sealed record SoftwareUpdatePolicyCreated(string PolicyId, string Name, s
 
 public sealed record SoftwareUpdatePolicyEdited(string PolicyId, string Name, string? Description, IReadOnlyList<PolicyUpdate> Updates, PackageOptions Options,
     IReadOnlyList<string> Targets, IReadOnlyList<FieldChange> Changes);
+
+/// <summary>The Revise Software Updates task brought the policy in line with the catalog (revised packages and command lines, newly added updates) or the vendor's program settings.</summary>
+public sealed record SoftwareUpdatePolicyRevised(string PolicyId, IReadOnlyList<PolicyUpdate> Updates, ProgramDefaults Program, IReadOnlyList<FieldChange> Changes, string Cause);
+
+/// <summary>The Disable Superseded task stopped advertising an update another enabled policy replaces for the same targets.</summary>
+public sealed record PolicyUpdateDisabledAsSuperseded(string PolicyId, string UpdateId, string SupersededBy, string ByPolicy);
 
 public sealed record SoftwareUpdatePolicyEnabled(string PolicyId);
 
@@ -61,6 +68,11 @@ public sealed record SoftwareUpdatePolicy(string Id, string Name, string? Descri
 
     public static SoftwareUpdatePolicy Apply(SoftwareUpdatePolicyEdited e, SoftwareUpdatePolicy p) =>
         p with { Name = e.Name, Description = e.Description, Updates = e.Updates, Options = e.Options, Targets = e.Targets };
+
+    public static SoftwareUpdatePolicy Apply(SoftwareUpdatePolicyRevised e, SoftwareUpdatePolicy p) => p with { Updates = e.Updates, Program = e.Program };
+
+    public static SoftwareUpdatePolicy Apply(PolicyUpdateDisabledAsSuperseded e, SoftwareUpdatePolicy p) =>
+        p with { Updates = p.Updates.Select(u => u.UpdateId == e.UpdateId ? u with { Enabled = false } : u).ToList() };
 
     public static SoftwareUpdatePolicy Apply(SoftwareUpdatePolicyEnabled e, SoftwareUpdatePolicy p) => p with { Enabled = true };
 
