@@ -6,8 +6,37 @@ namespace Patch.Agent.Cycle;
 /// <summary>The packages: the agent's cache, the vendor's alternate location, downloads with retries, each verified by SHA-256.</summary>
 public sealed partial class CycleRunner
 {
-    /// <summary>The package in the agent's cache, verified by SHA-256; "Download required" while it is fetched, "Retry" after a failed attempt.</summary>
+    /// <summary>
+    /// The package in the agent's cache, verified by SHA-256, with its prerequisites (a checkpoint cumulative update's
+    /// earlier files) beside it in the same folder, each verified too: the command line finds them there.
+    /// </summary>
     private async Task<string?> DownloadAsync(AgentState state, Evaluation e, CancellationToken ct)
+    {
+        var file = await DownloadMainAsync(state, e, ct);
+        if (file is null || e.Update.Prerequisites is not { Count: > 0 } prerequisites) return file;
+        var folder = Path.GetDirectoryName(file)!;
+        foreach (var p in prerequisites)
+        {
+            var path = Path.Combine(folder, SafeName(p.FileName) ?? p.Sha256);
+            if (File.Exists(path) && await HashAsync(path, ct) == p.Sha256) continue;
+            string? problem = null;
+            try
+            {
+                await context.Client.DownloadAsync(state.Credential, p.PackageUrl, path, new Progress<long>(_ => { }), ct);
+                if (await HashAsync(path, ct) != p.Sha256) { File.Delete(path); problem = $"the prerequisite {p.FileName}'s SHA-256 does not match the policy's"; }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or AgentException or IOException or UnauthorizedAccessException or TaskCanceledException && !ct.IsCancellationRequested)
+            {
+                problem = $"the prerequisite {p.FileName} could not be downloaded: {ex.Message}";
+            }
+            if (problem is null) continue;
+            Record(e.Policy.PolicyId, e.Update, UpdateStatus.DownloadRequired, null, null, null, $"{problem}; tried again next cycle");
+            return null;
+        }
+        return file;
+    }
+
+    private async Task<string?> DownloadMainAsync(AgentState state, Evaluation e, CancellationToken ct)
     {
         var u = e.Update;
         var folder = Path.Combine(PackageDirectory, u.Sha256);

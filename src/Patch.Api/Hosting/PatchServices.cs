@@ -58,6 +58,12 @@ public static class PatchServices
         services.AddHttpClient("catalog-sources", c => c.Timeout = TimeSpan.FromMinutes(10));
         services.AddTransient<CatalogSourcePoller>();
         services.AddTransient<MicrosoftCvrfFeed>();
+        services.AddTransient<UpdateFileResolver>();
+        services.AddHttpClient("update-catalog", c =>
+        {
+            c.Timeout = TimeSpan.FromMinutes(2);
+            c.DefaultRequestHeaders.UserAgent.ParseAdd($"Patch/{Program.Version.Split('+')[0]}");
+        });
         services.AddServerTasks(builder.Configuration);
         services.AddSingleton<Patch.Application.Notifications.Notifier>();
         services.AddHttpClient("webhooks", c => c.Timeout = TimeSpan.FromSeconds(30));

@@ -107,7 +107,8 @@ public static class AssignmentBuilder
         return new AssignedUpdate(u.BulletinId, bulletin?.Facts.Number ?? u.BulletinId.Split(':').Last(), u.UpdateId, u.Product, u.Culture, facts?.Kb, u.Restart,
             u.PackageSha256, u.PackageSize, u.FileName, $"/agent/v1/packages/{u.PackageSha256}", u.CommandLine, facts?.FixedBuild, facts?.ApplicabilityRule,
             facts?.InstalledRule, facts?.Supersedes ?? [], samePackage ? facts!.Revision : u.Revision, samePackage ? facts!.ReinstallOnRevision : u.ReinstallOnRevision,
-            facts?.SubType, bulletin?.Facts.Released);
+            facts?.SubType, bulletin?.Facts.Released,
+            u.Prerequisites?.Select(f => new AssignedFile(f.Sha256, f.Size, f.FileName, $"/agent/v1/packages/{f.Sha256}")).ToList());
     }
 
     /// <summary>Every catalog update that supersedes an assigned one, down the whole chain, or contains it as a later cumulative update of the same product.</summary>

@@ -26,7 +26,8 @@ public sealed record BulletinDetails(
     IReadOnlyList<string> Supersedes,
     IReadOnlyList<string> SupersedesText,
     IReadOnlyList<string> SupersededBy,
-    IReadOnlyList<UpdateFacts> Updates);
+    IReadOnlyList<UpdateFacts> Updates,
+    IReadOnlyDictionary<string, UpdateResolution>? FileResolutions = null);
 
 public sealed class GetBulletin(IQuerySession session, Npgsql.NpgsqlDataSource db)
 {
@@ -66,7 +67,7 @@ public sealed class GetBulletin(IQuerySession session, Npgsql.NpgsqlDataSource d
             : new CveDetails(c, false, null, null)).ToList();
         return new BulletinDetails(bulletin.Id, f.Number, f.Vendor, f.Title, f.Severity.ToString(), bulletin.CustomSeverityId,
             bulletin.CustomSeverityId is null ? null : levels.Find(bulletin.CustomSeverityId)?.Name, f.Released, f.Revised, f.Description, f.Url,
-            bulletin.Source, cves, f.Supersedes, f.SupersedesText, supersededBy, bulletin.Updates);
+            bulletin.Source, cves, f.Supersedes, f.SupersedesText, supersededBy, bulletin.Updates, bulletin.Resolutions);
     }
 
     private Task<T?> LoadAsync<T>(string id, DateTimeOffset? asOf, CancellationToken ct) where T : class =>

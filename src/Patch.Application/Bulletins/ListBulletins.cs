@@ -30,7 +30,8 @@ public sealed record BulletinListItem(
     bool KnownExploited,
     DateOnly? KnownExploitedDueDate,
     IReadOnlyList<string> SupersededBy,
-    IReadOnlyList<string>? Families = null);
+    IReadOnlyList<string>? Families = null,
+    int UnresolvedUpdates = 0);
 
 public sealed record GroupCount(string? Key, long Count);
 
@@ -64,7 +65,7 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
                  (d.data->>'staged')::boolean as staged,
                  (select count(*)::int from {At(PatchProjections.PolicyTable)} p where p.data @> jsonb_build_object('bulletins', jsonb_build_array(d.id), 'status', 'Active')) as policies, (d.data->>'updates')::int as updates,
                  (d.data->>'downloaded')::int as downloaded, (d.data->>'excludedUpdates')::int as excluded_updates,
-                 (d.data->>'failedDownloads')::int as failed_downloads,
+                 (d.data->>'failedDownloads')::int as failed_downloads, coalesce((d.data->>'unresolved')::int, 0) as unresolved,
                  (d.data->>'released')::timestamptz as released, (d.data->>'revised')::timestamptz as revised,
                  d.data->>'title' as title, d.data->>'description' as description, d.data->'cves' as cves, (d.data->>'cveCount')::int as cve_count,
                  coalesce(kev.listed, false) as known_exploited, kev.due as kev_due,
@@ -99,7 +100,7 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
         var order = $"{ColumnSql[query.Sort]} {(query.Descending ? "desc" : "asc")} nulls last, bulletin asc";
         var limit = query.Paged ? $" limit {query.PageSize} offset {(long)(query.Page - 1) * query.PageSize}" : "";
         var items = new List<BulletinListItem>();
-        await using (var select = Command(conn, $"{rows} select id, bulletin, vendor, severity, custom_severity, staged, policies, updates, downloaded, excluded_updates, failed_downloads, released, revised, title, description, cve_count, known_exploited, kev_due, superseded_by, families from r where {where} order by {order}{limit}", parameters))
+        await using (var select = Command(conn, $"{rows} select id, bulletin, vendor, severity, custom_severity, staged, policies, updates, downloaded, excluded_updates, failed_downloads, released, revised, title, description, cve_count, known_exploited, kev_due, superseded_by, families, unresolved from r where {where} order by {order}{limit}", parameters))
         await using (var reader = await select.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
@@ -111,7 +112,8 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
                     reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9), reader.GetInt32(10),
                     reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11), reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12),
                     reader.GetString(13), reader.IsDBNull(14) ? null : reader.GetString(14), reader.GetInt32(15), reader.GetBoolean(16),
-                    reader.IsDBNull(17) ? null : reader.GetFieldValue<DateOnly>(17), reader.GetFieldValue<string[]>(18), reader.GetFieldValue<string[]>(19)));
+                    reader.IsDBNull(17) ? null : reader.GetFieldValue<DateOnly>(17), reader.GetFieldValue<string[]>(18), reader.GetFieldValue<string[]>(19),
+                    reader.GetInt32(20)));
             }
         }
 

@@ -21,12 +21,20 @@ public sealed class MicrosoftFeedOptions
     /// <summary>Longest wait for one document (or the index); a slower one fails and is retried on the next run.</summary>
     public TimeSpan DocumentTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>The Microsoft Update Catalog, where Microsoft updates' files are found (Search.aspx, DownloadDialog.aspx).</summary>
+    public string UpdateCatalogBaseUrl { get; set; } = "https://www.catalog.update.microsoft.com/";
+
+    /// <summary>Updates of bulletins released in this many months back get their files resolved.</summary>
+    public int ResolveMonths { get; set; } = 12;
+
+    public Uri UpdateCatalogBase => new(UpdateCatalogBaseUrl.EndsWith('/') ? UpdateCatalogBaseUrl : UpdateCatalogBaseUrl + "/");
+
     /// <summary>The CISA Known Exploited Vulnerabilities catalog (JSON feed).</summary>
     public string KevUrl { get; set; } = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json";
 
     public void Validate()
     {
-        foreach (var (name, url) in new[] { ("Patch:Microsoft:CvrfApiBaseUrl", CvrfApiBaseUrl), ("Patch:Cisa:KevUrl", KevUrl) })
+        foreach (var (name, url) in new[] { ("Patch:Microsoft:CvrfApiBaseUrl", CvrfApiBaseUrl), ("Patch:Cisa:KevUrl", KevUrl), ("Patch:Microsoft:UpdateCatalogBaseUrl", UpdateCatalogBaseUrl) })
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "file"))
                 throw new InvalidOperationException($"{name} '{url}' is not an absolute http, https or file URL.");
         if (DocumentTimeout <= TimeSpan.Zero) throw new InvalidOperationException($"Patch:Microsoft:DocumentTimeout must be positive (was {DocumentTimeout}).");

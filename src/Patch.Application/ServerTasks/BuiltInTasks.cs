@@ -36,7 +36,20 @@ public static class BuiltInTasks
         services.AddSingleton(new ServerTaskDefinition(MicrosoftCvrfFeed.TaskName,
             "The Security Update Guide: reads the MSRC CVRF API's updates index and imports, oldest first, every document new or revised since its last import (Patch:Microsoft:*).",
             "30 18 * * *", config.GetValue("Patch:Microsoft:CvrfImport:Enabled", !demo),
-            (run, ct) => run.Services.GetRequiredService<MicrosoftCvrfFeed>().RunAsync(run.RunId, ct)) { RunWhenNeverRun = true });
+            async (run, ct) =>
+            {
+                var outcome = await run.Services.GetRequiredService<MicrosoftCvrfFeed>().RunAsync(run.RunId, ct);
+                // New or revised Microsoft updates come without files: find them in the Update Catalog next.
+                if (outcome.Counts.GetValueOrDefault("imported") > 0)
+                    await run.Services.GetRequiredService<ServerTaskRunner>().StartAsync(UpdateFileResolver.TaskName, $"after {run.RunId}", Actor.ServerTask(UpdateFileResolver.TaskName),
+                        new Dictionary<string, string>(), ct);
+                return outcome;
+            }) { RunWhenNeverRun = true });
+
+        services.AddSingleton(new ServerTaskDefinition(UpdateFileResolver.TaskName,
+            "Finds the files of Microsoft updates that came without one (CVRF) in the Microsoft Update Catalog: the one row for the update's product and architecture, its files in install order with their digests; runs after each Microsoft feed import that brought something.",
+            "0 21 * * *", config.GetValue("Patch:Microsoft:CvrfImport:Enabled", !demo),
+            (run, ct) => run.Services.GetRequiredService<UpdateFileResolver>().RunAsync(run.Actor, run.RunId, ct)));
 
         services.AddSingleton(new ServerTaskDefinition(KevFeed.TaskName,
             "The CISA Known Exploited Vulnerabilities catalog (Patch:Cisa:KevUrl), imported when it changed.",

@@ -20,6 +20,22 @@ public static partial class DownloadSources
         return candidates.Distinct().ToList();
     }
 
+    /// <summary>One listed file: the staging location's copy by file name, then by SHA-256 (when known), then its own URL.</summary>
+    public static IReadOnlyList<Uri> ForFile(UpdateFile file, string? stagingLocation)
+    {
+        var candidates = new List<Uri>();
+        if (!string.IsNullOrWhiteSpace(stagingLocation))
+        {
+            var location = stagingLocation.Trim();
+            var isUrl = Uri.TryCreate(location, UriKind.Absolute, out var baseUri) && baseUri.Scheme is "http" or "https" or "file";
+            var root = isUrl ? baseUri!.AbsoluteUri.TrimEnd('/') + "/" : new Uri(Path.GetFullPath(location).TrimEnd('/') + "/").AbsoluteUri;
+            if (SafeName(file.FileName) is { } name) candidates.Add(new Uri(root + Uri.EscapeDataString(name)));
+            if (file.Sha256 is { } sha) candidates.Add(new Uri(root + "sha256/" + sha.ToLowerInvariant()));
+        }
+        if (VendorFile(file.Url) is { } vendor) candidates.Add(vendor);
+        return candidates.Distinct().ToList();
+    }
+
     /// <summary>A vendor URL that names a file; Microsoft Update Catalog search pages do not.</summary>
     public static Uri? VendorFile(string? url)
     {

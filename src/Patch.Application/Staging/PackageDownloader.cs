@@ -6,7 +6,8 @@ using Patch.Domain.Catalog;
 
 namespace Patch.Application.Staging;
 
-public sealed record DownloadOutcome(bool Success, string? Sha256, long Size, string? Source, bool Verified, string? Reason, int Attempts);
+public sealed record DownloadOutcome(bool Success, string? Sha256, long Size, string? Source, bool Verified, string? Reason, int Attempts,
+    IReadOnlyList<PackageFile>? Prerequisites = null, string? FileName = null);
 
 /// <summary>Bytes received so far per update, for the staging status API (live, not history: the outcome is an event).</summary>
 public sealed class StagingProgress
@@ -69,7 +70,15 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
         }
     }
 
-    private async Task<(DownloadOutcome Outcome, int Attempts)> FromSourceAsync(string updateKey, Uri source, UpdateFacts update, bool verify, CancellationToken ct)
+    private Task<(DownloadOutcome Outcome, int Attempts)> FromSourceAsync(string updateKey, Uri source, UpdateFacts update, bool verify, CancellationToken ct) =>
+        FromSourceAsync(updateKey, source, update.UpdateId, update.Sha256, null, update.Size, verify, ct);
+
+    /// <summary>
+    /// Fetches one file from one source with retries; with verification on, its SHA-256 (or, when the catalog states only
+    /// that, its SHA-1) must match. The store keys it by the SHA-256 it computed.
+    /// </summary>
+    private async Task<(DownloadOutcome Outcome, int Attempts)> FromSourceAsync(string updateKey, Uri source, string what, string? expectedSha256, string? expectedSha1,
+        long? expectedSize, bool verify, CancellationToken ct)
     {
         var partial = store.PartialPath(updateKey + "|" + source);
         var delay = options.RetryDelay;
@@ -78,7 +87,7 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
         {
             try
             {
-                var failure = await FetchAsync(updateKey, source, partial, update.Size, ct);
+                var failure = await FetchAsync(updateKey, source, partial, expectedSize, ct);
                 if (failure is not null)
                 {
                     File.Delete(partial);
@@ -87,23 +96,76 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
 
                 var sha = await PackageStore.HashAsync(partial, ct);
                 var size = new FileInfo(partial).Length;
-                if (verify && update.Sha256 is { } expected && !string.Equals(expected, sha, StringComparison.OrdinalIgnoreCase))
+                var sha1 = expectedSha256 is null && expectedSha1 is not null ? await Sha1Async(partial, ct) : null;
+                var mismatch = expectedSha256 is { } e256 && !string.Equals(e256, sha, StringComparison.OrdinalIgnoreCase)
+                    ? $"hash mismatch: the catalog says SHA-256 {e256}, the file is {sha}; the file was discarded"
+                    : sha1 is not null && !string.Equals(expectedSha1, sha1, StringComparison.OrdinalIgnoreCase)
+                        ? $"hash mismatch: the catalog says SHA-1 {expectedSha1}, the file is {sha1}; the file was discarded"
+                        : null;
+                if (verify && mismatch is not null)
                 {
                     File.Delete(partial);
-                    return (new DownloadOutcome(false, null, 0, source.ToString(), false, $"hash mismatch: the catalog says {expected}, the file is {sha}; the file was discarded", 0), attempt);
+                    return (new DownloadOutcome(false, null, 0, source.ToString(), false, mismatch, 0), attempt);
                 }
                 store.Commit(partial, sha);
-                return (new DownloadOutcome(true, sha, size, source.ToString(), string.Equals(update.Sha256, sha, StringComparison.OrdinalIgnoreCase), null, 0), attempt);
+                var verified = mismatch is null && (expectedSha256 is not null || expectedSha1 is not null);
+                return (new DownloadOutcome(true, sha, size, source.ToString(), verified, null, 0), attempt);
             }
             catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException && !ct.IsCancellationRequested)
             {
                 reason = e is TaskCanceledException ? "timed out" : e.Message;
-                logger.LogInformation("Download of {Update} from {Source} failed (attempt {Attempt}): {Reason}", update.UpdateId, source, attempt, reason);
+                logger.LogInformation("Download of {Update} from {Source} failed (attempt {Attempt}): {Reason}", what, source, attempt, reason);
                 if (attempt < options.Attempts) await Task.Delay(delay, ct);
                 delay *= 2;
             }
         }
         return (new DownloadOutcome(false, null, 0, source.ToString(), false, $"gave up after {options.Attempts} attempts: {reason}", 0), options.Attempts);
+    }
+
+    /// <summary>
+    /// Downloads an update whose files a catalog listed (Patch catalog 1.1 <c>files</c>, or the Microsoft Update
+    /// Catalog's resolution), in install order: each from the staging location first (by its file name, or by its
+    /// SHA-256), then from its URL, each verified; the last is the update's own package, the others its prerequisites.
+    /// </summary>
+    public async Task<DownloadOutcome> DownloadFilesAsync(string updateKey, IReadOnlyList<UpdateFile> files, bool verify, string? stagingLocation, CancellationToken ct)
+    {
+        if (StagingRules.RefuseBeforeDownload(files, verify) is { } refusal) return new DownloadOutcome(false, null, 0, null, false, refusal, 0);
+        await _slots.WaitAsync(ct);
+        try
+        {
+            var staged = new List<(DownloadOutcome Outcome, UpdateFile File)>();
+            var attempts = 0;
+            foreach (var file in files)
+            {
+                var sources = DownloadSources.ForFile(file, stagingLocation).Where(s => !s.IsFile || FileAllowed(s, stagingLocation)).ToList();
+                if (sources.Count == 0) return new DownloadOutcome(false, null, 0, file.Url, false, $"{file.FileName}: its URL is not an http, https or allowed file URL", attempts);
+                DownloadOutcome? got = null;
+                var reasons = new List<string>();
+                foreach (var source in sources)
+                {
+                    var (outcome, tries) = await FromSourceAsync($"{updateKey}|{file.FileName}", source, file.FileName, file.Sha256, file.Sha1, file.Size, verify, ct);
+                    attempts += tries;
+                    if (outcome.Success) { got = outcome; break; }
+                    reasons.Add($"{source}: {outcome.Reason}");
+                }
+                if (got is null) return new DownloadOutcome(false, null, 0, sources[^1].ToString(), false, $"{file.FileName}: {string.Join("; ", reasons)}", attempts);
+                staged.Add((got, file));
+            }
+            var main = staged[^1];
+            return new DownloadOutcome(true, main.Outcome.Sha256, main.Outcome.Size, main.Outcome.Source, staged.All(s => s.Outcome.Verified), null, attempts,
+                staged.SkipLast(1).Select(s => new PackageFile(s.Outcome.Sha256!, s.Outcome.Size, s.File.FileName)).ToList(), main.File.FileName);
+        }
+        finally
+        {
+            progress.Done(updateKey);
+            _slots.Release();
+        }
+    }
+
+    private static async Task<string> Sha1Async(string path, CancellationToken ct)
+    {
+        await using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(await System.Security.Cryptography.SHA1.HashDataAsync(stream, ct));
     }
 
     /// <summary>Fetches into the partial file, resuming from its length. Returns a permanent failure's reason, or null when complete.</summary>

@@ -95,9 +95,17 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
 
     private async Task<bool> DownloadAndRecordAsync(StageBulletins command, Bulletin bulletin, UpdateFacts update, VendorSettingsValues vendor, string key, CancellationToken ct)
     {
-        var outcome = await downloader.DownloadAsync(key, bulletin.Facts.Number, update, vendor.VerifyAuthenticity, options.StagingLocation, ct);
+        // Listed or resolved files (several for a checkpoint cumulative update) are fetched one by one; a single vendor URL or
+        // a mirror-only update goes the way it always did (the mirror's naming convention finds CVRF updates' files).
+        var files = FileResolution.FilesOf(bulletin, update);
+        var listed = update.Files is { Count: > 0 } || (files.Count > 0 && (update.DownloadUrl is null || FileResolution.IsCatalogPage(update.DownloadUrl)));
+        var outcome = listed
+            ? await downloader.DownloadFilesAsync(key, files, vendor.VerifyAuthenticity, options.StagingLocation, ct)
+            : await downloader.DownloadAsync(key, bulletin.Facts.Number, update, vendor.VerifyAuthenticity, options.StagingLocation, ct);
+        if (!outcome.Success && listed && await MirrorByNameAsync(key, bulletin, update, vendor, ct) is { } mirrored) outcome = mirrored;
         object e = outcome.Success
-            ? new UpdateDownloaded(bulletin.Id, update.UpdateId, outcome.Sha256!, outcome.Size, outcome.Source!, outcome.Verified, outcome.Attempts, time.GetUtcNow(), vendor.Package)
+            ? new UpdateDownloaded(bulletin.Id, update.UpdateId, outcome.Sha256!, outcome.Size, outcome.Source!, outcome.Verified, outcome.Attempts, time.GetUtcNow(), vendor.Package,
+                outcome.Prerequisites is { Count: > 0 } p ? p : null, outcome.FileName)
             : new UpdateDownloadFailed(bulletin.Id, update.UpdateId, outcome.Reason!, outcome.Source, outcome.Attempts, time.GetUtcNow());
         // Each outcome is its own small transaction, so the Remediation Center's counts move while the job runs.
         var streamLock = _streamLocks.GetOrAdd(bulletin.Id, _ => new SemaphoreSlim(1));
@@ -110,6 +118,14 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
         {
             streamLock.Release();
         }
+    }
+
+    /// <summary>A resolved update the listed files could not bring: the mirror's naming convention may still hold it (with verification off, as before).</summary>
+    private async Task<DownloadOutcome?> MirrorByNameAsync(string key, Bulletin bulletin, UpdateFacts update, VendorSettingsValues vendor, CancellationToken ct)
+    {
+        if (options.StagingLocation is null || vendor.VerifyAuthenticity && update.Sha256 is null) return null;
+        var mirrored = await downloader.DownloadAsync(key, bulletin.Facts.Number, update with { DownloadUrl = null }, vendor.VerifyAuthenticity, options.StagingLocation, ct);
+        return mirrored.Success ? mirrored : null;
     }
 
     private async Task<bool> AppendAsync(StageBulletins command, string bulletinId, object e, bool success, CancellationToken ct)

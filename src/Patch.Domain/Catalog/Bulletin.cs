@@ -23,6 +23,19 @@ public sealed record Bulletin(string Id, BulletinFacts Facts, IReadOnlyList<Upda
 
     public UpdateDownload? DownloadOf(string updateId) => Downloads.GetValueOrDefault(updateId);
 
+    /// <summary>Where the Microsoft Update Catalog said each update's files are (or why it could not say).</summary>
+    public IReadOnlyDictionary<string, UpdateResolution> Resolutions { get; init; } = new Dictionary<string, UpdateResolution>();
+
+    /// <summary>Files found anew (Microsoft re-released them) make a package staged from the old ones stale.</summary>
+    public static Bulletin Apply(UpdateFilesResolved e, Bulletin b) => b with
+    {
+        Resolutions = new Dictionary<string, UpdateResolution>(b.Resolutions) { [e.UpdateId] = new(true, e.CatalogUpdateId, e.Files, null, e.At) },
+        Downloads = b.Resolutions.GetValueOrDefault(e.UpdateId) is { Resolved: true } old && !old.Files.SequenceEqual(e.Files) ? Without(b.Downloads, e.UpdateId) : b.Downloads,
+    };
+
+    public static Bulletin Apply(UpdateFilesUnresolved e, Bulletin b) =>
+        b with { Resolutions = new Dictionary<string, UpdateResolution>(b.Resolutions) { [e.UpdateId] = new(false, null, [], e.Reason, e.At) } };
+
     /// <summary>Updates that are neither excluded by core settings nor withdrawn: the ones staging must download.</summary>
     public int UpdateCount => Updates.Count(u => u.Excluded is null);
 
@@ -42,7 +55,8 @@ public sealed record Bulletin(string Id, BulletinFacts Facts, IReadOnlyList<Upda
     };
 
     public static Bulletin Apply(UpdateDownloaded e, Bulletin b) =>
-        b with { Downloads = With(b.Downloads, e.UpdateId, new UpdateDownload(DownloadStatus.Downloaded, e.Sha256, e.Size, e.Source, e.Verified, null, e.Attempts, e.At, e.Package)) };
+        b with { Downloads = With(b.Downloads, e.UpdateId, new UpdateDownload(DownloadStatus.Downloaded, e.Sha256, e.Size, e.Source, e.Verified, null, e.Attempts, e.At, e.Package,
+            e.Prerequisites, e.FileName)) };
 
     public static Bulletin Apply(UpdateDownloadFailed e, Bulletin b) =>
         b with { Downloads = With(b.Downloads, e.UpdateId, new UpdateDownload(DownloadStatus.Failed, null, null, e.Source, false, e.Reason, e.Attempts, e.At)) };

@@ -34,7 +34,8 @@ public sealed record UpdateFacts(
     string? Excluded,
     string? Kb = null,
     int Revision = 1,
-    bool ReinstallOnRevision = false)
+    bool ReinstallOnRevision = false,
+    IReadOnlyList<UpdateFile>? Files = null)
 {
     /// <summary>The KB (or Q) number an installed copy shows in the inventory: the update's own, else its bulletin's.</summary>
     public string InstalledAs(string bulletinNumber) => Kb ?? bulletinNumber;
@@ -83,10 +84,14 @@ public static class FactChanges
         Compare(changes, "kb", before.Kb, after.Kb);
         Compare(changes, "revision", before.Revision.ToString(), after.Revision.ToString());
         Compare(changes, "reinstallOnRevision", before.ReinstallOnRevision.ToString(), after.ReinstallOnRevision.ToString());
+        Compare(changes, "files", Files(before.Files), Files(after.Files));
         return changes;
     }
 
     private static string? Text(DateTimeOffset? value) => value?.ToString("O");
+
+    private static IReadOnlyList<string> Files(IReadOnlyList<UpdateFile>? files) =>
+        (files ?? []).Select(f => $"{f.FileName} {f.Url} {f.Size} {f.Sha256 ?? f.Sha1}").ToList();
 
     private static void Compare(List<FieldChange> changes, string field, string? before, string? after)
     {

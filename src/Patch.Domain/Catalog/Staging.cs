@@ -6,7 +6,7 @@ namespace Patch.Domain.Catalog;
 /// them when the vendor settings change later.
 /// </summary>
 public sealed record UpdateDownloaded(string BulletinId, string UpdateId, string Sha256, long Size, string Source, bool Verified, int Attempts, DateTimeOffset At,
-    Settings.PackageDefaults? Package = null);
+    Settings.PackageDefaults? Package = null, IReadOnlyList<PackageFile>? Prerequisites = null, string? FileName = null);
 
 /// <summary>Downloading an update's package failed; the reason names what happened (404, host gone, hash mismatch, too large, no hash known).</summary>
 public sealed record UpdateDownloadFailed(string BulletinId, string UpdateId, string Reason, string? Source, int Attempts, DateTimeOffset At);
@@ -17,13 +17,14 @@ public sealed record UpdatePackageRemoved(string BulletinId, string UpdateId, st
 public enum DownloadStatus { Downloaded, Failed }
 
 /// <summary>Where an update's package stands in the package store.</summary>
+/// <summary>An update's download; <c>Prerequisites</c> are the files installed before the main one (a checkpoint cumulative update's), in order.</summary>
 public sealed record UpdateDownload(DownloadStatus Status, string? Sha256, long? Size, string? Source, bool Verified, string? Reason, int Attempts, DateTimeOffset At,
-    Settings.PackageDefaults? Package = null);
+    Settings.PackageDefaults? Package = null, IReadOnlyList<PackageFile>? Prerequisites = null, string? FileName = null);
 
 public static class StagingRules
 {
     /// <summary>Package fields whose revision makes a downloaded package stale.</summary>
-    public static readonly string[] PackageFields = ["sha256", "downloadUrl", "fileName", "size"];
+    public static readonly string[] PackageFields = ["sha256", "downloadUrl", "fileName", "size", "files"];
 
     /// <summary>The updates staging must (still) download: not excluded and not downloaded. Re-staging retries only these.</summary>
     public static IReadOnlyList<UpdateFacts> Missing(Bulletin bulletin) =>
@@ -36,6 +37,12 @@ public static class StagingRules
     public static string? RefuseBeforeDownload(UpdateFacts update, bool verifyAuthenticity) =>
         verifyAuthenticity && update.Sha256 is null
             ? "no SHA-256 is known for this update, so its authenticity cannot be verified: stage it with 'Verify authenticity' off"
+            : null;
+
+    /// <summary>With several files (or resolved ones), each needs a digest the catalog stated (SHA-256 or SHA-1) to be verified.</summary>
+    public static string? RefuseBeforeDownload(IReadOnlyList<UpdateFile> files, bool verifyAuthenticity) =>
+        verifyAuthenticity && files.FirstOrDefault(f => f.Sha256 is null && f.Sha1 is null) is { } bare
+            ? $"no digest is known for {bare.FileName}, so its authenticity cannot be verified: stage it with 'Verify authenticity' off"
             : null;
 }
 

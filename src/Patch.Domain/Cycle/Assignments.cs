@@ -31,11 +31,15 @@ public sealed record AssignedUpdate(
     int Revision = 1,
     bool ReinstallOnRevision = false,
     string? SubType = null,
-    DateTimeOffset? Released = null)
+    DateTimeOffset? Released = null,
+    IReadOnlyList<AssignedFile>? Prerequisites = null)
 {
     public CatalogUpdate ToCatalogUpdate() => new(BulletinId, Bulletin, new UpdateFacts(UpdateId, Product, null, Culture, FileName, null, Size, Sha256, Restart,
         CommandLine, SubType, FixedBuild, ApplicabilityRule, InstalledRule, Supersedes, null, Kb), Released);
 }
+
+/// <summary>A file installed before an update's own (a checkpoint cumulative update's): the agent puts it beside the package, verified by SHA-256.</summary>
+public sealed record AssignedFile(string Sha256, long Size, string? FileName, string PackageUrl);
 
 /// <summary>An update of the catalog that supersedes an assigned one (directly or down the chain): the agent needs it to decide "Superseded".</summary>
 public sealed record SupersedingUpdate(string BulletinId, string Bulletin, string UpdateId, string Product, string Culture, string? Kb, string? FixedBuild,

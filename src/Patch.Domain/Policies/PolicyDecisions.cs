@@ -52,9 +52,7 @@ public static class PolicyDecisions
             return Outcome.Refuse(RejectionKind.Conflict, "Bulletin not fully staged",
                 $"Stage these updates before creating the policy: {string.Join("; ", missing)}.");
 
-        var policyUpdates = updates.Select(x => new PolicyUpdate(x.Bulletin.Id, x.Update.UpdateId, x.Update.Product, x.Update.Culture, true,
-            x.Bulletin.DownloadOf(x.Update.UpdateId)!.Sha256!, x.Bulletin.DownloadOf(x.Update.UpdateId)!.Size ?? 0, x.Update.FileName,
-            x.Update.CommandLine ?? DefaultCommandLine(x.Update.FileName), x.Update.Restart, x.Update.Revision, x.Update.ReinstallOnRevision)).ToList();
+        var policyUpdates = updates.Select(x => Distribute(x.Bulletin, x.Update, x.Bulletin.DownloadOf(x.Update.UpdateId)!)).ToList();
         var (chosen, choiceProblem) = ApplyChoices(policyUpdates, command.Updates);
         if (choiceProblem is not null) return choiceProblem;
 
@@ -111,10 +109,15 @@ public static class PolicyDecisions
         return everDelivered ? Outcome.Append(new SoftwareUpdatePolicyRetired(policyId)) : Outcome.Append(new SoftwareUpdatePolicyDeleted(policyId));
     }
 
-    /// <summary>The vendor's default command line for a package by its kind (msu, msi, msp, exe).</summary>
-    public static string DefaultCommandLine(string? fileName)
+    /// <summary>
+    /// The vendor's default command line for a package by its kind (msu, msi, msp, exe). An .msu with prerequisites (a
+    /// checkpoint cumulative update) is added with DISM, which installs the checkpoints it finds in the same folder first.
+    /// </summary>
+    public static string DefaultCommandLine(string? fileName, bool withPrerequisites = false)
     {
         var file = string.IsNullOrEmpty(fileName) ? "package" : fileName;
+        if (withPrerequisites && Path.GetExtension(file).Equals(".msu", StringComparison.OrdinalIgnoreCase))
+            return $"dism.exe /online /add-package /packagepath:\"{file}\" /quiet /norestart";
         return Path.GetExtension(file).ToLowerInvariant() switch
         {
             ".msu" => $"wusa.exe \"{file}\" /quiet /norestart",
@@ -123,6 +126,15 @@ public static class PolicyDecisions
             ".cab" => $"dism.exe /online /add-package /packagepath:\"{file}\" /quiet /norestart",
             _ => $"\"{file}\" /quiet /norestart",
         };
+    }
+
+    /// <summary>A staged update as a policy distributes it: its package (and prerequisites), file name and command line.</summary>
+    public static PolicyUpdate Distribute(Bulletin bulletin, UpdateFacts update, UpdateDownload download)
+    {
+        var fileName = update.FileName ?? download.FileName;
+        var prerequisites = download.Prerequisites is { Count: > 0 } p ? p : null;
+        return new PolicyUpdate(bulletin.Id, update.UpdateId, update.Product, update.Culture, true, download.Sha256!, download.Size ?? 0, fileName,
+            update.CommandLine ?? DefaultCommandLine(fileName, prerequisites is not null), update.Restart, update.Revision, update.ReinstallOnRevision, prerequisites);
     }
 
     public static string DefaultName(IReadOnlyList<Bulletin> bulletins, string? singleUpdateId) => singleUpdateId is not null

@@ -32,18 +32,19 @@ public static class PolicyMaintenance
                 updates.Add(current);
                 continue;
             }
+            var distributed = PolicyDecisions.Distribute(bulletin!, facts, download);
             var next = current with
             {
-                PackageSha256 = download.Sha256!, PackageSize = download.Size ?? current.PackageSize, FileName = facts.FileName,
-                Revision = facts.Revision, ReinstallOnRevision = facts.ReinstallOnRevision, Restart = facts.Restart,
+                PackageSha256 = distributed.PackageSha256, PackageSize = distributed.PackageSize, FileName = distributed.FileName, Revision = facts.Revision,
+                ReinstallOnRevision = facts.ReinstallOnRevision, Restart = facts.Restart, Prerequisites = distributed.Prerequisites,
             };
-            if (next.PackageSha256 != current.PackageSha256 || next.Revision != current.Revision)
-                next = next with { CommandLine = facts.CommandLine ?? PolicyDecisions.DefaultCommandLine(facts.FileName) };
+            if (next.PackageSha256 != current.PackageSha256 || next.Revision != current.Revision) next = next with { CommandLine = distributed.CommandLine };
             if (next == current) { updates.Add(current); continue; }
             foreach (var (field, before, after) in new[]
                      {
                          ("package", current.PackageSha256, next.PackageSha256), ("revision", current.Revision.ToString(), next.Revision.ToString()),
                          ("commandLine", current.CommandLine, next.CommandLine), ("fileName", current.FileName, next.FileName), ("restart", current.Restart.ToString(), next.Restart.ToString()),
+                         ("prerequisites", string.Join(",", (current.Prerequisites ?? []).Select(f => f.Sha256)), string.Join(",", (next.Prerequisites ?? []).Select(f => f.Sha256))),
                      })
                 if (before != after) changes.Add(new FieldChange($"updates[{current.UpdateId}].{field}", before, after));
             updates.Add(next);
@@ -56,8 +57,7 @@ public static class PolicyMaintenance
                 foreach (var facts in bulletin.Updates.Where(u => u.Excluded is null && !have.Contains(u.UpdateId)))
                 {
                     if (bulletin.DownloadOf(facts.UpdateId) is not { Status: DownloadStatus.Downloaded } download) { awaiting++; continue; }
-                    updates.Add(new PolicyUpdate(bulletin.Id, facts.UpdateId, facts.Product, facts.Culture, true, download.Sha256!, download.Size ?? 0, facts.FileName,
-                        facts.CommandLine ?? PolicyDecisions.DefaultCommandLine(facts.FileName), facts.Restart, facts.Revision, facts.ReinstallOnRevision));
+                    updates.Add(PolicyDecisions.Distribute(bulletin, facts, download));
                     changes.Add(new FieldChange($"updates[{facts.UpdateId}]", null, "added (newly added update of " + bulletin.Facts.Number + ")"));
                     added++;
                 }

@@ -29,7 +29,16 @@ public sealed record PackageOptions(ScheduleMode Schedule, PolicySchedule? OwnSc
 
 /// <summary>One software update distributed by a policy, with the package and command line it was given.</summary>
 public sealed record PolicyUpdate(string BulletinId, string UpdateId, string Product, string Culture, bool Enabled, string PackageSha256, long PackageSize, string? FileName,
-    string CommandLine, RestartBehavior Restart, int Revision = 1, bool ReinstallOnRevision = false);
+    string CommandLine, RestartBehavior Restart, int Revision = 1, bool ReinstallOnRevision = false, IReadOnlyList<PackageFile>? Prerequisites = null)
+{
+    /// <summary>Records compare lists by reference: two updates are the same when their prerequisites are the same files in the same order.</summary>
+    public bool Equals(PolicyUpdate? other) => other is not null && BulletinId == other.BulletinId && UpdateId == other.UpdateId && Product == other.Product &&
+        Culture == other.Culture && Enabled == other.Enabled && PackageSha256 == other.PackageSha256 && PackageSize == other.PackageSize && FileName == other.FileName &&
+        CommandLine == other.CommandLine && Restart == other.Restart && Revision == other.Revision && ReinstallOnRevision == other.ReinstallOnRevision &&
+        (Prerequisites ?? []).SequenceEqual(other.Prerequisites ?? []);
+
+    public override int GetHashCode() => HashCode.Combine(UpdateId, PackageSha256, CommandLine, Enabled, Revision);
+}
 
 public sealed record SoftwareUpdatePolicyCreated(string PolicyId, string Name, string? Description, bool Enabled, IReadOnlyList<string> Bulletins,
     IReadOnlyList<PolicyUpdate> Updates, PackageOptions Options, IReadOnlyList<string> Targets, ProgramDefaults Program);

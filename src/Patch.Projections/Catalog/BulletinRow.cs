@@ -35,6 +35,16 @@ public sealed record BulletinRow(
 
     public int CveCount => Cves.Count;
 
+    /// <summary>Updates whose files the Microsoft Update Catalog could not name (no match, several candidates, a changed page), with the reason.</summary>
+    public IReadOnlyDictionary<string, string> UnresolvedUpdates { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Updates whose files the Update Catalog named (they can be staged from Microsoft, verified).</summary>
+    public IReadOnlyList<string> ResolvedUpdateIds { get; init; } = [];
+
+    public int Unresolved => UnresolvedUpdates.Keys.Count(UpdateIds.Contains);
+
+    public int Resolved => ResolvedUpdateIds.Count(UpdateIds.Contains);
+
     /// <summary>Updates staging must download: neither excluded by core settings.</summary>
     public int Updates => UpdateIds.Count;
 
@@ -77,6 +87,18 @@ public sealed record BulletinRow(
         row with { FailedUpdateIds = Add(row.FailedUpdateIds, e.UpdateId), DownloadedUpdateIds = Remove(row.DownloadedUpdateIds, e.UpdateId) };
 
     public static BulletinRow Apply(UpdatePackageRemoved e, BulletinRow row) => row with { DownloadedUpdateIds = Remove(row.DownloadedUpdateIds, e.UpdateId) };
+
+    public static BulletinRow Apply(UpdateFilesResolved e, BulletinRow row) => row with
+    {
+        ResolvedUpdateIds = Add(row.ResolvedUpdateIds, e.UpdateId),
+        UnresolvedUpdates = row.UnresolvedUpdates.Where(u => u.Key != e.UpdateId).ToDictionary(u => u.Key, u => u.Value),
+    };
+
+    public static BulletinRow Apply(UpdateFilesUnresolved e, BulletinRow row) => row with
+    {
+        ResolvedUpdateIds = Remove(row.ResolvedUpdateIds, e.UpdateId),
+        UnresolvedUpdates = new Dictionary<string, string>(row.UnresolvedUpdates) { [e.UpdateId] = e.Reason },
+    };
 
     public static BulletinRow Apply(CustomSeverityAssigned e, BulletinRow row) => row with { CustomSeverityId = e.LevelId };
 

@@ -8,12 +8,13 @@ using Patch.Domain.Settings;
 namespace Patch.Application.Catalog.Formats;
 
 /// <summary>
-/// Reads Patch's own versioned JSON catalog (docs/catalog-formats.md, docs/schemas/patch-catalog-1.0.schema.json).
+/// Reads Patch's own versioned JSON catalog (docs/catalog-formats.md, docs/schemas/patch-catalog-1.0.schema.json; 1.1 adds an
+/// update's ordered <c>files</c> with SHA-256 or SHA-1 digests).
 /// Every error names its JSON path.
 /// </summary>
 public static partial class PatchCatalogReader
 {
-    public static readonly string[] SupportedSchemaVersions = ["1.0"];
+    public static readonly string[] SupportedSchemaVersions = ["1.0", "1.1"];
 
     public static CatalogDocument Read(Stream stream)
     {
@@ -76,7 +77,7 @@ public static partial class PatchCatalogReader
         var updateIds = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         ForEach(root, "bulletins", "$", (b, path) =>
         {
-            var bulletin = ReadBulletin(b, path, vendors, products, updateIds);
+            var bulletin = ReadBulletin(b, path, vendors, products, updateIds, version != "1.0");
             if (!bulletinIds.TryAdd(bulletin.StreamId, path))
                 throw new FormatException($"{path}.id: duplicate bulletin '{bulletin.Facts.Number}' (also at {bulletinIds[bulletin.StreamId]})");
             bulletins.Add(bulletin);
@@ -84,7 +85,8 @@ public static partial class PatchCatalogReader
         return new CatalogDocument("patch", catalogId, bulletins, []);
     }
 
-    private static ImportedBulletin ReadBulletin(JsonElement b, string path, Dictionary<string, string> vendors, Dictionary<string, string> products, Dictionary<string, string> updateIds)
+    private static ImportedBulletin ReadBulletin(JsonElement b, string path, Dictionary<string, string> vendors, Dictionary<string, string> products, Dictionary<string, string> updateIds,
+        bool files)
     {
         // Bulletin numbers are upper case everywhere (stream ids, supersedence), whatever case a file uses.
         var number = Str(b, "id", path, required: true)!.ToUpperInvariant();
@@ -104,7 +106,7 @@ public static partial class PatchCatalogReader
         var updates = new List<UpdateFacts>();
         ForEach(b, "updates", path, (u, upath) =>
         {
-            var update = ReadUpdate(u, upath, products);
+            var update = ReadUpdate(u, upath, products, files);
             if (!updateIds.TryAdd(update.UpdateId, upath))
                 throw new FormatException($"{upath}.id: duplicate update '{update.UpdateId}' (also at {updateIds[update.UpdateId]})");
             updates.Add(update);
@@ -112,8 +114,11 @@ public static partial class PatchCatalogReader
         return new ImportedBulletin(facts, updates);
     }
 
-    private static UpdateFacts ReadUpdate(JsonElement u, string path, Dictionary<string, string> products)
+    private static UpdateFacts ReadUpdate(JsonElement u, string path, Dictionary<string, string> products, bool filesAllowed)
     {
+        var files = new List<UpdateFile>();
+        if (u.TryGetProperty("files", out _) && !filesAllowed) throw new FormatException($"{path}.files: only in schema version 1.1 (this catalog says 1.0)");
+        ForEach(u, "files", path, (f, fpath) => files.Add(ReadFile(f, fpath)));
         var productId = Str(u, "product", path, required: true)!;
         if (!products.TryGetValue(productId, out var product)) throw new FormatException($"{path}.product: unknown product '{productId}'");
         var sha = Str(u, "sha256", path, false);
@@ -147,7 +152,29 @@ public static partial class PatchCatalogReader
         return new UpdateFacts(Str(u, "id", path, true)!, product, productId, Str(u, "culture", path, false) ?? CoreSettings.Neutral,
             Str(u, "fileName", path, false), url, size, sha?.ToLowerInvariant(), restart, Str(u, "commandLine", path, false),
             Str(u, "subType", path, false), Str(u, "fixedBuild", path, false), Rule(u, "applicability", path), Rule(u, "installed", path),
-            Strings(u, "supersedes", path).Select(s => s.ToUpperInvariant()).Distinct().ToList(), null, Str(u, "kb", path, false)?.ToUpperInvariant(), revision, reinstall);
+            Strings(u, "supersedes", path).Select(s => s.ToUpperInvariant()).Distinct().ToList(), null, Str(u, "kb", path, false)?.ToUpperInvariant(), revision, reinstall,
+            files.Count > 0 ? files : null);
+    }
+
+    /// <summary>One of an update's files (1.1): url and fileName required, a SHA-256 or a SHA-1 (hex), size optional.</summary>
+    private static UpdateFile ReadFile(JsonElement f, string path)
+    {
+        var url = Str(f, "url", path, true)!;
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "file"))
+            throw new FormatException($"{path}.url: '{url}' is not an absolute http, https or file URL");
+        var name = Str(f, "fileName", path, true)!;
+        if (name.Contains('/') || name.Contains('\\') || name.Contains("..")) throw new FormatException($"{path}.fileName: '{name}' must be a bare file name");
+        var sha = Str(f, "sha256", path, false);
+        if (sha is not null && !Sha256().IsMatch(sha)) throw new FormatException($"{path}.sha256: must be 64 hexadecimal characters");
+        var sha1 = Str(f, "sha1", path, false);
+        if (sha1 is not null && !Sha1().IsMatch(sha1)) throw new FormatException($"{path}.sha1: must be 40 hexadecimal characters");
+        long? size = null;
+        if (f.TryGetProperty("size", out var s) && s.ValueKind != JsonValueKind.Null)
+        {
+            if (s.ValueKind != JsonValueKind.Number || !s.TryGetInt64(out var n) || n < 0) throw new FormatException($"{path}.size: must be a non-negative integer (bytes)");
+            size = n;
+        }
+        return new UpdateFile(url, name, size, sha?.ToLowerInvariant(), sha1?.ToLowerInvariant());
     }
 
     private static string? Rule(JsonElement e, string name, string path) =>
@@ -206,6 +233,9 @@ public static partial class PatchCatalogReader
 
     [GeneratedRegex("^[0-9a-fA-F]{64}$")]
     private static partial Regex Sha256();
+
+    [GeneratedRegex("^[0-9a-fA-F]{40}$")]
+    private static partial Regex Sha1();
 
     [GeneratedRegex(@"^CVE-\d{4}-\d{4,}$")]
     private static partial Regex CveId();

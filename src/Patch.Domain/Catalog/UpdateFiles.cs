@@ -1,0 +1,56 @@
+namespace Patch.Domain.Catalog;
+
+/// <summary>One downloadable file of an update, as a catalog gives it: URL, name, size and the digests it states (often only SHA-1).</summary>
+public sealed record UpdateFile(string Url, string FileName, long? Size, string? Sha256, string? Sha1);
+
+/// <summary>A staged file of an update's package other than its main one (a checkpoint cumulative update's prerequisite), by the SHA-256 the store computed.</summary>
+public sealed record PackageFile(string Sha256, long Size, string? FileName);
+
+/// <summary>The Microsoft Update Catalog named the update's files (in install order; the last is the update's own).</summary>
+public sealed record UpdateFilesResolved(string BulletinId, string UpdateId, string CatalogUpdateId, IReadOnlyList<UpdateFile> Files, DateTimeOffset At);
+
+/// <summary>The update's files could not be found without guessing: no match, several candidates, or a page whose shape changed.</summary>
+public sealed record UpdateFilesUnresolved(string BulletinId, string UpdateId, string Reason, DateTimeOffset At);
+
+/// <summary>Where an update's files were found, or why they were not.</summary>
+public sealed record UpdateResolution(bool Resolved, string? CatalogUpdateId, IReadOnlyList<UpdateFile> Files, string? Reason, DateTimeOffset At);
+
+/// <summary>What a resolution attempt found for one update.</summary>
+public sealed record ResolutionOutcome(string? CatalogUpdateId, IReadOnlyList<UpdateFile> Files, string? Reason)
+{
+    public static ResolutionOutcome Found(string catalogUpdateId, IReadOnlyList<UpdateFile> files) => new(catalogUpdateId, files, null);
+
+    public static ResolutionOutcome NotFound(string reason) => new(null, [], reason);
+}
+
+public static class FileResolution
+{
+    /// <summary>The event that records the outcome, or null when it is what the bulletin already records (a re-run appends nothing).</summary>
+    public static object? Decide(Bulletin bulletin, string updateId, ResolutionOutcome outcome, DateTimeOffset at)
+    {
+        var current = bulletin.Resolutions.GetValueOrDefault(updateId);
+        if (outcome.Reason is null)
+        {
+            if (current is { Resolved: true } && current.CatalogUpdateId == outcome.CatalogUpdateId && current.Files.SequenceEqual(outcome.Files)) return null;
+            return new UpdateFilesResolved(bulletin.Id, updateId, outcome.CatalogUpdateId!, outcome.Files, at);
+        }
+        if (current is { Resolved: false } && current.Reason == outcome.Reason) return null;
+        return new UpdateFilesUnresolved(bulletin.Id, updateId, outcome.Reason, at);
+    }
+
+    /// <summary>
+    /// The files staging fetches for an update, in install order (the last is the update's own): the catalog's own list,
+    /// else its single download, else what the Update Catalog resolved. Empty when none is known (the mirror may still have it).
+    /// </summary>
+    public static IReadOnlyList<UpdateFile> FilesOf(Bulletin bulletin, UpdateFacts update)
+    {
+        if (update.Files is { Count: > 0 } files) return files;
+        if (update.DownloadUrl is { } url && !IsCatalogPage(url))
+            return [new UpdateFile(url, update.FileName ?? Path.GetFileName(new Uri(url).AbsolutePath), update.Size, update.Sha256, null)];
+        return bulletin.Resolutions.GetValueOrDefault(update.UpdateId) is { Resolved: true } r ? r.Files : [];
+    }
+
+    /// <summary>A Microsoft Update Catalog search link (what CVRF gives for a download): a page, not a file.</summary>
+    public static bool IsCatalogPage(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.AbsolutePath.EndsWith(".aspx", StringComparison.OrdinalIgnoreCase) || uri.Query.Contains("q=", StringComparison.OrdinalIgnoreCase));
+}
