@@ -5,6 +5,7 @@ using System.Text.Json;
 using Patch.Agent;
 using Patch.Agent.Cycle;
 using Patch.Api.Tests.Infrastructure;
+using Patch.Api.Tests.Staging;
 using Patch.Domain.Cycle;
 using static Patch.Domain.Cycle.UpdateStatus;
 
@@ -243,5 +244,57 @@ public class when_the_cycle_meets_edge_cases(AppFixture app) : CycleTestBase(app
             Assert.Contains("Another agent process is working on", busy.Message);
         }
         Assert.Equal(3, (await a.CycleAsync()).Installed.Count);
+    }
+}
+
+/// <summary>An update of several files (Patch catalog 1.1 <c>files</c>, as a checkpoint cumulative update): staged file by file and installed with its prerequisites beside it.</summary>
+public class when_an_update_has_several_files(AppFixture app) : CycleTestBase(app)
+{
+    [Fact]
+    public async Task the_agent_downloads_the_prerequisites_beside_the_package_each_verified()
+    {
+        var checkpoint = Server.Add("windows10.0-kb9200100-x64_checkpoint.msu", ContentServer.Bytes(10_000, 91));
+        var main = Server.Add("windows10.0-kb9200101-x64.msu", ContentServer.Bytes(12_000, 92));
+        var catalog = new
+        {
+            schemaVersion = "1.1", catalogId = "files-test", vendors = new[] { new { id = "ms", name = "Microsoft" } },
+            products = new[] { new { id = "w10", name = Windows10, vendor = "ms" } },
+            bulletins = new[]
+            {
+                new
+                {
+                    id = "KB9200101", vendor = "ms", title = "Checkpoint cumulative update", severity = "Critical",
+                    updates = new[]
+                    {
+                        new
+                        {
+                            id = "u-checkpointed", product = "w10", restart = "notRequired",
+                            files = new object[]
+                            {
+                                new { url = checkpoint.Url, fileName = "windows10.0-kb9200100-x64_checkpoint.msu", size = checkpoint.Size, sha1 = Convert.ToHexStringLower(System.Security.Cryptography.SHA1.HashData(ContentServer.Bytes(10_000, 91))) },
+                                new { url = main.Url, fileName = "windows10.0-kb9200101-x64.msu", size = main.Size, sha256 = main.Sha256 },
+                            },
+                        },
+                    },
+                },
+            },
+        };
+        await App.ImportAsync("patch", System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(catalog));
+        var staged = await StageAndWaitAsync("KB9200101");
+        var status = staged.GetProperty("bulletins")[0].GetProperty("updateStatus")[0];
+        Assert.Equal("downloaded", status.GetProperty("state").GetString());
+        Assert.True(status.GetProperty("verified").GetBoolean());
+        Assert.Equal(main.Sha256, status.GetProperty("sha256").GetString());
+        var (created, policy) = await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinIds = new[] { "KB9200101" } });
+        Assert.Equal(HttpStatusCode.Created, created);
+        Assert.Equal(checkpoint.Sha256, policy.GetProperty("updates")[0].GetProperty("prerequisites")[0].GetProperty("sha256").GetString());
+
+        var a = Agent("FILES-A", new ManualClock(DateTimeOffset.UtcNow));
+        await a.EnrolAsync(await TokenAsync(), Inventory());
+        await a.CycleAsync();
+        Assert.Contains("Installed", await StatusesAsync("FILES-A", "u-checkpointed"));
+        var folder = Path.Combine(a.Directory, "packages", main.Sha256);
+        Assert.True(File.Exists(Path.Combine(folder, "windows10.0-kb9200101-x64.msu")));
+        Assert.Equal(ContentServer.Bytes(10_000, 91), await File.ReadAllBytesAsync(Path.Combine(folder, "windows10.0-kb9200100-x64_checkpoint.msu"), TestContext.Current.CancellationToken));
     }
 }
