@@ -94,6 +94,22 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         var parameters = new Dictionary<string, string> { ["format"] = format, ["bytes"] = command.Content.Length.ToString() };
         if (command.FileName is not null) parameters["fileName"] = ServerTaskRecorder.Printable(command.FileName);
         foreach (var (key, value) in command.Source ?? new Dictionary<string, string>()) parameters[key] = value;
+        parameters["sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(command.Content));
+        var (settingsVersion, last) = await LastImportAsync(ct);
+        parameters["settingsVersion"] = settingsVersion.ToString();
+        if (SameAsLast(last, parameters) is { } counts)
+        {
+            // The very content the last import brought, on the same core settings, into the catalog that import left:
+            // nothing can change. The run is recorded started and ended in one write.
+            var sameId = Domain.StreamIds.ServerTaskRun(Guid.NewGuid());
+            await using (var record = store.OpenSession(command.Actor, sameId))
+            {
+                record.Events.StartStream<ServerTaskRun>(sameId, ServerTaskRecorder.Started(sameId, TaskName, command.Trigger, parameters, command.Actor, time),
+                    ServerTaskRecorder.Completed(sameId, new TaskOutcome(counts, ServerTaskStatus.Unchanged), time));
+                await record.SaveChangesAsync(ct);
+            }
+            return new CatalogImportResult(sameId, ServerTaskStatus.Unchanged, format, null, 0, 0, counts["bulletinsUnchanged"], 0, 0, 0, 0, 0, counts["vulnerabilitiesUnchanged"], 0, []);
+        }
         var runId = await ServerTaskRecorder.StartAsync(store, time, command.Actor, TaskName, command.Trigger, parameters, ct);
 
         try
@@ -145,9 +161,10 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         var settings = await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
         var source = $"{document.Format}:{document.DocumentId}";
         int added = 0, revised = 0, unchanged = 0, updatesAdded = 0, updatesRevised = 0, excluded = 0, events = 0, older = 0;
+        var streams = await FetchAllForWritingAsync(session, document.Bulletins.Select(b => b.StreamId), ct);
         foreach (var incoming in document.Bulletins)
         {
-            var stream = await session.Events.FetchForWriting<Bulletin>(incoming.StreamId, ct);
+            var stream = streams[incoming.StreamId];
             var decision = CatalogImport.Decide(stream.Aggregate, incoming, settings, source);
             stream.AppendMany(decision.Events);
             events += decision.Events.Count;
@@ -174,6 +191,49 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         if (events > 0) session.QueueSqlCommand(Projections.ReadModels.MarkCatalogChanged);
         await session.SaveChangesAsync(ct);
         return result;
+    }
+
+    /// <summary>The core settings' version (exclusions shape what an import decides) and the last import that did not fail.</summary>
+    private async Task<(long SettingsVersion, ServerTaskRun? Last)> LastImportAsync(CancellationToken ct)
+    {
+        await using var query = store.QuerySession();
+        var settings = await query.Events.FetchStreamStateAsync(StreamIds.CoreSettings, ct);
+        var last = await query.Query<ServerTaskRun>().Where(r => r.Task == TaskName && (r.Status == ServerTaskStatus.Completed || r.Status == ServerTaskStatus.Unchanged))
+            .OrderByDescending(r => r.Started).FirstOrDefaultAsync(ct);
+        return (settings?.Version ?? 0, last);
+    }
+
+    /// <summary>The last import's counts as "unchanged" when it imported the same bytes in the same format on the same settings; else null.</summary>
+    private static Dictionary<string, int>? SameAsLast(ServerTaskRun? last, Dictionary<string, string> parameters)
+    {
+        if (last is null || last.Counts.Count == 0) return null;
+        foreach (var key in new[] { "sha256", "format", "settingsVersion" })
+            if (last.Parameters.GetValueOrDefault(key) != parameters[key]) return null;
+        int Of(string key) => last.Counts.GetValueOrDefault(key);
+        return new Dictionary<string, int>
+        {
+            ["bulletinsUnchanged"] = Of("bulletinsAdded") + Of("bulletinsRevised") + Of("bulletinsUnchanged"),
+            ["vulnerabilitiesUnchanged"] = Of("vulnerabilitiesAdded") + Of("vulnerabilitiesRevised") + Of("vulnerabilitiesUnchanged"),
+            ["eventsAppended"] = 0, ["sameContent"] = 1,
+        };
+    }
+
+    /// <summary>
+    /// Every bulletin stream of the document fetched for writing in batched queries (a thousand streams a round trip, not
+    /// one each): each stream's version is still checked when the import commits.
+    /// </summary>
+    private static async Task<Dictionary<string, JasperFx.Events.IEventStream<Bulletin>>> FetchAllForWritingAsync(IDocumentSession session, IEnumerable<string> ids,
+        CancellationToken ct)
+    {
+        var streams = new Dictionary<string, JasperFx.Events.IEventStream<Bulletin>>(StringComparer.Ordinal);
+        foreach (var chunk in ids.Distinct(StringComparer.Ordinal).Chunk(1000))
+        {
+            var batch = session.CreateBatchQuery();
+            var pending = chunk.Select(id => (Id: id, Stream: batch.Events.FetchForWriting<Bulletin>(id))).ToList();
+            await batch.Execute(ct);
+            foreach (var (id, stream) in pending) streams[id] = await stream;
+        }
+        return streams;
     }
 
     /// <summary>The vulnerabilities of products fixed without a KB: facts of their own streams, never bulletins.</summary>

@@ -243,6 +243,39 @@ public class when_two_imports_race(AppFixture app) : AppTest(app)
     }
 }
 
+/// <summary>An unchanged document is recognised by its content hash — only when nothing was imported since and the core settings are the same.</summary>
+public class when_the_same_document_is_imported_again(AppFixture app) : AppTest(app)
+{
+    [Fact]
+    public async Task it_is_recognised_by_its_hash_only_when_it_was_the_last_import()
+    {
+        var jan23 = SharedData.Bytes(SharedData.Cvrf2023);
+        await App.ImportAsync("cvrf", jan23);
+        await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
+        var events = await App.CatalogEventCountAsync();
+
+        // Another document came in between: decided in full (and unchanged all the same).
+        var full = await App.ImportAsync("cvrf", jan23);
+        Assert.Equal("unchanged", full.GetProperty("status").GetString());
+        var fullRun = await GetJsonAsync($"/api/server-tasks/runs/{full.GetProperty("runId").GetString()}");
+        Assert.False(fullRun.GetProperty("counts").TryGetProperty("sameContent", out _));
+
+        // Now it was the last import: the hash says it all, with the same counts.
+        var same = await App.ImportAsync("cvrf", jan23);
+        Assert.Equal("unchanged", same.GetProperty("status").GetString());
+        Assert.Equal(full.GetProperty("bulletinsUnchanged").GetInt32(), same.GetProperty("bulletinsUnchanged").GetInt32());
+        Assert.Equal(full.GetProperty("vulnerabilitiesUnchanged").GetInt32(), same.GetProperty("vulnerabilitiesUnchanged").GetInt32());
+        var sameRun = await GetJsonAsync($"/api/server-tasks/runs/{same.GetProperty("runId").GetString()}");
+        Assert.Equal(1, sameRun.GetProperty("counts").GetProperty("sameContent").GetInt32());
+        Assert.Equal(64, sameRun.GetProperty("parameters").GetProperty("sha256").GetString()!.Length);
+        Assert.Equal(events, await App.CatalogEventCountAsync());
+
+        // The same bytes as another format are not the same import.
+        var asPatch = await App.ImportAsync("patch", jan23, HttpStatusCodeExpectation.Any);
+        Assert.Equal(400, asPatch.GetProperty("status").GetInt32());
+    }
+}
+
 /// <summary>A control character in any text of a JSON catalog: a 400 naming the field, the failed run recorded, nothing imported.</summary>
 public class when_a_catalog_text_holds_a_control_character(AppFixture app) : AppTest(app)
 {
