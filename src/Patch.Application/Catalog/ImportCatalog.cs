@@ -34,7 +34,8 @@ public sealed record CatalogImportResult(
     string? Error = null,
     string? ErrorTitle = null,
     string? Place = null,
-    IReadOnlyList<string>? KnownExploitedAdded = null);
+    IReadOnlyList<string>? KnownExploitedAdded = null,
+    [property: System.Text.Json.Serialization.JsonIgnore] IReadOnlyList<string>? ChangedBulletins = null);
 
 public sealed class CatalogImportOptions
 {
@@ -67,7 +68,7 @@ public static class ImportCatalogHandler
         if (result.EventsAppended > 0 && result.Format != "kev")
         {
             catalog.Invalidate();
-            await bus.PublishAsync(new Compliance.AnalyseFleet($"catalog import {result.RunId}"));
+            await bus.PublishAsync(new Compliance.AnalyseFleet($"catalog import {result.RunId}", result.ChangedBulletins));
             await Policies.PolicyMaintenanceTriggers.AfterCatalogChangeAsync(runner, config, $"after catalog import {result.RunId}", import: true, ct);
         }
         if (result.Status == ServerTaskStatus.Failed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportFailed, result, ct);
@@ -161,6 +162,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         var settings = await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
         var source = $"{document.Format}:{document.DocumentId}";
         int added = 0, revised = 0, unchanged = 0, updatesAdded = 0, updatesRevised = 0, excluded = 0, events = 0, older = 0;
+        var changedBulletins = new List<string>();
         var streams = await FetchAllForWritingAsync(session, document.Bulletins.Select(b => b.StreamId), ct);
         foreach (var incoming in document.Bulletins)
         {
@@ -168,6 +170,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             var decision = CatalogImport.Decide(stream.Aggregate, incoming, settings, source);
             stream.AppendMany(decision.Events);
             events += decision.Events.Count;
+            if (decision.Events.Count > 0) changedBulletins.Add(incoming.StreamId);
             updatesAdded += decision.UpdatesAdded;
             updatesRevised += decision.UpdatesRevised;
             excluded += decision.UpdatesExcluded;
@@ -185,8 +188,9 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
         var skipped = older == 0 ? document.Skipped
             : [.. document.Skipped, new SkippedEntry("the store holds a newer revision of these bulletins; their facts were kept", "older bulletin facts", older)];
+        // The analysis after the import looks only at the computers these bulletins concern; product facts (no KB) re-analyse the fleet.
         var result = new CatalogImportResult(runId, status, document.Format, document.DocumentId, added, revised, unchanged,
-            updatesAdded, updatesRevised, excluded, factsAdded, factsRevised, factsUnchanged, events, skipped);
+            updatesAdded, updatesRevised, excluded, factsAdded, factsRevised, factsUnchanged, events, skipped, ChangedBulletins: factEvents > 0 ? null : changedBulletins);
         AppendCompleted(session, result);
         if (events > 0) session.QueueSqlCommand(Projections.ReadModels.MarkCatalogChanged);
         await session.SaveChangesAsync(ct);

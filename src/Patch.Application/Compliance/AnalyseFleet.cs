@@ -7,7 +7,8 @@ using Patch.Application.Common;
 namespace Patch.Application.Compliance;
 
 /// <summary>Recompute every computer's updates: queued after a catalog import changed the catalog (C8 "Vulnerability analysis").</summary>
-public sealed record AnalyseFleet(string Trigger);
+/// <summary>Analyse after a catalog change: <c>Bulletins</c> names what changed (only the computers they concern are analysed), null for the whole fleet.</summary>
+public sealed record AnalyseFleet(string Trigger, IReadOnlyList<string>? Bulletins = null);
 
 public static class AnalyseFleetHandler
 {
@@ -20,7 +21,8 @@ public static class AnalyseFleetHandler
         var ct = lifetime.ApplicationStopping;
         for (var attempt = 0; attempt < 10; attempt++)
         {
-            var start = await runner.StartAsync(FleetAnalysisTask.TaskName, command.Trigger, Actor.ServerTask(FleetAnalysisTask.TaskName), new Dictionary<string, string>(), ct);
+            var parameters = command.Bulletins is { } changed ? new Dictionary<string, string> { ["bulletins"] = string.Join(",", changed) } : new Dictionary<string, string>();
+            var start = await runner.StartAsync(FleetAnalysisTask.TaskName, command.Trigger, Actor.ServerTask(FleetAnalysisTask.TaskName), parameters, ct);
             if (start is null) return;
             await runner.WaitAsync(start.RunId, ct);
             if (!start.AlreadyRunning) return;
@@ -33,11 +35,17 @@ public sealed class FleetAnalysisTask(VulnerabilityAnalysis analysis)
 {
     public const string TaskName = "vulnerability-analysis";
 
-    public async Task<TaskOutcome> WorkAsync(CancellationToken ct)
+    /// <summary>The whole fleet, or with parameter <c>bulletins</c> (what an import changed) only the computers they concern.</summary>
+    public async Task<TaskOutcome> WorkAsync(IReadOnlyDictionary<string, string> parameters, CancellationToken ct)
     {
-        var result = await analysis.RecomputeAllAsync(ct);
+        var result = parameters.GetValueOrDefault("bulletins") is { } changed
+            ? await analysis.RecomputeAffectedAsync(changed.Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal), ct)
+            : await analysis.RecomputeAllAsync(ct);
         return new TaskOutcome(new Dictionary<string, int>
-            { ["computers"] = result.Computers, ["rows"] = (int)Math.Min(int.MaxValue, result.Rows), ["milliseconds"] = (int)(result.Seconds * 1000) });
+        {
+            ["computers"] = result.Computers, ["considered"] = result.Considered, ["rows"] = (int)Math.Min(int.MaxValue, result.Rows),
+            ["milliseconds"] = (int)(result.Seconds * 1000),
+        });
     }
 }
 

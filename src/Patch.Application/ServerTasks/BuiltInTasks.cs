@@ -62,7 +62,7 @@ public static class BuiltInTasks
 
         services.AddSingleton(new ServerTaskDefinition(FleetAnalysisTask.TaskName,
             "Recomputes every computer's applicable, installed, missing and superseded updates (it also runs after every catalog import that changed the catalog).",
-            null, false, (_, ct) => Resolve<FleetAnalysisTask>(_).WorkAsync(ct)));
+            null, false, (run, ct) => Resolve<FleetAnalysisTask>(run).WorkAsync(run.Parameters, ct)));
 
         services.AddSingleton(new ServerTaskDefinition(PackageCleanup.TaskName,
             "Removes staged packages that no enabled policy needs, older than the vendor's package deletion interval.",
