@@ -49,6 +49,7 @@ public class when_every_screen_is_opened(ConsoleFixture console)
             ["/reports/reboot-status"] = "reports/reboot-status",
             ["/reports/computers-not-reporting"] = "reports/computers-not-reporting",
             ["/reports/agent-versions"] = "reports/agent-versions",
+            ["/reports/seat-usage"] = "reports/seat-usage",
             ["/reports/superseded-bulletins"] = "reports/superseded-bulletins",
             ["/server-tasks"] = "server-tasks",
             ["/audit"] = "audit",
