@@ -105,6 +105,8 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             var sameId = Domain.StreamIds.ServerTaskRun(Guid.NewGuid());
             await using (var record = store.OpenSession(command.Actor, sameId))
             {
+                // Nothing changed: the record of it need not wait for the WAL to reach the disk (a crash could lose only this record).
+                record.QueueSqlCommand("set local synchronous_commit = off");
                 record.Events.StartStream<ServerTaskRun>(sameId, ServerTaskRecorder.Started(sameId, TaskName, command.Trigger, parameters, command.Actor, time),
                     ServerTaskRecorder.Completed(sameId, new TaskOutcome(counts, ServerTaskStatus.Unchanged), time));
                 await record.SaveChangesAsync(ct);
@@ -201,10 +203,12 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
     private async Task<(long SettingsVersion, ServerTaskRun? Last)> LastImportAsync(CancellationToken ct)
     {
         await using var query = store.QuerySession();
-        var settings = await query.Events.FetchStreamStateAsync(StreamIds.CoreSettings, ct);
-        var last = await query.Query<ServerTaskRun>().Where(r => r.Task == TaskName && (r.Status == ServerTaskStatus.Completed || r.Status == ServerTaskStatus.Unchanged))
-            .OrderByDescending(r => r.Started).FirstOrDefaultAsync(ct);
-        return (settings?.Version ?? 0, last);
+        var batch = query.CreateBatchQuery();
+        var settings = batch.Events.FetchStreamState(StreamIds.CoreSettings);
+        var last = batch.Query<ServerTaskRun>().Where(r => r.Task == TaskName && (r.Status == ServerTaskStatus.Completed || r.Status == ServerTaskStatus.Unchanged))
+            .OrderByDescending(r => r.Started).FirstOrDefault();
+        await batch.Execute(ct);
+        return ((await settings)?.Version ?? 0, await last);
     }
 
     /// <summary>The last import's counts as "unchanged" when it imported the same bytes in the same format on the same settings; else null.</summary>

@@ -122,7 +122,11 @@ public sealed class ServerTaskRunner(IEnumerable<ServerTaskDefinition> definitio
     public async Task WhenIdleAsync(CancellationToken ct)
     {
         while (_running.Values.Select(r => r.Work).OfType<Task>().ToArray() is { Length: > 0 } works)
+        {
+            ct.ThrowIfCancellationRequested();
+            // A run that failed has been recorded; only its end matters here.
             await Task.WhenAll(works).WaitAsync(ct).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        }
     }
 
     /// <summary>Asks a running run to stop (recorded as an event); false when it is not running.</summary>
