@@ -35,7 +35,8 @@ public sealed record CatalogImportResult(
     string? ErrorTitle = null,
     string? Place = null,
     IReadOnlyList<string>? KnownExploitedAdded = null,
-    [property: System.Text.Json.Serialization.JsonIgnore] IReadOnlyList<string>? ChangedBulletins = null);
+    [property: System.Text.Json.Serialization.JsonIgnore] IReadOnlyList<string>? ChangedBulletins = null,
+    [property: System.Text.Json.Serialization.JsonIgnore] IReadOnlyList<string>? AddedBulletins = null);
 
 public sealed class CatalogImportOptions
 {
@@ -73,15 +74,39 @@ public static class ImportCatalogHandler
         }
         if (result.Status == ServerTaskStatus.Failed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportFailed, result, ct);
         else if (result.Status == ServerTaskStatus.Completed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportCompleted, result, ct);
+        await NotifyKnownExploitedAsync(result, notifier, store, ct);
+        return result;
+    }
+
+    /// <summary>
+    /// A bulletin became known-exploited: a KEV import listed CVEs that bulletins fix, or a vendor import added bulletins
+    /// that fix CVEs already in KEV.
+    /// </summary>
+    private static async Task NotifyKnownExploitedAsync(CatalogImportResult result, Notifications.Notifier notifier, IDocumentStore store, CancellationToken ct)
+    {
+        await using var query = store.QuerySession();
         if (result.KnownExploitedAdded is { Count: > 0 } cves)
         {
-            await using var query = store.QuerySession();
             var wanted = cves.ToHashSet(StringComparer.OrdinalIgnoreCase);
             var bulletins = (await query.Query<Projections.Catalog.BulletinRow>().ToListAsync(ct)).Where(b => b.Cves.Any(wanted.Contains)).Select(b => b.Id).ToList();
             if (bulletins.Count > 0)
                 await notifier.PublishAsync(Domain.Notifications.NotificationKinds.KnownExploitedAdded, new { cves, bulletins, run = result.RunId }, ct);
         }
-        return result;
+        if (result.AddedBulletins is { Count: > 0 } added)
+        {
+            var rows = await query.LoadManyAsync<Projections.Catalog.BulletinRow>(ct, added.ToArray());
+            var cveIds = rows.SelectMany(r => r.Cves).Distinct(StringComparer.OrdinalIgnoreCase).Select(StreamIds.KnownExploited).ToArray();
+            if (cveIds.Length == 0) return;
+            var known = (await query.LoadManyAsync<KnownExploitedVulnerability>(ct, cveIds)).Select(k => k.Id).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            var exploited = rows.Where(r => r.Cves.Any(c => known.Contains(StreamIds.KnownExploited(c)))).ToList();
+            if (exploited.Count > 0)
+                await notifier.PublishAsync(Domain.Notifications.NotificationKinds.KnownExploitedAdded, new
+                {
+                    bulletins = exploited.Select(r => r.Id).ToList(),
+                    cves = exploited.SelectMany(r => r.Cves).Where(c => known.Contains(StreamIds.KnownExploited(c))).Distinct().ToList(),
+                    run = result.RunId,
+                }, ct);
+        }
     }
 }
 
@@ -165,6 +190,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         var source = $"{document.Format}:{document.DocumentId}";
         int added = 0, revised = 0, unchanged = 0, updatesAdded = 0, updatesRevised = 0, excluded = 0, events = 0, older = 0;
         var changedBulletins = new List<string>();
+        var addedBulletins = new List<string>();
         var streams = await FetchAllForWritingAsync(session, document.Bulletins.Select(b => b.StreamId), ct);
         foreach (var incoming in document.Bulletins)
         {
@@ -173,6 +199,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             stream.AppendMany(decision.Events);
             events += decision.Events.Count;
             if (decision.Events.Count > 0) changedBulletins.Add(incoming.StreamId);
+            if (decision.Kind == BulletinImportKind.Added) addedBulletins.Add(incoming.StreamId);
             updatesAdded += decision.UpdatesAdded;
             updatesRevised += decision.UpdatesRevised;
             excluded += decision.UpdatesExcluded;
@@ -192,7 +219,8 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             : [.. document.Skipped, new SkippedEntry("the store holds a newer revision of these bulletins; their facts were kept", "older bulletin facts", older)];
         // The analysis after the import looks only at the computers these bulletins concern; product facts (no KB) re-analyse the fleet.
         var result = new CatalogImportResult(runId, status, document.Format, document.DocumentId, added, revised, unchanged,
-            updatesAdded, updatesRevised, excluded, factsAdded, factsRevised, factsUnchanged, events, skipped, ChangedBulletins: factEvents > 0 ? null : changedBulletins);
+            updatesAdded, updatesRevised, excluded, factsAdded, factsRevised, factsUnchanged, events, skipped, ChangedBulletins: factEvents > 0 ? null : changedBulletins,
+            AddedBulletins: addedBulletins);
         AppendCompleted(session, result);
         if (events > 0) session.QueueSqlCommand(Projections.ReadModels.MarkCatalogChanged);
         await session.SaveChangesAsync(ct);

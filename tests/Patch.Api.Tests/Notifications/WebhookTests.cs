@@ -129,4 +129,28 @@ public class when_webhooks_are_notified(AppFixture app) : AppTest(app)
         using var op = App.Client("op", Patch.Domain.Users.Roles.Operator);
         Assert.Equal(HttpStatusCode.Forbidden, (await op.GetAsync("/api/webhooks", Ct)).StatusCode);
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task a_bulletin_that_becomes_known_exploited_is_told_whichever_list_came_first(bool kevFirst)
+    {
+        var received = new ConcurrentQueue<Received>();
+        var port = FreePort();
+        await using var receiver = await ReceiverAsync(port, r => { received.Enqueue(r); return 200; });
+        var (_, created) = await SendAsync(HttpMethod.Post, "/api/webhooks", new { name = "KEV", url = $"http://127.0.0.1:{port}/", events = new[] { "known-exploited-added" } });
+        var id = created.GetProperty("webhook").GetProperty("id").GetString()!;
+        var kev = await File.ReadAllBytesAsync(SharedData.RepoFile("demo/kev-demo.json"), Ct);
+        var catalog = await File.ReadAllBytesAsync(SharedData.RepoFile("demo/patch-demo-catalog.json"), Ct);
+        if (kevFirst) { await App.ImportAsync("kev", kev); await App.ImportAsync("patch", catalog); }
+        else { await App.ImportAsync("patch", catalog); await App.ImportAsync("kev", kev); }
+
+        var log = await DeliveriesAsync(id, p => p.GetProperty("items").EnumerateArray().Any(d => d.GetProperty("status").GetString() == "delivered"));
+        var delivery = Assert.Single(log.GetProperty("items").EnumerateArray());
+        var body = JsonDocument.Parse(delivery.GetProperty("body").GetString()!).RootElement;
+        var bulletins = body.GetProperty("data").GetProperty("bulletins").EnumerateArray().Select(b => b.GetString()).ToList();
+        Assert.Contains("microsoft:KB5034763", bulletins);
+        Assert.Contains("microsoft:KB5022282", bulletins);
+        Assert.Contains("CVE-2024-21412", body.GetProperty("data").GetProperty("cves").EnumerateArray().Select(c => c.GetString()));
+    }
 }
