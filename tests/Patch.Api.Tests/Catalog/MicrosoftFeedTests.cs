@@ -176,13 +176,5 @@ public class when_the_microsoft_feed_imports_the_security_update_guide(AppFixtur
         Assert.Equal(selected.OrderBy(e => e.InitialReleaseDate).Select(e => e.Id), selected.Select(e => e.Id));
     }
 
-    private static async Task<WebApplication> StartServerAsync(RequestDelegate handler)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var server = builder.Build();
-        server.Run(handler);
-        await server.StartAsync(Ct);
-        return server;
-    }
+    private static Task<WebApplication> StartServerAsync(RequestDelegate handler) => Loopback.StartAsync(handler);
 }

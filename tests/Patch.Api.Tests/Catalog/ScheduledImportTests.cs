@@ -91,13 +91,5 @@ public class when_the_scheduled_import_checks_its_sources(AppFixture app) : AppT
         Assert.Contains("Patch:CatalogImport:Sources:0:Format", e.Message);
     }
 
-    private static async Task<WebApplication> StartServerAsync(RequestDelegate handler)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var server = builder.Build();
-        server.Run(handler);
-        await server.StartAsync(TestContext.Current.CancellationToken);
-        return server;
-    }
+    private static Task<WebApplication> StartServerAsync(RequestDelegate handler) => Loopback.StartAsync(handler);
 }

@@ -104,11 +104,7 @@ public class when_microsoft_updates_are_resolved_in_the_update_catalog(AppFixtur
             FakeCatalog.Row("0000000a-2222-3333-4444-555555555555", "2024-01 Cumulative Update for Windows 10 Version 22H2 for x64-based Systems (KB5034122)", "Windows 10", 10),
             FakeCatalog.Row("0000000b-2222-3333-4444-555555555555", "2024-01 Cumulative Update for Windows 10 Version 22H2 for x64-based Systems (KB5034122) [Hotpatch]", "Windows 10", 10));
         fake.Searches["KB5088888"] = "<html><body><div class=\"newLayout\">Something else entirely</div></body></html>";
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var server = builder.Build();
-        server.Run(fake.Serve);
-        await server.StartAsync(Ct);
+        var server = await Loopback.StartAsync(fake.Serve);
         fake.BaseUrl = server.Urls.First();
         return (fake, server);
     }

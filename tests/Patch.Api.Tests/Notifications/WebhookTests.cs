@@ -18,21 +18,13 @@ public class when_webhooks_are_notified(AppFixture app) : AppTest(app)
 
     private sealed record Received(string Event, string Delivery, string Signature, byte[] Body);
 
-    private static async Task<WebApplication> ReceiverAsync(int port, Func<Received, int> answer)
+    private static Task<WebApplication> ReceiverAsync(int port, Func<Received, int> answer) => Loopback.StartAsync(async http =>
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
-        var server = builder.Build();
-        server.Run(async http =>
-        {
-            using var buffer = new MemoryStream();
-            await http.Request.Body.CopyToAsync(buffer);
-            http.Response.StatusCode = answer(new Received(http.Request.Headers["X-Patch-Event"].ToString(), http.Request.Headers["X-Patch-Delivery"].ToString(),
-                http.Request.Headers["X-Patch-Signature-256"].ToString(), buffer.ToArray()));
-        });
-        await server.StartAsync(Ct);
-        return server;
-    }
+        using var buffer = new MemoryStream();
+        await http.Request.Body.CopyToAsync(buffer);
+        http.Response.StatusCode = answer(new Received(http.Request.Headers["X-Patch-Event"].ToString(), http.Request.Headers["X-Patch-Delivery"].ToString(),
+            http.Request.Headers["X-Patch-Signature-256"].ToString(), buffer.ToArray()));
+    }, port);
 
     private static int FreePort()
     {
