@@ -49,67 +49,6 @@ public static class CatalogFormats
     public static readonly string[] All = ["cvrf", "mssecure", "patch", "kev"];
 }
 
-/// <summary>The Wolverine handler: every caller (HTTP, CLI, schedule, demo) imports through the bus.</summary>
-public static class ImportCatalogHandler
-{
-    /// <summary>An import that changed the catalog queues the vulnerability analysis of every computer.</summary>
-    public static async Task<CatalogImportResult> Handle(ImportCatalog command, CatalogImporter importer, Projections.Compliance.CatalogCache catalog, IMessageBus bus,
-        Notifications.Notifier notifier, IDocumentStore store, ServerTasks.ServerTaskRunner runner, Microsoft.Extensions.Configuration.IConfiguration config, CancellationToken ct)
-    {
-        CatalogImportResult result;
-        try
-        {
-            result = await importer.ImportAsync(command, ct);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportFailed, new { format = command.Format, trigger = command.Trigger, error = e.Message }, ct);
-            throw;
-        }
-        if (result.EventsAppended > 0 && result.Format != "kev")
-        {
-            catalog.Invalidate();
-            await bus.PublishAsync(new Compliance.AnalyseFleet($"catalog import {result.RunId}", result.ChangedBulletins));
-            await Policies.PolicyMaintenanceTriggers.AfterCatalogChangeAsync(runner, config, $"after catalog import {result.RunId}", import: true, ct);
-        }
-        if (result.Status == ServerTaskStatus.Failed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportFailed, result, ct);
-        else if (result.Status == ServerTaskStatus.Completed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportCompleted, result, ct);
-        await NotifyKnownExploitedAsync(result, notifier, store, ct);
-        return result;
-    }
-
-    /// <summary>
-    /// A bulletin became known-exploited: a KEV import listed CVEs that bulletins fix, or a vendor import added bulletins
-    /// that fix CVEs already in KEV.
-    /// </summary>
-    private static async Task NotifyKnownExploitedAsync(CatalogImportResult result, Notifications.Notifier notifier, IDocumentStore store, CancellationToken ct)
-    {
-        await using var query = store.QuerySession();
-        if (result.KnownExploitedAdded is { Count: > 0 } cves)
-        {
-            var wanted = cves.ToHashSet(StringComparer.OrdinalIgnoreCase);
-            var bulletins = (await query.Query<Projections.Catalog.BulletinRow>().ToListAsync(ct)).Where(b => b.Cves.Any(wanted.Contains)).Select(b => b.Id).ToList();
-            if (bulletins.Count > 0)
-                await notifier.PublishAsync(Domain.Notifications.NotificationKinds.KnownExploitedAdded, new { cves, bulletins, run = result.RunId }, ct);
-        }
-        if (result.AddedBulletins is { Count: > 0 } added)
-        {
-            var rows = await query.LoadManyAsync<Projections.Catalog.BulletinRow>(ct, added.ToArray());
-            var cveIds = rows.SelectMany(r => r.Cves).Distinct(StringComparer.OrdinalIgnoreCase).Select(StreamIds.KnownExploited).ToArray();
-            if (cveIds.Length == 0) return;
-            var known = (await query.LoadManyAsync<KnownExploitedVulnerability>(ct, cveIds)).Select(k => k.Id).ToHashSet(StringComparer.OrdinalIgnoreCase);
-            var exploited = rows.Where(r => r.Cves.Any(c => known.Contains(StreamIds.KnownExploited(c)))).ToList();
-            if (exploited.Count > 0)
-                await notifier.PublishAsync(Domain.Notifications.NotificationKinds.KnownExploitedAdded, new
-                {
-                    bulletins = exploited.Select(r => r.Id).ToList(),
-                    cves = exploited.SelectMany(r => r.Cves).Where(c => known.Contains(StreamIds.KnownExploited(c))).Distinct().ToList(),
-                    run = result.RunId,
-                }, ct);
-        }
-    }
-}
-
 public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, CatalogImportOptions options)
 {
     public const string TaskName = "catalog-import";
@@ -121,9 +60,9 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         if (command.FileName is not null) parameters["fileName"] = ServerTaskRecorder.Printable(command.FileName);
         foreach (var (key, value) in command.Source ?? new Dictionary<string, string>()) parameters[key] = value;
         parameters["sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(command.Content));
-        var (settingsVersion, last) = await LastImportAsync(ct);
+        var (settingsVersion, last) = await SameContent.LastImportAsync(store, ct);
         parameters["settingsVersion"] = settingsVersion.ToString();
-        if (SameAsLast(last, parameters) is { } counts)
+        if (SameContent.AsLast(last, parameters) is { } counts)
         {
             // The very content the last import brought, on the same core settings, into the catalog that import left:
             // nothing can change. The run is recorded started and ended in one write.
@@ -225,33 +164,6 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         if (events > 0) session.QueueSqlCommand(Projections.ReadModels.MarkCatalogChanged);
         await session.SaveChangesAsync(ct);
         return result;
-    }
-
-    /// <summary>The core settings' version (exclusions shape what an import decides) and the last import that did not fail.</summary>
-    private async Task<(long SettingsVersion, ServerTaskRun? Last)> LastImportAsync(CancellationToken ct)
-    {
-        await using var query = store.QuerySession();
-        var batch = query.CreateBatchQuery();
-        var settings = batch.Events.FetchStreamState(StreamIds.CoreSettings);
-        var last = batch.Query<ServerTaskRun>().Where(r => r.Task == TaskName && (r.Status == ServerTaskStatus.Completed || r.Status == ServerTaskStatus.Unchanged))
-            .OrderByDescending(r => r.Started).FirstOrDefault();
-        await batch.Execute(ct);
-        return ((await settings)?.Version ?? 0, await last);
-    }
-
-    /// <summary>The last import's counts as "unchanged" when it imported the same bytes in the same format on the same settings; else null.</summary>
-    private static Dictionary<string, int>? SameAsLast(ServerTaskRun? last, Dictionary<string, string> parameters)
-    {
-        if (last is null || last.Counts.Count == 0) return null;
-        foreach (var key in new[] { "sha256", "format", "settingsVersion" })
-            if (last.Parameters.GetValueOrDefault(key) != parameters[key]) return null;
-        int Of(string key) => last.Counts.GetValueOrDefault(key);
-        return new Dictionary<string, int>
-        {
-            ["bulletinsUnchanged"] = Of("bulletinsAdded") + Of("bulletinsRevised") + Of("bulletinsUnchanged"),
-            ["vulnerabilitiesUnchanged"] = Of("vulnerabilitiesAdded") + Of("vulnerabilitiesRevised") + Of("vulnerabilitiesUnchanged"),
-            ["eventsAppended"] = 0, ["sameContent"] = 1,
-        };
     }
 
     /// <summary>

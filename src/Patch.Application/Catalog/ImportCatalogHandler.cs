@@ -1,0 +1,68 @@
+using Marten;
+using Patch.Domain;
+using Patch.Domain.ServerTasks;
+using Patch.Domain.Vulnerabilities;
+using Wolverine;
+
+namespace Patch.Application.Catalog;
+
+/// <summary>The Wolverine handler: every caller (HTTP, CLI, schedule, demo) imports through the bus.</summary>
+public static class ImportCatalogHandler
+{
+    /// <summary>An import that changed the catalog queues the vulnerability analysis of every computer.</summary>
+    public static async Task<CatalogImportResult> Handle(ImportCatalog command, CatalogImporter importer, Projections.Compliance.CatalogCache catalog, IMessageBus bus,
+        Notifications.Notifier notifier, IDocumentStore store, ServerTasks.ServerTaskRunner runner, Microsoft.Extensions.Configuration.IConfiguration config, CancellationToken ct)
+    {
+        CatalogImportResult result;
+        try
+        {
+            result = await importer.ImportAsync(command, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportFailed, new { format = command.Format, trigger = command.Trigger, error = e.Message }, ct);
+            throw;
+        }
+        if (result.EventsAppended > 0 && result.Format != "kev")
+        {
+            catalog.Invalidate();
+            await bus.PublishAsync(new Compliance.AnalyseFleet($"catalog import {result.RunId}", result.ChangedBulletins));
+            await Policies.PolicyMaintenanceTriggers.AfterCatalogChangeAsync(runner, config, $"after catalog import {result.RunId}", import: true, ct);
+        }
+        if (result.Status == ServerTaskStatus.Failed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportFailed, result, ct);
+        else if (result.Status == ServerTaskStatus.Completed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportCompleted, result, ct);
+        await NotifyKnownExploitedAsync(result, notifier, store, ct);
+        return result;
+    }
+
+    /// <summary>
+    /// A bulletin became known-exploited: a KEV import listed CVEs that bulletins fix, or a vendor import added bulletins
+    /// that fix CVEs already in KEV.
+    /// </summary>
+    private static async Task NotifyKnownExploitedAsync(CatalogImportResult result, Notifications.Notifier notifier, IDocumentStore store, CancellationToken ct)
+    {
+        await using var query = store.QuerySession();
+        if (result.KnownExploitedAdded is { Count: > 0 } cves)
+        {
+            var wanted = cves.ToHashSet(StringComparer.OrdinalIgnoreCase);
+            var bulletins = (await query.Query<Projections.Catalog.BulletinRow>().ToListAsync(ct)).Where(b => b.Cves.Any(wanted.Contains)).Select(b => b.Id).ToList();
+            if (bulletins.Count > 0)
+                await notifier.PublishAsync(Domain.Notifications.NotificationKinds.KnownExploitedAdded, new { cves, bulletins, run = result.RunId }, ct);
+        }
+        if (result.AddedBulletins is { Count: > 0 } added)
+        {
+            var rows = await query.LoadManyAsync<Projections.Catalog.BulletinRow>(ct, added.ToArray());
+            var cveIds = rows.SelectMany(r => r.Cves).Distinct(StringComparer.OrdinalIgnoreCase).Select(StreamIds.KnownExploited).ToArray();
+            if (cveIds.Length == 0) return;
+            var known = (await query.LoadManyAsync<KnownExploitedVulnerability>(ct, cveIds)).Select(k => k.Id).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            var exploited = rows.Where(r => r.Cves.Any(c => known.Contains(StreamIds.KnownExploited(c)))).ToList();
+            if (exploited.Count > 0)
+                await notifier.PublishAsync(Domain.Notifications.NotificationKinds.KnownExploitedAdded, new
+                {
+                    bulletins = exploited.Select(r => r.Id).ToList(),
+                    cves = exploited.SelectMany(r => r.Cves).Where(c => known.Contains(StreamIds.KnownExploited(c))).Distinct().ToList(),
+                    run = result.RunId,
+                }, ct);
+        }
+    }
+}
