@@ -27,6 +27,9 @@ public sealed class MicrosoftFeedOptions
     /// <summary>Updates of bulletins released in this many months back get their files resolved.</summary>
     public int ResolveMonths { get; set; } = 12;
 
+    /// <summary>Files found are looked up again after this many days (or when their bulletin is revised); unresolved ones at every run.</summary>
+    public int ResolveRecheckDays { get; set; } = 7;
+
     public Uri UpdateCatalogBase => new(UpdateCatalogBaseUrl.EndsWith('/') ? UpdateCatalogBaseUrl : UpdateCatalogBaseUrl + "/");
 
     /// <summary>The CISA Known Exploited Vulnerabilities catalog (JSON feed).</summary>

@@ -28,13 +28,20 @@ public sealed partial class UpdateFileResolver(IDocumentStore store, IHttpClient
         using var client = http.CreateClient("update-catalog");
         var searches = new Dictionary<string, (IReadOnlyList<CatalogSearchRow>? Rows, string? Problem)>(StringComparer.OrdinalIgnoreCase);
         var dialogs = new Dictionary<string, (IReadOnlyList<UpdateFile>? Files, string? Problem)>(StringComparer.OrdinalIgnoreCase);
-        int updates = 0, resolved = 0, unresolved = 0, unchanged = 0, unreachable = 0;
+        int updates = 0, resolved = 0, unresolved = 0, unchanged = 0, unreachable = 0, fresh = 0;
+        var recheckBefore = time.GetUtcNow().AddDays(-Math.Max(0, options.ResolveRecheckDays));
         foreach (var bulletin in bulletins)
         {
             var events = new List<object>();
             foreach (var update in bulletin.Updates.Where(u => u.Excluded is null && u.Files is not { Count: > 0 } && (u.DownloadUrl is null || FileResolution.IsCatalogPage(u.DownloadUrl))))
             {
                 updates++;
+                // Found files are asked for again only after Patch:Microsoft:ResolveRecheckDays or a revision of the bulletin: the catalog is a public service.
+                if (bulletin.Resolutions.GetValueOrDefault(update.UpdateId) is { Resolved: true } found && found.At > recheckBefore && (bulletin.Facts.Revised ?? DateTimeOffset.MinValue) <= found.At)
+                {
+                    fresh++;
+                    continue;
+                }
                 var kb = Kb().Match(update.Kb ?? bulletin.Facts.Number) is { Success: true } m ? "KB" + m.Groups[1].Value : null;
                 ResolutionOutcome outcome;
                 if (kb is null) outcome = ResolutionOutcome.NotFound($"'{update.Kb ?? bulletin.Facts.Number}' is not a KB number to search the Update Catalog for");
@@ -63,7 +70,8 @@ public sealed partial class UpdateFileResolver(IDocumentStore store, IHttpClient
             (await session.Events.FetchForWriting<Bulletin>(bulletin.Id, ct)).AppendMany(events);
             await session.SaveChangesAsync(ct);
         }
-        var counts = new Dictionary<string, int> { ["updates"] = updates, ["resolved"] = resolved, ["unresolved"] = unresolved, ["unchanged"] = unchanged, ["unreachable"] = unreachable };
+        var counts = new Dictionary<string, int>
+            { ["updates"] = updates, ["resolved"] = resolved, ["unresolved"] = unresolved, ["unchanged"] = unchanged, ["notDue"] = fresh, ["unreachable"] = unreachable };
         return new TaskOutcome(counts, resolved + unresolved == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed);
     }
 

@@ -136,10 +136,10 @@ public class when_microsoft_updates_are_resolved_in_the_update_catalog(AppFixtur
         await App.ImportAsync("patch", JsonSerializer.SerializeToUtf8Bytes(catalog));
     }
 
-    private async Task<Patch.Application.Common.TaskOutcome> ResolveAsync(WebApplication server)
+    private async Task<Patch.Application.Common.TaskOutcome> ResolveAsync(WebApplication server, int recheckDays = 7)
     {
         await using var scope = App.Host.Services.CreateAsyncScope();
-        var options = new MicrosoftFeedOptions { UpdateCatalogBaseUrl = server.Urls.First() + "/" };
+        var options = new MicrosoftFeedOptions { UpdateCatalogBaseUrl = server.Urls.First() + "/", ResolveRecheckDays = recheckDays };
         var resolver = ActivatorUtilities.CreateInstance<UpdateFileResolver>(scope.ServiceProvider, options);
         return await resolver.RunAsync(Patch.Application.Common.Actor.ServerTask(UpdateFileResolver.TaskName), "task-run:test", Ct);
     }
@@ -171,10 +171,18 @@ public class when_microsoft_updates_are_resolved_in_the_update_catalog(AppFixtur
         var row = (await GetJsonAsync("/api/bulletins?q=KB5034122")).GetProperty("items")[0];
         Assert.Equal(1, row.GetProperty("unresolvedUpdates").GetInt32());
 
+        // Again: the unresolved are asked again (same answer: nothing appended), the found ones are not due for a week.
         var events = await App.CatalogEventCountAsync();
+        var requests = fake.Requests;
         var again = await ResolveAsync(server);
-        Assert.Equal(5, again.Counts["unchanged"]);
+        Assert.Equal(3, again.Counts["unchanged"]);
+        Assert.Equal(2, again.Counts["notDue"]);
         Assert.Equal("unchanged", again.Status);
+        Assert.Equal(events, await App.CatalogEventCountAsync());
+        Assert.Equal(3, fake.Requests - requests);
+        // Asked every time (recheck after 0 days), the found ones give the same files: still nothing appended.
+        var always = await ResolveAsync(server, recheckDays: 0);
+        Assert.Equal(5, always.Counts["unchanged"]);
         Assert.Equal(events, await App.CatalogEventCountAsync());
 
         // Staged from Microsoft (the loopback catalog) with verification on: each file checked against its SHA-1, kept by its SHA-256.
