@@ -29,7 +29,8 @@ public static class ImportBench
         var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { DataDirectory = dir, Database = "patch_bench", FsyncOff = fsyncOff });
         try
         {
-            await using var store = new DocumentStore(PatchServices.ConfigureStore(pg.ConnectionString));
+            // The server's own connection settings (UTC sessions, automatic preparation).
+            await using var store = new DocumentStore(PatchServices.ConfigureStore(PatchDatabase.Tuned(pg.ConnectionString)));
             await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
             var importer = new CatalogImporter(store, TimeProvider.System, new CatalogImportOptions());
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);

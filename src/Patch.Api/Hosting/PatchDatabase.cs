@@ -15,11 +15,24 @@ public sealed class PatchDatabase : IAsyncDisposable
     {
         // Sessions in UTC: a timestamp PostgreSQL prints or Marten's own SQL derives with "at time zone 'utc'" is then the instant
         // itself, whatever the server's time zone.
-        ConnectionString = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Timezone = "UTC" }.ConnectionString;
+        ConnectionString = Tuned(connectionString);
         _embedded = embedded;
     }
 
     public string ConnectionString { get; }
+
+    /// <summary>
+    /// The connection settings every part of Patch uses: sessions in UTC, and statements prepared automatically — Marten
+    /// sends the same ones again and again (an event append, a document upsert per stream), and prepared once per
+    /// connection PostgreSQL stops parsing and planning them (a catalog import's save ≈ 20 % faster, docs/benchmarks.md).
+    /// A connection string that sets Max Auto Prepare keeps its value.
+    /// </summary>
+    public static string Tuned(string connectionString)
+    {
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Timezone = "UTC" };
+        if (builder.MaxAutoPrepare == 0) builder.MaxAutoPrepare = 100;
+        return builder.ConnectionString;
+    }
 
     public bool IsEmbedded => _embedded is not null;
 
