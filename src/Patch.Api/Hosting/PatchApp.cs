@@ -28,6 +28,7 @@ public static class PatchApp
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.AddPatch();
+        builder.AddPatchTelemetry();
         // Commands print their result on stdout: everything the host logs goes to stderr then.
         if (logToStandardError) builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         var services = builder.Services;

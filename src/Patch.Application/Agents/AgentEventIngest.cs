@@ -161,6 +161,8 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
                 deliveries.Select(d => d.Event.OccurredAt).ToArray(), deliveries.Select(d => d.Event.LastApplied?.ToString("O")).ToArray(),
                 deliveries.Select(d => d.Event.Detail).ToArray());
         await session.SaveChangesAsync(ct);
+        PatchTelemetry.AgentEventsIngested.Add(results.Sum(r => r.Result.New));
+        PatchTelemetry.AgentEventsDuplicate.Add(results.Sum(r => r.Result.Duplicates));
         foreach (var (b, result) in results) b.Done.TrySetResult(result);
     }
 }

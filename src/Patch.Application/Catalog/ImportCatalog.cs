@@ -55,6 +55,27 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
 
     public async Task<CatalogImportResult> ImportAsync(ImportCatalog command, CancellationToken ct)
     {
+        using var activity = PatchTelemetry.Source.StartActivity("catalog.import");
+        activity?.SetTag("patch.catalog.format", command.Format);
+        activity?.SetTag("patch.trigger", command.Trigger);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        CatalogImportResult? result = null;
+        try
+        {
+            return result = await ImportOnceAsync(command, ct);
+        }
+        finally
+        {
+            var status = result?.Status ?? ServerTaskStatus.Failed;
+            activity?.SetTag("patch.result", status);
+            if (status == ServerTaskStatus.Failed) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, result?.Error);
+            PatchTelemetry.CatalogImportDuration.Record(clock.Elapsed.TotalSeconds, new("format", command.Format.Trim().ToLowerInvariant()), new("result", status));
+            if (result is { EventsAppended: > 0 }) PatchTelemetry.CatalogEventsAppended.Add(result.EventsAppended, new KeyValuePair<string, object?>("format", result.Format));
+        }
+    }
+
+    private async Task<CatalogImportResult> ImportOnceAsync(ImportCatalog command, CancellationToken ct)
+    {
         var format = command.Format.Trim().ToLowerInvariant();
         var parameters = new Dictionary<string, string> { ["format"] = format, ["bytes"] = command.Content.Length.ToString() };
         if (command.FileName is not null) parameters["fileName"] = ServerTaskRecorder.Printable(command.FileName);

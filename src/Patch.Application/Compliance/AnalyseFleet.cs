@@ -41,6 +41,7 @@ public sealed class FleetAnalysisTask(VulnerabilityAnalysis analysis)
         var result = parameters.GetValueOrDefault("bulletins") is { } changed
             ? await analysis.RecomputeAffectedAsync(changed.Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal), ct)
             : await analysis.RecomputeAllAsync(ct);
+        PatchTelemetry.AnalysisDuration.Record(result.Seconds, new KeyValuePair<string, object?>("scope", parameters.ContainsKey("bulletins") ? "concerned" : "fleet"));
         return new TaskOutcome(new Dictionary<string, int>
         {
             ["computers"] = result.Computers, ["considered"] = result.Considered, ["rows"] = (int)Math.Min(int.MaxValue, result.Rows),

@@ -111,6 +111,7 @@ public static class DeliverWebhookHandler
             }
         }
         var delivered = error is null;
+        PatchTelemetry.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", delivered ? "delivered" : "failed"));
         var retry = !delivered && subscription is { Enabled: true, Deleted: false } && command.Attempt < maxAttempts;
         var now = time.GetUtcNow();
         var wait = WebhookSignature.Backoff(firstDelay, command.Attempt + 1);

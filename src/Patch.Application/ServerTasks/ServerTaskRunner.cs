@@ -145,18 +145,28 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
     {
         using var watch = new CancellationTokenSource();
         var watcher = WatchForCancelAsync(context.RunId, running, watch.Token);
+        using var activity = PatchTelemetry.Source.StartActivity($"server_task {task.Name}");
+        activity?.SetTag("patch.task", task.Name);
+        activity?.SetTag("patch.run", context.RunId);
+        activity?.SetTag("patch.trigger", context.Trigger);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = ServerTaskStatus.Failed;
         try
         {
             await using var scope = services.CreateAsyncScope();
             var outcome = await task.Work(context with { Services = scope.ServiceProvider }, running.Cancel.Token);
             await ServerTaskRecorder.CompleteAsync(store, time, context.Actor, context.RunId, outcome);
+            result = outcome.Status;
         }
         catch (OperationCanceledException) when (running.Cancel.IsCancellationRequested)
         {
             if (_stopping.IsCancellationRequested)
                 await ServerTaskRecorder.FailAsync(store, time, context.Actor, context.RunId, "interrupted by a server shutdown");
             else
+            {
                 await ServerTaskRecorder.CompleteAsync(store, time, context.Actor, context.RunId, new TaskOutcome(new Dictionary<string, int>(), ServerTaskStatus.Cancelled));
+                result = ServerTaskStatus.Cancelled;
+            }
         }
         catch (Exception e)
         {
@@ -167,6 +177,9 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
         }
         finally
         {
+            activity?.SetTag("patch.result", result);
+            if (result == ServerTaskStatus.Failed) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
+            PatchTelemetry.ServerTaskDuration.Record(clock.Elapsed.TotalSeconds, new("task", task.Name), new("result", result));
             await watch.CancelAsync();
             await watcher;
             await ReleaseAsync(gate, task.Name);

@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using Alba;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using Patch.Api.Tests.Infrastructure;
+using Patch.Domain.Users;
+
+namespace Patch.Api.Tests.Operations;
+
+/// <summary>OpenTelemetry on a host of its own, with in-memory exporters: an import's spans (HTTP, Patch, Npgsql) and metrics.</summary>
+[Collection("app")]
+public class when_telemetry_is_on
+{
+    [Fact]
+    public async Task an_import_is_traced_through_http_patch_and_the_database_and_measured()
+    {
+        var activities = new List<Activity>();
+        var metrics = new List<Metric>();
+        var connection = await TestDatabase.ConnectionStringAsync();
+        await using var host = await AlbaHost.For<Program>(b =>
+        {
+            b.UseSetting("ConnectionStrings:Patch", connection);
+            b.UseSetting("Patch:Telemetry:Enabled", "true");
+            b.UseSetting("Patch:Staging:PackageDirectory", Path.Combine(Path.GetTempPath(), $"patch-otel-{Guid.NewGuid():N}"));
+            b.ConfigureServices(s =>
+            {
+                s.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(activities));
+                s.ConfigureOpenTelemetryMeterProvider(m => m.AddInMemoryExporter(metrics));
+            });
+        });
+
+        // A user with a personal access token, appended as the command line would.
+        var token = Patch.Application.Security.PatchAuth.TokenPrefix + Patch.Domain.Agents.Secrets.New();
+        var store = host.Services.GetRequiredService<IDocumentStore>();
+        var userId = User.StreamId($"otel-{Guid.NewGuid():N}"[..20]);
+        await using (var session = store.LightweightSession())
+        {
+            var now = DateTimeOffset.UtcNow;
+            session.Events.Append(userId, new UserCreated(userId, userId[5..], userId[5..], Roles.Administrator, Patch.Application.Security.Passwords.Hash("a passphrase long enough"), false, now),
+                new PersonalAccessTokenCreated(userId, $"pat-{Guid.NewGuid():N}", "otel", Roles.Administrator, Patch.Domain.Agents.Secrets.Hash(token), now.AddDays(1), now));
+            await session.SaveChangesAsync();
+        }
+        using var client = host.Server.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var body = new ByteArrayContent(await File.ReadAllBytesAsync(SharedData.RepoFile("demo/kev-demo.json")));
+        body.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        var response = await client.PostAsync("/api/catalog/imports?format=kev", body);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        host.Services.GetRequiredService<TracerProvider>().ForceFlush();
+        host.Services.GetRequiredService<MeterProvider>().ForceFlush();
+        List<Activity> spans;
+        lock (activities) spans = activities.ToList();
+        var server = Assert.Single(spans, a => a.Kind == ActivityKind.Server && a.GetTagItem("http.route") as string == "/api/catalog/imports");
+        var import = Assert.Single(spans, a => a.Source.Name == "Patch" && a.DisplayName == "catalog.import");
+        Assert.Equal(server.TraceId, import.TraceId);
+        Assert.Equal("kev", import.GetTagItem("patch.catalog.format"));
+        Assert.Equal("completed", import.GetTagItem("patch.result"));
+        Assert.Contains(spans, a => a.Source.Name == "Npgsql" && a.TraceId == server.TraceId);
+
+        List<string> names;
+        lock (metrics) names = metrics.Select(m => m.Name).Distinct().ToList();
+        Assert.Contains("patch.catalog.import.duration", names);
+        Assert.Contains("patch.catalog.events.appended", names);
+        Assert.Contains("http.server.request.duration", names);
+    }
+}
