@@ -92,7 +92,12 @@ public static class PatchServices
         services.AddTransient<Patch.Application.ServerTasks.ReadModelRebuilder>();
         services.AddHostedService<ComplianceSchema>();
         services.AddHostedService<ReadModelBackfill>();
-        services.AddSingleton<Patch.Application.Agents.AgentEventIngest>();
+        services.AddSingleton(sp =>
+        {
+            var ingest = ActivatorUtilities.CreateInstance<Patch.Application.Agents.AgentEventIngest>(sp);
+            PatchTelemetry.ObserveQueue("patch.agent.ingest.queue", "Agents' event batches waiting to be stored.", () => ingest.Waiting);
+            return ingest;
+        });
         services.AddHostedService(sp => sp.GetRequiredService<Patch.Application.Agents.AgentEventIngest>());
         services.AddSingleton<Patch.Application.Delivery.WakeOnLanTask>();
         services.AddSingleton<Patch.Application.Delivery.ScheduledWakeOnLan>();

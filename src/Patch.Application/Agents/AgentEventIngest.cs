@@ -48,6 +48,9 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
 
     private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.Wait });
 
+    /// <summary>Agents' event batches waiting to be stored (telemetry: patch.agent.ingest.queue).</summary>
+    public int Waiting => _queue.Reader.Count;
+
     public static readonly string Ddl = $"""
         create schema if not exists {PatchStore.Schema};
         create table if not exists {PatchStore.Schema}.agent_event_receipts (computer_id text not null, event_id uuid not null, received_at timestamptz not null default now(),

@@ -33,6 +33,10 @@ public static class PatchTelemetry
     public static readonly Histogram<double> AnalysisDuration =
         Meter.CreateHistogram<double>("patch.vulnerability_analysis.duration", "s", "Vulnerability analyses after catalog changes (whole fleet or the concerned computers).");
 
+    /// <summary>Watches a queue's depth (the agents' event ingest registers its own at start).</summary>
+    public static void ObserveQueue(string name, string description, Func<int> depth) =>
+        Meter.CreateObservableGauge(name, () => depth(), "{batch}", description);
+
     public static readonly Counter<long> WebhookAttempts =
         Meter.CreateCounter<long>("patch.webhook.attempts", "{attempt}", "Webhook delivery attempts, by outcome (delivered, failed).");
 }
