@@ -22,9 +22,10 @@ public static partial class CvrfCatalogReader
 
     public const string Vendor = "Microsoft";
 
-    public static CatalogDocument Read(Stream stream)
+    public static CatalogDocument Read(Stream stream) => SafeXml.WithPlaces(stream, Read);
+
+    private static CatalogDocument Read(XDocument doc)
     {
-        var doc = SafeXml.Load(stream);
         SafeXml.ExpectRoot(doc, Cvrf + "cvrfdoc", "CVRF 1.1");
         var root = doc.Root!;
         var tracking = root.Element(Cvrf + "DocumentTracking")

