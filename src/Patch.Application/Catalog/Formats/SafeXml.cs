@@ -18,6 +18,8 @@ public static class SafeXml
             XmlResolver = null,
             IgnoreComments = true,
             IgnoreProcessingInstructions = true,
+            // Indentation between elements is no fact: fewer nodes to build (text inside an element is kept whole).
+            IgnoreWhitespace = true,
             CloseInput = false,
         };
         using var reader = XmlReader.Create(stream, settings);
