@@ -20,15 +20,46 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             ConcurrencyException or EventStreamUnexpectedMaxEventIdException or ExistingStreamIdCollisionException or Marten.Exceptions.ExistingStreamIdCollisionException =>
                 (StatusCodes.Status409Conflict, "Concurrent change", "Another change to the same data was saved first; read it again and retry."),
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", Describe(bad)),
+            _ when DatabaseUnavailable(exception) is { } why => (StatusCodes.Status503ServiceUnavailable, "Database unavailable", why),
             _ => (StatusCodes.Status500InternalServerError, "Unexpected error", "The server failed to handle the request; see the server log."),
         };
-        if (status >= 500) logger.LogError(exception, "Unhandled exception for {Path}", http.Request.Path);
+        if (status == StatusCodes.Status503ServiceUnavailable)
+        {
+            logger.LogWarning(exception, "Database unavailable for {Path}", http.Request.Path);
+            http.Response.Headers.RetryAfter = "30";
+        }
+        else if (status >= 500) logger.LogError(exception, "Unhandled exception for {Path}", http.Request.Path);
         http.Response.StatusCode = status;
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = http,
             ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
         });
+    }
+
+    /// <summary>
+    /// The database cannot do the work right now — unreachable, restarting, out of disk, memory or connections — as
+    /// opposed to a fault of the request or the code: a 503 with Retry-After, and nothing was written (the transaction
+    /// did not commit). Null for any other exception.
+    /// </summary>
+    public static string? DatabaseUnavailable(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is Npgsql.PostgresException pg)
+                return pg.SqlState switch
+                {
+                    "53100" => "The database is out of disk space; nothing was saved. Try again when space is freed.",
+                    "53200" => "The database is out of memory; nothing was saved. Try again shortly.",
+                    "53300" => "The database has no free connection; nothing was saved. Try again shortly.",
+                    "57P01" or "57P02" or "57P03" => "The database is restarting; nothing was saved. Try again shortly.",
+                    _ when pg.SqlState.StartsWith("08", StringComparison.Ordinal) => "The connection to the database failed; nothing was saved. Try again shortly.",
+                    _ => null,
+                };
+            if (e is Npgsql.NpgsqlException { IsTransient: true } or System.Net.Sockets.SocketException)
+                return "The database cannot be reached; nothing was saved. Try again shortly.";
+        }
+        return null;
     }
 
     /// <summary>What the framework's binding message says, in the API's words (no parameter types, no internal names).</summary>
