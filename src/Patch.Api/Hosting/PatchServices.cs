@@ -64,7 +64,7 @@ public static class PatchServices
             c.Timeout = TimeSpan.FromMinutes(2);
             c.DefaultRequestHeaders.UserAgent.ParseAdd($"Patch/{Program.Version.Split('+')[0]}");
         });
-        services.AddServerTasks(builder.Configuration);
+        services.AddServerTasks();
         services.AddSingleton<Patch.Application.Notifications.Notifier>();
         services.AddHttpClient("webhooks", c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddTransient<CatalogImporter>();

@@ -19,23 +19,23 @@ public static class CatalogSourcesTask
 /// <summary>Every task the runner knows, with its default schedule (ADR 0023).</summary>
 public static class BuiltInTasks
 {
-    public static IServiceCollection AddServerTasks(this IServiceCollection services, IConfiguration config)
+    public static IServiceCollection AddServerTasks(this IServiceCollection services)
     {
-        var demo = config.GetValue<bool>("Patch:Demo");
-        var hasSources = config.GetSection("Patch:CatalogImport:Sources").GetChildren().Any();
+        // Read when asked, from the server's final configuration (command line, environment, settings files).
+        static bool Demo(IConfiguration c) => c.GetValue<bool>("Patch:Demo");
 
         services.AddSingleton(new ServerTaskDefinition(CatalogSourcesTask.TaskName,
             "Fetches each configured vendor catalog (Patch:CatalogImport:Sources) with its ETag / Last-Modified and imports it when its content changed; each source is its own catalog-import run.",
-            "0 2 * * *", hasSources, async (run, ct) =>
+            "0 2 * * *", false, async (run, ct) =>
             {
                 var sources = run.Services.GetRequiredService<CatalogScheduleOptions>().Sources;
                 var results = await run.Services.GetRequiredService<CatalogSourcePoller>().RunAsync(sources, ct, run.RunId);
                 return ImportCounts(results.Select(r => r.Status).ToList());
-            }));
+            }) { EnabledFrom = c => c.GetSection("Patch:CatalogImport:Sources").GetChildren().Any() });
 
         services.AddSingleton(new ServerTaskDefinition(MicrosoftCvrfFeed.TaskName,
             "The Security Update Guide: reads the MSRC CVRF API's updates index and imports, oldest first, every document new or revised since its last import (Patch:Microsoft:*).",
-            "30 18 * * *", config.GetValue("Patch:Microsoft:CvrfImport:Enabled", !demo),
+            "30 18 * * *", false,
             async (run, ct) =>
             {
                 var outcome = await run.Services.GetRequiredService<MicrosoftCvrfFeed>().RunAsync(run.RunId, ct);
@@ -44,21 +44,22 @@ public static class BuiltInTasks
                     await run.Services.GetRequiredService<ServerTaskRunner>().StartAsync(UpdateFileResolver.TaskName, $"after {run.RunId}", Actor.ServerTask(UpdateFileResolver.TaskName),
                         new Dictionary<string, string>(), ct);
                 return outcome;
-            }) { RunWhenNeverRun = true });
+            }) { RunWhenNeverRun = true, EnabledFrom = c => c.GetValue("Patch:Microsoft:CvrfImport:Enabled", !Demo(c)) });
 
         services.AddSingleton(new ServerTaskDefinition(UpdateFileResolver.TaskName,
             "Finds the files of Microsoft updates that came without one (CVRF) in the Microsoft Update Catalog: the one row for the update's product and architecture, its files in install order with their digests; runs after each Microsoft feed import that brought something.",
-            "0 21 * * *", config.GetValue("Patch:Microsoft:CvrfImport:Enabled", !demo),
-            (run, ct) => run.Services.GetRequiredService<UpdateFileResolver>().RunAsync(run.Actor, run.RunId, ct)));
+            "0 21 * * *", false,
+            (run, ct) => run.Services.GetRequiredService<UpdateFileResolver>().RunAsync(run.Actor, run.RunId, ct))
+        { EnabledFrom = c => c.GetValue("Patch:Microsoft:CvrfImport:Enabled", !Demo(c)) });
 
         services.AddSingleton(new ServerTaskDefinition(KevFeed.TaskName,
             "The CISA Known Exploited Vulnerabilities catalog (Patch:Cisa:KevUrl), imported when it changed.",
-            "0 19 * * *", config.GetValue("Patch:Cisa:KevImport:Enabled", !demo), async (run, ct) =>
+            "0 19 * * *", false, async (run, ct) =>
             {
                 var url = run.Services.GetRequiredService<MicrosoftFeedOptions>().KevUrl;
                 var result = await run.Services.GetRequiredService<CatalogSourcePoller>().RunOneAsync(new CatalogSource { Url = url, Format = "kev" }, KevFeed.TaskName, ct, run.RunId);
                 return ImportCounts([result.Status]);
-            }) { RunWhenNeverRun = true });
+            }) { RunWhenNeverRun = true, EnabledFrom = c => c.GetValue("Patch:Cisa:KevImport:Enabled", !Demo(c)) });
 
         services.AddSingleton(new ServerTaskDefinition(FleetAnalysisTask.TaskName,
             "Recomputes every computer's applicable, installed, missing and superseded updates (it also runs after every catalog import that changed the catalog).",

@@ -22,6 +22,9 @@ public sealed record ServerTaskDefinition(
     /// <summary>A task that has never run runs at the first start of the server (a fresh server fills its catalog).</summary>
     public bool RunWhenNeverRun { get; init; }
 
+    /// <summary>Whether it runs by its schedule when nothing says otherwise, read from the server's configuration when asked (demo mode, configured sources); else <c>DefaultEnabled</c>.</summary>
+    public Func<Microsoft.Extensions.Configuration.IConfiguration, bool>? EnabledFrom { get; init; }
+
     /// <summary>The least role that may run it on demand.</summary>
     public string Role { get; init; } = Domain.Users.Roles.Operator;
 

@@ -40,7 +40,8 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
             return new EffectiveSchedule(set.Cron, set.TimeZone, set.Enabled, set.Changed);
         var section = config.GetSection($"Patch:ServerTasks:{task.Name}");
         var cron = section["Cron"] is { } c ? (c.Trim().Length == 0 ? null : c.Trim()) : task.DefaultCron;
-        return new EffectiveSchedule(cron, section["TimeZone"] ?? task.DefaultTimeZone, section.GetValue("Enabled", task.DefaultEnabled), null);
+        var enabled = task.EnabledFrom?.Invoke(config) ?? task.DefaultEnabled;
+        return new EffectiveSchedule(cron, section["TimeZone"] ?? task.DefaultTimeZone, section.GetValue("Enabled", enabled), null);
     }
 
     /// <summary>
