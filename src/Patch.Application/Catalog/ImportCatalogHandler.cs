@@ -1,4 +1,6 @@
 using Marten;
+using Microsoft.Extensions.Logging;
+using Patch.Application.Common;
 using Patch.Domain;
 using Patch.Domain.ServerTasks;
 using Patch.Domain.Vulnerabilities;
@@ -11,7 +13,8 @@ public static class ImportCatalogHandler
 {
     /// <summary>An import that changed the catalog queues the vulnerability analysis of every computer.</summary>
     public static async Task<CatalogImportResult> Handle(ImportCatalog command, CatalogImporter importer, Projections.Compliance.CatalogCache catalog, IMessageBus bus,
-        Notifications.Notifier notifier, IDocumentStore store, ServerTasks.ServerTaskRunner runner, Microsoft.Extensions.Configuration.IConfiguration config, CancellationToken ct)
+        Notifications.Notifier notifier, IDocumentStore store, ServerTasks.ServerTaskRunner runner, Microsoft.Extensions.Configuration.IConfiguration config,
+        Microsoft.Extensions.Logging.ILogger<CatalogImporter> logger, CancellationToken ct)
     {
         CatalogImportResult result;
         try
@@ -31,7 +34,15 @@ public static class ImportCatalogHandler
         }
         if (result.Status == ServerTaskStatus.Failed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportFailed, result, ct);
         else if (result.Status == ServerTaskStatus.Completed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportCompleted, result, ct);
-        await NotifyKnownExploitedAsync(result, notifier, store, ct);
+        try
+        {
+            await NotifyKnownExploitedAsync(result, notifier, store, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A notification never fails the import that raised it.
+            logger.LogError(e, "Known-exploited notification after import {RunId} failed", result.RunId);
+        }
         return result;
     }
 
@@ -44,8 +55,10 @@ public static class ImportCatalogHandler
         await using var query = store.QuerySession();
         if (result.KnownExploitedAdded is { Count: > 0 } cves)
         {
-            var wanted = cves.ToHashSet(StringComparer.OrdinalIgnoreCase);
-            var bulletins = (await query.Query<Projections.Catalog.BulletinRow>().ToListAsync(ct)).Where(b => b.Cves.Any(wanted.Contains)).Select(b => b.Id).ToList();
+            // The bulletins whose CVE list names any of them, found by the database, not by reading every bulletin.
+            var bulletins = (await query.AdvancedSql.QueryAsync<string>(
+                $"select id from {PatchStore.Schema}.{Projections.PatchProjections.BulletinRowTable} where jsonb_exists_any(data->'cves', ?)", ct,
+                new object[] { cves.Select(c => c.ToUpperInvariant()).ToArray() })).ToList();
             if (bulletins.Count > 0)
                 await notifier.PublishAsync(Domain.Notifications.NotificationKinds.KnownExploitedAdded, new { cves, bulletins, run = result.RunId }, ct);
         }

@@ -144,12 +144,12 @@ public sealed class MicrosoftCvrfFeed(IDocumentStore store, IMessageBus bus, IHt
         {
             logger.LogWarning(e, "MSRC document {Id} could not be fetched", entry.Id);
             var reason = e is OperationCanceledException ? $"no answer within {options.DocumentTimeout} (Patch:Microsoft:DocumentTimeout)" : e.Message;
-            return await RecordAsync(actor, parameters, null, $"fetching {url} failed: {reason}", ct);
+            return await NotImported.RecordAsync(store, time, actor, "cvrf", TaskName, parameters, null, $"fetching {url} failed: {reason}", entry.Id, ct);
         }
         if (content is not null) parameters["sha256"] = Convert.ToHexStringLower(SHA256.HashData(content));
         else if (lastGood?.Parameters.GetValueOrDefault("sha256") is { } kept) parameters["sha256"] = kept;
         if (content is null || parameters["sha256"] == lastGood?.Parameters.GetValueOrDefault("sha256"))
-            return await RecordAsync(actor, parameters, content is null ? "notModified" : "sameContent", null, ct);
+            return await NotImported.RecordAsync(store, time, actor, "cvrf", TaskName, parameters, content is null ? "notModified" : "sameContent", null, entry.Id, ct);
         try
         {
             return await bus.InvokeAsync<CatalogImportResult>(new ImportCatalog(content, "cvrf", TaskName, actor, $"{entry.Id}.xml", parameters), ct, TimeSpan.FromMinutes(30));
@@ -180,14 +180,5 @@ public sealed class MicrosoftCvrfFeed(IDocumentStore store, IMessageBus bus, IHt
             var good = g.FirstOrDefault(r => r.Status != ServerTaskStatus.Failed);
             return (new CvrfDocumentState(g.Key, good?.Parameters.GetValueOrDefault("currentReleaseDate"), g.First().Status == ServerTaskStatus.Failed), good);
         });
-    }
-
-    private async Task<CatalogImportResult> RecordAsync(Actor actor, Dictionary<string, string> parameters, string? why, string? error, CancellationToken ct)
-    {
-        parameters["format"] = "cvrf";
-        var runId = await ServerTaskRecorder.StartAsync(store, time, actor, CatalogImporter.TaskName, TaskName, parameters, ct);
-        if (error is null) await ServerTaskRecorder.CompleteAsync(store, time, actor, runId, new TaskOutcome(new Dictionary<string, int> { [why!] = 1 }, ServerTaskStatus.Unchanged));
-        else await ServerTaskRecorder.FailAsync(store, time, actor, runId, error);
-        return new CatalogImportResult(runId, error is null ? ServerTaskStatus.Unchanged : ServerTaskStatus.Failed, "cvrf", parameters["msrcId"], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, [], error);
     }
 }

@@ -71,13 +71,13 @@ public sealed class CatalogSourcePoller(IDocumentStore store, IMessageBus bus, I
         catch (Exception e) when (CatalogFetch.IsFetchFailure(e, ct))
         {
             logger.LogWarning(e, "Catalog source {Url} could not be fetched", source.Url);
-            return await RecordAsync(actor, source, trigger, parameters, ServerTaskStatus.Failed, $"fetching {source.Url} failed: {e.Message}", ct);
+            return await NotImported.RecordAsync(store, time, actor, source.Format, trigger, parameters, null, $"fetching {source.Url} failed: {e.Message}", null, ct);
         }
 
-        if (content is null) return await RecordAsync(actor, source, trigger, Carry(parameters, last), ServerTaskStatus.Unchanged, null, ct);
+        if (content is null) return await NotImported.RecordAsync(store, time, actor, source.Format, trigger, Carry(parameters, last), "unmodified", null, null, ct);
         var hash = Convert.ToHexStringLower(SHA256.HashData(content));
         parameters["sha256"] = hash;
-        if (last?.Parameters.GetValueOrDefault("sha256") == hash) return await RecordAsync(actor, source, trigger, parameters, ServerTaskStatus.Unchanged, null, ct);
+        if (last?.Parameters.GetValueOrDefault("sha256") == hash) return await NotImported.RecordAsync(store, time, actor, source.Format, trigger, parameters, "unmodified", null, null, ct);
         return await bus.InvokeAsync<CatalogImportResult>(new ImportCatalog(content, source.Format, trigger, actor, Path.GetFileName(new Uri(source.Url).LocalPath), parameters), ct, TimeSpan.FromMinutes(30));
     }
 
@@ -95,15 +95,5 @@ public sealed class CatalogSourcePoller(IDocumentStore store, IMessageBus bus, I
             .Where(r => r.Task == CatalogImporter.TaskName && r.Trigger == trigger && r.Status != ServerTaskStatus.Failed && r.Status != ServerTaskStatus.Running)
             .OrderByDescending(r => r.Started).Take(200).ToListAsync(ct);
         return runs.FirstOrDefault(r => r.Parameters.GetValueOrDefault("source") == url);
-    }
-
-    private async Task<CatalogImportResult> RecordAsync(Actor actor, CatalogSource source, string trigger, Dictionary<string, string> parameters, string status, string? error,
-        CancellationToken ct)
-    {
-        parameters["format"] = source.Format;
-        var runId = await ServerTaskRecorder.StartAsync(store, time, actor, CatalogImporter.TaskName, trigger, parameters, ct);
-        if (error is null) await ServerTaskRecorder.CompleteAsync(store, time, actor, runId, new TaskOutcome(new Dictionary<string, int> { ["unmodified"] = 1 }, status));
-        else await ServerTaskRecorder.FailAsync(store, time, actor, runId, error);
-        return new CatalogImportResult(runId, error is null ? status : ServerTaskStatus.Failed, source.Format, null, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, [], error);
     }
 }

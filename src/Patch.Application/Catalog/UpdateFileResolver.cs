@@ -49,11 +49,10 @@ public sealed partial class UpdateFileResolver(IDocumentStore store, IHttpClient
                 {
                     if (!searches.TryGetValue(kb, out var search)) searches[kb] = search = await TryAsync(() => SearchAsync(client, kb, ct), ct);
                     if (search.Problem is { } p && search.Rows is null && !p.StartsWith("shape:", StringComparison.Ordinal)) { unreachable++; continue; }
-                    if (search.Rows is null) outcome = ResolutionOutcome.NotFound(search.Problem!["shape:".Length..].Trim());
-                    else if (UpdateCatalogPages.Choose(search.Rows, kb, update.Product) is { Row: null } none) outcome = ResolutionOutcome.NotFound(none.Reason!);
+                    var (row, why) = search.Rows is null ? (null, search.Problem!["shape:".Length..].Trim()) : UpdateCatalogPages.Choose(search.Rows, kb, update.Product);
+                    if (row is null) outcome = ResolutionOutcome.NotFound(why!);
                     else
                     {
-                        var row = UpdateCatalogPages.Choose(search.Rows, kb, update.Product).Row!;
                         if (!dialogs.TryGetValue(row.UpdateId, out var dialog)) dialogs[row.UpdateId] = dialog = await TryAsync(() => FilesAsync(client, row.UpdateId, ct), ct);
                         if (dialog.Files is null && !dialog.Problem!.StartsWith("shape:", StringComparison.Ordinal)) { unreachable++; continue; }
                         outcome = dialog.Files is null

@@ -40,8 +40,12 @@ public static class WebhookEndpoints
                 var secret = input.Secret ?? Domain.Agents.Secrets.New();
                 var id = $"webhook:{Guid.NewGuid():N}";
                 await using var session = store.OpenSession(Actor.From(http));
-                session.Events.StartStream<WebhookSubscription>(id, new WebhookSubscribed(id, input.Name!.Trim(), input.Url!, input.Events!.Distinct().ToList(),
-                    protection.CreateProtector(WebhookSecrets.Purpose).Protect(secret), time.GetUtcNow()));
+                var subscribed = new WebhookSubscribed(id, input.Name!.Trim(), input.Url!, input.Events!.Distinct().ToList(),
+                    protection.CreateProtector(WebhookSecrets.Purpose).Protect(secret), time.GetUtcNow());
+                // Subscribed paused (enabled: false): it exists, and is told nothing until enabled.
+                session.Events.StartStream<WebhookSubscription>(id, input.Enabled == false
+                    ? [subscribed, new WebhookChanged(id, subscribed.Name, subscribed.Url, subscribed.Events, null, false, subscribed.At)]
+                    : [subscribed]);
                 await session.SaveChangesAsync(ct);
                 var created = await session.LoadAsync<WebhookSubscription>(id, ct);
                 return Results.Created($"/api/webhooks/{id}", new WebhookCreated(WebhookView.Of(created!), secret));
@@ -61,11 +65,12 @@ public static class WebhookEndpoints
                 var stream = await session.Events.FetchForWriting<WebhookSubscription>(id, ct);
                 if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No webhook '{Printable(id)}'.");
                 var protectedSecret = input.Secret is null ? null : protection.CreateProtector(WebhookSecrets.Purpose).Protect(input.Secret);
-                stream.AppendOne(new WebhookChanged(id, input.Name!.Trim(), input.Url!, input.Events!.Distinct().ToList(), protectedSecret, input.Enabled ?? true, time.GetUtcNow()));
+                stream.AppendOne(new WebhookChanged(id, input.Name!.Trim(), input.Url!, input.Events!.Distinct().ToList(), protectedSecret,
+                    input.Enabled ?? stream.Aggregate.Enabled, time.GetUtcNow()));
                 await session.SaveChangesAsync(ct);
                 return Results.Ok(WebhookView.Of((await session.LoadAsync<WebhookSubscription>(id, ct))!));
             })
-            .ForAdministrator().WithName("ChangeWebhook").WithSummary("Change a subscription (a secret given replaces the old one; enabled=false pauses it).")
+            .ForAdministrator().WithName("ChangeWebhook").WithSummary("Change a subscription (a secret given replaces the old one; enabled=false pauses it, true resumes it, left out keeps it).")
             .Produces<WebhookView>().ProducesProblem(400).ProducesProblem(404);
 
         group.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>

@@ -53,27 +53,31 @@ public static class ServerTaskEndpoints
         DateTimeOffset? asOf, HttpContext? http = null)
     {
         var csv = http is not null && ReadSql.CsvRequested(http);
-        if (csv && page is null && pageSize is null) pageSize = int.MaxValue;
-        return (await RunsAsync(session, task, page, pageSize, ct, db, asOf)).ToResult(p =>
+        return (await RunsAsync(session, task, page, pageSize, ct, db, asOf, all: csv && page is null && pageSize is null)).ToResult(p =>
             csv ? Results.Text(Compliance.ReportQuery.ToCsv(p.Items.Select(ServerTaskRunRow.Of)), "text/csv; charset=utf-8") : Results.Ok(p));
     }
 
-    /// <summary>Runs of one task (or all), newest first, paged.</summary>
+    /// <summary>Runs of one task (or all), newest first, paged — or every one (<paramref name="all"/>: a CSV export without paging).</summary>
     public static async Task<Compliance.QueryAnswer<ServerTaskRunPage>> RunsAsync(IQuerySession session, string? task, int? page, int? pageSize, CancellationToken ct,
-        Npgsql.NpgsqlDataSource? db = null, DateTimeOffset? asOf = null)
+        Npgsql.NpgsqlDataSource? db = null, DateTimeOffset? asOf = null, bool all = false)
     {
         var p = page ?? 1;
         var size = pageSize ?? 50;
-        if (p < 1 || (size is < 1 or > 1000 && size != int.MaxValue)) return Compliance.QueryAnswer<ServerTaskRunPage>.Invalid("page must be ≥ 1 and pageSize from 1 to 1000.");
+        if (p < 1 || size is < 1 or > 1000) return Compliance.QueryAnswer<ServerTaskRunPage>.Invalid("page must be ≥ 1 and pageSize from 1 to 1000.");
         if (asOf is { } at)
         {
             var runs = (await Historical.AllAsync<ServerTaskRun>(session, db!, Projections.PatchProjections.ServerTaskRunTable, at, ct, "(d.data->>'started')::timestamptz desc"))
                 .Where(r => task == null || r.Task == task).ToList();
-            return new ServerTaskRunPage(runs.Skip((p - 1) * size).Take(size).ToList(), runs.Count, p, size);
+            return all ? new ServerTaskRunPage(runs, runs.Count, 1, runs.Count) : new ServerTaskRunPage(runs.Skip((p - 1) * size).Take(size).ToList(), runs.Count, p, size);
         }
-        var query = session.Query<ServerTaskRun>().Where(r => task == null || r.Task == task);
+        var query = session.Query<ServerTaskRun>().Where(r => task == null || r.Task == task).OrderByDescending(r => r.Started);
+        if (all)
+        {
+            var every = await query.ToListAsync(ct);
+            return new ServerTaskRunPage(every, every.Count, 1, every.Count);
+        }
         var total = await query.CountAsync(ct);
-        var items = await query.OrderByDescending(r => r.Started).Skip((p - 1) * size).Take(size).ToListAsync(ct);
+        var items = await query.Skip((p - 1) * size).Take(size).ToListAsync(ct);
         return new ServerTaskRunPage(items, total, p, size);
     }
 }

@@ -26,9 +26,7 @@ public static partial class DownloadSources
         var candidates = new List<Uri>();
         if (!string.IsNullOrWhiteSpace(stagingLocation))
         {
-            var location = stagingLocation.Trim();
-            var isUrl = Uri.TryCreate(location, UriKind.Absolute, out var baseUri) && baseUri.Scheme is "http" or "https" or "file";
-            var root = isUrl ? baseUri!.AbsoluteUri.TrimEnd('/') + "/" : new Uri(Path.GetFullPath(location).TrimEnd('/') + "/").AbsoluteUri;
+            var (root, _) = MirrorRoot(stagingLocation.Trim());
             if (SafeName(file.FileName) is { } name) candidates.Add(new Uri(root + Uri.EscapeDataString(name)));
             if (file.Sha256 is { } sha) candidates.Add(new Uri(root + "sha256/" + sha.ToLowerInvariant()));
         }
@@ -43,11 +41,17 @@ public static partial class DownloadSources
         return uri.AbsolutePath.EndsWith(".aspx", StringComparison.OrdinalIgnoreCase) || uri.Query.Contains("q=", StringComparison.OrdinalIgnoreCase) ? null : uri;
     }
 
-    private static IEnumerable<Uri> Mirror(string bulletinNumber, UpdateFacts update, string location)
+    /// <summary>The staging location as a URL prefix, and as a local folder when it is one (to look for files by name).</summary>
+    private static (string Root, string? Folder) MirrorRoot(string location)
     {
         var isUrl = Uri.TryCreate(location, UriKind.Absolute, out var baseUri) && baseUri.Scheme is "http" or "https" or "file";
         var folder = isUrl ? (baseUri!.IsFile ? baseUri.LocalPath : null) : Path.GetFullPath(location);
-        var root = isUrl ? baseUri!.AbsoluteUri.TrimEnd('/') + "/" : new Uri(folder!.TrimEnd('/') + "/").AbsoluteUri;
+        return (isUrl ? baseUri!.AbsoluteUri.TrimEnd('/') + "/" : new Uri(folder!.TrimEnd('/') + "/").AbsoluteUri, folder);
+    }
+
+    private static IEnumerable<Uri> Mirror(string bulletinNumber, UpdateFacts update, string location)
+    {
+        var (root, folder) = MirrorRoot(location);
         if (SafeName(update.FileName) is { } file) yield return new Uri(root + Uri.EscapeDataString(file));
         if (update.Sha256 is { } sha) yield return new Uri(root + "sha256/" + sha.ToLowerInvariant());
         if (folder is null || !Directory.Exists(folder)) yield break;

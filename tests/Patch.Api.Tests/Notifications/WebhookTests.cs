@@ -118,6 +118,13 @@ public class when_webhooks_are_notified(AppFixture app) : AppTest(app)
         Assert.Contains("secret:", problem.GetProperty("detail").GetString());
         (status, _) = await SendAsync(HttpMethod.Post, "/api/webhooks", new { name = "x\u0000y", url = "https://example.com/", events = new[] { "task-failed" } });
         Assert.Equal(HttpStatusCode.BadRequest, status);
+        // Subscribed paused: it exists, disabled; a change that does not say keeps it paused.
+        var (created, paused) = await SendAsync(HttpMethod.Post, "/api/webhooks", new { name = "Later", url = "https://example.com/", events = new[] { "task-failed" }, enabled = false });
+        Assert.Equal(HttpStatusCode.Created, created);
+        var pausedId = paused.GetProperty("webhook").GetProperty("id").GetString()!;
+        Assert.False(paused.GetProperty("webhook").GetProperty("enabled").GetBoolean());
+        var (_, changed) = await SendAsync(HttpMethod.Put, $"/api/webhooks/{pausedId}", new { name = "Later", url = "https://example.com/hook", events = new[] { "task-failed" } });
+        Assert.False(changed.GetProperty("enabled").GetBoolean());
         using var op = App.Client("op", Patch.Domain.Users.Roles.Operator);
         Assert.Equal(HttpStatusCode.Forbidden, (await op.GetAsync("/api/webhooks", Ct)).StatusCode);
     }

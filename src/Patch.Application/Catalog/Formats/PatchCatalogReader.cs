@@ -123,12 +123,7 @@ public static partial class PatchCatalogReader
         if (!products.TryGetValue(productId, out var product)) throw new FormatException($"{path}.product: unknown product '{productId}'");
         var sha = Str(u, "sha256", path, false);
         if (sha is not null && !Sha256().IsMatch(sha)) throw new FormatException($"{path}.sha256: must be 64 hexadecimal characters");
-        long? size = null;
-        if (u.TryGetProperty("size", out var s) && s.ValueKind != JsonValueKind.Null)
-        {
-            if (s.ValueKind != JsonValueKind.Number || !s.TryGetInt64(out var n) || n < 0) throw new FormatException($"{path}.size: must be a non-negative integer (bytes)");
-            size = n;
-        }
+        var size = Size(u, path);
         var url = Str(u, "downloadUrl", path, false);
         if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "file")))
             throw new FormatException($"{path}.downloadUrl: '{url}' is not an absolute http, https or file URL");
@@ -168,13 +163,14 @@ public static partial class PatchCatalogReader
         if (sha is not null && !Sha256().IsMatch(sha)) throw new FormatException($"{path}.sha256: must be 64 hexadecimal characters");
         var sha1 = Str(f, "sha1", path, false);
         if (sha1 is not null && !Sha1().IsMatch(sha1)) throw new FormatException($"{path}.sha1: must be 40 hexadecimal characters");
-        long? size = null;
-        if (f.TryGetProperty("size", out var s) && s.ValueKind != JsonValueKind.Null)
-        {
-            if (s.ValueKind != JsonValueKind.Number || !s.TryGetInt64(out var n) || n < 0) throw new FormatException($"{path}.size: must be a non-negative integer (bytes)");
-            size = n;
-        }
-        return new UpdateFile(url, name, size, sha?.ToLowerInvariant(), sha1?.ToLowerInvariant());
+        return new UpdateFile(url, name, Size(f, path), sha?.ToLowerInvariant(), sha1?.ToLowerInvariant());
+    }
+
+    private static long? Size(JsonElement e, string path)
+    {
+        if (!e.TryGetProperty("size", out var s) || s.ValueKind == JsonValueKind.Null) return null;
+        if (s.ValueKind != JsonValueKind.Number || !s.TryGetInt64(out var n) || n < 0) throw new FormatException($"{path}.size: must be a non-negative integer (bytes)");
+        return n;
     }
 
     private static string? Rule(JsonElement e, string name, string path) =>
