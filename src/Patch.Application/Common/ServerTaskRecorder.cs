@@ -50,18 +50,19 @@ public static class ServerTaskRecorder
     public static ServerTaskCompleted Completed(string runId, TaskOutcome outcome, TimeProvider time) =>
         new(runId, outcome.Status, outcome.Counts, time.GetUtcNow());
 
-    public static async Task CompleteAsync(IDocumentStore store, TimeProvider time, Actor actor, string runId, TaskOutcome outcome)
-    {
-        await using var session = store.OpenSession(actor, runId);
-        session.Events.Append(runId, Completed(runId, outcome, time));
-        await session.SaveChangesAsync(CancellationToken.None);
-    }
+    public static Task CompleteAsync(IDocumentStore store, TimeProvider time, Actor actor, string runId, TaskOutcome outcome) =>
+        EndAsync(store, actor, runId, Completed(runId, outcome, time));
 
     /// <summary>Records the run as failed (never cancelled by the caller's token: the record must be kept).</summary>
-    public static async Task FailAsync(IDocumentStore store, TimeProvider time, Actor actor, string runId, string error)
+    public static Task FailAsync(IDocumentStore store, TimeProvider time, Actor actor, string runId, string error) =>
+        EndAsync(store, actor, runId, new ServerTaskFailed(runId, Printable(error), time.GetUtcNow()));
+
+    /// <summary>Appends a run's end — only to a run that exists: the store replaced meanwhile (an import of another store) gets no run out of nothing.</summary>
+    private static async Task EndAsync(IDocumentStore store, Actor actor, string runId, object end)
     {
         await using var session = store.OpenSession(actor, runId);
-        session.Events.Append(runId, new ServerTaskFailed(runId, Printable(error), time.GetUtcNow()));
+        if (await session.Events.FetchStreamStateAsync(runId, CancellationToken.None) is null) return;
+        session.Events.Append(runId, end);
         await session.SaveChangesAsync(CancellationToken.None);
     }
 
