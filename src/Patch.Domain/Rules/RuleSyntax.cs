@@ -16,8 +16,16 @@ public static class RuleSyntax
     /// <summary>Checks a rule; returns the canonical text, or throws <see cref="FormatException"/> naming the JSON path.</summary>
     public static string Canonical(JsonElement rule, string path)
     {
-        Check(rule, path, depth: 0);
-        return JsonNode.Parse(rule.GetRawText())!.ToJsonString();
+        try
+        {
+            Check(rule, path, depth: 0);
+            return JsonNode.Parse(rule.GetRawText())!.ToJsonString();
+        }
+        catch (InvalidOperationException e) when (e.InnerException is System.Text.DecoderFallbackException)
+        {
+            // A JSON text read without UTF-8 validation: its names and strings are decoded only here.
+            throw new FormatException($"{path}: text that is not valid UTF-8");
+        }
     }
 
     private static void Check(JsonElement rule, string path, int depth)
@@ -42,6 +50,8 @@ public static class RuleSyntax
             case var t when Tests.Contains(t):
                 if (p.Value.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(p.Value.GetString()))
                     throw new FormatException($"{here}: must be a non-empty string");
+                if (p.Value.GetString()!.Any(char.IsControl))
+                    throw new FormatException($"{here}: a control character (U+{(int)p.Value.GetString()!.First(char.IsControl):X4}) in a rule's text");
                 if (t is "osBuildAtLeast" or "osBuildBelow" && !Version.TryParse(p.Value.GetString(), out _))
                     throw new FormatException($"{here}: '{p.Value.GetString()}' is not a build number like 10.0.19045.3803");
                 break;

@@ -12,15 +12,7 @@ public static partial class KevCatalogReader
 {
     public static KevDocument Read(Stream stream)
     {
-        JsonDocument json;
-        try
-        {
-            json = JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 16 });
-        }
-        catch (JsonException e)
-        {
-            throw new CatalogFormatException("Malformed JSON", e.Message.Split(" Path:")[0], $"line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}");
-        }
+        var json = CatalogJson.Parse(stream, maxDepth: 16);
 
         using (json)
         {

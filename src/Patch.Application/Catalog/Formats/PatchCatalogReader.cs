@@ -18,15 +18,7 @@ public static partial class PatchCatalogReader
 
     public static CatalogDocument Read(Stream stream)
     {
-        JsonDocument json;
-        try
-        {
-            json = JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 64, CommentHandling = JsonCommentHandling.Disallow });
-        }
-        catch (JsonException e)
-        {
-            throw new CatalogFormatException("Malformed JSON", e.Message.Split(" Path:")[0], $"line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}");
-        }
+        var json = CatalogJson.Parse(stream, maxDepth: 64);
 
         using (json)
         {

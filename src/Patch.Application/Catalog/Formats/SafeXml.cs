@@ -10,6 +10,9 @@ public static class SafeXml
     /// Without line info the tree is built a quarter faster; readers load that way and, when a document is refused,
     /// load it again with line info so the refusal names the place (<see cref="WithPlaces{T}"/>).
     /// </summary>
+    /// <summary>Elements nest at most this deep (CVRF and mssecure nest about ten levels).</summary>
+    public const int MaxDepth = 64;
+
     public static XDocument Load(Stream stream, bool lineInfo = false)
     {
         var settings = new XmlReaderSettings
@@ -22,20 +25,30 @@ public static class SafeXml
             IgnoreWhitespace = true,
             CloseInput = false,
         };
-        using var reader = XmlReader.Create(stream, settings);
+        XmlReader? reader = null;
         try
         {
+            // Creating the reader already reads the encoding declaration: a wrong or unknown encoding is refused there.
+            reader = new DepthLimitedXmlReader(XmlReader.Create(stream, settings), MaxDepth);
             return XDocument.Load(reader, lineInfo ? LoadOptions.SetLineInfo : LoadOptions.None);
+        }
+        catch (XmlException e) when (reader is null)
+        {
+            throw new CatalogFormatException("Malformed XML", e.Message, e.LineNumber > 0 ? $"line {e.LineNumber}, column {e.LinePosition}" : "line 1, column 1");
         }
         catch (XmlException e)
         {
             // Some XmlExceptions (a prohibited DTD) carry no position: the reader still knows where it stopped.
-            var info = (IXmlLineInfo)reader;
+            var info = (IXmlLineInfo)reader!;
             var place = e.LineNumber > 0 ? $"line {e.LineNumber}, column {e.LinePosition}" : $"line {info.LineNumber}, column {info.LinePosition}";
             if (e.Message.Contains("DTD", StringComparison.OrdinalIgnoreCase))
                 throw new CatalogFormatException("XML with a DTD is refused",
                     "The file declares a DTD (<!DOCTYPE>); DTDs and entities are never processed (XXE, entity expansion).", DoctypePlace(stream) ?? place);
             throw new CatalogFormatException("Malformed XML", e.Message, place);
+        }
+        finally
+        {
+            reader?.Dispose();
         }
     }
 

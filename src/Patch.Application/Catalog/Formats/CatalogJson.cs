@@ -1,0 +1,57 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Unicode;
+
+namespace Patch.Application.Catalog.Formats;
+
+/// <summary>
+/// Parses a JSON catalog (Patch, KEV): UTF-8 only (RFC 8259), checked whole before parsing, because the JSON reader
+/// decodes strings only when they are read — invalid bytes would otherwise surface late, as an unnamed failure.
+/// </summary>
+public static class CatalogJson
+{
+    public static JsonDocument Parse(Stream stream, int maxDepth)
+    {
+        byte[] bytes;
+        if (stream is MemoryStream memory && memory.TryGetBuffer(out var buffer)) bytes = buffer.AsSpan((int)memory.Position).ToArray();
+        else
+        {
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            bytes = copy.ToArray();
+        }
+        var text = bytes.AsSpan();
+        if (text.StartsWith(Encoding.UTF8.Preamble)) text = text[3..];
+        if (text.Length >= 2 && (text[0] == 0xFF && text[1] == 0xFE || text[0] == 0xFE && text[1] == 0xFF || text[0] == 0 && text[1] != 0 || text.Length >= 4 && text[1] == 0 && text[3] == 0))
+            throw new CatalogFormatException("Not UTF-8", "A JSON catalog must be UTF-8 (RFC 8259); this file looks like UTF-16 or UTF-32. Save it as UTF-8 and import it again.", "byte 1");
+        if (!Utf8.IsValid(text))
+        {
+            var valid = ValidPrefix(text);
+            var line = 1 + text[..valid].Count((byte)'\n');
+            var column = valid - (text[..valid].LastIndexOf((byte)'\n') + 1) + 1;
+            throw new CatalogFormatException("Not UTF-8", $"Byte 0x{text[valid]:X2} at offset {valid} is not valid UTF-8; a JSON catalog must be UTF-8 (RFC 8259).",
+                $"line {line}, byte {column}");
+        }
+        try
+        {
+            return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = maxDepth, CommentHandling = JsonCommentHandling.Disallow });
+        }
+        catch (JsonException e)
+        {
+            throw new CatalogFormatException("Malformed JSON", e.Message.Split(" Path:")[0], $"line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}");
+        }
+    }
+
+    private static int ValidPrefix(ReadOnlySpan<byte> text)
+    {
+        Span<char> sink = stackalloc char[1024];
+        var done = 0;
+        while (done < text.Length)
+        {
+            var status = Utf8.ToUtf16(text[done..], sink, out var read, out _, replaceInvalidSequences: false, isFinalBlock: true);
+            done += read;
+            if (status is System.Buffers.OperationStatus.InvalidData or System.Buffers.OperationStatus.NeedMoreData) return done;
+        }
+        return done;
+    }
+}

@@ -1,0 +1,98 @@
+using System.IO.Compression;
+using System.Text.Json.Nodes;
+using System.Xml.Linq;
+using Patch.Api.Tests.Infrastructure;
+
+namespace Patch.Api.Tests.Fuzzing;
+
+/// <summary>
+/// The real documents mutations start from (../shared/data, and the repository's own real-format samples). The parsers
+/// get whole files; imports through the server get real slices of the big ones (a few bulletins of mssecure, a few
+/// entries of KEV) so a case costs milliseconds, not a full catalog import.
+/// </summary>
+public static class FuzzSeeds
+{
+    // Old single-bulletin documents, the 2017 transition and modern monthly documents of the Security Update Guide.
+    private static readonly string[] SmallCvrf = ["2005-Mar", "2009-Jul", "2012-Apr", "2013-Oct", "2015-Jan", "2017-May-B"];
+    private static readonly string[] ModernCvrf = ["2016-Oct"];
+
+    public static readonly Lazy<byte[][]> Cvrf = new(() => [.. SmallCvrf.Concat(ModernCvrf).Select(Archive)]);
+    public static readonly Lazy<byte[][]> CvrfForImport = new(() => [.. SmallCvrf.Select(Archive)]);
+
+    /// <summary>Four real mssecure datastores of a dozen bulletins each (the products, locations and severities kept whole).</summary>
+    public static readonly Lazy<byte[][]> MssecureForImport = new(() =>
+    [
+        .. new[] { 0, 60, 120, 200 }.Select(first =>
+        {
+            var doc = XDocument.Parse(File.ReadAllText(SharedData.PathOf(SharedData.Mssecure)));
+            var bulletins = doc.Root!.Element("Bulletins")!.Elements("Bulletin").ToList();
+            foreach (var (b, i) in bulletins.Select((b, i) => (b, i))) if (i < first || i >= first + 12) b.Remove();
+            return System.Text.Encoding.UTF8.GetBytes(doc.ToString(SaveOptions.DisableFormatting));
+        }),
+    ]);
+
+    /// <summary>The whole datastore and its slices (the slices keep a case fast; the whole file keeps every part of it in play).</summary>
+    public static readonly Lazy<byte[][]> Mssecure = new(() => [SharedData.Bytes(SharedData.Mssecure), .. MssecureForImport.Value]);
+
+    public static readonly Lazy<byte[][]> Kev = new(() => [SharedData.Bytes(SharedData.Kev)]);
+
+    /// <summary>Four real KEV catalogs of 25 entries each.</summary>
+    public static readonly Lazy<byte[][]> KevForImport = new(() =>
+    [
+        .. new[] { 0, 300, 700, 1100 }.Select(first =>
+        {
+            var node = JsonNode.Parse(SharedData.Bytes(SharedData.Kev))!;
+            var all = node["vulnerabilities"]!.AsArray();
+            var slice = new JsonArray([.. all.Skip(first).Take(25).Select(v => v!.DeepClone())]);
+            node["vulnerabilities"] = slice;
+            node["count"] = slice.Count;
+            return System.Text.Encoding.UTF8.GetBytes(node.ToJsonString());
+        }),
+    ]);
+
+    public static readonly Lazy<byte[][]> Patch = new(() => [File.ReadAllBytes(SharedData.RepoFile("demo/patch-demo-catalog.json"))]);
+
+    private static readonly string Inventory = "windows-inventory/wesng-validation";
+
+    public static readonly Lazy<byte[][]> SystemInfo = new(() => Captures("*systeminfo*.txt"));
+    public static readonly Lazy<byte[][]> Qfe = new(() => Captures("*_qfe.txt"));
+
+    public static readonly Lazy<byte[][]> Registry = new(() =>
+        [.. Directory.GetFiles(SharedData.RepoFile("tests/Patch.Api.Tests/Inventory/registry"), "*.reg").Order(StringComparer.Ordinal).Select(File.ReadAllBytes)]);
+
+    public static readonly Lazy<byte[][]> Vswhere = new(() => [File.ReadAllBytes(SharedData.RepoFile("tests/Patch.Api.Tests/Inventory/registry/vswhere.json"))]);
+
+    /// <summary>The rules of the demo catalog (applicability and installed), each its own JSON document.</summary>
+    public static readonly Lazy<byte[][]> Rules = new(() =>
+    {
+        var catalog = JsonNode.Parse(File.ReadAllBytes(SharedData.RepoFile("demo/patch-demo-catalog.json")))!;
+        return [.. catalog["bulletins"]!.AsArray().SelectMany(b => b!["updates"]!.AsArray())
+            .SelectMany(u => new[] { u!["applicability"], u["installed"] }).Where(r => r is not null)
+            .Select(r => System.Text.Encoding.UTF8.GetBytes(r!.ToJsonString())).Distinct(ByteArrays.Instance)];
+    });
+
+    /// <summary>A computer list as an administrator exports it from a directory: real names, domains, OS captions and MACs.</summary>
+    public static readonly Lazy<byte[][]> ComputersCsv = new(() =>
+    [
+        "name,domain,os,mac\nWS-001,corp,Windows 10 Enterprise,00:1A:2B:3C:4D:01\nWS-002,corp,Windows 10 Enterprise,00:1A:2B:3C:4D:02\nWS-003,corp,Windows 11 Pro,\nSRV-01,corp,Windows Server 2022,00-1A-2B-3C-4D-04\n"u8.ToArray(),
+        "name,os\r\n\"LAPTOP-7\",\"Windows 11 Enterprise, 23H2\"\r\nSRV-2019,Windows Server 2019 Datacenter\r\n"u8.ToArray(),
+    ]);
+
+    private static byte[][] Captures(string pattern) =>
+        [.. Directory.GetFiles(SharedData.PathOf(Inventory + "/LICENSE-wesng.txt")[..^"LICENSE-wesng.txt".Length], pattern).Order(StringComparer.Ordinal).Select(File.ReadAllBytes)];
+
+    private static byte[] Archive(string month)
+    {
+        using var gz = new GZipStream(SharedData.Open($"msrc-cvrf/archive/{month}.xml.gz"), CompressionMode.Decompress);
+        using var copy = new MemoryStream();
+        gz.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    private sealed class ByteArrays : IEqualityComparer<byte[]>
+    {
+        public static readonly ByteArrays Instance = new();
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+        public int GetHashCode(byte[] obj) => obj.Length;
+    }
+}

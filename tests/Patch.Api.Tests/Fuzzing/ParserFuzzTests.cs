@@ -1,0 +1,110 @@
+using System.Text.Json;
+using Patch.Application.Catalog.Formats;
+using Patch.Domain.Inventory;
+using Patch.Domain.Inventory.Products;
+using Patch.Domain.Rules;
+
+namespace Patch.Api.Tests.Fuzzing;
+
+/// <summary>
+/// Every parser of outside input, fed mutations of real documents: each case is either read or refused with the parser's
+/// own refusal that names the problem; any other exception is a defect (the server would answer 500 or the agent would stop).
+/// </summary>
+public class when_parsers_read_mutated_real_documents
+{
+    private static string Describe((int Seed, Mutation[] Changes) c) => $"seed document {c.Seed}, mutations {string.Join(", ", c.Changes.Select(m => m.ToString()))}";
+
+    private static Task Catalog(string target, Lazy<byte[][]> seeds, Shape shape, Func<Stream, object> read) =>
+        Fuzz.Run(target, Mutations.Of(seeds.Value.Length), c =>
+        {
+            var bytes = Mutations.Apply(seeds.Value[c.Seed], c.Changes, shape);
+            try
+            {
+                // What the importer does before it writes anything: read, then refuse control characters in any text.
+                CatalogText.Check(read(new MemoryStream(bytes)));
+                return "accepted";
+            }
+            catch (CatalogFormatException e)
+            {
+                Fuzz.Names(e.Title, target);
+                Fuzz.Names(e.Detail, target);
+                return "refused: " + e.Title;
+            }
+        }, Describe);
+
+    [Fact] public Task cvrf() => Catalog("cvrf reader", FuzzSeeds.Cvrf, Shape.Xml, CvrfCatalogReader.Read);
+
+    [Fact] public Task mssecure() => Catalog("mssecure reader", FuzzSeeds.Mssecure, Shape.Xml, MssecureCatalogReader.Read);
+
+    [Fact] public Task patch_json() => Catalog("patch catalog reader", FuzzSeeds.Patch, Shape.Json, PatchCatalogReader.Read);
+
+    [Fact] public Task kev() => Catalog("kev reader", FuzzSeeds.Kev, Shape.Json, KevCatalogReader.Read);
+
+    private static Task Refusing<T>(string target, Lazy<byte[][]> seeds, Shape shape, Func<byte[], T> parse, Action<T>? check = null) =>
+        Fuzz.Run(target, Mutations.Of(seeds.Value.Length), c =>
+        {
+            var bytes = Mutations.Apply(seeds.Value[c.Seed], c.Changes, shape);
+            try
+            {
+                var parsed = parse(bytes);
+                check?.Invoke(parsed);
+                return "accepted";
+            }
+            catch (FormatException e)
+            {
+                Fuzz.Names(e.Message, target);
+                return "refused";
+            }
+        }, Describe);
+
+    [Fact]
+    public Task systeminfo_in_any_language_and_encoding() => Refusing("systeminfo parser", FuzzSeeds.SystemInfo, Shape.Text, SystemInfoParser.Parse, os =>
+    {
+        // What the agent sends must be text the server can store.
+        foreach (var text in new[] { os.Caption, os.Version, os.Architecture }.Concat(os.InstalledKbs))
+            Assert.False(text?.Any(ch => ch < ' ' && ch is not ('\t' or '\n' or '\r')), $"a control character in a parsed value: {text}");
+    });
+
+    [Fact] public Task wmic_qfe() => Refusing("wmic qfe parser", FuzzSeeds.Qfe, Shape.Text, QfeParser.Parse);
+
+    [Fact]
+    public Task registry_exports() => Refusing("registry export parser", FuzzSeeds.Registry, Shape.Text, b => RegistryProducts.Read(RegistryExport.Parse(b, "fuzz.reg"), "x64"));
+
+    [Fact]
+    public Task vswhere_json() => Refusing("vswhere parser", FuzzSeeds.Vswhere, Shape.Json, b => VisualStudioInstances.Parse(System.Text.Encoding.UTF8.GetString(b), "vswhere.json"));
+
+    [Fact]
+    public Task the_rule_language() => Fuzz.Run("rule language", Mutations.Of(FuzzSeeds.Rules.Value.Length), c =>
+    {
+        var bytes = Mutations.Apply(FuzzSeeds.Rules.Value[c.Seed], c.Changes, Shape.Json);
+        JsonDocument document;
+        try { document = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 256 }); }
+        catch (JsonException) { return "not JSON"; }
+        using (document)
+        {
+            try
+            {
+                var canonical = RuleSyntax.Canonical(document.RootElement, "$.rule");
+                // A canonical rule reads back as itself.
+                using var again = JsonDocument.Parse(canonical);
+                Assert.Equal(canonical, RuleSyntax.Canonical(again.RootElement, "$.rule"));
+                return "accepted";
+            }
+            catch (FormatException e)
+            {
+                Assert.StartsWith("$.rule", Fuzz.Names(e.Message, "rule language"));
+                return "refused";
+            }
+        }
+    }, Describe);
+
+    [Fact]
+    public Task the_computer_csv() => Fuzz.Run("computer csv", Mutations.Of(FuzzSeeds.ComputersCsv.Value.Length), c =>
+    {
+        var bytes = Mutations.Apply(FuzzSeeds.ComputersCsv.Value[c.Seed], c.Changes, Shape.Text);
+        var (rows, error) = Patch.Application.Computers.ComputerEndpoints.ParseCsv(System.Text.Encoding.UTF8.GetString(bytes));
+        if (error is not null) { Fuzz.Names(error, "computer csv"); return "refused"; }
+        Assert.NotNull(rows);
+        return "accepted";
+    }, Describe);
+}
