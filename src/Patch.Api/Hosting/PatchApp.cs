@@ -68,6 +68,7 @@ public static class PatchApp
         app.UseAntiforgery();
         app.Use(CookieAntiforgery.InvokeAsync);
         app.Use(QueryParameters.InvokeAsync);
+        app.Use(RequestText.InvokeAsync);
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).Anonymous("liveness probe");
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).Anonymous("readiness probe");

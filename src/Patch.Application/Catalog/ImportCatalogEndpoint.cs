@@ -40,7 +40,7 @@ public static class ImportCatalogEndpoint
                     new Dictionary<string, object?> { ["result"] = "failed", ["runId"] = result.RunId, ["place"] = result.Place, ["format"] = result.Format });
             })
             .WithTags("Catalog import")
-            .ForOperator().WithName("ImportCatalog")
+            .ForOperator().WithName("ImportCatalog").ChecksOwnBody()
             .WithQuery(new QueryParameter("format", "string", "The catalog's format: cvrf, mssecure, patch or kev.", CatalogFormats.All, Required: true))
             .WithSummary("Import a vendor catalog file (C1): format=cvrf (MSRC CVRF 1.1 XML), mssecure (MBSA mssecure.xml), patch (Patch catalog JSON 1.0) or kev (CISA KEV JSON).")
             .WithDescription("The file is the request body, or the multipart form field 'file'. Idempotent: the same content again appends nothing and answers status 'unchanged'. " +

@@ -57,23 +57,40 @@ public static class ComputerEndpoints
             .Produces<ComputerImportResult>().ProducesProblem(400);
     }
 
+    /// <summary>
+    /// RFC 4180 CSV (quoted cells may hold commas, quotes and line breaks) with a header naming the columns; a cell with a
+    /// control character other than tab, LF or CR is refused naming its row and column.
+    /// </summary>
     public static (IReadOnlyList<RegisterComputer> Rows, string? Error) ParseCsv(string text)
     {
-        var lines = text.Replace("\r\n", "\n").Split('\n').Where(l => l.Trim().Length > 0).ToList();
-        if (lines.Count == 0) return ([], "the file is empty");
-        var header = lines[0].Split(',').Select(h => h.Trim().ToLowerInvariant()).ToList();
-        var name = header.IndexOf("name");
-        if (name < 0) return ([], "line 1: the header needs a 'name' column (and optionally domain, os, mac)");
-        int Col(string c) => header.IndexOf(c);
-        var rows = new List<RegisterComputer>();
-        for (var i = 1; i < lines.Count; i++)
+        if (text.Trim().Length == 0) return ([], "the file is empty");
+        try
         {
-            var cells = lines[i].Split(',').Select(c => c.Trim()).ToArray();
-            if (cells.Length != header.Count) return ([], $"line {i + 1}: {cells.Length} cells where the header has {header.Count}");
-            string? Cell(int c) => c >= 0 && cells[c].Length > 0 ? cells[c] : null;
-            rows.Add(new RegisterComputer(cells[name], Cell(Col("domain")), Cell(Col("os")), Cell(Col("mac"))));
+            using var csv = Sylvan.Data.Csv.CsvDataReader.Create(new StringReader(text), new Sylvan.Data.Csv.CsvDataReaderOptions { Delimiter = ',' });
+            var header = Enumerable.Range(0, csv.FieldCount).Select(i => csv.GetName(i).Trim().ToLowerInvariant()).ToList();
+            var name = header.IndexOf("name");
+            if (name < 0) return ([], "line 1: the header needs a 'name' column (and optionally domain, os, mac)");
+            if (header.Select((h, i) => (h, i)).FirstOrDefault(c => RequestText.ControlAt(c.h) >= 0) is { h: not null } bad)
+                return ([], $"line 1: a control character in the header's column {bad.i + 1}");
+            int Col(string c) => header.IndexOf(c);
+            var rows = new List<RegisterComputer>();
+            for (var row = 1; csv.Read(); row++)
+            {
+                if (Enumerable.Range(0, csv.RowFieldCount).All(i => csv.GetString(i).Trim().Length == 0)) continue;
+                if (csv.RowFieldCount != header.Count) return ([], $"row {row}: {csv.RowFieldCount} cells where the header has {header.Count}");
+                var cells = Enumerable.Range(0, header.Count).Select(i => csv.GetString(i).Trim()).ToArray();
+                for (var c = 0; c < cells.Length; c++)
+                    if (RequestText.ControlAt(cells[c]) is var at and >= 0)
+                        return ([], $"row {row}: {header[c]}: a control character (U+{(int)cells[c][at]:X4}) in the cell");
+                string? Cell(int c) => c >= 0 && cells[c].Length > 0 ? cells[c] : null;
+                rows.Add(new RegisterComputer(cells[name], Cell(Col("domain")), Cell(Col("os")), Cell(Col("mac"))));
+            }
+            return (rows, null);
         }
-        return (rows, null);
+        catch (Sylvan.Data.Csv.CsvFormatException e)
+        {
+            return ([], $"row {e.RowNumber}: not valid CSV ({e.Message})");
+        }
     }
 
     private static async Task<(ComputerImportResult Counts, Rejection? Rejection)> RegisterAsync(IDocumentStore store, Actor actor, IReadOnlyList<RegisterComputer> rows, CancellationToken ct, bool csv)

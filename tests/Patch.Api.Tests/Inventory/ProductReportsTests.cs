@@ -124,7 +124,7 @@ public class when_reports_show_product_families(AppFixture app) : AppTest(app)
     [Theory]
     [InlineData("/api/reports/compliance/updates?family=dotnetfx")]
     [InlineData("/api/reports/compliance/bulletins?family=Windows")]
-    [InlineData("/api/reports/compliance/computers?family=%00")]
+    [InlineData("/api/reports/compliance/computers?family=%7F")]
     [InlineData("/api/reports/vulnerabilities?family=sql")]
     [InlineData("/api/bulletins?family=office,nope")]
     public async Task an_unknown_family_is_refused_naming_it(string url)
@@ -132,6 +132,14 @@ public class when_reports_show_product_families(AppFixture app) : AppTest(app)
         var problem = await GetJsonAsync(url, 400);
         Assert.Contains("family: '", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Contains("sqlserver", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task a_control_character_in_a_query_parameter_is_refused_naming_the_parameter()
+    {
+        var problem = await GetJsonAsync("/api/reports/compliance/computers?family=%00", 400);
+        Assert.Equal("Control character in text", problem.GetProperty("title").GetString());
+        Assert.StartsWith("query parameter 'family': a control character (U+0000) at position 1", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -148,6 +156,6 @@ public class when_reports_show_product_families(AppFixture app) : AppTest(app)
         var nul = new { family = "edge", name = "Microsoft Edge\u0000", version = "1.0", source = "registry" };
         (status, problem) = await AgentAsync("/agent/v1/inventory", Inventory([nul]), credential);
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Contains("products[0].name: control characters", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Contains("$.products[0].name: a control character (U+0000)", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 }

@@ -1,0 +1,129 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace Patch.Application.Common;
+
+/// <summary>An endpoint that checks its own body's text (a catalog import keeps a failed run record of its refusal).</summary>
+public sealed record ChecksOwnBodyText;
+
+/// <summary>
+/// No text Patch keeps or looks up may hold a C0 control character other than tab, LF and CR: a NUL fails inside
+/// PostgreSQL (as a 500, half-way through a request) and the others are never meaningful in a name, a path or a field.
+/// This refuses them at the door, naming where they are — in the path, in a query parameter, or at a JSON path of the body —
+/// and refuses a JSON body that is not UTF-8.
+/// </summary>
+public static class RequestText
+{
+    public static TBuilder ChecksOwnBody<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new ChecksOwnBodyText());
+
+    public static async Task InvokeAsync(HttpContext http, RequestDelegate next)
+    {
+        var problem = InPath(http.Request) ?? InQuery(http.Request);
+        if (problem is null && IsJson(http.Request) && http.GetEndpoint()?.Metadata.GetMetadata<ChecksOwnBodyText>() is null)
+        {
+            http.Request.EnableBuffering();
+            using var copy = new MemoryStream();
+            await http.Request.Body.CopyToAsync(copy, http.RequestAborted);
+            http.Request.Body.Position = 0;
+            problem = InJson(copy.GetBuffer().AsSpan(0, (int)copy.Length));
+        }
+        if (problem is { } p)
+        {
+            await Results.Problem(title: p.Title, detail: p.Detail, statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
+            return;
+        }
+        await next(http);
+    }
+
+    /// <summary>The first C0 control character (not tab, LF, CR) in the text, or -1.</summary>
+    public static int ControlAt(ReadOnlySpan<char> text)
+    {
+        for (var i = 0; i < text.Length; i++)
+            if (text[i] < ' ' && text[i] is not ('\t' or '\n' or '\r')) return i;
+        return -1;
+    }
+
+    private static (string Title, string Detail)? Control(string where, string text, int at) =>
+        ("Control character in text", $"{where}: a control character (U+{(int)text[at]:X4}) at position {at + 1}; text never carries C0 control characters other than tab, LF and CR.");
+
+    private static (string Title, string Detail)? InPath(HttpRequest request)
+    {
+        var path = request.Path.Value ?? "";
+        var at = ControlAt(path);
+        return at < 0 ? null : Control("the request path", path, at);
+    }
+
+    private static (string Title, string Detail)? InQuery(HttpRequest request)
+    {
+        if (!request.QueryString.HasValue) return null;
+        foreach (var (key, values) in request.Query)
+        {
+            var at = ControlAt(key);
+            if (at >= 0) return Control("a query parameter's name", key, at);
+            foreach (var value in values)
+                if (value is not null && ControlAt(value) is var v and >= 0) return Control($"query parameter '{Printable(key)}'", value, v);
+        }
+        return null;
+    }
+
+    private static bool IsJson(HttpRequest request) =>
+        request.ContentType is { } type && (type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) || type.Contains("+json", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Refuses a body that is not UTF-8 and any string (name or value) holding an escaped control character, naming its JSON path.</summary>
+    public static (string Title, string Detail)? InJson(ReadOnlySpan<byte> body)
+    {
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+            return ("Not UTF-8", "The JSON body is not valid UTF-8 (RFC 8259): send it encoded as UTF-8.");
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256, CommentHandling = JsonCommentHandling.Skip });
+        var path = new List<string>();
+        var indexes = new List<int>();
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject or JsonTokenType.StartArray:
+                        Advance(path, indexes);
+                        indexes.Add(reader.TokenType == JsonTokenType.StartArray ? 0 : -1);
+                        path.Add("");
+                        break;
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray:
+                        indexes.RemoveAt(indexes.Count - 1);
+                        path.RemoveAt(path.Count - 1);
+                        break;
+                    case JsonTokenType.PropertyName:
+                        var name = reader.GetString()!;
+                        path[^1] = "." + Printable(name);
+                        if (reader.ValueIsEscaped && ControlAt(name) is var n and >= 0) return Control($"the name of {Path(path)}", name, n);
+                        break;
+                    default:
+                        Advance(path, indexes);
+                        if (reader.TokenType == JsonTokenType.String && reader.ValueIsEscaped && reader.GetString() is { } text && ControlAt(text) is var t and >= 0)
+                            return Control(Path(path), text, t);
+                        break;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Malformed JSON is the model binder's to refuse, with its own message.
+        }
+        return null;
+    }
+
+    // A value inside an array takes the next index; a value inside an object sits at the property name just read.
+    private static void Advance(List<string> path, List<int> indexes)
+    {
+        if (indexes.Count == 0 || indexes[^1] < 0) return;
+        path[^1] = $"[{indexes[^1]}]";
+        indexes[^1]++;
+    }
+
+    private static string Path(List<string> path) => "$" + string.Concat(path);
+
+    private static string Printable(string text) => Domain.Users.UserDecisions.Printable(text);
+}
