@@ -116,8 +116,18 @@ public sealed class AgentClient(HttpClient http) : IAgentServer
         File.Move(partial, destination, overwrite: true);
     }
 
-    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)
+    private (DateTimeOffset Date, long Stamp)? _serverClock;
+
+    /// <summary>
+    /// The server's time now, from the Date header of its last answer plus the time elapsed since on a monotonic clock
+    /// (so a jump of the computer's clock does not move it); null before the server has answered. The header counts whole
+    /// seconds: a second is added, so this is never behind the server (and at most a second ahead, which it accepts).
+    /// </summary>
+    public DateTimeOffset? ServerNow => _serverClock is { } c ? c.Date.AddSeconds(1) + System.Diagnostics.Stopwatch.GetElapsedTime(c.Stamp) : null;
+
+    private async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken ct)
     {
+        if (response.Headers.Date is { } date) _serverClock = (date, System.Diagnostics.Stopwatch.GetTimestamp());
         if (!response.IsSuccessStatusCode)
         {
             var body = await response.Content.ReadAsStringAsync(ct);

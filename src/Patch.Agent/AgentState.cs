@@ -15,10 +15,23 @@ public sealed record AgentState(string Server, string ComputerId, string AgentId
         : Environment.UserName == "root" ? "/var/lib/patch-agent"
         : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share", "patch-agent");
 
+    /// <summary>The state on disk, or null before enrolment. An unreadable one is set aside and the agent says to enrol again (its credential is in it).</summary>
     public static AgentState? Load(string directory)
     {
         var file = Path.Combine(directory, "agent.json");
-        return File.Exists(file) ? JsonSerializer.Deserialize<AgentState>(File.ReadAllText(file), Json) : null;
+        if (!File.Exists(file)) return null;
+        string why;
+        try
+        {
+            var state = JsonSerializer.Deserialize<AgentState>(File.ReadAllText(file), Json);
+            if (state is { Server.Length: > 0, ComputerId.Length: > 0, Credential.Length: > 0 }) return state;
+            why = "its server, computer or credential is missing";
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
+        {
+            why = e.Message;
+        }
+        throw new AgentException(Cycle.CorruptState.SetAside(file, why, "enrol this computer again with an enrolment token ('Patch.Agent enrol --server … --token …') once an administrator has reset its agent (DELETE /api/computers/{name}/agent, or Reset agent in the console)"));
     }
 
     /// <summary>Written private from the start on Linux (folder 0700, file 0600): the credential is never readable by others, not even briefly.</summary>

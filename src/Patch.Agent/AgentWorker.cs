@@ -81,7 +81,7 @@ public sealed class AgentWorker(AgentWorkerOptions options, ILogger<AgentWorker>
                     options.Simulate ? new SimulationInstaller(options.StateDirectory, TimeProvider.System) : new ProcessInstaller(),
                     options.Simulate ? new SimulationRestarter(options.StateDirectory, TimeProvider.System) : new SystemRestarter(), TimeProvider.System,
                     m => logger.LogInformation("{Message}", m)));
-                var ledger = AgentLedger.Load(options.StateDirectory);
+                var ledger = AgentLedger.Load(options.StateDirectory, m => logger.LogWarning("{Message}", m));
                 var configuration = ledger.Assignments?.Configuration;
                 if (configuration is null || now - lastPoll >= TimeSpan.FromMinutes(configuration.PollIntervalMinutes))
                 {
@@ -94,7 +94,7 @@ public sealed class AgentWorker(AgentWorkerOptions options, ILogger<AgentWorker>
                     {
                         logger.LogWarning(e, "Assignments poll failed; the last assignments stay in force");
                     }
-                    ledger = AgentLedger.Load(options.StateDirectory);
+                    ledger = AgentLedger.Load(options.StateDirectory, m => logger.LogWarning("{Message}", m));
                 }
                 // Each due run once: a run that fails is tried again in a quarter of an hour, never every minute.
                 var due = CycleRunner.DueCycles(ledger, now);

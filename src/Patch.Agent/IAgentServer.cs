@@ -18,4 +18,7 @@ public interface IAgentServer
     Task<AssignmentsResult> AssignmentsAsync(string credential, string? etag, CancellationToken ct);
 
     Task DownloadAsync(string credential, string url, string destination, IProgress<long>? progress, CancellationToken ct);
+
+    /// <summary>The server's clock as last seen (its Date header), for dating events; null when unknown.</summary>
+    DateTimeOffset? ServerNow => null;
 }

@@ -136,7 +136,7 @@ try
         case "status":
         {
             _ = AgentState.Load(stateDir) ?? throw new AgentException("Not enrolled: run 'enrol' first.");
-            Console.Write(StatusTable.Render(AgentLedger.Load(stateDir), DateTimeOffset.UtcNow, List(options.GetValueOrDefault("show")), List(options.GetValueOrDefault("hide"))));
+            Console.Write(StatusTable.Render(AgentLedger.Load(stateDir, Console.Error.WriteLine), DateTimeOffset.UtcNow, List(options.GetValueOrDefault("show")), List(options.GetValueOrDefault("hide"))));
             return 0;
         }
         case "cycle":
@@ -146,7 +146,7 @@ try
             var report = await runner.RunAsync(CycleTrigger.User, null, install: true, CancellationToken.None);
             Console.WriteLine(report.StoppedBecause is { } why ? $"Cycle stopped: {why}" : $"Cycle completed: {report.Installed.Count} installed, {report.Failed.Count} failed, {report.Waiting.Count} waiting for a maintenance window{(report.WaitingUntil is { } w ? $" (opens {w:yyyy-MM-dd HH:mm} UTC)" : "")}.");
             if (report.Restart is { } restart) Console.WriteLine(restart.PlannedAt is { } at ? $"Restart pending: planned {at:yyyy-MM-dd HH:mm} UTC." : "Restart pending: restart the computer when you can.");
-            Console.Write(StatusTable.Render(AgentLedger.Load(stateDir), DateTimeOffset.UtcNow, [], []));
+            Console.Write(StatusTable.Render(AgentLedger.Load(stateDir, Console.Error.WriteLine), DateTimeOffset.UtcNow, [], []));
             return report.Failed.Count == 0 && report.StoppedBecause is null ? 0 : 1;
         }
         case "defer":

@@ -16,7 +16,8 @@ public sealed record AgentLedger(
     PendingRestart? Restart,
     DateTimeOffset? LastScheduleCheck,
     DateTimeOffset? LastEventAt,
-    List<WaitingRun>? Waiting = null)
+    List<WaitingRun>? Waiting = null,
+    DateTimeOffset? LastSentAt = null)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
@@ -24,11 +25,27 @@ public sealed record AgentLedger(
 
     public static string PathIn(string directory) => Path.Combine(directory, "updates.json");
 
-    public static AgentLedger Load(string directory)
+    /// <summary>
+    /// The ledger on disk; an unreadable one (a torn write, a disk fault) is set aside beside it and the agent starts from an
+    /// empty ledger — it evaluates its updates again at the next cycle — saying so through <paramref name="log"/>.
+    /// </summary>
+    public static AgentLedger Load(string directory, Action<string>? log = null)
     {
         var file = PathIn(directory);
-        var ledger = File.Exists(file) ? JsonSerializer.Deserialize<AgentLedger>(File.ReadAllText(file), Json) ?? Empty : Empty;
-        return ledger with { Waiting = ledger.Waiting ?? [] };
+        if (!File.Exists(file)) return Empty;
+        AgentLedger? ledger;
+        try
+        {
+            ledger = JsonSerializer.Deserialize<AgentLedger>(File.ReadAllText(file), Json);
+            if (ledger is { Entries: not null, Outbox: not null }) return ledger with { Waiting = ledger.Waiting ?? [] };
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or IOException and not FileNotFoundException)
+        {
+            log?.Invoke(CorruptState.SetAside(file, e.Message, "the agent starts from an empty ledger and evaluates its updates again; unsent events in it are lost"));
+            return Empty;
+        }
+        log?.Invoke(CorruptState.SetAside(file, "not a ledger", "the agent starts from an empty ledger and evaluates its updates again"));
+        return Empty;
     }
 
     public void Save(string directory) => PrivateFile.Write(PathIn(directory), JsonSerializer.Serialize(this, Json));
@@ -40,6 +57,17 @@ public sealed record AgentLedger(
     /// </summary>
     public DateTimeOffset NextEventTime(DateTimeOffset now) =>
         LastEventAt is { } last && now <= last && last - now < TimeSpan.FromHours(1) ? last.AddMilliseconds(1) : now;
+}
+
+/// <summary>A state file that cannot be read is moved aside (never deleted: an administrator may want it) with a dated name.</summary>
+public static class CorruptState
+{
+    public static string SetAside(string file, string why, string consequence)
+    {
+        var aside = $"{file}.corrupt-{DateTime.UtcNow:yyyyMMddHHmmss}";
+        File.Move(file, aside, overwrite: true);
+        return $"The agent's state file {file} could not be read ({why}); it was set aside as {aside}: {consequence}.";
+    }
 }
 
 /// <summary>Writes a file that only the agent's account can read (0600 on Linux from the start), replacing it atomically.</summary>

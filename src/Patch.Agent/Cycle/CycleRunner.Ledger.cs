@@ -10,14 +10,14 @@ public sealed partial class CycleRunner
     public async Task MarkScheduleCheckedAsync(DateTimeOffset at, CancellationToken ct)
     {
         using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, LockWait, ct);
-        (AgentLedger.Load(context.StateDirectory) with { LastScheduleCheck = at }).Save(context.StateDirectory);
+        (AgentLedger.Load(context.StateDirectory, context.Log) with { LastScheduleCheck = at }).Save(context.StateDirectory);
     }
 
     /// <summary>A run that failed for a reason outside the updates (the server away, the disk): tried again in a quarter of an hour.</summary>
     public async Task RetryLaterAsync(CycleTrigger trigger, string? policyId, CancellationToken ct)
     {
         using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, LockWait, ct);
-        var ledger = AgentLedger.Load(context.StateDirectory);
+        var ledger = AgentLedger.Load(context.StateDirectory, context.Log);
         ledger.Waiting!.RemoveAll(w => w.Trigger == CycleSchedule.Waitable(trigger) && w.PolicyId == policyId);
         ledger.Waiting!.Add(new WaitingRun(CycleSchedule.Waitable(trigger), policyId, Now.AddMinutes(15)));
         ledger.Save(context.StateDirectory);
@@ -49,6 +49,14 @@ public sealed partial class CycleRunner
         var detail = e.Detail is null ? null : ProcessRunner.Clean(e.Detail) is var clean && clean.Length > MaxDetail ? clean[..MaxDetail] : ProcessRunner.Clean(e.Detail);
         _ledger.Outbox.Add(e with { OccurredAt = at, Detail = detail });
         _ledger = _ledger with { LastEventAt = at };
+        CompactOutbox();
+    }
+
+    /// <summary>Keeps the outbox within its cap (<see cref="Outbox.Compact"/>), saying so.</summary>
+    private void CompactOutbox()
+    {
+        if (Outbox.Compact(_ledger.Outbox, context.MaxOutbox) is > 0 and var compacted)
+            context.Log?.Invoke($"The server has been away long: {compacted} older status change(s) compacted to keep at most {context.MaxOutbox} unsent events (the last status of each update is kept)");
     }
 
     /// <summary>For the status table: when an update to install runs next (<see cref="CycleSchedule.NextRunText"/>).</summary>

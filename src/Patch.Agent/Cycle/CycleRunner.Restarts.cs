@@ -25,7 +25,7 @@ public sealed partial class CycleRunner
     public async Task<bool> RestartIfDueAsync(CancellationToken ct)
     {
         using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, LockWait, ct);
-        _ledger = AgentLedger.Load(context.StateDirectory);
+        _ledger = AgentLedger.Load(context.StateDirectory, context.Log);
         NoticeBoot();
         if (_ledger.Assignments is { } a) PlanRestart(a.Configuration, Windows(_ledger));
         var restarted = await RestartIfDueCoreAsync(ct);
@@ -58,7 +58,7 @@ public sealed partial class CycleRunner
     {
         using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, LockWait, ct);
         var state = AgentState.Load(context.StateDirectory) ?? throw new AgentException("Not enrolled: run 'enrol' first.");
-        _ledger = AgentLedger.Load(context.StateDirectory);
+        _ledger = AgentLedger.Load(context.StateDirectory, context.Log);
         NoticeBoot();
         if (_ledger.Restart is not { } pending) throw new AgentException("No restart is pending.");
         var assignments = _ledger.Assignments ?? throw new AgentException("No assignments yet: run a cycle first.");

@@ -12,28 +12,23 @@ public sealed partial class CycleRunner
     {
         while (_ledger.Outbox.Count > 0)
         {
-            var batch = _ledger.Outbox.Take(500).ToList();
+            // In order, after what the server acknowledged, never ahead of its clock (Outbox.Dated).
+            var batch = Outbox.Dated(_ledger.Outbox.Take(500).ToList(), _ledger.LastSentAt, context.Client.ServerNow);
             try
             {
                 try
                 {
                     await context.Client.SendEventsAsync(state.Credential, batch, ct);
                 }
+                catch (AgentException e) when (e.StatusCode == 400 && context.Client.ServerNow is { } serverNow && batch.Any(b => b.OccurredAt > serverNow))
+                {
+                    // The computer's clock ran ahead and the server's time was not known yet: dated by it now, the batch goes again.
+                    batch = Outbox.Dated(batch, _ledger.LastSentAt, serverNow);
+                    await SendOrOneByOneAsync(state, batch, ct);
+                }
                 catch (AgentException e) when (e.StatusCode is 400 or >= 500 && batch.Count > 1)
                 {
-                    // The server refuses (400) or fails on (5xx) something in the batch: the events go one by one, and only one
-                    // it refuses is set aside, so one bad event never holds back the rest.
-                    foreach (var one in batch)
-                    {
-                        try
-                        {
-                            await context.Client.SendEventsAsync(state.Credential, [one], ct);
-                        }
-                        catch (AgentException refused) when (refused.StatusCode == 400)
-                        {
-                            context.Log?.Invoke($"Event {one.Id} refused by the server and dropped: {refused.Message}");
-                        }
-                    }
+                    await OneByOneAsync(state, batch, ct);
                 }
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or AgentException && !ct.IsCancellationRequested)
@@ -41,11 +36,49 @@ public sealed partial class CycleRunner
                 // The server is away: the events stay on disk and go with the next cycle, under the same ids (the server
                 // drops those it already has).
                 context.Log?.Invoke($"Events kept for later: {e.Message}");
+                CompactOutbox();
                 Save();
                 return;
             }
             _ledger.Outbox.RemoveRange(0, batch.Count);
+            // Later events follow what the server has; a clock that ran ahead is not followed once the server dated past it.
+            _ledger = _ledger with
+            {
+                LastSentAt = batch[^1].OccurredAt,
+                LastEventAt = _ledger.LastEventAt is { } last && last > batch[^1].OccurredAt && context.Client.ServerNow is { } now && last > now ? batch[^1].OccurredAt : _ledger.LastEventAt,
+            };
             Save();
+        }
+    }
+
+    private async Task SendOrOneByOneAsync(AgentState state, List<AgentEvent> batch, CancellationToken ct)
+    {
+        try
+        {
+            await context.Client.SendEventsAsync(state.Credential, batch, ct);
+        }
+        catch (AgentException e) when (e.StatusCode is 400 or >= 500 && batch.Count > 1)
+        {
+            await OneByOneAsync(state, batch, ct);
+        }
+    }
+
+    /// <summary>
+    /// The server refuses (400) or fails on (5xx) something in the batch: the events go one by one, and only one it refuses
+    /// is set aside, so one bad event never holds back the rest.
+    /// </summary>
+    private async Task OneByOneAsync(AgentState state, List<AgentEvent> batch, CancellationToken ct)
+    {
+        foreach (var one in batch)
+        {
+            try
+            {
+                await context.Client.SendEventsAsync(state.Credential, [one], ct);
+            }
+            catch (AgentException refused) when (refused.StatusCode == 400)
+            {
+                context.Log?.Invoke($"Event {one.Id} refused by the server and dropped: {refused.Message}");
+            }
         }
     }
 

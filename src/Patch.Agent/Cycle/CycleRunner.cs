@@ -11,7 +11,7 @@ namespace Patch.Agent.Cycle;
 
 /// <summary>What the agent needs for a cycle: its state folder, the computer (inventory, installer, restarter), the server and a clock.</summary>
 public sealed record CycleContext(string StateDirectory, IAgentServer Client, IInventorySource Inventory, IInstaller Installer, IRestarter Restarter, TimeProvider Time,
-    Action<string>? Log = null);
+    Action<string>? Log = null, int MaxOutbox = Outbox.DefaultCap);
 
 public sealed record CycleItem(string PolicyId, string Bulletin, string UpdateId, string Status, string LastApplied, string? Detail);
 
@@ -46,7 +46,7 @@ public sealed partial class CycleRunner(CycleContext context)
     {
         using var exclusive = await AgentLock.AcquireAsync(context.StateDirectory, LockWait, ct);
         var state = AgentState.Load(context.StateDirectory) ?? throw new AgentException($"Not enrolled: run 'enrol' first (no {Path.Combine(context.StateDirectory, "agent.json")}).");
-        _ledger = AgentLedger.Load(context.StateDirectory);
+        _ledger = AgentLedger.Load(context.StateDirectory, context.Log);
         await FlushAsync(state, ct);
         NoticeBoot();
 

@@ -29,6 +29,7 @@ public static class PatchApp
         var builder = WebApplication.CreateBuilder(args);
         builder.AddPatch();
         builder.AddPatchTelemetry();
+        builder.AddRequestLimits();
         // Commands print their result on stdout: everything the host logs goes to stderr then.
         if (logToStandardError) builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         var services = builder.Services;
@@ -41,6 +42,7 @@ public static class PatchApp
         services.AddTransient<DemoFleet>();
         services.AddSingleton<DemoStatus>();
         services.AddPatchSecurity(builder.Configuration);
+        services.AddOptions<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>().Configure<Patch.Application.Common.RequestLimitOptions>(RequestLimits.AddClientLimiter);
         services.AddTransient<UserAccounts>();
         services.AddTransient<SignIn>();
         services.AddPatchOpenApi();
@@ -62,8 +64,10 @@ public static class PatchApp
         app.UseSwagger();
         app.UseSwaggerUI(o => o.DocumentTitle = "Patch API");
         app.UseRouting();
-        app.UseRateLimiter();
+        // The route's body limit is set before anything reads a body; the per-client limiter knows who asks.
+        app.Use(RequestLimits.InvokeAsync);
         app.UseAuthentication();
+        app.UseRateLimiter();
         app.UseAuthorization();
         app.UseAntiforgery();
         app.Use(CookieAntiforgery.InvokeAsync);

@@ -65,8 +65,9 @@ public static class StoreArchive
                 await LineAsync(new JsonObject { ["kind"] = "key", ["row"] = JsonNode.Parse(row) });
                 keys++;
             }
+        // Every package of the store (sha256/ab/abcd…, as PackageStore keeps them), in hash order.
         if (packageDirectory is not null && Directory.Exists(Path.Combine(packageDirectory, "sha256")))
-            foreach (var path in Directory.EnumerateFiles(Path.Combine(packageDirectory, "sha256")).Order(StringComparer.Ordinal))
+            foreach (var path in new Patch.Application.Staging.PackageStore(packageDirectory).All().OrderBy(p => p.Sha256, StringComparer.Ordinal).Select(p => p.File.FullName))
             {
                 await using var package = File.OpenRead(path);
                 var buffer = new byte[PackageChunk];

@@ -34,9 +34,14 @@ public static class StoreImport
             var counts = await LoadAsync(db, file, staging, ct);
             if (staging is not null && Directory.Exists(staging))
             {
-                Directory.CreateDirectory(Path.Combine(packageDirectory!, "sha256"));
+                // Where the server looks for them: PackageStore's own layout.
+                var packageStore = new Patch.Application.Staging.PackageStore(packageDirectory!);
                 foreach (var path in Directory.EnumerateFiles(staging))
-                    File.Move(path, Path.Combine(packageDirectory!, "sha256", Path.GetFileName(path)), overwrite: true);
+                {
+                    var target = packageStore.PathOf(Path.GetFileName(path));
+                    Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                    File.Move(path, target, overwrite: true);
+                }
             }
             await RebuildAsync(db, store, ct);
             return counts;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -26,7 +27,13 @@ public static class AgentEndpoints
         app.MapEnrolmentTokens();
         app.MapAgentAdministration();
         app.MapRotateAgentCredential();
-        var agent = app.MapGroup("/agent/v1").WithTags("Agent");
+        // Every answer carries the server's time (Date): agents date their events by it when their own clock runs ahead.
+        var agent = app.MapGroup("/agent/v1").WithTags("Agent").AddEndpointFilter(async (context, next) =>
+        {
+            var http = context.HttpContext;
+            http.Response.Headers.Date = http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+            return await next(context);
+        });
         Enrol.Map(agent);
         var authenticated = agent.MapGroup("").ForAgent();
         ReportInventory.Map(authenticated);

@@ -33,7 +33,7 @@ public static class ReportInventory
                 if (await session.LoadAsync<Computer>(computer.Id, ct) is { } updated) await analysis.RecomputeComputerAsync(updated, ct);
                 return Results.Ok(new InventoryAccepted(computer.Id, changed, now));
             })
-            .WithName("ReportInventory").WithSummary("The agent's inventory: OS caption, version (with the update build revision when known), architecture, service pack, server or not, cultures, software releases, installed KBs, agent version. A resend of the same inventory only records the time.")
+            .WithName("ReportInventory").WithBodyLimit(l => l.InventoryBodyBytes).WithSummary("The agent's inventory: OS caption, version (with the update build revision when known), architecture, service pack, server or not, cultures, software releases, installed KBs, agent version. A resend of the same inventory only records the time.")
             .Produces<InventoryAccepted>().ProducesProblem(400).ProducesProblem(401);
     }
 }

@@ -40,7 +40,7 @@ public static class ImportCatalogEndpoint
                     new Dictionary<string, object?> { ["result"] = "failed", ["runId"] = result.RunId, ["place"] = result.Place, ["format"] = result.Format });
             })
             .WithTags("Catalog import")
-            .ForOperator().WithName("ImportCatalog").ChecksOwnBody()
+            .ForOperator().WithName("ImportCatalog").ChecksOwnBody().WithBodyLimit(_ => null)
             .WithQuery(new QueryParameter("format", "string", "The catalog's format: cvrf, mssecure, patch or kev.", CatalogFormats.All, Required: true))
             .WithSummary("Import a vendor catalog file (C1): format=cvrf (MSRC CVRF 1.1 XML), mssecure (MBSA mssecure.xml), patch (Patch catalog JSON 1.0) or kev (CISA KEV JSON).")
             .WithDescription("The file is the request body, or the multipart form field 'file'. Idempotent: the same content again appends nothing and answers status 'unchanged'. " +
@@ -84,7 +84,8 @@ public static class ImportCatalogEndpoint
                 buffer.Write(chunk, 0, read);
                 if (buffer.Length > maxBytes) break;
             }
-            return buffer.Length == 0 && !multipart ? (null, null) : (buffer.ToArray(), fileName);
+            // An empty body is an empty file: the importer refuses it and its run records why.
+            return (buffer.ToArray(), fileName);
         }
     }
 }

@@ -154,7 +154,21 @@ public static class ComplianceQueries
             key = await Bulletins.GetBulletin.ResolveIdAsync(session, key, ct) ?? "";
             if (key.Length == 0) return QueryAnswer<ReportPage<ComputerStateRow>>.Missing("No such bulletin.");
         }
-        if (by == DrillDown.Computer) key = Domain.Computers.Computer.StreamId(key);
+        // A computer or an update that does not exist (then) has no report: a 404, not an empty page.
+        if (by == DrillDown.Computer)
+        {
+            var name = key;
+            key = Domain.Computers.Computer.StreamId(key);
+            if (await Historical.LoadAsync<Domain.Computers.Computer>(session, key, asOf, ct) is null) return QueryAnswer<ReportPage<ComputerStateRow>>.Missing($"No computer '{name}'.");
+        }
+        if (by == DrillDown.Update)
+        {
+            var parts = key.Split('|');
+            if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
+                return QueryAnswer<ReportPage<ComputerStateRow>>.Invalid($"updateKey: '{Domain.Users.UserDecisions.Printable(key)}' is not 'bulletinId|updateId' (like 'microsoft:KB5034441|…').");
+            var bulletin = await Historical.LoadAsync<Domain.Catalog.Bulletin>(session, parts[0], asOf, ct);
+            if (bulletin?.Updates.Any(u => u.UpdateId == parts[1]) != true) return QueryAnswer<ReportPage<ComputerStateRow>>.Missing($"No update '{Domain.Users.UserDecisions.Printable(key)}'.");
+        }
         var where = filter + (code is null ? "" : " and s.state = @state") + (family is null ? "" : " and s.family = @family");
         var ps = ReadSql.AsOfParameters(asOf);
         ps.Add(new("key", key));

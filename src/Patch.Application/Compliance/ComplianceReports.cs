@@ -38,7 +38,7 @@ public static class ComplianceReports
         group.MapGet("computers/{name}/updates", async (string name, string? state, string? family, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
                 ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Computer, name, state, ct, family, AsOf.Of(http)), http))
             .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceComputerUpdates").WithSummary("Drill-down: one computer's applicable updates with their state (then to each bulletin's computers).")
-            .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400);
+            .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400).ProducesProblem(404);
 
         group.MapGet("updates", async (string? bulletin, string? product, string? family, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
                 ReportQuery.Answer(await ByUpdateAsync(db, http.Request.Query, ReadSql.CsvRequested(http), bulletin, product, ct, family, AsOf.Of(http)), http))
@@ -62,6 +62,6 @@ public static class ComplianceReports
         group.MapGet("updates/{updateKey}/computers", async (string updateKey, string? state, string? family, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
                 ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Update, updateKey, state, ct, family, AsOf.Of(http)), http))
             .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceUpdateComputers").WithSummary("Drill-down: the computers one update ('microsoft:KB…|updateId') applies to, by state.")
-            .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400);
+            .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400).ProducesProblem(404);
     }
 }

@@ -53,7 +53,7 @@ public static class ComputerEndpoints
                 var result = await RegisterAsync(store, Actor.From(http), rows, ct, csv: true);
                 return result.Rejection is { } r ? Problems.From(r) : Results.Ok(result.Counts);
             })
-            .ForOperator().WithName("ImportComputers").WithSummary("Import discovered computers from CSV with a header row: name,domain,os,mac (all or nothing).")
+            .ForOperator().WithName("ImportComputers").WithBodyLimit(l => l.ComputerCsvBodyBytes).WithSummary("Import discovered computers from CSV with a header row: name,domain,os,mac (all or nothing).")
             .Produces<ComputerImportResult>().ProducesProblem(400);
     }
 

@@ -88,17 +88,30 @@ public static class SecurityServices
             // Attempts are POSTs (the API's and the console form's); showing the sign-in page is not one.
             o.AddPolicy(SignInRateLimit, http => HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method)
                 ? RateLimitPartition.GetNoLimiter("page")
-                : RateLimitPartition.GetFixedWindowLimiter(http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
-                    _ => new FixedWindowRateLimiterOptions { PermitLimit = signIn.AttemptsPerMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+                : SignInPartition(http, signIn.AttemptsPerMinute));
             o.OnRejected = async (context, ct) =>
             {
-                context.HttpContext.Response.Headers.RetryAfter = "60";
-                await Results.Problem(title: "Too many sign-in attempts",
-                    detail: $"At most {signIn.AttemptsPerMinute} sign-in attempts a minute from one address; try again in a minute.",
-                    statusCode: StatusCodes.Status429TooManyRequests).ExecuteAsync(context.HttpContext);
+                // The partition that refused said which limit it is (the per-client one, or the sign-in one).
+                var (title, detail) = context.HttpContext.Items.TryGetValue(RateLimitItem, out var said) && said is (string t, string d) ? (t, d)
+                    : ("Too many requests", "Too many requests; try again in a minute.");
+                context.HttpContext.Response.Headers.RetryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after)
+                    ? Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) : "60";
+                await Results.Problem(title: title, detail: detail, statusCode: StatusCodes.Status429TooManyRequests).ExecuteAsync(context.HttpContext);
             };
         });
         return services;
+    }
+
+    private const string RateLimitItem = "patch.rate-limit";
+
+    /// <summary>What a 429 from this partition says (the title and detail of its problem).</summary>
+    public static void MarkRateLimit(HttpContext http, string title, string detail) => http.Items[RateLimitItem] = (title, detail);
+
+    private static RateLimitPartition<string> SignInPartition(HttpContext http, int perMinute)
+    {
+        MarkRateLimit(http, "Too many sign-in attempts", $"At most {perMinute} sign-in attempts a minute from one address; try again in a minute.");
+        return RateLimitPartition.GetFixedWindowLimiter(http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+            _ => new FixedWindowRateLimiterOptions { PermitLimit = perMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
     }
 
     /// <summary>The agent routes take agent credentials only; elsewhere a bearer credential is a personal access token or an OIDC token, else the cookie.</summary>

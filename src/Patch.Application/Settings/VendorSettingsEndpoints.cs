@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Patch.Application.Common;
 using Patch.Application.Security;
+using Patch.Domain;
 using Patch.Domain.MaintenanceWindows;
 using Patch.Domain.Settings;
 using Patch.Domain.Targets;
@@ -21,14 +22,15 @@ public static class VendorSettingsEndpoints
     {
         var group = app.MapGroup("/api/settings/vendors/{vendor}").WithTags("Settings");
 
-        group.MapGet("", async (string vendor, HttpContext http, IQuerySession session, CancellationToken ct) => Results.Ok(await ValuesAsync(session, vendor, ct, AsOf.Of(http))))
+        group.MapGet("", async (string vendor, HttpContext http, IQuerySession session, CancellationToken ct) =>
+                InvalidVendor(vendor) is { } invalid ? invalid : Results.Ok(await ValuesAsync(session, vendor, ct, AsOf.Of(http))))
             .ForAuditor().WithAsOf().WithName("GetVendorSettings")
             .WithSummary("A vendor's settings (e.g. 'microsoft'), now or as they stood at asOf; the seed's defaults until changed: verify authenticity on, target 'builtin:requiring-updates', delete unused packages after 7 days, run as System whether or not a user is logged on, terminate after 60 minutes, agent events on.")
-            .Produces<VendorSettingsValues>();
+            .Produces<VendorSettingsValues>().ProducesProblem(400);
 
         group.MapPut("", async (string vendor, VendorSettingsValues? body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
             {
-                if (string.IsNullOrWhiteSpace(vendor) || vendor.Length > 64) return Problems.Invalid("Invalid vendor", "The vendor name must be 1 to 64 characters.");
+                if (InvalidVendor(vendor) is { } invalid) return invalid;
                 await using var session = store.OpenSession(Actor.From(http));
                 if (body?.DefaultMaintenanceWindowId is { } windowId && await session.LoadAsync<MaintenanceWindow>(windowId, ct) is not { Deleted: false })
                     return Problems.Invalid("Invalid vendor settings", $"defaultMaintenanceWindowId: no maintenance window '{windowId}'");
@@ -45,4 +47,10 @@ public static class VendorSettingsEndpoints
             .WithSummary("Replace a vendor's settings. New packages and policies take them; existing policies keep the values they were created with.")
             .Produces<VendorSettingsValues>().ProducesProblem(400);
     }
+
+    /// <summary>A vendor's name as catalogs give it ("Microsoft", "Adobe Systems"): 1 to 64 characters, no path separators, something left when slugged.</summary>
+    private static IResult? InvalidVendor(string vendor) =>
+        string.IsNullOrWhiteSpace(vendor) || vendor.Length > 64 || vendor.IndexOfAny(['/', '\\', '%']) >= 0 || StreamIds.Slug(vendor).Length == 0
+            ? Problems.Invalid("Invalid vendor", $"'{Domain.Users.UserDecisions.Printable(vendor)}' is not a vendor name: 1 to 64 characters with a letter or digit, no '/', '\\' or '%'.")
+            : null;
 }

@@ -75,9 +75,11 @@ public static class UserEndpoints
             .Produces(204).ProducesProblem(404).ProducesProblem(409);
 
         group.MapGet("{name}/tokens", async (string name, IQuerySession session, UserAccounts accounts, CancellationToken ct) =>
-                Results.Ok(await accounts.TokensAsync(session, User.StreamId(name), ct)))
+                await session.LoadAsync<User>(User.StreamId(name), ct) is { Deleted: false }
+                    ? Results.Ok(await accounts.TokensAsync(session, User.StreamId(name), ct))
+                    : Problems.NotFound($"No user '{UserDecisions.Printable(name)}'."))
             .ForAuditor().WithName("ListUserTokens").WithSummary("A user's personal access tokens (never their secrets), with expiry, revocation and last use.")
-            .Produces<IReadOnlyList<TokenView>>();
+            .Produces<IReadOnlyList<TokenView>>().ProducesProblem(404);
 
         group.MapDelete("{name}/tokens/{tokenId}", async (string name, string tokenId, HttpContext http, UserAccounts accounts, CancellationToken ct) =>
                 await accounts.RevokeTokenAsync(Actor.From(http), User.StreamId(name), tokenId, ct) is { } r ? Problems.From(r) : Results.NoContent())

@@ -62,13 +62,19 @@ public class when_parsers_read_mutated_real_documents
     {
         // What the agent sends must be text the server can store.
         foreach (var text in new[] { os.Caption, os.Version, os.Architecture }.Concat(os.InstalledKbs))
-            Assert.False(text?.Any(ch => ch < ' ' && ch is not ('\t' or '\n' or '\r')), $"a control character in a parsed value: {text}");
+            Assert.False(text is not null && text.Any(ch => ch < ' ' && ch is not ('\t' or '\n' or '\r')), $"a control character in a parsed value: {text}");
     });
 
     [Fact] public Task wmic_qfe() => Refusing("wmic qfe parser", FuzzSeeds.Qfe, Shape.Text, QfeParser.Parse);
 
     [Fact]
-    public Task registry_exports() => Refusing("registry export parser", FuzzSeeds.Registry, Shape.Text, b => RegistryProducts.Read(RegistryExport.Parse(b, "fuzz.reg"), "x64"));
+    public Task registry_exports() => Refusing("registry export parser", FuzzSeeds.Registry, Shape.Text, b => RegistryProducts.Read(RegistryExport.Parse(b, "fuzz.reg"), "x64"), found =>
+    {
+        // Products the agent reports must be text the server takes.
+        foreach (var p in found.Products)
+            foreach (var text in new[] { p.Name, p.Version, p.Family, p.Source, p.Architecture })
+                Assert.False(text is not null && text.Any(ch => ch < ' '), $"a control character in a product's text: {text}");
+    });
 
     [Fact]
     public Task vswhere_json() => Refusing("vswhere parser", FuzzSeeds.Vswhere, Shape.Json, b => VisualStudioInstances.Parse(System.Text.Encoding.UTF8.GetString(b), "vswhere.json"));

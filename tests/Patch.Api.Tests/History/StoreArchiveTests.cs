@@ -69,7 +69,9 @@ public class when_the_store_moves_to_another_server(AppFixture app) : AppTest(ap
             }
         var (_, levels) = await SendAsync(HttpMethod.Post, "/api/custom-severities", new { name = "Now" });
         await SendAsync(HttpMethod.Put, "/api/bulletins/KB5034763/custom-severity", new { levelId = levels[0].GetProperty("id").GetString() });
-        File.WriteAllBytes(Path.Combine(App.PackageDirectory, "sha256", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("a package"u8))), "a package"u8.ToArray());
+        var packagePath = new Patch.Application.Staging.PackageStore(App.PackageDirectory).PathOf(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("a package"u8)));
+        Directory.CreateDirectory(Path.GetDirectoryName(packagePath)!);
+        File.WriteAllBytes(packagePath, "a package"u8.ToArray());
 
         string[] reports =
         [
@@ -114,7 +116,7 @@ public class when_the_store_moves_to_another_server(AppFixture app) : AppTest(ap
 
         var imported = await CommandAsync(target, packages, "import-store", archive);
         Assert.True(imported.Exit == 0, imported.Error + imported.Output);
-        Assert.True(File.Exists(Path.Combine(packages, "sha256", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("a package"u8)))));
+        Assert.True(new Patch.Application.Staging.PackageStore(packages).Has(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("a package"u8))));
 
         // The imported server answers the same, to the same personal access token (its hash came along).
         await using var moved = await AlbaHost.For<Program>(b =>

@@ -57,6 +57,10 @@ public sealed class AppFixture : IAsyncLifetime
             b.UseSetting("Patch:WakeOnLan:CheckSeconds", "86400");
             // Sign-in tests sign in many times a minute; the rate limit has its own host (SignInLimitTests).
             b.UseSetting("Patch:Auth:SignIn:AttemptsPerMinute", "10000");
+            // The suite (and the long fuzzing run) asks far more a minute than any client should: limits have their own host (LimitsTests).
+            b.UseSetting("Patch:Limits:UserRequestsPerMinute", "0");
+            b.UseSetting("Patch:Limits:AgentRequestsPerMinute", "0");
+            b.UseSetting("Patch:Limits:AnonymousRequestsPerMinute", "0");
             // Single sign-on with a test identity provider: a static JWKS file, no discovery request.
             b.UseSetting("Patch:Auth:Oidc:Issuer", Oidc.Issuer);
             b.UseSetting("Patch:Auth:Oidc:Audience", Oidc.Audience);
@@ -98,19 +102,7 @@ public sealed class AppFixture : IAsyncLifetime
         lock (_tokens)
         {
             if (_tokens.TryGetValue((user, role), out var known)) return known;
-            var token = Patch.Application.Security.PatchAuth.TokenPrefix + Patch.Domain.Agents.Secrets.New();
-            var now = DateTimeOffset.UtcNow;
-            var id = User.StreamId(user);
-            using var session = Store.LightweightSession();
-            session.SetHeader("actorKind", "command-line");
-            var existing = session.LoadAsync<User>(id).GetAwaiter().GetResult();
-            if (existing is null) session.Events.Append(id, new UserCreated(id, user, user, role, TestPasswordHash.Value, false, now));
-            else if (existing.Role != role && Roles.Rank(existing.Role) < Roles.Rank(role))
-                session.Events.Append(id, new UserChanged(id, user, role, false, ["role"], now));
-            session.Events.Append(id, new PersonalAccessTokenCreated(id, $"pat-{Guid.NewGuid():N}", "tests", role, Patch.Domain.Agents.Secrets.Hash(token), now.AddYears(10), now));
-            session.SaveChangesAsync().GetAwaiter().GetResult();
-            _tokens[(user, role)] = token;
-            return token;
+            return _tokens[(user, role)] = TestUsers.NewToken(Store, user, role, TestPasswordHash.Value);
         }
     }
 
