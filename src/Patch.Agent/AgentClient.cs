@@ -32,9 +32,11 @@ public sealed class AgentClient(HttpClient http) : IAgentServer
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
-    public async Task<EnrolResult> EnrolAsync(string token, string computerName, string? domain, string agentVersion, CancellationToken ct, string? macAddress = null)
+    /// <summary>Enrols; with <paramref name="credential"/> (a secret the agent chose and keeps until it is enrolled) a retry after a lost answer gets the same enrolment.</summary>
+    public async Task<EnrolResult> EnrolAsync(string token, string computerName, string? domain, string agentVersion, CancellationToken ct, string? macAddress = null,
+        string? credential = null)
     {
-        using var response = await http.PostAsJsonAsync("agent/v1/enrol", new { token, computerName, domain, agentVersion, macAddress }, Json, ct);
+        using var response = await http.PostAsJsonAsync("agent/v1/enrol", new { token, computerName, domain, agentVersion, macAddress, credential }, Json, ct);
         return await ReadAsync<EnrolResult>(response, ct);
     }
 

@@ -5,7 +5,7 @@ namespace Patch.Agent;
 /// <summary>The Patch server as the agent calls it (the agent protocol): <see cref="AgentClient"/> over HTTP, or a test's own.</summary>
 public interface IAgentServer
 {
-    Task<EnrolResult> EnrolAsync(string token, string computerName, string? domain, string agentVersion, CancellationToken ct, string? macAddress = null);
+    Task<EnrolResult> EnrolAsync(string token, string computerName, string? domain, string agentVersion, CancellationToken ct, string? macAddress = null, string? credential = null);
 
     Task<InventoryResult> SendInventoryAsync(string credential, AgentInventory inventory, CancellationToken ct);
 

@@ -87,8 +87,13 @@ try
             var name = options.GetValueOrDefault("name") ?? Environment.MachineName;
             using var exclusive = await AgentLock.AcquireAsync(stateDir, TimeSpan.FromSeconds(30), CancellationToken.None);
             var mac = options.GetValueOrDefault("mac") ?? MacAddress.Primary();
-            var enrolled = await client.EnrolAsync(Required(options, "token"), name, options.GetValueOrDefault("domain"), AgentVersion.Current, CancellationToken.None, mac);
+            // The agent's own secret, kept until the enrolment is saved: running 'enrol' again after a lost answer gets the same enrolment.
+            var pending = Path.Combine(stateDir, "enrol.pending");
+            if (!File.Exists(pending)) Patch.Agent.Cycle.PrivateFile.Write(pending, Patch.Domain.Agents.Secrets.New());
+            var enrolled = await client.EnrolAsync(Required(options, "token"), name, options.GetValueOrDefault("domain"), AgentVersion.Current, CancellationToken.None, mac,
+                (await File.ReadAllTextAsync(pending)).Trim());
             new AgentState(server, enrolled.ComputerId, enrolled.AgentId, enrolled.Credential, CredentialIssuedAt: DateTimeOffset.UtcNow).Save(stateDir);
+            File.Delete(pending);
             Console.WriteLine($"Enrolled {name} as {enrolled.ComputerId} (agent {enrolled.AgentId}); credential saved in {Path.Combine(stateDir, "agent.json")}");
             return 0;
         }

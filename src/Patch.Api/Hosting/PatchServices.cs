@@ -121,6 +121,9 @@ public static class PatchServices
             opts.UseRuntimeCompilation();
             // Staging jobs and other server tasks survive a restart: queued messages are kept in PostgreSQL.
             opts.Policies.UseDurableLocalQueues();
+            // One node (like the projection daemon's Solo mode): at start this node takes over every message a killed
+            // process left in the inbox, at once, instead of waiting for that process to be declared dead.
+            opts.Durability.Mode = DurabilityMode.Solo;
             // Server tasks (a staging job downloading gigabytes) run far longer than a message's default 60 s.
             opts.DefaultExecutionTimeout = TimeSpan.FromHours(12);
         });

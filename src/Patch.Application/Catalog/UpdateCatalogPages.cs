@@ -22,7 +22,8 @@ public static partial class UpdateCatalogPages
         {
             var id = row.Groups["id"].Value;
             var cells = Cell().Matches(row.Groups["html"].Value).Where(c => c.Groups["id"].Value.Equals(id, StringComparison.OrdinalIgnoreCase))
-                .ToDictionary(c => int.Parse(c.Groups["col"].Value), c => Text(c.Groups["html"].Value));
+                .Select(c => (Ok: int.TryParse(c.Groups["col"].Value, System.Globalization.CultureInfo.InvariantCulture, out var col), Col: col, Html: c.Groups["html"].Value))
+                .Where(c => c.Ok).GroupBy(c => c.Col).ToDictionary(g => g.Key, g => Text(g.First().Html));
             if (!cells.TryGetValue(1, out var title) || title.Length == 0) throw new FormatException($"the search page's row {id} has no title cell ({id}_C1_R…): its shape changed");
             var size = OriginalSize().Match(row.Groups["html"].Value) is { Success: true } s && long.TryParse(s.Groups["size"].Value, out var n) ? n : (long?)null;
             rows.Add(new CatalogSearchRow(id.ToLowerInvariant(), title, cells.GetValueOrDefault(2, ""), cells.GetValueOrDefault(3, ""), size));

@@ -24,7 +24,8 @@ public static class RequestText
         var problem = InPath(http.Request) ?? InQuery(http.Request);
         if (problem is null && IsJson(http.Request) && http.GetEndpoint()?.Metadata.GetMetadata<ChecksOwnBodyText>() is null)
         {
-            http.Request.EnableBuffering();
+            // Kept in memory up to a megabyte (an agent's inventory), not in a temporary file per request.
+            http.Request.EnableBuffering(bufferThreshold: 1024 * 1024);
             using var copy = new MemoryStream();
             await http.Request.Body.CopyToAsync(copy, http.RequestAborted);
             http.Request.Body.Position = 0;

@@ -36,8 +36,9 @@ public static partial class SystemInfoParser
         if (versionIndex < 0) throw new FormatException("not systeminfo output: no OS version line (like '10.0.19045 N/A Build 19045') was found");
         var versionMatch = OsVersion().Match(fields[versionIndex].Value);
         var version = versionMatch.Groups[1].Value;
-        var build = int.Parse(version.Split('.')[2]);
-        var sp = ServicePackNumber().Match(fields[versionIndex].Value) is { Success: true } m ? int.Parse(m.Groups[1].Value) : 0;
+        if (!int.TryParse(version.Split('.')[2], System.Globalization.CultureInfo.InvariantCulture, out var build))
+            throw new FormatException($"not systeminfo output: the build of OS version '{version}' is not a number Windows has");
+        var sp = ServicePackNumber().Match(fields[versionIndex].Value) is { Success: true } m && int.TryParse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture, out var servicePack) ? servicePack : 0;
         var caption = versionIndex > 0 ? fields[versionIndex - 1].Value.Trim() : null;
         var host = fields.Count > 0 && versionIndex >= 2 ? fields[0].Value.Trim() : null;
         var configuration = versionIndex + 2 < fields.Count ? fields[versionIndex + 2].Value : "";
@@ -54,7 +55,7 @@ public static partial class SystemInfoParser
         var locale = fields.Select(f => Locale().Match(f.Value)).FirstOrDefault(x => x.Success)?.Groups[1].Value.ToLowerInvariant();
         var hotfixes = fields.FirstOrDefault(f => f.More.Any(l => HotfixLine().IsMatch(l)));
         var kbs = hotfixes?.More.Select(l => HotfixLine().Match(l)).Where(x => x.Success).Select(x => Normalize(x.Groups[1].Value)).Distinct().ToList() ?? [];
-        var declared = hotfixes is not null && LeadingNumber().Match(hotfixes.Value) is { Success: true } n ? int.Parse(n.Value) : (int?)null;
+        var declared = hotfixes is not null && LeadingNumber().Match(hotfixes.Value) is { Success: true } n && int.TryParse(n.Value, System.Globalization.CultureInfo.InvariantCulture, out var count) ? count : (int?)null;
 
         return new OsInventory(host, caption, version, build, sp, arch, IsServer(caption, configuration, version), locale, kbs, declared);
     }

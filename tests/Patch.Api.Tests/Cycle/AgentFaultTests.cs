@@ -13,16 +13,16 @@ public sealed class FlakyLink(HttpMessageHandler server) : DelegatingHandler(ser
 {
     public bool Away { get; set; }
 
-    /// <summary>The next events POST reaches the server, but its answer never comes back.</summary>
-    public bool LoseNextEventsAnswer { get; set; }
+    /// <summary>The next request to a path ending so ("/events", "/enrol") reaches the server, but its answer never comes back.</summary>
+    public string? LoseNextAnswerTo { get; set; }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
     {
         if (Away) throw new HttpRequestException("Connection refused (the server is away)");
         var response = await base.SendAsync(request, ct);
-        if (LoseNextEventsAnswer && request.RequestUri!.AbsolutePath.EndsWith("/events", StringComparison.Ordinal))
+        if (LoseNextAnswerTo is { } path && request.RequestUri!.AbsolutePath.EndsWith(path, StringComparison.Ordinal))
         {
-            LoseNextEventsAnswer = false;
+            LoseNextAnswerTo = null;
             throw new HttpRequestException("The connection was reset before the answer arrived");
         }
         return response;
@@ -87,7 +87,7 @@ public class when_the_agent_meets_faults(AppFixture app) : CycleTestBase(app)
 
         // Back: the first answer is lost on the way (the server stored the batch), the agent sends it again under the same ids.
         link.Away = false;
-        link.LoseNextEventsAnswer = true;
+        link.LoseNextAnswerTo = "/events";
         await runner.RunAsync(CycleTrigger.Scheduled, null, install: false, CancellationToken.None);
         await runner.RunAsync(CycleTrigger.Scheduled, null, install: false, CancellationToken.None);
         Assert.Empty(AgentLedger.Load(agent.Directory).Outbox);
@@ -125,6 +125,31 @@ public class when_the_agent_meets_faults(AppFixture app) : CycleTestBase(app)
         var mine = stored.Where(s => emitted.Contains(s.Id)).Select(s => s.Id).ToList();
         Assert.Equal(emitted, mine);
         Assert.All(stored, s => Assert.True(s.At <= DateTimeOffset.UtcNow.AddSeconds(5), $"an event dated {s.At:O}, after the server's time"));
+    }
+
+    [Fact]
+    public async Task an_enrolment_whose_answer_was_lost_is_the_same_enrolment_when_the_agent_tries_again()
+    {
+        var (agent, link, _) = FlakyAgent("LOST-1", new ManualClock(DateTimeOffset.UtcNow));
+        var (_, issued) = await SendAsync(HttpMethod.Post, "/api/enrolment-tokens", new { name = "once", maxUses = 1 });
+        var token = issued.GetProperty("token").GetString()!;
+        var secret = Patch.Domain.Agents.Secrets.New();
+        link.LoseNextAnswerTo = "/enrol";
+        await Assert.ThrowsAsync<HttpRequestException>(() => agent.Client.EnrolAsync(token, "LOST-1", null, "0.1.0", CancellationToken.None, credential: secret));
+        // The server enrolled it and used the token's only use; the retry with the same secret gets that enrolment.
+        var again = await agent.Client.EnrolAsync(token, "LOST-1", null, "0.1.0", CancellationToken.None, credential: secret);
+        var third = await agent.Client.EnrolAsync(token, "LOST-1", null, "0.1.0", CancellationToken.None, credential: secret);
+        Assert.Equal(again, third);
+        Assert.EndsWith("." + secret, again.Credential);
+        using var me = App.AnonymousClient();
+        me.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", again.Credential);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await me.GetAsync("/agent/v1/me")).StatusCode);
+        var tokens = await GetJsonAsync("/api/enrolment-tokens");
+        Assert.Equal(1, tokens.EnumerateArray().Single(t => t.GetProperty("name").GetString() == "once").GetProperty("uses").GetInt32());
+        // Anyone else — another secret — is still refused: the computer has an agent.
+        var other = await Assert.ThrowsAsync<AgentException>(() => agent.Client.EnrolAsync(token, "LOST-1", null, "0.1.0", CancellationToken.None, credential: Patch.Domain.Agents.Secrets.New()));
+        Assert.Equal(401, other.StatusCode);
+        Assert.Equal(1, (await GetJsonAsync("/api/history/computer:lost-1")).EnumerateArray().Count(e => e.GetProperty("type").GetString() == "agent_enrolled"));
     }
 
     [Fact]

@@ -61,7 +61,7 @@ public static partial class ServerProducts
 
     /// <summary>The update rollup number of an Exchange 2010 SP3 rollup's Uninstall entry, or null.</summary>
     public static int? Exchange2010Rollup(string displayName) =>
-        Rollup().Match(ProductKeys.Normalize(displayName)) is { Success: true } m ? int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : null;
+        Rollup().Match(ProductKeys.Normalize(displayName)) is { Success: true } m && int.TryParse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture, out var rollup) ? rollup : null;
 
     [GeneratedRegex(@"^microsoft exchange server (?<year>2013|2016|2019) cumulative update (?<cu>\d+)")]
     private static partial Regex Exchange();

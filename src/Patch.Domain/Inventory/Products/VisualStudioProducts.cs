@@ -16,9 +16,11 @@ public static partial class VisualStudioProducts
         var m = CatalogName().Match(normalized);
         if (!m.Success || !Majors.TryGetValue(m.Groups["year"].Value, out var major)) return null;
         if (!m.Groups["minor"].Success) return [$"vs|{major}"];
-        var minor = int.Parse(m.Groups["minor"].Value, System.Globalization.CultureInfo.InvariantCulture);
-        var from = m.Groups["from"].Success ? int.Parse(m.Groups["from"].Value, System.Globalization.CultureInfo.InvariantCulture) : minor;
-        return Enumerable.Range(from, Math.Max(minor - from, 0) + 1).Select(x => $"vs|{major}.{x}").ToList();
+        // A name no catalog writes (a minor version past any Visual Studio's, a range of hundreds) names no product.
+        if (!int.TryParse(m.Groups["minor"].Value, System.Globalization.CultureInfo.InvariantCulture, out var minor) || minor > 99) return null;
+        var from = minor;
+        if (m.Groups["from"].Success && (!int.TryParse(m.Groups["from"].Value, System.Globalization.CultureInfo.InvariantCulture, out from) || from > minor)) return null;
+        return Enumerable.Range(from, minor - from + 1).Select(x => $"vs|{major}.{x}").ToList();
     }
 
     internal static IReadOnlyList<string> InstalledKeys(InstalledProduct product)
