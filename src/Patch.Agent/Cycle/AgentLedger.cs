@@ -39,7 +39,8 @@ public sealed record AgentLedger(
             ledger = JsonSerializer.Deserialize<AgentLedger>(File.ReadAllText(file), Json);
             if (ledger is { Entries: not null, Outbox: not null }) return ledger with { Waiting = ledger.Waiting ?? [] };
         }
-        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or IOException and not FileNotFoundException)
+        // Only what the file says is judged: an I/O error (a file another program holds for a moment) is no reason to set it aside.
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
         {
             log?.Invoke(CorruptState.SetAside(file, e.Message, "the agent starts from an empty ledger and evaluates its updates again; unsent events in it are lost"));
             return Empty;

@@ -20,14 +20,14 @@ public static class Outbox
     {
         if (outbox.Count <= cap) return 0;
         var before = outbox.Count;
-        // The index of each update's last status: those stay whatever happens.
-        var last = new Dictionary<string, int>(StringComparer.Ordinal);
+        // The index of each update's last status under each policy (a delivery is per policy and update): those stay.
+        var last = new Dictionary<(string?, string), int>();
         for (var i = 0; i < outbox.Count; i++)
-            if (IsStatus(outbox[i]) && outbox[i].UpdateId is { } u) last[u] = i;
+            if (IsStatus(outbox[i]) && outbox[i].UpdateId is { } u) last[(outbox[i].PolicyId, u)] = i;
         var remove = new HashSet<int>();
         var excess = outbox.Count - cap;
         for (var i = 0; i < outbox.Count && remove.Count < excess; i++)
-            if (IsStatus(outbox[i]) && outbox[i].UpdateId is { } u && last[u] != i) remove.Add(i);
+            if (IsStatus(outbox[i]) && outbox[i].UpdateId is { } u && last[(outbox[i].PolicyId, u)] != i) remove.Add(i);
         for (var i = 0; i < outbox.Count && remove.Count < excess; i++)
             if (outbox[i].Kind is { } kind && kind.StartsWith("cycle", StringComparison.Ordinal)) remove.Add(i);
         var kept = outbox.Where((_, i) => !remove.Contains(i)).ToList();
@@ -45,7 +45,8 @@ public static class Outbox
     public static List<AgentEvent> Dated(IReadOnlyList<AgentEvent> batch, DateTimeOffset? lastSent, DateTimeOffset? serverNow)
     {
         var dated = new List<AgentEvent>(batch.Count);
-        var floor = lastSent;
+        // A server whose clock was set back is followed: the floor never passes its time (the server refuses the future).
+        var floor = serverNow is { } limit && lastSent > limit ? limit : lastSent;
         foreach (var e in batch)
         {
             var at = serverNow is { } now && e.OccurredAt > now ? now : e.OccurredAt;

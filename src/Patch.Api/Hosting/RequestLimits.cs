@@ -45,9 +45,11 @@ public static class RequestLimits
                     : ("address:" + http.Connection.RemoteIpAddress, limits.AnonymousRequestsPerMinute, "one address without a credential");
             if (perMinute <= 0) return RateLimitPartition.GetNoLimiter("unlimited");
             SecurityServices.MarkRateLimit(http, "Too many requests", $"At most {perMinute} requests a minute from {who}; try again in a few seconds.");
+            // Refilled at the minute's rate: each second (or less often for fewer than 60 a minute) the tokens that time earns.
+            var period = TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling(60.0 / perMinute)));
             return RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
             {
-                TokenLimit = perMinute, TokensPerPeriod = Math.Max(1, perMinute / 60), ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                TokenLimit = perMinute, TokensPerPeriod = Math.Max(1, (int)Math.Round(perMinute * period.TotalMinutes)), ReplenishmentPeriod = period,
                 QueueLimit = 0, AutoReplenishment = true,
             });
         });

@@ -70,7 +70,7 @@ public static partial class Enrol
         return Results.Ok(new Enrolled(computerId, agentId, $"{agentId}.{credential}"));
     }
 
-    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9_-]{43,128}$")]
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9_-]{43,128}\z")]
     private static partial System.Text.RegularExpressions.Regex ChosenSecret();
 
     private static IResult Unauthorized(string detail) => Results.Problem(title: "Enrolment refused", detail: detail, statusCode: StatusCodes.Status401Unauthorized);

@@ -24,6 +24,14 @@ public static class RequestText
         var problem = InPath(http.Request) ?? InQuery(http.Request);
         if (problem is null && IsJson(http.Request) && http.GetEndpoint()?.Metadata.GetMetadata<ChecksOwnBodyText>() is null)
         {
+            // JSON is UTF-8 (RFC 8259): a body declared in another charset would be transcoded past this check.
+            if (Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var type) && type.Charset.HasValue
+                && !type.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !type.Charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+            {
+                await Results.Problem(title: "Unsupported charset", detail: $"JSON bodies are UTF-8; this one declares charset={type.Charset}.",
+                    statusCode: StatusCodes.Status415UnsupportedMediaType).ExecuteAsync(http);
+                return;
+            }
             // Kept in memory up to a megabyte (an agent's inventory), not in a temporary file per request.
             http.Request.EnableBuffering(bufferThreshold: 1024 * 1024);
             using var copy = new MemoryStream();
@@ -112,6 +120,11 @@ public static class RequestText
         catch (JsonException)
         {
             // Malformed JSON is the model binder's to refuse, with its own message.
+        }
+        catch (InvalidOperationException)
+        {
+            // An escape that is no character (an unpaired surrogate, "\uD800"): the reader cannot make a string of it.
+            return ("Invalid text", $"{Path(path)}: a \\u escape that is not a character (an unpaired surrogate).");
         }
         return null;
     }

@@ -163,7 +163,8 @@ public static class ComplianceQueries
         }
         if (by == DrillDown.Update)
         {
-            var parts = key.Split('|');
+            var bar = key.IndexOf('|');
+            string[] parts = bar < 0 ? [key] : [key[..bar], key[(bar + 1)..]];
             if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
                 return QueryAnswer<ReportPage<ComputerStateRow>>.Invalid($"updateKey: '{Domain.Users.UserDecisions.Printable(key)}' is not 'bulletinId|updateId' (like 'microsoft:KB5034441|…').");
             var bulletin = await Historical.LoadAsync<Domain.Catalog.Bulletin>(session, parts[0], asOf, ct);

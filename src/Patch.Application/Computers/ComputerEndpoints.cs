@@ -64,6 +64,8 @@ public static class ComputerEndpoints
     public static (IReadOnlyList<RegisterComputer> Rows, string? Error) ParseCsv(string text)
     {
         if (text.Trim().Length == 0) return ([], "the file is empty");
+        // Blank lines before the header are no header.
+        text = text.TrimStart('\r', '\n', ' ', '\t', '\uFEFF');
         try
         {
             using var csv = Sylvan.Data.Csv.CsvDataReader.Create(new StringReader(text), new Sylvan.Data.Csv.CsvDataReaderOptions { Delimiter = ',' });

@@ -48,6 +48,26 @@ public class when_names_and_cells_are_hostile(AppFixture app) : AppTest(app)
     }
 
     [Fact]
+    public async Task json_is_utf8_whatever_a_client_declares_and_a_byte_order_mark_is_no_fault()
+    {
+        using var client = App.Client();
+        // A lone surrogate escape is no character: a 400 naming where, not a failure of the server.
+        var surrogate = await client.PostAsync("/api/maintenance-windows", new StringContent("""{"name":"x\uD800y"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, surrogate.StatusCode);
+        Assert.Contains("$.name: a \\u escape that is not a character", await surrogate.Content.ReadAsStringAsync());
+        // A body declared in another charset would be transcoded past the door's check: refused.
+        var utf16 = new ByteArrayContent(Encoding.Unicode.GetBytes("""{"name":"x\u0000"}"""));
+        utf16.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("application/json; charset=utf-16");
+        var declared = await client.PostAsync("/api/maintenance-windows", utf16);
+        Assert.Equal(System.Net.HttpStatusCode.UnsupportedMediaType, declared.StatusCode);
+        Assert.Contains("charset=utf-16", await declared.Content.ReadAsStringAsync());
+        // A Patch catalog saved with a UTF-8 byte order mark (Windows editors) imports.
+        var catalog = File.ReadAllBytes(SharedData.RepoFile("demo/patch-demo-catalog.json"));
+        var imported = await App.ImportAsync("patch", [.. Encoding.UTF8.GetPreamble(), .. catalog]);
+        Assert.Equal("completed", imported.GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task a_formula_in_any_text_is_neutralised_in_every_csv_export()
     {
         // Texts an attacker controls: a catalog's bulletin title and product, a computer's name parts, a user's name.

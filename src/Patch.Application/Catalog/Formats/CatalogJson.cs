@@ -34,7 +34,8 @@ public static class CatalogJson
         }
         try
         {
-            return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = maxDepth, CommentHandling = JsonCommentHandling.Disallow });
+            // Past a byte order mark (the memory overload does not skip one).
+            return JsonDocument.Parse(bytes.AsMemory(bytes.Length - text.Length), new JsonDocumentOptions { MaxDepth = maxDepth, CommentHandling = JsonCommentHandling.Disallow });
         }
         catch (JsonException e)
         {
