@@ -50,17 +50,5 @@ public sealed record MaintenanceWindowSchedule(string TimeZone, TimeOnly Start, 
         return problems;
     }
 
-    public static bool TryZone(string id, out TimeZoneInfo zone)
-    {
-        try
-        {
-            zone = TimeZoneInfo.FindSystemTimeZoneById(id);
-            return true;
-        }
-        catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException or ArgumentException)
-        {
-            zone = TimeZoneInfo.Utc;
-            return false;
-        }
-    }
+    public static bool TryZone(string id, out TimeZoneInfo zone) => TimeZones.TryFind(id, out zone);
 }

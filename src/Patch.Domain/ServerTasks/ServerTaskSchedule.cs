@@ -29,7 +29,7 @@ public static class TaskSchedules
         return Zone(timeZone) is null ? $"time zone '{timeZone}' is not a known IANA or Windows time zone id" : null;
     }
 
-    public static TimeZoneInfo? Zone(string id) => TimeZoneInfo.TryFindSystemTimeZoneById(id, out var zone) ? zone : null;
+    public static TimeZoneInfo? Zone(string id) => TimeZones.TryFind(id, out var zone) ? zone : null;
 
     /// <summary>The first occurrence strictly after <paramref name="after"/>.</summary>
     public static DateTimeOffset? Next(string cron, string timeZone, DateTimeOffset after) =>
