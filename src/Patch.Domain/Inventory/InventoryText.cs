@@ -9,6 +9,13 @@ namespace Patch.Domain.Inventory;
 /// </summary>
 public static class InventoryText
 {
+    /// <summary>
+    /// The text without C0 control characters other than <paramref name="keep"/>: in a captured or exported value they mean
+    /// nothing (a NUL from a torn file, a stray escape) and no server would store them.
+    /// </summary>
+    public static string WithoutControls(string text, params char[] keep) =>
+        text.Any(c => c < ' ' && Array.IndexOf(keep, c) < 0) ? new string(text.Where(c => c >= ' ' || Array.IndexOf(keep, c) >= 0).ToArray()) : text;
+
     public static string Decode(byte[] bytes)
     {
         if (bytes.Length >= 2 && bytes[0] == 0xFF && bytes[1] == 0xFE) return Encoding.Unicode.GetString(bytes, 2, bytes.Length - 2);

@@ -36,15 +36,12 @@ public sealed class RegistryExport
         return this;
     }
 
-    private static string Printable(string text, char keep = ' ') =>
-        text.Any(c => c < ' ' && c != keep) ? new string(text.Where(c => c >= ' ' || c == keep).ToArray()) : text;
-
     public static RegistryExport Parse(byte[] bytes, string sourceName = "registry export")
     {
         var text = InventoryText.Decode(bytes);
         if (text.Contains('\0')) throw new FormatException($"{sourceName}: a NUL character in the text (not UTF-16LE with a byte order mark, or not a registry export)");
         // Other control characters mean nothing in a key or a value and no server would store them: dropped.
-        var lines = Printable(text.Replace("\r\n", "\n"), keep: '\n').Split('\n');
+        var lines = InventoryText.WithoutControls(text.Replace("\r\n", "\n"), '\n').Split('\n');
         var header = lines.FirstOrDefault()?.Trim() ?? "";
         if (header is not ("Windows Registry Editor Version 5.00" or "REGEDIT4"))
             throw new FormatException($"{sourceName}: line 1: '{Clip(header)}' is not the header of a registry export (\"Windows Registry Editor Version 5.00\")");
@@ -98,8 +95,8 @@ public sealed class RegistryExport
         return rest[..colon].ToLowerInvariant() switch
         {
             "hex" => bytes,
-            "hex(2)" => Printable(Encoding.Unicode.GetString(bytes).TrimEnd('\0')),
-            "hex(7)" => Encoding.Unicode.GetString(bytes).TrimEnd('\0').Split('\0').Select(v => Printable(v)).ToArray(),
+            "hex(2)" => InventoryText.WithoutControls(Encoding.Unicode.GetString(bytes).TrimEnd('\0')),
+            "hex(7)" => Encoding.Unicode.GetString(bytes).TrimEnd('\0').Split('\0').Select(v => InventoryText.WithoutControls(v)).ToArray(),
             "hex(b)" when bytes.Length == 8 => BitConverter.ToInt64(bytes),
             "hex(4)" when bytes.Length == 4 => (long)BitConverter.ToUInt32(bytes),
             _ => bytes,

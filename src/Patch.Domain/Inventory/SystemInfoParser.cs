@@ -28,9 +28,7 @@ public static partial class SystemInfoParser
 
     public static OsInventory Parse(string text)
     {
-        // A control character (a NUL from a torn capture, a stray escape) means nothing in a systeminfo value and no
-        // server would store it: such characters are dropped before the fields are read.
-        if (text.Any(c => c < ' ' && c is not ('\t' or '\r' or '\n'))) text = new string(text.Where(c => c >= ' ' || c is '\t' or '\r' or '\n').ToArray());
+        text = InventoryText.WithoutControls(text, '\t', '\r', '\n');
         var fields = Fields(text);
         var versionIndex = fields.FindIndex(f => OsVersion().IsMatch(f.Value));
         if (versionIndex < 0) throw new FormatException("not systeminfo output: no OS version line (like '10.0.19045 N/A Build 19045') was found");
