@@ -32,12 +32,12 @@ public static class RequestText
                     statusCode: StatusCodes.Status415UnsupportedMediaType).ExecuteAsync(http);
                 return;
             }
-            // Read once (within the route's body limit), checked, and handed on as the body: one copy, no temporary file.
-            var copy = new MemoryStream();
+            // Kept in memory up to a megabyte (an agent's inventory), not in a temporary file per request.
+            http.Request.EnableBuffering(bufferThreshold: 1024 * 1024);
+            using var copy = new MemoryStream();
             await http.Request.Body.CopyToAsync(copy, http.RequestAborted);
+            http.Request.Body.Position = 0;
             problem = InJson(copy.GetBuffer().AsSpan(0, (int)copy.Length));
-            copy.Position = 0;
-            http.Request.Body = copy;
         }
         if (problem is { } p)
         {
