@@ -36,6 +36,12 @@ if ! npx --yes @redocly/cli@2.77.0 lint docs/openapi.json --format=stylish; then
   code=1; failed=$(( ${failed:-0} + 1 ))
 fi
 
+# The failed tests again, at the end where a CI log's tail shows them (name, message and the first lines of the trace).
+if [ "${failed:-0}" != "0" ]; then
+  echo "Failed tests:"
+  grep -E -A 12 "^\s*failed [A-Za-z_]" "$log" | grep -v -E "^\s+(info|dbug|trce): " | head -n 150
+fi
+
 if [ -z "$total" ]; then
   echo "The test run produced no summary (build failure?)."
   echo "0 passed, 1 failed"

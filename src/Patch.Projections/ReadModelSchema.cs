@@ -21,6 +21,7 @@ public static class ReadModelSchema
         try
         {
             await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+            await Catalog.BulletinList.EnsureAsync(db, ct);
             await ComplianceTables.EnsureAsync(db, ct);
             await DeliveryTables.EnsureAsync(db, ct);
             await ReadModelHistory.EnsureAsync(db, ct);

@@ -41,7 +41,9 @@ public sealed class GetBulletin(IQuerySession session, Npgsql.NpgsqlDataSource d
             return await session.LoadAsync<BulletinRow>(streamId, ct) is null ? null : streamId;
         }
         var bare = id.Trim().ToUpperInvariant();
-        return await session.Query<BulletinRow>().Where(r => r.Number == bare).Select(r => r.Id).FirstOrDefaultAsync(ct);
+        // By the list's index on the number (the documents would be read whole, one by one).
+        return (await session.AdvancedSql.QueryAsync<string>(
+            $"select id from {Projections.ReadModels.Schema}.{BulletinList.Table} where bulletin = ? order by id limit 1", ct, bare)).FirstOrDefault();
     }
 
     /// <summary>The bulletin now, or as it stood at <paramref name="asOf"/>: its streams folded up to then (null if it did not exist yet).</summary>
@@ -58,9 +60,7 @@ public sealed class GetBulletin(IQuerySession session, Npgsql.NpgsqlDataSource d
         foreach (var cve in asOf is null ? [] : f.Cves)
             if (await LoadAsync<KnownExploitedVulnerability>(StreamIds.KnownExploited(cve), asOf, ct) is { } k) listed.Add(k);
         foreach (var k in listed) kev[k.Facts.Cve] = k;
-        var supersededBy = asOf is null
-            ? await session.Query<BulletinRow>().Where(r => r.Vendor == f.Vendor && r.Supersedes.Contains(f.Number)).OrderBy(r => r.Number).Select(r => r.Number).ToListAsync(ct)
-            : await SupersededByAsync(f, asOf.Value, ct);
+        var supersededBy = await SupersededByAsync(streamId, f, asOf, ct);
         var levels = await LoadAsync<CustomSeverityLevels>(StreamIds.CustomSeverityLevels, asOf, ct) ?? CustomSeverityLevels.Empty;
         var cves = f.Cves.Select(c => kev.TryGetValue(c, out var k)
             ? new CveDetails(c, true, k.Facts.DueDate, k.Facts.Name)
@@ -73,13 +73,17 @@ public sealed class GetBulletin(IQuerySession session, Npgsql.NpgsqlDataSource d
     private Task<T?> LoadAsync<T>(string id, DateTimeOffset? asOf, CancellationToken ct) where T : class =>
         asOf is { } at ? session.Events.AggregateStreamAsync<T>(id, timestamp: at, token: ct) : session.LoadAsync<T>(id, ct);
 
-    private async Task<List<string>> SupersededByAsync(BulletinFacts f, DateTimeOffset asOf, CancellationToken ct)
+    /// <summary>Now: kept on the Remediation Center's list row; asOf: the bulletin rows of then that name it.</summary>
+    private async Task<List<string>> SupersededByAsync(string streamId, BulletinFacts f, DateTimeOffset? asOf, CancellationToken ct)
     {
         var numbers = new List<string>();
-        await using var cmd = db.CreateCommand($"""
-            select s.data->>'number' from {Common.ReadSql.At(Projections.PatchProjections.BulletinRowTable, asOf)} s
-            where s.data @> jsonb_build_object('supersedes', jsonb_build_array(@number::text), 'vendor', @vendor::text) order by 1
-            """);
+        await using var cmd = db.CreateCommand(asOf is null
+            ? $"select unnest(superseded_by) from {Projections.ReadModels.Schema}.{BulletinList.Table} where id = @id"
+            : $"""
+              select s.data->>'number' from {Common.ReadSql.At(Projections.PatchProjections.BulletinRowTable, asOf)} s
+              where s.data @> jsonb_build_object('supersedes', jsonb_build_array(@number::text), 'vendor', @vendor::text) order by 1
+              """);
+        cmd.Parameters.AddWithValue("id", streamId);
         cmd.Parameters.AddWithValue("number", f.Number);
         cmd.Parameters.AddWithValue("vendor", f.Vendor);
         cmd.Parameters.AddRange(Common.ReadSql.AsOfParameters(asOf).ToArray());

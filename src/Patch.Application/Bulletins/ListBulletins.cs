@@ -53,12 +53,23 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
         ["knownExploited"] = "known_exploited", ["superseded"] = "superseded",
     };
 
-    /// <summary>The rows now, or (<paramref name="asOf"/>) every read model they join as it stood at <c>@asOf</c>.</summary>
+    /// <summary>
+    /// The rows now: the Remediation Center's own narrow list (<see cref="Projections.Catalog.BulletinList"/>), whose
+    /// derived columns are kept as their facts change. Or (<paramref name="asOf"/>) every read model they join as it
+    /// stood at <c>@asOf</c>, the derived columns joined from those versions (the same columns, by the same names).
+    /// </summary>
     private static string Rows(bool asOf)
     {
         string At(string table) => Projections.History.ReadModelHistory.Relation(table, asOf);
+        var levels = $"with levels as (select coalesce(array(select jsonb_array_elements(l.data->'levels')->>'id' from {At(PatchProjections.CustomSeverityLevelsTable)} l), array[]::text[]) as ids),";
+        if (!asOf)
+            return $"""
+                {levels}
+                r as (select d.*, array_position((select ids from levels), d.custom_severity) as custom_rank from {Schema}.{Projections.Catalog.BulletinList.Table} d),
+                newest as (select released from {Schema}.{Projections.Catalog.BulletinList.Table} where released is not null order by released desc limit 1)
+                """;
         return $"""
-        with levels as (select coalesce(array(select jsonb_array_elements(l.data->'levels')->>'id' from {At(PatchProjections.CustomSeverityLevelsTable)} l), array[]::text[]) as ids),
+        {levels}
         r as (
           select d.id, d.data->>'number' as bulletin, d.data->>'vendor' as vendor, (d.data->>'severityRank')::int as severity,
                  d.data->>'customSeverityId' as custom_severity, array_position((select ids from levels), d.data->>'customSeverityId') as custom_rank,
@@ -67,7 +78,8 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
                  (d.data->>'downloaded')::int as downloaded, (d.data->>'excludedUpdates')::int as excluded_updates,
                  (d.data->>'failedDownloads')::int as failed_downloads, coalesce((d.data->>'unresolved')::int, 0) as unresolved,
                  (d.data->>'released')::timestamptz as released, (d.data->>'revised')::timestamptz as revised,
-                 d.data->>'title' as title, d.data->>'description' as description, d.data->'cves' as cves, (d.data->>'cveCount')::int as cve_count,
+                 d.data->>'title' as title, d.data->>'description' as description,
+                 coalesce((select jsonb_agg(upper(btrim(c))) from jsonb_array_elements_text(d.data->'cves') c), '[]'::jsonb) as cves, (d.data->>'cveCount')::int as cve_count,
                  coalesce(kev.listed, false) as known_exploited, kev.due as kev_due,
                  coalesce(sb.ids, array[]::text[]) as superseded_by, sb.ids is not null as superseded,
                  coalesce(array(select jsonb_array_elements_text(d.data->'families')), array[]::text[]) as families
@@ -78,7 +90,8 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
             from {At(PatchProjections.BulletinRowTable)} s
             where s.data @> jsonb_build_object('supersedes', jsonb_build_array(d.data->>'number'), 'vendor', d.data->>'vendor')
             having count(*) > 0) sb on true
-        )
+        ),
+        newest as (select released from r)
         """;
     }
 
@@ -170,7 +183,7 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
         if (q.ReleasedTo is { } rt) Add("released <= @rt", "rt", rt);
         if (q.RevisedFrom is { } vf) Add("revised >= @vf", "vf", vf);
         if (q.RevisedTo is { } vt) Add("revised <= @vt", "vt", vt);
-        if (q.View == "latest") clauses.Add("released >= (select date_trunc('month', max(released), 'UTC') from r)");
+        if (q.View == "latest") clauses.Add("released >= (select date_trunc('month', max(released), 'UTC') from newest)");
         if (q.View == "lastMonth")
         {
             var thisMonth = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero);

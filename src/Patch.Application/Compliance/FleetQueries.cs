@@ -107,7 +107,14 @@ public static class FleetQueries
             configuration = new ConfigurationSummary(r.GetInt32(0), r.GetInt32(1), r.GetInt32(0) - r.GetInt32(1), r.GetInt32(2), 7,
                 lastImport.At, lastImport.Status);
         }
-        await using var cmd = new NpgsqlCommand($"""
+        // Now: the Remediation Center's own list, whose derived columns are kept as their facts change; asOf: derived from the versions then.
+        await using var cmd = new NpgsqlCommand(asOf is null
+            ? $"""
+              select count(*)::int, count(*) filter (where staged)::int, count(*) filter (where policies > 0)::int, count(*) filter (where released >= @since)::int,
+                count(*) filter (where superseded)::int, count(*) filter (where known_exploited)::int
+              from {PatchStore.Schema}.{Projections.Catalog.BulletinList.Table}
+              """
+            : $"""
             with rows as (select d.id, (d.data->>'staged')::boolean staged, (d.data->>'released')::timestamptz released, d.data->'cves' cves, d.data->>'number' number, d.data->>'vendor' vendor from {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} d)
             select count(*)::int, count(*) filter (where staged)::int,
               count(*) filter (where exists (select 1 from {ReadSql.At(PatchProjections.PolicyTable, asOf)} p where p.data @> jsonb_build_object('bulletins', jsonb_build_array(rows.id), 'status', 'Active')))::int,

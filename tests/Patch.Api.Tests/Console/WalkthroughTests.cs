@@ -47,6 +47,7 @@ public class when_an_operator_works_through_the_console(ConsoleFixture console)
             },
         };
         var catalogFile = Path.Combine(Path.GetTempPath(), $"contoso-{Guid.NewGuid():N}.json");
+        IReadOnlyList<SimulatedAgent> agents = [];
         await File.WriteAllTextAsync(catalogFile, JsonSerializer.Serialize(catalog), TestContext.Current.CancellationToken);
 
         var page = await console.SignInAsync("olivia");
@@ -61,7 +62,7 @@ public class when_an_operator_works_through_the_console(ConsoleFixture console)
             await Expect(page.Locator("#import-result [data-field=bulletinsAdded]")).ToHaveTextAsync("1");
 
             // Three computers that need it (agents report their inventories through the agent protocol).
-            var agents = await EnrolAsync(["WALK-1", "WALK-2", "WALK-3"]);
+            agents = await EnrolAsync(["WALK-1", "WALK-2", "WALK-3"]);
 
             // 2. Stage it from the Patch Remediation Center: progress until done, then "Staged: Yes".
             await page.GotoAsync("/remediation-center?q=KB9300001");
@@ -126,6 +127,7 @@ public class when_an_operator_works_through_the_console(ConsoleFixture console)
         {
             await page.Context.CloseAsync();
             File.Delete(catalogFile);
+            foreach (var agent in agents) agent.Dispose();
         }
         Assert.Empty(console.ScriptErrors);
     }

@@ -1,0 +1,236 @@
+using Npgsql;
+
+namespace Patch.Projections.Catalog;
+
+/// <summary>
+/// The Patch Remediation Center's list (C2) as one narrow row per bulletin with every column the list shows, sorts and
+/// filters on — including the cross-bulletin facts that used to be joined on every request: the bulletins that
+/// supersede it, whether one of its CVEs is known exploited (and the earliest due date), the active policies that
+/// distribute it (ADR 0029). Kept by statement triggers in the same transaction as the documents it derives from
+/// (<see cref="PatchProjections.BulletinRowTable"/>, the KEV entries, the policies), so it is exactly as current as they
+/// are, and rebuilt with them: a rebuild replays the bulletin rows and the triggers derive the list again. Only what
+/// changed is derived again: a revised supersedence list touches the bulletins it names, a KEV entry the bulletins
+/// listing its CVE, a policy the bulletins it names.
+/// </summary>
+public static class BulletinList
+{
+    private const string S = ReadModels.Schema;
+    public const string Table = "bulletin_list";
+    private const string L = $"{S}.{Table}";
+    private const string Rows = $"{S}.{PatchProjections.BulletinRowTable}";
+    private const string Kev = $"{S}.{PatchProjections.KnownExploitedTable}";
+    private const string Policies = $"{S}.{PatchProjections.PolicyTable}";
+
+    /// <summary>A bulletin's key among the ones another supersedes: vendor and number (a superseded bulletin may not be imported).</summary>
+    private const string Key = @"(vendor || E'\x1f' || bulletin)";
+
+    /// <summary>The list's own columns, read from the bulletin row documents (<c>n</c>: the document rows).</summary>
+    private const string Columns =
+        "id, bulletin, vendor, severity, custom_severity, staged, updates, downloaded, excluded_updates, failed_downloads, unresolved, released, revised, title, description, cves, cve_count, families, supersedes";
+
+    private const string FromDocuments = """
+        n.id, n.data->>'number', n.data->>'vendor', (n.data->>'severityRank')::int, n.data->>'customSeverityId', (n.data->>'staged')::boolean,
+        (n.data->>'updates')::int, (n.data->>'downloaded')::int, (n.data->>'excludedUpdates')::int, (n.data->>'failedDownloads')::int,
+        coalesce((n.data->>'unresolved')::int, 0), (n.data->>'released')::timestamptz, (n.data->>'revised')::timestamptz, n.data->>'title', n.data->>'description',
+        coalesce((select jsonb_agg(upper(btrim(c))) from jsonb_array_elements_text(n.data->'cves') c), '[]'::jsonb), coalesce((n.data->>'cveCount')::int, 0),
+        coalesce(array(select jsonb_array_elements_text(n.data->'families')), array[]::text[]),
+        coalesce(array(select jsonb_array_elements_text(n.data->'supersedes')), array[]::text[])
+        """;
+
+    public static readonly string Ddl = $"""
+        create table if not exists {L} (
+            id text primary key, bulletin text not null, vendor text not null, severity int not null, custom_severity text, staged boolean not null,
+            updates int not null, downloaded int not null, excluded_updates int not null, failed_downloads int not null, unresolved int not null,
+            released timestamptz, revised timestamptz, title text not null, description text, cves jsonb not null, cve_count int not null,
+            families text[] not null, supersedes text[] not null, superseded_by text[] not null default array[]::text[],
+            superseded boolean generated always as (cardinality(superseded_by) > 0) stored,
+            policies int not null default 0, known_exploited boolean not null default false, kev_due date);
+        create index if not exists ix_bulletin_list_released on {L} (released desc nulls last, bulletin);
+        create index if not exists ix_bulletin_list_number on {L} (bulletin);
+        create index if not exists ix_bulletin_list_key on {L} ({Key});
+        create index if not exists ix_bulletin_list_supersedes on {L} using gin (supersedes);
+        create index if not exists ix_bulletin_list_cves on {L} using gin (cves);
+        -- The keyword search (number, title, description: ilike '%…%') by trigram indexes, where PostgreSQL's pg_trgm
+        -- extension can be had (a contrib module, trusted: a database owner may create it); without it, a scan.
+        do $trgm$
+        declare
+          ext_schema text;
+        begin
+          begin
+            create extension if not exists pg_trgm;
+          exception when others then
+            raise notice 'pg_trgm is not available (%): the keyword search scans the list', sqlerrm;
+          end;
+          select extnamespace::regnamespace::text into ext_schema from pg_extension where extname = 'pg_trgm';
+          if ext_schema is not null then
+            execute format('create index if not exists ix_bulletin_list_title_trgm on {L} using gin (title %s.gin_trgm_ops)', ext_schema);
+            execute format('create index if not exists ix_bulletin_list_description_trgm on {L} using gin (description %s.gin_trgm_ops)', ext_schema);
+            execute format('create index if not exists ix_bulletin_list_bulletin_trgm on {L} using gin (bulletin %s.gin_trgm_ops)', ext_schema);
+          end if;
+        end $trgm$;
+
+        -- The bulletins that supersede each of these (by id, or named by key), ordered by number.
+        create or replace function {S}.bulletin_list_superseded_by(ids text[], keys text[]) returns void language plpgsql as $$
+        begin
+          update {L} t set superseded_by = s.numbers
+          from (select x.id, array(select s.bulletin from {L} s where s.vendor = x.vendor and s.supersedes @> array[x.bulletin] order by s.bulletin) numbers
+                from {L} x where x.id = any(ids) or {Key} = any(keys)) s
+          where t.id = s.id and t.superseded_by is distinct from s.numbers;
+        end $$;
+
+        -- Known exploited: one of the bulletin's CVEs has a KEV entry; its due date is the earliest of them.
+        create or replace function {S}.bulletin_list_known_exploited(ids text[]) returns void language plpgsql as $$
+        begin
+          update {L} t set known_exploited = k.listed, kev_due = k.due
+          from (select x.id, count(kd.id) > 0 listed, min((kd.data->'facts'->>'dueDate')::date) due
+                from {L} x left join lateral jsonb_array_elements_text(x.cves) c(cve) on true
+                left join {Kev} kd on kd.id = 'cve:' || c.cve
+                where x.id = any(ids) group by x.id) k
+          where t.id = k.id and (t.known_exploited, t.kev_due) is distinct from (k.listed, k.due);
+        end $$;
+
+        -- The active policies that distribute each bulletin.
+        create or replace function {S}.bulletin_list_policies(ids text[]) returns void language plpgsql as $$
+        begin
+          update {L} t set policies = p.n
+          from (select x.id, (select count(*)::int from {Policies} p
+                              where p.data @> jsonb_build_object('bulletins', jsonb_build_array(x.id), 'status', 'Active')) n
+                from {L} x where x.id = any(ids)) p
+          where t.id = p.id and t.policies <> p.n;
+        end $$;
+
+        -- Bulletin rows written (a Marten upsert: this statement's inserted or updated rows).
+        create or replace function {S}.bulletin_list_from_rows() returns trigger language plpgsql as $$
+        declare
+          added text[]; cves_changed text[]; keys text[];
+        begin
+          with fresh ({Columns}) as (select {FromDocuments} from new_rows n),
+               o as (select l.id, l.vendor, l.supersedes, l.cves from {L} l where l.id in (select id from new_rows)),
+               up as (
+                 insert into {L} as l ({Columns}) select * from fresh
+                 on conflict (id) do update set bulletin = excluded.bulletin, vendor = excluded.vendor, severity = excluded.severity,
+                   custom_severity = excluded.custom_severity, staged = excluded.staged, updates = excluded.updates, downloaded = excluded.downloaded,
+                   excluded_updates = excluded.excluded_updates, failed_downloads = excluded.failed_downloads, unresolved = excluded.unresolved,
+                   released = excluded.released, revised = excluded.revised, title = excluded.title, description = excluded.description, cves = excluded.cves,
+                   cve_count = excluded.cve_count, families = excluded.families, supersedes = excluded.supersedes
+                 where ({string.Join(", ", Columns.Split(", ").Skip(1).Select(c => "l." + c))}) is distinct from
+                       ({string.Join(", ", Columns.Split(", ").Skip(1).Select(c => "excluded." + c))})
+                 returning 1)
+          select array(select f.id from fresh f where not exists (select 1 from o where o.id = f.id)),
+                 array(select f.id from fresh f join o on o.id = f.id where o.cves is distinct from f.cves),
+                 array(select distinct k from (
+                   select f.vendor || E'\x1f' || s from fresh f left join o on o.id = f.id, unnest(f.supersedes) s
+                     where o.id is null or o.supersedes is distinct from f.supersedes or o.vendor is distinct from f.vendor
+                   union all
+                   select o.vendor || E'\x1f' || s from o join fresh f on f.id = o.id, unnest(o.supersedes) s
+                     where o.supersedes is distinct from f.supersedes or o.vendor is distinct from f.vendor) x(k))
+          into added, cves_changed, keys
+          from (select count(*) from up) written;
+          if cardinality(added) > 0 or cardinality(keys) > 0 then perform {S}.bulletin_list_superseded_by(added, keys); end if;
+          if cardinality(added) + cardinality(cves_changed) > 0 then perform {S}.bulletin_list_known_exploited(added || cves_changed); end if;
+          if cardinality(added) > 0 then perform {S}.bulletin_list_policies(added); end if;
+          return null;
+        end $$;
+
+        create or replace function {S}.bulletin_list_rows_deleted() returns trigger language plpgsql as $$
+        declare
+          keys text[];
+        begin
+          keys := array(select distinct l.vendor || E'\x1f' || s from {L} l, unnest(l.supersedes) s where l.id in (select id from old_rows));
+          delete from {L} where id in (select id from old_rows);
+          if cardinality(keys) > 0 then perform {S}.bulletin_list_superseded_by(array[]::text[], keys); end if;
+          return null;
+        end $$;
+
+        create or replace function {S}.bulletin_list_rows_truncated() returns trigger language plpgsql as $$
+        begin
+          truncate {L};
+          return null;
+        end $$;
+
+        -- KEV entries written or removed: the bulletins listing their CVEs.
+        create or replace function {S}.bulletin_list_kev_changed() returns trigger language plpgsql as $$
+        begin
+          if TG_OP = 'TRUNCATE' then
+            update {L} set known_exploited = false, kev_due = null where known_exploited or kev_due is not null;
+          else
+            perform {S}.bulletin_list_known_exploited(array(select l.id from {L} l
+              where l.cves ?| array(select substr(c.id, 5) from changed_rows c)));
+          end if;
+          return null;
+        end $$;
+
+        -- Policies written or removed: the bulletins they name, before and after.
+        create or replace function {S}.bulletin_list_policy_changed() returns trigger language plpgsql as $$
+        begin
+          if TG_OP = 'TRUNCATE' then
+            update {L} set policies = 0 where policies <> 0;
+          else
+            perform {S}.bulletin_list_policies(array(select distinct b from changed_rows c, jsonb_array_elements_text(c.data->'bulletins') b));
+          end if;
+          return null;
+        end $$;
+        """;
+
+    /// <summary>The triggers, on tables Marten creates (so after them).</summary>
+    private static readonly string Triggers = $"""
+        create or replace trigger tr_bulletin_list_insert after insert on {Rows} referencing new table as new_rows
+          for each statement execute function {S}.bulletin_list_from_rows();
+        create or replace trigger tr_bulletin_list_update after update on {Rows} referencing new table as new_rows
+          for each statement execute function {S}.bulletin_list_from_rows();
+        create or replace trigger tr_bulletin_list_delete after delete on {Rows} referencing old table as old_rows
+          for each statement execute function {S}.bulletin_list_rows_deleted();
+        create or replace trigger tr_bulletin_list_truncate after truncate on {Rows}
+          for each statement execute function {S}.bulletin_list_rows_truncated();
+        create or replace trigger tr_bulletin_list_kev_insert after insert on {Kev} referencing new table as changed_rows
+          for each statement execute function {S}.bulletin_list_kev_changed();
+        create or replace trigger tr_bulletin_list_kev_update after update on {Kev} referencing new table as changed_rows
+          for each statement execute function {S}.bulletin_list_kev_changed();
+        create or replace trigger tr_bulletin_list_kev_delete after delete on {Kev} referencing old table as changed_rows
+          for each statement execute function {S}.bulletin_list_kev_changed();
+        create or replace trigger tr_bulletin_list_kev_truncate after truncate on {Kev}
+          for each statement execute function {S}.bulletin_list_kev_changed();
+        create or replace trigger tr_bulletin_list_policy_insert after insert on {Policies} referencing new table as changed_rows
+          for each statement execute function {S}.bulletin_list_policy_changed();
+        create or replace trigger tr_bulletin_list_policy_update_new after update on {Policies} referencing new table as changed_rows
+          for each statement execute function {S}.bulletin_list_policy_changed();
+        create or replace trigger tr_bulletin_list_policy_update_old after update on {Policies} referencing old table as changed_rows
+          for each statement execute function {S}.bulletin_list_policy_changed();
+        create or replace trigger tr_bulletin_list_policy_delete after delete on {Policies} referencing old table as changed_rows
+          for each statement execute function {S}.bulletin_list_policy_changed();
+        create or replace trigger tr_bulletin_list_policy_truncate after truncate on {Policies}
+          for each statement execute function {S}.bulletin_list_policy_changed();
+        """;
+
+    /// <summary>
+    /// Derives the whole list from the documents, set-based: at the first start of a store that had bulletins before the
+    /// list existed, and whenever the list and the documents disagree in number (never, while the triggers keep it).
+    /// </summary>
+    private static readonly string Fill = $"""
+        truncate {L};
+        insert into {L} ({Columns}) select {FromDocuments} from {Rows} n;
+        update {L} t set superseded_by = s.numbers
+        from (select l.vendor, x.number, array_agg(l.bulletin order by l.bulletin) numbers from {L} l, unnest(l.supersedes) x(number) group by 1, 2) s
+        where t.vendor = s.vendor and t.bulletin = s.number;
+        select {S}.bulletin_list_known_exploited(array(select id from {L} where cve_count > 0));
+        select {S}.bulletin_list_policies(array(select distinct b from {Policies} p, jsonb_array_elements_text(p.data->'bulletins') b));
+        analyze {L};
+        """;
+
+    public static async Task EnsureAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var cmd = new NpgsqlCommand($"select pg_advisory_xact_lock(hashtext('patch.bulletin_list'));\n{Ddl}\n{Triggers}", conn, tx))
+            await cmd.ExecuteNonQueryAsync(ct);
+        await using (var check = new NpgsqlCommand($"select (select count(*) from {L}) = (select count(*) from {Rows})", conn, tx))
+        {
+            if (!(bool)(await check.ExecuteScalarAsync(ct))!)
+            {
+                await using var fill = new NpgsqlCommand(Fill, conn, tx);
+                await fill.ExecuteNonQueryAsync(ct);
+            }
+        }
+        await tx.CommitAsync(ct);
+    }
+}
