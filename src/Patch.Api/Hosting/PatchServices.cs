@@ -106,10 +106,15 @@ public static class PatchServices
         services.AddTransient<ListBulletins>();
         services.AddTransient<GetBulletin>();
 
+        // One API node per database (default), or several sharing it (ADR 0030): then durable messages belong to the node
+        // that queued them and move to another only once that node has stopped reporting, and one node runs the daemon.
+        var cluster = builder.Configuration.GetValue("Patch:Cluster:Enabled", false);
+        if (cluster && string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString("Patch")))
+            throw new InvalidOperationException("Patch:Cluster:Enabled needs ConnectionStrings:Patch: API nodes share one PostgreSQL, never each its embedded one.");
         services.AddMarten(sp => ConfigureStore(sp.GetRequiredService<PatchDatabase>().ConnectionString))
             .UseLightweightSessions()
             .ApplyAllDatabaseChangesOnStartup()
-            .AddAsyncDaemon(DaemonMode.Solo)
+            .AddAsyncDaemon(cluster ? DaemonMode.HotCold : DaemonMode.Solo)
             .IntegrateWithWolverine();
 
         builder.Host.UseWolverine(opts =>
@@ -123,7 +128,14 @@ public static class PatchServices
             opts.Policies.UseDurableLocalQueues();
             // One node (like the projection daemon's Solo mode): at start this node takes over every message a killed
             // process left in the inbox, at once, instead of waiting for that process to be declared dead.
-            opts.Durability.Mode = DurabilityMode.Solo;
+            opts.Durability.Mode = cluster ? DurabilityMode.Balanced : DurabilityMode.Solo;
+            if (cluster)
+            {
+                // A node that stops (killed, rebooted) hands its queued work over within about half a minute.
+                opts.Durability.HealthCheckPollingTime = TimeSpan.FromSeconds(5);
+                opts.Durability.StaleNodeTimeout = TimeSpan.FromSeconds(20);
+                opts.Durability.NodeReassignmentPollingTime = TimeSpan.FromSeconds(5);
+            }
             // Server tasks (a staging job downloading gigabytes) run far longer than a message's default 60 s.
             opts.DefaultExecutionTimeout = TimeSpan.FromHours(12);
         });

@@ -16,7 +16,7 @@ using Patch.Domain.Cycle;
 namespace Patch.Api.Tests.Operations;
 
 /// <summary>The real server process on its embedded PostgreSQL, killed with SIGKILL and started again.</summary>
-public sealed class ServerProcess(string dataDirectory, int port)
+public sealed class ServerProcess(string dataDirectory, int port, IReadOnlyDictionary<string, string>? settings = null)
 {
     private Process? _process;
 
@@ -40,6 +40,7 @@ public sealed class ServerProcess(string dataDirectory, int port)
         psi.Environment["Patch__Limits__AgentRequestsPerMinute"] = "0";
         psi.Environment["Patch__Limits__UserRequestsPerMinute"] = "0";
         psi.Environment["Patch__Staging__RetryDelay"] = "00:00:00.200";
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) psi.Environment[key] = value;
         _process = Process.Start(psi)!;
         _process.OutputDataReceived += (_, _) => { };
         _process.ErrorDataReceived += (_, _) => { };

@@ -11,6 +11,7 @@ public sealed class ContentServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly Dictionary<string, byte[]> _files = new();
     private readonly HashSet<string> _dropOnce = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _held = new();
 
     public int Requests;
     public int RangeRequests;
@@ -37,6 +38,14 @@ public sealed class ContentServer : IAsyncDisposable
         return ($"{BaseUrl}/files/{name}", Sha(content), content.Length);
     }
 
+    /// <summary>Requests for the file wait (a download in progress) until <see cref="Release"/>.</summary>
+    public void Hold(string name) => _held[name] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Release(string name)
+    {
+        if (_held.TryRemove(name, out var held)) held.TrySetResult();
+    }
+
     public static string Sha(byte[] content) => Convert.ToHexStringLower(SHA256.HashData(content));
 
     public static byte[] Bytes(int size, int seed)
@@ -51,6 +60,7 @@ public sealed class ContentServer : IAsyncDisposable
         Interlocked.Increment(ref Requests);
         if (http.Request.Headers.Range.Count > 0) Interlocked.Increment(ref RangeRequests);
         if (!_files.TryGetValue(name, out var content)) return Results.NotFound();
+        if (_held.TryGetValue(name, out var held)) await held.Task.WaitAsync(http.RequestAborted);
         if (_dropOnce.Remove(name))
         {
             // Announce the whole file, send half, then cut the connection.
