@@ -6,12 +6,14 @@ using Patch.Bench;
 //   dotnet run -c Release --project bench/Patch.Bench -- console [--computers 100000] [--runs 20]
 //   dotnet run -c Release --project bench/Patch.Bench -- store [--events 100000,1000000]
 //   dotnet run -c Release --project bench/Patch.Bench -- catalog [--runs 40] [--hold seconds]
+//   dotnet run -c Release --project bench/Patch.Bench -- density [--computers 100000]
 return args.FirstOrDefault() switch
 {
     "fleet" => await FleetBench.RunAsync(args[1..]),
     "console" => await ConsoleBench.RunAsync(args[1..]),
     "store" => await StoreBench.RunAsync(args[1..]),
     "catalog" => await CatalogBench.RunAsync(args[1..]),
+    "density" => DensityBench.Run(args[1..]),
     _ => await ImportBench.RunAsync(args),
 };
 

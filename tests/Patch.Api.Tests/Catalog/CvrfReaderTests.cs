@@ -83,4 +83,19 @@ public class when_reading_the_real_msrc_cvrf_documents
         Assert.DoesNotContain(doc.Bulletins, b => b.Facts.Number.Contains("Mariner", StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(doc.Bulletins, b => b.Facts.Number.Contains("Click", StringComparison.OrdinalIgnoreCase));
     }
+
+    [Fact]
+    public void fixed_builds_are_versions_without_the_invisible_characters_real_documents_carry()
+    {
+        // 2024-Oct gives Windows 10 22H2's KB5046400 the fixed build "10.0.19041.5000" followed by seven zero-width spaces.
+        using var stream = SharedData.OpenCvrf("msrc-cvrf/archive/2024-Oct.xml.gz");
+        var doc = CvrfCatalogReader.Read(stream);
+        var update = doc.Bulletins.Single(b => b.Facts.Number == "KB5046400").Updates.First(u => u.Product == "Windows 10 Version 22H2 for x64-based Systems");
+        Assert.Equal("10.0.19041.5000", update.FixedBuild);
+        var every = SharedData.CvrfFiles().Where(f => f.Contains("2024-") || f.Contains("2025-"))
+            .SelectMany(f => { using var s = SharedData.OpenCvrf(f); return CvrfCatalogReader.Read(s).Bulletins; })
+            .SelectMany(b => b.Updates).Select(u => u.FixedBuild).OfType<string>().Where(b => b.Length > 0).ToList();
+        Assert.NotEmpty(every);
+        Assert.All(every, b => Assert.DoesNotContain(b, c => char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format));
+    }
 }

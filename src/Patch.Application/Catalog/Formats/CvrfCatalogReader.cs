@@ -24,6 +24,14 @@ public static partial class CvrfCatalogReader
 
     public static CatalogDocument Read(Stream stream) => SafeXml.WithPlaces(stream, Read);
 
+    /// <summary>
+    /// A fixed build as written, without the invisible format characters some real documents carry (2024-Oct's
+    /// "10.0.19041.5000" ends in seven zero-width spaces): otherwise it is no version, and the update never counts as
+    /// reached by a computer's build.
+    /// </summary>
+    private static string? Build(string? text) => text is null ? null
+        : new string(text.Where(c => CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.Format).ToArray()).Trim();
+
     private static CatalogDocument Read(XDocument doc)
     {
         SafeXml.ExpectRoot(doc, Cvrf + "cvrfdoc", "CVRF 1.1");
@@ -95,7 +103,7 @@ public static partial class CvrfCatalogReader
     {
         var any = false;
         var url = remediation.Element(Vuln + "URL")?.Value.Trim();
-        var fixedBuild = remediation.Element(Vuln + "FixedBuild")?.Value.Trim();
+        var fixedBuild = Build(remediation.Element(Vuln + "FixedBuild")?.Value);
         foreach (var pid in remediation.Elements(Vuln + "ProductID").Select(p => p.Value.Trim()).Where(p => p.Length > 0))
         {
             if (!products.TryGetValue(pid, out var name) || ProductFamilies.Of(name) == ProductFamilies.Other) continue;
@@ -156,7 +164,7 @@ public static partial class CvrfCatalogReader
             var url = remediation.Element(Vuln + "URL")?.Value.Trim();
             var restart = Restart(remediation.Element(Vuln + "RestartRequired")?.Value);
             var subType = remediation.Element(Vuln + "SubType")?.Value.Trim();
-            var fixedBuild = remediation.Element(Vuln + "FixedBuild")?.Value.Trim();
+            var fixedBuild = Build(remediation.Element(Vuln + "FixedBuild")?.Value);
             var superseded = remediation.Elements(Vuln + "Supercedence").Select(s => s.Value).ToList();
             foreach (var text in superseded)
             {
