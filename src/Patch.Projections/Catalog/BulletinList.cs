@@ -48,8 +48,12 @@ public static class BulletinList
         create index if not exists ix_bulletin_list_released on {L} (released desc nulls last, bulletin);
         create index if not exists ix_bulletin_list_number on {L} (bulletin);
         create index if not exists ix_bulletin_list_key on {L} ({Key});
-        create index if not exists ix_bulletin_list_supersedes on {L} using gin (supersedes);
-        create index if not exists ix_bulletin_list_cves on {L} using gin (cves);
+        -- GIN indexes without a pending list (fastupdate off): the list is written a few rows at a time, and a pending
+        -- list filled by an import would be scanned by every search until vacuum merged it.
+        create index if not exists ix_bulletin_list_supersedes on {L} using gin (supersedes) with (fastupdate = off);
+        create index if not exists ix_bulletin_list_cves on {L} using gin (cves) with (fastupdate = off);
+        alter index {S}.ix_bulletin_list_supersedes set (fastupdate = off);
+        alter index {S}.ix_bulletin_list_cves set (fastupdate = off);
         -- The keyword search (number, title, description: ilike '%…%') by trigram indexes, where PostgreSQL's pg_trgm
         -- extension can be had (a contrib module, trusted: a database owner may create it); without it, a scan.
         do $trgm$
@@ -63,9 +67,12 @@ public static class BulletinList
           end;
           select extnamespace::regnamespace::text into ext_schema from pg_extension where extname = 'pg_trgm';
           if ext_schema is not null then
-            execute format('create index if not exists ix_bulletin_list_title_trgm on {L} using gin (title %s.gin_trgm_ops)', ext_schema);
-            execute format('create index if not exists ix_bulletin_list_description_trgm on {L} using gin (description %s.gin_trgm_ops)', ext_schema);
-            execute format('create index if not exists ix_bulletin_list_bulletin_trgm on {L} using gin (bulletin %s.gin_trgm_ops)', ext_schema);
+            execute format('create index if not exists ix_bulletin_list_title_trgm on {L} using gin (title %s.gin_trgm_ops) with (fastupdate = off)', ext_schema);
+            alter index {S}.ix_bulletin_list_title_trgm set (fastupdate = off);
+            execute format('create index if not exists ix_bulletin_list_description_trgm on {L} using gin (description %s.gin_trgm_ops) with (fastupdate = off)', ext_schema);
+            alter index {S}.ix_bulletin_list_description_trgm set (fastupdate = off);
+            execute format('create index if not exists ix_bulletin_list_bulletin_trgm on {L} using gin (bulletin %s.gin_trgm_ops) with (fastupdate = off)', ext_schema);
+            alter index {S}.ix_bulletin_list_bulletin_trgm set (fastupdate = off);
           end if;
         end $trgm$;
 
