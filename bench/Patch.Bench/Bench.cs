@@ -7,6 +7,7 @@ using Patch.Bench;
 //   dotnet run -c Release --project bench/Patch.Bench -- store [--events 100000,1000000]
 //   dotnet run -c Release --project bench/Patch.Bench -- catalog [--runs 40] [--hold seconds]
 //   dotnet run -c Release --project bench/Patch.Bench -- density [--computers 100000]
+//   dotnet run -c Release --project bench/Patch.Bench -- nodes [--agents 2000]
 return args.FirstOrDefault() switch
 {
     "fleet" => await FleetBench.RunAsync(args[1..]),
@@ -14,6 +15,7 @@ return args.FirstOrDefault() switch
     "store" => await StoreBench.RunAsync(args[1..]),
     "catalog" => await CatalogBench.RunAsync(args[1..]),
     "density" => DensityBench.Run(args[1..]),
+    "nodes" => await NodesBench.RunAsync(args[1..]),
     _ => await ImportBench.RunAsync(args),
 };
 

@@ -39,8 +39,7 @@ public static class CatalogBench
         try
         {
             var port = FleetBench.FreePort();
-            server = FleetBench.StartServer(pg.ConnectionString, port, dir, "--Patch:Microsoft:CvrfImport:Enabled=false", "--Patch:Cisa:KevImport:Enabled=false",
-                "--Patch:Limits:UserRequestsPerMinute=0");
+            server = FleetBench.StartServer(pg.ConnectionString, port, dir);
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(10) };
             await FleetBench.WaitReadyAsync(http);
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await FleetBench.AdminTokenAsync(pg.ConnectionString));

@@ -252,7 +252,7 @@ public static class FleetBench
         return (times[(int)(0.5 * times.Count) - 1], times[(int)(0.95 * times.Count) - 1]);
     }
 
-    private static async Task<string> TokenAsync(HttpClient http, int uses)
+    internal static async Task<string> TokenAsync(HttpClient http, int uses)
     {
         var response = await http.PostAsJsonAsync("api/enrolment-tokens", new { name = "bench", maxUses = Math.Max(1, uses) });
         response.EnsureSuccessStatusCode();
@@ -269,6 +269,14 @@ public static class FleetBench
         psi.Environment["Patch__DataDirectory"] = dataDirectory;
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
         psi.Environment["Patch__Staging__AllowedFileFolders__0"] = DeliveryBench.PackageSource(dataDirectory);
+        // Thousands of simulated agents and a benchmark's requests come from one address: the request budgets (issue 15 §4)
+        // would measure the limiter, not the server.
+        psi.Environment["Patch__Limits__AgentRequestsPerMinute"] = "0";
+        psi.Environment["Patch__Limits__UserRequestsPerMinute"] = "0";
+        psi.Environment["Patch__Limits__AnonymousRequestsPerMinute"] = "0";
+        // A benchmark imports its own catalogs: the built-in feeds stay off (they would reach for the internet at start).
+        psi.Environment["Patch__Microsoft__CvrfImport__Enabled"] = "false";
+        psi.Environment["Patch__Cisa__KevImport__Enabled"] = "false";
         foreach (var setting in settings) psi.ArgumentList.Add(setting);
         var process = Process.Start(psi)!;
         process.OutputDataReceived += (_, _) => { };

@@ -14,6 +14,9 @@ public sealed record SimulationReport(int Agents, int Failed, double Seconds, do
 /// </summary>
 public sealed class FleetSimulator(Func<AgentClient> clients)
 {
+    /// <summary>Why agents failed: the first messages, by how often each came.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, int> Failures { get; } = new();
+
     public static IReadOnlyList<AgentInventory> Templates(string folder) =>
         Directory.GetFiles(folder, "*systeminfo*.txt").Order(StringComparer.Ordinal)
             .Select(f => { try { return FileInventorySource.From(SystemInfoParser.Parse(File.ReadAllBytes(f)), [], []); } catch (FormatException) { return null; } })
@@ -60,6 +63,8 @@ public sealed class FleetSimulator(Func<AgentClient> clients)
             catch (Exception e) when (e is AgentException or HttpRequestException)
             {
                 Interlocked.Increment(ref failed);
+                var reason = e.Message.Length > 300 ? e.Message[..300] : e.Message;
+                if (Failures.Count < 20 || Failures.ContainsKey(reason)) Failures.AddOrUpdate(reason, 1, (_, n) => n + 1);
             }
         });
         var seconds = total.Elapsed.TotalSeconds;
