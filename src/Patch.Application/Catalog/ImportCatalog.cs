@@ -102,8 +102,21 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
 
         try
         {
-            var result = await ImportContentAsync(runId, format, command, ct);
-            return result;
+            // Two imports of overlapping documents at once (the API and a schedule, two nodes): the later commit finds a
+            // stream the other just wrote and is decided again against it, rather than failing (a few tries).
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    return await ImportContentAsync(runId, format, command, ct);
+                }
+                catch (Exception e) when (attempt < 4 && e is JasperFx.ConcurrencyException or JasperFx.Events.EventStreamUnexpectedMaxEventIdException
+                                              or JasperFx.Events.ExistingStreamIdCollisionException or Marten.Exceptions.ExistingStreamIdCollisionException
+                                              or Marten.Exceptions.MartenCommandException { InnerException: Npgsql.PostgresException { SqlState: "23505" } })
+                {
+                    await Task.Delay(50 * attempt, ct);
+                }
+            }
         }
         catch (CatalogFormatException e)
         {

@@ -49,10 +49,21 @@ public sealed class PersonalAccessTokenHandler(IOptionsMonitor<AuthenticationSch
     private async Task RecordUseAsync(AccessToken token, User user, DateTimeOffset now)
     {
         if (token.LastUsedAt is { } last && now - last < TimeSpan.FromMinutes(1)) return;
-        if (LastRecorded.TryGetValue(token.Id, out var recorded) && now - recorded < TimeSpan.FromMinutes(1)) return;
-        LastRecorded[token.Id] = now;
-        await using var write = store.OpenSession(new Actor("user", user.UserName, Context.TraceIdentifier, user.Id));
-        write.Events.Append(PersonalAccessTokenUsed.StreamId(token.Id), new PersonalAccessTokenUsed(token.Id, now));
-        await write.SaveChangesAsync(CancellationToken.None);
+        // One request claims the record (concurrent first uses of a token raced to start its stream: a 500 for the others).
+        var claimed = LastRecorded.TryGetValue(token.Id, out var recorded)
+            ? now - recorded >= TimeSpan.FromMinutes(1) && LastRecorded.TryUpdate(token.Id, now, recorded)
+            : LastRecorded.TryAdd(token.Id, now);
+        if (!claimed) return;
+        try
+        {
+            await using var write = store.OpenSession(new Actor("user", user.UserName, Context.TraceIdentifier, user.Id));
+            write.Events.Append(PersonalAccessTokenUsed.StreamId(token.Id), new PersonalAccessTokenUsed(token.Id, now));
+            await write.SaveChangesAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is JasperFx.ConcurrencyException or JasperFx.Events.ExistingStreamIdCollisionException or Marten.Exceptions.ExistingStreamIdCollisionException
+                                      or Marten.Exceptions.MartenCommandException { InnerException: Npgsql.PostgresException { SqlState: "23505" } })
+        {
+            // Another node recorded this token's use at the same moment: the request goes on, the use is recorded.
+        }
     }
 }
