@@ -23,6 +23,29 @@ namespace Patch.Bench
 {
     public static class Bench
     {
+        /// <summary>
+        /// Every real CVRF document of shared/data/msrc-cvrf — the archive's .xml.gz and the two kept raw beside it, each in
+        /// its month's place — oldest first, optionally only the years given.
+        /// </summary>
+        public static IReadOnlyList<string> CvrfFiles(string shared, int fromYear = 1, int toYear = 9999) =>
+            Directory.GetFiles(Path.Combine(shared, "msrc-cvrf", "archive"), "*.xml.gz").Concat(Directory.GetFiles(Path.Combine(shared, "msrc-cvrf"), "*.xml"))
+                .Where(f => CvrfMonth(f).Year >= fromYear && CvrfMonth(f).Year <= toYear)
+                .OrderBy(CvrfMonth).ThenBy(Path.GetFileName, StringComparer.Ordinal).ToList();
+
+        /// <summary>Documents are named by their month: 2024-Jan.xml, 2025-Jun.xml.gz, 2017-May-B.xml.gz.</summary>
+        public static DateTime CvrfMonth(string path) =>
+            DateTime.ParseExact(Path.GetFileName(path)[..8], "yyyy-MMM", System.Globalization.CultureInfo.InvariantCulture);
+
+        /// <summary>A CVRF document's XML, decompressed when it is an archive's .xml.gz.</summary>
+        public static byte[] ReadCvrf(string path)
+        {
+            if (!path.EndsWith(".gz", StringComparison.Ordinal)) return File.ReadAllBytes(path);
+            using var input = new System.IO.Compression.GZipStream(File.OpenRead(path), System.IO.Compression.CompressionMode.Decompress);
+            using var output = new MemoryStream();
+            input.CopyTo(output);
+            return output.ToArray();
+        }
+
         public static string FindShared()
         {
             for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)

@@ -1,11 +1,8 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.IO.Compression;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using System.Xml;
 using Npgsql;
 using Patch.Api.Hosting;
 using Patch.Application.Hosting;
@@ -27,10 +24,7 @@ public static class CatalogBench
         var runs = int.Parse(FleetBench.Option(args, "--runs", "40"));
         var hold = int.Parse(FleetBench.Option(args, "--hold", "0"));
         var shared = FleetBench.Option(args, "--shared", Bench.FindShared());
-        // The archive holds every month but the two kept raw beside it (2023-Jan, 2024-Jan): those join in their place.
-        var files = Directory.GetFiles(Path.Combine(shared, "msrc-cvrf", "archive"), "*.xml.gz")
-            .Concat([Path.Combine(shared, "msrc-cvrf", "2023-Jan.xml"), Path.Combine(shared, "msrc-cvrf", "2024-Jan.xml")])
-            .OrderBy(Month).ThenBy(Path.GetFileName, StringComparer.Ordinal).ToList();
+        var files = Bench.CvrfFiles(shared);
         var dir = Path.Combine(Path.GetTempPath(), $"patch-catalog-bench-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
         if (OperatingSystem.IsLinux()) File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
@@ -53,9 +47,9 @@ public static class CatalogBench
             var slowestFile = "";
             foreach (var file in files)
             {
-                var content = Gunzip(file);
+                var content = Bench.ReadCvrf(file);
                 bytes += content.Length;
-                xmlMs += Best(3, () => XmlPass(content));
+                xmlMs += ImportBench.Best(3, () => ImportBench.XmlPass(content));
                 var sw = Stopwatch.StartNew();
                 var response = await http.PostAsync("api/catalog/imports?format=cvrf", new ByteArrayContent(content));
                 var ms = sw.Elapsed.TotalMilliseconds;
@@ -155,38 +149,5 @@ public static class CatalogBench
             ("bulletin details (a superseded one)", $"api/bulletins/{Uri.EscapeDataString(superseded)}"),
             ("home page's figures (api/home)", "api/home"),
         ];
-    }
-
-    /// <summary>Archive files are named like 2024-Jan.xml.gz: their month orders them.</summary>
-    private static DateTime Month(string path) =>
-        DateTime.ParseExact(Path.GetFileName(path)[..8], "yyyy-MMM", CultureInfo.InvariantCulture);
-
-    private static byte[] Gunzip(string path)
-    {
-        if (!path.EndsWith(".gz", StringComparison.Ordinal)) return File.ReadAllBytes(path);
-        using var input = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
-        using var output = new MemoryStream();
-        input.CopyTo(output);
-        return output.ToArray();
-    }
-
-    private static double Best(int runs, Func<int> action)
-    {
-        var best = double.MaxValue;
-        for (var i = 0; i < runs; i++)
-        {
-            var sw = Stopwatch.StartNew();
-            action();
-            best = Math.Min(best, sw.Elapsed.TotalMilliseconds);
-        }
-        return best;
-    }
-
-    private static int XmlPass(byte[] bytes)
-    {
-        using var reader = XmlReader.Create(new MemoryStream(bytes), new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null });
-        var nodes = 0;
-        while (reader.Read()) nodes++;
-        return nodes;
     }
 }

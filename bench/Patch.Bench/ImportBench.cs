@@ -76,7 +76,7 @@ public static class ImportBench
         return 0;
     }
 
-    private static double Best(int runs, Func<int> action)
+    internal static double Best(int runs, Func<int> action)
     {
         var best = double.MaxValue;
         for (var i = 0; i < runs; i++)
@@ -88,7 +88,7 @@ public static class ImportBench
         return best;
     }
 
-    private static int XmlPass(byte[] bytes)
+    internal static int XmlPass(byte[] bytes)
     {
         using var reader = XmlReader.Create(new MemoryStream(bytes), new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null });
         var nodes = 0;

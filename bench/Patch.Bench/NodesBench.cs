@@ -44,16 +44,9 @@ public static class NodesBench
                 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, PostgreSQL {await v.ExecuteScalarAsync()}, fsync on");
 
             // The 24 real months, through the server's import route.
-            var months = Directory.GetFiles(Path.Combine(shared, "msrc-cvrf", "archive"), "202?-*.xml.gz").Where(f => Path.GetFileName(f) is var n && (n.StartsWith("2024-") || n.StartsWith("2025-"))).Append(Path.Combine(shared, "msrc-cvrf", "2024-Jan.xml"))
-                .OrderBy(f => DateTime.ParseExact(Path.GetFileName(f)[..8], "yyyy-MMM", System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            var months = Bench.CvrfFiles(shared, 2024, 2025);
             foreach (var file in months)
-            {
-                await using var raw = File.OpenRead(file);
-                await using Stream stream = file.EndsWith(".gz", StringComparison.Ordinal) ? new System.IO.Compression.GZipStream(raw, System.IO.Compression.CompressionMode.Decompress) : raw;
-                using var content = new MemoryStream();
-                await stream.CopyToAsync(content);
-                (await http[0].PostAsync("api/catalog/imports?format=cvrf", new ByteArrayContent(content.ToArray()))).EnsureSuccessStatusCode();
-            }
+                (await http[0].PostAsync("api/catalog/imports?format=cvrf", new ByteArrayContent(Bench.ReadCvrf(file)))).EnsureSuccessStatusCode();
             var fleet = new RealisticFleet(RealisticFleet.LoadCatalog(shared));
             var templates = Enumerable.Range(0, 1000).Select(i => fleet.Computer(i).Inventory).ToList();
             Console.WriteLine($"catalog: {months.Count} months imported; {agents:N0} agents per run, 32 at once, realistic inventories");

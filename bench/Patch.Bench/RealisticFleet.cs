@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.IO.Compression;
 using Patch.Application.Catalog.Formats;
 using Patch.Domain.Agents;
 using Patch.Domain.Applicability;
@@ -55,21 +53,10 @@ public sealed class RealisticFleet
     /// <summary>The real months a fleet of 2026 is patched against: 2024-Jan (kept raw) and the archive's 2024–2025 months.</summary>
     public static PreparedCatalog LoadCatalog(string shared, int fromYear = 2024, int toYear = 2025)
     {
-        var files = Directory.GetFiles(Path.Combine(shared, "msrc-cvrf", "archive"), "*.xml.gz")
-            .Concat(Directory.GetFiles(Path.Combine(shared, "msrc-cvrf"), "*.xml"))
-            .Select(f => (File: f, Month: DateTime.ParseExact(Path.GetFileName(f)[..8], "yyyy-MMM", CultureInfo.InvariantCulture)))
-            .Where(f => f.Month.Year >= fromYear && f.Month.Year <= toYear).OrderBy(f => f.Month).ThenBy(f => f.File, StringComparer.Ordinal).ToList();
         var bulletins = new Dictionary<string, ImportedBulletin>(StringComparer.Ordinal);
-        foreach (var (file, _) in files)
-        {
-            using var raw = File.OpenRead(file);
-            using Stream stream = file.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(raw, CompressionMode.Decompress) : raw;
-            using var buffer = new MemoryStream();
-            stream.CopyTo(buffer);
-            buffer.Position = 0;
-            // A later document's copy of a bulletin is its newer revision.
-            foreach (var b in CvrfCatalogReader.Read(buffer).Bulletins) bulletins[b.StreamId] = b;
-        }
+        // Oldest first: a later document's copy of a bulletin is its newer revision.
+        foreach (var file in Bench.CvrfFiles(shared, fromYear, toYear))
+            foreach (var b in CvrfCatalogReader.Read(new MemoryStream(Bench.ReadCvrf(file))).Bulletins) bulletins[b.StreamId] = b;
         return new PreparedCatalog(bulletins.Values.SelectMany(b => b.Updates.Select(u => new CatalogUpdate(b.StreamId, b.Facts.Number, u, b.Facts.Released))).ToList());
     }
 

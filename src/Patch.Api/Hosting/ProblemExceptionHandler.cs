@@ -1,7 +1,5 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using JasperFx;
-using JasperFx.Events;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 
@@ -17,7 +15,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     {
         var (status, title, detail) = exception switch
         {
-            ConcurrencyException or EventStreamUnexpectedMaxEventIdException or ExistingStreamIdCollisionException or Marten.Exceptions.ExistingStreamIdCollisionException =>
+            _ when Patch.Application.Common.StoreConflict.Is(exception) =>
                 (StatusCodes.Status409Conflict, "Concurrent change", "Another change to the same data was saved first; read it again and retry."),
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", Describe(bad)),
             _ when DatabaseUnavailable(exception) is { } why => (StatusCodes.Status503ServiceUnavailable, "Database unavailable", why),

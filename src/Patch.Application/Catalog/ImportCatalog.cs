@@ -110,9 +110,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
                 {
                     return await ImportContentAsync(runId, format, command, ct);
                 }
-                catch (Exception e) when (attempt < 4 && e is JasperFx.ConcurrencyException or JasperFx.Events.EventStreamUnexpectedMaxEventIdException
-                                              or JasperFx.Events.ExistingStreamIdCollisionException or Marten.Exceptions.ExistingStreamIdCollisionException
-                                              or Marten.Exceptions.MartenCommandException { InnerException: Npgsql.PostgresException { SqlState: "23505" } })
+                catch (Exception e) when (attempt < 4 && StoreConflict.Is(e))
                 {
                     await Task.Delay(50 * attempt, ct);
                 }

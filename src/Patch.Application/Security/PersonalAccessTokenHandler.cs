@@ -60,8 +60,7 @@ public sealed class PersonalAccessTokenHandler(IOptionsMonitor<AuthenticationSch
             write.Events.Append(PersonalAccessTokenUsed.StreamId(token.Id), new PersonalAccessTokenUsed(token.Id, now));
             await write.SaveChangesAsync(CancellationToken.None);
         }
-        catch (Exception e) when (e is JasperFx.ConcurrencyException or JasperFx.Events.ExistingStreamIdCollisionException or Marten.Exceptions.ExistingStreamIdCollisionException
-                                      or Marten.Exceptions.MartenCommandException { InnerException: Npgsql.PostgresException { SqlState: "23505" } })
+        catch (Exception e) when (StoreConflict.Is(e))
         {
             // Another node recorded this token's use at the same moment: the request goes on, the use is recorded.
         }

@@ -140,7 +140,7 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
                 await session.SaveChangesAsync(ct);
                 return success;
             }
-            catch (Exception ex) when (attempt < 5 && ex is JasperFx.ConcurrencyException or JasperFx.Events.EventStreamUnexpectedMaxEventIdException)
+            catch (Exception ex) when (attempt < 5 && StoreConflict.Is(ex))
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(50 * attempt), ct);
             }

@@ -115,7 +115,7 @@ public class when_two_api_nodes_share_one_database
 
             // One task started on both nodes at once: one run (the second node answers with the first's id).
             var started = await Task.WhenAll(a.PostAsync("api/server-tasks/vulnerability-analysis/run", null, ct), b.PostAsync("api/server-tasks/vulnerability-analysis/run", null, ct));
-            var ids = await Task.WhenAll(started.Select(async r => JsonDocument.Parse(await r.Content.ReadAsStringAsync(ct)).RootElement.GetProperty("runId").GetString()));
+            // Both answer with a run (the same one, or the second after the first ended): no two runs overlap (below).
             Assert.All(started, r => Assert.Equal(HttpStatusCode.Accepted, r.StatusCode));
 
             // A schedule every 3 seconds, checked each second by both nodes' schedulers: each occurrence runs once.
@@ -135,8 +135,6 @@ public class when_two_api_nodes_share_one_database
                 for (var i = 1; i < ordered.Count; i++)
                     Assert.True(ordered[i - 1].Ended is { } ended && ended <= ordered[i].Started, $"{task.Key}: run {ordered[i].Id} started before {ordered[i - 1].Id} ended");
             }
-            if (ids[0] != ids[1]) Assert.True(runs.Single(r => r.Id == ids[0]).Ended <= runs.Single(r => r.Id == ids[1]).Started
-                                              || runs.Single(r => r.Id == ids[1]).Ended <= runs.Single(r => r.Id == ids[0]).Started);
             Assert.Equal(1, content.Requests);
             Assert.Single(runs, r => r.Task == "staging");
 
