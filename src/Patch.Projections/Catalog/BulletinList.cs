@@ -6,9 +6,10 @@ namespace Patch.Projections.Catalog;
 /// The Patch Remediation Center's list (C2) as one narrow row per bulletin with every column the list shows, sorts and
 /// filters on — including the cross-bulletin facts that used to be joined on every request: the bulletins that
 /// supersede it, whether one of its CVEs is known exploited (and the earliest due date), the active policies that
-/// distribute it (ADR 0029). Kept by statement triggers in the same transaction as the documents it derives from
+/// distribute it (ADR 0029). Kept by triggers in the same transaction as the documents it derives from
 /// (<see cref="PatchProjections.BulletinRowTable"/>, the KEV entries, the policies), so it is exactly as current as they
-/// are, and rebuilt with them: a rebuild replays the bulletin rows and the triggers derive the list again. Only what
+/// are once that transaction commits — written bulletin rows are derived together at commit, by a deferred trigger that fires once —
+/// and rebuilt with them: a rebuild replays the bulletin rows and the triggers derive the list again. Only what
 /// changed is derived again: a revised supersedence list touches the bulletins it names, a KEV entry the bulletins
 /// listing its CVE, a policy the bulletins it names.
 /// </summary>
@@ -28,13 +29,20 @@ public static class BulletinList
     private const string Columns =
         "id, bulletin, vendor, severity, custom_severity, staged, updates, downloaded, excluded_updates, failed_downloads, unresolved, released, revised, title, description, cves, cve_count, families, supersedes";
 
-    private const string FromDocuments = """
-        n.id, n.data->>'number', n.data->>'vendor', (n.data->>'severityRank')::int, n.data->>'customSeverityId', (n.data->>'staged')::boolean,
-        (n.data->>'updates')::int, (n.data->>'downloaded')::int, (n.data->>'excludedUpdates')::int, (n.data->>'failedDownloads')::int,
-        coalesce((n.data->>'unresolved')::int, 0), (n.data->>'released')::timestamptz, (n.data->>'revised')::timestamptz, n.data->>'title', n.data->>'description',
-        coalesce((select jsonb_agg(upper(btrim(c))) from jsonb_array_elements_text(n.data->'cves') c), '[]'::jsonb), coalesce((n.data->>'cveCount')::int, 0),
-        coalesce(array(select jsonb_array_elements_text(n.data->'families')), array[]::text[]),
-        coalesce(array(select jsonb_array_elements_text(n.data->'supersedes')), array[]::text[])
+    /// <summary>
+    /// The list's columns of the bulletin row documents (<c>n</c>) matching <paramref name="where"/>: each document is
+    /// read into a record once (not detoasted and parsed again for every field).
+    /// </summary>
+    private static string FromDocuments(string where) => $"""
+        select n.id, r.number, r.vendor, r."severityRank", r."customSeverityId", r.staged, r.updates, r.downloaded, r."excludedUpdates",
+          r."failedDownloads", coalesce(r.unresolved, 0), r.released, r.revised, r.title, r.description,
+          coalesce((select jsonb_agg(upper(btrim(c))) from jsonb_array_elements_text(r.cves) c), '[]'::jsonb), coalesce(r."cveCount", 0),
+          coalesce(array(select jsonb_array_elements_text(r.families)), array[]::text[]),
+          coalesce(array(select jsonb_array_elements_text(r.supersedes)), array[]::text[])
+        from {Rows} n cross join lateral jsonb_to_record(n.data) as r(number text, vendor text, "severityRank" int, "customSeverityId" text,
+          staged boolean, updates int, downloaded int, "excludedUpdates" int, "failedDownloads" int, unresolved int, released timestamptz,
+          revised timestamptz, title text, description text, cves jsonb, "cveCount" int, families jsonb, supersedes jsonb)
+        where {where}
         """;
 
     public static readonly string Ddl = $"""
@@ -48,12 +56,16 @@ public static class BulletinList
         create index if not exists ix_bulletin_list_released on {L} (released desc nulls last, bulletin);
         create index if not exists ix_bulletin_list_number on {L} (bulletin);
         create index if not exists ix_bulletin_list_key on {L} ({Key});
-        -- GIN indexes without a pending list (fastupdate off): the list is written a few rows at a time, and a pending
-        -- list filled by an import would be scanned by every search until vacuum merged it.
-        create index if not exists ix_bulletin_list_supersedes on {L} using gin (supersedes) with (fastupdate = off);
-        create index if not exists ix_bulletin_list_cves on {L} using gin (cves) with (fastupdate = off);
-        alter index {S}.ix_bulletin_list_supersedes set (fastupdate = off);
-        alter index {S}.ix_bulletin_list_cves set (fastupdate = off);
+        -- Room on every page, so the cross-bulletin columns (superseded by, known exploited, policies: none indexed) are
+        -- updated in place (HOT) without new entries in the indexes.
+        alter table {L} set (fillfactor = 70);
+        -- GIN indexes collect new entries in a pending list (fastupdate), merged in bulk at the end of every change of
+        -- the list (bulletin_list_merge): an entry at a time costs up to a millisecond per row in the trigram indexes,
+        -- and a pending list left to vacuum would be scanned by every search until then.
+        create index if not exists ix_bulletin_list_supersedes on {L} using gin (supersedes);
+        create index if not exists ix_bulletin_list_cves on {L} using gin (cves);
+        alter index {S}.ix_bulletin_list_supersedes set (fastupdate = on);
+        alter index {S}.ix_bulletin_list_cves set (fastupdate = on);
         -- The keyword search (number, title, description: ilike '%…%') by trigram indexes, where PostgreSQL's pg_trgm
         -- extension can be had (a contrib module, trusted: a database owner may create it); without it, a scan.
         do $trgm$
@@ -67,14 +79,21 @@ public static class BulletinList
           end;
           select extnamespace::regnamespace::text into ext_schema from pg_extension where extname = 'pg_trgm';
           if ext_schema is not null then
-            execute format('create index if not exists ix_bulletin_list_title_trgm on {L} using gin (title %s.gin_trgm_ops) with (fastupdate = off)', ext_schema);
-            alter index {S}.ix_bulletin_list_title_trgm set (fastupdate = off);
-            execute format('create index if not exists ix_bulletin_list_description_trgm on {L} using gin (description %s.gin_trgm_ops) with (fastupdate = off)', ext_schema);
-            alter index {S}.ix_bulletin_list_description_trgm set (fastupdate = off);
-            execute format('create index if not exists ix_bulletin_list_bulletin_trgm on {L} using gin (bulletin %s.gin_trgm_ops) with (fastupdate = off)', ext_schema);
-            alter index {S}.ix_bulletin_list_bulletin_trgm set (fastupdate = off);
+            execute format('create index if not exists ix_bulletin_list_title_trgm on {L} using gin (title %s.gin_trgm_ops)', ext_schema);
+            alter index {S}.ix_bulletin_list_title_trgm set (fastupdate = on);
+            execute format('create index if not exists ix_bulletin_list_description_trgm on {L} using gin (description %s.gin_trgm_ops)', ext_schema);
+            alter index {S}.ix_bulletin_list_description_trgm set (fastupdate = on);
+            execute format('create index if not exists ix_bulletin_list_bulletin_trgm on {L} using gin (bulletin %s.gin_trgm_ops)', ext_schema);
+            alter index {S}.ix_bulletin_list_bulletin_trgm set (fastupdate = on);
           end if;
         end $trgm$;
+
+        -- The pending entries of the list's GIN indexes, merged into them in bulk.
+        create or replace function {S}.bulletin_list_merge() returns void language plpgsql as $$
+        begin
+          perform gin_clean_pending_list(i.indexrelid::regclass) from pg_index i join pg_class c on c.oid = i.indexrelid
+            join pg_am a on a.oid = c.relam where i.indrelid = '{L}'::regclass and a.amname = 'gin';
+        end $$;
 
         -- The bulletins that supersede each of these (by id, or named by key), ordered by number.
         create or replace function {S}.bulletin_list_superseded_by(ids text[], keys text[]) returns void language plpgsql as $$
@@ -106,13 +125,38 @@ public static class BulletinList
           where t.id = p.id and t.policies <> p.n;
         end $$;
 
-        -- Bulletin rows written (a Marten upsert: this statement's inserted or updated rows).
-        create or replace function {S}.bulletin_list_from_rows() returns trigger language plpgsql as $$
+        -- Bulletin rows written (a Marten upsert: one statement per document) are noted for the end of their transaction,
+        -- where they are derived once, together: an import writes hundreds of rows, one statement each. The first note
+        -- of a transaction also leaves its mark, whose deferred trigger fires once, at commit. Unlogged: what is noted
+        -- lives only until its transaction ends.
+        create unlogged table if not exists {S}.bulletin_list_pending (tx bigint not null, id text not null, primary key (tx, id));
+        create unlogged table if not exists {S}.bulletin_list_marks (tx bigint primary key);
+        create or replace function {S}.bulletin_list_note() returns trigger language plpgsql as $$
+        begin
+          insert into {S}.bulletin_list_pending (tx, id) values (txid_current(), new.id) on conflict do nothing;
+          insert into {S}.bulletin_list_marks (tx) values (txid_current()) on conflict do nothing;
+          return null;
+        end $$;
+
+        create or replace function {S}.bulletin_list_settle() returns trigger language plpgsql as $$
+        declare
+          ids text[];
+        begin
+          delete from {S}.bulletin_list_marks where tx = new.tx;
+          with taken as (delete from {S}.bulletin_list_pending where tx = new.tx returning id) select array(select id from taken) into ids;
+          if cardinality(ids) > 0 then perform {S}.bulletin_list_derive(ids); end if;
+          return null;
+        end $$;
+
+        -- These bulletins' rows as their documents now are: the list's own columns, then what changed across bulletins
+        -- (the list still holds what it derived before, so a changed supersedence list also re-derives the bulletins
+        -- it named).
+        create or replace function {S}.bulletin_list_derive(ids text[]) returns void language plpgsql as $$
         declare
           added text[]; cves_changed text[]; keys text[];
         begin
-          with fresh ({Columns}) as (select {FromDocuments} from new_rows n),
-               o as (select l.id, l.vendor, l.supersedes, l.cves from {L} l where l.id in (select id from new_rows)),
+          with fresh ({Columns}) as ({FromDocuments("n.id = any(ids)")}),
+               o as (select l.id, l.vendor, l.supersedes, l.cves from {L} l where l.id = any(ids)),
                up as (
                  insert into {L} as l ({Columns}) select * from fresh
                  on conflict (id) do update set bulletin = excluded.bulletin, vendor = excluded.vendor, severity = excluded.severity,
@@ -136,7 +180,7 @@ public static class BulletinList
           if cardinality(added) > 0 or cardinality(keys) > 0 then perform {S}.bulletin_list_superseded_by(added, keys); end if;
           if cardinality(added) + cardinality(cves_changed) > 0 then perform {S}.bulletin_list_known_exploited(added || cves_changed); end if;
           if cardinality(added) > 0 then perform {S}.bulletin_list_policies(added); end if;
-          return null;
+          perform {S}.bulletin_list_merge();
         end $$;
 
         create or replace function {S}.bulletin_list_rows_deleted() returns trigger language plpgsql as $$
@@ -164,6 +208,7 @@ public static class BulletinList
             perform {S}.bulletin_list_known_exploited(array(select l.id from {L} l
               where l.cves ?| array(select substr(c.id, 5) from changed_rows c)));
           end if;
+          perform {S}.bulletin_list_merge();
           return null;
         end $$;
 
@@ -175,16 +220,22 @@ public static class BulletinList
           else
             perform {S}.bulletin_list_policies(array(select distinct b from changed_rows c, jsonb_array_elements_text(c.data->'bulletins') b));
           end if;
+          perform {S}.bulletin_list_merge();
           return null;
         end $$;
         """;
 
     /// <summary>The triggers, on tables Marten creates (so after them).</summary>
     private static readonly string Triggers = $"""
-        create or replace trigger tr_bulletin_list_insert after insert on {Rows} referencing new table as new_rows
-          for each statement execute function {S}.bulletin_list_from_rows();
-        create or replace trigger tr_bulletin_list_update after update on {Rows} referencing new table as new_rows
-          for each statement execute function {S}.bulletin_list_from_rows();
+        drop trigger if exists tr_bulletin_list_insert on {Rows};
+        drop trigger if exists tr_bulletin_list_update on {Rows};
+        create or replace trigger tr_bulletin_list_note after insert or update on {Rows}
+          for each row execute function {S}.bulletin_list_note();
+        drop trigger if exists tr_bulletin_list_settle on {Rows};
+        drop trigger if exists tr_bulletin_list_settle on {S}.bulletin_list_marks;
+        create constraint trigger tr_bulletin_list_settle after insert on {S}.bulletin_list_marks deferrable initially deferred
+          for each row execute function {S}.bulletin_list_settle();
+        drop function if exists {S}.bulletin_list_from_rows();
         create or replace trigger tr_bulletin_list_delete after delete on {Rows} referencing old table as old_rows
           for each statement execute function {S}.bulletin_list_rows_deleted();
         create or replace trigger tr_bulletin_list_truncate after truncate on {Rows}
@@ -215,12 +266,13 @@ public static class BulletinList
     /// </summary>
     private static readonly string Fill = $"""
         truncate {L};
-        insert into {L} ({Columns}) select {FromDocuments} from {Rows} n;
+        insert into {L} ({Columns}) {FromDocuments("true")};
         update {L} t set superseded_by = s.numbers
         from (select l.vendor, x.number, array_agg(l.bulletin order by l.bulletin) numbers from {L} l, unnest(l.supersedes) x(number) group by 1, 2) s
         where t.vendor = s.vendor and t.bulletin = s.number;
         select {S}.bulletin_list_known_exploited(array(select id from {L} where cve_count > 0));
         select {S}.bulletin_list_policies(array(select distinct b from {Policies} p, jsonb_array_elements_text(p.data->'bulletins') b));
+        select {S}.bulletin_list_merge();
         analyze {L};
         """;
 
