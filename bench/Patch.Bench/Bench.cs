@@ -8,6 +8,7 @@ using Patch.Bench;
 //   dotnet run -c Release --project bench/Patch.Bench -- catalog [--runs 40] [--hold seconds]
 //   dotnet run -c Release --project bench/Patch.Bench -- density [--computers 100000]
 //   dotnet run -c Release --project bench/Patch.Bench -- nodes [--agents 2000]
+//   dotnet run -c Release --project bench/Patch.Bench -- storm [--computers 5000] [--window 60] [--rate 0] [--concurrency 64]
 return args.FirstOrDefault() switch
 {
     "fleet" => await FleetBench.RunAsync(args[1..]),
@@ -16,6 +17,7 @@ return args.FirstOrDefault() switch
     "catalog" => await CatalogBench.RunAsync(args[1..]),
     "density" => DensityBench.Run(args[1..]),
     "nodes" => await NodesBench.RunAsync(args[1..]),
+    "storm" => await StormBench.RunAsync(args[1..]),
     _ => await ImportBench.RunAsync(args),
 };
 

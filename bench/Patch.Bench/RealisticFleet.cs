@@ -60,14 +60,18 @@ public sealed class RealisticFleet
         return new PreparedCatalog(bulletins.Values.SelectMany(b => b.Updates.Select(u => new CatalogUpdate(b.StreamId, b.Facts.Number, u, b.Facts.Released))).ToList());
     }
 
-    /// <summary>Computer number <paramref name="index"/> of the estate (the same index gives the same computer).</summary>
-    public (AgentInventory Inventory, FleetRelease Release, int MonthsBehind) Computer(int index)
+    /// <summary>
+    /// Computer number <paramref name="index"/> of the estate (the same index gives the same computer), at its own patch
+    /// level or at <paramref name="monthsBehind"/> (0: the newest month installed).
+    /// </summary>
+    public (AgentInventory Inventory, FleetRelease Release, int MonthsBehind) Computer(int index, int? monthsBehind = null)
     {
         var random = new Random(unchecked(index * 7919 + 17));
         var release = Pick(random, Releases, r => r.Share);
         var arch = release.Architectures[random.Next(release.Architectures.Length)];
         var lag = Pick(random, Lag, l => l.Share);
         var behind = lag.From < 0 ? -1 : random.Next(lag.From, lag.To + 1);
+        if (monthsBehind is { } wanted) behind = wanted;
         string? installation = release.Server ? (random.NextDouble() < 0.3 ? "Server Core" : "Server") : "Client";
         var caption = release.Caption.Replace("Standard", random.NextDouble() < 0.3 ? "Datacenter" : "Standard", StringComparison.Ordinal);
         var skeleton = new AgentInventory(caption, release.FirstBuild, arch, 0, release.Server, [Cultures[random.Next(Cultures.Length)]], [], [], "0.1.0", installation);

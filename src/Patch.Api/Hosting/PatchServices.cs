@@ -99,6 +99,13 @@ public static class PatchServices
             return ingest;
         });
         services.AddHostedService(sp => sp.GetRequiredService<Patch.Application.Agents.AgentEventIngest>());
+        services.AddSingleton(sp =>
+        {
+            var ingest = ActivatorUtilities.CreateInstance<Patch.Application.Agents.InventoryIngest>(sp);
+            PatchTelemetry.ObserveQueue("patch.inventory.ingest.queue", "Agents' inventory reports waiting to be stored and analysed.", () => ingest.Waiting);
+            return ingest;
+        });
+        services.AddHostedService(sp => sp.GetRequiredService<Patch.Application.Agents.InventoryIngest>());
         services.AddSingleton<Patch.Application.Delivery.WakeOnLanTask>();
         services.AddSingleton<Patch.Application.Delivery.ScheduledWakeOnLan>();
         services.AddHostedService(sp => sp.GetRequiredService<Patch.Application.Delivery.ScheduledWakeOnLan>());

@@ -162,7 +162,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         int added = 0, revised = 0, unchanged = 0, updatesAdded = 0, updatesRevised = 0, excluded = 0, events = 0, older = 0;
         var changedBulletins = new List<string>();
         var addedBulletins = new List<string>();
-        var streams = await FetchAllForWritingAsync(session, document.Bulletins.Select(b => b.StreamId), ct);
+        var streams = await session.FetchManyForWritingAsync<Bulletin>(document.Bulletins.Select(b => b.StreamId), ct);
         foreach (var incoming in document.Bulletins)
         {
             var stream = streams[incoming.StreamId];
@@ -196,24 +196,6 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         if (events > 0) session.QueueSqlCommand(Projections.ReadModels.MarkCatalogChanged);
         await session.SaveChangesAsync(ct);
         return result;
-    }
-
-    /// <summary>
-    /// Every bulletin stream of the document fetched for writing in batched queries (a thousand streams a round trip, not
-    /// one each): each stream's version is still checked when the import commits.
-    /// </summary>
-    private static async Task<Dictionary<string, JasperFx.Events.IEventStream<Bulletin>>> FetchAllForWritingAsync(IDocumentSession session, IEnumerable<string> ids,
-        CancellationToken ct)
-    {
-        var streams = new Dictionary<string, JasperFx.Events.IEventStream<Bulletin>>(StringComparer.Ordinal);
-        foreach (var chunk in ids.Distinct(StringComparer.Ordinal).Chunk(1000))
-        {
-            var batch = session.CreateBatchQuery();
-            var pending = chunk.Select(id => (Id: id, Stream: batch.Events.FetchForWriting<Bulletin>(id))).ToList();
-            await batch.Execute(ct);
-            foreach (var (id, stream) in pending) streams[id] = await stream;
-        }
-        return streams;
     }
 
     /// <summary>The vulnerabilities of products fixed without a KB: facts of their own streams, never bulletins.</summary>

@@ -33,6 +33,9 @@ public static class PatchTelemetry
     public static readonly Histogram<double> AnalysisDuration =
         Meter.CreateHistogram<double>("patch.vulnerability_analysis.duration", "s", "Vulnerability analyses after catalog changes (whole fleet or the concerned computers).");
 
+    public static readonly Histogram<int> InventoryIngestBatch =
+        Meter.CreateHistogram<int>("patch.inventory.ingest.batch", "{report}", "Inventory reports stored and analysed together (one transaction each for their events and their analysis).");
+
     /// <summary>Watches a queue's depth (the agents' event ingest registers its own at start).</summary>
     public static void ObserveQueue(string name, string description, Func<int> depth) =>
         Meter.CreateObservableGauge(name, () => depth(), "{batch}", description);
