@@ -21,6 +21,9 @@ public sealed class RequestLimitOptions
     /// <summary>A CSV of discovered computers.</summary>
     public long ComputerCsvBodyBytes { get; set; } = 64 * 1024 * 1024;
 
+    /// <summary>An operator's bulk inventory import (NDJSON, one computer per line: about a kilobyte each).</summary>
+    public long InventoryImportBodyBytes { get; set; } = 4L * 1024 * 1024 * 1024;
+
     /// <summary>Requests a minute one agent may make (a token bucket: the minute's worth may come at once); 0 = no limit.</summary>
     public int AgentRequestsPerMinute { get; set; } = 300;
 

@@ -55,6 +55,8 @@ public static class ComputerEndpoints
             })
             .ForOperator().WithName("ImportComputers").WithBodyLimit(l => l.ComputerCsvBodyBytes).WithSummary("Import discovered computers from CSV with a header row: name,domain,os,mac (all or nothing).")
             .Produces<ComputerImportResult>().ProducesProblem(400);
+
+        ImportInventories.Map(group);
     }
 
     /// <summary>

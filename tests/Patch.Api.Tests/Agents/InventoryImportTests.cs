@@ -1,0 +1,110 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Patch.Agent.Inventory;
+using Patch.Api.Tests.Infrastructure;
+
+namespace Patch.Api.Tests.Agents;
+
+/// <summary>
+/// An operator imports computers' inventories in bulk (NDJSON): new computers are registered, each inventory is analysed
+/// as an agent's report is, and a file with one bad line writes nothing.
+/// </summary>
+public class when_an_operator_imports_inventories_in_bulk(AppFixture app) : AppTest(app)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static Domain.Agents.AgentInventory Capture(string name) =>
+        new FileInventorySource(SharedData.PathOf("windows-inventory/wesng-validation/" + name)).Read();
+
+    private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
+
+    private static string Line(string name, Domain.Agents.AgentInventory inventory, string? domain = null) =>
+        JsonSerializer.Serialize(new { name, domain, inventory }, Web);
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> ImportAsync(string ndjson, string role = Domain.Users.Roles.Operator)
+    {
+        using var client = App.Client("olga", role);
+        var response = await client.PostAsync("/api/computers/inventories", new StringContent(ndjson, Encoding.UTF8, "application/x-ndjson"), Ct);
+        var text = await response.Content.ReadAsStringAsync(Ct);
+        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    private async Task<string> DumpAsync()
+    {
+        await using var cmd = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(
+            "select coalesce(jsonb_agg(x order by x::text), '[]')::text from (select computer_id, update_key, state from patch.compliance_state) x");
+        return (string)(await cmd.ExecuteScalarAsync(Ct))!;
+    }
+
+    [Fact]
+    public async Task computers_are_registered_analysed_and_recorded_as_the_operators_work()
+    {
+        await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
+        var file = string.Join("\n",
+            Line("BULK-W10", Capture("10_22H2_x64_enterprise_en-us_systeminfo.txt"), "corp.example"),
+            "",
+            Line("BULK-W11", Capture("11_23H2_x64_enterprise_systeminfo.txt")),
+            Line("BULK-SRV", Capture("srv_2019_rtm_datacenter_en-us_systeminfo.txt"))) + "\n";
+
+        var (status, result) = await ImportAsync(file);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(3, result.GetProperty("computers").GetInt32());
+        Assert.Equal(3, result.GetProperty("computersAdded").GetInt32());
+        Assert.Equal(3, result.GetProperty("inventoriesChanged").GetInt32());
+        Assert.True(result.GetProperty("complianceRows").GetInt64() > 0);
+
+        var w10 = (await GetJsonAsync("/api/computers?q=BULK-W10")).GetProperty("items")[0];
+        Assert.Equal("corp.example", w10.GetProperty("domain").GetString());
+        Assert.False(w10.GetProperty("agentInstalled").GetBoolean());
+        Assert.Contains("Windows 10", w10.GetProperty("operatingSystem").GetString());
+        Assert.NotEqual(0, (await GetJsonAsync("/api/reports/compliance/computers/BULK-W11/updates?pageSize=500")).GetProperty("items").GetArrayLength());
+
+        // The rows are what a full analysis writes; the events are the operator's.
+        var before = await DumpAsync();
+        await SendAsync(HttpMethod.Post, "/api/server-tasks/vulnerability-analysis/run?wait=true");
+        Assert.Equal(before, await DumpAsync());
+        Assert.Equal(3, (await GetJsonAsync("/api/audit?type=InventoryReported&actor=olga")).GetProperty("total").GetInt64());
+
+        // The same file again: nothing new, each inventory confirmed.
+        (status, result) = await ImportAsync(file);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(0, result.GetProperty("computersAdded").GetInt32());
+        Assert.Equal(3, result.GetProperty("inventoriesConfirmed").GetInt32());
+        Assert.Equal("corp.example", (await GetJsonAsync("/api/computers?q=BULK-W10")).GetProperty("items")[0].GetProperty("domain").GetString());
+    }
+
+    [Theory]
+    [InlineData("nul", "line 2: inventory: osCaption")]
+    [InlineData("unknown", "line 2: not a JSON object")]
+    [InlineData("duplicate", "line 2: computer 'bulk-a' is already on line 1")]
+    [InlineData("name", "line 2: name: 1 to 63")]
+    [InlineData("missing", "line 2: inventory: required")]
+    public async Task a_bad_line_is_named_and_nothing_is_written(string fault, string expected)
+    {
+        var inventory = Capture("10_22H2_x64_enterprise_en-us_systeminfo.txt");
+        var second = fault switch
+        {
+            "nul" => Line("BULK-B", inventory with { OsCaption = "Microsoft Windows 10\u0000 Enterprise" }),
+            "unknown" => Line("BULK-B", inventory).Replace("{\"name\"", "{\"colour\":\"blue\",\"name\"", StringComparison.Ordinal),
+            "duplicate" => Line("bulk-a", inventory),
+            "name" => Line("BULK B/with slash", inventory),
+            _ => JsonSerializer.Serialize(new { name = "BULK-B" }, Web),
+        };
+        var (status, problem) = await ImportAsync(Line("BULK-A", inventory) + "\n" + second + "\n" + Line("BULK-C", inventory));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains(expected, problem.GetProperty("detail").GetString());
+        Assert.Equal(0, (await GetJsonAsync("/api/computers?q=BULK")).GetProperty("total").GetInt64());
+    }
+
+    [Fact]
+    public async Task an_auditor_may_not_import_and_an_empty_file_is_refused()
+    {
+        var inventory = Capture("10_22H2_x64_enterprise_en-us_systeminfo.txt");
+        Assert.Equal(HttpStatusCode.Forbidden, (await ImportAsync(Line("BULK-A", inventory), Domain.Users.Roles.Auditor)).Status);
+        var (status, problem) = await ImportAsync("\n\n");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("no computer", problem.GetProperty("detail").GetString());
+    }
+}
