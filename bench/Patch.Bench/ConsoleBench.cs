@@ -91,13 +91,7 @@ public static class ConsoleBench
         }
         finally
         {
-            if (server is { HasExited: false })
-            {
-                server.Kill(entireProcessTree: true);
-                await server.WaitForExitAsync();
-            }
-            await pg.StopAsync();
-            Directory.Delete(dir, recursive: true);
+            await FleetBench.StopAsync(server, pg, dir);
         }
     }
 

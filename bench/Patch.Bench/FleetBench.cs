@@ -94,13 +94,7 @@ public static class FleetBench
         }
         finally
         {
-            if (server is { HasExited: false })
-            {
-                server.Kill(entireProcessTree: true);
-                await server.WaitForExitAsync();
-            }
-            await pg.StopAsync();
-            Directory.Delete(dir, recursive: true);
+            await FleetBench.StopAsync(server, pg, dir);
         }
     }
 
@@ -324,6 +318,18 @@ public static class FleetBench
             await Task.Delay(500);
         }
         throw new TimeoutException("the Patch server did not become ready");
+    }
+
+    /// <summary>Stops the server process if it still runs, then the private PostgreSQL, and removes the bench's folder (unless it is kept).</summary>
+    internal static async Task StopAsync(Process? server, EmbeddedPostgres pg, string? removeDir)
+    {
+        if (server is { HasExited: false })
+        {
+            server.Kill(entireProcessTree: true);
+            await server.WaitForExitAsync();
+        }
+        await pg.StopAsync();
+        if (removeDir is not null) Directory.Delete(removeDir, recursive: true);
     }
 
     internal static int FreePort()

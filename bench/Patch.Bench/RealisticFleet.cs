@@ -51,11 +51,11 @@ public sealed class RealisticFleet
     public PreparedCatalog Catalog => _catalog;
 
     /// <summary>The real months a fleet of 2026 is patched against: 2024-Jan (kept raw) and the archive's 2024–2025 months.</summary>
-    public static PreparedCatalog LoadCatalog(string shared, int fromYear = 2024, int toYear = 2025)
+    public static PreparedCatalog LoadCatalog(string shared, int fromYear = 2024, int toYear = 2025, DateTime? through = null)
     {
         var bulletins = new Dictionary<string, ImportedBulletin>(StringComparer.Ordinal);
         // Oldest first: a later document's copy of a bulletin is its newer revision.
-        foreach (var file in Bench.CvrfFiles(shared, fromYear, toYear))
+        foreach (var file in Bench.CvrfFiles(shared, fromYear, toYear).Where(f => through is null || Bench.CvrfMonth(f) <= through))
             foreach (var b in CvrfCatalogReader.Read(new MemoryStream(Bench.ReadCvrf(file))).Bulletins) bulletins[b.StreamId] = b;
         return new PreparedCatalog(bulletins.Values.SelectMany(b => b.Updates.Select(u => new CatalogUpdate(b.StreamId, b.Facts.Number, u, b.Facts.Released))).ToList());
     }

@@ -68,75 +68,84 @@ public static class StormBench
             await using (var rows = db.CreateCommand("select count(*) from patch.compliance_state"))
                 Console.WriteLine($"compliance rows: {(long)(await rows.ExecuteScalarAsync())!:N0} ({(long)(await rows.ExecuteScalarAsync())! / (double)computers:F1} per computer)");
 
-            // The storm: each report alternates the computer between patched and its old level.
-            var latencies = new System.Collections.Concurrent.ConcurrentBag<double>();
-            var turns = new int[computers];
-            var failures = 0;
-            var next = -1;
-            using var limit = new SemaphoreSlim(rate > 0 ? 1024 : concurrency);
-            var pending = new List<Task>();
-            clock.Restart();
-            async Task ReportAsync(int n)
-            {
-                try
-                {
-                    var i = n % computers;
-                    var inventory = Interlocked.Increment(ref turns[i]) % 2 == 1 ? after[i] : before[i];
-                    var sw = Stopwatch.StartNew();
-                    await agent.SendInventoryAsync(credentials[i], inventory, CancellationToken.None);
-                    latencies.Add(sw.Elapsed.TotalMilliseconds);
-                }
-                catch (Exception e) when (e is AgentException or HttpRequestException or TaskCanceledException)
-                {
-                    if (Interlocked.Increment(ref failures) <= 3) Console.WriteLine($"  failed: {e.Message}");
-                }
-                finally
-                {
-                    limit.Release();
-                }
-            }
-            while (clock.Elapsed < window)
-            {
-                var n = Interlocked.Increment(ref next);
-                if (rate > 0)
-                {
-                    var due = TimeSpan.FromSeconds(n / rate);
-                    if (due > clock.Elapsed) await Task.Delay(due - clock.Elapsed);
-                }
-                await limit.WaitAsync();
-                pending.Add(ReportAsync(n));
-            }
-            await Task.WhenAll(pending);
-            var seconds = clock.Elapsed.TotalSeconds;
-            var sorted = latencies.Order().ToArray();
-            double P(double p) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
-            Console.WriteLine($"storm: {sorted.Length:N0} inventories in {seconds:F1} s = {sorted.Length / seconds:F0}/s sustained ({(rate > 0 ? $"offered {rate:F0}/s" : $"{concurrency} agents at once")}), " +
-                              $"{failures} failed; latency p50/p95/p99/max {P(0.5):F0}/{P(0.95):F0}/{P(0.99):F0}/{P(1):F0} ms");
+            Console.WriteLine(await StormAsync(agent, credentials, i => before[i], i => after[i], window, rate, concurrency));
 
             // Lag: a computer whose rows are older than its latest event (none, if every answer waited for its analysis).
-            await using (var lag = db.CreateCommand("""
-                select count(*), coalesce(max(extract(epoch from s.timestamp - c.analysed_at)), 0) from patch.compliance_computer c
-                join patch.mt_streams s on s.id = c.computer_id where c.analysed_at < s.timestamp
-                """))
-            await using (var reader = await lag.ExecuteReaderAsync())
-            {
-                await reader.ReadAsync();
-                Console.WriteLine($"projection lag after the window: {reader.GetInt64(0)} computers behind their latest event (max {reader.GetDouble(1):F1} s); " +
-                                  "every projection is inline and each answer waits for its computer's analysis");
-            }
+            await LagAsync(db);
             await using (var size = db.CreateCommand("select pg_database_size(current_database())"))
                 Console.WriteLine($"database size: {(long)(await size.ExecuteScalarAsync())! / 1048576.0:F0} MB");
             return 0;
         }
         finally
         {
-            if (server is { HasExited: false })
-            {
-                server.Kill(entireProcessTree: true);
-                await server.WaitForExitAsync();
-            }
-            await pg.StopAsync();
-            Directory.Delete(dir, recursive: true);
+            await FleetBench.StopAsync(server, pg, dir);
         }
+    }
+
+    /// <summary>Computers whose compliance rows are older than their latest event (none, when every answer waited for its analysis).</summary>
+    internal static async Task LagAsync(NpgsqlDataSource db)
+    {
+        await using var lag = db.CreateCommand("""
+            select count(*), coalesce(max(extract(epoch from s.timestamp - c.analysed_at)), 0) from patch.compliance_computer c
+            join patch.mt_streams s on s.id = c.computer_id where c.analysed_at < s.timestamp
+            """);
+        await using var reader = await lag.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        Console.WriteLine($"projection lag after the window: {reader.GetInt64(0)} computers behind their latest event (max {reader.GetDouble(1):F1} s); " +
+                          "every projection is inline and each answer waits for its computer's analysis");
+    }
+
+    /// <summary>
+    /// Every computer in turn reports a changed inventory (<paramref name="after"/> on odd turns, <paramref name="before"/>
+    /// on even ones) for the window: closed loop with <paramref name="concurrency"/> agents at once, or open loop at
+    /// <paramref name="rate"/> reports a second. Returns the summary line.
+    /// </summary>
+    internal static async Task<string> StormAsync(AgentClient agent, string[] credentials, Func<int, AgentInventory> before, Func<int, AgentInventory> after,
+        TimeSpan window, double rate, int concurrency)
+    {
+        var computers = credentials.Length;
+        var latencies = new System.Collections.Concurrent.ConcurrentBag<double>();
+        var turns = new int[computers];
+        var failures = 0;
+        var next = -1;
+        using var limit = new SemaphoreSlim(rate > 0 ? 1024 : concurrency);
+        var pending = new List<Task>();
+        var clock = Stopwatch.StartNew();
+        async Task ReportAsync(int n)
+        {
+            try
+            {
+                var i = n % computers;
+                var inventory = Interlocked.Increment(ref turns[i]) % 2 == 1 ? after(i) : before(i);
+                var sw = Stopwatch.StartNew();
+                await agent.SendInventoryAsync(credentials[i], inventory, CancellationToken.None);
+                latencies.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            catch (Exception e) when (e is AgentException or HttpRequestException or TaskCanceledException)
+            {
+                if (Interlocked.Increment(ref failures) <= 3) Console.WriteLine($"  failed: {e.Message}");
+            }
+            finally
+            {
+                limit.Release();
+            }
+        }
+        while (clock.Elapsed < window)
+        {
+            var n = Interlocked.Increment(ref next);
+            if (rate > 0)
+            {
+                var due = TimeSpan.FromSeconds(n / rate);
+                if (due > clock.Elapsed) await Task.Delay(due - clock.Elapsed);
+            }
+            await limit.WaitAsync();
+            pending.Add(ReportAsync(n));
+        }
+        await Task.WhenAll(pending);
+        var seconds = clock.Elapsed.TotalSeconds;
+        var sorted = latencies.Order().ToArray();
+        double P(double p) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+        return $"storm: {sorted.Length:N0} inventories in {seconds:F1} s = {sorted.Length / seconds:F0}/s sustained ({(rate > 0 ? $"offered {rate:F0}/s" : $"{concurrency} agents at once")}), " +
+               $"{failures} failed; latency p50/p95/p99/max {P(0.5):F0}/{P(0.95):F0}/{P(0.99):F0}/{P(1):F0} ms";
     }
 }

@@ -39,7 +39,8 @@ public static class ComputerFamilyCounts
             computer_id text not null, family text not null, name text not null, applicable int not null, installed int not null, missing int not null,
             superseded int not null, missing_critical int not null, missing_important int not null, analysed_at timestamptz not null,
             primary key (computer_id, family));
-        create index if not exists ix_compliance_computer_family_missing on {S}.{ReadModels.ComplianceComputerFamily} (family, missing desc, name);
+        drop index if exists {S}.ix_compliance_computer_family_missing;
+        create index if not exists ix_compliance_computer_family_by_missing on {S}.{ReadModels.ComplianceComputerFamily} (family, missing desc nulls last, name);
         """;
 
     public static IEnumerable<(string Family, ComplianceCounts Counts)> Of(IEnumerable<(string Family, short State, Severity Severity)> rows) =>

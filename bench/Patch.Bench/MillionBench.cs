@@ -1,0 +1,220 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Npgsql;
+using Patch.Agent;
+using Patch.Agent.Inventory;
+using Patch.Api.Hosting;
+using Patch.Application.Hosting;
+
+namespace Patch.Bench;
+
+/// <summary>
+/// A large realistic fleet in one database, built once and reused by the other stages (issue 16 §2), each its own
+/// command: <c>build</c> (the first <c>--http</c> computers enrolled and inventoried over the agent protocol, the rest
+/// through the operators' bulk inventory import; free disk before, size after), <c>analyse</c> (the full analysis),
+/// <c>month</c> (2025-Dec arrives on a fleet analysed through 2025-Nov), <c>storm</c> (the HTTP computers report
+/// changed inventories at <c>--rate</c>), <c>reports</c> (p50/p95 of every report and drill-down, deep pages included)
+/// and <c>footprint</c> (size per computer, largest tables, the server's memory).
+/// </summary>
+public static class MillionBench
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private static readonly DateTime LastBuiltMonth = new(2025, 11, 1);
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var stage = args.FirstOrDefault() ?? "build";
+        var dir = Path.GetFullPath(FleetBench.Option(args, "--dir", Path.Combine("/var/tmp", "patch-million")));
+        var shared = FleetBench.Option(args, "--shared", Bench.FindShared());
+        Directory.CreateDirectory(dir);
+        if (OperatingSystem.IsLinux()) File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        if (stage == "build")
+        {
+            var computers = int.Parse(FleetBench.Option(args, "--computers", "1000000"));
+            var free = new DriveInfo(dir).AvailableFreeSpace;
+            var needed = computers * 40_000L;   // ≈ 25–35 KB per computer measured at 100,000 (docs/benchmarks.md), with room
+            Console.WriteLine($"free disk at {dir}: {free / 1073741824.0:F1} GiB; this build needs about {needed / 1073741824.0:F1} GiB");
+            if (free < needed && !args.Contains("--force")) { Console.WriteLine("not enough free disk (--force to try anyway)"); return 1; }
+        }
+        var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { DataDirectory = dir, Database = "patch_million" });
+        Process? server = null;
+        try
+        {
+            var port = FleetBench.FreePort();
+            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 512 }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromHours(2) };
+            server = FleetBench.StartServer(pg.ConnectionString, port, dir);
+            await FleetBench.WaitReadyAsync(http);
+            var tokenFile = Path.Combine(dir, "bench-admin-token");
+            if (!File.Exists(tokenFile)) await File.WriteAllTextAsync(tokenFile, await FleetBench.AdminTokenAsync(pg.ConnectionString));
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(tokenFile)).Trim());
+            await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
+            await using (var v = db.CreateCommand("show server_version"))
+                Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, PostgreSQL {await v.ExecuteScalarAsync()}, fsync on; stage {stage}");
+            var clock = Stopwatch.StartNew();
+            switch (stage)
+            {
+                case "build": await BuildAsync(args, http, db, shared, dir); break;
+                case "analyse":
+                    var run = await (await http.PostAsync("api/server-tasks/vulnerability-analysis/run?wait=true", null)).Content.ReadFromJsonAsync<JsonElement>(Json);
+                    Console.WriteLine($"full analysis: {clock.Elapsed.TotalSeconds:F1} s; {run.GetProperty("counts")}");
+                    break;
+                case "month": await MonthAsync(http, shared); break;
+                case "storm": await StormAsync(args, http, db, shared, dir); break;
+                case "reports": await ReportsAsync(http, db); break;
+                case "footprint": await FootprintAsync(db, server); break;
+                default: throw new ArgumentException($"unknown stage '{stage}': build, analyse, month, storm, reports or footprint");
+            }
+            Console.WriteLine($"stage {stage}: {clock.Elapsed.TotalSeconds:F0} s");
+            return 0;
+        }
+        finally
+        {
+            await FleetBench.StopAsync(server, pg, removeDir: null);
+        }
+    }
+
+    private static string Name(int i) => $"fleet-{i + 1:D7}";
+
+    private static async Task BuildAsync(string[] args, HttpClient http, NpgsqlDataSource db, string shared, string dir)
+    {
+        var computers = int.Parse(FleetBench.Option(args, "--computers", "1000000"));
+        var viaHttp = Math.Min(computers, int.Parse(FleetBench.Option(args, "--http", "100000")));
+        var clock = Stopwatch.StartNew();
+        var months = Bench.CvrfFiles(shared, 2024, 2025).Where(f => Bench.CvrfMonth(f) <= LastBuiltMonth).ToList();
+        foreach (var file in months)
+            (await http.PostAsync("api/catalog/imports?format=cvrf", new ByteArrayContent(Bench.ReadCvrf(file)))).EnsureSuccessStatusCode();
+        Console.WriteLine($"catalog: {months.Count} months through {LastBuiltMonth:yyyy-MM} in {clock.Elapsed.TotalSeconds:F0} s");
+        var fleet = new RealisticFleet(RealisticFleet.LoadCatalog(shared, through: LastBuiltMonth));
+
+        // Over the agent protocol: enrolment and inventory, 64 agents at once; the credentials are kept for the storm.
+        clock.Restart();
+        var token = await FleetBench.TokenAsync(http, viaHttp);
+        var credentials = new string[viaHttp];
+        var agent = new AgentClient(http);
+        await Parallel.ForEachAsync(Enumerable.Range(0, viaHttp), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, ct) =>
+        {
+            var enrolled = await agent.EnrolAsync(token, Name(i), "fleet.example", AgentVersion.Current, ct);
+            await agent.SendInventoryAsync(enrolled.Credential, fleet.Computer(i).Inventory, ct);
+            credentials[i] = enrolled.Credential;
+        });
+        await File.WriteAllLinesAsync(Path.Combine(dir, "bench-credentials"), credentials);
+        Console.WriteLine($"agent protocol: {viaHttp:N0} computers enrolled and inventoried in {clock.Elapsed.TotalSeconds:F0} s ({viaHttp / clock.Elapsed.TotalSeconds:F0}/s)");
+
+        // The rest through the bulk inventory import, 50,000 computers a request.
+        clock.Restart();
+        for (var from = viaHttp; from < computers; from += 50_000)
+        {
+            var to = Math.Min(computers, from + 50_000);
+            var lines = new string[to - from];
+            Parallel.For(from, to, i => lines[i - from] = JsonSerializer.Serialize(new { name = Name(i), domain = "fleet.example", inventory = fleet.Computer(i).Inventory }, Json));
+            var response = await http.PostAsync("api/computers/inventories", new StringContent(string.Join('\n', lines), Encoding.UTF8, "application/x-ndjson"));
+            var body = await response.Content.ReadAsStringAsync();
+            if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"bulk import {from}..{to}: {(int)response.StatusCode} {body}");
+            Console.WriteLine($"  bulk import to {to:N0}: {(to - viaHttp) / clock.Elapsed.TotalSeconds:F0} computers/s so far; {body}");
+        }
+        await using var size = db.CreateCommand("select pg_database_size(current_database())");
+        var bytes = (long)(await size.ExecuteScalarAsync())!;
+        Console.WriteLine($"built: {computers:N0} computers; database {bytes / 1073741824.0:F2} GiB ({bytes / (double)computers / 1024:F1} KiB per computer); free disk now {new DriveInfo(dir).AvailableFreeSpace / 1073741824.0:F1} GiB");
+    }
+
+    private static async Task MonthAsync(HttpClient http, string shared)
+    {
+        var december = Bench.CvrfFiles(shared, 2025, 2025).Single(f => Bench.CvrfMonth(f) == LastBuiltMonth.AddMonths(1));
+        var clock = Stopwatch.StartNew();
+        var import = await http.PostAsync("api/catalog/imports?format=cvrf", new ByteArrayContent(Bench.ReadCvrf(december)));
+        Console.WriteLine($"import of {Path.GetFileName(december)}: {(int)import.StatusCode} in {clock.Elapsed.TotalSeconds:F1} s");
+        // The analysis the import queued: wait for its run to end.
+        while (true)
+        {
+            var runs = await http.GetFromJsonAsync<JsonElement>("api/server-tasks/runs?task=vulnerability-analysis&pageSize=1", Json);
+            if (runs.GetProperty("items").EnumerateArray().FirstOrDefault() is { ValueKind: JsonValueKind.Object } run && run.TryGetProperty("ended", out var ended)
+                && ended.ValueKind == JsonValueKind.String && DateTimeOffset.Parse(run.GetProperty("started").GetString()!) > DateTimeOffset.UtcNow - clock.Elapsed)
+            {
+                Console.WriteLine($"new month analysed: {(DateTimeOffset.Parse(ended.GetString()!) - DateTimeOffset.Parse(run.GetProperty("started").GetString()!)).TotalSeconds:F1} s " +
+                                  $"recorded by its run ({clock.Elapsed.TotalSeconds:F1} s from the import's start); {run.GetProperty("counts")}");
+                return;
+            }
+            await Task.Delay(500);
+        }
+    }
+
+    private static async Task StormAsync(string[] args, HttpClient http, NpgsqlDataSource db, string shared, string dir)
+    {
+        var credentials = await File.ReadAllLinesAsync(Path.Combine(dir, "bench-credentials"));
+        var built = new RealisticFleet(RealisticFleet.LoadCatalog(shared, through: LastBuiltMonth));
+        var patched = new RealisticFleet(RealisticFleet.LoadCatalog(shared));
+        var window = TimeSpan.FromSeconds(double.Parse(FleetBench.Option(args, "--window", "600")));
+        var rate = double.Parse(FleetBench.Option(args, "--rate", "280"));
+        Console.WriteLine(await StormBench.StormAsync(new AgentClient(http), credentials, i => built.Computer(i).Inventory, i => patched.Computer(i, monthsBehind: 0).Inventory,
+            window, rate, int.Parse(FleetBench.Option(args, "--concurrency", "256"))));
+        await StormBench.LagAsync(db);
+    }
+
+    private static async Task ReportsAsync(HttpClient http, NpgsqlDataSource db)
+    {
+        async Task<long> Scalar(string sql) { await using var c = db.CreateCommand(sql); return Convert.ToInt64(await c.ExecuteScalarAsync()); }
+        var computers = await Scalar("select count(*) from patch.compliance_computer");
+        var bulletins = await Scalar("select count(*) from patch.compliance_bulletin");
+        await using var top = db.CreateCommand("select bulletin_id from patch.compliance_bulletin order by applicable desc limit 1");
+        var busiest = (string)(await top.ExecuteScalarAsync())!;
+        await using var topUpdate = db.CreateCommand("select update_key from patch.compliance_update order by applicable desc limit 1");
+        var busiestUpdate = (string)(await topUpdate.ExecuteScalarAsync())!;
+        var applicable = await Scalar($"select applicable from patch.compliance_bulletin where bulletin_id = '{busiest}'");
+        var random = new Random(7);
+        var routes = new (string Label, Func<string> Url)[]
+        {
+            ("by bulletin, page 1", () => "api/reports/compliance/bulletins?page=1&pageSize=50"),
+            ("by bulletin, last page", () => $"api/reports/compliance/bulletins?page={Math.Max(1, (bulletins + 49) / 50)}&pageSize=50"),
+            ("by computer, page 1", () => "api/reports/compliance/computers?page=1&pageSize=50"),
+            ("by computer, a deep page", () => $"api/reports/compliance/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
+            ("one computer's updates", () => $"api/reports/compliance/computers/{Name(random.Next((int)computers))}/updates"),
+            ("by update, page 1", () => "api/reports/compliance/updates?page=1&pageSize=50"),
+            ($"bulletin drill-down ({busiest}, {applicable:N0} computers), page 1", () => $"api/reports/compliance/bulletins/{Uri.EscapeDataString(busiest)}/computers?page=1&pageSize=50"),
+            ("bulletin drill-down, a deep page", () => $"api/reports/compliance/bulletins/{Uri.EscapeDataString(busiest)}/computers?page={random.Next(1, (int)(applicable / 50))}&pageSize=50"),
+            ("update drill-down, a deep page", () => $"api/reports/compliance/updates/{Uri.EscapeDataString(busiestUpdate)}/computers?page={random.Next(1, (int)(applicable / 50))}&pageSize=50"),
+            ("vulnerabilities", () => "api/reports/vulnerabilities"),
+            ("vulnerabilities by family", () => "api/reports/vulnerabilities/families"),
+            ("computers, a deep page", () => $"api/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
+            ("home page", () => "api/home"),
+        };
+        Console.WriteLine($"{computers:N0} computers, {bulletins:N0} bulletins with rows; 40 requests per report after 5 warm-ups");
+        foreach (var (label, url) in routes)
+        {
+            var times = new List<double>();
+            for (var i = 0; i < 45; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                using var response = await http.GetAsync(url());
+                await response.Content.ReadAsByteArrayAsync();
+                response.EnsureSuccessStatusCode();
+                if (i >= 5) times.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            times.Sort();
+            Console.WriteLine($"  {label,-60} p50 {times[19],8:F1} ms  p95 {times[37],8:F1} ms");
+        }
+    }
+
+    private static async Task FootprintAsync(NpgsqlDataSource db, Process server)
+    {
+        await using (var size = db.CreateCommand("select pg_database_size(current_database()), (select count(*) from patch.mt_doc_computer)"))
+        await using (var reader = await size.ExecuteReaderAsync())
+        {
+            await reader.ReadAsync();
+            var bytes = reader.GetInt64(0);
+            var computers = reader.GetInt64(1);
+            Console.WriteLine($"database {bytes / 1073741824.0:F2} GiB for {computers:N0} computers: {bytes / (double)Math.Max(1, computers) / 1024:F1} KiB per computer");
+        }
+        await using (var tables = db.CreateCommand("""
+            select c.relname, pg_total_relation_size(c.oid) from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = 'patch' and c.relkind = 'r' order by 2 desc limit 12
+            """))
+        await using (var reader = await tables.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) Console.WriteLine($"  {reader.GetString(0),-45} {reader.GetInt64(1) / 1048576.0,10:F0} MiB");
+        server.Refresh();
+        Console.WriteLine($"server process (idle after start): working set {server.WorkingSet64 / 1048576.0:F0} MiB");
+    }
+}
