@@ -177,7 +177,17 @@ public static class ComplianceQueries
         if (family is not null) ps.Add(new("family", family));
         var from = $"{ReadSql.At(ReadModels.ComplianceState, asOf)} s join {ReadSql.At(ReadModels.ComplianceComputer, asOf)} c on c.computer_id = s.computer_id where {where}";
         var sql = $"select s.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.family, s.state from {from} order by {query!.OrderBy(StateSort, "s.computer_id, s.update_key")} limit {query.PageSize} offset {query.Offset}";
-        return await ReportSql.PageAsync(db, $"select count(*) from {from}", sql, ps, r => new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
+        // Without a family, the total is a counter written with the rows it counts (not a count of them).
+        var counter = code switch { 1 => "installed", 2 => "missing", 3 => "superseded", _ => "applicable" };
+        var (counters, keyColumn) = by switch
+        {
+            DrillDown.Bulletin => (ReadModels.ComplianceBulletin, "bulletin_id"), DrillDown.Update => (ReadModels.ComplianceUpdate, "update_key"),
+            _ => (ReadModels.ComplianceComputer, "computer_id"),
+        };
+        var count = family is null
+            ? $"select coalesce((select {counter}::bigint from {ReadSql.At(counters, asOf)} n where n.{keyColumn} = @key), 0)"
+            : $"select count(*) from {from}";
+        return await ReportSql.PageAsync(db, count, sql, ps, r => new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
             r.GetString(4), r.GetString(5), States[r.GetInt16(6) - 1]), query, ct);
     }
 }

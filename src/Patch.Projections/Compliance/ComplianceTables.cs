@@ -37,6 +37,8 @@ public static class ComplianceTables
         -- The reports' default order is "missing desc nulls last": an index in that order serves a page without sorting the table.
         drop index if exists {Schema}.ix_compliance_computer_missing;
         create index if not exists ix_compliance_computer_by_missing on {Schema}.{ReadModels.ComplianceComputer} (missing desc nulls last, name);
+        -- A drill-down's page walks the computers in name order and probes each one's rows (not every row of the bulletin, sorted).
+        create index if not exists ix_compliance_computer_by_name on {Schema}.{ReadModels.ComplianceComputer} (name, computer_id);
         alter table {Schema}.{ReadModels.ComplianceState} add column if not exists family text not null default '';
         alter table {Schema}.{ReadModels.ComplianceUpdate} add column if not exists family text not null default '';
         create index if not exists ix_compliance_update_bulletin on {Schema}.{ReadModels.ComplianceUpdate} (bulletin_id, family);
