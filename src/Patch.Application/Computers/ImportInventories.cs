@@ -53,7 +53,7 @@ public static class ImportInventories
             })
             .ForOperator().WithName("ImportInventories").WithBodyLimit(l => l.InventoryImportBodyBytes)
             .WithSummary("Import computers' inventories in bulk (NDJSON, one {name, domain?, operatingSystem?, macAddress?, inventory} per line, inventory as an agent reports it): new computers are registered, every inventory is analysed. Checked whole first: a bad line is a 400 naming it and nothing is written.")
-            .Accepts<InventoryImportLine>("application/x-ndjson").Produces<InventoryImportResult>().ProducesProblem(400);
+            .Produces<InventoryImportResult>().ProducesProblem(400);
     }
 
     /// <summary>Every line parsed and checked (as the agent route checks an inventory); the normalised lines written to the spool file.</summary>
