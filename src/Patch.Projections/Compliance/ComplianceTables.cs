@@ -20,6 +20,8 @@ public static class ComplianceTables
             product text not null, state smallint not null, primary key (computer_id, update_key));
         create index if not exists ix_compliance_state_bulletin on {Schema}.{ReadModels.ComplianceState} (bulletin_id, state);
         create index if not exists ix_compliance_state_update on {Schema}.{ReadModels.ComplianceState} (update_key, state);
+        -- The missing rows alone (a few in a hundred), by bulletin: which computers miss what (vulnerabilities, home page) without reading the installed ones.
+        create index if not exists ix_compliance_state_missing on {Schema}.{ReadModels.ComplianceState} (bulletin_id, computer_id) where state = 2;
         create table if not exists {Schema}.{ReadModels.ComplianceBulletin} (
             bulletin_id text primary key, applicable int not null, installed int not null, missing int not null, superseded int not null);
         -- The reports' default order is "missing desc nulls last": an index in that order serves a page without sorting the table.
