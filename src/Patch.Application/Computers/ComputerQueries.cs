@@ -33,12 +33,14 @@ public static class ComputerQueries
             ps.Add(new("since", (asOf ?? time.GetUtcNow()).AddDays(-days)));
         }
         var filter = string.Join(" and ", where);
+        // The page is cut on the sort columns alone, then its rows are read: a deep page does not build every row it skips.
         var sql = $"""
             select id, data->>'name', data->>'domain', operating_system, data->>'macAddress', coalesce(agent_installed, false), agent_version,
                    data->>'osVersion', coalesce(array(select jsonb_array_elements_text(data->'products')), array[]::text[]),
                    (data->>'enrolledAt')::timestamptz, last_inventory_at, coalesce((data->>'installedKbs')::int, 0)
-            from {computers} where {filter}
-            order by {query!.OrderBy(Sort, "id")} limit {query.PageSize} offset {query.Offset}
+            from (select c.id page_id from {computers} where {filter} order by {query!.OrderBy(Sort, "id")} limit {query.PageSize} offset {query.Offset}) page
+            join {computers} on c.id = page.page_id
+            order by {query.OrderBy(Sort, "id")}
             """;
         return await ReportSql.PageAsync(db, $"select count(*) from {computers} where {filter}", sql, ps, r => new ComputerView(r.GetString(0), r.GetString(1),
             r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4), r.GetBoolean(5),
