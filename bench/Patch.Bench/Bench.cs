@@ -50,6 +50,29 @@ namespace Patch.Bench
             return output.ToArray();
         }
 
+        /// <summary>A folder the embedded PostgreSQL (running as another user) may enter.</summary>
+        public static string CreateDirectory(string path)
+        {
+            Directory.CreateDirectory(path);
+            if (OperatingSystem.IsLinux()) File.SetUnixFileMode(path, (UnixFileMode)Convert.ToInt32("755", 8));
+            return path;
+        }
+
+        /// <summary>The figures' machine line: cores, OS, .NET and PostgreSQL versions, then what the bench adds.</summary>
+        public static async Task<string> MachineAsync(Npgsql.NpgsqlDataSource db, string more)
+        {
+            await using var version = db.CreateCommand("show server_version");
+            return $"machine: {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, " +
+                   $"PostgreSQL {await version.ExecuteScalarAsync()}, {more}";
+        }
+
+        /// <summary>CVRF documents through the server's import route, in order.</summary>
+        public static async Task ImportCvrfAsync(HttpClient http, IEnumerable<string> files)
+        {
+            foreach (var file in files)
+                (await http.PostAsync("api/catalog/imports?format=cvrf", new ByteArrayContent(ReadCvrf(file)))).EnsureSuccessStatusCode();
+        }
+
         public static string FindShared()
         {
             for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)

@@ -26,8 +26,7 @@ public static class CatalogBench
         var shared = FleetBench.Option(args, "--shared", Bench.FindShared());
         var files = Bench.CvrfFiles(shared);
         var dir = Path.Combine(Path.GetTempPath(), $"patch-catalog-bench-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        if (OperatingSystem.IsLinux()) File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        Bench.CreateDirectory(dir);
         var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { DataDirectory = dir, Database = "patch_catalog_bench" });
         Process? server = null;
         try
@@ -38,8 +37,7 @@ public static class CatalogBench
             await FleetBench.WaitReadyAsync(http);
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await FleetBench.AdminTokenAsync(pg.ConnectionString));
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
-            await using (var v = db.CreateCommand("show server_version"))
-                Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, PostgreSQL {await v.ExecuteScalarAsync()}, fsync on");
+            Console.WriteLine(await Bench.MachineAsync(db, $"fsync on"));
 
             // The whole archive, oldest first, each document through the server's import route.
             double importMs = 0, xmlMs = 0, slowest = 0;

@@ -28,8 +28,7 @@ public static class ConsoleBench
         var runs = int.Parse(FleetBench.Option(args, "--runs", "20"));
         var shared = FleetBench.Option(args, "--shared", Bench.FindShared());
         var dir = Path.Combine(Path.GetTempPath(), $"patch-console-bench-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        if (OperatingSystem.IsLinux()) File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        Bench.CreateDirectory(dir);
         var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { DataDirectory = dir, Database = "patch_console_bench" });
         Process? server = null;
         try
@@ -40,8 +39,7 @@ public static class ConsoleBench
             await FleetBench.WaitReadyAsync(http);
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await FleetBench.AdminTokenAsync(pg.ConnectionString));
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
-            await using (var v = db.CreateCommand("show server_version"))
-                Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, PostgreSQL {await v.ExecuteScalarAsync()}, fsync on");
+            Console.WriteLine(await Bench.MachineAsync(db, $"fsync on"));
 
             // The demo's fleet, policy and cycles first (through the server's own API), then the real catalogs and the fleet at size.
             for (var i = 0; i < 240 && (await http.GetFromJsonAsync<JsonElement>("api/reports/delivery-summary", Json)).GetProperty("total").GetInt32() == 0; i++) await Task.Delay(500);

@@ -32,8 +32,7 @@ public static class FleetBench
         var httpAgents = int.Parse(Option(args, "--http", "2000"));
         var shared = Option(args, "--shared", Bench.FindShared());
         var dir = Path.Combine(Path.GetTempPath(), $"patch-fleet-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        if (OperatingSystem.IsLinux()) File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        Bench.CreateDirectory(dir);
         var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { DataDirectory = dir, Database = "patch_fleet", FsyncOff = args.Contains("--fsync-off") });
         Process? server = null;
         try
@@ -46,8 +45,7 @@ public static class FleetBench
             // An administrator and a token through the server's own bootstrap commands, as an operator would.
             http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", await AdminTokenAsync(pg.ConnectionString));
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
-            await using (var v = db.CreateCommand("show server_version"))
-                Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, PostgreSQL {await v.ExecuteScalarAsync()}, fsync {(args.Contains("--fsync-off") ? "off" : "on")}");
+            Console.WriteLine(await Bench.MachineAsync(db, $"fsync {(args.Contains("--fsync-off") ? "off" : "on")}"));
 
             foreach (var file in new[] { "msrc-cvrf/2023-Jan.xml", "msrc-cvrf/2024-Jan.xml" })
                 (await http.PostAsync("api/catalog/imports?format=cvrf", new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(shared, file))))).EnsureSuccessStatusCode();

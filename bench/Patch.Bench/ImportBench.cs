@@ -24,8 +24,7 @@ public static class ImportBench
         var files = new[] { ("msrc-cvrf/2023-Jan.xml", "cvrf"), ("msrc-cvrf/2024-Jan.xml", "cvrf"), ("mbsa-mssecure/mssecure.xml", "mssecure") };
 
         var dir = Path.Combine(Path.GetTempPath(), $"patch-bench-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        if (OperatingSystem.IsLinux()) File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        Bench.CreateDirectory(dir);
         var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { DataDirectory = dir, Database = "patch_bench", FsyncOff = fsyncOff });
         try
         {
@@ -36,8 +35,7 @@ public static class ImportBench
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
             // The read models' tables (the catalog stamp an import marks, the event-time trigger) as the server creates them.
             await Patch.Projections.ReadModelSchema.EnsureAsync(db, store, CancellationToken.None);
-            await using var version = db.CreateCommand("show server_version");
-            Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, PostgreSQL {await version.ExecuteScalarAsync()}, fsync {(fsyncOff ? "off" : "on")}");
+            Console.WriteLine(await Bench.MachineAsync(db, $"fsync {(fsyncOff ? "off" : "on")}"));
             Console.WriteLine($"{"file",-30} {"MB",6} {"XmlReader ms",13} {"parse ms",9} {"import ms",10} {"ratio",6} {"events",7} {"events/s",9} {"re-import ms",13} {"SHA-256 ms",11} {"ratio",6}");
 
             foreach (var (file, format) in files)

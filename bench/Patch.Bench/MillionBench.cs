@@ -30,8 +30,7 @@ public static class MillionBench
         var stage = args.FirstOrDefault() ?? "build";
         var dir = Path.GetFullPath(FleetBench.Option(args, "--dir", Path.Combine("/var/tmp", "patch-million")));
         var shared = FleetBench.Option(args, "--shared", Bench.FindShared());
-        Directory.CreateDirectory(dir);
-        if (OperatingSystem.IsLinux()) File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        Bench.CreateDirectory(dir);
         if (stage == "build")
         {
             var computers = int.Parse(FleetBench.Option(args, "--computers", "1000000"));
@@ -52,8 +51,7 @@ public static class MillionBench
             if (!File.Exists(tokenFile)) await File.WriteAllTextAsync(tokenFile, await FleetBench.AdminTokenAsync(pg.ConnectionString));
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(tokenFile)).Trim());
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
-            await using (var v = db.CreateCommand("show server_version"))
-                Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, PostgreSQL {await v.ExecuteScalarAsync()}, fsync on; stage {stage}");
+            Console.WriteLine(await Bench.MachineAsync(db, $"fsync on; stage {stage}"));
             var clock = Stopwatch.StartNew();
             switch (stage)
             {
@@ -85,8 +83,7 @@ public static class MillionBench
         var viaHttp = Math.Min(computers, int.Parse(FleetBench.Option(args, "--http", "100000")));
         var clock = Stopwatch.StartNew();
         var months = Bench.CvrfFiles(shared, 2024, 2025).Where(f => Bench.CvrfMonth(f) <= LastBuiltMonth).ToList();
-        foreach (var file in months)
-            (await http.PostAsync("api/catalog/imports?format=cvrf", new ByteArrayContent(Bench.ReadCvrf(file)))).EnsureSuccessStatusCode();
+        await Bench.ImportCvrfAsync(http, months);
         Console.WriteLine($"catalog: {months.Count} months through {LastBuiltMonth:yyyy-MM} in {clock.Elapsed.TotalSeconds:F0} s");
         var fleet = new RealisticFleet(RealisticFleet.LoadCatalog(shared, through: LastBuiltMonth));
 

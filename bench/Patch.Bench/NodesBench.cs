@@ -22,8 +22,7 @@ public static class NodesBench
         var agents = int.Parse(FleetBench.Option(args, "--agents", "2000"));
         var shared = FleetBench.Option(args, "--shared", Bench.FindShared());
         var dir = Path.Combine(Path.GetTempPath(), $"patch-nodes-bench-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        if (OperatingSystem.IsLinux()) File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        Bench.CreateDirectory(dir);
         var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { DataDirectory = dir, Database = "patch_nodes_bench" });
         var servers = new List<Process>();
         try
@@ -40,13 +39,11 @@ public static class NodesBench
             var admin = new AuthenticationHeaderValue("Bearer", await FleetBench.AdminTokenAsync(pg.ConnectionString));
             foreach (var h in http) h.DefaultRequestHeaders.Authorization = admin;
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
-            await using (var v = db.CreateCommand("show server_version"))
-                Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, PostgreSQL {await v.ExecuteScalarAsync()}, fsync on");
+            Console.WriteLine(await Bench.MachineAsync(db, $"fsync on"));
 
             // The 24 real months, through the server's import route.
             var months = Bench.CvrfFiles(shared, 2024, 2025);
-            foreach (var file in months)
-                (await http[0].PostAsync("api/catalog/imports?format=cvrf", new ByteArrayContent(Bench.ReadCvrf(file)))).EnsureSuccessStatusCode();
+            await Bench.ImportCvrfAsync(http[0], months);
             var fleet = new RealisticFleet(RealisticFleet.LoadCatalog(shared));
             var templates = Enumerable.Range(0, 1000).Select(i => fleet.Computer(i).Inventory).ToList();
             Console.WriteLine($"catalog: {months.Count} months imported; {agents:N0} agents per run, 32 at once, realistic inventories");

@@ -19,16 +19,14 @@ public static class StoreBench
     {
         var sizes = (args.SkipWhile(a => a != "--events").Skip(1).FirstOrDefault() ?? "100000,1000000").Split(',').Select(int.Parse).Order().ToList();
         var dir = Path.Combine(Path.GetTempPath(), $"patch-bench-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        if (OperatingSystem.IsLinux()) File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        Bench.CreateDirectory(dir);
         var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { DataDirectory = dir, Database = "patch_bench" });
         try
         {
             await using var store = new DocumentStore(PatchServices.ConfigureStore(pg.ConnectionString));
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
             await Patch.Projections.ReadModelSchema.EnsureAsync(db, store, CancellationToken.None);
-            await using (var version = db.CreateCommand("show server_version"))
-                Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, PostgreSQL {await version.ExecuteScalarAsync()}, fsync on");
+            Console.WriteLine(await Bench.MachineAsync(db, $"fsync on"));
             Console.WriteLine($"{"events",10} {"archive MB",11} {"export s",9} {"export ev/s",12} {"COPY out rows/s",16} {"export peak MB",15} {"import s",9} {"import ev/s",12} {"import peak MB",15}");
             var seeded = 0;
             foreach (var size in sizes)

@@ -28,8 +28,7 @@ public static class StormBench
         var concurrency = int.Parse(FleetBench.Option(args, "--concurrency", "64"));
         var shared = FleetBench.Option(args, "--shared", Bench.FindShared());
         var dir = Path.Combine(Path.GetTempPath(), $"patch-storm-bench-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(dir);
-        if (OperatingSystem.IsLinux()) File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        Bench.CreateDirectory(dir);
         var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { DataDirectory = dir, Database = "patch_storm_bench" });
         Process? server = null;
         try
@@ -41,12 +40,10 @@ public static class StormBench
             await FleetBench.WaitReadyAsync(http);
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await FleetBench.AdminTokenAsync(pg.ConnectionString));
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
-            await using (var v = db.CreateCommand("show server_version"))
-                Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, PostgreSQL {await v.ExecuteScalarAsync()}, fsync on");
+            Console.WriteLine(await Bench.MachineAsync(db, $"fsync on"));
 
             var months = Bench.CvrfFiles(shared, 2024, 2025);
-            foreach (var file in months)
-                (await http.PostAsync("api/catalog/imports?format=cvrf", new ByteArrayContent(Bench.ReadCvrf(file)))).EnsureSuccessStatusCode();
+            await Bench.ImportCvrfAsync(http, months);
             var fleet = new RealisticFleet(RealisticFleet.LoadCatalog(shared));
             var before = new AgentInventory[computers];
             var after = new AgentInventory[computers];

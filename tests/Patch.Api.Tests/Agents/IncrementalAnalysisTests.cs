@@ -15,13 +15,6 @@ public class when_a_catalog_import_changes_a_few_bulletins(AppFixture app) : App
     private static Domain.Agents.AgentInventory Capture(string name) =>
         new FileInventorySource(SharedData.PathOf("windows-inventory/wesng-validation/" + name)).Read();
 
-    private async Task<string> DumpAsync()
-    {
-        await using var cmd = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(
-            "select coalesce(jsonb_agg(x order by x::text), '[]')::text from (select computer_id, update_key, state from patch.compliance_state) x");
-        return (string)(await cmd.ExecuteScalarAsync(Ct))!;
-    }
-
     private async Task<long> VersionsAsync()
     {
         await using var cmd = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("select count(*) from patch.compliance_state_history");
@@ -63,11 +56,11 @@ public class when_a_catalog_import_changes_a_few_bulletins(AppFixture app) : App
         Assert.Contains("KB9900001", rows.GetRawText());
 
         // A full analysis now finds nothing to change: the same rows, no new version.
-        var before = await DumpAsync();
+        var before = await App.ComplianceRowsAsync();
         var versions = await VersionsAsync();
         var (_, full) = await SendAsync(HttpMethod.Post, "/api/server-tasks/vulnerability-analysis/run?wait=true");
         Assert.Equal(3, full.GetProperty("counts").GetProperty("computers").GetInt32());
-        Assert.Equal(before, await DumpAsync());
+        Assert.Equal(before, await App.ComplianceRowsAsync());
         Assert.Equal(versions, await VersionsAsync());
     }
 }

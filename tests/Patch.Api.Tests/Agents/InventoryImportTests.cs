@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
 using Patch.Agent.Inventory;
 using Patch.Api.Tests.Infrastructure;
 
@@ -31,13 +30,6 @@ public class when_an_operator_imports_inventories_in_bulk(AppFixture app) : AppT
         return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
     }
 
-    private async Task<string> DumpAsync()
-    {
-        await using var cmd = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(
-            "select coalesce(jsonb_agg(x order by x::text), '[]')::text from (select computer_id, update_key, state from patch.compliance_state) x");
-        return (string)(await cmd.ExecuteScalarAsync(Ct))!;
-    }
-
     [Fact]
     public async Task computers_are_registered_analysed_and_recorded_as_the_operators_work()
     {
@@ -62,9 +54,9 @@ public class when_an_operator_imports_inventories_in_bulk(AppFixture app) : AppT
         Assert.NotEqual(0, (await GetJsonAsync("/api/reports/compliance/computers/BULK-W11/updates?pageSize=500")).GetProperty("items").GetArrayLength());
 
         // The rows are what a full analysis writes; the events are the operator's.
-        var before = await DumpAsync();
+        var before = await App.ComplianceRowsAsync();
         await SendAsync(HttpMethod.Post, "/api/server-tasks/vulnerability-analysis/run?wait=true");
-        Assert.Equal(before, await DumpAsync());
+        Assert.Equal(before, await App.ComplianceRowsAsync());
         Assert.Equal(3, (await GetJsonAsync("/api/audit?type=InventoryReported&actor=olga")).GetProperty("total").GetInt64());
 
         // The same file again: nothing new, each inventory confirmed.

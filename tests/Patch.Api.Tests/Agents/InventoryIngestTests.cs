@@ -14,13 +14,6 @@ public class when_many_agents_report_inventories_at_once(AppFixture app) : AppTe
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private async Task<string> DumpAsync()
-    {
-        await using var cmd = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(
-            "select coalesce(jsonb_agg(x order by x::text), '[]')::text from (select computer_id, update_key, state from patch.compliance_state) x");
-        return (string)(await cmd.ExecuteScalarAsync(Ct))!;
-    }
-
     [Fact]
     public async Task each_report_keeps_its_agent_and_the_rows_equal_a_full_analysis()
     {
@@ -49,9 +42,9 @@ public class when_many_agents_report_inventories_at_once(AppFixture app) : AppTe
         await using (var analysed = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(
             "select count(*) from patch.compliance_computer c join patch.mt_streams s on s.id = c.computer_id where c.name like 'STORM-%' and c.analysed_at >= s.timestamp"))
             Assert.Equal(count, (long)(await analysed.ExecuteScalarAsync(Ct))!);
-        var before = await DumpAsync();
+        var before = await App.ComplianceRowsAsync();
         await SendAsync(HttpMethod.Post, "/api/server-tasks/vulnerability-analysis/run?wait=true");
-        Assert.Equal(before, await DumpAsync());
+        Assert.Equal(before, await App.ComplianceRowsAsync());
 
         // Each event is its own agent's, with its own correlation id.
         var correlations = new HashSet<string>();

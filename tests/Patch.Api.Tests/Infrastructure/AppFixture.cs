@@ -162,6 +162,14 @@ public sealed class AppFixture : IAsyncLifetime
         return (long)(await cmd.ExecuteScalarAsync())!;
     }
 
+    /// <summary>Every compliance state row (computer, update, state) as one ordered JSON text: two analyses compare equal when they wrote the same rows.</summary>
+    public async Task<string> ComplianceRowsAsync()
+    {
+        await using var cmd = Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(
+            "select coalesce(jsonb_agg(x order by x::text), '[]')::text from (select computer_id, update_key, state from patch.compliance_state) x");
+        return (string)(await cmd.ExecuteScalarAsync())!;
+    }
+
     public async Task<JsonElement> ImportAsync(string format, byte[] content, HttpStatusCodeExpectation expect = HttpStatusCodeExpectation.Ok)
     {
         using var client = Client();
