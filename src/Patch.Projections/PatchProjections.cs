@@ -92,7 +92,11 @@ public static class PatchProjections
         opts.Schema.For<EnrolmentToken>().DocumentAlias("enrolment_token");
 
         opts.Projections.Snapshot<ServerTaskRun>(SnapshotLifecycle.Inline);
-        opts.Schema.For<ServerTaskRun>().DocumentAlias("server_task_run");
+        // A task's runs, newest first: the last run, the last import (an unchanged document is recognised against it),
+        // the run history — without reading every run ever recorded.
+        opts.Schema.For<ServerTaskRun>().DocumentAlias("server_task_run")
+            .Index(new List<System.Linq.Expressions.Expression<Func<ServerTaskRun, object>>> { r => r.Task, r => r.Started },
+                i => i.SortOrder = Weasel.Postgresql.Tables.SortOrder.Desc);
         opts.Projections.Snapshot<ServerTaskSchedule>(SnapshotLifecycle.Inline);
         opts.Schema.For<ServerTaskSchedule>().DocumentAlias("server_task_schedule");
         opts.Projections.Snapshot<Domain.Notifications.WebhookSubscription>(SnapshotLifecycle.Inline);

@@ -80,8 +80,10 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         var parameters = new Dictionary<string, string> { ["format"] = format, ["bytes"] = command.Content.Length.ToString() };
         if (command.FileName is not null) parameters["fileName"] = ServerTaskRecorder.Printable(command.FileName);
         foreach (var (key, value) in command.Source ?? new Dictionary<string, string>()) parameters[key] = value;
+        // The last import is asked for while the content is hashed: the query is on its way before the hash starts.
+        var lastImport = SameContent.LastImportAsync(store, ct);
         parameters["sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(command.Content));
-        var (settingsVersion, last) = await SameContent.LastImportAsync(store, ct);
+        var (settingsVersion, last) = await lastImport;
         parameters["settingsVersion"] = settingsVersion.ToString();
         if (SameContent.AsLast(last, parameters) is { } counts)
         {

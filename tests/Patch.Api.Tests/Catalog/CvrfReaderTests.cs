@@ -98,4 +98,56 @@ public class when_reading_the_real_msrc_cvrf_documents
         Assert.NotEmpty(every);
         Assert.All(every, b => Assert.DoesNotContain(b, c => char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format));
     }
+
+    /// <summary>
+    /// The reader is one streaming pass, but reads as a tree would: the product tree may come after the vulnerabilities,
+    /// a remediation before its threats; the first of a singular element counts; an element's text is all the text in it
+    /// (CDATA, comments between); the notes and score sets it skips are still checked for well-formedness.
+    /// </summary>
+    [Fact]
+    public void a_document_reads_the_same_in_any_element_order()
+    {
+        const string xml = """
+            <cvrfdoc xmlns="http://www.icasi.org/CVRF/schema/cvrf/1.1" xmlns:vuln="http://www.icasi.org/CVRF/schema/vuln/1.1" xmlns:prod="http://www.icasi.org/CVRF/schema/prod/1.1">
+              <vuln:Vulnerability>
+                <vuln:Notes><vuln:Note>Long <b>text</b> never read</vuln:Note></vuln:Notes>
+                <vuln:Remediations>
+                  <vuln:Remediation Type="Vendor Fix"><vuln:ProductID>11</vuln:ProductID><vuln:Description>5034441</vuln:Description>
+                    <vuln:Description>999999</vuln:Description><vuln:Supercedence>5033372<!-- c -->, 5033373</vuln:Supercedence></vuln:Remediation>
+                  <vuln:Remediation Type="Release Notes"><vuln:Description>5000001</vuln:Description><vuln:ProductID>11</vuln:ProductID></vuln:Remediation>
+                </vuln:Remediations>
+                <vuln:CVE>CVE-2024-<![CDATA[0001]]></vuln:CVE><vuln:CVE>CVE-2024-9999</vuln:CVE>
+                <vuln:Threats><vuln:Threat Type="Impact"><vuln:Description>Critical</vuln:Description><vuln:ProductID>11</vuln:ProductID></vuln:Threat>
+                  <vuln:Threat Type="Severity"><vuln:ProductID>11</vuln:ProductID><vuln:Description>Important</vuln:Description></vuln:Threat></vuln:Threats>
+              </vuln:Vulnerability>
+              <DocumentTitle>Test <!-- between -->month</DocumentTitle>
+              <DocumentTracking><Identification><ID>2024-Test</ID></Identification><InitialReleaseDate>2024-01-09T08:00:00</InitialReleaseDate></DocumentTracking>
+              <DocumentTracking><Identification><ID>ignored</ID></Identification></DocumentTracking>
+              <prod:ProductTree><prod:Branch><prod:FullProductName ProductID="11">Windows 11 Version 23H2 for x64-based Systems</prod:FullProductName></prod:Branch></prod:ProductTree>
+            </cvrfdoc>
+            """;
+        var doc = CvrfCatalogReader.Read(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(xml)));
+
+        Assert.Equal("2024-Test", doc.DocumentId);
+        var bulletin = Assert.Single(doc.Bulletins);
+        Assert.Equal("KB5034441", bulletin.Facts.Number);
+        Assert.Contains("(Test month)", bulletin.Facts.Title);
+        Assert.Equal(["CVE-2024-0001"], bulletin.Facts.Cves);
+        Assert.Equal(Severity.Important, bulletin.Facts.Severity);
+        Assert.Equal(["KB5033372", "KB5033373"], bulletin.Facts.Supersedes);
+        Assert.Equal(new DateTimeOffset(2024, 1, 9, 8, 0, 0, TimeSpan.Zero), bulletin.Facts.Released);
+        var update = Assert.Single(bulletin.Updates);
+        Assert.Equal("Windows 11 Version 23H2 for x64-based Systems", update.Product);
+
+        var broken = xml.Replace("Long <b>text</b>", "Long <b>text</i>");
+        var e = Assert.Throws<CatalogFormatException>(() => CvrfCatalogReader.Read(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(broken))));
+        Assert.Equal("Malformed XML", e.Title);
+        Assert.StartsWith("line 3,", e.Place);
+        var noCve = xml.Replace("<vuln:CVE>CVE-2024-<![CDATA[0001]]></vuln:CVE><vuln:CVE>CVE-2024-9999</vuln:CVE>", "");
+        e = Assert.Throws<CatalogFormatException>(() => CvrfCatalogReader.Read(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(noCve))));
+        Assert.Equal(("Missing field", "line 2, column 4"), (e.Title, e.Place));
+        var badDate = xml.Replace("2024-01-09T08:00:00", "next Tuesday");
+        e = Assert.Throws<CatalogFormatException>(() => CvrfCatalogReader.Read(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(badDate))));
+        Assert.Equal(("Invalid date", "line 14, column 73"), (e.Title, e.Place));
+    }
 }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using System.Xml.Linq;
 using Patch.Domain.Catalog;
 using Patch.Domain.Inventory.Products;
 using Patch.Domain.Settings;
@@ -16,13 +15,13 @@ namespace Patch.Application.Catalog.Formats;
 /// </summary>
 public static partial class CvrfCatalogReader
 {
-    private static readonly XNamespace Cvrf = "http://www.icasi.org/CVRF/schema/cvrf/1.1";
-    private static readonly XNamespace Vuln = "http://www.icasi.org/CVRF/schema/vuln/1.1";
-    private static readonly XNamespace Prod = "http://www.icasi.org/CVRF/schema/prod/1.1";
-
     public const string Vendor = "Microsoft";
 
-    public static CatalogDocument Read(Stream stream) => SafeXml.WithPlaces(stream, Read);
+    /// <summary>
+    /// One streaming pass (<see cref="Parse"/>) keeps only what the mapping reads — the notes, CVSS score sets and
+    /// acknowledgements that make most of a document's bytes are checked for well-formedness and skipped, never built.
+    /// </summary>
+    public static CatalogDocument Read(Stream stream) => Map(SafeXml.Stream(stream, Parse));
 
     /// <summary>
     /// A fixed build as written, without the invisible format characters some real documents carry (2024-Oct's
@@ -32,48 +31,36 @@ public static partial class CvrfCatalogReader
     private static string? Build(string? text) => text is null ? null
         : new string(text.Where(c => CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.Format).ToArray()).Trim();
 
-    private static CatalogDocument Read(XDocument doc)
+    /// <summary>The mapping of what the streaming pass kept (<see cref="Parse"/>) into bulletins, updates and facts.</summary>
+    private static CatalogDocument Map(Parsed doc)
     {
-        SafeXml.ExpectRoot(doc, Cvrf + "cvrfdoc", "CVRF 1.1");
-        var root = doc.Root!;
-        var tracking = root.Element(Cvrf + "DocumentTracking")
-            ?? throw new CatalogFormatException("Missing field", "cvrf:DocumentTracking is required.", SafeXml.Place(root));
-        var documentId = tracking.Element(Cvrf + "Identification")?.Element(Cvrf + "ID")?.Value.Trim();
+        // Refusals in the order a reader of the whole tree would meet them: the document's identity, then each vulnerability.
+        if (doc.Tracking is not { } tracking)
+            throw new CatalogFormatException("Missing field", "cvrf:DocumentTracking is required.", doc.RootPlace);
+        var documentId = tracking.Id?.Trim();
         if (string.IsNullOrEmpty(documentId))
-            throw new CatalogFormatException("Missing field", "cvrf:DocumentTracking/cvrf:Identification/cvrf:ID is required.", SafeXml.Place(tracking));
-        var released = Date(tracking.Element(Cvrf + "InitialReleaseDate"));
-        var revised = Date(tracking.Element(Cvrf + "CurrentReleaseDate"));
-        var title = root.Element(Cvrf + "DocumentTitle")?.Value.Trim() ?? documentId;
-
-        var products = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var p in root.Element(Prod + "ProductTree")?.Descendants(Prod + "FullProductName") ?? [])
-        {
-            var id = (string?)p.Attribute("ProductID");
-            if (!string.IsNullOrWhiteSpace(id)) products.TryAdd(id.Trim(), p.Value.Trim());
-        }
+            throw new CatalogFormatException("Missing field", "cvrf:DocumentTracking/cvrf:Identification/cvrf:ID is required.", tracking.Place);
+        var released = Date(tracking.Released);
+        var revised = Date(tracking.Revised);
+        var title = doc.Title?.Trim() ?? documentId;
+        var products = doc.Products;
 
         var kbs = new SortedDictionary<string, KbAccumulator>(StringComparer.Ordinal);
         var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
         var facts = new SortedDictionary<(string Cve, string Product), ProductVulnerabilityFacts>();
-        foreach (var v in root.Elements(Vuln + "Vulnerability"))
+        foreach (var v in doc.Vulnerabilities)
         {
-            var cve = v.Element(Vuln + "CVE")?.Value.Trim();
+            var cve = v.Cve?.Trim();
             if (string.IsNullOrEmpty(cve))
-                throw new CatalogFormatException("Missing field", "vuln:Vulnerability has no vuln:CVE.", SafeXml.Place(v));
-            var cveTitle = v.Element(Vuln + "Title")?.Value.Trim();
-            var severities = v.Element(Vuln + "Threats")?.Elements(Vuln + "Threat")
-                .Where(t => (string?)t.Attribute("Type") == "Severity")
-                .SelectMany(t => t.Elements(Vuln + "ProductID").Select(pid => (Product: pid.Value.Trim(), Severity: SeverityNames.Parse(t.Element(Vuln + "Description")?.Value))))
-                .ToList() ?? [];
-
-            foreach (var r in v.Element(Vuln + "Remediations")?.Elements(Vuln + "Remediation") ?? [])
+                throw new CatalogFormatException("Missing field", "vuln:Vulnerability has no vuln:CVE.", v.Place);
+            var cveTitle = v.Title?.Trim();
+            foreach (var r in v.VendorFixes)
             {
-                if ((string?)r.Attribute("Type") != "Vendor Fix") continue;
-                var description = r.Element(Vuln + "Description")?.Value.Trim() ?? "";
+                var description = r.Description?.Trim() ?? "";
                 var match = KbNumber().Match(description);
                 if (!match.Success)
                 {
-                    if (!AddFacts(facts, cve, cveTitle, severities, r, description, products, released, revised))
+                    if (!AddFacts(facts, cve, cveTitle, v.Severities, r, description, products, released, revised))
                     {
                         var key = description.Length == 0 ? "(empty description)" : description;
                         skipped[key] = skipped.GetValueOrDefault(key) + 1;
@@ -83,7 +70,7 @@ public static partial class CvrfCatalogReader
 
                 var kb = "KB" + match.Groups[1].Value;
                 if (!kbs.TryGetValue(kb, out var acc)) kbs[kb] = acc = new KbAccumulator(kb);
-                acc.Add(cve, cveTitle, severities, r);
+                acc.Add(cve, cveTitle, v.Severities, r);
             }
         }
 
@@ -98,13 +85,13 @@ public static partial class CvrfCatalogReader
     /// products is one (the fix is then skipped).
     /// </summary>
     private static bool AddFacts(SortedDictionary<(string, string), ProductVulnerabilityFacts> facts, string cve, string? cveTitle,
-        List<(string Product, Severity Severity)> severities, XElement remediation, string description, Dictionary<string, string> products,
+        List<(string Product, Severity Severity)> severities, VendorFix remediation, string description, Dictionary<string, string> products,
         DateTimeOffset? released, DateTimeOffset? revised)
     {
         var any = false;
-        var url = remediation.Element(Vuln + "URL")?.Value.Trim();
-        var fixedBuild = Build(remediation.Element(Vuln + "FixedBuild")?.Value);
-        foreach (var pid in remediation.Elements(Vuln + "ProductID").Select(p => p.Value.Trim()).Where(p => p.Length > 0))
+        var url = remediation.Url?.Trim();
+        var fixedBuild = Build(remediation.FixedBuild);
+        foreach (var pid in remediation.ProductIds)
         {
             if (!products.TryGetValue(pid, out var name) || ProductFamilies.Of(name) == ProductFamilies.Other) continue;
             any = true;
@@ -119,12 +106,12 @@ public static partial class CvrfCatalogReader
         return any;
     }
 
-    private static DateTimeOffset? Date(XElement? element)
+    private static DateTimeOffset? Date(Located? element)
     {
-        var text = element?.Value.Trim();
+        var text = element?.Text.Trim();
         if (string.IsNullOrEmpty(text)) return null;
         if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var value)) return value;
-        throw new CatalogFormatException("Invalid date", $"'{text}' is not a date.", SafeXml.Place(element!));
+        throw new CatalogFormatException("Invalid date", $"'{text}' is not a date.", element!.Place);
     }
 
     internal static IEnumerable<string> SupersededKbs(string text) => SupersededNumber().Matches(text).Select(m => "KB" + m.Groups[1].Value);
@@ -157,25 +144,27 @@ public static partial class CvrfCatalogReader
         private readonly SortedSet<string> _supersedes = new(StringComparer.Ordinal);
         private readonly List<string> _supersedesText = [];
 
-        public void Add(string cve, string? cveTitle, List<(string Product, Severity Severity)> severities, XElement remediation)
+        public void Add(string cve, string? cveTitle, List<(string Product, Severity Severity)> severities, VendorFix remediation)
         {
             if (_cves.Add(cve)) _cveTitles.Add(string.IsNullOrEmpty(cveTitle) ? cve : $"{cve} ({cveTitle})");
             _severities.AddRange(severities);
-            var url = remediation.Element(Vuln + "URL")?.Value.Trim();
-            var restart = Restart(remediation.Element(Vuln + "RestartRequired")?.Value);
-            var subType = remediation.Element(Vuln + "SubType")?.Value.Trim();
-            var fixedBuild = Build(remediation.Element(Vuln + "FixedBuild")?.Value);
-            var superseded = remediation.Elements(Vuln + "Supercedence").Select(s => s.Value).ToList();
-            foreach (var text in superseded)
+            var url = remediation.Url?.Trim();
+            var restart = Restart(remediation.RestartRequired);
+            var subType = remediation.SubType?.Trim();
+            var fixedBuild = Build(remediation.FixedBuild);
+            // The KBs it supersedes, read once for all of its products.
+            var supersededKbs = new List<string>();
+            foreach (var text in remediation.Supercedence)
             {
-                foreach (var s in SupersededKbs(text)) _supersedes.Add(s);
+                supersededKbs.AddRange(SupersededKbs(text));
                 foreach (var t in SupersededText(text)) if (!_supersedesText.Contains(t)) _supersedesText.Add(t);
             }
+            _supersedes.UnionWith(supersededKbs);
 
-            foreach (var pid in remediation.Elements(Vuln + "ProductID").Select(p => p.Value.Trim()).Where(p => p.Length > 0))
+            foreach (var pid in remediation.ProductIds)
             {
                 if (!_products.TryGetValue(pid, out var fix)) _products[pid] = fix = new ProductFix();
-                fix.Merge(url, restart, subType, fixedBuild, superseded.SelectMany(SupersededKbs));
+                fix.Merge(url, restart, subType, fixedBuild, supersededKbs);
             }
         }
 

@@ -6,14 +6,21 @@ namespace Patch.Application.Catalog.Formats;
 /// <summary>Loads vendor XML with DTDs prohibited and no resolver: no external entities, no entity expansion bombs.</summary>
 public static class SafeXml
 {
+    /// <summary>Elements nest at most this deep (CVRF and mssecure nest about ten levels).</summary>
+    public const int MaxDepth = 64;
+
     /// <summary>
     /// Without line info the tree is built a quarter faster; readers load that way and, when a document is refused,
     /// load it again with line info so the refusal names the place (<see cref="WithPlaces{T}"/>).
     /// </summary>
-    /// <summary>Elements nest at most this deep (CVRF and mssecure nest about ten levels).</summary>
-    public const int MaxDepth = 64;
+    public static XDocument Load(Stream stream, bool lineInfo = false) =>
+        Stream(stream, reader => XDocument.Load(reader, lineInfo ? LoadOptions.SetLineInfo : LoadOptions.None));
 
-    public static XDocument Load(Stream stream, bool lineInfo = false)
+    /// <summary>
+    /// Reads the document with <paramref name="read"/> from a reader that refuses DTDs, external entities and nesting
+    /// deeper than <see cref="MaxDepth"/>; malformed XML is refused naming its line and column.
+    /// </summary>
+    public static T Stream<T>(Stream stream, Func<XmlReader, T> read)
     {
         var settings = new XmlReaderSettings
         {
@@ -30,7 +37,7 @@ public static class SafeXml
         {
             // Creating the reader already reads the encoding declaration: a wrong or unknown encoding is refused there.
             reader = new DepthLimitedXmlReader(XmlReader.Create(stream, settings), MaxDepth);
-            return XDocument.Load(reader, lineInfo ? LoadOptions.SetLineInfo : LoadOptions.None);
+            return read(reader);
         }
         catch (XmlException e) when (reader is null)
         {
@@ -51,6 +58,10 @@ public static class SafeXml
             reader?.Dispose();
         }
     }
+
+    /// <summary>Where the reader is (an element: where its start tag's name begins).</summary>
+    public static string Place(XmlReader reader) =>
+        reader is IXmlLineInfo info && info.HasLineInfo() ? $"line {info.LineNumber}, column {info.LinePosition}" : "unknown position";
 
     /// <summary>Where "&lt;!DOCTYPE" starts, for the error message (the reader refuses it before it counts lines).</summary>
     private static string? DoctypePlace(Stream stream)
@@ -89,8 +100,10 @@ public static class SafeXml
     {
         var root = doc.Root ?? throw new CatalogFormatException("Empty XML", "The document has no root element.");
         if (root.Name != expected)
-            throw new CatalogFormatException($"Not a {formatName} document",
-                $"The root element is '{root.Name.LocalName}' in namespace '{root.Name.NamespaceName}', expected '{expected.LocalName}' in namespace '{expected.NamespaceName}'.",
-                Place(root));
+            throw WrongRoot(root.Name.LocalName, root.Name.NamespaceName, expected.LocalName, expected.NamespaceName, formatName, Place(root));
     }
+
+    public static CatalogFormatException WrongRoot(string local, string ns, string expectedLocal, string expectedNs, string formatName, string place) =>
+        new($"Not a {formatName} document",
+            $"The root element is '{local}' in namespace '{ns}', expected '{expectedLocal}' in namespace '{expectedNs}'.", place);
 }
