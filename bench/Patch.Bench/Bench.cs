@@ -8,6 +8,7 @@ using Patch.Bench;
 //   dotnet run -c Release --project bench/Patch.Bench -- catalog [--runs 40] [--hold seconds]
 //   dotnet run -c Release --project bench/Patch.Bench -- density [--computers 100000]
 //   dotnet run -c Release --project bench/Patch.Bench -- nodes [--agents 2000]
+//   dotnet run -c Release --project bench/Patch.Bench -- ingest [--agents 200] [--batches 25] [--runs 3]
 //   dotnet run -c Release --project bench/Patch.Bench -- storm [--computers 5000] [--window 60] [--rate 0] [--concurrency 64]
 //   dotnet run -c Release --project bench/Patch.Bench -- million build|analyse|month|storm|reports|footprint [--dir /var/tmp/patch-million] [--computers 1000000] [--http 100000] [--window 600] [--rate 280]
 return args.FirstOrDefault() switch
@@ -19,6 +20,7 @@ return args.FirstOrDefault() switch
     "density" => DensityBench.Run(args[1..]),
     "nodes" => await NodesBench.RunAsync(args[1..]),
     "storm" => await StormBench.RunAsync(args[1..]),
+    "ingest" => await IngestBench.RunAsync(args[1..]),
     "million" => await MillionBench.RunAsync(args[1..]),
     _ => await ImportBench.RunAsync(args),
 };

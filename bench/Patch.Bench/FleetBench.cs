@@ -59,7 +59,7 @@ public static class FleetBench
                               $"status batch p50/p95 {sim.EventsP50Ms:F1}/{sim.EventsP95Ms:F1} ms");
 
             // Status events alone, many agents at once: the ingest queue's throughput next to a raw COPY of the same rows.
-            var ingest = await EventThroughputAsync(http, token2: await TokenAsync(http, 200), templates, db);
+            var ingest = await EventThroughputAsync(http, await TokenAsync(http, 200), db);
             Console.WriteLine($"status events over HTTP: {ingest.Http:F0} events/s acknowledged durable (200 agents × 25 batches × 100 events, 64 at once); raw COPY of the same rows into a logged table: {ingest.Copy:F0} rows/s");
 
             // The install cycle: assignments polling, whole simulated cycles, the delivery summary over many rows.
@@ -138,12 +138,17 @@ public static class FleetBench
         return (eventsPerSecond, copyPerSecond);
     }
 
-    private static async Task<(double Http, double Copy)> EventThroughputAsync(HttpClient http, string token2, IReadOnlyList<AgentInventory> templates, NpgsqlDataSource db)
+    /// <summary>
+    /// <paramref name="agentCount"/> agents enrol, then post <paramref name="batchesPerAgent"/> batches of 100 status
+    /// events each, 64 at once; then the same rows by a raw binary COPY into a logged table.
+    /// </summary>
+    internal static async Task<(double Http, double Copy)> EventThroughputAsync(HttpClient http, string token, NpgsqlDataSource db,
+        int agentCount = 200, int batchesPerAgent = 25, string prefix = "EVT")
     {
         var client = new AgentClient(http);
         var agents = new List<string>();
-        for (var i = 0; i < 200; i++) agents.Add((await client.EnrolAsync(token2, $"EVT-{i:D4}", null, "0.1.0", CancellationToken.None)).Credential);
-        var batches = agents.SelectMany(a => Enumerable.Range(0, 25).Select(_ => (Agent: a, Events: Enumerable.Range(0, 100)
+        for (var i = 0; i < agentCount; i++) agents.Add((await client.EnrolAsync(token, $"{prefix}-{i:D4}", null, "0.1.0", CancellationToken.None)).Credential);
+        var batches = agents.SelectMany(a => Enumerable.Range(0, batchesPerAgent).Select(_ => (Agent: a, Events: Enumerable.Range(0, 100)
             .Select(n => new AgentEvent(Guid.NewGuid(), DateTimeOffset.UtcNow, "Pending", "KB5034441", $"u{n}")).ToList()))).ToList();
         var clock = Stopwatch.StartNew();
         await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (b, ct) => await client.SendEventsAsync(b.Agent, b.Events, ct));

@@ -23,6 +23,7 @@ public static class PatchProjections
     public const string ServerTaskRunTable = "mt_doc_server_task_run";
     public const string PolicyTable = "mt_doc_software_update_policy";
     public const string ComputerRowTable = "mt_doc_computer_row";
+    public const string ComputerTable = "mt_doc_computer";
     public const string TargetTable = "mt_doc_target";
     public const string CustomSeverityLevelsTable = "mt_doc_custom_severity_levels";
     public const string MaintenanceWindowTable = "mt_doc_maintenance_window";

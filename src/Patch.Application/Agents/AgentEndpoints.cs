@@ -11,6 +11,9 @@ public sealed record CreateEnrolmentToken(string? Name, DateTimeOffset? ExpiresA
 /// <summary>The token is shown once, at creation; the server keeps only its hash.</summary>
 public sealed record EnrolmentTokenIssued(string TokenId, string Token, DateTimeOffset ExpiresAt, int MaxUses);
 
+/// <summary>An authenticated agent: its computer's id and name and its agent id.</summary>
+public sealed record AgentCaller(string ComputerId, string Name, string AgentId);
+
 public sealed record EnrolmentTokenView(string TokenId, string Name, DateTimeOffset ExpiresAt, int MaxUses, int Uses, bool Revoked);
 
 /// <summary>
@@ -19,8 +22,19 @@ public sealed record EnrolmentTokenView(string TokenId, string Name, DateTimeOff
 /// </summary>
 public static class AgentEndpoints
 {
-    /// <summary>Where the agent's authentication leaves the caller's computer for the handlers.</summary>
-    public const string ComputerItem = "patch.computer";
+    /// <summary>Where the agent's authentication leaves the caller (<see cref="AgentCaller"/>) for the handlers.</summary>
+    public const string CallerItem = "patch.agent";
+
+    /// <summary>The authenticated agent's computer: its id and name, from the credential check.</summary>
+    public static AgentCaller Caller(HttpContext http) => (AgentCaller)http.Items[CallerItem]!;
+
+    /// <summary>
+    /// The caller's whole computer document (inventory included), for the handlers that read more than its identity:
+    /// loaded once per request, by id.
+    /// </summary>
+    public static async Task<Domain.Computers.Computer> ComputerAsync(HttpContext http, Marten.IQuerySession session, CancellationToken ct) =>
+        await session.LoadAsync<Domain.Computers.Computer>(Caller(http).ComputerId, ct)
+        ?? throw new BadHttpRequestException("The agent's computer no longer exists.", StatusCodes.Status401Unauthorized);
 
     public static void MapAgents(this IEndpointRouteBuilder app)
     {

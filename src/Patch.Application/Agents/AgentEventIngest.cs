@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Marten;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -38,18 +39,29 @@ public sealed record AgentEventsAccepted(int Received, int New, int Duplicates);
 /// up to a few milliseconds or 200 batches), and each request is answered only after that transaction committed.
 /// Event ids already received are dropped, so a retried batch appends nothing.
 /// </summary>
-public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, ILogger<AgentEventIngest> logger) : BackgroundService
+public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, ILogger<AgentEventIngest> logger, IConfiguration config)
+    : BackgroundService
 {
     public const int MaxBatch = 1000;
     private const int MaxBatchesPerTransaction = 200;
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(5);
 
-    private sealed record Pending(Computer Computer, IReadOnlyList<AgentEventInput> Events, TaskCompletionSource<AgentEventsAccepted> Done);
+    /// <summary>
+    /// Transactions written at once, each by its own writer from its own queue: while one waits for PostgreSQL (its
+    /// appends, its WAL flush), the other's is built and sent. A computer's batches always go to the same writer, so
+    /// two transactions never append to one stream at once and a computer's events keep their order.
+    /// <c>Patch:Ingest:EventWriters</c>, 1 to 16 (default 2).
+    /// </summary>
+    private int Writers => _queues.Length;
 
-    private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.Wait });
+    private sealed record Pending(AgentCaller Computer, IReadOnlyList<AgentEventInput> Events, TaskCompletionSource<AgentEventsAccepted> Done);
+
+    /// <summary>One queue per writer; a computer's batches always go to the same one (never two transactions on its stream at once).</summary>
+    private readonly Channel<Pending>[] _queues = Enumerable.Range(0, Math.Clamp(config.GetValue("Patch:Ingest:EventWriters", 2), 1, 16))
+        .Select(_ => Channel.CreateBounded<Pending>(new BoundedChannelOptions(5_000) { FullMode = BoundedChannelFullMode.Wait })).ToArray();
 
     /// <summary>Agents' event batches waiting to be stored (telemetry: patch.agent.ingest.queue).</summary>
-    public int Waiting => _queue.Reader.Count;
+    public int Waiting => _queues.Sum(q => q.Reader.Count);
 
     public static readonly string Ddl = $"""
         create schema if not exists {PatchStore.Schema};
@@ -64,17 +76,20 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
         await base.StartAsync(cancellationToken);
     }
 
-    public async Task<AgentEventsAccepted> SubmitAsync(Computer computer, IReadOnlyList<AgentEventInput> events, CancellationToken ct)
+    public async Task<AgentEventsAccepted> SubmitAsync(AgentCaller computer, IReadOnlyList<AgentEventInput> events, CancellationToken ct)
     {
         var done = new TaskCompletionSource<AgentEventsAccepted>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await _queue.Writer.WriteAsync(new Pending(computer, events, done), ct);
+        await _queues[(uint)StringComparer.Ordinal.GetHashCode(computer.ComputerId) % (uint)Writers].Writer.WriteAsync(new Pending(computer, events, done), ct);
         return await done.Task.WaitAsync(ct);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(_queues.Select(queue => Task.Run(() => WriteAsync(queue.Reader, stoppingToken), stoppingToken)));
+
+    private async Task WriteAsync(ChannelReader<Pending> queue, CancellationToken stoppingToken)
     {
         var batch = new List<Pending>();
-        while (await _queue.Reader.WaitToReadAsync(stoppingToken))
+        while (await queue.WaitToReadAsync(stoppingToken))
         {
             batch.Clear();
             using var linger = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -83,8 +98,8 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
             {
                 while (batch.Count < MaxBatchesPerTransaction)
                 {
-                    if (_queue.Reader.TryRead(out var next)) batch.Add(next);
-                    else if (!await _queue.Reader.WaitToReadAsync(linger.Token)) break;
+                    if (queue.TryRead(out var next)) batch.Add(next);
+                    else if (!await queue.WaitToReadAsync(linger.Token)) break;
                 }
             }
             catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
@@ -117,7 +132,7 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
     private async Task AppendAsync(IReadOnlyList<Pending> batches, CancellationToken ct)
     {
         // Event ids are the agents' own: they are unique per computer, so one agent can never shadow another's events.
-        var keys = batches.SelectMany(b => b.Events.Select(e => (b.Computer.Id, e.Id))).Distinct().ToList();
+        var keys = batches.SelectMany(b => b.Events.Select(e => (b.Computer.ComputerId, e.Id))).Distinct().ToList();
         var known = new HashSet<(string, Guid)>();
         await using (var cmd = db.CreateCommand($"select computer_id, event_id from {PatchStore.Schema}.agent_event_receipts r join unnest(@computers, @ids) k(c, e) on r.computer_id = k.c and r.event_id = k.e"))
         {
@@ -132,31 +147,36 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
         session.LastModifiedBy = batches.Count == 1 ? batches[0].Computer.Name : $"{batches.Count} agents (batched)";
         var results = new List<(Pending Batch, AgentEventsAccepted Result)>();
         var deliveries = new List<(string Computer, AgentEventInput Event)>();
+        var receipts = new List<(string Computer, Guid Event)>();
         foreach (var b in batches)
         {
-            var fresh = b.Events.Where(e => known.Add((b.Computer.Id, e.Id))).ToList();
+            var fresh = b.Events.Where(e => known.Add((b.Computer.ComputerId, e.Id))).ToList();
             foreach (var e in fresh)
             {
                 // Status events have a stream per computer of their own, so they never contend with its inventory.
                 var stream = AgentStatusReported.StreamId(b.Computer.Name);
                 if (e.IsStatus)
                 {
-                    session.Events.Append(stream, new AgentStatusReported(b.Computer.Id, e.Id, e.OccurredAt, e.Status!, e.Bulletin, e.UpdateId, e.Detail, e.PolicyId, e.LastApplied));
-                    if (e.PolicyId is not null && e.UpdateId is not null) deliveries.Add((b.Computer.Id, e));
+                    session.Events.Append(stream, new AgentStatusReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Status!, e.Bulletin, e.UpdateId, e.Detail, e.PolicyId, e.LastApplied));
+                    if (e.PolicyId is not null && e.UpdateId is not null) deliveries.Add((b.Computer.ComputerId, e));
                 }
                 else if (e.IsRestart)
                 {
-                    session.Events.Append(stream, new AgentRestartReported(b.Computer.Id, e.Id, e.OccurredAt, e.Kind!, e.At, e.Detail));
-                    session.QueueSqlCommand(Projections.Delivery.DeliveryTables.UpsertRestart(e.Kind!), b.Computer.Id, e.OccurredAt, (object?)e.At ?? DBNull.Value);
+                    session.Events.Append(stream, new AgentRestartReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Kind!, e.At, e.Detail));
+                    session.QueueSqlCommand(Projections.Delivery.DeliveryTables.UpsertRestart(e.Kind!), b.Computer.ComputerId, e.OccurredAt, (object?)e.At ?? DBNull.Value);
                 }
                 else
                 {
-                    session.Events.Append(stream, new AgentCycleReported(b.Computer.Id, e.Id, e.OccurredAt, e.Kind!, e.Trigger, e.Detail));
+                    session.Events.Append(stream, new AgentCycleReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Kind!, e.Trigger, e.Detail));
                 }
-                session.QueueSqlCommand($"insert into {PatchStore.Schema}.agent_event_receipts (computer_id, event_id) values (?, ?)", b.Computer.Id, e.Id);
+                receipts.Add((b.Computer.ComputerId, e.Id));
             }
             results.Add((b, new AgentEventsAccepted(b.Events.Count, fresh.Count, b.Events.Count - fresh.Count)));
         }
+        // The receipts of every fresh event of the transaction in one statement (a statement per event cost more than the events).
+        if (receipts.Count > 0)
+            session.QueueSqlCommand($"insert into {PatchStore.Schema}.agent_event_receipts (computer_id, event_id) select * from unnest(?, ?)",
+                receipts.Select(r => r.Computer).ToArray(), receipts.Select(r => r.Event).ToArray());
         if (deliveries.Count > 0)
             session.QueueSqlCommand(Projections.Delivery.DeliveryTables.InsertStatuses,
                 deliveries.Select(d => d.Computer).ToArray(), deliveries.Select(d => d.Event.Id).ToArray(), deliveries.Select(d => d.Event.PolicyId!).ToArray(),

@@ -19,7 +19,7 @@ public static class AgentReads
         authenticated.MapGet("assignments", async (HttpContext http, IQuerySession session, NpgsqlDataSource db, Microsoft.Extensions.Configuration.IConfiguration config,
                 Projections.Compliance.CatalogCache catalog, CancellationToken ct) =>
             {
-                var assignments = await AssignmentBuilder.ForAsync(session, db, config, catalog, (Computer)http.Items[AgentEndpoints.ComputerItem]!, ct);
+                var assignments = await AssignmentBuilder.ForAsync(session, db, config, catalog, await AgentEndpoints.ComputerAsync(http, session, ct), ct);
                 var etag = AssignmentBuilder.ETag(assignments);
                 http.Response.Headers.ETag = etag;
                 http.Response.Headers.CacheControl = "no-cache";
@@ -31,16 +31,16 @@ public static class AgentReads
                          "Send the ETag back in If-None-Match: an unchanged answer is a 304 without a body.")
             .Produces<Domain.Cycle.Assignments>().Produces(StatusCodes.Status304NotModified).ProducesProblem(401);
 
-        authenticated.MapGet("updates", async (string? state, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
+        authenticated.MapGet("updates", async (string? state, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
                 Computers.ComputerUpdates.TryState(state, out var filter)
-                    ? Results.Ok(await Computers.ComputerUpdates.ComputeAsync(db, (Computer)http.Items[AgentEndpoints.ComputerItem]!, filter, ct))
+                    ? Results.Ok(await Computers.ComputerUpdates.ComputeAsync(db, await AgentEndpoints.ComputerAsync(http, session, ct), filter, ct))
                     : Problems.Invalid("Invalid query", $"state: '{state}' is not one of Installed, Missing, Superseded"))
             .WithName("GetAgentUpdates").WithSummary("This computer's applicable updates and their state, as the server's vulnerability analysis sees them.")
             .Produces<Computers.ComputerCompliance>().ProducesProblem(400).ProducesProblem(401);
 
-        authenticated.MapGet("me", (HttpContext http) =>
+        authenticated.MapGet("me", async (HttpContext http, IQuerySession session, CancellationToken ct) =>
             {
-                var c = (Computer)http.Items[AgentEndpoints.ComputerItem]!;
+                var c = await AgentEndpoints.ComputerAsync(http, session, ct);
                 return Results.Ok(new AgentSelf(c.Id, c.Name, c.AgentVersion, c.EnrolledAt, c.LastInventoryAt, c.Inventory));
             })
             .WithName("GetAgentSelf").WithSummary("What the server knows of this agent's own computer (and of no other).").Produces<AgentSelf>().ProducesProblem(401);

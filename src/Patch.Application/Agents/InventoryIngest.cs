@@ -12,7 +12,7 @@ using Patch.Projections.Compliance;
 namespace Patch.Application.Agents;
 
 /// <summary>An agent's inventory report, validated and normalised, with the request's actor and time.</summary>
-public sealed record InventoryReport(Computer Computer, AgentInventory Inventory, DateTimeOffset At, Actor Actor);
+public sealed record InventoryReport(string ComputerId, AgentInventory Inventory, DateTimeOffset At, Actor Actor);
 
 /// <summary>
 /// Inventory reports at fleet scale (ADR 0031): every request is answered only after its event committed and its
@@ -55,8 +55,8 @@ public sealed class InventoryIngest(IDocumentStore store, VulnerabilityAnalysis 
             var batch = new List<Pending>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var later = new List<Pending>();
-            foreach (var p in carried) (seen.Add(p.Report.Computer.Id) ? batch : later).Add(p);
-            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var next)) (seen.Add(next.Report.Computer.Id) ? batch : later).Add(next);
+            foreach (var p in carried) (seen.Add(p.Report.ComputerId) ? batch : later).Add(p);
+            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var next)) (seen.Add(next.Report.ComputerId) ? batch : later).Add(next);
             carried = later;
             await ProcessAsync(batch, stoppingToken);
         }
@@ -68,7 +68,7 @@ public sealed class InventoryIngest(IDocumentStore store, VulnerabilityAnalysis 
         var appended = batch.Where(p => p.Accepted is not null).ToList();
         await OneByOneOnFailureAsync(appended, "analyse", async (some, token) =>
         {
-            await analysis.RecomputeComputersAsync(some.Select(p => p.Report.Computer.Id).ToList(), token);
+            await analysis.RecomputeComputersAsync(some.Select(p => p.Report.ComputerId).ToList(), token);
             foreach (var p in some) p.Done.TrySetResult(p.Accepted!);
         }, ct);
         PatchTelemetry.InventoryIngestBatch.Record(batch.Count);
@@ -99,17 +99,17 @@ public sealed class InventoryIngest(IDocumentStore store, VulnerabilityAnalysis 
     {
         await using var session = store.LightweightSession();
         session.LastModifiedBy = batch.Count == 1 ? batch[0].Report.Actor.Name : $"{batch.Count} agents (batched)";
-        var streams = await session.FetchManyForWritingAsync<Computer>(batch.Select(p => p.Report.Computer.Id), ct);
+        var streams = await session.FetchManyForWritingAsync<Computer>(batch.Select(p => p.Report.ComputerId), ct);
         var accepted = new List<(Pending, InventoryAccepted)>();
         foreach (var p in batch)
         {
-            var (computer, inventory, at, actor) = p.Report;
-            var stream = streams[computer.Id];
+            var (computerId, inventory, at, actor) = p.Report;
+            var stream = streams[computerId];
             var changed = stream.Aggregate?.Inventory is not { } known || !ValueEquality.Same(known, inventory);
-            object data = changed ? new InventoryReported(computer.Id, inventory, at) : new InventoryConfirmed(computer.Id, at);
+            object data = changed ? new InventoryReported(computerId, inventory, at) : new InventoryConfirmed(computerId, at);
             stream.AppendOne(data);
             stream.Events[^1].For(actor);
-            accepted.Add((p, new InventoryAccepted(computer.Id, changed, at)));
+            accepted.Add((p, new InventoryAccepted(computerId, changed, at)));
         }
         await session.SaveChangesAsync(ct);
         foreach (var (p, result) in accepted) p.Accepted = result;

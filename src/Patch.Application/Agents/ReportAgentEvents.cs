@@ -45,7 +45,7 @@ public static class ReportAgentEvents
                 }
                 // Times are kept in UTC whatever offset the agent wrote them with.
                 var normalized = events.Select(e => e with { OccurredAt = e.OccurredAt.ToUniversalTime(), LastApplied = e.LastApplied?.ToUniversalTime(), At = e.At?.ToUniversalTime() }).ToList();
-                return Results.Ok(await ingest.SubmitAsync((Computer)http.Items[AgentEndpoints.ComputerItem]!, normalized, ct));
+                return Results.Ok(await ingest.SubmitAsync(AgentEndpoints.Caller(http), normalized, ct));
             })
             .WithName("ReportAgentEvents").WithBodyLimit(l => l.AgentEventsBodyBytes)
             .WithSummary("A batch of events (each with the agent's own GUID and time): update statuses (kind 'status', with the policy that assigned the update), restarts (restartPending, restartDeferred, restarted) and cycles (cycleStarted, cycleCompleted, cycleStopped). Answered after the events are durable; a retried batch is accepted and appends nothing; events from many agents share one transaction.")

@@ -24,9 +24,9 @@ public static class ReportInventory
                 if (body is null) return Problems.Invalid("Missing body", "Send the inventory.");
                 var problems = body.Problems();
                 if (problems.Count > 0) return Problems.Invalid("Invalid inventory", string.Join("; ", problems));
-                var computer = (Computer)http.Items[AgentEndpoints.ComputerItem]!;
-                var actor = new Actor("agent", computer.Name, http.TraceIdentifier);
-                return Results.Ok(await ingest.ReportAsync(new InventoryReport(computer, body.Normalized(), time.GetUtcNow(), actor), ct));
+                var caller = AgentEndpoints.Caller(http);
+                var actor = new Actor("agent", caller.Name, http.TraceIdentifier);
+                return Results.Ok(await ingest.ReportAsync(new InventoryReport(caller.ComputerId, body.Normalized(), time.GetUtcNow(), actor), ct));
             })
             .WithName("ReportInventory").WithBodyLimit(l => l.InventoryBodyBytes).WithSummary("The agent's inventory: OS caption, version (with the update build revision when known), architecture, service pack, server or not, cultures, software releases, installed KBs, agent version. A resend of the same inventory only records the time.")
             .Produces<InventoryAccepted>().ProducesProblem(400).ProducesProblem(401);

@@ -22,18 +22,18 @@ public static class RotateAgentCredential
     {
         app.MapPost("/agent/v1/credential", async (HttpContext http, IDocumentStore store, TimeProvider time, IConfiguration config, CancellationToken ct) =>
             {
-                var computer = (Computer)http.Items[AgentEndpoints.ComputerItem]!;
+                var computer = AgentEndpoints.Caller(http);
                 var grace = config.GetValue("Patch:Agent:CredentialGrace", TimeSpan.FromMinutes(10));
                 var now = time.GetUtcNow();
                 await using var session = store.OpenSession(new Actor("agent", computer.Name, http.TraceIdentifier, computer.AgentId));
-                var stream = await session.Events.FetchForWriting<Computer>(computer.Id, ct);
+                var stream = await session.Events.FetchForWriting<Computer>(computer.ComputerId, ct);
                 // The credential that authenticated this call becomes the previous one (also when it was the previous already).
                 var presented = http.Request.Headers.Authorization.ToString()[7..].Trim();
                 var secret = Secrets.New();
-                stream.AppendOne(new AgentCredentialRotated(computer.Id, computer.AgentId!, Secrets.Hash(secret), Secrets.Hash(Secrets.Split(presented)!.Value.Secret),
+                stream.AppendOne(new AgentCredentialRotated(computer.ComputerId, computer.AgentId, Secrets.Hash(secret), Secrets.Hash(Secrets.Split(presented)!.Value.Secret),
                     now + grace, now));
                 await session.SaveChangesAsync(ct);
-                return Results.Ok(new CredentialRotated(computer.AgentId!, $"{computer.AgentId}.{secret}", now + grace));
+                return Results.Ok(new CredentialRotated(computer.AgentId, $"{computer.AgentId}.{secret}", now + grace));
             })
             .ForAgent().WithTags("Agent").WithName("RotateAgentCredential")
             .WithSummary("Replace this agent's credential: the answer holds the new one (shown once); the old one keeps working for a short grace period.")

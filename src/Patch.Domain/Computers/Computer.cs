@@ -84,8 +84,12 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 
     /// <summary>Whether the secret is this agent's current credential, or its previous one still inside the grace period.</summary>
     public bool AcceptsCredential(string secret, DateTimeOffset now) =>
-        !AgentRevoked && (CredentialSha256 is { } current && Agents.Secrets.Matches(secret, current)
-            || PreviousCredentialSha256 is { } previous && PreviousCredentialValidUntil > now && Agents.Secrets.Matches(secret, previous));
+        AcceptsCredential(AgentRevoked, CredentialSha256, PreviousCredentialSha256, PreviousCredentialValidUntil, secret, now);
+
+    /// <summary>The same rule over the credential's fields alone (the agent's authentication reads only those).</summary>
+    public static bool AcceptsCredential(bool revoked, string? currentSha256, string? previousSha256, DateTimeOffset? previousValidUntil, string secret, DateTimeOffset now) =>
+        !revoked && (currentSha256 is { } current && Agents.Secrets.Matches(secret, current)
+            || previousSha256 is { } previous && previousValidUntil > now && Agents.Secrets.Matches(secret, previous));
 
     public static string StreamId(string name) => $"computer:{name.Trim().ToLowerInvariant()}";
 

@@ -17,16 +17,22 @@ public static class DeliveryTables
 {
     private const string S = ReadModels.Schema;
 
-    // The counters' two moves, shared by the insert, update and delete triggers of delivery_latest.
+    // The counters' two moves, shared by the insert, update and delete triggers of delivery_latest. Both take the counter
+    // rows' locks in key order: concurrent ingest transactions (two writers, two nodes) that share counters wait for
+    // each other instead of deadlocking.
     private static readonly string RemoveOld = $"""
+                    with o as (select policy_id, update_id, (occurred_at at time zone 'UTC')::date as day, status, count(*) n from old_rows group by 1, 2, 3, 4),
+                         locked as (select c.policy_id, c.update_id, c.day, c.status from {S}.{ReadModels.DeliveryCounts} c
+                                    join o on c.policy_id = o.policy_id and c.update_id = o.update_id and c.day = o.day and c.status = o.status
+                                    order by 1, 2, 3, 4 for update of c)
                     update {S}.{ReadModels.DeliveryCounts} c set deliveries = c.deliveries - o.n
-                    from (select policy_id, update_id, (occurred_at at time zone 'UTC')::date as day, status, count(*) n from old_rows group by 1, 2, 3, 4) o
+                    from o join locked l on l.policy_id = o.policy_id and l.update_id = o.update_id and l.day = o.day and l.status = o.status
                     where c.policy_id = o.policy_id and c.update_id = o.update_id and c.day = o.day and c.status = o.status;
         """;
 
     private static readonly string AddNew = $"""
                     insert into {S}.{ReadModels.DeliveryCounts} as c (policy_id, update_id, day, status, deliveries)
-                    select policy_id, update_id, (occurred_at at time zone 'UTC')::date, status, count(*) from new_rows group by 1, 2, 3, 4
+                    select policy_id, update_id, (occurred_at at time zone 'UTC')::date, status, count(*) from new_rows group by 1, 2, 3, 4 order by 1, 2, 3, 4
                     on conflict (policy_id, update_id, day, status) do update set deliveries = c.deliveries + excluded.deliveries;
         """;
 
