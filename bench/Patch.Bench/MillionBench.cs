@@ -162,6 +162,24 @@ public static class MillionBench
         var busiestUpdate = (string)(await topUpdate.ExecuteScalarAsync())!;
         var applicable = await Scalar($"select applicable from patch.compliance_bulletin where bulletin_id = '{busiest}'");
         var random = new Random(7);
+        // Deep pages reached by cursor, as a console walking "next" reaches them: each cursor is taken (untimed) from the
+        // answer of the page before it, asked by number once.
+        async Task<string[]> CursorsAsync(string route, long rows)
+        {
+            var cursors = new List<string>();
+            for (var i = 0; i < 8; i++)
+            {
+                using var before = await http.GetAsync($"{route}?page={random.Next(1, (int)(rows / 50) - 1)}&pageSize=50");
+                before.EnsureSuccessStatusCode();
+                cursors.Add(System.Text.Json.JsonDocument.Parse(await before.Content.ReadAsStringAsync()).RootElement.GetProperty("next").GetString()!);
+            }
+            return [.. cursors];
+        }
+        var bulletinRoute = $"api/reports/compliance/bulletins/{Uri.EscapeDataString(busiest)}/computers";
+        var updateRoute = $"api/reports/compliance/updates/{Uri.EscapeDataString(busiestUpdate)}/computers";
+        var updateApplicable = await Scalar($"select applicable from patch.compliance_update where update_key = '{busiestUpdate.Replace("'", "''")}'");
+        var bulletinCursors = await CursorsAsync(bulletinRoute, applicable);
+        var updateCursors = await CursorsAsync(updateRoute, updateApplicable);
         var routes = new (string Label, Func<string> Url)[]
         {
             ("by bulletin, page 1", () => "api/reports/compliance/bulletins?page=1&pageSize=50"),
@@ -172,7 +190,9 @@ public static class MillionBench
             ("by update, page 1", () => "api/reports/compliance/updates?page=1&pageSize=50"),
             ($"bulletin drill-down ({busiest}, {applicable:N0} computers), page 1", () => $"api/reports/compliance/bulletins/{Uri.EscapeDataString(busiest)}/computers?page=1&pageSize=50"),
             ("bulletin drill-down, a deep page", () => $"api/reports/compliance/bulletins/{Uri.EscapeDataString(busiest)}/computers?page={random.Next(1, (int)(applicable / 50))}&pageSize=50"),
-            ("update drill-down, a deep page", () => $"api/reports/compliance/updates/{Uri.EscapeDataString(busiestUpdate)}/computers?page={random.Next(1, (int)(applicable / 50))}&pageSize=50"),
+            ("bulletin drill-down, a deep page by cursor (after=)", () => $"{bulletinRoute}?after={bulletinCursors[random.Next(bulletinCursors.Length)]}&pageSize=50"),
+            ("update drill-down, a deep page", () => $"{updateRoute}?page={random.Next(1, (int)(updateApplicable / 50))}&pageSize=50"),
+            ("update drill-down, a deep page by cursor (after=)", () => $"{updateRoute}?after={updateCursors[random.Next(updateCursors.Length)]}&pageSize=50"),
             ("vulnerabilities", () => "api/reports/vulnerabilities"),
             ("vulnerabilities by family", () => "api/reports/vulnerabilities/families"),
             ("computers, a deep page", () => $"api/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50"),

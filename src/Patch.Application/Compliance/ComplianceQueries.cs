@@ -170,13 +170,24 @@ public static class ComplianceQueries
             var bulletin = await Historical.LoadAsync<Domain.Catalog.Bulletin>(session, parts[0], asOf, ct);
             if (bulletin?.Updates.Any(u => u.UpdateId == parts[1]) != true) return QueryAnswer<ReportPage<ComputerStateRow>>.Missing($"No update '{Domain.Users.UserDecisions.Printable(key)}'.");
         }
+        var report = query!;
+        var (cursor, cursorProblem) = DrillDownCursor.Parse(paging, report);
+        if (cursorProblem is not null) return QueryAnswer<ReportPage<ComputerStateRow>>.Invalid(cursorProblem);
         var where = filter + (code is null ? "" : " and s.state = @state") + (family is null ? "" : " and s.family = @family");
         var ps = ReadSql.AsOfParameters(asOf);
         ps.Add(new("key", key));
         if (code is not null) ps.Add(new("state", code.Value));
         if (family is not null) ps.Add(new("family", family));
         var from = $"{ReadSql.At(ReadModels.ComplianceState, asOf)} s join {ReadSql.At(ReadModels.ComplianceComputer, asOf)} c on c.computer_id = s.computer_id where {where}";
-        var sql = $"select s.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.family, s.state from {from} order by {query!.OrderBy(StateSort, "s.computer_id, s.update_key")} limit {query.PageSize} offset {query.Offset}";
+        // One row more than the page: whether a next page exists, and in name order the cursor it starts after.
+        var keyset = report.Sort == "name";
+        var page = cursor?.Page ?? report.Page;
+        var sql = $"select s.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.family, s.state, s.update_key from {from}" +
+                  (cursor is null ? "" : $" and {DrillDownCursor.Condition(report.Descending)}") +
+                  $" order by {report.OrderBy(StateSort, "s.computer_id, s.update_key")} limit {report.PageSize + (keyset ? 1 : 0)}" +
+                  (cursor is null ? $" offset {report.Offset}" : "");
+        var rowPs = ps.ToList();
+        if (cursor is not null) rowPs.AddRange([new("after_name", cursor.Name), new("after_computer", cursor.ComputerId), new("after_update", cursor.UpdateKey)]);
         // Without a family, the total is a counter written with the rows it counts (not a count of them).
         var counter = code switch { 1 => "installed", 2 => "missing", 3 => "superseded", _ => "applicable" };
         var (counters, keyColumn) = by switch
@@ -187,14 +198,23 @@ public static class ComplianceQueries
         var count = family is null
             ? $"select coalesce((select {counter}::bigint from {ReadSql.At(counters, asOf)} n where n.{keyColumn} = @key), 0)"
             : $"select count(*) from {from}";
-        return await ReportSql.PageAsync(db, count, sql, ps, r => new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
-            r.GetString(4), r.GetString(5), States[r.GetInt16(6) - 1]), query, ct);
+        var rows = await ReportSql.PageAsync(db, count, sql, ps, rowPs, r => (Row: new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
+            r.GetString(4), r.GetString(5), States[r.GetInt16(6) - 1]), UpdateKey: r.GetString(7)), report with { Page = page }, ct);
+        var items = rows.Items.Take(report.PageSize).ToList();
+        var next = keyset && rows.Items.Count > report.PageSize
+            ? new DrillDownCursor(page + 1, items[^1].Row.Name, items[^1].Row.ComputerId, items[^1].UpdateKey).ToString() : null;
+        return new ReportPage<ComputerStateRow>(items.Select(i => i.Row).ToList(), rows.Total, page, report.PageSize, next);
     }
 }
 
 public static class ReportSql
 {
-    public static async Task<ReportPage<T>> PageAsync<T>(NpgsqlDataSource db, string countSql, string sql, List<NpgsqlParameter> ps, Func<NpgsqlDataReader, T> map, ReportQuery query, CancellationToken ct)
+    public static Task<ReportPage<T>> PageAsync<T>(NpgsqlDataSource db, string countSql, string sql, List<NpgsqlParameter> ps, Func<NpgsqlDataReader, T> map, ReportQuery query, CancellationToken ct) =>
+        PageAsync(db, countSql, sql, ps, ps, map, query, ct);
+
+    /// <summary>The total by <paramref name="countSql"/> (with <paramref name="ps"/>), the rows by <paramref name="sql"/> (with <paramref name="rowPs"/>).</summary>
+    public static async Task<ReportPage<T>> PageAsync<T>(NpgsqlDataSource db, string countSql, string sql, List<NpgsqlParameter> ps, List<NpgsqlParameter> rowPs,
+        Func<NpgsqlDataReader, T> map, ReportQuery query, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         long total;
@@ -205,7 +225,7 @@ public static class ReportSql
         }
         var items = new List<T>();
         await using var cmd = new NpgsqlCommand(sql, conn);
-        foreach (var p in ps) cmd.Parameters.Add(p.Clone());
+        foreach (var p in rowPs) cmd.Parameters.Add(p.Clone());
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct)) items.Add(map(reader));
         return new ReportPage<T>(items, total, query.Page, query.PageSize);

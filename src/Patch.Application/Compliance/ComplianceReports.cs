@@ -27,7 +27,7 @@ public static class ComplianceReports
 
         group.MapGet("bulletins/{id}/computers", async (string id, string? state, string? family, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
                 ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Bulletin, id, state, ct, family, AsOf.Of(http)), http))
-            .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceBulletinComputers").WithSummary("Drill-down: the computers a bulletin applies to, filter with state=Missing|Installed|Superseded.")
+            .ForAuditor().WithAsOf().WithQuery(QueryParameters.DrillDown(StateSort.Keys, "name")).WithName("ComplianceBulletinComputers").WithSummary("Drill-down: the computers a bulletin applies to, filter with state=Missing|Installed|Superseded. In name order each page gives the next one's cursor (next: pass it as after=).")
             .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400).ProducesProblem(404);
 
         group.MapGet("computers", async (string? q, string? family, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
@@ -37,7 +37,7 @@ public static class ComplianceReports
 
         group.MapGet("computers/{name}/updates", async (string name, string? state, string? family, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
                 ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Computer, name, state, ct, family, AsOf.Of(http)), http))
-            .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceComputerUpdates").WithSummary("Drill-down: one computer's applicable updates with their state (then to each bulletin's computers).")
+            .ForAuditor().WithAsOf().WithQuery(QueryParameters.DrillDown(StateSort.Keys, "name")).WithName("ComplianceComputerUpdates").WithSummary("Drill-down: one computer's applicable updates with their state (then to each bulletin's computers).")
             .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400).ProducesProblem(404);
 
         group.MapGet("updates", async (string? bulletin, string? product, string? family, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
@@ -61,7 +61,7 @@ public static class ComplianceReports
 
         group.MapGet("updates/{updateKey}/computers", async (string updateKey, string? state, string? family, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
                 ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Update, updateKey, state, ct, family, AsOf.Of(http)), http))
-            .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(StateSort.Keys, "name")).WithName("ComplianceUpdateComputers").WithSummary("Drill-down: the computers one update ('microsoft:KB…|updateId') applies to, by state.")
+            .ForAuditor().WithAsOf().WithQuery(QueryParameters.DrillDown(StateSort.Keys, "name")).WithName("ComplianceUpdateComputers").WithSummary("Drill-down: the computers one update ('microsoft:KB…|updateId') applies to, by state.")
             .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400).ProducesProblem(404);
     }
 }

@@ -6,7 +6,11 @@ using Patch.Application.Common;
 
 namespace Patch.Application.Compliance;
 
-public sealed record ReportPage<T>(IReadOnlyList<T> Items, long Total, int Page, int PageSize)
+/// <summary>
+/// One page of a report. <c>Next</c>: where a report pages by cursor (the drill-downs in name order), the <c>after=</c>
+/// value of the page after this one; null on the last page and in the other reports.
+/// </summary>
+public sealed record ReportPage<T>(IReadOnlyList<T> Items, long Total, int Page, int PageSize, string? Next = null)
 {
     public long Pages => Total == 0 ? 1 : (Total + PageSize - 1) / PageSize;
 }

@@ -185,4 +185,45 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
         }
         Assert.StartsWith("severity,bulletins,missingInstalls,computers", await client.GetStringAsync("/api/reports/vulnerabilities?format=csv"));
     }
+
+    /// <summary>
+    /// The drill-downs page by cursor in name order: following 'next' from page 1 gives every row once, in the order
+    /// the numbered pages give them (names ascending or descending, a computer's updates in update order), and the last
+    /// page has no 'next'. A cursor with another sort, beside page=, or not one a report gave, is a 400 naming it.
+    /// </summary>
+    [Fact]
+    public async Task drill_downs_page_by_cursor_as_they_page_by_number()
+    {
+        static List<string> Rows(JsonElement page) =>
+            page.GetProperty("items").EnumerateArray().Select(i => $"{i.GetProperty("name").GetString()}|{i.GetProperty("bulletinId").GetString()}|{i.GetProperty("updateId").GetString()}").ToList();
+        foreach (var url in new[] { "/api/reports/compliance/computers/PC-B/updates", "/api/reports/compliance/bulletins/KB5034763/computers",
+                     "/api/reports/compliance/bulletins/KB5034122/computers?sort=-name" })
+        {
+            var join = url.Contains('?') ? '&' : '?';
+            var all = Rows(await GetJsonAsync($"{url}{join}pageSize=100"));
+            Assert.True(all.Count >= 2, url);
+            var numbered = new List<string>();
+            for (var page = 1; page <= all.Count; page++) numbered.AddRange(Rows(await GetJsonAsync($"{url}{join}pageSize=1&page={page}")));
+            Assert.Equal(all, numbered);
+
+            var walked = new List<string>();
+            var current = await GetJsonAsync($"{url}{join}pageSize=1");
+            for (var page = 1; ; page++)
+            {
+                Assert.Equal(page, current.GetProperty("page").GetInt32());
+                Assert.Equal(all.Count, current.GetProperty("total").GetInt32());
+                walked.AddRange(Rows(current));
+                if (current.GetProperty("next").ValueKind == JsonValueKind.Null) break;
+                current = await GetJsonAsync($"{url}{join}pageSize=1&after={current.GetProperty("next").GetString()}");
+            }
+            Assert.Equal(all, walked);
+        }
+
+        var first = await GetJsonAsync("/api/reports/compliance/computers/PC-B/updates?pageSize=1");
+        var next = first.GetProperty("next").GetString();
+        Assert.Contains("after:", (await GetJsonAsync($"/api/reports/compliance/computers/PC-B/updates?sort=state&after={next}", 400)).GetProperty("detail").GetString());
+        Assert.Contains("after and page", (await GetJsonAsync($"/api/reports/compliance/computers/PC-B/updates?page=2&after={next}", 400)).GetProperty("detail").GetString());
+        Assert.Contains("not a cursor", (await GetJsonAsync("/api/reports/compliance/computers/PC-B/updates?after=bm90LWEtY3Vyc29y", 400)).GetProperty("detail").GetString());
+        await GetJsonAsync("/api/reports/compliance/computers/PC-B/updates?after=%00", 400);
+    }
 }
