@@ -21,7 +21,7 @@ public static class ConsoleUrl
     /// <summary>The API's address of the same list, for "Save As" CSV: the page's filters and sort, every row.</summary>
     public static string Csv(HttpRequest request, string apiPath, params string[] drop)
     {
-        var pairs = request.Query.Where(kv => !drop.Contains(kv.Key, StringComparer.OrdinalIgnoreCase) && kv.Key is not ("page" or "pageSize" or "format"))
+        var pairs = request.Query.Where(kv => !drop.Contains(kv.Key, StringComparer.OrdinalIgnoreCase) && kv.Key is not ("page" or "pageSize" or "format" or "after"))
             .SelectMany(kv => kv.Value.Select(v => new KeyValuePair<string, string?>(kv.Key, v))).Append(new("format", "csv"));
         return QueryHelpers.AddQueryString(apiPath, pairs);
     }

@@ -103,6 +103,22 @@ public class when_an_operator_works_through_the_console(ConsoleFixture console)
             await row.GetByRole(AriaRole.Link, new() { Name = "KB9300001", Exact = true }).ClickAsync();
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Computers for bulletin KB9300001" })).ToBeVisibleAsync();
             await Expect(page.Locator("caption")).ToHaveTextAsync("6 rows");
+            // The drill-down pages by cursor: Next walks on from the last row (after=), Previous and sorting go back to numbers.
+            var drillDown = page.Url;
+            await page.GotoAsync(drillDown + "?pageSize=2");
+            await Expect(page.Locator("tbody tr").First).ToContainTextAsync("WALK-1");
+            await page.GetByRole(AriaRole.Link, new() { Name = "Next" }).ClickAsync();
+            await Expect(page.GetByText("Page 2 of 3")).ToBeVisibleAsync();
+            Assert.Contains("after=", page.Url);
+            await Expect(page.Locator("tbody tr").First).ToContainTextAsync("WALK-2");
+            await page.GetByRole(AriaRole.Link, new() { Name = "Next" }).ClickAsync();
+            await Expect(page.GetByText("Page 3 of 3")).ToBeVisibleAsync();
+            await Expect(page.Locator("tbody tr").Last).ToContainTextAsync("WALK-3");
+            await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Next" })).ToHaveCountAsync(0);
+            await page.GetByRole(AriaRole.Link, new() { Name = "Previous" }).ClickAsync();
+            await Expect(page.GetByText("Page 2 of 3")).ToBeVisibleAsync();
+            Assert.DoesNotContain("after=", page.Url);
+            await page.GotoAsync(drillDown);
             await page.GetByRole(AriaRole.Link, new() { Name = "WALK-2" }).First.ClickAsync();
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Updates of WALK-2" })).ToBeVisibleAsync();
 
