@@ -87,8 +87,9 @@ public static class RequestText
         if (!System.Text.Unicode.Utf8.IsValid(body))
             return ("Not UTF-8", "The JSON body is not valid UTF-8 (RFC 8259): send it encoded as UTF-8.");
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256, CommentHandling = JsonCommentHandling.Skip });
-        var path = new List<string>();
-        var indexes = new List<int>();
+        // Where the reader is: per level, the property name just read (objects) or how many elements were seen (arrays).
+        // The printable path is made only for a refusal: every request's body passes through here.
+        var path = new List<Level>();
         try
         {
             while (reader.Read())
@@ -96,21 +97,19 @@ public static class RequestText
                 switch (reader.TokenType)
                 {
                     case JsonTokenType.StartObject or JsonTokenType.StartArray:
-                        Advance(path, indexes);
-                        indexes.Add(reader.TokenType == JsonTokenType.StartArray ? 0 : -1);
-                        path.Add("");
+                        Advance(path);
+                        path.Add(new Level(null, reader.TokenType == JsonTokenType.StartArray ? 0 : -1));
                         break;
                     case JsonTokenType.EndObject or JsonTokenType.EndArray:
-                        indexes.RemoveAt(indexes.Count - 1);
                         path.RemoveAt(path.Count - 1);
                         break;
                     case JsonTokenType.PropertyName:
                         var name = reader.GetString()!;
-                        path[^1] = "." + Printable(name);
+                        path[^1] = path[^1] with { Name = name };
                         if (reader.ValueIsEscaped && ControlAt(name) is var n and >= 0) return Control($"the name of {Path(path)}", name, n);
                         break;
                     default:
-                        Advance(path, indexes);
+                        Advance(path);
                         if (reader.TokenType == JsonTokenType.String && reader.ValueIsEscaped && reader.GetString() is { } text && ControlAt(text) is var t and >= 0)
                             return Control(Path(path), text, t);
                         break;
@@ -129,15 +128,26 @@ public static class RequestText
         return null;
     }
 
-    // A value inside an array takes the next index; a value inside an object sits at the property name just read.
-    private static void Advance(List<string> path, List<int> indexes)
+    /// <summary>One level of the JSON path: an object's last property name, or an array's count of elements seen (-1: an object).</summary>
+    private readonly record struct Level(string? Name, int Seen);
+
+    // A value inside an array is its next element; a value inside an object sits at the property name just read.
+    private static void Advance(List<Level> path)
     {
-        if (indexes.Count == 0 || indexes[^1] < 0) return;
-        path[^1] = $"[{indexes[^1]}]";
-        indexes[^1]++;
+        if (path.Count == 0 || path[^1].Seen < 0) return;
+        path[^1] = path[^1] with { Seen = path[^1].Seen + 1 };
     }
 
-    private static string Path(List<string> path) => "$" + string.Concat(path);
+    private static string Path(List<Level> path)
+    {
+        var text = new StringBuilder("$");
+        foreach (var level in path)
+        {
+            if (level.Seen > 0) text.Append('[').Append(level.Seen - 1).Append(']');
+            else if (level.Name is not null) text.Append('.').Append(Printable(level.Name));
+        }
+        return text.ToString();
+    }
 
     private static string Printable(string text) => Domain.Users.UserDecisions.Printable(text);
 }
