@@ -202,7 +202,7 @@ public static class ComplianceQueries
             r.GetString(4), r.GetString(5), States[r.GetInt16(6) - 1]), UpdateKey: r.GetString(7)), report with { Page = page }, ct);
         var items = rows.Items.Take(report.PageSize).ToList();
         var next = keyset && rows.Items.Count > report.PageSize
-            ? new DrillDownCursor(page + 1, items[^1].Row.Name, items[^1].Row.ComputerId, items[^1].UpdateKey).ToString() : null;
+            ? new DrillDownCursor(report.PageSize, page + 1, items[^1].Row.Name, items[^1].Row.ComputerId, items[^1].UpdateKey).ToString() : null;
         return new ReportPage<ComputerStateRow>(items.Select(i => i.Row).ToList(), rows.Total, page, report.PageSize, next);
     }
 }

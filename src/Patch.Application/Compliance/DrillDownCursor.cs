@@ -8,15 +8,16 @@ namespace Patch.Application.Compliance;
 /// Keyset paging of the drill-downs (a bulletin's or an update's computers, a computer's updates) in name order: a page
 /// ends with the cursor of the next (<c>next</c> in the answer), and <c>after=</c> that cursor starts the next page where
 /// the last one stopped — an index walk from that row, never a scan of every row before it (a deep <c>page=</c> is an
-/// OFFSET). The cursor carries the next page's number, the last row's name, computer and update, in an opaque string.
+/// OFFSET). The cursor carries the page size and the next page's number (a cursor asked with another page size is
+/// refused: its page number would be wrong), the last row's name, computer and update, in an opaque string.
 /// </summary>
-public sealed record DrillDownCursor(int Page, string Name, string ComputerId, string UpdateKey)
+public sealed record DrillDownCursor(int PageSize, int Page, string Name, string ComputerId, string UpdateKey)
 {
     private const string Version = "v1";
     private const char Separator = '\u001f';
 
     public override string ToString() =>
-        Convert.ToBase64String(Encoding.UTF8.GetBytes(string.Join(Separator, Version, Page.ToString(CultureInfo.InvariantCulture), Name, ComputerId, UpdateKey)))
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(string.Join(Separator, Version, PageSize.ToString(CultureInfo.InvariantCulture), Page.ToString(CultureInfo.InvariantCulture), Name, ComputerId, UpdateKey)))
             .TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     /// <summary>The cursor of <c>after</c>, null when absent; a problem naming the parameter when it cannot be used.</summary>
@@ -28,10 +29,14 @@ public sealed record DrillDownCursor(int Page, string Name, string ComputerId, s
             return (null, $"after: pages follow one another by cursor in name order only (sort=name or sort=-name); this request sorts by {query.Sort} — use page=");
         if (q.ContainsKey("page")) return (null, "after and page: give one of them (after is the 'next' cursor of the previous page's answer)");
         var parts = Decode(text)?.Split(Separator);
-        if (parts is not [Version, var page, var name, var computer, var update] || !int.TryParse(page, NumberStyles.None, CultureInfo.InvariantCulture, out var number)
+        if (parts is not [Version, var size, var page, var name, var computer, var update]
+            || !int.TryParse(size, NumberStyles.None, CultureInfo.InvariantCulture, out var pageSize) || pageSize < 1
+            || !int.TryParse(page, NumberStyles.None, CultureInfo.InvariantCulture, out var number)
             || number < 2 || name.Length == 0 || computer.Length == 0 || update.Length == 0)
             return (null, $"after: '{Domain.Users.UserDecisions.Printable(text.Length > 80 ? text[..80] + "…" : text)}' is not a cursor this report gave (take 'next' from the previous page's answer)");
-        return (new DrillDownCursor(number, name, computer, update), null);
+        if (pageSize != query.PageSize)
+            return (null, $"after: this cursor continues pages of {pageSize} rows; ask with pageSize={pageSize}, or start again with page=");
+        return (new DrillDownCursor(pageSize, number, name, computer, update), null);
     }
 
     private static string? Decode(string text)

@@ -223,6 +223,7 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
         var next = first.GetProperty("next").GetString();
         Assert.Contains("after:", (await GetJsonAsync($"/api/reports/compliance/computers/PC-B/updates?sort=state&after={next}", 400)).GetProperty("detail").GetString());
         Assert.Contains("after and page", (await GetJsonAsync($"/api/reports/compliance/computers/PC-B/updates?page=2&after={next}", 400)).GetProperty("detail").GetString());
+        Assert.Contains("pageSize=1", (await GetJsonAsync($"/api/reports/compliance/computers/PC-B/updates?pageSize=2&after={next}", 400)).GetProperty("detail").GetString());
         Assert.Contains("not a cursor", (await GetJsonAsync("/api/reports/compliance/computers/PC-B/updates?after=bm90LWEtY3Vyc29y", 400)).GetProperty("detail").GetString());
         await GetJsonAsync("/api/reports/compliance/computers/PC-B/updates?after=%00", 400);
     }

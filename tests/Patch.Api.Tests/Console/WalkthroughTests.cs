@@ -111,6 +111,7 @@ public class when_an_operator_works_through_the_console(ConsoleFixture console)
             await Expect(page.GetByText("Page 2 of 3")).ToBeVisibleAsync();
             Assert.Contains("after=", page.Url);
             await Expect(page.Locator("tbody tr").First).ToContainTextAsync("WALK-2");
+            await console.ScreenshotAsync(page, "walkthrough-drill-down-by-cursor");
             await page.GetByRole(AriaRole.Link, new() { Name = "Next" }).ClickAsync();
             await Expect(page.GetByText("Page 3 of 3")).ToBeVisibleAsync();
             await Expect(page.Locator("tbody tr").Last).ToContainTextAsync("WALK-3");
