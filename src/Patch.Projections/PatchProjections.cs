@@ -36,6 +36,7 @@ public static class PatchProjections
         typeof(VendorSettings), typeof(Computer), typeof(Computers.ComputerRow), typeof(Target), typeof(MaintenanceWindow), typeof(SoftwareUpdatePolicy),
         typeof(EnrolmentToken), typeof(ServerTaskRun), typeof(Domain.Users.User), typeof(Security.AccessTokenProjection), typeof(Domain.AgentConfigurations.AgentConfiguration),
         typeof(ServerTaskSchedule), typeof(Domain.Notifications.WebhookSubscription), typeof(Domain.Notifications.WebhookDelivery),
+        typeof(Domain.Hierarchy.ChildRegistrationToken), typeof(Domain.Hierarchy.ChildServer), typeof(Domain.Hierarchy.ParentLink), typeof(Domain.Hierarchy.ServerIdentity),
     ];
 
     /// <summary>
@@ -45,7 +46,7 @@ public static class PatchProjections
     /// </summary>
     public static readonly Type[] OnlineDocuments =
         Documents.Except([typeof(Computer), typeof(Domain.Users.User), typeof(Security.AccessTokenProjection), typeof(EnrolmentToken), typeof(ServerTaskRun),
-            typeof(Domain.Notifications.WebhookSubscription), typeof(Domain.Notifications.WebhookDelivery)]).ToArray();
+            typeof(Domain.Notifications.WebhookSubscription), typeof(Domain.Notifications.WebhookDelivery), typeof(Domain.Hierarchy.ChildServer)]).ToArray();
 
     public static void Configure(StoreOptions opts)
     {
@@ -104,6 +105,16 @@ public static class PatchProjections
         opts.Schema.For<Domain.Notifications.WebhookSubscription>().DocumentAlias("webhook_subscription");
         opts.Projections.Snapshot<Domain.Notifications.WebhookDelivery>(SnapshotLifecycle.Inline);
         opts.Schema.For<Domain.Notifications.WebhookDelivery>().DocumentAlias("webhook_delivery").Index(d => d.SubscriptionId);
+
+        // The hierarchy (C10): registration tokens and children on a parent, the parent link on a child, this server's id.
+        opts.Projections.Snapshot<Domain.Hierarchy.ChildRegistrationToken>(SnapshotLifecycle.Inline);
+        opts.Schema.For<Domain.Hierarchy.ChildRegistrationToken>().DocumentAlias("child_registration_token");
+        opts.Projections.Snapshot<Domain.Hierarchy.ChildServer>(SnapshotLifecycle.Inline);
+        opts.Schema.For<Domain.Hierarchy.ChildServer>().DocumentAlias("child_server");
+        opts.Projections.Snapshot<Domain.Hierarchy.ParentLink>(SnapshotLifecycle.Inline);
+        opts.Schema.For<Domain.Hierarchy.ParentLink>().DocumentAlias("parent_link");
+        opts.Projections.Snapshot<Domain.Hierarchy.ServerIdentity>(SnapshotLifecycle.Inline);
+        opts.Schema.For<Domain.Hierarchy.ServerIdentity>().DocumentAlias("server_identity");
 
         opts.Projections.Snapshot<Domain.Users.User>(SnapshotLifecycle.Inline);
         opts.Schema.For<Domain.Users.User>().DocumentAlias("user");

@@ -10,6 +10,7 @@ using Patch.Application.Common;
 using Patch.Application.Compliance;
 using Patch.Application.Computers;
 using Patch.Application.Delivery;
+using Patch.Application.Hierarchy;
 using Patch.Application.MaintenanceWindows;
 using Patch.Application.Policies;
 using Patch.Application.Security;
@@ -102,6 +103,9 @@ public static class PatchApp
         Patch.Application.Agents.SeatUsage.MapSeatUsage(app);
         app.MapAgentConfigurations();
         app.MapDeliveryReports();
+        app.MapChildRegistration();
+        app.MapReplicationFeed();
+        app.MapHierarchy();
         WakeOnLanTask.Map(app);
         Patch.Application.ServerTasks.ReadModelRebuilder.Map(app);
     }

@@ -9,6 +9,7 @@ public static class PatchOpenApi
     public const string Bearer = "bearer";
     public const string Cookie = "cookie";
     public const string Agent = "agent";
+    public const string ChildServer = "child-server";
 
     public static IServiceCollection AddPatchOpenApi(this IServiceCollection services)
     {
@@ -21,7 +22,7 @@ public static class PatchOpenApi
                 Version = "v1",
                 Description = "Patch management server for fleets of Windows computers: catalog import, the Patch Remediation Center, staging, Software Update policies, " +
                               "targets, maintenance windows, agents, compliance and delivery reports, server tasks, history, users and sign-in. " +
-                              "Administrators call /api with a personal access token, an OIDC access token or the console's session cookie; agents call /agent/v1 with their own credential.",
+                              "Administrators call /api with a personal access token, an OIDC access token or the console's session cookie; agents call /agent/v1 with their own credential; child servers call their parent's /replication/v1 with theirs.",
                 License = new OpenApiLicense { Name = "MIT", Url = new Uri("https://opensource.org/licenses/MIT") },
             });
             foreach (var assembly in new[] { typeof(Program).Assembly, typeof(ImportCatalog).Assembly, typeof(Patch.Domain.StreamIds).Assembly, typeof(Patch.Projections.PatchProjections).Assembly })
@@ -48,6 +49,11 @@ public static class PatchOpenApi
             {
                 Type = SecuritySchemeType.Http, Scheme = "bearer",
                 Description = "The agent credential ('agentId.secret') received from POST /agent/v1/enrol.",
+            });
+            o.AddSecurityDefinition(ChildServer, new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http, Scheme = "bearer",
+                Description = "A child server's credential ('child-….secret') received from POST /replication/v1/register; every answer carries X-Patch-Signature.",
             });
         });
         return services;

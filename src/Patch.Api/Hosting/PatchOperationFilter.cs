@@ -76,12 +76,18 @@ public sealed class PatchOperationFilter : IOperationFilter
         var problem = new OpenApiMediaType { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) };
         operation.Responses.TryAdd("401", new OpenApiResponse
         {
-            Description = access.Kind == EndpointAccess.Agent ? "No valid agent credential." : "No valid credential (token, OIDC access token or session cookie).",
+            Description = access.Kind switch
+            {
+                EndpointAccess.Agent => "No valid agent credential.",
+                EndpointAccess.ChildServer => "No valid child server credential.",
+                _ => "No valid credential (token, OIDC access token or session cookie).",
+            },
             Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = problem },
         });
-        if (access.Kind == EndpointAccess.Agent)
+        if (access.Kind is EndpointAccess.Agent or EndpointAccess.ChildServer)
         {
-            operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(PatchOpenApi.Agent, context.Document)] = [] });
+            var scheme = access.Kind == EndpointAccess.Agent ? PatchOpenApi.Agent : PatchOpenApi.ChildServer;
+            operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(scheme, context.Document)] = [] });
             return;
         }
         operation.Responses.TryAdd("403", new OpenApiResponse
@@ -132,6 +138,7 @@ public sealed class PatchDocumentFilter : IDocumentFilter
         ["Catalog import"] = "Vendor catalogs (CVRF, mssecure, Patch JSON, CISA KEV) imported on demand and on a schedule (C1).",
         ["Computers"] = "Computers known before and after they have an agent, and their updates.",
         ["Custom severity levels"] = "Custom severity levels and their assignment to bulletins (C3).",
+        ["Hierarchy"] = "Parent and child servers (C10): registration tokens, children and their language alerts, this server's parent; the replication feed a child reads with its own credential (signed answers).",
         ["History"] = "Any stream's events with who or what caused each (C12).",
         ["Maintenance windows"] = "Time spans in which installs and restarts may happen (C7).",
         ["Patch Remediation Center"] = "Software bulletins: search, filters, views, CSV, details, history (C2).",

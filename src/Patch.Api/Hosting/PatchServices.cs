@@ -55,6 +55,16 @@ public static class PatchServices
             options.Validate();
             return options;
         });
+        services.AddSingleton(sp =>
+        {
+            var options = new Patch.Application.Hierarchy.HierarchyOptions();
+            sp.GetRequiredService<IConfiguration>().GetSection("Patch:Hierarchy").Bind(options);
+            if (options.Problems() is { Count: > 0 } problems) throw new InvalidOperationException($"Invalid configuration: {string.Join("; ", problems)}");
+            return options;
+        });
+        services.AddHttpClient(Patch.Application.Hierarchy.ParentClient.HttpClientName, c => c.Timeout = TimeSpan.FromMinutes(5));
+        services.AddSingleton<Patch.Application.Hierarchy.ParentClient>();
+        services.AddTransient<Patch.Application.Hierarchy.CatalogReplicator>();
         services.AddHttpClient("catalog-sources", c => c.Timeout = TimeSpan.FromMinutes(10));
         services.AddTransient<CatalogSourcePoller>();
         services.AddTransient<MicrosoftCvrfFeed>();

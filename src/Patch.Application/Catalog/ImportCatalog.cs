@@ -159,15 +159,18 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
     private async Task<CatalogImportResult> ImportBulletinsAsync(string runId, CatalogDocument document, Actor actor, CancellationToken ct)
     {
         await using var session = store.OpenSession(actor, runId);
+        await Hierarchy.CatalogLog.LockForAppendAsync(session, ct);
         var settings = await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
         var source = $"{document.Format}:{document.DocumentId}";
-        int added = 0, revised = 0, unchanged = 0, updatesAdded = 0, updatesRevised = 0, excluded = 0, events = 0, older = 0;
+        int added = 0, revised = 0, unchanged = 0, updatesAdded = 0, updatesRevised = 0, excluded = 0, events = 0, older = 0, replicated = 0;
         var changedBulletins = new List<string>();
         var addedBulletins = new List<string>();
         var streams = await session.FetchManyForWritingAsync<Bulletin>(document.Bulletins.Select(b => b.StreamId), ct);
         foreach (var incoming in document.Bulletins)
         {
             var stream = streams[incoming.StreamId];
+            // A bulletin this server's parent replicates is the parent's: read-only here (C10).
+            if (stream.Aggregate is { } held && Domain.Hierarchy.CatalogReplication.IsReplicated(held)) { replicated++; continue; }
             var decision = CatalogImport.Decide(stream.Aggregate, incoming, settings, source);
             stream.AppendMany(decision.Events);
             events += decision.Events.Count;
@@ -190,6 +193,8 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
         var skipped = older == 0 ? document.Skipped
             : [.. document.Skipped, new SkippedEntry("the store holds a newer revision of these bulletins; their facts were kept", "older bulletin facts", older)];
+        if (replicated > 0)
+            skipped = [.. skipped, new SkippedEntry("replicated from this server's parent: read-only here (the parent's import changes them)", "replicated bulletins", replicated)];
         // The analysis after the import looks only at the computers these bulletins concern; product facts (no KB) re-analyse the fleet.
         var result = new CatalogImportResult(runId, status, document.Format, document.DocumentId, added, revised, unchanged,
             updatesAdded, updatesRevised, excluded, factsAdded, factsRevised, factsUnchanged, events, skipped, ChangedBulletins: factEvents > 0 ? null : changedBulletins,
@@ -225,6 +230,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
     private async Task<CatalogImportResult> ImportKevAsync(string runId, KevDocument document, Actor actor, CancellationToken ct)
     {
         await using var session = store.OpenSession(actor, runId);
+        await Hierarchy.CatalogLog.LockForAppendAsync(session, ct);
         var ids = document.Vulnerabilities.Select(v => StreamIds.KnownExploited(v.Cve)).ToArray();
         var known = (await session.LoadManyAsync<KnownExploitedVulnerability>(ct, ids)).ToDictionary(k => k.Id);
         int added = 0, revised = 0, unchanged = 0, events = 0;

@@ -55,7 +55,8 @@ public static class CookieSessions
     }
 
     public static bool IsApiRequest(HttpRequest request) =>
-        request.Path.StartsWithSegments("/api") || request.Path.StartsWithSegments("/agent") || request.Path.StartsWithSegments("/health");
+        request.Path.StartsWithSegments("/api") || request.Path.StartsWithSegments("/agent") || request.Path.StartsWithSegments("/health")
+        || request.Path.StartsWithSegments(Hierarchy.ReplicationProtocol.Prefix);
 
     private static Task Redirect(RedirectContext<CookieAuthenticationOptions> context, int status)
     {

@@ -11,6 +11,7 @@ public sealed record EndpointAccess(string Kind, string? Role, string? Reason = 
     public const string Anonymous = "anonymous";
     public const string User = "user";
     public const string Agent = "agent";
+    public const string ChildServer = "child-server";
 
     /// <summary>What docs/security.md writes in its role column.</summary>
     public string Label => Kind switch { User => Role ?? "signed-in", _ => Kind };
@@ -41,6 +42,10 @@ public static class EndpointAccessExtensions
     /// <summary>The endpoint takes an agent credential (never a user's).</summary>
     public static TBuilder ForAgent<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.RequireAuthorization(PatchAuth.Policies.Agent).WithMetadata(new EndpointAccess(EndpointAccess.Agent, null));
+
+    /// <summary>The endpoint takes a child server's credential (never a user's or an agent's).</summary>
+    public static TBuilder ForChildServer<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.RequireAuthorization(PatchAuth.Policies.ChildServer).WithMetadata(new EndpointAccess(EndpointAccess.ChildServer, null));
 
     /// <summary>No credential: only for the documented list (health, sign-in, enrolment guarded by its token, the console's sign-in page).</summary>
     public static TBuilder Anonymous<TBuilder>(this TBuilder builder, string reason) where TBuilder : IEndpointConventionBuilder =>

@@ -9,6 +9,7 @@ public static class PatchAuth
     public const string TokenScheme = "token";
     public const string OidcScheme = "oidc";
     public const string AgentScheme = "agent";
+    public const string ChildScheme = "child-server";
 
     /// <summary>Personal access tokens start with this, so a bearer credential says which kind it is.</summary>
     public const string TokenPrefix = "patch_pat_";
@@ -32,11 +33,13 @@ public static class PatchAuth
         public const string MustChangePassword = "patch:mcp";
         public const string TokenId = "patch:tid";
         public const string ComputerId = "patch:computer";
+        public const string ChildId = "patch:child";
     }
 
     public static class Policies
     {
         public const string Agent = "agent";
+        public const string ChildServer = "child-server";
         public const string SignedIn = "signed-in";
 
         public static string ForRole(string role) => $"role:{role}";

@@ -37,7 +37,7 @@ public sealed class SignInOptions
     }
 }
 
-/// <summary>Authentication (cookie, personal access token, OIDC bearer, agent credential), the role policies, antiforgery, the key ring, the sign-in rate limit.</summary>
+/// <summary>Authentication (cookie, personal access token, OIDC bearer, agent credential, child server credential), the role policies, antiforgery, the key ring, the sign-in rate limit.</summary>
 public static class SecurityServices
 {
     public const string SignInRateLimit = "sign-in";
@@ -53,7 +53,8 @@ public static class SecurityServices
             .AddPolicyScheme(PatchAuth.Scheme, "Patch", o => o.ForwardDefaultSelector = http => SelectScheme(http, oidc.Enabled))
             .AddCookie(PatchAuth.CookieScheme, o => CookieSessions.Configure(o, session))
             .AddScheme<AuthenticationSchemeOptions, PersonalAccessTokenHandler>(PatchAuth.TokenScheme, null)
-            .AddScheme<AuthenticationSchemeOptions, AgentCredentialHandler>(PatchAuth.AgentScheme, null);
+            .AddScheme<AuthenticationSchemeOptions, AgentCredentialHandler>(PatchAuth.AgentScheme, null)
+            .AddScheme<AuthenticationSchemeOptions, ChildCredentialHandler>(PatchAuth.ChildScheme, null);
         if (oidc.Enabled) auth.AddJwtBearer(PatchAuth.OidcScheme, oidc.Configure);
 
         services.AddAuthorization(o =>
@@ -66,6 +67,7 @@ public static class SecurityServices
                     .RequireAssertion(c => !c.User.MustChangePassword())
                     .Build());
             o.AddPolicy(PatchAuth.Policies.Agent, p => p.AddAuthenticationSchemes(PatchAuth.AgentScheme).RequireAuthenticatedUser().RequireClaim(PatchAuth.Claims.Kind, "agent"));
+            o.AddPolicy(PatchAuth.Policies.ChildServer, p => p.AddAuthenticationSchemes(PatchAuth.ChildScheme).RequireAuthenticatedUser().RequireClaim(PatchAuth.Claims.Kind, "child-server"));
         });
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, AuthorizationProblems>();
 
@@ -114,10 +116,11 @@ public static class SecurityServices
             _ => new FixedWindowRateLimiterOptions { PermitLimit = perMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
     }
 
-    /// <summary>The agent routes take agent credentials only; elsewhere a bearer credential is a personal access token or an OIDC token, else the cookie.</summary>
+    /// <summary>The agent routes take agent credentials only, the replication routes child servers' credentials only; elsewhere a bearer credential is a personal access token or an OIDC token, else the cookie.</summary>
     public static string SelectScheme(HttpContext http, bool oidcEnabled)
     {
         if (http.Request.Path.StartsWithSegments("/agent/v1")) return PatchAuth.AgentScheme;
+        if (http.Request.Path.StartsWithSegments(Hierarchy.ReplicationProtocol.Prefix)) return PatchAuth.ChildScheme;
         var header = http.Request.Headers.Authorization.ToString();
         if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
             return header.AsSpan(7).Trim().StartsWith(PatchAuth.TokenPrefix, StringComparison.Ordinal) || !oidcEnabled ? PatchAuth.TokenScheme : PatchAuth.OidcScheme;

@@ -98,6 +98,18 @@ public static class BuiltInTasks
             "Check Software Update Package Integrity: re-hashes every staged package, stages missing or corrupt ones again, and brings policies' programs in line with the vendor settings.",
             "0 4 * * 0", true, (run, ct) => Resolve<PolicyMaintenanceTasks>(run).CheckIntegrityAsync(Info(run), ct)));
 
+        services.AddSingleton(new ServerTaskDefinition(Hierarchy.CatalogReplicator.TaskName,
+            "Catalog replication from this server's parent (the seed's Data Import Replication): Differential follows the parent's catalog events from the checkpoint, Complete takes the parent's catalog as it is and re-bases; then a share of the bulletins is verified against the parent (verify, default Patch:Hierarchy:VerifyPercent).",
+            "0 * * * *", false, (run, ct) => Resolve<Hierarchy.CatalogReplicator>(run).RunAsync(run, ct))
+        {
+            Parameters = new Dictionary<string, string>
+            {
+                ["mode"] = "differential (default: what changed since the checkpoint) or complete (everything, re-based)",
+                ["verify"] = "percentage of replicated bulletins compared with the parent after the run (0 to 100)",
+            },
+            Validate = Hierarchy.CatalogReplicator.Validate,
+        });
+
         services.AddSingleton<ServerTaskRunner>();
         services.AddHostedService(sp => sp.GetRequiredService<ServerTaskRunner>());
         services.AddHostedService<ServerTaskScheduler>();

@@ -31,7 +31,7 @@ public partial class when_any_route_is_called(AppFixture app) : AppTest(app)
     {
         var routes = RouteTable();
         string Rows(IEnumerable<Route> rs) => string.Join("\n", rs.Select(r => $"| {r.Method} | `{r.Pattern}` | {r.Access} |"));
-        var table = "API and agent routes:\n" + Rows(routes.Where(r => IsApi(r.Pattern))) + "\n\nConsole pages:\n" + Rows(routes.Where(r => !IsApi(r.Pattern)));
+        var table = "API, agent and replication routes:\n" + Rows(routes.Where(r => IsApi(r.Pattern))) + "\n\nConsole pages:\n" + Rows(routes.Where(r => !IsApi(r.Pattern)));
         Assert.True(routes.All(r => r.Access != "UNCLASSIFIED"), $"Routes nobody classified (add ForAuditor/ForOperator/ForAdministrator/ForAgent/Anonymous):\n{table}");
         var documented = File.ReadAllLines(SharedData.RepoFile("docs/security.md"))
             .Select(l => DocRow().Match(l)).Where(m => m.Success)
@@ -86,13 +86,15 @@ public partial class when_any_route_is_called(AppFixture app) : AppTest(app)
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
-    private static bool IsApi(string pattern) => pattern.StartsWith("/api/") || pattern.StartsWith("/agent/") || pattern.StartsWith("/health/");
+    private static bool IsApi(string pattern) => pattern.StartsWith("/api/") || pattern.StartsWith("/agent/") || pattern.StartsWith("/health/") || pattern.StartsWith("/replication/");
 
     /// <summary>OK stands for "allowed" (any answer but 401 and 403).</summary>
     private static HttpStatusCode Expected(string access, string who) => access switch
     {
         EndpointAccess.Anonymous => HttpStatusCode.OK,
         EndpointAccess.Agent => who == "agent" ? HttpStatusCode.OK : HttpStatusCode.Unauthorized,
+        // A child server's routes: no user's or agent's credential opens them (the hierarchy tests use a child's own).
+        EndpointAccess.ChildServer => HttpStatusCode.Unauthorized,
         _ when who is "none" or "agent" => HttpStatusCode.Unauthorized,
         "signed-in" => HttpStatusCode.OK,
         _ => Roles.Rank(who) >= Roles.Rank(access) ? HttpStatusCode.OK : HttpStatusCode.Forbidden,

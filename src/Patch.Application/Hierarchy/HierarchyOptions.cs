@@ -1,0 +1,49 @@
+using Marten;
+using Patch.Application.Common;
+using Patch.Domain.Hierarchy;
+
+namespace Patch.Application.Hierarchy;
+
+/// <summary>Patch:Hierarchy: this server's name among its parent and children, and how replication runs.</summary>
+public sealed class HierarchyOptions
+{
+    /// <summary>The name this server registers with at its parent (default: the machine's name).</summary>
+    public string Name { get; set; } = Environment.MachineName;
+
+    /// <summary>Events (or streams, in a Complete run) a replication page carries: 1 to 5000.</summary>
+    public int PageSize { get; set; } = 500;
+
+    /// <summary>The share of replicated bulletins the data verification compares with the parent after each run, 0 to 100.</summary>
+    public int VerifyPercent { get; set; } = 10;
+
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(Name) || Name.Length > 128 || Name.Any(char.IsControl)) problems.Add("Patch:Hierarchy:Name: 1 to 128 printable characters");
+        if (PageSize is < 1 or > 5000) problems.Add("Patch:Hierarchy:PageSize: 1 to 5000");
+        if (VerifyPercent is < 0 or > 100) problems.Add("Patch:Hierarchy:VerifyPercent: 0 to 100");
+        return problems;
+    }
+}
+
+public static class ServerIdentities
+{
+    /// <summary>This server's id, assigned on first use (two first uses at once: one wins, both read it).</summary>
+    public static async Task<string> GetAsync(IDocumentStore store, TimeProvider time, CancellationToken ct)
+    {
+        await using (var query = store.QuerySession())
+            if (await query.LoadAsync<ServerIdentity>(ServerIdentity.StreamId, ct) is { } known) return known.ServerId;
+        try
+        {
+            await using var session = store.OpenSession(Actor.ServerTask("hierarchy"));
+            session.Events.StartStream<ServerIdentity>(ServerIdentity.StreamId, new ServerIdentityAssigned($"server-{Guid.NewGuid():N}", time.GetUtcNow()));
+            await session.SaveChangesAsync(ct);
+        }
+        catch (Exception e) when (StoreConflict.Is(e))
+        {
+            // Another request assigned it first.
+        }
+        await using var again = store.QuerySession();
+        return (await again.LoadAsync<ServerIdentity>(ServerIdentity.StreamId, ct))!.ServerId;
+    }
+}

@@ -1,0 +1,71 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.DataProtection;
+using Patch.Domain.Agents;
+using Patch.Domain.Hierarchy;
+
+namespace Patch.Application.Hierarchy;
+
+/// <summary>The parent answered with a refusal (a problem): its status, title and detail, and its code when it gave one.</summary>
+public sealed class ParentRefusedException(int status, string title, string detail, string? code)
+    : Exception($"The parent refused ({status} {title}): {detail}")
+{
+    public int Status { get; } = status;
+    public string Title { get; } = title;
+    public string Detail { get; } = detail;
+    public string? Code { get; } = code;
+}
+
+/// <summary>
+/// The child's calls to its parent: its own credential on every request, and every answer's signature checked (an
+/// answer that does not carry the parent's signature is not trusted, whatever it says).
+/// </summary>
+public sealed class ParentClient(IHttpClientFactory http, IDataProtectionProvider protection)
+{
+    public const string HttpClientName = "parent";
+
+    private IDataProtector Protector => protection.CreateProtector("Patch.Hierarchy.ParentCredential");
+
+    public string Protect(string credential) => Protector.Protect(credential);
+
+    /// <summary>Registration: the token is the credential of this one call, and the answer must be signed with it.</summary>
+    public Task<ChildRegistered> RegisterAsync(string parentUrl, RegisterChildRequest request, CancellationToken ct) =>
+        SendAsync<ChildRegistered>(parentUrl, null, Secrets.Hash(Secrets.Split(request.Token)!.Value.Secret), HttpMethod.Post, "register", request, ct);
+
+    public Task<T> SendAsync<T>(ParentLink link, HttpMethod method, string path, object? body, CancellationToken ct)
+    {
+        var credential = Protector.Unprotect(link.ProtectedCredential);
+        return SendAsync<T>(link.ParentUrl, credential, Secrets.Hash(Secrets.Split(credential)!.Value.Secret), method, path, body, ct);
+    }
+
+    private async Task<T> SendAsync<T>(string parentUrl, string? credential, string keySha256, HttpMethod method, string path, object? body, CancellationToken ct)
+    {
+        using var client = http.CreateClient(HttpClientName);
+        using var request = new HttpRequestMessage(method, $"{parentUrl.TrimEnd('/')}{ReplicationProtocol.Prefix}/{path}");
+        if (credential is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+        if (body is not null) request.Content = new StringContent(JsonSerializer.Serialize(body, ReplicationProtocol.Json), Encoding.UTF8, "application/json");
+        using var response = await client.SendAsync(request, ct);
+        var bytes = await response.Content.ReadAsByteArrayAsync(ct);
+        if (!response.IsSuccessStatusCode) throw Refusal((int)response.StatusCode, bytes);
+        var signature = response.Headers.TryGetValues(ReplicationProtocol.SignatureHeader, out var values) ? values.FirstOrDefault() : null;
+        if (!ReplicationProtocol.Verify(keySha256, bytes, signature))
+            throw new InvalidOperationException($"The answer from {parentUrl} is not signed by the parent (no or a wrong {ReplicationProtocol.SignatureHeader}): not trusted.");
+        return JsonSerializer.Deserialize<T>(bytes, ReplicationProtocol.Json)
+            ?? throw new InvalidOperationException($"The parent's answer to {path} is empty.");
+    }
+
+    private static ParentRefusedException Refusal(int status, byte[] bytes)
+    {
+        try
+        {
+            using var problem = JsonDocument.Parse(bytes);
+            string? Text(string name) => problem.RootElement.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            return new ParentRefusedException(status, Text("title") ?? "Refused", Text("detail") ?? "", Text("code"));
+        }
+        catch (JsonException)
+        {
+            return new ParentRefusedException(status, "Refused", Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 500)), null);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+namespace Patch.Domain.Hierarchy;
+
+/// <summary>This server became a child of a parent: where it is, who it is, the child's own credential (protected at rest).</summary>
+public sealed record ParentServerLinked(string ParentUrl, string ParentId, string ParentName, string ChildId, string ProtectedCredential, DateTimeOffset At);
+
+/// <summary>
+/// One page of the parent's catalog events applied, with the checkpoint it moves to (committed in the same transaction
+/// as the page's events: a page is applied whole or not at all).
+/// </summary>
+public sealed record CatalogPageReplicated(string RunId, long From, long To, Guid? LastEventId, int Events, int Applied, int Skipped, IReadOnlyList<string> UnknownTypes, DateTimeOffset At);
+
+/// <summary>One page of a Complete run (the parent's catalog as it is, stream by stream); <c>Head</c>: the parent's log when the run began.</summary>
+public sealed record CatalogSnapshotPageReplicated(string RunId, string Kind, string? Last, long Head, int Streams, int Applied, DateTimeOffset At);
+
+/// <summary>A Complete run ended: the checkpoint is re-based on the parent's log as it stood when the run began.</summary>
+public sealed record CatalogRebased(string RunId, long Checkpoint, DateTimeOffset At);
+
+/// <summary>What the data verification after a run found: how many records it compared with the parent, and which differ.</summary>
+public sealed record CatalogVerified(string RunId, int Compared, IReadOnlyList<string> Mismatched, DateTimeOffset At);
+
+/// <summary>Where a Complete run is: the kind of stream and the last stream id applied (the next page starts after it).</summary>
+public sealed record SnapshotCursor(string RunId, string Kind, string? Last, long Head);
+
+/// <summary>
+/// The child's side of the hierarchy: its parent, its replication checkpoint (with the id of the last catalog event it
+/// applied, which the parent must still hold: a parent restored from an older backup does not) and where an unfinished
+/// Complete run stopped.
+/// </summary>
+public sealed record ParentLink(string Id, string ParentUrl, string ParentId, string ParentName, string ChildId, string ProtectedCredential, DateTimeOffset Linked,
+    long Checkpoint, Guid? LastEventId, SnapshotCursor? Snapshot, DateTimeOffset? LastReplicated, CatalogVerified? LastVerification)
+{
+    public const string StreamId = "hierarchy:parent";
+
+    public static ParentLink Create(ParentServerLinked e) => new(StreamId, e.ParentUrl, e.ParentId, e.ParentName, e.ChildId, e.ProtectedCredential, e.At, 0, null, null, null, null);
+
+    public static ParentLink Apply(CatalogPageReplicated e, ParentLink p) => p with { Checkpoint = e.To, LastEventId = e.LastEventId ?? p.LastEventId, LastReplicated = e.At };
+
+    public static ParentLink Apply(CatalogSnapshotPageReplicated e, ParentLink p) => p with { Snapshot = new SnapshotCursor(e.RunId, e.Kind, e.Last, e.Head), LastReplicated = e.At };
+
+    public static ParentLink Apply(CatalogRebased e, ParentLink p) => p with { Checkpoint = e.Checkpoint, LastEventId = null, Snapshot = null, LastReplicated = e.At };
+
+    public static ParentLink Apply(CatalogVerified e, ParentLink p) => p with { LastVerification = e };
+}

@@ -1,0 +1,187 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Patch.Api.Tests.Infrastructure;
+using Patch.Application.Common;
+using Patch.Application.Hierarchy;
+using Patch.Domain.Hierarchy;
+
+namespace Patch.Api.Tests.Hierarchy;
+
+[CollectionDefinition("hierarchy")]
+public sealed class HierarchyCollection : ICollectionFixture<HierarchyFixture>;
+
+/// <summary>
+/// A parent, a child and a grandchild on three databases over real HTTP (C10): registration with single-use tokens,
+/// the language alert, Differential and Complete runs, data verification catching a tampered row, a child catching up
+/// after being away, pages applied again without duplicates, a parent whose log lost the child's checkpoint, read-only
+/// replicated bulletins, a chain of three.
+/// </summary>
+[Collection("hierarchy")]
+public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
+{
+    private const string CatalogTypes = "('bulletin_imported','bulletin_revised','software_update_added','software_update_revised')";
+
+    private static readonly string CultureCatalog = """
+        { "schemaVersion": "1.0", "catalogId": "cultures", "vendors": [{ "id": "ms", "name": "Microsoft" }],
+          "products": [{ "id": "w22", "name": "Windows 10 Version 22H2 for x64-based Systems", "vendor": "ms" }],
+          "bulletins": [{ "id": "KB9900001", "vendor": "ms", "title": "Language pack fix", "severity": "Important", "updates": [
+            { "id": "u-en", "product": "w22", "culture": "en-US" }, { "id": "u-de", "product": "w22", "culture": "de-DE" },
+            { "id": "u-fr", "product": "w22", "culture": "fr-FR" }, { "id": "u-neutral", "product": "w22" } ] }] }
+        """;
+
+    /// <summary>Every bulletin's facts and the ids of its updates of these cultures (and neutral ones), as one JSON text.</summary>
+    private static Task<string> CatalogAsync(HierarchyServer server, params string[] cultures) => TextAsync(server, $"""
+        select coalesce(jsonb_agg(jsonb_build_object('id', id, 'facts', data->'facts', 'updates',
+          (select coalesce(jsonb_agg(u->>'updateId' order by u->>'updateId'), '[]') from jsonb_array_elements(data->'updates') u
+           where lower(u->>'culture') in ('neutral', {string.Join(", ", cultures.Select(c => $"'{c.ToLowerInvariant()}'"))}))) order by id), '[]')::text
+        from patch.mt_doc_bulletin
+        """);
+
+    private static async Task<string> TextAsync(HierarchyServer server, string sql)
+    {
+        await using var cmd = server.Db.CreateCommand(sql);
+        return (string)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    private static int Count(JsonElement run, string name) => run.GetProperty("counts").GetProperty(name).GetInt32();
+
+    private static async Task<ParentLink> LinkAsync(HierarchyServer server)
+    {
+        await using var query = server.Store.QuerySession();
+        return (await query.LoadAsync<ParentLink>(ParentLink.StreamId))!;
+    }
+
+    /// <summary>Puts the child's checkpoint where it was (as if the commits after it were lost) or, ahead of the parent's log, where no parent has been.</summary>
+    private static async Task MoveCheckpointAsync(HierarchyServer server, long to, Guid? lastEvent)
+    {
+        await using var session = server.Store.OpenSession(Actor.ServerTask("test"));
+        session.Events.Append(ParentLink.StreamId, new CatalogPageReplicated("test", 0, to, lastEvent, 0, 0, 0, [], DateTimeOffset.UtcNow));
+        await session.SaveChangesAsync();
+    }
+
+    [Fact]
+    public async Task a_parent_child_and_grandchild_replicate_the_catalog()
+    {
+        var (parent, child, grandchild) = (h.Parent, h.Child, h.Grandchild);
+        await parent.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
+        await parent.ImportAsync("patch", Encoding.UTF8.GetBytes(CultureCatalog));
+        Assert.Equal(200, (await child.SendAsync(HttpMethod.Put, "/api/settings/core", new { managedCultures = new[] { "en-US", "de-DE" }, excludedSoftwareReleases = Array.Empty<string>() })).Status);
+
+        // Registration: a single-use token from the parent's administrator; a wrong one and a used one are refused.
+        var (created, token) = await parent.SendAsync(HttpMethod.Post, "/api/hierarchy/registration-tokens", new { name = "berlin" });
+        Assert.Equal(201, created);
+        var tokenText = token.GetProperty("token").GetString()!;
+        var (wrong, refusal) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = tokenText.Split('.')[0] + ".not-the-secret" });
+        Assert.Equal(502, wrong);
+        Assert.Contains("not valid", refusal.GetProperty("detail").GetString());
+        var (linked, link) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = tokenText });
+        Assert.True(linked == 200, link.ToString());
+        Assert.Equal("hq", link.GetProperty("parentName").GetString());
+        var (reused, reuse) = await grandchild.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = tokenText });
+        Assert.Equal(502, reused);
+        Assert.Contains("already used", reuse.GetProperty("detail").GetString());
+
+        // The child manages de-DE, the parent does not: a language alert, and replication is refused with that reason.
+        var berlin = Assert.Single((await parent.GetAsync("/api/hierarchy/children")).EnumerateArray());
+        Assert.Equal("alert", berlin.GetProperty("status").GetString());
+        Assert.Equal(["de-DE"], berlin.GetProperty("missingCultures").EnumerateArray().Select(c => c.GetString()));
+        var alerted = await child.ReplicateAsync();
+        Assert.Equal("failed", alerted.GetProperty("status").GetString());
+        Assert.Contains("de-DE", alerted.GetProperty("error").GetString());
+        Assert.Equal(0, await child.ScalarAsync("select count(*) from patch.mt_doc_bulletin"));
+        Assert.Equal(1, await parent.ScalarAsync("select count(*) from patch.mt_events where type = 'language_alert_raised'"));
+
+        // The replication routes take a child's credential only.
+        using (var anonymous = new HttpClient { BaseAddress = new Uri(parent.BaseUrl) })
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/replication/v1/catalog/events")).StatusCode);
+            using var asAdmin = parent.Admin();
+            Assert.Equal(HttpStatusCode.Unauthorized, (await asAdmin.GetAsync("/replication/v1/catalog/events")).StatusCode);
+        }
+
+        // The parent manages de-DE: the next run replicates, in pages, only the child's cultures, and verifies every bulletin.
+        Assert.Equal(200, (await parent.SendAsync(HttpMethod.Put, "/api/settings/core", new { managedCultures = new[] { "en-US", "de-DE" }, excludedSoftwareReleases = Array.Empty<string>() })).Status);
+        var first = await child.ReplicateAsync();
+        Assert.True(first.GetProperty("status").GetString() == "completed", first.ToString());
+        Assert.True(Count(first, "pages") > 1, first.ToString());
+        var bulletins = await parent.ScalarAsync("select count(*) from patch.mt_doc_bulletin");
+        Assert.Equal(bulletins, Count(first, "verified"));
+        Assert.Equal(0, Count(first, "mismatched"));
+        Assert.Equal(await CatalogAsync(parent, "en-US", "de-DE"), await CatalogAsync(child, "en-US", "de-DE"));
+        var languagePack = await child.GetAsync("/api/bulletins/KB9900001");
+        Assert.Equal(["u-de", "u-en", "u-neutral"], languagePack.GetProperty("updates").EnumerateArray().Select(u => u.GetProperty("updateId").GetString()).Order());
+        berlin = Assert.Single((await parent.GetAsync("/api/hierarchy/children")).EnumerateArray());
+        Assert.Equal("ok", berlin.GetProperty("status").GetString());
+        Assert.Equal(0, berlin.GetProperty("pendingEvents").GetInt64());
+        Assert.Equal("completed", berlin.GetProperty("lastRun").GetString());
+
+        // Nothing new: nothing applied.
+        var again = await child.ReplicateAsync();
+        Assert.Equal("unchanged", again.GetProperty("status").GetString());
+        Assert.Equal(0, Count(again, "events"));
+
+        // The parent imports a month while the child is away; the child catches up (Differential) to the same catalog.
+        var beforeCatchUp = await LinkAsync(child);
+        await parent.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
+        Assert.True((await parent.GetAsync("/api/hierarchy/children"))[0].GetProperty("pendingEvents").GetInt64() > 0);
+        var caughtUp = await child.ReplicateAsync();
+        Assert.True(Count(caughtUp, "applied") > 0, caughtUp.ToString());
+        Assert.Equal(await CatalogAsync(parent, "en-US", "de-DE"), await CatalogAsync(child, "en-US", "de-DE"));
+
+        // A child whose last pages' commits were lost (killed mid-run) reads them again: nothing is appended twice.
+        var childEvents = await child.ScalarAsync($"select count(*) from patch.mt_events where type in {CatalogTypes}");
+        await MoveCheckpointAsync(child, beforeCatchUp.Checkpoint, beforeCatchUp.LastEventId);
+        var replayed = await child.ReplicateAsync();
+        Assert.True(Count(replayed, "events") > 0);
+        Assert.Equal(0, Count(replayed, "applied"));
+        Assert.Equal(childEvents, await child.ScalarAsync($"select count(*) from patch.mt_events where type in {CatalogTypes}"));
+
+        // Replicated bulletins are read-only on the child: its own import of the same month changes none of them.
+        var local = await child.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
+        Assert.Equal(0, local.GetProperty("eventsAppended").GetInt32());
+        Assert.Contains(local.GetProperty("skipped").EnumerateArray(), s => s.GetProperty("reason").GetString()!.Contains("read-only"));
+
+        // The verification catches a tampered row; a Complete run repairs it.
+        var tampered = await TextAsync(child, "select min(id) from patch.mt_doc_bulletin");
+        await using (var cmd = child.Db.CreateCommand($"update patch.mt_doc_bulletin set data = jsonb_set(data, '{{facts,title}}', '\"tampered\"') where id = '{tampered}'"))
+            await cmd.ExecuteNonQueryAsync();
+        var caught = await child.ReplicateAsync();
+        Assert.Equal(1, Count(caught, "mismatched"));
+        Assert.Equal([tampered], (await child.GetAsync("/api/hierarchy/parent")).GetProperty("lastVerification").GetProperty("mismatched").EnumerateArray().Select(m => m.GetString()));
+        var complete = await child.ReplicateAsync("&mode=complete");
+        Assert.True(Count(complete, "applied") >= 1, complete.ToString());
+        Assert.Equal(0, Count(complete, "mismatched"));
+        Assert.Equal(await CatalogAsync(parent, "en-US", "de-DE"), await CatalogAsync(child, "en-US", "de-DE"));
+
+        // A parent restored from an older backup no longer holds the child's checkpoint: the child re-bases by itself.
+        await MoveCheckpointAsync(child, 1_000_000_000, null);
+        var rebased = await child.ReplicateAsync();
+        Assert.True(Count(rebased, "rebased") == 1, rebased.ToString());
+        Assert.True((await child.GetAsync("/api/hierarchy/parent")).GetProperty("checkpoint").GetInt64() <= await parent.ScalarAsync("select max(seq_id) from patch.mt_events"));
+        Assert.Equal(await CatalogAsync(parent, "en-US", "de-DE"), await CatalogAsync(child, "en-US", "de-DE"));
+
+        // A chain: the child is the grandchild's parent, and the grandchild (en-US only) gets the same catalog.
+        var (_, childToken) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/registration-tokens", new { name = "munich" });
+        var (grandLinked, grandLink) = await grandchild.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = child.BaseUrl, token = childToken.GetProperty("token").GetString() });
+        Assert.True(grandLinked == 200, grandLink.ToString());
+        var grand = await grandchild.ReplicateAsync();
+        Assert.True(grand.GetProperty("status").GetString() == "completed", grand.ToString());
+        Assert.Equal(await CatalogAsync(parent, "en-US"), await CatalogAsync(grandchild, "en-US"));
+        Assert.Equal(["u-en", "u-neutral"], (await grandchild.GetAsync("/api/bulletins/KB9900001")).GetProperty("updates").EnumerateArray().Select(u => u.GetProperty("updateId").GetString()).Order());
+        Assert.Equal("site-munich", Assert.Single((await child.GetAsync("/api/hierarchy/children")).EnumerateArray()).GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task an_event_type_this_server_does_not_know_is_skipped_and_reported()
+    {
+        await using var session = h.Grandchild.Store.OpenSession(Actor.ServerTask("test"));
+        var tally = new ApplyTally();
+        var unknown = new FeedEvent(7, Guid.NewGuid(), "microsoft:KB1", "bulletin_archived", DateTimeOffset.UtcNow, JsonDocument.Parse("{}").RootElement);
+        await ReplicationApply.EventsAsync(session, [unknown], ["en-US"], tally, TestContext.Current.CancellationToken);
+        Assert.Equal(["bulletin_archived"], tally.Unknown);
+        Assert.Equal(1, tally.Skipped);
+        Assert.Equal(0, tally.Applied);
+    }
+}
