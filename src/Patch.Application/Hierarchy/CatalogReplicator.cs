@@ -74,7 +74,7 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
         while (true)
         {
             var link = (await LinkAsync(ct))!;
-            var query = $"catalog/events?after={link.Checkpoint}&limit={options.PageSize}" + (link.LastEventId is { } last ? $"&lastEvent={last}" : "");
+            var query = $"catalog/events?after={link.Checkpoint}&limit={options.PageSize}" + (link is { LastEventId: { } last, LastEventSequence: { } at } ? $"&lastEvent={last}&lastEventSequence={at}" : "");
             var page = await parent.SendAsync<FeedPage>(link, HttpMethod.Get, query, null, ct);
             if (page.Version != ReplicationProtocol.Version) throw new InvalidOperationException($"The parent's feed is version {page.Version}; this server reads version {ReplicationProtocol.Version}.");
             if (page.Next == link.Checkpoint && page.Events.Count == 0) return;
@@ -86,7 +86,8 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
             var before = (tally.Applied, tally.Skipped, tally.Unknown.Count);
             await ReplicationApply.EventsAsync(session, page.Events, cultures, tally, ct);
             stream.AppendOne(new CatalogPageReplicated(runId, page.After, page.Next, page.Events.Count > 0 ? page.Events[^1].Id : null, page.Events.Count,
-                tally.Applied - before.Applied, tally.Skipped - before.Skipped, tally.Unknown.Skip(before.Count).ToList(), time.GetUtcNow()));
+                tally.Applied - before.Applied, tally.Skipped - before.Skipped, tally.Unknown.Skip(before.Count).ToList(), time.GetUtcNow(),
+                page.Events.Count > 0 ? page.Events[^1].Sequence : null));
             if (tally.Applied > before.Applied) session.QueueSqlCommand(Projections.ReadModels.MarkCatalogChanged);
             await session.SaveChangesAsync(ct);
             counts["pages"]++;

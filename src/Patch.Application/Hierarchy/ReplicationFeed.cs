@@ -44,14 +44,16 @@ public static class ReplicationFeed
             .WithName("ReportChildStatus").WithSummary("A child reports its managed cultures, checkpoint and last run; the answer names the cultures the parent does not manage (a language alert).")
             .Produces<ChildStatusAnswer>().ProducesProblem(400);
 
-        feed.MapGet("catalog/events", async (long? after, int? limit, Guid? lastEvent, HttpContext http, IDocumentStore store, NpgsqlDataSource db, TimeProvider time,
+        feed.MapGet("catalog/events", async (long? after, int? limit, Guid? lastEvent, long? lastEventSequence, HttpContext http, IDocumentStore store, NpgsqlDataSource db, TimeProvider time,
                 CancellationToken ct) =>
             {
                 var caller = ChildCredentialHandler.Caller(http);
                 if (Alert(caller) is { } refused) return refused;
                 if (after is < 0) return Problems.Invalid("Invalid checkpoint", "after: 0 or a sequence number of this server's log");
                 if (limit is < 1 or > 5000) return Problems.Invalid("Invalid limit", "limit: 1 to 5000");
-                if (lastEvent is { } id && !await HoldsEventAsync(db, id, after ?? 0, ct) || after > 0 && after > await HeadAsync(db, ct))
+                if (lastEvent.HasValue != lastEventSequence.HasValue)
+                    return Problems.Invalid("Invalid checkpoint", "lastEvent and lastEventSequence: both (the last catalog event applied and its sequence number) or neither");
+                if (lastEvent is { } id && (lastEventSequence > after || !await HoldsEventAsync(db, id, lastEventSequence!.Value, ct)) || after > 0 && after > await HeadAsync(db, ct))
                     return Diverged(after ?? 0);
                 var (events, next, head) = await CatalogLog.ReadAsync(db, after ?? 0, limit ?? 500, ct);
                 return ReplicationProtocol.Signed(http, new FeedPage(ReplicationProtocol.Version, await ServerIdentities.GetAsync(store, time, ct), after ?? 0, next, head, events),
@@ -122,11 +124,12 @@ public static class ReplicationFeed
         return await CatalogLog.HeadAsync(conn, null, ct);
     }
 
-    private static async Task<bool> HoldsEventAsync(NpgsqlDataSource db, Guid id, long atOrBefore, CancellationToken ct)
+    /// <summary>Whether the event the child applied last is still at its place in this log (by the log's primary key).</summary>
+    private static async Task<bool> HoldsEventAsync(NpgsqlDataSource db, Guid id, long sequence, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand($"select exists(select 1 from {PatchStore.Schema}.mt_events where id = $1 and seq_id <= $2)");
+        await using var cmd = db.CreateCommand($"select exists(select 1 from {PatchStore.Schema}.mt_events where seq_id = $2 and id = $1)");
         cmd.Parameters.AddWithValue(id);
-        cmd.Parameters.AddWithValue(atOrBefore);
+        cmd.Parameters.AddWithValue(sequence);
         return (bool)(await cmd.ExecuteScalarAsync(ct))!;
     }
 }

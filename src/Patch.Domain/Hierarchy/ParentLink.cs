@@ -7,7 +7,8 @@ public sealed record ParentServerLinked(string ParentUrl, string ParentId, strin
 /// One page of the parent's catalog events applied, with the checkpoint it moves to (committed in the same transaction
 /// as the page's events: a page is applied whole or not at all).
 /// </summary>
-public sealed record CatalogPageReplicated(string RunId, long From, long To, Guid? LastEventId, int Events, int Applied, int Skipped, IReadOnlyList<string> UnknownTypes, DateTimeOffset At);
+public sealed record CatalogPageReplicated(string RunId, long From, long To, Guid? LastEventId, int Events, int Applied, int Skipped, IReadOnlyList<string> UnknownTypes, DateTimeOffset At,
+    long? LastEventSequence = null);
 
 /// <summary>One page of a Complete run (the parent's catalog as it is, stream by stream); <c>Head</c>: the parent's log when the run began.</summary>
 public sealed record CatalogSnapshotPageReplicated(string RunId, string Kind, string? Last, long Head, int Streams, int Applied, DateTimeOffset At);
@@ -31,13 +32,17 @@ public sealed record ParentLink(string Id, string ParentUrl, string ParentId, st
 {
     public const string StreamId = "hierarchy:parent";
 
+    /// <summary>Where the last catalog event applied is in the parent's log (with <c>LastEventId</c>, what the parent must still hold).</summary>
+    public long? LastEventSequence { get; init; }
+
     public static ParentLink Create(ParentServerLinked e) => new(StreamId, e.ParentUrl, e.ParentId, e.ParentName, e.ChildId, e.ProtectedCredential, e.At, 0, null, null, null, null);
 
-    public static ParentLink Apply(CatalogPageReplicated e, ParentLink p) => p with { Checkpoint = e.To, LastEventId = e.LastEventId ?? p.LastEventId, LastReplicated = e.At };
+    public static ParentLink Apply(CatalogPageReplicated e, ParentLink p) => e.LastEventId is null ? p with { Checkpoint = e.To, LastReplicated = e.At }
+        : p with { Checkpoint = e.To, LastEventId = e.LastEventId, LastEventSequence = e.LastEventSequence, LastReplicated = e.At };
 
     public static ParentLink Apply(CatalogSnapshotPageReplicated e, ParentLink p) => p with { Snapshot = new SnapshotCursor(e.RunId, e.Kind, e.Last, e.Head), LastReplicated = e.At };
 
-    public static ParentLink Apply(CatalogRebased e, ParentLink p) => p with { Checkpoint = e.Checkpoint, LastEventId = null, Snapshot = null, LastReplicated = e.At };
+    public static ParentLink Apply(CatalogRebased e, ParentLink p) => p with { Checkpoint = e.Checkpoint, LastEventId = null, LastEventSequence = null, Snapshot = null, LastReplicated = e.At };
 
     public static ParentLink Apply(CatalogVerified e, ParentLink p) => p with { LastVerification = e };
 }

@@ -54,10 +54,10 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
     }
 
     /// <summary>Puts the child's checkpoint where it was (as if the commits after it were lost) or, ahead of the parent's log, where no parent has been.</summary>
-    private static async Task MoveCheckpointAsync(HierarchyServer server, long to, Guid? lastEvent)
+    private static async Task MoveCheckpointAsync(HierarchyServer server, long to, Guid? lastEvent, long? lastSequence)
     {
         await using var session = server.Store.OpenSession(Actor.ServerTask("test"));
-        session.Events.Append(ParentLink.StreamId, new CatalogPageReplicated("test", 0, to, lastEvent, 0, 0, 0, [], DateTimeOffset.UtcNow));
+        session.Events.Append(ParentLink.StreamId, new CatalogPageReplicated("test", 0, to, lastEvent, 0, 0, 0, [], DateTimeOffset.UtcNow, lastSequence));
         await session.SaveChangesAsync();
     }
 
@@ -132,7 +132,7 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
 
         // A child whose last pages' commits were lost (killed mid-run) reads them again: nothing is appended twice.
         var childEvents = await child.ScalarAsync($"select count(*) from patch.mt_events where type in {CatalogTypes}");
-        await MoveCheckpointAsync(child, beforeCatchUp.Checkpoint, beforeCatchUp.LastEventId);
+        await MoveCheckpointAsync(child, beforeCatchUp.Checkpoint, beforeCatchUp.LastEventId, beforeCatchUp.LastEventSequence);
         var replayed = await child.ReplicateAsync();
         Assert.True(Count(replayed, "events") > 0);
         Assert.Equal(0, Count(replayed, "applied"));
@@ -156,9 +156,13 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         Assert.Equal(await CatalogAsync(parent, "en-US", "de-DE"), await CatalogAsync(child, "en-US", "de-DE"));
 
         // A parent restored from an older backup no longer holds the child's checkpoint: the child re-bases by itself.
-        await MoveCheckpointAsync(child, 1_000_000_000, null);
+        await MoveCheckpointAsync(child, 1_000_000_000, null, null);
         var rebased = await child.ReplicateAsync();
         Assert.True(Count(rebased, "rebased") == 1, rebased.ToString());
+        // Restored, then grown again past the checkpoint: the event the child applied last is not where it was.
+        var position = await LinkAsync(child);
+        await MoveCheckpointAsync(child, position.Checkpoint, Guid.NewGuid(), 1);
+        Assert.Equal(1, Count(await child.ReplicateAsync(), "rebased"));
         Assert.True((await child.GetAsync("/api/hierarchy/parent")).GetProperty("checkpoint").GetInt64() <= await parent.ScalarAsync("select max(seq_id) from patch.mt_events"));
         Assert.Equal(await CatalogAsync(parent, "en-US", "de-DE"), await CatalogAsync(child, "en-US", "de-DE"));
 
