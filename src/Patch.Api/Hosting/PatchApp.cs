@@ -106,6 +106,7 @@ public static class PatchApp
         app.MapChildRegistration();
         app.MapReplicationFeed();
         app.MapHierarchy();
+        app.MapHierarchyRollup();
         WakeOnLanTask.Map(app);
         Patch.Application.ServerTasks.ReadModelRebuilder.Map(app);
     }

@@ -18,7 +18,7 @@ namespace Patch.Application.Hierarchy;
 /// bulletins is compared with the parent's by digest.
 /// </summary>
 public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent, HierarchyOptions options, TimeProvider time, Projections.Compliance.CatalogCache catalog,
-    IMessageBus bus, ServerTaskRunner runner, IConfiguration config)
+    IMessageBus bus, ServerTaskRunner runner, IConfiguration config, Npgsql.NpgsqlDataSource db)
 {
     public const string TaskName = "catalog-replication";
     public static readonly string[] Modes = ["differential", "complete"];
@@ -60,6 +60,7 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
         counts["mismatched"] = verified.Mismatched.Count;
         link = (await LinkAsync(ct))!;
         await parent.SendAsync<ChildStatusAnswer>(link, HttpMethod.Post, "status", new ChildStatusRequest(cultures, link.Checkpoint, ServerTaskStatus.Completed), ct);
+        await HierarchyRollup.SendAsync(store, db, parent, time, link, ct);
         if (tally.Applied > 0)
         {
             catalog.Invalidate();

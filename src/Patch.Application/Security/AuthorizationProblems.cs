@@ -32,9 +32,12 @@ public sealed class AuthorizationProblems : IAuthorizationMiddlewareResultHandle
         if (result.Challenged)
         {
             foreach (var scheme in policy.AuthenticationSchemes.DefaultIfEmpty(PatchAuth.Scheme)) await http.ChallengeAsync(scheme);
-            var detail = access?.Kind == EndpointAccess.Agent
-                ? "Send 'Authorization: Bearer <agent credential>' as received at enrolment."
-                : "Sign in (POST /api/auth/sign-in) or send 'Authorization: Bearer <personal access token or OIDC access token>'.";
+            var detail = access?.Kind switch
+            {
+                EndpointAccess.Agent => "Send 'Authorization: Bearer <agent credential>' as received at enrolment.",
+                EndpointAccess.ChildServer => "Send 'Authorization: Bearer <child server credential>' as received at registration with this parent.",
+                _ => "Sign in (POST /api/auth/sign-in) or send 'Authorization: Bearer <personal access token or OIDC access token>'.",
+            };
             await Results.Problem(title: "Authentication required", detail: detail, statusCode: StatusCodes.Status401Unauthorized).ExecuteAsync(http);
             return;
         }

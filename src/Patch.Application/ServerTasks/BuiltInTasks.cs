@@ -110,6 +110,19 @@ public static class BuiltInTasks
             Validate = Hierarchy.CatalogReplicator.Validate,
         });
 
+        services.AddSingleton(new ServerTaskDefinition(Hierarchy.HierarchyRollup.TaskName,
+            "Sends this server's compliance and delivery figures (its own, and with its children's) to its parent, for the parent's roll-up; catalog replication does it after each run too.",
+            "*/15 * * * *", false, async (run, ct) =>
+            {
+                var store = run.Services.GetRequiredService<Marten.IDocumentStore>();
+                await using var query = store.QuerySession();
+                var link = await query.LoadAsync<Domain.Hierarchy.ParentLink>(Domain.Hierarchy.ParentLink.StreamId, ct)
+                    ?? throw new InvalidOperationException("This server has no parent: link it first (POST /api/hierarchy/parent).");
+                await Hierarchy.HierarchyRollup.SendAsync(store, run.Services.GetRequiredService<Npgsql.NpgsqlDataSource>(), run.Services.GetRequiredService<Hierarchy.ParentClient>(),
+                    run.Services.GetRequiredService<TimeProvider>(), link, ct);
+                return new TaskOutcome(new Dictionary<string, int> { ["reported"] = 1 });
+            }));
+
         services.AddSingleton<ServerTaskRunner>();
         services.AddHostedService(sp => sp.GetRequiredService<ServerTaskRunner>());
         services.AddHostedService<ServerTaskScheduler>();

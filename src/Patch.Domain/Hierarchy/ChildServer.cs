@@ -59,6 +59,11 @@ public sealed record ChildServer(string Id, string Name, string? Url, IReadOnlyL
 {
     public static string StreamId(Guid id) => $"child:{id:N}";
 
+    /// <summary>The figures the child last sent up (roll-up), none before its first report.</summary>
+    public ChildRollup? Rollup { get; init; }
+
+    public static ChildServer Apply(ChildRollupReported e, ChildServer c) => c with { Rollup = new ChildRollup(e.Own, e.Subtree, e.At) };
+
     public static ChildServer Create(ChildServerRegistered e) => new(e.ChildId, e.Name, e.Url, e.Cultures, e.CredentialSha256, e.At, 0, null, null, [], false);
 
     public static ChildServer Apply(ChildServerReported e, ChildServer c) => c with { Cultures = e.Cultures, Checkpoint = e.Checkpoint, LastReportAt = e.At, LastRun = e.LastRun ?? c.LastRun };

@@ -21,7 +21,9 @@ public class when_report_query_strings_are_fuzzed(AppFixture app) : AppTest(app)
         var list = new List<Operation>();
         foreach (var path in doc.RootElement.GetProperty("paths").EnumerateObject())
         {
-            if (!path.Value.TryGetProperty("get", out var get) || path.Name.StartsWith("/agent/", StringComparison.Ordinal)) continue;
+            // The agent's and child servers' routes take their own credentials (their tests call them).
+            if (!path.Value.TryGetProperty("get", out var get) || path.Name.StartsWith("/agent/", StringComparison.Ordinal)
+                || path.Name.StartsWith("/replication/", StringComparison.Ordinal)) continue;
             var parameters = get.TryGetProperty("parameters", out var ps)
                 ? ps.EnumerateArray().Where(p => p.GetProperty("in").GetString() == "query").Select(p =>
                 {

@@ -45,6 +45,35 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         return (string)(await cmd.ExecuteScalarAsync())!;
     }
 
+    /// <summary>Computers with real Windows inventories, through the operator's bulk import (analysed as they are stored).</summary>
+    private static async Task InventoriesAsync(HierarchyServer server, params (string Name, string Capture)[] computers)
+    {
+        var web = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        var lines = computers.Select(c => JsonSerializer.Serialize(new
+        {
+            name = c.Name,
+            inventory = new Patch.Agent.Inventory.FileInventorySource(SharedData.PathOf("windows-inventory/wesng-validation/" + c.Capture)).Read(),
+        }, web));
+        using var client = server.Admin();
+        using var response = await client.PostAsync("/api/computers/inventories", new StringContent(string.Join("\n", lines) + "\n", Encoding.UTF8, "application/x-ndjson"));
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>A server's own figures as its home page gives them, in the roll-up's terms.</summary>
+    private static async Task<(long Computers, long WithAgent, string Vulnerabilities, long Executed)> HomeAsync(HierarchyServer server)
+    {
+        var home = await server.GetAsync("/api/home");
+        var vulnerabilities = string.Join(";", home.GetProperty("vulnerabilities").EnumerateArray()
+            .Select(v => $"{v.GetProperty("severity").GetString()}={v.GetProperty("missingInstalls").GetInt64()}/{v.GetProperty("computers").GetInt64()}").Order(StringComparer.Ordinal));
+        return (home.GetProperty("configuration").GetProperty("computers").GetInt64(), home.GetProperty("configuration").GetProperty("computersWithAgent").GetInt64(),
+            vulnerabilities, home.GetProperty("delivery").GetProperty("executed").GetInt64());
+    }
+
+    private static (long, long, string, long) Figures(JsonElement f) => (f.GetProperty("computers").GetInt64(), f.GetProperty("computersWithAgent").GetInt64(),
+        string.Join(";", f.GetProperty("vulnerabilities").EnumerateArray()
+            .Select(v => $"{v.GetProperty("severity").GetString()}={v.GetProperty("missingInstalls").GetInt64()}/{v.GetProperty("computers").GetInt64()}").Order(StringComparer.Ordinal)),
+        f.GetProperty("executed").GetInt64());
+
     private static int Count(JsonElement run, string name) => run.GetProperty("counts").GetProperty(name).GetInt32();
 
     private static async Task<ParentLink> LinkAsync(HierarchyServer server)
@@ -175,6 +204,26 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         Assert.Equal(await CatalogAsync(parent, "en-US"), await CatalogAsync(grandchild, "en-US"));
         Assert.Equal(["u-en", "u-neutral"], (await grandchild.GetAsync("/api/bulletins/KB9900001")).GetProperty("updates").EnumerateArray().Select(u => u.GetProperty("updateId").GetString()).Order());
         Assert.Equal("site-munich", Assert.Single((await child.GetAsync("/api/hierarchy/children")).EnumerateArray()).GetProperty("name").GetString());
+
+        // Roll-up: each server's fleet, sent up after each run; the parent's hierarchy line covers all three.
+        await InventoriesAsync(parent, ("HQ-W10", "10_22H2_x64_enterprise_en-us_systeminfo.txt"));
+        await InventoriesAsync(child, ("BER-W10", "10_22H2_x64_enterprise_en-us_systeminfo.txt"), ("BER-SRV", "srv_2019_rtm_datacenter_en-us_systeminfo.txt"));
+        await InventoriesAsync(grandchild, ("MUC-W11", "11_23H2_x64_enterprise_systeminfo.txt"));
+        await grandchild.ReplicateAsync();
+        await child.ReplicateAsync();
+        var atChild = (await child.GetAsync("/api/hierarchy/rollup")).GetProperty("children")[0];
+        Assert.Equal(await HomeAsync(grandchild), Figures(atChild.GetProperty("own")));
+        var rollup = await parent.GetAsync("/api/hierarchy/rollup");
+        var berlinLine = Assert.Single(rollup.GetProperty("children").EnumerateArray());
+        Assert.Equal(await HomeAsync(child), Figures(berlinLine.GetProperty("own")));
+        Assert.Equal(await HomeAsync(parent), Figures(rollup.GetProperty("own")));
+        Assert.Equal(2, berlinLine.GetProperty("subtree").GetProperty("servers").GetInt32());
+        var whole = rollup.GetProperty("hierarchy");
+        Assert.Equal(3, whole.GetProperty("servers").GetInt32());
+        var homes = new[] { await HomeAsync(parent), await HomeAsync(child), await HomeAsync(grandchild) };
+        Assert.Equal(4, whole.GetProperty("computers").GetInt64());
+        Assert.Equal(homes.Sum(x => x.Computers), whole.GetProperty("computers").GetInt64());
+        Assert.True(whole.GetProperty("vulnerabilities").EnumerateArray().Sum(v => v.GetProperty("missingInstalls").GetInt64()) > 0);
     }
 
     [Fact]

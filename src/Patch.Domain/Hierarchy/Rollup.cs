@@ -1,0 +1,36 @@
+namespace Patch.Domain.Hierarchy;
+
+/// <summary>Missing installs of one severity, and the computers missing any, on one server or a whole subtree.</summary>
+public sealed record SeverityFigures(string Severity, long MissingInstalls, long Computers);
+
+/// <summary>
+/// What a server's reports say, in figures that add up across servers (their fleets are disjoint): how patched it is
+/// and how its deliveries went (the home page's last 30 days). <c>Servers</c>: how many servers the figures cover.
+/// </summary>
+public sealed record HierarchyFigures(int Servers, long Computers, long ComputersWithAgent, long NotReportingInventory, IReadOnlyList<SeverityFigures> Vulnerabilities,
+    long Executed, long Succeeded, long Failed, long NotCompleted, long PendingRestarts)
+{
+    public static readonly HierarchyFigures None = new(0, 0, 0, 0, [], 0, 0, 0, 0, 0);
+
+    public static HierarchyFigures Sum(IEnumerable<HierarchyFigures> all) => all.Aggregate(None, (a, b) => new HierarchyFigures(a.Servers + b.Servers,
+        a.Computers + b.Computers, a.ComputersWithAgent + b.ComputersWithAgent, a.NotReportingInventory + b.NotReportingInventory,
+        a.Vulnerabilities.Concat(b.Vulnerabilities).GroupBy(v => v.Severity, StringComparer.Ordinal)
+            .Select(g => new SeverityFigures(g.Key, g.Sum(v => v.MissingInstalls), g.Sum(v => v.Computers))).OrderBy(v => v.Severity, StringComparer.Ordinal).ToList(),
+        a.Executed + b.Executed, a.Succeeded + b.Succeeded, a.Failed + b.Failed, a.NotCompleted + b.NotCompleted, a.PendingRestarts + b.PendingRestarts));
+
+    /// <summary>Null when every figure is a plausible count, else what is wrong (a child's report is input like any other).</summary>
+    public string? Problem()
+    {
+        if (Servers < 1 || Servers > 100_000) return "servers: 1 to 100000";
+        if (new[] { Computers, ComputersWithAgent, NotReportingInventory, Executed, Succeeded, Failed, NotCompleted, PendingRestarts }.Any(n => n < 0)
+            || Vulnerabilities.Any(v => v.MissingInstalls < 0 || v.Computers < 0)) return "figures: counts are never negative";
+        if (Vulnerabilities.Count > 20 || Vulnerabilities.Any(v => string.IsNullOrWhiteSpace(v.Severity) || v.Severity.Length > 32 || v.Severity.Any(char.IsControl)))
+            return "vulnerabilities: up to 20 severities by name";
+        return null;
+    }
+}
+
+/// <summary>A child's figures as it last reported them: its own, and its own with its descendants'.</summary>
+public sealed record ChildRollup(HierarchyFigures Own, HierarchyFigures Subtree, DateTimeOffset At);
+
+public sealed record ChildRollupReported(string ChildId, HierarchyFigures Own, HierarchyFigures Subtree, DateTimeOffset At);
