@@ -107,6 +107,7 @@ public static class PatchApp
         app.MapReplicationFeed();
         app.MapHierarchy();
         app.MapHierarchyRollup();
+        app.MapReplicationBundles();
         WakeOnLanTask.Map(app);
         Patch.Application.ServerTasks.ReadModelRebuilder.Map(app);
     }

@@ -65,6 +65,7 @@ public static class PatchServices
         services.AddHttpClient(Patch.Application.Hierarchy.ParentClient.HttpClientName, c => c.Timeout = TimeSpan.FromMinutes(5));
         services.AddSingleton<Patch.Application.Hierarchy.ParentClient>();
         services.AddTransient<Patch.Application.Hierarchy.CatalogReplicator>();
+        services.AddTransient<Patch.Application.Hierarchy.BundleImporter>();
         services.AddHttpClient("catalog-sources", c => c.Timeout = TimeSpan.FromMinutes(10));
         services.AddTransient<CatalogSourcePoller>();
         services.AddTransient<MicrosoftCvrfFeed>();

@@ -79,18 +79,9 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
             var page = await parent.SendAsync<FeedPage>(link, HttpMethod.Get, query, null, ct);
             if (page.Version != ReplicationProtocol.Version) throw new InvalidOperationException($"The parent's feed is version {page.Version}; this server reads version {ReplicationProtocol.Version}.");
             if (page.Next == link.Checkpoint && page.Events.Count == 0) return;
-            await using var session = store.OpenSession(actor, runId);
-            await CatalogLog.LockForAppendAsync(session, ct);
-            var stream = await session.Events.FetchForWriting<ParentLink>(ParentLink.StreamId, ct);
             // Another run moved the checkpoint meanwhile: this page is not applied twice.
-            if (stream.Aggregate!.Checkpoint != page.After) throw new InvalidOperationException("Another replication run moved the checkpoint; this run stops.");
-            var before = (tally.Applied, tally.Skipped, tally.Unknown.Count);
-            await ReplicationApply.EventsAsync(session, page.Events, cultures, tally, ct);
-            stream.AppendOne(new CatalogPageReplicated(runId, page.After, page.Next, page.Events.Count > 0 ? page.Events[^1].Id : null, page.Events.Count,
-                tally.Applied - before.Applied, tally.Skipped - before.Skipped, tally.Unknown.Skip(before.Count).ToList(), time.GetUtcNow(),
-                page.Events.Count > 0 ? page.Events[^1].Sequence : null));
-            if (tally.Applied > before.Applied) session.QueueSqlCommand(Projections.ReadModels.MarkCatalogChanged);
-            await session.SaveChangesAsync(ct);
+            if (await ReplicationPages.ApplyAsync(store, time, actor, runId, page, cultures, tally, ct) != PageOutcome.Applied)
+                throw new InvalidOperationException("Another replication run moved the checkpoint; this run stops.");
             counts["pages"]++;
             counts["events"] += page.Events.Count;
             if (page.Events.Count < options.PageSize) return;

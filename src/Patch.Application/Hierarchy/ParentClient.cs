@@ -29,14 +29,16 @@ public sealed class ParentClient(IHttpClientFactory http, IDataProtectionProvide
 
     public string Protect(string credential) => Protector.Protect(credential);
 
+    /// <summary>The key the parent signs this child's answers and bundles with: the SHA-256 of the child's credential's secret.</summary>
+    public string KeyOf(ParentLink link) => Secrets.Hash(Secrets.Split(Protector.Unprotect(link.ProtectedCredential))!.Value.Secret);
+
     /// <summary>Registration: the token is the credential of this one call, and the answer must be signed with it.</summary>
     public Task<ChildRegistered> RegisterAsync(string parentUrl, RegisterChildRequest request, CancellationToken ct) =>
         SendAsync<ChildRegistered>(parentUrl, null, Secrets.Hash(Secrets.Split(request.Token)!.Value.Secret), HttpMethod.Post, "register", request, ct);
 
     public Task<T> SendAsync<T>(ParentLink link, HttpMethod method, string path, object? body, CancellationToken ct)
     {
-        var credential = Protector.Unprotect(link.ProtectedCredential);
-        return SendAsync<T>(link.ParentUrl, credential, Secrets.Hash(Secrets.Split(credential)!.Value.Secret), method, path, body, ct);
+        return SendAsync<T>(link.ParentUrl, Protector.Unprotect(link.ProtectedCredential), KeyOf(link), method, path, body, ct);
     }
 
     private async Task<T> SendAsync<T>(string parentUrl, string? credential, string keySha256, HttpMethod method, string path, object? body, CancellationToken ct)

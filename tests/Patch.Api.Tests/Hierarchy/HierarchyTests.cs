@@ -224,6 +224,59 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         Assert.Equal(4, whole.GetProperty("computers").GetInt64());
         Assert.Equal(homes.Sum(x => x.Computers), whole.GetProperty("computers").GetInt64());
         Assert.True(whole.GetProperty("vulnerabilities").EnumerateArray().Sum(v => v.GetProperty("missingInstalls").GetInt64()) > 0);
+
+        // A disconnected site: the parent's next month reaches the child in a signed bundle, not over the network.
+        using (var month = new MemoryStream())
+        {
+            await using (var gz = SharedData.OpenCvrf("msrc-cvrf/archive/2024-Feb.xml.gz")) await gz.CopyToAsync(month);
+            await parent.ImportAsync("cvrf", month.ToArray());
+        }
+        var checkpoint = (await child.GetAsync("/api/hierarchy/parent")).GetProperty("checkpoint").GetInt64();
+        byte[] bundle;
+        using (var admin = parent.Admin())
+        {
+            using var exported = await admin.GetAsync($"/api/hierarchy/children/{berlin.GetProperty("id").GetString()}/bundle?after={checkpoint}&verify=100");
+            Assert.True(exported.IsSuccessStatusCode, await exported.Content.ReadAsStringAsync());
+            bundle = await exported.Content.ReadAsByteArrayAsync();
+        }
+        var changed = Recompress(bundle, text => text.Replace("\"Important\"", "\"Low\""));
+        var (refusedStatus, refused) = await PostBundleAsync(child, changed);
+        Assert.Equal(400, refusedStatus);
+        Assert.Contains("signature does not match", refused.GetProperty("detail").GetString());
+        var (wrongServer, wrongServerAnswer) = await PostBundleAsync(grandchild, bundle);
+        Assert.Equal(400, wrongServer);
+        Assert.Contains("another server", wrongServerAnswer.GetProperty("detail").GetString());
+        Assert.NotEqual(await CatalogAsync(parent, "en-US", "de-DE"), await CatalogAsync(child, "en-US", "de-DE"));
+        var (imported, result) = await PostBundleAsync(child, bundle);
+        Assert.True(imported == 200, result.ToString());
+        Assert.True(result.GetProperty("applied").GetInt32() > 0, result.ToString());
+        Assert.True(result.GetProperty("verified").GetInt32() > 0, result.ToString());
+        Assert.Empty(result.GetProperty("mismatched").EnumerateArray());
+        Assert.Equal(await CatalogAsync(parent, "en-US", "de-DE"), await CatalogAsync(child, "en-US", "de-DE"));
+        var (_, twice) = await PostBundleAsync(child, bundle);
+        Assert.Equal(0, twice.GetProperty("applied").GetInt32());
+        Assert.Equal(twice.GetProperty("pages").GetInt32(), twice.GetProperty("alreadyApplied").GetInt32());
+    }
+
+    private static byte[] Recompress(byte[] gzip, Func<string, string> change)
+    {
+        using var input = new System.IO.Compression.GZipStream(new MemoryStream(gzip), System.IO.Compression.CompressionMode.Decompress);
+        using var reader = new StreamReader(input);
+        var text = change(reader.ReadToEnd());
+        using var output = new MemoryStream();
+        using (var gz = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            gz.Write(Encoding.UTF8.GetBytes(text));
+        return output.ToArray();
+    }
+
+    private static async Task<(int Status, JsonElement Body)> PostBundleAsync(HierarchyServer server, byte[] bundle)
+    {
+        using var client = server.Admin();
+        using var content = new ByteArrayContent(bundle);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/gzip");
+        using var response = await client.PostAsync("/api/hierarchy/bundles", content);
+        var text = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
     }
 
     [Fact]

@@ -1,0 +1,138 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Marten;
+using Microsoft.Extensions.Configuration;
+using Patch.Application.Common;
+using Patch.Application.ServerTasks;
+using Patch.Domain.Hierarchy;
+using Patch.Domain.ServerTasks;
+using Patch.Domain.Settings;
+using Wolverine;
+
+namespace Patch.Application.Hierarchy;
+
+/// <summary>What importing a bundle did; <c>Mismatched</c>: bulletins whose digest differs from the parent's.</summary>
+public sealed record BundleImported(string RunId, string Status, int Pages, int Events, int Applied, int AlreadyApplied, int Skipped, int UnknownTypes, int Verified,
+    IReadOnlyList<string> Mismatched, long Checkpoint);
+
+/// <summary>
+/// The child's side of a bundle (<see cref="ReplicationBundles"/>): nothing is applied before the whole file was read
+/// and its signature, format, parent and child checked; then each page is applied in its own transaction with its
+/// checkpoint (a page already applied is passed over, a page after a gap stops the import), and the digests compared.
+/// </summary>
+public sealed class BundleImporter(IDocumentStore store, ParentClient parent, TimeProvider time, Projections.Compliance.CatalogCache catalog, IMessageBus bus,
+    ServerTaskRunner runner, IConfiguration config)
+{
+    public async Task<(BundleImported? Result, string? Problem)> ImportAsync(byte[] content, Actor actor, CancellationToken ct)
+    {
+        ParentLink? link;
+        await using (var query = store.QuerySession()) link = await query.LoadAsync<ParentLink>(ParentLink.StreamId, ct);
+        if (link is null) return (null, "this server has no parent: link it first (POST /api/hierarchy/parent)");
+        if (Check(content, link, parent.KeyOf(link)) is { } problem) return (null, problem);
+
+        var parameters = new Dictionary<string, string> { ["mode"] = "bundle", ["bytes"] = content.Length.ToString() };
+        var runId = await ServerTaskRecorder.StartAsync(store, time, actor, CatalogReplicator.TaskName, "bundle", parameters, ct);
+        var replication = new Actor("replication", link.ParentName, actor.CorrelationId, $"replication:{link.ParentId}");
+        var cultures = await CulturesAsync(ct);
+        var tally = new ApplyTally();
+        int pages = 0, events = 0, already = 0;
+        IReadOnlyDictionary<string, string?> digests = new Dictionary<string, string?>();
+        try
+        {
+            foreach (var line in Lines(content).Skip(1))
+            {
+                using var doc = JsonDocument.Parse(line);
+                if (doc.RootElement.TryGetProperty("events", out _))
+                {
+                    var page = doc.RootElement.Deserialize<FeedPage>(ReplicationProtocol.Json)!;
+                    var outcome = await ReplicationPages.ApplyAsync(store, time, replication, runId, page, cultures, tally, ct);
+                    if (outcome == PageOutcome.Gap)
+                        throw new InvalidOperationException($"The bundle's page after {page.After} does not follow this server's checkpoint: export a bundle from this server's checkpoint (GET /api/hierarchy/parent).");
+                    if (outcome == PageOutcome.AlreadyApplied) already++;
+                    pages++;
+                    events += page.Events.Count;
+                }
+                else if (doc.RootElement.TryGetProperty("digests", out _)) digests = doc.RootElement.Deserialize<BundleDigests>(ReplicationProtocol.Json)!.Digests;
+            }
+            var mismatched = await VerifyAsync(replication, runId, digests, cultures, ct);
+            if (tally.Applied > 0)
+            {
+                catalog.Invalidate();
+                await bus.PublishAsync(new Compliance.AnalyseFleet($"replication bundle {runId}", tally.VulnerabilitiesChanged ? null : tally.ChangedBulletins.Distinct().ToList()));
+                await Policies.PolicyMaintenanceTriggers.AfterCatalogChangeAsync(runner, config, $"after replication bundle {runId}", import: true, ct);
+            }
+            var status = tally.Applied == 0 && mismatched.Count == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
+            await ServerTaskRecorder.CompleteAsync(store, time, actor, runId, new TaskOutcome(new Dictionary<string, int>
+            {
+                ["pages"] = pages, ["events"] = events, ["applied"] = tally.Applied, ["alreadyApplied"] = already, ["skipped"] = tally.Skipped,
+                ["unknownTypes"] = tally.Unknown.Count, ["verified"] = digests.Count, ["mismatched"] = mismatched.Count,
+            }, status));
+            await using var read = store.QuerySession();
+            var checkpoint = (await read.LoadAsync<ParentLink>(ParentLink.StreamId, ct))!.Checkpoint;
+            return (new BundleImported(runId, status, pages, events, tally.Applied, already, tally.Skipped, tally.Unknown.Count, digests.Count, mismatched, checkpoint), null);
+        }
+        catch (Exception e) when (e is InvalidOperationException or JsonException)
+        {
+            await ServerTaskRecorder.FailAsync(store, time, actor, runId, e.Message);
+            return (null, e.Message);
+        }
+    }
+
+    /// <summary>The whole file checked before anything is applied: gzip, JSON lines, header, the signature last.</summary>
+    private static string? Check(byte[] content, ParentLink link, string key)
+    {
+        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, Convert.FromHexString(key));
+        string? previous = null;
+        var count = 0;
+        try
+        {
+            foreach (var line in Lines(content))
+            {
+                if (count++ == 0)
+                {
+                    var header = JsonSerializer.Deserialize<BundleHeader>(line, ReplicationProtocol.Json);
+                    if (header?.Format != ReplicationBundles.Format) return "not a Patch replication bundle (its first line is no bundle header)";
+                    if (header.Version != ReplicationProtocol.Version) return $"the bundle is version {header.Version}; this server reads version {ReplicationProtocol.Version}";
+                    if (header.ParentId != link.ParentId) return $"the bundle was made by another server ({header.ParentName}, {header.ParentId}), not this server's parent";
+                    if (header.ChildId != link.ChildId) return "the bundle was made for another child of the parent";
+                }
+                if (previous is not null) hmac.AppendData(Encoding.UTF8.GetBytes(previous + "\n"));
+                previous = line;
+            }
+        }
+        catch (InvalidDataException) { return "not a gzip file"; }
+        catch (JsonException e) { return $"line {count}: not JSON ({e.Message})"; }
+        if (count < 3 || previous is null) return "the bundle is incomplete (no pages or no signature)";
+        var signature = JsonSerializer.Deserialize<BundleSignature>(previous, ReplicationProtocol.Json)?.Signature;
+        var expected = "sha256=" + Convert.ToHexStringLower(hmac.GetHashAndReset());
+        return signature is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(signature), Encoding.ASCII.GetBytes(expected)) ? null
+            : "the signature does not match: the bundle was changed, truncated or not made for this server";
+    }
+
+    private static IEnumerable<string> Lines(byte[] content)
+    {
+        using var reader = new StreamReader(new GZipStream(new MemoryStream(content, writable: false), CompressionMode.Decompress), new UTF8Encoding(false, true));
+        while (reader.ReadLine() is { } line) yield return line;
+    }
+
+    private async Task<List<string>> VerifyAsync(Actor actor, string runId, IReadOnlyDictionary<string, string?> digests, IReadOnlyList<string> cultures, CancellationToken ct)
+    {
+        if (digests.Count == 0) return [];
+        IReadOnlyList<Domain.Catalog.Bulletin> bulletins;
+        await using (var query = store.QuerySession()) bulletins = await query.LoadManyAsync<Domain.Catalog.Bulletin>(ct, digests.Keys.ToArray());
+        var mine = bulletins.ToDictionary(b => b.Id, b => CatalogReplication.Digest(b.Facts, b.Updates, cultures));
+        var mismatched = digests.Where(d => mine.GetValueOrDefault(d.Key) != d.Value).Select(d => d.Key).Order(StringComparer.Ordinal).ToList();
+        await using var session = store.OpenSession(actor, runId);
+        session.Events.Append(ParentLink.StreamId, new CatalogVerified(runId, digests.Count, mismatched.Take(1000).ToList(), time.GetUtcNow()));
+        await session.SaveChangesAsync(ct);
+        return mismatched;
+    }
+
+    private async Task<IReadOnlyList<string>> CulturesAsync(CancellationToken ct)
+    {
+        await using var query = store.QuerySession();
+        return (await query.LoadAsync<CoreSettings>(Domain.StreamIds.CoreSettings, ct) ?? CoreSettings.Default).ManagedCultures;
+    }
+}
