@@ -108,6 +108,7 @@ public static class PatchApp
         app.MapHierarchy();
         app.MapHierarchyRollup();
         app.MapReplicationBundles();
+        app.MapPolicyReplicationFeed();
         WakeOnLanTask.Map(app);
         Patch.Application.ServerTasks.ReadModelRebuilder.Map(app);
     }

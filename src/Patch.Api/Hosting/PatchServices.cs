@@ -66,6 +66,7 @@ public static class PatchServices
         services.AddSingleton<Patch.Application.Hierarchy.ParentClient>();
         services.AddTransient<Patch.Application.Hierarchy.CatalogReplicator>();
         services.AddTransient<Patch.Application.Hierarchy.BundleImporter>();
+        services.AddTransient<Patch.Application.Hierarchy.PolicyReplicator>();
         services.AddHttpClient("catalog-sources", c => c.Timeout = TimeSpan.FromMinutes(10));
         services.AddTransient<CatalogSourcePoller>();
         services.AddTransient<MicrosoftCvrfFeed>();

@@ -41,6 +41,28 @@ public sealed class ParentClient(IHttpClientFactory http, IDataProtectionProvide
         return SendAsync<T>(link.ParentUrl, Protector.Unprotect(link.ProtectedCredential), KeyOf(link), method, path, body, ct);
     }
 
+    /// <summary>Downloads a file of the parent (a package) to <paramref name="path"/>; the caller checks its hash (the file is not signed, its SHA-256 is).</summary>
+    public async Task DownloadAsync(ParentLink link, string path, string destination, long maxBytes, CancellationToken ct)
+    {
+        using var client = http.CreateClient(HttpClientName);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{link.ParentUrl.TrimEnd('/')}{ReplicationProtocol.Prefix}/{path}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Protector.Unprotect(link.ProtectedCredential));
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        if (!response.IsSuccessStatusCode) throw Refusal((int)response.StatusCode, await response.Content.ReadAsByteArrayAsync(ct));
+        if (response.Content.Headers.ContentLength > maxBytes) throw new InvalidOperationException($"{path}: larger than {maxBytes} bytes (Patch:Staging:MaxPackageBytes).");
+        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+        await using var body = await response.Content.ReadAsStreamAsync(ct);
+        await using var file = File.Create(destination);
+        var buffer = new byte[81920];
+        long total = 0;
+        int read;
+        while ((read = await body.ReadAsync(buffer, ct)) > 0)
+        {
+            if ((total += read) > maxBytes) throw new InvalidOperationException($"{path}: larger than {maxBytes} bytes (Patch:Staging:MaxPackageBytes).");
+            await file.WriteAsync(buffer.AsMemory(0, read), ct);
+        }
+    }
+
     private async Task<T> SendAsync<T>(string parentUrl, string? credential, string keySha256, HttpMethod method, string path, object? body, CancellationToken ct)
     {
         using var client = http.CreateClient(HttpClientName);

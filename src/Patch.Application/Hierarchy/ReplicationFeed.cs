@@ -110,7 +110,7 @@ public static class ReplicationFeed
     private static SnapshotStream Stream(string id, string source, object state) =>
         new(id, source, System.Text.Json.JsonSerializer.SerializeToElement(state, ReplicationProtocol.Json));
 
-    private static IResult? Alert(ChildServer child) => child.MissingCultures.Count == 0 ? null : Results.Problem(title: "Language alert",
+    internal static IResult? Alert(ChildServer child) => child.MissingCultures.Count == 0 ? null : Results.Problem(title: "Language alert",
         detail: $"This parent does not manage {string.Join(", ", child.MissingCultures)}, which the child '{child.Name}' manages: replication is refused until an administrator of the parent manages them (core settings) and the child reports again.",
         statusCode: StatusCodes.Status409Conflict);
 

@@ -24,7 +24,8 @@ public sealed class PolicyMaintenanceTasks(IDocumentStore store, PackageStore pa
     public async Task<TaskOutcome> ReviseAsync(TaskContextInfo run, bool alignProgram, CancellationToken ct)
     {
         await using var session = store.OpenSession(run.Actor, run.RunId);
-        var policies = await session.Query<SoftwareUpdatePolicy>().Where(p => p.Status == PolicyStatus.Active).ToListAsync(ct);
+        // A policy replicated from the parent is revised there: the revision comes with the next policy replication.
+        var policies = (await session.Query<SoftwareUpdatePolicy>().Where(p => p.Status == PolicyStatus.Active).ToListAsync(ct)).Where(p => p.ReplicatedFrom is null).ToList();
         var bulletins = await BulletinsAsync(session, policies, ct);
         var vendors = alignProgram ? (await session.Query<VendorSettings>().ToListAsync(ct)).ToDictionary(v => v.Vendor, v => v.Values.Program, StringComparer.OrdinalIgnoreCase) : null;
         int policiesRevised = 0, updatesRevised = 0, updatesAdded = 0, awaiting = 0, programs = 0;
@@ -56,7 +57,8 @@ public sealed class PolicyMaintenanceTasks(IDocumentStore store, PackageStore pa
         {
             var policies = await session.Query<SoftwareUpdatePolicy>().Where(p => p.Status == PolicyStatus.Active && p.Enabled).ToListAsync(ct);
             var bulletins = await BulletinsAsync(session, policies, ct);
-            disabled = policies.SelectMany(p => PolicyMaintenance.Superseded(p, policies, bulletins)).ToList();
+            // A replicated policy may replace a local one; its own advertisements are the parent's to disable.
+            disabled = policies.Where(p => p.ReplicatedFrom is null).SelectMany(p => PolicyMaintenance.Superseded(p, policies, bulletins)).ToList();
             foreach (var group in disabled.GroupBy(d => d.PolicyId).OrderBy(g => g.Key, StringComparer.Ordinal))
                 (await session.Events.FetchForWriting<SoftwareUpdatePolicy>(group.Key, ct)).AppendMany(group.Cast<object>().ToArray());
             await session.SaveChangesAsync(ct);

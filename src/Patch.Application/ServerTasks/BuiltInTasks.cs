@@ -110,6 +110,14 @@ public static class BuiltInTasks
             Validate = Hierarchy.CatalogReplicator.Validate,
         });
 
+        services.AddSingleton(new ServerTaskDefinition(Hierarchy.PolicyReplicator.TaskName,
+            "Software Update policy replication from this server's parent: the policies the parent chose for this server, read-only here, their packages fetched from the parent and verified, their targets resolved against this server's computers; mode=differential (changed policies) or complete.",
+            "30 * * * *", false, (run, ct) => Resolve<Hierarchy.PolicyReplicator>(run).RunAsync(run, ct))
+        {
+            Parameters = new Dictionary<string, string> { ["mode"] = "differential (default: policies changed on the parent) or complete (all of them again)" },
+            Validate = p => p.GetValueOrDefault("mode") is { } m && !Hierarchy.CatalogReplicator.Modes.Contains(m) ? $"mode: '{m}' is not differential or complete" : null,
+        });
+
         services.AddSingleton(new ServerTaskDefinition(Hierarchy.HierarchyRollup.TaskName,
             "Sends this server's compliance and delivery figures (its own, and with its children's) to its parent, for the parent's roll-up; catalog replication does it after each run too.",
             "*/15 * * * *", false, async (run, ct) =>

@@ -53,11 +53,19 @@ public sealed record LanguageAlertCleared(string ChildId, DateTimeOffset At);
 
 public sealed record ChildServerRevoked(string ChildId, DateTimeOffset At);
 
+/// <summary>The parent's Software Update policies that replicate to this child (Software Update policy replication).</summary>
+public sealed record ChildPoliciesChosen(string ChildId, IReadOnlyList<string> PolicyIds, DateTimeOffset At);
+
 /// <summary>A child server as its parent knows it: its credential (hash only), cultures, checkpoint, language alert.</summary>
 public sealed record ChildServer(string Id, string Name, string? Url, IReadOnlyList<string> Cultures, string CredentialSha256, DateTimeOffset Registered,
     long Checkpoint, DateTimeOffset? LastReportAt, string? LastRun, IReadOnlyList<string> MissingCultures, bool Revoked)
 {
     public static string StreamId(Guid id) => $"child:{id:N}";
+
+    /// <summary>The Software Update policies an administrator of the parent chose to replicate to this child.</summary>
+    public IReadOnlyList<string> Policies { get; init; } = [];
+
+    public static ChildServer Apply(ChildPoliciesChosen e, ChildServer c) => c with { Policies = e.PolicyIds };
 
     /// <summary>The figures the child last sent up (roll-up), none before its first report.</summary>
     public ChildRollup? Rollup { get; init; }

@@ -172,6 +172,8 @@ public static class PolicyDecisions
         null => Outcome.Refuse(RejectionKind.NotFound, "Policy not found", $"No Software Update policy '{policyId}'."),
         { Status: PolicyStatus.Deleted } => Outcome.Refuse(RejectionKind.NotFound, "Policy deleted", $"Policy '{policyId}' was deleted."),
         { Status: PolicyStatus.Retired } => Outcome.Refuse(RejectionKind.Conflict, "Policy retired", $"Policy '{policyId}' was retired; create a new one."),
+        { ReplicatedFrom: { } parent } => Outcome.Refuse(RejectionKind.Conflict, "Replicated policy",
+            $"Policy '{policyId}' is replicated from the parent server '{parent}': it is read-only here; change it on the parent."),
         _ => null,
     };
 }

@@ -61,6 +61,13 @@ public sealed record SoftwareUpdatePolicyDeleted(string PolicyId);
 /// <summary>A policy that was ever delivered is retired, not erased: its history stays, it distributes nothing.</summary>
 public sealed record SoftwareUpdatePolicyRetired(string PolicyId);
 
+/// <summary>
+/// A policy as the parent server defines it, replicated to this child (C10): the whole definition, its status and the
+/// parent stream's version; the child's copy is read-only. <c>Parent</c> names the parent server.
+/// </summary>
+public sealed record SoftwareUpdatePolicyReplicated(string PolicyId, string Parent, long Version, string Name, string? Description, bool Enabled, IReadOnlyList<string> Bulletins,
+    IReadOnlyList<PolicyUpdate> Updates, PackageOptions Options, IReadOnlyList<string> Targets, ProgramDefaults Program, PolicyStatus Status);
+
 /// <summary>A Software Update policy (C5): what distributes the updates of staged bulletins to its targets.</summary>
 public sealed record SoftwareUpdatePolicy(string Id, string Name, string? Description, bool Enabled, IReadOnlyList<string> Bulletins, IReadOnlyList<PolicyUpdate> Updates,
     PackageOptions Options, IReadOnlyList<string> Targets, ProgramDefaults Program, PolicyStatus Status)
@@ -68,6 +75,17 @@ public sealed record SoftwareUpdatePolicy(string Id, string Name, string? Descri
     public const int MaxNameLength = 200;
 
     public static string StreamId(Guid id) => $"policy:{id:N}";
+
+    /// <summary>The parent server this policy is replicated from (read-only here), or null for a policy of this server.</summary>
+    public string? ReplicatedFrom { get; init; }
+
+    /// <summary>The version of the parent's policy stream last replicated.</summary>
+    public long? ReplicatedVersion { get; init; }
+
+    public static SoftwareUpdatePolicy Create(SoftwareUpdatePolicyReplicated e) =>
+        new(e.PolicyId, e.Name, e.Description, e.Enabled, e.Bulletins, e.Updates, e.Options, e.Targets, e.Program, e.Status) { ReplicatedFrom = e.Parent, ReplicatedVersion = e.Version };
+
+    public static SoftwareUpdatePolicy Apply(SoftwareUpdatePolicyReplicated e, SoftwareUpdatePolicy p) => Create(e);
 
     /// <summary>Active and enabled: agents receive it at their next poll.</summary>
     public bool Distributes => Status == PolicyStatus.Active && Enabled;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Patch.Api.Tests.Infrastructure;
 using Patch.Application.Common;
 using Patch.Application.Hierarchy;
@@ -256,6 +257,90 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         var (_, twice) = await PostBundleAsync(child, bundle);
         Assert.Equal(0, twice.GetProperty("applied").GetInt32());
         Assert.Equal(twice.GetProperty("pages").GetInt32(), twice.GetProperty("alreadyApplied").GetInt32());
+
+        await PoliciesReplicateAsync(parent, child, berlin.GetProperty("id").GetString()!);
+    }
+
+    /// <summary>
+    /// Policy replication: a staged policy of the parent with a custom target, chosen for the child, arrives read-only
+    /// with its package (fetched from the parent and verified) and resolves its target against the child's computers;
+    /// disabled on the parent, disabled on the child; a package that does not verify is not used.
+    /// </summary>
+    private static async Task PoliciesReplicateAsync(HierarchyServer parent, HierarchyServer child, string childId)
+    {
+        await using var content = await Patch.Api.Tests.Staging.ContentServer.StartAsync();
+        object Update(string id, string file, int seed)
+        {
+            var f = content.Add(file, Patch.Api.Tests.Staging.ContentServer.Bytes(4_000, seed));
+            return new { id, product = "w22", fileName = file, downloadUrl = f.Url, sha256 = f.Sha256, size = f.Size, restart = "required" };
+        }
+        var catalog = new
+        {
+            schemaVersion = "1.0", catalogId = "policies", vendors = new[] { new { id = "ms", name = "Microsoft" } },
+            products = new[] { new { id = "w22", name = "Windows 10 Version 22H2 for x64-based Systems", vendor = "ms" } },
+            bulletins = new[]
+            {
+                new { id = "KB9900100", vendor = "ms", title = "Policy fix", severity = "Critical", updates = new[] { Update("p-100", "kb9900100.msu", 1) } },
+                new { id = "KB9900101", vendor = "ms", title = "Another fix", severity = "Critical", updates = new[] { Update("p-101", "kb9900101.msu", 2) } },
+            },
+        };
+        await parent.ImportAsync("patch", Encoding.UTF8.GetBytes(JsonSerializer.Serialize(catalog)));
+        foreach (var bulletin in new[] { "microsoft:KB9900100", "microsoft:KB9900101" })
+        {
+            Assert.Equal(202, (await parent.SendAsync(HttpMethod.Post, $"/api/bulletins/{bulletin}/stage")).Status);
+            for (var i = 0; i < 200 && !(await parent.GetAsync($"/api/bulletins/{bulletin}/staging")).GetProperty("staged").GetBoolean(); i++) await Task.Delay(100);
+        }
+        var (targetCreated, target) = await parent.SendAsync(HttpMethod.Post, "/api/targets", new { name = "Berlin computers", include = new[] { new { namePattern = "BER-*" } } });
+        Assert.True(targetCreated == 201, target.ToString());
+        var options = new { schedule = "AgentDefault", wakeOnLan = false, overrideMaintenanceWindows = false, multicast = false };
+        var (created, policy) = await parent.SendAsync(HttpMethod.Post, "/api/policies",
+            new { bulletinIds = new[] { "microsoft:KB9900100" }, options, targets = new[] { target.GetProperty("id").GetString() } });
+        Assert.True(created == 201, policy.ToString());
+        var policyId = policy.GetProperty("id").GetString()!;
+        Assert.Equal(200, (await parent.SendAsync(HttpMethod.Put, $"/api/hierarchy/children/{childId}/policies", new { policyIds = new[] { policyId } })).Status);
+
+        await child.ReplicateAsync();
+        var (ran, run) = await child.SendAsync(HttpMethod.Post, "/api/server-tasks/policy-replication/run?wait=true");
+        Assert.True(ran == 200 && run.GetProperty("status").GetString() == "completed", run.ToString());
+        Assert.Equal(1, Count(run, "applied"));
+        Assert.Equal(1, Count(run, "packagesDownloaded"));
+        var replicated = await child.GetAsync($"/api/policies/{policyId}");
+        Assert.Equal("hq", replicated.GetProperty("replicatedFrom").GetString());
+        Assert.Equal(policy.GetProperty("updates")[0].GetProperty("packageSha256").GetString(), replicated.GetProperty("updates")[0].GetProperty("packageSha256").GetString());
+        var staging = (await child.GetAsync("/api/bulletins/microsoft:KB9900100/staging")).GetProperty("updateStatus")[0];
+        Assert.Equal("downloaded", staging.GetProperty("state").GetString());
+        Assert.Equal("parent:hq", staging.GetProperty("source").GetString());
+        // The custom target resolves against the child's own computers (BER-W10, BER-SRV), not the parent's.
+        Assert.Equal(2, (await child.GetAsync($"/api/policies/{policyId}/members")).GetProperty("count").GetInt32());
+        Assert.Equal(0, (await parent.GetAsync($"/api/policies/{policyId}/members")).GetProperty("count").GetInt32());
+
+        // Read-only on the child.
+        var (edit, editAnswer) = await child.SendAsync(HttpMethod.Post, $"/api/policies/{policyId}/disable");
+        Assert.Equal(409, edit);
+        Assert.Contains("replicated from the parent", editAnswer.GetProperty("detail").GetString());
+
+        // Disabled on the parent, disabled on the child at the next run; nothing changed, nothing applied.
+        Assert.Equal(200, (await parent.SendAsync(HttpMethod.Post, $"/api/policies/{policyId}/disable")).Status);
+        var (_, second) = await child.SendAsync(HttpMethod.Post, "/api/server-tasks/policy-replication/run?wait=true");
+        Assert.Equal(1, Count(second, "applied"));
+        Assert.False((await child.GetAsync($"/api/policies/{policyId}")).GetProperty("enabled").GetBoolean());
+        var (_, third) = await child.SendAsync(HttpMethod.Post, "/api/server-tasks/policy-replication/run?wait=true");
+        Assert.Equal("unchanged", third.GetProperty("status").GetString());
+
+        // A package that does not match its SHA-256 on the way is never used: the policy waits.
+        var (_, other) = await parent.SendAsync(HttpMethod.Post, "/api/policies",
+            new { bulletinIds = new[] { "microsoft:KB9900101" }, options, targets = new[] { target.GetProperty("id").GetString() } });
+        var sha = other.GetProperty("updates")[0].GetProperty("packageSha256").GetString()!;
+        var stored = parent.Services.GetRequiredService<Patch.Application.Staging.PackageStore>().PathOf(sha);
+        await File.WriteAllBytesAsync(stored, Patch.Api.Tests.Staging.ContentServer.Bytes(4_000, 99));
+        Assert.Equal(200, (await parent.SendAsync(HttpMethod.Put, $"/api/hierarchy/children/{childId}/policies",
+            new { policyIds = new[] { policyId, other.GetProperty("id").GetString() } })).Status);
+        await child.ReplicateAsync();
+        var (_, refused) = await child.SendAsync(HttpMethod.Post, "/api/server-tasks/policy-replication/run?wait=true");
+        Assert.Equal("failed", refused.GetProperty("status").GetString());
+        Assert.Contains("does not verify", refused.GetProperty("error").GetString());
+        Assert.False(child.Services.GetRequiredService<Patch.Application.Staging.PackageStore>().Has(sha));
+        Assert.Equal(404, (await child.SendAsync(HttpMethod.Get, $"/api/policies/{other.GetProperty("id").GetString()}")).Status);
     }
 
     private static byte[] Recompress(byte[] gzip, Func<string, string> change)

@@ -1,0 +1,117 @@
+using Marten;
+using Patch.Application.Common;
+using Patch.Application.ServerTasks;
+using Patch.Application.Staging;
+using Patch.Domain.Catalog;
+using Patch.Domain.Hierarchy;
+using Patch.Domain.Policies;
+using Patch.Domain.ServerTasks;
+using Patch.Domain.Targets;
+
+namespace Patch.Application.Hierarchy;
+
+/// <summary>
+/// Software Update policy replication, the child's side (task <c>policy-replication</c>): the policies the parent chose
+/// for this child arrive with their definitions; every package they distribute is fetched from the parent's package
+/// store (the parent is this child's staging location) and its SHA-256 and size checked before it is stored and the
+/// update recorded staged; custom targets come with their rules and resolve against this server's own computers; the
+/// policy is then written read-only with the parent's status (disabled or retired there: here too). Differential
+/// applies the policies whose parent version changed, Complete all of them; a policy the parent no longer replicates
+/// here is disabled. A policy whose bulletins are not replicated yet, or whose package does not verify, waits for the next run.
+/// </summary>
+public sealed class PolicyReplicator(IDocumentStore store, ParentClient parent, PackageStore packages, StagingOptions staging, TimeProvider time)
+{
+    public const string TaskName = "policy-replication";
+
+    public async Task<TaskOutcome> RunAsync(TaskContext run, CancellationToken ct)
+    {
+        ParentLink? link;
+        IReadOnlyList<SoftwareUpdatePolicy> local;
+        await using (var query = store.QuerySession())
+        {
+            link = await query.LoadAsync<ParentLink>(ParentLink.StreamId, ct);
+            local = (await query.Query<SoftwareUpdatePolicy>().ToListAsync(ct)).Where(p => p.ReplicatedFrom is not null).ToList();
+        }
+        if (link is null) throw new InvalidOperationException("This server has no parent: link it first (POST /api/hierarchy/parent).");
+        var feed = await parent.SendAsync<PolicyFeed>(link, HttpMethod.Get, "policies", null, ct);
+        if (feed.Version != ReplicationProtocol.Version) throw new InvalidOperationException($"The parent's feed is version {feed.Version}; this server reads version {ReplicationProtocol.Version}.");
+        var complete = run.Parameters.GetValueOrDefault("mode") == "complete";
+        var actor = new Actor("replication", link.ParentName, run.RunId, $"replication:{link.ParentId}");
+        var counts = new Dictionary<string, int> { ["policies"] = feed.Policies.Count, ["applied"] = 0, ["unchanged"] = 0, ["waiting"] = 0, ["packagesDownloaded"] = 0, ["disabled"] = 0 };
+        var problems = new List<string>();
+        foreach (var policy in feed.Policies)
+        {
+            if (!complete && local.FirstOrDefault(p => p.Id == policy.Id) is { } known && known.ReplicatedVersion == policy.Version) { counts["unchanged"]++; continue; }
+            var waiting = await ApplyAsync(link, actor, run.RunId, policy, counts, ct);
+            if (waiting is null) counts["applied"]++;
+            else { counts["waiting"]++; problems.Add(waiting); }
+        }
+        foreach (var gone in local.Where(p => p.Enabled && p.Status == PolicyStatus.Active && feed.Policies.All(f => f.Id != p.Id)))
+        {
+            await using var session = store.OpenSession(actor, run.RunId);
+            (await session.Events.FetchForWriting<SoftwareUpdatePolicy>(gone.Id, ct)).AppendOne(new SoftwareUpdatePolicyReplicated(gone.Id, link.ParentName, gone.ReplicatedVersion ?? 0,
+                gone.Name, gone.Description, false, gone.Bulletins, gone.Updates, gone.Options, gone.Targets, gone.Program, gone.Status));
+            await session.SaveChangesAsync(ct);
+            counts["disabled"]++;
+        }
+        if (problems.Count > 0 && counts["applied"] == 0 && counts["disabled"] == 0) throw new InvalidOperationException(string.Join(" ", problems));
+        return new TaskOutcome(counts, counts["applied"] + counts["disabled"] == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed);
+    }
+
+    /// <summary>Null when the policy was written, else why it waits.</summary>
+    private async Task<string?> ApplyAsync(ParentLink link, Actor actor, string runId, ReplicatedPolicy policy, Dictionary<string, int> counts, CancellationToken ct)
+    {
+        await using var session = store.OpenSession(actor, runId);
+        var bulletins = (await session.LoadManyAsync<Bulletin>(ct, policy.Bulletins.ToArray())).ToDictionary(b => b.Id);
+        if (policy.Bulletins.FirstOrDefault(b => !bulletins.ContainsKey(b)) is { } missing)
+            return $"Policy '{policy.Name}': bulletin {missing} is not replicated here yet (run catalog-replication first).";
+        foreach (var update in policy.Updates)
+        {
+            foreach (var file in (update.Prerequisites ?? []).Select(f => (f.Sha256, f.Size)).Append((update.PackageSha256, update.PackageSize)))
+            {
+                if (packages.Has(file.Item1)) continue;
+                if (await FetchAsync(link, file.Item1, file.Item2, ct) is { } failure) return $"Policy '{policy.Name}': {failure}";
+                counts["packagesDownloaded"]++;
+            }
+            // The update is staged here with the parent's package: agents download it from this server.
+            if (bulletins[update.BulletinId].DownloadOf(update.UpdateId) is not { Status: DownloadStatus.Downloaded } d || d.Sha256 != update.PackageSha256)
+                (await session.Events.FetchForWriting<Bulletin>(update.BulletinId, ct)).AppendOne(new UpdateDownloaded(update.BulletinId, update.UpdateId, update.PackageSha256,
+                    update.PackageSize, $"parent:{link.ParentName}", true, 1, time.GetUtcNow(), null, update.Prerequisites, update.FileName));
+        }
+        foreach (var target in policy.CustomTargets)
+        {
+            var stream = await session.Events.FetchForWriting<Target>(target.Id, ct);
+            if (stream.Aggregate is null) stream.AppendOne(new TargetDefined(target.Id, target.Name, target.Include, target.Exclude));
+            else if (stream.Aggregate.Name != target.Name || !Domain.ValueEquality.Same(stream.Aggregate.Include, target.Include) || !Domain.ValueEquality.Same(stream.Aggregate.Exclude, target.Exclude))
+                stream.AppendOne(new TargetChanged(target.Id, target.Name, target.Include, target.Exclude));
+        }
+        (await session.Events.FetchForWriting<SoftwareUpdatePolicy>(policy.Id, ct)).AppendOne(new SoftwareUpdatePolicyReplicated(policy.Id, link.ParentName, policy.Version,
+            policy.Name, policy.Description, policy.Enabled, policy.Bulletins, policy.Updates, policy.Options, policy.Targets, policy.Program, policy.Status));
+        await session.SaveChangesAsync(ct);
+        return null;
+    }
+
+    /// <summary>One package from the parent, stored only when its SHA-256 and size are the ones the (signed) policy gives.</summary>
+    private async Task<string?> FetchAsync(ParentLink link, string sha256, long size, CancellationToken ct)
+    {
+        var partial = packages.PartialPath($"parent|{sha256}");
+        try
+        {
+            await parent.DownloadAsync(link, $"packages/{sha256}", partial, staging.MaxPackageBytes, ct);
+            var actual = await PackageStore.HashAsync(partial, ct);
+            var length = new FileInfo(partial).Length;
+            if (actual != sha256 || length != size)
+                return $"package {sha256} from the parent does not verify (SHA-256 {actual}, {length} bytes; expected {size}): not used.";
+            packages.Commit(partial, sha256);
+            return null;
+        }
+        catch (Exception e) when (e is HttpRequestException or ParentRefusedException or InvalidOperationException or IOException)
+        {
+            return $"package {sha256} could not be fetched from the parent: {e.Message}";
+        }
+        finally
+        {
+            if (File.Exists(partial)) File.Delete(partial);
+        }
+    }
+}
