@@ -43,9 +43,7 @@ public static class ChildRegistration
             .WithSummary("A single-use token a child server registers with (name; expiry, default one day, at most 30). Shown only in this answer.")
             .Produces<RegistrationTokenIssued>(StatusCodes.Status201Created).ProducesProblem(400);
 
-        tokens.MapGet("", async (IQuerySession session, CancellationToken ct) =>
-                Results.Ok((await session.Query<ChildRegistrationToken>().ToListAsync(ct)).OrderByDescending(t => t.ExpiresAt)
-                    .Select(t => new RegistrationTokenView(t.Id, t.Name, t.ExpiresAt, t.UsedBy, t.Revoked)).ToList()))
+        tokens.MapGet("", async (IQuerySession session, CancellationToken ct) => Results.Ok(await TokensAsync(session, ct)))
             .ForAuditor().WithName("ListRegistrationTokens").WithSummary("Registration tokens, whether used and by which child (never their secrets).")
             .Produces<IReadOnlyList<RegistrationTokenView>>();
 
@@ -65,6 +63,11 @@ public static class ChildRegistration
             .WithSummary("A child server registers with a registration token, its name, URL and managed cultures, and receives its own credential (shown once). The answer is signed (X-Patch-Signature) with the token. Cultures the parent does not manage raise a language alert.")
             .Produces<ChildRegistered>().ProducesProblem(400).ProducesProblem(401);
     }
+
+    /// <summary>The registration tokens, newest expiry first, never their secrets.</summary>
+    public static async Task<IReadOnlyList<RegistrationTokenView>> TokensAsync(IQuerySession session, CancellationToken ct) =>
+        (await session.Query<ChildRegistrationToken>().ToListAsync(ct)).OrderByDescending(t => t.ExpiresAt)
+            .Select(t => new RegistrationTokenView(t.Id, t.Name, t.ExpiresAt, t.UsedBy, t.Revoked)).ToList();
 
     private static async Task<IResult> RegisterAsync(RegisterChildRequest body, HttpContext http, IDocumentStore store, TimeProvider time, HierarchyOptions options,
         CancellationToken ct)

@@ -64,14 +64,7 @@ public static class HierarchyEndpoints
             .ForAuditor().WithName("GetParent").WithSummary("This server's parent, its replication checkpoint, last replication and last data verification.")
             .Produces<ParentView>().ProducesProblem(404);
 
-        group.MapGet("children", async (IQuerySession session, NpgsqlDataSource db, CancellationToken ct) =>
-            {
-                var views = new List<ChildView>();
-                foreach (var c in (await session.Query<ChildServer>().ToListAsync(ct)).OrderBy(c => c.Name, StringComparer.OrdinalIgnoreCase))
-                    views.Add(new ChildView(c.Id, c.Name, c.Url, c.Cultures, c.Registered, c.Revoked ? "revoked" : c.MissingCultures.Count > 0 ? "alert" : "ok",
-                        c.MissingCultures, c.Checkpoint, await CatalogLog.PendingAsync(db, c.Checkpoint, ct), c.LastReportAt, c.LastRun));
-                return Results.Ok(views);
-            })
+        group.MapGet("children", async (IQuerySession session, NpgsqlDataSource db, CancellationToken ct) => Results.Ok(await ChildrenAsync(session, db, ct)))
             .ForAuditor().WithName("ListChildren")
             .WithSummary("This server's children: cultures, status (ok, alert: a language alert names the cultures this server does not manage, revoked), checkpoint, catalog events still to replicate, last report and run.")
             .Produces<IReadOnlyList<ChildView>>();
@@ -87,6 +80,20 @@ public static class HierarchyEndpoints
             })
             .ForAdministrator().WithName("RevokeChild").WithSummary("Revoke a child server's credential: it can no longer replicate.").Produces(204).ProducesProblem(404);
     }
+
+    /// <summary>This server's children, by name, with their status and lag (the API and the console).</summary>
+    public static async Task<IReadOnlyList<ChildView>> ChildrenAsync(IQuerySession session, NpgsqlDataSource db, CancellationToken ct)
+    {
+        var views = new List<ChildView>();
+        foreach (var c in (await session.Query<ChildServer>().ToListAsync(ct)).OrderBy(c => c.Name, StringComparer.OrdinalIgnoreCase))
+            views.Add(new ChildView(c.Id, c.Name, c.Url, c.Cultures, c.Registered, c.Revoked ? "revoked" : c.MissingCultures.Count > 0 ? "alert" : "ok",
+                c.MissingCultures, c.Checkpoint, await CatalogLog.PendingAsync(db, c.Checkpoint, ct), c.LastReportAt, c.LastRun));
+        return views;
+    }
+
+    /// <summary>This server's parent, or null when it has none.</summary>
+    public static async Task<ParentView?> ParentAsync(IQuerySession session, CancellationToken ct) =>
+        await session.LoadAsync<ParentLink>(ParentLink.StreamId, ct) is { } link ? View(link) : null;
 
     private static ParentView View(ParentLink l) => new(l.ParentUrl, l.ParentId, l.ParentName, l.ChildId, l.Linked, l.Checkpoint, l.LastReplicated, l.Snapshot?.RunId,
         l.LastVerification);

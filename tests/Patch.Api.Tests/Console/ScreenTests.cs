@@ -52,6 +52,7 @@ public class when_every_screen_is_opened(ConsoleFixture console)
             ["/reports/seat-usage"] = "reports/seat-usage",
             ["/reports/superseded-bulletins"] = "reports/superseded-bulletins",
             ["/server-tasks"] = "server-tasks",
+            ["/hierarchy"] = "hierarchy",
             ["/audit"] = "audit",
             ["/server-tasks/runs/{Id}"] = $"/server-tasks/runs/{ids["run"]}",
             ["/server-tasks/catalog-import"] = "server-tasks/catalog-import",
