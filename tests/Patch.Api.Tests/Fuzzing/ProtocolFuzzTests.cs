@@ -64,6 +64,20 @@ public class when_protocol_bodies_are_mutated(AppFixture app) : AppTest(app)
     }
 
     [Fact]
+    public async Task child_server_registration()
+    {
+        // A valid token seeds the bodies: mutations of it are refused or register a child, never a 500.
+        var (_, issued) = await SendAsync(HttpMethod.Post, "/api/hierarchy/registration-tokens", new { name = "fuzz" });
+        var token = issued.GetProperty("token").GetString()!;
+        byte[][] seeds =
+        [
+            JsonSerializer.SerializeToUtf8Bytes(new { token, name = "site-berlin", url = "https://berlin.example", cultures = new[] { "en-US", "de-DE" } }, AgentJson),
+            JsonSerializer.SerializeToUtf8Bytes(new { token = "child-token:0.x", name = "x", cultures = Array.Empty<string>() }, AgentJson),
+        ];
+        await Bodies("child server registration", seeds, Shape.Json, "POST", "/replication/v1/register", "application/json", bearer: "");
+    }
+
+    [Fact]
     public async Task agent_inventory()
     {
         var credential = await EnrolAsync(await EnrolmentTokenAsync(), "SRV-2019");

@@ -107,6 +107,21 @@ public sealed class HierarchyServer(string name, string database) : WebApplicati
     }
 }
 
+public static class HierarchySql
+{
+    /// <summary>Every bulletin's facts and the ids of its updates of these cultures (and neutral ones), as one JSON text: equal on two servers when their catalogs agree.</summary>
+    public static async Task<string> CatalogAsync(Npgsql.NpgsqlDataSource db, params string[] cultures)
+    {
+        await using var cmd = db.CreateCommand($$"""
+            select coalesce(jsonb_agg(jsonb_build_object('id', id, 'facts', data->'facts', 'updates',
+              (select coalesce(jsonb_agg(u->>'updateId' order by u->>'updateId'), '[]') from jsonb_array_elements(data->'updates') u
+               where lower(u->>'culture') in ('neutral', {{string.Join(", ", cultures.Select(c => $"'{c.ToLowerInvariant()}'"))}}))) order by id), '[]')::text
+            from patch.mt_doc_bulletin
+            """);
+        return (string)(await cmd.ExecuteScalarAsync())!;
+    }
+}
+
 /// <summary>Three servers, three databases: a parent, its child and the child's own child.</summary>
 public sealed class HierarchyFixture : IAsyncLifetime
 {

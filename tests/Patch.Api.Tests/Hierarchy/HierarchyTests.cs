@@ -32,13 +32,7 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
             { "id": "u-fr", "product": "w22", "culture": "fr-FR" }, { "id": "u-neutral", "product": "w22" } ] }] }
         """;
 
-    /// <summary>Every bulletin's facts and the ids of its updates of these cultures (and neutral ones), as one JSON text.</summary>
-    private static Task<string> CatalogAsync(HierarchyServer server, params string[] cultures) => TextAsync(server, $"""
-        select coalesce(jsonb_agg(jsonb_build_object('id', id, 'facts', data->'facts', 'updates',
-          (select coalesce(jsonb_agg(u->>'updateId' order by u->>'updateId'), '[]') from jsonb_array_elements(data->'updates') u
-           where lower(u->>'culture') in ('neutral', {string.Join(", ", cultures.Select(c => $"'{c.ToLowerInvariant()}'"))}))) order by id), '[]')::text
-        from patch.mt_doc_bulletin
-        """);
+    private static Task<string> CatalogAsync(HierarchyServer server, params string[] cultures) => HierarchySql.CatalogAsync(server.Db, cultures);
 
     private static async Task<string> TextAsync(HierarchyServer server, string sql)
     {
