@@ -25,10 +25,11 @@ public sealed class HierarchyServer(string name, string database) : WebApplicati
     public IDocumentStore Store => Services.GetRequiredService<IDocumentStore>();
     public Npgsql.NpgsqlDataSource Db => Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
 
-    public async Task StartAsync()
+    /// <summary>Starts the server on <paramref name="port"/> (0: a free one; a given one: a server restored where another stood).</summary>
+    public async Task StartAsync(int port = 0)
     {
         _connectionString = await TestDatabase.ConnectionStringAsync(database);
-        UseKestrel(0);
+        UseKestrel(port);
         StartServer();
         BaseUrl = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::]", "127.0.0.1").TrimEnd('/');
         _token = TestUsers.NewToken(Store, "admin", Roles.Administrator, Patch.Application.Security.Passwords.Hash(AppFixture.TestPassword));
