@@ -15,7 +15,7 @@ namespace Patch.Application.Hierarchy;
 
 /// <summary>What importing a bundle did; <c>Mismatched</c>: bulletins whose digest differs from the parent's.</summary>
 public sealed record BundleImported(string RunId, string Status, int Pages, int Events, int Applied, int AlreadyApplied, int Skipped, int UnknownTypes, int Verified,
-    IReadOnlyList<string> Mismatched, long Checkpoint);
+    IReadOnlyList<string> Mismatched, long Checkpoint, int Packages = 0, int PoliciesApplied = 0, IReadOnlyList<string>? PoliciesWaiting = null);
 
 /// <summary>
 /// The child's side of a bundle (<see cref="ReplicationBundles"/>): nothing is applied before the whole file was read
@@ -23,7 +23,7 @@ public sealed record BundleImported(string RunId, string Status, int Pages, int 
 /// checkpoint (a page already applied is passed over, a page after a gap stops the import), and the digests compared.
 /// </summary>
 public sealed class BundleImporter(IDocumentStore store, ParentClient parent, TimeProvider time, Projections.Compliance.CatalogCache catalog, IMessageBus bus,
-    ServerTaskRunner runner, IConfiguration config)
+    ServerTaskRunner runner, IConfiguration config, PolicyReplicator policyReplicator, Staging.PackageStore packages)
 {
     public async Task<(BundleImported? Result, string? Problem)> ImportAsync(byte[] content, Actor actor, CancellationToken ct)
     {
@@ -39,6 +39,8 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
         var tally = new ApplyTally();
         int pages = 0, events = 0, already = 0;
         IReadOnlyDictionary<string, string?> digests = new Dictionary<string, string?>();
+        IReadOnlyList<ReplicatedPolicy>? policies = null;
+        var packagesStored = 0;
         try
         {
             foreach (var line in Lines(content).Skip(1))
@@ -55,7 +57,13 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
                     events += page.Events.Count;
                 }
                 else if (doc.RootElement.TryGetProperty("digests", out _)) digests = doc.RootElement.Deserialize<BundleDigests>(ReplicationProtocol.Json)!.Digests;
+                else if (doc.RootElement.TryGetProperty("policies", out _)) policies = doc.RootElement.Deserialize<BundlePolicies>(ReplicationProtocol.Json)!.Policies;
+                else if (doc.RootElement.TryGetProperty("chunk", out _) && await ChunkAsync(doc.RootElement.Deserialize<BundleChunk>(ReplicationProtocol.Json)!.Chunk, ct))
+                    packagesStored++;
             }
+            var (policyCounts, waiting) = policies is null ? (null, new List<string>())
+                : await policyReplicator.ApplyAllAsync(link, replication, runId, policies, complete: false,
+                    (sha, _, _) => Task.FromResult<string?>(packages.Has(sha) ? null : $"package {sha} is neither in the bundle nor in this server's package store"), ct);
             var mismatched = await VerifyAsync(replication, runId, digests, cultures, ct);
             if (tally.Applied > 0)
             {
@@ -63,15 +71,18 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
                 await bus.PublishAsync(new Compliance.AnalyseFleet($"replication bundle {runId}", tally.VulnerabilitiesChanged ? null : tally.ChangedBulletins.Distinct().ToList()));
                 await Policies.PolicyMaintenanceTriggers.AfterCatalogChangeAsync(runner, config, $"after replication bundle {runId}", import: true, ct);
             }
-            var status = tally.Applied == 0 && mismatched.Count == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
+            var policiesApplied = policyCounts?["applied"] + policyCounts?["disabled"] ?? 0;
+            var status = tally.Applied == 0 && mismatched.Count == 0 && policiesApplied == 0 && packagesStored == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
             await ServerTaskRecorder.CompleteAsync(store, time, actor, runId, new TaskOutcome(new Dictionary<string, int>
             {
                 ["pages"] = pages, ["events"] = events, ["applied"] = tally.Applied, ["alreadyApplied"] = already, ["skipped"] = tally.Skipped,
                 ["unknownTypes"] = tally.Unknown.Count, ["verified"] = digests.Count, ["mismatched"] = mismatched.Count,
+                ["packages"] = packagesStored, ["policiesApplied"] = policiesApplied, ["policiesWaiting"] = waiting.Count,
             }, status));
             await using var read = store.QuerySession();
             var checkpoint = (await read.LoadAsync<ParentLink>(ParentLink.StreamId, ct))!.Checkpoint;
-            return (new BundleImported(runId, status, pages, events, tally.Applied, already, tally.Skipped, tally.Unknown.Count, digests.Count, mismatched, checkpoint), null);
+            return (new BundleImported(runId, status, pages, events, tally.Applied, already, tally.Skipped, tally.Unknown.Count, digests.Count, mismatched, checkpoint,
+                packagesStored, policiesApplied, waiting), null);
         }
         catch (Exception e) when (e is InvalidOperationException or JsonException)
         {
@@ -109,6 +120,30 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
         var expected = "sha256=" + Convert.ToHexStringLower(hmac.GetHashAndReset());
         return signature is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(signature), Encoding.ASCII.GetBytes(expected)) ? null
             : "the signature does not match: the bundle was changed, truncated or not made for this server";
+    }
+
+    /// <summary>Appends a piece of a package; at its last piece the file is stored when its SHA-256 and size are the ones named (true), else dropped.</summary>
+    private async Task<bool> ChunkAsync(PackageChunk chunk, CancellationToken ct)
+    {
+        if (!Staging.PackageStore.IsSha256(chunk.Sha256) || chunk.Offset < 0 || chunk.Size < 0) throw new InvalidOperationException("A package piece of the bundle names no valid package.");
+        if (packages.Has(chunk.Sha256)) return false;
+        var partial = packages.PartialPath($"bundle|{chunk.Sha256}");
+        Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
+        await using (var file = new FileStream(partial, chunk.Offset == 0 ? FileMode.Create : FileMode.Open, FileAccess.Write))
+        {
+            if (file.Length != chunk.Offset) throw new InvalidOperationException($"The bundle's pieces of package {chunk.Sha256} are out of order.");
+            file.Seek(chunk.Offset, SeekOrigin.Begin);
+            await file.WriteAsync(chunk.Data, ct);
+        }
+        if (chunk.Offset + chunk.Data.Length < chunk.Size) return false;
+        var actual = await Staging.PackageStore.HashAsync(partial, ct);
+        if (actual != chunk.Sha256 || new FileInfo(partial).Length != chunk.Size)
+        {
+            File.Delete(partial);
+            throw new InvalidOperationException($"Package {chunk.Sha256} in the bundle does not verify (SHA-256 {actual}).");
+        }
+        packages.Commit(partial, chunk.Sha256);
+        return true;
     }
 
     private static IEnumerable<string> Lines(byte[] content)

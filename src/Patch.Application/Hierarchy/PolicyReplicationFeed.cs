@@ -27,6 +27,22 @@ public sealed record PolicyFeed(int Version, string ParentId, IReadOnlyList<Repl
 /// </summary>
 public static class PolicyReplicationFeed
 {
+    /// <summary>The policies chosen for a child as they are now, with their versions and custom targets (the feed and bundles).</summary>
+    public static async Task<IReadOnlyList<ReplicatedPolicy>> PoliciesAsync(IQuerySession session, ChildServer child, CancellationToken ct)
+    {
+        var policies = await session.LoadManyAsync<SoftwareUpdatePolicy>(ct, child.Policies.ToArray());
+        var custom = policies.SelectMany(p => p.Targets).Where(t => !t.StartsWith("builtin:", StringComparison.Ordinal)).Distinct().ToArray();
+        var targets = custom.Length == 0 ? [] : (await session.LoadManyAsync<Target>(ct, custom)).ToDictionary(t => t.Id);
+        var list = new List<ReplicatedPolicy>();
+        foreach (var p in policies.OrderBy(p => p.Id, StringComparer.Ordinal))
+        {
+            var version = (await session.Events.FetchStreamStateAsync(p.Id, ct))?.Version ?? 0;
+            list.Add(new ReplicatedPolicy(p.Id, version, p.Name, p.Description, p.Enabled, p.Status, p.Bulletins, p.Updates, p.Options, p.Targets, p.Program,
+                p.Targets.Where(targets.ContainsKey).Select(t => targets[t]).ToList()));
+        }
+        return list;
+    }
+
     public static void MapPolicyReplicationFeed(this IEndpointRouteBuilder app)
     {
         app.MapPut("/api/hierarchy/children/{id}/policies", async (string id, ChoosePolicies body, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>
@@ -54,16 +70,7 @@ public static class PolicyReplicationFeed
                 var caller = ChildCredentialHandler.Caller(http);
                 if (ReplicationFeed.Alert(caller) is { } refused) return refused;
                 await using var session = store.QuerySession();
-                var policies = await session.LoadManyAsync<SoftwareUpdatePolicy>(ct, caller.Policies.ToArray());
-                var custom = policies.SelectMany(p => p.Targets).Where(t => !t.StartsWith("builtin:", StringComparison.Ordinal)).Distinct().ToArray();
-                var targets = custom.Length == 0 ? [] : (await session.LoadManyAsync<Target>(ct, custom)).ToDictionary(t => t.Id);
-                var list = new List<ReplicatedPolicy>();
-                foreach (var p in policies.OrderBy(p => p.Id, StringComparer.Ordinal))
-                {
-                    var version = (await session.Events.FetchStreamStateAsync(p.Id, ct))?.Version ?? 0;
-                    list.Add(new ReplicatedPolicy(p.Id, version, p.Name, p.Description, p.Enabled, p.Status, p.Bulletins, p.Updates, p.Options, p.Targets, p.Program,
-                        p.Targets.Where(targets.ContainsKey).Select(t => targets[t]).ToList()));
-                }
+                var list = await PoliciesAsync(session, caller, ct);
                 return ReplicationProtocol.Signed(http, new PolicyFeed(ReplicationProtocol.Version, await ServerIdentities.GetAsync(store, time, ct), list), caller.CredentialSha256);
             })
             .WithName("ReadReplicatedPolicies").WithSummary("The Software Update policies chosen for the calling child: definitions, status, versions and custom targets.")

@@ -26,40 +26,49 @@ public sealed class PolicyReplicator(IDocumentStore store, ParentClient parent, 
     public async Task<TaskOutcome> RunAsync(TaskContext run, CancellationToken ct)
     {
         ParentLink? link;
-        IReadOnlyList<SoftwareUpdatePolicy> local;
-        await using (var query = store.QuerySession())
-        {
-            link = await query.LoadAsync<ParentLink>(ParentLink.StreamId, ct);
-            local = (await query.Query<SoftwareUpdatePolicy>().ToListAsync(ct)).Where(p => p.ReplicatedFrom is not null).ToList();
-        }
+        await using (var query = store.QuerySession()) link = await query.LoadAsync<ParentLink>(ParentLink.StreamId, ct);
         if (link is null) throw new InvalidOperationException("This server has no parent: link it first (POST /api/hierarchy/parent).");
         var feed = await parent.SendAsync<PolicyFeed>(link, HttpMethod.Get, "policies", null, ct);
         if (feed.Version != ReplicationProtocol.Version) throw new InvalidOperationException($"The parent's feed is version {feed.Version}; this server reads version {ReplicationProtocol.Version}.");
-        var complete = run.Parameters.GetValueOrDefault("mode") == "complete";
         var actor = new Actor("replication", link.ParentName, run.RunId, $"replication:{link.ParentId}");
-        var counts = new Dictionary<string, int> { ["policies"] = feed.Policies.Count, ["applied"] = 0, ["unchanged"] = 0, ["waiting"] = 0, ["packagesDownloaded"] = 0, ["disabled"] = 0 };
+        var (counts, problems) = await ApplyAllAsync(link, actor, run.RunId, feed.Policies, run.Parameters.GetValueOrDefault("mode") == "complete",
+            (sha, size, token) => FetchAsync(link, sha, size, token), ct);
+        if (problems.Count > 0 && counts["applied"] == 0 && counts["disabled"] == 0) throw new InvalidOperationException(string.Join(" ", problems));
+        return new TaskOutcome(counts, counts["applied"] + counts["disabled"] == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed);
+    }
+
+    /// <summary>
+    /// The parent's policies applied here (online, or from a bundle): <paramref name="fetch"/> brings a package this
+    /// server lacks into its store, verified, or says why it could not. Returns the counts and why policies wait.
+    /// </summary>
+    public async Task<(Dictionary<string, int> Counts, List<string> Problems)> ApplyAllAsync(ParentLink link, Actor actor, string runId, IReadOnlyList<ReplicatedPolicy> policies,
+        bool complete, Func<string, long, CancellationToken, Task<string?>> fetch, CancellationToken ct)
+    {
+        IReadOnlyList<SoftwareUpdatePolicy> local;
+        await using (var query = store.QuerySession()) local = (await query.Query<SoftwareUpdatePolicy>().ToListAsync(ct)).Where(p => p.ReplicatedFrom is not null).ToList();
+        var counts = new Dictionary<string, int> { ["policies"] = policies.Count, ["applied"] = 0, ["unchanged"] = 0, ["waiting"] = 0, ["packagesDownloaded"] = 0, ["disabled"] = 0 };
         var problems = new List<string>();
-        foreach (var policy in feed.Policies)
+        foreach (var policy in policies)
         {
             if (!complete && local.FirstOrDefault(p => p.Id == policy.Id) is { } known && known.ReplicatedVersion == policy.Version) { counts["unchanged"]++; continue; }
-            var waiting = await ApplyAsync(link, actor, run.RunId, policy, counts, ct);
+            var waiting = await ApplyAsync(link, actor, runId, policy, fetch, counts, ct);
             if (waiting is null) counts["applied"]++;
             else { counts["waiting"]++; problems.Add(waiting); }
         }
-        foreach (var gone in local.Where(p => p.Enabled && p.Status == PolicyStatus.Active && feed.Policies.All(f => f.Id != p.Id)))
+        foreach (var gone in local.Where(p => p.Enabled && p.Status == PolicyStatus.Active && policies.All(f => f.Id != p.Id)))
         {
-            await using var session = store.OpenSession(actor, run.RunId);
+            await using var session = store.OpenSession(actor, runId);
             (await session.Events.FetchForWriting<SoftwareUpdatePolicy>(gone.Id, ct)).AppendOne(new SoftwareUpdatePolicyReplicated(gone.Id, link.ParentName, gone.ReplicatedVersion ?? 0,
                 gone.Name, gone.Description, false, gone.Bulletins, gone.Updates, gone.Options, gone.Targets, gone.Program, gone.Status));
             await session.SaveChangesAsync(ct);
             counts["disabled"]++;
         }
-        if (problems.Count > 0 && counts["applied"] == 0 && counts["disabled"] == 0) throw new InvalidOperationException(string.Join(" ", problems));
-        return new TaskOutcome(counts, counts["applied"] + counts["disabled"] == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed);
+        return (counts, problems);
     }
 
     /// <summary>Null when the policy was written, else why it waits.</summary>
-    private async Task<string?> ApplyAsync(ParentLink link, Actor actor, string runId, ReplicatedPolicy policy, Dictionary<string, int> counts, CancellationToken ct)
+    private async Task<string?> ApplyAsync(ParentLink link, Actor actor, string runId, ReplicatedPolicy policy, Func<string, long, CancellationToken, Task<string?>> fetch,
+        Dictionary<string, int> counts, CancellationToken ct)
     {
         await using var session = store.OpenSession(actor, runId);
         var bulletins = (await session.LoadManyAsync<Bulletin>(ct, policy.Bulletins.ToArray())).ToDictionary(b => b.Id);
@@ -70,7 +79,7 @@ public sealed class PolicyReplicator(IDocumentStore store, ParentClient parent, 
             foreach (var file in (update.Prerequisites ?? []).Select(f => (f.Sha256, f.Size)).Append((update.PackageSha256, update.PackageSize)))
             {
                 if (packages.Has(file.Item1)) continue;
-                if (await FetchAsync(link, file.Item1, file.Item2, ct) is { } failure) return $"Policy '{policy.Name}': {failure}";
+                if (await fetch(file.Item1, file.Item2, ct) is { } failure) return $"Policy '{policy.Name}': {failure}";
                 counts["packagesDownloaded"]++;
             }
             // The update is staged here with the parent's package: agents download it from this server.

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Routing;
 using Npgsql;
 using Patch.Application.Common;
 using Patch.Application.Security;
+using Patch.Application.Staging;
 using Patch.Domain.Catalog;
 using Patch.Domain.Hierarchy;
 
@@ -21,6 +22,14 @@ public sealed record BundleHeader(string Format, int Version, string ParentId, s
 public sealed record BundleDigests(IReadOnlyDictionary<string, string?> Digests);
 
 public sealed record BundleSignature(string Signature);
+
+/// <summary>The policies line: the Software Update policies chosen for the child, as the policy feed gives them.</summary>
+public sealed record BundlePolicies(IReadOnlyList<ReplicatedPolicy> Policies);
+
+/// <summary>One piece (at most 1 MiB) of a package the bundle carries: where it goes in the file, and the file's hash and size.</summary>
+public sealed record PackageChunk(string Sha256, long Size, long Offset, byte[] Data);
+
+public sealed record BundleChunk(PackageChunk Chunk);
 
 /// <summary>
 /// A replication bundle for a disconnected site (issue 17 §6): the catalog events a child lacks, exported on the parent
@@ -35,8 +44,8 @@ public static class ReplicationBundles
 
     public static void MapReplicationBundles(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/hierarchy/children/{id}/bundle", async (string id, long? after, int? verify, HttpContext http, IQuerySession session, NpgsqlDataSource db,
-                IDocumentStore store, HierarchyOptions options, TimeProvider time, CancellationToken ct) =>
+        app.MapGet("/api/hierarchy/children/{id}/bundle", async (string id, long? after, int? verify, bool? policies, bool? packages, HttpContext http, IQuerySession session,
+                NpgsqlDataSource db, IDocumentStore store, HierarchyOptions options, PackageStore packageStore, TimeProvider time, CancellationToken ct) =>
             {
                 if (await session.LoadAsync<ChildServer>(id, ct) is not { } child) return Problems.NotFound($"No child server '{id}'.");
                 if (child.Revoked) return Results.Problem(title: "Child revoked", detail: $"'{child.Name}' was revoked: no bundle is made for it.", statusCode: 409);
@@ -44,13 +53,16 @@ public static class ReplicationBundles
                     return Results.Problem(title: "Language alert", detail: $"This server does not manage {string.Join(", ", child.MissingCultures)}, which '{child.Name}' manages.", statusCode: 409);
                 if (after is < 0) return Problems.Invalid("Invalid checkpoint", "after: 0 or a sequence number of this server's log (default: the child's last reported checkpoint)");
                 if (verify is < 0 or > 100) return Problems.Invalid("Invalid verify", "verify: a percentage from 0 to 100");
+                if (packages == true && policies != true) return Problems.Invalid("Invalid bundle", "packages: only with policies=true (the packages of the policies chosen for the child)");
                 var parentId = await ServerIdentities.GetAsync(store, time, ct);
                 var header = new BundleHeader(Format, ReplicationProtocol.Version, parentId, options.Name, child.Id, after ?? child.Checkpoint, time.GetUtcNow());
                 http.Response.Headers.ContentDisposition = $"attachment; filename=\"{Printable(child.Name)}-{header.After}.patch-bundle.gz\"";
-                return Results.Stream(body => WriteAsync(body, header, child, db, session, verify ?? options.VerifyPercent, ct), "application/gzip");
+                var chosen = policies == true ? await PolicyReplicationFeed.PoliciesAsync(session, child, ct) : null;
+                return Results.Stream(body => WriteAsync(body, header, child, db, session, verify ?? options.VerifyPercent, chosen, packages == true ? packageStore : null, ct),
+                    "application/gzip");
             })
             .WithTags("Hierarchy").ForAdministrator().WithName("ExportReplicationBundle")
-            .WithSummary("A signed replication bundle for a disconnected child: the catalog events after 'after' (default: the child's last reported checkpoint) in pages, with digests of 'verify' % of the bulletins it touches (default Patch:Hierarchy:VerifyPercent). Import it on the child with POST /api/hierarchy/bundles.")
+            .WithSummary("A signed replication bundle for a disconnected child: the catalog events after 'after' (default: the child's last reported checkpoint) in pages, with digests of 'verify' % of the bulletins it touches (default Patch:Hierarchy:VerifyPercent); policies=true adds the Software Update policies chosen for the child, packages=true their packages. Import it on the child with POST /api/hierarchy/bundles.")
             .Produces(StatusCodes.Status200OK, contentType: "application/gzip").ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
 
         app.MapPost("/api/hierarchy/bundles", async (HttpContext http, BundleImporter importer, Catalog.CatalogImportOptions limits, CancellationToken ct) =>
@@ -67,7 +79,8 @@ public static class ReplicationBundles
 
     private static string Printable(string name) => new(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_').ToArray());
 
-    private static async Task WriteAsync(Stream body, BundleHeader header, ChildServer child, NpgsqlDataSource db, IQuerySession session, int verify, CancellationToken ct)
+    private static async Task WriteAsync(Stream body, BundleHeader header, ChildServer child, NpgsqlDataSource db, IQuerySession session, int verify,
+        IReadOnlyList<ReplicatedPolicy>? policies, PackageStore? packages, CancellationToken ct)
     {
         using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, Convert.FromHexString(child.CredentialSha256));
         await using var gzip = new GZipStream(body, CompressionLevel.Fastest, leaveOpen: true);
@@ -88,6 +101,21 @@ public static class ReplicationBundles
             if (events.Count < 1000) break;
             after = next;
         }
+        if (policies is not null) await LineAsync(new BundlePolicies(policies));
+        if (policies is not null && packages is not null)
+            foreach (var sha in policies.SelectMany(p => p.Updates).SelectMany(u => (u.Prerequisites ?? []).Select(f => f.Sha256).Append(u.PackageSha256)).Distinct().Where(packages.Has))
+            {
+                await using var file = File.OpenRead(packages.PathOf(sha));
+                var buffer = new byte[1024 * 1024];
+                for (long offset = 0; ;)
+                {
+                    var read = await file.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct);
+                    if (read == 0 && offset > 0) break;
+                    await LineAsync(new BundleChunk(new PackageChunk(sha, file.Length, offset, buffer[..read])));
+                    offset += read;
+                    if (read < buffer.Length) break;
+                }
+            }
         var sample = touched.OrderBy(_ => Random.Shared.Next()).Take((int)Math.Ceiling(touched.Count * verify / 100.0)).ToArray();
         var bulletins = sample.Length == 0 ? [] : await session.LoadManyAsync<Bulletin>(ct, sample);
         await LineAsync(new BundleDigests(bulletins.ToDictionary(b => b.Id, b => (string?)CatalogReplication.Digest(b.Facts, b.Updates, child.Cultures))));

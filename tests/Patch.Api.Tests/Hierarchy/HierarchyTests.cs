@@ -335,6 +335,31 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         Assert.Contains("does not verify", refused.GetProperty("error").GetString());
         Assert.False(child.Services.GetRequiredService<Patch.Application.Staging.PackageStore>().Has(sha));
         Assert.Equal(404, (await child.SendAsync(HttpMethod.Get, $"/api/policies/{other.GetProperty("id").GetString()}")).Status);
+
+        // A disconnected child: a new bulletin, its policy and its package travel in one bundle.
+        var carriedCatalog = new
+        {
+            schemaVersion = "1.0", catalogId = "policies-bundle", vendors = new[] { new { id = "ms", name = "Microsoft" } },
+            products = new[] { new { id = "w22", name = "Windows 10 Version 22H2 for x64-based Systems", vendor = "ms" } },
+            bulletins = new[] { new { id = "KB9900102", vendor = "ms", title = "Carried fix", severity = "Critical", updates = new[] { Update("p-102", "kb9900102.msu", 3) } } },
+        };
+        await parent.ImportAsync("patch", Encoding.UTF8.GetBytes(JsonSerializer.Serialize(carriedCatalog)));
+        Assert.Equal(202, (await parent.SendAsync(HttpMethod.Post, "/api/bulletins/microsoft:KB9900102/stage")).Status);
+        for (var i = 0; i < 200 && !(await parent.GetAsync("/api/bulletins/microsoft:KB9900102/staging")).GetProperty("staged").GetBoolean(); i++) await Task.Delay(100);
+        var (_, carried) = await parent.SendAsync(HttpMethod.Post, "/api/policies",
+            new { bulletinIds = new[] { "microsoft:KB9900102" }, options, targets = new[] { target.GetProperty("id").GetString() } });
+        var carriedId = carried.GetProperty("id").GetString()!;
+        Assert.Equal(200, (await parent.SendAsync(HttpMethod.Put, $"/api/hierarchy/children/{childId}/policies", new { policyIds = new[] { policyId, carriedId } })).Status);
+        var checkpoint = (await child.GetAsync("/api/hierarchy/parent")).GetProperty("checkpoint").GetInt64();
+        using var admin = parent.Admin();
+        using var exported = await admin.GetAsync($"/api/hierarchy/children/{childId}/bundle?after={checkpoint}&policies=true&packages=true&verify=100");
+        Assert.True(exported.IsSuccessStatusCode, await exported.Content.ReadAsStringAsync());
+        var (imported, result) = await PostBundleAsync(child, await exported.Content.ReadAsByteArrayAsync());
+        Assert.True(imported == 200, result.ToString());
+        Assert.Equal(1, result.GetProperty("packages").GetInt32());
+        Assert.Equal(1, result.GetProperty("policiesApplied").GetInt32());
+        Assert.Equal("hq", (await child.GetAsync($"/api/policies/{carriedId}")).GetProperty("replicatedFrom").GetString());
+        Assert.True(child.Services.GetRequiredService<Patch.Application.Staging.PackageStore>().Has(carried.GetProperty("updates")[0].GetProperty("packageSha256").GetString()!));
     }
 
     private static byte[] Recompress(byte[] gzip, Func<string, string> change)
