@@ -188,13 +188,14 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             }
         }
 
-        var (factsAdded, factsRevised, factsUnchanged, factEvents) = await ImportProductVulnerabilitiesAsync(session, document, source, ct);
+        var (factsAdded, factsRevised, factsUnchanged, factEvents, factsReplicated) = await ImportProductVulnerabilitiesAsync(session, document, source, ct);
         events += factEvents;
         var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
         var skipped = older == 0 ? document.Skipped
             : [.. document.Skipped, new SkippedEntry("the store holds a newer revision of these bulletins; their facts were kept", "older bulletin facts", older)];
         if (replicated > 0)
-            skipped = [.. skipped, new SkippedEntry("replicated from this server's parent: read-only here (the parent's import changes them)", "replicated bulletins", replicated)];
+            skipped = [.. skipped, new SkippedEntry(ReplicatedReason, "replicated bulletins", replicated)];
+        if (factsReplicated > 0) skipped = [.. skipped, new SkippedEntry(ReplicatedReason, "replicated product vulnerabilities", factsReplicated)];
         // The analysis after the import looks only at the computers these bulletins concern; product facts (no KB) re-analyse the fleet.
         var result = new CatalogImportResult(runId, status, document.Format, document.DocumentId, added, revised, unchanged,
             updatesAdded, updatesRevised, excluded, factsAdded, factsRevised, factsUnchanged, events, skipped, ChangedBulletins: factEvents > 0 ? null : changedBulletins,
@@ -206,26 +207,30 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
     }
 
     /// <summary>The vulnerabilities of products fixed without a KB: facts of their own streams, never bulletins.</summary>
-    private static async Task<(int Added, int Revised, int Unchanged, int Events)> ImportProductVulnerabilitiesAsync(IDocumentSession session, CatalogDocument document,
+    private static async Task<(int Added, int Revised, int Unchanged, int Events, int Replicated)> ImportProductVulnerabilitiesAsync(IDocumentSession session, CatalogDocument document,
         string source, CancellationToken ct)
     {
         var incoming = document.ProductVulnerabilities ?? [];
-        if (incoming.Count == 0) return (0, 0, 0, 0);
+        if (incoming.Count == 0) return (0, 0, 0, 0, 0);
         var ids = incoming.Select(f => StreamIds.ProductVulnerability(f.Cve, f.Product)).Distinct().ToArray();
         var known = (await session.LoadManyAsync<ProductVulnerability>(ct, ids)).ToDictionary(v => v.Id);
-        int added = 0, revised = 0, unchanged = 0, events = 0;
+        int added = 0, revised = 0, unchanged = 0, events = 0, replicated = 0;
         foreach (var facts in incoming)
         {
             var id = StreamIds.ProductVulnerability(facts.Cve, facts.Product);
             var current = known.GetValueOrDefault(id);
+            // Replicated from this server's parent: read-only here.
+            if (Domain.Hierarchy.CatalogReplication.IsReplicated(current?.Source)) { replicated++; continue; }
             var decided = ProductVulnerability.Decide(current, facts, source);
             if (decided.Count == 0) { unchanged++; continue; }
             if (current is null) { session.Events.StartStream<ProductVulnerability>(id, decided.ToArray()); added++; }
             else { (await session.Events.FetchForWriting<ProductVulnerability>(id, ct)).AppendMany(decided); revised++; }
             events += decided.Count;
         }
-        return (added, revised, unchanged, events);
+        return (added, revised, unchanged, events, replicated);
     }
+
+    private const string ReplicatedReason = "replicated from this server's parent: read-only here (the parent's import changes them)";
 
     private async Task<CatalogImportResult> ImportKevAsync(string runId, KevDocument document, Actor actor, CancellationToken ct)
     {
@@ -233,12 +238,14 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         await Hierarchy.CatalogLog.LockForAppendAsync(session, ct);
         var ids = document.Vulnerabilities.Select(v => StreamIds.KnownExploited(v.Cve)).ToArray();
         var known = (await session.LoadManyAsync<KnownExploitedVulnerability>(ct, ids)).ToDictionary(k => k.Id);
-        int added = 0, revised = 0, unchanged = 0, events = 0;
+        int added = 0, revised = 0, unchanged = 0, events = 0, replicated = 0;
         var addedCves = new List<string>();
         foreach (var facts in document.Vulnerabilities)
         {
             var id = StreamIds.KnownExploited(facts.Cve);
             var current = known.GetValueOrDefault(id);
+            // Replicated from this server's parent: read-only here.
+            if (Domain.Hierarchy.CatalogReplication.IsReplicated(current?.CatalogVersion)) { replicated++; continue; }
             var decided = KnownExploitedVulnerability.Decide(current, facts, document.CatalogVersion);
             if (decided.Count == 0) { unchanged++; continue; }
             if (current is null)
@@ -258,7 +265,8 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         }
 
         var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
-        var result = new CatalogImportResult(runId, status, "kev", document.CatalogVersion, 0, 0, 0, 0, 0, 0, added, revised, unchanged, events, [], KnownExploitedAdded: addedCves);
+        IReadOnlyList<SkippedEntry> skipped = replicated == 0 ? [] : [new SkippedEntry(ReplicatedReason, "replicated known-exploited CVEs", replicated)];
+        var result = new CatalogImportResult(runId, status, "kev", document.CatalogVersion, 0, 0, 0, 0, 0, 0, added, revised, unchanged, events, skipped, KnownExploitedAdded: addedCves);
         AppendCompleted(session, result);
         await session.SaveChangesAsync(ct);
         return result;

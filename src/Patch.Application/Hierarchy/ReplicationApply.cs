@@ -101,7 +101,7 @@ public static class ReplicationApply
     private static async Task KnownExploitedAsync(IDocumentSession session, string id, KnownExploitedFacts facts, ApplyTally tally, CancellationToken ct)
     {
         var stream = await session.Events.FetchForWriting<KnownExploitedVulnerability>(id, ct);
-        var decided = KnownExploitedVulnerability.Decide(stream.Aggregate, facts, "parent");
+        var decided = KnownExploitedVulnerability.Decide(stream.Aggregate, facts, CatalogReplication.SourceOf("kev"));
         if (decided.Count == 0) return;
         stream.AppendMany(decided);
         tally.Applied++;

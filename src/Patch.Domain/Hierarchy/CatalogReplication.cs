@@ -22,6 +22,9 @@ public static class CatalogReplication
     /// <summary>A bulletin that came from the parent is the parent's: read-only on the child.</summary>
     public static bool IsReplicated(Bulletin bulletin) => bulletin.Source.StartsWith(SourcePrefix, StringComparison.Ordinal);
 
+    /// <summary>A product vulnerability or a known-exploited CVE the parent's word last changed: read-only on the child too.</summary>
+    public static bool IsReplicated(string? source) => source?.StartsWith(SourcePrefix, StringComparison.Ordinal) == true;
+
     public static bool Wanted(UpdateFacts update, IReadOnlyCollection<string> cultures) =>
         string.Equals(update.Culture, Settings.CoreSettings.Neutral, StringComparison.OrdinalIgnoreCase) || cultures.Contains(update.Culture, StringComparer.OrdinalIgnoreCase);
 

@@ -150,6 +150,7 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         var beforeCatchUp = await LinkAsync(child);
         await parent.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
         Assert.True((await parent.GetAsync("/api/hierarchy/children"))[0].GetProperty("pendingEvents").GetInt64() > 0);
+        await parent.ImportAsync("kev", SharedData.Bytes(SharedData.Kev));
         var caughtUp = await child.ReplicateAsync();
         Assert.True(Count(caughtUp, "applied") > 0, caughtUp.ToString());
         Assert.Equal(await CatalogAsync(parent, "en-US", "de-DE"), await CatalogAsync(child, "en-US", "de-DE"));
@@ -166,6 +167,10 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         var local = await child.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
         Assert.Equal(0, local.GetProperty("eventsAppended").GetInt32());
         Assert.Contains(local.GetProperty("skipped").EnumerateArray(), s => s.GetProperty("reason").GetString()!.Contains("read-only"));
+        Assert.Equal(await parent.ScalarAsync("select count(*) from patch.mt_doc_known_exploited"), await child.ScalarAsync("select count(*) from patch.mt_doc_known_exploited"));
+        var localKev = await child.ImportAsync("kev", SharedData.Bytes(SharedData.Kev));
+        Assert.Equal(0, localKev.GetProperty("eventsAppended").GetInt32());
+        Assert.Contains(localKev.GetProperty("skipped").EnumerateArray(), s => s.GetProperty("item").GetString() == "replicated known-exploited CVEs");
 
         // The verification catches a tampered row; a Complete run repairs it.
         var tampered = await TextAsync(child, "select min(id) from patch.mt_doc_bulletin");
