@@ -27,9 +27,7 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
 {
     public async Task<(BundleImported? Result, string? Problem)> ImportAsync(byte[] content, Actor actor, CancellationToken ct)
     {
-        ParentLink? link;
-        await using (var query = store.QuerySession()) link = await query.LoadAsync<ParentLink>(ParentLink.StreamId, ct);
-        if (link is null) return (null, "this server has no parent: link it first (POST /api/hierarchy/parent)");
+        if (await ParentLinks.LoadAsync(store, ct) is not { } link) return (null, ParentLinks.NoParent);
         if (Check(content, link, parent.KeyOf(link)) is { } problem) return (null, problem);
 
         var parameters = new Dictionary<string, string> { ["mode"] = "bundle", ["bytes"] = content.Length.ToString() };
@@ -79,8 +77,7 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
                 ["unknownTypes"] = tally.Unknown.Count, ["verified"] = digests.Count, ["mismatched"] = mismatched.Count,
                 ["packages"] = packagesStored, ["policiesApplied"] = policiesApplied, ["policiesWaiting"] = waiting.Count,
             }, status));
-            await using var read = store.QuerySession();
-            var checkpoint = (await read.LoadAsync<ParentLink>(ParentLink.StreamId, ct))!.Checkpoint;
+            var checkpoint = (await ParentLinks.RequireAsync(store, ct)).Checkpoint;
             return (new BundleImported(runId, status, pages, events, tally.Applied, already, tally.Skipped, tally.Unknown.Count, digests.Count, mismatched, checkpoint,
                 packagesStored, policiesApplied, waiting), null);
         }

@@ -30,7 +30,7 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
 
     public async Task<TaskOutcome> RunAsync(TaskContext run, CancellationToken ct)
     {
-        var link = await LinkAsync(ct) ?? throw new InvalidOperationException("This server has no parent: link it first (POST /api/hierarchy/parent).");
+        var link = await ParentLinks.RequireAsync(store, ct);
         var cultures = await CulturesAsync(ct);
         var status = await parent.SendAsync<ChildStatusAnswer>(link, HttpMethod.Post, "status", new ChildStatusRequest(cultures, link.Checkpoint, null), ct);
         if (status.MissingCultures.Count > 0)
@@ -58,7 +58,7 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
         var verified = await ReplicationVerification.RunAsync(store, parent, time, actor, run.RunId, percent, cultures, ct);
         counts["verified"] = verified.Compared;
         counts["mismatched"] = verified.Mismatched.Count;
-        link = (await LinkAsync(ct))!;
+        link = await ParentLinks.RequireAsync(store, ct);
         await parent.SendAsync<ChildStatusAnswer>(link, HttpMethod.Post, "status", new ChildStatusRequest(cultures, link.Checkpoint, ServerTaskStatus.Completed), ct);
         await HierarchyRollup.SendAsync(store, db, parent, time, link, ct);
         if (tally.Applied > 0)
@@ -74,10 +74,10 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
     {
         while (true)
         {
-            var link = (await LinkAsync(ct))!;
+            var link = await ParentLinks.RequireAsync(store, ct);
             var query = $"catalog/events?after={link.Checkpoint}&limit={options.PageSize}" + (link is { LastEventId: { } last, LastEventSequence: { } at } ? $"&lastEvent={last}&lastEventSequence={at}" : "");
             var page = await parent.SendAsync<FeedPage>(link, HttpMethod.Get, query, null, ct);
-            if (page.Version != ReplicationProtocol.Version) throw new InvalidOperationException($"The parent's feed is version {page.Version}; this server reads version {ReplicationProtocol.Version}.");
+            ReplicationProtocol.CheckVersion(page.Version);
             if (page.Next == link.Checkpoint && page.Events.Count == 0) return;
             // Another run moved the checkpoint meanwhile: this page is not applied twice.
             if (await ReplicationPages.ApplyAsync(store, time, actor, runId, page, cultures, tally, ct) != PageOutcome.Applied)
@@ -92,11 +92,11 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
     {
         while (true)
         {
-            var link = (await LinkAsync(ct))!;
+            var link = await ParentLinks.RequireAsync(store, ct);
             var cursor = link.Snapshot ?? new SnapshotCursor(runId, ReplicationProtocol.SnapshotKinds[0], null, -1);
             var query = $"catalog/snapshot?kind={cursor.Kind}&limit={options.PageSize}" + (cursor.Last is { } after ? $"&after={Uri.EscapeDataString(after)}" : "");
             var page = await parent.SendAsync<SnapshotPage>(link, HttpMethod.Get, query, null, ct);
-            if (page.Version != ReplicationProtocol.Version) throw new InvalidOperationException($"The parent's feed is version {page.Version}; this server reads version {ReplicationProtocol.Version}.");
+            ReplicationProtocol.CheckVersion(page.Version);
             var head = cursor.Head >= 0 ? cursor.Head : page.Head;
             await using var session = store.OpenSession(actor, runId);
             await CatalogLog.LockForAppendAsync(session, ct);
@@ -115,12 +115,6 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
             counts["streams"] += page.Streams.Count;
             if (done) return;
         }
-    }
-
-    private async Task<ParentLink?> LinkAsync(CancellationToken ct)
-    {
-        await using var query = store.QuerySession();
-        return await query.LoadAsync<ParentLink>(ParentLink.StreamId, ct);
     }
 
     private async Task<IReadOnlyList<string>> CulturesAsync(CancellationToken ct)

@@ -47,3 +47,19 @@ public static class ServerIdentities
         return (await again.LoadAsync<ServerIdentity>(ServerIdentity.StreamId, ct))!.ServerId;
     }
 }
+
+public static class ParentLinks
+{
+    public const string NoParent = "This server has no parent: link it first (POST /api/hierarchy/parent).";
+
+    /// <summary>This server's link to its parent, or null when it has none.</summary>
+    public static async Task<ParentLink?> LoadAsync(IDocumentStore store, CancellationToken ct)
+    {
+        await using var query = store.QuerySession();
+        return await query.LoadAsync<ParentLink>(ParentLink.StreamId, ct);
+    }
+
+    /// <summary>The link, for work that cannot run without a parent.</summary>
+    public static async Task<ParentLink> RequireAsync(IDocumentStore store, CancellationToken ct) =>
+        await LoadAsync(store, ct) ?? throw new InvalidOperationException(NoParent);
+}

@@ -25,11 +25,9 @@ public sealed class PolicyReplicator(IDocumentStore store, ParentClient parent, 
 
     public async Task<TaskOutcome> RunAsync(TaskContext run, CancellationToken ct)
     {
-        ParentLink? link;
-        await using (var query = store.QuerySession()) link = await query.LoadAsync<ParentLink>(ParentLink.StreamId, ct);
-        if (link is null) throw new InvalidOperationException("This server has no parent: link it first (POST /api/hierarchy/parent).");
+        var link = await ParentLinks.RequireAsync(store, ct);
         var feed = await parent.SendAsync<PolicyFeed>(link, HttpMethod.Get, "policies", null, ct);
-        if (feed.Version != ReplicationProtocol.Version) throw new InvalidOperationException($"The parent's feed is version {feed.Version}; this server reads version {ReplicationProtocol.Version}.");
+        ReplicationProtocol.CheckVersion(feed.Version);
         var actor = new Actor("replication", link.ParentName, run.RunId, $"replication:{link.ParentId}");
         var (counts, problems) = await ApplyAllAsync(link, actor, run.RunId, feed.Policies, run.Parameters.GetValueOrDefault("mode") == "complete",
             (sha, size, token) => FetchAsync(link, sha, size, token), ct);

@@ -62,6 +62,12 @@ public static class ReplicationProtocol
     /// <summary>Marten's JSON of events and documents (camelCase, enums as text).</summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
+    /// <summary>Refuses an envelope of another version (a newer parent): its meaning is not this server's to guess.</summary>
+    public static void CheckVersion(int version)
+    {
+        if (version != Version) throw new InvalidOperationException($"The parent's feed is version {version}; this server reads version {Version}.");
+    }
+
     /// <summary>HMAC-SHA256 of the body, keyed by the SHA-256 of the shared secret (the parent stores only that; the child computes it).</summary>
     public static string Sign(string secretSha256, ReadOnlySpan<byte> body) => "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Convert.FromHexString(secretSha256), body));
 

@@ -25,7 +25,7 @@ public static class ReplicationVerification
             sample = ids.Length == 0 ? [] : await query.LoadManyAsync<Bulletin>(ct, ids);
         }
         var mismatched = new List<string>();
-        var link = (await LoadLinkAsync(store, ct))!;
+        var link = await ParentLinks.RequireAsync(store, ct);
         foreach (var chunk in sample.Chunk(1000))
         {
             var answer = await parent.SendAsync<DigestAnswer>(link, HttpMethod.Post, "catalog/digests", new DigestRequest(chunk.Select(b => b.Id).ToList()), ct);
@@ -37,11 +37,5 @@ public static class ReplicationVerification
         session.Events.Append(ParentLink.StreamId, verified);
         await session.SaveChangesAsync(ct);
         return verified with { Mismatched = mismatched };
-    }
-
-    private static async Task<ParentLink?> LoadLinkAsync(IDocumentStore store, CancellationToken ct)
-    {
-        await using var query = store.QuerySession();
-        return await query.LoadAsync<ParentLink>(ParentLink.StreamId, ct);
     }
 }

@@ -123,9 +123,7 @@ public static class BuiltInTasks
             "*/15 * * * *", false, async (run, ct) =>
             {
                 var store = run.Services.GetRequiredService<Marten.IDocumentStore>();
-                await using var query = store.QuerySession();
-                var link = await query.LoadAsync<Domain.Hierarchy.ParentLink>(Domain.Hierarchy.ParentLink.StreamId, ct)
-                    ?? throw new InvalidOperationException("This server has no parent: link it first (POST /api/hierarchy/parent).");
+                var link = await Hierarchy.ParentLinks.RequireAsync(store, ct);
                 await Hierarchy.HierarchyRollup.SendAsync(store, run.Services.GetRequiredService<Npgsql.NpgsqlDataSource>(), run.Services.GetRequiredService<Hierarchy.ParentClient>(),
                     run.Services.GetRequiredService<TimeProvider>(), link, ct);
                 return new TaskOutcome(new Dictionary<string, int> { ["reported"] = 1 });
