@@ -110,7 +110,7 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
                 previous = line;
             }
         }
-        catch (InvalidDataException) { return "not a gzip file"; }
+        catch (InvalidDataException e) { return e.Message.StartsWith("the bundle", StringComparison.Ordinal) ? e.Message : "not a gzip file"; }
         catch (JsonException e) { return $"line {count}: not JSON ({e.Message})"; }
         if (count < 3 || previous is null) return "the bundle is incomplete (no pages or no signature)";
         var signature = JsonSerializer.Deserialize<BundleSignature>(previous, ReplicationProtocol.Json)?.Signature;
@@ -143,10 +143,43 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
         return true;
     }
 
+    /// <summary>A bundle's text expands at most this many times its compressed size: JSON compresses well, packages hardly; a gzip bomb far more.</summary>
+    private const int MaxExpansion = 64;
+
     private static IEnumerable<string> Lines(byte[] content)
     {
-        using var reader = new StreamReader(new GZipStream(new MemoryStream(content, writable: false), CompressionMode.Decompress), new UTF8Encoding(false, true));
+        var gzip = new GZipStream(new MemoryStream(content, writable: false), CompressionMode.Decompress);
+        using var reader = new StreamReader(new Bounded(gzip, (long)content.Length * MaxExpansion), new UTF8Encoding(false, true));
         while (reader.ReadLine() is { } line) yield return line;
+    }
+
+    /// <summary>Reads at most <paramref name="limit"/> bytes of the inner stream; past it the bundle is refused as malformed.</summary>
+    private sealed class Bounded(Stream inner, long limit) : Stream
+    {
+        private long _read;
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var n = inner.Read(buffer, offset, count);
+            if ((_read += n) > limit) throw new InvalidDataException($"the bundle expands to more than {limit} bytes");
+            return n;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
     }
 
     private async Task<List<string>> VerifyAsync(Actor actor, string runId, IReadOnlyDictionary<string, string?> digests, IReadOnlyList<string> cultures, CancellationToken ct)

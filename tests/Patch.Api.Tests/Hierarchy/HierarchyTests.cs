@@ -243,6 +243,9 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         var (refusedStatus, refused) = await PostBundleAsync(child, changed);
         Assert.Equal(400, refusedStatus);
         Assert.Contains("signature does not match", refused.GetProperty("detail").GetString());
+        var (bombStatus, bomb) = await PostBundleAsync(child, Recompress(bundle, text => text + new string(' ', 64 * 1024 * 1024)));
+        Assert.Equal(400, bombStatus);
+        Assert.Contains("expands to more than", bomb.GetProperty("detail").GetString());
         var (wrongServer, wrongServerAnswer) = await PostBundleAsync(grandchild, bundle);
         Assert.Equal(400, wrongServer);
         Assert.Contains("another server", wrongServerAnswer.GetProperty("detail").GetString());
