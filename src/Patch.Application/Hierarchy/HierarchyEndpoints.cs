@@ -27,7 +27,7 @@ public static class HierarchyEndpoints
         var group = app.MapGroup("/api/hierarchy").WithTags("Hierarchy");
 
         group.MapPost("parent", async (LinkParentRequest body, HttpContext http, IDocumentStore store, ParentClient parent, HierarchyOptions options, TimeProvider time,
-                CancellationToken ct) =>
+                ServerTasks.ServerTaskRunner runner, CancellationToken ct) =>
             {
                 if (body.Url is null || body.Url.Length > 2048 || !Uri.TryCreate(body.Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                     return Problems.Invalid("Invalid parent", "url: the parent server's absolute http or https URL");
@@ -51,12 +51,18 @@ public static class HierarchyEndpoints
                 {
                     return Results.Problem(title: "The parent could not be reached", detail: e.Message, statusCode: StatusCodes.Status502BadGateway);
                 }
-                link.AppendOne(new ParentServerLinked(body.Url, registered.ParentId, registered.ParentName, registered.ChildId, parent.Protect(registered.Credential), time.GetUtcNow()));
+                var now = time.GetUtcNow();
+                link.AppendOne(new ParentServerLinked(body.Url, registered.ParentId, registered.ParentName, registered.ChildId, parent.Protect(registered.Credential), now));
+                // A child replicates by itself from now on: its replication tasks' default schedules are switched on, unless an administrator set them already.
+                foreach (var name in new[] { CatalogReplicator.TaskName, PolicyReplicator.TaskName, HierarchyRollup.TaskName })
+                    if (runner.Find(name)?.DefaultCron is { } cron && await session.LoadAsync<Domain.ServerTasks.ServerTaskSchedule>(Domain.ServerTasks.ServerTaskSchedule.StreamId(name), ct) is null)
+                        session.Events.Append(Domain.ServerTasks.ServerTaskSchedule.StreamId(name),
+                            new Domain.ServerTasks.ServerTaskScheduleSet(Domain.ServerTasks.ServerTaskSchedule.StreamId(name), name, cron, "UTC", true, now));
                 await session.SaveChangesAsync(ct);
                 return Results.Ok(View((await session.LoadAsync<ParentLink>(ParentLink.StreamId, ct))!));
             })
             .ForAdministrator().WithName("LinkParent")
-            .WithSummary("Make this server a child: registers with the parent at url with the parent's registration token (its name is Patch:Hierarchy:Name, its cultures the managed cultures) and keeps the credential it receives (encrypted at rest).")
+            .WithSummary("Make this server a child: registers with the parent at url with the parent's registration token (its name is Patch:Hierarchy:Name, its cultures the managed cultures), keeps the credential it receives (encrypted at rest) and switches on the default schedules of catalog-replication, policy-replication and hierarchy-rollup (unless set already).")
             .Produces<ParentView>().ProducesProblem(400).ProducesProblem(409).ProducesProblem(502);
 
         group.MapGet("parent", async (IQuerySession session, CancellationToken ct) =>

@@ -103,6 +103,10 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         var (linked, link) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = tokenText });
         Assert.True(linked == 200, link.ToString());
         Assert.Equal("hq", link.GetProperty("parentName").GetString());
+        // A linked child replicates by itself: its replication tasks are on their default schedules.
+        var tasks = (await child.GetAsync("/api/server-tasks")).EnumerateArray().ToDictionary(t => t.GetProperty("name").GetString()!);
+        foreach (var task in new[] { "catalog-replication", "policy-replication", "hierarchy-rollup" })
+            Assert.True(tasks[task].GetProperty("enabled").GetBoolean() && tasks[task].GetProperty("scheduleSet").GetBoolean(), tasks[task].ToString());
         var (reused, reuse) = await grandchild.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = tokenText });
         Assert.Equal(502, reused);
         Assert.Contains("already used", reuse.GetProperty("detail").GetString());
