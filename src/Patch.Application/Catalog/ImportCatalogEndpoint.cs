@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Patch.Application.Common;
 using Patch.Application.Security;
@@ -25,7 +24,7 @@ public static class ImportCatalogEndpoint
                 string? fileName;
                 try
                 {
-                    (content, fileName) = await ReadBodyAsync(http, options.MaxBytes, ct);
+                    (content, fileName) = await UploadedFile.ReadAsync(http, options.MaxBytes, ct);
                 }
                 catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
                 {
@@ -52,40 +51,5 @@ public static class ImportCatalogEndpoint
             .WithTags("Catalog import").ForAuditor().WithName("ListCatalogSources")
             .WithSummary("The catalog sources (Patch:CatalogImport:Sources) the catalog-sources server task fetches; its schedule and runs are under /api/server-tasks.")
             .Produces<CatalogScheduleView>();
-    }
-
-    /// <summary>Reads at most maxBytes + 1 bytes: enough to know a file is too large without holding all of it.</summary>
-    private static async Task<(byte[]? Content, string? FileName)> ReadBodyAsync(HttpContext http, long maxBytes, CancellationToken ct)
-    {
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = null;
-        Stream source;
-        string? fileName = null;
-        var multipart = http.Request.ContentType?.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase) == true;
-        if (multipart)
-        {
-            var form = await http.Request.ReadFormAsync(new FormOptions { MultipartBodyLengthLimit = maxBytes + 1024 * 1024, BufferBody = false }, ct);
-            var file = form.Files["file"] ?? form.Files.FirstOrDefault();
-            if (file is null) return (null, null);
-            source = file.OpenReadStream();
-            fileName = Path.GetFileName(file.FileName);
-        }
-        else
-        {
-            source = http.Request.Body;
-        }
-
-        await using (source)
-        {
-            using var buffer = new MemoryStream();
-            var chunk = new byte[81920];
-            int read;
-            while ((read = await source.ReadAsync(chunk, ct)) > 0)
-            {
-                buffer.Write(chunk, 0, read);
-                if (buffer.Length > maxBytes) break;
-            }
-            // An empty body is an empty file: the importer refuses it and its run records why.
-            return (buffer.ToArray(), fileName);
-        }
     }
 }

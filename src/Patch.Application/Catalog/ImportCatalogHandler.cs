@@ -28,9 +28,7 @@ public static class ImportCatalogHandler
         }
         if (result.EventsAppended > 0 && result.Format != "kev")
         {
-            catalog.Invalidate();
-            await bus.PublishAsync(new Compliance.AnalyseFleet($"catalog import {result.RunId}", result.ChangedBulletins));
-            await Policies.PolicyMaintenanceTriggers.AfterCatalogChangeAsync(runner, config, $"after catalog import {result.RunId}", import: true, ct);
+            await CatalogChanged.FollowAsync(catalog, bus, runner, config, $"catalog import {result.RunId}", result.ChangedBulletins, ct);
         }
         if (result.Status == ServerTaskStatus.Failed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportFailed, result, ct);
         else if (result.Status == ServerTaskStatus.Completed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportCompleted, result, ct);

@@ -8,7 +8,6 @@ using Patch.Application.Common;
 using Patch.Application.ServerTasks;
 using Patch.Domain.Hierarchy;
 using Patch.Domain.ServerTasks;
-using Patch.Domain.Settings;
 using Wolverine;
 
 namespace Patch.Application.Hierarchy;
@@ -33,7 +32,7 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
         var parameters = new Dictionary<string, string> { ["mode"] = "bundle", ["bytes"] = content.Length.ToString() };
         var runId = await ServerTaskRecorder.StartAsync(store, time, actor, CatalogReplicator.TaskName, "bundle", parameters, ct);
         var replication = new Actor("replication", link.ParentName, actor.CorrelationId, $"replication:{link.ParentId}");
-        var cultures = await CulturesAsync(ct);
+        var cultures = await ParentLinks.CulturesAsync(store, ct);
         var tally = new ApplyTally();
         int pages = 0, events = 0, already = 0;
         IReadOnlyDictionary<string, string?> digests = new Dictionary<string, string?>();
@@ -62,13 +61,9 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
             var (policyCounts, waiting) = policies is null ? (null, new List<string>())
                 : await policyReplicator.ApplyAllAsync(link, replication, runId, policies, complete: false,
                     (sha, _, _) => Task.FromResult<string?>(packages.Has(sha) ? null : $"package {sha} is neither in the bundle nor in this server's package store"), ct);
-            var mismatched = await VerifyAsync(replication, runId, digests, cultures, ct);
+            var mismatched = (await ReplicationVerification.CompareAsync(store, time, replication, runId, digests, cultures, ct)).Mismatched;
             if (tally.Applied > 0)
-            {
-                catalog.Invalidate();
-                await bus.PublishAsync(new Compliance.AnalyseFleet($"replication bundle {runId}", tally.VulnerabilitiesChanged ? null : tally.ChangedBulletins.Distinct().ToList()));
-                await Policies.PolicyMaintenanceTriggers.AfterCatalogChangeAsync(runner, config, $"after replication bundle {runId}", import: true, ct);
-            }
+                await Catalog.CatalogChanged.FollowAsync(catalog, bus, runner, config, $"replication bundle {runId}", tally.Changed, ct);
             var policiesApplied = policyCounts?["applied"] + policyCounts?["disabled"] ?? 0;
             var status = tally.Applied == 0 && mismatched.Count == 0 && policiesApplied == 0 && packagesStored == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
             await ServerTaskRecorder.CompleteAsync(store, time, actor, runId, new TaskOutcome(new Dictionary<string, int>
@@ -180,24 +175,5 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
             if (disposing) inner.Dispose();
             base.Dispose(disposing);
         }
-    }
-
-    private async Task<List<string>> VerifyAsync(Actor actor, string runId, IReadOnlyDictionary<string, string?> digests, IReadOnlyList<string> cultures, CancellationToken ct)
-    {
-        if (digests.Count == 0) return [];
-        IReadOnlyList<Domain.Catalog.Bulletin> bulletins;
-        await using (var query = store.QuerySession()) bulletins = await query.LoadManyAsync<Domain.Catalog.Bulletin>(ct, digests.Keys.ToArray());
-        var mine = bulletins.ToDictionary(b => b.Id, b => CatalogReplication.Digest(b.Facts, b.Updates, cultures));
-        var mismatched = digests.Where(d => mine.GetValueOrDefault(d.Key) != d.Value).Select(d => d.Key).Order(StringComparer.Ordinal).ToList();
-        await using var session = store.OpenSession(actor, runId);
-        session.Events.Append(ParentLink.StreamId, new CatalogVerified(runId, digests.Count, mismatched.Take(1000).ToList(), time.GetUtcNow()));
-        await session.SaveChangesAsync(ct);
-        return mismatched;
-    }
-
-    private async Task<IReadOnlyList<string>> CulturesAsync(CancellationToken ct)
-    {
-        await using var query = store.QuerySession();
-        return (await query.LoadAsync<CoreSettings>(Domain.StreamIds.CoreSettings, ct) ?? CoreSettings.Default).ManagedCultures;
     }
 }

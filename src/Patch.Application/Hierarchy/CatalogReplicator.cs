@@ -5,7 +5,6 @@ using Patch.Application.ServerTasks;
 using Patch.Domain.Catalog;
 using Patch.Domain.Hierarchy;
 using Patch.Domain.ServerTasks;
-using Patch.Domain.Settings;
 using Wolverine;
 
 namespace Patch.Application.Hierarchy;
@@ -31,8 +30,9 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
     public async Task<TaskOutcome> RunAsync(TaskContext run, CancellationToken ct)
     {
         var link = await ParentLinks.RequireAsync(store, ct);
-        var cultures = await CulturesAsync(ct);
+        var cultures = await ParentLinks.CulturesAsync(store, ct);
         var status = await parent.SendAsync<ChildStatusAnswer>(link, HttpMethod.Post, "status", new ChildStatusRequest(cultures, link.Checkpoint, null), ct);
+        ReplicationProtocol.CheckParent(status.ParentId, link);
         if (status.MissingCultures.Count > 0)
             throw new InvalidOperationException($"Language alert: the parent does not manage {string.Join(", ", status.MissingCultures)}; replication is refused until it does.");
         var actor = new Actor("replication", link.ParentName, run.RunId, $"replication:{link.ParentId}");
@@ -62,11 +62,7 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
         await parent.SendAsync<ChildStatusAnswer>(link, HttpMethod.Post, "status", new ChildStatusRequest(cultures, link.Checkpoint, ServerTaskStatus.Completed), ct);
         await HierarchyRollup.SendAsync(store, db, parent, time, link, ct);
         if (tally.Applied > 0)
-        {
-            catalog.Invalidate();
-            await bus.PublishAsync(new Compliance.AnalyseFleet($"catalog replication {run.RunId}", tally.VulnerabilitiesChanged ? null : tally.ChangedBulletins.Distinct().ToList()));
-            await Policies.PolicyMaintenanceTriggers.AfterCatalogChangeAsync(runner, config, $"after catalog replication {run.RunId}", import: true, ct);
-        }
+            await Catalog.CatalogChanged.FollowAsync(catalog, bus, runner, config, $"catalog replication {run.RunId}", tally.Changed, ct);
         return new TaskOutcome(counts, tally.Applied == 0 && verified.Mismatched.Count == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed);
     }
 
@@ -77,7 +73,7 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
             var link = await ParentLinks.RequireAsync(store, ct);
             var query = $"catalog/events?after={link.Checkpoint}&limit={options.PageSize}" + (link is { LastEventId: { } last, LastEventSequence: { } at } ? $"&lastEvent={last}&lastEventSequence={at}" : "");
             var page = await parent.SendAsync<FeedPage>(link, HttpMethod.Get, query, null, ct);
-            ReplicationProtocol.CheckVersion(page.Version);
+            ReplicationProtocol.CheckEnvelope(page.Version, page.ParentId, link);
             if (page.Next == link.Checkpoint && page.Events.Count == 0) return;
             // Another run moved the checkpoint meanwhile: this page is not applied twice.
             if (await ReplicationPages.ApplyAsync(store, time, actor, runId, page, cultures, tally, ct) != PageOutcome.Applied)
@@ -96,7 +92,7 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
             var cursor = link.Snapshot ?? new SnapshotCursor(runId, ReplicationProtocol.SnapshotKinds[0], null, -1);
             var query = $"catalog/snapshot?kind={cursor.Kind}&limit={options.PageSize}" + (cursor.Last is { } after ? $"&after={Uri.EscapeDataString(after)}" : "");
             var page = await parent.SendAsync<SnapshotPage>(link, HttpMethod.Get, query, null, ct);
-            ReplicationProtocol.CheckVersion(page.Version);
+            ReplicationProtocol.CheckEnvelope(page.Version, page.ParentId, link);
             var head = cursor.Head >= 0 ? cursor.Head : page.Head;
             await using var session = store.OpenSession(actor, runId);
             await CatalogLog.LockForAppendAsync(session, ct);
@@ -117,9 +113,4 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
         }
     }
 
-    private async Task<IReadOnlyList<string>> CulturesAsync(CancellationToken ct)
-    {
-        await using var query = store.QuerySession();
-        return (await query.LoadAsync<CoreSettings>(Domain.StreamIds.CoreSettings, ct) ?? CoreSettings.Default).ManagedCultures;
-    }
 }

@@ -6,7 +6,6 @@ using Patch.Application.Common;
 using Patch.Application.Security;
 using Patch.Domain.Agents;
 using Patch.Domain.Hierarchy;
-using Patch.Domain.Settings;
 
 namespace Patch.Application.Hierarchy;
 
@@ -83,7 +82,7 @@ public static class ChildRegistration
         var token = await session.Events.FetchForExclusiveWriting<ChildRegistrationToken>(tokenId, ct);
         if (token.Aggregate is null) return Refused("the registration token is not valid");
         if (token.Aggregate.RefusalFor(secret, now) is { } refusal) return Refused(refusal);
-        var settings = await session.LoadAsync<CoreSettings>(Domain.StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
+        var settings = await Settings.CoreSettingsEndpoints.CurrentAsync(session, ct);
         var guid = Guid.NewGuid();
         var childId = ChildServer.StreamId(guid);
         var credential = Secrets.New();

@@ -6,7 +6,6 @@ using Npgsql;
 using Patch.Application.Common;
 using Patch.Application.Security;
 using Patch.Domain.Hierarchy;
-using Patch.Domain.Settings;
 
 namespace Patch.Application.Hierarchy;
 
@@ -36,7 +35,7 @@ public static class HierarchyEndpoints
                 var link = await session.Events.FetchForWriting<ParentLink>(ParentLink.StreamId, ct);
                 if (link.Aggregate is { } known)
                     return Results.Problem(title: "Already a child", detail: $"This server is a child of '{known.ParentName}' ({known.ParentUrl}).", statusCode: StatusCodes.Status409Conflict);
-                var settings = await session.LoadAsync<CoreSettings>(Domain.StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
+                var settings = await Settings.CoreSettingsEndpoints.CurrentAsync(session, ct);
                 ChildRegistered registered;
                 try
                 {

@@ -59,6 +59,13 @@ public static class ParentLinks
         return await query.LoadAsync<ParentLink>(ParentLink.StreamId, ct);
     }
 
+    /// <summary>The cultures this server manages: what it reports to its parent and what it takes from it.</summary>
+    public static async Task<IReadOnlyList<string>> CulturesAsync(IDocumentStore store, CancellationToken ct)
+    {
+        await using var query = store.QuerySession();
+        return (await Settings.CoreSettingsEndpoints.CurrentAsync(query, ct)).ManagedCultures;
+    }
+
     /// <summary>The link, for work that cannot run without a parent.</summary>
     public static async Task<ParentLink> RequireAsync(IDocumentStore store, CancellationToken ct) =>
         await LoadAsync(store, ct) ?? throw new InvalidOperationException(NoParent);

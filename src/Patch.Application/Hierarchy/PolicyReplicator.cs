@@ -27,7 +27,7 @@ public sealed class PolicyReplicator(IDocumentStore store, ParentClient parent, 
     {
         var link = await ParentLinks.RequireAsync(store, ct);
         var feed = await parent.SendAsync<PolicyFeed>(link, HttpMethod.Get, "policies", null, ct);
-        ReplicationProtocol.CheckVersion(feed.Version);
+        ReplicationProtocol.CheckEnvelope(feed.Version, feed.ParentId, link);
         var actor = new Actor("replication", link.ParentName, run.RunId, $"replication:{link.ParentId}");
         var (counts, problems) = await ApplyAllAsync(link, actor, run.RunId, feed.Policies, run.Parameters.GetValueOrDefault("mode") == "complete",
             (sha, size, token) => FetchAsync(link, sha, size, token), ct);

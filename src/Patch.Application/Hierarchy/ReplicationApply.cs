@@ -15,6 +15,9 @@ public sealed class ApplyTally
     public readonly List<string> Unknown = [];
     public readonly List<string> ChangedBulletins = [];
     public bool VulnerabilitiesChanged;
+
+    /// <summary>The bulletins the analysis after the change must look at; null (every computer) when product vulnerabilities changed.</summary>
+    public IReadOnlyList<string>? Changed => VulnerabilitiesChanged ? null : ChangedBulletins.Distinct().ToList();
 }
 
 /// <summary>
@@ -53,8 +56,8 @@ public static class ReplicationApply
             }
         }
         await BulletinsAsync(session, bulletins.Select(p => (p.Key, p.Value.Facts, (IEnumerable<UpdateFacts>)p.Value.Updates.Values, p.Value.Source)).ToList(), cultures, tally, ct);
-        foreach (var (id, facts) in kev) await KnownExploitedAsync(session, id, facts, tally, ct);
-        foreach (var (id, (facts, source)) in products) await ProductAsync(session, id, facts, source, tally, ct);
+        await KnownExploitedAsync(session, kev.Select(p => (p.Key, p.Value)).ToList(), tally, ct);
+        await ProductsAsync(session, products.Select(p => (p.Key, p.Value.Facts, p.Value.Source)).ToList(), tally, ct);
     }
 
     /// <summary>A Complete run's page: each stream's whole state.</summary>
@@ -71,10 +74,10 @@ public static class ReplicationApply
                 }).ToList(), cultures, tally, ct);
                 break;
             case "known-exploited":
-                foreach (var s in streams) await KnownExploitedAsync(session, s.Id, s.State.Deserialize<KnownExploitedFacts>(ReplicationProtocol.Json)!, tally, ct);
+                await KnownExploitedAsync(session, streams.Select(s => (s.Id, s.State.Deserialize<KnownExploitedFacts>(ReplicationProtocol.Json)!)).ToList(), tally, ct);
                 break;
             default:
-                foreach (var s in streams) await ProductAsync(session, s.Id, s.State.Deserialize<ProductVulnerabilityFacts>(ReplicationProtocol.Json)!, s.Source, tally, ct);
+                await ProductsAsync(session, streams.Select(s => (s.Id, s.State.Deserialize<ProductVulnerabilityFacts>(ReplicationProtocol.Json)!, s.Source)).ToList(), tally, ct);
                 break;
         }
     }
@@ -98,22 +101,32 @@ public static class ReplicationApply
         }
     }
 
-    private static async Task KnownExploitedAsync(IDocumentSession session, string id, KnownExploitedFacts facts, ApplyTally tally, CancellationToken ct)
+    /// <summary>Known-exploited CVEs brought to the parent's facts; their streams fetched in batches, not one query each.</summary>
+    private static async Task KnownExploitedAsync(IDocumentSession session, IReadOnlyList<(string Id, KnownExploitedFacts Facts)> incoming, ApplyTally tally, CancellationToken ct)
     {
-        var stream = await session.Events.FetchForWriting<KnownExploitedVulnerability>(id, ct);
-        var decided = KnownExploitedVulnerability.Decide(stream.Aggregate, facts, CatalogReplication.SourceOf("kev"));
-        if (decided.Count == 0) return;
-        stream.AppendMany(decided);
-        tally.Applied++;
+        if (incoming.Count == 0) return;
+        var streams = await session.FetchManyForWritingAsync<KnownExploitedVulnerability>(incoming.Select(i => i.Id), ct);
+        foreach (var (id, facts) in incoming)
+        {
+            var decided = KnownExploitedVulnerability.Decide(streams[id].Aggregate, facts, CatalogReplication.SourceOf("kev"));
+            if (decided.Count == 0) continue;
+            streams[id].AppendMany(decided);
+            tally.Applied++;
+        }
     }
 
-    private static async Task ProductAsync(IDocumentSession session, string id, ProductVulnerabilityFacts facts, string source, ApplyTally tally, CancellationToken ct)
+    private static async Task ProductsAsync(IDocumentSession session, IReadOnlyList<(string Id, ProductVulnerabilityFacts Facts, string Source)> incoming, ApplyTally tally,
+        CancellationToken ct)
     {
-        var stream = await session.Events.FetchForWriting<ProductVulnerability>(id, ct);
-        var decided = ProductVulnerability.Decide(stream.Aggregate, facts, CatalogReplication.SourceOf(source));
-        if (decided.Count == 0) return;
-        stream.AppendMany(decided);
-        tally.Applied++;
-        tally.VulnerabilitiesChanged = true;
+        if (incoming.Count == 0) return;
+        var streams = await session.FetchManyForWritingAsync<ProductVulnerability>(incoming.Select(i => i.Id), ct);
+        foreach (var (id, facts, source) in incoming)
+        {
+            var decided = ProductVulnerability.Decide(streams[id].Aggregate, facts, CatalogReplication.SourceOf(source));
+            if (decided.Count == 0) continue;
+            streams[id].AppendMany(decided);
+            tally.Applied++;
+            tally.VulnerabilitiesChanged = true;
+        }
     }
 }

@@ -67,13 +67,23 @@ public static class ReplicationBundles
 
         app.MapPost("/api/hierarchy/bundles", async (HttpContext http, BundleImporter importer, Catalog.CatalogImportOptions limits, CancellationToken ct) =>
             {
-                var content = await ReadBodyAsync(http, limits.MaxBytes, ct);
-                if (content is null) return Results.Problem(title: "Bundle too large", detail: $"A bundle may have at most {limits.MaxBytes} bytes (Patch:Import:MaxBytes).", statusCode: 413);
+                byte[]? content;
+                try
+                {
+                    (content, _) = await UploadedFile.ReadAsync(http, limits.MaxBytes, ct);
+                }
+                catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
+                {
+                    return Problems.Invalid("Unreadable upload", $"The multipart body could not be read: {e.Message}");
+                }
+                if (content is null or { Length: 0 }) return Problems.Invalid("Missing bundle", "Send the bundle as the request body, or as the multipart form field 'file'.");
+                if (content.Length > limits.MaxBytes)
+                    return Results.Problem(title: "Bundle too large", detail: $"A bundle may have at most {limits.MaxBytes} bytes (Patch:Import:MaxBytes).", statusCode: 413);
                 var (result, problem) = await importer.ImportAsync(content, Actor.From(http), ct);
                 return problem is not null ? Problems.Invalid("Invalid bundle", problem) : Results.Ok(result);
             })
             .WithTags("Hierarchy").ForAdministrator().WithName("ImportReplicationBundle").ChecksOwnBody().WithBodyLimit(_ => null)
-            .WithSummary("Import a replication bundle from this server's parent (the file GET /api/hierarchy/children/{id}/bundle made on the parent): signature, parent and child checked first, then page by page like online replication, then the digests compared. Recorded as a catalog-replication run (trigger 'bundle').")
+            .WithSummary("Import a replication bundle from this server's parent (the request body or the multipart field 'file': the file GET /api/hierarchy/children/{id}/bundle made on the parent): signature, parent and child checked first, then page by page like online replication, then the digests compared. Recorded as a catalog-replication run (trigger 'bundle').")
             .Produces<BundleImported>().ProducesProblem(400).ProducesProblem(413);
     }
 
@@ -120,19 +130,5 @@ public static class ReplicationBundles
         var bulletins = sample.Length == 0 ? [] : await session.LoadManyAsync<Bulletin>(ct, sample);
         await LineAsync(new BundleDigests(bulletins.ToDictionary(b => b.Id, b => (string?)CatalogReplication.Digest(b.Facts, b.Updates, child.Cultures))));
         await LineAsync(new BundleSignature("sha256=" + Convert.ToHexStringLower(hmac.GetHashAndReset())), signed: false);
-    }
-
-    /// <summary>The body, or null past the limit (read in full: the signature is checked before anything is applied).</summary>
-    private static async Task<byte[]?> ReadBodyAsync(HttpContext http, long max, CancellationToken ct)
-    {
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await http.Request.Body.ReadAsync(chunk, ct)) > 0)
-        {
-            if (buffer.Length + read > max) return null;
-            buffer.Write(chunk, 0, read);
-        }
-        return buffer.ToArray();
     }
 }

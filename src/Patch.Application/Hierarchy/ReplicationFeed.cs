@@ -7,7 +7,6 @@ using Patch.Application.Common;
 using Patch.Application.Security;
 using Patch.Domain.Catalog;
 using Patch.Domain.Hierarchy;
-using Patch.Domain.Settings;
 using Patch.Domain.Vulnerabilities;
 
 namespace Patch.Application.Hierarchy;
@@ -23,22 +22,21 @@ public static class ReplicationFeed
     {
         var feed = app.MapGroup(ReplicationProtocol.Prefix).WithTags("Hierarchy").ForChildServer();
 
-        feed.MapPost("status", async (ChildStatusRequest body, HttpContext http, IDocumentStore store, NpgsqlDataSource db, TimeProvider time, CancellationToken ct) =>
+        feed.MapPost("status", async (ChildStatusRequest body, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>
             {
                 if (ChildServer.InvalidCultures(body.Cultures) is { } invalid) return Problems.Invalid("Invalid status", invalid);
+                if (body.Checkpoint is < 0) return Problems.Invalid("Invalid status", "checkpoint: 0 or a sequence number of this server's log");
                 if (body.LastRun is { Length: > 32 } || body.LastRun?.Any(char.IsControl) == true) return Problems.Invalid("Invalid status", "lastRun: a run status");
                 var caller = ChildCredentialHandler.Caller(http);
                 var now = time.GetUtcNow();
                 await using var session = store.OpenSession(new Actor("child-server", caller.Name, http.TraceIdentifier, caller.Id));
-                var settings = await session.LoadAsync<CoreSettings>(Domain.StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
+                var settings = await Settings.CoreSettingsEndpoints.CurrentAsync(session, ct);
                 var stream = await session.Events.FetchForWriting<ChildServer>(caller.Id, ct);
                 var cultures = body.Cultures!.Select(c => c.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
                 stream.AppendOne(new ChildServerReported(caller.Id, cultures, body.Checkpoint ?? stream.Aggregate!.Checkpoint, body.LastRun, now));
                 stream.AppendMany(stream.Aggregate!.DecideAlert(cultures, settings.ManagedCultures, now));
                 await session.SaveChangesAsync(ct);
-                await using var conn = await db.OpenConnectionAsync(ct);
-                var answer = new ChildStatusAnswer(await ServerIdentities.GetAsync(store, time, ct), await CatalogLog.HeadAsync(conn, null, ct), settings.ManagedCultures,
-                    ChildServer.Missing(cultures, settings.ManagedCultures));
+                var answer = new ChildStatusAnswer(await ServerIdentities.GetAsync(store, time, ct), settings.ManagedCultures, ChildServer.Missing(cultures, settings.ManagedCultures));
                 return ReplicationProtocol.Signed(http, answer, caller.CredentialSha256);
             })
             .WithName("ReportChildStatus").WithSummary("A child reports its managed cultures, checkpoint and last run; the answer names the cultures the parent does not manage (a language alert).")
@@ -53,9 +51,10 @@ public static class ReplicationFeed
                 if (limit is < 1 or > 5000) return Problems.Invalid("Invalid limit", "limit: 1 to 5000");
                 if (lastEvent.HasValue != lastEventSequence.HasValue)
                     return Problems.Invalid("Invalid checkpoint", "lastEvent and lastEventSequence: both (the last catalog event applied and its sequence number) or neither");
-                if (lastEvent is { } id && (lastEventSequence > after || !await HoldsEventAsync(db, id, lastEventSequence!.Value, ct)) || after > 0 && after > await HeadAsync(db, ct))
-                    return Diverged(after ?? 0);
+                if (lastEvent is { } id && (lastEventSequence > after || !await HoldsEventAsync(db, id, lastEventSequence!.Value, ct))) return Diverged(after ?? 0);
                 var (events, next, head) = await CatalogLog.ReadAsync(db, after ?? 0, limit ?? 500, ct);
+                // A checkpoint past the end of this log: it was restored from an older backup.
+                if (after > head) return Diverged(after.Value);
                 return ReplicationProtocol.Signed(http, new FeedPage(ReplicationProtocol.Version, await ServerIdentities.GetAsync(store, time, ct), after ?? 0, next, head, events),
                     caller.CredentialSha256);
             })
@@ -117,12 +116,6 @@ public static class ReplicationFeed
     private static IResult Diverged(long after) => Results.Problem(title: "Checkpoint not in this log",
         detail: $"Checkpoint {after} is not in this server's event log (it was restored from an older backup, or its store was replaced): a Complete replication must re-base the child.",
         statusCode: StatusCodes.Status409Conflict, extensions: new Dictionary<string, object?> { ["code"] = "checkpoint-diverged" });
-
-    private static async Task<long> HeadAsync(NpgsqlDataSource db, CancellationToken ct)
-    {
-        await using var conn = await db.OpenConnectionAsync(ct);
-        return await CatalogLog.HeadAsync(conn, null, ct);
-    }
 
     /// <summary>Whether the event the child applied last is still at its place in this log (by the log's primary key).</summary>
     private static async Task<bool> HoldsEventAsync(NpgsqlDataSource db, Guid id, long sequence, CancellationToken ct)

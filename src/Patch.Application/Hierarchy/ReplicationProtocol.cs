@@ -14,7 +14,7 @@ public sealed record ChildRegistered(string ChildId, string Credential, string P
 /// <summary>What a child reports at the start and the end of a run.</summary>
 public sealed record ChildStatusRequest(IReadOnlyList<string>? Cultures, long? Checkpoint, string? LastRun);
 
-public sealed record ChildStatusAnswer(string ParentId, long Head, IReadOnlyList<string> ParentCultures, IReadOnlyList<string> MissingCultures);
+public sealed record ChildStatusAnswer(string ParentId, IReadOnlyList<string> ParentCultures, IReadOnlyList<string> MissingCultures);
 
 /// <summary>One catalog event of the parent's log as the feed sends it (envelope version 1).</summary>
 public sealed record FeedEvent(long Sequence, Guid Id, string Stream, string Type, DateTimeOffset Timestamp, JsonElement Data);
@@ -62,10 +62,16 @@ public static class ReplicationProtocol
     /// <summary>Marten's JSON of events and documents (camelCase, enums as text).</summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
-    /// <summary>Refuses an envelope of another version (a newer parent): its meaning is not this server's to guess.</summary>
-    public static void CheckVersion(int version)
+    /// <summary>Refuses an envelope of another version (a newer parent: its meaning is not this server's to guess), or from another server than the parent.</summary>
+    public static void CheckEnvelope(int version, string parentId, Domain.Hierarchy.ParentLink link)
     {
         if (version != Version) throw new InvalidOperationException($"The parent's feed is version {version}; this server reads version {Version}.");
+        CheckParent(parentId, link);
+    }
+
+    public static void CheckParent(string parentId, Domain.Hierarchy.ParentLink link)
+    {
+        if (parentId != link.ParentId) throw new InvalidOperationException($"The answer comes from server {parentId}, not from this server's parent {link.ParentId}.");
     }
 
     /// <summary>HMAC-SHA256 of the body, keyed by the SHA-256 of the shared secret (the parent stores only that; the child computes it).</summary>
