@@ -46,7 +46,7 @@ public static class ImportBench
                 // An unchanged document is recognised by its content hash: the re-import's figure is next to a bare SHA-256 pass.
                 var hash = Best(5, () => System.Security.Cryptography.SHA256.HashData(bytes).Length);
 
-                // Best of 3 rounds (the first also warms up the code paths): empty store → import → unchanged re-import.
+                // Best of 3 rounds (the first also warms up the code paths): empty store → import → five unchanged re-imports.
                 double import = double.MaxValue, reimport = double.MaxValue;
                 CatalogImportResult result = null!;
                 for (var round = 0; round < 3; round++)
@@ -57,10 +57,15 @@ public static class ImportBench
                     var sw = Stopwatch.StartNew();
                     result = await importer.ImportAsync(new ImportCatalog(bytes, format, "benchmark", actor), CancellationToken.None);
                     import = Math.Min(import, sw.Elapsed.TotalMilliseconds);
-                    sw.Restart();
-                    var again = await importer.ImportAsync(new ImportCatalog(bytes, format, "benchmark", actor), CancellationToken.None);
-                    reimport = Math.Min(reimport, sw.Elapsed.TotalMilliseconds);
-                    if (result.Status != "completed" || again.Status != "unchanged") throw new InvalidOperationException($"{file}: {result.Status}/{again.Status} {result.Error}");
+                    if (result.Status != "completed") throw new InvalidOperationException($"{file}: {result.Status} {result.Error}");
+                    // An unchanged document is what the daily feed meets most: five re-imports a round (the baseline hash is best of 5 too).
+                    for (var again = 0; again < 5; again++)
+                    {
+                        sw.Restart();
+                        var same = await importer.ImportAsync(new ImportCatalog(bytes, format, "benchmark", actor), CancellationToken.None);
+                        reimport = Math.Min(reimport, sw.Elapsed.TotalMilliseconds);
+                        if (same.Status != "unchanged") throw new InvalidOperationException($"{file}: re-import {same.Status} {same.Error}");
+                    }
                 }
 
                 Console.WriteLine($"{file,-30} {bytes.Length / 1048576.0,6:F2} {baseline,13:F1} {parse,9:F1} {import,10:F1} {import / baseline,6:F1} {result.EventsAppended,7} {result.EventsAppended / (import / 1000),9:F0} {reimport,13:F1} {hash,11:F1} {reimport / hash,6:F1}");

@@ -80,26 +80,8 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         var parameters = new Dictionary<string, string> { ["format"] = format, ["bytes"] = command.Content.Length.ToString() };
         if (command.FileName is not null) parameters["fileName"] = ServerTaskRecorder.Printable(command.FileName);
         foreach (var (key, value) in command.Source ?? new Dictionary<string, string>()) parameters[key] = value;
-        // The last import is asked for while the content is hashed: the query is on its way before the hash starts.
-        var lastImport = SameContent.LastImportAsync(store, ct);
-        parameters["sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(command.Content));
-        var (settingsVersion, last) = await lastImport;
-        parameters["settingsVersion"] = settingsVersion.ToString();
-        if (SameContent.AsLast(last, parameters) is { } counts)
-        {
-            // The very content the last import brought, on the same core settings, into the catalog that import left:
-            // nothing can change. The run is recorded started and ended in one write.
-            var sameId = Domain.StreamIds.ServerTaskRun(Guid.NewGuid());
-            await using (var record = store.OpenSession(command.Actor, sameId))
-            {
-                // Nothing changed: the record of it need not wait for the WAL to reach the disk (a crash could lose only this record).
-                record.QueueSqlCommand("set local synchronous_commit = off");
-                record.Events.StartStream<ServerTaskRun>(sameId, ServerTaskRecorder.Started(sameId, TaskName, command.Trigger, parameters, command.Actor, time),
-                    ServerTaskRecorder.Completed(sameId, new TaskOutcome(counts, ServerTaskStatus.Unchanged), time));
-                await record.SaveChangesAsync(ct);
-            }
-            return new CatalogImportResult(sameId, ServerTaskStatus.Unchanged, format, null, 0, 0, counts["bulletinsUnchanged"], 0, 0, 0, 0, 0, counts["vulnerabilitiesUnchanged"], 0, []);
-        }
+        // The very content the last import brought, on the same core settings, into the catalog that import left: nothing can change.
+        if (await SameContent.RecogniseAsync(store, time, command, format, parameters, ct) is { } same) return same;
         var runId = await ServerTaskRecorder.StartAsync(store, time, command.Actor, TaskName, command.Trigger, parameters, ct);
 
         try

@@ -31,9 +31,9 @@ public sealed record Actor(string Kind, string Name, string CorrelationId, strin
 public static class ActorSessions
 {
     /// <summary>A write session whose events carry the actor (name, id and kind), the correlation id and the cause.</summary>
-    public static IDocumentSession OpenSession(this IDocumentStore store, Actor actor, string? causationId = null)
+    public static IDocumentSession OpenSession(this IDocumentStore store, Actor actor, string? causationId = null, Marten.Services.SessionOptions? options = null)
     {
-        var session = store.LightweightSession();
+        var session = options is null ? store.LightweightSession() : store.LightweightSession(options);
         session.LastModifiedBy = actor.Name;
         session.CorrelationId = actor.CorrelationId;
         session.CausationId = causationId ?? actor.CorrelationId;
