@@ -148,15 +148,27 @@ public static class FleetQueries
               select (r.data->>'severityRank')::int as severity, u.bulletin_id, sum(u.missing)::int as missing
               from {ReadSql.At(ReadModels.ComplianceUpdate, asOf)} u join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = u.bulletin_id where u.family = @family group by 1, 2
               """;
+        // The computers missing something of a severity: Critical and Important from the counters kept per computer (per
+        // computer and family) with its rows, in one pass over the computers missing anything; the rarer severities from
+        // their missing rows.
+        var counters = family is null ? ReadSql.At(ReadModels.ComplianceComputer, asOf)
+            : $"(select * from {ReadSql.At(ReadModels.ComplianceComputerFamily, asOf)} f where f.family = @family)";
         await using var cmd = new NpgsqlCommand($"""
             with per_bulletin as ({perBulletin}),
             per_severity as (
               select severity, count(*) filter (where missing > 0)::int as bulletins, coalesce(sum(missing), 0)::bigint as installs from per_bulletin group by severity),
+            counted as (
+              select count(*) filter (where c.missing_critical > 0)::int as critical, count(*) filter (where c.missing_important > 0)::int as important
+              from {counters} c where c.missing > 0),
             computers as (
-              select p.severity, count(distinct s.computer_id)::int as computers
+              select {(int)Severity.Critical} as severity, critical as computers from counted
+              union all
+              select {(int)Severity.Important}, important from counted
+              union all
+              select p.severity, count(distinct s.computer_id)::int
               from {ReadSql.At(ReadModels.ComplianceState, asOf)} s join per_bulletin p on p.bulletin_id = s.bulletin_id
               {(family is null ? "" : $"join {ReadSql.At(ReadModels.ComplianceUpdate, asOf)} fu on fu.update_key = s.update_key and fu.family = @family")}
-              where s.state = 2 group by p.severity)
+              where s.state = 2 and p.severity not in ({(int)Severity.Critical}, {(int)Severity.Important}) group by p.severity)
             select v.severity, v.bulletins, v.installs, coalesce(c.computers, 0) from per_severity v left join computers c on c.severity = v.severity
             order by v.severity desc
             """, conn);

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Patch.Agent;
 using Patch.Agent.Inventory;
+using Microsoft.Extensions.DependencyInjection;
 using Patch.Api.Tests.Infrastructure;
 
 namespace Patch.Api.Tests.History;
@@ -60,10 +61,33 @@ public class when_real_months_arrive_one_after_another(AppFixture app) : AppTest
         await agents.SendInventoryAsync(credentials["W10-22H2"], w10 with { InstalledKbs = [.. w10.InstalledKbs, "KB5034763"] }, CancellationToken.None);
         snapshots.Add(await PastAnswers.TakeAsync(App, reports));
 
+        // Computers missing something of each severity: the report (counters kept per computer and family) says what the
+        // missing rows themselves say, for the fleet and for each family.
+        foreach (var family in new string?[] { null, "windows", "dotnet" })
+        {
+            var report = (await GetJsonAsync("/api/reports/vulnerabilities" + (family is null ? "" : $"?family={family}"))).EnumerateArray()
+                .ToDictionary(v => v.GetProperty("severity").GetString()!, v => v.GetProperty("computers").GetInt32());
+            Assert.Equal(await MissingComputersAsync(family), report.Where(r => r.Value > 0).OrderBy(r => r.Key).ToList());
+        }
+
         Assert.NotEqual(snapshots[0].Answers[reports[0]], snapshots[1].Answers[reports[0]]);
         Assert.NotEqual(snapshots[1].Answers[reports[3]], snapshots[2].Answers[reports[3]]);
         await PastAnswers.AssertSameAsync(App, snapshots, "");
         await PastAnswers.RebuildAndCompareAsync(App);
         await PastAnswers.AssertSameAsync(App, snapshots, " after every read model was rebuilt");
+    }
+
+    private async Task<List<KeyValuePair<string, int>>> MissingComputersAsync(string? family)
+    {
+        await using var cmd = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand($"""
+            select (r.data->>'severityRank')::int, count(distinct s.computer_id)::int from patch.compliance_state s
+            join patch.mt_doc_bulletin_row r on r.id = s.bulletin_id where s.state = 2 {(family is null ? "" : "and s.family = $1")} group by 1
+            """);
+        if (family is not null) cmd.Parameters.Add(new() { Value = family });
+        var counted = new List<KeyValuePair<string, int>>();
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) counted.Add(new(((Domain.Catalog.Severity)reader.GetInt32(0)).ToString(), reader.GetInt32(1)));
+        if (family is null) Assert.NotEmpty(counted);
+        return [.. counted.OrderBy(c => c.Key)];
     }
 }
