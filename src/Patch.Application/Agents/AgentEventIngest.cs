@@ -50,14 +50,18 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
     /// Transactions written at once, each by its own writer from its own queue: while one waits for PostgreSQL (its
     /// appends, its WAL flush), the other's is built and sent. A computer's batches always go to the same writer, so
     /// two transactions never append to one stream at once and a computer's events keep their order.
-    /// <c>Patch:Ingest:EventWriters</c>, 1 to 16 (default 2).
+    /// <c>Patch:Ingest:EventWriters</c>, 1 to 16 (default 4, ADR 0034).
     /// </summary>
     private int Writers => _queues.Length;
+
+    private readonly AgentEventAppend _append = new(store);
+
+    private static readonly IReadOnlyDictionary<string, object> AgentHeaders = new Dictionary<string, object> { ["actorKind"] = "agent" };
 
     private sealed record Pending(AgentCaller Computer, IReadOnlyList<AgentEventInput> Events, TaskCompletionSource<AgentEventsAccepted> Done);
 
     /// <summary>One queue per writer; a computer's batches always go to the same one (never two transactions on its stream at once).</summary>
-    private readonly Channel<Pending>[] _queues = Enumerable.Range(0, Math.Clamp(config.GetValue("Patch:Ingest:EventWriters", 2), 1, 16))
+    private readonly Channel<Pending>[] _queues = Enumerable.Range(0, Math.Clamp(config.GetValue("Patch:Ingest:EventWriters", 4), 1, 16))
         .Select(_ => Channel.CreateBounded<Pending>(new BoundedChannelOptions(5_000) { FullMode = BoundedChannelFullMode.Wait })).ToArray();
 
     /// <summary>Agents' event batches waiting to be stored (telemetry: patch.agent.ingest.queue).</summary>
@@ -129,61 +133,69 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
         }
     }
 
+    /// <summary>The receipts of the offered events; answers the ones not received before (nor by a transaction recording them now: the insert waits for it).</summary>
+    private static readonly string ReceiptsSql = $"""
+        insert into {PatchStore.Schema}.agent_event_receipts (computer_id, event_id) select * from unnest($1::text[], $2::uuid[])
+        on conflict do nothing returning computer_id, event_id
+        """;
+
     private async Task AppendAsync(IReadOnlyList<Pending> batches, CancellationToken ct)
     {
-        // Event ids are the agents' own: they are unique per computer, so one agent can never shadow another's events.
-        var keys = batches.SelectMany(b => b.Events.Select(e => (b.Computer.ComputerId, e.Id))).Distinct().ToList();
-        var known = new HashSet<(string, Guid)>();
-        await using (var cmd = db.CreateCommand($"select computer_id, event_id from {PatchStore.Schema}.agent_event_receipts r join unnest(@computers, @ids) k(c, e) on r.computer_id = k.c and r.event_id = k.e"))
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        // The receipts first, in the same transaction (ADR 0034). Event ids are the agents' own: unique per computer, so
+        // one agent can never shadow another's events.
+        var offered = batches.SelectMany(b => b.Events.Select(e => (b.Computer.ComputerId, e.Id))).Distinct().ToList();
+        var fresh = new HashSet<(string, Guid)>();
+        await using (var receipts = new NpgsqlCommand(ReceiptsSql, conn, tx))
         {
-            cmd.Parameters.AddWithValue("computers", keys.Select(k => k.Item1).ToArray());
-            cmd.Parameters.AddWithValue("ids", keys.Select(k => k.Item2).ToArray());
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct)) known.Add((reader.GetString(0), reader.GetGuid(1)));
+            receipts.Parameters.Add(new() { Value = offered.Select(k => k.ComputerId).ToArray() });
+            receipts.Parameters.Add(new() { Value = offered.Select(k => k.Id).ToArray() });
+            await using var reader = await receipts.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) fresh.Add((reader.GetString(0), reader.GetGuid(1)));
         }
 
-        await using var session = store.LightweightSession();
-        session.SetHeader("actorKind", "agent");
-        session.LastModifiedBy = batches.Count == 1 ? batches[0].Computer.Name : $"{batches.Count} agents (batched)";
+        var userName = batches.Count == 1 ? batches[0].Computer.Name : $"{batches.Count} agents (batched)";
+        var events = new List<(string Stream, object Event)>();
         var results = new List<(Pending Batch, AgentEventsAccepted Result)>();
         var deliveries = new List<(string Computer, AgentEventInput Event)>();
-        var receipts = new List<(string Computer, Guid Event)>();
+        await using var writes = new NpgsqlBatch(conn, tx);
         foreach (var b in batches)
         {
-            var fresh = b.Events.Where(e => known.Add((b.Computer.ComputerId, e.Id))).ToList();
-            foreach (var e in fresh)
+            // An id twice in the transaction is new once.
+            var isNew = b.Events.Where(e => fresh.Remove((b.Computer.ComputerId, e.Id))).ToList();
+            foreach (var e in isNew)
             {
                 // Status events have a stream per computer of their own, so they never contend with its inventory.
                 var stream = AgentStatusReported.StreamId(b.Computer.Name);
                 if (e.IsStatus)
                 {
-                    session.Events.Append(stream, new AgentStatusReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Status!, e.Bulletin, e.UpdateId, e.Detail, e.PolicyId, e.LastApplied));
+                    events.Add((stream, new AgentStatusReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Status!, e.Bulletin, e.UpdateId, e.Detail, e.PolicyId, e.LastApplied)));
                     if (e.PolicyId is not null && e.UpdateId is not null) deliveries.Add((b.Computer.ComputerId, e));
                 }
                 else if (e.IsRestart)
                 {
-                    session.Events.Append(stream, new AgentRestartReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Kind!, e.At, e.Detail));
-                    session.QueueSqlCommand(Projections.Delivery.DeliveryTables.UpsertRestart(e.Kind!), b.Computer.ComputerId, e.OccurredAt, (object?)e.At ?? DBNull.Value);
+                    events.Add((stream, new AgentRestartReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Kind!, e.At, e.Detail)));
+                    writes.BatchCommands.Add(AgentEventAppend.Positional(Projections.Delivery.DeliveryTables.UpsertRestart(e.Kind!), b.Computer.ComputerId, e.OccurredAt,
+                        new NpgsqlParameter { Value = (object?)e.At ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz }));
                 }
                 else
                 {
-                    session.Events.Append(stream, new AgentCycleReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Kind!, e.Trigger, e.Detail));
+                    events.Add((stream, new AgentCycleReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Kind!, e.Trigger, e.Detail)));
                 }
-                receipts.Add((b.Computer.ComputerId, e.Id));
             }
-            results.Add((b, new AgentEventsAccepted(b.Events.Count, fresh.Count, b.Events.Count - fresh.Count)));
+            results.Add((b, new AgentEventsAccepted(b.Events.Count, isNew.Count, b.Events.Count - isNew.Count)));
         }
-        // The receipts of every fresh event of the transaction in one statement (a statement per event cost more than the events).
-        if (receipts.Count > 0)
-            session.QueueSqlCommand($"insert into {PatchStore.Schema}.agent_event_receipts (computer_id, event_id) select * from unnest(?, ?)",
-                receipts.Select(r => r.Computer).ToArray(), receipts.Select(r => r.Event).ToArray());
+        // Every new event of the transaction in one statement (ADR 0034), the deliveries' statuses in one more.
+        if (events.Count > 0) writes.BatchCommands.Add(_append.Command(events, AgentHeaders, userName));
         if (deliveries.Count > 0)
-            session.QueueSqlCommand(Projections.Delivery.DeliveryTables.InsertStatuses,
+            writes.BatchCommands.Add(AgentEventAppend.Positional(Projections.Delivery.DeliveryTables.InsertStatuses,
                 deliveries.Select(d => d.Computer).ToArray(), deliveries.Select(d => d.Event.Id).ToArray(), deliveries.Select(d => d.Event.PolicyId!).ToArray(),
                 deliveries.Select(d => d.Event.Bulletin).ToArray(), deliveries.Select(d => d.Event.UpdateId!).ToArray(), deliveries.Select(d => d.Event.Status!).ToArray(),
                 deliveries.Select(d => d.Event.OccurredAt).ToArray(), deliveries.Select(d => d.Event.LastApplied?.ToString("O")).ToArray(),
-                deliveries.Select(d => d.Event.Detail).ToArray());
-        await session.SaveChangesAsync(ct);
+                deliveries.Select(d => d.Event.Detail).ToArray()));
+        if (writes.BatchCommands.Count > 0) await writes.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
         PatchTelemetry.AgentEventsIngested.Add(results.Sum(r => r.Result.New));
         PatchTelemetry.AgentEventsDuplicate.Add(results.Sum(r => r.Result.Duplicates));
         foreach (var (b, result) in results) b.Done.TrySetResult(result);

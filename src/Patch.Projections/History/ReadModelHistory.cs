@@ -98,12 +98,15 @@ public static class ReadModelHistory
           end if;
           return NEW;
         end $$;
+        -- Rows already stamped with their transaction's instant (the agents' events, appended set-based: ADR 0034) skip the call.
         drop trigger if exists mt_events_recorded_at on {Schema}.mt_events;
-        create trigger mt_events_recorded_at before insert on {Schema}.mt_events for each row execute function {Schema}.mt_events_recorded_at();
+        create trigger mt_events_recorded_at before insert on {Schema}.mt_events for each row when (NEW.timestamp is distinct from now())
+          execute function {Schema}.mt_events_recorded_at();
         -- A stream's last-modified instant is its last events' (Marten may stamp it with the application's clock, taken
         -- before the transaction began): an analysis stamped with it is true from the same instant the rebuild sees.
         drop trigger if exists mt_streams_recorded_at on {Schema}.mt_streams;
-        create trigger mt_streams_recorded_at before insert or update of timestamp on {Schema}.mt_streams for each row execute function {Schema}.mt_events_recorded_at();
+        create trigger mt_streams_recorded_at before insert or update of timestamp on {Schema}.mt_streams for each row when (NEW.timestamp is distinct from now())
+          execute function {Schema}.mt_events_recorded_at();
         """;
 
     /// <summary>Creates or brings up to date every history table and its triggers (idempotent; at start, after the tables exist).</summary>

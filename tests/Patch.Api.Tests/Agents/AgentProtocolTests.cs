@@ -238,6 +238,34 @@ public class when_agents_post_status_events(AppFixture app) : AppTest(app)
         Assert.Equal(500L, (long)(await count.ExecuteScalarAsync(TestContext.Current.CancellationToken))!);
     }
 
+    /// <summary>The events are appended set-based (ADR 0034): Marten reads them as its own, each stream numbered 1…n in the order sent.</summary>
+    [Fact]
+    public async Task events_appended_together_are_read_back_by_marten_in_order_with_their_streams_versions()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var token = await TokenAsync();
+        var agents = new List<(string Name, string Credential)>();
+        for (var i = 0; i < 6; i++) agents.Add(($"PC-V{i}", await EnrolAsync(token, $"PC-V{i}")));
+        object[] Batch(int from) => Enumerable.Range(from, 20).Select(n => (object)new { id = Guid.NewGuid(), occurredAt = DateTimeOffset.UtcNow, status = "Pending", bulletin = "KB1", updateId = $"u{n}" }).ToArray();
+        // Two rounds, every agent at once: batches of several agents share a transaction, a stream grows across them.
+        foreach (var from in new[] { 0, 20 })
+            Assert.All(await Task.WhenAll(agents.Select(a => PostAsync(a.Credential, Batch(from)))), r => Assert.Equal(HttpStatusCode.OK, r.Item1));
+
+        await using var session = App.Store.QuerySession();
+        foreach (var (name, _) in agents)
+        {
+            var stream = Patch.Domain.Computers.AgentStatusReported.StreamId(name);
+            var events = await session.Events.FetchStreamAsync(stream, token: ct);
+            Assert.Equal(Enumerable.Range(1, 40).Select(v => (long)v), events.Select(e => e.Version));
+            Assert.Equal(Enumerable.Range(0, 40).Select(n => $"u{n}"), events.Select(e => ((Patch.Domain.Computers.AgentStatusReported)e.Data).UpdateId));
+            Assert.True(events.Zip(events.Skip(1)).All(p => p.First.Sequence < p.Second.Sequence));
+            Assert.All(events, e => Assert.Equal("agent", e.Headers!["actorKind"]?.ToString()));
+            Assert.All(events, e => Assert.False(string.IsNullOrEmpty(e.UserName)));
+            Assert.Equal(40, events.Select(e => e.Id).Distinct().Count());
+            Assert.Equal(40, (await session.Events.FetchStreamStateAsync(stream, ct))!.Version);
+        }
+    }
+
     [Fact]
     public async Task a_bad_event_is_refused_naming_it()
     {

@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using Marten;
+using Marten.Events;
+using Npgsql;
+using Patch.Application.Common;
+
+namespace Patch.Application.Agents;
+
+/// <summary>
+/// Agents' events appended to their computers' event streams in one set-based statement per transaction (ADR 0034),
+/// instead of Marten's append function, which inserts each event from a PL/pgSQL loop, a stream at a time. The rows are
+/// the ones Marten writes — the store's serializer and event type names, the event sequence, versions following each
+/// stream's, the actor's headers and name — so Marten reads them back as its own. Only agent event streams are written
+/// this way: nothing but this ingest appends to them and no inline projection reads them.
+/// </summary>
+public sealed class AgentEventAppend(IDocumentStore store)
+{
+    private const string S = PatchStore.Schema;
+
+    /// <summary>
+    /// The streams' versions move by the number of their new events (a stream that does not exist yet starts at them),
+    /// each event takes the next version of its stream and the next number of the event sequence, in the order given.
+    /// </summary>
+    private static readonly string Sql = $"""
+        with input as (
+          select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[]) with ordinality as t(stream, id, type, dotnet_type, data, ord)),
+        streams as (
+          insert into {S}.mt_streams as m (id, version, timestamp)
+          select stream, count(*), now() from input group by stream
+          on conflict (id) do update set version = m.version + excluded.version, timestamp = now()
+          returning m.id, m.version)
+        insert into {S}.mt_events (seq_id, id, stream_id, version, data, type, timestamp, mt_dotnet_type, is_archived, headers, user_name)
+        select nextval('{S}.mt_events_sequence'), id, stream, version, data::jsonb, type, now(), dotnet_type, false, $6::jsonb, $7
+        from (select i.*, s.version - count(*) over (partition by i.stream) + row_number() over (partition by i.stream order by i.ord) as version
+              from input i join streams s on s.id = i.stream order by i.ord) numbered
+        """;
+
+    private readonly ConcurrentDictionary<Type, (string Type, string DotNet)> _names = new();
+
+    /// <summary>The append of these events (in order), with the actor's headers and name, as one command of a batch.</summary>
+    public NpgsqlBatchCommand Command(IReadOnlyList<(string Stream, object Event)> events, IReadOnlyDictionary<string, object> headers, string? userName)
+    {
+        var serializer = store.Options.Serializer();
+        var names = events.Select(e => _names.GetOrAdd(e.Event.GetType(), type =>
+        {
+            var mapping = ((EventGraph)store.Options.Events).EventMappingFor(type);
+            return (mapping.EventTypeName, mapping.DotNetTypeName);
+        })).ToList();
+        return Positional(Sql, events.Select(e => e.Stream).ToArray(), events.Select(_ => Guid.CreateVersion7()).ToArray(), names.Select(n => n.Type).ToArray(),
+            names.Select(n => n.DotNet).ToArray(), events.Select(e => serializer.ToJson(e.Event)).ToArray(), serializer.ToJson(headers), userName);
+    }
+
+    /// <summary>
+    /// A command of a batch from SQL whose parameters are <c>?</c> (as the read models' statements are written for
+    /// Marten's queued SQL) or <c>$n</c>, with these values in order (null is SQL null; an <see cref="NpgsqlParameter"/> as given).
+    /// </summary>
+    public static NpgsqlBatchCommand Positional(string sql, params object?[] values)
+    {
+        var n = 0;
+        var command = new NpgsqlBatchCommand(System.Text.RegularExpressions.Regex.Replace(sql, @"\?(?=::)", _ => $"${++n}"));
+        foreach (var value in values)
+            command.Parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value ?? DBNull.Value });
+        return command;
+    }
+}
