@@ -20,13 +20,14 @@ public sealed class AgentEventAppend(IDocumentStore store)
     /// <summary>
     /// The streams' versions move by the number of their new events (a stream that does not exist yet starts at them),
     /// each event takes the next version of its stream and the next number of the event sequence, in the order given.
+    /// The streams are locked in key order.
     /// </summary>
     private static readonly string Sql = $"""
         with input as (
           select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[]) with ordinality as t(stream, id, type, dotnet_type, data, ord)),
         streams as (
           insert into {S}.mt_streams as m (id, version, timestamp)
-          select stream, count(*), now() from input group by stream
+          select stream, count(*), now() from input group by stream order by stream
           on conflict (id) do update set version = m.version + excluded.version, timestamp = now()
           returning m.id, m.version)
         insert into {S}.mt_events (seq_id, id, stream_id, version, data, type, timestamp, mt_dotnet_type, is_archived, headers, user_name)

@@ -145,7 +145,9 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
         await using var tx = await conn.BeginTransactionAsync(ct);
         // The receipts first, in the same transaction (ADR 0034). Event ids are the agents' own: unique per computer, so
         // one agent can never shadow another's events.
-        var offered = batches.SelectMany(b => b.Events.Select(e => (b.Computer.ComputerId, e.Id))).Distinct().ToList();
+        // In key order, as the streams are: two transactions (two nodes) sharing keys wait for each other, never deadlock.
+        var offered = batches.SelectMany(b => b.Events.Select(e => (b.Computer.ComputerId, e.Id))).Distinct()
+            .OrderBy(k => k.ComputerId, StringComparer.Ordinal).ThenBy(k => k.Id).ToList();
         var fresh = new HashSet<(string, Guid)>();
         await using (var receipts = new NpgsqlCommand(ReceiptsSql, conn, tx))
         {
