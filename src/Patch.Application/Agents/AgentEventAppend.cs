@@ -51,14 +51,10 @@ public sealed class AgentEventAppend(IDocumentStore store)
             names.Select(n => n.DotNet).ToArray(), events.Select(e => serializer.ToJson(e.Event)).ToArray(), serializer.ToJson(headers), userName);
     }
 
-    /// <summary>
-    /// A command of a batch from SQL whose parameters are <c>?</c> (as the read models' statements are written for
-    /// Marten's queued SQL) or <c>$n</c>, with these values in order (null is SQL null; an <see cref="NpgsqlParameter"/> as given).
-    /// </summary>
+    /// <summary>A command of a batch with these values for its <c>$1…$n</c> in order (null is SQL null; an <see cref="NpgsqlParameter"/> as given).</summary>
     public static NpgsqlBatchCommand Positional(string sql, params object?[] values)
     {
-        var n = 0;
-        var command = new NpgsqlBatchCommand(System.Text.RegularExpressions.Regex.Replace(sql, @"\?(?=::)", _ => $"${++n}"));
+        var command = new NpgsqlBatchCommand(sql);
         foreach (var value in values)
             command.Parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value ?? DBNull.Value });
         return command;

@@ -113,12 +113,12 @@ public static class DeliveryTables
     /// <summary>One statement for all the status rows of an ingest transaction (parallel arrays), so the triggers run once per batch.</summary>
     public static readonly string InsertStatuses = $"""
         insert into {S}.{ReadModels.DeliveryStatus} (computer_id, event_id, policy_id, bulletin, update_id, status, occurred_at, last_applied, detail)
-        select * from unnest(?::text[], ?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[]::timestamptz[], ?::text[])
+        select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[]::timestamptz[], $9::text[])
         on conflict do nothing
         """;
 
     /// <summary>
-    /// The restart state after one restart event (parameters: computer, occurred at, at). Pending keeps the time it first
+    /// The restart state after one restart event (parameters $1 computer, $2 occurred at, $3 at). Pending keeps the time it first
     /// became pending; each deferral counts until the computer restarts; an event older than the row's last one changes nothing.
     /// </summary>
     public static string UpsertRestart(string kind)
@@ -134,7 +134,7 @@ public static class DeliveryTables
             insert into {S}.{ReadModels.RestartState} as r (computer_id, pending, pending_since, planned_at, deferrals, deferred_until, last_restart_at, updated_at)
             select k.c, {pending}, case when {pending} then k.t end, case when {pending} then k.at end, case when {deferred} then 1 else 0 end,
                    case when {deferred} then k.at end, case when {restarted} then k.t end, k.t
-            from (select ?::text c, ?::timestamptz t, ?::timestamptz at) k
+            from (select $1::text c, $2::timestamptz t, $3::timestamptz at) k
             on conflict (computer_id) do update set
                 pending = {pending},
                 pending_since = case when not {pending} then null when r.pending then r.pending_since else excluded.updated_at end,
@@ -178,7 +178,7 @@ public static class DeliveryTables
         foreach (var r in restarts)
         {
             await Projections.History.ReadModelHistory.StampAsync(conn, tx, r.Recorded, ct);
-            await using var cmd = new NpgsqlCommand(UpsertRestart(r.Kind).Replace("?::text", "$1::text").Replace("?::timestamptz t", "$2::timestamptz t").Replace("?::timestamptz at", "$3::timestamptz at"), conn, tx);
+            await using var cmd = new NpgsqlCommand(UpsertRestart(r.Kind), conn, tx);
             cmd.Parameters.Add(new NpgsqlParameter { Value = r.Computer });
             cmd.Parameters.Add(new NpgsqlParameter { Value = r.At });
             cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)r.When ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
