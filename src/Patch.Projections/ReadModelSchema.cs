@@ -22,9 +22,12 @@ public static class ReadModelSchema
         {
             await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
             await Catalog.BulletinList.EnsureAsync(db, ct);
-            await ComplianceTables.EnsureAsync(db, ct);
+            var perComputer = await ComplianceTables.EnsureAsync(db, ct);
             await DeliveryTables.EnsureAsync(db, ct);
             await ReadModelHistory.EnsureAsync(db, ct);
+            await using (var views = db.CreateCommand(ComplianceTables.HistoryViewDdl)) await views.ExecuteNonQueryAsync(ct);
+            // A store analysed per computer before shapes (ADR 0035): its compliance tables were dropped, rebuilt from the events once.
+            if (perComputer) await new ComplianceRebuild(store, db).RunAsync(null, ct);
         }
         finally
         {

@@ -9,12 +9,20 @@ public static class ReadModels
     /// <summary>The PostgreSQL schema holding Patch's events and read models.</summary>
     public const string Schema = "patch";
 
+    // Views (ADR 0035): each computer's rows are its inventory shape's rows.
     public const string ComplianceState = "compliance_state";
     public const string ComplianceBulletin = "compliance_bulletin";
     public const string ComplianceUpdate = "compliance_update";
     public const string ComplianceComputer = "compliance_computer";
     public const string ComplianceComputerFamily = "compliance_computer_family";
     public const string ComplianceVulnerability = "compliance_vulnerability";
+
+    // The tables behind them: computers → shapes, and each shape's rows and counters.
+    public const string ComplianceMember = "compliance_member";
+    public const string ComplianceShape = "compliance_shape";
+    public const string ComplianceShapeState = "compliance_shape_state";
+    public const string ComplianceShapeFamily = "compliance_shape_family";
+    public const string ComplianceShapeVulnerability = "compliance_shape_vulnerability";
     public const string DeliveryStatus = "delivery_status";
     public const string DeliveryLatest = "delivery_latest";
     public const string DeliveryCounts = "delivery_counts";

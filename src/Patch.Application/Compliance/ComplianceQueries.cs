@@ -148,7 +148,7 @@ public static class ComplianceQueries
         if (problem is not null) return QueryAnswer<ReportPage<ComputerStateRow>>.Invalid(problem);
         short? code = state is null ? null : (short)(Array.FindIndex(States, s => string.Equals(s, state, StringComparison.OrdinalIgnoreCase)) + 1);
         if (code == 0) return QueryAnswer<ReportPage<ComputerStateRow>>.Invalid($"state: '{state}' is not one of {string.Join(", ", States)}");
-        var filter = by switch { DrillDown.Bulletin => "s.bulletin_id = @key", DrillDown.Computer => "s.computer_id = @key", _ => "s.update_key = @key" };
+        var filter = by switch { DrillDown.Bulletin => "s.bulletin_id = @key", DrillDown.Computer => "c.computer_id = @key", _ => "s.update_key = @key" };
         if (by == DrillDown.Bulletin)
         {
             key = await Bulletins.GetBulletin.ResolveIdAsync(session, key, ct) ?? "";
@@ -178,13 +178,14 @@ public static class ComplianceQueries
         ps.Add(new("key", key));
         if (code is not null) ps.Add(new("state", code.Value));
         if (family is not null) ps.Add(new("family", family));
-        var from = $"{ReadSql.At(ReadModels.ComplianceState, asOf)} s join {ReadSql.At(ReadModels.ComplianceComputer, asOf)} c on c.computer_id = s.computer_id where {where}";
+        // The computers (members, in name order) and their shapes' rows (ADR 0035): the tables behind the views, joined once.
+        var from = $"{ReadSql.At(ReadModels.ComplianceMember, asOf)} c join {ReadSql.At(ReadModels.ComplianceShapeState, asOf)} s on s.shape = c.shape where {where}";
         // One row more than the page: whether a next page exists, and in name order the cursor it starts after.
         var keyset = report.Sort == "name";
         var page = cursor?.Page ?? report.Page;
-        var sql = $"select s.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.family, s.state, s.update_key from {from}" +
+        var sql = $"select c.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.family, s.state, s.update_key from {from}" +
                   (cursor is null ? "" : $" and {DrillDownCursor.Condition(report.Descending)}") +
-                  $" order by {report.OrderBy(StateSort, "s.computer_id, s.update_key")} limit {report.PageSize + (keyset ? 1 : 0)}" +
+                  $" order by {report.OrderBy(StateSort, "c.computer_id, s.update_key")} limit {report.PageSize + (keyset ? 1 : 0)}" +
                   (cursor is null ? $" offset {report.Offset}" : "");
         var rowPs = ps.ToList();
         if (cursor is not null) rowPs.AddRange([new("after_name", cursor.Name), new("after_computer", cursor.ComputerId), new("after_update", cursor.UpdateKey)]);

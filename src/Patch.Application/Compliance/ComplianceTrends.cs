@@ -85,9 +85,9 @@ public static class ComplianceTrends
                 ps.Add(new("ids", await Targets.TargetSql.MemberIdsAsync(db, target, custom, FleetQueries.CurrentAgentVersion(config), ct, at)));
                 sql = $"""
                     select (r.data->>'severityRank')::int, {KnownExploited("r", "@at")}, count(*), count(*) filter (where s.state <> {Projections.Compliance.VulnerabilityAnalysis.Missing})
-                    from {S}.{ReadModels.ComplianceState}_history s
+                    from {Projections.History.ReadModelHistory.Relation(ReadModels.ComplianceState, true, "at")} s
                     join {S}.{PatchProjections.BulletinRowTable}_history r on r.id = s.bulletin_id and r.valid_from <= @at and r.valid_to > @at
-                    where s.valid_from <= @at and s.valid_to > @at and s.computer_id = any(@ids) group by 1, 2
+                    where s.computer_id = any(@ids) group by 1, 2
                     """;
             }
             await using var cmd = new NpgsqlCommand(sql, conn);

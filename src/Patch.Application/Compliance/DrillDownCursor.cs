@@ -59,6 +59,6 @@ public sealed record DrillDownCursor(int PageSize, int Page, string Name, string
     /// descending with sort=-name), as a condition the name index can start from.
     /// </summary>
     public static string Condition(bool descending) => descending
-        ? "c.name <= @after_name and (c.name < @after_name or (s.computer_id, s.update_key) > (@after_computer, @after_update))"
-        : "c.name >= @after_name and (c.name > @after_name or (s.computer_id, s.update_key) > (@after_computer, @after_update))";
+        ? "c.name <= @after_name and (c.name < @after_name or (c.computer_id, s.update_key) > (@after_computer, @after_update))"
+        : "c.name >= @after_name and (c.name > @after_name or (c.computer_id, s.update_key) > (@after_computer, @after_update))";
 }

@@ -148,27 +148,28 @@ public static class FleetQueries
               select (r.data->>'severityRank')::int as severity, u.bulletin_id, sum(u.missing)::int as missing
               from {ReadSql.At(ReadModels.ComplianceUpdate, asOf)} u join {ReadSql.At(PatchProjections.BulletinRowTable, asOf)} r on r.id = u.bulletin_id where u.family = @family group by 1, 2
               """;
-        // The computers missing something of a severity: Critical and Important from the counters kept per computer (per
-        // computer and family) with its rows, in one pass over the computers missing anything; the rarer severities from
-        // their missing rows.
-        var counters = family is null ? ReadSql.At(ReadModels.ComplianceComputer, asOf)
-            : $"(select * from {ReadSql.At(ReadModels.ComplianceComputerFamily, asOf)} f where f.family = @family)";
+        // The computers missing something of a severity: the members of the inventory shapes missing it (ADR 0035) —
+        // Critical and Important from the counters each shape keeps (per family too), the rarer severities from the
+        // shapes' missing rows.
+        var shapes = ReadSql.At(ReadModels.ComplianceShape, asOf);
+        var counters = family is null ? $"{shapes} c"
+            : $"(select f.shape, f.missing, f.missing_critical, f.missing_important, c.members from {ReadSql.At(ReadModels.ComplianceShapeFamily, asOf)} f join {shapes} c on c.shape = f.shape where f.family = @family) c";
         await using var cmd = new NpgsqlCommand($"""
             with per_bulletin as ({perBulletin}),
             per_severity as (
               select severity, count(*) filter (where missing > 0)::int as bulletins, coalesce(sum(missing), 0)::bigint as installs from per_bulletin group by severity),
             counted as (
-              select count(*) filter (where c.missing_critical > 0)::int as critical, count(*) filter (where c.missing_important > 0)::int as important
-              from {counters} c where c.missing > 0),
+              select coalesce(sum(c.members) filter (where c.missing_critical > 0), 0)::int as critical, coalesce(sum(c.members) filter (where c.missing_important > 0), 0)::int as important
+              from {counters} where c.missing > 0),
             computers as (
               select {(int)Severity.Critical} as severity, critical as computers from counted
               union all
               select {(int)Severity.Important}, important from counted
               union all
-              select p.severity, count(distinct s.computer_id)::int
-              from {ReadSql.At(ReadModels.ComplianceState, asOf)} s join per_bulletin p on p.bulletin_id = s.bulletin_id
-              {(family is null ? "" : $"join {ReadSql.At(ReadModels.ComplianceUpdate, asOf)} fu on fu.update_key = s.update_key and fu.family = @family")}
-              where s.state = 2 and p.severity not in ({(int)Severity.Critical}, {(int)Severity.Important}) group by p.severity)
+              select x.severity, sum(c.members)::int from (
+                select distinct p.severity, s.shape from {ReadSql.At(ReadModels.ComplianceShapeState, asOf)} s join per_bulletin p on p.bulletin_id = s.bulletin_id
+                where s.state = 2 and p.severity not in ({(int)Severity.Critical}, {(int)Severity.Important}){(family is null ? "" : " and s.family = @family")}) x
+              join {shapes} c on c.shape = x.shape group by x.severity)
             select v.severity, v.bulletins, v.installs, coalesce(c.computers, 0) from per_severity v left join computers c on c.severity = v.severity
             order by v.severity desc
             """, conn);
@@ -188,7 +189,9 @@ public static class FleetQueries
         await using var cmd = new NpgsqlCommand($"""
             with per_family as (
               select family, count(*) filter (where missing > 0)::int as updates, coalesce(sum(missing), 0)::bigint as installs from {ReadSql.At(ReadModels.ComplianceUpdate, asOf)} u where applicable > 0 group by family),
-            computers as (select family, count(*)::int as computers from {ReadSql.At(ReadModels.ComplianceComputerFamily, asOf)} c where missing > 0 group by family)
+            computers as (
+              select f.family, sum(c.members)::int as computers from {ReadSql.At(ReadModels.ComplianceShapeFamily, asOf)} f join {ReadSql.At(ReadModels.ComplianceShape, asOf)} c on c.shape = f.shape
+              where f.missing > 0 group by f.family)
             select f.family, f.updates, f.installs, coalesce(c.computers, 0) from per_family f left join computers c on c.family = f.family order by f.installs desc, f.family
             """, conn);
         cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());

@@ -37,8 +37,7 @@ public sealed class ComplianceRebuild(IDocumentStore store, NpgsqlDataSource db)
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         var s = ReadModels.Schema;
-        var tables = new[] { ReadModels.ComplianceState, ReadModels.ComplianceBulletin, ReadModels.ComplianceUpdate, ReadModels.ComplianceComputer,
-            ReadModels.ComplianceComputerFamily, ReadModels.ComplianceVulnerability };
+        var tables = ComplianceTables.Tables;
         await using (var clear = new NpgsqlCommand($"""
             select pg_advisory_xact_lock({VulnerabilityAnalysis.CountersLock});
             delete from {s}.{ReadModels.CatalogStamp};
@@ -56,15 +55,35 @@ public sealed class ComplianceRebuild(IDocumentStore store, NpgsqlDataSource db)
         DateTimeOffset? catalogChanged = null;
         var fleetPending = false;
         var batch = new List<ComputerAnalysis>();
+        var batchInventories = new List<Domain.Agents.AgentInventory?>();
         DateTimeOffset batchAt = default;
+        // Each member's shape, and one inventory of each shape (the live fleet analysis reads a member's document for it).
+        var shapeOf = new Dictionary<string, string>(StringComparer.Ordinal);
+        var inventoryOf = new Dictionary<string, Domain.Agents.AgentInventory?>(StringComparer.Ordinal);
+        var serializer = store.Options.Serializer();
         int analyses = 0, fleet = 0;
         long done = 0, after = 0;
 
         async Task FlushBatchAsync()
         {
+            if (batch.Count == 0) return;
+            // The shape is the digest of the inventory's JSON as the computer's document holds it (jsonb's own text).
+            await using (var digest = new NpgsqlCommand("select coalesce(md5(j::jsonb::text), '') from unnest(@j::text[]) with ordinality as t(j, n) order by n", conn, tx))
+            {
+                digest.Parameters.Add(new NpgsqlParameter("j", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text)
+                    { Value = batchInventories.Select(i => i is null ? DBNull.Value : (object)serializer.ToJson(i)).ToArray() });
+                await using var reader = await digest.ExecuteReaderAsync(ct);
+                for (var i = 0; await reader.ReadAsync(ct); i++) batch[i] = batch[i] with { Shape = reader.GetString(0) };
+            }
+            for (var i = 0; i < batch.Count; i++)
+            {
+                shapeOf[batch[i].Id] = batch[i].Shape;
+                inventoryOf.TryAdd(batch[i].Shape, batchInventories[i]);
+            }
             await ComplianceWriter.WriteAsync(conn, tx, batch, batchAt, ct);
             analyses += batch.Count;
             batch.Clear();
+            batchInventories.Clear();
         }
 
         async Task AnalyseFleetAsync()
@@ -76,9 +95,12 @@ public sealed class ComplianceRebuild(IDocumentStore store, NpgsqlDataSource db)
                 mark.Parameters.AddWithValue("at", catalogChanged!.Value);
                 await mark.ExecuteNonQueryAsync(ct);
             }
-            var all = computers.Values.Where(c => c.Computer.Inventory is not null)
-                .Select(c => VulnerabilityAnalysis.Analyse(c.Computer.Id, c.Computer.Name, c.Computer.Inventory, catalog, c.At)).ToList();
-            await ComplianceWriter.WriteAllAsync(conn, tx, all, catalogChanged, ct);
+            // As live: computers without an inventory leave, and each shape of the others is decided again.
+            var gone = shapeOf.Keys.Where(id => computers[id].Computer.Inventory is null).ToList();
+            foreach (var id in gone) shapeOf.Remove(id);
+            var all = shapeOf.Values.Distinct(StringComparer.Ordinal)
+                .Select(shape => VulnerabilityAnalysis.Analyse("", "", inventoryOf[shape], catalog, DateTimeOffset.MinValue) with { Shape = shape }).ToList();
+            await ComplianceWriter.WriteShapesAsync(conn, tx, all, catalogChanged, gone, ct);
             fleet++;
             fleetPending = false;
         }
@@ -111,6 +133,7 @@ public sealed class ComplianceRebuild(IDocumentStore store, NpgsqlDataSource db)
                 if (batch.Count > 0 && (analysis.At != batchAt || batch.Any(b => b.Id == id) || batch.Count >= 1000)) await FlushBatchAsync();
                 batchAt = analysis.At;
                 batch.Add(analysis);
+                batchInventories.Add(folded.Inventory);
             }
             progress?.Report((done, total));
         }

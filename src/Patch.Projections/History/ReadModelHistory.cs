@@ -39,12 +39,13 @@ public static class ReadModelHistory
     /// <summary>Every versioned read model: the compliance tables and the Marten documents reports list.</summary>
     public static readonly HistoryTable[] Tables =
     [
-        new(ReadModels.ComplianceState, ["computer_id", "update_key"]),
+        new(ReadModels.ComplianceMember, ["computer_id"]),
+        new(ReadModels.ComplianceShape, ["shape"]),
+        new(ReadModels.ComplianceShapeState, ["shape", "update_key"]),
+        new(ReadModels.ComplianceShapeFamily, ["shape", "family"]),
+        new(ReadModels.ComplianceShapeVulnerability, ["shape", "vulnerability_id"]),
         new(ReadModels.ComplianceBulletin, ["bulletin_id"]),
         new(ReadModels.ComplianceUpdate, ["update_key"]),
-        new(ReadModels.ComplianceComputer, ["computer_id"]),
-        new(ReadModels.ComplianceComputerFamily, ["computer_id", "family"]),
-        new(ReadModels.ComplianceVulnerability, ["computer_id", "vulnerability_id"]),
         new(ReadModels.RestartState, ["computer_id"]),
         new(ReadModels.DeliveryLatest, ["policy_id", "update_id", "computer_id"]),
         new(ReadModels.DeliveryCounts, ["policy_id", "update_id", "day", "status"]),
@@ -62,8 +63,10 @@ public static class ReadModelHistory
     /// <summary>
     /// The rows of <paramref name="table"/> as they stood at the instant in parameter <paramref name="parameter"/>, as a
     /// parenthesised relation with the table's own columns (give it an alias); the table itself when there is no instant.
+    /// A compliance view (ADR 0035) joins the versions of its tables valid at that instant.
     /// </summary>
     public static string Relation(string table, bool asOf, string parameter = "asOf") => !asOf ? $"{Schema}.{table}"
+        : Compliance.ComplianceTables.Views.Contains(table) ? $"({Compliance.ComplianceTables.Select(table, t => Relation(t, true, parameter) + " ")})"
         : $"(select * from {Schema}.{table}_history where valid_from <= @{parameter} and valid_to > @{parameter})";
 
     /// <summary>

@@ -60,7 +60,8 @@ public static class PastAnswers
     /// </summary>
     public static async Task<Dictionary<string, string>> DumpAsync(AppFixture app)
     {
-        var tables = new[] { "compliance_state", "compliance_bulletin", "compliance_update", "compliance_computer", "compliance_computer_family", "compliance_vulnerability",
+        var tables = new[] { "compliance_member", "compliance_shape", "compliance_shape_state", "compliance_shape_family", "compliance_shape_vulnerability",
+            "compliance_bulletin", "compliance_update",
             "delivery_latest", "delivery_counts", "restart_state", "catalog_stamp" };
         var dump = new Dictionary<string, string>();
         foreach (var table in tables.Concat(tables.Where(t => t != "catalog_stamp").Select(t => t + "_history")))

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -95,11 +96,11 @@ public class when_reports_show_product_families(AppFixture app) : AppTest(app)
     }
 
     [Fact]
-    public async Task rows_analysed_before_families_existed_get_them_at_start_without_a_new_analysis()
+    public async Task a_store_analysed_per_computer_before_shapes_is_rebuilt_from_its_events_at_start()
     {
         await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
         Assert.Equal(HttpStatusCode.OK, (await AgentAsync("/agent/v1/inventory", Inventory([Sql]), await EnrolAsync("SRV-OLD"))).Status);
-        // The import queued a fleet analysis: let it finish first, or it would rewrite the rows this test blanks.
+        // The import queued a fleet analysis: let it finish first.
         for (var i = 0; i < 300; i++)
         {
             var runs = (await GetJsonAsync("/api/server-tasks/runs?task=vulnerability-analysis")).GetProperty("items").EnumerateArray().ToList();
@@ -107,14 +108,19 @@ public class when_reports_show_product_families(AppFixture app) : AppTest(app)
             await Task.Delay(100, TestContext.Current.CancellationToken);
         }
         var before = (await GetJsonAsync("/api/reports/compliance/computers?family=netfx")).GetProperty("items")[0].GetRawText();
+        var rows = await App.ComplianceRowsAsync();
+        Assert.NotEqual("[]", rows);
         var source = (Npgsql.NpgsqlDataSource)App.Host.Services.GetService(typeof(Npgsql.NpgsqlDataSource))!;
-        await using (var cmd = source.CreateCommand("update patch.compliance_state set family = ''; update patch.compliance_update set family = ''; delete from patch.compliance_computer_family"))
+        // A store of the previous schema: compliance_state was a table of rows per computer (ADR 0010), here empty.
+        await using (var cmd = source.CreateCommand("""
+            drop view patch.compliance_state cascade; create table patch.compliance_state (computer_id text not null, update_key text not null);
+            truncate patch.compliance_member, patch.compliance_shape, patch.compliance_shape_state, patch.compliance_bulletin, patch.compliance_update;
+            """))
             await cmd.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
-        Assert.Empty((await GetJsonAsync("/api/reports/compliance/updates?family=netfx")).GetProperty("items").EnumerateArray());
 
-        await Patch.Projections.Compliance.ComplianceTables.EnsureAsync(source, TestContext.Current.CancellationToken);
+        await Patch.Projections.ReadModelSchema.EnsureAsync(source, App.Host.Services.GetRequiredService<Marten.IDocumentStore>(), TestContext.Current.CancellationToken);
 
-        Assert.NotEmpty((await GetJsonAsync("/api/reports/compliance/updates?family=netfx")).GetProperty("items").EnumerateArray());
+        Assert.Equal(rows, await App.ComplianceRowsAsync());
         var after = (await GetJsonAsync("/api/reports/compliance/computers?family=netfx")).GetProperty("items")[0];
         var expected = JsonDocument.Parse(before).RootElement;
         foreach (var field in new[] { "computerId", "applicable", "installed", "missing", "superseded", "missingCritical", "missingImportant" })
