@@ -100,6 +100,8 @@ public static class ComplianceQueries
         var (query, problem) = ReportQuery.Parse(paging, csv, ComputerSort, "-missing");
         problem ??= FamilyProblem(family);
         if (problem is not null) return QueryAnswer<ReportPage<ComputerComplianceRow>>.Invalid(problem);
+        if (q is null && query!.Sort != "name")
+            return await ComputersByCounters.PageAsync(db, query, ComputerSort[query.Sort], family, asOf, ct);
         var where = q is null ? "true" : "name ilike @q";
         var ps = ReadSql.AsOfParameters(asOf);
         if (q is not null) ps.Add(new("q", $"%{q}%"));
@@ -114,7 +116,12 @@ public static class ComplianceQueries
             select computer_id, name, applicable, installed, missing, superseded, missing_critical, missing_important, {Compliance} as compliance, analysed_at
             from {table} where {where} order by {query!.OrderBy(ComputerSort, "name")} limit {query.PageSize} offset {query.Offset}
             """;
-        return await ReportSql.PageAsync(db, $"select count(*) from {table} where {where}", sql, ps, r => new ComputerComplianceRow(r.GetString(0), r.GetString(1),
+        // Without a search, the computers are the shapes' members (ADR 0035): their sum, not a count of the join.
+        var shapes = ReadSql.At(ReadModels.ComplianceShape, asOf);
+        var count = q is not null ? $"select count(*) from {table} where {where}"
+            : family is null ? $"select coalesce(sum(members), 0)::bigint from {shapes} c"
+            : $"select coalesce(sum(c.members), 0)::bigint from {ReadSql.At(ReadModels.ComplianceShapeFamily, asOf)} f join {shapes} c on c.shape = f.shape where f.family = @family";
+        return await ReportSql.PageAsync(db, count, sql, ps, r => new ComputerComplianceRow(r.GetString(0), r.GetString(1),
             r.GetInt32(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5), r.GetInt32(6), r.GetInt32(7), (double)r.GetDecimal(8), r.GetFieldValue<DateTimeOffset>(9)), query, ct);
     }
 

@@ -227,4 +227,40 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
         Assert.Contains("not a cursor", (await GetJsonAsync("/api/reports/compliance/computers/PC-B/updates?after=bm90LWEtY3Vyc29y", 400)).GetProperty("detail").GetString());
         await GetJsonAsync("/api/reports/compliance/computers/PC-B/updates?after=%00", 400);
     }
+
+    [Fact]
+    public async Task computers_sorted_by_a_counter_page_through_their_shapes_in_order_then_by_name()
+    {
+        using (var client = App.Client())
+        {
+            var response = await client.PostAsync("/api/enrolment-tokens", new StringContent("""{"name":"more","maxUses":10}""", Encoding.UTF8, "application/json"));
+            var token = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("token").GetString()!;
+            // Computers of one inventory share a shape (ADR 0035): groups of several members, pages cutting through them.
+            await ReportAsync(token, "PC-E", "10.0.19045", "x64", false, []);
+            await ReportAsync(token, "AA-B2", "10.0.19045", "x64", false, []);
+            await ReportAsync(token, "ZZ-A2", "10.0.19045.3930", "x64", false, ["KB5034122"]);
+            await ReportAsync(token, "SRV-C2", "10.0.20348.2227", "x64", true, []);
+        }
+        var all = (await GetJsonAsync("/api/reports/compliance/computers?sort=name&pageSize=100")).GetProperty("items").EnumerateArray().ToList();
+        Assert.Equal(8, all.Count);
+        foreach (var (sort, field) in new[] { ("-missing", "missing"), ("missing", "missing"), ("applicable", "applicable"), ("-compliance", "compliancePercent"), ("installed", "installed"),
+                     ("-missingCritical", "missingCritical") })
+        {
+            var descending = sort.StartsWith('-');
+            var expected = (descending ? all.OrderByDescending(c => c.GetProperty(field).GetDouble()) : all.OrderBy(c => c.GetProperty(field).GetDouble()))
+                .ThenBy(c => c.GetProperty("name").GetString(), StringComparer.Ordinal).Select(c => c.GetRawText()).ToList();
+            foreach (var size in new[] { 1, 3, 5 })
+            {
+                var seen = new List<string>();
+                for (var page = 1; page <= (8 + size - 1) / size; page++)
+                {
+                    var answer = await GetJsonAsync($"/api/reports/compliance/computers?sort={sort}&pageSize={size}&page={page}");
+                    Assert.Equal(8, answer.GetProperty("total").GetInt64());
+                    seen.AddRange(answer.GetProperty("items").EnumerateArray().Select(i => i.GetRawText()));
+                }
+                Assert.Equal(expected, seen);
+            }
+        }
+        Assert.Empty((await GetJsonAsync("/api/reports/compliance/computers?pageSize=5&page=3")).GetProperty("items").EnumerateArray());
+    }
 }

@@ -1,0 +1,69 @@
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Projections;
+
+namespace Patch.Application.Compliance;
+
+/// <summary>
+/// A page of compliance by computer sorted by a counter (ADR 0035). A computer's counters are its inventory shape's,
+/// so the computers sorted by a counter are the shapes grouped by its value, in order, each group's members in name
+/// order: the groups (a few dozen values) are counted first, and only the members of the groups the page overlaps are
+/// read — page 1 of "missing first" reads the few computers missing the most, not a sort of the fleet.
+/// </summary>
+public static class ComputersByCounters
+{
+    private const string Compliance = "case when applicable = 0 then 100.0 else round(100.0 * (installed + superseded) / applicable, 1) end";
+
+    public static async Task<ReportPage<ComputerComplianceRow>> PageAsync(NpgsqlDataSource db, ReportQuery query, string sortColumn, string? family, DateTimeOffset? asOf,
+        CancellationToken ct)
+    {
+        var shapes = ReadSql.At(ReadModels.ComplianceShape, asOf);
+        // Per shape: its members and its counters (of the family's updates, with a family).
+        var k = family is null
+            ? $"select shape, members, applicable, installed, missing, superseded, missing_critical, missing_important, analysed_at from {shapes} x"
+            : $"""
+              select f.shape, c.members, f.applicable, f.installed, f.missing, f.superseded, f.missing_critical, f.missing_important, f.analysed_at
+              from {ReadSql.At(ReadModels.ComplianceShapeFamily, asOf)} f join {shapes} c on c.shape = f.shape where f.family = @family
+              """;
+        var value = sortColumn == "compliance" ? Compliance : sortColumn;
+        var direction = query.Descending ? "desc" : "asc";
+        await using var conn = await db.OpenConnectionAsync(ct);
+        var groups = new List<(long Members, string[] Shapes)>();
+        await using (var cmd = new NpgsqlCommand($"""
+            select sum(members)::bigint, array_agg(shape) from (select {value} as v, members, shape from ({k}) k where members > 0) g
+            group by v order by v {direction} nulls last
+            """, conn))
+        {
+            Parameters(cmd, family, asOf);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) groups.Add((reader.GetInt64(0), reader.GetFieldValue<string[]>(1)));
+        }
+        var items = new List<ComputerComplianceRow>();
+        long skip = query.Offset, before = 0;
+        foreach (var (members, inGroup) in groups)
+        {
+            if (items.Count >= query.PageSize) break;
+            if (before + members <= skip) { before += members; continue; }
+            await using var cmd = new NpgsqlCommand($"""
+                select m.computer_id, m.name, k.applicable, k.installed, k.missing, k.superseded, k.missing_critical, k.missing_important, k.compliance,
+                       greatest(m.analysed_at, k.analysed_at)
+                from {ReadSql.At(ReadModels.ComplianceMember, asOf)} m join (select k.*, {Compliance} as compliance from ({k}) k) k on k.shape = m.shape
+                where m.shape = any(@shapes) order by m.name limit {query.PageSize - items.Count} offset {Math.Max(0, skip - before)}
+                """, conn);
+            Parameters(cmd, family, asOf);
+            cmd.Parameters.AddWithValue("shapes", inGroup);
+            await using (var reader = await cmd.ExecuteReaderAsync(ct))
+                while (await reader.ReadAsync(ct))
+                    items.Add(new ComputerComplianceRow(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4), reader.GetInt32(5),
+                        reader.GetInt32(6), reader.GetInt32(7), (double)reader.GetDecimal(8), reader.GetFieldValue<DateTimeOffset>(9)));
+            before += members;
+        }
+        return new ReportPage<ComputerComplianceRow>(items, groups.Sum(g => g.Members), query.Page, query.PageSize);
+    }
+
+    private static void Parameters(NpgsqlCommand cmd, string? family, DateTimeOffset? asOf)
+    {
+        if (family is not null) cmd.Parameters.AddWithValue("family", family);
+        cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
+    }
+}
