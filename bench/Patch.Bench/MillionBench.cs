@@ -35,7 +35,7 @@ public static class MillionBench
         {
             var computers = int.Parse(FleetBench.Option(args, "--computers", "1000000"));
             var free = new DriveInfo(dir).AvailableFreeSpace;
-            var needed = computers * 40_000L;   // ≈ 25–35 KB per computer measured at 100,000 (docs/benchmarks.md), with room
+            var needed = computers * 12_000L;   // ≈ 7.5 KiB per computer measured at 100,000 with shapes (ADR 0035, docs/benchmarks.md), with room
             Console.WriteLine($"free disk at {dir}: {free / 1073741824.0:F1} GiB; this build needs about {needed / 1073741824.0:F1} GiB");
             if (free < needed && !args.Contains("--force")) { Console.WriteLine("not enough free disk (--force to try anyway)"); return 1; }
         }

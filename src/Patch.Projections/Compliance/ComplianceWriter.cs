@@ -30,7 +30,9 @@ public static class ComplianceWriter
 
     /// <summary>
     /// These computers' memberships after their inventories changed (each joins the shape of its inventory), and the
-    /// rows of the shapes that are new or were decided with an older catalog than this analysis's.
+    /// rows of the shapes that are new or were decided with an older catalog than this analysis's. The counters of
+    /// updates and bulletins move by the difference: each rewritten shape's members × (new rows − old rows), and each
+    /// computer that moved, its new shape's rows − its old shape's.
     /// </summary>
     public static async Task WriteAsync(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<ComputerAnalysis> batch, DateTimeOffset stamp, CancellationToken ct)
     {
@@ -38,13 +40,14 @@ public static class ComplianceWriter
         var byShape = batch.GroupBy(a => a.Shape, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         var computers = batch.Select(a => a.Id).ToArray();
         var old = new Dictionary<string, string>(StringComparer.Ordinal);
-        var known = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
-        var keys = new Dictionary<string, string>(StringComparer.Ordinal);
+        var known = new Dictionary<string, (DateTimeOffset At, int Members)>(StringComparer.Ordinal);
+        var held = new Dictionary<string, List<ComplianceRow>>(StringComparer.Ordinal);
         await using (var read = new NpgsqlCommand($"""
             select computer_id, shape from {S}.{ReadModels.ComplianceMember} where computer_id = any(@computers);
-            select shape, analysed_at from {S}.{ReadModels.ComplianceShape} where shape = any(@shapes);
-            select update_key, min(bulletin_id) from {S}.{ReadModels.ComplianceShapeState}
-            where shape = any(@shapes) or shape in (select shape from {S}.{ReadModels.ComplianceMember} where computer_id = any(@computers)) group by update_key;
+            select shape, analysed_at, members from {S}.{ReadModels.ComplianceShape}
+            where shape = any(@shapes) or shape in (select shape from {S}.{ReadModels.ComplianceMember} where computer_id = any(@computers));
+            select shape, update_key, bulletin_id, update_id, product, family, state from {S}.{ReadModels.ComplianceShapeState}
+            where shape = any(@shapes) or shape in (select shape from {S}.{ReadModels.ComplianceMember} where computer_id = any(@computers));
             """, conn, tx))
         {
             read.Parameters.AddWithValue("computers", computers);
@@ -52,25 +55,42 @@ public static class ComplianceWriter
             await using var reader = await read.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct)) old[reader.GetString(0)] = reader.GetString(1);
             await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct)) known[reader.GetString(0)] = reader.GetFieldValue<DateTimeOffset>(1);
+            while (await reader.ReadAsync(ct)) known[reader.GetString(0)] = (reader.GetFieldValue<DateTimeOffset>(1), reader.GetInt32(2));
             await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct)) keys[reader.GetString(0)] = reader.GetString(1);
+            while (await reader.ReadAsync(ct))
+            {
+                var shape = reader.GetString(0);
+                if (!held.TryGetValue(shape, out var rows)) held[shape] = rows = [];
+                rows.Add(new ComplianceRow(reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetInt16(6), default));
+            }
         }
         // A shape known from this catalog has these rows already; one known from a later catalog keeps its own.
-        var shapes = byShape.Values.Where(a => !known.TryGetValue(a.Shape, out var at) || at < a.CatalogAt).ToList();
-        foreach (var r in shapes.SelectMany(a => a.Rows)) keys[r.Key] = r.BulletinId;
+        var shapes = byShape.Values.Where(a => !known.TryGetValue(a.Shape, out var k) || k.At < a.CatalogAt).ToList();
+        var counters = new CounterMoves();
+        foreach (var a in shapes)
+        {
+            var members = known.TryGetValue(a.Shape, out var k) ? k.Members : 0;
+            counters.Add(held.GetValueOrDefault(a.Shape) ?? [], -members);
+            counters.Add(a.Rows, members);
+            held[a.Shape] = a.Rows;
+        }
         var moved = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var a in batch)
         {
             if (old.TryGetValue(a.Id, out var was) && was == a.Shape) continue;
-            if (was is not null) moved[was] = moved.GetValueOrDefault(was) - 1;
+            if (was is not null)
+            {
+                moved[was] = moved.GetValueOrDefault(was) - 1;
+                counters.Add(held.GetValueOrDefault(was) ?? [], -1);
+            }
             moved[a.Shape] = moved.GetValueOrDefault(a.Shape) + 1;
+            counters.Add(held.GetValueOrDefault(a.Shape) ?? [], 1);
         }
         await using var cmd = new NpgsqlCommand(ShapesSql("@") + $"""
             {ComplianceMerge.Replace(ReadModels.ComplianceMember, ["computer_id"], ["name", "shape", "analysed_at"],
                 "(select * from unnest(@computers, @names, @member_shapes, @at) as t(computer_id, name, shape, analysed_at))", "t.computer_id = any(@computers)")}
             update {S}.{ReadModels.ComplianceShape} c set members = c.members + d.n from unnest(@moved, @moves) as d(shape, n) where c.shape = d.shape;
-            """ + RecountSql, conn, tx);
+            """ + CounterMoves.Sql + PruneSql, conn, tx);
         History.ReadModelHistory.Stamp(cmd, stamp);
         AddShapes(cmd, shapes);
         cmd.Parameters.AddWithValue("computers", computers);
@@ -79,7 +99,8 @@ public static class ComplianceWriter
         cmd.Parameters.AddWithValue("at", batch.Select(a => a.At).ToArray());
         cmd.Parameters.AddWithValue("moved", moved.Keys.ToArray());
         cmd.Parameters.AddWithValue("moves", moved.Values.ToArray());
-        AddRecount(cmd, old.Values.Concat(byShape.Keys), keys);
+        cmd.Parameters.AddWithValue("touched", old.Values.Concat(byShape.Keys).Distinct(StringComparer.Ordinal).ToArray());
+        counters.AddTo(cmd);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
@@ -126,7 +147,7 @@ public static class ComplianceWriter
             update {S}.{ReadModels.ComplianceShape} c set members = 0 where members <> 0 and not exists (select 1 from {S}.{ReadModels.ComplianceMember} m where m.shape = c.shape);
             update {S}.{ReadModels.ComplianceShape} c set members = n.k from (select shape, count(*)::int k from {S}.{ReadModels.ComplianceMember} group by shape) n
               where c.shape = n.shape and c.members <> n.k;
-            """ + RecountSql, conn, tx) { CommandTimeout = 0 };
+            """ + RecountSql + PruneSql, conn, tx) { CommandTimeout = 0 };
         if (stamp is { } at) History.ReadModelHistory.Stamp(cmd, at);
         AddShapes(cmd, changed);
         cmd.Parameters.AddWithValue("gone", gone.ToArray());
@@ -199,7 +220,7 @@ public static class ComplianceWriter
 
     /// <summary>
     /// The counters of the updates and bulletins whose rows the written shapes held or hold (<c>@keys</c>, <c>@bulletins</c>),
-    /// recounted as Σ shape rows × members; then the shapes (<c>@touched</c>) no computer is a member of any more go, with their rows.
+    /// recounted as Σ shape rows × members.
     /// </summary>
     private static readonly string RecountSql = $"""
         {ComplianceMerge.Replace(ReadModels.ComplianceUpdate, ["update_key"], ["bulletin_id", "update_id", "product", "family", "applicable", "installed", "missing", "superseded"], $"""
@@ -212,6 +233,10 @@ public static class ComplianceWriter
              from {S}.{ReadModels.ComplianceShapeState} s join {S}.{ReadModels.ComplianceShape} c on c.shape = s.shape
              where s.bulletin_id = any(@bulletins) and c.members > 0 group by s.bulletin_id)
             """, "t.bulletin_id = any(@bulletins)")}
+        """;
+
+    /// <summary>The shapes (<c>@touched</c>) no computer is a member of any more go, with their rows.</summary>
+    private static readonly string PruneSql = $"""
         delete from {S}.{ReadModels.ComplianceShapeState} s using {S}.{ReadModels.ComplianceShape} c where c.shape = s.shape and c.shape = any(@touched) and c.members = 0;
         delete from {S}.{ReadModels.ComplianceShapeFamily} s using {S}.{ReadModels.ComplianceShape} c where c.shape = s.shape and c.shape = any(@touched) and c.members = 0;
         delete from {S}.{ReadModels.ComplianceShapeVulnerability} s using {S}.{ReadModels.ComplianceShape} c where c.shape = s.shape and c.shape = any(@touched) and c.members = 0;

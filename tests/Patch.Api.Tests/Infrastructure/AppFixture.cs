@@ -162,11 +162,19 @@ public sealed class AppFixture : IAsyncLifetime
         return (long)(await cmd.ExecuteScalarAsync())!;
     }
 
-    /// <summary>Every compliance state row (computer, update, state) as one ordered JSON text: two analyses compare equal when they wrote the same rows.</summary>
+    /// <summary>
+    /// Every compliance state row (computer, update, state) and every counter of bulletins and updates as one ordered JSON
+    /// text: two analyses compare equal when they wrote the same rows and counted them alike (live writes move the
+    /// counters by differences, a full analysis recounts them).
+    /// </summary>
     public async Task<string> ComplianceRowsAsync()
     {
-        await using var cmd = Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(
-            "select coalesce(jsonb_agg(x order by x::text), '[]')::text from (select computer_id, update_key, state from patch.compliance_state) x");
+        await using var cmd = Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("""
+            select coalesce(jsonb_agg(x order by x::text), '[]')::text
+              || coalesce((select jsonb_agg(b order by b.bulletin_id) from patch.compliance_bulletin b)::text, '')
+              || coalesce((select jsonb_agg(u order by u.update_key) from patch.compliance_update u)::text, '')
+            from (select computer_id, update_key, state from patch.compliance_state) x
+            """);
         return (string)(await cmd.ExecuteScalarAsync())!;
     }
 
