@@ -178,6 +178,9 @@ public static class MillionBench
         var bulletinRoute = $"api/reports/compliance/bulletins/{Uri.EscapeDataString(busiest)}/computers";
         var updateRoute = $"api/reports/compliance/updates/{Uri.EscapeDataString(busiestUpdate)}/computers";
         var updateApplicable = await Scalar($"select applicable from patch.compliance_update where update_key = '{busiestUpdate.Replace("'", "''")}'");
+        // The past a report is asked about: a minute before the shapes were last decided (the latest import), the whole fleet enrolled.
+        await using var before = db.CreateCommand("""select to_char((max(analysed_at) - interval '1 minute') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') from patch.compliance_shape""");
+        var asOf = "asOf=" + Uri.EscapeDataString((string)(await before.ExecuteScalarAsync())!);
         var bulletinCursors = await CursorsAsync(bulletinRoute, applicable);
         var updateCursors = await CursorsAsync(updateRoute, updateApplicable);
         var routes = new (string Label, Func<string> Url)[]
@@ -197,6 +200,11 @@ public static class MillionBench
             ("vulnerabilities by family", () => "api/reports/vulnerabilities/families"),
             ("computers, a deep page", () => $"api/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
             ("home page", () => "api/home"),
+            ("by bulletin, page 1, asOf", () => $"api/reports/compliance/bulletins?page=1&pageSize=50&{asOf}"),
+            ("by computer, page 1, asOf", () => $"api/reports/compliance/computers?page=1&pageSize=50&{asOf}"),
+            ("one computer's updates, asOf", () => $"api/reports/compliance/computers/{Name(random.Next((int)computers))}/updates?{asOf}"),
+            ("bulletin drill-down, page 1, asOf", () => $"api/reports/compliance/bulletins/{Uri.EscapeDataString(busiest)}/computers?page=1&pageSize=50&{asOf}"),
+            ("vulnerabilities, asOf", () => $"api/reports/vulnerabilities?{asOf}"),
         };
         Console.WriteLine($"{computers:N0} computers, {bulletins:N0} bulletins with rows; 40 requests per report after 5 warm-ups");
         foreach (var (label, url) in routes)
