@@ -67,6 +67,13 @@ public static class ReadModelHistory
     /// </summary>
     public static string Relation(string table, bool asOf, string parameter = "asOf") => !asOf ? $"{Schema}.{table}"
         : Compliance.ComplianceTables.Views.Contains(table) ? $"({Compliance.ComplianceTables.Select(table, t => Relation(t, true, parameter) + " ")})"
+        // The bulletins' counters have a version per live write that moved them: each bulletin's version at that instant
+        // is found by its key (bulletins are never deleted), not by walking every version in a report's order.
+        : table == ReadModels.ComplianceBulletin ? $"""
+            (select h.* from {Schema}.{PatchProjections.BulletinTable} b cross join lateral
+               (select * from {Schema}.{table}_history x where x.bulletin_id = b.id and x.valid_to > @{parameter} order by x.valid_to limit 1) h
+             where h.valid_from <= @{parameter})
+            """
         : $"(select * from {Schema}.{table}_history where valid_from <= @{parameter} and valid_to > @{parameter})";
 
     /// <summary>
