@@ -113,23 +113,28 @@ public static class ComplianceWriter
         IReadOnlyCollection<string> gone, CancellationToken ct)
     {
         var held = new Dictionary<string, HashSet<(string, string, short)>>(StringComparer.Ordinal);
+        var counts = new Dictionary<string, ComplianceCounts>(StringComparer.Ordinal);
         var findings = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         var keys = new Dictionary<string, string>(StringComparer.Ordinal);
         await using (var read = new NpgsqlCommand($"""
-            select shape from {S}.{ReadModels.ComplianceShape};
-            select shape, update_key, bulletin_id, state from {S}.{ReadModels.ComplianceShapeState};
+            select shape, applicable, installed, missing, superseded, missing_critical, missing_important from {S}.{ReadModels.ComplianceShape};
+            select shape, update_key, bulletin_id || '|' || product || '|' || family, state from {S}.{ReadModels.ComplianceShapeState};
             select shape, vulnerability_id || '|' || coalesce(installed_version, '') || '|' || state || '|' || reason from {S}.{ReadModels.ComplianceShapeVulnerability};
             """, conn, tx))
         await using (var reader = await read.ExecuteReaderAsync(ct))
         {
-            while (await reader.ReadAsync(ct)) held[reader.GetString(0)] = [];
+            while (await reader.ReadAsync(ct))
+            {
+                held[reader.GetString(0)] = [];
+                counts[reader.GetString(0)] = new(reader.GetInt32(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4), reader.GetInt32(5), reader.GetInt32(6));
+            }
             await reader.NextResultAsync(ct);
             while (await reader.ReadAsync(ct))
             {
                 var shape = reader.GetString(0);
                 if (!held.TryGetValue(shape, out var rows)) held[shape] = rows = [];
                 rows.Add((reader.GetString(1), reader.GetString(2), reader.GetInt16(3)));
-                keys[reader.GetString(1)] = reader.GetString(2);
+                keys[reader.GetString(1)] = reader.GetString(2)[..reader.GetString(2).IndexOf('|')];
             }
             await reader.NextResultAsync(ct);
             while (await reader.ReadAsync(ct))
@@ -139,7 +144,9 @@ public static class ComplianceWriter
                 f.Add(reader.GetString(1));
             }
         }
-        var changed = all.Where(a => !held.TryGetValue(a.Shape, out var rows) || !rows.SetEquals(a.Rows.Select(r => (r.Key, r.BulletinId, r.State)))
+        // A shape changed when its rows did (bulletin, product, family, state) or their counters (a bulletin's severity).
+        var changed = all.Where(a => !held.TryGetValue(a.Shape, out var rows) || !rows.SetEquals(a.Rows.Select(r => (r.Key, $"{r.BulletinId}|{r.Product}|{r.Family}", r.State)))
+            || !counts.TryGetValue(a.Shape, out var before) || before != ComplianceCounts.Of(a.Rows.Select(r => (r.State, r.Severity)))
             || !(findings.GetValueOrDefault(a.Shape) ?? []).SetEquals(a.Findings.Select(f => $"{f.VulnerabilityId}|{f.Product.Version}|{(short)f.State}|{f.Reason}"))).ToList();
         foreach (var r in changed.SelectMany(a => a.Rows)) keys[r.Key] = r.BulletinId;
         await using var cmd = new NpgsqlCommand(ShapesSql("@") + $"""

@@ -62,5 +62,22 @@ public class when_a_catalog_import_changes_a_few_bulletins(AppFixture app) : App
         Assert.Equal(3, full.GetProperty("counts").GetProperty("computers").GetInt32());
         Assert.Equal(before, await App.ComplianceRowsAsync());
         Assert.Equal(versions, await VersionsAsync());
+
+        // The vendor raises the bulletin's severity: the same rows, other counters for the computers missing it.
+        async Task<(int Critical, int Important)> CountsAsync()
+        {
+            var row = (await GetJsonAsync("/api/reports/compliance/computers?q=W11-23H2")).GetProperty("items")[0];
+            return (row.GetProperty("missingCritical").GetInt32(), row.GetProperty("missingImportant").GetInt32());
+        }
+        var (critical, important) = await CountsAsync();
+        await App.ImportAsync("patch", JsonSerializer.SerializeToUtf8Bytes(catalog with
+        {
+            catalogId = "w11-only-critical",
+            bulletins = new[] { new { id = "KB9900001", vendor = "microsoft", title = "Out-of-band update for Windows 11", severity = "Critical",
+                updates = new[] { new { id = "KB9900001-w11", product = "w11" } } } },
+        }));
+        await Task.Delay(200, Ct);
+        await runner.WhenIdleAsync(Ct);
+        Assert.Equal((critical + 1, important - 1), await CountsAsync());
     }
 }
