@@ -30,17 +30,18 @@ public static class AnalyseFleetHandler
     }
 }
 
-/// <summary>The vulnerability analysis server task: <see cref="VulnerabilityAnalysis.RecomputeAllAsync"/> under a run of the runner.</summary>
+/// <summary>The vulnerability analysis server task: <see cref="VulnerabilityAnalysis.RecomputeAsync"/> under a run of the runner.</summary>
 public sealed class FleetAnalysisTask(VulnerabilityAnalysis analysis)
 {
     public const string TaskName = "vulnerability-analysis";
 
-    /// <summary>The whole fleet, or with parameter <c>bulletins</c> (what an import changed) only the computers they concern.</summary>
+    /// <summary>
+    /// Every inventory shape decided again (ADR 0035). With parameter <c>bulletins</c> (what an import changed, recorded
+    /// on the run) the run counts the computers whose rows changed; on demand, every computer considered.
+    /// </summary>
     public async Task<TaskOutcome> WorkAsync(IReadOnlyDictionary<string, string> parameters, CancellationToken ct)
     {
-        var result = parameters.GetValueOrDefault("bulletins") is { } changed
-            ? await analysis.RecomputeAffectedAsync(changed.Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal), ct)
-            : await analysis.RecomputeAllAsync(ct);
+        var result = await analysis.RecomputeAsync(afterImport: parameters.ContainsKey("bulletins"), ct);
         PatchTelemetry.AnalysisDuration.Record(result.Seconds, new KeyValuePair<string, object?>("scope", parameters.ContainsKey("bulletins") ? "concerned" : "fleet"));
         return new TaskOutcome(new Dictionary<string, int>
         {

@@ -49,7 +49,8 @@ public static class ComplianceQueries
 
     public static readonly string[] States = ["Installed", "Missing", "Superseded"];
 
-    private const string Compliance = "case when applicable = 0 then 100.0 else round(100.0 * (installed + superseded) / applicable, 1) end";
+    /// <summary>A computer's compliance % from its counters (installed or superseded of applicable).</summary>
+    internal const string Compliance = "case when applicable = 0 then 100.0 else round(100.0 * (installed + superseded) / applicable, 1) end";
 
     /// <summary>The problem with a <c>family</c> parameter, or null when it is absent or a known family id.</summary>
     public static string? FamilyProblem(string? family) => family is null || ProductFamilies.IsKnown(family) ? null

@@ -12,8 +12,6 @@ namespace Patch.Application.Compliance;
 /// </summary>
 public static class ComputersByCounters
 {
-    private const string Compliance = "case when applicable = 0 then 100.0 else round(100.0 * (installed + superseded) / applicable, 1) end";
-
     public static async Task<ReportPage<ComputerComplianceRow>> PageAsync(NpgsqlDataSource db, ReportQuery query, string sortColumn, string? family, DateTimeOffset? asOf,
         CancellationToken ct)
     {
@@ -25,7 +23,7 @@ public static class ComputersByCounters
               select f.shape, c.members, f.applicable, f.installed, f.missing, f.superseded, f.missing_critical, f.missing_important, f.analysed_at
               from {ReadSql.At(ReadModels.ComplianceShapeFamily, asOf)} f join {shapes} c on c.shape = f.shape where f.family = @family
               """;
-        var value = sortColumn == "compliance" ? Compliance : sortColumn;
+        var value = sortColumn == "compliance" ? ComplianceQueries.Compliance : sortColumn;
         var direction = query.Descending ? "desc" : "asc";
         await using var conn = await db.OpenConnectionAsync(ct);
         var groups = new List<(long Members, string[] Shapes)>();
@@ -47,7 +45,7 @@ public static class ComputersByCounters
             await using var cmd = new NpgsqlCommand($"""
                 select m.computer_id, m.name, k.applicable, k.installed, k.missing, k.superseded, k.missing_critical, k.missing_important, k.compliance,
                        greatest(m.analysed_at, k.analysed_at)
-                from {ReadSql.At(ReadModels.ComplianceMember, asOf)} m join (select k.*, {Compliance} as compliance from ({k}) k) k on k.shape = m.shape
+                from {ReadSql.At(ReadModels.ComplianceMember, asOf)} m join (select k.*, {ComplianceQueries.Compliance} as compliance from ({k}) k) k on k.shape = m.shape
                 where m.shape = any(@shapes) order by m.name limit {query.PageSize - items.Count} offset {Math.Max(0, skip - before)}
                 """, conn);
             Parameters(cmd, family, asOf);

@@ -98,8 +98,8 @@ public sealed class ComplianceRebuild(IDocumentStore store, NpgsqlDataSource db)
             // As live: computers without an inventory leave, and each shape of the others is decided again.
             var gone = shapeOf.Keys.Where(id => computers[id].Computer.Inventory is null).ToList();
             foreach (var id in gone) shapeOf.Remove(id);
-            var all = shapeOf.Values.Distinct(StringComparer.Ordinal)
-                .Select(shape => VulnerabilityAnalysis.Analyse("", "", inventoryOf[shape], catalog, DateTimeOffset.MinValue) with { Shape = shape }).ToList();
+            var shapes = shapeOf.Values.Distinct(StringComparer.Ordinal).ToList();
+            var all = VulnerabilityAnalysis.DecideShapes(shapes, k => inventoryOf[shapes[k]], catalog, ct);
             await ComplianceWriter.WriteShapesAsync(conn, tx, all, catalogChanged, gone, ct);
             fleet++;
             fleetPending = false;

@@ -1,5 +1,4 @@
 using Npgsql;
-using Patch.Domain.Inventory.Products;
 
 namespace Patch.Projections.Compliance;
 
@@ -10,7 +9,7 @@ namespace Patch.Projections.Compliance;
 /// relations reports read (compliance_state, compliance_computer, compliance_computer_family, compliance_vulnerability)
 /// are views joining the two, so a new month rewrites a few thousand shapes' rows, not every computer's. Counters per
 /// bulletin and update are Σ shape rows × members, kept with every change. Derived data:
-/// <see cref="VulnerabilityAnalysis.RecomputeAllAsync"/> rebuilds it from the computers' inventories and the catalog.
+/// <see cref="VulnerabilityAnalysis.RecomputeAsync"/> rebuilds it from the computers' inventories and the catalog.
 /// Every version of every table row is kept (ADR 0019) for <c>asOf</c>; a view asked <c>asOf</c> joins the versions
 /// of its tables valid then (<see cref="Select"/>).
 /// </summary>
@@ -48,8 +47,8 @@ public static class ComplianceTables
         _ => throw new ArgumentOutOfRangeException(nameof(view), view, "not a compliance view"),
     };
 
-    private static string Counters(string prefix = "") =>
-        $"{prefix}applicable int not null, {prefix}installed int not null, {prefix}missing int not null, {prefix}superseded int not null, missing_critical int not null, missing_important int not null";
+    private const string Counters =
+        "applicable int not null, installed int not null, missing int not null, superseded int not null, missing_critical int not null, missing_important int not null";
 
     public static readonly string Ddl = $"""
         create schema if not exists {Schema};
@@ -60,7 +59,7 @@ public static class ComplianceTables
         create index if not exists ix_compliance_member_by_name_shape on {Schema}.{ReadModels.ComplianceMember} (name, computer_id) include (shape);
         create index if not exists ix_compliance_member_shape on {Schema}.{ReadModels.ComplianceMember} (shape, name);
         create table if not exists {Schema}.{ReadModels.ComplianceShape} (
-            shape text primary key, members int not null, {Counters()}, analysed_at timestamptz not null);
+            shape text primary key, members int not null, {Counters}, analysed_at timestamptz not null);
         create index if not exists ix_compliance_shape_by_missing on {Schema}.{ReadModels.ComplianceShape} (missing desc nulls last, shape);
         create table if not exists {Schema}.{ReadModels.ComplianceShapeState} (
             shape text not null, update_key text not null, bulletin_id text not null, update_id text not null,
@@ -68,7 +67,7 @@ public static class ComplianceTables
         create index if not exists ix_compliance_shape_state_bulletin on {Schema}.{ReadModels.ComplianceShapeState} (bulletin_id, state);
         create index if not exists ix_compliance_shape_state_update on {Schema}.{ReadModels.ComplianceShapeState} (update_key, state);
         create table if not exists {Schema}.{ReadModels.ComplianceShapeFamily} (
-            shape text not null, family text not null, {Counters()}, analysed_at timestamptz not null, primary key (shape, family));
+            shape text not null, family text not null, {Counters}, analysed_at timestamptz not null, primary key (shape, family));
         create table if not exists {Schema}.{ReadModels.ComplianceShapeVulnerability} (
             shape text not null, vulnerability_id text not null, cve text not null, product text not null, family text not null,
             installed_version text, fixed_build text, severity smallint not null, state smallint not null, reason text not null,

@@ -112,13 +112,13 @@ public static class ComplianceWriter
     public static async Task<HashSet<string>> WriteShapesAsync(NpgsqlConnection conn, NpgsqlTransaction tx, IReadOnlyList<ComputerAnalysis> all, DateTimeOffset? stamp,
         IReadOnlyCollection<string> gone, CancellationToken ct)
     {
-        var held = new Dictionary<string, HashSet<(string, string, short)>>(StringComparer.Ordinal);
+        var held = new Dictionary<string, HashSet<(string Key, string Bulletin, string Product, string Family, short State)>>(StringComparer.Ordinal);
         var counts = new Dictionary<string, ComplianceCounts>(StringComparer.Ordinal);
         var findings = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         var keys = new Dictionary<string, string>(StringComparer.Ordinal);
         await using (var read = new NpgsqlCommand($"""
             select shape, applicable, installed, missing, superseded, missing_critical, missing_important from {S}.{ReadModels.ComplianceShape};
-            select shape, update_key, bulletin_id || '|' || product || '|' || family, state from {S}.{ReadModels.ComplianceShapeState};
+            select shape, update_key, bulletin_id, product, family, state from {S}.{ReadModels.ComplianceShapeState};
             select shape, vulnerability_id || '|' || coalesce(installed_version, '') || '|' || state || '|' || reason from {S}.{ReadModels.ComplianceShapeVulnerability};
             """, conn, tx))
         await using (var reader = await read.ExecuteReaderAsync(ct))
@@ -133,8 +133,8 @@ public static class ComplianceWriter
             {
                 var shape = reader.GetString(0);
                 if (!held.TryGetValue(shape, out var rows)) held[shape] = rows = [];
-                rows.Add((reader.GetString(1), reader.GetString(2), reader.GetInt16(3)));
-                keys[reader.GetString(1)] = reader.GetString(2)[..reader.GetString(2).IndexOf('|')];
+                rows.Add((reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetInt16(5)));
+                keys[reader.GetString(1)] = reader.GetString(2);
             }
             await reader.NextResultAsync(ct);
             while (await reader.ReadAsync(ct))
@@ -145,7 +145,7 @@ public static class ComplianceWriter
             }
         }
         // A shape changed when its rows did (bulletin, product, family, state) or their counters (a bulletin's severity).
-        var changed = all.Where(a => !held.TryGetValue(a.Shape, out var rows) || !rows.SetEquals(a.Rows.Select(r => (r.Key, $"{r.BulletinId}|{r.Product}|{r.Family}", r.State)))
+        var changed = all.Where(a => !held.TryGetValue(a.Shape, out var rows) || !rows.SetEquals(a.Rows.Select(r => (r.Key, r.BulletinId, r.Product, r.Family, r.State)))
             || !counts.TryGetValue(a.Shape, out var before) || before != ComplianceCounts.Of(a.Rows.Select(r => (r.State, r.Severity)))
             || !(findings.GetValueOrDefault(a.Shape) ?? []).SetEquals(a.Findings.Select(f => $"{f.VulnerabilityId}|{f.Product.Version}|{(short)f.State}|{f.Reason}"))).ToList();
         foreach (var r in changed.SelectMany(a => a.Rows)) keys[r.Key] = r.BulletinId;

@@ -4,9 +4,11 @@ namespace Patch.Projections.History;
 
 /// <summary>
 /// One read-model table whose every version is kept (ADR 0019): its name, the columns that identify a row, and the
-/// columns that change on every write without changing what a report shows (Marten's bookkeeping).
+/// columns that change on every write without changing what a report shows (Marten's bookkeeping). <c>KeysFrom</c>, for
+/// a table of one key whose rows get many versions: a relation listing every key the table can hold (column <c>k</c>); a
+/// read <c>asOf</c> then finds each key's version by one index probe instead of walking every version.
 /// </summary>
-public sealed record HistoryTable(string Name, IReadOnlyList<string> Keys, IReadOnlyList<string>? Ignored = null)
+public sealed record HistoryTable(string Name, IReadOnlyList<string> Keys, IReadOnlyList<string>? Ignored = null, string? KeysFrom = null)
 {
     /// <summary>A Marten document table: keyed by id; its version and modification time are bookkeeping.</summary>
     public static HistoryTable Document(string name) => new(name, ["id"], ["mt_last_modified", "mt_version", "mt_dotnet_type"]);
@@ -44,7 +46,8 @@ public static class ReadModelHistory
         new(ReadModels.ComplianceShapeState, ["shape", "update_key"]),
         new(ReadModels.ComplianceShapeFamily, ["shape", "family"]),
         new(ReadModels.ComplianceShapeVulnerability, ["shape", "vulnerability_id"]),
-        new(ReadModels.ComplianceBulletin, ["bulletin_id"]),
+        // A version per live write that moved them (ADR 0035); bulletins are never deleted.
+        new(ReadModels.ComplianceBulletin, ["bulletin_id"], KeysFrom: $"(select id as k from {Schema}.{PatchProjections.BulletinTable})"),
         new(ReadModels.ComplianceUpdate, ["update_key"]),
         new(ReadModels.RestartState, ["computer_id"]),
         new(ReadModels.DeliveryLatest, ["policy_id", "update_id", "computer_id"]),
@@ -67,11 +70,9 @@ public static class ReadModelHistory
     /// </summary>
     public static string Relation(string table, bool asOf, string parameter = "asOf") => !asOf ? $"{Schema}.{table}"
         : Compliance.ComplianceTables.Views.Contains(table) ? $"({Compliance.ComplianceTables.Select(table, t => Relation(t, true, parameter) + " ")})"
-        // The bulletins' counters have a version per live write that moved them: each bulletin's version at that instant
-        // is found by its key (bulletins are never deleted), not by walking every version in a report's order.
-        : table == ReadModels.ComplianceBulletin ? $"""
-            (select h.* from {Schema}.{PatchProjections.BulletinTable} b cross join lateral
-               (select * from {Schema}.{table}_history x where x.bulletin_id = b.id and x.valid_to > @{parameter} order by x.valid_to limit 1) h
+        : Tables.FirstOrDefault(t => t.Name == table) is { KeysFrom: { } keys } keyed ? $"""
+            (select h.* from {keys} b cross join lateral
+               (select * from {Schema}.{table}_history x where x.{keyed.Keys[0]} = b.k and x.valid_to > @{parameter} order by x.valid_to limit 1) h
              where h.valid_from <= @{parameter})
             """
         : $"(select * from {Schema}.{table}_history where valid_from <= @{parameter} and valid_to > @{parameter})";
