@@ -201,6 +201,8 @@ public static class MillionBench
             ("computers, a deep page", () => $"api/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
             ("home page", () => "api/home"),
             ("by bulletin, page 1, asOf", () => $"api/reports/compliance/bulletins?page=1&pageSize=50&{asOf}"),
+            ("by bulletin, one family, asOf", () => $"api/reports/compliance/bulletins?family=windows&page=1&pageSize=50&{asOf}"),
+            ("by update, page 1, asOf", () => $"api/reports/compliance/updates?page=1&pageSize=50&{asOf}"),
             ("by computer, page 1, asOf", () => $"api/reports/compliance/computers?page=1&pageSize=50&{asOf}"),
             ("one computer's updates, asOf", () => $"api/reports/compliance/computers/{Name(random.Next((int)computers))}/updates?{asOf}"),
             ("bulletin drill-down, page 1, asOf", () => $"api/reports/compliance/bulletins/{Uri.EscapeDataString(busiest)}/computers?page=1&pageSize=50&{asOf}"),

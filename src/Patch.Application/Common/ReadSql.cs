@@ -21,6 +21,9 @@ public static class ReadSql
     /// <summary>A read-model table (in schema patch), or its rows as they stood at <c>@asOf</c> (ADR 0019): give it an alias.</summary>
     public static string At(string table, DateTimeOffset? asOf) => Projections.History.ReadModelHistory.Relation(table, asOf is not null);
 
+    /// <summary>The same, for a read that keeps to some keys: <paramref name="keys"/> narrows a keyed history's probes (alias <c>b</c>).</summary>
+    public static string At(string table, DateTimeOffset? asOf, string keys) => Projections.History.ReadModelHistory.Relation(table, asOf is not null, keys: keys);
+
     /// <summary>The <c>@asOf</c> parameter when asked, else none.</summary>
     public static List<Npgsql.NpgsqlParameter> AsOfParameters(DateTimeOffset? asOf) => asOf is { } at ? [new("asOf", at)] : [];
 

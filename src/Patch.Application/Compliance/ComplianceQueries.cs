@@ -71,7 +71,7 @@ public static class ComplianceQueries
         if (knownExploited is { } kev) { where += " and coalesce(k.listed, false) = @kev"; ps.Add(new("kev", kev)); }
         if (family is not null)
         {
-            where += $" and exists (select 1 from {ReadSql.At(ReadModels.ComplianceUpdate, asOf)} f where f.bulletin_id = c.bulletin_id and f.family = @family and f.applicable > 0)";
+            where += $" and exists (select 1 from {ReadSql.At(ReadModels.ComplianceUpdate, asOf, "b.bulletin_id = c.bulletin_id")} f where f.bulletin_id = c.bulletin_id and f.family = @family and f.applicable > 0)";
             ps.Add(new("family", family));
         }
         var from = $"""
@@ -92,7 +92,7 @@ public static class ComplianceQueries
 
     /// <summary>The product families of a bulletin's applicable updates, as a SQL expression (text[]).</summary>
     public static string FamiliesOf(string bulletinColumn, DateTimeOffset? asOf = null) =>
-        $"array(select distinct f.family from {ReadSql.At(ReadModels.ComplianceUpdate, asOf)} f where f.bulletin_id = {bulletinColumn} and f.applicable > 0 order by f.family)";
+        $"array(select distinct f.family from {ReadSql.At(ReadModels.ComplianceUpdate, asOf, $"b.bulletin_id = {bulletinColumn}")} f where f.bulletin_id = {bulletinColumn} and f.applicable > 0 order by f.family)";
 
     /// <summary>Per computer; with a family, the counts are those of the family's updates only (<see cref="ComputerFamilyCounts"/>), and computers without one are left out.</summary>
     public static async Task<QueryAnswer<ReportPage<ComputerComplianceRow>>> ByComputerAsync(NpgsqlDataSource db, IQueryCollection paging, bool csv, string? q, CancellationToken ct,

@@ -41,7 +41,7 @@ public sealed class ComplianceRebuild(IDocumentStore store, NpgsqlDataSource db)
         await using (var clear = new NpgsqlCommand($"""
             select pg_advisory_xact_lock({VulnerabilityAnalysis.CountersLock});
             delete from {s}.{ReadModels.CatalogStamp};
-            {string.Concat(tables.Select(t => $"delete from {s}.{t}; truncate {s}.{t}_history;"))}
+            {string.Concat(tables.Select(t => $"delete from {s}.{t}; {ReadModelHistory.TruncateSql(t)};"))}
             """, conn, tx) { CommandTimeout = 0 })
             await clear.ExecuteNonQueryAsync(ct);
 

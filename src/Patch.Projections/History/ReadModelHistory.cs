@@ -4,16 +4,20 @@ namespace Patch.Projections.History;
 
 /// <summary>
 /// One read-model table whose every version is kept (ADR 0019): its name, the columns that identify a row, and the
-/// columns that change on every write without changing what a report shows (Marten's bookkeeping). <c>KeysFrom</c>, for
-/// a table of one key whose rows get many versions: a relation listing every key the table can hold (column <c>k</c>); a
-/// read <c>asOf</c> then finds each key's version by one index probe instead of walking every version.
+/// columns that change on every write without changing what a report shows (Marten's bookkeeping). <c>Listed</c>, for a
+/// table of one key whose rows get many versions (counters moved by every live write): its history also keeps the list of
+/// every key it ever held (<c>{table}_history_keys</c>, with these columns of the row beside the key); a read <c>asOf</c>
+/// then finds each key's version by one index probe instead of walking every version (ADR 0036).
 /// </summary>
-public sealed record HistoryTable(string Name, IReadOnlyList<string> Keys, IReadOnlyList<string>? Ignored = null, string? KeysFrom = null)
+public sealed record HistoryTable(string Name, IReadOnlyList<string> Keys, IReadOnlyList<string>? Ignored = null, IReadOnlyList<string>? Listed = null)
 {
     /// <summary>A Marten document table: keyed by id; its version and modification time are bookkeeping.</summary>
     public static HistoryTable Document(string name) => new(name, ["id"], ["mt_last_modified", "mt_version", "mt_dotnet_type"]);
 
     public string HistoryName => Name + "_history";
+
+    /// <summary>The list of keys ever held, when the table is <c>Listed</c>.</summary>
+    public string KeysName => Name + "_history_keys";
 }
 
 /// <summary>
@@ -46,9 +50,9 @@ public static class ReadModelHistory
         new(ReadModels.ComplianceShapeState, ["shape", "update_key"]),
         new(ReadModels.ComplianceShapeFamily, ["shape", "family"]),
         new(ReadModels.ComplianceShapeVulnerability, ["shape", "vulnerability_id"]),
-        // A version per live write that moved them (ADR 0035); bulletins are never deleted.
-        new(ReadModels.ComplianceBulletin, ["bulletin_id"], KeysFrom: $"(select id as k from {Schema}.{PatchProjections.BulletinTable})"),
-        new(ReadModels.ComplianceUpdate, ["update_key"]),
+        // A version per live write that moved them (ADR 0035): read asOf by key (ADR 0036).
+        new(ReadModels.ComplianceBulletin, ["bulletin_id"], Listed: []),
+        new(ReadModels.ComplianceUpdate, ["update_key"], Listed: ["bulletin_id"]),
         new(ReadModels.RestartState, ["computer_id"]),
         new(ReadModels.DeliveryLatest, ["policy_id", "update_id", "computer_id"]),
         new(ReadModels.DeliveryCounts, ["policy_id", "update_id", "day", "status"]),
@@ -66,14 +70,16 @@ public static class ReadModelHistory
     /// <summary>
     /// The rows of <paramref name="table"/> as they stood at the instant in parameter <paramref name="parameter"/>, as a
     /// parenthesised relation with the table's own columns (give it an alias); the table itself when there is no instant.
-    /// A compliance view (ADR 0035) joins the versions of its tables valid at that instant.
+    /// A compliance view (ADR 0035) joins the versions of its tables valid at that instant. A listed table is read key by
+    /// key; <paramref name="keys"/>, a condition on its list (alias <c>b</c>), narrows which keys are probed — the caller
+    /// still states the same condition on the rows, so the answer does not depend on it.
     /// </summary>
-    public static string Relation(string table, bool asOf, string parameter = "asOf") => !asOf ? $"{Schema}.{table}"
+    public static string Relation(string table, bool asOf, string parameter = "asOf", string? keys = null) => !asOf ? $"{Schema}.{table}"
         : Compliance.ComplianceTables.Views.Contains(table) ? $"({Compliance.ComplianceTables.Select(table, t => Relation(t, true, parameter) + " ")})"
-        : Tables.FirstOrDefault(t => t.Name == table) is { KeysFrom: { } keys } keyed ? $"""
-            (select h.* from {keys} b cross join lateral
-               (select * from {Schema}.{table}_history x where x.{keyed.Keys[0]} = b.k and x.valid_to > @{parameter} order by x.valid_to limit 1) h
-             where h.valid_from <= @{parameter})
+        : Tables.FirstOrDefault(t => t.Name == table) is { Listed: not null } listed ? $"""
+            (select h.* from {Schema}.{listed.KeysName} b cross join lateral
+               (select * from {Schema}.{listed.HistoryName} x where x.{listed.Keys[0]} = b.{listed.Keys[0]} and x.valid_to > @{parameter} order by x.valid_to limit 1) h
+             where h.valid_from <= @{parameter}{(keys is null ? "" : $" and {keys}")})
             """
         : $"(select * from {Schema}.{table}_history where valid_from <= @{parameter} and valid_to > @{parameter})";
 
@@ -177,9 +183,15 @@ public static class ReadModelHistory
     /// <summary>Empties every history (tests reset the store between cases).</summary>
     public static async Task TruncateAsync(NpgsqlConnection conn, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand(string.Join(";", Tables.Select(t => $"truncate {Schema}.{t.HistoryName}")), conn);
+        await using var cmd = new NpgsqlCommand(string.Join(";", Tables.Select(TruncateSql)), conn);
         await cmd.ExecuteNonQueryAsync(ct);
     }
+
+    /// <summary>Empties a table's history (and its list of keys).</summary>
+    public static string TruncateSql(HistoryTable t) => $"truncate {Schema}.{t.HistoryName}" + (t.Listed is null ? "" : $"; truncate {Schema}.{t.KeysName}");
+
+    /// <summary>Empties the history of the table named <paramref name="table"/>.</summary>
+    public static string TruncateSql(string table) => TruncateSql(Tables.Single(t => t.Name == table));
 
     private static string Ddl(HistoryTable t, List<(string Name, string Type)> columns)
     {
@@ -191,6 +203,24 @@ public static class ReadModelHistory
         string Row(string alias) => string.Join(", ", compared.Select(c => $"{alias}.{c}"));
         var function = $"{Schema}.{t.Name}_keep_history";
         var addColumns = string.Concat(columns.Select(c => $"alter table {h} add column if not exists {c.Name} {c.Type};\n"));
+        // A listed table's keys, with the columns kept beside them: every combination ever written, added as rows are
+        // written and, when the list is new, taken from the history already kept.
+        var listed = t.Listed is null ? [] : t.Keys.Concat(t.Listed).ToList();
+        var keysTable = $"{Schema}.{t.KeysName}";
+        var listColumns = string.Join(", ", listed);
+        var keysDdl = t.Listed is null ? "" : $"""
+            do $keys$ begin
+              if to_regclass('{keysTable}') is null then
+                create table {keysTable} ({string.Join(", ", listed.Select(c => $"{c} {columns.Single(x => x.Name == c).Type} not null"))}, primary key ({listColumns}));
+                insert into {keysTable} ({listColumns}) select distinct {listColumns} from {h};
+              end if;
+            end $keys$;
+            """;
+        var listInserted = t.Listed is null ? "" : $"insert into {keysTable} ({listColumns}) select distinct {listColumns} from new_rows on conflict do nothing;";
+        var listUpdated = t.Listed is not { Count: > 0 } ? "" : $"""
+            insert into {keysTable} ({listColumns}) select distinct {string.Join(", ", listed.Select(c => "n." + c))} from new_rows n join old_rows o on {Keys("n", "o")}
+              where ({string.Join(", ", t.Listed.Select(c => "n." + c))}) is distinct from ({string.Join(", ", t.Listed.Select(c => "o." + c))}) on conflict do nothing;
+            """;
         // Statement triggers with transition tables: one set-based write per statement, however many rows it touched.
         // An update that changes no compared column writes no version; a version never starts before the one it closes.
         return $"""
@@ -199,6 +229,7 @@ public static class ReadModelHistory
             {addColumns}
             create index if not exists ix_{t.HistoryName}_valid on {h} (valid_to, valid_from);
             create index if not exists ix_{t.HistoryName}_key on {h} ({string.Join(", ", t.Keys)}, valid_to);
+            {keysDdl}
             create or replace function {function}() returns trigger language plpgsql as $$
             declare
               at timestamptz := {StampExpression};
@@ -207,6 +238,7 @@ public static class ReadModelHistory
                 update {h} set valid_to = greatest(at, valid_from) where valid_to = 'infinity';
               elsif TG_OP = 'INSERT' then
                 insert into {h} ({list}, valid_from) select {list}, at from new_rows;
+                {listInserted}
               elsif TG_OP = 'DELETE' then
                 update {h} h set valid_to = greatest(at, h.valid_from) from old_rows o where {Keys("h", "o")} and h.valid_to = 'infinity';
               else
@@ -217,6 +249,7 @@ public static class ReadModelHistory
                        returning {string.Join(", ", t.Keys.Select(k => "h." + k))}, h.valid_to)
                 insert into {h} ({list}, valid_from)
                   select {string.Join(", ", names.Select(n => "c." + n))}, coalesce(x.valid_to, at) from changed c left join closed x on {Keys("x", "c")};
+                {listUpdated}
               end if;
               return null;
             end $$;

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Patch.Api.Tests.Infrastructure;
 
 namespace Patch.Api.Tests.History;
@@ -89,6 +90,17 @@ public class when_asking_reports_about_the_past(AppFixture app) : AppTest(app)
         var third = await SnapshotAsync();
 
         Assert.NotEqual(first.Answers[Reports[0]], third.Answers[Reports[0]]);
+        await PastAnswers.AssertSameAsync(App, [first, second, third], "");
+
+        // A store whose counters' histories were kept before their lists of keys (ADR 0036): the lists are taken from the
+        // histories at start and every past answer stays the same.
+        var db = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+        foreach (var listed in Patch.Projections.History.ReadModelHistory.Tables.Where(t => t.Listed is not null))
+        {
+            await using (var drop = db.CreateCommand($"drop table {Patch.Projections.ReadModels.Schema}.{listed.KeysName}"))
+                await drop.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        }
+        await Patch.Projections.History.ReadModelHistory.EnsureAsync(db, TestContext.Current.CancellationToken);
         await PastAnswers.AssertSameAsync(App, [first, second, third], "");
 
         // CSV answers asOf the same way.
