@@ -79,7 +79,9 @@ public static class PatchProjections
             .Duplicate(r => r.NameLower, pgType: "text").Duplicate(r => r.LastInventoryAt!, pgType: "timestamptz")
             .Duplicate(r => r.AgentVersion!, pgType: "text").Duplicate(r => r.AgentInstalled, pgType: "boolean")
             .Duplicate(r => r.OperatingSystem!, pgType: "text")
-            .Duplicate(r => r.OperatingSystemLower!, pgType: "text");
+            .Duplicate(r => r.OperatingSystemLower!, pgType: "text")
+            // Patch's own partial index (ComputerCounts): left alone by Marten's schema migrations.
+            .IgnoreIndex(Computers.ComputerCounts.StaleIndex);
 
         opts.Projections.Snapshot<Target>(SnapshotLifecycle.Inline);
         opts.Schema.For<Target>().DocumentAlias("target");

@@ -22,6 +22,7 @@ public static class ReadModelSchema
         {
             await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
             await Catalog.BulletinList.EnsureAsync(db, ct);
+            await Computers.ComputerCounts.EnsureAsync(db, ct);
             var perComputer = await ComplianceTables.EnsureAsync(db, ct);
             await DeliveryTables.EnsureAsync(db, ct);
             await ReadModelHistory.EnsureAsync(db, ct);

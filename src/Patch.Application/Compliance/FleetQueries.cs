@@ -94,7 +94,14 @@ public static class FleetQueries
             if (await r.ReadAsync(ct)) lastImport = (DateTimeOffset.Parse(r.GetString(0), System.Globalization.CultureInfo.InvariantCulture), r.GetString(1));
         }
         ConfigurationSummary configuration;
-        await using (var counts = new NpgsqlCommand($"""
+        // Now: the counts kept as the rows are written, and the few computers with an agent and no recent inventory by
+        // their index (ADR 0037); asOf: counted from the rows' versions then.
+        await using (var counts = new NpgsqlCommand(asOf is null ? $"""
+            select n.computers, n.agents,
+              (select count(*) from {ReadModels.Schema}.{ComputerTable} r where agent_installed and last_inventory_at is null)::int
+              + (select count(*) from {ReadModels.Schema}.{ComputerTable} r where agent_installed and last_inventory_at < @since)::int
+            from {Projections.Computers.ComputerCounts.Select} n
+            """ : $"""
             select count(*)::int, count(*) filter (where agent_installed)::int,
               count(*) filter (where agent_installed and (last_inventory_at is null or last_inventory_at < @since))::int
             from {ReadSql.At(ComputerTable, asOf)} r

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Patch.Api.Tests.Infrastructure;
 
 namespace Patch.Api.Tests.Agents;
@@ -123,6 +124,24 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
         Assert.Equal(2, home.GetProperty("bulletins").GetProperty("superseded").GetInt32());
         Assert.Equal(2, home.GetProperty("bulletins").GetProperty("knownExploited").GetInt32());
         Assert.Equal("KB5034441", home.GetProperty("topMissing")[0].GetProperty("bulletin").GetString());
+
+        // The configuration summary's counts are kept as the computer rows are written (ADR 0037): they follow an agent
+        // reset, the clock, and a rebuild of the rows, and always equal a count of the rows.
+        async Task<(int, int, int, int)> ConfigurationAsync()
+        {
+            var c = (await GetJsonAsync("/api/home")).GetProperty("configuration");
+            return (c.GetProperty("computers").GetInt32(), c.GetProperty("computersWithAgent").GetInt32(), c.GetProperty("computersWithoutAgent").GetInt32(),
+                c.GetProperty("notReportingInventory").GetInt32());
+        }
+        Assert.Equal((4, 4, 0, 0), await ConfigurationAsync());
+        App.Clock.Shift = TimeSpan.FromDays(10);
+        Assert.Equal((4, 4, 0, 4), await ConfigurationAsync());
+        App.Clock.Shift = TimeSpan.Zero;
+        using (var client = App.Client()) Assert.Equal(204, (int)(await client.DeleteAsync("/api/computers/PC-B/agent")).StatusCode);
+        Assert.Equal((4, 3, 1, 0), await ConfigurationAsync());
+        await App.Host.Services.GetRequiredService<Marten.IDocumentStore>().Advanced.RebuildSingleStreamAsync<Patch.Projections.Computers.ComputerRow>(
+            Patch.Domain.Computers.Computer.StreamId("PC-B"), TestContext.Current.CancellationToken);
+        Assert.Equal((4, 3, 1, 0), await ConfigurationAsync());
     }
 
     [Fact]
