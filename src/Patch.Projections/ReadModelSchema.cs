@@ -13,7 +13,8 @@ namespace Patch.Projections;
 /// </summary>
 public static class ReadModelSchema
 {
-    public static async Task EnsureAsync(NpgsqlDataSource db, IDocumentStore store, CancellationToken ct)
+    /// <summary>Creates or migrates it all; a member name bucket is cut to <paramref name="memberBucket"/> members (<see cref="MemberBuckets"/>).</summary>
+    public static async Task EnsureAsync(NpgsqlDataSource db, IDocumentStore store, CancellationToken ct, int memberBucket = MemberBuckets.DefaultSize)
     {
         // Two servers starting on one database take turns: functions and triggers are replaced by one at a time.
         await using var gate = await db.OpenConnectionAsync(ct);
@@ -24,6 +25,7 @@ public static class ReadModelSchema
             await Catalog.BulletinList.EnsureAsync(db, ct);
             await Computers.ComputerCounts.EnsureAsync(db, ct);
             var perComputer = await ComplianceTables.EnsureAsync(db, ct);
+            await MemberBuckets.EnsureAsync(db, memberBucket, ct);
             await DeliveryTables.EnsureAsync(db, ct);
             await ReadModelHistory.EnsureAsync(db, ct);
             await using (var views = db.CreateCommand(ComplianceTables.HistoryViewDdl)) await views.ExecuteNonQueryAsync(ct);

@@ -1,5 +1,6 @@
 using Patch.Projections.Compliance;
 using Marten;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Patch.Application.Common;
@@ -52,9 +53,10 @@ public sealed class FleetAnalysisTask(VulnerabilityAnalysis analysis)
 }
 
 /// <summary>Creates and migrates every read model's schema at start (<see cref="Projections.ReadModelSchema"/>).</summary>
-public sealed class ComplianceSchema(NpgsqlDataSource db, IDocumentStore store) : IHostedService
+public sealed class ComplianceSchema(NpgsqlDataSource db, IDocumentStore store, IConfiguration config) : IHostedService
 {
-    public Task StartAsync(CancellationToken ct) => Projections.ReadModelSchema.EnsureAsync(db, store, ct);
+    public Task StartAsync(CancellationToken ct) =>
+        Projections.ReadModelSchema.EnsureAsync(db, store, ct, config.GetValue("Patch:Reports:MemberBucket", Projections.Compliance.MemberBuckets.DefaultSize));
 
     public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
 }

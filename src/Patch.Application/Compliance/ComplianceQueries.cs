@@ -191,12 +191,23 @@ public static class ComplianceQueries
         // One row more than the page: whether a next page exists, and in name order the cursor it starts after.
         var keyset = report.Sort == "name";
         var page = cursor?.Page ?? report.Page;
-        var sql = $"select c.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.family, s.state, s.update_key from {from}" +
-                  (cursor is null ? "" : $" and {DrillDownCursor.Condition(report.Descending)}") +
-                  $" order by {report.OrderBy(StateSort, "c.computer_id, s.update_key")} limit {report.PageSize + (keyset ? 1 : 0)}" +
-                  (cursor is null ? $" offset {report.Offset}" : "");
+        var limit = report.PageSize + (keyset ? 1 : 0);
         var rowPs = ps.ToList();
         if (cursor is not null) rowPs.AddRange([new("after_name", cursor.Name), new("after_computer", cursor.ComputerId), new("after_update", cursor.UpdateKey)]);
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+        var range = cursor is null ? "" : $" and {DrillDownCursor.Condition(report.Descending)}";
+        var offset = cursor is null ? report.Offset : 0;
+        // A numbered page past the first, in name order, now: walked from the name bucket its first row is in (ADR 0038).
+        if (cursor is null && keyset && offset > 0 && asOf is null && by != DrillDown.Computer)
+        {
+            var start = await MemberPages.LocateAsync(conn, tx, $"select s.shape, count(*)::bigint n from {ReadSql.At(ReadModels.ComplianceShapeState, asOf)} s where {where} group by s.shape",
+                ps, offset, limit, report.Descending, "c", ct);
+            (range, offset) = ($" and {start.Condition}", start.Skip);
+            rowPs.AddRange(start.Parameters);
+        }
+        var sql = $"select c.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.family, s.state, s.update_key from {from}{range}" +
+                  $" order by {report.OrderBy(StateSort, "c.computer_id, s.update_key")} limit {limit} offset {offset}";
         // Without a family, the total is a counter written with the rows it counts (not a count of them).
         var counter = code switch { 1 => "installed", 2 => "missing", 3 => "superseded", _ => "applicable" };
         var (counters, keyColumn) = by switch
@@ -207,7 +218,7 @@ public static class ComplianceQueries
         var count = family is null
             ? $"select coalesce((select {counter}::bigint from {ReadSql.At(counters, asOf)} n where n.{keyColumn} = @key), 0)"
             : $"select count(*) from {from}";
-        var rows = await ReportSql.PageAsync(db, count, sql, ps, rowPs, r => (Row: new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
+        var rows = await ReportSql.PageAsync(conn, tx, count, sql, ps, rowPs, r => (Row: new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
             r.GetString(4), r.GetString(5), States[r.GetInt16(6) - 1]), UpdateKey: r.GetString(7)), report with { Page = page }, ct);
         var items = rows.Items.Take(report.PageSize).ToList();
         var next = keyset && rows.Items.Count > report.PageSize
@@ -226,14 +237,21 @@ public static class ReportSql
         Func<NpgsqlDataReader, T> map, ReportQuery query, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
+        return await PageAsync(conn, null, countSql, sql, ps, rowPs, map, query, ct);
+    }
+
+    /// <summary>The same on a connection the caller holds (in its transaction, when it has one).</summary>
+    public static async Task<ReportPage<T>> PageAsync<T>(NpgsqlConnection conn, NpgsqlTransaction? tx, string countSql, string sql, List<NpgsqlParameter> ps,
+        List<NpgsqlParameter> rowPs, Func<NpgsqlDataReader, T> map, ReportQuery query, CancellationToken ct)
+    {
         long total;
-        await using (var count = new NpgsqlCommand(countSql, conn))
+        await using (var count = new NpgsqlCommand(countSql, conn, tx))
         {
             foreach (var p in ps) count.Parameters.Add(p.Clone());
             total = (long)(await count.ExecuteScalarAsync(ct))!;
         }
         var items = new List<T>();
-        await using var cmd = new NpgsqlCommand(sql, conn);
+        await using var cmd = new NpgsqlCommand(sql, conn, tx);
         foreach (var p in rowPs) cmd.Parameters.Add(p.Clone());
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct)) items.Add(map(reader));

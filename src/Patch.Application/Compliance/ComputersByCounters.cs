@@ -26,11 +26,13 @@ public static class ComputersByCounters
         var value = sortColumn == "compliance" ? ComplianceQueries.Compliance : sortColumn;
         var direction = query.Descending ? "desc" : "asc";
         await using var conn = await db.OpenConnectionAsync(ct);
+        // One snapshot for the groups, the buckets and the members (a repeatable-read transaction).
+        await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
         var groups = new List<(long Members, string[] Shapes)>();
         await using (var cmd = new NpgsqlCommand($"""
             select sum(members)::bigint, array_agg(shape) from (select {value} as v, members, shape from ({k}) k where members > 0) g
             group by v order by v {direction} nulls last
-            """, conn))
+            """, conn, tx))
         {
             Parameters(cmd, family, asOf);
             await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -42,14 +44,24 @@ public static class ComputersByCounters
         {
             if (items.Count >= query.PageSize) break;
             if (before + members <= skip) { before += members; continue; }
+            var (limit, offset, range) = (query.PageSize - items.Count, Math.Max(0, skip - before), "true");
+            List<NpgsqlParameter> bounds = [];
+            // Deep in a group, now: walked from the name bucket the page starts in (ADR 0038).
+            if (offset > 0 && asOf is null)
+            {
+                var start = await MemberPages.LocateAsync(conn, tx, "select unnest(@shapes) shape, 1::bigint n", [new NpgsqlParameter("shapes", inGroup)],
+                    offset, limit, false, "m", ct);
+                (range, offset, bounds) = (start.Condition, start.Skip, start.Parameters);
+            }
             await using var cmd = new NpgsqlCommand($"""
                 select m.computer_id, m.name, k.applicable, k.installed, k.missing, k.superseded, k.missing_critical, k.missing_important, k.compliance,
                        greatest(m.analysed_at, k.analysed_at)
                 from {ReadSql.At(ReadModels.ComplianceMember, asOf)} m join (select k.*, {ComplianceQueries.Compliance} as compliance from ({k}) k) k on k.shape = m.shape
-                where m.shape = any(@shapes) order by m.name limit {query.PageSize - items.Count} offset {Math.Max(0, skip - before)}
-                """, conn);
+                where m.shape = any(@shapes) and {range} order by m.name, m.computer_id limit {limit} offset {offset}
+                """, conn, tx);
             Parameters(cmd, family, asOf);
             cmd.Parameters.AddWithValue("shapes", inGroup);
+            cmd.Parameters.AddRange(bounds.ToArray());
             await using (var reader = await cmd.ExecuteReaderAsync(ct))
                 while (await reader.ReadAsync(ct))
                     items.Add(new ComputerComplianceRow(reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4), reader.GetInt32(5),

@@ -9,11 +9,17 @@ namespace Patch.Api.Tests.Agents;
 /// <summary>The compliance reports on a small fleet whose every number is known.</summary>
 public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTest(app)
 {
+    private readonly Dictionary<string, string> _credentials = [];
+
+    /// <summary>A computer enrols (once) and reports an inventory.</summary>
     private async Task ReportAsync(string token, string name, string version, string arch, bool server, string[] kbs)
     {
         using var client = App.Client();
-        var enrol = await client.PostAsync("/agent/v1/enrol", new StringContent(JsonSerializer.Serialize(new { token, computerName = name, agentVersion = "0.1.0" }), Encoding.UTF8, "application/json"));
-        var credential = JsonDocument.Parse(await enrol.Content.ReadAsStringAsync()).RootElement.GetProperty("credential").GetString();
+        if (!_credentials.TryGetValue(name, out var credential))
+        {
+            var enrol = await client.PostAsync("/agent/v1/enrol", new StringContent(JsonSerializer.Serialize(new { token, computerName = name, agentVersion = "0.1.0" }), Encoding.UTF8, "application/json"));
+            credential = _credentials[name] = JsonDocument.Parse(await enrol.Content.ReadAsStringAsync()).RootElement.GetProperty("credential").GetString()!;
+        }
         var request = new HttpRequestMessage(HttpMethod.Post, "/agent/v1/inventory")
         {
             Content = new StringContent(JsonSerializer.Serialize(new
@@ -281,5 +287,77 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
             }
         }
         Assert.Empty((await GetJsonAsync("/api/reports/compliance/computers?pageSize=5&page=3")).GetProperty("items").EnumerateArray());
+    }
+
+    /// <summary>
+    /// A numbered page in name order starts from the name bucket its first row is in (ADR 0038; the tests cut buckets of
+    /// two members, split past four): every drill-down and the computers by a counter give, page by page, exactly the
+    /// rows of one long page — ascending, descending, filtered by state and family — before and after computers move
+    /// between shapes, and the buckets count exactly the members.
+    /// </summary>
+    [Fact]
+    public async Task numbered_pages_start_from_their_name_bucket_and_give_the_rows_of_one_long_page()
+    {
+        using (var client = App.Client())
+        {
+            var response = await client.PostAsync("/api/enrolment-tokens", new StringContent("""{"name":"more","maxUses":40}""", Encoding.UTF8, "application/json"));
+            var token = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("token").GetString()!;
+            string[][] levels = [[], ["KB5034122"], ["KB5034763"], ["KB5034122", "KB5034763"]];
+            for (var i = 0; i < 18; i++)
+                await ReportAsync(token, $"{(char)('A' + i * 7 % 18)}{i % 3}-WS", i % 4 == 3 ? "10.0.22631.2861" : "10.0.19045.3930", "x64", false, levels[i % 4]);
+
+            await AssertPagesAsync();
+            // Computers move between shapes (and buckets lose and gain members); the pages follow.
+            for (var i = 0; i < 18; i += 3)
+                await ReportAsync(token, $"{(char)('A' + i * 7 % 18)}{i % 3}-WS", "10.0.19045.4046", "x64", false, levels[(i + 1) % 4]);
+            await AssertPagesAsync();
+        }
+
+        // The buckets hold exactly the members: each bucket's count per shape, and its total, recounted from the members.
+        await using var check = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("""
+            with b as (select lo_name, lead(lo_name) over (order by lo_name) hi from patch.compliance_member_bound),
+                 recount as (select b.lo_name, m.shape, count(*) n from patch.compliance_member m join b on m.name >= b.lo_name and (b.hi is null or m.name < b.hi) group by 1, 2)
+            select (select count(*) from patch.compliance_member_bound),
+                   (select count(*) from recount r full join patch.compliance_member_bucket k on k.lo_name = r.lo_name and k.shape = r.shape
+                    where r.n is distinct from k.members),
+                   (select count(*) from b join patch.compliance_member_bound x using (lo_name)
+                    where x.members <> (select count(*) from patch.compliance_member m where m.name >= b.lo_name and (b.hi is null or m.name < b.hi)))
+            """);
+        await using var reader = await check.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+        await reader.ReadAsync(TestContext.Current.CancellationToken);
+        Assert.True(reader.GetInt64(0) >= 4, $"{reader.GetInt64(0)} buckets: too few to cut pages");
+        Assert.Equal(0, reader.GetInt64(1));
+        Assert.Equal(0, reader.GetInt64(2));
+    }
+
+    private async Task AssertPagesAsync()
+    {
+        static List<string> Rows(JsonElement page) => page.GetProperty("items").EnumerateArray().Select(i => i.GetRawText()).ToList();
+        foreach (var url in new[]
+                 {
+                     "/api/reports/compliance/bulletins/KB5034763/computers", "/api/reports/compliance/bulletins/KB5034763/computers?sort=-name",
+                     "/api/reports/compliance/bulletins/KB5034763/computers?state=Missing", "/api/reports/compliance/bulletins/KB5034763/computers?sort=-name&state=Installed",
+                     "/api/reports/compliance/bulletins/KB5034122/computers?sort=-name",
+                     "/api/reports/compliance/bulletins/KB5034763/computers?family=windows",
+                     "/api/reports/compliance/updates/microsoft%3AKB5034763%7CKB5034763-win10-22h2-x64/computers?sort=-name",
+                     "/api/reports/compliance/computers", "/api/reports/compliance/computers?sort=compliance",
+                 })
+        {
+            var join = url.Contains('?') ? '&' : '?';
+            var all = await GetJsonAsync($"{url}{join}pageSize=500");
+            var expected = Rows(all);
+            Assert.True(expected.Count >= 4, $"{url}: {expected.Count} rows");
+            foreach (var size in new[] { 1, 2, 3, 5 })
+            {
+                var numbered = new List<string>();
+                for (var page = 1; page <= (expected.Count + size - 1) / size + 1; page++)
+                {
+                    var answer = await GetJsonAsync($"{url}{join}pageSize={size}&page={page}");
+                    Assert.Equal(expected.Count, answer.GetProperty("total").GetInt64());
+                    numbered.AddRange(Rows(answer));
+                }
+                Assert.Equal(expected, numbered);
+            }
+        }
     }
 }

@@ -1,0 +1,59 @@
+using Npgsql;
+using Patch.Projections;
+using Patch.Projections.Compliance;
+
+namespace Patch.Application.Compliance;
+
+/// <summary>
+/// Where a numbered page of members in name order starts (ADR 0038): the rows before each name bucket are summed from
+/// the buckets' counts per shape, weighted by the rows each member of a shape has in the report, so the page's SQL walks
+/// from the bucket its first row is in (and stops by the bucket its last row is in) instead of skipping every name
+/// before it. Asked inside the page's own snapshot (a repeatable-read transaction), so the counts are those of the rows.
+/// </summary>
+public static class MemberPages
+{
+    /// <summary>A page's range of names (a SQL condition on <c>{alias}.name</c>, its parameters) and the rows to skip in it.</summary>
+    public sealed record Start(string Condition, long Skip, List<NpgsqlParameter> Parameters);
+
+    /// <summary>
+    /// The start of rows <paramref name="offset"/> to <paramref name="offset"/> + <paramref name="limit"/> − 1 of the
+    /// members in name order (<paramref name="descending"/> or not), each member weighing the <c>n</c> its shape has in
+    /// <paramref name="weights"/> (a relation of columns <c>shape, n</c>; members of shapes it does not list weigh nothing).
+    /// </summary>
+    public static async Task<Start> LocateAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string weights, IEnumerable<NpgsqlParameter> ps,
+        long offset, int limit, bool descending, string alias, CancellationToken ct)
+    {
+        var s = ReadModels.Schema;
+        var direction = descending ? "desc" : "asc";
+        await using var cmd = new NpgsqlCommand($"""
+            with w as ({weights}),
+                 b as (select k.lo_name, sum(k.members * w.n)::bigint r from {s}.{MemberBuckets.Buckets} k join w on w.shape = k.shape group by k.lo_name),
+                 c as (select lo_name, r, sum(r) over (order by lo_name {direction} rows unbounded preceding) - r as before from b),
+                 at as (select c.*, (select min(x.lo_name) from {s}.{MemberBuckets.Bounds} x where x.lo_name > c.lo_name) hi from c)
+            select (select array[lo_name, hi, before::text] from at where before <= @first and @first < before + r),
+                   (select array[lo_name, hi] from at where before <= @last and @last < before + r)
+            """, conn, tx);
+        foreach (var p in ps) cmd.Parameters.Add(p.Clone());
+        cmd.Parameters.AddWithValue("first", offset);
+        cmd.Parameters.AddWithValue("last", offset + limit - 1);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        var first = reader.IsDBNull(0) ? null : reader.GetFieldValue<string?[]>(0);
+        var last = reader.IsDBNull(1) ? null : reader.GetFieldValue<string?[]>(1);
+        // Past the last row: an empty page.
+        if (first is null) return new Start("false", 0, []);
+        var parameters = new List<NpgsqlParameter>();
+        var conditions = new List<string>();
+        void Bound(string op, string? name)
+        {
+            if (name is null) return;
+            var parameter = $"bucket_{parameters.Count}";
+            conditions.Add($"{alias}.name {op} @{parameter}");
+            parameters.Add(new NpgsqlParameter(parameter, name));
+        }
+        // Ascending, the walk starts at the first row's bucket and ends with the last row's; descending, the other way round.
+        if (descending) { Bound("<", first[1]); Bound(">=", last?[0]); }
+        else { Bound(">=", first[0]); Bound("<", last?[1]); }
+        return new Start(conditions.Count == 0 ? "true" : string.Join(" and ", conditions), offset - long.Parse(first[2]!, System.Globalization.CultureInfo.InvariantCulture), parameters);
+    }
+}
