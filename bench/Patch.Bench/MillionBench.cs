@@ -17,8 +17,9 @@ namespace Patch.Bench;
 /// command: <c>build</c> (the first <c>--http</c> computers enrolled and inventoried over the agent protocol, the rest
 /// through the operators' bulk inventory import; free disk before, size after), <c>analyse</c> (the full analysis),
 /// <c>month</c> (2025-Dec arrives on a fleet analysed through 2025-Nov), <c>storm</c> (the HTTP computers report
-/// changed inventories at <c>--rate</c>), <c>reports</c> (p50/p95 of every report and drill-down, deep pages included)
-/// and <c>footprint</c> (size per computer, largest tables, the server's memory).
+/// changed inventories at <c>--rate</c>), <c>reports</c> (p50/p95 of every report and drill-down, deep pages included),
+/// <c>catalog</c> (the whole CVRF archive, 1999–2025, imported onto the fleet; the Remediation Center's views then: issue
+/// 16 §2b at a million computers) and <c>footprint</c> (size per computer, largest tables, the server's memory).
 /// </summary>
 public static class MillionBench
 {
@@ -63,8 +64,9 @@ public static class MillionBench
                 case "month": await MonthAsync(http, shared); break;
                 case "storm": await StormAsync(args, http, db, shared, dir); break;
                 case "reports": await ReportsAsync(http, db); break;
+                case "catalog": await CatalogAsync(args, http, db, shared); break;
                 case "footprint": await FootprintAsync(db, server); break;
-                default: throw new ArgumentException($"unknown stage '{stage}': build, analyse, month, storm, reports or footprint");
+                default: throw new ArgumentException($"unknown stage '{stage}': build, analyse, month, storm, reports, catalog or footprint");
             }
             Console.WriteLine($"stage {stage}: {clock.Elapsed.TotalSeconds:F0} s");
             return 0;
@@ -137,6 +139,37 @@ public static class MillionBench
             }
             await Task.Delay(500);
         }
+    }
+
+    /// <summary>
+    /// The catalog at its real size on the fleet (issue 16 §2b): every archive document, oldest first, over HTTP (the
+    /// months already there are unchanged imports); the first Remediation Center request after the last import; the
+    /// analyses the imports queued, waited for; then every Remediation Center view, bulletin details and the home page.
+    /// </summary>
+    private static async Task CatalogAsync(string[] args, HttpClient http, NpgsqlDataSource db, string shared)
+    {
+        var clock = Stopwatch.StartNew();
+        await CatalogBench.ImportArchiveAsync(http, Bench.CvrfFiles(shared));
+        await CatalogBench.FirstRequestAsync(http);
+        // Settled: the newest analysis run has ended and none has started for 15 s.
+        while (true)
+        {
+            var runs = await http.GetFromJsonAsync<JsonElement>("api/server-tasks/runs?task=vulnerability-analysis&pageSize=1", Json);
+            var newest = runs.GetProperty("items").EnumerateArray().FirstOrDefault();
+            if (newest.ValueKind == JsonValueKind.Object && newest.TryGetProperty("ended", out var ended) && ended.ValueKind == JsonValueKind.String
+                && DateTimeOffset.Parse(ended.GetString()!) < DateTimeOffset.UtcNow.AddSeconds(-15))
+                break;
+            await Task.Delay(1000);
+        }
+        Console.WriteLine($"imports and the analyses they queued settled after {clock.Elapsed.TotalSeconds:F0} s");
+        await CatalogBench.ServerTaskTimesAsync(db);
+        await using (var rows = db.CreateCommand("select (select count(*) from patch.compliance_bulletin), (select count(*) from patch.compliance_shape_state), (select count(*) from patch.compliance_shape)"))
+        await using (var reader = await rows.ExecuteReaderAsync())
+        {
+            await reader.ReadAsync();
+            Console.WriteLine($"bulletins with rows {reader.GetInt64(0):N0}; shapes {reader.GetInt64(2):N0} with {reader.GetInt64(1):N0} rows");
+        }
+        await CatalogBench.TimeViewsAsync(http, int.Parse(FleetBench.Option(args, "--runs", "40")));
     }
 
     private static async Task StormAsync(string[] args, HttpClient http, NpgsqlDataSource db, string shared, string dir)
