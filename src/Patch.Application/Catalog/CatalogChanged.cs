@@ -14,7 +14,7 @@ public static class CatalogChanged
         string cause, IReadOnlyList<string>? changedBulletins, CancellationToken ct)
     {
         catalog.Invalidate();
-        await bus.PublishAsync(new Compliance.AnalyseFleet(cause, changedBulletins));
+        await bus.PublishAsync(new Compliance.AnalyseFleet(cause, changedBulletins, runner.Now));
         await Policies.PolicyMaintenanceTriggers.AfterCatalogChangeAsync(runner, config, $"after {cause}", import: true, ct);
     }
 }

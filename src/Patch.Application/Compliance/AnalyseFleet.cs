@@ -7,22 +7,28 @@ using Patch.Application.Common;
 
 namespace Patch.Application.Compliance;
 
-/// <summary>Recompute every computer's updates: queued after a catalog import changed the catalog (C8 "Vulnerability analysis").</summary>
-/// <summary>Analyse after a catalog change: <c>Bulletins</c> names what changed (only the computers they concern are analysed), null for the whole fleet.</summary>
-public sealed record AnalyseFleet(string Trigger, IReadOnlyList<string>? Bulletins = null);
+/// <summary>
+/// Analyse after a catalog change: <c>Bulletins</c> names what changed (only the computers they concern are analysed),
+/// null for the whole fleet; <c>ChangedAt</c>, the runner's clock once the change was committed.
+/// </summary>
+public sealed record AnalyseFleet(string Trigger, IReadOnlyList<string>? Bulletins = null, DateTimeOffset? ChangedAt = null);
 
 public static class AnalyseFleetHandler
 {
     /// <summary>
-    /// Runs the analysis through the runner. One already running may have read the catalog before this change: it is
-    /// waited for, and a fresh run follows.
+    /// Runs the analysis through the runner. A run that started after the change reads it: it is waited for and is
+    /// enough (a burst of imports is analysed by a few runs, not one each). One already running may have read the
+    /// catalog before this change: it is waited for, and a fresh run follows.
     /// </summary>
     public static async Task Handle(AnalyseFleet command, ServerTasks.ServerTaskRunner runner, IHostApplicationLifetime lifetime)
     {
         var ct = lifetime.ApplicationStopping;
         for (var attempt = 0; attempt < 10; attempt++)
         {
-            var parameters = command.Bulletins is { } changed ? new Dictionary<string, string> { ["bulletins"] = string.Join(",", changed) } : new Dictionary<string, string>();
+            if (command.ChangedAt is { } changed && await runner.LastRunAsync(FleetAnalysisTask.TaskName, ct) is { } last && last.Started >= changed
+                && (await runner.WaitAsync(last.Id, ct))?.Status == Domain.ServerTasks.ServerTaskStatus.Completed)
+                return;
+            var parameters = command.Bulletins is { } bulletins ? new Dictionary<string, string> { ["bulletins"] = string.Join(",", bulletins) } : new Dictionary<string, string>();
             var start = await runner.StartAsync(FleetAnalysisTask.TaskName, command.Trigger, Actor.ServerTask(FleetAnalysisTask.TaskName), parameters, ct);
             if (start is null) return;
             await runner.WaitAsync(start.RunId, ct);

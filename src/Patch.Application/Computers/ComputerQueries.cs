@@ -42,7 +42,9 @@ public static class ComputerQueries
             join {computers} on c.id = page.page_id
             order by {query.OrderBy(Sort, "id")}
             """;
-        return await ReportSql.PageAsync(db, $"select count(*) from {computers} where {filter}", sql, ps, r => new ComputerView(r.GetString(0), r.GetString(1),
+        // Every computer, now: the count kept as the rows are written (ADR 0037), not a count of a million rows.
+        var count = where.Count == 1 && asOf is null ? $"select computers::bigint from {Projections.Computers.ComputerCounts.Select} n" : $"select count(*) from {computers} where {filter}";
+        return await ReportSql.PageAsync(db, count, sql, ps, r => new ComputerView(r.GetString(0), r.GetString(1),
             r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4), r.GetBoolean(5),
             r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetFieldValue<string[]>(8),
             r.IsDBNull(9) ? null : r.GetFieldValue<DateTimeOffset>(9), r.IsDBNull(10) ? null : r.GetFieldValue<DateTimeOffset>(10), r.GetInt32(11)), query, ct);

@@ -57,6 +57,9 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
         return TaskSchedules.Next(cron, schedule.TimeZone, baseline);
     }
 
+    /// <summary>The runner's clock now: the instant a run that starts from here on is recorded as started at or after.</summary>
+    public DateTimeOffset Now => time.GetUtcNow();
+
     /// <summary>When the task's latest run started (any trigger), or null if it never ran.</summary>
     public async Task<ServerTaskRun?> LastRunAsync(string task, CancellationToken ct)
     {

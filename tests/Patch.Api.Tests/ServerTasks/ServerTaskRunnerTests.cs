@@ -20,6 +20,29 @@ public class when_server_tasks_run(AppFixture app) : AppTest(app)
     private ServerTaskRunner OtherNode() => new(App.Host.Services.GetServices<ServerTaskDefinition>(), App.Host.Services, App.Store,
         App.Host.Services.GetRequiredService<NpgsqlDataSource>(), App.Clock, App.Host.Services.GetRequiredService<IConfiguration>(), NullLogger<ServerTaskRunner>.Instance);
 
+    /// <summary>
+    /// A catalog change is analysed by a run that started after it: a change already covered by such a run starts none
+    /// (a burst of imports is analysed by a few runs, not one each); a later change starts one.
+    /// </summary>
+    [Fact]
+    public async Task a_catalog_change_is_analysed_by_a_run_that_began_after_it_not_by_one_run_each()
+    {
+        async Task<int> RunsAsync() => (await GetJsonAsync("/api/server-tasks/runs?task=vulnerability-analysis&pageSize=1")).GetProperty("total").GetInt32();
+        var lifetime = App.Host.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>();
+        var before = Runner.Now;
+        await Patch.Application.Compliance.AnalyseFleetHandler.Handle(new Patch.Application.Compliance.AnalyseFleet("test: first change", null, before), Runner, lifetime);
+        var runs = await RunsAsync();
+        Assert.True(runs >= 1);
+        // Changed before that run began: it read the change, nothing more to run.
+        await Patch.Application.Compliance.AnalyseFleetHandler.Handle(new Patch.Application.Compliance.AnalyseFleet("test: covered", null, before), Runner, lifetime);
+        Assert.Equal(runs, await RunsAsync());
+        // Changed after it began: a run of its own.
+        App.Clock.Shift += TimeSpan.FromSeconds(1);
+        await Patch.Application.Compliance.AnalyseFleetHandler.Handle(new Patch.Application.Compliance.AnalyseFleet("test: later", null, Runner.Now), Runner, lifetime);
+        Assert.Equal(runs + 1, await RunsAsync());
+        App.Clock.Shift = TimeSpan.Zero;
+    }
+
     [Fact]
     public async Task every_task_is_listed_with_its_schedule_next_and_last_run()
     {
