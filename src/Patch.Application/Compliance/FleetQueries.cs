@@ -175,7 +175,9 @@ public static class FleetQueries
               union all
               select x.severity, sum(c.members)::int from (
                 select distinct p.severity, s.shape from {ReadSql.At(ReadModels.ComplianceShapeState, asOf)} s join per_bulletin p on p.bulletin_id = s.bulletin_id
-                where s.state = 2 and p.severity not in ({(int)Severity.Critical}, {(int)Severity.Important}){(family is null ? "" : " and s.family = @family")}) x
+                where s.state = 2 and p.severity not in ({(int)Severity.Critical}, {(int)Severity.Important}){(family is null ? "" : " and s.family = @family")}
+                  -- The few bulletins of those severities, as an array: their rows by index (a join estimated hundreds of them, and scanned every row).
+                  and s.bulletin_id = any(array(select bulletin_id from per_bulletin where severity not in ({(int)Severity.Critical}, {(int)Severity.Important})))) x
               join {shapes} c on c.shape = x.shape group by x.severity)
             select v.severity, v.bulletins, v.installs, coalesce(c.computers, 0) from per_severity v left join computers c on c.severity = v.severity
             order by v.severity desc
