@@ -140,7 +140,8 @@ public static class FleetBench
 
     /// <summary>
     /// <paramref name="agentCount"/> agents enrol, then post <paramref name="batchesPerAgent"/> batches of 100 status
-    /// events each, 64 at once; then the same rows by a raw binary COPY into a logged table.
+    /// events each, round by round (every agent's first batch, then every agent's second…), 64 at once; then the same
+    /// rows by a raw binary COPY into a logged table.
     /// </summary>
     internal static async Task<(double Http, double Copy)> EventThroughputAsync(HttpClient http, string token, NpgsqlDataSource db,
         int agentCount = 200, int batchesPerAgent = 25, string prefix = "EVT")
@@ -148,7 +149,8 @@ public static class FleetBench
         var client = new AgentClient(http);
         var agents = new List<string>();
         for (var i = 0; i < agentCount; i++) agents.Add((await client.EnrolAsync(token, $"{prefix}-{i:D4}", null, "0.1.0", CancellationToken.None)).Credential);
-        var batches = agents.SelectMany(a => Enumerable.Range(0, batchesPerAgent).Select(_ => (Agent: a, Events: Enumerable.Range(0, 100)
+        // Round by round, as a fleet reports: each agent's batches in turn, never one agent's 64 at once.
+        var batches = Enumerable.Range(0, batchesPerAgent).SelectMany(_ => agents.Select(a => (Agent: a, Events: Enumerable.Range(0, 100)
             .Select(n => new AgentEvent(Guid.NewGuid(), DateTimeOffset.UtcNow, "Pending", "KB5034441", $"u{n}")).ToList()))).ToList();
         var clock = Stopwatch.StartNew();
         await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (b, ct) => await client.SendEventsAsync(b.Agent, b.Events, ct));
