@@ -140,11 +140,11 @@ public static class FleetBench
 
     /// <summary>
     /// <paramref name="agentCount"/> agents enrol, then post <paramref name="batchesPerAgent"/> batches of 100 status
-    /// events each, round by round (every agent's first batch, then every agent's second…), 64 at once; then the same
+    /// events each, round by round (every agent's first batch, then every agent's second…), <paramref name="concurrency"/> at once; then the same
     /// rows by a raw binary COPY into a logged table.
     /// </summary>
     internal static async Task<(double Http, double Copy)> EventThroughputAsync(HttpClient http, string token, NpgsqlDataSource db,
-        int agentCount = 200, int batchesPerAgent = 25, string prefix = "EVT")
+        int agentCount = 200, int batchesPerAgent = 25, string prefix = "EVT", int concurrency = 64)
     {
         var client = new AgentClient(http);
         var agents = new List<string>();
@@ -153,7 +153,7 @@ public static class FleetBench
         var batches = Enumerable.Range(0, batchesPerAgent).SelectMany(_ => agents.Select(a => (Agent: a, Events: Enumerable.Range(0, 100)
             .Select(n => new AgentEvent(Guid.NewGuid(), DateTimeOffset.UtcNow, "Pending", "KB5034441", $"u{n}")).ToList()))).ToList();
         var clock = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (b, ct) => await client.SendEventsAsync(b.Agent, b.Events, ct));
+        await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (b, ct) => await client.SendEventsAsync(b.Agent, b.Events, ct));
         var httpRate = batches.Sum(b => b.Events.Count) / clock.Elapsed.TotalSeconds;
 
         await using (var create = db.CreateCommand("drop table if exists bench_events; create table bench_events (computer_id text, event_id uuid, data jsonb)")) await create.ExecuteNonQueryAsync();

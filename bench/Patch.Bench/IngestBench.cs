@@ -14,6 +14,7 @@ public static class IngestBench
     {
         var agents = int.Parse(FleetBench.Option(args, "--agents", "200"));
         var batches = int.Parse(FleetBench.Option(args, "--batches", "25"));
+        var concurrency = int.Parse(FleetBench.Option(args, "--concurrency", "64"));
         var runs = int.Parse(FleetBench.Option(args, "--runs", "3"));
         var dir = Path.Combine(Path.GetTempPath(), $"patch-ingest-{Guid.NewGuid():N}");
         Bench.CreateDirectory(dir);
@@ -32,8 +33,8 @@ public static class IngestBench
             for (var run = 1; run <= runs; run++)
             {
                 var token = await FleetBench.TokenAsync(http, agents);
-                var (rate, copy) = await FleetBench.EventThroughputAsync(http, token, db, agents, batches, $"EVT{run}");
-                Console.WriteLine($"run {run}: {agents * batches * 100:N0} status events over HTTP: {rate:F0} events/s acknowledged durable ({agents} agents × {batches} batches × 100, 64 at once); " +
+                var (rate, copy) = await FleetBench.EventThroughputAsync(http, token, db, agents, batches, $"EVT{run}", concurrency);
+                Console.WriteLine($"run {run}: {agents * batches * 100:N0} status events over HTTP: {rate:F0} events/s acknowledged durable ({agents} agents × {batches} batches × 100, {concurrency} at once); " +
                                   $"raw COPY of the same rows: {copy:F0} rows/s; HTTP / COPY {100 * rate / copy:F1} %");
             }
             return 0;
