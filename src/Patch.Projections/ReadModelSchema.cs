@@ -13,8 +13,8 @@ namespace Patch.Projections;
 /// </summary>
 public static class ReadModelSchema
 {
-    /// <summary>Creates or migrates it all; a member name bucket is cut to <paramref name="memberBucket"/> members (<see cref="MemberBuckets"/>).</summary>
-    public static async Task EnsureAsync(NpgsqlDataSource db, IDocumentStore store, CancellationToken ct, int memberBucket = MemberBuckets.DefaultSize)
+    /// <summary>Creates or migrates it all; a name bucket is cut to <paramref name="nameBucket"/> rows (<see cref="NameBuckets"/>).</summary>
+    public static async Task EnsureAsync(NpgsqlDataSource db, IDocumentStore store, CancellationToken ct, int nameBucket = NameBuckets.DefaultSize)
     {
         // Two servers starting on one database take turns: functions and triggers are replaced by one at a time.
         await using var gate = await db.OpenConnectionAsync(ct);
@@ -25,7 +25,8 @@ public static class ReadModelSchema
             await Catalog.BulletinList.EnsureAsync(db, ct);
             await Computers.ComputerCounts.EnsureAsync(db, ct);
             var perComputer = await ComplianceTables.EnsureAsync(db, ct);
-            await MemberBuckets.EnsureAsync(db, memberBucket, ct);
+            await NameBuckets.Members.EnsureAsync(db, nameBucket, ct);
+            await NameBuckets.Computers.EnsureAsync(db, nameBucket, ct);
             await DeliveryTables.EnsureAsync(db, ct);
             await ReadModelHistory.EnsureAsync(db, ct);
             await using (var views = db.CreateCommand(ComplianceTables.HistoryViewDdl)) await views.ExecuteNonQueryAsync(ct);

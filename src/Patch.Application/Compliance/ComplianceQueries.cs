@@ -201,7 +201,7 @@ public static class ComplianceQueries
         // A numbered page past the first, in name order, now: walked from the name bucket its first row is in (ADR 0038).
         if (cursor is null && keyset && offset > 0 && asOf is null && by != DrillDown.Computer)
         {
-            var start = await MemberPages.LocateAsync(conn, tx, $"select s.shape, count(*)::bigint n from {ReadSql.At(ReadModels.ComplianceShapeState, asOf)} s where {where} group by s.shape",
+            var start = await NamePages.LocateAsync(conn, tx, NameBuckets.Members, $"select s.shape, count(*)::bigint n from {ReadSql.At(ReadModels.ComplianceShapeState, asOf)} s where {where} group by s.shape",
                 ps, offset, limit, report.Descending, "c", ct);
             (range, offset) = ($" and {start.Condition}", start.Skip);
             rowPs.AddRange(start.Parameters);

@@ -49,7 +49,7 @@ public static class ComputersByCounters
             // Deep in a group, now: walked from the name bucket the page starts in (ADR 0038).
             if (offset > 0 && asOf is null)
             {
-                var start = await MemberPages.LocateAsync(conn, tx, "select unnest(@shapes) shape, 1::bigint n", [new NpgsqlParameter("shapes", inGroup)],
+                var start = await NamePages.LocateAsync(conn, tx, NameBuckets.Members, "select unnest(@shapes) shape, 1::bigint n", [new NpgsqlParameter("shapes", inGroup)],
                     offset, limit, false, "m", ct);
                 (range, offset, bounds) = (start.Condition, start.Skip, start.Parameters);
             }

@@ -8,7 +8,7 @@ namespace Patch.Application.Compliance;
 /// Keyset paging of the drill-downs (a bulletin's or an update's computers, a computer's updates) in name order: a page
 /// ends with the cursor of the next (<c>next</c> in the answer), and <c>after=</c> that cursor starts the next page where
 /// the last one stopped — an index walk from that row, never a scan of every row before it (a deep <c>page=</c> starts
-/// from its name bucket, <see cref="MemberPages"/>; asked <c>asOf</c>, it is an OFFSET). The cursor carries the page size and the next page's number (a cursor asked with another page size is
+/// from its name bucket, <see cref="Common.NamePages"/>; asked <c>asOf</c>, it is an OFFSET). The cursor carries the page size and the next page's number (a cursor asked with another page size is
 /// refused: its page number would be wrong), the last row's name, computer and update, in an opaque string.
 /// </summary>
 public sealed record DrillDownCursor(int PageSize, int Page, string Name, string ComputerId, string UpdateKey)

@@ -32,19 +32,31 @@ public static class ComputerQueries
             where.Add("agent_installed and (last_inventory_at is null or last_inventory_at < @since)");
             ps.Add(new("since", (asOf ?? time.GetUtcNow()).AddDays(-days)));
         }
+        var everyComputer = where.Count == 1 && asOf is null;
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+        var (range, offset, rowPs) = ("", query!.Offset, ps.ToList());
+        // Every computer by name, a page past the first, now: walked from the name bucket it starts in (ADR 0038).
+        if (everyComputer && query.Sort == "name" && offset > 0)
+        {
+            var start = await NamePages.LocateAsync(conn, tx, Projections.NameBuckets.Computers, "select ''::text shape, 1::bigint n", [], offset, query.PageSize,
+                query.Descending, "c", ct);
+            (range, offset) = ($" and {start.Condition}", start.Skip);
+            rowPs.AddRange(start.Parameters);
+        }
         var filter = string.Join(" and ", where);
         // The page is cut on the sort columns alone, then its rows are read: a deep page does not build every row it skips.
         var sql = $"""
             select id, data->>'name', data->>'domain', operating_system, data->>'macAddress', coalesce(agent_installed, false), agent_version,
                    data->>'osVersion', coalesce(array(select jsonb_array_elements_text(data->'products')), array[]::text[]),
                    (data->>'enrolledAt')::timestamptz, last_inventory_at, coalesce((data->>'installedKbs')::int, 0)
-            from (select c.id page_id from {computers} where {filter} order by {query!.OrderBy(Sort, "id")} limit {query.PageSize} offset {query.Offset}) page
+            from (select c.id page_id from {computers} where {filter}{range} order by {query.OrderBy(Sort, "id")} limit {query.PageSize} offset {offset}) page
             join {computers} on c.id = page.page_id
             order by {query.OrderBy(Sort, "id")}
             """;
         // Every computer, now: the count kept as the rows are written (ADR 0037), not a count of a million rows.
-        var count = where.Count == 1 && asOf is null ? $"select computers::bigint from {Projections.Computers.ComputerCounts.Select} n" : $"select count(*) from {computers} where {filter}";
-        return await ReportSql.PageAsync(db, count, sql, ps, r => new ComputerView(r.GetString(0), r.GetString(1),
+        var count = everyComputer ? $"select computers::bigint from {Projections.Computers.ComputerCounts.Select} n" : $"select count(*) from {computers} where {filter}";
+        return await ReportSql.PageAsync(conn, tx, count, sql, ps, rowPs, r => new ComputerView(r.GetString(0), r.GetString(1),
             r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4), r.GetBoolean(5),
             r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetFieldValue<string[]>(8),
             r.IsDBNull(9) ? null : r.GetFieldValue<DateTimeOffset>(9), r.IsDBNull(10) ? null : r.GetFieldValue<DateTimeOffset>(10), r.GetInt32(11)), query, ct);

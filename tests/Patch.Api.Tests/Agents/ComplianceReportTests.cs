@@ -291,9 +291,9 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
 
     /// <summary>
     /// A numbered page in name order starts from the name bucket its first row is in (ADR 0038; the tests cut buckets of
-    /// two members, split past four): every drill-down and the computers by a counter give, page by page, exactly the
-    /// rows of one long page — ascending, descending, filtered by state and family — before and after computers move
-    /// between shapes, and the buckets count exactly the members.
+    /// two rows, split past four): every drill-down, the computers by a counter and the computers list give, page by page,
+    /// exactly the rows of one long page — ascending, descending, filtered by state and family — before and after
+    /// computers move between shapes, and the buckets count exactly the rows.
     /// </summary>
     [Fact]
     public async Task numbered_pages_start_from_their_name_bucket_and_give_the_rows_of_one_long_page()
@@ -313,21 +313,24 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
             await AssertPagesAsync();
         }
 
-        // The buckets hold exactly the members: each bucket's count per shape, and its total, recounted from the members.
-        await using var check = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("""
-            with b as (select lo_name, lead(lo_name) over (order by lo_name) hi from patch.compliance_member_bound),
-                 recount as (select b.lo_name, m.shape, count(*) n from patch.compliance_member m join b on m.name >= b.lo_name and (b.hi is null or m.name < b.hi) group by 1, 2)
-            select (select count(*) from patch.compliance_member_bound),
-                   (select count(*) from recount r full join patch.compliance_member_bucket k on k.lo_name = r.lo_name and k.shape = r.shape
-                    where r.n is distinct from k.members),
-                   (select count(*) from b join patch.compliance_member_bound x using (lo_name)
-                    where x.members <> (select count(*) from patch.compliance_member m where m.name >= b.lo_name and (b.hi is null or m.name < b.hi)))
-            """);
-        await using var reader = await check.ExecuteReaderAsync(TestContext.Current.CancellationToken);
-        await reader.ReadAsync(TestContext.Current.CancellationToken);
-        Assert.True(reader.GetInt64(0) >= 4, $"{reader.GetInt64(0)} buckets: too few to cut pages");
-        Assert.Equal(0, reader.GetInt64(1));
-        Assert.Equal(0, reader.GetInt64(2));
+        // The buckets hold exactly the rows: each bucket's count per shape, and its total, recounted from the rows.
+        foreach (var buckets in new[] { Patch.Projections.NameBuckets.Members, Patch.Projections.NameBuckets.Computers })
+        {
+            var (table, name, shape) = ($"patch.{buckets.Table}", buckets.Name, buckets.Shape ?? "''::text");
+            await using var check = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand($"""
+                with b as (select lo_name, lead(lo_name) over (order by lo_name) hi from patch.{buckets.Bounds}),
+                     recount as (select b.lo_name, {shape} shape, count(*) n from {table} m join b on m.{name} >= b.lo_name and (b.hi is null or m.{name} < b.hi) group by 1, 2)
+                select (select count(*) from patch.{buckets.Bounds}),
+                       (select count(*) from recount r full join patch.{buckets.Buckets} k on k.lo_name = r.lo_name and k.shape = r.shape where r.n is distinct from k.members),
+                       (select count(*) from b join patch.{buckets.Bounds} x using (lo_name)
+                        where x.members <> (select count(*) from {table} m where m.{name} >= b.lo_name and (b.hi is null or m.{name} < b.hi)))
+                """);
+            await using var reader = await check.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+            await reader.ReadAsync(TestContext.Current.CancellationToken);
+            Assert.True(reader.GetInt64(0) >= 4, $"{buckets.Prefix}: {reader.GetInt64(0)} buckets, too few to cut pages");
+            Assert.Equal(0, reader.GetInt64(1));
+            Assert.Equal(0, reader.GetInt64(2));
+        }
     }
 
     private async Task AssertPagesAsync()
@@ -341,6 +344,7 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
                      "/api/reports/compliance/bulletins/KB5034763/computers?family=windows",
                      "/api/reports/compliance/updates/microsoft%3AKB5034763%7CKB5034763-win10-22h2-x64/computers?sort=-name",
                      "/api/reports/compliance/computers", "/api/reports/compliance/computers?sort=compliance",
+                     "/api/computers", "/api/computers?sort=-name",
                  })
         {
             var join = url.Contains('?') ? '&' : '?';

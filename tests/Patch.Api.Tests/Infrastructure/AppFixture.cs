@@ -46,8 +46,8 @@ public sealed class AppFixture : IAsyncLifetime
                 s.AddSingleton(ServerTasks.TestTasks.WaitTask);
             });
             b.UseSetting("Patch:Import:MaxBytes", MaxImportBytes.ToString());
-            // Name buckets of two members (split past four): every numbered page past the first is started from one (ADR 0038).
-            b.UseSetting("Patch:Reports:MemberBucket", "2");
+            // Name buckets of two rows (split past four): every numbered page past the first is started from one (ADR 0038).
+            b.UseSetting("Patch:Reports:NameBucket", "2");
             b.UseSetting("Patch:Staging:PackageDirectory", PackageDirectory);
             b.UseSetting("Patch:Staging:StagingLocation", MirrorDirectory);
             b.UseSetting("Patch:Staging:RetryDelay", "00:00:00.050");

@@ -1,35 +1,35 @@
 using Npgsql;
 using Patch.Projections;
-using Patch.Projections.Compliance;
 
-namespace Patch.Application.Compliance;
+namespace Patch.Application.Common;
 
 /// <summary>
-/// Where a numbered page of members in name order starts (ADR 0038): the rows before each name bucket are summed from
-/// the buckets' counts per shape, weighted by the rows each member of a shape has in the report, so the page's SQL walks
-/// from the bucket its first row is in (and stops by the bucket its last row is in) instead of skipping every name
-/// before it. Asked inside the page's own snapshot (a repeatable-read transaction), so the counts are those of the rows.
+/// Where a numbered page in name order starts (ADR 0038): the rows before each name bucket are summed from the buckets'
+/// counts per shape, weighted by the rows each member of a shape has in the report, so the page's SQL walks from the
+/// bucket its first row is in (and stops by the bucket its last row is in) instead of skipping every name before it.
+/// Asked inside the page's own snapshot (a repeatable-read transaction), so the counts are those of the rows.
 /// </summary>
-public static class MemberPages
+public static class NamePages
 {
-    /// <summary>A page's range of names (a SQL condition on <c>{alias}.name</c>, its parameters) and the rows to skip in it.</summary>
+    /// <summary>A page's range of names (a SQL condition on the alias's name column, its parameters) and the rows to skip in it.</summary>
     public sealed record Start(string Condition, long Skip, List<NpgsqlParameter> Parameters);
 
     /// <summary>
     /// The start of rows <paramref name="offset"/> to <paramref name="offset"/> + <paramref name="limit"/> − 1 of the
-    /// members in name order (<paramref name="descending"/> or not), each member weighing the <c>n</c> its shape has in
-    /// <paramref name="weights"/> (a relation of columns <c>shape, n</c>; members of shapes it does not list weigh nothing).
+    /// table of <paramref name="buckets"/> in name order (<paramref name="descending"/> or not), each row weighing the
+    /// <c>n</c> its shape has in <paramref name="weights"/> (a relation of columns <c>shape, n</c>; rows of shapes it
+    /// does not list weigh nothing; a table without shapes has one, '').
     /// </summary>
-    public static async Task<Start> LocateAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string weights, IEnumerable<NpgsqlParameter> ps,
+    public static async Task<Start> LocateAsync(NpgsqlConnection conn, NpgsqlTransaction tx, NameBuckets buckets, string weights, IEnumerable<NpgsqlParameter> ps,
         long offset, int limit, bool descending, string alias, CancellationToken ct)
     {
         var s = ReadModels.Schema;
         var direction = descending ? "desc" : "asc";
         await using var cmd = new NpgsqlCommand($"""
             with w as ({weights}),
-                 b as (select k.lo_name, sum(k.members * w.n)::bigint r from {s}.{MemberBuckets.Buckets} k join w on w.shape = k.shape group by k.lo_name),
+                 b as (select k.lo_name, sum(k.members * w.n)::bigint r from {s}.{buckets.Buckets} k join w on w.shape = k.shape group by k.lo_name),
                  c as (select lo_name, r, sum(r) over (order by lo_name {direction} rows unbounded preceding) - r as before from b),
-                 at as (select c.*, (select min(x.lo_name) from {s}.{MemberBuckets.Bounds} x where x.lo_name > c.lo_name) hi from c)
+                 at as (select c.*, (select min(x.lo_name) from {s}.{buckets.Bounds} x where x.lo_name > c.lo_name) hi from c)
             select (select array[lo_name, hi, before::text] from at where before <= @first and @first < before + r),
                    (select array[lo_name, hi] from at where before <= @last and @last < before + r)
             """, conn, tx);
@@ -48,7 +48,7 @@ public static class MemberPages
         {
             if (name is null) return;
             var parameter = $"bucket_{parameters.Count}";
-            conditions.Add($"{alias}.name {op} @{parameter}");
+            conditions.Add($"{alias}.{buckets.Name} {op} @{parameter}");
             parameters.Add(new NpgsqlParameter(parameter, name));
         }
         // Ascending, the walk starts at the first row's bucket and ends with the last row's; descending, the other way round.

@@ -1,0 +1,148 @@
+using Npgsql;
+
+namespace Patch.Projections;
+
+/// <summary>
+/// Where a page of rows in name order starts, without walking the names before it (ADR 0038). A table's rows are cut by
+/// name into buckets of a few thousand (<c>{prefix}_bound</c>: each bucket's lowest name and its number of rows), and
+/// each bucket counts its rows per shape (<c>{prefix}_bucket</c>; one shape, '', for a table without shapes). A report's
+/// rows per member depend only on the member's shape, so the rows before each bucket are a sum over bucket × shape
+/// counts, and a deep page walks from the start of its bucket only. Statement triggers on the table move the counts in
+/// the writer's statement, whoever writes: they match the rows in every snapshot. A bucket grown past twice the size is
+/// split at its middle name and recounted; the first bucket starts at '' (below every name). A statement that moves
+/// some count takes the buckets' lock first (the compliance members': the counters' lock their writers already hold), so
+/// buckets are never moved by two transactions at once.
+/// </summary>
+public sealed record NameBuckets(string Prefix, string Table, string Key, string Name, string? Shape, string Lock)
+{
+    /// <summary>The compliance members by name, per inventory shape (drill-downs, compliance by computer).</summary>
+    public static readonly NameBuckets Members = new(ReadModels.ComplianceMember, ReadModels.ComplianceMember, "computer_id", "name", "shape",
+        Compliance.VulnerabilityAnalysis.CountersLock.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>Every computer's list row by its lower-case name (the computers list).</summary>
+    public static readonly NameBuckets Computers = new("computer_row", PatchProjections.ComputerRowTable, "id", "name_lower", null, "hashtext('patch.computer_row_buckets')");
+
+    /// <summary>The default number of rows a bucket is cut to (split past twice that).</summary>
+    public const int DefaultSize = 16384;
+
+    private const string S = ReadModels.Schema;
+
+    public string Bounds => Prefix + "_bound";
+    public string Buckets => Prefix + "_bucket";
+
+    private string ShapeOf(string alias) => Shape is null ? "''::text" : $"{alias}.{Shape}";
+
+    /// <summary>The bucket of the name of <paramref name="alias"/>'s row, as a lateral relation (column lo_name).</summary>
+    private string BucketOf(string alias, string name) =>
+        $"cross join lateral (select x.lo_name from {S}.{Bounds} x where x.lo_name <= {alias}.{name} order by x.lo_name desc limit 1) b";
+
+    private string Move(string deltas) => $"""
+        with d as materialized ({deltas}),
+             t as (update {S}.{Bounds} x set members = x.members + s.k from (select lo_name, sum(k) k from d group by lo_name) s where x.lo_name = s.lo_name)
+        insert into {S}.{Buckets} as c (lo_name, shape, members) select lo_name, shape, sum(k) from d group by lo_name, shape having sum(k) <> 0
+          on conflict (lo_name, shape) do update set members = c.members + excluded.members
+        """;
+
+    /// <summary>Rows of an update whose name or shape changed.</summary>
+    private string Changed => $"from new_rows n join old_rows o on o.{Key} = n.{Key} where (n.{Name}, {ShapeOf("n")}) is distinct from (o.{Name}, {ShapeOf("o")})";
+
+    public string Ddl(int size) => $"""
+        create table if not exists {S}.{Bounds} (lo_name text primary key, members bigint not null);
+        create table if not exists {S}.{Buckets} (lo_name text not null, shape text not null, members bigint not null, primary key (lo_name, shape));
+        create index if not exists ix_{Buckets}_empty on {S}.{Buckets} (lo_name) where members = 0;
+        create index if not exists ix_{Buckets}_shape on {S}.{Buckets} (shape);
+
+        -- Every bucket again from the rows: cut every {size} names.
+        create or replace function {S}.{Buckets}_rebuild() returns void language plpgsql as $$
+        begin
+          delete from {S}.{Buckets};
+          delete from {S}.{Bounds};
+          insert into {S}.{Bounds} (lo_name, members)
+            select '', 0 union select n, 0 from (select n, row_number() over (order by n) r from (select distinct {Name} n from {S}.{Table}) d) x where r % {size} = 0;
+          insert into {S}.{Buckets} (lo_name, shape, members) select b.lo_name, {ShapeOf("m")}, count(*) from {S}.{Table} m {BucketOf("m", Name)} group by 1, 2;
+          update {S}.{Bounds} x set members = coalesce((select sum(members) from {S}.{Buckets} k where k.lo_name = x.lo_name), 0);
+        end $$;
+
+        -- Buckets past twice the size are cut at their middle name (one at a time, until none is), both halves counted again.
+        create or replace function {S}.{Buckets}_split() returns void language plpgsql as $$
+        declare
+          r record;
+          hi text;
+          mid text;
+        begin
+          loop
+            select lo_name, members into r from {S}.{Bounds} where members > {2 * size} order by lo_name limit 1;
+            exit when not found;
+            select min(lo_name) into hi from {S}.{Bounds} where lo_name > r.lo_name;
+            select {Name} into mid from {S}.{Table} where {Name} > r.lo_name and (hi is null or {Name} < hi) order by {Name} offset r.members / 2 limit 1;
+            -- Rows of one name cannot be cut apart: such a bucket stays whole.
+            exit when mid is null;
+            insert into {S}.{Bounds} (lo_name, members) values (mid, 0);
+            delete from {S}.{Buckets} where lo_name = r.lo_name;
+            insert into {S}.{Buckets} (lo_name, shape, members)
+              select case when {Name} < mid then r.lo_name else mid end, {ShapeOf(Table)}, count(*) from {S}.{Table}
+              where {Name} >= r.lo_name and (hi is null or {Name} < hi) group by 1, 2;
+            update {S}.{Bounds} x set members = coalesce((select sum(members) from {S}.{Buckets} k where k.lo_name = x.lo_name), 0)
+              where x.lo_name in (r.lo_name, mid);
+          end loop;
+        end $$;
+
+        create or replace function {S}.{Buckets}_move() returns trigger language plpgsql as $$
+        begin
+          -- A statement that moves no count (an inventory that keeps its name and shape) takes no lock and writes nothing.
+          if TG_OP = 'INSERT' then
+            if not exists (select 1 from new_rows) then return null; end if;
+          elsif TG_OP = 'DELETE' then
+            if not exists (select 1 from old_rows) then return null; end if;
+          elsif TG_OP = 'UPDATE' then
+            if not exists (select 1 {Changed}) then return null; end if;
+          end if;
+          perform pg_advisory_xact_lock({Lock});
+          if TG_OP = 'TRUNCATE' then
+            delete from {S}.{Buckets};
+            delete from {S}.{Bounds};
+            insert into {S}.{Bounds} (lo_name, members) values ('', 0);
+            return null;
+          elsif TG_OP = 'INSERT' then
+            {Move($"select b.lo_name, {ShapeOf("n")} shape, 1::bigint k from new_rows n {BucketOf("n", Name)}")};
+          elsif TG_OP = 'DELETE' then
+            {Move($"select b.lo_name, {ShapeOf("o")} shape, -1::bigint k from old_rows o {BucketOf("o", Name)}")};
+          else
+            {Move($"""
+                select b.lo_name, c.shape, c.k from (
+                  select n.{Name} name, {ShapeOf("n")} shape, 1::bigint k {Changed}
+                  union all
+                  select o.{Name}, {ShapeOf("o")}, -1::bigint {Changed}) c
+                {BucketOf("c", "name")}
+                """)};
+          end if;
+          delete from {S}.{Buckets} where members = 0;
+          perform {S}.{Buckets}_split();
+          return null;
+        end $$;
+
+        drop trigger if exists {Buckets}_insert on {S}.{Table};
+        create trigger {Buckets}_insert after insert on {S}.{Table} referencing new table as new_rows for each statement execute function {S}.{Buckets}_move();
+        drop trigger if exists {Buckets}_update on {S}.{Table};
+        create trigger {Buckets}_update after update on {S}.{Table} referencing old table as old_rows new table as new_rows
+          for each statement execute function {S}.{Buckets}_move();
+        drop trigger if exists {Buckets}_delete on {S}.{Table};
+        create trigger {Buckets}_delete after delete on {S}.{Table} referencing old table as old_rows for each statement execute function {S}.{Buckets}_move();
+        drop trigger if exists {Buckets}_truncate on {S}.{Table};
+        create trigger {Buckets}_truncate after truncate on {S}.{Table} for each statement execute function {S}.{Buckets}_move();
+
+        -- New (or never filled): cut once from the rows.
+        do $fill$ begin
+          if not exists (select 1 from {S}.{Bounds}) then perform {S}.{Buckets}_rebuild(); end if;
+        end $fill$;
+        """;
+
+    /// <summary>Creates the buckets (cut from the rows when new) and their triggers; idempotent, at start, after the table.</summary>
+    public async Task EnsureAsync(NpgsqlDataSource db, int size, CancellationToken ct)
+    {
+        if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), size, "a bucket holds at least one row");
+        await using var cmd = db.CreateCommand(Ddl(size));
+        cmd.CommandTimeout = 0;
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}
