@@ -121,15 +121,7 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
           return null;
         end $$;
 
-        drop trigger if exists {Buckets}_insert on {S}.{Table};
-        create trigger {Buckets}_insert after insert on {S}.{Table} referencing new table as new_rows for each statement execute function {S}.{Buckets}_move();
-        drop trigger if exists {Buckets}_update on {S}.{Table};
-        create trigger {Buckets}_update after update on {S}.{Table} referencing old table as old_rows new table as new_rows
-          for each statement execute function {S}.{Buckets}_move();
-        drop trigger if exists {Buckets}_delete on {S}.{Table};
-        create trigger {Buckets}_delete after delete on {S}.{Table} referencing old table as old_rows for each statement execute function {S}.{Buckets}_move();
-        drop trigger if exists {Buckets}_truncate on {S}.{Table};
-        create trigger {Buckets}_truncate after truncate on {S}.{Table} for each statement execute function {S}.{Buckets}_move();
+        {StatementTriggers.Ddl(Buckets, $"{S}.{Table}", $"{S}.{Buckets}_move")}
 
         -- New (or never filled): cut once from the rows.
         do $fill$ begin

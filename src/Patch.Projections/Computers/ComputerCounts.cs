@@ -51,15 +51,7 @@ public static class ComputerCounts
           end if;
           return null;
         end $$;
-        drop trigger if exists {Table}_insert on {S}.{Rows};
-        create trigger {Table}_insert after insert on {S}.{Rows} referencing new table as new_rows for each statement execute function {S}.{Table}_move();
-        drop trigger if exists {Table}_update on {S}.{Rows};
-        create trigger {Table}_update after update on {S}.{Rows} referencing old table as old_rows new table as new_rows
-          for each statement execute function {S}.{Table}_move();
-        drop trigger if exists {Table}_delete on {S}.{Rows};
-        create trigger {Table}_delete after delete on {S}.{Rows} referencing old table as old_rows for each statement execute function {S}.{Table}_move();
-        drop trigger if exists {Table}_truncate on {S}.{Rows};
-        create trigger {Table}_truncate after truncate on {S}.{Rows} for each statement execute function {S}.{Table}_move();
+        {StatementTriggers.Ddl(Table, $"{S}.{Rows}", $"{S}.{Table}_move")}
         -- Computers with an agent that have not reported since an instant: read from the computers that have not, by this index alone.
         create index if not exists {StaleIndex} on {S}.{Rows} (last_inventory_at) where agent_installed;
         """;

@@ -254,15 +254,7 @@ public static class ReadModelHistory
               return null;
             end $$;
             drop trigger if exists {t.Name}_history on {Schema}.{t.Name};
-            drop trigger if exists {t.Name}_history_insert on {Schema}.{t.Name};
-            create trigger {t.Name}_history_insert after insert on {Schema}.{t.Name} referencing new table as new_rows for each statement execute function {function}();
-            drop trigger if exists {t.Name}_history_update on {Schema}.{t.Name};
-            create trigger {t.Name}_history_update after update on {Schema}.{t.Name} referencing old table as old_rows new table as new_rows
-              for each statement execute function {function}();
-            drop trigger if exists {t.Name}_history_delete on {Schema}.{t.Name};
-            create trigger {t.Name}_history_delete after delete on {Schema}.{t.Name} referencing old table as old_rows for each statement execute function {function}();
-            drop trigger if exists {t.Name}_history_truncate on {Schema}.{t.Name};
-            create trigger {t.Name}_history_truncate after truncate on {Schema}.{t.Name} for each statement execute function {function}();
+            {StatementTriggers.Ddl($"{t.Name}_history", $"{Schema}.{t.Name}", function)}
             insert into {Schema}.{KeptSinceTable} (table_name, kept_since) values ('{t.Name}', {StampExpression}) on conflict do nothing;
             insert into {h} ({list}, valid_from)
               select {list}, {StampExpression} from {Schema}.{t.Name} where not exists (select 1 from {h});
