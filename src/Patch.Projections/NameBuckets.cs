@@ -129,6 +129,24 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
         end $fill$;
         """;
 
+    private const string SizeTable = "name_bucket_size";
+
+    /// <summary>
+    /// The size buckets are cut to: <paramref name="configured"/> when given (and kept in the store), else the one the
+    /// store keeps (a command-line tool or a migration without the server's configuration keeps what the server set), else
+    /// <see cref="DefaultSize"/>.
+    /// </summary>
+    public static async Task<int> SizeAsync(NpgsqlDataSource db, int? configured, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand($"""
+            create table if not exists {S}.{SizeTable} (id int primary key check (id = 1), size int not null check (size > 0));
+            insert into {S}.{SizeTable} (id, size) select 1, @size where @size is not null on conflict (id) do update set size = excluded.size;
+            select size from {S}.{SizeTable};
+            """);
+        cmd.Parameters.Add(new NpgsqlParameter<int?>("size", configured) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+        return await cmd.ExecuteScalarAsync(ct) is int kept ? kept : DefaultSize;
+    }
+
     /// <summary>Creates the buckets (cut from the rows when new) and their triggers; idempotent, at start, after the table.</summary>
     public async Task EnsureAsync(NpgsqlDataSource db, int size, CancellationToken ct)
     {

@@ -13,8 +13,11 @@ namespace Patch.Projections;
 /// </summary>
 public static class ReadModelSchema
 {
-    /// <summary>Creates or migrates it all; a name bucket is cut to <paramref name="nameBucket"/> rows (<see cref="NameBuckets"/>).</summary>
-    public static async Task EnsureAsync(NpgsqlDataSource db, IDocumentStore store, CancellationToken ct, int nameBucket = NameBuckets.DefaultSize)
+    /// <summary>
+    /// Creates or migrates it all; a name bucket is cut to <paramref name="nameBucket"/> rows (<see cref="NameBuckets"/>),
+    /// or, when not given, to the size the store keeps.
+    /// </summary>
+    public static async Task EnsureAsync(NpgsqlDataSource db, IDocumentStore store, CancellationToken ct, int? nameBucket = null)
     {
         // Two servers starting on one database take turns: functions and triggers are replaced by one at a time.
         await using var gate = await db.OpenConnectionAsync(ct);
@@ -25,8 +28,9 @@ public static class ReadModelSchema
             await Catalog.BulletinList.EnsureAsync(db, ct);
             await Computers.ComputerCounts.EnsureAsync(db, ct);
             var perComputer = await ComplianceTables.EnsureAsync(db, ct);
-            await NameBuckets.Members.EnsureAsync(db, nameBucket, ct);
-            await NameBuckets.Computers.EnsureAsync(db, nameBucket, ct);
+            var size = await NameBuckets.SizeAsync(db, nameBucket, ct);
+            await NameBuckets.Members.EnsureAsync(db, size, ct);
+            await NameBuckets.Computers.EnsureAsync(db, size, ct);
             await DeliveryTables.EnsureAsync(db, ct);
             await ReadModelHistory.EnsureAsync(db, ct);
             await using (var views = db.CreateCommand(ComplianceTables.HistoryViewDdl)) await views.ExecuteNonQueryAsync(ct);
