@@ -133,11 +133,13 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
 
     /// <summary>
     /// The size buckets are cut to: <paramref name="configured"/> when given (and kept in the store), else the one the
-    /// store keeps (a command-line tool or a migration without the server's configuration keeps what the server set), else
+    /// store keeps (a server, tool or migration started without the setting keeps the size last set), else
     /// <see cref="DefaultSize"/>.
     /// </summary>
     public static async Task<int> SizeAsync(NpgsqlDataSource db, int? configured, CancellationToken ct)
     {
+        if (configured < 1)
+            throw new ArgumentOutOfRangeException(nameof(configured), configured, "Patch:Reports:NameBucket: a name bucket holds at least 1 row");
         await using var cmd = db.CreateCommand($"""
             create table if not exists {S}.{SizeTable} (id int primary key check (id = 1), size int not null check (size > 0));
             insert into {S}.{SizeTable} (id, size) select 1, @size where @size is not null on conflict (id) do update set size = excluded.size;

@@ -62,7 +62,7 @@ public sealed class FleetAnalysisTask(VulnerabilityAnalysis analysis)
 public sealed class ComplianceSchema(NpgsqlDataSource db, IDocumentStore store, IConfiguration config) : IHostedService
 {
     public Task StartAsync(CancellationToken ct) =>
-        Projections.ReadModelSchema.EnsureAsync(db, store, ct, config.GetValue("Patch:Reports:NameBucket", Projections.NameBuckets.DefaultSize));
+        Projections.ReadModelSchema.EnsureAsync(db, store, ct, config.GetValue<int?>("Patch:Reports:NameBucket"));
 
     public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
 }
