@@ -15,17 +15,21 @@ public sealed record AnalyseFleet(string Trigger, IReadOnlyList<string>? Bulleti
 
 public static class AnalyseFleetHandler
 {
+    /// <summary>How far two nodes' clocks may disagree: a run recorded as started less than this after a change may have begun before it.</summary>
+    public static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(2);
+
     /// <summary>
     /// Runs the analysis through the runner. A run that started after the change reads it: it is waited for and is
-    /// enough (a burst of imports is analysed by a few runs, not one each). One already running may have read the
-    /// catalog before this change: it is waited for, and a fresh run follows.
+    /// enough (a burst of imports is analysed by a few runs, not one each). "After" allows for the clocks of two API
+    /// nodes disagreeing by up to <see cref="ClockSkew"/>. One already running may have read the catalog before this
+    /// change: it is waited for, and a fresh run follows.
     /// </summary>
     public static async Task Handle(AnalyseFleet command, ServerTasks.ServerTaskRunner runner, IHostApplicationLifetime lifetime)
     {
         var ct = lifetime.ApplicationStopping;
         for (var attempt = 0; attempt < 10; attempt++)
         {
-            if (command.ChangedAt is { } changed && await runner.LastRunAsync(FleetAnalysisTask.TaskName, ct) is { } last && last.Started >= changed
+            if (command.ChangedAt is { } changed && await runner.LastRunAsync(FleetAnalysisTask.TaskName, ct) is { } last && last.Started >= changed + ClockSkew
                 && (await runner.WaitAsync(last.Id, ct))?.Status == Domain.ServerTasks.ServerTaskStatus.Completed)
                 return;
             var parameters = command.Bulletins is { } bulletins ? new Dictionary<string, string> { ["bulletins"] = string.Join(",", bulletins) } : new Dictionary<string, string>();

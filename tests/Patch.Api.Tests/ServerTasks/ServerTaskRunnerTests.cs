@@ -33,9 +33,13 @@ public class when_server_tasks_run(AppFixture app) : AppTest(app)
         await Patch.Application.Compliance.AnalyseFleetHandler.Handle(new Patch.Application.Compliance.AnalyseFleet("test: first change", null, before), Runner, lifetime);
         var runs = await RunsAsync();
         Assert.True(runs >= 1);
-        // Changed before that run began: it read the change, nothing more to run.
-        await Patch.Application.Compliance.AnalyseFleetHandler.Handle(new Patch.Application.Compliance.AnalyseFleet("test: covered", null, before), Runner, lifetime);
+        // Changed before that run began (by more than two nodes' clocks may disagree): it read the change, nothing more to run.
+        var skew = Patch.Application.Compliance.AnalyseFleetHandler.ClockSkew;
+        await Patch.Application.Compliance.AnalyseFleetHandler.Handle(new Patch.Application.Compliance.AnalyseFleet("test: covered", null, before - skew), Runner, lifetime);
         Assert.Equal(runs, await RunsAsync());
+        // Changed just before it began, within the clocks' disagreement: it might not have read it, a run of its own.
+        await Patch.Application.Compliance.AnalyseFleetHandler.Handle(new Patch.Application.Compliance.AnalyseFleet("test: just before", null, before), Runner, lifetime);
+        Assert.Equal(++runs, await RunsAsync());
         // Changed after it began: a run of its own.
         App.Clock.Shift += TimeSpan.FromSeconds(1);
         await Patch.Application.Compliance.AnalyseFleetHandler.Handle(new Patch.Application.Compliance.AnalyseFleet("test: later", null, Runner.Now), Runner, lifetime);
