@@ -50,7 +50,10 @@ public sealed class AgentClient(HttpClient http) : IAgentServer
 
     public async Task<EventsResult> SendEventsAsync(string credential, IReadOnlyList<AgentEvent> events, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "agent/v1/events") { Content = JsonContent.Create(new { events }, options: Json) };
+        // Serialized whole, sent with its length: the server reads one body of known size instead of chunks.
+        using var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(new { events }, Json));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "agent/v1/events") { Content = content };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
         using var response = await http.SendAsync(request, ct);
         return await ReadAsync<EventsResult>(response, ct);

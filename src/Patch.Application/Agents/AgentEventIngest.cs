@@ -77,8 +77,19 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await using (var cmd = db.CreateCommand(Ddl)) await cmd.ExecuteNonQueryAsync(cancellationToken);
+        _trusted = config.GetValue("Patch:Ingest:TrustedAppend", true) && await AgentEventAppend.MayTrustAsync(db, cancellationToken);
+        if (!_trusted) logger.LogInformation("Agent events are appended with PostgreSQL's per-row stream check (ADR 0039): trusted appends are off or not permitted");
         await base.StartAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// The events' append skips PostgreSQL's per-row check of their streams, which the statement guarantees itself (ADR 0039):
+    /// <c>Patch:Ingest:TrustedAppend</c> (default true) and a database user permitted to (a superuser, or granted
+    /// <c>SET ON PARAMETER session_replication_role</c>).
+    /// </summary>
+    public bool Trusted => _trusted;
+
+    private bool _trusted;
 
     public async Task<AgentEventsAccepted> SubmitAsync(AgentCaller computer, IReadOnlyList<AgentEventInput> events, CancellationToken ct)
     {
@@ -139,6 +150,21 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
         on conflict do nothing returning computer_id, event_id
         """;
 
+    /// <summary>Every (computer, event id) offered once, ordered by computer (ordinal) then id: the receipts' key order.</summary>
+    private static (string[] Computers, Guid[] Ids) Offered(IReadOnlyList<Pending> batches)
+    {
+        var computers = new List<string>();
+        var ids = new List<Guid>();
+        foreach (var computer in batches.GroupBy(b => b.Computer.ComputerId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var own = computer.SelectMany(b => b.Events).Select(e => e.Id).Distinct().ToArray();
+            Array.Sort(own);
+            computers.AddRange(Enumerable.Repeat(computer.Key, own.Length));
+            ids.AddRange(own);
+        }
+        return (computers.ToArray(), ids.ToArray());
+    }
+
     private async Task AppendAsync(IReadOnlyList<Pending> batches, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
@@ -146,15 +172,19 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
         // The receipts first, in the same transaction (ADR 0034). Event ids are the agents' own: unique per computer, so
         // one agent can never shadow another's events.
         // In key order, as the streams are: two transactions (two nodes) sharing keys wait for each other, never deadlock.
-        var offered = batches.SelectMany(b => b.Events.Select(e => (b.Computer.ComputerId, e.Id))).Distinct()
-            .OrderBy(k => k.ComputerId, StringComparer.Ordinal).ThenBy(k => k.Id).ToList();
-        var fresh = new HashSet<(string, Guid)>();
+        var (computers, ids) = Offered(batches);
+        var fresh = new Dictionary<string, HashSet<Guid>>(StringComparer.Ordinal);
         await using (var receipts = new NpgsqlCommand(ReceiptsSql, conn, tx))
         {
-            receipts.Parameters.Add(new() { Value = offered.Select(k => k.ComputerId).ToArray() });
-            receipts.Parameters.Add(new() { Value = offered.Select(k => k.Id).ToArray() });
+            receipts.Parameters.Add(new() { Value = computers });
+            receipts.Parameters.Add(new() { Value = ids });
             await using var reader = await receipts.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct)) fresh.Add((reader.GetString(0), reader.GetGuid(1)));
+            while (await reader.ReadAsync(ct))
+            {
+                var computer = reader.GetString(0);
+                if (!fresh.TryGetValue(computer, out var set)) fresh[computer] = set = [];
+                set.Add(reader.GetGuid(1));
+            }
         }
 
         var userName = batches.Count == 1 ? batches[0].Computer.Name : $"{batches.Count} agents (batched)";
@@ -165,7 +195,8 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
         foreach (var b in batches)
         {
             // An id twice in the transaction is new once.
-            var isNew = b.Events.Where(e => fresh.Remove((b.Computer.ComputerId, e.Id))).ToList();
+            var received = fresh.GetValueOrDefault(b.Computer.ComputerId);
+            var isNew = b.Events.Where(e => received?.Remove(e.Id) == true).ToList();
             foreach (var e in isNew)
             {
                 // Status events have a stream per computer of their own, so they never contend with its inventory.
@@ -189,7 +220,12 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
             results.Add((b, new AgentEventsAccepted(b.Events.Count, isNew.Count, b.Events.Count - isNew.Count)));
         }
         // Every new event of the transaction in one statement (ADR 0034), the deliveries' statuses in one more.
-        if (events.Count > 0) writes.BatchCommands.Add(_append.Command(events, AgentHeaders, userName));
+        if (events.Count > 0)
+        {
+            if (_trusted) writes.BatchCommands.Add(new NpgsqlBatchCommand(AgentEventAppend.Trust));
+            writes.BatchCommands.Add(_append.Command(events, AgentHeaders, userName));
+            if (_trusted) writes.BatchCommands.Add(new NpgsqlBatchCommand(AgentEventAppend.Distrust));
+        }
         if (deliveries.Count > 0)
             writes.BatchCommands.Add(AgentEventAppend.Positional(Projections.Delivery.DeliveryTables.InsertStatuses,
                 deliveries.Select(d => d.Computer).ToArray(), deliveries.Select(d => d.Event.Id).ToArray(), deliveries.Select(d => d.Event.PolicyId!).ToArray(),
