@@ -212,7 +212,11 @@ public static class MillionBench
         var updateRoute = $"api/reports/compliance/updates/{Uri.EscapeDataString(busiestUpdate)}/computers";
         var updateApplicable = await Scalar($"select applicable from patch.compliance_update where update_key = '{busiestUpdate.Replace("'", "''")}'");
         // The past a report is asked about: a minute before the shapes were last decided (the latest import), the whole fleet enrolled.
-        await using var before = db.CreateCommand("""select to_char((max(analysed_at) - interval '1 minute') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') from patch.compliance_shape""");
+        // (No earlier than a second after the last computer was enrolled, for a fleet imported after its catalog.)
+        await using var before = db.CreateCommand("""
+            select to_char(greatest(max(analysed_at) - interval '1 minute', (select max(created) + interval '1 second' from patch.mt_streams where type = 'computer'))
+              at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') from patch.compliance_shape
+            """);
         var asOf = "asOf=" + Uri.EscapeDataString((string)(await before.ExecuteScalarAsync())!);
         var bulletinCursors = await CursorsAsync(bulletinRoute, applicable);
         var updateCursors = await CursorsAsync(updateRoute, updateApplicable);
@@ -240,6 +244,12 @@ public static class MillionBench
             ("one computer's updates, asOf", () => $"api/reports/compliance/computers/{Name(random.Next((int)computers))}/updates?{asOf}"),
             ("bulletin drill-down, page 1, asOf", () => $"api/reports/compliance/bulletins/{Uri.EscapeDataString(busiest)}/computers?page=1&pageSize=50&{asOf}"),
             ("vulnerabilities, asOf", () => $"api/reports/vulnerabilities?{asOf}"),
+            ("by computer, a deep page, asOf", () => $"api/reports/compliance/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50&{asOf}"),
+            ("bulletin drill-down, a deep page, asOf", () => $"{bulletinRoute}?page={random.Next(1, (int)(applicable / 50))}&pageSize=50&{asOf}"),
+            ("update drill-down, a deep page, asOf", () => $"{updateRoute}?page={random.Next(1, (int)(updateApplicable / 50))}&pageSize=50&{asOf}"),
+            ("computers, a deep page, asOf", () => $"api/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50&{asOf}"),
+            ("computers running Windows 11, a deep page", () => $"api/computers?os=windows%2011&page={random.Next(1, (int)(computers / 200))}&pageSize=50"),
+            ("computers by agent version, a deep page", () => $"api/computers?sort=agentVersion&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
         };
         Console.WriteLine($"{computers:N0} computers, {bulletins:N0} bulletins with rows; 40 requests per report after 5 warm-ups");
         foreach (var (label, url) in routes)
@@ -249,8 +259,8 @@ public static class MillionBench
             {
                 var sw = Stopwatch.StartNew();
                 using var response = await http.GetAsync(url());
-                await response.Content.ReadAsByteArrayAsync();
-                response.EnsureSuccessStatusCode();
+                var body = await response.Content.ReadAsStringAsync();
+                if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"{label}: {(int)response.StatusCode} {body}");
                 if (i >= 5) times.Add(sw.Elapsed.TotalMilliseconds);
             }
             times.Sort();
