@@ -43,6 +43,36 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
           on conflict (lo_name, shape) do update set members = c.members + excluded.members
         """;
 
+    /// <summary>
+    /// The buckets' rows per shape (columns lo_name, shape, members): now, or — given the name of an instant's parameter —
+    /// as they stood then, counted exactly without walking the table: today's counts, plus the versions of the table's
+    /// history that were true at that instant and have ended since, minus the current versions begun since (each counted
+    /// in the bucket of its name by today's bounds, which cut the names of any instant). The cost follows the rows changed
+    /// since the instant, not the table's size.
+    /// </summary>
+    public string Counts(string? asOfParameter = null) => asOfParameter is not { } at ? $"{S}.{Buckets}" : $"""
+        (select lo_name, shape, sum(members)::bigint members from (
+           select lo_name, shape, members from {S}.{Buckets}
+           union all
+           select b.lo_name, {ShapeOf("v")}, 1 from {S}.{Table}_history v {BucketOf("v", Name)}
+           where v.valid_to > @{at} and v.valid_to < 'infinity' and v.valid_from <= @{at}
+           union all
+           select b.lo_name, {ShapeOf("v")}, -1 from {S}.{Table}_history v {BucketOf("v", Name)}
+           where v.valid_to = 'infinity' and v.valid_from > @{at}) x
+         group by lo_name, shape)
+        """;
+
+    /// <summary>
+    /// Whether fewer than <c>@cap</c> rows of the table changed since the instant in parameter <paramref name="asOfParameter"/>
+    /// (versions then true that ended since, current versions begun since; each side counted up to the cap): when more
+    /// did, counting the buckets then (<see cref="Counts"/>) costs more than walking the rows.
+    /// </summary>
+    public string FewChangedSince(string asOfParameter) => $"""
+        select (select count(*) from (select 1 from {S}.{Table}_history v
+                  where v.valid_to > @{asOfParameter} and v.valid_to < 'infinity' and v.valid_from <= @{asOfParameter} limit @cap) e)
+             + (select count(*) from (select 1 from {S}.{Table}_history v where v.valid_to = 'infinity' and v.valid_from > @{asOfParameter} limit @cap) b) < @cap
+        """;
+
     /// <summary>Rows of an update whose name or shape changed.</summary>
     private string Changed => $"from new_rows n join old_rows o on o.{Key} = n.{Key} where (n.{Name}, {ShapeOf("n")}) is distinct from (o.{Name}, {ShapeOf("o")})";
 

@@ -18,16 +18,26 @@ public static class NamePages
     /// The start of rows <paramref name="offset"/> to <paramref name="offset"/> + <paramref name="limit"/> − 1 of the
     /// table of <paramref name="buckets"/> in name order (<paramref name="descending"/> or not), each row weighing the
     /// <c>n</c> its shape has in <paramref name="weights"/> (a relation of columns <c>shape, n</c>; rows of shapes it
-    /// does not list weigh nothing; a table without shapes has one, '').
+    /// does not list weigh nothing; a table without shapes has one, ''). <paramref name="asOf"/>: the rows as they stood at
+    /// the instant in <paramref name="ps"/>' <c>@asOf</c> (the buckets' counts then, <see cref="NameBuckets.Counts"/>) —
+    /// or null, to walk from the first row, when more rows changed since then than the page skips (counting them would
+    /// cost more than the walk).
     /// </summary>
-    public static async Task<Start> LocateAsync(NpgsqlConnection conn, NpgsqlTransaction tx, NameBuckets buckets, string weights, IEnumerable<NpgsqlParameter> ps,
-        long offset, int limit, bool descending, string alias, CancellationToken ct)
+    public static async Task<Start?> LocateAsync(NpgsqlConnection conn, NpgsqlTransaction tx, NameBuckets buckets, string weights, IEnumerable<NpgsqlParameter> ps,
+        long offset, int limit, bool descending, string alias, CancellationToken ct, bool asOf = false)
     {
         var s = ReadModels.Schema;
+        if (asOf)
+        {
+            await using var few = new NpgsqlCommand(buckets.FewChangedSince("asOf"), conn, tx);
+            foreach (var p in ps.Where(p => p.ParameterName == "asOf")) few.Parameters.Add(p.Clone());
+            few.Parameters.AddWithValue("cap", offset);
+            if (!(bool)(await few.ExecuteScalarAsync(ct))!) return null;
+        }
         var direction = descending ? "desc" : "asc";
         await using var cmd = new NpgsqlCommand($"""
             with w as ({weights}),
-                 b as (select k.lo_name, sum(k.members * w.n)::bigint r from {s}.{buckets.Buckets} k join w on w.shape = k.shape group by k.lo_name),
+                 b as (select k.lo_name, sum(k.members * w.n)::bigint r from {buckets.Counts(asOf ? "asOf" : null)} k join w on w.shape = k.shape group by k.lo_name),
                  c as (select lo_name, r, sum(r) over (order by lo_name {direction} rows unbounded preceding) - r as before from b),
                  at as (select c.*, (select min(x.lo_name) from {s}.{buckets.Bounds} x where x.lo_name > c.lo_name) hi from c)
             select (select array[lo_name, hi, before::text] from at where before <= @first and @first < before + r),

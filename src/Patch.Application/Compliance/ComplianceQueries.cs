@@ -198,13 +198,16 @@ public static class ComplianceQueries
         await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
         var range = cursor is null ? "" : $" and {DrillDownCursor.Condition(report.Descending)}";
         var offset = cursor is null ? report.Offset : 0;
-        // A numbered page past the first, in name order, now: walked from the name bucket its first row is in (ADR 0038).
-        if (cursor is null && keyset && offset > 0 && asOf is null && by != DrillDown.Computer)
+        // A numbered page past the first, in name order, now or asOf: walked from the name bucket its first row is in (ADR 0038).
+        if (cursor is null && keyset && offset > 0 && by != DrillDown.Computer)
         {
             var start = await NamePages.LocateAsync(conn, tx, NameBuckets.Members, $"select s.shape, count(*)::bigint n from {ReadSql.At(ReadModels.ComplianceShapeState, asOf)} s where {where} group by s.shape",
-                ps, offset, limit, report.Descending, "c", ct);
-            (range, offset) = ($" and {start.Condition}", start.Skip);
-            rowPs.AddRange(start.Parameters);
+                ps, offset, limit, report.Descending, "c", ct, asOf is not null);
+            if (start is not null)
+            {
+                (range, offset) = ($" and {start.Condition}", start.Skip);
+                rowPs.AddRange(start.Parameters);
+            }
         }
         var sql = $"select c.computer_id, c.name, s.bulletin_id, s.update_id, s.product, s.family, s.state, s.update_key from {from}{range}" +
                   $" order by {report.OrderBy(StateSort, "c.computer_id, s.update_key")} limit {limit} offset {offset}";

@@ -51,7 +51,7 @@ public static class ComputersByCounters
             {
                 var start = await NamePages.LocateAsync(conn, tx, NameBuckets.Members, "select unnest(@shapes) shape, 1::bigint n", [new NpgsqlParameter("shapes", inGroup)],
                     offset, limit, false, "m", ct);
-                (range, offset, bounds) = (start.Condition, start.Skip, start.Parameters);
+                (range, offset, bounds) = (start!.Condition, start.Skip, start.Parameters);
             }
             await using var cmd = new NpgsqlCommand($"""
                 select m.computer_id, m.name, k.applicable, k.installed, k.missing, k.superseded, k.missing_critical, k.missing_important, k.compliance,

@@ -32,17 +32,21 @@ public static class ComputerQueries
             where.Add("agent_installed and (last_inventory_at is null or last_inventory_at < @since)");
             ps.Add(new("since", (asOf ?? time.GetUtcNow()).AddDays(-days)));
         }
-        var everyComputer = where.Count == 1 && asOf is null;
+        var unfiltered = where.Count == 1;
+        var everyComputer = unfiltered && asOf is null;
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
         var (range, offset, rowPs) = ("", query!.Offset, ps.ToList());
-        // Every computer by name, a page past the first, now: walked from the name bucket it starts in (ADR 0038).
-        if (everyComputer && query.Sort == "name" && offset > 0)
+        // Every computer by name, a page past the first, now or asOf: walked from the name bucket it starts in (ADR 0038).
+        if (unfiltered && query.Sort == "name" && offset > 0)
         {
-            var start = await NamePages.LocateAsync(conn, tx, Projections.NameBuckets.Computers, "select ''::text shape, 1::bigint n", [], offset, query.PageSize,
-                query.Descending, "c", ct);
-            (range, offset) = ($" and {start.Condition}", start.Skip);
-            rowPs.AddRange(start.Parameters);
+            var start = await NamePages.LocateAsync(conn, tx, Projections.NameBuckets.Computers, "select ''::text shape, 1::bigint n", ReadSql.AsOfParameters(asOf), offset,
+                query.PageSize, query.Descending, "c", ct, asOf is not null);
+            if (start is not null)
+            {
+                (range, offset) = ($" and {start.Condition}", start.Skip);
+                rowPs.AddRange(start.Parameters);
+            }
         }
         var filter = string.Join(" and ", where);
         // The page is cut on the sort columns alone, then its rows are read: a deep page does not build every row it skips.

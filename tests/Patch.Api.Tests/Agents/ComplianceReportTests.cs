@@ -306,11 +306,17 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
             for (var i = 0; i < 18; i++)
                 await ReportAsync(token, $"{(char)('A' + i * 7 % 18)}{i % 3}-WS", i % 4 == 3 ? "10.0.22631.2861" : "10.0.19045.3930", "x64", false, levels[i % 4]);
 
-            await AssertPagesAsync();
-            // Computers move between shapes (and buckets lose and gain members); the pages follow.
+            var before = await AssertPagesAsync();
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+            var then = DateTimeOffset.UtcNow;
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+            // Computers move between shapes (and buckets lose and gain members, and are cut again); the pages follow.
             for (var i = 0; i < 18; i += 3)
                 await ReportAsync(token, $"{(char)('A' + i * 7 % 18)}{i % 3}-WS", "10.0.19045.4046", "x64", false, levels[(i + 1) % 4]);
-            await AssertPagesAsync();
+            var after = await AssertPagesAsync();
+            Assert.NotEqual(before, after);
+            // Asked asOf the instant before they moved: the rows then, page by page (the buckets' counts then: ADR 0038).
+            Assert.Equal(before, await AssertPagesAsync(then));
         }
 
         // The buckets hold exactly the rows: each bucket's count per shape, and its total, recounted from the rows.
@@ -333,9 +339,12 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
         }
     }
 
-    private async Task AssertPagesAsync()
+    /// <summary>Checks every URL's numbered pages (now, or asOf the instant) against its long page; answers the long pages' rows.</summary>
+    private async Task<List<string>> AssertPagesAsync(DateTimeOffset? asOf = null)
     {
         static List<string> Rows(JsonElement page) => page.GetProperty("items").EnumerateArray().Select(i => i.GetRawText()).ToList();
+        var every = new List<string>();
+        var at = asOf is { } instant ? $"asOf={Uri.EscapeDataString(instant.ToString("O"))}&" : "";
         foreach (var url in new[]
                  {
                      "/api/reports/compliance/bulletins/KB5034763/computers", "/api/reports/compliance/bulletins/KB5034763/computers?sort=-name",
@@ -347,9 +356,10 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
                      "/api/computers", "/api/computers?sort=-name",
                  })
         {
-            var join = url.Contains('?') ? '&' : '?';
+            var join = (url.Contains('?') ? "&" : "?") + at;
             var all = await GetJsonAsync($"{url}{join}pageSize=500");
             var expected = Rows(all);
+            every.AddRange(expected);
             Assert.True(expected.Count >= 4, $"{url}: {expected.Count} rows");
             foreach (var size in new[] { 1, 2, 3, 5 })
             {
@@ -363,5 +373,6 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
                 Assert.Equal(expected, numbered);
             }
         }
+        return every;
     }
 }
