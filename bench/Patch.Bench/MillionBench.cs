@@ -218,6 +218,9 @@ public static class MillionBench
               at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') from patch.compliance_shape
             """);
         var asOf = "asOf=" + Uri.EscapeDataString((string)(await before.ExecuteScalarAsync())!);
+        // And a recent instant (a second before this stage began), which nothing has changed since.
+        await using var lately = db.CreateCommand("""select to_char((now() - interval '1 second') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""");
+        var recently = "asOf=" + Uri.EscapeDataString((string)(await lately.ExecuteScalarAsync())!);
         var bulletinCursors = await CursorsAsync(bulletinRoute, applicable);
         var updateCursors = await CursorsAsync(updateRoute, updateApplicable);
         var routes = new (string Label, Func<string> Url)[]
@@ -248,6 +251,10 @@ public static class MillionBench
             ("bulletin drill-down, a deep page, asOf", () => $"{bulletinRoute}?page={random.Next(1, (int)(applicable / 50))}&pageSize=50&{asOf}"),
             ("update drill-down, a deep page, asOf", () => $"{updateRoute}?page={random.Next(1, (int)(updateApplicable / 50))}&pageSize=50&{asOf}"),
             ("computers, a deep page, asOf", () => $"api/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50&{asOf}"),
+            ("bulletin drill-down, a deep page, asOf a second before", () => $"{bulletinRoute}?page={random.Next(1, (int)(applicable / 50))}&pageSize=50&{recently}"),
+            ("update drill-down, a deep page, asOf a second before", () => $"{updateRoute}?page={random.Next(1, (int)(updateApplicable / 50))}&pageSize=50&{recently}"),
+            ("by computer, a deep page, asOf a second before", () => $"api/reports/compliance/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50&{recently}"),
+            ("computers, a deep page, asOf a second before", () => $"api/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50&{recently}"),
             ("computers running Windows 11, a deep page", () => $"api/computers?os=windows%2011&page={random.Next(1, (int)(computers / 200))}&pageSize=50"),
             ("computers by agent version, a deep page", () => $"api/computers?sort=agentVersion&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
         };

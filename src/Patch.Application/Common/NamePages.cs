@@ -20,8 +20,8 @@ public static class NamePages
     /// <c>n</c> its shape has in <paramref name="weights"/> (a relation of columns <c>shape, n</c>; rows of shapes it
     /// does not list weigh nothing; a table without shapes has one, ''). <paramref name="asOf"/>: the rows as they stood at
     /// the instant in <paramref name="ps"/>' <c>@asOf</c> (the buckets' counts then, <see cref="NameBuckets.Counts"/>) —
-    /// or null, to walk from the first row, when more rows changed since then than the page skips (counting them would
-    /// cost more than the walk).
+    /// or null, to walk from the first row, when the versions changed since then number more than a quarter of the rows
+    /// the page skips (counting them would cost more than the walk).
     /// </summary>
     public static async Task<Start?> LocateAsync(NpgsqlConnection conn, NpgsqlTransaction tx, NameBuckets buckets, string weights, IEnumerable<NpgsqlParameter> ps,
         long offset, int limit, bool descending, string alias, CancellationToken ct, bool asOf = false)
@@ -31,7 +31,9 @@ public static class NamePages
         {
             await using var few = new NpgsqlCommand(buckets.FewChangedSince("asOf"), conn, tx);
             foreach (var p in ps.Where(p => p.ParameterName == "asOf")) few.Parameters.Add(p.Clone());
-            few.Parameters.AddWithValue("cap", offset);
+            // A version changed since costs about twice what skipping a row does (both its ends are counted, each ≈ 3.5 µs
+            // against ≈ 2 µs a row skipped, at 100,000 computers): the buckets only when they are under a quarter of the skip.
+            few.Parameters.AddWithValue("cap", Math.Max(1, offset / 4));
             if (!(bool)(await few.ExecuteScalarAsync(ct))!) return null;
         }
         var direction = descending ? "desc" : "asc";

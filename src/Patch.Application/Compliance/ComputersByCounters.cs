@@ -46,12 +46,12 @@ public static class ComputersByCounters
             if (before + members <= skip) { before += members; continue; }
             var (limit, offset, range) = (query.PageSize - items.Count, Math.Max(0, skip - before), "true");
             List<NpgsqlParameter> bounds = [];
-            // Deep in a group, now: walked from the name bucket the page starts in (ADR 0038).
-            if (offset > 0 && asOf is null)
+            // Deep in a group, now or asOf: walked from the name bucket the page starts in (ADR 0038).
+            if (offset > 0)
             {
-                var start = await NamePages.LocateAsync(conn, tx, NameBuckets.Members, "select unnest(@shapes) shape, 1::bigint n", [new NpgsqlParameter("shapes", inGroup)],
-                    offset, limit, false, "m", ct);
-                (range, offset, bounds) = (start!.Condition, start.Skip, start.Parameters);
+                var start = await NamePages.LocateAsync(conn, tx, NameBuckets.Members, "select unnest(@shapes) shape, 1::bigint n",
+                    [new NpgsqlParameter("shapes", inGroup), .. ReadSql.AsOfParameters(asOf)], offset, limit, false, "m", ct, asOf is not null);
+                if (start is not null) (range, offset, bounds) = (start.Condition, start.Skip, start.Parameters);
             }
             await using var cmd = new NpgsqlCommand($"""
                 select m.computer_id, m.name, k.applicable, k.installed, k.missing, k.superseded, k.missing_critical, k.missing_important, k.compliance,
