@@ -98,20 +98,22 @@ public static class RequestText
                 {
                     case JsonTokenType.StartObject or JsonTokenType.StartArray:
                         Advance(path);
-                        path.Add(new Level(null, reader.TokenType == JsonTokenType.StartArray ? 0 : -1));
+                        path.Add(new Level(-1, 0, reader.TokenType == JsonTokenType.StartArray ? 0 : -1));
                         break;
                     case JsonTokenType.EndObject or JsonTokenType.EndArray:
                         path.RemoveAt(path.Count - 1);
                         break;
                     case JsonTokenType.PropertyName:
-                        var name = reader.GetString()!;
-                        path[^1] = path[^1] with { Name = name };
-                        if (reader.ValueIsEscaped && ControlAt(name) is var n and >= 0) return Control($"the name of {Path(path)}", name, n);
+                        // An escaped name is read (a bad escape refuses before it joins the path); where the name is in the
+                        // body, quotes included, is kept: it is made a string only for a refusal.
+                        var escaped = reader.ValueIsEscaped ? reader.GetString() : null;
+                        path[^1] = path[^1] with { NameAt = (int)reader.TokenStartIndex, NameLength = reader.ValueSpan.Length + 2 };
+                        if (escaped is not null && ControlAt(escaped) is var n and >= 0) return Control($"the name of {Path(path, body)}", escaped, n);
                         break;
                     default:
                         Advance(path);
                         if (reader.TokenType == JsonTokenType.String && reader.ValueIsEscaped && reader.GetString() is { } text && ControlAt(text) is var t and >= 0)
-                            return Control(Path(path), text, t);
+                            return Control(Path(path, body), text, t);
                         break;
                 }
             }
@@ -123,13 +125,13 @@ public static class RequestText
         catch (InvalidOperationException)
         {
             // An escape that is no character (an unpaired surrogate, "\uD800"): the reader cannot make a string of it.
-            return ("Invalid text", $"{Path(path)}: a \\u escape that is not a character (an unpaired surrogate).");
+            return ("Invalid text", $"{Path(path, body)}: a \\u escape that is not a character (an unpaired surrogate).");
         }
         return null;
     }
 
-    /// <summary>One level of the JSON path: an object's last property name, or an array's count of elements seen (-1: an object).</summary>
-    private readonly record struct Level(string? Name, int Seen);
+    /// <summary>One level of the JSON path: where an object's last property name is in the body (-1: none yet), or an array's count of elements seen (-1: an object).</summary>
+    private readonly record struct Level(int NameAt, int NameLength, int Seen);
 
     // A value inside an array is its next element; a value inside an object sits at the property name just read.
     private static void Advance(List<Level> path)
@@ -138,13 +140,18 @@ public static class RequestText
         path[^1] = path[^1] with { Seen = path[^1].Seen + 1 };
     }
 
-    private static string Path(List<Level> path)
+    private static string Path(List<Level> path, ReadOnlySpan<byte> body)
     {
         var text = new StringBuilder("$");
         foreach (var level in path)
         {
             if (level.Seen > 0) text.Append('[').Append(level.Seen - 1).Append(']');
-            else if (level.Name is not null) text.Append('.').Append(Printable(level.Name));
+            else if (level.NameAt >= 0)
+            {
+                var name = new Utf8JsonReader(body.Slice(level.NameAt, level.NameLength));
+                name.Read();
+                text.Append('.').Append(Printable(name.GetString()!));
+            }
         }
         return text.ToString();
     }
