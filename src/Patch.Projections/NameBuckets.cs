@@ -73,6 +73,19 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
              + (select count(*) from (select 1 from {S}.{Table}_history v where v.valid_to = 'infinity' and v.valid_from > @{asOfParameter} limit @cap) b) < @cap
         """;
 
+    /// <summary>
+    /// The table's number of rows at the instant in parameter <paramref name="asOfParameter"/>, counted from today's (the
+    /// buckets' sum) and the rows changed since: plus the keys whose version then has ended with no current version
+    /// (removed since), minus the keys whose current version began since with none then (added since).
+    /// </summary>
+    public string RowsAt(string asOfParameter) => $"""
+        with ended as (select v.{Key} k from {S}.{Table}_history v where v.valid_to > @{asOfParameter} and v.valid_to < 'infinity' and v.valid_from <= @{asOfParameter}),
+             begun as (select v.{Key} k from {S}.{Table}_history v where v.valid_to = 'infinity' and v.valid_from > @{asOfParameter})
+        select coalesce((select sum(members) from {S}.{Bounds}), 0)::bigint
+             + (select count(*) from ended e where not exists (select 1 from begun b where b.k = e.k))
+             - (select count(*) from begun b where not exists (select 1 from ended e where e.k = b.k))
+        """;
+
     /// <summary>Rows of an update whose name or shape changed.</summary>
     private string Changed => $"from new_rows n join old_rows o on o.{Key} = n.{Key} where (n.{Name}, {ShapeOf("n")}) is distinct from (o.{Name}, {ShapeOf("o")})";
 

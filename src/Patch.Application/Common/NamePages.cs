@@ -14,6 +14,23 @@ public static class NamePages
     /// <summary>A page's range of names (a SQL condition on the alias's name column, its parameters) and the rows to skip in it.</summary>
     public sealed record Start(string Condition, long Skip, List<NpgsqlParameter> Parameters);
 
+    /// <summary>Whether fewer than <paramref name="cap"/> versions of the table changed since <paramref name="ps"/>' <c>@asOf</c> (<see cref="NameBuckets.FewChangedSince"/>).</summary>
+    public static async Task<bool> FewChangedSinceAsync(NpgsqlConnection conn, NpgsqlTransaction tx, NameBuckets buckets, IEnumerable<NpgsqlParameter> ps, long cap,
+        CancellationToken ct)
+    {
+        await using var few = new NpgsqlCommand(buckets.FewChangedSince("asOf"), conn, tx);
+        foreach (var p in ps.Where(p => p.ParameterName == "asOf")) few.Parameters.Add(p.Clone());
+        few.Parameters.AddWithValue("cap", Math.Max(1, cap));
+        return (bool)(await few.ExecuteScalarAsync(ct))!;
+    }
+
+    /// <summary>The table's rows now (the buckets' sum).</summary>
+    public static async Task<long> RowsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, NameBuckets buckets, CancellationToken ct)
+    {
+        await using var rows = new NpgsqlCommand($"select coalesce(sum(members), 0)::bigint from {ReadModels.Schema}.{buckets.Bounds}", conn, tx);
+        return (long)(await rows.ExecuteScalarAsync(ct))!;
+    }
+
     /// <summary>
     /// The start of rows <paramref name="offset"/> to <paramref name="offset"/> + <paramref name="limit"/> − 1 of the
     /// table of <paramref name="buckets"/> in name order (<paramref name="descending"/> or not), each row weighing the
@@ -27,15 +44,9 @@ public static class NamePages
         long offset, int limit, bool descending, string alias, CancellationToken ct, bool asOf = false)
     {
         var s = ReadModels.Schema;
-        if (asOf)
-        {
-            await using var few = new NpgsqlCommand(buckets.FewChangedSince("asOf"), conn, tx);
-            foreach (var p in ps.Where(p => p.ParameterName == "asOf")) few.Parameters.Add(p.Clone());
-            // A version changed since costs about twice what skipping a row does (both its ends are counted, each ≈ 3.5 µs
-            // against ≈ 2 µs a row skipped, at 100,000 computers): the buckets only when they are under a quarter of the skip.
-            few.Parameters.AddWithValue("cap", Math.Max(1, offset / 4));
-            if (!(bool)(await few.ExecuteScalarAsync(ct))!) return null;
-        }
+        // A version changed since costs about twice what skipping a row does (both its ends are counted, each ≈ 3.5 µs
+        // against ≈ 2 µs a row skipped, at 100,000 computers): the buckets only when they are under a quarter of the skip.
+        if (asOf && !await FewChangedSinceAsync(conn, tx, buckets, ps, offset / 4, ct)) return null;
         var direction = descending ? "desc" : "asc";
         await using var cmd = new NpgsqlCommand($"""
             with w as ({weights}),

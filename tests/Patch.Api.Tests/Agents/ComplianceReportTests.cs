@@ -315,8 +315,10 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
             await Task.Delay(50, TestContext.Current.CancellationToken);
             var then = DateTimeOffset.UtcNow;
             await Task.Delay(50, TestContext.Current.CancellationToken);
-            // The first computer by name moves once more (two versions since then: few enough for the buckets' counts then).
+            // The first computer by name moves once more and one more computer arrives (few versions since then: the buckets'
+            // counts and the computers' number then are worked out from them).
             await ReportAsync(token, "A0-WS", "10.0.22631.2861", "x64", false, levels[2]);
+            await ReportAsync(token, "AA9-WS", "10.0.19045.3930", "x64", false, levels[1]);
             Assert.NotEqual(before, await AssertPagesAsync());
             // Asked asOf the instant before it moved: the rows then, page by page (the buckets' counts then: ADR 0038).
             Assert.Equal(before, await AssertPagesAsync(then));
