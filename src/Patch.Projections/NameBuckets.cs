@@ -63,15 +63,19 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
         """;
 
     /// <summary>
-    /// Whether fewer than <c>@cap</c> rows of the table changed since the instant in parameter <paramref name="asOfParameter"/>
-    /// (versions then true that ended since, current versions begun since; each side counted up to the cap): when more
-    /// did, counting the buckets then (<see cref="Counts"/>) costs more than walking the rows.
+    /// Whether fewer than <paramref name="cap"/> versions of the table changed since the instant in parameter
+    /// <paramref name="asOfParameter"/> (versions then true that ended since, current versions begun since; each side
+    /// counted up to the cap): when more did, counting the buckets then (<see cref="Counts"/>) costs more than walking the
+    /// rows. The cap is a SQL expression: <c>@cap</c>, or <see cref="QuarterOfRows"/>.
     /// </summary>
-    public string FewChangedSince(string asOfParameter) => $"""
+    public string FewChangedSince(string asOfParameter, string cap = "@cap") => $"""
         select (select count(*) from (select 1 from {S}.{Table}_history v
-                  where v.valid_to > @{asOfParameter} and v.valid_to < 'infinity' and v.valid_from <= @{asOfParameter} limit @cap) e)
-             + (select count(*) from (select 1 from {S}.{Table}_history v where v.valid_to = 'infinity' and v.valid_from > @{asOfParameter} limit @cap) b) < @cap
+                  where v.valid_to > @{asOfParameter} and v.valid_to < 'infinity' and v.valid_from <= @{asOfParameter} limit {cap}) e)
+             + (select count(*) from (select 1 from {S}.{Table}_history v where v.valid_to = 'infinity' and v.valid_from > @{asOfParameter} limit {cap}) b) < {cap}
         """;
+
+    /// <summary>A quarter of the table's rows now (the buckets' sum), at least one: a cap for <see cref="FewChangedSince"/>.</summary>
+    public string QuarterOfRows => $"(select greatest(coalesce(sum(members), 0) / 4, 1) from {S}.{Bounds})";
 
     /// <summary>
     /// The table's number of rows at the instant in parameter <paramref name="asOfParameter"/>, counted from today's (the

@@ -77,8 +77,8 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await using (var cmd = db.CreateCommand(Ddl)) await cmd.ExecuteNonQueryAsync(cancellationToken);
-        _trusted = config.GetValue("Patch:Ingest:TrustedAppend", true) && await AgentEventAppend.MayTrustAsync(db, cancellationToken);
-        if (!_trusted) logger.LogInformation("Agent events are appended with PostgreSQL's per-row stream check (ADR 0039): trusted appends are off or not permitted");
+        Trusted = config.GetValue("Patch:Ingest:TrustedAppend", true) && await AgentEventAppend.MayTrustAsync(db, cancellationToken);
+        if (!Trusted) logger.LogInformation("Agent events are appended with PostgreSQL's per-row stream check (ADR 0039): trusted appends are off or not permitted");
         await base.StartAsync(cancellationToken);
     }
 
@@ -87,9 +87,7 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
     /// <c>Patch:Ingest:TrustedAppend</c> (default true) and a database user permitted to (a superuser, or granted
     /// <c>SET ON PARAMETER session_replication_role</c>).
     /// </summary>
-    public bool Trusted => _trusted;
-
-    private bool _trusted;
+    public bool Trusted { get; private set; }
 
     public async Task<AgentEventsAccepted> SubmitAsync(AgentCaller computer, IReadOnlyList<AgentEventInput> events, CancellationToken ct)
     {
@@ -222,9 +220,9 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
         // Every new event of the transaction in one statement (ADR 0034), the deliveries' statuses in one more.
         if (events.Count > 0)
         {
-            if (_trusted) writes.BatchCommands.Add(new NpgsqlBatchCommand(AgentEventAppend.Trust));
+            if (Trusted) writes.BatchCommands.Add(new NpgsqlBatchCommand(AgentEventAppend.Trust));
             writes.BatchCommands.Add(_append.Command(events, AgentHeaders, userName));
-            if (_trusted) writes.BatchCommands.Add(new NpgsqlBatchCommand(AgentEventAppend.Distrust));
+            if (Trusted) writes.BatchCommands.Add(new NpgsqlBatchCommand(AgentEventAppend.Distrust));
         }
         if (deliveries.Count > 0)
             writes.BatchCommands.Add(AgentEventAppend.Positional(Projections.Delivery.DeliveryTables.InsertStatuses,

@@ -14,21 +14,17 @@ public static class NamePages
     /// <summary>A page's range of names (a SQL condition on the alias's name column, its parameters) and the rows to skip in it.</summary>
     public sealed record Start(string Condition, long Skip, List<NpgsqlParameter> Parameters);
 
-    /// <summary>Whether fewer than <paramref name="cap"/> versions of the table changed since <paramref name="ps"/>' <c>@asOf</c> (<see cref="NameBuckets.FewChangedSince"/>).</summary>
-    public static async Task<bool> FewChangedSinceAsync(NpgsqlConnection conn, NpgsqlTransaction tx, NameBuckets buckets, IEnumerable<NpgsqlParameter> ps, long cap,
+    /// <summary>
+    /// Whether few versions of the table changed since <paramref name="ps"/>' <c>@asOf</c>: fewer than <paramref name="cap"/>,
+    /// or without one, than a quarter of its rows (<see cref="NameBuckets.FewChangedSince"/>).
+    /// </summary>
+    public static async Task<bool> FewChangedSinceAsync(NpgsqlConnection conn, NpgsqlTransaction tx, NameBuckets buckets, IEnumerable<NpgsqlParameter> ps, long? cap,
         CancellationToken ct)
     {
-        await using var few = new NpgsqlCommand(buckets.FewChangedSince("asOf"), conn, tx);
+        await using var few = new NpgsqlCommand(buckets.FewChangedSince("asOf", cap is null ? buckets.QuarterOfRows : "@cap"), conn, tx);
         foreach (var p in ps.Where(p => p.ParameterName == "asOf")) few.Parameters.Add(p.Clone());
-        few.Parameters.AddWithValue("cap", Math.Max(1, cap));
+        if (cap is { } c) few.Parameters.AddWithValue("cap", Math.Max(1, c));
         return (bool)(await few.ExecuteScalarAsync(ct))!;
-    }
-
-    /// <summary>The table's rows now (the buckets' sum).</summary>
-    public static async Task<long> RowsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, NameBuckets buckets, CancellationToken ct)
-    {
-        await using var rows = new NpgsqlCommand($"select coalesce(sum(members), 0)::bigint from {ReadModels.Schema}.{buckets.Bounds}", conn, tx);
-        return (long)(await rows.ExecuteScalarAsync(ct))!;
     }
 
     /// <summary>

@@ -62,11 +62,8 @@ public static class ComputerQueries
         // rows and those added and removed since, when few changed since (ADR 0038); else a count.
         var count = $"select count(*) from {computers} where {filter}";
         if (everyComputer) count = $"select computers::bigint from {Projections.Computers.ComputerCounts.Select} n";
-        else if (unfiltered && asOf is not null)
-        {
-            var buckets = Projections.NameBuckets.Computers;
-            if (await NamePages.FewChangedSinceAsync(conn, tx, buckets, ps, await NamePages.RowsAsync(conn, tx, buckets, ct) / 4, ct)) count = buckets.RowsAt("asOf");
-        }
+        else if (unfiltered && asOf is not null && await NamePages.FewChangedSinceAsync(conn, tx, Projections.NameBuckets.Computers, ps, null, ct))
+            count = Projections.NameBuckets.Computers.RowsAt("asOf");
         return await ReportSql.PageAsync(conn, tx, count, sql, ps, rowPs, r => new ComputerView(r.GetString(0), r.GetString(1),
             r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4), r.GetBoolean(5),
             r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetFieldValue<string[]>(8),
