@@ -243,6 +243,20 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
             $"/api/policies/{policy.GetProperty("id").GetString()}/members",
         ];
         using var http = App.Client();
+        // The analyses the imports above queued run in the background (a burst is covered by a few runs, each waited for a
+        // moment): a run appended to while a rebuild replays would be read half-written. The run history must be still —
+        // nothing running, the same for longer than a queued analysis waits (AnalyseFleetHandler.ClockSkew) — before the views are read.
+        var quiet = System.Diagnostics.Stopwatch.StartNew();
+        for (string? last = null; ; await Task.Delay(250, TestContext.Current.CancellationToken))
+        {
+            var runs = await http.GetStringAsync("/api/server-tasks/runs?pageSize=1000", TestContext.Current.CancellationToken);
+            if (runs != last || runs.Contains("\"status\":\"running\"", StringComparison.Ordinal))
+            {
+                last = runs;
+                quiet.Restart();
+            }
+            else if (quiet.Elapsed > Patch.Application.Compliance.AnalyseFleetHandler.ClockSkew + TimeSpan.FromSeconds(0.5)) break;
+        }
         var live = new List<string>();
         foreach (var v in views) live.Add(await http.GetStringAsync(v));
 
