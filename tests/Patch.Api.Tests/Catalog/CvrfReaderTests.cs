@@ -151,3 +151,34 @@ public class when_reading_the_real_msrc_cvrf_documents
         Assert.Equal(("Invalid date", "line 14, column 73"), (e.Title, e.Place));
     }
 }
+
+public class when_a_catalog_nests_elements_deeply
+{
+    private static string Nest(int depth) => string.Concat(Enumerable.Repeat("<x>", depth)) + string.Concat(Enumerable.Repeat("</x>", depth));
+
+    [Fact]
+    public void a_cvrf_document_passes_over_a_deep_subtree_it_does_not_read()
+    {
+        // The streamed CVRF reader builds nothing from what it skips: a deep extension under DocumentTracking is passed
+        // over whole (by the reader beneath), not read node by node and refused.
+        using var shared = SharedData.Open("msrc-cvrf/2024-Jan.xml");
+        using var text = new StreamReader(shared);
+        var xml = text.ReadToEnd().Replace("<cvrf:Identification>", $"<cvrf:Extension>{Nest(5_000)}</cvrf:Extension><cvrf:Identification>");
+
+        var doc = CvrfCatalogReader.Read(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(xml)));
+
+        Assert.Equal("2024-Jan", doc.DocumentId);
+        Assert.Equal(37, doc.Bulletins.Count);
+    }
+
+    [Fact]
+    public void a_document_built_as_a_tree_is_refused_past_the_depth_limit_naming_the_place()
+    {
+        var xml = $"<BulletinDatastore><Bulletins>{Nest(SafeXml.MaxDepth + 10)}</Bulletins></BulletinDatastore>";
+
+        var e = Assert.Throws<CatalogFormatException>(() => MssecureCatalogReader.Read(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(xml))));
+
+        Assert.Equal("XML nested too deeply", e.Title);
+        Assert.StartsWith("line 1, column ", e.Place);
+    }
+}
