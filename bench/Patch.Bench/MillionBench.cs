@@ -202,7 +202,7 @@ public static class MillionBench
             var cursors = new List<string>();
             for (var i = 0; i < 8; i++)
             {
-                using var before = await http.GetAsync($"{route}?page={random.Next(1, (int)(rows / 50) - 1)}&pageSize=50");
+                using var before = await http.GetAsync($"{route}{(route.Contains('?') ? '&' : '?')}page={random.Next(1, (int)(rows / 50) - 1)}&pageSize=50");
                 before.EnsureSuccessStatusCode();
                 cursors.Add(System.Text.Json.JsonDocument.Parse(await before.Content.ReadAsStringAsync()).RootElement.GetProperty("next").GetString()!);
             }
@@ -223,6 +223,10 @@ public static class MillionBench
         var recently = "asOf=" + Uri.EscapeDataString((string)(await lately.ExecuteScalarAsync())!);
         var bulletinCursors = await CursorsAsync(bulletinRoute, applicable);
         var updateCursors = await CursorsAsync(updateRoute, updateApplicable);
+        // The computers list filtered (no name buckets for a filter), and every computer as it stood at the past instant.
+        var windows11 = "api/computers?os=windows%2011";
+        var windows11Cursors = await CursorsAsync(windows11, computers / 4);
+        var pastCursors = await CursorsAsync($"api/computers?{asOf}", computers);
         var routes = new (string Label, Func<string> Url)[]
         {
             ("by bulletin, page 1", () => "api/reports/compliance/bulletins?page=1&pageSize=50"),
@@ -256,6 +260,8 @@ public static class MillionBench
             ("by computer, a deep page, asOf a second before", () => $"api/reports/compliance/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50&{recently}"),
             ("computers, a deep page, asOf a second before", () => $"api/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50&{recently}"),
             ("computers running Windows 11, a deep page", () => $"api/computers?os=windows%2011&page={random.Next(1, (int)(computers / 200))}&pageSize=50"),
+            ("computers running Windows 11, a deep page by cursor (after=)", () => $"{windows11}&after={windows11Cursors[random.Next(windows11Cursors.Length)]}&pageSize=50"),
+            ("computers, a deep page by cursor, asOf", () => $"api/computers?{asOf}&after={pastCursors[random.Next(pastCursors.Length)]}&pageSize=50"),
             ("computers by agent version, a deep page", () => $"api/computers?sort=agentVersion&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
         };
         Console.WriteLine($"{computers:N0} computers, {bulletins:N0} bulletins with rows; 40 requests per report after 5 warm-ups");

@@ -42,7 +42,7 @@ public static class QueryParameters
     public static QueryParameter After => new("after", "string",
         "The 'next' cursor of the previous page's answer: the page after it, walked from where that page stopped (name order only; instead of page=, fast at any depth).");
 
-    /// <summary>A drill-down's paging: the report's, and by cursor in name order (<c>DrillDownCursor</c>).</summary>
+    /// <summary>A drill-down's or the computers list's paging: the report's, and by cursor in name order (<c>NameCursor</c>).</summary>
     public static QueryParameter[] DrillDown(IEnumerable<string> sortColumns, string defaultSort) => [.. Report(sortColumns, defaultSort), After];
 
     public static TBuilder WithQuery<TBuilder>(this TBuilder builder, params QueryParameter[] parameters) where TBuilder : IEndpointConventionBuilder =>

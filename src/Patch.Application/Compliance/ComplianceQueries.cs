@@ -179,7 +179,7 @@ public static class ComplianceQueries
             if (bulletin?.Updates.Any(u => u.UpdateId == parts[1]) != true) return QueryAnswer<ReportPage<ComputerStateRow>>.Missing($"No update '{Domain.Users.UserDecisions.Printable(key)}'.");
         }
         var report = query!;
-        var (cursor, cursorProblem) = DrillDownCursor.Parse(paging, report);
+        var (cursor, cursorProblem) = Common.NameCursor.Parse(paging, report, DrillDownCursor.Keys);
         if (cursorProblem is not null) return QueryAnswer<ReportPage<ComputerStateRow>>.Invalid(cursorProblem);
         var where = filter + (code is null ? "" : " and s.state = @state") + (family is null ? "" : " and s.family = @family");
         var ps = ReadSql.AsOfParameters(asOf);
@@ -193,7 +193,7 @@ public static class ComplianceQueries
         var page = cursor?.Page ?? report.Page;
         var limit = report.PageSize + (keyset ? 1 : 0);
         var rowPs = ps.ToList();
-        if (cursor is not null) rowPs.AddRange([new("after_name", cursor.Name), new("after_computer", cursor.ComputerId), new("after_update", cursor.UpdateKey)]);
+        if (cursor is not null) rowPs.AddRange(DrillDownCursor.Parameters(cursor));
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
         var range = cursor is null ? "" : $" and {DrillDownCursor.Condition(report.Descending)}";
@@ -225,7 +225,7 @@ public static class ComplianceQueries
             r.GetString(4), r.GetString(5), States[r.GetInt16(6) - 1]), UpdateKey: r.GetString(7)), report with { Page = page }, ct);
         var items = rows.Items.Take(report.PageSize).ToList();
         var next = keyset && rows.Items.Count > report.PageSize
-            ? new DrillDownCursor(report.PageSize, page + 1, items[^1].Row.Name, items[^1].Row.ComputerId, items[^1].UpdateKey).ToString() : null;
+            ? DrillDownCursor.Next(report.PageSize, page + 1, items[^1].Row.Name, items[^1].Row.ComputerId, items[^1].UpdateKey).ToString() : null;
         return new ReportPage<ComputerStateRow>(items.Select(i => i.Row).ToList(), rows.Total, page, report.PageSize, next);
     }
 }

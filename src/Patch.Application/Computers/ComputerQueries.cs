@@ -19,8 +19,8 @@ public static class ComputerQueries
         string? agentVersion, int? notReportingDays, CancellationToken ct, DateTimeOffset? asOf = null)
     {
         var computers = $"{ReadSql.At(Projections.PatchProjections.ComputerRowTable, asOf)} c";
-        var (query, problem) = ReportQuery.Parse(paging, csv, Sort, "name");
-        if (problem is not null) return QueryAnswer<ReportPage<ComputerView>>.Invalid(problem);
+        var (parsed, problem) = ReportQuery.Parse(paging, csv, Sort, "name");
+        if (problem is not null || parsed is not { } query) return QueryAnswer<ReportPage<ComputerView>>.Invalid(problem ?? "paging");
         if (notReportingDays is < 1 or > 3650) return QueryAnswer<ReportPage<ComputerView>>.Invalid("notReportingDays: 1 to 3650");
         var where = new List<string> { "true" };
         var ps = ReadSql.AsOfParameters(asOf);
@@ -32,13 +32,25 @@ public static class ComputerQueries
             where.Add("agent_installed and (last_inventory_at is null or last_inventory_at < @since)");
             ps.Add(new("since", (asOf ?? time.GetUtcNow()).AddDays(-days)));
         }
+        // In name order a page also gives the next one's cursor (after=): an index walk from where it stopped, filtered or not.
+        var (cursor, cursorProblem) = NameCursor.Parse(paging, query, Keys);
+        if (cursorProblem is not null) return QueryAnswer<ReportPage<ComputerView>>.Invalid(cursorProblem);
+        var keyset = query.Sort == "name";
+        var (page, limit) = (cursor?.Page ?? query.Page, query.PageSize + (keyset ? 1 : 0));
         var unfiltered = where.Count == 1;
         var everyComputer = unfiltered && asOf is null;
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
-        var (range, offset, rowPs) = ("", query!.Offset, ps.ToList());
+        var (range, offset, rowPs) = ("", cursor is null ? query.Offset : 0, ps.ToList());
+        if (cursor is not null)
+        {
+            range = query.Descending
+                ? " and c.name_lower <= @after_name and (c.name_lower < @after_name or c.id > @after_id)"
+                : " and c.name_lower >= @after_name and (c.name_lower > @after_name or c.id > @after_id)";
+            rowPs.AddRange([new("after_name", cursor.Keys[0]), new("after_id", cursor.Keys[1])]);
+        }
         // Every computer by name, a page past the first, now or asOf: walked from the name bucket it starts in (ADR 0038).
-        if (unfiltered && query.Sort == "name" && offset > 0)
+        else if (unfiltered && keyset && offset > 0)
         {
             var start = await NamePages.LocateAsync(conn, tx, Projections.NameBuckets.Computers, "select ''::text shape, 1::bigint n", ReadSql.AsOfParameters(asOf), offset,
                 query.PageSize, query.Descending, "c", ct, asOf is not null);
@@ -53,8 +65,8 @@ public static class ComputerQueries
         var sql = $"""
             select id, data->>'name', data->>'domain', operating_system, data->>'macAddress', coalesce(agent_installed, false), agent_version,
                    data->>'osVersion', coalesce(array(select jsonb_array_elements_text(data->'products')), array[]::text[]),
-                   (data->>'enrolledAt')::timestamptz, last_inventory_at, coalesce((data->>'installedKbs')::int, 0)
-            from (select c.id page_id from {computers} where {filter}{range} order by {query.OrderBy(Sort, "id")} limit {query.PageSize} offset {offset}) page
+                   (data->>'enrolledAt')::timestamptz, last_inventory_at, coalesce((data->>'installedKbs')::int, 0), name_lower
+            from (select c.id page_id from {computers} where {filter}{range} order by {query.OrderBy(Sort, "id")} limit {limit} offset {offset}) page
             join {computers} on c.id = page.page_id
             order by {query.OrderBy(Sort, "id")}
             """;
@@ -64,11 +76,18 @@ public static class ComputerQueries
         if (everyComputer) count = $"select computers::bigint from {Projections.Computers.ComputerCounts.Select} n";
         else if (unfiltered && asOf is not null && await NamePages.FewChangedSinceAsync(conn, tx, Projections.NameBuckets.Computers, ps, null, ct))
             count = Projections.NameBuckets.Computers.RowsAt("asOf");
-        return await ReportSql.PageAsync(conn, tx, count, sql, ps, rowPs, r => new ComputerView(r.GetString(0), r.GetString(1),
+        var rows = await ReportSql.PageAsync(conn, tx, count, sql, ps, rowPs, r => (View: new ComputerView(r.GetString(0), r.GetString(1),
             r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4), r.GetBoolean(5),
             r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetFieldValue<string[]>(8),
-            r.IsDBNull(9) ? null : r.GetFieldValue<DateTimeOffset>(9), r.IsDBNull(10) ? null : r.GetFieldValue<DateTimeOffset>(10), r.GetInt32(11)), query, ct);
+            r.IsDBNull(9) ? null : r.GetFieldValue<DateTimeOffset>(9), r.IsDBNull(10) ? null : r.GetFieldValue<DateTimeOffset>(10), r.GetInt32(11)),
+            NameLower: r.GetString(12)), query with { Page = page }, ct);
+        var items = rows.Items.Take(query.PageSize).ToList();
+        var next = keyset && rows.Items.Count > query.PageSize ? new NameCursor(query.PageSize, page + 1, [items[^1].NameLower, items[^1].View.Id]).ToString() : null;
+        return QueryAnswer<ReportPage<ComputerView>>.Ok(new ReportPage<ComputerView>(items.Select(i => i.View).ToList(), rows.Total, page, query.PageSize, next));
     }
+
+    /// <summary>The keys of the list's cursor: the last row's lower-case name and id.</summary>
+    private const int Keys = 2;
 
     private static string Like(string text) => text.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_");
 }

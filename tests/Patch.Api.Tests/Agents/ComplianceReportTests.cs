@@ -251,6 +251,16 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
         Assert.Contains("pageSize=1", (await GetJsonAsync($"/api/reports/compliance/computers/PC-B/updates?pageSize=2&after={next}", 400)).GetProperty("detail").GetString());
         Assert.Contains("not a cursor", (await GetJsonAsync("/api/reports/compliance/computers/PC-B/updates?after=bm90LWEtY3Vyc29y", 400)).GetProperty("detail").GetString());
         await GetJsonAsync("/api/reports/compliance/computers/PC-B/updates?after=%00", 400);
+
+        // The computers list pages by cursor in name order too; a drill-down's cursor is not one of its cursors.
+        var computers = await GetJsonAsync("/api/computers?pageSize=1");
+        var after = computers.GetProperty("next").GetString();
+        Assert.Contains("sorts by agentVersion", (await GetJsonAsync($"/api/computers?sort=agentVersion&after={after}", 400)).GetProperty("detail").GetString());
+        Assert.Contains("after and page", (await GetJsonAsync($"/api/computers?page=2&after={after}", 400)).GetProperty("detail").GetString());
+        Assert.Contains("pageSize=1", (await GetJsonAsync($"/api/computers?pageSize=2&after={after}", 400)).GetProperty("detail").GetString());
+        Assert.Contains("not a cursor", (await GetJsonAsync($"/api/computers?pageSize=1&after={next}", 400)).GetProperty("detail").GetString());
+        Assert.Contains("after: empty", (await GetJsonAsync("/api/computers?after=", 400)).GetProperty("detail").GetString());
+        Assert.Equal(JsonValueKind.Null, (await GetJsonAsync("/api/computers?sort=agentVersion&pageSize=1")).GetProperty("next").ValueKind);
     }
 
     [Fact]
@@ -358,7 +368,7 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
                      "/api/reports/compliance/bulletins/KB5034763/computers?family=windows",
                      "/api/reports/compliance/updates/microsoft%3AKB5034763%7CKB5034763-win10-22h2-x64/computers?sort=-name",
                      "/api/reports/compliance/computers", "/api/reports/compliance/computers?sort=compliance",
-                     "/api/computers", "/api/computers?sort=-name",
+                     "/api/computers", "/api/computers?sort=-name", "/api/computers?q=1-", "/api/computers?sort=-name&os=microsoft",
                  })
         {
             var join = (url.Contains('?') ? "&" : "?") + at;
@@ -376,6 +386,19 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
                     numbered.AddRange(Rows(answer));
                 }
                 Assert.Equal(expected, numbered);
+                // In name order, page after page by cursor: the same rows (the compliance by computer pages by number only).
+                if (url.StartsWith("/api/reports/compliance/computers", StringComparison.Ordinal)) continue;
+                var walked = new List<string>();
+                var current = await GetJsonAsync($"{url}{join}pageSize={size}");
+                for (var page = 1; ; page++)
+                {
+                    Assert.Equal(page, current.GetProperty("page").GetInt32());
+                    Assert.Equal(expected.Count, current.GetProperty("total").GetInt64());
+                    walked.AddRange(Rows(current));
+                    if (current.GetProperty("next").ValueKind == JsonValueKind.Null) break;
+                    current = await GetJsonAsync($"{url}{join}pageSize={size}&after={current.GetProperty("next").GetString()}");
+                }
+                Assert.Equal(expected, walked);
             }
         }
         return every;
