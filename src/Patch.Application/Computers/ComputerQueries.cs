@@ -24,9 +24,19 @@ public static class ComputerQueries
         if (notReportingDays is < 1 or > 3650) return QueryAnswer<ReportPage<ComputerView>>.Invalid("notReportingDays: 1 to 3650");
         var where = new List<string> { "true" };
         var ps = ReadSql.AsOfParameters(asOf);
+        // The filters on operating system and agent version, also as a condition on the kept counts' groups (ADR 0037).
+        var grouped = new List<string> { "true" };
         if (!string.IsNullOrWhiteSpace(q)) { where.Add("name_lower like @q"); ps.Add(new("q", $"%{Like(q.Trim().ToLowerInvariant())}%")); }
-        if (!string.IsNullOrWhiteSpace(os)) { where.Add("operating_system_lower like @os"); ps.Add(new("os", $"%{Like(os.Trim().ToLowerInvariant())}%")); }
-        if (!string.IsNullOrWhiteSpace(agentVersion)) { where.Add("agent_version = @version"); ps.Add(new("version", agentVersion.Trim())); }
+        if (!string.IsNullOrWhiteSpace(os))
+        {
+            (where, grouped) = ([.. where, "operating_system_lower like @os"], [.. grouped, "os like @os"]);
+            ps.Add(new("os", $"%{Like(os.Trim().ToLowerInvariant())}%"));
+        }
+        if (!string.IsNullOrWhiteSpace(agentVersion))
+        {
+            (where, grouped) = ([.. where, "agent_version = @version"], [.. grouped, "agent_version = @version"]);
+            ps.Add(new("version", agentVersion.Trim()));
+        }
         if (notReportingDays is { } days)
         {
             where.Add("agent_installed and (last_inventory_at is null or last_inventory_at < @since)");
@@ -38,7 +48,6 @@ public static class ComputerQueries
         var keyset = query.Sort == "name";
         var (page, limit) = (cursor?.Page ?? query.Page, query.PageSize + (keyset ? 1 : 0));
         var unfiltered = where.Count == 1;
-        var everyComputer = unfiltered && asOf is null;
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
         var (range, offset, rowPs) = ("", cursor is null ? query.Offset : 0, ps.ToList());
@@ -70,10 +79,11 @@ public static class ComputerQueries
             join {computers} on c.id = page.page_id
             order by {query.OrderBy(Sort, "id")}
             """;
-        // Every computer, now: the count kept as the rows are written (ADR 0037), not a count of a million rows; asOf, today's
-        // rows and those added and removed since, when few changed since (ADR 0038); else a count.
+        // Every computer, or those of some operating systems and agent versions, now: the counts kept as the rows are written
+        // (ADR 0037), not a count of a million rows; asOf, today's rows and those added and removed since, when few changed
+        // since (ADR 0038); else a count.
         var count = $"select count(*) from {computers} where {filter}";
-        if (everyComputer) count = $"select computers::bigint from {Projections.Computers.ComputerCounts.Select} n";
+        if (asOf is null && where.Count == grouped.Count) count = Projections.Computers.ComputerCounts.CountWhere(string.Join(" and ", grouped));
         else if (unfiltered && asOf is not null && await NamePages.FewChangedSinceAsync(conn, tx, Projections.NameBuckets.Computers, ps, null, ct))
             count = Projections.NameBuckets.Computers.RowsAt("asOf");
         var rows = await ReportSql.PageAsync(conn, tx, count, sql, ps, rowPs, r => (View: new ComputerView(r.GetString(0), r.GetString(1),

@@ -3,12 +3,13 @@ using Npgsql;
 namespace Patch.Projections.Computers;
 
 /// <summary>
-/// How many computers the store knows and how many have an agent, kept as the computer rows are written (ADR 0037): the
-/// home page's configuration summary reads a few rows instead of counting a million documents. Statement triggers on the
-/// computer rows move the counts by the rows each statement inserted, deleted or changed (a truncate empties them), in
-/// the writer's transaction — so they are what the rows are in every snapshot, whichever code wrote the rows (the
-/// projection live, its rebuild, a restored store). The counts are spread over a few slots chosen by the writing
-/// session, so concurrent enrolments do not queue on one row; a statement that changes no count writes nothing.
+/// How many computers the store knows and how many have an agent, per operating system and agent version, kept as the
+/// computer rows are written (ADR 0037): the home page's configuration summary, and the total of the computers list
+/// filtered by operating system or agent version, read a few rows instead of counting a million documents. Statement
+/// triggers on the computer rows move the counts by the rows each statement inserted, deleted or changed (a truncate
+/// empties them), in the writer's transaction — so they are what the rows are in every snapshot, whichever code wrote
+/// the rows (the projection live, its rebuild, a restored store). The counts are spread over a few slots chosen by the
+/// writing session, so concurrent enrolments do not queue on one row; a statement that changes no count writes nothing.
 /// </summary>
 public static class ComputerCounts
 {
@@ -23,31 +24,50 @@ public static class ComputerCounts
     /// <summary>The count of computers and of those with an agent, as a one-row SQL relation (columns computers, agents).</summary>
     public const string Select = $"(select coalesce(sum(computers), 0)::int computers, coalesce(sum(agents), 0)::int agents from {S}.{Table})";
 
+    /// <summary>
+    /// The number of computers whose lower-case operating system and agent version meet <paramref name="where"/> (a condition
+    /// on the columns <c>os</c> and <c>agent_version</c>, '' where the row has none), as a scalar query.
+    /// </summary>
+    public static string CountWhere(string where) => $"select coalesce(sum(computers), 0)::bigint from {S}.{Table} where {where}";
+
+    /// <summary>A row's key columns in the counts: its lower-case operating system and agent version ('' for none).</summary>
+    private const string Key = "coalesce(operating_system_lower, ''), coalesce(agent_version, '')";
+
+    /// <summary>Moves the counts by the rows of <paramref name="deltas"/> (columns: os, agent version, computers, agents), per group.</summary>
+    private static string Move(string deltas) => $"""
+        insert into {S}.{Table} as c (slot, os, agent_version, computers, agents)
+            select pg_backend_pid() % {Slots}, os, agent_version, sum(computers), sum(agents) from ({deltas}) d (os, agent_version, computers, agents)
+            group by os, agent_version having sum(computers) <> 0 or sum(agents) <> 0
+            on conflict (os, agent_version, slot) do update set computers = c.computers + excluded.computers, agents = c.agents + excluded.agents
+        """;
+
     private static readonly string Ddl = $"""
         do $counts$ begin
+          -- Counted once from the rows when new, or when kept by an earlier version without the groups.
+          if to_regclass('{S}.{Table}') is not null and not exists (select 1 from information_schema.columns
+              where table_schema = '{S}' and table_name = '{Table}' and column_name = 'agent_version') then
+            drop table {S}.{Table};
+          end if;
           if to_regclass('{S}.{Table}') is null then
-            create table {S}.{Table} (slot smallint primary key, computers bigint not null, agents bigint not null);
-            insert into {S}.{Table} select 0, count(*), count(*) filter (where agent_installed) from {S}.{Rows};
+            create table {S}.{Table} (slot smallint not null, os text not null, agent_version text not null, computers bigint not null,
+              agents bigint not null, primary key (os, agent_version, slot));
+            insert into {S}.{Table} select 0, {Key}, count(*), count(*) filter (where agent_installed) from {S}.{Rows} group by 2, 3;
           end if;
         end $counts$;
         create or replace function {S}.{Table}_move() returns trigger language plpgsql as $$
-        declare
-          d_computers bigint := 0;
-          d_agents bigint := 0;
         begin
           if TG_OP = 'TRUNCATE' then
             delete from {S}.{Table};
             return null;
           end if;
-          if TG_OP in ('INSERT', 'UPDATE') then
-            select d_computers + count(*), d_agents + count(*) filter (where agent_installed) into d_computers, d_agents from new_rows;
-          end if;
-          if TG_OP in ('DELETE', 'UPDATE') then
-            select d_computers - count(*), d_agents - count(*) filter (where agent_installed) into d_computers, d_agents from old_rows;
-          end if;
-          if d_computers <> 0 or d_agents <> 0 then
-            insert into {S}.{Table} as c (slot, computers, agents) values (pg_backend_pid() % {Slots}, d_computers, d_agents)
-              on conflict (slot) do update set computers = c.computers + excluded.computers, agents = c.agents + excluded.agents;
+          -- The rows a statement wrote count in, the ones it replaced or removed count out, by group: an update that moved
+          -- no computer between groups and changed no agent sums to nothing and writes nothing.
+          if TG_OP = 'INSERT' then
+            {Move($"select {Key}, 1, coalesce(agent_installed, false)::int from new_rows")};
+          elsif TG_OP = 'DELETE' then
+            {Move($"select {Key}, -1, -coalesce(agent_installed, false)::int from old_rows")};
+          else
+            {Move($"select {Key}, 1, coalesce(agent_installed, false)::int from new_rows union all select {Key}, -1, -coalesce(agent_installed, false)::int from old_rows")};
           end if;
           return null;
         end $$;

@@ -1,0 +1,86 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Patch.Api.Tests.Infrastructure;
+
+namespace Patch.Api.Tests.Agents;
+
+/// <summary>
+/// The computers list filtered by operating system or agent version gives its total from the counts kept per operating
+/// system and agent version as the rows are written (ADR 0037), not by counting the rows: the totals must be the rows'.
+/// </summary>
+public class when_listing_computers_by_operating_system_and_agent_version(AppFixture app) : AppTest(app)
+{
+    private async Task<string> EnrolAsync(string token, string name, string agentVersion, string caption)
+    {
+        using var client = App.Client();
+        var enrol = await client.PostAsync("/agent/v1/enrol",
+            new StringContent(JsonSerializer.Serialize(new { token, computerName = name, agentVersion }), Encoding.UTF8, "application/json"));
+        var credential = JsonDocument.Parse(await enrol.Content.ReadAsStringAsync()).RootElement.GetProperty("credential").GetString()!;
+        await ReportAsync(credential, agentVersion, caption);
+        return credential;
+    }
+
+    private async Task ReportAsync(string credential, string agentVersion, string caption)
+    {
+        using var client = App.Client();
+        var request = new HttpRequestMessage(HttpMethod.Post, "/agent/v1/inventory")
+        {
+            Content = new StringContent(JsonSerializer.Serialize(new
+            {
+                osCaption = caption, osVersion = "10.0.19045.3930", architecture = "x64", servicePack = 0, isServer = false, cultures = new[] { "en-US" },
+                softwareReleases = Array.Empty<string>(), installedKbs = Array.Empty<string>(), agentVersion,
+            }), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
+        Assert.True((await client.SendAsync(request)).IsSuccessStatusCode);
+    }
+
+    [Fact]
+    public async Task filtered_totals_come_from_the_kept_counts_and_are_the_rows_as_computers_come_change_and_go()
+    {
+        foreach (var (name, os) in new[] { ("D1", "Windows 10 Pro"), ("D2", "Windows 11 Pro"), ("D3", "Windows 11 Enterprise"), ("D4", "Windows Server 2022"), ("D5", null) })
+            Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers", new { name, operatingSystem = os })).Status);
+        var (_, tokenBody) = await SendAsync(HttpMethod.Post, "/api/enrolment-tokens", new { name = "list", maxUses = 10 });
+        var token = tokenBody.GetProperty("token").GetString()!;
+        var a1 = await EnrolAsync(token, "A1", "1.0.0", "Microsoft Windows 11 Pro");
+        await EnrolAsync(token, "A2", "1.0.0", "Microsoft Windows 10 Enterprise");
+        await EnrolAsync(token, "A3", "1.1.0", "Microsoft Windows 11 Enterprise");
+        await AssertTotalsAsync(8);
+
+        // Computers move between groups: a discovered one gets another operating system, an agent is upgraded and reports
+        // another system; one discovered computer is enrolled (its row gains an agent).
+        Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers", new { name = "D2", operatingSystem = "Windows 10 Pro" })).Status);
+        await ReportAsync(a1, "1.1.0", "Microsoft Windows 10 Pro");
+        await EnrolAsync(token, "D4", "1.1.0", "Microsoft Windows Server 2022 Standard");
+        var totals = await AssertTotalsAsync(8);
+        Assert.Equal(3, totals["agentVersion=1.1.0"]);
+        Assert.Equal(2, totals["os=windows%2011"]);
+    }
+
+    /// <summary>Each filter's total against the rows of its one long page, and the kept counts against a recount of the rows.</summary>
+    private async Task<Dictionary<string, long>> AssertTotalsAsync(int computers)
+    {
+        var totals = new Dictionary<string, long>();
+        foreach (var filter in new[] { "", "os=windows%2011", "os=WINDOWS", "os=server", "os=10%20pro", "agentVersion=1.0.0", "agentVersion=1.1.0",
+                     "os=windows%2011&agentVersion=1.1.0", "os=nothing-like-this", "q=a&os=windows" })
+        {
+            var page = await GetJsonAsync($"/api/computers?pageSize=500&{filter}");
+            Assert.Equal(page.GetProperty("items").GetArrayLength(), page.GetProperty("total").GetInt64());
+            totals[filter] = page.GetProperty("total").GetInt64();
+        }
+        Assert.Equal(computers, totals[""]);
+
+        await using var check = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("""
+            select count(*) from
+              (select coalesce(operating_system_lower, '') os, coalesce(agent_version, '') v, count(*) n, count(*) filter (where agent_installed) a
+               from patch.mt_doc_computer_row group by 1, 2) r
+              full join (select os, agent_version v, sum(computers) n, sum(agents) a from patch.computer_counts group by 1, 2
+                         having sum(computers) <> 0 or sum(agents) <> 0) k on k.os = r.os and k.v = r.v
+            where (r.n, r.a) is distinct from (k.n, k.a)
+            """);
+        Assert.Equal(0L, (long)(await check.ExecuteScalarAsync(TestContext.Current.CancellationToken))!);
+        return totals;
+    }
+}
