@@ -227,6 +227,7 @@ public static class MillionBench
         var windows11 = "api/computers?os=windows%2011";
         var windows11Cursors = await CursorsAsync(windows11, computers / 4);
         var pastCursors = await CursorsAsync($"api/computers?{asOf}", computers);
+        var byVersionCursors = await CursorsAsync("api/computers?sort=agentVersion", computers);
         var routes = new (string Label, Func<string> Url)[]
         {
             ("by bulletin, page 1", () => "api/reports/compliance/bulletins?page=1&pageSize=50"),
@@ -263,6 +264,7 @@ public static class MillionBench
             ("computers running Windows 11, a deep page by cursor (after=)", () => $"{windows11}&after={windows11Cursors[random.Next(windows11Cursors.Length)]}&pageSize=50"),
             ("computers, a deep page by cursor, asOf", () => $"api/computers?{asOf}&after={pastCursors[random.Next(pastCursors.Length)]}&pageSize=50"),
             ("computers by agent version, a deep page", () => $"api/computers?sort=agentVersion&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
+            ("computers by agent version, a deep page by cursor (after=)", () => $"api/computers?sort=agentVersion&after={byVersionCursors[random.Next(byVersionCursors.Length)]}&pageSize=50"),
         };
         Console.WriteLine($"{computers:N0} computers, {bulletins:N0} bulletins with rows; 40 requests per report after 5 warm-ups");
         foreach (var (label, url) in routes)

@@ -6,7 +6,7 @@ using Patch.Application.Compliance;
 namespace Patch.Application.Common;
 
 /// <summary>
-/// A keyset cursor for reports paged in name order (the drill-downs, the computers list): a page ends with the cursor of
+/// A keyset cursor for reports paged in name order (the drill-downs; the computers list, in any of its orders): a page ends with the cursor of
 /// the next (<c>next</c> in the answer), and <c>after=</c> that cursor starts the next page where the last one stopped —
 /// an index walk from that row, never a walk of every row before it, now or <c>asOf</c>. It carries the page size and
 /// the next page's number (a cursor asked with another page size is refused: its page number would be wrong) and the
@@ -22,13 +22,16 @@ public sealed record NameCursor(int PageSize, int Page, IReadOnlyList<string> Ke
                 [Version, PageSize.ToString(CultureInfo.InvariantCulture), Page.ToString(CultureInfo.InvariantCulture), .. Keys])))
             .TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    /// <summary>The cursor of <c>after</c> with <paramref name="keyCount"/> keys, null when absent; a problem naming the parameter when it cannot be used.</summary>
-    public static (NameCursor? Cursor, string? Problem) Parse(IQueryCollection q, ReportQuery query, int keyCount)
+    /// <summary>
+    /// The cursor of <c>after</c> with <paramref name="keyCount"/> keys, null when absent; a problem naming the parameter when
+    /// it cannot be used. In name order only, unless <paramref name="anySort"/> (the report's cursor then names its order).
+    /// </summary>
+    public static (NameCursor? Cursor, string? Problem) Parse(IQueryCollection q, ReportQuery query, int keyCount, bool anySort = false)
     {
         var text = q["after"].ToString();
         if (!q.ContainsKey("after")) return (null, null);
         if (text.Length == 0) return (null, "after: empty (take 'next' from the previous page's answer)");
-        if (query.Sort != "name")
+        if (query.Sort != "name" && !anySort)
             return (null, $"after: pages follow one another by cursor in name order only (sort=name or sort=-name); this request sorts by {query.Sort} — use page=");
         if (q.ContainsKey("page")) return (null, "after and page: give one of them (after is the 'next' cursor of the previous page's answer)");
         var parts = Decode(text)?.Split(Separator);

@@ -42,8 +42,15 @@ public static class QueryParameters
     public static QueryParameter After => new("after", "string",
         "The 'next' cursor of the previous page's answer: the page after it, walked from where that page stopped (name order only; instead of page=, fast at any depth).");
 
-    /// <summary>A drill-down's or the computers list's paging: the report's, and by cursor in name order (<c>NameCursor</c>).</summary>
+    /// <summary>A drill-down's paging: the report's, and by cursor in name order (<c>NameCursor</c>).</summary>
     public static QueryParameter[] DrillDown(IEnumerable<string> sortColumns, string defaultSort) => [.. Report(sortColumns, defaultSort), After];
+
+    /// <summary>A list's paging: the report's, and by cursor in any of its orders (the computers list).</summary>
+    public static QueryParameter[] Keyset(IEnumerable<string> sortColumns, string defaultSort) =>
+    [
+        .. Report(sortColumns, defaultSort),
+        new("after", "string", "The 'next' cursor of the previous page's answer: the page after it, walked from where that page stopped (in the same sort; instead of page=, fast at any depth)."),
+    ];
 
     public static TBuilder WithQuery<TBuilder>(this TBuilder builder, params QueryParameter[] parameters) where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new QueryParametersMetadata(parameters));

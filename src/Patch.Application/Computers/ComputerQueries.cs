@@ -42,24 +42,25 @@ public static class ComputerQueries
             where.Add("agent_installed and (last_inventory_at is null or last_inventory_at < @since)");
             ps.Add(new("since", (asOf ?? time.GetUtcNow()).AddDays(-days)));
         }
-        // In name order a page also gives the next one's cursor (after=): an index walk from where it stopped, filtered or not.
-        var (cursor, cursorProblem) = NameCursor.Parse(paging, query, Keys);
+        // Each page also gives the next one's cursor (after=): an index walk from where it stopped, in any order, filtered or not.
+        var (cursor, cursorProblem) = NameCursor.Parse(paging, query, ComputerListCursor.Keys, anySort: true);
+        if (cursor is not null) cursorProblem ??= ComputerListCursor.Problem(cursor, query);
         if (cursorProblem is not null) return QueryAnswer<ReportPage<ComputerView>>.Invalid(cursorProblem);
-        var keyset = query.Sort == "name";
-        var (page, limit) = (cursor?.Page ?? query.Page, query.PageSize + (keyset ? 1 : 0));
+        var (page, limit) = (cursor?.Page ?? query.Page, query.PageSize + 1);
         var unfiltered = where.Count == 1;
+        var filter = string.Join(" and ", where);
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
         var (range, offset, rowPs) = ("", cursor is null ? query.Offset : 0, ps.ToList());
+        string? pageIds = null;
         if (cursor is not null)
         {
-            range = query.Descending
-                ? " and c.name_lower <= @after_name and (c.name_lower < @after_name or c.id > @after_id)"
-                : " and c.name_lower >= @after_name and (c.name_lower > @after_name or c.id > @after_id)";
-            rowPs.AddRange([new("after_name", cursor.Keys[0]), new("after_id", cursor.Keys[1])]);
+            var (after, afterPs) = ComputerListCursor.Page(cursor, query, computers, filter, Sort[query.Sort], limit);
+            pageIds = after;
+            rowPs.AddRange(afterPs);
         }
         // Every computer by name, a page past the first, now or asOf: walked from the name bucket it starts in (ADR 0038).
-        else if (unfiltered && keyset && offset > 0)
+        else if (unfiltered && query.Sort == "name" && offset > 0)
         {
             var start = await NamePages.LocateAsync(conn, tx, Projections.NameBuckets.Computers, "select ''::text shape, 1::bigint n", ReadSql.AsOfParameters(asOf), offset,
                 query.PageSize, query.Descending, "c", ct, asOf is not null);
@@ -69,13 +70,13 @@ public static class ComputerQueries
                 rowPs.AddRange(start.Parameters);
             }
         }
-        var filter = string.Join(" and ", where);
+        pageIds ??= $"select c.id page_id from {computers} where {filter}{range} order by {query.OrderBy(Sort, "id")} limit {limit} offset {offset}";
         // The page is cut on the sort columns alone, then its rows are read: a deep page does not build every row it skips.
         var sql = $"""
             select id, data->>'name', data->>'domain', operating_system, data->>'macAddress', coalesce(agent_installed, false), agent_version,
                    data->>'osVersion', coalesce(array(select jsonb_array_elements_text(data->'products')), array[]::text[]),
                    (data->>'enrolledAt')::timestamptz, last_inventory_at, coalesce((data->>'installedKbs')::int, 0), name_lower
-            from (select c.id page_id from {computers} where {filter}{range} order by {query.OrderBy(Sort, "id")} limit {limit} offset {offset}) page
+            from ({pageIds}) page
             join {computers} on c.id = page.page_id
             order by {query.OrderBy(Sort, "id")}
             """;
@@ -92,12 +93,10 @@ public static class ComputerQueries
             r.IsDBNull(9) ? null : r.GetFieldValue<DateTimeOffset>(9), r.IsDBNull(10) ? null : r.GetFieldValue<DateTimeOffset>(10), r.GetInt32(11)),
             NameLower: r.GetString(12)), query with { Page = page }, ct);
         var items = rows.Items.Take(query.PageSize).ToList();
-        var next = keyset && rows.Items.Count > query.PageSize ? new NameCursor(query.PageSize, page + 1, [items[^1].NameLower, items[^1].View.Id]).ToString() : null;
+        var next = rows.Items.Count > query.PageSize ? ComputerListCursor.Next(query, page, items[^1].View, items[^1].NameLower).ToString() : null;
         return QueryAnswer<ReportPage<ComputerView>>.Ok(new ReportPage<ComputerView>(items.Select(i => i.View).ToList(), rows.Total, page, query.PageSize, next));
     }
 
-    /// <summary>The keys of the list's cursor: the last row's lower-case name and id.</summary>
-    private const int Keys = 2;
 
     private static string Like(string text) => text.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_");
 }

@@ -255,12 +255,14 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
         // The computers list pages by cursor in name order too; a drill-down's cursor is not one of its cursors.
         var computers = await GetJsonAsync("/api/computers?pageSize=1");
         var after = computers.GetProperty("next").GetString();
-        Assert.Contains("sorts by agentVersion", (await GetJsonAsync($"/api/computers?sort=agentVersion&after={after}", 400)).GetProperty("detail").GetString());
+        Assert.Contains("sorted by name; ask with sort=name", (await GetJsonAsync($"/api/computers?sort=agentVersion&pageSize=1&after={after}", 400)).GetProperty("detail").GetString());
+        Assert.Contains("sort=name", (await GetJsonAsync($"/api/computers?sort=-name&pageSize=1&after={after}", 400)).GetProperty("detail").GetString());
         Assert.Contains("after and page", (await GetJsonAsync($"/api/computers?page=2&after={after}", 400)).GetProperty("detail").GetString());
         Assert.Contains("pageSize=1", (await GetJsonAsync($"/api/computers?pageSize=2&after={after}", 400)).GetProperty("detail").GetString());
         Assert.Contains("not a cursor", (await GetJsonAsync($"/api/computers?pageSize=1&after={next}", 400)).GetProperty("detail").GetString());
         Assert.Contains("after: empty", (await GetJsonAsync("/api/computers?after=", 400)).GetProperty("detail").GetString());
-        Assert.Equal(JsonValueKind.Null, (await GetJsonAsync("/api/computers?sort=agentVersion&pageSize=1")).GetProperty("next").ValueKind);
+        var byVersion = (await GetJsonAsync("/api/computers?sort=agentVersion&pageSize=1")).GetProperty("next").GetString();
+        Assert.Contains("sorted by agentVersion", (await GetJsonAsync($"/api/computers?pageSize=1&after={byVersion}", 400)).GetProperty("detail").GetString());
     }
 
     [Fact]
@@ -369,6 +371,7 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
                      "/api/reports/compliance/updates/microsoft%3AKB5034763%7CKB5034763-win10-22h2-x64/computers?sort=-name",
                      "/api/reports/compliance/computers", "/api/reports/compliance/computers?sort=compliance",
                      "/api/computers", "/api/computers?sort=-name", "/api/computers?q=1-", "/api/computers?sort=-name&os=microsoft",
+                     "/api/computers?sort=agentVersion", "/api/computers?sort=-lastInventoryAt&q=-ws", "/api/computers?sort=enrolledAt",
                  })
         {
             var join = (url.Contains('?') ? "&" : "?") + at;
@@ -386,7 +389,8 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
                     numbered.AddRange(Rows(answer));
                 }
                 Assert.Equal(expected, numbered);
-                // In name order, page after page by cursor: the same rows (the compliance by computer pages by number only).
+                // Page after page by cursor (the drill-downs in name order, the computers list in any): the same rows (the
+                // compliance by computer pages by number only).
                 if (url.StartsWith("/api/reports/compliance/computers", StringComparison.Ordinal)) continue;
                 var walked = new List<string>();
                 var current = await GetJsonAsync($"{url}{join}pageSize={size}");

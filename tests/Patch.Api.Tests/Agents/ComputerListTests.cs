@@ -81,6 +81,26 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
             where (r.n, r.a) is distinct from (k.n, k.a)
             """);
         Assert.Equal(0L, (long)(await check.ExecuteScalarAsync(TestContext.Current.CancellationToken))!);
+
+        // Every order, page after page by cursor, gives the rows of one long page — computers without an operating system,
+        // agent or inventory (no sort value) last either way — filtered or not.
+        foreach (var sort in new[] { "name", "-name", "operatingSystem", "-operatingSystem", "agentVersion", "-agentVersion", "lastInventoryAt", "-lastInventoryAt", "enrolledAt", "-enrolledAt" })
+            foreach (var filter in new[] { "", "&os=windows" })
+            {
+                var all = (await GetJsonAsync($"/api/computers?sort={sort}&pageSize=500{filter}")).GetProperty("items").EnumerateArray().Select(i => i.GetRawText()).ToList();
+                foreach (var size in new[] { 1, 3 })
+                {
+                    var walked = new List<string>();
+                    var current = await GetJsonAsync($"/api/computers?sort={sort}&pageSize={size}{filter}");
+                    while (true)
+                    {
+                        walked.AddRange(current.GetProperty("items").EnumerateArray().Select(i => i.GetRawText()));
+                        if (current.GetProperty("next").ValueKind == JsonValueKind.Null) break;
+                        current = await GetJsonAsync($"/api/computers?sort={sort}&pageSize={size}{filter}&after={current.GetProperty("next").GetString()}");
+                    }
+                    Assert.True(all.SequenceEqual(walked), $"sort={sort}{filter}, pageSize={size}");
+                }
+            }
         return totals;
     }
 }

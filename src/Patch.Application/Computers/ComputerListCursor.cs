@@ -1,0 +1,76 @@
+using System.Globalization;
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Application.Compliance;
+
+namespace Patch.Application.Computers;
+
+/// <summary>
+/// The computers list's pages by cursor (<see cref="NameCursor"/>) in each of its orders: the cursor names the order it
+/// continues (another order is refused) and holds the last row's sort value (or none: computers without one come last
+/// either way) and id. The next page is an index walk from that row — the rows with a value after it, then the rows
+/// without one — never a walk of every row before it, whatever the filters.
+/// </summary>
+public static class ComputerListCursor
+{
+    /// <summary>The keys a cursor holds: the order it continues, the last row's sort value and its id.</summary>
+    public const int Keys = 3;
+
+    private static readonly HashSet<string> Instants = ["lastInventoryAt", "enrolledAt"];
+
+    /// <summary>The order a request asks for, as the cursor names it.</summary>
+    public static string Order(ReportQuery query) => (query.Descending ? "-" : "") + query.Sort;
+
+    /// <summary>The cursor after <paramref name="row"/> (whose lower-case name is <paramref name="nameLower"/>) in the request's order.</summary>
+    public static NameCursor Next(ReportQuery query, int page, ComputerView row, string nameLower)
+    {
+        string? value = query.Sort switch
+        {
+            "name" => nameLower,
+            "operatingSystem" => row.OperatingSystem,
+            "agentVersion" => row.AgentVersion,
+            "lastInventoryAt" => row.LastInventoryAt?.ToString("O", CultureInfo.InvariantCulture),
+            "enrolledAt" => row.EnrolledAt?.ToString("O", CultureInfo.InvariantCulture),
+            _ => throw new ArgumentOutOfRangeException(nameof(query), query.Sort, "not an order of the computers list"),
+        };
+        return new NameCursor(query.PageSize, page + 1, [Order(query), value is null ? "-" : "v" + value, row.Id]);
+    }
+
+    /// <summary>Why the cursor cannot continue this request's order, or null.</summary>
+    public static string? Problem(NameCursor cursor, ReportQuery query)
+    {
+        var value = cursor.Keys[1];
+        if (!ComputerQueries.Sort.ContainsKey(cursor.Keys[0].TrimStart('-')))
+            return "after: not a cursor this report gave (take 'next' from the previous page's answer)";
+        if (cursor.Keys[0] != Order(query))
+            return $"after: this cursor continues the list sorted by {cursor.Keys[0]}; ask with sort={cursor.Keys[0]}, or start again with page=";
+        if (value != "-" && (value[0] != 'v' || (Instants.Contains(query.Sort)
+                && !DateTimeOffset.TryParse(value[1..], CultureInfo.InvariantCulture, DateTimeStyles.None, out _))))
+            return "after: not a cursor this report gave (take 'next' from the previous page's answer)";
+        return null;
+    }
+
+    /// <summary>
+    /// The ids of the page after the cursor's row (a relation of one column, page_id), in the list's order by
+    /// <paramref name="column"/>, then id: the rows after it with a value (from the column's index), then those without.
+    /// </summary>
+    public static (string Sql, NpgsqlParameter[] Parameters) Page(NameCursor cursor, ReportQuery query, string computers, string filter, string column, int limit)
+    {
+        var id = new NpgsqlParameter("after_id", cursor.Keys[2]);
+        var withoutValue = $"select c.id page_id, null k from {computers} where {filter} and {column} is null";
+        if (cursor.Keys[1] == "-") return ($"{withoutValue} and c.id > @after_id order by c.id limit {limit}", [id]);
+        var text = cursor.Keys[1][1..];
+        var value = Instants.Contains(query.Sort)
+            ? new NpgsqlParameter("after_value", DateTimeOffset.Parse(text, CultureInfo.InvariantCulture).ToUniversalTime())
+            : new NpgsqlParameter("after_value", text);
+        var (direction, beyond) = query.Descending ? ("desc", "<") : ("asc", ">");
+        return ($"""
+            select page_id from (
+              (select c.id page_id, {column} k from {computers} where {filter} and {column} {beyond}= @after_value
+                and ({column} {beyond} @after_value or c.id > @after_id) order by {column} {direction}, c.id limit {limit})
+              union all
+              ({withoutValue} order by c.id limit {limit})) x
+            order by k {direction} nulls last, page_id limit {limit}
+            """, [value, id]);
+    }
+}
