@@ -80,8 +80,10 @@ public static class PatchProjections
             .Duplicate(r => r.AgentVersion!, pgType: "text").Duplicate(r => r.AgentInstalled, pgType: "boolean")
             .Duplicate(r => r.OperatingSystem!, pgType: "text")
             .Duplicate(r => r.OperatingSystemLower!, pgType: "text")
-            // Patch's own partial index (ComputerCounts): left alone by Marten's schema migrations.
-            .IgnoreIndex(Computers.ComputerCounts.StaleIndex);
+            // Patch's own indexes (ComputerCounts): left alone by Marten's schema migrations.
+            .IgnoreIndex(Computers.ComputerCounts.StaleIndex)
+            .IgnoreIndex(Computers.ComputerCounts.SortIndexes[0].Name).IgnoreIndex(Computers.ComputerCounts.SortIndexes[1].Name)
+            .IgnoreIndex(Computers.ComputerCounts.SortIndexes[2].Name);
 
         opts.Projections.Snapshot<Target>(SnapshotLifecycle.Inline);
         opts.Schema.For<Target>().DocumentAlias("target");

@@ -9,7 +9,8 @@ namespace Patch.Application.Computers;
 /// The computers list's pages by cursor (<see cref="NameCursor"/>) in each of its orders: the cursor names the order it
 /// continues (another order is refused) and holds the last row's sort value (or none: computers without one come last
 /// either way) and id. The next page is an index walk from that row — the rows with a value after it, then the rows
-/// without one — never a walk of every row before it, whatever the filters.
+/// without one — never a walk of every row before it, whatever the filters. Ordered by another column than the name, the
+/// list's ties go by id in the sort's direction, the order of that column's (value, id) index.
 /// </summary>
 public static class ComputerListCursor
 {
@@ -51,26 +52,40 @@ public static class ComputerListCursor
     }
 
     /// <summary>
-    /// The ids of the page after the cursor's row (a relation of one column, page_id), in the list's order by
-    /// <paramref name="column"/>, then id: the rows after it with a value (from the column's index), then those without.
+    /// The list's order: by name (then id; ADR 0038's name buckets cut it), or by another column with the rows without a
+    /// value last and the id after it in the same direction — the order of that column's (value, id) index, read forward
+    /// or backward.
+    /// </summary>
+    public static string OrderBy(ReportQuery query, string column) => query.Sort == "name"
+        ? query.OrderBy(ComputerQueries.Sort, "id")
+        : $"{column} {(query.Descending ? "desc" : "asc")} nulls last, id {(query.Descending ? "desc" : "asc")}";
+
+    /// <summary>
+    /// The ids of the page after the cursor's row (a relation of one column, page_id) in the list's order by
+    /// <paramref name="column"/>: the rows after it with a value (a range of the column's index), then those without.
     /// </summary>
     public static (string Sql, NpgsqlParameter[] Parameters) Page(NameCursor cursor, ReportQuery query, string computers, string filter, string column, int limit)
     {
         var id = new NpgsqlParameter("after_id", cursor.Keys[2]);
+        var (direction, beyond) = query.Descending ? ("desc", "<") : ("asc", ">");
+        if (query.Sort == "name")
+            return ($"""
+                select c.id page_id from {computers} where {filter} and c.name_lower {beyond}= @after_value and (c.name_lower {beyond} @after_value or c.id > @after_id)
+                order by {OrderBy(query, column)} limit {limit}
+                """, [new NpgsqlParameter("after_value", cursor.Keys[1][1..]), id]);
         var withoutValue = $"select c.id page_id, null k from {computers} where {filter} and {column} is null";
-        if (cursor.Keys[1] == "-") return ($"{withoutValue} and c.id > @after_id order by c.id limit {limit}", [id]);
+        if (cursor.Keys[1] == "-") return ($"{withoutValue} and c.id {beyond} @after_id order by c.id {direction} limit {limit}", [id]);
         var text = cursor.Keys[1][1..];
         var value = Instants.Contains(query.Sort)
             ? new NpgsqlParameter("after_value", DateTimeOffset.Parse(text, CultureInfo.InvariantCulture).ToUniversalTime())
             : new NpgsqlParameter("after_value", text);
-        var (direction, beyond) = query.Descending ? ("desc", "<") : ("asc", ">");
         return ($"""
             select page_id from (
-              (select c.id page_id, {column} k from {computers} where {filter} and {column} {beyond}= @after_value
-                and ({column} {beyond} @after_value or c.id > @after_id) order by {column} {direction}, c.id limit {limit})
+              (select c.id page_id, {column} k from {computers} where {filter} and ({column}, c.id) {beyond} (@after_value, @after_id)
+                order by {column} {direction}, c.id {direction} limit {limit})
               union all
-              ({withoutValue} order by c.id limit {limit})) x
-            order by k {direction} nulls last, page_id limit {limit}
+              ({withoutValue} order by c.id {direction} limit {limit})) x
+            order by k {direction} nulls last, page_id {direction} limit {limit}
             """, [value, id]);
     }
 }

@@ -70,7 +70,7 @@ public static class ComputerQueries
                 rowPs.AddRange(start.Parameters);
             }
         }
-        pageIds ??= $"select c.id page_id from {computers} where {filter}{range} order by {query.OrderBy(Sort, "id")} limit {limit} offset {offset}";
+        pageIds ??= $"select c.id page_id from {computers} where {filter}{range} order by {ComputerListCursor.OrderBy(query, Sort[query.Sort])} limit {limit} offset {offset}";
         // The page is cut on the sort columns alone, then its rows are read: a deep page does not build every row it skips.
         var sql = $"""
             select id, data->>'name', data->>'domain', operating_system, data->>'macAddress', coalesce(agent_installed, false), agent_version,
@@ -78,7 +78,7 @@ public static class ComputerQueries
                    (data->>'enrolledAt')::timestamptz, last_inventory_at, coalesce((data->>'installedKbs')::int, 0), name_lower
             from ({pageIds}) page
             join {computers} on c.id = page.page_id
-            order by {query.OrderBy(Sort, "id")}
+            order by {ComputerListCursor.OrderBy(query, Sort[query.Sort])}
             """;
         // Every computer, or those of some operating systems and agent versions, now: the counts kept as the rows are written
         // (ADR 0037), not a count of a million rows; asOf, today's rows and those added and removed since, when few changed

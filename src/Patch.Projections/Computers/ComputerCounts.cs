@@ -21,6 +21,13 @@ public static class ComputerCounts
     /// <summary>The partial index that finds the computers with an agent by their last inventory.</summary>
     public const string StaleIndex = "ix_computer_row_agent_last_inventory";
 
+    /// <summary>
+    /// The list's sort columns other than the name, indexed with the id after them: a page by cursor in the list's order
+    /// (sort value, then id) starts where the last one stopped, also inside a run of equal values (one agent version).
+    /// </summary>
+    public static readonly (string Name, string Column)[] SortIndexes =
+        [("ix_computer_row_os_id", "operating_system"), ("ix_computer_row_agent_version_id", "agent_version"), ("ix_computer_row_inventory_id", "last_inventory_at")];
+
     /// <summary>The count of computers and of those with an agent, as a one-row SQL relation (columns computers, agents).</summary>
     public const string Select = $"(select coalesce(sum(computers), 0)::int computers, coalesce(sum(agents), 0)::int agents from {S}.{Table})";
 
@@ -74,6 +81,7 @@ public static class ComputerCounts
         {StatementTriggers.Ddl(Table, $"{S}.{Rows}", $"{S}.{Table}_move")}
         -- Computers with an agent that have not reported since an instant: read from the computers that have not, by this index alone.
         create index if not exists {StaleIndex} on {S}.{Rows} (last_inventory_at) where agent_installed;
+        {string.Join("\n", SortIndexes.Select(i => $"create index if not exists {i.Name} on {S}.{Rows} ({i.Column}, id);"))}
         """;
 
     /// <summary>Creates the counts (counted once from the rows when new) and their triggers; idempotent, at start.</summary>
