@@ -6,11 +6,11 @@ using Patch.Application.Compliance;
 namespace Patch.Application.Common;
 
 /// <summary>
-/// A keyset cursor for reports paged in name order (the drill-downs; the computers list, in any of its orders): a page ends with the cursor of
-/// the next (<c>next</c> in the answer), and <c>after=</c> that cursor starts the next page where the last one stopped —
-/// an index walk from that row, never a walk of every row before it, now or <c>asOf</c>. It carries the page size and
-/// the next page's number (a cursor asked with another page size is refused: its page number would be wrong) and the
-/// last row's keys (its name first), in an opaque string.
+/// A keyset cursor for reports paged in name order (the drill-downs; the computers list, in any of its orders): a page
+/// ends with the cursor of the next (<c>next</c> in the answer), and <c>after=</c> that cursor starts the next page where
+/// the last one stopped — an index walk from that row, never a walk of every row before it, now or <c>asOf</c>. It
+/// carries the page size and the next page's number (a cursor asked with another page size is refused: its page number
+/// would be wrong) and the last row's keys, in an opaque string.
 /// </summary>
 public sealed record NameCursor(int PageSize, int Page, IReadOnlyList<string> Keys)
 {

@@ -20,7 +20,8 @@ public static class ComputerQueries
     {
         var computers = $"{ReadSql.At(Projections.PatchProjections.ComputerRowTable, asOf)} c";
         var (parsed, problem) = ReportQuery.Parse(paging, csv, Sort, "name");
-        if (problem is not null || parsed is not { } query) return QueryAnswer<ReportPage<ComputerView>>.Invalid(problem ?? "paging");
+        if (problem is not null) return QueryAnswer<ReportPage<ComputerView>>.Invalid(problem);
+        var query = parsed!;
         if (notReportingDays is < 1 or > 3650) return QueryAnswer<ReportPage<ComputerView>>.Invalid("notReportingDays: 1 to 3650");
         var where = new List<string> { "true" };
         var ps = ReadSql.AsOfParameters(asOf);
@@ -96,7 +97,6 @@ public static class ComputerQueries
         var next = rows.Items.Count > query.PageSize ? ComputerListCursor.Next(query, page, items[^1].View, items[^1].NameLower).ToString() : null;
         return QueryAnswer<ReportPage<ComputerView>>.Ok(new ReportPage<ComputerView>(items.Select(i => i.View).ToList(), rows.Total, page, query.PageSize, next));
     }
-
 
     private static string Like(string text) => text.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_");
 }
