@@ -246,6 +246,26 @@ public abstract class AppTest(AppFixture app) : IAsyncLifetime
         Assert.True((int)response.StatusCode == expectedStatus, $"GET {url}: expected {expectedStatus}, got {(int)response.StatusCode}: {text}");
         return JsonDocument.Parse(text).RootElement.Clone();
     }
+
+    /// <summary>
+    /// A report's rows (raw JSON) walked by cursor: its first page of <paramref name="pageSize"/> rows at <paramref name="url"/>,
+    /// then each page after the previous one's <c>next</c>, until it has none — every page numbered one more than the one
+    /// before and answering <paramref name="total"/>.
+    /// </summary>
+    protected async Task<List<string>> WalkByCursorAsync(string url, int pageSize, long total)
+    {
+        var join = url.Contains('?') ? '&' : '?';
+        var walked = new List<string>();
+        var current = await GetJsonAsync($"{url}{join}pageSize={pageSize}");
+        for (var page = 1; ; page++)
+        {
+            Assert.Equal(page, current.GetProperty("page").GetInt32());
+            Assert.Equal(total, current.GetProperty("total").GetInt64());
+            walked.AddRange(current.GetProperty("items").EnumerateArray().Select(i => i.GetRawText()));
+            if (current.GetProperty("next").ValueKind == JsonValueKind.Null) return walked;
+            current = await GetJsonAsync($"{url}{join}pageSize={pageSize}&after={current.GetProperty("next").GetString()}");
+        }
+    }
 }
 
 public sealed class ShiftedClock : TimeProvider
