@@ -10,23 +10,24 @@ namespace Patch.Application.Common;
 /// ends with the cursor of the next (<c>next</c> in the answer), and <c>after=</c> that cursor starts the next page where
 /// the last one stopped — an index walk from that row, never a walk of every row before it, now or <c>asOf</c>. It
 /// carries the page size and the next page's number (a cursor asked with another page size is refused: its page number
-/// would be wrong) and the last row's keys, in an opaque string.
+/// would be wrong), the report it pages (another report's cursor is refused) and the last row's keys, in an opaque string.
 /// </summary>
-public sealed record NameCursor(int PageSize, int Page, IReadOnlyList<string> Keys)
+public sealed record NameCursor(string Report, int PageSize, int Page, IReadOnlyList<string> Keys)
 {
     private const string Version = "v1";
     private const char Separator = '\u001f';
 
     public override string ToString() =>
         Convert.ToBase64String(Encoding.UTF8.GetBytes(string.Join(Separator,
-                [Version, PageSize.ToString(CultureInfo.InvariantCulture), Page.ToString(CultureInfo.InvariantCulture), .. Keys])))
+                [Version, Report, PageSize.ToString(CultureInfo.InvariantCulture), Page.ToString(CultureInfo.InvariantCulture), .. Keys])))
             .TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     /// <summary>
-    /// The cursor of <c>after</c> with <paramref name="keyCount"/> keys, null when absent; a problem naming the parameter when
-    /// it cannot be used. In name order only, unless <paramref name="anySort"/> (the report's cursor then names its order).
+    /// The cursor of <c>after</c> that <paramref name="report"/> gave, with <paramref name="keyCount"/> keys, null when absent;
+    /// a problem naming the parameter when it cannot be used. In name order only, unless <paramref name="anySort"/> (the
+    /// report's cursor then names its order).
     /// </summary>
-    public static (NameCursor? Cursor, string? Problem) Parse(IQueryCollection q, ReportQuery query, int keyCount, bool anySort = false)
+    public static (NameCursor? Cursor, string? Problem) Parse(IQueryCollection q, ReportQuery query, string report, int keyCount, bool anySort = false)
     {
         var text = q["after"].ToString();
         if (!q.ContainsKey("after")) return (null, null);
@@ -35,14 +36,14 @@ public sealed record NameCursor(int PageSize, int Page, IReadOnlyList<string> Ke
             return (null, $"after: pages follow one another by cursor in name order only (sort=name or sort=-name); this request sorts by {query.Sort} — use page=");
         if (q.ContainsKey("page")) return (null, "after and page: give one of them (after is the 'next' cursor of the previous page's answer)");
         var parts = Decode(text)?.Split(Separator);
-        if (parts is null || parts.Length != 3 + keyCount || parts[0] != Version
-            || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var pageSize) || pageSize < 1
-            || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var number)
-            || number < 2 || parts.Skip(3).Any(k => k.Length == 0))
+        if (parts is null || parts.Length != 4 + keyCount || parts[0] != Version || parts[1] != report
+            || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var pageSize) || pageSize < 1
+            || !int.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out var number)
+            || number < 2 || parts.Skip(4).Any(k => k.Length == 0))
             return (null, $"after: '{Domain.Users.UserDecisions.Printable(text.Length > 80 ? text[..80] + "…" : text)}' is not a cursor this report gave (take 'next' from the previous page's answer)");
         if (pageSize != query.PageSize)
             return (null, $"after: this cursor continues pages of {pageSize} rows; ask with pageSize={pageSize}, or start again with page=");
-        return (new NameCursor(pageSize, number, parts[3..]), null);
+        return (new NameCursor(report, pageSize, number, parts[4..]), null);
     }
 
     private static string? Decode(string text)

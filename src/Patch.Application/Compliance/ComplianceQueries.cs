@@ -179,7 +179,7 @@ public static class ComplianceQueries
             if (bulletin?.Updates.Any(u => u.UpdateId == parts[1]) != true) return QueryAnswer<ReportPage<ComputerStateRow>>.Missing($"No update '{Domain.Users.UserDecisions.Printable(key)}'.");
         }
         var report = query!;
-        var (cursor, cursorProblem) = Common.NameCursor.Parse(paging, report, DrillDownCursor.Keys);
+        var (cursor, cursorProblem) = Common.NameCursor.Parse(paging, report, DrillDownCursor.Report, DrillDownCursor.Keys);
         if (cursorProblem is not null) return QueryAnswer<ReportPage<ComputerStateRow>>.Invalid(cursorProblem);
         var where = filter + (code is null ? "" : " and s.state = @state") + (family is null ? "" : " and s.family = @family");
         var ps = ReadSql.AsOfParameters(asOf);

@@ -9,7 +9,10 @@ public static class DrillDownCursor
 {
     public const int Keys = 3;
 
-    public static Common.NameCursor Next(int pageSize, int page, string name, string computerId, string updateKey) => new(pageSize, page, [name, computerId, updateKey]);
+    /// <summary>The report the drill-downs' cursors name.</summary>
+    public const string Report = "drill-down";
+
+    public static Common.NameCursor Next(int pageSize, int page, string name, string computerId, string updateKey) => new(Report, pageSize, page, [name, computerId, updateKey]);
 
     /// <summary>The cursor's keys as the parameters of <see cref="Condition"/>.</summary>
     public static Npgsql.NpgsqlParameter[] Parameters(Common.NameCursor cursor) =>

@@ -17,6 +17,9 @@ public static class ComputerListCursor
     /// <summary>The keys a cursor holds: the order it continues, the last row's sort value and its id.</summary>
     public const int Keys = 3;
 
+    /// <summary>The report its cursors name.</summary>
+    public const string Report = "computers";
+
     private static readonly HashSet<string> Instants = ["lastInventoryAt", "enrolledAt"];
 
     /// <summary>The order a request asks for, as the cursor names it.</summary>
@@ -34,17 +37,15 @@ public static class ComputerListCursor
             "enrolledAt" => row.EnrolledAt?.ToString("O", CultureInfo.InvariantCulture),
             _ => throw new ArgumentOutOfRangeException(nameof(query), query.Sort, "not an order of the computers list"),
         };
-        return new NameCursor(query.PageSize, page + 1, [Order(query), value is null ? "-" : "v" + value, row.Id]);
+        return new NameCursor(Report, query.PageSize, page + 1, [Order(query), value is null ? "-" : "v" + value, row.Id]);
     }
 
     /// <summary>Why the cursor cannot continue this request's order, or null.</summary>
     public static string? Problem(NameCursor cursor, ReportQuery query)
     {
-        var value = cursor.Keys[1];
-        if (!ComputerQueries.Sort.ContainsKey(cursor.Keys[0].TrimStart('-')))
-            return "after: not a cursor this report gave (take 'next' from the previous page's answer)";
+        var (order, value) = (Domain.Users.UserDecisions.Printable(cursor.Keys[0]), cursor.Keys[1]);
         if (cursor.Keys[0] != Order(query))
-            return $"after: this cursor continues the list sorted by {cursor.Keys[0]}; ask with sort={cursor.Keys[0]}, or start again with page=";
+            return $"after: this cursor continues the list sorted by {order}; ask with sort={order}, or start again with page=";
         if (value != "-" && (value[0] != 'v' || (Instants.Contains(query.Sort)
                 && !DateTimeOffset.TryParse(value[1..], CultureInfo.InvariantCulture, DateTimeStyles.None, out _))))
             return "after: not a cursor this report gave (take 'next' from the previous page's answer)";

@@ -44,7 +44,7 @@ public static class ComputerQueries
             ps.Add(new("since", (asOf ?? time.GetUtcNow()).AddDays(-days)));
         }
         // Each page also gives the next one's cursor (after=): an index walk from where it stopped, in any order, filtered or not.
-        var (cursor, cursorProblem) = NameCursor.Parse(paging, query, ComputerListCursor.Keys, anySort: true);
+        var (cursor, cursorProblem) = NameCursor.Parse(paging, query, ComputerListCursor.Report, ComputerListCursor.Keys, anySort: true);
         if (cursor is not null) cursorProblem ??= ComputerListCursor.Problem(cursor, query);
         if (cursorProblem is not null) return QueryAnswer<ReportPage<ComputerView>>.Invalid(cursorProblem);
         var (page, limit) = (cursor?.Page ?? query.Page, query.PageSize + 1);
