@@ -13,6 +13,16 @@ namespace Patch.Projections;
 /// some count takes the buckets' lock first (the compliance members': the counters' lock their writers already hold), so
 /// buckets are never moved by two transactions at once.
 /// </summary>
+/// <summary>
+/// What each member of a shape weighs in a report: the <c>n</c> of its shape in <paramref name="Relation"/> (columns
+/// shape, n; a row a shape), or one for each shape in the text array parameter <paramref name="ShapesParameter"/>.
+/// </summary>
+public sealed record Weights(string? Relation, string? ShapesParameter)
+{
+    public static Weights Of(string relation) => new(relation, null);
+    public static Weights OneEach(string shapesParameter) => new(null, shapesParameter);
+}
+
 public sealed record NameBuckets(string Prefix, string Table, string Key, string Name, string? Shape, string Lock)
 {
     /// <summary>The compliance members by name, per inventory shape (drill-downs, compliance by computer).</summary>
@@ -44,28 +54,40 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
         """;
 
     /// <summary>
-    /// The buckets' rows per shape (columns lo_name, shape, members): now, or — given the name of an instant's parameter —
-    /// as they stood then, counted exactly without walking the table: today's counts, plus the versions of the table's
-    /// history that were true at that instant and have ended since, minus the current versions begun since (each counted
-    /// in the bucket of its name by today's bounds, which cut the names of any instant). The cost follows the rows changed
-    /// since the instant, not the table's size.
+    /// The buckets' rows weighed by shape (columns lo_name, r: the rows a bucket's members of one shape have, by
+    /// <paramref name="weights"/>; shapes it does not list weigh nothing): now, or — given
+    /// the name of an instant's parameter — as they stood then, counted exactly without walking the table: today's
+    /// counts, plus the versions of the table's history that were true at that instant and have ended since, minus the
+    /// current versions begun since (each counted in the bucket of its name by today's bounds, which cut the names of any
+    /// instant). The cost follows the rows changed since the instant, not the table's size. A bucket may come in several
+    /// rows, to be summed by the reader. Each branch is joined to the weights itself: grouped by bucket and shape first,
+    /// the buckets × every shape of the fleet (111,000 rows at a million computers) spilled to disk, and joined to the
+    /// weights through the union the planner lost the shapes' statistics and sorted them for a merge join (ADR 0038).
     /// </summary>
-    public string Counts(string? asOfParameter = null) => asOfParameter is not { } at ? $"{S}.{Buckets}" : $"""
-        (select lo_name, shape, sum(members)::bigint members from (
-           select lo_name, shape, members from {S}.{Buckets}
-           union all
-           select b.lo_name, {ShapeOf("v")}, 1 from {S}.{Table}_history v {BucketOf("v", Name)}
-           where v.valid_to > @{at} and v.valid_to < 'infinity' and v.valid_from <= @{at}
-           union all
-           select b.lo_name, {ShapeOf("v")}, -1 from {S}.{Table}_history v {BucketOf("v", Name)}
-           where v.valid_to = 'infinity' and v.valid_from > @{at}) x
-         group by lo_name, shape)
-        """;
+    public string Weighed(Weights weights, string? asOfParameter = null)
+    {
+        // Each branch keeps the shapes weighed: by a join to the relation, or (one each) by the array — hashed by PostgreSQL,
+        // where a join to an unnest, which has no statistics, was planned as a hash of the buckets or a loop over the shapes.
+        var n = weights.ShapesParameter is null ? "w.n" : "1";
+        string Branch(string select, string from, string alias, string where) => weights.ShapesParameter is { } shapes
+            ? $"select {select} from {from} where {ShapeOf(alias)} = any(@{shapes}) and {where}"
+            : $"select {select} from {from} join ({weights.Relation}) w on w.shape = {ShapeOf(alias)} where {where}";
+        var now = Branch($"k.lo_name, k.members * {n} r", $"{S}.{Buckets} k", "k", "true");
+        if (asOfParameter is not { } at) return $"({now})";
+        var history = $"{S}.{Table}_history v {BucketOf("v", Name)}";
+        return $"""
+            ({now}
+             union all
+             {Branch($"b.lo_name, {n}", history, "v", $"v.valid_to > @{at} and v.valid_to < 'infinity' and v.valid_from <= @{at}")}
+             union all
+             {Branch($"b.lo_name, -{n}", history, "v", $"v.valid_to = 'infinity' and v.valid_from > @{at}")})
+            """;
+    }
 
     /// <summary>
     /// Whether fewer than <paramref name="cap"/> versions of the table changed since the instant in parameter
     /// <paramref name="asOfParameter"/> (versions then true that ended since, current versions begun since; each side
-    /// counted up to the cap): when more did, counting the buckets then (<see cref="Counts"/>) costs more than walking the
+    /// counted up to the cap): when more did, counting the buckets then (<see cref="Weighed"/>) costs more than walking the
     /// rows. The cap is a SQL expression: <c>@cap</c>, or <see cref="QuarterOfRows"/>.
     /// </summary>
     public string FewChangedSince(string asOfParameter, string cap = "@cap") => $"""

@@ -201,7 +201,7 @@ public static class ComplianceQueries
         // A numbered page past the first, in name order, now or asOf: walked from the name bucket its first row is in (ADR 0038).
         if (cursor is null && keyset && offset > 0 && by != DrillDown.Computer)
         {
-            var start = await NamePages.LocateAsync(conn, tx, NameBuckets.Members, $"select s.shape, count(*)::bigint n from {ReadSql.At(ReadModels.ComplianceShapeState, asOf)} s where {where} group by s.shape",
+            var start = await NamePages.LocateAsync(conn, tx, NameBuckets.Members, Weights.Of($"select s.shape, count(*)::bigint n from {ReadSql.At(ReadModels.ComplianceShapeState, asOf)} s where {where} group by s.shape"),
                 ps, offset, limit, report.Descending, "c", ct, asOf is not null);
             if (start is not null)
             {

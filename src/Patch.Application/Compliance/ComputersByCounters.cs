@@ -49,7 +49,7 @@ public static class ComputersByCounters
             // Deep in a group, now or asOf: walked from the name bucket the page starts in (ADR 0038).
             if (offset > 0)
             {
-                var start = await NamePages.LocateAsync(conn, tx, NameBuckets.Members, "select unnest(@shapes) shape, 1::bigint n",
+                var start = await NamePages.LocateAsync(conn, tx, NameBuckets.Members, Weights.OneEach("shapes"),
                     [new NpgsqlParameter("shapes", inGroup), .. ReadSql.AsOfParameters(asOf)], offset, limit, false, "m", ct, asOf is not null);
                 if (start is not null) (range, offset, bounds) = (start.Condition, start.Skip, start.Parameters);
             }

@@ -63,7 +63,7 @@ public static class ComputerQueries
         // Every computer by name, a page past the first, now or asOf: walked from the name bucket it starts in (ADR 0038).
         else if (unfiltered && query.Sort == "name" && offset > 0)
         {
-            var start = await NamePages.LocateAsync(conn, tx, Projections.NameBuckets.Computers, "select ''::text shape, 1::bigint n", ReadSql.AsOfParameters(asOf), offset,
+            var start = await NamePages.LocateAsync(conn, tx, Projections.NameBuckets.Computers, Projections.Weights.Of("select ''::text shape, 1::bigint n"), ReadSql.AsOfParameters(asOf), offset,
                 query.PageSize, query.Descending, "c", ct, asOf is not null);
             if (start is not null)
             {
