@@ -11,26 +11,24 @@ namespace Patch.Projections;
 /// the writer's statement, whoever writes: they match the rows in every snapshot. A bucket grown past twice the size is
 /// split at its middle name and recounted; the first bucket starts at '' (below every name). A statement that moves
 /// some count takes the buckets' lock first (the compliance members': the counters' lock their writers already hold), so
-/// buckets are never moved by two transactions at once.
+/// buckets are never moved by two transactions at once. <c>Shape</c> is the SQL expression of a row's shape, <c>{0}</c>
+/// standing for the row's alias (null: one shape, '').
 /// </summary>
-/// <summary>
-/// What each member of a shape weighs in a report: the <c>n</c> of its shape in <paramref name="Relation"/> (columns
-/// shape, n; a row a shape), or one for each shape in the text array parameter <paramref name="ShapesParameter"/>.
-/// </summary>
-public sealed record Weights(string? Relation, string? ShapesParameter)
-{
-    public static Weights Of(string relation) => new(relation, null);
-    public static Weights OneEach(string shapesParameter) => new(null, shapesParameter);
-}
-
 public sealed record NameBuckets(string Prefix, string Table, string Key, string Name, string? Shape, string Lock)
 {
     /// <summary>The compliance members by name, per inventory shape (drill-downs, compliance by computer).</summary>
-    public static readonly NameBuckets Members = new(ReadModels.ComplianceMember, ReadModels.ComplianceMember, "computer_id", "name", "shape",
+    public static readonly NameBuckets Members = new(ReadModels.ComplianceMember, ReadModels.ComplianceMember, "computer_id", "name", "{0}.shape",
         Compliance.VulnerabilityAnalysis.CountersLock.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-    /// <summary>Every computer's list row by its lower-case name (the computers list).</summary>
-    public static readonly NameBuckets Computers = new("computer_row", PatchProjections.ComputerRowTable, "id", "name_lower", null, "hashtext('patch.computer_row_buckets')");
+    /// <summary>
+    /// Every computer's list row by its lower-case name (the computers list), its shape the groups the list filters by:
+    /// lower-case operating system and agent version (<see cref="ComputerGroup"/>), as the kept counts group them (ADR 0037).
+    /// </summary>
+    public static readonly NameBuckets Computers = new("computer_row", PatchProjections.ComputerRowTable, "id", "name_lower",
+        "coalesce({0}.operating_system_lower, '') || E'\\x1f' || coalesce({0}.agent_version, '')", "hashtext('patch.computer_row_buckets')");
+
+    /// <summary>A computers-list shape's operating system (<paramref name="part"/> 1, lower case) or agent version (2), as SQL.</summary>
+    public static string ComputerGroup(string shape, int part) => $"split_part({shape}, E'\\x1f', {part})";
 
     /// <summary>The default number of rows a bucket is cut to (split past twice that).</summary>
     public const int DefaultSize = 16384;
@@ -40,7 +38,7 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
     public string Bounds => Prefix + "_bound";
     public string Buckets => Prefix + "_bucket";
 
-    private string ShapeOf(string alias) => Shape is null ? "''::text" : $"{alias}.{Shape}";
+    private string ShapeOf(string alias) => Shape is null ? "''::text" : string.Format(System.Globalization.CultureInfo.InvariantCulture, Shape, alias);
 
     /// <summary>The bucket of the name of <paramref name="alias"/>'s row, as a lateral relation (column lo_name).</summary>
     private string BucketOf(string alias, string name) =>
@@ -68,19 +66,23 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
     {
         // Each branch keeps the shapes weighed: by a join to the relation, or (one each) by the array — hashed by PostgreSQL,
         // where a join to an unnest, which has no statistics, was planned as a hash of the buckets or a loop over the shapes.
-        var n = weights.ShapesParameter is null ? "w.n" : "1";
-        string Branch(string select, string from, string alias, string where) => weights.ShapesParameter is { } shapes
-            ? $"select {select} from {from} where {ShapeOf(alias)} = any(@{shapes}) and {where}"
-            : $"select {select} from {from} join ({weights.Relation}) w on w.shape = {ShapeOf(alias)} where {where}";
-        var now = Branch($"k.lo_name, k.members * {n} r", $"{S}.{Buckets} k", "k", "true");
+        var n = weights.Relation is null ? "1" : "w.n";
+        // (The buckets keep each shape in their own column; a version of the table has its shape expression.)
+        string Branch(string select, string from, string shape, string where) => weights switch
+        {
+            { ShapesParameter: { } shapes } => $"select {select} from {from} where {shape} = any(@{shapes}) and {where}",
+            { Matching: { } matching } => $"select {select} from {from} where {matching(shape)} and {where}",
+            _ => $"select {select} from {from} join ({weights.Relation}) w on w.shape = {shape} where {where}",
+        };
+        var now = Branch($"k.lo_name, k.members * {n} r", $"{S}.{Buckets} k", "k.shape", "true");
         if (asOfParameter is not { } at) return $"({now})";
         var history = $"{S}.{Table}_history v {BucketOf("v", Name)}";
         return $"""
             ({now}
              union all
-             {Branch($"b.lo_name, {n}", history, "v", $"v.valid_to > @{at} and v.valid_to < 'infinity' and v.valid_from <= @{at}")}
+             {Branch($"b.lo_name, {n}", history, ShapeOf("v"), $"v.valid_to > @{at} and v.valid_to < 'infinity' and v.valid_from <= @{at}")}
              union all
-             {Branch($"b.lo_name, -{n}", history, "v", $"v.valid_to = 'infinity' and v.valid_from > @{at}")})
+             {Branch($"b.lo_name, -{n}", history, ShapeOf("v"), $"v.valid_to = 'infinity' and v.valid_from > @{at}")})
             """;
     }
 
@@ -111,6 +113,15 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
              + (select count(*) from ended e where not exists (select 1 from begun b where b.k = e.k))
              - (select count(*) from begun b where not exists (select 1 from ended e where e.k = b.k))
         """;
+
+    /// <summary>The shape expression as text, kept beside the buckets: buckets counted by another are cut again.</summary>
+    private string Definition => ShapeOf("r").Replace("'", "''");
+
+    /// <summary>
+    /// The rows of the shapes <paramref name="weights"/> weighs, at the instant in parameter <paramref name="asOfParameter"/>:
+    /// the buckets' counts then (<see cref="Weighed"/>), summed.
+    /// </summary>
+    public string RowsAt(Weights weights, string asOfParameter) => $"select coalesce(sum(k.r), 0)::bigint from {Weighed(weights, asOfParameter)} k";
 
     /// <summary>Rows of an update whose name or shape changed.</summary>
     private string Changed => $"from new_rows n join old_rows o on o.{Key} = n.{Key} where (n.{Name}, {ShapeOf("n")}) is distinct from (o.{Name}, {ShapeOf("o")})";
@@ -192,9 +203,16 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
 
         {StatementTriggers.Ddl(Buckets, $"{S}.{Table}", $"{S}.{Buckets}_move")}
 
-        -- New (or never filled): cut once from the rows.
+        -- New, never filled, or cut by another shape than this one (the computers' had none before the groups): cut
+        -- once from the rows, under the buckets' lock.
+        create table if not exists {S}.name_bucket_shape (prefix text primary key, shape text not null);
         do $fill$ begin
-          if not exists (select 1 from {S}.{Bounds}) then perform {S}.{Buckets}_rebuild(); end if;
+          if not exists (select 1 from {S}.{Bounds})
+             or not exists (select 1 from {S}.name_bucket_shape where prefix = '{Prefix}' and shape = '{Definition}') then
+            perform pg_advisory_xact_lock({Lock});
+            perform {S}.{Buckets}_rebuild();
+            insert into {S}.name_bucket_shape (prefix, shape) values ('{Prefix}', '{Definition}') on conflict (prefix) do update set shape = excluded.shape;
+          end if;
         end $fill$;
         """;
 
@@ -226,4 +244,19 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
         cmd.CommandTimeout = 0;
         await cmd.ExecuteNonQueryAsync(ct);
     }
+}
+
+/// <summary>
+/// What each row of a shape weighs in a report: the <c>n</c> of its shape in <see cref="Relation"/> (columns shape, n; a
+/// row a shape), one for each shape in the text array parameter <see cref="ShapesParameter"/>, or one for each shape
+/// <see cref="Matching"/> accepts (a SQL condition on the shape expression it is given).
+/// </summary>
+public sealed record Weights(string? Relation, string? ShapesParameter, Func<string, string>? Matching = null)
+{
+    public static Weights Of(string relation) => new(relation, null);
+    public static Weights OneEach(string shapesParameter) => new(null, shapesParameter);
+    public static Weights OneWhere(Func<string, string> condition) => new(null, null, condition);
+
+    /// <summary>Every row one: the table's rows.</summary>
+    public static readonly Weights Every = OneWhere(_ => "true");
 }

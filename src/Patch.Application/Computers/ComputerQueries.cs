@@ -27,15 +27,19 @@ public static class ComputerQueries
         var ps = ReadSql.AsOfParameters(asOf);
         // The filters on operating system and agent version, also as a condition on the kept counts' groups (ADR 0037).
         var grouped = new List<string> { "true" };
+        // The same filters on a name bucket's shape (the groups the buckets count, ADR 0038).
+        var shaped = new List<Func<string, string>>();
         if (!string.IsNullOrWhiteSpace(q)) { where.Add("name_lower like @q"); ps.Add(new("q", $"%{Like(q.Trim().ToLowerInvariant())}%")); }
         if (!string.IsNullOrWhiteSpace(os))
         {
             (where, grouped) = ([.. where, "operating_system_lower like @os"], [.. grouped, "os like @os"]);
+            shaped.Add(shape => $"{Projections.NameBuckets.ComputerGroup(shape, 1)} like @os");
             ps.Add(new("os", $"%{Like(os.Trim().ToLowerInvariant())}%"));
         }
         if (!string.IsNullOrWhiteSpace(agentVersion))
         {
             (where, grouped) = ([.. where, "agent_version = @version"], [.. grouped, "agent_version = @version"]);
+            shaped.Add(shape => $"{Projections.NameBuckets.ComputerGroup(shape, 2)} = @version");
             ps.Add(new("version", agentVersion.Trim()));
         }
         if (notReportingDays is { } days)
@@ -49,6 +53,9 @@ public static class ComputerQueries
         if (cursorProblem is not null) return QueryAnswer<ReportPage<ComputerView>>.Invalid(cursorProblem);
         var (page, limit) = (cursor?.Page ?? query.Page, query.PageSize + 1);
         var unfiltered = where.Count == 1;
+        // Filtered by operating system and agent version alone (or not at all): the rows of some groups.
+        var byGroups = where.Count == grouped.Count;
+        var weights = Projections.Weights.OneWhere(shape => string.Join(" and ", ["true", .. shaped.Select(condition => condition(shape))]));
         var filter = string.Join(" and ", where);
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
@@ -60,10 +67,11 @@ public static class ComputerQueries
             pageIds = after;
             rowPs.AddRange(afterPs);
         }
-        // Every computer by name, a page past the first, now or asOf: walked from the name bucket it starts in (ADR 0038).
-        else if (unfiltered && query.Sort == "name" && offset > 0)
+        // Every computer (or those of some groups) by name, a page past the first, now or asOf: walked from the name bucket
+        // it starts in (ADR 0038).
+        else if (byGroups && query.Sort == "name" && offset > 0)
         {
-            var start = await NamePages.LocateAsync(conn, tx, Projections.NameBuckets.Computers, Projections.Weights.Of("select ''::text shape, 1::bigint n"), ReadSql.AsOfParameters(asOf), offset,
+            var start = await NamePages.LocateAsync(conn, tx, Projections.NameBuckets.Computers, weights, ps, offset,
                 query.PageSize, query.Descending, "c", ct, asOf is not null);
             if (start is not null)
             {
@@ -85,9 +93,9 @@ public static class ComputerQueries
         // (ADR 0037), not a count of a million rows; asOf, today's rows and those added and removed since, when few changed
         // since (ADR 0038); else a count.
         var count = $"select count(*) from {computers} where {filter}";
-        if (asOf is null && where.Count == grouped.Count) count = Projections.Computers.ComputerCounts.CountWhere(string.Join(" and ", grouped));
-        else if (unfiltered && asOf is not null && await NamePages.FewChangedSinceAsync(conn, tx, Projections.NameBuckets.Computers, ps, null, ct))
-            count = Projections.NameBuckets.Computers.RowsAt("asOf");
+        if (asOf is null && byGroups) count = Projections.Computers.ComputerCounts.CountWhere(string.Join(" and ", grouped));
+        else if (byGroups && asOf is not null && await NamePages.FewChangedSinceAsync(conn, tx, Projections.NameBuckets.Computers, ps, null, ct))
+            count = unfiltered ? Projections.NameBuckets.Computers.RowsAt("asOf") : Projections.NameBuckets.Computers.RowsAt(weights, "asOf");
         var rows = await ReportSql.PageAsync(conn, tx, count, sql, ps, rowPs, r => (View: new ComputerView(r.GetString(0), r.GetString(1),
             r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4), r.GetBoolean(5),
             r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetFieldValue<string[]>(8),

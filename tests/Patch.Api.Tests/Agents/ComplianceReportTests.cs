@@ -329,7 +329,7 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
         // The buckets hold exactly the rows: each bucket's count per shape, and its total, recounted from the rows.
         foreach (var buckets in new[] { Patch.Projections.NameBuckets.Members, Patch.Projections.NameBuckets.Computers })
         {
-            var (table, name, shape) = ($"patch.{buckets.Table}", buckets.Name, buckets.Shape ?? "''::text");
+            var (table, name, shape) = ($"patch.{buckets.Table}", buckets.Name, buckets.Shape is { } template ? string.Format(template, "m") : "''::text");
             await using var check = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand($"""
                 with b as (select lo_name, lead(lo_name) over (order by lo_name) hi from patch.{buckets.Bounds}),
                      recount as (select b.lo_name, {shape} shape, count(*) n from {table} m join b on m.{name} >= b.lo_name and (b.hi is null or m.{name} < b.hi) group by 1, 2)

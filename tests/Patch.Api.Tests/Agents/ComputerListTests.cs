@@ -42,21 +42,64 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
     {
         foreach (var (name, os) in new[] { ("D1", "Windows 10 Pro"), ("D2", "Windows 11 Pro"), ("D3", "Windows 11 Enterprise"), ("D4", "Windows Server 2022"), ("D5", null) })
             Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers", new { name, operatingSystem = os })).Status);
+        // Enough more computers for deep pages (the tests cut name buckets of two rows).
+        string?[] systems = ["Windows 10 Pro", "Windows 11 Pro", "Windows Server 2019", null];
+        for (var i = 0; i < 36; i++)
+            Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers", new { name = $"E{i * 7 % 36:00}", operatingSystem = systems[i % 4] })).Status);
         var (_, tokenBody) = await SendAsync(HttpMethod.Post, "/api/enrolment-tokens", new { name = "list", maxUses = 10 });
         var token = tokenBody.GetProperty("token").GetString()!;
         var a1 = await EnrolAsync(token, "A1", "1.0.0", "Microsoft Windows 11 Pro");
         await EnrolAsync(token, "A2", "1.0.0", "Microsoft Windows 10 Enterprise");
         await EnrolAsync(token, "A3", "1.1.0", "Microsoft Windows 11 Enterprise");
-        await AssertTotalsAsync(8);
+        await AssertTotalsAsync(44);
 
         // Computers move between groups: a discovered one gets another operating system, an agent is upgraded and reports
         // another system; one discovered computer is enrolled (its row gains an agent).
         Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers", new { name = "D2", operatingSystem = "Windows 10 Pro" })).Status);
         await ReportAsync(a1, "1.1.0", "Microsoft Windows 10 Pro");
         await EnrolAsync(token, "D4", "1.1.0", "Microsoft Windows Server 2022 Standard");
-        var totals = await AssertTotalsAsync(8);
+        var totals = await AssertTotalsAsync(44);
         Assert.Equal(3, totals["agentVersion=1.1.0"]);
-        Assert.Equal(2, totals["os=windows%2011"]);
+        Assert.Equal(11, totals["os=windows%2011"]);
+
+        var before = await NumberedPagesAsync();
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        var then = DateTimeOffset.UtcNow;
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        // One computer moves to another group (two versions since then, fewer than a quarter of the rows a deep page
+        // skips): asked about the instant before, the pages and totals then, from the name buckets' counts per group then.
+        await ReportAsync(a1, "1.2.0", "Microsoft Windows 11 Pro");
+        Assert.NotEqual(before, await NumberedPagesAsync());
+        Assert.Equal(before, await NumberedPagesAsync($"asOf={Uri.EscapeDataString(then.ToString("O"))}&"));
+    }
+
+    /// <summary>
+    /// Numbered pages in name order filtered by operating system and agent version start from the name bucket of their
+    /// first row, by the buckets' counts per group (ADR 0038): page by page, each filter's rows of one long page.
+    /// </summary>
+    private async Task<List<string>> NumberedPagesAsync(string at = "")
+    {
+        var every = new List<string>();
+        foreach (var filter in new[] { "", "os=windows%2011", "os=WINDOWS", "os=10%20pro", "agentVersion=1.0.0", "agentVersion=1.1.0", "os=windows%2011&agentVersion=1.1.0" })
+            foreach (var sort in new[] { "name", "-name" })
+            {
+                var url = $"/api/computers?{at}sort={sort}&{filter}";
+                var all = await GetJsonAsync($"{url}&pageSize=500");
+                var expected = all.GetProperty("items").EnumerateArray().Select(i => i.GetRawText()).ToList();
+                every.Add($"{filter} {sort}: {string.Join(", ", expected)}");
+                foreach (var size in new[] { 1, 3 })
+                {
+                    var numbered = new List<string>();
+                    for (var page = 1; page <= (expected.Count + size - 1) / size + 1; page++)
+                    {
+                        var answer = await GetJsonAsync($"{url}&pageSize={size}&page={page}");
+                        Assert.True(expected.Count == answer.GetProperty("total").GetInt64(), $"{url}: total {answer.GetProperty("total")} for {expected.Count} rows");
+                        numbered.AddRange(answer.GetProperty("items").EnumerateArray().Select(i => i.GetRawText()));
+                    }
+                    Assert.True(expected.SequenceEqual(numbered), $"{url}, pageSize={size}");
+                }
+            }
+        return every;
     }
 
     /// <summary>Each filter's total against the rows of its one long page, and the kept counts against a recount of the rows.</summary>
