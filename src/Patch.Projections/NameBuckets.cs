@@ -14,7 +14,7 @@ namespace Patch.Projections;
 /// buckets are never moved by two transactions at once. <c>Shape</c> is the SQL expression of a row's shape, <c>{0}</c>
 /// standing for the row's alias (null: one shape, '').
 /// </summary>
-public sealed record NameBuckets(string Prefix, string Table, string Key, string Name, string? Shape, string Lock)
+public sealed partial record NameBuckets(string Prefix, string Table, string Key, string Name, string? Shape, string Lock)
 {
     /// <summary>The compliance members by name, per inventory shape (drill-downs, compliance by computer).</summary>
     public static readonly NameBuckets Members = new(ReadModels.ComplianceMember, ReadModels.ComplianceMember, "computer_id", "name", "{0}.shape",
@@ -62,7 +62,7 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
     /// the buckets × every shape of the fleet (111,000 rows at a million computers) spilled to disk, and joined to the
     /// weights through the union the planner lost the shapes' statistics and sorted them for a merge join (ADR 0038).
     /// </summary>
-    public string Weighed(Weights weights, string? asOfParameter = null)
+    public string Weighed(Weights weights, string? asOfParameter = null, string? checkpointParameter = null)
     {
         // Each branch keeps the shapes weighed: by a join to the relation, or (one each) by the array — hashed by PostgreSQL,
         // where a join to an unnest, which has no statistics, was planned as a hash of the buckets or a loop over the shapes.
@@ -74,6 +74,7 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
             { Matching: { } matching } => $"select {select} from {from} where {matching(shape)} and {where}",
             _ => $"select {select} from {from} join ({weights.Relation}) w on w.shape = {shape} where {where}",
         };
+        if (asOfParameter is { } from && checkpointParameter is { } checkpoint) return WeighedFrom(weights, from, checkpoint, Branch, n);
         var now = Branch($"k.lo_name, k.members * {n} r", $"{S}.{Buckets} k", "k.shape", "true");
         if (asOfParameter is not { } at) return $"({now})";
         var history = $"{S}.{Table}_history v {BucketOf("v", Name)}";
@@ -121,12 +122,14 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
     /// The rows of the shapes <paramref name="weights"/> weighs, at the instant in parameter <paramref name="asOfParameter"/>:
     /// the buckets' counts then (<see cref="Weighed"/>), summed.
     /// </summary>
-    public string RowsAt(Weights weights, string asOfParameter) => $"select coalesce(sum(k.r), 0)::bigint from {Weighed(weights, asOfParameter)} k";
+    public string RowsAt(Weights weights, string asOfParameter, string? checkpointParameter = null) =>
+        $"select coalesce(sum(k.r), 0)::bigint from {Weighed(weights, asOfParameter, checkpointParameter)} k";
 
     /// <summary>Rows of an update whose name or shape changed.</summary>
     private string Changed => $"from new_rows n join old_rows o on o.{Key} = n.{Key} where (n.{Name}, {ShapeOf("n")}) is distinct from (o.{Name}, {ShapeOf("o")})";
 
     public string Ddl(int size) => $"""
+        {CheckpointDdl}
         create table if not exists {S}.{Bounds} (lo_name text primary key, members bigint not null);
         create table if not exists {S}.{Buckets} (lo_name text not null, shape text not null, members bigint not null, primary key (lo_name, shape));
         create index if not exists ix_{Buckets}_empty on {S}.{Buckets} (lo_name) where members = 0;
@@ -135,6 +138,7 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
         -- Every bucket again from the rows: cut every {size} names.
         create or replace function {S}.{Buckets}_rebuild() returns void language plpgsql as $$
         begin
+          delete from {S}.{Checkpoints};
           delete from {S}.{Buckets};
           delete from {S}.{Bounds};
           insert into {S}.{Bounds} (lo_name, members)
@@ -178,6 +182,7 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
             if not exists (select 1 {Changed}) then return null; end if;
           end if;
           perform pg_advisory_xact_lock({Lock});
+          {Invalidate}
           if TG_OP = 'TRUNCATE' then
             delete from {S}.{Buckets};
             delete from {S}.{Bounds};
@@ -244,19 +249,4 @@ public sealed record NameBuckets(string Prefix, string Table, string Key, string
         cmd.CommandTimeout = 0;
         await cmd.ExecuteNonQueryAsync(ct);
     }
-}
-
-/// <summary>
-/// What each row of a shape weighs in a report: the <c>n</c> of its shape in <see cref="Relation"/> (columns shape, n; a
-/// row a shape), one for each shape in the text array parameter <see cref="ShapesParameter"/>, or one for each shape
-/// <see cref="Matching"/> accepts (a SQL condition on the shape expression it is given).
-/// </summary>
-public sealed record Weights(string? Relation, string? ShapesParameter, Func<string, string>? Matching = null)
-{
-    public static Weights Of(string relation) => new(relation, null);
-    public static Weights OneEach(string shapesParameter) => new(null, shapesParameter);
-    public static Weights OneWhere(Func<string, string> condition) => new(null, null, condition);
-
-    /// <summary>Every row one: the table's rows.</summary>
-    public static readonly Weights Every = OneWhere(_ => "true");
 }

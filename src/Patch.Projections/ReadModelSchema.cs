@@ -33,6 +33,8 @@ public static class ReadModelSchema
             await NameBuckets.Computers.EnsureAsync(db, size, ct);
             await DeliveryTables.EnsureAsync(db, ct);
             await ReadModelHistory.EnsureAsync(db, ct);
+            await NameBuckets.Members.EnsureHistoryIndexAsync(db, ct);
+            await NameBuckets.Computers.EnsureHistoryIndexAsync(db, ct);
             await using (var views = db.CreateCommand(ComplianceTables.HistoryViewDdl)) await views.ExecuteNonQueryAsync(ct);
             // A store analysed per computer before shapes (ADR 0035): its compliance tables were dropped, rebuilt from the events once.
             if (perComputer) await new ComplianceRebuild(store, db).RunAsync(null, ct);

@@ -97,6 +97,7 @@ public static class PatchServices
         services.AddSingleton<BulletinStager>();
         services.AddTransient<Patch.Application.Policies.PolicyMaintenanceTasks>();
         services.AddTransient<PackageCleanup>();
+        services.AddTransient<Patch.Application.ServerTasks.NameBucketCheckpoints>();
         services.AddSingleton<CatalogCache>();
         services.AddTransient<VulnerabilityAnalysis>();
         services.AddTransient<FleetAnalysisTask>();

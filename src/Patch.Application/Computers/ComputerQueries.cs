@@ -94,8 +94,17 @@ public static class ComputerQueries
         // since (ADR 0038); else a count.
         var count = $"select count(*) from {computers} where {filter}";
         if (asOf is null && byGroups) count = Projections.Computers.ComputerCounts.CountWhere(string.Join(" and ", grouped));
-        else if (byGroups && asOf is not null && await NamePages.FewChangedSinceAsync(conn, tx, Projections.NameBuckets.Computers, ps, null, ct))
-            count = unfiltered ? Projections.NameBuckets.Computers.RowsAt("asOf") : Projections.NameBuckets.Computers.RowsAt(weights, "asOf");
+        else if (byGroups && asOf is not null)
+        {
+            // From the checkpoint after the instant when there is one (ADR 0040), else from today's counts.
+            var checkpoint = await NamePages.CheckpointAsync(conn, tx, Projections.NameBuckets.Computers, ps, ct);
+            if (await NamePages.FewChangedSinceAsync(conn, tx, Projections.NameBuckets.Computers, ps, null, ct, checkpoint))
+            {
+                count = checkpoint is not null ? Projections.NameBuckets.Computers.RowsAt(weights, "asOf", "checkpoint")
+                    : unfiltered ? Projections.NameBuckets.Computers.RowsAt("asOf") : Projections.NameBuckets.Computers.RowsAt(weights, "asOf");
+                if (checkpoint is { } at) ps.Add(new("checkpoint", at));
+            }
+        }
         var rows = await ReportSql.PageAsync(conn, tx, count, sql, ps, rowPs, r => (View: new ComputerView(r.GetString(0), r.GetString(1),
             r.IsDBNull(2) ? null : r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetString(4), r.GetBoolean(5),
             r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7), r.GetFieldValue<string[]>(8),

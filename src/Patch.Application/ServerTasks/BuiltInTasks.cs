@@ -65,6 +65,10 @@ public static class BuiltInTasks
             "Recomputes every computer's applicable, installed, missing and superseded updates (it also runs after every catalog import that changed the catalog).",
             null, false, (run, ct) => Resolve<FleetAnalysisTask>(run).WorkAsync(run.Parameters, ct)));
 
+        services.AddSingleton(new ServerTaskDefinition(NameBucketCheckpoints.TaskName,
+            "Keeps checkpoints of the report pages' name buckets a few minutes in the past when a thousand versions changed since the last, so a deep page asked about an older instant counts only the changes since the nearest checkpoint; thins checkpoints older than two days to one a day.",
+            "17 * * * *", true, (run, ct) => Resolve<NameBucketCheckpoints>(run).WorkAsync(ct)));
+
         services.AddSingleton(new ServerTaskDefinition(PackageCleanup.TaskName,
             "Removes staged packages that no enabled policy needs, older than the vendor's package deletion interval.",
             "0 1 * * *", true, (run, ct) => Resolve<PackageCleanup>(run).WorkAsync(run.RunId, run.Actor, ct)));

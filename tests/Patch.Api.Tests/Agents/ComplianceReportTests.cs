@@ -324,6 +324,15 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
             Assert.NotEqual(before, await AssertPagesAsync());
             // Asked asOf the instant before it moved: the rows then, page by page (the buckets' counts then: ADR 0038).
             Assert.Equal(before, await AssertPagesAsync(then));
+
+            // Checkpoints of both tables' buckets now (ADR 0040), then more computers move than a page could count from
+            // today's counts: asked about the same instant, the pages count from the checkpoints instead of walking.
+            await using (var take = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(
+                             "select patch.compliance_member_checkpoint_take(now()) and patch.computer_row_checkpoint_take(now())"))
+                Assert.True((bool)(await take.ExecuteScalarAsync(TestContext.Current.CancellationToken))!);
+            for (var i = 1; i < 18; i += 2)
+                await ReportAsync(token, $"{(char)('A' + i * 7 % 18)}{i % 3}-WS", "10.0.22631.2861", "x64", false, levels[(i + 2) % 4]);
+            Assert.Equal(before, await AssertPagesAsync(then));
         }
 
         // The buckets hold exactly the rows: each bucket's count per shape, and its total, recounted from the rows.

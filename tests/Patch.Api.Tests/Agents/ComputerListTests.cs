@@ -71,6 +71,51 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
         await ReportAsync(a1, "1.2.0", "Microsoft Windows 11 Pro");
         Assert.NotEqual(before, await NumberedPagesAsync());
         Assert.Equal(before, await NumberedPagesAsync($"asOf={Uri.EscapeDataString(then.ToString("O"))}&"));
+
+        // The checkpoints task (ADR 0040): its first run takes one a few minutes back (before this fleet), counted exactly.
+        var (status, run) = await SendAsync(HttpMethod.Post, "/api/server-tasks/report-checkpoints/run?wait=true");
+        Assert.Equal(200, (int)status);
+        Assert.Equal(1, run.GetProperty("counts").GetProperty("computer_rowTaken").GetInt32());
+
+        // An instant, one move, a checkpoint, then more moves than a quarter of the rows: asked about the instant, the pages
+        // and totals count from the checkpoint (from today's counts there are too many changes to count: they would walk).
+        var pagesThen = await NumberedPagesAsync();
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        var instant = DateTimeOffset.UtcNow;
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        await ReportAsync(a1, "1.3.0", "Microsoft Windows 11 Pro");
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        var checkpoint = DateTimeOffset.UtcNow;
+        Assert.True(await ScalarAsync<bool>("select patch.computer_row_checkpoint_take(@c)", checkpoint));
+        for (var i = 0; i < 12; i++)
+            Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers", new { name = $"E{i:00}", operatingSystem = $"Windows 11 Moved {i}" })).Status);
+        // New computers among the names cut the buckets again (past twice their size): the checkpoint keeps its own bounds.
+        var bounds = await ScalarAsync<long>("select count(*) from patch.computer_row_bound where @c = @c", checkpoint);
+        for (var i = 0; i < 9; i++)
+            Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers", new { name = $"E0{i}X", operatingSystem = "Windows 11 Pro" })).Status);
+        Assert.True(await ScalarAsync<long>("select count(*) from patch.computer_row_bound where @c = @c", checkpoint) > bounds, "no bucket was cut again");
+        Assert.Equal(pagesThen, await NumberedPagesAsync($"asOf={Uri.EscapeDataString(instant.ToString("O"))}&"));
+
+        // A late writer — its versions stamped before the checkpoint — changes what was true then: the checkpoint goes.
+        await using (var late = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("""
+            begin;
+            select set_config('patch.valid_from', @at::text, true);
+            update patch.mt_doc_computer_row set operating_system_lower = 'late' where name_lower = 'e30';
+            commit;
+            """))
+        {
+            late.Parameters.AddWithValue("at", instant);
+            await late.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        }
+        Assert.Equal(0L, await ScalarAsync<long>("select count(*) from patch.computer_row_checkpoint where at >= @c", instant));
+        Assert.True(await ScalarAsync<long>("select count(*) from patch.computer_row_checkpoint where at < @c", instant) > 0, "the checkpoint before the late stamp stays");
+    }
+
+    private async Task<T> ScalarAsync<T>(string sql, DateTimeOffset at)
+    {
+        await using var cmd = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(sql);
+        cmd.Parameters.AddWithValue("c", at);
+        return (T)(await cmd.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
     }
 
     /// <summary>

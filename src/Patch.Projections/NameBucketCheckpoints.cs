@@ -1,0 +1,98 @@
+namespace Patch.Projections;
+
+/// <summary>
+/// Checkpoints of the name buckets (ADR 0040): the buckets' counts per shape at a past instant, kept with the bounds they
+/// were cut by, so a page asked about an instant long before now counts only the versions changed between that instant
+/// and the next checkpoint instead of every version changed since. A checkpoint is exact when taken (today's counts and
+/// the versions changed since its instant, under the buckets' lock) and stays exact: a statement that moves some count
+/// with a stamp at or before a checkpoint's instant (a late writer) deletes that checkpoint, under the same lock.
+/// </summary>
+public sealed partial record NameBuckets
+{
+    public string Checkpoints => Prefix + "_checkpoint";
+
+    /// <summary>The instant a statement's versions start (ReadModelHistory's stamp, before any clamping, which only delays it).</summary>
+    private static readonly string Stamp =
+        $"coalesce(nullif(current_setting('{History.ReadModelHistory.StampSetting}', true), '')::timestamptz, now())";
+
+    /// <summary>Run by a statement that moves some count, under the buckets' lock: the checkpoints its versions may change.</summary>
+    private string Invalidate => $"delete from {S}.{Checkpoints} where at >= {Stamp};";
+
+    private string CheckpointDdl => $"""
+        create table if not exists {S}.{Checkpoints} (at timestamptz not null, lo_name text not null, shapes text[] not null,
+          members bigint[] not null, primary key (at, lo_name));
+
+        -- A checkpoint at instant c: the buckets' counts then, by today's bounds (each bound a row, even when empty).
+        create or replace function {S}.{Checkpoints}_take(c timestamptz) returns boolean language plpgsql as $$
+        begin
+          perform pg_advisory_xact_lock({Lock});
+          if exists (select 1 from {S}.{Checkpoints} where at = c) then return false; end if;
+          insert into {S}.{Checkpoints} (at, lo_name, shapes, members)
+          select c, x.lo_name, coalesce(array_agg(k.shape order by k.shape) filter (where k.shape is not null), array[]::text[]),
+                 coalesce(array_agg(k.m order by k.shape) filter (where k.shape is not null), array[]::bigint[])
+          from {S}.{Bounds} x left join (
+            select lo_name, shape, sum(k)::bigint m from (
+              select lo_name, shape, members k from {S}.{Buckets}
+              union all
+              select b.lo_name, {ShapeOf("v")}, 1 from {S}.{Table}_history v {BucketOf("v", Name)}
+              where v.valid_to > c and v.valid_to < 'infinity' and v.valid_from <= c
+              union all
+              select b.lo_name, {ShapeOf("v")}, -1 from {S}.{Table}_history v {BucketOf("v", Name)}
+              where v.valid_to = 'infinity' and v.valid_from > c) u
+            group by 1, 2 having sum(k) <> 0) k on k.lo_name = x.lo_name
+          group by x.lo_name;
+          return true;
+        end $$;
+        """;
+
+    /// <summary>
+    /// The versions of the table's history begun within a span of time (a checkpoint's corrections), not only since an
+    /// instant: an index of their own, once the history exists.
+    /// </summary>
+    public async Task EnsureHistoryIndexAsync(Npgsql.NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand($"create index if not exists ix_{Table}_history_valid_from on {S}.{Table}_history (valid_from)");
+        cmd.CommandTimeout = 0;
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>The nearest checkpoint at or after the instant in parameter <paramref name="asOfParameter"/> (null when none).</summary>
+    public string NearestCheckpoint(string asOfParameter) => $"select min(at) from {S}.{Checkpoints} where at >= @{asOfParameter}";
+
+    /// <summary>
+    /// The same as <see cref="FewChangedSince"/>, between the instant and the checkpoint in <paramref name="checkpointParameter"/>:
+    /// the versions ended within the span and those begun within it.
+    /// </summary>
+    public string FewChangedBetween(string asOfParameter, string checkpointParameter, string cap) => $"""
+        select (select count(*) from (select 1 from {S}.{Table}_history v
+                  where v.valid_to > @{asOfParameter} and v.valid_to <= @{checkpointParameter} limit {cap}) e)
+             + (select count(*) from (select 1 from {S}.{Table}_history v
+                  where v.valid_from > @{asOfParameter} and v.valid_from <= @{checkpointParameter} limit {cap}) b) < {cap}
+        """;
+
+    /// <summary>
+    /// <see cref="Weighed"/> at an instant from the checkpoint after it (by the checkpoint's bounds): its counts, plus the
+    /// versions true at the instant that ended by the checkpoint, minus those begun since the instant still true at it.
+    /// </summary>
+    private string WeighedFrom(Weights weights, string at, string checkpoint, Func<string, string, string, string, string> branch, string n)
+    {
+        var bucketOf = $"cross join lateral (select x.lo_name from {S}.{Checkpoints} x where x.at = @{checkpoint} and x.lo_name <= v.{Name} order by x.lo_name desc limit 1) b";
+        var history = $"{S}.{Table}_history v {bucketOf}";
+        return $"""
+            ({branch($"k.lo_name, u.m * {n} r", $"{S}.{Checkpoints} k cross join lateral unnest(k.shapes, k.members) u(shape, m)", "u.shape", $"k.at = @{checkpoint}")}
+             union all
+             {branch($"b.lo_name, {n}", history, ShapeOf("v"), $"v.valid_to > @{at} and v.valid_to <= @{checkpoint} and v.valid_from <= @{at}")}
+             union all
+             {branch($"b.lo_name, -{n}", history, ShapeOf("v"), $"v.valid_from > @{at} and v.valid_from <= @{checkpoint} and v.valid_to > @{checkpoint}")})
+            """;
+    }
+
+    /// <summary>Checkpoints older than <paramref name="keepAll"/> thinned to the last of each day (UTC); answers how many went.</summary>
+    public string Prune(string keepAll) => $"""
+        with gone as (
+          delete from {S}.{Checkpoints} k where k.at < now() - {keepAll}
+            and k.at <> (select max(x.at) from {S}.{Checkpoints} x where (x.at at time zone 'UTC')::date = (k.at at time zone 'UTC')::date)
+          returning at)
+        select count(distinct at)::int from gone
+        """;
+}
