@@ -11,6 +11,13 @@ namespace Patch.Projections.History;
 /// </summary>
 public sealed record HistoryTable(string Name, IReadOnlyList<string> Keys, IReadOnlyList<string>? Ignored = null, IReadOnlyList<string>? Listed = null)
 {
+    /// <summary>
+    /// A table of few rows whose every write is a version (the shapes' counters): its versions valid at an instant are
+    /// found by a GiST index over their validity (<c>tstzrange(valid_from, valid_to) @> instant</c>) — the btree on
+    /// <c>valid_to</c> reads every version ended since the instant (ADR 0040).
+    /// </summary>
+    public bool Ranged { get; init; }
+
     /// <summary>A Marten document table: keyed by id; its version and modification time are bookkeeping.</summary>
     public static HistoryTable Document(string name) => new(name, ["id"], ["mt_last_modified", "mt_version", "mt_dotnet_type"]);
 
@@ -46,7 +53,7 @@ public static class ReadModelHistory
     public static readonly HistoryTable[] Tables =
     [
         new(ReadModels.ComplianceMember, ["computer_id"]),
-        new(ReadModels.ComplianceShape, ["shape"]),
+        new(ReadModels.ComplianceShape, ["shape"]) { Ranged = true },
         new(ReadModels.ComplianceShapeState, ["shape", "update_key"]),
         new(ReadModels.ComplianceShapeFamily, ["shape", "family"]),
         new(ReadModels.ComplianceShapeVulnerability, ["shape", "vulnerability_id"]),
@@ -81,6 +88,8 @@ public static class ReadModelHistory
                (select * from {Schema}.{listed.HistoryName} x where x.{listed.Keys[0]} = b.{listed.Keys[0]} and x.valid_to > @{parameter} order by x.valid_to limit 1) h
              where h.valid_from <= @{parameter}{(keys is null ? "" : $" and {keys}")})
             """
+        : Tables.FirstOrDefault(t => t.Name == table) is { Ranged: true }
+            ? $"(select * from {Schema}.{table}_history where tstzrange(valid_from, valid_to) @> @{parameter}::timestamptz and valid_from <= @{parameter} and valid_to > @{parameter})"
         : $"(select * from {Schema}.{table}_history where valid_from <= @{parameter} and valid_to > @{parameter})";
 
     /// <summary>
@@ -228,6 +237,7 @@ public static class ReadModelHistory
             create table if not exists {h} (valid_from timestamptz not null, valid_to timestamptz not null default 'infinity');
             {addColumns}
             create index if not exists ix_{t.HistoryName}_valid on {h} (valid_to, valid_from);
+            {(t.Ranged ? $"create index if not exists ix_{t.HistoryName}_during on {h} using gist (tstzrange(valid_from, valid_to));" : "")}
             create index if not exists ix_{t.HistoryName}_key on {h} ({string.Join(", ", t.Keys)}, valid_to);
             {keysDdl}
             create or replace function {function}() returns trigger language plpgsql as $$
