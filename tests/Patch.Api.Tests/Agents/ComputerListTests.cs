@@ -109,6 +109,17 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
         }
         Assert.Equal(0L, await ScalarAsync<long>("select count(*) from patch.computer_row_checkpoint where at >= @c", instant));
         Assert.True(await ScalarAsync<long>("select count(*) from patch.computer_row_checkpoint where at < @c", instant) > 0, "the checkpoint before the late stamp stays");
+
+        // Older than two days, checkpoints are thinned to the last of each day (UTC) by the task.
+        var day = new DateTimeOffset(DateTimeOffset.UtcNow.UtcDateTime.Date, TimeSpan.Zero).AddDays(-3);
+        Assert.True(await ScalarAsync<bool>("select patch.computer_row_checkpoint_take(@c)", day.AddHours(1)));
+        Assert.True(await ScalarAsync<bool>("select patch.computer_row_checkpoint_take(@c)", day.AddHours(2)));
+        (status, run) = await SendAsync(HttpMethod.Post, "/api/server-tasks/report-checkpoints/run?wait=true");
+        Assert.Equal(200, (int)status);
+        Assert.Equal(1, run.GetProperty("counts").GetProperty("computer_rowPruned").GetInt32());
+        var kept = await ScalarAsync<DateTime>("select max(at) from patch.computer_row_checkpoint where at < @c", day.AddDays(1));
+        Assert.Equal(day.AddHours(2), new DateTimeOffset(DateTime.SpecifyKind(kept, DateTimeKind.Utc)));
+        Assert.Equal(1L, await ScalarAsync<long>("select count(distinct at) from patch.computer_row_checkpoint where at < @c", day.AddDays(1)));
     }
 
     private async Task<T> ScalarAsync<T>(string sql, DateTimeOffset at)
