@@ -31,15 +31,8 @@ public sealed partial record NameBuckets
           select c, x.lo_name, coalesce(array_agg(k.shape order by k.shape) filter (where k.shape is not null), array[]::text[]),
                  coalesce(array_agg(k.m order by k.shape) filter (where k.shape is not null), array[]::bigint[])
           from {S}.{Bounds} x left join (
-            select lo_name, shape, sum(k)::bigint m from (
-              select lo_name, shape, members k from {S}.{Buckets}
-              union all
-              select b.lo_name, {ShapeOf("v")}, 1 from {S}.{Table}_history v {BucketOf("v", Name)}
-              where v.valid_to > c and v.valid_to < 'infinity' and v.valid_from <= c
-              union all
-              select b.lo_name, {ShapeOf("v")}, -1 from {S}.{Table}_history v {BucketOf("v", Name)}
-              where v.valid_to = 'infinity' and v.valid_from > c) u
-            group by 1, 2 having sum(k) <> 0) k on k.lo_name = x.lo_name
+            select lo_name, shape, sum(r)::bigint m from {Weighed(Weights.Every, "c", withShape: true)} u
+            group by 1, 2 having sum(r) <> 0) k on k.lo_name = x.lo_name
           group by x.lo_name;
           return true;
         end $$;
@@ -56,34 +49,33 @@ public sealed partial record NameBuckets
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>The nearest checkpoint at or after the instant in parameter <paramref name="asOfParameter"/> (null when none).</summary>
-    public string NearestCheckpoint(string asOfParameter) => $"select min(at) from {S}.{Checkpoints} where at >= @{asOfParameter}";
-
     /// <summary>
-    /// The same as <see cref="FewChangedSince"/>, between the instant and the checkpoint in <paramref name="checkpointParameter"/>:
-    /// the versions ended within the span and those begun within it.
+    /// The nearest checkpoint at or after the instant <paramref name="asOf"/> (null when none) and whether fewer than
+    /// <paramref name="cap"/> versions changed between the instant and it — or, without one, since the instant
+    /// (<see cref="FewChangedSince"/>): the versions ended within the span and those begun within it.
     /// </summary>
-    public string FewChangedBetween(string asOfParameter, string checkpointParameter, string cap) => $"""
-        select (select count(*) from (select 1 from {S}.{Table}_history v
-                  where v.valid_to > @{asOfParameter} and v.valid_to <= @{checkpointParameter} limit {cap}) e)
-             + (select count(*) from (select 1 from {S}.{Table}_history v
-                  where v.valid_from > @{asOfParameter} and v.valid_from <= @{checkpointParameter} limit {cap}) b) < {cap}
+    public string CheckpointAndFewChanged(string asOf, string cap) => $"""
+        with c as (select min(at) at from {S}.{Checkpoints} where at >= {asOf})
+        select c.at, case when c.at is null then {FewChangedSince(asOf, cap)} else
+          (select (select count(*) from (select 1 from {S}.{Table}_history v where v.valid_to > {asOf} and v.valid_to <= c.at limit {cap}) e)
+                + (select count(*) from (select 1 from {S}.{Table}_history v where v.valid_from > {asOf} and v.valid_from <= c.at limit {cap}) b) < {cap}) end
+        from c
         """;
 
     /// <summary>
     /// <see cref="Weighed"/> at an instant from the checkpoint after it (by the checkpoint's bounds): its counts, plus the
     /// versions true at the instant that ended by the checkpoint, minus those begun since the instant still true at it.
     /// </summary>
-    private string WeighedFrom(Weights weights, string at, string checkpoint, Func<string, string, string, string, string> branch, string n)
+    private string WeighedFrom(string at, string checkpoint, Func<string, string, string, string, string, string> branch, string n)
     {
-        var bucketOf = $"cross join lateral (select x.lo_name from {S}.{Checkpoints} x where x.at = @{checkpoint} and x.lo_name <= v.{Name} order by x.lo_name desc limit 1) b";
+        var bucketOf = $"cross join lateral (select x.lo_name from {S}.{Checkpoints} x where x.at = {checkpoint} and x.lo_name <= v.{Name} order by x.lo_name desc limit 1) b";
         var history = $"{S}.{Table}_history v {bucketOf}";
         return $"""
-            ({branch($"k.lo_name, u.m * {n} r", $"{S}.{Checkpoints} k cross join lateral unnest(k.shapes, k.members) u(shape, m)", "u.shape", $"k.at = @{checkpoint}")}
+            ({branch("k.lo_name", $"u.m * {n}", $"{S}.{Checkpoints} k cross join lateral unnest(k.shapes, k.members) u(shape, m)", "u.shape", $"k.at = {checkpoint}")}
              union all
-             {branch($"b.lo_name, {n}", history, ShapeOf("v"), $"v.valid_to > @{at} and v.valid_to <= @{checkpoint} and v.valid_from <= @{at}")}
+             {branch("b.lo_name", n, history, ShapeOf("v"), $"v.valid_to > {at} and v.valid_to <= {checkpoint} and v.valid_from <= {at}")}
              union all
-             {branch($"b.lo_name, -{n}", history, ShapeOf("v"), $"v.valid_from > @{at} and v.valid_from <= @{checkpoint} and v.valid_to > @{checkpoint}")})
+             {branch("b.lo_name", $"-{n}", history, ShapeOf("v"), $"v.valid_from > {at} and v.valid_from <= {checkpoint} and v.valid_to > {checkpoint}")})
             """;
     }
 

@@ -53,8 +53,9 @@ public sealed partial record NameBuckets(string Prefix, string Table, string Key
 
     /// <summary>
     /// The buckets' rows weighed by shape (columns lo_name, r: the rows a bucket's members of one shape have, by
-    /// <paramref name="weights"/>; shapes it does not list weigh nothing): now, or — given
-    /// the name of an instant's parameter — as they stood then, counted exactly without walking the table: today's
+    /// <paramref name="weights"/>; shapes it does not list weigh nothing; and the shape, <paramref name="withShape"/>):
+    /// now, or — given an instant <paramref name="asOf"/> (a SQL expression) — as they stood then, from the checkpoint
+    /// <paramref name="checkpoint"/> after it when given (<see cref="WeighedFrom"/>), else counted exactly without walking the table: today's
     /// counts, plus the versions of the table's history that were true at that instant and have ended since, minus the
     /// current versions begun since (each counted in the bucket of its name by today's bounds, which cut the names of any
     /// instant). The cost follows the rows changed since the instant, not the table's size. A bucket may come in several
@@ -62,68 +63,59 @@ public sealed partial record NameBuckets(string Prefix, string Table, string Key
     /// the buckets × every shape of the fleet (111,000 rows at a million computers) spilled to disk, and joined to the
     /// weights through the union the planner lost the shapes' statistics and sorted them for a merge join (ADR 0038).
     /// </summary>
-    public string Weighed(Weights weights, string? asOfParameter = null, string? checkpointParameter = null)
+    public string Weighed(Weights weights, string? asOf = null, string? checkpoint = null, bool withShape = false)
     {
         // Each branch keeps the shapes weighed: by a join to the relation, or (one each) by the array — hashed by PostgreSQL,
         // where a join to an unnest, which has no statistics, was planned as a hash of the buckets or a loop over the shapes.
         var n = weights.Relation is null ? "1" : "w.n";
         // (The buckets keep each shape in their own column; a version of the table has its shape expression.)
-        string Branch(string select, string from, string shape, string where) => weights switch
+        string Branch(string bucket, string weight, string from, string shape, string where)
         {
-            { ShapesParameter: { } shapes } => $"select {select} from {from} where {shape} = any(@{shapes}) and {where}",
-            { Matching: { } matching } => $"select {select} from {from} where {matching(shape)} and {where}",
-            _ => $"select {select} from {from} join ({weights.Relation}) w on w.shape = {shape} where {where}",
-        };
-        if (asOfParameter is { } from && checkpointParameter is { } checkpoint) return WeighedFrom(weights, from, checkpoint, Branch, n);
-        var now = Branch($"k.lo_name, k.members * {n} r", $"{S}.{Buckets} k", "k.shape", "true");
-        if (asOfParameter is not { } at) return $"({now})";
+            var select = $"{bucket}, {weight} r{(withShape ? $", {shape} shape" : "")}";
+            return weights switch
+            {
+                { ShapesParameter: { } shapes } => $"select {select} from {from} where {shape} = any(@{shapes}) and {where}",
+                { Matching: { } matching } => $"select {select} from {from} where {matching(shape)} and {where}",
+                _ => $"select {select} from {from} join ({weights.Relation}) w on w.shape = {shape} where {where}",
+            };
+        }
+        if (asOf is { } from && checkpoint is { } at) return WeighedFrom(from, at, Branch, n);
+        var now = Branch("k.lo_name", $"k.members * {n}", $"{S}.{Buckets} k", "k.shape", "true");
+        if (asOf is not { } x) return $"({now})";
         var history = $"{S}.{Table}_history v {BucketOf("v", Name)}";
         return $"""
             ({now}
              union all
-             {Branch($"b.lo_name, {n}", history, ShapeOf("v"), $"v.valid_to > @{at} and v.valid_to < 'infinity' and v.valid_from <= @{at}")}
+             {Branch("b.lo_name", n, history, ShapeOf("v"), $"v.valid_to > {x} and v.valid_to < 'infinity' and v.valid_from <= {x}")}
              union all
-             {Branch($"b.lo_name, -{n}", history, ShapeOf("v"), $"v.valid_to = 'infinity' and v.valid_from > @{at}")})
+             {Branch("b.lo_name", $"-{n}", history, ShapeOf("v"), $"v.valid_to = 'infinity' and v.valid_from > {x}")})
             """;
     }
 
     /// <summary>
-    /// Whether fewer than <paramref name="cap"/> versions of the table changed since the instant in parameter
-    /// <paramref name="asOfParameter"/> (versions then true that ended since, current versions begun since; each side
+    /// Whether fewer than <paramref name="cap"/> versions of the table changed since the instant
+    /// <paramref name="asOf"/> (a SQL expression; versions then true that ended since, current versions begun since; each side
     /// counted up to the cap): when more did, counting the buckets then (<see cref="Weighed"/>) costs more than walking the
     /// rows. The cap is a SQL expression: <c>@cap</c>, or <see cref="QuarterOfRows"/>.
     /// </summary>
-    public string FewChangedSince(string asOfParameter, string cap = "@cap") => $"""
-        select (select count(*) from (select 1 from {S}.{Table}_history v
-                  where v.valid_to > @{asOfParameter} and v.valid_to < 'infinity' and v.valid_from <= @{asOfParameter} limit {cap}) e)
-             + (select count(*) from (select 1 from {S}.{Table}_history v where v.valid_to = 'infinity' and v.valid_from > @{asOfParameter} limit {cap}) b) < {cap}
+    private string FewChangedSince(string asOf, string cap) => $"""
+        (select (select count(*) from (select 1 from {S}.{Table}_history v
+                   where v.valid_to > {asOf} and v.valid_to < 'infinity' and v.valid_from <= {asOf} limit {cap}) e)
+              + (select count(*) from (select 1 from {S}.{Table}_history v where v.valid_to = 'infinity' and v.valid_from > {asOf} limit {cap}) b) < {cap})
         """;
 
     /// <summary>A quarter of the table's rows now (the buckets' sum), at least one: a cap for <see cref="FewChangedSince"/>.</summary>
     public string QuarterOfRows => $"(select greatest(coalesce(sum(members), 0) / 4, 1) from {S}.{Bounds})";
 
-    /// <summary>
-    /// The table's number of rows at the instant in parameter <paramref name="asOfParameter"/>, counted from today's (the
-    /// buckets' sum) and the rows changed since: plus the keys whose version then has ended with no current version
-    /// (removed since), minus the keys whose current version began since with none then (added since).
-    /// </summary>
-    public string RowsAt(string asOfParameter) => $"""
-        with ended as (select v.{Key} k from {S}.{Table}_history v where v.valid_to > @{asOfParameter} and v.valid_to < 'infinity' and v.valid_from <= @{asOfParameter}),
-             begun as (select v.{Key} k from {S}.{Table}_history v where v.valid_to = 'infinity' and v.valid_from > @{asOfParameter})
-        select coalesce((select sum(members) from {S}.{Bounds}), 0)::bigint
-             + (select count(*) from ended e where not exists (select 1 from begun b where b.k = e.k))
-             - (select count(*) from begun b where not exists (select 1 from ended e where e.k = b.k))
-        """;
-
     /// <summary>The shape expression as text, kept beside the buckets: buckets counted by another are cut again.</summary>
     private string Definition => ShapeOf("r").Replace("'", "''");
 
     /// <summary>
-    /// The rows of the shapes <paramref name="weights"/> weighs, at the instant in parameter <paramref name="asOfParameter"/>:
-    /// the buckets' counts then (<see cref="Weighed"/>), summed.
+    /// The rows of the shapes <paramref name="weights"/> weighs at the instant <paramref name="asOf"/> (from the
+    /// checkpoint <paramref name="checkpoint"/> when given): the buckets' counts then (<see cref="Weighed"/>), summed.
     /// </summary>
-    public string RowsAt(Weights weights, string asOfParameter, string? checkpointParameter = null) =>
-        $"select coalesce(sum(k.r), 0)::bigint from {Weighed(weights, asOfParameter, checkpointParameter)} k";
+    public string RowsAt(Weights weights, string asOf, string? checkpoint = null) =>
+        $"select coalesce(sum(k.r), 0)::bigint from {Weighed(weights, asOf, checkpoint)} k";
 
     /// <summary>Rows of an update whose name or shape changed.</summary>
     private string Changed => $"from new_rows n join old_rows o on o.{Key} = n.{Key} where (n.{Name}, {ShapeOf("n")}) is distinct from (o.{Name}, {ShapeOf("o")})";

@@ -14,35 +14,27 @@ public static class NamePages
     /// <summary>A page's range of names (a SQL condition on the alias's name column, its parameters) and the rows to skip in it.</summary>
     public sealed record Start(string Condition, long Skip, List<NpgsqlParameter> Parameters);
 
-    /// <summary>
-    /// The checkpoint of <paramref name="buckets"/> nearest after <paramref name="ps"/>' <c>@asOf</c> (ADR 0040), or null:
-    /// counting from it, only the versions changed between the two are corrections.
-    /// </summary>
-    public static async Task<DateTimeOffset?> CheckpointAsync(NpgsqlConnection conn, NpgsqlTransaction tx, NameBuckets buckets, IEnumerable<NpgsqlParameter> ps,
-        CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(buckets.NearestCheckpoint("asOf"), conn, tx);
-        foreach (var p in ps.Where(p => p.ParameterName == "asOf")) cmd.Parameters.Add(p.Clone());
-        return await cmd.ExecuteScalarAsync(ct) is DateTime at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null;
-    }
+    /// <summary>Where the buckets' counts at an instant come from: the checkpoint after it (ADR 0040), or today's (null).</summary>
+    public sealed record Since(DateTimeOffset? Checkpoint);
 
     /// <summary>
-    /// Whether few versions of the table changed since <paramref name="ps"/>' <c>@asOf</c> (or between it and
-    /// <paramref name="checkpoint"/>): fewer than <paramref name="cap"/>, or without one, than a quarter of its rows
-    /// (<see cref="NameBuckets.FewChangedSince"/>). The rest of the transaction plans each statement for its instant: a
-    /// prepared statement's generic plan cannot know that "versions begun since the instant" are few, and scanned a
-    /// million computers' history for them (0.7 → 320 ms in <c>psql</c>).
+    /// Where the buckets' counts at <paramref name="ps"/>' <c>@asOf</c> can be worked out from — the nearest checkpoint
+    /// after it (ADR 0040), else today's counts — when fewer versions changed in between than <paramref name="cap"/>, or
+    /// without one, than a quarter of the table's rows; null when more did (the page walks). One statement. The rest of
+    /// the transaction plans each statement for its instant: a prepared statement's generic plan cannot know that
+    /// "versions begun since the instant" are few, and scanned a million computers' history for them (0.7 → 320 ms in
+    /// <c>psql</c>).
     /// </summary>
-    public static async Task<bool> FewChangedSinceAsync(NpgsqlConnection conn, NpgsqlTransaction tx, NameBuckets buckets, IEnumerable<NpgsqlParameter> ps, long? cap,
-        CancellationToken ct, DateTimeOffset? checkpoint = null)
+    public static async Task<Since?> SinceAsync(NpgsqlConnection conn, NpgsqlTransaction tx, NameBuckets buckets, IEnumerable<NpgsqlParameter> ps, long? cap,
+        CancellationToken ct)
     {
         await using (var custom = new NpgsqlCommand("set local plan_cache_mode = force_custom_plan", conn, tx)) await custom.ExecuteNonQueryAsync(ct);
-        var limit = cap is null ? buckets.QuarterOfRows : "@cap";
-        await using var few = new NpgsqlCommand(checkpoint is null ? buckets.FewChangedSince("asOf", limit) : buckets.FewChangedBetween("asOf", "checkpoint", limit), conn, tx);
-        foreach (var p in ps.Where(p => p.ParameterName == "asOf")) few.Parameters.Add(p.Clone());
-        if (checkpoint is { } at) few.Parameters.AddWithValue("checkpoint", at);
-        if (cap is { } c) few.Parameters.AddWithValue("cap", Math.Max(1, c));
-        return (bool)(await few.ExecuteScalarAsync(ct))!;
+        await using var cmd = new NpgsqlCommand(buckets.CheckpointAndFewChanged("@asOf", cap is null ? buckets.QuarterOfRows : "@cap"), conn, tx);
+        foreach (var p in ps.Where(p => p.ParameterName == "asOf")) cmd.Parameters.Add(p.Clone());
+        if (cap is { } c) cmd.Parameters.AddWithValue("cap", Math.Max(1, c));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return reader.GetBoolean(1) ? new Since(reader.IsDBNull(0) ? null : reader.GetFieldValue<DateTimeOffset>(0)) : null;
     }
 
     /// <summary>
@@ -61,8 +53,12 @@ public static class NamePages
         // A version changed since costs about twice what skipping a row does (both its ends are counted, each ≈ 3.5 µs
         // against ≈ 2 µs a row skipped, at 100,000 computers): the buckets only when they are under a quarter of the skip.
         // From the checkpoint after the instant when there is one (ADR 0040), else from today's counts.
-        var checkpoint = asOf ? await CheckpointAsync(conn, tx, buckets, ps, ct) : null;
-        if (asOf && !await FewChangedSinceAsync(conn, tx, buckets, ps, offset / 4, ct, checkpoint)) return null;
+        DateTimeOffset? checkpoint = null;
+        if (asOf)
+        {
+            if (await SinceAsync(conn, tx, buckets, ps, offset / 4, ct) is not { } since) return null;
+            checkpoint = since.Checkpoint;
+        }
         // The page then reads a bucket's rows, a few thousand: parallel workers planned for the history's scans cost more
         // than they share on a small server (a drill-down's page asOf at a million computers 35 → 20–29 ms in psql; the
         // walk from the first row keeps them: 480 vs 580 ms).
@@ -72,7 +68,7 @@ public static class NamePages
         // The buckets' bounds then: the checkpoint's (cut before buckets were split since), else today's.
         var bounds = checkpoint is null ? $"{s}.{buckets.Bounds}" : $"(select lo_name from {s}.{buckets.Checkpoints} where at = @checkpoint)";
         await using var cmd = new NpgsqlCommand($"""
-            with b as (select k.lo_name, sum(k.r)::bigint r from {buckets.Weighed(weights, asOf ? "asOf" : null, checkpoint is null ? null : "checkpoint")} k group by k.lo_name),
+            with b as (select k.lo_name, sum(k.r)::bigint r from {buckets.Weighed(weights, asOf ? "@asOf" : null, checkpoint is null ? null : "@checkpoint")} k group by k.lo_name),
                  c as (select lo_name, r, sum(r) over (order by lo_name {direction} rows unbounded preceding) - r as before from b),
                  at as (select c.*, (select min(x.lo_name) from {bounds} x where x.lo_name > c.lo_name) hi from c)
             select (select array[lo_name, hi, before::text] from at where before <= @first and @first < before + r),

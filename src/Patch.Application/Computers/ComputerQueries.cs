@@ -52,7 +52,6 @@ public static class ComputerQueries
         if (cursor is not null) cursorProblem ??= ComputerListCursor.Problem(cursor, query);
         if (cursorProblem is not null) return QueryAnswer<ReportPage<ComputerView>>.Invalid(cursorProblem);
         var (page, limit) = (cursor?.Page ?? query.Page, query.PageSize + 1);
-        var unfiltered = where.Count == 1;
         // Filtered by operating system and agent version alone (or not at all): the rows of some groups.
         var byGroups = where.Count == grouped.Count;
         var weights = Projections.Weights.OneWhere(shape => string.Join(" and ", ["true", .. shaped.Select(condition => condition(shape))]));
@@ -90,19 +89,17 @@ public static class ComputerQueries
             order by {ComputerListCursor.OrderBy(query, Sort[query.Sort])}
             """;
         // Every computer, or those of some operating systems and agent versions, now: the counts kept as the rows are written
-        // (ADR 0037), not a count of a million rows; asOf, today's rows and those added and removed since, when few changed
-        // since (ADR 0038); else a count.
+        // (ADR 0037), not a count of a million rows; asOf, the name buckets' counts of those groups then, when few changed
+        // between the instant and the counts known after it (ADR 0038, 0040); else a count.
         var count = $"select count(*) from {computers} where {filter}";
         if (asOf is null && byGroups) count = Projections.Computers.ComputerCounts.CountWhere(string.Join(" and ", grouped));
         else if (byGroups && asOf is not null)
         {
             // From the checkpoint after the instant when there is one (ADR 0040), else from today's counts.
-            var checkpoint = await NamePages.CheckpointAsync(conn, tx, Projections.NameBuckets.Computers, ps, ct);
-            if (await NamePages.FewChangedSinceAsync(conn, tx, Projections.NameBuckets.Computers, ps, null, ct, checkpoint))
+            if (await NamePages.SinceAsync(conn, tx, Projections.NameBuckets.Computers, ps, null, ct) is { } since)
             {
-                count = checkpoint is not null ? Projections.NameBuckets.Computers.RowsAt(weights, "asOf", "checkpoint")
-                    : unfiltered ? Projections.NameBuckets.Computers.RowsAt("asOf") : Projections.NameBuckets.Computers.RowsAt(weights, "asOf");
-                if (checkpoint is { } at) ps.Add(new("checkpoint", at));
+                count = Projections.NameBuckets.Computers.RowsAt(weights, "@asOf", since.Checkpoint is null ? null : "@checkpoint");
+                if (since.Checkpoint is { } at) ps.Add(new("checkpoint", at));
             }
         }
         var rows = await ReportSql.PageAsync(conn, tx, count, sql, ps, rowPs, r => (View: new ComputerView(r.GetString(0), r.GetString(1),

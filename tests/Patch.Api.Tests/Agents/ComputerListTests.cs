@@ -94,10 +94,10 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
         for (var i = 0; i < 12; i++)
             Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers", new { name = $"E{i:00}", operatingSystem = $"Windows 11 Moved {i}" })).Status);
         // New computers among the names cut the buckets again (past twice their size): the checkpoint keeps its own bounds.
-        var bounds = await ScalarAsync<long>("select count(*) from patch.computer_row_bound where @c = @c", checkpoint);
+        var bounds = await ScalarAsync<long>("select count(*) from patch.computer_row_bound");
         for (var i = 0; i < 9; i++)
             Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers", new { name = $"E0{i}X", operatingSystem = "Windows 11 Pro" })).Status);
-        Assert.True(await ScalarAsync<long>("select count(*) from patch.computer_row_bound where @c = @c", checkpoint) > bounds, "no bucket was cut again");
+        Assert.True(await ScalarAsync<long>("select count(*) from patch.computer_row_bound") > bounds, "no bucket was cut again");
         Assert.Equal(pagesThen, await NumberedPagesAsync($"asOf={Uri.EscapeDataString(instant.ToString("O"))}&"));
 
         // A late writer — its versions stamped before the checkpoint — changes what was true then: the checkpoint goes.
@@ -126,10 +126,10 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
         Assert.Equal(1L, await ScalarAsync<long>("select count(distinct at) from patch.computer_row_checkpoint where at < @c", day.AddDays(1)));
     }
 
-    private async Task<T> ScalarAsync<T>(string sql, DateTimeOffset at)
+    private async Task<T> ScalarAsync<T>(string sql, DateTimeOffset? at = null)
     {
         await using var cmd = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(sql);
-        cmd.Parameters.AddWithValue("c", at);
+        if (at is { } c) cmd.Parameters.AddWithValue("c", c);
         return (T)(await cmd.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
     }
 
