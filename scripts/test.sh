@@ -23,6 +23,16 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# Tests read the real Microsoft, CISA and Windows files of ../shared/data (or PATCH_SHARED_DATA): without them a third
+# of the suite would fail one by one, so stop here and say where they go.
+shared="${PATCH_SHARED_DATA:-../shared/data}"
+if [ ! -d "$shared" ]; then
+  echo "The tests need the shared data folder (real Microsoft/CISA documents and Windows captures) at $(realpath -m "$shared")."
+  echo "Clone this repository beside ../shared, or run: PATCH_SHARED_DATA=/path/to/shared/data bash scripts/test.sh"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
 log=$(mktemp)
 dotnet test 2>&1 | tee "$log"
 code=${PIPESTATUS[0]}
