@@ -93,6 +93,17 @@ public static class ReadModelHistory
         : $"(select * from {Schema}.{table}_history where valid_from <= @{parameter} and valid_to > @{parameter})";
 
     /// <summary>
+    /// The one row of <paramref name="table"/> whose whole key <paramref name="key"/> names (a condition on alias <c>x</c>,
+    /// typically on a lateral join's outer row), as it stood at the instant in <paramref name="parameter"/>: a probe of the
+    /// key's versions in validity order (its <c>(key, valid_to)</c> index), for a page that joins a few rows to their
+    /// versions — a join to <see cref="Relation"/> is planned from a guess of how many versions are valid at the instant.
+    /// </summary>
+    public static string One(string table, bool asOf, string key, string parameter = "asOf") => !asOf ? $"(select * from {Schema}.{table} x where {key})"
+        : Tables.Any(t => t.Name == table)
+            ? $"(select * from {Schema}.{table}_history x where {key} and x.valid_from <= @{parameter} and x.valid_to > @{parameter} order by x.valid_to limit 1)"
+            : throw new ArgumentException($"{table} keeps no history of its own.", nameof(table));
+
+    /// <summary>
     /// Marks the rows the command writes as true from <paramref name="at"/> (the events they were derived from): the
     /// setting is made by the command's first statement, in the same round trip as the writes.
     /// </summary>
