@@ -70,8 +70,9 @@ public static class ComputerQueries
         // it starts in (ADR 0038).
         else if (byGroups && query.Sort == "name" && offset > 0)
         {
+            // The walk reaches the row after the page too (its cursor is the next page's).
             var start = await NamePages.LocateAsync(conn, tx, Projections.NameBuckets.Computers, weights, ps, offset,
-                query.PageSize, query.Descending, "c", ct, asOf is not null);
+                limit, query.Descending, "c", ct, asOf is not null);
             if (start is not null)
             {
                 (range, offset) = ($" and {start.Condition}", start.Skip);
