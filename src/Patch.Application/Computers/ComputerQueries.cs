@@ -54,7 +54,8 @@ public static class ComputerQueries
         var (page, limit) = (cursor?.Page ?? query.Page, query.PageSize + 1);
         // Filtered by operating system and agent version alone (or not at all): the rows of some groups.
         var byGroups = where.Count == grouped.Count;
-        var weights = Projections.Weights.OneWhere(shape => string.Join(" and ", ["true", .. shaped.Select(condition => condition(shape))]));
+        string OnShape(string shape) => string.Join(" and ", ["true", .. shaped.Select(condition => condition(shape))]);
+        var weights = Projections.Weights.OneWhere(OnShape);
         var filter = string.Join(" and ", where);
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
@@ -78,6 +79,13 @@ public static class ComputerQueries
                 (range, offset) = ($" and {start.Condition}", start.Skip);
                 rowPs.AddRange(start.Parameters);
             }
+        }
+        // By agent version, now: a page inside one version's run, placed from the name buckets of its groups.
+        else if (byGroups && query.Sort == "agentVersion" && offset > 0 && asOf is null
+                 && await AgentVersionPages.LocateAsync(conn, tx, computers, filter, string.Join(" and ", grouped), OnShape, ps, offset, limit, query.Descending, ct) is { } run)
+        {
+            (pageIds, offset) = (run.PageIds, 0);
+            rowPs.AddRange(run.Parameters);
         }
         pageIds ??= $"select c.id page_id from {computers} where {filter}{range} order by {ComputerListCursor.OrderBy(query, Sort[query.Sort])} limit {limit} offset {offset}";
         // The page is cut on the sort columns alone, then its rows are read: a deep page does not build every row it skips.
