@@ -40,11 +40,16 @@ public sealed partial record NameBuckets
 
     /// <summary>
     /// The versions of the table's history begun within a span of time (a checkpoint's corrections), not only since an
-    /// instant: an index of their own, once the history exists.
+    /// instant: an index of their own, once the history exists. And a page's walk through a bucket asked about an instant:
+    /// the history in name order with each version's validity and shape beside it, so the rows the page skips are read
+    /// from the index alone (a bucket of the computers' list rows is 16,000 versions over 1,600 heap pages, 13 MB).
     /// </summary>
     public async Task EnsureHistoryIndexAsync(Npgsql.NpgsqlDataSource db, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand($"create index if not exists ix_{Table}_history_valid_from on {S}.{Table}_history (valid_from)");
+        await using var cmd = db.CreateCommand($"""
+            create index if not exists ix_{Table}_history_valid_from on {S}.{Table}_history (valid_from);
+            create index if not exists ix_{Table}_history_walk on {S}.{Table}_history ({Name}, {Key}) include (valid_from, valid_to{string.Concat(Walked.Select(c => ", " + c))})
+            """);
         cmd.CommandTimeout = 0;
         await cmd.ExecuteNonQueryAsync(ct);
     }

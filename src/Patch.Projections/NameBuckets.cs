@@ -18,17 +18,21 @@ public sealed partial record NameBuckets(string Prefix, string Table, string Key
 {
     /// <summary>The compliance members by name, per inventory shape (drill-downs, compliance by computer).</summary>
     public static readonly NameBuckets Members = new(ReadModels.ComplianceMember, ReadModels.ComplianceMember, "computer_id", "name", "{0}.shape",
-        Compliance.VulnerabilityAnalysis.CountersLock.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Compliance.VulnerabilityAnalysis.CountersLock.ToString(System.Globalization.CultureInfo.InvariantCulture)) { Walked = ["shape"] };
 
     /// <summary>
     /// Every computer's list row by its lower-case name (the computers list), its shape the groups the list filters by:
     /// lower-case operating system and agent version (<see cref="ComputerGroup"/>), as the kept counts group them (ADR 0037).
     /// </summary>
     public static readonly NameBuckets Computers = new("computer_row", PatchProjections.ComputerRowTable, "id", "name_lower",
-        "coalesce({0}.operating_system_lower, '') || E'\\x1f' || coalesce({0}.agent_version, '')", "hashtext('patch.computer_row_buckets')");
+        "coalesce({0}.operating_system_lower, '') || E'\\x1f' || coalesce({0}.agent_version, '')", "hashtext('patch.computer_row_buckets')")
+    { Walked = ["operating_system_lower", "agent_version"] };
 
     /// <summary>A computers-list shape's operating system (<paramref name="part"/> 1, lower case) or agent version (2), as SQL.</summary>
     public static string ComputerGroup(string shape, int part) => $"split_part({shape}, E'\\x1f', {part})";
+
+    /// <summary>The columns a walk of the history filters on besides the validity (the shape's): kept in its walk index.</summary>
+    public IReadOnlyList<string> Walked { get; init; } = [];
 
     /// <summary>The default number of rows a bucket is cut to (split past twice that).</summary>
     public const int DefaultSize = 16384;
