@@ -213,14 +213,14 @@ public static class ComplianceQueries
                   $" order by {report.OrderBy(StateSort, "c.computer_id, s.update_key")} limit {limit} offset {offset}";
         // Without a family, the total is a counter written with the rows it counts (not a count of them).
         var counter = code switch { 1 => "installed", 2 => "missing", 3 => "superseded", _ => "applicable" };
-        var (counters, keyColumn) = by switch
+        var counted = by switch
         {
-            DrillDown.Bulletin => (ReadModels.ComplianceBulletin, "bulletin_id"), DrillDown.Update => (ReadModels.ComplianceUpdate, "update_key"),
-            _ => (ReadModels.ComplianceComputer, "computer_id"),
+            DrillDown.Bulletin => $"{ReadSql.At(ReadModels.ComplianceBulletin, asOf)} n where n.bulletin_id = @key",
+            DrillDown.Update => $"{ReadSql.At(ReadModels.ComplianceUpdate, asOf)} n where n.update_key = @key",
+            // One computer's counters are its shape's, probed by key (the view joins every shape's version at an instant).
+            _ => $"{ReadSql.At(ReadModels.ComplianceMember, asOf)} m cross join lateral {Projections.History.ReadModelHistory.One(ReadModels.ComplianceShape, asOf is not null, "x.shape = m.shape")} n where m.computer_id = @key",
         };
-        var count = family is null
-            ? $"select coalesce((select {counter}::bigint from {ReadSql.At(counters, asOf)} n where n.{keyColumn} = @key), 0)"
-            : $"select count(*) from {from}";
+        var count = family is null ? $"select coalesce((select n.{counter}::bigint from {counted}), 0)" : $"select count(*) from {from}";
         var rows = await ReportSql.PageAsync(conn, tx, count, sql, ps, rowPs, r => (Row: new ComputerStateRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
             r.GetString(4), r.GetString(5), States[r.GetInt16(6) - 1]), UpdateKey: r.GetString(7)), report with { Page = page }, ct);
         var items = rows.Items.Take(report.PageSize).ToList();
