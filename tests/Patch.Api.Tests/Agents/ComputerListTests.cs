@@ -114,6 +114,29 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
         Assert.Equal(0L, await ScalarAsync<long>("select count(*) from patch.computer_row_checkpoint where at >= @c", instant));
         Assert.True(await ScalarAsync<long>("select count(*) from patch.computer_row_checkpoint where at < @c", instant) > 0, "the checkpoint before the late stamp stays");
 
+        // Where changes come thick, checkpoints every so many versions begun, at the instants they began: each instant
+        // recorded between moves is then asked about from the one after it (here every 4 versions, no margin).
+        var recorded = new List<(DateTimeOffset At, List<string> Pages)>();
+        for (var i = 0; i < 3; i++)
+        {
+            recorded.Add((DateTimeOffset.UtcNow, await NumberedPagesAsync()));
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+            foreach (var name in new[] { "E05", "E17", "E29" })
+                Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers", new { name, operatingSystem = $"Windows 11 Storm {i}" })).Status);
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+        var checkpoints = await ScalarAsync<long>("select count(distinct at) from patch.computer_row_checkpoint");
+        var apart = await App.Host.Services.GetRequiredService<Patch.Application.ServerTasks.NameBucketCheckpoints>()
+            .ApartAsync(Patch.Projections.NameBuckets.Computers, TimeSpan.Zero, 4, TestContext.Current.CancellationToken);
+        Assert.True(apart >= 3, $"{apart} checkpoints apart");
+        Assert.Equal(checkpoints + apart, await ScalarAsync<long>("select count(distinct at) from patch.computer_row_checkpoint"));
+        Assert.Equal(0L, await ScalarAsync<long>("""
+            select count(*) from (select distinct at from patch.computer_row_checkpoint) k
+            where k.at > @c and not exists (select 1 from patch.mt_doc_computer_row_history v where v.valid_from = k.at)
+            """, instant));
+        foreach (var (at, pages) in recorded)
+            Assert.Equal(pages, await NumberedPagesAsync($"asOf={Uri.EscapeDataString(at.ToString("O"))}&"));
+
         // Older than two days, checkpoints are thinned to the last of each day (UTC) by the task.
         var day = new DateTimeOffset(DateTimeOffset.UtcNow.UtcDateTime.Date, TimeSpan.Zero).AddDays(-3);
         Assert.True(await ScalarAsync<bool>("select patch.computer_row_checkpoint_take(@c)", day.AddHours(1)));
