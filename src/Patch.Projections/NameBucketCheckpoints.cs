@@ -73,7 +73,7 @@ public sealed partial record NameBuckets
     /// </summary>
     private string WeighedFrom(string at, string checkpoint, Func<string, string, string, string, string, string> branch, string n)
     {
-        var bucketOf = $"cross join lateral (select x.lo_name from {S}.{Checkpoints} x where x.at = {checkpoint} and x.lo_name <= v.{Name} order by x.lo_name desc limit 1) b";
+        var bucketOf = BucketIn($"(select lo_name from {S}.{Checkpoints} where at = {checkpoint})", "v", Name);
         var history = $"{S}.{Table}_history v {bucketOf}";
         return $"""
             ({branch("k.lo_name", $"u.m * {n}", $"{S}.{Checkpoints} k cross join lateral unnest(k.shapes, k.members) u(shape, m)", "u.shape", $"k.at = {checkpoint}")}

@@ -45,8 +45,18 @@ public sealed partial record NameBuckets(string Prefix, string Table, string Key
     private string ShapeOf(string alias) => Shape is null ? "''::text" : string.Format(System.Globalization.CultureInfo.InvariantCulture, Shape, alias);
 
     /// <summary>The bucket of the name of <paramref name="alias"/>'s row, as a lateral relation (column lo_name).</summary>
-    private string BucketOf(string alias, string name) =>
-        $"cross join lateral (select x.lo_name from {S}.{Bounds} x where x.lo_name <= {alias}.{name} order by x.lo_name desc limit 1) b";
+    private string BucketOf(string alias, string name) => BucketIn($"{S}.{Bounds}", alias, name);
+
+    /// <summary>
+    /// The bucket of the name of <paramref name="alias"/>'s row among the buckets cut at <paramref name="bounds"/> (a
+    /// relation with a column lo_name), as a lateral relation (column lo_name; none without bounds): the bounds in one
+    /// sorted array, searched by <c>width_bucket</c> — an index probe per row cost 18–24 ms for 10,500 versions, the
+    /// array 1–3 ms. The first bound is '', below every name.
+    /// </summary>
+    private static string BucketIn(string bounds, string alias, string name) => $"""
+        cross join (select array_agg(x.lo_name order by x.lo_name) los from {bounds} x) bb
+        cross join lateral (select bb.los[width_bucket({alias}.{name}, bb.los)] lo_name where bb.los is not null) b
+        """;
 
     private string Move(string deltas) => $"""
         with d as materialized ({deltas}),
