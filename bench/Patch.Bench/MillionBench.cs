@@ -221,6 +221,16 @@ public static class MillionBench
         // And a recent instant (a second before this stage began), which nothing has changed since.
         await using var lately = db.CreateCommand("""select to_char((now() - interval '1 second') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""");
         var recently = "asOf=" + Uri.EscapeDataString((string)(await lately.ExecuteScalarAsync())!);
+        // And an instant inside the latest storm (the middle minute of the last quarter hour with minutes of 10,000 member
+        // changes or more, half-way through it): what a checkpoint an hour apart would leave to count is tens of thousands
+        // of changes (ADR 0040).
+        await using var storm = db.CreateCommand("""
+            with busy as (select date_trunc('minute', valid_from) m from patch.compliance_member_history where valid_from > now() - interval '1 day'
+                          group by 1 having count(*) >= 10000)
+            select to_char((percentile_disc(0.5) within group (order by m) + interval '30 seconds') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+            from busy where m > (select max(m) from busy) - interval '15 minutes'
+            """);
+        var inStorm = await storm.ExecuteScalarAsync() is string minute ? "asOf=" + Uri.EscapeDataString(minute) : recently;
         var bulletinCursors = await CursorsAsync(bulletinRoute, applicable);
         var updateCursors = await CursorsAsync(updateRoute, updateApplicable);
         // The computers list filtered (no name buckets for a filter), and every computer as it stood at the past instant.
@@ -260,13 +270,16 @@ public static class MillionBench
             ("update drill-down, a deep page, asOf a second before", () => $"{updateRoute}?page={random.Next(1, (int)(updateApplicable / 50))}&pageSize=50&{recently}"),
             ("by computer, a deep page, asOf a second before", () => $"api/reports/compliance/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50&{recently}"),
             ("computers, a deep page, asOf a second before", () => $"api/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50&{recently}"),
+            ("bulletin drill-down, a deep page, asOf inside the last storm", () => $"{bulletinRoute}?page={random.Next(1, (int)(applicable / 50))}&pageSize=50&{inStorm}"),
+            ("by computer, a deep page, asOf inside the last storm", () => $"api/reports/compliance/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50&{inStorm}"),
+            ("computers, a deep page, asOf inside the last storm", () => $"api/computers?page={random.Next(1, (int)(computers / 50))}&pageSize=50&{inStorm}"),
             ("computers running Windows 11, a deep page", () => $"api/computers?os=windows%2011&page={random.Next(1, (int)(computers / 200))}&pageSize=50"),
             ("computers running Windows 11, a deep page by cursor (after=)", () => $"{windows11}&after={windows11Cursors[random.Next(windows11Cursors.Length)]}&pageSize=50"),
             ("computers, a deep page by cursor, asOf", () => $"api/computers?{asOf}&after={pastCursors[random.Next(pastCursors.Length)]}&pageSize=50"),
             ("computers by agent version, a deep page", () => $"api/computers?sort=agentVersion&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
             ("computers by agent version, a deep page by cursor (after=)", () => $"api/computers?sort=agentVersion&after={byVersionCursors[random.Next(byVersionCursors.Length)]}&pageSize=50"),
         };
-        Console.WriteLine($"{computers:N0} computers, {bulletins:N0} bulletins with rows; 40 requests per report after 5 warm-ups");
+        Console.WriteLine($"{computers:N0} computers, {bulletins:N0} bulletins with rows; 40 requests per report after 5 warm-ups; {asOf}, {inStorm}");
         foreach (var (label, url) in routes)
         {
             var times = new List<double>();

@@ -18,7 +18,7 @@ public sealed partial record NameBuckets(string Prefix, string Table, string Key
 {
     /// <summary>The compliance members by name, per inventory shape (drill-downs, compliance by computer).</summary>
     public static readonly NameBuckets Members = new(ReadModels.ComplianceMember, ReadModels.ComplianceMember, "computer_id", "name", "{0}.shape",
-        Compliance.VulnerabilityAnalysis.CountersLock.ToString(System.Globalization.CultureInfo.InvariantCulture)) { Walked = ["shape"] };
+        Compliance.VulnerabilityAnalysis.CountersLock.ToString(System.Globalization.CultureInfo.InvariantCulture)) { Walked = ["shape"], ChangesPerRowWalked = 2 };
 
     /// <summary>
     /// Every computer's list row by its lower-case name (the computers list), its shape the groups the list filters by:
@@ -26,10 +26,18 @@ public sealed partial record NameBuckets(string Prefix, string Table, string Key
     /// </summary>
     public static readonly NameBuckets Computers = new("computer_row", PatchProjections.ComputerRowTable, "id", "name_lower",
         "coalesce({0}.operating_system_lower, '') || E'\\x1f' || coalesce({0}.agent_version, '')", "hashtext('patch.computer_row_buckets')")
-    { Walked = ["operating_system_lower", "agent_version"] };
+    { Walked = ["operating_system_lower", "agent_version"], ChangesPerRowWalked = 0.5 };
 
     /// <summary>A computers-list shape's operating system (<paramref name="part"/> 1, lower case) or agent version (2), as SQL.</summary>
     public static string ComputerGroup(string shape, int part) => $"split_part({shape}, E'\\x1f', {part})";
+
+    /// <summary>
+    /// How many changed versions a page asked about an instant corrects the buckets' counts by (both ends of each change,
+    /// since the instant or up to the next checkpoint) for the cost of one row walked instead: past that many per row the
+    /// page skips, it walks. Measured at a million computers inside a storm: a drill-down's row walked (with its shape's
+    /// states) ≈ 7–9 µs, a computers-list row (its walk index) ≈ 1.4 µs; a version counted ≈ 1–2 µs (width_bucket).
+    /// </summary>
+    public double ChangesPerRowWalked { get; init; } = 0.25;
 
     /// <summary>The columns a walk of the history filters on besides the validity (the shape's): kept in its walk index.</summary>
     public IReadOnlyList<string> Walked { get; init; } = [];

@@ -43,20 +43,19 @@ public static class NamePages
     /// <c>n</c> its shape has in <paramref name="weights"/> (rows of shapes it does not list weigh nothing; a table
     /// without shapes has one, ''). <paramref name="asOf"/>: the rows as they stood at
     /// the instant in <paramref name="ps"/>' <c>@asOf</c> (the buckets' counts then, <see cref="NameBuckets.Weighed"/>) —
-    /// or null, to walk from the first row, when the versions changed since then number more than a quarter of the rows
-    /// the page skips (counting them would cost more than the walk).
+    /// or null, to walk from the first row, when the versions changed since then number more than the rows the page
+    /// skips times <see cref="NameBuckets.ChangesPerRowWalked"/> (counting them would cost more than the walk).
     /// </summary>
     public static async Task<Start?> LocateAsync(NpgsqlConnection conn, NpgsqlTransaction tx, NameBuckets buckets, Weights weights, IEnumerable<NpgsqlParameter> ps,
         long offset, int limit, bool descending, string alias, CancellationToken ct, bool asOf = false)
     {
         var s = ReadModels.Schema;
-        // A version changed since costs about twice what skipping a row does (both its ends are counted, each ≈ 3.5 µs
-        // against ≈ 2 µs a row skipped, at 100,000 computers): the buckets only when they are under a quarter of the skip.
+        // The buckets only when their corrections cost less than the walk (the table's ratio of the two).
         // From the checkpoint after the instant when there is one (ADR 0040), else from today's counts.
         DateTimeOffset? checkpoint = null;
         if (asOf)
         {
-            if (await SinceAsync(conn, tx, buckets, ps, offset / 4, ct) is not { } since) return null;
+            if (await SinceAsync(conn, tx, buckets, ps, (long)(offset * buckets.ChangesPerRowWalked), ct) is not { } since) return null;
             checkpoint = since.Checkpoint;
         }
         // The page then reads a bucket's rows, a few thousand: parallel workers planned for the history's scans cost more
