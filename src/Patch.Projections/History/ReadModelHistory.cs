@@ -14,7 +14,10 @@ public sealed record HistoryTable(string Name, IReadOnlyList<string> Keys, IRead
     /// <summary>
     /// A table of few rows whose every write is a version (the shapes' counters): its versions valid at an instant are
     /// found by a GiST index over their validity (<c>tstzrange(valid_from, valid_to) @> instant</c>) — the btree on
-    /// <c>valid_to</c> reads every version ended since the instant (ADR 0040).
+    /// <c>valid_to</c> reads every version ended since the instant (ADR 0040). Each write also leaves the version it
+    /// closed dead, and the index's entries for it stay until a vacuum: the history is vacuumed every 20,000 dead
+    /// versions instead of a fifth of the table (at a million computers, a storm left 33,784 entries to sort through for
+    /// 4,888 shapes at an instant inside it, 88 → 23 ms after a vacuum of 0.6 s).
     /// </summary>
     public bool Ranged { get; init; }
 
@@ -248,7 +251,10 @@ public static class ReadModelHistory
             create table if not exists {h} (valid_from timestamptz not null, valid_to timestamptz not null default 'infinity');
             {addColumns}
             create index if not exists ix_{t.HistoryName}_valid on {h} (valid_to, valid_from);
-            {(t.Ranged ? $"create index if not exists ix_{t.HistoryName}_during on {h} using gist (tstzrange(valid_from, valid_to));" : "")}
+            {(t.Ranged ? $"""
+                create index if not exists ix_{t.HistoryName}_during on {h} using gist (tstzrange(valid_from, valid_to));
+                alter table {h} set (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 20000);
+                """ : "")}
             create index if not exists ix_{t.HistoryName}_key on {h} ({string.Join(", ", t.Keys)}, valid_to);
             {keysDdl}
             create or replace function {function}() returns trigger language plpgsql as $$
