@@ -34,13 +34,15 @@ public sealed class NameBucketCheckpoints(NpgsqlDataSource db, IConfiguration co
         var counts = new Dictionary<string, int>();
         foreach (var buckets in new[] { NameBuckets.Members, NameBuckets.Computers })
         {
-            counts[$"{buckets.Prefix}Apart"] = await ApartAsync(buckets, margin, ChangesApart, ct);
+            var apart = await ApartAsync(buckets, margin, ChangesApart, ct);
+            counts[$"{buckets.Prefix}Apart"] = apart;
             await using var conn = await db.OpenConnectionAsync(ct);
             await using var tx = await conn.BeginTransactionAsync(ct);
+            // Not when the checkpoints apart ran out before the margin: the next run goes on from the last of them.
             await using var cmd = new NpgsqlCommand($"""
                 with c as (select now() - @margin as instant, (select max(at) from {ReadModels.Schema}.{buckets.Checkpoints}) as latest)
-                select case when c.latest is null or c.instant > c.latest and (select count(*) from (select 1 from {ReadModels.Schema}.{buckets.Table}_history v
-                                 where v.valid_to > c.latest and v.valid_to < 'infinity' or v.valid_from > c.latest limit {ChangesBetween}) x) >= {ChangesBetween}
+                select case when {(apart < MostApartPerRun ? "true" : "false")} and (c.latest is null or c.instant > c.latest and (select count(*) from (select 1 from {ReadModels.Schema}.{buckets.Table}_history v
+                                 where v.valid_to > c.latest and v.valid_to < 'infinity' or v.valid_from > c.latest limit {ChangesBetween}) x) >= {ChangesBetween})
                             then {ReadModels.Schema}.{buckets.Checkpoints}_take(c.instant) else false end
                 from c
                 """, conn, tx);
