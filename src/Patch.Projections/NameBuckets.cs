@@ -155,6 +155,7 @@ public sealed partial record NameBuckets(string Prefix, string Table, string Key
         create or replace function {S}.{Buckets}_rebuild() returns void language plpgsql as $$
         begin
           delete from {S}.{Checkpoints};
+          delete from {S}.{CheckpointCounts};
           delete from {S}.{Buckets};
           delete from {S}.{Bounds};
           insert into {S}.{Bounds} (lo_name, members)

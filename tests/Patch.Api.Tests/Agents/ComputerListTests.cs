@@ -42,7 +42,7 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
     {
         // The checkpoints task runs when this test says (its hourly schedule off, any checkpoint it took already gone).
         Assert.Equal(200, (int)(await SendAsync(HttpMethod.Put, "/api/server-tasks/report-checkpoints/schedule", new { cron = "17 * * * *", timeZone = "UTC", enabled = false })).Status);
-        await using (var clear = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("delete from patch.computer_row_checkpoint"))
+        await using (var clear = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("delete from patch.computer_row_checkpoint; delete from patch.computer_row_checkpoint_count"))
             await clear.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
         foreach (var (name, os) in new[] { ("D1", "Windows 10 Pro"), ("D2", "Windows 11 Pro"), ("D3", "Windows 11 Enterprise"), ("D4", "Windows Server 2022"), ("D5", null) })
             Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers", new { name, operatingSystem = os })).Status);
