@@ -27,26 +27,35 @@ public sealed class NameBucketCheckpoints(NpgsqlDataSource db, IConfiguration co
     /// <summary>At most this many of those a run (a day of storms every hour), each ≈ 1 s of the buckets' lock at a million.</summary>
     public const int MostApartPerRun = 24;
 
-    public async Task<TaskOutcome> WorkAsync(CancellationToken ct)
+    public Task<TaskOutcome> WorkAsync(CancellationToken ct)
     {
         var margin = TimeSpan.FromMinutes(config.GetValue("Patch:Reports:CheckpointMarginMinutes", 5.0));
         if (margin < TimeSpan.Zero) throw new InvalidOperationException("Patch:Reports:CheckpointMarginMinutes: 0 or more minutes");
+        return RunAsync(margin, ChangesBetween, ChangesApart, MostApartPerRun, ct);
+    }
+
+    /// <summary>One run: per table, the checkpoints apart (<paramref name="apart"/> versions, at most <paramref name="most"/>),
+    /// then one <paramref name="margin"/> back when <paramref name="between"/> versions changed since the latest and those
+    /// did not run out, then the thinning.</summary>
+    public async Task<TaskOutcome> RunAsync(TimeSpan margin, int between, int apart, int most, CancellationToken ct)
+    {
         var counts = new Dictionary<string, int>();
         foreach (var buckets in new[] { NameBuckets.Members, NameBuckets.Computers })
         {
-            var apart = await ApartAsync(buckets, margin, ChangesApart, ct);
-            counts[$"{buckets.Prefix}Apart"] = apart;
+            var taken = await ApartAsync(buckets, margin, apart, most, ct);
+            counts[$"{buckets.Prefix}Apart"] = taken;
             await using var conn = await db.OpenConnectionAsync(ct);
             await using var tx = await conn.BeginTransactionAsync(ct);
             // Not when the checkpoints apart ran out before the margin: the next run goes on from the last of them.
             await using var cmd = new NpgsqlCommand($"""
                 with c as (select now() - @margin as instant, (select max(at) from {ReadModels.Schema}.{buckets.Checkpoints}) as latest)
-                select case when {(apart < MostApartPerRun ? "true" : "false")} and (c.latest is null or c.instant > c.latest and (select count(*) from (select 1 from {ReadModels.Schema}.{buckets.Table}_history v
-                                 where v.valid_to > c.latest and v.valid_to < 'infinity' or v.valid_from > c.latest limit {ChangesBetween}) x) >= {ChangesBetween})
+                select case when {(taken < most ? "true" : "false")} and (c.latest is null or c.instant > c.latest and (select count(*) from (select 1 from {ReadModels.Schema}.{buckets.Table}_history v
+                                 where v.valid_to > c.latest and v.valid_to < 'infinity' or v.valid_from > c.latest limit @between) x) >= @between)
                             then {ReadModels.Schema}.{buckets.Checkpoints}_take(c.instant) else false end
                 from c
                 """, conn, tx);
             cmd.Parameters.AddWithValue("margin", margin);
+            cmd.Parameters.AddWithValue("between", between);
             cmd.CommandTimeout = 0;
             counts[$"{buckets.Prefix}Taken"] = (bool)(await cmd.ExecuteScalarAsync(ct))! ? 1 : 0;
             await using var prune = new NpgsqlCommand(buckets.Prune("interval '2 days'"), conn, tx);
@@ -58,14 +67,15 @@ public sealed class NameBucketCheckpoints(NpgsqlDataSource db, IConfiguration co
 
     /// <summary>
     /// Checkpoints every <paramref name="apart"/> versions begun after the latest one, up to <paramref name="margin"/> before
-    /// now: each at the instant its last version began, each in its own transaction (the buckets' lock held for one).
-    /// None before the first checkpoint (the run takes that one as before). Returns how many were taken.
+    /// now (at most <paramref name="most"/>): each at the instant its last version began, each in its own transaction (the
+    /// buckets' lock held for one). None before the first checkpoint (the run takes that one as before). Returns how many
+    /// were taken.
     /// </summary>
-    public async Task<int> ApartAsync(NameBuckets buckets, TimeSpan margin, int apart, CancellationToken ct)
+    public async Task<int> ApartAsync(NameBuckets buckets, TimeSpan margin, int apart, int most, CancellationToken ct)
     {
         var s = ReadModels.Schema;
         var taken = 0;
-        while (taken < MostApartPerRun)
+        while (taken < most)
         {
             await using var conn = await db.OpenConnectionAsync(ct);
             await using var tx = await conn.BeginTransactionAsync(ct);

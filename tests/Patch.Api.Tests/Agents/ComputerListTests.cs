@@ -126,8 +126,15 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
             await Task.Delay(20, TestContext.Current.CancellationToken);
         }
         var checkpoints = await ScalarAsync<long>("select count(distinct at) from patch.computer_row_checkpoint");
-        var apart = await App.Host.Services.GetRequiredService<Patch.Application.ServerTasks.NameBucketCheckpoints>()
-            .ApartAsync(Patch.Projections.NameBuckets.Computers, TimeSpan.Zero, 4, TestContext.Current.CancellationToken);
+        var task = App.Host.Services.GetRequiredService<Patch.Application.ServerTasks.NameBucketCheckpoints>();
+        // A run that reaches its most apart takes none at the margin: the next run goes on from the last of them.
+        var capped = (await task.RunAsync(TimeSpan.Zero, 1, 4, 2, TestContext.Current.CancellationToken)).Counts;
+        Assert.Equal(2, capped["computer_rowApart"]);
+        Assert.Equal(0, capped["computer_rowTaken"]);
+        Assert.True(await ScalarAsync<bool>("""
+            select exists (select 1 from patch.mt_doc_computer_row_history v where v.valid_from = (select max(at) from patch.computer_row_checkpoint))
+            """), "the latest checkpoint is not the last one apart");
+        var apart = 2 + await task.ApartAsync(Patch.Projections.NameBuckets.Computers, TimeSpan.Zero, 4, 100, TestContext.Current.CancellationToken);
         Assert.True(apart >= 3, $"{apart} checkpoints apart");
         Assert.Equal(checkpoints + apart, await ScalarAsync<long>("select count(distinct at) from patch.computer_row_checkpoint"));
         Assert.Equal(0L, await ScalarAsync<long>("""
