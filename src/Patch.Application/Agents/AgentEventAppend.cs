@@ -20,20 +20,20 @@ public sealed class AgentEventAppend(IDocumentStore store)
     /// <summary>
     /// The streams' versions move by the number of their new events (a stream that does not exist yet starts at them),
     /// each event takes the next version of its stream and the next number of the event sequence, in the order given.
-    /// The streams are locked in key order.
+    /// The streams are locked in key order. Each event's place from its stream's end (<c>back</c>: 0 for its last) is
+    /// counted by the caller, so its version is its stream's new version less that: no window over the events to sort.
     /// </summary>
     private static readonly string Sql = $"""
-        with input as (
-          select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[]) with ordinality as t(stream, id, type, dotnet_type, data, ord)),
-        streams as (
+        with streams as (
           insert into {S}.mt_streams as m (id, version, timestamp)
-          select stream, count(*), now() from input group by stream order by stream
+          select stream, n, now() from unnest($8::text[], $9::bigint[]) as u(stream, n) order by stream
           on conflict (id) do update set version = m.version + excluded.version, timestamp = now()
           returning m.id, m.version)
         insert into {S}.mt_events (seq_id, id, stream_id, version, data, type, timestamp, mt_dotnet_type, is_archived, headers, user_name)
-        select nextval('{S}.mt_events_sequence'), id, stream, version, data::jsonb, type, now(), dotnet_type, false, $6::jsonb, $7
-        from (select i.*, s.version - count(*) over (partition by i.stream) + row_number() over (partition by i.stream order by i.ord) as version
-              from input i join streams s on s.id = i.stream order by i.ord) numbered
+        select nextval('{S}.mt_events_sequence'), i.id, i.stream, s.version - i.back, i.data::jsonb, i.type, now(), i.dotnet_type, false, $6::jsonb, $7
+        from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $10::int[]) with ordinality as i(stream, id, type, dotnet_type, data, back, ord)
+        join streams s on s.id = i.stream
+        order by i.ord
         """;
 
     /// <summary>
@@ -68,8 +68,20 @@ public sealed class AgentEventAppend(IDocumentStore store)
             var mapping = ((EventGraph)store.Options.Events).EventMappingFor(type);
             return (mapping.EventTypeName, mapping.DotNetTypeName);
         })).ToList();
+        // Each stream's new events, and each event's place from its stream's end.
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (stream, _) in events) counts[stream] = counts.GetValueOrDefault(stream) + 1;
+        var back = new int[events.Count];
+        var seen = new Dictionary<string, int>(counts.Count, StringComparer.Ordinal);
+        for (var i = 0; i < events.Count; i++)
+        {
+            var before = seen.GetValueOrDefault(events[i].Stream);
+            seen[events[i].Stream] = before + 1;
+            back[i] = counts[events[i].Stream] - before - 1;
+        }
         return Positional(Sql, events.Select(e => e.Stream).ToArray(), Version7(events.Count), names.Select(n => n.Type).ToArray(),
-            names.Select(n => n.DotNet).ToArray(), events.Select(e => serializer.ToJson(e.Event)).ToArray(), serializer.ToJson(headers), userName);
+            names.Select(n => n.DotNet).ToArray(), events.Select(e => serializer.ToJson(e.Event)).ToArray(), serializer.ToJson(headers), userName,
+            counts.Keys.ToArray(), counts.Values.Select(n => (long)n).ToArray(), back);
     }
 
     /// <summary>

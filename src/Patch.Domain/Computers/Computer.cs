@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Patch.Domain.Computers;
 
 /// <summary>A computer known before it has an agent: registered through the API or imported from a CSV (seed: discovered resources).</summary>
@@ -120,8 +122,9 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 /// user). <c>EventId</c> is the agent's own id, so a retried batch changes nothing; <c>OccurredAt</c> is the agent's
 /// time, so late arrivals sort where they happened.
 /// </summary>
-public sealed record AgentStatusReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Status, string? Bulletin, string? UpdateId, string? Detail,
-    string? PolicyId = null, DateTimeOffset? LastApplied = null)
+public sealed record AgentStatusReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Status, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Bulletin,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? UpdateId, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PolicyId = null, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? LastApplied = null)
 {
     /// <summary>A computer's status events: a stream beside its own, so a busy agent never makes its inventory writes conflict.</summary>
     public static string StreamId(string computerName) => $"agent-events:{computerName.Trim().ToLowerInvariant()}";
@@ -131,7 +134,8 @@ public sealed record AgentStatusReported(string ComputerId, Guid EventId, DateTi
 /// A restart the install cycle needs: pending (with the time it is planned for, or none when the configuration never
 /// restarts), deferred by the person at the computer (until when), or done.
 /// </summary>
-public sealed record AgentRestartReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Kind, DateTimeOffset? At, string? Detail)
+public sealed record AgentRestartReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Kind, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail)
 {
     public const string Pending = "restartPending";
     public const string Deferred = "restartDeferred";
@@ -139,7 +143,8 @@ public sealed record AgentRestartReported(string ComputerId, Guid EventId, DateT
 }
 
 /// <summary>A Software Update cycle started, completed, or was stopped (e.g. by a failed pre-install command), and why it ran.</summary>
-public sealed record AgentCycleReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Kind, string? Trigger, string? Detail)
+public sealed record AgentCycleReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Kind, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Trigger,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail)
 {
     public const string Started = "cycleStarted";
     public const string Completed = "cycleCompleted";
