@@ -8,11 +8,12 @@ namespace Patch.Application.ServerTasks;
 /// <summary>
 /// Takes the name buckets' checkpoints (ADR 0040): for the compliance members and the computers list, a checkpoint a few
 /// minutes in the past (<c>Patch:Reports:CheckpointMarginMinutes</c>, default 5: writers still finishing stamp their
-/// versions within it) when enough versions changed since the last one, so a report asked about an older instant counts
-/// only the changes between that instant and the next checkpoint. Where changes come thick (a Patch Tuesday storm:
-/// 168,000 computers in ten minutes), one more checkpoint every <see cref="ChangesApart"/> versions begun, at the
-/// instants they began, so an instant inside the storm is never more than that many changes from one. Checkpoints older
-/// than two days are thinned to the last of each day.
+/// versions within it) when enough versions changed since the last one and the last is <see cref="RegularEvery"/> old,
+/// so a report asked about an older instant counts only the changes between that instant and the next checkpoint. Where
+/// changes come thick (a Patch Tuesday storm: 168,000 computers in ten minutes), one more checkpoint every
+/// <see cref="ChangesApart"/> versions begun, at the instants they began, so an instant inside the storm is never more
+/// than that many changes from one. The task runs every five minutes, so a storm is covered minutes after it passed.
+/// Checkpoints older than two days are thinned to the last of each day.
 /// </summary>
 public sealed class NameBucketCheckpoints(NpgsqlDataSource db, IConfiguration config)
 {
@@ -27,17 +28,23 @@ public sealed class NameBucketCheckpoints(NpgsqlDataSource db, IConfiguration co
     /// <summary>At most this many of those a run (a day of storms every hour), each ≈ 1 s of the buckets' lock at a million.</summary>
     public const int MostApartPerRun = 24;
 
+    /// <summary>
+    /// The checkpoint a few minutes back is taken at most this often (the task runs every five minutes, for the checkpoints
+    /// apart): a fleet changing all the time would otherwise keep one every run, each ≈ 4.5 MB at a million members.
+    /// </summary>
+    public static readonly TimeSpan RegularEvery = TimeSpan.FromHours(1);
+
     public Task<TaskOutcome> WorkAsync(CancellationToken ct)
     {
         var margin = TimeSpan.FromMinutes(config.GetValue("Patch:Reports:CheckpointMarginMinutes", 5.0));
         if (margin < TimeSpan.Zero) throw new InvalidOperationException("Patch:Reports:CheckpointMarginMinutes: 0 or more minutes");
-        return RunAsync(margin, ChangesBetween, ChangesApart, MostApartPerRun, ct);
+        return RunAsync(margin, ChangesBetween, ChangesApart, MostApartPerRun, RegularEvery, ct);
     }
 
     /// <summary>One run: per table, the checkpoints apart (<paramref name="apart"/> versions, at most <paramref name="most"/>),
-    /// then one <paramref name="margin"/> back when <paramref name="between"/> versions changed since the latest and those
-    /// did not run out, then the thinning.</summary>
-    public async Task<TaskOutcome> RunAsync(TimeSpan margin, int between, int apart, int most, CancellationToken ct)
+    /// then one <paramref name="margin"/> back when <paramref name="between"/> versions changed since the latest, the latest
+    /// is at least <paramref name="every"/> before it and the checkpoints apart did not run out, then the thinning.</summary>
+    public async Task<TaskOutcome> RunAsync(TimeSpan margin, int between, int apart, int most, TimeSpan every, CancellationToken ct)
     {
         var counts = new Dictionary<string, int>();
         foreach (var buckets in new[] { NameBuckets.Members, NameBuckets.Computers })
@@ -49,13 +56,14 @@ public sealed class NameBucketCheckpoints(NpgsqlDataSource db, IConfiguration co
             // Not when the checkpoints apart ran out before the margin: the next run goes on from the last of them.
             await using var cmd = new NpgsqlCommand($"""
                 with c as (select now() - @margin as instant, (select max(at) from {ReadModels.Schema}.{buckets.Checkpoints}) as latest)
-                select case when {(taken < most ? "true" : "false")} and (c.latest is null or c.instant > c.latest and (select count(*) from (select 1 from {ReadModels.Schema}.{buckets.Table}_history v
+                select case when {(taken < most ? "true" : "false")} and (c.latest is null or c.instant > c.latest and c.instant >= c.latest + @every and (select count(*) from (select 1 from {ReadModels.Schema}.{buckets.Table}_history v
                                  where v.valid_to > c.latest and v.valid_to < 'infinity' or v.valid_from > c.latest limit @between) x) >= @between)
                             then {ReadModels.Schema}.{buckets.Checkpoints}_take(c.instant) else false end
                 from c
                 """, conn, tx);
             cmd.Parameters.AddWithValue("margin", margin);
             cmd.Parameters.AddWithValue("between", between);
+            cmd.Parameters.AddWithValue("every", every);
             cmd.CommandTimeout = 0;
             counts[$"{buckets.Prefix}Taken"] = (bool)(await cmd.ExecuteScalarAsync(ct))! ? 1 : 0;
             await using var prune = new NpgsqlCommand(buckets.Prune("interval '2 days'"), conn, tx);
