@@ -37,6 +37,37 @@ public sealed partial record NameBuckets
         create table if not exists {S}.{CheckpointCounts} (at timestamptz not null, shape text not null, lo_names text[] not null,
           members bigint[] not null, primary key (at, shape));
 
+        -- Thinned: older than dense, the last of each day (UTC); between keep_all and dense, in time order, one is dropped
+        -- when no more than apart versions began between the last one kept and the next. Each checkpoint is looked at once,
+        -- when it has passed keep_all: the instant up to which that was done is kept (settled).
+        create table if not exists {S}.{Checkpoints}_thinned (one boolean primary key default true check (one), settled timestamptz not null);
+        create or replace function {S}.{Checkpoints}_thin(keep_all interval, dense interval, apart int) returns int language plpgsql as $$
+        declare
+          since timestamptz := greatest(coalesce((select settled from {S}.{Checkpoints}_thinned), '-infinity'), now() - dense);
+          kept timestamptz;
+          c record;
+          gone timestamptz[];
+        begin
+          gone := array(select distinct k.at from {S}.{Checkpoints} k where k.at < now() - dense
+                          and k.at <> (select max(x.at) from {S}.{Checkpoints} x where (x.at at time zone 'UTC')::date = (k.at at time zone 'UTC')::date));
+          kept := (select max(at) from {S}.{Checkpoints} where at < since);
+          for c in select t.at, lead(t.at) over (order by t.at) nxt from (select distinct at from {S}.{Checkpoints} where at >= since) t order by t.at
+          loop
+            exit when c.at >= now() - keep_all;
+            if kept is null or c.nxt is null
+               or (select count(*) from (select 1 from {S}.{Table}_history v where v.valid_from > kept and v.valid_from <= c.nxt limit apart + 1) n) > apart then
+              kept := c.at;
+            else
+              gone := gone || c.at;
+            end if;
+          end loop;
+          insert into {S}.{Checkpoints}_thinned (settled) values (greatest(since, now() - keep_all))
+            on conflict (one) do update set settled = excluded.settled;
+          delete from {S}.{Checkpoints} where at = any(gone);
+          delete from {S}.{CheckpointCounts} where at = any(gone);
+          return cardinality(gone);
+        end $$;
+
         -- A checkpoint at instant c: today's bounds, and the buckets' counts then per shape.
         create or replace function {S}.{Checkpoints}_take(c timestamptz) returns boolean language plpgsql as $$
         begin
@@ -99,13 +130,11 @@ public sealed partial record NameBuckets
             """;
     }
 
-    /// <summary>Checkpoints older than <paramref name="keepAll"/> thinned to the last of each day (UTC); answers how many went.</summary>
-    public string Prune(string keepAll) => $"""
-        with gone as (
-          delete from {S}.{Checkpoints} k where k.at < now() - {keepAll}
-            and k.at <> (select max(x.at) from {S}.{Checkpoints} x where (x.at at time zone 'UTC')::date = (k.at at time zone 'UTC')::date)
-          returning at),
-             counts as (delete from {S}.{CheckpointCounts} k where k.at in (select at from gone))
-        select count(distinct at)::int from gone
-        """;
+    /// <summary>
+    /// The checkpoints thinned (the function <c>{prefix}_checkpoint_thin</c>); answers how many went. All are kept for
+    /// <paramref name="keepAll"/>; then, until <paramref name="dense"/>, one goes only where at most <paramref name="apart"/>
+    /// versions began between the last one kept and the next — so two kept ones are at most that many versions apart
+    /// unless none was between them; older, the last of each day (UTC).
+    /// </summary>
+    public string Thin(string keepAll, string dense, string apart) => $"select {S}.{Checkpoints}_thin({keepAll}, {dense}, {apart})";
 }

@@ -13,7 +13,8 @@ namespace Patch.Application.ServerTasks;
 /// changes come thick (a Patch Tuesday storm: 168,000 computers in ten minutes), one more checkpoint every
 /// <see cref="ChangesApart"/> versions begun, at the instants they began, so an instant inside the storm is never more
 /// than that many changes from one. The task runs every five minutes, so a storm is covered minutes after it passed.
-/// Checkpoints older than two days are thinned to the last of each day.
+/// Checkpoints older than two days are thinned as far as that spacing allows, and after <c>Patch:Reports:CheckpointDays</c>
+/// (35) to the last of each day.
 /// </summary>
 public sealed class NameBucketCheckpoints(NpgsqlDataSource db, IConfiguration config)
 {
@@ -34,18 +35,32 @@ public sealed class NameBucketCheckpoints(NpgsqlDataSource db, IConfiguration co
     /// </summary>
     public static readonly TimeSpan RegularEvery = TimeSpan.FromHours(1);
 
+    /// <summary>All checkpoints are kept this long; then they are thinned by the versions between them (<see cref="Plan.Dense"/>).</summary>
+    public static readonly TimeSpan KeepAll = TimeSpan.FromDays(2);
+
+    /// <summary>
+    /// What one run does: take a checkpoint every <paramref name="Apart"/> versions begun since the latest (at most
+    /// <paramref name="Most"/>), then one <paramref name="Margin"/> back when <paramref name="Between"/> versions changed
+    /// since the latest, the latest is at least <paramref name="Every"/> before it and the ones apart did not run out;
+    /// then thin: all kept for <paramref name="KeepAll"/>, then only as many as keep them at most <paramref name="Apart"/>
+    /// versions apart until <paramref name="Dense"/> (<c>Patch:Reports:CheckpointDays</c>, default 35: last month's end
+    /// and its Patch Tuesday), older the last of each day.
+    /// </summary>
+    public sealed record Plan(TimeSpan Margin, int Between, int Apart, int Most, TimeSpan Every, TimeSpan KeepAll, TimeSpan Dense);
+
     public Task<TaskOutcome> WorkAsync(CancellationToken ct)
     {
         var margin = TimeSpan.FromMinutes(config.GetValue("Patch:Reports:CheckpointMarginMinutes", 5.0));
         if (margin < TimeSpan.Zero) throw new InvalidOperationException("Patch:Reports:CheckpointMarginMinutes: 0 or more minutes");
-        return RunAsync(margin, ChangesBetween, ChangesApart, MostApartPerRun, RegularEvery, ct);
+        var dense = TimeSpan.FromDays(config.GetValue("Patch:Reports:CheckpointDays", 35.0));
+        if (dense < KeepAll) throw new InvalidOperationException($"Patch:Reports:CheckpointDays: at least {KeepAll.TotalDays} days");
+        return RunAsync(new Plan(margin, ChangesBetween, ChangesApart, MostApartPerRun, RegularEvery, KeepAll, dense), ct);
     }
 
-    /// <summary>One run: per table, the checkpoints apart (<paramref name="apart"/> versions, at most <paramref name="most"/>),
-    /// then one <paramref name="margin"/> back when <paramref name="between"/> versions changed since the latest, the latest
-    /// is at least <paramref name="every"/> before it and the checkpoints apart did not run out, then the thinning.</summary>
-    public async Task<TaskOutcome> RunAsync(TimeSpan margin, int between, int apart, int most, TimeSpan every, CancellationToken ct)
+    /// <summary>One run (<see cref="Plan"/>), per table.</summary>
+    public async Task<TaskOutcome> RunAsync(Plan plan, CancellationToken ct)
     {
+        var (margin, between, apart, most, every) = (plan.Margin, plan.Between, plan.Apart, plan.Most, plan.Every);
         var counts = new Dictionary<string, int>();
         foreach (var buckets in new[] { NameBuckets.Members, NameBuckets.Computers })
         {
@@ -66,8 +81,12 @@ public sealed class NameBucketCheckpoints(NpgsqlDataSource db, IConfiguration co
             cmd.Parameters.AddWithValue("every", every);
             cmd.CommandTimeout = 0;
             counts[$"{buckets.Prefix}Taken"] = (bool)(await cmd.ExecuteScalarAsync(ct))! ? 1 : 0;
-            await using var prune = new NpgsqlCommand(buckets.Prune("interval '2 days'"), conn, tx);
-            counts[$"{buckets.Prefix}Pruned"] = (int)(await prune.ExecuteScalarAsync(ct))!;
+            await using var thin = new NpgsqlCommand(buckets.Thin("@keepAll", "@dense", "@apart"), conn, tx);
+            thin.Parameters.AddWithValue("keepAll", plan.KeepAll);
+            thin.Parameters.AddWithValue("dense", plan.Dense);
+            thin.Parameters.AddWithValue("apart", apart);
+            thin.CommandTimeout = 0;
+            counts[$"{buckets.Prefix}Pruned"] = (int)(await thin.ExecuteScalarAsync(ct))!;
             await tx.CommitAsync(ct);
         }
         return new TaskOutcome(counts);

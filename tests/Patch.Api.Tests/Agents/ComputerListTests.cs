@@ -83,8 +83,8 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
         // The task runs every five minutes; the checkpoint at the margin is taken at most once in the given span after the
         // latest, however many versions changed (here all of this fleet's since the one just taken, minutes back).
         var checkpoints = App.Host.Services.GetRequiredService<Patch.Application.ServerTasks.NameBucketCheckpoints>();
-        Assert.Equal(0, (await checkpoints.RunAsync(TimeSpan.Zero, 1, 1_000_000, 24, TimeSpan.FromHours(1), TestContext.Current.CancellationToken)).Counts["computer_rowTaken"]);
-        Assert.Equal(1, (await checkpoints.RunAsync(TimeSpan.Zero, 1, 1_000_000, 24, TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken)).Counts["computer_rowTaken"]);
+        Assert.Equal(0, (await checkpoints.RunAsync(Plan(every: TimeSpan.FromHours(1)), TestContext.Current.CancellationToken)).Counts["computer_rowTaken"]);
+        Assert.Equal(1, (await checkpoints.RunAsync(Plan(every: TimeSpan.FromMinutes(1)), TestContext.Current.CancellationToken)).Counts["computer_rowTaken"]);
 
         // An instant, one move, a checkpoint, then more moves than a quarter of the rows: asked about the instant, the pages
         // and totals count from the checkpoint (from today's counts there are too many changes to count: they would walk).
@@ -133,7 +133,7 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
         var taken = await ScalarAsync<long>("select count(distinct at) from patch.computer_row_checkpoint");
         var task = checkpoints;
         // A run that reaches its most apart takes none at the margin: the next run goes on from the last of them.
-        var capped = (await task.RunAsync(TimeSpan.Zero, 1, 4, 2, TimeSpan.Zero, TestContext.Current.CancellationToken)).Counts;
+        var capped = (await task.RunAsync(Plan(apart: 4, most: 2, every: TimeSpan.Zero), TestContext.Current.CancellationToken)).Counts;
         Assert.Equal(2, capped["computer_rowApart"]);
         Assert.Equal(0, capped["computer_rowTaken"]);
         Assert.True(await ScalarAsync<bool>("""
@@ -146,6 +146,19 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
             select count(*) from (select distinct at from patch.computer_row_checkpoint) k
             where k.at > @c and not exists (select 1 from patch.mt_doc_computer_row_history v where v.valid_from = k.at)
             """, instant));
+
+        // Thinned by the versions between them (here from now on, at most 8 apart): fewer checkpoints, two kept ones at
+        // most 8 versions apart unless they were next to each other, and the same pages at every instant.
+        var all = await InstantsAsync();
+        var thinned = (await task.RunAsync(Plan(apart: 8, most: 0, keepAll: TimeSpan.Zero, dense: TimeSpan.FromDays(1)), TestContext.Current.CancellationToken)).Counts;
+        Assert.True(thinned["computer_rowPruned"] > 0, "none thinned");
+        var left = await InstantsAsync();
+        // Each checkpoint is looked at once: the next run starts where this one ended.
+        Assert.True(await ScalarAsync<bool>("select settled >= @c from patch.computer_row_checkpoint_thinned", left[^1]), "not settled");
+        Assert.Equal(all.Count - thinned["computer_rowPruned"], left.Count);
+        foreach (var (a, b) in left.Zip(left.Skip(1)))
+            Assert.True(all.IndexOf(b) == all.IndexOf(a) + 1 || await ScalarAsync<long>(
+                "select count(*) from patch.mt_doc_computer_row_history where valid_from > @c and valid_from <= @d", a, b) <= 8, $"{a:O} … {b:O}");
         foreach (var (at, pages) in recorded)
             Assert.Equal(pages, await NumberedPagesAsync($"asOf={Uri.EscapeDataString(at.ToString("O"))}&"));
 
@@ -153,20 +166,34 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
         var day = new DateTimeOffset(DateTimeOffset.UtcNow.UtcDateTime.Date, TimeSpan.Zero).AddDays(-3);
         Assert.True(await ScalarAsync<bool>("select patch.computer_row_checkpoint_take(@c)", day.AddHours(1)));
         Assert.True(await ScalarAsync<bool>("select patch.computer_row_checkpoint_take(@c)", day.AddHours(2)));
-        (status, run) = await SendAsync(HttpMethod.Post, "/api/server-tasks/report-checkpoints/run?wait=true");
-        Assert.Equal(200, (int)status);
-        Assert.Equal(1, run.GetProperty("counts").GetProperty("computer_rowPruned").GetInt32());
+        Assert.Equal(1, (await task.RunAsync(Plan(dense: TimeSpan.FromDays(2)), TestContext.Current.CancellationToken)).Counts["computer_rowPruned"]);
         var kept = await ScalarAsync<DateTime>("select max(at) from patch.computer_row_checkpoint where at < @c", day.AddDays(1));
         Assert.Equal(day.AddHours(2), new DateTimeOffset(DateTime.SpecifyKind(kept, DateTimeKind.Utc)));
         Assert.Equal(1L, await ScalarAsync<long>("select count(distinct at) from patch.computer_row_checkpoint where at < @c", day.AddDays(1)));
     }
 
-    private async Task<T> ScalarAsync<T>(string sql, DateTimeOffset? at = null)
+    private async Task<T> ScalarAsync<T>(string sql, DateTimeOffset? at = null, DateTimeOffset? to = null)
     {
         await using var cmd = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(sql);
         if (at is { } c) cmd.Parameters.AddWithValue("c", c);
+        if (to is { } d) cmd.Parameters.AddWithValue("d", d);
         return (T)(await cmd.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
     }
+
+    /// <summary>The computers list's checkpoints, in time order.</summary>
+    private async Task<List<DateTime>> InstantsAsync()
+    {
+        await using var cmd = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("select distinct at from patch.computer_row_checkpoint order by at");
+        await using var reader = await cmd.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+        var instants = new List<DateTime>();
+        while (await reader.ReadAsync(TestContext.Current.CancellationToken)) instants.Add(reader.GetDateTime(0));
+        return instants;
+    }
+
+    /// <summary>A run of the checkpoints task: no margin, a checkpoint at it after one version, none apart, thinned as the server does unless told.</summary>
+    private static Patch.Application.ServerTasks.NameBucketCheckpoints.Plan Plan(int apart = 1_000_000, int most = 24, TimeSpan? every = null,
+        TimeSpan? keepAll = null, TimeSpan? dense = null) =>
+        new(TimeSpan.Zero, 1, apart, most, every ?? TimeSpan.Zero, keepAll ?? Patch.Application.ServerTasks.NameBucketCheckpoints.KeepAll, dense ?? TimeSpan.FromDays(35));
 
     /// <summary>
     /// Numbered pages in name order filtered by operating system and agent version start from the name bucket of their
