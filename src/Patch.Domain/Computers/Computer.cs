@@ -120,11 +120,19 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 /// One status change the agent reported (the seed's statuses: Pending, Not Applicable, Download required, Retry,
 /// Installation Scheduled, Installed, Installation Failed - Rescheduled, Failed to Install, Superseded, Installed by
 /// user). <c>EventId</c> is the agent's own id, so a retried batch changes nothing; <c>OccurredAt</c> is the agent's
-/// time, so late arrivals sort where they happened.
+/// time, so late arrivals sort where they happened. Absent facts are left out of the stored JSON (a fleet writes millions
+/// of these: ADR 0034).
 /// </summary>
-public sealed record AgentStatusReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Status, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Bulletin,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? UpdateId, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PolicyId = null, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? LastApplied = null)
+public sealed record AgentStatusReported(
+    string ComputerId,
+    Guid EventId,
+    DateTimeOffset OccurredAt,
+    string Status,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Bulletin,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? UpdateId,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PolicyId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? LastApplied = null)
 {
     /// <summary>A computer's status events: a stream beside its own, so a busy agent never makes its inventory writes conflict.</summary>
     public static string StreamId(string computerName) => $"agent-events:{computerName.Trim().ToLowerInvariant()}";
@@ -134,7 +142,12 @@ public sealed record AgentStatusReported(string ComputerId, Guid EventId, DateTi
 /// A restart the install cycle needs: pending (with the time it is planned for, or none when the configuration never
 /// restarts), deferred by the person at the computer (until when), or done.
 /// </summary>
-public sealed record AgentRestartReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Kind, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At,
+public sealed record AgentRestartReported(
+    string ComputerId,
+    Guid EventId,
+    DateTimeOffset OccurredAt,
+    string Kind,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail)
 {
     public const string Pending = "restartPending";
@@ -143,7 +156,12 @@ public sealed record AgentRestartReported(string ComputerId, Guid EventId, DateT
 }
 
 /// <summary>A Software Update cycle started, completed, or was stopped (e.g. by a failed pre-install command), and why it ran.</summary>
-public sealed record AgentCycleReported(string ComputerId, Guid EventId, DateTimeOffset OccurredAt, string Kind, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Trigger,
+public sealed record AgentCycleReported(
+    string ComputerId,
+    Guid EventId,
+    DateTimeOffset OccurredAt,
+    string Kind,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Trigger,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail)
 {
     public const string Started = "cycleStarted";
