@@ -35,6 +35,13 @@ public sealed class NameBucketCheckpoints(NpgsqlDataSource db, IConfiguration co
     /// </summary>
     public static readonly TimeSpan RegularEvery = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// Versions begun in the last minute at which a run takes no checkpoint (a Patch Tuesday storm: 280 inventories a
+    /// second at a million): each holds the buckets' lock ≈ 1 s, which every inventory's analysis then waits for. The next
+    /// quiet run takes them.
+    /// </summary>
+    public const int BusyPerMinute = 5_000;
+
     /// <summary>All checkpoints are kept this long; then they are thinned by the versions between them (<see cref="Plan.Dense"/>).</summary>
     public static readonly TimeSpan KeepAll = TimeSpan.FromDays(2);
 
@@ -44,9 +51,10 @@ public sealed class NameBucketCheckpoints(NpgsqlDataSource db, IConfiguration co
     /// since the latest, the latest is at least <paramref name="Every"/> before it and the ones apart did not run out;
     /// then thin: all kept for <paramref name="KeepAll"/>, then only as many as keep them at most <paramref name="Apart"/>
     /// versions apart until <paramref name="Dense"/> (<c>Patch:Reports:CheckpointDays</c>, default 35: last month's end
-    /// and its Patch Tuesday), older the last of each day.
+    /// and its Patch Tuesday), older the last of each day. None is taken while <paramref name="Busy"/> versions began in the
+    /// last minute.
     /// </summary>
-    public sealed record Plan(TimeSpan Margin, int Between, int Apart, int Most, TimeSpan Every, TimeSpan KeepAll, TimeSpan Dense);
+    public sealed record Plan(TimeSpan Margin, int Between, int Apart, int Most, TimeSpan Every, TimeSpan KeepAll, TimeSpan Dense, int Busy = BusyPerMinute);
 
     public Task<TaskOutcome> WorkAsync(CancellationToken ct)
     {
@@ -64,14 +72,16 @@ public sealed class NameBucketCheckpoints(NpgsqlDataSource db, IConfiguration co
         var counts = new Dictionary<string, int>();
         foreach (var buckets in new[] { NameBuckets.Members, NameBuckets.Computers })
         {
-            var taken = await ApartAsync(buckets, margin, apart, most, ct);
+            var busy = await BusyAsync(buckets, plan.Busy, ct);
+            counts[$"{buckets.Prefix}Busy"] = busy ? 1 : 0;
+            var taken = busy ? 0 : await ApartAsync(buckets, margin, apart, most, ct);
             counts[$"{buckets.Prefix}Apart"] = taken;
             await using var conn = await db.OpenConnectionAsync(ct);
             await using var tx = await conn.BeginTransactionAsync(ct);
             // Not when the checkpoints apart ran out before the margin: the next run goes on from the last of them.
             await using var cmd = new NpgsqlCommand($"""
                 with c as (select now() - @margin as instant, (select max(at) from {ReadModels.Schema}.{buckets.Checkpoints}) as latest)
-                select case when {(taken < most ? "true" : "false")} and (c.latest is null or c.instant > c.latest and c.instant >= c.latest + @every and (select count(*) from (select 1 from {ReadModels.Schema}.{buckets.Table}_history v
+                select case when {(taken < most && !busy ? "true" : "false")} and (c.latest is null or c.instant > c.latest and c.instant >= c.latest + @every and (select count(*) from (select 1 from {ReadModels.Schema}.{buckets.Table}_history v
                                  where v.valid_to > c.latest and v.valid_to < 'infinity' or v.valid_from > c.latest limit @between) x) >= @between)
                             then {ReadModels.Schema}.{buckets.Checkpoints}_take(c.instant) else false end
                 from c
@@ -90,6 +100,16 @@ public sealed class NameBucketCheckpoints(NpgsqlDataSource db, IConfiguration co
             await tx.CommitAsync(ct);
         }
         return new TaskOutcome(counts);
+    }
+
+    /// <summary>Whether at least <paramref name="busy"/> versions of the table began in the last minute.</summary>
+    private async Task<bool> BusyAsync(NameBuckets buckets, int busy, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand($"""
+            select count(*) >= @busy from (select 1 from {ReadModels.Schema}.{buckets.Table}_history v where v.valid_from > now() - interval '1 minute' limit @busy) x
+            """);
+        cmd.Parameters.AddWithValue("busy", busy);
+        return (bool)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
     /// <summary>
