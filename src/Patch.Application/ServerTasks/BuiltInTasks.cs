@@ -66,7 +66,7 @@ public static class BuiltInTasks
             null, false, (run, ct) => Resolve<FleetAnalysisTask>(run).WorkAsync(run.Parameters, ct)));
 
         services.AddSingleton(new ServerTaskDefinition(NameBucketCheckpoints.TaskName,
-            "Keeps checkpoints of the report pages' name buckets: one every 20,000 versions begun since the last (at most 24 a run, every five minutes: a Patch Tuesday storm is covered minutes after it passed) and, at most hourly, one a few minutes in the past when a thousand versions changed since the last, so a deep page asked about an older instant counts only the changes since the nearest checkpoint; after two days keeps only those 20,000 versions apart, after 35 days (Patch:Reports:CheckpointDays) one a day.",
+            "Keeps checkpoints of the report pages' name buckets: one every 20,000 versions begun since the last (at most 24 a run, every five minutes, none while a storm is writing: a Patch Tuesday storm is covered minutes after it passed) and, at most hourly, one a few minutes in the past when a thousand versions changed since the last, so a deep page asked about an older instant counts only the changes since the nearest checkpoint; after two days keeps only those 20,000 versions apart, after 35 days (Patch:Reports:CheckpointDays) one a day.",
             "*/5 * * * *", true, (run, ct) => Resolve<NameBucketCheckpoints>(run).WorkAsync(ct)));
 
         services.AddSingleton(new ServerTaskDefinition(PackageCleanup.TaskName,
