@@ -68,33 +68,32 @@ public sealed class NameBucketCheckpoints(NpgsqlDataSource db, IConfiguration co
     /// <summary>One run (<see cref="Plan"/>), per table.</summary>
     public async Task<TaskOutcome> RunAsync(Plan plan, CancellationToken ct)
     {
-        var (margin, between, apart, most, every) = (plan.Margin, plan.Between, plan.Apart, plan.Most, plan.Every);
         var counts = new Dictionary<string, int>();
         foreach (var buckets in new[] { NameBuckets.Members, NameBuckets.Computers })
         {
             var busy = await BusyAsync(buckets, plan.Busy, ct);
             counts[$"{buckets.Prefix}Busy"] = busy ? 1 : 0;
-            var taken = busy ? 0 : await ApartAsync(buckets, margin, apart, most, ct);
+            var taken = busy ? 0 : await ApartAsync(buckets, plan.Margin, plan.Apart, plan.Most, ct);
             counts[$"{buckets.Prefix}Apart"] = taken;
             await using var conn = await db.OpenConnectionAsync(ct);
             await using var tx = await conn.BeginTransactionAsync(ct);
             // Not when the checkpoints apart ran out before the margin: the next run goes on from the last of them.
             await using var cmd = new NpgsqlCommand($"""
                 with c as (select now() - @margin as instant, (select max(at) from {ReadModels.Schema}.{buckets.Checkpoints}) as latest)
-                select case when {(taken < most && !busy ? "true" : "false")} and (c.latest is null or c.instant > c.latest and c.instant >= c.latest + @every and (select count(*) from (select 1 from {ReadModels.Schema}.{buckets.Table}_history v
+                select case when {(taken < plan.Most && !busy ? "true" : "false")} and (c.latest is null or c.instant > c.latest and c.instant >= c.latest + @every and (select count(*) from (select 1 from {ReadModels.Schema}.{buckets.Table}_history v
                                  where v.valid_to > c.latest and v.valid_to < 'infinity' or v.valid_from > c.latest limit @between) x) >= @between)
                             then {ReadModels.Schema}.{buckets.Checkpoints}_take(c.instant) else false end
                 from c
                 """, conn, tx);
-            cmd.Parameters.AddWithValue("margin", margin);
-            cmd.Parameters.AddWithValue("between", between);
-            cmd.Parameters.AddWithValue("every", every);
+            cmd.Parameters.AddWithValue("margin", plan.Margin);
+            cmd.Parameters.AddWithValue("between", plan.Between);
+            cmd.Parameters.AddWithValue("every", plan.Every);
             cmd.CommandTimeout = 0;
             counts[$"{buckets.Prefix}Taken"] = (bool)(await cmd.ExecuteScalarAsync(ct))! ? 1 : 0;
             await using var thin = new NpgsqlCommand(buckets.Thin("@keepAll", "@dense", "@apart"), conn, tx);
             thin.Parameters.AddWithValue("keepAll", plan.KeepAll);
             thin.Parameters.AddWithValue("dense", plan.Dense);
-            thin.Parameters.AddWithValue("apart", apart);
+            thin.Parameters.AddWithValue("apart", plan.Apart);
             thin.CommandTimeout = 0;
             counts[$"{buckets.Prefix}Pruned"] = (int)(await thin.ExecuteScalarAsync(ct))!;
             await tx.CommitAsync(ct);
