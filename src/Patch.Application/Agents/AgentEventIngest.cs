@@ -102,21 +102,21 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
     private async Task WriteAsync(ChannelReader<Pending> queue, CancellationToken stoppingToken)
     {
         var batch = new List<Pending>();
-        while (await queue.WaitToReadAsync(stoppingToken))
+        // One wait for more at a time, kept past the linger's end for the next transaction: a channel's wait cancelled
+        // by a timeout throws inside the channel — one exception a transaction, dozens a second under load.
+        Task<bool>? more = null;
+        while (await (more ??= queue.WaitToReadAsync(stoppingToken).AsTask()))
         {
+            more = null;
             batch.Clear();
-            using var linger = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            linger.CancelAfter(Linger);
-            try
+            var lingered = Task.Delay(Linger, stoppingToken);
+            while (batch.Count < MaxBatchesPerTransaction)
             {
-                while (batch.Count < MaxBatchesPerTransaction)
-                {
-                    if (queue.TryRead(out var next)) batch.Add(next);
-                    else if (!await queue.WaitToReadAsync(linger.Token)) break;
-                }
-            }
-            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
-            {
+                if (queue.TryRead(out var next)) { batch.Add(next); continue; }
+                more = queue.WaitToReadAsync(stoppingToken).AsTask();
+                // Lingered (or stopping): this batch goes now and the wait stays for the next; closed: the loop ends after it.
+                if (await Task.WhenAny(more, lingered) != more || !more.IsCompletedSuccessfully || !more.Result) break;
+                more = null;
             }
 
             try
