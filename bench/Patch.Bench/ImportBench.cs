@@ -38,11 +38,12 @@ public static class ImportBench
             Console.WriteLine(await Bench.MachineAsync(db, $"fsync {(fsyncOff ? "off" : "on")}"));
             Console.WriteLine($"{"file",-30} {"MB",6} {"XmlReader ms",13} {"parse ms",9} {"import ms",10} {"ratio",6} {"events",7} {"events/s",9} {"re-import ms",13} {"SHA-256 ms",11} {"ratio",6}");
 
+            var firsts = new List<double>();
             foreach (var (file, format) in files)
             {
                 var bytes = await File.ReadAllBytesAsync(Path.Combine(shared, file));
                 var baseline = Best(5, () => XmlPass(bytes));
-                var parse = Best(5, () => format == "cvrf" ? CvrfCatalogReader.Read(new MemoryStream(bytes)).Bulletins.Count : MssecureCatalogReader.Read(new MemoryStream(bytes)).Bulletins.Count);
+                var parse = Best(5, () => Parse(bytes, format));
                 // An unchanged document is recognised by its content hash: the re-import's figure is next to a bare SHA-256 pass.
                 var hash = Best(5, () => System.Security.Cryptography.SHA256.HashData(bytes).Length);
 
@@ -51,24 +52,38 @@ public static class ImportBench
                 CatalogImportResult result = null!;
                 for (var round = 0; round < 3; round++)
                 {
-                    await store.Advanced.Clean.DeleteAllEventDataAsync();
-                    await store.Advanced.Clean.DeleteAllDocumentsAsync();
-                    var actor = Actor.ServerTask("benchmark");
-                    var sw = Stopwatch.StartNew();
-                    result = await importer.ImportAsync(new ImportCatalog(bytes, format, "benchmark", actor), CancellationToken.None);
-                    import = Math.Min(import, sw.Elapsed.TotalMilliseconds);
-                    if (result.Status != "completed") throw new InvalidOperationException($"{file}: {result.Status} {result.Error}");
+                    var (took, imported) = await ImportIntoEmptyAsync(store, importer, bytes, format, file);
+                    (result, import) = (imported, Math.Min(import, took));
+                    if (round == 0) firsts.Add(took);
                     // An unchanged document is what the daily feed meets most: five re-imports a round (the baseline hash is best of 5 too).
                     for (var again = 0; again < 5; again++)
                     {
-                        sw.Restart();
-                        var same = await importer.ImportAsync(new ImportCatalog(bytes, format, "benchmark", actor), CancellationToken.None);
+                        var sw = Stopwatch.StartNew();
+                        var same = await importer.ImportAsync(new ImportCatalog(bytes, format, "benchmark", Actor.ServerTask("benchmark")), CancellationToken.None);
                         reimport = Math.Min(reimport, sw.Elapsed.TotalMilliseconds);
                         if (same.Status != "unchanged") throw new InvalidOperationException($"{file}: re-import {same.Status} {same.Error}");
                     }
                 }
 
                 Console.WriteLine($"{file,-30} {bytes.Length / 1048576.0,6:F2} {baseline,13:F1} {parse,9:F1} {import,10:F1} {import / baseline,6:F1} {result.EventsAppended,7} {result.EventsAppended / (import / 1000),9:F0} {reimport,13:F1} {hash,11:F1} {reimport / hash,6:F1}");
+            }
+
+            // The same once the JIT has optimised the code on both sides: best of 5 early in a process, the XmlReader too
+            // runs code not yet tiered up. A server imports a document a day or a month, so its import seldom runs warm:
+            // both are kept in view, with each file's first import in the process.
+            Console.WriteLine();
+            Console.WriteLine($"{"warm (after " + WarmRounds + " more rounds)",-30} {"first import ms",16} {"XmlReader ms",13} {"parse ms",9} {"import ms",10} {"ratio",6}");
+            foreach (var ((file, format), first) in files.Zip(firsts))
+            {
+                var bytes = await File.ReadAllBytesAsync(Path.Combine(shared, file));
+                var warm = double.MaxValue;
+                for (var round = 0; round < WarmRounds; round++)
+                {
+                    var (took, _) = await ImportIntoEmptyAsync(store, importer, bytes, format, file);
+                    if (round >= WarmRounds - 5) warm = Math.Min(warm, took);
+                }
+                var xml = Best(WarmPasses, () => XmlPass(bytes));
+                Console.WriteLine($"{file,-30} {first,16:F1} {xml,13:F1} {Best(WarmPasses, () => Parse(bytes, format)),9:F1} {warm,10:F1} {warm / xml,6:F1}");
             }
         }
         finally
@@ -78,6 +93,28 @@ public static class ImportBench
         }
         return 0;
     }
+
+    /// <summary>Import rounds per file for the warm figures (best of the last five).</summary>
+    private const int WarmRounds = 20;
+
+    /// <summary>The document imported into an emptied store, timed.</summary>
+    private static async Task<(double Ms, CatalogImportResult Result)> ImportIntoEmptyAsync(DocumentStore store, CatalogImporter importer, byte[] bytes, string format, string file)
+    {
+        await store.Advanced.Clean.DeleteAllEventDataAsync();
+        await store.Advanced.Clean.DeleteAllDocumentsAsync();
+        var sw = Stopwatch.StartNew();
+        var result = await importer.ImportAsync(new ImportCatalog(bytes, format, "benchmark", Actor.ServerTask("benchmark")), CancellationToken.None);
+        var took = sw.Elapsed.TotalMilliseconds;
+        if (result.Status != "completed") throw new InvalidOperationException($"{file}: {result.Status} {result.Error}");
+        return (took, result);
+    }
+
+    /// <summary>Passes a warm figure is the best of: a second or more of calls, past the JIT's delay before it optimises a method.</summary>
+    private const int WarmPasses = 60;
+
+    private static int Parse(byte[] bytes, string format) => format == "cvrf"
+        ? CvrfCatalogReader.Read(new MemoryStream(bytes)).Bulletins.Count
+        : MssecureCatalogReader.Read(new MemoryStream(bytes)).Bulletins.Count;
 
     internal static double Best(int runs, Func<int> action)
     {
