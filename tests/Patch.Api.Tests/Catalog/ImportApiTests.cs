@@ -309,6 +309,18 @@ public class when_a_catalog_text_holds_a_control_character(AppFixture app) : App
         Assert.Equal("failed", runs.GetProperty("items")[0].GetProperty("status").GetString());
     }
 
+    /// <summary>The place names the whole way down: the bulletin by index and number, its update by index, the field.</summary>
+    [Fact]
+    public async Task the_place_names_the_bulletin_the_update_and_the_field()
+    {
+        var catalog = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(SharedData.RepoFile("demo/patch-demo-catalog.json")))!;
+        catalog["bulletins"]![2]!["updates"]![2]!["fileName"] = "windows10.0-kb5034122\u001F-x64.msu";
+        var result = await App.ImportAsync("patch", System.Text.Encoding.UTF8.GetBytes(catalog.ToJsonString()), HttpStatusCodeExpectation.Any);
+        Assert.Equal("Control character in text", result.GetProperty("title").GetString());
+        Assert.Equal("bulletins[2] (KB5034122).updates[2].fileName", result.GetProperty("place").GetString());
+        Assert.StartsWith("bulletins[2] (KB5034122).updates[2].fileName holds the control character U+001F at position 22;", result.GetProperty("detail").GetString());
+    }
+
     /// <summary>XML formats: a control character, as a character reference or a raw byte, is malformed XML (XML 1.0 allows only tab, CR and LF) — a 400 with the line and column.</summary>
     [Theory]
     [InlineData("mssecure", "mbsa-mssecure/mssecure.xml", "Title=\"Disabling Creation", "Title=\"Disabling&#x0; Creation")]

@@ -10,13 +10,51 @@ namespace Patch.Application.Catalog.Formats;
 /// </summary>
 public static class CatalogText
 {
-    public static void Check(object document) => Walk(document, "", 0);
+    public static void Check(object document)
+    {
+        if (Walk(document, 0) is not { } found) return;
+        throw new CatalogFormatException("Control character in text",
+            $"{found.Path} holds the control character U+{(int)found.Text[found.Index]:X4} at position {found.Index + 1}; catalog text may hold tab and line breaks but no other control character.",
+            found.Path);
+    }
 
-    private static void Walk(object? value, string path, int depth)
+    /// <summary>
+    /// The text found with a control character, and its place — named on the way back up, from the text to the
+    /// document: a walk that finds nothing (every import that goes on) builds no place at all.
+    /// </summary>
+    private sealed class Found(string text, int index)
+    {
+        public string Text { get; } = text;
+        public int Index { get; } = index;
+        private readonly List<(string Name, bool Property)> _up = [];
+
+        public Found Within(string name, bool property)
+        {
+            _up.Add((name, property));
+            return this;
+        }
+
+        /// <summary>Properties joined by dots, items and entries in brackets: <c>bulletins[3] (KB5034441).facts.title</c>.</summary>
+        public string Path
+        {
+            get
+            {
+                var path = new System.Text.StringBuilder();
+                for (var i = _up.Count - 1; i >= 0; i--)
+                {
+                    if (_up[i].Property && path.Length > 0) path.Append('.');
+                    path.Append(_up[i].Name);
+                }
+                return path.ToString();
+            }
+        }
+    }
+
+    private static Found? Walk(object? value, int depth)
     {
         switch (value)
         {
-            case null: return;
+            case null: return null;
             case string text:
                 var index = text.AsSpan().IndexOfAnyInRange('\0', '\x1f');
                 while (index >= 0 && text[index] is '\t' or '\r' or '\n')
@@ -24,24 +62,29 @@ public static class CatalogText
                     var next = text.AsSpan(index + 1).IndexOfAnyInRange('\0', '\x1f');
                     index = next < 0 ? -1 : index + 1 + next;
                 }
-                if (index >= 0)
-                    throw new CatalogFormatException("Control character in text",
-                        $"{path} holds the control character U+{(int)text[index]:X4} at position {index + 1}; catalog text may hold tab and line breaks but no other control character.",
-                        path);
-                return;
+                return index >= 0 ? new Found(text, index) : null;
             case IDictionary dictionary:
-                foreach (DictionaryEntry entry in dictionary) Walk(entry.Value, $"{path}[{entry.Key}]", depth + 1);
-                return;
+                foreach (DictionaryEntry entry in dictionary)
+                    if (Walk(entry.Value, depth + 1) is { } inEntry) return inEntry.Within($"[{entry.Key}]", property: false);
+                return null;
             case IEnumerable items:
                 var i = 0;
-                foreach (var item in items) Walk(item, $"{path}[{i++}]{Name(item)}", depth + 1);
-                return;
+                foreach (var item in items)
+                {
+                    if (Walk(item, depth + 1) is { } inItem) return inItem.Within($"[{i}]{Name(item)}", property: false);
+                    i++;
+                }
+                return null;
         }
         var type = value.GetType();
-        if (depth > 32 || type.IsPrimitive || type.IsEnum || value is DateTimeOffset or DateTime or DateOnly or Guid or decimal or Uri) return;
-        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetIndexParameters().Length == 0))
-            Walk(property.GetValue(value), path.Length == 0 ? Camel(property.Name) : $"{path}.{Camel(property.Name)}", depth + 1);
+        if (depth > 32 || type.IsPrimitive || type.IsEnum || value is DateTimeOffset or DateTime or DateOnly or Guid or decimal or Uri) return null;
+        foreach (var property in Properties.GetOrAdd(type, static t => t.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetIndexParameters().Length == 0).ToArray()))
+            if (Walk(property.GetValue(value), depth + 1) is { } inProperty) return inProperty.Within(Camel(property.Name), property: true);
+        return null;
     }
+
+    /// <summary>Each type's readable properties, looked up once.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, PropertyInfo[]> Properties = new();
 
     /// <summary>A bulletin's number or a CVE beside its index, so the place is found in any format.</summary>
     private static string Name(object? item) => item switch
