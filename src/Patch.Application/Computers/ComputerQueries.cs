@@ -87,6 +87,14 @@ public static class ComputerQueries
             (pageIds, offset) = (run.PageIds, 0);
             rowPs.AddRange(run.Parameters);
         }
+        // Every computer by an indexed column, descending, now: the rows with a value from that column's (value, id) index
+        // read backwards, then those without (ADR 0041).
+        else if (where.Count == 1 && asOf is null && query.Descending && ValuePages.Indexed.Contains(query.Sort))
+        {
+            var (ids, idsParameter) = await ValuePages.LocateAsync(conn, tx, computers, filter, Sort[query.Sort], ps, offset, limit, query.Descending, ct);
+            (pageIds, offset) = (ids, 0);
+            rowPs.Add(idsParameter);
+        }
         pageIds ??= $"select c.id page_id from {computers} where {filter}{range} order by {ComputerListCursor.OrderBy(query, Sort[query.Sort])} limit {limit} offset {offset}";
         // The page is cut on the sort columns alone, then its rows are read: a deep page does not build every row it skips.
         var sql = $"""

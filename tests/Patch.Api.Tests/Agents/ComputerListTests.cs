@@ -201,13 +201,14 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
     /// <summary>
     /// Numbered pages in name order filtered by operating system and agent version start from the name bucket of their
     /// first row, by the buckets' counts per group (ADR 0038), and so do those by agent version inside one version's run
-    /// (ADR 0037): page by page, each filter's rows of one long page.
+    /// (ADR 0037); every computer by an indexed column descending is read from its index, then the rows without a value
+    /// (ADR 0041): page by page, each filter's rows of one long page (itself the cursor walk's rows, checked below).
     /// </summary>
     private async Task<List<string>> NumberedPagesAsync(string at = "")
     {
         var every = new List<string>();
         foreach (var filter in new[] { "", "os=windows%2011", "os=WINDOWS", "os=10%20pro", "agentVersion=1.0.0", "agentVersion=1.1.0", "os=windows%2011&agentVersion=1.1.0" })
-            foreach (var sort in new[] { "name", "-name", "agentVersion", "-agentVersion" })
+            foreach (var sort in new[] { "name", "-name", "agentVersion", "-agentVersion", "-operatingSystem", "-lastInventoryAt" })
             {
                 var url = $"/api/computers?{at}sort={sort}&{filter}";
                 var all = await GetJsonAsync($"{url}&pageSize=500");
