@@ -278,6 +278,10 @@ public static class MillionBench
             ("computers, a deep page by cursor, asOf", () => $"api/computers?{asOf}&after={pastCursors[random.Next(pastCursors.Length)]}&pageSize=50"),
             ("computers by agent version, a deep page", () => $"api/computers?sort=agentVersion&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
             ("computers by agent version, a deep page by cursor (after=)", () => $"api/computers?sort=agentVersion&after={byVersionCursors[random.Next(byVersionCursors.Length)]}&pageSize=50"),
+            // Descending, read from the column's index backwards (ADR 0041).
+            ("computers by operating system descending, page 1", () => "api/computers?sort=-operatingSystem&page=1&pageSize=50"),
+            ("computers by operating system descending, a deep page", () => $"api/computers?sort=-operatingSystem&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
+            ("computers by last inventory descending, a deep page", () => $"api/computers?sort=-lastInventoryAt&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
         };
         Console.WriteLine($"{computers:N0} computers, {bulletins:N0} bulletins with rows; 40 requests per report after 5 warm-ups; {asOf}, {inStorm}");
         foreach (var (label, url) in routes)
