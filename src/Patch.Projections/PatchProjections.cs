@@ -81,7 +81,7 @@ public static class PatchProjections
             .Duplicate(r => r.OperatingSystem!, pgType: "text")
             .Duplicate(r => r.OperatingSystemLower!, pgType: "text")
             // Patch's own indexes (ComputerCounts): left alone by Marten's schema migrations.
-            .IgnoreIndex(Computers.ComputerCounts.StaleIndex)
+            .IgnoreIndex(Computers.ComputerCounts.StaleIndex).IgnoreIndex(Computers.ComputerCounts.NameSearchIndex)
             .IgnoreIndex(Computers.ComputerCounts.SortIndexes[0].Name).IgnoreIndex(Computers.ComputerCounts.SortIndexes[1].Name)
             .IgnoreIndex(Computers.ComputerCounts.SortIndexes[2].Name);
 

@@ -29,7 +29,10 @@ public static class ComputerQueries
         var grouped = new List<string> { "true" };
         // The same filters on a name bucket's shape (the groups the buckets count, ADR 0038).
         var shaped = new List<Func<string, string>>();
-        if (!string.IsNullOrWhiteSpace(q)) { where.Add("name_lower like @q"); ps.Add(new("q", $"%{Like(q.Trim().ToLowerInvariant())}%")); }
+        // The name search: by the names' trigram index from three characters on (a shorter text has no trigram to look up,
+        // and the index would hand back every row to check again), else read from the rows.
+        if (!string.IsNullOrWhiteSpace(q) && q.Trim().Length >= 3) { where.Add("name_lower like @q"); ps.Add(new("q", $"%{Like(q.Trim().ToLowerInvariant())}%")); }
+        else if (!string.IsNullOrWhiteSpace(q)) { where.Add("strpos(name_lower, @q) > 0"); ps.Add(new("q", q.Trim().ToLowerInvariant())); }
         if (!string.IsNullOrWhiteSpace(os))
         {
             (where, grouped) = ([.. where, "operating_system_lower like @os"], [.. grouped, "os like @os"]);
@@ -59,6 +62,10 @@ public static class ComputerQueries
         var filter = string.Join(" and ", where);
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+        // A searched name is planned for the text asked each time: a plan kept for any text (the statements are prepared
+        // once used a few times) cannot tell a name found once from one found everywhere.
+        if (!string.IsNullOrWhiteSpace(q))
+            await using (var custom = new NpgsqlCommand("set local plan_cache_mode = force_custom_plan", conn, tx)) await custom.ExecuteNonQueryAsync(ct);
         var (range, offset, rowPs) = ("", cursor is null ? query.Offset : 0, ps.ToList());
         string? pageIds = null;
         if (cursor is not null)
