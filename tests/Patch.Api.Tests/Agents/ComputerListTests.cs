@@ -245,6 +245,18 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
         }
         Assert.Equal(computers, totals[""]);
 
+        // The name search finds every name holding the text, in any case — by the names' trigram index from three
+        // characters on, over the rows below that (ADR 0042) — and takes the like wildcards as text.
+        var names = (await GetJsonAsync("/api/computers?pageSize=500")).GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToList();
+        foreach (var text in new[] { "e", "E1", "e01", "E01", "d4", "a1", "_", "%", "nothing" })
+        {
+            var found = (await GetJsonAsync($"/api/computers?pageSize=500&q={Uri.EscapeDataString(text)}")).GetProperty("items").EnumerateArray()
+                .Select(i => i.GetProperty("name").GetString()!).ToList();
+            Assert.Equal(names.Where(n => n.Contains(text, StringComparison.OrdinalIgnoreCase)), found);
+        }
+        await using (var index = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("select to_regclass('patch.ix_computer_row_name_trgm') is not null"))
+            Assert.True((bool)(await index.ExecuteScalarAsync(TestContext.Current.CancellationToken))!);
+
         await using var check = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand("""
             select count(*) from
               (select coalesce(operating_system_lower, '') os, coalesce(agent_version, '') v, count(*) n, count(*) filter (where agent_installed) a
