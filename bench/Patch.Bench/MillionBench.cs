@@ -282,6 +282,9 @@ public static class MillionBench
             ("computers by operating system descending, page 1", () => "api/computers?sort=-operatingSystem&page=1&pageSize=50"),
             ("computers by operating system descending, a deep page", () => $"api/computers?sort=-operatingSystem&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
             ("computers by last inventory descending, a deep page", () => $"api/computers?sort=-lastInventoryAt&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
+            // The name search by the names' trigram index (ADR 0042): a name found once, and a hundred.
+            ("computers, a name search (one found)", () => $"api/computers?q={Name(random.Next((int)computers))[^7..]}&pageSize=50"),
+            ("computers, a name search (a hundred found)", () => $"api/computers?q={Name(random.Next((int)computers))[..11]}&pageSize=50"),
         };
         Console.WriteLine($"{computers:N0} computers, {bulletins:N0} bulletins with rows; 40 requests per report after 5 warm-ups; {asOf}, {inStorm}");
         foreach (var (label, url) in routes)
