@@ -37,4 +37,27 @@ public static class ReadModels
     /// </summary>
     public const string MarkCatalogChanged =
         $"insert into {Schema}.{CatalogStamp} (id, at) values (1, now()) on conflict (id) do update set at = excluded.at";
+
+    /// <summary>
+    /// Trigram GIN indexes for a search by <c>like '%…%'</c> (each: its name, the table, the column, whether new entries
+    /// wait in a pending list), where PostgreSQL's pg_trgm extension can be had (a contrib module, trusted: a database
+    /// owner may create it); without it, a notice that <paramref name="search"/> scans. Idempotent.
+    /// </summary>
+    public static string TrigramIndexes(string search, params (string Name, string Table, string Column, bool FastUpdate)[] indexes) => $"""
+        do $trgm$
+        declare
+          ext_schema text;
+        begin
+          begin
+            create extension if not exists pg_trgm;
+          exception when others then
+            raise notice 'pg_trgm is not available (%): {search} scans', sqlerrm;
+          end;
+          select extnamespace::regnamespace::text into ext_schema from pg_extension where extname = 'pg_trgm';
+          if ext_schema is not null then
+            {string.Join("\n    ", indexes.Select(i => $"execute format('create index if not exists {i.Name} on {i.Table} using gin ({i.Column} %s.gin_trgm_ops)', ext_schema);\n    " +
+                $"alter index {Schema}.{i.Name} set (fastupdate = {(i.FastUpdate ? "on" : "off")});"))}
+          end if;
+        end $trgm$;
+        """;
 }

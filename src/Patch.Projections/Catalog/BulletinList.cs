@@ -66,27 +66,9 @@ public static class BulletinList
         create index if not exists ix_bulletin_list_cves on {L} using gin (cves);
         alter index {S}.ix_bulletin_list_supersedes set (fastupdate = on);
         alter index {S}.ix_bulletin_list_cves set (fastupdate = on);
-        -- The keyword search (number, title, description: ilike '%…%') by trigram indexes, where PostgreSQL's pg_trgm
-        -- extension can be had (a contrib module, trusted: a database owner may create it); without it, a scan.
-        do $trgm$
-        declare
-          ext_schema text;
-        begin
-          begin
-            create extension if not exists pg_trgm;
-          exception when others then
-            raise notice 'pg_trgm is not available (%): the keyword search scans the list', sqlerrm;
-          end;
-          select extnamespace::regnamespace::text into ext_schema from pg_extension where extname = 'pg_trgm';
-          if ext_schema is not null then
-            execute format('create index if not exists ix_bulletin_list_title_trgm on {L} using gin (title %s.gin_trgm_ops)', ext_schema);
-            alter index {S}.ix_bulletin_list_title_trgm set (fastupdate = on);
-            execute format('create index if not exists ix_bulletin_list_description_trgm on {L} using gin (description %s.gin_trgm_ops)', ext_schema);
-            alter index {S}.ix_bulletin_list_description_trgm set (fastupdate = on);
-            execute format('create index if not exists ix_bulletin_list_bulletin_trgm on {L} using gin (bulletin %s.gin_trgm_ops)', ext_schema);
-            alter index {S}.ix_bulletin_list_bulletin_trgm set (fastupdate = on);
-          end if;
-        end $trgm$;
+        -- The keyword search (number, title, description: ilike '%…%') by trigram indexes where pg_trgm can be had.
+        {ReadModels.TrigramIndexes("the keyword search", ("ix_bulletin_list_title_trgm", L, "title", true),
+            ("ix_bulletin_list_description_trgm", L, "description", true), ("ix_bulletin_list_bulletin_trgm", L, "bulletin", true))}
 
         -- The pending entries of the list's GIN indexes, merged into them in bulk.
         create or replace function {S}.bulletin_list_merge() returns void language plpgsql as $$

@@ -85,23 +85,10 @@ public static class ComputerCounts
         -- Computers with an agent that have not reported since an instant: read from the computers that have not, by this index alone.
         create index if not exists {StaleIndex} on {S}.{Rows} (last_inventory_at) where agent_installed;
         {string.Join("\n", SortIndexes.Select(i => $"create index if not exists {i.Name} on {S}.{Rows} ({i.Column}, id);"))}
-        -- The name search (q: like '%…%') by a trigram index where PostgreSQL's pg_trgm can be had, else a scan. Written at
-        -- once (no pending list): every inventory rewrites its computer's row, so a pending list would fill and be merged
-        -- by whichever report of a storm found it full.
-        do $trgm$
-        declare
-          ext_schema text;
-        begin
-          begin
-            create extension if not exists pg_trgm;
-          exception when others then
-            raise notice 'pg_trgm is not available (%): the computers name search scans the list', sqlerrm;
-          end;
-          select extnamespace::regnamespace::text into ext_schema from pg_extension where extname = 'pg_trgm';
-          if ext_schema is not null then
-            execute format('create index if not exists {NameSearchIndex} on {S}.{Rows} using gin (name_lower %s.gin_trgm_ops) with (fastupdate = off)', ext_schema);
-          end if;
-        end $trgm$;
+        -- The name search (q: like '%…%') by a trigram index where pg_trgm can be had, else a scan. Written at once (no
+        -- pending list): every inventory rewrites its computer's row, so a pending list would fill and be merged by
+        -- whichever report of a storm found it full.
+        {ReadModels.TrigramIndexes("the computers name search", (NameSearchIndex, $"{S}.{Rows}", "name_lower", false))}
         """;
 
     /// <summary>Creates the counts (counted once from the rows when new) and their triggers; idempotent, at start.</summary>
