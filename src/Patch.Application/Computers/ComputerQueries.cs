@@ -31,8 +31,12 @@ public static class ComputerQueries
         var shaped = new List<Func<string, string>>();
         // The name search: by the names' trigram index from three characters on (a shorter text has no trigram to look up,
         // and the index would hand back every row to check again), else read from the rows.
-        if (!string.IsNullOrWhiteSpace(q) && q.Trim().Length >= 3) { where.Add("name_lower like @q"); ps.Add(new("q", $"%{Like(q.Trim().ToLowerInvariant())}%")); }
-        else if (!string.IsNullOrWhiteSpace(q)) { where.Add("strpos(name_lower, @q) > 0"); ps.Add(new("q", q.Trim().ToLowerInvariant())); }
+        if (!string.IsNullOrWhiteSpace(q))
+        {
+            var text = q.Trim().ToLowerInvariant();
+            where.Add(text.Length >= 3 ? "name_lower like @q" : "strpos(name_lower, @q) > 0");
+            ps.Add(new("q", text.Length >= 3 ? $"%{Like(text)}%" : text));
+        }
         if (!string.IsNullOrWhiteSpace(os))
         {
             (where, grouped) = ([.. where, "operating_system_lower like @os"], [.. grouped, "os like @os"]);
@@ -98,7 +102,7 @@ public static class ComputerQueries
         // read backwards, then those without (ADR 0041).
         else if (where.Count == 1 && asOf is null && query.Descending && ValuePages.Indexed.Contains(query.Sort))
         {
-            var (ids, idsParameter) = await ValuePages.LocateAsync(conn, tx, computers, filter, Sort[query.Sort], ps, offset, limit, query.Descending, ct);
+            var (ids, idsParameter) = await ValuePages.LocateAsync(conn, tx, computers, filter, Sort[query.Sort], ps, offset, limit, ct);
             (pageIds, offset) = (ids, 0);
             rowPs.Add(idsParameter);
         }

@@ -18,44 +18,46 @@ public static class ValuePages
     /// <summary>
     /// The ids of the page at <paramref name="offset"/> (<paramref name="limit"/> rows: the page and the row after it) of the
     /// computer rows in <paramref name="computers"/> (alias <c>c</c>) meeting <paramref name="filter"/>, ordered by
-    /// <paramref name="column"/>: a relation of one column (page_id) over the parameter it returns.
+    /// <paramref name="column"/> descending: a relation of one column (page_id) over the parameter it returns.
     /// </summary>
     public static async Task<(string PageIds, NpgsqlParameter Parameter)> LocateAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string computers,
-        string filter, string column, List<NpgsqlParameter> ps, long offset, int limit, bool descending, CancellationToken ct)
+        string filter, string column, List<NpgsqlParameter> ps, long offset, int limit, CancellationToken ct)
     {
-        var direction = descending ? "desc" : "asc";
-        var ids = await IdsAsync(conn, tx, $"""
+        NpgsqlCommand Command(string sql)
+        {
+            var cmd = new NpgsqlCommand(sql, conn, tx);
+            foreach (var p in ps) cmd.Parameters.Add(p.Clone());
+            return cmd;
+        }
+
+        var ids = new List<string>();
+        async Task ReadAsync(string sql)
+        {
+            await using var cmd = Command(sql);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) ids.Add(reader.GetString(0));
+        }
+
+        await ReadAsync($"""
             select c.id from {computers} where {filter} and {column} is not null
-            order by {column} {direction}, c.id {direction} limit {limit} offset {offset}
-            """, ps, ct);
+            order by {column} desc, c.id desc limit {limit} offset {offset}
+            """);
         if (ids.Count < limit)
         {
-            // The page reaches the rows without a value: from their start when it began among the rows with one, else
-            // past as many of them as the rows with a value leave of the offset (counted only then).
+            // The page reaches the rows without a value (the index's end: read backwards, they come first there): from
+            // their start when it began among the rows with one, else past as many of them as the rows with a value leave
+            // of the offset (counted only then).
             var skip = 0L;
-            if (ids.Count == 0) skip = Math.Max(0, offset - await CountAsync(conn, tx, $"select count(*) from {computers} where {filter} and {column} is not null", ps, ct));
-            ids.AddRange(await IdsAsync(conn, tx, $"""
+            if (ids.Count == 0)
+            {
+                await using var count = Command($"select count(*) from {computers} where {filter} and {column} is not null");
+                skip = Math.Max(0, offset - (long)(await count.ExecuteScalarAsync(ct))!);
+            }
+            await ReadAsync($"""
                 select c.id from {computers} where {filter} and {column} is null
-                order by {column} {(descending ? "desc nulls first" : "asc nulls last")}, c.id {direction} limit {limit - ids.Count} offset {skip}
-                """, ps, ct));
+                order by {column} desc nulls first, c.id desc limit {limit - ids.Count} offset {skip}
+                """);
         }
         return ("select unnest(@page_ids) page_id", new NpgsqlParameter("page_ids", ids.ToArray()));
-    }
-
-    private static async Task<List<string>> IdsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string sql, List<NpgsqlParameter> ps, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn, tx);
-        foreach (var p in ps) cmd.Parameters.Add(p.Clone());
-        var ids = new List<string>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct)) ids.Add(reader.GetString(0));
-        return ids;
-    }
-
-    private static async Task<long> CountAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string sql, List<NpgsqlParameter> ps, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn, tx);
-        foreach (var p in ps) cmd.Parameters.Add(p.Clone());
-        return (long)(await cmd.ExecuteScalarAsync(ct))!;
     }
 }
