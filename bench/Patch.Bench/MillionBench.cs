@@ -282,6 +282,12 @@ public static class MillionBench
             ("computers by operating system descending, page 1", () => "api/computers?sort=-operatingSystem&page=1&pageSize=50"),
             ("computers by operating system descending, a deep page", () => $"api/computers?sort=-operatingSystem&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
             ("computers by last inventory descending, a deep page", () => $"api/computers?sort=-lastInventoryAt&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
+            // Filtered and sorted (ADR 0043): by operating system, by runs of one system; by last inventory, near the start
+            // from the index, deeper by the sort.
+            ("computers running Windows 11 by operating system, page 1", () => $"{windows11}&sort=operatingSystem&page=1&pageSize=50"),
+            ("computers running Windows 11 by operating system descending, a deep page", () => $"{windows11}&sort=-operatingSystem&page={random.Next(1, (int)(computers / 200))}&pageSize=50"),
+            ("computers running Windows 11 by last inventory descending, page 1", () => $"{windows11}&sort=-lastInventoryAt&page=1&pageSize=50"),
+            ("computers running Windows 11 by last inventory descending, a deep page", () => $"{windows11}&sort=-lastInventoryAt&page={random.Next(1, (int)(computers / 200))}&pageSize=50"),
             // The name search by the names' trigram index (ADR 0042): a name found once, and a hundred.
             ("computers, a name search (one found)", () => $"api/computers?q={Name(random.Next((int)computers))[^7..]}&pageSize=50"),
             ("computers, a name search (a hundred found)", () => $"api/computers?q={Name(random.Next((int)computers))[..11]}&pageSize=50"),

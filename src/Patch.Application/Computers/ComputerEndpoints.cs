@@ -33,7 +33,7 @@ public static class ComputerEndpoints
                 CancellationToken ct) =>
                 Compliance.ReportQuery.Answer(await ComputerQueries.ListAsync(db, time, http.Request.Query, ReadSql.CsvRequested(http), q, os, agentVersion, notReportingDays, ct, AsOf.Of(http)), http))
             .ForAuditor().WithAsOf().WithQuery(QueryParameters.Keyset(ComputerQueries.Sort.Keys, "name")).WithName("ListComputers")
-            .WithSummary("Known computers, paged: q matches the name, os the operating system, agentVersion the agent's version; notReportingDays keeps the agents silent that long. Each page gives the next one's cursor, in any sort (next: pass it as after=). CSV with format=csv.")
+            .WithSummary("Known computers, paged: q matches the name, os the operating system, agentVersion the agent's version; notReportingDays keeps the agents silent that long. sort: name, operatingSystem (its lower case), agentVersion, lastInventoryAt or enrolledAt, - before it for descending; computers without the value come last. Each page gives the next one's cursor, in any sort (next: pass it as after=). CSV with format=csv.")
             .Produces<Compliance.ReportPage<ComputerView>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapPost("", async (RegisterComputer body, HttpContext http, IDocumentStore store, CancellationToken ct) =>

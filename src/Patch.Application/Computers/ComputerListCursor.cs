@@ -31,7 +31,8 @@ public static class ComputerListCursor
         string? value = query.Sort switch
         {
             "name" => nameLower,
-            "operatingSystem" => row.OperatingSystem,
+            // The list's order by operating system is its lower case (ADR 0043), as the row keeps it.
+            "operatingSystem" => Projections.Computers.ComputerRow.Lower(row.OperatingSystem),
             "agentVersion" => row.AgentVersion,
             "lastInventoryAt" => row.LastInventoryAt?.ToString("O", CultureInfo.InvariantCulture),
             "enrolledAt" => row.EnrolledAt?.ToString("O", CultureInfo.InvariantCulture),

@@ -11,7 +11,7 @@ public static class ComputerQueries
 
     public static readonly Dictionary<string, string> Sort = new()
     {
-        ["name"] = "name_lower", ["operatingSystem"] = "operating_system", ["agentVersion"] = "agent_version",
+        ["name"] = "name_lower", ["operatingSystem"] = "operating_system_lower", ["agentVersion"] = "agent_version",
         ["lastInventoryAt"] = "last_inventory_at", ["enrolledAt"] = "(data->>'enrolledAt')::timestamptz",
     };
 
@@ -91,16 +91,19 @@ public static class ComputerQueries
                 rowPs.AddRange(start.Parameters);
             }
         }
-        // By agent version, now: a page inside one version's run, placed from the name buckets of its groups.
-        else if (byGroups && query.Sort == "agentVersion" && offset > 0 && asOf is null
-                 && await AgentVersionPages.LocateAsync(conn, tx, computers, filter, string.Join(" and ", grouped), OnShape, ps, offset, limit, query.Descending, ct) is { } run)
+        // By agent version or operating system, now: a page inside one value's run, placed from the name buckets of its
+        // groups — past the first page, or filtered (the first page would walk past the rows of the values refused).
+        else if (byGroups && RunPages.Sorts(query.Sort) && (offset > 0 || grouped.Count > 1) && asOf is null
+                 && await RunPages.LocateAsync(conn, tx, computers, query.Sort, filter, string.Join(" and ", grouped), OnShape, ps, offset, limit, query.Descending, ct) is { } run)
         {
             (pageIds, offset) = (run.PageIds, 0);
             rowPs.AddRange(run.Parameters);
         }
-        // Every computer by an indexed column, descending, now: the rows with a value from that column's (value, id) index
-        // read backwards, then those without (ADR 0041).
-        else if (where.Count == 1 && asOf is null && query.Descending && ValuePages.Indexed.Contains(query.Sort))
+        // Every computer (or those of some groups, a page in their first quarter) by an indexed column,
+        // descending, now: the rows with a value from that column's (value, id) index read backwards, then those without
+        // (ADR 0041).
+        else if (asOf is null && query.Descending && ValuePages.Indexed.Contains(query.Sort)
+                 && (where.Count == 1 || byGroups && await ValuePages.WalkPaysAsync(conn, tx, string.Join(" and ", grouped), ps, offset + limit, ct)))
         {
             var (ids, idsParameter) = await ValuePages.LocateAsync(conn, tx, computers, filter, Sort[query.Sort], ps, offset, limit, ct);
             (pageIds, offset) = (ids, 0);

@@ -3,17 +3,33 @@ using Npgsql;
 namespace Patch.Application.Computers;
 
 /// <summary>
-/// A numbered page of every computer sorted by an indexed column other than the name, descending (ADR 0041). The list's
-/// order is the column's values, ties by id the same way, computers without a value last either way. Descending, one
-/// query in that order cannot use the column's (value, id) index — read backwards it puts the rows without a value
-/// first — so PostgreSQL sorted the million rows for every page, the first one too (a quarter to a whole second). The
-/// page is read in two parts: the rows with a value from the index read backwards (skipping the ones before the page),
+/// A numbered page of every computer (or of some groups, in their first quarter) sorted by an indexed column other than the
+/// name, descending (ADR 0041). The list's order is the column's values, ties by id the same way, computers without a
+/// value last either way. Descending, one query in that order cannot use the column's (value, id) index — read
+/// backwards it puts the rows without a value first — so PostgreSQL sorted the million rows for every page, the first
+/// one too (a quarter to a whole second). The page is read in two parts: the rows with a value from the index read backwards (skipping the ones before the page),
 /// then, when the page reaches past them, the rows without one, from the same index's end.
 /// </summary>
 public static class ValuePages
 {
     /// <summary>The list's sorts read this way: columns of their own, each with its (value, id) index (<c>ComputerCounts.SortIndexes</c>).</summary>
     public static readonly HashSet<string> Indexed = ["operatingSystem", "agentVersion", "lastInventoryAt"];
+
+    /// <summary>
+    /// Whether a page ending at row <paramref name="end"/> of the computers of some groups (<paramref name="grouped"/>, a
+    /// condition on the kept counts' columns) is read from the index too: the walk passes every computer the filter
+    /// refuses on the way — about <paramref name="end"/> times all computers over those of the groups, each looked up in
+    /// the table — where the one query sorts the rows of the groups after a scan of the whole table. Read when the page
+    /// lies in the first quarter of the groups' rows: at a million computers a walk then passes at most 250,000 entries
+    /// (the 450,000 computers of Windows 11, by last inventory descending: page 1,100, 122,000 entries, 0.11 s; the sort
+    /// 0.39–0.6 s whatever the page).
+    /// </summary>
+    public static async Task<bool> WalkPaysAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string grouped, List<NpgsqlParameter> ps, long end, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(Projections.Computers.ComputerCounts.CountWhere(grouped), conn, tx);
+        foreach (var p in ps) cmd.Parameters.Add(p.Clone());
+        return end * 4 <= (long)(await cmd.ExecuteScalarAsync(ct))!;
+    }
 
     /// <summary>
     /// The ids of the page at <paramref name="offset"/> (<paramref name="limit"/> rows: the page and the row after it) of the

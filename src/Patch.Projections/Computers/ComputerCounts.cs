@@ -29,7 +29,7 @@ public static class ComputerCounts
     /// (sort value, then id) starts where the last one stopped, also inside a run of equal values (one agent version).
     /// </summary>
     public static readonly (string Name, string Column)[] SortIndexes =
-        [("ix_computer_row_os_id", "operating_system"), ("ix_computer_row_agent_version_id", "agent_version"), ("ix_computer_row_inventory_id", "last_inventory_at")];
+        [("ix_computer_row_os_lower_id", "operating_system_lower"), ("ix_computer_row_agent_version_id", "agent_version"), ("ix_computer_row_inventory_id", "last_inventory_at")];
 
     /// <summary>The count of computers and of those with an agent, as a one-row SQL relation (columns computers, agents).</summary>
     public const string Select = $"(select coalesce(sum(computers), 0)::int computers, coalesce(sum(agents), 0)::int agents from {S}.{Table})";
@@ -84,6 +84,8 @@ public static class ComputerCounts
         {StatementTriggers.Ddl(Table, $"{S}.{Rows}", $"{S}.{Table}_move")}
         -- Computers with an agent that have not reported since an instant: read from the computers that have not, by this index alone.
         create index if not exists {StaleIndex} on {S}.{Rows} (last_inventory_at) where agent_installed;
+        -- The list sorted by operating system orders its lower case (ADR 0043): the index of the case as written goes.
+        drop index if exists {S}.ix_computer_row_os_id;
         {string.Join("\n", SortIndexes.Select(i => $"create index if not exists {i.Name} on {S}.{Rows} ({i.Column}, id);"))}
         -- The name search (q: like '%…%') by a trigram index where pg_trgm can be had, else a scan. Written at once (no
         -- pending list): every inventory rewrites its computer's row, so a pending list would fill and be merged by

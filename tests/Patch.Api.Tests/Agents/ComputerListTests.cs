@@ -48,14 +48,28 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
             Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers", new { name, operatingSystem = os })).Status);
         // Enough more computers for deep pages (the tests cut name buckets of two rows).
         string?[] systems = ["Windows 10 Pro", "Windows 11 Pro", "Windows Server 2019", null];
+        // Some of one system written in capitals (E03, E19, E23, E35 among E07, E11, E15, E27, E31): one run in its order.
         for (var i = 0; i < 36; i++)
-            Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers", new { name = $"E{i * 7 % 36:00}", operatingSystem = systems[i % 4] })).Status);
+            Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers",
+                new { name = $"E{i * 7 % 36:00}", operatingSystem = i % 8 == 5 ? systems[1]!.ToUpperInvariant() : systems[i % 4] })).Status);
         var (_, tokenBody) = await SendAsync(HttpMethod.Post, "/api/enrolment-tokens", new { name = "list", maxUses = 10 });
         var token = tokenBody.GetProperty("token").GetString()!;
         var a1 = await EnrolAsync(token, "A1", "1.0.0", "Microsoft Windows 11 Pro");
         await EnrolAsync(token, "A2", "1.0.0", "Microsoft Windows 10 Enterprise");
         await EnrolAsync(token, "A3", "1.1.0", "Microsoft Windows 11 Enterprise");
         await AssertTotalsAsync(44);
+        // Sorted by operating system, the order is its lower case (ADR 0043): each system's computers together, by name.
+        foreach (var sort in new[] { "operatingSystem", "-operatingSystem" })
+        {
+            var rows = (await GetJsonAsync($"/api/computers?sort={sort}&pageSize=500")).GetProperty("items").EnumerateArray()
+                .Select(i => (Os: i.GetProperty("operatingSystem").GetString()?.ToLowerInvariant(), Name: i.GetProperty("name").GetString()!)).ToList();
+            var runs = rows.Select(r => r.Os).Where((os, i) => i == 0 || os != rows[i - 1].Os).ToList();
+            Assert.Equal(runs.Distinct().Count(), runs.Count);
+            var pro = rows.Where(r => r.Os == "windows 11 pro").Select(r => r.Name).ToList();
+            Assert.Equal(sort.StartsWith('-') ? pro.OrderDescending(StringComparer.OrdinalIgnoreCase) : pro.Order(StringComparer.OrdinalIgnoreCase), pro);
+            Assert.Equal(10, pro.Count);
+        }
+        await AssertGroupWalkAsync();
 
         // Computers move between groups: a discovered one gets another operating system, an agent is upgraded and reports
         // another system; one discovered computer is enrolled (its row gains an agent).
@@ -208,7 +222,7 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
     {
         var every = new List<string>();
         foreach (var filter in new[] { "", "os=windows%2011", "os=WINDOWS", "os=10%20pro", "agentVersion=1.0.0", "agentVersion=1.1.0", "os=windows%2011&agentVersion=1.1.0" })
-            foreach (var sort in new[] { "name", "-name", "agentVersion", "-agentVersion", "-operatingSystem", "-lastInventoryAt" })
+            foreach (var sort in new[] { "name", "-name", "agentVersion", "-agentVersion", "operatingSystem", "-operatingSystem", "-lastInventoryAt" })
             {
                 var url = $"/api/computers?{at}sort={sort}&{filter}";
                 var all = await GetJsonAsync($"{url}&pageSize=500");
@@ -230,6 +244,33 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
                 }
             }
         return every;
+    }
+
+    /// <summary>
+    /// The descending walk of some groups' computers from the index (ADR 0041; the list takes it near the groups' start
+    /// only, a few rows here): every page of it — rows with a value, across to the rows without one, past those — against
+    /// one long page.
+    /// </summary>
+    private async Task AssertGroupWalkAsync()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var ids = (await GetJsonAsync("/api/computers?sort=-lastInventoryAt&os=windows%2011&pageSize=500")).GetProperty("items").EnumerateArray()
+            .Select(i => i.GetProperty("id").GetString()!).ToList();
+        var computers = $"{Patch.Application.Common.ReadSql.At(Patch.Projections.PatchProjections.ComputerRowTable, null)} c";
+        await using var conn = await App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().OpenConnectionAsync(ct);
+        for (var offset = 0; offset <= ids.Count; offset++)
+        {
+            await using var tx = await conn.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
+            var (pageIds, parameter) = await Patch.Application.Computers.ValuePages.LocateAsync(conn, tx, computers, "true and operating_system_lower like @os",
+                "last_inventory_at", [new("os", "%windows 11%")], offset, 2, ct);
+            await using var read = new Npgsql.NpgsqlCommand(pageIds, conn, tx);
+            read.Parameters.Add(parameter);
+            var page = new List<string>();
+            await using (var reader = await read.ExecuteReaderAsync(ct))
+                while (await reader.ReadAsync(ct)) page.Add(reader.GetString(0));
+            Assert.Equal(ids.Skip(offset).Take(2), page);
+        }
+        Assert.Contains(ids, id => id.StartsWith("computer:e"));
     }
 
     /// <summary>Each filter's total against the rows of its one long page, and the kept counts against a recount of the rows.</summary>
