@@ -104,8 +104,22 @@ public sealed class ConsoleFixture : IAsyncLifetime
         await page.GotoAsync("/sign-in");
         await page.GetByLabel("User name").FillAsync(name);
         await page.GetByLabel("Password").FillAsync(Password);
+        // The sign-in's answer, to say why when the page stays (once in CI it did, with nothing to tell why).
+        var answer = page.WaitForResponseAsync(r => r.Url.Contains("/sign-in") && r.Request.Method == "POST");
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(url => !url.Contains("/sign-in"));
+        try
+        {
+            await page.WaitForURLAsync(url => !url.Contains("/sign-in"));
+        }
+        catch (TimeoutException e)
+        {
+            var posted = answer.IsCompletedSuccessfully ? $"{answer.Result.Status} {answer.Result.StatusText}" : "no answer to the form's POST";
+            var alerts = await page.GetByRole(AriaRole.Alert).AllInnerTextsAsync();
+            List<string> errors;
+            lock (ServerErrors.Errors) errors = [.. ServerErrors.Errors];
+            throw new InvalidOperationException($"{name} was not signed in: still at {page.Url}; {posted}; alerts: [{string.Join(" | ", alerts)}]; " +
+                $"server errors: [{string.Join(" | ", errors)}]", e);
+        }
         return page;
     }
 
