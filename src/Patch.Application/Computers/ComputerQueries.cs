@@ -99,9 +99,8 @@ public static class ComputerQueries
             (pageIds, offset) = (run.PageIds, 0);
             rowPs.AddRange(run.Parameters);
         }
-        // Every computer (or those of some groups, a page in their first quarter) by an indexed column,
-        // descending, now: the rows with a value from that column's (value, id) index read backwards, then those without
-        // (ADR 0041).
+        // Every computer (or those of some groups, a page in their first quarter) by an indexed column, descending, now:
+        // the rows with a value from that column's (value, id) index read backwards, then those without (ADR 0041, 0043).
         else if (asOf is null && query.Descending && ValuePages.Indexed.Contains(query.Sort)
                  && (where.Count == 1 || byGroups && await ValuePages.WalkPaysAsync(conn, tx, string.Join(" and ", grouped), ps, offset + limit, ct)))
         {

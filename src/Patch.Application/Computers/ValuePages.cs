@@ -3,12 +3,13 @@ using Npgsql;
 namespace Patch.Application.Computers;
 
 /// <summary>
-/// A numbered page of every computer (or of some groups, in their first quarter) sorted by an indexed column other than the
-/// name, descending (ADR 0041). The list's order is the column's values, ties by id the same way, computers without a
-/// value last either way. Descending, one query in that order cannot use the column's (value, id) index — read
+/// A numbered page of every computer (or of some groups, in their first quarter) sorted by an indexed column other than
+/// the name, descending (ADR 0041, 0043). The list's order is the column's values, ties by id the same way, computers
+/// without a value last either way. Descending, one query in that order cannot use the column's (value, id) index — read
 /// backwards it puts the rows without a value first — so PostgreSQL sorted the million rows for every page, the first
-/// one too (a quarter to a whole second). The page is read in two parts: the rows with a value from the index read backwards (skipping the ones before the page),
-/// then, when the page reaches past them, the rows without one, from the same index's end.
+/// one too (a quarter to a whole second). The page is read in two parts: the rows with a value from the index read
+/// backwards (skipping the ones before the page), then, when the page reaches past them, the rows without one, from the
+/// same index's end.
 /// </summary>
 public static class ValuePages
 {
