@@ -175,25 +175,40 @@ public static class ReadModelHistory
 
     /// <summary>
     /// The live table's indexes (not unique) on its history too: a report asked <c>asOf</c> sorts and filters on the same
-    /// columns, so it gets the same access paths, with the validity test on each row it walks.
+    /// columns, so it gets the same access paths, with the validity test on each row it walks. The mirror of an index the
+    /// live table no longer has goes (it would be written by every version kept and read by nothing).
     /// </summary>
     private static async Task<string> MirroredIndexesAsync(NpgsqlDataSource db, HistoryTable table, CancellationToken ct)
     {
         var statements = new List<string> { "select 1" };
-        await using var cmd = db.CreateCommand("select indexname, indexdef from pg_indexes where schemaname = @schema and tablename = @table");
+        var mirrors = new HashSet<string>(StringComparer.Ordinal);
+        var stale = new List<string>();
+        await using var cmd = db.CreateCommand("""
+            select tablename, indexname, indexdef from pg_indexes
+            where schemaname = @schema and (tablename = @table or (tablename = @history and indexname like 'h\_%'))
+            order by tablename = @history
+            """);
         cmd.Parameters.AddWithValue("schema", Schema);
         cmd.Parameters.AddWithValue("table", table.Name);
+        cmd.Parameters.AddWithValue("history", table.HistoryName);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            var (name, definition) = (reader.GetString(0), reader.GetString(1));
+            var (name, definition) = (reader.GetString(1), reader.GetString(2));
+            if (reader.GetString(0) == table.HistoryName)
+            {
+                if (!mirrors.Contains(name)) stale.Add(name);
+                continue;
+            }
             var on = $" ON {Schema}.{table.Name} ";
             if (!definition.Contains(on, StringComparison.Ordinal)) continue;
             var mirrored = name.Length <= 61 ? "h_" + name
                 : "h_" + name[..50] + "_" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(name)))[..10].ToLowerInvariant();
+            mirrors.Add(mirrored);
             var body = definition[(definition.IndexOf(on, StringComparison.Ordinal) + on.Length)..];
             statements.Add($"create index if not exists {mirrored} on {Schema}.{table.HistoryName} {body}");
         }
+        statements.AddRange(stale.Select(name => $"drop index if exists {Schema}.{name}"));
         return string.Join(";\n", statements);
     }
 
