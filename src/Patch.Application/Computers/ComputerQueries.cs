@@ -71,6 +71,15 @@ public static class ComputerQueries
         if (!string.IsNullOrWhiteSpace(q))
             await using (var custom = new NpgsqlCommand("set local plan_cache_mode = force_custom_plan", conn, tx)) await custom.ExecuteNonQueryAsync(ct);
         var (range, offset, rowPs) = ("", cursor is null ? query.Offset : 0, ps.ToList());
+        // The computers of the filter's groups, now (the kept counts), when counted to choose how a page is read: the
+        // page's total too, not counted again.
+        long? groupsTotal = null;
+        async Task<long> GroupsTotalAsync()
+        {
+            await using var cmd = new NpgsqlCommand(Projections.Computers.ComputerCounts.CountWhere(string.Join(" and ", grouped)), conn, tx);
+            foreach (var p in ps) cmd.Parameters.Add(p.Clone());
+            return (groupsTotal = (long)(await cmd.ExecuteScalarAsync(ct))!).Value;
+        }
         string? pageIds = null;
         if (cursor is not null)
         {
@@ -102,7 +111,7 @@ public static class ComputerQueries
         // Every computer (or those of some groups, a page in their first quarter) by an indexed column, descending, now:
         // the rows with a value from that column's (value, id) index read backwards, then those without (ADR 0041, 0043).
         else if (asOf is null && query.Descending && ValuePages.Indexed.Contains(query.Sort)
-                 && (where.Count == 1 || byGroups && await ValuePages.WalkPaysAsync(conn, tx, string.Join(" and ", grouped), ps, offset + limit, ct)))
+                 && (where.Count == 1 || byGroups && ValuePages.WalkPays(offset + limit, await GroupsTotalAsync())))
         {
             var (ids, idsParameter) = await ValuePages.LocateAsync(conn, tx, computers, filter, Sort[query.Sort], ps, offset, limit, ct);
             (pageIds, offset) = (ids, 0);
@@ -122,7 +131,8 @@ public static class ComputerQueries
         // (ADR 0037), not a count of a million rows; asOf, the name buckets' counts of those groups then, when few changed
         // between the instant and the counts known after it (ADR 0038, 0040); else a count.
         var count = $"select count(*) from {computers} where {filter}";
-        if (asOf is null && byGroups) count = Projections.Computers.ComputerCounts.CountWhere(string.Join(" and ", grouped));
+        if (asOf is null && byGroups)
+            count = groupsTotal is { } known ? $"select {known}::bigint" : Projections.Computers.ComputerCounts.CountWhere(string.Join(" and ", grouped));
         else if (byGroups && asOf is not null)
         {
             // From the checkpoint after the instant when there is one (ADR 0040), else from today's counts.
