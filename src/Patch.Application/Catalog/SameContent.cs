@@ -13,32 +13,37 @@ namespace Patch.Application.Catalog;
 public static class SameContent
 {
     /// <summary>
-    /// Recognises an import of the last import's content, or answers null. The content is hashed while, on another
-    /// thread, the last import is read and — when it may be the same (same size, format and settings) — this run is
-    /// written "unchanged" in a transaction left open: it commits once the hash matches and rolls back otherwise, so
-    /// recognising costs the hash and one commit (ADR 0033).
+    /// Recognises an import of the last import's content, or answers null. The content is hashed while the last import
+    /// is read and — when it may be the same (same size, format and settings) — this run is written "unchanged" in a
+    /// transaction left open: it commits once the hash matches and rolls back otherwise, so recognising costs the hash
+    /// and one commit (ADR 0033). When this process saw the last import, reading and writing are one statement.
     /// </summary>
     public static async Task<CatalogImportResult?> RecogniseAsync(IDocumentStore store, TimeProvider time, ImportCatalog command, string format,
         Dictionary<string, string> parameters, CancellationToken ct)
     {
         var copy = new Dictionary<string, string>(parameters);
-        var speculation = Task.Run(() => SpeculateAsync(store, time, command, copy, ct), ct);
+        // The speculation runs here until it waits for PostgreSQL, the hash while it waits (a thread of the pool to run
+        // it on was often found only after the hash).
+        var speculation = SpeculateAsync(store, time, command, copy, ct);
         var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(command.Content));
         await using var record = await speculation;
         parameters["sha256"] = sha256;
         parameters["settingsVersion"] = record.SettingsVersion.ToString();
         if (record.Counts is not { } counts || record.Sha256 != sha256) return null;
         await record.Transaction!.CommitAsync(ct);
+        UnchangedRun.Saw(store, record.Run!, record.SettingsVersion);
         return new CatalogImportResult(record.RunId!, ServerTaskStatus.Unchanged, format, null, 0, 0, counts["bulletinsUnchanged"], 0, 0, 0, 0, 0,
             counts["vulnerabilitiesUnchanged"], 0, []);
     }
 
     /// <summary>The core settings' version (exclusions shape what an import decides) and the last import that did not fail, in one statement.</summary>
-    private static readonly string LastImportSql = $"""
-        select (select version from {PatchStore.Schema}.mt_streams where id = $1),
-               (select data from {PatchStore.Schema}.{Projections.PatchProjections.ServerTaskRunTable}
-                where data ->> 'task' = $2 and data ->> 'status' in ('{ServerTaskStatus.Completed}', '{ServerTaskStatus.Unchanged}')
-                order by {PatchStore.Schema}.mt_immutable_timestamptz(data ->> 'started') desc limit 1)
+    private static readonly string LastImportSql = $"select (select version from {PatchStore.Schema}.mt_streams where id = $1), ({LastImport("data", "$2")})";
+
+    /// <summary>This column of the last import that did not fail (the task's name in <paramref name="task"/>), newest first by the task-runs index.</summary>
+    internal static string LastImport(string column, string task) => $"""
+        select {column} from {PatchStore.Schema}.{Projections.PatchProjections.ServerTaskRunTable}
+        where data ->> 'task' = {task} and data ->> 'status' in ('{ServerTaskStatus.Completed}', '{ServerTaskStatus.Unchanged}')
+        order by {PatchStore.Schema}.mt_immutable_timestamptz(data ->> 'started') desc limit 1
         """;
 
     private static async Task<Speculation> SpeculateAsync(IDocumentStore store, TimeProvider time, ImportCatalog command,
@@ -49,6 +54,15 @@ public static class SameContent
         {
             await connection.OpenAsync(ct);
             var transaction = await connection.BeginTransactionAsync(ct);
+            var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
+            // The last import this process saw, when the database confirms it in the write itself: one round trip.
+            if (UnchangedRun.LastSeen(store) is { } seen && Guess(seen.Run, seen.SettingsVersion, parameters) is { } guess)
+            {
+                var (started, completed) = RunEvents(runId, time, command, parameters, guess.Counts);
+                if (await UnchangedRun.TryWriteAsync(store, transaction, seen, command.Actor, started, completed, ct) is { } written)
+                    return new Speculation(seen.SettingsVersion, connection, guess.Sha256, guess.Counts, runId, transaction, written);
+            }
+
             long settingsVersion;
             ServerTaskRun? last;
             await using (var query = new Npgsql.NpgsqlCommand(LastImportSql, connection, transaction))
@@ -60,23 +74,15 @@ public static class SameContent
                 settingsVersion = reader.IsDBNull(0) ? 0 : reader.GetInt64(0);
                 last = reader.IsDBNull(1) ? null : store.Options.Serializer().FromJson<ServerTaskRun>(reader.GetStream(1));
             }
-            // The last import's hash stands in for this content's until the hash is known: the record commits only if they are equal.
-            if (last?.Parameters.GetValueOrDefault("sha256") is not { } lastSha256 || last.Parameters.GetValueOrDefault("bytes") != parameters["bytes"])
-                return Speculation.None(settingsVersion, connection);
-            parameters["sha256"] = lastSha256;
-            parameters["settingsVersion"] = settingsVersion.ToString();
-            if (AsLast(last, parameters) is not { } counts) return Speculation.None(settingsVersion, connection);
+            if (last is null || Guess(last, settingsVersion, parameters) is not { } same) return Speculation.None(settingsVersion, connection);
 
-            var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
-            await using (var session = store.OpenSession(command.Actor, runId, SessionOptions.ForTransaction(transaction)))
-            {
-                // Nothing changed: the record of it need not wait for the WAL to reach the disk (a crash could lose only this record).
-                session.QueueSqlCommand("set local synchronous_commit = off");
-                session.Events.StartStream<ServerTaskRun>(runId, ServerTaskRecorder.Started(runId, CatalogImporter.TaskName, command.Trigger, parameters, command.Actor, time),
-                    ServerTaskRecorder.Completed(runId, new TaskOutcome(counts, ServerTaskStatus.Unchanged), time));
-                await session.SaveChangesAsync(ct);
-            }
-            return new Speculation(settingsVersion, connection, lastSha256, counts, runId, transaction);
+            var (start, end) = RunEvents(runId, time, command, parameters, same.Counts);
+            await using var session = store.OpenSession(command.Actor, runId, SessionOptions.ForTransaction(transaction));
+            // Nothing changed: the record of it need not wait for the WAL to reach the disk (a crash could lose only this record).
+            session.QueueSqlCommand("set local synchronous_commit = off");
+            session.Events.StartStream<ServerTaskRun>(runId, start, end);
+            await session.SaveChangesAsync(ct);
+            return new Speculation(settingsVersion, connection, same.Sha256, same.Counts, runId, transaction, ServerTaskRun.Apply(end, ServerTaskRun.Create(start)));
         }
         catch
         {
@@ -85,9 +91,26 @@ public static class SameContent
         }
     }
 
+    /// <summary>
+    /// When <paramref name="last"/> may be this content's import (same size, format and settings): its hash, which stands in
+    /// for this content's until the hash is known (the record commits only if they are equal), and this run's counts.
+    /// </summary>
+    private static (string Sha256, Dictionary<string, int> Counts)? Guess(ServerTaskRun last, long settingsVersion, Dictionary<string, string> parameters)
+    {
+        if (last.Parameters.GetValueOrDefault("sha256") is not { } lastSha256 || last.Parameters.GetValueOrDefault("bytes") != parameters["bytes"]) return null;
+        parameters["sha256"] = lastSha256;
+        parameters["settingsVersion"] = settingsVersion.ToString();
+        return AsLast(last, parameters) is { } counts ? (lastSha256, counts) : null;
+    }
+
+    private static (ServerTaskStarted, ServerTaskCompleted) RunEvents(string runId, TimeProvider time, ImportCatalog command, Dictionary<string, string> parameters,
+        Dictionary<string, int> counts) =>
+        (ServerTaskRecorder.Started(runId, CatalogImporter.TaskName, command.Trigger, parameters, command.Actor, time),
+         ServerTaskRecorder.Completed(runId, new TaskOutcome(counts, ServerTaskStatus.Unchanged), time));
+
     /// <summary>The run recorded "unchanged" in a transaction not yet committed; disposing rolls it back and returns the connection.</summary>
     private sealed record Speculation(long SettingsVersion, Npgsql.NpgsqlConnection Connection, string? Sha256 = null, Dictionary<string, int>? Counts = null,
-        string? RunId = null, Npgsql.NpgsqlTransaction? Transaction = null) : IAsyncDisposable
+        string? RunId = null, Npgsql.NpgsqlTransaction? Transaction = null, ServerTaskRun? Run = null) : IAsyncDisposable
     {
         public static Speculation None(long settingsVersion, Npgsql.NpgsqlConnection connection) => new(settingsVersion, connection);
 

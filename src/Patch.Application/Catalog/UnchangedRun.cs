@@ -1,0 +1,74 @@
+using System.Runtime.CompilerServices;
+using Marten;
+using Marten.Events;
+using Npgsql;
+using Patch.Application.Common;
+using Patch.Domain;
+using Patch.Domain.ServerTasks;
+
+namespace Patch.Application.Catalog;
+
+/// <summary>
+/// The "unchanged" run of a document this server last imported, written in one statement that also checks what it
+/// assumes (ADR 0033, amended): the last import this process recorded or read is still the store's last one and the core
+/// settings are still at the version it was read at. The run's rows are the ones a Marten session writes for
+/// <c>StartStream&lt;ServerTaskRun&gt;(started, completed)</c> — the stream, its two events with the actor's headers and
+/// names, the inline snapshot — so Marten reads them back as its own; the document's history trigger runs as always.
+/// When the check fails nothing is written and the caller asks the database (another node imported, the settings
+/// changed, the store was emptied).
+/// </summary>
+public static class UnchangedRun
+{
+    private const string S = PatchStore.Schema;
+
+    /// <summary>The last import a process saw per store (the run and the core settings' version with it): only a guess, checked by the write.</summary>
+    private static readonly ConditionalWeakTable<IDocumentStore, Seen> Last = new();
+
+    public sealed record Seen(ServerTaskRun Run, long SettingsVersion);
+
+    public static Seen? LastSeen(IDocumentStore store) => Last.TryGetValue(store, out var seen) ? seen : null;
+
+    public static void Saw(IDocumentStore store, ServerTaskRun run, long settingsVersion) => Last.AddOrUpdate(store, new Seen(run, settingsVersion));
+
+    private static readonly string Sql = $"""
+        with still as (
+          select 1 where ({SameContent.LastImport("id", "$1")}) = $2 and coalesce((select version from {S}.mt_streams where id = $3), 0) = $4),
+        stream as (
+          insert into {S}.mt_streams (id, type, version, timestamp, created, tenant_id)
+          select $5, $6, 2, now(), now(), '*DEFAULT*' from still returning id),
+        events as (
+          insert into {S}.mt_events (seq_id, id, stream_id, version, data, type, timestamp, tenant_id, mt_dotnet_type, correlation_id, causation_id, headers, user_name, is_archived)
+          select nextval('{S}.mt_events_sequence'), e.id, s.id, e.version, e.data::jsonb, e.type, now(), '*DEFAULT*', e.dotnet_type, $7, s.id, $8::jsonb, $9, false
+          from stream s cross join unnest($10::uuid[], $11::text[], $12::text[], $13::text[]) with ordinality as e(id, type, dotnet_type, data, version)
+          order by e.version)
+        insert into {S}.{Projections.PatchProjections.ServerTaskRunTable} (id, data, mt_last_modified, mt_dotnet_type, mt_version)
+        select s.id, $14::jsonb, transaction_timestamp(), $15, 2 from stream s
+        """;
+
+    /// <summary>
+    /// Writes the run (started, then completed) on <paramref name="transaction"/> when <paramref name="seen"/> is still the
+    /// last import on the same settings; answers the run as written, or null when nothing was.
+    /// </summary>
+    public static async Task<ServerTaskRun?> TryWriteAsync(IDocumentStore store, NpgsqlTransaction transaction, Seen seen, Actor actor,
+        ServerTaskStarted started, ServerTaskCompleted completed, CancellationToken ct)
+    {
+        var serializer = store.Options.Serializer();
+        var events = (EventGraph)store.Options.Events;
+        var mappings = new[] { events.EventMappingFor(typeof(ServerTaskStarted)), events.EventMappingFor(typeof(ServerTaskCompleted)) };
+        var headers = new Dictionary<string, object> { ["actorKind"] = actor.Kind };
+        if (actor.Id is not null) headers["actorId"] = actor.Id;
+        var run = ServerTaskRun.Apply(completed, ServerTaskRun.Create(started));
+
+        await using var batch = new NpgsqlBatch(transaction.Connection, transaction);
+        // Nothing changed: the record of it need not wait for the WAL to reach the disk (a crash could lose only this record).
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("set local synchronous_commit = off"));
+        var write = Agents.AgentEventAppend.Positional(Sql, CatalogImporter.TaskName, seen.Run.Id, StreamIds.CoreSettings, seen.SettingsVersion,
+            started.RunId, events.AggregateAliasFor(typeof(ServerTaskRun)), actor.CorrelationId, serializer.ToJson(headers), actor.Name,
+            new[] { Guid.CreateVersion7(), Guid.CreateVersion7() }, mappings.Select(m => m.EventTypeName).ToArray(),
+            mappings.Select(m => m.DotNetTypeName).ToArray(), new[] { serializer.ToJson(started), serializer.ToJson(completed) },
+            serializer.ToJson(run), typeof(ServerTaskRun).FullName);
+        batch.BatchCommands.Add(write);
+        await batch.ExecuteNonQueryAsync(ct);
+        return write.RecordsAffected == 1 ? run : null;
+    }
+}

@@ -1,0 +1,156 @@
+using System.Text.Json;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Patch.Api.Tests.Infrastructure;
+using Patch.Application.Catalog;
+using Patch.Application.Common;
+using Patch.Domain;
+using Patch.Domain.ServerTasks;
+
+namespace Patch.Api.Tests.Catalog;
+
+/// <summary>
+/// An unchanged document's run written in one statement that checks what the process saw (ADR 0033, amended): the rows a
+/// Marten session writes, and nothing when the guess no longer holds.
+/// </summary>
+public class when_an_unchanged_run_is_written_in_one_statement(AppFixture app) : AppTest(app)
+{
+    private NpgsqlDataSource Db => App.Host.Services.GetRequiredService<NpgsqlDataSource>();
+
+    /// <summary>Every column of a run's stream, events and document but the ones that differ from run to run, as text.</summary>
+    private async Task<List<string>> RowsAsync(string runId)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var cmd = Db.CreateCommand("""
+            select 'stream ' || concat_ws(' | ', s.type, s.version, s.tenant_id, s.compacted_version, s.is_archived, s.created = s.timestamp)
+            from patch.mt_streams s where s.id = $1
+            union all
+            select * from (select 'event ' || concat_ws(' | ', e.version, e.type, e.mt_dotnet_type, e.tenant_id, e.headers::text, e.user_name, e.causation_id = e.stream_id,
+                     e.correlation_id is not null, e.is_archived, e.bdata is null, (select string_agg(k, ',' order by k) from jsonb_object_keys(e.data) k),
+                     e.data - 'at' - 'runId' - 'parameters', e.timestamp = (select created from patch.mt_streams where id = $1))
+                   from patch.mt_events e where e.stream_id = $1 order by e.version) x
+            union all
+            select 'document ' || concat_ws(' | ', d.mt_dotnet_type, d.mt_version, d.data - 'id' - 'started' - 'ended' - 'parameters',
+                     (select string_agg(k, ',' order by k) from jsonb_object_keys(d.data) k))
+            from patch.mt_doc_server_task_run d where d.id = $1
+            union all
+            select 'history ' || count(*) from patch.mt_doc_server_task_run_history h where h.id = $1 and h.valid_to = 'infinity'
+            """);
+        cmd.Parameters.Add(new() { Value = runId });
+        var rows = new List<string>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) rows.Add(reader.GetString(0));
+        return rows;
+    }
+
+    /// <summary>A run as text, its dictionaries in key order (a document read back from jsonb has its keys in jsonb's order).</summary>
+    private static string Canonical(ServerTaskRun run) => JsonSerializer.Serialize(run with
+    {
+        Parameters = new SortedDictionary<string, string>(run.Parameters.ToDictionary(), StringComparer.Ordinal),
+        Counts = new SortedDictionary<string, int>(run.Counts.ToDictionary(), StringComparer.Ordinal),
+    });
+
+    private static (ServerTaskStarted, ServerTaskCompleted) Run(string runId, Actor actor) =>
+        (ServerTaskRecorder.Started(runId, CatalogImporter.TaskName, "api", new Dictionary<string, string> { ["format"] = "mssecure", ["sha256"] = "ab" }, actor, TimeProvider.System),
+         ServerTaskRecorder.Completed(runId, new TaskOutcome(new Dictionary<string, int> { ["bulletinsUnchanged"] = 3, ["sameContent"] = 1 }, ServerTaskStatus.Unchanged), TimeProvider.System));
+
+    [Fact]
+    public async Task its_rows_are_the_ones_marten_writes_and_it_writes_only_while_the_last_import_and_the_settings_are_as_seen()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var store = App.Store;
+        var actor = new Actor("user", "tester", Guid.NewGuid().ToString("N"), "user:tester");
+        await App.ImportAsync("mssecure", SharedData.Bytes(SharedData.Mssecure));
+        var last = (await GetJsonAsync("/api/catalog/imports")).GetProperty("items")[0].GetProperty("id").GetString()!;
+        ServerTaskRun lastRun;
+        long settings;
+        await using (var query = store.QuerySession())
+        {
+            lastRun = (await query.LoadAsync<ServerTaskRun>(last, ct))!;
+            settings = (await query.Events.FetchStreamStateAsync(StreamIds.CoreSettings, ct))?.Version ?? 0;
+        }
+
+        // A run written by a Marten session, and one by the statement: the same rows.
+        var byMarten = StreamIds.ServerTaskRun(Guid.NewGuid());
+        var (started, completed) = Run(byMarten, actor);
+        await using (var session = store.OpenSession(actor, byMarten))
+        {
+            session.Events.StartStream<ServerTaskRun>(byMarten, started, completed);
+            await session.SaveChangesAsync(ct);
+        }
+        // (The run just written by Marten completed "unchanged" after the import: it is now the last import.)
+        var byStatement = StreamIds.ServerTaskRun(Guid.NewGuid());
+        (started, completed) = Run(byStatement, actor);
+        ServerTaskRun? written;
+        await using (var conn = await Db.OpenConnectionAsync(ct))
+        await using (var tx = await conn.BeginTransactionAsync(ct))
+        {
+            written = await UnchangedRun.TryWriteAsync(store, tx, new UnchangedRun.Seen(lastRun with { Id = byMarten }, settings), actor, started, completed, ct);
+            await tx.CommitAsync(ct);
+        }
+        Assert.NotNull(written);
+        var expected = await RowsAsync(byMarten);
+        Assert.Equal(5, expected.Count);
+        Assert.Equal(expected, await RowsAsync(byStatement));
+
+        // Marten reads it back as its own: the events in order, the document as the events make it.
+        await using (var query = store.QuerySession())
+        {
+            var events = await query.Events.FetchStreamAsync(byStatement, token: ct);
+            Assert.Equal([typeof(ServerTaskStarted), typeof(ServerTaskCompleted)], events.Select(e => e.EventType));
+            Assert.Equal([1L, 2L], events.Select(e => e.Version));
+            Assert.Equal("tester", events[0].UserName);
+            Assert.Equal("user:tester", events[0].Headers!["actorId"]?.ToString());
+            var document = await query.LoadAsync<ServerTaskRun>(byStatement, ct);
+            var aggregated = await query.Events.AggregateStreamAsync<ServerTaskRun>(byStatement, token: ct);
+            Assert.Equal(Canonical(aggregated!), Canonical(document!));
+            Assert.Equal(Canonical(written), Canonical(document!));
+            Assert.Equal(ServerTaskStatus.Unchanged, document!.Status);
+        }
+
+        // Not the last import any more (the statement's run is), or the settings moved on: nothing is written.
+        foreach (var stale in new[] { new UnchangedRun.Seen(lastRun with { Id = byMarten }, settings), new UnchangedRun.Seen(lastRun with { Id = byStatement }, settings + 1) })
+        {
+            var another = StreamIds.ServerTaskRun(Guid.NewGuid());
+            (started, completed) = Run(another, actor);
+            await using var conn = await Db.OpenConnectionAsync(ct);
+            await using var tx = await conn.BeginTransactionAsync(ct);
+            Assert.Null(await UnchangedRun.TryWriteAsync(store, tx, stale, actor, started, completed, ct));
+            await tx.CommitAsync(ct);
+            Assert.Equal(["history 0"], await RowsAsync(another));
+        }
+    }
+
+    /// <summary>Through the API: the second unchanged re-import is written by the statement, and a settings change or another import in between is seen.</summary>
+    [Fact]
+    public async Task re_imports_use_what_the_process_saw_and_fall_back_when_it_changed()
+    {
+        var mssecure = SharedData.Bytes(SharedData.Mssecure);
+        await App.ImportAsync("mssecure", mssecure);
+        var first = await App.ImportAsync("mssecure", mssecure);
+        Assert.Equal("unchanged", first.GetProperty("status").GetString());
+        Assert.Equal(first.GetProperty("runId").GetString(), UnchangedRun.LastSeen(App.Store)?.Run.Id);
+        var second = await App.ImportAsync("mssecure", mssecure);
+        Assert.Equal("unchanged", second.GetProperty("status").GetString());
+        Assert.Equal(second.GetProperty("runId").GetString(), UnchangedRun.LastSeen(App.Store)?.Run.Id);
+        var rows = await RowsAsync(second.GetProperty("runId").GetString()!);
+        Assert.Equal(await RowsAsync(first.GetProperty("runId").GetString()!), rows);
+        Assert.Contains(rows, r => r.StartsWith("event 2 | server_task_completed") && r.Contains("\"sameContent\": 1"));
+
+        // The core settings changed since (exclusions shape an import): decided in full, not recognised.
+        var (status, _) = await SendAsync(HttpMethod.Put, "/api/settings/core", new { managedCultures = new[] { "en-US", "de-DE" }, excludedSoftwareReleases = Array.Empty<string>() });
+        Assert.Equal(System.Net.HttpStatusCode.OK, status);
+        var afterSettings = await App.ImportAsync("mssecure", mssecure);
+        var run = await GetJsonAsync($"/api/server-tasks/runs/{afterSettings.GetProperty("runId").GetString()}");
+        Assert.False(run.GetProperty("counts").TryGetProperty("sameContent", out _));
+
+        // Recognised again, then another document's import in between (as another node would): decided in full again.
+        Assert.Equal(1, (await GetJsonAsync($"/api/server-tasks/runs/{(await App.ImportAsync("mssecure", mssecure)).GetProperty("runId").GetString()}"))
+            .GetProperty("counts").GetProperty("sameContent").GetInt32());
+        await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
+        var afterOther = await App.ImportAsync("mssecure", mssecure);
+        run = await GetJsonAsync($"/api/server-tasks/runs/{afterOther.GetProperty("runId").GetString()}");
+        Assert.False(run.GetProperty("counts").TryGetProperty("sameContent", out _));
+    }
+}
