@@ -8,7 +8,7 @@ using Patch.Bench;
 //   dotnet run -c Release --project bench/Patch.Bench -- catalog [--runs 40] [--hold seconds]
 //   dotnet run -c Release --project bench/Patch.Bench -- density [--computers 100000]
 //   dotnet run -c Release --project bench/Patch.Bench -- nodes [--agents 2000]
-//   dotnet run -c Release --project bench/Patch.Bench -- ingest [--agents 200] [--batches 25] [--runs 3]
+//   dotnet run -c Release --project bench/Patch.Bench -- ingest [--agents 200] [--batches 25] [--runs 3] [--server-env "NAME=value;…"]
 //   dotnet run -c Release --project bench/Patch.Bench -- storm [--computers 5000] [--window 60] [--rate 0] [--concurrency 64]
 //   dotnet run -c Release --project bench/Patch.Bench -- million build|analyse|month|storm|reports|catalog|footprint [--dir /var/tmp/patch-million] [--computers 1000000] [--http 100000] [--window 600] [--rate 280]
 return args.FirstOrDefault() switch

@@ -258,7 +258,11 @@ public static class FleetBench
         return (await response.Content.ReadFromJsonAsync<JsonElement>(Json)).GetProperty("token").GetString()!;
     }
 
-    internal static Process StartServer(string connectionString, int port, string dataDirectory, params string[] settings)
+    internal static Process StartServer(string connectionString, int port, string dataDirectory, params string[] settings) =>
+        StartServer(connectionString, port, dataDirectory, new Dictionary<string, string>(), settings);
+
+    /// <summary>The server with these environment variables too (the runtime's settings, tried on the server alone).</summary>
+    internal static Process StartServer(string connectionString, int port, string dataDirectory, IReadOnlyDictionary<string, string> environment, params string[] settings)
     {
         var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Patch.Api.dll"));
@@ -277,6 +281,7 @@ public static class FleetBench
         psi.Environment["Patch__Microsoft__CvrfImport__Enabled"] = "false";
         psi.Environment["Patch__Cisa__KevImport__Enabled"] = "false";
         foreach (var setting in settings) psi.ArgumentList.Add(setting);
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
         var process = Process.Start(psi)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"server: {e.Data}"); };

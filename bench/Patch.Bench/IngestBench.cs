@@ -16,6 +16,10 @@ public static class IngestBench
         var batches = int.Parse(FleetBench.Option(args, "--batches", "25"));
         var concurrency = int.Parse(FleetBench.Option(args, "--concurrency", "64"));
         var runs = int.Parse(FleetBench.Option(args, "--runs", "3"));
+        // The runtime's settings tried on the server alone (not on this process, whose COPY is the baseline), e.g.
+        // --server-env "DOTNET_TieredPGO=0;DOTNET_TC_CallCountingDelayMs=0".
+        var serverEnvironment = FleetBench.Option(args, "--server-env", "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(s => s.Split('=', 2)).ToDictionary(p => p[0], p => p.Length == 2 ? p[1] : throw new ArgumentException($"--server-env: '{p[0]}' is not NAME=value"));
         var dir = Path.Combine(Path.GetTempPath(), $"patch-ingest-{Guid.NewGuid():N}");
         Bench.CreateDirectory(dir);
         var pg = await EmbeddedPostgres.StartAsync(new EmbeddedPostgresOptions { DataDirectory = dir, Database = "patch_ingest" });
@@ -24,12 +28,12 @@ public static class IngestBench
         {
             var port = FleetBench.FreePort();
             Directory.CreateDirectory(DeliveryBench.PackageSource(dir));
-            server = FleetBench.StartServer(pg.ConnectionString, port, dir);
+            server = FleetBench.StartServer(pg.ConnectionString, port, dir, serverEnvironment);
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(30) };
             await FleetBench.WaitReadyAsync(http);
             http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", await FleetBench.AdminTokenAsync(pg.ConnectionString));
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
-            Console.WriteLine(await Bench.MachineAsync(db, "fsync on"));
+            Console.WriteLine(await Bench.MachineAsync(db, serverEnvironment.Count == 0 ? "fsync on" : $"fsync on, server with {string.Join(" ", serverEnvironment.Select(e => $"{e.Key}={e.Value}"))}"));
             var ratios = new List<double>();
             for (var run = 1; run <= runs; run++)
             {
