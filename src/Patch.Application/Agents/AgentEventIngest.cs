@@ -67,16 +67,10 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
     /// <summary>Agents' event batches waiting to be stored (telemetry: patch.agent.ingest.queue).</summary>
     public int Waiting => _queues.Sum(q => q.Reader.Count);
 
-    public static readonly string Ddl = $"""
-        create schema if not exists {PatchStore.Schema};
-        create table if not exists {PatchStore.Schema}.agent_event_receipts (computer_id text not null, event_id uuid not null, received_at timestamptz not null default now(),
-            primary key (computer_id, event_id));
-        """;
-
     /// <summary>The receipts exist before the first request is served (the read models' tables: <see cref="Projections.ReadModelSchema"/>, started before).</summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        await using (var cmd = db.CreateCommand(Ddl)) await cmd.ExecuteNonQueryAsync(cancellationToken);
+        await using (var cmd = db.CreateCommand(AgentEventReceipts.Ddl)) await cmd.ExecuteNonQueryAsync(cancellationToken);
         Trusted = config.GetValue("Patch:Ingest:TrustedAppend", true) && await AgentEventAppend.MayTrustAsync(db, cancellationToken);
         if (!Trusted) logger.LogInformation("Agent events are appended with PostgreSQL's per-row stream check (ADR 0039): trusted appends are off or not permitted");
         await base.StartAsync(cancellationToken);
@@ -142,18 +136,6 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
         }
     }
 
-    /// <summary>
-    /// The receipts of the offered events, when none was received before: what agents send is almost always new, and a
-    /// plain insert costs a third less than one that looks for each key first (ADR 0034, amended). A key received before
-    /// (or being recorded by another transaction now: the insert waits for it) fails it, and <see cref="ReceiptsSql"/>
-    /// sorts the new from the received instead.
-    /// </summary>
-    private static readonly string NewReceiptsSql =
-        $"insert into {PatchStore.Schema}.agent_event_receipts (computer_id, event_id) select * from unnest($1::text[], $2::uuid[])";
-
-    /// <summary>The receipts of the offered events; answers the ones not received before (nor by a transaction recording them now: the insert waits for it).</summary>
-    private static readonly string ReceiptsSql = $"{NewReceiptsSql} on conflict do nothing returning computer_id, event_id";
-
     /// <summary>Every (computer, event id) offered once, ordered by computer (ordinal) then id: the receipts' key order.</summary>
     private static (string[] Computers, Guid[] Ids) Offered(IReadOnlyList<Pending> batches)
     {
@@ -169,38 +151,6 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
         return (computers.ToArray(), ids.ToArray());
     }
 
-    /// <summary>Records the receipts of the offered events; answers, per computer, the ids not received before.</summary>
-    private static async Task<Dictionary<string, HashSet<Guid>>> ReceiveAsync(NpgsqlTransaction tx, string[] computers, Guid[] ids, CancellationToken ct)
-    {
-        var fresh = new Dictionary<string, HashSet<Guid>>(StringComparer.Ordinal);
-        try
-        {
-            await using var all = new NpgsqlBatch(tx.Connection, tx) { BatchCommands = { new("savepoint receipts"), AgentEventAppend.Positional(NewReceiptsSql, computers, ids) } };
-            await all.ExecuteNonQueryAsync(ct);
-            for (var i = 0; i < computers.Length; i++)
-            {
-                if (!fresh.TryGetValue(computers[i], out var set)) fresh[computers[i]] = set = [];
-                set.Add(ids[i]);
-            }
-            return fresh;
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
-        {
-            await tx.RollbackAsync("receipts", ct);
-        }
-        await using var receipts = new NpgsqlCommand(ReceiptsSql, tx.Connection, tx);
-        receipts.Parameters.Add(new() { Value = computers });
-        receipts.Parameters.Add(new() { Value = ids });
-        await using var reader = await receipts.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            var computer = reader.GetString(0);
-            if (!fresh.TryGetValue(computer, out var set)) fresh[computer] = set = [];
-            set.Add(reader.GetGuid(1));
-        }
-        return fresh;
-    }
-
     private async Task AppendAsync(IReadOnlyList<Pending> batches, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
@@ -209,7 +159,7 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
         // one agent can never shadow another's events.
         // In key order, as the streams are: two transactions (two nodes) sharing keys wait for each other, never deadlock.
         var (computers, ids) = Offered(batches);
-        var fresh = await ReceiveAsync(tx, computers, ids, ct);
+        var fresh = await AgentEventReceipts.ReceiveAsync(tx, computers, ids, ct);
 
         var userName = batches.Count == 1 ? batches[0].Computer.Name : $"{batches.Count} agents (batched)";
         var events = new List<(string Stream, object Event)>();
