@@ -93,7 +93,8 @@ public static class SameContent
 
     /// <summary>
     /// When <paramref name="last"/> may be this content's import (same size, format and settings): its hash, which stands in
-    /// for this content's until the hash is known (the record commits only if they are equal), and this run's counts.
+    /// for this content's until the hash is known (the record commits only if they are equal), and this run's counts. The
+    /// hash and the settings' version are put in <paramref name="parameters"/>, as this run records them.
     /// </summary>
     private static (string Sha256, Dictionary<string, int> Counts)? Guess(ServerTaskRun last, long settingsVersion, Dictionary<string, string> parameters)
     {
