@@ -174,6 +174,8 @@ public static class PatchServices
         opts.Events.MetadataConfig.CausationIdEnabled = true;
         opts.Events.MetadataConfig.CorrelationIdEnabled = true;
         opts.Events.MetadataConfig.UserNameEnabled = true;
+        // Event ids are unique in the store: an agent's event appended is its own receipt (ADR 0034, amended).
+        opts.Events.EnableUniqueIndexOnEventId = true;
         PatchProjections.Configure(opts);
         return opts;
     }

@@ -59,8 +59,8 @@ public sealed class AgentEventAppend(IDocumentStore store)
 
     private readonly ConcurrentDictionary<Type, (string Type, string DotNet)> _names = new();
 
-    /// <summary>The append of these events (in order), with the actor's headers and name, as one command of a batch.</summary>
-    public NpgsqlBatchCommand Command(IReadOnlyList<(string Stream, object Event)> events, IReadOnlyDictionary<string, object> headers, string? userName)
+    /// <summary>The append of these events (in order, with their ids in the store), with the actor's headers and name, as one command of a batch.</summary>
+    public NpgsqlBatchCommand Command(IReadOnlyList<(string Stream, Guid Id, object Event)> events, IReadOnlyDictionary<string, object> headers, string? userName)
     {
         var serializer = store.Options.Serializer();
         var names = events.Select(e => _names.GetOrAdd(e.Event.GetType(), type =>
@@ -70,7 +70,7 @@ public sealed class AgentEventAppend(IDocumentStore store)
         })).ToList();
         // Each stream's new events, and each event's place from its stream's end.
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var (stream, _) in events) counts[stream] = counts.GetValueOrDefault(stream) + 1;
+        foreach (var (stream, _, _) in events) counts[stream] = counts.GetValueOrDefault(stream) + 1;
         var back = new int[events.Count];
         var seen = new Dictionary<string, int>(counts.Count, StringComparer.Ordinal);
         for (var i = 0; i < events.Count; i++)
@@ -79,32 +79,9 @@ public sealed class AgentEventAppend(IDocumentStore store)
             seen[events[i].Stream] = before + 1;
             back[i] = counts[events[i].Stream] - before - 1;
         }
-        return Positional(Sql, events.Select(e => e.Stream).ToArray(), Version7(events.Count), names.Select(n => n.Type).ToArray(),
+        return Positional(Sql, events.Select(e => e.Stream).ToArray(), events.Select(e => e.Id).ToArray(), names.Select(n => n.Type).ToArray(),
             names.Select(n => n.DotNet).ToArray(), events.Select(e => serializer.ToJson(e.Event)).ToArray(), serializer.ToJson(headers), userName,
             counts.Keys.ToArray(), counts.Values.Select(n => (long)n).ToArray(), back);
-    }
-
-    /// <summary>
-    /// Marten's event ids for this many events: version 7 UUIDs (RFC 9562: the Unix time in milliseconds, then random
-    /// bits) from one draw of the system's random generator — one call per event (<see cref="Guid.CreateVersion7()"/>)
-    /// was an eighth of the ingest's own time.
-    /// </summary>
-    public static Guid[] Version7(int count)
-    {
-        Span<byte> time = stackalloc byte[8];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(time, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        var random = new byte[count * 16];
-        System.Security.Cryptography.RandomNumberGenerator.Fill(random);
-        var ids = new Guid[count];
-        for (var i = 0; i < count; i++)
-        {
-            var bytes = random.AsSpan(i * 16, 16);
-            time[2..].CopyTo(bytes);
-            bytes[6] = (byte)(0x70 | (bytes[6] & 0x0F));
-            bytes[8] = (byte)(0x80 | (bytes[8] & 0x3F));
-            ids[i] = new Guid(bytes, bigEndian: true);
-        }
-        return ids;
     }
 
     /// <summary>A command of a batch with these values for its <c>$1…$n</c> in order (null is SQL null; an <see cref="NpgsqlParameter"/> as given).</summary>

@@ -39,7 +39,7 @@ public sealed record AgentEventsAccepted(int Received, int New, int Duplicates);
 /// up to a few milliseconds or 200 batches), and each request is answered only after that transaction committed.
 /// Event ids already received are dropped, so a retried batch appends nothing.
 /// </summary>
-public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, ILogger<AgentEventIngest> logger, IConfiguration config)
+public sealed partial class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, ILogger<AgentEventIngest> logger, IConfiguration config)
     : BackgroundService
 {
     public const int MaxBatch = 1000;
@@ -67,11 +67,11 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
     /// <summary>Agents' event batches waiting to be stored (telemetry: patch.agent.ingest.queue).</summary>
     public int Waiting => _queues.Sum(q => q.Reader.Count);
 
-    /// <summary>The receipts exist before the first request is served (the read models' tables: <see cref="Projections.ReadModelSchema"/>, started before).</summary>
+    /// <summary>Whether the append may run trusted, and the receipts of a server before its upgrade, settled before the first request is served.</summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        await using (var cmd = db.CreateCommand(AgentEventReceipts.Ddl)) await cmd.ExecuteNonQueryAsync(cancellationToken);
         Trusted = config.GetValue("Patch:Ingest:TrustedAppend", true) && await AgentEventAppend.MayTrustAsync(db, cancellationToken);
+        _legacyUntil = await AgentEventReceipts.LegacyUntilAsync(db, cancellationToken);
         if (!Trusted) logger.LogInformation("Agent events are appended with PostgreSQL's per-row stream check (ADR 0039): trusted appends are off or not permitted");
         await base.StartAsync(cancellationToken);
     }
@@ -82,6 +82,9 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
     /// <c>SET ON PARAMETER session_replication_role</c>).
     /// </summary>
     public bool Trusted { get; private set; }
+
+    /// <summary>Events dated before this are also looked up in the receipts of a server before its upgrade (<see cref="AgentEventReceipts.LegacyUntilAsync"/>).</summary>
+    private DateTimeOffset? _legacyUntil;
 
     public async Task<AgentEventsAccepted> SubmitAsync(AgentCaller computer, IReadOnlyList<AgentEventInput> events, CancellationToken ct)
     {
@@ -136,77 +139,32 @@ public sealed class AgentEventIngest(IDocumentStore store, NpgsqlDataSource db, 
         }
     }
 
-    /// <summary>Every (computer, event id) offered once, ordered by computer (ordinal) then id: the receipts' key order.</summary>
-    private static (string[] Computers, Guid[] Ids) Offered(IReadOnlyList<Pending> batches)
-    {
-        var computers = new List<string>();
-        var ids = new List<Guid>();
-        foreach (var computer in batches.GroupBy(b => b.Computer.ComputerId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
-        {
-            var own = computer.SelectMany(b => b.Events).Select(e => e.Id).Distinct().ToArray();
-            Array.Sort(own);
-            computers.AddRange(Enumerable.Repeat(computer.Key, own.Length));
-            ids.AddRange(own);
-        }
-        return (computers.ToArray(), ids.ToArray());
-    }
-
     private async Task AppendAsync(IReadOnlyList<Pending> batches, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        // The receipts first, in the same transaction (ADR 0034). Event ids are the agents' own: unique per computer, so
-        // one agent can never shadow another's events.
-        // In key order, as the streams are: two transactions (two nodes) sharing keys wait for each other, never deadlock.
-        var (computers, ids) = Offered(batches);
-        var fresh = await AgentEventReceipts.ReceiveAsync(tx, computers, ids, ct);
-
-        var userName = batches.Count == 1 ? batches[0].Computer.Name : $"{batches.Count} agents (batched)";
-        var events = new List<(string Stream, object Event)>();
-        var results = new List<(Pending Batch, AgentEventsAccepted Result)>();
-        var deliveries = new List<(string Computer, AgentEventInput Event)>();
-        await using var writes = new NpgsqlBatch(conn, tx);
-        foreach (var b in batches)
+        // Each event's id in the store is drawn from its computer and the agent's id for it (ADR 0034, amended): the store
+        // keeps event ids unique, so an event received before fails the append, and the transaction goes back, asks which
+        // the store holds and appends the rest. What agents send is almost always new: one statement, no look-up first.
+        var ids = batches.Select(b => AgentEventReceipts.EventIds(b.Computer.ComputerId, b.Events.Select(e => e.Id).ToList())).ToList();
+        var held = _legacyUntil is { } until ? await LegacyHeldAsync(tx, batches, ids, until, ct) : [];
+        List<(Pending Batch, AgentEventsAccepted Result)> results;
+        for (var attempt = 1; ; attempt++)
         {
-            // An id twice in the transaction is new once.
-            var received = fresh.GetValueOrDefault(b.Computer.ComputerId);
-            var isNew = b.Events.Where(e => received?.Remove(e.Id) == true).ToList();
-            foreach (var e in isNew)
+            await using var writes = new NpgsqlBatch(conn, tx);
+            results = Plan(batches, ids, held, writes);
+            try
             {
-                // Status events have a stream per computer of their own, so they never contend with its inventory.
-                var stream = AgentStatusReported.StreamId(b.Computer.Name);
-                if (e.IsStatus)
-                {
-                    events.Add((stream, new AgentStatusReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Status!, e.Bulletin, e.UpdateId, e.Detail, e.PolicyId, e.LastApplied)));
-                    if (e.PolicyId is not null && e.UpdateId is not null) deliveries.Add((b.Computer.ComputerId, e));
-                }
-                else if (e.IsRestart)
-                {
-                    events.Add((stream, new AgentRestartReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Kind!, e.At, e.Detail)));
-                    writes.BatchCommands.Add(AgentEventAppend.Positional(Projections.Delivery.DeliveryTables.UpsertRestart(e.Kind!), b.Computer.ComputerId, e.OccurredAt,
-                        new NpgsqlParameter { Value = (object?)e.At ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz }));
-                }
-                else
-                {
-                    events.Add((stream, new AgentCycleReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Kind!, e.Trigger, e.Detail)));
-                }
+                if (writes.BatchCommands.Count > 0) await writes.ExecuteNonQueryAsync(ct);
+                break;
             }
-            results.Add((b, new AgentEventsAccepted(b.Events.Count, isNew.Count, b.Events.Count - isNew.Count)));
+            // Received before, or by another transaction (two nodes, a retry) that committed while this one waited for it.
+            catch (Exception e) when (AgentEventReceipts.ReceivedBefore(e) && attempt < 4)
+            {
+                await tx.RollbackAsync(AgentEventReceipts.Savepoint, ct);
+                held.UnionWith(await AgentEventReceipts.HeldAsync(tx, ids.SelectMany(i => i).Where(i => !held.Contains(i)).ToArray(), ct));
+            }
         }
-        // Every new event of the transaction in one statement (ADR 0034), the deliveries' statuses in one more.
-        if (events.Count > 0)
-        {
-            if (Trusted) writes.BatchCommands.Add(new NpgsqlBatchCommand(AgentEventAppend.Trust));
-            writes.BatchCommands.Add(_append.Command(events, AgentHeaders, userName));
-            if (Trusted) writes.BatchCommands.Add(new NpgsqlBatchCommand(AgentEventAppend.Distrust));
-        }
-        if (deliveries.Count > 0)
-            writes.BatchCommands.Add(AgentEventAppend.Positional(Projections.Delivery.DeliveryTables.InsertStatuses,
-                deliveries.Select(d => d.Computer).ToArray(), deliveries.Select(d => d.Event.Id).ToArray(), deliveries.Select(d => d.Event.PolicyId!).ToArray(),
-                deliveries.Select(d => d.Event.Bulletin).ToArray(), deliveries.Select(d => d.Event.UpdateId!).ToArray(), deliveries.Select(d => d.Event.Status!).ToArray(),
-                deliveries.Select(d => d.Event.OccurredAt).ToArray(), deliveries.Select(d => d.Event.LastApplied?.ToString("O")).ToArray(),
-                deliveries.Select(d => d.Event.Detail).ToArray()));
-        if (writes.BatchCommands.Count > 0) await writes.ExecuteNonQueryAsync(ct);
         await tx.CommitAsync(ct);
         PatchTelemetry.AgentEventsIngested.Add(results.Sum(r => r.Result.New));
         PatchTelemetry.AgentEventsDuplicate.Add(results.Sum(r => r.Result.Duplicates));

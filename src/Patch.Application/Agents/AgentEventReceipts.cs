@@ -1,62 +1,110 @@
+using System.Security.Cryptography;
+using System.Text;
 using Npgsql;
 using Patch.Application.Common;
 
 namespace Patch.Application.Agents;
 
 /// <summary>
-/// The receipts of agents' events (ADR 0011, 0034): each (computer, event id) received is recorded in the transaction that
-/// appends it, so a retried batch appends nothing. Event ids are the agents' own: unique per computer, so one agent can
-/// never shadow another's events.
+/// The receipts of agents' events (ADR 0011, 0034 amended): an event appended is its own receipt. Its id in the event
+/// store is drawn from its computer and the agent's own id for it, and the store keeps event ids unique
+/// (<c>idx_mt_events_event_id</c>), so an event received before cannot be appended again — a retried batch appends
+/// nothing. Agents' ids are unique per computer only: one agent can never shadow another's events.
 /// </summary>
 public static class AgentEventReceipts
 {
-    public static readonly string Ddl = $"""
-        create schema if not exists {PatchStore.Schema};
-        create table if not exists {PatchStore.Schema}.agent_event_receipts (computer_id text not null, event_id uuid not null, received_at timestamptz not null default now(),
-            primary key (computer_id, event_id));
-        """;
+    /// <summary>The unique index of the store's event ids (Marten's <c>EnableUniqueIndexOnEventId</c>).</summary>
+    public const string UniqueIndex = "idx_mt_events_event_id";
 
     /// <summary>
-    /// The receipts of the offered events, when none was received before: what agents send is almost always new, and a
-    /// plain insert costs a third less than one that looks for each key first (ADR 0034, amended). A key received before
-    /// (or being recorded by another transaction now: the insert waits for it) fails it, and <see cref="ReceiptsSql"/>
-    /// sorts the new from the received instead.
+    /// The store's ids of a computer's events, from the agent's ids. The first four bytes come from the computer alone, so
+    /// one computer's events sit together in the index (a batch touches a page or two, not one per event); the rest from
+    /// SHA-256 over the computer and the agent's id. Marked as an RFC 9562 version 8 (vendor-specific) UUID.
     /// </summary>
-    private static readonly string NewReceiptsSql =
-        $"insert into {PatchStore.Schema}.agent_event_receipts (computer_id, event_id) select * from unnest($1::text[], $2::uuid[])";
-
-    /// <summary>The receipts of the offered events; answers the ones not received before (nor by a transaction recording them now: the insert waits for it).</summary>
-    private static readonly string ReceiptsSql = $"{NewReceiptsSql} on conflict do nothing returning computer_id, event_id";
-
-    /// <summary>
-    /// Records the receipts of the offered events (each pair once, in key order); answers, per computer, the ids not
-    /// received before. The savepoint stays until the transaction ends: its later statements run inside it.
-    /// </summary>
-    public static async Task<Dictionary<string, HashSet<Guid>>> ReceiveAsync(NpgsqlTransaction tx, string[] computers, Guid[] ids, CancellationToken ct)
+    public static Guid[] EventIds(string computerId, IReadOnlyList<Guid> agentIds)
     {
-        var fresh = new Dictionary<string, HashSet<Guid>>(StringComparer.Ordinal);
-        void New(string computer, Guid id)
+        var computer = Encoding.UTF8.GetBytes(computerId);
+        Span<byte> prefix = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(computer, prefix);
+        var input = new byte[computer.Length + 1 + 16];
+        computer.CopyTo(input, 0);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        var ids = new Guid[agentIds.Count];
+        for (var i = 0; i < ids.Length; i++)
         {
-            if (!fresh.TryGetValue(computer, out var set)) fresh[computer] = set = [];
-            set.Add(id);
+            agentIds[i].TryWriteBytes(input.AsSpan(computer.Length + 1), bigEndian: true, out _);
+            SHA256.HashData(input, hash);
+            prefix[..4].CopyTo(hash);
+            hash[6] = (byte)(0x80 | (hash[6] & 0x0F));
+            hash[8] = (byte)(0x80 | (hash[8] & 0x3F));
+            ids[i] = new Guid(hash[..16], bigEndian: true);
         }
+        return ids;
+    }
 
-        try
+    /// <summary>The savepoint a transaction's append runs under: an event received before fails it, and the transaction goes back to it.</summary>
+    public const string Savepoint = "receipts";
+
+    /// <summary>Whether the append failed because an event was received before (or is being appended by another transaction, which committed).</summary>
+    public static bool ReceivedBefore(Exception e) =>
+        e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: UniqueIndex };
+
+    /// <summary>Which of these ids the store holds.</summary>
+    public static async Task<HashSet<Guid>> HeldAsync(NpgsqlTransaction tx, Guid[] ids, CancellationToken ct)
+    {
+        await using var held = new NpgsqlCommand($"select id from {PatchStore.Schema}.mt_events where id = any($1)", tx.Connection, tx) { Parameters = { new() { Value = ids } } };
+        await using var reader = await held.ExecuteReaderAsync(ct);
+        var found = new HashSet<Guid>();
+        while (await reader.ReadAsync(ct)) found.Add(reader.GetGuid(0));
+        return found;
+    }
+
+    /// <summary>
+    /// A server upgraded from the receipts' own table (ADR 0034 before its amendment of stop 38) keeps it, read-only: an
+    /// agent keeps what it sent until it is answered, so a batch received then may come again. At the first start after
+    /// the upgrade the table is marked with that instant (its comment); events dated before it — and the day an agent's
+    /// clock may run ahead of the server's — are looked up in it too. An empty table is dropped. Answers that instant
+    /// plus the day, or null when there is no such table.
+    /// </summary>
+    public static async Task<DateTimeOffset?> LegacyUntilAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using (var exists = new NpgsqlCommand($"select to_regclass('{LegacyTable}') is not null", conn))
+            if (!(bool)(await exists.ExecuteScalarAsync(ct))!) return null;
+        await using (var any = new NpgsqlCommand($"select exists (select from {LegacyTable})", conn))
         {
-            await using var all = new NpgsqlBatch(tx.Connection, tx) { BatchCommands = { new("savepoint receipts"), AgentEventAppend.Positional(NewReceiptsSql, computers, ids) } };
-            await all.ExecuteNonQueryAsync(ct);
-            for (var i = 0; i < computers.Length; i++) New(computers[i], ids[i]);
-            return fresh;
+            if (!(bool)(await any.ExecuteScalarAsync(ct))!)
+            {
+                await using var drop = new NpgsqlCommand($"drop table if exists {LegacyTable}", conn);
+                await drop.ExecuteNonQueryAsync(ct);
+                return null;
+            }
         }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
-        {
-            await tx.RollbackAsync("receipts", ct);
-        }
-        await using var receipts = new NpgsqlCommand(ReceiptsSql, tx.Connection, tx);
-        receipts.Parameters.Add(new() { Value = computers });
-        receipts.Parameters.Add(new() { Value = ids });
-        await using var reader = await receipts.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct)) New(reader.GetString(0), reader.GetGuid(1));
-        return fresh;
+        await using var mark = new NpgsqlCommand($"""
+            do $$ begin
+              if obj_description('{LegacyTable}'::regclass, 'pg_class') is null then
+                execute format('comment on table {LegacyTable} is %L', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+              end if;
+            end $$;
+            select obj_description('{LegacyTable}'::regclass, 'pg_class');
+            """, conn);
+        var since = DateTimeOffset.Parse((string)(await mark.ExecuteScalarAsync(ct))!, System.Globalization.CultureInfo.InvariantCulture);
+        return since.AddDays(1);
+    }
+
+    /// <summary>The receipts' table of a server before the upgrade (<see cref="LegacyUntilAsync"/>).</summary>
+    public const string LegacyTable = $"{PatchStore.Schema}.agent_event_receipts";
+
+    /// <summary>Which of these (computer, agent's id) pairs the upgraded server's old receipts hold.</summary>
+    public static async Task<HashSet<(string Computer, Guid Id)>> LegacyHeldAsync(NpgsqlTransaction tx, string[] computers, Guid[] ids, CancellationToken ct)
+    {
+        await using var held = new NpgsqlCommand($"""
+            select r.computer_id, r.event_id from {LegacyTable} r join unnest($1::text[], $2::uuid[]) as u(computer, id)
+              on r.computer_id = u.computer and r.event_id = u.id
+            """, tx.Connection, tx) { Parameters = { new() { Value = computers }, new() { Value = ids } } };
+        await using var reader = await held.ExecuteReaderAsync(ct);
+        var found = new HashSet<(string, Guid)>();
+        while (await reader.ReadAsync(ct)) found.Add((reader.GetString(0), reader.GetGuid(1)));
+        return found;
     }
 }

@@ -87,8 +87,9 @@ public class when_agent_events_are_appended_trusted(AppFixture app) : AppTest(ap
                 Assert.Equal(Enumerable.Range(1, expected).Select(v => (long)v), events.Select(e => e.Version));
                 Assert.Equal(Enumerable.Range(0, expected).Select(n => $"u{n}"), events.Select(e => ((AgentStatusReported)e.Data).UpdateId));
                 Assert.True(events.Zip(events.Skip(1)).All(p => p.First.Sequence < p.Second.Sequence));
+                // Each event's id in the store is drawn from its computer and the agent's id: its receipt (ADR 0034, amended).
+                Assert.Equal(AgentEventReceipts.EventIds(caller.ComputerId, events.Select(e => ((AgentStatusReported)e.Data).EventId).ToList()), events.Select(e => e.Id));
                 Assert.Equal(expected, events.Select(e => e.Id).Distinct().Count());
-                Assert.All(events, e => Assert.Equal(7, e.Id.Version));
                 Assert.Equal(expected, (await session.Events.FetchStreamStateAsync(stream, ct))!.Version);
             }
         }

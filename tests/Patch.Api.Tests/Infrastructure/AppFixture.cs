@@ -138,8 +138,6 @@ public sealed class AppFixture : IAsyncLifetime
         await using (var conn = await Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().OpenConnectionAsync())
         {
             await Patch.Projections.Compliance.ComplianceTables.TruncateAsync(conn, null, CancellationToken.None);
-            await using var receipts = new Npgsql.NpgsqlCommand("truncate patch.agent_event_receipts", conn);
-            await receipts.ExecuteNonQueryAsync();
             await Patch.Projections.Delivery.DeliveryTables.TruncateAsync(conn, CancellationToken.None);
             await Patch.Projections.History.ReadModelHistory.TruncateAsync(conn, CancellationToken.None);
         }
