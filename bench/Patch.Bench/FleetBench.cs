@@ -316,11 +316,18 @@ public static class FleetBench
 
     internal static async Task WaitReadyAsync(HttpClient http)
     {
-        for (var i = 0; i < 120; i++)
+        // Up to ten minutes: a start on a large store may first migrate its schema (docs/deployment.md, "Upgrading").
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < 1200; i++)
         {
+            if (i == 120) Console.WriteLine("the server is not ready after a minute (migrating its schema?); waiting up to ten");
             try
             {
-                if ((await http.GetAsync("health/ready")).IsSuccessStatusCode) return;
+                if ((await http.GetAsync("health/ready")).IsSuccessStatusCode)
+                {
+                    if (i >= 120) Console.WriteLine($"the server was ready after {clock.Elapsed.TotalSeconds:F0} s");
+                    return;
+                }
             }
             catch (HttpRequestException)
             {

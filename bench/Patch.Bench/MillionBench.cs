@@ -282,6 +282,11 @@ public static class MillionBench
             ("computers by operating system descending, page 1", () => "api/computers?sort=-operatingSystem&page=1&pageSize=50"),
             ("computers by operating system descending, a deep page", () => $"api/computers?sort=-operatingSystem&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
             ("computers by last inventory descending, a deep page", () => $"api/computers?sort=-lastInventoryAt&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
+            // By enrolment, a column with its index (the computers of the bulk path were never enrolled: last either way).
+            ("computers by enrolment, page 1", () => "api/computers?sort=enrolledAt&page=1&pageSize=50"),
+            ("computers by enrolment descending, page 1", () => "api/computers?sort=-enrolledAt&page=1&pageSize=50"),
+            ("computers by enrolment, a deep page", () => $"api/computers?sort=enrolledAt&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
+            ("computers by enrolment descending, a deep page", () => $"api/computers?sort=-enrolledAt&page={random.Next(1, (int)(computers / 50))}&pageSize=50"),
             // Filtered and sorted (ADR 0043): by operating system, by runs of one system; by last inventory, near the start
             // from the index, deeper by the sort.
             ("computers running Windows 11 by operating system, page 1", () => $"{windows11}&sort=operatingSystem&page=1&pageSize=50"),

@@ -75,15 +75,16 @@ public static class PatchProjections
 
         // The narrow list row of each computer: indexed columns for what lists sort and filter on.
         opts.Projections.Snapshot<Computers.ComputerRow>(SnapshotLifecycle.Inline);
-        opts.Schema.For<Computers.ComputerRow>().DocumentAlias("computer_row")
+        var computerRows = opts.Schema.For<Computers.ComputerRow>().DocumentAlias("computer_row")
             .Duplicate(r => r.NameLower, pgType: "text").Duplicate(r => r.LastInventoryAt!, pgType: "timestamptz")
             .Duplicate(r => r.AgentVersion!, pgType: "text").Duplicate(r => r.AgentInstalled, pgType: "boolean")
             .Duplicate(r => r.OperatingSystem!, pgType: "text")
             .Duplicate(r => r.OperatingSystemLower!, pgType: "text")
+            // The list by enrolment: the instant's own column (filled on an older store by ComputerCounts.FillBeforeMartenAsync).
+            .Duplicate(r => r.EnrolledAt!, pgType: "timestamptz")
             // Patch's own indexes (ComputerCounts): left alone by Marten's schema migrations.
-            .IgnoreIndex(Computers.ComputerCounts.StaleIndex).IgnoreIndex(Computers.ComputerCounts.NameSearchIndex)
-            .IgnoreIndex(Computers.ComputerCounts.SortIndexes[0].Name).IgnoreIndex(Computers.ComputerCounts.SortIndexes[1].Name)
-            .IgnoreIndex(Computers.ComputerCounts.SortIndexes[2].Name);
+            .IgnoreIndex(Computers.ComputerCounts.StaleIndex).IgnoreIndex(Computers.ComputerCounts.NameSearchIndex);
+        foreach (var (index, _) in Computers.ComputerCounts.SortIndexes) computerRows.IgnoreIndex(index);
 
         opts.Projections.Snapshot<Target>(SnapshotLifecycle.Inline);
         opts.Schema.For<Target>().DocumentAlias("target");

@@ -24,7 +24,7 @@ public static class ReadModelSchema
         await using (var take = new NpgsqlCommand("select pg_advisory_lock(hashtext('patch.read_model_schema'))", gate)) await take.ExecuteNonQueryAsync(ct);
         try
         {
-            await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+            await MigrateStoreAsync(db, store, ct);
             await Catalog.BulletinList.EnsureAsync(db, ct);
             await Computers.ComputerCounts.EnsureAsync(db, ct);
             var perComputer = await ComplianceTables.EnsureAsync(db, ct);
@@ -44,5 +44,26 @@ public static class ReadModelSchema
             await using var release = new NpgsqlCommand("select pg_advisory_unlock(hashtext('patch.read_model_schema'))", gate);
             await release.ExecuteNonQueryAsync(CancellationToken.None);
         }
+    }
+
+    /// <summary>
+    /// Marten's own changes to its tables, without a command timeout: on a large store one can take minutes (a column of
+    /// a million computer rows filled, a unique index over every event), where a request's 30 s would fail the start.
+    /// Then Marten's own check, which finds nothing left to do. (Not Marten's apply at start: it runs before every other
+    /// service, with the requests' timeout.)
+    /// </summary>
+    private static async Task MigrateStoreAsync(NpgsqlDataSource db, IDocumentStore store, CancellationToken ct)
+    {
+        await Computers.ComputerCounts.FillBeforeMartenAsync(db, ct);
+        var migration = await store.Storage.Database.CreateMigrationAsync(ct);
+        if (migration.Difference != Weasel.Core.SchemaPatchDifference.None)
+        {
+            var sql = new StringWriter();
+            migration.WriteAllUpdates(sql, (store.Options as StoreOptions)?.Advanced.Migrator ?? new Weasel.Postgresql.PostgresqlMigrator(), JasperFx.AutoCreate.CreateOrUpdate);
+            await using var cmd = db.CreateCommand(sql.ToString());
+            cmd.CommandTimeout = 0;
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
     }
 }

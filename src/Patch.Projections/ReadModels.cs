@@ -39,6 +39,16 @@ public static class ReadModels
         $"insert into {Schema}.{CatalogStamp} (id, at) values (1, now()) on conflict (id) do update set at = excluded.at";
 
     /// <summary>
+    /// A column added to <paramref name="table"/> with its value in every row from <paramref name="expression"/> over the
+    /// row's other columns: added generated (the table is rewritten with it — no trigger fires, no old version of a row is
+    /// left behind), then made a plain column its writers set. The expression must be immutable.
+    /// </summary>
+    public static string DerivedColumnDdl(string table, string column, string type, string expression) => $"""
+        alter table {table} add column {column} {type} generated always as ({expression}) stored;
+        alter table {table} alter column {column} drop expression;
+        """;
+
+    /// <summary>
     /// Trigram GIN indexes for a search by <c>like '%…%'</c> (each: its name, the table, the column, whether new entries
     /// wait in a pending list), where PostgreSQL's pg_trgm extension can be had (a contrib module, trusted: a database
     /// owner may create it); without it, a notice that <paramref name="search"/> scans. Idempotent.

@@ -133,7 +133,7 @@ public static class PatchServices
             throw new InvalidOperationException("Patch:Cluster:Enabled needs ConnectionStrings:Patch: API nodes share one PostgreSQL, never each its embedded one.");
         services.AddMarten(sp => ConfigureStore(sp.GetRequiredService<PatchDatabase>().ConnectionString))
             .UseLightweightSessions()
-            .ApplyAllDatabaseChangesOnStartup()
+            // The store's schema is applied at start by ReadModelSchema (ComplianceSchema), without the requests' command timeout.
             .AddAsyncDaemon(cluster ? DaemonMode.HotCold : DaemonMode.Solo)
             .IntegrateWithWolverine();
 

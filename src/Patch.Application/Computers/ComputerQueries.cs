@@ -12,7 +12,7 @@ public static class ComputerQueries
     public static readonly Dictionary<string, string> Sort = new()
     {
         ["name"] = "name_lower", ["operatingSystem"] = "operating_system_lower", ["agentVersion"] = "agent_version",
-        ["lastInventoryAt"] = "last_inventory_at", ["enrolledAt"] = "(data->>'enrolledAt')::timestamptz",
+        ["lastInventoryAt"] = "last_inventory_at", ["enrolledAt"] = "enrolled_at",
     };
 
     public static async Task<QueryAnswer<ReportPage<ComputerView>>> ListAsync(NpgsqlDataSource db, TimeProvider time, IQueryCollection paging, bool csv, string? q, string? os,
@@ -122,7 +122,7 @@ public static class ComputerQueries
         var sql = $"""
             select id, data->>'name', data->>'domain', operating_system, data->>'macAddress', coalesce(agent_installed, false), agent_version,
                    data->>'osVersion', coalesce(array(select jsonb_array_elements_text(data->'products')), array[]::text[]),
-                   (data->>'enrolledAt')::timestamptz, last_inventory_at, coalesce((data->>'installedKbs')::int, 0), name_lower
+                   enrolled_at, last_inventory_at, coalesce((data->>'installedKbs')::int, 0), name_lower
             from ({pageIds}) page
             join {computers} on c.id = page.page_id
             order by {ComputerListCursor.OrderBy(query, Sort[query.Sort])}

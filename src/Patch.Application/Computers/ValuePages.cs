@@ -14,7 +14,7 @@ namespace Patch.Application.Computers;
 public static class ValuePages
 {
     /// <summary>The list's sorts read this way: columns of their own, each with its (value, id) index (<c>ComputerCounts.SortIndexes</c>).</summary>
-    public static readonly HashSet<string> Indexed = ["operatingSystem", "agentVersion", "lastInventoryAt"];
+    public static readonly HashSet<string> Indexed = ["operatingSystem", "agentVersion", "lastInventoryAt", "enrolledAt"];
 
     /// <summary>
     /// Whether a page ending at row <paramref name="end"/> of the <paramref name="groupsTotal"/> computers of some groups

@@ -21,6 +21,14 @@ public sealed record HistoryTable(string Name, IReadOnlyList<string> Keys, IRead
     /// </summary>
     public bool Ranged { get; init; }
 
+    /// <summary>
+    /// Columns the live table gained after versions were kept, each with the expression over a version's own columns that
+    /// gives its value (a Marten duplicated field: from the document). When the history lacks such a column it is added
+    /// and filled in every version already kept, so a read <c>asOf</c> sorts and filters those versions by it too; columns
+    /// without an expression are added empty.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? Derived { get; init; }
+
     /// <summary>A Marten document table: keyed by id; its version and modification time are bookkeeping.</summary>
     public static HistoryTable Document(string name) => new(name, ["id"], ["mt_last_modified", "mt_version", "mt_dotnet_type"]);
 
@@ -68,7 +76,10 @@ public static class ReadModelHistory
         new(ReadModels.DeliveryCounts, ["policy_id", "update_id", "day", "status"]),
         HistoryTable.Document(PatchProjections.BulletinRowTable),
         HistoryTable.Document(PatchProjections.KnownExploitedTable),
-        HistoryTable.Document(PatchProjections.ComputerRowTable),
+        HistoryTable.Document(PatchProjections.ComputerRowTable) with
+        {
+            Derived = new Dictionary<string, string> { ["enrolled_at"] = Computers.ComputerCounts.EnrolledAt },
+        },
         HistoryTable.Document(PatchProjections.ServerTaskRunTable),
         HistoryTable.Document(PatchProjections.PolicyTable),
         HistoryTable.Document(PatchProjections.TargetTable),
@@ -169,8 +180,26 @@ public static class ReadModelHistory
             while (await reader.ReadAsync(ct)) columns.Add((reader.GetString(0), reader.GetString(1)));
         }
         if (columns.Count == 0) throw new InvalidOperationException($"Read model table {Schema}.{table.Name} does not exist.");
-        await using (var ddl = db.CreateCommand(Ddl(table, columns))) await ddl.ExecuteNonQueryAsync(ct);
-        await using (var indexes = db.CreateCommand(await MirroredIndexesAsync(db, table, ct))) await indexes.ExecuteNonQueryAsync(ct);
+        // Without a command timeout: a column filled in every version, an index mirrored on millions of them (an upgrade).
+        async Task RunAsync(string sql)
+        {
+            await using var cmd = db.CreateCommand(sql);
+            cmd.CommandTimeout = 0;
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        // Columns derived from the document that the history lacks: filled in every version by the DDL (a rewrite), then
+        // vacuumed (a rewritten table has no page marked all-visible for index-only scans) and analysed.
+        var filling = false;
+        foreach (var derived in (table.Derived?.Keys ?? []).Where(d => columns.Any(c => c.Name == d)))
+        {
+            await using var probe = db.CreateCommand("select not exists (select from pg_attribute where attrelid = to_regclass(@h) and attname = @c and not attisdropped) and to_regclass(@h) is not null");
+            probe.Parameters.AddWithValue("h", $"{Schema}.{table.HistoryName}");
+            probe.Parameters.AddWithValue("c", derived);
+            filling |= (bool)(await probe.ExecuteScalarAsync(ct))!;
+        }
+        await RunAsync(Ddl(table, columns));
+        await RunAsync(await MirroredIndexesAsync(db, table, ct));
+        if (filling) await RunAsync($"vacuum (analyze) {Schema}.{table.HistoryName}");
     }
 
     /// <summary>
@@ -240,7 +269,16 @@ public static class ReadModelHistory
         string Keys(string a, string b) => string.Join(" and ", t.Keys.Select(k => $"{a}.{k} = {b}.{k}"));
         string Row(string alias) => string.Join(", ", compared.Select(c => $"{alias}.{c}"));
         var function = $"{Schema}.{t.Name}_keep_history";
-        var addColumns = string.Concat(columns.Select(c => $"alter table {h} add column if not exists {c.Name} {c.Type};\n"));
+        var derived = string.Concat((t.Derived ?? new Dictionary<string, string>()).Where(d => names.Contains(d.Key)).Select(d => $"""
+            do $derived$ begin
+              if not exists (select from pg_attribute where attrelid = '{h}'::regclass and attname = '{d.Key}' and not attisdropped) then
+                {ReadModels.DerivedColumnDdl(h, d.Key, columns.Single(c => c.Name == d.Key).Type, d.Value)}
+              end if;
+            end $derived$;
+
+            """));
+        // The columns derived from others last: the others are there to fill them from.
+        var addColumns = string.Concat(columns.Where(c => t.Derived?.ContainsKey(c.Name) != true).Select(c => $"alter table {h} add column if not exists {c.Name} {c.Type};\n")) + derived;
         // A listed table's keys, with the columns kept beside them: every combination ever written, added as rows are
         // written and, when the list is new, taken from the history already kept.
         var listed = t.Listed is null ? [] : t.Keys.Concat(t.Listed).ToList();

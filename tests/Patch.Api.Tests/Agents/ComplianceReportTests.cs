@@ -370,7 +370,7 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
                      "/api/reports/compliance/updates/microsoft%3AKB5034763%7CKB5034763-win10-22h2-x64/computers?sort=-name",
                      "/api/reports/compliance/computers", "/api/reports/compliance/computers?sort=compliance",
                      "/api/computers", "/api/computers?sort=-name", "/api/computers?q=1-", "/api/computers?sort=-name&os=microsoft",
-                     "/api/computers?sort=agentVersion", "/api/computers?sort=-lastInventoryAt&q=-ws", "/api/computers?sort=enrolledAt",
+                     "/api/computers?sort=agentVersion", "/api/computers?sort=-lastInventoryAt&q=-ws", "/api/computers?sort=enrolledAt", "/api/computers?sort=-enrolledAt",
                  })
         {
             var join = (url.Contains('?') ? "&" : "?") + at;

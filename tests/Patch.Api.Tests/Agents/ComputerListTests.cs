@@ -317,6 +317,26 @@ public class when_listing_computers_by_operating_system_and_agent_version(AppFix
                 foreach (var size in new[] { 1, 3 })
                     Assert.True(all.SequenceEqual(await WalkByCursorAsync($"/api/computers?sort={sort}{filter}", size, all.Count)), $"sort={sort}{filter}, pageSize={size}");
             }
+
+        // By enrolment (its own indexed column): the instants in order, ties by id the same way, computers never enrolled last
+        // either way; numbered pages are the long page's slices.
+        foreach (var descending in new[] { false, true })
+        {
+            var url = $"/api/computers?sort={(descending ? "-" : "")}enrolledAt";
+            var rows = (await GetJsonAsync($"{url}&pageSize=500")).GetProperty("items").EnumerateArray()
+                .Select(i => (Id: i.GetProperty("id").GetString()!, At: i.GetProperty("enrolledAt").ValueKind == JsonValueKind.Null ? (DateTimeOffset?)null : i.GetProperty("enrolledAt").GetDateTimeOffset(), Raw: i.GetRawText()))
+                .ToList();
+            Assert.Contains(rows, r => r.At is null);
+            var enrolled = rows.Where(r => r.At is not null);
+            var ordered = (descending ? enrolled.OrderByDescending(r => r.At).ThenByDescending(r => r.Id, StringComparer.Ordinal)
+                    : enrolled.OrderBy(r => r.At).ThenBy(r => r.Id, StringComparer.Ordinal))
+                .Concat(descending ? rows.Where(r => r.At is null).OrderByDescending(r => r.Id, StringComparer.Ordinal) : rows.Where(r => r.At is null).OrderBy(r => r.Id, StringComparer.Ordinal));
+            Assert.Equal(ordered.Select(r => r.Id), rows.Select(r => r.Id));
+            var numbered = new List<string>();
+            for (var page = 1; page <= rows.Count / 3 + 1; page++)
+                numbered.AddRange((await GetJsonAsync($"{url}&pageSize=3&page={page}")).GetProperty("items").EnumerateArray().Select(i => i.GetRawText()));
+            Assert.Equal(rows.Select(r => r.Raw), numbered);
+        }
         return totals;
     }
 }
