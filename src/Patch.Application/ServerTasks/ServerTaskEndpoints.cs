@@ -15,8 +15,10 @@ public sealed record ServerTaskRunPage(IReadOnlyList<ServerTaskRun> Items, int T
 public sealed record ServerTaskRunRow(string Id, string Task, string Trigger, string? By, string Status, DateTimeOffset Started, DateTimeOffset? Ended, string Counts,
     string Parameters, string? Error)
 {
+    /// <remarks>A run whose start is not in the store (its end recorded after the store was emptied) has no parameters, maybe no counts.</remarks>
     public static ServerTaskRunRow Of(ServerTaskRun r) => new(r.Id, r.Task, r.Trigger, r.By, r.Status, r.Started, r.Ended,
-        string.Join("; ", r.Counts.Select(c => $"{c.Key}={c.Value}")), string.Join("; ", r.Parameters.Select(p => $"{p.Key}={p.Value}")), r.Error);
+        string.Join("; ", (r.Counts ?? new Dictionary<string, int>()).Select(c => $"{c.Key}={c.Value}")),
+        string.Join("; ", (r.Parameters ?? new Dictionary<string, string>()).Select(p => $"{p.Key}={p.Value}")), r.Error);
 }
 
 /// <summary>Server task run history (C8): start, end, result, counts, error.</summary>
