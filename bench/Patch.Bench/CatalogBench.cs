@@ -34,7 +34,7 @@ public static class CatalogBench
             var port = FleetBench.FreePort();
             server = FleetBench.StartServer(pg.ConnectionString, port, dir);
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(10) };
-            await FleetBench.WaitReadyAsync(http);
+            await FleetBench.WaitReadyAsync(http, server);
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await FleetBench.AdminTokenAsync(pg.ConnectionString));
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
             Console.WriteLine(await Bench.MachineAsync(db, $"fsync on"));

@@ -41,7 +41,7 @@ public static class FleetBench
             Directory.CreateDirectory(DeliveryBench.PackageSource(dir));
             server = StartServer(pg.ConnectionString, port, dir);
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(30) };
-            await WaitReadyAsync(http);
+            await WaitReadyAsync(http, server);
             // An administrator and a token through the server's own bootstrap commands, as an operator would.
             http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", await AdminTokenAsync(pg.ConnectionString));
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
@@ -314,12 +314,14 @@ public static class FleetBench
         return (await RunAsync("", "tokens", "create", "--user", "bench", "--name", "bench", "--expires", "7d")).TrimEnd().Split('\n')[^1].Trim();
     }
 
-    internal static async Task WaitReadyAsync(HttpClient http)
+    internal static async Task WaitReadyAsync(HttpClient http, Process server)
     {
-        // Up to ten minutes: a start on a large store may first migrate its schema (docs/deployment.md, "Upgrading").
+        // Up to ten minutes: a start on a large store may first migrate its schema (docs/deployment.md, "Upgrading"); a
+        // server that has exited is not waited for.
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < 1200; i++)
         {
+            if (server.HasExited) throw new InvalidOperationException($"the Patch server exited ({server.ExitCode}) before it was ready; its output is above");
             if (i == 120) Console.WriteLine("the server is not ready after a minute (migrating its schema?); waiting up to ten");
             try
             {

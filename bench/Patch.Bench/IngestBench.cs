@@ -30,7 +30,7 @@ public static class IngestBench
             Directory.CreateDirectory(DeliveryBench.PackageSource(dir));
             server = FleetBench.StartServer(pg.ConnectionString, port, dir, serverEnvironment);
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(30) };
-            await FleetBench.WaitReadyAsync(http);
+            await FleetBench.WaitReadyAsync(http, server);
             http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", await FleetBench.AdminTokenAsync(pg.ConnectionString));
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
             Console.WriteLine(await Bench.MachineAsync(db, serverEnvironment.Count == 0 ? "fsync on" : $"fsync on, server with {string.Join(" ", serverEnvironment.Select(e => $"{e.Key}={e.Value}"))}"));

@@ -47,7 +47,7 @@ public static class MillionBench
             var port = FleetBench.FreePort();
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 512 }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromHours(2) };
             server = FleetBench.StartServer(pg.ConnectionString, port, dir);
-            await FleetBench.WaitReadyAsync(http);
+            await FleetBench.WaitReadyAsync(http, server);
             var tokenFile = Path.Combine(dir, "bench-admin-token");
             if (!File.Exists(tokenFile)) await File.WriteAllTextAsync(tokenFile, await FleetBench.AdminTokenAsync(pg.ConnectionString));
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(tokenFile)).Trim());

@@ -35,7 +35,7 @@ public static class NodesBench
             HttpClient Client(int port) => new(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(30) };
             var http = ports.Select(Client).ToArray();
             servers.Add(FleetBench.StartServer(perNode, ports[0], dir, settings));
-            await FleetBench.WaitReadyAsync(http[0]);
+            await FleetBench.WaitReadyAsync(http[0], servers[0]);
             var admin = new AuthenticationHeaderValue("Bearer", await FleetBench.AdminTokenAsync(pg.ConnectionString));
             foreach (var h in http) h.DefaultRequestHeaders.Authorization = admin;
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
@@ -61,7 +61,7 @@ public static class NodesBench
 
             await RunAsync("ONE", 1);
             servers.Add(FleetBench.StartServer(perNode, ports[1], dir, settings));
-            await FleetBench.WaitReadyAsync(http[1]);
+            await FleetBench.WaitReadyAsync(http[1], servers[1]);
             await RunAsync("TWO", 2);
 
             await using (var connections = db.CreateCommand("select count(*) from pg_stat_activity where datname = current_database()"))

@@ -37,7 +37,7 @@ public static class StormBench
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = Math.Max(concurrency, 64) * 2 })
                 { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(10) };
             server = FleetBench.StartServer(pg.ConnectionString, port, dir);
-            await FleetBench.WaitReadyAsync(http);
+            await FleetBench.WaitReadyAsync(http, server);
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await FleetBench.AdminTokenAsync(pg.ConnectionString));
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
             Console.WriteLine(await Bench.MachineAsync(db, $"fsync on"));

@@ -1,3 +1,5 @@
+using Npgsql;
+
 namespace Patch.Projections;
 
 /// <summary>
@@ -47,6 +49,17 @@ public static class ReadModels
         alter table {table} add column {column} {type} generated always as ({expression}) stored;
         alter table {table} alter column {column} drop expression;
         """;
+
+    /// <summary>Whether <paramref name="table"/> exists without <paramref name="column"/> (a column to add and fill).</summary>
+    public static async Task<bool> LacksColumnAsync(NpgsqlDataSource db, string table, string column, CancellationToken ct)
+    {
+        await using var probe = db.CreateCommand("""
+            select to_regclass($1) is not null and not exists (select from pg_attribute where attrelid = to_regclass($1) and attname = $2 and not attisdropped)
+            """);
+        probe.Parameters.Add(new() { Value = table });
+        probe.Parameters.Add(new() { Value = column });
+        return (bool)(await probe.ExecuteScalarAsync(ct))!;
+    }
 
     /// <summary>
     /// Trigram GIN indexes for a search by <c>like '%…%'</c> (each: its name, the table, the column, whether new entries

@@ -40,12 +40,8 @@ public static class ComputerCounts
     /// </summary>
     public static async Task FillBeforeMartenAsync(NpgsqlDataSource db, CancellationToken ct)
     {
+        if (!await ReadModels.LacksColumnAsync(db, $"{S}.{Rows}", "enrolled_at", ct)) return;
         await using var conn = await db.OpenConnectionAsync(ct);
-        await using (var probe = new NpgsqlCommand($"""
-            select exists (select from pg_attribute where attrelid = to_regclass('{S}.{Rows}') and attname = 'data' and not attisdropped)
-               and not exists (select from pg_attribute where attrelid = to_regclass('{S}.{Rows}') and attname = 'enrolled_at' and not attisdropped)
-            """, conn))
-            if (!(bool)(await probe.ExecuteScalarAsync(ct))!) return;
         await using (var fill = new NpgsqlCommand(ReadModels.DerivedColumnDdl($"{S}.{Rows}", "enrolled_at", "timestamptz", EnrolledAt), conn) { CommandTimeout = 0 })
             await fill.ExecuteNonQueryAsync(ct);
         // A rewritten table has no page marked all-visible: until a vacuum marks them, an index-only scan visits the table

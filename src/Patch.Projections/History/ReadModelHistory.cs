@@ -189,17 +189,13 @@ public static class ReadModelHistory
         }
         // Columns derived from the document that the history lacks: filled in every version by the DDL (a rewrite), then
         // vacuumed (a rewritten table has no page marked all-visible for index-only scans) and analysed.
-        var filling = false;
+        // A new history gets them as plain columns with the others (it has no version to fill).
+        var fill = new List<string>();
         foreach (var derived in (table.Derived?.Keys ?? []).Where(d => columns.Any(c => c.Name == d)))
-        {
-            await using var probe = db.CreateCommand("select not exists (select from pg_attribute where attrelid = to_regclass(@h) and attname = @c and not attisdropped) and to_regclass(@h) is not null");
-            probe.Parameters.AddWithValue("h", $"{Schema}.{table.HistoryName}");
-            probe.Parameters.AddWithValue("c", derived);
-            filling |= (bool)(await probe.ExecuteScalarAsync(ct))!;
-        }
-        await RunAsync(Ddl(table, columns));
+            if (await ReadModels.LacksColumnAsync(db, $"{Schema}.{table.HistoryName}", derived, ct)) fill.Add(derived);
+        await RunAsync(Ddl(table, columns, fill));
         await RunAsync(await MirroredIndexesAsync(db, table, ct));
-        if (filling) await RunAsync($"vacuum (analyze) {Schema}.{table.HistoryName}");
+        if (fill.Count > 0) await RunAsync($"vacuum (analyze) {Schema}.{table.HistoryName}");
     }
 
     /// <summary>
@@ -260,7 +256,7 @@ public static class ReadModelHistory
     /// <summary>Empties the history of the table named <paramref name="table"/>.</summary>
     public static string TruncateSql(string table) => TruncateSql(Tables.Single(t => t.Name == table));
 
-    private static string Ddl(HistoryTable t, List<(string Name, string Type)> columns)
+    private static string Ddl(HistoryTable t, List<(string Name, string Type)> columns, IReadOnlyCollection<string> fill)
     {
         var h = $"{Schema}.{t.HistoryName}";
         var names = columns.Select(c => c.Name).ToList();
@@ -269,16 +265,9 @@ public static class ReadModelHistory
         string Keys(string a, string b) => string.Join(" and ", t.Keys.Select(k => $"{a}.{k} = {b}.{k}"));
         string Row(string alias) => string.Join(", ", compared.Select(c => $"{alias}.{c}"));
         var function = $"{Schema}.{t.Name}_keep_history";
-        var derived = string.Concat((t.Derived ?? new Dictionary<string, string>()).Where(d => names.Contains(d.Key)).Select(d => $"""
-            do $derived$ begin
-              if not exists (select from pg_attribute where attrelid = '{h}'::regclass and attname = '{d.Key}' and not attisdropped) then
-                {ReadModels.DerivedColumnDdl(h, d.Key, columns.Single(c => c.Name == d.Key).Type, d.Value)}
-              end if;
-            end $derived$;
-
-            """));
-        // The columns derived from others last: the others are there to fill them from.
-        var addColumns = string.Concat(columns.Where(c => t.Derived?.ContainsKey(c.Name) != true).Select(c => $"alter table {h} add column if not exists {c.Name} {c.Type};\n")) + derived;
+        // The columns to fill from others last: the others are there to fill them from.
+        var addColumns = string.Concat(columns.Where(c => !fill.Contains(c.Name)).Select(c => $"alter table {h} add column if not exists {c.Name} {c.Type};\n"))
+            + string.Concat(fill.Select(f => ReadModels.DerivedColumnDdl(h, f, columns.Single(c => c.Name == f).Type, t.Derived![f])));
         // A listed table's keys, with the columns kept beside them: every combination ever written, added as rows are
         // written and, when the list is new, taken from the history already kept.
         var listed = t.Listed is null ? [] : t.Keys.Concat(t.Listed).ToList();
