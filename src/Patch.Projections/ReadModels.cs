@@ -61,12 +61,32 @@ public static class ReadModels
         return (bool)(await probe.ExecuteScalarAsync(ct))!;
     }
 
+    /// <summary>How a trigram index is kept (<see cref="TrigramIndexes"/>).</summary>
+    public enum Trigrams
+    {
+        /// <summary>GIN, each row's entries written with it.</summary>
+        Gin,
+        /// <summary>GIN whose new entries wait in a pending list, merged in bulk (<c>gin_clean_pending_list</c>).</summary>
+        GinPending,
+        /// <summary>
+        /// GiST: one entry per row, however many trigrams its text has (a long description: hundreds), found by a walk
+        /// of signatures; a third of GIN's cost to write such a text, as fast to search a few thousand rows (ADR 0045).
+        /// </summary>
+        Gist,
+    }
+
     /// <summary>
-    /// Trigram GIN indexes for a search by <c>like '%…%'</c> (each: its name, the table, the column, whether new entries
-    /// wait in a pending list), where PostgreSQL's pg_trgm extension can be had (a contrib module, trusted: a database
-    /// owner may create it); without it, a notice that <paramref name="search"/> scans. Idempotent.
+    /// The signature a trigram GiST index keeps above its leaves (which hold each row's trigrams): 2,048 bits, so that
+    /// the pages above a thousand descriptions still tell most of them apart (the default, 96 bits, would be all ones).
     /// </summary>
-    public static string TrigramIndexes(string search, params (string Name, string Table, string Column, bool FastUpdate)[] indexes) => $"""
+    public const int GistSignatureBytes = 256;
+
+    /// <summary>
+    /// Trigram indexes for a search by <c>like '%…%'</c> (each: its name, the table, the column, how it is kept), where
+    /// PostgreSQL's pg_trgm extension can be had (a contrib module, trusted: a database owner may create it); without
+    /// it, a notice that <paramref name="search"/> scans. Idempotent.
+    /// </summary>
+    public static string TrigramIndexes(string search, params (string Name, string Table, string Column, Trigrams Kind)[] indexes) => $"""
         do $trgm$
         declare
           ext_schema text;
@@ -78,9 +98,13 @@ public static class ReadModels
           end;
           select extnamespace::regnamespace::text into ext_schema from pg_extension where extname = 'pg_trgm';
           if ext_schema is not null then
-            {string.Join("\n    ", indexes.Select(i => $"execute format('create index if not exists {i.Name} on {i.Table} using gin ({i.Column} %s.gin_trgm_ops)', ext_schema);\n    " +
-                $"alter index {Schema}.{i.Name} set (fastupdate = {(i.FastUpdate ? "on" : "off")});"))}
+            {string.Join("\n    ", indexes.Select(TrigramIndex))}
           end if;
         end $trgm$;
         """;
+
+    private static string TrigramIndex((string Name, string Table, string Column, Trigrams Kind) i) => i.Kind == Trigrams.Gist
+        ? $"execute format('create index if not exists {i.Name} on {i.Table} using gist ({i.Column} %s.gist_trgm_ops(siglen = {GistSignatureBytes}))', ext_schema);"
+        : $"execute format('create index if not exists {i.Name} on {i.Table} using gin ({i.Column} %s.gin_trgm_ops)', ext_schema);\n    " +
+          $"alter index {Schema}.{i.Name} set (fastupdate = {(i.Kind == Trigrams.GinPending ? "on" : "off")});";
 }

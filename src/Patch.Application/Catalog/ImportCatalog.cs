@@ -82,17 +82,21 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         foreach (var (key, value) in command.Source ?? new Dictionary<string, string>()) parameters[key] = value;
         // The very content the last import brought, on the same core settings, into the catalog that import left: nothing can change.
         if (await SameContent.RecogniseAsync(store, time, command, format, parameters, ct) is { } same) return same;
-        var runId = await ServerTaskRecorder.StartAsync(store, time, command.Actor, TaskName, command.Trigger, parameters, ct);
-
+        // The run is recorded (its own transaction, kept whatever the import meets) while the document is read: its
+        // round trips overlap the parse.
+        var started = ServerTaskRecorder.StartAsync(store, time, command.Actor, TaskName, command.Trigger, parameters, ct);
+        string? runId = null;
         try
         {
+            var content = Read(format, command);
+            runId = await started;
             // Two imports of overlapping documents at once (the API and a schedule, two nodes): the later commit finds a
             // stream the other just wrote and is decided again against it, rather than failing (a few tries).
             for (var attempt = 1; ; attempt++)
             {
                 try
                 {
-                    return await ImportContentAsync(runId, format, command, ct);
+                    return content.Kev is { } kev ? await ImportKevAsync(runId, kev, command.Actor, ct) : await ImportBulletinsAsync(runId, content.Catalog!, command.Actor, ct);
                 }
                 catch (Exception e) when (attempt < 4 && StoreConflict.Is(e))
                 {
@@ -102,17 +106,22 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         }
         catch (CatalogFormatException e)
         {
+            runId ??= await started;
             await ServerTaskRecorder.FailAsync(store, time, command.Actor, runId, e.Message);
             return Failed(runId, format, e.Title, e.Detail, e.Place);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
+            runId ??= await started;
             await ServerTaskRecorder.FailAsync(store, time, command.Actor, runId, $"{e.GetType().Name}: {e.Message}");
             throw;
         }
     }
 
-    private async Task<CatalogImportResult> ImportContentAsync(string runId, string format, ImportCatalog command, CancellationToken ct)
+    /// <summary>The document read and checked: a vendor catalog or a KEV list.</summary>
+    private sealed record Content(CatalogDocument? Catalog, KevDocument? Kev);
+
+    private Content Read(string format, ImportCatalog command)
     {
         if (!CatalogFormats.All.Contains(format))
             throw new CatalogFormatException("Unknown format", $"Format '{command.Format}' is not one of {string.Join(", ", CatalogFormats.All)}.", "format");
@@ -126,7 +135,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         {
             var kev = KevCatalogReader.Read(stream);
             CatalogText.Check(kev);
-            return await ImportKevAsync(runId, kev, command.Actor, ct);
+            return new Content(null, kev);
         }
         var document = format switch
         {
@@ -135,7 +144,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             _ => PatchCatalogReader.Read(stream),
         };
         CatalogText.Check(document);
-        return await ImportBulletinsAsync(runId, document, command.Actor, ct);
+        return new Content(document, null);
     }
 
     private async Task<CatalogImportResult> ImportBulletinsAsync(string runId, CatalogDocument document, Actor actor, CancellationToken ct)

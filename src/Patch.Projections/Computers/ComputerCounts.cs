@@ -117,7 +117,7 @@ public static class ComputerCounts
         -- The name search (q: like '%…%') by a trigram index where pg_trgm can be had, else a scan. Written at once (no
         -- pending list): every inventory rewrites its computer's row, so a pending list would fill and be merged by
         -- whichever report of a storm found it full.
-        {ReadModels.TrigramIndexes("the computers name search", (NameSearchIndex, $"{S}.{Rows}", "name_lower", false))}
+        {ReadModels.TrigramIndexes("the computers name search", (NameSearchIndex, $"{S}.{Rows}", "name_lower", ReadModels.Trigrams.Gin))}
         """;
 
     /// <summary>Creates the counts (counted once from the rows when new) and their triggers; idempotent, at start.</summary>

@@ -51,6 +51,37 @@ public class when_browsing_the_patch_remediation_center(AppFixture app) : AppTes
     }
 
     [Fact]
+    public async Task the_keyword_matches_number_title_or_description_in_any_case_never_across_them_and_the_same_as_of()
+    {
+        var items = (await GetJsonAsync("/api/bulletins?pageSize=1000")).GetProperty("items").EnumerateArray()
+            .Select(i => (Bulletin: i.GetProperty("bulletin").GetString()!, Title: i.GetProperty("title").GetString()!, Description: i.GetProperty("description").GetString() ?? ""))
+            .ToList();
+        var at = Uri.EscapeDataString(DateTimeOffset.UtcNow.ToString("O"));
+        var withDescription = items.First(i => i.Description.Length > 40);
+        var queries = new[]
+        {
+            "kERBEROS", "monthly ROLLUP", "remote code execution", "%", "_", "kb50", "x64-BASED",
+            // The end of a title and the start of its description: in neither alone, so no match from that bulletin.
+            withDescription.Title[^4..] + withDescription.Description[..4],
+        };
+        foreach (var q in queries)
+        {
+            var expected = items.Where(i => new[] { i.Bulletin, i.Title, i.Description }.Any(f => f.Contains(q, StringComparison.OrdinalIgnoreCase)))
+                .Select(i => i.Bulletin).Order(StringComparer.Ordinal).ToList();
+            foreach (var asOf in new[] { "", $"&asOf={at}" })
+            {
+                var found = (await GetJsonAsync($"/api/bulletins?pageSize=1000&sort=bulletin&q={Uri.EscapeDataString(q)}{asOf}")).GetProperty("items").EnumerateArray()
+                    .Select(i => i.GetProperty("bulletin").GetString()!).ToList();
+                // A CVE id typed whole also finds the bulletins that fix it; none of these is one.
+                Assert.True(expected.SequenceEqual(found), $"q={q}{asOf}: expected {string.Join(",", expected)}; found {string.Join(",", found)}");
+            }
+        }
+        Assert.Contains(items, i => i.Description.Contains("Kerberos", StringComparison.Ordinal));
+        // The separator between the three is a control character, refused in any query.
+        await GetJsonAsync($"/api/bulletins?q={Uri.EscapeDataString(withDescription.Title[^4..] + "\u001f" + withDescription.Description[..4])}", 400);
+    }
+
+    [Fact]
     public async Task sorting_and_paging_walk_the_same_rows_once()
     {
         var pages = new List<string>();
