@@ -67,8 +67,8 @@ public static class BulletinList
         alter index {S}.ix_bulletin_list_supersedes set (fastupdate = on);
         alter index {S}.ix_bulletin_list_cves set (fastupdate = on);
         -- The keyword search (number, title, description: ilike '%…%') by trigram indexes where pg_trgm can be had. A
-        -- description by GiST (one entry per row; a CVRF bulletin's names every CVE it fixes with its title, hundreds of
-        -- trigrams: in GIN, the largest cost of an import), number and title by GIN (ADR 0045).
+        -- description by GiST (one entry per row; a CVRF bulletin's description names every CVE it fixes with its title,
+        -- hundreds of trigrams: in GIN, the largest cost of an import), number and title by GIN (ADR 0045).
         drop index if exists {S}.ix_bulletin_list_description_trgm;
         {ReadModels.TrigramIndexes("the keyword search", ("ix_bulletin_list_title_trgm", L, "title", ReadModels.Trigrams.GinPending),
             ("ix_bulletin_list_description_gist", L, "description", ReadModels.Trigrams.Gist),
