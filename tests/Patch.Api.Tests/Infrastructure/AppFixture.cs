@@ -236,6 +236,13 @@ public abstract class AppTest(AppFixture app) : IAsyncLifetime
         return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
     }
 
+    /// <summary>Runs SQL against the test's database; the first column of its first row (null when none).</summary>
+    protected async Task<object?> SqlScalarAsync(string sql)
+    {
+        await using var cmd = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(sql);
+        return await cmd.ExecuteScalarAsync(TestContext.Current.CancellationToken);
+    }
+
     protected async Task<JsonElement> GetJsonAsync(string url, int expectedStatus = 200)
     {
         using var client = App.Client();

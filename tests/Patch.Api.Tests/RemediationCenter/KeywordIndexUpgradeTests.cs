@@ -15,12 +15,7 @@ public class when_a_store_with_the_old_keyword_indexes_is_upgraded(AppFixture ap
         var ct = TestContext.Current.CancellationToken;
         await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
         var db = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
-        async Task<object?> ScalarAsync(string sql)
-        {
-            await using var cmd = db.CreateCommand(sql);
-            return await cmd.ExecuteScalarAsync(ct);
-        }
-        async Task<string> IndexesAsync() => (string)(await ScalarAsync(
+        async Task<string> IndexesAsync() => (string)(await SqlScalarAsync(
             "select string_agg(indexname || ' ' || split_part(split_part(indexdef, ' USING ', 2), ' ', 1), ', ' order by indexname) from pg_indexes " +
             "where schemaname = 'patch' and (indexname like 'ix_bulletin_list_%' or tablename = 'mt_doc_bulletin_row')"))!;
         const string Expected = "ix_bulletin_list_bulletin_trgm gin, ix_bulletin_list_cves gin, ix_bulletin_list_description_gist gist, " +
@@ -29,8 +24,8 @@ public class when_a_store_with_the_old_keyword_indexes_is_upgraded(AppFixture ap
         Assert.Equal(Expected, await IndexesAsync());
         var before = (await GetJsonAsync("/api/bulletins?q=kerberos&pageSize=1000&sort=bulletin")).GetProperty("items").GetRawText();
 
-        var trgm = (string)(await ScalarAsync("select extnamespace::regnamespace::text from pg_extension where extname = 'pg_trgm'"))!;
-        await ScalarAsync($"""
+        var trgm = (string)(await SqlScalarAsync("select extnamespace::regnamespace::text from pg_extension where extname = 'pg_trgm'"))!;
+        await SqlScalarAsync($"""
             drop index patch.ix_bulletin_list_description_gist;
             create index ix_bulletin_list_description_trgm on patch.bulletin_list using gin (description {trgm}.gin_trgm_ops);
             create index mt_doc_bulletin_row_idx_data on patch.mt_doc_bulletin_row using gin (data jsonb_path_ops);
