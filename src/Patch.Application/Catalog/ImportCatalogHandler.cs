@@ -14,7 +14,7 @@ public static class ImportCatalogHandler
     /// <summary>An import that changed the catalog queues the vulnerability analysis of every computer.</summary>
     public static async Task<CatalogImportResult> Handle(ImportCatalog command, CatalogImporter importer, Projections.Compliance.CatalogCache catalog, IMessageBus bus,
         Notifications.Notifier notifier, IDocumentStore store, ServerTasks.ServerTaskRunner runner, Microsoft.Extensions.Configuration.IConfiguration config,
-        Microsoft.Extensions.Logging.ILogger<CatalogImporter> logger, CancellationToken ct)
+        Microsoft.Extensions.Logging.ILogger<CatalogImporter> logger, Npgsql.NpgsqlDataSource db, CancellationToken ct)
     {
         CatalogImportResult result;
         try
@@ -34,7 +34,7 @@ public static class ImportCatalogHandler
         else if (result.Status == ServerTaskStatus.Completed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportCompleted, result, ct);
         try
         {
-            await NotifyKnownExploitedAsync(result, notifier, store, ct);
+            await NotifyKnownExploitedAsync(result, notifier, store, db, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -48,15 +48,21 @@ public static class ImportCatalogHandler
     /// A bulletin became known-exploited: a KEV import listed CVEs that bulletins fix, or a vendor import added bulletins
     /// that fix CVEs already in KEV.
     /// </summary>
-    private static async Task NotifyKnownExploitedAsync(CatalogImportResult result, Notifications.Notifier notifier, IDocumentStore store, CancellationToken ct)
+    private static async Task NotifyKnownExploitedAsync(CatalogImportResult result, Notifications.Notifier notifier, IDocumentStore store, Npgsql.NpgsqlDataSource db,
+        CancellationToken ct)
     {
         await using var query = store.QuerySession();
         if (result.KnownExploitedAdded is { Count: > 0 } cves)
         {
-            // The bulletins whose CVE list names any of them, found by the database, not by reading every bulletin.
-            var bulletins = (await query.AdvancedSql.QueryAsync<string>(
-                $"select id from {PatchStore.Schema}.{Projections.PatchProjections.BulletinRowTable} where jsonb_exists_any(data->'cves', ?)", ct,
-                new object[] { cves.Select(c => c.ToUpperInvariant()).ToArray() })).ToList();
+            // The bulletins whose CVE list names any of them: the Remediation Center's list (its CVEs upper-case, in a GIN
+            // index), kept in the transaction that wrote the bulletins.
+            var bulletins = new List<string>();
+            await using (var command = db.CreateCommand($"select id from {PatchStore.Schema}.{Projections.Catalog.BulletinList.Table} where cves ?| $1"))
+            {
+                command.Parameters.Add(new() { Value = cves.Select(c => c.ToUpperInvariant()).ToArray() });
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct)) bulletins.Add(reader.GetString(0));
+            }
             if (bulletins.Count > 0)
                 await notifier.PublishAsync(Domain.Notifications.NotificationKinds.KnownExploitedAdded, new { cves, bulletins, run = result.RunId }, ct);
         }
