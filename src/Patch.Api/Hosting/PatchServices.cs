@@ -28,6 +28,10 @@ public static class PatchServices
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => PatchDatabase.Open(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger("Patch.Database")));
         services.AddSingleton(sp => NpgsqlDataSource.Create(sp.GetRequiredService<PatchDatabase>().ConnectionString));
+        // The store's and the read models' schema first (hosted services start in the order they were added): a service
+        // that queries the store at start (the server tasks' recovery) would otherwise have Marten create a table on
+        // demand, racing another node's migration ("relation … already exists", the node exits).
+        services.AddHostedService<ComplianceSchema>();
         services.AddSingleton(sp =>
         {
             var options = new CatalogImportOptions();
@@ -103,7 +107,6 @@ public static class PatchServices
         services.AddTransient<FleetAnalysisTask>();
         services.AddSingleton<Patch.Application.ServerTasks.RebuildProgressBoard>();
         services.AddTransient<Patch.Application.ServerTasks.ReadModelRebuilder>();
-        services.AddHostedService<ComplianceSchema>();
         services.AddHostedService<ReadModelBackfill>();
         services.AddSingleton(sp =>
         {

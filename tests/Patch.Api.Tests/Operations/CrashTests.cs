@@ -42,14 +42,26 @@ public sealed class ServerProcess(string dataDirectory, int port, IReadOnlyDicti
         psi.Environment["Patch__Staging__RetryDelay"] = "00:00:00.200";
         foreach (var (key, value) in settings ?? new Dictionary<string, string>()) psi.Environment[key] = value;
         _process = Process.Start(psi)!;
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        // The last lines the server wrote, told when it exits while starting.
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        void Keep(string? line)
+        {
+            if (line is null) return;
+            output.Enqueue(line);
+            while (output.Count > 60) output.TryDequeue(out _);
+        }
+        _process.OutputDataReceived += (_, e) => Keep(e.Data);
+        _process.ErrorDataReceived += (_, e) => Keep(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
         using var http = new HttpClient { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromSeconds(5) };
         for (var started = Stopwatch.StartNew(); started.Elapsed < TimeSpan.FromSeconds(90);)
         {
-            if (_process.HasExited) throw new InvalidOperationException($"The server exited with {_process.ExitCode} while starting");
+            if (_process.HasExited)
+            {
+                await _process.WaitForExitAsync(ct);
+                throw new InvalidOperationException($"The server exited with {_process.ExitCode} while starting; its last lines:\n{string.Join("\n", output)}");
+            }
             try
             {
                 if ((await http.GetAsync("health/ready", ct)).StatusCode == HttpStatusCode.OK) return;
