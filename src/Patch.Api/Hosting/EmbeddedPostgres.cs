@@ -106,7 +106,11 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
             OwnsCluster = true;
         }
 
-        if (OwnsCluster) await WriteOwnedAsync(ownerFile, Environment.ProcessId.ToString());
+        if (OwnsCluster)
+        {
+            await WriteOwnedAsync(ownerFile, Environment.ProcessId.ToString());
+            AppDomain.CurrentDomain.ProcessExit += StopAtExit;
+        }
 
         await EnsureDatabaseAsync();
     }
@@ -145,7 +149,17 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     }
 
     /// <summary>Stops the cluster (fast shutdown). Data stays for the next start.</summary>
-    public async Task StopAsync() => await RunAsync("pg_ctl", $"-D \"{_clusterDir}\" -m fast -w stop", throwOnError: false);
+    public async Task StopAsync()
+    {
+        AppDomain.CurrentDomain.ProcessExit -= StopAtExit;
+        await RunAsync("pg_ctl", $"-D \"{_clusterDir}\" -m fast -w stop", throwOnError: false);
+    }
+
+    /// <summary>
+    /// A process ended by a signal without stopping its cluster (a benchmark or a command stopped by hand runs no
+    /// <c>finally</c>) would leave it running, owned by no one, in a folder nothing reuses.
+    /// </summary>
+    private void StopAtExit(object? sender, EventArgs e) => StopAsync().GetAwaiter().GetResult();
 
     /// <summary>Stops the cluster only if this process owns it: a reused cluster may serve another Patch process.</summary>
     public async ValueTask DisposeAsync()
