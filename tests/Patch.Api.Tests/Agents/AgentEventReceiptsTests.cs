@@ -11,8 +11,6 @@ namespace Patch.Api.Tests.Agents;
 /// <summary>An agent's event appended is its own receipt: its id in the store comes from its computer and the agent's id (ADR 0034, amended).</summary>
 public class when_agent_events_are_their_own_receipts(AppFixture app) : AppTest(app)
 {
-    private NpgsqlDataSource Db => App.Host.Services.GetRequiredService<NpgsqlDataSource>();
-
     [Fact]
     public void an_events_id_comes_from_its_computer_and_the_agents_id_alone()
     {
@@ -38,8 +36,7 @@ public class when_agent_events_are_their_own_receipts(AppFixture app) : AppTest(
     [Fact]
     public async Task the_store_keeps_event_ids_unique()
     {
-        await using var cmd = Db.CreateCommand($"select indexdef from pg_indexes where schemaname = 'patch' and indexname = '{AgentEventReceipts.UniqueIndex}'");
-        var definition = (string?)await cmd.ExecuteScalarAsync(TestContext.Current.CancellationToken);
+        var definition = (string?)await SqlScalarAsync($"select indexdef from pg_indexes where schemaname = 'patch' and indexname = '{AgentEventReceipts.UniqueIndex}'");
         Assert.NotNull(definition);
         Assert.StartsWith("CREATE UNIQUE INDEX", definition);
         Assert.EndsWith("(id)", definition);
@@ -102,7 +99,7 @@ public class when_agent_events_are_their_own_receipts(AppFixture app) : AppTest(
         var ct = TestContext.Current.CancellationToken;
         var caller = new AgentCaller($"computer:legacy-{Guid.NewGuid():N}"[..24], "PC-LEGACY", "agent-legacy");
         var received = Events(3, 0);
-        await Execute($"""
+        await SqlScalarAsync($"""
             create table {AgentEventReceipts.LegacyTable} (computer_id text not null, event_id uuid not null, received_at timestamptz not null default now(), primary key (computer_id, event_id));
             insert into {AgentEventReceipts.LegacyTable} (computer_id, event_id, received_at) select '{caller.ComputerId}', unnest(array['{string.Join("','", received.Select(e => e.Id))}']::uuid[]), now() - interval '1 hour';
             """);
@@ -113,7 +110,7 @@ public class when_agent_events_are_their_own_receipts(AppFixture app) : AppTest(
             string marked;
             try
             {
-                marked = await Scalar($"select obj_description('{AgentEventReceipts.LegacyTable}'::regclass, 'pg_class')");
+                marked = (string)(await SqlScalarAsync($"select obj_description('{AgentEventReceipts.LegacyTable}'::regclass, 'pg_class')"))!;
                 Assert.True(DateTimeOffset.Parse(marked) > DateTimeOffset.UtcNow.AddMinutes(-5));
                 Assert.Equal((1, 3), Counts(await ingest.SubmitAsync(caller, [.. received, .. Events(1, 3)], ct)));
             }
@@ -122,15 +119,15 @@ public class when_agent_events_are_their_own_receipts(AppFixture app) : AppTest(
                 await ingest.StopAsync(CancellationToken.None);
             }
             Assert.NotNull(await AgentEventReceipts.LegacyUntilAsync(Db, ct));
-            Assert.Equal(marked, await Scalar($"select obj_description('{AgentEventReceipts.LegacyTable}'::regclass, 'pg_class')"));
+            Assert.Equal(marked, (string)(await SqlScalarAsync($"select obj_description('{AgentEventReceipts.LegacyTable}'::regclass, 'pg_class')"))!);
 
-            await Execute($"delete from {AgentEventReceipts.LegacyTable}");
+            await SqlScalarAsync($"delete from {AgentEventReceipts.LegacyTable}");
             Assert.Null(await AgentEventReceipts.LegacyUntilAsync(Db, ct));
-            Assert.Equal("", await Scalar($"select coalesce(to_regclass('{AgentEventReceipts.LegacyTable}')::text, '')"));
+            Assert.Equal("", (string)(await SqlScalarAsync($"select coalesce(to_regclass('{AgentEventReceipts.LegacyTable}')::text, '')"))!);
         }
         finally
         {
-            await Execute($"drop table if exists {AgentEventReceipts.LegacyTable}");
+            await SqlScalarAsync($"drop table if exists {AgentEventReceipts.LegacyTable}");
         }
     }
 
@@ -138,16 +135,4 @@ public class when_agent_events_are_their_own_receipts(AppFixture app) : AppTest(
         Enumerable.Range(from, count).Select(n => new AgentEventInput(Guid.NewGuid(), DateTimeOffset.UtcNow.AddMinutes(-30), "Pending", "KB1", $"u{n}", null)).ToList();
 
     private static (int New, int Duplicates) Counts(AgentEventsAccepted accepted) => (accepted.New, accepted.Duplicates);
-
-    private async Task Execute(string sql)
-    {
-        await using var cmd = Db.CreateCommand(sql);
-        await cmd.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
-    }
-
-    private async Task<string> Scalar(string sql)
-    {
-        await using var cmd = Db.CreateCommand(sql);
-        return (string)(await cmd.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
-    }
 }

@@ -11,8 +11,6 @@ namespace Patch.Api.Tests.Agents;
 /// <summary>The agents' events appended without PostgreSQL's per-row stream check, and with it (ADR 0039).</summary>
 public class when_agent_events_are_appended_trusted(AppFixture app) : AppTest(app)
 {
-    private NpgsqlDataSource Db => App.Host.Services.GetRequiredService<NpgsqlDataSource>();
-
     /// <summary>
     /// A trusted append skips the triggers of the events and streams tables with the foreign key: only the two that stamp
     /// <c>now()</c> (which the append writes itself) may be there. A new trigger on either table must be weighed against
@@ -38,20 +36,20 @@ public class when_agent_events_are_appended_trusted(AppFixture app) : AppTest(ap
     {
         var ct = TestContext.Current.CancellationToken;
         var role = $"patch_trust_{Guid.NewGuid():N}"[..24];
-        await Execute($"create role {role} login");
+        await SqlScalarAsync($"create role {role} login");
         try
         {
             var builder = new NpgsqlConnectionStringBuilder(Db.ConnectionString) { Username = role, Pooling = false };
             await using (var asRole = NpgsqlDataSource.Create(builder.ConnectionString))
                 Assert.False(await AgentEventAppend.MayTrustAsync(asRole, ct));
-            await Execute($"grant set on parameter session_replication_role to {role}");
+            await SqlScalarAsync($"grant set on parameter session_replication_role to {role}");
             await using (var asRole = NpgsqlDataSource.Create(builder.ConnectionString))
                 Assert.True(await AgentEventAppend.MayTrustAsync(asRole, ct));
-            await Execute($"revoke set on parameter session_replication_role from {role}");
+            await SqlScalarAsync($"revoke set on parameter session_replication_role from {role}");
         }
         finally
         {
-            await Execute($"drop role {role}");
+            await SqlScalarAsync($"drop role {role}");
         }
     }
 
@@ -97,11 +95,5 @@ public class when_agent_events_are_appended_trusted(AppFixture app) : AppTest(ap
         {
             await ingest.StopAsync(CancellationToken.None);
         }
-    }
-
-    private async Task Execute(string sql)
-    {
-        await using var cmd = Db.CreateCommand(sql);
-        await cmd.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
     }
 }

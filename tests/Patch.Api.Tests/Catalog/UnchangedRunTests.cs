@@ -16,7 +16,6 @@ namespace Patch.Api.Tests.Catalog;
 /// </summary>
 public class when_an_unchanged_run_is_written_in_one_statement(AppFixture app) : AppTest(app)
 {
-    private NpgsqlDataSource Db => App.Host.Services.GetRequiredService<NpgsqlDataSource>();
 
     /// <summary>Every column of a run's stream, events and document but the ones that differ from run to run, as text.</summary>
     private async Task<List<string>> RowsAsync(string runId)

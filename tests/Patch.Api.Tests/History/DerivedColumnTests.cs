@@ -16,7 +16,6 @@ public class when_a_read_model_gains_a_column(AppFixture app) : AppTest(app)
     public async Task the_versions_kept_before_it_get_its_value_from_their_document()
     {
         var ct = TestContext.Current.CancellationToken;
-        var db = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
 
         Assert.Equal(200, (int)(await SendAsync(HttpMethod.Post, "/api/computers", new { name = "NEVER-ENROLLED", operatingSystem = "Windows 11 Pro" })).Status);
         var (_, tokenBody) = await SendAsync(HttpMethod.Post, "/api/enrolment-tokens", new { name = "derived", maxUses = 5 });
@@ -37,7 +36,7 @@ public class when_a_read_model_gains_a_column(AppFixture app) : AppTest(app)
         var versions = await SqlScalarAsync($"select count(*) from {History}");
         var counts = await SqlScalarAsync("select string_agg(os || '|' || agent_version || '|' || computers || '|' || agents, ',' order by os, agent_version) from patch.computer_counts");
         await SqlScalarAsync($"alter table patch.mt_doc_computer_row drop column enrolled_at; alter table {History} drop column enrolled_at");
-        await Patch.Projections.ReadModelSchema.EnsureAsync(db, App.Store, ct);
+        await Patch.Projections.ReadModelSchema.EnsureAsync(Db, App.Store, ct);
         Assert.Equal(0L, await SqlScalarAsync($"select count(*) from patch.mt_doc_computer_row where enrolled_at is distinct from {Patch.Projections.Computers.ComputerCounts.EnrolledAt}"));
         Assert.Equal(2L, await SqlScalarAsync("select count(*) from patch.mt_doc_computer_row where enrolled_at is not null"));
         Assert.Equal(versions, await SqlScalarAsync($"select count(*) from {History}"));

@@ -236,10 +236,13 @@ public abstract class AppTest(AppFixture app) : IAsyncLifetime
         return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
     }
 
+    /// <summary>The test server's database.</summary>
+    protected Npgsql.NpgsqlDataSource Db => App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+
     /// <summary>Runs SQL against the test's database; the first column of its first row (null when none).</summary>
     protected async Task<object?> SqlScalarAsync(string sql)
     {
-        await using var cmd = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().CreateCommand(sql);
+        await using var cmd = Db.CreateCommand(sql);
         return await cmd.ExecuteScalarAsync(TestContext.Current.CancellationToken);
     }
 

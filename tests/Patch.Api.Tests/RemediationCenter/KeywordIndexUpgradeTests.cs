@@ -14,7 +14,6 @@ public class when_a_store_with_the_old_keyword_indexes_is_upgraded(AppFixture ap
     {
         var ct = TestContext.Current.CancellationToken;
         await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
-        var db = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
         async Task<string> IndexesAsync() => (string)(await SqlScalarAsync(
             "select string_agg(indexname || ' ' || split_part(split_part(indexdef, ' USING ', 2), ' ', 1), ', ' order by indexname) from pg_indexes " +
             "where schemaname = 'patch' and (indexname like 'ix_bulletin_list_%' or tablename = 'mt_doc_bulletin_row')"))!;
@@ -30,7 +29,7 @@ public class when_a_store_with_the_old_keyword_indexes_is_upgraded(AppFixture ap
             create index ix_bulletin_list_description_trgm on patch.bulletin_list using gin (description {trgm}.gin_trgm_ops);
             create index mt_doc_bulletin_row_idx_data on patch.mt_doc_bulletin_row using gin (data jsonb_path_ops);
             """);
-        await Patch.Projections.ReadModelSchema.EnsureAsync(db, App.Store, ct);
+        await Patch.Projections.ReadModelSchema.EnsureAsync(Db, App.Store, ct);
 
         Assert.Equal(Expected, await IndexesAsync());
         Assert.Equal(before, (await GetJsonAsync("/api/bulletins?q=kerberos&pageSize=1000&sort=bulletin")).GetProperty("items").GetRawText());
