@@ -69,6 +69,9 @@ public class when_an_operator_works_through_the_console(ConsoleFixture console)
             await page.GetByLabel("Select KB9300001").CheckAsync();
             await page.GetByRole(AriaRole.Button, new() { Name = "Stage", Exact = true }).ClickAsync();
             await Expect(page.Locator("tbody tr").First.Locator("td").Nth(6)).ToHaveTextAsync("Yes", new() { Timeout = 30_000 });
+            // The page the staging reloaded shows "Yes" as soon as it is parsed; its deferred script (which handles the
+            // buttons) runs just after: act once it has (a click before it does nothing — seen once on a loaded machine).
+            await page.WaitForLoadStateAsync(LoadState.DOMContentLoaded);
 
             // 3. The wizard: every page, the target chosen for us (the computers that require the updates).
             await page.GetByLabel("Select KB9300001").CheckAsync();
