@@ -7,6 +7,7 @@ using Patch.Domain.Catalog;
 using Patch.Domain.ServerTasks;
 using Patch.Domain.Settings;
 using Patch.Domain.Vulnerabilities;
+using Patch.Projections.Catalog;
 
 namespace Patch.Application.Catalog;
 
@@ -42,6 +43,12 @@ public sealed class CatalogImportOptions
 {
     /// <summary>Largest catalog file accepted, in bytes (Patch:Import:MaxBytes).</summary>
     public long MaxBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// An import's events appended without PostgreSQL's per-row stream check where the database user may (Patch:Import:TrustedAppend,
+    /// ADR 0046 as ADR 0039 for the agents' events).
+    /// </summary>
+    public bool TrustedAppend { get; set; } = true;
 }
 
 public static class CatalogFormats
@@ -52,6 +59,12 @@ public static class CatalogFormats
 public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, CatalogImportOptions options)
 {
     public const string TaskName = "catalog-import";
+
+    /// <summary>Whether this database user may append trusted, asked at the first import that appends.</summary>
+    private bool? _trusted;
+
+    private async Task<bool> TrustedAsync(IDocumentSession session, CancellationToken ct) =>
+        _trusted ??= options.TrustedAppend && await Agents.AgentEventAppend.MayTrustAsync(session.Connection!, ct);
 
     public async Task<CatalogImportResult> ImportAsync(ImportCatalog command, CancellationToken ct)
     {
@@ -156,6 +169,8 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         int added = 0, revised = 0, unchanged = 0, updatesAdded = 0, updatesRevised = 0, excluded = 0, events = 0, older = 0, replicated = 0;
         var changedBulletins = new List<string>();
         var addedBulletins = new List<string>();
+        var append = new CatalogAppend(store, actor, runId);
+        var bulletins = new List<(string Id, Bulletin? Current)>();
         var streams = await session.FetchManyForWritingAsync<Bulletin>(document.Bulletins.Select(b => b.StreamId), ct);
         foreach (var incoming in document.Bulletins)
         {
@@ -163,9 +178,13 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             // A bulletin this server's parent replicates is the parent's: read-only here (C10).
             if (stream.Aggregate is { } held && Domain.Hierarchy.CatalogReplication.IsReplicated(held)) { replicated++; continue; }
             var decision = CatalogImport.Decide(stream.Aggregate, incoming, settings, source);
-            stream.AppendMany(decision.Events);
+            append.Add<Bulletin>(incoming.StreamId, stream.StartingVersion ?? 0, decision.Events);
             events += decision.Events.Count;
-            if (decision.Events.Count > 0) changedBulletins.Add(incoming.StreamId);
+            if (decision.Events.Count > 0)
+            {
+                changedBulletins.Add(incoming.StreamId);
+                bulletins.Add((incoming.StreamId, stream.Aggregate));
+            }
             if (decision.Kind == BulletinImportKind.Added) addedBulletins.Add(incoming.StreamId);
             updatesAdded += decision.UpdatesAdded;
             updatesRevised += decision.UpdatesRevised;
@@ -179,46 +198,62 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             }
         }
 
-        var (factsAdded, factsRevised, factsUnchanged, factEvents, factsReplicated) = await ImportProductVulnerabilitiesAsync(session, document, source, ct);
-        events += factEvents;
+        var facts = await DecideProductVulnerabilitiesAsync(session, append, document, source, ct);
+        events += facts.Events;
+        // The Remediation Center rows of the bulletins revised (a new bulletin has none yet).
+        var revisedIds = bulletins.Where(b => b.Current is not null).Select(b => b.Id).ToArray();
+        var rows = revisedIds.Length == 0 ? [] : (await session.LoadManyAsync<BulletinRow>(ct, revisedIds)).ToDictionary(r => r.Id);
+
+        foreach (var (id, current) in bulletins)
+        {
+            append.Snapshot(id, current);
+            append.Snapshot(id, rows.GetValueOrDefault(id));
+        }
+        foreach (var (id, current) in facts.Changed) append.Snapshot(id, current);
+        await append.WriteAsync(session, append.Streams > 0 && await TrustedAsync(session, ct), ct);
+
         var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
         var skipped = older == 0 ? document.Skipped
             : [.. document.Skipped, new SkippedEntry("the store holds a newer revision of these bulletins; their facts were kept", "older bulletin facts", older)];
         if (replicated > 0)
             skipped = [.. skipped, new SkippedEntry(ReplicatedReason, "replicated bulletins", replicated)];
-        if (factsReplicated > 0) skipped = [.. skipped, new SkippedEntry(ReplicatedReason, "replicated product vulnerabilities", factsReplicated)];
+        if (facts.Replicated > 0) skipped = [.. skipped, new SkippedEntry(ReplicatedReason, "replicated product vulnerabilities", facts.Replicated)];
         // The analysis after the import looks only at the computers these bulletins concern; product facts (no KB) re-analyse the fleet.
         var result = new CatalogImportResult(runId, status, document.Format, document.DocumentId, added, revised, unchanged,
-            updatesAdded, updatesRevised, excluded, factsAdded, factsRevised, factsUnchanged, events, skipped, ChangedBulletins: factEvents > 0 ? null : changedBulletins,
-            AddedBulletins: addedBulletins);
+            updatesAdded, updatesRevised, excluded, facts.Added, facts.Revised, facts.Unchanged, events, skipped,
+            ChangedBulletins: facts.Events > 0 ? null : changedBulletins, AddedBulletins: addedBulletins);
         AppendCompleted(session, result);
         if (events > 0) session.QueueSqlCommand(Projections.ReadModels.MarkCatalogChanged);
         await session.SaveChangesAsync(ct);
         return result;
     }
 
-    /// <summary>The vulnerabilities of products fixed without a KB: facts of their own streams, never bulletins.</summary>
-    private static async Task<(int Added, int Revised, int Unchanged, int Events, int Replicated)> ImportProductVulnerabilitiesAsync(IDocumentSession session, CatalogDocument document,
+    /// <summary>What the vulnerabilities of products fixed without a KB decided: facts of their own streams, never bulletins.</summary>
+    private sealed record ProductFacts(int Added, int Revised, int Unchanged, int Replicated, IReadOnlyList<(string Id, ProductVulnerability? Current)> Changed, int Events);
+
+    private static async Task<ProductFacts> DecideProductVulnerabilitiesAsync(IDocumentSession session, CatalogAppend append, CatalogDocument document,
         string source, CancellationToken ct)
     {
         var incoming = document.ProductVulnerabilities ?? [];
-        if (incoming.Count == 0) return (0, 0, 0, 0, 0);
-        var ids = incoming.Select(f => StreamIds.ProductVulnerability(f.Cve, f.Product)).Distinct().ToArray();
-        var known = (await session.LoadManyAsync<ProductVulnerability>(ct, ids)).ToDictionary(v => v.Id);
-        int added = 0, revised = 0, unchanged = 0, events = 0, replicated = 0;
+        if (incoming.Count == 0) return new ProductFacts(0, 0, 0, 0, [], 0);
+        var streams = await session.FetchManyForWritingAsync<ProductVulnerability>(incoming.Select(f => StreamIds.ProductVulnerability(f.Cve, f.Product)), ct);
+        int added = 0, revised = 0, unchanged = 0, replicated = 0;
+        var changed = new List<(string, ProductVulnerability?)>();
+        var appended = 0;
         foreach (var facts in incoming)
         {
             var id = StreamIds.ProductVulnerability(facts.Cve, facts.Product);
-            var current = known.GetValueOrDefault(id);
+            var current = streams[id].Aggregate;
             // Replicated from this server's parent: read-only here.
             if (Domain.Hierarchy.CatalogReplication.IsReplicated(current?.Source)) { replicated++; continue; }
-            var decided = ProductVulnerability.Decide(current, facts, source);
-            if (decided.Count == 0) { unchanged++; continue; }
-            if (current is null) { session.Events.StartStream<ProductVulnerability>(id, decided.ToArray()); added++; }
-            else { (await session.Events.FetchForWriting<ProductVulnerability>(id, ct)).AppendMany(decided); revised++; }
-            events += decided.Count;
+            var events = ProductVulnerability.Decide(current, facts, source);
+            if (events.Count == 0) { unchanged++; continue; }
+            append.Add<ProductVulnerability>(id, streams[id].StartingVersion ?? 0, events);
+            changed.Add((id, current));
+            appended += events.Count;
+            if (current is null) added++; else revised++;
         }
-        return (added, revised, unchanged, events, replicated);
+        return new ProductFacts(added, revised, unchanged, replicated, changed, appended);
     }
 
     private const string ReplicatedReason = "replicated from this server's parent: read-only here (the parent's import changes them)";
@@ -227,33 +262,29 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
     {
         await using var session = store.OpenSession(actor, runId);
         await Hierarchy.CatalogLog.LockForAppendAsync(session, ct);
-        var ids = document.Vulnerabilities.Select(v => StreamIds.KnownExploited(v.Cve)).ToArray();
-        var known = (await session.LoadManyAsync<KnownExploitedVulnerability>(ct, ids)).ToDictionary(k => k.Id);
+        var streams = await session.FetchManyForWritingAsync<KnownExploitedVulnerability>(document.Vulnerabilities.Select(v => StreamIds.KnownExploited(v.Cve)), ct);
+        var append = new CatalogAppend(store, actor, runId);
         int added = 0, revised = 0, unchanged = 0, events = 0, replicated = 0;
         var addedCves = new List<string>();
         foreach (var facts in document.Vulnerabilities)
         {
             var id = StreamIds.KnownExploited(facts.Cve);
-            var current = known.GetValueOrDefault(id);
+            var current = streams[id].Aggregate;
             // Replicated from this server's parent: read-only here.
             if (Domain.Hierarchy.CatalogReplication.IsReplicated(current?.CatalogVersion)) { replicated++; continue; }
             var decided = KnownExploitedVulnerability.Decide(current, facts, document.CatalogVersion);
             if (decided.Count == 0) { unchanged++; continue; }
+            append.Add<KnownExploitedVulnerability>(id, streams[id].StartingVersion ?? 0, decided);
+            append.Snapshot(id, current);
             if (current is null)
             {
-                session.Events.StartStream<KnownExploitedVulnerability>(id, decided.ToArray());
                 addedCves.Add(facts.Cve);
                 added++;
             }
-            else
-            {
-                // The inline snapshot was loaded in this transaction's snapshot of the store: append expecting its version.
-                var stream = await session.Events.FetchForWriting<KnownExploitedVulnerability>(id, ct);
-                stream.AppendMany(decided);
-                revised++;
-            }
+            else revised++;
             events += decided.Count;
         }
+        await append.WriteAsync(session, append.Streams > 0 && await TrustedAsync(session, ct), ct);
 
         var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
         IReadOnlyList<SkippedEntry> skipped = replicated == 0 ? [] : [new SkippedEntry(ReplicatedReason, "replicated known-exploited CVEs", replicated)];

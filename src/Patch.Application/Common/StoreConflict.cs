@@ -10,5 +10,7 @@ public static class StoreConflict
     public static bool Is(Exception e) =>
         e is JasperFx.ConcurrencyException or JasperFx.Events.EventStreamUnexpectedMaxEventIdException
             or JasperFx.Events.ExistingStreamIdCollisionException or Marten.Exceptions.ExistingStreamIdCollisionException
-            or Marten.Exceptions.MartenCommandException { InnerException: Npgsql.PostgresException { SqlState: "23505", ConstraintName: "pkey_mt_streams_id" } };
+            or Marten.Exceptions.MartenCommandException { InnerException: Npgsql.PostgresException { SqlState: "23505", ConstraintName: "pkey_mt_streams_id" } }
+            // Patch's own appends of many streams (ADR 0046): a stream moved since it was read, or started by another writer meanwhile.
+            or Catalog.CatalogStreamsMoved or Npgsql.PostgresException { SqlState: "23505", ConstraintName: "pkey_mt_streams_id" };
 }
