@@ -11,6 +11,8 @@ using Patch.Bench;
 //   dotnet run -c Release --project bench/Patch.Bench -- ingest [--agents 200] [--batches 25] [--runs 3] [--server-env "NAME=value;…"]
 //   dotnet run -c Release --project bench/Patch.Bench -- storm [--computers 5000] [--window 60] [--rate 0] [--concurrency 64]
 //   dotnet run -c Release --project bench/Patch.Bench -- million build|analyse|month|storm|reports|catalog|footprint [--dir /var/tmp/patch-million] [--computers 1000000] [--http 100000] [--window 600] [--rate 280]
+// A benchmark stopped by a signal stops the servers it started and their PostgreSQL (it would leave them running).
+using var signals = Patch.Api.Hosting.EmbeddedPostgres.StopOwnedClustersOnSignals(FleetBench.KillServers);
 return args.FirstOrDefault() switch
 {
     "fleet" => await FleetBench.RunAsync(args[1..]),

@@ -283,6 +283,7 @@ public static class FleetBench
         foreach (var setting in settings) psi.ArgumentList.Add(setting);
         foreach (var (name, value) in environment) psi.Environment[name] = value;
         var process = Process.Start(psi)!;
+        Servers[process] = 0;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"server: {e.Data}"); };
         process.BeginOutputReadLine();
@@ -340,6 +341,19 @@ public static class FleetBench
     }
 
     /// <summary>Stops the server process if it still runs, then the private PostgreSQL, and removes the bench's folder (unless it is kept).</summary>
+    /// <summary>The servers this benchmark started and has not stopped.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Process, byte> Servers = new();
+
+    /// <summary>Every server still running, killed (the benchmark was sent a signal).</summary>
+    internal static void KillServers()
+    {
+        foreach (var server in Servers.Keys)
+        {
+            if (!server.HasExited) server.Kill(entireProcessTree: true);
+            server.WaitForExit();
+        }
+    }
+
     internal static async Task StopAsync(Process? server, EmbeddedPostgres pg, string? removeDir)
     {
         if (server is { HasExited: false })
@@ -347,6 +361,7 @@ public static class FleetBench
             server.Kill(entireProcessTree: true);
             await server.WaitForExitAsync();
         }
+        if (server is not null) Servers.TryRemove(server, out _);
         await pg.StopAsync();
         if (removeDir is not null) Directory.Delete(removeDir, recursive: true);
     }

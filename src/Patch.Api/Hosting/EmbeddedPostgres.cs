@@ -110,6 +110,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         {
             await WriteOwnedAsync(ownerFile, Environment.ProcessId.ToString());
             AppDomain.CurrentDomain.ProcessExit += StopAtExit;
+            Owned[this] = 0;
         }
 
         await EnsureDatabaseAsync();
@@ -152,6 +153,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     public async Task StopAsync()
     {
         AppDomain.CurrentDomain.ProcessExit -= StopAtExit;
+        Owned.TryRemove(this, out _);
         await RunAsync("pg_ctl", $"-D \"{_clusterDir}\" -m fast -w stop", throwOnError: false);
     }
 
@@ -160,6 +162,34 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     /// <c>finally</c>) would leave it running, owned by no one, in a folder nothing reuses.
     /// </summary>
     private void StopAtExit(object? sender, EventArgs e) => StopAsync().GetAwaiter().GetResult();
+
+    /// <summary>The clusters this process started and has not stopped.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<EmbeddedPostgres, byte> Owned = new();
+
+    /// <summary>
+    /// For a process that no host stops on a signal (a benchmark, a tool): when it is sent SIGTERM or SIGINT, the clusters
+    /// it started are stopped (after <paramref name="first"/>: its own children that use them), then the signal ends it as
+    /// before. Since .NET 10 a SIGTERM raises no <see cref="AppDomain.ProcessExit"/>, so <see cref="StopAtExit"/> covers
+    /// only a normal exit. A server leaves this to its host, which shuts down gracefully and stops its cluster then.
+    /// </summary>
+    public static IDisposable StopOwnedClustersOnSignals(Action? first = null)
+    {
+        void Stop(System.Runtime.InteropServices.PosixSignalContext _)
+        {
+            first?.Invoke();
+            foreach (var pg in Owned.Keys) pg.StopAsync().GetAwaiter().GetResult();
+        }
+        return new Registrations([System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop),
+            System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop)]);
+    }
+
+    private sealed class Registrations(IReadOnlyList<IDisposable> all) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var registration in all) registration.Dispose();
+        }
+    }
 
     /// <summary>Stops the cluster only if this process owns it: a reused cluster may serve another Patch process.</summary>
     public async ValueTask DisposeAsync()
