@@ -82,8 +82,9 @@ public sealed class CatalogAppend(IDocumentStore store, Actor actor, string caus
     public void Add<TAggregate>(string id, long expected, IReadOnlyList<object> events)
     {
         if (events.Count == 0) return;
+        // The readers refuse a document naming a stream twice; a second decision here would be a defect, never a retry.
+        if (!_new.TryAdd(id, (expected + events.Count, events))) throw new InvalidOperationException($"The catalog stream {id} was decided twice in one import.");
         _streams.Add((id, ((EventGraph)store.Options.Events).AggregateAliasFor(typeof(TAggregate)), expected, events));
-        _new[id] = (expected + events.Count, events);
     }
 
     /// <summary>
