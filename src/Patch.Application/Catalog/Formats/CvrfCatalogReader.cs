@@ -146,8 +146,12 @@ public static partial class CvrfCatalogReader
 
         public void Add(string cve, string? cveTitle, List<(string Product, Severity Severity)> severities, VendorFix remediation)
         {
-            if (_cves.Add(cve)) _cveTitles.Add(string.IsNullOrEmpty(cveTitle) ? cve : $"{cve} ({cveTitle})");
-            _severities.AddRange(severities);
+            // A CVE's severities once, however many of its remediations name this KB: only their maximum counts.
+            if (_cves.Add(cve))
+            {
+                _cveTitles.Add(string.IsNullOrEmpty(cveTitle) ? cve : $"{cve} ({cveTitle})");
+                _severities.AddRange(severities);
+            }
             var url = remediation.Url?.Trim();
             var restart = Restart(remediation.RestartRequired);
             var subType = remediation.SubType?.Trim();
