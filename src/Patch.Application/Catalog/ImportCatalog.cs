@@ -60,11 +60,17 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
 {
     public const string TaskName = "catalog-import";
 
-    /// <summary>Whether this database user may append trusted, asked at the first import that appends.</summary>
-    private bool? _trusted;
+    /// <summary>Whether the store's database user may append trusted, asked once per process at the first import that appends (as the ingest asks at start).</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IDocumentStore, object> MayTrust = new();
 
-    private async Task<bool> TrustedAsync(IDocumentSession session, CancellationToken ct) =>
-        _trusted ??= options.TrustedAppend && await Agents.AgentEventAppend.MayTrustAsync(session.Connection!, ct);
+    private async Task<bool> TrustedAsync(IDocumentSession session, CancellationToken ct)
+    {
+        if (!options.TrustedAppend) return false;
+        if (MayTrust.TryGetValue(store, out var known)) return (bool)known;
+        var may = await Agents.AgentEventAppend.MayTrustAsync(session.Connection!, ct);
+        MayTrust.AddOrUpdate(store, may);
+        return may;
+    }
 
     public async Task<CatalogImportResult> ImportAsync(ImportCatalog command, CancellationToken ct)
     {
