@@ -46,6 +46,32 @@ public class when_people_with_different_roles_use_the_console(ConsoleFixture con
     }
 
     [Fact]
+    public async Task a_control_used_while_the_console_script_is_still_on_its_way_is_not_lost()
+    {
+        await console.UserAsync("early", Roles.Operator);
+        var page = await console.SignInAsync("early");
+        try
+        {
+            // The console's script held back, as on a slow link: the page must not offer a control before the script that
+            // makes it work has run (a deferred script left the controls painted and dead meanwhile).
+            await page.RouteAsync("**/console/patch.js*", async route =>
+            {
+                await Task.Delay(1500);
+                await route.ContinueAsync();
+            });
+            await page.GotoAsync("/remediation-center", new() { WaitUntil = WaitUntilState.Commit });
+            await page.Locator("input[data-select-all=rows]").ClickAsync();
+            await Expect(page.Locator("input[type=checkbox][data-select=rows]").First).ToBeCheckedAsync();
+            Assert.Equal(0, await page.Locator("input[type=checkbox][data-select=rows]:not(:checked)").CountAsync());
+            Assert.True(await page.Locator("input[type=checkbox][data-select=rows]").CountAsync() > 1);
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+
+    [Fact]
     public async Task a_wrong_password_is_refused_on_the_page_and_signing_out_ends_the_session()
     {
         await console.UserAsync("sid", Roles.Operator);
