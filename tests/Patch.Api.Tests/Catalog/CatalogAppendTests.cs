@@ -22,11 +22,7 @@ public class when_an_import_writes_its_streams_in_one_statement(AppFixture app) 
         var first = await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
         await AssertAsMartenWritesAsync(first.GetProperty("runId").GetString()!);
 
-        var doc = XDocument.Load(SharedData.PathOf(SharedData.Cvrf2023));
-        XNamespace vuln = "http://www.icasi.org/CVRF/schema/vuln/1.1";
-        foreach (var r in doc.Descendants(vuln + "Remediation").Where(r => r.Element(vuln + "Description")?.Value == "5022282"))
-            r.SetElementValue(vuln + "FixedBuild", "10.0.17763.9999");
-        var revised = await App.ImportAsync("cvrf", Encoding.UTF8.GetBytes(doc.ToString()));
+        var revised = await App.ImportAsync("cvrf", Revised2023());
         Assert.Equal(1, revised.GetProperty("bulletinsRevised").GetInt32());
         await AssertAsMartenWritesAsync(revised.GetProperty("runId").GetString()!);
 
@@ -45,6 +41,16 @@ public class when_an_import_writes_its_streams_in_one_statement(AppFixture app) 
         Assert.Equal("completed", result.Status);
         Assert.Equal(37, result.BulletinsAdded);
         await AssertAsMartenWritesAsync(result.RunId, "checked-append", "server-task");
+    }
+
+    /// <summary>2023-Jan with KB5022282's fixed build changed in its eight remediations: one bulletin revised, eight updates.</summary>
+    private static byte[] Revised2023()
+    {
+        var doc = XDocument.Load(SharedData.PathOf(SharedData.Cvrf2023));
+        XNamespace vuln = "http://www.icasi.org/CVRF/schema/vuln/1.1";
+        foreach (var r in doc.Descendants(vuln + "Remediation").Where(r => r.Element(vuln + "Description")?.Value == "5022282"))
+            r.SetElementValue(vuln + "FixedBuild", "10.0.17763.9999");
+        return Encoding.UTF8.GetBytes(doc.ToString());
     }
 
     /// <summary>Each stream the run wrote: consecutive versions, the run's actor and causation, the stream's alias, and each snapshot as Marten folds it.</summary>
@@ -119,11 +125,7 @@ public class when_an_import_writes_its_streams_in_one_statement(AppFixture app) 
     public async Task imports_of_one_revision_at_once_write_it_once_the_later_ones_decided_again()
     {
         await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
-        var doc = XDocument.Load(SharedData.PathOf(SharedData.Cvrf2023));
-        XNamespace vuln = "http://www.icasi.org/CVRF/schema/vuln/1.1";
-        foreach (var r in doc.Descendants(vuln + "Remediation").Where(r => r.Element(vuln + "Description")?.Value == "5022282"))
-            r.SetElementValue(vuln + "FixedBuild", "10.0.17763.9999");
-        var revised = Encoding.UTF8.GetBytes(doc.ToString());
+        var revised = Revised2023();
         var before = await App.CatalogEventCountAsync();
 
         var results = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => App.ImportAsync("cvrf", revised)));
