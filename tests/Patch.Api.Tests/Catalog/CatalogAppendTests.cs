@@ -43,6 +43,32 @@ public class when_an_import_writes_its_streams_in_one_statement(AppFixture app) 
         await AssertAsMartenWritesAsync(result.RunId, "checked-append", "server-task");
     }
 
+    [Fact]
+    public async Task a_cve_written_in_two_cases_is_one_product_vulnerability_not_a_stream_decided_twice()
+    {
+        // The stream of a product vulnerability is keyed by the CVE in upper case: the same CVE written twice in two
+        // cases (each with a fix without a KB for the same product) is one fact, imported once.
+        const string Vulnerability = """
+              <vuln:Vulnerability><vuln:CVE>{0}</vuln:CVE>
+                <vuln:Remediations><vuln:Remediation Type="Vendor Fix"><vuln:Description>Release Notes</vuln:Description><vuln:ProductID>11</vuln:ProductID>
+                  <vuln:FixedBuild>{1}</vuln:FixedBuild></vuln:Remediation></vuln:Remediations>
+              </vuln:Vulnerability>
+            """;
+        var xml = $"""
+            <cvrfdoc xmlns="http://www.icasi.org/CVRF/schema/cvrf/1.1" xmlns:vuln="http://www.icasi.org/CVRF/schema/vuln/1.1" xmlns:prod="http://www.icasi.org/CVRF/schema/prod/1.1">
+              <DocumentTitle>Cases</DocumentTitle>
+              <DocumentTracking><Identification><ID>2024-Cases</ID></Identification><InitialReleaseDate>2024-01-09T08:00:00</InitialReleaseDate></DocumentTracking>
+              <prod:ProductTree><prod:FullProductName ProductID="11">Windows 11 Version 23H2 for x64-based Systems</prod:FullProductName></prod:ProductTree>
+              {string.Format(Vulnerability, "CVE-2024-0001", "10.0.22631.3007")}
+              {string.Format(Vulnerability, "cve-2024-0001", "")}
+            </cvrfdoc>
+            """;
+        var result = await App.ImportAsync("cvrf", Encoding.UTF8.GetBytes(xml));
+        Assert.Equal("completed", result.GetProperty("status").GetString());
+        Assert.Equal(1, result.GetProperty("vulnerabilitiesAdded").GetInt32());
+        await AssertAsMartenWritesAsync(result.GetProperty("runId").GetString()!);
+    }
+
     /// <summary>2023-Jan with KB5022282's fixed build changed in its eight remediations: one bulletin revised, eight updates.</summary>
     private static byte[] Revised2023()
     {

@@ -50,7 +50,8 @@ public static partial class CvrfCatalogReader
         var facts = new SortedDictionary<(string Cve, string Product), ProductVulnerabilityFacts>();
         foreach (var v in doc.Vulnerabilities)
         {
-            var cve = v.Cve?.Trim();
+            // One CVE however it is written: the streams and the known-exploited list key it in upper case.
+            var cve = v.Cve?.Trim().ToUpperInvariant();
             if (string.IsNullOrEmpty(cve))
                 throw new CatalogFormatException("Missing field", "vuln:Vulnerability has no vuln:CVE.", v.Place);
             var cveTitle = v.Title?.Trim();
