@@ -50,12 +50,6 @@ public sealed class AgentEventAppend(IDocumentStore store)
     public static async Task<bool> MayTrustAsync(NpgsqlDataSource db, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
-        return await MayTrustAsync(conn, ct);
-    }
-
-    /// <summary>The same, asked on an open connection (within its transaction, if one is begun).</summary>
-    public static async Task<bool> MayTrustAsync(NpgsqlConnection conn, CancellationToken ct)
-    {
         await using (var superuser = new NpgsqlCommand("select current_setting('is_superuser') = 'on'", conn))
             if ((bool)(await superuser.ExecuteScalarAsync(ct))!) return true;
         if (conn.PostgreSqlVersion.Major < 15) return false;

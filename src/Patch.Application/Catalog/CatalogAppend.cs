@@ -103,11 +103,11 @@ public sealed class CatalogAppend(IDocumentStore store, Actor actor, string caus
     }
 
     /// <summary>
-    /// The events (<paramref name="trusted"/> or not), then the snapshots, on the session's transaction: the snapshots are
-    /// folded and serialized while PostgreSQL appends the events. Throws <see cref="CatalogStreamsMoved"/> (nothing
+    /// The events, then the snapshots, on the session's transaction: the snapshots are folded and serialized while
+    /// PostgreSQL appends the events. Throws <see cref="CatalogStreamsMoved"/> (nothing
     /// written) when another writer moved a stream since it was read.
     /// </summary>
-    public async Task WriteAsync(IDocumentSession session, bool trusted, CancellationToken ct)
+    public async Task WriteAsync(IDocumentSession session, CancellationToken ct)
     {
         if (_streams.Count == 0) return;
         var serializer = store.Options.Serializer();
@@ -118,16 +118,12 @@ public sealed class CatalogAppend(IDocumentStore store, Actor actor, string caus
         if (actor.Id is not null) headers["actorId"] = actor.Id;
         await using (var batch = new NpgsqlBatch(session.Connection))
         {
-            // Trusted (ADR 0039): the statement writes every stream before its events, so PostgreSQL's per-event check that
-            // the stream exists is skipped for this statement alone, and with it only the triggers stamping now(), which it writes.
-            if (trusted) batch.BatchCommands.Add(new NpgsqlBatchCommand(Agents.AgentEventAppend.Trust));
             batch.BatchCommands.Add(Agents.AgentEventAppend.Positional(Sql,
                 _streams.Select(s => s.Id).ToArray(), _streams.Select(s => s.Type).ToArray(), _streams.Select(s => s.Expected).ToArray(),
                 _streams.Select(s => s.Events.Count).ToArray(),
                 events.Select(e => e.Id).ToArray(), events.Select(_ => Guid.CreateVersion7()).ToArray(), events.Select(e => e.Version).ToArray(),
                 mappings.Select(m => m.EventTypeName).ToArray(), mappings.Select(m => m.DotNetTypeName).ToArray(),
                 events.Select(e => serializer.ToJson(e.Event)).ToArray(), actor.CorrelationId, causationId, serializer.ToJson(headers), actor.Name));
-            if (trusted) batch.BatchCommands.Add(new NpgsqlBatchCommand(Agents.AgentEventAppend.Distrust));
             var appending = batch.ExecuteReaderAsync(ct);
             var documents = new List<(Type Type, string Id, string Json)>(_snapshots.Count);
             try

@@ -43,12 +43,6 @@ public sealed class CatalogImportOptions
 {
     /// <summary>Largest catalog file accepted, in bytes (Patch:Import:MaxBytes).</summary>
     public long MaxBytes { get; set; } = 64L * 1024 * 1024;
-
-    /// <summary>
-    /// An import's events appended without PostgreSQL's per-row stream check where the database user may (Patch:Import:TrustedAppend,
-    /// ADR 0046 as ADR 0039 for the agents' events).
-    /// </summary>
-    public bool TrustedAppend { get; set; } = true;
 }
 
 public static class CatalogFormats
@@ -59,18 +53,6 @@ public static class CatalogFormats
 public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, CatalogImportOptions options)
 {
     public const string TaskName = "catalog-import";
-
-    /// <summary>Whether the store's database user may append trusted, asked once per process at the first import that appends (as the ingest asks at start).</summary>
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IDocumentStore, object> MayTrust = new();
-
-    private async Task<bool> TrustedAsync(IDocumentSession session, CancellationToken ct)
-    {
-        if (!options.TrustedAppend) return false;
-        if (MayTrust.TryGetValue(store, out var known)) return (bool)known;
-        var may = await Agents.AgentEventAppend.MayTrustAsync(session.Connection!, ct);
-        MayTrust.AddOrUpdate(store, may);
-        return may;
-    }
 
     public async Task<CatalogImportResult> ImportAsync(ImportCatalog command, CancellationToken ct)
     {
@@ -216,7 +198,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             append.Snapshot(id, rows.GetValueOrDefault(id));
         }
         foreach (var (id, current) in facts.Changed) append.Snapshot(id, current);
-        await append.WriteAsync(session, append.Streams > 0 && await TrustedAsync(session, ct), ct);
+        await append.WriteAsync(session, ct);
 
         var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
         var skipped = older == 0 ? document.Skipped
@@ -290,7 +272,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             else revised++;
             events += decided.Count;
         }
-        await append.WriteAsync(session, append.Streams > 0 && await TrustedAsync(session, ct), ct);
+        await append.WriteAsync(session, ct);
 
         var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
         IReadOnlyList<SkippedEntry> skipped = replicated == 0 ? [] : [new SkippedEntry(ReplicatedReason, "replicated known-exploited CVEs", replicated)];
