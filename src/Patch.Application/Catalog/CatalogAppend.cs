@@ -10,7 +10,7 @@ namespace Patch.Application.Catalog;
 
 /// <summary>
 /// The events an import decided for many catalog streams, appended in one statement on the session's transaction, and
-/// the streams' inline snapshots folded by the store's own aggregators and written in the same batch (ADR 0046). Marten
+/// the streams' inline snapshots folded by the store's own aggregators and written after them (ADR 0046). Marten
 /// appends a stream at a time (a call of its append function each, the inline projections run per stream): for the
 /// hundred streams of a monthly document that was half the import's save. The rows are the ones Marten writes — the
 /// store's serializer and event type names, each stream's alias, the session's headers, correlation, causation and user
@@ -104,8 +104,8 @@ public sealed class CatalogAppend(IDocumentStore store, Actor actor, string caus
 
     /// <summary>
     /// The events, then the snapshots, on the session's transaction: the snapshots are folded and serialized while
-    /// PostgreSQL appends the events. Throws <see cref="CatalogStreamsMoved"/> (nothing
-    /// written) when another writer moved a stream since it was read.
+    /// PostgreSQL appends the events. Throws <see cref="CatalogStreamsMoved"/> (nothing written) when another writer moved
+    /// a stream since it was read.
     /// </summary>
     public async Task WriteAsync(IDocumentSession session, CancellationToken ct)
     {
