@@ -33,13 +33,21 @@ public class when_the_agent_command_line_is_used
     public async Task inventory_reads_products_from_registry_exports()
     {
         var state = Directory.CreateTempSubdirectory("patch-agent-cli-").FullName;
-        var (code, output, error) = await RunAsync("inventory", "--systeminfo", SharedData.PathOf("windows-inventory/wesng-validation/11_23H2_x64_enterprise_systeminfo.txt"),
-            "--registry", SharedData.RepoFile("tests/Patch.Api.Tests/Inventory/registry/sqlserver.reg"), "--state", state);
-        Assert.True(code == 0, error);
-        Assert.Contains("\"name\": \"Microsoft SQL Server 2022 (MSSQLSERVER)\"", output, StringComparison.Ordinal);
-        var (badCode, _, badError) = await RunAsync("inventory", "--systeminfo", SharedData.PathOf("windows-inventory/wesng-validation/11_23H2_x64_enterprise_systeminfo.txt"),
-            "--registry", SharedData.PathOf("windows-inventory/wesng-validation/11_23H2_x64_enterprise_systeminfo.txt"), "--state", state);
-        Assert.Equal(1, badCode);
-        Assert.Contains("is not the header of a registry export", badError, StringComparison.Ordinal);
+        try
+        {
+            var (code, output, error) = await RunAsync("inventory", "--systeminfo", SharedData.PathOf("windows-inventory/wesng-validation/11_23H2_x64_enterprise_systeminfo.txt"),
+                "--registry", SharedData.RepoFile("tests/Patch.Api.Tests/Inventory/registry/sqlserver.reg"), "--state", state);
+            Assert.True(code == 0, error);
+            Assert.Contains("\"name\": \"Microsoft SQL Server 2022 (MSSQLSERVER)\"", output, StringComparison.Ordinal);
+            var (badCode, _, badError) = await RunAsync("inventory", "--systeminfo", SharedData.PathOf("windows-inventory/wesng-validation/11_23H2_x64_enterprise_systeminfo.txt"),
+                "--registry", SharedData.PathOf("windows-inventory/wesng-validation/11_23H2_x64_enterprise_systeminfo.txt"), "--state", state);
+            Assert.Equal(1, badCode);
+            Assert.Contains("is not the header of a registry export", badError, StringComparison.Ordinal);
+        }
+        finally
+        {
+            // The agent's state folder is the test's own: nothing of it stays in the machine's temporary folder.
+            Directory.Delete(state, recursive: true);
+        }
     }
 }
