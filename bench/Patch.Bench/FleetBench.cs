@@ -340,7 +340,6 @@ public static class FleetBench
         throw new TimeoutException("the Patch server did not become ready");
     }
 
-    /// <summary>Stops the server process if it still runs, then the private PostgreSQL, and removes the bench's folder (unless it is kept).</summary>
     /// <summary>The servers this benchmark started and has not stopped.</summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<Process, byte> Servers = new();
 
@@ -354,6 +353,7 @@ public static class FleetBench
         }
     }
 
+    /// <summary>Stops the server process if it still runs, then the private PostgreSQL, and removes the bench's folder (unless it is kept).</summary>
     internal static async Task StopAsync(Process? server, EmbeddedPostgres pg, string? removeDir)
     {
         if (server is { HasExited: false })

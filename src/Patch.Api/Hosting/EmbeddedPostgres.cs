@@ -109,7 +109,6 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         if (OwnsCluster)
         {
             await WriteOwnedAsync(ownerFile, Environment.ProcessId.ToString());
-            AppDomain.CurrentDomain.ProcessExit += StopAtExit;
             Owned[this] = 0;
         }
 
@@ -152,32 +151,37 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     /// <summary>Stops the cluster (fast shutdown). Data stays for the next start.</summary>
     public async Task StopAsync()
     {
-        AppDomain.CurrentDomain.ProcessExit -= StopAtExit;
         Owned.TryRemove(this, out _);
         await RunAsync("pg_ctl", $"-D \"{_clusterDir}\" -m fast -w stop", throwOnError: false);
     }
-
-    /// <summary>
-    /// A process ended by a signal without stopping its cluster (a benchmark or a command stopped by hand runs no
-    /// <c>finally</c>) would leave it running, owned by no one, in a folder nothing reuses.
-    /// </summary>
-    private void StopAtExit(object? sender, EventArgs e) => StopAsync().GetAwaiter().GetResult();
 
     /// <summary>The clusters this process started and has not stopped.</summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<EmbeddedPostgres, byte> Owned = new();
 
     /// <summary>
+    /// A process that exits without stopping a cluster it started (a command or a benchmark leaving by an exception past
+    /// its disposal) would leave it running, owned by no one, in a folder nothing reuses: its clusters are stopped at the
+    /// process's exit. A signal raises no exit event since .NET 10: see <see cref="StopOwnedClustersOnSignals"/>.
+    /// </summary>
+    static EmbeddedPostgres() => AppDomain.CurrentDomain.ProcessExit += (_, _) => StopOwned();
+
+    private static void StopOwned()
+    {
+        foreach (var pg in Owned.Keys) pg.StopAsync().GetAwaiter().GetResult();
+    }
+
+    /// <summary>
     /// For a process that no host stops on a signal (a benchmark, a tool): when it is sent SIGTERM or SIGINT, the clusters
     /// it started are stopped (after <paramref name="first"/>: its own children that use them), then the signal ends it as
-    /// before. Since .NET 10 a SIGTERM raises no <see cref="AppDomain.ProcessExit"/>, so <see cref="StopAtExit"/> covers
-    /// only a normal exit. A server leaves this to its host, which shuts down gracefully and stops its cluster then.
+    /// before. Since .NET 10 a SIGTERM raises no <see cref="AppDomain.ProcessExit"/>, so the exit event covers only a
+    /// normal exit. A server leaves this to its host, which shuts down gracefully and stops its cluster then.
     /// </summary>
     public static IDisposable StopOwnedClustersOnSignals(Action? first = null)
     {
         void Stop(System.Runtime.InteropServices.PosixSignalContext _)
         {
             first?.Invoke();
-            foreach (var pg in Owned.Keys) pg.StopAsync().GetAwaiter().GetResult();
+            StopOwned();
         }
         return new Registrations([System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop),
             System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop)]);

@@ -155,10 +155,10 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         var settings = await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
         var source = $"{document.Format}:{document.DocumentId}";
         int added = 0, revised = 0, unchanged = 0, updatesAdded = 0, updatesRevised = 0, excluded = 0, events = 0, older = 0, replicated = 0;
-        var changedBulletins = new List<string>();
         var addedBulletins = new List<string>();
         var append = new CatalogAppend(store, actor, runId);
-        var bulletins = new List<(string Id, Bulletin? Current)>();
+        // The bulletins with new events, and each one's state before them.
+        var changed = new List<(string Id, Bulletin? Current)>();
         var streams = await session.FetchManyForWritingAsync<Bulletin>(document.Bulletins.Select(b => b.StreamId), ct);
         foreach (var incoming in document.Bulletins)
         {
@@ -168,11 +168,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             var decision = CatalogImport.Decide(stream.Aggregate, incoming, settings, source);
             append.Add<Bulletin>(incoming.StreamId, stream.StartingVersion ?? 0, decision.Events);
             events += decision.Events.Count;
-            if (decision.Events.Count > 0)
-            {
-                changedBulletins.Add(incoming.StreamId);
-                bulletins.Add((incoming.StreamId, stream.Aggregate));
-            }
+            if (decision.Events.Count > 0) changed.Add((incoming.StreamId, stream.Aggregate));
             if (decision.Kind == BulletinImportKind.Added) addedBulletins.Add(incoming.StreamId);
             updatesAdded += decision.UpdatesAdded;
             updatesRevised += decision.UpdatesRevised;
@@ -189,10 +185,10 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         var facts = await DecideProductVulnerabilitiesAsync(session, append, document, source, ct);
         events += facts.Events;
         // The Remediation Center rows of the bulletins revised (a new bulletin has none yet).
-        var revisedIds = bulletins.Where(b => b.Current is not null).Select(b => b.Id).ToArray();
+        var revisedIds = changed.Where(b => b.Current is not null).Select(b => b.Id).ToArray();
         var rows = revisedIds.Length == 0 ? [] : (await session.LoadManyAsync<BulletinRow>(ct, revisedIds)).ToDictionary(r => r.Id);
 
-        foreach (var (id, current) in bulletins)
+        foreach (var (id, current) in changed)
         {
             append.Snapshot(id, current);
             append.Snapshot(id, rows.GetValueOrDefault(id));
@@ -209,7 +205,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         // The analysis after the import looks only at the computers these bulletins concern; product facts (no KB) re-analyse the fleet.
         var result = new CatalogImportResult(runId, status, document.Format, document.DocumentId, added, revised, unchanged,
             updatesAdded, updatesRevised, excluded, facts.Added, facts.Revised, facts.Unchanged, events, skipped,
-            ChangedBulletins: facts.Events > 0 ? null : changedBulletins, AddedBulletins: addedBulletins);
+            ChangedBulletins: facts.Events > 0 ? null : changed.Select(b => b.Id).ToList(), AddedBulletins: addedBulletins);
         AppendCompleted(session, result);
         if (events > 0) session.QueueSqlCommand(Projections.ReadModels.MarkCatalogChanged);
         await session.SaveChangesAsync(ct);
