@@ -131,6 +131,12 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             throw new CatalogFormatException("Catalog file too large",
                 $"The file has {command.Content.Length} bytes; the limit (Patch:Import:MaxBytes) is {options.MaxBytes}.", "body");
 
+        if (format == "cvrf")
+        {
+            var cvrf = CvrfCatalogReader.Read(command.Content);
+            CatalogText.Check(cvrf);
+            return new Content(cvrf, null);
+        }
         using var stream = new MemoryStream(command.Content, writable: false);
         if (format == "kev")
         {
@@ -140,7 +146,6 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         }
         var document = format switch
         {
-            "cvrf" => CvrfCatalogReader.Read(stream),
             "mssecure" => MssecureCatalogReader.Read(stream),
             _ => PatchCatalogReader.Read(stream),
         };

@@ -21,7 +21,13 @@ public static partial class CvrfCatalogReader
     private sealed record VendorFix(string? Description, string? Url, string? RestartRequired, string? SubType, string? FixedBuild,
         List<string> Supercedence, List<string> ProductIds);
     private sealed record Vulnerability(string Place, string? Cve, string? Title, List<(string Product, Severity Severity)> Severities, List<VendorFix> VendorFixes);
-    private sealed record Parsed(string RootPlace, Tracking? Tracking, string? Title, Dictionary<string, string> Products, List<Vulnerability> Vulnerabilities);
+    private sealed record Parsed(string RootPlace, Tracking? Tracking, string? Title, Dictionary<string, string>? Products, List<Vulnerability> Vulnerabilities)
+    {
+        /// <summary>The pieces of one document (<see cref="XmlPieces"/>) as one: the first of each singular element in document order, every vulnerability in order.</summary>
+        public static Parsed Merge(IReadOnlyList<Parsed> pieces) => new(pieces[0].RootPlace,
+            pieces.Select(p => p.Tracking).FirstOrDefault(t => t is not null), pieces.Select(p => p.Title).FirstOrDefault(t => t is not null),
+            pieces.Select(p => p.Products).FirstOrDefault(p => p is not null), [.. pieces.SelectMany(p => p.Vulnerabilities)]);
+    }
 
     /// <summary>The names the pass compares, atomized in the reader's name table: compared by reference, never by characters.</summary>
     private sealed class Names(XmlNameTable t)
@@ -64,7 +70,7 @@ public static partial class CvrfCatalogReader
             else r.Skip();
         });
         while (r.Read()) { }
-        return new Parsed(rootPlace, tracking, title, products ?? new(StringComparer.Ordinal), vulnerabilities);
+        return new Parsed(rootPlace, tracking, title, products, vulnerabilities);
     }
 
     private static Tracking ReadTracking(XmlReader r, Names n)

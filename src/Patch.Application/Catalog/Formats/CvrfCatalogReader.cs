@@ -24,6 +24,28 @@ public static partial class CvrfCatalogReader
     public static CatalogDocument Read(Stream stream) => Map(SafeXml.Stream(stream, Parse));
 
     /// <summary>
+    /// A document of <see cref="MinPieceBytes"/> twice or more is read in pieces, one per core up to
+    /// <see cref="MaxPieces"/> (<see cref="XmlPieces"/>, ADR 0047), split before vulnerabilities; when it cannot be, or a
+    /// piece fails, it is read whole — so a refusal is always the whole document's.
+    /// </summary>
+    public static CatalogDocument Read(byte[] bytes) =>
+        ReadInPieces(bytes, Math.Min(Environment.ProcessorCount, MaxPieces), MinPieceBytes) ?? Read(new MemoryStream(bytes, writable: false));
+
+    /// <summary>
+    /// The document read in at most <paramref name="pieces"/> pieces of at least <paramref name="minPieceBytes"/>, or null
+    /// when it cannot be split or a piece fails (malformed, or a split point that is no vulnerability of the document).
+    /// </summary>
+    public static CatalogDocument? ReadInPieces(byte[] bytes, int pieces, int minPieceBytes) =>
+        XmlPieces.Split(bytes, VulnNamespace, "Vulnerability", pieces, minPieceBytes) is { } plan && XmlPieces.TryRead(bytes, plan, Parse) is { } read
+            ? Map(Parsed.Merge(read))
+            : null;
+
+    public const int MaxPieces = 8;
+
+    /// <summary>The least a piece holds: below it, a thread's start and a reader's costs outweigh what it saves.</summary>
+    public const int MinPieceBytes = 256 * 1024;
+
+    /// <summary>
     /// A fixed build as written, without the invisible format characters some real documents carry (2024-Oct's
     /// "10.0.19041.5000" ends in seven zero-width spaces): otherwise it is no version, and the update never counts as
     /// reached by a computer's build.
@@ -43,7 +65,7 @@ public static partial class CvrfCatalogReader
         var released = Date(tracking.Released);
         var revised = Date(tracking.Revised);
         var title = doc.Title?.Trim() ?? documentId;
-        var products = doc.Products;
+        var products = doc.Products ?? new(StringComparer.Ordinal);
 
         var kbs = new SortedDictionary<string, KbAccumulator>(StringComparer.Ordinal);
         var skipped = new Dictionary<string, int>(StringComparer.Ordinal);

@@ -7,16 +7,22 @@ namespace Patch.Application.Catalog.Formats;
 /// nesting depth (20,000 levels: over half a second for 60 KB), so a document no catalog format could produce is refused
 /// while it is read, before the tree is built.
 /// </summary>
-internal sealed class DepthLimitedXmlReader(XmlReader inner, int maxDepth) : XmlReader, IXmlLineInfo
+internal sealed class DepthLimitedXmlReader(XmlReader inner, int maxDepth, DepthLimitedXmlReader.Shift? shift = null) : XmlReader, IXmlLineInfo
 {
+    /// <summary>
+    /// A piece of a larger document (<see cref="XmlPieces"/>): it starts at <paramref name="Line"/>, <paramref name="Column"/>
+    /// of the whole, after a first line's <paramref name="Added"/> characters that are not the document's.
+    /// </summary>
+    public sealed record Shift(int Line, int Column, int Added);
+
+
     public override bool Read()
     {
         if (!inner.Read()) return false;
         if (inner.Depth > maxDepth)
         {
-            var info = (IXmlLineInfo)inner;
             throw new CatalogFormatException("XML nested too deeply",
-                $"Elements are nested more than {maxDepth} levels deep here; no catalog format nests that deep.", $"line {info.LineNumber}, column {info.LinePosition}");
+                $"Elements are nested more than {maxDepth} levels deep here; no catalog format nests that deep.", $"line {LineNumber}, column {LinePosition}");
         }
         return true;
     }
@@ -55,8 +61,11 @@ internal sealed class DepthLimitedXmlReader(XmlReader inner, int maxDepth) : Xml
     public override void ResolveEntity() => inner.ResolveEntity();
 
     public bool HasLineInfo() => inner is IXmlLineInfo info && info.HasLineInfo();
-    public int LineNumber => (inner as IXmlLineInfo)?.LineNumber ?? 0;
-    public int LinePosition => (inner as IXmlLineInfo)?.LinePosition ?? 0;
+    public int LineNumber => inner is IXmlLineInfo info ? info.LineNumber + (shift is null || info.LineNumber == 0 ? 0 : shift.Line - 1) : 0;
+
+    public int LinePosition => inner is IXmlLineInfo info
+        ? info.LinePosition + (shift is null || info.LineNumber != 1 ? 0 : shift.Column - 1 - shift.Added)
+        : 0;
 
     protected override void Dispose(bool disposing)
     {

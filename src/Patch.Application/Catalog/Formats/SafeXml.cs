@@ -16,22 +16,25 @@ public static class SafeXml
     public static XDocument Load(Stream stream, bool lineInfo = false) =>
         Stream(stream, reader => XDocument.Load(reader, lineInfo ? LoadOptions.SetLineInfo : LoadOptions.None));
 
+    /// <summary>The settings of every catalog reader: no DTD, no resolver; comments, processing instructions and indentation passed over.</summary>
+    internal static XmlReaderSettings Settings() => new()
+    {
+        DtdProcessing = DtdProcessing.Prohibit,
+        XmlResolver = null,
+        IgnoreComments = true,
+        IgnoreProcessingInstructions = true,
+        // Indentation between elements is no fact: fewer nodes to build (text inside an element is kept whole).
+        IgnoreWhitespace = true,
+        CloseInput = false,
+    };
+
     /// <summary>
     /// Reads the document with <paramref name="read"/> from a reader that refuses DTDs, external entities and nesting
     /// deeper than <see cref="MaxDepth"/>; malformed XML is refused naming its line and column.
     /// </summary>
     public static T Stream<T>(Stream stream, Func<XmlReader, T> read)
     {
-        var settings = new XmlReaderSettings
-        {
-            DtdProcessing = DtdProcessing.Prohibit,
-            XmlResolver = null,
-            IgnoreComments = true,
-            IgnoreProcessingInstructions = true,
-            // Indentation between elements is no fact: fewer nodes to build (text inside an element is kept whole).
-            IgnoreWhitespace = true,
-            CloseInput = false,
-        };
+        var settings = Settings();
         XmlReader? reader = null;
         try
         {
