@@ -82,14 +82,31 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         if (command.FileName is not null) parameters["fileName"] = ServerTaskRecorder.Printable(command.FileName);
         foreach (var (key, value) in command.Source ?? new Dictionary<string, string>()) parameters[key] = value;
         // The very content the last import brought, on the same core settings, into the catalog that import left: nothing can change.
-        if (await SameContent.RecogniseAsync(store, time, command, format, parameters, ct) is { } same) return same;
+        var recognition = SameContent.Recognise(store, time, command, format, parameters, ct);
+        // Content this process did not see imported last is read while PostgreSQL says whether it is the last import's.
+        var reading = recognition.Expected ? null : Task.Run(() => Read(format, command), ct);
+        CatalogImportResult? same;
+        try
+        {
+            same = await recognition.Outcome;
+        }
+        catch
+        {
+            Abandon(reading);
+            throw;
+        }
+        if (same is not null)
+        {
+            Abandon(reading);
+            return same;
+        }
         // The run is recorded (its own transaction, kept whatever the import meets) while the document is read: its
         // round trips overlap the parse.
         var started = ServerTaskRecorder.StartAsync(store, time, command.Actor, TaskName, command.Trigger, parameters, ct);
         string? runId = null;
         try
         {
-            var content = Read(format, command);
+            var content = reading is null ? Read(format, command) : await reading;
             runId = await started;
             // Two imports of overlapping documents at once (the API and a schedule, two nodes): the later commit finds a
             // stream the other just wrote and is decided again against it, rather than failing (a few tries).
@@ -97,7 +114,12 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             {
                 try
                 {
-                    return content.Kev is { } kev ? await ImportKevAsync(runId, kev, command.Actor, ct) : await ImportBulletinsAsync(runId, content.Catalog!, command.Actor, ct);
+                    var result = content.Kev is { } kev ? await ImportKevAsync(runId, kev, command.Actor, ct) : await ImportBulletinsAsync(runId, content.Catalog!, command.Actor, ct);
+                    // The next import of these bytes is recognised in one statement (the database checks that this is still the last import).
+                    var run = ServerTaskRun.Create(ServerTaskRecorder.Started(runId, TaskName, command.Trigger, parameters, command.Actor, time));
+                    UnchangedRun.Saw(store, ServerTaskRun.Apply(ServerTaskRecorder.Completed(runId, new TaskOutcome(Counts(result), result.Status), time), run),
+                        long.Parse(parameters["settingsVersion"], System.Globalization.CultureInfo.InvariantCulture));
+                    return result;
                 }
                 catch (Exception e) when (attempt < 4 && StoreConflict.Is(e))
                 {
@@ -118,6 +140,10 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             throw;
         }
     }
+
+    /// <summary>A read started for content that turned out to be the last import's (or whose recognition failed): left to end, its failure observed.</summary>
+    private static void Abandon(Task<Content>? reading) =>
+        reading?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
 
     /// <summary>The document read and checked: a vendor catalog or a KEV list.</summary>
     private sealed record Content(CatalogDocument? Catalog, KevDocument? Kev);
@@ -283,18 +309,17 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         return result;
     }
 
-    private void AppendCompleted(IDocumentSession session, CatalogImportResult r)
+    private void AppendCompleted(IDocumentSession session, CatalogImportResult r) =>
+        session.Events.Append(r.RunId, ServerTaskRecorder.Completed(r.RunId, new TaskOutcome(Counts(r), r.Status), time));
+
+    private static Dictionary<string, int> Counts(CatalogImportResult r) => new()
     {
-        var counts = new Dictionary<string, int>
-        {
-            ["bulletinsAdded"] = r.BulletinsAdded, ["bulletinsRevised"] = r.BulletinsRevised, ["bulletinsUnchanged"] = r.BulletinsUnchanged,
-            ["updatesAdded"] = r.UpdatesAdded, ["updatesRevised"] = r.UpdatesRevised, ["updatesExcluded"] = r.UpdatesExcluded,
-            ["vulnerabilitiesAdded"] = r.VulnerabilitiesAdded, ["vulnerabilitiesRevised"] = r.VulnerabilitiesRevised,
-            ["vulnerabilitiesUnchanged"] = r.VulnerabilitiesUnchanged, ["eventsAppended"] = r.EventsAppended,
-            ["skipped"] = r.Skipped.Sum(s => s.Count),
-        };
-        session.Events.Append(r.RunId, ServerTaskRecorder.Completed(r.RunId, new TaskOutcome(counts, r.Status), time));
-    }
+        ["bulletinsAdded"] = r.BulletinsAdded, ["bulletinsRevised"] = r.BulletinsRevised, ["bulletinsUnchanged"] = r.BulletinsUnchanged,
+        ["updatesAdded"] = r.UpdatesAdded, ["updatesRevised"] = r.UpdatesRevised, ["updatesExcluded"] = r.UpdatesExcluded,
+        ["vulnerabilitiesAdded"] = r.VulnerabilitiesAdded, ["vulnerabilitiesRevised"] = r.VulnerabilitiesRevised,
+        ["vulnerabilitiesUnchanged"] = r.VulnerabilitiesUnchanged, ["eventsAppended"] = r.EventsAppended,
+        ["skipped"] = r.Skipped.Sum(s => s.Count),
+    };
 
     private static CatalogImportResult Failed(string runId, string format, string title, string detail, string? place) =>
         new(runId, ServerTaskStatus.Failed, format, null, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, [], detail, title, place);

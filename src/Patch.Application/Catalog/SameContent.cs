@@ -13,12 +13,19 @@ namespace Patch.Application.Catalog;
 public static class SameContent
 {
     /// <summary>
-    /// Recognises an import of the last import's content, or answers null. The content is hashed while the last import
-    /// is read and — when it may be the same (same size, format and settings) — this run is written "unchanged" in a
-    /// transaction left open: it commits once the hash matches and rolls back otherwise, so recognising costs the hash
-    /// and one commit (ADR 0033). When this process saw the last import, reading and writing are one statement.
+    /// A recognition under way, once the content is hashed: whether this process saw this very content imported last
+    /// (the database decides: another node may have imported since), and the outcome — the "unchanged" result, or null.
     /// </summary>
-    public static async Task<CatalogImportResult?> RecogniseAsync(IDocumentStore store, TimeProvider time, ImportCatalog command, string format,
+    public sealed record Recognition(bool Expected, Task<CatalogImportResult?> Outcome);
+
+    /// <summary>
+    /// Recognises an import of the last import's content. The content is hashed while the last import is read and —
+    /// when it may be the same (same size, format and settings) — this run is written "unchanged" in a transaction left
+    /// open: it commits once the hash matches and rolls back otherwise, so recognising costs the hash and one commit
+    /// (ADR 0033). When this process saw the last import, reading and writing are one statement. Returns once the
+    /// content is hashed, while PostgreSQL answers.
+    /// </summary>
+    public static Recognition Recognise(IDocumentStore store, TimeProvider time, ImportCatalog command, string format,
         Dictionary<string, string> parameters, CancellationToken ct)
     {
         var copy = new Dictionary<string, string>(parameters);
@@ -26,6 +33,13 @@ public static class SameContent
         // it on was often found only after the hash).
         var speculation = SpeculateAsync(store, time, command, copy, ct);
         var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(command.Content));
+        var expected = UnchangedRun.LastSeen(store)?.Run.Parameters.GetValueOrDefault("sha256") == sha256;
+        return new Recognition(expected, OutcomeAsync(store, speculation, sha256, format, parameters, ct));
+    }
+
+    private static async Task<CatalogImportResult?> OutcomeAsync(IDocumentStore store, Task<Speculation> speculation, string sha256, string format,
+        Dictionary<string, string> parameters, CancellationToken ct)
+    {
         await using var record = await speculation;
         parameters["sha256"] = sha256;
         parameters["settingsVersion"] = record.SettingsVersion.ToString();

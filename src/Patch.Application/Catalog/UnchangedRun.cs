@@ -30,6 +30,9 @@ public static class UnchangedRun
 
     public static void Saw(IDocumentStore store, ServerTaskRun run, long settingsVersion) => Last.AddOrUpdate(store, new Seen(run, settingsVersion));
 
+    /// <summary>Forgets the last import seen: for a store emptied under the process (a benchmark), where the guess is sure to fail.</summary>
+    public static void Forget(IDocumentStore store) => Last.Remove(store);
+
     private static readonly string Sql = $"""
         with still as (
           select 1 where ({SameContent.LastImport("id", "$1")}) = $2 and coalesce((select version from {S}.mt_streams where id = $3), 0) = $4),

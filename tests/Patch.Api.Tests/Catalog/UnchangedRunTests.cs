@@ -126,7 +126,12 @@ public class when_an_unchanged_run_is_written_in_one_statement(AppFixture app) :
     public async Task re_imports_use_what_the_process_saw_and_fall_back_when_it_changed()
     {
         var mssecure = SharedData.Bytes(SharedData.Mssecure);
-        await App.ImportAsync("mssecure", mssecure);
+        var imported = await App.ImportAsync("mssecure", mssecure);
+        // The import itself is what the process saw last: its first re-import is already the one statement's.
+        var seen = UnchangedRun.LastSeen(App.Store);
+        Assert.Equal(imported.GetProperty("runId").GetString(), seen?.Run.Id);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(mssecure)), seen!.Run.Parameters["sha256"]);
+        Assert.Equal(imported.GetProperty("status").GetString(), seen.Run.Status);
         var first = await App.ImportAsync("mssecure", mssecure);
         Assert.Equal("unchanged", first.GetProperty("status").GetString());
         Assert.Equal(first.GetProperty("runId").GetString(), UnchangedRun.LastSeen(App.Store)?.Run.Id);
