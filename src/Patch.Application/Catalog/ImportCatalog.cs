@@ -83,31 +83,14 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         foreach (var (key, value) in command.Source ?? new Dictionary<string, string>()) parameters[key] = value;
         // The very content the last import brought, on the same core settings, into the catalog that import left: nothing can change.
         var recognition = SameContent.Recognise(store, time, command, format, parameters, ct);
-        // Content this process did not see imported last is read while PostgreSQL says whether it is the last import's.
-        var reading = recognition.Expected ? null : Task.Run(() => Read(format, command), ct);
-        CatalogImportResult? same;
+        // Once PostgreSQL says it is not, the run is recorded (its own transaction, kept whatever the import meets).
+        var started = StartUnlessSameAsync(recognition, command, parameters, ct);
+        // Content this process did not see imported last is read meanwhile, here: its answer is awaited only after.
+        var read = recognition.Expected ? null : ReadNow(format, command);
+        if (await started is not { } runId) return (await recognition.Outcome)!;
         try
         {
-            same = await recognition.Outcome;
-        }
-        catch
-        {
-            Abandon(reading);
-            throw;
-        }
-        if (same is not null)
-        {
-            Abandon(reading);
-            return same;
-        }
-        // The run is recorded (its own transaction, kept whatever the import meets) while the document is read: its
-        // round trips overlap the parse.
-        var started = ServerTaskRecorder.StartAsync(store, time, command.Actor, TaskName, command.Trigger, parameters, ct);
-        string? runId = null;
-        try
-        {
-            var content = reading is null ? Read(format, command) : await reading;
-            runId = await started;
+            var content = read is null ? Read(format, command) : read();
             // Two imports of overlapping documents at once (the API and a schedule, two nodes): the later commit finds a
             // stream the other just wrote and is decided again against it, rather than failing (a few tries).
             for (var attempt = 1; ; attempt++)
@@ -129,21 +112,35 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         }
         catch (CatalogFormatException e)
         {
-            runId ??= await started;
             await ServerTaskRecorder.FailAsync(store, time, command.Actor, runId, e.Message);
             return Failed(runId, format, e.Title, e.Detail, e.Place);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            runId ??= await started;
             await ServerTaskRecorder.FailAsync(store, time, command.Actor, runId, $"{e.GetType().Name}: {e.Message}");
             throw;
         }
     }
 
-    /// <summary>A read started for content that turned out to be the last import's (or whose recognition failed): left to end, its failure observed.</summary>
-    private static void Abandon(Task<Content>? reading) =>
-        reading?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+    /// <summary>The run recorded as started once the content is known not to be the last import's; null when it is.</summary>
+    private async Task<string?> StartUnlessSameAsync(SameContent.Recognition recognition, ImportCatalog command, Dictionary<string, string> parameters,
+        CancellationToken ct) =>
+        await recognition.Outcome is null ? await ServerTaskRecorder.StartAsync(store, time, command.Actor, TaskName, command.Trigger, parameters, ct) : null;
+
+    /// <summary>The document read now: its content — or its refusal, thrown again — when asked.</summary>
+    private Func<Content> ReadNow(string format, ImportCatalog command)
+    {
+        try
+        {
+            var content = Read(format, command);
+            return () => content;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            var refusal = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+            return () => { refusal.Throw(); throw e; };
+        }
+    }
 
     /// <summary>The document read and checked: a vendor catalog or a KEV list.</summary>
     private sealed record Content(CatalogDocument? Catalog, KevDocument? Kev);
