@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Xml;
 using Patch.Domain.Catalog;
@@ -18,9 +19,16 @@ public static partial class CvrfCatalogReader
 
     private sealed record Located(string Text, string Place);
     private sealed record Tracking(string Place, string? Id, Located? Released, Located? Revised);
-    private sealed record VendorFix(string? Description, string? Url, string? RestartRequired, string? SubType, string? FixedBuild,
-        List<string> Supercedence, List<string> ProductIds);
-    private sealed record Vulnerability(string Place, string? Cve, string? Title, List<(string Product, Severity Severity)> Severities, List<VendorFix> VendorFixes);
+    /// <summary>
+    /// A "Vendor Fix" remediation as the mapping reads it, worked out by the pass (on the piece's thread): the trimmed
+    /// description and the KB it names (null when it names none), the trimmed URL and subtype, the fixed build without
+    /// invisible characters, the restart behaviour, the KBs and the other references of its supersedence.
+    /// </summary>
+    private sealed record VendorFix(string Description, string? Kb, string? Url, RestartBehavior Restart, string? SubType, string? FixedBuild,
+        List<string> SupersededKbs, List<string> SupersededText, List<string> ProductIds);
+
+    /// <summary>A vulnerability: its highest severity per product (the Severity threats), its vendor fixes in order.</summary>
+    private sealed record Vulnerability(string Place, string? Cve, string? Title, Dictionary<string, Severity> Severities, List<VendorFix> VendorFixes);
     private sealed record Parsed(string RootPlace, Tracking? Tracking, string? Title, Dictionary<string, string>? Products, List<Vulnerability> Vulnerabilities)
     {
         /// <summary>The pieces of one document (<see cref="XmlPieces"/>) as one: the first of each singular element in document order, every vulnerability in order.</summary>
@@ -41,9 +49,11 @@ public static partial class CvrfCatalogReader
             Url = t.Add("URL"), RestartRequired = t.Add("RestartRequired"), SubType = t.Add("SubType"), FixedBuild = t.Add("FixedBuild"),
             Supercedence = t.Add("Supercedence");
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool Is(XmlReader r, string local, string ns) => ReferenceEquals(r.LocalName, local) && ReferenceEquals(r.NamespaceURI, ns);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Parsed Parse(XmlReader r)
     {
         var n = new Names(r.NameTable);
@@ -61,7 +71,7 @@ public static partial class CvrfCatalogReader
         string? title = null;
         Dictionary<string, string>? products = null;
         var vulnerabilities = new List<Vulnerability>();
-        Children(r, () =>
+        Children(r, [MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
         {
             if (n.Is(r, n.Vulnerability, n.Vuln)) vulnerabilities.Add(ReadVulnerability(r, n));
             else if (n.Is(r, n.DocumentTracking, n.Cvrf) && tracking is null) tracking = ReadTracking(r, n);
@@ -73,18 +83,19 @@ public static partial class CvrfCatalogReader
         return new Parsed(rootPlace, tracking, title, products, vulnerabilities);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Tracking ReadTracking(XmlReader r, Names n)
     {
         var place = SafeXml.Place(r);
         string? id = null;
         Located? released = null, revised = null;
         var identified = false;
-        Children(r, () =>
+        Children(r, [MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
         {
             if (n.Is(r, n.Identification, n.Cvrf) && !identified)
             {
                 identified = true;
-                Children(r, () => { if (n.Is(r, n.Id, n.Cvrf) && id is null) id = Text(r); else r.Skip(); });
+                Children(r, [MethodImpl(MethodImplOptions.AggressiveOptimization)] () => { if (n.Is(r, n.Id, n.Cvrf) && id is null) id = Text(r); else r.Skip(); });
             }
             else if (n.Is(r, n.InitialReleaseDate, n.Cvrf) && released is null) released = Locate(r);
             else if (n.Is(r, n.CurrentReleaseDate, n.Cvrf) && revised is null) revised = Locate(r);
@@ -94,6 +105,7 @@ public static partial class CvrfCatalogReader
     }
 
     /// <summary>Every FullProductName of the tree, at any depth (branches, relationships): its ProductID and name.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Dictionary<string, string> ReadProducts(XmlReader r, Names n)
     {
         var products = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -114,13 +126,14 @@ public static partial class CvrfCatalogReader
         return products;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Vulnerability ReadVulnerability(XmlReader r, Names n)
     {
         var place = SafeXml.Place(r);
         string? cve = null, title = null;
-        List<(string, Severity)>? severities = null;
+        Dictionary<string, Severity>? severities = null;
         List<VendorFix>? fixes = null;
-        Children(r, () =>
+        Children(r, [MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
         {
             if (n.Is(r, n.Cve, n.Vuln) && cve is null) cve = Text(r);
             else if (n.Is(r, n.Title, n.Vuln) && title is null) title = Text(r);
@@ -128,41 +141,44 @@ public static partial class CvrfCatalogReader
             else if (n.Is(r, n.Remediations, n.Vuln) && fixes is null) fixes = ReadVendorFixes(r, n);
             else r.Skip();
         });
-        return new Vulnerability(place, cve, title, severities ?? [], fixes ?? []);
+        return new Vulnerability(place, cve, title, severities ?? new(StringComparer.Ordinal), fixes ?? []);
     }
 
-    /// <summary>The Severity threats: each of their products with the threat's severity.</summary>
-    private static List<(string, Severity)> ReadSeverities(XmlReader r, Names n)
+    /// <summary>The Severity threats: each of their products with the highest severity a threat gives it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static Dictionary<string, Severity> ReadSeverities(XmlReader r, Names n)
     {
-        var severities = new List<(string, Severity)>();
-        Children(r, () =>
+        var severities = new Dictionary<string, Severity>(StringComparer.Ordinal);
+        Children(r, [MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
         {
             if (!n.Is(r, n.Threat, n.Vuln) || r.GetAttribute("Type", "") != "Severity") { r.Skip(); return; }
             string? description = null;
             var productIds = new List<string>();
-            Children(r, () =>
+            Children(r, [MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
             {
                 if (n.Is(r, n.Description, n.Vuln) && description is null) description = Text(r);
                 else if (n.Is(r, n.ProductId, n.Vuln)) productIds.Add(Text(r).Trim());
                 else r.Skip();
             });
             var severity = SeverityNames.Parse(description);
-            foreach (var product in productIds) severities.Add((product, severity));
+            foreach (var product in productIds)
+                if (!severities.TryGetValue(product, out var known) || severity > known) severities[product] = severity;
         });
         return severities;
     }
 
     /// <summary>The remediations of type "Vendor Fix", in order; the others are skipped.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static List<VendorFix> ReadVendorFixes(XmlReader r, Names n)
     {
         var fixes = new List<VendorFix>();
-        Children(r, () =>
+        Children(r, [MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
         {
             if (!n.Is(r, n.Remediation, n.Vuln) || r.GetAttribute("Type", "") != "Vendor Fix") { r.Skip(); return; }
             string? description = null, url = null, restart = null, subType = null, fixedBuild = null;
             var supercedence = new List<string>();
             var productIds = new List<string>();
-            Children(r, () =>
+            Children(r, [MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
             {
                 if (!ReferenceEquals(r.NamespaceURI, n.Vuln)) r.Skip();
                 else if (ReferenceEquals(r.LocalName, n.ProductId)) { var id = Text(r).Trim(); if (id.Length > 0) productIds.Add(id); }
@@ -174,7 +190,13 @@ public static partial class CvrfCatalogReader
                 else if (ReferenceEquals(r.LocalName, n.FixedBuild) && fixedBuild is null) fixedBuild = Text(r);
                 else r.Skip();
             });
-            fixes.Add(new VendorFix(description, url, restart, subType, fixedBuild, supercedence, productIds));
+            var trimmed = description?.Trim() ?? "";
+            var kb = KbNumber().Match(trimmed) is { Success: true } match ? "KB" + match.Groups[1].Value : null;
+            var supersededText = new List<string>();
+            foreach (var text in supercedence)
+                foreach (var t in SupersededText(text)) if (!supersededText.Contains(t)) supersededText.Add(t);
+            fixes.Add(new VendorFix(trimmed, kb, url?.Trim(), Restart(restart), subType?.Trim(), Build(fixedBuild),
+                [.. supercedence.SelectMany(SupersededKbs)], supersededText, productIds));
         });
         return fixes;
     }
@@ -183,6 +205,7 @@ public static partial class CvrfCatalogReader
     /// Visits each child element of the element the reader is on; <paramref name="child"/> must consume the element it
     /// is called on (read it, or skip it). Leaves the reader after the element's end.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Children(XmlReader r, Action child)
     {
         if (r.IsEmptyElement) { r.Read(); return; }
@@ -196,6 +219,7 @@ public static partial class CvrfCatalogReader
         r.Read();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Located Locate(XmlReader r)
     {
         var place = SafeXml.Place(r);
@@ -203,6 +227,7 @@ public static partial class CvrfCatalogReader
     }
 
     /// <summary>All the text inside the element the reader is on (its descendants' too), as a tree's element value; leaves the reader after it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static string Text(XmlReader r)
     {
         if (r.IsEmptyElement) { r.Read(); return ""; }

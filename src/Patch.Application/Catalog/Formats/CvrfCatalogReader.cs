@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using Patch.Domain.Catalog;
 using Patch.Domain.Inventory.Products;
@@ -29,7 +30,7 @@ public static partial class CvrfCatalogReader
     /// piece fails, it is read whole — so a refusal is always the whole document's.
     /// </summary>
     public static CatalogDocument Read(byte[] bytes) =>
-        ReadInPieces(bytes, Math.Min(Environment.ProcessorCount, MaxPieces), MinPieceBytes) ?? Read(new MemoryStream(bytes, writable: false));
+        ReadInPieces(bytes, Math.Min(2 * Environment.ProcessorCount, MaxPieces), MinPieceBytes) ?? Read(new MemoryStream(bytes, writable: false));
 
     /// <summary>
     /// The document read in at most <paramref name="pieces"/> pieces of at least <paramref name="minPieceBytes"/>, or null
@@ -54,6 +55,7 @@ public static partial class CvrfCatalogReader
         : new string(text.Where(c => CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.Format).ToArray()).Trim();
 
     /// <summary>The mapping of what the streaming pass kept (<see cref="Parse"/>) into bulletins, updates and facts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static CatalogDocument Map(Parsed doc)
     {
         // Refusals in the order a reader of the whole tree would meet them: the document's identity, then each vulnerability.
@@ -79,19 +81,16 @@ public static partial class CvrfCatalogReader
             var cveTitle = v.Title?.Trim();
             foreach (var r in v.VendorFixes)
             {
-                var description = r.Description?.Trim() ?? "";
-                var match = KbNumber().Match(description);
-                if (!match.Success)
+                if (r.Kb is not { } kb)
                 {
-                    if (!AddFacts(facts, cve, cveTitle, v.Severities, r, description, products, released, revised))
+                    if (!AddFacts(facts, cve, cveTitle, v.Severities, r, products, released, revised))
                     {
-                        var key = description.Length == 0 ? "(empty description)" : description;
+                        var key = r.Description.Length == 0 ? "(empty description)" : r.Description;
                         skipped[key] = skipped.GetValueOrDefault(key) + 1;
                     }
                     continue;
                 }
 
-                var kb = "KB" + match.Groups[1].Value;
                 if (!kbs.TryGetValue(kb, out var acc)) kbs[kb] = acc = new KbAccumulator(kb);
                 acc.Add(cve, cveTitle, v.Severities, r);
             }
@@ -107,18 +106,18 @@ public static partial class CvrfCatalogReader
     /// The facts of a vendor fix without a KB, one per product of a family Patch can inventory; false when none of its
     /// products is one (the fix is then skipped).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool AddFacts(SortedDictionary<(string, string), ProductVulnerabilityFacts> facts, string cve, string? cveTitle,
-        List<(string Product, Severity Severity)> severities, VendorFix remediation, string description, Dictionary<string, string> products,
+        Dictionary<string, Severity> severities, VendorFix remediation, Dictionary<string, string> products,
         DateTimeOffset? released, DateTimeOffset? revised)
     {
         var any = false;
-        var url = remediation.Url?.Trim();
-        var fixedBuild = Build(remediation.FixedBuild);
+        var (url, fixedBuild, description) = (remediation.Url, remediation.FixedBuild, remediation.Description);
         foreach (var pid in remediation.ProductIds)
         {
             if (!products.TryGetValue(pid, out var name) || ProductFamilies.Of(name) == ProductFamilies.Other) continue;
             any = true;
-            var severity = severities.Where(s => s.Product == pid).Select(s => s.Severity).DefaultIfEmpty(Severity.None).Max();
+            var severity = severities.GetValueOrDefault(pid);
             var key = (cve, ProductKeys.Normalize(name));
             var fact = new ProductVulnerabilityFacts(Vendor, cve, string.IsNullOrEmpty(cveTitle) ? null : cveTitle, name, pid, severity,
                 string.IsNullOrEmpty(fixedBuild) ? null : fixedBuild, description.Length == 0 ? "Vendor Fix" : description, string.IsNullOrEmpty(url) ? null : url, released, revised);
@@ -162,42 +161,38 @@ public static partial class CvrfCatalogReader
     {
         private readonly SortedSet<string> _cves = new(StringComparer.Ordinal);
         private readonly List<string> _cveTitles = [];
-        private readonly List<(string Product, Severity Severity)> _severities = [];
+        private readonly List<Dictionary<string, Severity>> _severities = [];
         private readonly SortedDictionary<string, ProductFix> _products = new(StringComparer.Ordinal);
         private readonly SortedSet<string> _supersedes = new(StringComparer.Ordinal);
         private readonly List<string> _supersedesText = [];
 
-        public void Add(string cve, string? cveTitle, List<(string Product, Severity Severity)> severities, VendorFix remediation)
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Add(string cve, string? cveTitle, Dictionary<string, Severity> severities, VendorFix remediation)
         {
             // A CVE's severities once, however many of its remediations name this KB: only their maximum counts.
             if (_cves.Add(cve))
             {
                 _cveTitles.Add(string.IsNullOrEmpty(cveTitle) ? cve : $"{cve} ({cveTitle})");
-                _severities.AddRange(severities);
+                _severities.Add(severities);
             }
-            var url = remediation.Url?.Trim();
-            var restart = Restart(remediation.RestartRequired);
-            var subType = remediation.SubType?.Trim();
-            var fixedBuild = Build(remediation.FixedBuild);
-            // The KBs it supersedes, read once for all of its products.
-            var supersededKbs = new List<string>();
-            foreach (var text in remediation.Supercedence)
-            {
-                supersededKbs.AddRange(SupersededKbs(text));
-                foreach (var t in SupersededText(text)) if (!_supersedesText.Contains(t)) _supersedesText.Add(t);
-            }
-            _supersedes.UnionWith(supersededKbs);
+            foreach (var t in remediation.SupersededText) if (!_supersedesText.Contains(t)) _supersedesText.Add(t);
+            _supersedes.UnionWith(remediation.SupersededKbs);
 
             foreach (var pid in remediation.ProductIds)
             {
                 if (!_products.TryGetValue(pid, out var fix)) _products[pid] = fix = new ProductFix();
-                fix.Merge(url, restart, subType, fixedBuild, supersededKbs);
+                fix.Merge(remediation.Url, remediation.Restart, remediation.SubType, remediation.FixedBuild, remediation.SupersededKbs);
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public ImportedBulletin ToBulletin(string documentId, string documentTitle, DateTimeOffset? released, DateTimeOffset? revised, Dictionary<string, string> names)
         {
-            var severity = _severities.Where(s => _products.ContainsKey(s.Product)).Select(s => s.Severity).DefaultIfEmpty(Severity.None).Max();
+            // The highest severity any of its CVEs has for one of its products.
+            var severity = Severity.None;
+            foreach (var byProduct in _severities)
+                foreach (var product in _products.Keys)
+                    if (byProduct.TryGetValue(product, out var s) && s > severity) severity = s;
             var subTypes = _products.Values.Select(p => p.SubType).Where(s => !string.IsNullOrEmpty(s)).Distinct().ToList();
             var title = $"{(subTypes.Count > 0 ? string.Join(" / ", subTypes) : "Update")} {kb} ({documentTitle})";
             var description = $"{documentTitle} ({documentId}): fixes {_cves.Count} vulnerabilit{(_cves.Count == 1 ? "y" : "ies")}: {string.Join("; ", _cveTitles)}";
@@ -219,6 +214,7 @@ public static partial class CvrfCatalogReader
         public string? FixedBuild { get; private set; }
         public SortedSet<string> Supersedes { get; } = new(StringComparer.Ordinal);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Merge(string? url, RestartBehavior restart, string? subType, string? fixedBuild, IEnumerable<string> supersedes)
         {
             if (string.IsNullOrEmpty(Url) && !string.IsNullOrEmpty(url)) Url = url;

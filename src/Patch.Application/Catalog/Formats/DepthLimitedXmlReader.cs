@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Xml;
 
 namespace Patch.Application.Catalog.Formats;
@@ -16,6 +17,7 @@ internal sealed class DepthLimitedXmlReader(XmlReader inner, int maxDepth, Depth
     public sealed record Shift(int Line, int Column, int Added);
 
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override bool Read()
     {
         if (!inner.Read()) return false;
@@ -31,24 +33,26 @@ internal sealed class DepthLimitedXmlReader(XmlReader inner, int maxDepth, Depth
     /// Skipped by the reader beneath: a subtree passed over builds nothing, so its depth costs only its length (the base
     /// class would read it node by node through <see cref="Read"/>, a third of a CVRF document's parse).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Skip() => inner.Skip();
 
     public override int AttributeCount => inner.AttributeCount;
     public override string BaseURI => inner.BaseURI;
-    public override int Depth => inner.Depth;
+    public override int Depth { [MethodImpl(MethodImplOptions.AggressiveOptimization)] get => inner.Depth; }
     public override bool EOF => inner.EOF;
-    public override bool IsEmptyElement => inner.IsEmptyElement;
-    public override string LocalName => inner.LocalName;
-    public override string NamespaceURI => inner.NamespaceURI;
+    public override bool IsEmptyElement { [MethodImpl(MethodImplOptions.AggressiveOptimization)] get => inner.IsEmptyElement; }
+    public override string LocalName { [MethodImpl(MethodImplOptions.AggressiveOptimization)] get => inner.LocalName; }
+    public override string NamespaceURI { [MethodImpl(MethodImplOptions.AggressiveOptimization)] get => inner.NamespaceURI; }
     public override XmlNameTable NameTable => inner.NameTable;
-    public override XmlNodeType NodeType => inner.NodeType;
+    public override XmlNodeType NodeType { [MethodImpl(MethodImplOptions.AggressiveOptimization)] get => inner.NodeType; }
     public override string Prefix => inner.Prefix;
     public override ReadState ReadState => inner.ReadState;
-    public override string Value => inner.Value;
+    public override string Value { [MethodImpl(MethodImplOptions.AggressiveOptimization)] get => inner.Value; }
     public override bool HasValue => inner.HasValue;
     public override bool IsDefault => inner.IsDefault;
     public override string GetAttribute(int i) => inner.GetAttribute(i);
     public override string? GetAttribute(string name) => inner.GetAttribute(name);
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override string? GetAttribute(string name, string? namespaceURI) => inner.GetAttribute(name, namespaceURI);
     public override string? LookupNamespace(string prefix) => inner.LookupNamespace(prefix);
     public override bool MoveToAttribute(string name) => inner.MoveToAttribute(name);

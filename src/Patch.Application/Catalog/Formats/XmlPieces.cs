@@ -58,7 +58,7 @@ public static partial class XmlPieces
     {
         var results = new T[plan.Pieces.Count];
         var failed = 0;
-        Parallel.For(0, plan.Pieces.Count, new ParallelOptions { MaxDegreeOfParallelism = plan.Pieces.Count }, i =>
+        Parallel.For(0, plan.Pieces.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Min(plan.Pieces.Count, Environment.ProcessorCount) }, i =>
         {
             try
             {
