@@ -101,7 +101,7 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
                     // The next import of these bytes is recognised in one statement (the database checks that this is still the last import).
                     var run = ServerTaskRun.Create(ServerTaskRecorder.Started(runId, TaskName, command.Trigger, parameters, command.Actor, time));
                     UnchangedRun.Saw(store, ServerTaskRun.Apply(ServerTaskRecorder.Completed(runId, new TaskOutcome(Counts(result), result.Status), time), run),
-                        long.Parse(parameters["settingsVersion"], System.Globalization.CultureInfo.InvariantCulture));
+                        long.Parse(parameters["settingsVersion"], System.Globalization.CultureInfo.InvariantCulture), UnchangedRun.Kept(command.Content));
                     return result;
                 }
                 catch (Exception e) when (attempt < 4 && StoreConflict.Is(e))

@@ -28,26 +28,60 @@ public static class SameContent
     public static Recognition Recognise(IDocumentStore store, TimeProvider time, ImportCatalog command, string format,
         Dictionary<string, string> parameters, CancellationToken ct)
     {
+        // The very bytes this process saw imported last (it keeps them): compared, not hashed — the run is written by one
+        // statement that commits itself, if the database still has that import last on the same settings.
+        if (UnchangedRun.LastSeen(store) is { Content: { } kept } seen && kept.AsSpan().SequenceEqual(command.Content))
+            return new Recognition(true, SameBytesAsync(store, time, command, format, parameters, seen, ct));
+        return ByHash(store, time, command, format, parameters, ct);
+    }
+
+    /// <summary>Recognises the content by its SHA-256 (<see cref="Recognise"/>).</summary>
+    private static Recognition ByHash(IDocumentStore store, TimeProvider time, ImportCatalog command, string format,
+        Dictionary<string, string> parameters, CancellationToken ct)
+    {
         var copy = new Dictionary<string, string>(parameters);
         // The speculation runs here until it waits for PostgreSQL, the hash while it waits (a thread of the pool to run
         // it on was often found only after the hash).
         var speculation = SpeculateAsync(store, time, command, copy, ct);
         var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(command.Content));
         var expected = UnchangedRun.LastSeen(store)?.Run.Parameters.GetValueOrDefault("sha256") == sha256;
-        return new Recognition(expected, OutcomeAsync(store, speculation, sha256, format, parameters, ct));
+        return new Recognition(expected, OutcomeAsync(store, speculation, sha256, command.Content, format, parameters, ct));
     }
 
-    private static async Task<CatalogImportResult?> OutcomeAsync(IDocumentStore store, Task<Speculation> speculation, string sha256, string format,
-        Dictionary<string, string> parameters, CancellationToken ct)
+    /// <summary>The last import's very bytes: its hash stands for theirs; one statement records the run, or the hash decides after all.</summary>
+    private static async Task<CatalogImportResult?> SameBytesAsync(IDocumentStore store, TimeProvider time, ImportCatalog command, string format,
+        Dictionary<string, string> parameters, UnchangedRun.Seen seen, CancellationToken ct)
+    {
+        var copy = new Dictionary<string, string>(parameters);
+        if (Guess(seen.Run, seen.SettingsVersion, copy) is { } guess)
+        {
+            await using var connection = store.Storage.Database.CreateConnection();
+            await connection.OpenAsync(ct);
+            var (started, completed) = RunEvents(StreamIds.ServerTaskRun(Guid.NewGuid()), time, command, copy, guess.Counts);
+            if (await UnchangedRun.TryWriteAsync(store, connection, null, seen, command.Actor, started, completed, ct) is { } written)
+            {
+                foreach (var (key, value) in copy) parameters[key] = value;
+                UnchangedRun.Saw(store, written, seen.SettingsVersion, seen.Content);
+                return Unchanged(written.Id, format, guess.Counts);
+            }
+        }
+        // Another node imported since, the settings changed, the store was emptied: as when the process saw nothing.
+        return await ByHash(store, time, command, format, parameters, ct).Outcome;
+    }
+
+    private static CatalogImportResult Unchanged(string runId, string format, Dictionary<string, int> counts) =>
+        new(runId, ServerTaskStatus.Unchanged, format, null, 0, 0, counts["bulletinsUnchanged"], 0, 0, 0, 0, 0, counts["vulnerabilitiesUnchanged"], 0, []);
+
+    private static async Task<CatalogImportResult?> OutcomeAsync(IDocumentStore store, Task<Speculation> speculation, string sha256, byte[] content,
+        string format, Dictionary<string, string> parameters, CancellationToken ct)
     {
         await using var record = await speculation;
         parameters["sha256"] = sha256;
         parameters["settingsVersion"] = record.SettingsVersion.ToString();
         if (record.Counts is not { } counts || record.Sha256 != sha256) return null;
         await record.Transaction!.CommitAsync(ct);
-        UnchangedRun.Saw(store, record.Run!, record.SettingsVersion);
-        return new CatalogImportResult(record.RunId!, ServerTaskStatus.Unchanged, format, null, 0, 0, counts["bulletinsUnchanged"], 0, 0, 0, 0, 0,
-            counts["vulnerabilitiesUnchanged"], 0, []);
+        UnchangedRun.Saw(store, record.Run!, record.SettingsVersion, UnchangedRun.Kept(content));
+        return Unchanged(record.RunId!, format, counts);
     }
 
     /// <summary>The core settings' version (exclusions shape what an import decides) and the last import that did not fail, in one statement.</summary>
@@ -73,7 +107,7 @@ public static class SameContent
             if (UnchangedRun.LastSeen(store) is { } seen && Guess(seen.Run, seen.SettingsVersion, parameters) is { } guess)
             {
                 var (started, completed) = RunEvents(runId, time, command, parameters, guess.Counts);
-                if (await UnchangedRun.TryWriteAsync(store, transaction, seen, command.Actor, started, completed, ct) is { } written)
+                if (await UnchangedRun.TryWriteAsync(store, connection, transaction, seen, command.Actor, started, completed, ct) is { } written)
                     return new Speculation(seen.SettingsVersion, connection, guess.Sha256, guess.Counts, runId, transaction, written);
             }
 

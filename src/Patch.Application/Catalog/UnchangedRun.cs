@@ -24,11 +24,19 @@ public static class UnchangedRun
     /// <summary>The last import a process saw per store (the run and the core settings' version with it): only a guess, checked by the write.</summary>
     private static readonly ConditionalWeakTable<IDocumentStore, Seen> Last = new();
 
-    public sealed record Seen(ServerTaskRun Run, long SettingsVersion);
+    /// <summary>The last import seen: its run, the core settings' version, and — up to <see cref="MaxKeptBytes"/> — a copy of its content.</summary>
+    public sealed record Seen(ServerTaskRun Run, long SettingsVersion, byte[]? Content = null);
+
+    /// <summary>The largest content kept to compare the next import with (a CVRF month is 3 MB); larger content is recognised by its hash.</summary>
+    public const int MaxKeptBytes = 16 * 1024 * 1024;
 
     public static Seen? LastSeen(IDocumentStore store) => Last.TryGetValue(store, out var seen) ? seen : null;
 
-    public static void Saw(IDocumentStore store, ServerTaskRun run, long settingsVersion) => Last.AddOrUpdate(store, new Seen(run, settingsVersion));
+    public static void Saw(IDocumentStore store, ServerTaskRun run, long settingsVersion, byte[]? content = null) =>
+        Last.AddOrUpdate(store, new Seen(run, settingsVersion, content));
+
+    /// <summary>A copy of <paramref name="content"/> to keep (the caller may reuse its array), or null when it is too large.</summary>
+    public static byte[]? Kept(byte[] content) => content.Length <= MaxKeptBytes ? content.ToArray() : null;
 
     /// <summary>Forgets the last import seen: for a store emptied under the process (a benchmark), where the guess is sure to fail.</summary>
     public static void Forget(IDocumentStore store) => Last.Remove(store);
@@ -49,10 +57,11 @@ public static class UnchangedRun
         """;
 
     /// <summary>
-    /// Writes the run (started, then completed) on <paramref name="transaction"/> when <paramref name="seen"/> is still the
-    /// last import on the same settings; answers the run as written, or null when nothing was.
+    /// Writes the run (started, then completed) on <paramref name="transaction"/> — or, without one, in a transaction of its
+    /// own committed in the same round trip — when <paramref name="seen"/> is still the last import on the same settings;
+    /// answers the run as written, or null when nothing was.
     /// </summary>
-    public static async Task<ServerTaskRun?> TryWriteAsync(IDocumentStore store, NpgsqlTransaction transaction, Seen seen, Actor actor,
+    public static async Task<ServerTaskRun?> TryWriteAsync(IDocumentStore store, NpgsqlConnection connection, NpgsqlTransaction? transaction, Seen seen, Actor actor,
         ServerTaskStarted started, ServerTaskCompleted completed, CancellationToken ct)
     {
         var serializer = store.Options.Serializer();
@@ -62,7 +71,8 @@ public static class UnchangedRun
         if (actor.Id is not null) headers["actorId"] = actor.Id;
         var run = ServerTaskRun.Apply(completed, ServerTaskRun.Create(started));
 
-        await using var batch = new NpgsqlBatch(transaction.Connection, transaction);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        if (transaction is null) batch.BatchCommands.Add(new NpgsqlBatchCommand("begin"));
         // Nothing changed: the record of it need not wait for the WAL to reach the disk (a crash could lose only this record).
         batch.BatchCommands.Add(new NpgsqlBatchCommand("set local synchronous_commit = off"));
         var write = Agents.AgentEventAppend.Positional(Sql, CatalogImporter.TaskName, seen.Run.Id, StreamIds.CoreSettings, seen.SettingsVersion,
@@ -71,6 +81,7 @@ public static class UnchangedRun
             mappings.Select(m => m.DotNetTypeName).ToArray(), new[] { serializer.ToJson(started), serializer.ToJson(completed) },
             serializer.ToJson(run), typeof(ServerTaskRun).FullName);
         batch.BatchCommands.Add(write);
+        if (transaction is null) batch.BatchCommands.Add(new NpgsqlBatchCommand("commit"));
         await batch.ExecuteNonQueryAsync(ct);
         return write.RecordsAffected == 1 ? run : null;
     }

@@ -85,7 +85,7 @@ public class when_an_unchanged_run_is_written_in_one_statement(AppFixture app) :
         await using (var conn = await Db.OpenConnectionAsync(ct))
         await using (var tx = await conn.BeginTransactionAsync(ct))
         {
-            written = await UnchangedRun.TryWriteAsync(store, tx, new UnchangedRun.Seen(lastRun with { Id = byMarten }, settings), actor, started, completed, ct);
+            written = await UnchangedRun.TryWriteAsync(store, conn, tx, new UnchangedRun.Seen(lastRun with { Id = byMarten }, settings), actor, started, completed, ct);
             await tx.CommitAsync(ct);
         }
         Assert.NotNull(written);
@@ -115,7 +115,7 @@ public class when_an_unchanged_run_is_written_in_one_statement(AppFixture app) :
             (started, completed) = Run(another, actor);
             await using var conn = await Db.OpenConnectionAsync(ct);
             await using var tx = await conn.BeginTransactionAsync(ct);
-            Assert.Null(await UnchangedRun.TryWriteAsync(store, tx, stale, actor, started, completed, ct));
+            Assert.Null(await UnchangedRun.TryWriteAsync(store, conn, tx, stale, actor, started, completed, ct));
             await tx.CommitAsync(ct);
             Assert.Equal(["history 0"], await RowsAsync(another));
         }
@@ -132,6 +132,9 @@ public class when_an_unchanged_run_is_written_in_one_statement(AppFixture app) :
         Assert.Equal(imported.GetProperty("runId").GetString(), seen?.Run.Id);
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(mssecure)), seen!.Run.Parameters["sha256"]);
         Assert.Equal(imported.GetProperty("status").GetString(), seen.Run.Status);
+        // It keeps the bytes it imported (a copy: the caller may reuse its array) to compare the next import with.
+        Assert.Equal(mssecure, seen.Content);
+        Assert.NotSame(mssecure, seen.Content);
         var first = await App.ImportAsync("mssecure", mssecure);
         Assert.Equal("unchanged", first.GetProperty("status").GetString());
         Assert.Equal(first.GetProperty("runId").GetString(), UnchangedRun.LastSeen(App.Store)?.Run.Id);
@@ -156,5 +159,51 @@ public class when_an_unchanged_run_is_written_in_one_statement(AppFixture app) :
         var afterOther = await App.ImportAsync("mssecure", mssecure);
         run = await GetJsonAsync($"/api/server-tasks/runs/{afterOther.GetProperty("runId").GetString()}");
         Assert.False(run.GetProperty("counts").TryGetProperty("sameContent", out _));
+    }
+
+    /// <summary>
+    /// Without a transaction of the caller's the statement commits itself in its round trip; and the bytes kept are compared
+    /// whole: one byte changed in a copy of the same length, or in the caller's own array after the import, is no "same content".
+    /// </summary>
+    [Fact]
+    public async Task the_statement_commits_itself_and_only_the_very_bytes_kept_are_the_same_content()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var store = App.Store;
+        var mssecure = SharedData.Bytes(SharedData.Mssecure);
+        await App.ImportAsync("mssecure", mssecure);
+        var seen = UnchangedRun.LastSeen(store)!;
+        var actor = new Actor("user", "tester", Guid.NewGuid().ToString("N"), "user:tester");
+        var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
+        var (started, completed) = Run(runId, actor);
+        await using (var conn = await Db.OpenConnectionAsync(ct))
+        {
+            Assert.NotNull(await UnchangedRun.TryWriteAsync(store, conn, null, seen, actor, started, completed, ct));
+            Assert.Equal(System.Data.ConnectionState.Open, conn.State);
+        }
+        // Read on another connection: committed.
+        await using (var query = store.QuerySession())
+            Assert.Equal(ServerTaskStatus.Unchanged, (await query.LoadAsync<ServerTaskRun>(runId, ct))!.Status);
+
+        // The run just written is now the store's last import, not the one the process saw: the next import of the same
+        // bytes finds the statement refused and is recognised by its hash (still unchanged, still in one transaction).
+        var again = await App.ImportAsync("mssecure", mssecure);
+        Assert.Equal("unchanged", again.GetProperty("status").GetString());
+        Assert.Equal(again.GetProperty("runId").GetString(), UnchangedRun.LastSeen(store)!.Run.Id);
+
+        // One byte of a title changed, the length the same: decided in full (a revision), not recognised.
+        var title = System.Text.Encoding.UTF8.GetBytes("Title=\"");
+        var at = mssecure.AsSpan().IndexOf(title) + title.Length;
+        var changed = mssecure.ToArray();
+        changed[at] = changed[at] == (byte)'X' ? (byte)'Y' : (byte)'X';
+        var revised = await App.ImportAsync("mssecure", changed);
+        Assert.Equal("completed", revised.GetProperty("status").GetString());
+        Assert.True(revised.GetProperty("bulletinsRevised").GetInt32() >= 1);
+
+        // The caller's array changed after its import (reused): the process kept its own copy, so it is no longer the same.
+        await App.ImportAsync("mssecure", mssecure);
+        mssecure[at] = changed[at];
+        var reused = await App.ImportAsync("mssecure", mssecure);
+        Assert.NotEqual("unchanged", reused.GetProperty("status").GetString());
     }
 }
