@@ -1,13 +1,8 @@
 using Marten;
-using Wolverine;
 using Patch.Application.Catalog.Formats;
 using Patch.Application.Common;
-using Patch.Domain;
 using Patch.Domain.Catalog;
 using Patch.Domain.ServerTasks;
-using Patch.Domain.Settings;
-using Patch.Domain.Vulnerabilities;
-using Patch.Projections.Catalog;
 
 namespace Patch.Application.Catalog;
 
@@ -50,7 +45,7 @@ public static class CatalogFormats
     public static readonly string[] All = ["cvrf", "mssecure", "patch", "kev"];
 }
 
-public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, CatalogImportOptions options)
+public sealed partial class CatalogImporter(IDocumentStore store, TimeProvider time, CatalogImportOptions options)
 {
     public const string TaskName = "catalog-import";
 
@@ -85,9 +80,12 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
         var recognition = SameContent.Recognise(store, time, command, format, parameters, ct);
         // Once PostgreSQL says it is not, the run is recorded (its own transaction, kept whatever the import meets).
         var started = StartUnlessSameAsync(recognition, command, parameters, ct);
+        // Then the import's session takes the catalog's lock and reads the core settings.
+        var preparing = PrepareAsync(started, command.Actor, ct);
         // Content this process did not see imported last is read meanwhile, here: its answer is awaited only after.
         var read = recognition.Expected ? null : ReadNow(format, command);
         if (await started is not { } runId) return (await recognition.Outcome)!;
+        var taken = false;
         try
         {
             var content = read is null ? Read(format, command) : read();
@@ -97,7 +95,10 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             {
                 try
                 {
-                    var result = content.Kev is { } kev ? await ImportKevAsync(runId, kev, command.Actor, ct) : await ImportBulletinsAsync(runId, content.Catalog!, command.Actor, ct);
+                    var prepared = taken ? null : await preparing;
+                    taken = true;
+                    var result = content.Kev is { } kev ? await ImportKevAsync(runId, kev, command.Actor, prepared, ct)
+                        : await ImportBulletinsAsync(runId, content.Catalog!, command.Actor, prepared, ct);
                     // The next import of these bytes is recognised in one statement (the database checks that this is still the last import).
                     var run = ServerTaskRun.Create(ServerTaskRecorder.Started(runId, TaskName, command.Trigger, parameters, command.Actor, time));
                     UnchangedRun.Saw(store, ServerTaskRun.Apply(ServerTaskRecorder.Completed(runId, new TaskOutcome(Counts(result), result.Status), time), run),
@@ -120,191 +121,16 @@ public sealed class CatalogImporter(IDocumentStore store, TimeProvider time, Cat
             await ServerTaskRecorder.FailAsync(store, time, command.Actor, runId, $"{e.GetType().Name}: {e.Message}");
             throw;
         }
+        finally
+        {
+            if (!taken) await DiscardAsync(preparing);
+        }
     }
 
     /// <summary>The run recorded as started once the content is known not to be the last import's; null when it is.</summary>
     private async Task<string?> StartUnlessSameAsync(SameContent.Recognition recognition, ImportCatalog command, Dictionary<string, string> parameters,
         CancellationToken ct) =>
         await recognition.Outcome is null ? await ServerTaskRecorder.StartAsync(store, time, command.Actor, TaskName, command.Trigger, parameters, ct) : null;
-
-    /// <summary>The document read now: its content — or its refusal, thrown again — when asked.</summary>
-    private Func<Content> ReadNow(string format, ImportCatalog command)
-    {
-        try
-        {
-            var content = Read(format, command);
-            return () => content;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            var refusal = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
-            return () => { refusal.Throw(); throw e; };
-        }
-    }
-
-    /// <summary>The document read and checked: a vendor catalog or a KEV list.</summary>
-    private sealed record Content(CatalogDocument? Catalog, KevDocument? Kev);
-
-    private Content Read(string format, ImportCatalog command)
-    {
-        if (!CatalogFormats.All.Contains(format))
-            throw new CatalogFormatException("Unknown format", $"Format '{command.Format}' is not one of {string.Join(", ", CatalogFormats.All)}.", "format");
-        if (command.Content.Length == 0) throw new CatalogFormatException("Empty file", "The catalog file is empty.", "body");
-        if (command.Content.Length > options.MaxBytes)
-            throw new CatalogFormatException("Catalog file too large",
-                $"The file has {command.Content.Length} bytes; the limit (Patch:Import:MaxBytes) is {options.MaxBytes}.", "body");
-
-        if (format == "cvrf")
-        {
-            var cvrf = CvrfCatalogReader.Read(command.Content);
-            CatalogText.Check(cvrf);
-            return new Content(cvrf, null);
-        }
-        using var stream = new MemoryStream(command.Content, writable: false);
-        if (format == "kev")
-        {
-            var kev = KevCatalogReader.Read(stream);
-            CatalogText.Check(kev);
-            return new Content(null, kev);
-        }
-        var document = format switch
-        {
-            "mssecure" => MssecureCatalogReader.Read(stream),
-            _ => PatchCatalogReader.Read(stream),
-        };
-        CatalogText.Check(document);
-        return new Content(document, null);
-    }
-
-    private async Task<CatalogImportResult> ImportBulletinsAsync(string runId, CatalogDocument document, Actor actor, CancellationToken ct)
-    {
-        await using var session = store.OpenSession(actor, runId);
-        await Hierarchy.CatalogLog.LockForAppendAsync(session, ct);
-        var settings = await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
-        var source = $"{document.Format}:{document.DocumentId}";
-        int added = 0, revised = 0, unchanged = 0, updatesAdded = 0, updatesRevised = 0, excluded = 0, events = 0, older = 0, replicated = 0;
-        var addedBulletins = new List<string>();
-        var append = new CatalogAppend(store, actor, runId);
-        // The bulletins with new events, and each one's state before them.
-        var changed = new List<(string Id, Bulletin? Current)>();
-        var streams = await session.FetchManyForWritingAsync<Bulletin>(document.Bulletins.Select(b => b.StreamId), ct);
-        foreach (var incoming in document.Bulletins)
-        {
-            var stream = streams[incoming.StreamId];
-            // A bulletin this server's parent replicates is the parent's: read-only here (C10).
-            if (stream.Aggregate is { } held && Domain.Hierarchy.CatalogReplication.IsReplicated(held)) { replicated++; continue; }
-            var decision = CatalogImport.Decide(stream.Aggregate, incoming, settings, source);
-            append.Add<Bulletin>(incoming.StreamId, stream.StartingVersion ?? 0, decision.Events);
-            events += decision.Events.Count;
-            if (decision.Events.Count > 0) changed.Add((incoming.StreamId, stream.Aggregate));
-            if (decision.Kind == BulletinImportKind.Added) addedBulletins.Add(incoming.StreamId);
-            updatesAdded += decision.UpdatesAdded;
-            updatesRevised += decision.UpdatesRevised;
-            excluded += decision.UpdatesExcluded;
-            if (decision.Older) older++;
-            switch (decision.Kind)
-            {
-                case BulletinImportKind.Added: added++; break;
-                case BulletinImportKind.Revised: revised++; break;
-                default: unchanged++; break;
-            }
-        }
-
-        var facts = await DecideProductVulnerabilitiesAsync(session, append, document, source, ct);
-        events += facts.Events;
-        // The Remediation Center rows of the bulletins revised (a new bulletin has none yet).
-        var revisedIds = changed.Where(b => b.Current is not null).Select(b => b.Id).ToArray();
-        var rows = revisedIds.Length == 0 ? [] : (await session.LoadManyAsync<BulletinRow>(ct, revisedIds)).ToDictionary(r => r.Id);
-
-        foreach (var (id, current) in changed)
-        {
-            append.Snapshot(id, current);
-            append.Snapshot(id, rows.GetValueOrDefault(id));
-        }
-        foreach (var (id, current) in facts.Changed) append.Snapshot(id, current);
-        await append.WriteAsync(session, ct);
-
-        var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
-        var skipped = older == 0 ? document.Skipped
-            : [.. document.Skipped, new SkippedEntry("the store holds a newer revision of these bulletins; their facts were kept", "older bulletin facts", older)];
-        if (replicated > 0)
-            skipped = [.. skipped, new SkippedEntry(ReplicatedReason, "replicated bulletins", replicated)];
-        if (facts.Replicated > 0) skipped = [.. skipped, new SkippedEntry(ReplicatedReason, "replicated product vulnerabilities", facts.Replicated)];
-        // The analysis after the import looks only at the computers these bulletins concern; product facts (no KB) re-analyse the fleet.
-        var result = new CatalogImportResult(runId, status, document.Format, document.DocumentId, added, revised, unchanged,
-            updatesAdded, updatesRevised, excluded, facts.Added, facts.Revised, facts.Unchanged, events, skipped,
-            ChangedBulletins: facts.Events > 0 ? null : changed.Select(b => b.Id).ToList(), AddedBulletins: addedBulletins);
-        AppendCompleted(session, result);
-        if (events > 0) session.QueueSqlCommand(Projections.ReadModels.MarkCatalogChanged);
-        await session.SaveChangesAsync(ct);
-        return result;
-    }
-
-    /// <summary>What the vulnerabilities of products fixed without a KB decided: facts of their own streams, never bulletins.</summary>
-    private sealed record ProductFacts(int Added, int Revised, int Unchanged, int Replicated, IReadOnlyList<(string Id, ProductVulnerability? Current)> Changed, int Events);
-
-    private static async Task<ProductFacts> DecideProductVulnerabilitiesAsync(IDocumentSession session, CatalogAppend append, CatalogDocument document,
-        string source, CancellationToken ct)
-    {
-        var incoming = document.ProductVulnerabilities ?? [];
-        if (incoming.Count == 0) return new ProductFacts(0, 0, 0, 0, [], 0);
-        var streams = await session.FetchManyForWritingAsync<ProductVulnerability>(incoming.Select(f => StreamIds.ProductVulnerability(f.Cve, f.Product)), ct);
-        int added = 0, revised = 0, unchanged = 0, replicated = 0;
-        var changed = new List<(string, ProductVulnerability?)>();
-        var appended = 0;
-        foreach (var facts in incoming)
-        {
-            var id = StreamIds.ProductVulnerability(facts.Cve, facts.Product);
-            var current = streams[id].Aggregate;
-            // Replicated from this server's parent: read-only here.
-            if (Domain.Hierarchy.CatalogReplication.IsReplicated(current?.Source)) { replicated++; continue; }
-            var events = ProductVulnerability.Decide(current, facts, source);
-            if (events.Count == 0) { unchanged++; continue; }
-            append.Add<ProductVulnerability>(id, streams[id].StartingVersion ?? 0, events);
-            changed.Add((id, current));
-            appended += events.Count;
-            if (current is null) added++; else revised++;
-        }
-        return new ProductFacts(added, revised, unchanged, replicated, changed, appended);
-    }
-
-    private const string ReplicatedReason = "replicated from this server's parent: read-only here (the parent's import changes them)";
-
-    private async Task<CatalogImportResult> ImportKevAsync(string runId, KevDocument document, Actor actor, CancellationToken ct)
-    {
-        await using var session = store.OpenSession(actor, runId);
-        await Hierarchy.CatalogLog.LockForAppendAsync(session, ct);
-        var streams = await session.FetchManyForWritingAsync<KnownExploitedVulnerability>(document.Vulnerabilities.Select(v => StreamIds.KnownExploited(v.Cve)), ct);
-        var append = new CatalogAppend(store, actor, runId);
-        int added = 0, revised = 0, unchanged = 0, events = 0, replicated = 0;
-        var addedCves = new List<string>();
-        foreach (var facts in document.Vulnerabilities)
-        {
-            var id = StreamIds.KnownExploited(facts.Cve);
-            var current = streams[id].Aggregate;
-            // Replicated from this server's parent: read-only here.
-            if (Domain.Hierarchy.CatalogReplication.IsReplicated(current?.CatalogVersion)) { replicated++; continue; }
-            var decided = KnownExploitedVulnerability.Decide(current, facts, document.CatalogVersion);
-            if (decided.Count == 0) { unchanged++; continue; }
-            append.Add<KnownExploitedVulnerability>(id, streams[id].StartingVersion ?? 0, decided);
-            append.Snapshot(id, current);
-            if (current is null)
-            {
-                addedCves.Add(facts.Cve);
-                added++;
-            }
-            else revised++;
-            events += decided.Count;
-        }
-        await append.WriteAsync(session, ct);
-
-        var status = events == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed;
-        IReadOnlyList<SkippedEntry> skipped = replicated == 0 ? [] : [new SkippedEntry(ReplicatedReason, "replicated known-exploited CVEs", replicated)];
-        var result = new CatalogImportResult(runId, status, "kev", document.CatalogVersion, 0, 0, 0, 0, 0, 0, added, revised, unchanged, events, skipped, KnownExploitedAdded: addedCves);
-        AppendCompleted(session, result);
-        await session.SaveChangesAsync(ct);
-        return result;
-    }
 
     private void AppendCompleted(IDocumentSession session, CatalogImportResult r) =>
         session.Events.Append(r.RunId, ServerTaskRecorder.Completed(r.RunId, new TaskOutcome(Counts(r), r.Status), time));

@@ -80,6 +80,23 @@ public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(a
         Assert.Equal("Renamed by the vendor", change.GetProperty("after").GetString());
     }
 
+    /// <summary>
+    /// The import's session takes the catalog's lock while the document is still being read: a document refused after that
+    /// (malformed at its end) leaves no transaction open and nothing locked — the next import goes through at once.
+    /// </summary>
+    [Fact]
+    public async Task a_document_refused_while_its_session_waited_leaves_nothing_locked()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var text = Encoding.UTF8.GetString(SharedData.Bytes(SharedData.Cvrf2024));
+        var refused = await App.ImportAsync("cvrf", Encoding.UTF8.GetBytes(text[..^40]), HttpStatusCodeExpectation.Any);
+        Assert.Equal("Malformed XML", refused.GetProperty("title").GetString());
+        await using (var open = Db.CreateCommand("select count(*) from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'"))
+            Assert.Equal(0L, (long)(await open.ExecuteScalarAsync(ct))!);
+        var imported = await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024)).WaitAsync(TimeSpan.FromSeconds(30), ct);
+        Assert.Equal(37, imported.GetProperty("bulletinsAdded").GetInt32());
+    }
+
     [Fact]
     public async Task the_mssecure_datastore_imports_231_bulletins()
     {

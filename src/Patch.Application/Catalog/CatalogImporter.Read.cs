@@ -1,0 +1,57 @@
+using Patch.Application.Catalog.Formats;
+using Patch.Domain.Catalog;
+
+namespace Patch.Application.Catalog;
+
+/// <summary>Reading an import's document: its format, its size, its text.</summary>
+public sealed partial class CatalogImporter
+{
+    /// <summary>The document read now: its content — or its refusal, thrown again — when asked.</summary>
+    private Func<Content> ReadNow(string format, ImportCatalog command)
+    {
+        try
+        {
+            var content = Read(format, command);
+            return () => content;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            var refusal = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+            return () => { refusal.Throw(); throw e; };
+        }
+    }
+
+    /// <summary>The document read and checked: a vendor catalog or a KEV list.</summary>
+    private sealed record Content(CatalogDocument? Catalog, KevDocument? Kev);
+
+    private Content Read(string format, ImportCatalog command)
+    {
+        if (!CatalogFormats.All.Contains(format))
+            throw new CatalogFormatException("Unknown format", $"Format '{command.Format}' is not one of {string.Join(", ", CatalogFormats.All)}.", "format");
+        if (command.Content.Length == 0) throw new CatalogFormatException("Empty file", "The catalog file is empty.", "body");
+        if (command.Content.Length > options.MaxBytes)
+            throw new CatalogFormatException("Catalog file too large",
+                $"The file has {command.Content.Length} bytes; the limit (Patch:Import:MaxBytes) is {options.MaxBytes}.", "body");
+
+        if (format == "cvrf")
+        {
+            var cvrf = CvrfCatalogReader.Read(command.Content);
+            CatalogText.Check(cvrf);
+            return new Content(cvrf, null);
+        }
+        using var stream = new MemoryStream(command.Content, writable: false);
+        if (format == "kev")
+        {
+            var kev = KevCatalogReader.Read(stream);
+            CatalogText.Check(kev);
+            return new Content(null, kev);
+        }
+        var document = format switch
+        {
+            "mssecure" => MssecureCatalogReader.Read(stream),
+            _ => PatchCatalogReader.Read(stream),
+        };
+        CatalogText.Check(document);
+        return new Content(document, null);
+    }
+}
