@@ -11,8 +11,9 @@ using Patch.Bench;
 //   dotnet run -c Release --project bench/Patch.Bench -- ingest [--agents 200] [--batches 25] [--runs 3] [--server-env "NAME=value;…"]
 //   dotnet run -c Release --project bench/Patch.Bench -- storm [--computers 5000] [--window 60] [--rate 0] [--concurrency 64]
 //   dotnet run -c Release --project bench/Patch.Bench -- million build|analyse|month|storm|reports|catalog|footprint [--dir /var/tmp/patch-million] [--computers 1000000] [--http 100000] [--window 600] [--rate 280]
-// A benchmark stopped by a signal stops the servers it started and their PostgreSQL (it would leave them running).
-using var signals = Patch.Api.Hosting.EmbeddedPostgres.StopOwnedClustersOnSignals(FleetBench.KillServers);
+// A benchmark stopped by a signal stops the servers it started and their PostgreSQL (it would leave them running), then
+// deletes its temporary folders.
+using var signals = Patch.Api.Hosting.EmbeddedPostgres.StopOwnedClustersOnSignals(FleetBench.KillServers, Bench.DeleteTemporaryFolders);
 return args.FirstOrDefault() switch
 {
     "fleet" => await FleetBench.RunAsync(args[1..]),
@@ -55,12 +56,31 @@ namespace Patch.Bench
             return output.ToArray();
         }
 
-        /// <summary>A folder the embedded PostgreSQL (running as another user) may enter.</summary>
+        /// <summary>A folder the embedded PostgreSQL (running as another user) may enter; one in the temporary folder is deleted if a signal stops the bench.</summary>
         public static string CreateDirectory(string path)
         {
             Directory.CreateDirectory(path);
+            if (Path.GetFullPath(path).StartsWith(Path.GetTempPath(), StringComparison.Ordinal)) Temporary.Add(path);
             if (OperatingSystem.IsLinux()) File.SetUnixFileMode(path, (UnixFileMode)Convert.ToInt32("755", 8));
             return path;
+        }
+
+        private static readonly System.Collections.Concurrent.ConcurrentBag<string> Temporary = [];
+
+        /// <summary>The temporary folders this bench created and has not deleted (a signal stopped it: its clusters are stopped first).</summary>
+        public static void DeleteTemporaryFolders()
+        {
+            foreach (var path in Temporary.Where(Directory.Exists))
+            {
+                try
+                {
+                    Directory.Delete(path, recursive: true);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"could not delete {path}: {e.Message}");
+                }
+            }
         }
 
         /// <summary>The figures' machine line: cores, OS, .NET and PostgreSQL versions, then what the bench adds.</summary>
