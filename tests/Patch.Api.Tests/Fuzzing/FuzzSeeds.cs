@@ -19,6 +19,9 @@ public static class FuzzSeeds
     public static readonly Lazy<byte[][]> Cvrf = new(() => [.. SmallCvrf.Concat(ModernCvrf).Select(Archive)]);
     public static readonly Lazy<byte[][]> CvrfForImport = new(() => [.. SmallCvrf.Select(Archive)]);
 
+    /// <summary>A modern document large enough to be read in pieces (ADR 0047).</summary>
+    public static readonly Lazy<byte[][]> CvrfModern = new(() => [.. ModernCvrf.Select(Archive)]);
+
     /// <summary>Four real mssecure datastores of a dozen bulletins each (the products, locations and severities kept whole).</summary>
     public static readonly Lazy<byte[][]> MssecureForImport = new(() =>
     [
