@@ -8,7 +8,8 @@ namespace Patch.Application.Catalog;
 
 /// <summary>
 /// An import of the very bytes the last import brought (same format, same core-settings version) into the catalog that
-/// import left can change nothing: it is recognised by its SHA-256 instead of being parsed and decided again.
+/// import left can change nothing: it is recognised — compared with the bytes this process kept, else by its SHA-256 —
+/// instead of being parsed and decided again.
 /// </summary>
 public static class SameContent
 {
