@@ -25,7 +25,7 @@ public static partial class CvrfCatalogReader
     public static CatalogDocument Read(Stream stream) => Map(SafeXml.Stream(stream, Parse));
 
     /// <summary>
-    /// A document of <see cref="MinPieceBytes"/> twice or more is read in pieces, one per core up to
+    /// A document of <see cref="MinPieceBytes"/> twice or more is read in pieces, two per core up to
     /// <see cref="MaxPieces"/> (<see cref="XmlPieces"/>, ADR 0047), split before vulnerabilities; when it cannot be, or a
     /// piece fails, it is read whole — so a refusal is always the whole document's.
     /// </summary>
