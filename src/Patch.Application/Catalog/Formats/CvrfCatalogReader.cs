@@ -25,12 +25,13 @@ public static partial class CvrfCatalogReader
     public static CatalogDocument Read(Stream stream) => Map(SafeXml.Stream(stream, Parse));
 
     /// <summary>
-    /// A document of <see cref="MinPieceBytes"/> twice or more is read in pieces, two per core up to
-    /// <see cref="MaxPieces"/> (<see cref="XmlPieces"/>, ADR 0047), split before vulnerabilities; when it cannot be, or a
-    /// piece fails, it is read whole — so a refusal is always the whole document's.
+    /// On a machine of several cores, a document of <see cref="MinPieceBytes"/> twice or more is read in pieces, two per
+    /// core up to <see cref="MaxPieces"/> (<see cref="XmlPieces"/>, ADR 0047), split before vulnerabilities; when it cannot
+    /// be, or a piece fails, it is read whole — so a refusal is always the whole document's.
     /// </summary>
     public static CatalogDocument Read(byte[] bytes) =>
-        ReadInPieces(bytes, Math.Min(2 * Environment.ProcessorCount, MaxPieces), MinPieceBytes) ?? Read(new MemoryStream(bytes, writable: false));
+        (Environment.ProcessorCount > 1 ? ReadInPieces(bytes, Math.Min(2 * Environment.ProcessorCount, MaxPieces), MinPieceBytes) : null)
+        ?? Read(new MemoryStream(bytes, writable: false));
 
     /// <summary>
     /// The document read in at most <paramref name="pieces"/> pieces of at least <paramref name="minPieceBytes"/>, or null
