@@ -172,9 +172,10 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
 
     /// <summary>
     /// For a process that no host stops on a signal (a benchmark, a tool): when it is sent SIGTERM or SIGINT, the clusters
-    /// it started are stopped (after <paramref name="first"/>: its own children that use them; before <paramref name="then"/>:
-    /// what it leaves behind, such as their folders), then the signal ends it as before. Since .NET 10 a SIGTERM raises no <see cref="AppDomain.ProcessExit"/>, so the exit event covers only a
-    /// normal exit. A server leaves this to its host, which shuts down gracefully and stops its cluster then.
+    /// it started are stopped (after <paramref name="first"/>: its own children that use them; before
+    /// <paramref name="then"/>: what it leaves behind, such as their folders), then the signal ends it as before. Since
+    /// .NET 10 a SIGTERM raises no <see cref="AppDomain.ProcessExit"/>, so the exit event covers only a normal exit. A
+    /// server leaves this to its host, which shuts down gracefully and stops its cluster then.
     /// </summary>
     public static IDisposable StopOwnedClustersOnSignals(Action? first = null, Action? then = null)
     {

@@ -11,9 +11,12 @@ public sealed partial class CatalogImporter
     /// <summary>The import's session, already holding the catalog's lock, and the core settings it read: prepared while the document is read.</summary>
     private sealed record Prepared(IDocumentSession Session, CoreSettings Settings);
 
-    private async Task<Prepared?> PrepareAsync(Task<string?> started, Actor actor, CancellationToken ct)
+    private async Task<Prepared?> PrepareAsync(Task<string?> started, Actor actor, CancellationToken ct) =>
+        await started is { } runId ? await OpenAsync(runId, actor, ct) : null;
+
+    /// <summary>A session of the run that holds the catalog's lock, and the core settings it read.</summary>
+    private async Task<Prepared> OpenAsync(string runId, Actor actor, CancellationToken ct)
     {
-        if (await started is not { } runId) return null;
         var session = store.OpenSession(actor, runId);
         try
         {
@@ -41,19 +44,6 @@ public sealed partial class CatalogImporter
     }
 
     /// <summary>The import's session: the prepared one (first attempt), or a new one taking the lock; and the core settings.</summary>
-    private async Task<(IDocumentSession Session, CoreSettings Settings)> SessionAsync(string runId, Actor actor, Prepared? prepared, CancellationToken ct)
-    {
-        if (prepared is not null) return (prepared.Session, prepared.Settings);
-        var session = store.OpenSession(actor, runId);
-        try
-        {
-            await Hierarchy.CatalogLog.LockForAppendAsync(session, ct);
-            return (session, await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default);
-        }
-        catch
-        {
-            await session.DisposeAsync();
-            throw;
-        }
-    }
+    private async Task<Prepared> SessionAsync(string runId, Actor actor, Prepared? prepared, CancellationToken ct) =>
+        prepared ?? await OpenAsync(runId, actor, ct);
 }

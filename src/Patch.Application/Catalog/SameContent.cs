@@ -33,17 +33,20 @@ public static class SameContent
         // statement that commits itself, if the database still has that import last on the same settings.
         if (UnchangedRun.LastSeen(store) is { Content: { } kept } seen && kept.AsSpan().SequenceEqual(command.Content))
             return new Recognition(true, SameBytesAsync(store, time, command, format, parameters, seen, ct));
-        return ByHash(store, time, command, format, parameters, ct);
+        return ByHash(store, time, command, format, parameters, trySeen: true, ct);
     }
 
-    /// <summary>Recognises the content by its SHA-256 (<see cref="Recognise"/>).</summary>
+    /// <summary>
+    /// Recognises the content by its SHA-256 (<see cref="Recognise"/>); <paramref name="trySeen"/>: first as the last import
+    /// this process saw, in one statement (false once that statement was refused).
+    /// </summary>
     private static Recognition ByHash(IDocumentStore store, TimeProvider time, ImportCatalog command, string format,
-        Dictionary<string, string> parameters, CancellationToken ct)
+        Dictionary<string, string> parameters, bool trySeen, CancellationToken ct)
     {
         var copy = new Dictionary<string, string>(parameters);
         // The speculation runs here until it waits for PostgreSQL, the hash while it waits (a thread of the pool to run
         // it on was often found only after the hash).
-        var speculation = SpeculateAsync(store, time, command, copy, ct);
+        var speculation = SpeculateAsync(store, time, command, copy, trySeen, ct);
         var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(command.Content));
         var expected = UnchangedRun.LastSeen(store)?.Run.Parameters.GetValueOrDefault("sha256") == sha256;
         return new Recognition(expected, OutcomeAsync(store, speculation, sha256, command.Content, format, parameters, ct));
@@ -67,7 +70,7 @@ public static class SameContent
             }
         }
         // Another node imported since, the settings changed, the store was emptied: as when the process saw nothing.
-        return await ByHash(store, time, command, format, parameters, ct).Outcome;
+        return await ByHash(store, time, command, format, parameters, trySeen: false, ct).Outcome;
     }
 
     private static CatalogImportResult Unchanged(string runId, string format, Dictionary<string, int> counts) =>
@@ -96,7 +99,7 @@ public static class SameContent
         """;
 
     private static async Task<Speculation> SpeculateAsync(IDocumentStore store, TimeProvider time, ImportCatalog command,
-        Dictionary<string, string> parameters, CancellationToken ct)
+        Dictionary<string, string> parameters, bool trySeen, CancellationToken ct)
     {
         var connection = store.Storage.Database.CreateConnection();
         try
@@ -105,7 +108,7 @@ public static class SameContent
             var transaction = await connection.BeginTransactionAsync(ct);
             var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
             // The last import this process saw, when the database confirms it in the write itself: one round trip.
-            if (UnchangedRun.LastSeen(store) is { } seen && Guess(seen.Run, seen.SettingsVersion, parameters) is { } guess)
+            if (trySeen && UnchangedRun.LastSeen(store) is { } seen && Guess(seen.Run, seen.SettingsVersion, parameters) is { } guess)
             {
                 var (started, completed) = RunEvents(runId, time, command, parameters, guess.Counts);
                 if (await UnchangedRun.TryWriteAsync(store, connection, transaction, seen, command.Actor, started, completed, ct) is { } written)

@@ -113,7 +113,6 @@ public static partial class CvrfCatalogReader
         DateTimeOffset? released, DateTimeOffset? revised)
     {
         var any = false;
-        var (url, fixedBuild, description) = (remediation.Url, remediation.FixedBuild, remediation.Description);
         foreach (var pid in remediation.ProductIds)
         {
             if (!products.TryGetValue(pid, out var name) || ProductFamilies.Of(name) == ProductFamilies.Other) continue;
@@ -121,7 +120,8 @@ public static partial class CvrfCatalogReader
             var severity = severities.GetValueOrDefault(pid);
             var key = (cve, ProductKeys.Normalize(name));
             var fact = new ProductVulnerabilityFacts(Vendor, cve, string.IsNullOrEmpty(cveTitle) ? null : cveTitle, name, pid, severity,
-                string.IsNullOrEmpty(fixedBuild) ? null : fixedBuild, description.Length == 0 ? "Vendor Fix" : description, string.IsNullOrEmpty(url) ? null : url, released, revised);
+                string.IsNullOrEmpty(remediation.FixedBuild) ? null : remediation.FixedBuild,
+                remediation.Description.Length == 0 ? "Vendor Fix" : remediation.Description, string.IsNullOrEmpty(remediation.Url) ? null : remediation.Url, released, revised);
             facts[key] = facts.TryGetValue(key, out var known)
                 ? known with { FixedBuild = known.FixedBuild ?? fact.FixedBuild, Url = known.Url ?? fact.Url, Severity = (Severity)Math.Max((int)known.Severity, (int)severity) }
                 : fact;
