@@ -1,4 +1,5 @@
 using Patch.Application.Catalog.Formats;
+using Patch.Application.Common;
 using Patch.Domain.Catalog;
 
 namespace Patch.Application.Catalog;
@@ -26,6 +27,10 @@ public sealed partial class CatalogImporter
 
     private Content Read(string format, ImportCatalog command)
     {
+        // Its own span inside the import's: a recognised re-import has none (the document is not read).
+        using var activity = PatchTelemetry.Source.StartActivity("catalog.read");
+        activity?.SetTag("patch.catalog.format", format);
+        activity?.SetTag("patch.catalog.bytes", command.Content.Length);
         if (!CatalogFormats.All.Contains(format))
             throw new CatalogFormatException("Unknown format", $"Format '{command.Format}' is not one of {string.Join(", ", CatalogFormats.All)}.", "format");
         if (command.Content.Length == 0) throw new CatalogFormatException("Empty file", "The catalog file is empty.", "body");

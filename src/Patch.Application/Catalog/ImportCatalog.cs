@@ -82,8 +82,8 @@ public sealed partial class CatalogImporter(IDocumentStore store, TimeProvider t
         var started = StartUnlessSameAsync(recognition, command, parameters, ct);
         // Then the import's session takes the catalog's lock and reads the core settings.
         var preparing = PrepareAsync(started, command.Actor, ct);
-        // Content this process did not see imported last is read meanwhile, here: its answer is awaited only after.
-        var read = recognition.Expected ? null : ReadNow(format, command);
+        // Content not expected to be the last import's is read meanwhile, here: its answer is awaited only after.
+        var read = await recognition.Expected ? null : ReadNow(format, command);
         if (await started is not { } runId) return (await recognition.Outcome)!;
         var taken = false;
         try

@@ -1,5 +1,4 @@
 using Marten;
-using Marten.Services;
 using Patch.Application.Common;
 using Patch.Domain;
 using Patch.Domain.ServerTasks;
@@ -14,10 +13,12 @@ namespace Patch.Application.Catalog;
 public static class SameContent
 {
     /// <summary>
-    /// A recognition under way, once the content is hashed: whether this process saw this very content imported last
-    /// (the database decides: another node may have imported since), and the outcome — the "unchanged" result, or null.
+    /// A recognition under way, once the content is hashed: whether this content is expected to be the last import's — this
+    /// process saw it imported last, or (a process that saw no import: restarted, another node) the database's last import
+    /// has its size, format, settings and hash — and the outcome, which decides (another node may have imported since):
+    /// the "unchanged" result, or null.
     /// </summary>
-    public sealed record Recognition(bool Expected, Task<CatalogImportResult?> Outcome);
+    public sealed record Recognition(Task<bool> Expected, Task<CatalogImportResult?> Outcome);
 
     /// <summary>
     /// Recognises an import of the last import's content. The content is hashed while the last import is read and —
@@ -32,7 +33,7 @@ public static class SameContent
         // The very bytes this process saw imported last (it keeps them): compared, not hashed — the run is written by one
         // statement that commits itself, if the database still has that import last on the same settings.
         if (UnchangedRun.LastSeen(store) is { Content: { } kept } seen && kept.AsSpan().SequenceEqual(command.Content))
-            return new Recognition(true, SameBytesAsync(store, time, command, format, parameters, seen, ct));
+            return new Recognition(Task.FromResult(true), SameBytesAsync(store, time, command, format, parameters, seen, ct));
         return ByHash(store, time, command, format, parameters, trySeen: true, ct);
     }
 
@@ -44,13 +45,20 @@ public static class SameContent
         Dictionary<string, string> parameters, bool trySeen, CancellationToken ct)
     {
         var copy = new Dictionary<string, string>(parameters);
+        // The hash of the last import the database holds, once read, when it may be this content's (same size, format, settings).
+        var candidate = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
         // The speculation runs here until it waits for PostgreSQL, the hash while it waits (a thread of the pool to run
         // it on was often found only after the hash).
-        var speculation = SpeculateAsync(store, time, command, copy, trySeen, ct);
+        var speculation = SpeculateAsync(store, time, command, copy, trySeen, candidate, ct);
         var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(command.Content));
-        var expected = UnchangedRun.LastSeen(store)?.Run.Parameters.GetValueOrDefault("sha256") == sha256;
+        // A process that saw the last import knows its hash; one that saw none learns it from the speculation's first read.
+        var expected = UnchangedRun.LastSeen(store) is { } seen
+            ? Task.FromResult(seen.Run.Parameters.GetValueOrDefault("sha256") == sha256)
+            : IsAsync(candidate.Task, sha256);
         return new Recognition(expected, OutcomeAsync(store, speculation, sha256, command.Content, format, parameters, ct));
     }
+
+    private static async Task<bool> IsAsync(Task<string?> candidate, string sha256) => await candidate == sha256;
 
     /// <summary>The last import's very bytes: its hash stands for theirs; one statement records the run, or the hash decides after all.</summary>
     private static async Task<CatalogImportResult?> SameBytesAsync(IDocumentStore store, TimeProvider time, ImportCatalog command, string format,
@@ -83,8 +91,11 @@ public static class SameContent
         parameters["sha256"] = sha256;
         parameters["settingsVersion"] = record.SettingsVersion.ToString();
         if (record.Counts is not { } counts || record.Sha256 != sha256) return null;
-        await record.Transaction!.CommitAsync(ct);
-        UnchangedRun.Saw(store, record.Run!, record.SettingsVersion, UnchangedRun.Kept(content));
+        // The bytes to keep are copied while the commit makes its round trip.
+        var committing = record.Transaction!.CommitAsync(ct);
+        var kept = UnchangedRun.Kept(content);
+        await committing;
+        UnchangedRun.Saw(store, record.Run!, record.SettingsVersion, kept);
         return Unchanged(record.RunId!, format, counts);
     }
 
@@ -99,7 +110,7 @@ public static class SameContent
         """;
 
     private static async Task<Speculation> SpeculateAsync(IDocumentStore store, TimeProvider time, ImportCatalog command,
-        Dictionary<string, string> parameters, bool trySeen, CancellationToken ct)
+        Dictionary<string, string> parameters, bool trySeen, TaskCompletionSource<string?> candidate, CancellationToken ct)
     {
         var connection = store.Storage.Database.CreateConnection();
         try
@@ -126,20 +137,25 @@ public static class SameContent
                 settingsVersion = reader.IsDBNull(0) ? 0 : reader.GetInt64(0);
                 last = reader.IsDBNull(1) ? null : store.Options.Serializer().FromJson<ServerTaskRun>(reader.GetStream(1));
             }
-            if (last is null || Guess(last, settingsVersion, parameters) is not { } same) return Speculation.None(settingsVersion, connection);
+            var same = last is null ? null : Guess(last, settingsVersion, parameters);
+            candidate.TrySetResult(same?.Sha256);
+            if (same is null) return Speculation.None(settingsVersion, connection);
 
-            var (start, end) = RunEvents(runId, time, command, parameters, same.Counts);
-            await using var session = store.OpenSession(command.Actor, runId, SessionOptions.ForTransaction(transaction));
-            // Nothing changed: the record of it need not wait for the WAL to reach the disk (a crash could lose only this record).
-            session.QueueSqlCommand("set local synchronous_commit = off");
-            session.Events.StartStream<ServerTaskRun>(runId, start, end);
-            await session.SaveChangesAsync(ct);
-            return new Speculation(settingsVersion, connection, same.Sha256, same.Counts, runId, transaction, ServerTaskRun.Apply(end, ServerTaskRun.Create(start)));
+            // The run written by the statement a process that saw that import uses, which checks the read still holds.
+            var (start, end) = RunEvents(runId, time, command, parameters, same.Value.Counts);
+            return await UnchangedRun.TryWriteAsync(store, connection, transaction, new UnchangedRun.Seen(last!, settingsVersion), command.Actor, start, end, ct) is { } run
+                ? new Speculation(settingsVersion, connection, same.Value.Sha256, same.Value.Counts, runId, transaction, run)
+                : Speculation.None(settingsVersion, connection);
         }
         catch
         {
             await connection.DisposeAsync();
             throw;
+        }
+        finally
+        {
+            // Whatever happened before the read (the write of the last import seen, a failure): no candidate beyond it.
+            candidate.TrySetResult(null);
         }
     }
 

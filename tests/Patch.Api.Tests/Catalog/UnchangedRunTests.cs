@@ -162,6 +162,49 @@ public class when_an_unchanged_run_is_written_in_one_statement(AppFixture app) :
     }
 
     /// <summary>
+    /// A process that saw no import (restarted, another node) recognises the last import's bytes by their hash, written by
+    /// the same statement, without reading the document; content of the same size that is not those bytes is read and
+    /// decided in full.
+    /// </summary>
+    [Fact]
+    public async Task a_process_that_saw_no_import_recognises_its_bytes_by_their_hash_without_reading_them()
+    {
+        // The mssecure file with a comment after its root that no other test's document has: its reads are told apart by size.
+        var mark = Guid.NewGuid().ToString("N");
+        byte[] bytes = [.. SharedData.Bytes(SharedData.Mssecure), .. System.Text.Encoding.UTF8.GetBytes($"<!-- {mark} -->")];
+        var reads = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == PatchTelemetry.Source.Name,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllData,
+            ActivityStopped = a =>
+            {
+                if (a.OperationName == "catalog.read" && a.GetTagItem("patch.catalog.bytes") is int length && length == bytes.Length) reads.Enqueue(a.OperationName);
+            },
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+
+        Assert.Equal("completed", (await App.ImportAsync("mssecure", bytes)).GetProperty("status").GetString());
+        Assert.Single(reads);
+        UnchangedRun.Forget(App.Store);
+        var again = await App.ImportAsync("mssecure", bytes);
+        Assert.Equal("unchanged", again.GetProperty("status").GetString());
+        var run = await GetJsonAsync($"/api/server-tasks/runs/{again.GetProperty("runId").GetString()}");
+        Assert.Equal(1, run.GetProperty("counts").GetProperty("sameContent").GetInt32());
+        Assert.Single(reads);
+        Assert.Equal(again.GetProperty("runId").GetString(), UnchangedRun.LastSeen(App.Store)?.Run.Id);
+
+        // As many bytes, not the same: read and decided (the catalog is the same: unchanged, but not as the same content).
+        UnchangedRun.Forget(App.Store);
+        var other = bytes.ToArray();
+        other[^6] = (byte)(other[^6] == (byte)'0' ? '1' : '0');
+        var decided = await App.ImportAsync("mssecure", other);
+        Assert.Equal(2, reads.Count);
+        run = await GetJsonAsync($"/api/server-tasks/runs/{decided.GetProperty("runId").GetString()}");
+        Assert.False(run.GetProperty("counts").TryGetProperty("sameContent", out _));
+    }
+
+    /// <summary>
     /// Without a transaction of the caller's the statement commits itself in its round trip; and the bytes kept are compared
     /// whole: one byte changed in a copy of the same length, or in the caller's own array after the import, is no "same content".
     /// </summary>
