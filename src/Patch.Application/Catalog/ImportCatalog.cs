@@ -89,6 +89,8 @@ public sealed partial class CatalogImporter(IDocumentStore store, TimeProvider t
         try
         {
             var content = read is null ? Read(format, command) : read();
+            // The bytes the next import is compared with, copied while this one's writes wait for PostgreSQL.
+            var keeping = UnchangedRun.KeepAsync(command.Content);
             // Two imports of overlapping documents at once (the API and a schedule, two nodes): the later commit finds a
             // stream the other just wrote and is decided again against it, rather than failing (a few tries).
             for (var attempt = 1; ; attempt++)
@@ -102,7 +104,7 @@ public sealed partial class CatalogImporter(IDocumentStore store, TimeProvider t
                     // The next import of these bytes is recognised in one statement (the database checks that this is still the last import).
                     var run = ServerTaskRun.Create(ServerTaskRecorder.Started(runId, TaskName, command.Trigger, parameters, command.Actor, time));
                     UnchangedRun.Saw(store, ServerTaskRun.Apply(ServerTaskRecorder.Completed(runId, new TaskOutcome(Counts(result), result.Status), time), run),
-                        long.Parse(parameters["settingsVersion"], System.Globalization.CultureInfo.InvariantCulture), UnchangedRun.Kept(command.Content));
+                        long.Parse(parameters["settingsVersion"], System.Globalization.CultureInfo.InvariantCulture), await keeping);
                     return result;
                 }
                 catch (Exception e) when (attempt < 4 && StoreConflict.Is(e))

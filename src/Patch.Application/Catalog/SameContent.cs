@@ -91,11 +91,8 @@ public static class SameContent
         parameters["sha256"] = sha256;
         parameters["settingsVersion"] = record.SettingsVersion.ToString();
         if (record.Counts is not { } counts || record.Sha256 != sha256) return null;
-        // The bytes to keep are copied while the commit makes its round trip.
-        var committing = record.Transaction!.CommitAsync(ct);
-        var kept = UnchangedRun.Kept(content);
-        await committing;
-        UnchangedRun.Saw(store, record.Run!, record.SettingsVersion, kept);
+        await record.Transaction!.CommitAsync(ct);
+        UnchangedRun.Saw(store, record.Run!, record.SettingsVersion, await (record.Keeping ?? UnchangedRun.KeepAsync(content)));
         return Unchanged(record.RunId!, format, counts);
     }
 
@@ -141,10 +138,12 @@ public static class SameContent
             candidate.TrySetResult(same?.Sha256);
             if (same is null) return Speculation.None(settingsVersion, connection);
 
-            // The run written by the statement a process that saw that import uses, which checks the read still holds.
+            // The run written by the statement a process that saw that import uses, which checks the read still holds; the
+            // bytes to keep copied meanwhile.
+            var keeping = UnchangedRun.KeepAsync(command.Content);
             var (start, end) = RunEvents(runId, time, command, parameters, same.Value.Counts);
             return await UnchangedRun.TryWriteAsync(store, connection, transaction, new UnchangedRun.Seen(last!, settingsVersion), command.Actor, start, end, ct) is { } run
-                ? new Speculation(settingsVersion, connection, same.Value.Sha256, same.Value.Counts, runId, transaction, run)
+                ? new Speculation(settingsVersion, connection, same.Value.Sha256, same.Value.Counts, runId, transaction, run, keeping)
                 : Speculation.None(settingsVersion, connection);
         }
         catch
@@ -179,7 +178,7 @@ public static class SameContent
 
     /// <summary>The run recorded "unchanged" in a transaction not yet committed; disposing rolls it back and returns the connection.</summary>
     private sealed record Speculation(long SettingsVersion, Npgsql.NpgsqlConnection Connection, string? Sha256 = null, Dictionary<string, int>? Counts = null,
-        string? RunId = null, Npgsql.NpgsqlTransaction? Transaction = null, ServerTaskRun? Run = null) : IAsyncDisposable
+        string? RunId = null, Npgsql.NpgsqlTransaction? Transaction = null, ServerTaskRun? Run = null, Task<byte[]?>? Keeping = null) : IAsyncDisposable
     {
         public static Speculation None(long settingsVersion, Npgsql.NpgsqlConnection connection) => new(settingsVersion, connection);
 

@@ -35,8 +35,13 @@ public static class UnchangedRun
     public static void Saw(IDocumentStore store, ServerTaskRun run, long settingsVersion, byte[]? content = null) =>
         Last.AddOrUpdate(store, new Seen(run, settingsVersion, content));
 
-    /// <summary>A copy of <paramref name="content"/> to keep (the caller may reuse its array), or null when it is too large.</summary>
-    public static byte[]? Kept(byte[] content) => content.Length <= MaxKeptBytes ? content.ToArray() : null;
+    /// <summary>
+    /// A copy of <paramref name="content"/> to keep (the caller may reuse its array once its import returns), or null when
+    /// it is too large — made on a thread of the pool while the caller waits for PostgreSQL: a CVRF month's 3 MB took
+    /// 1.2–2.2 ms to copy into new memory, on the import's path.
+    /// </summary>
+    public static Task<byte[]?> KeepAsync(byte[] content) =>
+        content.Length <= MaxKeptBytes ? Task.Run(() => (byte[]?)content.ToArray()) : Task.FromResult<byte[]?>(null);
 
     /// <summary>Forgets the last import seen: for a store emptied under the process (a benchmark), where the guess is sure to fail.</summary>
     public static void Forget(IDocumentStore store) => Last.Remove(store);
