@@ -16,7 +16,6 @@ internal sealed class DepthLimitedXmlReader(XmlReader inner, int maxDepth, Depth
     /// </summary>
     public sealed record Shift(int Line, int Column, int Added);
 
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override bool Read()
     {

@@ -78,15 +78,40 @@ public static partial class XmlPieces
         var piece = plan.Pieces[index];
         var end = index + 1 < plan.Pieces.Count ? Encoding.UTF8.GetBytes($"</{plan.RootName}>") : [];
         var start = index == 0 ? [] : Encoding.UTF8.GetBytes(plan.RootStartTag);
-        var buffer = new byte[start.Length + piece.End - piece.Start + end.Length];
-        start.CopyTo(buffer, 0);
-        bytes.AsSpan(piece.Start, piece.End - piece.Start).CopyTo(buffer.AsSpan(start.Length));
-        end.CopyTo(buffer, buffer.Length - end.Length);
-        using var stream = new MemoryStream(buffer, writable: false);
+        // The piece's bytes read where they are, between the copied start tag and the added end tag (no copy of the piece).
+        using var stream = new Joined([start, bytes.AsMemory(piece.Start, piece.End - piece.Start), end]);
         // The piece's first line begins with the copied start tag (one line): its columns are moved back by its length.
         var shift = index == 0 ? null : new DepthLimitedXmlReader.Shift(piece.Line, piece.Column, plan.RootStartTag.Length);
         using var reader = new DepthLimitedXmlReader(XmlReader.Create(stream, SafeXml.Settings()), SafeXml.MaxDepth, shift);
         return read(reader);
+    }
+
+    /// <summary>A read-only stream of byte ranges one after the other.</summary>
+    private sealed class Joined(ReadOnlyMemory<byte>[] parts) : Stream
+    {
+        private int _part;
+        private int _offset;
+
+        public override int Read(Span<byte> buffer)
+        {
+            while (_part < parts.Length && _offset == parts[_part].Length) (_part, _offset) = (_part + 1, 0);
+            if (_part == parts.Length || buffer.IsEmpty) return 0;
+            var count = Math.Min(buffer.Length, parts[_part].Length - _offset);
+            parts[_part].Span.Slice(_offset, count).CopyTo(buffer);
+            _offset += count;
+            return count;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>UTF-8 by its byte order mark or its declaration (or neither: XML's default); the byte search needs it.</summary>
