@@ -96,9 +96,6 @@ public static class SameContent
         return Unchanged(record.RunId!, format, counts);
     }
 
-    /// <summary>The core settings' version (exclusions shape what an import decides) and the last import that did not fail, in one statement.</summary>
-    private static readonly string LastImportSql = $"select (select version from {PatchStore.Schema}.mt_streams where id = $1), ({LastImport("data", "$2")})";
-
     /// <summary>This column of the last import that did not fail (the task's name in <paramref name="task"/>), newest first by the task-runs index.</summary>
     internal static string LastImport(string column, string task) => $"""
         select {column} from {PatchStore.Schema}.{Projections.PatchProjections.ServerTaskRunTable}
@@ -123,28 +120,17 @@ public static class SameContent
                     return new Speculation(seen.SettingsVersion, connection, guess.Sha256, guess.Counts, runId, transaction, written);
             }
 
-            long settingsVersion;
-            ServerTaskRun? last;
-            await using (var query = new Npgsql.NpgsqlCommand(LastImportSql, connection, transaction))
-            {
-                query.Parameters.Add(new() { Value = StreamIds.CoreSettings });
-                query.Parameters.Add(new() { Value = CatalogImporter.TaskName });
-                await using var reader = await query.ExecuteReaderAsync(ct);
-                await reader.ReadAsync(ct);
-                settingsVersion = reader.IsDBNull(0) ? 0 : reader.GetInt64(0);
-                last = reader.IsDBNull(1) ? null : store.Options.Serializer().FromJson<ServerTaskRun>(reader.GetStream(1));
-            }
+            // Else the last import read and — when it may be this content's — the run written "unchanged" as its counts, in one
+            // statement that PostgreSQL runs while the content is hashed.
+            var (runStart, runEnd) = RunEvents(runId, time, command, new Dictionary<string, string>(parameters), []);
+            var (last, settingsVersion, wrote) = await UnchangedRun.ReadAndTryWriteAsync(store, connection, transaction, parameters["bytes"], parameters["format"],
+                command.Actor, runStart, runEnd, ct);
             var same = last is null ? null : Guess(last, settingsVersion, parameters);
             candidate.TrySetResult(same?.Sha256);
-            if (same is null) return Speculation.None(settingsVersion, connection);
-
-            // The run written by the statement a process that saw that import uses, which checks the read still holds; the
-            // bytes to keep copied meanwhile.
-            var keeping = UnchangedRun.KeepAsync(command.Content);
-            var (start, end) = RunEvents(runId, time, command, parameters, same.Value.Counts);
-            return await UnchangedRun.TryWriteAsync(store, connection, transaction, new UnchangedRun.Seen(last!, settingsVersion), command.Actor, start, end, ct) is { } run
-                ? new Speculation(settingsVersion, connection, same.Value.Sha256, same.Value.Counts, runId, transaction, run, keeping)
-                : Speculation.None(settingsVersion, connection);
+            if (same is not { } found || !wrote) return Speculation.None(settingsVersion, connection);
+            // The run as the statement wrote it; the bytes to keep copied while the commit waits for PostgreSQL.
+            var run = ServerTaskRun.Apply(runEnd with { Counts = found.Counts }, ServerTaskRun.Create(runStart with { Parameters = parameters }));
+            return new Speculation(settingsVersion, connection, found.Sha256, found.Counts, runId, transaction, run, UnchangedRun.KeepAsync(command.Content));
         }
         catch
         {

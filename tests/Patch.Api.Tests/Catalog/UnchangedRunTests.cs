@@ -192,7 +192,20 @@ public class when_an_unchanged_run_is_written_in_one_statement(AppFixture app) :
         var run = await GetJsonAsync($"/api/server-tasks/runs/{again.GetProperty("runId").GetString()}");
         Assert.Equal(1, run.GetProperty("counts").GetProperty("sameContent").GetInt32());
         Assert.Single(reads);
-        Assert.Equal(again.GetProperty("runId").GetString(), UnchangedRun.LastSeen(App.Store)?.Run.Id);
+        var hashedId = again.GetProperty("runId").GetString()!;
+        Assert.Equal(hashedId, UnchangedRun.LastSeen(App.Store)?.Run.Id);
+        // The run the statement completed in SQL (the last import's hash, the settings' version, its counts summed) is the
+        // one the process remembers, as Marten reads it back and as its events build it…
+        var remembered = Canonical(UnchangedRun.LastSeen(App.Store)!.Run);
+        await using (var query = App.Store.QuerySession())
+        {
+            Assert.Equal(remembered, Canonical((await query.LoadAsync<ServerTaskRun>(hashedId, TestContext.Current.CancellationToken))!));
+            Assert.Equal(remembered, Canonical((await query.Events.AggregateStreamAsync<ServerTaskRun>(hashedId, token: TestContext.Current.CancellationToken))!));
+        }
+        // …and its rows are those of the run a process that saw the import writes (itself checked against Marten's).
+        var seenRun = await App.ImportAsync("mssecure", bytes);
+        Assert.Equal(await RowsAsync(seenRun.GetProperty("runId").GetString()!), await RowsAsync(hashedId));
+        Assert.Single(reads);
 
         // As many bytes, not the same: read and decided (the catalog is the same: unchanged, but not as the same content).
         UnchangedRun.Forget(App.Store);
