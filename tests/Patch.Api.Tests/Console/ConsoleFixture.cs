@@ -109,7 +109,9 @@ public sealed class ConsoleFixture : IAsyncLifetime
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         try
         {
-            await page.WaitForURLAsync(url => !url.Contains("/sign-in"));
+            // Signed in once the browser has left the page (committed the navigation): whatever the landing page then loads
+            // is the test's to wait for (once in CI the URL was "/" after the form's 302 and its load event had not fired in 30 s).
+            await page.WaitForURLAsync(url => !url.Contains("/sign-in"), new() { WaitUntil = WaitUntilState.Commit });
         }
         catch (TimeoutException e)
         {
