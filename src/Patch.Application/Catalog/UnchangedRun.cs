@@ -65,6 +65,10 @@ public static class UnchangedRun
     private static string Unchanged(string kind) =>
         string.Join(" + ", new[] { "Added", "Revised", "Unchanged" }.Select(c => $"coalesce((c ->> '{kind}{c}')::int, 0)"));
 
+    /// <summary>
+    /// <see cref="ReadAndTryWriteAsync"/>'s statement: the last import and the settings' version, answered always; the run's
+    /// rows (as <see cref="Sql"/> writes them) only when that import may be this content's, its values completed from it.
+    /// </summary>
     private static readonly string ReadAndWriteSql = $"""
         with last as ({SameContent.LastImport("data", "$1")}),
         read as (select (select data from last) as data, coalesce((select version from {S}.mt_streams where id = $2), 0) as settings),
