@@ -81,7 +81,7 @@ public static class SameContent
         return await ByHash(store, time, command, format, parameters, trySeen: false, ct).Outcome;
     }
 
-    private static CatalogImportResult Unchanged(string runId, string format, Dictionary<string, int> counts) =>
+    private static CatalogImportResult Unchanged(string runId, string format, IReadOnlyDictionary<string, int> counts) =>
         new(runId, ServerTaskStatus.Unchanged, format, null, 0, 0, counts["bulletinsUnchanged"], 0, 0, 0, 0, 0, counts["vulnerabilitiesUnchanged"], 0, []);
 
     private static async Task<CatalogImportResult?> OutcomeAsync(IDocumentStore store, Task<Speculation> speculation, string sha256, byte[] content,
@@ -90,10 +90,10 @@ public static class SameContent
         await using var record = await speculation;
         parameters["sha256"] = sha256;
         parameters["settingsVersion"] = record.SettingsVersion.ToString();
-        if (record.Counts is not { } counts || record.Sha256 != sha256) return null;
+        if (record.Run is not { } run || record.Sha256 != sha256) return null;
         await record.Transaction!.CommitAsync(ct);
-        UnchangedRun.Saw(store, record.Run!, record.SettingsVersion, await (record.Keeping ?? UnchangedRun.KeepAsync(content)));
-        return Unchanged(record.RunId!, format, counts);
+        UnchangedRun.Saw(store, run, record.SettingsVersion, await (record.Keeping ?? UnchangedRun.KeepAsync(content)));
+        return Unchanged(run.Id, format, run.Counts);
     }
 
     /// <summary>This column of the last import that did not fail (the task's name in <paramref name="task"/>), newest first by the task-runs index.</summary>
@@ -117,20 +117,18 @@ public static class SameContent
             {
                 var (started, completed) = RunEvents(runId, time, command, parameters, guess.Counts);
                 if (await UnchangedRun.TryWriteAsync(store, connection, transaction, seen, command.Actor, started, completed, ct) is { } written)
-                    return new Speculation(seen.SettingsVersion, connection, guess.Sha256, guess.Counts, runId, transaction, written);
+                    return new Speculation(seen.SettingsVersion, connection, guess.Sha256, transaction, written);
             }
 
-            // Else the last import read and — when it may be this content's — the run written "unchanged" as its counts, in one
-            // statement that PostgreSQL runs while the content is hashed.
-            var (runStart, runEnd) = RunEvents(runId, time, command, new Dictionary<string, string>(parameters), []);
-            var (last, settingsVersion, wrote) = await UnchangedRun.ReadAndTryWriteAsync(store, connection, transaction, parameters["bytes"], parameters["format"],
+            // Else the statement decides, while the content is hashed: it reads the last import and — when that may be this
+            // content's — writes the run "unchanged" as its counts, answering that import's hash and the run as written.
+            var (runStart, runEnd) = RunEvents(runId, time, command, parameters, []);
+            var (lastSha256, settingsVersion, run) = await UnchangedRun.ReadAndTryWriteAsync(store, connection, transaction, parameters["bytes"], parameters["format"],
                 command.Actor, runStart, runEnd, ct);
-            var same = last is null ? null : Guess(last, settingsVersion, parameters);
-            candidate.TrySetResult(same?.Sha256);
-            if (same is not { } found || !wrote) return Speculation.None(settingsVersion, connection);
-            // The run as the statement wrote it; the bytes to keep copied while the commit waits for PostgreSQL.
-            var run = ServerTaskRun.Apply(runEnd with { Counts = found.Counts }, ServerTaskRun.Create(runStart with { Parameters = parameters }));
-            return new Speculation(settingsVersion, connection, found.Sha256, found.Counts, runId, transaction, run, UnchangedRun.KeepAsync(command.Content));
+            candidate.TrySetResult(lastSha256);
+            // The bytes to keep copied while the commit waits for PostgreSQL.
+            return run is null ? Speculation.None(settingsVersion, connection)
+                : new Speculation(settingsVersion, connection, lastSha256, transaction, run, UnchangedRun.KeepAsync(command.Content));
         }
         catch
         {
@@ -163,8 +161,8 @@ public static class SameContent
          ServerTaskRecorder.Completed(runId, new TaskOutcome(counts, ServerTaskStatus.Unchanged), time));
 
     /// <summary>The run recorded "unchanged" in a transaction not yet committed; disposing rolls it back and returns the connection.</summary>
-    private sealed record Speculation(long SettingsVersion, Npgsql.NpgsqlConnection Connection, string? Sha256 = null, Dictionary<string, int>? Counts = null,
-        string? RunId = null, Npgsql.NpgsqlTransaction? Transaction = null, ServerTaskRun? Run = null, Task<byte[]?>? Keeping = null) : IAsyncDisposable
+    private sealed record Speculation(long SettingsVersion, Npgsql.NpgsqlConnection Connection, string? Sha256 = null,
+        Npgsql.NpgsqlTransaction? Transaction = null, ServerTaskRun? Run = null, Task<byte[]?>? Keeping = null) : IAsyncDisposable
     {
         public static Speculation None(long settingsVersion, Npgsql.NpgsqlConnection connection) => new(settingsVersion, connection);
 

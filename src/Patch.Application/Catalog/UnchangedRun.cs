@@ -66,8 +66,8 @@ public static class UnchangedRun
         string.Join(" + ", new[] { "Added", "Revised", "Unchanged" }.Select(c => $"coalesce((c ->> '{kind}{c}')::int, 0)"));
 
     /// <summary>
-    /// <see cref="ReadAndTryWriteAsync"/>'s statement: the last import and the settings' version, answered always; the run's
-    /// rows (as <see cref="Sql"/> writes them) only when that import may be this content's, its values completed from it.
+    /// <see cref="ReadAndTryWriteAsync"/>'s statement: the run's rows (as <see cref="Sql"/> writes them) only when the last
+    /// import may be this content's, its values completed from it; answered: that import's hash, the settings' version, the run.
     /// </summary>
     private static readonly string ReadAndWriteSql = $"""
         with last as ({SameContent.LastImport("data", "$1")}),
@@ -94,8 +94,8 @@ public static class UnchangedRun
           insert into {S}.{Projections.PatchProjections.ServerTaskRunTable} (id, data, mt_last_modified, mt_dotnet_type, mt_version)
           select s.id, jsonb_set(jsonb_set($14::jsonb, array['parameters'], ($14::jsonb -> 'parameters') || same.parameters), array['counts'], same.counts),
             transaction_timestamp(), $15, 2
-          from stream s cross join same returning 1)
-        select (select data from read), (select settings from read), (select count(*) from run)
+          from stream s cross join same returning data)
+        select (select parameters ->> 'sha256' from same), (select settings from read), (select data from run)
         """;
 
     /// <summary>
@@ -124,10 +124,11 @@ public static class UnchangedRun
     /// settings' version and — in the same statement, so that it is done while the content is hashed — writes the run
     /// "unchanged" as that import's counts when that import brought content of this size and format on these settings (its
     /// hash and the settings' version added to <paramref name="started"/>'s parameters, its counts summed as
-    /// <see cref="SameContent.AsLast"/> sums them into <paramref name="completed"/>'s). The transaction decides: it commits
-    /// only once the content's hash is that import's.
+    /// <see cref="SameContent.AsLast"/> sums them into <paramref name="completed"/>'s). Answers that import's hash (null when
+    /// it cannot be this content's), the settings' version and the run as written. The transaction decides: the caller
+    /// commits it only once the content's hash is that import's.
     /// </summary>
-    public static async Task<(ServerTaskRun? Last, long SettingsVersion, bool Written)> ReadAndTryWriteAsync(IDocumentStore store, NpgsqlConnection connection,
+    public static async Task<(string? LastSha256, long SettingsVersion, ServerTaskRun? Run)> ReadAndTryWriteAsync(IDocumentStore store, NpgsqlConnection connection,
         NpgsqlTransaction transaction, string bytes, string format, Actor actor, ServerTaskStarted started, ServerTaskCompleted completed, CancellationToken ct)
     {
         await using var batch = new NpgsqlBatch(connection, transaction);
@@ -136,8 +137,8 @@ public static class UnchangedRun
             .. Rows(store, actor, started, completed, ServerTaskRun.Apply(completed, ServerTaskRun.Create(started)))]));
         await using var reader = await batch.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
-        var last = reader.IsDBNull(0) ? null : store.Options.Serializer().FromJson<ServerTaskRun>(reader.GetStream(0));
-        return (last, reader.GetInt64(1), reader.GetInt64(2) == 1);
+        return (reader.IsDBNull(0) ? null : reader.GetString(0), reader.GetInt64(1),
+            reader.IsDBNull(2) ? null : store.Options.Serializer().FromJson<ServerTaskRun>(reader.GetStream(2)));
     }
 
     /// <summary>The values of <c>$5…$15</c>: the stream, the events' rows (with the actor's headers) and the run's snapshot.</summary>

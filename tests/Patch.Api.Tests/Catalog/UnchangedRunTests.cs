@@ -184,8 +184,10 @@ public class when_an_unchanged_run_is_written_in_one_statement(AppFixture app) :
         };
         System.Diagnostics.ActivitySource.AddActivityListener(listener);
 
-        Assert.Equal("completed", (await App.ImportAsync("mssecure", bytes)).GetProperty("status").GetString());
+        var first = await App.ImportAsync("mssecure", bytes);
+        Assert.Equal("completed", first.GetProperty("status").GetString());
         Assert.Single(reads);
+        var firstRun = UnchangedRun.LastSeen(App.Store)!.Run;
         UnchangedRun.Forget(App.Store);
         var again = await App.ImportAsync("mssecure", bytes);
         Assert.Equal("unchanged", again.GetProperty("status").GetString());
@@ -202,6 +204,11 @@ public class when_an_unchanged_run_is_written_in_one_statement(AppFixture app) :
             Assert.Equal(remembered, Canonical((await query.LoadAsync<ServerTaskRun>(hashedId, TestContext.Current.CancellationToken))!));
             Assert.Equal(remembered, Canonical((await query.Events.AggregateStreamAsync<ServerTaskRun>(hashedId, token: TestContext.Current.CancellationToken))!));
         }
+        // Its parameters are this import's with the last import's hash and settings' version (the bytes' own hash).
+        var hashedRun = UnchangedRun.LastSeen(App.Store)!.Run;
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), hashedRun.Parameters["sha256"]);
+        Assert.Equal(firstRun.Parameters["settingsVersion"], hashedRun.Parameters["settingsVersion"]);
+        Assert.Equal(new[] { "bytes", "format", "settingsVersion", "sha256" }, hashedRun.Parameters.Keys.Order(StringComparer.Ordinal));
         // …and its rows are those of the run a process that saw the import writes (itself checked against Marten's).
         var seenRun = await App.ImportAsync("mssecure", bytes);
         Assert.Equal(await RowsAsync(seenRun.GetProperty("runId").GetString()!), await RowsAsync(hashedId));
