@@ -20,6 +20,45 @@ public class when_a_catalog_file_is_bad
     }
 
     [Fact]
+    public void an_encoding_the_bytes_do_not_match_is_refused_at_the_declaration()
+    {
+        // UTF-8 bytes that declare UTF-16 (no byte order mark): the reader cannot switch and says so.
+        var e = Refused(CvrfCatalogReader.Read, $"<?xml version=\"1.0\" encoding=\"utf-16\"?>\n<cvrfdoc xmlns=\"{CvrfNs}\"/>");
+        Assert.Equal("Malformed XML", e.Title);
+        Assert.Contains("byte order mark", e.Detail);
+        Assert.Equal("line 1, column 1", e.Place);
+    }
+
+    private const string KevHeader = "cveID,vendorProject,product,vulnerabilityName,dateAdded,dueDate\n";
+
+    [Theory]
+    [InlineData(KevHeader + "CVE-2024-1000,Microsoft,Windows,A,2024-02-30,\n", "Invalid KEV catalog", "row 2, dateAdded", "'2024-02-30' is not a date")]
+    [InlineData(KevHeader + "CVE-2024-1000,Microsoft,Windows,A,2024-02-13,\nCVE-2024-1000,Microsoft,Windows,B,2024-02-13,\n", "Invalid KEV catalog", "row 3, cveID", "also at row 2")]
+    [InlineData(KevHeader + "CVE-2024-1000,Microsoft,Windows,A,2024-02-13\n", "Invalid KEV catalog", "row 2", "5 cells where the header has 6")]
+    [InlineData(KevHeader + "CVE-2024-1000,Micro\u0000soft,Windows,A,2024-02-13,\n", "Control character in text", "row 2, vendorProject", "U+0000")]
+    [InlineData(KevHeader + "CVE-2024-1000,Microsoft,,A,2024-02-13,\n", "Invalid KEV catalog", "row 2, product", "required field is missing")]
+    [InlineData(KevHeader + "\"CVE-2024-1000,Microsoft,Windows,A,2024-02-13,\n", "Malformed CSV", "row", "")]
+    [InlineData(KevHeader, "Invalid KEV catalog", "row 2", "no entries")]
+    [InlineData("cve,vendor,product\nCVE-2024-1000,Microsoft,Windows\n", "Invalid KEV catalog", "row 1", "no 'cveID' column")]
+    [InlineData("cveID,cveid,vendorProject\n", "Invalid KEV catalog", "row 1, column 2", "twice")]
+    public void a_bad_kev_csv_is_refused_naming_the_row_and_column(string csv, string title, string place, string detail)
+    {
+        var e = Refused(KevCatalogReader.Read, csv);
+        Assert.Equal(title, e.Title);
+        Assert.StartsWith(place, e.Place);
+        Assert.Contains(detail, e.Detail);
+    }
+
+    [Fact]
+    public void a_kev_csv_in_latin_1_is_refused_as_not_utf_8()
+    {
+        var bytes = Encoding.Latin1.GetBytes(KevHeader + "CVE-2024-1000,Micr\u00f6soft,Windows,A,2024-02-13,\n");
+        var e = Assert.Throws<CatalogFormatException>(() => KevCatalogReader.Read(new MemoryStream(bytes)));
+        Assert.Equal("Not UTF-8", e.Title);
+        Assert.Equal("line 2, byte 19", e.Place);
+    }
+
+    [Fact]
     public void a_wrong_root_element_is_refused()
     {
         var e = Refused(CvrfCatalogReader.Read, "<rss version=\"2.0\"><channel/></rss>");

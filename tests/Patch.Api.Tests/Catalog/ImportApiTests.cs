@@ -233,6 +233,12 @@ public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(a
         var again = await App.ImportAsync("kev", SharedData.Bytes(SharedData.Kev));
         Assert.Equal("unchanged", again.GetProperty("status").GetString());
         Assert.Equal(1404, again.GetProperty("vulnerabilitiesUnchanged").GetInt32());
+
+        // CISA's CSV twin of the same day says the same: nothing appended.
+        var csv = await App.ImportAsync("kev", SharedData.Bytes(SharedData.KevCsv));
+        Assert.Equal("unchanged", csv.GetProperty("status").GetString());
+        Assert.Equal("2025.08.25", csv.GetProperty("documentId").GetString());
+        Assert.Equal(1404, csv.GetProperty("vulnerabilitiesUnchanged").GetInt32());
     }
 
     private static StringContent Json(object value) => new(JsonSerializer.Serialize(value), Encoding.UTF8, "application/json");

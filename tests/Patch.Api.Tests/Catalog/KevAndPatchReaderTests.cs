@@ -19,6 +19,38 @@ public class when_reading_kev_and_patch_catalogs
     }
 
     [Fact]
+    public void the_kev_csv_twin_reads_to_the_same_catalog_as_the_json()
+    {
+        using var json = SharedData.Open(SharedData.Kev);
+        using var csv = SharedData.Open(SharedData.KevCsv);
+        var fromJson = KevCatalogReader.Read(json);
+        var fromCsv = KevCatalogReader.Read(csv);
+        // The CSV has no catalogVersion: its latest dateAdded, written as CISA writes the version, stands for it.
+        Assert.Equal(fromJson.CatalogVersion, fromCsv.CatalogVersion);
+        Assert.Equal(fromJson.Vulnerabilities.Count, fromCsv.Vulnerabilities.Count);
+        foreach (var (a, b) in fromJson.Vulnerabilities.OrderBy(v => v.Cve, StringComparer.Ordinal).Zip(fromCsv.Vulnerabilities.OrderBy(v => v.Cve, StringComparer.Ordinal)))
+            Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void a_kev_csv_with_quoted_commas_quotes_and_line_breaks_other_columns_and_any_order_is_read()
+    {
+        var csv = "\uFEFFdateAdded,CVEID,product,vendorProject,vulnerabilityName,shortDescription,notes\r\n" +
+                  "2024-02-13,cve-2024-21412,Windows,Microsoft,\"Internet Shortcut Files, \"\"SmartScreen\"\" Bypass\",\"line one\nline two\",https://x\r\n" +
+                  ",,,,,,\r\n" +
+                  "2024-02-14,CVE-2024-21351,Windows,Microsoft,SmartScreen Bypass,,\r\n";
+        var kev = KevCatalogReader.Read(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(csv)));
+        Assert.Equal("2024.02.14", kev.CatalogVersion);
+        Assert.Equal(2, kev.Vulnerabilities.Count);
+        var first = kev.Vulnerabilities[0];
+        Assert.Equal("CVE-2024-21412", first.Cve);
+        Assert.Equal("Internet Shortcut Files, \"SmartScreen\" Bypass", first.Name);
+        Assert.Equal("line one\nline two", first.ShortDescription);
+        Assert.Null(kev.Vulnerabilities[1].ShortDescription);
+        Assert.Null(kev.Vulnerabilities[1].DueDate);
+    }
+
+    [Fact]
     public void the_demo_catalog_is_a_valid_patch_catalog()
     {
         using var stream = File.OpenRead(SharedData.RepoFile("demo/patch-demo-catalog.json"));

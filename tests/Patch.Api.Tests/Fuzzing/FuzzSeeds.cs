@@ -39,6 +39,13 @@ public static class FuzzSeeds
 
     public static readonly Lazy<byte[][]> Kev = new(() => [SharedData.Bytes(SharedData.Kev)]);
 
+    /// <summary>CISA's CSV twin of the KEV catalog, whole and its first 40 rows.</summary>
+    public static readonly Lazy<byte[][]> KevCsv = new(() =>
+    [
+        SharedData.Bytes(SharedData.KevCsv),
+        System.Text.Encoding.UTF8.GetBytes(string.Join('\n', System.Text.Encoding.UTF8.GetString(SharedData.Bytes(SharedData.KevCsv)).Split('\n').Take(41))),
+    ]);
+
     /// <summary>Four real KEV catalogs of 25 entries each.</summary>
     public static readonly Lazy<byte[][]> KevForImport = new(() =>
     [

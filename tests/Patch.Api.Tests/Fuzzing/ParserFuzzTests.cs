@@ -81,6 +81,8 @@ public class when_parsers_read_mutated_real_documents
 
     [Fact] public Task kev() => Catalog("kev reader", FuzzSeeds.Kev, Shape.Json, KevCatalogReader.Read);
 
+    [Fact] public Task kev_csv() => Catalog("kev csv reader", FuzzSeeds.KevCsv, Shape.Text, KevCatalogReader.Read);
+
     private static Task Refusing<T>(string target, Lazy<byte[][]> seeds, Shape shape, Func<byte[], T> parse, Action<T>? check = null) =>
         Fuzz.Run(target, Mutations.Of(seeds.Value.Length), c =>
         {

@@ -47,6 +47,7 @@ public static class SharedData
     public static string Cvrf2024 => "msrc-cvrf/2024-Jan.xml";
     public static string Mssecure => "mbsa-mssecure/mssecure.xml";
     public static string Kev => "cisa-kev/known_exploited_vulnerabilities.json";
+    public static string KevCsv => "cisa-kev/known_exploited_vulnerabilities.csv";
 
     public static string RepoFile(string relative)
     {

@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using System.Text.Unicode;
 
 namespace Patch.Application.Catalog.Formats;
 
@@ -10,7 +9,26 @@ namespace Patch.Application.Catalog.Formats;
 /// </summary>
 public static class CatalogJson
 {
-    public static JsonDocument Parse(Stream stream, int maxDepth)
+    public static JsonDocument Parse(Stream stream, int maxDepth) => Parse(Utf8(stream, "a JSON catalog", "(RFC 8259)"), maxDepth);
+
+    /// <summary>UTF-8 text already checked by <see cref="Utf8"/>, parsed.</summary>
+    public static JsonDocument Parse(ReadOnlyMemory<byte> text, int maxDepth)
+    {
+        try
+        {
+            return JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = maxDepth, CommentHandling = JsonCommentHandling.Disallow });
+        }
+        catch (JsonException e)
+        {
+            throw new CatalogFormatException("Malformed JSON", e.Message.Split(" Path:")[0], $"line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}");
+        }
+    }
+
+    /// <summary>
+    /// A text file's bytes past a UTF-8 byte order mark, refused unless they are UTF-8 (<paramref name="what"/> names the
+    /// file in the error: "a JSON catalog", <paramref name="why"/> the rule).
+    /// </summary>
+    public static ReadOnlyMemory<byte> Utf8(Stream stream, string what, string why)
     {
         byte[] bytes;
         if (stream is MemoryStream memory && memory.TryGetBuffer(out var buffer)) bytes = buffer.AsSpan((int)memory.Position).ToArray();
@@ -23,25 +41,20 @@ public static class CatalogJson
         var text = bytes.AsSpan();
         if (text.StartsWith(Encoding.UTF8.Preamble)) text = text[3..];
         if (text.Length >= 2 && (text[0] == 0xFF && text[1] == 0xFE || text[0] == 0xFE && text[1] == 0xFF || text[0] == 0 && text[1] != 0 || text.Length >= 4 && text[1] == 0 && text[3] == 0))
-            throw new CatalogFormatException("Not UTF-8", "A JSON catalog must be UTF-8 (RFC 8259); this file looks like UTF-16 or UTF-32. Save it as UTF-8 and import it again.", "byte 1");
-        if (!Utf8.IsValid(text))
+            throw new CatalogFormatException("Not UTF-8", $"{Capital(what)} must be UTF-8 {why}; this file looks like UTF-16 or UTF-32. Save it as UTF-8 and import it again.", "byte 1");
+        if (!System.Text.Unicode.Utf8.IsValid(text))
         {
             var valid = ValidPrefix(text);
             var line = 1 + text[..valid].Count((byte)'\n');
             var column = valid - (text[..valid].LastIndexOf((byte)'\n') + 1) + 1;
-            throw new CatalogFormatException("Not UTF-8", $"Byte 0x{text[valid]:X2} at offset {valid} is not valid UTF-8; a JSON catalog must be UTF-8 (RFC 8259).",
+            throw new CatalogFormatException("Not UTF-8", $"Byte 0x{text[valid]:X2} at offset {valid} is not valid UTF-8; {what} must be UTF-8 {why}.",
                 $"line {line}, byte {column}");
         }
-        try
-        {
-            // Past a byte order mark (the memory overload does not skip one).
-            return JsonDocument.Parse(bytes.AsMemory(bytes.Length - text.Length), new JsonDocumentOptions { MaxDepth = maxDepth, CommentHandling = JsonCommentHandling.Disallow });
-        }
-        catch (JsonException e)
-        {
-            throw new CatalogFormatException("Malformed JSON", e.Message.Split(" Path:")[0], $"line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}");
-        }
+        // Past a byte order mark (the memory overload of the JSON parser does not skip one).
+        return bytes.AsMemory(bytes.Length - text.Length);
     }
+
+    private static string Capital(string text) => char.ToUpperInvariant(text[0]) + text[1..];
 
     private static int ValidPrefix(ReadOnlySpan<byte> text)
     {
@@ -49,7 +62,7 @@ public static class CatalogJson
         var done = 0;
         while (done < text.Length)
         {
-            var status = Utf8.ToUtf16(text[done..], sink, out var read, out _, replaceInvalidSequences: false, isFinalBlock: true);
+            var status = System.Text.Unicode.Utf8.ToUtf16(text[done..], sink, out var read, out _, replaceInvalidSequences: false, isFinalBlock: true);
             done += read;
             if (status is System.Buffers.OperationStatus.InvalidData or System.Buffers.OperationStatus.NeedMoreData) return done;
         }

@@ -7,55 +7,69 @@ namespace Patch.Application.Catalog.Formats;
 
 public sealed record KevDocument(string CatalogVersion, IReadOnlyList<KnownExploitedFacts> Vulnerabilities);
 
-/// <summary>Reads CISA's Known Exploited Vulnerabilities catalog (JSON). Every error names its JSON path.</summary>
+/// <summary>
+/// Reads CISA's Known Exploited Vulnerabilities catalog: its JSON (known_exploited_vulnerabilities.json) or the CSV twin
+/// CISA publishes beside it (<see cref="ReadCsv"/>), told apart by the first character. Every error names its place: a
+/// JSON path, or a CSV row and column.
+/// </summary>
 public static partial class KevCatalogReader
 {
     public static KevDocument Read(Stream stream)
     {
-        var json = CatalogJson.Parse(stream, maxDepth: 16);
-
-        using (json)
+        var text = CatalogJson.Utf8(stream, "a KEV catalog (JSON or CSV)", "(as CISA publishes it)");
+        var first = text.Span.IndexOfAnyExcept(" \t\r\n"u8);
+        // A JSON document starts with '{' (or is malformed, and the JSON parser says where); the CSV with its header.
+        if (first >= 0 && (char.IsAsciiLetter((char)text.Span[first]) || text.Span[first] == '"')) return ReadCsv(text);
+        using var json = CatalogJson.Parse(text, maxDepth: 16);
+        var root = json.RootElement;
+        if (root.ValueKind != JsonValueKind.Object) throw Invalid("$", "the KEV catalog must be a JSON object");
+        var version = Str(root, "catalogVersion", "$") ?? throw Invalid("$.catalogVersion", "required field is missing");
+        if (!root.TryGetProperty("vulnerabilities", out var list) || list.ValueKind != JsonValueKind.Array)
+            throw Invalid("$.vulnerabilities", "required array is missing");
+        var seen = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        var items = new List<KnownExploitedFacts>();
+        var i = 0;
+        foreach (var v in list.EnumerateArray())
         {
-            var root = json.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw Invalid("$", "the KEV catalog must be a JSON object");
-            var version = Str(root, "catalogVersion", "$", true)!;
-            if (!root.TryGetProperty("vulnerabilities", out var list) || list.ValueKind != JsonValueKind.Array)
-                throw Invalid("$.vulnerabilities", "required array is missing");
-            var seen = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-            var items = new List<KnownExploitedFacts>();
-            var i = 0;
-            foreach (var v in list.EnumerateArray())
-            {
-                var path = $"$.vulnerabilities[{i}]";
-                if (v.ValueKind != JsonValueKind.Object) throw Invalid(path, "must be an object");
-                var cve = Str(v, "cveID", path, true)!.ToUpperInvariant();
-                if (!CveId().IsMatch(cve)) throw Invalid($"{path}.cveID", $"'{cve}' is not a CVE id");
-                if (!seen.TryAdd(cve, i)) throw Invalid($"{path}.cveID", $"duplicate CVE '{cve}' (also at $.vulnerabilities[{seen[cve]}])");
-                items.Add(new KnownExploitedFacts(cve, Str(v, "vendorProject", path, true)!, Str(v, "product", path, true)!,
-                    Str(v, "vulnerabilityName", path, true)!, Date(v, "dateAdded", path, true)!.Value, Date(v, "dueDate", path, false),
-                    Str(v, "requiredAction", path, false), Str(v, "knownRansomwareCampaignUse", path, false), Str(v, "shortDescription", path, false)));
-                i++;
-            }
-            return new KevDocument(version, items);
+            var path = $"$.vulnerabilities[{i}]";
+            if (v.ValueKind != JsonValueKind.Object) throw Invalid(path, "must be an object");
+            var facts = Entry(name => Str(v, name, path), name => $"{path}.{name}");
+            if (!seen.TryAdd(facts.Cve, i)) throw Invalid($"{path}.cveID", $"duplicate CVE '{facts.Cve}' (also at $.vulnerabilities[{seen[facts.Cve]}])");
+            items.Add(facts);
+            i++;
         }
+        return new KevDocument(version, items);
+    }
+
+    /// <summary>The fields KEV's JSON and CSV share, read and checked the same way.</summary>
+    private static readonly string[] Required = ["cveID", "vendorProject", "product", "vulnerabilityName", "dateAdded"];
+
+    /// <summary>One entry, <paramref name="field"/> giving a field's trimmed text (null when missing or blank) and <paramref name="place"/> its place.</summary>
+    private static KnownExploitedFacts Entry(Func<string, string?> field, Func<string, string> place)
+    {
+        string Text(string name) => field(name) ?? throw Invalid(place(name), "required field is missing");
+        DateOnly? Date(string name)
+        {
+            var text = field(name);
+            if (text is null) return null;
+            return DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)
+                ? d : throw Invalid(place(name), $"'{text}' is not a date (yyyy-MM-dd)");
+        }
+        var cve = Text("cveID").ToUpperInvariant();
+        if (!CveId().IsMatch(cve)) throw Invalid(place("cveID"), $"'{cve}' is not a CVE id");
+        var added = Date("dateAdded") ?? throw Invalid(place("dateAdded"), "required field is missing");
+        return new KnownExploitedFacts(cve, Text("vendorProject"), Text("product"), Text("vulnerabilityName"), added, Date("dueDate"),
+            field("requiredAction"), field("knownRansomwareCampaignUse"), field("shortDescription"));
     }
 
     private static CatalogFormatException Invalid(string place, string detail) => new("Invalid KEV catalog", detail, place);
 
-    private static string? Str(JsonElement e, string name, string path, bool required)
+    private static string? Str(JsonElement e, string name, string path)
     {
-        if (!e.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null || (v.ValueKind == JsonValueKind.String && v.GetString()!.Trim().Length == 0))
-            return required ? throw Invalid($"{path}.{name}", "required field is missing") : null;
+        if (!e.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.String) throw Invalid($"{path}.{name}", "must be a string");
-        return v.GetString()!.Trim();
-    }
-
-    private static DateOnly? Date(JsonElement e, string name, string path, bool required)
-    {
-        var text = Str(e, name, path, required);
-        if (text is null) return null;
-        return DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)
-            ? d : throw Invalid($"{path}.{name}", $"'{text}' is not a date (yyyy-MM-dd)");
+        var text = v.GetString()!.Trim();
+        return text.Length == 0 ? null : text;
     }
 
     [GeneratedRegex(@"^CVE-\d{4}-\d{4,}$")]

@@ -50,7 +50,9 @@ public static class SafeXml
         {
             // Some XmlExceptions (a prohibited DTD) carry no position: the reader still knows where it stopped.
             var info = (IXmlLineInfo)reader!;
-            var place = e.LineNumber > 0 ? $"line {e.LineNumber}, column {e.LinePosition}" : $"line {info.LineNumber}, column {info.LinePosition}";
+            // A declared encoding the bytes do not match (UTF-16 over UTF-8 bytes) is found before the first line is counted.
+            var place = e.LineNumber > 0 ? $"line {e.LineNumber}, column {e.LinePosition}"
+                : info.LineNumber > 0 ? $"line {info.LineNumber}, column {info.LinePosition}" : "line 1, column 1";
             if (e.Message.Contains("DTD", StringComparison.OrdinalIgnoreCase))
                 throw new CatalogFormatException("XML with a DTD is refused",
                     "The file declares a DTD (<!DOCTYPE>); DTDs and entities are never processed (XXE, entity expansion).", DoctypePlace(stream) ?? place);
