@@ -241,6 +241,26 @@ public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(a
         Assert.Equal(1404, csv.GetProperty("vulnerabilitiesUnchanged").GetInt32());
     }
 
+    [Fact]
+    public async Task a_later_mssecure_datastore_brings_microsofts_ratings_and_cves_that_kev_marks_known_exploited()
+    {
+        await App.ImportAsync("mssecure", Encoding.UTF8.GetBytes(when_reading_a_later_mssecure_datastore.Xml.TrimStart()));
+        await App.ImportAsync("kev", SharedData.Bytes(SharedData.Kev));
+
+        // CVE-2004-0210 (written CAN-2004-0210 in the datastore) is in CISA's list.
+        var posix = await GetJsonAsync("/api/bulletins/MS04-020");
+        Assert.Equal("Important", posix.GetProperty("severity").GetString());
+        var posixCve = posix.GetProperty("cves").EnumerateArray().Single();
+        Assert.Equal("CVE-2004-0210", posixCve.GetProperty("cve").GetString());
+        Assert.True(posixCve.GetProperty("knownExploited").GetBoolean());
+        var exploited = await GetJsonAsync("/api/bulletins?knownExploited=true&vendor=Microsoft&pageSize=100");
+        Assert.Equal(["MS04-020"], exploited.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("bulletin").GetString()).ToArray());
+        var critical = await GetJsonAsync("/api/bulletins?severity=Critical&vendor=Microsoft&pageSize=100");
+        Assert.Equal(["MS03-026"], critical.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("bulletin").GetString()).ToArray());
+        var rpc = await GetJsonAsync("/api/bulletins?q=CVE-2003-0528");
+        Assert.Equal("MS03-026", rpc.GetProperty("items")[0].GetProperty("bulletin").GetString());
+    }
+
     private static StringContent Json(object value) => new(JsonSerializer.Serialize(value), Encoding.UTF8, "application/json");
 }
 

@@ -35,7 +35,9 @@ public static class FuzzSeeds
     ]);
 
     /// <summary>The whole datastore and its slices (the slices keep a case fast; the whole file keeps every part of it in play).</summary>
-    public static readonly Lazy<byte[][]> Mssecure = new(() => [SharedData.Bytes(SharedData.Mssecure), .. MssecureForImport.Value]);
+    /// <summary>The real datastore, its slices, and one in the later shape (ratings and CVEs on the patches).</summary>
+    public static readonly Lazy<byte[][]> Mssecure = new(() =>
+        [SharedData.Bytes(SharedData.Mssecure), .. MssecureForImport.Value, System.Text.Encoding.UTF8.GetBytes(Catalog.when_reading_a_later_mssecure_datastore.Xml.TrimStart())]);
 
     public static readonly Lazy<byte[][]> Kev = new(() => [SharedData.Bytes(SharedData.Kev)]);
 

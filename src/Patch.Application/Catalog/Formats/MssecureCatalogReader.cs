@@ -7,9 +7,10 @@ namespace Patch.Application.Catalog.Formats;
 
 /// <summary>
 /// Reads the legacy MBSA/HFNetChk "mssecure.xml" bulletin datastore: one bulletin per Bulletin element, one
-/// software update per (patch, affected product), NoReboot honoured, supersedence from SupercededBys.
+/// software update per (patch, affected product), NoReboot honoured, supersedence from SupercededBys; from the files of
+/// 2003 on, Microsoft's rating (a patch's MSSeverityID in MSSeverities) and the CVEs a patch fixes (CVEID).
 /// </summary>
-public static class MssecureCatalogReader
+public static partial class MssecureCatalogReader
 {
     public const string Vendor = "Microsoft";
 
@@ -22,6 +23,7 @@ public static class MssecureCatalogReader
         var products = Lookup(root, "Products", "Product", "ProductID", "Name");
         var locations = Lookup(root, "Locations", "Location", "LocationID", "Path");
         var servicePacks = Lookup(root, "ServicePacks", "ServicePack", "ServicePackID", "Name");
+        var ratings = Ratings(root);
 
         // SBID → the bulletins (and their patches) that supersede a patch naming that SBID.
         var supersededBy = new Dictionary<string, List<(string Bulletin, HashSet<string> Patches)>>(StringComparer.Ordinal);
@@ -69,25 +71,32 @@ public static class MssecureCatalogReader
             }
         }
 
-        var bulletins = ids.Values.Select(b => ToBulletin(b, products, locations, servicePacks, supersedes, updateSupersedes, skipped)).ToList();
+        var bulletins = ids.Values.Select(b => ToBulletin(b, products, locations, servicePacks, ratings, supersedes, updateSupersedes, skipped)).ToList();
         var skippedEntries = skipped.Select(s => new SkippedEntry("not imported", s.Key, s.Value)).ToList();
         var version = Attr(root, "DataVersion");
         return new CatalogDocument("mssecure", version is null ? null : $"mssecure-{version}", bulletins, skippedEntries);
     }
 
     private static ImportedBulletin ToBulletin(XElement b, Dictionary<string, string> products, Dictionary<string, string> locations, Dictionary<string, string> servicePacks,
-        Dictionary<string, SortedSet<string>> supersedes, Dictionary<(string, string), SortedSet<string>> updateSupersedes, Dictionary<string, int> skipped)
+        Dictionary<string, Severity> ratings, Dictionary<string, SortedSet<string>> supersedes, Dictionary<(string, string), SortedSet<string>> updateSupersedes,
+        Dictionary<string, int> skipped)
     {
         var id = Attr(b, "BulletinID")!.ToUpperInvariant();
         var summary = Attr(b, "Summary");
         var issue = Attr(b, "Issue");
-        var facts = new BulletinFacts(Vendor, id, Attr(b, "Title") ?? id, Severity.None, Date(b, "DatePosted"), Date(b, "DateRevised"),
+        // The bulletin's rating is the highest of its patches' (and its own, where a file gives one); its CVEs, theirs.
+        var patches = b.Element("Patches")?.Elements("Patch").ToList() ?? [];
+        var rated = patches.Prepend(b).Select(e => Attr(e, "MSSeverityID") is { } r ? ratings.GetValueOrDefault(r) : Severity.None);
+        var cves = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var e in patches.Prepend(b))
+            if (Attr(e, "CVEID") is { } text) Cves(text, id, cves, skipped);
+        var facts = new BulletinFacts(Vendor, id, Attr(b, "Title") ?? id, rated.Max(), Date(b, "DatePosted"), Date(b, "DateRevised"),
             string.IsNullOrEmpty(summary) ? issue : summary, BulletinUrl(id),
-            [], supersedes.TryGetValue(id, out var s) ? s.ToList() : [], []);
+            [.. cves], supersedes.TryGetValue(id, out var s) ? s.ToList() : [], []);
 
         var updates = new List<UpdateFacts>();
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var patch in b.Element("Patches")?.Elements("Patch") ?? [])
+        foreach (var patch in patches)
         {
             var name = Attr(patch, "PatchName") ?? throw new CatalogFormatException("Missing field", "Patch has no PatchName.", SafeXml.Place(patch));
             var location = Attr(patch, "PatchLocationID") is { } loc ? locations.GetValueOrDefault(loc) : null;
@@ -122,6 +131,39 @@ public static class MssecureCatalogReader
     /// <summary>Microsoft's page for an MSyy-nnn bulletin; other ids have none.</summary>
     private static string? BulletinUrl(string id) =>
         System.Text.RegularExpressions.Regex.IsMatch(id, @"^MS\d{2}-\d{3}$") ? $"https://learn.microsoft.com/security-updates/securitybulletins/{(int.Parse(id[2..4]) >= 90 ? "19" : "20")}{id[2..4]}/{id.ToLowerInvariant()}" : null;
+
+    /// <summary>
+    /// Microsoft's ratings by MSSeverityID: each row of MSSeverities whatever its element's name, its rating the attribute
+    /// that holds a rating word (Critical, Important, Moderate, Low). A row without one rates nothing.
+    /// </summary>
+    private static Dictionary<string, Severity> Ratings(XElement root)
+    {
+        var map = new Dictionary<string, Severity>(StringComparer.Ordinal);
+        foreach (var row in root.Element("MSSeverities")?.Elements() ?? [])
+            if (Attr(row, "MSSeverityID") is { } key)
+                map.TryAdd(key, row.Attributes().Where(a => a.Name.LocalName != "MSSeverityID").Select(a => SeverityNames.Parse(a.Value)).DefaultIfEmpty().Max());
+        return map;
+    }
+
+    /// <summary>
+    /// The CVE ids in a CVEID attribute (one or several, separated by commas, semicolons or spaces). A candidate id
+    /// (CAN-2003-0352) is the CVE of the same number since 2005; anything else is counted as skipped, by bulletin.
+    /// </summary>
+    private static void Cves(string text, string bulletin, SortedSet<string> cves, Dictionary<string, int> skipped)
+    {
+        foreach (var token in text.Split([',', ';', ' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (CveOrCandidate().Match(token) is { Success: true } m) cves.Add($"CVE-{m.Groups[1].Value}-{m.Groups[2].Value}");
+            else if (!token.Equals("NA", StringComparison.OrdinalIgnoreCase) && !token.Equals("N/A", StringComparison.OrdinalIgnoreCase))
+            {
+                var key = $"CVEID '{(token.Length > 40 ? token[..40] + "…" : token)}' of {bulletin} is not a CVE id";
+                skipped[key] = skipped.GetValueOrDefault(key) + 1;
+            }
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(?:CVE|CAN)-(\d{4})-(\d{4,})$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    private static partial System.Text.RegularExpressions.Regex CveOrCandidate();
 
     private static Dictionary<string, string> Lookup(XElement root, string table, string row, string key, string value)
     {
