@@ -37,14 +37,15 @@ public sealed partial class CatalogImporter
         if (command.Content.Length > options.MaxBytes)
             throw new CatalogFormatException("Catalog file too large",
                 $"The file has {command.Content.Length} bytes; the limit (Patch:Import:MaxBytes) is {options.MaxBytes}.", "body");
+        var bytes = CatalogContainer.Open(command.Content, options.MaxBytes);
 
         if (format == "cvrf")
         {
-            var cvrf = CvrfCatalogReader.Read(command.Content);
+            var cvrf = CvrfCatalogReader.Read(bytes);
             CatalogText.Check(cvrf);
             return new Content(cvrf, null);
         }
-        using var stream = new MemoryStream(command.Content, writable: false);
+        using var stream = new MemoryStream(bytes, writable: false);
         if (format == "kev")
         {
             var kev = KevCatalogReader.Read(stream);

@@ -1,3 +1,4 @@
+using Patch.Api.Tests.Infrastructure;
 using System.Text;
 using Patch.Application.Catalog.Formats;
 
@@ -56,6 +57,32 @@ public class when_a_catalog_file_is_bad
         var e = Assert.Throws<CatalogFormatException>(() => KevCatalogReader.Read(new MemoryStream(bytes)));
         Assert.Equal("Not UTF-8", e.Title);
         Assert.Equal("line 2, byte 19", e.Place);
+    }
+
+    [Fact]
+    public void a_gzip_compressed_catalog_is_opened_and_a_broken_or_expanding_one_refused()
+    {
+        var xml = SharedData.Bytes(SharedData.Cvrf2023);
+        using var packed = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(packed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true)) gzip.Write(xml);
+        Assert.Equal(xml, CatalogContainer.Open(packed.ToArray(), 64L << 20));
+
+        var cut = Assert.Throws<CatalogFormatException>(() => CatalogContainer.Open(packed.ToArray()[..(int)(packed.Length / 2)], 64L << 20));
+        Assert.Equal("Malformed gzip", cut.Title);
+        // A kilobyte that expands past the limit is refused while it is read.
+        var big = Assert.Throws<CatalogFormatException>(() => CatalogContainer.Open(packed.ToArray(), 1_000_000));
+        Assert.Equal("Catalog file too large", big.Title);
+        Assert.Contains("expands to more than", big.Detail);
+    }
+
+    [Theory]
+    [InlineData("MSCF\0\0\0\0", "Cabinet file", "expand mssecure.cab")]
+    [InlineData("PK\u0003\u0004rest", "ZIP archive", "extract the catalog file")]
+    public void an_archive_is_refused_naming_what_to_extract(string start, string title, string detail)
+    {
+        var e = Assert.Throws<CatalogFormatException>(() => CatalogContainer.Open(Encoding.Latin1.GetBytes(start), 64L << 20));
+        Assert.Equal(title, e.Title);
+        Assert.Contains(detail, e.Detail);
     }
 
     [Fact]

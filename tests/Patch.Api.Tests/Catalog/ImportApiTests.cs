@@ -242,6 +242,28 @@ public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(a
     }
 
     [Fact]
+    public async Task a_month_of_the_msrc_archive_is_imported_as_it_is_stored_gzip_compressed()
+    {
+        var packed = SharedData.Bytes("msrc-cvrf/archive/2016-Oct.xml.gz");
+        var first = await App.ImportAsync("cvrf", packed);
+        Assert.Equal("completed", first.GetProperty("status").GetString());
+        Assert.Equal("2016-Oct", first.GetProperty("documentId").GetString());
+        Assert.True(first.GetProperty("bulletinsAdded").GetInt32() > 0);
+
+        // The same document uncompressed says the same.
+        using var gzip = new System.IO.Compression.GZipStream(new MemoryStream(packed), System.IO.Compression.CompressionMode.Decompress);
+        using var xml = new MemoryStream();
+        await gzip.CopyToAsync(xml, TestContext.Current.CancellationToken);
+        var again = await App.ImportAsync("cvrf", xml.ToArray());
+        Assert.Equal("unchanged", again.GetProperty("status").GetString());
+        Assert.Equal(first.GetProperty("bulletinsAdded").GetInt32(), again.GetProperty("bulletinsUnchanged").GetInt32());
+
+        var cab = await App.ImportAsync("mssecure", "MSCF\0\0\0\0mssecure.xml"u8.ToArray(), HttpStatusCodeExpectation.Any);
+        Assert.Equal("Cabinet file", cab.GetProperty("title").GetString());
+        Assert.Equal("failed", cab.GetProperty("result").GetString());
+    }
+
+    [Fact]
     public async Task a_later_mssecure_datastore_brings_microsofts_ratings_and_cves_that_kev_marks_known_exploited()
     {
         await App.ImportAsync("mssecure", Encoding.UTF8.GetBytes(when_reading_a_later_mssecure_datastore.Xml.TrimStart()));

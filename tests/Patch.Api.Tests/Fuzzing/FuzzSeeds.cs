@@ -19,6 +19,9 @@ public static class FuzzSeeds
     public static readonly Lazy<byte[][]> Cvrf = new(() => [.. SmallCvrf.Concat(ModernCvrf).Select(Archive)]);
     public static readonly Lazy<byte[][]> CvrfForImport = new(() => [.. SmallCvrf.Select(Archive)]);
 
+    /// <summary>Small documents as the archive stores them, gzip-compressed (the importer opens them, <c>CatalogContainer</c>).</summary>
+    public static readonly Lazy<byte[][]> CvrfGzip = new(() => [.. SmallCvrf.Select(m => SharedData.Bytes($"msrc-cvrf/archive/{m}.xml.gz"))]);
+
     /// <summary>A modern document large enough to be read in pieces (ADR 0047).</summary>
     public static readonly Lazy<byte[][]> CvrfModern = new(() => [.. ModernCvrf.Select(Archive)]);
 

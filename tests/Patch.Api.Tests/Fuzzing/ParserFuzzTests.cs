@@ -34,6 +34,15 @@ public class when_parsers_read_mutated_real_documents
 
     [Fact] public Task cvrf() => Catalog("cvrf reader", FuzzSeeds.Cvrf, Shape.Xml, CvrfCatalogReader.Read);
 
+    /// <summary>The compressed bytes mutated: opened (or refused as gzip) before the CVRF reader sees them.</summary>
+    [Fact]
+    public Task cvrf_gzip() => Catalog("cvrf gzip", FuzzSeeds.CvrfGzip, Shape.Text, s =>
+    {
+        using var bytes = new MemoryStream();
+        s.CopyTo(bytes);
+        return CvrfCatalogReader.Read(CatalogContainer.Open(bytes.ToArray(), 64L << 20));
+    });
+
     /// <summary>
     /// The CVRF reader in pieces (ADR 0047) against the single pass, on mutations of a modern document split in four: the
     /// same document, or the same refusal with the same place — a mutation that moves, breaks or fakes a split point
