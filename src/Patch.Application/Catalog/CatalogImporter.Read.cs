@@ -38,6 +38,7 @@ public sealed partial class CatalogImporter
             throw new CatalogFormatException("Catalog file too large",
                 $"The file has {command.Content.Length} bytes; the limit (Patch:Import:MaxBytes) is {options.MaxBytes}.", "body");
         var bytes = CatalogContainer.Open(command.Content, options.MaxBytes);
+        CatalogContainer.ExpectSyntax(bytes, format);
 
         if (format == "cvrf")
         {

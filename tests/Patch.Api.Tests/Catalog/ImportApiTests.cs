@@ -170,6 +170,8 @@ public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(a
     [InlineData("patch", "{\"schemaVersion\":\"9.9\",\"catalogId\":\"x\",\"bulletins\":[]}", "Invalid Patch catalog", "$.schemaVersion")]
     [InlineData("kev", "{\"catalogVersion\":\"1\",\"vulnerabilities\":[{}]}", "Invalid KEV catalog", "$.vulnerabilities[0].cveID")]
     [InlineData("csaf", "{}", "Unknown format", "format")]
+    [InlineData("cvrf", "{\"DocumentTitle\":{\"Value\":\"January 2023 Security Updates\"}}", "Not XML", "line 1, column 1")]
+    [InlineData("kev", "\n  <BulletinDatastore/>", "Not JSON", "line 2, byte 3")]
     public async Task bad_input_is_a_400_problem_naming_the_place_and_imports_nothing(string format, string content, string title, string place)
     {
         await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));

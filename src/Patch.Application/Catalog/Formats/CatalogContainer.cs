@@ -21,6 +21,28 @@ public static class CatalogContainer
         return content;
     }
 
+    /// <summary>
+    /// A JSON file given to an XML format, or XML to a JSON format, refused saying so (rather than as the first character
+    /// the parser cannot read). The MSRC API answers JSON unless asked for XML: that case is named.
+    /// </summary>
+    public static void ExpectSyntax(byte[] bytes, string format)
+    {
+        var text = bytes.AsSpan();
+        if (text.StartsWith(System.Text.Encoding.UTF8.Preamble)) text = text[3..];
+        var at = text.IndexOfAnyExcept(" \t\r\n"u8);
+        if (at < 0) return;
+        var xml = format is "cvrf" or "mssecure";
+        var line = 1 + text[..at].Count((byte)'\n');
+        var column = at - (text[..at].LastIndexOf((byte)'\n') + 1) + 1;
+        if (xml && text[at] is (byte)'{' or (byte)'[')
+            throw new CatalogFormatException("Not XML", $"Format '{format}' reads XML and this file is JSON" + (format == "cvrf"
+                ? ": the MSRC API serves its CVRF documents as JSON unless asked for XML — download the document with the header Accept: application/xml."
+                : "."), $"line {line}, column {column}");
+        if (!xml && text[at] == (byte)'<')
+            throw new CatalogFormatException("Not JSON", $"Format '{format}' reads JSON and this file is XML: an MSRC CVRF document is format cvrf, MBSA's mssecure.xml format mssecure.",
+                $"line {line}, byte {column}");
+    }
+
     private static byte[] Gunzip(byte[] content, long maxBytes)
     {
         using var gzip = new GZipStream(new MemoryStream(content, writable: false), CompressionMode.Decompress);
