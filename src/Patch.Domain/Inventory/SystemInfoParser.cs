@@ -16,9 +16,10 @@ public sealed record OsInventory(
     int? DeclaredHotfixCount);
 
 /// <summary>
-/// Parses <c>systeminfo</c> output in any display language. Labels are translated, so fields are found by what their
-/// values look like (the OS version <c>6.1.7601 …</c>, the system type <c>x64-based PC</c>, the locale <c>de;Deutsch</c>,
-/// the hotfix block of <c>[01]: KB…</c> lines), which stays the same in every language.
+/// Parses <c>systeminfo</c> output in any display language, as a list (the default, <c>/fo list</c>) or as CSV
+/// (<c>/fo csv</c>, with or without its header). Labels are translated, so fields are found by what their values look
+/// like (the OS version <c>6.1.7601 …</c>, the system type <c>x64-based PC</c>, the locale <c>de;Deutsch</c>, the hotfix
+/// block of <c>[01]: KB…</c> lines), which stays the same in every language.
 /// </summary>
 public static partial class SystemInfoParser
 {
@@ -29,7 +30,7 @@ public static partial class SystemInfoParser
     public static OsInventory Parse(string text)
     {
         text = InventoryText.WithoutControls(text, '\t', '\r', '\n');
-        var fields = Fields(text);
+        var fields = SystemInfoCsv.LooksLikeCsv(text) ? SystemInfoCsv.Fields(text, OsVersion()).Select(f => new Field(f.Label, f.Value, f.More)).ToList() : Fields(text);
         var versionIndex = fields.FindIndex(f => OsVersion().IsMatch(f.Value));
         if (versionIndex < 0) throw new FormatException("not systeminfo output: no OS version line (like '10.0.19045 N/A Build 19045') was found");
         var versionMatch = OsVersion().Match(fields[versionIndex].Value);

@@ -69,7 +69,13 @@ public static class FuzzSeeds
 
     private static readonly string Inventory = "windows-inventory/wesng-validation";
 
-    public static readonly Lazy<byte[][]> SystemInfo = new(() => Captures("*systeminfo*.txt"));
+    /// <summary>The real captures, and four of them as <c>systeminfo /fo csv</c> shows them (<see cref="SystemInfoAsCsv"/>).</summary>
+    public static readonly Lazy<byte[][]> SystemInfo = new(() =>
+    [
+        .. Captures("*systeminfo*.txt"),
+        .. Captures("*systeminfo*.txt").Select(b => SystemInfoAsCsv.Write(Domain.Inventory.InventoryText.Decode(b))).OfType<(string Header, string Values)>().Take(4)
+            .Select(c => System.Text.Encoding.UTF8.GetBytes(c.Header + "\r\n" + c.Values + "\r\n")),
+    ]);
     public static readonly Lazy<byte[][]> Qfe = new(() => Captures("*_qfe.txt"));
 
     public static readonly Lazy<byte[][]> Registry = new(() =>

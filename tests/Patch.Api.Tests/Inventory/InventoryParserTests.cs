@@ -66,6 +66,36 @@ public class when_reading_real_windows_inventory
         Assert.Equal(os.Build == 22000 ? [release, "Windows 11 for x64-based Systems"] : [release], ProductMap.SoftwareReleases(os));
     }
 
+    /// <summary>
+    /// The same computers as <c>systeminfo /fo csv</c> shows them — a header of labels, a row of values, each field's
+    /// further lines joined to its cell by commas — read to the same inventory, with and without the header (/nh).
+    /// The CSV is written from each real capture (<see cref="SystemInfoAsCsv"/>).
+    /// </summary>
+    [Fact]
+    public void systeminfo_as_csv_reads_as_the_same_capture_as_a_list()
+    {
+        var files = Directory.GetFiles(Path.Combine(SharedData.Root, Folder), "*_systeminfo*.txt").Order(StringComparer.Ordinal).ToList();
+        Assert.True(files.Count >= 40, $"{files.Count} captures");
+        var read = 0;
+        foreach (var file in files)
+        {
+            var list = InventoryText.Decode(File.ReadAllBytes(file));
+            if (SystemInfoAsCsv.Write(list) is not { } csv) continue;
+            var expected = SystemInfoParser.Parse(list);
+            foreach (var text in new[] { csv.Header + "\r\n" + csv.Values + "\r\n", csv.Values + "\r\n" })
+            {
+                var actual = SystemInfoParser.Parse(text);
+                Assert.Equal((expected.HostName, expected.Caption, expected.Version, expected.Build, expected.ServicePack, expected.Architecture, expected.IsServer, expected.SystemLocale, expected.DeclaredHotfixCount),
+                    (actual.HostName, actual.Caption, actual.Version, actual.Build, actual.ServicePack, actual.Architecture, actual.IsServer, actual.SystemLocale, actual.DeclaredHotfixCount));
+                Assert.Equal(expected.InstalledKbs, actual.InstalledKbs);
+            }
+            read++;
+        }
+        Assert.True(read >= files.Count * 3 / 4, $"{read} of {files.Count} captures written as CSV");
+        var two = Assert.Throws<FormatException>(() => SystemInfoParser.Parse("\"Host Name\",\"OS Version\"\n\"A\",\"10.0.19045 N/A Build 19045\"\n\"B\",\"10.0.19045 N/A Build 19045\"\n"));
+        Assert.Contains("2 computers", two.Message);
+    }
+
     [Fact]
     public void the_reference_capture_lists_5_kbs_on_build_17763()
     {
