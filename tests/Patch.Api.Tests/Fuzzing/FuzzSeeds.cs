@@ -76,7 +76,21 @@ public static class FuzzSeeds
         .. Captures("*systeminfo*.txt").Select(b => SystemInfoAsCsv.Write(Domain.Inventory.InventoryText.Decode(b))).OfType<(string Header, string Values)>().Take(4)
             .Select(c => System.Text.Encoding.UTF8.GetBytes(c.Header + "\r\n" + c.Values + "\r\n")),
     ]);
-    public static readonly Lazy<byte[][]> Qfe = new(() => Captures("*_qfe.txt"));
+    /// <summary>The real captures, and one of them (10_1809 pro) as <c>wmic qfe list /format:csv</c> writes it.</summary>
+    public static readonly Lazy<byte[][]> Qfe = new(() =>
+    [
+        .. Captures("*_qfe.txt"),
+        System.Text.Encoding.UTF8.GetBytes("""
+
+            Node,Description,FixComments,HotFixID,InstallDate,InstalledBy,InstalledOn,Name,ServicePackInEffect,Status
+            DESKTOP-LOQ9L09,Update,,KB4486553,,NT AUTHORITY\SYSTEM,3/7/2019,,,
+            DESKTOP-LOQ9L09,Security Update,,KB4470788,,NT AUTHORITY\SYSTEM,3/1/2019,,,
+            DESKTOP-LOQ9L09,Update,,KB4480056,,NT AUTHORITY\SYSTEM,3/7/2019,,,
+            DESKTOP-LOQ9L09,Security Update,,KB4487038,,NT AUTHORITY\SYSTEM,3/1/2019,,,
+            DESKTOP-LOQ9L09,Update,,KB4482887,,NT AUTHORITY\SYSTEM,3/7/2019,,,
+
+            """),
+    ]);
 
     public static readonly Lazy<byte[][]> Registry = new(() =>
         [.. Directory.GetFiles(SharedData.RepoFile("tests/Patch.Api.Tests/Inventory/registry"), "*.reg").Order(StringComparer.Ordinal).Select(File.ReadAllBytes)]);

@@ -139,6 +139,43 @@ public class when_reading_real_windows_inventory
         Assert.All(ids, id => Assert.Matches("^(KB|Q)[0-9]+$", id));
     }
 
+    /// <summary>
+    /// The same hotfixes as <c>wmic qfe list /format:csv</c> (a blank line, then Node and the columns) and PowerShell's
+    /// <c>Get-HotFix | Export-Csv</c> (a #TYPE line, quoted cells, HotFixID among other columns) write them: each real
+    /// capture's fixed-width table cut at its header's column starts and written as CSV.
+    /// </summary>
+    [Fact]
+    public void the_csv_forms_of_wmic_qfe_and_get_hotfix_give_the_same_ids()
+    {
+        var files = Directory.GetFiles(Path.Combine(SharedData.Root, Folder), "*_qfe.txt").Order(StringComparer.Ordinal).ToList();
+        Assert.True(files.Count >= 10, $"{files.Count} captures");
+        foreach (var file in files)
+        {
+            var table = InventoryText.Decode(File.ReadAllBytes(file));
+            var expected = QfeParser.Parse(table);
+            var lines = InventoryText.Lines(table.Replace("Please wait while WMIC is being installed.", "")).Where(l => l.Trim().Length > 0).ToList();
+            var header = lines.FindIndex(l => l.Contains("HotFixID", StringComparison.Ordinal));
+            // wmic prints nothing for a computer without hotfixes (one capture here).
+            if (header < 0) { Assert.Empty(expected); continue; }
+            var starts = System.Text.RegularExpressions.Regex.Matches(lines[header], @"\S+").Select(m => m.Index).ToList();
+            string[] Cells(string line) => [.. starts.Select((s, i) => s >= line.Length ? "" : line[s..Math.Min(line.Length, i + 1 < starts.Count ? starts[i + 1] : line.Length)].Trim())];
+            var rows = lines.Skip(header + 1).Select(Cells).ToList();
+            var names = Cells(lines[header]);
+            static string Quoted(string cell) => "\"" + cell.Replace("\"", "\"\"") + "\"";
+            var wmicCsv = "\r\n" + string.Join("\r\n", new[] { "Node," + string.Join(',', names) }.Concat(rows.Select(r => "PC," + string.Join(',', r)))) + "\r\n";
+            var exportCsv = "#TYPE Microsoft.Management.Infrastructure.CimInstance#root/cimv2/Win32_QuickFixEngineering\r\n" +
+                string.Join("\r\n", new[] { string.Join(',', new[] { "PSComputerName" }.Concat(names).Select(Quoted)) }
+                    .Concat(rows.Select(r => string.Join(',', new[] { "PC" }.Concat(r).Select(Quoted))))) + "\r\n";
+            Assert.Equal(expected, QfeParser.Parse(wmicCsv));
+            Assert.Equal(expected, QfeParser.Parse(exportCsv));
+        }
+        Assert.Equal(["KB5028853", "KB5011048"], QfeParser.Parse(
+            "Source        Description      HotFixID      InstalledBy          InstalledOn\r\n" +
+            "------        -----------      --------      -----------          -----------\r\n" +
+            "DESKTOP-1     Update           KB5028853     NT AUTHORITY\\SYSTEM  8/9/2023 12:00:00 AM\r\n" +
+            "DESKTOP-1     Update           KB5011048                          4/14/2022 12:00:00 AM\r\n"));
+    }
+
     [Fact]
     public void the_7_sp1_qfe_capture_lists_276_distinct_kbs_and_agrees_with_its_systeminfo()
     {
