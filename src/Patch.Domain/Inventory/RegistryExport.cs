@@ -45,6 +45,8 @@ public sealed class RegistryExport
         var header = lines.FirstOrDefault()?.Trim() ?? "";
         if (header is not ("Windows Registry Editor Version 5.00" or "REGEDIT4"))
             throw new FormatException($"{sourceName}: line 1: '{Clip(header)}' is not the header of a registry export (\"Windows Registry Editor Version 5.00\")");
+        // REGEDIT4 (regedit's "Win9x/NT4" export) writes expandable and multi-string values as ANSI bytes, not UTF-16.
+        var ansi = header == "REGEDIT4";
         var export = new RegistryExport();
         Dictionary<string, object>? current = null;
         for (var i = 1; i < lines.Length; i++)
@@ -65,7 +67,7 @@ public sealed class RegistryExport
             }
             if (current is null) throw new FormatException($"{sourceName}: line {number}: a value outside any [key]");
             var (name, rest) = NameAndRest(line, sourceName, number);
-            current[name] = Value(rest, sourceName, number);
+            current[name] = Value(rest, sourceName, number, ansi);
         }
         return export;
     }
@@ -79,7 +81,7 @@ public sealed class RegistryExport
         return (name, line[(end + 1)..]);
     }
 
-    private static object Value(string rest, string source, int number)
+    private static object Value(string rest, string source, int number, bool ansi)
     {
         if (rest.StartsWith('"'))
         {
@@ -95,8 +97,8 @@ public sealed class RegistryExport
         return rest[..colon].ToLowerInvariant() switch
         {
             "hex" => bytes,
-            "hex(2)" => InventoryText.WithoutControls(Encoding.Unicode.GetString(bytes).TrimEnd('\0')),
-            "hex(7)" => Encoding.Unicode.GetString(bytes).TrimEnd('\0').Split('\0').Select(v => InventoryText.WithoutControls(v)).ToArray(),
+            "hex(2)" => InventoryText.WithoutControls((ansi ? Encoding.Latin1 : Encoding.Unicode).GetString(bytes).TrimEnd('\0')),
+            "hex(7)" => (ansi ? Encoding.Latin1 : Encoding.Unicode).GetString(bytes).TrimEnd('\0').Split('\0').Select(v => InventoryText.WithoutControls(v)).ToArray(),
             "hex(b)" when bytes.Length == 8 => BitConverter.ToInt64(bytes),
             "hex(4)" when bytes.Length == 4 => (long)BitConverter.ToUInt32(bytes),
             _ => bytes,

@@ -144,6 +144,30 @@ public class when_reading_products_from_registry_exports
             Read(Directory.GetFiles(SharedData.RepoFile("tests/Patch.Api.Tests/Inventory/registry"), "*.reg").Select(Path.GetFileName).OfType<string>().ToArray())
                 .Products!.Select(p => p.Family).Distinct().Order());
 
+    /// <summary>
+    /// regedit's older REGEDIT4 export is ANSI, its expandable and multi-string values single-byte; Version 5.00 writes
+    /// them in UTF-16. The same values, both ways.
+    /// </summary>
+    [Fact]
+    public void a_regedit4_export_reads_its_expandable_and_multi_string_values_as_single_bytes()
+    {
+        const string Key = "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\X]";
+        var ansi = RegistryExport.Parse(System.Text.Encoding.Latin1.GetBytes(
+            "REGEDIT4\r\n\r\n" + Key + "\r\n\"DisplayName\"=\"X\"\r\n" +
+            "\"InstallLocation\"=hex(2):25,50,72,6f,67,72,61,6d,46,69,6c,65,73,25,5c,58,00\r\n" +
+            "\"Parts\"=hex(7):61,00,62,63,00,00\r\n"), "old.reg");
+        var unicode = RegistryExport.Parse([.. System.Text.Encoding.Unicode.GetPreamble(), .. System.Text.Encoding.Unicode.GetBytes(
+            "Windows Registry Editor Version 5.00\r\n\r\n" + Key + "\r\n\"DisplayName\"=\"X\"\r\n" +
+            "\"InstallLocation\"=hex(2):25,00,50,00,72,00,6f,00,67,00,72,00,61,00,6d,00,46,00,69,00,6c,00,65,00,73,00,25,00,5c,00,58,00,00,00\r\n" +
+            "\"Parts\"=hex(7):61,00,00,00,62,00,63,00,00,00,00,00\r\n")], "new.reg");
+        foreach (var export in new[] { ansi, unicode })
+        {
+            var key = export.Key(@"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\X")!;
+            Assert.Equal("%ProgramFiles%\\X", key["InstallLocation"]);
+            Assert.Equal(["a", "bc"], (string[])key["Parts"]);
+        }
+    }
+
     [Theory]
     [InlineData("REGEDIT5\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE]\r\n", "line 1")]
     [InlineData("Windows Registry Editor Version 5.00\r\n\r\n\"Orphan\"=\"x\"\r\n", "line 3: a value outside any [key]")]
