@@ -14,6 +14,9 @@ public sealed record RegisterComputer(string? Name, string? Domain, string? Oper
 
 public sealed record ComputerImportResult(int Added, int Changed, int Unchanged);
 
+/// <summary>What a CSV import did, and the columns of the file it did not read (named, never dropped in silence).</summary>
+public sealed record ComputerCsvImportResult(int Added, int Changed, int Unchanged, IReadOnlyList<string> IgnoredColumns);
+
 /// <summary>A computer as administrators see it: never its agent's credential hash.</summary>
 public sealed record ComputerView(string Id, string Name, string? Domain, string? OperatingSystem, string? MacAddress, bool AgentInstalled, string? AgentVersion,
     string? OsVersion, IReadOnlyList<string> Products, DateTimeOffset? EnrolledAt, DateTimeOffset? LastInventoryAt, int InstalledKbs)
@@ -46,55 +49,22 @@ public static class ComputerEndpoints
 
         group.MapPost("import", async (HttpContext http, IDocumentStore store, CancellationToken ct) =>
             {
-                using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
-                var text = await reader.ReadToEndAsync(ct);
-                var (rows, error) = ParseCsv(text);
-                if (error is not null) return Problems.Invalid("Invalid CSV", error);
-                var result = await RegisterAsync(store, Actor.From(http), rows, ct, csv: true);
-                return result.Rejection is { } r ? Problems.From(r) : Results.Ok(result.Counts);
+                using var body = new MemoryStream();
+                await http.Request.Body.CopyToAsync(body, ct);
+                body.Position = 0;
+                var (text, encodingError) = ComputerCsv.Decode(body);
+                if (encodingError is not null) return Problems.Invalid("Not UTF-8", encodingError);
+                var csv = ComputerCsv.Parse(text!);
+                if (csv.Error is not null) return Problems.Invalid("Invalid CSV", csv.Error);
+                var result = await RegisterAsync(store, Actor.From(http), csv.Rows, ct, csv: true);
+                return result.Rejection is { } r ? Problems.From(r)
+                    : Results.Ok(new ComputerCsvImportResult(result.Counts.Added, result.Counts.Changed, result.Counts.Unchanged, csv.IgnoredColumns));
             })
-            .ForOperator().WithName("ImportComputers").WithBodyLimit(l => l.ComputerCsvBodyBytes).WithSummary("Import discovered computers from CSV with a header row: name,domain,os,mac (all or nothing).")
-            .Produces<ComputerImportResult>().ProducesProblem(400);
+            .ForOperator().WithName("ImportComputers").WithBodyLimit(l => l.ComputerCsvBodyBytes)
+            .WithSummary("Import discovered computers from UTF-8 CSV with a header row: name,domain,os,mac, or a directory export's Name, DNSHostName, OperatingSystem, MACAddress (all or nothing; the columns it does not read are listed in ignoredColumns).")
+            .Produces<ComputerCsvImportResult>().ProducesProblem(400);
 
         ImportInventories.Map(group);
-    }
-
-    /// <summary>
-    /// RFC 4180 CSV (quoted cells may hold commas, quotes and line breaks) with a header naming the columns; a cell with a
-    /// control character other than tab, LF or CR is refused naming its row and column.
-    /// </summary>
-    public static (IReadOnlyList<RegisterComputer> Rows, string? Error) ParseCsv(string text)
-    {
-        if (text.Trim().Length == 0) return ([], "the file is empty");
-        // Blank lines before the header are no header.
-        text = text.TrimStart('\r', '\n', ' ', '\t', '\uFEFF');
-        try
-        {
-            using var csv = Sylvan.Data.Csv.CsvDataReader.Create(new StringReader(text), new Sylvan.Data.Csv.CsvDataReaderOptions { Delimiter = ',' });
-            var header = Enumerable.Range(0, csv.FieldCount).Select(i => csv.GetName(i).Trim().ToLowerInvariant()).ToList();
-            var name = header.IndexOf("name");
-            if (name < 0) return ([], "line 1: the header needs a 'name' column (and optionally domain, os, mac)");
-            if (header.Select((h, i) => (h, i)).FirstOrDefault(c => RequestText.ControlAt(c.h) >= 0) is { h: not null } bad)
-                return ([], $"line 1: a control character in the header's column {bad.i + 1}");
-            int Col(string c) => header.IndexOf(c);
-            var rows = new List<RegisterComputer>();
-            for (var row = 1; csv.Read(); row++)
-            {
-                if (Enumerable.Range(0, csv.RowFieldCount).All(i => csv.GetString(i).Trim().Length == 0)) continue;
-                if (csv.RowFieldCount != header.Count) return ([], $"row {row}: {csv.RowFieldCount} cells where the header has {header.Count}");
-                var cells = Enumerable.Range(0, header.Count).Select(i => csv.GetString(i).Trim()).ToArray();
-                for (var c = 0; c < cells.Length; c++)
-                    if (RequestText.ControlAt(cells[c]) is var at and >= 0)
-                        return ([], $"row {row}: {header[c]}: a control character (U+{(int)cells[c][at]:X4}) in the cell");
-                string? Cell(int c) => c >= 0 && cells[c].Length > 0 ? cells[c] : null;
-                rows.Add(new RegisterComputer(cells[name], Cell(Col("domain")), Cell(Col("os")), Cell(Col("mac"))));
-            }
-            return (rows, null);
-        }
-        catch (Sylvan.Data.Csv.CsvFormatException e)
-        {
-            return ([], $"row {e.RowNumber}: not valid CSV ({e.Message})");
-        }
     }
 
     private static async Task<(ComputerImportResult Counts, Rejection? Rejection)> RegisterAsync(IDocumentStore store, Actor actor, IReadOnlyList<RegisterComputer> rows, CancellationToken ct, bool csv)

@@ -111,6 +111,7 @@ public static class FuzzSeeds
     [
         "name,domain,os,mac\nWS-001,corp,Windows 10 Enterprise,00:1A:2B:3C:4D:01\nWS-002,corp,Windows 10 Enterprise,00:1A:2B:3C:4D:02\nWS-003,corp,Windows 11 Pro,\nSRV-01,corp,Windows Server 2022,00-1A-2B-3C-4D-04\n"u8.ToArray(),
         "name,os\r\n\"LAPTOP-7\",\"Windows 11 Enterprise, 23H2\"\r\nSRV-2019,Windows Server 2019 Datacenter\r\n"u8.ToArray(),
+        "#TYPE Selected.Microsoft.ActiveDirectory.Management.ADComputer\r\n\"Name\",\"DNSHostName\",\"OperatingSystem\",\"Enabled\"\r\n\"WS-001\",\"ws-001.corp.example.com\",\"Windows 10 Enterprise\",\"True\"\r\n"u8.ToArray(),
     ]);
 
     private static byte[][] Captures(string pattern) =>

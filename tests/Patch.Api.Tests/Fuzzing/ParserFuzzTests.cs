@@ -160,9 +160,11 @@ public class when_parsers_read_mutated_real_documents
     public Task the_computer_csv() => Fuzz.Run("computer csv", Mutations.Of(FuzzSeeds.ComputersCsv.Value.Length), c =>
     {
         var bytes = Mutations.Apply(FuzzSeeds.ComputersCsv.Value[c.Seed], c.Changes, Shape.Text);
-        var (rows, error) = Patch.Application.Computers.ComputerEndpoints.ParseCsv(System.Text.Encoding.UTF8.GetString(bytes));
-        if (error is not null) { Fuzz.Names(error, "computer csv"); return "refused"; }
-        Assert.NotNull(rows);
+        var (text, encoding) = Patch.Application.Computers.ComputerCsv.Decode(new MemoryStream(bytes));
+        if (encoding is not null) { Fuzz.Names(encoding, "computer csv"); return "refused: not UTF-8"; }
+        var csv = Patch.Application.Computers.ComputerCsv.Parse(text!);
+        if (csv.Error is not null) { Fuzz.Names(csv.Error, "computer csv"); return "refused"; }
+        Assert.NotNull(csv.Rows);
         return "accepted";
     }, Describe);
 }

@@ -132,13 +132,37 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
     }
 
     [Fact]
+    public async Task a_directory_export_is_imported_by_its_own_column_names_and_an_ansi_csv_is_refused()
+    {
+        using var client = App.Client();
+        // A directory export as PowerShell writes it: its #TYPE line, quoted cells, the domain in the DNS name, other columns named back.
+        var ad = "#TYPE Selected.Microsoft.ActiveDirectory.Management.ADComputer\r\n\"Name\",\"DNSHostName\",\"OperatingSystem\",\"Enabled\"\r\n" +
+                 "\"AD-001\",\"ad-001.corp.example.com\",\"Windows 10 Enterprise\",\"True\"\r\n\"AD-LAB-7\",\"ad-lab-7.lab.example.com\",\"Windows 11 Pro\",\"False\"\r\n";
+        var fromAd = await client.PostAsync("/api/computers/import", new StringContent(ad, Encoding.UTF8, "text/csv"));
+        Assert.Equal("""{"added":2,"changed":0,"unchanged":0,"ignoredColumns":["Enabled"]}""", await fromAd.Content.ReadAsStringAsync());
+        var lab = (await GetJsonAsync("/api/computers?q=AD-LAB-7")).GetProperty("items")[0];
+        Assert.Equal("lab.example.com", lab.GetProperty("domain").GetString());
+        Assert.Equal("Windows 11 Pro", lab.GetProperty("operatingSystem").GetString());
+
+        // Excel's default CSV on Windows is ANSI: refused, never stored with replacement characters.
+        var latin1 = new ByteArrayContent(Encoding.Latin1.GetBytes("name,os\nM\u00fcller-PC,Windows 11\n"));
+        latin1.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/csv");
+        var ansi = await client.PostAsync("/api/computers/import", latin1);
+        Assert.Equal(HttpStatusCode.BadRequest, ansi.StatusCode);
+        var problem = await ansi.Content.ReadAsStringAsync();
+        Assert.Contains("Not UTF-8", problem);
+        Assert.Contains("line 2, byte 2", problem);
+        Assert.Empty((await GetJsonAsync("/api/computers?q=ller-PC")).GetProperty("items").EnumerateArray());
+    }
+
+    [Fact]
     public async Task targets_are_computed_from_the_computers_and_honour_exclusions()
     {
         using (var client = App.Client())
         {
             var csv = "name,domain,os,mac\nWS-001,corp,Windows 10 Enterprise,00:1A:2B:3C:4D:01\nWS-002,corp,Windows 10 Enterprise,00:1A:2B:3C:4D:02\nWS-003,corp,Windows 11 Pro,\nSRV-01,corp,Windows Server 2022,00-1A-2B-3C-4D-04\n";
             var imported = await client.PostAsync("/api/computers/import", new StringContent(csv, Encoding.UTF8, "text/csv"));
-            Assert.Equal("""{"added":4,"changed":0,"unchanged":0}""", await imported.Content.ReadAsStringAsync());
+            Assert.Equal("""{"added":4,"changed":0,"unchanged":0,"ignoredColumns":[]}""", await imported.Content.ReadAsStringAsync());
             var bad = await client.PostAsync("/api/computers/import", new StringContent("name,mac\nWS-9,zz\n", Encoding.UTF8, "text/csv"));
             Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
             Assert.Contains("row 1: macAddress: 'zz'", await bad.Content.ReadAsStringAsync());
