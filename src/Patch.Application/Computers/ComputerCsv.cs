@@ -53,6 +53,7 @@ public static class ComputerCsv
             if (column["name"] < 0) return Refused("line 1: the header needs a 'name' column (and optionally domain, os, mac; or a directory export's Name, DNSHostName, OperatingSystem, MACAddress)");
             var ignored = header.Where((_, i) => !column.ContainsValue(i)).ToList();
             var rows = new List<RegisterComputer>();
+            var seen = new Dictionary<string, int>(StringComparer.Ordinal);
             for (var row = 1; csv.Read(); row++)
             {
                 if (Enumerable.Range(0, csv.RowFieldCount).All(i => csv.GetString(i).Trim().Length == 0)) continue;
@@ -64,6 +65,9 @@ public static class ComputerCsv
                 string? Cell(string field) => column[field] is >= 0 and var c && cells[c].Length > 0 ? cells[c] : null;
                 // A directory export names the domain in the computer's DNS name (ws-001.corp.example.com).
                 var domain = Cell("domain") ?? (Cell("dnshostname") is { } dns && dns.IndexOf('.') is var dot and > 0 && dot < dns.Length - 1 ? dns[(dot + 1)..] : null);
+                // One computer per name (names compare as the computer's stream does: trimmed, any case).
+                if (Cell("name") is { } name && !seen.TryAdd(Domain.Computers.Computer.StreamId(name), row))
+                    return Refused($"row {row}: name: the computer '{name}' is listed twice (also row {seen[Domain.Computers.Computer.StreamId(name)]})");
                 rows.Add(new RegisterComputer(Cell("name"), domain, Cell("os"), Cell("mac")));
             }
             return new Result(rows, ignored, null);

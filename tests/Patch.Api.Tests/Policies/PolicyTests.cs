@@ -153,6 +153,12 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
         Assert.Contains("Not UTF-8", problem);
         Assert.Contains("line 2, byte 2", problem);
         Assert.Empty((await GetJsonAsync("/api/computers?q=ller-PC")).GetProperty("items").EnumerateArray());
+
+        // A computer listed twice (in any case) is a mistake in the file, named; nothing of the file is imported.
+        var twice = await client.PostAsync("/api/computers/import", new StringContent("name,os\nDUP-1,Windows 11\nDUP-2,Windows 10\ndup-1,Windows 10\n", Encoding.UTF8, "text/csv"));
+        Assert.Equal(HttpStatusCode.BadRequest, twice.StatusCode);
+        Assert.Contains("row 3: name: the computer 'dup-1' is listed twice (also row 1)", await twice.Content.ReadAsStringAsync());
+        Assert.Empty((await GetJsonAsync("/api/computers?q=DUP-")).GetProperty("items").EnumerateArray());
     }
 
     [Fact]
