@@ -129,3 +129,23 @@ public class when_reading_a_later_mssecure_datastore
         Assert.Equal("mssecure-1.1.2.409", doc.DocumentId);
     }
 }
+
+/// <summary>
+/// Files written on Windows declare its code pages: their text is read in them (the server registers .NET's code-page
+/// encodings; the bytes here are written by hand, so this test does not register them itself).
+/// </summary>
+public class when_an_xml_catalog_declares_a_windows_code_page
+{
+    [Theory]
+    [InlineData("windows-1252", new byte[] { 0x92 }, "\u2019")]
+    [InlineData("iso-8859-1", new byte[] { 0xE9 }, "\u00e9")]
+    [InlineData("ibm850", new byte[] { 0x82 }, "\u00e9")]
+    public void it_is_read_in_that_code_page(string encoding, byte[] character, string expected)
+    {
+        var head = System.Text.Encoding.ASCII.GetBytes($"<?xml version=\"1.0\" encoding=\"{encoding}\"?>\n<BulletinDatastore DataVersion=\"1\"><Bulletins>" +
+                   "<Bulletin BulletinID=\"MS02-001\" Title=\"Microsoft");
+        var tail = System.Text.Encoding.ASCII.GetBytes("s Services\" DatePosted=\"2002/01/01\" DateRevised=\"2002/01/01\"/></Bulletins></BulletinDatastore>");
+        var doc = MssecureCatalogReader.Read(new MemoryStream([.. head, .. character, .. tail]));
+        Assert.Equal($"Microsoft{expected}s Services", doc.Bulletins.Single().Facts.Title);
+    }
+}

@@ -6,6 +6,12 @@ namespace Patch.Application.Catalog.Formats;
 /// <summary>Loads vendor XML with DTDs prohibited and no resolver: no external entities, no entity expansion bombs.</summary>
 public static class SafeXml
 {
+    /// <summary>
+    /// .NET knows only the Unicode encodings and Latin-1 until its code-page encodings are registered: a file written on
+    /// Windows that declares windows-1252 (or another of its code pages) is read in it, not refused as unsupported.
+    /// </summary>
+    static SafeXml() => System.Text.Encoding.RegisterProvider(System.Text.CodePagesEncodingProvider.Instance);
+
     /// <summary>Elements nest at most this deep (CVRF and mssecure nest about ten levels).</summary>
     public const int MaxDepth = 64;
 
