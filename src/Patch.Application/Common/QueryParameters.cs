@@ -15,7 +15,8 @@ public sealed record QueryParametersMetadata(IReadOnlyList<QueryParameter> Param
 
 /// <summary>
 /// A parameter nobody reads must not be silently ignored (a report that drops <c>asOf</c> answers a question nobody
-/// asked): any query parameter an operation does not take is a 400 that names it and lists the ones it takes. What an
+/// asked): any query parameter an operation does not take is a 400 that names it and lists the ones it takes, and so
+/// is a parameter given more than once. What an
 /// operation takes is what its handler binds (as the OpenAPI document shows) plus what it declares with
 /// <see cref="WithQuery{TBuilder}"/>.
 /// </summary>
@@ -66,6 +67,17 @@ public static class QueryParameters
                 var takes = known.Count == 0 ? "no query parameters" : string.Join(", ", known.Order(StringComparer.Ordinal));
                 await Results.Problem(title: "Unknown query parameter",
                     detail: $"{string.Join(", ", unknown.Select(u => $"'{Domain.Users.UserDecisions.Printable(u)}'"))}: not a parameter of this operation, which takes {takes}.",
+                    statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
+                return;
+            }
+            // No operation takes a parameter twice: ASP.NET would join the values with commas (q=a&q=b searches for
+            // "a,b"), an answer to a question nobody asked. Names compare without case, as the binding does.
+            var repeated = http.Request.Query.Where(q => q.Value.Count > 1).Select(q => q.Key).ToList();
+            if (repeated.Count > 0)
+            {
+                await Results.Problem(title: "Repeated query parameter",
+                    detail: $"{string.Join(", ", repeated.Select(r => $"'{Domain.Users.UserDecisions.Printable(r)}' is given {http.Request.Query[r].Count} times"))} " +
+                            "(names compare without case): give each parameter once.",
                     statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
                 return;
             }

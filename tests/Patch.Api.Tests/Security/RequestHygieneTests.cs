@@ -19,6 +19,19 @@ public class when_requests_are_malformed(AppFixture app) : SecurityTestBase(app)
         Assert.StartsWith($"'{parameter}'", problem.GetProperty("detail").GetString());
     }
 
+    [Theory]
+    [InlineData("/api/bulletins?q=kerberos&q=smb", "'q' is given 2 times")]
+    [InlineData("/api/computers?q=WS&Q=SRV", "'q' is given 2 times")]
+    [InlineData("/api/reports/compliance/bulletins?page=1&page=2&page=3", "'page' is given 3 times")]
+    public async Task a_query_parameter_given_twice_is_a_400_not_its_values_joined(string url, string detail)
+    {
+        // ASP.NET binds q=a&q=b as "a,b": a search for neither.
+        var (status, problem) = await SendAsync(HttpMethod.Get, url);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("Repeated query parameter", problem.GetProperty("title").GetString());
+        Assert.StartsWith(detail, problem.GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
+    }
+
     [Fact]
     public async Task the_parameters_an_operation_reads_are_accepted_in_any_case()
     {
