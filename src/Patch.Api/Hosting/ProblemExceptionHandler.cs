@@ -67,9 +67,10 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         {
             var where = json.Path is { Length: > 0 } path ? $" at {path}" : "";
             if (json.LineNumber is { } line) where += $" (line {line + 1}, position {json.BytePositionInLine + 1})";
-            return json.Message.Contains("could not be converted", StringComparison.Ordinal)
-                ? $"The request body has a value of the wrong type{where}."
-                : $"The request body is not valid JSON{where}.";
+            if (json.Message.Contains("could not be converted", StringComparison.Ordinal)) return $"The request body has a value of the wrong type{where}.";
+            if (json.Message.Contains("could not be mapped", StringComparison.Ordinal)) return $"The request body has a property this operation does not take{where}.";
+            if (json.Message.Contains("Duplicate", StringComparison.OrdinalIgnoreCase)) return $"The request body gives a property twice{where} (names compare without case).";
+            return $"The request body is not valid JSON{where}.";
         }
         var message = bad.Message;
         if (BindFailure().Match(message) is { Success: true } b)

@@ -144,6 +144,7 @@ public class when_a_catalog_file_is_bad
 
     [Theory]
     [InlineData("{ \"schemaVersion\": \"1.0\", ", "Malformed JSON", "line 1, byte")]
+    [InlineData("{ \"schemaVersion\": \"1.0\", \"catalogId\": \"a\", \"catalogId\": \"b\", \"bulletins\": [] }", "Malformed JSON", "line 1, byte")]
     [InlineData("[]", "Invalid Patch catalog", "$")]
     public void malformed_json_is_refused(string json, string title, string place)
     {

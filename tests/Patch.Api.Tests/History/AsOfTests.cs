@@ -111,6 +111,6 @@ public class when_asking_reports_about_the_past(AppFixture app) : AppTest(app)
         Assert.Contains("before the store began", await RawAsync(WithAsOf(Reports[0], beforeTheStore), 400));
         Assert.Contains("in the future", await RawAsync(WithAsOf(Reports[0], DateTimeOffset.UtcNow.AddDays(1).ToString("O")), 400));
         Assert.Contains("not an ISO 8601", await RawAsync(Reports[0] + "?asOf=yesterday", 400));
-        Assert.Contains("not several", await RawAsync(WithAsOf(WithAsOf(Reports[0], first.At), second.At), 400));
+        Assert.Contains("'asOf' is given 2 times", await RawAsync(WithAsOf(WithAsOf(Reports[0], first.At), second.At), 400));
     }
 }

@@ -44,6 +44,8 @@ public class when_requests_are_malformed(AppFixture app) : SecurityTestBase(app)
     [InlineData("{\"managedCultures\": [\"en-US\"], \"excludedSoftwareReleases\": 7}", "$.excludedSoftwareReleases")]
     [InlineData("{\"managedCultures\": [\"en-US\"", "line 1")]
     [InlineData("not json", "line 1")]
+    [InlineData("{\"managedCultures\": [\"en-US\"], \"ManagedCultures\": [\"de-DE\"]}", "gives a property twice at $.ManagedCultures")]
+    [InlineData("{\"managedCultures\": [\"en-US\"], \"excludedSoftwareRelease\": []}", "does not take at $.excludedSoftwareRelease")]
     public async Task an_unreadable_body_is_a_400_with_the_place_and_no_internal_names(string body, string place)
     {
         var (status, problem) = await SendAsync(HttpMethod.Put, "/api/settings/core", body);

@@ -16,7 +16,8 @@ public static class CatalogJson
     {
         try
         {
-            return JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = maxDepth, CommentHandling = JsonCommentHandling.Disallow });
+            // A property given twice in one object: which one the vendor meant is not ours to guess.
+            return JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = maxDepth, CommentHandling = JsonCommentHandling.Disallow, AllowDuplicateProperties = false });
         }
         catch (JsonException e)
         {
