@@ -159,6 +159,13 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
         Assert.Equal(HttpStatusCode.BadRequest, twice.StatusCode);
         Assert.Contains("row 3: name: the computer 'dup-1' is listed twice (also row 1)", await twice.Content.ReadAsStringAsync());
         Assert.Empty((await GetJsonAsync("/api/computers?q=DUP-")).GetProperty("items").EnumerateArray());
+
+        var header = await client.PostAsync("/api/computers/import", new StringContent("name,os,Name\nHDR-1,Windows 11,HDR-2\n", Encoding.UTF8, "text/csv"));
+        Assert.Equal(HttpStatusCode.BadRequest, header.StatusCode);
+        Assert.Contains("the header names 'Name' twice (columns 1 and 3)", await header.Content.ReadAsStringAsync());
+        // Excel's trailing commas: columns without a name, named back by their number.
+        var trailing = await client.PostAsync("/api/computers/import", new StringContent("name,os,,\nXL-1,Windows 11,,\n", Encoding.UTF8, "text/csv"));
+        Assert.Equal("""{"added":1,"changed":0,"unchanged":0,"ignoredColumns":["column 3","column 4"]}""", await trailing.Content.ReadAsStringAsync());
     }
 
     [Fact]
