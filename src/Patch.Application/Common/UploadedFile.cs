@@ -16,6 +16,11 @@ public static class UploadedFile
         if (multipart)
         {
             var form = await http.Request.ReadFormAsync(new FormOptions { MultipartBodyLengthLimit = maxBytes + 1024 * 1024, BufferBody = false }, ct);
+            // One file and nothing else: a second file or a field beside it would be dropped in silence.
+            if (form.Files.Count > 1)
+                throw new InvalidDataException($"it holds {form.Files.Count} files ({string.Join(", ", form.Files.Select(f => $"'{ServerTaskRecorder.Printable(f.Name)}'"))}); send one file per request");
+            if (form.Keys.FirstOrDefault() is { } field)
+                throw new InvalidDataException($"it holds the form field '{ServerTaskRecorder.Printable(field)}', which this operation does not read; send the file alone (the field 'file'), options as query parameters");
             var file = form.Files["file"] ?? form.Files.FirstOrDefault();
             if (file is null) return (null, null);
             source = file.OpenReadStream();

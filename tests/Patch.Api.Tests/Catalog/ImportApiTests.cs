@@ -244,6 +244,26 @@ public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(a
     }
 
     [Fact]
+    public async Task a_multipart_upload_of_one_file_and_nothing_else_nothing_dropped_in_silence()
+    {
+        using var client = App.Client();
+        async Task<string> Upload(Action<MultipartFormDataContent> fill)
+        {
+            using var form = new MultipartFormDataContent();
+            fill(form);
+            var response = await client.PostAsync("/api/catalog/imports?format=kev", form);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            return await response.Content.ReadAsStringAsync();
+        }
+        var kev = SharedData.Bytes(SharedData.Kev);
+        var withField = await Upload(f => { f.Add(new ByteArrayContent(kev), "file", "kev.json"); f.Add(new StringContent("cvrf"), "format"); });
+        Assert.Contains("the form field 'format', which this operation does not read", withField);
+        var twoFiles = await Upload(f => { f.Add(new ByteArrayContent(kev), "file", "kev.json"); f.Add(new ByteArrayContent(kev), "second", "again.json"); });
+        Assert.Contains("it holds 2 files ('file', 'second')", twoFiles);
+        Assert.Equal(0, await App.CatalogEventCountAsync());
+    }
+
+    [Fact]
     public async Task a_month_of_the_msrc_archive_is_imported_as_it_is_stored_gzip_compressed()
     {
         var packed = SharedData.Bytes("msrc-cvrf/archive/2016-Oct.xml.gz");
