@@ -52,6 +52,8 @@ public static class ComputerCsv
             if (lower.Select((h, i) => (h, i)).FirstOrDefault(c => c.h.Length > 0 && lower.IndexOf(c.h) != c.i) is { h: not null } twice)
                 return Refused($"line 1: the header names '{header[twice.i]}' twice (columns {lower.IndexOf(twice.h) + 1} and {twice.i + 1})");
             var column = Columns.ToDictionary(c => c.Field, c => c.Names.Select(n => lower.IndexOf(n)).FirstOrDefault(i => i >= 0, -1));
+            // The DNS name is read only for the domain it names: beside a domain column it is a column not read.
+            if (column["domain"] >= 0) column["dnshostname"] = -1;
             if (column["name"] < 0) return Refused("line 1: the header needs a 'name' column (and optionally domain, os, mac; or a directory export's Name, DNSHostName, OperatingSystem, MACAddress)");
             // Named back, never dropped in silence (a column without a name by its number: Excel's trailing commas).
             var ignored = header.Select((h, i) => (h, i)).Where(c => !column.ContainsValue(c.i)).Select(c => c.h.Length > 0 ? c.h : $"column {c.i + 1}").ToList();

@@ -30,7 +30,7 @@ public static partial class SystemInfoParser
     public static OsInventory Parse(string text)
     {
         text = InventoryText.WithoutControls(text, '\t', '\r', '\n');
-        var fields = SystemInfoCsv.LooksLikeCsv(text) ? SystemInfoCsv.Fields(text, OsVersion()).Select(f => new Field(f.Label, f.Value, f.More)).ToList() : Fields(text);
+        var fields = LooksLikeCsv(text) ? CsvFields(text) : Fields(text);
         var versionIndex = fields.FindIndex(f => OsVersion().IsMatch(f.Value));
         if (versionIndex < 0) throw new FormatException("not systeminfo output: no OS version line (like '10.0.19045 N/A Build 19045') was found");
         var versionMatch = OsVersion().Match(fields[versionIndex].Value);

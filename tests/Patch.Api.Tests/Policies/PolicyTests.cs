@@ -166,6 +166,10 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
         // Excel's trailing commas: columns without a name, named back by their number.
         var trailing = await client.PostAsync("/api/computers/import", new StringContent("name,os,,\nXL-1,Windows 11,,\n", Encoding.UTF8, "text/csv"));
         Assert.Equal("""{"added":1,"changed":0,"unchanged":0,"ignoredColumns":["column 3","column 4"]}""", await trailing.Content.ReadAsStringAsync());
+        // Beside a domain column the DNS name gives nothing: named back as not read.
+        var both = await client.PostAsync("/api/computers/import", new StringContent("Name,Domain,DNSHostName\nDNS-1,corp,dns-1.other.example\n", Encoding.UTF8, "text/csv"));
+        Assert.Equal("""{"added":1,"changed":0,"unchanged":0,"ignoredColumns":["DNSHostName"]}""", await both.Content.ReadAsStringAsync());
+        Assert.Equal("corp", (await GetJsonAsync("/api/computers?q=DNS-1")).GetProperty("items")[0].GetProperty("domain").GetString());
     }
 
     [Fact]

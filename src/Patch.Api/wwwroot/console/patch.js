@@ -269,7 +269,9 @@
     busy(button, true);
     const result = await call("POST", expand(form.dataset.upload, form), file, file.type || "application/octet-stream");
     busy(button, false);
-    if (form.dataset.show) show(form.dataset.show, result.json);
+    // A refused upload keeps no earlier answer on show, unless the answer has room for the refusal (the catalog import's run).
+    if (form.dataset.show && (result.ok || form.dataset.showFailed !== undefined)) show(form.dataset.show, result.json);
+    else if (form.dataset.show) { const target = document.querySelector(form.dataset.show); if (target) target.hidden = true; }
     if (!result.ok) showProblem(button, result, form);
   }
 

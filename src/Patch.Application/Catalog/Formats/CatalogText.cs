@@ -13,10 +13,13 @@ public static class CatalogText
     public static void Check(object document)
     {
         if (Walk(document, 0) is not { } found) return;
-        throw new CatalogFormatException("Control character in text",
-            $"{found.Path} holds the control character U+{(int)found.Text[found.Index]:X4} at position {found.Index + 1}; catalog text may hold tab and line breaks but no other control character.",
-            found.Path);
+        throw Refusal(found.Path, found.Text, found.Index, found.Path);
     }
+
+    /// <summary>The refusal of <paramref name="text"/>, the value of <paramref name="field"/>, for its control character at <paramref name="index"/>.</summary>
+    public static CatalogFormatException Refusal(string field, string text, int index, string place) => new("Control character in text",
+        $"{field} holds the control character U+{(int)text[index]:X4} at position {index + 1}; catalog text may hold tab and line breaks but no other control character.",
+        place);
 
     /// <summary>
     /// The text found with a control character, and its place — named on the way back up, from the text to the

@@ -27,7 +27,7 @@ public static partial class KevCatalogReader
             var header = Enumerable.Range(0, csv.FieldCount).Select(i => csv.GetName(i).Trim()).ToArray();
             for (var c = 0; c < header.Length; c++)
             {
-                if (RequestText.ControlAt(header[c]) is var at and >= 0) throw Control("row 1", $"column {c + 1}", header[c], at);
+                if (RequestText.ControlAt(header[c]) is var at and >= 0) throw CatalogText.Refusal($"column {c + 1}", header[c], at, $"row 1, column {c + 1}");
                 if (Array.FindIndex(header, h => h.Equals(header[c], StringComparison.OrdinalIgnoreCase)) is var other && other != c)
                     throw Invalid($"row 1, column {c + 1}", $"the header names '{header[c]}' twice (also column {other + 1})");
             }
@@ -43,7 +43,7 @@ public static partial class KevCatalogReader
                 if (csv.RowFieldCount != header.Length)
                     throw Invalid($"row {row}", $"{csv.RowFieldCount} cells where the header has {header.Length}");
                 for (var c = 0; c < header.Length; c++)
-                    if (RequestText.ControlAt(csv.GetString(c)) is var at and >= 0) throw Control($"row {row}", header[c], csv.GetString(c), at);
+                    if (RequestText.ControlAt(csv.GetString(c)) is var at and >= 0) throw CatalogText.Refusal(header[c], csv.GetString(c), at, $"row {row}, {header[c]}");
                 var place = row;
                 var facts = Entry(name => column.TryGetValue(name, out var c) && csv.GetString(c).Trim() is { Length: > 0 } cell ? cell : null, name => $"row {place}, {name}");
                 if (!seen.TryAdd(facts.Cve, row)) throw Invalid($"row {row}, cveID", $"duplicate CVE '{facts.Cve}' (also at row {seen[facts.Cve]})");
@@ -57,7 +57,4 @@ public static partial class KevCatalogReader
             throw new CatalogFormatException("Malformed CSV", e.Message, $"row {e.RowNumber}");
         }
     }
-
-    private static CatalogFormatException Control(string place, string field, string text, int at) =>
-        new("Control character in text", $"{field} holds the control character U+{(int)text[at]:X4} at position {at + 1}; catalog text may hold tab and line breaks but no other control character.", $"{place}, {field}");
 }

@@ -9,12 +9,10 @@ namespace Patch.Domain.Inventory;
 /// (<c>5 Hotfix(s) Installed.,[01]: KB4100347,[02]: KB4338832</c>): split back before each <c>[nn]:</c>, as the list
 /// form shows them on lines of their own.
 /// </summary>
-public static partial class SystemInfoCsv
+public static partial class SystemInfoParser
 {
-    public sealed record CsvField(string Label, string Value, List<string> More);
-
     /// <summary>The first line is a row of quoted cells: <c>"Host Name","OS Name",…</c>.</summary>
-    public static bool LooksLikeCsv(string text)
+    private static bool LooksLikeCsv(string text)
     {
         var start = text.AsSpan().TrimStart();
         var end = start.IndexOfAny('\r', '\n');
@@ -22,7 +20,8 @@ public static partial class SystemInfoCsv
         return line.StartsWith("\"") && line.Contains("\",\"", StringComparison.Ordinal);
     }
 
-    public static List<CsvField> Fields(string text, Regex osVersion)
+    /// <summary>The fields of a CSV capture, as <see cref="Fields"/> reads them from a list.</summary>
+    private static List<Field> CsvFields(string text)
     {
         List<string[]> rows = [];
         try
@@ -37,19 +36,19 @@ public static partial class SystemInfoCsv
             throw new FormatException($"not systeminfo output: a CSV capture whose row {e.RowNumber} is not valid CSV ({e.Message})");
         }
         // With a header, the values are the second row; without one (/nh), the first row already holds the OS version.
-        var headed = rows.Count > 0 && !rows[0].Any(c => osVersion.IsMatch(c.Trim()));
+        var headed = rows.Count > 0 && !rows[0].Any(c => OsVersion().IsMatch(c.Trim()));
         var values = rows.Skip(headed ? 1 : 0).ToList();
         if (values.Count == 0) throw new FormatException("not systeminfo output: a CSV capture with a header and no computer's row");
         if (values.Count > 1) throw new FormatException($"a systeminfo CSV capture of {values.Count} computers (systeminfo /s): one capture per computer");
         var labels = headed ? rows[0] : [];
         return [.. values[0].Select((cell, i) =>
         {
-            var parts = Lines().Split(cell);
-            return new CsvField(i < labels.Length ? labels[i].Trim() : "", parts[0].Trim(), [.. parts.Skip(1).Select(p => p.Trim())]);
+            var parts = CsvLines().Split(cell);
+            return new Field(i < labels.Length ? labels[i].Trim() : "", parts[0].Trim(), [.. parts.Skip(1).Select(p => p.Trim())]);
         })];
     }
 
     /// <summary>The commas that joined a multi-valued field's lines: each before a "[nn]:" entry.</summary>
     [GeneratedRegex(@",(?=\s*\[\d+\]:)")]
-    private static partial Regex Lines();
+    private static partial Regex CsvLines();
 }
