@@ -34,6 +34,31 @@ public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(a
         Assert.Equal(events, await App.CatalogEventCountAsync());
     }
 
+    /// <summary>The MSRC API's default JSON form of a month: the same catalog as its XML, so the XML afterwards appends nothing.</summary>
+    [Fact]
+    public async Task a_cvrf_document_in_json_imports_the_catalog_its_xml_gives()
+    {
+        using var stream = SharedData.Open(SharedData.Cvrf2023);
+        var json = CvrfJsonTwin.Of(stream);
+
+        var first = await App.ImportAsync("cvrf", json);
+
+        Assert.Equal("completed", first.GetProperty("status").GetString());
+        Assert.Equal((39, 111, 54), (first.GetProperty("bulletinsAdded").GetInt32(), first.GetProperty("updatesAdded").GetInt32(), first.GetProperty("vulnerabilitiesAdded").GetInt32()));
+        var events = await App.CatalogEventCountAsync();
+        var xml = await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
+        Assert.Equal((0, 0, 39), (xml.GetProperty("bulletinsAdded").GetInt32(), xml.GetProperty("bulletinsRevised").GetInt32(), xml.GetProperty("bulletinsUnchanged").GetInt32()));
+        Assert.Equal(events, await App.CatalogEventCountAsync());
+
+        // A control character in a JSON text (an escaped NUL) is refused like any other catalog's.
+        var node = JsonNode.Parse(json)!;
+        foreach (var v in node["Vulnerability"]!.AsArray()) v!["Title"]!["Value"] = "Windows\u0000 Kernel";
+        var refused = await App.ImportAsync("cvrf", Encoding.UTF8.GetBytes(node.ToJsonString()), HttpStatusCodeExpectation.Any);
+        Assert.Equal((400, "Control character in text"), (refused.GetProperty("status").GetInt32(), refused.GetProperty("title").GetString()));
+        Assert.Contains("U+0000", refused.GetProperty("detail").GetString());
+        Assert.Equal(events, await App.CatalogEventCountAsync());
+    }
+
     [Fact]
     public async Task a_revised_cvrf_copy_yields_exactly_the_revision_events()
     {
@@ -170,7 +195,9 @@ public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(a
     [InlineData("patch", "{\"schemaVersion\":\"9.9\",\"catalogId\":\"x\",\"bulletins\":[]}", "Invalid Patch catalog", "$.schemaVersion")]
     [InlineData("kev", "{\"catalogVersion\":\"1\",\"vulnerabilities\":[{}]}", "Invalid KEV catalog", "$.vulnerabilities[0].cveID")]
     [InlineData("csaf", "{}", "Unknown format", "format")]
-    [InlineData("cvrf", "{\"DocumentTitle\":{\"Value\":\"January 2023 Security Updates\"}}", "Not XML", "line 1, column 1")]
+    [InlineData("cvrf", "{\"DocumentTitle\":{\"Value\":\"January 2023 Security Updates\"}}", "Missing field", "$")]
+    [InlineData("cvrf", "{\"document\":{\"category\":\"csaf_vex\"},\"vulnerabilities\":[]}", "Not a CVRF document", "$.document")]
+    [InlineData("mssecure", " {\"DocumentTitle\":{}}", "Not XML", "line 1, column 2")]
     [InlineData("kev", "\n  <BulletinDatastore/>", "Not JSON", "line 2, byte 3")]
     public async Task bad_input_is_a_400_problem_naming_the_place_and_imports_nothing(string format, string content, string title, string place)
     {

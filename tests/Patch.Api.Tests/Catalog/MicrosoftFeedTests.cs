@@ -24,6 +24,8 @@ public class when_the_microsoft_feed_imports_the_security_update_guide(AppFixtur
         public readonly HashSet<string> Failing = [];
         public readonly HashSet<string> Slow = [];
         public readonly List<string> Requests = [];
+        /// <summary>Answer every document in JSON, the API's default form, whatever the request accepts.</summary>
+        public bool Json;
 
         public void Add(string id, byte[] document)
         {
@@ -45,6 +47,12 @@ public class when_the_microsoft_feed_imports_the_security_update_guide(AppFixtur
             var id = path["/cvrf/v3.0/cvrf/".Length..];
             if (Failing.Contains(id)) { http.Response.StatusCode = 500; return; }
             if (Slow.Contains(id)) await Task.Delay(TimeSpan.FromSeconds(5), http.RequestAborted);
+            if (Json)
+            {
+                http.Response.ContentType = "application/json; charset=utf-8";
+                await http.Response.Body.WriteAsync(CvrfJsonTwin.Of(new MemoryStream(Documents[id])));
+                return;
+            }
             if (http.Request.Headers.Accept.ToString() != "application/xml") { http.Response.StatusCode = 406; return; }
             http.Response.ContentType = "text/xml; charset=utf-8"; // not what was asked for exactly: read whatever comes back
             await http.Response.Body.WriteAsync(Documents[id]);
@@ -146,6 +154,30 @@ public class when_the_microsoft_feed_imports_the_security_update_guide(AppFixtur
         Assert.Equal(events, after);
         Assert.Equal(1, second.Counts["unchanged"]);
         Assert.Equal(1, second.Counts["failed"]);
+    }
+
+    /// <summary>
+    /// A proxy or a later API version that answers JSON whatever is asked: the documents are read all the same, and the
+    /// XML of the same months afterwards (Microsoft's revision dates moved) is the same catalog — nothing appended.
+    /// </summary>
+    [Fact]
+    public async Task documents_answered_in_json_import_as_their_xml_would()
+    {
+        var msrc = new FakeMsrc { Json = true };
+        msrc.Add("2024-Jan", SharedData.Bytes(SharedData.Cvrf2024));
+        msrc.Add("2024-Feb", Archive("2024-Feb"));
+        await using var server = await StartServerAsync(msrc.Serve);
+        var (first, events) = await RunAsync(server);
+        Assert.Equal((2, 0), (first.Counts["imported"], first.Counts["failed"]));
+        Assert.Equal(37, (await GetJsonAsync("/api/catalog/imports?pageSize=100")).GetProperty("items").EnumerateArray()
+            .First(r => r.GetProperty("parameters").GetProperty("msrcId").GetString() == "2024-Jan").GetProperty("counts").GetProperty("bulletinsAdded").GetInt32());
+
+        msrc.Json = false;
+        msrc.Index["2024-Jan"]["CurrentReleaseDate"] = "2026-12-01T00:00:00Z";
+        msrc.Index["2024-Feb"]["CurrentReleaseDate"] = "2026-12-01T00:00:00Z";
+        var (second, after) = await RunAsync(server);
+        Assert.Equal((2, 0), (second.Counts["selected"], second.Counts["failed"]));
+        Assert.Equal(events, after);
     }
 
     [Fact]

@@ -22,6 +22,9 @@ public static class FuzzSeeds
     /// <summary>Small documents as the archive stores them, gzip-compressed (the importer opens them, <c>CatalogContainer</c>).</summary>
     public static readonly Lazy<byte[][]> CvrfGzip = new(() => [.. SmallCvrf.Select(m => SharedData.Bytes($"msrc-cvrf/archive/{m}.xml.gz"))]);
 
+    /// <summary>The small months and 2016-Oct in the MSRC API's JSON form (<see cref="Catalog.CvrfJsonTwin"/>).</summary>
+    public static readonly Lazy<byte[][]> CvrfJson = new(() => [.. SmallCvrf.Concat(ModernCvrf).Select(m => Catalog.CvrfJsonTwin.Of(new MemoryStream(Archive(m))))]);
+
     /// <summary>A modern document large enough to be read in pieces (ADR 0047).</summary>
     public static readonly Lazy<byte[][]> CvrfModern = new(() => [.. ModernCvrf.Select(Archive)]);
 

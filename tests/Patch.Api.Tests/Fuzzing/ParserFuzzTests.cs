@@ -34,6 +34,15 @@ public class when_parsers_read_mutated_real_documents
 
     [Fact] public Task cvrf() => Catalog("cvrf reader", FuzzSeeds.Cvrf, Shape.Xml, CvrfCatalogReader.Read);
 
+    /// <summary>The MSRC API's JSON form, read by what the importer calls (the form told apart by the first character).</summary>
+    [Fact]
+    public Task cvrf_json() => Catalog("cvrf json reader", FuzzSeeds.CvrfJson, Shape.Json, s =>
+    {
+        using var bytes = new MemoryStream();
+        s.CopyTo(bytes);
+        return CvrfCatalogReader.Read(bytes.ToArray());
+    });
+
     /// <summary>The compressed bytes mutated: opened (or refused as gzip) before the CVRF reader sees them.</summary>
     [Fact]
     public Task cvrf_gzip() => Catalog("cvrf gzip", FuzzSeeds.CvrfGzip, Shape.Text, s =>

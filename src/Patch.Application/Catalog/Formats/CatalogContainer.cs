@@ -22,22 +22,21 @@ public static class CatalogContainer
     }
 
     /// <summary>
-    /// A JSON file given to an XML format, or XML to a JSON format, refused saying so (rather than as the first character
-    /// the parser cannot read). The MSRC API answers JSON unless asked for XML: that case is named.
+    /// A JSON file given to an XML-only format, or XML to a JSON format, refused saying so (rather than as the first
+    /// character the parser cannot read). CVRF is read in either form (the MSRC API serves JSON unless asked for XML).
     /// </summary>
     public static void ExpectSyntax(byte[] bytes, string format)
     {
+        if (format == "cvrf") return;
         var text = bytes.AsSpan();
         if (text.StartsWith(System.Text.Encoding.UTF8.Preamble)) text = text[3..];
         var at = text.IndexOfAnyExcept(" \t\r\n"u8);
         if (at < 0) return;
-        var xml = format is "cvrf" or "mssecure";
+        var xml = format == "mssecure";
         var line = 1 + text[..at].Count((byte)'\n');
         var column = at - (text[..at].LastIndexOf((byte)'\n') + 1) + 1;
         if (xml && text[at] is (byte)'{' or (byte)'[')
-            throw new CatalogFormatException("Not XML", $"Format '{format}' reads XML and this file is JSON" + (format == "cvrf"
-                ? ": the MSRC API serves its CVRF documents as JSON unless asked for XML — download the document with the header Accept: application/xml."
-                : "."), $"line {line}, column {column}");
+            throw new CatalogFormatException("Not XML", $"Format '{format}' reads XML and this file is JSON.", $"line {line}, column {column}");
         if (!xml && text[at] == (byte)'<')
             throw new CatalogFormatException("Not JSON", $"Format '{format}' reads JSON and this file is XML: an MSRC CVRF document is format cvrf, MBSA's mssecure.xml format mssecure.",
                 $"line {line}, byte {column}");

@@ -29,13 +29,18 @@ public static partial class CvrfCatalogReader
 
     /// <summary>A vulnerability: its highest severity per product (the Severity threats), its vendor fixes in order.</summary>
     private sealed record Vulnerability(string Place, string? Cve, string? Title, Dictionary<string, Severity> Severities, List<VendorFix> VendorFixes);
-    private sealed record Parsed(string RootPlace, Tracking? Tracking, string? Title, Dictionary<string, string>? Products, List<Vulnerability> Vulnerabilities)
+    private sealed record Parsed(string RootPlace, Tracking? Tracking, string? Title, Dictionary<string, string>? Products, List<Vulnerability> Vulnerabilities, Words Words)
     {
         /// <summary>The pieces of one document (<see cref="XmlPieces"/>) as one: the first of each singular element in document order, every vulnerability in order.</summary>
         public static Parsed Merge(IReadOnlyList<Parsed> pieces) => new(pieces[0].RootPlace,
             pieces.Select(p => p.Tracking).FirstOrDefault(t => t is not null), pieces.Select(p => p.Title).FirstOrDefault(t => t is not null),
-            pieces.Select(p => p.Products).FirstOrDefault(p => p is not null), [.. pieces.SelectMany(p => p.Vulnerabilities)]);
+            pieces.Select(p => p.Products).FirstOrDefault(p => p is not null), [.. pieces.SelectMany(p => p.Vulnerabilities)], pieces[0].Words);
     }
+
+    /// <summary>How <see cref="Map"/>'s refusals name what is missing, in the words of the form read (XML or JSON).</summary>
+    private sealed record Words(string NoTracking, string NoId, string NoCve);
+
+    private static readonly Words XmlWords = new("cvrf:DocumentTracking is required.", "cvrf:DocumentTracking/cvrf:Identification/cvrf:ID is required.", "vuln:Vulnerability has no vuln:CVE.");
 
     /// <summary>The names the pass compares, atomized in the reader's name table: compared by reference, never by characters.</summary>
     private sealed class Names(XmlNameTable t)
@@ -80,7 +85,7 @@ public static partial class CvrfCatalogReader
             else r.Skip();
         });
         while (r.Read()) { }
-        return new Parsed(rootPlace, tracking, title, products, vulnerabilities);
+        return new Parsed(rootPlace, tracking, title, products, vulnerabilities, XmlWords);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

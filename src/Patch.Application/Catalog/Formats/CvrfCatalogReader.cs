@@ -27,10 +27,12 @@ public static partial class CvrfCatalogReader
     /// <summary>
     /// On a machine of several cores, a document of <see cref="MinPieceBytes"/> twice or more is read in pieces, two per
     /// core up to <see cref="MaxPieces"/> (<see cref="XmlPieces"/>, ADR 0047), split before vulnerabilities; when it cannot
-    /// be, or a piece fails, it is read whole — so a refusal is always the whole document's.
+    /// be, or a piece fails, it is read whole — so a refusal is always the whole document's. A document in JSON (the MSRC
+    /// API's default form) is read by <see cref="ReadJson"/>.
     /// </summary>
     public static CatalogDocument Read(byte[] bytes) =>
-        (Environment.ProcessorCount > 1 ? ReadInPieces(bytes, Math.Min(2 * Environment.ProcessorCount, MaxPieces), MinPieceBytes) : null)
+        IsJson(bytes) ? ReadJson(CatalogJson.Utf8(new MemoryStream(bytes, writable: false), "a CVRF document in JSON", "(as the MSRC API serves it)"))
+        : (Environment.ProcessorCount > 1 ? ReadInPieces(bytes, Math.Min(2 * Environment.ProcessorCount, MaxPieces), MinPieceBytes) : null)
         ?? Read(new MemoryStream(bytes, writable: false));
 
     /// <summary>
@@ -61,10 +63,10 @@ public static partial class CvrfCatalogReader
     {
         // Refusals in the order a reader of the whole tree would meet them: the document's identity, then each vulnerability.
         if (doc.Tracking is not { } tracking)
-            throw new CatalogFormatException("Missing field", "cvrf:DocumentTracking is required.", doc.RootPlace);
+            throw new CatalogFormatException("Missing field", doc.Words.NoTracking, doc.RootPlace);
         var documentId = tracking.Id?.Trim();
         if (string.IsNullOrEmpty(documentId))
-            throw new CatalogFormatException("Missing field", "cvrf:DocumentTracking/cvrf:Identification/cvrf:ID is required.", tracking.Place);
+            throw new CatalogFormatException("Missing field", doc.Words.NoId, tracking.Place);
         var released = Date(tracking.Released);
         var revised = Date(tracking.Revised);
         var title = doc.Title?.Trim() ?? documentId;
@@ -78,7 +80,7 @@ public static partial class CvrfCatalogReader
             // One CVE however it is written: the streams and the known-exploited list key it in upper case.
             var cve = v.Cve?.Trim().ToUpperInvariant();
             if (string.IsNullOrEmpty(cve))
-                throw new CatalogFormatException("Missing field", "vuln:Vulnerability has no vuln:CVE.", v.Place);
+                throw new CatalogFormatException("Missing field", doc.Words.NoCve, v.Place);
             var cveTitle = v.Title?.Trim();
             foreach (var r in v.VendorFixes)
             {
