@@ -5,7 +5,8 @@ namespace Patch.Domain.Inventory;
 /// <summary>
 /// Decodes the text files Windows tools write: UTF-16 (with or without BOM, also after an ASCII preamble, as a
 /// redirected <c>wmic</c> does), UTF-8 (with or without BOM), or a legacy code page (read as Latin-1: the fields
-/// Patch needs — versions, KB numbers, architectures — are ASCII in every language).
+/// Patch needs — versions, KB numbers, architectures — are ASCII in every language; a reader that can tell the code
+/// page, as the systeminfo parser can from the locale a capture names, reads it again in it).
 /// </summary>
 public static class InventoryText
 {
@@ -16,8 +17,12 @@ public static class InventoryText
     public static string WithoutControls(string text, params char[] keep) =>
         text.Any(c => c < ' ' && Array.IndexOf(keep, c) < 0) ? new string(text.Where(c => c >= ' ' || Array.IndexOf(keep, c) >= 0).ToArray()) : text;
 
-    public static string Decode(byte[] bytes)
+    public static string Decode(byte[] bytes) => Decode(bytes, out _);
+
+    /// <summary>The text, and whether it was in no Unicode form (<paramref name="legacy"/>: read as Latin-1).</summary>
+    public static string Decode(byte[] bytes, out bool legacy)
     {
+        legacy = false;
         if (bytes.Length >= 2 && bytes[0] == 0xFF && bytes[1] == 0xFE) return Encoding.Unicode.GetString(bytes, 2, bytes.Length - 2);
         if (bytes.Length >= 2 && bytes[0] == 0xFE && bytes[1] == 0xFF) return Encoding.BigEndianUnicode.GetString(bytes, 2, bytes.Length - 2);
         if (bytes.Length >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF) return Encoding.UTF8.GetString(bytes, 3, bytes.Length - 3);
@@ -38,6 +43,7 @@ public static class InventoryText
         }
         catch (DecoderFallbackException)
         {
+            legacy = true;
             return Encoding.Latin1.GetString(bytes);
         }
     }

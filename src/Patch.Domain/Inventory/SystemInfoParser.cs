@@ -25,7 +25,40 @@ public static partial class SystemInfoParser
 {
     private sealed record Field(string Label, string Value, List<string> More);
 
-    public static OsInventory Parse(byte[] bytes) => Parse(InventoryText.Decode(bytes));
+    /// <summary>
+    /// A capture's bytes. Unicode is read as written; anything else is what <c>systeminfo &gt; file</c> in cmd.exe writes:
+    /// the console's OEM code page, which is the one of the system locale the capture itself names (fr → 850, ru → 866,
+    /// zh-cn → 936). Read first as Latin-1 (every value the parser looks for is ASCII) to find that locale, then again in
+    /// its code page — so "Microsoft Windows 7 Entreprise N" keeps its no-break space and a Chinese caption its characters.
+    /// </summary>
+    public static OsInventory Parse(byte[] bytes)
+    {
+        var os = Parse(InventoryText.Decode(bytes, out var legacy));
+        if (!legacy || OemEncoding(os.SystemLocale) is not { } oem) return os;
+        try
+        {
+            return Parse(oem.GetString(bytes));
+        }
+        catch (FormatException)
+        {
+            return os;
+        }
+    }
+
+    /// <summary>The OEM code page of a locale (the console's under that system locale), or null when it has none or it is unknown here.</summary>
+    private static System.Text.Encoding? OemEncoding(string? locale)
+    {
+        if (string.IsNullOrEmpty(locale)) return null;
+        try
+        {
+            var codePage = System.Globalization.CultureInfo.GetCultureInfo(locale).TextInfo.OEMCodePage;
+            return codePage is 0 or 1 or 65001 ? null : System.Text.CodePagesEncodingProvider.Instance.GetEncoding(codePage);
+        }
+        catch (System.Globalization.CultureNotFoundException)
+        {
+            return null;
+        }
+    }
 
     public static OsInventory Parse(string text)
     {

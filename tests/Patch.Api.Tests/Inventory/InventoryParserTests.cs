@@ -108,6 +108,23 @@ public class when_reading_real_windows_inventory
         Assert.Equal(5, os.DeclaredHotfixCount);
     }
 
+    /// <summary>
+    /// What cmd.exe writes when systeminfo is redirected: the console's OEM code page, the system locale's — read in it,
+    /// not as Latin-1 (which made the French caption "Microsoft Windowsÿ7 Entreprise N" and the Chinese one unreadable).
+    /// </summary>
+    [Theory]
+    [InlineData("7_sp1_x64_enterprise_fr_systeminfo_cmd.txt", "fr", "Microsoft Windows\u00A07 Entreprise N")]
+    [InlineData("10_1809_x64_enterprise_zh-cn_systeminfo.txt", "zh-cn", "Microsoft Windows 10 企业版 LTSC")]
+    [InlineData("10_1809_x64_education_es_systeminfo.txt", "es", "Microsoft Windows 10 Education")]
+    public void a_capture_in_the_consoles_code_page_is_read_in_it(string file, string locale, string caption)
+    {
+        var os = SystemInfoParser.Parse(SharedData.Bytes(Folder + file));
+
+        Assert.Equal(locale, os.SystemLocale);
+        Assert.Equal(caption, os.Caption);
+        Assert.DoesNotContain(os.Caption!, c => c is >= '\u0080' and <= '\u009F' or 'ÿ' or '\uFFFD');
+    }
+
     [Fact]
     public void every_systeminfo_capture_in_the_folder_is_covered_above()
     {
