@@ -79,7 +79,7 @@ public static class FuzzSeeds
         .. Captures("*systeminfo*.txt").Select(b => SystemInfoAsCsv.Write(Domain.Inventory.InventoryText.Decode(b))).OfType<(string Header, string Values)>().Take(4)
             .Select(c => System.Text.Encoding.UTF8.GetBytes(c.Header + "\r\n" + c.Values + "\r\n")),
     ]);
-    /// <summary>The real captures, and one of them (10_1809 pro) as <c>wmic qfe list /format:csv</c> writes it.</summary>
+    /// <summary>The real captures, and one of them (10_1809 pro) as <c>wmic qfe list /format:csv</c>, <c>/format:list</c> and <c>Get-HotFix | ConvertTo-Json</c> write it.</summary>
     public static readonly Lazy<byte[][]> Qfe = new(() =>
     [
         .. Captures("*_qfe.txt"),
@@ -92,6 +92,28 @@ public static class FuzzSeeds
             DESKTOP-LOQ9L09,Security Update,,KB4487038,,NT AUTHORITY\SYSTEM,3/1/2019,,,
             DESKTOP-LOQ9L09,Update,,KB4482887,,NT AUTHORITY\SYSTEM,3/7/2019,,,
 
+            """),
+        System.Text.Encoding.Unicode.GetBytes("\uFEFF\r\n\r\nCaption=http://support.microsoft.com/?kbid=4486553\r\nCSName=DESKTOP-LOQ9L09\r\nDescription=Update\r\n" +
+            "FixComments=\r\nHotFixID=KB4486553\r\nInstallDate=\r\nInstalledBy=NT AUTHORITY\\SYSTEM\r\nInstalledOn=3/7/2019\r\nName=\r\n\r\n\r\n" +
+            "Caption=https://support.microsoft.com/help/4470788\r\nCSName=DESKTOP-LOQ9L09\r\nDescription=Security Update\r\nFixComments=\r\nHotFixID=KB4470788\r\n" +
+            "InstallDate=\r\nInstalledBy=NT AUTHORITY\\SYSTEM\r\nInstalledOn=3/1/2019\r\nName=\r\n\r\n\r\n"),
+        System.Text.Encoding.UTF8.GetBytes("""
+            [
+                {
+                    "Source":  "DESKTOP-LOQ9L09",
+                    "Description":  "Update",
+                    "HotFixID":  "KB4486553",
+                    "InstalledBy":  "NT AUTHORITY\\SYSTEM",
+                    "InstalledOn":  "\/Date(1551916800000)\/"
+                },
+                {
+                    "Source":  "DESKTOP-LOQ9L09",
+                    "Description":  "Security Update",
+                    "HotFixID":  "KB4470788",
+                    "InstalledBy":  "NT AUTHORITY\\SYSTEM",
+                    "InstalledOn":  "\/Date(1551398400000)\/"
+                }
+            ]
             """),
     ]);
 

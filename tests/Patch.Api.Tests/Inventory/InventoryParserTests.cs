@@ -162,7 +162,7 @@ public class when_reading_real_windows_inventory
     /// capture's fixed-width table cut at its header's column starts and written as CSV.
     /// </summary>
     [Fact]
-    public void the_csv_forms_of_wmic_qfe_and_get_hotfix_give_the_same_ids()
+    public void the_csv_list_and_json_forms_of_wmic_qfe_and_get_hotfix_give_the_same_ids()
     {
         var files = Directory.GetFiles(Path.Combine(SharedData.Root, Folder), "*_qfe.txt").Order(StringComparer.Ordinal).ToList();
         Assert.True(files.Count >= 10, $"{files.Count} captures");
@@ -185,7 +185,21 @@ public class when_reading_real_windows_inventory
                     .Concat(rows.Select(r => string.Join(',', new[] { "PC" }.Concat(r).Select(Quoted))))) + "\r\n";
             Assert.Equal(expected, QfeParser.Parse(wmicCsv));
             Assert.Equal(expected, QfeParser.Parse(exportCsv));
+
+            // The list forms (wmic qfe list /format:list, Get-HotFix | Format-List) and Get-HotFix | ConvertTo-Json: until
+            // stop 46 a list's first HotFixID line was taken for a table's header and nothing was read, in silence.
+            var wmicList = string.Concat(rows.Select(r => "\r\n\r\n" + string.Join("\r\n", names.Select((n, i) => $"{n}={r[i]}")))) + "\r\n\r\n\r\n";
+            var width = names.Max(n => n.Length) + 1;
+            var formatList = string.Concat(rows.Select(r => "\r\n" + string.Join("\r\n", names.Select((n, i) => $"{n.PadRight(width)}: {r[i]}")) + "\r\n"));
+            var objects = rows.Select(r => new System.Text.Json.Nodes.JsonObject(names.Select((n, i) => KeyValuePair.Create(n, (System.Text.Json.Nodes.JsonNode?)r[i])))).ToList();
+            var json = objects.Count == 1 ? objects[0].ToJsonString() : new System.Text.Json.Nodes.JsonArray([.. objects]).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+            Assert.Equal(expected, QfeParser.Parse(wmicList));
+            Assert.Equal(expected, QfeParser.Parse(formatList));
+            Assert.Equal(expected, QfeParser.Parse(json));
         }
+        Assert.Throws<FormatException>(() => QfeParser.Parse("[{\"Source\": \"PC\"}]"));
+        Assert.Throws<FormatException>(() => QfeParser.Parse("[{\"HotFixID\": 5034441}]"));
+        Assert.Throws<FormatException>(() => QfeParser.Parse("[{\"HotFixID\": \"KB5034441\""));
         Assert.Equal(["KB5028853", "KB5011048"], QfeParser.Parse(
             "Source        Description      HotFixID      InstalledBy          InstalledOn\r\n" +
             "------        -----------      --------      -----------          -----------\r\n" +
