@@ -65,7 +65,10 @@ public static partial class SystemInfoParser
         text = InventoryText.WithoutControls(text, '\t', '\r', '\n');
         var fields = LooksLikeCsv(text) ? CsvFields(text) : Fields(text);
         var versionIndex = fields.FindIndex(f => OsVersion().IsMatch(f.Value));
-        if (versionIndex < 0) throw new FormatException("not systeminfo output: no OS version line (like '10.0.19045 N/A Build 19045') was found");
+        if (versionIndex < 0)
+            throw new FormatException(InventoryText.Lines(text).Any(l => TableRule().IsMatch(l))
+                ? "systeminfo /fo table is not read: capture with systeminfo (the list form) or systeminfo /fo csv"
+                : "not systeminfo output: no OS version line (like '10.0.19045 N/A Build 19045') was found");
         var versionMatch = OsVersion().Match(fields[versionIndex].Value);
         var version = versionMatch.Groups[1].Value;
         if (!int.TryParse(version.Split('.')[2], System.Globalization.CultureInfo.InvariantCulture, out var build))
@@ -136,6 +139,10 @@ public static partial class SystemInfoParser
         var m = LabelColon().Match(line);
         return m.Success ? m.Index : (line.EndsWith(':') ? line.Length - 1 : -1);
     }
+
+    /// <summary>The rule under a table's header: runs of '=' between spaces, as Windows' console tools draw it.</summary>
+    [GeneratedRegex(@"^\s*=+(?: +=+)+\s*$")]
+    private static partial Regex TableRule();
 
     [GeneratedRegex(@"^(\d+\.\d+\.\d{3,5})\b")]
     private static partial Regex OsVersion();

@@ -220,6 +220,10 @@ public class when_reading_real_windows_inventory
     public void text_that_is_not_systeminfo_or_qfe_is_refused()
     {
         Assert.Throws<FormatException>(() => SystemInfoParser.Parse("hello: world"));
+        var table = Assert.Throws<FormatException>(() => SystemInfoParser.Parse(
+            "\r\nHost Name        OS Name                    OS Version\r\n================ ========================== ===========================\r\n" +
+            "DESKTOP-LOQ9L09  Microsoft Windows 10 Pro   10.0.17763 N/A Build 17763\r\n"));
+        Assert.StartsWith("systeminfo /fo table is not read", table.Message);
         Assert.Throws<FormatException>(() => QfeParser.Parse("Caption  Description\nx  y"));
     }
 }
