@@ -76,13 +76,44 @@ public class when_a_catalog_file_is_bad
     }
 
     [Theory]
-    [InlineData("MSCF\0\0\0\0", "Cabinet file", "expand mssecure.cab")]
+    [InlineData("MSCF\0\0\0\0", "Cabinet file", "expand file.cab -F:mssecure.xml")]
     [InlineData("PK\u0003\u0004rest", "ZIP archive", "extract the catalog file")]
     public void an_archive_is_refused_naming_what_to_extract(string start, string title, string detail)
     {
         var e = Assert.Throws<CatalogFormatException>(() => CatalogContainer.Open(Encoding.Latin1.GetBytes(start), 64L << 20));
         Assert.Equal(title, e.Title);
         Assert.Contains(detail, e.Detail);
+    }
+
+    /// <summary>A cabinet's header lists its files (CFFILE entries after the folders): the refusal names them and the one to extract.</summary>
+    [Fact]
+    public void a_cabinet_is_refused_naming_the_files_it_holds()
+    {
+        static byte[] Cab(params string[] names)
+        {
+            var files = names.SelectMany(n => new byte[16].Concat(Encoding.ASCII.GetBytes(n)).Append((byte)0)).ToArray();
+            var header = new byte[36 + 8];
+            "MSCF"u8.CopyTo(header);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), (uint)(header.Length + files.Length));
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(16), (uint)header.Length);
+            header[24] = 3; header[25] = 1; header[26] = 1;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(28), (ushort)names.Length);
+            return [.. header, .. files];
+        }
+
+        var mbsa = Assert.Throws<CatalogFormatException>(() => CatalogContainer.Open(Cab("mssecure.xml"), 64L << 20));
+        Assert.Equal("Cabinet file", mbsa.Title);
+        Assert.Contains("holding mssecure.xml", mbsa.Detail);
+        Assert.Contains("cabextract -F mssecure.xml file.cab", mbsa.Detail);
+        var other = Assert.Throws<CatalogFormatException>(() => CatalogContainer.Open(Cab("readme.txt", "catalog.json"), 64L << 20));
+        Assert.Contains("holding readme.txt, catalog.json", other.Detail);
+        Assert.Contains("import catalog.json", other.Detail);
+        var scan = Assert.Throws<CatalogFormatException>(() => CatalogContainer.Open(Cab("package.cab", "package2.cab"), 64L << 20));
+        Assert.Contains("holding package.cab, package2.cab: none of them is a catalog Patch reads", scan.Detail);
+        // A header that names more files than it holds lists what it can.
+        var cut = Cab("mssecure.xml");
+        cut[28] = 9;
+        Assert.Contains("holding mssecure.xml,", Assert.Throws<CatalogFormatException>(() => CatalogContainer.Open(cut, 64L << 20)).Detail + ",");
     }
 
     [Fact]

@@ -12,13 +12,56 @@ public static class CatalogContainer
     public static byte[] Open(byte[] content, long maxBytes)
     {
         if (content.AsSpan().StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B])) return Gunzip(content, maxBytes);
-        if (content.AsSpan().StartsWith("MSCF"u8))
-            throw new CatalogFormatException("Cabinet file",
-                "This is a Microsoft cabinet (.cab), such as MBSA's mssecure.cab: import the catalog inside it. Extract it first " +
-                "(Windows: expand mssecure.cab -F:mssecure.xml .; Debian: cabextract mssecure.cab) and import that file.", "byte 1");
+        if (content.AsSpan().StartsWith("MSCF"u8)) throw Cabinet(content);
         if (content.AsSpan().StartsWith("PK\u0003\u0004"u8))
             throw new CatalogFormatException("ZIP archive", "This is a ZIP archive: extract the catalog file inside it and import that file.", "byte 1");
         return content;
+    }
+
+    /// <summary>
+    /// A cabinet refused naming the files it holds (its CFFILE entries, read without decompressing anything) and how to
+    /// extract the catalog among them; a cabinet with nothing Patch reads (no .xml, .json or .csv) is said to be so.
+    /// </summary>
+    private static CatalogFormatException Cabinet(byte[] content)
+    {
+        var names = CabinetNames(content);
+        var catalog = names.FirstOrDefault(n => n.EndsWith(".xml", StringComparison.OrdinalIgnoreCase) || n.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+            || n.EndsWith(".csv", StringComparison.OrdinalIgnoreCase));
+        var holds = names.Count == 0 ? "" : $" holding {string.Join(", ", names.Take(8))}{(names.Count > 8 ? $" and {names.Count - 8} more" : "")}";
+        if (names.Count > 0 && catalog is null)
+            return new CatalogFormatException("Cabinet file",
+                $"This is a Microsoft cabinet (.cab){holds}: none of them is a catalog Patch reads (CVRF or mssecure XML, Patch or KEV JSON, KEV CSV).", "byte 1");
+        var file = catalog ?? "mssecure.xml";
+        return new CatalogFormatException("Cabinet file",
+            $"This is a Microsoft cabinet (.cab){holds}, such as MBSA's mssecure.cab: import the catalog inside it. Extract it first " +
+            $"(Windows: expand file.cab -F:{file} .; Debian: cabextract -F {file} file.cab) and import {file}.", "byte 1");
+    }
+
+    /// <summary>The names of a cabinet's files, from its header's file table; none when the header is cut or inconsistent.</summary>
+    private static List<string> CabinetNames(byte[] cab)
+    {
+        var names = new List<string>();
+        var span = cab.AsSpan();
+        if (span.Length < 36) return names;
+        var at = (int)Math.Min(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(span[16..]), int.MaxValue);
+        int count = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(span[28..]);
+        for (var i = 0; i < count && at >= 36 && at + 16 < span.Length; i++)
+        {
+            var end = span[(at + 16)..].IndexOf((byte)0);
+            if (end <= 0) break;
+            // Names are ASCII, or UTF-8 when the entry's attribute says so (0x80).
+            var utf8 = (System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(span[(at + 14)..]) & 0x80) != 0;
+            names.Add(Shown((utf8 ? System.Text.Encoding.UTF8 : System.Text.Encoding.Latin1).GetString(span.Slice(at + 16, end))));
+            at += 16 + end + 1;
+        }
+        return names;
+    }
+
+    /// <summary>A name fit to be shown: control characters dropped, at most 100 characters.</summary>
+    private static string Shown(string name)
+    {
+        var shown = new string(name.Where(c => !char.IsControl(c)).ToArray());
+        return shown.Length > 100 ? shown[..100] + "…" : shown;
     }
 
     /// <summary>
