@@ -85,6 +85,20 @@ public class when_a_catalog_file_is_bad
         Assert.Contains(detail, e.Detail);
     }
 
+    [Fact]
+    public void a_zip_archive_is_refused_naming_its_files()
+    {
+        using var packed = new MemoryStream();
+        using (var zip = new System.IO.Compression.ZipArchive(packed, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+        {
+            zip.CreateEntry("feeds/");
+            using (var w = new StreamWriter(zip.CreateEntry("feeds/known_exploited_vulnerabilities.json").Open())) w.Write("{}");
+        }
+        var e = Assert.Throws<CatalogFormatException>(() => CatalogContainer.Open(packed.ToArray(), 64L << 20));
+        Assert.Equal("ZIP archive", e.Title);
+        Assert.Contains("holding feeds/known_exploited_vulnerabilities.json: extract", e.Detail);
+    }
+
     /// <summary>A cabinet's header lists its files (CFFILE entries after the folders): the refusal names them and the one to extract.</summary>
     [Fact]
     public void a_cabinet_is_refused_naming_the_files_it_holds()

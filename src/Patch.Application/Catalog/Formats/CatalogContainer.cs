@@ -14,7 +14,7 @@ public static class CatalogContainer
         if (content.AsSpan().StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B])) return Gunzip(content, maxBytes);
         if (content.AsSpan().StartsWith("MSCF"u8)) throw Cabinet(content);
         if (content.AsSpan().StartsWith("PK\u0003\u0004"u8))
-            throw new CatalogFormatException("ZIP archive", "This is a ZIP archive: extract the catalog file inside it and import that file.", "byte 1");
+            throw new CatalogFormatException("ZIP archive", $"This is a ZIP archive{Holding(ZipNames(content))}: extract the catalog file inside it and import that file.", "byte 1");
         return content;
     }
 
@@ -27,7 +27,7 @@ public static class CatalogContainer
         var names = CabinetNames(content);
         var catalog = names.FirstOrDefault(n => n.EndsWith(".xml", StringComparison.OrdinalIgnoreCase) || n.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
             || n.EndsWith(".csv", StringComparison.OrdinalIgnoreCase));
-        var holds = names.Count == 0 ? "" : $" holding {string.Join(", ", names.Take(8))}{(names.Count > 8 ? $" and {names.Count - 8} more" : "")}";
+        var holds = Holding(names);
         if (names.Count > 0 && catalog is null)
             return new CatalogFormatException("Cabinet file",
                 $"This is a Microsoft cabinet (.cab){holds}: none of them is a catalog Patch reads (CVRF or mssecure XML, Patch or KEV JSON, KEV CSV).", "byte 1");
@@ -35,6 +35,23 @@ public static class CatalogContainer
         return new CatalogFormatException("Cabinet file",
             $"This is a Microsoft cabinet (.cab){holds}, such as MBSA's mssecure.cab: import the catalog inside it. Extract it first " +
             $"(Windows: expand file.cab -F:{file} .; Debian: cabextract -F {file} file.cab) and import {file}.", "byte 1");
+    }
+
+    private static string Holding(List<string> names) =>
+        names.Count == 0 ? "" : $" holding {string.Join(", ", names.Take(8))}{(names.Count > 8 ? $" and {names.Count - 8} more" : "")}";
+
+    /// <summary>The names of a ZIP archive's files (its central directory); none when it cannot be read.</summary>
+    private static List<string> ZipNames(byte[] zip)
+    {
+        try
+        {
+            using var archive = new ZipArchive(new MemoryStream(zip, writable: false), ZipArchiveMode.Read);
+            return [.. archive.Entries.Where(e => !e.FullName.EndsWith('/')).Select(e => Shown(e.FullName))];
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException or ArgumentException)
+        {
+            return [];
+        }
     }
 
     /// <summary>The names of a cabinet's files, from its header's file table; none when the header is cut or inconsistent.</summary>
