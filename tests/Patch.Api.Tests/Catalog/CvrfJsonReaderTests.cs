@@ -122,5 +122,12 @@ public class when_reading_a_cvrf_document_in_json
         var e = Assert.Throws<CatalogFormatException>(() => CvrfCatalogReader.Read(bytes));
 
         Assert.Equal(("Not UTF-8", "line 1, byte 33"), (e.Title, e.Place));
+        // PowerShell 5's Out-File writes UTF-16 with a byte order mark: named as such, not read as malformed XML.
+        foreach (var utf16 in new[] { Encoding.Unicode, Encoding.BigEndianUnicode })
+        {
+            e = Assert.Throws<CatalogFormatException>(() => CvrfCatalogReader.Read([.. utf16.GetPreamble(), .. utf16.GetBytes("\r\n{\"DocumentTitle\":{\"Value\":\"x\"}}")]));
+            Assert.Equal("Not UTF-8", e.Title);
+            Assert.Contains("UTF-16", e.Detail);
+        }
     }
 }

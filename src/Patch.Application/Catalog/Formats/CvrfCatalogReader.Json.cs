@@ -29,6 +29,12 @@ public static partial class CvrfCatalogReader
     public static bool IsJson(ReadOnlySpan<byte> content)
     {
         if (content.StartsWith(System.Text.Encoding.UTF8.Preamble)) content = content[3..];
+        // UTF-16 with its byte order mark (PowerShell 5's Out-File): JSON all the same, refused as not UTF-8 by name.
+        else if (content.Length >= 2 && (content[0], content[1]) is (0xFF, 0xFE) or (0xFE, 0xFF))
+        {
+            var text = (content[0] == 0xFF ? System.Text.Encoding.Unicode : System.Text.Encoding.BigEndianUnicode).GetString(content[2..Math.Min(content.Length, 258)]);
+            return text.TrimStart(' ', '\t', '\r', '\n') is ['{' or '[', ..];
+        }
         var at = content.IndexOfAnyExcept(" \t\r\n"u8);
         return at >= 0 && content[at] is (byte)'{' or (byte)'[';
     }
