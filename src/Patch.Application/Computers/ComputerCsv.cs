@@ -4,7 +4,8 @@ using Patch.Application.Common;
 namespace Patch.Application.Computers;
 
 /// <summary>
-/// The CSV of discovered computers: RFC 4180 (quoted cells may hold commas, quotes and line breaks), UTF-8, a header
+/// The CSV of discovered computers: RFC 4180 (quoted cells may hold commas, quotes and line breaks; separated by commas,
+/// or by the semicolons or tabs a header shows, as Excel writes them in many locales), UTF-8, a header
 /// naming the columns — Patch's own <c>name,domain,os,mac</c>, or what a directory export writes (PowerShell's
 /// <c>Get-ADComputer … | Export-Csv</c>: its <c>#TYPE</c> line, Name, DNSHostName, OperatingSystem; MACAddress).
 /// A cell with a control character other than tab, LF or CR is refused naming its row and column.
@@ -44,7 +45,9 @@ public static class ComputerCsv
         if (text.StartsWith("#TYPE", StringComparison.OrdinalIgnoreCase)) text = text[(text.IndexOf('\n') is var nl and >= 0 ? nl + 1 : text.Length)..];
         try
         {
-            using var csv = Sylvan.Data.Csv.CsvDataReader.Create(new StringReader(text), new Sylvan.Data.Csv.CsvDataReaderOptions { Delimiter = ',' });
+            // Excel writes semicolons where the decimal mark is a comma (German, French… "CSV UTF-8" included).
+            var delimiter = Domain.Inventory.InventoryText.CsvDelimiter(text[..(text.IndexOf('\n') is var end and >= 0 ? end : text.Length)]);
+            using var csv = Sylvan.Data.Csv.CsvDataReader.Create(new StringReader(text), new Sylvan.Data.Csv.CsvDataReaderOptions { Delimiter = delimiter });
             var header = Enumerable.Range(0, csv.FieldCount).Select(i => csv.GetName(i).Trim()).ToList();
             if (header.Select((h, i) => (h, i)).FirstOrDefault(c => RequestText.ControlAt(c.h) >= 0) is { h: not null } bad)
                 return Refused($"line 1: a control character in the header's column {bad.i + 1}");

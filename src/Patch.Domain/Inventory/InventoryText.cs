@@ -59,5 +59,23 @@ public static class InventoryText
         return -1;
     }
 
+    /// <summary>
+    /// The delimiter of a CSV file, told by its header line: a comma, unless the line (outside quotes) has none and has
+    /// semicolons — Excel's CSV and <c>Export-Csv -UseCulture</c> where the decimal mark is a comma — or tabs.
+    /// </summary>
+    public static char CsvDelimiter(string headerLine)
+    {
+        int commas = 0, semicolons = 0, tabs = 0;
+        var quoted = false;
+        foreach (var c in headerLine)
+        {
+            if (c == '"') quoted = !quoted;
+            else if (!quoted && c == ',') commas++;
+            else if (!quoted && c == ';') semicolons++;
+            else if (!quoted && c == '\t') tabs++;
+        }
+        return commas > 0 ? ',' : semicolons > 0 ? ';' : tabs > 0 ? '\t' : ',';
+    }
+
     public static IEnumerable<string> Lines(string text) => text.Replace("\r\n", "\n").Replace('\r', '\n').Replace('\u0085', '\n').Split('\n');
 }

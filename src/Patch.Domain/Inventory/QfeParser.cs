@@ -24,7 +24,8 @@ public static partial class QfeParser
         // A list names the property on every instance's line (its first line is no header: cutting the others at its
         // columns read nothing, in silence).
         if (ListLine().IsMatch(header)) return Ids(lines.Select(l => ListLine().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value));
-        if (CsvColumn(header) is { } column) return Csv(string.Join('\n', lines.Skip(headerIndex)), column);
+        var delimiter = InventoryText.CsvDelimiter(header);
+        if (CsvColumn(header, delimiter) is { } column) return Csv(string.Join('\n', lines.Skip(headerIndex)), column, delimiter);
         var start = header.IndexOf("HotFixID", StringComparison.Ordinal);
         var end = start + "HotFixID".Length;
         while (end < header.Length && header[end] == ' ') end++;
@@ -76,21 +77,21 @@ public static partial class QfeParser
     [System.Text.RegularExpressions.GeneratedRegex(@"^\s*HotFixID\s*[=:]\s*(.*)$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
     private static partial System.Text.RegularExpressions.Regex ListLine();
 
-    /// <summary>The HotFixID column of a comma-separated header (quoted or not), or null for a fixed-width one.</summary>
-    private static int? CsvColumn(string header)
+    /// <summary>The HotFixID column of a delimited header (quoted or not: commas, or Export-Csv -UseCulture's semicolons), or null for a fixed-width one.</summary>
+    private static int? CsvColumn(string header, char delimiter)
     {
-        if (!header.Contains(',')) return null;
-        var names = header.Split(',').Select(n => n.Trim().Trim('"')).ToList();
+        if (!header.Contains(delimiter)) return null;
+        var names = header.Split(delimiter).Select(n => n.Trim().Trim('"')).ToList();
         var at = names.IndexOf("HotFixID");
         return at < 0 ? null : at;
     }
 
-    private static List<string> Csv(string text, int column)
+    private static List<string> Csv(string text, int column, char delimiter)
     {
         var cells = new List<string>();
         try
         {
-            using var csv = Sylvan.Data.Csv.CsvDataReader.Create(new StringReader(text), new Sylvan.Data.Csv.CsvDataReaderOptions { Delimiter = ',' });
+            using var csv = Sylvan.Data.Csv.CsvDataReader.Create(new StringReader(text), new Sylvan.Data.Csv.CsvDataReaderOptions { Delimiter = delimiter });
             for (var row = 2; csv.Read(); row++)
             {
                 if (csv.RowFieldCount == 0 || Enumerable.Range(0, csv.RowFieldCount).All(i => csv.GetString(i).Trim().Length == 0)) continue;

@@ -185,6 +185,8 @@ public class when_reading_real_windows_inventory
                     .Concat(rows.Select(r => string.Join(',', new[] { "PC" }.Concat(r).Select(Quoted))))) + "\r\n";
             Assert.Equal(expected, QfeParser.Parse(wmicCsv));
             Assert.Equal(expected, QfeParser.Parse(exportCsv));
+            // Export-Csv -UseCulture where the list separator is a semicolon (German, French…).
+            Assert.Equal(expected, QfeParser.Parse(exportCsv.Replace("\",\"", "\";\"")));
 
             // The list forms (wmic qfe list /format:list, Get-HotFix | Format-List) and Get-HotFix | ConvertTo-Json: until
             // stop 46 a list's first HotFixID line was taken for a table's header and nothing was read, in silence.

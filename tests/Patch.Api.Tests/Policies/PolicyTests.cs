@@ -170,6 +170,11 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
         var both = await client.PostAsync("/api/computers/import", new StringContent("Name,Domain,DNSHostName\nDNS-1,corp,dns-1.other.example\n", Encoding.UTF8, "text/csv"));
         Assert.Equal("""{"added":1,"changed":0,"unchanged":0,"ignoredColumns":["DNSHostName"]}""", await both.Content.ReadAsStringAsync());
         Assert.Equal("corp", (await GetJsonAsync("/api/computers?q=DNS-1")).GetProperty("items")[0].GetProperty("domain").GetString());
+        // Excel's "CSV UTF-8" where the decimal mark is a comma separates by semicolons (a quoted cell may hold one).
+        var semicolons = await client.PostAsync("/api/computers/import", new StringContent("\uFEFFName;Domain;OS\r\nDE-001;corp.example;\"Windows 11; Pro\"\r\n", Encoding.UTF8, "text/csv"));
+        Assert.Equal("""{"added":1,"changed":0,"unchanged":0,"ignoredColumns":[]}""", await semicolons.Content.ReadAsStringAsync());
+        var de = (await GetJsonAsync("/api/computers?q=DE-001")).GetProperty("items")[0];
+        Assert.Equal(("corp.example", "Windows 11; Pro"), (de.GetProperty("domain").GetString(), de.GetProperty("operatingSystem").GetString()));
     }
 
     [Fact]
