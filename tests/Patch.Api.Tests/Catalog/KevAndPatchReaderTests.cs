@@ -48,6 +48,11 @@ public class when_reading_kev_and_patch_catalogs
         Assert.Equal("line one\nline two", first.ShortDescription);
         Assert.Null(kev.Vulnerabilities[1].ShortDescription);
         Assert.Null(kev.Vulnerabilities[1].DueDate);
+
+        // Re-saved by Excel where the decimal mark is a comma: semicolons, the commas inside cells kept.
+        var semicolons = "dateAdded;cveID;product;vendorProject;vulnerabilityName\r\n2024-02-13;CVE-2024-21412;Windows;Microsoft;Internet Shortcut Files, SmartScreen Bypass\r\n";
+        var resaved = KevCatalogReader.Read(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(semicolons)));
+        Assert.Equal("Internet Shortcut Files, SmartScreen Bypass", Assert.Single(resaved.Vulnerabilities).Name);
     }
 
     [Fact]

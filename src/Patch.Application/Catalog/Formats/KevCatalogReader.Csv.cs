@@ -8,7 +8,7 @@ namespace Patch.Application.Catalog.Formats;
 public static partial class KevCatalogReader
 {
     /// <summary>
-    /// CISA's KEV CSV (known_exploited_vulnerabilities.csv): RFC 4180 with a header naming the JSON's fields (any order;
+    /// CISA's KEV CSV (known_exploited_vulnerabilities.csv): RFC 4180 (or semicolons, as Excel re-saves it in many locales) with a header naming the JSON's fields (any order;
     /// columns it does not know, such as notes and cwes, are read past). Rows are numbered as a spreadsheet shows them, the
     /// header being row 1. The CSV carries no catalog version: the latest dateAdded stands for it, written as CISA writes
     /// its catalogVersion (2025.08.25), so the CSV of a day and the JSON of that day describe the same catalog.
@@ -20,7 +20,8 @@ public static partial class KevCatalogReader
         {
             using var csv = CsvDataReader.Create(new StringReader(text), new CsvDataReaderOptions
             {
-                Delimiter = ',',
+                // CISA's commas; a copy re-saved by Excel where the decimal mark is a comma has semicolons, as its header shows.
+                Delimiter = Patch.Domain.Inventory.InventoryText.CsvDelimiter(text[..(text.IndexOf('\n') is var end and >= 0 ? end : text.Length)]),
                 // A record as long as the file is still read (a description may be long); the file's size is bounded upstream.
                 MaxBufferSize = Math.Max(0x10000, text.Length + 1),
             });
