@@ -83,10 +83,10 @@ public static class PolicyReplicationFeed
                 var policies = await session.LoadManyAsync<SoftwareUpdatePolicy>(ct, caller.Policies.ToArray());
                 var needed = policies.SelectMany(p => p.Updates).SelectMany(u => (u.Prerequisites ?? []).Select(f => f.Sha256).Append(u.PackageSha256));
                 return needed.Contains(sha256, StringComparer.Ordinal) && packages.Has(sha256)
-                    ? Results.File(packages.PathOf(sha256), "application/octet-stream", sha256, enableRangeProcessing: true)
+                    ? Results.File(packages.PathOf(sha256), "application/octet-stream", sha256, entityTag: ConditionalRequests.PackageTag(sha256), enableRangeProcessing: true)
                     : Problems.NotFound($"No package '{sha256}' of a policy replicated to this child.");
             })
-            .WithName("GetReplicatedPackage").WithSummary("A package of a policy replicated to the calling child, from this server's package store (the child checks its SHA-256).")
+            .WithName("GetReplicatedPackage").EvaluatesPreconditions().WithSummary("A package of a policy replicated to the calling child, from this server's package store (the child checks its SHA-256).")
             .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesProblem(400).ProducesProblem(404);
     }
 }

@@ -90,6 +90,16 @@ public class when_staging_bulletins(AppFixture app) : AppTest(app)
         var partial = await client.SendAsync(range);
         Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
         Assert.Equal(100, (await partial.Content.ReadAsByteArrayAsync()).Length);
+        // The entity tag is the content's SHA-256: a copy the agent holds is not sent again; a resume checks it is the same file.
+        var tag = new System.Net.Http.Headers.EntityTagHeaderValue($"\"{good.Sha256}\"");
+        Assert.Equal(tag, partial.Headers.ETag);
+        var held = new HttpRequestMessage(HttpMethod.Get, $"/agent/v1/packages/{good.Sha256}");
+        held.Headers.IfNoneMatch.Add(tag);
+        Assert.Equal(HttpStatusCode.NotModified, (await client.SendAsync(held)).StatusCode);
+        var resume = new HttpRequestMessage(HttpMethod.Get, $"/agent/v1/packages/{good.Sha256}");
+        resume.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(100, 199);
+        resume.Headers.IfRange = new System.Net.Http.Headers.RangeConditionHeaderValue(new System.Net.Http.Headers.EntityTagHeaderValue("\"another\""));
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(resume)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/agent/v1/packages/..%2F..%2Fetc%2Fpasswd")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/agent/v1/packages/{missing.Item2}")).StatusCode);
 
