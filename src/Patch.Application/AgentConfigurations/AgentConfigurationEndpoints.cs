@@ -31,13 +31,18 @@ public static class AgentConfigurationEndpoints
             .Produces<IReadOnlyList<AgentConfiguration>>();
 
         group.MapGet("{id}", async (string id, HttpContext http, IQuerySession session, CancellationToken ct) =>
-                await LoadAsync(session, id, ct, AsOf.Of(http)) is { Deleted: false } c ? Results.Ok(c) : Problems.NotFound($"No agent configuration policy '{id}'."))
+            {
+                if (await LoadAsync(session, id, ct, AsOf.Of(http)) is not { Deleted: false } c) return Problems.NotFound($"No agent configuration policy '{id}'.");
+                // Now, its version is its entity tag (0: the default, never edited) for If-Match on an edit or delete.
+                if (AsOf.Of(http) is null) http.Response.Headers.ETag = ConditionalRequests.VersionTag((await session.Events.FetchStreamStateAsync(id, ct))?.Version ?? 0);
+                return Results.Ok(c);
+            })
             .ForAuditor().WithAsOf().WithName("GetAgentConfiguration").WithSummary("One agent configuration policy ('agent-config:default' is the default one), now or as it stood at asOf.")
             .Produces<AgentConfiguration>().ProducesProblem(404);
 
         group.MapPut("{id}", (string id, AgentConfigurationRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 ChangeAsync(id, http, store, ct, (current, known) => AgentConfiguration.DecideEdit(current, id, body.Name, body.Settings, body.Targets, body.Priority, known)))
-            .ForOperator().WithName("EditAgentConfiguration")
+            .ForOperator().EvaluatesIfMatch().WithName("EditAgentConfiguration")
             .WithSummary("Edit settings (install schedules, reinstallation attempts, allow user to initiate, reboot defaults, override maintenance windows, " +
                          "notifications with a custom message of at most 128 characters, poll interval, pre-install command), and for a clone its name, targets and priority. " +
                          "The default policy cannot be retargeted: clone it. Each edit is an event naming what changed.")
@@ -61,7 +66,7 @@ public static class AgentConfigurationEndpoints
 
         group.MapDelete("{id}", (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 ChangeAsync(id, http, store, ct, (current, _) => AgentConfiguration.DecideDelete(current, id)))
-            .ForAdministrator().WithName("DeleteAgentConfiguration").WithSummary("Delete a clone; its computers fall back to the next one that targets them, or the default. The default cannot be deleted.")
+            .ForAdministrator().EvaluatesIfMatch().WithName("DeleteAgentConfiguration").WithSummary("Delete a clone; its computers fall back to the next one that targets them, or the default. The default cannot be deleted.")
             .Produces<AgentConfiguration>().ProducesProblem(404).ProducesProblem(409);
 
         app.MapGet("/api/computers/{name}/agent-configuration", async (string name, IQuerySession session, NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>

@@ -5,12 +5,17 @@ using Microsoft.Net.Http.Headers;
 
 namespace Patch.Application.Common;
 
-/// <summary>An operation that evaluates HTTP preconditions itself (a package served with its SHA-256 as entity tag).</summary>
-public sealed record EvaluatesPreconditionsMetadata;
+/// <summary>
+/// An operation that evaluates HTTP preconditions itself: all of them (a package served with its SHA-256 as entity tag),
+/// or If-Match alone (a change to an event stream, tagged by its version).
+/// </summary>
+public sealed record EvaluatesPreconditionsMetadata(bool IfMatchOnly);
 
 /// <summary>
 /// HTTP preconditions on operations that keep no validators (RFC 9110 §13), evaluated rather than ignored — a client
-/// that sends <c>If-Match</c> to avoid overwriting someone else's change must never have the write carried out anyway:
+/// that sends <c>If-Match</c> to avoid overwriting someone else's change must never have the write carried out anyway.
+/// Policies, custom targets and agent configurations are tagged by their stream's version (<see cref="VersionTag"/>) and
+/// evaluate If-Match themselves (<see cref="IfMatchFails"/>); elsewhere:
 /// <list type="bullet">
 /// <item><c>If-Match</c> with entity tags: no tag can match a resource that has none — 412, nothing done
 /// (<c>If-Match: *</c> holds for any resource that exists, and the operation answers 404 for one that does not).</item>
@@ -22,15 +27,36 @@ public sealed record EvaluatesPreconditionsMetadata;
 public static class ConditionalRequests
 {
     public static TBuilder EvaluatesPreconditions<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
-        builder.WithMetadata(new EvaluatesPreconditionsMetadata());
+        builder.WithMetadata(new EvaluatesPreconditionsMetadata(IfMatchOnly: false));
+
+    public static TBuilder EvaluatesIfMatch<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new EvaluatesPreconditionsMetadata(IfMatchOnly: true));
+
+    /// <summary>A stream's version as a strong entity tag: every change is an event that moves it (0: no event yet).</summary>
+    public static string VersionTag(long version) => $"\"{version}\"";
+
+    /// <summary>
+    /// The 412 to answer when the request's If-Match does not hold for a stream now at <paramref name="version"/>, else
+    /// null (no If-Match, "*", or the current tag among those given; weak tags never match, as RFC 9110 compares strongly).
+    /// </summary>
+    public static IResult? IfMatchFails(HttpRequest request, long version)
+    {
+        var tags = request.GetTypedHeaders().IfMatch;
+        if (tags.Count == 0 || tags.Any(t => t.Tag == "*" || !t.IsWeak && t.Tag == VersionTag(version))) return null;
+        return Results.Problem(title: "Precondition failed",
+            detail: $"If-Match: it has changed since it was read (its entity tag is now {VersionTag(version)}): someone else's change is kept and nothing was done. " +
+                    "Read it again (reload the page) and make your change again.",
+            statusCode: StatusCodes.Status412PreconditionFailed);
+    }
 
     public static async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
         var headers = http.Request.Headers;
         if ((headers.IfMatch.Count > 0 || headers.IfNoneMatch.Count > 0) && http.GetEndpoint() is { } endpoint
-            && endpoint.Metadata.GetMetadata<EvaluatesPreconditionsMetadata>() is null && endpoint.Metadata.GetMetadata<IEndpointNameMetadata>() is not null)
+            && endpoint.Metadata.GetMetadata<EvaluatesPreconditionsMetadata>() is not { IfMatchOnly: false } && endpoint.Metadata.GetMetadata<IEndpointNameMetadata>() is not null)
         {
-            if (headers.IfMatch.Count > 0 && headers.IfMatch.ToString().Trim() != "*")
+            var evaluatesIfMatch = endpoint.Metadata.GetMetadata<EvaluatesPreconditionsMetadata>() is not null;
+            if (!evaluatesIfMatch && headers.IfMatch.Count > 0 && headers.IfMatch.ToString().Trim() != "*")
             {
                 await Results.Problem(title: "Precondition failed",
                     detail: "If-Match: this resource has no entity tag, so no tag can match it; nothing was done. Send the request without If-Match.",

@@ -72,21 +72,27 @@ public static class PolicyEndpoints
             .ForAuditor().WithAsOf().WithName("ListPolicies").WithSummary("Policies (default: active ones), now or as they stood at asOf; filter by bulletin, enabled, status.").Produces<PolicyPage>().ProducesProblem(400);
 
         group.MapGet("{id}", async (string id, HttpContext http, IQuerySession session, CancellationToken ct) =>
-                await Historical.LoadAsync<SoftwareUpdatePolicy>(session, id, AsOf.Of(http), ct) is { } p ? Results.Ok(p) : Problems.NotFound($"No Software Update policy '{id}'."))
-            .ForAuditor().WithAsOf().WithName("GetPolicy").WithSummary("One policy ('policy:…'), now or as it stood at asOf; its history is GET /api/history/{id}.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404);
+            {
+                if (await Historical.LoadAsync<SoftwareUpdatePolicy>(session, id, AsOf.Of(http), ct) is not { } p) return Problems.NotFound($"No Software Update policy '{id}'.");
+                // Now, the policy's version is its entity tag: an edit sent with it in If-Match overwrites no one else's.
+                if (AsOf.Of(http) is null && await session.Events.FetchStreamStateAsync(id, ct) is { } state) http.Response.Headers.ETag = ConditionalRequests.VersionTag(state.Version);
+                return Results.Ok(p);
+            })
+            .ForAuditor().WithAsOf().WithName("GetPolicy").WithSummary("One policy ('policy:…'), now or as it stood at asOf; its history is GET /api/history/{id}. " +
+                "Now, its ETag is its version: send it in If-Match with an edit, enable, disable or delete, which is refused (412) if the policy changed since.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404);
 
         group.MapPut("{id}", (string id, EditPolicy body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 ChangeAsync(id, http, store, ct, (p, known) => PolicyDecisions.Edit(p, id, body, known)))
-            .ForOperator().WithName("EditPolicy").WithSummary("Edit name, description, package options, targets, or per update 'enabled' and 'commandLine'. Each edit is an event naming what changed.")
+            .ForOperator().EvaluatesIfMatch().WithName("EditPolicy").WithSummary("Edit name, description, package options, targets, or per update 'enabled' and 'commandLine'. Each edit is an event naming what changed.")
             .Produces<SoftwareUpdatePolicy>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
 
         group.MapPost("{id}/enable", (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 ChangeAsync(id, http, store, ct, (p, _) => PolicyDecisions.SetEnabled(p, id, true)))
-            .ForOperator().WithName("EnablePolicy").WithSummary("Enable: agents get it at their next poll.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
+            .ForOperator().EvaluatesIfMatch().WithName("EnablePolicy").WithSummary("Enable: agents get it at their next poll.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
 
         group.MapPost("{id}/disable", (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 ChangeAsync(id, http, store, ct, (p, _) => PolicyDecisions.SetEnabled(p, id, false)))
-            .ForOperator().WithName("DisablePolicy").WithSummary("Disable: agents stop installing it at their next poll.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
+            .ForOperator().EvaluatesIfMatch().WithName("DisablePolicy").WithSummary("Disable: agents stop installing it at their next poll.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
 
         group.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, Npgsql.NpgsqlDataSource db, CancellationToken ct) =>
             {
@@ -96,7 +102,7 @@ public static class PolicyEndpoints
                 var delivered = (bool)(await cmd.ExecuteScalarAsync(ct))!;
                 return await ChangeAsync(id, http, store, ct, (p, _) => PolicyDecisions.Delete(p, id, delivered));
             })
-            .ForAdministrator().WithName("DeletePolicy").WithSummary("Delete a policy; one that was ever delivered is retired instead (kept with its history, distributing nothing).")
+            .ForAdministrator().EvaluatesIfMatch().WithName("DeletePolicy").WithSummary("Delete a policy; one that was ever delivered is retired instead (kept with its history, distributing nothing).")
             .Produces<SoftwareUpdatePolicy>().ProducesProblem(404).ProducesProblem(409);
 
         group.MapGet("{id}/members", async (string id, HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
@@ -136,6 +142,7 @@ public static class PolicyEndpoints
         if (outcome.Rejection is { } r) return Problems.From(r);
         session.Events.StartStream<SoftwareUpdatePolicy>(policyId, outcome.Events.ToArray());
         await session.SaveChangesAsync(ct);
+        http.Response.Headers.ETag = ConditionalRequests.VersionTag(outcome.Events.Count);
         return Results.Created($"/api/policies/{policyId}", await session.LoadAsync<SoftwareUpdatePolicy>(policyId, ct));
     }
 

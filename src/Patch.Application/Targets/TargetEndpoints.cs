@@ -47,13 +47,14 @@ public static class TargetEndpoints
 
         group.MapPut("{id}", (string id, TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 id.StartsWith("target:", StringComparison.Ordinal) ? SaveAsync(id, body, http, store, ct, created: false) : Task.FromResult(Problems.NotFound($"No custom target '{id}'.")))
-            .ForOperator().WithName("ChangeTarget").WithSummary("Replace a custom target's name and rules.").Produces<TargetView>().ProducesProblem(400).ProducesProblem(404);
+            .ForOperator().EvaluatesIfMatch().WithName("ChangeTarget").WithSummary("Replace a custom target's name and rules. Its ETag (answered by create and replace) is its version: sent in If-Match, a replace or delete is refused (412) if the target changed since.").Produces<TargetView>().ProducesProblem(400).ProducesProblem(404);
 
         group.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
             {
                 await using var session = store.OpenSession(Actor.From(http));
                 var stream = await session.Events.FetchForWriting<Target>(id, ct);
                 if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No custom target '{id}'.");
+                if (ConditionalRequests.IfMatchFails(http.Request, stream.CurrentVersion ?? 0) is { } failed) return failed;
                 var users = await session.Query<SoftwareUpdatePolicy>().Where(p => p.Status == PolicyStatus.Active && p.Targets.Contains(id)).Select(p => p.Name).ToListAsync(ct);
                 var windows = await session.Query<MaintenanceWindow>().Where(w => !w.Deleted && w.Targets.Contains(id)).Select(w => w.Name).ToListAsync(ct);
                 var vendors = await session.Query<VendorSettings>().Where(v => v.Values.DefaultTargetId == id).Select(v => v.Vendor).ToListAsync(ct);
@@ -66,7 +67,7 @@ public static class TargetEndpoints
                 await session.SaveChangesAsync(ct);
                 return Results.NoContent();
             })
-            .ForAdministrator().WithName("DeleteTarget").WithSummary("Delete a custom target (refused while a policy or maintenance window uses it).")
+            .ForAdministrator().EvaluatesIfMatch().WithName("DeleteTarget").WithSummary("Delete a custom target (refused while a policy or maintenance window uses it).")
             .Produces(204).ProducesProblem(404).ProducesProblem(409);
 
         group.MapPost("preview", async (TargetRequest body, IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
@@ -97,18 +98,22 @@ public static class TargetEndpoints
 
     /// <summary>
     /// One change to a stream whose decision checks target ids (policies, agent configurations): fetch it for writing,
-    /// decide with the known custom targets, append, save, and answer with the document <paramref name="read"/> gives.
+    /// check the request's If-Match against its version, decide with the known custom targets, append, save, and answer
+    /// with the document <paramref name="read"/> gives and the stream's new version as entity tag.
     /// </summary>
     public static async Task<IResult> ChangeAsync<T>(IDocumentStore store, HttpContext http, string id, Func<T?, ISet<string>, Outcome> decide,
         Func<IQuerySession, Task<object?>> read, CancellationToken ct) where T : class
     {
         await using var session = store.OpenSession(Actor.From(http));
         var stream = await session.Events.FetchForWriting<T>(id, ct);
+        var version = stream.CurrentVersion ?? 0;
+        if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
         var known = (await CustomTargetsAsync(session, ct)).Keys.ToHashSet();
         var outcome = decide(stream.Aggregate, known);
         if (outcome.Rejection is { } r) return Problems.From(r);
         stream.AppendMany(outcome.Events);
         await session.SaveChangesAsync(ct);
+        http.Response.Headers.ETag = ConditionalRequests.VersionTag(version + outcome.Events.Count);
         return Results.Ok(await read(session));
     }
 
@@ -128,15 +133,19 @@ public static class TargetEndpoints
         return await TargetSql.MembersAsync(db, targetIds, custom, policyUpdateIds, Compliance.FleetQueries.CurrentAgentVersion(config), exclusions, limit, ct, asOf);
     }
 
+    /// <summary>A custom target created or replaced (If-Match checked against its version), answered with its new version as entity tag.</summary>
     private static async Task<IResult> SaveAsync(string id, TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct, bool created)
     {
         await using var session = store.OpenSession(Actor.From(http));
         var stream = await session.Events.FetchForWriting<Target>(id, ct);
         if (!created && stream.Aggregate is null) return Problems.NotFound($"No custom target '{id}'.");
+        var version = stream.CurrentVersion ?? 0;
+        if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
         var outcome = Target.DecideDefine(stream.Aggregate, id, body.Name, body.Include, body.Exclude);
         if (outcome.Rejection is { } r) return Problems.From(r);
         stream.AppendMany(outcome.Events);
         await session.SaveChangesAsync(ct);
+        http.Response.Headers.ETag = ConditionalRequests.VersionTag(version + outcome.Events.Count);
         var t = (await session.LoadAsync<Target>(id, ct))!;
         var view = new TargetView(t.Id, t.Name, false, t.Include, t.Exclude);
         return created ? Results.Created($"/api/targets/{id}", view) : Results.Ok(view);

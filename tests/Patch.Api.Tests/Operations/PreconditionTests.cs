@@ -5,46 +5,87 @@ using Patch.Api.Tests.Infrastructure;
 namespace Patch.Api.Tests.Operations;
 
 /// <summary>
-/// HTTP preconditions are evaluated, never ignored: a write sent with If-Match (to avoid overwriting another
-/// administrator's change) is not carried out when the tag cannot match, and If-None-Match on a write is refused by name.
+/// HTTP preconditions are evaluated, never ignored. Custom targets, policies and agent configurations are tagged by
+/// their version: a change sent with a tag that is no longer current is refused (412) — two administrators editing the
+/// same target do not overwrite each other. Elsewhere no tag can match, so If-Match with tags is a 412 too, and
+/// If-None-Match on a write is refused by name.
 /// </summary>
 public class when_a_request_carries_preconditions(AppFixture app) : AppTest(app)
 {
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string url, string? json, params (string Name, string Value)[] headers)
     {
         using var client = App.Client("dana");
         var request = new HttpRequestMessage(method, url);
         if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
         foreach (var (name, value) in headers) request.Headers.TryAddWithoutValidation(name, value);
-        return await client.SendAsync(request, TestContext.Current.CancellationToken);
+        return await client.SendAsync(request, Ct);
     }
 
     private async Task<string?> NameAsync(string id) =>
         (await GetJsonAsync("/api/targets")).EnumerateArray().Single(t => t.GetProperty("id").GetString() == id).GetProperty("name").GetString();
 
     [Fact]
-    public async Task a_write_with_an_entity_tag_that_cannot_match_is_not_carried_out()
+    public async Task a_change_sent_with_a_tag_no_longer_current_is_not_carried_out()
     {
-        var created = await SendAsync(HttpMethod.Post, "/api/targets", """{"name":"Precondition servers","include":[{"operatingSystemContains":"Server"}]}""");
+        const string rules = """ ,"include":[{"operatingSystemContains":"Server"}]}""";
+        var created = await SendAsync(HttpMethod.Post, "/api/targets", """{"name":"Servers" """ + rules);
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        var id = System.Text.Json.JsonDocument.Parse(await created.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).RootElement.GetProperty("id").GetString()!;
+        Assert.Equal("\"1\"", created.Headers.ETag?.ToString());
+        var id = System.Text.Json.JsonDocument.Parse(await created.Content.ReadAsStringAsync(Ct)).RootElement.GetProperty("id").GetString()!;
 
-        var put = await SendAsync(HttpMethod.Put, $"/api/targets/{id}", """{"name":"Renamed","include":[{"operatingSystemContains":"Server"}]}""", ("If-Match", "\"3\""));
+        // Two administrators read version 1; the first one's change moves it to 2, the second one's is refused.
+        var first = await SendAsync(HttpMethod.Put, $"/api/targets/{id}", """{"name":"Servers (Ann)" """ + rules, ("If-Match", "\"1\""));
+        Assert.Equal((HttpStatusCode.OK, "\"2\""), (first.StatusCode, first.Headers.ETag?.ToString()));
+        var second = await SendAsync(HttpMethod.Put, $"/api/targets/{id}", """{"name":"Servers (Bob)" """ + rules, ("If-Match", "\"1\""));
+        Assert.Equal(HttpStatusCode.PreconditionFailed, second.StatusCode);
+        Assert.Contains("its entity tag is now \\\"2\\\"", await second.Content.ReadAsStringAsync(Ct));
+        Assert.Equal("Servers (Ann)", await NameAsync(id));
+        // A weak tag never matches (strong comparison); "*" holds for a target that exists.
+        Assert.Equal(HttpStatusCode.PreconditionFailed, (await SendAsync(HttpMethod.Delete, $"/api/targets/{id}", null, ("If-Match", "W/\"2\""))).StatusCode);
+        var any = await SendAsync(HttpMethod.Put, $"/api/targets/{id}", """{"name":"Servers (any)" """ + rules, ("If-Match", "*"));
+        Assert.Equal((HttpStatusCode.OK, "\"3\""), (any.StatusCode, any.Headers.ETag?.ToString()));
+        Assert.Equal(HttpStatusCode.PreconditionFailed, (await SendAsync(HttpMethod.Delete, $"/api/targets/{id}", null, ("If-Match", "\"2\""))).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Delete, $"/api/targets/{id}", null, ("If-Match", "\"3\""))).StatusCode);
+    }
+
+    [Fact]
+    public async Task an_agent_configuration_is_tagged_by_its_version_from_the_default_on()
+    {
+        const string url = "/api/agent-configurations/agent-config:default";
+        var read = await SendAsync(HttpMethod.Get, url, null);
+        Assert.Equal("\"0\"", read.Headers.ETag?.ToString());
+        const string settings = """
+            {"settings":{"installSchedules":[{"timeZone":"UTC","start":"03:00:00","recurrence":{"kind":"Daily"}}],"reinstallationAttempts":2,"allowUserToInitiate":true,
+              "reboot":{"allowReboot":true,"mode":"EndOfCycle"},"overrideMaintenanceWindows":false,
+              "notifications":{"notifyUser":true,"showProgress":true,"pendingRestartWarningMinutes":15,"reminderMinutes":60,"allowDefer":true,"deferralChoicesMinutes":[15,60],"maxDeferrals":1},
+              "pollIntervalMinutes":45}}
+            """;
+        var edited = await SendAsync(HttpMethod.Put, url, settings, ("If-Match", "\"0\""));
+        Assert.Equal(HttpStatusCode.OK, edited.StatusCode);
+        var tag = edited.Headers.ETag?.ToString();
+        Assert.NotEqual("\"0\"", tag);
+        Assert.Equal(HttpStatusCode.PreconditionFailed, (await SendAsync(HttpMethod.Put, url, settings, ("If-Match", "\"0\""))).StatusCode);
+        Assert.Equal(tag, (await SendAsync(HttpMethod.Get, url, null)).Headers.ETag?.ToString());
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, url, settings, ("If-Match", tag!))).StatusCode);
+        // As it stood in the past: no tag (no write can be made to the past).
+        Assert.Null((await SendAsync(HttpMethod.Get, url + "?asOf=" + Uri.EscapeDataString(DateTimeOffset.UtcNow.ToString("O")), null)).Headers.ETag);
+    }
+
+    [Fact]
+    public async Task where_no_tag_is_kept_if_match_cannot_hold_and_if_none_match_on_a_write_is_refused()
+    {
+        const string schedule = """{"cron":"0 3 * * *","timeZone":"UTC","enabled":true}""";
+        var put = await SendAsync(HttpMethod.Put, "/api/server-tasks/package-cleanup/schedule", schedule, ("If-Match", "\"3\""));
         Assert.Equal(HttpStatusCode.PreconditionFailed, put.StatusCode);
-        Assert.Contains("no tag can match", await put.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
-        var delete = await SendAsync(HttpMethod.Delete, $"/api/targets/{id}", null, ("If-Match", "W/\"x\", \"y\""));
-        Assert.Equal(HttpStatusCode.PreconditionFailed, delete.StatusCode);
-        Assert.Equal("Precondition servers", await NameAsync(id));
+        Assert.Contains("no tag can match", await put.Content.ReadAsStringAsync(Ct));
+        Assert.Equal("0 1 * * *", (await GetJsonAsync("/api/server-tasks")).EnumerateArray()
+            .Single(t => t.GetProperty("name").GetString() == "package-cleanup").GetProperty("cron").GetString());
 
-        // "*" holds for a resource that exists.
-        var any = await SendAsync(HttpMethod.Put, $"/api/targets/{id}", """{"name":"Renamed","include":[{"operatingSystemContains":"Server"}]}""", ("If-Match", "*"));
-        Assert.Equal(HttpStatusCode.OK, any.StatusCode);
-        Assert.Equal("Renamed", await NameAsync(id));
-
-        // Create-only semantics are not evaluated by a write: refused by name, nothing created.
         var createOnly = await SendAsync(HttpMethod.Post, "/api/targets", """{"name":"Create only","include":[{"namePattern":"X-*"}]}""", ("If-None-Match", "*"));
         Assert.Equal(HttpStatusCode.BadRequest, createOnly.StatusCode);
-        Assert.Contains("If-None-Match", await createOnly.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        Assert.Contains("If-None-Match", await createOnly.Content.ReadAsStringAsync(Ct));
         Assert.DoesNotContain((await GetJsonAsync("/api/targets")).EnumerateArray(), t => t.GetProperty("name").GetString() == "Create only");
 
         // A read with a tag never issued holds: the full answer.

@@ -118,6 +118,35 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
         Assert.Equal(["name", "options", "updates[u11].enabled", "updates[u11].commandLine"], changes);
     }
 
+    /// <summary>A policy's version is its entity tag: an edit, enable, disable or delete sent with a stale one is refused, nothing changed.</summary>
+    [Fact]
+    public async Task a_change_to_a_policy_read_before_someone_elses_change_is_refused()
+    {
+        using var client = App.Client("dana");
+        async Task<HttpResponseMessage> Send(HttpMethod method, string url, string? json, string? ifMatch)
+        {
+            var request = new HttpRequestMessage(method, url) { Content = json is null ? null : new StringContent(json, Encoding.UTF8, "application/json") };
+            if (ifMatch is not null) request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+            return await client.SendAsync(request, TestContext.Current.CancellationToken);
+        }
+        var created = await Send(HttpMethod.Post, "/api/policies", """{"bulletinIds":["KB9100001"],"enabled":false}""", null);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = JsonDocument.Parse(await created.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).RootElement.GetProperty("id").GetString()!;
+        var read = (await Send(HttpMethod.Get, $"/api/policies/{id}", null, null)).Headers.ETag?.ToString();
+        Assert.Equal(created.Headers.ETag?.ToString(), read);
+
+        var enabled = await Send(HttpMethod.Post, $"/api/policies/{id}/enable", null, read);
+        Assert.Equal(HttpStatusCode.OK, enabled.StatusCode);
+        Assert.NotEqual(read, enabled.Headers.ETag?.ToString());
+        var stale = await Send(HttpMethod.Put, $"/api/policies/{id}", """{"name":"Renamed on a stale read"}""", read);
+        Assert.Equal(HttpStatusCode.PreconditionFailed, stale.StatusCode);
+        Assert.Equal(HttpStatusCode.PreconditionFailed, (await Send(HttpMethod.Delete, $"/api/policies/{id}", null, read)).StatusCode);
+        var policy = await GetJsonAsync($"/api/policies/{id}");
+        Assert.NotEqual("Renamed on a stale read", policy.GetProperty("name").GetString());
+        Assert.True(policy.GetProperty("enabled").GetBoolean());
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/api/policies/{id}", """{"name":"Renamed"}""", enabled.Headers.ETag!.ToString())).StatusCode);
+    }
+
     [Fact]
     public async Task a_policy_can_hold_a_single_downloaded_update()
     {

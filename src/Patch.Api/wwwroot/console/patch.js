@@ -19,8 +19,10 @@
   }
 
   // ---- Calling the API ----------------------------------------------------------------------------------------------
-  async function call(method, url, body, contentType) {
+  // ifMatch: the entity tag the page was drawn from (data-if-match) — a change someone made since is refused (412), not overwritten.
+  async function call(method, url, body, contentType, ifMatch) {
     const headers = { "X-Patch-Antiforgery": antiforgery(), Accept: "application/json" };
+    if (ifMatch) headers["If-Match"] = ifMatch;
     let payload;
     if (body instanceof Blob || body instanceof ArrayBuffer) { payload = body; headers["Content-Type"] = contentType || "application/octet-stream"; }
     else if (body !== undefined) { payload = JSON.stringify(body); headers["Content-Type"] = "application/json"; }
@@ -174,7 +176,9 @@
     try { body = formJson(form); } catch (e) { showProblem(button ?? form, { json: { title: "Invalid input", detail: e.message }, status: 400 }, form); return; }
     if (form.dataset.wrap) body = { [form.dataset.wrap]: body };
     busy(button, true);
-    const result = await call(method, expand(url, form), method === "GET" ? undefined : body);
+    // The form's tag goes with the form's own operation, not with a button that calls another (a preview).
+    const ifMatch = button?.dataset.api ? button.dataset.ifMatch : (button?.dataset.ifMatch ?? form.dataset.ifMatch);
+    const result = await call(method, expand(url, form), method === "GET" ? undefined : body, undefined, ifMatch);
     busy(button, false);
     if (!result.ok) { showProblem(button ?? form, result, form); return; }
     const target = button?.dataset.show ?? form.dataset.show;
@@ -221,7 +225,7 @@
     }
     clearProblems(button.closest(".actions") ?? button.parentElement);
     busy(button, true);
-    const result = await call(method, url, body);
+    const result = await call(method, url, body, undefined, button.dataset.ifMatch);
     busy(button, false);
     if (!result.ok) { showProblem(button, result); return; }
     if (button.dataset.progress && result.json?.statusUrl) { await progress(button, result.json.statusUrl); return; }
