@@ -34,7 +34,7 @@ public static class AgentConfigurationEndpoints
             {
                 if (await LoadAsync(session, id, ct, AsOf.Of(http)) is not { Deleted: false } c) return Problems.NotFound($"No agent configuration policy '{id}'.");
                 // Now, its version is its entity tag (0: the default, never edited) for If-Match on an edit or delete.
-                if (AsOf.Of(http) is null) http.Response.Headers.ETag = ConditionalRequests.VersionTag((await session.Events.FetchStreamStateAsync(id, ct))?.Version ?? 0);
+                await ConditionalRequests.TagAsync(http, session, id, ct);
                 return Results.Ok(c);
             })
             .ForAuditor().WithAsOf().WithName("GetAgentConfiguration").WithSummary("One agent configuration policy ('agent-config:default' is the default one), now or as it stood at asOf.")

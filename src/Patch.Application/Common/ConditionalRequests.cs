@@ -14,8 +14,9 @@ public sealed record EvaluatesPreconditionsMetadata(bool IfMatchOnly);
 /// <summary>
 /// HTTP preconditions on operations that keep no validators (RFC 9110 §13), evaluated rather than ignored — a client
 /// that sends <c>If-Match</c> to avoid overwriting someone else's change must never have the write carried out anyway.
-/// Policies, custom targets and agent configurations are tagged by their stream's version (<see cref="VersionTag"/>) and
-/// evaluate If-Match themselves (<see cref="IfMatchFails"/>); elsewhere:
+/// Policies, custom targets, agent configurations, maintenance windows, webhooks and the core and vendor settings are
+/// tagged by their stream's version (<see cref="VersionTag"/>) and evaluate If-Match themselves
+/// (<see cref="IfMatchFails"/>); elsewhere:
 /// <list type="bullet">
 /// <item><c>If-Match</c> with entity tags: no tag can match a resource that has none — 412, nothing done
 /// (<c>If-Match: *</c> holds for any resource that exists, and the operation answers 404 for one that does not).</item>
@@ -73,6 +74,19 @@ public static class ConditionalRequests
         }
         await next(http);
     }
+
+    /// <summary>The answer tagged with a stream's version now (none for a read of the past: no change can be made to it).</summary>
+    public static async Task TagAsync(HttpContext http, Marten.IQuerySession session, string streamId, CancellationToken ct)
+    {
+        if (AsOf.Of(http) is null) http.Response.Headers.ETag = await CurrentTagAsync(session, streamId, ct);
+    }
+
+    /// <summary>A stream's entity tag now: what a console page sends back with the changes it makes (data-if-match).</summary>
+    public static async Task<string> CurrentTagAsync(Marten.IQuerySession session, string streamId, CancellationToken ct) =>
+        VersionTag((await session.Events.FetchStreamStateAsync(streamId, ct))?.Version ?? 0);
+
+    /// <summary>The answer to a change tagged with the version it leaves: the version read for writing and the events appended.</summary>
+    public static void Tag(HttpContext http, long versionRead, int appended) => http.Response.Headers.ETag = VersionTag(versionRead + appended);
 
     /// <summary>A package's entity tag: its SHA-256, which names its content.</summary>
     public static EntityTagHeaderValue PackageTag(string sha256) => new($"\"{sha256}\"");

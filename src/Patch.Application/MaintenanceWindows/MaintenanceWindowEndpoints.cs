@@ -39,13 +39,14 @@ public static class MaintenanceWindowEndpoints
 
         group.MapPut("{id}", (string id, MaintenanceWindowRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 SaveAsync(id, body, http, store, ct, created: false))
-            .ForOperator().WithName("ChangeMaintenanceWindow").WithSummary("Replace a window's name, schedule and targets.").Produces<MaintenanceWindow>().ProducesProblem(400).ProducesProblem(404);
+            .ForOperator().EvaluatesIfMatch().WithName("ChangeMaintenanceWindow").WithSummary("Replace a window's name, schedule and targets.").Produces<MaintenanceWindow>().ProducesProblem(400).ProducesProblem(404);
 
         group.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
             {
                 await using var session = store.OpenSession(Actor.From(http));
                 var stream = await session.Events.FetchForWriting<MaintenanceWindow>(id, ct);
                 if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No maintenance window '{id}'.");
+                if (ConditionalRequests.IfMatchFails(http.Request, stream.CurrentVersion ?? 0) is { } failed) return failed;
                 var vendors = await session.Query<VendorSettings>().Where(v => v.Values.DefaultMaintenanceWindowId == id).Select(v => v.Vendor).ToListAsync(ct);
                 if (vendors.Count > 0)
                     return Problems.From(new Domain.Rejection(Domain.RejectionKind.Conflict, "Maintenance window in use",
@@ -54,7 +55,7 @@ public static class MaintenanceWindowEndpoints
                 await session.SaveChangesAsync(ct);
                 return Results.NoContent();
             })
-            .ForAdministrator().WithName("DeleteMaintenanceWindow").WithSummary("Delete a window (refused while it is a vendor's default window).").Produces(204).ProducesProblem(404).ProducesProblem(409);
+            .ForAdministrator().EvaluatesIfMatch().WithName("DeleteMaintenanceWindow").WithSummary("Delete a window (refused while it is a vendor's default window).").Produces(204).ProducesProblem(404).ProducesProblem(409);
 
         group.MapGet("check", async (string computer, DateTimeOffset? at, IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, TimeProvider time, CancellationToken ct) =>
             {
@@ -77,11 +78,14 @@ public static class MaintenanceWindowEndpoints
         await using var session = store.OpenSession(Actor.From(http));
         var stream = await session.Events.FetchForWriting<MaintenanceWindow>(id, ct);
         if (!created && stream.Aggregate is null) return Problems.NotFound($"No maintenance window '{id}'.");
+        var version = stream.CurrentVersion ?? 0;
+        if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
         var known = (await TargetEndpoints.CustomTargetsAsync(session, ct)).Keys.ToHashSet();
         var outcome = MaintenanceWindow.Decide(stream.Aggregate, id, body.Name, body.Schedule, body.Targets, known);
         if (outcome.Rejection is { } r) return Problems.From(r);
         stream.AppendMany(outcome.Events);
         await session.SaveChangesAsync(ct);
+        ConditionalRequests.Tag(http, version, outcome.Events.Count);
         var window = await session.LoadAsync<MaintenanceWindow>(id, ct);
         return created ? Results.Created($"/api/maintenance-windows/{id}", window) : Results.Ok(window);
     }

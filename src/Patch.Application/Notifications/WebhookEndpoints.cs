@@ -54,8 +54,12 @@ public static class WebhookEndpoints
             .WithSummary($"Subscribe a URL to events: import-completed, import-failed, superseded-disabled, task-failed, known-exploited-added, staging-failed. Each POST is signed: header {WebhookSignature.Header}: sha256=HMAC-SHA256(secret, body). The secret (made when not given) is answered once.")
             .Produces<WebhookCreated>(StatusCodes.Status201Created).ProducesProblem(400);
 
-        group.MapGet("{id}", async (string id, IQuerySession session, CancellationToken ct) =>
-                await session.LoadAsync<WebhookSubscription>(id, ct) is { Deleted: false } s ? Results.Ok(WebhookView.Of(s)) : Problems.NotFound($"No webhook '{Printable(id)}'."))
+        group.MapGet("{id}", async (string id, HttpContext http, IQuerySession session, CancellationToken ct) =>
+            {
+                if (await session.LoadAsync<WebhookSubscription>(id, ct) is not { Deleted: false } s) return Problems.NotFound($"No webhook '{Printable(id)}'.");
+                await ConditionalRequests.TagAsync(http, session, id, ct);
+                return Results.Ok(WebhookView.Of(s));
+            })
             .ForAdministrator().WithName("GetWebhook").WithSummary("One subscription.").Produces<WebhookView>().ProducesProblem(404);
 
         group.MapPut("{id}", async (string id, WebhookInput input, HttpContext http, IDocumentStore store, IDataProtectionProvider protection, TimeProvider time, CancellationToken ct) =>
@@ -64,13 +68,16 @@ public static class WebhookEndpoints
                 await using var session = store.OpenSession(Actor.From(http));
                 var stream = await session.Events.FetchForWriting<WebhookSubscription>(id, ct);
                 if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No webhook '{Printable(id)}'.");
+                var version = stream.CurrentVersion ?? 0;
+                if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
                 var protectedSecret = input.Secret is null ? null : protection.CreateProtector(WebhookSecrets.Purpose).Protect(input.Secret);
                 stream.AppendOne(new WebhookChanged(id, input.Name!.Trim(), input.Url!, input.Events!.Distinct().ToList(), protectedSecret,
                     input.Enabled ?? stream.Aggregate.Enabled, time.GetUtcNow()));
                 await session.SaveChangesAsync(ct);
+                ConditionalRequests.Tag(http, version, 1);
                 return Results.Ok(WebhookView.Of((await session.LoadAsync<WebhookSubscription>(id, ct))!));
             })
-            .ForAdministrator().WithName("ChangeWebhook").WithSummary("Change a subscription (a secret given replaces the old one; enabled=false pauses it, true resumes it, left out keeps it).")
+            .ForAdministrator().EvaluatesIfMatch().WithName("ChangeWebhook").WithSummary("Change a subscription (a secret given replaces the old one; enabled=false pauses it, true resumes it, left out keeps it).")
             .Produces<WebhookView>().ProducesProblem(400).ProducesProblem(404);
 
         group.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>
@@ -78,11 +85,12 @@ public static class WebhookEndpoints
                 await using var session = store.OpenSession(Actor.From(http));
                 var stream = await session.Events.FetchForWriting<WebhookSubscription>(id, ct);
                 if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No webhook '{Printable(id)}'.");
+                if (ConditionalRequests.IfMatchFails(http.Request, stream.CurrentVersion ?? 0) is { } failed) return failed;
                 stream.AppendOne(new WebhookDeleted(id, time.GetUtcNow()));
                 await session.SaveChangesAsync(ct);
                 return Results.NoContent();
             })
-            .ForAdministrator().WithName("DeleteWebhook").WithSummary("Delete a subscription (its deliveries stop; their log is kept).").Produces(204).ProducesProblem(404);
+            .ForAdministrator().EvaluatesIfMatch().WithName("DeleteWebhook").WithSummary("Delete a subscription (its deliveries stop; their log is kept).").Produces(204).ProducesProblem(404);
 
         group.MapGet("{id}/deliveries", async (string id, int? page, int? pageSize, IQuerySession session, CancellationToken ct) =>
             {

@@ -75,7 +75,7 @@ public static class PolicyEndpoints
             {
                 if (await Historical.LoadAsync<SoftwareUpdatePolicy>(session, id, AsOf.Of(http), ct) is not { } p) return Problems.NotFound($"No Software Update policy '{id}'.");
                 // Now, the policy's version is its entity tag: an edit sent with it in If-Match overwrites no one else's.
-                if (AsOf.Of(http) is null && await session.Events.FetchStreamStateAsync(id, ct) is { } state) http.Response.Headers.ETag = ConditionalRequests.VersionTag(state.Version);
+                await ConditionalRequests.TagAsync(http, session, id, ct);
                 return Results.Ok(p);
             })
             .ForAuditor().WithAsOf().WithName("GetPolicy").WithSummary("One policy ('policy:…'), now or as it stood at asOf; its history is GET /api/history/{id}. " +
@@ -142,7 +142,7 @@ public static class PolicyEndpoints
         if (outcome.Rejection is { } r) return Problems.From(r);
         session.Events.StartStream<SoftwareUpdatePolicy>(policyId, outcome.Events.ToArray());
         await session.SaveChangesAsync(ct);
-        http.Response.Headers.ETag = ConditionalRequests.VersionTag(outcome.Events.Count);
+        ConditionalRequests.Tag(http, 0, outcome.Events.Count);
         return Results.Created($"/api/policies/{policyId}", await session.LoadAsync<SoftwareUpdatePolicy>(policyId, ct));
     }
 

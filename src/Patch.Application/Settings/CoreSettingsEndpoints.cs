@@ -27,6 +27,7 @@ public static class CoreSettingsEndpoints
         group.MapGet("", async (HttpContext http, IQuerySession session, CancellationToken ct) =>
             {
                 var s = await CurrentAsync(session, ct, AsOf.Of(http));
+                await ConditionalRequests.TagAsync(http, session, StreamIds.CoreSettings, ct);
                 return Results.Ok(new CoreSettingsView(s.ManagedCultures, s.ExcludedSoftwareReleases));
             })
             .ForAuditor().WithAsOf().WithName("GetCoreSettings").WithSummary("Managed cultures (languages; 'neutral' updates are always managed) and excluded software releases, now or as they stood at asOf.")
@@ -36,14 +37,17 @@ public static class CoreSettingsEndpoints
             {
                 await using var session = store.OpenSession(Actor.From(http));
                 var stream = await session.Events.FetchForWriting<CoreSettings>(StreamIds.CoreSettings, ct);
+                var version = stream.CurrentVersion ?? 0;
+                if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
                 var outcome = CoreSettings.Decide(stream.Aggregate, body.ManagedCultures, body.ExcludedSoftwareReleases);
                 if (outcome.Rejection is { } rejection) return Problems.From(rejection);
                 stream.AppendMany(outcome.Events);
                 await session.SaveChangesAsync(ct);
+                ConditionalRequests.Tag(http, version, outcome.Events.Count);
                 var s = await session.LoadAsync<CoreSettings>(StreamIds.CoreSettings, ct) ?? CoreSettings.Default;
                 return Results.Ok(new CoreSettingsView(s.ManagedCultures, s.ExcludedSoftwareReleases));
             })
-            .ForAdministrator().WithName("ChangeCoreSettings").WithSummary("Replace the managed cultures and excluded software releases. Updates they exclude are imported marked excluded, not dropped.")
+            .ForAdministrator().EvaluatesIfMatch().WithName("ChangeCoreSettings").WithSummary("Replace the managed cultures and excluded software releases. Updates they exclude are imported marked excluded, not dropped.")
             .Produces<CoreSettingsView>().ProducesProblem(400);
     }
 }

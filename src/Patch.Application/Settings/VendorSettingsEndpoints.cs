@@ -23,7 +23,12 @@ public static class VendorSettingsEndpoints
         var group = app.MapGroup("/api/settings/vendors/{vendor}").WithTags("Settings");
 
         group.MapGet("", async (string vendor, HttpContext http, IQuerySession session, CancellationToken ct) =>
-                InvalidVendor(vendor) is { } invalid ? invalid : Results.Ok(await ValuesAsync(session, vendor, ct, AsOf.Of(http))))
+            {
+                if (InvalidVendor(vendor) is { } invalid) return invalid;
+                var values = await ValuesAsync(session, vendor, ct, AsOf.Of(http));
+                await ConditionalRequests.TagAsync(http, session, VendorSettings.StreamId(vendor), ct);
+                return Results.Ok(values);
+            })
             .ForAuditor().WithAsOf().WithName("GetVendorSettings")
             .WithSummary("A vendor's settings (e.g. 'microsoft'), now or as they stood at asOf; the seed's defaults until changed: verify authenticity on, target 'builtin:requiring-updates', delete unused packages after 7 days, run as System whether or not a user is logged on, terminate after 60 minutes, agent events on.")
             .Produces<VendorSettingsValues>().ProducesProblem(400);
@@ -37,13 +42,16 @@ public static class VendorSettingsEndpoints
                 if (body?.DefaultTargetId is { } targetId && !Patch.Domain.Targets.Targets.IsBuiltIn(targetId) && await session.LoadAsync<Target>(targetId, ct) is not { Deleted: false })
                     return Problems.Invalid("Invalid vendor settings", $"defaultTargetId: no target '{targetId}'");
                 var stream = await session.Events.FetchForWriting<VendorSettings>(VendorSettings.StreamId(vendor), ct);
+                var version = stream.CurrentVersion ?? 0;
+                if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
                 var outcome = VendorSettings.Decide(stream.Aggregate, vendor, body);
                 if (outcome.Rejection is { } rejection) return Problems.From(rejection);
                 stream.AppendMany(outcome.Events);
                 await session.SaveChangesAsync(ct);
+                ConditionalRequests.Tag(http, version, outcome.Events.Count);
                 return Results.Ok(body);
             })
-            .ForAdministrator().WithName("ChangeVendorSettings")
+            .ForAdministrator().EvaluatesIfMatch().WithName("ChangeVendorSettings")
             .WithSummary("Replace a vendor's settings. New packages and policies take them; existing policies keep the values they were created with.")
             .Produces<VendorSettingsValues>().ProducesProblem(400);
     }

@@ -113,7 +113,7 @@ public static class TargetEndpoints
         if (outcome.Rejection is { } r) return Problems.From(r);
         stream.AppendMany(outcome.Events);
         await session.SaveChangesAsync(ct);
-        http.Response.Headers.ETag = ConditionalRequests.VersionTag(version + outcome.Events.Count);
+        ConditionalRequests.Tag(http, version, outcome.Events.Count);
         return Results.Ok(await read(session));
     }
 
@@ -145,7 +145,7 @@ public static class TargetEndpoints
         if (outcome.Rejection is { } r) return Problems.From(r);
         stream.AppendMany(outcome.Events);
         await session.SaveChangesAsync(ct);
-        http.Response.Headers.ETag = ConditionalRequests.VersionTag(version + outcome.Events.Count);
+        ConditionalRequests.Tag(http, version, outcome.Events.Count);
         var t = (await session.LoadAsync<Target>(id, ct))!;
         var view = new TargetView(t.Id, t.Name, false, t.Include, t.Exclude);
         return created ? Results.Created($"/api/targets/{id}", view) : Results.Ok(view);

@@ -73,6 +73,49 @@ public class when_a_request_carries_preconditions(AppFixture app) : AppTest(app)
         Assert.Null((await SendAsync(HttpMethod.Get, url + "?asOf=" + Uri.EscapeDataString(DateTimeOffset.UtcNow.ToString("O")), null)).Headers.ETag);
     }
 
+    /// <summary>The other resources two administrators may edit at once: the settings, windows and webhooks — a stale tag refused, the current one taken.</summary>
+    [Theory]
+    [InlineData("/api/settings/core", null, """{"managedCultures":["en-US","fr-FR"],"excludedSoftwareReleases":[]}""", """{"managedCultures":["en-US","de-DE"],"excludedSoftwareReleases":[]}""")]
+    [InlineData("/api/settings/vendors/microsoft", null, "package.deleteUnusedAfterDays=14", "package.deleteUnusedAfterDays=30")]
+    [InlineData("/api/maintenance-windows", """{"name":"Nights","schedule":{"timeZone":"Europe/Berlin","start":"22:00:00","duration":"02:00:00","recurrence":{"kind":"Daily"}}}""",
+        """{"name":"Nights (short)","schedule":{"timeZone":"Europe/Berlin","start":"22:00:00","duration":"01:00:00","recurrence":{"kind":"Daily"}}}""",
+        """{"name":"Nights (long)","schedule":{"timeZone":"Europe/Berlin","start":"22:00:00","duration":"03:00:00","recurrence":{"kind":"Daily"}}}""")]
+    [InlineData("/api/webhooks", """{"name":"Ops","url":"https://hooks.example.com/patch","events":["import-failed"]}""",
+        """{"name":"Ops (imports)","url":"https://hooks.example.com/patch","events":["import-failed"]}""", """{"name":"Ops (all)","url":"https://hooks.example.com/patch","events":["task-failed"]}""")]
+    public async Task settings_windows_and_webhooks_refuse_a_change_from_a_stale_read(string url, string? create, string first, string second)
+    {
+        if (create is not null)
+        {
+            var created = await SendAsync(HttpMethod.Post, url, create);
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            var body = System.Text.Json.JsonDocument.Parse(await created.Content.ReadAsStringAsync(Ct)).RootElement;
+            url += "/" + Uri.EscapeDataString((body.TryGetProperty("webhook", out var webhook) ? webhook : body).GetProperty("id").GetString()!);
+        }
+        // The tag a reader holds: a GET's where there is one, else what the list's change answered.
+        var got = url.Contains("maintenance-windows") ? null : await SendAsync(HttpMethod.Get, url, null);
+        var read = got is null ? "\"1\"" : got.Headers.ETag?.ToString();
+        Assert.NotNull(read);
+        // Vendor settings are replaced whole: the values read, one of them changed ("name=value").
+        if (!first.StartsWith('{'))
+        {
+            var values = System.Text.Json.Nodes.JsonNode.Parse(await got!.Content.ReadAsStringAsync(Ct))!;
+            string With(string change)
+            {
+                var copy = values.DeepClone();
+                var (path, value) = (change.Split('=')[0].Split('.'), int.Parse(change.Split('=')[1]));
+                path[..^1].Aggregate(copy, (node, key) => node[key]!)[path[^1]] = value;
+                return copy.ToJsonString();
+            }
+            (first, second) = (With(first), With(second));
+        }
+        var changed = await SendAsync(HttpMethod.Put, url, first, ("If-Match", read!));
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        Assert.NotEqual(read, changed.Headers.ETag?.ToString());
+        var stale = await SendAsync(HttpMethod.Put, url, second, ("If-Match", read!));
+        Assert.Equal(HttpStatusCode.PreconditionFailed, stale.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, url, second, ("If-Match", changed.Headers.ETag!.ToString()))).StatusCode);
+    }
+
     [Fact]
     public async Task where_no_tag_is_kept_if_match_cannot_hold_and_if_none_match_on_a_write_is_refused()
     {
