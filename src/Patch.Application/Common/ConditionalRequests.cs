@@ -12,8 +12,8 @@ namespace Patch.Application.Common;
 public sealed record EvaluatesPreconditionsMetadata(bool IfMatchOnly);
 
 /// <summary>
-/// HTTP preconditions on operations that keep no validators (RFC 9110 §13), evaluated rather than ignored — a client
-/// that sends <c>If-Match</c> to avoid overwriting someone else's change must never have the write carried out anyway.
+/// HTTP preconditions (RFC 9110 §13) evaluated rather than ignored — a client that sends <c>If-Match</c> to avoid
+/// overwriting someone else's change must never have the write carried out anyway.
 /// Policies, custom targets, agent configurations, maintenance windows, webhooks and the core and vendor settings are
 /// tagged by their stream's version (<see cref="VersionTag"/>) and evaluate If-Match themselves
 /// (<see cref="IfMatchFails"/>); elsewhere:
@@ -42,8 +42,14 @@ public static class ConditionalRequests
     /// </summary>
     public static IResult? IfMatchFails(HttpRequest request, long version)
     {
+        if (request.Headers.IfMatch.Count == 0) return null;
         var tags = request.GetTypedHeaders().IfMatch;
-        if (tags.Count == 0 || tags.Any(t => t.Tag == "*" || !t.IsWeak && t.Tag == VersionTag(version))) return null;
+        // A value that is no entity tag (3 rather than "3") is not a condition to skip: it is refused by name.
+        if (tags.Count == 0)
+            return Results.Problem(title: "Invalid If-Match",
+                detail: $"If-Match: '{Domain.Users.UserDecisions.Printable(request.Headers.IfMatch.ToString())}' is not a list of entity tags (a quoted string such as \"3\", or *); nothing was done.",
+                statusCode: StatusCodes.Status400BadRequest);
+        if (tags.Any(t => t.Tag == "*" || !t.IsWeak && t.Tag == VersionTag(version))) return null;
         return Results.Problem(title: "Precondition failed",
             detail: $"If-Match: it has changed since it was read (its entity tag is now {VersionTag(version)}): someone else's change is kept and nothing was done. " +
                     "Read it again (reload the page) and make your change again.",
@@ -54,10 +60,10 @@ public static class ConditionalRequests
     {
         var headers = http.Request.Headers;
         if ((headers.IfMatch.Count > 0 || headers.IfNoneMatch.Count > 0) && http.GetEndpoint() is { } endpoint
-            && endpoint.Metadata.GetMetadata<EvaluatesPreconditionsMetadata>() is not { IfMatchOnly: false } && endpoint.Metadata.GetMetadata<IEndpointNameMetadata>() is not null)
+            && endpoint.Metadata.GetMetadata<IEndpointNameMetadata>() is not null
+            && endpoint.Metadata.GetMetadata<EvaluatesPreconditionsMetadata>() is var evaluates and not { IfMatchOnly: false })
         {
-            var evaluatesIfMatch = endpoint.Metadata.GetMetadata<EvaluatesPreconditionsMetadata>() is not null;
-            if (!evaluatesIfMatch && headers.IfMatch.Count > 0 && headers.IfMatch.ToString().Trim() != "*")
+            if (evaluates is null && headers.IfMatch.Count > 0 && headers.IfMatch.ToString().Trim() != "*")
             {
                 await Results.Problem(title: "Precondition failed",
                     detail: "If-Match: this resource has no entity tag, so no tag can match it; nothing was done. Send the request without If-Match.",

@@ -47,6 +47,10 @@ public class when_a_request_carries_preconditions(AppFixture app) : AppTest(app)
         var any = await SendAsync(HttpMethod.Put, $"/api/targets/{id}", """{"name":"Servers (any)" """ + rules, ("If-Match", "*"));
         Assert.Equal((HttpStatusCode.OK, "\"3\""), (any.StatusCode, any.Headers.ETag?.ToString()));
         Assert.Equal(HttpStatusCode.PreconditionFailed, (await SendAsync(HttpMethod.Delete, $"/api/targets/{id}", null, ("If-Match", "\"2\""))).StatusCode);
+        // A value that is no entity tag is refused by name, not taken for no condition.
+        var unquoted = await SendAsync(HttpMethod.Delete, $"/api/targets/{id}", null, ("If-Match", "3"));
+        Assert.Equal(HttpStatusCode.BadRequest, unquoted.StatusCode);
+        Assert.Contains("is not a list of entity tags", await unquoted.Content.ReadAsStringAsync(Ct));
         Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Delete, $"/api/targets/{id}", null, ("If-Match", "\"3\""))).StatusCode);
     }
 
