@@ -15,6 +15,9 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     {
         var (status, title, detail) = exception switch
         {
+            // A change sent with If-Match lost the race between its check and its commit: its precondition failed.
+            _ when Patch.Application.Common.StoreConflict.Is(exception) && http.Request.Headers.IfMatch.Count > 0 =>
+                (StatusCodes.Status412PreconditionFailed, "Precondition failed", "If-Match: another change was saved first; nothing was done. Read it again and make your change again."),
             _ when Patch.Application.Common.StoreConflict.Is(exception) =>
                 (StatusCodes.Status409Conflict, "Concurrent change", "Another change to the same data was saved first; read it again and retry."),
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", Describe(bad)),

@@ -30,14 +30,11 @@ public static class AgentConfigurationEndpoints
             .WithSummary("The default agent configuration policy (always present) and its clones, in the order they win: lowest priority first (as they stood at asOf when asked).")
             .Produces<IReadOnlyList<AgentConfiguration>>();
 
-        group.MapGet("{id}", async (string id, HttpContext http, IQuerySession session, CancellationToken ct) =>
-            {
-                if (await LoadAsync(session, id, ct, AsOf.Of(http)) is not { Deleted: false } c) return Problems.NotFound($"No agent configuration policy '{id}'.");
-                // Now, its version is its entity tag (0: the default, never edited) for If-Match on an edit or delete.
-                await ConditionalRequests.TagAsync(http, session, id, ct);
-                return Results.Ok(c);
-            })
-            .ForAuditor().WithAsOf().WithName("GetAgentConfiguration").WithSummary("One agent configuration policy ('agent-config:default' is the default one), now or as it stood at asOf.")
+        // Now, its version is its entity tag ("0": the default, never edited) for If-Match on an edit or delete.
+        group.MapGet("{id}", (string id, HttpContext http, IQuerySession session, CancellationToken ct) =>
+                ConditionalRequests.ReadAsync(http, session, id, async () => await LoadAsync(session, id, ct, AsOf.Of(http)) is { Deleted: false } c ? c : null,
+                    c => Results.Ok(c), () => Problems.NotFound($"No agent configuration policy '{id}'.")))
+            .ForAuditor().WithAsOf().EvaluatesPreconditions().WithName("GetAgentConfiguration").WithSummary("One agent configuration policy ('agent-config:default' is the default one), now or as it stood at asOf.")
             .Produces<AgentConfiguration>().ProducesProblem(404);
 
         group.MapPut("{id}", (string id, AgentConfigurationRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
@@ -58,6 +55,7 @@ public static class AgentConfigurationEndpoints
                 if (outcome.Rejection is { } r) return Problems.From(r);
                 session.Events.StartStream<AgentConfiguration>(newId, outcome.Events.ToArray());
                 await session.SaveChangesAsync(ct);
+                ConditionalRequests.Tag(http, 0, outcome.Events.Count);
                 return Results.Created($"/api/agent-configurations/{newId}", await session.LoadAsync<AgentConfiguration>(newId, ct));
             })
             .ForOperator().WithName("CloneAgentConfiguration")

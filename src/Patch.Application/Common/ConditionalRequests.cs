@@ -13,10 +13,12 @@ public sealed record EvaluatesPreconditionsMetadata(bool IfMatchOnly);
 
 /// <summary>
 /// HTTP preconditions (RFC 9110 §13) evaluated rather than ignored — a client that sends <c>If-Match</c> to avoid
-/// overwriting someone else's change must never have the write carried out anyway.
+/// overwriting someone else's change must never have the write carried out anyway. An <c>If-Match</c> or
+/// <c>If-None-Match</c> that is no list of entity tags is a 400 everywhere.
 /// Policies, custom targets, agent configurations, maintenance windows, webhooks and the core and vendor settings are
-/// tagged by their stream's version (<see cref="VersionTag"/>) and evaluate If-Match themselves
-/// (<see cref="IfMatchFails"/>); elsewhere:
+/// tagged by their stream's version (<see cref="VersionTag"/>): their changes evaluate If-Match once the request is
+/// otherwise valid and the resource exists (<see cref="IfMatchFails"/>), their reads evaluate both headers
+/// (<see cref="ReadAsync"/>: 304, 412). Elsewhere:
 /// <list type="bullet">
 /// <item><c>If-Match</c> with entity tags: no tag can match a resource that has none — 412, nothing done
 /// (<c>If-Match: *</c> holds for any resource that exists, and the operation answers 404 for one that does not).</item>
@@ -42,14 +44,9 @@ public static class ConditionalRequests
     /// </summary>
     public static IResult? IfMatchFails(HttpRequest request, long version)
     {
-        if (request.Headers.IfMatch.Count == 0) return null;
         var tags = request.GetTypedHeaders().IfMatch;
-        // A value that is no entity tag (3 rather than "3") is not a condition to skip: it is refused by name.
-        if (tags.Count == 0)
-            return Results.Problem(title: "Invalid If-Match",
-                detail: $"If-Match: '{Domain.Users.UserDecisions.Printable(request.Headers.IfMatch.ToString())}' is not a list of entity tags (a quoted string such as \"3\", or *); nothing was done.",
-                statusCode: StatusCodes.Status400BadRequest);
-        if (tags.Any(t => t.Tag == "*" || !t.IsWeak && t.Tag == VersionTag(version))) return null;
+        if (tags.Count == 0 || tags.Any(t => t.Tag == "*" || !t.IsWeak && t.Tag == VersionTag(version))) return null;
+        request.HttpContext.Response.Headers.ETag = VersionTag(version);
         return Results.Problem(title: "Precondition failed",
             detail: $"If-Match: it has changed since it was read (its entity tag is now {VersionTag(version)}): someone else's change is kept and nothing was done. " +
                     "Read it again (reload the page) and make your change again.",
@@ -59,6 +56,16 @@ public static class ConditionalRequests
     public static async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
         var headers = http.Request.Headers;
+        // A value that is no entity tag (3 rather than "3") is not a condition to skip: it is refused by name, everywhere.
+        foreach (var (name, given, parsed) in new[] { ("If-Match", headers.IfMatch, http.Request.GetTypedHeaders().IfMatch),
+                     ("If-None-Match", headers.IfNoneMatch, http.Request.GetTypedHeaders().IfNoneMatch) })
+            if (given.Count > 0 && parsed.Count == 0)
+            {
+                await Results.Problem(title: $"Invalid {name}",
+                    detail: $"{name}: '{Domain.Users.UserDecisions.Printable(given.ToString())}' is not a list of entity tags (a quoted string such as \"3\", or *); nothing was done.",
+                    statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
+                return;
+            }
         if ((headers.IfMatch.Count > 0 || headers.IfNoneMatch.Count > 0) && http.GetEndpoint() is { } endpoint
             && endpoint.Metadata.GetMetadata<IEndpointNameMetadata>() is not null
             && endpoint.Metadata.GetMetadata<EvaluatesPreconditionsMetadata>() is var evaluates and not { IfMatchOnly: false })
@@ -81,10 +88,30 @@ public static class ConditionalRequests
         await next(http);
     }
 
-    /// <summary>The answer tagged with a stream's version now (none for a read of the past: no change can be made to it).</summary>
-    public static async Task TagAsync(HttpContext http, Marten.IQuerySession session, string streamId, CancellationToken ct)
+    /// <summary>
+    /// A read of a tagged resource: its tag now, taken before the resource is loaded (so an answer never pairs older data
+    /// with a newer tag), then — once it exists — the read's preconditions evaluated against it: 304 when If-None-Match
+    /// holds the current tag (weak comparison), 412 when If-Match does not. A read of the past (asOf) has no tag, and a
+    /// precondition on it is refused by name.
+    /// </summary>
+    public static async Task<IResult> ReadAsync<T>(HttpContext http, Marten.IQuerySession session, string streamId, Func<Task<T?>> load,
+        Func<T, IResult> answer, Func<IResult> missing) where T : class
     {
-        if (AsOf.Of(http) is null) http.Response.Headers.ETag = await CurrentTagAsync(session, streamId, ct);
+        var request = http.Request.GetTypedHeaders();
+        if (AsOf.Of(http) is not null)
+        {
+            if (request.IfMatch.Count + request.IfNoneMatch.Count > 0)
+                return Results.Problem(title: "Precondition not supported",
+                    detail: "If-Match / If-None-Match: a read as of a past instant has no entity tag (tags name what is current); send it without them.",
+                    statusCode: StatusCodes.Status400BadRequest);
+            return await load() is { } past ? answer(past) : missing();
+        }
+        var tag = await CurrentTagAsync(session, streamId, http.RequestAborted);
+        if (await load() is not { } resource) return missing();
+        http.Response.Headers.ETag = tag;
+        if (request.IfMatch.Count > 0 && !request.IfMatch.Any(t => t.Tag == "*" || !t.IsWeak && t.Tag == tag))
+            return Results.Problem(title: "Precondition failed", detail: $"If-Match: the current entity tag is {tag}.", statusCode: StatusCodes.Status412PreconditionFailed);
+        return request.IfNoneMatch.Any(t => t.Tag == "*" || t.Tag == tag) ? Results.StatusCode(StatusCodes.Status304NotModified) : answer(resource);
     }
 
     /// <summary>A stream's entity tag now: what a console page sends back with the changes it makes (data-if-match).</summary>

@@ -46,11 +46,11 @@ public static class MaintenanceWindowEndpoints
                 await using var session = store.OpenSession(Actor.From(http));
                 var stream = await session.Events.FetchForWriting<MaintenanceWindow>(id, ct);
                 if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No maintenance window '{id}'.");
-                if (ConditionalRequests.IfMatchFails(http.Request, stream.CurrentVersion ?? 0) is { } failed) return failed;
                 var vendors = await session.Query<VendorSettings>().Where(v => v.Values.DefaultMaintenanceWindowId == id).Select(v => v.Vendor).ToListAsync(ct);
                 if (vendors.Count > 0)
                     return Problems.From(new Domain.Rejection(Domain.RejectionKind.Conflict, "Maintenance window in use",
                         $"Window '{id}' is the default maintenance window of the {string.Join(", ", vendors)} vendor settings."));
+                if (ConditionalRequests.IfMatchFails(http.Request, stream.CurrentVersion ?? 0) is { } failed) return failed;
                 stream.AppendOne(new MaintenanceWindowDeleted(id));
                 await session.SaveChangesAsync(ct);
                 return Results.NoContent();
@@ -79,10 +79,10 @@ public static class MaintenanceWindowEndpoints
         var stream = await session.Events.FetchForWriting<MaintenanceWindow>(id, ct);
         if (!created && stream.Aggregate is null) return Problems.NotFound($"No maintenance window '{id}'.");
         var version = stream.CurrentVersion ?? 0;
-        if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
         var known = (await TargetEndpoints.CustomTargetsAsync(session, ct)).Keys.ToHashSet();
         var outcome = MaintenanceWindow.Decide(stream.Aggregate, id, body.Name, body.Schedule, body.Targets, known);
         if (outcome.Rejection is { } r) return Problems.From(r);
+        if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
         stream.AppendMany(outcome.Events);
         await session.SaveChangesAsync(ct);
         ConditionalRequests.Tag(http, version, outcome.Events.Count);

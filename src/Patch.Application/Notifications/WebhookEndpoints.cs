@@ -47,6 +47,7 @@ public static class WebhookEndpoints
                     ? [subscribed, new WebhookChanged(id, subscribed.Name, subscribed.Url, subscribed.Events, null, false, subscribed.At)]
                     : [subscribed]);
                 await session.SaveChangesAsync(ct);
+                ConditionalRequests.Tag(http, 0, input.Enabled == false ? 2 : 1);
                 var created = await session.LoadAsync<WebhookSubscription>(id, ct);
                 return Results.Created($"/api/webhooks/{id}", new WebhookCreated(WebhookView.Of(created!), secret));
             })
@@ -54,13 +55,10 @@ public static class WebhookEndpoints
             .WithSummary($"Subscribe a URL to events: import-completed, import-failed, superseded-disabled, task-failed, known-exploited-added, staging-failed. Each POST is signed: header {WebhookSignature.Header}: sha256=HMAC-SHA256(secret, body). The secret (made when not given) is answered once.")
             .Produces<WebhookCreated>(StatusCodes.Status201Created).ProducesProblem(400);
 
-        group.MapGet("{id}", async (string id, HttpContext http, IQuerySession session, CancellationToken ct) =>
-            {
-                if (await session.LoadAsync<WebhookSubscription>(id, ct) is not { Deleted: false } s) return Problems.NotFound($"No webhook '{Printable(id)}'.");
-                await ConditionalRequests.TagAsync(http, session, id, ct);
-                return Results.Ok(WebhookView.Of(s));
-            })
-            .ForAdministrator().WithName("GetWebhook").WithSummary("One subscription.").Produces<WebhookView>().ProducesProblem(404);
+        group.MapGet("{id}", (string id, HttpContext http, IQuerySession session, CancellationToken ct) =>
+                ConditionalRequests.ReadAsync(http, session, id, async () => await session.LoadAsync<WebhookSubscription>(id, ct) is { Deleted: false } s ? s : null,
+                    s => Results.Ok(WebhookView.Of(s)), () => Problems.NotFound($"No webhook '{Printable(id)}'.")))
+            .ForAdministrator().EvaluatesPreconditions().WithName("GetWebhook").WithSummary("One subscription.").Produces<WebhookView>().ProducesProblem(404);
 
         group.MapPut("{id}", async (string id, WebhookInput input, HttpContext http, IDocumentStore store, IDataProtectionProvider protection, TimeProvider time, CancellationToken ct) =>
             {

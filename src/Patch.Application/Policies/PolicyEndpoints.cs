@@ -71,14 +71,11 @@ public static class PolicyEndpoints
                 (await ListAsync(session, bulletin, enabled, status, ct, db, AsOf.Of(http))).ToResult(Results.Ok))
             .ForAuditor().WithAsOf().WithName("ListPolicies").WithSummary("Policies (default: active ones), now or as they stood at asOf; filter by bulletin, enabled, status.").Produces<PolicyPage>().ProducesProblem(400);
 
-        group.MapGet("{id}", async (string id, HttpContext http, IQuerySession session, CancellationToken ct) =>
-            {
-                if (await Historical.LoadAsync<SoftwareUpdatePolicy>(session, id, AsOf.Of(http), ct) is not { } p) return Problems.NotFound($"No Software Update policy '{id}'.");
-                // Now, the policy's version is its entity tag: an edit sent with it in If-Match overwrites no one else's.
-                await ConditionalRequests.TagAsync(http, session, id, ct);
-                return Results.Ok(p);
-            })
-            .ForAuditor().WithAsOf().WithName("GetPolicy").WithSummary("One policy ('policy:…'), now or as it stood at asOf; its history is GET /api/history/{id}. " +
+        // Now, the policy's version is its entity tag: an edit sent with it in If-Match overwrites no one else's.
+        group.MapGet("{id}", (string id, HttpContext http, IQuerySession session, CancellationToken ct) =>
+                ConditionalRequests.ReadAsync(http, session, id, () => Historical.LoadAsync<SoftwareUpdatePolicy>(session, id, AsOf.Of(http), ct),
+                    p => Results.Ok(p), () => Problems.NotFound($"No Software Update policy '{id}'.")))
+            .ForAuditor().WithAsOf().EvaluatesPreconditions().WithName("GetPolicy").WithSummary("One policy ('policy:…'), now or as it stood at asOf; its history is GET /api/history/{id}. " +
                 "Now, its ETag is its version: send it in If-Match with an edit, enable, disable or delete, which is refused (412) if the policy changed since.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404);
 
         group.MapPut("{id}", (string id, EditPolicy body, HttpContext http, IDocumentStore store, CancellationToken ct) =>

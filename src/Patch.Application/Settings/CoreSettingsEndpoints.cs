@@ -24,13 +24,10 @@ public static class CoreSettingsEndpoints
     {
         var group = app.MapGroup("/api/settings/core").WithTags("Settings");
 
-        group.MapGet("", async (HttpContext http, IQuerySession session, CancellationToken ct) =>
-            {
-                var s = await CurrentAsync(session, ct, AsOf.Of(http));
-                await ConditionalRequests.TagAsync(http, session, StreamIds.CoreSettings, ct);
-                return Results.Ok(new CoreSettingsView(s.ManagedCultures, s.ExcludedSoftwareReleases));
-            })
-            .ForAuditor().WithAsOf().WithName("GetCoreSettings").WithSummary("Managed cultures (languages; 'neutral' updates are always managed) and excluded software releases, now or as they stood at asOf.")
+        group.MapGet("", (HttpContext http, IQuerySession session, CancellationToken ct) =>
+                ConditionalRequests.ReadAsync(http, session, StreamIds.CoreSettings, async () => await CurrentAsync(session, ct, AsOf.Of(http)),
+                    s => Results.Ok(new CoreSettingsView(s.ManagedCultures, s.ExcludedSoftwareReleases)), () => Results.NotFound()))
+            .ForAuditor().WithAsOf().EvaluatesPreconditions().WithName("GetCoreSettings").WithSummary("Managed cultures (languages; 'neutral' updates are always managed) and excluded software releases, now or as they stood at asOf.")
             .Produces<CoreSettingsView>();
 
         group.MapPut("", async (CoreSettingsRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
@@ -38,9 +35,9 @@ public static class CoreSettingsEndpoints
                 await using var session = store.OpenSession(Actor.From(http));
                 var stream = await session.Events.FetchForWriting<CoreSettings>(StreamIds.CoreSettings, ct);
                 var version = stream.CurrentVersion ?? 0;
-                if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
                 var outcome = CoreSettings.Decide(stream.Aggregate, body.ManagedCultures, body.ExcludedSoftwareReleases);
                 if (outcome.Rejection is { } rejection) return Problems.From(rejection);
+                if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
                 stream.AppendMany(outcome.Events);
                 await session.SaveChangesAsync(ct);
                 ConditionalRequests.Tag(http, version, outcome.Events.Count);

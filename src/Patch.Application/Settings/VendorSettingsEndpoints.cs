@@ -23,13 +23,9 @@ public static class VendorSettingsEndpoints
         var group = app.MapGroup("/api/settings/vendors/{vendor}").WithTags("Settings");
 
         group.MapGet("", async (string vendor, HttpContext http, IQuerySession session, CancellationToken ct) =>
-            {
-                if (InvalidVendor(vendor) is { } invalid) return invalid;
-                var values = await ValuesAsync(session, vendor, ct, AsOf.Of(http));
-                await ConditionalRequests.TagAsync(http, session, VendorSettings.StreamId(vendor), ct);
-                return Results.Ok(values);
-            })
-            .ForAuditor().WithAsOf().WithName("GetVendorSettings")
+                InvalidVendor(vendor) ?? await ConditionalRequests.ReadAsync(http, session, VendorSettings.StreamId(vendor),
+                    async () => await ValuesAsync(session, vendor, ct, AsOf.Of(http)), v => Results.Ok(v), () => Results.NotFound()))
+            .ForAuditor().WithAsOf().EvaluatesPreconditions().WithName("GetVendorSettings")
             .WithSummary("A vendor's settings (e.g. 'microsoft'), now or as they stood at asOf; the seed's defaults until changed: verify authenticity on, target 'builtin:requiring-updates', delete unused packages after 7 days, run as System whether or not a user is logged on, terminate after 60 minutes, agent events on.")
             .Produces<VendorSettingsValues>().ProducesProblem(400);
 
@@ -43,9 +39,9 @@ public static class VendorSettingsEndpoints
                     return Problems.Invalid("Invalid vendor settings", $"defaultTargetId: no target '{targetId}'");
                 var stream = await session.Events.FetchForWriting<VendorSettings>(VendorSettings.StreamId(vendor), ct);
                 var version = stream.CurrentVersion ?? 0;
-                if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
                 var outcome = VendorSettings.Decide(stream.Aggregate, vendor, body);
                 if (outcome.Rejection is { } rejection) return Problems.From(rejection);
+                if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
                 stream.AppendMany(outcome.Events);
                 await session.SaveChangesAsync(ct);
                 ConditionalRequests.Tag(http, version, outcome.Events.Count);

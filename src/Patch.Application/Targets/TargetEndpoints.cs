@@ -54,7 +54,6 @@ public static class TargetEndpoints
                 await using var session = store.OpenSession(Actor.From(http));
                 var stream = await session.Events.FetchForWriting<Target>(id, ct);
                 if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No custom target '{id}'.");
-                if (ConditionalRequests.IfMatchFails(http.Request, stream.CurrentVersion ?? 0) is { } failed) return failed;
                 var users = await session.Query<SoftwareUpdatePolicy>().Where(p => p.Status == PolicyStatus.Active && p.Targets.Contains(id)).Select(p => p.Name).ToListAsync(ct);
                 var windows = await session.Query<MaintenanceWindow>().Where(w => !w.Deleted && w.Targets.Contains(id)).Select(w => w.Name).ToListAsync(ct);
                 var vendors = await session.Query<VendorSettings>().Where(v => v.Values.DefaultTargetId == id).Select(v => v.Vendor).ToListAsync(ct);
@@ -63,6 +62,7 @@ public static class TargetEndpoints
                     .Concat(configurations.Select(c => $"agent configuration '{c}'")).ToList();
                 if (usedBy.Count > 0)
                     return Problems.From(new Domain.Rejection(Domain.RejectionKind.Conflict, "Target in use", $"Target '{id}' is used by: {string.Join(", ", usedBy)}."));
+                if (ConditionalRequests.IfMatchFails(http.Request, stream.CurrentVersion ?? 0) is { } failed) return failed;
                 stream.AppendOne(new TargetDeleted(id));
                 await session.SaveChangesAsync(ct);
                 return Results.NoContent();
@@ -107,10 +107,11 @@ public static class TargetEndpoints
         await using var session = store.OpenSession(Actor.From(http));
         var stream = await session.Events.FetchForWriting<T>(id, ct);
         var version = stream.CurrentVersion ?? 0;
-        if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
         var known = (await CustomTargetsAsync(session, ct)).Keys.ToHashSet();
         var outcome = decide(stream.Aggregate, known);
+        // Preconditions hold only for a request that would otherwise succeed (RFC 9110 §13.2.1): 404, 400, 409 first.
         if (outcome.Rejection is { } r) return Problems.From(r);
+        if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
         stream.AppendMany(outcome.Events);
         await session.SaveChangesAsync(ct);
         ConditionalRequests.Tag(http, version, outcome.Events.Count);
@@ -140,9 +141,9 @@ public static class TargetEndpoints
         var stream = await session.Events.FetchForWriting<Target>(id, ct);
         if (!created && stream.Aggregate is null) return Problems.NotFound($"No custom target '{id}'.");
         var version = stream.CurrentVersion ?? 0;
-        if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
         var outcome = Target.DecideDefine(stream.Aggregate, id, body.Name, body.Include, body.Exclude);
         if (outcome.Rejection is { } r) return Problems.From(r);
+        if (ConditionalRequests.IfMatchFails(http.Request, version) is { } failed) return failed;
         stream.AppendMany(outcome.Events);
         await session.SaveChangesAsync(ct);
         ConditionalRequests.Tag(http, version, outcome.Events.Count);

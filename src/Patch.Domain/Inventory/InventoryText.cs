@@ -60,8 +60,9 @@ public static class InventoryText
     }
 
     /// <summary>
-    /// The delimiter of a CSV file, told by its header line: a comma, unless the line (outside quotes) has none and has
-    /// semicolons — Excel's CSV and <c>Export-Csv -UseCulture</c> where the decimal mark is a comma — or tabs.
+    /// The delimiter of a CSV file, told by its header line: whichever of comma, semicolon (Excel's CSV and
+    /// <c>Export-Csv -UseCulture</c> where the decimal mark is a comma) or tab separates it most often outside quotes;
+    /// a comma when none does, or on a tie.
     /// </summary>
     public static char CsvDelimiter(string headerLine)
     {
@@ -74,7 +75,7 @@ public static class InventoryText
             else if (!quoted && c == ';') semicolons++;
             else if (!quoted && c == '\t') tabs++;
         }
-        return commas > 0 ? ',' : semicolons > 0 ? ';' : tabs > 0 ? '\t' : ',';
+        return semicolons > commas && semicolons >= tabs ? ';' : tabs > commas && tabs > semicolons ? '\t' : ',';
     }
 
     public static IEnumerable<string> Lines(string text) => text.Replace("\r\n", "\n").Replace('\r', '\n').Replace('\u0085', '\n').Split('\n');

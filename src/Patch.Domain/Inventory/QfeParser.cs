@@ -81,7 +81,17 @@ public static partial class QfeParser
     private static int? CsvColumn(string header, char delimiter)
     {
         if (!header.Contains(delimiter)) return null;
-        var names = header.Split(delimiter).Select(n => n.Trim().Trim('"')).ToList();
+        // The header's cells as the CSV reader sees them (a quoted name may hold the delimiter).
+        List<string> names;
+        try
+        {
+            using var csv = Sylvan.Data.Csv.CsvDataReader.Create(new StringReader(header), new Sylvan.Data.Csv.CsvDataReaderOptions { Delimiter = delimiter });
+            names = [.. Enumerable.Range(0, csv.FieldCount).Select(i => csv.GetName(i).Trim())];
+        }
+        catch (Sylvan.Data.Csv.CsvFormatException)
+        {
+            return null;
+        }
         var at = names.IndexOf("HotFixID");
         return at < 0 ? null : at;
     }

@@ -125,6 +125,10 @@ public class when_a_catalog_file_is_bad
         var scan = Assert.Throws<CatalogFormatException>(() => CatalogContainer.Open(Cab("package.cab", "package2.cab"), 64L << 20));
         Assert.Contains("holding package.cab, package2.cab: none of them is a catalog Patch reads", scan.Detail);
         // A header that names more files than it holds lists what it can.
+        // A file table placed past any file (an offset with its top bit set) lists nothing and is refused all the same.
+        var far = Cab("mssecure.xml");
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(far.AsSpan(16), 0xFFFFFFF0);
+        Assert.Equal("Cabinet file", Assert.Throws<CatalogFormatException>(() => CatalogContainer.Open(far, 64L << 20)).Title);
         var cut = Cab("mssecure.xml");
         cut[28] = 9;
         Assert.Contains("holding mssecure.xml,", Assert.Throws<CatalogFormatException>(() => CatalogContainer.Open(cut, 64L << 20)).Detail + ",");

@@ -115,7 +115,6 @@ public class when_reading_real_windows_inventory
     [Theory]
     [InlineData("7_sp1_x64_enterprise_fr_systeminfo_cmd.txt", "fr", "Microsoft Windows\u00A07 Entreprise N")]
     [InlineData("10_1809_x64_enterprise_zh-cn_systeminfo.txt", "zh-cn", "Microsoft Windows 10 企业版 LTSC")]
-    [InlineData("10_1809_x64_education_es_systeminfo.txt", "es", "Microsoft Windows 10 Education")]
     public void a_capture_in_the_consoles_code_page_is_read_in_it(string file, string locale, string caption)
     {
         var os = SystemInfoParser.Parse(SharedData.Bytes(Folder + file));

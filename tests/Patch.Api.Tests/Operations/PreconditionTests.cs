@@ -120,6 +120,28 @@ public class when_a_request_carries_preconditions(AppFixture app) : AppTest(app)
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, url, second, ("If-Match", changed.Headers.ETag!.ToString()))).StatusCode);
     }
 
+    /// <summary>A read of a tagged resource evaluates its preconditions: 304 for the tag held, 412 for a stale If-Match; none on a read of the past.</summary>
+    [Fact]
+    public async Task a_read_answers_304_for_the_tag_held_and_a_change_to_a_missing_resource_is_a_404_whatever_its_tag()
+    {
+        const string url = "/api/settings/core";
+        var tag = (await SendAsync(HttpMethod.Get, url, null)).Headers.ETag!.ToString();
+        var notModified = await SendAsync(HttpMethod.Get, url, null, ("If-None-Match", tag));
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+        Assert.Equal(tag, notModified.Headers.ETag?.ToString());
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, url, null, ("If-None-Match", "W/\"99\""))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, url, null, ("If-Match", tag))).StatusCode);
+        var stale = await SendAsync(HttpMethod.Get, url, null, ("If-Match", "\"99\""));
+        Assert.Equal((HttpStatusCode.PreconditionFailed, tag), (stale.StatusCode, stale.Headers.ETag?.ToString()));
+        var past = await SendAsync(HttpMethod.Get, url + "?asOf=" + Uri.EscapeDataString(DateTimeOffset.UtcNow.ToString("O")), null, ("If-None-Match", tag));
+        Assert.Equal(HttpStatusCode.BadRequest, past.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Get, url, null, ("If-None-Match", "99"))).StatusCode);
+
+        // A change that could not succeed anyway answers why (404), not that its precondition failed.
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Put, "/api/targets/target:nope", """{"name":"x","include":[{"namePattern":"X-*"}]}""", ("If-Match", "\"7\""))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Put, "/api/policies/policy:nope", """{"name":"x"}""", ("If-Match", "\"7\""))).StatusCode);
+    }
+
     [Fact]
     public async Task where_no_tag_is_kept_if_match_cannot_hold_and_if_none_match_on_a_write_is_refused()
     {

@@ -100,6 +100,9 @@ public class when_staging_bulletins(AppFixture app) : AppTest(app)
         resume.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(100, 199);
         resume.Headers.IfRange = new System.Net.Http.Headers.RangeConditionHeaderValue(new System.Net.Http.Headers.EntityTagHeaderValue("\"another\""));
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(resume)).StatusCode);
+        var malformed = new HttpRequestMessage(HttpMethod.Get, $"/agent/v1/packages/{good.Sha256}");
+        malformed.Headers.TryAddWithoutValidation("If-Match", good.Sha256);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.SendAsync(malformed)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/agent/v1/packages/..%2F..%2Fetc%2Fpasswd")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/agent/v1/packages/{missing.Item2}")).StatusCode);
 

@@ -60,15 +60,17 @@ public static class CatalogContainer
         var names = new List<string>();
         var span = cab.AsSpan();
         if (span.Length < 36) return names;
-        var at = (int)Math.Min(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(span[16..]), int.MaxValue);
+        // Offsets as the header gives them (any 32-bit value): compared as long, never cut to an int that could wrap.
+        long at = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(span[16..]);
         int count = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(span[28..]);
         for (var i = 0; i < count && at >= 36 && at + 16 < span.Length; i++)
         {
-            var end = span[(at + 16)..].IndexOf((byte)0);
+            var entry = (int)at;
+            var end = span[(entry + 16)..].IndexOf((byte)0);
             if (end <= 0) break;
             // Names are ASCII, or UTF-8 when the entry's attribute says so (0x80).
-            var utf8 = (System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(span[(at + 14)..]) & 0x80) != 0;
-            names.Add(Shown((utf8 ? System.Text.Encoding.UTF8 : System.Text.Encoding.Latin1).GetString(span.Slice(at + 16, end))));
+            var utf8 = (System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(span[(entry + 14)..]) & 0x80) != 0;
+            names.Add(Shown((utf8 ? System.Text.Encoding.UTF8 : System.Text.Encoding.Latin1).GetString(span.Slice(entry + 16, end))));
             at += 16 + end + 1;
         }
         return names;

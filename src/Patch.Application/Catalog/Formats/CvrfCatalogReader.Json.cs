@@ -141,12 +141,12 @@ public static partial class CvrfCatalogReader
         return fixes;
     }
 
-    /// <summary>Whether an element's Type is the one asked: Microsoft's number, or the XML's name.</summary>
+    /// <summary>Whether an element's Type is the one asked: Microsoft's number, or its name (as the XML writes it, or without spaces: "VendorFix").</summary>
     private static bool IsType(JsonElement e, string path, int number, string name)
     {
         if (!e.TryGetProperty("Type", out var type) || type.ValueKind == JsonValueKind.Null) return false;
         if (type.ValueKind == JsonValueKind.Number) return type.TryGetInt32(out var n) ? n == number : throw JsonInvalid($"{path}.Type", $"{type.GetRawText()} is not a type number.");
-        if (type.ValueKind == JsonValueKind.String) return type.GetString() == name;
+        if (type.ValueKind == JsonValueKind.String) return string.Equals(type.GetString()?.Replace(" ", ""), name.Replace(" ", ""), StringComparison.OrdinalIgnoreCase);
         throw JsonInvalid($"{path}.Type", "a type is a number (Microsoft's enumeration) or a name.");
     }
 
