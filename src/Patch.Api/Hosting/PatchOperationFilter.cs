@@ -44,6 +44,7 @@ public sealed class PatchOperationFilter : IOperationFilter
 
         if (operation.Responses?.TryGetValue("200", out var ok) == true && ok.Content is { } content && content.ContainsKey("text/csv"))
             content["text/csv"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = "RFC 4180 CSV with a header row" } };
+        if (metadata.OfType<EvaluatesPreconditionsMetadata>().LastOrDefault() is { } preconditions) Preconditions(operation, context, preconditions);
         if (operation.OperationId == "ImportCatalog") ImportBody(operation);
         if (operation.OperationId == "ImportComputers")
             operation.RequestBody = new OpenApiRequestBody
@@ -52,6 +53,34 @@ public sealed class PatchOperationFilter : IOperationFilter
                 Description = "RFC 4180 CSV with the header row name,domain,os,mac (UTF-8).",
                 Content = new Dictionary<string, IOpenApiMediaType> { ["text/csv"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String } } },
             };
+    }
+
+    /// <summary>The entity tag an operation answers and the preconditions it evaluates (ConditionalRequests): If-Match, and on reads If-None-Match.</summary>
+    private static void Preconditions(OpenApiOperation operation, OperationFilterContext context, EvaluatesPreconditionsMetadata preconditions)
+    {
+        var read = context.ApiDescription.HttpMethod is "GET" or "HEAD";
+        var tag = new OpenApiSchema { Type = JsonSchemaType.String };
+        operation.Parameters!.Add(new OpenApiParameter
+        {
+            Name = "If-Match", In = ParameterLocation.Header, Schema = tag,
+            Description = read ? "Answer only if the resource's entity tag is one of these (else 412)." :
+                "The entity tag of the version the change was made from (its ETag): if the resource changed since, 412 and nothing is done.",
+        });
+        if (read || !preconditions.IfMatchOnly)
+            operation.Parameters.Add(new OpenApiParameter { Name = "If-None-Match", In = ParameterLocation.Header, Schema = tag, Description = "The entity tag held: 304 when it is still current." });
+        var problem = new OpenApiMediaType { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) };
+        operation.Responses!.TryAdd("412", new OpenApiResponse
+        {
+            Description = "Precondition failed: the resource's entity tag is not the one given in If-Match (its current one is in ETag); nothing was done.",
+            Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = problem },
+        });
+        if (read) operation.Responses.TryAdd("304", new OpenApiResponse { Description = "Not modified: If-None-Match holds the current entity tag." });
+        foreach (var (code, response) in operation.Responses.Where(r => r.Key is "200" or "201" or "304" or "412"))
+            if (response is OpenApiResponse r)
+                (r.Headers ??= new Dictionary<string, IOpenApiHeader>())["ETag"] = new OpenApiHeader
+                {
+                    Description = "The resource's entity tag: its version (a package: its SHA-256).", Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                };
     }
 
     private static OpenApiSchema SchemaOf(QueryParameter q) => new()
