@@ -81,6 +81,7 @@ public static class PatchApp
         app.Use(CookieAntiforgery.InvokeAsync);
         app.Use(QueryParameters.InvokeAsync);
         app.Use(ConditionalRequests.InvokeAsync);
+        app.Use(RequestBodies.InvokeAsync);
         app.Use(RequestText.InvokeAsync);
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).Anonymous("liveness probe");

@@ -60,7 +60,7 @@ public static class ComputerEndpoints
                 return result.Rejection is { } r ? Problems.From(r)
                     : Results.Ok(new ComputerCsvImportResult(result.Counts.Added, result.Counts.Changed, result.Counts.Unchanged, csv.IgnoredColumns));
             })
-            .ForOperator().WithName("ImportComputers").WithBodyLimit(l => l.ComputerCsvBodyBytes)
+            .ForOperator().ReadsBody().WithName("ImportComputers").WithBodyLimit(l => l.ComputerCsvBodyBytes)
             .WithSummary("Import discovered computers from UTF-8 CSV with a header row: name,domain,os,mac, or a directory export's Name, DNSHostName, OperatingSystem, MACAddress (all or nothing; the columns it does not read are listed in ignoredColumns).")
             .Produces<ComputerCsvImportResult>().ProducesProblem(400);
 

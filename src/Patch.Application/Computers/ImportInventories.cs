@@ -51,7 +51,7 @@ public static class ImportInventories
                     File.Delete(spool);
                 }
             })
-            .ForOperator().WithName("ImportInventories").WithBodyLimit(l => l.InventoryImportBodyBytes)
+            .ForOperator().ReadsBody().WithName("ImportInventories").WithBodyLimit(l => l.InventoryImportBodyBytes)
             .WithSummary("Import computers' inventories in bulk (NDJSON, one {name, domain?, operatingSystem?, macAddress?, inventory} per line, inventory as an agent reports it): new computers are registered, every inventory is analysed. Checked whole first: a bad line is a 400 naming it and nothing is written.")
             .Produces<InventoryImportResult>().ProducesProblem(400);
     }

@@ -19,6 +19,24 @@ public class when_requests_are_malformed(AppFixture app) : SecurityTestBase(app)
         Assert.StartsWith($"'{parameter}'", problem.GetProperty("detail").GetString());
     }
 
+    /// <summary>A body sent to an operation that takes none is refused by name, and the operation is not carried out.</summary>
+    [Fact]
+    public async Task a_body_sent_to_an_operation_that_takes_none_is_a_400_and_nothing_is_done()
+    {
+        var (created, target) = await SendAsync(HttpMethod.Post, "/api/targets", new { name = "Body test", include = new[] { new { namePattern = "BODY-*" } } });
+        Assert.Equal(HttpStatusCode.Created, created);
+        var id = target.GetProperty("id").GetString()!;
+
+        var (deleted, problem) = await SendAsync(HttpMethod.Delete, $"/api/targets/{id}", new { force = true });
+        Assert.Equal(HttpStatusCode.BadRequest, deleted);
+        Assert.Equal("Unexpected request body", problem.GetProperty("title").GetString());
+        Assert.Contains(id, (await GetJsonAsync("/api/targets")).EnumerateArray().Select(t => t.GetProperty("id").GetString()));
+        var (search, _) = await SendAsync(HttpMethod.Get, "/api/bulletins", new { q = "kerberos" });
+        Assert.Equal(HttpStatusCode.BadRequest, search);
+        // Without a body, the same operations go through.
+        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Delete, $"/api/targets/{id}")).Item1);
+    }
+
     [Theory]
     [InlineData("/api/bulletins?q=kerberos&q=smb", "'q' is given 2 times")]
     [InlineData("/api/computers?q=WS&Q=SRV", "'q' is given 2 times")]

@@ -1,0 +1,37 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.Routing;
+
+namespace Patch.Application.Common;
+
+/// <summary>An operation that reads its request body itself (a file upload, CSV, NDJSON) rather than through a bound parameter.</summary>
+public sealed record ReadsBodyMetadata;
+
+/// <summary>
+/// A request body sent to an operation that takes none (an enable, a delete, a report) is refused by name rather than
+/// dropped: a client that sends <c>{"force": true}</c> with a DELETE, or a filter as a JSON body to a GET, must not have
+/// the operation carried out as if it had said nothing. What an operation takes is what its handler binds (ASP.NET's
+/// accepts metadata) or declares with <see cref="ReadsBody{TBuilder}"/>.
+/// </summary>
+public static class RequestBodies
+{
+    public static TBuilder ReadsBody<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new ReadsBodyMetadata());
+
+    public static async Task InvokeAsync(HttpContext http, RequestDelegate next)
+    {
+        var request = http.Request;
+        var hasBody = request.ContentLength > 0 || request.ContentLength is null && request.Headers.TransferEncoding.Count > 0;
+        if (hasBody && http.GetEndpoint() is { } endpoint && endpoint.Metadata.GetMetadata<IEndpointNameMetadata>() is not null
+            && endpoint.Metadata.GetMetadata<IAcceptsMetadata>() is null && endpoint.Metadata.GetMetadata<ReadsBodyMetadata>() is null
+            && endpoint.Metadata.GetMetadata<ChecksOwnBodyText>() is null)
+        {
+            await Results.Problem(title: "Unexpected request body",
+                detail: $"{request.Method} {request.Path} takes no request body (it has its parameters in the path and query); the body was not read and nothing was done. Send the request without it.",
+                statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
+            return;
+        }
+        await next(http);
+    }
+}
