@@ -22,10 +22,10 @@ public static class RequestBodies
     public static async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
         var request = http.Request;
-        var hasBody = request.ContentLength > 0 || request.ContentLength is null && request.Headers.TransferEncoding.Count > 0;
-        if (hasBody && http.GetEndpoint() is { } endpoint && endpoint.Metadata.GetMetadata<IEndpointNameMetadata>() is not null
+        var maybeBody = request.ContentLength > 0 || request.ContentLength is null && request.Headers.TransferEncoding.Count > 0;
+        if (maybeBody && http.GetEndpoint() is { } endpoint && endpoint.Metadata.GetMetadata<IEndpointNameMetadata>() is not null
             && endpoint.Metadata.GetMetadata<IAcceptsMetadata>() is null && endpoint.Metadata.GetMetadata<ReadsBodyMetadata>() is null
-            && endpoint.Metadata.GetMetadata<ChecksOwnBodyText>() is null)
+            && endpoint.Metadata.GetMetadata<ChecksOwnBodyText>() is null && await HasBytesAsync(request))
         {
             await Results.Problem(title: "Unexpected request body",
                 detail: $"{request.Method} {request.Path} takes no request body (it has its parameters in the path and query); the body was not read and nothing was done. Send the request without it.",
@@ -33,5 +33,15 @@ public static class RequestBodies
             return;
         }
         await next(http);
+    }
+
+    /// <summary>Whether the body holds a byte: a chunked body may be empty (a client streaming nothing), and that is no body.</summary>
+    private static async Task<bool> HasBytesAsync(HttpRequest request)
+    {
+        if (request.ContentLength > 0) return true;
+        request.EnableBuffering();
+        var read = await request.Body.ReadAsync(new byte[1], request.HttpContext.RequestAborted);
+        request.Body.Position = 0;
+        return read > 0;
     }
 }
