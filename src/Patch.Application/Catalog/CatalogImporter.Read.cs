@@ -46,7 +46,8 @@ public sealed partial class CatalogImporter
             CatalogText.Check(cvrf);
             return new Content(cvrf, null);
         }
-        using var stream = new MemoryStream(bytes, writable: false);
+        // The buffer visible, so the JSON readers check and parse the bytes where they lie rather than a copy.
+        using var stream = new MemoryStream(bytes, 0, bytes.Length, writable: false, publiclyVisible: true);
         if (format == "kev")
         {
             var kev = KevCatalogReader.Read(stream);

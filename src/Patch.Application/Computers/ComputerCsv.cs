@@ -46,7 +46,7 @@ public static class ComputerCsv
         try
         {
             // Excel writes semicolons where the decimal mark is a comma (German, French… "CSV UTF-8" included).
-            var delimiter = Domain.Inventory.InventoryText.CsvDelimiter(text[..(text.IndexOf('\n') is var end and >= 0 ? end : text.Length)]);
+            var delimiter = Domain.Inventory.InventoryText.CsvDelimiter(text);
             using var csv = Sylvan.Data.Csv.CsvDataReader.Create(new StringReader(text), new Sylvan.Data.Csv.CsvDataReaderOptions { Delimiter = delimiter });
             var header = Enumerable.Range(0, csv.FieldCount).Select(i => csv.GetName(i).Trim()).ToList();
             if (header.Select((h, i) => (h, i)).FirstOrDefault(c => RequestText.ControlAt(c.h) >= 0) is { h: not null } bad)

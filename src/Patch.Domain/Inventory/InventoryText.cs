@@ -60,12 +60,13 @@ public static class InventoryText
     }
 
     /// <summary>
-    /// The delimiter of a CSV file, told by its header line: whichever of comma, semicolon (Excel's CSV and
+    /// The delimiter of a CSV file, told by its header (the text's first line): whichever of comma, semicolon (Excel's CSV and
     /// <c>Export-Csv -UseCulture</c> where the decimal mark is a comma) or tab separates it most often outside quotes;
     /// a comma when none does, or on a tie.
     /// </summary>
-    public static char CsvDelimiter(string headerLine)
+    public static char CsvDelimiter(string text)
     {
+        var headerLine = text.AsSpan()[..(text.IndexOf('\n') is var end and >= 0 ? end : text.Length)];
         int commas = 0, semicolons = 0, tabs = 0;
         var quoted = false;
         foreach (var c in headerLine)

@@ -11,7 +11,7 @@ public static class CatalogJson
 {
     public static JsonDocument Parse(Stream stream, int maxDepth) => Parse(Utf8(stream, "a JSON catalog", "(RFC 8259)"), maxDepth);
 
-    /// <summary>UTF-8 text already checked by <see cref="Utf8"/>, parsed.</summary>
+    /// <summary>UTF-8 text already checked by <see cref="Utf8(ReadOnlyMemory{byte}, string, string)"/>, parsed.</summary>
     public static JsonDocument Parse(ReadOnlyMemory<byte> text, int maxDepth)
     {
         try
@@ -31,15 +31,17 @@ public static class CatalogJson
     /// </summary>
     public static ReadOnlyMemory<byte> Utf8(Stream stream, string what, string why)
     {
-        byte[] bytes;
-        if (stream is MemoryStream memory && memory.TryGetBuffer(out var buffer)) bytes = buffer.AsSpan((int)memory.Position).ToArray();
-        else
-        {
-            using var copy = new MemoryStream();
-            stream.CopyTo(copy);
-            bytes = copy.ToArray();
-        }
-        var text = bytes.AsSpan();
+        // A memory stream's own buffer, read where it lies (a catalog may be tens of megabytes); any other stream copied once.
+        if (stream is MemoryStream memory && memory.TryGetBuffer(out var buffer)) return Utf8(buffer.AsMemory((int)memory.Position), what, why);
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return Utf8(copy.ToArray(), what, why);
+    }
+
+    /// <summary>Bytes already in memory, checked the same way; the answer is a slice of them, not a copy.</summary>
+    public static ReadOnlyMemory<byte> Utf8(ReadOnlyMemory<byte> bytes, string what, string why)
+    {
+        var text = bytes.Span;
         if (text.StartsWith(Encoding.UTF8.Preamble)) text = text[3..];
         if (text.Length >= 2 && (text[0] == 0xFF && text[1] == 0xFE || text[0] == 0xFE && text[1] == 0xFF || text[0] == 0 && text[1] != 0 || text.Length >= 4 && text[1] == 0 && text[3] == 0))
             throw new CatalogFormatException("Not UTF-8", $"{Capital(what)} must be UTF-8 {why}; this file looks like UTF-16 or UTF-32. Save it as UTF-8 and import it again.", "byte 1");
@@ -52,7 +54,7 @@ public static class CatalogJson
                 $"line {line}, byte {column}");
         }
         // Past a byte order mark (the memory overload of the JSON parser does not skip one).
-        return bytes.AsMemory(bytes.Length - text.Length);
+        return bytes[(bytes.Length - text.Length)..];
     }
 
     private static string Capital(string text) => char.ToUpperInvariant(text[0]) + text[1..];

@@ -18,7 +18,7 @@ public static partial class CvrfCatalogReader
 
     private const int ThreatSeverity = 3, RemediationVendorFix = 2;
 
-    /// <summary>A document's UTF-8 JSON text (checked by <see cref="CatalogJson.Utf8"/>), read.</summary>
+    /// <summary>A document's UTF-8 JSON text (checked by <see cref="CatalogJson.Utf8(ReadOnlyMemory{byte}, string, string)"/>), read.</summary>
     public static CatalogDocument ReadJson(ReadOnlyMemory<byte> utf8)
     {
         using var json = CatalogJson.Parse(utf8, MaxJsonDepth);

@@ -31,7 +31,7 @@ public static partial class CvrfCatalogReader
     /// API's default form) is read by <see cref="ReadJson"/>.
     /// </summary>
     public static CatalogDocument Read(byte[] bytes) =>
-        IsJson(bytes) ? ReadJson(CatalogJson.Utf8(new MemoryStream(bytes, writable: false), "a CVRF document in JSON", "(as the MSRC API serves it)"))
+        IsJson(bytes) ? ReadJson(CatalogJson.Utf8(bytes, "a CVRF document in JSON", "(as the MSRC API serves it)"))
         : (Environment.ProcessorCount > 1 ? ReadInPieces(bytes, Math.Min(2 * Environment.ProcessorCount, MaxPieces), MinPieceBytes) : null)
         ?? Read(new MemoryStream(bytes, writable: false));
 

@@ -21,7 +21,7 @@ public static partial class KevCatalogReader
             using var csv = CsvDataReader.Create(new StringReader(text), new CsvDataReaderOptions
             {
                 // CISA's commas; a copy re-saved by Excel where the decimal mark is a comma has semicolons, as its header shows.
-                Delimiter = Patch.Domain.Inventory.InventoryText.CsvDelimiter(text[..(text.IndexOf('\n') is var end and >= 0 ? end : text.Length)]),
+                Delimiter = Patch.Domain.Inventory.InventoryText.CsvDelimiter(text),
                 // A record as long as the file is still read (a description may be long); the file's size is bounded upstream.
                 MaxBufferSize = Math.Max(0x10000, text.Length + 1),
             });
