@@ -19,6 +19,12 @@ public static class InventoryText
 
     public static string Decode(byte[] bytes) => Decode(bytes, out _);
 
+    /// <summary>
+    /// Windows' "ANSI" code page of Western locales (1252), which files saved by regedit's REGEDIT4 export and older
+    /// Windows programs are in: Latin-1 but for 0x80–0x9F, where it has "€", "–", "’", "™" rather than control characters.
+    /// </summary>
+    public static Encoding Ansi { get; } = CodePagesEncodingProvider.Instance.GetEncoding(1252)!;
+
     /// <summary>The text, and whether it was in no Unicode form (<paramref name="legacy"/>: read as Latin-1).</summary>
     public static string Decode(byte[] bytes, out bool legacy)
     {

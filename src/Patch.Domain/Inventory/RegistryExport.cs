@@ -38,7 +38,9 @@ public sealed class RegistryExport
 
     public static RegistryExport Parse(byte[] bytes, string sourceName = "registry export")
     {
-        var text = InventoryText.Decode(bytes);
+        var text = InventoryText.Decode(bytes, out var legacy);
+        // Not Unicode: regedit's REGEDIT4 export, in the ANSI code page.
+        if (legacy) text = InventoryText.Ansi.GetString(bytes);
         if (text.Contains('\0')) throw new FormatException($"{sourceName}: a NUL character in the text (not UTF-16LE with a byte order mark, or not a registry export)");
         // Other control characters mean nothing in a key or a value and no server would store them: dropped.
         var lines = InventoryText.WithoutControls(text.Replace("\r\n", "\n"), '\n').Split('\n');
@@ -97,8 +99,8 @@ public sealed class RegistryExport
         return rest[..colon].ToLowerInvariant() switch
         {
             "hex" => bytes,
-            "hex(2)" => InventoryText.WithoutControls((ansi ? Encoding.Latin1 : Encoding.Unicode).GetString(bytes).TrimEnd('\0')),
-            "hex(7)" => (ansi ? Encoding.Latin1 : Encoding.Unicode).GetString(bytes).TrimEnd('\0').Split('\0').Select(v => InventoryText.WithoutControls(v)).ToArray(),
+            "hex(2)" => InventoryText.WithoutControls((ansi ? InventoryText.Ansi : Encoding.Unicode).GetString(bytes).TrimEnd('\0')),
+            "hex(7)" => (ansi ? InventoryText.Ansi : Encoding.Unicode).GetString(bytes).TrimEnd('\0').Split('\0').Select(v => InventoryText.WithoutControls(v)).ToArray(),
             "hex(b)" when bytes.Length == 8 => BitConverter.ToInt64(bytes),
             "hex(4)" when bytes.Length == 4 => (long)BitConverter.ToUInt32(bytes),
             _ => bytes,

@@ -168,6 +168,22 @@ public class when_reading_products_from_registry_exports
         }
     }
 
+    /// <summary>
+    /// A REGEDIT4 export is in Windows' ANSI code page (1252 in Western locales): its 0x80–0x9F bytes are "–", "™", "’" —
+    /// read as Latin-1 they were control characters stored in a product's name.
+    /// </summary>
+    [Fact]
+    public void a_regedit4_export_is_read_in_the_ansi_code_page()
+    {
+        const string Key = "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\X]";
+        byte[] name = [.. "Outil "u8, 0x96, .. " Intel"u8, 0x99, .. " Fran"u8, 0xE7, .. "ais l"u8, 0x92, .. "a"u8];
+        byte[] bytes = [.. System.Text.Encoding.ASCII.GetBytes("REGEDIT4\r\n\r\n" + Key + "\r\n\"DisplayName\"=\""), .. name, .. "\"\r\n\"Comments\"=hex(2):"u8,
+            .. System.Text.Encoding.ASCII.GetBytes(string.Join(",", name.Select(b => b.ToString("x2")))), .. ",00\r\n"u8];
+        var key = RegistryExport.Parse(bytes, "old.reg").Key(@"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\X")!;
+        Assert.Equal("Outil – Intel™ Français l’a", key["DisplayName"]);
+        Assert.Equal("Outil – Intel™ Français l’a", key["Comments"]);
+    }
+
     [Theory]
     [InlineData("REGEDIT5\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE]\r\n", "line 1")]
     [InlineData("Windows Registry Editor Version 5.00\r\n\r\n\"Orphan\"=\"x\"\r\n", "line 3: a value outside any [key]")]
