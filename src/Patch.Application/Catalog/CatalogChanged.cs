@@ -5,8 +5,8 @@ namespace Patch.Application.Catalog;
 
 /// <summary>
 /// What follows every change to the catalog, however it came (an import, a replication run, a bundle): the cached
-/// catalog is dropped, the computers the changed bulletins concern are analysed again (every computer when no list
-/// is given) and the policy maintenance tasks the settings ask for are started.
+/// catalog is dropped, the fleet's inventory shapes are decided again against it (ADR 0035; the changed bulletins, when
+/// named, are what the run counts) and the policy maintenance tasks the settings ask for are started.
 /// </summary>
 public static class CatalogChanged
 {

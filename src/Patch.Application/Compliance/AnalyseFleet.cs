@@ -8,8 +8,9 @@ using Patch.Application.Common;
 namespace Patch.Application.Compliance;
 
 /// <summary>
-/// Analyse after a catalog change: <c>Bulletins</c> names what changed (only the computers they concern are analysed),
-/// null for the whole fleet; <c>ChangedAt</c>, the runner's clock once the change was committed.
+/// Analyse after a catalog change: every inventory shape is decided again and the changed ones written (ADR 0035);
+/// <c>Bulletins</c> names what changed (the run counts the computers of the shapes they changed), null for a change
+/// of the whole catalog; <c>ChangedAt</c>, the runner's clock once the change was committed.
 /// </summary>
 public sealed record AnalyseFleet(string Trigger, IReadOnlyList<string>? Bulletins = null, DateTimeOffset? ChangedAt = null);
 
