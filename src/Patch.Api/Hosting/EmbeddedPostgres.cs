@@ -100,7 +100,9 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         {
             if (_port == 0 || !IsPortFree(_port)) _port = FreePort();
             await WriteOwnedAsync(portFile, _port.ToString());
-            var settings = $"-p {_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{_clusterDir}'" + (_options.FsyncOff ? " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" : "");
+            // No JIT compilation of plans (ADR 0050): Patch's statements take milliseconds; a plan past jit_above_cost spent ≈ 10 ms compiling.
+            var settings = $"-p {_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{_clusterDir}' -c jit=off" +
+                           (_options.FsyncOff ? " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" : "");
             log($"Starting PostgreSQL on 127.0.0.1:{_port}");
             await RunAsync("pg_ctl", $"-D \"{_clusterDir}\" -l \"{Path.Combine(_clusterDir, "server.log")}\" -o \"{settings}\" -w -t 60 start");
             OwnsCluster = true;
