@@ -77,6 +77,9 @@ public static class FleetQueries
         return rows;
     }
 
+    /// <summary>The first instant a bulletin released counts as "new in 30 days" at <paramref name="now"/>: the start of that day (UTC).</summary>
+    public static DateTimeOffset NewBulletinsSince(DateTimeOffset now) => new(now.UtcDateTime.Date.AddDays(-30), TimeSpan.Zero);
+
     /// <summary>The home page's figures now, or as they stood at <paramref name="asOf"/> ("the last 30 days" then counted back from it).</summary>
     public static async Task<HomeSummary> HomeAsync(NpgsqlDataSource db, TimeProvider time, CancellationToken ct, DateTimeOffset? asOf = null)
     {
@@ -130,7 +133,8 @@ public static class FleetQueries
               count(*) filter (where exists (select 1 from jsonb_array_elements_text(rows.cves) c(cve) join {ReadSql.At(PatchProjections.KnownExploitedTable, asOf)} k on k.id = 'cve:' || upper(c.cve)))::int
             from rows
             """, conn);
-        cmd.Parameters.AddWithValue("since", now.AddDays(-30));
+        // From the start of the day (UTC) thirty days back: what the home page's link asks the Remediation Center (releasedFrom=that date).
+        cmd.Parameters.AddWithValue("since", NewBulletinsSince(now));
         cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
         BulletinSummary bulletins;
         await using (var reader = await cmd.ExecuteReaderAsync(ct))

@@ -66,7 +66,7 @@ public static class BuiltInTasks
             null, false, (run, ct) => Resolve<FleetAnalysisTask>(run).WorkAsync(run.Parameters, ct)));
 
         services.AddSingleton(new ServerTaskDefinition(NameBucketCheckpoints.TaskName,
-            "Keeps checkpoints of the report pages' name buckets: one every 20,000 versions begun since the last (at most 24 a run, every five minutes, none while a storm is writing: a Patch Tuesday storm is covered minutes after it passed) and, at most hourly, one a few minutes in the past when a thousand versions changed since the last, so a deep page asked about an older instant counts only the changes since the nearest checkpoint; after two days keeps only those 20,000 versions apart, after 35 days (Patch:Reports:CheckpointDays) one a day.",
+            "Keeps checkpoints of the report pages' positions, so that a deep page of a report asked about a past instant (asOf) counts only the changes since the nearest checkpoint instead of every row before it (ADR 0040; kept Patch:Reports:CheckpointDays).",
             "*/5 * * * *", true, (run, ct) => Resolve<NameBucketCheckpoints>(run).WorkAsync(ct)));
 
         services.AddSingleton(new ServerTaskDefinition(PackageCleanup.TaskName,
@@ -103,7 +103,7 @@ public static class BuiltInTasks
             "0 4 * * 0", true, (run, ct) => Resolve<PolicyMaintenanceTasks>(run).CheckIntegrityAsync(Info(run), ct)));
 
         services.AddSingleton(new ServerTaskDefinition(Hierarchy.CatalogReplicator.TaskName,
-            "Catalog replication from this server's parent (the seed's Data Import Replication): Differential follows the parent's catalog events from the checkpoint, Complete takes the parent's catalog as it is and re-bases; then a share of the bulletins is verified against the parent (verify, default Patch:Hierarchy:VerifyPercent).",
+            "Catalog replication from this server's parent (Data Import Replication): Differential follows the parent's catalog events from the checkpoint, Complete takes the parent's catalog as it is and re-bases; then a share of the bulletins is verified against the parent (verify, default Patch:Hierarchy:VerifyPercent).",
             "0 * * * *", false, (run, ct) => Resolve<Hierarchy.CatalogReplicator>(run).RunAsync(run, ct))
         {
             Parameters = new Dictionary<string, string>

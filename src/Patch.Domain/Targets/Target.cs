@@ -12,6 +12,8 @@ public sealed record TargetRule(string? OperatingSystemContains = null, string? 
         && (NamePattern is null || GlobMatches(NamePattern, c.Name))
         && (Computers is null || Computers.Contains(c.Name, StringComparer.OrdinalIgnoreCase));
 
+    /// <summary>No criterion given (refused by the decision): worked out, never stored in an event or answered.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool IsEmpty => OperatingSystemContains is null && Product is null && NamePattern is null && Computers is null;
 
     private static bool GlobMatches(string pattern, string name)

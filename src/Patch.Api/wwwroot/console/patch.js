@@ -206,6 +206,11 @@
       const value = json?.[slot.dataset.field];
       slot.textContent = Array.isArray(value) ? value.join(", ") : value ?? "";
     }
+    // A part that says something only when its field does (data-if="ignoredColumns"): hidden while that field is empty.
+    for (const part of target.querySelectorAll("[data-if]")) {
+      const value = json?.[part.dataset.if];
+      part.hidden = value === undefined || value === null || value === "" || (Array.isArray(value) && value.length === 0);
+    }
     const raw = target.querySelector("[data-json]");
     if (raw) raw.textContent = JSON.stringify(json, null, 2);
     target.querySelector("[data-focus]")?.focus();
