@@ -100,9 +100,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
         {
             if (_port == 0 || !IsPortFree(_port)) _port = FreePort();
             await WriteOwnedAsync(portFile, _port.ToString());
-            // No JIT compilation of plans (ADR 0050): Patch's statements take milliseconds; a plan past jit_above_cost spent ≈ 10 ms compiling.
-            var settings = $"-p {_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{_clusterDir}' -c jit=off" +
-                           (_options.FsyncOff ? " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" : "");
+            var settings = $"-p {_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{_clusterDir}'" + (_options.FsyncOff ? " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" : "");
             log($"Starting PostgreSQL on 127.0.0.1:{_port}");
             await RunAsync("pg_ctl", $"-D \"{_clusterDir}\" -l \"{Path.Combine(_clusterDir, "server.log")}\" -o \"{settings}\" -w -t 60 start");
             OwnsCluster = true;
@@ -141,6 +139,16 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     {
         await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = _port, Username = "postgres", Database = "postgres", Pooling = false }.ConnectionString);
         await conn.OpenAsync();
+        // No JIT compilation of plans (ADR 0050): Patch's statements take milliseconds; a plan past jit_above_cost spent ≈ 10 ms
+        // compiling. Kept in the cluster's own configuration, so a cluster started by an earlier version and adopted has it too.
+        await using (var jit = new NpgsqlCommand("show jit", conn))
+            if (await jit.ExecuteScalarAsync() is not "off")
+            {
+                await using var off = new NpgsqlCommand("alter system set jit = off", conn);
+                await off.ExecuteNonQueryAsync();
+                await using var reload = new NpgsqlCommand("select pg_reload_conf()", conn);
+                await reload.ExecuteScalarAsync();
+            }
         await using var exists = new NpgsqlCommand("select 1 from pg_database where datname = @name", conn);
         exists.Parameters.AddWithValue("name", _options.Database);
         if (await exists.ExecuteScalarAsync() is null)

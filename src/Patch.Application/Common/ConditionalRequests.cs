@@ -48,8 +48,8 @@ public static class ConditionalRequests
         if (tags.Count == 0 || tags.Any(t => t.Tag == "*" || !t.IsWeak && t.Tag == VersionTag(version))) return null;
         request.HttpContext.Response.Headers.ETag = VersionTag(version);
         return Results.Problem(title: "Precondition failed",
-            detail: "Someone else changed it since it was read: their change is kept and yours was not saved. Read it again (reload the page) " +
-                    $"and make your change again. (If-Match: its entity tag is now {VersionTag(version)}.)",
+            detail: "It was changed since it was read (by someone else, or from another page): that change is kept and this one was not saved. " +
+                    $"Read it again (reload the page) and make the change again. (If-Match: its entity tag is now {VersionTag(version)}.)",
             statusCode: StatusCodes.Status412PreconditionFailed);
     }
 

@@ -77,8 +77,11 @@ public static class FleetQueries
         return rows;
     }
 
-    /// <summary>The first instant a bulletin released counts as "new in 30 days" at <paramref name="now"/>: the start of that day (UTC).</summary>
-    public static DateTimeOffset NewBulletinsSince(DateTimeOffset now) => new(now.UtcDateTime.Date.AddDays(-30), TimeSpan.Zero);
+    /// <summary>
+    /// The first instant a bulletin released counts as "new in 30 days" at <paramref name="now"/>: the start of the day (UTC)
+    /// 29 days back — thirty days counting today, whole days, as the Remediation Center's releasedFrom filter takes them.
+    /// </summary>
+    public static DateTimeOffset NewBulletinsSince(DateTimeOffset now) => new(now.UtcDateTime.Date.AddDays(-29), TimeSpan.Zero);
 
     /// <summary>The home page's figures now, or as they stood at <paramref name="asOf"/> ("the last 30 days" then counted back from it).</summary>
     public static async Task<HomeSummary> HomeAsync(NpgsqlDataSource db, TimeProvider time, CancellationToken ct, DateTimeOffset? asOf = null)
@@ -133,7 +136,7 @@ public static class FleetQueries
               count(*) filter (where exists (select 1 from jsonb_array_elements_text(rows.cves) c(cve) join {ReadSql.At(PatchProjections.KnownExploitedTable, asOf)} k on k.id = 'cve:' || upper(c.cve)))::int
             from rows
             """, conn);
-        // From the start of the day (UTC) thirty days back: what the home page's link asks the Remediation Center (releasedFrom=that date).
+        // Whole days: what the home page's link asks the Remediation Center (releasedFrom=that date).
         cmd.Parameters.AddWithValue("since", NewBulletinsSince(now));
         cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
         BulletinSummary bulletins;

@@ -38,7 +38,7 @@ public class when_people_with_different_roles_use_the_console(ConsoleFixture con
             await page.GotoAsync("/policies/new?bulletin=KB5034441");
             await page.WaitForURLAsync("**/access-denied*");
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Not allowed" })).ToBeVisibleAsync();
-            await Expect(page.Locator("main")).ToContainTextAsync("does not allow the page /policies/new?bulletin=KB5034441");
+            await Expect(page.Locator("main")).ToContainTextAsync("does not allow the page /policies/new:");
         }
         finally
         {

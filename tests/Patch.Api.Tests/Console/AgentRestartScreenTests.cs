@@ -8,7 +8,8 @@ namespace Patch.Api.Tests.Console;
 
 /// <summary>
 /// An agent configuration's reboot settings on its page: when the agent may not restart the computer, when it would is
-/// not asked (the "Restart" choice hides) — the page cannot say both "allowed" and "never" — and what is saved is read back.
+/// not asked (the "Restart" choice hides, and keeps its value) — the page cannot say both "allowed" and "never" — and what
+/// is saved is read back.
 /// </summary>
 [Collection("console")]
 public class when_the_agent_may_not_restart_the_computer(ConsoleFixture console)
@@ -37,12 +38,16 @@ public class when_the_agent_may_not_restart_the_computer(ConsoleFixture console)
             await Expect(page.GetByLabel("Restart", new() { Exact = true })).ToBeVisibleAsync();
             await allow.UncheckAsync();
             await Expect(page.GetByLabel("Restart", new() { Exact = true })).ToBeHiddenAsync();
-            await page.GetByRole(AriaRole.Button, new() { Name = "Save changes" }).ClickAsync();
-            await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+            var put = await page.RunAndWaitForResponseAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Save changes" }).ClickAsync(),
+                r => r.Request.Method == "PUT" && r.Url.Contains("/api/agent-configurations/", StringComparison.Ordinal));
+            Assert.Equal(200, put.Status);
 
-            var saved = System.Text.Json.JsonDocument.Parse(await api.GetStringAsync($"/api/agent-configurations/{Uri.EscapeDataString(id)}", ct)).RootElement;
-            Assert.False(saved.GetProperty("settings").GetProperty("reboot").GetProperty("allowReboot").GetBoolean());
-            await page.ReloadAsync();
+            // Not allowed to restart; when it would, were it allowed, is kept as it was (not reset to "never").
+            var reboot = System.Text.Json.JsonDocument.Parse(await api.GetStringAsync($"/api/agent-configurations/{Uri.EscapeDataString(id)}", ct))
+                .RootElement.GetProperty("settings").GetProperty("reboot");
+            Assert.False(reboot.GetProperty("allowReboot").GetBoolean());
+            Assert.Equal("EndOfCycle", reboot.GetProperty("mode").GetString());
+            await page.GotoAsync($"/agent-configurations/{Uri.EscapeDataString(id)}");
             await Expect(page.GetByLabel("Allow the agent to restart the computer")).Not.ToBeCheckedAsync();
             await Expect(page.GetByLabel("Restart", new() { Exact = true })).ToBeHiddenAsync();
         }

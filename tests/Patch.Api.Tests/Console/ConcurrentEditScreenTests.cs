@@ -39,7 +39,7 @@ public class when_two_operators_edit_the_same_target_in_the_console(ConsoleFixtu
             await tom.Locator("#t-name").FillAsync("Kiosks (shop)");
             await tom.GetByRole(AriaRole.Button, new() { Name = "Save changes" }).ClickAsync();
             await Expect(tom.GetByRole(AriaRole.Alert)).ToContainTextAsync("Precondition failed");
-            await Expect(tom.GetByRole(AriaRole.Alert)).ToContainTextAsync("Someone else changed it since it was read");
+            await Expect(tom.GetByRole(AriaRole.Alert)).ToContainTextAsync("It was changed since it was read");
             await console.ScreenshotAsync(tom, "target-stale-save-refused");
 
             await tom.ReloadAsync();

@@ -62,12 +62,23 @@ public class when_patch_runs_its_own_postgresql
             await using (var conn = new Npgsql.NpgsqlConnection(first.ConnectionString))
                 await conn.OpenAsync(TestContext.Current.CancellationToken);
 
+            // The cluster runs with JIT off (ADR 0050); one an earlier version started with it on is turned off when adopted.
+            Assert.Equal("off", await ShowJitAsync(first.ConnectionString, "off"));
+            await using (var on = new Npgsql.NpgsqlConnection(first.ConnectionString))
+            {
+                await on.OpenAsync(TestContext.Current.CancellationToken);
+                await using var set = new Npgsql.NpgsqlCommand("alter system set jit = on; select pg_reload_conf();", on);
+                await set.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+            }
+            Assert.Equal("on", await ShowJitAsync(first.ConnectionString, "on"));
+
             // The owner was killed with -9: the cluster still runs; the next start adopts it and stops it on shutdown.
             other.Kill();
             await other.WaitForExitAsync(TestContext.Current.CancellationToken);
             var adopter = await EmbeddedPostgres.StartAsync(options);
             Assert.True(adopter.OwnsCluster);
             Assert.Equal(first.ConnectionString, adopter.ConnectionString);
+            Assert.Equal("off", await ShowJitAsync(first.ConnectionString, "off"));
             await adopter.DisposeAsync();
             await using var stopped = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(first.ConnectionString) { Pooling = false }.ConnectionString);
             await Assert.ThrowsAnyAsync<Exception>(() => stopped.OpenAsync(TestContext.Current.CancellationToken));
@@ -82,6 +93,25 @@ public class when_patch_runs_its_own_postgresql
             await first.StopAsync();
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The jit setting a new session of the cluster gets (not a pooled one, which may predate a reload), asked again for up to
+    /// five seconds until it is <paramref name="expected"/>: the postmaster reads its configuration again a moment after
+    /// pg_reload_conf() returns.
+    /// </summary>
+    private static async Task<string?> ShowJitAsync(string connectionString, string expected)
+    {
+        string? value = null;
+        for (var attempt = 0; attempt < 50 && value != expected; attempt++)
+        {
+            if (attempt > 0) await Task.Delay(100, TestContext.Current.CancellationToken);
+            await using var conn = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+            await conn.OpenAsync(TestContext.Current.CancellationToken);
+            await using var show = new Npgsql.NpgsqlCommand("show jit", conn);
+            value = (string?)await show.ExecuteScalarAsync(TestContext.Current.CancellationToken);
+        }
+        return value;
     }
 
     [Fact]

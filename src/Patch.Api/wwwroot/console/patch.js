@@ -121,7 +121,8 @@
     }
   }
 
-  // "<div data-when="options.schedule=Own">": its fields count (and show) only while that field has that value.
+  // "<div data-when="options.schedule=Own">": its fields count (and show) only while that field has that value; with
+  // data-keep they only show then, and are always sent (a choice put aside, not forgotten).
   function holds(form, condition) {
     const [name, wanted] = condition.split("=");
     const fields = [...form.querySelectorAll(`[name="${CSS.escape(name)}"]`)];
@@ -140,7 +141,8 @@
     const checks = {};
     for (const field of form.elements) {
       if (!field.name || field.disabled || field.dataset.skip !== undefined || field.type === "submit" || field.type === "button") continue;
-      if ([...ancestors(field, form)].some(box => box.dataset.when && !holds(form, box.dataset.when))) continue;
+      // A block shown only while its condition holds drops its fields otherwise — unless it keeps them (data-keep: hidden, still sent).
+      if ([...ancestors(field, form)].some(box => box.dataset.when && box.dataset.keep === undefined && !holds(form, box.dataset.when))) continue;
       if (field.closest("[data-drop-empty]") && rowIsEmpty(field.closest("[data-drop-empty]"))) continue;
       if (field.closest("template")) continue;
       if (field.dataset.type === "checks") { (checks[field.name] ??= []); if (field.checked) checks[field.name].push(field.value); continue; }
