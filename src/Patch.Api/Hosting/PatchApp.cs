@@ -44,6 +44,9 @@ public static class PatchApp
             // the operation does not take ("enabeld") would be dropped: each is a 400 naming it.
             o.SerializerOptions.AllowDuplicateProperties = false;
             o.SerializerOptions.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow;
+            // A number is a JSON number: "5" where a count is asked is refused, as a number where a text is asked is (the web
+            // defaults would read it).
+            o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
         });
         services.AddHealthChecks().AddCheck<ReadinessCheck>("database", tags: ["ready"]);
         services.AddHostedService<DemoCatalog>();

@@ -22,7 +22,7 @@ public static class ConsoleUrl
     public static string Csv(HttpRequest request, string apiPath, params string[] drop)
     {
         var pairs = request.Query.Where(kv => !drop.Contains(kv.Key, StringComparer.OrdinalIgnoreCase) && kv.Key is not ("page" or "pageSize" or "format" or "after"))
-            .SelectMany(kv => kv.Value.Select(v => new KeyValuePair<string, string?>(kv.Key, v))).Append(new("format", "csv"));
+            .SelectMany(kv => kv.Value.Where(v => !string.IsNullOrEmpty(v)).Select(v => new KeyValuePair<string, string?>(kv.Key, v))).Append(new("format", "csv"));
         return QueryHelpers.AddQueryString(apiPath, pairs);
     }
 

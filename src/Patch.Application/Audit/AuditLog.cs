@@ -35,6 +35,12 @@ public static class AuditLog
 
     private static readonly string[] StateStreams = ["settings:", "policy:", "target:", "window:", "agent-config:"];
 
+    /// <summary>
+    /// Streams of several entities, and the field that tells them apart: an event there changes only its own entity, so its
+    /// changes are against the earlier events of that entity (a new custom severity level is no rename of the one before).
+    /// </summary>
+    private static readonly Dictionary<string, string> EntityKeys = new(StringComparer.Ordinal) { [Domain.StreamIds.CustomSeverityLevels] = "levelId" };
+
     public static async Task<QueryAnswer<ReportPage<AuditRow>>> ListAsync(NpgsqlDataSource db, IQueryCollection query, bool csv, string? actor, string? actorKind,
         string? from, string? to, string? stream, string? type, string? correlationId, CancellationToken ct)
     {
@@ -43,6 +49,8 @@ public static class AuditLog
         var (toAt, toProblem) = Instant("to", to);
         problem ??= fromProblem ?? toProblem;
         if (problem is null && fromAt > toAt) problem = $"from ({from}) is after to ({to})";
+        if (problem is null && actorKind is not null && !Actor.Kinds.Contains(actorKind, StringComparer.Ordinal))
+            problem = $"actorKind: '{Domain.Users.UserDecisions.Printable(actorKind)}' is not one of {string.Join(", ", Actor.Kinds)}";
         if (problem is not null) return QueryAnswer<ReportPage<AuditRow>>.Invalid(problem);
 
         var where = new List<string> { "true" };
@@ -99,8 +107,10 @@ public static class AuditLog
             cmd.Parameters.AddWithValue("s", row.StreamId);
             cmd.Parameters.AddWithValue("v", row.Version);
             await using var reader = await cmd.ExecuteReaderAsync(ct);
+            var key = EntityKeys.GetValueOrDefault(row.StreamId);
             while (await reader.ReadAsync(ct))
-                if (JsonNode.Parse(reader.GetString(0)) is JsonObject earlier)
+                if (JsonNode.Parse(reader.GetString(0)) is JsonObject earlier
+                    && (key is null || JsonNode.DeepEquals(earlier[key], after[key])))
                     foreach (var (name, value) in earlier) before[name] = value?.DeepClone();
         }
         var changes = new List<FieldChange>();

@@ -66,6 +66,9 @@ public sealed record BulletinQuery(
             Bool(q, "staged", errors), Bool(q, "knownExploited", errors), Bool(q, "superseded", errors),
             Date(q, "releasedFrom", errors), Date(q, "releasedTo", errors), Date(q, "revisedFrom", errors), Date(q, "revisedTo", errors),
             NullIfEmpty(view), sort, descending, page, pageSize, paged, NullIfEmpty(groupBy), families);
+        // A range that ends before it begins holds nothing: a question asked wrong, not an empty answer.
+        if (query.ReleasedFrom > query.ReleasedTo) errors.Add("releasedFrom is after releasedTo");
+        if (query.RevisedFrom > query.RevisedTo) errors.Add("revisedFrom is after revisedTo");
         return errors.Count == 0 ? (query, null) : (null, string.Join("; ", errors));
     }
 

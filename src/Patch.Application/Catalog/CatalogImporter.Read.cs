@@ -43,7 +43,7 @@ public sealed partial class CatalogImporter
         if (format == "cvrf")
         {
             var cvrf = CvrfCatalogReader.Read(bytes);
-            CatalogText.Check(cvrf);
+            CheckText(cvrf, bytes);
             return new Content(cvrf, null);
         }
         // The buffer visible, so the JSON readers check and parse the bytes where they lie rather than a copy.
@@ -51,7 +51,7 @@ public sealed partial class CatalogImporter
         if (format == "kev")
         {
             var kev = KevCatalogReader.Read(stream);
-            CatalogText.Check(kev);
+            CheckText(kev, bytes);
             return new Content(null, kev);
         }
         var document = format switch
@@ -59,7 +59,17 @@ public sealed partial class CatalogImporter
             "mssecure" => MssecureCatalogReader.Read(stream),
             _ => PatchCatalogReader.Read(stream),
         };
-        CatalogText.Check(document);
+        CheckText(document, bytes);
         return new Content(document, null);
+    }
+
+    /// <summary>
+    /// No control character in the text read (named by its place in the catalog), nor — a JSON document — in a text it
+    /// holds that Patch does not read (named by its JSON path). XML allows none, and the KEV CSV reader checks every cell.
+    /// </summary>
+    private static void CheckText(object read, byte[] bytes)
+    {
+        CatalogText.Check(read);
+        if (CvrfCatalogReader.IsJson(bytes)) JsonControlEscapes.Refuse(bytes);
     }
 }

@@ -9,6 +9,9 @@ public sealed record Actor(string Kind, string Name, string CorrelationId, strin
 {
     public const string CorrelationHeader = "X-Correlation-Id";
 
+    /// <summary>Every kind of actor events are recorded with (the audit's actorKind filter takes these).</summary>
+    public static readonly string[] Kinds = ["user", "agent", "server-task", "command-line", "child-server", "replication", "anonymous"];
+
     public static Actor ServerTask(string task) => new("server-task", task, Guid.NewGuid().ToString("N"), $"server-task:{task}");
 
     /// <summary>The command line on the server (bootstrap commands): the operating system's user who ran it.</summary>

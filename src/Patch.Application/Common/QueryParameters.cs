@@ -81,8 +81,35 @@ public static class QueryParameters
                     statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
                 return;
             }
+            if (Invalid(endpoint, http.Request.Query) is { } invalid)
+            {
+                await Results.Problem(title: "Invalid query parameter", detail: invalid, statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
+                return;
+            }
         }
         await next(http);
+    }
+
+    /// <summary>
+    /// What is wrong with the value of a declared parameter of a kind the declaration says: a number, an instant or one of a
+    /// list (format=xml is no CSV nor JSON; page= is no page) — or null. A sort is checked by the query that reads it (which
+    /// knows its columns), a free text by its use.
+    /// </summary>
+    private static string? Invalid(Endpoint endpoint, IQueryCollection query)
+    {
+        foreach (var p in endpoint.Metadata.GetOrderedMetadata<QueryParametersMetadata>().SelectMany(m => m.Parameters))
+        {
+            if (p.Name == "sort" || !query.TryGetValue(p.Name, out var values)) continue;
+            var value = values.ToString().Trim();
+            var typed = p.Type is "integer" or "number" or "boolean" || p.Format is not null || p.Enum is not null;
+            if (typed && value.Length == 0) return $"'{p.Name}' is given without a value: give one, or leave the parameter out.";
+            if (p.Enum is { } allowed && !allowed.Contains(value, StringComparer.OrdinalIgnoreCase))
+                return $"'{p.Name}': '{Domain.Users.UserDecisions.Printable(value)}' is not one of {string.Join(", ", allowed)}.";
+            if (p.Type == "integer" && !long.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out _))
+                return $"'{p.Name}': '{Domain.Users.UserDecisions.Printable(value)}' is not a whole number.";
+            if (p.Type == "boolean" && !bool.TryParse(value, out _)) return $"'{p.Name}': '{Domain.Users.UserDecisions.Printable(value)}' is not true or false.";
+        }
+        return null;
     }
 
     private static IReadOnlySet<string> Compute(Endpoint endpoint, IServiceProvider services)

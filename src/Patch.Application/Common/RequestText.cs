@@ -16,6 +16,12 @@ public sealed record ChecksOwnBodyText;
 /// </summary>
 public static class RequestText
 {
+    /// <summary>
+    /// The most characters any text of a JSON request may hold — a policy's description, a rule, a URL have tighter limits of
+    /// their own; this one keeps any other field from carrying megabytes into the event log, every history and the audit.
+    /// </summary>
+    public const int MaxTextLength = 65_536;
+
     public static TBuilder ChecksOwnBody<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new ChecksOwnBodyText());
 
@@ -81,8 +87,11 @@ public static class RequestText
     private static bool IsJson(HttpRequest request) =>
         request.ContentType is { } type && (type.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) || type.Contains("+json", StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>Refuses a body that is not UTF-8 and any string (name or value) holding an escaped control character, naming its JSON path.</summary>
-    public static (string Title, string Detail)? InJson(ReadOnlySpan<byte> body)
+    /// <summary>
+    /// Refuses a body that is not UTF-8, any string (name or value) holding an escaped control character and any value of more
+    /// than <paramref name="maxTextLength"/> characters, naming its JSON path.
+    /// </summary>
+    public static (string Title, string Detail)? InJson(ReadOnlySpan<byte> body, int maxTextLength = MaxTextLength)
     {
         if (!System.Text.Unicode.Utf8.IsValid(body))
             return ("Not UTF-8", "The JSON body is not valid UTF-8 (RFC 8259): send it encoded as UTF-8.");
@@ -114,6 +123,9 @@ public static class RequestText
                         Advance(path);
                         if (reader.TokenType == JsonTokenType.String && reader.ValueIsEscaped && reader.GetString() is { } text && ControlAt(text) is var t and >= 0)
                             return Control(Path(path, body), text, t);
+                        // Its bytes first (every value passes here), its characters only when they may be too many.
+                        if (reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length > maxTextLength && reader.GetString()!.Length is var length && length > maxTextLength)
+                            return ("Text too long", $"{Path(path, body)}: {length} characters; a text of a request holds at most {maxTextLength}.");
                         break;
                 }
             }

@@ -68,7 +68,9 @@ public static class HierarchyRollup
         app.MapPost($"{ReplicationProtocol.Prefix}/rollup", async (RollupRequest body, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>
             {
                 if (body.Own is null || body.Subtree is null) return Problems.Invalid("Invalid roll-up", "own and subtree: required");
-                if ((body.Own.Problem() ?? body.Subtree.Problem()) is { } problem) return Problems.Invalid("Invalid roll-up", problem);
+                var problem = (body.Own.Problem() is { } ownProblem ? $"own: {ownProblem}" : null)
+                    ?? (body.Subtree.Problem() is { } subtreeProblem ? $"subtree: {subtreeProblem}" : null) ?? body.Subtree.SubtreeProblem(body.Own);
+                if (problem is not null) return Problems.Invalid("Invalid roll-up", problem);
                 var caller = ChildCredentialHandler.Caller(http);
                 var now = time.GetUtcNow();
                 await using var session = store.OpenSession(new Actor("child-server", caller.Name, http.TraceIdentifier, caller.Id));

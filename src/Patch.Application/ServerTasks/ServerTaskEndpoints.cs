@@ -28,8 +28,11 @@ public static class ServerTaskEndpoints
     {
         var group = app.MapGroup("/api").WithTags("Server tasks");
 
-        group.MapGet("server-tasks/runs", (string? task, int? page, int? pageSize, HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, CancellationToken ct) =>
-                ListAsync(session, task, page, pageSize, ct, db, AsOf.Of(http), http))
+        group.MapGet("server-tasks/runs", async (string? task, int? page, int? pageSize, HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, ServerTaskRunner runner,
+                CancellationToken ct) =>
+                task is not null && !RunTasks(runner).Contains(task, StringComparer.Ordinal)
+                    ? Problems.Invalid("Invalid query", $"task: '{Domain.Users.UserDecisions.Printable(task)}' is not one of {string.Join(", ", RunTasks(runner))}.")
+                    : await ListAsync(session, task, page, pageSize, ct, db, AsOf.Of(http), http))
             .ForAuditor().WithAsOf().WithName("ListServerTaskRuns").WithQuery(QueryParameters.Format)
             .WithSummary("Runs of server tasks, newest first (as they stood at asOf when asked); filter with task=catalog-import; format=csv (or Accept: text/csv) for CSV, every run unless paged.")
             .Produces<ServerTaskRunPage>(200, "application/json", "text/csv").ProducesProblem(400);
@@ -50,6 +53,10 @@ public static class ServerTaskEndpoints
             .WithSummary("Any stream's events (bulletin 'microsoft:KB5034441', settings 'settings:core', run 'task-run:…') with actor and correlation ids.")
             .Produces<IReadOnlyList<HistoryEntry>>().ProducesProblem(404);
     }
+
+    /// <summary>Every task that records runs: the server tasks, and the catalog imports and staging runs started by a request.</summary>
+    public static IReadOnlyList<string> RunTasks(ServerTaskRunner runner) =>
+        [CatalogImporter.TaskName, Staging.BulletinStager.TaskName, .. runner.Tasks.Select(t => t.Name).Order(StringComparer.Ordinal)];
 
     private static async Task<IResult> ListAsync(IQuerySession session, string? task, int? page, int? pageSize, CancellationToken ct, Npgsql.NpgsqlDataSource db,
         DateTimeOffset? asOf, HttpContext? http = null)

@@ -23,16 +23,17 @@ public static class VendorSettingsEndpoints
         var group = app.MapGroup("/api/settings/vendors/{vendor}").WithTags("Settings");
 
         group.MapGet("", async (string vendor, HttpContext http, IQuerySession session, CancellationToken ct) =>
-                InvalidVendor(vendor) ?? await ConditionalRequests.ReadAsync(http, session, VendorSettings.StreamId(vendor),
+                InvalidVendor(vendor) ?? await UnknownVendorAsync(session, vendor, ct) ?? await ConditionalRequests.ReadAsync(http, session, VendorSettings.StreamId(vendor),
                     async () => await ValuesAsync(session, vendor, ct, AsOf.Of(http)), v => Results.Ok(v), () => Results.NotFound()))
             .ForAuditor().WithAsOf().EvaluatesPreconditions().WithName("GetVendorSettings")
             .WithSummary("A vendor's settings (e.g. 'microsoft'), now or as they stood at asOf; the seed's defaults until changed: verify authenticity on, target 'builtin:requiring-updates', delete unused packages after 7 days, run as System whether or not a user is logged on, terminate after 60 minutes, agent events on.")
-            .Produces<VendorSettingsValues>().ProducesProblem(400);
+            .Produces<VendorSettingsValues>().ProducesProblem(400).ProducesProblem(404);
 
         group.MapPut("", async (string vendor, VendorSettingsValues? body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
             {
                 if (InvalidVendor(vendor) is { } invalid) return invalid;
                 await using var session = store.OpenSession(Actor.From(http));
+                if (await UnknownVendorAsync(session, vendor, ct) is { } unknown) return unknown;
                 if (body?.DefaultMaintenanceWindowId is { } windowId && await session.LoadAsync<MaintenanceWindow>(windowId, ct) is not { Deleted: false })
                     return Problems.Invalid("Invalid vendor settings", $"defaultMaintenanceWindowId: no maintenance window '{windowId}'");
                 if (body?.DefaultTargetId is { } targetId && !Patch.Domain.Targets.Targets.IsBuiltIn(targetId) && await session.LoadAsync<Target>(targetId, ct) is not { Deleted: false })
@@ -48,8 +49,24 @@ public static class VendorSettingsEndpoints
                 return Results.Ok(body);
             })
             .ForAdministrator().EvaluatesIfMatch().WithName("ChangeVendorSettings")
-            .WithSummary("Replace a vendor's settings. New packages and policies take them; existing policies keep the values they were created with.")
-            .Produces<VendorSettingsValues>().ProducesProblem(400);
+            .WithSummary("Replace a vendor's settings. New packages and policies take them; existing policies keep the values they were created with. A vendor other than Microsoft is known once a catalog imported one of its bulletins (404 before).")
+            .Produces<VendorSettingsValues>().ProducesProblem(400).ProducesProblem(404);
+    }
+
+    /// <summary>
+    /// A 404 for a vendor no catalog brought a bulletin of (by its slug, as bulletins' ids begin: "microsoft:KB…") and that has
+    /// no settings yet; null for a known vendor — and for Microsoft, always. Settings made for a name no catalog knows would
+    /// apply to nothing.
+    /// </summary>
+    private static async Task<IResult?> UnknownVendorAsync(IQuerySession session, string vendor, CancellationToken ct)
+    {
+        var slug = StreamIds.Slug(vendor);
+        // Microsoft's settings are the seed's own screen: set before any catalog is imported, as a fresh server is set up.
+        if (slug == "microsoft") return null;
+        var known = await session.AdvancedSql.QueryAsync<bool>(
+            $"select exists (select 1 from {Projections.ReadModels.Schema}.{Projections.Catalog.BulletinList.Table} where starts_with(id, ?)) " +
+            $"or exists (select 1 from {PatchStore.Schema}.mt_streams where id = ?)", ct, slug + ":", VendorSettings.StreamId(vendor));
+        return known.Single() ? null : Problems.NotFound($"No vendor '{Domain.Users.UserDecisions.Printable(vendor)}': no imported catalog has a bulletin of it.");
     }
 
     /// <summary>A vendor's name as catalogs give it ("Microsoft", "Adobe Systems"): 1 to 64 characters, no path separators, something left when slugged.</summary>

@@ -19,15 +19,17 @@ public sealed record AgentInventory(
     {
         var problems = new List<string>();
         if (string.IsNullOrWhiteSpace(OsCaption) || OsCaption.Length > 256 || OsCaption.Any(char.IsControl)) problems.Add("osCaption: 1 to 256 characters, no control characters");
-        if (!Version.TryParse(OsVersion, out var v) || v.Build < 0) problems.Add($"osVersion: '{OsVersion}' is not a version like 10.0.19045 or 10.0.19045.3930");
-        if (Architecture is not ("x64" or "x86" or "arm64" or "ia64")) problems.Add($"architecture: '{Architecture}' is not one of x64, x86, arm64, ia64");
+        if (!Version.TryParse(OsVersion, out var v) || v.Build < 0) problems.Add($"osVersion: '{Users.UserDecisions.Printable(OsVersion)}' is not a version like 10.0.19045 or 10.0.19045.3930");
+        if (Architecture is not ("x64" or "x86" or "arm64" or "ia64")) problems.Add($"architecture: '{Users.UserDecisions.Printable(Architecture)}' is not one of x64, x86, arm64, ia64");
         if (ServicePack is < 0 or > 9) problems.Add("servicePack: 0 to 9");
         if (Cultures is null || Cultures.Count > 50 || Cultures.Any(c => string.IsNullOrWhiteSpace(c) || c.Length > 20 || c.Any(char.IsControl))) problems.Add("cultures: up to 50 names like en-US");
         if (SoftwareReleases is null || SoftwareReleases.Count > 5000 || SoftwareReleases.Any(r => string.IsNullOrWhiteSpace(r) || r.Length > 256 || r.Any(char.IsControl)))
             problems.Add("softwareReleases: up to 5000 names of at most 256 characters, no control characters");
         if (InstalledKbs is null || InstalledKbs.Count > 20000 || InstalledKbs.Any(k => k is null || !System.Text.RegularExpressions.Regex.IsMatch(k, "^(KB|Q)[0-9]{4,8}$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)))
             problems.Add("installedKbs: up to 20000 ids like KB5034441");
-        if (!Version.TryParse(AgentVersion, out _)) problems.Add($"agentVersion: '{AgentVersion}' is not a version");
+        if (!Version.TryParse(AgentVersion, out _)) problems.Add($"agentVersion: '{Users.UserDecisions.Printable(AgentVersion)}' is not a version");
+        if (InstallationType is { } installation && (installation.Length is 0 or > 64 || installation.Any(char.IsControl)))
+            problems.Add("installationType: 1 to 64 characters when present (Client, Server, Server Core…), no control characters");
         if (Products is { Count: > Inventory.Products.InstalledProduct.MaxProducts }) problems.Add($"products: at most {Inventory.Products.InstalledProduct.MaxProducts}");
         else if (Products is not null)
             problems.AddRange(Products.SelectMany((p, i) => p is null ? [$"products[{i}]: null"] : p.Problems(i)).Take(20));

@@ -9,7 +9,7 @@ public static class CustomSeverityAssignment
     {
         if (bulletin is null) return Outcome.Refuse(RejectionKind.NotFound, "Bulletin not found", $"No bulletin '{bulletinId}'.");
         if (levels.Find(levelId) is null)
-            return Outcome.Refuse(RejectionKind.Invalid, "Unknown custom severity level", $"No custom severity level '{levelId}'.");
+            return Outcome.Refuse(RejectionKind.Invalid, "Unknown custom severity level", $"No custom severity level '{Users.UserDecisions.Printable(levelId)}'.");
         return bulletin.CustomSeverityId == levelId ? Outcome.Nothing : Outcome.Append(new CustomSeverityAssigned(bulletin.Id, levelId));
     }
 

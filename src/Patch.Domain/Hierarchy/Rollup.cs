@@ -18,16 +18,33 @@ public sealed record HierarchyFigures(int Servers, long Computers, long Computer
             .Select(g => new SeverityFigures(g.Key, g.Sum(v => v.MissingInstalls), g.Sum(v => v.Computers))).OrderBy(v => v.Severity, StringComparer.Ordinal).ToList(),
         a.Executed + b.Executed, a.Succeeded + b.Succeeded, a.Failed + b.Failed, a.NotCompleted + b.NotCompleted, a.PendingRestarts + b.PendingRestarts));
 
-    /// <summary>Null when every figure is a plausible count, else what is wrong (a child's report is input like any other).</summary>
+    /// <summary>
+    /// The largest count a report may carry: a trillion — beyond any fleet, and summed over the most servers a hierarchy may
+    /// have still far from the range of a 64-bit count (a child cannot make the parent's totals wrap around).
+    /// </summary>
+    public const long MaxCount = 1_000_000_000_000;
+
+    /// <summary>Null when every figure is a plausible count and they agree with each other, else what is wrong (a child's report is input like any other).</summary>
     public string? Problem()
     {
         if (Servers < 1 || Servers > 100_000) return "servers: 1 to 100000";
         if (new[] { Computers, ComputersWithAgent, NotReportingInventory, Executed, Succeeded, Failed, NotCompleted, PendingRestarts }.Any(n => n < 0)
             || Vulnerabilities.Any(v => v.MissingInstalls < 0 || v.Computers < 0)) return "figures: counts are never negative";
+        if (new[] { Computers, Executed }.Concat(Vulnerabilities.Select(v => v.MissingInstalls)).Any(n => n > MaxCount)) return $"figures: at most {MaxCount} each";
+        if (ComputersWithAgent > Computers || NotReportingInventory > Computers || PendingRestarts > Computers || Vulnerabilities.Any(v => v.Computers > Computers))
+            return "figures: computers with an agent, not reporting, waiting to restart or missing updates of a severity are among the computers (at most computers)";
+        if (Succeeded > Executed || Failed > Executed || NotCompleted > Executed) return "figures: succeeded, failed and not completed deliveries are among the executed ones (at most executed)";
         if (Vulnerabilities.Count > 20 || Vulnerabilities.Any(v => string.IsNullOrWhiteSpace(v.Severity) || v.Severity.Length > 32 || v.Severity.Any(char.IsControl)))
             return "vulnerabilities: up to 20 severities by name";
+        if (Vulnerabilities.Select(v => v.Severity).Distinct(StringComparer.Ordinal).Count() != Vulnerabilities.Count) return "vulnerabilities: each severity once";
         return null;
     }
+
+    /// <summary>Null when these subtree figures hold <paramref name="own"/> (a server's subtree is itself and its descendants), else what is wrong.</summary>
+    public string? SubtreeProblem(HierarchyFigures own) =>
+        Servers < own.Servers || Computers < own.Computers || ComputersWithAgent < own.ComputersWithAgent || Executed < own.Executed
+            ? "subtree: its figures include the server's own (at least own's servers, computers, computers with an agent and executed deliveries)"
+            : null;
 }
 
 /// <summary>A child's figures as it last reported them: its own, and its own with its descendants'.</summary>

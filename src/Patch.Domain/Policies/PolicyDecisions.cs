@@ -61,6 +61,7 @@ public static class PolicyDecisions
         var problems = options.Problems().Concat(TargetProblems(targets, knownTargets)).ToList();
         var name = string.IsNullOrWhiteSpace(command.Name) ? DefaultName(bulletins, command.SingleUpdateId) : command.Name.Trim();
         if (name.Length > SoftwareUpdatePolicy.MaxNameLength) problems.Add($"name: at most {SoftwareUpdatePolicy.MaxNameLength} characters");
+        if (command.Description is { Length: > SoftwareUpdatePolicy.MaxDescriptionLength }) problems.Add($"description: at most {SoftwareUpdatePolicy.MaxDescriptionLength} characters");
         if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid policy", string.Join("; ", problems));
 
         var description = command.Description ?? (bulletins.Count == 1 ? bulletins[0].Facts.Description ?? bulletins[0].Facts.Title : string.Join("\n", bulletins.Select(b => b.Facts.Title)));
@@ -78,6 +79,7 @@ public static class PolicyDecisions
         var targets = command.Targets?.Distinct().ToList() ?? policy.Targets.ToList();
         var problems = options.Problems().Concat(TargetProblems(targets, knownTargets)).ToList();
         if (name.Length is 0 or > SoftwareUpdatePolicy.MaxNameLength) problems.Add($"name: 1 to {SoftwareUpdatePolicy.MaxNameLength} characters");
+        if (command.Description is { Length: > SoftwareUpdatePolicy.MaxDescriptionLength }) problems.Add($"description: at most {SoftwareUpdatePolicy.MaxDescriptionLength} characters");
         if (targets.Count == 0) problems.Add("targets: at least one");
         if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid policy", string.Join("; ", problems));
 

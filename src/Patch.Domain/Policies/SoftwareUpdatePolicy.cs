@@ -74,6 +74,9 @@ public sealed record SoftwareUpdatePolicy(string Id, string Name, string? Descri
 {
     public const int MaxNameLength = 200;
 
+    /// <summary>The longest description a policy may be given (a bulletin's own — every CVE it fixes with its title — is a few thousand characters).</summary>
+    public const int MaxDescriptionLength = 32_768;
+
     public static string StreamId(Guid id) => $"policy:{id:N}";
 
     /// <summary>The parent server this policy is replicated from (read-only here), or null for a policy of this server.</summary>

@@ -21,12 +21,14 @@ public static class TaskSchedules
     /// <summary>Null when the cron expression and time zone are usable, else what is wrong with them.</summary>
     public static string? Problem(string? cron, string timeZone)
     {
+        if (cron is { Length: > 200 }) return "cron: at most 200 characters";
+        if (timeZone is { Length: > 100 }) return "time zone: at most 100 characters";
         if (cron is not null)
         {
             try { Parse(cron); }
-            catch (CronFormatException e) { return $"cron '{cron}' is not a cron expression: {e.Message}"; }
+            catch (CronFormatException e) { return $"cron '{Users.UserDecisions.Printable(cron)}' is not a cron expression: {e.Message}"; }
         }
-        return Zone(timeZone) is null ? $"time zone '{timeZone}' is not a known IANA or Windows time zone id" : null;
+        return Zone(timeZone) is null ? $"time zone '{Users.UserDecisions.Printable(timeZone)}' is not a known IANA or Windows time zone id" : null;
     }
 
     public static TimeZoneInfo? Zone(string id) => TimeZones.TryFind(id, out var zone) ? zone : null;

@@ -82,5 +82,5 @@ public sealed record CustomSeverityLevels(string Id, IReadOnlyList<CustomSeverit
     }
 
     private static Outcome NotFound(string levelId) =>
-        Outcome.Refuse(RejectionKind.NotFound, "Custom severity level not found", $"No custom severity level '{levelId}'.");
+        Outcome.Refuse(RejectionKind.NotFound, "Custom severity level not found", $"No custom severity level '{Users.UserDecisions.Printable(levelId)}'.");
 }

@@ -47,6 +47,12 @@ public sealed record Target(string Id, string Name, IReadOnlyList<TargetRule> In
 
     public static Target Apply(TargetDeleted e, Target t) => t with { Deleted = true };
 
+    /// <summary>The longest operating system text or product name a rule may hold (a caption or a product's display name is shorter).</summary>
+    public const int MaxCriterion = 256;
+
+    /// <summary>The most computers a rule may name one by one (a larger set is a pattern, an operating system or a product).</summary>
+    public const int MaxComputers = 10_000;
+
     public static Outcome DecideDefine(Target? current, string targetId, string? name, IReadOnlyList<TargetRule>? include, IReadOnlyList<TargetRule>? exclude)
     {
         var problems = new List<string>();
@@ -56,8 +62,12 @@ public sealed record Target(string Id, string Name, IReadOnlyList<TargetRule> In
         if (rules.Any(r => r is null || r.IsEmpty)) problems.Add("include/exclude: a rule needs at least one criterion");
         foreach (var pattern in rules.Where(r => r?.NamePattern is not null).Select(r => r.NamePattern!))
             if (pattern.Length > 128 || !pattern.All(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' or '*' or '?'))
-                problems.Add($"namePattern: '{pattern}' may hold letters, digits, '-', '_', '.', '*' and '?' (at most 128)");
+                problems.Add($"namePattern: '{Users.UserDecisions.Printable(pattern)}' may hold letters, digits, '-', '_', '.', '*' and '?' (at most 128)");
+        if (rules.Any(r => r?.OperatingSystemContains is { Length: > MaxCriterion } || r?.Product is { Length: > MaxCriterion }))
+            problems.Add($"operatingSystemContains, product: at most {MaxCriterion} characters");
         if (rules.Any(r => r?.Computers is { } names && names.Any(string.IsNullOrWhiteSpace))) problems.Add("computers: names must not be empty");
+        if (rules.Any(r => r?.Computers is { } names && (names.Count > MaxComputers || names.Any(n => n?.Length > 256))))
+            problems.Add($"computers: at most {MaxComputers} names of at most 256 characters a rule");
         if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid target", string.Join("; ", problems));
         if (current is { Deleted: true }) return Outcome.Refuse(RejectionKind.NotFound, "Target deleted", $"Target '{targetId}' was deleted.");
         if (current is null) return Outcome.Append(new TargetDefined(targetId, name!.Trim(), include!, exclude ?? []));

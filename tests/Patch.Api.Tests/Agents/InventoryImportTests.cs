@@ -90,6 +90,24 @@ public class when_an_operator_imports_inventories_in_bulk(AppFixture app) : AppT
         Assert.Equal(0, (await GetJsonAsync("/api/computers?q=BULK")).GetProperty("total").GetInt64());
     }
 
+    /// <summary>NDJSON is UTF-8: a file saved as UTF-16 (with its byte order mark) or in a Windows code page is refused by name, never decoded by guess.</summary>
+    [Theory]
+    [InlineData("utf-16")]
+    [InlineData("latin-1")]
+    public async Task a_file_not_in_utf_8_is_refused_and_nothing_is_written(string encoding)
+    {
+        var inventory = Capture("10_22H2_x64_enterprise_en-us_systeminfo.txt") with { OsCaption = "Microsoft Windows 10 Entreprise é" };
+        // The serializer escapes the accent (\u00E9): written as the character itself, as a text editor would.
+        var text = Line("BULK-ENC", inventory).Replace("\\u00E9", "é", StringComparison.Ordinal) + "\n";
+        Assert.Contains("é", text);
+        byte[] bytes = encoding == "utf-16" ? [.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes(text)] : Encoding.Latin1.GetBytes(text);
+        using var client = App.Client("olga", Domain.Users.Roles.Operator);
+        var response = await client.PostAsync("/api/computers/inventories", new ByteArrayContent(bytes) { Headers = { ContentType = new("application/x-ndjson") } }, Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("not UTF-8", await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal(0, (await GetJsonAsync("/api/computers?q=BULK-ENC")).GetProperty("total").GetInt64());
+    }
+
     [Fact]
     public async Task an_auditor_may_not_import_and_an_empty_file_is_refused()
     {

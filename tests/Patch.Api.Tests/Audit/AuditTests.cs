@@ -61,6 +61,18 @@ public class when_an_auditor_reads_the_log(AppFixture app) : AppTest(app)
         Assert.Equal("name: Servers → All servers", edit.GetProperty("changed").GetString());
     }
 
+    /// <summary>The custom severity levels share one stream: a new level is shown as created, not as a rename of the level before it.</summary>
+    [Fact]
+    public async Task a_new_custom_severity_level_is_no_change_of_another()
+    {
+        Assert.Equal(HttpStatusCode.Created, (await SendAsync(HttpMethod.Post, "/api/custom-severities", new { name = "Urgent" })).Status);
+        Assert.Equal(HttpStatusCode.Created, (await SendAsync(HttpMethod.Post, "/api/custom-severities", new { name = "Later" })).Status);
+
+        var created = (await GetJsonAsync("/api/audit?stream=settings:custom-severities")).GetProperty("items")[0];
+        Assert.Equal("name: (none) → Later; levelId: (none) → " + created.GetProperty("data").GetProperty("levelId").GetString(),
+            created.GetProperty("changed").GetString());
+    }
+
     [Fact]
     public async Task stored_secret_hashes_never_show()
     {

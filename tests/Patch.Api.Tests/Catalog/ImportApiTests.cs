@@ -194,7 +194,6 @@ public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(a
     [InlineData("mssecure", "<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><BulletinDatastore>&e;</BulletinDatastore>", "XML with a DTD is refused", "line 1")]
     [InlineData("patch", "{\"schemaVersion\":\"9.9\",\"catalogId\":\"x\",\"bulletins\":[]}", "Invalid Patch catalog", "$.schemaVersion")]
     [InlineData("kev", "{\"catalogVersion\":\"1\",\"vulnerabilities\":[{}]}", "Invalid KEV catalog", "$.vulnerabilities[0].cveID")]
-    [InlineData("csaf", "{}", "Unknown format", "format")]
     [InlineData("cvrf", "{\"DocumentTitle\":{\"Value\":\"January 2023 Security Updates\"}}", "Missing field", "$")]
     [InlineData("cvrf", "{\"document\":{\"category\":\"csaf_vex\"},\"vulnerabilities\":[]}", "Not a CVRF document", "$.document")]
     [InlineData("mssecure", " {\"DocumentTitle\":{}}", "Not XML", "line 1, column 2")]
@@ -215,6 +214,17 @@ public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(a
         var failed = runs.GetProperty("items")[0];
         Assert.Equal("failed", failed.GetProperty("status").GetString());
         Assert.Contains(title, failed.GetProperty("error").GetString());
+    }
+
+    /// <summary>A format Patch does not read is a request it cannot carry out, refused before any import begins: no run is recorded.</summary>
+    [Fact]
+    public async Task an_unknown_format_is_refused_before_any_run()
+    {
+        var runs = (await GetJsonAsync("/api/catalog/imports")).GetProperty("total").GetInt64();
+        var problem = await App.ImportAsync("csaf", Encoding.UTF8.GetBytes("{}"), HttpStatusCodeExpectation.Any);
+        Assert.Equal((400, "Invalid query parameter"), (problem.GetProperty("status").GetInt32(), problem.GetProperty("title").GetString()));
+        Assert.Contains("'format': 'csaf' is not one of cvrf, mssecure, patch, kev", problem.GetProperty("detail").GetString());
+        Assert.Equal(runs, (await GetJsonAsync("/api/catalog/imports")).GetProperty("total").GetInt64());
     }
 
     [Fact]
@@ -433,6 +443,27 @@ public class when_a_catalog_text_holds_a_control_character(AppFixture app) : App
         Assert.Equal("Control character in text", result.GetProperty("title").GetString());
         Assert.Equal("bulletins[2] (KB5034122).updates[2].fileName", result.GetProperty("place").GetString());
         Assert.StartsWith("bulletins[2] (KB5034122).updates[2].fileName holds the control character U+001F at position 22;", result.GetProperty("detail").GetString());
+    }
+
+    /// <summary>
+    /// A text Patch does not read (a KEV entry's notes) is still catalog text: a control
+    /// character in it is refused by its JSON path and line, as one in a field it reads is.
+    /// </summary>
+    [Theory]
+    [InlineData("kev", "demo/kev-demo.json", "\"notes\": \"", "\"notes\": \"see\\u0000", "$.vulnerabilities[0].notes", "U+0000")]
+    [InlineData("kev", "demo/kev-demo.json", "\"notes\": \"", "\"notes\": \"bell\\b", "$.vulnerabilities[0].notes", "U+0008")]
+    public async Task a_text_patch_does_not_read_is_refused_by_its_path(string format, string file, string find, string replace, string path, string character)
+    {
+        var original = await File.ReadAllTextAsync(SharedData.RepoFile(file));
+        var at = original.IndexOf(find, StringComparison.Ordinal);
+        Assert.True(at >= 0, $"{file} has no {find}");
+        var text = original[..at] + replace + original[(at + find.Length)..];
+        var before = await App.CatalogEventCountAsync();
+        var result = await App.ImportAsync(format, System.Text.Encoding.UTF8.GetBytes(text), HttpStatusCodeExpectation.Any);
+        Assert.Equal("Control character in text", result.GetProperty("title").GetString());
+        Assert.StartsWith($"{path}: a control character ({character})", result.GetProperty("detail").GetString());
+        Assert.StartsWith("line ", result.GetProperty("place").GetString());
+        Assert.Equal(before, await App.CatalogEventCountAsync());
     }
 
     /// <summary>XML formats: a control character, as a character reference or a raw byte, is malformed XML (XML 1.0 allows only tab, CR and LF) — a 400 with the line and column.</summary>

@@ -39,7 +39,7 @@ public class when_the_install_cycle_is_asked_about_the_past(AppFixture app) : Cy
             "/api/targets", $"/api/targets/{targetId}/members", "/api/targets/builtin:requiring-update:u-flaky/members",
             "/api/computers", "/api/computers/CYC-B/updates", "/api/computers/CYC-B/products", "/api/computers/CYC-B/deliveries",
             "/api/server-tasks/runs", "/api/catalog/imports", "/api/custom-severities", "/api/maintenance-windows", "/api/agent-configurations",
-            "/api/agent-configurations/agent-config:default", "/api/settings/core", "/api/settings/vendors/ms",
+            "/api/agent-configurations/agent-config:default", "/api/settings/core", "/api/settings/vendors/microsoft",
         ];
         var snapshots = new List<Snapshot> { await PastAnswers.TakeAsync(App, reports) };
 

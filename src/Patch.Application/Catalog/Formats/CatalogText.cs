@@ -5,14 +5,23 @@ namespace Patch.Application.Catalog.Formats;
 
 /// <summary>
 /// No text of a catalog may hold a C0 control character other than tab, carriage return and line feed — a NUL, for
-/// one, which PostgreSQL refuses in JSON: whatever the format, a parsed catalog is walked before anything is written,
-/// and the first such text is refused naming its field (and its bulletin or CVE) and the character.
+/// one, which PostgreSQL refuses in JSON — nor be longer than <see cref="MaxLength"/>: whatever the format, a parsed
+/// catalog is walked before anything is written, and the first such text is refused naming its field (and its bulletin
+/// or CVE) and the character.
 /// </summary>
 public static class CatalogText
 {
+    /// <summary>
+    /// The most characters a text of a catalog may hold: a CVRF bulletin's description (every CVE it fixes with its title)
+    /// is at most tens of thousands; megabytes in one field are no vendor's and would be carried into every history.
+    /// </summary>
+    public const int MaxLength = 262_144;
+
     public static void Check(object document)
     {
         if (Walk(document, 0) is not { } found) return;
+        if (found.Index < 0)
+            throw new CatalogFormatException("Text too long", $"{found.Path} holds {found.Text.Length} characters; a catalog text holds at most {MaxLength}.", found.Path);
         throw Refusal(found.Path, found.Text, found.Index, found.Path);
     }
 
@@ -58,6 +67,8 @@ public static class CatalogText
         switch (value)
         {
             case null: return null;
+            case string { Length: > MaxLength } tooLong:
+                return new Found(tooLong, -1);
             case string text:
                 var index = text.AsSpan().IndexOfAnyInRange('\0', '\x1f');
                 while (index >= 0 && text[index] is '\t' or '\r' or '\n')
