@@ -33,6 +33,29 @@ public class when_requests_are_incomplete_or_hostile(AppFixture app) : AppTest(a
         Assert.Contains(detail, body);
     }
 
+    /// <summary>
+    /// Found probing a running server: values too long to be meant, numbers given as text, query values out of their kind,
+    /// filters naming nothing that exists, ranges backwards, settings for a vendor no catalog has — each a 4xx naming it.
+    /// </summary>
+    [Theory]
+    [InlineData("POST", "/api/webhooks", "{\"name\":\"w\",\"url\":\"http://127.0.0.1:9/LONG\",\"events\":[\"import-failed\"],\"secret\":\"0123456789abcdef0123\"}", 400, "url: at most 2048")]
+    [InlineData("POST", "/api/targets", "{\"name\":\"t\",\"include\":[{\"operatingSystemContains\":\"LONG\"}]}", 400, "at most 256 characters")]
+    [InlineData("PUT", "/api/settings/core", "{\"managedCultures\":[\"en-US\"],\"excludedSoftwareReleases\":[\"HUGE\"]}", 400, "$.excludedSoftwareReleases[0]: 70000 characters")]
+    [InlineData("POST", "/api/enrolment-tokens", "{\"name\":\"n\",\"maxUses\":\"5\"}", 400, "maxUses")]
+    [InlineData("GET", "/api/reports/compliance/bulletins?format=xml", null, 400, "'format': 'xml' is not one of csv, json")]
+    [InlineData("GET", "/api/reports/compliance/bulletins?page=", null, 400, "'page' is given without a value")]
+    [InlineData("GET", "/api/audit?actorKind=robot", null, 400, "actorKind: 'robot' is not one of")]
+    [InlineData("GET", "/api/server-tasks/runs?task=no-such-task", null, 400, "task: 'no-such-task' is not one of")]
+    [InlineData("GET", "/api/bulletins?releasedFrom=2025-01-01&releasedTo=2024-01-01", null, 400, "releasedFrom is after releasedTo")]
+    [InlineData("GET", "/api/settings/vendors/nosuchvendor", null, 404, "No vendor 'nosuchvendor'")]
+    public async Task a_value_out_of_its_kind_is_refused_naming_it(string method, string url, string? json, int expected, string detail)
+    {
+        var (status, body) = await SendAsync(new HttpMethod(method), url, json?.Replace("LONG", new string('x', 3000)).Replace("HUGE", new string('y', 70_000)));
+        Assert.True((int)status == expected, $"{status}: {body}");
+        Assert.Contains(detail, body);
+        Assert.True(body.Length < 2000, "the refusal does not carry the value back");
+    }
+
     [Fact]
     public async Task only_bulletin_streams_have_a_bulletin_history()
     {
