@@ -45,6 +45,13 @@ public sealed class PatchOperationFilter : IOperationFilter
         if (operation.Responses?.TryGetValue("200", out var ok) == true && ok.Content is { } content && content.ContainsKey("text/csv"))
             content["text/csv"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = "RFC 4180 CSV with a header row" } };
         if (metadata.OfType<EvaluatesPreconditionsMetadata>().LastOrDefault() is { } preconditions) Preconditions(operation, context, preconditions);
+        // Every operation refuses a query parameter it does not take, one given twice or out of its kind, a control character
+        // in its path or query and a body it does not take (QueryParameters, RequestText, RequestBodies): a 400 it may answer.
+        operation.Responses!.TryAdd("400", new OpenApiResponse
+        {
+            Description = "Bad request: what is wrong and where (a query parameter, the path, the body's JSON path).",
+            Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = new OpenApiMediaType { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) } },
+        });
         if (operation.OperationId == "ImportCatalog") ImportBody(operation);
         if (operation.OperationId == "ImportComputers")
             operation.RequestBody = new OpenApiRequestBody

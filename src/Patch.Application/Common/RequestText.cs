@@ -74,6 +74,9 @@ public static class RequestText
     private static (string Title, string Detail)? InQuery(HttpRequest request)
     {
         if (!request.QueryString.HasValue) return null;
+        // %-escapes that are no UTF-8 (?q=%C3%28) decode to U+FFFD: a search for a character nobody typed.
+        if (!PercentDecodedIsUtf8(request.QueryString.Value!))
+            return ("Not UTF-8", "The query string is not UTF-8 once its %-escapes are decoded (RFC 3986): send its text encoded as UTF-8.");
         foreach (var (key, values) in request.Query)
         {
             var at = ControlAt(key);
@@ -82,6 +85,22 @@ public static class RequestText
                 if (value is not null && ControlAt(value) is var v and >= 0) return Control($"query parameter '{Printable(key)}'", value, v);
         }
         return null;
+    }
+
+    private static bool PercentDecodedIsUtf8(string query)
+    {
+        if (!query.Contains('%')) return true;
+        var bytes = new List<byte>(query.Length);
+        for (var i = 0; i < query.Length; i++)
+        {
+            if (query[i] == '%' && i + 2 < query.Length && byte.TryParse(query.AsSpan(i + 1, 2), System.Globalization.NumberStyles.HexNumber, null, out var b))
+            {
+                bytes.Add(b);
+                i += 2;
+            }
+            else bytes.AddRange(Encoding.UTF8.GetBytes(query[i].ToString()));
+        }
+        return System.Text.Unicode.Utf8.IsValid(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes));
     }
 
     private static bool IsJson(HttpRequest request) =>

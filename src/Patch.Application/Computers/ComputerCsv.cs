@@ -80,6 +80,11 @@ public static class ComputerCsv
             }
             return new Result(rows, ignored, null);
         }
+        catch (Sylvan.Data.Csv.CsvRecordTooLargeException e)
+        {
+            // A computer's row is a name, a domain, an operating system and a MAC address: never tens of thousands of characters.
+            return Refused($"row {e.RowNumber}: longer than 65,536 characters; a computer's cells are far shorter");
+        }
         catch (Sylvan.Data.Csv.CsvFormatException e)
         {
             return Refused($"row {e.RowNumber}: not valid CSV ({e.Message})");

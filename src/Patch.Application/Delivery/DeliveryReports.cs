@@ -37,7 +37,8 @@ public static class DeliveryReports
             .Produces<ReportPage<RebootStatusRow>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         app.MapGet("/api/computers/{name}/deliveries", async (string name, HttpContext http, IQuerySession session, NpgsqlDataSource db, CancellationToken ct) =>
-                await session.LoadAsync<Domain.Computers.Computer>(Domain.Computers.Computer.StreamId(name), ct) is { } computer
+                // The computer as it was then: asked about an instant before it existed, there was no such computer (as its products and updates answer).
+                await Historical.LoadAsync<Domain.Computers.Computer>(session, Domain.Computers.Computer.StreamId(name), AsOf.Of(http), ct) is { } computer
                     ? Results.Ok(await ForComputerAsync(db, computer.Id, ct, AsOf.Of(http)))
                     : Problems.NotFound($"No computer '{name}'."))
             .WithTags("Computers").ForAuditor().WithAsOf().WithName("GetComputerDeliveries")

@@ -88,6 +88,8 @@ public static class BuiltInTasks
         {
             Parameters = new Dictionary<string, string> { ["policy"] = "the policy whose member computers are woken (required)" },
             Validate = p => p.ContainsKey("policy") ? null : "policy: required (the policy whose computers are woken).",
+            Missing = async (p, session, ct) => await session.LoadAsync<Domain.Policies.SoftwareUpdatePolicy>(p["policy"], ct) is { Status: Domain.Policies.PolicyStatus.Active }
+                ? null : $"No active policy '{Domain.Users.UserDecisions.Printable(p["policy"])}'.",
         });
 
         services.AddSingleton(new ServerTaskDefinition(PolicyMaintenanceTasks.Revise,

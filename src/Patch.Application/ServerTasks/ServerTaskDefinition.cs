@@ -33,6 +33,12 @@ public sealed record ServerTaskDefinition(
 
     /// <summary>Null when the parameters are usable, else the problem (checked before a run is recorded).</summary>
     public Func<IReadOnlyDictionary<string, string>, string?> Validate { get; init; } = _ => null;
+
+    /// <summary>
+    /// Null when what the parameters name exists, else the problem — a 404 before a run is recorded (a policy that is not
+    /// there is no run that fails later).
+    /// </summary>
+    public Func<IReadOnlyDictionary<string, string>, Marten.IQuerySession, CancellationToken, Task<string?>> Missing { get; init; } = (_, _, _) => Task.FromResult<string?>(null);
 }
 
 /// <summary>A task's schedule as the runner uses it: what an administrator set, else the configured default.</summary>

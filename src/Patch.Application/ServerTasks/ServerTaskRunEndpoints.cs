@@ -30,7 +30,7 @@ public static class ServerTaskRunEndpoints
             .WithSummary("Every server task with what it does, its schedule (cron and time zone, on or off), its next run and its last run.")
             .Produces<IReadOnlyList<ServerTaskView>>();
 
-        group.MapPost("{name}/run", async (string name, bool? wait, HttpContext http, ServerTaskRunner runner, CancellationToken ct) =>
+        group.MapPost("{name}/run", async (string name, bool? wait, HttpContext http, ServerTaskRunner runner, IQuerySession session, CancellationToken ct) =>
             {
                 if (runner.Find(name) is not { } task) return Problems.NotFound($"No server task '{Domain.Users.UserDecisions.Printable(name)}'.");
                 if (!http.User.HasRole(task.Role)) return Results.Problem(title: "Forbidden", detail: $"Running {name} needs the {task.Role} role.", statusCode: 403);
@@ -40,6 +40,7 @@ public static class ServerTaskRunEndpoints
                     return Problems.Invalid("Unknown query parameter", $"{string.Join(", ", unknown.Select(u => $"'{u}'"))}: not a parameter of {name}, which takes " +
                         (task.Parameters.Count == 0 ? "none but wait" : string.Join(", ", task.Parameters.Keys.Append("wait"))) + ".");
                 if (task.Validate(parameters) is { } problem) return Problems.Invalid("Invalid query", problem);
+                if (await task.Missing(parameters, session, ct) is { } missing) return Problems.NotFound(missing);
                 return await StartAsync(runner, name, parameters, wait == true, http, ct);
             })
             .ForOperator().WithName("RunServerTask")

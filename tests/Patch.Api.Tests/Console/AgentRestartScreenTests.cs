@@ -38,16 +38,19 @@ public class when_the_agent_may_not_restart_the_computer(ConsoleFixture console)
             await Expect(page.GetByLabel("Restart", new() { Exact = true })).ToBeVisibleAsync();
             await allow.UncheckAsync();
             await Expect(page.GetByLabel("Restart", new() { Exact = true })).ToBeHiddenAsync();
-            var put = await page.RunAndWaitForResponseAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Save changes" }).ClickAsync(),
-                r => r.Request.Method == "PUT" && r.Url.Contains("/api/agent-configurations/", StringComparison.Ordinal));
-            Assert.Equal(200, put.Status);
+            // Saving reloads the page: the answer to the PUT, then the page drawn again (asserted on below, not the one edited).
+            var put = page.WaitForResponseAsync(r => r.Request.Method == "PUT" && r.Url.Contains("/api/agent-configurations/", StringComparison.Ordinal));
+            var reload = page.WaitForResponseAsync(r => r.Request.IsNavigationRequest && r.Request.Method == "GET");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Save changes" }).ClickAsync();
+            Assert.Equal(200, (await put).Status);
+            await reload;
+            await page.WaitForLoadStateAsync(LoadState.Load);
 
             // Not allowed to restart; when it would, were it allowed, is kept as it was (not reset to "never").
             var reboot = System.Text.Json.JsonDocument.Parse(await api.GetStringAsync($"/api/agent-configurations/{Uri.EscapeDataString(id)}", ct))
                 .RootElement.GetProperty("settings").GetProperty("reboot");
             Assert.False(reboot.GetProperty("allowReboot").GetBoolean());
             Assert.Equal("EndOfCycle", reboot.GetProperty("mode").GetString());
-            await page.GotoAsync($"/agent-configurations/{Uri.EscapeDataString(id)}");
             await Expect(page.GetByLabel("Allow the agent to restart the computer")).Not.ToBeCheckedAsync();
             await Expect(page.GetByLabel("Restart", new() { Exact = true })).ToBeHiddenAsync();
         }

@@ -48,6 +48,8 @@ public class when_requests_are_incomplete_or_hostile(AppFixture app) : AppTest(a
     [InlineData("GET", "/api/server-tasks/runs?task=no-such-task", null, 400, "task: 'no-such-task' is not one of")]
     [InlineData("GET", "/api/bulletins?releasedFrom=2025-01-01&releasedTo=2024-01-01", null, 400, "releasedFrom is after releasedTo")]
     [InlineData("GET", "/api/settings/vendors/nosuchvendor", null, 404, "No vendor 'nosuchvendor'")]
+    [InlineData("GET", "/api/bulletins?q=%C3%28", null, 400, "not UTF-8 once its %-escapes are decoded")]
+    [InlineData("POST", "/api/server-tasks/wake-on-lan/run?policy=policy:nosuch", null, 404, "No active policy 'policy:nosuch'")]
     public async Task a_value_out_of_its_kind_is_refused_naming_it(string method, string url, string? json, int expected, string detail)
     {
         var (status, body) = await SendAsync(new HttpMethod(method), url, json?.Replace("LONG", new string('x', 3000)).Replace("HUGE", new string('y', 70_000)));
