@@ -14,14 +14,18 @@ public class when_a_child_reports_its_figures
 
     [Theory]
     [InlineData(long.MaxValue, 10, "at most 1000000000000")]
-    [InlineData(10, 99_999, "among the computers")]
+    [InlineData(10, long.MaxValue, "at most 1000000000000")]
     [InlineData(-1, 0, "never negative")]
     public void counts_that_cannot_be_are_refused(long computers, long withAgent, string expected) =>
         Assert.Contains(expected, Figures(computers: computers, withAgent: withAgent, notReporting: 0, restarts: 0, critical: 0).Problem());
 
+    /// <summary>
+    /// The child reads each figure by its own query: during a read-model rebuild its computer count empties and refills
+    /// while its compliance does not, so figures that disagree for a while are a child's honest report, taken.
+    /// </summary>
     [Fact]
-    public void deliveries_are_parts_of_the_executed_ones() =>
-        Assert.Contains("among the executed", Figures(executed: 10, succeeded: 11).Problem());
+    public void figures_read_apart_may_disagree_for_a_while() =>
+        Assert.Null(Figures(computers: 10, withAgent: 90, restarts: 30, critical: 50, executed: 10, succeeded: 11).Problem());
 
     /// <summary>At most a hundred thousand servers of at most a trillion each: their sum stays a count (no wrap-around to a negative total).</summary>
     [Fact]

@@ -43,7 +43,8 @@ public static class ImportCatalogEndpoint
             .WithQuery(new QueryParameter("format", "string", "The catalog's format: cvrf, mssecure, patch or kev.", CatalogFormats.All, Required: true))
             .WithSummary("Import a vendor catalog file (C1): format=cvrf (MSRC CVRF 1.1, XML or the API's JSON), mssecure (MBSA mssecure.xml), patch (Patch catalog JSON 1.0 or 1.1) or kev (CISA KEV JSON, or its CSV twin).")
             .WithDescription("The file is the request body, or the multipart form field 'file'. Idempotent: the same content again appends nothing and answers status 'unchanged'. " +
-                             "Bad input (malformed, wrong root, unknown format or schema version, missing fields, duplicate ids, DTDs, too large) answers 400 naming the place and imports nothing.")
+                             "Bad input (malformed, wrong root, unknown schema version, missing fields, duplicate ids, DTDs, control characters, too large) answers 400 naming the place, " +
+                             "imports nothing and is recorded as a failed run; a format Patch does not read is a 400 'Invalid query parameter' before any run.")
             .Produces<CatalogImportResult>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
             .DisableAntiforgery();
 

@@ -59,8 +59,9 @@ public static class ImportInventories
     /// <summary>Every line parsed and checked (as the agent route checks an inventory); the normalised lines written to the spool file.</summary>
     private static async Task<(int Count, string? Error)> CheckAsync(Stream body, string spool, CancellationToken ct)
     {
-        // UTF-8 only (NDJSON is JSON): a UTF-16 file is refused as not UTF-8, never decoded by its byte order mark.
-        using var reader = new StreamReader(body, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: false);
+        // UTF-8, or a Unicode form its byte order mark names (Windows PowerShell 5's Out-File writes UTF-16 with one); without a
+        // mark, bytes that are not UTF-8 (a Windows code page) are refused, never guessed.
+        using var reader = new StreamReader(body, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
         await using var output = new StreamWriter(spool, false, new UTF8Encoding(false));
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
         var number = 0;
@@ -69,8 +70,6 @@ public static class ImportInventories
             for (var text = await reader.ReadLineAsync(ct); text is not null; text = await reader.ReadLineAsync(ct))
             {
                 number++;
-                // A UTF-8 byte order mark (Notepad's "UTF-8 with BOM") before the first line is no text.
-                if (number == 1) text = text.TrimStart('\uFEFF');
                 if (text.Trim().Length == 0) continue;
                 InventoryImportLine? line;
                 try

@@ -58,11 +58,13 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
         var verified = await ReplicationVerification.RunAsync(store, parent, time, actor, run.RunId, percent, cultures, ct);
         counts["verified"] = verified.Compared;
         counts["mismatched"] = verified.Mismatched.Count;
+        // What the applied catalog asks of this server first: a parent that then refuses the status or the roll-up fails the
+        // run, never the analysis and policy revision the replicated bulletins need (a next run would find nothing new).
+        if (tally.Applied > 0)
+            await Catalog.CatalogChanged.FollowAsync(catalog, bus, runner, config, $"catalog replication {run.RunId}", tally.Changed, ct);
         link = await ParentLinks.RequireAsync(store, ct);
         await parent.SendAsync<ChildStatusAnswer>(link, HttpMethod.Post, "status", new ChildStatusRequest(cultures, link.Checkpoint, ServerTaskStatus.Completed), ct);
         await HierarchyRollup.SendAsync(store, db, parent, time, link, ct);
-        if (tally.Applied > 0)
-            await Catalog.CatalogChanged.FollowAsync(catalog, bus, runner, config, $"catalog replication {run.RunId}", tally.Changed, ct);
         return new TaskOutcome(counts, tally.Applied == 0 && verified.Mismatched.Count == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed);
     }
 

@@ -28,8 +28,9 @@ public sealed record AgentInventory(
         if (InstalledKbs is null || InstalledKbs.Count > 20000 || InstalledKbs.Any(k => k is null || !System.Text.RegularExpressions.Regex.IsMatch(k, "^(KB|Q)[0-9]{4,8}$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)))
             problems.Add("installedKbs: up to 20000 ids like KB5034441");
         if (!Version.TryParse(AgentVersion, out _)) problems.Add($"agentVersion: '{Users.UserDecisions.Printable(AgentVersion)}' is not a version");
-        if (InstallationType is { } installation && (installation.Length is 0 or > 64 || installation.Any(char.IsControl)))
-            problems.Add("installationType: 1 to 64 characters when present (Client, Server, Server Core…), no control characters");
+        // An empty value is none (an empty registry value); a long one is no installation type.
+        if (InstallationType is { } installation && (installation.Length > 64 || installation.Any(char.IsControl)))
+            problems.Add("installationType: at most 64 characters (Client, Server, Server Core…), no control characters");
         if (Products is { Count: > Inventory.Products.InstalledProduct.MaxProducts }) problems.Add($"products: at most {Inventory.Products.InstalledProduct.MaxProducts}");
         else if (Products is not null)
             problems.AddRange(Products.SelectMany((p, i) => p is null ? [$"products[{i}]: null"] : p.Problems(i)).Take(20));
@@ -40,6 +41,7 @@ public sealed record AgentInventory(
     public AgentInventory Normalized() => this with
     {
         OsCaption = OsCaption.Trim(),
+        InstallationType = string.IsNullOrWhiteSpace(InstallationType) ? null : InstallationType.Trim(),
         Cultures = Cultures.Select(c => c.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).ToList(),
         SoftwareReleases = SoftwareReleases.Select(r => r.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).ToList(),
         InstalledKbs = InstalledKbs.Select(k => k.Trim().ToUpperInvariant()).Distinct().Order(StringComparer.Ordinal).ToList(),

@@ -64,7 +64,9 @@ public static class PolicyDecisions
         if (command.Description is { Length: > SoftwareUpdatePolicy.MaxDescriptionLength }) problems.Add($"description: at most {SoftwareUpdatePolicy.MaxDescriptionLength} characters");
         if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid policy", string.Join("; ", problems));
 
-        var description = command.Description ?? (bulletins.Count == 1 ? bulletins[0].Facts.Description ?? bulletins[0].Facts.Title : string.Join("\n", bulletins.Select(b => b.Facts.Title)));
+        // By default the bulletin's own description (or its bulletins' titles), cut to what a description may hold: the
+        // console sends it back with every change of the policy.
+        var description = command.Description ?? Clip(bulletins.Count == 1 ? bulletins[0].Facts.Description ?? bulletins[0].Facts.Title : string.Join("\n", bulletins.Select(b => b.Facts.Title)));
         return Outcome.Append(new SoftwareUpdatePolicyCreated(policyId, name, description, command.Enabled, bulletins.Select(b => b.Id).Distinct().ToList(),
             chosen, options, targets, vendor.Program));
     }
@@ -178,4 +180,8 @@ public static class PolicyDecisions
             $"Policy '{policyId}' is replicated from the parent server '{parent}': it is read-only here; change it on the parent."),
         _ => null,
     };
+
+    private static string Clip(string text) =>
+        text.Length <= SoftwareUpdatePolicy.MaxDescriptionLength ? text : text[..(SoftwareUpdatePolicy.MaxDescriptionLength - 1)] + "…";
 }
+

@@ -11,6 +11,8 @@ public static class JsonControlEscapes
     /// <summary>Refuses <paramref name="json"/> (UTF-8 JSON text, already parsed) if one of its strings holds a control character other than tab and line breaks.</summary>
     public static void Refuse(ReadOnlySpan<byte> json)
     {
+        // Past a UTF-8 byte order mark: the JSON reader does not skip one, and the place counts from the text.
+        if (json.StartsWith(System.Text.Encoding.UTF8.Preamble)) json = json[3..];
         var at = First(json);
         if (at < 0) return;
         var line = 1 + json[..at].Count((byte)'\n');
