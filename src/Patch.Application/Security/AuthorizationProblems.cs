@@ -15,6 +15,9 @@ public sealed class AuthorizationProblems : IAuthorizationMiddlewareResultHandle
 {
     private readonly AuthorizationMiddlewareResultHandler _default = new();
 
+    /// <summary>The display name of the endpoint ASP.NET Core's routing selects for a path whose routes take other methods.</summary>
+    private const string MethodNotAllowedEndpoint = "405 HTTP Method Not Supported";
+
     public async Task HandleAsync(RequestDelegate next, HttpContext http, AuthorizationPolicy policy, PolicyAuthorizationResult result)
     {
         if (!result.Succeeded && result.Forbidden && !CookieSessions.IsApiRequest(http.Request) && http.User.MustChangePassword())
@@ -26,6 +29,13 @@ public sealed class AuthorizationProblems : IAuthorizationMiddlewareResultHandle
         if (result.Succeeded || !CookieSessions.IsApiRequest(http.Request))
         {
             await _default.HandleAsync(next, http, policy, result);
+            return;
+        }
+        // A route asked with a method it does not take: routing's own endpoint answers 405 with the methods it takes. An agent
+        // or a child server (a valid credential, not a user's) was told 403 by the users' fallback policy instead.
+        if (result.Forbidden && http.GetEndpoint()?.DisplayName == MethodNotAllowedEndpoint)
+        {
+            await next(http);
             return;
         }
         var access = http.GetEndpoint()?.Access();

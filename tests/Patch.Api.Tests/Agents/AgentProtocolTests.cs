@@ -68,6 +68,8 @@ public class when_agents_enrol_and_report(AppFixture app) : AppTest(app)
         Assert.Equal("SRV-2019", me.GetProperty("name").GetString());
         Assert.Equal("10.0.17763", me.GetProperty("inventory").GetProperty("osVersion").GetString());
         Assert.Equal("LAPTOP-7", (await SendAsync(HttpMethod.Get, "/agent/v1/me", bearer: laptop)).Body.GetProperty("name").GetString());
+        // A method the route does not take is a 405, for an agent as for a user (not a refusal of the credential).
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await SendAsync(HttpMethod.Delete, "/agent/v1/me", bearer: laptop)).Status);
         var computers = await GetJsonAsync("/api/computers");
         var srv = computers.GetProperty("items").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "SRV-2019");
         Assert.Equal("00:1A:2B:3C:4D:5E", srv.GetProperty("macAddress").GetString());
