@@ -1,3 +1,4 @@
+using Patch.Domain.AgentConfigurations;
 using Patch.Domain.Catalog;
 using Patch.Domain.Settings;
 
@@ -9,6 +10,11 @@ public static class Labels
     public static string Of(RestartBehavior restart) => restart switch
     {
         RestartBehavior.NotRequired => "not required", RestartBehavior.Required => "required", RestartBehavior.Maybe => "may be required", _ => "unknown",
+    };
+
+    public static string Of(RebootMode mode) => mode switch
+    {
+        RebootMode.EndOfCycle => "at the end of the cycle", RebootMode.Scheduled => "on its own schedule", _ => "never (the user restarts)",
     };
 
     public static string Of(RunWithRights rights) => rights switch
