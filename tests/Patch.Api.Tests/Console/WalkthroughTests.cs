@@ -105,7 +105,7 @@ public class when_an_operator_works_through_the_console(ConsoleFixture console)
             await Expect(row.Locator("td").Nth(5)).ToHaveTextAsync("0");
             await row.GetByRole(AriaRole.Link, new() { Name = "KB9300001", Exact = true }).ClickAsync();
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Computers for bulletin KB9300001" })).ToBeVisibleAsync();
-            await Expect(page.Locator("caption")).ToHaveTextAsync("6 rows");
+            await Expect(page.Locator("caption")).ToHaveTextAsync("6 computer × update pairs");
             // The drill-down pages by cursor: Next walks on from the last row (after=), Previous and sorting go back to numbers.
             var drillDown = page.Url;
             await page.GotoAsync(drillDown + "?pageSize=2");

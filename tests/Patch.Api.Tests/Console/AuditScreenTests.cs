@@ -1,0 +1,50 @@
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.Playwright;
+using Patch.Domain.Users;
+using static Microsoft.Playwright.Assertions;
+
+namespace Patch.Api.Tests.Console;
+
+/// <summary>
+/// The audit page's "What changed" in words: a target's rules (lists of objects, answered by the API as JSON text) read
+/// as their criteria, an empty list as "(none)" — while the API and its CSV keep the JSON.
+/// </summary>
+[Collection("console")]
+public class when_the_audit_shows_a_changed_list(ConsoleFixture console)
+{
+    [Fact]
+    public async Task its_items_read_in_words()
+    {
+        await console.UserAsync("aude", Roles.Administrator);
+        using var api = new HttpClient { BaseAddress = new Uri(console.BaseUrl) };
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await console.TokenAsync("aude"));
+        var ct = TestContext.Current.CancellationToken;
+        var created = await api.PostAsync("/api/targets",
+            new StringContent("""{"name":"Audit words","include":[{"namePattern":"AUD-*"}]}""", Encoding.UTF8, "application/json"), ct);
+        created.EnsureSuccessStatusCode();
+        var id = System.Text.Json.JsonDocument.Parse(await created.Content.ReadAsStringAsync(ct)).RootElement.GetProperty("id").GetString()!;
+        (await api.PutAsync($"/api/targets/{Uri.EscapeDataString(id)}", new StringContent(
+            """{"name":"Audit words","include":[{"namePattern":"AUD-*"},{"computers":["AUD-1","AUD-2"]}],"exclude":[{"operatingSystemContains":"Server"}]}""",
+            Encoding.UTF8, "application/json"), ct)).EnsureSuccessStatusCode();
+
+        // The API answers the lists as JSON text.
+        var audit = System.Text.Json.JsonDocument.Parse(await api.GetStringAsync($"/api/audit?stream={Uri.EscapeDataString(id)}", ct)).RootElement;
+        var include = audit.GetProperty("items")[0].GetProperty("changes").EnumerateArray().Single(c => c.GetProperty("field").GetString() == "include");
+        Assert.StartsWith("[", include.GetProperty("after").GetString());
+
+        var page = await console.SignInAsync("aude");
+        try
+        {
+            await page.GotoAsync($"/audit?stream={Uri.EscapeDataString(id)}");
+            var changes = page.Locator("tbody tr").First.Locator("td.changes");
+            await Expect(changes).ToContainTextAsync("include: name pattern: AUD-* → name pattern: AUD-*; computers: (AUD-1, AUD-2)");
+            await Expect(changes).ToContainTextAsync("exclude: (none) → operating system contains: Server");
+            await Expect(changes).Not.ToContainTextAsync("[{");
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+}
