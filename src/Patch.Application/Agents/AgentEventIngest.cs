@@ -25,9 +25,9 @@ public sealed record AgentEventInput(Guid Id, DateTimeOffset OccurredAt, string?
         AgentCycleReported.Started, AgentCycleReported.Completed, AgentCycleReported.Stopped,
     ];
 
-    public bool IsStatus => Kind is null or StatusKind;
+    [System.Text.Json.Serialization.JsonIgnore] public bool IsStatus => Kind is null or StatusKind;
 
-    public bool IsRestart => Kind is AgentRestartReported.Pending or AgentRestartReported.Deferred or AgentRestartReported.Restarted;
+    [System.Text.Json.Serialization.JsonIgnore] public bool IsRestart => Kind is AgentRestartReported.Pending or AgentRestartReported.Deferred or AgentRestartReported.Restarted;
 }
 
 public sealed record AgentEventBatch(IReadOnlyList<AgentEventInput>? Events);
