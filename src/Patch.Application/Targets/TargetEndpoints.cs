@@ -16,7 +16,9 @@ namespace Patch.Application.Targets;
 
 public sealed record TargetRequest(string? Name, IReadOnlyList<TargetRule>? Include, IReadOnlyList<TargetRule>? Exclude);
 
-public sealed record TargetView(string Id, string Name, bool BuiltIn, IReadOnlyList<TargetRule> Include, IReadOnlyList<TargetRule> Exclude);
+/// <summary>A target; <c>Computers</c>: how many it reaches, when asked (<c>counts=true</c>) and it does not depend on a policy.</summary>
+public sealed record TargetView(string Id, string Name, bool BuiltIn, IReadOnlyList<TargetRule> Include, IReadOnlyList<TargetRule> Exclude,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] long? Computers = null);
 
 public sealed record TargetMembers(string TargetId, int Count, IReadOnlyList<string> Computers);
 
@@ -24,21 +26,29 @@ public sealed record TargetMembers(string TargetId, int Count, IReadOnlyList<str
 public static class TargetEndpoints
 {
     /// <summary>The built-in targets, then the custom ones by name.</summary>
-    public static async Task<IReadOnlyList<TargetView>> ListAsync(IQuerySession session, CancellationToken ct, Npgsql.NpgsqlDataSource? db = null, DateTimeOffset? asOf = null)
+    /// <summary>The built-in targets, then the custom ones by name; with <paramref name="counts"/> (the fleet's computer rows), how many computers each reaches.</summary>
+    public static async Task<IReadOnlyList<TargetView>> ListAsync(IQuerySession session, CancellationToken ct, Npgsql.NpgsqlDataSource? db = null, DateTimeOffset? asOf = null,
+        (Npgsql.NpgsqlDataSource Db, string CurrentAgentVersion)? counts = null)
     {
         var custom = asOf is { } at
             ? (await Historical.AllAsync<Target>(session, db!, Projections.PatchProjections.TargetTable, at, ct, "d.data->>'name'")).Where(t => !t.Deleted).ToList()
             : await session.Query<Target>().Where(t => !t.Deleted).OrderBy(t => t.Name).ToListAsync(ct);
-        return Patch.Domain.Targets.Targets.BuiltIn.Select(b => new TargetView(b.Key, b.Value, true, [], []))
+        var views = Patch.Domain.Targets.Targets.BuiltIn.Select(b => new TargetView(b.Key, b.Value, true, [], []))
             .Concat(custom.Select(t => new TargetView(t.Id, t.Name, false, t.Include, t.Exclude))).ToList();
+        if (counts is not { } c) return views;
+        var reached = await TargetSql.CountsAsync(c.Db, views.Select(v => v.Id).ToList(), custom.ToDictionary(t => t.Id), c.CurrentAgentVersion, ct, asOf);
+        return views.Select(v => reached.TryGetValue(v.Id, out var n) ? v with { Computers = n } : v).ToList();
     }
 
     public static void MapTargets(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/targets").WithTags("Targets");
 
-        group.MapGet("", async (HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, CancellationToken ct) => Results.Ok(await ListAsync(session, ct, db, AsOf.Of(http))))
-            .ForAuditor().WithAsOf().WithName("ListTargets").WithSummary("Built-in dynamic targets and custom targets.").Produces<IReadOnlyList<TargetView>>();
+        group.MapGet("", async (bool? counts, HttpContext http, IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>
+                Results.Ok(await ListAsync(session, ct, db, AsOf.Of(http), counts == true ? (db, Compliance.FleetQueries.CurrentAgentVersion(config)) : null)))
+            .ForAuditor().WithAsOf().WithName("ListTargets")
+            .WithSummary("Built-in dynamic targets and custom targets, now or as they stood at asOf. counts=true: each with 'computers', how many computers it reaches (then, with asOf; one pass over the fleet), except \"requiring the policy's updates\", which depends on a policy.")
+            .Produces<IReadOnlyList<TargetView>>();
 
         group.MapPost("", (TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 SaveAsync($"target:{Guid.NewGuid():N}", body, http, store, ct, created: true))

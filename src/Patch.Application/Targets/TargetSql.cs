@@ -56,6 +56,34 @@ public sealed class TargetSql
         return (total, names);
     }
 
+    /// <summary>
+    /// How many computers each target reaches (at <paramref name="asOf"/>, or now), in one pass over the computer rows;
+    /// a target whose members depend on a policy ("requiring the policy's updates") is not counted.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, long>> CountsAsync(NpgsqlDataSource db, IReadOnlyList<string> targetIds, IReadOnlyDictionary<string, Target> custom,
+        string currentAgentVersion, CancellationToken ct, DateTimeOffset? asOf = null)
+    {
+        var counted = targetIds.Where(t => t != BuiltIn.RequiringUpdates).Distinct().ToList();
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (counted.Count == 0) return counts;
+        var sql = new TargetSql(asOf);
+        var columns = counted.Select(t => $"count(*) filter (where {sql.Where([t], custom, [], currentAgentVersion, [])})");
+        await using var cmd = db.CreateCommand($"select {string.Join(", ", columns)} from {ReadSql.At(Projections.PatchProjections.ComputerRowTable, asOf)} c");
+        foreach (var p in sql._parameters) cmd.Parameters.Add(p.Clone());
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        for (var i = 0; i < counted.Count; i++) counts[counted[i]] = reader.GetInt64(i);
+        return counts;
+    }
+
+    /// <summary>PostgreSQL's estimate of the computers known (from its statistics, without a pass); 0 before the table is first analysed.</summary>
+    public static async Task<long> EstimatedComputersAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand(
+            $"select coalesce((select greatest(reltuples, 0)::bigint from pg_class where oid = to_regclass('{PatchStore.Schema}.{Projections.PatchProjections.ComputerRowTable}')), 0)");
+        return (long)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
     /// <summary>The ids of the computers a target reached (at <paramref name="asOf"/>, or now): for reports over its members.</summary>
     public static async Task<string[]> MemberIdsAsync(NpgsqlDataSource db, string targetId, IReadOnlyDictionary<string, Target> custom, string currentAgentVersion,
         CancellationToken ct, DateTimeOffset? asOf = null)

@@ -73,6 +73,14 @@ public class when_targets_are_computed_for_the_fleet(AppFixture app) : AppTest(a
             Assert.Equal(expected.Count, members.GetProperty("count").GetInt32());
         }
 
+        // The list counts the same computers, every target in one pass (not the one whose members depend on a policy), when asked.
+        var listed = (await GetJsonAsync("/api/targets?counts=true")).EnumerateArray().ToDictionary(t => t.GetProperty("id").GetString()!);
+        foreach (var id in ids)
+            Assert.True(BuiltInTargets.Members([id], custom, computers, [], current, []).Count == listed[id].GetProperty("computers").GetInt64(), $"{id}: {listed[id]}");
+        Assert.False(listed[BuiltInTargets.RequiringUpdates].TryGetProperty("computers", out _));
+        Assert.DoesNotContain((await GetJsonAsync("/api/targets")).EnumerateArray(), t => t.TryGetProperty("computers", out _));
+        Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Get, "/api/targets?counts=maybe", null)).Status);
+
         // Previewing rules counts without saving them.
         var (previewed, preview) = await SendAsync(HttpMethod.Post, "/api/targets/preview", new { include = new[] { new { namePattern = "WS-*" } } });
         Assert.Equal(HttpStatusCode.OK, previewed);
