@@ -118,7 +118,14 @@ public sealed partial class CatalogImporter(IDocumentStore store, TimeProvider t
             await ServerTaskRecorder.FailAsync(store, time, command.Actor, runId, e.Message);
             return Failed(runId, format, e.Title, e.Detail, e.Place);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (OperationCanceledException)
+        {
+            // The request went away (a proxy's timeout, a client that closed), the feed's run was cancelled, the server stops:
+            // the import's writes are one transaction, never committed; its run must not stay "running".
+            await ServerTaskRecorder.FailAsync(store, time, command.Actor, runId, "Cancelled before the import completed: nothing of it was written.");
+            throw;
+        }
+        catch (Exception e)
         {
             await ServerTaskRecorder.FailAsync(store, time, command.Actor, runId, $"{e.GetType().Name}: {e.Message}");
             throw;

@@ -95,7 +95,7 @@ public static class CvrfFeedSelection
 /// and imports each new or revised document through the catalog importer — each its own catalog-import run with the
 /// document id, CurrentReleaseDate, ETag and SHA-256, so an unchanged document appends nothing and a failed one is retried.
 /// </summary>
-public sealed class MicrosoftCvrfFeed(IDocumentStore store, IMessageBus bus, IHttpClientFactory http, MicrosoftFeedOptions options, CatalogImportOptions limits,
+public sealed class MicrosoftCvrfFeed(IDocumentStore store, Notifications.Notifier notifier, IMessageBus bus, IHttpClientFactory http, MicrosoftFeedOptions options, CatalogImportOptions limits,
     TimeProvider time, ILogger<MicrosoftCvrfFeed> logger)
 {
     public const string TaskName = "microsoft-cvrf-import";
@@ -144,12 +144,12 @@ public sealed class MicrosoftCvrfFeed(IDocumentStore store, IMessageBus bus, IHt
         {
             logger.LogWarning(e, "MSRC document {Id} could not be fetched", entry.Id);
             var reason = e is OperationCanceledException ? $"no answer within {options.DocumentTimeout} (Patch:Microsoft:DocumentTimeout)" : e.Message;
-            return await NotImported.RecordAsync(store, time, actor, "cvrf", TaskName, parameters, null, $"fetching {url} failed: {reason}", entry.Id, ct);
+            return await NotImported.RecordAsync(store, notifier, time, actor, "cvrf", TaskName, parameters, null, $"fetching {url} failed: {reason}", entry.Id, ct);
         }
         if (content is not null) parameters["sha256"] = Convert.ToHexStringLower(SHA256.HashData(content));
         else if (lastGood?.Parameters.GetValueOrDefault("sha256") is { } kept) parameters["sha256"] = kept;
         if (content is null || parameters["sha256"] == lastGood?.Parameters.GetValueOrDefault("sha256"))
-            return await NotImported.RecordAsync(store, time, actor, "cvrf", TaskName, parameters, content is null ? "notModified" : "sameContent", null, entry.Id, ct);
+            return await NotImported.RecordAsync(store, notifier, time, actor, "cvrf", TaskName, parameters, content is null ? "notModified" : "sameContent", null, entry.Id, ct);
         try
         {
             return await bus.InvokeAsync<CatalogImportResult>(new ImportCatalog(content, "cvrf", TaskName, actor, $"{entry.Id}.xml", parameters), ct, TimeSpan.FromMinutes(30));

@@ -41,7 +41,7 @@ public sealed class CatalogScheduleOptions
 /// run, skips the import when the server answers 304 or the content hash is the same, and imports otherwise. Every
 /// check is a catalog-import server-task run (trigger "schedule") whose parameters keep the source, hash and ETag.
 /// </summary>
-public sealed class CatalogSourcePoller(IDocumentStore store, IMessageBus bus, IHttpClientFactory http, CatalogImportOptions limits, TimeProvider time, ILogger<CatalogSourcePoller> logger)
+public sealed class CatalogSourcePoller(IDocumentStore store, Notifications.Notifier notifier, IMessageBus bus, IHttpClientFactory http, CatalogImportOptions limits, TimeProvider time, ILogger<CatalogSourcePoller> logger)
 {
     public const string Trigger = "schedule";
 
@@ -71,13 +71,13 @@ public sealed class CatalogSourcePoller(IDocumentStore store, IMessageBus bus, I
         catch (Exception e) when (CatalogFetch.IsFetchFailure(e, ct))
         {
             logger.LogWarning(e, "Catalog source {Url} could not be fetched", source.Url);
-            return await NotImported.RecordAsync(store, time, actor, source.Format, trigger, parameters, null, $"fetching {source.Url} failed: {e.Message}", null, ct);
+            return await NotImported.RecordAsync(store, notifier, time, actor, source.Format, trigger, parameters, null, $"fetching {source.Url} failed: {e.Message}", null, ct);
         }
 
-        if (content is null) return await NotImported.RecordAsync(store, time, actor, source.Format, trigger, Carry(parameters, last), "unmodified", null, null, ct);
+        if (content is null) return await NotImported.RecordAsync(store, notifier, time, actor, source.Format, trigger, Carry(parameters, last), "unmodified", null, null, ct);
         var hash = Convert.ToHexStringLower(SHA256.HashData(content));
         parameters["sha256"] = hash;
-        if (last?.Parameters.GetValueOrDefault("sha256") == hash) return await NotImported.RecordAsync(store, time, actor, source.Format, trigger, parameters, "unmodified", null, null, ct);
+        if (last?.Parameters.GetValueOrDefault("sha256") == hash) return await NotImported.RecordAsync(store, notifier, time, actor, source.Format, trigger, parameters, "unmodified", null, null, ct);
         return await bus.InvokeAsync<CatalogImportResult>(new ImportCatalog(content, source.Format, trigger, actor, Path.GetFileName(new Uri(source.Url).LocalPath), parameters), ct, TimeSpan.FromMinutes(30));
     }
 

@@ -57,13 +57,29 @@ public static class ServerTaskRecorder
     public static Task FailAsync(IDocumentStore store, TimeProvider time, Actor actor, string runId, string error) =>
         EndAsync(store, actor, runId, new ServerTaskFailed(runId, Printable(error), time.GetUtcNow()));
 
-    /// <summary>Appends a run's end — only to a run that exists: the store replaced meanwhile (an import of another store) gets no run out of nothing.</summary>
+    /// <summary>
+    /// Appends a run's end — only to a run that exists (the store replaced meanwhile, by an import of another store, gets no
+    /// run out of nothing) and has not ended: a run ends once, so a start-up recovery that read it as running never fails a
+    /// run that completed meanwhile, nor does a cancellation that comes after an import committed its end with its facts.
+    /// </summary>
     private static async Task EndAsync(IDocumentStore store, Actor actor, string runId, object end)
     {
-        await using var session = store.OpenSession(actor, runId);
-        if (await session.Events.FetchStreamStateAsync(runId, CancellationToken.None) is null) return;
-        session.Events.Append(runId, end);
-        await session.SaveChangesAsync(CancellationToken.None);
+        for (var attempt = 1; ; attempt++)
+        {
+            await using var session = store.OpenSession(actor, runId);
+            var stream = await session.Events.FetchForWriting<ServerTaskRun>(runId, CancellationToken.None);
+            if (stream.Aggregate is not { Ended: null }) return;
+            stream.AppendOne(end);
+            try
+            {
+                await session.SaveChangesAsync(CancellationToken.None);
+                return;
+            }
+            catch (Exception e) when (attempt < 3 && StoreConflict.Is(e))
+            {
+                // Another end, or a cancellation request, was appended meanwhile: read the run again.
+            }
+        }
     }
 
     /// <summary>The text with every control character but tab, CR and LF replaced by '?', and at most 4,000 characters.</summary>

@@ -29,6 +29,9 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
         if (await ParentLinks.LoadAsync(store, ct) is not { } link) return (null, ParentLinks.NoParent);
         if (Check(content, link, parent.KeyOf(link)) is { } problem) return (null, problem);
 
+        // Never beside a replication run (the runner's lock of the task whose runs this records).
+        await using var hold = await runner.TryHoldAsync(CatalogReplicator.TaskName, ct);
+        if (hold is null) return (null, ReplicationRunning);
         var parameters = new Dictionary<string, string> { ["mode"] = "bundle", ["bytes"] = content.Length.ToString() };
         var runId = await ServerTaskRecorder.StartAsync(store, time, actor, CatalogReplicator.TaskName, "bundle", parameters, ct);
         var replication = new Actor("replication", link.ParentName, actor.CorrelationId, $"replication:{link.ParentId}");
@@ -81,7 +84,18 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
             await ServerTaskRecorder.FailAsync(store, time, actor, runId, e.Message);
             return (null, e.Message);
         }
+        catch (Exception e)
+        {
+            // Each page applied is kept with its checkpoint; the run is not left "running".
+            await ServerTaskRecorder.FailAsync(store, time, actor, runId, e is OperationCanceledException
+                ? "Cancelled before the bundle was imported: the pages applied until then are kept (each with its checkpoint)."
+                : $"{e.GetType().Name}: {e.Message}");
+            throw;
+        }
     }
+
+    /// <summary>The refusal while a catalog replication runs (409).</summary>
+    public const string ReplicationRunning = "A catalog replication is running on this server: import the bundle once it has ended.";
 
     /// <summary>The whole file checked before anything is applied: gzip, JSON lines, header, the signature last.</summary>
     private static string? Check(byte[] content, ParentLink link, string key)

@@ -80,11 +80,12 @@ public static class ReplicationBundles
                 if (content.Length > limits.MaxBytes)
                     return Results.Problem(title: "Bundle too large", detail: $"A bundle may have at most {limits.MaxBytes} bytes (Patch:Import:MaxBytes).", statusCode: 413);
                 var (result, problem) = await importer.ImportAsync(content, Actor.From(http), ct);
-                return problem is not null ? Problems.Invalid("Invalid bundle", problem) : Results.Ok(result);
+                return problem == BundleImporter.ReplicationRunning ? Results.Problem(title: "Replication running", detail: problem, statusCode: StatusCodes.Status409Conflict)
+                    : problem is not null ? Problems.Invalid("Invalid bundle", problem) : Results.Ok(result);
             })
             .WithTags("Hierarchy").ForAdministrator().WithName("ImportReplicationBundle").ChecksOwnBody().WithBodyLimit(_ => null)
-            .WithSummary("Import a replication bundle from this server's parent (the request body or the multipart field 'file': the file GET /api/hierarchy/children/{id}/bundle made on the parent): signature, parent and child checked first, then page by page like online replication, then the digests compared. Recorded as a catalog-replication run (trigger 'bundle').")
-            .Produces<BundleImported>().ProducesProblem(400).ProducesProblem(413);
+            .WithSummary("Import a replication bundle from this server's parent (the request body or the multipart field 'file': the file GET /api/hierarchy/children/{id}/bundle made on the parent): signature, parent and child checked first, then page by page like online replication, then the digests compared. Recorded as a catalog-replication run (trigger 'bundle'); 409 while a catalog replication runs.")
+            .Produces<BundleImported>().ProducesProblem(400).ProducesProblem(409).ProducesProblem(413);
     }
 
     private static string Printable(string name) => new(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '_').ToArray());

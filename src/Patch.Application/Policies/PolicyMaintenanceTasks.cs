@@ -136,8 +136,8 @@ public static class PolicyMaintenanceTriggers
     public static async Task AfterCatalogChangeAsync(ServerTasks.ServerTaskRunner runner, Microsoft.Extensions.Configuration.IConfiguration config, string cause, bool import, CancellationToken ct)
     {
         if (Microsoft.Extensions.Configuration.ConfigurationBinder.GetValue(config, "Patch:Policies:ReviseAfterImport", true))
-            await runner.StartAsync(PolicyMaintenanceTasks.Revise, cause, Actor.ServerTask(PolicyMaintenanceTasks.Revise), new Dictionary<string, string>(), ct);
+            await runner.StartAfterChangeAsync(PolicyMaintenanceTasks.Revise, cause, Actor.ServerTask(PolicyMaintenanceTasks.Revise), new Dictionary<string, string>(), ct);
         if (import && Microsoft.Extensions.Configuration.ConfigurationBinder.GetValue(config, "Patch:Policies:DisableSupersededAfterImport", false))
-            await runner.StartAsync(PolicyMaintenanceTasks.DisableSuperseded, cause, Actor.ServerTask(PolicyMaintenanceTasks.DisableSuperseded), new Dictionary<string, string>(), ct);
+            await runner.StartAfterChangeAsync(PolicyMaintenanceTasks.DisableSuperseded, cause, Actor.ServerTask(PolicyMaintenanceTasks.DisableSuperseded), new Dictionary<string, string>(), ct);
     }
 }

@@ -41,7 +41,7 @@ public static class BuiltInTasks
                 var outcome = await run.Services.GetRequiredService<MicrosoftCvrfFeed>().RunAsync(run.RunId, ct);
                 // New or revised Microsoft updates come without files: find them in the Update Catalog next.
                 if (outcome.Counts.GetValueOrDefault("imported") > 0)
-                    await run.Services.GetRequiredService<ServerTaskRunner>().StartAsync(UpdateFileResolver.TaskName, $"after {run.RunId}", Actor.ServerTask(UpdateFileResolver.TaskName),
+                    await run.Services.GetRequiredService<ServerTaskRunner>().StartAfterChangeAsync(UpdateFileResolver.TaskName, $"after {run.RunId}", Actor.ServerTask(UpdateFileResolver.TaskName),
                         new Dictionary<string, string>(), ct);
                 return outcome;
             }) { RunWhenNeverRun = true, EnabledFrom = c => c.GetValue("Patch:Microsoft:CvrfImport:Enabled", !Demo(c)) });

@@ -77,7 +77,7 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
         var task = _tasks.GetValueOrDefault(name) ?? throw new ArgumentException($"No server task '{name}'.", nameof(name));
         for (var attempt = 0; ; attempt++)
         {
-            var gate = await db.OpenConnectionAsync(ct);
+            var gate = await OpenGateAsync(ct);
             try
             {
                 if (!await LockAsync(gate, "pg_try_advisory_lock", name, ct))
@@ -95,6 +95,7 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
                     await ReleaseAsync(gate, name);
                     return null;
                 }
+                await FailAbandonedAsync(name, ct);
                 var runId = await ServerTaskRecorder.StartAsync(store, time, actor, name, trigger, parameters, ct);
                 var running = new Running(CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token));
                 _running[runId] = running;
@@ -122,10 +123,10 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
         }
     }
 
-    /// <summary>Waits until no run of this process is going (runs started meanwhile included).</summary>
+    /// <summary>Waits until no run of this process is going (runs started meanwhile included, and those to start after one going).</summary>
     public async Task WhenIdleAsync(CancellationToken ct)
     {
-        while (_running.Values.Select(r => r.Work).OfType<Task>().ToArray() is { Length: > 0 } works)
+        while (_running.Values.Select(r => r.Work).OfType<Task>().Concat(_waiting.Keys).ToArray() is { Length: > 0 } works)
         {
             ct.ThrowIfCancellationRequested();
             // A run that failed has been recorded; only its end matters here.
@@ -142,6 +143,10 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
         stream.AppendOne(new ServerTaskCancelRequested(runId, $"{actor.Kind}:{actor.Name}", time.GetUtcNow()));
         await session.SaveChangesAsync(ct);
         if (_running.TryGetValue(runId, out var local)) await local.Cancel.CancelAsync();
+        // Run by no node (the task's lock is free): left by a node that died, it ends now rather than wait for a watcher.
+        else if (await TryHoldAsync(run.Task, ct) is { } hold)
+            await using (hold)
+                await FailAbandonedAsync(run.Task, ct);
         return true;
     }
 

@@ -91,8 +91,18 @@ public class when_the_microsoft_feed_imports_the_security_update_guide(AppFixtur
         msrc.Failing.Add("2024-Mar");
         msrc.Slow.Add("2024-Apr");
         await using var server = await StartServerAsync(msrc.Serve);
+        // A subscriber to failed imports (its receiver need not answer: the deliveries queued are what is looked at).
+        var (subscribed, webhook) = await SendAsync(HttpMethod.Post, "/api/webhooks", new { name = "Feed failures", url = "http://127.0.0.1:9/hooks", events = new[] { "import-failed" } });
+        Assert.Equal(System.Net.HttpStatusCode.Created, subscribed);
+        var webhookId = webhook.GetProperty("webhook").GetProperty("id").GetString()!;
 
         var (first, events) = await RunAsync(server);
+        // A document that could not be fetched is a failed import for the subscribers too, as a document that could not be read.
+        var notified = (await GetJsonAsync($"/api/webhooks/{webhookId}/deliveries?pageSize=100")).GetProperty("items").EnumerateArray()
+            .Select(d => System.Text.Json.JsonDocument.Parse(d.GetProperty("body").GetString()!).RootElement.GetProperty("data")).ToList();
+        Assert.Contains(notified, d => d.GetProperty("documentId").GetString() == "2024-Mar" && d.GetProperty("error").GetString()!.Contains("500"));
+        Assert.Contains(notified, d => d.GetProperty("documentId").GetString() == "2024-Apr");
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Delete, $"/api/webhooks/{webhookId}")).Status);
         Assert.Equal(5, first.Counts["indexed"]);
         Assert.Equal(4, first.Counts["selected"]);
         Assert.Equal(2, first.Counts["imported"]);
