@@ -160,9 +160,10 @@ public static class ComplianceQueries
         if (by == DrillDown.Bulletin)
         {
             key = await Bulletins.GetBulletin.ResolveIdAsync(session, key, ct) ?? "";
-            if (key.Length == 0) return QueryAnswer<ReportPage<ComputerStateRow>>.Missing("No such bulletin.");
+            if (key.Length == 0 || (asOf is not null && await Historical.LoadAsync<Domain.Catalog.Bulletin>(session, key, asOf, ct) is null))
+                return QueryAnswer<ReportPage<ComputerStateRow>>.Missing(key.Length == 0 ? "No such bulletin." : $"No bulletin '{key}' then (asOf).");
         }
-        // A computer or an update that does not exist (then) has no report: a 404, not an empty page.
+        // A bulletin (above), a computer or an update that does not exist (then) has no report: a 404, not an empty page.
         if (by == DrillDown.Computer)
         {
             var name = key;

@@ -92,15 +92,16 @@ public static class ReadModelHistory
     /// The rows of <paramref name="table"/> as they stood at the instant in parameter <paramref name="parameter"/>, as a
     /// parenthesised relation with the table's own columns (give it an alias); the table itself when there is no instant.
     /// A compliance view (ADR 0035) joins the versions of its tables valid at that instant. A listed table is read key by
-    /// key; <paramref name="keys"/>, a condition on its list (alias <c>b</c>), narrows which keys are probed — the caller
-    /// still states the same condition on the rows, so the answer does not depend on it.
+    /// key, the version that holds at the instant (a zero-length version ending when the one valid then ends is passed
+    /// over, as <see cref="One"/> does); <paramref name="keys"/>, a condition on its list (alias <c>b</c>), narrows which
+    /// keys are probed — the caller still states the same condition on the rows, so the answer does not depend on it.
     /// </summary>
     public static string Relation(string table, bool asOf, string parameter = "asOf", string? keys = null) => !asOf ? $"{Schema}.{table}"
         : Compliance.ComplianceTables.Views.Contains(table) ? $"({Compliance.ComplianceTables.Select(table, t => Relation(t, true, parameter) + " ")})"
         : Tables.FirstOrDefault(t => t.Name == table) is { Listed: not null } listed ? $"""
             (select h.* from {Schema}.{listed.KeysName} b cross join lateral
-               (select * from {Schema}.{listed.HistoryName} x where x.{listed.Keys[0]} = b.{listed.Keys[0]} and x.valid_to > @{parameter} order by x.valid_to limit 1) h
-             where h.valid_from <= @{parameter}{(keys is null ? "" : $" and {keys}")})
+               (select * from {Schema}.{listed.HistoryName} x where x.{listed.Keys[0]} = b.{listed.Keys[0]} and x.valid_to > @{parameter} and x.valid_from <= @{parameter}
+                order by x.valid_to limit 1) h{(keys is null ? "" : $" where {keys}")})
             """
         : Tables.FirstOrDefault(t => t.Name == table) is { Ranged: true }
             ? $"(select * from {Schema}.{table}_history where tstzrange(valid_from, valid_to) @> @{parameter}::timestamptz and valid_from <= @{parameter} and valid_to > @{parameter})"

@@ -70,6 +70,15 @@ public class when_real_months_arrive_one_after_another(AppFixture app) : AppTest
             Assert.Equal(await MissingComputersAsync(family), report.Where(r => r.Value > 0).OrderBy(r => r.Key).ToList());
         }
 
+        // A February bulletin asked about before February arrived did not exist then: a 404, not an empty page.
+        using (var client = App.Client())
+        {
+            var before = await client.GetAsync($"/api/reports/compliance/bulletins/KB5034763/computers?asOf={Uri.EscapeDataString(snapshots[0].At)}", TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.NotFound, before.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/api/reports/compliance/bulletins/KB5034763/computers?asOf={Uri.EscapeDataString(snapshots[1].At)}",
+                TestContext.Current.CancellationToken)).StatusCode);
+        }
+
         Assert.NotEqual(snapshots[0].Answers[reports[0]], snapshots[1].Answers[reports[0]]);
         Assert.NotEqual(snapshots[1].Answers[reports[3]], snapshots[2].Answers[reports[3]]);
         await PastAnswers.AssertSameAsync(App, snapshots, "");
