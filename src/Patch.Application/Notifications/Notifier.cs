@@ -81,7 +81,15 @@ public static class DeliverWebhookHandler
     {
         await using var query = store.QuerySession();
         var delivery = await query.LoadAsync<WebhookDelivery>(command.DeliveryId, ct);
-        if (delivery is null || delivery.Status != WebhookDelivery.Pending || delivery.Attempts.Any(a => a.Attempt >= command.Attempt)) return;
+        if (delivery is null || delivery.Status != WebhookDelivery.Pending) return;
+        if (delivery.Attempts.Any(a => a.Attempt >= command.Attempt))
+        {
+            // This attempt was made (the message came again: the process stopped after recording it), and its retry may never
+            // have been scheduled: scheduled now for the time recorded (a retry scheduled twice is made once, by this check).
+            if (delivery.Attempts[^1].Attempt == command.Attempt && delivery.NextAttempt is { } next)
+                await bus.ScheduleAsync(new DeliverWebhook(delivery.Id, command.Attempt + 1), next);
+            return;
+        }
         var subscription = await query.LoadAsync<WebhookSubscription>(delivery.SubscriptionId, ct);
         var maxAttempts = Math.Max(1, config.GetValue("Patch:Webhooks:MaxAttempts", 8));
         var firstDelay = config.GetValue("Patch:Webhooks:RetryDelay", TimeSpan.FromSeconds(30));

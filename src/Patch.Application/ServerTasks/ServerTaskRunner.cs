@@ -110,15 +110,23 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
         }
     }
 
-    /// <summary>Waits for a run to end (in this process or another node's) and returns its record.</summary>
+    /// <summary>
+    /// Waits for a run to end (in this process or another node's) and returns its record. A run of the runner's that no
+    /// node runs (its task's lock is free: the node died) is recorded as interrupted, checked every two seconds.
+    /// </summary>
     public async Task<ServerTaskRun?> WaitAsync(string runId, CancellationToken ct)
     {
         if (_running.TryGetValue(runId, out var local) && local.Work is { } work) await work.WaitAsync(ct);
-        while (true)
+        for (var poll = 1; ; poll++)
         {
             await using var session = store.QuerySession();
             var run = await session.LoadAsync<ServerTaskRun>(runId, ct);
             if (run is null || run.Status != ServerTaskStatus.Running) return run;
+            if (poll % 8 == 0 && _tasks.ContainsKey(run.Task) && !_running.ContainsKey(runId) && await TryHoldAsync(run.Task, ct) is { } hold)
+            {
+                await using (hold) await FailAbandonedAsync(run.Task, ct);
+                continue;
+            }
             await Task.Delay(250, ct);
         }
     }

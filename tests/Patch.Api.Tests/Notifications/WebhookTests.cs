@@ -106,6 +106,36 @@ public class when_webhooks_are_notified(AppFixture app) : AppTest(app)
         Assert.Equal("sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), received.Single().Body)), received.Single().Signature);
     }
 
+    /// <summary>
+    /// The process stopped after an attempt was recorded and before its retry was scheduled: the attempt's message comes
+    /// again (the inbox is durable) and schedules the retry it finds recorded, rather than leaving the delivery pending.
+    /// </summary>
+    [Fact]
+    public async Task a_retry_recorded_but_never_scheduled_is_made_when_the_attempt_comes_again()
+    {
+        var port = FreePort();
+        var received = new ConcurrentQueue<Received>();
+        await using var receiver = await ReceiverAsync(port, r => { received.Enqueue(r); return 204; });
+        var (_, created) = await SendAsync(HttpMethod.Post, "/api/webhooks", new { name = "After a crash", url = $"http://127.0.0.1:{port}/", events = new[] { "task-failed" } });
+        var subscription = created.GetProperty("webhook").GetProperty("id").GetString()!;
+        var delivery = $"webhook-delivery:{Guid.NewGuid():N}";
+        var now = DateTimeOffset.UtcNow;
+        await using (var session = App.Store.LightweightSession())
+        {
+            session.Events.StartStream<Patch.Domain.Notifications.WebhookDelivery>(delivery,
+                new Patch.Domain.Notifications.WebhookDeliveryQueued(delivery, subscription, "task-failed", """{"event":"task-failed"}""", now),
+                new Patch.Domain.Notifications.WebhookDeliveryAttempted(delivery, 1, 503, "answered 503 Service Unavailable", false, now, now));
+            await session.SaveChangesAsync(Ct);
+        }
+
+        await using (var scope = App.Host.Services.CreateAsyncScope())
+            await scope.ServiceProvider.GetRequiredService<Wolverine.IMessageBus>().InvokeAsync(new Patch.Application.Notifications.DeliverWebhook(delivery, 1), Ct);
+        var log = await DeliveriesAsync(subscription, p => p.GetProperty("items").EnumerateArray().Any(d => d.GetProperty("status").GetString() == "delivered"));
+        var attempts = Assert.Single(log.GetProperty("items").EnumerateArray()).GetProperty("attempts").EnumerateArray().ToList();
+        Assert.Equal([1, 2], attempts.Select(a => a.GetProperty("attempt").GetInt32()));
+        Assert.Single(received);
+    }
+
     [Fact]
     public async Task a_bad_subscription_is_refused_naming_the_field()
     {

@@ -183,6 +183,11 @@ public class when_server_tasks_run(AppFixture app) : AppTest(app)
         var cancelled = (await Runner.WaitAsync(left, Ct))!;
         Assert.Equal("failed", cancelled.Status);
         Assert.Contains("interrupted", cancelled.Error);
+
+        // Waiting for one (POST …/run?wait=true answered with it) ends it too, once its lock is found free.
+        left = await ServerTaskRecorder.StartAsync(App.Store, App.Clock, Actor.ServerTask("test"), TestTasks.Wait, "schedule", new Dictionary<string, string>(), Ct);
+        var waited = await Runner.WaitAsync(left, Ct).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal("failed", waited!.Status);
     }
 
     /// <summary>
