@@ -76,6 +76,9 @@ public sealed class Notifier(IDocumentStore store, IServiceScopeFactory scopes, 
 
 public static class DeliverWebhookHandler
 {
+    /// <summary>How late a recorded retry may be before it is taken as never scheduled.</summary>
+    private static readonly TimeSpan RetryGrace = TimeSpan.FromMinutes(1);
+
     public static async Task Handle(DeliverWebhook command, IDocumentStore store, IHttpClientFactory http, IDataProtectionProvider protection, IConfiguration config,
         IMessageBus bus, TimeProvider time, ILogger<Notifier> logger, CancellationToken ct)
     {
@@ -85,9 +88,14 @@ public static class DeliverWebhookHandler
         if (delivery.Attempts.Any(a => a.Attempt >= command.Attempt))
         {
             // This attempt was made (the message came again: the process stopped after recording it), and its retry may never
-            // have been scheduled: scheduled now for the time recorded (a retry scheduled twice is made once, by this check).
+            // have been scheduled. A retry a minute overdue was not: it is made now. One not yet due may still come: this is
+            // asked again a minute after it is due (scheduling it now could make it twice, at once).
             if (delivery.Attempts[^1].Attempt == command.Attempt && delivery.NextAttempt is { } next)
-                await bus.ScheduleAsync(new DeliverWebhook(delivery.Id, command.Attempt + 1), next);
+            {
+                var late = time.GetUtcNow() - next;
+                if (late > RetryGrace) await bus.PublishAsync(new DeliverWebhook(delivery.Id, command.Attempt + 1));
+                else await bus.ScheduleAsync(command, RetryGrace - late);
+            }
             return;
         }
         var subscription = await query.LoadAsync<WebhookSubscription>(delivery.SubscriptionId, ct);
