@@ -87,6 +87,29 @@ public class when_staging_and_making_policies
         Assert.Equal(30, created.Program.TerminateAfterMinutes);
     }
 
+    /// <summary>
+    /// Disable Superseded: a replacement in another language reaches other computers — an en-US update does not replace a
+    /// de-DE one, nor a de-DE one a neutral one — while a language-neutral replacement, or one in the same language, does.
+    /// </summary>
+    [Theory]
+    [InlineData("de-DE", "en-US", false)]
+    [InlineData("neutral", "de-DE", false)]
+    [InlineData("de-DE", "de-DE", true)]
+    [InlineData("de-DE", "neutral", true)]
+    public void a_replacement_disables_an_advertisement_only_for_the_same_language(string oldCulture, string newCulture, bool disabled)
+    {
+        static Bulletin Of(string number, UpdateFacts update) => Catalog.Bulletin.Apply(new UpdateDownloaded($"microsoft:{number}", update.UpdateId, ShaA, 10, "https://vendor.test/x", true, 1, Now),
+            new Bulletin($"microsoft:{number}", new BulletinFacts("Microsoft", number, "t", Severity.Critical, null, null, null, null, [], [], []), [update], null, "test"));
+        var old = Of("KB1", Update("old") with { Culture = oldCulture });
+        var replacement = Of("KB2", Update("new") with { Culture = newCulture, Supersedes = ["KB1"] });
+        SoftwareUpdatePolicy Policy(string id, Bulletin b) => SoftwareUpdatePolicy.Create((SoftwareUpdatePolicyCreated)PolicyDecisions.Create(id,
+            FromBulletin with { BulletinIds = [b.Id] }, [b], VendorSettingsValues.Defaults, new HashSet<string>()).Events[0]);
+        var oldPolicy = Policy("policy:old", old);
+        var bulletins = new Dictionary<string, Bulletin> { [old.Id] = old, [replacement.Id] = replacement };
+        var found = PolicyMaintenance.Superseded(oldPolicy, [oldPolicy, Policy("policy:new", replacement)], bulletins);
+        Assert.Equal(disabled, found.Count == 1);
+    }
+
     [Fact]
     public void edits_are_checked_and_a_repeat_is_a_no_op_and_a_delivered_policy_is_retired()
     {

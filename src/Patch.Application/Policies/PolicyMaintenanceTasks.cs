@@ -80,11 +80,13 @@ public sealed class PolicyMaintenanceTasks(IDocumentStore store, PackageStore pa
         var corruptFiles = new List<string>();
         await using (var session = store.OpenSession(run.Actor, run.RunId))
         {
+            // Every file of a download: its package and the files installed before it (a checkpoint cumulative update's).
             var staged = (await session.Query<Bulletin>().ToListAsync(ct))
-                .SelectMany(b => b.Downloads.Where(d => d.Value.Status == DownloadStatus.Downloaded).Select(d => (Bulletin: b, UpdateId: d.Key, Sha: d.Value.Sha256!)))
+                .SelectMany(b => b.Downloads.Where(d => d.Value.Status == DownloadStatus.Downloaded).Select(d => (Bulletin: b, UpdateId: d.Key, Sha: d.Value.Sha256!,
+                    Files: (d.Value.Prerequisites ?? []).Select(f => f.Sha256).Append(d.Value.Sha256!).ToList())))
                 .ToList();
             var verdicts = new Dictionary<string, string?>(StringComparer.Ordinal);
-            foreach (var sha in staged.Select(s => s.Sha).Distinct())
+            foreach (var sha in staged.SelectMany(s => s.Files).Distinct())
             {
                 ct.ThrowIfCancellationRequested();
                 checkedFiles++;
@@ -94,10 +96,11 @@ public sealed class PolicyMaintenanceTasks(IDocumentStore store, PackageStore pa
                 if (verdicts[sha]!.StartsWith("missing", StringComparison.Ordinal)) missing++;
                 else { corrupt++; corruptFiles.Add(sha); }
             }
-            foreach (var (bulletin, updateId, sha) in staged.Where(s => verdicts[s.Sha] is not null).OrderBy(s => s.Bulletin.Id, StringComparer.Ordinal))
+            foreach (var (bulletin, updateId, sha, files) in staged.Where(s => s.Files.Any(f => verdicts[f] is not null)).OrderBy(s => s.Bulletin.Id, StringComparer.Ordinal))
             {
+                var bad = files.First(f => verdicts[f] is not null);
                 (await session.Events.FetchForWriting<Bulletin>(bulletin.Id, ct)).AppendOne(new UpdatePackageRemoved(bulletin.Id, updateId, sha,
-                    $"package integrity check: {verdicts[sha]}", time.GetUtcNow()));
+                    $"package integrity check: {(bad == sha ? "" : $"its file {bad} installed before it is ")}{verdicts[bad]}", time.GetUtcNow()));
                 restage.Add(bulletin.Id);
             }
             await session.SaveChangesAsync(ct);

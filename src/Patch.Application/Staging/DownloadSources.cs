@@ -12,10 +12,25 @@ namespace Patch.Application.Staging;
 /// </summary>
 public static partial class DownloadSources
 {
-    public static IReadOnlyList<Uri> For(string bulletinNumber, UpdateFacts update, string? stagingLocation)
+    /// <summary>
+    /// The sources to try, in order: the staging location's (by file name, by SHA-256, by the KB naming convention in a
+    /// folder), then the vendor's file. A mirror folder the service account may not list is passed over (its reason kept
+    /// in <paramref name="unreadable"/>), so the vendor's file is still tried.
+    /// </summary>
+    public static IReadOnlyList<Uri> For(string bulletinNumber, UpdateFacts update, string? stagingLocation, List<string>? unreadable = null)
     {
         var candidates = new List<Uri>();
-        if (!string.IsNullOrWhiteSpace(stagingLocation)) candidates.AddRange(Mirror(bulletinNumber, update, stagingLocation.Trim()));
+        if (!string.IsNullOrWhiteSpace(stagingLocation))
+        {
+            try
+            {
+                candidates.AddRange(Mirror(bulletinNumber, update, stagingLocation.Trim()).ToList());
+            }
+            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+            {
+                unreadable?.Add($"{stagingLocation.Trim()}: the staging location could not be read ({e.Message})");
+            }
+        }
         if (VendorFile(update.DownloadUrl) is { } vendor) candidates.Add(vendor);
         return candidates.Distinct().ToList();
     }

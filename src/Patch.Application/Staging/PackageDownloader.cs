@@ -36,10 +36,12 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
         if (StagingRules.RefuseBeforeDownload(update, verify) is { } refusal) return new DownloadOutcome(false, null, 0, null, false, refusal, 0);
         if (update.Sha256 is { } known && store.Has(known))
             return new DownloadOutcome(true, known, new FileInfo(store.PathOf(known)).Length, "package store", verify, null, 0);
-        var candidates = DownloadSources.For(bulletinNumber, update, stagingLocation);
+        var unreadable = new List<string>();
+        var candidates = DownloadSources.For(bulletinNumber, update, stagingLocation, unreadable);
         var sources = candidates.Where(s => !s.IsFile || FileAllowed(s, stagingLocation)).ToList();
         var refused = candidates.Except(sources)
-            .Select(s => $"{s}: a file outside the staging location and Patch:Staging:AllowedFileFolders (the server does not read its own files for a catalog)").ToList();
+            .Select(s => $"{s}: a file outside the staging location and Patch:Staging:AllowedFileFolders (the server does not read its own files for a catalog)")
+            .Concat(unreadable).ToList();
         if (sources.Count == 0 && refused.Count > 0) return new DownloadOutcome(false, null, 0, update.DownloadUrl, false, refused[^1], 0);
         if (sources.Count == 0)
             return new DownloadOutcome(false, null, 0, update.DownloadUrl, false,
@@ -55,7 +57,9 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
             {
                 var (outcome, tries) = await FromSourceAsync(updateKey, source, update, verify, ct);
                 attempts += tries;
-                if (outcome.Success) return outcome with { Attempts = tries };
+                // The file's name as the catalog gives it, else as its source names it: a policy's command line runs it by
+                // its name (a CVRF update staged from the mirror has none in the catalog).
+                if (outcome.Success) return outcome with { Attempts = tries, FileName = update.FileName ?? NameOf(source) };
                 reasons.Add($"{source}: {outcome.Reason}");
             }
             reasons.AddRange(refused);
@@ -68,6 +72,13 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
             progress.Done(updateKey);
             _slots.Release();
         }
+    }
+
+    /// <summary>The file name a source's URL ends in, when it has an extension (a store path "sha256/…" or "/get?id=1" names no file).</summary>
+    internal static string? NameOf(Uri source)
+    {
+        var name = Path.GetFileName(Uri.UnescapeDataString(source.AbsolutePath));
+        return Path.HasExtension(name) && !source.AbsolutePath.Contains("/sha256/", StringComparison.Ordinal) ? name : null;
     }
 
     private Task<(DownloadOutcome Outcome, int Attempts)> FromSourceAsync(string updateKey, Uri source, UpdateFacts update, bool verify, CancellationToken ct) =>
@@ -111,7 +122,7 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
                 var verified = mismatch is null && (expectedSha256 is not null || expectedSha1 is not null);
                 return (new DownloadOutcome(true, sha, size, source.ToString(), verified, null, 0), attempt);
             }
-            catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException && !ct.IsCancellationRequested)
+            catch (Exception e) when (e is HttpRequestException or IOException or UnauthorizedAccessException or TaskCanceledException && !ct.IsCancellationRequested)
             {
                 reason = e is TaskCanceledException ? "timed out" : e.Message;
                 logger.LogInformation("Download of {Update} from {Source} failed (attempt {Attempt}): {Reason}", what, source, attempt, reason);

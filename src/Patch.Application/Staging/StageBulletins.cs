@@ -102,7 +102,8 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
         var outcome = listed
             ? await downloader.DownloadFilesAsync(key, files, vendor.VerifyAuthenticity, options.StagingLocation, ct)
             : await downloader.DownloadAsync(key, bulletin.Facts.Number, update, vendor.VerifyAuthenticity, options.StagingLocation, ct);
-        if (!outcome.Success && listed && await MirrorByNameAsync(key, bulletin, update, vendor, ct) is { } mirrored) outcome = mirrored;
+        // Only an update of one file: the naming convention finds one file, never the files installed before it.
+        if (!outcome.Success && listed && files.Count <= 1 && await MirrorByNameAsync(key, bulletin, update, vendor, ct) is { } mirrored) outcome = mirrored;
         object e = outcome.Success
             ? new UpdateDownloaded(bulletin.Id, update.UpdateId, outcome.Sha256!, outcome.Size, outcome.Source!, outcome.Verified, outcome.Attempts, time.GetUtcNow(), vendor.Package,
                 outcome.Prerequisites is { Count: > 0 } p ? p : null, outcome.FileName)

@@ -38,7 +38,10 @@ public static class PolicyMaintenance
                 PackageSha256 = distributed.PackageSha256, PackageSize = distributed.PackageSize, FileName = distributed.FileName, Revision = facts.Revision,
                 ReinstallOnRevision = facts.ReinstallOnRevision, Restart = facts.Restart, Prerequisites = distributed.Prerequisites,
             };
-            if (next.PackageSha256 != current.PackageSha256 || next.Revision != current.Revision) next = next with { CommandLine = distributed.CommandLine };
+            // A new package, revision, file name or set of files installed before it: the program that runs it changes too.
+            if (next.PackageSha256 != current.PackageSha256 || next.Revision != current.Revision || next.FileName != current.FileName
+                || !(next.Prerequisites ?? []).SequenceEqual(current.Prerequisites ?? []))
+                next = next with { CommandLine = distributed.CommandLine };
             if (next == current) { updates.Add(current); continue; }
             foreach (var (field, before, after) in new[]
                      {
@@ -91,19 +94,27 @@ public static class PolicyMaintenance
                 .OfType<string>().Select(n => n.ToUpperInvariant()).ToHashSet();
             var replacement = all.Where(other => other.Distributes && policy.Targets.All(other.Targets.Contains))
                 .SelectMany(other => other.Updates.Where(u => u.Enabled && u.UpdateId != update.UpdateId).Select(u => (Policy: other, Update: u)))
-                .FirstOrDefault(x => SupersedesAny(bulletins.GetValueOrDefault(x.Update.BulletinId), x.Update, update.Product, names));
+                .FirstOrDefault(x => SupersedesAny(bulletins.GetValueOrDefault(x.Update.BulletinId), x.Update, update.Product, update.Culture, names));
             if (replacement.Policy is not null)
                 found.Add(new PolicyUpdateDisabledAsSuperseded(policy.Id, update.UpdateId, replacement.Update.UpdateId, replacement.Policy.Id));
         }
         return found;
     }
 
-    private static bool SupersedesAny(Bulletin? bulletin, PolicyUpdate candidate, string product, ISet<string> names)
+    /// <summary>
+    /// Whether <paramref name="candidate"/> replaces an update of <paramref name="product"/> in <paramref name="culture"/>:
+    /// same product, a culture that reaches the same computers (the same, or a language-neutral candidate — an en-US update
+    /// does not replace a de-DE one, nor a de-DE one a neutral one), and a supersedence its catalog facts name.
+    /// </summary>
+    private static bool SupersedesAny(Bulletin? bulletin, PolicyUpdate candidate, string product, string culture, ISet<string> names)
     {
         var facts = bulletin?.Updates.FirstOrDefault(u => u.UpdateId == candidate.UpdateId);
         return facts is not null && string.Equals(facts.Product, product, StringComparison.OrdinalIgnoreCase)
+               && (string.Equals(facts.Culture, culture, StringComparison.OrdinalIgnoreCase) || IsNeutral(facts.Culture))
                && facts.Supersedes.Any(s => names.Contains(s.ToUpperInvariant()));
     }
+
+    private static bool IsNeutral(string culture) => string.Equals(culture, Settings.CoreSettings.Neutral, StringComparison.OrdinalIgnoreCase);
 
     private static string Describe(ProgramDefaults p) => $"{p.RunWith}, {p.CanRun}, terminate after {p.TerminateAfterMinutes} min" +
                                                        (p.UserName is null ? "" : $", as {p.UserDomain}\\{p.UserName}");

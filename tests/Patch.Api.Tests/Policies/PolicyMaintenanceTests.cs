@@ -146,4 +146,50 @@ public class when_policy_maintenance_tasks_run(AppFixture app) : AppTest(app)
         var again = await RunAsync("package-integrity");
         Assert.Equal(0, again.GetProperty("counts").GetProperty("corrupt").GetInt32());
     }
+
+    /// <summary>A file installed before an update (a checkpoint cumulative update's) is a package too: checked, and a corrupt one staged again.</summary>
+    [Fact]
+    public async Task a_corrupt_file_installed_before_an_update_is_found_and_staged_again()
+    {
+        var checkpoint = _server.Add("windows10.0-kb9300020-x64_checkpoint.msu", ContentServer.Bytes(6_000, 20));
+        var main = _server.Add("windows10.0-kb9300021-x64.msu", ContentServer.Bytes(6_000, 21));
+        var catalog = new
+        {
+            schemaVersion = "1.1", catalogId = "maintenance-files", vendors = new[] { new { id = "ms", name = "Microsoft" } },
+            products = new[] { new { id = "w10", name = "Windows 10 Version 22H2 for x64-based Systems", vendor = "ms" } },
+            bulletins = new[]
+            {
+                new
+                {
+                    id = "KB9300021", vendor = "ms", title = "Checkpointed", severity = "Critical",
+                    updates = new[]
+                    {
+                        new
+                        {
+                            id = "cp-w10", product = "w10", restart = "notRequired",
+                            files = new object[]
+                            {
+                                new { url = checkpoint.Url, fileName = "windows10.0-kb9300020-x64_checkpoint.msu", size = checkpoint.Size, sha256 = checkpoint.Sha256 },
+                                new { url = main.Url, fileName = "windows10.0-kb9300021-x64.msu", size = main.Size, sha256 = main.Sha256 },
+                            },
+                        },
+                    },
+                },
+            },
+        };
+        await App.ImportAsync("patch", JsonSerializer.SerializeToUtf8Bytes(catalog));
+        await StageAndWaitAsync("KB9300021");
+        var path = Directory.GetFiles(App.PackageDirectory, checkpoint.Sha256, SearchOption.AllDirectories).Single();
+        await File.WriteAllBytesAsync(path, [4, 5, 6], Ct);
+
+        var run = await RunAsync("package-integrity");
+        Assert.True(run.GetProperty("counts").GetProperty("corrupt").GetInt32() >= 1);
+        Assert.True(run.GetProperty("counts").GetProperty("bulletinsRestaged").GetInt32() >= 1);
+        var history = await GetJsonAsync($"/api/history/{(await GetJsonAsync("/api/bulletins/KB9300021")).GetProperty("id").GetString()}");
+        Assert.Contains(history.EnumerateArray(), e => e.GetProperty("type").GetString() == "update_package_removed"
+            && e.GetProperty("data").GetProperty("reason").GetString()!.Contains($"its file {checkpoint.Sha256} installed before it is corrupt"));
+        for (var i = 0; i < 100 && Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(path, Ct))) != checkpoint.Sha256; i++)
+            await Task.Delay(100, Ct);
+        Assert.Equal(checkpoint.Sha256, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(path, Ct))));
+    }
 }

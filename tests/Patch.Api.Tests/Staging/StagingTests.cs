@@ -170,6 +170,14 @@ public class when_staging_bulletins(AppFixture app) : AppTest(app)
         Assert.All(servers, s => Assert.EndsWith("windows10.0-kb5034129-x64_4a1b2c3d.msu", s.GetProperty("source").GetString()));
         Assert.Equal(ContentServer.Sha(content), servers[0].GetProperty("sha256").GetString());
         Assert.True((await RowAsync("KB5034129")).GetProperty("staged").GetBoolean());
+
+        // The catalog names no file for a CVRF update: the policy runs the file by the name the mirror gave it.
+        var (created, policy) = await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinIds = new[] { "KB5034129" } });
+        Assert.Equal(HttpStatusCode.Created, created);
+        var distributed = policy.GetProperty("updates")[0];
+        Assert.Equal("windows10.0-kb5034129-x64_4a1b2c3d.msu", distributed.GetProperty("fileName").GetString());
+        Assert.Contains("\"windows10.0-kb5034129-x64_4a1b2c3d.msu\"", distributed.GetProperty("commandLine").GetString());
+        Assert.True((await SendAsync(HttpMethod.Delete, $"/api/policies/{policy.GetProperty("id").GetString()}")).Status is HttpStatusCode.OK or HttpStatusCode.NoContent);
     }
 
     [Fact]
