@@ -56,6 +56,28 @@ public class RestartsTests
         Assert.False(Restarts.IsDue(null, Noon));
     }
 
+    /// <summary>Planned inside a window, carried out when the computer woke hours later: it waits for the next window; a re-ask of a restart an installer began follows the configuration.</summary>
+    [Fact]
+    public void a_restart_due_outside_every_window_waits_for_the_next_and_a_never_configuration_is_not_forced()
+    {
+        var nightly = new MaintenanceWindowSchedule("UTC", new TimeOnly(2, 0), TimeSpan.FromHours(2), new Recurrence(RecurrenceKind.Daily));
+        var planned = new PendingRestart(Noon.AddHours(-10), Noon.AddHours(-10), 0, null);
+        var (later, why) = Restarts.Postponed(planned, Noon, EndOfCycle, [nightly])!.Value;
+        Assert.Equal(new DateTimeOffset(2026, 11, 11, 2, 0, 0, TimeSpan.Zero), later.PlannedAt);
+        Assert.Contains("outside the maintenance windows", why);
+        Assert.False(Restarts.IsDue(later, Noon));
+        // Inside a window, with no window, or with the windows overridden: it runs.
+        Assert.Null(Restarts.Postponed(planned, new DateTimeOffset(2026, 11, 10, 3, 0, 0, TimeSpan.Zero), EndOfCycle, [nightly]));
+        Assert.Null(Restarts.Postponed(planned, Noon, EndOfCycle, []));
+        Assert.Null(Restarts.Postponed(planned with { OverrideWindows = true }, Noon, EndOfCycle, [nightly]));
+        // An installer's restart (1641) that did not happen is asked for again only if the agent may restart.
+        var handed = planned with { HandedToSystem = true, HandedAt = Noon.AddMinutes(-40) };
+        var (never, because) = Restarts.Postponed(handed, Noon, EndOfCycle with { Reboot = new RebootDefaults(true, RebootMode.Never, null) }, [])!.Value;
+        Assert.Null(never.PlannedAt);
+        Assert.Contains("never restarts automatically", because);
+        Assert.Null(Restarts.Postponed(handed, Noon, EndOfCycle, []));
+    }
+
     [Fact]
     public void a_person_defers_by_an_offered_choice_a_limited_number_of_times_never_once_handed_over()
     {

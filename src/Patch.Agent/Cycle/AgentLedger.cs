@@ -71,7 +71,10 @@ public static class CorruptState
     }
 }
 
-/// <summary>Writes a file that only the agent's account can read (0600 on Linux from the start), replacing it atomically.</summary>
+/// <summary>
+/// Writes a file that only the agent's account can read (0600 on Linux from the start; on Windows in a folder only SYSTEM
+/// and Administrators may open), replacing it atomically.
+/// </summary>
 public static class PrivateFile
 {
     public static void Write(string file, string text)
@@ -80,7 +83,8 @@ public static class PrivateFile
         var temp = file + ".tmp";
         if (OperatingSystem.IsWindows())
         {
-            Directory.CreateDirectory(directory);
+            PrivateFolder.Create(directory);
+            // Created in the protected folder, the file takes its access list, and keeps it when it replaces the old one.
             File.WriteAllText(temp, text);
         }
         else
@@ -103,7 +107,9 @@ public sealed class AgentLock : IDisposable
 
     public static async Task<AgentLock> AcquireAsync(string directory, TimeSpan wait, CancellationToken ct)
     {
-        Directory.CreateDirectory(directory);
+        // On Windows a user who could open the lock file could hold it and stop every cycle: the folder is the agent's.
+        if (OperatingSystem.IsWindows()) PrivateFolder.Create(directory);
+        else Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, "agent.lock");
         var deadline = DateTime.UtcNow + wait;
         while (true)

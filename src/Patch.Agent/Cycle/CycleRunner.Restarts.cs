@@ -37,6 +37,15 @@ public sealed partial class CycleRunner
     private async Task<bool> RestartIfDueCoreAsync(CancellationToken ct)
     {
         if (!Restarts.IsDue(_ledger.Restart, Now) || _ledger.Restart is not { } pending) return false;
+        // The windows are asked again now: the time was planned inside one, but the computer may have slept through it.
+        if (_ledger.Assignments is { } a && Restarts.Postponed(pending, Now, a.Configuration, Windows(_ledger)) is { } postponed)
+        {
+            var (later, why) = postponed;
+            _ledger = _ledger with { Restart = later };
+            Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, why, AgentRestartReported.Pending, At: later.PlannedAt));
+            Save();
+            return false;
+        }
         if (!await context.Restarter.RestartAsync("software updates need a restart", ct)) return false;
         _ledger = _ledger with { Restart = pending with { HandedToSystem = true, HandedAt = Now } };
         Save();

@@ -101,7 +101,14 @@ public sealed partial class CycleRunner(CycleContext context)
                 foreach (var u in p.Updates.Where(u => Entry(u.UpdateId) is null))
                     Record(p.PolicyId, u, UpdateStatus.Pending, null, 0, null, "not evaluated: the inventory could not be read");
             var why = $"the inventory could not be read ({unreadable!.Message}): nothing was evaluated or installed";
-            if (install) Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, why, AgentCycleReported.Stopped, Trigger: triggerText));
+            if (install)
+            {
+                Emit(new AgentEvent(Guid.NewGuid(), default, null, null, null, why, AgentCycleReported.Stopped, Trigger: triggerText));
+                // A run that was waiting for this cycle is tried again in a quarter of an hour (as after any failure outside
+                // the updates), not at every tick of the service until the inventory reads again.
+                if (_ledger.Waiting!.RemoveAll(w => w.Trigger == CycleSchedule.Waitable(trigger) && w.PolicyId == policyId) > 0)
+                    _ledger.Waiting!.Add(new WaitingRun(CycleSchedule.Waitable(trigger), policyId, Now.AddMinutes(15)));
+            }
             Save();
             await FlushAsync(state, ct);
             return Report(triggerText, install, why, [], [], [], null, false);

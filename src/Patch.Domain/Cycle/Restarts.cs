@@ -47,6 +47,21 @@ public static class Restarts
         pending is { PlannedAt: { } planned, NeedsPlan: false } p && planned <= now && !(p.DeferredUntil > now)
         && !(p.HandedToSystem && p.HandedAt is { } handed && now - handed < Retry);
 
+    /// <summary>
+    /// A restart that came due where it may not run now, decided when it is carried out (it was planned inside a window,
+    /// but the computer slept through it, or a long install ran past it): outside every maintenance window (not
+    /// overridden) it waits for the next one to open; the agent's own request again of a restart an installer began (exit
+    /// code 1641) and that did not happen is made only when the configuration lets the agent restart. Null when it may run.
+    /// </summary>
+    public static (PendingRestart Postponed, string Detail)? Postponed(PendingRestart pending, DateTimeOffset now, AgentConfigurationSettings configuration,
+        IReadOnlyList<MaintenanceWindowSchedule> windows)
+    {
+        if (pending.HandedToSystem && (!configuration.Reboot.AllowReboot || configuration.Reboot.Mode == RebootMode.Never))
+            return (pending with { PlannedAt = null }, "the installer's restart did not happen and the configuration never restarts automatically: restart pending until someone restarts");
+        if (configuration.OverrideMaintenanceWindows || pending.OverrideWindows || windows.Count == 0 || MaintenanceWindowCalendar.IsInsideAny(windows, now)) return null;
+        return (pending with { PlannedAt = MaintenanceWindowCalendar.NextStartOfAny(windows, now) }, "outside the maintenance windows: postponed to the next one");
+    }
+
     /// <summary>A person defers by one of the configuration's choices, at most its number of times; the new time still honours the windows.</summary>
     public static (Rejection? Refusal, PendingRestart? Deferred, DateTimeOffset ReportedAt) Defer(PendingRestart pending, int minutes, DateTimeOffset now,
         AgentConfigurationSettings configuration, IReadOnlyList<MaintenanceWindowSchedule> windows)

@@ -152,6 +152,30 @@ public class when_the_agent_meets_faults(AppFixture app) : CycleTestBase(app)
         Assert.Equal(1, (await GetJsonAsync("/api/history/computer:lost-1")).EnumerateArray().Count(e => e.GetProperty("type").GetString() == "agent_enrolled"));
     }
 
+    /// <summary>
+    /// A run waiting for a cycle whose inventory cannot be read (WMI broken) is tried again in a quarter of an hour, as
+    /// after any failure outside the updates — it stayed due, and the service ran a cycle at every one-minute tick.
+    /// </summary>
+    [Fact]
+    public async Task a_waiting_run_whose_inventory_cannot_be_read_is_tried_again_later_not_at_every_tick()
+    {
+        await CreatePolicyAsync();
+        var clock = new ManualClock(DateTimeOffset.UtcNow.AddHours(-1));
+        var agent = Agent("NOWMI-1", clock);
+        await agent.EnrolAsync(await TokenAsync(), Inventory());
+        await agent.Runner.RunAsync(CycleTrigger.Scheduled, null, install: false, CancellationToken.None);
+        var ledger = AgentLedger.Load(agent.Directory);
+        ledger.Waiting!.Add(new WaitingRun(CycleTrigger.Scheduled, null, clock.GetUtcNow().AddMinutes(-1)));
+        ledger.Save(agent.Directory);
+        Assert.Single(CycleRunner.DueCycles(AgentLedger.Load(agent.Directory), clock.GetUtcNow()));
+
+        await File.WriteAllTextAsync(Path.Combine(agent.Directory, "inventory.json"), "{ not an inventory");
+        await agent.CycleAsync();
+        var waiting = Assert.Single(AgentLedger.Load(agent.Directory).Waiting!);
+        Assert.Equal(clock.GetUtcNow().AddMinutes(15), waiting.Until);
+        Assert.Empty(CycleRunner.DueCycles(AgentLedger.Load(agent.Directory), clock.GetUtcNow().AddMinutes(1)));
+    }
+
     [Fact]
     public async Task a_corrupt_state_file_is_set_aside_with_a_clear_message_and_the_agent_recovers()
     {
