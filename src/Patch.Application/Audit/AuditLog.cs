@@ -41,8 +41,14 @@ public static class AuditLog
     /// </summary>
     private static readonly Dictionary<string, string> EntityKeys = new(StringComparer.Ordinal) { [Domain.StreamIds.CustomSeverityLevels] = "levelId" };
 
+    /// <summary>
+    /// Streams only administrators read (webhook subscriptions and their deliveries: a Slack or Teams URL carries its
+    /// secret), as their routes are: passed over for everyone else, in the audit and in a stream's history.
+    /// </summary>
+    public static bool AdministratorsOnly(string streamId) => streamId.StartsWith("webhook", StringComparison.Ordinal);
+
     public static async Task<QueryAnswer<ReportPage<AuditRow>>> ListAsync(NpgsqlDataSource db, IQueryCollection query, bool csv, string? actor, string? actorKind,
-        string? from, string? to, string? stream, string? type, string? correlationId, CancellationToken ct)
+        string? from, string? to, string? stream, string? type, string? correlationId, CancellationToken ct, bool administrator = false)
     {
         var (paging, problem) = ReportQuery.Parse(query, csv, Sort, "-sequence");
         var (fromAt, fromProblem) = Instant("from", from);
@@ -53,7 +59,7 @@ public static class AuditLog
             problem = $"actorKind: '{Domain.Users.UserDecisions.Printable(actorKind)}' is not one of {string.Join(", ", Actor.Kinds)}";
         if (problem is not null) return QueryAnswer<ReportPage<AuditRow>>.Invalid(problem);
 
-        var where = new List<string> { "true" };
+        var where = new List<string> { administrator ? "true" : "stream_id not like 'webhook%'" };
         var ps = new List<NpgsqlParameter>();
         void Add(string clause, string name, object value) { where.Add(clause); ps.Add(new NpgsqlParameter(name, value)); }
         if (actor is not null) Add("user_name = @actor", "actor", actor);
@@ -132,8 +138,9 @@ public static class AuditLog
     public static void MapAudit(this IEndpointRouteBuilder app) =>
         app.MapGet("/api/audit", async (string? actor, string? actorKind, string? from, string? to, string? stream, string? type, string? correlationId, HttpContext http,
                 NpgsqlDataSource db, CancellationToken ct) =>
-                ReportQuery.Answer(await ListAsync(db, http.Request.Query, ReadSql.CsvRequested(http), actor, actorKind, from, to, stream, type, correlationId, ct), http))
+                ReportQuery.Answer(await ListAsync(db, http.Request.Query, ReadSql.CsvRequested(http), actor, actorKind, from, to, stream, type, correlationId, ct,
+                    http.User.HasRole(Domain.Users.Roles.Administrator)), http))
             .WithTags("Audit").ForAuditor().WithQuery(QueryParameters.Report(Sort.Keys, "-sequence")).WithName("Audit")
-            .WithSummary("Every event of every stream, newest first: time, stream (with a link to its history), type, actor and actor kind, correlation and causation ids, what changed (before → after) and the data with secret hashes redacted. Filters: actor, actorKind (user, agent, server-task, command-line, child-server, replication, anonymous), from/to (ISO 8601), stream (exact, or a prefix ending in '*'), type (event type, e.g. CoreSettingsChanged), correlationId. Paged; CSV with format=csv.")
+            .WithSummary("Every event of every stream (webhook subscriptions and deliveries for administrators only), newest first: time, stream (with a link to its history), type, actor and actor kind, correlation and causation ids, what changed (before → after) and the data with secret hashes redacted. Filters: actor, actorKind (user, agent, server-task, command-line, child-server, replication, anonymous), from/to (ISO 8601), stream (exact, or a prefix ending in '*'), type (event type, e.g. CoreSettingsChanged), correlationId. Paged; CSV with format=csv.")
             .Produces<ReportPage<AuditRow>>(200, "application/json", "text/csv").ProducesProblem(400);
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Marten;
 using Microsoft.AspNetCore.Authentication;
@@ -39,10 +40,16 @@ public sealed class PersonalAccessTokenHandler(IOptionsMonitor<AuthenticationSch
         if (token.ExpiresAt <= now) return AuthenticateResult.Fail("The token expired.");
         var user = await session.LoadAsync<User>(token.UserId, Context.RequestAborted);
         if (user is not { CanSignIn: true }) return AuthenticateResult.Fail("The token's user is disabled or deleted.");
+        // The user's own list decides too: a user deleted and created again under the same name (the same stream) starts
+        // with none, so the tokens of the one deleted never come back to life as the new one's.
+        if (!user.Tokens.Any(t => t.TokenId == token.Id && !t.Revoked)) return AuthenticateResult.Fail("The token's user was deleted since it was issued.");
 
         await RecordUseAsync(token, user, now);
-        var principal = UserPrincipal.Create(Scheme.Name, user.Id, user.UserName, Roles.Lower(token.Role, user.Role), "token",
-            [new(PatchAuth.Claims.TokenId, token.Id)]);
+        // A user who must change their password may only change it, with a token as with a session.
+        Claim[] claims = user.MustChangePassword
+            ? [new(PatchAuth.Claims.TokenId, token.Id), new(PatchAuth.Claims.MustChangePassword, "true")]
+            : [new(PatchAuth.Claims.TokenId, token.Id)];
+        var principal = UserPrincipal.Create(Scheme.Name, user.Id, user.UserName, Roles.Lower(token.Role, user.Role), "token", claims);
         return AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
     }
 

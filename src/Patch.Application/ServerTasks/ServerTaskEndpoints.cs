@@ -47,11 +47,14 @@ public static class ServerTaskEndpoints
             .ForAuditor().WithAsOf().WithName("GetServerTaskRun").WithSummary("One run (id 'task-run:…'), now or as it stood at asOf.")
             .Produces<ServerTaskRun>().ProducesProblem(404);
 
-        group.MapGet("history/{streamId}", async (string streamId, IQuerySession session, CancellationToken ct) =>
-                await StreamHistory.ReadAsync(session, streamId, ct) is { Count: > 0 } history ? Results.Ok(history) : Problems.NotFound($"No stream '{streamId}'."))
+        group.MapGet("history/{streamId}", async (string streamId, HttpContext http, IQuerySession session, CancellationToken ct) =>
+                Audit.AuditLog.AdministratorsOnly(streamId) && !http.User.HasRole(Domain.Users.Roles.Administrator)
+                    ? Results.Problem(title: "Administrators only", detail: "Webhook subscriptions and their deliveries are read by administrators (a receiver's URL may carry its secret).",
+                        statusCode: StatusCodes.Status403Forbidden)
+                : await StreamHistory.ReadAsync(session, streamId, ct) is { Count: > 0 } history ? Results.Ok(history) : Problems.NotFound($"No stream '{streamId}'."))
             .WithTags("History").ForAuditor().WithName("GetStreamHistory")
             .WithSummary("Any stream's events (bulletin 'microsoft:KB5034441', settings 'settings:core', run 'task-run:…') with actor and correlation ids.")
-            .Produces<IReadOnlyList<HistoryEntry>>().ProducesProblem(404);
+            .Produces<IReadOnlyList<HistoryEntry>>().ProducesProblem(403).ProducesProblem(404);
     }
 
     /// <summary>Every task that records runs: the server tasks, and the catalog imports and staging runs started by a request.</summary>

@@ -80,8 +80,11 @@ public sealed class UserAccounts(IDocumentStore store, TimeProvider time)
     public async Task<IReadOnlyList<TokenView>> TokensAsync(IQuerySession session, string userId, CancellationToken ct)
     {
         var now = time.GetUtcNow();
+        // The user's own tokens: those of a user deleted before under the same name are not this one's (and never valid).
+        var own = (await session.LoadAsync<User>(userId, ct))?.Tokens.Select(t => t.TokenId).ToHashSet(StringComparer.Ordinal) ?? [];
         var tokens = await session.Query<AccessToken>().Where(t => t.UserId == userId).OrderByDescending(t => t.CreatedAt).ToListAsync(ct);
-        return tokens.Select(t => new TokenView(t.Id, t.Name, t.Role, t.CreatedAt, t.ExpiresAt, t.Revoked, t.ExpiresAt <= now, t.LastUsedAt)).ToList();
+        return tokens.Where(t => own.Contains(t.Id))
+            .Select(t => new TokenView(t.Id, t.Name, t.Role, t.CreatedAt, t.ExpiresAt, t.Revoked, t.ExpiresAt <= now, t.LastUsedAt)).ToList();
     }
 
     private static async Task<(User? User, Rejection? Rejection)> SaveAsync(IDocumentSession session, JasperFx.Events.IEventStream<User> stream, Outcome outcome, CancellationToken ct)

@@ -6,6 +6,24 @@ namespace Patch.Api.Tests.Audit;
 /// <summary>The audit (C12): every event, filtered by actor, kind, time, stream, type and correlation id, with what changed.</summary>
 public class when_an_auditor_reads_the_log(AppFixture app) : AppTest(app)
 {
+    /// <summary>Webhook subscriptions are administrators' (a Slack or Teams URL carries its secret): nor their events in the audit or a stream's history.</summary>
+    [Fact]
+    public async Task webhook_streams_are_read_by_administrators_only()
+    {
+        var (_, created) = await SendAsync(HttpMethod.Post, "/api/webhooks", new { name = "Chat", url = "https://hooks.example.com/services/T000/B000/SECRETPART", events = new[] { "task-failed" } });
+        var id = created.GetProperty("webhook").GetProperty("id").GetString()!;
+        Assert.Single((await GetJsonAsync($"/api/audit?stream={Uri.EscapeDataString(id)}")).GetProperty("items").EnumerateArray());
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, $"/api/history/{id}")).Status);
+
+        using var auditor = App.Client("audrey", Patch.Domain.Users.Roles.Auditor);
+        var page = System.Text.Json.JsonDocument.Parse(await auditor.GetStringAsync("/api/audit?stream=webhook*&pageSize=1000", TestContext.Current.CancellationToken)).RootElement;
+        Assert.Empty(page.GetProperty("items").EnumerateArray());
+        var all = await auditor.GetStringAsync("/api/audit?pageSize=1000", TestContext.Current.CancellationToken);
+        Assert.DoesNotContain("SECRETPART", all);
+        Assert.Equal(HttpStatusCode.Forbidden, (await auditor.GetAsync($"/api/history/{id}", TestContext.Current.CancellationToken)).StatusCode);
+        Assert.True((await SendAsync(HttpMethod.Delete, $"/api/webhooks/{id}")).Status is HttpStatusCode.OK or HttpStatusCode.NoContent);
+    }
+
     [Fact]
     public async Task settings_changes_show_who_changed_what_from_what_to_what()
     {

@@ -7,6 +7,32 @@ namespace Patch.Api.Tests.Security;
 
 public class when_scripts_use_personal_access_tokens(AppFixture app) : SecurityTestBase(app)
 {
+    /// <summary>
+    /// A user deleted and created again under the same name starts with no token: the deleted one's do not come back as
+    /// the new one's (they authenticated again, with the new user's role, and could not be revoked). A user who must
+    /// change their password may only do that, with a token as with a session.
+    /// </summary>
+    [Fact]
+    public async Task a_deleted_users_tokens_stay_dead_when_the_name_is_used_again_and_a_password_to_change_holds_for_tokens()
+    {
+        await CreateUserAsync("rex", Roles.Operator);
+        using var browser = Browser();
+        await SignInAsync(browser, "rex");
+        var (_, issued) = await Send(browser, HttpMethod.Post, "/api/auth/me/tokens", new { name = "ci" }, antiforgery: await AntiforgeryAsync(browser));
+        var token = issued.GetProperty("token").GetString()!;
+        using var script = App.AnonymousClient();
+        Assert.Equal(HttpStatusCode.OK, (await Send(script, HttpMethod.Get, "/api/computers", bearer: token)).Status);
+
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, "/api/users/rex", new { mustChangePassword = true })).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(script, HttpMethod.Get, "/api/computers", bearer: token)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Send(script, HttpMethod.Get, "/api/auth/me", bearer: token)).Status);
+
+        Assert.True((await SendAsync(HttpMethod.Delete, "/api/users/rex")).Status is HttpStatusCode.OK or HttpStatusCode.NoContent);
+        await CreateUserAsync("rex", Roles.Administrator);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(script, HttpMethod.Get, "/api/auth/me", bearer: token)).Status);
+        Assert.Empty((await GetJsonAsync("/api/users/rex/tokens")).EnumerateArray());
+    }
+
     [Fact]
     public async Task a_token_is_shown_once_works_until_revoked_or_expired_and_never_above_its_user()
     {
