@@ -82,16 +82,28 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
         catch (Exception e) when (e is InvalidOperationException or JsonException)
         {
             await ServerTaskRecorder.FailAsync(store, time, actor, runId, e.Message);
+            await FollowAppliedAsync(tally, runId);
             return (null, e.Message);
         }
         catch (Exception e)
         {
+            await FollowAppliedAsync(tally, runId);
             // Each page applied is kept with its checkpoint; the run is not left "running".
             await ServerTaskRecorder.FailAsync(store, time, actor, runId, e is OperationCanceledException
                 ? "Cancelled before the bundle was imported: the pages applied until then are kept (each with its checkpoint)."
                 : $"{e.GetType().Name}: {e.Message}");
             throw;
         }
+    }
+
+    /// <summary>
+    /// Pages applied before a failure are committed with their checkpoint (imported again, the bundle passes them over):
+    /// their analysis and policy revision are asked for now, or never.
+    /// </summary>
+    private async Task FollowAppliedAsync(ApplyTally tally, string runId)
+    {
+        if (tally.Applied > 0)
+            await Catalog.CatalogChanged.FollowAsync(catalog, bus, runner, config, $"replication bundle {runId} (failed part-way)", tally.Changed, CancellationToken.None);
     }
 
     /// <summary>The refusal while a catalog replication runs (409).</summary>

@@ -38,24 +38,37 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
         var actor = new Actor("replication", link.ParentName, run.RunId, $"replication:{link.ParentId}");
         var counts = new Dictionary<string, int> { ["pages"] = 0, ["events"] = 0, ["applied"] = 0, ["skipped"] = 0, ["unknownTypes"] = 0, ["streams"] = 0, ["rebased"] = 0 };
         var tally = new ApplyTally();
-        var complete = run.Parameters.GetValueOrDefault("mode") == "complete" || link.Snapshot is not null;
-        if (complete) await CompleteAsync(run.RunId, actor, cultures, counts, tally, ct);
+        // A culture managed since some event was applied without it: the updates of that culture are fetched as the parent
+        // has them now (a Complete run), the events after the checkpoint then bring the rest.
+        var complete = run.Parameters.GetValueOrDefault("mode") == "complete" || link.Snapshot is not null || link.LacksCultures(cultures);
+        CatalogVerified verified;
         try
         {
-            await DifferentialAsync(run.RunId, actor, cultures, counts, tally, ct);
+            if (complete) await CompleteAsync(run.RunId, actor, cultures, counts, tally, ct);
+            try
+            {
+                await DifferentialAsync(run.RunId, actor, cultures, counts, tally, ct);
+            }
+            catch (ParentRefusedException e) when (e.Code == "checkpoint-diverged")
+            {
+                // The parent's log no longer holds the checkpoint (restored from an older backup): re-base, then follow on.
+                counts["rebased"] = 1;
+                await CompleteAsync(run.RunId, actor, cultures, counts, tally, ct);
+                await DifferentialAsync(run.RunId, actor, cultures, counts, tally, ct);
+            }
+            var percent = run.Parameters.GetValueOrDefault("verify") is { } v ? int.Parse(v) : options.VerifyPercent;
+            verified = await ReplicationVerification.RunAsync(store, parent, time, actor, run.RunId, percent, cultures, ct);
         }
-        catch (ParentRefusedException e) when (e.Code == "checkpoint-diverged")
+        catch when (tally.Applied > 0)
         {
-            // The parent's log no longer holds the checkpoint (restored from an older backup): re-base, then follow on.
-            counts["rebased"] = 1;
-            await CompleteAsync(run.RunId, actor, cultures, counts, tally, ct);
-            await DifferentialAsync(run.RunId, actor, cultures, counts, tally, ct);
+            // The pages applied before the failure are committed, each with its checkpoint: the next run finds nothing new
+            // in them, so their analysis and policy revision are asked for now.
+            await Catalog.CatalogChanged.FollowAsync(catalog, bus, runner, config, $"catalog replication {run.RunId} (failed part-way)", tally.Changed, CancellationToken.None);
+            throw;
         }
         counts["applied"] = tally.Applied;
         counts["skipped"] = tally.Skipped;
         counts["unknownTypes"] = tally.Unknown.Count;
-        var percent = run.Parameters.GetValueOrDefault("verify") is { } v ? int.Parse(v) : options.VerifyPercent;
-        var verified = await ReplicationVerification.RunAsync(store, parent, time, actor, run.RunId, percent, cultures, ct);
         counts["verified"] = verified.Compared;
         counts["mismatched"] = verified.Mismatched.Count;
         // What the applied catalog asks of this server first: a parent that then refuses the status or the roll-up fails the
@@ -106,7 +119,7 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
             var done = page.Next is null && kindIndex == ReplicationProtocol.SnapshotKinds.Length - 1;
             var (kind, last) = page.Next is not null ? (cursor.Kind, page.Next) : done ? (cursor.Kind, null) : (ReplicationProtocol.SnapshotKinds[kindIndex + 1], (string?)null);
             stream.AppendOne(new CatalogSnapshotPageReplicated(runId, kind, last, head, page.Streams.Count, tally.Applied - before, time.GetUtcNow()));
-            if (done) stream.AppendOne(new CatalogRebased(runId, head, time.GetUtcNow()));
+            if (done) stream.AppendOne(new CatalogRebased(runId, head, time.GetUtcNow(), cultures));
             if (tally.Applied > before) session.QueueSqlCommand(Projections.ReadModels.MarkCatalogChanged);
             await session.SaveChangesAsync(ct);
             counts["pages"]++;

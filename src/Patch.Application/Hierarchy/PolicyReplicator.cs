@@ -43,12 +43,17 @@ public sealed class PolicyReplicator(IDocumentStore store, ParentClient parent, 
         bool complete, Func<string, long, CancellationToken, Task<string?>> fetch, CancellationToken ct)
     {
         IReadOnlyList<SoftwareUpdatePolicy> local;
-        await using (var query = store.QuerySession()) local = (await query.Query<SoftwareUpdatePolicy>().ToListAsync(ct)).Where(p => p.ReplicatedFrom is not null).ToList();
+        Dictionary<string, Target> targets;
+        await using (var query = store.QuerySession())
+        {
+            local = (await query.Query<SoftwareUpdatePolicy>().ToListAsync(ct)).Where(p => p.ReplicatedFrom is not null).ToList();
+            targets = (await query.Query<Target>().ToListAsync(ct)).ToDictionary(t => t.Id);
+        }
         var counts = new Dictionary<string, int> { ["policies"] = policies.Count, ["applied"] = 0, ["unchanged"] = 0, ["waiting"] = 0, ["packagesDownloaded"] = 0, ["disabled"] = 0 };
         var problems = new List<string>();
         foreach (var policy in policies)
         {
-            if (!complete && local.FirstOrDefault(p => p.Id == policy.Id) is { } known && known.ReplicatedVersion == policy.Version) { counts["unchanged"]++; continue; }
+            if (!complete && local.FirstOrDefault(p => p.Id == policy.Id) is { } known && Unchanged(known, policy, targets)) { counts["unchanged"]++; continue; }
             var waiting = await ApplyAsync(link, actor, runId, policy, fetch, counts, ct);
             if (waiting is null) counts["applied"]++;
             else { counts["waiting"]++; problems.Add(waiting); }
@@ -63,6 +68,16 @@ public sealed class PolicyReplicator(IDocumentStore store, ParentClient parent, 
         }
         return (counts, problems);
     }
+
+    /// <summary>
+    /// Whether the policy here is the parent's as it is: the same version of the policy, as enabled (one no longer chosen
+    /// for this child was disabled here at that version), and its custom targets with the same rules (a target edited on
+    /// the parent changes no policy's version).
+    /// </summary>
+    private static bool Unchanged(SoftwareUpdatePolicy known, ReplicatedPolicy policy, IReadOnlyDictionary<string, Target> targets) =>
+        known.ReplicatedVersion == policy.Version && known.Enabled == policy.Enabled && known.Status == policy.Status
+        && policy.CustomTargets.All(t => targets.GetValueOrDefault(t.Id) is { Deleted: false } here && here.Name == t.Name
+                                         && Domain.ValueEquality.Same(here.Include, t.Include) && Domain.ValueEquality.Same(here.Exclude, t.Exclude));
 
     /// <summary>Null when the policy was written, else why it waits.</summary>
     private async Task<string?> ApplyAsync(ParentLink link, Actor actor, string runId, ReplicatedPolicy policy, Func<string, long, CancellationToken, Task<string?>> fetch,

@@ -49,8 +49,11 @@ public static class ReplicationBundles
             {
                 if (await session.LoadAsync<ChildServer>(id, ct) is not { } child) return Problems.NotFound($"No child server '{id}'.");
                 if (child.Revoked) return Results.Problem(title: "Child revoked", detail: $"'{child.Name}' was revoked: no bundle is made for it.", statusCode: 409);
-                if (child.MissingCultures.Count > 0)
-                    return Results.Problem(title: "Language alert", detail: $"This server does not manage {string.Join(", ", child.MissingCultures)}, which '{child.Name}' manages.", statusCode: 409);
+                // Decided against the settings now: a disconnected child never reports again, so the alert it raised stays
+                // stored after an administrator of this server came to manage its cultures.
+                var missing = ChildServer.Missing(child.Cultures, (await Settings.CoreSettingsEndpoints.CurrentAsync(session, ct)).ManagedCultures);
+                if (missing.Count > 0)
+                    return Results.Problem(title: "Language alert", detail: $"This server does not manage {string.Join(", ", missing)}, which '{child.Name}' manages.", statusCode: 409);
                 if (after is < 0) return Problems.Invalid("Invalid checkpoint", "after: 0 or a sequence number of this server's log (default: the child's last reported checkpoint)");
                 if (verify is < 0 or > 100) return Problems.Invalid("Invalid verify", "verify: a percentage from 0 to 100");
                 if (packages == true && policies != true) return Problems.Invalid("Invalid bundle", "packages: only with policies=true (the packages of the policies chosen for the child)");

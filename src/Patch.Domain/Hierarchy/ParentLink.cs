@@ -8,13 +8,13 @@ public sealed record ParentServerLinked(string ParentUrl, string ParentId, strin
 /// as the page's events: a page is applied whole or not at all).
 /// </summary>
 public sealed record CatalogPageReplicated(string RunId, long From, long To, Guid? LastEventId, int Events, int Applied, int Skipped, IReadOnlyList<string> UnknownTypes, DateTimeOffset At,
-    long? LastEventSequence = null);
+    long? LastEventSequence = null, IReadOnlyList<string>? Cultures = null);
 
 /// <summary>One page of a Complete run (the parent's catalog as it is, stream by stream); <c>Head</c>: the parent's log when the run began.</summary>
 public sealed record CatalogSnapshotPageReplicated(string RunId, string Kind, string? Last, long Head, int Streams, int Applied, DateTimeOffset At);
 
 /// <summary>A Complete run ended: the checkpoint is re-based on the parent's log as it stood when the run began.</summary>
-public sealed record CatalogRebased(string RunId, long Checkpoint, DateTimeOffset At);
+public sealed record CatalogRebased(string RunId, long Checkpoint, DateTimeOffset At, IReadOnlyList<string>? Cultures = null);
 
 /// <summary>What the data verification after a run found: how many records it compared with the parent, and which differ.</summary>
 public sealed record CatalogVerified(string RunId, int Compared, IReadOnlyList<string> Mismatched, DateTimeOffset At);
@@ -35,14 +35,31 @@ public sealed record ParentLink(string Id, string ParentUrl, string ParentId, st
     /// <summary>Where the last catalog event applied is in the parent's log (with <c>LastEventId</c>, what the parent must still hold).</summary>
     public long? LastEventSequence { get; init; }
 
+    /// <summary>
+    /// The cultures whose updates every event up to the checkpoint was applied with (those of the last Complete run, less
+    /// any a later page went without); null before it is known. A culture managed since is missing before the checkpoint:
+    /// the next run is a Complete one.
+    /// </summary>
+    public IReadOnlyList<string>? ReplicatedCultures { get; init; }
+
+    /// <summary>Whether the child now manages a culture some replicated event was applied without.</summary>
+    public bool LacksCultures(IReadOnlyList<string> cultures) =>
+        ReplicatedCultures is { } had && cultures.Any(c => !had.Contains(c, StringComparer.OrdinalIgnoreCase));
+
     public static ParentLink Create(ParentServerLinked e) => new(StreamId, e.ParentUrl, e.ParentId, e.ParentName, e.ChildId, e.ProtectedCredential, e.At, 0, null, null, null, null);
 
-    public static ParentLink Apply(CatalogPageReplicated e, ParentLink p) => e.LastEventId is null ? p with { Checkpoint = e.To, LastReplicated = e.At }
-        : p with { Checkpoint = e.To, LastEventId = e.LastEventId, LastEventSequence = e.LastEventSequence, LastReplicated = e.At };
+    public static ParentLink Apply(CatalogPageReplicated e, ParentLink p) => (e.LastEventId is null ? p with { Checkpoint = e.To, LastReplicated = e.At }
+        : p with { Checkpoint = e.To, LastEventId = e.LastEventId, LastEventSequence = e.LastEventSequence, LastReplicated = e.At }) with
+    {
+        ReplicatedCultures = p.ReplicatedCultures is { } had && e.Cultures is { } now ? had.Intersect(now, StringComparer.OrdinalIgnoreCase).ToList() : e.Cultures ?? p.ReplicatedCultures,
+    };
 
     public static ParentLink Apply(CatalogSnapshotPageReplicated e, ParentLink p) => p with { Snapshot = new SnapshotCursor(e.RunId, e.Kind, e.Last, e.Head), LastReplicated = e.At };
 
-    public static ParentLink Apply(CatalogRebased e, ParentLink p) => p with { Checkpoint = e.Checkpoint, LastEventId = null, LastEventSequence = null, Snapshot = null, LastReplicated = e.At };
+    public static ParentLink Apply(CatalogRebased e, ParentLink p) => p with
+    {
+        Checkpoint = e.Checkpoint, LastEventId = null, LastEventSequence = null, Snapshot = null, LastReplicated = e.At, ReplicatedCultures = e.Cultures ?? p.ReplicatedCultures,
+    };
 
     public static ParentLink Apply(CatalogVerified e, ParentLink p) => p with { LastVerification = e };
 }

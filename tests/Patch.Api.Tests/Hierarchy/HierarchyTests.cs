@@ -207,6 +207,13 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         Assert.True(grand.GetProperty("status").GetString() == "completed", grand.ToString());
         Assert.Equal(await CatalogAsync(parent, "en-US"), await CatalogAsync(grandchild, "en-US"));
         Assert.Equal(["u-en", "u-neutral"], (await grandchild.GetAsync("/api/bulletins/KB9900001")).GetProperty("updates").EnumerateArray().Select(u => u.GetProperty("updateId").GetString()).Order());
+        // The grandchild comes to manage de-DE too (as its parent does): the events it applied went without de-DE's
+        // updates, so the next run is a Complete one and brings them for the bulletins it already had.
+        Assert.Equal(200, (await grandchild.SendAsync(HttpMethod.Put, "/api/settings/core", new { managedCultures = new[] { "en-US", "de-DE" }, excludedSoftwareReleases = Array.Empty<string>() })).Status);
+        var widened = await grandchild.ReplicateAsync();
+        Assert.True(widened.GetProperty("status").GetString() == "completed", widened.ToString());
+        Assert.Equal(["u-de", "u-en", "u-neutral"], (await grandchild.GetAsync("/api/bulletins/KB9900001")).GetProperty("updates").EnumerateArray().Select(u => u.GetProperty("updateId").GetString()).Order());
+        Assert.Equal(await CatalogAsync(parent, "en-US", "de-DE"), await CatalogAsync(grandchild, "en-US", "de-DE"));
         Assert.Equal("site-munich", Assert.Single((await child.GetAsync("/api/hierarchy/children")).EnumerateArray()).GetProperty("name").GetString());
 
         // Roll-up: each server's fleet, sent up after each run; the parent's hierarchy line covers all three.
