@@ -60,6 +60,33 @@ public class when_importing_a_bulletin
         Assert.Empty(decision.Events);
     }
 
+    /// <summary>
+    /// One KB in two monthly documents (as KB5066835 in October's and November's 2025): the month it was released names
+    /// many vulnerabilities, the later one a few. Whatever the order: every CVE, the highest severity, and the release
+    /// date and title of the month that names it most; importing either again appends nothing.
+    /// </summary>
+    [Fact]
+    public void a_kb_in_two_monthly_documents_keeps_every_cve_and_its_own_months_date_and_title()
+    {
+        var oct = new DateTimeOffset(2025, 10, 14, 17, 0, 0, TimeSpan.Zero);
+        var nov = new DateTimeOffset(2025, 11, 11, 18, 0, 0, TimeSpan.Zero);
+        var october = new BulletinFacts("Microsoft", "KB5066835", "October CU", Severity.Critical, oct, oct.AddMonths(8), "oct", null,
+            ["CVE-2025-0001", "CVE-2025-0002", "CVE-2025-0003"], ["KB5065426"], []);
+        var november = new BulletinFacts("Microsoft", "KB5066835", "November CU", Severity.Important, nov, nov.AddMonths(8), "nov", null, ["CVE-2025-0009"], [], []);
+
+        foreach (var (first, firstSource, second, secondSource) in new[] { (october, "cvrf:2025-Oct", november, "cvrf:2025-Nov"), (november, "cvrf:2025-Nov", october, "cvrf:2025-Oct") })
+        {
+            var state = Bulletin.Create(new BulletinImported("microsoft:KB5066835", first, firstSource));
+            var decision = CatalogImport.Decide(state, new ImportedBulletin(second, []), CoreSettings.Default, secondSource);
+            state = Bulletin.Apply(Assert.IsType<BulletinRevised>(Assert.Single(decision.Events)), state);
+            Assert.Equal(["CVE-2025-0001", "CVE-2025-0002", "CVE-2025-0003", "CVE-2025-0009"], state.Facts.Cves.Order());
+            Assert.Equal((Severity.Critical, "October CU", oct), (state.Facts.Severity, state.Facts.Title, state.Facts.Released!.Value));
+            Assert.Equal(["KB5065426"], state.Facts.Supersedes);
+            Assert.Empty(CatalogImport.Decide(state, new ImportedBulletin(october, []), CoreSettings.Default, "cvrf:2025-Oct").Events);
+            Assert.Empty(CatalogImport.Decide(state, new ImportedBulletin(november, []), CoreSettings.Default, "cvrf:2025-Nov").Events);
+        }
+    }
+
     [Fact]
     public void a_changed_title_is_a_revision_that_names_the_field()
     {

@@ -12,7 +12,8 @@ public sealed record BulletinFacts(
     string? Url,
     IReadOnlyList<string> Cves,
     IReadOnlyList<string> Supersedes,
-    IReadOnlyList<string> SupersedesText);
+    IReadOnlyList<string> SupersedesText,
+    int? NamedCves = null);
 
 /// <summary>What a vendor says about one software update: one package of a bulletin for one product and culture.</summary>
 public sealed record UpdateFacts(

@@ -30,13 +30,14 @@ public static class CatalogImport
         }
 
         // A document older than what the stream holds (its revised date is earlier) never rolls the bulletin back;
-        // it may still add updates the stream has not seen. The release date is the earliest any document gives (a KB
-        // listed again in a later month was still released first): release order then never depends on import order.
+        // it may still add updates the stream has not seen.
         var older = incoming.Facts.Revised is { } incomingRevised && current.Facts.Revised is { } currentRevised && incomingRevised < currentRevised;
-        var released = Earliest(current.Facts.Released, incoming.Facts.Released);
-        var facts = (older ? current.Facts : incoming.Facts) with { Released = released };
+        // Microsoft's monthly documents each say part of what a KB fixes: merged. Another vendor's catalog says it whole:
+        // the later-revised one replaces the facts (a release date is the earliest any gives).
+        var (facts, factsSource) = Monthly(source) && Monthly(current.Source) ? Merge(current, incoming.Facts, source)
+            : ((older ? current.Facts : incoming.Facts) with { Released = Earliest(current.Facts.Released, incoming.Facts.Released) }, source);
         var bulletinChanges = FactChanges.Between(current.Facts, facts);
-        if (bulletinChanges.Count > 0) events.Add(new BulletinRevised(id, facts, bulletinChanges, source));
+        if (bulletinChanges.Count > 0) events.Add(new BulletinRevised(id, facts, bulletinChanges, factsSource));
 
         var known = current.Updates.ToDictionary(u => u.UpdateId, StringComparer.Ordinal);
         int added = 0, revised = 0;
@@ -62,5 +63,42 @@ public static class CatalogImport
         return new BulletinImportDecision(kind, events, added, revised, excluded, older);
     }
 
+    /// <summary>
+    /// A bulletin as every document that names it says, whatever the order they come in. Microsoft lists one KB in several
+    /// monthly documents (814 of the archive's KBs), each with the vulnerabilities it fixes that month — the month it was
+    /// released names most, older documents revised later name it for one or two old ones: the bulletin fixes them all
+    /// (union), its severity is the highest any gives, and its title, release date, description and link are those of the
+    /// document that names it for the most vulnerabilities (a revision of the document they came from replaces them; on a
+    /// tie the later-revised document's). Replacing them with the latest-revised document's lost a month's CVEs, known-exploited
+    /// ones among them, and the earliest date any document gave put September 2024's cumulative update in 2020.
+    /// </summary>
+    /// <returns>The facts, and the document whose title and dates they carry (the bulletin's source from then on).</returns>
+    public static (BulletinFacts Facts, string Source) Merge(Bulletin current, BulletinFacts incoming, string source)
+    {
+        var held = current.Facts;
+        var older = incoming.Revised is { } a && held.Revised is { } b && a < b;
+        // Compared with what the document behind the held title and dates names, not with the union: the order documents
+        // come in then never decides which one that is (but on a tie, where the later-revised one does).
+        var heldNames = held.NamedCves ?? held.Cves.Count;
+        var fromIncoming = current.Source == source ? !older
+            : incoming.Cves.Count > heldNames || (incoming.Cves.Count == heldNames && !older);
+        var basis = fromIncoming ? incoming : held;
+        return (basis with
+        {
+            NamedCves = fromIncoming ? incoming.Cves.Count : heldNames,
+            Severity = (Severity)Math.Max((int)held.Severity, (int)incoming.Severity),
+            Cves = Union(held.Cves, incoming.Cves),
+            Supersedes = Union(held.Supersedes, incoming.Supersedes),
+            SupersedesText = Union(held.SupersedesText, incoming.SupersedesText),
+        }, fromIncoming ? source : current.Source);
+    }
+
+    /// <summary>A source that is one of the Security Update Guide's monthly documents (CVRF), each naming a KB for that month's vulnerabilities.</summary>
+    private static bool Monthly(string source) => source.StartsWith("cvrf:", StringComparison.Ordinal);
+
     private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a < b ? a : b;
+
+    /// <summary>What is held, in its order, then what is new: content that adds nothing changes nothing (no event).</summary>
+    private static IReadOnlyList<string> Union(IReadOnlyList<string> held, IReadOnlyList<string> incoming) =>
+        incoming.All(held.Contains) ? held : held.Concat(incoming.Where(i => !held.Contains(i)).Distinct(StringComparer.Ordinal)).ToList();
 }

@@ -36,7 +36,7 @@ public class when_analysing_real_captures_for_products_beyond_the_os
             foreach (var incoming in doc.Bulletins)
             {
                 var current = bulletins.GetValueOrDefault(incoming.StreamId);
-                foreach (var e in CatalogImport.Decide(current, incoming, CoreSettings.Default, doc.DocumentId ?? "cvrf").Events)
+                foreach (var e in CatalogImport.Decide(current, incoming, CoreSettings.Default, $"cvrf:{doc.DocumentId}").Events)
                     current = e switch
                     {
                         BulletinImported i => Bulletin.Create(i),
