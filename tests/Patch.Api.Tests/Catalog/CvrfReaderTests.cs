@@ -12,6 +12,21 @@ public class when_reading_the_real_msrc_cvrf_documents
         return CvrfCatalogReader.Read(stream);
     }
 
+    /// <summary>
+    /// 2021-Oct: CVE-2021-36953's remediation for KB5006670 names 2004, 20H2 and 21H1 with one build (10.0.19041.1288),
+    /// 29 others give 21H1 its own (10.0.19043.1288). The first read was kept, so every 21H1 computer on 19043.1237
+    /// counted the update as reached: the highest is kept.
+    /// </summary>
+    [Fact]
+    public void remediations_that_disagree_on_a_fixed_build_give_the_highest()
+    {
+        using var stream = SharedData.OpenCvrf(Path.Combine(SharedData.Root, "msrc-cvrf", "archive", "2021-Oct.xml.gz"));
+        var document = CvrfCatalogReader.Read(stream);
+        var kb = document.Bulletins.Single(b => b.Facts.Number == "KB5006670");
+        Assert.Equal("10.0.19043.1288", kb.Updates.Single(u => u.Product == "Windows 10 Version 21H1 for x64-based Systems").FixedBuild);
+        Assert.Equal("10.0.19041.1288", kb.Updates.Single(u => u.Product == "Windows 10 Version 2004 for x64-based Systems").FixedBuild);
+    }
+
     [Theory]
     [InlineData("msrc-cvrf/2023-Jan.xml", "2023-Jan", 39, 111, 30, 9)]
     [InlineData("msrc-cvrf/2024-Jan.xml", "2024-Jan", 37, 125, 14, 23)]

@@ -222,10 +222,18 @@ public static partial class CvrfCatalogReader
         {
             if (string.IsNullOrEmpty(Url) && !string.IsNullOrEmpty(url)) Url = url;
             if (string.IsNullOrEmpty(SubType) && !string.IsNullOrEmpty(subType)) SubType = subType;
-            if (string.IsNullOrEmpty(FixedBuild) && !string.IsNullOrEmpty(fixedBuild)) FixedBuild = fixedBuild;
+            // Remediations that disagree (one naming several releases, 2004/20H2/21H1, gives the first one's build): the
+            // highest, so the update is never taken as reached by a computer on an earlier build (an installed KB still is).
+            if (!string.IsNullOrEmpty(fixedBuild) && (string.IsNullOrEmpty(FixedBuild) || Higher(fixedBuild, FixedBuild))) FixedBuild = fixedBuild;
             if (Rank(restart) > Rank(Restart)) Restart = restart;
             foreach (var s in supersedes) Supersedes.Add(s);
         }
+
+        /// <summary>Whether build <paramref name="a"/> is a later version than <paramref name="b"/> (texts that are no version compare as equal).</summary>
+        private static bool Higher(string a, string b) =>
+            Version.TryParse(Digits(a), out var x) && Version.TryParse(Digits(b), out var y) && x > y;
+
+        private static string Digits(string text) => new(text.Where(c => char.IsAsciiDigit(c) || c == '.').ToArray());
 
         // Required beats Maybe beats NotRequired beats Unknown: the most cautious statement wins.
         private static int Rank(RestartBehavior r) => r switch
