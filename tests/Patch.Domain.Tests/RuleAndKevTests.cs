@@ -44,4 +44,13 @@ public class when_cisa_lists_a_known_exploited_vulnerability
         var revised = Assert.IsType<KnownExploitedVulnerabilityRevised>(Assert.Single(KnownExploitedVulnerability.Decide(state, Alpc with { RansomwareUse = "Known" }, "2")));
         Assert.Equal("ransomwareUse", Assert.Single(revised.Changes).Field);
     }
+
+    /// <summary>Yesterday's catalog imported after today's rolls nothing back (KEV versions are dates).</summary>
+    [Fact]
+    public void an_older_catalog_rolls_nothing_back()
+    {
+        var state = KnownExploitedVulnerability.Create(new KnownExploitedVulnerabilityListed(Alpc.Cve, Alpc with { RansomwareUse = "Known" }, "2025.09.02"));
+        Assert.Empty(KnownExploitedVulnerability.Decide(state, Alpc with { RansomwareUse = "Unknown" }, "2025.09.01"));
+        Assert.Single(KnownExploitedVulnerability.Decide(state, Alpc with { RansomwareUse = "Unknown" }, "2025.09.03"));
+    }
 }

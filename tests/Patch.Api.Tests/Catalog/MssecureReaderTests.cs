@@ -43,6 +43,20 @@ public class when_reading_the_real_mssecure_datastore
         Assert.Contains(ms01029.Updates, u => u.FileName == "WMSU47357.exe" && u.Supersedes.Contains("MS00-090"));
     }
 
+    /// <summary>
+    /// Most patch locations are no file (a bulletin's page, a download page, a placeholder), which staging would store as
+    /// the package: only a location naming the file itself, or a folder the file is in, is a download URL.
+    /// </summary>
+    [Fact]
+    public void a_location_that_is_a_page_is_no_download_url_and_a_folder_takes_the_file_name()
+    {
+        Assert.All(Doc.Value.Bulletins.Single(b => b.Facts.Number == "MS98-005").Updates, u => Assert.Null(u.DownloadUrl));
+        Assert.All(Doc.Value.Bulletins.Single(b => b.Facts.Number == "MS00-011").Updates, u => Assert.Null(u.DownloadUrl));
+        Assert.Contains(Doc.Value.Bulletins.Single(b => b.Facts.Number == "MS98-002").Updates,
+            u => u.DownloadUrl == "ftp://ftp.microsoft.com/bussys/winnt/winnt-public/fixes/usa/NT40/hotfixes-postSP3/ssl-fix/ssl-fixi.exe");
+        Assert.DoesNotContain(Doc.Value.Bulletins.SelectMany(b => b.Updates), u => u.DownloadUrl is { } url && url.Contains("urlplaceholder"));
+    }
+
     [Fact]
     public void titles_and_dates_are_trimmed_and_parsed()
     {

@@ -100,7 +100,7 @@ public static partial class MssecureCatalogReader
         {
             var name = Attr(patch, "PatchName") ?? throw new CatalogFormatException("Missing field", "Patch has no PatchName.", SafeXml.Place(patch));
             var location = Attr(patch, "PatchLocationID") is { } loc ? locations.GetValueOrDefault(loc) : null;
-            var url = location is not null && Uri.TryCreate(location, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" or "ftp" ? location : null;
+            var url = FileUrl(location, name);
             var restart = Attr(patch, "NoReboot") == "1" ? RestartBehavior.NotRequired : RestartBehavior.Required;
             var patchSupersedes = updateSupersedes.TryGetValue((id, name.ToUpperInvariant()), out var ps) ? ps.ToList() : [];
             foreach (var affected in patch.Elements("AffectedProduct"))
@@ -192,5 +192,19 @@ public static partial class MssecureCatalogReader
         if (DateTime.TryParseExact(text, ["yyyy/MM/dd", "yyyy/M/d", "M/d/yyyy"], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var d))
             return new DateTimeOffset(d, TimeSpan.Zero);
         throw new CatalogFormatException("Invalid date", $"{name}='{text}' is not a date (yyyy/MM/dd).", SafeXml.Place(e));
+    }
+
+    /// <summary>
+    /// The patch file's URL: the location when it names the file itself, the location plus the file's name when it is a
+    /// folder ("…/ssl-fix/"); else none — most locations are a bulletin's page, a download page ("Release.asp?ReleaseID=…")
+    /// or a placeholder ("http://urlplaceholder"), which staging would store as the package.
+    /// </summary>
+    internal static string? FileUrl(string? location, string patchName)
+    {
+        if (location is null || !Uri.TryCreate(location, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "ftp") || !string.IsNullOrEmpty(uri.Query))
+            return null;
+        var last = Uri.UnescapeDataString(uri.AbsolutePath.Split('/')[^1]);
+        if (last.Length == 0) return uri.AbsolutePath.Length > 1 ? new Uri(uri, Uri.EscapeDataString(patchName)).AbsoluteUri : null;
+        return string.Equals(last, patchName, StringComparison.OrdinalIgnoreCase) ? location : null;
     }
 }
