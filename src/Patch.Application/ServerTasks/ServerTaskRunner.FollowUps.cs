@@ -8,7 +8,7 @@ namespace Patch.Application.ServerTasks;
 public sealed partial class ServerTaskRunner
 {
     /// <summary>The tasks with a run to start once the one going ends (one each, however many asked meanwhile).</summary>
-    private readonly ConcurrentDictionary<string, byte> _followUps = new();
+    private readonly ConcurrentDictionary<string, Guid> _followUps = new();
 
     /// <summary>The waits for those runs, until each has started its run (<see cref="WhenIdleAsync"/> waits for them too).</summary>
     private readonly ConcurrentDictionary<Task, byte> _waiting = new();
@@ -20,14 +20,15 @@ public sealed partial class ServerTaskRunner
     public async Task<TaskStart?> StartAfterChangeAsync(string name, string trigger, Actor actor, IReadOnlyDictionary<string, string> parameters, CancellationToken ct)
     {
         var start = await StartAsync(name, trigger, actor, parameters, ct);
-        if (start is not { AlreadyRunning: true } going || !_followUps.TryAdd(name, 0)) return start;
+        var mine = Guid.NewGuid();
+        if (start is not { AlreadyRunning: true } going || !_followUps.TryAdd(name, mine)) return start;
         var wait = Task.Run(async () =>
         {
             try
             {
                 await WaitAsync(going.RunId, _stopping.Token);
                 // From here a caller's change may come after the next run read: it asks for one more itself.
-                _followUps.TryRemove(name, out _);
+                _followUps.TryRemove(KeyValuePair.Create(name, mine));
                 await StartAsync(name, trigger, actor, parameters, _stopping.Token);
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested) { }
@@ -37,7 +38,8 @@ public sealed partial class ServerTaskRunner
             }
             finally
             {
-                _followUps.TryRemove(name, out _);
+                // Only this caller's mark: another may have set its own since.
+                _followUps.TryRemove(KeyValuePair.Create(name, mine));
             }
         }, CancellationToken.None);
         _waiting[wait] = 0;
