@@ -27,6 +27,18 @@ public class when_reading_the_real_msrc_cvrf_documents
         Assert.Equal("10.0.19041.1288", kb.Updates.Single(u => u.Product == "Windows 10 Version 2004 for x64-based Systems").FixedBuild);
     }
 
+    /// <summary>Supersedence written with HTML line breaks, "None", or a truncated number keeps only what names something as text.</summary>
+    [Theory]
+    [InlineData("2018-Aug")]
+    [InlineData("2017-Oct")]
+    [InlineData("2022-Nov")]
+    public void supersedence_text_keeps_no_markup_none_or_bare_digits(string month)
+    {
+        using var stream = SharedData.OpenCvrf(Path.Combine(SharedData.Root, "msrc-cvrf", "archive", $"{month}.xml.gz"));
+        var texts = CvrfCatalogReader.Read(stream).Bulletins.SelectMany(b => b.Facts.SupersedesText).ToList();
+        Assert.DoesNotContain(texts, t => t.Contains('<') || t.Equals("None", StringComparison.OrdinalIgnoreCase) || t.All(char.IsAsciiDigit));
+    }
+
     [Theory]
     [InlineData("msrc-cvrf/2023-Jan.xml", "2023-Jan", 39, 111, 30, 9)]
     [InlineData("msrc-cvrf/2024-Jan.xml", "2024-Jan", 37, 125, 14, 23)]

@@ -141,9 +141,18 @@ public static partial class CvrfCatalogReader
 
     internal static IEnumerable<string> SupersededKbs(string text) => SupersededNumber().Matches(text).Select(m => "KB" + m.Groups[1].Value);
 
+    /// <summary>
+    /// What a Supercedence names besides KB numbers (a bulletin, "MS16-001"), as text: split on commas, semicolons, spaces
+    /// and HTML line breaks ("3118389&lt;br&gt;&lt;br&gt;4022173"), without KB numbers, "None"/"N/A", or bare digits too short to be one
+    /// ("5013868, 50185").
+    /// </summary>
     internal static IEnumerable<string> SupersededText(string text) =>
-        text.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Where(token => !KbNumber().IsMatch(token));
+        LineBreak().Replace(text, " ").Split([',', ';', ' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(token => !KbNumber().IsMatch(token) && !token.All(char.IsAsciiDigit)
+                            && !token.Equals("None", StringComparison.OrdinalIgnoreCase) && !token.Equals("N/A", StringComparison.OrdinalIgnoreCase));
+
+    [GeneratedRegex(@"<\s*br\s*/?\s*>", RegexOptions.IgnoreCase)]
+    private static partial Regex LineBreak();
 
     [GeneratedRegex(@"^(?:KB)?(\d{6,8})$", RegexOptions.IgnoreCase)]
     private static partial Regex KbNumber();
