@@ -19,6 +19,18 @@ public class when_staging_and_making_policies
 
     private static Bulletin Downloaded(Bulletin b, string updateId) => Catalog.Bulletin.Apply(new UpdateDownloaded(b.Id, updateId, ShaA, 10, "https://vendor.test/x", true, 1, Now), b);
 
+    /// <summary>A download that finished after an import revised the update's package is the old package's: not recorded as the update's.</summary>
+    [Fact]
+    public void a_download_is_not_recorded_when_the_update_changed_while_it_ran()
+    {
+        var then = Bulletin(Update("a", sha: ShaA));
+        Assert.Null(FileResolution.ChangedWhileDownloading(then, then, then.Updates[0]));
+        var revised = Catalog.Bulletin.Apply(new SoftwareUpdateRevised(then.Id, Update("a", sha: new string('b', 64)), [new FieldChange("sha256", ShaA, new string('b', 64))], "s2"), then);
+        Assert.Contains("changed this update's package while it downloaded", FileResolution.ChangedWhileDownloading(revised, then, then.Updates[0]));
+        var renamed = Catalog.Bulletin.Apply(new SoftwareUpdateRevised(then.Id, Update("a", sha: ShaA, file: "y.msu"), [new FieldChange("fileName", "x.msu", "y.msu")], "s2"), then);
+        Assert.NotNull(FileResolution.ChangedWhileDownloading(renamed, then, then.Updates[0]));
+    }
+
     [Fact]
     public void staging_downloads_only_what_is_missing_and_skips_excluded_updates()
     {

@@ -113,7 +113,10 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
         await streamLock.WaitAsync(ct);
         try
         {
-            return await AppendAsync(command, bulletin.Id, e, outcome.Success, ct);
+            return await AppendAsync(command, bulletin.Id, e, outcome.Success, ct,
+                now => outcome.Success && FileResolution.ChangedWhileDownloading(now, bulletin, update) is { } why
+                    ? new UpdateDownloadFailed(bulletin.Id, update.UpdateId, why, outcome.Source, outcome.Attempts, time.GetUtcNow())
+                    : null);
         }
         finally
         {
@@ -129,7 +132,11 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
         return mirrored.Success ? mirrored : null;
     }
 
-    private async Task<bool> AppendAsync(StageBulletins command, string bulletinId, object e, bool success, CancellationToken ct)
+    /// <summary>
+    /// Appends the outcome on the bulletin as it is now — or, when <paramref name="instead"/> finds a reason in it (the
+    /// update revised meanwhile), the failure it gives.
+    /// </summary>
+    private async Task<bool> AppendAsync(StageBulletins command, string bulletinId, object e, bool success, CancellationToken ct, Func<Bulletin, object?>? instead = null)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -137,9 +144,10 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
             {
                 await using var session = store.OpenSession(command.Actor, command.RunId);
                 var stream = await session.Events.FetchForWriting<Bulletin>(bulletinId, ct);
-                stream.AppendOne(e);
+                var replaced = stream.Aggregate is { } now ? instead?.Invoke(now) : null;
+                stream.AppendOne(replaced ?? e);
                 await session.SaveChangesAsync(ct);
-                return success;
+                return success && replaced is null;
             }
             catch (Exception ex) when (attempt < 5 && StoreConflict.Is(ex))
             {

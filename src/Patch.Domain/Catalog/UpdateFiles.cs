@@ -50,6 +50,19 @@ public static class FileResolution
         return bulletin.Resolutions.GetValueOrDefault(update.UpdateId) is { Resolved: true } r ? r.Files : [];
     }
 
+    /// <summary>
+    /// Why a finished download may not be recorded for the update as it was read (<paramref name="used"/>, of
+    /// <paramref name="then"/>): the bulletin as it is <paramref name="now"/> names another package or other files for it —
+    /// an import or a resolution revised it while it downloaded, and the download is the old one's. Null when it is the same.
+    /// </summary>
+    public static string? ChangedWhileDownloading(Bulletin now, Bulletin then, UpdateFacts used)
+    {
+        if (now.Updates.FirstOrDefault(u => u.UpdateId == used.UpdateId) is not { } current) return null;
+        var same = current.Sha256 == used.Sha256 && current.DownloadUrl == used.DownloadUrl && current.FileName == used.FileName && current.Size == used.Size
+                   && (current.Files ?? []).SequenceEqual(used.Files ?? []) && FilesOf(now, current).SequenceEqual(FilesOf(then, used));
+        return same ? null : "the catalog changed this update's package while it downloaded: the old one was not recorded; stage it again";
+    }
+
     /// <summary>A Microsoft Update Catalog search link (what CVRF gives for a download): a page, not a file.</summary>
     public static bool IsCatalogPage(string url) =>
         Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.AbsolutePath.EndsWith(".aspx", StringComparison.OrdinalIgnoreCase) || uri.Query.Contains("q=", StringComparison.OrdinalIgnoreCase));
