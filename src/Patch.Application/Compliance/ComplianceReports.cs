@@ -22,12 +22,12 @@ public static class ComplianceReports
         group.MapGet("bulletins", async (string? severity, bool? knownExploited, string? q, string? family, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>
                 ReportQuery.Answer(await ByBulletinAsync(db, http.Request.Query, ReadSql.CsvRequested(http), severity, knownExploited, q, ct, family, AsOf.Of(http)), http))
             .ForAuditor().WithAsOf().WithQuery(QueryParameters.Report(BulletinSort.Keys, "-missing")).WithName("ComplianceByBulletin")
-            .WithSummary("Per bulletin: computers it applies to, installed, missing, superseded, compliance %, known-exploited (KEV) with due date and the product families of its updates; family= keeps the bulletins with an applicable update of that family. Sort: missing (default, descending), applicable, installed, superseded, compliance, bulletin, severity.")
+            .WithSummary("Per bulletin, counting one per computer and applicable update (a computer with two of its updates counts twice): applicable, installed, missing, superseded, compliance % (PostgreSQL's rounding: half away from zero, as the home page), known-exploited (KEV) with due date and the product families of its updates; family= keeps the bulletins with an applicable update of that family. Sort: missing (default, descending), applicable, installed, superseded, compliance, bulletin, severity.")
             .Produces<ReportPage<BulletinCompliance>>(200, "application/json", "text/csv").ProducesProblem(400);
 
         group.MapGet("bulletins/{id}/computers", async (string id, string? state, string? family, HttpContext http, NpgsqlDataSource db, IQuerySession session, CancellationToken ct) =>
                 ReportQuery.Answer(await StatesAsync(db, session, http.Request.Query, ReadSql.CsvRequested(http), DrillDown.Bulletin, id, state, ct, family, AsOf.Of(http)), http))
-            .ForAuditor().WithAsOf().WithQuery(QueryParameters.DrillDown(StateSort.Keys, "name")).WithName("ComplianceBulletinComputers").WithSummary("Drill-down: the computers a bulletin applies to, filter with state=Missing|Installed|Superseded. In name order each page gives the next one's cursor (next: pass it as after=).")
+            .ForAuditor().WithAsOf().WithQuery(QueryParameters.DrillDown(StateSort.Keys, "name")).WithName("ComplianceBulletinComputers").WithSummary("Drill-down: each computer and update of the bulletin that applies to it (a computer once per applicable update), filter with state=Missing|Installed|Superseded. In name order each page gives the next one's cursor (next: pass it as after=).")
             .Produces<ReportPage<ComputerStateRow>>(200, "application/json", "text/csv").ProducesProblem(400).ProducesProblem(404);
 
         group.MapGet("computers", async (string? q, string? family, HttpContext http, NpgsqlDataSource db, CancellationToken ct) =>

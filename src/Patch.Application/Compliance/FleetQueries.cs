@@ -236,7 +236,7 @@ public static class FleetQueries
         {
             var applicable = reader.GetInt32(4);
             rows.Add(new BulletinCompliance(reader.GetString(0), reader.GetString(1), reader.GetString(2), ((Severity)reader.GetInt32(3)).ToString(), applicable,
-                reader.GetInt32(5), reader.GetInt32(6), reader.GetInt32(7), applicable == 0 ? 100 : Math.Round(100.0 * (reader.GetInt32(5) + reader.GetInt32(7)) / applicable, 1),
+                reader.GetInt32(5), reader.GetInt32(6), reader.GetInt32(7), applicable == 0 ? 100 : (double)Math.Round(100m * (reader.GetInt32(5) + reader.GetInt32(7)) / applicable, 1, MidpointRounding.AwayFromZero),
                 reader.GetBoolean(8), reader.IsDBNull(9) ? null : reader.GetFieldValue<DateOnly>(9)));
         }
         return rows;
