@@ -45,7 +45,10 @@ public static class AuditLog
     /// Streams only administrators read (webhook subscriptions and their deliveries: a Slack or Teams URL carries its
     /// secret), as their routes are: passed over for everyone else, in the audit and in a stream's history.
     /// </summary>
-    public static bool AdministratorsOnly(string streamId) => streamId.StartsWith("webhook", StringComparison.Ordinal);
+    public static bool AdministratorsOnly(string streamId) => streamId.StartsWith(AdministratorsOnlyPrefix, StringComparison.Ordinal);
+
+    /// <summary>What those streams' ids begin with (<c>webhook:</c>, <c>webhook-delivery:</c>).</summary>
+    private const string AdministratorsOnlyPrefix = "webhook";
 
     public static async Task<QueryAnswer<ReportPage<AuditRow>>> ListAsync(NpgsqlDataSource db, IQueryCollection query, bool csv, string? actor, string? actorKind,
         string? from, string? to, string? stream, string? type, string? correlationId, CancellationToken ct, bool administrator = false)
@@ -59,7 +62,7 @@ public static class AuditLog
             problem = $"actorKind: '{Domain.Users.UserDecisions.Printable(actorKind)}' is not one of {string.Join(", ", Actor.Kinds)}";
         if (problem is not null) return QueryAnswer<ReportPage<AuditRow>>.Invalid(problem);
 
-        var where = new List<string> { administrator ? "true" : "stream_id not like 'webhook%'" };
+        var where = new List<string> { administrator ? "true" : $"stream_id not like '{AdministratorsOnlyPrefix}%'" };
         var ps = new List<NpgsqlParameter>();
         void Add(string clause, string name, object value) { where.Add(clause); ps.Add(new NpgsqlParameter(name, value)); }
         if (actor is not null) Add("user_name = @actor", "actor", actor);

@@ -81,7 +81,7 @@ public static class PolicyReplicationFeed
                 var caller = ChildCredentialHandler.Caller(http);
                 if (!PackageStore.IsSha256(sha256)) return Problems.Invalid("Invalid package", "sha256: 64 lower-case hex digits");
                 var policies = await session.LoadManyAsync<SoftwareUpdatePolicy>(ct, caller.Policies.ToArray());
-                var needed = policies.SelectMany(p => p.Updates).SelectMany(u => (u.Prerequisites ?? []).Select(f => f.Sha256).Append(u.PackageSha256));
+                var needed = policies.SelectMany(p => p.Updates).SelectMany(u => u.PackageHashes());
                 return needed.Contains(sha256, StringComparer.Ordinal) && packages.Has(sha256)
                     ? Results.File(packages.PathOf(sha256), "application/octet-stream", sha256, entityTag: ConditionalRequests.PackageTag(sha256), enableRangeProcessing: true)
                     : Problems.NotFound($"No package '{sha256}' of a policy replicated to this child.");

@@ -117,7 +117,7 @@ public static class ReplicationBundles
         }
         if (policies is not null) await LineAsync(new BundlePolicies(policies));
         if (policies is not null && packages is not null)
-            foreach (var sha in policies.SelectMany(p => p.Updates).SelectMany(u => (u.Prerequisites ?? []).Select(f => f.Sha256).Append(u.PackageSha256)).Distinct().Where(packages.Has))
+            foreach (var sha in policies.SelectMany(p => p.Updates).SelectMany(u => u.PackageHashes()).Distinct().Where(packages.Has))
             {
                 await using var file = File.OpenRead(packages.PathOf(sha));
                 var buffer = new byte[1024 * 1024];

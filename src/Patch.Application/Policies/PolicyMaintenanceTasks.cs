@@ -83,7 +83,7 @@ public sealed class PolicyMaintenanceTasks(IDocumentStore store, PackageStore pa
             // Every file of a download: its package and the files installed before it (a checkpoint cumulative update's).
             var staged = (await session.Query<Bulletin>().ToListAsync(ct))
                 .SelectMany(b => b.Downloads.Where(d => d.Value.Status == DownloadStatus.Downloaded).Select(d => (Bulletin: b, UpdateId: d.Key, Sha: d.Value.Sha256!,
-                    Files: (d.Value.Prerequisites ?? []).Select(f => f.Sha256).Append(d.Value.Sha256!).ToList())))
+                    Files: d.Value.StoredHashes().ToList())))
                 .ToList();
             var verdicts = new Dictionary<string, string?>(StringComparer.Ordinal);
             foreach (var sha in staged.SelectMany(s => s.Files).Distinct())

@@ -73,6 +73,14 @@ public sealed partial class ServerTaskRunner
             await ServerTaskRecorder.FailAsync(store, time, Actor.ServerTask(run.Task), run.Id, "interrupted: the server that ran it stopped");
     }
 
+    /// <summary>When the task's lock is free (no node runs it), its runs still recorded "running" are ended as interrupted; false when it is held.</summary>
+    private async Task<bool> EndIfRunByNoneAsync(string task, CancellationToken ct)
+    {
+        if (await TryHoldAsync(task, ct) is not { } hold) return false;
+        await using (hold) await FailAbandonedAsync(task, ct);
+        return true;
+    }
+
     /// <summary>
     /// Holds a task's lock for work outside the runner that records runs of that task (a replication bundle's import),
     /// so that it never runs beside one of the runner's; null while a run holds it. Disposing releases it.

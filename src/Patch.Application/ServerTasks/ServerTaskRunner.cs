@@ -122,11 +122,7 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
             await using var session = store.QuerySession();
             var run = await session.LoadAsync<ServerTaskRun>(runId, ct);
             if (run is null || run.Status != ServerTaskStatus.Running) return run;
-            if (poll % 8 == 0 && _tasks.ContainsKey(run.Task) && !_running.ContainsKey(runId) && await TryHoldAsync(run.Task, ct) is { } hold)
-            {
-                await using (hold) await FailAbandonedAsync(run.Task, ct);
-                continue;
-            }
+            if (poll % 8 == 0 && _tasks.ContainsKey(run.Task) && !_running.ContainsKey(runId) && await EndIfRunByNoneAsync(run.Task, ct)) continue;
             await Task.Delay(250, ct);
         }
     }
@@ -152,9 +148,7 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
         await session.SaveChangesAsync(ct);
         if (_running.TryGetValue(runId, out var local)) await local.Cancel.CancelAsync();
         // Run by no node (the task's lock is free): left by a node that died, it ends now rather than wait for a watcher.
-        else if (await TryHoldAsync(run.Task, ct) is { } hold)
-            await using (hold)
-                await FailAbandonedAsync(run.Task, ct);
+        else await EndIfRunByNoneAsync(run.Task, ct);
         return true;
     }
 

@@ -26,7 +26,7 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
             // Files go only after the events are committed, and only if no bulletin still records the package.
             await using var query = store.QuerySession();
             var stillRecorded = (await query.Query<Bulletin>().ToListAsync(token))
-                .SelectMany(b => b.Downloads.Values.Where(d => d.Status == DownloadStatus.Downloaded).SelectMany(Files)).ToHashSet();
+                .SelectMany(b => b.Downloads.Values.Where(d => d.Status == DownloadStatus.Downloaded).SelectMany(d => d.StoredHashes())).ToHashSet();
             var failedDeletes = 0;
             foreach (var sha in deletedFiles.Where(sha => !stillRecorded.Contains(sha)))
             {
@@ -42,9 +42,6 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
             }
             return new TaskOutcome(new Dictionary<string, int> { ["packagesRemoved"] = removed, ["packagesKept"] = kept, ["filesNotDeleted"] = failedDeletes });
     }
-
-    /// <summary>A download's files in the store: its package and the files installed before it.</summary>
-    private static IEnumerable<string> Files(UpdateDownload d) => (d.Prerequisites ?? []).Select(f => f.Sha256).Append(d.Sha256!);
 
     /// <summary>
     /// Locks the bulletin streams holding expired packages (in stream order, as policy creation does), then reads which
@@ -70,7 +67,7 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
         // A package is needed as an enabled policy's update or as a file installed before one (a checkpoint cumulative
         // update staged as its own bulletin, that another update's policy installs first).
         var needed = (await session.Query<SoftwareUpdatePolicy>().Where(p => p.Status == PolicyStatus.Active && p.Enabled).ToListAsync(ct))
-            .SelectMany(p => p.Updates.Where(u => u.Enabled).SelectMany(u => (u.Prerequisites ?? []).Select(f => f.Sha256).Append(u.PackageSha256))).ToHashSet();
+            .SelectMany(p => p.Updates.Where(u => u.Enabled).SelectMany(u => u.PackageHashes())).ToHashSet();
         var locked = streams.Values.Select(s => s.Aggregate).OfType<Bulletin>()
             .SelectMany(b => b.Downloads.Where(d => d.Value.Status == DownloadStatus.Downloaded).Select(d => (Bulletin: b, UpdateId: d.Key, Download: d.Value)))
             .GroupBy(x => x.Download.Sha256!).ToList();

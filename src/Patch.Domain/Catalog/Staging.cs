@@ -19,7 +19,11 @@ public enum DownloadStatus { Downloaded, Failed }
 /// <summary>Where an update's package stands in the package store.</summary>
 /// <summary>An update's download; <c>Prerequisites</c> are the files installed before the main one (a checkpoint cumulative update's), in order.</summary>
 public sealed record UpdateDownload(DownloadStatus Status, string? Sha256, long? Size, string? Source, bool Verified, string? Reason, int Attempts, DateTimeOffset At,
-    Settings.PackageDefaults? Package = null, IReadOnlyList<PackageFile>? Prerequisites = null, string? FileName = null);
+    Settings.PackageDefaults? Package = null, IReadOnlyList<PackageFile>? Prerequisites = null, string? FileName = null)
+{
+    /// <summary>The download's files in the package store by SHA-256: those installed before it, then its package.</summary>
+    public IEnumerable<string> StoredHashes() => (Prerequisites ?? []).Select(f => f.Sha256).Append(Sha256!);
+}
 
 public static class StagingRules
 {

@@ -38,6 +38,9 @@ public sealed record PolicyUpdate(string BulletinId, string UpdateId, string Pro
         (Prerequisites ?? []).SequenceEqual(other.Prerequisites ?? []);
 
     public override int GetHashCode() => HashCode.Combine(UpdateId, PackageSha256, CommandLine, Enabled, Revision);
+
+    /// <summary>The packages the update needs by SHA-256: the files installed before it, then its own.</summary>
+    public IEnumerable<string> PackageHashes() => (Prerequisites ?? []).Select(f => f.Sha256).Append(PackageSha256);
 }
 
 public sealed record SoftwareUpdatePolicyCreated(string PolicyId, string Name, string? Description, bool Enabled, IReadOnlyList<string> Bulletins,
