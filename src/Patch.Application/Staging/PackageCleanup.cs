@@ -12,9 +12,10 @@ namespace Patch.Application.Staging;
 /// <summary>
 /// The package deletion interval (vendor setting "delete unused packages after N days", 0 = never): packages that no
 /// active, enabled policy distributes and that were downloaded more than N days ago leave the store; their updates
-/// get <see cref="UpdatePackageRemoved"/>, so the Remediation Center shows them unstaged. A server task with history.
+/// get <see cref="UpdatePackageRemoved"/>, so the Remediation Center shows them unstaged. Partial downloads untouched for
+/// <see cref="StagingOptions.PartialRetention"/> go too. A server task with history.
 /// </summary>
-public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, TimeProvider time, ILogger<PackageCleanup> logger)
+public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, StagingOptions options, TimeProvider time, ILogger<PackageCleanup> logger)
 {
     public const string TaskName = "package-cleanup";
 
@@ -40,7 +41,11 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
                     logger.LogWarning(e, "Package {Sha256} could not be deleted", sha);
                 }
             }
-            return new TaskOutcome(new Dictionary<string, int> { ["packagesRemoved"] = removed, ["packagesKept"] = kept, ["filesNotDeleted"] = failedDeletes });
+            // Partial downloads nothing resumed within the retention (a source that failed for good, an update never staged again).
+            var (partials, partialsFailed) = packages.RemovePartialsUntouchedSince(time.GetUtcNow() - options.PartialRetention);
+            if (partialsFailed > 0) logger.LogWarning("{Count} partial downloads could not be deleted", partialsFailed);
+            return new TaskOutcome(new Dictionary<string, int> { ["packagesRemoved"] = removed, ["packagesKept"] = kept,
+                ["filesNotDeleted"] = failedDeletes + partialsFailed, ["partialDownloadsRemoved"] = partials });
     }
 
     /// <summary>

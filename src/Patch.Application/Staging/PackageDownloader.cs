@@ -59,7 +59,12 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
                 attempts += tries;
                 // The file's name as the catalog gives it, else as its source names it: a policy's command line runs it by
                 // its name (a CVRF update staged from the mirror has none in the catalog).
-                if (outcome.Success) return outcome with { Attempts = tries, FileName = update.FileName ?? NameOf(source) };
+                if (outcome.Success)
+                {
+                    // What the sources tried before left for a resume is of no more use.
+                    foreach (var tried in sources.TakeWhile(s => s != source)) store.RemovePartial(updateKey + "|" + tried);
+                    return outcome with { Attempts = tries, FileName = update.FileName ?? NameOf(source) };
+                }
                 reasons.Add($"{source}: {outcome.Reason}");
             }
             reasons.AddRange(refused);
@@ -82,23 +87,30 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
     }
 
     private Task<(DownloadOutcome Outcome, int Attempts)> FromSourceAsync(string updateKey, Uri source, UpdateFacts update, bool verify, CancellationToken ct) =>
-        FromSourceAsync(updateKey, source, update.UpdateId, update.Sha256, null, update.Size, verify, ct);
+        FromSourceAsync(updateKey, new Progress(updateKey, 0, null, Announced: true), source, update.UpdateId, update.Sha256, null, update.Size, verify, ct);
+
+    /// <summary>
+    /// Where a file's bytes count in its update's progress: the update's key, the bytes of the files before it, and the
+    /// update's total when the catalog gives every file's size; <paramref name="Announced"/>: else the file's own as its
+    /// server announces it (the update's only file).
+    /// </summary>
+    private sealed record Progress(string UpdateKey, long Before, long? Total, bool Announced);
 
     /// <summary>
     /// Fetches one file from one source with retries; with verification on, its SHA-256 (or, when the catalog states only
     /// that, its SHA-1) must match. The store keys it by the SHA-256 it computed.
     /// </summary>
-    private async Task<(DownloadOutcome Outcome, int Attempts)> FromSourceAsync(string updateKey, Uri source, string what, string? expectedSha256, string? expectedSha1,
-        long? expectedSize, bool verify, CancellationToken ct)
+    private async Task<(DownloadOutcome Outcome, int Attempts)> FromSourceAsync(string fileKey, Progress progressOf, Uri source, string what, string? expectedSha256,
+        string? expectedSha1, long? expectedSize, bool verify, CancellationToken ct)
     {
-        var partial = store.PartialPath(updateKey + "|" + source);
+        var partial = store.PartialPath(fileKey + "|" + source);
         var delay = options.RetryDelay;
         string reason = "not tried";
         for (var attempt = 1; attempt <= Math.Max(1, options.Attempts); attempt++)
         {
             try
             {
-                var failure = await FetchAsync(updateKey, source, partial, expectedSize, ct);
+                var failure = await FetchAsync(progressOf, source, partial, expectedSize, ct);
                 if (failure is not null)
                 {
                     File.Delete(partial);
@@ -146,6 +158,7 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
         {
             var staged = new List<(DownloadOutcome Outcome, UpdateFile File)>();
             var attempts = 0;
+            long? total = files.All(f => f.Size is not null) ? files.Sum(f => f.Size!.Value) : null;
             foreach (var file in files)
             {
                 var sources = DownloadSources.ForFile(file, stagingLocation).Where(s => !s.IsFile || FileAllowed(s, stagingLocation)).ToList();
@@ -154,9 +167,17 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
                 var reasons = new List<string>();
                 foreach (var source in sources)
                 {
-                    var (outcome, tries) = await FromSourceAsync($"{updateKey}|{file.FileName}", source, file.FileName, file.Sha256, file.Sha1, file.Size, verify, ct);
+                    var before = staged.Sum(s => s.Outcome.Size);
+                    var (outcome, tries) = await FromSourceAsync($"{updateKey}|{file.FileName}", new Progress(updateKey, before, total, files.Count == 1), source, file.FileName,
+                        file.Sha256, file.Sha1, file.Size, verify, ct);
                     attempts += tries;
-                    if (outcome.Success) { got = outcome; break; }
+                    if (outcome.Success)
+                    {
+                        foreach (var tried in sources.TakeWhile(s => s != source)) store.RemovePartial($"{updateKey}|{file.FileName}|{tried}");
+                        got = outcome;
+                        progress.Report(updateKey, before + outcome.Size, total);
+                        break;
+                    }
                     reasons.Add($"{source}: {outcome.Reason}");
                 }
                 if (got is null) return new DownloadOutcome(false, null, 0, sources[^1].ToString(), false, $"{file.FileName}: {string.Join("; ", reasons)}", attempts);
@@ -180,7 +201,7 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
     }
 
     /// <summary>Fetches into the partial file, resuming from its length. Returns a permanent failure's reason, or null when complete.</summary>
-    private async Task<string?> FetchAsync(string updateKey, Uri source, string partial, long? expectedSize, CancellationToken ct)
+    private async Task<string?> FetchAsync(Progress progressOf, Uri source, string partial, long? expectedSize, CancellationToken ct)
     {
         if (source.IsFile)
         {
@@ -217,7 +238,7 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
         {
             await output.WriteAsync(buffer.AsMemory(0, read), ct);
             received += read;
-            progress.Report(updateKey, received, total);
+            progress.Report(progressOf.UpdateKey, progressOf.Before + received, progressOf.Total ?? (progressOf.Announced ? total : null));
             if (TooLarge(received, expectedSize) is { } grew) return grew;
         }
         if (total is { } t && received < t) throw new IOException($"connection closed after {received} of {t} bytes");

@@ -42,6 +42,30 @@ public sealed partial class PackageStore
         return target;
     }
 
+    /// <summary>
+    /// Deletes the partial downloads nothing wrote since <paramref name="before"/> (a source that failed for good, an update
+    /// never staged again): a download under way writes its file at every read. Answers how many went, and how many could not.
+    /// </summary>
+    public (int Removed, int Failed) RemovePartialsUntouchedSince(DateTimeOffset before)
+    {
+        int removed = 0, failed = 0;
+        foreach (var file in new DirectoryInfo(Path.Combine(Root, "partial")).EnumerateFiles("*.part"))
+        {
+            if (file.LastWriteTimeUtc >= before.UtcDateTime) continue;
+            try { file.Delete(); removed++; }
+            catch (IOException) { failed++; }
+            catch (UnauthorizedAccessException) { failed++; }
+        }
+        return (removed, failed);
+    }
+
+    /// <summary>Deletes a partial download, if there is one (its update was staged from another source).</summary>
+    public void RemovePartial(string key)
+    {
+        var path = PartialPath(key);
+        if (File.Exists(path)) File.Delete(path);
+    }
+
     public IEnumerable<(string Sha256, FileInfo File)> All() =>
         Directory.EnumerateFiles(Path.Combine(Root, "sha256"), "*", SearchOption.AllDirectories)
             .Select(f => new FileInfo(f)).Where(f => IsSha256(f.Name)).Select(f => (f.Name, f));

@@ -24,6 +24,12 @@ public sealed class StagingOptions
     /// </summary>
     public List<string> AllowedFileFolders { get; set; } = [];
 
+    /// <summary>
+    /// How long a partial download nothing writes is kept for a resume (a source that failed for good, an update never staged
+    /// again); the package cleanup task deletes older ones.
+    /// </summary>
+    public TimeSpan PartialRetention { get; set; } = TimeSpan.FromDays(7);
+
     /// <summary>Largest package accepted, in bytes (a larger one is refused as "too large").</summary>
     public long MaxPackageBytes { get; set; } = 8L * 1024 * 1024 * 1024;
 }

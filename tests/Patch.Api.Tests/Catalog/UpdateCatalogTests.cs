@@ -26,6 +26,8 @@ public class when_microsoft_updates_are_resolved_in_the_update_catalog(AppFixtur
         public readonly Dictionary<string, byte[]> Files = new();
         public string BaseUrl = "";
         public int Requests;
+        /// <summary>A file sent half, then held until released (a download in progress).</summary>
+        public (string Name, TaskCompletionSource Sent, TaskCompletionSource Release)? HeldHalfway;
 
         public static string Row(string guid, string title, string products, long size) => $"""
             <tr id="{guid}_R1">
@@ -79,6 +81,15 @@ public class when_microsoft_updates_are_resolved_in_the_update_catalog(AppFixtur
             }
             if (path.StartsWith("/d/", StringComparison.Ordinal) && Files.TryGetValue(Path.GetFileName(path), out var bytes))
             {
+                if (HeldHalfway is { } held && held.Name == Path.GetFileName(path))
+                {
+                    await http.Response.Body.WriteAsync(bytes.AsMemory(0, bytes.Length / 2));
+                    await http.Response.Body.FlushAsync();
+                    held.Sent.TrySetResult();
+                    await held.Release.Task.WaitAsync(http.RequestAborted);
+                    await http.Response.Body.WriteAsync(bytes.AsMemory(bytes.Length / 2));
+                    return;
+                }
                 await http.Response.Body.WriteAsync(bytes);
                 return;
             }
@@ -213,6 +224,45 @@ public class when_microsoft_updates_are_resolved_in_the_update_catalog(AppFixtur
         var arm = staged.GetProperty("bulletins")[0].GetProperty("updateStatus").EnumerateArray().Single(u => u.GetProperty("updateId").GetString() == "KB5034123-arm");
         Assert.Equal("failed", arm.GetProperty("state").GetString());
         Assert.Contains("SHA-1", arm.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task an_update_of_several_files_shows_its_progress_over_all_of_them_and_leaves_no_partial_file()
+    {
+        var (fake, server) = await StartAsync();
+        await using var _ = server;
+        await ImportAsync();
+        await ResolveAsync(server);
+        var held = (Name: "windows11.0-kb5034123-x64_cu.msu", Sent: new TaskCompletionSource(), Release: new TaskCompletionSource());
+        fake.HeldHalfway = held;
+        using var client = App.Client();
+        var started = await client.PostAsync("/api/bulletins/KB5034123/stage", null, Ct);
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        await held.Sent.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        try
+        {
+            // The checkpoint is in, half the cumulative update is: the update's progress counts both (the catalog gives no sizes: no total).
+            var expected = Content("checkpoint").Length + Content("x64 cumulative").Length / 2;
+            JsonElement x64 = default;
+            for (var i = 0; i < 100; i++)
+            {
+                x64 = (await GetJsonAsync("/api/bulletins/KB5034123/staging")).GetProperty("updateStatus").EnumerateArray()
+                    .Single(u => u.GetProperty("updateId").GetString() == "KB5034123-x64");
+                if (x64.GetProperty("bytesReceived").ValueKind == JsonValueKind.Number && x64.GetProperty("bytesReceived").GetInt64() == expected) break;
+                await Task.Delay(50, Ct);
+            }
+            Assert.Equal("downloading", x64.GetProperty("state").GetString());
+            Assert.Equal(expected, x64.GetProperty("bytesReceived").GetInt64());
+            Assert.Equal(JsonValueKind.Null, x64.GetProperty("bytesTotal").ValueKind);
+        }
+        finally
+        {
+            held.Release.TrySetResult();
+        }
+        var status = await WaitForStagingAsync(started);
+        Assert.Equal("downloaded", status.GetProperty("bulletins")[0].GetProperty("updateStatus").EnumerateArray()
+            .Single(u => u.GetProperty("updateId").GetString() == "KB5034123-x64").GetProperty("state").GetString());
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(App.Host.Services.GetRequiredService<Patch.Application.Staging.PackageStore>().Root, "partial")));
     }
 
     [Fact]

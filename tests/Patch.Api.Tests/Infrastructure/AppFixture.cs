@@ -213,6 +213,12 @@ public abstract class AppTest(AppFixture app) : IAsyncLifetime
         var response = bulletinIds.Length == 1
             ? await client.PostAsync($"/api/bulletins/{bulletinIds[0]}/stage", null)
             : await client.PostAsync("/api/bulletins/stage", new StringContent(JsonSerializer.Serialize(new { bulletinIds }), Encoding.UTF8, "application/json"));
+        return await WaitForStagingAsync(response);
+    }
+
+    /// <summary>Waits until the staging run a stage request started is no longer running; returns its status.</summary>
+    protected async Task<JsonElement> WaitForStagingAsync(HttpResponseMessage response)
+    {
         var started = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
         Assert.True(response.StatusCode == HttpStatusCode.Accepted, started.ToString());
         var statusUrl = started.GetProperty("statusUrl").GetString()!;

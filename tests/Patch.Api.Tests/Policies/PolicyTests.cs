@@ -274,8 +274,18 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
     public async Task the_package_deletion_interval_removes_only_packages_no_enabled_policy_needs()
     {
         var (_, policy) = await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinId = "KB9100001", updateId = "u10" });
+        // A partial download nothing resumed for more than the retention (7 days) goes too; one written lately stays for its resume.
+        var stale = Path.Combine(App.PackageDirectory, "partial", "0123456789abcdef0123456789abcdef.part");
+        var fresh = Path.Combine(App.PackageDirectory, "partial", "fedcba9876543210fedcba9876543210.part");
+        File.WriteAllBytes(stale, [1, 2, 3]);
+        File.SetLastWriteTimeUtc(stale, DateTime.UtcNow.AddDays(-8));
+        File.WriteAllBytes(fresh, [4, 5, 6]);
         var kept = await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run?wait=true");
         Assert.Equal(0, kept.Body.GetProperty("counts").GetProperty("packagesRemoved").GetInt32());
+        Assert.Equal(1, kept.Body.GetProperty("counts").GetProperty("partialDownloadsRemoved").GetInt32());
+        Assert.False(File.Exists(stale));
+        Assert.True(File.Exists(fresh));
+        File.Delete(fresh);
 
         App.Clock.Shift = TimeSpan.FromDays(8);
         var run = (await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run?wait=true")).Body;
