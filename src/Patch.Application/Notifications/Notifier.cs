@@ -30,20 +30,27 @@ public sealed class Notifier(IDocumentStore store, IServiceScopeFactory scopes, 
         var id = $"webhook-delivery:{Guid.NewGuid():N}";
         var at = time.GetUtcNow();
         var body = JsonSerializer.Serialize(new { id, @event = "ping", at, subscription = subscription.Id, data = new { } }, Json);
-        await using (var session = store.OpenSession(Actor.ServerTask("notifications")))
-        {
-            session.Events.StartStream<WebhookDelivery>(id, new WebhookDeliveryQueued(id, subscription.Id, "ping", body, at));
-            await session.SaveChangesAsync(ct);
-        }
-        await SendAsync([id]);
+        await QueueAsync([(id, new WebhookDeliveryQueued(id, subscription.Id, "ping", body, at))], ct);
         return id;
     }
 
-    private async Task SendAsync(IReadOnlyList<string> deliveries)
+    /// <summary>
+    /// Records the deliveries and their first attempts' messages in one transaction (Wolverine's outbox on the Marten
+    /// session): a delivery is never recorded without the message that sends it — a crash or a failure in between left
+    /// one pending for good.
+    /// </summary>
+    private async Task QueueAsync(IReadOnlyList<(string Id, WebhookDeliveryQueued Queued)> deliveries, CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var bus = scope.ServiceProvider.GetRequiredService<IMessageBus>();
-        foreach (var id in deliveries) await bus.PublishAsync(new DeliverWebhook(id, 1));
+        var outbox = scope.ServiceProvider.GetRequiredService<Wolverine.Marten.IMartenOutbox>();
+        await using var session = store.OpenSession(Actor.ServerTask("notifications"));
+        outbox.Enroll(session);
+        foreach (var (id, queued) in deliveries)
+        {
+            session.Events.StartStream<WebhookDelivery>(id, queued);
+            await outbox.PublishAsync(new DeliverWebhook(id, 1));
+        }
+        await session.SaveChangesAsync(ct);
     }
 
     /// <summary>Queues the event for every subscription that wants it; never fails its caller (a notification is not the work).</summary>
@@ -55,17 +62,12 @@ public sealed class Notifier(IDocumentStore store, IServiceScopeFactory scopes, 
             var subscriptions = (await query.Query<WebhookSubscription>().Where(s => s.Enabled && !s.Deleted).ToListAsync(ct)).Where(s => s.Wants(kind)).ToList();
             if (subscriptions.Count == 0) return;
             var at = time.GetUtcNow();
-            await using var session = store.OpenSession(Actor.ServerTask("notifications"));
-            var deliveries = new List<string>();
-            foreach (var subscription in subscriptions)
+            await QueueAsync(subscriptions.Select(subscription =>
             {
                 var id = $"webhook-delivery:{Guid.NewGuid():N}";
                 var body = JsonSerializer.Serialize(new { id, @event = kind, at, subscription = subscription.Id, data }, Json);
-                session.Events.StartStream<WebhookDelivery>(id, new WebhookDeliveryQueued(id, subscription.Id, kind, body, at));
-                deliveries.Add(id);
-            }
-            await session.SaveChangesAsync(ct);
-            await SendAsync(deliveries);
+                return (id, new WebhookDeliveryQueued(id, subscription.Id, kind, body, at));
+            }).ToList(), ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

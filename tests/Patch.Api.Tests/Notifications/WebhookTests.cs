@@ -1,3 +1,4 @@
+using Marten;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -134,6 +135,25 @@ public class when_webhooks_are_notified(AppFixture app) : AppTest(app)
         var attempts = Assert.Single(log.GetProperty("items").EnumerateArray()).GetProperty("attempts").EnumerateArray().ToList();
         Assert.Equal([1, 2], attempts.Select(a => a.GetProperty("attempt").GetInt32()));
         Assert.Single(received);
+    }
+
+    /// <summary>
+    /// A delivery and the message that makes its first attempt are one transaction: when the message cannot be queued
+    /// (here the bus cannot be had at all), no delivery is left pending that nothing would ever send.
+    /// </summary>
+    [Fact]
+    public async Task a_delivery_is_never_recorded_without_the_message_that_sends_it()
+    {
+        var (_, created) = await SendAsync(HttpMethod.Post, "/api/webhooks", new { name = "Queue down", url = "http://127.0.0.1:9/", events = new[] { "task-failed" } });
+        var subscription = created.GetProperty("webhook").GetProperty("id").GetString()!;
+        var broken = new ServiceCollection()
+            .AddScoped<Wolverine.IMessageBus>(_ => throw new InvalidOperationException("the queue is down"))
+            .AddScoped<Wolverine.Marten.IMartenOutbox>(_ => throw new InvalidOperationException("the queue is down"))
+            .BuildServiceProvider().GetRequiredService<IServiceScopeFactory>();
+        await new Patch.Application.Notifications.Notifier(App.Store, broken, App.Clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<Patch.Application.Notifications.Notifier>.Instance)
+            .PublishAsync("task-failed", new { task = "test" }, Ct);
+        await using var query = App.Store.QuerySession();
+        Assert.Empty(await query.Query<Patch.Domain.Notifications.WebhookDelivery>().Where(d => d.SubscriptionId == subscription).ToListAsync(Ct));
     }
 
     [Fact]
