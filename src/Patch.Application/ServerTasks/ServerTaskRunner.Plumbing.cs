@@ -1,4 +1,5 @@
 using Marten;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Patch.Application.Common;
@@ -9,27 +10,61 @@ namespace Patch.Application.ServerTasks;
 /// <summary>The runner's plumbing: the per-task advisory lock, the cancellation watch, and recovery of interrupted runs.</summary>
 public sealed partial class ServerTaskRunner
 {
-    /// <summary>A cancellation asked on another node reaches this one through the run's record.</summary>
-    private async Task WatchForCancelAsync(string runId, Running running, CancellationToken stop)
+    /// <summary>
+    /// Watches a run while its work goes: a cancellation asked on another node reaches this one through the run's record
+    /// (within a second), and a run that lost its task's lock stops — the lock's connection closed (a proxy's idle
+    /// timeout, a PostgreSQL restart, a terminated backend: checked every Patch:ServerTasks:LockCheckSeconds), or another
+    /// node, finding the lock free, ended the run as interrupted. Without the lock another node may start the task.
+    /// </summary>
+    private async Task WatchAsync(string runId, string task, NpgsqlConnection gate, Running running, CancellationToken stop)
     {
-        try
+        var every = Math.Max(1, config.GetValue("Patch:ServerTasks:LockCheckSeconds", 30));
+        for (var tick = 1; !stop.IsCancellationRequested; tick++)
         {
-            while (!stop.IsCancellationRequested)
+            try
             {
                 await Task.Delay(TimeSpan.FromSeconds(1), stop);
-                await using var session = store.QuerySession();
-                if ((await session.LoadAsync<ServerTaskRun>(runId, stop))?.CancelRequestedBy is not null)
+                string? lost = null;
+                if (tick % every == 0 && !await StillConnectedAsync(gate, stop))
+                    lost = "lost the task's lock (its database connection closed): stopped, as another server may run the task";
+                else
                 {
-                    await running.Cancel.CancelAsync();
-                    return;
+                    await using var session = store.QuerySession();
+                    var run = await session.LoadAsync<ServerTaskRun>(runId, stop);
+                    if (run?.CancelRequestedBy is not null)
+                    {
+                        await running.Cancel.CancelAsync();
+                        return;
+                    }
+                    if (run is { Status: not ServerTaskStatus.Running } && !running.WorkEnded)
+                        lost = $"lost the task's lock: a server that found it free ended the run ({run.Error ?? run.Status})";
                 }
+                if (lost is null) continue;
+                logger.LogError("Server task {Task} run {RunId}: {Lost}", task, runId, lost);
+                running.Lost = lost;
+                await running.Cancel.CancelAsync();
+                return;
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested) { return; }
+            // The database may be restarting: watching goes on (the lock's check decides whether the lock outlived it).
+            catch (Exception e) when (e is NpgsqlException or ObjectDisposedException or TimeoutException)
+            {
+                logger.LogWarning(e, "Watching run {RunId} failed; again in a second", runId);
             }
         }
-        catch (OperationCanceledException) { }
-        catch (Exception e) when (e is NpgsqlException or ObjectDisposedException)
+    }
+
+    /// <summary>A session's advisory lock goes only with its session (or an unlock): the lock is held while its connection answers.</summary>
+    private static async Task<bool> StillConnectedAsync(NpgsqlConnection gate, CancellationToken ct)
+    {
+        if (gate.State != System.Data.ConnectionState.Open) return false;
+        try
         {
-            logger.LogWarning(e, "Watching run {RunId} for a cancellation failed", runId);
+            await using var command = new NpgsqlCommand("select 1", gate) { CommandTimeout = 15 };
+            await command.ExecuteScalarAsync(ct);
+            return true;
         }
+        catch (Exception e) when (e is NpgsqlException or System.IO.IOException or InvalidOperationException) { return false; }
     }
 
     private async Task<string?> RunningRunIdAsync(string name, CancellationToken ct)

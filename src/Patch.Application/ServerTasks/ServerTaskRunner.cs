@@ -155,7 +155,7 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
     private async Task ExecuteAsync(ServerTaskDefinition task, TaskContext context, NpgsqlConnection gate, Running running)
     {
         using var watch = new CancellationTokenSource();
-        var watcher = WatchForCancelAsync(context.RunId, running, watch.Token);
+        var watcher = WatchAsync(context.RunId, task.Name, gate, running, watch.Token);
         using var activity = PatchTelemetry.Source.StartActivity($"server_task {task.Name}");
         activity?.SetTag("patch.task", task.Name);
         activity?.SetTag("patch.run", context.RunId);
@@ -165,13 +165,23 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
         try
         {
             await using var scope = services.CreateAsyncScope();
-            var outcome = await task.Work(context with { Services = scope.ServiceProvider }, running.Cancel.Token);
+            TaskOutcome outcome;
+            try { outcome = await task.Work(context with { Services = scope.ServiceProvider }, running.Cancel.Token); }
+            finally { running.WorkEnded = true; }
+            // Work that ended without its lock (it did not heed the cancellation in time) is not recorded as done.
+            if (running.Lost is not null) throw new OperationCanceledException(running.Cancel.Token);
             await ServerTaskRecorder.CompleteAsync(store, time, context.Actor, context.RunId, outcome);
             result = outcome.Status;
         }
         catch (OperationCanceledException) when (running.Cancel.IsCancellationRequested)
         {
-            if (_stopping.IsCancellationRequested)
+            if (running.Lost is { } lost)
+            {
+                await ServerTaskRecorder.FailAsync(store, time, context.Actor, context.RunId, lost);
+                await services.GetRequiredService<Notifications.Notifier>().PublishAsync(Domain.Notifications.NotificationKinds.TaskFailed,
+                    new { task = task.Name, run = context.RunId, trigger = context.Trigger, error = lost });
+            }
+            else if (_stopping.IsCancellationRequested)
                 await ServerTaskRecorder.FailAsync(store, time, context.Actor, context.RunId, "interrupted by a server shutdown");
             else
             {
@@ -215,5 +225,11 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
     {
         public CancellationTokenSource Cancel { get; } = cancel;
         public Task? Work { get; set; }
+
+        /// <summary>Why the run stopped without its task's lock, once it lost it.</summary>
+        public string? Lost { get; set; }
+
+        /// <summary>Whether the task's work returned (its end is being recorded: the run ending is no longer news to the watch).</summary>
+        public volatile bool WorkEnded;
     }
 }

@@ -46,6 +46,8 @@ public sealed class AppFixture : IAsyncLifetime
                 s.AddSingleton(ServerTasks.TestTasks.WaitTask);
             });
             b.UseSetting("Patch:Import:MaxBytes", MaxImportBytes.ToString());
+            // A run checks that it still holds its task's lock every second (30 s by default).
+            b.UseSetting("Patch:ServerTasks:LockCheckSeconds", "1");
             // Name buckets of two rows (split past four): every numbered page past the first is started from one (ADR 0038).
             b.UseSetting("Patch:Reports:NameBucket", "2");
             b.UseSetting("Patch:Staging:PackageDirectory", PackageDirectory);

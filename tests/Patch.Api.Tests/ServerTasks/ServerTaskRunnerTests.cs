@@ -191,6 +191,34 @@ public class when_server_tasks_run(AppFixture app) : AppTest(app)
     }
 
     /// <summary>
+    /// The connection that holds a run's lock is cut (a proxy's idle timeout, a PostgreSQL restart): the lock went with it
+    /// and another node may start the task, so the run stops and is recorded failed, naming why — not left to run beside
+    /// another (the test host checks the lock every second).
+    /// </summary>
+    [Fact]
+    public async Task a_run_that_loses_its_lock_stops_and_is_recorded_failed()
+    {
+        var start = (await Runner.StartAsync(TestTasks.Wait, "on demand", Actor.ServerTask("test"), new Dictionary<string, string>(), Ct))!;
+        await using (var kill = App.Host.Services.GetRequiredService<NpgsqlDataSource>().CreateCommand("""
+            select bool_or(pg_terminate_backend(pid)) from pg_locks
+            where locktype = 'advisory' and classid = hashtext('patch.server-task')::oid and objid = hashtext($1)::oid and objsubid = 2
+            """))
+        {
+            kill.Parameters.Add(new NpgsqlParameter { Value = TestTasks.Wait });
+            Assert.True((bool)(await kill.ExecuteScalarAsync(Ct))!);
+        }
+        var run = (await Runner.WaitAsync(start.RunId, Ct).WaitAsync(TimeSpan.FromSeconds(20), Ct))!;
+        Assert.Equal("failed", run.Status);
+        Assert.Contains("lost the task's lock", run.Error);
+
+        // The lock is free: the next run starts (and ends as it should).
+        var next = (await Runner.StartAsync(TestTasks.Wait, "on demand", Actor.ServerTask("test"), new Dictionary<string, string>(), Ct))!;
+        Assert.False(next.AlreadyRunning);
+        TestTasks.Gate.Release();
+        Assert.Equal("completed", (await Runner.WaitAsync(next.RunId, Ct))!.Status);
+    }
+
+    /// <summary>
     /// A run asked for after a change while one is going (which may have read before it) follows that one — one run for
     /// every caller that asked meanwhile — rather than being dropped as "already running".
     /// </summary>
