@@ -41,18 +41,18 @@ public sealed partial class AgentEventIngest
                 fresh++;
                 if (e.IsStatus)
                 {
-                    events.Add((stream, id, new AgentStatusReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Status!, e.Bulletin, e.UpdateId, e.Detail, e.PolicyId, e.LastApplied)));
+                    events.Add((stream, id, new AgentStatusReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Status!, e.Bulletin, e.UpdateId, e.Detail, e.PolicyId, e.LastApplied, e.AgentTime)));
                     if (e.PolicyId is not null && e.UpdateId is not null) deliveries.Add((b.Computer.ComputerId, e));
                 }
                 else if (e.IsRestart)
                 {
-                    events.Add((stream, id, new AgentRestartReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Kind!, e.At, e.Detail)));
+                    events.Add((stream, id, new AgentRestartReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Kind!, e.At, e.Detail, e.AgentTime)));
                     restarts.Add(AgentEventAppend.Positional(Projections.Delivery.DeliveryTables.UpsertRestart(e.Kind!), b.Computer.ComputerId, e.OccurredAt,
                         new NpgsqlParameter { Value = (object?)e.At ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz }));
                 }
                 else
                 {
-                    events.Add((stream, id, new AgentCycleReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Kind!, e.Trigger, e.Detail)));
+                    events.Add((stream, id, new AgentCycleReported(b.Computer.ComputerId, e.Id, e.OccurredAt, e.Kind!, e.Trigger, e.Detail, e.AgentTime)));
                 }
             }
             results.Add((b, new AgentEventsAccepted(b.Events.Count, fresh, b.Events.Count - fresh)));

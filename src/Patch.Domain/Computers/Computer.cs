@@ -120,7 +120,9 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 /// One status change the agent reported (the seed's statuses: Pending, Not Applicable, Download required, Retry,
 /// Installation Scheduled, Installed, Installation Failed - Rescheduled, Failed to Install, Superseded, Installed by
 /// user). <c>EventId</c> is the agent's own id, so a retried batch changes nothing; <c>OccurredAt</c> is the agent's
-/// time, so late arrivals sort where they happened. Absent facts are left out of the stored JSON (a fleet writes millions
+/// time, so late arrivals sort where they happened — but never after the server received the event: a clock running
+/// ahead is dated by the receipt, its own time kept in <c>AgentTime</c> (ADR 0013), so that the events of the corrected
+/// clock still sort after it. Absent facts are left out of the stored JSON (a fleet writes millions
 /// of these: ADR 0034).
 /// </summary>
 public sealed record AgentStatusReported(
@@ -132,7 +134,8 @@ public sealed record AgentStatusReported(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? UpdateId,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PolicyId = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? LastApplied = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? LastApplied = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? AgentTime = null)
 {
     /// <summary>A computer's status events: a stream beside its own, so a busy agent never makes its inventory writes conflict.</summary>
     public static string StreamId(string computerName) => $"agent-events:{computerName.Trim().ToLowerInvariant()}";
@@ -148,7 +151,8 @@ public sealed record AgentRestartReported(
     DateTimeOffset OccurredAt,
     string Kind,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? At,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? AgentTime = null)
 {
     public const string Pending = "restartPending";
     public const string Deferred = "restartDeferred";
@@ -162,7 +166,8 @@ public sealed record AgentCycleReported(
     DateTimeOffset OccurredAt,
     string Kind,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Trigger,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? AgentTime = null)
 {
     public const string Started = "cycleStarted";
     public const string Completed = "cycleCompleted";

@@ -167,6 +167,40 @@ public class when_the_cycle_meets_edge_cases(AppFixture app) : CycleTestBase(app
         Assert.Contains(cycles, c => c.Detail == "kept");
     }
 
+    /// <summary>
+    /// An agent whose clock ran hours ahead (its client not yet knowing the server's time) reported a pending restart and a
+    /// failed install; its clock corrected, it reports the restart done and the update installed. Dated by the server's
+    /// receipt (the agent's time kept beside it), the later events win: the computer is no longer shown waiting for a restart
+    /// with a failed update.
+    /// </summary>
+    [Fact]
+    public async Task events_from_a_clock_running_ahead_are_dated_by_their_receipt_so_the_corrected_clocks_events_win()
+    {
+        var policyId = await CreatePolicyAsync();
+        var a = Agent("FAST-A", new ManualClock(DateTimeOffset.UtcNow));
+        await a.EnrolAsync(await TokenAsync(), Inventory());
+        var credential = AgentState.Load(a.Directory)!.Credential;
+        var ahead = DateTimeOffset.UtcNow.AddHours(3);
+        var early = await PostEventsAsync(credential, $$"""{"events":[{"id":"{{Guid.NewGuid()}}","occurredAt":"{{ahead:O}}","status":"Failed to Install","bulletin":"KB9200002","updateId":"u-reboot","policyId":"{{policyId}}"},{"id":"{{Guid.NewGuid()}}","occurredAt":"{{ahead:O}}","kind":"restartPending","at":"{{ahead.AddHours(1):O}}"}]}""");
+        Assert.Equal(HttpStatusCode.OK, early.StatusCode);
+        await Task.Delay(20, TestContext.Current.CancellationToken);
+        var now = DateTimeOffset.UtcNow;
+        var later = await PostEventsAsync(credential, $$"""{"events":[{"id":"{{Guid.NewGuid()}}","occurredAt":"{{now:O}}","status":"Installed","bulletin":"KB9200002","updateId":"u-reboot","policyId":"{{policyId}}"},{"id":"{{Guid.NewGuid()}}","occurredAt":"{{now:O}}","kind":"restarted"}]}""");
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+
+        var reboot = Assert.Single((await GetJsonAsync("/api/reports/reboot-status?pendingOnly=false&computer=FAST-A")).GetProperty("items").EnumerateArray());
+        Assert.False(reboot.GetProperty("pending").GetBoolean());
+        var delivery = (await GetJsonAsync("/api/computers/FAST-A/deliveries")).EnumerateArray().Single(d => d.GetProperty("updateId").GetString() == "u-reboot");
+        Assert.Equal("Installed", delivery.GetProperty("status").GetString());
+        // The agent's own time is kept on the events it dated ahead (the planned restart's time untouched).
+        await using var session = App.Store.QuerySession();
+        var restart = (await session.Events.FetchStreamAsync(Patch.Domain.Computers.AgentStatusReported.StreamId("FAST-A"))).Select(e => e.Data)
+            .OfType<Patch.Domain.Computers.AgentRestartReported>().Single(r => r.Kind == "restartPending");
+        Assert.Equal(ahead.UtcDateTime, restart.AgentTime!.Value.UtcDateTime, TimeSpan.FromMilliseconds(1));
+        Assert.True(restart.OccurredAt <= DateTimeOffset.UtcNow);
+        Assert.Equal(ahead.AddHours(1).UtcDateTime, restart.At!.Value.UtcDateTime, TimeSpan.FromMilliseconds(1));
+    }
+
     [Fact]
     public async Task bad_report_ranges_integer_enums_and_meaningless_targets_are_400s_and_a_target_used_by_a_clone_stays()
     {
