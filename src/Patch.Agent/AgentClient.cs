@@ -60,9 +60,10 @@ public sealed class AgentClient(HttpClient http) : IAgentServer
     }
 
     /// <summary>A new credential secret for this agent; the old one keeps working for the server's grace period.</summary>
-    public async Task<CredentialRotated> RotateCredentialAsync(string credential, CancellationToken ct)
+    public async Task<CredentialRotated> RotateCredentialAsync(string credential, string? secret, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "agent/v1/credential");
+        if (secret is not null) request.Content = JsonContent.Create(new { credential = secret });
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
         using var response = await http.SendAsync(request, ct);
         return await ReadAsync<CredentialRotated>(response, ct);

@@ -4,7 +4,7 @@ namespace Patch.Agent;
 
 /// <summary>What the agent keeps between runs: its server, identity and credential (and when it was issued), and the hash of the last inventory sent.</summary>
 public sealed record AgentState(string Server, string ComputerId, string AgentId, string Credential, string? LastInventorySha256 = null,
-    DateTimeOffset? CredentialIssuedAt = null)
+    DateTimeOffset? CredentialIssuedAt = null, string? PendingSecret = null)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 

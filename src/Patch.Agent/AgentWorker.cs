@@ -130,9 +130,9 @@ public sealed class AgentWorker(AgentWorkerOptions options, ILogger<AgentWorker>
         try
         {
             using var exclusive = await AgentLock.AcquireAsync(options.StateDirectory, TimeSpan.FromSeconds(30), ct);
-            var rotated = await client.RotateCredentialAsync(state.Credential, ct);
-            state = state with { Credential = rotated.Credential, CredentialIssuedAt = now };
-            state.Save(options.StateDirectory);
+            // The state again under the lock (a command-line rotation may have run meanwhile).
+            state = AgentState.Load(options.StateDirectory) ?? state;
+            (state, var rotated) = await CredentialRotation.RotateAsync(client, state, options.StateDirectory, now, ct);
             logger.LogInformation("Agent credential replaced (the old one works until {Until:u})", rotated.PreviousValidUntil);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)

@@ -11,7 +11,8 @@ public interface IAgentServer
 
     Task<EventsResult> SendEventsAsync(string credential, IReadOnlyList<AgentEvent> events, CancellationToken ct);
 
-    Task<CredentialRotated> RotateCredentialAsync(string credential, CancellationToken ct);
+    /// <summary>A new credential: <paramref name="secret"/> when the agent chose one (kept before asking), else the server's.</summary>
+    Task<CredentialRotated> RotateCredentialAsync(string credential, string? secret, CancellationToken ct);
 
     Task<UpdatesResult> UpdatesAsync(string credential, string? state, CancellationToken ct);
 

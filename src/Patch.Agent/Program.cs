@@ -123,8 +123,7 @@ try
         {
             using var exclusive = await AgentLock.AcquireAsync(stateDir, TimeSpan.FromSeconds(30), CancellationToken.None);
             var state = AgentState.Load(stateDir) ?? throw new AgentException("Not enrolled: run 'enrol' first.");
-            var rotated = await Client(state.Server).RotateCredentialAsync(state.Credential, CancellationToken.None);
-            (state with { Credential = rotated.Credential, CredentialIssuedAt = DateTimeOffset.UtcNow }).Save(stateDir);
+            var (_, rotated) = await CredentialRotation.RotateAsync(Client(state.Server), state, stateDir, DateTimeOffset.UtcNow, CancellationToken.None);
             Console.WriteLine($"New credential saved in {Path.Combine(stateDir, "agent.json")}; the old one works until {rotated.PreviousValidUntil:u}.");
             return 0;
         }

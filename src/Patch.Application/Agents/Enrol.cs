@@ -70,6 +70,9 @@ public static partial class Enrol
         return Results.Ok(new Enrolled(computerId, agentId, $"{agentId}.{credential}"));
     }
 
+    /// <summary>Whether a secret an agent chose has the shape of one (43 to 128 URL-safe base64 characters).</summary>
+    public static bool IsChosenSecret(string secret) => ChosenSecret().IsMatch(secret);
+
     [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9_-]{43,128}\z")]
     private static partial System.Text.RegularExpressions.Regex ChosenSecret();
 

@@ -36,7 +36,7 @@ public class when_simulated_agents_talk_to_the_server(AppFixture app) : AppTest(
         await Assert.ThrowsAsync<AgentException>(() => agent.UpdatesAsync(enrolled.Credential + "x", null, TestContext.Current.CancellationToken));
 
         // The agent replaces its credential; both work during the grace period.
-        var rotated = await agent.RotateCredentialAsync(enrolled.Credential, TestContext.Current.CancellationToken);
+        var rotated = await agent.RotateCredentialAsync(enrolled.Credential, null, TestContext.Current.CancellationToken);
         Assert.Equal(enrolled.AgentId, rotated.AgentId);
         Assert.NotEmpty((await agent.UpdatesAsync(rotated.Credential, "Missing", TestContext.Current.CancellationToken)).Updates);
         Assert.NotEmpty((await agent.UpdatesAsync(enrolled.Credential, "Missing", TestContext.Current.CancellationToken)).Updates);

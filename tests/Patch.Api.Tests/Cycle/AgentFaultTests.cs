@@ -153,6 +153,43 @@ public class when_the_agent_meets_faults(AppFixture app) : CycleTestBase(app)
     }
 
     /// <summary>
+    /// A credential rotation whose answer was lost after the server took it, and the agent back only after the old
+    /// credential's grace (10 minutes): the agent kept the secret it chose before asking, asks again with it, and gets the
+    /// same rotation — it was locked out for good (every call 401) until an administrator reset it.
+    /// </summary>
+    [Fact]
+    public async Task a_credential_rotation_whose_answer_was_lost_is_the_same_rotation_when_the_agent_asks_again()
+    {
+        var (agent, link, _) = FlakyAgent("ROTATE-1", new ManualClock(DateTimeOffset.UtcNow));
+        await agent.EnrolAsync(await TokenAsync(), Inventory());
+        var before = AgentState.Load(agent.Directory)!;
+        link.LoseNextAnswerTo = "/credential";
+        await Assert.ThrowsAsync<HttpRequestException>(() => CredentialRotation.RotateAsync(agent.Client, before, agent.Directory, DateTimeOffset.UtcNow, CancellationToken.None));
+        var kept = AgentState.Load(agent.Directory)!;
+        Assert.Equal(before.Credential, kept.Credential);
+        Assert.NotNull(kept.PendingSecret);
+        try
+        {
+            App.Clock.Shift = TimeSpan.FromMinutes(11);
+            var (after, rotated) = await CredentialRotation.RotateAsync(agent.Client, kept, agent.Directory, DateTimeOffset.UtcNow, CancellationToken.None);
+            Assert.EndsWith("." + kept.PendingSecret, rotated.Credential);
+            Assert.Null(after.PendingSecret);
+            Assert.Equal(after, AgentState.Load(agent.Directory));
+            using var me = App.AnonymousClient();
+            me.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", after.Credential);
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await me.GetAsync("/agent/v1/me")).StatusCode);
+            me.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", before.Credential);
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await me.GetAsync("/agent/v1/me")).StatusCode);
+        }
+        finally
+        {
+            App.Clock.Shift = TimeSpan.Zero;
+        }
+        // One rotation recorded, however many times it was asked.
+        Assert.Equal(1, (await GetJsonAsync("/api/history/computer:rotate-1")).EnumerateArray().Count(e => e.GetProperty("type").GetString() == "agent_credential_rotated"));
+    }
+
+    /// <summary>
     /// A run waiting for a cycle whose inventory cannot be read (WMI broken) is tried again in a quarter of an hour, as
     /// after any failure outside the updates — it stayed due, and the service ran a cycle at every one-minute tick.
     /// </summary>

@@ -20,6 +20,9 @@ public class when_agent_credentials_rotate_or_are_revoked(AppFixture app) : Secu
     public async Task a_rotated_credential_replaces_the_old_one_after_a_grace_period()
     {
         var old = await EnrolAsync("ROT-1");
+        var (bad, problem) = await Send(App.AnonymousClient(), HttpMethod.Post, "/agent/v1/credential", new { credential = "short" }, bearer: old);
+        Assert.Equal(HttpStatusCode.BadRequest, bad);
+        Assert.Contains("credential:", problem.GetProperty("detail").GetString());
         var (status, rotated) = await Send(App.AnonymousClient(), HttpMethod.Post, "/agent/v1/credential", bearer: old);
         Assert.Equal(HttpStatusCode.OK, status);
         var fresh = rotated.GetProperty("credential").GetString()!;
