@@ -28,8 +28,8 @@ public static class HierarchyEndpoints
         group.MapPost("parent", async (LinkParentRequest body, HttpContext http, IDocumentStore store, ParentClient parent, HierarchyOptions options, TimeProvider time,
                 ServerTasks.ServerTaskRunner runner, CancellationToken ct) =>
             {
-                if (body.Url is null || body.Url.Length > 2048 || !Uri.TryCreate(body.Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-                    return Problems.Invalid("Invalid parent", "url: the parent server's absolute http or https URL");
+                if (body.Url is null || options.ParentUrlProblem(body.Url) is { } badUrl)
+                    return Problems.Invalid("Invalid parent", options.ParentUrlProblem(body.Url)!);
                 if (Domain.Agents.Secrets.Split(body.Token) is null) return Problems.Invalid("Invalid parent", "token: the registration token the parent's administrator created");
                 await using var session = store.OpenSession(Actor.From(http));
                 var link = await session.Events.FetchForWriting<ParentLink>(ParentLink.StreamId, ct);

@@ -16,6 +16,20 @@ public sealed class HierarchyOptions
     /// <summary>The share of replicated bulletins the data verification compares with the parent after each run, 0 to 100.</summary>
     public int VerifyPercent { get; set; } = 10;
 
+    /// <summary>
+    /// Whether a parent may be reached over plain http at an address other than this machine's own: its credential (and the
+    /// key its answers are signed with, derived from it) would cross the network in clear. Off by default.
+    /// </summary>
+    public bool AllowInsecureParent { get; set; }
+
+    /// <summary>What is wrong with a parent's URL, or null: absolute http(s), and https unless it is a loopback address or allowed.</summary>
+    public string? ParentUrlProblem(string? url) =>
+        url is null || url.Length > 2048 || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")
+            ? "url: the parent server's absolute https URL"
+        : uri.Scheme == "http" && !uri.IsLoopback && !AllowInsecureParent
+            ? $"url: the parent must be reached over https ({url} is plain http: the credential and the key that signs the parent's answers would cross the network in clear); http only at a loopback address, or with Patch:Hierarchy:AllowInsecureParent"
+        : null;
+
     public IReadOnlyList<string> Problems()
     {
         var problems = new List<string>();

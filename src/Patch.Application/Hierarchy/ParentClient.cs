@@ -21,7 +21,7 @@ public sealed class ParentRefusedException(int status, string title, string deta
 /// The child's calls to its parent: its own credential on every request, and every answer's signature checked (an
 /// answer that does not carry the parent's signature is not trusted, whatever it says).
 /// </summary>
-public sealed class ParentClient(IHttpClientFactory http, IDataProtectionProvider protection)
+public sealed class ParentClient(IHttpClientFactory http, IDataProtectionProvider protection, HierarchyOptions options)
 {
     public const string HttpClientName = "parent";
 
@@ -44,6 +44,7 @@ public sealed class ParentClient(IHttpClientFactory http, IDataProtectionProvide
     /// <summary>Downloads a file of the parent (a package) to <paramref name="path"/>; the caller checks its hash (the file is not signed, its SHA-256 is).</summary>
     public async Task DownloadAsync(ParentLink link, string path, string destination, long maxBytes, CancellationToken ct)
     {
+        RefuseInsecure(link.ParentUrl);
         using var client = http.CreateClient(HttpClientName);
         using var request = new HttpRequestMessage(HttpMethod.Get, $"{link.ParentUrl.TrimEnd('/')}{ReplicationProtocol.Prefix}/{path}");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Protector.Unprotect(link.ProtectedCredential));
@@ -63,8 +64,15 @@ public sealed class ParentClient(IHttpClientFactory http, IDataProtectionProvide
         }
     }
 
+    /// <summary>A link made before https was required (or the setting turned off since) sends nothing in clear.</summary>
+    private void RefuseInsecure(string parentUrl)
+    {
+        if (options.ParentUrlProblem(parentUrl) is { } problem) throw new InvalidOperationException(problem);
+    }
+
     private async Task<T> SendAsync<T>(string parentUrl, string? credential, string keySha256, HttpMethod method, string path, object? body, CancellationToken ct)
     {
+        RefuseInsecure(parentUrl);
         using var client = http.CreateClient(HttpClientName);
         using var request = new HttpRequestMessage(method, $"{parentUrl.TrimEnd('/')}{ReplicationProtocol.Prefix}/{path}");
         if (credential is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);

@@ -97,6 +97,10 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         var (created, token) = await parent.SendAsync(HttpMethod.Post, "/api/hierarchy/registration-tokens", new { name = "berlin" });
         Assert.Equal(201, created);
         var tokenText = token.GetProperty("token").GetString()!;
+        // A parent elsewhere over plain http would get the credential (and the key of its signatures) in clear: refused.
+        var (insecure, why) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = "http://parent.example.org:8080", token = tokenText });
+        Assert.Equal(400, insecure);
+        Assert.Contains("https", why.GetProperty("detail").GetString());
         var (wrong, refusal) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = tokenText.Split('.')[0] + ".not-the-secret" });
         Assert.Equal(502, wrong);
         Assert.Contains("not valid", refusal.GetProperty("detail").GetString());
