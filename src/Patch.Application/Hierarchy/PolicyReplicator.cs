@@ -76,8 +76,7 @@ public sealed class PolicyReplicator(IDocumentStore store, ParentClient parent, 
     /// </summary>
     private static bool Unchanged(SoftwareUpdatePolicy known, ReplicatedPolicy policy, IReadOnlyDictionary<string, Target> targets) =>
         known.ReplicatedVersion == policy.Version && known.Enabled == policy.Enabled && known.Status == policy.Status
-        && policy.CustomTargets.All(t => targets.GetValueOrDefault(t.Id) is { Deleted: false } here && here.Name == t.Name
-                                         && Domain.ValueEquality.Same(here.Include, t.Include) && Domain.ValueEquality.Same(here.Exclude, t.Exclude));
+        && policy.CustomTargets.All(t => targets.GetValueOrDefault(t.Id)?.IsReplicaOf(t.Name, t.Include, t.Exclude) == true);
 
     /// <summary>Null when the policy was written, else why it waits.</summary>
     private async Task<string?> ApplyAsync(ParentLink link, Actor actor, string runId, ReplicatedPolicy policy, Func<string, long, CancellationToken, Task<string?>> fetch,
@@ -100,12 +99,12 @@ public sealed class PolicyReplicator(IDocumentStore store, ParentClient parent, 
                 (await session.Events.FetchForWriting<Bulletin>(update.BulletinId, ct)).AppendOne(new UpdateDownloaded(update.BulletinId, update.UpdateId, update.PackageSha256,
                     update.PackageSize, $"parent:{link.ParentName}", true, 1, time.GetUtcNow(), null, update.Prerequisites, update.FileName));
         }
+        // The parent's targets, read-only here (one deleted here, or replicated before it was marked so, is written again).
         foreach (var target in policy.CustomTargets)
         {
             var stream = await session.Events.FetchForWriting<Target>(target.Id, ct);
-            if (stream.Aggregate is null) stream.AppendOne(new TargetDefined(target.Id, target.Name, target.Include, target.Exclude));
-            else if (stream.Aggregate.Name != target.Name || !Domain.ValueEquality.Same(stream.Aggregate.Include, target.Include) || !Domain.ValueEquality.Same(stream.Aggregate.Exclude, target.Exclude))
-                stream.AppendOne(new TargetChanged(target.Id, target.Name, target.Include, target.Exclude));
+            if (stream.Aggregate?.IsReplicaOf(target.Name, target.Include, target.Exclude) != true)
+                stream.AppendOne(new TargetReplicated(target.Id, link.ParentName, target.Name, target.Include, target.Exclude));
         }
         (await session.Events.FetchForWriting<SoftwareUpdatePolicy>(policy.Id, ct)).AppendOne(new SoftwareUpdatePolicyReplicated(policy.Id, link.ParentName, policy.Version,
             policy.Name, policy.Description, policy.Enabled, policy.Bulletins, policy.Updates, policy.Options, policy.Targets, policy.Program, policy.Status));

@@ -18,14 +18,14 @@ public sealed record TargetRequest(string? Name, IReadOnlyList<TargetRule>? Incl
 
 /// <summary>A target; <c>Computers</c>: how many it reaches, when asked (<c>counts=true</c>) and it does not depend on a policy.</summary>
 public sealed record TargetView(string Id, string Name, bool BuiltIn, IReadOnlyList<TargetRule> Include, IReadOnlyList<TargetRule> Exclude,
-    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] long? Computers = null);
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] long? Computers = null,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? ReplicatedFrom = null);
 
 public sealed record TargetMembers(string TargetId, int Count, IReadOnlyList<string> Computers);
 
 /// <summary>Targets (filters): built-in dynamic ones and custom rules with exclusions; membership is always computed.</summary>
 public static class TargetEndpoints
 {
-    /// <summary>The built-in targets, then the custom ones by name.</summary>
     /// <summary>The built-in targets, then the custom ones by name; with <paramref name="counts"/> (the fleet's computer rows), how many computers each reaches.</summary>
     public static async Task<IReadOnlyList<TargetView>> ListAsync(IQuerySession session, CancellationToken ct, Npgsql.NpgsqlDataSource? db = null, DateTimeOffset? asOf = null,
         (Npgsql.NpgsqlDataSource Db, string CurrentAgentVersion)? counts = null)
@@ -34,7 +34,7 @@ public static class TargetEndpoints
             ? (await Historical.AllAsync<Target>(session, db!, Projections.PatchProjections.TargetTable, at, ct, "d.data->>'name'")).Where(t => !t.Deleted).ToList()
             : await session.Query<Target>().Where(t => !t.Deleted).OrderBy(t => t.Name).ToListAsync(ct);
         var views = Patch.Domain.Targets.Targets.BuiltIn.Select(b => new TargetView(b.Key, b.Value, true, [], []))
-            .Concat(custom.Select(t => new TargetView(t.Id, t.Name, false, t.Include, t.Exclude))).ToList();
+            .Concat(custom.Select(t => new TargetView(t.Id, t.Name, false, t.Include, t.Exclude, ReplicatedFrom: t.ReplicatedFrom))).ToList();
         if (counts is not { } c) return views;
         var reached = await TargetSql.CountsAsync(c.Db, views.Select(v => v.Id).ToList(), custom.ToDictionary(t => t.Id), c.CurrentAgentVersion, ct, asOf);
         return views.Select(v => reached.TryGetValue(v.Id, out var n) ? v with { Computers = n } : v).ToList();
@@ -64,6 +64,7 @@ public static class TargetEndpoints
                 await using var session = store.OpenSession(Actor.From(http));
                 var stream = await session.Events.FetchForWriting<Target>(id, ct);
                 if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No custom target '{id}'.");
+                if (Target.ReadOnly(stream.Aggregate) is { } replicated) return Problems.From(replicated);
                 var users = await session.Query<SoftwareUpdatePolicy>().Where(p => p.Status == PolicyStatus.Active && p.Targets.Contains(id)).Select(p => p.Name).ToListAsync(ct);
                 var windows = await session.Query<MaintenanceWindow>().Where(w => !w.Deleted && w.Targets.Contains(id)).Select(w => w.Name).ToListAsync(ct);
                 var vendors = await session.Query<VendorSettings>().Where(v => v.Values.DefaultTargetId == id).Select(v => v.Vendor).ToListAsync(ct);
@@ -158,7 +159,7 @@ public static class TargetEndpoints
         await session.SaveChangesAsync(ct);
         ConditionalRequests.Tag(http, version, outcome.Events.Count);
         var t = (await session.LoadAsync<Target>(id, ct))!;
-        var view = new TargetView(t.Id, t.Name, false, t.Include, t.Exclude);
+        var view = new TargetView(t.Id, t.Name, false, t.Include, t.Exclude, ReplicatedFrom: t.ReplicatedFrom);
         return created ? Results.Created($"/api/targets/{id}", view) : Results.Ok(view);
     }
 }

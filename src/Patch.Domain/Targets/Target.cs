@@ -38,6 +38,9 @@ public sealed record TargetChanged(string TargetId, string Name, IReadOnlyList<T
 
 public sealed record TargetDeleted(string TargetId);
 
+/// <summary>A custom target as the parent server has it (a replicated policy uses it): read-only here; also brings back one deleted here.</summary>
+public sealed record TargetReplicated(string TargetId, string Parent, string Name, IReadOnlyList<TargetRule> Include, IReadOnlyList<TargetRule> Exclude);
+
 /// <summary>A custom target (filter): computers matching any include rule and no exclude rule. Membership is computed, never stored.</summary>
 public sealed record Target(string Id, string Name, IReadOnlyList<TargetRule> Include, IReadOnlyList<TargetRule> Exclude, bool Deleted)
 {
@@ -46,6 +49,22 @@ public sealed record Target(string Id, string Name, IReadOnlyList<TargetRule> In
     public static Target Apply(TargetChanged e, Target t) => t with { Name = e.Name, Include = e.Include, Exclude = e.Exclude };
 
     public static Target Apply(TargetDeleted e, Target t) => t with { Deleted = true };
+
+    public static Target Create(TargetReplicated e) => new(e.TargetId, e.Name, e.Include, e.Exclude, false) { ReplicatedFrom = e.Parent };
+
+    public static Target Apply(TargetReplicated e, Target t) => Create(e);
+
+    /// <summary>The parent server this target is replicated from (read-only here), or null.</summary>
+    public string? ReplicatedFrom { get; init; }
+
+    /// <summary>Whether the target here is the parent's as it is (replicated, not deleted, the same name and rules).</summary>
+    public bool IsReplicaOf(string name, IReadOnlyList<TargetRule> include, IReadOnlyList<TargetRule> exclude) =>
+        ReplicatedFrom is not null && !Deleted && Name == name && ValueEquality.Same(Include, include) && ValueEquality.Same(Exclude, exclude);
+
+    /// <summary>A change to a target the parent server replicates here: refused (change it on the parent).</summary>
+    public static Rejection? ReadOnly(Target? target) => target is { ReplicatedFrom: { } parent, Deleted: false }
+        ? new Rejection(RejectionKind.Conflict, "Replicated target", $"Target '{target.Id}' is replicated from the parent server '{parent}': it is read-only here; change it on the parent.")
+        : null;
 
     /// <summary>The longest operating system text or product name a rule may hold (a caption or a product's display name is shorter).</summary>
     public const int MaxCriterion = 256;
@@ -69,6 +88,7 @@ public sealed record Target(string Id, string Name, IReadOnlyList<TargetRule> In
         if (rules.Any(r => r?.Computers is { } names && (names.Count > MaxComputers || names.Any(n => n?.Length > 256))))
             problems.Add($"computers: at most {MaxComputers} names of at most 256 characters a rule");
         if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid target", string.Join("; ", problems));
+        if (ReadOnly(current) is { } replicated) return Outcome.Refuse(replicated.Kind, replicated.Title, replicated.Detail);
         if (current is { Deleted: true }) return Outcome.Refuse(RejectionKind.NotFound, "Target deleted", $"Target '{targetId}' was deleted.");
         if (current is null) return Outcome.Append(new TargetDefined(targetId, name!.Trim(), include!, exclude ?? []));
         if (current.Name == name!.Trim() && ValueEquality.Same(current.Include, include) && ValueEquality.Same(current.Exclude, exclude ?? [])) return Outcome.Nothing;

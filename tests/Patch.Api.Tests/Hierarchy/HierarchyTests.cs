@@ -335,6 +335,16 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         var (edit, editAnswer) = await child.SendAsync(HttpMethod.Post, $"/api/policies/{policyId}/disable");
         Assert.Equal(409, edit);
         Assert.Contains("replicated from the parent", editAnswer.GetProperty("detail").GetString());
+        // Its custom target too: edited here it would reach other computers until the next run undid it.
+        var targetId = target.GetProperty("id").GetString()!;
+        var (targetEdit, targetAnswer) = await child.SendAsync(HttpMethod.Put, $"/api/targets/{targetId}", new { name = "All", include = new[] { new { namePattern = "*" } } });
+        Assert.Equal(409, targetEdit);
+        Assert.Contains("replicated from the parent", targetAnswer.GetProperty("detail").GetString());
+        var (targetDelete, deleteAnswer) = await child.SendAsync(HttpMethod.Delete, $"/api/targets/{targetId}");
+        Assert.Equal(409, targetDelete);
+        Assert.Contains("replicated from the parent", deleteAnswer.GetProperty("detail").GetString());
+        Assert.Equal("hq", (await child.GetAsync("/api/targets")).EnumerateArray().Single(t => t.GetProperty("id").GetString() == targetId).GetProperty("replicatedFrom").GetString());
+        Assert.Equal(2, (await child.GetAsync($"/api/policies/{policyId}/members")).GetProperty("count").GetInt32());
 
         // Disabled on the parent, disabled on the child at the next run; nothing changed, nothing applied.
         Assert.Equal(200, (await parent.SendAsync(HttpMethod.Post, $"/api/policies/{policyId}/disable")).Status);
