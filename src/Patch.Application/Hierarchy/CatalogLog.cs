@@ -29,9 +29,10 @@ public static class CatalogLog
 
     /// <summary>
     /// Up to <paramref name="limit"/> catalog events after <paramref name="after"/>, and the checkpoint after them:
-    /// the last event's sequence when the page is full, else the log's end as it stood (nothing catalog can come before it).
+    /// the last event's sequence when the page is full, else the log's end as it stood (nothing catalog can come before it),
+    /// with the id of the event at that place (a log restored from an older backup and grown again has another there).
     /// </summary>
-    public static async Task<(IReadOnlyList<FeedEvent> Events, long Next, long Head)> ReadAsync(NpgsqlDataSource db, long after, int limit, CancellationToken ct)
+    public static async Task<(IReadOnlyList<FeedEvent> Events, long Next, long Head, Guid? NextId)> ReadAsync(NpgsqlDataSource db, long after, int limit, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -50,24 +51,32 @@ public static class CatalogLog
                 events.Add(new FeedEvent(row.GetInt64(0), row.GetGuid(1), row.GetString(2), row.GetString(3), row.GetFieldValue<DateTimeOffset>(4),
                     System.Text.Json.JsonDocument.Parse(row.GetString(5)).RootElement.Clone()));
         }
-        var end = await HeadAsync(conn, tx, ct);
+        var (end, endId) = await EndAsync(conn, tx, ct);
         await tx.CommitAsync(ct);
-        var next = events.Count == limit ? events[^1].Sequence : Math.Max(after, end);
-        return (events, next, end);
+        var (next, nextId) = events.Count == limit ? (events[^1].Sequence, events[^1].Id) : after > end ? (after, null) : (end, endId);
+        return (events, next, end, nextId);
     }
 
     /// <summary>
     /// The log's end with no catalog transaction half-way (taken under the exclusive lock): the catalog read after it
     /// holds at least every catalog event up to it, so a Complete run re-bases on it.
     /// </summary>
-    public static async Task<long> SettledHeadAsync(NpgsqlDataSource db, CancellationToken ct)
+    public static async Task<(long Head, Guid? HeadId)> SettledHeadAsync(NpgsqlDataSource db, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         await using (var lockCmd = new NpgsqlCommand($"select pg_advisory_xact_lock({LockKey})", conn, tx)) await lockCmd.ExecuteNonQueryAsync(ct);
-        var head = await HeadAsync(conn, tx, ct);
+        var head = await EndAsync(conn, tx, ct);
         await tx.CommitAsync(ct);
         return head;
+    }
+
+    /// <summary>The log's end and the id of the event there (none in an empty log).</summary>
+    private static async Task<(long Sequence, Guid? Id)> EndAsync(NpgsqlConnection conn, NpgsqlTransaction tx, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"select seq_id, id from {PatchStore.Schema}.mt_events order by seq_id desc limit 1", conn, tx);
+        await using var row = await cmd.ExecuteReaderAsync(ct);
+        return await row.ReadAsync(ct) ? (row.GetInt64(0), row.GetGuid(1)) : (0, null);
     }
 
     /// <summary>The log's end: the last sequence number handed out (events of every kind share it).</summary>

@@ -86,7 +86,8 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
         while (true)
         {
             var link = await ParentLinks.RequireAsync(store, ct);
-            var query = $"catalog/events?after={link.Checkpoint}&limit={options.PageSize}" + (link is { LastEventId: { } last, LastEventSequence: { } at } ? $"&lastEvent={last}&lastEventSequence={at}" : "");
+            var query = $"catalog/events?after={link.Checkpoint}&limit={options.PageSize}" + (link is { LastEventId: { } last, LastEventSequence: { } at } ? $"&lastEvent={last}&lastEventSequence={at}" : "")
+                + (link.CheckpointEventId is { } anchor && link.Checkpoint > 0 ? $"&checkpointEvent={anchor}" : "");
             var page = await parent.SendAsync<FeedPage>(link, HttpMethod.Get, query, null, ct);
             ReplicationProtocol.CheckEnvelope(page.Version, page.ParentId, link);
             if (page.Next == link.Checkpoint && page.Events.Count == 0) return;
@@ -108,7 +109,7 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
             var query = $"catalog/snapshot?kind={cursor.Kind}&limit={options.PageSize}" + (cursor.Last is { } after ? $"&after={Uri.EscapeDataString(after)}" : "");
             var page = await parent.SendAsync<SnapshotPage>(link, HttpMethod.Get, query, null, ct);
             ReplicationProtocol.CheckEnvelope(page.Version, page.ParentId, link);
-            var head = cursor.Head >= 0 ? cursor.Head : page.Head;
+            var (head, headId) = cursor.Head >= 0 ? (cursor.Head, cursor.HeadId) : (page.Head, page.HeadId);
             await using var session = store.OpenSession(actor, runId);
             await CatalogLog.LockForAppendAsync(session, ct);
             var stream = await session.Events.FetchForWriting<ParentLink>(ParentLink.StreamId, ct);
@@ -118,8 +119,8 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
             var kindIndex = Array.IndexOf(ReplicationProtocol.SnapshotKinds, cursor.Kind);
             var done = page.Next is null && kindIndex == ReplicationProtocol.SnapshotKinds.Length - 1;
             var (kind, last) = page.Next is not null ? (cursor.Kind, page.Next) : done ? (cursor.Kind, null) : (ReplicationProtocol.SnapshotKinds[kindIndex + 1], (string?)null);
-            stream.AppendOne(new CatalogSnapshotPageReplicated(runId, kind, last, head, page.Streams.Count, tally.Applied - before, time.GetUtcNow()));
-            if (done) stream.AppendOne(new CatalogRebased(runId, head, time.GetUtcNow(), cultures));
+            stream.AppendOne(new CatalogSnapshotPageReplicated(runId, kind, last, head, page.Streams.Count, tally.Applied - before, time.GetUtcNow(), headId));
+            if (done) stream.AppendOne(new CatalogRebased(runId, head, time.GetUtcNow(), cultures, headId));
             if (tally.Applied > before) session.QueueSqlCommand(Projections.ReadModels.MarkCatalogChanged);
             await session.SaveChangesAsync(ct);
             counts["pages"]++;

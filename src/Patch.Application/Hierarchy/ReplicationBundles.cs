@@ -108,8 +108,8 @@ public static class ReplicationBundles
         var touched = new HashSet<string>(StringComparer.Ordinal);
         for (var after = header.After; ;)
         {
-            var (events, next, head) = await CatalogLog.ReadAsync(db, after, 1000, ct);
-            if (events.Count > 0 || after == header.After) await LineAsync(new FeedPage(ReplicationProtocol.Version, header.ParentId, after, next, head, events));
+            var (events, next, head, nextId) = await CatalogLog.ReadAsync(db, after, 1000, ct);
+            if (events.Count > 0 || after == header.After) await LineAsync(new FeedPage(ReplicationProtocol.Version, header.ParentId, after, next, head, events, nextId));
             foreach (var e in events.Where(e => e.Type.StartsWith("bulletin_", StringComparison.Ordinal) || e.Type.StartsWith("software_update_", StringComparison.Ordinal)))
                 touched.Add(e.Stream);
             if (events.Count < 1000) break;

@@ -42,7 +42,7 @@ public static class ReplicationFeed
             .WithName("ReportChildStatus").WithSummary("A child reports its managed cultures, checkpoint and last run; the answer names the cultures the parent does not manage (a language alert).")
             .Produces<ChildStatusAnswer>().ProducesProblem(400);
 
-        feed.MapGet("catalog/events", async (long? after, int? limit, Guid? lastEvent, long? lastEventSequence, HttpContext http, IDocumentStore store, NpgsqlDataSource db, TimeProvider time,
+        feed.MapGet("catalog/events", async (long? after, int? limit, Guid? lastEvent, long? lastEventSequence, Guid? checkpointEvent, HttpContext http, IDocumentStore store, NpgsqlDataSource db, TimeProvider time,
                 CancellationToken ct) =>
             {
                 var caller = ChildCredentialHandler.Caller(http);
@@ -52,14 +52,17 @@ public static class ReplicationFeed
                 if (lastEvent.HasValue != lastEventSequence.HasValue)
                     return Problems.Invalid("Invalid checkpoint", "lastEvent and lastEventSequence: both (the last catalog event applied and its sequence number) or neither");
                 if (lastEvent is { } id && (lastEventSequence > after || !await HoldsEventAsync(db, id, lastEventSequence!.Value, ct))) return Diverged(after ?? 0);
-                var (events, next, head) = await CatalogLog.ReadAsync(db, after ?? 0, limit ?? 500, ct);
+                // The event at the checkpoint's place: a log restored from an older backup and grown again past the checkpoint
+                // holds another there (the catalog events between the backup and the checkpoint would never be sent).
+                if (checkpointEvent is { } anchor && (after is not > 0 || !await HoldsEventAsync(db, anchor, after.Value, ct))) return Diverged(after ?? 0);
+                var (events, next, head, nextId) = await CatalogLog.ReadAsync(db, after ?? 0, limit ?? 500, ct);
                 // A checkpoint past the end of this log: it was restored from an older backup.
                 if (after > head) return Diverged(after.Value);
-                return ReplicationProtocol.Signed(http, new FeedPage(ReplicationProtocol.Version, await ServerIdentities.GetAsync(store, time, ct), after ?? 0, next, head, events),
+                return ReplicationProtocol.Signed(http, new FeedPage(ReplicationProtocol.Version, await ServerIdentities.GetAsync(store, time, ct), after ?? 0, next, head, events, nextId),
                     caller.CredentialSha256);
             })
             .WithName("ReadCatalogEvents")
-            .WithSummary("The parent's catalog events (vendor facts) after a checkpoint, oldest first, and the checkpoint to store once they are applied. 409 when the checkpoint is not in this server's log (restored from an older backup): run Complete.")
+            .WithSummary("The parent's catalog events (vendor facts) after a checkpoint, oldest first, and the checkpoint to store once they are applied with the id of the event at its place (nextId, sent back as checkpointEvent). 409 when the checkpoint is not in this server's log (restored from an older backup): run Complete.")
             .Produces<FeedPage>().ProducesProblem(400).ProducesProblem(409);
 
         feed.MapGet("catalog/snapshot", async (string? kind, string? after, int? limit, HttpContext http, IDocumentStore store, NpgsqlDataSource db, TimeProvider time,
@@ -70,7 +73,7 @@ public static class ReplicationFeed
                 if (kind is null || !ReplicationProtocol.SnapshotKinds.Contains(kind))
                     return Problems.Invalid("Invalid kind", $"kind: one of {string.Join(", ", ReplicationProtocol.SnapshotKinds)}");
                 if (limit is < 1 or > 5000) return Problems.Invalid("Invalid limit", "limit: 1 to 5000");
-                var head = await CatalogLog.SettledHeadAsync(db, ct);
+                var (head, headId) = await CatalogLog.SettledHeadAsync(db, ct);
                 await using var session = store.QuerySession();
                 var take = limit ?? 500;
                 var from = after ?? "";
@@ -81,7 +84,7 @@ public static class ReplicationFeed
                     _ => (await Page<ProductVulnerability>(session, from, take, ct)).Select(v => Stream(v.Id, v.Source, v.Facts)).ToList(),
                 };
                 var next = streams.Count == take ? streams[^1].Id : null;
-                return ReplicationProtocol.Signed(http, new SnapshotPage(ReplicationProtocol.Version, await ServerIdentities.GetAsync(store, time, ct), kind, head, next, streams),
+                return ReplicationProtocol.Signed(http, new SnapshotPage(ReplicationProtocol.Version, await ServerIdentities.GetAsync(store, time, ct), kind, head, next, streams, headId),
                     caller.CredentialSha256);
             })
             .WithName("ReadCatalogSnapshot")

@@ -27,7 +27,7 @@ public static class ReplicationPages
         await ReplicationApply.EventsAsync(session, page.Events, cultures, tally, ct);
         stream.AppendOne(new CatalogPageReplicated(runId, page.After, page.Next, page.Events.Count > 0 ? page.Events[^1].Id : null, page.Events.Count,
             tally.Applied - before.Applied, tally.Skipped - before.Skipped, tally.Unknown.Skip(before.Count).ToList(), time.GetUtcNow(),
-            page.Events.Count > 0 ? page.Events[^1].Sequence : null, cultures.ToList()));
+            page.Events.Count > 0 ? page.Events[^1].Sequence : null, cultures.ToList(), page.NextId));
         if (tally.Applied > before.Applied) session.QueueSqlCommand(Projections.ReadModels.MarkCatalogChanged);
         await session.SaveChangesAsync(ct);
         return PageOutcome.Applied;

@@ -20,12 +20,12 @@ public sealed record ChildStatusAnswer(string ParentId, IReadOnlyList<string> Pa
 public sealed record FeedEvent(long Sequence, Guid Id, string Stream, string Type, DateTimeOffset Timestamp, JsonElement Data);
 
 /// <summary>A page of the feed: the events after <c>After</c>, and the checkpoint the child stores once it applied them (<c>Next</c>).</summary>
-public sealed record FeedPage(int Version, string ParentId, long After, long Next, long Head, IReadOnlyList<FeedEvent> Events);
+public sealed record FeedPage(int Version, string ParentId, long After, long Next, long Head, IReadOnlyList<FeedEvent> Events, Guid? NextId = null);
 
 /// <summary>One stream of the parent's catalog as it is now (a Complete run's page): a bulletin, a known-exploited CVE or a product vulnerability.</summary>
 public sealed record SnapshotStream(string Id, string Source, JsonElement State);
 
-public sealed record SnapshotPage(int Version, string ParentId, string Kind, long Head, string? Next, IReadOnlyList<SnapshotStream> Streams);
+public sealed record SnapshotPage(int Version, string ParentId, string Kind, long Head, string? Next, IReadOnlyList<SnapshotStream> Streams, Guid? HeadId = null);
 
 public sealed record DigestRequest(IReadOnlyList<string>? Ids);
 

@@ -8,19 +8,19 @@ public sealed record ParentServerLinked(string ParentUrl, string ParentId, strin
 /// as the page's events: a page is applied whole or not at all).
 /// </summary>
 public sealed record CatalogPageReplicated(string RunId, long From, long To, Guid? LastEventId, int Events, int Applied, int Skipped, IReadOnlyList<string> UnknownTypes, DateTimeOffset At,
-    long? LastEventSequence = null, IReadOnlyList<string>? Cultures = null);
+    long? LastEventSequence = null, IReadOnlyList<string>? Cultures = null, Guid? CheckpointEventId = null);
 
 /// <summary>One page of a Complete run (the parent's catalog as it is, stream by stream); <c>Head</c>: the parent's log when the run began.</summary>
-public sealed record CatalogSnapshotPageReplicated(string RunId, string Kind, string? Last, long Head, int Streams, int Applied, DateTimeOffset At);
+public sealed record CatalogSnapshotPageReplicated(string RunId, string Kind, string? Last, long Head, int Streams, int Applied, DateTimeOffset At, Guid? HeadId = null);
 
 /// <summary>A Complete run ended: the checkpoint is re-based on the parent's log as it stood when the run began.</summary>
-public sealed record CatalogRebased(string RunId, long Checkpoint, DateTimeOffset At, IReadOnlyList<string>? Cultures = null);
+public sealed record CatalogRebased(string RunId, long Checkpoint, DateTimeOffset At, IReadOnlyList<string>? Cultures = null, Guid? CheckpointEventId = null);
 
 /// <summary>What the data verification after a run found: how many records it compared with the parent, and which differ.</summary>
 public sealed record CatalogVerified(string RunId, int Compared, IReadOnlyList<string> Mismatched, DateTimeOffset At);
 
 /// <summary>Where a Complete run is: the kind of stream and the last stream id applied (the next page starts after it).</summary>
-public sealed record SnapshotCursor(string RunId, string Kind, string? Last, long Head);
+public sealed record SnapshotCursor(string RunId, string Kind, string? Last, long Head, Guid? HeadId = null);
 
 /// <summary>
 /// The child's side of the hierarchy: its parent, its replication checkpoint (with the id of the last catalog event it
@@ -34,6 +34,12 @@ public sealed record ParentLink(string Id, string ParentUrl, string ParentId, st
 
     /// <summary>Where the last catalog event applied is in the parent's log (with <c>LastEventId</c>, what the parent must still hold).</summary>
     public long? LastEventSequence { get; init; }
+
+    /// <summary>
+    /// The id of the parent's event at the checkpoint's place (any event, not only a catalog one): a parent restored from an
+    /// older backup whose log grew past the checkpoint again holds another one there. Null from a parent that gives none.
+    /// </summary>
+    public Guid? CheckpointEventId { get; init; }
 
     /// <summary>
     /// The cultures whose updates every event up to the checkpoint was applied with (those of the last Complete run, less
@@ -52,13 +58,15 @@ public sealed record ParentLink(string Id, string ParentUrl, string ParentId, st
         : p with { Checkpoint = e.To, LastEventId = e.LastEventId, LastEventSequence = e.LastEventSequence, LastReplicated = e.At }) with
     {
         ReplicatedCultures = p.ReplicatedCultures is { } had && e.Cultures is { } now ? had.Intersect(now, StringComparer.OrdinalIgnoreCase).ToList() : e.Cultures ?? p.ReplicatedCultures,
+        CheckpointEventId = e.CheckpointEventId,
     };
 
-    public static ParentLink Apply(CatalogSnapshotPageReplicated e, ParentLink p) => p with { Snapshot = new SnapshotCursor(e.RunId, e.Kind, e.Last, e.Head), LastReplicated = e.At };
+    public static ParentLink Apply(CatalogSnapshotPageReplicated e, ParentLink p) => p with { Snapshot = new SnapshotCursor(e.RunId, e.Kind, e.Last, e.Head, e.HeadId), LastReplicated = e.At };
 
     public static ParentLink Apply(CatalogRebased e, ParentLink p) => p with
     {
         Checkpoint = e.Checkpoint, LastEventId = null, LastEventSequence = null, Snapshot = null, LastReplicated = e.At, ReplicatedCultures = e.Cultures ?? p.ReplicatedCultures,
+        CheckpointEventId = e.CheckpointEventId,
     };
 
     public static ParentLink Apply(CatalogVerified e, ParentLink p) => p with { LastVerification = e };
