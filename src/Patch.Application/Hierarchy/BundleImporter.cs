@@ -62,7 +62,7 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
                     packagesStored++;
             }
             var (policyCounts, waiting) = policies is null ? (null, new List<string>())
-                : await policyReplicator.ApplyAllAsync(link, replication, runId, policies, complete: false,
+                : await policyReplicator.ApplyAllAsync(link, replication, runId, policies, cultures, complete: false,
                     (sha, _, _) => Task.FromResult<string?>(packages.Has(sha) ? null : $"package {sha} is neither in the bundle nor in this server's package store"), ct);
             var mismatched = (await ReplicationVerification.CompareAsync(store, time, replication, runId, digests, cultures, ct)).Mismatched;
             if (tally.Applied > 0)

@@ -117,7 +117,9 @@ public static class ReplicationBundles
         }
         if (policies is not null) await LineAsync(new BundlePolicies(policies));
         if (policies is not null && packages is not null)
-            foreach (var sha in policies.SelectMany(p => p.Updates).SelectMany(u => u.PackageHashes()).Distinct().Where(packages.Has))
+            // The packages of the updates the child takes (its cultures and neutral ones): it leaves the others out of its policies.
+            foreach (var sha in policies.SelectMany(p => p.Updates).Where(u => Domain.Hierarchy.CatalogReplication.Wanted(u.Culture, child.Cultures))
+                         .SelectMany(u => u.PackageHashes()).Distinct().Where(packages.Has))
             {
                 await using var file = File.OpenRead(packages.PathOf(sha));
                 var buffer = new byte[1024 * 1024];

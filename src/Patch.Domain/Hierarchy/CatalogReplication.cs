@@ -25,8 +25,11 @@ public static class CatalogReplication
     /// <summary>A product vulnerability or a known-exploited CVE the parent's word last changed: read-only on the child too.</summary>
     public static bool IsReplicated(string? source) => source?.StartsWith(SourcePrefix, StringComparison.Ordinal) == true;
 
-    public static bool Wanted(UpdateFacts update, IReadOnlyCollection<string> cultures) =>
-        string.Equals(update.Culture, Settings.CoreSettings.Neutral, StringComparison.OrdinalIgnoreCase) || cultures.Contains(update.Culture, StringComparer.OrdinalIgnoreCase);
+    public static bool Wanted(UpdateFacts update, IReadOnlyCollection<string> cultures) => Wanted(update.Culture, cultures);
+
+    /// <summary>An update of this culture is taken from the parent: neutral, or of a culture the child manages.</summary>
+    public static bool Wanted(string culture, IReadOnlyCollection<string> cultures) =>
+        string.Equals(culture, Settings.CoreSettings.Neutral, StringComparison.OrdinalIgnoreCase) || cultures.Contains(culture, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
     /// The events that bring <paramref name="current"/> to the parent's <paramref name="facts"/> (null: the page said

@@ -69,7 +69,8 @@ public sealed record SoftwareUpdatePolicyRetired(string PolicyId);
 /// parent stream's version; the child's copy is read-only. <c>Parent</c> names the parent server.
 /// </summary>
 public sealed record SoftwareUpdatePolicyReplicated(string PolicyId, string Parent, long Version, string Name, string? Description, bool Enabled, IReadOnlyList<string> Bulletins,
-    IReadOnlyList<PolicyUpdate> Updates, PackageOptions Options, IReadOnlyList<string> Targets, ProgramDefaults Program, PolicyStatus Status);
+    IReadOnlyList<PolicyUpdate> Updates, PackageOptions Options, IReadOnlyList<string> Targets, ProgramDefaults Program, PolicyStatus Status,
+    IReadOnlyList<string>? Cultures = null);
 
 /// <summary>A Software Update policy (C5): what distributes the updates of staged bulletins to its targets.</summary>
 public sealed record SoftwareUpdatePolicy(string Id, string Name, string? Description, bool Enabled, IReadOnlyList<string> Bulletins, IReadOnlyList<PolicyUpdate> Updates,
@@ -88,8 +89,12 @@ public sealed record SoftwareUpdatePolicy(string Id, string Name, string? Descri
     /// <summary>The version of the parent's policy stream last replicated.</summary>
     public long? ReplicatedVersion { get; init; }
 
+    /// <summary>The cultures this server managed when the policy was replicated: its updates of other cultures were left out.</summary>
+    public IReadOnlyList<string>? ReplicatedCultures { get; init; }
+
     public static SoftwareUpdatePolicy Create(SoftwareUpdatePolicyReplicated e) =>
-        new(e.PolicyId, e.Name, e.Description, e.Enabled, e.Bulletins, e.Updates, e.Options, e.Targets, e.Program, e.Status) { ReplicatedFrom = e.Parent, ReplicatedVersion = e.Version };
+        new(e.PolicyId, e.Name, e.Description, e.Enabled, e.Bulletins, e.Updates, e.Options, e.Targets, e.Program, e.Status)
+        { ReplicatedFrom = e.Parent, ReplicatedVersion = e.Version, ReplicatedCultures = e.Cultures };
 
     public static SoftwareUpdatePolicy Apply(SoftwareUpdatePolicyReplicated e, SoftwareUpdatePolicy p) => Create(e);
 

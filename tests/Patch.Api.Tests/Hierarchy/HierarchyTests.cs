@@ -286,18 +286,20 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
     private static async Task PoliciesReplicateAsync(HierarchyServer parent, HierarchyServer child, string childId)
     {
         await using var content = await Patch.Api.Tests.Staging.ContentServer.StartAsync();
-        object Update(string id, string file, int seed)
+        object Update(string id, string file, int seed, string culture = "neutral")
         {
             var f = content.Add(file, Patch.Api.Tests.Staging.ContentServer.Bytes(4_000, seed));
-            return new { id, product = "w22", fileName = file, downloadUrl = f.Url, sha256 = f.Sha256, size = f.Size, restart = "required" };
+            return new { id, product = "w22", culture, fileName = file, downloadUrl = f.Url, sha256 = f.Sha256, size = f.Size, restart = "required" };
         }
+        // The parent manages French too; the child does not (en-US, de-DE): the policy's French update stays on the parent.
+        Assert.Equal(200, (await parent.SendAsync(HttpMethod.Put, "/api/settings/core", new { managedCultures = new[] { "en-US", "de-DE", "fr-FR" }, excludedSoftwareReleases = Array.Empty<string>() })).Status);
         var catalog = new
         {
             schemaVersion = "1.0", catalogId = "policies", vendors = new[] { new { id = "ms", name = "Microsoft" } },
             products = new[] { new { id = "w22", name = "Windows 10 Version 22H2 for x64-based Systems", vendor = "ms" } },
             bulletins = new[]
             {
-                new { id = "KB9900100", vendor = "ms", title = "Policy fix", severity = "Critical", updates = new[] { Update("p-100", "kb9900100.msu", 1) } },
+                new { id = "KB9900100", vendor = "ms", title = "Policy fix", severity = "Critical", updates = new[] { Update("p-100", "kb9900100.msu", 1), Update("p-100-fr", "kb9900100-fr.msu", 7, "fr-FR") } },
                 new { id = "KB9900101", vendor = "ms", title = "Another fix", severity = "Critical", updates = new[] { Update("p-101", "kb9900101.msu", 2) } },
             },
         };
@@ -321,8 +323,11 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         Assert.True(ran == 200 && run.GetProperty("status").GetString() == "completed", run.ToString());
         Assert.Equal(1, Count(run, "applied"));
         Assert.Equal(1, Count(run, "packagesDownloaded"));
+        Assert.Equal(1, Count(run, "updatesOfUnmanagedCultures"));
+        Assert.Equal(2, policy.GetProperty("updates").GetArrayLength());
         var replicated = await child.GetAsync($"/api/policies/{policyId}");
         Assert.Equal("hq", replicated.GetProperty("replicatedFrom").GetString());
+        Assert.Equal(["p-100"], replicated.GetProperty("updates").EnumerateArray().Select(u => u.GetProperty("updateId").GetString()));
         Assert.Equal(policy.GetProperty("updates")[0].GetProperty("packageSha256").GetString(), replicated.GetProperty("updates")[0].GetProperty("packageSha256").GetString());
         var staging = (await child.GetAsync("/api/bulletins/microsoft:KB9900100/staging")).GetProperty("updateStatus")[0];
         Assert.Equal("downloaded", staging.GetProperty("state").GetString());
@@ -393,6 +398,10 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         Assert.Equal(1, result.GetProperty("policiesApplied").GetInt32());
         Assert.Equal("hq", (await child.GetAsync($"/api/policies/{carriedId}")).GetProperty("replicatedFrom").GetString());
         Assert.True(child.Services.GetRequiredService<Patch.Application.Staging.PackageStore>().Has(carried.GetProperty("updates")[0].GetProperty("packageSha256").GetString()!));
+        // The French update the policy has on the parent was never brought here.
+        Assert.False(child.Services.GetRequiredService<Patch.Application.Staging.PackageStore>().Has(
+            policy.GetProperty("updates").EnumerateArray().Single(u => u.GetProperty("updateId").GetString() == "p-100-fr").GetProperty("packageSha256").GetString()!));
+        Assert.Equal(200, (await parent.SendAsync(HttpMethod.Put, "/api/settings/core", new { managedCultures = new[] { "en-US", "de-DE" }, excludedSoftwareReleases = Array.Empty<string>() })).Status);
     }
 
     private static byte[] Recompress(byte[] gzip, Func<string, string> change)
