@@ -5,17 +5,28 @@ namespace Patch.Domain;
 /// <summary>
 /// A time zone by its IANA ("Europe/Berlin") or Windows ("W. Europe Standard Time") id. The id names a file under
 /// /usr/share/zoneinfo on Linux: anything not shaped like a zone id (a folder such as "Europe/", "..", a path) is no zone,
-/// and whatever the runtime throws while looking one up is "not found", never an error of the caller's request.
+/// and whatever the runtime throws while looking one up is "not found", never an error of the caller's request. The
+/// runtime converts between IANA and Windows ids only with ICU, which Windows Server 2016/2019 lack (a maintenance
+/// window in "Europe/Berlin" threw on such an agent): the other kind of id is then tried, converted by TimeZoneConverter's
+/// own CLDR mapping.
 /// </summary>
 public static partial class TimeZones
 {
-    public static bool TryFind(string? id, out TimeZoneInfo zone)
+    public static bool TryFind(string? id, out TimeZoneInfo zone) => TryFind(id, SystemZone, out zone);
+
+    private static TimeZoneInfo? SystemZone(string id) => TimeZoneInfo.TryFindSystemTimeZoneById(id, out var found) ? found : null;
+
+    /// <summary><see cref="TryFind(string?, out TimeZoneInfo)"/> over a system's own look-up (a test stands in for a system without ICU).</summary>
+    public static bool TryFind(string? id, Func<string, TimeZoneInfo?> system, out TimeZoneInfo zone)
     {
         zone = TimeZoneInfo.Utc;
         if (id is null || !Shape().IsMatch(id) || id.Split('/').Any(part => part is "." or "..")) return false;
         try
         {
-            if (!TimeZoneInfo.TryFindSystemTimeZoneById(id, out var found)) return false;
+            var found = system(id);
+            if (found is null && (TimeZoneConverter.TZConvert.TryIanaToWindows(id, out var other) || TimeZoneConverter.TZConvert.TryWindowsToIana(id, out other)))
+                found = system(other);
+            if (found is null) return false;
             zone = found;
             return true;
         }

@@ -110,4 +110,21 @@ public class when_computing_maintenance_windows
         Assert.Contains(bad.Problems(), p => p.StartsWith("timeZone:"));
         Assert.Empty(Daily("Europe/Berlin", 1, 0, 1).Problems());
     }
+
+    /// <summary>
+    /// A system whose runtime knows only its own kind of id (Windows without ICU: Windows ids; a Linux without ICU: IANA
+    /// ones) still finds a zone named by the other kind, converted by TimeZoneConverter's mapping; a name of neither kind is no zone.
+    /// </summary>
+    [Fact]
+    public void a_zone_named_by_the_other_kind_of_id_is_found_where_the_runtime_cannot_convert()
+    {
+        var berlin = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
+        TimeZoneInfo? WindowsOnly(string id) => id == "W. Europe Standard Time" ? berlin : null;
+        Assert.True(TimeZones.TryFind("Europe/Berlin", WindowsOnly, out var zone));
+        Assert.Same(berlin, zone);
+        TimeZoneInfo? IanaOnly(string id) => id == "Europe/Berlin" ? berlin : null;
+        Assert.True(TimeZones.TryFind("W. Europe Standard Time", IanaOnly, out zone));
+        Assert.False(TimeZones.TryFind("Mars/Base", WindowsOnly, out _));
+        Assert.False(TimeZones.TryFind("../etc/passwd", WindowsOnly, out _));
+    }
 }
