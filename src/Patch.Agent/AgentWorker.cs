@@ -126,7 +126,8 @@ public sealed class AgentWorker(AgentWorkerOptions options, ILogger<AgentWorker>
     private async Task<AgentState> RotateIfDueAsync(AgentClient client, AgentState state, DateTimeOffset now, CancellationToken ct)
     {
         var issued = state.CredentialIssuedAt ?? File.GetLastWriteTimeUtc(Path.Combine(options.StateDirectory, "agent.json"));
-        if (options.CredentialRotation is not { } every || now - issued < every) return state;
+        // A rotation begun (its secret kept) and not answered is finished first, whenever it was begun.
+        if (state.PendingSecret is null && (options.CredentialRotation is not { } every || now - issued < every)) return state;
         try
         {
             using var exclusive = await AgentLock.AcquireAsync(options.StateDirectory, TimeSpan.FromSeconds(30), ct);

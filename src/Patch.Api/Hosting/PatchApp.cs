@@ -118,6 +118,7 @@ public static class PatchApp
         app.MapChildRegistration();
         app.MapReplicationFeed();
         app.MapHierarchy();
+        app.MapChangeParentUrl();
         app.MapHierarchyRollup();
         app.MapReplicationBundles();
         app.MapPolicyReplicationFeed();

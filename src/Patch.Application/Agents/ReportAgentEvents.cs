@@ -43,14 +43,16 @@ public static class ReportAgentEvents
                     var unknown = policyIds.Where(id => !known.Contains(id)).ToList();
                     if (unknown.Count > 0) return Problems.Invalid("Invalid events", $"policyId: no Software Update policy {string.Join(", ", unknown.Select(u => $"'{u}'"))}");
                 }
-                // Times are kept in UTC whatever offset the agent wrote them with. An event is never dated after the server received
-                // it: a clock running ahead would make the events of the corrected clock sort before it (a restart done, an update
-                // installed, reported stuck) — dated by the receipt, the agent's own time kept beside it.
-                var received = time.GetUtcNow();
+                // Times are kept in UTC whatever offset the agent wrote them with. A batch from a clock running ahead is moved back by
+                // its skew (its latest event dated by the receipt, the others keeping their order), the agent's own times kept
+                // beside: otherwise the events of the corrected clock sort before them (a restart done, an update installed,
+                // reported stuck).
+                var skew = events.Max(e => e.OccurredAt) - time.GetUtcNow();
+                var ahead = skew > AgentEventInput.ClockTolerance;
                 var normalized = events.Select(e => e with
                 {
-                    OccurredAt = e.OccurredAt > received + AgentEventInput.ClockTolerance ? received : e.OccurredAt.ToUniversalTime(),
-                    AgentTime = e.OccurredAt > received + AgentEventInput.ClockTolerance ? e.OccurredAt.ToUniversalTime() : null,
+                    OccurredAt = (ahead ? e.OccurredAt - skew : e.OccurredAt).ToUniversalTime(),
+                    AgentTime = ahead ? e.OccurredAt.ToUniversalTime() : null,
                     LastApplied = e.LastApplied?.ToUniversalTime(), At = e.At?.ToUniversalTime(),
                 }).ToList();
                 return Results.Ok(await ingest.SubmitAsync(AgentEndpoints.Caller(http), normalized, ct));

@@ -100,6 +100,6 @@ public static class HierarchyEndpoints
     public static async Task<ParentView?> ParentAsync(IQuerySession session, CancellationToken ct) =>
         await session.LoadAsync<ParentLink>(ParentLink.StreamId, ct) is { } link ? View(link) : null;
 
-    private static ParentView View(ParentLink l) => new(l.ParentUrl, l.ParentId, l.ParentName, l.ChildId, l.Linked, l.Checkpoint, l.LastReplicated, l.Snapshot?.RunId,
+    internal static ParentView View(ParentLink l) => new(l.ParentUrl, l.ParentId, l.ParentName, l.ChildId, l.Linked, l.Checkpoint, l.LastReplicated, l.Snapshot?.RunId,
         l.LastVerification);
 }

@@ -34,7 +34,7 @@ public sealed class PolicyReplicator(IDocumentStore store, ParentClient parent, 
         var (counts, problems) = await ApplyAllAsync(link, actor, run.RunId, feed.Policies, cultures, run.Parameters.GetValueOrDefault("mode") == "complete",
             (sha, size, token) => FetchAsync(link, sha, size, token), ct);
         if (problems.Count > 0 && counts["applied"] == 0 && counts["disabled"] == 0) throw new InvalidOperationException(string.Join(" ", problems));
-        return new TaskOutcome(counts, counts["applied"] + counts["disabled"] == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed);
+        return new TaskOutcome(counts, counts["applied"] + counts["disabled"] + counts["targetsReleased"] == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed);
     }
 
     /// <summary>
@@ -52,7 +52,7 @@ public sealed class PolicyReplicator(IDocumentStore store, ParentClient parent, 
             targets = (await query.Query<Target>().ToListAsync(ct)).ToDictionary(t => t.Id);
         }
         var counts = new Dictionary<string, int> { ["policies"] = policies.Count, ["applied"] = 0, ["unchanged"] = 0, ["waiting"] = 0, ["packagesDownloaded"] = 0, ["disabled"] = 0,
-            ["updatesOfUnmanagedCultures"] = 0 };
+            ["updatesOfUnmanagedCultures"] = 0, ["targetsReleased"] = 0 };
         var problems = new List<string>();
         foreach (var policy in policies)
         {
@@ -68,6 +68,15 @@ public sealed class PolicyReplicator(IDocumentStore store, ParentClient parent, 
                 gone.Name, gone.Description, false, gone.Bulletins, gone.Updates, gone.Options, gone.Targets, gone.Program, gone.Status, gone.ReplicatedCultures));
             await session.SaveChangesAsync(ct);
             counts["disabled"]++;
+        }
+        // A target of the parent's that no policy replicated here uses any more is this server's own again (else read-only for good).
+        var used = policies.SelectMany(p => p.CustomTargets).Select(t => t.Id).ToHashSet();
+        foreach (var orphan in targets.Values.Where(t => t is { ReplicatedFrom: not null, Deleted: false } && !used.Contains(t.Id)))
+        {
+            await using var session = store.OpenSession(actor, runId);
+            (await session.Events.FetchForWriting<Target>(orphan.Id, ct)).AppendOne(new TargetReleased(orphan.Id, orphan.ReplicatedFrom!));
+            await session.SaveChangesAsync(ct);
+            counts["targetsReleased"]++;
         }
         return (counts, problems);
     }

@@ -46,15 +46,19 @@ public sealed partial class ServerTaskRunner
                 return;
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested) { return; }
-            // The database may be restarting: watching goes on (the lock's check decides whether the lock outlived it).
-            catch (Exception e) when (e is NpgsqlException or ObjectDisposedException or TimeoutException)
+            // The database may be restarting (Marten wraps what Npgsql throws): watching goes on, the lock's check decides
+            // whether the lock outlived it.
+            catch (Exception e) when (e is not OperationCanceledException)
             {
                 logger.LogWarning(e, "Watching run {RunId} failed; again in a second", runId);
             }
         }
     }
 
-    /// <summary>A session's advisory lock goes only with its session (or an unlock): the lock is held while its connection answers.</summary>
+    /// <summary>
+    /// A session's advisory lock goes only with its session (or an unlock): the lock is held while its connection is. A
+    /// check that failed on a connection still open (a timeout: the database stalled) says nothing of it: held.
+    /// </summary>
     private static async Task<bool> StillConnectedAsync(NpgsqlConnection gate, CancellationToken ct)
     {
         if (gate.State != System.Data.ConnectionState.Open) return false;
@@ -64,7 +68,10 @@ public sealed partial class ServerTaskRunner
             await command.ExecuteScalarAsync(ct);
             return true;
         }
-        catch (Exception e) when (e is NpgsqlException or System.IO.IOException or InvalidOperationException) { return false; }
+        catch (Exception e) when (e is NpgsqlException or System.IO.IOException or InvalidOperationException)
+        {
+            return gate.FullState == System.Data.ConnectionState.Open;
+        }
     }
 
     private async Task<string?> RunningRunIdAsync(string name, CancellationToken ct)

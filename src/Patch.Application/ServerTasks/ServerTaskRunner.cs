@@ -173,7 +173,7 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
             await ServerTaskRecorder.CompleteAsync(store, time, context.Actor, context.RunId, outcome);
             result = outcome.Status;
         }
-        catch (OperationCanceledException) when (running.Cancel.IsCancellationRequested)
+        catch (OperationCanceledException) when (running.Cancel.IsCancellationRequested || running.Lost is not null)
         {
             if (running.Lost is { } lost)
             {
@@ -202,7 +202,9 @@ public sealed partial class ServerTaskRunner(IEnumerable<ServerTaskDefinition> d
             if (result == ServerTaskStatus.Failed) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
             PatchTelemetry.ServerTaskDuration.Record(clock.Elapsed.TotalSeconds, new("task", task.Name), new("result", result));
             await watch.CancelAsync();
-            await watcher;
+            // The lock is released whatever became of the watch.
+            try { await watcher; }
+            catch (Exception e) { logger.LogWarning(e, "Watching run {RunId} ended with an error", context.RunId); }
             await ReleaseAsync(gate, task.Name);
             _running.TryRemove(context.RunId, out _);
             running.Cancel.Dispose();

@@ -59,11 +59,15 @@ public sealed partial class PackageStore
         return (removed, failed);
     }
 
-    /// <summary>Deletes a partial download, if there is one (its update was staged from another source).</summary>
+    /// <summary>Deletes a partial download, if there is one (its update was staged from another source); one that cannot be is left to the cleanup task.</summary>
     public void RemovePartial(string key)
     {
-        var path = PartialPath(key);
-        if (File.Exists(path)) File.Delete(path);
+        try
+        {
+            var path = PartialPath(key);
+            if (File.Exists(path)) File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
     public IEnumerable<(string Sha256, FileInfo File)> All() =>

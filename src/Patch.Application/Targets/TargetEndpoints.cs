@@ -57,7 +57,7 @@ public static class TargetEndpoints
 
         group.MapPut("{id}", (string id, TargetRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
                 id.StartsWith("target:", StringComparison.Ordinal) ? SaveAsync(id, body, http, store, ct, created: false) : Task.FromResult(Problems.NotFound($"No custom target '{id}'.")))
-            .ForOperator().EvaluatesIfMatch().WithName("ChangeTarget").WithSummary("Replace a custom target's name and rules. Its ETag (answered by create and replace) is its version: sent in If-Match, a replace or delete is refused (412) if the target changed since.").Produces<TargetView>().ProducesProblem(400).ProducesProblem(404);
+            .ForOperator().EvaluatesIfMatch().WithName("ChangeTarget").WithSummary("Replace a custom target's name and rules. Its ETag (answered by create and replace) is its version: sent in If-Match, a replace or delete is refused (412) if the target changed since.").Produces<TargetView>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
 
         group.MapDelete("{id}", async (string id, HttpContext http, IDocumentStore store, CancellationToken ct) =>
             {

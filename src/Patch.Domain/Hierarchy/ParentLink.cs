@@ -3,6 +3,9 @@ namespace Patch.Domain.Hierarchy;
 /// <summary>This server became a child of a parent: where it is, who it is, the child's own credential (protected at rest).</summary>
 public sealed record ParentServerLinked(string ParentUrl, string ParentId, string ParentName, string ChildId, string ProtectedCredential, DateTimeOffset At);
 
+/// <summary>The parent is reached at another URL (moved to https, a new host name); the same parent, as its signed answer there proved.</summary>
+public sealed record ParentUrlChanged(string ParentUrl, DateTimeOffset At);
+
 /// <summary>
 /// One page of the parent's catalog events applied, with the checkpoint it moves to (committed in the same transaction
 /// as the page's events: a page is applied whole or not at all).
@@ -70,4 +73,6 @@ public sealed record ParentLink(string Id, string ParentUrl, string ParentId, st
     };
 
     public static ParentLink Apply(CatalogVerified e, ParentLink p) => p with { LastVerification = e };
+
+    public static ParentLink Apply(ParentUrlChanged e, ParentLink p) => p with { ParentUrl = e.ParentUrl };
 }

@@ -41,6 +41,9 @@ public sealed record TargetDeleted(string TargetId);
 /// <summary>A custom target as the parent server has it (a replicated policy uses it): read-only here; also brings back one deleted here.</summary>
 public sealed record TargetReplicated(string TargetId, string Parent, string Name, IReadOnlyList<TargetRule> Include, IReadOnlyList<TargetRule> Exclude);
 
+/// <summary>No policy the parent replicates here uses the target any more: this server's own from now on (editable, deletable).</summary>
+public sealed record TargetReleased(string TargetId, string Parent);
+
 /// <summary>A custom target (filter): computers matching any include rule and no exclude rule. Membership is computed, never stored.</summary>
 public sealed record Target(string Id, string Name, IReadOnlyList<TargetRule> Include, IReadOnlyList<TargetRule> Exclude, bool Deleted)
 {
@@ -53,6 +56,8 @@ public sealed record Target(string Id, string Name, IReadOnlyList<TargetRule> In
     public static Target Create(TargetReplicated e) => new(e.TargetId, e.Name, e.Include, e.Exclude, false) { ReplicatedFrom = e.Parent };
 
     public static Target Apply(TargetReplicated e, Target t) => Create(e);
+
+    public static Target Apply(TargetReleased e, Target t) => t with { ReplicatedFrom = null };
 
     /// <summary>The parent server this target is replicated from (read-only here), or null.</summary>
     public string? ReplicatedFrom { get; init; }

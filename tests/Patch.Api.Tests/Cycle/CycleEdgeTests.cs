@@ -188,6 +188,12 @@ public class when_the_cycle_meets_edge_cases(AppFixture app) : CycleTestBase(app
         var later = await PostEventsAsync(credential, $$"""{"events":[{"id":"{{Guid.NewGuid()}}","occurredAt":"{{now:O}}","status":"Installed","bulletin":"KB9200002","updateId":"u-reboot","policyId":"{{policyId}}"},{"id":"{{Guid.NewGuid()}}","occurredAt":"{{now:O}}","kind":"restarted"}]}""");
         Assert.Equal(HttpStatusCode.OK, later.StatusCode);
 
+        // A batch from a clock six minutes ahead keeps its order: the whole batch is moved back, not only its events past the tolerance.
+        var six = DateTimeOffset.UtcNow.AddMinutes(6);
+        var ordered = await PostEventsAsync(credential, $$"""{"events":[{"id":"{{Guid.NewGuid()}}","occurredAt":"{{six.AddMinutes(-5):O}}","status":"Installation Scheduled","bulletin":"KB9200001","updateId":"u-noreboot","policyId":"{{policyId}}"},{"id":"{{Guid.NewGuid()}}","occurredAt":"{{six:O}}","status":"Installed","bulletin":"KB9200001","updateId":"u-noreboot","policyId":"{{policyId}}"}]}""");
+        Assert.Equal(HttpStatusCode.OK, ordered.StatusCode);
+        Assert.Equal("Installed", (await GetJsonAsync("/api/computers/FAST-A/deliveries")).EnumerateArray().Single(d => d.GetProperty("updateId").GetString() == "u-noreboot").GetProperty("status").GetString());
+
         var reboot = Assert.Single((await GetJsonAsync("/api/reports/reboot-status?pendingOnly=false&computer=FAST-A")).GetProperty("items").EnumerateArray());
         Assert.False(reboot.GetProperty("pending").GetBoolean());
         var delivery = (await GetJsonAsync("/api/computers/FAST-A/deliveries")).EnumerateArray().Single(d => d.GetProperty("updateId").GetString() == "u-reboot");

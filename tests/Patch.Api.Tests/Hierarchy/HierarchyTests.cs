@@ -114,6 +114,16 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         var (reused, reuse) = await grandchild.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = tokenText });
         Assert.Equal(502, reused);
         Assert.Contains("already used", reuse.GetProperty("detail").GetString());
+        // The parent reached at another URL (moved to https, a new name): moved only where the parent answers for this child.
+        var byName = parent.BaseUrl.Replace("127.0.0.1", "localhost");
+        var (moved, movedLink) = await child.SendAsync(HttpMethod.Put, "/api/hierarchy/parent/url", new { url = byName });
+        Assert.True(moved == 200, movedLink.ToString());
+        Assert.Equal(byName, movedLink.GetProperty("parentUrl").GetString());
+        var (elsewhere, notParent) = await child.SendAsync(HttpMethod.Put, "/api/hierarchy/parent/url", new { url = grandchild.BaseUrl });
+        Assert.Equal(502, elsewhere);
+        Assert.Equal(byName, (await child.GetAsync("/api/hierarchy/parent")).GetProperty("parentUrl").GetString());
+        Assert.Equal(400, (await child.SendAsync(HttpMethod.Put, "/api/hierarchy/parent/url", new { url = "http://parent.example.org/" })).Status);
+        Assert.Equal(200, (await child.SendAsync(HttpMethod.Put, "/api/hierarchy/parent/url", new { url = parent.BaseUrl })).Status);
 
         // The child manages de-DE, the parent does not: a language alert, and replication is refused with that reason.
         var berlin = Assert.Single((await parent.GetAsync("/api/hierarchy/children")).EnumerateArray());
@@ -401,6 +411,11 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         // The French update the policy has on the parent was never brought here.
         Assert.False(child.Services.GetRequiredService<Patch.Application.Staging.PackageStore>().Has(
             policy.GetProperty("updates").EnumerateArray().Single(u => u.GetProperty("updateId").GetString() == "p-100-fr").GetProperty("packageSha256").GetString()!));
+        // No policy the parent replicates here uses the target any more: it is the child's own again.
+        Assert.Equal(200, (await parent.SendAsync(HttpMethod.Put, $"/api/hierarchy/children/{childId}/policies", new { policyIds = Array.Empty<string>() })).Status);
+        var (_, released) = await child.SendAsync(HttpMethod.Post, "/api/server-tasks/policy-replication/run?wait=true");
+        Assert.Equal(1, Count(released, "targetsReleased"));
+        Assert.Equal(200, (await child.SendAsync(HttpMethod.Put, $"/api/targets/{targetId}", new { name = "Berlin, local", include = new[] { new { namePattern = "BER-*" } } })).Status);
         Assert.Equal(200, (await parent.SendAsync(HttpMethod.Put, "/api/settings/core", new { managedCultures = new[] { "en-US", "de-DE" }, excludedSoftwareReleases = Array.Empty<string>() })).Status);
     }
 
