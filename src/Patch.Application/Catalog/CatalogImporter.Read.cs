@@ -27,6 +27,20 @@ public sealed partial class CatalogImporter
 
     private Content Read(string format, ImportCatalog command)
     {
+        try
+        {
+            return ReadChecked(format, command);
+        }
+        catch (InvalidOperationException) when (CvrfCatalogReader.IsJson(command.Content))
+        {
+            // A JSON string a reader could not make text of: a \u escape of half a character (an unpaired surrogate), named by its place.
+            JsonControlEscapes.Refuse(command.Content);
+            throw new CatalogFormatException("Invalid text", "A \\u escape in a string is not a character (an unpaired surrogate).", "body");
+        }
+    }
+
+    private Content ReadChecked(string format, ImportCatalog command)
+    {
         // Its own span inside the import's: a recognised re-import has none (the document is not read).
         using var activity = PatchTelemetry.Source.StartActivity("catalog.read");
         activity?.SetTag("patch.catalog.format", format);

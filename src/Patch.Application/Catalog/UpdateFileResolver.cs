@@ -108,6 +108,6 @@ public sealed partial class UpdateFileResolver(IDocumentStore store, IHttpClient
         }
     }
 
-    [GeneratedRegex(@"^(?:KB)?(\d{6,8})$", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"^(?:KB)?([0-9]{6,8})$", RegexOptions.IgnoreCase)]
     private static partial Regex Kb();
 }

@@ -39,7 +39,7 @@ public sealed record NameCursor(string Report, int PageSize, int Page, IReadOnly
         if (parts is null || parts.Length != 4 + keyCount || parts[0] != Version || parts[1] != report
             || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var pageSize) || pageSize < 1
             || !int.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out var number)
-            || number < 2 || parts.Skip(4).Any(k => k.Length == 0))
+            || number < 2 || parts.Skip(4).Any(k => k.Length == 0 || RequestText.ControlAt(k) >= 0))
             return (null, $"after: '{Domain.Users.UserDecisions.Printable(text.Length > 80 ? text[..80] + "…" : text)}' is not a cursor this report gave (take 'next' from the previous page's answer)");
         if (pageSize != query.PageSize)
             return (null, $"after: this cursor continues pages of {pageSize} rows; ask with pageSize={pageSize}, or start again with page=");

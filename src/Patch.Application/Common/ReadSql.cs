@@ -29,6 +29,8 @@ public static class ReadSql
 
     /// <summary>"Save As": CSV when asked with format=csv or Accept: text/csv.</summary>
     public static bool CsvRequested(HttpContext http) =>
-        string.Equals(http.Request.Query["format"], "csv", StringComparison.OrdinalIgnoreCase)
-        || http.Request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase);
+        // The parameter as its check reads it (trimmed), and it decides over the Accept header when given (format=json answers JSON).
+        http.Request.Query["format"].ToString().Trim() is { Length: > 0 } format
+            ? string.Equals(format, "csv", StringComparison.OrdinalIgnoreCase)
+            : http.Request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase);
 }

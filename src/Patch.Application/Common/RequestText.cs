@@ -112,6 +112,8 @@ public static class RequestText
     /// </summary>
     public static (string Title, string Detail)? InJson(ReadOnlySpan<byte> body, int maxTextLength = MaxTextLength)
     {
+        // Past a UTF-8 byte order mark, which the model binder skips but this reader does not (it would stop at it, checking nothing).
+        if (body.StartsWith(Encoding.UTF8.Preamble)) body = body[3..];
         if (!System.Text.Unicode.Utf8.IsValid(body))
             return ("Not UTF-8", "The JSON body is not valid UTF-8 (RFC 8259): send it encoded as UTF-8.");
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256, CommentHandling = JsonCommentHandling.Skip });

@@ -30,16 +30,22 @@ public static class ComplianceTrends
 
     public sealed record Range(DateOnly From, DateOnly To);
 
-    /// <summary>from/to as dates (default: the 30 days up to today), at most 366 days, not past today.</summary>
+    /// <summary>The earliest day a range may start on.</summary>
+    public static readonly DateOnly Earliest = new(2000, 1, 1);
+
+    /// <summary>from/to as dates (default: the 30 days up to today), at most 366 days, not past today nor before 2000.</summary>
     public static (Range? Range, string? Problem) ParseRange(string? from, string? to, DateTimeOffset now, int defaultDays)
     {
         static bool Date(string? text, out DateOnly day) => DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out day);
         var today = DateOnly.FromDateTime(now.UtcDateTime);
         var end = today;
         if (to is not null && !Date(to, out end)) return (null, $"to: '{Domain.Users.UserDecisions.Printable(to)}' is not a date like 2026-11-30");
-        var start = end.AddDays(-(defaultDays - 1));
+        // The default range starts no earlier than the calendar does (to=0001-01-01 is a range of one day, not an overflow).
+        var start = DateOnly.FromDayNumber(Math.Max(0, end.DayNumber - (defaultDays - 1)));
         if (from is not null && !Date(from, out start)) return (null, $"from: '{Domain.Users.UserDecisions.Printable(from)}' is not a date like 2026-11-01");
         if (end > today) return (null, $"to: {end:yyyy-MM-dd} is in the future");
+        // Nothing Patch records is older; the calendar's first day would be read as "-infinity" by the database.
+        if (start < Earliest) return (null, $"from/to: not before {Earliest:yyyy-MM-dd}");
         if (start > end) return (null, "from: must be on or before to");
         if (end.DayNumber - start.DayNumber > 365) return (null, "from/to: at most 366 days");
         return (new Range(start, end), null);

@@ -31,7 +31,12 @@ public static class ImportInventories
 {
     public const int Chunk = 1000;
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
+    /// <summary>As strict as a request body (PatchApp): no member it does not take, no name given twice, no number written as a string.</summary>
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, AllowDuplicateProperties = false, NumberHandling = JsonNumberHandling.Strict,
+        Converters = { new JsonStringEnumConverter(allowIntegerValues: false) },
+    };
 
     public static void Map(RouteGroupBuilder computers)
     {

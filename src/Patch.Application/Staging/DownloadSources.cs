@@ -99,6 +99,6 @@ public static partial class DownloadSources
     private static string? SafeName(string? fileName) =>
         string.IsNullOrWhiteSpace(fileName) || fileName.Contains('/') || fileName.Contains('\\') || fileName.Contains("..") ? null : fileName.Trim();
 
-    [GeneratedRegex(@"(?:KB)?(\d{6,8})", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"(?:KB)?([0-9]{6,8})", RegexOptions.IgnoreCase)]
     private static partial Regex KbNumber();
 }

@@ -156,10 +156,10 @@ public static partial class SystemInfoParser
     [GeneratedRegex(@"^([a-z]{2,3}(?:-[a-z]{2,4})?);", RegexOptions.IgnoreCase)]
     private static partial Regex Locale();
 
-    [GeneratedRegex(@"^\[\d+\]:\s*((?:KB|Q)\d+\S*)", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"^\[[0-9]+\]:\s*((?:KB|Q)[0-9]+\S*)", RegexOptions.IgnoreCase)]
     private static partial Regex HotfixLine();
 
-    [GeneratedRegex(@"KB(\d+)", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"KB([0-9]+)", RegexOptions.IgnoreCase)]
     private static partial Regex KbNumber();
 
     [GeneratedRegex(@"\d+")]

@@ -242,8 +242,8 @@ public class when_a_catalog_file_is_bad
     }
 
     [Theory]
-    [InlineData("""{ "catalogVersion": "1", "vulnerabilities": [{ "vendorProject": "x" }] }""", "$.vulnerabilities[0].cveID")]
-    [InlineData("""{ "catalogVersion": "1", "vulnerabilities": [{ "cveID": "CVE-2024-0001", "vendorProject": "x", "product": "p", "vulnerabilityName": "n", "dateAdded": "13/02/2024" }] }""", "$.vulnerabilities[0].dateAdded")]
+    [InlineData("""{ "catalogVersion": "2024.01.01", "vulnerabilities": [{ "vendorProject": "x" }] }""", "$.vulnerabilities[0].cveID")]
+    [InlineData("""{ "catalogVersion": "2024.01.01", "vulnerabilities": [{ "cveID": "CVE-2024-0001", "vendorProject": "x", "product": "p", "vulnerabilityName": "n", "dateAdded": "13/02/2024" }] }""", "$.vulnerabilities[0].dateAdded")]
     [InlineData("""{ "vulnerabilities": [] }""", "$.catalogVersion")]
     public void a_bad_kev_entry_is_named_by_its_json_path(string json, string place) =>
         Assert.Equal(place, Refused(KevCatalogReader.Read, json).Place);
@@ -252,7 +252,7 @@ public class when_a_catalog_file_is_bad
     public void a_duplicate_kev_cve_is_refused()
     {
         var v = """{ "cveID": "CVE-2024-0001", "vendorProject": "x", "product": "p", "vulnerabilityName": "n", "dateAdded": "2024-02-13" }""";
-        var e = Refused(KevCatalogReader.Read, $$"""{ "catalogVersion": "1", "vulnerabilities": [{{v}}, {{v}}] }""");
+        var e = Refused(KevCatalogReader.Read, $$"""{ "catalogVersion": "2024.01.01", "vulnerabilities": [{{v}}, {{v}}] }""");
         Assert.Contains("duplicate CVE", e.Detail);
     }
 }

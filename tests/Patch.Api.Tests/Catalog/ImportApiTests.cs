@@ -193,7 +193,7 @@ public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(a
     [InlineData("cvrf", "<BulletinDatastore/>", "Not a CVRF 1.1 document", "line 1, column 2")]
     [InlineData("mssecure", "<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><BulletinDatastore>&e;</BulletinDatastore>", "XML with a DTD is refused", "line 1")]
     [InlineData("patch", "{\"schemaVersion\":\"9.9\",\"catalogId\":\"x\",\"bulletins\":[]}", "Invalid Patch catalog", "$.schemaVersion")]
-    [InlineData("kev", "{\"catalogVersion\":\"1\",\"vulnerabilities\":[{}]}", "Invalid KEV catalog", "$.vulnerabilities[0].cveID")]
+    [InlineData("kev", "{\"catalogVersion\":\"2024.01.01\",\"vulnerabilities\":[{}]}", "Invalid KEV catalog", "$.vulnerabilities[0].cveID")]
     [InlineData("cvrf", "{\"DocumentTitle\":{\"Value\":\"January 2023 Security Updates\"}}", "Missing field", "$")]
     [InlineData("cvrf", "{\"document\":{\"category\":\"csaf_vex\"},\"vulnerabilities\":[]}", "Not a CVRF document", "$.document")]
     [InlineData("mssecure", " {\"DocumentTitle\":{}}", "Not XML", "line 1, column 2")]

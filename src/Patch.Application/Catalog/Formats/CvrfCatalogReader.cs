@@ -154,7 +154,7 @@ public static partial class CvrfCatalogReader
     [GeneratedRegex(@"<\s*br\s*/?\s*>", RegexOptions.IgnoreCase)]
     private static partial Regex LineBreak();
 
-    [GeneratedRegex(@"^(?:KB)?(\d{6,8})$", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"^(?:KB)?([0-9]{6,8})$", RegexOptions.IgnoreCase)]
     private static partial Regex KbNumber();
 
     [GeneratedRegex(@"(?<!\d)(\d{6,8})(?!\d)")]

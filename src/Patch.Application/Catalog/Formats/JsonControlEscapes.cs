@@ -22,7 +22,10 @@ public static class JsonControlEscapes
         throw new CatalogFormatException(title, detail, $"line {line}, byte {column}");
     }
 
-    /// <summary>The offset of the first escape of a control character other than tab, CR and LF; -1 when there is none.</summary>
+    /// <summary>
+    /// The offset of the first escape of a control character other than tab, CR and LF, or of half a character (a surrogate
+    /// escape not in a high–low pair: no text holds one, PostgreSQL refuses it); -1 when there is none.
+    /// </summary>
     private static int First(ReadOnlySpan<byte> json)
     {
         var i = 0;
@@ -36,6 +39,15 @@ public static class JsonControlEscapes
                 case (byte)'b' or (byte)'f': return i;
                 case (byte)'u' when i + 6 <= json.Length && int.TryParse(json.Slice(i + 2, 4), System.Globalization.NumberStyles.HexNumber, null, out var code):
                     if (code < 0x20 && code is not (0x09 or 0x0A or 0x0D)) return i;
+                    if (code is >= 0xDC00 and <= 0xDFFF) return i;
+                    if (code is >= 0xD800 and <= 0xDBFF)
+                    {
+                        var low = i + 12 <= json.Length && json[i + 6] == (byte)'\\' && json[i + 7] == (byte)'u'
+                            && int.TryParse(json.Slice(i + 8, 4), System.Globalization.NumberStyles.HexNumber, null, out var next) ? next : -1;
+                        if (low is < 0xDC00 or > 0xDFFF) return i;
+                        i += 12;
+                        break;
+                    }
                     i += 6;
                     break;
                 default:

@@ -24,6 +24,10 @@ public static partial class KevCatalogReader
         var root = json.RootElement;
         if (root.ValueKind != JsonValueKind.Object) throw Invalid("$", "the KEV catalog must be a JSON object");
         var version = Str(root, "catalogVersion", "$") ?? throw Invalid("$.catalogVersion", "required field is missing");
+        // Versions are compared to roll nothing back (an older catalog changes nothing): CISA's are dates, "2025.08.25" — any
+        // other text would sort past every real one and freeze its entries.
+        if (!DateOnly.TryParseExact(version, "yyyy.MM.dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _))
+            throw Invalid("$.catalogVersion", $"'{Domain.Users.UserDecisions.Printable(version)}' is not a catalog version as CISA gives it (a date, yyyy.MM.dd)");
         if (!root.TryGetProperty("vulnerabilities", out var list) || list.ValueKind != JsonValueKind.Array)
             throw Invalid("$.vulnerabilities", "required array is missing");
         var seen = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
@@ -72,6 +76,6 @@ public static partial class KevCatalogReader
         return text.Length == 0 ? null : text;
     }
 
-    [GeneratedRegex(@"^CVE-\d{4}-\d{4,}$")]
+    [GeneratedRegex(@"^CVE-[0-9]{4}-[0-9]{4,}$")]
     private static partial Regex CveId();
 }

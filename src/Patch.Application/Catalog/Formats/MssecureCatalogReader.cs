@@ -162,7 +162,7 @@ public static partial class MssecureCatalogReader
         }
     }
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"^(?:CVE|CAN)-(\d{4})-(\d{4,})$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(?:CVE|CAN)-([0-9]{4})-([0-9]{4,})$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
     private static partial System.Text.RegularExpressions.Regex CveOrCandidate();
 
     private static Dictionary<string, string> Lookup(XElement root, string table, string row, string key, string value)

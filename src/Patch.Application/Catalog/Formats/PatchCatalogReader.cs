@@ -225,6 +225,6 @@ public static partial class PatchCatalogReader
     [GeneratedRegex("^[0-9a-fA-F]{40}$")]
     private static partial Regex Sha1();
 
-    [GeneratedRegex(@"^CVE-\d{4}-\d{4,}$")]
+    [GeneratedRegex(@"^CVE-[0-9]{4}-[0-9]{4,}$")]
     private static partial Regex CveId();
 }

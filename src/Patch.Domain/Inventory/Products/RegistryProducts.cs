@@ -161,10 +161,10 @@ public static partial class RegistryProducts
         return kbs.ToList();
     }
 
-    [GeneratedRegex(@"^Package_(?:\d+_)?for_KB(\d{6,8})~", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"^Package_(?:[0-9]+_)?for_KB([0-9]{6,8})~", RegexOptions.IgnoreCase)]
     private static partial Regex PackageKb();
 
-    [GeneratedRegex(@"\(KB(\d{6,8})\)", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"\(KB([0-9]{6,8})\)", RegexOptions.IgnoreCase)]
     private static partial Regex NameKb();
 
     [GeneratedRegex(@"^Visual Studio (Community|Professional|Enterprise|Build Tools) 20\d\d", RegexOptions.IgnoreCase)]
