@@ -27,10 +27,10 @@ public sealed record AgentEventInput(Guid Id, DateTimeOffset OccurredAt, string?
 
     [System.Text.Json.Serialization.JsonIgnore] public bool IsStatus => Kind is null or StatusKind;
 
-    /// <summary>The agent's own time, when it ran ahead of the server's receipt and <see cref="OccurredAt"/> is the receipt's (set by the server).</summary>
+    /// <summary>The agent's own time, when its batch ran ahead of the server's receipt and <see cref="OccurredAt"/> was moved back (set by the server).</summary>
     [System.Text.Json.Serialization.JsonIgnore] public DateTimeOffset? AgentTime { get; init; }
 
-    /// <summary>How far an agent's clock may run ahead of the server's receipt before the receipt dates its event (ADR 0013).</summary>
+    /// <summary>How far an agent's clock may run ahead of the server's receipt before its batch is moved back to the receipt (ADR 0013).</summary>
     public static readonly TimeSpan ClockTolerance = TimeSpan.FromMinutes(5);
 
     [System.Text.Json.Serialization.JsonIgnore] public bool IsRestart => Kind is AgentRestartReported.Pending or AgentRestartReported.Deferred or AgentRestartReported.Restarted;

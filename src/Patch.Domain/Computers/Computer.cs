@@ -121,7 +121,7 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 /// Installation Scheduled, Installed, Installation Failed - Rescheduled, Failed to Install, Superseded, Installed by
 /// user). <c>EventId</c> is the agent's own id, so a retried batch changes nothing; <c>OccurredAt</c> is the agent's
 /// time, so late arrivals sort where they happened — but never after the server received the event: a clock running
-/// ahead is dated by the receipt, its own time kept in <c>AgentTime</c> (ADR 0013), so that the events of the corrected
+/// ahead moves its batch back to the receipt, its own time kept in <c>AgentTime</c> (ADR 0013), so that the events of the corrected
 /// clock still sort after it. Absent facts are left out of the stored JSON (a fleet writes millions
 /// of these: ADR 0034).
 /// </summary>
