@@ -307,10 +307,29 @@
   }
 
   // ---- Repeating rows (install schedules, target rules): add from a template, remove, renumber --------------------------
+  // A new row's index is past every index the list ever had: the count of rows is not (remove the first of two, add one: the
+  // new row took the second's index and its fields were sent in place of the second's — one rule or schedule lost).
+  function nextIndex(list, template) {
+    if (list.dataset.next) return Number(list.dataset.next);
+    let next = list.children.length;
+    const named = template.content.querySelector("[name*='__i__']");
+    if (named) {
+      const [before, after] = named.getAttribute("name").split("__i__");
+      for (const field of list.querySelectorAll("[name]")) {
+        const name = field.getAttribute("name");
+        if (!name.startsWith(before) || !name.endsWith(after)) continue;
+        const i = Number(name.slice(before.length, name.length - after.length));
+        if (Number.isInteger(i)) next = Math.max(next, i + 1);
+      }
+    }
+    return next;
+  }
+
   function addRow(button) {
     const list = document.getElementById(button.dataset.addRow);
     const template = document.getElementById(button.dataset.template);
-    const index = list.children.length;
+    const index = nextIndex(list, template);
+    list.dataset.next = index + 1;
     const row = template.content.firstElementChild.cloneNode(true);
     const renumber = e => {
       for (const a of ["name", "id", "for", "data-when", "aria-labelledby"]) if (e.hasAttribute(a)) e.setAttribute(a, e.getAttribute(a).replaceAll("__i__", index));
