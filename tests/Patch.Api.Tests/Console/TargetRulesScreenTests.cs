@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net.Http.Headers;
 using System.Text;
 using Microsoft.Playwright;
@@ -18,15 +19,15 @@ public class when_an_operator_edits_a_targets_rules_in_the_console(ConsoleFixtur
     public async Task a_rule_added_after_one_is_removed_never_takes_the_place_of_another()
     {
         var ct = TestContext.Current.CancellationToken;
-        await console.UserAsync("rita", Roles.Operator);
+        await console.UserAsync("rules-operator", Roles.Operator);
         using var api = new HttpClient { BaseAddress = new Uri(console.BaseUrl) };
-        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await console.TokenAsync("rita"));
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await console.TokenAsync("rules-operator"));
         var created = await api.PostAsync("/api/targets", new StringContent(
             """{"name":"Front of house","include":[{"namePattern":"KIOSK-*"},{"namePattern":"LOBBY-*"}]}""", Encoding.UTF8, "application/json"), ct);
         created.EnsureSuccessStatusCode();
         var id = System.Text.Json.JsonDocument.Parse(await created.Content.ReadAsStringAsync(ct)).RootElement.GetProperty("id").GetString()!;
 
-        var page = await console.SignInAsync("rita");
+        var page = await console.SignInAsync("rules-operator");
         try
         {
             await page.GotoAsync($"/targets/{Uri.EscapeDataString(id)}");
@@ -40,6 +41,38 @@ public class when_an_operator_edits_a_targets_rules_in_the_console(ConsoleFixtur
             var saved = System.Text.Json.JsonDocument.Parse(await api.GetStringAsync("/api/targets", ct)).RootElement.EnumerateArray()
                 .Single(t => t.GetProperty("id").GetString() == id);
             Assert.Equal(["LOBBY-*", "SHOP-*"], saved.GetProperty("include").EnumerateArray().Select(r => r.GetProperty("namePattern").GetString()));
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+        Assert.Empty(console.ScriptErrors);
+    }
+
+    /// <summary>A target replicated from the parent server is shown read-only: no Save, Preview or Delete to be refused with a 409.</summary>
+    [Fact]
+    public async Task a_target_replicated_from_the_parent_is_shown_read_only()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await console.UserAsync("replica-admin", Roles.Administrator);
+        var id = $"target:{Guid.NewGuid():N}";
+        var store = console.Factory.Services.GetRequiredService<Marten.IDocumentStore>();
+        await using (var session = store.LightweightSession())
+        {
+            session.Events.StartStream<Patch.Domain.Targets.Target>(id, new Patch.Domain.Targets.TargetReplicated(id, "hq", "HQ kiosks",
+                [new Patch.Domain.Targets.TargetRule(NamePattern: "KIOSK-*")], []));
+            await session.SaveChangesAsync(ct);
+        }
+        var page = await console.SignInAsync("replica-admin");
+        try
+        {
+            await page.GotoAsync($"/targets/{Uri.EscapeDataString(id)}");
+            await Expect(page.GetByText("Replicated from the parent server 'hq'")).ToBeVisibleAsync();
+            await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Save changes" })).ToBeHiddenAsync();
+            await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Delete target" })).ToBeHiddenAsync();
+            await Expect(page.Locator("#t-name")).ToBeDisabledAsync();
+            await page.GotoAsync("/targets");
+            await Expect(page.Locator("tr", new() { HasText = "HQ kiosks" })).ToContainTextAsync("replicated from hq");
         }
         finally
         {

@@ -6,9 +6,10 @@
 
   const antiforgery = () => document.querySelector('meta[name="patch-antiforgery"]')?.content ?? "";
 
-  // ---- Times: in the browser's time zone, UTC on hover --------------------------------------------------------------
-  const formatter = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-  const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+  // ---- Times: in the browser's time zone, named (a cron beside it may be in another), UTC on hover ----------------------
+  const formatter = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short" });
+  // A day (a release date) is a UTC date, as filters read it: shown as that day wherever the browser is.
+  const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" });
   function localTimes(root) {
     for (const t of root.querySelectorAll("time[datetime]")) {
       const d = new Date(t.getAttribute("datetime"));
@@ -81,10 +82,11 @@
     box.textContent = text; box.hidden = false;
   }
 
-  // After a change: reload, go to a page (with {field} taken from the answer), or show the answer.
-  function then(target, json) {
+  // After a change: reload, go to a page (with {field} taken from the answer), or stay and say it was done (data-done, with
+  // {field} from the answer: the button alone only flickered, and a second click started the work again).
+  function then(target, json, done) {
     if (!target || target === "reload") { location.reload(); return; }
-    if (target === "stay") return;
+    if (target === "stay") { notice((done ?? "Done.").replace(/\{(\w+)\}/g, (_, k) => json?.[k] ?? "")); return; }
     location.href = target.replace(/\{(\w+)\}/g, (_, k) => encodeURIComponent(json?.[k] ?? ""));
   }
 
@@ -237,7 +239,7 @@
     if (!result.ok) { showProblem(button, result); return; }
     if (button.dataset.progress && result.json?.statusUrl) { await progress(button, result.json.statusUrl); return; }
     if (button.dataset.show) { show(button.dataset.show, result.json); return; }
-    then(button.dataset.then, result.json);
+    then(button.dataset.then, result.json, button.dataset.done);
   }
 
   // Navigation with the selected rows: "/policies/new?bulletin=a&bulletin=b".
