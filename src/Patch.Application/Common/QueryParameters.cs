@@ -27,7 +27,7 @@ public static class QueryParameters
     public static QueryParameter Page => new("page", "integer", "1-based page number (default 1).", Minimum: 1);
 
     public static QueryParameter PageSize(int max = 1000) =>
-        new("pageSize", "integer", $"Rows per page, 1 to {max} (default 50; CSV without paging exports every row).", Minimum: 1, Maximum: max);
+        new("pageSize", "integer", $"Rows per page, 1 to {max} (default 50); CSV 1 to 1,000,000 (default 100,000), with every row's count in X-Total-Count and, when rows follow, the next page in a Link header (rel=next).", Minimum: 1, Maximum: max);
 
     public static QueryParameter Sort(IEnumerable<string> columns, string defaultSort) => new("sort", "string",
         $"Column to sort on, '-' before it for descending (default {defaultSort}).", columns.SelectMany(c => new[] { c, "-" + c }).ToList());

@@ -75,7 +75,25 @@ public sealed record ReportQuery(int Page, int PageSize, string Sort, bool Desce
 
     /// <summary>A report page as JSON, or CSV when asked for ("Save As").</summary>
     public static IResult Answer<T>(QueryAnswer<ReportPage<T>> answer, HttpContext http) =>
-        answer.ToResult(page => ReadSql.CsvRequested(http) ? Results.Text(ToCsv(page.Items), "text/csv; charset=utf-8") : Results.Ok(page));
+        answer.ToResult(page => ReadSql.CsvRequested(http) ? CsvPage(page, http) : Results.Ok(page));
+
+    /// <summary>
+    /// A page as CSV (up to 100,000 rows unless pageSize says otherwise): the total in <c>X-Total-Count</c> and, when rows
+    /// follow, the next page's address in a <c>Link</c> header (rel="next") — a file cut at its page size is never taken
+    /// for the whole report.
+    /// </summary>
+    private static IResult CsvPage<T>(ReportPage<T> page, HttpContext http)
+    {
+        http.Response.Headers["X-Total-Count"] = page.Total.ToString(CultureInfo.InvariantCulture);
+        if ((long)(page.Page - 1) * page.PageSize + page.Items.Count < page.Total)
+        {
+            var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(http.Request.QueryString.Value)
+                .Where(kv => kv.Key is not ("page" or "after")).SelectMany(kv => kv.Value.Select(v => new KeyValuePair<string, string?>(kv.Key, v)))
+                .Append(page.Next is { } next ? new("after", next) : new("page", (page.Page + 1).ToString(CultureInfo.InvariantCulture)));
+            http.Response.Headers.Link = $"<{Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(http.Request.Path, query)}>; rel=\"next\"";
+        }
+        return Results.Text(ToCsv(page.Items), "text/csv; charset=utf-8");
+    }
 
     public static IResult Answer<T>(QueryAnswer<IReadOnlyList<T>> answer, HttpContext http) =>
         answer.ToResult(rows => ReadSql.CsvRequested(http) ? Results.Text(ToCsv(rows), "text/csv; charset=utf-8") : Results.Ok(rows));

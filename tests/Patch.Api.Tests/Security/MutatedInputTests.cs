@@ -91,6 +91,24 @@ public class when_inputs_are_mutated(AppFixture app) : SecurityTestBase(app)
         Assert.Equal("application/json", answered.Content.Headers.ContentType?.MediaType);
     }
 
+    /// <summary>A CSV cut at its page size says so: every row's count, and the next page's address.</summary>
+    [Fact]
+    public async Task a_csv_page_gives_the_total_and_the_next_page()
+    {
+        foreach (var name in new[] { "CSV-1", "CSV-2", "CSV-3" })
+            Assert.True((await SendAsync(HttpMethod.Post, "/api/computers", new { name })).Status is HttpStatusCode.Created or HttpStatusCode.OK);
+        using var client = App.Client("dana");
+        using var computers = await client.GetAsync("/api/computers?format=csv&pageSize=2&q=CSV-", Ct);
+        Assert.Equal("3", computers.Headers.GetValues("X-Total-Count").Single());
+        var next = computers.Headers.GetValues("Link").Single();
+        Assert.Contains("rel=\"next\"", next);
+        var url = next[1..next.IndexOf('>')];
+        using var rest = await client.GetAsync(url, Ct);
+        var lines = (await rest.Content.ReadAsStringAsync(Ct)).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length); // the header and the third computer
+        Assert.False(rest.Headers.Contains("Link"));
+    }
+
     [Fact]
     public async Task a_forged_cursor_holding_a_nul_is_a_400()
     {
