@@ -78,11 +78,12 @@ public static class ServerTaskEndpoints
         if (p < 1 || size is < 1 or > 1000) return Compliance.QueryAnswer<ServerTaskRunPage>.Invalid("page must be ≥ 1 and pageSize from 1 to 1000.");
         if (asOf is { } at)
         {
-            var runs = (await Historical.AllAsync<ServerTaskRun>(session, db!, Projections.PatchProjections.ServerTaskRunTable, at, ct, "(d.data->>'started')::timestamptz desc"))
+            var runs = (await Historical.AllAsync<ServerTaskRun>(session, db!, Projections.PatchProjections.ServerTaskRunTable, at, ct, "(d.data->>'started')::timestamptz desc, d.id desc"))
                 .Where(r => task == null || r.Task == task).ToList();
             return all ? new ServerTaskRunPage(runs, runs.Count, 1, runs.Count) : new ServerTaskRunPage(runs.Skip((p - 1) * size).Take(size).ToList(), runs.Count, p, size);
         }
-        var query = session.Query<ServerTaskRun>().Where(r => task == null || r.Task == task).OrderByDescending(r => r.Started);
+        // Runs started at one instant (one clock tick, two nodes) keep one order between pages.
+        var query = session.Query<ServerTaskRun>().Where(r => task == null || r.Task == task).OrderByDescending(r => r.Started).ThenByDescending(r => r.Id);
         if (all)
         {
             var every = await query.ToListAsync(ct);

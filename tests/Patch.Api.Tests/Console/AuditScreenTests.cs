@@ -47,4 +47,39 @@ public class when_the_audit_shows_a_changed_list(ConsoleFixture console)
             await page.Context.CloseAsync();
         }
     }
+
+    /// <summary>
+    /// The audit reads newest first while events keep coming: "Next" keeps the first page's end, so the rows newer events
+    /// pushed down are not shown again on the next page (an offset alone showed them twice).
+    /// </summary>
+    [Fact]
+    public async Task its_next_page_does_not_show_again_what_newer_events_pushed_down()
+    {
+        await console.UserAsync("aude", Roles.Administrator);
+        using var api = new HttpClient { BaseAddress = new Uri(console.BaseUrl) };
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await console.TokenAsync("aude"));
+        var ct = TestContext.Current.CancellationToken;
+        async Task CreateAsync(string name) => (await api.PostAsync("/api/targets",
+            new StringContent($$"""{"name":"{{name}}","include":[{"namePattern":"PIN-*"}]}""", Encoding.UTF8, "application/json"), ct)).EnsureSuccessStatusCode();
+        foreach (var n in new[] { "Pin 1", "Pin 2", "Pin 3" }) await CreateAsync(n);
+
+        var page = await console.SignInAsync("aude");
+        try
+        {
+            await page.GotoAsync("/audit?type=target_defined&pageSize=2");
+            var first = await page.Locator("tbody tr td.id a").EvaluateAllAsync<string[]>("links => links.map(a => a.title)");
+            Assert.Equal(2, first.Length);
+            foreach (var n in new[] { "Pin 4", "Pin 5" }) await CreateAsync(n);
+            await page.GetByRole(AriaRole.Link, new() { Name = "Next" }).ClickAsync();
+            await Expect(page.Locator("nav.pager")).ToContainTextAsync("Page 2");
+            var second = await page.Locator("tbody tr td.id a").EvaluateAllAsync<string[]>("links => links.map(a => a.title)");
+            Assert.NotEmpty(second);
+            Assert.Empty(first.Intersect(second));
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+        Assert.Empty(console.ScriptErrors);
+    }
 }
