@@ -17,9 +17,7 @@ public class when_the_agent_may_not_restart_the_computer(ConsoleFixture console)
     [Fact]
     public async Task the_restart_choice_hides_and_the_setting_is_saved()
     {
-        await console.UserAsync("rita", Roles.Administrator);
-        using var api = new HttpClient { BaseAddress = new Uri(console.BaseUrl) };
-        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await console.TokenAsync("rita"));
+        using var api = await console.ApiAsync("rita", Roles.Administrator);
         var ct = TestContext.Current.CancellationToken;
         var all = System.Text.Json.JsonDocument.Parse(await api.GetStringAsync("/api/agent-configurations", ct)).RootElement;
         var defaultId = all.EnumerateArray().First(c => c.GetProperty("isDefault").GetBoolean()).GetProperty("id").GetString()!;

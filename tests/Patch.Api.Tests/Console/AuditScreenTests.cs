@@ -16,9 +16,7 @@ public class when_the_audit_shows_a_changed_list(ConsoleFixture console)
     [Fact]
     public async Task its_items_read_in_words()
     {
-        await console.UserAsync("aude", Roles.Administrator);
-        using var api = new HttpClient { BaseAddress = new Uri(console.BaseUrl) };
-        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await console.TokenAsync("aude"));
+        using var api = await console.ApiAsync("aude", Roles.Administrator);
         var ct = TestContext.Current.CancellationToken;
         var created = await api.PostAsync("/api/targets",
             new StringContent("""{"name":"Audit words","include":[{"namePattern":"AUD-*"}]}""", Encoding.UTF8, "application/json"), ct);
@@ -55,9 +53,7 @@ public class when_the_audit_shows_a_changed_list(ConsoleFixture console)
     [Fact]
     public async Task its_next_page_does_not_show_again_what_newer_events_pushed_down()
     {
-        await console.UserAsync("aude", Roles.Administrator);
-        using var api = new HttpClient { BaseAddress = new Uri(console.BaseUrl) };
-        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await console.TokenAsync("aude"));
+        using var api = await console.ApiAsync("aude", Roles.Administrator);
         var ct = TestContext.Current.CancellationToken;
         async Task CreateAsync(string name) => (await api.PostAsync("/api/targets",
             new StringContent($$"""{"name":"{{name}}","include":[{"namePattern":"PIN-*"}]}""", Encoding.UTF8, "application/json"), ct)).EnsureSuccessStatusCode();

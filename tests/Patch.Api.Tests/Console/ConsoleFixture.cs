@@ -94,6 +94,15 @@ public sealed class ConsoleFixture : IAsyncLifetime
         return issued!.Token;
     }
 
+    /// <summary>The user (created once) and an API client carrying a token of theirs, for what a test prepares or checks through the API.</summary>
+    public async Task<HttpClient> ApiAsync(string name, string role)
+    {
+        await UserAsync(name, role);
+        var api = new HttpClient { BaseAddress = new Uri(BaseUrl) };
+        api.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", await TokenAsync(name));
+        return api;
+    }
+
     /// <summary>A new browser tab signed in as this user through the sign-in page.</summary>
     public async Task<IPage> SignInAsync(string name)
     {

@@ -19,9 +19,7 @@ public class when_an_operator_edits_a_targets_rules_in_the_console(ConsoleFixtur
     public async Task a_rule_added_after_one_is_removed_never_takes_the_place_of_another()
     {
         var ct = TestContext.Current.CancellationToken;
-        await console.UserAsync("rules-operator", Roles.Operator);
-        using var api = new HttpClient { BaseAddress = new Uri(console.BaseUrl) };
-        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await console.TokenAsync("rules-operator"));
+        using var api = await console.ApiAsync("rules-operator", Roles.Operator);
         var created = await api.PostAsync("/api/targets", new StringContent(
             """{"name":"Front of house","include":[{"namePattern":"KIOSK-*"},{"namePattern":"LOBBY-*"}]}""", Encoding.UTF8, "application/json"), ct);
         created.EnsureSuccessStatusCode();

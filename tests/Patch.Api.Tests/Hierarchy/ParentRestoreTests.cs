@@ -22,16 +22,8 @@ public sealed class when_the_parent_is_restored_from_an_older_backup
         var dir = Directory.CreateTempSubdirectory("patch-restore-").FullName;
         try
         {
-            await parent.StartAsync();
-            await child.StartAsync();
-            await parent.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
-            var (_, issued) = await parent.SendAsync(HttpMethod.Post, "/api/hierarchy/registration-tokens", new { name = "restore" });
-            Assert.Equal(200, (await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = issued.GetProperty("token").GetString() })).Status);
-            Assert.Equal("completed", (await child.ReplicateAsync()).GetProperty("status").GetString());
-
-            // The backup: the parent's store as it is now, the child registered in it.
-            var archive = Path.Combine(dir, "hq.patch.gz");
-            await StoreArchive.ExportAsync(parent.Db, archive, withSecrets: true, packageDirectory: null, ct);
+            // The backup: the parent's store as it is once the child replicated it, the child registered in it.
+            var archive = await LinkAndBackUpAsync(parent, child, dir, ct);
 
             // Life goes on: a month more, replicated.
             await parent.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
@@ -76,14 +68,7 @@ public sealed class when_the_parent_is_restored_from_an_older_backup
         var dir = Directory.CreateTempSubdirectory("patch-regrown-").FullName;
         try
         {
-            await parent.StartAsync();
-            await child.StartAsync();
-            await parent.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
-            var (_, issued) = await parent.SendAsync(HttpMethod.Post, "/api/hierarchy/registration-tokens", new { name = "regrown" });
-            Assert.Equal(200, (await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = issued.GetProperty("token").GetString() })).Status);
-            Assert.Equal("completed", (await child.ReplicateAsync()).GetProperty("status").GetString());
-            var archive = Path.Combine(dir, "hq.patch.gz");
-            await StoreArchive.ExportAsync(parent.Db, archive, withSecrets: true, packageDirectory: null, ct);
+            var archive = await LinkAndBackUpAsync(parent, child, dir, ct);
 
             // Events of other kinds move the child's checkpoint to the parent's log end (no catalog event since the backup).
             await AppendOtherEventsAsync(parent, 40);
@@ -110,6 +95,20 @@ public sealed class when_the_parent_is_restored_from_an_older_backup
             await parent.DisposeAsync();
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>Both servers started, a month imported on the parent, the child linked and replicated; then the parent's backup (its store archive).</summary>
+    private static async Task<string> LinkAndBackUpAsync(HierarchyServer parent, HierarchyServer child, string dir, CancellationToken ct)
+    {
+        await parent.StartAsync();
+        await child.StartAsync();
+        await parent.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2023));
+        var (_, issued) = await parent.SendAsync(HttpMethod.Post, "/api/hierarchy/registration-tokens", new { name = child.Name });
+        Assert.Equal(200, (await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = issued.GetProperty("token").GetString() })).Status);
+        Assert.Equal("completed", (await child.ReplicateAsync()).GetProperty("status").GetString());
+        var archive = Path.Combine(dir, "hq.patch.gz");
+        await StoreArchive.ExportAsync(parent.Db, archive, withSecrets: true, packageDirectory: null, ct);
+        return archive;
     }
 
     /// <summary>Events of no catalog kind: registration tokens.</summary>
