@@ -122,6 +122,9 @@ public static class DeliveryQueries
         }
     }
 
+    /// <summary>The most deliveries a computer's list holds (the delivery summary, filtered by computer, holds every one).</summary>
+    public const int ComputerLimit = 500;
+
     /// <summary>A computer's deliveries: the latest status of each (policy, update), newest first.</summary>
     public static async Task<IReadOnlyList<ComputerDeliveryRow>> ForComputerAsync(NpgsqlDataSource db, string computerId, CancellationToken ct, DateTimeOffset? asOf = null)
     {
@@ -129,7 +132,7 @@ public static class DeliveryQueries
         await using var cmd = db.CreateCommand($"""
             select l.policy_id, p.data->>'name', l.update_id, l.bulletin, l.status, l.occurred_at, l.last_applied, l.detail
             from {latest} l left join {ReadSql.At(PatchProjections.PolicyTable, asOf)} p on p.id = l.policy_id
-            where l.computer_id = @computer order by l.occurred_at desc, l.update_id limit 500
+            where l.computer_id = @computer order by l.occurred_at desc, l.update_id limit {ComputerLimit}
             """);
         cmd.Parameters.AddWithValue("computer", computerId);
         cmd.Parameters.AddRange(ReadSql.AsOfParameters(asOf).ToArray());
