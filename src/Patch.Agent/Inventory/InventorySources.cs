@@ -63,7 +63,7 @@ public sealed class WindowsInventorySource : IInventorySource
 
         using var qfeSearcher = new System.Management.ManagementObjectSearcher("SELECT HotFixID FROM Win32_QuickFixEngineering");
         var kbs = qfeSearcher.Get().Cast<System.Management.ManagementObject>().Select(q => SystemInfoParser.Normalize((string?)q["HotFixID"] ?? ""))
-            .Where(id => id.StartsWith("KB", StringComparison.Ordinal)).ToList();
+            .OfType<string>().Where(id => id.StartsWith("KB", StringComparison.Ordinal)).ToList();
 
         var products = new List<string>();
         foreach (var view in new[] { RegistryView.Registry64, RegistryView.Registry32 })
@@ -78,7 +78,10 @@ public sealed class WindowsInventorySource : IInventorySource
         }
 
         var registry = RegistryProducts.WithVisualStudio(RegistryProducts.Read(Export(), arch), VisualStudio());
-        return new AgentInventory((string)os["Caption"], version, arch, Convert.ToInt32(os["ServicePackMajorVersion"]), Convert.ToInt32(os["ProductType"]) != 1,
+        // A server by its installation type (Windows 10/11 Enterprise multi-session has a server's product type, and is a client).
+        var installation = current?.GetValue("InstallationType") as string;
+        var isServer = installation is not null ? !installation.Equals("Client", StringComparison.OrdinalIgnoreCase) : Convert.ToInt32(os["ProductType"]) != 1;
+        return new AgentInventory((string)os["Caption"], version, arch, Convert.ToInt32(os["ServicePackMajorVersion"]), isServer,
             [System.Globalization.CultureInfo.InstalledUICulture.Name], products, kbs.Concat(registry.InstalledKbs).ToList(), AgentVersion.Current,
             current?.GetValue("InstallationType") as string, registry.Products).Normalized();
     }

@@ -15,7 +15,8 @@ public static class InventoryText
     /// nothing (a NUL from a torn file, a stray escape) and no server would store them.
     /// </summary>
     public static string WithoutControls(string text, params char[] keep) =>
-        text.Any(c => c < ' ' && Array.IndexOf(keep, c) < 0) ? new string(text.Where(c => c >= ' ' || Array.IndexOf(keep, c) >= 0).ToArray()) : text;
+        // C0, DEL and C1 (0x80–0x9F: a code page's letters read as Latin-1 before the right one is known).
+        text.Any(c => char.IsControl(c) && Array.IndexOf(keep, c) < 0) ? new string(text.Where(c => !char.IsControl(c) || Array.IndexOf(keep, c) >= 0).ToArray()) : text;
 
     public static string Decode(byte[] bytes) => Decode(bytes, out _);
 

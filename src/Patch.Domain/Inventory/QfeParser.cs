@@ -42,8 +42,7 @@ public static partial class QfeParser
         {
             var cell = raw.Trim();
             if (cell.Length == 0 || cell.Equals("File 1", StringComparison.OrdinalIgnoreCase)) continue;
-            var id = SystemInfoParser.Normalize(cell.Split(' ')[0]);
-            if ((id.StartsWith("KB", StringComparison.Ordinal) || id.StartsWith('Q')) && !ids.Contains(id)) ids.Add(id);
+            if (SystemInfoParser.Normalize(cell.Split(' ')[0]) is { } id && !ids.Contains(id)) ids.Add(id);
         }
         return ids;
     }

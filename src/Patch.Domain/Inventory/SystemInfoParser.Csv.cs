@@ -49,6 +49,6 @@ public static partial class SystemInfoParser
     }
 
     /// <summary>The commas that joined a multi-valued field's lines: each before a "[nn]:" entry.</summary>
-    [GeneratedRegex(@",(?=\s*\[\d+\]:)")]
+    [GeneratedRegex(@",(?=\s*\[[0-9]+\]\s*:)")]
     private static partial Regex CsvLines();
 }

@@ -89,23 +89,33 @@ public static partial class SystemInfoParser
 
         var locale = fields.Select(f => Locale().Match(f.Value)).FirstOrDefault(x => x.Success)?.Groups[1].Value.ToLowerInvariant();
         var hotfixes = fields.FirstOrDefault(f => f.More.Any(l => HotfixLine().IsMatch(l)));
-        var kbs = hotfixes?.More.Select(l => HotfixLine().Match(l)).Where(x => x.Success).Select(x => Normalize(x.Groups[1].Value)).Distinct().ToList() ?? [];
+        var kbs = hotfixes?.More.Select(l => HotfixLine().Match(l)).Where(x => x.Success).Select(x => Normalize(x.Groups[1].Value)).OfType<string>().Distinct().ToList() ?? [];
         var declared = hotfixes is not null && LeadingNumber().Match(hotfixes.Value) is { Success: true } n && int.TryParse(n.Value, System.Globalization.CultureInfo.InvariantCulture, out var count) ? count : (int?)null;
 
         return new OsInventory(host, caption, version, build, sp, arch, IsServer(caption, configuration, version), locale, kbs, declared);
     }
 
-    /// <summary>KB4486553 stays; Q147222 stays (pre-2003 numbering); "KB958690-v2" keeps its KB number.</summary>
-    public static string Normalize(string hotfix)
+    /// <summary>
+    /// A hotfix id as Windows lists it, as Patch keeps it: KB4486553 stays; "KB958690-v2" keeps its KB number; Q147222 stays
+    /// (pre-2003 numbering, "Q147222-v2" too); a bare 943729 (Vista and Server 2008 list some so) is KB943729. Anything else —
+    /// "KB448" of a capture cut mid-line, a nine-digit number, "QuickFix" — is no id (the server takes 4 to 8 digits): null.
+    /// </summary>
+    public static string? Normalize(string hotfix)
     {
-        var kb = KbNumber().Match(hotfix);
-        return kb.Success ? "KB" + kb.Groups[1].Value : hotfix.Trim().ToUpperInvariant();
+        var text = hotfix.Trim();
+        if (KbNumber().Match(text) is { Success: true } kb) return "KB" + kb.Groups[1].Value;
+        if (QNumber().Match(text) is { Success: true } q) return "Q" + q.Groups[1].Value;
+        if (BareNumber().Match(text) is { Success: true } bare) return "KB" + bare.Groups[1].Value;
+        return null;
     }
 
     private static bool IsServer(string? caption, string configuration, string version)
     {
         var name = caption ?? "";
-        if (ServerWord().IsMatch(name) || ServerWord().IsMatch(configuration)) return true;
+        if (ServerWord().IsMatch(name)) return true;
+        // Windows 10 and 11 Enterprise multi-session say "Member Server" (their product type is a server's): a client still.
+        if (ClientRelease().IsMatch(name)) return false;
+        if (ServerWord().IsMatch(configuration)) return true;
         // Localized captions may drop "Server"; a domain controller is a server in every language.
         return DomainController().IsMatch(configuration) || (version == "5.2.3790" && !name.Contains("XP", StringComparison.OrdinalIgnoreCase));
     }
@@ -117,7 +127,8 @@ public static partial class SystemInfoParser
         {
             var line = raw.TrimEnd();
             if (line.Trim().Length == 0) continue;
-            if (char.IsWhiteSpace(line[0]) && fields.Count > 0)
+            // An entry of a list ("[01]: KB4486553") continues its field, indented or not (a copy with its indentation trimmed).
+            if ((char.IsWhiteSpace(line[0]) || ListEntry().IsMatch(line)) && fields.Count > 0)
             {
                 fields[^1].More.Add(line.Trim());
                 continue;
@@ -144,7 +155,8 @@ public static partial class SystemInfoParser
     [GeneratedRegex(@"^\s*=+(?: +=+)+\s*$")]
     private static partial Regex TableRule();
 
-    [GeneratedRegex(@"^(\d+\.\d+\.\d{3,5})\b")]
+    /// <summary>A Windows version as systeminfo writes it (5.0.2195 to 10.0.26100…): a date such as 01.03.2019 is none.</summary>
+    [GeneratedRegex(@"^((?:5|6|10)\.[0-9]\.[0-9]{4,5})\b")]
     private static partial Regex OsVersion();
 
     [GeneratedRegex(@"Service Pack (\d+)", RegexOptions.IgnoreCase)]
@@ -153,14 +165,28 @@ public static partial class SystemInfoParser
     [GeneratedRegex(@"\b(x64|x86|amd64|arm64|itanium|ia64)-based", RegexOptions.IgnoreCase)]
     private static partial Regex SystemType();
 
-    [GeneratedRegex(@"^([a-z]{2,3}(?:-[a-z]{2,4})?);", RegexOptions.IgnoreCase)]
+    /// <summary>A locale of one to three parts: "de-de", "sr-latn-rs".</summary>
+    [GeneratedRegex(@"^([a-z]{2,3}(?:-[a-z0-9]{2,8}){0,2});", RegexOptions.IgnoreCase)]
     private static partial Regex Locale();
 
-    [GeneratedRegex(@"^\[[0-9]+\]:\s*((?:KB|Q)[0-9]+\S*)", RegexOptions.IgnoreCase)]
+    /// <summary>A hotfix entry, "[01]: KB4486553" (or "[01] : …", as French systeminfo writes), or a bare number of six or seven digits.</summary>
+    [GeneratedRegex(@"^\[[0-9]+\]\s*:\s*((?:KB|Q)[0-9]+\S*|[0-9]{6,7}(?=\s|$))", RegexOptions.IgnoreCase)]
     private static partial Regex HotfixLine();
 
-    [GeneratedRegex(@"KB([0-9]+)", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"^\[[0-9]+\]\s*:")]
+    private static partial Regex ListEntry();
+
+    [GeneratedRegex(@"KB([0-9]{4,8})(?![0-9])", RegexOptions.IgnoreCase)]
     private static partial Regex KbNumber();
+
+    [GeneratedRegex(@"^Q([0-9]{4,8})(?![0-9])", RegexOptions.IgnoreCase)]
+    private static partial Regex QNumber();
+
+    [GeneratedRegex(@"^([0-9]{6,7})$")]
+    private static partial Regex BareNumber();
+
+    [GeneratedRegex(@"\bWindows (?:10|11)\b", RegexOptions.IgnoreCase)]
+    private static partial Regex ClientRelease();
 
     [GeneratedRegex(@"\d+")]
     private static partial Regex LeadingNumber();

@@ -1,5 +1,6 @@
 using Patch.Api.Tests.Infrastructure;
 using Patch.Domain.Inventory;
+using Patch.Domain.Inventory.Products;
 
 namespace Patch.Api.Tests.Inventory;
 
@@ -45,9 +46,9 @@ public class when_reading_real_windows_inventory
     [InlineData("srv_2012r2_x64_standard_ru_systeminfo.txt", "6.3.9600", "x64", true, 7, "Windows Server 2012 R2")]
     [InlineData("srv_2016_1607_datacenter_en-us_systeminfo.txt", "10.0.14393", "x64", true, 5, "Windows Server 2016")]
     [InlineData("srv_2019_rtm_datacenter_en-us_systeminfo.txt", "10.0.17763", "x64", true, 5, "Windows Server 2019")]
-    [InlineData("vista_x64_sp0_systeminfo.txt", "6.0.6000", "x64", false, 103, "Windows Vista x64 Edition")]
-    [InlineData("vista_x64_sp1_systeminfo.txt", "6.0.6001", "x64", false, 171, "Windows Vista x64 Edition Service Pack 1")]
-    [InlineData("vista_x64_sp2_systeminfo.txt", "6.0.6002", "x64", false, 172, "Windows Vista x64 Edition Service Pack 2")]
+    [InlineData("vista_x64_sp0_systeminfo.txt", "6.0.6000", "x64", false, 104, "Windows Vista x64 Edition")]
+    [InlineData("vista_x64_sp1_systeminfo.txt", "6.0.6001", "x64", false, 173, "Windows Vista x64 Edition Service Pack 1")]
+    [InlineData("vista_x64_sp2_systeminfo.txt", "6.0.6002", "x64", false, 174, "Windows Vista x64 Edition Service Pack 2")]
     [InlineData("xp_rtm_x86_professional_en-us_systeminfo.txt", "5.1.2600", "x86", false, 2, "Windows XP")]
     [InlineData("xp_sp1_x86_systeminfo.txt", "5.1.2600", "x86", false, 2, "Windows XP Service Pack 1")]
     [InlineData("xp_sp2_x64_systeminfo.txt", "5.2.3790", "x64", false, 83, "Windows XP Professional x64 Edition Service Pack 2")]
@@ -109,6 +110,45 @@ public class when_reading_real_windows_inventory
     }
 
     /// <summary>
+    /// The reference capture as an outside checker may change it: its list entries without their indentation or with a
+    /// space before the colon, cut in the middle of a KB, from a multi-session Windows ("Member Server"), with a
+    /// three-part locale, a C1 control character in its caption, or without its OS version line.
+    /// </summary>
+    [Fact]
+    public void mutations_of_the_reference_capture_read_as_windows_means_them()
+    {
+        var text = System.Text.Encoding.UTF8.GetString(SharedData.Bytes(Folder + "10_1809_x64_pro_en-us_20190307_systeminfo.txt"));
+        string[] kbs = ["KB4486553", "KB4470788", "KB4480056", "KB4487038", "KB4482887"];
+        var flush = string.Join("\n", text.Split('\n').Select(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\s+\[\d+\]:") ? l.TrimStart() : l));
+        Assert.Equal(kbs, SystemInfoParser.Parse(flush).InstalledKbs);
+        Assert.Equal(kbs, SystemInfoParser.Parse(System.Text.RegularExpressions.Regex.Replace(text, @"(\[\d+\]):", "$1 :")).InstalledKbs);
+        var cut = text[..(text.IndexOf("KB4487038", StringComparison.Ordinal) + 5)];
+        Assert.Equal(["KB4486553", "KB4470788", "KB4480056"], SystemInfoParser.Parse(cut).InstalledKbs);
+
+        var multiSession = SystemInfoParser.Parse(text.Replace("Microsoft Windows 10 Pro", "Microsoft Windows 10 Enterprise multi-session")
+            .Replace("Standalone Workstation", "Member Server"));
+        Assert.False(multiSession.IsServer);
+        Assert.True(SystemInfoParser.Parse(text.Replace("Microsoft Windows 10 Pro", "Microsoft Windows Server 2019 Standard").Replace("Standalone Workstation", "Member Server")).IsServer);
+
+        var serbian = System.Text.RegularExpressions.Regex.Replace(text, @"System Locale:\s+\S+;", "System Locale:             sr-latn-rs;");
+        Assert.Equal("sr-latn-rs", SystemInfoParser.Parse(serbian).SystemLocale);
+        Assert.Equal("Microsoft Windows 10 Pro für Workstations", SystemInfoParser.Parse(text.Replace("Microsoft Windows 10 Pro", "Microsoft Windows 10 Pro f\u0081ür Workstations")).Caption);
+        var noVersion = string.Join("\n", text.Split('\n').Where(l => !l.StartsWith("OS Version:", StringComparison.Ordinal)));
+        Assert.Throws<FormatException>(() => SystemInfoParser.Parse(noVersion));
+    }
+
+    [Fact]
+    public void a_blank_or_overlong_product_version_is_no_version_and_the_product_stays()
+    {
+        var reg = string.Join("\r\n", "Windows Registry Editor Version 5.00", "",
+            @"[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\{Edge}]", "\"DisplayName\"=\"Microsoft Edge\"", "\"DisplayVersion\"=\"\"", "",
+            @"[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\{Long}]", "\"DisplayName\"=\"Microsoft Edge WebView2 Runtime\"", $"\"DisplayVersion\"=\"{new string('9', 80)}\"", "");
+        var read = RegistryProducts.Read(RegistryExport.Parse(System.Text.Encoding.UTF8.GetBytes(reg), "test.reg"), "x64");
+        Assert.NotEmpty(read.Products);
+        Assert.All(read.Products, p => Assert.Null(p.Version));
+    }
+
+    /// <summary>
     /// What cmd.exe writes when systeminfo is redirected: the console's OEM code page, the system locale's — read in it,
     /// not as Latin-1 (which made the French caption "Microsoft Windowsÿ7 Entreprise N" and the Chinese one unreadable).
     /// </summary>
@@ -141,8 +181,8 @@ public class when_reading_real_windows_inventory
     [InlineData("7_sp1_x64_enterprise_en-us_B_qfe.txt", 271)]
     [InlineData("srv_2012r2_u1_qfe.txt", 154)]
     [InlineData("srv_2012r2_x64_standard_ru_qfe.txt", 7)]
-    [InlineData("vista_x64_sp1_qfe.txt", 171)]
-    [InlineData("vista_x64_sp2_qfe.txt", 172)]
+    [InlineData("vista_x64_sp1_qfe.txt", 173)]
+    [InlineData("vista_x64_sp2_qfe.txt", 174)]
     [InlineData("xp_rtm_x86_professional_en-us_qfe.txt", 2)]
     [InlineData("xp_sp1_x86_qfe.txt", 2)]
     [InlineData("xp_sp2_x64_qfe.txt", 150)]

@@ -71,7 +71,7 @@ public static partial class RegistryProducts
     {
         if (reg.String(ClickToRun, "ProductReleaseIds") is not { } ids) return;
         var platform = reg.String(ClickToRun, "Platform") is "x64" ? "x64" : "x86";
-        var version = reg.String(ClickToRun, "VersionToReport");
+        var version = VersionOf(reg.String(ClickToRun, "VersionToReport"));
         var channel = OfficeProducts.Channel(reg.String(ClickToRun, "UpdateChannel") ?? reg.String(ClickToRun, "CDNBaseUrl"));
         foreach (var id in ids.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             foreach (var name in OfficeProducts.FromClickToRun(id, platform))
@@ -95,9 +95,12 @@ public static partial class RegistryProducts
         }
     }
 
+    /// <summary>A version as a product states it, or none: an empty one, or one longer than any version (64), is no version (a product's inventory was refused for it).</summary>
+    private static string? VersionOf(string? value) => value?.Trim() is { Length: > 0 and <= 64 } version ? version : null;
+
     private static IEnumerable<(string Key, string Name, string? Version, bool Wow)> Entries(RegistryExport reg) =>
         new[] { (Uninstall, false), (Uninstall32, true) }.SelectMany(root => reg.SubKeys(root.Item1)
-            .Select(k => (Key: k, Name: reg.String(k, "DisplayName"), Version: reg.String(k, "DisplayVersion"), Wow: root.Item2))
+            .Select(k => (Key: k, Name: reg.String(k, "DisplayName"), Version: VersionOf(reg.String(k, "DisplayVersion")), Wow: root.Item2))
             .Where(e => !string.IsNullOrWhiteSpace(e.Name))
             .Select(e => (e.Key, e.Name!, e.Version, e.Wow)));
 
