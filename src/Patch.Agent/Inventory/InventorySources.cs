@@ -112,7 +112,10 @@ public sealed class WindowsInventorySource : IInventorySource
                 foreach (var a in new[] { "export", root, file, "/y", "/reg:64" }) start.ArgumentList.Add(a);
                 using var process = System.Diagnostics.Process.Start(start)!;
                 process.WaitForExit(60_000);
-                if (process.HasExited && process.ExitCode == 0 && File.Exists(file)) merged.Merge(RegistryExport.Parse(File.ReadAllBytes(file), root));
+                if (!process.HasExited || process.ExitCode != 0 || !File.Exists(file)) continue;
+                // One root this agent cannot read (an odd header) loses its products, not the inventory.
+                try { merged.Merge(RegistryExport.Parse(File.ReadAllBytes(file), root, skipBadLines: true)); }
+                catch (FormatException) { }
             }
         }
         finally

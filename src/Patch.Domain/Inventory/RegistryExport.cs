@@ -36,7 +36,15 @@ public sealed class RegistryExport
         return this;
     }
 
-    public static RegistryExport Parse(byte[] bytes, string sourceName = "registry export")
+    /// <summary>Value lines left out because they could not be read (only when asked to skip them).</summary>
+    public int SkippedLines { get; private set; }
+
+    /// <summary>
+    /// Reads a registry export. A file given to Patch is refused at its first malformed line, naming it; the agent's own
+    /// export of the computer's registry (<paramref name="skipBadLines"/>) leaves out a value it cannot read — a text with
+    /// a line break in it, which reg.exe writes as it is — rather than every product of the computer.
+    /// </summary>
+    public static RegistryExport Parse(byte[] bytes, string sourceName = "registry export", bool skipBadLines = false)
     {
         var text = InventoryText.Decode(bytes, out var legacy);
         // Not Unicode: regedit's REGEDIT4 export, in the ANSI code page.
@@ -58,18 +66,25 @@ public sealed class RegistryExport
             // A hex value continues over lines ending in a backslash.
             while (line.EndsWith('\\') && line.Contains("=hex", StringComparison.Ordinal) && i + 1 < lines.Length) line = line[..^1] + lines[++i].Trim();
             if (line.Length == 0 || line.StartsWith(';')) continue;
-            if (line.StartsWith('['))
+            try
             {
-                if (!line.EndsWith(']')) throw new FormatException($"{sourceName}: line {number}: a key line must end with ']'");
-                var path = Abbreviate(line[1..^1]);
-                if (path.StartsWith('-')) { current = null; continue; }
-                if (!path.StartsWith("HK", StringComparison.OrdinalIgnoreCase)) throw new FormatException($"{sourceName}: line {number}: '{Clip(path)}' is not a registry key path");
-                current = export._keys.TryGetValue(path, out var existing) ? existing : export._keys[path] = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase);
-                continue;
+                if (line.StartsWith('['))
+                {
+                    if (!line.EndsWith(']')) throw new FormatException($"{sourceName}: line {number}: a key line must end with ']'");
+                    var path = Abbreviate(line[1..^1]);
+                    if (path.StartsWith('-')) { current = null; continue; }
+                    if (!path.StartsWith("HK", StringComparison.OrdinalIgnoreCase)) throw new FormatException($"{sourceName}: line {number}: '{Clip(path)}' is not a registry key path");
+                    current = export._keys.TryGetValue(path, out var existing) ? existing : export._keys[path] = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase);
+                    continue;
+                }
+                if (current is null) throw new FormatException($"{sourceName}: line {number}: a value outside any [key]");
+                var (name, rest) = NameAndRest(line, sourceName, number);
+                current[name] = Value(rest, sourceName, number, ansi);
             }
-            if (current is null) throw new FormatException($"{sourceName}: line {number}: a value outside any [key]");
-            var (name, rest) = NameAndRest(line, sourceName, number);
-            current[name] = Value(rest, sourceName, number, ansi);
+            catch (FormatException) when (skipBadLines)
+            {
+                export.SkippedLines++;
+            }
         }
         return export;
     }

@@ -137,6 +137,23 @@ public class when_reading_real_windows_inventory
         Assert.Throws<FormatException>(() => SystemInfoParser.Parse(noVersion));
     }
 
+    /// <summary>
+    /// A text value with a line break in it, as reg.exe exports it: a registry file given to Patch is refused naming the
+    /// line; the agent's own export leaves that value out and keeps every product (it sent no inventory at all).
+    /// </summary>
+    [Fact]
+    public void a_value_broken_over_lines_is_refused_in_a_file_and_left_out_of_the_agents_own_export()
+    {
+        var reg = string.Join("\r\n", "Windows Registry Editor Version 5.00", "",
+            @"[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\{Odd}]", "\"DisplayName\"=\"Odd tool\"", "\"Comments\"=\"first line", "[second line] of the comment\"", "",
+            @"[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\{Edge}]", "\"DisplayName\"=\"Microsoft Edge\"", "\"DisplayVersion\"=\"120.0.2210.91\"", "");
+        var bytes = System.Text.Encoding.UTF8.GetBytes(reg);
+        Assert.Contains("line 5", Assert.Throws<FormatException>(() => RegistryExport.Parse(bytes, "test.reg")).Message);
+        var own = RegistryExport.Parse(bytes, "HKLM", skipBadLines: true);
+        Assert.Equal(2, own.SkippedLines);
+        Assert.Contains(RegistryProducts.Read(own, "x64").Products, p => p.Version == "120.0.2210.91");
+    }
+
     [Fact]
     public void a_blank_or_overlong_product_version_is_no_version_and_the_product_stays()
     {
