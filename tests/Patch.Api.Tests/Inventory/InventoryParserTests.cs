@@ -154,6 +154,20 @@ public class when_reading_real_windows_inventory
         Assert.Contains(RegistryProducts.Read(own, "x64").Products, p => p.Version == "120.0.2210.91");
     }
 
+    /// <summary>SQL Server on a 32-bit Windows is 32-bit (its instance is not under WOW64 there: it was named x64).</summary>
+    [Theory]
+    [InlineData("x86", "x86")]
+    [InlineData("x64", "x64")]
+    public void a_sql_server_instance_has_the_architecture_its_windows_allows(string osArch, string expected)
+    {
+        var reg = string.Join("\r\n", "Windows Registry Editor Version 5.00", "",
+            @"[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Microsoft SQL Server\Instance Names\SQL]", "\"SQLEXPRESS\"=\"MSSQL12.SQLEXPRESS\"", "",
+            @"[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Microsoft SQL Server\MSSQL12.SQLEXPRESS\Setup]", "\"Edition\"=\"Express Edition\"", "\"PatchLevel\"=\"12.0.6024.0\"", "");
+        var sql = Assert.Single(RegistryProducts.Read(RegistryExport.Parse(System.Text.Encoding.UTF8.GetBytes(reg), "test.reg"), osArch).Products,
+            p => p.Family == Patch.Domain.Inventory.Products.ProductFamilies.SqlServer.Id);
+        Assert.Equal(expected, sql.Architecture);
+    }
+
     [Fact]
     public void a_blank_or_overlong_product_version_is_no_version_and_the_product_stays()
     {

@@ -37,7 +37,7 @@ public static partial class RegistryProducts
         var products = new List<InstalledProduct>();
         NetFramework(reg, products, osArchitecture);
         Office(reg, products);
-        Sql(reg, products);
+        Sql(reg, products, osArchitecture);
         UninstallEntries(reg, products, osArchitecture);
         Runtimes(reg, products);
         DefenderPlatform(reg, products);
@@ -79,7 +79,7 @@ public static partial class RegistryProducts
                     Detail: channel is null ? $"Click-to-Run {id}" : $"Click-to-Run {id}, channel {channel}"));
     }
 
-    private static void Sql(RegistryExport reg, List<InstalledProduct> products)
+    private static void Sql(RegistryExport reg, List<InstalledProduct> products, string osArch)
     {
         var names = reg.Key(SqlServer + @"\Instance Names\SQL");
         foreach (var (instance, id) in names ?? new Dictionary<string, object>())
@@ -89,7 +89,9 @@ public static partial class RegistryProducts
             var patchLevel = reg.String(setup, "PatchLevel") ?? reg.String(setup, "Version");
             if (InstalledProduct.ParseVersion(patchLevel) is not { } v || SqlServerProducts.Release(v) is not { } year) continue;
             var edition = reg.String(setup, "Edition");
-            var arch = edition?.Contains("64-bit", StringComparison.OrdinalIgnoreCase) == true || !instanceId.Contains("WOW", StringComparison.OrdinalIgnoreCase) ? "x64" : "x86";
+            // A 32-bit Windows runs 32-bit SQL Server only; on a 64-bit one, a 32-bit instance is under WOW64 unless its edition says 64-bit.
+            var arch = osArch == "x86" ? "x86"
+                : edition?.Contains("64-bit", StringComparison.OrdinalIgnoreCase) == true || !instanceId.Contains("WOW", StringComparison.OrdinalIgnoreCase) ? "x64" : "x86";
             products.Add(new InstalledProduct(ProductFamilies.SqlServer.Id, $"Microsoft SQL Server {year.ToUpperInvariant()} ({instance})", patchLevel,
                 Source(setup, $"PatchLevel {patchLevel}"), Architecture: arch, Detail: string.Join(", ", new[] { edition, SqlServerProducts.Describe(v) }.OfType<string>())));
         }
