@@ -52,6 +52,17 @@ public sealed class PatchOperationFilter : IOperationFilter
             Description = "Bad request: what is wrong and where (a query parameter, the path, the body's JSON path).",
             Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = new OpenApiMediaType { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) } },
         });
+        // What any operation may meet (RequestLimits, ProblemExceptionHandler): a caller over its requests a minute, a body
+        // over the route's limit, the database away.
+        OpenApiResponse Problem(string description) => new()
+        {
+            Description = description,
+            Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = new OpenApiMediaType { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) } },
+        };
+        operation.Responses.TryAdd("429", Problem("Too many requests: the caller's requests a minute are spent; ask again later."));
+        operation.Responses.TryAdd("503", Problem("The database cannot be reached: nothing was saved; try again shortly."));
+        if (operation.RequestBody is not null || context.ApiDescription.ParameterDescriptions.Any(p => p.Source == Microsoft.AspNetCore.Mvc.ModelBinding.BindingSource.Body))
+            operation.Responses.TryAdd("413", Problem("The body is larger than this operation takes."));
         if (operation.OperationId == "ImportCatalog") ImportBody(operation);
         if (operation.OperationId == "ImportComputers")
             operation.RequestBody = new OpenApiRequestBody

@@ -26,8 +26,9 @@ public static class QueryParameters
 
     public static QueryParameter Page => new("page", "integer", "1-based page number (default 1).", Minimum: 1);
 
-    public static QueryParameter PageSize(int max = 1000) =>
-        new("pageSize", "integer", $"Rows per page, 1 to {max} (default 50); CSV 1 to 1,000,000 (default 100,000), with every row's count in X-Total-Count and, when rows follow, the next page in a Link header (rel=next).", Minimum: 1, Maximum: max);
+    /// <summary>A report's page size: up to 1,000 rows as JSON, up to a million as CSV (the schema's maximum is CSV's).</summary>
+    public static QueryParameter PageSize() =>
+        new("pageSize", "integer", "Rows per page, 1 to 1000 (default 50); CSV 1 to 1,000,000 (default 100,000), with every row's count in X-Total-Count and, when rows follow, the next page in a Link header (rel=next).", Minimum: 1, Maximum: 1_000_000);
 
     public static QueryParameter Sort(IEnumerable<string> columns, string defaultSort) => new("sort", "string",
         $"Column to sort on, '-' before it for descending (default {defaultSort}).", columns.SelectMany(c => new[] { c, "-" + c }).ToList());

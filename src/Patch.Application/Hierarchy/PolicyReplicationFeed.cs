@@ -87,6 +87,6 @@ public static class PolicyReplicationFeed
                     : Problems.NotFound($"No package '{sha256}' of a policy replicated to this child.");
             })
             .WithName("GetReplicatedPackage").EvaluatesPreconditions().WithSummary("A package of a policy replicated to the calling child, from this server's package store (the child checks its SHA-256).")
-            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").ProducesProblem(400).ProducesProblem(404);
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").Produces(StatusCodes.Status206PartialContent).ProducesProblem(400).ProducesProblem(404);
     }
 }

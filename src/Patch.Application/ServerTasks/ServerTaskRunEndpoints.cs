@@ -44,9 +44,8 @@ public static class ServerTaskRunEndpoints
                 return await StartAsync(runner, name, parameters, wait == true, http, ct);
             })
             .ForOperator().WithName("RunServerTask")
-            .WithQuery(new QueryParameter("model", "string", "read-model-rebuild only: all, compliance, delivery or documents.", ["all", "compliance", "delivery", "documents"]),
-                new QueryParameter("policy", "string", "wake-on-lan only: the policy whose computers are woken."),
-                new QueryParameter("mode", "string", "catalog-replication only: differential (default) or complete.", Hierarchy.CatalogReplicator.Modes),
+            .WithQuery(new QueryParameter("policy", "string", "wake-on-lan only: the policy whose computers are woken."),
+                new QueryParameter("mode", "string", "catalog-replication and policy-replication only: differential (default) or complete.", Hierarchy.CatalogReplicator.Modes),
                 new QueryParameter("verify", "integer", "catalog-replication only: percentage of replicated bulletins verified against the parent.", Minimum: 0, Maximum: 100))
             .WithSummary("Run a server task now: 202 with the run's id (or, if the task is already running, the id of that run — never two runs of one task at once, across nodes too). wait=true answers when it ends, with the run.")
             .Produces<RunStarted>(StatusCodes.Status202Accepted).Produces<ServerTaskRun>().ProducesProblem(400).ProducesProblem(403).ProducesProblem(404);

@@ -78,7 +78,7 @@ public static class TargetEndpoints
                 await session.SaveChangesAsync(ct);
                 return Results.NoContent();
             })
-            .ForAdministrator().EvaluatesIfMatch().WithName("DeleteTarget").WithSummary("Delete a custom target (refused while a policy or maintenance window uses it).")
+            .ForAdministrator().EvaluatesIfMatch().WithName("DeleteTarget").WithSummary("Delete a custom target (refused, 409, while an active policy, a maintenance window, an agent configuration or a vendor's default target uses it, or when it is replicated from the parent).")
             .Produces(204).ProducesProblem(404).ProducesProblem(409);
 
         group.MapPost("preview", async (TargetRequest body, IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, CancellationToken ct) =>

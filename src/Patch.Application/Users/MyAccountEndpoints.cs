@@ -37,7 +37,7 @@ public static class MyAccountEndpoints
             })
             .ForSignedInUser().RequireRateLimiting(SecurityServices.SignInRateLimit)
             .WithName("ChangeMyPassword").WithSummary("Change your own password (local users): the current one, then the new one (at least 12 characters). Your other sessions end.")
-            .Produces(204).ProducesProblem(400).ProducesProblem(429);
+            .Produces(204).ProducesProblem(400).ProducesProblem(404).ProducesProblem(429);
 
         group.MapGet("tokens", async (HttpContext http, IQuerySession session, UserAccounts accounts, CancellationToken ct) =>
                 LocalUser(http) is { } id ? Results.Ok(await accounts.TokensAsync(session, id, ct)) : NotLocal())
@@ -56,7 +56,7 @@ public static class MyAccountEndpoints
             .ForAuditor().WithName("CreateMyToken")
             .WithSummary("A personal access token for scripts and CI: a name, a role no higher than yours (default yours), an expiry (default 30 days, at most a year). " +
                          "The token is shown in this answer only; send it as 'Authorization: Bearer TOKEN'.")
-            .Produces<TokenIssued>(StatusCodes.Status201Created).ProducesProblem(400);
+            .Produces<TokenIssued>(StatusCodes.Status201Created).ProducesProblem(400).ProducesProblem(404);
 
         group.MapDelete("tokens/{tokenId}", async (string tokenId, HttpContext http, UserAccounts accounts, CancellationToken ct) =>
             {

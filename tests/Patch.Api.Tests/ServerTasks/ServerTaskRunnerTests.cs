@@ -256,7 +256,7 @@ public class when_server_tasks_run(AppFixture app) : AppTest(app)
 
         var (status, problem) = await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run?model=all");
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Contains("'model': not a parameter of package-cleanup", problem.GetProperty("detail").GetString());
+        Assert.Contains("'model': not a parameter of this operation", problem.GetProperty("detail").GetString());
         Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Post, "/api/server-tasks/read-model-rebuild/run?model=most")).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Post, "/api/server-tasks/no-such-task/run")).Status);
     }
