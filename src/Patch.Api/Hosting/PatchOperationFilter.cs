@@ -47,22 +47,13 @@ public sealed class PatchOperationFilter : IOperationFilter
         if (metadata.OfType<EvaluatesPreconditionsMetadata>().LastOrDefault() is { } preconditions) Preconditions(operation, context, preconditions);
         // Every operation refuses a query parameter it does not take, one given twice or out of its kind, a control character
         // in its path or query and a body it does not take (QueryParameters, RequestText, RequestBodies): a 400 it may answer.
-        operation.Responses!.TryAdd("400", new OpenApiResponse
-        {
-            Description = "Bad request: what is wrong and where (a query parameter, the path, the body's JSON path).",
-            Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = new OpenApiMediaType { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) } },
-        });
+        operation.Responses!.TryAdd("400", Problem(context, "Bad request: what is wrong and where (a query parameter, the path, the body's JSON path)."));
         // What any operation may meet (RequestLimits, ProblemExceptionHandler): a caller over its requests a minute, a body
         // over the route's limit, the database away.
-        OpenApiResponse Problem(string description) => new()
-        {
-            Description = description,
-            Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = new OpenApiMediaType { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) } },
-        };
-        operation.Responses.TryAdd("429", Problem("Too many requests: the caller's requests a minute are spent; ask again later."));
-        operation.Responses.TryAdd("503", Problem("The database cannot be reached: nothing was saved; try again shortly."));
+        operation.Responses.TryAdd("429", Problem(context, "Too many requests: the caller's requests a minute are spent; ask again later."));
+        operation.Responses.TryAdd("503", Problem(context, "The database cannot be reached: nothing was saved; try again shortly."));
         if (operation.RequestBody is not null || context.ApiDescription.ParameterDescriptions.Any(p => p.Source == Microsoft.AspNetCore.Mvc.ModelBinding.BindingSource.Body))
-            operation.Responses.TryAdd("413", Problem("The body is larger than this operation takes."));
+            operation.Responses.TryAdd("413", Problem(context, "The body is larger than this operation takes."));
         if (operation.OperationId == "ImportCatalog") ImportBody(operation);
         if (operation.OperationId == "ImportComputers")
             operation.RequestBody = new OpenApiRequestBody
@@ -72,6 +63,13 @@ public sealed class PatchOperationFilter : IOperationFilter
                 Content = new Dictionary<string, IOpenApiMediaType> { ["text/csv"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String } } },
             };
     }
+
+    /// <summary>A response of a problem (RFC 9457 details) with this description.</summary>
+    private static OpenApiResponse Problem(OperationFilterContext context, string description) => new()
+    {
+        Description = description,
+        Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = new OpenApiMediaType { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) } },
+    };
 
     /// <summary>The entity tag an operation answers and the preconditions it evaluates (ConditionalRequests): If-Match, and on reads If-None-Match.</summary>
     private static void Preconditions(OpenApiOperation operation, OperationFilterContext context, EvaluatesPreconditionsMetadata preconditions)
@@ -86,12 +84,8 @@ public sealed class PatchOperationFilter : IOperationFilter
         });
         if (read || !preconditions.IfMatchOnly)
             operation.Parameters.Add(new OpenApiParameter { Name = "If-None-Match", In = ParameterLocation.Header, Schema = tag, Description = "The entity tag held: 304 when it is still current." });
-        var problem = new OpenApiMediaType { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) };
-        operation.Responses!.TryAdd("412", new OpenApiResponse
-        {
-            Description = "Precondition failed: the resource's entity tag is not the one given in If-Match (its current one is in ETag); nothing was done.",
-            Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = problem },
-        });
+        operation.Responses!.TryAdd("412", Problem(context,
+            "Precondition failed: the resource's entity tag is not the one given in If-Match (its current one is in ETag); nothing was done."));
         if (read) operation.Responses.TryAdd("304", new OpenApiResponse { Description = "Not modified: If-None-Match holds the current entity tag." });
         foreach (var (code, response) in operation.Responses.Where(r => r.Key is "200" or "201" or "304" or "412"))
             if (response is OpenApiResponse r)
@@ -120,28 +114,19 @@ public sealed class PatchOperationFilter : IOperationFilter
             operation.Security.Clear();
             return;
         }
-        var problem = new OpenApiMediaType { Schema = new OpenApiSchemaReference("ProblemDetails", context.Document) };
-        operation.Responses.TryAdd("401", new OpenApiResponse
+        operation.Responses.TryAdd("401", Problem(context, access.Kind switch
         {
-            Description = access.Kind switch
-            {
-                EndpointAccess.Agent => "No valid agent credential.",
-                EndpointAccess.ChildServer => "No valid child server credential.",
-                _ => "No valid credential (token, OIDC access token or session cookie).",
-            },
-            Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = problem },
-        });
+            EndpointAccess.Agent => "No valid agent credential.",
+            EndpointAccess.ChildServer => "No valid child server credential.",
+            _ => "No valid credential (token, OIDC access token or session cookie).",
+        }));
         if (access.Kind is EndpointAccess.Agent or EndpointAccess.ChildServer)
         {
             var scheme = access.Kind == EndpointAccess.Agent ? PatchOpenApi.Agent : PatchOpenApi.ChildServer;
             operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(scheme, context.Document)] = [] });
             return;
         }
-        operation.Responses.TryAdd("403", new OpenApiResponse
-        {
-            Description = access.Role is { } role ? $"The signed-in user's role is below {role}." : "The credential does not allow this.",
-            Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = problem },
-        });
+        operation.Responses.TryAdd("403", Problem(context, access.Role is { } role ? $"The signed-in user's role is below {role}." : "The credential does not allow this."));
         if (access.Role is { } r)
             operation.Description = (operation.Description is { Length: > 0 } d ? d + "\n\n" : "") + $"Role: {r} or above.";
         operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(PatchOpenApi.Bearer, context.Document)] = [] });

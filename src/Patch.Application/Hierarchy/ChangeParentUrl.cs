@@ -34,13 +34,9 @@ public static class ChangeParentUrl
                         new ChildStatusRequest(cultures, link.Checkpoint, null), ct);
                     ReplicationProtocol.CheckParent(answer.ParentId, link);
                 }
-                catch (ParentRefusedException e)
+                catch (Exception e) when (HierarchyEndpoints.ParentProblem(e, "The parent refused", "Not this server's parent there") is { } problem)
                 {
-                    return Results.Problem(title: "The parent refused", detail: e.Detail, statusCode: StatusCodes.Status502BadGateway);
-                }
-                catch (Exception e) when (e is HttpRequestException or InvalidOperationException or TaskCanceledException or System.Text.Json.JsonException)
-                {
-                    return Results.Problem(title: "Not this server's parent there", detail: e.Message, statusCode: StatusCodes.Status502BadGateway);
+                    return problem;
                 }
                 stream.AppendOne(new ParentUrlChanged(body.Url, time.GetUtcNow()));
                 await session.SaveChangesAsync(ct);

@@ -42,13 +42,9 @@ public static class HierarchyEndpoints
                     registered = await parent.RegisterAsync(body.Url, new RegisterChildRequest(body.Token, options.Name, $"{http.Request.Scheme}://{http.Request.Host}",
                         settings.ManagedCultures), ct);
                 }
-                catch (ParentRefusedException e)
+                catch (Exception e) when (ParentProblem(e, "The parent refused the registration", "The parent could not be reached") is { } problem)
                 {
-                    return Results.Problem(title: "The parent refused the registration", detail: e.Detail, statusCode: StatusCodes.Status502BadGateway);
-                }
-                catch (Exception e) when (e is HttpRequestException or InvalidOperationException or TaskCanceledException or System.Text.Json.JsonException)
-                {
-                    return Results.Problem(title: "The parent could not be reached", detail: e.Message, statusCode: StatusCodes.Status502BadGateway);
+                    return problem;
                 }
                 var now = time.GetUtcNow();
                 link.AppendOne(new ParentServerLinked(body.Url, registered.ParentId, registered.ParentName, registered.ChildId, parent.Protect(registered.Credential), now));
@@ -99,6 +95,15 @@ public static class HierarchyEndpoints
     /// <summary>This server's parent, or null when it has none.</summary>
     public static async Task<ParentView?> ParentAsync(IQuerySession session, CancellationToken ct) =>
         await session.LoadAsync<ParentLink>(ParentLink.StreamId, ct) is { } link ? View(link) : null;
+
+    /// <summary>A 502 for a call to the parent that failed — its refusal's detail, or why it could not be reached or trusted — or null for another exception.</summary>
+    internal static IResult? ParentProblem(Exception e, string refused, string unreached) => e switch
+    {
+        ParentRefusedException r => Results.Problem(title: refused, detail: r.Detail, statusCode: StatusCodes.Status502BadGateway),
+        HttpRequestException or InvalidOperationException or TaskCanceledException or System.Text.Json.JsonException =>
+            Results.Problem(title: unreached, detail: e.Message, statusCode: StatusCodes.Status502BadGateway),
+        _ => null,
+    };
 
     internal static ParentView View(ParentLink l) => new(l.ParentUrl, l.ParentId, l.ParentName, l.ChildId, l.Linked, l.Checkpoint, l.LastReplicated, l.Snapshot?.RunId,
         l.LastVerification);

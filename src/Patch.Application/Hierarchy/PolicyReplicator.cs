@@ -71,12 +71,14 @@ public sealed class PolicyReplicator(IDocumentStore store, ParentClient parent, 
         }
         // A target of the parent's that no policy replicated here uses any more is this server's own again (else read-only for good).
         var used = policies.SelectMany(p => p.CustomTargets).Select(t => t.Id).ToHashSet();
-        foreach (var orphan in targets.Values.Where(t => t is { ReplicatedFrom: not null, Deleted: false } && !used.Contains(t.Id)))
+        var orphans = targets.Values.Where(t => t is { ReplicatedFrom: not null, Deleted: false } && !used.Contains(t.Id)).ToList();
+        if (orphans.Count > 0)
         {
             await using var session = store.OpenSession(actor, runId);
-            (await session.Events.FetchForWriting<Target>(orphan.Id, ct)).AppendOne(new TargetReleased(orphan.Id, orphan.ReplicatedFrom!));
+            foreach (var orphan in orphans)
+                (await session.Events.FetchForWriting<Target>(orphan.Id, ct)).AppendOne(new TargetReleased(orphan.Id, orphan.ReplicatedFrom!));
             await session.SaveChangesAsync(ct);
-            counts["targetsReleased"]++;
+            counts["targetsReleased"] = orphans.Count;
         }
         return (counts, problems);
     }
