@@ -69,9 +69,9 @@ public class when_an_operator_works_through_the_console(ConsoleFixture console)
             await page.GetByLabel("Select KB9300001").CheckAsync();
             await page.GetByRole(AriaRole.Button, new() { Name = "Stage", Exact = true }).ClickAsync();
             await Expect(page.Locator("tbody tr").First.Locator("td").Nth(7)).ToHaveTextAsync("Yes", new() { Timeout = 30_000 });
-            // The page the staging reloaded shows "Yes" as soon as it is parsed; its deferred script (which handles the
-            // buttons) runs just after: act once it has (a click before it does nothing — seen once on a loaded machine).
-            await page.WaitForLoadStateAsync(LoadState.DOMContentLoaded);
+            // The page the staging reloaded shows "Yes" as soon as it is parsed; its script (which handles the buttons) is in
+            // place only after: act once it says so (a click before does nothing — seen on a loaded machine, twice).
+            await page.Locator("html[data-console-ready]").WaitForAsync(new() { State = WaitForSelectorState.Attached });
 
             // 3. The wizard: every page, the target chosen for us (the computers that require the updates).
             await page.GetByLabel("Select KB9300001").CheckAsync();

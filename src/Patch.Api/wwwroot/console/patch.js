@@ -385,5 +385,7 @@
       if (!isNaN(d)) f.value = new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
     }
     document.querySelectorAll("[data-autofocus]").forEach(e => e.focus());
+    // Every handler is in place: what a page's automation (the browser tests) waits for before it acts.
+    document.documentElement.dataset.consoleReady = "";
   });
 })();
