@@ -13,17 +13,15 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
     {
-        var (status, title, detail) = exception switch
-        {
-            // A change sent with If-Match lost the race between its check and its commit: its precondition failed.
-            _ when Patch.Application.Common.StoreConflict.Is(exception) && http.Request.Headers.IfMatch.Count > 0 =>
-                (StatusCodes.Status412PreconditionFailed, "Precondition failed", "If-Match: another change was saved first; nothing was done. Read it again and make your change again."),
-            _ when Patch.Application.Common.StoreConflict.Is(exception) =>
-                (StatusCodes.Status409Conflict, "Concurrent change", "Another change to the same data was saved first; read it again and retry."),
-            BadHttpRequestException bad => (bad.StatusCode, "Bad request", Describe(bad)),
-            _ when DatabaseUnavailable(exception) is { } why => (StatusCodes.Status503ServiceUnavailable, "Database unavailable", why),
-            _ => (StatusCodes.Status500InternalServerError, "Unexpected error", "The server failed to handle the request; see the server log."),
-        };
+        var (status, title, detail) = Classify(http, exception is Patch.Application.Common.PartlySavedException { InnerException: { } cause } ? cause : exception);
+        // Part of the request was stored before the failure: the answer says what was kept (the cause's "nothing was saved" is not true).
+        if (exception is Patch.Application.Common.PartlySavedException partly)
+            detail = (status switch
+            {
+                StatusCodes.Status503ServiceUnavailable => DatabaseCause(exception)!.Value.Cause + ".",
+                StatusCodes.Status409Conflict or StatusCodes.Status412PreconditionFailed => "Another change to the same data was saved first.",
+                _ => "The server failed to handle the rest of the request (see the server log).",
+            }) + " " + partly.Message;
         if (status == StatusCodes.Status503ServiceUnavailable)
         {
             logger.LogWarning(exception, "Database unavailable for {Path}", http.Request.Path);
@@ -38,27 +36,45 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
         });
     }
 
+    private static (int Status, string Title, string Detail) Classify(HttpContext http, Exception exception) =>
+        exception switch
+        {
+            // A change sent with If-Match lost the race between its check and its commit: its precondition failed.
+            _ when Patch.Application.Common.StoreConflict.Is(exception) && http.Request.Headers.IfMatch.Count > 0 =>
+                (StatusCodes.Status412PreconditionFailed, "Precondition failed", "If-Match: another change was saved first; nothing was done. Read it again and make your change again."),
+            _ when Patch.Application.Common.StoreConflict.Is(exception) =>
+                (StatusCodes.Status409Conflict, "Concurrent change", "Another change to the same data was saved first; read it again and retry."),
+            BadHttpRequestException bad => (bad.StatusCode, "Bad request", Describe(bad)),
+            _ when DatabaseUnavailable(exception) is { } why => (StatusCodes.Status503ServiceUnavailable, "Database unavailable", why),
+            _ => (StatusCodes.Status500InternalServerError, "Unexpected error", "The server failed to handle the request; see the server log."),
+        };
+
     /// <summary>
     /// The database cannot do the work right now — unreachable, restarting, out of disk, memory or connections — as
     /// opposed to a fault of the request or the code: a 503 with Retry-After, and nothing was written (the transaction
     /// did not commit). Null for any other exception.
     /// </summary>
-    public static string? DatabaseUnavailable(Exception exception)
+    public static string? DatabaseUnavailable(Exception exception) =>
+        DatabaseCause(exception) is { } why ? $"{why.Cause}; nothing was saved. {why.Advice}" : null;
+
+    /// <summary>Why the database cannot do the work (<see cref="DatabaseUnavailable"/>) and when to try again; null for any other exception.</summary>
+    private static (string Cause, string Advice)? DatabaseCause(Exception exception)
     {
+        const string shortly = "Try again shortly.";
         for (var e = exception; e is not null; e = e.InnerException)
         {
             if (e is Npgsql.PostgresException pg)
                 return pg.SqlState switch
                 {
-                    "53100" => "The database is out of disk space; nothing was saved. Try again when space is freed.",
-                    "53200" => "The database is out of memory; nothing was saved. Try again shortly.",
-                    "53300" => "The database has no free connection; nothing was saved. Try again shortly.",
-                    "57P01" or "57P02" or "57P03" => "The database is restarting; nothing was saved. Try again shortly.",
-                    _ when pg.SqlState.StartsWith("08", StringComparison.Ordinal) => "The connection to the database failed; nothing was saved. Try again shortly.",
+                    "53100" => ("The database is out of disk space", "Try again when space is freed."),
+                    "53200" => ("The database is out of memory", shortly),
+                    "53300" => ("The database has no free connection", shortly),
+                    "57P01" or "57P02" or "57P03" => ("The database is restarting", shortly),
+                    _ when pg.SqlState.StartsWith("08", StringComparison.Ordinal) => ("The connection to the database failed", shortly),
                     _ => null,
                 };
             if (e is Npgsql.NpgsqlException { IsTransient: true } or System.Net.Sockets.SocketException)
-                return "The database cannot be reached; nothing was saved. Try again shortly.";
+                return ("The database cannot be reached", shortly);
         }
         return null;
     }

@@ -25,7 +25,8 @@ public sealed record InventoryImportResult(int Computers, int ComputersAdded, in
 /// Inventories collected without a Patch agent — another inventory tool's export, an air-gapped site, a fleet being
 /// migrated — imported by an operator in bulk (issue 16 §2): NDJSON, one computer per line. The whole file is checked
 /// before anything is written (a bad line is a 400 naming it); then it is stored in chunks of a thousand computers, each
-/// complete — their events in one transaction, then their analysis — exactly as agents' reports are (ADR 0031).
+/// complete — their events in one transaction, then their analysis — exactly as agents' reports are (ADR 0031). A failure
+/// after a chunk committed is answered as such (<see cref="PartlySavedException"/>): sending the file again finishes it.
 /// </summary>
 public static class ImportInventories
 {
@@ -57,7 +58,7 @@ public static class ImportInventories
                 }
             })
             .ForOperator().ReadsBody().WithName("ImportInventories").WithBodyLimit(l => l.InventoryImportBodyBytes)
-            .WithSummary("Import computers' inventories in bulk (NDJSON, one {name, domain?, operatingSystem?, macAddress?, inventory} per line, inventory as an agent reports it): new computers are registered, every inventory is analysed. Checked whole first: a bad line is a 400 naming it and nothing is written.")
+            .WithSummary("Import computers' inventories in bulk (NDJSON, one {name, domain?, operatingSystem?, macAddress?, inventory} per line, inventory as an agent reports it): new computers are registered, every inventory is analysed. Checked whole first: a bad line is a 400 naming it and nothing is written. Stored in chunks of 1,000 computers: an error after the first chunk names how many were stored, and sending the same file again is safe.")
             .Produces<InventoryImportResult>().ProducesProblem(400);
     }
 
@@ -108,7 +109,7 @@ public static class ImportInventories
         CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        int computers = 0, added = 0, changed = 0, confirmed = 0;
+        int stored = 0, computers = 0, added = 0, changed = 0, confirmed = 0;
         long rows = 0;
         var chunk = new List<InventoryImportLine>(Chunk);
         async Task FlushAsync()
@@ -132,19 +133,30 @@ public static class ImportInventories
                 }
                 await session.SaveChangesAsync(ct);
             }
+            stored += chunk.Count;
             rows += (await analysis.RecomputeComputersAsync(chunk.Select(l => Computer.StreamId(l.Name!)).ToList(), ct)).Rows;
             computers += chunk.Count;
             chunk.Clear();
         }
-        using (var reader = new StreamReader(spool, Encoding.UTF8))
+        try
         {
-            for (var text = await reader.ReadLineAsync(ct); text is not null; text = await reader.ReadLineAsync(ct))
+            using (var reader = new StreamReader(spool, Encoding.UTF8))
             {
-                chunk.Add(JsonSerializer.Deserialize<InventoryImportLine>(text, Json)!);
-                if (chunk.Count == Chunk) await FlushAsync();
+                for (var text = await reader.ReadLineAsync(ct); text is not null; text = await reader.ReadLineAsync(ct))
+                {
+                    chunk.Add(JsonSerializer.Deserialize<InventoryImportLine>(text, Json)!);
+                    if (chunk.Count == Chunk) await FlushAsync();
+                }
             }
+            await FlushAsync();
         }
-        await FlushAsync();
+        catch (Exception e) when (stored > 0 && e is not OperationCanceledException)
+        {
+            // Earlier chunks are committed: the answer says so, and how to finish (every line is a statement of fact, so sending it again repeats nothing).
+            var analysed = stored == computers ? "stored and analysed" : $"stored ({computers:N0} of them analysed)";
+            throw new PartlySavedException($"The first {stored:N0} computers of the file were {analysed}; the others were not. Sending the same file again "
+                + "is safe: a computer already stored is confirmed, not added twice, and every computer of the file is analysed.", e);
+        }
         return new InventoryImportResult(computers, added, changed, confirmed, rows, Math.Round(clock.Elapsed.TotalSeconds, 1));
     }
 }

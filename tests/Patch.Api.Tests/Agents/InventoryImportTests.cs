@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Patch.Agent.Inventory;
 using Patch.Api.Tests.Infrastructure;
 
@@ -120,5 +121,48 @@ public class when_an_operator_imports_inventories_in_bulk(AppFixture app) : AppT
         var (status, problem) = await ImportAsync("\n\n");
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Contains("no computer", problem.GetProperty("detail").GetString());
+    }
+
+    /// <summary>
+    /// The file is stored a thousand computers at a time: a failure after the first thousand committed says how many were
+    /// stored (never "nothing was saved"), and the same file sent again finishes the work without adding anyone twice.
+    /// </summary>
+    [Fact]
+    public async Task a_failure_after_the_first_thousand_names_what_was_stored_and_the_same_file_finishes_it()
+    {
+        var inventory = new Domain.Agents.AgentInventory("Microsoft Windows 11 Enterprise", "10.0.22631.4460", "x64", 0, false, ["en-US"], [], ["KB5046633"], "0.1.0");
+        var names = Enumerable.Range(1, Patch.Application.Computers.ImportInventories.Chunk + 1).Select(i => $"BULKFAIL-{i:D4}").ToList();
+        var file = string.Join("\n", names.Select(n => Line(n, inventory))) + "\n";
+        var last = Domain.Computers.Computer.StreamId(names[^1]);
+        var data = App.Host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+        async Task ExecuteAsync(string sql)
+        {
+            await using var cmd = data.CreateCommand(sql);
+            await cmd.ExecuteNonQueryAsync(Ct);
+        }
+        await ExecuteAsync($$"""
+            create or replace function patch.test_bulk_disk_full() returns trigger language plpgsql as $$
+            begin if new.id = '{{last}}' then raise exception 'could not extend file: No space left on device' using errcode = '53100'; end if; return new; end $$;
+            create trigger test_bulk_disk_full before insert on patch.mt_streams for each row execute function patch.test_bulk_disk_full();
+            """);
+        try
+        {
+            var (status, problem) = await ImportAsync(file);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+            var detail = problem.GetProperty("detail").GetString()!;
+            Assert.StartsWith("The database is out of disk space. The first 1,000 computers of the file were stored and analysed; the others were not.", detail);
+            Assert.DoesNotContain("nothing was saved", detail);
+            Assert.Equal(1000, (await GetJsonAsync("/api/computers?q=BULKFAIL")).GetProperty("total").GetInt64());
+        }
+        finally
+        {
+            await ExecuteAsync("drop trigger if exists test_bulk_disk_full on patch.mt_streams; drop function if exists patch.test_bulk_disk_full();");
+        }
+
+        var (again, result) = await ImportAsync(file);
+        Assert.Equal(HttpStatusCode.OK, again);
+        Assert.Equal(1, result.GetProperty("computersAdded").GetInt32());
+        Assert.Equal(1000, result.GetProperty("inventoriesConfirmed").GetInt32());
+        Assert.Equal(1001, (await GetJsonAsync("/api/computers?q=BULKFAIL")).GetProperty("total").GetInt64());
     }
 }
