@@ -6,7 +6,10 @@ using Patch.Domain.ServerTasks;
 
 namespace Patch.Application.Catalog;
 
-/// <summary>Import one vendor catalog file (C1). Run as a server task with its own history.</summary>
+/// <summary>
+/// Import one vendor catalog file (C1). Run as a server task with its own history. <c>Content</c> belongs to the import
+/// once sent: the importer keeps the array to compare the next import with, so the sender must not change or reuse it.
+/// </summary>
 public sealed record ImportCatalog(byte[] Content, string Format, string Trigger, Actor Actor, string? FileName = null,
     IReadOnlyDictionary<string, string>? Source = null);
 
@@ -89,8 +92,6 @@ public sealed partial class CatalogImporter(IDocumentStore store, TimeProvider t
         try
         {
             var content = read is null ? Read(format, command) : read();
-            // The bytes the next import is compared with, copied while this one's writes wait for PostgreSQL.
-            var keeping = UnchangedRun.KeepAsync(command.Content);
             // Two imports of overlapping documents at once (the API and a schedule, two nodes): the later commit finds a
             // stream the other just wrote and is decided again against it, rather than failing (a few tries).
             for (var attempt = 1; ; attempt++)
@@ -104,7 +105,7 @@ public sealed partial class CatalogImporter(IDocumentStore store, TimeProvider t
                     // The next import of these bytes is recognised in one statement (the database checks that this is still the last import).
                     var run = ServerTaskRun.Create(ServerTaskRecorder.Started(runId, TaskName, command.Trigger, parameters, command.Actor, time));
                     UnchangedRun.Saw(store, ServerTaskRun.Apply(ServerTaskRecorder.Completed(runId, new TaskOutcome(Counts(result), result.Status), time), run),
-                        long.Parse(parameters["settingsVersion"], System.Globalization.CultureInfo.InvariantCulture), await keeping);
+                        long.Parse(parameters["settingsVersion"], System.Globalization.CultureInfo.InvariantCulture), UnchangedRun.Keep(command.Content));
                     return result;
                 }
                 catch (Exception e) when (attempt < 4 && StoreConflict.Is(e))

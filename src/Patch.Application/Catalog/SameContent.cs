@@ -92,7 +92,7 @@ public static class SameContent
         parameters["settingsVersion"] = record.SettingsVersion.ToString();
         if (record.Run is not { } run || record.Sha256 != sha256) return null;
         await record.Transaction!.CommitAsync(ct);
-        UnchangedRun.Saw(store, run, record.SettingsVersion, await (record.Keeping ?? UnchangedRun.KeepAsync(content)));
+        UnchangedRun.Saw(store, run, record.SettingsVersion, UnchangedRun.Keep(content));
         return Unchanged(run.Id, format, run.Counts);
     }
 
@@ -126,9 +126,8 @@ public static class SameContent
             var (lastSha256, settingsVersion, run) = await UnchangedRun.ReadAndTryWriteAsync(store, connection, transaction, parameters["bytes"], parameters["format"],
                 command.Actor, runStart, runEnd, ct);
             candidate.TrySetResult(lastSha256);
-            // The bytes to keep copied while the commit waits for PostgreSQL.
             return run is null ? Speculation.None(settingsVersion, connection)
-                : new Speculation(settingsVersion, connection, lastSha256, transaction, run, UnchangedRun.KeepAsync(command.Content));
+                : new Speculation(settingsVersion, connection, lastSha256, transaction, run);
         }
         catch
         {
@@ -162,7 +161,7 @@ public static class SameContent
 
     /// <summary>The run recorded "unchanged" in a transaction not yet committed; disposing rolls it back and returns the connection.</summary>
     private sealed record Speculation(long SettingsVersion, Npgsql.NpgsqlConnection Connection, string? Sha256 = null,
-        Npgsql.NpgsqlTransaction? Transaction = null, ServerTaskRun? Run = null, Task<byte[]?>? Keeping = null) : IAsyncDisposable
+        Npgsql.NpgsqlTransaction? Transaction = null, ServerTaskRun? Run = null) : IAsyncDisposable
     {
         public static Speculation None(long settingsVersion, Npgsql.NpgsqlConnection connection) => new(settingsVersion, connection);
 

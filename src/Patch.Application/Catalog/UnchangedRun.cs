@@ -24,7 +24,7 @@ public static class UnchangedRun
     /// <summary>The last import a process saw per store (the run and the core settings' version with it): only a guess, checked by the write.</summary>
     private static readonly ConditionalWeakTable<IDocumentStore, Seen> Last = new();
 
-    /// <summary>The last import seen: its run, the core settings' version, and — up to <see cref="MaxKeptBytes"/> — a copy of its content.</summary>
+    /// <summary>The last import seen: its run, the core settings' version, and — up to <see cref="MaxKeptBytes"/> — its content.</summary>
     public sealed record Seen(ServerTaskRun Run, long SettingsVersion, byte[]? Content = null);
 
     /// <summary>The largest content kept to compare the next import with (a CVRF month is 3 MB); larger content is recognised by its hash.</summary>
@@ -36,12 +36,12 @@ public static class UnchangedRun
         Last.AddOrUpdate(store, new Seen(run, settingsVersion, content));
 
     /// <summary>
-    /// A copy of <paramref name="content"/> to keep (the caller may reuse its array once its import returns), or null when
-    /// it is too large — made on a thread of the pool while the caller waits for PostgreSQL: a CVRF month's 3 MB took
-    /// 1.2–2.2 ms to copy into new memory, on the import's path.
+    /// The content to keep, or null when it is too large: the command's own array, which no one changes once it is sent
+    /// (<see cref="ImportCatalog.Content"/>). A copy cost a CVRF month's recognition 1.2–2.2 ms of a second thread's time
+    /// and a large-object allocation: on two cores, the hashed recognition's median went from 2.1–2.5× a SHA-256 pass to
+    /// 1.6–1.9× without it (docs/benchmarks.md, stop 50).
     /// </summary>
-    public static Task<byte[]?> KeepAsync(byte[] content) =>
-        content.Length <= MaxKeptBytes ? Task.Run(() => (byte[]?)content.ToArray()) : Task.FromResult<byte[]?>(null);
+    public static byte[]? Keep(byte[] content) => content.Length <= MaxKeptBytes ? content : null;
 
     /// <summary>Forgets the last import seen: for a store emptied under the process (a benchmark), where the guess is sure to fail.</summary>
     public static void Forget(IDocumentStore store) => Last.Remove(store);

@@ -132,7 +132,7 @@ public class when_an_unchanged_run_is_written_in_one_statement(AppFixture app) :
         Assert.Equal(imported.GetProperty("runId").GetString(), seen?.Run.Id);
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(mssecure)), seen!.Run.Parameters["sha256"]);
         Assert.Equal(imported.GetProperty("status").GetString(), seen.Run.Status);
-        // It keeps the bytes it imported (a copy: the caller may reuse its array) to compare the next import with.
+        // It keeps the bytes it imported (the request's own array: the client's is not it) to compare the next import with.
         Assert.Equal(mssecure, seen.Content);
         Assert.NotSame(mssecure, seen.Content);
         var first = await App.ImportAsync("mssecure", mssecure);
@@ -226,7 +226,7 @@ public class when_an_unchanged_run_is_written_in_one_statement(AppFixture app) :
 
     /// <summary>
     /// Without a transaction of the caller's the statement commits itself in its round trip; and the bytes kept are compared
-    /// whole: one byte changed in a copy of the same length, or in the caller's own array after the import, is no "same content".
+    /// whole: one byte changed in a copy of the same length, or in the client's own array after the import, is no "same content".
     /// </summary>
     [Fact]
     public async Task the_statement_commits_itself_and_only_the_very_bytes_kept_are_the_same_content()
@@ -263,7 +263,7 @@ public class when_an_unchanged_run_is_written_in_one_statement(AppFixture app) :
         Assert.Equal("completed", revised.GetProperty("status").GetString());
         Assert.True(revised.GetProperty("bulletinsRevised").GetInt32() >= 1);
 
-        // The caller's array changed after its import (reused): the process kept its own copy, so it is no longer the same.
+        // The client's array changed after its import (reused): the server kept its request's bytes, so this is no longer the same.
         await App.ImportAsync("mssecure", mssecure);
         mssecure[at] = changed[at];
         var reused = await App.ImportAsync("mssecure", mssecure);
