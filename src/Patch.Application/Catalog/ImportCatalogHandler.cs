@@ -28,7 +28,17 @@ public static class ImportCatalogHandler
         }
         if (result.EventsAppended > 0 && result.Format != "kev")
         {
-            await CatalogChanged.FollowAsync(catalog, bus, runner, config, $"catalog import {result.RunId}", result.ChangedBulletins, ct);
+            try
+            {
+                await CatalogChanged.FollowAsync(catalog, bus, runner, config, $"catalog import {result.RunId}", result.ChangedBulletins, ct);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The import is committed: its answer must say so, not "nothing was saved" (and the same file again is
+                // "unchanged", so a retry would not follow it either). The catalog cache is dropped first, whatever fails.
+                logger.LogError(e, "Catalog import {RunId} is saved, but the fleet analysis and policy maintenance after it could not be started: "
+                    + "run the vulnerability-analysis (and revise-policies) server tasks", result.RunId);
+            }
         }
         if (result.Status == ServerTaskStatus.Failed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportFailed, result, ct);
         else if (result.Status == ServerTaskStatus.Completed) await notifier.PublishAsync(Domain.Notifications.NotificationKinds.ImportCompleted, result, ct);

@@ -78,6 +78,7 @@ public sealed class PolicyMaintenanceTasks(IDocumentStore store, PackageStore pa
         int checkedFiles = 0, missing = 0, corrupt = 0;
         var restage = new HashSet<string>(StringComparer.Ordinal);
         var corruptFiles = new List<string>();
+        var undeletable = new HashSet<string>(StringComparer.Ordinal);
         await using (var session = store.OpenSession(run.Actor, run.RunId))
         {
             // Every file of a download: its package and the files installed before it (a checkpoint cumulative update's).
@@ -96,7 +97,22 @@ public sealed class PolicyMaintenanceTasks(IDocumentStore store, PackageStore pa
                 if (verdicts[sha]!.StartsWith("missing", StringComparison.Ordinal)) missing++;
                 else { corrupt++; corruptFiles.Add(sha); }
             }
-            foreach (var (bulletin, updateId, sha, files) in staged.Where(s => s.Files.Any(f => verdicts[f] is not null)).OrderBy(s => s.Bulletin.Id, StringComparer.Ordinal))
+            // The corrupt files go before their removal is recorded, and only a file gone is recorded removed: staging takes a
+            // file the store holds under the hash without hashing it again, so a corrupt file left there would come back
+            // as "staged". One that cannot go (in use, read-only) stays recorded, counted, and is tried again by the next run.
+            foreach (var sha in corruptFiles)
+            {
+                try
+                {
+                    if (packages.Has(sha)) File.Delete(packages.PathOf(sha));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    undeletable.Add(sha);
+                }
+            }
+            foreach (var (bulletin, updateId, sha, files) in staged.Where(s => s.Files.Any(f => verdicts[f] is not null) && !s.Files.Any(undeletable.Contains))
+                         .OrderBy(s => s.Bulletin.Id, StringComparer.Ordinal))
             {
                 var bad = files.First(f => verdicts[f] is not null);
                 (await session.Events.FetchForWriting<Bulletin>(bulletin.Id, ct)).AppendOne(new UpdatePackageRemoved(bulletin.Id, updateId, sha,
@@ -105,19 +121,16 @@ public sealed class PolicyMaintenanceTasks(IDocumentStore store, PackageStore pa
             }
             await session.SaveChangesAsync(ct);
         }
-        // Every update that recorded a corrupt file has it removed now: the file goes, so staging downloads it again.
-        foreach (var sha in corruptFiles.Where(packages.Has)) File.Delete(packages.PathOf(sha));
         if (restage.Count > 0)
         {
             await using var scope = scopes.CreateAsyncScope();
             var stager = scope.ServiceProvider.GetRequiredService<BulletinStager>();
-            var stagingRun = await stager.StartRunAsync(restage.ToList(), run.Actor, ct);
-            await scope.ServiceProvider.GetRequiredService<IMessageBus>().PublishAsync(new StageBulletins(stagingRun, restage.ToList(), run.Actor));
+            await stager.StartAsync(restage.ToList(), run.Actor, ct);
         }
         var revised = await ReviseAsync(run, alignProgram: true, ct);
         var counts = new Dictionary<string, int>
         {
-            ["packagesChecked"] = checkedFiles, ["missing"] = missing, ["corrupt"] = corrupt, ["bulletinsRestaged"] = restage.Count,
+            ["packagesChecked"] = checkedFiles, ["missing"] = missing, ["corrupt"] = corrupt, ["corruptNotRemoved"] = undeletable.Count, ["bulletinsRestaged"] = restage.Count,
             ["programsAligned"] = revised.Counts.GetValueOrDefault("programsAligned"), ["policiesRevised"] = revised.Counts.GetValueOrDefault("policiesRevised"),
         };
         return new TaskOutcome(counts);

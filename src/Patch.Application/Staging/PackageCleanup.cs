@@ -35,8 +35,9 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
                 {
                     if (packages.Has(sha)) File.Delete(packages.PathOf(sha));
                 }
-                catch (IOException e)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
+                    // In use, or read-only (a file copied from a staging share keeps that attribute): counted, logged, the others go on.
                     failedDeletes++;
                     logger.LogWarning(e, "Package {Sha256} could not be deleted", sha);
                 }

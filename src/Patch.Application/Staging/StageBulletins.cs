@@ -1,4 +1,5 @@
 using Marten;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Patch.Application.Common;
@@ -23,7 +24,8 @@ public static class StageBulletinsHandler
 }
 
 public sealed class BulletinStager(IDocumentStore store, PackageDownloader downloader, StagingOptions options, TimeProvider time, Notifications.Notifier notifier,
-    ServerTasks.ServerTaskRunner runner, Microsoft.Extensions.Configuration.IConfiguration config, ILogger<BulletinStager> logger)
+    ServerTasks.ServerTaskRunner runner, Microsoft.Extensions.Configuration.IConfiguration config, ILogger<BulletinStager> logger,
+    IServiceScopeFactory scopes)
 {
     public const string TaskName = "staging";
 
@@ -33,9 +35,23 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
     // Updates being downloaded by some job now: a second job (a double click) leaves them to the first.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _inFlight = new();
 
-    /// <summary>Records the run before the job is queued, so the caller can poll it at once.</summary>
-    public Task<string> StartRunAsync(IReadOnlyList<string> bulletinIds, Actor actor, CancellationToken ct) =>
-        ServerTaskRecorder.StartAsync(store, time, actor, TaskName, "on demand", new Dictionary<string, string> { ["bulletins"] = string.Join(",", bulletinIds) }, ct);
+    /// <summary>
+    /// Records the run and queues its job in one transaction (Wolverine's outbox on the Marten session), so the caller can
+    /// poll the run at once and a run is never left "running" without the job that ends it (a failure between the two did).
+    /// </summary>
+    public async Task<string> StartAsync(IReadOnlyList<string> bulletinIds, Actor actor, CancellationToken ct)
+    {
+        var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
+        await using var scope = scopes.CreateAsyncScope();
+        var outbox = scope.ServiceProvider.GetRequiredService<Wolverine.Marten.IMartenOutbox>();
+        await using var session = store.OpenSession(actor, runId);
+        outbox.Enroll(session);
+        session.Events.StartStream<ServerTaskRun>(runId, ServerTaskRecorder.Started(runId, TaskName, "on demand",
+            new Dictionary<string, string> { ["bulletins"] = string.Join(",", bulletinIds) }, actor, time));
+        await outbox.PublishAsync(new StageBulletins(runId, bulletinIds, actor));
+        await session.SaveChangesAsync(ct);
+        return runId;
+    }
 
     public async Task RunAsync(StageBulletins command, CancellationToken ct)
     {

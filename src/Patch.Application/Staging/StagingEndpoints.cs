@@ -29,16 +29,16 @@ public static class StagingEndpoints
     {
         var bulletins = app.MapGroup("/api/bulletins").WithTags("Staging");
 
-        bulletins.MapPost("{id}/stage", (string id, HttpContext http, IDocumentStore store, BulletinStager stager, IMessageBus bus, CancellationToken ct) =>
-                StartAsync([id], http, store, stager, bus, ct))
+        bulletins.MapPost("{id}/stage", (string id, HttpContext http, IDocumentStore store, BulletinStager stager, CancellationToken ct) =>
+                StartAsync([id], http, store, stager, ct))
             .ForOperator().WithName("StageBulletin")
             .WithSummary("Stage a bulletin: download every non-excluded update not yet downloaded into the package store, in the background. Answers 202 with the run to follow.")
             .Produces<StagingStarted>(StatusCodes.Status202Accepted).ProducesProblem(404);
 
-        bulletins.MapPost("stage", (StageRequest body, HttpContext http, IDocumentStore store, BulletinStager stager, IMessageBus bus, CancellationToken ct) =>
+        bulletins.MapPost("stage", (StageRequest body, HttpContext http, IDocumentStore store, BulletinStager stager, CancellationToken ct) =>
                 body.BulletinIds is not { Count: > 0 } || body.BulletinIds.Any(string.IsNullOrWhiteSpace)
                     ? Task.FromResult(Problems.Invalid("Missing field", "'bulletinIds' must list at least one bulletin, none empty."))
-                    : StartAsync(body.BulletinIds, http, store, stager, bus, ct))
+                    : StartAsync(body.BulletinIds, http, store, stager, ct))
             .ForOperator().WithName("StageBulletins")
             .WithSummary("Stage several bulletins (e.g. the Remediation Center's selection) in one background job; unknown ids refuse the whole request.")
             .Produces<StagingStarted>(StatusCodes.Status202Accepted).ProducesProblem(400).ProducesProblem(404);
@@ -82,7 +82,7 @@ public static class StagingEndpoints
             ? Results.File(store.PathOf(sha256), "application/octet-stream", sha256, entityTag: ConditionalRequests.PackageTag(sha256), enableRangeProcessing: true)
             : Problems.NotFound($"No package '{sha256}' in the package store.");
 
-    private static async Task<IResult> StartAsync(IReadOnlyList<string> ids, HttpContext http, IDocumentStore store, BulletinStager stager, IMessageBus bus, CancellationToken ct)
+    private static async Task<IResult> StartAsync(IReadOnlyList<string> ids, HttpContext http, IDocumentStore store, BulletinStager stager, CancellationToken ct)
     {
         var resolved = new List<string>();
         await using (var query = store.QuerySession())
@@ -95,8 +95,7 @@ public static class StagingEndpoints
             }
         }
         var actor = Actor.From(http);
-        var runId = await stager.StartRunAsync(resolved, actor, ct);
-        await bus.PublishAsync(new StageBulletins(runId, resolved, actor));
+        var runId = await stager.StartAsync(resolved, actor, ct);
         return Results.Accepted($"/api/staging/{runId}", new StagingStarted(runId, ServerTaskStatus.Running, $"/api/staging/{runId}", resolved));
     }
 
