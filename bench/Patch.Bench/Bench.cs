@@ -1,7 +1,7 @@
 using Patch.Bench;
 
 // Benchmarks, run by command (never by the test suite):
-//   dotnet run -c Release --project bench/Patch.Bench [-- import]         catalog import (ImportBench)
+//   dotnet run -c Release --project bench/Patch.Bench [-- import]         catalog import (ImportBench); -- import --hashed [--calls 300]: recognitions only, percentiles
 //   dotnet run -c Release --project bench/Patch.Bench -- fleet [--computers 10000,100000] [--http 2000] [--cycles 500] [--delivery-rows 3000000]
 //   dotnet run -c Release --project bench/Patch.Bench -- console [--computers 100000] [--runs 20]
 //   dotnet run -c Release --project bench/Patch.Bench -- store [--events 100000,1000000]
