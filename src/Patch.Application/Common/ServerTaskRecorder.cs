@@ -1,4 +1,5 @@
 using Marten;
+using Microsoft.Extensions.DependencyInjection;
 using Patch.Domain;
 using Patch.Domain.ServerTasks;
 
@@ -40,6 +41,24 @@ public static class ServerTaskRecorder
         await using var start = store.OpenSession(actor, runId);
         start.Events.StartStream<ServerTaskRun>(runId, Started(runId, task, trigger, parameters, actor, time));
         await start.SaveChangesAsync(ct);
+        return runId;
+    }
+
+    /// <summary>
+    /// Records a run as started and queues the message of its work in one transaction (Wolverine's outbox on the Marten
+    /// session): the caller can poll the run at once, and a run is never left "running" without the job that ends it.
+    /// </summary>
+    public static async Task<string> StartQueuedAsync(IDocumentStore store, IServiceScopeFactory scopes, TimeProvider time, Actor actor, string task, string trigger,
+        IReadOnlyDictionary<string, string> parameters, Func<string, object> message, CancellationToken ct)
+    {
+        var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
+        await using var scope = scopes.CreateAsyncScope();
+        var outbox = scope.ServiceProvider.GetRequiredService<Wolverine.Marten.IMartenOutbox>();
+        await using var session = store.OpenSession(actor, runId);
+        outbox.Enroll(session);
+        session.Events.StartStream<ServerTaskRun>(runId, Started(runId, task, trigger, parameters, actor, time));
+        await outbox.PublishAsync(message(runId));
+        await session.SaveChangesAsync(ct);
         return runId;
     }
 

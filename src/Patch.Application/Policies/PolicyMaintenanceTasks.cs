@@ -6,7 +6,6 @@ using Patch.Domain.Catalog;
 using Patch.Domain.Notifications;
 using Patch.Domain.Policies;
 using Patch.Domain.Settings;
-using Wolverine;
 
 namespace Patch.Application.Policies;
 

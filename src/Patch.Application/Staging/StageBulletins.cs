@@ -1,5 +1,4 @@
 using Marten;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Patch.Application.Common;
@@ -25,7 +24,7 @@ public static class StageBulletinsHandler
 
 public sealed class BulletinStager(IDocumentStore store, PackageDownloader downloader, StagingOptions options, TimeProvider time, Notifications.Notifier notifier,
     ServerTasks.ServerTaskRunner runner, Microsoft.Extensions.Configuration.IConfiguration config, ILogger<BulletinStager> logger,
-    IServiceScopeFactory scopes)
+    Microsoft.Extensions.DependencyInjection.IServiceScopeFactory scopes)
 {
     public const string TaskName = "staging";
 
@@ -35,23 +34,10 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
     // Updates being downloaded by some job now: a second job (a double click) leaves them to the first.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _inFlight = new();
 
-    /// <summary>
-    /// Records the run and queues its job in one transaction (Wolverine's outbox on the Marten session), so the caller can
-    /// poll the run at once and a run is never left "running" without the job that ends it (a failure between the two did).
-    /// </summary>
-    public async Task<string> StartAsync(IReadOnlyList<string> bulletinIds, Actor actor, CancellationToken ct)
-    {
-        var runId = StreamIds.ServerTaskRun(Guid.NewGuid());
-        await using var scope = scopes.CreateAsyncScope();
-        var outbox = scope.ServiceProvider.GetRequiredService<Wolverine.Marten.IMartenOutbox>();
-        await using var session = store.OpenSession(actor, runId);
-        outbox.Enroll(session);
-        session.Events.StartStream<ServerTaskRun>(runId, ServerTaskRecorder.Started(runId, TaskName, "on demand",
-            new Dictionary<string, string> { ["bulletins"] = string.Join(",", bulletinIds) }, actor, time));
-        await outbox.PublishAsync(new StageBulletins(runId, bulletinIds, actor));
-        await session.SaveChangesAsync(ct);
-        return runId;
-    }
+    /// <summary>Records the run and queues its job in one transaction, so the caller can poll the run at once.</summary>
+    public Task<string> StartAsync(IReadOnlyList<string> bulletinIds, Actor actor, CancellationToken ct) =>
+        ServerTaskRecorder.StartQueuedAsync(store, scopes, time, actor, TaskName, "on demand", new Dictionary<string, string> { ["bulletins"] = string.Join(",", bulletinIds) },
+            runId => new StageBulletins(runId, bulletinIds, actor), ct);
 
     public async Task RunAsync(StageBulletins command, CancellationToken ct)
     {

@@ -7,7 +7,6 @@ using Patch.Application.Common;
 using Patch.Application.Security;
 using Patch.Domain.Catalog;
 using Patch.Domain.ServerTasks;
-using Wolverine;
 
 namespace Patch.Application.Staging;
 
