@@ -26,6 +26,12 @@ fi
 # Tests read the real Microsoft, CISA and Windows files of ../shared/data (or PATCH_SHARED_DATA): without them a third
 # of the suite would fail one by one, so stop here and say where they go.
 shared="${PATCH_SHARED_DATA:-../shared/data}"
+# A clone of a local checkout (git clone . "$d"): the folder beside the checkout it was cloned from.
+origin=$(git remote get-url origin 2>/dev/null || true)
+if [ -z "${PATCH_SHARED_DATA:-}" ] && [ ! -d "$shared" ] && [ -n "$origin" ] && [ -d "$origin/../shared/data" ]; then
+  shared=$(realpath "$origin/../shared/data")
+fi
+export PATCH_SHARED_DATA="$(realpath -m "$shared")"
 if [ ! -d "$shared" ]; then
   echo "The tests need the shared data folder (real Microsoft/CISA documents and Windows captures) at $(realpath -m "$shared")."
   echo "Clone this repository beside ../shared, or run: PATCH_SHARED_DATA=/path/to/shared/data bash scripts/test.sh"
