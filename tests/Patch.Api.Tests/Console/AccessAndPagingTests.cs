@@ -36,7 +36,7 @@ public class when_people_with_different_roles_use_the_console(ConsoleFixture con
             Assert.StartsWith("403 ", answer);
             // An operator-only page is refused too.
             await page.GotoAsync("/policies/new?bulletin=KB5034441");
-            await page.WaitForURLAsync("**/access-denied*");
+            await console.ArrivedAsync(page, "**/access-denied*");
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Not allowed" })).ToBeVisibleAsync();
             await Expect(page.Locator("main")).ToContainTextAsync("does not allow the page /policies/new:");
         }
@@ -82,19 +82,19 @@ public class when_people_with_different_roles_use_the_console(ConsoleFixture con
         {
             // A page asked for without a session leads to the sign-in page, and back to it afterwards.
             await page.GotoAsync("/reports/reboot-status");
-            await page.WaitForURLAsync("**/sign-in?returnUrl=*");
+            await console.ArrivedAsync(page, "**/sign-in?returnUrl=*");
             await page.GetByLabel("User name").FillAsync("sid");
             await page.GetByLabel("Password").FillAsync("not the right one at all");
             await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
             await Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("wrong");
             await page.GetByLabel("Password").FillAsync(ConsoleFixture.Password);
             await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-            await page.WaitForURLAsync("**/reports/reboot-status");
+            await console.ArrivedAsync(page, "**/reports/reboot-status");
 
             await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
-            await page.WaitForURLAsync("**/sign-in");
+            await console.ArrivedAsync(page, "**/sign-in");
             await page.GotoAsync("/");
-            await page.WaitForURLAsync("**/sign-in?returnUrl=*");
+            await console.ArrivedAsync(page, "**/sign-in?returnUrl=*");
         }
         finally
         {

@@ -130,13 +130,36 @@ public sealed class ConsoleFixture : IAsyncLifetime
         catch (TimeoutException e)
         {
             var posted = answer.IsCompletedSuccessfully ? $"{answer.Result.Status} {answer.Result.StatusText}" : "no answer to the form's POST";
-            var alerts = await page.GetByRole(AriaRole.Alert).AllInnerTextsAsync();
-            List<string> errors;
-            lock (ServerErrors.Errors) errors = [.. ServerErrors.Errors];
-            throw new InvalidOperationException($"{name} was not signed in: still at {page.Url}; {posted}; alerts: [{string.Join(" | ", alerts)}]; " +
-                $"server errors: [{string.Join(" | ", errors)}]", e);
+            throw await StuckAsync(page, $"{name} was not signed in ({posted})", e);
         }
         return page;
+    }
+
+    /// <summary>What a page that did not go where a test expected shows (its address, its alerts) and what the server logged as errors.</summary>
+    private async Task<Exception> StuckAsync(IPage page, string what, TimeoutException e)
+    {
+        var alerts = await page.GetByRole(AriaRole.Alert).AllInnerTextsAsync();
+        List<string> errors;
+        lock (ServerErrors.Errors) errors = [.. ServerErrors.Errors];
+        return new InvalidOperationException($"{what}: still at {page.Url}; alerts: [{string.Join(" | ", alerts)}]; server errors: [{string.Join(" | ", errors)}]", e);
+    }
+
+    /// <summary>
+    /// The browser went to a page whose address matches <paramref name="glob"/> and the console's script has wired it
+    /// (<c>html[data-console-ready]</c>, set at DOMContentLoaded) — never the load event, which in CI had sometimes not
+    /// fired 30 s after the navigation committed (after the sign-in form's 302, twice; after signing out, once).
+    /// </summary>
+    public async Task ArrivedAsync(IPage page, string glob)
+    {
+        try
+        {
+            await page.WaitForURLAsync(glob, new() { WaitUntil = WaitUntilState.Commit });
+            await page.Locator("html[data-console-ready]").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        }
+        catch (TimeoutException e)
+        {
+            throw await StuckAsync(page, $"the page did not go to {glob}", e);
+        }
     }
 
     public async Task ScreenshotAsync(IPage page, string name) =>

@@ -76,7 +76,7 @@ public class when_an_operator_works_through_the_console(ConsoleFixture console)
             // 3. The wizard: every page, the target chosen for us (the computers that require the updates).
             await page.GetByLabel("Select KB9300001").CheckAsync();
             await page.GetByRole(AriaRole.Button, new() { Name = "Create Software Update policy" }).ClickAsync();
-            await page.WaitForURLAsync("**/policies/new?bulletin=*");
+            await console.ArrivedAsync(page, "**/policies/new?bulletin=*");
             await Expect(page.GetByText("1. Software updates")).ToBeVisibleAsync();
             await page.GetByRole(AriaRole.Button, new() { Name = "Next" }).ClickAsync();
             await page.GetByLabel("Name").FillAsync("Contoso November");
@@ -85,7 +85,7 @@ public class when_an_operator_works_through_the_console(ConsoleFixture console)
             await page.GetByRole(AriaRole.Button, new() { Name = "Next" }).ClickAsync();
             await Expect(page.GetByLabel("Computers requiring the policy's updates")).ToBeCheckedAsync();
             await page.GetByRole(AriaRole.Button, new() { Name = "Create policy" }).ClickAsync();
-            await page.WaitForURLAsync("**/policies/policy*");
+            await console.ArrivedAsync(page, "**/policies/policy*");
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Contoso November" })).ToBeVisibleAsync();
             await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Computers its targets reach now (3)" })).ToBeVisibleAsync();
 
