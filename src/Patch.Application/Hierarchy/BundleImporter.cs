@@ -18,8 +18,9 @@ public sealed record BundleImported(string RunId, string Status, int Pages, int 
 
 /// <summary>
 /// The child's side of a bundle (<see cref="ReplicationBundles"/>): nothing is applied before the whole file was read
-/// and its signature, format, parent and child checked; then each page is applied in its own transaction with its
-/// checkpoint (a page already applied is passed over, a page after a gap stops the import), and the digests compared.
+/// and its signature, format, parent and child checked, and its packages verified and stored; then each page is applied
+/// in its own transaction with its checkpoint (a page already applied is passed over, a page after a gap stops the
+/// import), the policies, and the digests compared.
 /// </summary>
 public sealed class BundleImporter(IDocumentStore store, ParentClient parent, TimeProvider time, Projections.Compliance.CatalogCache catalog, IMessageBus bus,
     ServerTaskRunner runner, IConfiguration config, PolicyReplicator policyReplicator, Staging.PackageStore packages)
@@ -41,9 +42,17 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
         IReadOnlyDictionary<string, string?> digests = new Dictionary<string, string?>();
         IReadOnlyList<ReplicatedPolicy>? policies = null;
         var packagesStored = 0;
+        var pagesApplied = 0;
         try
         {
-            foreach (var line in Lines(content).Skip(1))
+            // The packages first, each verified against the SHA-256 it is named by: a bundle carrying a package that does
+            // not verify (the parent's copy is corrupt) is refused before any of its pages is applied.
+            foreach (var line in Lines(content).Skip(1).Where(IsChunk))
+            {
+                using var doc = JsonDocument.Parse(line);
+                if (await ChunkAsync(doc.RootElement.Deserialize<BundleChunk>(ReplicationProtocol.Json)!.Chunk, ct)) packagesStored++;
+            }
+            foreach (var line in Lines(content).Skip(1).Where(line => !IsChunk(line)))
             {
                 using var doc = JsonDocument.Parse(line);
                 if (doc.RootElement.TryGetProperty("events", out _))
@@ -53,13 +62,12 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
                     if (outcome == PageOutcome.Gap)
                         throw new InvalidOperationException($"The bundle's page after {page.After} does not follow this server's checkpoint: export a bundle from this server's checkpoint (GET /api/hierarchy/parent).");
                     if (outcome == PageOutcome.AlreadyApplied) already++;
+                    else pagesApplied++;
                     pages++;
                     events += page.Events.Count;
                 }
                 else if (doc.RootElement.TryGetProperty("digests", out _)) digests = doc.RootElement.Deserialize<BundleDigests>(ReplicationProtocol.Json)!.Digests;
                 else if (doc.RootElement.TryGetProperty("policies", out _)) policies = doc.RootElement.Deserialize<BundlePolicies>(ReplicationProtocol.Json)!.Policies;
-                else if (doc.RootElement.TryGetProperty("chunk", out _) && await ChunkAsync(doc.RootElement.Deserialize<BundleChunk>(ReplicationProtocol.Json)!.Chunk, ct))
-                    packagesStored++;
             }
             var (policyCounts, waiting) = policies is null ? (null, new List<string>())
                 : await policyReplicator.ApplyAllAsync(link, replication, runId, policies, cultures, complete: false,
@@ -92,9 +100,14 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
             await ServerTaskRecorder.FailAsync(store, time, actor, runId, e is OperationCanceledException
                 ? "Cancelled before the bundle was imported: the pages applied until then are kept (each with its checkpoint)."
                 : $"{e.GetType().Name}: {e.Message}");
-            throw;
+            if (e is OperationCanceledException || pagesApplied + packagesStored == 0) throw;
+            throw new PartlySavedException($"The bundle's packages were stored ({packagesStored}) and its first {pagesApplied} new page(s) applied, each with its "
+                + "checkpoint; the rest of the bundle was not. Importing the same bundle again is safe: it passes over what was applied and goes on.", e);
         }
     }
+
+    /// <summary>A package's piece: the line a <see cref="BundleChunk"/> serialises to (the bundle is signed, so its lines are the parent's serialiser's).</summary>
+    private static bool IsChunk(string line) => line.StartsWith("{\"chunk\":", StringComparison.Ordinal);
 
     /// <summary>
     /// Pages applied before a failure are committed with their checkpoint (imported again, the bundle passes them over):

@@ -400,6 +400,19 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         Assert.Equal(200, (await parent.SendAsync(HttpMethod.Put, $"/api/hierarchy/children/{childId}/policies", new { policyIds = new[] { policyId, carriedId } })).Status);
         var checkpoint = (await child.GetAsync("/api/hierarchy/parent")).GetProperty("checkpoint").GetInt64();
         using var admin = parent.Admin();
+        // The parent's copy of the package is corrupt: its signed bundle is refused before any page is applied.
+        var carriedPath = parent.Services.GetRequiredService<Patch.Application.Staging.PackageStore>().PathOf(carried.GetProperty("updates")[0].GetProperty("packageSha256").GetString()!);
+        var carriedBytes = await File.ReadAllBytesAsync(carriedPath, TestContext.Current.CancellationToken);
+        await File.WriteAllBytesAsync(carriedPath, [.. carriedBytes.Select(b => (byte)~b)], TestContext.Current.CancellationToken);
+        using (var corrupt = await admin.GetAsync($"/api/hierarchy/children/{childId}/bundle?after={checkpoint}&policies=true&packages=true&verify=100"))
+        {
+            var (corruptStatus, corruptAnswer) = await PostBundleAsync(child, await corrupt.Content.ReadAsByteArrayAsync());
+            Assert.Equal(400, corruptStatus);
+            Assert.Contains("does not verify", corruptAnswer.GetProperty("detail").GetString());
+            Assert.Equal(checkpoint, (await child.GetAsync("/api/hierarchy/parent")).GetProperty("checkpoint").GetInt64());
+            Assert.Equal(404, (await child.SendAsync(HttpMethod.Get, "/api/bulletins/microsoft:KB9900102")).Status);
+        }
+        await File.WriteAllBytesAsync(carriedPath, carriedBytes, TestContext.Current.CancellationToken);
         using var exported = await admin.GetAsync($"/api/hierarchy/children/{childId}/bundle?after={checkpoint}&policies=true&packages=true&verify=100");
         Assert.True(exported.IsSuccessStatusCode, await exported.Content.ReadAsStringAsync());
         var (imported, result) = await PostBundleAsync(child, await exported.Content.ReadAsByteArrayAsync());
