@@ -87,7 +87,7 @@ public static class ReplicationBundles
                     : problem is not null ? Problems.Invalid("Invalid bundle", problem) : Results.Ok(result);
             })
             .WithTags("Hierarchy").ForAdministrator().WithName("ImportReplicationBundle").ChecksOwnBody().WithBodyLimit(_ => null)
-            .WithSummary("Import a replication bundle from this server's parent (the request body or the multipart field 'file': the file GET /api/hierarchy/children/{id}/bundle made on the parent): signature, parent and child checked first, then page by page like online replication, then the digests compared. Recorded as a catalog-replication run (trigger 'bundle'); 409 while a catalog replication runs.")
+            .WithSummary("Import a replication bundle from this server's parent (the request body or the multipart field 'file': the file GET /api/hierarchy/children/{id}/bundle made on the parent): signature, parent and child checked first, then its packages verified and stored (one that does not verify refuses the bundle before any page is applied), then page by page like online replication, then the policies and the digests. Recorded as a catalog-replication run (trigger 'bundle'); 409 while a catalog replication runs.")
             .Produces<BundleImported>().ProducesProblem(400).ProducesProblem(409).ProducesProblem(413);
     }
 
