@@ -86,6 +86,7 @@ public static class PatchApp
         app.Use(ConditionalRequests.InvokeAsync);
         app.Use(RequestBodies.InvokeAsync);
         app.Use(RequestText.InvokeAsync);
+        app.Use(ChangesSaved.InvokeAsync);
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).Anonymous("liveness probe");
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).Anonymous("readiness probe");

@@ -134,7 +134,13 @@ public static class PatchServices
         var cluster = builder.Configuration.GetValue("Patch:Cluster:Enabled", false);
         if (cluster && string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString("Patch")))
             throw new InvalidOperationException("Patch:Cluster:Enabled needs ConnectionStrings:Patch: API nodes share one PostgreSQL, never each its embedded one.");
-        services.AddMarten(sp => ConfigureStore(sp.GetRequiredService<PatchDatabase>().ConnectionString))
+        services.AddHttpContextAccessor();
+        services.AddMarten(sp =>
+            {
+                var options = ConfigureStore(sp.GetRequiredService<PatchDatabase>().ConnectionString);
+                options.Listeners.Add(new ChangesSaved(sp.GetRequiredService<IHttpContextAccessor>()));
+                return options;
+            })
             .UseLightweightSessions()
             // The store's schema is applied at start by ReadModelSchema (ComplianceSchema), without the requests' command timeout.
             .AddAsyncDaemon(cluster ? DaemonMode.HotCold : DaemonMode.Solo)

@@ -13,6 +13,10 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
     {
+        // The endpoint committed a change before it failed (a read-back after the save, a second transaction): said so.
+        if (exception is not Patch.Application.Common.PartlySavedException && ChangesSaved.In(http))
+            exception = new Patch.Application.Common.PartlySavedException("This request's change was saved before the failure, but the request did not "
+                + "finish: read the data again before you send it again (sending it again may repeat the change).", exception);
         var (status, title, detail) = Classify(http, exception is Patch.Application.Common.PartlySavedException { InnerException: { } cause } ? cause : exception);
         // Part of the request was stored before the failure: the answer says what was kept (the cause's "nothing was saved" is not true).
         if (exception is Patch.Application.Common.PartlySavedException partly)

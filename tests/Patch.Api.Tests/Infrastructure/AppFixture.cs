@@ -44,6 +44,8 @@ public sealed class AppFixture : IAsyncLifetime
             {
                 s.AddSingleton<TimeProvider>(Clock);
                 s.AddSingleton(ServerTasks.TestTasks.WaitTask);
+                s.AddHttpContextAccessor();
+                s.ConfigureMarten((sp, o) => o.Listeners.Add(new Operations.FailAfterCommit(sp.GetRequiredService<Microsoft.AspNetCore.Http.IHttpContextAccessor>())));
             });
             b.UseSetting("Patch:Import:MaxBytes", MaxImportBytes.ToString());
             // A run checks that it still holds its task's lock every second (30 s by default).
