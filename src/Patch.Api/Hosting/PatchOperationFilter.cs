@@ -51,7 +51,7 @@ public sealed class PatchOperationFilter : IOperationFilter
         // What any operation may meet (RequestLimits, ProblemExceptionHandler): a caller over its requests a minute, a body
         // over the route's limit, the database away.
         operation.Responses.TryAdd("429", Problem(context, "Too many requests: the caller's requests a minute are spent; ask again later."));
-        operation.Responses.TryAdd("503", Problem(context, "The database cannot be reached: nothing was saved; try again shortly."));
+        operation.Responses.TryAdd("503", Problem(context, "The database cannot do the work right now: nothing was saved (or, when the change was committed before the failure, the answer says so: read before sending again); try again shortly."));
         if (operation.RequestBody is not null || context.ApiDescription.ParameterDescriptions.Any(p => p.Source == Microsoft.AspNetCore.Mvc.ModelBinding.BindingSource.Body))
             operation.Responses.TryAdd("413", Problem(context, "The body is larger than this operation takes."));
         if (operation.OperationId == "ImportCatalog") ImportBody(operation);
