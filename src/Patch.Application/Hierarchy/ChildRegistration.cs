@@ -59,7 +59,7 @@ public static class ChildRegistration
 
         app.MapPost($"{ReplicationProtocol.Prefix}/register", RegisterAsync)
             .Anonymous("the registration token in the body guards it").WithTags("Hierarchy").WithName("RegisterChildServer")
-            .WithSummary("A child server registers with a registration token, its name, URL and managed cultures, and receives its own credential (shown once). The answer is signed (X-Patch-Signature) with the token. Cultures the parent does not manage raise a language alert.")
+            .WithSummary("A child server registers with a registration token, its name, URL and managed cultures, and receives its own credential (shown once; built on the secret the child chose, when it sent one: then the same request again after a lost answer gets the same registration). The answer is signed (X-Patch-Signature) with the token. Cultures the parent does not manage raise a language alert.")
             .Produces<ChildRegistered>().ProducesProblem(400).ProducesProblem(401);
     }
 
@@ -81,11 +81,19 @@ public static class ChildRegistration
         // The token's stream is locked: two children racing for it cannot both register.
         var token = await session.Events.FetchForExclusiveWriting<ChildRegistrationToken>(tokenId, ct);
         if (token.Aggregate is null) return Refused("the registration token is not valid");
-        if (token.Aggregate.RefusalFor(secret, now) is { } refusal) return Refused(refusal);
+        if (body.Credential is { } chosen && !Agents.Enrol.IsChosenSecret(chosen))
+            return Problems.Invalid("Invalid registration", "credential: the child's own secret is 43 to 128 URL-safe base64 characters (A–Z, a–z, 0–9, '-', '_').");
         var settings = await Settings.CoreSettingsEndpoints.CurrentAsync(session, ct);
+        // The same child again, after its answer was lost: it proves itself with the secret it chose and gets the same
+        // registration — the token is not used twice, and no second child is registered.
+        if (body.Credential is { } again && token.Aggregate.UsedBy is { } usedBy && Secrets.Matches(secret, token.Aggregate.SecretSha256)
+            && await session.LoadAsync<ChildServer>(usedBy, ct) is { Revoked: false } known && Secrets.Matches(again, known.CredentialSha256))
+            return ReplicationProtocol.Signed(http, new ChildRegistered(known.Id, $"{ReplicationProtocol.CredentialPrefix}{known.Id[(known.Id.IndexOf(':') + 1)..]}.{again}",
+                parentId, options.Name, ChildServer.Missing(known.Cultures, settings.ManagedCultures)), token.Aggregate.SecretSha256);
+        if (token.Aggregate.RefusalFor(secret, now) is { } refusal) return Refused(refusal);
         var guid = Guid.NewGuid();
         var childId = ChildServer.StreamId(guid);
-        var credential = Secrets.New();
+        var credential = body.Credential ?? Secrets.New();
         var cultures = body.Cultures!.Select(c => c.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         var registered = new ChildServerRegistered(childId, body.Name.Trim(), body.Url, cultures, Secrets.Hash(credential), tokenId, now);
         var child = ChildServer.Create(registered);

@@ -36,11 +36,12 @@ public static class HierarchyEndpoints
                 if (link.Aggregate is { } known)
                     return Results.Problem(title: "Already a child", detail: $"This server is a child of '{known.ParentName}' ({known.ParentUrl}).", statusCode: StatusCodes.Status409Conflict);
                 var settings = await Settings.CoreSettingsEndpoints.CurrentAsync(session, ct);
+                var chosen = await ParentLinkAttempts.SecretAsync(store, parent, Actor.From(http), body.Token!, time, ct);
                 ChildRegistered registered;
                 try
                 {
                     registered = await parent.RegisterAsync(body.Url, new RegisterChildRequest(body.Token, options.Name, $"{http.Request.Scheme}://{http.Request.Host}",
-                        settings.ManagedCultures), ct);
+                        settings.ManagedCultures, chosen), ct);
                 }
                 catch (Exception e) when (ParentProblem(e, "The parent refused the registration", "The parent could not be reached") is { } problem)
                 {
@@ -57,7 +58,7 @@ public static class HierarchyEndpoints
                 return Results.Ok(View((await session.LoadAsync<ParentLink>(ParentLink.StreamId, ct))!));
             })
             .ForAdministrator().WithName("LinkParent")
-            .WithSummary("Make this server a child: registers with the parent at url with the parent's registration token (its name is Patch:Hierarchy:Name, its cultures the managed cultures), keeps the credential it receives (encrypted at rest) and switches on the default schedules of catalog-replication, policy-replication and hierarchy-rollup (unless set already).")
+            .WithSummary("Make this server a child: registers with the parent at url with the parent's registration token (its name is Patch:Hierarchy:Name, its cultures the managed cultures), keeps the credential it receives (encrypted at rest) and switches on the default schedules of catalog-replication, policy-replication and hierarchy-rollup (unless set already). The credential's secret is chosen here and kept per token, so the same request again after a lost answer gets the same registration.")
             .Produces<ParentView>().ProducesProblem(400).ProducesProblem(409).ProducesProblem(502);
 
         group.MapGet("parent", async (IQuerySession session, CancellationToken ct) =>

@@ -29,6 +29,8 @@ public sealed class ParentClient(IHttpClientFactory http, IDataProtectionProvide
 
     public string Protect(string credential) => Protector.Protect(credential);
 
+    public string Unprotect(string protectedValue) => Protector.Unprotect(protectedValue);
+
     /// <summary>The key the parent signs this child's answers and bundles with: the SHA-256 of the child's credential's secret.</summary>
     public string KeyOf(ParentLink link) => Secrets.Hash(Secrets.Split(Protector.Unprotect(link.ProtectedCredential))!.Value.Secret);
 

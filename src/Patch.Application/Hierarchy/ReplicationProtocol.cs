@@ -6,7 +6,8 @@ using Patch.Domain.Catalog;
 namespace Patch.Application.Hierarchy;
 
 /// <summary>The registration request a child sends its parent with the parent's registration token.</summary>
-public sealed record RegisterChildRequest(string? Token, string? Name, string? Url, IReadOnlyList<string>? Cultures);
+/// <summary><c>Credential</c>: the secret the child chose for its credential; sent again after a lost answer, it gets the same registration.</summary>
+public sealed record RegisterChildRequest(string? Token, string? Name, string? Url, IReadOnlyList<string>? Cultures, string? Credential = null);
 
 /// <summary>The parent's answer: the child's own credential ("child-….secret", shown once) and who the parent is.</summary>
 public sealed record ChildRegistered(string ChildId, string Credential, string ParentId, string ParentName, IReadOnlyList<string> MissingCultures);

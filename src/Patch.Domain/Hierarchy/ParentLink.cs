@@ -3,6 +3,16 @@ namespace Patch.Domain.Hierarchy;
 /// <summary>This server became a child of a parent: where it is, who it is, the child's own credential (protected at rest).</summary>
 public sealed record ParentServerLinked(string ParentUrl, string ParentId, string ParentName, string ChildId, string ProtectedCredential, DateTimeOffset At);
 
+/// <summary>
+/// This server is about to register with a parent using this registration token: the secret it chose for its own
+/// credential (protected at rest), kept so that registering again with the same token after a lost answer sends the same
+/// secret and gets the same registration (stream <see cref="StreamId"/>).
+/// </summary>
+public sealed record ParentLinkAttempted(string TokenId, string ProtectedSecret, DateTimeOffset At)
+{
+    public static string StreamId(string tokenId) => $"hierarchy:link-attempt:{tokenId}";
+}
+
 /// <summary>The parent is reached at another URL (moved to https, a new host name); the same parent, as its signed answer there proved.</summary>
 public sealed record ParentUrlChanged(string ParentUrl, DateTimeOffset At);
 

@@ -104,6 +104,24 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         var (wrong, refusal) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = tokenText.Split('.')[0] + ".not-the-secret" });
         Assert.Equal(502, wrong);
         Assert.Contains("not valid", refusal.GetProperty("detail").GetString());
+        // The parent registers the child, but its answer is lost on the way (the connection drops): the same token sent
+        // again gets the same registration — not "already used", and no second child on the parent.
+        await using (var lossy = await Loopback.StartAsync(async ctx =>
+        {
+            using var forward = new HttpClient();
+            using var request = new HttpRequestMessage(new HttpMethod(ctx.Request.Method), parent.BaseUrl + ctx.Request.Path + ctx.Request.QueryString);
+            var body = new MemoryStream();
+            await ctx.Request.Body.CopyToAsync(body);
+            request.Content = new ByteArrayContent(body.ToArray());
+            request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(ctx.Request.ContentType ?? "application/json");
+            using var answered = await forward.SendAsync(request);
+            ctx.Abort();
+        }))
+        {
+            var (lost, lostAnswer) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = lossy.Urls.First(), token = tokenText });
+            Assert.True(lost == 502, lostAnswer.ToString());
+            Assert.Single((await parent.GetAsync("/api/hierarchy/children")).EnumerateArray());
+        }
         var (linked, link) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = tokenText });
         Assert.True(linked == 200, link.ToString());
         Assert.Equal("hq", link.GetProperty("parentName").GetString());
