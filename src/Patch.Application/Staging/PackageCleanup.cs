@@ -13,7 +13,8 @@ namespace Patch.Application.Staging;
 /// The package deletion interval (vendor setting "delete unused packages after N days", 0 = never): packages that no
 /// active, enabled policy distributes and that were downloaded more than N days ago leave the store; their updates
 /// get <see cref="UpdatePackageRemoved"/>, so the Remediation Center shows them unstaged. Partial downloads untouched for
-/// <see cref="StagingOptions.PartialRetention"/> go too. A server task with history.
+/// <see cref="StagingOptions.PartialRetention"/> go too, and so do stored files that nothing records or names
+/// (<c>orphansRemoved</c>). A server task with history.
 /// </summary>
 public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, StagingOptions options, TimeProvider time, ILogger<PackageCleanup> logger)
 {
@@ -45,8 +46,37 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
             // Partial downloads nothing resumed within the retention (a source that failed for good, an update never staged again).
             var (partials, partialsFailed) = packages.RemovePartialsUntouchedSince(time.GetUtcNow() - options.PartialRetention);
             if (partialsFailed > 0) logger.LogWarning("{Count} partial downloads could not be deleted", partialsFailed);
+            var named = (await query.Query<SoftwareUpdatePolicy>().ToListAsync(token)).SelectMany(p => p.Updates.SelectMany(u => u.PackageHashes())).ToHashSet();
+            var (orphans, orphansFailed) = RemoveOrphans(stillRecorded, named, time.GetUtcNow() - options.PartialRetention);
             return new TaskOutcome(new Dictionary<string, int> { ["packagesRemoved"] = removed, ["packagesKept"] = kept,
-                ["filesNotDeleted"] = failedDeletes + partialsFailed, ["partialDownloadsRemoved"] = partials });
+                ["filesNotDeleted"] = failedDeletes + partialsFailed + orphansFailed, ["partialDownloadsRemoved"] = partials, ["orphansRemoved"] = orphans });
+    }
+
+    /// <summary>
+    /// Deletes the stored files that no bulletin records as downloaded and no policy names, untouched since
+    /// <paramref name="before"/> (the partial retention): left by a removal whose record was saved but whose delete never
+    /// came (a database error, a crash), or by a file stored whose record never was. The retention keeps a file just
+    /// stored — a download or a bundle's package between its verification and its record — out of reach.
+    /// </summary>
+    private (int Removed, int Failed) RemoveOrphans(HashSet<string> recorded, HashSet<string> named, DateTimeOffset before)
+    {
+        int removed = 0, failed = 0;
+        foreach (var (sha, file) in packages.All().ToList())
+        {
+            if (recorded.Contains(sha) || named.Contains(sha) || file.LastWriteTimeUtc >= before.UtcDateTime) continue;
+            try
+            {
+                file.Delete();
+                removed++;
+                logger.LogInformation("Package {Sha256} removed: no bulletin records it and no policy names it", sha);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                failed++;
+                logger.LogWarning(e, "Unrecorded package {Sha256} could not be deleted", sha);
+            }
+        }
+        return (removed, failed);
     }
 
     /// <summary>

@@ -280,12 +280,32 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
         File.WriteAllBytes(stale, [1, 2, 3]);
         File.SetLastWriteTimeUtc(stale, DateTime.UtcNow.AddDays(-8));
         File.WriteAllBytes(fresh, [4, 5, 6]);
+        // A stored file no bulletin records and no policy names (its removal was saved, its delete never came) goes once
+        // older than the retention; one stored lately stays (a download between its verification and its record).
+        string Stored(string sha)
+        {
+            var path = Path.Combine(App.PackageDirectory, "sha256", sha[..2], sha);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllBytes(path, [7, 8, 9]);
+            return path;
+        }
+        var orphan = Stored(new string('a', 64));
+        File.SetLastWriteTimeUtc(orphan, DateTime.UtcNow.AddDays(-8));
+        var justStored = Stored(new string('b', 64));
+        var recorded = Directory.EnumerateFiles(Path.Combine(App.PackageDirectory, "sha256"), "*", SearchOption.AllDirectories).Where(f => f != orphan && f != justStored).ToList();
+        Assert.NotEmpty(recorded);
+        foreach (var file in recorded) File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddDays(-8));
         var kept = await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run?wait=true");
         Assert.Equal(0, kept.Body.GetProperty("counts").GetProperty("packagesRemoved").GetInt32());
         Assert.Equal(1, kept.Body.GetProperty("counts").GetProperty("partialDownloadsRemoved").GetInt32());
+        Assert.Equal(1, kept.Body.GetProperty("counts").GetProperty("orphansRemoved").GetInt32());
         Assert.False(File.Exists(stale));
         Assert.True(File.Exists(fresh));
+        Assert.False(File.Exists(orphan));
+        Assert.True(File.Exists(justStored));
+        Assert.All(recorded, file => Assert.True(File.Exists(file), file));
         File.Delete(fresh);
+        File.Delete(justStored);
 
         App.Clock.Shift = TimeSpan.FromDays(8);
         var run = (await SendAsync(HttpMethod.Post, "/api/server-tasks/package-cleanup/run?wait=true")).Body;
