@@ -238,6 +238,31 @@ public class when_importing_catalogs_through_the_api(AppFixture app) : AppTest(a
     }
 
     [Fact]
+    public async Task an_import_whose_follow_up_cannot_start_answers_its_own_result()
+    {
+        // The revision of policies after the import cannot be recorded (the database refuses its run): the import is
+        // committed, so its answer is its result — not a 503 "nothing was saved" that would have it sent again as "unchanged".
+        await SqlScalarAsync("""
+            create or replace function patch.test_no_revision() returns trigger language plpgsql as $$
+            begin raise exception 'could not extend file: No space left on device' using errcode = '53100'; end $$;
+            create trigger test_no_revision before insert on patch.mt_events for each row
+              when (new.type = 'server_task_started' and new.data ->> 'task' = 'revise-software-updates') execute function patch.test_no_revision();
+            """);
+        try
+        {
+            var result = await App.ImportAsync("patch", File.ReadAllBytes(SharedData.RepoFile("demo/patch-demo-catalog.json")));
+            Assert.Equal("completed", result.GetProperty("status").GetString());
+            Assert.True(result.GetProperty("eventsAppended").GetInt32() > 0, result.ToString());
+            Assert.Equal(0, (long)(await SqlScalarAsync("select count(*) from patch.mt_events where type = 'server_task_started' and data ->> 'task' = 'revise-software-updates'"))!);
+        }
+        finally
+        {
+            await SqlScalarAsync("drop trigger if exists test_no_revision on patch.mt_events; drop function if exists patch.test_no_revision();");
+        }
+        Assert.True(await App.CatalogEventCountAsync() > 0);
+    }
+
+    [Fact]
     public async Task a_body_over_the_configured_size_is_refused()
     {
         var big = new byte[AppFixture.MaxImportBytes + 10];
