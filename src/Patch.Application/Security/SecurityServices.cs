@@ -25,6 +25,12 @@ public sealed class SignInOptions
 
     public int AttemptsPerMinute { get; set; } = 10;
 
+    /// <summary>
+    /// The least time a refused sign-in takes: a known name's refusal records the failure (a commit), an unknown one's
+    /// records nothing, and the difference would tell which names exist. Above the hash and the commit, both take this.
+    /// </summary>
+    public TimeSpan RefusalFloor { get; set; } = TimeSpan.FromMilliseconds(400);
+
     public SignInPolicy Policy => new(MaxFailures, LockoutDuration);
 
     public IReadOnlyList<string> Problems()
@@ -33,6 +39,7 @@ public sealed class SignInOptions
         if (MaxFailures is < 1 or > 100) problems.Add("Patch:Auth:SignIn:MaxFailures: 1 to 100");
         if (LockoutDuration < TimeSpan.FromSeconds(1) || LockoutDuration > TimeSpan.FromDays(1)) problems.Add("Patch:Auth:SignIn:LockoutDuration: 00:00:01 to 1.00:00:00");
         if (AttemptsPerMinute is < 1 or > 10_000) problems.Add("Patch:Auth:SignIn:AttemptsPerMinute: 1 to 10000");
+        if (RefusalFloor < TimeSpan.Zero || RefusalFloor > TimeSpan.FromSeconds(10)) problems.Add("Patch:Auth:SignIn:RefusalFloor: 00:00:00 to 00:00:10");
         return problems;
     }
 }

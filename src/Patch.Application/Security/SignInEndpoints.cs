@@ -76,8 +76,20 @@ public sealed class SignIn(IDocumentStore store, TimeProvider time, SignInOption
 {
     public DateTimeOffset Now => time.GetUtcNow();
 
-    /// <summary>The signed-in user, or the status and problem to answer (400 for a malformed request, the same 401 for every refusal).</summary>
+    /// <summary>
+    /// The signed-in user, or the status and problem to answer (400 for a malformed request, the same 401 for every
+    /// refusal, never sooner than <see cref="SignInOptions.RefusalFloor"/> after the attempt began, whether the name exists or not).
+    /// </summary>
     public async Task<(User? User, int Status, string? Problem)> CheckAsync(string? userName, string? password, HttpContext http, CancellationToken ct)
+    {
+        var began = time.GetTimestamp();
+        var answer = await DecideAsync(userName, password, http, ct);
+        if (answer.Status == StatusCodes.Status401Unauthorized && options.RefusalFloor - time.GetElapsedTime(began) is { Ticks: > 0 } left)
+            await Task.Delay(left, time, ct);
+        return answer;
+    }
+
+    private async Task<(User? User, int Status, string? Problem)> DecideAsync(string? userName, string? password, HttpContext http, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(userName) || string.IsNullOrEmpty(password)) return (null, 400, "userName and password are required.");
         if (userName.Length > 256 || password.Length > UserDecisions.MaxPasswordLength || userName.Any(char.IsControl) || password.Any(char.IsControl))

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Text.Json;
 using Patch.Api.Tests.Infrastructure;
@@ -45,8 +46,15 @@ public class when_users_sign_in(AppFixture app) : SecurityTestBase(app)
     {
         await CreateUserAsync("leo", Roles.Auditor);
         using var browser = Browser();
+        // Both take at least the refusal floor: a known name's refusal records the failure, an unknown one's records nothing.
+        var floor = App.Host.Services.GetRequiredService<Patch.Application.Security.SignInOptions>().RefusalFloor;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var unknown = await Send(browser, HttpMethod.Post, "/api/auth/sign-in", new { userName = "nobody", password = Password });
+        var unknownTook = clock.Elapsed;
+        clock.Restart();
         var wrong = await Send(browser, HttpMethod.Post, "/api/auth/sign-in", new { userName = "leo", password = "not the password at all" });
+        var wrongTook = clock.Elapsed;
+        Assert.True(floor >= TimeSpan.FromMilliseconds(100) && unknownTook >= floor && wrongTook >= floor, $"floor {floor}: unknown name {unknownTook}, wrong password {wrongTook}");
         Assert.Equal(HttpStatusCode.Unauthorized, unknown.Status);
         Assert.Equal(HttpStatusCode.Unauthorized, wrong.Status);
         Assert.Equal(unknown.Body.GetProperty("detail").GetString(), wrong.Body.GetProperty("detail").GetString());
