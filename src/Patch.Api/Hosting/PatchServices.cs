@@ -134,11 +134,10 @@ public static class PatchServices
         var cluster = builder.Configuration.GetValue("Patch:Cluster:Enabled", false);
         if (cluster && string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString("Patch")))
             throw new InvalidOperationException("Patch:Cluster:Enabled needs ConnectionStrings:Patch: API nodes share one PostgreSQL, never each its embedded one.");
-        services.AddHttpContextAccessor();
         services.AddMarten(sp =>
             {
                 var options = ConfigureStore(sp.GetRequiredService<PatchDatabase>().ConnectionString);
-                options.Listeners.Add(new ChangesSaved(sp.GetRequiredService<IHttpContextAccessor>()));
+                options.Listeners.Add(new ChangesSaved());
                 return options;
             })
             .UseLightweightSessions()

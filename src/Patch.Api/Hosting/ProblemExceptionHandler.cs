@@ -24,7 +24,8 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
             {
                 StatusCodes.Status503ServiceUnavailable => DatabaseCause(exception)!.Value.Cause + ".",
                 StatusCodes.Status409Conflict or StatusCodes.Status412PreconditionFailed => "Another change to the same data was saved first.",
-                _ => "The server failed to handle the rest of the request (see the server log).",
+                >= 500 => "The server failed to handle the rest of the request (see the server log).",
+                _ => detail,
             }) + " " + partly.Message;
         if (status == StatusCodes.Status503ServiceUnavailable)
         {

@@ -47,14 +47,16 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
         {
             // The packages first, each verified against the SHA-256 it is named by: a bundle carrying a package that does
             // not verify (the parent's copy is corrupt) is refused before any of its pages is applied.
-            foreach (var line in Lines(content).Skip(1).Where(IsChunk))
+            foreach (var line in Lines(content).Skip(1).Where(MayBeChunk))
             {
                 using var doc = JsonDocument.Parse(line);
-                if (await ChunkAsync(doc.RootElement.Deserialize<BundleChunk>(ReplicationProtocol.Json)!.Chunk, ct)) packagesStored++;
+                if (doc.RootElement.TryGetProperty("chunk", out _) && await ChunkAsync(doc.RootElement.Deserialize<BundleChunk>(ReplicationProtocol.Json)!.Chunk, ct))
+                    packagesStored++;
             }
-            foreach (var line in Lines(content).Skip(1).Where(line => !IsChunk(line)))
+            foreach (var line in Lines(content).Skip(1))
             {
                 using var doc = JsonDocument.Parse(line);
+                if (doc.RootElement.TryGetProperty("chunk", out _)) continue;
                 if (doc.RootElement.TryGetProperty("events", out _))
                 {
                     var page = doc.RootElement.Deserialize<FeedPage>(ReplicationProtocol.Json)!;
@@ -71,7 +73,7 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
             }
             var (policyCounts, waiting) = policies is null ? (null, new List<string>())
                 : await policyReplicator.ApplyAllAsync(link, replication, runId, policies, cultures, complete: false,
-                    (sha, _, _) => Task.FromResult<string?>(packages.Has(sha) ? null : $"package {sha} is neither in the bundle nor in this server's package store"), ct);
+                    (sha, _, _) => Task.FromResult<string?>(packages.Reuse(sha) ? null : $"package {sha} is neither in the bundle nor in this server's package store"), ct);
             var mismatched = (await ReplicationVerification.CompareAsync(store, time, replication, runId, digests, cultures, ct)).Mismatched;
             if (tally.Applied > 0)
                 await Catalog.CatalogChanged.FollowAsync(catalog, bus, runner, config, $"replication bundle {runId}", tally.Changed, ct);
@@ -101,13 +103,13 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
                 ? "Cancelled before the bundle was imported: the pages applied until then are kept (each with its checkpoint)."
                 : $"{e.GetType().Name}: {e.Message}");
             if (e is OperationCanceledException || pagesApplied + packagesStored == 0) throw;
-            throw new PartlySavedException($"The bundle's packages were stored ({packagesStored}) and its first {pagesApplied} new page(s) applied, each with its "
-                + "checkpoint; the rest of the bundle was not. Importing the same bundle again is safe: it passes over what was applied and goes on.", e);
+            throw new PartlySavedException($"The bundle's packages were stored ({packagesStored}) and {pagesApplied} new page(s) applied, each with its "
+                + "checkpoint; the rest of the bundle may not have been. Importing the same bundle again is safe: it passes over what was applied and goes on.", e);
         }
     }
 
-    /// <summary>A package's piece: the line a <see cref="BundleChunk"/> serialises to (the bundle is signed, so its lines are the parent's serialiser's).</summary>
-    private static bool IsChunk(string line) => line.StartsWith("{\"chunk\":", StringComparison.Ordinal);
+    /// <summary>A line that may be a package's piece (a <see cref="BundleChunk"/>): the others are not parsed in the packages' pass.</summary>
+    private static bool MayBeChunk(string line) => line.Contains("\"chunk\"", StringComparison.Ordinal);
 
     /// <summary>
     /// Pages applied before a failure are committed with their checkpoint (imported again, the bundle passes them over):
@@ -157,7 +159,7 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
     private async Task<bool> ChunkAsync(PackageChunk chunk, CancellationToken ct)
     {
         if (!Staging.PackageStore.IsSha256(chunk.Sha256) || chunk.Offset < 0 || chunk.Size < 0) throw new InvalidOperationException("A package piece of the bundle names no valid package.");
-        if (packages.Has(chunk.Sha256)) return false;
+        if (packages.Reuse(chunk.Sha256)) return false;
         var partial = packages.PartialPath($"bundle|{chunk.Sha256}");
         Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
         await using (var file = new FileStream(partial, chunk.Offset == 0 ? FileMode.Create : FileMode.Open, FileAccess.Write))

@@ -36,7 +36,7 @@ public static class HierarchyEndpoints
                 if (link.Aggregate is { } known)
                     return Results.Problem(title: "Already a child", detail: $"This server is a child of '{known.ParentName}' ({known.ParentUrl}).", statusCode: StatusCodes.Status409Conflict);
                 var settings = await Settings.CoreSettingsEndpoints.CurrentAsync(session, ct);
-                var chosen = await ParentLinkAttempts.SecretAsync(store, parent, Actor.From(http), body.Token!, time, ct);
+                var chosen = await ParentLinkAttempts.SecretAsync(store, parent, Actor.From(http), body.Token!, body.Url, time, ct);
                 ChildRegistered registered;
                 try
                 {

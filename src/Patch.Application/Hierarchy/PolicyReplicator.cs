@@ -110,7 +110,7 @@ public sealed class PolicyReplicator(IDocumentStore store, ParentClient parent, 
         {
             foreach (var file in (update.Prerequisites ?? []).Select(f => (f.Sha256, f.Size)).Append((update.PackageSha256, update.PackageSize)))
             {
-                if (packages.Has(file.Item1)) continue;
+                if (packages.Reuse(file.Item1)) continue;
                 if (await fetch(file.Item1, file.Item2, ct) is { } failure) return $"Policy '{policy.Name}': {failure}";
                 counts["packagesDownloaded"]++;
             }

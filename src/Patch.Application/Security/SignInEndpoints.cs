@@ -98,12 +98,19 @@ public sealed class SignIn(IDocumentStore store, TimeProvider time, SignInOption
         if (UserDecisions.UserNameProblem(userName) is not null) return Refuse(password);
         var attempt = new Actor("anonymous", "anonymous", http.TraceIdentifier);
         await using var session = store.OpenSession(attempt);
+        // The password is checked before the user's stream is locked: attempts on one name would otherwise wait for each
+        // other's hash, and the time they took would tell that the name exists.
+        if (await session.LoadAsync<User>(User.StreamId(userName), ct) is not { Deleted: false } seen) return Refuse(password);
+        bool Open(User u, DateTimeOffset at) => u.CanSignIn && !(u.LockedUntil > at);
+        var checkedOpen = Open(seen, time.GetUtcNow());
+        var checkedMatches = checkedOpen ? Passwords.Verify(seen, password) : Passwords.VerifyDecoy(password);
         // Attempts on one user are serialized, so failures in a row are counted exactly.
         var stream = await session.Events.FetchForExclusiveWriting<User>(User.StreamId(userName), ct);
-        if (stream.Aggregate is not { Deleted: false } user) return Refuse(password);
+        if (stream.Aggregate is not { Deleted: false } user) return Refuse(null);
         var now = time.GetUtcNow();
-        var open = user.CanSignIn && !(user.LockedUntil > now);
-        var matches = open ? Passwords.Verify(user, password) : Passwords.VerifyDecoy(password);
+        var open = Open(user, now);
+        // Its password or its lock changed while the password was checked (rare): checked again, under the lock.
+        var matches = open && (checkedOpen && user.PasswordHash == seen.PasswordHash ? checkedMatches : Passwords.Verify(user, password));
         var (accepted, outcome) = UserDecisions.SignIn(user, matches, options.Policy, remote, now);
         if (accepted)
         {

@@ -56,14 +56,17 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
     /// Deletes the stored files that no bulletin records as downloaded and no policy names, untouched since
     /// <paramref name="before"/> (the partial retention): left by a removal whose record was saved but whose delete never
     /// came (a database error, a crash), or by a file stored whose record never was. The retention keeps a file just
-    /// stored — a download or a bundle's package between its verification and its record — out of reach.
+    /// stored or taken up again (<see cref="PackageStore.Reuse"/>) — between its verification and its record — out of reach.
     /// </summary>
     private (int Removed, int Failed) RemoveOrphans(HashSet<string> recorded, HashSet<string> named, DateTimeOffset before)
     {
         int removed = 0, failed = 0;
         foreach (var (sha, file) in packages.All().ToList())
         {
-            if (recorded.Contains(sha) || named.Contains(sha) || file.LastWriteTimeUtc >= before.UtcDateTime) continue;
+            if (recorded.Contains(sha) || named.Contains(sha)) continue;
+            // Read again now: a staging run may have just taken the file up (PackageStore.Reuse renews its time).
+            file.Refresh();
+            if (!file.Exists || file.LastWriteTimeUtc >= before.UtcDateTime) continue;
             try
             {
                 file.Delete();

@@ -34,7 +34,7 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
     public async Task<DownloadOutcome> DownloadAsync(string updateKey, string bulletinNumber, UpdateFacts update, bool verify, string? stagingLocation, CancellationToken ct)
     {
         if (StagingRules.RefuseBeforeDownload(update, verify) is { } refusal) return new DownloadOutcome(false, null, 0, null, false, refusal, 0);
-        if (update.Sha256 is { } known && store.Has(known))
+        if (update.Sha256 is { } known && store.Reuse(known))
             return new DownloadOutcome(true, known, new FileInfo(store.PathOf(known)).Length, "package store", verify, null, 0);
         var unreadable = new List<string>();
         var candidates = DownloadSources.For(bulletinNumber, update, stagingLocation, unreadable);

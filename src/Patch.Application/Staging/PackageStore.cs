@@ -28,6 +28,19 @@ public sealed partial class PackageStore
 
     public bool Has(string sha256) => IsSha256(sha256) && File.Exists(PathOf(sha256));
 
+    /// <summary>
+    /// <see cref="Has"/> for a file about to be recorded again (staged from the store, a replicated or bundled package
+    /// already here): its time is renewed, so the package cleanup's sweep of files nothing records — which spares files
+    /// touched within the partial retention — cannot take it between now and its record.
+    /// </summary>
+    public bool Reuse(string sha256)
+    {
+        if (!Has(sha256)) return false;
+        try { File.SetLastWriteTimeUtc(PathOf(sha256), DateTime.UtcNow); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return Has(sha256);
+    }
+
     /// <summary>Where the partial download of one update from one source waits; kept between attempts for Range resumes.</summary>
     public string PartialPath(string updateKey) =>
         Path.Combine(Root, "partial", Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(updateKey)))[..32] + ".part");
@@ -37,7 +50,7 @@ public sealed partial class PackageStore
     {
         var target = PathOf(sha256);
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        if (File.Exists(target)) File.Delete(partialPath);
+        if (Reuse(sha256)) File.Delete(partialPath);
         else File.Move(partialPath, target);
         return target;
     }

@@ -4,11 +4,12 @@ namespace Patch.Domain.Hierarchy;
 public sealed record ParentServerLinked(string ParentUrl, string ParentId, string ParentName, string ChildId, string ProtectedCredential, DateTimeOffset At);
 
 /// <summary>
-/// This server is about to register with a parent using this registration token: the secret it chose for its own
-/// credential (protected at rest), kept so that registering again with the same token after a lost answer sends the same
-/// secret and gets the same registration (stream <see cref="StreamId"/>).
+/// This server is about to register with the parent at <c>ParentUrl</c> using this registration token: the secret it
+/// chose for its own credential (protected at rest), kept so that registering again at the same URL with the same token
+/// after a lost answer sends the same secret and gets the same registration (stream <see cref="StreamId"/>). Another URL
+/// gets another secret: a server that was sent the token by mistake never learns the secret the real parent will keep.
 /// </summary>
-public sealed record ParentLinkAttempted(string TokenId, string ProtectedSecret, DateTimeOffset At)
+public sealed record ParentLinkAttempted(string TokenId, string ProtectedSecret, DateTimeOffset At, string? ParentUrl = null)
 {
     public static string StreamId(string tokenId) => $"hierarchy:link-attempt:{tokenId}";
 }

@@ -105,8 +105,9 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         Assert.Equal(502, wrong);
         Assert.Contains("not valid", refusal.GetProperty("detail").GetString());
         // The parent registers the child, but its answer is lost on the way (the connection drops): the same token sent
-        // again gets the same registration — not "already used", and no second child on the parent.
-        await using (var lossy = await Loopback.StartAsync(async ctx =>
+        // again to the same URL gets the same registration — not "already used", and no second child on the parent.
+        var answersLost = 1;
+        await using var lossy = await Loopback.StartAsync(async ctx =>
         {
             using var forward = new HttpClient();
             using var request = new HttpRequestMessage(new HttpMethod(ctx.Request.Method), parent.BaseUrl + ctx.Request.Path + ctx.Request.QueryString);
@@ -114,15 +115,26 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
             await ctx.Request.Body.CopyToAsync(body);
             request.Content = new ByteArrayContent(body.ToArray());
             request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(ctx.Request.ContentType ?? "application/json");
+            if (ctx.Request.Headers.Authorization.Count > 0) request.Headers.TryAddWithoutValidation("Authorization", ctx.Request.Headers.Authorization.ToString());
             using var answered = await forward.SendAsync(request);
-            ctx.Abort();
-        }))
-        {
-            var (lost, lostAnswer) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = lossy.Urls.First(), token = tokenText });
-            Assert.True(lost == 502, lostAnswer.ToString());
-            Assert.Single((await parent.GetAsync("/api/hierarchy/children")).EnumerateArray());
-        }
-        var (linked, link) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = tokenText });
+            if (Interlocked.Decrement(ref answersLost) >= 0)
+            {
+                ctx.Abort();
+                return;
+            }
+            ctx.Response.StatusCode = (int)answered.StatusCode;
+            foreach (var (name, values) in answered.Headers.Concat(answered.Content.Headers).Where(h => h.Key != "Transfer-Encoding"))
+                ctx.Response.Headers[name] = values.ToArray();
+            await ctx.Response.Body.WriteAsync(await answered.Content.ReadAsByteArrayAsync());
+        });
+        var (lost, lostAnswer) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = lossy.Urls.First(), token = tokenText });
+        Assert.True(lost == 502, lostAnswer.ToString());
+        Assert.Single((await parent.GetAsync("/api/hierarchy/children")).EnumerateArray());
+        // Sent to another URL, the token carries another secret (a server reached by mistake never learns the one kept): refused there.
+        var (elsewhereLinked, elsewhereAnswer) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = tokenText });
+        Assert.Equal(502, elsewhereLinked);
+        Assert.Contains("already used", elsewhereAnswer.GetProperty("detail").GetString());
+        var (linked, link) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = lossy.Urls.First(), token = tokenText });
         Assert.True(linked == 200, link.ToString());
         Assert.Equal("hq", link.GetProperty("parentName").GetString());
         // A linked child replicates by itself: its replication tasks are on their default schedules.
