@@ -147,6 +147,54 @@ public class when_policy_maintenance_tasks_run(AppFixture app) : AppTest(app)
         Assert.Equal(0, again.GetProperty("counts").GetProperty("corrupt").GetInt32());
     }
 
+    /// <summary>
+    /// A corrupt package the task cannot delete (here: immutable, which stops root too) stays recorded and is counted, not
+    /// recorded removed — staging would take it back from the store as staged —; the next run, once it can, removes and
+    /// stages it again. Needs chattr on a file system that keeps the attribute (skipped elsewhere).
+    /// </summary>
+    [Fact]
+    public async Task a_corrupt_package_that_cannot_be_deleted_stays_recorded_and_is_counted()
+    {
+        await ImportAsync(new { id = "KB9300005", vendor = "ms", title = "Undeletable", severity = "Low", updates = new[] { Update("j-w10", "w10", "j.msu", 6) } });
+        await StageAndWaitAsync("KB9300005");
+        var sha = (await GetJsonAsync("/api/bulletins/KB9300005")).GetProperty("updates")[0].GetProperty("sha256").GetString()!;
+        var path = Directory.GetFiles(App.PackageDirectory, sha, SearchOption.AllDirectories).Single();
+        await File.WriteAllBytesAsync(path, [1, 2, 3], Ct);
+        if (!await ChattrAsync("+i", path)) Assert.Skip("chattr +i is not available here: a file root cannot delete cannot be made.");
+        try
+        {
+            var run = await RunAsync("package-integrity");
+            Assert.Equal(1, run.GetProperty("counts").GetProperty("corrupt").GetInt32());
+            Assert.Equal(1, run.GetProperty("counts").GetProperty("corruptNotRemoved").GetInt32());
+            Assert.Equal(0, run.GetProperty("counts").GetProperty("bulletinsRestaged").GetInt32());
+            Assert.True((await GetJsonAsync("/api/bulletins?q=KB9300005")).GetProperty("items")[0].GetProperty("staged").GetBoolean());
+        }
+        finally
+        {
+            await ChattrAsync("-i", path);
+        }
+        var again = await RunAsync("package-integrity");
+        Assert.Equal(0, again.GetProperty("counts").GetProperty("corruptNotRemoved").GetInt32());
+        Assert.Equal(1, again.GetProperty("counts").GetProperty("bulletinsRestaged").GetInt32());
+        for (var i = 0; i < 100 && !(File.Exists(path) && Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(path, Ct))) == sha); i++)
+            await Task.Delay(100, Ct);
+        Assert.Equal(sha, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(path, Ct))));
+    }
+
+    private static async Task<bool> ChattrAsync(string change, string path)
+    {
+        try
+        {
+            using var chattr = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("chattr", [change, path]) { RedirectStandardError = true })!;
+            await chattr.WaitForExitAsync();
+            return chattr.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    }
+
     /// <summary>A file installed before an update (a checkpoint cumulative update's) is a package too: checked, and a corrupt one staged again.</summary>
     [Fact]
     public async Task a_corrupt_file_installed_before_an_update_is_found_and_staged_again()
