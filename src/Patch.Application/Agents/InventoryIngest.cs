@@ -64,18 +64,20 @@ public sealed class InventoryIngest(IDocumentStore store, VulnerabilityAnalysis 
 
     private async Task ProcessAsync(List<Pending> batch, CancellationToken ct)
     {
-        await OneByOneOnFailureAsync(batch, "store", AppendAsync, ct);
+        await OneByOneOnFailureAsync(batch, "store", AppendAsync, e => e, ct);
         var appended = batch.Where(p => p.Accepted is not null).ToList();
         await OneByOneOnFailureAsync(appended, "analyse", async (some, token) =>
         {
             await analysis.RecomputeComputersAsync(some.Select(p => p.Report.ComputerId).ToList(), token);
             foreach (var p in some) p.Done.TrySetResult(p.Accepted!);
-        }, ct);
+        }, e => new PartlySavedException("The inventory was stored, but the computer's analysis failed. Sending the same inventory again is safe: it "
+            + "only records the time, and the computer is analysed then.", e), ct);
         PatchTelemetry.InventoryIngestBatch.Record(batch.Count);
     }
 
     /// <summary>The batch at once; if that fails, each report alone, so one bad report (or racing writer) fails only itself.</summary>
-    private async Task OneByOneOnFailureAsync(List<Pending> batch, string what, Func<List<Pending>, CancellationToken, Task> step, CancellationToken ct)
+    private async Task OneByOneOnFailureAsync(List<Pending> batch, string what, Func<List<Pending>, CancellationToken, Task> step, Func<Exception, Exception> failure,
+        CancellationToken ct)
     {
         if (batch.Count == 0) return;
         try
@@ -86,12 +88,13 @@ public sealed class InventoryIngest(IDocumentStore store, VulnerabilityAnalysis 
         {
             if (batch.Count == 1)
             {
-                batch[0].Done.TrySetException(e);
+                // The report's answer: after the store step, what was kept (never "nothing was saved").
+                batch[0].Done.TrySetException(failure(e));
                 batch[0].Accepted = null;
                 return;
             }
             logger.LogWarning(e, "Could not {What} {Count} inventory reports at once; trying them one by one", what, batch.Count);
-            foreach (var one in batch) await OneByOneOnFailureAsync([one], what, step, ct);
+            foreach (var one in batch) await OneByOneOnFailureAsync([one], what, step, failure, ct);
         }
     }
 

@@ -45,6 +45,37 @@ public class when_agents_enrol_and_report(AppFixture app) : AppTest(app)
     }
 
     [Fact]
+    public async Task an_inventory_stored_whose_analysis_fails_is_answered_as_stored_and_the_resend_analyses_it()
+    {
+        var credential = await EnrolAsync(await TokenAsync(), "SRV-NOANALYSIS");
+        var computerId = Domain.Computers.Computer.StreamId("SRV-NOANALYSIS");
+        await SqlScalarAsync($$"""
+            create or replace function patch.test_no_analysis() returns trigger language plpgsql as $$
+            begin raise exception 'could not extend file: No space left on device' using errcode = '53100'; end $$;
+            create trigger test_no_analysis before insert or update on patch.compliance_member for each row
+              when (new.computer_id = '{{computerId}}') execute function patch.test_no_analysis();
+            """);
+        try
+        {
+            var (status, problem) = await SendAsync(HttpMethod.Post, "/agent/v1/inventory", InventoryOf("srv_2019_rtm_datacenter_en-us_systeminfo.txt"), credential);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+            var detail = problem.GetProperty("detail").GetString()!;
+            Assert.StartsWith("The database is out of disk space. The inventory was stored, but the computer's analysis failed.", detail);
+            Assert.DoesNotContain("nothing was saved", detail);
+        }
+        finally
+        {
+            await SqlScalarAsync("drop trigger if exists test_no_analysis on patch.compliance_member; drop function if exists patch.test_no_analysis();");
+        }
+        Assert.Equal("10.0.17763", (await SendAsync(HttpMethod.Get, "/agent/v1/me", bearer: credential)).Body.GetProperty("inventory").GetProperty("osVersion").GetString());
+        Assert.Equal(0L, await SqlScalarAsync($"select count(*) from patch.compliance_member where computer_id = '{computerId}'"));
+        var (again, accepted) = await SendAsync(HttpMethod.Post, "/agent/v1/inventory", InventoryOf("srv_2019_rtm_datacenter_en-us_systeminfo.txt"), credential);
+        Assert.Equal(HttpStatusCode.OK, again);
+        Assert.False(accepted.GetProperty("changed").GetBoolean());
+        Assert.Equal(1L, await SqlScalarAsync($"select count(*) from patch.compliance_member where computer_id = '{computerId}'"));
+    }
+
+    [Fact]
     public async Task an_agent_enrols_with_a_token_reports_inventory_and_sees_only_its_own_computer()
     {
         using (var client = App.Client())
