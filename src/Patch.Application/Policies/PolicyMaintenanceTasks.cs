@@ -99,17 +99,7 @@ public sealed class PolicyMaintenanceTasks(IDocumentStore store, PackageStore pa
             // The corrupt files go before their removal is recorded, and only a file gone is recorded removed: staging takes a
             // file the store holds under the hash without hashing it again, so a corrupt file left there would come back
             // as "staged". One that cannot go (in use, read-only) stays recorded, counted, and is tried again by the next run.
-            foreach (var sha in corruptFiles)
-            {
-                try
-                {
-                    if (packages.Has(sha)) File.Delete(packages.PathOf(sha));
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    undeletable.Add(sha);
-                }
-            }
+            foreach (var sha in corruptFiles.Where(sha => packages.Remove(sha) is not null)) undeletable.Add(sha);
             foreach (var (bulletin, updateId, sha, files) in staged.Where(s => s.Files.Any(f => verdicts[f] is not null) && !s.Files.Any(undeletable.Contains))
                          .OrderBy(s => s.Bulletin.Id, StringComparer.Ordinal))
             {

@@ -32,54 +32,23 @@ public sealed class PackageCleanup(IDocumentStore store, PackageStore packages, 
             var failedDeletes = 0;
             foreach (var sha in deletedFiles.Where(sha => !stillRecorded.Contains(sha)))
             {
-                try
-                {
-                    if (packages.Has(sha)) File.Delete(packages.PathOf(sha));
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    // In use, or read-only (a file copied from a staging share keeps that attribute): counted, logged, the others go on.
-                    failedDeletes++;
-                    logger.LogWarning(e, "Package {Sha256} could not be deleted", sha);
-                }
+                // In use, or read-only (a file copied from a staging share keeps that attribute): counted, logged, the others go on.
+                if (packages.Remove(sha) is not { } failure) continue;
+                failedDeletes++;
+                logger.LogWarning(failure, "Package {Sha256} could not be deleted", sha);
             }
             // Partial downloads nothing resumed within the retention (a source that failed for good, an update never staged again).
             var (partials, partialsFailed) = packages.RemovePartialsUntouchedSince(time.GetUtcNow() - options.PartialRetention);
             if (partialsFailed > 0) logger.LogWarning("{Count} partial downloads could not be deleted", partialsFailed);
-            var named = (await query.Query<SoftwareUpdatePolicy>().ToListAsync(token)).SelectMany(p => p.Updates.SelectMany(u => u.PackageHashes())).ToHashSet();
-            var (orphans, orphansFailed) = RemoveOrphans(stillRecorded, named, time.GetUtcNow() - options.PartialRetention);
+            // Stored files that no bulletin records as downloaded and no policy names, untouched for as long: left by a removal
+            // whose record was saved but whose delete never came (a database error, a crash), or by a file stored whose
+            // record never was. The retention keeps a file just stored or taken up again — before its record — out of reach.
+            var keep = (await query.Query<SoftwareUpdatePolicy>().ToListAsync(token)).SelectMany(p => p.Updates.SelectMany(u => u.PackageHashes()))
+                .Concat(stillRecorded).ToHashSet();
+            var (orphans, orphansFailed) = packages.RemoveUntouchedSince(time.GetUtcNow() - options.PartialRetention, keep);
+            if (orphans + orphansFailed > 0) logger.LogWarning("{Removed} stored packages nothing records were deleted; {Failed} could not be", orphans, orphansFailed);
             return new TaskOutcome(new Dictionary<string, int> { ["packagesRemoved"] = removed, ["packagesKept"] = kept,
                 ["filesNotDeleted"] = failedDeletes + partialsFailed + orphansFailed, ["partialDownloadsRemoved"] = partials, ["orphansRemoved"] = orphans });
-    }
-
-    /// <summary>
-    /// Deletes the stored files that no bulletin records as downloaded and no policy names, untouched since
-    /// <paramref name="before"/> (the partial retention): left by a removal whose record was saved but whose delete never
-    /// came (a database error, a crash), or by a file stored whose record never was. The retention keeps a file just
-    /// stored or taken up again (<see cref="PackageStore.Reuse"/>) — between its verification and its record — out of reach.
-    /// </summary>
-    private (int Removed, int Failed) RemoveOrphans(HashSet<string> recorded, HashSet<string> named, DateTimeOffset before)
-    {
-        int removed = 0, failed = 0;
-        foreach (var (sha, file) in packages.All().ToList())
-        {
-            if (recorded.Contains(sha) || named.Contains(sha)) continue;
-            // Read again now: a staging run may have just taken the file up (PackageStore.Reuse renews its time).
-            file.Refresh();
-            if (!file.Exists || file.LastWriteTimeUtc >= before.UtcDateTime) continue;
-            try
-            {
-                file.Delete();
-                removed++;
-                logger.LogInformation("Package {Sha256} removed: no bulletin records it and no policy names it", sha);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                failed++;
-                logger.LogWarning(e, "Unrecorded package {Sha256} could not be deleted", sha);
-            }
-        }
-        return (removed, failed);
     }
 
     /// <summary>

@@ -55,6 +55,38 @@ public sealed partial class PackageStore
         return target;
     }
 
+    /// <summary>Deletes a stored package (nothing when it is not there); the failure when it cannot be (in use, read-only, immutable).</summary>
+    public Exception? Remove(string sha256)
+    {
+        try
+        {
+            if (Has(sha256)) File.Delete(PathOf(sha256));
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return e;
+        }
+    }
+
+    /// <summary>
+    /// Deletes the stored packages outside <paramref name="keep"/> that nothing touched since <paramref name="before"/>
+    /// (<see cref="Reuse"/> renews a package's time); each file's time is read again just before it goes. Answers how
+    /// many went, and how many could not.
+    /// </summary>
+    public (int Removed, int Failed) RemoveUntouchedSince(DateTimeOffset before, IReadOnlySet<string> keep)
+    {
+        int removed = 0, failed = 0;
+        foreach (var (sha, file) in All().Where(f => !keep.Contains(f.Sha256)).ToList())
+        {
+            file.Refresh();
+            if (!file.Exists || file.LastWriteTimeUtc >= before.UtcDateTime) continue;
+            if (Remove(sha) is null) removed++;
+            else failed++;
+        }
+        return (removed, failed);
+    }
+
     /// <summary>
     /// Deletes the partial downloads nothing wrote since <paramref name="before"/> (a source that failed for good, an update
     /// never staged again): a download under way writes its file at every read. Answers how many went, and how many could not.
