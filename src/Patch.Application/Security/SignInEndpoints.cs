@@ -84,8 +84,9 @@ public sealed class SignIn(IDocumentStore store, TimeProvider time, SignInOption
     {
         var began = time.GetTimestamp();
         var answer = await DecideAsync(userName, password, http, ct);
-        if (answer.Status == StatusCodes.Status401Unauthorized && options.RefusalFloor - time.GetElapsedTime(began) is { Ticks: > 0 } left)
-            await Task.Delay(left, time, ct);
+        // A timer may fire up to a tick (about a millisecond) early: waited again until the floor has truly passed.
+        while (answer.Status == StatusCodes.Status401Unauthorized && options.RefusalFloor - time.GetElapsedTime(began) is { Ticks: > 0 } left)
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(left.TotalMilliseconds) + 1), time, ct);
         return answer;
     }
 
