@@ -82,7 +82,9 @@ public static class PatchServices
         });
         services.AddServerTasks();
         services.AddSingleton<Patch.Application.Notifications.Notifier>();
-        services.AddHttpClient("webhooks", c => c.Timeout = TimeSpan.FromSeconds(30));
+        services.AddHttpClient("webhooks", c => c.Timeout = TimeSpan.FromSeconds(30))
+            .ConfigurePrimaryHttpMessageHandler(sp => Patch.Application.Notifications.WebhookAddresses.Handler(
+                Patch.Application.Notifications.WebhookAddresses.Allowed(sp.GetRequiredService<IConfiguration>())));
         services.AddTransient<CatalogImporter>();
         services.AddSingleton(sp =>
         {

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Patch.Application.Common;
 using Patch.Application.Security;
 using Patch.Domain.Notifications;
@@ -34,9 +35,11 @@ public static class WebhookEndpoints
                 Results.Ok((await session.Query<WebhookSubscription>().Where(s => !s.Deleted).OrderBy(s => s.Name).ToListAsync(ct)).Select(WebhookView.Of)))
             .ForAdministrator().WithName("ListWebhooks").WithSummary("Webhook subscriptions (never their secrets).").Produces<IReadOnlyList<WebhookView>>();
 
-        group.MapPost("", async (WebhookInput input, HttpContext http, IDocumentStore store, IDataProtectionProvider protection, TimeProvider time, CancellationToken ct) =>
+        group.MapPost("", async (WebhookInput input, HttpContext http, IDocumentStore store, IDataProtectionProvider protection, IConfiguration config, TimeProvider time, CancellationToken ct) =>
             {
-                if ((WebhookSubscription.Problem(input.Name, input.Url, input.Events) ?? SecretProblem(input.Secret)) is { } problem) return Problems.Invalid("Invalid webhook", problem);
+                if ((WebhookSubscription.Problem(input.Name, input.Url, input.Events) ?? WebhookAddresses.Problem(input.Url!, WebhookAddresses.Allowed(config))
+                        ?? SecretProblem(input.Secret)) is { } problem)
+                    return Problems.Invalid("Invalid webhook", problem);
                 var secret = input.Secret ?? Domain.Agents.Secrets.New();
                 var id = $"webhook:{Guid.NewGuid():N}";
                 await using var session = store.OpenSession(Actor.From(http));
@@ -52,7 +55,7 @@ public static class WebhookEndpoints
                 return Results.Created($"/api/webhooks/{id}", new WebhookCreated(WebhookView.Of(created!), secret));
             })
             .ForAdministrator().WithName("CreateWebhook")
-            .WithSummary($"Subscribe a URL to events: import-completed, import-failed, superseded-disabled, task-failed, known-exploited-added, staging-failed. Each POST is signed: header {WebhookSignature.Header}: sha256=HMAC-SHA256(secret, body). The secret (made when not given) is answered once.")
+            .WithSummary($"Subscribe a URL to events: import-completed, import-failed, superseded-disabled, task-failed, known-exploited-added, staging-failed. Each POST is signed: header {WebhookSignature.Header}: sha256=HMAC-SHA256(secret, body). The secret (made when not given) is answered once. A URL inside this server's network (loopback, private, link-local, localhost) is refused, and a host name resolving there is not connected to, unless {WebhookAddresses.AllowSetting} is true.")
             .Produces<WebhookCreated>(StatusCodes.Status201Created).ProducesProblem(400);
 
         group.MapGet("{id}", (string id, HttpContext http, IQuerySession session, CancellationToken ct) =>
@@ -60,9 +63,11 @@ public static class WebhookEndpoints
                     s => Results.Ok(WebhookView.Of(s)), () => Problems.NotFound($"No webhook '{Printable(id)}'.")))
             .ForAdministrator().EvaluatesPreconditions().WithName("GetWebhook").WithSummary("One subscription.").Produces<WebhookView>().ProducesProblem(404);
 
-        group.MapPut("{id}", async (string id, WebhookInput input, HttpContext http, IDocumentStore store, IDataProtectionProvider protection, TimeProvider time, CancellationToken ct) =>
+        group.MapPut("{id}", async (string id, WebhookInput input, HttpContext http, IDocumentStore store, IDataProtectionProvider protection, IConfiguration config, TimeProvider time, CancellationToken ct) =>
             {
-                if ((WebhookSubscription.Problem(input.Name, input.Url, input.Events) ?? SecretProblem(input.Secret)) is { } problem) return Problems.Invalid("Invalid webhook", problem);
+                if ((WebhookSubscription.Problem(input.Name, input.Url, input.Events) ?? WebhookAddresses.Problem(input.Url!, WebhookAddresses.Allowed(config))
+                        ?? SecretProblem(input.Secret)) is { } problem)
+                    return Problems.Invalid("Invalid webhook", problem);
                 await using var session = store.OpenSession(Actor.From(http));
                 var stream = await session.Events.FetchForWriting<WebhookSubscription>(id, ct);
                 if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No webhook '{Printable(id)}'.");
@@ -94,7 +99,8 @@ public static class WebhookEndpoints
             {
                 var p = page ?? 1;
                 var size = pageSize ?? 50;
-                if (p < 1 || size is < 1 or > 500) return Problems.Invalid("Invalid query", "page must be ≥ 1 and pageSize from 1 to 500.");
+                if (p is < 1 or > Compliance.ReportQuery.MaxPage || size is < 1 or > 500)
+                    return Problems.Invalid("Invalid query", $"page must be from 1 to {Compliance.ReportQuery.MaxPage} and pageSize from 1 to 500.");
                 if (await session.LoadAsync<WebhookSubscription>(id, ct) is null) return Problems.NotFound($"No webhook '{Printable(id)}'.");
                 var query = session.Query<WebhookDelivery>().Where(d => d.SubscriptionId == id);
                 var total = await query.CountAsync(ct);

@@ -57,6 +57,8 @@ public sealed class AppFixture : IAsyncLifetime
             b.UseSetting("Patch:Staging:RetryDelay", "00:00:00.050");
             b.UseSetting("Patch:Webhooks:RetryDelay", "00:00:00.200");
             b.UseSetting("Patch:Webhooks:MaxAttempts", "6");
+            // The tests' receivers listen on loopback.
+            b.UseSetting("Patch:Webhooks:AllowPrivateAddresses", "true");
             b.UseSetting("Patch:Staging:MaxPackageBytes", (64 * 1024 * 1024).ToString());
             b.UseSetting("Patch:WakeOnLan:Broadcast", WakeListener.Client.LocalEndPoint!.ToString());
             // Tests call the scheduled Wake-on-LAN check themselves.
