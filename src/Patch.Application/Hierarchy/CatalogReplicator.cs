@@ -31,7 +31,18 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
     {
         var link = await ParentLinks.RequireAsync(store, ct);
         var cultures = await ParentLinks.CulturesAsync(store, ct);
-        var status = await parent.SendAsync<ChildStatusAnswer>(link, HttpMethod.Post, "status", new ChildStatusRequest(cultures, link.Checkpoint, null), ct);
+        ChildStatusAnswer status;
+        var diverged = false;
+        try
+        {
+            status = await parent.SendAsync<ChildStatusAnswer>(link, HttpMethod.Post, "status", new ChildStatusRequest(cultures, link.Checkpoint, null), ct);
+        }
+        catch (ParentRefusedException e) when (e.Code == "checkpoint-diverged")
+        {
+            // The checkpoint is past the parent's log (restored from an older backup): reported without it, then re-based below.
+            diverged = true;
+            status = await parent.SendAsync<ChildStatusAnswer>(link, HttpMethod.Post, "status", new ChildStatusRequest(cultures, null, null), ct);
+        }
         ReplicationProtocol.CheckParent(status.ParentId, link);
         if (status.MissingCultures.Count > 0)
             throw new InvalidOperationException($"Language alert: the parent does not manage {string.Join(", ", status.MissingCultures)}; replication is refused until it does.");
@@ -40,7 +51,8 @@ public sealed class CatalogReplicator(IDocumentStore store, ParentClient parent,
         var tally = new ApplyTally();
         // A culture managed since some event was applied without it: the updates of that culture are fetched as the parent
         // has them now (a Complete run), the events after the checkpoint then bring the rest.
-        var complete = run.Parameters.GetValueOrDefault("mode") == "complete" || link.Snapshot is not null || link.LacksCultures(cultures);
+        var complete = diverged || run.Parameters.GetValueOrDefault("mode") == "complete" || link.Snapshot is not null || link.LacksCultures(cultures);
+        if (diverged) counts["rebased"] = 1;
         CatalogVerified verified;
         try
         {

@@ -30,8 +30,10 @@ public static class ChangeParentUrl
                 try
                 {
                     var cultures = await ParentLinks.CulturesAsync(store, ct);
+                    // Asked who answers there, not told where replication stands: a parent restored from an older backup would
+                    // refuse the checkpoint (the next replication re-bases), and the move does not depend on it.
                     var answer = await parent.SendAsync<ChildStatusAnswer>(link with { ParentUrl = body.Url }, HttpMethod.Post, "status",
-                        new ChildStatusRequest(cultures, link.Checkpoint, null), ct);
+                        new ChildStatusRequest(cultures, null, null), ct);
                     ReplicationProtocol.CheckParent(answer.ParentId, link);
                 }
                 catch (Exception e) when (HierarchyEndpoints.ParentProblem(e, "The parent refused", "Not this server's parent there") is { } problem)

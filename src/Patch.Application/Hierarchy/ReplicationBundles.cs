@@ -55,6 +55,7 @@ public static class ReplicationBundles
                 if (missing.Count > 0)
                     return Results.Problem(title: "Language alert", detail: $"This server does not manage {string.Join(", ", missing)}, which '{child.Name}' manages.", statusCode: 409);
                 if (after is < 0) return Problems.Invalid("Invalid checkpoint", "after: 0 or a sequence number of this server's log (default: the child's last reported checkpoint)");
+                if (after is > 0 and var asked && asked > await ReplicationFeed.HeadAsync(db, ct)) return ReplicationFeed.Diverged(asked);
                 if (verify is < 0 or > 100) return Problems.Invalid("Invalid verify", "verify: a percentage from 0 to 100");
                 if (packages == true && policies != true) return Problems.Invalid("Invalid bundle", "packages: only with policies=true (the packages of the policies chosen for the child)");
                 var parentId = await ServerIdentities.GetAsync(store, time, ct);
@@ -77,7 +78,7 @@ public static class ReplicationBundles
                 }
                 catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
                 {
-                    return Problems.Invalid("Unreadable upload", $"The multipart body could not be read: {e.Message}");
+                    return Problems.Invalid("Unreadable upload", $"The upload could not be read: {UploadedFile.Describe(e)}");
                 }
                 if (content is null or { Length: 0 }) return Problems.Invalid("Missing bundle", "Send the bundle as the request body, or as the multipart form field 'file'.");
                 if (content.Length > limits.MaxBytes)

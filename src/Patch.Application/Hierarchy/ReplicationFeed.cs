@@ -22,11 +22,14 @@ public static class ReplicationFeed
     {
         var feed = app.MapGroup(ReplicationProtocol.Prefix).WithTags("Hierarchy").ForChildServer();
 
-        feed.MapPost("status", async (ChildStatusRequest body, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>
+        feed.MapPost("status", async (ChildStatusRequest body, HttpContext http, IDocumentStore store, NpgsqlDataSource db, TimeProvider time, CancellationToken ct) =>
             {
                 if (ChildServer.InvalidCultures(body.Cultures) is { } invalid) return Problems.Invalid("Invalid status", invalid);
                 if (body.Checkpoint is < 0) return Problems.Invalid("Invalid status", "checkpoint: 0 or a sequence number of this server's log");
                 if (body.LastRun is { Length: > 32 } || body.LastRun?.Any(char.IsControl) == true) return Problems.Invalid("Invalid status", "lastRun: a run status");
+                // A checkpoint past this log's end was taken from a log this server no longer has (restored from an older backup):
+                // recorded, it would show the child up to date when it is not. The child re-bases (a Complete run) and reports again.
+                if (body.Checkpoint is > 0 and var reported && reported > await HeadAsync(db, ct)) return Diverged(reported);
                 var caller = ChildCredentialHandler.Caller(http);
                 var now = time.GetUtcNow();
                 await using var session = store.OpenSession(new Actor("child-server", caller.Name, http.TraceIdentifier, caller.Id));
@@ -116,9 +119,15 @@ public static class ReplicationFeed
         detail: $"This parent does not manage {string.Join(", ", child.MissingCultures)}, which the child '{child.Name}' manages: replication is refused until an administrator of the parent manages them (core settings) and the child reports again.",
         statusCode: StatusCodes.Status409Conflict);
 
-    private static IResult Diverged(long after) => Results.Problem(title: "Checkpoint not in this log",
+    internal static IResult Diverged(long after) => Results.Problem(title: "Checkpoint not in this log",
         detail: $"Checkpoint {after} is not in this server's event log (it was restored from an older backup, or its store was replaced): a Complete replication must re-base the child.",
         statusCode: StatusCodes.Status409Conflict, extensions: new Dictionary<string, object?> { ["code"] = "checkpoint-diverged" });
+
+    internal static async Task<long> HeadAsync(NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        return await CatalogLog.HeadAsync(conn, null, ct);
+    }
 
     /// <summary>Whether the event the child applied last is still at its place in this log (by the log's primary key).</summary>
     private static async Task<bool> HoldsEventAsync(NpgsqlDataSource db, Guid id, long sequence, CancellationToken ct)

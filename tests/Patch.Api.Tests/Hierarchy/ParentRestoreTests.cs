@@ -36,6 +36,13 @@ public sealed class when_the_parent_is_restored_from_an_older_backup
             Assert.True(rebased.GetProperty("status").GetString() is "completed" or "unchanged", rebased.ToString());
             Assert.Equal(1, rebased.GetProperty("counts").GetProperty("rebased").GetInt32());
             Assert.True((await child.GetAsync("/api/hierarchy/parent")).GetProperty("checkpoint").GetInt64() <= await restored.ScalarAsync("select max(seq_id) from patch.mt_events"));
+            // The restored parent never recorded the child's old checkpoint, past its log's end: its status was refused (409),
+            // reported again without it, and the child re-based.
+            Assert.Equal(0, await restored.ScalarAsync("""
+                select count(*) from patch.mt_events
+                where type = 'child_server_reported' and coalesce(data ->> 'checkpoint', data ->> 'Checkpoint')::bigint > seq_id
+                """));
+            Assert.True(await restored.ScalarAsync("select count(*) from patch.mt_events where type = 'child_server_reported'") > 0);
 
             // From the new base on, the child follows the restored parent: its next import arrives Differential.
             await restored.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
