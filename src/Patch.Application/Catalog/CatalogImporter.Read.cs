@@ -58,6 +58,7 @@ public sealed partial class CatalogImporter
         {
             var cvrf = CvrfCatalogReader.Read(bytes);
             CheckText(cvrf, bytes);
+            CatalogDates.Check(cvrf, time.GetUtcNow());
             return new Content(cvrf, null);
         }
         // The buffer visible, so the JSON readers check and parse the bytes where they lie rather than a copy.
@@ -66,6 +67,7 @@ public sealed partial class CatalogImporter
         {
             var kev = KevCatalogReader.Read(stream);
             CheckText(kev, bytes);
+            CatalogDates.Check(kev, time.GetUtcNow());
             return new Content(null, kev);
         }
         var document = format switch
@@ -74,6 +76,7 @@ public sealed partial class CatalogImporter
             _ => PatchCatalogReader.Read(stream),
         };
         CheckText(document, bytes);
+        CatalogDates.Check(document, time.GetUtcNow());
         return new Content(document, null);
     }
 
@@ -83,7 +86,11 @@ public sealed partial class CatalogImporter
     /// </summary>
     private static void CheckText(object read, byte[] bytes)
     {
+        // A CVRF document in JSON is named by its own path ($.Vulnerability[0].CVE): its mapping folds texts into others (a
+        // CVE into the bulletin's description). Patch's and KEV's JSON map field to field, and name the bulletin and update.
+        var json = CvrfCatalogReader.IsJson(bytes);
+        if (json && read is CatalogDocument { Format: "cvrf" }) JsonControlEscapes.Refuse(bytes);
         CatalogText.Check(read);
-        if (CvrfCatalogReader.IsJson(bytes)) JsonControlEscapes.Refuse(bytes);
+        if (json) JsonControlEscapes.Refuse(bytes);
     }
 }

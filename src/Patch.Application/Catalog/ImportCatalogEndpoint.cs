@@ -28,7 +28,7 @@ public static class ImportCatalogEndpoint
                 }
                 catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
                 {
-                    return Problems.Invalid("Unreadable upload", $"The multipart body could not be read: {e.Message}",
+                    return Problems.Invalid("Unreadable upload", $"The upload could not be read: {UploadedFile.Describe(e)}",
                         new Dictionary<string, object?> { ["result"] = "failed", ["place"] = "body" });
                 }
                 if (content is null) return Problems.Invalid("Missing file", "Send the catalog file as the request body, or as the multipart form field 'file'.");

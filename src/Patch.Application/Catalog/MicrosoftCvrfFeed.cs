@@ -38,7 +38,7 @@ public sealed class MicrosoftFeedOptions
     public void Validate()
     {
         foreach (var (name, url) in new[] { ("Patch:Microsoft:CvrfApiBaseUrl", CvrfApiBaseUrl), ("Patch:Cisa:KevUrl", KevUrl), ("Patch:Microsoft:UpdateCatalogBaseUrl", UpdateCatalogBaseUrl) })
-            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "file"))
+            if (!Domain.AbsoluteUrl.IsWebOrFile(url))
                 throw new InvalidOperationException($"{name} '{url}' is not an absolute http, https or file URL.");
         if (DocumentTimeout <= TimeSpan.Zero) throw new InvalidOperationException($"Patch:Microsoft:DocumentTimeout must be positive (was {DocumentTimeout}).");
     }

@@ -26,7 +26,7 @@ public sealed class CatalogScheduleOptions
         for (var i = 0; i < Sources.Count; i++)
         {
             var s = Sources[i];
-            if (!Uri.TryCreate(s.Url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "file"))
+            if (!Domain.AbsoluteUrl.IsWebOrFile(s.Url))
                 throw new InvalidOperationException($"Patch:CatalogImport:Sources:{i}:Url '{s.Url}' is not an absolute http, https or file URL.");
             if (!CatalogFormats.All.Contains(s.Format))
                 throw new InvalidOperationException($"Patch:CatalogImport:Sources:{i}:Format '{s.Format}' is not one of {string.Join(", ", CatalogFormats.All)}.");

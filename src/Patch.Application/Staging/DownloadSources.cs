@@ -52,7 +52,7 @@ public static partial class DownloadSources
     /// <summary>A vendor URL that names a file; Microsoft Update Catalog search pages do not.</summary>
     public static Uri? VendorFile(string? url)
     {
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "file")) return null;
+        if (!Domain.AbsoluteUrl.TryCreate(url, out var found, "http", "https", "file") || found is not { } uri) return null;
         return uri.AbsolutePath.EndsWith(".aspx", StringComparison.OrdinalIgnoreCase) || uri.Query.Contains("q=", StringComparison.OrdinalIgnoreCase) ? null : uri;
     }
 

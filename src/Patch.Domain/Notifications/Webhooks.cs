@@ -40,7 +40,7 @@ public sealed record WebhookSubscription(string Id, string Name, string Url, IRe
     {
         if (string.IsNullOrWhiteSpace(name) || name.Length > 200 || name.Any(char.IsControl)) return "name: required, at most 200 characters, no control characters.";
         if (url is { Length: > 2048 }) return "url: at most 2048 characters.";
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || !string.IsNullOrEmpty(uri.UserInfo))
+        if (!AbsoluteUrl.TryCreate(url, out var uri, "http", "https") || !string.IsNullOrEmpty(uri!.UserInfo))
             return $"url: '{Printable(url)}' is not an absolute http or https URL without credentials.";
         if (events is null || events.Count == 0) return $"events: name at least one of {string.Join(", ", NotificationKinds.All)}.";
         var unknown = events.Where(e => !NotificationKinds.All.Contains(e)).ToList();

@@ -11,7 +11,13 @@ public static class CatalogContainer
 {
     public static byte[] Open(byte[] content, long maxBytes)
     {
-        if (content.AsSpan().StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B])) return Gunzip(content, maxBytes);
+        if (content.AsSpan().StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]))
+        {
+            var opened = Gunzip(content, maxBytes);
+            if (opened.AsSpan().StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]))
+                throw new CatalogFormatException("Compressed twice", "The gzip-compressed file holds another gzip stream: decompress it once and import that file.", "byte 1");
+            return opened;
+        }
         if (content.AsSpan().StartsWith("MSCF"u8)) throw Cabinet(content);
         if (content.AsSpan().StartsWith("PK\u0003\u0004"u8))
             throw new CatalogFormatException("ZIP archive", $"This is a ZIP archive{Holding(ZipNames(content))}: extract the catalog file inside it and import that file.", "byte 1");

@@ -42,6 +42,8 @@ public static class CatalogJson
     public static ReadOnlyMemory<byte> Utf8(ReadOnlyMemory<byte> bytes, string what, string why)
     {
         var text = bytes.Span;
+        if (text.StartsWith((ReadOnlySpan<byte>)[0x1F, 0x8B]))
+            throw new CatalogFormatException("Compressed file", $"This is a gzip-compressed file; {what} is read as it is: decompress it and send the file inside.", "byte 1");
         if (text.StartsWith(Encoding.UTF8.Preamble)) text = text[3..];
         if (text.Length >= 2 && (text[0] == 0xFF && text[1] == 0xFE || text[0] == 0xFE && text[1] == 0xFF || text[0] == 0 && text[1] != 0 || text.Length >= 4 && text[1] == 0 && text[3] == 0))
             throw new CatalogFormatException("Not UTF-8", $"{Capital(what)} must be UTF-8 {why}; this file looks like UTF-16 or UTF-32. Save it as UTF-8 and import it again.", "byte 1");

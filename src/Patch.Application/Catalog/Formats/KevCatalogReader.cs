@@ -42,6 +42,8 @@ public static partial class KevCatalogReader
             items.Add(facts);
             i++;
         }
+        // CISA's catalog has held entries since its first day: an empty list is a broken download, not a catalog emptied.
+        if (items.Count == 0) throw Invalid("$.vulnerabilities", "the catalog lists no entries");
         return new KevDocument(version, items);
     }
 

@@ -101,7 +101,12 @@ public static partial class MssecureCatalogReader
             var name = Attr(patch, "PatchName") ?? throw new CatalogFormatException("Missing field", "Patch has no PatchName.", SafeXml.Place(patch));
             var location = Attr(patch, "PatchLocationID") is { } loc ? locations.GetValueOrDefault(loc) : null;
             var url = FileUrl(location, name);
-            var restart = Attr(patch, "NoReboot") == "1" ? RestartBehavior.NotRequired : RestartBehavior.Required;
+            var restart = Attr(patch, "NoReboot") switch
+            {
+                "1" => RestartBehavior.NotRequired,
+                "0" or null => RestartBehavior.Required,
+                var other => throw new CatalogFormatException("Invalid value", $"NoReboot='{Domain.Users.UserDecisions.Printable(other)}' is not 0 or 1.", SafeXml.Place(patch)),
+            };
             var patchSupersedes = updateSupersedes.TryGetValue((id, name.ToUpperInvariant()), out var ps) ? ps.ToList() : [];
             foreach (var affected in patch.Elements("AffectedProduct"))
             {

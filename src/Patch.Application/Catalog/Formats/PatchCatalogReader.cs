@@ -43,6 +43,7 @@ public static partial class PatchCatalogReader
     private static CatalogDocument Read(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object) throw new FormatException("$: the catalog must be a JSON object");
+        Only(root, "$", "$schema", "schemaVersion", "catalogId", "vendors", "products", "bulletins");
         var version = Str(root, "schemaVersion", "$", required: true)!;
         if (!SupportedSchemaVersions.Contains(version))
             throw new FormatException($"$.schemaVersion: unknown schema version '{version}' (supported: {string.Join(", ", SupportedSchemaVersions)})");
@@ -51,6 +52,7 @@ public static partial class PatchCatalogReader
         var vendors = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         ForEach(root, "vendors", "$", (v, path) =>
         {
+            Only(v, path, "id", "name");
             var id = Str(v, "id", path, required: true)!;
             if (!vendors.TryAdd(id, Str(v, "name", path, required: true)!)) throw new FormatException($"{path}.id: duplicate vendor id '{id}'");
         });
@@ -58,6 +60,7 @@ public static partial class PatchCatalogReader
         var products = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         ForEach(root, "products", "$", (p, path) =>
         {
+            Only(p, path, "id", "name", "vendor");
             var id = Str(p, "id", path, required: true)!;
             var vendor = Str(p, "vendor", path, required: true)!;
             if (!vendors.ContainsKey(vendor)) throw new FormatException($"{path}.vendor: unknown vendor '{vendor}'");
@@ -69,7 +72,12 @@ public static partial class PatchCatalogReader
         var updateIds = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         ForEach(root, "bulletins", "$", (b, path) =>
         {
+            // A bulletin given twice is named as such, before its updates are found given twice too.
+            var key = $"{Str(b, "vendor", path, required: true)}|{Str(b, "id", path, required: true)}";
+            if (!bulletinIds.TryAdd(key, path))
+                throw new FormatException($"{path}.id: duplicate bulletin '{Str(b, "id", path, true)!.ToUpperInvariant()}' (also at {bulletinIds[key]})");
             var bulletin = ReadBulletin(b, path, vendors, products, updateIds, version != "1.0");
+            // Two vendor ids of one vendor name give one bulletin stream.
             if (!bulletinIds.TryAdd(bulletin.StreamId, path))
                 throw new FormatException($"{path}.id: duplicate bulletin '{bulletin.Facts.Number}' (also at {bulletinIds[bulletin.StreamId]})");
             bulletins.Add(bulletin);
@@ -81,6 +89,7 @@ public static partial class PatchCatalogReader
         bool files)
     {
         // Bulletin numbers are upper case everywhere (stream ids, supersedence), whatever case a file uses.
+        Only(b, path, "id", "vendor", "title", "severity", "released", "revised", "description", "url", "cves", "supersedes", "updates");
         var number = Str(b, "id", path, required: true)!.ToUpperInvariant();
         var vendorId = Str(b, "vendor", path, required: true)!;
         if (!vendors.TryGetValue(vendorId, out var vendor)) throw new FormatException($"{path}.vendor: unknown vendor '{vendorId}'");
@@ -109,6 +118,8 @@ public static partial class PatchCatalogReader
     private static UpdateFacts ReadUpdate(JsonElement u, string path, Dictionary<string, string> products, bool filesAllowed)
     {
         var files = new List<UpdateFile>();
+        Only(u, path, "id", "kb", "product", "culture", "fileName", "downloadUrl", "files", "size", "sha256", "restart", "commandLine", "subType", "fixedBuild",
+            "applicability", "installed", "supersedes", "revision", "reinstallOnRevision");
         if (u.TryGetProperty("files", out _) && !filesAllowed) throw new FormatException($"{path}.files: only in schema version 1.1 (this catalog says 1.0)");
         ForEach(u, "files", path, (f, fpath) => files.Add(ReadFile(f, fpath)));
         var productId = Str(u, "product", path, required: true)!;
@@ -117,7 +128,7 @@ public static partial class PatchCatalogReader
         if (sha is not null && !Sha256().IsMatch(sha)) throw new FormatException($"{path}.sha256: must be 64 hexadecimal characters");
         var size = Size(u, path);
         var url = Str(u, "downloadUrl", path, false);
-        if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "file")))
+        if (url is not null && !Domain.AbsoluteUrl.IsWebOrFile(url))
             throw new FormatException($"{path}.downloadUrl: '{url}' is not an absolute http, https or file URL");
         var restartText = Str(u, "restart", path, false) ?? "unknown";
         var restart = restartText.ToLowerInvariant() switch
@@ -146,8 +157,9 @@ public static partial class PatchCatalogReader
     /// <summary>One of an update's files (1.1): url and fileName required, a SHA-256 or a SHA-1 (hex), size optional.</summary>
     private static UpdateFile ReadFile(JsonElement f, string path)
     {
+        Only(f, path, "url", "fileName", "size", "sha256", "sha1");
         var url = Str(f, "url", path, true)!;
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https" or "file"))
+        if (!Domain.AbsoluteUrl.IsWebOrFile(url))
             throw new FormatException($"{path}.url: '{url}' is not an absolute http, https or file URL");
         var name = Str(f, "fileName", path, true)!;
         if (name.Contains('/') || name.Contains('\\') || name.Contains("..")) throw new FormatException($"{path}.fileName: '{name}' must be a bare file name");
@@ -156,6 +168,14 @@ public static partial class PatchCatalogReader
         var sha1 = Str(f, "sha1", path, false);
         if (sha1 is not null && !Sha1().IsMatch(sha1)) throw new FormatException($"{path}.sha1: must be 40 hexadecimal characters");
         return new UpdateFile(url, name, Size(f, path), sha?.ToLowerInvariant(), sha1?.ToLowerInvariant());
+    }
+
+    /// <summary>Patch's own format says every property it has (its schema too): a misspelt one ("sha265") is refused, never dropped.</summary>
+    private static void Only(JsonElement e, string path, params string[] names)
+    {
+        foreach (var p in e.EnumerateObject())
+            if (!names.Contains(p.Name, StringComparer.Ordinal))
+                throw new FormatException($"{path}: '{Domain.Users.UserDecisions.Printable(p.Name)}' is not a property of this object (it takes {string.Join(", ", names)})");
     }
 
     private static long? Size(JsonElement e, string path)
