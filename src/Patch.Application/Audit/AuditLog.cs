@@ -101,8 +101,8 @@ public static class AuditLog
 
     private static (DateTimeOffset? At, string? Problem) Instant(string name, string? text) =>
         text is null ? (null, null)
-        : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at) ? (at, null)
-        : (null, $"{name}: '{Domain.Users.UserDecisions.Printable(text)}' is not an ISO 8601 instant like 2026-10-01T00:00:00Z");
+        : IsoInstant.TryParse(text, out var at) ? (at, null)
+        : (null, IsoInstant.Refusal(name, text));
 
     /// <summary>The changes an event names itself, or those it makes to a state-carrying stream; none for other events.</summary>
     private static async Task<IReadOnlyList<FieldChange>> ChangesAsync(NpgsqlDataSource db, AuditRow row, CancellationToken ct)

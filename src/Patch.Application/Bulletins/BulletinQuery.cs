@@ -58,6 +58,9 @@ public sealed record BulletinQuery(
         foreach (var f in families.Where(f => !Domain.Inventory.Products.ProductFamilies.IsKnown(f)))
             errors.Add($"family: '{f}' is not one of {string.Join(", ", Domain.Inventory.Products.ProductFamilies.All.Select(x => x.Id))}");
 
+        // format=csv (or Accept: text/csv) asks for CSV, format=json for JSON; anything else is no format this list has.
+        if (q.TryGetValue("format", out var format) && !(format.ToString().ToLowerInvariant() is "csv" or "json"))
+            errors.Add($"format: '{Domain.Users.UserDecisions.Printable(format.ToString())}' is not one of csv, json");
         var paged = q.ContainsKey("page") || q.ContainsKey("pageSize");
         var page = Int(q, "page", 1, 1, int.MaxValue, errors);
         var pageSize = Int(q, "pageSize", 50, 1, MaxPageSize, errors);
@@ -79,7 +82,7 @@ public sealed record BulletinQuery(
 
     private static bool? Bool(IQueryCollection q, string name, List<string> errors)
     {
-        var text = q[name].ToString().Trim();
+        var text = q[name].ToString();
         if (text.Length == 0) return null;
         if (bool.TryParse(text, out var b)) return b;
         errors.Add($"{name}: '{text}' is not true or false");
@@ -88,7 +91,7 @@ public sealed record BulletinQuery(
 
     private static int Int(IQueryCollection q, string name, int fallback, int min, int max, List<string> errors)
     {
-        var text = q[name].ToString().Trim();
+        var text = q[name].ToString();
         if (text.Length == 0) return fallback;
         if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max) return n;
         errors.Add($"{name}: '{text}' must be a whole number from {min} to {max}");
@@ -97,10 +100,10 @@ public sealed record BulletinQuery(
 
     private static DateTimeOffset? Date(IQueryCollection q, string name, List<string> errors)
     {
-        var text = q[name].ToString().Trim();
+        var text = q[name].ToString();
         if (text.Length == 0) return null;
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var d)) return d;
-        errors.Add($"{name}: '{text}' is not an ISO 8601 date");
+        if (Common.IsoInstant.TryParse(text, out var d)) return d;
+        errors.Add(Common.IsoInstant.Refusal(name, text));
         return null;
     }
 }

@@ -36,15 +36,12 @@ public static partial class AsOf
             return await next(context);
         });
 
-    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2}))?$")]
-    private static partial Regex Iso8601();
-
     /// <summary>Parses and bounds one <c>asOf</c> value against the database's clock and the store's first event.</summary>
     public static async Task<(DateTimeOffset? At, string? Problem)> CheckAsync(Microsoft.Extensions.Primitives.StringValues values, NpgsqlDataSource db, CancellationToken ct)
     {
         if (values.Count != 1) return (null, "asOf: give one instant, not several");
         var text = values[0] ?? "";
-        if (!Iso8601().IsMatch(text) || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
+        if (!IsoInstant.TryParse(text, out var at))
             return (null, $"asOf: '{Domain.Users.UserDecisions.Printable(text)}' is not an ISO 8601 date or instant with its offset (e.g. 2026-10-01 or 2026-10-01T12:00:00Z)");
         await using var conn = await db.OpenConnectionAsync(ct);
         // One query: the database's clock, the store's first event, and when the read models' history began.

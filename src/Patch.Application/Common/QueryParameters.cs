@@ -22,7 +22,10 @@ public sealed record QueryParametersMetadata(IReadOnlyList<QueryParameter> Param
 /// </summary>
 public static class QueryParameters
 {
-    private static readonly ConcurrentDictionary<Endpoint, IReadOnlySet<string>> Known = new();
+    private static readonly ConcurrentDictionary<Endpoint, Taken> Known = new();
+
+    /// <summary>The names an operation takes, and the type its handler binds each to (declared parameters are checked by their declaration).</summary>
+    private sealed record Taken(IReadOnlySet<string> Names, IReadOnlyDictionary<string, Type> Bound);
 
     public static QueryParameter Page => new("page", "integer", "1-based page number (default 1).", Minimum: 1);
 
@@ -61,7 +64,8 @@ public static class QueryParameters
     {
         if (http.Request.QueryString.HasValue && http.GetEndpoint() is { } endpoint && endpoint.Metadata.GetMetadata<IEndpointNameMetadata>() is not null)
         {
-            var known = Known.GetOrAdd(endpoint, e => Compute(e, http.RequestServices));
+            var taken = Known.GetOrAdd(endpoint, e => Compute(e, http.RequestServices));
+            var known = taken.Names;
             var unknown = http.Request.Query.Keys.Where(k => !known.Contains(k)).ToList();
             if (unknown.Count > 0)
             {
@@ -82,7 +86,7 @@ public static class QueryParameters
                     statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
                 return;
             }
-            if (Invalid(endpoint, http.Request.Query) is { } invalid)
+            if (Invalid(endpoint, taken, http.Request.Query) is { } invalid)
             {
                 await Results.Problem(title: "Invalid query parameter", detail: invalid, statusCode: StatusCodes.Status400BadRequest).ExecuteAsync(http);
                 return;
@@ -92,37 +96,73 @@ public static class QueryParameters
     }
 
     /// <summary>
-    /// What is wrong with the value of a declared parameter of a kind the declaration says: a number, an instant or one of a
-    /// list (format=xml is no CSV nor JSON; page= is no page) — or null. A sort is checked by the query that reads it (which
-    /// knows its columns), a free text by its use.
+    /// What is wrong with a parameter's value — or null. Every parameter has a value (<c>page=</c> is no page, and no
+    /// question either). A declared parameter is checked by the kind its declaration says (a number, a boolean, an instant,
+    /// one of a list: format=xml is no CSV nor JSON), one its handler binds by the type it binds to (an instant in ISO 8601
+    /// only, an enum by its names — <c>status=0</c> is no status —, a number whole and within the type's range). A sort is
+    /// checked by the query that reads it (which knows its columns), a free text by its use.
     /// </summary>
-    private static string? Invalid(Endpoint endpoint, IQueryCollection query)
+    private static string? Invalid(Endpoint endpoint, Taken taken, IQueryCollection query)
     {
+        foreach (var (name, values) in query)
+            if (values.ToString().Trim().Length == 0) return $"'{Printable(name)}' is given without a value: give one, or leave the parameter out.";
+        var declared = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var p in endpoint.Metadata.GetOrderedMetadata<QueryParametersMetadata>().SelectMany(m => m.Parameters))
         {
+            declared.Add(p.Name);
             if (p.Name == "sort" || !query.TryGetValue(p.Name, out var values)) continue;
-            var value = values.ToString().Trim();
-            var typed = p.Type is "integer" or "number" or "boolean" || p.Format is not null || p.Enum is not null;
-            if (typed && value.Length == 0) return $"'{p.Name}' is given without a value: give one, or leave the parameter out.";
-            if (p.Enum is { } allowed && !allowed.Contains(value, StringComparer.OrdinalIgnoreCase))
-                return $"'{p.Name}': '{Domain.Users.UserDecisions.Printable(value)}' is not one of {string.Join(", ", allowed)}.";
+            var value = values.ToString();
+            if (p.Enum is { } allowed && !allowed.Contains(value.Trim(), StringComparer.OrdinalIgnoreCase))
+                return $"'{p.Name}': '{Printable(value)}' is not one of {string.Join(", ", allowed)}.";
             if (p.Type == "integer" && !long.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out _))
-                return $"'{p.Name}': '{Domain.Users.UserDecisions.Printable(value)}' is not a whole number.";
-            if (p.Type == "boolean" && !bool.TryParse(value, out _)) return $"'{p.Name}': '{Domain.Users.UserDecisions.Printable(value)}' is not true or false.";
+                return $"'{p.Name}': '{Printable(value)}' is not a whole number.";
+            if (p.Type == "boolean" && !IsBoolean(value)) return $"'{p.Name}': '{Printable(value)}' is not true or false.";
+            if (p.Format == "date-time" && !IsoInstant.TryParse(value, out _)) return $"{IsoInstant.Refusal(p.Name, value)}.";
         }
+        foreach (var (name, type) in taken.Bound)
+            if (!declared.Contains(name) && query.TryGetValue(name, out var values) && Unbindable(name, type, values.ToString()) is { } problem) return problem;
         return null;
     }
 
-    private static IReadOnlySet<string> Compute(Endpoint endpoint, IServiceProvider services)
+    /// <summary>What is wrong with <paramref name="value"/> as the <paramref name="type"/> a handler binds <paramref name="name"/> to; null when nothing.</summary>
+    private static string? Unbindable(string name, Type type, string value)
+    {
+        var t = Nullable.GetUnderlyingType(type) ?? type;
+        var shown = Printable(value);
+        const System.Globalization.NumberStyles whole = System.Globalization.NumberStyles.AllowLeadingSign;
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        if (t == typeof(int) && !int.TryParse(value, whole, invariant, out _)) return $"{name}: '{shown}' is not a whole number from {int.MinValue} to {int.MaxValue}.";
+        if (t == typeof(long) && !long.TryParse(value, whole, invariant, out _)) return $"{name}: '{shown}' is not a whole number.";
+        if (t == typeof(bool) && !IsBoolean(value)) return $"{name}: '{shown}' is not true or false.";
+        if ((t == typeof(DateTimeOffset) || t == typeof(DateTime)) && !IsoInstant.TryParse(value, out _)) return $"{IsoInstant.Refusal(name, value)}.";
+        if (t == typeof(DateOnly) && !DateOnly.TryParseExact(value, "yyyy-MM-dd", invariant, System.Globalization.DateTimeStyles.None, out _))
+            return $"{name}: '{shown}' is not a date like 2026-10-01.";
+        if (t == typeof(Guid) && !Guid.TryParse(value, out _)) return $"{name}: '{shown}' is not a GUID.";
+        // By name only: Enum.TryParse also takes "0", "1,2" and " Active".
+        if (t.IsEnum && !Enum.GetNames(t).Contains(value, StringComparer.OrdinalIgnoreCase))
+            return $"{name}: '{shown}' is not one of {string.Join(", ", Enum.GetNames(t))}.";
+        return null;
+    }
+
+    /// <summary>true or false, in any case, and nothing around it (bool.TryParse also takes " true ").</summary>
+    private static bool IsBoolean(string value) => value.Equals("true", StringComparison.OrdinalIgnoreCase) || value.Equals("false", StringComparison.OrdinalIgnoreCase);
+
+    private static string Printable(string text) => Domain.Users.UserDecisions.Printable(text);
+
+    private static Taken Compute(Endpoint endpoint, IServiceProvider services)
     {
         var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var bound = new Dictionary<string, Type>(StringComparer.OrdinalIgnoreCase);
         foreach (var metadata in endpoint.Metadata.GetOrderedMetadata<QueryParametersMetadata>())
             foreach (var p in metadata.Parameters) names.Add(p.Name);
         var name = endpoint.Metadata.GetMetadata<IEndpointNameMetadata>()!.EndpointName;
         var descriptions = services.GetRequiredService<IApiDescriptionGroupCollectionProvider>().ApiDescriptionGroups.Items.SelectMany(g => g.Items);
         foreach (var d in descriptions.Where(d => d.ActionDescriptor.EndpointMetadata.OfType<IEndpointNameMetadata>().Any(n => n.EndpointName == name)))
             foreach (var p in d.ParameterDescriptions.Where(p => p.Source == Microsoft.AspNetCore.Mvc.ModelBinding.BindingSource.Query))
+            {
                 names.Add(p.Name);
-        return names;
+                if (p.Type is { } type) bound[p.Name] = type;
+            }
+        return new Taken(names, bound);
     }
 }

@@ -40,6 +40,9 @@ public sealed record ReportQuery(int Page, int PageSize, string Sort, bool Desce
 {
     public long Offset => (long)(Page - 1) * PageSize;
 
+    /// <summary>The deepest page any list answers: its offset stays within a 32-bit row count for pages of up to 1,000 rows.</summary>
+    public const int MaxPage = int.MaxValue / 1000;
+
     public static (ReportQuery? Query, IResult? Problem) Parse(HttpContext http, IReadOnlyDictionary<string, string> sortColumns, string defaultSort)
     {
         var (query, problem) = Parse(http.Request.Query, ReadSql.CsvRequested(http), sortColumns, defaultSort);
@@ -58,7 +61,7 @@ public sealed record ReportQuery(int Page, int PageSize, string Sort, bool Desce
             return fallback;
         }
         var errors = new List<string>();
-        var page = Int("page", 1, int.MaxValue / 1000, errors);
+        var page = Int("page", 1, MaxPage, errors);
         var pageSize = Int("pageSize", csv ? 100_000 : 50, csv ? 1_000_000 : 1000, errors);
         var sortText = q["sort"].ToString().Trim();
         if (sortText.Length == 0) sortText = defaultSort;

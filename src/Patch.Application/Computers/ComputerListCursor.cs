@@ -45,6 +45,9 @@ public static class ComputerListCursor
     public static string? Problem(NameCursor cursor, ReportQuery query)
     {
         var (order, value) = (Domain.Users.UserDecisions.Printable(cursor.Keys[0]), cursor.Keys[1]);
+        // A tampered cursor's order is no sort of this list: nothing to advise asking with.
+        if (!ComputerQueries.Sort.ContainsKey(cursor.Keys[0].TrimStart('-')))
+            return "after: not a cursor this report gave (take 'next' from the previous page's answer)";
         if (cursor.Keys[0] != Order(query))
             return $"after: this cursor continues the list sorted by {order}; ask with sort={order}, or start again with page=";
         if (value != "-" && (value[0] != 'v' || (Instants.Contains(query.Sort)

@@ -208,13 +208,11 @@ public static class DeliveryQueries
     /// </summary>
     private static (DateTimeOffset From, DateTimeOffset To, bool UpToNow)? Range(IQueryCollection q, TimeProvider time, DateTimeOffset? asOf)
     {
-        static DateTimeOffset? Parse(string text) =>
-            text.Length == 0 ? null
-            : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t) ? t
-            : DateTimeOffset.MinValue;
-        var asked = Parse(q["to"].ToString());
-        var fromAsked = Parse(q["from"].ToString());
-        if (asked == DateTimeOffset.MinValue || fromAsked == DateTimeOffset.MinValue) return null;
+        static (bool Read, DateTimeOffset? At) Parse(string text) =>
+            text.Length == 0 ? (true, null) : IsoInstant.TryParse(text, out var t) ? (true, t) : (false, null);
+        var (toRead, asked) = Parse(q["to"].ToString());
+        var (fromRead, fromAsked) = Parse(q["from"].ToString());
+        if (!toRead || !fromRead) return null;
         var to = asked ?? asOf ?? time.GetUtcNow();
         var from = fromAsked ?? (to > DateTimeOffset.MinValue.AddDays(30) ? to.AddDays(-30) : DateTimeOffset.MinValue);
         if (from >= to) return null;

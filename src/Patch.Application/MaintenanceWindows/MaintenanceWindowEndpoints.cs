@@ -59,9 +59,12 @@ public static class MaintenanceWindowEndpoints
 
         group.MapGet("check", async (string computer, DateTimeOffset? at, IQuerySession session, Npgsql.NpgsqlDataSource db, IConfiguration config, TimeProvider time, CancellationToken ct) =>
             {
+                var instant = at ?? time.GetUtcNow();
+                // The calendar looks days back and two years ahead of the instant, in the windows' time zones.
+                if (instant.UtcDateTime.Year is < 1900 or >= 9000)
+                    return Problems.Invalid("Invalid query", $"at: {instant:O} is outside the years a window is checked in (1900 to 8999).");
                 var target = await session.LoadAsync<Computer>(Computer.StreamId(computer), ct);
                 if (target is null) return Problems.NotFound($"No computer '{computer}'.");
-                var instant = at ?? time.GetUtcNow();
                 var membership = await Agents.ComputerMembership.ForAsync(session, db, config, target, ct);
                 var windows = (await session.Query<MaintenanceWindow>().Where(w => !w.Deleted).ToListAsync(ct)).Where(w => w.Targets.Any(t => membership.IsIn(t, []))).ToList();
                 var open = windows.Select(w => MaintenanceWindowCalendar.Containing(w.Schedule, instant)).Where(c => c is not null).Select(c => c!.Value.End).DefaultIfEmpty().Max();

@@ -35,7 +35,9 @@ public static class PolicyEndpoints
     public static async Task<Compliance.QueryAnswer<PolicyPage>> ListAsync(IQuerySession session, string? bulletin, bool? enabled, string? status, CancellationToken ct,
         Npgsql.NpgsqlDataSource? db = null, DateTimeOffset? asOf = null)
     {
-        var statusFilter = status is null ? PolicyStatus.Active : Enum.TryParse<PolicyStatus>(status, true, out var s) && Enum.IsDefined(s) ? s : (PolicyStatus?)null;
+        // By name only: Enum.TryParse also reads "0" as Active.
+        var statusFilter = status is null ? PolicyStatus.Active
+            : Enum.GetNames<PolicyStatus>().FirstOrDefault(n => n.Equals(status, StringComparison.OrdinalIgnoreCase)) is { } name ? Enum.Parse<PolicyStatus>(name) : (PolicyStatus?)null;
         if (statusFilter is null) return Compliance.QueryAnswer<PolicyPage>.Invalid($"status: '{status}' is not one of Active, Deleted, Retired");
         var all = asOf is { } at ? await Historical.AllAsync<SoftwareUpdatePolicy>(session, db!, Projections.PatchProjections.PolicyTable, at, ct)
             : await session.Query<SoftwareUpdatePolicy>().ToListAsync(ct);

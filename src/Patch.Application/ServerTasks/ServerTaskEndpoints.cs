@@ -75,7 +75,8 @@ public static class ServerTaskEndpoints
     {
         var p = page ?? 1;
         var size = pageSize ?? 50;
-        if (p < 1 || size is < 1 or > 1000) return Compliance.QueryAnswer<ServerTaskRunPage>.Invalid("page must be ≥ 1 and pageSize from 1 to 1000.");
+        if (p is < 1 or > Compliance.ReportQuery.MaxPage || size is < 1 or > 1000)
+            return Compliance.QueryAnswer<ServerTaskRunPage>.Invalid($"page must be from 1 to {Compliance.ReportQuery.MaxPage} and pageSize from 1 to 1000.");
         if (asOf is { } at)
         {
             var runs = (await Historical.AllAsync<ServerTaskRun>(session, db!, Projections.PatchProjections.ServerTaskRunTable, at, ct, "(d.data->>'started')::timestamptz desc, d.id desc"))

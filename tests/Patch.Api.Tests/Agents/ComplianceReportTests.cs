@@ -250,7 +250,7 @@ public class when_reporting_compliance_on_a_small_fleet(AppFixture app) : AppTes
         Assert.Contains("pageSize=1", (await GetJsonAsync($"/api/computers?pageSize=2&after={after}", 400)).GetProperty("detail").GetString());
         Assert.Contains("not a cursor", (await GetJsonAsync($"/api/computers?pageSize=1&after={next}", 400)).GetProperty("detail").GetString());
         Assert.Contains("not a cursor", (await GetJsonAsync($"/api/reports/compliance/computers/PC-B/updates?pageSize=1&after={after}", 400)).GetProperty("detail").GetString());
-        Assert.Contains("after: empty", (await GetJsonAsync("/api/computers?after=", 400)).GetProperty("detail").GetString());
+        Assert.Contains("'after' is given without a value", (await GetJsonAsync("/api/computers?after=", 400)).GetProperty("detail").GetString());
         var byVersion = (await GetJsonAsync("/api/computers?sort=agentVersion&pageSize=1")).GetProperty("next").GetString();
         Assert.Contains("sorted by agentVersion", (await GetJsonAsync($"/api/computers?pageSize=1&after={byVersion}", 400)).GetProperty("detail").GetString());
     }

@@ -1,0 +1,27 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Patch.Application.Common;
+
+/// <summary>
+/// An instant or a date in a query parameter, read as ISO 8601 says and nothing looser: <c>2026-10-01</c>,
+/// <c>2026-10-01T12:00</c>, <c>2026-10-01T12:00:00.5Z</c>, <c>2026-10-01T12:00:00+02:00</c> (without an offset: UTC).
+/// .NET's own parsing also takes <c>1.5</c> (the 5th of January of this year) or <c>1/2/3</c> — an answer to a question
+/// nobody asked.
+/// </summary>
+public static partial class IsoInstant
+{
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}([Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?([Zz]|[+-]\d{2}:\d{2})?)?$")]
+    private static partial Regex Shape();
+
+    public static bool TryParse(string? text, out DateTimeOffset at)
+    {
+        at = default;
+        return text is not null && Shape().IsMatch(text)
+            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out at);
+    }
+
+    /// <summary>What a refusal says of <paramref name="text"/> given as <paramref name="name"/>.</summary>
+    public static string Refusal(string name, string text) =>
+        $"{name}: '{Domain.Users.UserDecisions.Printable(text)}' is not an ISO 8601 date or instant (e.g. 2026-10-01 or 2026-10-01T12:00:00Z)";
+}
