@@ -78,6 +78,7 @@ public static class PatchApp
         // The route's body limit is set before anything reads a body; the per-client limiter knows who asks.
         app.Use(RequestLimits.InvokeAsync);
         app.UseAuthentication();
+        app.Use(UnsupportedMediaTypes.InvokeAsync);
         app.UseRateLimiter();
         app.UseAuthorization();
         app.UseAntiforgery();

@@ -87,15 +87,7 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     /// <summary>What the framework's binding message says, in the API's words (no parameter types, no internal names).</summary>
     public static string Describe(BadHttpRequestException bad)
     {
-        if (bad.InnerException is JsonException json)
-        {
-            var where = json.Path is { Length: > 0 } path ? $" at {path}" : "";
-            if (json.LineNumber is { } line) where += $" (line {line + 1}, position {json.BytePositionInLine + 1})";
-            if (json.Message.Contains("could not be converted", StringComparison.Ordinal)) return $"The request body has a value of the wrong type{where}.";
-            if (json.Message.Contains("could not be mapped", StringComparison.Ordinal)) return $"The request body has a property this operation does not take{where}.";
-            if (json.Message.Contains("Duplicate", StringComparison.OrdinalIgnoreCase)) return $"The request body gives a property twice{where} (names compare without case).";
-            return $"The request body is not valid JSON{where}.";
-        }
+        if (bad.InnerException is JsonException json) return Application.Common.JsonProblems.Describe(json);
         var message = bad.Message;
         if (BindFailure().Match(message) is { Success: true } b)
             return $"{b.Groups["name"].Value}: '{Domain.Users.UserDecisions.Printable(b.Groups["value"].Value)}' is not {Friendly(b.Groups["type"].Value)}.";

@@ -23,6 +23,15 @@ public static class RequestBodies
     {
         var request = http.Request;
         var maybeBody = request.ContentLength > 0 || request.ContentLength is null && request.Headers.TransferEncoding.Count > 0;
+        // A compressed body is read as the bytes it is sent as, by every operation: refused by name rather than read as text
+        // that is not ("not valid JSON", "not UTF-8"). A gzip-compressed catalog is recognised by its content, without the header.
+        if (maybeBody && request.Headers.ContentEncoding.ToString() is { Length: > 0 } encoding && !encoding.Equals("identity", StringComparison.OrdinalIgnoreCase))
+        {
+            await Results.Problem(title: "Unsupported Media Type",
+                detail: $"Content-Encoding '{Domain.Users.UserDecisions.Printable(encoding)}' is not read: send the body as it is, without the header (a gzip-compressed catalog file is recognised by its own bytes).",
+                statusCode: StatusCodes.Status415UnsupportedMediaType).ExecuteAsync(http);
+            return;
+        }
         if (maybeBody && http.GetEndpoint() is { } endpoint && endpoint.Metadata.GetMetadata<IEndpointNameMetadata>() is not null
             && endpoint.Metadata.GetMetadata<IAcceptsMetadata>() is null && endpoint.Metadata.GetMetadata<ReadsBodyMetadata>() is null
             && endpoint.Metadata.GetMetadata<ChecksOwnBodyText>() is null && await HasBytesAsync(request))

@@ -77,6 +77,9 @@ public static class ImportInventories
             {
                 number++;
                 if (text.Trim().Length == 0) continue;
+                // UTF-16 without its byte order mark reads as UTF-8 with a NUL after every ASCII character.
+                if (text.Contains('\0'))
+                    return (0, $"line {number}: holds NUL characters: a file in UTF-16 without its byte order mark? Send UTF-8 (or UTF-16 with its mark).");
                 InventoryImportLine? line;
                 try
                 {
@@ -84,7 +87,7 @@ public static class ImportInventories
                 }
                 catch (JsonException e)
                 {
-                    return (0, $"line {number}: not a JSON object of name, domain, operatingSystem, macAddress and inventory ({e.Message})");
+                    return (0, $"{JsonProblems.Describe(e, $"line {number}")} Each line is a JSON object of name, domain, operatingSystem, macAddress and inventory.");
                 }
                 if (line?.Inventory is null) return (0, $"line {number}: inventory: required");
                 var problems = line.Inventory.Problems();

@@ -70,7 +70,7 @@ public class when_an_operator_imports_inventories_in_bulk(AppFixture app) : AppT
 
     [Theory]
     [InlineData("nul", "line 2: inventory: osCaption")]
-    [InlineData("unknown", "line 2: not a JSON object")]
+    [InlineData("unknown", "line 2 has a property this operation does not take")]
     [InlineData("duplicate", "line 2: computer 'bulk-a' is already on line 1")]
     [InlineData("name", "line 2: name: 1 to 63")]
     [InlineData("missing", "line 2: inventory: required")]
