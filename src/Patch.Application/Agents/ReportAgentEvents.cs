@@ -10,6 +10,9 @@ namespace Patch.Application.Agents;
 /// <summary>The agent reports a batch of events (statuses, restarts, cycles): validated whole, made durable, then answered.</summary>
 public static class ReportAgentEvents
 {
+    /// <summary>No agent reports anything older: its events, what it applied, the restarts it defers.</summary>
+    private static readonly DateTimeOffset Earliest = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     public static void Map(RouteGroupBuilder authenticated)
     {
         authenticated.MapPost("events", async (AgentEventBatch? body, HttpContext http, AgentEventIngest ingest, IQuerySession session, TimeProvider time, CancellationToken ct) =>
@@ -25,8 +28,12 @@ public static class ReportAgentEvents
                     { IsStatus: true, Status: var s } when s is null || !Domain.Cycle.UpdateStatus.All.Contains(s) => $"events[{i}].status: '{e.Status}' is not one of {string.Join(", ", Domain.Cycle.UpdateStatus.All)}",
                     { IsStatus: false, Status: not null } => $"events[{i}].status: only for kind 'status'",
                     { PolicyId: { Length: > 128 } } or { Trigger: { Length: > 64 } } => $"events[{i}]: policyId at most 128 and trigger at most 64 characters",
-                    { OccurredAt: var at } when at == default || at > latest => $"events[{i}].occurredAt: required, not in the future",
-                    { OccurredAt: var at } when at < new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero) => $"events[{i}].occurredAt: not before 2000",
+                    { OccurredAt: var at } when at == default => $"events[{i}].occurredAt: required",
+                    { OccurredAt: var at } when at > latest => $"events[{i}].occurredAt: {at:O} is in the future",
+                    { OccurredAt: var at } when at < Earliest => $"events[{i}].occurredAt: not before 2000",
+                    { LastApplied: { } applied } when applied < Earliest || applied > latest => $"events[{i}].lastApplied: from 2000 to now, not {applied:O}",
+                    // A restart deferred to a time: ahead, but by days, never years.
+                    { At: { } when } when when < Earliest || when > latest.AddYears(1) => $"events[{i}].at: from 2000 to a year ahead, not {when:O}",
                     { Detail: { Length: > 2000 } } => $"events[{i}].detail: at most 2000 characters",
                     { Bulletin: { Length: > 128 } } or { UpdateId: { Length: > 256 } } => $"events[{i}]: bulletin at most 128 and updateId at most 256 characters",
                     _ when new[] { e.Detail, e.Bulletin, e.UpdateId, e.PolicyId, e.Trigger, e.Status }.Any(HasControl) =>

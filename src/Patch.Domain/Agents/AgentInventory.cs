@@ -22,11 +22,14 @@ public sealed record AgentInventory(
         if (!Version.TryParse(OsVersion, out var v) || v.Build < 0) problems.Add($"osVersion: '{Users.UserDecisions.Printable(OsVersion)}' is not a version like 10.0.19045 or 10.0.19045.3930");
         if (Architecture is not ("x64" or "x86" or "arm64" or "ia64")) problems.Add($"architecture: '{Users.UserDecisions.Printable(Architecture)}' is not one of x64, x86, arm64, ia64");
         if (ServicePack is < 0 or > 9) problems.Add("servicePack: 0 to 9");
-        if (Cultures is null || Cultures.Count > 50 || Cultures.Any(c => string.IsNullOrWhiteSpace(c) || c.Length > 20 || c.Any(char.IsControl))) problems.Add("cultures: up to 50 names like en-US");
+        if (Cultures is null || Cultures.Count > 50) problems.Add("cultures: up to 50 names like en-US");
+        else if (Cultures.FirstOrDefault(c => !CultureNames.IsName(c)) is { } culture) problems.Add($"cultures: '{Users.UserDecisions.Printable(culture ?? "null")}' is not a culture name like en-US");
         if (SoftwareReleases is null || SoftwareReleases.Count > 5000 || SoftwareReleases.Any(r => string.IsNullOrWhiteSpace(r) || r.Length > 256 || r.Any(char.IsControl)))
             problems.Add("softwareReleases: up to 5000 names of at most 256 characters, no control characters");
-        if (InstalledKbs is null || InstalledKbs.Count > 20000 || InstalledKbs.Any(k => k is null || !System.Text.RegularExpressions.Regex.IsMatch(k, "^(KB|Q)[0-9]{4,8}$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)))
-            problems.Add("installedKbs: up to 20000 ids like KB5034441");
+        if (InstalledKbs is null) problems.Add("installedKbs: required (an empty list when none)");
+        else if (InstalledKbs.Count > 20000) problems.Add($"installedKbs: {InstalledKbs.Count} ids, at most 20000");
+        else if (FirstBadKb(InstalledKbs) is { } at)
+            problems.Add($"installedKbs[{at}]: '{Users.UserDecisions.Printable(InstalledKbs[at] ?? "null")}' is not an id like KB5034441");
         if (!Version.TryParse(AgentVersion, out _)) problems.Add($"agentVersion: '{Users.UserDecisions.Printable(AgentVersion)}' is not a version");
         // An empty value is none (an empty registry value); a long one is no installation type.
         if (InstallationType is { } installation && (installation.Length > 64 || installation.Any(char.IsControl)))
@@ -35,6 +38,15 @@ public sealed record AgentInventory(
         else if (Products is not null)
             problems.AddRange(Products.SelectMany((p, i) => p is null ? [$"products[{i}]: null"] : p.Problems(i)).Take(20));
         return problems;
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex KbId = new("^(KB|Q)[0-9]{4,8}$", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+
+    private static int? FirstBadKb(IReadOnlyList<string> kbs)
+    {
+        for (var i = 0; i < kbs.Count; i++)
+            if (kbs[i] is null || !KbId.IsMatch(kbs[i])) return i;
+        return null;
     }
 
     /// <summary>The same inventory in a canonical order, so a resend compares equal.</summary>

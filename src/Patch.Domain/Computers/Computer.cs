@@ -99,11 +99,14 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 
     public static Computer Apply(ComputerDetailsChanged e, Computer c) => c with { Domain = e.Domain, OperatingSystem = e.OperatingSystem, MacAddress = e.MacAddress };
 
+    /// <summary>A computer's name: 1 to 63 letters, digits, '-', '_' or '.' (surrounding spaces aside).</summary>
+    public static bool IsName(string? name) =>
+        !string.IsNullOrWhiteSpace(name) && name.Trim().Length <= 63 && name.Trim().All(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.');
+
     public static Outcome Decide(Computer? current, string name, string? domain, string? os, string? mac)
     {
         var problems = new List<string>();
-        if (string.IsNullOrWhiteSpace(name) || name.Trim().Length > 63 || name.Trim().Any(c => !(char.IsLetterOrDigit(c) || c is '-' or '_' or '.')))
-            problems.Add("name: 1 to 63 letters, digits, '-', '_' or '.'");
+        if (!IsName(name)) problems.Add("name: 1 to 63 letters, digits, '-', '_' or '.'");
         if (mac is not null && !System.Text.RegularExpressions.Regex.IsMatch(mac.Trim(), "^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$"))
             problems.Add($"macAddress: '{mac}' is not a MAC address like 00:1A:2B:3C:4D:5E");
         if (domain?.Length > 255 || os?.Length > 255) problems.Add("domain and operatingSystem: at most 255 characters");

@@ -33,6 +33,16 @@ public sealed record MaintenanceWindowSchedule(string TimeZone, TimeOnly Start, 
         if (r is null) return problems;
         if (!Enum.IsDefined(r.Kind)) return [.. problems, $"recurrence.kind: not one of {string.Join(", ", Enum.GetNames<RecurrenceKind>())}"];
         if (r.Days?.Any(d => !Enum.IsDefined(d)) == true || r.Weekday is { } w && !Enum.IsDefined(w)) problems.Add("recurrence: a day is not a day of the week");
+        if (r.Days?.Distinct().Count() < r.Days?.Count) problems.Add("recurrence.days: a day is given twice");
+        // A field another kind reads would be stored and never used: the window would not open when its author thinks.
+        var given = new (string Name, bool Set, RecurrenceKind[] Kinds)[]
+        {
+            ("days", r.Days is not null, [RecurrenceKind.Weekly]), ("dayOfMonth", r.DayOfMonth is not null, [RecurrenceKind.Monthly]),
+            ("week", r.Week is not null, [RecurrenceKind.MonthlyNthWeekday]), ("weekday", r.Weekday is not null, [RecurrenceKind.MonthlyNthWeekday]),
+            ("offsetDays", r.OffsetDays != 0, [RecurrenceKind.MonthlyNthWeekday]),
+        };
+        foreach (var (name, _, kinds) in given.Where(g => g.Set && !g.Kinds.Contains(r.Kind)))
+            problems.Add($"recurrence.{name}: only for a {string.Join(" or ", kinds)} window, not a {r.Kind} one");
         switch (r.Kind)
         {
             case RecurrenceKind.Weekly when r.Days is not { Count: > 0 }:

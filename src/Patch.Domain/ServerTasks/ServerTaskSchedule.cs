@@ -25,7 +25,12 @@ public static class TaskSchedules
         if (timeZone is { Length: > 100 }) return "time zone: at most 100 characters";
         if (cron is not null)
         {
-            try { Parse(cron); }
+            try
+            {
+                // A date no calendar has (the 31st of February): parsed, but the task would never run.
+                if (Parse(cron).GetNextOccurrence(new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc)) is null)
+                    return $"cron '{Users.UserDecisions.Printable(cron)}' never comes: no calendar has the day it names";
+            }
             catch (CronFormatException e) { return $"cron '{Users.UserDecisions.Printable(cron)}' is not a cron expression: {e.Message}"; }
         }
         return Zone(timeZone) is null ? $"time zone '{Users.UserDecisions.Printable(timeZone)}' is not a known IANA or Windows time zone id" : null;

@@ -39,7 +39,7 @@ public sealed partial record CoreSettings(string Id, IReadOnlyList<string> Manag
         current ??= Default;
         if (cultures is null || excludedReleases is null)
             return Outcome.Refuse(RejectionKind.Invalid, "Missing field", "Both 'managedCultures' and 'excludedSoftwareReleases' are required (use [] for none).");
-        var bad = cultures.Where(c => string.IsNullOrWhiteSpace(c) || !CultureName().IsMatch(c.Trim())).ToList();
+        var bad = cultures.Where(c => !CultureNames.IsName(c)).ToList();
         if (bad.Count > 0)
             return Outcome.Refuse(RejectionKind.Invalid, "Invalid culture", $"managedCultures: not a culture name (like 'en-US'): {string.Join(", ", bad.Select(b => $"'{b}'"))}.");
         if (excludedReleases.Any(string.IsNullOrWhiteSpace))
@@ -50,7 +50,4 @@ public sealed partial record CoreSettings(string Id, IReadOnlyList<string> Manag
         var same = newCultures.SequenceEqual(current.ManagedCultures) && newReleases.SequenceEqual(current.ExcludedSoftwareReleases);
         return same ? Outcome.Nothing : Outcome.Append(new CoreSettingsChanged(newCultures, newReleases));
     }
-
-    [GeneratedRegex("^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")]
-    private static partial Regex CultureName();
 }
