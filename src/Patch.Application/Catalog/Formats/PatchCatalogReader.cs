@@ -43,10 +43,11 @@ public static partial class PatchCatalogReader
     private static CatalogDocument Read(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object) throw new FormatException("$: the catalog must be a JSON object");
-        Only(root, "$", "$schema", "schemaVersion", "catalogId", "vendors", "products", "bulletins");
         var version = Str(root, "schemaVersion", "$", required: true)!;
         if (!SupportedSchemaVersions.Contains(version))
             throw new FormatException($"$.schemaVersion: unknown schema version '{version}' (supported: {string.Join(", ", SupportedSchemaVersions)})");
+        // A later version's properties are named as such above, not as misspellings.
+        Only(root, "$", "$schema", "schemaVersion", "catalogId", "vendors", "products", "bulletins");
         var catalogId = Str(root, "catalogId", "$", required: true)!;
 
         var vendors = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
