@@ -79,6 +79,7 @@ public static class PatchApp
         app.Use(RequestLimits.InvokeAsync);
         app.UseAuthentication();
         app.Use(UnsupportedMediaTypes.InvokeAsync);
+        app.Use(UnknownRoutes.InvokeAsync);
         app.UseRateLimiter();
         app.UseAuthorization();
         app.UseAntiforgery();

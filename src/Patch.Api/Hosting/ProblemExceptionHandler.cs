@@ -49,7 +49,9 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
                 (StatusCodes.Status412PreconditionFailed, "Precondition failed", "If-Match: another change was saved first; nothing was done. Read it again and make your change again."),
             _ when Patch.Application.Common.StoreConflict.Is(exception) =>
                 (StatusCodes.Status409Conflict, "Concurrent change", "Another change to the same data was saved first; read it again and retry."),
-            BadHttpRequestException bad => (bad.StatusCode, "Bad request", Describe(bad)),
+            BadHttpRequestException bad => (bad.StatusCode, "Bad request",
+                // The endpoint that failed (the exception handler clears the request's own before it runs).
+                Describe(bad, http.Features.Get<IExceptionHandlerFeature>()?.Endpoint?.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.RequestType)),
             _ when DatabaseUnavailable(exception) is { } why => (StatusCodes.Status503ServiceUnavailable, "Database unavailable", why),
             _ => (StatusCodes.Status500InternalServerError, "Unexpected error", "The server failed to handle the request; see the server log."),
         };
@@ -85,9 +87,9 @@ public sealed partial class ProblemExceptionHandler(IProblemDetailsService probl
     }
 
     /// <summary>What the framework's binding message says, in the API's words (no parameter types, no internal names).</summary>
-    public static string Describe(BadHttpRequestException bad)
+    public static string Describe(BadHttpRequestException bad, Type? body = null)
     {
-        if (bad.InnerException is JsonException json) return Application.Common.JsonProblems.Describe(json);
+        if (bad.InnerException is JsonException json) return Application.Common.JsonProblems.Describe(json, body: body);
         var message = bad.Message;
         if (BindFailure().Match(message) is { Success: true } b)
             return $"{b.Groups["name"].Value}: '{Domain.Users.UserDecisions.Printable(b.Groups["value"].Value)}' is not {Friendly(b.Groups["type"].Value)}.";

@@ -16,9 +16,9 @@ public static class BulletinEndpoints
 
         group.MapGet("", async ([AsParameters] BulletinListParameters _, HttpContext http, ListBulletins list, CancellationToken ct) =>
             {
-                var (query, error) = BulletinQuery.Parse(http.Request.Query);
-                if (query is null) return Problems.Invalid("Invalid query", error!);
                 var csv = ReadSql.CsvRequested(http);
+                var (query, error) = BulletinQuery.Parse(http.Request.Query, csv);
+                if (query is null) return Problems.Invalid("Invalid query", error!);
                 // JSON is always paged (50 rows by default); "Save As" CSV exports every matching row unless a page is asked for.
                 var page = await list.ExecuteAsync(csv ? query : query with { Paged = true }, ct, AsOf.Of(http));
                 return csv ? Results.Text(ListBulletins.ToCsv(page.Items), "text/csv; charset=utf-8") : Results.Ok(page);

@@ -28,11 +28,14 @@ public sealed record BulletinQuery(
 {
     public const int MaxPageSize = 1000;
 
+    /// <summary>A CSV export's largest page, as every report's ("Save As" asks for pageSize=1000000).</summary>
+    public const int MaxCsvPageSize = 1_000_000;
+
     /// <summary>Columns that can be sorted and grouped on, as the API names them.</summary>
     public static readonly string[] Columns =
         ["bulletin", "vendor", "severity", "customSeverity", "staged", "policies", "updates", "downloaded", "released", "revised", "title", "cveCount", "knownExploited", "superseded"];
 
-    public static (BulletinQuery? Query, string? Error) Parse(IQueryCollection q)
+    public static (BulletinQuery? Query, string? Error) Parse(IQueryCollection q, bool csv = false)
     {
         var errors = new List<string>();
         var severities = new List<Severity>();
@@ -63,7 +66,7 @@ public sealed record BulletinQuery(
             errors.Add($"format: '{Domain.Users.UserDecisions.Printable(format.ToString())}' is not one of csv, json");
         var paged = q.ContainsKey("page") || q.ContainsKey("pageSize");
         var page = Int(q, "page", 1, 1, int.MaxValue, errors);
-        var pageSize = Int(q, "pageSize", 50, 1, MaxPageSize, errors);
+        var pageSize = Int(q, "pageSize", 50, 1, csv ? MaxCsvPageSize : MaxPageSize, errors);
         var query = new BulletinQuery(
             NullIfEmpty(q["q"].ToString()), List(q, "vendor"), severities, List(q, "customSeverity"),
             Bool(q, "staged", errors), Bool(q, "knownExploited", errors), Bool(q, "superseded", errors),

@@ -252,7 +252,7 @@ public sealed class BulletinListParameters
     [Microsoft.AspNetCore.Mvc.FromQuery(Name = "sort")] public string? Sort { get; init; }
     /// <summary>1-based page number (default 1).</summary>
     [Microsoft.AspNetCore.Mvc.FromQuery(Name = "page")] public string? Page { get; init; }
-    /// <summary>Rows per page, 1–1000 (default 50). CSV without page/pageSize returns every matching row.</summary>
+    /// <summary>Rows per page, 1–1000 (default 50); CSV 1–1,000,000. CSV without page/pageSize returns every matching row.</summary>
     [Microsoft.AspNetCore.Mvc.FromQuery(Name = "pageSize")] public string? PageSize { get; init; }
     /// <summary>Also return row counts grouped by this column.</summary>
     [Microsoft.AspNetCore.Mvc.FromQuery(Name = "groupBy")] public string? GroupBy { get; init; }

@@ -57,9 +57,9 @@ public static class ConditionalRequests
     {
         var headers = http.Request.Headers;
         // A value that is no entity tag (3 rather than "3") is not a condition to skip: it is refused by name, everywhere.
-        foreach (var (name, given, parsed) in new[] { ("If-Match", headers.IfMatch, http.Request.GetTypedHeaders().IfMatch),
-                     ("If-None-Match", headers.IfNoneMatch, http.Request.GetTypedHeaders().IfNoneMatch) })
-            if (given.Count > 0 && parsed.Count == 0)
+        // Every member of the list, strictly: ASP.NET's typed header skips a member that is none ("junk, \"1\"" read as "1").
+        foreach (var (name, given) in new[] { ("If-Match", headers.IfMatch), ("If-None-Match", headers.IfNoneMatch) })
+            if (given.Count > 0 && (!Microsoft.Net.Http.Headers.EntityTagHeaderValue.TryParseStrictList(given, out var parsed) || parsed.Count == 0))
             {
                 await Results.Problem(title: $"Invalid {name}",
                     detail: $"{name}: '{Domain.Users.UserDecisions.Printable(given.ToString())}' is not a list of entity tags (a quoted string such as \"3\", or *); nothing was done.",

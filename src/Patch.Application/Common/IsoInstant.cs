@@ -4,14 +4,15 @@ using System.Text.RegularExpressions;
 namespace Patch.Application.Common;
 
 /// <summary>
-/// An instant or a date in a query parameter, read as ISO 8601 says and nothing looser: <c>2026-10-01</c>,
-/// <c>2026-10-01T12:00</c>, <c>2026-10-01T12:00:00.5Z</c>, <c>2026-10-01T12:00:00+02:00</c> (without an offset: UTC).
+/// An instant or a date in a query parameter, read as ISO 8601 says and nothing looser: a date (<c>2026-10-01</c>, its
+/// first instant in UTC), or a time with its offset (<c>2026-10-01T12:00Z</c>, <c>2026-10-01T12:00:00.5+02:00</c>): a
+/// time without one names no instant (whose noon?).
 /// .NET's own parsing also takes <c>1.5</c> (the 5th of January of this year) or <c>1/2/3</c> — an answer to a question
 /// nobody asked.
 /// </summary>
 public static partial class IsoInstant
 {
-    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}([Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?([Zz]|[+-]\d{2}:\d{2})?)?$")]
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}([Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?([Zz]|[+-]\d{2}:\d{2}))?$")]
     private static partial Regex Shape();
 
     public static bool TryParse(string? text, out DateTimeOffset at)
@@ -23,5 +24,5 @@ public static partial class IsoInstant
 
     /// <summary>What a refusal says of <paramref name="text"/> given as <paramref name="name"/>.</summary>
     public static string Refusal(string name, string text) =>
-        $"{name}: '{Domain.Users.UserDecisions.Printable(text)}' is not an ISO 8601 date or instant (e.g. 2026-10-01 or 2026-10-01T12:00:00Z)";
+        $"{name}: '{Domain.Users.UserDecisions.Printable(text)}' is not an ISO 8601 date or instant with its offset (e.g. 2026-10-01 or 2026-10-01T12:00:00Z; seconds to 7 decimals)";
 }

@@ -47,7 +47,8 @@ public static class PolicyReplicationFeed
     {
         app.MapPut("/api/hierarchy/children/{id}/policies", async (string id, ChoosePolicies body, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct) =>
             {
-                if (body.PolicyIds is null || body.PolicyIds.Count > 1000) return Problems.Invalid("Invalid choice", "policyIds: the policies to replicate (up to 1000; [] for none)");
+                if (body.PolicyIds is null || body.PolicyIds.Count > 1000 || body.PolicyIds.Any(string.IsNullOrWhiteSpace))
+                    return Problems.Invalid("Invalid choice", "policyIds: the policies to replicate (up to 1000, none null or empty; [] for none)");
                 await using var session = store.OpenSession(Actor.From(http));
                 var child = await session.Events.FetchForWriting<ChildServer>(id, ct);
                 if (child.Aggregate is null) return Problems.NotFound($"No child server '{id}'.");

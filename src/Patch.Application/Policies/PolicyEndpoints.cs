@@ -113,6 +113,15 @@ public static class PolicyEndpoints
 
     private static async Task<IResult> CreateAsync(CreatePolicyRequest body, HttpContext http, IDocumentStore store, CancellationToken ct)
     {
+        // One way of naming what the policy distributes, and nothing given that would be replaced by a default in silence.
+        if (body.BulletinIds is not null && (body.BulletinId is not null || body.UpdateId is not null))
+            return Problems.Invalid("Invalid policy", "Give 'bulletinIds' (whole bulletins), or 'bulletinId' with 'updateId' (one update), not both.");
+        if (body.BulletinId is not null && body.UpdateId is null)
+            return Problems.Invalid("Missing field", "'updateId' is required with 'bulletinId' (for whole bulletins, give 'bulletinIds').");
+        if (body.BulletinIds?.GroupBy(b => b, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            return Problems.Invalid("Invalid field", $"bulletinIds: '{Domain.Users.UserDecisions.Printable(twice.Key ?? "null")}' is given {twice.Count()} times.");
+        if (body.Name is { } name && string.IsNullOrWhiteSpace(name)) return Problems.Invalid("Invalid field", "name: empty (leave it out for the default name).");
+        if (body.Targets is { Count: 0 }) return Problems.Invalid("Invalid field", "targets: at least one (leave it out for the vendor's default target).");
         await using var session = store.OpenSession(Actor.From(http));
         var ids = body.UpdateId is not null ? (body.BulletinId is null ? [] : [body.BulletinId]) : body.BulletinIds ?? [];
         if (body.UpdateId is not null && body.BulletinId is null) return Problems.Invalid("Missing field", "'bulletinId' is required with 'updateId'.");

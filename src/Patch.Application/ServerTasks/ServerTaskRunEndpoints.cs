@@ -54,7 +54,8 @@ public static class ServerTaskRunEndpoints
             {
                 if (runner.Find(name) is not { } task) return Problems.NotFound($"No server task '{Domain.Users.UserDecisions.Printable(name)}'.");
                 var cron = string.IsNullOrWhiteSpace(body.Cron) ? null : body.Cron.Trim();
-                var zone = string.IsNullOrWhiteSpace(body.TimeZone) ? "UTC" : body.TimeZone.Trim();
+                if (body.TimeZone is { } given && string.IsNullOrWhiteSpace(given)) return Problems.Invalid("Invalid schedule", "timeZone: empty (leave it out for UTC).");
+                var zone = body.TimeZone?.Trim() ?? "UTC";
                 if (TaskSchedules.Problem(cron, zone) is { } problem) return Problems.Invalid("Invalid schedule", problem);
                 if (body.Enabled is null) return Problems.Invalid("Invalid schedule", "enabled: required (true or false).");
                 if (body.Enabled == true && cron is null) return Problems.Invalid("Invalid schedule", "cron: an enabled schedule needs a cron expression.");

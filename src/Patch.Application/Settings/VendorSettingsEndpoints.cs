@@ -58,15 +58,19 @@ public static class VendorSettingsEndpoints
     /// no settings yet; null for a known vendor — and for Microsoft, always. Settings made for a name no catalog knows would
     /// apply to nothing.
     /// </summary>
-    private static async Task<IResult?> UnknownVendorAsync(IQuerySession session, string vendor, CancellationToken ct)
+    private static async Task<IResult?> UnknownVendorAsync(IQuerySession session, string vendor, CancellationToken ct) =>
+        await KnownAsync(session, vendor, ct) ? null : Problems.NotFound($"No vendor '{Domain.Users.UserDecisions.Printable(vendor)}': no imported catalog has a bulletin of it.");
+
+    /// <summary>Whether <paramref name="vendor"/> has settings to show: Microsoft always, another once a catalog brought one of its bulletins (or it has settings).</summary>
+    public static async Task<bool> KnownAsync(IQuerySession session, string vendor, CancellationToken ct)
     {
         var slug = StreamIds.Slug(vendor);
         // Microsoft's settings are the seed's own screen: set before any catalog is imported, as a fresh server is set up.
-        if (slug == "microsoft") return null;
+        if (slug == "microsoft") return true;
         var known = await session.AdvancedSql.QueryAsync<bool>(
             $"select exists (select 1 from {Projections.ReadModels.Schema}.{Projections.Catalog.BulletinList.Table} where starts_with(id, ?)) " +
             $"or exists (select 1 from {PatchStore.Schema}.mt_streams where id = ?)", ct, slug + ":", VendorSettings.StreamId(vendor));
-        return known.Single() ? null : Problems.NotFound($"No vendor '{Domain.Users.UserDecisions.Printable(vendor)}': no imported catalog has a bulletin of it.");
+        return known.Single();
     }
 
     /// <summary>A vendor's name as catalogs give it ("Microsoft", "Adobe Systems"): 1 to 64 characters, no path separators, something left when slugged.</summary>

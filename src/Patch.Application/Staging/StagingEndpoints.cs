@@ -68,16 +68,17 @@ public static class StagingEndpoints
         app.MapGet("/agent/v1/packages/{sha256}", Package)
             .ForAgent().WithTags("Agent").WithName("GetPackage").EvaluatesPreconditions()
             .WithSummary("A staged package by its SHA-256 (lower-case hex), with Range support for resumed downloads; its entity tag is its SHA-256 (If-None-Match, If-Match, If-Range evaluated).")
-            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").Produces(StatusCodes.Status206PartialContent).ProducesProblem(401).ProducesProblem(404);
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream").Produces(StatusCodes.Status206PartialContent).ProducesProblem(400).ProducesProblem(401).ProducesProblem(404);
 
         app.MapMethods("/agent/v1/packages/{sha256}", ["HEAD"], Package)
             .ForAgent().WithTags("Agent").WithName("GetPackageHeaders").EvaluatesPreconditions()
             .WithSummary("The headers of a staged package (length, ETag, Accept-Ranges) without its bytes: whether it exists and how large it is.")
-            .Produces(StatusCodes.Status200OK).ProducesProblem(401).ProducesProblem(404);
+            .Produces(StatusCodes.Status200OK).ProducesProblem(400).ProducesProblem(401).ProducesProblem(404);
     }
 
     private static IResult Package(string sha256, PackageStore store) =>
-        PackageStore.IsSha256(sha256) && store.Has(sha256)
+        !PackageStore.IsSha256(sha256) ? Problems.Invalid("Invalid package", $"'{Domain.Users.UserDecisions.Printable(sha256)}' is no package's name: a SHA-256 in 64 lower-case hex digits.")
+        : store.Has(sha256)
             ? Results.File(store.PathOf(sha256), "application/octet-stream", sha256, entityTag: ConditionalRequests.PackageTag(sha256), enableRangeProcessing: true)
             : Problems.NotFound($"No package '{sha256}' in the package store.");
 

@@ -99,9 +99,13 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 
     public static Computer Apply(ComputerDetailsChanged e, Computer c) => c with { Domain = e.Domain, OperatingSystem = e.OperatingSystem, MacAddress = e.MacAddress };
 
-    /// <summary>A computer's name: 1 to 63 letters, digits, '-', '_' or '.' (surrounding spaces aside).</summary>
+    /// <summary>
+    /// A computer's name: 1 to 63 letters, digits, '-', '_' or '.' (surrounding spaces aside), neither starting nor ending
+    /// with a dot — "." and ".." are path segments every route normalises away, so such a computer could never be reached.
+    /// </summary>
     public static bool IsName(string? name) =>
-        !string.IsNullOrWhiteSpace(name) && name.Trim().Length <= 63 && name.Trim().All(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.');
+        !string.IsNullOrWhiteSpace(name) && name.Trim() is var n && n.Length <= 63 && n.All(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.')
+        && n[0] != '.' && n[^1] != '.';
 
     public static Outcome Decide(Computer? current, string name, string? domain, string? os, string? mac)
     {

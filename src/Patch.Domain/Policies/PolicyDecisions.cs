@@ -156,6 +156,9 @@ public static class PolicyDecisions
     {
         if (choices is null) return (updates, null);
         if (choices.Any(c => c?.UpdateId is null)) return (updates, Outcome.Refuse(RejectionKind.Invalid, "Invalid update choice", "updates[].updateId: required"));
+        // One choice an update: two (enabled and not) would leave one of them unsaid.
+        if (choices.GroupBy(c => c.UpdateId).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            return (updates, Outcome.Refuse(RejectionKind.Invalid, "Invalid update choice", $"updates: '{twice.Key}' is given {twice.Count()} times; give each update once."));
         var unknown = choices.Select(c => c.UpdateId).Where(id => updates.All(u => u.UpdateId != id)).ToList();
         if (unknown.Count > 0) return (updates, Outcome.Refuse(RejectionKind.Invalid, "Unknown update", $"updates: not in this policy: {string.Join(", ", unknown)}."));
         var bad = choices.Where(c => c.CommandLine is { } cl && (cl.Trim().Length == 0 || cl.Length > 1024 || cl.Any(char.IsControl))).Select(c => c.UpdateId).ToList();

@@ -31,7 +31,8 @@ public static class TaskSchedules
                 if (Parse(cron).GetNextOccurrence(new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc)) is null)
                     return $"cron '{Users.UserDecisions.Printable(cron)}' never comes: no calendar has the day it names";
             }
-            catch (CronFormatException e) { return $"cron '{Users.UserDecisions.Printable(cron)}' is not a cron expression: {e.Message}"; }
+            // Cronos reads past the last field as a NUL character: "Unexpected character '\0'" means the expression ended early.
+            catch (CronFormatException e) { return $"cron '{Users.UserDecisions.Printable(cron)}' is not a cron expression: {Users.UserDecisions.Printable(e.Message.Replace("character '\0'", "end of the expression"))}"; }
         }
         return Zone(timeZone) is null ? $"time zone '{Users.UserDecisions.Printable(timeZone)}' is not a known IANA or Windows time zone id" : null;
     }

@@ -32,6 +32,8 @@ public static class UserDecisions
         if (password.Any(char.IsControl)) return $"{field}: must not contain control characters";
         if (password.Length < MinPasswordLength) return $"{field}: at least {MinPasswordLength} characters";
         if (password.Length > MaxPasswordLength) return $"{field}: at most {MaxPasswordLength} characters";
+        // Spaces belong in a passphrase; a passphrase of spaces alone is the one every attacker tries after the empty one.
+        if (string.IsNullOrWhiteSpace(password)) return $"{field}: more than spaces";
         return null;
     }
 

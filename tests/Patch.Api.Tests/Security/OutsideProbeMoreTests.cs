@@ -1,0 +1,118 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Patch.Api.Tests.Infrastructure;
+using Patch.Domain.Users;
+
+namespace Patch.Api.Tests.Security;
+
+/// <summary>
+/// The second black-box sweep (stop 52): a 500 on a null in a list, computers no route can reach, the console's own CSV
+/// link refused, parts of a request replaced by defaults in silence, entity tags half read, refusals that named the wrong
+/// thing. Each is now answered as it should be.
+/// </summary>
+public class when_a_second_probe_sends_what_no_client_should(AppFixture app) : SecurityTestBase(app)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<(HttpStatusCode Status, string Body)> RawAsync(HttpMethod method, string url, string? body = null, string contentType = "application/json",
+        string? bearer = null, string? ifMatch = null)
+    {
+        using var client = bearer is null ? App.Client("dana") : App.AnonymousClient();
+        using var request = new HttpRequestMessage(method, url);
+        if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, MediaTypeHeaderValue.Parse(contentType));
+        if (!string.IsNullOrEmpty(bearer)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        if (ifMatch is not null) request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        using var response = await client.SendAsync(request, Ct);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(Ct));
+    }
+
+    [Theory]
+    [InlineData("PUT", "/api/hierarchy/children/child:nope/policies", """{"policyIds":[null]}""", "none null or empty")]
+    [InlineData("POST", "/api/policies", """{"bulletinIds":["KB5034441"],"bulletinId":"KB5034441","updateId":"u"}""", "not both")]
+    [InlineData("POST", "/api/policies", """{"bulletinIds":["KB5034441","kb5034441"]}""", "is given 2 times")]
+    [InlineData("POST", "/api/policies", """{"bulletinIds":["KB5034441"],"targets":[]}""", "targets: at least one")]
+    [InlineData("POST", "/api/policies", """{"bulletinIds":["KB5034441"],"name":" "}""", "name: empty")]
+    [InlineData("POST", "/api/users", """{"userName":"spacey","role":"auditor","password":"              "}""", "more than spaces")]
+    [InlineData("PUT", "/api/server-tasks/package-cleanup/schedule", """{"cron":"0 3 * * *","timeZone":"","enabled":true}""", "timeZone: empty")]
+    [InlineData("POST", "/api/auth/me/tokens", """{"name":"t","expiresAt":"never"}""", "an ISO 8601 instant with its offset")]
+    [InlineData("GET", "/api/policies?asOf=2026-12-06T23:55:00", null, "with its offset")]
+    public async Task a_request_that_would_lose_a_part_in_silence_is_a_400_naming_it(string method, string url, string? json, string detail)
+    {
+        var (status, body) = await RawAsync(new HttpMethod(method), url, json);
+        Assert.True(status == HttpStatusCode.BadRequest, $"{status}: {body}");
+        Assert.True(body.Contains(detail), body);
+    }
+
+    [Fact]
+    public async Task a_cron_cut_short_is_said_so_without_a_character_never_sent()
+    {
+        var (status, body) = await RawAsync(HttpMethod.Put, "/api/server-tasks/package-cleanup/schedule", """{"cron":"* * * *","timeZone":"UTC","enabled":true}""");
+        Assert.True(status == HttpStatusCode.BadRequest, body);
+        Assert.DoesNotContain("\\u0000", body);
+    }
+
+    [Fact]
+    public async Task an_entity_tag_list_with_one_member_that_is_none_is_refused_whole()
+    {
+        var (status, body) = await RawAsync(HttpMethod.Delete, "/api/targets/target:nope", ifMatch: "junk, \"1\"");
+        Assert.True(status == HttpStatusCode.BadRequest, $"{status}: {body}");
+        Assert.Contains("is not a list of entity tags", body);
+    }
+
+    [Fact]
+    public async Task the_consoles_save_as_csv_link_of_the_remediation_center_answers()
+    {
+        await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
+        var (status, body) = await RawAsync(HttpMethod.Get, "/api/bulletins?format=csv&pageSize=1000000");
+        Assert.True(status == HttpStatusCode.OK, body);
+        Assert.StartsWith("id,", body.TrimStart('\uFEFF'), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
+    [InlineData(".")]
+    [InlineData("..")]
+    [InlineData("PC-3.")]
+    public async Task a_computer_no_route_could_reach_cannot_enrol(string name)
+    {
+        var (_, issued) = await Send(App.Client(), HttpMethod.Post, "/api/enrolment-tokens", new { name = "dots", maxUses = 1 });
+        var (status, problem) = await Send(App.AnonymousClient(), HttpMethod.Post, "/agent/v1/enrol",
+            new { token = issued.GetProperty("token").GetString(), computerName = name, agentVersion = "0.1.0" });
+        Assert.True(status == HttpStatusCode.BadRequest, problem.ToString());
+        Assert.Contains("name: 1 to 63", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task an_agent_asking_for_what_is_not_there_is_told_so_and_a_sign_in_sent_as_a_form_is_a_415()
+    {
+        var (_, issued) = await Send(App.Client(), HttpMethod.Post, "/api/enrolment-tokens", new { name = "probe", maxUses = 1 });
+        var (_, enrolled) = await Send(App.AnonymousClient(), HttpMethod.Post, "/agent/v1/enrol",
+            new { token = issued.GetProperty("token").GetString(), computerName = "PROBE-2", agentVersion = "0.1.0" });
+        var credential = enrolled.GetProperty("credential").GetString();
+        var (missing, said) = await RawAsync(HttpMethod.Get, "/agent/v1/config", bearer: credential);
+        Assert.True(missing == HttpStatusCode.NotFound, $"{missing}: {said}");
+        Assert.Contains("No operation answers GET /agent/v1/config", said);
+        var (package, named) = await RawAsync(HttpMethod.Get, "/agent/v1/packages/nope", bearer: credential);
+        Assert.True(package == HttpStatusCode.BadRequest, $"{package}: {named}");
+        Assert.Contains("a SHA-256 in 64 lower-case hex digits", named);
+        var (form, type) = await RawAsync(HttpMethod.Post, "/api/auth/sign-in", "userName=a&password=b", "application/x-www-form-urlencoded", bearer: "");
+        Assert.True(form == HttpStatusCode.UnsupportedMediaType, $"{form}: {type}");
+    }
+
+    [Fact]
+    public async Task a_console_page_whose_subject_does_not_exist_answers_404()
+    {
+        await CreateUserAsync("vera", Roles.Administrator);
+        using var browser = Browser();
+        Assert.Equal(HttpStatusCode.OK, await SignInAsync(browser, "vera"));
+        foreach (var page in new[] { "/policies/policy:nope", "/targets/nope", "/users/nope", "/server-tasks/runs/nope", "/computers/NOPE-1", "/settings/vendors/nope" })
+        {
+            using var response = await browser.GetAsync(page, Ct);
+            Assert.True(response.StatusCode == HttpStatusCode.NotFound, $"{page}: {response.StatusCode}");
+            var html = await response.Content.ReadAsStringAsync(Ct);
+            Assert.True(html.Contains("<h1>"), $"{page}: {html[..Math.Min(html.Length, 300)]}");
+        }
+        using var microsoft = await browser.GetAsync("/settings/vendors/microsoft", Ct);
+        Assert.Equal(HttpStatusCode.OK, microsoft.StatusCode);
+    }
+}
