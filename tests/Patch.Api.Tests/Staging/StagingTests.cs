@@ -103,7 +103,8 @@ public class when_staging_bulletins(AppFixture app) : AppTest(app)
         var malformed = new HttpRequestMessage(HttpMethod.Get, $"/agent/v1/packages/{good.Sha256}");
         malformed.Headers.TryAddWithoutValidation("If-Match", good.Sha256);
         Assert.Equal(HttpStatusCode.BadRequest, (await client.SendAsync(malformed)).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/agent/v1/packages/..%2F..%2Fetc%2Fpasswd")).StatusCode);
+        // A name that is no SHA-256 (a path to climb out with) is refused as such, never looked up.
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/agent/v1/packages/..%2F..%2Fetc%2Fpasswd")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/agent/v1/packages/{missing.Item2}")).StatusCode);
 
         // Re-staging retries only what is missing: the vendor fixed the 404.
