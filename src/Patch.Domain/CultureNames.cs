@@ -5,12 +5,12 @@ namespace Patch.Domain;
 /// <summary>
 /// A culture's name as Windows and Microsoft's catalogs write it (BCP 47's shape, as .NET names cultures): a language of
 /// two or three letters, then an optional script of four letters, then an optional region of two letters or three digits,
-/// then an optional variant of five to eight (ca-ES-valencia), then Windows' optional sort (es-ES_tradnl) — en-US, sr-Latn-RS,
+/// then an optional variant of five to eight, or four beginning with a digit (ca-ES-valencia, de-DE-1996), then Windows' optional sort (es-ES_tradnl) — en-US, sr-Latn-RS,
 /// zh-Hans-CN, es-419, qps-ploc. "xx-YY-ZZ-123" or "not a culture" is none.
 /// </summary>
 public static partial class CultureNames
 {
-    [GeneratedRegex("^[a-zA-Z]{2,3}(-[a-zA-Z]{4})?(-([a-zA-Z]{2}|[0-9]{3}))?(-[a-zA-Z0-9]{5,8})?(_[a-zA-Z]{2,8})?$")]
+    [GeneratedRegex("^[a-zA-Z]{2,3}(-[a-zA-Z]{4})?(-([a-zA-Z]{2}|[0-9]{3}))?(-([a-zA-Z0-9]{5,8}|[0-9][a-zA-Z0-9]{3}))?(_[a-zA-Z]{2,8})?$")]
     private static partial Regex Shape();
 
     public static bool IsName(string? name) => name is not null && Shape().IsMatch(name.Trim());

@@ -198,7 +198,7 @@ public sealed record AgentConfiguration(string Id, string Name, bool IsDefault, 
     private static List<string> Validate(string name, AgentConfigurationSettings settings, IReadOnlyList<string> targets, int priority, bool isDefault, ISet<string> knownTargets)
     {
         var problems = new List<string>();
-        if (name.Length is 0 or > MaxNameLength) problems.Add($"name: 1 to {MaxNameLength} characters");
+        if (name.Length is 0 or > MaxNameLength || name.Any(char.IsControl)) problems.Add($"name: 1 to {MaxNameLength} characters, none a control character");
         problems.AddRange(settings.Problems());
         if (!isDefault)
         {

@@ -23,7 +23,7 @@ public sealed record EnrolmentToken(string Id, string Name, string SecretSha256,
     public static Outcome DecideCreate(string tokenId, string? name, DateTimeOffset expiresAt, int maxUses, string secretSha256, DateTimeOffset now)
     {
         var problems = new List<string>();
-        if (string.IsNullOrWhiteSpace(name) || name.Length > 128) problems.Add("name: 1 to 128 characters");
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 128 || name.Any(char.IsControl)) problems.Add("name: 1 to 128 characters, none a control character");
         if (expiresAt <= now) problems.Add("expiresAt: must be in the future");
         if (expiresAt > now.AddDays(366)) problems.Add("expiresAt: at most a year ahead");
         if (maxUses is < 1 or > 1_000_000) problems.Add("maxUses: 1 to 1000000");

@@ -22,7 +22,7 @@ public sealed record ChildRegistrationToken(string Id, string Name, string Secre
     public static Outcome DecideCreate(string tokenId, string? name, DateTimeOffset expiresAt, string secretSha256, DateTimeOffset now)
     {
         var problems = new List<string>();
-        if (string.IsNullOrWhiteSpace(name) || name.Length > 128) problems.Add("name: 1 to 128 characters");
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 128 || name.Any(char.IsControl)) problems.Add("name: 1 to 128 characters, none a control character");
         if (expiresAt <= now) problems.Add("expiresAt: must be in the future");
         if (expiresAt > now.AddDays(30)) problems.Add("expiresAt: at most 30 days ahead");
         return problems.Count > 0

@@ -21,7 +21,7 @@ public sealed record MaintenanceWindow(string Id, string Name, MaintenanceWindow
     {
         if (current is { Deleted: true }) return Outcome.Refuse(RejectionKind.NotFound, "Maintenance window deleted", $"Window '{windowId}' was deleted.");
         var problems = new List<string>();
-        if (string.IsNullOrWhiteSpace(name) || name.Length > 128) problems.Add("name: 1 to 128 characters");
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 128 || name.Any(char.IsControl)) problems.Add("name: 1 to 128 characters, none a control character");
         if (schedule is null) problems.Add("schedule: required");
         else problems.AddRange(schedule.Problems().Select(p => "schedule." + p));
         problems.AddRange((targets ?? []).Where(t => !Patch.Domain.Targets.Targets.IsBuiltIn(t) && (t is null || !knownTargets.Contains(t)))

@@ -60,7 +60,7 @@ public static class PolicyDecisions
         var targets = command.Targets is { Count: > 0 } t ? t.Distinct().ToList() : [vendor.DefaultTargetId];
         var problems = options.Problems().Concat(TargetProblems(targets, knownTargets)).ToList();
         var name = string.IsNullOrWhiteSpace(command.Name) ? DefaultName(bulletins, command.SingleUpdateId) : command.Name.Trim();
-        if (name.Length > SoftwareUpdatePolicy.MaxNameLength) problems.Add($"name: at most {SoftwareUpdatePolicy.MaxNameLength} characters");
+        if (name.Length > SoftwareUpdatePolicy.MaxNameLength || name.Any(char.IsControl)) problems.Add($"name: at most {SoftwareUpdatePolicy.MaxNameLength} characters, none a control character");
         if (command.Description is { Length: > SoftwareUpdatePolicy.MaxDescriptionLength }) problems.Add($"description: at most {SoftwareUpdatePolicy.MaxDescriptionLength} characters");
         if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid policy", string.Join("; ", problems));
 
@@ -80,7 +80,7 @@ public static class PolicyDecisions
         var options = command.Options ?? policy.Options;
         var targets = command.Targets?.Distinct().ToList() ?? policy.Targets.ToList();
         var problems = options.Problems().Concat(TargetProblems(targets, knownTargets)).ToList();
-        if (name.Length is 0 or > SoftwareUpdatePolicy.MaxNameLength) problems.Add($"name: 1 to {SoftwareUpdatePolicy.MaxNameLength} characters");
+        if (name.Length is 0 or > SoftwareUpdatePolicy.MaxNameLength || name.Any(char.IsControl)) problems.Add($"name: 1 to {SoftwareUpdatePolicy.MaxNameLength} characters, none a control character");
         if (command.Description is { Length: > SoftwareUpdatePolicy.MaxDescriptionLength }) problems.Add($"description: at most {SoftwareUpdatePolicy.MaxDescriptionLength} characters");
         if (targets.Count == 0) problems.Add("targets: at least one");
         if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid policy", string.Join("; ", problems));

@@ -76,6 +76,7 @@ public sealed record CustomSeverityLevels(string Id, IReadOnlyList<CustomSeverit
         if (string.IsNullOrWhiteSpace(name)) return Outcome.Refuse(RejectionKind.Invalid, "Missing field", "'name' is required.");
         if (name.Trim().Length > MaxNameLength)
             return Outcome.Refuse(RejectionKind.Invalid, "Name too long", $"'name' must be at most {MaxNameLength} characters.");
+        if (name.Any(char.IsControl)) return Outcome.Refuse(RejectionKind.Invalid, "Invalid name", "'name' holds a control character (DEL, U+0080–U+009F and the like).");
         if (current.Levels.Any(l => l.Id != exceptId && string.Equals(l.Name, name.Trim(), StringComparison.OrdinalIgnoreCase)))
             return Outcome.Refuse(RejectionKind.Conflict, "Duplicate name", $"A custom severity level named '{name.Trim()}' already exists.");
         return null;

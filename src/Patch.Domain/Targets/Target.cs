@@ -80,7 +80,7 @@ public sealed record Target(string Id, string Name, IReadOnlyList<TargetRule> In
     public static Outcome DecideDefine(Target? current, string targetId, string? name, IReadOnlyList<TargetRule>? include, IReadOnlyList<TargetRule>? exclude)
     {
         var problems = new List<string>();
-        if (string.IsNullOrWhiteSpace(name) || name.Length > 128) problems.Add("name: 1 to 128 characters");
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 128 || name.Any(char.IsControl)) problems.Add("name: 1 to 128 characters, none a control character");
         if (include is not { Count: > 0 }) problems.Add("include: at least one rule");
         var rules = (include ?? []).Concat(exclude ?? []).ToList();
         if (rules.Any(r => r is null || r.IsEmpty)) problems.Add("include/exclude: a rule needs at least one criterion");

@@ -37,6 +37,9 @@ public class when_a_second_probe_sends_what_no_client_should(AppFixture app) : S
     [InlineData("PUT", "/api/server-tasks/package-cleanup/schedule", """{"cron":"0 3 * * *","timeZone":"","enabled":true}""", "timeZone: empty")]
     [InlineData("POST", "/api/auth/me/tokens", """{"name":"t","expiresAt":"never"}""", "an ISO 8601 instant with its offset")]
     [InlineData("GET", "/api/policies?asOf=2026-12-06T23:55:00", null, "with its offset")]
+    [InlineData("POST", "/api/targets", "{\"name\":\"t\u0085x\",\"include\":[{\"namePattern\":\"PC-*\"}]}", "none a control character")]
+    [InlineData("POST", "/api/enrolment-tokens", "{\"name\":\"e\u007fx\",\"maxUses\":1}", "none a control character")]
+    [InlineData("POST", "/api/custom-severities", "{\"name\":\"s\u009b\"}", "holds a control character")]
     public async Task a_request_that_would_lose_a_part_in_silence_is_a_400_naming_it(string method, string url, string? json, string detail)
     {
         var (status, body) = await RawAsync(new HttpMethod(method), url, json);
