@@ -33,7 +33,13 @@ public static class ConsoleUrl
 
     public static bool? Bool(HttpRequest request, string key) => bool.TryParse(Get(request, key), out var b) ? b : null;
 
-    public static int? Int(HttpRequest request, string key) => int.TryParse(Get(request, key), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
+    /// <summary>
+    /// A whole number from the address, or null when it is not there. A value that is none (<c>page=abc</c>, <c>-5</c>, a
+    /// number past int) is read as 0, which every console query refuses naming the parameter ("page must be from 1…",
+    /// "days: 1 to 3650") — never dropped as if it had not been asked.
+    /// </summary>
+    public static int? Int(HttpRequest request, string key) =>
+        Get(request, key) is not { } text ? null : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0;
 
     public static string Segment(string value) => Uri.EscapeDataString(value);
 }

@@ -103,7 +103,7 @@ public class when_a_second_probe_sends_what_no_client_should(AppFixture app) : S
     }
 
     [Fact]
-    public async Task a_console_page_whose_subject_does_not_exist_answers_404()
+    public async Task a_console_page_whose_subject_does_not_exist_answers_404_and_a_value_it_cannot_take_is_said_so()
     {
         await CreateUserAsync("vera", Roles.Administrator);
         using var browser = Browser();
@@ -117,5 +117,13 @@ public class when_a_second_probe_sends_what_no_client_should(AppFixture app) : S
         }
         using var microsoft = await browser.GetAsync("/settings/vendors/microsoft", Ct);
         Assert.Equal(HttpStatusCode.OK, microsoft.StatusCode);
+
+        // A console page's parameter that is no value it takes is said so on the page, never dropped as if not asked.
+        foreach (var (page, said) in new[] { ("/server-tasks?page=abc", "page must be from 1"), ("/server-tasks?task=abc", "task: &#x27;abc&#x27; is not one of"),
+                     ("/reports/computers-not-reporting?days=-5", "days: 1 to 3650") })
+        {
+            var html = await browser.GetStringAsync(page, Ct);
+            Assert.True(html.Contains(said), $"{page}: no '{said}'");
+        }
     }
 }
