@@ -40,6 +40,8 @@ public static class PatchApp
         services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(allowIntegerValues: false));
+            // An instant with its offset, or a date: never a time read in the server's own zone.
+            o.SerializerOptions.Converters.Add(new InstantJsonConverter());
             // {"name":"a","name":"b"} (or "Name": names bind without case) would keep the last silently, and a property
             // the operation does not take ("enabeld") would be dropped: each is a 400 naming it.
             o.SerializerOptions.AllowDuplicateProperties = false;

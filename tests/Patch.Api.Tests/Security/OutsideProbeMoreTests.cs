@@ -36,6 +36,7 @@ public class when_a_second_probe_sends_what_no_client_should(AppFixture app) : S
     [InlineData("POST", "/api/users", """{"userName":"spacey","role":"auditor","password":"              "}""", "more than spaces")]
     [InlineData("PUT", "/api/server-tasks/package-cleanup/schedule", """{"cron":"0 3 * * *","timeZone":"","enabled":true}""", "timeZone: empty")]
     [InlineData("POST", "/api/auth/me/tokens", """{"name":"t","expiresAt":"never"}""", "an ISO 8601 instant with its offset")]
+    [InlineData("POST", "/api/auth/me/tokens", """{"name":"t","expiresAt":"2026-12-31T00:00:00"}""", "an ISO 8601 instant with its offset")]
     [InlineData("GET", "/api/policies?asOf=2026-12-06T23:55:00", null, "with its offset")]
     [InlineData("POST", "/api/targets", "{\"name\":\"t\u0085x\",\"include\":[{\"namePattern\":\"PC-*\"}]}", "none a control character")]
     [InlineData("POST", "/api/enrolment-tokens", "{\"name\":\"e\u007fx\",\"maxUses\":1}", "none a control character")]
