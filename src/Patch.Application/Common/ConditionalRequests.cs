@@ -123,4 +123,19 @@ public static class ConditionalRequests
 
     /// <summary>A package's entity tag: its SHA-256, which names its content.</summary>
     public static EntityTagHeaderValue PackageTag(string sha256) => new($"\"{sha256}\"");
+
+    /// <summary>
+    /// A package answered whole when its Range cannot be honoured as RFC 9110 says, rather than as ASP.NET's range helper
+    /// reads it: a unit other than bytes is ignored (it served <c>items=0-5</c> as bytes), and an If-Range that is not
+    /// the package's own tag — unreadable, weak, another tag, or a date (packages have no Last-Modified) — sends it whole.
+    /// </summary>
+    public static void RangeAsRfcSays(HttpRequest request, string sha256)
+    {
+        var headers = request.Headers;
+        if (headers.Range.Count == 0) return;
+        var bytes = RangeHeaderValue.TryParse(headers.Range.ToString(), out var range) && string.Equals(range.Unit.Value, "bytes", StringComparison.OrdinalIgnoreCase);
+        var ifRangeHolds = headers.IfRange.Count == 0
+            || EntityTagHeaderValue.TryParse(headers.IfRange.ToString(), out var tag) && !tag.IsWeak && tag.Compare(PackageTag(sha256), useStrongComparison: true);
+        if (!bytes || !ifRangeHolds) headers.Range = default;
+    }
 }

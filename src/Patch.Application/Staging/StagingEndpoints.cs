@@ -76,11 +76,14 @@ public static class StagingEndpoints
             .Produces(StatusCodes.Status200OK).ProducesProblem(400).ProducesProblem(401).ProducesProblem(404);
     }
 
-    private static IResult Package(string sha256, PackageStore store) =>
-        !PackageStore.IsSha256(sha256) ? Problems.Invalid("Invalid package", $"'{Domain.Users.UserDecisions.Printable(sha256)}' is no package's name: a SHA-256 in 64 lower-case hex digits.")
-        : store.Has(sha256)
-            ? Results.File(store.PathOf(sha256), "application/octet-stream", sha256, entityTag: ConditionalRequests.PackageTag(sha256), enableRangeProcessing: true)
-            : Problems.NotFound($"No package '{sha256}' in the package store.");
+    private static IResult Package(string sha256, HttpRequest request, PackageStore store)
+    {
+        if (!PackageStore.IsSha256(sha256))
+            return Problems.Invalid("Invalid package", $"'{Domain.Users.UserDecisions.Printable(sha256)}' is no package's name: a SHA-256 in 64 lower-case hex digits.");
+        if (!store.Has(sha256)) return Problems.NotFound($"No package '{sha256}' in the package store.");
+        ConditionalRequests.RangeAsRfcSays(request, sha256);
+        return Results.File(store.PathOf(sha256), "application/octet-stream", sha256, entityTag: ConditionalRequests.PackageTag(sha256), enableRangeProcessing: true);
+    }
 
     private static async Task<IResult> StartAsync(IReadOnlyList<string> ids, HttpContext http, IDocumentStore store, BulletinStager stager, CancellationToken ct)
     {

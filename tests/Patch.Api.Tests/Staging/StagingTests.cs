@@ -100,6 +100,16 @@ public class when_staging_bulletins(AppFixture app) : AppTest(app)
         resume.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(100, 199);
         resume.Headers.IfRange = new System.Net.Http.Headers.RangeConditionHeaderValue(new System.Net.Http.Headers.EntityTagHeaderValue("\"another\""));
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(resume)).StatusCode);
+        // As RFC 9110 says, not as the framework read it: a unit other than bytes, or an If-Range that is no tag of this
+        // package (unreadable, a date: packages have no Last-Modified), sends the file whole; its own tag resumes it.
+        foreach (var (rangeHeader, ifRange, expected) in new[] { ("items=0-5", null, HttpStatusCode.OK), ("bytes=0-9", "garbage", HttpStatusCode.OK),
+                     ("bytes=0-9", "Wed, 21 Oct 2099 07:28:00 GMT", HttpStatusCode.OK), ("bytes=0-9", $"\"{good.Sha256}\"", HttpStatusCode.PartialContent) })
+        {
+            var odd = new HttpRequestMessage(HttpMethod.Get, $"/agent/v1/packages/{good.Sha256}");
+            odd.Headers.TryAddWithoutValidation("Range", rangeHeader);
+            if (ifRange is not null) odd.Headers.TryAddWithoutValidation("If-Range", ifRange);
+            Assert.True((await client.SendAsync(odd)).StatusCode == expected, $"Range: {rangeHeader}, If-Range: {ifRange}");
+        }
         var malformed = new HttpRequestMessage(HttpMethod.Get, $"/agent/v1/packages/{good.Sha256}");
         malformed.Headers.TryAddWithoutValidation("If-Match", good.Sha256);
         Assert.Equal(HttpStatusCode.BadRequest, (await client.SendAsync(malformed)).StatusCode);
