@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -13,9 +12,9 @@ public sealed class InstantJsonConverter : JsonConverter<DateTimeOffset>
 {
     public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
-        if (reader.TokenType != JsonTokenType.String || reader.GetString() is not { } text || !IsoInstant.TryParse(text, out _))
+        if (reader.TokenType != JsonTokenType.String || !IsoInstant.TryParse(reader.GetString(), out var at, keepOffset: true))
             throw new JsonException("The JSON value could not be converted to an instant.");
-        return DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+        return at;
     }
 
     public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) => writer.WriteStringValue(value);

@@ -15,11 +15,12 @@ public static partial class IsoInstant
     [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}([Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?([Zz]|[+-]\d{2}:\d{2}))?$")]
     private static partial Regex Shape();
 
-    public static bool TryParse(string? text, out DateTimeOffset at)
+    /// <summary>The instant in UTC, or — <paramref name="keepOffset"/> — with the offset it was given with.</summary>
+    public static bool TryParse(string? text, out DateTimeOffset at, bool keepOffset = false)
     {
         at = default;
-        return text is not null && Shape().IsMatch(text)
-            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out at);
+        return text is not null && Shape().IsMatch(text) && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture,
+            keepOffset ? DateTimeStyles.AssumeUniversal : DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out at);
     }
 
     /// <summary>What a refusal says of <paramref name="text"/> given as <paramref name="name"/>.</summary>

@@ -24,7 +24,7 @@ public static class QueryParameters
 {
     private static readonly ConcurrentDictionary<Endpoint, Taken> Known = new();
 
-    /// <summary>The names an operation takes, and the type its handler binds each to (declared parameters are checked by their declaration).</summary>
+    /// <summary>The names an operation takes, and the type its handler binds each one it does not declare to (a declared one is checked by its declaration).</summary>
     private sealed record Taken(IReadOnlySet<string> Names, IReadOnlyDictionary<string, Type> Bound);
 
     public static QueryParameter Page => new("page", "integer", "1-based page number (default 1).", Minimum: 1);
@@ -106,10 +106,8 @@ public static class QueryParameters
     {
         foreach (var (name, values) in query)
             if (values.ToString().Trim().Length == 0) return $"'{Printable(name)}' is given without a value: give one, or leave the parameter out.";
-        var declared = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var p in endpoint.Metadata.GetOrderedMetadata<QueryParametersMetadata>().SelectMany(m => m.Parameters))
         {
-            declared.Add(p.Name);
             if (p.Name == "sort" || !query.TryGetValue(p.Name, out var values)) continue;
             var value = values.ToString();
             if (p.Enum is { } allowed && !allowed.Contains(value.Trim(), StringComparer.OrdinalIgnoreCase))
@@ -120,7 +118,7 @@ public static class QueryParameters
             if (p.Format == "date-time" && !IsoInstant.TryParse(value, out _)) return $"{IsoInstant.Refusal(p.Name, value)}.";
         }
         foreach (var (name, type) in taken.Bound)
-            if (!declared.Contains(name) && query.TryGetValue(name, out var values) && Unbindable(name, type, values.ToString()) is { } problem) return problem;
+            if (query.TryGetValue(name, out var values) && Unbindable(name, type, values.ToString()) is { } problem) return problem;
         return null;
     }
 
@@ -157,11 +155,12 @@ public static class QueryParameters
             foreach (var p in metadata.Parameters) names.Add(p.Name);
         var name = endpoint.Metadata.GetMetadata<IEndpointNameMetadata>()!.EndpointName;
         var descriptions = services.GetRequiredService<IApiDescriptionGroupCollectionProvider>().ApiDescriptionGroups.Items.SelectMany(g => g.Items);
+        var declared = names.ToHashSet(StringComparer.OrdinalIgnoreCase);
         foreach (var d in descriptions.Where(d => d.ActionDescriptor.EndpointMetadata.OfType<IEndpointNameMetadata>().Any(n => n.EndpointName == name)))
             foreach (var p in d.ParameterDescriptions.Where(p => p.Source == Microsoft.AspNetCore.Mvc.ModelBinding.BindingSource.Query))
             {
                 names.Add(p.Name);
-                if (p.Type is { } type) bound[p.Name] = type;
+                if (p.Type is { } type && !declared.Contains(p.Name)) bound[p.Name] = type;
             }
         return new Taken(names, bound);
     }

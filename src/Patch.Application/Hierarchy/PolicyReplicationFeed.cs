@@ -83,7 +83,7 @@ public static class PolicyReplicationFeed
                 if (!PackageStore.IsSha256(sha256)) return Problems.Invalid("Invalid package", "sha256: 64 lower-case hex digits");
                 var policies = await session.LoadManyAsync<SoftwareUpdatePolicy>(ct, caller.Policies.ToArray());
                 var needed = policies.SelectMany(p => p.Updates).SelectMany(u => u.PackageHashes());
-                if (needed.Contains(sha256, StringComparer.Ordinal)) ConditionalRequests.RangeAsRfcSays(http.Request, sha256);
+                ConditionalRequests.RangeAsRfcSays(http.Request, sha256);
                 return needed.Contains(sha256, StringComparer.Ordinal) && packages.Has(sha256)
                     ? Results.File(packages.PathOf(sha256), "application/octet-stream", sha256, entityTag: ConditionalRequests.PackageTag(sha256), enableRangeProcessing: true)
                     : Problems.NotFound($"No package '{sha256}' of a policy replicated to this child.");

@@ -20,6 +20,30 @@ public abstract class SecurityTestBase(AppFixture app) : AppTest(app)
         Assert.True(status == HttpStatusCode.Created, body.ToString());
     }
 
+    /// <summary>
+    /// A request as a probe sends it (any bytes, any Content-Type, headers as written), by an administrator — or, with
+    /// <paramref name="bearer"/>, anonymously with that bearer token when it is not empty. Answered status and text.
+    /// </summary>
+    protected async Task<(HttpStatusCode Status, string Body)> RawAsync(HttpMethod method, string url, byte[]? body = null, string? contentType = null,
+        string? bearer = null, string? ifMatch = null, Action<HttpContentHeaders>? headers = null)
+    {
+        using var client = bearer is null ? App.Client("dana") : App.AnonymousClient();
+        using var request = new HttpRequestMessage(method, url);
+        if (body is not null)
+        {
+            request.Content = new ByteArrayContent(body);
+            if (contentType is not null) request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+            headers?.Invoke(request.Content.Headers);
+        }
+        if (!string.IsNullOrEmpty(bearer)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        if (ifMatch is not null) request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+    }
+
+    /// <summary>A JSON text's UTF-8 bytes, for <see cref="RawAsync"/>.</summary>
+    protected static byte[]? Utf8(string? text) => text is null ? null : Encoding.UTF8.GetBytes(text);
+
     /// <summary>A client that keeps cookies, like a browser.</summary>
     protected HttpClient Browser() => new(new CookieKeeper(App.Host.Server.CreateHandler())) { BaseAddress = App.Host.Server.BaseAddress };
 

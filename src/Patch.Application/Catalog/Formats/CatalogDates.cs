@@ -16,30 +16,34 @@ public static class CatalogDates
 
     public static void Check(CatalogDocument document, DateTimeOffset now)
     {
+        var last = Latest(now);
         foreach (var b in document.Bulletins)
         {
-            Check(b.Facts.Released, now, $"bulletin {b.Facts.Number}: released");
-            Check(b.Facts.Revised, now, $"bulletin {b.Facts.Number}: revised");
+            Check(b.Facts.Released, last, $"bulletin {b.Facts.Number}: released");
+            Check(b.Facts.Revised, last, $"bulletin {b.Facts.Number}: revised");
         }
     }
 
     public static void Check(KevDocument document, DateTimeOffset now)
     {
+        var last = Latest(now);
         if (DateOnly.TryParseExact(document.CatalogVersion, "yyyy.MM.dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var version))
-            Check(At(version), now, "catalogVersion");
+            Check(At(version), last, "catalogVersion");
         foreach (var v in document.Vulnerabilities)
         {
-            Check(At(v.DateAdded), now, $"vulnerability {v.Cve}: dateAdded");
-            if (v.DueDate is { } due) Check(At(due), At(v.DateAdded).AddYears(3).AddDays(-2), $"vulnerability {v.Cve}: dueDate");
+            Check(At(v.DateAdded), last, $"vulnerability {v.Cve}: dateAdded");
+            if (v.DueDate is { } due) Check(At(due), At(v.DateAdded).AddYears(3), $"vulnerability {v.Cve}: dueDate");
         }
     }
 
+    /// <summary>The import's time and two days: the vendor's time zone and the server's clock.</summary>
+    private static DateTimeOffset Latest(DateTimeOffset now) => now.AddDays(2);
+
     private static DateTimeOffset At(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
 
-    private static void Check(DateTimeOffset? at, DateTimeOffset latest, string place)
+    private static void Check(DateTimeOffset? at, DateTimeOffset last, string place)
     {
         if (at is not { } date) return;
-        var last = latest.AddDays(2);
         if (date < Earliest || date > last)
             throw new CatalogFormatException("Date out of range",
                 $"{place} is {date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}; a catalog's dates lie from {Earliest:yyyy-MM-dd} to {last:yyyy-MM-dd}.", place);
