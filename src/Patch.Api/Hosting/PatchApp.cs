@@ -87,6 +87,7 @@ public static class PatchApp
         app.UseAntiforgery();
         app.Use(CookieAntiforgery.InvokeAsync);
         app.Use(QueryParameters.InvokeAsync);
+        app.Use(Ui.ConsoleQuery.InvokeAsync);
         app.Use(ConditionalRequests.InvokeAsync);
         app.Use(RequestBodies.InvokeAsync);
         app.Use(RequestText.InvokeAsync);

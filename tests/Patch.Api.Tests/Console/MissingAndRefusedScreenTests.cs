@@ -27,4 +27,41 @@ public class when_an_address_names_nothing_or_a_number_that_is_none(ConsoleFixtu
         await Expect(page.GetByText("page must be from 1")).ToBeVisibleAsync();
         await console.ScreenshotAsync(page, "server-tasks-page-not-a-number");
     }
+
+    [Fact]
+    public async Task a_parameter_a_page_does_not_read_is_refused_naming_it_and_its_filters_still_work()
+    {
+        await console.UserAsync("nadia", Roles.Administrator);
+        var page = await console.SignInAsync("nadia");
+        var asOf = await page.GotoAsync("/remediation-center?asOf=2026-01-01T00:00:00Z&severity=Critical");
+        Assert.Equal(400, asOf!.Status);
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Not a question this page answers" })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("'asOf': not a parameter of this page, which takes");
+        await Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("the API's reports answer asOf");
+        await console.ScreenshotAsync(page, "remediation-center-asof-refused");
+        await page.GetByRole(AriaRole.Link, new() { Name = "The page without these parameters" }).ClickAsync();
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/remediation-center$"));
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Patch Remediation Center" })).ToBeVisibleAsync();
+
+        foreach (var (address, said) in new[]
+        {
+            ("/targets?counts=maybe", "'counts': 'maybe' is not true or false."),
+            ("/computers?q=a&q=b", "'q' is given 2 times: give it once."),
+            ("/server-tasks?after=x", "'after': not a parameter of this page, which takes page, task."),
+            ("/policies/policy:nope?tab=1", "'tab': not a parameter of this page, which takes no parameters."),
+        })
+        {
+            var response = await page.GotoAsync(address);
+            Assert.Equal(400, response!.Status);
+            await Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync(said);
+        }
+
+        // The filters' own fields are the page's parameters: a filter submitted from the form is answered.
+        await page.GotoAsync("/remediation-center");
+        await page.GetByLabel("Severity", new() { Exact = true }).SelectOptionAsync("Critical");
+        await page.GetByLabel("Known exploited", new() { Exact = true }).SelectOptionAsync("true");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply" }).ClickAsync();
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("severity=Critical"));
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Not a question this page answers" })).ToHaveCountAsync(0);
+    }
 }

@@ -115,4 +115,16 @@ public class when_a_second_probe_sends_what_no_client_should(AppFixture app) : S
             Assert.True(html.Contains(said), $"{page}: no '{said}'");
         }
     }
+
+    [Fact]
+    public async Task the_sign_in_page_asked_with_a_parameter_it_does_not_read_says_so_to_anyone()
+    {
+        using var browser = Browser();
+        using var refused = await browser.GetAsync("/sign-in?returnUrl=/computers&lang=fr", Ct);
+        var text = await refused.Content.ReadAsStringAsync(Ct);
+        Assert.True(refused.StatusCode == HttpStatusCode.BadRequest, $"{refused.StatusCode}: {text}");
+        Assert.Contains("&#x27;lang&#x27;: not a parameter of this page, which takes returnUrl.", text);
+        using var asked = await browser.GetAsync("/sign-in?returnUrl=/computers", Ct);
+        Assert.Equal(HttpStatusCode.OK, asked.StatusCode);
+    }
 }
