@@ -79,6 +79,7 @@ public static class PatchApp
         app.UseRouting();
         // The route's body limit is set before anything reads a body; the per-client limiter knows who asks.
         app.Use(RequestLimits.InvokeAsync);
+        app.Use(RequestText.InvokeEarlyAsync);
         app.UseAuthentication();
         app.Use(UnsupportedMediaTypes.InvokeAsync);
         app.Use(UnknownRoutes.InvokeAsync);
