@@ -128,7 +128,7 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
     private static string? Check(byte[] content, ParentLink link, string key)
     {
         using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, Convert.FromHexString(key));
-        string? previous = null;
+        string? previous = null, signature;
         var count = 0;
         try
         {
@@ -145,11 +145,13 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
                 if (previous is not null) hmac.AppendData(Encoding.UTF8.GetBytes(previous + "\n"));
                 previous = line;
             }
+            if (count < 3 || previous is null) return "the bundle is incomplete (no pages or no signature)";
+            signature = JsonSerializer.Deserialize<BundleSignature>(previous, ReplicationProtocol.Json)?.Signature;
         }
         catch (InvalidDataException e) { return e.Message.StartsWith("the bundle", StringComparison.Ordinal) ? e.Message : "not a gzip file"; }
-        catch (JsonException e) { return $"line {count}: not JSON ({e.Message})"; }
-        if (count < 3 || previous is null) return "the bundle is incomplete (no pages or no signature)";
-        var signature = JsonSerializer.Deserialize<BundleSignature>(previous, ReplicationProtocol.Json)?.Signature;
+        catch (DecoderFallbackException) { return "the bundle is not UTF-8 (a parent writes its bundles in UTF-8): it was damaged or converted"; }
+        // A line cut short (a truncated file) or damaged: where, not the parser's own words.
+        catch (JsonException e) { return $"line {count}: not JSON{(e.BytePositionInLine is { } at ? $" (at byte {at + 1})" : "")}: the bundle was damaged or cut short"; }
         var expected = "sha256=" + Convert.ToHexStringLower(hmac.GetHashAndReset());
         return signature is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(signature), Encoding.ASCII.GetBytes(expected)) ? null
             : "the signature does not match: the bundle was changed, truncated or not made for this server";
@@ -185,7 +187,8 @@ public sealed class BundleImporter(IDocumentStore store, ParentClient parent, Ti
     private static IEnumerable<string> Lines(byte[] content)
     {
         var gzip = new GZipStream(new MemoryStream(content, writable: false), CompressionMode.Decompress);
-        using var reader = new StreamReader(new Bounded(gzip, (long)content.Length * MaxExpansion), new UTF8Encoding(false, true));
+        // UTF-8 only, as the parent writes it: a byte-order mark is not looked for (a bundle in UTF-16 is refused as not UTF-8).
+        using var reader = new StreamReader(new Bounded(gzip, (long)content.Length * MaxExpansion), new UTF8Encoding(false, true), detectEncodingFromByteOrderMarks: false);
         while (reader.ReadLine() is { } line) yield return line;
     }
 

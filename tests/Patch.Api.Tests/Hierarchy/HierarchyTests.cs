@@ -301,6 +301,21 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         var (bombStatus, bomb) = await PostBundleAsync(child, Recompress(bundle, text => text + new string(' ', 64 * 1024 * 1024)));
         Assert.Equal(400, bombStatus);
         Assert.Contains("expands to more than", bomb.GetProperty("detail").GetString());
+        // Damaged on the way (stop 53: a line that is no JSON, or a byte that is no UTF-8, was a 500): refused naming it.
+        foreach (var (damaged, said) in new[]
+        {
+            (Recompress(bundle, text => text + "garbage\n"), "not JSON (at byte 1): the bundle was damaged or cut short"),
+            (Recompress(bundle, text => text, bytes => [.. bytes[..10], 0xFF, .. bytes[10..]]), "the bundle is not UTF-8"),
+            (Recompress(bundle, text => text, bytes => [.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes(Encoding.UTF8.GetString(bytes))]), "the bundle is not UTF-8"),
+        })
+        {
+            var (damagedStatus, damagedAnswer) = await PostBundleAsync(child, damaged);
+            Assert.True(damagedStatus == 400, damagedAnswer.ToString());
+            Assert.Contains(said, damagedAnswer.GetProperty("detail").GetString());
+        }
+        var (cutStatus, cut) = await PostBundleAsync(child, bundle[..(bundle.Length * 2 / 3)]);
+        Assert.True(cutStatus == 400, cut.ToString());
+        Assert.DoesNotContain("LineNumber", cut.GetProperty("detail").GetString());
         var (wrongServer, wrongServerAnswer) = await PostBundleAsync(grandchild, bundle);
         Assert.Equal(400, wrongServer);
         Assert.Contains("another server", wrongServerAnswer.GetProperty("detail").GetString());
@@ -462,14 +477,14 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         Assert.Equal(200, (await parent.SendAsync(HttpMethod.Put, "/api/settings/core", new { managedCultures = new[] { "en-US", "de-DE" }, excludedSoftwareReleases = Array.Empty<string>() })).Status);
     }
 
-    private static byte[] Recompress(byte[] gzip, Func<string, string> change)
+    private static byte[] Recompress(byte[] gzip, Func<string, string> change, Func<byte[], byte[]>? bytes = null)
     {
         using var input = new System.IO.Compression.GZipStream(new MemoryStream(gzip), System.IO.Compression.CompressionMode.Decompress);
         using var reader = new StreamReader(input);
         var text = change(reader.ReadToEnd());
         using var output = new MemoryStream();
         using (var gz = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
-            gz.Write(Encoding.UTF8.GetBytes(text));
+            gz.Write((bytes ?? (b => b))(Encoding.UTF8.GetBytes(text)));
         return output.ToArray();
     }
 
