@@ -78,6 +78,11 @@ public static class ChildRegistration
         var now = time.GetUtcNow();
         var parentId = await ServerIdentities.GetAsync(store, time, ct);
         await using var session = store.OpenSession(new Actor("child-server", body.Name!.Trim(), http.TraceIdentifier));
+        // A hierarchy is a tree: this server is not its own child, nor its parent's (each roll-up would count itself again).
+        if (body.ServerId is { } childServer && childServer == parentId)
+            return Problems.Invalid("Invalid registration", "this is the server's own registration token: a server cannot be its own parent");
+        if (body.ServerId is { } registering && (await session.LoadAsync<ParentLink>(ParentLink.StreamId, ct))?.ParentId == registering)
+            return Problems.Invalid("Invalid registration", "the registering server is this server's parent: a hierarchy has no cycles");
         // The token's stream is locked: two children racing for it cannot both register.
         var token = await session.Events.FetchForExclusiveWriting<ChildRegistrationToken>(tokenId, ct);
         if (token.Aggregate is null) return Refused("the registration token is not valid");

@@ -137,6 +137,17 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         var (linked, link) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = lossy.Urls.First(), token = tokenText });
         Assert.True(linked == 200, link.ToString());
         Assert.Equal("hq", link.GetProperty("parentName").GetString());
+        // A hierarchy is a tree (stop 53: a server linked to itself, and its roll-up grew by itself on every run).
+        var (_, own) = await parent.SendAsync(HttpMethod.Post, "/api/hierarchy/registration-tokens", new { name = "itself" });
+        var (self, selfAnswer) = await parent.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = parent.BaseUrl, token = own.GetProperty("token").GetString() });
+        Assert.True(self == 502, selfAnswer.ToString());
+        Assert.Contains("a server cannot be its own parent", selfAnswer.GetProperty("detail").GetString());
+        var (_, childs) = await child.SendAsync(HttpMethod.Post, "/api/hierarchy/registration-tokens", new { name = "cycle" });
+        var (cycle, cycleAnswer) = await parent.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = child.BaseUrl, token = childs.GetProperty("token").GetString() });
+        Assert.True(cycle == 502, cycleAnswer.ToString());
+        Assert.Contains("the registering server is this server's parent", cycleAnswer.GetProperty("detail").GetString());
+        Assert.Equal(404, (await parent.SendAsync(HttpMethod.Get, "/api/hierarchy/parent")).Status);
+        Assert.Empty((await child.GetAsync("/api/hierarchy/children")).EnumerateArray());
         // A linked child replicates by itself: its replication tasks are on their default schedules.
         var tasks = (await child.GetAsync("/api/server-tasks")).EnumerateArray().ToDictionary(t => t.GetProperty("name").GetString()!);
         foreach (var task in new[] { "catalog-replication", "policy-replication", "hierarchy-rollup" })
