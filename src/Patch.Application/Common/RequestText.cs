@@ -36,11 +36,13 @@ public static class RequestText
         {
             // A form (the console's sign-in) is %-escaped UTF-8 too: escapes that are none would be read as U+FFFD.
             http.Request.EnableBuffering();
-            using var reader = new StreamReader(http.Request.Body, Encoding.Latin1, false, leaveOpen: true);
-            var form = await reader.ReadToEndAsync(http.RequestAborted);
+            using var copy = new MemoryStream();
+            await http.Request.Body.CopyToAsync(copy, http.RequestAborted);
             http.Request.Body.Position = 0;
-            if (!PercentDecodedIsUtf8(form))
-                problem = ("Not UTF-8", "The form is not UTF-8 once its %-escapes are decoded: send its text encoded as UTF-8.");
+            var bytes = copy.GetBuffer().AsSpan(0, (int)copy.Length);
+            var form = System.Text.Unicode.Utf8.IsValid(bytes) ? Encoding.UTF8.GetString(bytes) : null;
+            if (form is null || !PercentDecodedIsUtf8(form))
+                problem = ("Not UTF-8", "The form is not UTF-8 (its bytes, or its %-escapes once decoded): send its text encoded as UTF-8.");
             else if (Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery("?" + form) is var fields
                      && fields.SelectMany(f => f.Value.Select(v => (f.Key, Value: v ?? ""))).FirstOrDefault(f => ControlAt(f.Key) >= 0 || ControlAt(f.Value) >= 0) is { Key: { } field } bad)
                 problem = ControlAt(field) >= 0 ? Control("a form field's name", field, ControlAt(field)) : Control($"form field '{Printable(field)}'", bad.Value, ControlAt(bad.Value));
