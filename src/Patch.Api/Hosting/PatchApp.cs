@@ -49,6 +49,8 @@ public static class PatchApp
             // A number is a JSON number: "5" where a count is asked is refused, as a number where a text is asked is (the web
             // defaults would read it).
             o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
+            // A number or true/false left out is refused by name, not read as 0 or false.
+            o.SerializerOptions.TypeInfoResolver = RequiredValues.With(o.SerializerOptions.TypeInfoResolver);
         });
         services.AddHealthChecks().AddCheck<ReadinessCheck>("database", tags: ["ready"]);
         services.AddHostedService<DemoCatalog>();

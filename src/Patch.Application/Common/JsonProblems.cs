@@ -18,6 +18,9 @@ public static class JsonProblems
         if (message.Contains("could not be mapped", StringComparison.Ordinal)) return $"{subject} has a property this operation does not take{where}.";
         if (message.Contains("Duplicate", StringComparison.OrdinalIgnoreCase)) return $"{subject} gives a property twice{where} (names compare without case).";
         if (message.Contains("maximum configured depth", StringComparison.OrdinalIgnoreCase)) return $"{subject} nests objects and arrays too deep{where}.";
+        // "…was missing required properties including: 'isServer', 'servicePack'." (RequiredValues): the names, not the type.
+        if (message.IndexOf("missing required properties including:", StringComparison.Ordinal) is var at and >= 0)
+            return $"{subject} leaves out{where} what has no default: {message[(at + "missing required properties including:".Length)..].Trim().TrimEnd('.').Replace("'", "")} (required).";
         return $"{subject} is not valid JSON{where}.";
     }
 

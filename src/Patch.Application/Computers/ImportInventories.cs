@@ -36,7 +36,7 @@ public static class ImportInventories
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, AllowDuplicateProperties = false, NumberHandling = JsonNumberHandling.Strict,
-        Converters = { new JsonStringEnumConverter(allowIntegerValues: false) },
+        Converters = { new JsonStringEnumConverter(allowIntegerValues: false) }, TypeInfoResolver = RequiredValues.With(null),
     };
 
     public static void Map(RouteGroupBuilder computers)

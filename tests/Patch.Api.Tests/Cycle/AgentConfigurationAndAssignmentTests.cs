@@ -228,7 +228,7 @@ public class when_configuring_agents_and_polling_assignments(AppFixture app) : C
             Assert.True((await admin.PostAsync("/api/computers", new StringContent(JsonSerializer.Serialize(new { name, macAddress = mac }), System.Text.Encoding.UTF8, "application/json"))).IsSuccessStatusCode);
         var (_, target) = await SendAsync(HttpMethod.Post, "/api/targets", new { name = "WOL", include = new[] { new { namePattern = "WOL-*" } } });
         var soon = DateTimeOffset.UtcNow.AddMinutes(5);
-        var policyId = await CreatePolicyAsync(new { schedule = "Own", ownSchedule = new { timeZone = "UTC", start = soon.ToString("HH:mm:00"), recurrence = new { kind = "Daily" } }, wakeOnLan = true },
+        var policyId = await CreatePolicyAsync(new { schedule = "Own", ownSchedule = new { timeZone = "UTC", start = soon.ToString("HH:mm:00"), recurrence = new { kind = "Daily" } }, wakeOnLan = true, overrideMaintenanceWindows = false, multicast = false },
             [target.GetProperty("id").GetString()!]);
 
         var run = await SendAsync(HttpMethod.Post, $"/api/policies/{policyId}/wake");

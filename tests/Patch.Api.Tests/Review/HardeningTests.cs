@@ -18,7 +18,8 @@ public class when_requests_are_incomplete_or_hostile(AppFixture app) : AppTest(a
     }
 
     [Theory]
-    [InlineData("PUT", "/api/settings/vendors/microsoft", """{"verifyAuthenticity":true}""", "resourceExclusions: required")]
+    [InlineData("PUT", "/api/settings/vendors/microsoft", """{"verifyAuthenticity":true}""", "what has no default: agentEvents (required)")]
+    [InlineData("PUT", "/api/settings/vendors/microsoft", """{"verifyAuthenticity":true,"agentEvents":false}""", "resourceExclusions: required")]
     [InlineData("POST", "/api/maintenance-windows", """{"name":"x","schedule":{"timeZone":"UTC","start":"01:00:00","duration":"01:00:00"}}""", "schedule.recurrence: required")]
     [InlineData("POST", "/api/maintenance-windows", """{"name":"x","targets":[null],"schedule":{"timeZone":"UTC","start":"01:00:00","duration":"01:00:00","recurrence":{"kind":"Daily"}}}""", "targets: an entry is null")]
     [InlineData("POST", "/api/targets", """{"name":"x","include":[null]}""", "a rule needs at least one criterion")]

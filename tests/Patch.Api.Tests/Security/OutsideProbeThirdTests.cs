@@ -30,4 +30,21 @@ public class when_a_third_probe_sends_what_no_client_should(AppFixture app) : Se
         Assert.Contains("Move Sweep first down", html);
         Assert.Contains("Move Sweep second up", html);
     }
+
+    [Theory]
+    [InlineData("isServer", "servicePack")]
+    [InlineData("servicePack")]
+    public async Task an_inventory_that_leaves_out_a_number_or_a_yes_or_no_is_refused_naming_it_not_read_as_zero(params string[] left)
+    {
+        var inventory = new Patch.Agent.Inventory.FileInventorySource(SharedData.PathOf("windows-inventory/wesng-validation/10_22H2_x64_enterprise_en-us_systeminfo.txt")).Read();
+        var fields = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(inventory, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web)))!.AsObject();
+        foreach (var name in left) Assert.True(fields.Remove(name), name);
+        var line = $$"""{"name":"REQ-{{left.Length}}","inventory":{{fields.ToJsonString()}}}""";
+        var (status, body) = await RawAsync(HttpMethod.Post, "/api/computers/inventories", Utf8(line + "\n"), "application/x-ndjson");
+        Assert.True(status == HttpStatusCode.BadRequest, $"{status}: {body}");
+        foreach (var name in left) Assert.Contains(name, body);
+        Assert.Contains("(required)", body);
+        Assert.DoesNotContain("Patch.", body);
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Get, $"/api/computers/REQ-{left.Length}")).Status);
+    }
 }
