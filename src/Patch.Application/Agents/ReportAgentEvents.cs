@@ -39,16 +39,23 @@ public static class ReportAgentEvents
                     _ when new[] { e.Detail, e.Bulletin, e.UpdateId, e.PolicyId, e.Trigger, e.Status }.Any(HasControl) =>
                         $"events[{i}]: text may not hold control characters (NUL and the like) other than tab and line breaks",
                     { Kind: AgentRestartReported.Deferred, At: null } => $"events[{i}].at: required for restartDeferred (the time the restart was deferred to)",
-                    _ => null,
+                    { IsStatus: true, Bulletin: null } or { IsStatus: true, UpdateId: null } => $"events[{i}]: a status names its bulletin and updateId",
+                    _ => Foreign(e, i),
                 }).OfType<string>().ToList();
+                // The same id twice in one batch is one event sent twice, never two different ones (the second would be dropped).
+                problems.AddRange(events.Select((e, i) => (e, i)).Where(x => x.e is not null).GroupBy(x => x.e.Id).Where(g => g.Select(x => x.e).Distinct().Count() > 1)
+                    .Select(g => $"events[{g.Last().i}].id: {g.Key} is given to two different events in this batch"));
                 if (problems.Count > 0) return Problems.Invalid("Invalid events", string.Join("; ", problems.Take(20)));
                 // A status names a policy the server has (an agent cannot invent deliveries for others to read).
                 var policyIds = events.Select(e => e.PolicyId).OfType<string>().Distinct().ToArray();
                 if (policyIds.Length > 0)
                 {
-                    var known = (await session.Query<Domain.Policies.SoftwareUpdatePolicy>().Where(p => p.Id.IsOneOf(policyIds)).Select(p => p.Id).ToListAsync(ct)).ToHashSet();
-                    var unknown = policyIds.Where(id => !known.Contains(id)).ToList();
+                    var known = (await session.Query<Domain.Policies.SoftwareUpdatePolicy>().Where(p => p.Id.IsOneOf(policyIds)).ToListAsync(ct)).ToDictionary(p => p.Id);
+                    var unknown = policyIds.Where(id => !known.ContainsKey(id)).ToList();
                     if (unknown.Count > 0) return Problems.Invalid("Invalid events", $"policyId: no Software Update policy {string.Join(", ", unknown.Select(u => $"'{u}'"))}");
+                    // …and an update that policy distributes, under its own bulletin: never a delivery the policy never made.
+                    var strangers = events.Select((e, i) => e.PolicyId is { } policy ? Stranger(e, i, known[policy]) : null).OfType<string>().ToList();
+                    if (strangers.Count > 0) return Problems.Invalid("Invalid events", string.Join("; ", strangers.Take(20)));
                 }
                 // Times are kept in UTC whatever offset the agent wrote them with. A batch from a clock running ahead is moved back by
                 // its skew (its latest event dated by the receipt, the others keeping their order), the agent's own times kept
@@ -68,6 +75,32 @@ public static class ReportAgentEvents
             .WithSummary("A batch of events (each with the agent's own GUID and time): update statuses (kind 'status', with the policy that assigned the update), restarts (restartPending, restartDeferred, restarted) and cycles (cycleStarted, cycleCompleted, cycleStopped). Answered after the events are durable; a retried batch is accepted and appends nothing; events from many agents share one transaction.")
             .Produces<AgentEventsAccepted>().ProducesProblem(400).ProducesProblem(401);
     }
+
+    /// <summary>A field the event's kind does not carry (a policy on a restart, a deferral time on a status), named; null when none.</summary>
+    private static string? Foreign(AgentEventInput e, int i)
+    {
+        var kind = e.Kind ?? AgentEventInput.StatusKind;
+        var foreign = new (string Field, bool Given, bool Takes)[]
+        {
+            ("bulletin", e.Bulletin is not null, e.IsStatus), ("updateId", e.UpdateId is not null, e.IsStatus), ("policyId", e.PolicyId is not null, e.IsStatus),
+            ("lastApplied", e.LastApplied is not null, e.IsStatus), ("at", e.At is not null, kind is AgentRestartReported.Pending or AgentRestartReported.Deferred),
+            ("trigger", e.Trigger is not null, kind is AgentCycleReported.Started or AgentCycleReported.Completed or AgentCycleReported.Stopped),
+        }.FirstOrDefault(f => f.Given && !f.Takes);
+        return foreign.Field is { } field ? $"events[{i}].{field}: not part of a '{kind}' event" : null;
+    }
+
+    /// <summary>What is wrong with a status naming <paramref name="policy"/>: an update it does not distribute, or another bulletin's; null when nothing.</summary>
+    private static string? Stranger(AgentEventInput e, int i, Domain.Policies.SoftwareUpdatePolicy policy)
+    {
+        if (policy.Updates.FirstOrDefault(u => string.Equals(u.UpdateId, e.UpdateId, StringComparison.OrdinalIgnoreCase)) is not { } update)
+            return $"events[{i}].updateId: '{Printable(e.UpdateId ?? "")}' is not an update of policy '{policy.Id}'";
+        var bulletin = e.Bulletin!.Trim();
+        return string.Equals(bulletin, update.BulletinId, StringComparison.OrdinalIgnoreCase)
+            || string.Equals(bulletin, update.BulletinId[(update.BulletinId.IndexOf(':') + 1)..], StringComparison.OrdinalIgnoreCase)
+            ? null : $"events[{i}].bulletin: '{Printable(bulletin)}' is not the bulletin of update '{update.UpdateId}' ({update.BulletinId})";
+    }
+
+    private static string Printable(string text) => Domain.Users.UserDecisions.Printable(text);
 
     private static bool HasControl(string? text) => text is not null && text.Any(c => char.IsControl(c) && c is not ('\t' or '\n' or '\r'));
 }

@@ -137,13 +137,30 @@ public class when_the_cycle_meets_edge_cases(AppFixture app) : CycleTestBase(app
         await a.EnrolAsync(await TokenAsync(), Inventory());
         var credential = AgentState.Load(a.Directory)!.Credential;
 
-        var unknown = await PostEventsAsync(credential, $$"""{"events":[{"id":"{{Guid.NewGuid()}}","occurredAt":"{{DateTimeOffset.UtcNow:O}}","status":"Installed","updateId":"u-reboot","policyId":"policy:nope"}]}""");
+        var unknown = await PostEventsAsync(credential, $$"""{"events":[{"id":"{{Guid.NewGuid()}}","occurredAt":"{{DateTimeOffset.UtcNow:O}}","status":"Installed","bulletin":"KB9200002","updateId":"u-reboot","policyId":"policy:nope"}]}""");
         Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
         Assert.Contains("no Software Update policy 'policy:nope'", await unknown.Content.ReadAsStringAsync());
 
-        var nul = await PostEventsAsync(credential, $$"""{"events":[{"id":"{{Guid.NewGuid()}}","occurredAt":"{{DateTimeOffset.UtcNow:O}}","status":"Installed","updateId":"u-reboot","policyId":"{{policyId}}","detail":"exit\u0000code"}]}""");
+        var nul = await PostEventsAsync(credential, $$"""{"events":[{"id":"{{Guid.NewGuid()}}","occurredAt":"{{DateTimeOffset.UtcNow:O}}","status":"Installed","bulletin":"KB9200002","updateId":"u-reboot","policyId":"{{policyId}}","detail":"exit\u0000code"}]}""");
         Assert.Equal(HttpStatusCode.BadRequest, nul.StatusCode);
         Assert.Contains("control characters", await nul.Content.ReadAsStringAsync());
+        // A status of an update the policy does not distribute, of another bulletin, without its bulletin; a field of another
+        // kind; one id given to two events (stop 53: each was stored, or dropped, in silence).
+        foreach (var (events, said) in new[]
+        {
+            ($$"""{"id":"{{Guid.NewGuid()}}","occurredAt":"{{DateTimeOffset.UtcNow:O}}","status":"Installed","bulletin":"KB9200002","updateId":"nope","policyId":"{{policyId}}"}""", "events[0].updateId: 'nope' is not an update of policy"),
+            ($$"""{"id":"{{Guid.NewGuid()}}","occurredAt":"{{DateTimeOffset.UtcNow:O}}","status":"Installed","bulletin":"KB1","updateId":"u-reboot","policyId":"{{policyId}}"}""", "events[0].bulletin: 'KB1' is not the bulletin of update 'u-reboot'"),
+            ($$"""{"id":"{{Guid.NewGuid()}}","occurredAt":"{{DateTimeOffset.UtcNow:O}}","status":"Installed","updateId":"u-reboot","policyId":"{{policyId}}"}""", "events[0]: a status names its bulletin and updateId"),
+            ($$"""{"id":"{{Guid.NewGuid()}}","occurredAt":"{{DateTimeOffset.UtcNow:O}}","kind":"restarted","policyId":"{{policyId}}"}""", "events[0].policyId: not part of a 'restarted' event"),
+            ($$"""{"id":"{{Guid.NewGuid()}}","occurredAt":"{{DateTimeOffset.UtcNow:O}}","status":"Installed","bulletin":"KB9200002","updateId":"u-reboot","policyId":"{{policyId}}","trigger":"x"}""", "events[0].trigger: not part of a 'status' event"),
+            ($$"""{"id":"00000000-0000-0000-0000-000000000001","occurredAt":"{{DateTimeOffset.UtcNow:O}}","kind":"restarted"},{"id":"00000000-0000-0000-0000-000000000001","occurredAt":"{{DateTimeOffset.UtcNow:O}}","kind":"cycleStarted"}""", "events[1].id: 00000000-0000-0000-0000-000000000001 is given to two different events"),
+        })
+        {
+            using var refused = await PostEventsAsync(credential, $$"""{"events":[{{events}}]}""");
+            var text = await refused.Content.ReadAsStringAsync();
+            Assert.True(refused.StatusCode == HttpStatusCode.BadRequest, text);
+            Assert.Contains(said, text);
+        }
         var noAt = await PostEventsAsync(credential, $$"""{"events":[{"id":"{{Guid.NewGuid()}}","occurredAt":"{{DateTimeOffset.UtcNow:O}}","kind":"restartDeferred"}]}""");
         Assert.Equal(HttpStatusCode.BadRequest, noAt.StatusCode);
 
