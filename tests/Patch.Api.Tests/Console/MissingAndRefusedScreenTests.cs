@@ -23,7 +23,7 @@ public class when_an_address_names_nothing_or_a_number_that_is_none(ConsoleFixtu
         }
 
         var runs = await page.GotoAsync("/server-tasks?page=abc");
-        Assert.Equal(200, runs!.Status);
+        Assert.Equal(400, runs!.Status);
         await Expect(page.GetByText("page must be from 1")).ToBeVisibleAsync();
         await console.ScreenshotAsync(page, "server-tasks-page-not-a-number");
     }

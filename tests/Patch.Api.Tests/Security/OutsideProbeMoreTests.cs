@@ -111,9 +111,16 @@ public class when_a_second_probe_sends_what_no_client_should(AppFixture app) : S
         foreach (var (page, said) in new[] { ("/server-tasks?page=abc", "page must be from 1"), ("/server-tasks?task=abc", "task: &#x27;abc&#x27; is not one of"),
                      ("/reports/computers-not-reporting?days=-5", "days: 1 to 3650") })
         {
-            var html = await browser.GetStringAsync(page, Ct);
+            // …with the status the API gives the same question (stop 53: it was a 200).
+            using var response = await browser.GetAsync(page, Ct);
+            var html = await response.Content.ReadAsStringAsync(Ct);
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{page}: {response.StatusCode}");
             Assert.True(html.Contains(said), $"{page}: no '{said}'");
         }
+        // A drill-down of a subject that does not exist is the console's "not found" page, a 404.
+        using var nobody = await browser.GetAsync("/reports/compliance/computers/NOPE-1", Ct);
+        Assert.Equal(HttpStatusCode.NotFound, nobody.StatusCode);
+        Assert.Contains("There is no such page or item", await nobody.Content.ReadAsStringAsync(Ct));
     }
 
     [Fact]
