@@ -78,6 +78,7 @@ public static class PatchApp
         app.UseConsoleFiles();
         app.UseSwagger();
         app.UseSwaggerUI(o => o.DocumentTitle = "Patch API");
+        app.Use(HeadRequests.InvokeAsync);
         app.UseRouting();
         // The route's body limit is set before anything reads a body; the per-client limiter knows who asks.
         app.Use(RequestLimits.InvokeAsync);

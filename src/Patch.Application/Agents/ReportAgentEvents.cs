@@ -28,7 +28,6 @@ public static class ReportAgentEvents
                     { IsStatus: true, Status: var s } when s is null || !Domain.Cycle.UpdateStatus.All.Contains(s) => $"events[{i}].status: '{e.Status}' is not one of {string.Join(", ", Domain.Cycle.UpdateStatus.All)}",
                     { IsStatus: false, Status: not null } => $"events[{i}].status: only for kind 'status'",
                     { PolicyId: { Length: > 128 } } or { Trigger: { Length: > 64 } } => $"events[{i}]: policyId at most 128 and trigger at most 64 characters",
-                    { OccurredAt: var at } when at == default => $"events[{i}].occurredAt: required",
                     { OccurredAt: var at } when at > latest => $"events[{i}].occurredAt: {at:O} is in the future",
                     { OccurredAt: var at } when at < Earliest => $"events[{i}].occurredAt: not before 2000",
                     { LastApplied: { } applied } when applied < Earliest || applied > latest => $"events[{i}].lastApplied: from 2000 to now, not {applied:O}",

@@ -32,5 +32,7 @@ public static class ReadSql
         // The parameter as its check reads it (trimmed), and it decides over the Accept header when given (format=json answers JSON).
         http.Request.Query["format"].ToString().Trim() is { Length: > 0 } format
             ? string.Equals(format, "csv", StringComparison.OrdinalIgnoreCase)
-            : http.Request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase);
+            // text/csv accepted at a quality above 0 (q=0 says "not this one", RFC 9110 §12.4.2).
+            : Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParseList(http.Request.Headers.Accept, out var accepted)
+              && accepted.Any(a => a.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase) && (a.Quality ?? 1) > 0);
 }

@@ -89,6 +89,8 @@ public static class RequestText
         // %-escapes that are no UTF-8 (/computers/%FF) stay in the decoded path as written: a name nobody has.
         // Kestrel gives the target as sent; a host that does not (the test server) leaves such escapes in the path it decoded.
         var raw = request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget is { Length: > 0 } target ? target : request.Path.Value ?? "";
+        if (BrokenEscape(raw.Split('?', 2)[0]) is { } broken)
+            return ("Not URL-encoded", $"The request path has '{Printable(broken)}', a '%' not followed by two hexadecimal digits: write a '%' itself as %25.");
         if (!PercentDecodedIsUtf8(raw.Split('?', 2)[0]))
             return ("Not UTF-8", "The request path is not UTF-8 once its %-escapes are decoded (RFC 3986): send its text encoded as UTF-8.");
         var path = request.Path.Value ?? "";
@@ -99,6 +101,9 @@ public static class RequestText
     private static (string Title, string Detail)? InQuery(HttpRequest request)
     {
         if (!request.QueryString.HasValue) return null;
+        // A '%' that starts no escape (?q=%zz, ?q=%) would be kept as written: RFC 3986 has no such query.
+        if (BrokenEscape(request.QueryString.Value!) is { } broken)
+            return ("Not URL-encoded", $"The query string has '{Printable(broken)}', a '%' not followed by two hexadecimal digits: write a '%' itself as %25.");
         // %-escapes that are no UTF-8 (?q=%C3%28) decode to U+FFFD: a search for a character nobody typed.
         if (!PercentDecodedIsUtf8(request.QueryString.Value!))
             return ("Not UTF-8", "The query string is not UTF-8 once its %-escapes are decoded (RFC 3986): send its text encoded as UTF-8.");
@@ -109,6 +114,15 @@ public static class RequestText
             foreach (var value in values)
                 if (value is not null && ControlAt(value) is var v and >= 0) return Control($"query parameter '{Printable(key)}'", value, v);
         }
+        return null;
+    }
+
+    /// <summary>The first '%' with what follows it when it does not start a %XX escape; null when every one does.</summary>
+    private static string? BrokenEscape(string text)
+    {
+        for (var at = text.IndexOf('%'); at >= 0; at = text.IndexOf('%', at + 1))
+            if (at + 2 >= text.Length || !Uri.IsHexDigit(text[at + 1]) || !Uri.IsHexDigit(text[at + 2]))
+                return text.Substring(at, Math.Min(3, text.Length - at));
         return null;
     }
 

@@ -91,8 +91,10 @@ public sealed record ReportQuery(int Page, int PageSize, string Sort, bool Desce
         if ((long)(page.Page - 1) * page.PageSize + page.Items.Count < page.Total)
         {
             var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(http.Request.QueryString.Value)
-                .Where(kv => kv.Key is not ("page" or "after")).SelectMany(kv => kv.Value.Select(v => new KeyValuePair<string, string?>(kv.Key, v)))
-                .Append(page.Next is { } next ? new("after", next) : new("page", (page.Page + 1).ToString(CultureInfo.InvariantCulture)));
+                .Where(kv => kv.Key is not ("page" or "after" or "format")).SelectMany(kv => kv.Value.Select(v => new KeyValuePair<string, string?>(kv.Key, v)))
+                .Append(page.Next is { } next ? new("after", next) : new("page", (page.Page + 1).ToString(CultureInfo.InvariantCulture)))
+                // CSV asked by Accept: the next page's address says so itself, so that following it gives CSV too.
+                .Append(new("format", "csv"));
             http.Response.Headers.Link = $"<{Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(http.Request.Path, query)}>; rel=\"next\"";
         }
         return Results.Text(ToCsv(page.Items), "text/csv; charset=utf-8");
