@@ -23,6 +23,20 @@ public sealed record NameCursor(string Report, int PageSize, int Page, IReadOnly
             .TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     /// <summary>
+    /// What a page asks besides its paging — every parameter but page, after, pageSize, sort and format (those have their own
+    /// checks), and the subject (whose computers, which computer) — as a short digest. A cursor carries the question of the
+    /// page that gave it (<c>report@question</c>): asked with other filters, another asOf or another subject, its page number
+    /// and the rows it skips would belong to another list.
+    /// </summary>
+    public static string Question(IQueryCollection q, string subject = "")
+    {
+        var asked = q.Where(kv => kv.Key.ToLowerInvariant() is not ("page" or "after" or "pagesize" or "sort" or "format"))
+            .OrderBy(kv => kv.Key, StringComparer.OrdinalIgnoreCase).Select(kv => $"{kv.Key.ToLowerInvariant()}={kv.Value}");
+        var text = string.Join('\n', asked.Append(subject));
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
+    }
+
+    /// <summary>
     /// The cursor of <c>after</c> that <paramref name="report"/> gave, with <paramref name="keyCount"/> keys, null when absent;
     /// a problem naming the parameter when it cannot be used. In name order only, unless <paramref name="anySort"/> (the
     /// report's cursor then names its order).
@@ -36,6 +50,8 @@ public sealed record NameCursor(string Report, int PageSize, int Page, IReadOnly
             return (null, $"after: pages follow one another by cursor in name order only (sort=name or sort=-name); this request sorts by {query.Sort} — use page=");
         if (q.ContainsKey("page")) return (null, "after and page: give one of them (after is the 'next' cursor of the previous page's answer)");
         var parts = Decode(text)?.Split(Separator);
+        if (parts is { Length: > 1 } && parts[0] == Version && parts[1] != report && parts[1].Split('@')[0] == report.Split('@')[0])
+            return (null, "after: this cursor continues the same report asked otherwise (other filters, asOf or subject): ask with the parameters of the page that gave it, or start again with page=");
         if (parts is null || parts.Length != 4 + keyCount || parts[0] != Version || parts[1] != report
             || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var pageSize) || pageSize < 1
             || !int.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out var number)

@@ -180,7 +180,8 @@ public static class ComplianceQueries
             if (bulletin?.Updates.Any(u => u.UpdateId == parts[1]) != true) return QueryAnswer<ReportPage<ComputerStateRow>>.Missing($"No update '{Domain.Users.UserDecisions.Printable(key)}'.");
         }
         var report = query!;
-        var (cursor, cursorProblem) = Common.NameCursor.Parse(paging, report, DrillDownCursor.Report, DrillDownCursor.Keys);
+        var question = DrillDownCursor.For(paging, $"{by}:{key}");
+        var (cursor, cursorProblem) = Common.NameCursor.Parse(paging, report, question, DrillDownCursor.Keys);
         if (cursorProblem is not null) return QueryAnswer<ReportPage<ComputerStateRow>>.Invalid(cursorProblem);
         var where = filter + (code is null ? "" : " and s.state = @state") + (family is null ? "" : " and s.family = @family");
         var ps = ReadSql.AsOfParameters(asOf);
@@ -226,7 +227,7 @@ public static class ComplianceQueries
             r.GetString(4), r.GetString(5), States[r.GetInt16(6) - 1]), UpdateKey: r.GetString(7)), report with { Page = page }, ct);
         var items = rows.Items.Take(report.PageSize).ToList();
         var next = keyset && rows.Items.Count > report.PageSize
-            ? DrillDownCursor.Next(report.PageSize, page + 1, items[^1].Row.Name, items[^1].Row.ComputerId, items[^1].UpdateKey).ToString() : null;
+            ? DrillDownCursor.Next(question, report.PageSize, page + 1, items[^1].Row.Name, items[^1].Row.ComputerId, items[^1].UpdateKey).ToString() : null;
         return new ReportPage<ComputerStateRow>(items.Select(i => i.Row).ToList(), rows.Total, page, report.PageSize, next);
     }
 }

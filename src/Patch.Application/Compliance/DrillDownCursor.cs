@@ -12,7 +12,10 @@ public static class DrillDownCursor
     /// <summary>The report the drill-downs' cursors name.</summary>
     public const string Report = "drill-down";
 
-    public static Common.NameCursor Next(int pageSize, int page, string name, string computerId, string updateKey) => new(Report, pageSize, page, [name, computerId, updateKey]);
+    /// <summary>The report a drill-down's cursor names: the drill-downs', for this question (<see cref="Common.NameCursor.Question"/>).</summary>
+    public static string For(Microsoft.AspNetCore.Http.IQueryCollection paging, string subject) => $"{Report}@{Common.NameCursor.Question(paging, subject)}";
+
+    public static Common.NameCursor Next(string report, int pageSize, int page, string name, string computerId, string updateKey) => new(report, pageSize, page, [name, computerId, updateKey]);
 
     /// <summary>The cursor's keys as the parameters of <see cref="Condition"/>.</summary>
     public static Npgsql.NpgsqlParameter[] Parameters(Common.NameCursor cursor) =>

@@ -25,8 +25,11 @@ public static class ComputerListCursor
     /// <summary>The order a request asks for, as the cursor names it.</summary>
     public static string Order(ReportQuery query) => (query.Descending ? "-" : "") + query.Sort;
 
+    /// <summary>The report the list's cursors name, for this question (its filters and asOf: <see cref="NameCursor.Question"/>).</summary>
+    public static string For(Microsoft.AspNetCore.Http.IQueryCollection paging) => $"{Report}@{NameCursor.Question(paging)}";
+
     /// <summary>The cursor after <paramref name="row"/> (whose lower-case name is <paramref name="nameLower"/>) in the request's order.</summary>
-    public static NameCursor Next(ReportQuery query, int page, ComputerView row, string nameLower)
+    public static NameCursor Next(string report, ReportQuery query, int page, ComputerView row, string nameLower)
     {
         string? value = query.Sort switch
         {
@@ -38,7 +41,7 @@ public static class ComputerListCursor
             "enrolledAt" => row.EnrolledAt?.ToString("O", CultureInfo.InvariantCulture),
             _ => throw new ArgumentOutOfRangeException(nameof(query), query.Sort, "not an order of the computers list"),
         };
-        return new NameCursor(Report, query.PageSize, page + 1, [Order(query), value is null ? "-" : "v" + value, row.Id]);
+        return new NameCursor(report, query.PageSize, page + 1, [Order(query), value is null ? "-" : "v" + value, row.Id]);
     }
 
     /// <summary>Why the cursor cannot continue this request's order, or null.</summary>

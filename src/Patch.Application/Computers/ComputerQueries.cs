@@ -55,7 +55,8 @@ public static class ComputerQueries
             ps.Add(new("since", (asOf ?? time.GetUtcNow()).AddDays(-days)));
         }
         // Each page also gives the next one's cursor (after=): an index walk from where it stopped, in any order, filtered or not.
-        var (cursor, cursorProblem) = NameCursor.Parse(paging, query, ComputerListCursor.Report, ComputerListCursor.Keys, anySort: true);
+        var question = ComputerListCursor.For(paging);
+        var (cursor, cursorProblem) = NameCursor.Parse(paging, query, question, ComputerListCursor.Keys, anySort: true);
         if (cursor is not null) cursorProblem ??= ComputerListCursor.Problem(cursor, query);
         if (cursorProblem is not null) return QueryAnswer<ReportPage<ComputerView>>.Invalid(cursorProblem);
         var (page, limit) = (cursor?.Page ?? query.Page, query.PageSize + 1);
@@ -148,7 +149,7 @@ public static class ComputerQueries
             r.IsDBNull(9) ? null : r.GetFieldValue<DateTimeOffset>(9), r.IsDBNull(10) ? null : r.GetFieldValue<DateTimeOffset>(10), r.GetInt32(11)),
             NameLower: r.GetString(12)), query with { Page = page }, ct);
         var items = rows.Items.Take(query.PageSize).ToList();
-        var next = rows.Items.Count > query.PageSize ? ComputerListCursor.Next(query, page, items[^1].View, items[^1].NameLower).ToString() : null;
+        var next = rows.Items.Count > query.PageSize ? ComputerListCursor.Next(question, query, page, items[^1].View, items[^1].NameLower).ToString() : null;
         return QueryAnswer<ReportPage<ComputerView>>.Ok(new ReportPage<ComputerView>(items.Select(i => i.View).ToList(), rows.Total, page, query.PageSize, next));
     }
 

@@ -118,4 +118,21 @@ public class when_a_third_probe_sends_what_no_client_should(AppFixture app) : Se
         using var json = await client.SendAsync(refused, Ct);
         Assert.Equal("application/json", json.Content.Headers.ContentType?.MediaType);
     }
+
+    [Fact]
+    public async Task a_cursor_asked_with_other_filters_or_another_asof_is_refused_not_read_as_that_lists_page()
+    {
+        foreach (var name in new[] { "CURSOR-1", "CURSOR-2", "CURSOR-3" })
+            Assert.True((await SendAsync(HttpMethod.Post, "/api/computers", new { name })).Status is HttpStatusCode.Created or HttpStatusCode.OK);
+        var first = await GetJsonAsync("/api/computers?q=CURSOR-&pageSize=1");
+        var next = Uri.EscapeDataString(first.GetProperty("next").GetString()!);
+        var same = await GetJsonAsync($"/api/computers?q=CURSOR-&pageSize=1&after={next}");
+        Assert.Equal(2, same.GetProperty("page").GetInt32());
+        foreach (var other in new[] { $"q=CURSOR-2&pageSize=1&after={next}", $"q=CURSOR-&pageSize=1&after={next}&asOf={Uri.EscapeDataString(DateTimeOffset.UtcNow.ToString("O"))}" })
+        {
+            var (status, body) = await RawAsync(HttpMethod.Get, $"/api/computers?{other}");
+            Assert.True(status == HttpStatusCode.BadRequest, $"{other}: {status}: {body}");
+            Assert.Contains("this cursor continues the same report asked otherwise", body);
+        }
+    }
 }
