@@ -30,8 +30,10 @@ public static partial class Enrol
     private static async Task<IResult> EnrolAsync(EnrolRequest body, HttpContext http, IDocumentStore store, TimeProvider time, CancellationToken ct)
     {
         if (Secrets.Split(body.Token) is not var (tokenId, secret)) return Unauthorized("the enrolment token is missing or malformed");
-        var agentVersion = body.AgentVersion ?? "0.0.0";
-        if (!Version.TryParse(agentVersion, out _)) return Problems.Invalid("Invalid agent version", $"agentVersion: '{agentVersion}' is not a version");
+        if (body.AgentVersion is not { } agentVersion) return Problems.Invalid("Invalid agent version", "agentVersion: required (the agent's version, like 1.4.0)");
+        if (!Version.TryParse(agentVersion, out _)) return Problems.Invalid("Invalid agent version", $"agentVersion: '{Domain.Users.UserDecisions.Printable(agentVersion)}' is not a version");
+        // A name no computer can have is refused before anything is looked up under it (it would be told "already enrolled").
+        if (!Computer.IsName(body.ComputerName)) return Problems.Invalid("Invalid computer", "computerName: 1 to 63 letters, digits, '-', '_' or '.', neither starting nor ending with '.'");
         var now = time.GetUtcNow();
         await using var session = store.OpenSession(new Actor("agent", body.ComputerName ?? "unknown", http.TraceIdentifier));
         // The token's stream is locked: two agents racing for its last use cannot both win.

@@ -110,7 +110,7 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
     public static Outcome Decide(Computer? current, string name, string? domain, string? os, string? mac)
     {
         var problems = new List<string>();
-        if (!IsName(name)) problems.Add("name: 1 to 63 letters, digits, '-', '_' or '.'");
+        if (!IsName(name)) problems.Add("name: 1 to 63 letters, digits, '-', '_' or '.', neither starting nor ending with '.'");
         if (mac is not null && !System.Text.RegularExpressions.Regex.IsMatch(mac.Trim(), "^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$"))
             problems.Add($"macAddress: '{mac}' is not a MAC address like 00:1A:2B:3C:4D:5E");
         if (domain?.Length > 255 || os?.Length > 255) problems.Add("domain and operatingSystem: at most 255 characters");

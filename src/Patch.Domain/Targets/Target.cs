@@ -93,7 +93,7 @@ public sealed record Target(string Id, string Name, IReadOnlyList<TargetRule> In
         if (rules.Any(r => r?.Computers is { } names && names.Count > MaxComputers)) problems.Add($"computers: at most {MaxComputers} names a rule");
         // Named as a computer is named (Computer.Decide): a name no computer can have would match none, in silence.
         foreach (var bad in rules.SelectMany(r => r?.Computers ?? []).Where(n => !string.IsNullOrWhiteSpace(n) && !Computer.IsName(n)).Take(3))
-            problems.Add($"computers: '{Users.UserDecisions.Printable(bad.Length > 70 ? bad[..70] + "…" : bad)}' is not a computer name (1 to 63 letters, digits, '-', '_' or '.')");
+            problems.Add($"computers: '{Users.UserDecisions.Printable(bad.Length > 70 ? bad[..70] + "…" : bad)}' is not a computer name (1 to 63 letters, digits, '-', '_' or '.', neither starting nor ending with '.')");
         if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid target", string.Join("; ", problems));
         if (ReadOnly(current) is { } replicated) return Outcome.Refuse(replicated.Kind, replicated.Title, replicated.Detail);
         if (current is { Deleted: true }) return Outcome.Refuse(RejectionKind.NotFound, "Target deleted", $"Target '{targetId}' was deleted.");

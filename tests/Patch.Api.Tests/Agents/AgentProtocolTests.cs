@@ -140,19 +140,19 @@ public class when_agents_enrol_and_report(AppFixture app) : AppTest(app)
     {
         var once = await TokenAsync(maxUses: 1);
         await EnrolAsync(once, "PC-1");
-        var (spent, problem) = await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token = once, computerName = "PC-2" });
+        var (spent, problem) = await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token = once, computerName = "PC-2", agentVersion = "0.1.0" });
         Assert.Equal(HttpStatusCode.Unauthorized, spent);
         Assert.Contains("used 1 of 1 times", problem.GetProperty("detail").GetString());
 
         var expiring = await TokenAsync(expires: DateTimeOffset.UtcNow.AddHours(1));
         App.Clock.Shift = TimeSpan.FromHours(2);
-        Assert.Contains("expired", (await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token = expiring, computerName = "PC-3" })).Body.GetProperty("detail").GetString());
+        Assert.Contains("expired", (await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token = expiring, computerName = "PC-3", agentVersion = "0.1.0" })).Body.GetProperty("detail").GetString());
         App.Clock.Shift = TimeSpan.Zero;
 
         var revoked = await TokenAsync();
         Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Delete, $"/api/enrolment-tokens/{revoked.Split('.')[0]}")).Status);
-        Assert.Contains("revoked", (await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token = revoked, computerName = "PC-4" })).Body.GetProperty("detail").GetString());
-        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token = "garbage", computerName = "PC-5" })).Status);
+        Assert.Contains("revoked", (await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token = revoked, computerName = "PC-4", agentVersion = "0.1.0" })).Body.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token = "garbage", computerName = "PC-5", agentVersion = "0.1.0" })).Status);
 
         var stored = await GetJsonAsync("/api/history/" + once.Split('.')[0]);
         Assert.DoesNotContain(once.Split('.')[1], stored.GetRawText());

@@ -24,7 +24,7 @@ public class when_names_and_cells_are_hostile(AppFixture app) : AppTest(app)
         using var admin = App.Client();
         var (_, issued) = await SendAsync(HttpMethod.Post, "/api/enrolment-tokens", new { name = "traversal" });
         using var agent = App.AnonymousClient();
-        var enrolled = await agent.PostAsync("/agent/v1/enrol", new StringContent(JsonSerializer.Serialize(new { token = issued.GetProperty("token").GetString(), computerName = "TRAVERSE-1" }),
+        var enrolled = await agent.PostAsync("/agent/v1/enrol", new StringContent(JsonSerializer.Serialize(new { token = issued.GetProperty("token").GetString(), computerName = "TRAVERSE-1", agentVersion = "0.1.0" }),
             Encoding.UTF8, "application/json"));
         agent.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer",
             JsonDocument.Parse(await enrolled.Content.ReadAsStringAsync()).RootElement.GetProperty("credential").GetString());

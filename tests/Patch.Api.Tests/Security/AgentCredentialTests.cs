@@ -51,7 +51,7 @@ public class when_agent_credentials_rotate_or_are_revoked(AppFixture app) : Secu
         Assert.Equal(HttpStatusCode.Unauthorized, await MeAsync(credential));
 
         var (_, token) = await SendAsync(HttpMethod.Post, "/api/enrolment-tokens", new { name = "again" });
-        var retry = await Send(App.AnonymousClient(), HttpMethod.Post, "/agent/v1/enrol", new { token = token.GetProperty("token").GetString(), computerName = "LOST-LAPTOP" });
+        var retry = await Send(App.AnonymousClient(), HttpMethod.Post, "/agent/v1/enrol", new { token = token.GetProperty("token").GetString(), computerName = "LOST-LAPTOP", agentVersion = "0.1.0" });
         Assert.Equal(HttpStatusCode.Conflict, retry.Status);
         Assert.Contains("revoked", retry.Body.GetProperty("detail").GetString());
 

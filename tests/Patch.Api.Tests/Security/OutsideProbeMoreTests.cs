@@ -71,7 +71,7 @@ public class when_a_second_probe_sends_what_no_client_should(AppFixture app) : S
         var (status, problem) = await Send(App.AnonymousClient(), HttpMethod.Post, "/agent/v1/enrol",
             new { token = issued.GetProperty("token").GetString(), computerName = name, agentVersion = "0.1.0" });
         Assert.True(status == HttpStatusCode.BadRequest, problem.ToString());
-        Assert.Contains("name: 1 to 63", problem.GetProperty("detail").GetString());
+        Assert.Contains("computerName: 1 to 63", problem.GetProperty("detail").GetString());
     }
 
     [Fact]

@@ -80,7 +80,7 @@ public class when_staging_bulletins(AppFixture app) : AppTest(app)
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync($"/agent/v1/packages/{good.Sha256}")).StatusCode);
         var token = JsonDocument.Parse(await (await client.PostAsync("/api/enrolment-tokens", new StringContent("""{"name":"pkg"}""", Encoding.UTF8, "application/json"))).Content.ReadAsStringAsync())
             .RootElement.GetProperty("token").GetString();
-        var enrolled = JsonDocument.Parse(await (await client.PostAsync("/agent/v1/enrol", new StringContent(JsonSerializer.Serialize(new { token, computerName = "PKG-1" }), Encoding.UTF8, "application/json")))
+        var enrolled = JsonDocument.Parse(await (await client.PostAsync("/agent/v1/enrol", new StringContent(JsonSerializer.Serialize(new { token, computerName = "PKG-1", agentVersion = "0.1.0" }), Encoding.UTF8, "application/json")))
             .Content.ReadAsStringAsync()).RootElement;
         client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", enrolled.GetProperty("credential").GetString());
         var bytes = await client.GetByteArrayAsync($"/agent/v1/packages/{good.Sha256}");
