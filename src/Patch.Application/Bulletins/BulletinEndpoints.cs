@@ -28,7 +28,7 @@ public static class BulletinEndpoints
             .Produces<BulletinPage>(StatusCodes.Status200OK, "application/json", "text/csv").ProducesProblem(StatusCodes.Status400BadRequest);
 
         group.MapGet("{id}", async (string id, HttpContext http, GetBulletin get, CancellationToken ct) =>
-                await get.ExecuteAsync(id, ct, AsOf.Of(http)) is { } details ? Results.Ok(details) : Problems.NotFound($"No bulletin '{id}'."))
+                await get.ExecuteAsync(id, ct, AsOf.Of(http)) is { } details ? Results.Ok(details) : Problems.NotFound($"No bulletin '{id}'", AsOf.Of(http)))
             .ForAuditor().WithAsOf().WithName("GetBulletin")
             .WithSummary("One bulletin with its software updates, CVEs (known-exploited marked) and supersedence both ways, now or as it stood at asOf. Id: 'microsoft:KB5034441' or 'KB5034441'.")
             .Produces<BulletinDetails>().ProducesProblem(StatusCodes.Status404NotFound);

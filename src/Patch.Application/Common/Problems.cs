@@ -19,4 +19,7 @@ public static class Problems
         Results.Problem(title: title, detail: detail, statusCode: StatusCodes.Status400BadRequest, extensions: extensions);
 
     public static IResult NotFound(string what) => Results.Problem(title: "Not found", detail: what, statusCode: StatusCodes.Status404NotFound);
+
+    /// <summary>A subject that did not exist at <paramref name="asOf"/> (or now): "No computer 'PC-1' then (asOf)." — it may exist today.</summary>
+    public static IResult NotFound(string what, DateTimeOffset? asOf) => NotFound(asOf is null ? $"{what}." : $"{what} then (asOf).");
 }

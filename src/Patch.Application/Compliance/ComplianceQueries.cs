@@ -168,7 +168,7 @@ public static class ComplianceQueries
         {
             var name = key;
             key = Domain.Computers.Computer.StreamId(key);
-            if (await Historical.LoadAsync<Domain.Computers.Computer>(session, key, asOf, ct) is null) return QueryAnswer<ReportPage<ComputerStateRow>>.Missing($"No computer '{name}'.");
+            if (await Historical.LoadAsync<Domain.Computers.Computer>(session, key, asOf, ct) is null) return QueryAnswer<ReportPage<ComputerStateRow>>.Missing($"No computer '{name}'{(asOf is null ? "" : " then (asOf)")}.");
         }
         if (by == DrillDown.Update)
         {
@@ -177,7 +177,7 @@ public static class ComplianceQueries
             if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
                 return QueryAnswer<ReportPage<ComputerStateRow>>.Invalid($"updateKey: '{Domain.Users.UserDecisions.Printable(key)}' is not 'bulletinId|updateId' (like 'microsoft:KB5034441|…').");
             var bulletin = await Historical.LoadAsync<Domain.Catalog.Bulletin>(session, parts[0], asOf, ct);
-            if (bulletin?.Updates.Any(u => u.UpdateId == parts[1]) != true) return QueryAnswer<ReportPage<ComputerStateRow>>.Missing($"No update '{Domain.Users.UserDecisions.Printable(key)}'.");
+            if (bulletin?.Updates.Any(u => u.UpdateId == parts[1]) != true) return QueryAnswer<ReportPage<ComputerStateRow>>.Missing($"No update '{Domain.Users.UserDecisions.Printable(key)}'{(asOf is null ? "" : " then (asOf)")}.");
         }
         var report = query!;
         var question = DrillDownCursor.For(paging, $"{by}:{key}");

@@ -28,7 +28,7 @@ public static class ComputerUpdates
     public static void MapComputerUpdates(this IEndpointRouteBuilder app)
     {
         app.MapGet("/api/computers/{name}/products", async (string name, HttpContext http, IQuerySession session, CancellationToken ct) =>
-                await Historical.LoadAsync<Computer>(session, Computer.StreamId(name), AsOf.Of(http), ct) is { } computer ? Results.Ok(Products(computer)) : Problems.NotFound($"No computer '{name}'."))
+                await Historical.LoadAsync<Computer>(session, Computer.StreamId(name), AsOf.Of(http), ct) is { } computer ? Results.Ok(Products(computer)) : Problems.NotFound($"No computer '{name}'", AsOf.Of(http)))
             .WithTags("Computers").ForAuditor().WithAsOf().WithName("GetComputerProducts")
             .WithSummary("The Microsoft products of one computer from its last inventory: family, version, where each was read (registry key) or that it was inferred from the OS build.")
             .Produces<IReadOnlyList<ComputerProduct>>().ProducesProblem(404);
@@ -36,7 +36,7 @@ public static class ComputerUpdates
         app.MapGet("/api/computers/{name}/updates", async (string name, string? state, HttpContext http, IQuerySession session, NpgsqlDataSource db, CancellationToken ct) =>
             {
                 var asOf = AsOf.Of(http);
-                if (await Historical.LoadAsync<Computer>(session, Computer.StreamId(name), asOf, ct) is not { } computer) return Problems.NotFound($"No computer '{name}'.");
+                if (await Historical.LoadAsync<Computer>(session, Computer.StreamId(name), asOf, ct) is not { } computer) return Problems.NotFound($"No computer '{name}'", asOf);
                 if (!TryState(state, out var filter)) return Problems.Invalid("Invalid query", $"state: '{state}' is not one of {string.Join(", ", States)}");
                 return Results.Ok(await ComputeAsync(db, computer, filter, ct, asOf));
             })

@@ -40,7 +40,7 @@ public static class DeliveryReports
                 // The computer as it was then: asked about an instant before it existed, there was no such computer (as its products and updates answer).
                 await Historical.LoadAsync<Domain.Computers.Computer>(session, Domain.Computers.Computer.StreamId(name), AsOf.Of(http), ct) is { } computer
                     ? Results.Ok(await ForComputerAsync(db, computer.Id, ct, AsOf.Of(http)))
-                    : Problems.NotFound($"No computer '{name}'."))
+                    : Problems.NotFound($"No computer '{name}'", AsOf.Of(http)))
             .WithTags("Computers").ForAuditor().WithAsOf().WithName("GetComputerDeliveries")
             .WithSummary("One computer's deliveries: the latest status its agent reported for each update of each policy, newest first (at most 500).")
             .Produces<IReadOnlyList<ComputerDeliveryRow>>().ProducesProblem(404);

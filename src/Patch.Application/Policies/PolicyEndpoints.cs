@@ -43,7 +43,7 @@ public static class PolicyEndpoints
             : await session.Query<SoftwareUpdatePolicy>().ToListAsync(ct);
         var streamId = bulletin is null ? null : await GetBulletin.ResolveIdAsync(session, bulletin, ct) ?? bulletin;
         var items = all.Where(p => p.Status == statusFilter && (enabled is null || p.Enabled == enabled) && (streamId is null || p.Bulletins.Contains(streamId)))
-            .OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase).ToList();
+            .OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase).ThenBy(p => p.Id, StringComparer.Ordinal).ToList();
         return new PolicyPage(items, items.Count);
     }
 

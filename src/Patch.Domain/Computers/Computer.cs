@@ -114,6 +114,7 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
         if (mac is not null && !System.Text.RegularExpressions.Regex.IsMatch(mac.Trim(), "^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$"))
             problems.Add($"macAddress: '{mac}' is not a MAC address like 00:1A:2B:3C:4D:5E");
         if (domain?.Length > 255 || os?.Length > 255) problems.Add("domain and operatingSystem: at most 255 characters");
+        if ((domain ?? "").Any(char.IsControl) || (os ?? "").Any(char.IsControl)) problems.Add("domain and operatingSystem: no control characters");
         if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid computer", string.Join("; ", problems));
         var normalizedMac = mac?.Trim().ToUpperInvariant().Replace('-', ':');
         if (current is null) return Outcome.Append(new ComputerDiscovered(StreamId(name), name.Trim(), domain?.Trim(), os?.Trim(), normalizedMac));

@@ -135,4 +135,19 @@ public class when_a_third_probe_sends_what_no_client_should(AppFixture app) : Se
             Assert.Contains("this cursor continues the same report asked otherwise", body);
         }
     }
+
+    [Fact]
+    public async Task a_subject_missing_at_an_instant_is_said_missing_then_and_a_control_character_in_a_computers_system_is_refused()
+    {
+        await App.ImportAsync("cvrf", SharedData.Bytes(SharedData.Cvrf2024));
+        var before = Uri.EscapeDataString(DateTimeOffset.UtcNow.ToString("O"));
+        await Task.Delay(50, Ct);
+        Assert.True((await SendAsync(HttpMethod.Post, "/api/computers", new { name = "THEN-1" })).Status is HttpStatusCode.Created or HttpStatusCode.OK);
+        var (status, body) = await RawAsync(HttpMethod.Get, $"/api/computers/THEN-1/deliveries?asOf={before}");
+        Assert.True(status == HttpStatusCode.NotFound, $"{status}: {body}");
+        Assert.Contains("No computer 'THEN-1' then (asOf).", body);
+        var (os, refusal) = await RawAsync(HttpMethod.Post, "/api/computers", Utf8("{\"name\":\"CTRL-OS\",\"operatingSystem\":\"Windows\u0085 11\"}"), "application/json");
+        Assert.True(os == HttpStatusCode.BadRequest, $"{os}: {refusal}");
+        Assert.Contains("no control characters", refusal);
+    }
 }
