@@ -72,8 +72,17 @@ public static class PatchApp
         app.UseExceptionHandler();
         // An error status without a body: ProblemDetails for the API, the console's "not found" page for a person.
         app.UseWhen(http => CookieSessions.IsApiRequest(http.Request) || http.Request.Path.StartsWithSegments("/swagger"), api => api.UseStatusCodePages());
-        app.UseWhen(http => !CookieSessions.IsApiRequest(http.Request) && !http.Request.Path.StartsWithSegments("/swagger"),
-            console => console.UseStatusCodePagesWithReExecute("/not-found"));
+        app.UseWhen(http => !CookieSessions.IsApiRequest(http.Request) && !http.Request.Path.StartsWithSegments("/swagger"), console =>
+        {
+            console.UseStatusCodePagesWithReExecute("/not-found");
+            // The status page is read with GET whatever the refused request was (a POST to a page, a form the page does not
+            // take): re-executed as a POST it was itself refused, and the answer had no body.
+            console.Use((http, next) =>
+            {
+                if (http.Features.Get<Microsoft.AspNetCore.Diagnostics.IStatusCodeReExecuteFeature>() is not null) http.Request.Method = HttpMethods.Get;
+                return next(http);
+            });
+        });
         app.Use(SecurityHeaders.InvokeAsync);
         app.UseConsoleFiles();
         app.UseSwagger();

@@ -67,6 +67,11 @@ public class when_a_third_probe_sends_what_no_client_should(AppFixture app) : Se
         // Still not a way to change anything: a POST to a page is refused as before.
         using var post = await browser.PostAsync("/policies", new StringContent(""), Ct);
         Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+        // …with a page that says why (it had no body).
+        Assert.Contains("is read with GET", await post.Content.ReadAsStringAsync(Ct));
+        using var form = await browser.PostAsync("/sign-in", new FormUrlEncodedContent([new("Input.UserName", "x")]), Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, form.StatusCode);
+        Assert.NotEmpty(await form.Content.ReadAsStringAsync(Ct));
     }
 
     [Fact]
