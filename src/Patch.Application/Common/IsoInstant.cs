@@ -24,6 +24,9 @@ public static partial class IsoInstant
     }
 
     /// <summary>What a refusal says of <paramref name="text"/> given as <paramref name="name"/>.</summary>
-    public static string Refusal(string name, string text) =>
-        $"{name}: '{Domain.Users.UserDecisions.Printable(text)}' is not an ISO 8601 date or instant with its offset (e.g. 2026-10-01 or 2026-10-01T12:00:00Z; seconds to 7 decimals)";
+    public static string Refusal(string name, string text) => Shape().IsMatch(text)
+        // Written as ISO 8601 says, but no instant: a day or hour that does not exist (2026-02-30, 25:00), or past the ends
+        // of the calendar once its offset is applied (9999-12-31T23:59:59-14:00).
+        ? $"{name}: '{Domain.Users.UserDecisions.Printable(text)}' is no instant there is: a date or time that does not exist, or outside 0001-01-01 to 9999-12-31 in UTC"
+        : $"{name}: '{Domain.Users.UserDecisions.Printable(text)}' is not an ISO 8601 date or instant with its offset (e.g. 2026-10-01 or 2026-10-01T12:00:00Z; seconds to 7 decimals)";
 }

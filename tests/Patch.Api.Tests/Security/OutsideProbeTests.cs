@@ -26,6 +26,8 @@ public class when_an_outside_probe_sends_what_no_client_should(AppFixture app) :
     [InlineData("/api/reports/delivery-summary?from=1.5", "from: '1.5' is not an ISO 8601 date")]
     [InlineData("/api/maintenance-windows/check?computer=SRV-001&at=1.5", "at: '1.5' is not an ISO 8601 date")]
     [InlineData("/api/policies?status=0", "status: '0' is not one of")]
+    [InlineData("/api/policies?asOf=9999-12-31T23:59:59-14:00", "is no instant there is")]
+    [InlineData("/api/policies?asOf=2026-02-30", "is no instant there is")]
     [InlineData("/api/bulletins?page=&sort=", "is given without a value")]
     [InlineData("/api/bulletins?pageSize=1%20", "pageSize: '1 ' must be a whole number")]
     [InlineData("/api/reports/reboot-status?pendingOnly=%20true", "pendingOnly: ' true' is not true or false")]
