@@ -41,6 +41,13 @@ public abstract class SecurityTestBase(AppFixture app) : AppTest(app)
         return (response.StatusCode, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
     }
 
+    /// <summary>Computers registered by an administrator (or already there), for lists to page through.</summary>
+    protected async Task ComputersAsync(params string[] names)
+    {
+        foreach (var name in names)
+            Assert.True((await SendAsync(HttpMethod.Post, "/api/computers", new { name })).Status is HttpStatusCode.Created or HttpStatusCode.OK, name);
+    }
+
     /// <summary>A JSON text's UTF-8 bytes, for <see cref="RawAsync"/>.</summary>
     protected static byte[]? Utf8(string? text) => text is null ? null : Encoding.UTF8.GetBytes(text);
 
