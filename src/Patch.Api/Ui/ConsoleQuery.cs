@@ -35,13 +35,13 @@ public static class ConsoleQuery
 
     public static Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
-        if (!http.Request.QueryString.HasValue || http.GetEndpoint()?.Metadata.GetMetadata<ComponentTypeMetadata>() is not { } page)
+        if (!http.Request.QueryString.HasValue || http.GetEndpoint() is not { } endpoint || endpoint.Metadata.GetMetadata<ComponentTypeMetadata>() is not { } page)
             return next(http);
         if (Problem(Known.GetOrAdd(page.Type, Read), http.Request.Query) is not { } problem) return next(http);
         http.Items[ProblemKey] = problem;
         http.Response.StatusCode = StatusCodes.Status400BadRequest;
         // The status page needs a signed-in user; a page anyone may open (sign-in) shows the refusal itself, and does nothing else.
-        return http.GetEndpoint()!.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is null ? Task.CompletedTask : next(http);
+        return endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is null ? Task.CompletedTask : next(http);
     }
 
     /// <summary>The refusal the status page shows, and the page asked for (to link to it without its parameters); null when none.</summary>

@@ -88,10 +88,11 @@ public static class RequestText
     {
         // %-escapes that are no UTF-8 (/computers/%FF) stay in the decoded path as written: a name nobody has.
         // Kestrel gives the target as sent; a host that does not (the test server) leaves such escapes in the path it decoded.
-        var raw = request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget is { Length: > 0 } target ? target : request.Path.Value ?? "";
-        if (BrokenEscape(raw.Split('?', 2)[0]) is { } broken)
+        var raw = (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget is { Length: > 0 } target ? target : request.Path.Value ?? "")
+            .Split('?', 2)[0];
+        if (BrokenEscape(raw) is { } broken)
             return ("Not URL-encoded", $"The request path has '{Printable(broken)}', a '%' not followed by two hexadecimal digits: write a '%' itself as %25.");
-        if (!PercentDecodedIsUtf8(raw.Split('?', 2)[0]))
+        if (!PercentDecodedIsUtf8(raw))
             return ("Not UTF-8", "The request path is not UTF-8 once its %-escapes are decoded (RFC 3986): send its text encoded as UTF-8.");
         var path = request.Path.Value ?? "";
         var at = ControlAt(path);

@@ -64,4 +64,29 @@ public class when_an_address_names_nothing_or_a_number_that_is_none(ConsoleFixtu
         await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("severity=Critical"));
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Not a question this page answers" })).ToHaveCountAsync(0);
     }
+
+    [Fact]
+    public async Task a_post_to_a_page_says_why_and_custom_levels_show_their_order_buttons()
+    {
+        using var api = await console.ApiAsync("nadia", Roles.Administrator);
+        foreach (var name in new[] { "Screen first", "Screen second" })
+        {
+            using var created = await api.PostAsync("/api/custom-severities", new StringContent($$"""{"name":"{{name}}"}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.True(created.StatusCode is System.Net.HttpStatusCode.Created or System.Net.HttpStatusCode.Conflict, created.StatusCode.ToString());
+        }
+        var page = await console.SignInAsync("nadia");
+        var levels = await page.GotoAsync("/settings/custom-severities");
+        Assert.Equal(200, levels!.Status);
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Move Screen first down" })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Move Screen second up" })).ToBeVisibleAsync();
+        await console.ScreenshotAsync(page, "custom-severities-with-levels");
+
+        // A form posted to a page (as a stale bookmark or another tool might): the page says it is read with GET.
+        var posted = page.WaitForResponseAsync(r => r.Url.EndsWith("/policies", StringComparison.Ordinal) && r.Request.Method == "POST");
+        await page.EvaluateAsync("() => { const f = document.createElement('form'); f.method = 'post'; f.action = '/policies'; document.body.appendChild(f); f.submit(); }");
+        Assert.Equal(405, (await posted).Status);
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Not a request this page takes" })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("is read with GET");
+        await console.ScreenshotAsync(page, "post-to-a-page-405");
+    }
 }
