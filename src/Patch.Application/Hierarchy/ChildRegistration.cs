@@ -83,6 +83,10 @@ public static class ChildRegistration
             return Problems.Invalid("Invalid registration", "this is the server's own registration token: a server cannot be its own parent");
         if (body.ServerId is { } registering && (await session.LoadAsync<ParentLink>(ParentLink.StreamId, ct))?.ParentId == registering)
             return Problems.Invalid("Invalid registration", "the registering server is this server's parent: a hierarchy has no cycles");
+        if (body.ServerId is { } sent && !SubtreeServers.IsServerId(sent)) return Problems.Invalid("Invalid registration", "serverId: the child's server id (\"server-\" and 32 hexadecimal digits)");
+        if (body.Subtree is { } subtree && SubtreeServers.Problem(subtree, "subtree") is { } badSubtree) return Problems.Invalid("Invalid registration", badSubtree);
+        if (body.Subtree?.Contains(parentId, StringComparer.Ordinal) == true)
+            return Problems.Invalid("Invalid registration", "this server is below the registering server (in its subtree): a hierarchy has no cycles");
         // The token's stream is locked: two children racing for it cannot both register.
         var token = await session.Events.FetchForExclusiveWriting<ChildRegistrationToken>(tokenId, ct);
         if (token.Aggregate is null) return Refused("the registration token is not valid");

@@ -41,7 +41,7 @@ public static class HierarchyEndpoints
                 try
                 {
                     registered = await parent.RegisterAsync(body.Url, new RegisterChildRequest(body.Token, options.Name, $"{http.Request.Scheme}://{http.Request.Host}",
-                        settings.ManagedCultures, chosen, await ServerIdentities.GetAsync(store, time, ct)), ct);
+                        settings.ManagedCultures, chosen, await ServerIdentities.GetAsync(store, time, ct), (await HierarchyRollup.SubtreeAsync(store, session, time, ct)).Skip(1).ToList()), ct);
                 }
                 catch (Exception e) when (ParentProblem(e, "The parent refused the registration", "The parent could not be reached") is { } problem)
                 {

@@ -9,7 +9,8 @@ using Patch.Domain.Hierarchy;
 
 namespace Patch.Application.Hierarchy;
 
-public sealed record RollupRequest(HierarchyFigures? Own, HierarchyFigures? Subtree);
+/// <summary>A child's roll-up: its own figures, its subtree's, and the server ids of that subtree (its own first).</summary>
+public sealed record RollupRequest(HierarchyFigures? Own, HierarchyFigures? Subtree, IReadOnlyList<string>? Servers = null);
 
 public sealed record RollupReceived(string ChildId, DateTimeOffset At);
 
@@ -54,8 +55,13 @@ public static class HierarchyRollup
     {
         await using var session = store.QuerySession();
         var view = await ViewAsync(session, db, time, ct);
-        await parent.SendAsync<RollupReceived>(link, HttpMethod.Post, "rollup", new RollupRequest(view.Own, view.Hierarchy), ct);
+        var servers = await SubtreeAsync(store, session, time, ct);
+        await parent.SendAsync<RollupReceived>(link, HttpMethod.Post, "rollup", new RollupRequest(view.Own, view.Hierarchy, servers), ct);
     }
+
+    /// <summary>This server's subtree by server id: itself and what its children last reported.</summary>
+    public static async Task<IReadOnlyList<string>> SubtreeAsync(IDocumentStore store, IQuerySession session, TimeProvider time, CancellationToken ct) =>
+        SubtreeServers.Of(await ServerIdentities.GetAsync(store, time, ct), await session.Query<ChildServer>().ToListAsync(ct));
 
     public static void MapHierarchyRollup(this IEndpointRouteBuilder app)
     {
@@ -71,10 +77,19 @@ public static class HierarchyRollup
                 var problem = (body.Own.Problem() is { } ownProblem ? $"own: {ownProblem}" : null)
                     ?? (body.Subtree.Problem() is { } subtreeProblem ? $"subtree: {subtreeProblem}" : null) ?? body.Subtree.SubtreeProblem(body.Own);
                 if (problem is not null) return Problems.Invalid("Invalid roll-up", problem);
+                if (body.Servers is { } servers)
+                {
+                    if ((SubtreeServers.Problem(servers, "servers") ?? (servers.Count > body.Subtree.Servers ? "servers: more server ids than subtree.servers counts" : null)) is { } bad)
+                        return Problems.Invalid("Invalid roll-up", bad);
+                    // A cycle (A → B → C → A) made before any roll-up crossed it: this server is in its own child's subtree,
+                    // and summing it would count its own figures again on every run.
+                    if (servers.Contains(await ServerIdentities.GetAsync(store, time, ct), StringComparer.Ordinal))
+                        return Problems.Invalid("Invalid roll-up", "this server is in the child's subtree: the hierarchy has a cycle (a server is its own descendant); unlink one of its servers");
+                }
                 var caller = ChildCredentialHandler.Caller(http);
                 var now = time.GetUtcNow();
                 await using var session = store.OpenSession(new Actor("child-server", caller.Name, http.TraceIdentifier, caller.Id));
-                session.Events.Append(caller.Id, new ChildRollupReported(caller.Id, body.Own, body.Subtree, now));
+                session.Events.Append(caller.Id, new ChildRollupReported(caller.Id, body.Own, body.Subtree, now, body.Servers));
                 await session.SaveChangesAsync(ct);
                 return ReplicationProtocol.Signed(http, new RollupReceived(caller.Id, now), caller.CredentialSha256);
             })

@@ -7,8 +7,12 @@ namespace Patch.Application.Hierarchy;
 
 /// <summary>The registration request a child sends its parent with the parent's registration token.</summary>
 /// <summary><c>Credential</c>: the secret the child chose for its credential; sent again after a lost answer, it gets the same registration.</summary>
-/// <summary>A child's registration; <c>ServerId</c> is the child's own server id, so that a server is never registered as its own parent or its parent's.</summary>
-public sealed record RegisterChildRequest(string? Token, string? Name, string? Url, IReadOnlyList<string>? Cultures, string? Credential = null, string? ServerId = null);
+/// <summary>
+/// A child's registration; <c>ServerId</c> is the child's own server id and <c>Subtree</c> the server ids below it (its
+/// children's last roll-ups), so that a server is never registered as its own parent, its parent's or an ancestor's.
+/// </summary>
+public sealed record RegisterChildRequest(string? Token, string? Name, string? Url, IReadOnlyList<string>? Cultures, string? Credential = null, string? ServerId = null,
+    IReadOnlyList<string>? Subtree = null);
 
 /// <summary>The parent's answer: the child's own credential ("child-….secret", shown once) and who the parent is.</summary>
 public sealed record ChildRegistered(string ChildId, string Credential, string ParentId, string ParentName, IReadOnlyList<string> MissingCultures);

@@ -70,7 +70,7 @@ public sealed record ChildServer(string Id, string Name, string? Url, IReadOnlyL
     /// <summary>The figures the child last sent up (roll-up), none before its first report.</summary>
     public ChildRollup? Rollup { get; init; }
 
-    public static ChildServer Apply(ChildRollupReported e, ChildServer c) => c with { Rollup = new ChildRollup(e.Own, e.Subtree, e.At) };
+    public static ChildServer Apply(ChildRollupReported e, ChildServer c) => c with { Rollup = new ChildRollup(e.Own, e.Subtree, e.At, e.Servers) };
 
     public static ChildServer Create(ChildServerRegistered e) => new(e.ChildId, e.Name, e.Url, e.Cultures, e.CredentialSha256, e.At, 0, null, null, [], false);
 

@@ -49,7 +49,38 @@ public sealed record HierarchyFigures(int Servers, long Computers, long Computer
             : null;
 }
 
-/// <summary>A child's figures as it last reported them: its own, and its own with its descendants'.</summary>
-public sealed record ChildRollup(HierarchyFigures Own, HierarchyFigures Subtree, DateTimeOffset At);
+/// <summary>
+/// A child's figures as it last reported them: its own, and its own with its descendants'. <c>Servers</c>: the server ids
+/// of that subtree (the child's own first), none from a child of an earlier version.
+/// </summary>
+public sealed record ChildRollup(HierarchyFigures Own, HierarchyFigures Subtree, DateTimeOffset At, IReadOnlyList<string>? Servers = null);
 
-public sealed record ChildRollupReported(string ChildId, HierarchyFigures Own, HierarchyFigures Subtree, DateTimeOffset At);
+public sealed record ChildRollupReported(string ChildId, HierarchyFigures Own, HierarchyFigures Subtree, DateTimeOffset At, IReadOnlyList<string>? Servers = null);
+
+/// <summary>
+/// The servers of a subtree by id: what keeps a hierarchy a tree. A parent knows only its own parent, so a cycle through
+/// three servers (A → B → C → A) shows only in the ids a subtree reports: a server that finds its own id among a
+/// registering server's subtree, or among a child's roll-up, would be its own descendant.
+/// </summary>
+public static class SubtreeServers
+{
+    public const int MaxServers = 100_000;
+
+    /// <summary>Null when the ids are server ids ("server-" and 32 hexadecimal digits), each once, at most <see cref="MaxServers"/>; else what is wrong.</summary>
+    public static string? Problem(IReadOnlyList<string?> ids, string field)
+    {
+        if (ids.Count > MaxServers) return $"{field}: at most {MaxServers} server ids";
+        foreach (var id in ids)
+            if (!IsServerId(id)) return $"{field}: '{Shown(id)}' is not a server id (\"server-\" and 32 hexadecimal digits)";
+        return ids.Distinct(StringComparer.Ordinal).Count() != ids.Count ? $"{field}: each server once" : null;
+    }
+
+    public static bool IsServerId(string? id) =>
+        id is { Length: 39 } && id.StartsWith("server-", StringComparison.Ordinal) && id.AsSpan(7).IndexOfAnyExcept("0123456789abcdef") < 0;
+
+    private static string Shown(string? id) => id is null ? "null" : id.Length > 60 ? id[..60] + "…" : string.Concat(id.Select(c => char.IsControl(c) ? '?' : c));
+
+    /// <summary>A server's subtree: itself, then every server its children last reported (children of earlier versions report none).</summary>
+    public static IReadOnlyList<string> Of(string own, IEnumerable<ChildServer> children) =>
+        children.Where(c => !c.Revoked).SelectMany(c => c.Rollup?.Servers ?? []).Prepend(own).Distinct(StringComparer.Ordinal).ToList();
+}

@@ -290,6 +290,14 @@ public sealed class when_servers_form_a_hierarchy(HierarchyFixture h)
         Assert.Equal(4, whole.GetProperty("computers").GetInt64());
         Assert.Equal(homes.Sum(x => x.Computers), whole.GetProperty("computers").GetInt64());
         Assert.True(whole.GetProperty("vulnerabilities").EnumerateArray().Sum(v => v.GetProperty("missingInstalls").GetInt64()) > 0);
+        // A cycle through three servers (stop 54): the top parent asks to become the grandchild's child. The grandchild is
+        // in the parent's subtree (the child's roll-up said so), so the grandchild refuses, and nothing is linked.
+        var (_, grandToken) = await grandchild.SendAsync(HttpMethod.Post, "/api/hierarchy/registration-tokens", new { name = "loop" });
+        var (loop, loopAnswer) = await parent.SendAsync(HttpMethod.Post, "/api/hierarchy/parent", new { url = grandchild.BaseUrl, token = grandToken.GetProperty("token").GetString() });
+        Assert.True(loop == 502, loopAnswer.ToString());
+        Assert.Contains("this server is below the registering server (in its subtree)", loopAnswer.GetProperty("detail").GetString());
+        Assert.Equal(404, (await parent.SendAsync(HttpMethod.Get, "/api/hierarchy/parent")).Status);
+        Assert.Empty((await grandchild.GetAsync("/api/hierarchy/children")).EnumerateArray());
 
         // A disconnected site: the parent's next month reaches the child in a signed bundle, not over the network.
         using (var month = new MemoryStream())
