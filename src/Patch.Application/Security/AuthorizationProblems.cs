@@ -42,12 +42,14 @@ public sealed class AuthorizationProblems : IAuthorizationMiddlewareResultHandle
         if (result.Challenged)
         {
             foreach (var scheme in policy.AuthenticationSchemes.DefaultIfEmpty(PatchAuth.Scheme)) await http.ChallengeAsync(scheme);
-            var detail = access?.Kind switch
-            {
-                EndpointAccess.Agent => "Send 'Authorization: Bearer <agent credential>' as received at enrolment.",
-                EndpointAccess.ChildServer => "Send 'Authorization: Bearer <child server credential>' as received at registration with this parent.",
-                _ => "Sign in (POST /api/auth/sign-in) or send 'Authorization: Bearer <personal access token or OIDC access token>'.",
-            };
+            var detail = http.Request.Headers.Authorization.Count > 1
+                ? "The request carries the Authorization header more than once: send one credential."
+                : access?.Kind switch
+                {
+                    EndpointAccess.Agent => "Send 'Authorization: Bearer <agent credential>' as received at enrolment.",
+                    EndpointAccess.ChildServer => "Send 'Authorization: Bearer <child server credential>' as received at registration with this parent.",
+                    _ => "Sign in (POST /api/auth/sign-in) or send 'Authorization: Bearer <personal access token or OIDC access token>'.",
+                };
             await Results.Problem(title: "Authentication required", detail: detail, statusCode: StatusCodes.Status401Unauthorized).ExecuteAsync(http);
             return;
         }

@@ -218,6 +218,13 @@ public class when_a_catalog_file_is_bad
     [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w10", "applicability": { "product": "a", "kbInstalled": "b" } }] }""", "$.bulletins[0].updates[0].applicability", "exactly one key")]
     [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w10", "installed": { "all": [{ "registryKey": "x" }] } }] }""", "$.bulletins[0].updates[0].installed.all[0].registryKey", "unknown rule")]
     [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w10", "installed": { "osBuildAtLeast": "22H2" } }] }""", "$.bulletins[0].updates[0].installed.osBuildAtLeast", "build number")]
+    // The fourth sweep (stop 54): ids no address can name, file names that are paths, cultures and dates that are none.
+    [InlineData("""{ "id": "KB/../X", "vendor": "microsoft", "title": "t" }""", "$.bulletins[0].id", "no id an address can name")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "a#b", "product": "w10" }] }""", "$.bulletins[0].updates[0].id", "no id an address can name")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w10", "fileName": "..\\..\\Windows\\System32\\evil.msu" }] }""", "$.bulletins[0].updates[0].fileName", "must be a bare file name")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w10", "fileName": "a|b.msu" }] }""", "$.bulletins[0].updates[0].fileName", "Windows forbids")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w10", "culture": "xx-NOPE-123456789" }] }""", "$.bulletins[0].updates[0].culture", "not a culture name")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "released": "2024-03-12", "revised": "2020-01-01" }""", "$.bulletins[0].revised", "before released")]
     public void a_missing_or_wrong_field_is_named_by_its_json_path(string bulletin, string place, string detail)
     {
         var e = Refused(PatchCatalogReader.Read, Catalog(bulletin));
@@ -254,5 +261,38 @@ public class when_a_catalog_file_is_bad
         var v = """{ "cveID": "CVE-2024-0001", "vendorProject": "x", "product": "p", "vulnerabilityName": "n", "dateAdded": "2024-02-13" }""";
         var e = Refused(KevCatalogReader.Read, $$"""{ "catalogVersion": "2024.01.01", "vulnerabilities": [{{v}}, {{v}}] }""");
         Assert.Contains("duplicate CVE", e.Detail);
+    }
+
+    [Theory]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w10", "files": [] }] }""", "$.bulletins[0].updates[0].files", "empty")]
+    [InlineData("""{ "id": "KB1", "vendor": "microsoft", "title": "t", "updates": [{ "id": "u", "product": "w10", "files": [{ "url": "https://x.example/a.msu", "fileName": "a.msu" }, { "url": "https://x.example/b/a.msu", "fileName": "A.msu" }] }] }""", "$.bulletins[0].updates[0].files[1].fileName", "given twice")]
+    public void a_files_list_that_is_empty_or_names_a_file_twice_is_refused(string bulletin, string place, string detail)
+    {
+        var e = Refused(PatchCatalogReader.Read, Catalog(bulletin, "1.1"));
+        Assert.Equal(place, e.Place);
+        Assert.Contains(detail, e.Detail);
+    }
+
+    /// <summary>The real datastore with one value changed to what it never holds (the fourth sweep, stop 54): refused naming it and its place.</summary>
+    [Theory]
+    [InlineData("PatchName=\"CREATALS_x86.exe\"", "PatchName=\"../../../etc/passwd\"", "PatchName: '../../../etc/passwd' must be a bare file name")]
+    [InlineData("<AffectedProduct ProductID=\"3\"", "<AffectedProduct ProductID=\"99999\"", "ProductID='99999' is not in the datastore's Products")]
+    [InlineData("<AffectedProduct ProductID=\"3\"", "<AffectedProduct ProductID=\"three\"", "ProductID='three' is not in the datastore's Products")]
+    [InlineData("<AffectedProduct ProductID=\"3\" FixedInSP=\"0\"", "<AffectedProduct ProductID=\"3\" FixedInSP=\"99999999999999999999\"", "FixedInSP='99999999999999999999' is not in the datastore's ServicePacks")]
+    [InlineData("SBID=\"0\"", "SBID=\"xyz\"", "SBID='xyz' is not a number")]
+    [InlineData("DateRevised=\"1999/03/24\"", "DateRevised=\"\"", "DateRevised is empty")]
+    [InlineData(@"<Bulletins>[\s\S]*</Bulletins>", "<Bulletins/>", "holds no bulletin")]
+    public void the_real_datastore_with_a_value_it_never_holds_is_refused_naming_it(string pattern, string replacement, string detail)
+    {
+        var xml = Encoding.UTF8.GetString(SharedData.Bytes(SharedData.Mssecure));
+        var mutated = pattern.StartsWith('<') && pattern.Contains('[')
+            ? new System.Text.RegularExpressions.Regex(pattern).Replace(xml, replacement, 1)
+            : new System.Text.RegularExpressions.Regex(System.Text.RegularExpressions.Regex.Escape(pattern)).Replace(xml, replacement, 1);
+        Assert.NotEqual(xml, mutated);
+
+        var e = Refused(MssecureCatalogReader.Read, mutated);
+
+        Assert.Contains(detail, e.Detail);
+        Assert.StartsWith("line ", e.Place);
     }
 }

@@ -208,4 +208,50 @@ public class when_a_catalog_nests_elements_deeply
         Assert.Equal("XML nested too deeply", e.Title);
         Assert.StartsWith("line 1, column ", e.Place);
     }
+
+    /// <summary>
+    /// Every month Microsoft published, 1999 to 2025, passes the value checks (stop 54): they are Microsoft's own values
+    /// (ADV ids, "CVE-2023-1234-M", a "None" severity, file: and ms-windows-store: addresses, "KB Article").
+    /// </summary>
+    [Fact]
+    public void every_real_month_passes_the_value_checks()
+    {
+        foreach (var file in SharedData.CvrfFiles())
+        {
+            using var stream = SharedData.OpenCvrf(file);
+            var e = Record.Exception(() => CvrfCatalogReader.Read(stream));
+            Assert.True(e is null, $"{file}: {e?.Message}");
+        }
+    }
+
+    /// <summary>
+    /// A real month with one value changed to what Microsoft never writes (the fourth sweep, stop 54): refused naming the
+    /// vulnerability and the value. Each was stored before, and most for good (a CVE, an update, a fact is never taken away).
+    /// </summary>
+    [Theory]
+    [InlineData("<vuln:CVE>CVE-2024-0340</vuln:CVE>", "<vuln:CVE>NOT-A-CVE</vuln:CVE>", "Invalid vulnerability", "'NOT-A-CVE' is no CVE id")]
+    [InlineData("<vuln:Description>Moderate</vuln:Description>", "<vuln:Description>Apocalyptic</vuln:Description>", "Invalid vulnerability", "the severity 'Apocalyptic' is none of Critical, Important, Moderate, Low, None")]
+    [InlineData("<vuln:RestartRequired>No</vuln:RestartRequired>", "<vuln:RestartRequired>Perhaps</vuln:RestartRequired>", "Invalid vulnerability", "RestartRequired 'Perhaps' is none of Yes, No, Maybe")]
+    [InlineData(@"(Type=""Vendor Fix"">\s*<vuln:Description>)(\d{7})(</vuln:Description>\s*<vuln:URL>)[^<]+", "$1$2$3javascript:alert(1)", "Invalid vulnerability", "the URL 'javascript:alert(1)' is no http, https, file or ms-windows-store address")]
+    [InlineData(@"(Type=""Vendor Fix"">\s*<vuln:Description>)\d{7}<", "$1KB50X5123<", "Invalid vulnerability", "the description 'KB50X5123' begins as a KB number but is none")]
+    [InlineData(@"(Type=""Vendor Fix"">\s*<vuln:Description>)\d{7}<", "$1５０３４７６３<", "Invalid vulnerability", "begins as a KB number but is none")]
+    [InlineData(@"(Type=""Vendor Fix"">\s*<vuln:Description>\d{7}</vuln:Description>\s*<vuln:URL>[^<]*</vuln:URL>\s*<vuln:ProductID>)[^<]+", "${1}999999", "Invalid vulnerability", "ProductID '999999' is not in the document's product tree")]
+    [InlineData("<vuln:FixedBuild>5.15.153.1-1</vuln:FixedBuild>", "<vuln:FixedBuild>5.15.153.1-1XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX</vuln:FixedBuild>", "Invalid vulnerability", "a build is at most 256")]
+    [InlineData("<cvrf:InitialReleaseDate>2024-01-09T08:00:00</cvrf:InitialReleaseDate>", "<cvrf:InitialReleaseDate></cvrf:InitialReleaseDate>", "Invalid date", "the date is empty")]
+    [InlineData("<cvrf:CurrentReleaseDate>2026-06-28T01:39:56", "<cvrf:CurrentReleaseDate>2020-01-01T00:00:00", "Invalid date", "revised (2020-01-01 00:00) before it was released (2024-01-09 08:00)")]
+    public void a_real_month_with_a_value_microsoft_never_writes_is_refused_naming_it(string pattern, string replacement, string title, string detail)
+    {
+        using var shared = SharedData.Open("msrc-cvrf/2024-Jan.xml");
+        var xml = new StreamReader(shared).ReadToEnd();
+        var mutated = new System.Text.RegularExpressions.Regex(pattern).Replace(xml, replacement, 1);
+        Assert.NotEqual(xml, mutated);
+
+        foreach (var bytes in new[] { System.Text.Encoding.UTF8.GetBytes(mutated), CvrfJsonTwin.Of(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(mutated))) })
+        {
+            var e = Assert.Throws<CatalogFormatException>(() => CvrfCatalogReader.Read(bytes));
+            Assert.Equal(title, e.Title);
+            Assert.Contains(detail, e.Detail);
+            Assert.False(string.IsNullOrEmpty(e.Place));
+        }
+    }
 }

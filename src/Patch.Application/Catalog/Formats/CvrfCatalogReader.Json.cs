@@ -65,7 +65,8 @@ public static partial class CvrfCatalogReader
         foreach (var (v, path) in JsonArray(root, "Vulnerability", "$"))
         {
             Expect(v, JsonValueKind.Object, path);
-            vulnerabilities.Add(new Vulnerability(path, JsonText(v, "CVE", path), JsonText(v, "Title", path), JsonSeverities(v, path), JsonVendorFixes(v, path)));
+            var (severities, severityProblem) = JsonSeverities(v, path);
+            vulnerabilities.Add(new Vulnerability(path, JsonText(v, "CVE", path), JsonText(v, "Title", path), severities, JsonVendorFixes(v, path), severityProblem));
         }
         return new Parsed("$", tracking, JsonText(root, "DocumentTitle", "$"), products, vulnerabilities, JsonWords);
     }
@@ -103,18 +104,19 @@ public static partial class CvrfCatalogReader
     }
 
     /// <summary>The Severity threats (type 3): each of their products with the highest severity a threat gives it.</summary>
-    private static Dictionary<string, Severity> JsonSeverities(JsonElement v, string path)
+    private static (Dictionary<string, Severity>, string?) JsonSeverities(JsonElement v, string path)
     {
         var severities = new Dictionary<string, Severity>(StringComparer.Ordinal);
+        string? problem = null;
         foreach (var (threat, at) in JsonArray(v, "Threats", path))
         {
             Expect(threat, JsonValueKind.Object, at);
             if (!IsType(threat, at, ThreatSeverity, "Severity")) continue;
-            var severity = SeverityNames.Parse(JsonText(threat, "Description", at));
+            var severity = SeverityOfThreat(JsonText(threat, "Description", at), ref problem);
             foreach (var product in JsonIds(threat, at))
                 if (!severities.TryGetValue(product, out var known) || severity > known) severities[product] = severity;
         }
-        return severities;
+        return (severities, problem);
     }
 
     /// <summary>The vendor fixes (type 2), in order; the release notes, known issues and other remediations are skipped.</summary>
@@ -134,9 +136,9 @@ public static partial class CvrfCatalogReader
             var supersededText = new List<string>();
             foreach (var text in supercedence)
                 foreach (var token in SupersededText(text)) if (!supersededText.Contains(token)) supersededText.Add(token);
-            fixes.Add(new VendorFix(description, kb, JsonText(r, "URL", at)?.Trim(), Restart(JsonText(r, "RestartRequired", at)),
-                JsonText(r, "SubType", at)?.Trim(), Build(JsonText(r, "FixedBuild", at)), [.. supercedence.SelectMany(SupersededKbs)], supersededText,
-                JsonIds(r, at)));
+            var (url, restart, fixedBuild) = (JsonText(r, "URL", at), JsonText(r, "RestartRequired", at), JsonText(r, "FixedBuild", at));
+            fixes.Add(new VendorFix(description, kb, url?.Trim(), Restart(restart), JsonText(r, "SubType", at)?.Trim(), Build(fixedBuild),
+                [.. supercedence.SelectMany(SupersededKbs)], supersededText, JsonIds(r, at), FixProblem(description, kb, url, restart, fixedBuild)));
         }
         return fixes;
     }

@@ -25,10 +25,14 @@ public static partial class CvrfCatalogReader
     /// invisible characters, the restart behaviour, the KBs and the other references of its supersedence.
     /// </summary>
     private sealed record VendorFix(string Description, string? Kb, string? Url, RestartBehavior Restart, string? SubType, string? FixedBuild,
-        List<string> SupersededKbs, List<string> SupersededText, List<string> ProductIds);
+        List<string> SupersededKbs, List<string> SupersededText, List<string> ProductIds, string? Problem = null);
 
-    /// <summary>A vulnerability: its highest severity per product (the Severity threats), its vendor fixes in order.</summary>
-    private sealed record Vulnerability(string Place, string? Cve, string? Title, Dictionary<string, Severity> Severities, List<VendorFix> VendorFixes);
+    /// <summary>
+    /// A vulnerability: its highest severity per product (the Severity threats), its vendor fixes in order, and what is
+    /// wrong with a severity it gives (null when nothing).
+    /// </summary>
+    private sealed record Vulnerability(string Place, string? Cve, string? Title, Dictionary<string, Severity> Severities, List<VendorFix> VendorFixes,
+        string? SeverityProblem = null);
     private sealed record Parsed(string RootPlace, Tracking? Tracking, string? Title, Dictionary<string, string>? Products, List<Vulnerability> Vulnerabilities, Words Words)
     {
         /// <summary>The pieces of one document (<see cref="XmlPieces"/>) as one: the first of each singular element in document order, every vulnerability in order.</summary>
@@ -135,25 +139,26 @@ public static partial class CvrfCatalogReader
     private static Vulnerability ReadVulnerability(XmlReader r, Names n)
     {
         var place = SafeXml.Place(r);
-        string? cve = null, title = null;
+        string? cve = null, title = null, severityProblem = null;
         Dictionary<string, Severity>? severities = null;
         List<VendorFix>? fixes = null;
         Children(r, [MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
         {
             if (n.Is(r, n.Cve, n.Vuln) && cve is null) cve = Text(r);
             else if (n.Is(r, n.Title, n.Vuln) && title is null) title = Text(r);
-            else if (n.Is(r, n.Threats, n.Vuln) && severities is null) severities = ReadSeverities(r, n);
+            else if (n.Is(r, n.Threats, n.Vuln) && severities is null) (severities, severityProblem) = ReadSeverities(r, n);
             else if (n.Is(r, n.Remediations, n.Vuln) && fixes is null) fixes = ReadVendorFixes(r, n);
             else r.Skip();
         });
-        return new Vulnerability(place, cve, title, severities ?? new(StringComparer.Ordinal), fixes ?? []);
+        return new Vulnerability(place, cve, title, severities ?? new(StringComparer.Ordinal), fixes ?? [], severityProblem);
     }
 
-    /// <summary>The Severity threats: each of their products with the highest severity a threat gives it.</summary>
+    /// <summary>The Severity threats: each of their products with the highest severity a threat gives it, and the first severity that is none.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static Dictionary<string, Severity> ReadSeverities(XmlReader r, Names n)
+    private static (Dictionary<string, Severity>, string?) ReadSeverities(XmlReader r, Names n)
     {
         var severities = new Dictionary<string, Severity>(StringComparer.Ordinal);
+        string? problem = null;
         Children(r, [MethodImpl(MethodImplOptions.AggressiveOptimization)] () =>
         {
             if (!n.Is(r, n.Threat, n.Vuln) || r.GetAttribute("Type", "") != "Severity") { r.Skip(); return; }
@@ -165,11 +170,11 @@ public static partial class CvrfCatalogReader
                 else if (n.Is(r, n.ProductId, n.Vuln)) productIds.Add(Text(r).Trim());
                 else r.Skip();
             });
-            var severity = SeverityNames.Parse(description);
+            var severity = SeverityOfThreat(description, ref problem);
             foreach (var product in productIds)
                 if (!severities.TryGetValue(product, out var known) || severity > known) severities[product] = severity;
         });
-        return severities;
+        return (severities, problem);
     }
 
     /// <summary>The remediations of type "Vendor Fix", in order; the others are skipped.</summary>
@@ -201,7 +206,7 @@ public static partial class CvrfCatalogReader
             foreach (var text in supercedence)
                 foreach (var t in SupersededText(text)) if (!supersededText.Contains(t)) supersededText.Add(t);
             fixes.Add(new VendorFix(trimmed, kb, url?.Trim(), Restart(restart), subType?.Trim(), Build(fixedBuild),
-                [.. supercedence.SelectMany(SupersededKbs)], supersededText, productIds));
+                [.. supercedence.SelectMany(SupersededKbs)], supersededText, productIds, FixProblem(trimmed, kb, url, restart, fixedBuild)));
         });
         return fixes;
     }

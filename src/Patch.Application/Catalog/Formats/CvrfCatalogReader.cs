@@ -69,6 +69,7 @@ public static partial class CvrfCatalogReader
             throw new CatalogFormatException("Missing field", doc.Words.NoId, tracking.Place);
         var released = Date(tracking.Released);
         var revised = Date(tracking.Revised);
+        CheckTracking(tracking, documentId, released, revised);
         var title = doc.Title?.Trim() ?? documentId;
         var products = doc.Products ?? new(StringComparer.Ordinal);
 
@@ -81,6 +82,7 @@ public static partial class CvrfCatalogReader
             var cve = v.Cve?.Trim().ToUpperInvariant();
             if (string.IsNullOrEmpty(cve))
                 throw new CatalogFormatException("Missing field", doc.Words.NoCve, v.Place);
+            CheckVulnerability(v, cve, products);
             var cveTitle = v.Title?.Trim();
             foreach (var r in v.VendorFixes)
             {

@@ -38,10 +38,13 @@ public static partial class MssecureCatalogReader
 
         var bulletinElements = root.Element("Bulletins")?.Elements("Bulletin").ToList()
             ?? throw new CatalogFormatException("Missing field", "BulletinDatastore/Bulletins is required.", SafeXml.Place(root));
+        if (bulletinElements.Count == 0)
+            throw new CatalogFormatException("No bulletins", "BulletinDatastore/Bulletins holds no bulletin: a cut or empty download, not Microsoft's datastore.", SafeXml.Place(root));
         var ids = new Dictionary<string, XElement>(StringComparer.OrdinalIgnoreCase);
         foreach (var b in bulletinElements)
         {
             var id = Attr(b, "BulletinID") ?? throw new CatalogFormatException("Missing field", "Bulletin has no BulletinID.", SafeXml.Place(b));
+            if (CatalogNames.IdProblem(id) is { } badId) throw new CatalogFormatException("Invalid value", $"BulletinID: {badId}.", SafeXml.Place(b));
             if (!ids.TryAdd(id, b))
                 throw new CatalogFormatException("Duplicate id", $"Bulletin '{id}' appears twice (first at {SafeXml.Place(ids[id])}).", SafeXml.Place(b));
         }
@@ -99,6 +102,9 @@ public static partial class MssecureCatalogReader
         foreach (var patch in patches)
         {
             var name = Attr(patch, "PatchName") ?? throw new CatalogFormatException("Missing field", "Patch has no PatchName.", SafeXml.Place(patch));
+            if (CatalogNames.FileNameProblem(name) is { } badName) throw new CatalogFormatException("Invalid value", $"PatchName: {badName}.", SafeXml.Place(patch));
+            if (Attr(patch, "SBID") is { } sbid && !sbid.All(char.IsAsciiDigit))
+                throw new CatalogFormatException("Invalid value", $"SBID='{Domain.Users.UserDecisions.Printable(sbid)}' is not a number (the id of a SupercededBy).", SafeXml.Place(patch));
             var location = Attr(patch, "PatchLocationID") is { } loc ? locations.GetValueOrDefault(loc) : null;
             var url = FileUrl(location, name);
             var restart = Attr(patch, "NoReboot") switch
@@ -111,6 +117,10 @@ public static partial class MssecureCatalogReader
             foreach (var affected in patch.Elements("AffectedProduct"))
             {
                 var productId = Attr(affected, "ProductID") ?? throw new CatalogFormatException("Missing field", "AffectedProduct has no ProductID.", SafeXml.Place(affected));
+                if (!products.ContainsKey(productId))
+                    throw new CatalogFormatException("Invalid value", $"ProductID='{Domain.Users.UserDecisions.Printable(productId)}' is not in the datastore's Products.", SafeXml.Place(affected));
+                if (Attr(affected, "FixedInSP") is { } sp && sp != "0" && !servicePacks.ContainsKey(sp))
+                    throw new CatalogFormatException("Invalid value", $"FixedInSP='{Domain.Users.UserDecisions.Printable(sp)}' is not in the datastore's ServicePacks (0: no service pack).", SafeXml.Place(affected));
                 // A bulletin may list one file for one product twice, for different service packs: those are two updates.
                 var updateId = $"{id}-{name}-{productId}";
                 if (seen.Contains(updateId)) updateId += "-sp" + string.Join('.', affected.Elements("AffectedServicePack").Select(sp => Attr(sp, "ServicePackID")));
@@ -192,6 +202,8 @@ public static partial class MssecureCatalogReader
 
     private static DateTimeOffset? Date(XElement e, string name)
     {
+        if (e.Attribute(name) is { } given && string.IsNullOrWhiteSpace(given.Value))
+            throw new CatalogFormatException("Invalid date", $"{name} is empty: leave the attribute out, or give a date (yyyy/MM/dd).", SafeXml.Place(e));
         var text = Attr(e, name);
         if (text is null) return null;
         if (DateTime.TryParseExact(text, ["yyyy/MM/dd", "yyyy/M/d", "M/d/yyyy"], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var d))

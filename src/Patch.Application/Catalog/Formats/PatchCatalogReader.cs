@@ -92,6 +92,7 @@ public static partial class PatchCatalogReader
         // Bulletin numbers are upper case everywhere (stream ids, supersedence), whatever case a file uses.
         Only(b, path, "id", "vendor", "title", "severity", "released", "revised", "description", "url", "cves", "supersedes", "updates");
         var number = Str(b, "id", path, required: true)!.ToUpperInvariant();
+        if (CatalogNames.IdProblem(number) is { } badId) throw new FormatException($"{path}.id: {badId}");
         var vendorId = Str(b, "vendor", path, required: true)!;
         if (!vendors.TryGetValue(vendorId, out var vendor)) throw new FormatException($"{path}.vendor: unknown vendor '{vendorId}'");
         var severityText = Str(b, "severity", path, required: false);
@@ -101,8 +102,11 @@ public static partial class PatchCatalogReader
         var cves = Strings(b, "cves", path);
         foreach (var (cve, i) in cves.Select((c, i) => (c, i)))
             if (!CveId().IsMatch(cve.ToUpperInvariant())) throw new FormatException($"{path}.cves[{i}]: '{cve}' is not a CVE id like CVE-2024-20666");
+        var (released, revised) = (Date(b, "released", path), Date(b, "revised", path));
+        if (released is { } from && revised is { } to && to < from)
+            throw new FormatException($"{path}.revised: {to:yyyy-MM-dd HH:mm} is before released ({from:yyyy-MM-dd HH:mm}): a bulletin is revised after it is released");
         var facts = new BulletinFacts(vendor, number, Str(b, "title", path, required: true)!, severity,
-            Date(b, "released", path), Date(b, "revised", path), Str(b, "description", path, false), Str(b, "url", path, false),
+            released, revised, Str(b, "description", path, false), Str(b, "url", path, false),
             cves.Select(c => c.ToUpperInvariant()).ToList(), Strings(b, "supersedes", path).Select(s => s.ToUpperInvariant()).Distinct().ToList(), []);
 
         var updates = new List<UpdateFacts>();
@@ -122,7 +126,20 @@ public static partial class PatchCatalogReader
         Only(u, path, "id", "kb", "product", "culture", "fileName", "downloadUrl", "files", "size", "sha256", "restart", "commandLine", "subType", "fixedBuild",
             "applicability", "installed", "supersedes", "revision", "reinstallOnRevision");
         if (u.TryGetProperty("files", out _) && !filesAllowed) throw new FormatException($"{path}.files: only in schema version 1.1 (this catalog says 1.0)");
-        ForEach(u, "files", path, (f, fpath) => files.Add(ReadFile(f, fpath)));
+        ForEach(u, "files", path, (f, fpath) =>
+        {
+            var file = ReadFile(f, fpath);
+            if (files.FindIndex(known => string.Equals(known.FileName, file.FileName, StringComparison.OrdinalIgnoreCase)) is var at and >= 0)
+                throw new FormatException($"{fpath}.fileName: '{file.FileName}' is given twice (also at {path}.files[{at}]): an update's files are saved side by side");
+            files.Add(file);
+        });
+        if (u.TryGetProperty("files", out var given) && given.ValueKind == JsonValueKind.Array && given.GetArrayLength() == 0)
+            throw new FormatException($"{path}.files: empty — list the update's files, or leave files out");
+        if (Str(u, "culture", path, false) is { } culture && !culture.Equals(CoreSettings.Neutral, StringComparison.OrdinalIgnoreCase) && !Domain.CultureNames.IsName(culture))
+            throw new FormatException($"{path}.culture: '{culture}' is not a culture name like en-US (or neutral)");
+        if (Str(u, "fileName", path, false) is { } fileName && CatalogNames.FileNameProblem(fileName) is { } badName)
+            throw new FormatException($"{path}.fileName: {badName}");
+        if (CatalogNames.IdProblem(Str(u, "id", path, true)!) is { } badId) throw new FormatException($"{path}.id: {badId}");
         var productId = Str(u, "product", path, required: true)!;
         if (!products.TryGetValue(productId, out var product)) throw new FormatException($"{path}.product: unknown product '{productId}'");
         var sha = Str(u, "sha256", path, false);
@@ -163,7 +180,7 @@ public static partial class PatchCatalogReader
         if (!Domain.AbsoluteUrl.IsWebOrFile(url))
             throw new FormatException($"{path}.url: '{url}' is not an absolute http, https or file URL");
         var name = Str(f, "fileName", path, true)!;
-        if (name.Contains('/') || name.Contains('\\') || name.Contains("..")) throw new FormatException($"{path}.fileName: '{name}' must be a bare file name");
+        if (CatalogNames.FileNameProblem(name) is { } badName) throw new FormatException($"{path}.fileName: {badName}");
         var sha = Str(f, "sha256", path, false);
         if (sha is not null && !Sha256().IsMatch(sha)) throw new FormatException($"{path}.sha256: must be 64 hexadecimal characters");
         var sha1 = Str(f, "sha1", path, false);
