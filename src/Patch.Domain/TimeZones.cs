@@ -20,7 +20,7 @@ public static partial class TimeZones
     public static bool TryFind(string? id, Func<string, TimeZoneInfo?> system, out TimeZoneInfo zone)
     {
         zone = TimeZoneInfo.Utc;
-        if (id is null || !Shape().IsMatch(id) || id.Split('/').Any(part => part is "." or "..")) return false;
+        if (id is null || !Shape().IsMatch(id) || id.Split('/').Any(part => part is "." or "..") || NotAZone(id)) return false;
         try
         {
             var found = system(id);
@@ -36,6 +36,15 @@ public static partial class TimeZones
             return false;
         }
     }
+
+    /// <summary>
+    /// Files of the zoneinfo folder that are no zone a schedule can name: "localtime" (the host's own zone, another on each
+    /// node), "posixrules", "Factory" (no offset at all), and the "posix/" and "right/" copies (leap seconds counted).
+    /// </summary>
+    private static bool NotAZone(string id) =>
+        id.Equals("localtime", StringComparison.OrdinalIgnoreCase) || id.Equals("posixrules", StringComparison.OrdinalIgnoreCase)
+        || id.Equals("Factory", StringComparison.OrdinalIgnoreCase) || id.StartsWith("posix/", StringComparison.OrdinalIgnoreCase)
+        || id.StartsWith("right/", StringComparison.OrdinalIgnoreCase);
 
     [GeneratedRegex(@"^[A-Za-z][A-Za-z0-9 ._+\-]{0,63}(/[A-Za-z0-9._+\-]{1,64}){0,3}\z")]
     private static partial Regex Shape();

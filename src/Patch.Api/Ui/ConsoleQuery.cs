@@ -37,7 +37,9 @@ public static class ConsoleQuery
     {
         if (!http.Request.QueryString.HasValue || http.GetEndpoint() is not { } endpoint || endpoint.Metadata.GetMetadata<ComponentTypeMetadata>() is not { } page)
             return next(http);
-        if (Problem(Known.GetOrAdd(page.Type, Read), http.Request.Query) is not { } problem) return next(http);
+        // The query's text first (a control character, bytes that are no UTF-8): refused as a page, not as the API's JSON.
+        var problem = Patch.Application.Common.RequestText.InQuery(http.Request) is { } text ? $"{text.Title}: {text.Detail}" : Problem(Known.GetOrAdd(page.Type, Read), http.Request.Query);
+        if (problem is null) return next(http);
         http.Items[ProblemKey] = problem;
         http.Response.StatusCode = StatusCodes.Status400BadRequest;
         // The status page needs a signed-in user; a page anyone may open (sign-in) shows the refusal itself, and does nothing else.

@@ -50,14 +50,32 @@ public static class AuditLog
     /// <summary>What those streams' ids begin with (<c>webhook:</c>, <c>webhook-delivery:</c>).</summary>
     private const string AdministratorsOnlyPrefix = "webhook";
 
+    /// <summary>
+    /// The names an event type may have, as the type filter compares them (without '_', lower case), so that a misspelt
+    /// one is refused rather than answered empty. Marten learns a type when a projection reads it or an event of it is
+    /// first appended, so every type of the assemblies its events come from counts (a type not yet appended in this
+    /// process may be in the store): a name no type has is the error.
+    /// </summary>
+    public static IReadOnlySet<string> KnownTypes(Marten.IDocumentStore store) =>
+        store.Options.Events.AllKnownEventTypes().Select(t => t.EventTypeName).Concat(TypeNames.Value).Select(Normal).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Every type of the assemblies Patch's events are declared in (the domain's and the application's).</summary>
+    private static readonly Lazy<string[]> TypeNames = new(() =>
+        [.. new[] { typeof(Domain.StreamIds).Assembly, typeof(AuditLog).Assembly }.SelectMany(a => a.GetExportedTypes()).Select(t => t.Name)]);
+
+    private static string Normal(string typeName) => typeName.Replace("_", "").ToLowerInvariant();
+
     public static async Task<QueryAnswer<ReportPage<AuditRow>>> ListAsync(NpgsqlDataSource db, IQueryCollection query, bool csv, string? actor, string? actorKind,
-        string? from, string? to, string? stream, string? type, string? correlationId, CancellationToken ct, bool administrator = false)
+        string? from, string? to, string? stream, string? type, string? correlationId, CancellationToken ct, bool administrator = false,
+        IReadOnlySet<string>? knownTypes = null)
     {
         var (paging, problem) = ReportQuery.Parse(query, csv, Sort, "-sequence");
         var (fromAt, fromProblem) = Instant("from", from);
         var (toAt, toProblem) = Instant("to", to);
         problem ??= fromProblem ?? toProblem;
         if (problem is null && fromAt > toAt) problem = $"from ({from}) is after to ({to})";
+        if (problem is null && type is not null && knownTypes is not null && !knownTypes.Contains(type.Replace("_", "").ToLowerInvariant()))
+            problem = $"type: '{Domain.Users.UserDecisions.Printable(type)}' is no event type of this server (such as bulletin_imported or BulletinImported; the audit lists each entry's type)";
         if (problem is null && actorKind is not null && !Actor.Kinds.Contains(actorKind, StringComparer.Ordinal))
             problem = $"actorKind: '{Domain.Users.UserDecisions.Printable(actorKind)}' is not one of {string.Join(", ", Actor.Kinds)}";
         if (problem is not null) return QueryAnswer<ReportPage<AuditRow>>.Invalid(problem);
@@ -140,9 +158,9 @@ public static class AuditLog
 
     public static void MapAudit(this IEndpointRouteBuilder app) =>
         app.MapGet("/api/audit", async (string? actor, string? actorKind, string? from, string? to, string? stream, string? type, string? correlationId, HttpContext http,
-                NpgsqlDataSource db, CancellationToken ct) =>
+                NpgsqlDataSource db, Marten.IDocumentStore store, CancellationToken ct) =>
                 ReportQuery.Answer(await ListAsync(db, http.Request.Query, ReadSql.CsvRequested(http), actor, actorKind, from, to, stream, type, correlationId, ct,
-                    http.User.HasRole(Domain.Users.Roles.Administrator)), http))
+                    http.User.HasRole(Domain.Users.Roles.Administrator), KnownTypes(store)), http))
             .WithTags("Audit").ForAuditor().WithQuery(QueryParameters.Report(Sort.Keys, "-sequence")).WithName("Audit")
             .WithSummary("Every event of every stream (webhook subscriptions and deliveries for administrators only), newest first: time, stream (with a link to its history), type, actor and actor kind, correlation and causation ids, what changed (before → after) and the data with secret hashes redacted. Filters: actor, actorKind (user, agent, server-task, command-line, child-server, replication, anonymous), from/to (ISO 8601), stream (exact, or a prefix ending in '*'), type (event type, e.g. CoreSettingsChanged), correlationId. Paged; CSV with format=csv.")
             .Produces<ReportPage<AuditRow>>(200, "application/json", "text/csv").ProducesProblem(400);

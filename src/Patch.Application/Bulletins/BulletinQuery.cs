@@ -47,8 +47,9 @@ public sealed record BulletinQuery(
 
         var sortText = q["sort"].ToString().Trim();
         var descending = sortText.StartsWith('-');
-        var sort = sortText.TrimStart('-', '+');
-        if (sort.Length == 0) { sort = "released"; descending = true; }
+        // One sign at most: "--severity" or "-" names no column.
+        var sort = sortText is ['-' or '+', .. var column] ? column : sortText;
+        if (sortText.Length == 0) { sort = "released"; descending = true; }
         if (!Columns.Contains(sort)) errors.Add($"sort: '{sort}' is not one of {string.Join(", ", Columns)} (prefix '-' for descending)");
 
         var groupBy = q["groupBy"].ToString().Trim();

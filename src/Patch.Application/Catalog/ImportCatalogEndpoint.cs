@@ -15,7 +15,8 @@ public static class ImportCatalogEndpoint
 {
     public static void MapCatalogImport(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/catalog/imports", async (HttpContext http, IMessageBus bus, CatalogImportOptions options, CancellationToken ct) =>
+        app.MapPost("/api/catalog/imports", async (HttpContext http, IMessageBus bus, CatalogImportOptions options, Marten.IDocumentStore store, Notifications.Notifier notifier,
+                TimeProvider time, CancellationToken ct) =>
             {
                 var format = http.Request.Query["format"].ToString();
                 if (string.IsNullOrWhiteSpace(format))
@@ -28,15 +29,21 @@ public static class ImportCatalogEndpoint
                 }
                 catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
                 {
-                    return Problems.Invalid("Unreadable upload", $"The upload could not be read: {UploadedFile.Describe(e)}",
-                        new Dictionary<string, object?> { ["result"] = "failed", ["place"] = "body" });
+                    return await EnvelopeRefusedAsync("Unreadable upload", $"The upload could not be read: {UploadedFile.Describe(e)}");
                 }
-                if (content is null) return Problems.Invalid("Missing file", "Send the catalog file as the request body, or as the multipart form field 'file'.");
+                if (content is null) return await EnvelopeRefusedAsync("Missing file", "Send the catalog file as the request body, or as the multipart form field 'file'.");
                 var result = await bus.InvokeAsync<CatalogImportResult>(
                     new ImportCatalog(content, format, "on demand", Actor.From(http), fileName), ct, TimeSpan.FromMinutes(30));
                 if (result.Status != ServerTaskStatus.Failed) return Results.Ok(result);
                 return Problems.Invalid(result.ErrorTitle ?? "Import failed", result.Error ?? "",
                     new Dictionary<string, object?> { ["result"] = "failed", ["runId"] = result.RunId, ["place"] = result.Place, ["format"] = result.Format });
+
+                // An upload that brings no file to read is an import that failed like any other: a run records it.
+                async Task<IResult> EnvelopeRefusedAsync(string title, string detail)
+                {
+                    var run = await NotImported.RecordAsync(store, notifier, time, Actor.From(http), format.Trim().ToLowerInvariant(), "on demand", [], null, $"{title}: {detail}", null, ct);
+                    return Problems.Invalid(title, detail, new Dictionary<string, object?> { ["result"] = "failed", ["runId"] = run.RunId, ["place"] = "body" });
+                }
             })
             .WithTags("Catalog import")
             .ForOperator().WithName("ImportCatalog").ChecksOwnBody().WithBodyLimit(_ => null)

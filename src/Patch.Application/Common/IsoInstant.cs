@@ -12,7 +12,8 @@ namespace Patch.Application.Common;
 /// </summary>
 public static partial class IsoInstant
 {
-    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}([Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?([Zz]|[+-]\d{2}:\d{2}))?$")]
+    // ASCII digits only: .NET's \d also takes "２026" (full-width), which no ISO 8601 text holds.
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}([Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?([Zz]|[+-]\d{2}:\d{2}))?$", RegexOptions.ECMAScript)]
     private static partial Regex Shape();
 
     /// <summary>The instant in UTC, or — <paramref name="keepOffset"/> — with the offset it was given with.</summary>

@@ -129,7 +129,9 @@ public static class QueryParameters
         var shown = Printable(value);
         const System.Globalization.NumberStyles whole = System.Globalization.NumberStyles.AllowLeadingSign;
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
-        if (t == typeof(int) && !int.TryParse(value, whole, invariant, out _)) return $"{name}: '{shown}' is not a whole number from {int.MinValue} to {int.MaxValue}.";
+        // The operation's own range (a page size from 1 to 1000) is said by the operation; here only what no int holds.
+        if (t == typeof(int) && !int.TryParse(value, whole, invariant, out _))
+            return long.TryParse(value, whole, invariant, out _) ? $"{name}: '{shown}' is too large a number." : $"{name}: '{shown}' is not a whole number.";
         if (t == typeof(long) && !long.TryParse(value, whole, invariant, out _)) return $"{name}: '{shown}' is not a whole number.";
         if (t == typeof(bool) && !IsBoolean(value)) return $"{name}: '{shown}' is not true or false.";
         if ((t == typeof(DateTimeOffset) || t == typeof(DateTime)) && !IsoInstant.TryParse(value, out _)) return $"{IsoInstant.Refusal(name, value)}.";

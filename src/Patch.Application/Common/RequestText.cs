@@ -99,7 +99,8 @@ public static class RequestText
         return at < 0 ? null : Control("the request path", path, at);
     }
 
-    private static (string Title, string Detail)? InQuery(HttpRequest request)
+    /// <summary>What is wrong with the query's text (a broken escape, bytes that are no UTF-8, a control character), or null; the console's pages show it as a page.</summary>
+    public static (string Title, string Detail)? InQuery(HttpRequest request)
     {
         if (!request.QueryString.HasValue) return null;
         // A '%' that starts no escape (?q=%zz, ?q=%) would be kept as written: RFC 3986 has no such query.

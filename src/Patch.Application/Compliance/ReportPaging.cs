@@ -66,7 +66,8 @@ public sealed record ReportQuery(int Page, int PageSize, string Sort, bool Desce
         var sortText = q["sort"].ToString().Trim();
         if (sortText.Length == 0) sortText = defaultSort;
         var descending = sortText.StartsWith('-');
-        var sort = sortText.TrimStart('-', '+');
+        // One sign at most: "--name" or "-" names no column (before, every leading sign was dropped).
+        var sort = sortText is ['-' or '+', .. var column] ? column : sortText;
         if (!sortColumns.ContainsKey(sort)) errors.Add($"sort: '{sort}' is not one of {string.Join(", ", sortColumns.Keys)} ('-' for descending)");
         return errors.Count > 0 ? (null, string.Join("; ", errors)) : (new ReportQuery(page, pageSize, sort, descending, csv), null);
     }

@@ -21,8 +21,11 @@ public static class WebhookAddresses
     /// <summary>What is wrong with the URL's host when private addresses are not allowed (its literal address, "localhost"), or null.</summary>
     public static string? Problem(string url, bool allowPrivate)
     {
-        if (allowPrivate || !Uri.TryCreate(url, UriKind.Absolute, out var uri)) return null;
-        var host = uri.IdnHost.Trim('[', ']');
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)) return null;
+        if (uri.Port == 0) return "url: port 0 is no port a receiver listens on";
+        if (allowPrivate) return null;
+        // "localhost." is localhost as a fully qualified name (the root's trailing dot): the same host.
+        var host = uri.IdnHost.Trim('[', ']').TrimEnd('.');
         if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
             return $"url: '{uri.Host}' is this server itself; {Why}";
         if (!IPAddress.TryParse(host, out var address) || !IsInternal(address)) return null;

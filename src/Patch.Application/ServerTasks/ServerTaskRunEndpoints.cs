@@ -62,6 +62,9 @@ public static class ServerTaskRunEndpoints
                 var actor = Actor.From(http);
                 await using var session = store.OpenSession(actor);
                 var id = ServerTaskSchedule.StreamId(name);
+                // The same schedule again changes nothing: no event (its "since" stays, and so does when it next runs).
+                if (await session.LoadAsync<ServerTaskSchedule>(id, ct) is { } current && current.Cron == cron && current.TimeZone == zone && current.Enabled == body.Enabled.Value)
+                    return Results.Ok(current);
                 session.Events.Append(id, new ServerTaskScheduleSet(id, name, cron, zone, body.Enabled.Value, time.GetUtcNow()));
                 await session.SaveChangesAsync(ct);
                 return Results.Ok(await session.LoadAsync<ServerTaskSchedule>(id, ct));

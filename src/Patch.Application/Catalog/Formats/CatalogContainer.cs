@@ -126,16 +126,20 @@ public static class CatalogContainer
                 text.Write(buffer, 0, read);
             }
         }
-        catch (InvalidDataException e)
+        catch (InvalidDataException)
         {
-            throw new CatalogFormatException("Malformed gzip", $"The file starts as gzip but cannot be decompressed: {e.Message}", $"byte {Math.Min(content.Length, 1)}");
+            // The runtime says "unsupported compression method" for any damage zlib finds, a wrong checksum or size in the
+            // trailer included: what it found is not known, only where the expansion stopped.
+            throw new CatalogFormatException("Malformed gzip",
+                $"The file starts as gzip but cannot be decompressed: its compressed data, or the checksum or size in its trailer, is damaged ({text.Length} bytes expanded before it stopped).",
+                $"byte {Math.Min(content.Length, 1)}");
         }
         // A file cut short decompresses to what it holds, without complaint: its last four bytes are then no trailer that
         // gives the expanded size (mod 2^32) — the one check a single gzip member, as gzip and every archiver write it, allows.
         var trailer = content.Length >= 18 ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(content.AsSpan(content.Length - 4)) : uint.MaxValue;
         if (trailer != (uint)text.Length)
             throw new CatalogFormatException("Malformed gzip",
-                $"The gzip-compressed file is cut short or damaged: it expands to {text.Length} bytes where its trailer says {trailer} (one gzip member is read).", $"byte {content.Length}");
+                $"The gzip-compressed file is cut short or damaged: it expands to {text.Length} bytes where its last four bytes, the trailer of a whole file, say {trailer} (one gzip member is read).", $"byte {content.Length}");
         if (text.Length == 0) throw new CatalogFormatException("Empty file", "The gzip-compressed file holds nothing.", "body");
         return text.ToArray();
     }

@@ -21,8 +21,38 @@ public static class CatalogJson
         }
         catch (JsonException e)
         {
-            throw new CatalogFormatException("Malformed JSON", e.Message.Split(" Path:")[0], $"line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}");
+            // A property given twice is found once the object is built, and the exception names no place: found again here.
+            var (line, column) = e.LineNumber is null && DuplicateAt(text.Span) is { } at ? at : ((e.LineNumber ?? 0) + 1, (e.BytePositionInLine ?? 0) + 1);
+            throw new CatalogFormatException("Malformed JSON", e.Message.Split(" Path:")[0], $"line {line}, byte {column}");
         }
+    }
+
+    /// <summary>Where the first property given twice in one object starts (line and byte in it, from 1), or null.</summary>
+    private static (long Line, long Byte)? DuplicateAt(ReadOnlySpan<byte> text)
+    {
+        var reader = new Utf8JsonReader(text, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow, MaxDepth = 1024 });
+        var objects = new Stack<HashSet<string>?>();
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject: objects.Push(new HashSet<string>(StringComparer.Ordinal)); break;
+                    case JsonTokenType.StartArray: objects.Push(null); break;
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray: objects.Pop(); break;
+                    case JsonTokenType.PropertyName when objects.Peek() is { } names && !names.Add(reader.GetString()!):
+                        var start = (int)reader.TokenStartIndex;
+                        var lineStart = text[..start].LastIndexOf((byte)'\n') + 1;
+                        return (text[..start].Count((byte)'\n') + 1, start - lineStart + 1);
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Malformed before any duplicate: the parser's own place stands.
+        }
+        return null;
     }
 
     /// <summary>

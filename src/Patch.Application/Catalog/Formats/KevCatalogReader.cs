@@ -44,6 +44,10 @@ public static partial class KevCatalogReader
         }
         // CISA's catalog has held entries since its first day: an empty list is a broken download, not a catalog emptied.
         if (items.Count == 0) throw Invalid("$.vulnerabilities", "the catalog lists no entries");
+        // CISA's count of its entries: another number is a list cut or edited since (the only sign of it in the file).
+        if (root.TryGetProperty("count", out var count) && count.ValueKind != JsonValueKind.Null
+            && (count.ValueKind != JsonValueKind.Number || !count.TryGetInt32(out var counted) || counted != items.Count))
+            throw Invalid("$.count", $"the catalog says it holds {Domain.Users.UserDecisions.Printable(count.GetRawText())} entries, its list holds {items.Count}: a cut or edited file");
         return new KevDocument(version, items);
     }
 
@@ -64,6 +68,10 @@ public static partial class KevCatalogReader
         var cve = Text("cveID").ToUpperInvariant();
         if (!CveId().IsMatch(cve)) throw Invalid(place("cveID"), $"'{cve}' is not a CVE id");
         var added = Date("dateAdded") ?? throw Invalid(place("dateAdded"), "required field is missing");
+        // "Known" or "Unknown", as CISA's schema says ("Unknown": CISA lacks confirmation); a due date may precede the
+        // date added (the catalog's first entries, added 2021-11-03, carry their earlier directives' dates).
+        if (field("knownRansomwareCampaignUse") is { } ransomware && ransomware is not ("Known" or "Unknown"))
+            throw Invalid(place("knownRansomwareCampaignUse"), $"'{Domain.Users.UserDecisions.Printable(ransomware)}' is neither Known nor Unknown");
         return new KnownExploitedFacts(cve, Text("vendorProject"), Text("product"), Text("vulnerabilityName"), added, Date("dueDate"),
             field("requiredAction"), field("knownRansomwareCampaignUse"), field("shortDescription"));
     }
