@@ -14,4 +14,27 @@ public static partial class CultureNames
     private static partial Regex Shape();
 
     public static bool IsName(string? name) => name is not null && Shape().IsMatch(name.Trim());
+
+    /// <summary>
+    /// A culture an administrator can mean: shaped as above and one the platform's culture data (ICU) knows — "xx-NOPE"
+    /// and "qq" have the shape and are none. Without culture data (invariant globalization) or with Windows' sort suffix
+    /// (es-ES_tradnl, which ICU names otherwise), the shape decides. An agent's report keeps to the shape: a computer may
+    /// have a culture this server's data lacks.
+    /// </summary>
+    public static bool IsKnown(string? name)
+    {
+        if (!IsName(name)) return false;
+        var trimmed = name!.Trim();
+        if (trimmed.Contains('_') || !HasCultureData.Value) return true;
+        try
+        {
+            return System.Globalization.CultureInfo.GetCultureInfo(trimmed, predefinedOnly: true) is { Name.Length: > 0 };
+        }
+        catch (System.Globalization.CultureNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    private static readonly Lazy<bool> HasCultureData = new(() => System.Globalization.CultureInfo.GetCultures(System.Globalization.CultureTypes.SpecificCultures).Length > 1);
 }

@@ -26,7 +26,7 @@ public sealed partial class CycleRunner
                     batch = Outbox.Dated(batch, _ledger.LastSentAt, serverNow);
                     await SendOrOneByOneAsync(state, batch, ct);
                 }
-                catch (AgentException e) when (e.StatusCode is 400 or >= 500 && batch.Count > 1)
+                catch (AgentException e) when (e.StatusCode is 400 or 409 || e.StatusCode >= 500 && batch.Count > 1)
                 {
                     await OneByOneAsync(state, batch, ct);
                 }
@@ -57,14 +57,14 @@ public sealed partial class CycleRunner
         {
             await context.Client.SendEventsAsync(state.Credential, batch, ct);
         }
-        catch (AgentException e) when (e.StatusCode is 400 or >= 500 && batch.Count > 1)
+        catch (AgentException e) when (e.StatusCode is 400 or 409 || e.StatusCode >= 500 && batch.Count > 1)
         {
             await OneByOneAsync(state, batch, ct);
         }
     }
 
     /// <summary>
-    /// The server refuses (400) or fails on (5xx) something in the batch: the events go one by one, and only one it refuses
+    /// The server refuses (400, 409: a batch of one too) or fails on (5xx) something in the batch: the events go one by one, and only one it refuses
     /// is set aside, so one bad event never holds back the rest.
     /// </summary>
     private async Task OneByOneAsync(AgentState state, List<AgentEvent> batch, CancellationToken ct)
@@ -75,7 +75,8 @@ public sealed partial class CycleRunner
             {
                 await context.Client.SendEventsAsync(state.Credential, [one], ct);
             }
-            catch (AgentException refused) when (refused.StatusCode == 400)
+            // 409: an event the server holds as another under this id, or a status for a policy deleted before this agent enrolled.
+            catch (AgentException refused) when (refused.StatusCode is 400 or 409)
             {
                 context.Log?.Invoke($"Event {one.Id} refused by the server and dropped: {refused.Message}");
             }

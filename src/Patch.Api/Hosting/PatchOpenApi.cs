@@ -33,6 +33,7 @@ public static class PatchOpenApi
             o.CustomSchemaIds(t => t.IsGenericType ? t.Name[..t.Name.IndexOf('`')] + "Of" + string.Concat(t.GetGenericArguments().Select(a => a.Name)) : t.Name);
             o.SupportNonNullableReferenceTypes();
             o.NonNullableReferenceTypesAsRequired();
+            o.SchemaFilter<DefaultedValuesOptional>();
             o.OperationFilter<PatchOperationFilter>();
             o.DocumentFilter<PatchDocumentFilter>();
             o.AddSecurityDefinition(Bearer, new OpenApiSecurityScheme

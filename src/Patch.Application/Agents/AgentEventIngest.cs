@@ -40,6 +40,9 @@ public sealed record AgentEventBatch(IReadOnlyList<AgentEventInput>? Events);
 
 public sealed record AgentEventsAccepted(int Received, int New, int Duplicates);
 
+/// <summary>A batch refused because an event's id was received before as another event (<see cref="AgentEventReceipts.Conflict"/>).</summary>
+public sealed class AgentEventConflictException(string detail) : Exception(detail);
+
 /// <summary>
 /// Agent status events at fleet scale (ADR 0011): many agents' batches are appended in one transaction (collected for
 /// up to a few milliseconds or 200 batches), and each request is answered only after that transaction committed.
@@ -145,8 +148,9 @@ public sealed partial class AgentEventIngest(IDocumentStore store, NpgsqlDataSou
         }
     }
 
-    private async Task AppendAsync(IReadOnlyList<Pending> batches, CancellationToken ct)
+    private async Task AppendAsync(IReadOnlyList<Pending> pending, CancellationToken ct)
     {
+        var batches = pending.ToList();
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         // Each event's id in the store is drawn from its computer and the agent's id for it (ADR 0034, amended): the store
@@ -168,7 +172,16 @@ public sealed partial class AgentEventIngest(IDocumentStore store, NpgsqlDataSou
             catch (Exception e) when (AgentEventReceipts.ReceivedBefore(e) && attempt < 4)
             {
                 await tx.RollbackAsync(AgentEventReceipts.Savepoint, ct);
-                held.UnionWith(await AgentEventReceipts.HeldAsync(tx, ids.SelectMany(i => i).Where(i => !held.Contains(i)).ToArray(), ct));
+                var found = await AgentEventReceipts.HeldAsync(tx, ids.SelectMany(i => i).Where(i => !held.Contains(i)).ToArray(), ct);
+                held.UnionWith(found.Keys);
+                // An id received before as another event is no retry: that agent's batch is refused whole, the others go on.
+                for (var b = batches.Count - 1; b >= 0; b--)
+                    if (AgentEventReceipts.Conflict(batches[b].Events, ids[b], found) is { } conflict)
+                    {
+                        batches[b].Done.TrySetException(new AgentEventConflictException(conflict));
+                        batches.RemoveAt(b);
+                        ids.RemoveAt(b);
+                    }
             }
         }
         await tx.CommitAsync(ct);

@@ -49,14 +49,40 @@ public static class AgentEventReceipts
     public static bool ReceivedBefore(Exception e) =>
         e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: UniqueIndex };
 
-    /// <summary>Which of these ids the store holds.</summary>
-    public static async Task<HashSet<Guid>> HeldAsync(NpgsqlTransaction tx, Guid[] ids, CancellationToken ct)
+    /// <summary>Which of these ids the store holds, with what each event says (its data).</summary>
+    public static async Task<Dictionary<Guid, string>> HeldAsync(NpgsqlTransaction tx, Guid[] ids, CancellationToken ct)
     {
-        await using var held = new NpgsqlCommand($"select id from {PatchStore.Schema}.mt_events where id = any($1)", tx.Connection, tx) { Parameters = { new() { Value = ids } } };
+        await using var held = new NpgsqlCommand($"select id, data::text from {PatchStore.Schema}.mt_events where id = any($1)", tx.Connection, tx) { Parameters = { new() { Value = ids } } };
         await using var reader = await held.ExecuteReaderAsync(ct);
-        var found = new HashSet<Guid>();
-        while (await reader.ReadAsync(ct)) found.Add(reader.GetGuid(0));
+        var found = new Dictionary<Guid, string>();
+        while (await reader.ReadAsync(ct)) found[reader.GetGuid(0)] = reader.GetString(1);
         return found;
+    }
+
+    /// <summary>
+    /// The first event of a batch whose id was received before as another event (another time, status, kind, update,
+    /// policy or detail), named; null when every event held is the same one sent again. A retry resends its events as they
+    /// were: an id with other content is an agent's fault, and dropping it as a duplicate would lose what it says.
+    /// </summary>
+    public static string? Conflict(IReadOnlyList<AgentEventInput> events, Guid[] ids, IReadOnlyDictionary<Guid, string> held)
+    {
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (!held.TryGetValue(ids[i], out var data)) continue;
+            var e = events[i];
+            using var stored = System.Text.Json.JsonDocument.Parse(data);
+            var s = stored.RootElement;
+            string? Text(string name) => s.TryGetProperty(name, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.String ? v.GetString() : null;
+            DateTimeOffset? When(string name) => Text(name) is { } t ? DateTimeOffset.Parse(t, System.Globalization.CultureInfo.InvariantCulture) : null;
+            // The agent's own time: the server moves a batch from a clock running ahead by the skew it finds on receipt.
+            var same = (When("agentTime") ?? When("occurredAt")) == (e.AgentTime ?? e.OccurredAt)
+                && (e.IsStatus ? Text("status") == e.Status && Text("bulletin") == e.Bulletin && Text("updateId") == e.UpdateId && Text("policyId") == e.PolicyId
+                    : Text("kind") == e.Kind)
+                && Text("detail") == e.Detail;
+            if (!same)
+                return $"events[{i}].id: {e.Id} was received before as another event (another time, kind, status, update, policy or detail): an event's id names one event";
+        }
+        return null;
     }
 
     /// <summary>

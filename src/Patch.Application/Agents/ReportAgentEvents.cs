@@ -55,6 +55,17 @@ public static class ReportAgentEvents
                     // …and an update that policy distributes, under its own bulletin: never a delivery the policy never made.
                     var strangers = events.Select((e, i) => e.PolicyId is { } policy ? Stranger(e, i, known[policy]) : null).OfType<string>().ToList();
                     if (strangers.Count > 0) return Problems.Invalid("Invalid events", string.Join("; ", strangers.Take(20)));
+                    // A policy deleted before this agent enrolled never assigned it anything. (One deleted later may still hear
+                    // from it: an agent offline for a week installs what it was assigned and reports it when it is back.)
+                    var deleted = known.Values.Where(p => p.Status == Domain.Policies.PolicyStatus.Deleted).ToList();
+                    if (deleted.Count > 0 && (await AgentEndpoints.ComputerAsync(http, session, ct)).EnrolledAt is { } enrolled)
+                        foreach (var policy in deleted)
+                        {
+                            var gone = (await session.Events.FetchStreamStateAsync(policy.Id, ct))!.LastTimestamp;
+                            if (enrolled > gone && events.Select((e, i) => (e, i)).FirstOrDefault(x => x.e.PolicyId == policy.Id) is { e: not null, i: var at })
+                                return Results.Problem(title: "Policy deleted", statusCode: StatusCodes.Status409Conflict,
+                                    detail: $"events[{at}].policyId: policy '{policy.Id}' was deleted at {gone:yyyy-MM-dd HH:mm:ss}Z, before this agent enrolled: it never assigned it anything.");
+                        }
                 }
                 // Times are kept in UTC whatever offset the agent wrote them with. A batch from a clock running ahead is moved back by
                 // its skew (its latest event dated by the receipt, the others keeping their order), the agent's own times kept
@@ -68,7 +79,14 @@ public static class ReportAgentEvents
                     AgentTime = ahead ? e.OccurredAt.ToUniversalTime() : null,
                     LastApplied = e.LastApplied?.ToUniversalTime(), At = e.At?.ToUniversalTime(),
                 }).ToList();
-                return Results.Ok(await ingest.SubmitAsync(AgentEndpoints.Caller(http), normalized, ct));
+                try
+                {
+                    return Results.Ok(await ingest.SubmitAsync(AgentEndpoints.Caller(http), normalized, ct));
+                }
+                catch (AgentEventConflictException conflict)
+                {
+                    return Results.Problem(title: "Event id reused", detail: conflict.Message, statusCode: StatusCodes.Status409Conflict);
+                }
             })
             .WithName("ReportAgentEvents").WithBodyLimit(l => l.AgentEventsBodyBytes)
             .WithSummary("A batch of events (each with the agent's own GUID and time): update statuses (kind 'status', with the policy that assigned the update), restarts (restartPending, restartDeferred, restarted) and cycles (cycleStarted, cycleCompleted, cycleStopped). Answered after the events are durable; a retried batch is accepted and appends nothing; events from many agents share one transaction.")

@@ -69,9 +69,14 @@ public sealed class WakeOnLanTask(IDocumentStore store, Npgsql.NpgsqlDataSource 
 
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapPost("/api/policies/{id}/wake", async (string id, HttpContext http, IQuerySession session, WakeOnLanTask task, ServerTasks.ServerTaskRunner runner, CancellationToken ct) =>
-                await session.LoadAsync<SoftwareUpdatePolicy>(id, ct) is { Status: PolicyStatus.Active } policy
-                    ? Results.Ok(await task.WakeAsync(runner, policy, "on demand", Actor.From(http), ct))
-                    : Problems.NotFound($"No active Software Update policy '{id}'."))
+                await session.LoadAsync<SoftwareUpdatePolicy>(id, ct) switch
+                {
+                    { Status: PolicyStatus.Active, Enabled: true } policy => Results.Ok(await task.WakeAsync(runner, policy, "on demand", Actor.From(http), ct)),
+                    // A disabled policy distributes nothing: no computer is woken for it.
+                    { Status: PolicyStatus.Active } => Results.Problem(title: "Policy disabled", statusCode: StatusCodes.Status409Conflict,
+                        detail: $"Policy '{id}' is disabled: it distributes nothing, so no computer is woken for it (enable it first)."),
+                    _ => Problems.NotFound($"No active Software Update policy '{id}'."),
+                })
             .WithTags("Software Update policies").ForOperator().WithName("WakePolicyComputers")
             .WithSummary("Send the Wake-on-LAN magic packet to every member computer with a MAC address now (policies with the option set are woken automatically before each run). The answer is the server-task run with its counts.")
             .Produces<ServerTaskRun>().ProducesProblem(404);

@@ -52,6 +52,9 @@ public static class PolicyReplicationFeed
                 await using var session = store.OpenSession(Actor.From(http));
                 var child = await session.Events.FetchForWriting<ChildServer>(id, ct);
                 if (child.Aggregate is null) return Problems.NotFound($"No child server '{id}'.");
+                if (child.Aggregate.Revoked)
+                    return Results.Problem(title: "Child revoked", statusCode: StatusCodes.Status409Conflict,
+                        detail: $"Child server '{id}' was revoked: it replicates nothing, so no policy is chosen for it (register it again with a new token).");
                 var ids = body.PolicyIds.Distinct().ToList();
                 var policies = (await session.LoadManyAsync<SoftwareUpdatePolicy>(ct, ids.ToArray())).ToDictionary(p => p.Id);
                 var problems = ids.Where(p => !policies.TryGetValue(p, out var policy) || policy.Status == PolicyStatus.Deleted).Select(p => $"'{p}' is no policy of this server").ToList();

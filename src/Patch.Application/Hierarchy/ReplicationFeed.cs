@@ -98,7 +98,12 @@ public static class ReplicationFeed
             {
                 var caller = ChildCredentialHandler.Caller(http);
                 if (body.Ids is null || body.Ids.Count > 5000 || body.Ids.Any(i => string.IsNullOrEmpty(i) || i.Length > 200))
-                    return Problems.Invalid("Invalid digest request", "ids: up to 5000 bulletin ids");
+                    return Problems.Invalid("Invalid digest request", body.Ids switch
+                    {
+                        null => "ids: required (the bulletin ids to compare)",
+                        { Count: > 5000 } => $"ids: at most 5000 bulletin ids ({body.Ids.Count} here)",
+                        _ => $"ids[{body.Ids.ToList().FindIndex(i => string.IsNullOrEmpty(i) || i.Length > 200)}]: a bulletin id of 1 to 200 characters (null or empty here, or longer)",
+                    });
                 var bulletins = (await session.LoadManyAsync<Bulletin>(ct, body.Ids.Distinct().ToArray())).ToDictionary(b => b.Id);
                 var digests = body.Ids.Distinct().ToDictionary(id => id,
                     id => bulletins.TryGetValue(id, out var b) ? CatalogReplication.Digest(b.Facts, b.Updates, caller.Cultures) : null);

@@ -65,12 +65,14 @@ public static class TargetEndpoints
                 var stream = await session.Events.FetchForWriting<Target>(id, ct);
                 if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No custom target '{id}'.");
                 if (Target.ReadOnly(stream.Aggregate) is { } replicated) return Problems.From(replicated);
-                var users = await session.Query<SoftwareUpdatePolicy>().Where(p => p.Status == PolicyStatus.Active && p.Targets.Contains(id)).Select(p => p.Name).ToListAsync(ct);
-                var windows = await session.Query<MaintenanceWindow>().Where(w => !w.Deleted && w.Targets.Contains(id)).Select(w => w.Name).ToListAsync(ct);
+                var users = await session.Query<SoftwareUpdatePolicy>().Where(p => p.Status == PolicyStatus.Active && p.Targets.Contains(id)).ToListAsync(ct);
+                var windows = await session.Query<MaintenanceWindow>().Where(w => !w.Deleted && w.Targets.Contains(id)).ToListAsync(ct);
                 var vendors = await session.Query<VendorSettings>().Where(v => v.Values.DefaultTargetId == id).Select(v => v.Vendor).ToListAsync(ct);
-                var configurations = await session.Query<Domain.AgentConfigurations.AgentConfiguration>().Where(c => !c.Deleted && c.Targets.Contains(id)).Select(c => c.Name).ToListAsync(ct);
-                var usedBy = users.Concat(windows).Concat(vendors.Select(v => $"{v} vendor settings (default target)"))
-                    .Concat(configurations.Select(c => $"agent configuration '{c}'")).ToList();
+                var configurations = await session.Query<Domain.AgentConfigurations.AgentConfiguration>().Where(c => !c.Deleted && c.Targets.Contains(id)).ToListAsync(ct);
+                // Each by kind, name and id: names need not be unique, the id says which one to change.
+                var usedBy = users.Select(p => $"policy '{p.Name}' ({p.Id})").Concat(windows.Select(w => $"maintenance window '{w.Name}' ({w.Id})"))
+                    .Concat(vendors.Select(v => $"{v} vendor settings (default target)"))
+                    .Concat(configurations.Select(c => $"agent configuration '{c.Name}' ({c.Id})")).ToList();
                 if (usedBy.Count > 0)
                     return Problems.From(new Domain.Rejection(Domain.RejectionKind.Conflict, "Target in use", $"Target '{id}' is used by: {string.Join(", ", usedBy)}."));
                 if (ConditionalRequests.IfMatchFails(http.Request, stream.CurrentVersion ?? 0) is { } failed) return failed;

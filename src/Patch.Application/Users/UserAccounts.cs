@@ -39,13 +39,18 @@ public sealed class UserAccounts(IDocumentStore store, TimeProvider time)
         return await SaveAsync(session, stream, outcome, ct);
     }
 
+    /// <summary>The transaction lock every change to a user takes before counting administrators.</summary>
+    private const long UserChangesLock = 7260115;
+
     /// <summary>A change to a user by name: <paramref name="decide"/> gets the user and the number of other enabled administrators.</summary>
     public async Task<(User? User, Rejection? Rejection)> ChangeAsync(Actor actor, string userName, Func<User?, int, DateTimeOffset, Outcome> decide, CancellationToken ct)
     {
         await using var session = store.OpenSession(actor);
         var id = User.StreamId(userName);
-        // Administrators are counted under a lock on this user's stream, so two "last administrator" changes cannot both pass.
+        // Administrators are counted under a lock on this user's stream and one on every user change: two administrators
+        // disabling each other at once (each counting the other) would otherwise both pass and leave none.
         var stream = await session.Events.FetchForExclusiveWriting<User>(id, ct);
+        await session.QueryAsync<int>($"select 1 from (select pg_advisory_xact_lock({UserChangesLock})) held", ct);
         var others = await session.Query<User>().CountAsync(u => u.Id != id && u.Role == Roles.Administrator && u.Enabled && !u.Deleted, ct);
         return await SaveAsync(session, stream, decide(stream.Aggregate, others, time.GetUtcNow()), ct);
     }

@@ -75,6 +75,7 @@ public sealed record AgentConfigurationSettings(
         else
         {
             if (n.DeferralChoicesMinutes.Any(d => d is < 1 or > 10080)) problems.Add("notifications.deferralChoicesMinutes: each 1 to 10080 minutes");
+            if (n.DeferralChoicesMinutes.Distinct().Count() < n.DeferralChoicesMinutes.Count) problems.Add("notifications.deferralChoicesMinutes: a choice is given twice");
             if (n.AllowDefer && n.DeferralChoicesMinutes.Count == 0) problems.Add("notifications.deferralChoicesMinutes: at least one choice when allowDefer is true");
         }
         if (n.MaxDeferrals is < 0 or > 100) problems.Add("notifications.maxDeferrals: 0 to 100");
@@ -106,7 +107,7 @@ public sealed record AgentConfigurationSettings(
         return pairs.Where(p => p.Item2 != p.Item3).Select(p => new FieldChange(p.Item1, p.Item2, p.Item3)).ToList();
     }
 
-    private static string Text(object? value) => System.Text.Json.JsonSerializer.Serialize(value);
+    private static string Text(object? value) => FieldChange.Text(value) ?? "null";
 }
 
 public sealed record AgentConfigurationCreated(string ConfigurationId, string Name, bool IsDefault, AgentConfigurationSettings Settings, IReadOnlyList<string> Targets, int Priority, string? ClonedFrom);

@@ -43,7 +43,19 @@ public sealed record UpdateFacts(
 }
 
 /// <summary>One field a revision changed, rendered as text for auditors.</summary>
-public sealed record FieldChange(string Field, string? Before, string? After);
+public sealed record FieldChange(string Field, string? Before, string? After)
+{
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new(System.Text.Json.JsonSerializerDefaults.Web)
+    {
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
+
+    /// <summary>
+    /// A structured value (a policy's options, a schedule) as a change shows it: its JSON, as the API writes it — a record's
+    /// own text named its lists by their type ("List`1[System.DayOfWeek]"), so Monday → Tuesday read as no change.
+    /// </summary>
+    public static string? Text(object? value) => value is null ? null : System.Text.Json.JsonSerializer.Serialize(value, value.GetType(), Json);
+}
 
 public static class FactChanges
 {

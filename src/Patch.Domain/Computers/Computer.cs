@@ -118,9 +118,12 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
         if (problems.Count > 0) return Outcome.Refuse(RejectionKind.Invalid, "Invalid computer", string.Join("; ", problems));
         var normalizedMac = mac?.Trim().ToUpperInvariant().Replace('-', ':');
         if (current is null) return Outcome.Append(new ComputerDiscovered(StreamId(name), name.Trim(), domain?.Trim(), os?.Trim(), normalizedMac));
-        return current.Domain == domain?.Trim() && current.OperatingSystem == os?.Trim() && current.MacAddress == normalizedMac
+        // A known computer registered again (a CSV of names only, a discovery that knows less): what is left out is kept,
+        // as the bulk inventory import keeps it — never wiped because this source did not say it.
+        var (newDomain, newOs, newMac) = (domain?.Trim() ?? current.Domain, os?.Trim() ?? current.OperatingSystem, normalizedMac ?? current.MacAddress);
+        return current.Domain == newDomain && current.OperatingSystem == newOs && current.MacAddress == newMac
             ? Outcome.Nothing
-            : Outcome.Append(new ComputerDetailsChanged(current.Id, domain?.Trim(), os?.Trim(), normalizedMac));
+            : Outcome.Append(new ComputerDetailsChanged(current.Id, newDomain, newOs, newMac));
     }
 }
 

@@ -100,6 +100,6 @@ public sealed record ChildServer(string Id, string Name, string? Url, IReadOnlyL
 
     /// <summary>Culture names as core settings accept them (like en-US), at most 50.</summary>
     public static string? InvalidCultures(IReadOnlyList<string>? cultures) =>
-        cultures is null || cultures.Count > 50 || !cultures.All(CultureNames.IsName)
+        cultures is null || cultures.Count > 50 || !cultures.All(CultureNames.IsKnown)
             ? "cultures: up to 50 culture names like en-US" : null;
 }

@@ -29,6 +29,10 @@ public sealed record MaintenanceWindowSchedule(string TimeZone, TimeOnly Start, 
         if (TimeZone is null) return [.. problems, "timeZone: required"];
         if (!TryZone(TimeZone, out _)) problems.Add($"timeZone: '{TimeZone}' is not a known time zone (use an IANA id such as Europe/Berlin)");
         if (Duration <= TimeSpan.Zero || Duration > MaxDuration) problems.Add("duration: must be more than 0 and at most 7 days");
+        // A wall-clock time to the second: "22:00:00.5" is no time a window is planned for.
+        if (Start.Ticks % TimeSpan.TicksPerSecond != 0) problems.Add($"start: '{Start:HH:mm:ss.FFFFFFF}' has a fraction of a second; give a time such as 02:30:00");
+        // A daily window longer than a day would overlap itself: it would never close.
+        if (Recurrence is { Kind: RecurrenceKind.Daily } && Duration > TimeSpan.FromDays(1)) problems.Add("duration: a daily window lasts at most 24 hours (it would overlap itself and never close)");
         var r = Recurrence;
         if (r is null) return problems;
         if (!Enum.IsDefined(r.Kind)) return [.. problems, $"recurrence.kind: not one of {string.Join(", ", Enum.GetNames<RecurrenceKind>())}"];

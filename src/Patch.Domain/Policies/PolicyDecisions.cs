@@ -89,7 +89,7 @@ public static class PolicyDecisions
         var changes = new List<FieldChange>();
         if (name != policy.Name) changes.Add(new FieldChange("name", policy.Name, name));
         if (description != policy.Description) changes.Add(new FieldChange("description", policy.Description, description));
-        if (!ValueEquality.Same(options, policy.Options)) changes.Add(new FieldChange("options", policy.Options.ToString(), options.ToString()));
+        if (!ValueEquality.Same(options, policy.Options)) changes.Add(new FieldChange("options", FieldChange.Text(policy.Options), FieldChange.Text(options)));
         if (!targets.SequenceEqual(policy.Targets)) changes.Add(new FieldChange("targets", string.Join(", ", policy.Targets), string.Join(", ", targets)));
         foreach (var (before, after) in policy.Updates.Zip(updates))
         {

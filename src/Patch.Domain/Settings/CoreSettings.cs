@@ -39,9 +39,9 @@ public sealed partial record CoreSettings(string Id, IReadOnlyList<string> Manag
         current ??= Default;
         if (cultures is null || excludedReleases is null)
             return Outcome.Refuse(RejectionKind.Invalid, "Missing field", "Both 'managedCultures' and 'excludedSoftwareReleases' are required (use [] for none).");
-        var bad = cultures.Where(c => !CultureNames.IsName(c)).ToList();
+        var bad = cultures.Where(c => !CultureNames.IsKnown(c)).ToList();
         if (bad.Count > 0)
-            return Outcome.Refuse(RejectionKind.Invalid, "Invalid culture", $"managedCultures: not a culture name (like 'en-US'): {string.Join(", ", bad.Select(b => $"'{b}'"))}.");
+            return Outcome.Refuse(RejectionKind.Invalid, "Invalid culture", $"managedCultures: not a culture name (like 'en-US') this server knows: {string.Join(", ", bad.Select(b => $"'{b}'"))}.");
         if (excludedReleases.Any(string.IsNullOrWhiteSpace))
             return Outcome.Refuse(RejectionKind.Invalid, "Invalid software release", "excludedSoftwareReleases: names must not be empty.");
 

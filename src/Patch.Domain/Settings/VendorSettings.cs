@@ -52,6 +52,11 @@ public sealed record VendorSettingsValues(
         if (problems.Count > 0) return problems;
         if (string.IsNullOrWhiteSpace(DefaultTargetId)) problems.Add("defaultTargetId: required");
         if (ResourceExclusions!.Any(string.IsNullOrWhiteSpace)) problems.Add("resourceExclusions: names must not be empty");
+        // Computers by name, as targets name them: a name no computer can have would exclude none, in silence.
+        else if (ResourceExclusions!.FirstOrDefault(n => !Computers.Computer.IsName(n)) is { } bad)
+            problems.Add($"resourceExclusions: '{Users.UserDecisions.Printable(bad.Length > 70 ? bad[..70] + "…" : bad)}' is not a computer name (1 to 63 letters, digits, '-', '_' or '.', neither starting nor ending with '.')");
+        else if (ResourceExclusions!.Select(n => n.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).Count() < ResourceExclusions!.Count)
+            problems.Add("resourceExclusions: a computer is named twice");
         if (Package!.DeleteUnusedAfterDays is < 0 or > 3650) problems.Add("package.deleteUnusedAfterDays: must be 0 (never) to 3650");
         if (Program!.TerminateAfterMinutes is < 1 or > 1440) problems.Add("program.terminateAfterMinutes: must be 1 to 1440");
         if (Program!.RunWith == RunWithRights.SpecifiedUser && (string.IsNullOrWhiteSpace(Program!.UserName) || string.IsNullOrWhiteSpace(Program!.UserDomain)))
@@ -92,8 +97,8 @@ public sealed record VendorSettings(string Id, string Vendor, VendorSettingsValu
             ("defaultMaintenanceWindowId", a.DefaultMaintenanceWindowId, b.DefaultMaintenanceWindowId),
             ("defaultTargetId", a.DefaultTargetId, b.DefaultTargetId),
             ("resourceExclusions", string.Join(", ", a.ResourceExclusions), string.Join(", ", b.ResourceExclusions)),
-            ("package", a.Package, b.Package),
-            ("program", a.Program, b.Program),
+            ("package", Catalog.FieldChange.Text(a.Package), Catalog.FieldChange.Text(b.Package)),
+            ("program", Catalog.FieldChange.Text(a.Program), Catalog.FieldChange.Text(b.Program)),
             ("agentEvents", a.AgentEvents, b.AgentEvents),
         };
         return pairs.Where(p => !Equals(p.Item2?.ToString(), p.Item3?.ToString()))

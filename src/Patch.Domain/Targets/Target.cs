@@ -90,6 +90,11 @@ public sealed record Target(string Id, string Name, IReadOnlyList<TargetRule> In
         if (rules.Any(r => r?.OperatingSystemContains is { Length: > MaxCriterion } || r?.Product is { Length: > MaxCriterion }))
             problems.Add($"operatingSystemContains, product: at most {MaxCriterion} characters");
         if (rules.Any(r => r?.Computers is { } names && names.Any(string.IsNullOrWhiteSpace))) problems.Add("computers: names must not be empty");
+        // An empty criterion is none: an empty pattern, list or text would match no computer (or every one), in silence.
+        if (rules.Any(r => r?.Computers is { Count: 0 })) problems.Add("computers: an empty list names no computer (leave it out, or name one)");
+        if (rules.Any(r => r is not null && (r.NamePattern, r.OperatingSystemContains, r.Product) is var (n, o, p)
+                           && new[] { n, o, p }.Any(text => text is not null && string.IsNullOrWhiteSpace(text))))
+            problems.Add("namePattern, operatingSystemContains, product: empty (leave the criterion out, or give it)");
         if (rules.Any(r => r?.Computers is { } names && names.Count > MaxComputers)) problems.Add($"computers: at most {MaxComputers} names a rule");
         // Named as a computer is named (Computer.Decide): a name no computer can have would match none, in silence.
         foreach (var bad in rules.SelectMany(r => r?.Computers ?? []).Where(n => !string.IsNullOrWhiteSpace(n) && !Computer.IsName(n)).Take(3))

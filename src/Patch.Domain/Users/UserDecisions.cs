@@ -18,11 +18,12 @@ public static class UserDecisions
     public static string? UserNameProblem(string? name)
     {
         if (string.IsNullOrWhiteSpace(name)) return "userName: required";
-        var n = name.Trim();
+        // Spaces around a typed name go (as at sign-in); any other character around it (U+0085, an em space) is refused, not dropped.
+        var n = name.Trim(' ');
         if (n.Length > 64) return "userName: at most 64 characters";
         return n.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' or '@')
             ? null
-            : $"userName: '{Printable(n)}' may only hold letters, digits, '.', '-', '_' and '@'";
+            : $"userName: '{Printable(n)}' may only hold ASCII letters (a–z, A–Z), digits, '.', '-', '_' and '@'";
     }
 
     /// <summary>At least 12 characters, no composition rules; no control characters (a NUL cannot be typed and breaks hashing elsewhere).</summary>

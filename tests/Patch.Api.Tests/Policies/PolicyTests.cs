@@ -158,7 +158,36 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
         Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinId = "KB9100001", updateId = "nope" })).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Post, "/api/policies", new { updateId = "u11" })).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinIds = new[] { "KB9100001" }, targets = new[] { "target:nope" } })).Status);
+        // A disabled policy distributes nothing: no computer is woken for it (the fifth sweep, stop 54: 80 packets were sent).
+        var (wake, refused) = await SendAsync(HttpMethod.Post, $"/api/policies/{policy.GetProperty("id").GetString()}/wake");
+        Assert.True(wake == HttpStatusCode.Conflict, refused.ToString());
+        Assert.Contains("is disabled", refused.GetProperty("detail").GetString());
     }
+
+    /// <summary>
+    /// A policy deleted before an agent enrolled never assigned it anything: a status naming it is refused, not counted
+    /// in the delivery reports (the fifth sweep, stop 54: it was, and a later delete of the policy became a retirement).
+    /// </summary>
+    [Fact]
+    public async Task a_status_for_a_policy_deleted_before_the_agent_enrolled_is_refused()
+    {
+        var (_, policy) = await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinId = "KB9100001", updateId = "u10", enabled = false });
+        var policyId = policy.GetProperty("id").GetString()!;
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Delete, $"/api/policies/{policyId}")).Status);
+        var (_, token) = await SendAsync(HttpMethod.Post, "/api/enrolment-tokens", new { name = "after-delete", maxUses = 1 });
+        var (_, enrolled) = await SendAsync(HttpMethod.Post, "/agent/v1/enrol", new { token = token.GetProperty("token").GetString(), computerName = "AFTER-DELETE-1", agentVersion = "0.1.0" });
+        using var agent = App.AnonymousClient();
+        agent.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", enrolled.GetProperty("credential").GetString());
+        var status = new { id = Guid.NewGuid(), occurredAt = DateTimeOffset.UtcNow.AddMinutes(-10), status = "Installed", bulletin = "KB9100001", updateId = "u10", policyId };
+
+        using var response = await agent.PostAsync("/agent/v1/events", JsonContent(new { events = new[] { status } }));
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.True(response.StatusCode == HttpStatusCode.Conflict, text);
+        Assert.Contains("before this agent enrolled: it never assigned it anything", text);
+    }
+
+    private static StringContent JsonContent(object body) => new(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
 
     [Fact]
     public async Task a_directory_export_is_imported_by_its_own_column_names_and_an_ansi_csv_is_refused()
