@@ -54,7 +54,10 @@ public static partial class CvrfCatalogReader
     private static bool IsFixAddress(string url)
     {
         var colon = url.IndexOf(':');
-        return colon > 0 && url[..colon].ToLowerInvariant() is "https" or "http" or "file" or "ms-windows-store";
+        if (colon <= 0) return false;
+        var scheme = url.AsSpan(0, colon);
+        return scheme.Equals("https", StringComparison.OrdinalIgnoreCase) || scheme.Equals("http", StringComparison.OrdinalIgnoreCase)
+            || scheme.Equals("file", StringComparison.OrdinalIgnoreCase) || scheme.Equals("ms-windows-store", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>Refuses a wrong value of the document's tracking.</summary>
