@@ -106,8 +106,11 @@ public static class PatchApp
         app.Use(RequestText.InvokeAsync);
         app.Use(ChangesSaved.InvokeAsync);
 
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).Anonymous("liveness probe");
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).Anonymous("readiness probe");
+        // Probes are read (GET, HEAD) and take no parameter: another method is a 405, a parameter a 400, as everywhere else.
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).Anonymous("liveness probe")
+            .WithMetadata(new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head])).WithName("HealthLive");
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") }).Anonymous("readiness probe")
+            .WithMetadata(new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head])).WithName("HealthReady");
         app.MapConsole();
         app.MapSignIn();
         app.MapMyAccount();

@@ -20,7 +20,15 @@ public static class BulletinEndpoints
                 var (query, error) = BulletinQuery.Parse(http.Request.Query, csv);
                 if (query is null) return Problems.Invalid("Invalid query", error!);
                 // JSON is always paged (50 rows by default); "Save As" CSV exports every matching row unless a page is asked for.
-                var page = await list.ExecuteAsync(csv ? query : query with { Paged = true }, ct, AsOf.Of(http));
+                BulletinPage page;
+                try
+                {
+                    page = await list.ExecuteAsync(csv ? query : query with { Paged = true }, ct, AsOf.Of(http));
+                }
+                catch (BulletinQueryRefused refused)
+                {
+                    return Problems.Invalid("Invalid query", refused.Message);
+                }
                 return csv ? Results.Text(ListBulletins.ToCsv(page.Items), "text/csv; charset=utf-8") : Results.Ok(page);
             })
             .ForAuditor().WithAsOf().WithName("ListBulletins")

@@ -41,6 +41,9 @@ public sealed record BulletinPage(IReadOnlyList<BulletinListItem> Items, long To
 /// The Patch Remediation Center list (C2): one SQL statement over the inline bulletin rows, joined with the
 /// known-exploited CVEs and the rows that supersede each bulletin, so derived columns are always current.
 /// </summary>
+/// <summary>A list question naming something the server has none of (a custom severity level): answered 400, never an empty list.</summary>
+public sealed class BulletinQueryRefused(string detail) : Exception(detail);
+
 public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, TimeProvider time)
 {
     private const string Schema = PatchStore.Schema;
@@ -101,6 +104,10 @@ public sealed class ListBulletins(NpgsqlDataSource db, IQuerySession session, Ti
             ? await session.Events.AggregateStreamAsync<CustomSeverityLevels>(StreamIds.CustomSeverityLevels, timestamp: at, token: ct)
             : await session.LoadAsync<CustomSeverityLevels>(StreamIds.CustomSeverityLevels, ct)) ?? CustomSeverityLevels.Empty;
         var names = levels.Levels.ToDictionary(l => l.Id, l => l.Name);
+        // A level that is none (a typo, a level deleted) answers no question: refused, not answered "no bulletins".
+        if (query.CustomSeverities.FirstOrDefault(c => c != "none" && !levels.Levels.Any(l => l.Id == c || string.Equals(l.Name, c, StringComparison.OrdinalIgnoreCase))) is { } unknown)
+            throw new BulletinQueryRefused($"customSeverity: '{Domain.Users.UserDecisions.Printable(unknown)}' is no custom severity level{(asOf is null ? "" : " then (asOf)")} " +
+                $"(by id or name: {(levels.Levels.Count == 0 ? "there are none" : string.Join(", ", levels.Levels.Select(l => $"{l.Id} '{l.Name}'")))}; 'none' for bulletins without one)");
         await using var conn = await db.OpenConnectionAsync(ct);
         var (where, parameters) = Where(query, levels, asOf ?? time.GetUtcNow());
         parameters.AddRange(ReadSql.AsOfParameters(asOf));

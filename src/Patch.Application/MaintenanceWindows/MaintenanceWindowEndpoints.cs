@@ -45,7 +45,10 @@ public static class MaintenanceWindowEndpoints
             {
                 await using var session = store.OpenSession(Actor.From(http));
                 var stream = await session.Events.FetchForWriting<MaintenanceWindow>(id, ct);
-                if (stream.Aggregate is not { Deleted: false }) return Problems.NotFound($"No maintenance window '{id}'.");
+                if (stream.Aggregate is null) return Problems.NotFound($"No maintenance window '{id}'.");
+                // Deleted already: said as a change to it says it (a policy's, an agent configuration's delete answer the same).
+                if (stream.Aggregate.Deleted)
+                    return Problems.From(new Domain.Rejection(Domain.RejectionKind.NotFound, "Maintenance window deleted", $"Window '{id}' was deleted."));
                 var vendors = await session.Query<VendorSettings>().Where(v => v.Values.DefaultMaintenanceWindowId == id).Select(v => v.Vendor).ToListAsync(ct);
                 if (vendors.Count > 0)
                     return Problems.From(new Domain.Rejection(Domain.RejectionKind.Conflict, "Maintenance window in use",

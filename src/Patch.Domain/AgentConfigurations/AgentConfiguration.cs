@@ -193,7 +193,10 @@ public sealed record AgentConfiguration(string Id, string Name, bool IsDefault, 
     {
         if (id == DefaultId) return Outcome.Refuse(RejectionKind.Conflict, "The default policy cannot be deleted", "Every computer without another agent configuration uses the default one.");
         if (current is null) return Outcome.Refuse(RejectionKind.NotFound, "Agent configuration not found", $"No agent configuration policy '{id}'.");
-        return current.Deleted ? Outcome.Nothing : Outcome.Append(new AgentConfigurationDeleted(id));
+        // Deleted already: 404 naming it, as a deleted policy's or maintenance window's delete answers.
+        return current.Deleted
+            ? Outcome.Refuse(RejectionKind.NotFound, "Agent configuration deleted", $"Agent configuration policy '{id}' was deleted.")
+            : Outcome.Append(new AgentConfigurationDeleted(id));
     }
 
     private static List<string> Validate(string name, AgentConfigurationSettings settings, IReadOnlyList<string> targets, int priority, bool isDefault, ISet<string> knownTargets)

@@ -61,6 +61,7 @@ public class when_a_fourth_probe_sends_what_no_client_should(AppFixture app) : S
     [InlineData("/api/bulletins?asOf=%EF%BC%92026-12-07", "asOf: '２026-12-07' is not an ISO 8601 date")]
     [InlineData("/api/server-tasks/runs?pageSize=1e3", "pageSize: '1e3' is not a whole number.")]
     [InlineData("/api/server-tasks/runs?pageSize=2147483648", "pageSize: '2147483648' is too large a number.")]
+    [InlineData("/api/bulletins?customSeverity=nope", "customSeverity: 'nope' is no custom severity level")]
     public async Task a_question_asked_wrong_is_refused_naming_what_is_wrong(string url, string detail)
     {
         var (status, body) = await RawAsync(HttpMethod.Get, url);
@@ -294,5 +295,76 @@ public class when_a_fourth_probe_sends_what_no_client_should(AppFixture app) : S
 
         Assert.True(status == HttpStatusCode.BadRequest, said.ToString());
         Assert.Contains(detail, said.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task a_sign_in_form_without_its_antiforgery_token_shows_the_form_again_and_says_why()
+    {
+        using var browser = Browser();
+        using (await browser.GetAsync("/sign-in", Ct)) { }
+        using var form = new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["_handler"] = "sign-in", ["Input.UserName"] = "dana", ["Input.Password"] = Password,
+        });
+
+        using var response = await browser.PostAsync("/sign-in", form, Ct);
+        var html = await response.Content.ReadAsStringAsync(Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("This sign-in form has expired or came from another page", html);
+        Assert.Contains("name=\"Input.UserName\"", html);
+        Assert.DoesNotContain(response.Headers, h => h.Key == "Set-Cookie" && h.Value.Any(v => v.StartsWith("patch.session")));
+    }
+
+    [Fact]
+    public async Task a_window_deleted_twice_is_said_to_be_deleted_as_a_change_to_it_is()
+    {
+        var (created, window) = await SendAsync(HttpMethod.Post, "/api/maintenance-windows", new
+        {
+            name = "Deleted twice", targets = new[] { "builtin:all-with-agent" },
+            schedule = new { timeZone = "UTC", start = "02:00:00", duration = "02:00:00", recurrence = new { kind = "Daily" } },
+        });
+        Assert.True(created == HttpStatusCode.Created, window.ToString());
+        var id = window.GetProperty("id").GetString();
+        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Delete, $"/api/maintenance-windows/{id}")).Status);
+
+        var (again, said) = await SendAsync(HttpMethod.Delete, $"/api/maintenance-windows/{id}");
+
+        Assert.Equal(HttpStatusCode.NotFound, again);
+        Assert.Equal("Maintenance window deleted", said.GetProperty("title").GetString());
+    }
+
+    [Theory]
+    [InlineData("GET", "/health/live?x=1", HttpStatusCode.BadRequest)]
+    [InlineData("POST", "/health/ready", HttpStatusCode.MethodNotAllowed)]
+    [InlineData("DELETE", "/health/live", HttpStatusCode.MethodNotAllowed)]
+    [InlineData("GET", "/health/live", HttpStatusCode.OK)]
+    [InlineData("HEAD", "/health/ready", HttpStatusCode.OK)]
+    public async Task a_probe_is_read_with_get_and_takes_no_parameter(string method, string url, HttpStatusCode expected)
+    {
+        // Signed in, so that a method the probe does not take is answered 405 (anonymous, any such request is a 401 first).
+        using var client = App.Client("dana");
+        using var response = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), url), Ct);
+
+        Assert.Equal(expected, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task the_windows_page_sends_each_windows_tag_with_its_change_and_its_delete()
+    {
+        var (_, window) = await SendAsync(HttpMethod.Post, "/api/maintenance-windows", new
+        {
+            name = "Tagged window", targets = new[] { "builtin:all-with-agent" },
+            schedule = new { timeZone = "UTC", start = "03:00:00", duration = "01:00:00", recurrence = new { kind = "Daily" } },
+        });
+        var segment = Uri.EscapeDataString(window.GetProperty("id").GetString()!);
+        await CreateUserAsync("wanda", Roles.Administrator);
+        using var browser = Browser();
+        Assert.Equal(HttpStatusCode.OK, await SignInAsync(browser, "wanda"));
+
+        var html = await browser.GetStringAsync("/maintenance-windows", Ct);
+
+        Assert.Matches($"data-api=\"PUT /api/maintenance-windows/{System.Text.RegularExpressions.Regex.Escape(segment)}\"[^>]*data-if-match=\"&quot;1&quot;\"", html);
+        Assert.Matches($"data-action=\"DELETE /api/maintenance-windows/{System.Text.RegularExpressions.Regex.Escape(segment)}\" data-if-match=\"&quot;1&quot;\"", html);
     }
 }
