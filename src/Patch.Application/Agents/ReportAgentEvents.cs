@@ -90,7 +90,7 @@ public static class ReportAgentEvents
             })
             .WithName("ReportAgentEvents").WithBodyLimit(l => l.AgentEventsBodyBytes)
             .WithSummary("A batch of events (each with the agent's own GUID and time): update statuses (kind 'status', with the policy that assigned the update), restarts (restartPending, restartDeferred, restarted) and cycles (cycleStarted, cycleCompleted, cycleStopped). Answered after the events are durable; a retried batch is accepted and appends nothing; events from many agents share one transaction.")
-            .Produces<AgentEventsAccepted>().ProducesProblem(400).ProducesProblem(401);
+            .Produces<AgentEventsAccepted>().ProducesProblem(400).ProducesProblem(401).ProducesProblem(409);
     }
 
     /// <summary>A field the event's kind does not carry (a policy on a restart, a deferral time on a status), named; null when none.</summary>

@@ -79,7 +79,7 @@ public sealed class WakeOnLanTask(IDocumentStore store, Npgsql.NpgsqlDataSource 
                 })
             .WithTags("Software Update policies").ForOperator().WithName("WakePolicyComputers")
             .WithSummary("Send the Wake-on-LAN magic packet to every member computer with a MAC address now (policies with the option set are woken automatically before each run). The answer is the server-task run with its counts.")
-            .Produces<ServerTaskRun>().ProducesProblem(404);
+            .Produces<ServerTaskRun>().ProducesProblem(404).ProducesProblem(409);
 }
 
 /// <summary>

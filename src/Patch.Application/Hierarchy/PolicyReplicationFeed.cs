@@ -65,7 +65,7 @@ public static class PolicyReplicationFeed
             })
             .WithTags("Hierarchy").ForAdministrator().WithName("ChooseChildPolicies")
             .WithSummary("Choose the Software Update policies that replicate to a child (the whole list; [] for none). A policy no longer chosen is disabled on the child at its next run.")
-            .Produces<IReadOnlyList<string>>().ProducesProblem(400).ProducesProblem(404);
+            .Produces<IReadOnlyList<string>>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
 
         var feed = app.MapGroup(ReplicationProtocol.Prefix).WithTags("Hierarchy").ForChildServer();
 

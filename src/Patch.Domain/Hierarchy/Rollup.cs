@@ -78,7 +78,7 @@ public static class SubtreeServers
     public static bool IsServerId(string? id) =>
         id is { Length: 39 } && id.StartsWith("server-", StringComparison.Ordinal) && id.AsSpan(7).IndexOfAnyExcept("0123456789abcdef") < 0;
 
-    private static string Shown(string? id) => id is null ? "null" : id.Length > 60 ? id[..60] + "…" : string.Concat(id.Select(c => char.IsControl(c) ? '?' : c));
+    private static string Shown(string? id) => id is null ? "null" : Users.UserDecisions.Printable(id.Length > 60 ? id[..60] + "…" : id);
 
     /// <summary>A server's subtree: itself, then every server its children last reported (children of earlier versions report none).</summary>
     public static IReadOnlyList<string> Of(string own, IEnumerable<ChildServer> children) =>
