@@ -37,8 +37,9 @@ public static class AgentConfigurationEndpoints
             .ForAuditor().WithAsOf().EvaluatesPreconditions().WithName("GetAgentConfiguration").WithSummary("One agent configuration policy ('agent-config:default' is the default one), now or as it stood at asOf.")
             .Produces<AgentConfiguration>().ProducesProblem(404);
 
-        group.MapPut("{id}", (string id, AgentConfigurationRequest body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
-                ChangeAsync(id, http, store, ct, (current, known) => AgentConfiguration.DecideEdit(current, id, body.Name, body.Settings, body.Targets, body.Priority, known)))
+        group.MapPut("{id}", async (string id, AgentConfigurationRequest body, HttpContext http, IDocumentStore store, IQuerySession query, CancellationToken ct) =>
+                await TargetEndpoints.UnknownUpdateTargetAsync(query, body.Targets, ct)
+                ?? await ChangeAsync(id, http, store, ct, (current, known) => AgentConfiguration.DecideEdit(current, id, body.Name, body.Settings, body.Targets, body.Priority, known)))
             .ForOperator().EvaluatesIfMatch().WithName("EditAgentConfiguration")
             .WithSummary("Edit settings (install schedules, reinstallation attempts, allow user to initiate, reboot defaults, override maintenance windows, " +
                          "notifications with a custom message of at most 128 characters, poll interval, pre-install command), and for a clone its name, targets and priority. " +
@@ -49,6 +50,7 @@ public static class AgentConfigurationEndpoints
             {
                 await using var session = store.OpenSession(Actor.From(http));
                 var source = await LoadAsync(session, id, ct);
+                if (await TargetEndpoints.UnknownUpdateTargetAsync(session, body.Targets, ct) is { } unknownUpdate) return unknownUpdate;
                 var known = (await TargetEndpoints.CustomTargetsAsync(session, ct)).Keys.ToHashSet();
                 var newId = AgentConfiguration.StreamId(Guid.NewGuid());
                 var outcome = AgentConfiguration.DecideClone(source, id, newId, body.Name, body.Settings, body.Targets, body.Priority, known);

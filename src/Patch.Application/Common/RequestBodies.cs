@@ -32,6 +32,17 @@ public static class RequestBodies
                 statusCode: StatusCodes.Status415UnsupportedMediaType).ExecuteAsync(http);
             return;
         }
+        // A JSON patch document says "change only this" (RFC 7396: null removes; RFC 6902: a list of operations): read as the
+        // whole resource it is not, it would replace what the sender meant to keep. Every operation here takes a whole body.
+        if (maybeBody && Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType)
+            && (mediaType.MediaType.Equals("application/merge-patch+json", StringComparison.OrdinalIgnoreCase)
+                || mediaType.MediaType.Equals("application/json-patch+json", StringComparison.OrdinalIgnoreCase)))
+        {
+            await Results.Problem(title: "Unsupported Media Type",
+                detail: $"Content-Type '{Domain.Users.UserDecisions.Printable(mediaType.MediaType.ToString())}' asks for a partial change, which no operation here applies: send the whole body as application/json.",
+                statusCode: StatusCodes.Status415UnsupportedMediaType).ExecuteAsync(http);
+            return;
+        }
         if (maybeBody && http.GetEndpoint() is { } endpoint && endpoint.Metadata.GetMetadata<IEndpointNameMetadata>() is not null
             && endpoint.Metadata.GetMetadata<IAcceptsMetadata>() is null && endpoint.Metadata.GetMetadata<ReadsBodyMetadata>() is null
             && endpoint.Metadata.GetMetadata<ChecksOwnBodyText>() is null && await HasBytesAsync(request))

@@ -85,6 +85,7 @@ public static class MaintenanceWindowEndpoints
         var stream = await session.Events.FetchForWriting<MaintenanceWindow>(id, ct);
         if (!created && stream.Aggregate is null) return Problems.NotFound($"No maintenance window '{id}'.");
         var version = stream.CurrentVersion ?? 0;
+        if (await TargetEndpoints.UnknownUpdateTargetAsync(session, body.Targets, ct) is { } unknownUpdate) return unknownUpdate;
         var known = (await TargetEndpoints.CustomTargetsAsync(session, ct)).Keys.ToHashSet();
         var outcome = MaintenanceWindow.Decide(stream.Aggregate, id, body.Name, body.Schedule, body.Targets, known);
         if (outcome.Rejection is { } r) return Problems.From(r);

@@ -80,8 +80,9 @@ public static class PolicyEndpoints
             .ForAuditor().WithAsOf().EvaluatesPreconditions().WithName("GetPolicy").WithSummary("One policy ('policy:…'), now or as it stood at asOf; its history is GET /api/history/{id}. " +
                 "Now, its ETag is its version: send it in If-Match with an edit, enable, disable or delete, which is refused (412) if the policy changed since.").Produces<SoftwareUpdatePolicy>().ProducesProblem(404);
 
-        group.MapPut("{id}", (string id, EditPolicy body, HttpContext http, IDocumentStore store, CancellationToken ct) =>
-                ChangeAsync(id, http, store, ct, (p, known) => PolicyDecisions.Edit(p, id, body, known)))
+        group.MapPut("{id}", async (string id, EditPolicy body, HttpContext http, IDocumentStore store, IQuerySession query, CancellationToken ct) =>
+                await TargetEndpoints.UnknownUpdateTargetAsync(query, body.Targets, ct)
+                ?? await ChangeAsync(id, http, store, ct, (p, known) => PolicyDecisions.Edit(p, id, body, known)))
             .ForOperator().EvaluatesIfMatch().WithName("EditPolicy").WithSummary("Edit name, description, package options, targets, or per update 'enabled' and 'commandLine'. Each edit is an event naming what changed.")
             .Produces<SoftwareUpdatePolicy>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
 
@@ -143,6 +144,7 @@ public static class PolicyEndpoints
         var vendors = bulletins.Select(b => b.Facts.Vendor).Distinct().ToList();
         if (vendors.Count > 1) return Problems.Invalid("Mixed vendors", $"A policy distributes one vendor's updates; these bulletins are from {string.Join(", ", vendors)}.");
         var vendor = vendors.Count == 0 ? null : await session.LoadAsync<VendorSettings>(VendorSettings.StreamId(vendors[0]), ct);
+        if (await TargetEndpoints.UnknownUpdateTargetAsync(session, body.Targets, ct) is { } unknownUpdate) return unknownUpdate;
         var known = (await TargetEndpoints.CustomTargetsAsync(session, ct)).Keys.ToHashSet();
         var policyId = SoftwareUpdatePolicy.StreamId(Guid.NewGuid());
         var command = new CreatePolicy(ids, body.UpdateId, body.Name, body.Description, body.Enabled ?? true, body.Options, body.Targets, body.Updates);

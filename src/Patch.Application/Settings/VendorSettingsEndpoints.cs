@@ -38,6 +38,7 @@ public static class VendorSettingsEndpoints
                     return Problems.Invalid("Invalid vendor settings", $"defaultMaintenanceWindowId: no maintenance window '{windowId}'");
                 if (body?.DefaultTargetId is { } targetId && !Patch.Domain.Targets.Targets.IsBuiltIn(targetId) && await session.LoadAsync<Target>(targetId, ct) is not { Deleted: false })
                     return Problems.Invalid("Invalid vendor settings", $"defaultTargetId: no target '{targetId}'");
+                if (await Targets.TargetEndpoints.UnknownUpdateTargetAsync(session, [body?.DefaultTargetId], ct) is { } unknownUpdate) return unknownUpdate;
                 var stream = await session.Events.FetchForWriting<VendorSettings>(VendorSettings.StreamId(vendor), ct);
                 var version = stream.CurrentVersion ?? 0;
                 var outcome = VendorSettings.Decide(stream.Aggregate, vendor, body);

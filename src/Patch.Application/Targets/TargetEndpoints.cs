@@ -131,6 +131,21 @@ public static class TargetEndpoints
         return Results.Ok(await read(session));
     }
 
+    /// <summary>
+    /// A 400 when one of <paramref name="targets"/> is "computers requiring update X" for an update no imported catalog has
+    /// (it would reach nobody, in silence: the fifth sweep stored builtin:requiring-update:NOPE); else null.
+    /// </summary>
+    public static async Task<IResult?> UnknownUpdateTargetAsync(IQuerySession session, IEnumerable<string?>? targets, CancellationToken ct)
+    {
+        foreach (var target in (targets ?? []).OfType<string>().Where(t => t.StartsWith(Domain.Targets.Targets.RequiringUpdatePrefix, StringComparison.Ordinal)).Distinct())
+        {
+            var updateId = target[Domain.Targets.Targets.RequiringUpdatePrefix.Length..];
+            if (!await session.Query<Domain.Catalog.Bulletin>().AnyAsync(b => b.Updates.Any(u => u.UpdateId == updateId), ct))
+                return Problems.Invalid("Invalid targets", $"targets: '{Domain.Users.UserDecisions.Printable(target)}' names an update no imported catalog has");
+        }
+        return null;
+    }
+
     public static async Task<Dictionary<string, Target>> CustomTargetsAsync(IQuerySession session, CancellationToken ct, Npgsql.NpgsqlDataSource? db = null,
         DateTimeOffset? asOf = null) =>
         (asOf is { } at ? await Historical.AllAsync<Target>(session, db!, Projections.PatchProjections.TargetTable, at, ct) : await session.Query<Target>().ToListAsync(ct))

@@ -158,6 +158,12 @@ public class when_creating_software_update_policies(AppFixture app) : AppTest(ap
         Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinId = "KB9100001", updateId = "nope" })).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Post, "/api/policies", new { updateId = "u11" })).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinIds = new[] { "KB9100001" }, targets = new[] { "target:nope" } })).Status);
+        // "Computers requiring update X" names an update a catalog has; one no catalog has would reach nobody, in silence.
+        var segment = Uri.EscapeDataString(policy.GetProperty("id").GetString()!);
+        var (unknown, unknownSaid) = await SendAsync(HttpMethod.Put, $"/api/policies/{segment}", new { targets = new[] { "builtin:requiring-update:NOPE" } });
+        Assert.True(unknown == HttpStatusCode.BadRequest, unknownSaid.ToString());
+        Assert.Contains("names an update no imported catalog has", unknownSaid.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Put, $"/api/policies/{segment}", new { targets = new[] { "builtin:requiring-update:u11" } })).Status);
         // A disabled policy distributes nothing: no computer is woken for it (the fifth sweep, stop 54: 80 packets were sent).
         var (wake, refused) = await SendAsync(HttpMethod.Post, $"/api/policies/{policy.GetProperty("id").GetString()}/wake");
         Assert.True(wake == HttpStatusCode.Conflict, refused.ToString());

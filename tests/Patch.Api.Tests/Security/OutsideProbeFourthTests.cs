@@ -367,4 +367,15 @@ public class when_a_fourth_probe_sends_what_no_client_should(AppFixture app) : S
         Assert.Matches($"data-api=\"PUT /api/maintenance-windows/{System.Text.RegularExpressions.Regex.Escape(segment)}\"[^>]*data-if-match=\"&quot;1&quot;\"", html);
         Assert.Matches($"data-action=\"DELETE /api/maintenance-windows/{System.Text.RegularExpressions.Regex.Escape(segment)}\" data-if-match=\"&quot;1&quot;\"", html);
     }
+
+    [Theory]
+    [InlineData("application/merge-patch+json")]
+    [InlineData("application/json-patch+json")]
+    public async Task a_patch_document_is_refused_not_read_as_the_whole_resource(string type)
+    {
+        var (status, said) = await RawAsync(HttpMethod.Post, "/api/targets", Utf8("""{"name":"Patched","include":[{"namePattern":"x"}]}"""), type);
+
+        Assert.True(status == HttpStatusCode.UnsupportedMediaType, said);
+        Assert.Contains("asks for a partial change", said);
+    }
 }
