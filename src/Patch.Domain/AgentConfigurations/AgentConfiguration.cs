@@ -181,7 +181,8 @@ public sealed record AgentConfiguration(string Id, string Name, bool IsDefault, 
     public static Outcome DecideClone(AgentConfiguration? source, string sourceId, string newId, string? name, AgentConfigurationSettings? settings, IReadOnlyList<string>? targets, int? priority, ISet<string> knownTargets)
     {
         var from = source ?? (sourceId == DefaultId ? Default : null);
-        if (from is null || from.Deleted) return Outcome.Refuse(RejectionKind.NotFound, "Agent configuration not found", $"No agent configuration policy '{sourceId}'.");
+        if (from is null) return Outcome.Refuse(RejectionKind.NotFound, "Agent configuration not found", $"No agent configuration policy '{sourceId}'.");
+        if (from.Deleted) return Outcome.Refuse(RejectionKind.NotFound, "Agent configuration deleted", $"Agent configuration policy '{sourceId}' was deleted.");
         var newName = string.IsNullOrWhiteSpace(name) ? $"Copy of {from.Name}" : name.Trim();
         var list = targets?.Distinct().ToList() ?? [];
         var problems = Validate(newName, settings ?? from.Settings, list, priority ?? 100, false, knownTargets);

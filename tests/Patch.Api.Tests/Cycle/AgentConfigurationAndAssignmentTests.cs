@@ -77,6 +77,13 @@ public class when_configuring_agents_and_polling_assignments(AppFixture app) : C
         Assert.Equal("Servers", (await GetJsonAsync("/api/computers/CFG-A/agent-configuration")).GetProperty("configuration").GetProperty("name").GetString());
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Delete, $"/api/agent-configurations/{clone.GetProperty("id").GetString()}")).Status);
         Assert.True((await GetJsonAsync("/api/computers/CFG-A/agent-configuration")).GetProperty("configuration").GetProperty("isDefault").GetBoolean());
+        // Deleted, it is said to be deleted by every change to it: a second delete, a clone (stop 54: 200, and "not found").
+        foreach (var (method, url) in new[] { (HttpMethod.Delete, ""), (HttpMethod.Post, "/clone") })
+        {
+            var (status, said) = await SendAsync(method, $"/api/agent-configurations/{clone.GetProperty("id").GetString()}{url}", method == HttpMethod.Post ? new { targets = new[] { "builtin:all-with-agent" } } : null);
+            Assert.True(status == HttpStatusCode.NotFound, said.ToString());
+            Assert.Equal("Agent configuration deleted", said.GetProperty("title").GetString());
+        }
     }
 
     [Fact]
