@@ -39,6 +39,9 @@ public sealed record HierarchyFigures(int Servers, long Computers, long Computer
         if (Vulnerabilities.Count > 20 || Vulnerabilities.Any(v => string.IsNullOrWhiteSpace(v.Severity) || v.Severity.Length > 32 || v.Severity.Any(char.IsControl)))
             return "vulnerabilities: up to 20 severities by name";
         if (Vulnerabilities.Select(v => v.Severity).Distinct(StringComparer.Ordinal).Count() != Vulnerabilities.Count) return "vulnerabilities: each severity once";
+        // The severities a server's reports count by (the home page's): another name is no figure the parent can add up.
+        if (Vulnerabilities.FirstOrDefault(v => !Enum.GetNames<Catalog.Severity>().Contains(v.Severity, StringComparer.Ordinal)) is { } unknown)
+            return $"vulnerabilities: '{Users.UserDecisions.Printable(unknown.Severity)}' is no severity ({string.Join(", ", Enum.GetNames<Catalog.Severity>())})";
         return null;
     }
 

@@ -73,6 +73,13 @@ public class when_a_hierarchy_would_close_a_cycle(AppFixture app) : SecurityTest
             .Single(c => c.GetProperty("id").GetString() == child.GetProperty("childId").GetString());
         Assert.Equal(JsonValueKind.Null, line.GetProperty("reportedAt").ValueKind);
 
+        // A severity the reports do not count by is no figure the parent can add up (the fifth sweep: "Bogus" was summed).
+        var bogus = new { servers = 1, computers = 3, computersWithAgent = 2, notReportingInventory = 0, vulnerabilities = new[] { new { severity = "Bogus", missingInstalls = 4, computers = 1 } },
+            executed = 1, succeeded = 1, failed = 0, notCompleted = 0, pendingRestarts = 0 };
+        var (unknownSeverity, unknownSaid) = await RawAsync(HttpMethod.Post, "/replication/v1/rollup", Utf8(JsonSerializer.Serialize(new { own = bogus, subtree = bogus })), "application/json", bearer: credential);
+        Assert.True(unknownSeverity == HttpStatusCode.BadRequest, unknownSaid);
+        Assert.Contains("'Bogus' is no severity (None, Low, Moderate, Important, Critical)", unknownSaid);
+
         var (kept, keptAnswer) = await RollupAsync(credential, childId, NewServerId(), NewServerId());
         Assert.True(kept == HttpStatusCode.OK, keptAnswer);
         line = (await GetJsonAsync("/api/hierarchy/rollup")).GetProperty("children").EnumerateArray()
