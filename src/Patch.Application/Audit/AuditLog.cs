@@ -160,7 +160,7 @@ public static class AuditLog
         app.MapGet("/api/audit", async (string? actor, string? actorKind, string? from, string? to, string? stream, string? type, string? correlationId, HttpContext http,
                 NpgsqlDataSource db, Marten.IDocumentStore store, CancellationToken ct) =>
                 ReportQuery.Answer(await ListAsync(db, http.Request.Query, ReadSql.CsvRequested(http), actor, actorKind, from, to, stream, type, correlationId, ct,
-                    http.User.HasRole(Domain.Users.Roles.Administrator), KnownTypes(store)), http))
+                    http.User.HasRole(Domain.Users.Roles.Administrator), type is null ? null : KnownTypes(store)), http))
             .WithTags("Audit").ForAuditor().WithQuery(QueryParameters.Report(Sort.Keys, "-sequence")).WithName("Audit")
             .WithSummary("Every event of every stream (webhook subscriptions and deliveries for administrators only), newest first: time, stream (with a link to its history), type, actor and actor kind, correlation and causation ids, what changed (before → after) and the data with secret hashes redacted. Filters: actor, actorKind (user, agent, server-task, command-line, child-server, replication, anonymous), from/to (ISO 8601), stream (exact, or a prefix ending in '*'), type (event type, e.g. CoreSettingsChanged), correlationId. Paged; CSV with format=csv.")
             .Produces<ReportPage<AuditRow>>(200, "application/json", "text/csv").ProducesProblem(400);

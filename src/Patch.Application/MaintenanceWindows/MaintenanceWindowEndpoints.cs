@@ -19,6 +19,16 @@ public sealed record WindowCheck(string Computer, DateTimeOffset At, bool Inside
 /// <summary>Maintenance windows: named, recurring, time-zone aware, with targets; the calendar answers for a computer.</summary>
 public static class MaintenanceWindowEndpoints
 {
+    /// <summary>Every window's entity tag (its stream's version), in one query: what the console sends back with a change (data-if-match).</summary>
+    public static async Task<Dictionary<string, string>> TagsAsync(Npgsql.NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand($"select id, version from {PatchStore.Schema}.mt_streams where id like 'window:%'");
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(ct)) tags[reader.GetString(0)] = ConditionalRequests.VersionTag(reader.GetInt64(1));
+        return tags;
+    }
+
     public static async Task<IReadOnlyList<MaintenanceWindow>> ListAsync(IQuerySession session, CancellationToken ct, Npgsql.NpgsqlDataSource? db = null, DateTimeOffset? asOf = null) =>
         asOf is { } at
             ? (await Historical.AllAsync<MaintenanceWindow>(session, db!, Projections.PatchProjections.MaintenanceWindowTable, at, ct, "d.data->>'name'")).Where(w => !w.Deleted).ToList()

@@ -88,7 +88,6 @@ public static partial class CvrfCatalogReader
         if (problem is not null) throw new CatalogFormatException("Invalid vulnerability", problem + ".", v.Place);
     }
 
-    /// <summary>A value as a message shows it: at most 80 characters, control characters as '?'.</summary>
-    private static string Shown(string text) =>
-        string.Concat((text.Length > 80 ? text[..80] + "…" : text).Select(c => char.IsControl(c) ? '?' : c));
+    /// <summary>A value as a message shows it: as every refusal prints what it was given (at most 80 characters, control characters escaped).</summary>
+    private static string Shown(string text) => Domain.Users.UserDecisions.Printable(text);
 }
