@@ -15,7 +15,7 @@ namespace Patch.Api.Hosting;
 /// that already holds events is refused with the reason and nothing is written. Then every read model is rebuilt from
 /// the imported events.
 /// </summary>
-public static class StoreImport
+public static partial class StoreImport
 {
     private const string S = ReadModels.Schema;
     private const int Batch = 1000;
@@ -27,11 +27,12 @@ public static class StoreImport
         await using (var existing = db.CreateCommand($"select count(*) from {S}.mt_events"))
             if ((long)(await existing.ExecuteScalarAsync(ct))! is var held and > 0)
                 throw new StoreArchiveException($"The target store is not empty: it holds {held:N0} events. Import into a new, empty database.");
+        await RefuseUncompressedAsync(file, ct);
         await VerifyAsync(file, ct);
         var staging = packageDirectory is null ? null : Path.Combine(packageDirectory, "partial", $"import-{Guid.NewGuid():N}");
         try
         {
-            var counts = await LoadAsync(db, file, staging, ct);
+            var counts = await LoadAsync(db, store, file, staging, ct);
             if (staging is not null && Directory.Exists(staging))
             {
                 // Where the server looks for them: PackageStore's own layout.
@@ -43,7 +44,15 @@ public static class StoreImport
                     File.Move(path, target, overwrite: true);
                 }
             }
-            await RebuildAsync(db, store, ct);
+            try
+            {
+                await RebuildAsync(db, store, ct);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                await EmptyAsync(db, store, CancellationToken.None);
+                throw new StoreArchiveException($"The archive's events could not be projected ({e.GetBaseException().Message}): nothing was kept, the store is empty again.");
+            }
             return counts;
         }
         finally
@@ -52,7 +61,7 @@ public static class StoreImport
         }
     }
 
-    private static async Task<StoreArchiveCounts> LoadAsync(NpgsqlDataSource db, string file, string? staging, CancellationToken ct)
+    private static async Task<StoreArchiveCounts> LoadAsync(NpgsqlDataSource db, IDocumentStore store, string file, string? staging, CancellationToken ct)
     {
         await using var input = File.OpenRead(file);
         await using var gzip = new GZipStream(input, CompressionMode.Decompress);
@@ -95,6 +104,7 @@ public static class StoreImport
                         || node["packages"]?.GetValue<long>() != packages.Count)
                         throw new StoreArchiveException("Count mismatch: the archive holds other numbers of streams, events, keys or packages than its manifest says.");
                     if (await text.ReadLineAsync(ct) is not null) throw new StoreArchiveException("Content after the manifest: the archive was altered.");
+                    await CheckStreamsAsync(conn, tx, ct);
                     if (staging is not null) VerifyPackages(staging, packages);
                     await using (var sequence = new NpgsqlCommand($"select setval('{S}.mt_events_sequence', greatest((select max(seq_id) from {S}.mt_events), 1))", conn, tx))
                         await sequence.ExecuteNonQueryAsync(ct);
@@ -106,7 +116,11 @@ public static class StoreImport
                     switch (kind)
                     {
                         case "stream": streams.Add(node["row"]!.DeepClone()); streamCount++; break;
-                        case "event": events.Add(node["row"]!.DeepClone()); eventCount++; break;
+                        case "event":
+                            CheckEvent(store, node["row"]!, number);
+                            events.Add(node["row"]!.DeepClone());
+                            eventCount++;
+                            break;
                         case "key":
                             await using (var key = new NpgsqlCommand($"insert into {S}.data_protection_keys (friendly_name, xml) values (@name, @xml)", conn, tx))
                             {
@@ -178,7 +192,7 @@ public static class StoreImport
                     if (header["version"]?.GetValue<int>() is var version and > StoreArchive.Version)
                         throw new StoreArchiveException($"The archive's format version {version} is newer than this server reads ({StoreArchive.Version}): import it with a newer Patch.");
                 }
-                else if (line.StartsWith("{\"kind\":\"manifest\"", StringComparison.Ordinal))
+                else if (IsManifest(line))
                 {
                     if (JsonNode.Parse(line)?["sha256"]?.GetValue<string>() != Convert.ToHexStringLower(hash.GetHashAndReset()))
                         throw new StoreArchiveException("Checksum mismatch: the archive's content is not what its manifest says (it was altered or damaged).");

@@ -73,7 +73,8 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 
     public static Computer Apply(InventoryReported e, Computer c) => c with
     {
-        Inventory = e.Inventory, LastInventoryAt = e.At, AgentVersion = e.Inventory.AgentVersion, Products = Agents.InventoryFacts.ProductNames(e.Inventory),
+        // An inventory an operator imported for a computer without an agent names the collecting tool's version, not an agent's.
+        Inventory = e.Inventory, LastInventoryAt = e.At, AgentVersion = c.AgentInstalled ? e.Inventory.AgentVersion : null, Products = Agents.InventoryFacts.ProductNames(e.Inventory),
         OperatingSystem = e.Inventory.OsCaption,
     };
 
@@ -81,7 +82,7 @@ public sealed record Computer(string Id, string Name, string? Domain, string? Op
 
     public static Computer Apply(AgentReset e, Computer c) => c with
     {
-        AgentInstalled = false, AgentId = null, CredentialSha256 = null, PreviousCredentialSha256 = null, PreviousCredentialValidUntil = null, AgentRevoked = false,
+        AgentInstalled = false, AgentVersion = null, AgentId = null, CredentialSha256 = null, PreviousCredentialSha256 = null, PreviousCredentialValidUntil = null, AgentRevoked = false,
     };
 
     /// <summary>Whether the secret is this agent's current credential, or its previous one still inside the grace period.</summary>

@@ -41,13 +41,14 @@ public sealed record ComputerRow(
 
     public static ComputerRow Apply(InventoryReported e, ComputerRow r) => r with
     {
-        OperatingSystem = e.Inventory.OsCaption, OsVersion = e.Inventory.OsVersion, AgentVersion = e.Inventory.AgentVersion, InstalledKbs = e.Inventory.InstalledKbs.Count,
+        OperatingSystem = e.Inventory.OsCaption, OsVersion = e.Inventory.OsVersion, AgentVersion = r.AgentInstalled ? e.Inventory.AgentVersion : null, InstalledKbs = e.Inventory.InstalledKbs.Count,
         Products = InventoryFacts.ProductNames(e.Inventory), LastInventoryAt = e.At,
     };
 
     public static ComputerRow Apply(InventoryConfirmed e, ComputerRow r) => r with { LastInventoryAt = e.At };
 
-    public static ComputerRow Apply(AgentReset e, ComputerRow r) => r with { AgentInstalled = false, AgentRevoked = false };
+    /// <summary>No agent, so no agent's version (an agentless computer's imported inventory names none either).</summary>
+    public static ComputerRow Apply(AgentReset e, ComputerRow r) => r with { AgentInstalled = false, AgentRevoked = false, AgentVersion = null };
 
     public static ComputerRow Apply(AgentRevoked e, ComputerRow r) => r with { AgentRevoked = true };
 }

@@ -168,12 +168,12 @@ public static class DeliveryTables
         // history is the one kept live (an event older than the row's last one changes nothing either way).
         var restarts = new List<(string Computer, DateTimeOffset At, DateTimeOffset? When, string Kind, DateTimeOffset Recorded)>();
         await using (var cmd = new NpgsqlCommand($"""
-            select data->>'computerId', (data->>'occurredAt')::timestamptz, (data->>'at')::timestamptz, data->>'kind', timestamp
+            select data->>'computerId', data->>'occurredAt', data->>'at', data->>'kind', timestamp
             from {S}.mt_events where type = 'agent_restart_reported' order by seq_id
             """, conn, tx))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
             while (await reader.ReadAsync(ct))
-                restarts.Add((reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3),
+                restarts.Add((reader.GetString(0), Instant(reader.GetString(1)), reader.IsDBNull(2) ? null : Instant(reader.GetString(2)), reader.GetString(3),
                     reader.GetFieldValue<DateTimeOffset>(4)));
         foreach (var r in restarts)
         {
@@ -216,7 +216,7 @@ public static class DeliveryTables
         // Read on a second connection: the replay writes while it reads (the rows are committed events, the lock holds the tables).
         await using (var cmd = new NpgsqlCommand($"""
             select data->>'computerId', (data->>'eventId')::uuid, data->>'policyId', data->>'bulletin', data->>'updateId', data->>'status',
-                   (data->>'occurredAt')::timestamptz, (data->>'lastApplied')::timestamptz, data->>'detail', timestamp
+                   data->>'occurredAt', (data->>'lastApplied')::timestamptz, data->>'detail', timestamp
             from {S}.mt_events where type = 'agent_status_reported' and data->>'policyId' is not null and data->>'updateId' is not null
             order by seq_id
             """, read))
@@ -228,12 +228,20 @@ public static class DeliveryTables
                 if (at != recorded || batch.Count >= 10_000) await FlushAsync();
                 at = recorded;
                 batch.Add([reader.GetString(0), reader.GetGuid(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetString(4),
-                    reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6), reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
+                    reader.GetString(5), Instant(reader.GetString(6)), reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
                     reader.IsDBNull(8) ? null : reader.GetString(8)]);
             }
         }
         await FlushAsync();
     }
+
+    /// <summary>
+    /// An event's instant as the ingest wrote it: read from the event's JSON into .NET (100 ns ticks) and handed to Npgsql,
+    /// which cuts it to PostgreSQL's microseconds. PostgreSQL's own cast of the text rounds instead, so a rebuild moved
+    /// instants by a microsecond, live and in their history. (The last-applied instant goes through PostgreSQL's cast on both.)
+    /// </summary>
+    private static DateTimeOffset Instant(string json) =>
+        DateTimeOffset.Parse(json, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind);
 
     public static async Task TruncateAsync(NpgsqlConnection conn, CancellationToken ct)
     {

@@ -52,6 +52,10 @@ public class when_an_operator_imports_inventories_in_bulk(AppFixture app) : AppT
         Assert.Equal("corp.example", w10.GetProperty("domain").GetString());
         Assert.False(w10.GetProperty("agentInstalled").GetBoolean());
         Assert.Contains("Windows 10", w10.GetProperty("operatingSystem").GetString());
+        // No agent, so no agent's version: the inventory's is the collecting tool's, and the list's filter agrees with the rollout report.
+        Assert.Equal(JsonValueKind.Null, w10.GetProperty("agentVersion").ValueKind);
+        var toolVersion = Capture("10_22H2_x64_enterprise_en-us_systeminfo.txt").AgentVersion;
+        Assert.Equal(0, (await GetJsonAsync($"/api/computers?q=BULK&agentVersion={toolVersion}")).GetProperty("total").GetInt64());
         Assert.NotEqual(0, (await GetJsonAsync("/api/reports/compliance/computers/BULK-W11/updates?pageSize=500")).GetProperty("items").GetArrayLength());
 
         // The rows are what a full analysis writes; the events are the operator's.

@@ -22,6 +22,10 @@ public class when_people_with_different_roles_use_the_console(ConsoleFixture con
             await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Create Software Update policy" })).ToHaveCountAsync(0);
             await page.GotoAsync("/bulletins/KB5034763");
             await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Stage" })).ToHaveCountAsync(0);
+            // What a bulletin supersedes is named; only an imported bulletin is a link (no page has the others).
+            await page.GotoAsync("/bulletins/KB5034123");
+            await Expect(page.Locator("dd", new() { HasText = "KB5033375" })).ToBeVisibleAsync();
+            await Expect(page.GetByRole(AriaRole.Link, new() { Name = "KB5033375" })).ToHaveCountAsync(0);
             await page.GotoAsync("/settings/core");
             await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Save settings" })).ToHaveCountAsync(0);
             await page.GotoAsync("/users");

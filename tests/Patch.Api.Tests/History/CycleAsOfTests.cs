@@ -19,7 +19,8 @@ public class when_the_install_cycle_is_asked_about_the_past(AppFixture app) : Cy
         var (_, levels) = await SendAsync(HttpMethod.Post, "/api/custom-severities", new { name = "Patch now" });
         var levelId = levels[0].GetProperty("id").GetString()!;
         Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(HttpMethod.Put, "/api/bulletins/KB9200001/custom-severity", new { levelId })).Status);
-        var t0 = new DateTimeOffset(DateTimeOffset.UtcNow.AddDays(-2).Date, TimeSpan.Zero);
+        // Agents' clocks count 100 ns ticks, PostgreSQL microseconds: .1234567 is where cutting and rounding part.
+        var t0 = new DateTimeOffset(DateTimeOffset.UtcNow.AddDays(-2).Date, TimeSpan.Zero).AddTicks(1_234_567);
         var token = await TokenAsync();
         var a = Agent("CYC-A", new ManualClock(t0));
         var b = Agent("CYC-B", new ManualClock(t0));

@@ -47,6 +47,31 @@ public class when_the_store_moves_to_another_server(AppFixture app) : AppTest(ap
         writer.Write(Encoding.UTF8.GetBytes(string.Join("\n", change(lines)) + "\n"));
     }
 
+    /// <summary>
+    /// The archive's lines changed and its manifest made to fit them again (counts and SHA-256, as <c>export</c> writes them):
+    /// what is left to refuse is what the lines say, not how they hash.
+    /// </summary>
+    private static void Reseal(string from, string to, Func<List<string>, List<string>> change) => Rewrite(from, to, lines =>
+    {
+        var body = change(lines[..^1]);
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(lines[^1])!;
+        manifest["events"] = body.Count(l => l.StartsWith("{\"kind\":\"event\"", StringComparison.Ordinal));
+        manifest["sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(string.Concat(body.Select(l => l + "\n")))));
+        return [.. body, manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = false }).Replace(",\"", ", \"")];
+    });
+
+    /// <summary>The archive's line of the first event of <paramref name="type"/>, changed by <paramref name="change"/>.</summary>
+    private static List<string> ChangeEvent(List<string> lines, string type, Func<System.Text.Json.Nodes.JsonObject, System.Text.Json.Nodes.JsonObject?> change)
+    {
+        var at = lines.FindIndex(l => l.StartsWith("{\"kind\":\"event\"", StringComparison.Ordinal) && l.Contains($"\"type\":\"{type}\"", StringComparison.Ordinal));
+        Assert.True(at > 0, $"no {type} event in the archive");
+        var line = System.Text.Json.Nodes.JsonNode.Parse(lines[at])!.AsObject();
+        var row = change(line["row"]!.AsObject());
+        if (row is null) lines.RemoveAt(at);
+        else lines[at] = line.ToJsonString();
+        return lines;
+    }
+
     [Fact]
     public async Task an_exported_store_imports_whole_into_an_empty_server_and_a_bad_archive_is_refused()
     {
@@ -114,7 +139,27 @@ public class when_the_store_moves_to_another_server(AppFixture app) : AppTest(ap
         Rewrite(archive, Path.Combine(dir, "truncated.gz"), l => l.Take(l.Count / 2).ToList());
         Assert.Contains("truncated", (await CommandAsync(target, packages, "import-store", Path.Combine(dir, "truncated.gz"))).Error);
 
-        var imported = await CommandAsync(target, packages, "import-store", archive);
+        // Lines that hash to their manifest but say what no store holds: refused by name, nothing written (the target takes the
+        // good archive after them). The manifest is also written with spaces after its commas, which is still a manifest.
+        Reseal(archive, Path.Combine(dir, "spaced.gz"), l => l);
+        Reseal(archive, Path.Combine(dir, "data.gz"), l => ChangeEvent(l, "custom_severity_level_created", row => { row["data"] = "not json"; return row; }));
+        Assert.Contains("the 'custom_severity_level_created' event's data cannot be read", (await CommandAsync(target, packages, "import-store", Path.Combine(dir, "data.gz"))).Error);
+        Reseal(archive, Path.Combine(dir, "type.gz"), l => ChangeEvent(l, "custom_severity_level_created", row =>
+        {
+            row["type"] = "no_such_event_type";
+            row["mt_dotnet_type"] = "Nope.NoSuchEvent, Nope";
+            return row;
+        }));
+        Assert.Contains("the event type 'no_such_event_type' is not one this server has", (await CommandAsync(target, packages, "import-store", Path.Combine(dir, "type.gz"))).Error);
+        Reseal(archive, Path.Combine(dir, "gap.gz"), l => ChangeEvent(l, "custom_severity_level_created", _ => null));
+        var gap = await CommandAsync(target, packages, "import-store", Path.Combine(dir, "gap.gz"));
+        Assert.True(gap.Exit == 1 && gap.Error.Contains("is at version") && gap.Error.Contains("events are missing or were added"), gap.Error);
+        string plain;
+        using (var reader = new StreamReader(new GZipStream(File.OpenRead(archive), CompressionMode.Decompress))) plain = await reader.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(dir, "plain.jsonl"), plain, TestContext.Current.CancellationToken);
+        Assert.Contains("not gzip-compressed", (await CommandAsync(target, packages, "import-store", Path.Combine(dir, "plain.jsonl"))).Error);
+
+        var imported = await CommandAsync(target, packages, "import-store", Path.Combine(dir, "spaced.gz"));
         Assert.True(imported.Exit == 0, imported.Error + imported.Output);
         Assert.True(new Patch.Application.Staging.PackageStore(packages).Has(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("a package"u8))));
 
