@@ -54,8 +54,25 @@ public class when_analysing_a_computer
 
         // Without the revision the build alone cannot say: not installed, never guessed.
         Assert.Equal(UpdateState.Missing, States(Pc(version: "10.0.19045"), Feb)["KB5034763"]);
-        // A later build of the same major version decides without a revision.
-        Assert.Equal(UpdateState.Installed, States(Pc(version: "10.0.19046"), Feb)["KB5034763"]);
+        // A later build of another line is not past the fix for being a higher build, with a revision or without.
+        Assert.Equal(UpdateState.Missing, States(Pc(version: "10.0.19046"), Feb)["KB5034763"]);
+        Assert.Equal(UpdateState.Missing, States(Pc(version: "10.0.19046.5000"), Feb)["KB5034763"]);
+    }
+
+    [Fact]
+    public void a_build_of_a_sibling_release_counts_by_its_revision_only()
+    {
+        // 2025-Aug gives KB5062552's Windows 11 23H2 update the 22H2 line's build (22621.5624; July says 22631.5624):
+        // a 23H2 computer of November 2024 (22631.4460) does not have it; one at 22631.5624 or later does.
+        const string win11 = "Windows 11 Version 23H2 for x64-based Systems";
+        var july = Cu("KB5062552", "10.0.22621.5624", product: win11);
+        Assert.Equal(UpdateState.Missing, States(Pc(version: "10.0.22631.4460", releases: [win11]), july)["KB5062552"]);
+        Assert.Equal(UpdateState.Installed, States(Pc(version: "10.0.22631.5624", releases: [win11]), july)["KB5062552"]);
+        Assert.Equal(UpdateState.Installed, States(Pc(version: "10.0.22631.5768", releases: [win11]), july)["KB5062552"]);
+        // Windows 10 2004…22H2 share one branch too; without a revision nothing is decided.
+        Assert.Equal(UpdateState.Installed, States(Pc(version: "10.0.19044.4046"), Feb)["KB5034763"]);
+        Assert.Equal(UpdateState.Missing, States(Pc(version: "10.0.19044.4045"), Feb)["KB5034763"]);
+        Assert.Equal(UpdateState.Missing, States(Pc(version: "10.0.19044"), Feb)["KB5034763"]);
     }
 
     [Fact]

@@ -40,7 +40,7 @@ public static class UpdateStates
     public static bool FixedBuildReached(string product, string fixedBuild, ComputerFacts facts)
     {
         var family = ProductFamilies.Of(product);
-        if (family == ProductFamilies.Windows || family == ProductFamilies.Other) return RuleEngine.Compare(facts, fixedBuild) is >= 0;
+        if (family == ProductFamilies.Windows || family == ProductFamilies.Other) return WindowsBuildReached(facts, fixedBuild);
         if (InstalledProduct.ParseVersion(fixedBuild) is not { } fixedVersion) return false;
         var os = facts.Version;
         if (fixedVersion.Major == os.Major && fixedVersion.Minor == os.Minor && fixedVersion.Build == os.Build) return RuleEngine.Compare(facts, fixedBuild) is >= 0;
@@ -50,6 +50,27 @@ public static class UpdateStates
     }
 
     private static int Precision(Version v) => v.Revision >= 0 ? 4 : v.Build >= 0 ? 3 : 2;
+
+    /// <summary>
+    /// Windows releases moved forward by an enablement package share one servicing branch: a cumulative update has the same
+    /// revision on each (10.0.22621.5624 and 10.0.22631.5624), and MSRC sometimes gives one release's build for another
+    /// (2025-Aug's KB5062552 names 22621.5624 for Windows 11 23H2).
+    /// </summary>
+    private static readonly int[][] SharedBranches = [[18362, 18363], [19041, 19042, 19043, 19044, 19045], [22621, 22631], [26100, 26200]];
+
+    /// <summary>
+    /// The OS at or past a fixed build. On another build of the same Windows, only the revision of a shared branch says so;
+    /// a build of another line cannot (22631.4460 is not past 22621.5624 for being a higher build), so it is not "installed".
+    /// </summary>
+    private static bool WindowsBuildReached(ComputerFacts facts, string fixedBuild)
+    {
+        var have = facts.Version;
+        if (!Version.TryParse(fixedBuild, out var target) || target.Build < 0 || have.Build < 0
+            || have.Major != target.Major || have.Minor != target.Minor || have.Build == target.Build)
+            return RuleEngine.Compare(facts, fixedBuild) is >= 0;
+        return target.Revision >= 0 && have.Revision >= target.Revision
+            && SharedBranches.Any(branch => branch.Contains(have.Build) && branch.Contains(target.Build));
+    }
 
     public static IReadOnlyDictionary<CatalogUpdate, UpdateState> For(IReadOnlyList<CatalogUpdate> catalog, ComputerFacts facts) =>
         For(new PreparedCatalog(catalog), facts);
