@@ -57,6 +57,10 @@ public sealed partial class CatalogImporter
         if (format == "cvrf")
         {
             var cvrf = CvrfCatalogReader.Read(bytes);
+            // The Security Update Guide's feed asked for one document: another (a proxy's cache, a redirect to a neighbour)
+            // would be recorded as the one asked for, and the one asked for never imported.
+            if (command.Source?.GetValueOrDefault("msrcId") is { } asked && !string.Equals(cvrf.DocumentId, asked, StringComparison.OrdinalIgnoreCase))
+                throw CvrfDocumentId.Mismatch(cvrf.DocumentId, asked);
             CheckText(cvrf, bytes);
             CatalogDates.Check(cvrf, time.GetUtcNow());
             return new Content(cvrf, null);

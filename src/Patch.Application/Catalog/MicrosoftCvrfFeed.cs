@@ -52,7 +52,7 @@ public sealed record CvrfIndexEntry(string Id, DateTimeOffset? InitialReleaseDat
 /// <summary>What the feed knows of a document from its earlier runs.</summary>
 public sealed record CvrfDocumentState(string Id, string? CurrentReleaseDate, bool LastFailed);
 
-public static class CvrfFeedSelection
+public static partial class CvrfFeedSelection
 {
     /// <summary>Reads the index (the OData shape of GET {base}updates: value[] of ID, InitialReleaseDate, CurrentReleaseDate).</summary>
     public static IReadOnlyList<CvrfIndexEntry> ParseIndex(byte[] json)
@@ -72,6 +72,31 @@ public static class CvrfFeedSelection
             throw new FormatException($"the updates index is not JSON: {e.Message}", e);
         }
     }
+
+    /// <summary>
+    /// The entries that name a document, each once: an id as MSRC gives them (a year and a month, "2024-Jan" or "2018-FEB",
+    /// an out-of-band letter after it as in "2017-May-B"), the latest CurrentReleaseDate of an id listed twice. The others
+    /// are skipped with their reason — never fetched, recorded or retried (an empty id would ask for the API's collection).
+    /// </summary>
+    public static (IReadOnlyList<CvrfIndexEntry> Usable, IReadOnlyList<string> Skipped) Usable(IReadOnlyList<CvrfIndexEntry> index)
+    {
+        var skipped = new List<string>();
+        var usable = new Dictionary<string, CvrfIndexEntry>(StringComparer.OrdinalIgnoreCase);
+        foreach (var entry in index)
+        {
+            if (!DocumentId().IsMatch(entry.Id)) skipped.Add($"'{Domain.Users.UserDecisions.Printable(entry.Id.Length > 40 ? entry.Id[..40] + "…" : entry.Id)}' is not a document id");
+            else if (usable.TryGetValue(entry.Id, out var other))
+            {
+                skipped.Add($"'{entry.Id}' is listed more than once");
+                if (entry.CurrentReleaseDate > other.CurrentReleaseDate) usable[entry.Id] = entry;
+            }
+            else usable[entry.Id] = entry;
+        }
+        return ([.. index.Where(e => usable.TryGetValue(e.Id, out var kept) && ReferenceEquals(kept, e))], skipped);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^(19|20)[0-9]{2}-(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)(-[a-z0-9]{1,8})?$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    private static partial System.Text.RegularExpressions.Regex DocumentId();
 
     private static DateTimeOffset? Date(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String && DateTimeOffset.TryParse(v.GetString(), out var d) ? d : null;
@@ -108,9 +133,11 @@ public sealed class MicrosoftCvrfFeed(IDocumentStore store, Notifications.Notifi
         using (var timeout = Timeout(ct))
             indexBytes = (await CatalogFetch.GetAsync(client, indexUrl, null, null, limits.MaxBytes, "application/json", timeout.Token)).Content!;
         var index = CvrfFeedSelection.ParseIndex(indexBytes);
+        var (usable, skipped) = CvrfFeedSelection.Usable(index);
+        foreach (var reason in skipped) logger.LogWarning("The MSRC updates index entry {Reason}: skipped", reason);
         var history = await HistoryAsync(ct);
         var since = options.CvrfSince ?? time.GetUtcNow().AddMonths(-12);
-        var selected = CvrfFeedSelection.Select(index, history.ToDictionary(h => h.Key, h => h.Value.State), since);
+        var selected = CvrfFeedSelection.Select(usable, history.ToDictionary(h => h.Key, h => h.Value.State), since);
 
         int imported = 0, unchanged = 0, failed = 0;
         foreach (var entry in selected)
@@ -123,7 +150,7 @@ public sealed class MicrosoftCvrfFeed(IDocumentStore store, Notifications.Notifi
                 default: imported++; break;
             }
         }
-        var counts = new Dictionary<string, int> { ["indexed"] = index.Count, ["selected"] = selected.Count, ["imported"] = imported, ["unchanged"] = unchanged, ["failed"] = failed };
+        var counts = new Dictionary<string, int> { ["indexed"] = index.Count, ["skipped"] = skipped.Count, ["selected"] = selected.Count, ["imported"] = imported, ["unchanged"] = unchanged, ["failed"] = failed };
         return new TaskOutcome(counts, imported == 0 && failed == 0 ? ServerTaskStatus.Unchanged : ServerTaskStatus.Completed);
     }
 
@@ -146,6 +173,9 @@ public sealed class MicrosoftCvrfFeed(IDocumentStore store, Notifications.Notifi
             var reason = e is OperationCanceledException ? $"no answer within {options.DocumentTimeout} (Patch:Microsoft:DocumentTimeout)" : e.Message;
             return await NotImported.RecordAsync(store, notifier, time, actor, "cvrf", TaskName, parameters, null, $"fetching {url} failed: {reason}", entry.Id, ct);
         }
+        // Another document than the one asked for is refused before its bytes could be recognised as that one's import.
+        if (content is not null && Formats.CvrfDocumentId.Peek(content) is { } found && !string.Equals(found, entry.Id, StringComparison.OrdinalIgnoreCase))
+            return await NotImported.RecordAsync(store, notifier, time, actor, "cvrf", TaskName, parameters, null, Formats.CvrfDocumentId.Mismatch(found, entry.Id).Message, entry.Id, ct);
         if (content is not null) parameters["sha256"] = Convert.ToHexStringLower(SHA256.HashData(content));
         else if (lastGood?.Parameters.GetValueOrDefault("sha256") is { } kept) parameters["sha256"] = kept;
         if (content is null || parameters["sha256"] == lastGood?.Parameters.GetValueOrDefault("sha256"))

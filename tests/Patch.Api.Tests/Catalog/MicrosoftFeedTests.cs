@@ -167,6 +167,37 @@ public class when_the_microsoft_feed_imports_the_security_update_guide(AppFixtur
     }
 
     /// <summary>
+    /// An index with entries that name no document, one named twice, a document answered for another id, and an HTML page
+    /// answered with 200: the entries are skipped unfetched, the other answers are failed runs that say what came back.
+    /// </summary>
+    [Fact]
+    public async Task entries_that_name_no_document_are_skipped_and_another_document_or_a_web_page_is_a_failed_run()
+    {
+        var msrc = new FakeMsrc();
+        msrc.Add("2024-Jan", SharedData.Bytes(SharedData.Cvrf2024));
+        msrc.Add("2024-Feb", SharedData.Bytes(SharedData.Cvrf2024));       // January's document again, for February
+        msrc.Add("2024-Mar", "<!DOCTYPE html><html><body>Service unavailable</body></html>"u8.ToArray());
+        foreach (var bogus in new[] { "", "updates", "../../kev", "ctl\u0001", "20245-Jan", "2024-Jan-" })
+            msrc.Index[bogus] = new JsonObject { ["ID"] = bogus, ["InitialReleaseDate"] = "2024-06-01T00:00:00Z", ["CurrentReleaseDate"] = "2024-06-01T00:00:00Z" };
+        var twice = msrc.Index["2024-Jan"].DeepClone().AsObject();
+        twice["ID"] = "2024-JAN";
+        twice["CurrentReleaseDate"] = "2020-01-01T00:00:00Z";
+        msrc.Index["2024-JAN"] = twice;
+        await using var server = await StartServerAsync(msrc.Serve);
+
+        var (outcome, _) = await RunAsync(server);
+        Assert.Equal(7, outcome.Counts["skipped"]);
+        Assert.Equal(3, outcome.Counts["selected"]);
+        Assert.Equal(1, outcome.Counts["imported"]);
+        Assert.Equal(2, outcome.Counts["failed"]);
+        Assert.All(msrc.Requests, r => Assert.Matches("^/cvrf/v3.0/(updates|cvrf/2024-(Jan|Feb|Mar))$", r));
+        var runs = (await GetJsonAsync("/api/catalog/imports?pageSize=100")).GetProperty("items").EnumerateArray().ToList();
+        string Error(string id) => runs.Single(r => r.GetProperty("parameters").GetProperty("msrcId").GetString() == id).GetProperty("error").GetString()!;
+        Assert.Contains("The MSRC API answered document '2024-Jan' for '2024-Feb'", Error("2024-Feb"));
+        Assert.Contains("an HTML page", Error("2024-Mar"));
+    }
+
+    /// <summary>
     /// A proxy or a later API version that answers JSON whatever is asked: the documents are read all the same, and the
     /// XML of the same months afterwards (Microsoft's revision dates moved) is the same catalog — nothing appended.
     /// </summary>

@@ -95,11 +95,14 @@ public static class CatalogContainer
     /// </summary>
     public static void ExpectSyntax(byte[] bytes, string format)
     {
-        if (format == "cvrf") return;
         var text = bytes.AsSpan();
         if (text.StartsWith(System.Text.Encoding.UTF8.Preamble)) text = text[3..];
         var at = text.IndexOfAnyExcept(" \t\r\n"u8);
         if (at < 0) return;
+        // A web page where a catalog was expected: a feed's error or sign-in page answered with 200, a page saved from a browser.
+        if (IsHtml(text[at..]))
+            throw new CatalogFormatException("Not a catalog", $"This is an HTML page (a server's error or sign-in page, or a web page saved), not a {format} catalog.", "line 1");
+        if (format == "cvrf") return;
         var xml = format == "mssecure";
         var line = 1 + text[..at].Count((byte)'\n');
         var column = at - (text[..at].LastIndexOf((byte)'\n') + 1) + 1;
@@ -108,6 +111,14 @@ public static class CatalogContainer
         if (!xml && text[at] == (byte)'<')
             throw new CatalogFormatException("Not JSON", $"Format '{format}' reads JSON and this file is XML: an MSRC CVRF document is format cvrf, MBSA's mssecure.xml format mssecure.",
                 $"line {line}, byte {column}");
+    }
+
+    private static bool IsHtml(ReadOnlySpan<byte> text)
+    {
+        foreach (var start in new[] { "<!doctype html"u8.ToArray(), "<html"u8.ToArray() })
+            if (text.Length > start.Length && System.Text.Ascii.EqualsIgnoreCase(text[..start.Length], start)
+                && text[start.Length] is (byte)'>' or (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') return true;
+        return false;
     }
 
     private static byte[] Gunzip(byte[] content, long maxBytes)
