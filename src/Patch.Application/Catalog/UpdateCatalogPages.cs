@@ -41,7 +41,7 @@ public static partial class UpdateCatalogPages
         {
             var key = $"{m.Groups["info"].Value}/{m.Groups["file"].Value}";
             if (!files.TryGetValue(key, out var fields)) files[key] = fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-            fields[m.Groups["field"].Value] = WebUtility.HtmlDecode(m.Groups["value"].Value.Replace("\\'", "'"));
+            fields[m.Groups["field"].Value] = WebUtility.HtmlDecode(ScriptString(m.Groups["value"].Value));
         }
         if (files.Count == 0) throw new FormatException("the download dialog has no downloadInformation[i].files[j].url assignments: its shape changed");
         var list = new List<UpdateFile>();
@@ -49,7 +49,10 @@ public static partial class UpdateCatalogPages
         {
             if (!fields.TryGetValue("url", out var url) || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
                 throw new FormatException($"the download dialog's file {key} has no http(s) url: its shape changed");
-            var name = fields.TryGetValue("fileName", out var n) && n.Length > 0 ? n : Path.GetFileName(uri.AbsolutePath);
+            var name = fields.TryGetValue("fileName", out var n) && n.Length > 0 ? n : Uri.UnescapeDataString(Path.GetFileName(uri.AbsolutePath));
+            // The name the package is saved and installed under (wusa.exe "name"): one Windows can save, never a path.
+            if (Domain.Catalog.CatalogNames.FileNameProblem(name) is { } problem)
+                throw new FormatException($"the download dialog's file {key}: {problem}: its shape changed");
             list.Add(new UpdateFile(url, name, null, Digest(fields.GetValueOrDefault("sha256"), 32, key), Digest(fields.GetValueOrDefault("digest"), 20, key)));
         }
         return list;
@@ -98,6 +101,27 @@ public static partial class UpdateCatalogPages
         if (t.Contains("x64") || t.Contains("amd64")) return "x64";
         if (t.Contains("x86") || t.Contains("32-bit")) return "x86";
         return null;
+    }
+
+    /// <summary>A single-quoted JavaScript string's text: its escapes (\\, \', \xHH, \uHHHH, \n…) decoded as a browser would.</summary>
+    private static string ScriptString(string quoted)
+    {
+        if (!quoted.Contains('\\')) return quoted;
+        var text = new System.Text.StringBuilder(quoted.Length);
+        for (var i = 0; i < quoted.Length; i++)
+        {
+            if (quoted[i] != '\\' || i + 1 == quoted.Length) { text.Append(quoted[i]); continue; }
+            var c = quoted[++i];
+            var hex = c == 'x' ? 2 : c == 'u' ? 4 : 0;
+            if (hex > 0 && i + hex < quoted.Length && int.TryParse(quoted.AsSpan(i + 1, hex), System.Globalization.NumberStyles.HexNumber, null, out var code))
+            {
+                text.Append((char)code);
+                i += hex;
+                continue;
+            }
+            text.Append(c switch { 'n' => '\n', 'r' => '\r', 't' => '\t', 'b' => '\b', 'f' => '\f', 'v' => '\v', '0' => '\0', _ => c });
+        }
+        return text.ToString();
     }
 
     private static string? Digest(string? base64, int length, string key)

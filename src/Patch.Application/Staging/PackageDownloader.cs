@@ -31,9 +31,10 @@ public sealed class PackageDownloader(IHttpClientFactory http, PackageStore stor
     // A singleton: this bounds downloads over all staging jobs at once.
     private readonly SemaphoreSlim _slots = new(Math.Max(1, options.MaxConcurrentDownloads));
 
-    public async Task<DownloadOutcome> DownloadAsync(string updateKey, string bulletinNumber, UpdateFacts update, bool verify, string? stagingLocation, CancellationToken ct)
+    public async Task<DownloadOutcome> DownloadAsync(string updateKey, string bulletinNumber, UpdateFacts update, bool verify, string? stagingLocation, CancellationToken ct,
+        UpdateResolution? resolution = null)
     {
-        if (StagingRules.RefuseBeforeDownload(update, verify) is { } refusal) return new DownloadOutcome(false, null, 0, null, false, refusal, 0);
+        if (StagingRules.RefuseBeforeDownload(update, verify, resolution) is { } refusal) return new DownloadOutcome(false, null, 0, null, false, refusal, 0);
         if (update.Sha256 is { } known && store.Reuse(known))
             return new DownloadOutcome(true, known, new FileInfo(store.PathOf(known)).Length, "package store", verify, null, 0);
         var unreadable = new List<string>();

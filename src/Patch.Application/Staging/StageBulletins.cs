@@ -103,7 +103,8 @@ public sealed class BulletinStager(IDocumentStore store, PackageDownloader downl
         var listed = update.Files is { Count: > 0 } || (files.Count > 0 && (update.DownloadUrl is null || FileResolution.IsCatalogPage(update.DownloadUrl)));
         var outcome = listed
             ? await downloader.DownloadFilesAsync(key, files, vendor.VerifyAuthenticity, options.StagingLocation, ct)
-            : await downloader.DownloadAsync(key, bulletin.Facts.Number, update, vendor.VerifyAuthenticity, options.StagingLocation, ct);
+            : await downloader.DownloadAsync(key, bulletin.Facts.Number, update, vendor.VerifyAuthenticity, options.StagingLocation, ct,
+                bulletin.Resolutions.GetValueOrDefault(update.UpdateId));
         // Only an update of one file: the naming convention finds one file, never the files installed before it.
         if (!outcome.Success && listed && files.Count <= 1 && await MirrorByNameAsync(key, bulletin, update, vendor, ct) is { } mirrored) outcome = mirrored;
         object e = outcome.Success

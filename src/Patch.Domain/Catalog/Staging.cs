@@ -37,11 +37,21 @@ public static class StagingRules
     /// <summary>Staged = every non-excluded update downloaded (and there is at least one).</summary>
     public static bool IsStaged(Bulletin bulletin) => bulletin.UpdateCount > 0 && Missing(bulletin).Count == 0;
 
-    /// <summary>"Verify authenticity": an update with no known hash can only be staged with verification off.</summary>
-    public static string? RefuseBeforeDownload(UpdateFacts update, bool verifyAuthenticity) =>
-        verifyAuthenticity && update.Sha256 is null
-            ? "no SHA-256 is known for this update, so its authenticity cannot be verified: stage it with 'Verify authenticity' off"
-            : null;
+    /// <summary>
+    /// "Verify authenticity": an update with no known hash can only be staged with verification off — from its own file, or
+    /// a copy in the staging location. One whose catalog names no file at all (a Microsoft Update Catalog page, as CVRF
+    /// gives) is first of all without a file: <paramref name="resolution"/> says what the Update Catalog's lookup found.
+    /// </summary>
+    public static string? RefuseBeforeDownload(UpdateFacts update, bool verifyAuthenticity, UpdateResolution? resolution = null)
+    {
+        if (!verifyAuthenticity || update.Sha256 is not null) return null;
+        if (update.DownloadUrl is null || FileResolution.IsCatalogPage(update.DownloadUrl))
+            return (resolution is { Resolved: false, Reason: { } reason }
+                    ? $"no file is known for this update: the Microsoft Update Catalog's lookup found none ({reason})"
+                    : "no file is known for this update: its files have not been found in the Microsoft Update Catalog yet (the microsoft-file-resolution task)")
+                + "; a copy in the staging location has no digest to be verified against, so only 'Verify authenticity' off stages one";
+        return "no SHA-256 is known for this update, so its authenticity cannot be verified: stage it with 'Verify authenticity' off";
+    }
 
     /// <summary>With several files (or resolved ones), each needs a digest the catalog stated (SHA-256 or SHA-1) to be verified.</summary>
     public static string? RefuseBeforeDownload(IReadOnlyList<UpdateFile> files, bool verifyAuthenticity) =>

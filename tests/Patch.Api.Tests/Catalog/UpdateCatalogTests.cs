@@ -203,6 +203,11 @@ public class when_microsoft_updates_are_resolved_in_the_update_catalog(AppFixtur
         Assert.True(updates["KB5034123-x64"].GetProperty("verified").GetBoolean());
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Content("x64 cumulative"))), updates["KB5034123-x64"].GetProperty("sha256").GetString());
         Assert.Equal("downloaded", updates["KB5034123-arm"].GetProperty("state").GetString());
+        // An update the Update Catalog could not name has no file: staging says so and why, not to switch verification off.
+        var none = (await StageAndWaitAsync("KB5034122")).GetProperty("bulletins")[0].GetProperty("updateStatus")[0];
+        Assert.Equal("failed", none.GetProperty("state").GetString());
+        Assert.StartsWith("no file is known for this update: the Microsoft Update Catalog's lookup found none (", none.GetProperty("reason").GetString());
+        Assert.Contains("several rows", none.GetProperty("reason").GetString());
 
         // The policy distributes the update with its checkpoint before it, added with DISM.
         var (status, policy) = await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinIds = new[] { "KB5034123" } });
@@ -273,5 +278,13 @@ public class when_microsoft_updates_are_resolved_in_the_update_catalog(AppFixtur
         Assert.Contains("shape changed", Assert.Throws<FormatException>(() => UpdateCatalogPages.ParseDownloadDialog("<html></html>")).Message);
         Assert.Contains("not base64", Assert.Throws<FormatException>(() =>
             UpdateCatalogPages.ParseDownloadDialog("downloadInformation[0].files[0].url = 'https://x/y.msu';\ndownloadInformation[0].files[0].digest = '***';")).Message);
+        // A file name is saved and installed as given (wusa.exe "name"): a path or a character Windows forbids is a changed shape, never taken.
+        foreach (var (name, problem) in new[] { (@"..\\..\\Windows\\System32\\kb-evil.msu", "bare file name"), ("kb5071546:x86*21h2?.msu", "bare file name"), ("kb*.msu", "forbids") })
+            Assert.Contains(problem, Assert.Throws<FormatException>(() => UpdateCatalogPages.ParseDownloadDialog(
+                $"downloadInformation[0].files[0].url = 'https://x/y.msu';\ndownloadInformation[0].files[0].fileName = '{name}';")).Message);
+        // The script's escapes are the browser's (\\ is one backslash, \x41 an A); a name from the address is unescaped.
+        var file = Assert.Single(UpdateCatalogPages.ParseDownloadDialog("downloadInformation[0].files[0].url = 'https://x/windows10.0-kb1-arm64%20own\\x2emsu';"));
+        Assert.Equal("windows10.0-kb1-arm64 own.msu", file.FileName);
+        Assert.Equal("https://x/windows10.0-kb1-arm64%20own.msu", file.Url);
     }
 }
