@@ -37,7 +37,7 @@ public sealed partial class UpdateFileResolver(IDocumentStore store, IHttpClient
             {
                 updates++;
                 // Found files are asked for again only after Patch:Microsoft:ResolveRecheckDays or a revision of the bulletin: the catalog is a public service.
-                if (bulletin.Resolutions.GetValueOrDefault(update.UpdateId) is { Resolved: true } found && found.At > recheckBefore && (bulletin.Facts.Revised ?? DateTimeOffset.MinValue) <= found.At)
+                if (bulletin.Resolutions.GetValueOrDefault(update.UpdateId) is { Resolved: true } found && found.At > recheckBefore && found.ForRevision(bulletin.Facts.Revised))
                 {
                     fresh++;
                     continue;

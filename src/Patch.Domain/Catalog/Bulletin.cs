@@ -29,7 +29,7 @@ public sealed record Bulletin(string Id, BulletinFacts Facts, IReadOnlyList<Upda
     /// <summary>Files found anew (Microsoft re-released them) make a package staged from the old ones stale.</summary>
     public static Bulletin Apply(UpdateFilesResolved e, Bulletin b) => b with
     {
-        Resolutions = new Dictionary<string, UpdateResolution>(b.Resolutions) { [e.UpdateId] = new(true, e.CatalogUpdateId, e.Files, null, e.At) },
+        Resolutions = new Dictionary<string, UpdateResolution>(b.Resolutions) { [e.UpdateId] = new(true, e.CatalogUpdateId, e.Files, null, e.At, e.BulletinRevised) },
         Downloads = b.Resolutions.GetValueOrDefault(e.UpdateId) is { Resolved: true } old && !old.Files.SequenceEqual(e.Files) ? Without(b.Downloads, e.UpdateId) : b.Downloads,
     };
 

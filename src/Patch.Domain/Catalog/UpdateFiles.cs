@@ -6,14 +6,27 @@ public sealed record UpdateFile(string Url, string FileName, long? Size, string?
 /// <summary>A staged file of an update's package other than its main one (a checkpoint cumulative update's prerequisite), by the SHA-256 the store computed.</summary>
 public sealed record PackageFile(string Sha256, long Size, string? FileName);
 
-/// <summary>The Microsoft Update Catalog named the update's files (in install order; the last is the update's own).</summary>
-public sealed record UpdateFilesResolved(string BulletinId, string UpdateId, string CatalogUpdateId, IReadOnlyList<UpdateFile> Files, DateTimeOffset At);
+/// <summary>
+/// The Microsoft Update Catalog named the update's files (in install order; the last is the update's own) for the bulletin
+/// as revised at <c>BulletinRevised</c> (null: not revised).
+/// </summary>
+public sealed record UpdateFilesResolved(string BulletinId, string UpdateId, string CatalogUpdateId, IReadOnlyList<UpdateFile> Files, DateTimeOffset At,
+    DateTimeOffset? BulletinRevised = null);
 
 /// <summary>The update's files could not be found without guessing: no match, several candidates, or a page whose shape changed.</summary>
 public sealed record UpdateFilesUnresolved(string BulletinId, string UpdateId, string Reason, DateTimeOffset At);
 
 /// <summary>Where an update's files were found, or why they were not.</summary>
-public sealed record UpdateResolution(bool Resolved, string? CatalogUpdateId, IReadOnlyList<UpdateFile> Files, string? Reason, DateTimeOffset At);
+public sealed record UpdateResolution(bool Resolved, string? CatalogUpdateId, IReadOnlyList<UpdateFile> Files, string? Reason, DateTimeOffset At,
+    DateTimeOffset? BulletinRevised = null)
+{
+    /// <summary>
+    /// Whether these files were found for the bulletin as it is revised now: a revision imported since — whatever date
+    /// Microsoft gave it, often before the lookup when it is imported late — has them looked up again. (A lookup recorded
+    /// before the revision was kept with it counts as another revision's, once: the next lookup records it.)
+    /// </summary>
+    public bool ForRevision(DateTimeOffset? revised) => BulletinRevised == revised;
+}
 
 /// <summary>What a resolution attempt found for one update.</summary>
 public sealed record ResolutionOutcome(string? CatalogUpdateId, IReadOnlyList<UpdateFile> Files, string? Reason)
@@ -31,8 +44,10 @@ public static class FileResolution
         var current = bulletin.Resolutions.GetValueOrDefault(updateId);
         if (outcome.Reason is null)
         {
-            if (current is { Resolved: true } && current.CatalogUpdateId == outcome.CatalogUpdateId && current.Files.SequenceEqual(outcome.Files)) return null;
-            return new UpdateFilesResolved(bulletin.Id, updateId, outcome.CatalogUpdateId!, outcome.Files, at);
+            // The same files for the same revision: nothing new. For a revision they were not found for: confirmed for it.
+            if (current is { Resolved: true } && current.CatalogUpdateId == outcome.CatalogUpdateId && current.Files.SequenceEqual(outcome.Files)
+                && current.BulletinRevised == bulletin.Facts.Revised) return null;
+            return new UpdateFilesResolved(bulletin.Id, updateId, outcome.CatalogUpdateId!, outcome.Files, at, bulletin.Facts.Revised);
         }
         if (current is { Resolved: false } && current.Reason == outcome.Reason) return null;
         return new UpdateFilesUnresolved(bulletin.Id, updateId, outcome.Reason, at);

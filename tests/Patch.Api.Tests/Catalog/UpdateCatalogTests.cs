@@ -120,7 +120,8 @@ public class when_microsoft_updates_are_resolved_in_the_update_catalog(AppFixtur
         return (fake, server);
     }
 
-    private async Task ImportAsync()
+    /// <summary>The test's catalog; <paramref name="revised"/>: KB5034123 revised then (its title changed), as Microsoft dated it.</summary>
+    private async Task ImportAsync(DateTimeOffset? revised = null)
     {
         object Update(string id, string product, string kb) => new { id, product, kb };
         var catalog = new
@@ -134,8 +135,8 @@ public class when_microsoft_updates_are_resolved_in_the_update_catalog(AppFixtur
             },
             bulletins = new object[]
             {
-                new { id = "KB5034123", vendor = "microsoft", title = "January 2024 cumulative", severity = "Critical", released = DateTimeOffset.UtcNow.AddMonths(-1),
-                      updates = new[] { Update("KB5034123-x64", "w11x64", "KB5034123"), Update("KB5034123-arm", "w11arm", "KB5034123") } },
+                new { id = "KB5034123", vendor = "microsoft", title = revised is null ? "January 2024 cumulative" : "January 2024 cumulative (revised)", severity = "Critical",
+                      released = DateTimeOffset.UtcNow.AddMonths(-1), revised, updates = new[] { Update("KB5034123-x64", "w11x64", "KB5034123"), Update("KB5034123-arm", "w11arm", "KB5034123") } },
                 new { id = "KB5034122", vendor = "microsoft", title = "Windows 10", severity = "Critical", released = DateTimeOffset.UtcNow.AddMonths(-1),
                       updates = new[] { Update("KB5034122-w10", "w10", "KB5034122") } },
                 new { id = "KB5099999", vendor = "microsoft", title = "Not in the catalog", severity = "Low", released = DateTimeOffset.UtcNow.AddMonths(-1),
@@ -195,6 +196,13 @@ public class when_microsoft_updates_are_resolved_in_the_update_catalog(AppFixtur
         var always = await ResolveAsync(server, recheckDays: 0);
         Assert.Equal(5, always.Counts["unchanged"]);
         Assert.Equal(events, await App.CatalogEventCountAsync());
+        // A revision imported late — Microsoft dated it two days before these lookups — has its found files looked up again.
+        await ImportAsync(revised: DateTimeOffset.UtcNow.AddDays(-2));
+        var afterRevision = await ResolveAsync(server);
+        Assert.Equal(2, afterRevision.Counts["resolved"]);
+        Assert.Equal(0, afterRevision.Counts["notDue"]);
+        Assert.Equal(2, (await ResolveAsync(server)).Counts["notDue"]);
+        events = await App.CatalogEventCountAsync();
 
         // Staged from Microsoft (the loopback catalog) with verification on: each file checked against its SHA-1, kept by its SHA-256.
         var staged = await StageAndWaitAsync("KB5034123");
