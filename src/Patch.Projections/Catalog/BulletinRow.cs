@@ -41,7 +41,14 @@ public sealed record BulletinRow(
     /// <summary>Updates whose files the Update Catalog named (they can be staged from Microsoft, verified).</summary>
     public IReadOnlyList<string> ResolvedUpdateIds { get; init; } = [];
 
-    public int Unresolved => UnresolvedUpdates.Keys.Count(UpdateIds.Contains);
+    /// <summary>Updates whose catalog names no file of their own (CVRF's are a Microsoft Update Catalog page): theirs must be found.</summary>
+    public IReadOnlyList<string> FilelessUpdateIds { get; init; } = [];
+
+    /// <summary>
+    /// The Remediation Center's "without files": updates the Update Catalog's lookup found none for, and those whose catalog
+    /// names none that no lookup has found yet (not looked up, or the catalog could not be reached).
+    /// </summary>
+    public int Unresolved => UpdateIds.Count(id => UnresolvedUpdates.ContainsKey(id) || FilelessUpdateIds.Contains(id) && !ResolvedUpdateIds.Contains(id));
 
     public int Resolved => ResolvedUpdateIds.Count(UpdateIds.Contains);
 
@@ -110,8 +117,12 @@ public sealed record BulletinRow(
         Description = f.Description, Cves = f.Cves, Supersedes = f.Supersedes,
     };
 
-    private static BulletinRow WithFamily(BulletinRow row, UpdateFacts update) =>
-        row with { UpdateFamilies = new Dictionary<string, string>(row.UpdateFamilies) { [update.UpdateId] = ProductFamilies.Of(update.Product).Id } };
+    private static BulletinRow WithFamily(BulletinRow row, UpdateFacts update) => row with
+    {
+        UpdateFamilies = new Dictionary<string, string>(row.UpdateFamilies) { [update.UpdateId] = ProductFamilies.Of(update.Product).Id },
+        FilelessUpdateIds = update.Files is { Count: > 0 } || update.DownloadUrl is { } url && !FileResolution.IsCatalogPage(url)
+            ? Remove(row.FilelessUpdateIds, update.UpdateId) : Add(row.FilelessUpdateIds, update.UpdateId),
+    };
 
     private static IReadOnlyList<string> Add(IReadOnlyList<string> list, string id) => list.Contains(id) ? list : [.. list, id];
 

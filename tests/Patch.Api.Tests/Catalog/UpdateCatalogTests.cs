@@ -162,8 +162,11 @@ public class when_microsoft_updates_are_resolved_in_the_update_catalog(AppFixtur
         var (fake, server) = await StartAsync();
         await using var _ = server;
         await ImportAsync();
+        // Before any lookup, a CVRF-like update names no file: "without files" already.
+        Assert.Equal(2, (await GetJsonAsync("/api/bulletins?q=KB5034123")).GetProperty("items")[0].GetProperty("unresolvedUpdates").GetInt32());
 
         var first = await ResolveAsync(server);
+        Assert.Equal(0, (await GetJsonAsync("/api/bulletins?q=KB5034123")).GetProperty("items")[0].GetProperty("unresolvedUpdates").GetInt32());
         Assert.Equal(5, first.Counts["updates"]);
         Assert.Equal(2, first.Counts["resolved"]);
         Assert.Equal(3, first.Counts["unresolved"]);
