@@ -76,6 +76,16 @@ public class when_analysing_a_computer
     }
 
     [Fact]
+    public void a_fixed_build_that_is_no_build_of_this_windows_decides_nothing()
+    {
+        // 2024-Jan's IE cumulative update for Windows Server 2012 R2 (KB5034120) gives "1.001"; IE 11's versions are 11.0.….
+        const string server = "Windows Server 2012 R2";
+        foreach (var fixedBuild in new[] { "1.001", "11.0.9600.21615", "6.3" })
+            Assert.Equal(UpdateState.Missing, States(Pc(version: "6.3.9600.19000", releases: [server]), Cu("KB5034120", fixedBuild, product: server))["KB5034120"]);
+        Assert.Equal(UpdateState.Installed, States(Pc(version: "6.3.9600.21620", releases: [server]), Cu("KB5034119", "6.3.9600.21620", product: server))["KB5034119"]);
+    }
+
+    [Fact]
     public void cultures_and_rules_of_patch_catalogs_decide_applicability_and_installation()
     {
         var german = Cu("KB1000001", "", culture: "de-DE");

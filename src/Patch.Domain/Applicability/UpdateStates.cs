@@ -59,15 +59,16 @@ public static class UpdateStates
     private static readonly int[][] SharedBranches = [[18362, 18363], [19041, 19042, 19043, 19044, 19045], [22621, 22631], [26100, 26200]];
 
     /// <summary>
-    /// The OS at or past a fixed build. On another build of the same Windows, only the revision of a shared branch says so;
-    /// a build of another line cannot (22631.4460 is not past 22621.5624 for being a higher build), so it is not "installed".
+    /// The OS at or past a fixed build. Only an OS build decides: major.minor.build of this Windows (2024-Jan gives its
+    /// IE cumulative update "1.001", IE 11's own versions are 11.0.…: neither is a build of Windows 6.3). On another build
+    /// of the same Windows, only the revision of a shared branch says so; a build of another line cannot (22631.4460 is
+    /// not past 22621.5624 for being a higher build). What cannot decide is not "installed" (the KB still can say so).
     /// </summary>
     private static bool WindowsBuildReached(ComputerFacts facts, string fixedBuild)
     {
         var have = facts.Version;
-        if (!Version.TryParse(fixedBuild, out var target) || target.Build < 0 || have.Build < 0
-            || have.Major != target.Major || have.Minor != target.Minor || have.Build == target.Build)
-            return RuleEngine.Compare(facts, fixedBuild) is >= 0;
+        if (!Version.TryParse(fixedBuild, out var target) || target.Build < 0 || have.Major != target.Major || have.Minor != target.Minor) return false;
+        if (have.Build < 0 || have.Build == target.Build) return RuleEngine.Compare(facts, fixedBuild) is >= 0;
         return target.Revision >= 0 && have.Revision >= target.Revision
             && SharedBranches.Any(branch => branch.Contains(have.Build) && branch.Contains(target.Build));
     }

@@ -89,6 +89,10 @@ public static partial class SystemInfoParser
 
         var locale = fields.Select(f => Locale().Match(f.Value)).FirstOrDefault(x => x.Success)?.Groups[1].Value.ToLowerInvariant();
         var hotfixes = fields.FirstOrDefault(f => f.More.Any(l => HotfixLine().IsMatch(l)));
+        // systeminfo lists its hotfixes, then its network cards, after the locale: a capture without a list after it ends
+        // before them (cut short), and its installed KBs would read as none.
+        if (hotfixes is null && fields.FindIndex(f => Locale().IsMatch(f.Value)) is var localeAt and >= 0 && !fields.Skip(localeAt + 1).Any(f => f.More.Count > 0))
+            throw new FormatException("the capture ends before its Hotfix(s) and Network Card(s) lists: it was cut short, and its installed KBs cannot be read");
         var kbs = hotfixes?.More.Select(l => HotfixLine().Match(l)).Where(x => x.Success).Select(x => Normalize(x.Groups[1].Value)).OfType<string>().Distinct().ToList() ?? [];
         var declared = hotfixes is not null && LeadingNumber().Match(hotfixes.Value) is { Success: true } n && int.TryParse(n.Value, System.Globalization.CultureInfo.InvariantCulture, out var count) ? count : (int?)null;
 

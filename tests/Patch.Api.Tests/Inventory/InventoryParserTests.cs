@@ -135,6 +135,11 @@ public class when_reading_real_windows_inventory
         Assert.Equal("Microsoft Windows 10 Pro für Workstations", SystemInfoParser.Parse(text.Replace("Microsoft Windows 10 Pro", "Microsoft Windows 10 Pro f\u0081ür Workstations")).Caption);
         var noVersion = string.Join("\n", text.Split('\n').Where(l => !l.StartsWith("OS Version:", StringComparison.Ordinal)));
         Assert.Throws<FormatException>(() => SystemInfoParser.Parse(noVersion));
+        // Cut before its Hotfix(s) list: not "no KB installed".
+        Assert.Contains("cut short", Assert.Throws<FormatException>(() => SystemInfoParser.Parse(text[..text.IndexOf("Hotfix(s):", StringComparison.Ordinal)])).Message);
+        // None installed, as systeminfo says so (its network cards still listed after it): read.
+        var none = System.Text.RegularExpressions.Regex.Replace(text, @"Hotfix\(s\):.*?(?=Network Card)", "Hotfix(s):                 N/A\r\n", System.Text.RegularExpressions.RegexOptions.Singleline);
+        Assert.Empty(SystemInfoParser.Parse(none).InstalledKbs);
     }
 
     /// <summary>

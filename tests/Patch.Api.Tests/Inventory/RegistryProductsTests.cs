@@ -69,6 +69,11 @@ public class when_reading_products_from_registry_exports
         Assert.Equal("16.0.4135.4", instance.Version);
         Assert.Equal("Developer Edition, SQL Server 2022 RTM, CU branch", instance.Detail);
         Assert.Equal("Standard Edition, SQL Server 2019 RTM, GDR branch", Product(inventory, "Microsoft SQL Server 2019 (LEGACY)").Detail);
+        Assert.Equal("x64", instance.Architecture);
+        // A 32-bit instance on a 64-bit Windows registers under the 32-bit view (WOW6432Node): read, as x86.
+        var express = Product(inventory, "Microsoft SQL Server 2014 (SQLEXPRESS)");
+        Assert.Equal(("x86", "12.0.6024.0"), (express.Architecture, express.Version));
+        Assert.True(InventoryFacts.Of(inventory).HasProduct("Microsoft SQL Server 2014 Service Pack 3 for 32-bit Systems (GDR)"));
         var facts = InventoryFacts.Of(inventory);
         Assert.True(facts.HasProduct("Microsoft SQL Server 2022 for x64-based Systems (CU 15)"));
         Assert.False(facts.HasProduct("Microsoft SQL Server 2022 for x64-based Systems (GDR)"));
@@ -135,6 +140,8 @@ public class when_reading_products_from_registry_exports
         var inventory = Read("servicing-packages.reg");
         Assert.Contains("KB5034441", inventory.InstalledKbs);
         Assert.Contains("KB5036892", inventory.InstalledKbs);
+        // Permanent (0x80: a servicing stack update, or made permanent by DISM /ResetBase) is installed for good.
+        Assert.Contains("KB5005112", inventory.InstalledKbs);
         Assert.DoesNotContain("KB5011048", inventory.InstalledKbs);
     }
 

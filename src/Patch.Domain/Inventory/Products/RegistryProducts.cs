@@ -14,13 +14,15 @@ public static partial class RegistryProducts
     public const string Uninstall = @"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall";
     public const string Uninstall32 = @"HKLM\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall";
     public const string SqlServer = @"HKLM\SOFTWARE\Microsoft\Microsoft SQL Server";
+    /// <summary>32-bit SQL Server instances on a 64-bit Windows (Express x86 is common) register under the 32-bit view.</summary>
+    public const string SqlServer32 = @"HKLM\SOFTWARE\WOW6432Node\Microsoft\Microsoft SQL Server";
     public const string DotNet = @"HKLM\SOFTWARE\dotnet\Setup\InstalledVersions";
     public const string PowerShell = @"HKLM\SOFTWARE\Microsoft\PowerShellCore\InstalledVersions";
     public const string Defender = @"HKLM\SOFTWARE\Microsoft\Windows Defender";
     public const string Servicing = @"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\Packages";
 
     /// <summary>The keys the agent exports.</summary>
-    public static readonly IReadOnlyList<string> Roots = [Ndp, ClickToRun, Uninstall, Uninstall32, SqlServer, DotNet, PowerShell, Defender, Servicing];
+    public static readonly IReadOnlyList<string> Roots = [Ndp, ClickToRun, Uninstall, Uninstall32, SqlServer, SqlServer32, DotNet, PowerShell, Defender, Servicing];
 
     /// <summary>What an export shows: products, and KBs installed beyond Win32_QuickFixEngineering (servicing packages, MSI patches).</summary>
     public sealed record Result(IReadOnlyList<InstalledProduct> Products, IReadOnlyList<string> InstalledKbs);
@@ -81,20 +83,20 @@ public static partial class RegistryProducts
 
     private static void Sql(RegistryExport reg, List<InstalledProduct> products, string osArch)
     {
-        var names = reg.Key(SqlServer + @"\Instance Names\SQL");
-        foreach (var (instance, id) in names ?? new Dictionary<string, object>())
-        {
-            if (id is not string instanceId) continue;
-            var setup = $@"{SqlServer}\{instanceId}\Setup";
-            var patchLevel = reg.String(setup, "PatchLevel") ?? reg.String(setup, "Version");
-            if (InstalledProduct.ParseVersion(patchLevel) is not { } v || SqlServerProducts.Release(v) is not { } year) continue;
-            var edition = reg.String(setup, "Edition");
-            // A 32-bit Windows runs 32-bit SQL Server only; on a 64-bit one, a 32-bit instance is under WOW64 unless its edition says 64-bit.
-            var arch = osArch == "x86" ? "x86"
-                : edition?.Contains("64-bit", StringComparison.OrdinalIgnoreCase) == true || !instanceId.Contains("WOW", StringComparison.OrdinalIgnoreCase) ? "x64" : "x86";
-            products.Add(new InstalledProduct(ProductFamilies.SqlServer.Id, $"Microsoft SQL Server {year.ToUpperInvariant()} ({instance})", patchLevel,
-                Source(setup, $"PatchLevel {patchLevel}"), Architecture: arch, Detail: string.Join(", ", new[] { edition, SqlServerProducts.Describe(v) }.OfType<string>())));
-        }
+        foreach (var (root, wow) in new[] { (SqlServer, false), (SqlServer32, true) })
+            foreach (var (instance, id) in reg.Key(root + @"\Instance Names\SQL") ?? new Dictionary<string, object>())
+                if (id is string instanceId) SqlInstance(reg, products, root, instance, instanceId, osArch == "x86" || wow ? "x86" : "x64");
+    }
+
+    /// <summary>One instance, <paramref name="arch"/> its view's: a 32-bit Windows runs 32-bit SQL Server only, and a 64-bit one its 32-bit instances under WOW64.</summary>
+    private static void SqlInstance(RegistryExport reg, List<InstalledProduct> products, string root, string instance, string instanceId, string arch)
+    {
+        var setup = $@"{root}\{instanceId}\Setup";
+        var patchLevel = reg.String(setup, "PatchLevel") ?? reg.String(setup, "Version");
+        if (InstalledProduct.ParseVersion(patchLevel) is not { } v || SqlServerProducts.Release(v) is not { } year) return;
+        var edition = reg.String(setup, "Edition");
+        products.Add(new InstalledProduct(ProductFamilies.SqlServer.Id, $"Microsoft SQL Server {year.ToUpperInvariant()} ({instance})", patchLevel,
+            Source(setup, $"PatchLevel {patchLevel}"), Architecture: arch, Detail: string.Join(", ", new[] { edition, SqlServerProducts.Describe(v) }.OfType<string>())));
     }
 
     /// <summary>A version as a product states it, or none: an empty one, or one longer than any version (64), is no version (a product's inventory was refused for it).</summary>
@@ -155,12 +157,15 @@ public static partial class RegistryProducts
             products.Add(new InstalledProduct(ProductFamilies.Defender.Id, "Microsoft Malware Protection Engine", engine, Source(Defender + @"\Signature Updates", "EngineVersion")));
     }
 
-    /// <summary>KBs of installed servicing packages (CurrentState 0x70, "installed") and of MSI patches listed as Uninstall entries ("… (KB5002xxx) …").</summary>
+    /// <summary>
+    /// KBs of installed servicing packages — CurrentState 0x70 "installed", or 0x80 "permanent": installed for good (servicing
+    /// stack updates, packages DISM /ResetBase made permanent) — and of MSI patches listed as Uninstall entries ("… (KB5002xxx) …").
+    /// </summary>
     private static IReadOnlyList<string> Kbs(RegistryExport reg)
     {
         var kbs = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var key in reg.SubKeys(Servicing))
-            if (reg.Number(key, "CurrentState") == 0x70 && PackageKb().Match(key[(key.LastIndexOf('\\') + 1)..]) is { Success: true } m) kbs.Add("KB" + m.Groups[1].Value);
+            if (reg.Number(key, "CurrentState") is 0x70 or 0x80 && PackageKb().Match(key[(key.LastIndexOf('\\') + 1)..]) is { Success: true } m) kbs.Add("KB" + m.Groups[1].Value);
         foreach (var e in Entries(reg))
             if (NameKb().Match(e.Name) is { Success: true } m) kbs.Add("KB" + m.Groups[1].Value);
         return kbs.ToList();
