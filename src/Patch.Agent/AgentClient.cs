@@ -148,7 +148,17 @@ public sealed class AgentClient(HttpClient http) : IAgentServer
             }
             throw new AgentException($"The server answered {(int)response.StatusCode}: {detail}", (int)response.StatusCode);
         }
-        return (await response.Content.ReadFromJsonAsync<T>(Json, ct))!;
+        try
+        {
+            return (await response.Content.ReadFromJsonAsync<T>(Json, ct))!;
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException)
+        {
+            // A proxy's or captive portal's page answered with 200, or another web server at that address: not Patch's
+            // answer, so taken as a gateway's failure (the cycle goes on with its last assignments, events stay queued).
+            throw new AgentException($"The server's answer is not Patch's ({response.Content.Headers.ContentType?.MediaType ?? "no content type"}, {(int)response.StatusCode}): "
+                + $"is {response.RequestMessage?.RequestUri?.GetLeftPart(UriPartial.Authority)} Patch's address, or is a proxy answering for it?", 502);
+        }
     }
 }
 

@@ -190,6 +190,12 @@ try
             return 2;
     }
 }
+catch (AgentException e) when (e.StatusCode == 401 && command != "enrol")
+{
+    // The credential this agent holds is refused: the agent was revoked or reset (or its old secret outlived its grace).
+    Console.Error.WriteLine($"{e.Message}\nThe server refused this agent's credential: the agent was revoked or reset on the server. Enrol again (enrol --server … --token …) once an administrator has reset it (DELETE /api/computers/{{name}}/agent).");
+    return 1;
+}
 catch (Exception e) when (e is AgentException or HttpRequestException or IOException or FormatException or UnauthorizedAccessException)
 {
     Console.Error.WriteLine(e.Message);

@@ -133,8 +133,16 @@ public sealed class JsonInventorySource(string path) : IInventorySource
 
     public AgentInventory Read()
     {
-        var inventory = System.Text.Json.JsonSerializer.Deserialize<AgentInventory>(File.ReadAllText(path), Json)
-            ?? throw new FormatException($"{path}: not an inventory");
+        AgentInventory? inventory;
+        try
+        {
+            inventory = System.Text.Json.JsonSerializer.Deserialize<AgentInventory>(File.ReadAllText(path), Json);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new FormatException($"{path}: not an inventory in JSON ({e.Message})", e);
+        }
+        if (inventory is null) throw new FormatException($"{path}: not an inventory");
         var problems = inventory.Problems();
         return problems.Count == 0 ? inventory.Normalized() : throw new FormatException($"{path}: {string.Join("; ", problems)}");
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.AspNetCore.Http;
 using Patch.Api.Tests.Infrastructure;
 
 namespace Patch.Api.Tests.Agents;
@@ -27,6 +28,37 @@ public class when_the_agent_command_line_is_used
         var (code, _, error) = await RunAsync(args.Split(' '));
         Assert.Equal(2, code);
         Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A proxy's or captive portal's page answered with 200 where Patch was expected, and an inventory file that is no JSON:
+    /// a clear message and exit code 1, never the runtime's stack trace.
+    /// </summary>
+    [Fact]
+    public async Task a_web_page_for_an_answer_or_an_inventory_that_is_no_json_is_said_so()
+    {
+        await using var portal = await Loopback.StartAsync(async http =>
+        {
+            http.Response.ContentType = "text/html";
+            await http.Response.WriteAsync("<html><body>Sign in to the guest network</body></html>");
+        });
+        var state = Directory.CreateTempSubdirectory("patch-agent-cli-").FullName;
+        try
+        {
+            var (code, _, error) = await RunAsync("enrol", "--server", portal.Urls.First(), "--token", "t", "--state", state);
+            Assert.True(code == 1, error);
+            Assert.Contains("The server's answer is not Patch's (text/html, 200)", error, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+            var empty = Path.Combine(state, "inventory.json");
+            await File.WriteAllTextAsync(empty, "", TestContext.Current.CancellationToken);
+            (code, _, error) = await RunAsync("inventory", "--inventory", empty, "--state", state);
+            Assert.True(code == 1, error);
+            Assert.Contains("not an inventory in JSON", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
     }
 
     [Fact]
