@@ -44,6 +44,14 @@ if (takes is not null && options.Keys.Where(k => k != "state" && !takes.Contains
     return 2;
 }
 
+// Every option but the switches takes a value: one given without it is named, not read as left out.
+string[] switches = ["send", "force", "simulate"];
+if (takes is not null && options.FirstOrDefault(o => o.Value is null && !switches.Contains(o.Key, StringComparer.OrdinalIgnoreCase)).Key is { } bare)
+{
+    Console.Error.WriteLine($"--{bare} needs a value. Try --help.");
+    return 2;
+}
+
 try
 {
     switch (command)
@@ -83,14 +91,16 @@ try
         case "enrol":
         {
             var server = Required(options, "server");
+            var token = Required(options, "token");
             var client = Client(server);
             var name = options.GetValueOrDefault("name") ?? Environment.MachineName;
+            // Nothing is written in the state folder before the command line is known to be whole.
             using var exclusive = await AgentLock.AcquireAsync(stateDir, TimeSpan.FromSeconds(30), CancellationToken.None);
             var mac = options.GetValueOrDefault("mac") ?? MacAddress.Primary();
             // The agent's own secret, kept until the enrolment is saved: running 'enrol' again after a lost answer gets the same enrolment.
             var pending = Path.Combine(stateDir, "enrol.pending");
             if (!File.Exists(pending)) Patch.Agent.Cycle.PrivateFile.Write(pending, Patch.Domain.Agents.Secrets.New());
-            var enrolled = await client.EnrolAsync(Required(options, "token"), name, options.GetValueOrDefault("domain"), AgentVersion.Current, CancellationToken.None, mac,
+            var enrolled = await client.EnrolAsync(token, name, options.GetValueOrDefault("domain"), AgentVersion.Current, CancellationToken.None, mac,
                 (await File.ReadAllTextAsync(pending)).Trim());
             new AgentState(server, enrolled.ComputerId, enrolled.AgentId, enrolled.Credential, CredentialIssuedAt: DateTimeOffset.UtcNow).Save(stateDir);
             File.Delete(pending);

@@ -23,6 +23,8 @@ public class when_the_agent_command_line_is_used
     [InlineData("inventory --systeminfo x.txt --bogus 1", "Unknown option --bogus for 'inventory'")]
     [InlineData("status --show Installed --asOf 2026-01-01", "Unknown option --asOf for 'status'")]
     [InlineData("inventory stray", "Unexpected argument 'stray'")]
+    [InlineData("inventory --systeminfo", "--systeminfo needs a value")]
+    [InlineData("enrol --server http://127.0.0.1:9 --token", "--token needs a value")]
     public async Task an_option_a_command_does_not_take_is_refused_naming_it(string args, string expected)
     {
         var (code, _, error) = await RunAsync(args.Split(' '));
