@@ -54,9 +54,21 @@ public class when_analysing_a_computer
 
         // Without the revision the build alone cannot say: not installed, never guessed.
         Assert.Equal(UpdateState.Missing, States(Pc(version: "10.0.19045"), Feb)["KB5034763"]);
-        // A later build of another line is not past the fix for being a higher build, with a revision or without.
-        Assert.Equal(UpdateState.Missing, States(Pc(version: "10.0.19046"), Feb)["KB5034763"]);
-        Assert.Equal(UpdateState.Missing, States(Pc(version: "10.0.19046.5000"), Feb)["KB5034763"]);
+        // A build of another line is not past the fix for being a higher build: the package is that line's, not this one's.
+        Assert.Equal(UpdateState.NotApplicable, States(Pc(version: "10.0.19046"), Feb)["KB5034763"]);
+        Assert.Equal(UpdateState.NotApplicable, States(Pc(version: "10.0.19046.5000"), Feb)["KB5034763"]);
+    }
+
+    [Fact]
+    public void a_package_of_another_windows_line_filed_under_this_release_does_not_apply()
+    {
+        // 2024-Aug (revised) lists KB5055528 — Windows 11 22H2/23H2's April 2025 update, 22621.5189 — for Windows 11 24H2 too.
+        const string win11 = "Windows 11 Version 24H2 for x64-based Systems";
+        var april = Cu("KB5055528", "10.0.22621.5189", product: win11);
+        var ours = Cu("KB5055523", "10.0.26100.3775", product: win11);
+        var states = States(Pc(version: "10.0.26100.8246", releases: [win11]), april, ours);
+        Assert.Equal(UpdateState.NotApplicable, states["KB5055528"]);
+        Assert.Equal(UpdateState.Installed, states["KB5055523"]);
     }
 
     [Fact]

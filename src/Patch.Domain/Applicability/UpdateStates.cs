@@ -23,6 +23,7 @@ public static class UpdateStates
     public static bool IsApplicable(UpdateFacts u, ComputerFacts facts) =>
         u.Excluded is null
         && facts.HasProduct(u.Product)
+        && !OfAnotherWindowsLine(u, facts)
         && (string.Equals(u.Culture, CoreSettings.Neutral, StringComparison.OrdinalIgnoreCase) || facts.Cultures.Contains(u.Culture, StringComparer.OrdinalIgnoreCase))
         && (u.ApplicabilityRule is null || RuleEngine.Evaluate(u.ApplicabilityRule, facts));
 
@@ -57,6 +58,22 @@ public static class UpdateStates
     /// (2025-Aug's KB5062552 names 22621.5624 for Windows 11 23H2).
     /// </summary>
     private static readonly int[][] SharedBranches = [[18362, 18363], [19041, 19042, 19043, 19044, 19045], [22621, 22631], [26100, 26200]];
+
+    /// <summary>
+    /// A Windows update whose fixed build is a build of this Windows on another line — neither the computer's build nor one
+    /// serviced with it — is a package of that line, which this computer cannot install: MSRC names some under a release
+    /// they do not serve (2024-Aug lists KB5055528, 22621.5189, for Windows 11 24H2, 26100; 2024-Oct KB5046399, 20348.2751,
+    /// for Windows Server 2022 23H2, 25398). It does not apply; it would be Missing for ever.
+    /// </summary>
+    private static bool OfAnotherWindowsLine(UpdateFacts u, ComputerFacts facts)
+    {
+        if (u.FixedBuild is not { } fixedBuild || !Version.TryParse(fixedBuild, out var target) || target.Build < 0) return false;
+        var family = ProductFamilies.Of(u.Product);
+        if (family != ProductFamilies.Windows) return false;
+        var have = facts.Version;
+        return have.Build >= 0 && have.Major == target.Major && have.Minor == target.Minor && have.Build != target.Build
+            && !SharedBranches.Any(branch => branch.Contains(have.Build) && branch.Contains(target.Build));
+    }
 
     /// <summary>
     /// The OS at or past a fixed build. Only an OS build decides: major.minor.build of this Windows (2024-Jan gives its
