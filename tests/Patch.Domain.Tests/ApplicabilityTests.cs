@@ -60,6 +60,20 @@ public class when_analysing_a_computer
     }
 
     [Fact]
+    public void a_kb_replaced_for_one_of_its_products_is_replaced_for_all_of_them()
+    {
+        // 2025-Aug's KB5002758 (Excel 2016) supersedes July's KB5002749, which MSRC lists for Excel 2016 and Office 2016.
+        const string excel = "Microsoft Excel 2016 (32-bit edition)", office = "Microsoft Office 2016 (32-bit edition)";
+        var julyExcel = Cu("KB5002749", "16.0.5508.1001", product: excel);
+        var julyOffice = julyExcel with { Update = julyExcel.Update with { UpdateId = "KB5002749-office", Product = office } };
+        var august = Cu("KB5002758", "16.0.5513.1001", "KB5002749", product: excel);
+        var states = UpdateStates.For([julyExcel, julyOffice, august], Pc(releases: [Win10, excel, office])).ToDictionary(s => s.Key.Update.UpdateId, s => s.Value);
+        Assert.Equal(UpdateState.Missing, states["KB5002758-x64"]);
+        Assert.Equal(UpdateState.Superseded, states["KB5002749-x64"]);
+        Assert.Equal(UpdateState.Superseded, states["KB5002749-office"]);
+    }
+
+    [Fact]
     public void a_package_of_another_windows_line_filed_under_this_release_does_not_apply()
     {
         // 2024-Aug (revised) lists KB5055528 — Windows 11 22H2/23H2's April 2025 update, 22621.5189 — for Windows 11 24H2 too.

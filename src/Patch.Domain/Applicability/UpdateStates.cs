@@ -107,13 +107,14 @@ public static class UpdateStates
     {
         // Only updates of the computer's products can apply: look those up instead of scanning the catalog.
         var applicable = facts.Keys.Keys.SelectMany(catalog.OfKey).Where(c => IsApplicable(c.Update, facts)).ToHashSet();
-        foreach (var c in applicable)
-        {
-            var state = IsInstalled(c, facts) ? UpdateState.Installed
-                : SupersededByApplicable(c, catalog.SupersedersOf, applicable) || catalog.ContainersOf(c).Any(applicable.Contains) ? UpdateState.Superseded
-                : UpdateState.Missing;
-            yield return (c, state);
-        }
+        var states = applicable.Select(c => (Update: c, State: IsInstalled(c, facts) ? UpdateState.Installed
+            : SupersededByApplicable(c, catalog.SupersedersOf, applicable) || catalog.ContainersOf(c).Any(applicable.Contains) ? UpdateState.Superseded
+            : UpdateState.Missing)).ToList();
+        // A KB is one package: replaced for one of its products on this computer (MSRC states an Office MSI patch's successor
+        // under Excel 2016 only, not under Office 2016), it is replaced for all, never Missing beside its own Superseded row.
+        var replaced = states.Where(s => s.State == UpdateState.Superseded).Select(s => s.Update.BulletinNumber).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var (c, state) in states)
+            yield return (c, state == UpdateState.Missing && replaced.Contains(c.BulletinNumber) ? UpdateState.Superseded : state);
     }
 
     private static bool SupersededByApplicable(CatalogUpdate update, ILookup<(string, string), CatalogUpdate> supersedersOf, HashSet<CatalogUpdate> applicable)
