@@ -1,5 +1,6 @@
 using Patch.Domain.Applicability;
 using Patch.Domain.Catalog;
+using Patch.Domain.Inventory.Products;
 
 namespace Patch.Domain.Tests;
 
@@ -71,6 +72,19 @@ public class when_analysing_a_computer
         Assert.Equal(UpdateState.Missing, states["KB5002758-x64"]);
         Assert.Equal(UpdateState.Superseded, states["KB5002749-x64"]);
         Assert.Equal(UpdateState.Superseded, states["KB5002749-office"]);
+    }
+
+    [Fact]
+    public void a_later_runtime_release_of_the_same_line_contains_the_earlier_ones()
+    {
+        // .NET 8.0 servicing releases (2024-Jul 8.0.7, 2025-Oct 8.0.21): MSRC gives no supersedence; each is the whole runtime.
+        var runtime = new InstalledProduct(ProductFamilies.DotNet.Id, ".NET 8.0", "8.0.6", "test");
+        var pc = new ComputerFacts("10.0.22631.4460", "x64", ["en-US"], [Win10], new HashSet<string>(), [runtime]);
+        var july = Cu("KB5041081", "8.0.7", product: ".NET 8.0");
+        var october = Cu("KB5068331", "8.0.21", product: ".NET 8.0 installed on Windows");
+        var states = UpdateStates.For([july, october], pc).ToDictionary(s => s.Key.BulletinNumber, s => s.Value);
+        Assert.Equal(UpdateState.Superseded, states["KB5041081"]);
+        Assert.Equal(UpdateState.Missing, states["KB5068331"]);
     }
 
     [Fact]

@@ -179,7 +179,9 @@ public sealed class PreparedCatalog
     /// <item>a .NET Framework cumulative update (every sub type but "Security Only"): one of the same product name
     /// released later (the catalogs leave .NET's supersedence empty);</item>
     /// <item>a SQL Server update: one of the same release, service pack, architecture and branch with a higher fixed
-    /// build of the same major.minor (a CU or GDR package holds every earlier fix of its branch).</item>
+    /// build of the same major.minor (a CU or GDR package holds every earlier fix of its branch);</item>
+    /// <item>a .NET or ASP.NET Core runtime, Edge or PowerShell 7 release: one of the same product key with a higher fixed
+    /// build of the same major.minor (each servicing release is the whole runtime or browser; MSRC states no supersedence).</item>
     /// </list>
     /// Release dates and builds decide, never the order in which documents were imported.
     /// </summary>
@@ -193,6 +195,16 @@ public sealed class PreparedCatalog
         {
             if (SecurityOnly(update) || update.Released is not { } released) return [];
             return OfRelease(update.Update.Product).Where(s => s != update && !SecurityOnly(s) && s.Released > released);
+        }
+        if (family == ProductFamilies.DotNet || family == ProductFamilies.Edge || family == ProductFamilies.PowerShell)
+        {
+            // The catalogs name one runtime two ways (".NET 8.0", ".NET 8.0 installed on Windows"): both are its releases.
+            if (InstalledProduct.ParseVersion(update.Update.FixedBuild) is not { } build) return [];
+            const string onWindows = " installed on Windows";
+            var name = update.Update.Product;
+            var bare = name.EndsWith(onWindows, StringComparison.OrdinalIgnoreCase) ? name[..^onWindows.Length] : name;
+            return new[] { bare, bare + onWindows }.SelectMany(OfRelease).Where(s => s != update && InstalledProduct.ParseVersion(s.Update.FixedBuild) is { } theirs
+                && theirs.Major == build.Major && theirs.Minor == build.Minor && theirs > build).Distinct();
         }
         if (family == ProductFamilies.SqlServer)
         {
