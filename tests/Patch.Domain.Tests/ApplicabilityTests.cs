@@ -75,6 +75,22 @@ public class when_analysing_a_computer
     }
 
     [Fact]
+    public void a_later_internet_explorer_cumulative_update_contains_the_earlier_ones()
+    {
+        // Windows Server 2012 R2's IE cumulative updates of 2024-Aug and 2025-Oct: no supersedence between them, fixed builds "1.001" and "1".
+        const string server = "Windows Server 2012 R2";
+        CatalogUpdate Ie(string kb, string fixedBuild, string released) => Cu(kb, fixedBuild, product: server) is var c
+            ? c with { Update = c.Update with { SubType = "IE Cumulative" }, Released = DateTimeOffset.Parse(released) } : c;
+        var august = Ie("KB5041770", "1.001", "2024-08-13T00:00:00Z");
+        var october = Ie("KB5066840", "1", "2025-10-14T00:00:00Z");
+        var pc = Pc(version: "6.3.9600.22920", releases: [server]);
+        var states = States(pc, august, october);
+        Assert.Equal(UpdateState.Superseded, states["KB5041770"]);
+        Assert.Equal(UpdateState.Missing, states["KB5066840"]);
+        Assert.Equal(UpdateState.Superseded, States(pc with { InstalledKbs = new HashSet<string> { "KB5066840" } }, august, october)["KB5041770"]);
+    }
+
+    [Fact]
     public void a_later_runtime_release_of_the_same_line_contains_the_earlier_ones()
     {
         // .NET 8.0 servicing releases (2024-Jul 8.0.7, 2025-Oct 8.0.21): MSRC gives no supersedence; each is the whole runtime.

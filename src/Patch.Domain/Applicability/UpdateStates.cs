@@ -180,6 +180,7 @@ public sealed class PreparedCatalog
     /// released later (the catalogs leave .NET's supersedence empty);</item>
     /// <item>a SQL Server update: one of the same release, service pack, architecture and branch with a higher fixed
     /// build of the same major.minor (a CU or GDR package holds every earlier fix of its branch);</item>
+    /// <item>an Internet Explorer cumulative update (sub type "IE Cumulative"): one of the same product released later;</item>
     /// <item>a .NET or ASP.NET Core runtime, Edge or PowerShell 7 release: one of the same product key with a higher fixed
     /// build of the same major.minor (each servicing release is the whole runtime or browser; MSRC states no supersedence).</item>
     /// </list>
@@ -195,6 +196,13 @@ public sealed class PreparedCatalog
         {
             if (SecurityOnly(update) || update.Released is not { } released) return [];
             return OfRelease(update.Update.Product).Where(s => s != update && !SecurityOnly(s) && s.Released > released);
+        }
+        if (IeCumulative(update))
+        {
+            // Internet Explorer's cumulative updates hold every earlier one; MSRC's chain for them breaks off and their
+            // fixed builds ("1", "1.001", "10.0.0.0") order nothing: their release dates do.
+            if (update.Released is not { } ieReleased) return [];
+            return OfRelease(update.Update.Product).Where(s => s != update && IeCumulative(s) && s.Released > ieReleased);
         }
         if (family == ProductFamilies.DotNet || family == ProductFamilies.Edge || family == ProductFamilies.PowerShell)
         {
@@ -216,6 +224,8 @@ public sealed class PreparedCatalog
         return OfRelease(update.Update.Product).Where(s => s != update && Version.TryParse(s.Update.FixedBuild, out var theirs) && theirs.Revision >= 0
             && theirs.Major == mine.Major && theirs.Minor == mine.Minor && theirs.Build == mine.Build && theirs > mine);
     }
+
+    private static bool IeCumulative(CatalogUpdate u) => u.Update.SubType?.Equals("IE Cumulative", StringComparison.OrdinalIgnoreCase) == true;
 
     private static bool SecurityOnly(CatalogUpdate u) => u.Update.SubType?.Contains("Security Only", StringComparison.OrdinalIgnoreCase) == true;
 }
