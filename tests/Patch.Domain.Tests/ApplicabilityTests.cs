@@ -72,6 +72,14 @@ public class when_analysing_a_computer
         Assert.Equal(UpdateState.Missing, states["KB5002758-x64"]);
         Assert.Equal(UpdateState.Superseded, states["KB5002749-x64"]);
         Assert.Equal(UpdateState.Superseded, states["KB5002749-office"]);
+
+        // An MBSA bulletin holds several KBs, each its own package: one superseded leaves the other Missing.
+        var windows = Cu("MS16-001", "10.0.19045.1", product: Win10) is var w ? w with { Update = w.Update with { UpdateId = "ms16-001-os", Kb = "KB3124266" } } : w;
+        var ie = windows with { Update = windows.Update with { UpdateId = "ms16-001-ie", Kb = "KB3124275", FixedBuild = null } };
+        var later = Cu("KB3124280", "10.0.19045.2", "KB3124266");
+        var mbsa = UpdateStates.For([windows, ie, later], Pc(version: "10.0.19045.0")).ToDictionary(s => s.Key.Update.UpdateId, s => s.Value);
+        Assert.Equal(UpdateState.Superseded, mbsa["ms16-001-os"]);
+        Assert.Equal(UpdateState.Missing, mbsa["ms16-001-ie"]);
     }
 
     [Fact]

@@ -112,9 +112,10 @@ public static class UpdateStates
             : UpdateState.Missing)).ToList();
         // A KB is one package: replaced for one of its products on this computer (MSRC states an Office MSI patch's successor
         // under Excel 2016 only, not under Office 2016), it is replaced for all, never Missing beside its own Superseded row.
-        var replaced = states.Where(s => s.State == UpdateState.Superseded).Select(s => s.Update.BulletinNumber).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        // By the KB the update installs as (an MBSA bulletin, MS17-010, holds several KBs: each its own package).
+        var replaced = states.Where(s => s.State == UpdateState.Superseded).Select(s => s.Update.Update.InstalledAs(s.Update.BulletinNumber)).ToHashSet(StringComparer.OrdinalIgnoreCase);
         foreach (var (c, state) in states)
-            yield return (c, state == UpdateState.Missing && replaced.Contains(c.BulletinNumber) ? UpdateState.Superseded : state);
+            yield return (c, state == UpdateState.Missing && replaced.Contains(c.Update.InstalledAs(c.BulletinNumber)) ? UpdateState.Superseded : state);
     }
 
     private static bool SupersededByApplicable(CatalogUpdate update, ILookup<(string, string), CatalogUpdate> supersedersOf, HashSet<CatalogUpdate> applicable)
@@ -181,8 +182,9 @@ public sealed class PreparedCatalog
     /// <item>a SQL Server update: one of the same release, service pack, architecture and branch with a higher fixed
     /// build of the same major.minor (a CU or GDR package holds every earlier fix of its branch);</item>
     /// <item>an Internet Explorer cumulative update (sub type "IE Cumulative"): one of the same product released later;</item>
-    /// <item>a .NET or ASP.NET Core runtime, Edge or PowerShell 7 release: one of the same product key with a higher fixed
-    /// build of the same major.minor (each servicing release is the whole runtime or browser; MSRC states no supersedence).</item>
+    /// <item>a .NET or ASP.NET Core runtime, Edge or PowerShell 7 release: one of the same product (named with or without
+    /// "installed on Windows") with a higher fixed build of the same major.minor (each servicing release is the whole
+    /// runtime or browser; MSRC states no supersedence).</item>
     /// </list>
     /// Release dates and builds decide, never the order in which documents were imported.
     /// </summary>
