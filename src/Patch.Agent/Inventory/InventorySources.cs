@@ -28,6 +28,9 @@ public sealed class FileInventorySource(string systeminfoPath, string? qfePath =
 {
     public AgentInventory Read()
     {
+        // A folder where a capture was meant reads as "access denied" on Linux: named for what it is.
+        foreach (var path in new[] { systeminfoPath, qfePath, vswherePath }.Concat(registryPaths ?? []))
+            if (path is not null && Directory.Exists(path)) throw new FormatException($"'{path}' is a folder, not a capture file");
         var os = SystemInfoParser.Parse(File.ReadAllBytes(systeminfoPath));
         var registry = registryPaths is { Count: > 0 } paths
             ? RegistryProducts.Read(paths.Select(p => RegistryExport.Parse(File.ReadAllBytes(p), p)).Aggregate((a, b) => a.Merge(b)), os.Architecture)

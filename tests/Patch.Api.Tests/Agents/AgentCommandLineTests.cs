@@ -56,6 +56,9 @@ public class when_the_agent_command_line_is_used
             (code, _, error) = await RunAsync("inventory", "--inventory", empty, "--state", state);
             Assert.True(code == 1, error);
             Assert.Contains("not an inventory in JSON", error, StringComparison.Ordinal);
+            (code, _, error) = await RunAsync("inventory", "--systeminfo", state, "--state", state);
+            Assert.True(code == 1, error);
+            Assert.Contains("is a folder, not a capture file", error, StringComparison.Ordinal);
         }
         finally
         {
