@@ -68,12 +68,13 @@ public static class UpdateStates
     private static bool OfAnotherWindowsLine(UpdateFacts u, ComputerFacts facts)
     {
         if (u.FixedBuild is not { } fixedBuild || !Version.TryParse(fixedBuild, out var target) || target.Build < 0) return false;
-        var family = ProductFamilies.Of(u.Product);
-        if (family != ProductFamilies.Windows) return false;
         var have = facts.Version;
-        return have.Build >= 0 && have.Major == target.Major && have.Minor == target.Minor && have.Build != target.Build
-            && !SharedBranches.Any(branch => branch.Contains(have.Build) && branch.Contains(target.Build));
+        // The common case first: an update of the computer's own build.
+        return have.Build >= 0 && have.Build != target.Build && have.Major == target.Major && have.Minor == target.Minor
+            && !SameBranch(have.Build, target.Build) && ProductFamilies.Of(u.Product) == ProductFamilies.Windows;
     }
+
+    private static bool SameBranch(int build, int other) => SharedBranches.Any(branch => branch.Contains(build) && branch.Contains(other));
 
     /// <summary>
     /// The OS at or past a fixed build. Only an OS build decides: major.minor.build of this Windows (2024-Jan gives its
@@ -86,8 +87,7 @@ public static class UpdateStates
         var have = facts.Version;
         if (!Version.TryParse(fixedBuild, out var target) || target.Build < 0 || have.Major != target.Major || have.Minor != target.Minor) return false;
         if (have.Build < 0 || have.Build == target.Build) return RuleEngine.Compare(facts, fixedBuild) is >= 0;
-        return target.Revision >= 0 && have.Revision >= target.Revision
-            && SharedBranches.Any(branch => branch.Contains(have.Build) && branch.Contains(target.Build));
+        return target.Revision >= 0 && have.Revision >= target.Revision && SameBranch(have.Build, target.Build);
     }
 
     public static IReadOnlyDictionary<CatalogUpdate, UpdateState> For(IReadOnlyList<CatalogUpdate> catalog, ComputerFacts facts) =>

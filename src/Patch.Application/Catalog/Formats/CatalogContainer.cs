@@ -113,13 +113,12 @@ public static class CatalogContainer
                 $"line {line}, byte {column}");
     }
 
-    private static bool IsHtml(ReadOnlySpan<byte> text)
-    {
-        foreach (var start in new[] { "<!doctype html"u8.ToArray(), "<html"u8.ToArray() })
-            if (text.Length > start.Length && System.Text.Ascii.EqualsIgnoreCase(text[..start.Length], start)
-                && text[start.Length] is (byte)'>' or (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') return true;
-        return false;
-    }
+    private static bool IsHtml(ReadOnlySpan<byte> text) => Starts(text, "<!doctype html"u8) || Starts(text, "<html"u8);
+
+    /// <summary>Whether the text begins with the tag name (any case), ended as a tag name ends.</summary>
+    private static bool Starts(ReadOnlySpan<byte> text, ReadOnlySpan<byte> start) =>
+        text.Length > start.Length && System.Text.Ascii.EqualsIgnoreCase(text[..start.Length], start)
+        && text[start.Length] is (byte)'>' or (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n';
 
     private static byte[] Gunzip(byte[] content, long maxBytes)
     {
