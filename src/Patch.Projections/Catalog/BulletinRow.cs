@@ -45,10 +45,12 @@ public sealed record BulletinRow(
     public IReadOnlyList<string> FilelessUpdateIds { get; init; } = [];
 
     /// <summary>
-    /// The Remediation Center's "without files": updates the Update Catalog's lookup found none for, and those whose catalog
-    /// names none that no lookup has found yet (not looked up, or the catalog could not be reached).
+    /// The Remediation Center's "without files": updates not downloaded that the Update Catalog's lookup found no file for,
+    /// or whose catalog names none that no lookup has found yet (not looked up, or the catalog could not be reached). A
+    /// downloaded update (from the staging location, say) has its file.
     /// </summary>
-    public int Unresolved => UpdateIds.Count(id => UnresolvedUpdates.ContainsKey(id) || FilelessUpdateIds.Contains(id) && !ResolvedUpdateIds.Contains(id));
+    public int Unresolved => UpdateIds.Count(id => !DownloadedUpdateIds.Contains(id)
+        && (UnresolvedUpdates.ContainsKey(id) || FilelessUpdateIds.Contains(id) && !ResolvedUpdateIds.Contains(id)));
 
     public int Resolved => ResolvedUpdateIds.Count(UpdateIds.Contains);
 

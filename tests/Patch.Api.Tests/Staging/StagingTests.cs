@@ -181,6 +181,8 @@ public class when_staging_bulletins(AppFixture app) : AppTest(app)
         Assert.All(servers, s => Assert.EndsWith("windows10.0-kb5034129-x64_4a1b2c3d.msu", s.GetProperty("source").GetString()));
         Assert.Equal(ContentServer.Sha(content), servers[0].GetProperty("sha256").GetString());
         Assert.True((await RowAsync("KB5034129")).GetProperty("staged").GetBoolean());
+        // Downloaded from the staging location, its updates have their files: none is "without files".
+        Assert.Equal(0, (await RowAsync("KB5034129")).GetProperty("unresolvedUpdates").GetInt32());
 
         // The catalog names no file for a CVRF update: the policy runs the file by the name the mirror gave it.
         var (created, policy) = await SendAsync(HttpMethod.Post, "/api/policies", new { bulletinIds = new[] { "KB5034129" } });
